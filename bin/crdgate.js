@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// crdgate's command line. Sources are TypeScript run by Node.js 24's type stripping, so this file
+// checks the runtime before loading them.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  console.error(`crdgate: needs Node.js 24 or newer, this is ${process.version}. Run it through npm (npm start, npx crdgate), which uses the Node.js the project pins.`);
+  process.exit(1);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const io = { stdout: process.stdout, stderr: process.stderr };
+let code;
+switch (command) {
+  case 'schema': {
+    const { runSchemaCommand } = await import('../src/cli/schema-command.ts');
+    code = await runSchemaCommand(rest, io);
+    break;
+  }
+  case 'openapi': {
+    const { runOpenapiCommand } = await import('../src/cli/schema-command.ts');
+    code = await runOpenapiCommand(rest, io);
+    break;
+  }
+  case 'serve':
+  case undefined: {
+    const { serve } = await import('../src/main.ts');
+    code = await serve(command === undefined ? [] : rest);
+    break;
+  }
+  default:
+    if (command.startsWith('-')) {
+      const { serve } = await import('../src/main.ts');
+      code = await serve(process.argv.slice(2));
+    } else {
+      console.error(`crdgate: unknown command "${command}"; commands: serve (default), schema <file|dir>..., openapi <file|dir>...`);
+      code = 2;
+    }
+}
+process.exitCode = code;

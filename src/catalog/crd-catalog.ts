@@ -1,0 +1,146 @@
+// The CRD catalog: a reflector on customresourcedefinitions that publishes an immutable snapshot of
+// the Established CRDs. Bursts of changes (installing a chart adds dozens of CRDs at once) are
+// debounced into one snapshot. Readers never wait: they use the snapshot they have.
+import type { KubeClient } from '../kube/kube-client.ts';
+import { kubeListWatch } from '../kube/list-watch.ts';
+import { Reflector, type Clock, type ListWatchSource, type ReflectorOptions } from '../kube/reflector.ts';
+
+/** A CRD as the apiserver returns it (apiextensions.k8s.io/v1), kept as plain JSON. */
+export interface CrdObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; uid?: string; resourceVersion?: string; generation?: number; [k: string]: unknown };
+  spec: {
+    group: string;
+    scope: 'Namespaced' | 'Cluster';
+    names: { plural: string; singular?: string; kind: string; listKind?: string; shortNames?: string[]; categories?: string[] };
+    versions: { name: string; served: boolean; storage: boolean; deprecated?: boolean; deprecationWarning?: string; [k: string]: unknown }[];
+    [k: string]: unknown;
+  };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[]; [k: string]: unknown };
+}
+
+export interface CrdSnapshot {
+  /** Increases by one with every published snapshot. */
+  readonly generation: number;
+  /** Established CRDs, sorted by name. */
+  readonly crds: readonly CrdObject[];
+}
+
+export const crdListPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+export function isEstablished(crd: CrdObject): boolean {
+  return !!crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+}
+
+export interface CrdCatalogOptions {
+  source: ListWatchSource<CrdObject>;
+  debounceMs?: number;
+  clock?: Clock;
+  onError?: ReflectorOptions<CrdObject>['onError'];
+}
+
+type Listener = (snapshot: CrdSnapshot, previous: CrdSnapshot | undefined) => void;
+
+export class CrdCatalog {
+  private readonly reflector: Reflector<CrdObject>;
+  private readonly debounceMs: number;
+  private readonly listeners = new Set<Listener>();
+  private snapshot: CrdSnapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private syncWaiters: (() => void)[] = [];
+
+  static forCluster(client: KubeClient, opts: Omit<CrdCatalogOptions, 'source'> = {}): CrdCatalog {
+    return new CrdCatalog({ ...opts, source: kubeListWatch<CrdObject>(client, crdListPath) });
+  }
+
+  constructor(opts: CrdCatalogOptions) {
+    this.debounceMs = opts.debounceMs ?? 150;
+    this.reflector = new Reflector<CrdObject>({
+      source: opts.source,
+      clock: opts.clock,
+      keyOf: (crd) => crd.metadata.name,
+      resourceVersionOf: (crd) => crd.metadata.resourceVersion,
+      onEvent: () => this.schedule(),
+      onSynced: () => {
+        // The first snapshot is published at once: nothing can be served before it.
+        if (!this.snapshot) this.publish();
+        else this.schedule();
+      },
+      onError: opts.onError,
+    });
+  }
+
+  start(): void {
+    this.reflector.start();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.reflector.stop();
+  }
+
+  current(): CrdSnapshot | undefined {
+    return this.snapshot;
+  }
+
+  /** Synced once, and the connection to the apiserver is currently working. */
+  get healthy(): boolean {
+    return this.reflector.healthy;
+  }
+
+  get lastError(): unknown {
+    return this.reflector.error;
+  }
+
+  get stats(): Reflector<CrdObject>['stats'] {
+    return this.reflector.stats;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  waitForFirstSnapshot(signal?: AbortSignal): Promise<CrdSnapshot> {
+    if (this.snapshot) return Promise.resolve(this.snapshot);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal!.reason ?? new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.syncWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(this.snapshot!);
+      });
+    });
+  }
+
+  private schedule(): void {
+    if (!this.snapshot || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.publish();
+    }, this.debounceMs);
+  }
+
+  private publish(): void {
+    const crds = [...this.reflector.store.values()].filter(isEstablished).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const previous = this.snapshot;
+    if (previous && sameCrds(previous.crds, crds)) return;
+    const next: CrdSnapshot = Object.freeze({ generation: (previous?.generation ?? 0) + 1, crds: Object.freeze(crds) });
+    this.snapshot = next;
+    for (const w of this.syncWaiters.splice(0)) w();
+    for (const l of this.listeners) {
+      try {
+        l(next, previous);
+      } catch {
+        // A listener's failure must not stop the others or the catalog.
+      }
+    }
+  }
+}
+
+function sameCrds(a: readonly CrdObject[], b: readonly CrdObject[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((crd, i) => crd.metadata.name === b[i]!.metadata.name && crd.metadata.resourceVersion === b[i]!.metadata.resourceVersion);
+}

@@ -1,0 +1,110 @@
+// Gateway settings from flags, CRDGATE_* environment variables and defaults, in that order of
+// precedence (PORT and KUBECONFIG are honoured after their CRDGATE_ forms because platforms and
+// kubectl users set them). Every problem is reported, one line each, before anything starts.
+import { parseArgs } from 'node:util';
+import { CrdgateError } from '../errors.ts';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** An explicit kubeconfig path; when absent, the usual lookup applies (see kube-config.ts). */
+  kubeconfig: string | undefined;
+  /** auto: start the local control plane only when no cluster is configured. */
+  localCluster: 'auto' | 'always' | 'never';
+  /** Where the local control plane keeps its data between runs. */
+  stateDir: string;
+  /** Port for the local control plane (0: keep the last one, else a free one). */
+  localClusterPort: number;
+  installExamples: boolean;
+  /** Upper bound for each call to the Kubernetes API. */
+  kubeTimeoutMs: number;
+}
+
+const options = {
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  kubeconfig: { type: 'string' },
+  'local-cluster': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'local-cluster-port': { type: 'string' },
+  'install-examples': { type: 'string' },
+  'kube-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const configHelp = `usage: crdgate [serve] [options]
+
+  --port, -p N              listen port (env CRDGATE_PORT, PORT; default 4000)
+  --host ADDR               listen address (env CRDGATE_HOST; default 127.0.0.1)
+  --kubeconfig PATH         kubeconfig to use (env CRDGATE_KUBECONFIG, KUBECONFIG; default
+                            ~/.kube/config, then in-cluster config)
+  --local-cluster MODE      auto | always | never (env CRDGATE_LOCAL_CLUSTER; default auto:
+                            start the bundled local control plane when no cluster is configured)
+  --state-dir PATH          local control plane data (env CRDGATE_STATE_DIR; default .state)
+  --local-cluster-port N    local kube-apiserver port (env CRDGATE_LOCAL_CLUSTER_PORT; default 0 = free)
+  --install-examples BOOL   install deploy/examples into the local cluster (env
+                            CRDGATE_INSTALL_EXAMPLES; default true)
+  --kube-timeout MS         deadline of each Kubernetes API call (env CRDGATE_KUBE_TIMEOUT; default 30000)
+`;
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { stateDir: string }): GatewayConfig | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new CrdgateError('CONFIG_INVALID', `${(err as Error).message} (see crdgate --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const problems: string[] = [];
+  const pick = (flag: string | undefined, ...envNames: string[]): [string | undefined, string] => {
+    if (flag !== undefined) return [flag, 'flag'];
+    for (const name of envNames) {
+      const value = env[name];
+      if (value !== undefined && value !== '') return [value, name];
+    }
+    return [undefined, ''];
+  };
+  const int = (label: string, [raw, source]: [string | undefined, string], dflt: number, min: number, max: number): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${label} from ${source}: "${raw}" is not a whole number from ${min} to ${max}`);
+      return dflt;
+    }
+    return n;
+  };
+  const bool = (label: string, [raw, source]: [string | undefined, string], dflt: boolean): boolean => {
+    if (raw === undefined) return dflt;
+    if (/^(true|1|yes)$/i.test(raw)) return true;
+    if (/^(false|0|no)$/i.test(raw)) return false;
+    problems.push(`${label} from ${source}: "${raw}" is not true or false`);
+    return dflt;
+  };
+
+  const port = int('port', pick(v.port, 'CRDGATE_PORT', 'PORT'), 4000, 0, 65535);
+  const [host] = pick(v.host, 'CRDGATE_HOST');
+  const [kubeconfig] = pick(v.kubeconfig, 'CRDGATE_KUBECONFIG', 'KUBECONFIG');
+  const [modeRaw, modeSource] = pick(v['local-cluster'], 'CRDGATE_LOCAL_CLUSTER');
+  let localCluster: GatewayConfig['localCluster'] = 'auto';
+  if (modeRaw !== undefined) {
+    if (modeRaw === 'auto' || modeRaw === 'always' || modeRaw === 'never') localCluster = modeRaw;
+    else problems.push(`local-cluster from ${modeSource}: "${modeRaw}" is not one of auto, always, never`);
+  }
+  const [stateDir] = pick(v['state-dir'], 'CRDGATE_STATE_DIR');
+  const localClusterPort = int('local-cluster-port', pick(v['local-cluster-port'], 'CRDGATE_LOCAL_CLUSTER_PORT'), 0, 0, 65535);
+  const installExamples = bool('install-examples', pick(v['install-examples'], 'CRDGATE_INSTALL_EXAMPLES'), true);
+  const kubeTimeoutMs = int('kube-timeout', pick(v['kube-timeout'], 'CRDGATE_KUBE_TIMEOUT'), 30_000, 100, 600_000);
+
+  if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
+  return {
+    host: host ?? '127.0.0.1',
+    port,
+    kubeconfig,
+    localCluster,
+    stateDir: stateDir ?? defaults.stateDir,
+    localClusterPort,
+    installExamples,
+    kubeTimeoutMs,
+  };
+}

@@ -1,0 +1,178 @@
+// `crdgate serve`: configuration → cluster (the configured one, or the bundled local control
+// plane) → CRD catalog → schema → HTTP. Ctrl-C / SIGTERM stop everything in reverse order.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
+import { customResourcesField } from './catalog/custom-resources-query.ts';
+import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
+import { CrdgateError, describeError } from './errors.ts';
+import { createApp } from './http/create-app.ts';
+import { SchemaGateway } from './http/schema-gateway.ts';
+import { KubeClient } from './kube/kube-client.ts';
+import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
+import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
+import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
+import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+const log = (msg: string) => console.log(`crdgate: ${msg}`);
+
+export function buildGatewaySchema(snapshot: () => CrdSnapshot | undefined): GraphQLSchema {
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: 'Query',
+      fields: { customResources: customResourcesField(snapshot) },
+    }),
+  });
+}
+
+interface Running {
+  stop(): Promise<void>;
+}
+
+export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const config = loadConfig(argv, env, { stateDir: join(repoRoot, '.state') });
+  if (config === 'help') {
+    process.stdout.write(configHelp);
+    return 0;
+  }
+  const stack: Running[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const r of stack.reverse()) {
+        try {
+          await r.stop();
+        } catch (err) {
+          console.error(`crdgate: while stopping: ${describeError(err)}`);
+        }
+      }
+    })();
+    return stopping;
+  };
+  const done = new Promise<number>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        log(`${sig}: shutting down`);
+        void stopAll().then(() => resolve(0));
+      });
+    }
+  });
+
+  try {
+    const { kc, cluster } = await connect(config, env);
+    if (cluster) {
+      stack.push({ stop: () => cluster.stop() });
+      void cluster.exited.then((code) => {
+        if (stopping) return;
+        console.error(`crdgate: the local control plane exited unexpectedly (code ${code}); see ${cluster.logFile}`);
+        void stopAll().then(() => process.exit(1));
+      });
+    }
+    const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
+    await checkReachable(client);
+
+    const catalog = CrdCatalog.forCluster(client, {
+      onError: (err, retryInMs) => console.error(`crdgate: watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
+    });
+    catalog.start();
+    stack.push({ stop: () => catalog.stop() });
+    const first = await Promise.race([
+      catalog.waitForFirstSnapshot(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new CrdgateError('CLUSTER_UNREACHABLE',
+        `could not list CustomResourceDefinitions at ${client.server} within 30 s: ${describeError(catalog.lastError)}`)), 30_000).unref()),
+    ]);
+    log(`${first.crds.length} custom resource definition(s) discovered`);
+
+    const gateway = new SchemaGateway(buildGatewaySchema(() => catalog.current()));
+    const { app, stop: stopApp } = await createApp({
+      gateway,
+      readiness: () => {
+        const reasons: string[] = [];
+        if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
+        if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
+        return { ready: reasons.length === 0, reasons };
+      },
+    });
+    stack.push({ stop: stopApp });
+    const server = await listen(app, config);
+    stack.push({ stop: () => closeServer(server) });
+    const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    log(`GraphQL API at http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql (cluster ${client.server})`);
+  } catch (err) {
+    console.error(`crdgate: ${describeError(err)}`);
+    await stopAll();
+    return err instanceof CrdgateError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+  }
+  return done;
+}
+
+async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
+  if (config.localCluster !== 'always') {
+    const resolved = resolveKubeConfig(config.kubeconfig, env);
+    if (resolved) {
+      log(`using kubeconfig ${resolved.source}`);
+      return { kc: resolved.kc };
+    }
+    if (config.localCluster === 'never') {
+      throw new CrdgateError('KUBECONFIG_INVALID', 'no cluster is configured (no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster service account) and --local-cluster is never');
+    }
+  }
+  log('no kubeconfig found: starting the local Kubernetes control plane');
+  const built = await buildLauncher({ log });
+  log(`local control plane binary ready (${built.seconds.toFixed(1)} s)`);
+  const dataDir = join(config.stateDir, 'cluster');
+  const cluster = await launchCluster({ dataDir, logFile: join(config.stateDir, 'cluster.log'), port: config.localClusterPort || undefined });
+  log(`local kube-apiserver at ${cluster.info.server}; kubeconfig ${cluster.info.kubeconfig} (use it with kubectl at ${built.kubectl})`);
+  const kc = loadFile(cluster.info.kubeconfig);
+  if (config.installExamples) {
+    try {
+      const crds = await installExampleCrds(kc);
+      const objects = await installExampleObjects(kc);
+      log(`installed example CRDs (${crds.join(', ')}) and ${objects} example object(s)`);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
+  return { kc, cluster };
+}
+
+async function checkReachable(client: KubeClient): Promise<void> {
+  try {
+    await client.request('GET', '/version', { timeoutMs: 10_000 });
+  } catch (err) {
+    throw new CrdgateError('CLUSTER_UNREACHABLE',
+      `cannot reach the Kubernetes API at ${client.server}: ${describeError(err)}; check that the cluster is running and the kubeconfig points at it`, { cause: err });
+  }
+}
+
+async function listen(app: Parameters<typeof createServer>[1], config: GatewayConfig): Promise<Server> {
+  const server = createServer(app);
+  server.listen(config.port, config.host);
+  try {
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new CrdgateError('PORT_IN_USE', `port ${config.port} on ${config.host} is already in use; stop what uses it or choose another with --port or PORT`);
+    }
+    if (code === 'EACCES') {
+      throw new CrdgateError('PORT_IN_USE', `not allowed to listen on ${config.host}:${config.port}; choose a port above 1023`);
+    }
+    throw new CrdgateError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+  }
+  return server;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}
