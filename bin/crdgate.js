@@ -24,13 +24,14 @@ switch (command) {
   case 'serve':
   case undefined: {
     const { serve } = await import('../src/main.ts');
-    code = await serve(command === undefined ? [] : rest);
-    break;
+    // Exit explicitly: idle keep-alive sockets of HTTP clients must not hold a stopped gateway open.
+    process.exit(await serve(command === undefined ? [] : rest));
   }
+  // falls through: process.exit never returns
   default:
     if (command.startsWith('-')) {
       const { serve } = await import('../src/main.ts');
-      code = await serve(process.argv.slice(2));
+      process.exit(await serve(process.argv.slice(2)));
     } else {
       console.error(`crdgate: unknown command "${command}"; commands: serve (default), schema <file|dir>..., openapi <file|dir>...`);
       code = 2;

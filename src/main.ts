@@ -10,7 +10,7 @@ import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
 import { createApp } from './http/create-app.ts';
 import { SchemaGateway } from './http/schema-gateway.ts';
-import { KubeClient } from './kube/kube-client.ts';
+import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
 import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
 import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
@@ -33,7 +33,13 @@ interface Running {
 }
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const config = loadConfig(argv, env, { stateDir: join(repoRoot, '.state') });
+  let config: GatewayConfig | 'help';
+  try {
+    config = loadConfig(argv, env, { stateDir: join(repoRoot, '.state') });
+  } catch (err) {
+    console.error(`crdgate: ${describeError(err)}`);
+    return 2;
+  }
   if (config === 'help') {
     process.stdout.write(configHelp);
     return 0;
@@ -62,6 +68,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   });
 
   try {
+    // Fail on a taken port before spending seconds on a cluster.
+    await checkPortFree(config);
     const { kc, cluster } = await connect(config, env);
     if (cluster) {
       stack.push({ stop: () => cluster.stop() });
@@ -146,8 +154,10 @@ async function checkReachable(client: KubeClient): Promise<void> {
   try {
     await client.request('GET', '/version', { timeoutMs: 10_000 });
   } catch (err) {
-    throw new CrdgateError('CLUSTER_UNREACHABLE',
-      `cannot reach the Kubernetes API at ${client.server}: ${describeError(err)}; check that the cluster is running and the kubeconfig points at it`, { cause: err });
+    const answered = err instanceof KubeApiError && err.httpStatus > 0;
+    throw new CrdgateError('CLUSTER_UNREACHABLE', answered
+      ? `the Kubernetes API at ${client.server} refused crdgate (${err.httpStatus} ${err.reason ?? ''}: ${err.message}); check the kubeconfig's credentials`
+      : `${describeError(err)}; check that the cluster is running and the kubeconfig points at it`, { cause: err });
   }
 }
 
@@ -167,6 +177,12 @@ async function listen(app: Parameters<typeof createServer>[1], config: GatewayCo
     throw new CrdgateError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
   return server;
+}
+
+async function checkPortFree(config: GatewayConfig): Promise<void> {
+  if (config.port === 0) return;
+  const server = await listen((_req, res) => res.end(), config);
+  await closeServer(server);
 }
 
 function closeServer(server: Server): Promise<void> {

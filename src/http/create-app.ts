@@ -30,6 +30,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     plugins: [ApolloServerPluginLandingPageDisabled()],
     csrfPrevention: true,
+    // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
+    // process before the rest of the gateway has stopped.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

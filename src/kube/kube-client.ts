@@ -99,13 +99,13 @@ export class KubeClient {
     try {
       response = await fetch(url, { method, headers, body, dispatcher, signal });
     } catch (err) {
-      throw transportError(err, signal, timeoutMs, opts.signal);
+      throw transportError(this.server, err, signal, timeoutMs, opts.signal);
     }
     let text: string;
     try {
       text = await response.text();
     } catch (err) {
-      throw transportError(err, signal, timeoutMs, opts.signal);
+      throw transportError(this.server, err, signal, timeoutMs, opts.signal);
     }
     if (!response.ok) throw statusError(response.status, text, response.headers.get('retry-after'));
     if (!text) return undefined as T;
@@ -121,7 +121,7 @@ export class KubeClient {
    * watch normally (timeoutSeconds elapsed); rejects with KubeApiError when it cannot be opened or
    * the server sends an ERROR event (e.g. 410 Gone), or with code 0 on a broken connection.
    */
-  async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: (e: WatchEvent<T>) => void; idleTimeoutMs?: number }): Promise<void> {
+  async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: (e: WatchEvent<T>) => void; onOpen?: () => void; idleTimeoutMs?: number }): Promise<void> {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -143,12 +143,13 @@ export class KubeClient {
       try {
         response = await fetch(url, { method: 'GET', headers, dispatcher, signal: controller.signal });
       } catch (err) {
-        throw transportError(err, controller.signal, idleMs, opts.signal);
+        throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
       }
       if (!response.ok) {
         const text = await response.text().catch(() => '');
         throw statusError(response.status, text, response.headers.get('retry-after'));
       }
+      opts.onOpen?.();
       if (!response.body) return;
       const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
       const lines = createInterface({ input: body, crlfDelay: Infinity });
@@ -178,7 +179,7 @@ export class KubeClient {
         }
       } catch (err) {
         if (err instanceof KubeApiError) throw err;
-        throw transportError(err, controller.signal, idleMs, opts.signal);
+        throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
       }
     } finally {
       teardown();
@@ -235,14 +236,14 @@ function statusError(httpStatus: number, text: string, retryAfter: string | null
   return new KubeApiError(httpStatus, status, seconds);
 }
 
-function transportError(err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
+function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
   if (callerSignal?.aborted) {
     return new KubeApiError(0, { code: 0, reason: 'Canceled', message: 'the request was cancelled' }, undefined, { cause: err });
   }
   if (signal.aborted) {
-    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API did not answer within ${timeoutMs} ms` }, undefined, { cause: err });
+    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` }, undefined, { cause: err });
   }
   const detail = (err as { cause?: { code?: string; message?: string } })?.cause;
   const why = detail?.code ?? detail?.message ?? (err as Error)?.message ?? String(err);
-  return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `cannot reach the Kubernetes API: ${why}` }, undefined, { cause: err });
+  return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `cannot reach the Kubernetes API at ${server}: ${why}` }, undefined, { cause: err });
 }

@@ -37,7 +37,7 @@ export function kubeListWatch<T>(client: KubeClient, path: string, opts: KubeLis
       } while (cont);
       return { items, resourceVersion };
     },
-    watch(resourceVersion, timeoutSeconds, onEvent, signal) {
+    watch(resourceVersion, timeoutSeconds, onEvent, signal, onOpen) {
       return client.watch<T>(path, {
         query: { ...selectors, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
         signal,
@@ -45,6 +45,7 @@ export function kubeListWatch<T>(client: KubeClient, path: string, opts: KubeLis
         // The server closes the watch after timeoutSeconds; allow for that plus a margin.
         idleTimeoutMs: opts.idleTimeoutMs ?? (timeoutSeconds + 30) * 1000,
         onEvent,
+        onOpen,
       });
     },
   };

@@ -41,8 +41,11 @@ export interface ListResult<T> {
 
 export interface ListWatchSource<T> {
   list(signal: AbortSignal): Promise<ListResult<T>>;
-  /** Resolves when the server ends the watch normally; rejects on any error (410 as KubeApiError). */
-  watch(resourceVersion: string, timeoutSeconds: number, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves when the server ends the watch normally; rejects on any error (410 as KubeApiError).
+   * Calls onOpen once the server has accepted the watch.
+   */
+  watch(resourceVersion: string, timeoutSeconds: number, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
 export type ReflectorEvent<T> =
@@ -89,6 +92,7 @@ export class Reflector<T> {
   private rv = '';
   private synced = false;
   private failures = 0;
+  private connected = false;
   private lastError: unknown;
   /** Counters for tests and metrics. */
   readonly stats = { lists: 0, watches: 0, relistsAfterGone: 0, errors: 0 };
@@ -107,9 +111,9 @@ export class Reflector<T> {
     return this.synced;
   }
 
-  /** True when the last list or watch attempt worked; false while retrying after failures. */
+  /** Synced, and the last list or watch attempt reached the apiserver; false while retrying. */
   get healthy(): boolean {
-    return this.synced && this.failures === 0;
+    return this.synced && this.connected;
   }
 
   get error(): unknown {
@@ -146,7 +150,7 @@ export class Reflector<T> {
           this.rv = list.resourceVersion;
           needList = false;
           this.synced = true;
-          this.failures = 0;
+          this.connected = true;
           this.lastError = undefined;
           healthySince = this.clock.now();
           this.opts.onSynced?.();
@@ -159,7 +163,10 @@ export class Reflector<T> {
         await this.opts.source.watch(this.rv, timeout, (e) => {
           received++;
           this.apply(e);
-        }, signal);
+        }, signal, () => {
+          this.connected = true;
+          this.lastError = undefined;
+        });
         if (signal.aborted) return;
         if (received === 0 && this.clock.now() - watchStarted < 1000) {
           // A server that closes watches at once would otherwise make this loop spin.
@@ -168,11 +175,11 @@ export class Reflector<T> {
           continue;
         }
         this.failures = 0;
-        this.lastError = undefined;
       } catch (err) {
         if (signal.aborted) return;
         this.stats.errors++;
         this.lastError = err;
+        this.connected = false;
         if (isGone(err)) {
           // The resourceVersion we hold is compacted away: only a fresh list can resync us.
           this.stats.relistsAfterGone++;

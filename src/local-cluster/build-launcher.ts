@@ -63,7 +63,8 @@ function ensureKubectlLink(): void {
 }
 
 async function findGo(): Promise<string> {
-  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter((c): c is string => !!c);
+  // GO names the toolchain explicitly; otherwise PATH, then Go's default install location.
+  const candidates = process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go'];
   for (const c of candidates) {
     if (c.includes('/') ? existsSync(c) : await commandExists(c)) return c;
   }

@@ -1,0 +1,142 @@
+// `crdgate serve` as a user runs it: a real process, real signals, the real cluster.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { testCluster } from '../helpers/test-cluster.ts';
+
+const bin = join(repoRoot, 'bin', 'crdgate.js');
+const scratch = mkdtempSync(join(tmpdir(), 'crdgate-serve-test-'));
+
+/** Runs crdgate to completion (for start-up failures). */
+function runToExit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH, HOME: scratch, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function assertOneLine(stderr: string, pattern: RegExp) {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+}
+
+test('a broken kubeconfig: one line, non-zero exit', async () => {
+  const path = join(scratch, 'broken.yaml');
+  writeFileSync(path, 'apiVersion: v1\nkind: Config\nclusters: [ this is not yaml');
+  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /^crdgate: kubeconfig .*broken\.yaml is not valid: /);
+});
+
+test('a kubeconfig path that does not exist: one line, non-zero exit', async () => {
+  const r = await runToExit(['serve', '--port', '0'], { KUBECONFIG: join(scratch, 'nope.yaml') });
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /^crdgate: kubeconfig .*nope\.yaml does not exist; /);
+});
+
+test('an unreachable cluster: one line naming the server, non-zero exit', async () => {
+  const path = join(scratch, 'unreachable.yaml');
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r));
+  writeFileSync(path, `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "https://127.0.0.1:${port}" } }]
+users: [{ name: u, user: { token: t } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`);
+  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, new RegExp(`^crdgate: cannot reach the Kubernetes API at https://127\\.0\\.0\\.1:${port}: ECONNREFUSED; check that the cluster is running`));
+});
+
+test('a port in use: one line, non-zero exit, before any cluster work', async () => {
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const r = await runToExit(['serve', '--port', String(port), '--kubeconfig', testCluster().kubeconfig]);
+    assert.equal(r.code, 1);
+    assertOneLine(r.stderr, new RegExp(`^crdgate: port ${port} on 127\\.0\\.0\\.1 is already in use; `));
+  } finally {
+    blocker.close();
+  }
+});
+
+test('no Go toolchain for the local cluster: one line, non-zero exit', async () => {
+  const r = await runToExit(['serve', '--local-cluster', 'always', '--port', '0', '--state-dir', join(scratch, 'state')], { GO: join(scratch, 'no-go-here') });
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /^crdgate: the Go toolchain .* was not found; install Go, or point crdgate at an existing cluster with KUBECONFIG$/);
+});
+
+test('invalid settings: one line each, exit code 2', async () => {
+  const r = await runToExit(['serve', '--port', 'eighty'], { CRDGATE_LOCAL_CLUSTER: 'sometimes' });
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 2, r.stderr);
+  assert.match(r.stderr, /port from flag: "eighty"/);
+  assert.match(r.stderr, /local-cluster from CRDGATE_LOCAL_CLUSTER: "sometimes"/);
+});
+
+test('serves /healthz, /readyz and the customResources query on the real cluster, and stops on SIGINT', async () => {
+  const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--kubeconfig', testCluster().kubeconfig], {
+    env: { PATH: process.env.PATH, HOME: scratch },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line within 30 s; stderr: ${stderr}`)), 30_000);
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        const m = /GraphQL API at (http:\/\/\S+)\/graphql/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      void exited.then((code) => reject(new Error(`crdgate exited with ${code}: ${stderr}`)));
+    });
+    assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 200);
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ customResources { name group version kind plural scope servedVersions shortNames } }' }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: { customResources: Record<string, unknown>[] } };
+    const crontab = body.data.customResources.find((r) => r.name === 'crontabs.stable.example.com');
+    assert.deepEqual(crontab, {
+      name: 'crontabs.stable.example.com', group: 'stable.example.com', version: 'v1', kind: 'CronTab',
+      plural: 'crontabs', scope: 'Namespaced', servedVersions: ['v1', 'v2'], shortNames: ['ct'],
+    });
+    p.kill('SIGINT');
+    assert.equal(await exited, 0);
+  } finally {
+    p.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../../src/config/config.ts';
+import { CrdgateError } from '../../../src/errors.ts';
+
+const defaults = { stateDir: '/state' };
+
+test('defaults', () => {
+  const c = loadConfig([], {}, defaults);
+  assert.notEqual(c, 'help');
+  assert.deepEqual(c, {
+    host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
+    localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000,
+  });
+});
+
+test('flags win over CRDGATE_* variables, which win over PORT and KUBECONFIG', () => {
+  const env = { PORT: '1111', CRDGATE_PORT: '2222', KUBECONFIG: '/k1', CRDGATE_KUBECONFIG: '/k2' };
+  const fromEnv = loadConfig([], env, defaults);
+  assert.ok(fromEnv !== 'help');
+  assert.equal(fromEnv.port, 2222);
+  assert.equal(fromEnv.kubeconfig, '/k2');
+  const fromFlags = loadConfig(['--port', '3333', '--kubeconfig', '/k3'], env, defaults);
+  assert.ok(fromFlags !== 'help');
+  assert.equal(fromFlags.port, 3333);
+  assert.equal(fromFlags.kubeconfig, '/k3');
+  const generic = loadConfig([], { PORT: '1111', KUBECONFIG: '/k1' }, defaults);
+  assert.ok(generic !== 'help');
+  assert.equal(generic.port, 1111);
+  assert.equal(generic.kubeconfig, '/k1');
+});
+
+test('every invalid setting is reported, one line each', () => {
+  assert.throws(
+    () => loadConfig(['--port', '70000', '--local-cluster', 'sometimes'], { CRDGATE_KUBE_TIMEOUT: 'soon', CRDGATE_INSTALL_EXAMPLES: 'maybe' }, defaults),
+    (err: unknown) => {
+      assert.ok(err instanceof CrdgateError);
+      assert.equal(err.code, 'CONFIG_INVALID');
+      const lines = err.message.split('\n');
+      assert.equal(lines.length, 4);
+      assert.match(lines[0]!, /^port from flag: "70000" is not a whole number from 0 to 65535$/);
+      assert.match(err.message, /local-cluster from flag: "sometimes" is not one of auto, always, never/);
+      assert.match(err.message, /kube-timeout from CRDGATE_KUBE_TIMEOUT: "soon"/);
+      assert.match(err.message, /install-examples from CRDGATE_INSTALL_EXAMPLES: "maybe" is not true or false/);
+      return true;
+    },
+  );
+});
+
+test('unknown flags are refused with a pointer to --help', () => {
+  assert.throws(() => loadConfig(['--prot', '1'], {}, defaults), /Unknown option '--prot'.*crdgate --help/);
+});
+
+test('--help', () => {
+  assert.equal(loadConfig(['--help'], {}, defaults), 'help');
+});
