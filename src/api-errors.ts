@@ -1,0 +1,224 @@
+// The error catalog of the API: every failure a client can see, with a stable code, the HTTP status
+// the REST facade answers with, and how a Kubernetes Status maps onto it. GraphQL errors
+// (extensions.code) and RFC 9457 problem responses are both rendered from an ApiError, so the two
+// facades never disagree about what went wrong.
+import { GraphQLError } from 'graphql';
+import { KubeApiError, type KubeStatus } from './kube/kube-client.ts';
+
+export const ApiErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  CONFLICT: 'CONFLICT',
+  GONE: 'GONE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  INVALID: 'INVALID',
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  INTERNAL: 'INTERNAL',
+  UNAVAILABLE: 'UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+  CANCELLED: 'CANCELLED',
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+const httpStatusOf: Record<ApiErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  ALREADY_EXISTS: 409,
+  CONFLICT: 409,
+  GONE: 410,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INVALID: 422,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  // nginx's "client closed request": nobody is left to read it, but logs and metrics are.
+  CANCELLED: 499,
+};
+
+const titles: Record<ApiErrorCode, string> = {
+  BAD_REQUEST: 'Bad request',
+  UNAUTHENTICATED: 'Not authenticated',
+  FORBIDDEN: 'Forbidden',
+  NOT_FOUND: 'Not found',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
+  ALREADY_EXISTS: 'Already exists',
+  CONFLICT: 'Conflict',
+  GONE: 'Gone',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  INVALID: 'Invalid',
+  TOO_MANY_REQUESTS: 'Too many requests',
+  INTERNAL: 'Internal error',
+  UNAVAILABLE: 'Kubernetes API unavailable',
+  TIMEOUT: 'Timeout',
+  CANCELLED: 'Cancelled',
+};
+
+/** One cause of an INVALID error: the Kubernetes field, and where it is in the GraphQL input. */
+export interface ApiErrorCause {
+  type?: string;
+  message: string;
+  /** The field as Kubernetes names it, e.g. spec.replicas or spec.jvm-options.-Xmx. */
+  field?: string;
+  /** The same field as a GraphQL path (property names mapped to GraphQL names). */
+  path?: (string | number)[];
+}
+
+export interface ApiErrorDetails {
+  /** The Kubernetes Status reason (NotFound, AlreadyExists, Conflict, Invalid, Expired...). */
+  reason?: string;
+  /** The apiserver's HTTP status, when it answered. */
+  kubernetesCode?: number;
+  causes?: ApiErrorCause[];
+  retryAfterSeconds?: number;
+  /** CONFLICT on a write: the object's resourceVersion now, so the client can re-read and retry. */
+  currentResourceVersion?: string;
+  /** GONE: what the client should do. */
+  hint?: string;
+  name?: string;
+  kind?: string;
+  group?: string;
+}
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly details: ApiErrorDetails;
+
+  constructor(code: ApiErrorCode, message: string, details: ApiErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf[this.code];
+  }
+
+  get title(): string {
+    return titles[this.code];
+  }
+}
+
+/** Maps a field path as Kubernetes reports it (spec.items[0].name) to a GraphQL path. */
+export type FieldPathMapper = (kubernetesField: string) => (string | number)[] | undefined;
+
+const reasonToCode: Record<string, ApiErrorCode> = {
+  BadRequest: 'BAD_REQUEST',
+  Unauthorized: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  AlreadyExists: 'ALREADY_EXISTS',
+  Conflict: 'CONFLICT',
+  Gone: 'GONE',
+  Expired: 'GONE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  Invalid: 'INVALID',
+  RequestEntityTooLarge: 'BAD_REQUEST',
+  TooManyRequests: 'TOO_MANY_REQUESTS',
+  InternalError: 'INTERNAL',
+  ServiceUnavailable: 'UNAVAILABLE',
+  Timeout: 'TIMEOUT',
+  ServerTimeout: 'TIMEOUT',
+  Canceled: 'CANCELLED',
+};
+
+const httpToCode = (status: number): ApiErrorCode => {
+  switch (status) {
+    case 0:
+      return 'UNAVAILABLE';
+    case 400:
+      return 'BAD_REQUEST';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'NOT_FOUND';
+    case 405:
+      return 'METHOD_NOT_ALLOWED';
+    case 409:
+      return 'CONFLICT';
+    case 410:
+      return 'GONE';
+    case 415:
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 422:
+      return 'INVALID';
+    case 429:
+      return 'TOO_MANY_REQUESTS';
+    case 502:
+    case 503:
+      return 'UNAVAILABLE';
+    case 504:
+      return 'TIMEOUT';
+    default:
+      return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  }
+};
+
+/** Turns anything a Kubernetes call threw into an ApiError. */
+export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiError {
+  if (err instanceof ApiError) return err;
+  if (!(err instanceof KubeApiError)) {
+    return new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+  }
+  const status: KubeStatus = err.status;
+  const code = (status.reason && reasonToCode[status.reason]) || httpToCode(err.httpStatus || status.code || 0);
+  const details: ApiErrorDetails = {
+    reason: status.reason,
+    kubernetesCode: err.httpStatus || undefined,
+    name: status.details?.name,
+    kind: status.details?.kind,
+    group: status.details?.group,
+  };
+  if (err.retryAfterSeconds !== undefined) details.retryAfterSeconds = err.retryAfterSeconds;
+  const causes = status.details?.causes;
+  if (causes?.length) {
+    details.causes = causes.map((c) => {
+      const cause: ApiErrorCause = { message: c.message ?? '' };
+      if (c.type) cause.type = c.type;
+      if (c.field) {
+        cause.field = c.field;
+        const path = mapField?.(c.field);
+        if (path) cause.path = path;
+      }
+      return cause;
+    });
+  }
+  if (code === 'GONE') {
+    details.hint = 'the resourceVersion or continue token is too old: list again from the start, then watch from the new list\'s resourceVersion';
+  }
+  if (code === 'TOO_MANY_REQUESTS' && details.retryAfterSeconds === undefined) details.retryAfterSeconds = 1;
+  const message = status.message || titles[code];
+  return new ApiError(code, message, details, { cause: err });
+}
+
+/** The GraphQL form: extensions carry the code and every detail, nothing else. */
+export function toGraphQLError(err: ApiError, path?: readonly (string | number)[]): GraphQLError {
+  const extensions: Record<string, unknown> = { code: err.code, httpStatus: err.httpStatus };
+  for (const [k, v] of Object.entries(err.details)) if (v !== undefined) extensions[k] = v;
+  return new GraphQLError(err.message, { path, extensions, originalError: err });
+}
+
+/** The RFC 9457 problem+json form for the REST facade. */
+export function toProblem(err: ApiError, instance?: string): Record<string, unknown> {
+  const problem: Record<string, unknown> = {
+    type: `urn:crdgate:problem:${err.code.toLowerCase().replace(/_/g, '-')}`,
+    title: err.title,
+    status: err.httpStatus,
+    detail: err.message,
+    code: err.code,
+  };
+  if (instance) problem.instance = instance;
+  for (const [k, v] of Object.entries(err.details)) if (v !== undefined) problem[k] = v;
+  return problem;
+}

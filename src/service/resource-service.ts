@@ -1,0 +1,306 @@
+// The one place that talks to Kubernetes on behalf of API callers. Every call goes through the
+// dynamic client as the caller's identity (impersonation), with the caller's cancellation signal
+// and a deadline, and every failure leaves here as an ApiError from the catalog.
+import { ApiError, fromKubeError, type FieldPathMapper } from '../api-errors.ts';
+import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
+import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import type {
+  DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
+  ResourceOperations, ScaleArgs, WatchArgs, WriteArgs,
+} from '../graphql/operations.ts';
+import { retryOnConflict } from './retry-on-conflict.ts';
+
+/** What the HTTP/WebSocket layer knows about the caller of one request. */
+export interface CallerContext {
+  /** Who to impersonate; absent: the gateway's own identity (no tenants configured). */
+  identity?: Impersonation;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+  /** Correlates gateway logs with the apiserver's audit log. */
+  requestId?: string;
+}
+
+export interface ResourceServiceOptions {
+  /** Maps Kubernetes field paths in validation causes to GraphQL paths. */
+  fieldPathMapper?: (resource: ResourceModel, version: VersionModel) => FieldPathMapper | undefined;
+}
+
+type Req<A> = OperationRequest<A, CallerContext>;
+
+export function resourcePath(resource: ResourceModel, version: string, namespace?: string, name?: string, subresource?: 'status' | 'scale'): string {
+  let path = `/apis/${resource.group}/${version}`;
+  if (resource.scope === 'Namespaced' && namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  path += `/${resource.plural}`;
+  if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+  if (subresource) path += `/${subresource}`;
+  return path;
+}
+
+export class ResourceService implements ResourceOperations<CallerContext> {
+  private readonly client: KubeClient;
+  private readonly opts: ResourceServiceOptions;
+
+  constructor(client: KubeClient, opts: ResourceServiceOptions = {}) {
+    this.client = client;
+    this.opts = opts;
+  }
+
+  async get(req: Req<Record<string, never>>): Promise<KubeObject | null> {
+    this.requireName(req);
+    try {
+      return await this.call<KubeObject>(req, 'GET', this.path(req));
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'NOT_FOUND' && err.details.reason === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  async list(req: Req<ListArgs>): Promise<KubeList> {
+    const a = req.args;
+    try {
+      return await this.call<KubeList>(req, 'GET', this.path(req, false), {
+        query: {
+          labelSelector: a.labelSelector, fieldSelector: a.fieldSelector, limit: a.limit, continue: a.continue,
+          resourceVersion: a.resourceVersion, resourceVersionMatch: a.resourceVersionMatch,
+        },
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'GONE' && a.continue) {
+        throw new ApiError('GONE', `the continue token has expired (${err.message}); restart the listing without a continue token`,
+          { ...err.details, hint: 'restart the listing from the first page' }, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  create(req: Req<WriteArgs>): Promise<KubeObject> {
+    return this.call(req, 'POST', this.path(req, false), {
+      body: this.withIdentity(req, req.args.body), query: writeQuery(req.args),
+    });
+  }
+
+  async replace(req: Req<WriteArgs>): Promise<KubeObject> {
+    this.requireName(req);
+    try {
+      return await this.call<KubeObject>(req, 'PUT', this.path(req), { body: this.withIdentity(req, req.args.body), query: writeQuery(req.args) });
+    } catch (err) {
+      throw await this.withCurrentResourceVersion(req, err);
+    }
+  }
+
+  async patch(req: Req<PatchArgs>): Promise<KubeObject> {
+    this.requireName(req);
+    const a = req.args;
+    const isApply = a.patchType === 'application/apply-patch+yaml';
+    let body: unknown = a.patch;
+    if (isApply) body = this.withIdentity(req, a.patch as KubeObject);
+    try {
+      return await this.call<KubeObject>(req, 'PATCH', this.path(req), {
+        body,
+        contentType: a.patchType,
+        query: {
+          dryRun: a.dryRun,
+          // Server-side apply requires a field manager; name the gateway when the client gives none.
+          fieldManager: a.fieldManager ?? (isApply ? 'crdgate' : undefined),
+          force: isApply ? a.force : undefined,
+        },
+      });
+    } catch (err) {
+      throw await this.withCurrentResourceVersion(req, err);
+    }
+  }
+
+  async updateStatus(req: Req<WriteArgs>): Promise<KubeObject> {
+    this.requireName(req);
+    if (!req.version.subresources.status) throw noSubresource(req, 'status');
+    const body = req.args.body;
+    const meta = (body.metadata ?? {}) as { resourceVersion?: string };
+    const put = (obj: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'status'), { body: obj, query: writeQuery(req.args) });
+    try {
+      if (meta.resourceVersion) return await put(this.withIdentity(req, body));
+      // No resourceVersion from the client: "set the status to this" — read, replace the status,
+      // write, and retry when someone else wrote in between.
+      return await retryOnConflict(async () => {
+        const current = await this.call<KubeObject>(req, 'GET', this.path(req));
+        return put({ ...current, status: body.status });
+      }, { signal: req.context.signal });
+    } catch (err) {
+      throw await this.withCurrentResourceVersion(req, err);
+    }
+  }
+
+  async getScale(req: Req<Record<string, never>>): Promise<KubeObject> {
+    this.requireName(req);
+    if (!req.version.subresources.scale) throw noSubresource(req, 'scale');
+    return this.call(req, 'GET', this.path(req, true, 'scale'));
+  }
+
+  async updateScale(req: Req<ScaleArgs>): Promise<KubeObject> {
+    this.requireName(req);
+    if (!req.version.subresources.scale) throw noSubresource(req, 'scale');
+    const body = req.args.body;
+    const spec = (body.spec ?? {}) as { replicas?: number };
+    const meta = (body.metadata ?? {}) as { resourceVersion?: string };
+    const put = (scale: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'scale'), { body: scale, query: { dryRun: req.args.dryRun } });
+    try {
+      if (meta.resourceVersion) return await put(this.withIdentity(req, { apiVersion: 'autoscaling/v1', kind: 'Scale', ...body }));
+      return await retryOnConflict(async () => {
+        const current = await this.call<KubeObject>(req, 'GET', this.path(req, true, 'scale'));
+        return put({ ...current, spec: { ...(current.spec as object), replicas: spec.replicas } });
+      }, { signal: req.context.signal });
+    } catch (err) {
+      throw await this.withCurrentResourceVersion(req, err);
+    }
+  }
+
+  async delete(req: Req<DeleteArgs>): Promise<KubeObject> {
+    this.requireName(req);
+    try {
+      return await this.call<KubeObject>(req, 'DELETE', this.path(req), { body: deleteOptions(req.args) });
+    } catch (err) {
+      throw await this.withCurrentResourceVersion(req, err);
+    }
+  }
+
+  deleteCollection(req: Req<DeleteCollectionArgs>): Promise<KubeObject> {
+    const a = req.args;
+    return this.call(req, 'DELETE', this.path(req, false), {
+      query: { labelSelector: a.labelSelector, fieldSelector: a.fieldSelector },
+      body: deleteOptions(a),
+    });
+  }
+
+  /**
+   * A direct upstream watch for one subscriber. The shared watch hub replaces this for
+   * subscriptions; it stays the fallback for watches the hub does not serve.
+   */
+  async *watch(req: Req<WatchArgs>): AsyncIterable<KubeWatchEvent> {
+    const a = req.args;
+    const queue: KubeWatchEvent[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let failure: unknown;
+    const controller = new AbortController();
+    const signal = req.context.signal ? AbortSignal.any([controller.signal, req.context.signal]) : controller.signal;
+    const sendInitial = a.sendInitialEvents === true;
+    const running = this.client.watch<KubeObject>(this.path(req, false), {
+      query: {
+        labelSelector: a.labelSelector, fieldSelector: a.fieldSelector,
+        resourceVersion: a.resourceVersion, allowWatchBookmarks: a.allowWatchBookmarks ?? true,
+        sendInitialEvents: sendInitial || undefined,
+        resourceVersionMatch: sendInitial ? 'NotOlderThan' : undefined,
+      },
+      signal,
+      impersonate: req.context.identity,
+      onEvent: (e) => {
+        queue.push(e as KubeWatchEvent);
+        wake?.();
+      },
+    }).then(() => {
+      finished = true;
+      wake?.();
+    }, (err: unknown) => {
+      failure = err;
+      finished = true;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (finished) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (failure && !signal.aborted) throw this.apiError(req, failure);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  }
+
+  private path(req: Req<unknown>, withName = true, sub?: 'status' | 'scale'): string {
+    return resourcePath(req.resource, req.version.name, req.namespace, withName ? req.name : undefined, sub);
+  }
+
+  private requireName(req: Req<unknown>): void {
+    if (!req.name) throw new ApiError('BAD_REQUEST', 'a name is required');
+    if (req.resource.scope === 'Namespaced' && !req.namespace) {
+      throw new ApiError('BAD_REQUEST', `${req.resource.kind} is namespaced: a namespace is required`);
+    }
+  }
+
+  /** apiVersion, kind, name and namespace come from the request, never from a mismatching body. */
+  private withIdentity(req: Req<unknown>, body: KubeObject): KubeObject {
+    const metadata = { ...((body.metadata as Record<string, unknown> | undefined) ?? {}) };
+    if (req.name !== undefined) {
+      if (metadata.name !== undefined && metadata.name !== req.name) {
+        throw new ApiError('BAD_REQUEST', `metadata.name "${String(metadata.name)}" does not match the name in the request "${req.name}"`);
+      }
+      metadata.name = req.name;
+    }
+    if (req.resource.scope === 'Namespaced' && req.namespace !== undefined) {
+      if (metadata.namespace !== undefined && metadata.namespace !== req.namespace) {
+        throw new ApiError('BAD_REQUEST', `metadata.namespace "${String(metadata.namespace)}" does not match the namespace in the request "${req.namespace}"`);
+      }
+      metadata.namespace = req.namespace;
+    }
+    const isScale = body.kind === 'Scale';
+    return {
+      ...body,
+      apiVersion: isScale ? body.apiVersion : `${req.resource.group}/${req.version.name}`,
+      kind: isScale ? body.kind : req.resource.kind,
+      metadata,
+    };
+  }
+
+  private async call<T>(req: Req<unknown>, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string,
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
+    try {
+      return await this.client.request<T>(method, path, {
+        ...opts,
+        signal: req.context.signal,
+        impersonate: req.context.identity,
+        headers: req.context.requestId ? { 'X-Request-Id': req.context.requestId } : undefined,
+      });
+    } catch (err) {
+      throw this.apiError(req, err);
+    }
+  }
+
+  private apiError(req: Req<unknown>, err: unknown): ApiError {
+    return fromKubeError(err, this.opts.fieldPathMapper?.(req.resource, req.version));
+  }
+
+  /** A CONFLICT carries the object's current resourceVersion, so the client can re-read and retry. */
+  private async withCurrentResourceVersion(req: Req<unknown>, err: unknown): Promise<unknown> {
+    if (!(err instanceof ApiError) || err.code !== 'CONFLICT' || !req.name) return err;
+    try {
+      const current = await this.client.request<{ metadata?: { resourceVersion?: string } }>('GET', this.path(req), {
+        signal: req.context.signal, impersonate: req.context.identity, timeoutMs: 5_000,
+      });
+      const rv = current?.metadata?.resourceVersion;
+      if (rv) return new ApiError(err.code, err.message, { ...err.details, currentResourceVersion: rv }, { cause: err.cause });
+    } catch {
+      // The conflict is the error worth reporting; failing to enrich it changes nothing.
+    }
+    return err;
+  }
+}
+
+function writeQuery(a: WriteArgs): Record<string, string | undefined> {
+  return { dryRun: a.dryRun, fieldManager: a.fieldManager };
+}
+
+function deleteOptions(a: DeleteArgs): Record<string, unknown> {
+  const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
+  if (a.propagationPolicy) body.propagationPolicy = a.propagationPolicy;
+  if (a.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = Number(a.gracePeriodSeconds);
+  if (a.preconditions && (a.preconditions.uid || a.preconditions.resourceVersion)) body.preconditions = { ...a.preconditions };
+  if (a.dryRun) body.dryRun = [a.dryRun];
+  return body;
+}
+
+function noSubresource(req: Req<unknown>, sub: string): ApiError {
+  return new ApiError('NOT_FOUND', `${req.resource.kind} ${req.version.name} has no ${sub} subresource`);
+}
+

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiError, fromKubeError, toGraphQLError, toProblem } from '../../src/api-errors.ts';
+import { KubeApiError, type KubeStatus } from '../../src/kube/kube-client.ts';
+
+const kube = (http: number, status: KubeStatus, retryAfter?: number) => new KubeApiError(http, { kind: 'Status', status: 'Failure', code: http, ...status }, retryAfter);
+
+test('Kubernetes Status reasons map to stable codes and HTTP statuses', () => {
+  const cases: [number, string, string, number][] = [
+    [404, 'NotFound', 'NOT_FOUND', 404],
+    [409, 'AlreadyExists', 'ALREADY_EXISTS', 409],
+    [409, 'Conflict', 'CONFLICT', 409],
+    [422, 'Invalid', 'INVALID', 422],
+    [403, 'Forbidden', 'FORBIDDEN', 403],
+    [401, 'Unauthorized', 'UNAUTHENTICATED', 401],
+    [410, 'Expired', 'GONE', 410],
+    [410, 'Gone', 'GONE', 410],
+    [429, 'TooManyRequests', 'TOO_MANY_REQUESTS', 429],
+    [415, 'UnsupportedMediaType', 'UNSUPPORTED_MEDIA_TYPE', 415],
+    [504, 'Timeout', 'TIMEOUT', 504],
+    [500, 'ServerTimeout', 'TIMEOUT', 504],
+    [503, 'ServiceUnavailable', 'UNAVAILABLE', 503],
+    [400, 'BadRequest', 'BAD_REQUEST', 400],
+    [500, 'InternalError', 'INTERNAL', 500],
+  ];
+  for (const [http, reason, code, status] of cases) {
+    const e = fromKubeError(kube(http, { reason, message: `m-${reason}` }));
+    assert.equal(e.code, code, reason);
+    assert.equal(e.httpStatus, status, reason);
+    assert.equal(e.message, `m-${reason}`);
+    assert.equal(e.details.reason, reason);
+  }
+});
+
+test('without a reason, the HTTP status decides; a transport failure is UNAVAILABLE', () => {
+  assert.equal(fromKubeError(kube(502, {})).code, 'UNAVAILABLE');
+  assert.equal(fromKubeError(kube(418, {})).code, 'BAD_REQUEST');
+  const down = fromKubeError(new KubeApiError(0, { code: 0, message: 'cannot reach the Kubernetes API at https://x: ECONNREFUSED' }));
+  assert.equal(down.code, 'UNAVAILABLE');
+  assert.match(down.message, /ECONNREFUSED/);
+  assert.equal(fromKubeError(new Error('boom')).code, 'INTERNAL');
+  assert.equal(fromKubeError(new Error('boom')).message, 'internal error', 'internal details are not shown to clients');
+});
+
+test('INVALID keeps one cause per field, mapped to a GraphQL path', () => {
+  const e = fromKubeError(kube(422, {
+    reason: 'Invalid', message: 'CronTab.stable.example.com "x" is invalid',
+    details: { causes: [
+      { type: 'FieldValueInvalid', message: 'Invalid value: "string": spec.replicas in body must be of type integer', field: 'spec.replicas' },
+      { type: 'FieldValueRequired', message: 'Required value', field: 'spec.jvm-options.-Xmx' },
+    ] },
+  }), (field) => field === 'spec.jvm-options.-Xmx' ? ['spec', 'jvm_options', '_Xmx'] : field.split('.'));
+  assert.deepEqual(e.details.causes, [
+    { type: 'FieldValueInvalid', message: 'Invalid value: "string": spec.replicas in body must be of type integer', field: 'spec.replicas', path: ['spec', 'replicas'] },
+    { type: 'FieldValueRequired', message: 'Required value', field: 'spec.jvm-options.-Xmx', path: ['spec', 'jvm_options', '_Xmx'] },
+  ]);
+});
+
+test('TOO_MANY_REQUESTS carries retryAfter; GONE tells the client to relist', () => {
+  assert.equal(fromKubeError(kube(429, { reason: 'TooManyRequests' }, 7)).details.retryAfterSeconds, 7);
+  assert.equal(fromKubeError(kube(429, { reason: 'TooManyRequests', details: { retryAfterSeconds: 3 } })).details.retryAfterSeconds, 3);
+  assert.equal(fromKubeError(kube(429, { reason: 'TooManyRequests' })).details.retryAfterSeconds, 1);
+  assert.match(fromKubeError(kube(410, { reason: 'Expired' })).details.hint!, /list again/);
+});
+
+test('GraphQL and problem+json renderings carry the same code and details', () => {
+  const e = new ApiError('CONFLICT', 'the object has been modified', { reason: 'Conflict', currentResourceVersion: '42' });
+  const g = toGraphQLError(e, ['updateCronTab']);
+  assert.equal(g.extensions.code, 'CONFLICT');
+  assert.equal(g.extensions.currentResourceVersion, '42');
+  assert.equal(g.extensions.httpStatus, 409);
+  assert.deepEqual(g.path, ['updateCronTab']);
+  assert.deepEqual(toProblem(e, '/rest/x'), {
+    type: 'urn:crdgate:problem:conflict', title: 'Conflict', status: 409, detail: 'the object has been modified',
+    code: 'CONFLICT', instance: '/rest/x', reason: 'Conflict', currentResourceVersion: '42',
+  });
+});
