@@ -21,6 +21,10 @@ export const ApiErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   TIMEOUT: 'TIMEOUT',
   CANCELLED: 'CANCELLED',
+  /** A subscriber that could not keep up with its change feed was disconnected. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** The resource a subscription watches was removed from the schema (CRD deleted or version no longer served). */
+  SCHEMA_CHANGED: 'SCHEMA_CHANGED',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
@@ -41,6 +45,8 @@ const httpStatusOf: Record<ApiErrorCode, number> = {
   TIMEOUT: 504,
   // nginx's "client closed request": nobody is left to read it, but logs and metrics are.
   CANCELLED: 499,
+  SLOW_CONSUMER: 503,
+  SCHEMA_CHANGED: 410,
 };
 
 const titles: Record<ApiErrorCode, string> = {
@@ -59,6 +65,8 @@ const titles: Record<ApiErrorCode, string> = {
   UNAVAILABLE: 'Kubernetes API unavailable',
   TIMEOUT: 'Timeout',
   CANCELLED: 'Cancelled',
+  SLOW_CONSUMER: 'Slow consumer',
+  SCHEMA_CHANGED: 'Schema changed',
 };
 
 /** One cause of an INVALID error: the Kubernetes field, and where it is in the GraphQL input. */

@@ -146,8 +146,10 @@ export class Reflector<T> {
           this.stats.lists++;
           const list = await this.opts.source.list(signal);
           if (signal.aborted) return;
-          this.replace(list.items);
+          // The new resourceVersion is set first: consumers of the synthetic events a relist
+          // emits read it as the point in the stream those events stand for.
           this.rv = list.resourceVersion;
+          this.replace(list.items);
           needList = false;
           this.synced = true;
           this.connected = true;

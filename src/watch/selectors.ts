@@ -1,0 +1,138 @@
+// Label and field selectors, evaluated by the gateway on objects from a shared watch. The syntax
+// and semantics follow k8s.io/apimachinery/pkg/labels and pkg/fields, so a subscriber gets the
+// same objects from the shared watch as from its own filtered watch on the apiserver.
+import { ApiError } from '../api-errors.ts';
+
+export type Matcher = (obj: Record<string, unknown>) => boolean;
+
+type Requirement =
+  | { key: string; op: 'in' | 'notin'; values: string[] }
+  | { key: string; op: 'exists' | '!' }
+  | { key: string; op: '=' | '!='; values: [string] }
+  | { key: string; op: 'gt' | 'lt'; values: [string] };
+
+const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+
+/** Parses a label selector ("app=web,tier!=db,env in (a,b),!legacy,release") into a matcher. */
+export function parseLabelSelector(selector: string | undefined): Matcher {
+  const reqs = parseRequirements(selector ?? '');
+  if (!reqs.length) return () => true;
+  return (obj) => {
+    const labels = ((obj.metadata as { labels?: Record<string, string> } | undefined)?.labels) ?? {};
+    return reqs.every((r) => matchLabel(r, labels));
+  };
+}
+
+function matchLabel(r: Requirement, labels: Record<string, string>): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  const v = labels[r.key];
+  switch (r.op) {
+    case 'exists':
+      return has;
+    case '!':
+      return !has;
+    case '=':
+      return has && v === r.values[0];
+    case '!=':
+      return !has || v !== r.values[0];
+    case 'in':
+      return has && r.values.includes(v!);
+    case 'notin':
+      return !has || !r.values.includes(v!);
+    case 'gt':
+    case 'lt': {
+      if (!has || !/^-?\d+$/.test(v!)) return false;
+      const a = Number(v);
+      const b = Number(r.values[0]);
+      return r.op === 'gt' ? a > b : a < b;
+    }
+  }
+}
+
+function parseRequirements(input: string): Requirement[] {
+  const s = input.trim();
+  if (!s) return [];
+  const reqs: Requirement[] = [];
+  for (const part of splitTopLevel(s)) {
+    const p = part.trim();
+    if (!p) throw invalid('label', input, 'empty requirement');
+    let m: RegExpExecArray | null;
+    if ((m = /^!\s*([^\s=!<>(),]+)$/.exec(p))) {
+      reqs.push({ key: checkKey(m[1]!, input), op: '!' });
+    } else if ((m = /^([^\s=!<>(),]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(p))) {
+      const values = m[3]!.split(',').map((x) => x.trim());
+      if (values.length === 1 && values[0] === '') throw invalid('label', input, `"${m[2]}" needs at least one value`);
+      reqs.push({ key: checkKey(m[1]!, input), op: m[2] as 'in' | 'notin', values: values.map((v) => checkValue(v, input)) });
+    } else if ((m = /^([^\s=!<>(),]+)\s*(==|=|!=)\s*([^\s=!<>(),]*)$/.exec(p))) {
+      reqs.push({ key: checkKey(m[1]!, input), op: m[2] === '!=' ? '!=' : '=', values: [checkValue(m[3]!, input)] });
+    } else if ((m = /^([^\s=!<>(),]+)\s*(<|>)\s*(-?\d+)$/.exec(p))) {
+      reqs.push({ key: checkKey(m[1]!, input), op: m[2] === '>' ? 'gt' : 'lt', values: [m[3]!] });
+    } else if ((m = /^([^\s=!<>(),]+)$/.exec(p))) {
+      reqs.push({ key: checkKey(m[1]!, input), op: 'exists' });
+    } else {
+      throw invalid('label', input, `cannot parse "${p}"`);
+    }
+  }
+  return reqs;
+}
+
+/** Splits on commas that are not inside parentheses. */
+function splitTopLevel(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+function checkKey(key: string, input: string): string {
+  const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
+  if (!labelKey.test(key) || name.length > 63 || key.length > 317) throw invalid('label', input, `invalid label key "${key}"`);
+  return key;
+}
+
+function checkValue(value: string, input: string): string {
+  if (value.length > 63 || !labelValue.test(value)) throw invalid('label', input, `invalid label value "${value}"`);
+  return value;
+}
+
+/**
+ * Parses a field selector ("metadata.name=x,spec.cronSpec!=y"). Kubernetes supports only =, ==
+ * and != on fields, and for custom resources only metadata.name, metadata.namespace and the CRD's
+ * selectableFields; other fields are refused as the apiserver refuses them.
+ */
+export function parseFieldSelector(selector: string | undefined, selectable: readonly string[] = []): Matcher {
+  const s = (selector ?? '').trim();
+  if (!s) return () => true;
+  const allowed = new Set(['metadata.name', 'metadata.namespace', ...selectable.map((p) => p.replace(/^\./, ''))]);
+  const reqs: { path: string[]; neg: boolean; value: string }[] = [];
+  for (const part of s.split(',')) {
+    const m = /^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(part);
+    if (!m) throw invalid('field', s, `cannot parse "${part.trim()}"`);
+    if (!allowed.has(m[1]!)) {
+      throw invalid('field', s, `field label not supported: ${m[1]} (supported: ${[...allowed].join(', ')})`);
+    }
+    reqs.push({ path: m[1]!.split('.'), neg: m[2] === '!=', value: m[3]! });
+  }
+  return (obj) =>
+    reqs.every((r) => {
+      let v: unknown = obj;
+      for (const k of r.path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+      // The apiserver compares the field's string form; an absent field is the empty string.
+      const str = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return r.neg ? str !== r.value : str === r.value;
+    });
+}
+
+function invalid(kind: 'label' | 'field', input: string, why: string): ApiError {
+  return new ApiError('BAD_REQUEST', `invalid ${kind} selector "${input}": ${why}`, { reason: 'BadRequest' });
+}
