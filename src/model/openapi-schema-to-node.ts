@@ -1,0 +1,332 @@
+// openAPIV3Schema (a structural schema, as parsed JSON) → the typed field tree of the model.
+
+import { CrdModelError } from './crd-model-error.ts';
+import { mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
+import type {
+  Constraints,
+  EnumModel,
+  ObjectNode,
+  PropertyModel,
+  SchemaNode,
+  ValidationRule,
+} from './resource-model.ts';
+
+type RawSchema = Record<string, unknown>;
+
+const KNOWN_TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean']);
+const COMBINATORS = ['allOf', 'anyOf', 'oneOf'] as const;
+
+export interface SchemaContext {
+  readonly crdName: string;
+}
+
+/** The root of a version schema: always an object with apiVersion, kind and a typed metadata. */
+export function convertRootSchema(raw: unknown, path: string, ctx: SchemaContext): ObjectNode {
+  const node = convertSchema(raw, path, ctx);
+  if (node.kind !== 'object' && node.kind !== 'json') {
+    fail(ctx, path, `the root schema must be of type object, not ${node.kind}`);
+  }
+  const base: ObjectNode =
+    node.kind === 'object'
+      ? node
+      : {
+          ...node,
+          kind: 'object',
+          properties: [],
+          embeddedResource: false,
+          // A root that only preserves unknown fields still gets typed apiVersion/kind/metadata.
+          ...(node.reason === 'preserve-unknown-fields' ? { unknownFieldsName: '_unknownFields' } : {}),
+        };
+  return withResourceHeader(base, node.kind === 'json' && node.reason === 'preserve-unknown-fields');
+}
+
+export function convertSchema(raw: unknown, path: string, ctx: SchemaContext): SchemaNode {
+  const schema = asSchema(raw, path, ctx);
+  const merged = mergeCombinators(schema, path, ctx);
+  return convertMerged(merged, schema, path, ctx);
+}
+
+function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext): SchemaNode {
+  const base = baseOf(schema, original, path, ctx);
+  const type = schema['type'];
+  if (type !== undefined && (typeof type !== 'string' || !KNOWN_TYPES.has(type))) {
+    fail(ctx, `${path}.type`, `unknown type ${JSON.stringify(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
+  }
+  if (schema['x-kubernetes-int-or-string'] === true) return { ...base, kind: 'intOrString' };
+
+  const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
+  const embedded = schema['x-kubernetes-embedded-resource'] === true;
+  const properties = schema['properties'];
+  const additional = schema['additionalProperties'];
+  if (properties !== undefined && !isPlainObject(properties)) {
+    fail(ctx, `${path}.properties`, 'must be an object mapping property names to schemas');
+  }
+  if (additional !== undefined && typeof additional !== 'boolean' && !isPlainObject(additional)) {
+    fail(ctx, `${path}.additionalProperties`, 'must be a boolean or a schema');
+  }
+
+  const looksLikeObject =
+    type === 'object' || (type === undefined && (properties !== undefined || isPlainObject(additional) || embedded));
+  if (looksLikeObject) {
+    const mapType = schema['x-kubernetes-map-type'];
+    const mapTypeField: { mapType?: 'granular' | 'atomic' } = mapType === 'granular' || mapType === 'atomic' ? { mapType } : {};
+    const hasProperties = properties !== undefined && Object.keys(properties).length > 0;
+    if (!hasProperties && isPlainObject(additional) && !embedded) {
+      const values = convertSchema(additional, `${path}.additionalProperties`, ctx);
+      return { ...base, ...mapTypeField, kind: 'map', values };
+    }
+    if (!hasProperties && !embedded) {
+      // `type: object` with nothing declared: either everything is preserved or, when not, the
+      // API server prunes it to {}. A JSON value covers both without losing anything.
+      return { ...base, kind: 'json', reason: preserve || additional === true ? 'preserve-unknown-fields' : 'untyped' };
+    }
+    const props = hasProperties ? convertProperties(properties, schema, path, ctx) : [];
+    // Non-structural schemas can combine properties with additionalProperties; the undeclared
+    // rest is then reachable the same way as preserved unknown fields.
+    const keepsUnknown = preserve || additional === true || isPlainObject(additional);
+    let node: ObjectNode = { ...base, ...mapTypeField, kind: 'object', properties: props, embeddedResource: embedded };
+    if (embedded) node = withResourceHeader(node, false);
+    if (keepsUnknown) {
+      node = { ...node, unknownFieldsName: firstFree('_unknownFields', new Set(node.properties.map((p) => p.graphqlName))) };
+    }
+    return node;
+  }
+
+  switch (type) {
+    case 'array': {
+      const items = schema['items'];
+      const listType = schema['x-kubernetes-list-type'];
+      const keys = schema['x-kubernetes-list-map-keys'];
+      const itemsNode =
+        items === undefined
+          ? ({ ...emptyBase(), kind: 'json', reason: 'untyped' } as const)
+          : Array.isArray(items)
+            ? fail(ctx, `${path}.items`, 'tuple arrays (items as a list) are not allowed in structural schemas')
+            : convertSchema(items, `${path}.items`, ctx);
+      return {
+        ...base,
+        kind: 'array',
+        items: itemsNode,
+        ...(listType === 'atomic' || listType === 'set' || listType === 'map' ? { listType } : {}),
+        ...(Array.isArray(keys) && keys.every((k) => typeof k === 'string') ? { listMapKeys: keys as string[] } : {}),
+      };
+    }
+    case 'string':
+      return { ...base, kind: 'string', ...enumOf(schema, true) };
+    case 'integer':
+      return { ...base, kind: 'integer', int32: schema['format'] === 'int32', ...enumOf(schema, false) };
+    case 'number':
+      return { ...base, kind: 'number', ...enumOf(schema, false) };
+    case 'boolean':
+      return { ...base, kind: 'boolean', ...enumOf(schema, false) };
+    default:
+      if (type === undefined && isPlainObject(schema['items'])) {
+        return convertMerged({ ...schema, type: 'array' }, original, path, ctx);
+      }
+      return { ...base, kind: 'json', reason: preserve ? 'preserve-unknown-fields' : 'untyped' };
+  }
+}
+
+function convertProperties(
+  properties: RawSchema,
+  schema: RawSchema,
+  path: string,
+  ctx: SchemaContext,
+): PropertyModel[] {
+  const required = new Set(Array.isArray(schema['required']) ? schema['required'].filter((r) => typeof r === 'string') : []);
+  const names = Object.keys(properties);
+  const mapping = mapPropertyNames(names);
+  return names.map((name) => ({
+    name,
+    graphqlName: mapping.get(name)!,
+    required: required.has(name),
+    node: convertSchema(properties[name], `${path}.properties[${JSON.stringify(name)}]`, ctx),
+  }));
+}
+
+/** Adds apiVersion, kind and metadata (as ObjectMeta) to an object that is a whole resource. */
+function withResourceHeader(node: ObjectNode, preserveRest: boolean): ObjectNode {
+  const byName = new Map(node.properties.map((p) => [p.name, p]));
+  const header: PropertyModel[] = [];
+  for (const name of ['apiVersion', 'kind'] as const) {
+    const existing = byName.get(name);
+    header.push(existing ?? { name, graphqlName: name, required: false, node: { ...emptyBase(), kind: 'string' } });
+  }
+  const meta = byName.get('metadata');
+  header.push({
+    name: 'metadata',
+    graphqlName: 'metadata',
+    required: meta?.required ?? false,
+    node: { ...emptyBase(), ...(meta?.node.description ? { description: meta.node.description } : {}), kind: 'objectMeta' },
+  });
+  const rest = node.properties.filter((p) => p.name !== 'apiVersion' && p.name !== 'kind' && p.name !== 'metadata');
+  const properties = [...header, ...rest];
+  const result: ObjectNode = { ...node, properties };
+  if (preserveRest || node.unknownFieldsName !== undefined) {
+    return { ...result, unknownFieldsName: firstFree('_unknownFields', new Set(properties.map((p) => p.graphqlName))) };
+  }
+  return result;
+}
+
+function enumOf(schema: RawSchema, named: boolean): { enum?: EnumModel } {
+  const raw = schema['enum'];
+  if (!Array.isArray(raw)) return {};
+  const values = raw.filter((v) => v !== null);
+  if (values.length === 0) return {};
+  const graphqlValues = named ? mapEnumValues(values) : undefined;
+  return { enum: graphqlValues ? { values, graphqlValues } : { values } };
+}
+
+function baseOf(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext) {
+  const description = typeof schema['description'] === 'string' ? schema['description'] : undefined;
+  const format = typeof schema['format'] === 'string' ? schema['format'] : undefined;
+  const hasDefault = Object.hasOwn(schema, 'default');
+  return {
+    ...(description !== undefined ? { description } : {}),
+    nullable: schema['nullable'] === true,
+    hasDefault,
+    ...(hasDefault ? { default: schema['default'] } : {}),
+    ...(format !== undefined ? { format } : {}),
+    validations: validationsOf(schema['x-kubernetes-validations'], `${path}.x-kubernetes-validations`, ctx),
+    constraints: constraintsOf(schema, original),
+  };
+}
+
+function emptyBase() {
+  return { nullable: false, hasDefault: false, validations: [], constraints: {} };
+}
+
+function validationsOf(raw: unknown, path: string, ctx: SchemaContext): ValidationRule[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail(ctx, path, 'must be a list of validation rules');
+  return raw.map((entry, i) => {
+    if (!isPlainObject(entry) || typeof entry['rule'] !== 'string') {
+      fail(ctx, `${path}[${i}]`, 'must be an object with a string `rule`');
+    }
+    const rule: { -readonly [K in keyof ValidationRule]: ValidationRule[K] } = { rule: entry['rule'] };
+    for (const key of ['message', 'messageExpression', 'reason', 'fieldPath'] as const) {
+      if (typeof entry[key] === 'string') rule[key] = entry[key];
+    }
+    if (typeof entry['optionalOldSelf'] === 'boolean') rule.optionalOldSelf = entry['optionalOldSelf'];
+    return rule;
+  });
+}
+
+const NUMERIC_CONSTRAINTS = [
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+  'multipleOf',
+] as const;
+
+function constraintsOf(schema: RawSchema, original: RawSchema): Constraints {
+  const out: { -readonly [K in keyof Constraints]: Constraints[K] } = {};
+  for (const key of NUMERIC_CONSTRAINTS) {
+    if (typeof schema[key] === 'number') out[key] = schema[key];
+  }
+  if (typeof schema['pattern'] === 'string') out.pattern = schema['pattern'];
+  if (schema['exclusiveMinimum'] === true) out.exclusiveMinimum = true;
+  if (schema['exclusiveMaximum'] === true) out.exclusiveMaximum = true;
+  if (schema['uniqueItems'] === true) out.uniqueItems = true;
+  const combinators = summarizeCombinators(original);
+  if (combinators) out.combinators = combinators;
+  return out;
+}
+
+function summarizeCombinators(schema: RawSchema): string | undefined {
+  const parts: string[] = [];
+  for (const key of [...COMBINATORS, 'not'] as const) {
+    const value = schema[key];
+    if (value === undefined) continue;
+    const branches = Array.isArray(value) ? value : [value];
+    parts.push(`${key}: ${branches.map(summarizeBranch).join(' | ')}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function summarizeBranch(branch: unknown): string {
+  if (!isPlainObject(branch)) return JSON.stringify(branch);
+  if (Array.isArray(branch['required']) && Object.keys(branch).length === 1) {
+    return `required(${branch['required'].join(', ')})`;
+  }
+  const text = JSON.stringify(branch);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * Folds allOf/anyOf/oneOf branches into the shape: they only validate, but a non-structural
+ * schema may declare properties only inside a branch, and those must stay reachable.
+ */
+function mergeCombinators(schema: RawSchema, path: string, ctx: SchemaContext): RawSchema {
+  let merged: RawSchema | undefined;
+  const branchTypes = new Set<unknown>();
+  for (const key of COMBINATORS) {
+    const branches = schema[key];
+    if (branches === undefined) continue;
+    if (!Array.isArray(branches)) fail(ctx, `${path}.${key}`, 'must be a list of schemas');
+    branches.forEach((branch, i) => {
+      const branchPath = `${path}.${key}[${i}]`;
+      const branchSchema = mergeCombinators(asSchema(branch, branchPath, ctx), branchPath, ctx);
+      if (branchSchema['type'] !== undefined) branchTypes.add(branchSchema['type']);
+      merged = mergeShape(merged ?? { ...schema }, branchSchema, key === 'allOf', false);
+    });
+  }
+  if (!merged) return schema;
+  // The main schema's own type wins; branches that agree on one type lend it; branches of
+  // different types (anyOf: [integer, string] without int-or-string) leave the value untyped.
+  if (schema['type'] === undefined && branchTypes.size === 1) merged['type'] = [...branchTypes][0];
+  return merged;
+}
+
+function mergeShape(target: RawSchema, branch: RawSchema, addRequired: boolean, copyType: boolean): RawSchema {
+  const out: RawSchema = { ...target };
+  if (isPlainObject(branch['properties'])) {
+    const props: RawSchema = isPlainObject(out['properties']) ? { ...out['properties'] } : {};
+    for (const [name, sub] of Object.entries(branch['properties'])) {
+      const existing = props[name];
+      props[name] = isPlainObject(existing) && isPlainObject(sub) ? mergeShape(existing, sub, true, true) : (existing ?? sub);
+    }
+    out['properties'] = props;
+  }
+  if (isPlainObject(branch['items'])) {
+    out['items'] = isPlainObject(out['items']) ? mergeShape(out['items'], branch['items'], true, true) : branch['items'];
+  }
+  if (out['additionalProperties'] === undefined && branch['additionalProperties'] !== undefined) {
+    out['additionalProperties'] = branch['additionalProperties'];
+  }
+  if (copyType && out['type'] === undefined && typeof branch['type'] === 'string') out['type'] = branch['type'];
+  for (const flag of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-embedded-resource']) {
+    if (branch[flag] === true && out[flag] === undefined) out[flag] = true;
+  }
+  if (addRequired && Array.isArray(branch['required'])) {
+    const required = new Set<unknown>(Array.isArray(out['required']) ? out['required'] : []);
+    for (const r of branch['required']) required.add(r);
+    out['required'] = [...required];
+  }
+  return out;
+}
+
+function asSchema(raw: unknown, path: string, ctx: SchemaContext): RawSchema {
+  if (!isPlainObject(raw)) fail(ctx, path, `must be a schema object, got ${describeValue(raw)}`);
+  return raw;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function fail(ctx: SchemaContext, path: string, problem: string): never {
+  throw new CrdModelError(ctx.crdName, path, problem);
+}
