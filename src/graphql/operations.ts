@@ -1,0 +1,144 @@
+// The boundary between the GraphQL schema and whatever talks to Kubernetes. The schema builder
+// turns every root field into exactly one call here, with arguments already converted to
+// Kubernetes names and shapes; implementations return Kubernetes JSON.
+
+import { GraphQLError } from 'graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+
+export type KubeObject = Record<string, unknown>;
+
+export interface KubeList {
+  readonly metadata?: { readonly continue?: string; readonly resourceVersion?: string; readonly remainingItemCount?: number | bigint };
+  readonly items: readonly KubeObject[];
+}
+
+/** A Kubernetes watch event as the API server streams it. */
+export interface KubeWatchEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  readonly object: KubeObject;
+}
+
+export interface OperationRequest<Args, Context = unknown> {
+  readonly resource: ResourceModel;
+  readonly version: VersionModel;
+  /** Absent for cluster-scoped resources, and for list/watch across all namespaces. */
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly args: Args;
+  readonly context: Context;
+  readonly info?: GraphQLResolveInfo;
+}
+
+/** `dryRun: 'All'` is the only value Kubernetes defines. */
+export interface DryRunArgs {
+  readonly dryRun?: 'All';
+}
+
+export interface ListArgs {
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  readonly limit?: number;
+  readonly continue?: string;
+  readonly resourceVersion?: string;
+  readonly resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+}
+
+export interface WriteArgs extends DryRunArgs {
+  /** The whole object, Kubernetes JSON; apiVersion, kind, metadata.name/namespace filled in. */
+  readonly body: KubeObject;
+  readonly fieldManager?: string;
+}
+
+export const PATCH_CONTENT_TYPES = {
+  MERGE: 'application/merge-patch+json',
+  JSON: 'application/json-patch+json',
+  APPLY: 'application/apply-patch+yaml',
+} as const;
+
+export type PatchContentType = (typeof PATCH_CONTENT_TYPES)[keyof typeof PATCH_CONTENT_TYPES];
+
+export interface PatchArgs extends DryRunArgs {
+  readonly patchType: PatchContentType;
+  /** A merge patch or apply configuration (object), or a JSON patch (list of operations). */
+  readonly patch: KubeObject | readonly JsonPatchOperation[];
+  readonly fieldManager?: string;
+  readonly force?: boolean;
+}
+
+export interface JsonPatchOperation {
+  readonly op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
+  readonly path: string;
+  readonly value?: unknown;
+  readonly from?: string;
+}
+
+export interface ScaleArgs extends DryRunArgs {
+  /** An autoscaling/v1 Scale with metadata.name/namespace, spec.replicas and optionally resourceVersion. */
+  readonly body: KubeObject;
+}
+
+export interface DeleteArgs extends DryRunArgs {
+  readonly propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  readonly gracePeriodSeconds?: number | bigint;
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+}
+
+export interface DeleteCollectionArgs extends DeleteArgs {
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export interface WatchArgs {
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  readonly resourceVersion?: string;
+  /** Ask for the current objects first, ended by a bookmark annotated k8s.io/initial-events-end. */
+  readonly sendInitialEvents?: boolean;
+  readonly allowWatchBookmarks?: boolean;
+}
+
+type Req<Args, Context> = OperationRequest<Args, Context>;
+
+/**
+ * One method per Kubernetes operation. Errors should be GraphQLErrors with a stable
+ * extensions.code; returning null from get means "not found".
+ */
+export interface ResourceOperations<Context = unknown> {
+  get(request: Req<Record<string, never>, Context>): Promise<KubeObject | null>;
+  list(request: Req<ListArgs, Context>): Promise<KubeList>;
+  create(request: Req<WriteArgs, Context>): Promise<KubeObject>;
+  replace(request: Req<WriteArgs, Context>): Promise<KubeObject>;
+  patch(request: Req<PatchArgs, Context>): Promise<KubeObject>;
+  updateStatus(request: Req<WriteArgs, Context>): Promise<KubeObject>;
+  getScale(request: Req<Record<string, never>, Context>): Promise<KubeObject>;
+  updateScale(request: Req<ScaleArgs, Context>): Promise<KubeObject>;
+  /** Returns the deleted object (or the object pending finalizers), or a Kubernetes Status. */
+  delete(request: Req<DeleteArgs, Context>): Promise<KubeObject>;
+  /** Returns the list of deleted objects, or a Kubernetes Status. */
+  deleteCollection(request: Req<DeleteCollectionArgs, Context>): Promise<KubeObject>;
+  watch(request: Req<WatchArgs, Context>): AsyncIterable<KubeWatchEvent> | Promise<AsyncIterable<KubeWatchEvent>>;
+}
+
+export type OperationName = keyof ResourceOperations;
+
+function notImplemented(operation: OperationName): never {
+  throw new GraphQLError(`The ${operation} operation is not implemented by this gateway`, {
+    extensions: { code: 'NOT_IMPLEMENTED', operation },
+  });
+}
+
+/** The default: every operation fails with extensions.code NOT_IMPLEMENTED. */
+export const notImplementedOperations: ResourceOperations = {
+  get: async () => notImplemented('get'),
+  list: async () => notImplemented('list'),
+  create: async () => notImplemented('create'),
+  replace: async () => notImplemented('replace'),
+  patch: async () => notImplemented('patch'),
+  updateStatus: async () => notImplemented('updateStatus'),
+  getScale: async () => notImplemented('getScale'),
+  updateScale: async () => notImplemented('updateScale'),
+  delete: async () => notImplemented('delete'),
+  deleteCollection: async () => notImplemented('deleteCollection'),
+  watch: async () => notImplemented('watch'),
+};

@@ -1,0 +1,427 @@
+// Root fields (query, mutation, subscription) of one CRD: per served version, and once more
+// without the version for the default version. Each resolver converts its arguments to
+// Kubernetes JSON and makes exactly one call to the injected ResourceOperations.
+
+import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString } from 'graphql';
+import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveInfo } from 'graphql';
+import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
+import { rootFieldNames } from './graphql-type-names.ts';
+import type { RootFieldNames } from './graphql-type-names.ts';
+import type {
+  DeleteArgs,
+  JsonPatchOperation,
+  KubeList,
+  KubeObject,
+  KubeWatchEvent,
+  OperationRequest,
+  PatchContentType,
+  ResourceOperations,
+} from './operations.ts';
+import { PATCH_CONTENT_TYPES } from './operations.ts';
+import { buildVersionTypes } from './resource-types.ts';
+import type { VersionTypes } from './resource-types.ts';
+import { Int64Scalar } from './scalars.ts';
+import {
+  JsonPatchOperationInputType,
+  PatchTypeEnum,
+  PreconditionsInputType,
+  PropagationPolicyEnum,
+  ScaleType,
+} from './shared-types.ts';
+
+type Args = Record<string, unknown>;
+type FieldMap = Record<string, GraphQLFieldConfig<unknown, unknown, Args>>;
+
+export interface ResourceFields {
+  readonly query: FieldMap;
+  readonly mutation: FieldMap;
+  readonly subscription: FieldMap;
+  /** The versions that got types, with their types, in CRD order. */
+  readonly versions: readonly { readonly version: VersionModel; readonly types: VersionTypes }[];
+  readonly defaultVersion?: VersionModel;
+}
+
+/**
+ * The version behind the version-less fields: the storage version when it is served,
+ * otherwise the served version Kubernetes would prefer (GA > beta > alpha, then higher numbers).
+ */
+export function defaultVersionOf(resource: ResourceModel): VersionModel | undefined {
+  const storage = resource.versions.find((v) => v.storage && v.served);
+  if (storage) return storage;
+  return [...resource.versions.filter((v) => v.served)].sort((a, b) => compareKubeVersions(b.name, a.name))[0];
+}
+
+/** Kubernetes version priority: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > anything else (by name). */
+export function compareKubeVersions(a: string, b: string): number {
+  const rank = (v: string): [number, number, number, string] => {
+    const m = /^v([0-9]+)(?:(alpha|beta)([0-9]+))?$/.exec(v);
+    if (!m) return [0, 0, 0, v];
+    const stability = m[2] === undefined ? 3 : m[2] === 'beta' ? 2 : 1;
+    return [1, stability, Number(m[1]) * 1e6 + Number(m[3] ?? 0), v];
+  };
+  const [ka, sa, na, va] = rank(a);
+  const [kb, sb, nb, vb] = rank(b);
+  if (ka !== kb) return ka - kb;
+  if (sa !== sb) return sa - sb;
+  if (na !== nb) return na - nb;
+  // Unknown forms sort in reverse so that, like Kubernetes, "a" is preferred over "b".
+  return va < vb ? 1 : va > vb ? -1 : 0;
+}
+
+export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations): ResourceFields {
+  const query: FieldMap = {};
+  const mutation: FieldMap = {};
+  const subscription: FieldMap = {};
+  const versions: { version: VersionModel; types: VersionTypes }[] = [];
+  const defaultVersion = defaultVersionOf(resource);
+  for (const version of resource.versions) {
+    if (!version.served) continue;
+    const types = buildVersionTypes(resource, version);
+    versions.push({ version, types });
+    const reason = version.deprecated
+      ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
+      : undefined;
+    addFields(rootFieldNames(resource, version.name), resource, version, types, operations, reason, { query, mutation, subscription });
+    if (version === defaultVersion) {
+      addFields(rootFieldNames(resource, undefined), resource, version, types, operations, reason, { query, mutation, subscription }, true);
+    }
+  }
+  return { query, mutation, subscription, versions, ...(defaultVersion ? { defaultVersion } : {}) };
+}
+
+const str = { type: GraphQLString };
+const requiredString = { type: new GraphQLNonNull(GraphQLString) };
+const dryRunArg = {
+  type: GraphQLBoolean,
+  description: 'Validate and run admission, but persist nothing (Kubernetes dryRun=All).',
+};
+const fieldManagerArg = { type: GraphQLString, description: 'The manager name recorded in managedFields.' };
+const selectorArgs: GraphQLFieldConfigArgumentMap = {
+  labelSelector: { type: GraphQLString, description: 'Kubernetes label selector, e.g. "app=web,tier!=db".' },
+  fieldSelector: {
+    type: GraphQLString,
+    description: 'Kubernetes field selector: metadata.name, metadata.namespace and the selectableFields of the CRD.',
+  },
+};
+
+function addFields(
+  names: RootFieldNames,
+  resource: ResourceModel,
+  version: VersionModel,
+  types: VersionTypes,
+  operations: ResourceOperations,
+  deprecationReason: string | undefined,
+  into: { query: FieldMap; mutation: FieldMap; subscription: FieldMap },
+  isDefault = false,
+): void {
+  const namespaced = resource.scope === 'Namespaced';
+  const label = `${resource.kind} (${resource.group}/${version.name}${isDefault ? ', the default version' : ''})`;
+  const deprecated = deprecationReason !== undefined ? { deprecationReason } : {};
+  const target: GraphQLFieldConfigArgumentMap = namespaced ? { namespace: requiredString, name: requiredString } : { name: requiredString };
+  const scopeArg: GraphQLFieldConfigArgumentMap = namespaced
+    ? { namespace: { type: GraphQLString, description: 'Omit to span all namespaces.' } }
+    : {};
+  const collectionScope: GraphQLFieldConfigArgumentMap = namespaced ? { namespace: requiredString } : {};
+
+  const request = <A>(args: Args, context: unknown, info: GraphQLResolveInfo, opArgs: A): OperationRequest<A> => ({
+    resource,
+    version,
+    ...(typeof args['namespace'] === 'string' ? { namespace: args['namespace'] } : {}),
+    ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}),
+    args: opArgs,
+    context,
+    info,
+  });
+  const body = (input: unknown, args: Args, argName: string): KubeObject =>
+    completeBody(convertInput(input, version, argName), resource, version, args);
+
+  into.query[names.get] = {
+    type: types.object,
+    description: `One ${label} by name; null when it does not exist.`,
+    args: target,
+    ...deprecated,
+    resolve: (_src, args, context, info) => operations.get(request(args, context, info, {})),
+  };
+  into.query[names.list] = {
+    type: new GraphQLNonNull(types.connection),
+    description: `List ${label} objects, one page at a time.`,
+    args: {
+      ...scopeArg,
+      ...selectorArgs,
+      limit: { type: GraphQLInt, description: 'Page size (Kubernetes limit).' },
+      continue: { type: GraphQLString, description: 'pageInfo.endCursor of the previous page (Kubernetes continue).' },
+      first: { type: GraphQLInt, description: 'Relay name of limit.' },
+      after: { type: GraphQLString, description: 'Relay name of continue.' },
+      resourceVersion: { type: GraphQLString, description: 'Kubernetes resourceVersion semantics for list.' },
+    },
+    ...deprecated,
+    resolve: async (_src, args, context, info) => {
+      const limit = pickAlias(args, 'limit', 'first');
+      const cont = pickAlias(args, 'continue', 'after');
+      if (typeof limit === 'number' && limit < 0) throw badInput('limit/first must not be negative');
+      const list = await operations.list(
+        request(args, context, info, {
+          ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
+          ...(typeof limit === 'number' ? { limit } : {}),
+          ...(typeof cont === 'string' ? { continue: cont } : {}),
+        }),
+      );
+      return toConnection(list);
+    },
+  };
+  into.mutation[names.create] = {
+    type: new GraphQLNonNull(types.object),
+    description: `Create a ${label}. apiVersion and kind may be omitted; metadata.namespace defaults to the namespace argument.`,
+    args: { ...collectionScope, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    ...deprecated,
+    resolve: (_src, args, context, info) =>
+      operations.create(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
+  };
+  into.mutation[names.replace] = {
+    type: new GraphQLNonNull(types.object),
+    description: `Replace a ${label} (PUT). Set metadata.resourceVersion to fail with a conflict if the object changed meanwhile.`,
+    args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    ...deprecated,
+    resolve: (_src, args, context, info) =>
+      operations.replace(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
+  };
+  into.mutation[names.patch] = {
+    type: new GraphQLNonNull(types.object),
+    description: `Patch a ${label}: MERGE and APPLY take \`patch\`, JSON takes \`jsonPatch\`.`,
+    args: {
+      ...target,
+      type: { type: new GraphQLNonNull(PatchTypeEnum) },
+      patch: { type: types.input, description: 'For MERGE (explicit null deletes a field) and APPLY (the fields you own).' },
+      jsonPatch: { type: new GraphQLList(new GraphQLNonNull(JsonPatchOperationInputType)), description: 'For JSON.' },
+      fieldManager: { ...fieldManagerArg, description: 'Required for APPLY.' },
+      force: { type: GraphQLBoolean, description: 'APPLY only: take ownership of conflicting fields.' },
+      dryRun: dryRunArg,
+    },
+    ...deprecated,
+    resolve: (_src, args, context, info) => operations.patch(request(args, context, info, patchArgs(args, resource, version))),
+  };
+  if (version.subresources.status) {
+    into.mutation[names.updateStatus] = {
+      type: new GraphQLNonNull(types.object),
+      description: `Replace the status of a ${label} (PUT /status); only status changes are kept.`,
+      args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+      ...deprecated,
+      resolve: (_src, args, context, info) =>
+        operations.updateStatus(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
+    };
+  }
+  if (version.subresources.scale) {
+    into.query[names.getScale] = {
+      type: ScaleType,
+      description: `The scale subresource of a ${label}.`,
+      args: target,
+      ...deprecated,
+      resolve: (_src, args, context, info) => operations.getScale(request(args, context, info, {})),
+    };
+    into.mutation[names.scale] = {
+      type: new GraphQLNonNull(ScaleType),
+      description: `Set the replicas of a ${label} through its scale subresource.`,
+      args: {
+        ...target,
+        replicas: { type: new GraphQLNonNull(GraphQLInt) },
+        resourceVersion: { type: GraphQLString, description: 'Fail with a conflict unless the object still has this resourceVersion.' },
+        dryRun: dryRunArg,
+      },
+      ...deprecated,
+      resolve: (_src, args, context, info) => {
+        const metadata: Record<string, unknown> = { name: args['name'] };
+        if (namespaced) metadata['namespace'] = args['namespace'];
+        if (typeof args['resourceVersion'] === 'string') metadata['resourceVersion'] = args['resourceVersion'];
+        const scaleBody = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata, spec: { replicas: args['replicas'] } };
+        return operations.updateScale(request(args, context, info, { body: scaleBody, ...dryRunOf(args) }));
+      },
+    };
+  }
+  const deleteOptionArgs: GraphQLFieldConfigArgumentMap = {
+    propagationPolicy: { type: PropagationPolicyEnum },
+    gracePeriodSeconds: { type: Int64Scalar, description: 'Seconds before the object is deleted; 0 deletes immediately.' },
+    dryRun: dryRunArg,
+  };
+  into.mutation[names.delete] = {
+    type: new GraphQLNonNull(types.deleteResult),
+    description: `Delete a ${label}.`,
+    args: { ...target, ...deleteOptionArgs, preconditions: { type: PreconditionsInputType } },
+    ...deprecated,
+    resolve: async (_src, args, context, info) => {
+      const result = await operations.delete(request(args, context, info, deleteArgs(args)));
+      return result['kind'] === 'Status' ? { object: null, status: result } : { object: result, status: null };
+    },
+  };
+  into.mutation[names.deleteCollection] = {
+    type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(types.object))),
+    description: `Delete every ${label} matching the selectors; returns the deleted objects.`,
+    args: { ...collectionScope, ...selectorArgs, ...deleteOptionArgs },
+    ...deprecated,
+    resolve: async (_src, args, context, info) => {
+      const result = await operations.deleteCollection(
+        request(args, context, info, { ...deleteArgs(args), ...optionalStrings(args, ['labelSelector', 'fieldSelector']) }),
+      );
+      return Array.isArray(result['items']) ? result['items'] : [];
+    },
+  };
+  into.subscription[names.watch] = {
+    type: new GraphQLNonNull(types.watchEvent),
+    description: `Follow changes to ${label} objects.`,
+    args: {
+      ...scopeArg,
+      ...selectorArgs,
+      resourceVersion: { type: GraphQLString, description: 'Start after this resourceVersion (e.g. from a list or an earlier event).' },
+      sendInitialEvents: {
+        type: GraphQLBoolean,
+        description: 'Send every existing object as ADDED first, then INITIAL_STATE_DONE.',
+      },
+    },
+    ...deprecated,
+    subscribe: async (_src, args, context, info) => {
+      const source = await operations.watch(
+        request(args, context, info, {
+          ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
+          ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
+        }),
+      );
+      return watchEvents(source);
+    },
+    resolve: (event) => event,
+  };
+}
+
+function convertInput(input: unknown, version: VersionModel, argName: string): KubeObject {
+  try {
+    return toKubernetes(input, version.schema) as KubeObject;
+  } catch (error) {
+    if (error instanceof ValueConversionError) throw badInput(`${argName}${error.path ? '.' : ''}${error.message}`);
+    throw error;
+  }
+}
+
+/** Fills apiVersion, kind and metadata.name/namespace from the arguments, refusing contradictions. */
+function completeBody(body: KubeObject, resource: ResourceModel, version: VersionModel, args: Args): KubeObject {
+  const apiVersion = `${resource.group}/${version.name}`;
+  if (body['apiVersion'] !== undefined && body['apiVersion'] !== null && body['apiVersion'] !== apiVersion) {
+    throw badInput(`apiVersion is ${JSON.stringify(body['apiVersion'])}, but this field writes ${apiVersion}`);
+  }
+  if (body['kind'] !== undefined && body['kind'] !== null && body['kind'] !== resource.kind) {
+    throw badInput(`kind is ${JSON.stringify(body['kind'])}, but this field writes ${resource.kind}`);
+  }
+  const metadata: Record<string, unknown> = { ...((body['metadata'] as Record<string, unknown> | null | undefined) ?? {}) };
+  for (const key of ['namespace', 'name'] as const) {
+    const fromArgs = args[key];
+    if (typeof fromArgs !== 'string') continue;
+    const inBody = metadata[key];
+    if (inBody !== undefined && inBody !== null && inBody !== fromArgs) {
+      throw badInput(`metadata.${key} is ${JSON.stringify(inBody)}, but the ${key} argument is ${JSON.stringify(fromArgs)}`);
+    }
+    metadata[key] = fromArgs;
+  }
+  return { ...body, apiVersion, kind: resource.kind, metadata };
+}
+
+function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
+  const patchType = args['type'] as PatchContentType;
+  const common = {
+    ...dryRunOf(args),
+    ...(typeof args['fieldManager'] === 'string' ? { fieldManager: args['fieldManager'] } : {}),
+    ...(typeof args['force'] === 'boolean' ? { force: args['force'] } : {}),
+  };
+  if (patchType === PATCH_CONTENT_TYPES.JSON) {
+    if (args['patch'] != null) throw badInput('type JSON takes jsonPatch, not patch');
+    const ops = args['jsonPatch'];
+    if (!Array.isArray(ops)) throw badInput('type JSON needs jsonPatch (a list of operations)');
+    const patch: JsonPatchOperation[] = ops.map((op: Record<string, unknown>) => ({
+      op: op['op'] as JsonPatchOperation['op'],
+      path: op['path'] as string,
+      ...(Object.hasOwn(op, 'value') ? { value: op['value'] } : {}),
+      ...(typeof op['from'] === 'string' ? { from: op['from'] } : {}),
+    }));
+    return { patchType, patch, ...common };
+  }
+  if (args['jsonPatch'] != null) throw badInput(`type ${patchType === PATCH_CONTENT_TYPES.MERGE ? 'MERGE' : 'APPLY'} takes patch, not jsonPatch`);
+  if (args['patch'] == null) throw badInput('patch is required for MERGE and APPLY');
+  if (args['force'] === true && patchType !== PATCH_CONTENT_TYPES.APPLY) throw badInput('force applies to APPLY patches only');
+  const patch = convertInput(args['patch'], version, 'patch');
+  if (patchType === PATCH_CONTENT_TYPES.APPLY) {
+    if (typeof args['fieldManager'] !== 'string' || args['fieldManager'] === '') {
+      throw badInput('APPLY needs a fieldManager: server-side apply records which manager owns which fields');
+    }
+    return { patchType, patch: completeBody(patch, resource, version, args), ...common };
+  }
+  return { patchType, patch, ...common };
+}
+
+function writeOptions(args: Args) {
+  return { ...dryRunOf(args), ...(typeof args['fieldManager'] === 'string' ? { fieldManager: args['fieldManager'] } : {}) };
+}
+
+function dryRunOf(args: Args): { dryRun?: 'All' } {
+  return args['dryRun'] === true ? { dryRun: 'All' } : {};
+}
+
+function deleteArgs(args: Args): DeleteArgs {
+  const preconditions = args['preconditions'] as DeleteArgs['preconditions'] | null | undefined;
+  return {
+    ...dryRunOf(args),
+    ...(typeof args['propagationPolicy'] === 'string' ? { propagationPolicy: args['propagationPolicy'] as DeleteArgs['propagationPolicy'] } : {}),
+    ...(args['gracePeriodSeconds'] != null ? { gracePeriodSeconds: args['gracePeriodSeconds'] as number | bigint } : {}),
+    ...(preconditions ? { preconditions: { ...preconditions } } : {}),
+  };
+}
+
+function optionalStrings<K extends string>(args: Args, keys: readonly K[]): { [P in K]?: string } {
+  const out: Record<string, string> = {};
+  for (const key of keys) if (typeof args[key] === 'string') out[key] = args[key];
+  return out as { [P in K]?: string };
+}
+
+function pickAlias(args: Args, name: string, alias: string): unknown {
+  const a = args[name];
+  const b = args[alias];
+  if (a != null && b != null) throw badInput(`give ${name} or ${alias}, not both`);
+  return a ?? b;
+}
+
+function toConnection(list: KubeList) {
+  const items = list.items ?? [];
+  const endCursor = list.metadata?.continue || null;
+  return {
+    edges: items.map((node, i) => ({ node, cursor: i === items.length - 1 ? endCursor : null })),
+    pageInfo: { hasNextPage: endCursor !== null, hasPreviousPage: false, startCursor: null, endCursor },
+    resourceVersion: list.metadata?.resourceVersion ?? null,
+    remainingItemCount: list.metadata?.remainingItemCount ?? null,
+  };
+}
+
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/** Kubernetes watch events → GraphQL events; bookmarks are dropped except the initial-state marker. */
+async function* watchEvents(source: AsyncIterable<KubeWatchEvent>) {
+  for await (const event of source) {
+    const metadata = (event.object?.['metadata'] ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
+    const resourceVersion = metadata.resourceVersion ?? null;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+      case 'DELETED':
+        yield { type: event.type, object: event.object, resourceVersion };
+        break;
+      case 'BOOKMARK':
+        if (metadata.annotations?.[INITIAL_EVENTS_END] === 'true') yield { type: 'INITIAL_STATE_DONE', object: null, resourceVersion };
+        break;
+      case 'ERROR': {
+        const status = event.object as { message?: string; reason?: string; code?: number };
+        throw new GraphQLError(status.message ?? 'the watch failed', {
+          extensions: { code: status.code === 410 ? 'RESOURCE_VERSION_EXPIRED' : 'WATCH_ERROR', reason: status.reason, status: status.code },
+        });
+      }
+    }
+  }
+}
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}

@@ -1,0 +1,298 @@
+// The GraphQL types of one served CRD version: object and input types for every object in its
+// field tree, enums, map entries, and the connection / watch event / delete result wrappers.
+// Output fields read the original Kubernetes property names, so objects coming back from
+// Kubernetes are served as-is without a conversion pass.
+
+import {
+  GraphQLBoolean,
+  GraphQLEnumType,
+  GraphQLFloat,
+  GraphQLInputObjectType,
+  GraphQLInt,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLString,
+} from 'graphql';
+import type {
+  GraphQLEnumValueConfigMap,
+  GraphQLFieldConfig,
+  GraphQLFieldConfigMap,
+  GraphQLInputFieldConfigMap,
+  GraphQLInputType,
+  GraphQLOutputType,
+} from 'graphql';
+import { pascalPart } from '../model/graphql-names.ts';
+import type { MapNode, ObjectNode, ResourceModel, SchemaNode, VersionModel } from '../model/resource-model.ts';
+import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
+import { resourceTypeName } from './graphql-type-names.ts';
+import type { TypeRole } from './graphql-type-names.ts';
+import { DateTimeScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
+import {
+  ObjectMetaInputType,
+  ObjectMetaType,
+  PageInfoType,
+  StatusType,
+  WatchEventTypeEnum,
+} from './shared-types.ts';
+
+export interface VersionTypes {
+  readonly object: GraphQLObjectType;
+  readonly input: GraphQLInputObjectType;
+  readonly connection: GraphQLObjectType;
+  readonly watchEvent: GraphQLObjectType;
+  readonly deleteResult: GraphQLObjectType;
+  /** Every named type created for this version. */
+  readonly all: readonly (GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType)[];
+}
+
+interface Built {
+  readonly out: GraphQLOutputType;
+  readonly in: GraphQLInputType;
+}
+
+type Source = Record<string, unknown>;
+
+export function buildVersionTypes(resource: ResourceModel, version: VersionModel): VersionTypes {
+  const all: (GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType)[] = [];
+  const usedPaths = new Set<string>();
+  const name = (parts: readonly string[], role?: TypeRole) => resourceTypeName(resource, version.name, parts, role);
+
+  // Within one version the same PascalCase path can come up twice (`fooBar` and `FooBar`, or a
+  // field named like another's child); later ones, in schema order, get a numeric suffix.
+  const allocate = (parts: readonly string[]): readonly string[] => {
+    let candidate = parts;
+    for (let i = 2; usedPaths.has(candidate.join('_')); i++) {
+      candidate = [...parts.slice(0, -1), `${parts.at(-1)}${i}`];
+    }
+    usedPaths.add(candidate.join('_'));
+    return candidate;
+  };
+
+  const build = (node: SchemaNode, parts: readonly string[]): Built => {
+    switch (node.kind) {
+      case 'string': {
+        const values = node.enum?.graphqlValues;
+        if (!values) return scalar(node.format === 'date-time' ? DateTimeScalar : GraphQLString);
+        const enumValues: GraphQLEnumValueConfigMap = {};
+        for (const { name: valueName, value } of values) {
+          enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
+        }
+        const enumType = new GraphQLEnumType({
+          name: name(allocate(parts)),
+          ...(node.description ? { description: node.description } : {}),
+          values: enumValues,
+        });
+        all.push(enumType);
+        return { out: enumType, in: enumType };
+      }
+      case 'integer':
+        return scalar(node.int32 ? GraphQLInt : Int64Scalar);
+      case 'number':
+        return scalar(GraphQLFloat);
+      case 'boolean':
+        return scalar(GraphQLBoolean);
+      case 'intOrString':
+        return scalar(IntOrStringScalar);
+      case 'json':
+        return scalar(JSONScalar);
+      case 'objectMeta':
+        return { out: ObjectMetaType, in: ObjectMetaInputType };
+      case 'array': {
+        const items = build(node.items, parts);
+        const wrap = <T extends GraphQLOutputType | GraphQLInputType>(t: T) =>
+          new GraphQLList(node.items.nullable ? t : new GraphQLNonNull(t));
+        return { out: wrap(items.out) as GraphQLOutputType, in: wrap(items.in) as GraphQLInputType };
+      }
+      case 'map':
+        return buildMap(node, parts);
+      case 'object':
+        return buildObject(node, parts.length === 0 ? parts : allocate(parts));
+    }
+  };
+
+  const buildMap = (node: MapNode, parts: readonly string[]): Built => {
+    const representation = mapRepresentation(node);
+    if (representation === 'stringMap') return scalar(StringMapScalar);
+    if (representation === 'json') return scalar(JSONScalar);
+    const slot = allocate(parts);
+    const values = build(node.values, [...slot, 'Value']);
+    const adapt = outputAdapter(node.values);
+    const valueDescription = describeNode(node.values, false);
+    const entry = new GraphQLObjectType({
+      name: name(slot, 'Entry'),
+      description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
+      fields: {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: {
+          type: values.out,
+          ...(valueDescription ? { description: valueDescription } : {}),
+          ...(adapt ? { resolve: (src: Source) => adapt(src['value']) } : {}),
+        },
+      },
+    });
+    const entryInput = new GraphQLInputObjectType({
+      name: name(slot, 'EntryInput'),
+      fields: {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
+      },
+    });
+    all.push(entry, entryInput);
+    return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
+  };
+
+  const buildObject = (node: ObjectNode, slot: readonly string[]): { out: GraphQLObjectType; in: GraphQLInputObjectType } => {
+    const outFields: GraphQLFieldConfigMap<Source, unknown> = {};
+    const inFields: GraphQLInputFieldConfigMap = {};
+    for (const property of node.properties) {
+      const child = build(property.node, [...slot, pascalPart(property.graphqlName)]);
+      const description = describeNode(property.node, property.required, property.name !== property.graphqlName ? property.name : undefined);
+      const field: GraphQLFieldConfig<Source, unknown> = { type: child.out };
+      if (description) field.description = description;
+      const adapt = outputAdapter(property.node);
+      const key = property.name;
+      if (adapt) field.resolve = (src) => adapt(src[key]);
+      else if (key !== property.graphqlName) field.resolve = (src) => src[key];
+      outFields[property.graphqlName] = field;
+      inFields[property.graphqlName] = { type: child.in, ...(description ? { description } : {}) };
+    }
+    if (node.unknownFieldsName !== undefined) {
+      const description =
+        'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
+        'object with their Kubernetes names; null when there are none.';
+      outFields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: (src) => unknownFieldsOf(src, node) };
+      inFields[node.unknownFieldsName] = {
+        type: JSONScalar,
+        description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
+      };
+    }
+    const description = slot.length === 0 ? rootDescription(resource, version) : objectDescription(node);
+    const out = new GraphQLObjectType<Source, unknown>({
+      name: name(slot),
+      ...(description ? { description } : {}),
+      fields: outFields,
+    });
+    const input = new GraphQLInputObjectType({
+      name: name(slot, 'Input'),
+      ...(description ? { description } : {}),
+      fields: inFields,
+    });
+    all.push(out, input);
+    return { out, in: input };
+  };
+
+  usedPaths.add('');
+  const root = buildObject(version.schema, []);
+  const edge = new GraphQLObjectType({
+    name: name([], 'Edge'),
+    fields: {
+      node: { type: new GraphQLNonNull(root.out) },
+      cursor: {
+        type: GraphQLString,
+        description: 'Kubernetes continues lists per page, not per item: only the last edge of a page has a cursor (= pageInfo.endCursor).',
+      },
+    },
+  });
+  const connection = new GraphQLObjectType({
+    name: name([], 'Connection'),
+    description: `A page of ${resource.kind} objects (${resource.group}/${version.name}).`,
+    fields: {
+      edges: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(edge))) },
+      pageInfo: { type: new GraphQLNonNull(PageInfoType) },
+      resourceVersion: { type: GraphQLString, description: 'The resourceVersion of the list; start a watch from it to follow changes.' },
+      remainingItemCount: { type: Int64Scalar, description: 'Estimated number of objects after this page, when Kubernetes knows it.' },
+    },
+  });
+  const watchEvent = new GraphQLObjectType({
+    name: name([], 'WatchEvent'),
+    fields: {
+      type: { type: new GraphQLNonNull(WatchEventTypeEnum) },
+      object: { type: root.out, description: 'The object; null for INITIAL_STATE_DONE.' },
+      resourceVersion: { type: GraphQLString, description: 'Resume a watch from here after a disconnect.' },
+    },
+  });
+  const deleteResult = new GraphQLObjectType({
+    name: name([], 'DeleteResult'),
+    description: 'Kubernetes answers a delete with the object (still present while finalizers run) or with a Status.',
+    fields: {
+      object: { type: root.out },
+      status: { type: StatusType },
+    },
+  });
+  all.push(edge, connection, watchEvent, deleteResult);
+  return { object: root.out, input: root.in, connection, watchEvent, deleteResult, all };
+}
+
+function scalar(type: GraphQLOutputType & GraphQLInputType): Built {
+  return { out: type, in: type };
+}
+
+type Adapter = (value: unknown) => unknown;
+
+/** The per-field output conversion: maps with entries become lists; everything else is read as-is. */
+function outputAdapter(node: SchemaNode): Adapter | undefined {
+  if (node.kind === 'map' && mapRepresentation(node) === 'entries') {
+    return (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.entries(value).map(([key, entryValue]) => ({ key, value: entryValue }))
+        : value;
+  }
+  if (node.kind === 'array') {
+    const inner = outputAdapter(node.items);
+    if (inner) return (value) => (Array.isArray(value) ? value.map(inner) : value);
+  }
+  return undefined;
+}
+
+function rootDescription(resource: ResourceModel, version: VersionModel): string {
+  const own = version.schema.description ? `${version.schema.description}\n\n` : '';
+  const deprecated = version.deprecated ? ` Deprecated${version.deprecationWarning ? `: ${version.deprecationWarning}` : '.'}` : '';
+  return `${own}${resource.kind} (${resource.group}/${version.name}, CRD ${resource.crdName}).${deprecated}`;
+}
+
+function objectDescription(node: ObjectNode): string | undefined {
+  return node.description;
+}
+
+function firstSentence(text: string): string {
+  const line = text.split('\n')[0]!.trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+/** The field documentation: the schema's description plus the facts GraphQL types cannot carry. */
+export function describeNode(node: SchemaNode, required: boolean, kubernetesName?: string): string | undefined {
+  const facts: string[] = [];
+  if (kubernetesName !== undefined) facts.push(`Kubernetes name: ${JSON.stringify(kubernetesName)}.`);
+  if (required) facts.push('Required.');
+  if (node.hasDefault) facts.push(`Default: ${JSON.stringify(node.default)}.`);
+  if (node.nullable) facts.push('Nullable.');
+  if (node.format && node.format !== 'date-time' && node.format !== 'int32' && node.format !== 'int64') {
+    facts.push(`Format: ${node.format}.`);
+  }
+  if ('enum' in node && node.enum && !node.enum.graphqlValues) {
+    facts.push(`One of: ${node.enum.values.map((v) => JSON.stringify(v)).join(', ')}.`);
+  }
+  if (node.kind === 'array' && node.listType) {
+    facts.push(`List type: ${node.listType}${node.listMapKeys ? ` (keys: ${node.listMapKeys.join(', ')})` : ''}.`);
+  }
+  if (node.kind === 'map' && mapRepresentation(node) === 'entries') facts.push('A map, as a list of key/value entries.');
+  const c = node.constraints;
+  const limits: string[] = [];
+  if (c.minLength !== undefined) limits.push(`minLength ${c.minLength}`);
+  if (c.maxLength !== undefined) limits.push(`maxLength ${c.maxLength}`);
+  if (c.minimum !== undefined) limits.push(`${c.exclusiveMinimum ? '>' : '>='} ${c.minimum}`);
+  if (c.maximum !== undefined) limits.push(`${c.exclusiveMaximum ? '<' : '<='} ${c.maximum}`);
+  if (c.minItems !== undefined) limits.push(`minItems ${c.minItems}`);
+  if (c.maxItems !== undefined) limits.push(`maxItems ${c.maxItems}`);
+  if (c.minProperties !== undefined) limits.push(`minProperties ${c.minProperties}`);
+  if (c.maxProperties !== undefined) limits.push(`maxProperties ${c.maxProperties}`);
+  if (c.pattern !== undefined) limits.push(`pattern ${c.pattern}`);
+  if (limits.length > 0) facts.push(`Constraints: ${limits.join(', ')}.`);
+  if (c.combinators) facts.push(`Schema ${c.combinators}.`);
+  for (const rule of node.validations) {
+    facts.push(`Validation: ${rule.rule}${rule.message ? ` — ${rule.message}` : ''}`);
+  }
+  const parts = [node.description, facts.join('\n')].filter((p): p is string => p !== undefined && p !== '');
+  return parts.length > 0 ? parts.join('\n\n') : undefined;
+}

@@ -1,0 +1,252 @@
+// Types every resource shares: Kubernetes ObjectMeta and friends, paging, watch and patch
+// vocabulary. Their names contain no `_`, so they can never clash with generated names.
+
+import {
+  GraphQLBoolean,
+  GraphQLEnumType,
+  GraphQLInputObjectType,
+  GraphQLInt,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLString,
+} from 'graphql';
+import { DateTimeScalar, Int64Scalar, JSONScalar, StringMapScalar } from './scalars.ts';
+
+const nonNull = <T extends GraphQLObjectType | GraphQLInputObjectType>(t: T) => new GraphQLNonNull(t);
+
+export const OwnerReferenceType = new GraphQLObjectType({
+  name: 'OwnerReference',
+  description: 'An object this one depends on (metav1.OwnerReference).',
+  fields: {
+    apiVersion: { type: GraphQLString },
+    kind: { type: GraphQLString },
+    name: { type: GraphQLString },
+    uid: { type: GraphQLString },
+    controller: { type: GraphQLBoolean },
+    blockOwnerDeletion: { type: GraphQLBoolean },
+  },
+});
+
+export const OwnerReferenceInputType = new GraphQLInputObjectType({
+  name: 'OwnerReferenceInput',
+  fields: {
+    apiVersion: { type: new GraphQLNonNull(GraphQLString) },
+    kind: { type: new GraphQLNonNull(GraphQLString) },
+    name: { type: new GraphQLNonNull(GraphQLString) },
+    uid: { type: new GraphQLNonNull(GraphQLString) },
+    controller: { type: GraphQLBoolean },
+    blockOwnerDeletion: { type: GraphQLBoolean },
+  },
+});
+
+const managedFieldsFields = {
+  manager: { type: GraphQLString },
+  operation: { type: GraphQLString, description: 'Apply or Update.' },
+  apiVersion: { type: GraphQLString },
+  time: { type: DateTimeScalar },
+  fieldsType: { type: GraphQLString },
+  fieldsV1: { type: JSONScalar, description: 'The field set in the FieldsV1 format, as Kubernetes returns it.' },
+  subresource: { type: GraphQLString },
+};
+
+export const ManagedFieldsEntryType = new GraphQLObjectType({
+  name: 'ManagedFieldsEntry',
+  description: 'Which manager owns which fields (server-side apply bookkeeping).',
+  fields: managedFieldsFields,
+});
+
+export const ManagedFieldsEntryInputType = new GraphQLInputObjectType({
+  name: 'ManagedFieldsEntryInput',
+  fields: managedFieldsFields,
+});
+
+const metaDescriptions = {
+  name: 'Unique within a namespace (or the cluster, for cluster-scoped resources).',
+  generateName: 'A prefix the server completes into a unique name when name is empty.',
+  resourceVersion: 'Opaque version for optimistic concurrency: a replace with a stale value fails with a conflict.',
+  labels: 'Key/value labels, e.g. {"app.kubernetes.io/name": "web"}.',
+};
+
+export const ObjectMetaType = new GraphQLObjectType({
+  name: 'ObjectMeta',
+  description: 'Standard Kubernetes object metadata (metav1.ObjectMeta).',
+  fields: () => ({
+    name: { type: GraphQLString, description: metaDescriptions.name },
+    generateName: { type: GraphQLString, description: metaDescriptions.generateName },
+    namespace: { type: GraphQLString },
+    selfLink: { type: GraphQLString },
+    uid: { type: GraphQLString },
+    resourceVersion: { type: GraphQLString, description: metaDescriptions.resourceVersion },
+    generation: { type: Int64Scalar },
+    creationTimestamp: { type: DateTimeScalar },
+    deletionTimestamp: { type: DateTimeScalar },
+    deletionGracePeriodSeconds: { type: Int64Scalar },
+    labels: { type: StringMapScalar, description: metaDescriptions.labels },
+    annotations: { type: StringMapScalar },
+    ownerReferences: { type: new GraphQLList(nonNull(OwnerReferenceType)) },
+    finalizers: { type: new GraphQLList(new GraphQLNonNull(GraphQLString)) },
+    managedFields: { type: new GraphQLList(nonNull(ManagedFieldsEntryType)) },
+  }),
+});
+
+export const ObjectMetaInputType = new GraphQLInputObjectType({
+  name: 'ObjectMetaInput',
+  description:
+    'Object metadata as sent to Kubernetes. Read-only fields (uid, creationTimestamp, ...) are ' +
+    'accepted so that an object read from the API can be sent back unchanged.',
+  fields: () => ({
+    name: { type: GraphQLString, description: metaDescriptions.name },
+    generateName: { type: GraphQLString, description: metaDescriptions.generateName },
+    namespace: { type: GraphQLString },
+    selfLink: { type: GraphQLString },
+    uid: { type: GraphQLString },
+    resourceVersion: { type: GraphQLString, description: metaDescriptions.resourceVersion },
+    generation: { type: Int64Scalar },
+    creationTimestamp: { type: DateTimeScalar },
+    deletionTimestamp: { type: DateTimeScalar },
+    deletionGracePeriodSeconds: { type: Int64Scalar },
+    labels: { type: StringMapScalar, description: metaDescriptions.labels },
+    annotations: { type: StringMapScalar },
+    ownerReferences: { type: new GraphQLList(nonNull(OwnerReferenceInputType)) },
+    finalizers: { type: new GraphQLList(new GraphQLNonNull(GraphQLString)) },
+    managedFields: { type: new GraphQLList(nonNull(ManagedFieldsEntryInputType)) },
+  }),
+});
+
+export const PageInfoType = new GraphQLObjectType({
+  name: 'PageInfo',
+  description:
+    'Relay page information. Kubernetes pages forward only: endCursor is the continue token ' +
+    'of the list call, hasPreviousPage is always false and startCursor always null.',
+  fields: {
+    hasNextPage: { type: new GraphQLNonNull(GraphQLBoolean) },
+    hasPreviousPage: { type: new GraphQLNonNull(GraphQLBoolean) },
+    startCursor: { type: GraphQLString },
+    endCursor: { type: GraphQLString, description: 'Pass as `after` (or `continue`) to get the next page.' },
+  },
+});
+
+export const StatusType = new GraphQLObjectType({
+  name: 'Status',
+  description: 'A Kubernetes Status (metav1.Status), as returned by some deletes.',
+  fields: {
+    status: { type: GraphQLString, description: 'Success or Failure.' },
+    message: { type: GraphQLString },
+    reason: { type: GraphQLString },
+    code: { type: GraphQLInt },
+    details: { type: JSONScalar },
+  },
+});
+
+export const ScaleType = new GraphQLObjectType({
+  name: 'Scale',
+  description: 'The scale subresource (autoscaling/v1 Scale).',
+  fields: () => ({
+    apiVersion: { type: GraphQLString },
+    kind: { type: GraphQLString },
+    metadata: { type: ObjectMetaType },
+    spec: {
+      type: new GraphQLObjectType({
+        name: 'ScaleSpec',
+        fields: { replicas: { type: GraphQLInt, description: 'Desired number of replicas.' } },
+      }),
+    },
+    status: {
+      type: new GraphQLObjectType({
+        name: 'ScaleStatus',
+        fields: {
+          replicas: { type: GraphQLInt, description: 'Observed number of replicas.' },
+          selector: { type: GraphQLString, description: 'Label selector of the pods, in string form.' },
+        },
+      }),
+    },
+  }),
+});
+
+export const WatchEventTypeEnum = new GraphQLEnumType({
+  name: 'WatchEventType',
+  values: {
+    ADDED: { description: 'The object was created, or is part of the initial state.' },
+    MODIFIED: { description: 'The object changed.' },
+    DELETED: { description: 'The object was deleted; `object` is its last state.' },
+    INITIAL_STATE_DONE: {
+      description: 'With sendInitialEvents: every object that existed when the watch started has been sent.',
+    },
+  },
+});
+
+export const PatchTypeEnum = new GraphQLEnumType({
+  name: 'PatchType',
+  description:
+    'How `patch` is applied. Strategic merge patch is not offered: Kubernetes does not support it for custom resources.',
+  values: {
+    MERGE: { value: 'application/merge-patch+json', description: 'JSON merge patch (RFC 7386): `patch`; null deletes a field.' },
+    JSON: { value: 'application/json-patch+json', description: 'JSON patch (RFC 6902): `jsonPatch`, paths use Kubernetes names.' },
+    APPLY: { value: 'application/apply-patch+yaml', description: 'Server-side apply of `patch`; needs fieldManager.' },
+  },
+});
+
+export const PropagationPolicyEnum = new GraphQLEnumType({
+  name: 'PropagationPolicy',
+  description: 'What happens to dependents of a deleted object.',
+  values: {
+    Orphan: { description: 'Keep dependents, remove their owner references.' },
+    Background: { description: 'Delete the object now, dependents in the background.' },
+    Foreground: { description: 'Delete dependents first, then the object.' },
+  },
+});
+
+export const JsonPatchOperationInputType = new GraphQLInputObjectType({
+  name: 'JsonPatchOperation',
+  description: 'One RFC 6902 operation. `path` and `from` are JSON pointers over Kubernetes property names.',
+  fields: {
+    op: {
+      type: new GraphQLNonNull(
+        new GraphQLEnumType({
+          name: 'JsonPatchOp',
+          values: { add: {}, remove: {}, replace: {}, move: {}, copy: {}, test: {} },
+        }),
+      ),
+    },
+    path: { type: new GraphQLNonNull(GraphQLString) },
+    value: { type: JSONScalar },
+    from: { type: GraphQLString },
+  },
+});
+
+export const PreconditionsInputType = new GraphQLInputObjectType({
+  name: 'PreconditionsInput',
+  description: 'Delete only if the object still has this uid / resourceVersion.',
+  fields: { uid: { type: GraphQLString }, resourceVersion: { type: GraphQLString } },
+});
+
+export const ResourceVersionInfoType = new GraphQLObjectType({
+  name: 'ResourceVersionInfo',
+  fields: {
+    name: { type: new GraphQLNonNull(GraphQLString) },
+    served: { type: new GraphQLNonNull(GraphQLBoolean) },
+    storage: { type: new GraphQLNonNull(GraphQLBoolean) },
+    deprecated: { type: new GraphQLNonNull(GraphQLBoolean) },
+    deprecationWarning: { type: GraphQLString },
+    typeName: { type: GraphQLString, description: 'The GraphQL object type of this version, when served.' },
+    getField: { type: GraphQLString, description: 'The Query field that reads one object of this version.' },
+  },
+});
+
+export const ResourceInfoType = new GraphQLObjectType({
+  name: 'ResourceInfo',
+  description: 'A custom resource this schema exposes, and where to find it.',
+  fields: {
+    crdName: { type: new GraphQLNonNull(GraphQLString) },
+    group: { type: new GraphQLNonNull(GraphQLString) },
+    kind: { type: new GraphQLNonNull(GraphQLString) },
+    plural: { type: new GraphQLNonNull(GraphQLString) },
+    singular: { type: new GraphQLNonNull(GraphQLString) },
+    shortNames: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))) },
+    categories: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))) },
+    namespaced: { type: new GraphQLNonNull(GraphQLBoolean) },
+    defaultVersion: { type: GraphQLString, description: 'The version behind the version-less root fields.' },
+    versions: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceVersionInfoType))) },
+  },
+});
