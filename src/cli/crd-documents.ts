@@ -1,0 +1,165 @@
+// Finding CRDs in files: directories are walked for .yaml/.yml/.json, YAML files may hold
+// several documents, `kind: List` is unpacked. Other Kubernetes kinds are skipped quietly;
+// everything else that is wrong becomes one problem line `file:document: what is wrong`
+// (documents counted from 1), and never stops the other files from being read.
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { tryCrdToModel } from '../model/crd-to-model.ts';
+import type { ResourceModel } from '../model/resource-model.ts';
+
+export interface CrdSource {
+  readonly file: string;
+  /** 1-based position of the document in its file, plus `items[i]` inside a List. */
+  readonly document: string;
+}
+
+export interface LoadedCrds {
+  readonly models: readonly { readonly model: ResourceModel; readonly source: CrdSource }[];
+  /** One line each, `file:document: problem` (or `file: problem` when the file is unreadable). */
+  readonly problems: readonly string[];
+}
+
+const CRD_FILE = /\.(ya?ml|json)$/i;
+
+export async function loadCrdFiles(paths: readonly string[]): Promise<LoadedCrds> {
+  const models: { model: ResourceModel; source: CrdSource }[] = [];
+  const problems: string[] = [];
+  const seen = new Map<string, CrdSource>();
+  for (const entry of await expandPaths(paths)) {
+    if ('problem' in entry) {
+      problems.push(entry.problem);
+      continue;
+    }
+    const file = entry.file;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      problems.push(`${file}: cannot read: ${errorMessage(error)}`);
+      continue;
+    }
+    for (const found of parseCrdText(file, text)) {
+      if ('problem' in found) {
+        problems.push(found.problem);
+        continue;
+      }
+      const first = seen.get(found.model.crdName);
+      if (first) {
+        problems.push(`${where(found.source)}: CRD ${found.model.crdName} is defined again (first at ${where(first)}); this copy is ignored`);
+        continue;
+      }
+      seen.set(found.model.crdName, found.source);
+      models.push(found);
+    }
+  }
+  return { models, problems };
+}
+
+export function where(source: CrdSource): string {
+  return `${source.file}:${source.document}`;
+}
+
+type Found = { model: ResourceModel; source: CrdSource } | { problem: string };
+
+/** The CRDs of one file's text, and one problem per document that is wrong. */
+export function parseCrdText(file: string, text: string): Found[] {
+  const out: Found[] = [];
+  if (/\.json$/i.test(file)) {
+    try {
+      collect(JSON.parse(text), { file, document: '1' }, out);
+    } catch (error) {
+      out.push({ problem: `${file}:1: invalid JSON: ${errorMessage(error)}` });
+    }
+    return out;
+  }
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
+  const list = Array.isArray(documents) ? documents : [];
+  list.forEach((doc, i) => {
+    const source = { file, document: String(i + 1) };
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0]!;
+      const line = lineCounter.linePos(first.pos[0]).line;
+      out.push({ problem: `${where(source)}: invalid YAML${line > 0 ? ` at line ${line}` : ''}: ${first.message.split('\n')[0]}` });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (error) {
+      out.push({ problem: `${where(source)}: invalid YAML: ${errorMessage(error)}` });
+      return;
+    }
+    collect(value, source, out);
+  });
+  return out;
+}
+
+function collect(value: unknown, source: CrdSource, out: Found[]): void {
+  if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    out.push({ problem: `${where(source)}: not a Kubernetes object (expected a mapping with apiVersion and kind)` });
+    return;
+  }
+  const object = value as Record<string, unknown>;
+  const { apiVersion, kind } = object;
+  const claimsCrd = kind === 'CustomResourceDefinition' || (typeof apiVersion === 'string' && apiVersion.startsWith('apiextensions.k8s.io/'));
+  if (claimsCrd) {
+    const result = tryCrdToModel(object);
+    if (result.ok) out.push({ model: result.model, source });
+    else out.push({ problem: `${where(source)}: ${result.error.message}` });
+    return;
+  }
+  if (kind === 'List' && Array.isArray(object['items'])) {
+    object['items'].forEach((item, i) => collect(item, { file: source.file, document: `${source.document}: items[${i}]` }, out));
+    return;
+  }
+  if (typeof apiVersion === 'string' && apiVersion !== '' && typeof kind === 'string' && kind !== '') return;
+  out.push({ problem: `${where(source)}: not a Kubernetes object (apiVersion and kind must be non-empty strings)` });
+}
+
+type PathEntry = { file: string } | { problem: string };
+
+/** Files in argument order (directories expanded in name order), with unreadable paths in place. */
+async function expandPaths(paths: readonly string[]): Promise<PathEntry[]> {
+  const entries: PathEntry[] = [];
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      entries.push({ problem: `${path}: cannot read: ${errorMessage(error)}` });
+      continue;
+    }
+    if (info.isDirectory()) entries.push(...(await walk(path)));
+    else entries.push({ file: path });
+  }
+  return entries;
+}
+
+async function walk(dir: string): Promise<PathEntry[]> {
+  let dirents;
+  try {
+    dirents = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    return [{ problem: `${dir}: cannot read: ${errorMessage(error)}` }];
+  }
+  dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries: PathEntry[] = [];
+  for (const dirent of dirents) {
+    const path = join(dir, dirent.name);
+    if (dirent.isDirectory()) entries.push(...(await walk(path)));
+    else if (CRD_FILE.test(dirent.name) && (dirent.isFile() || dirent.isSymbolicLink())) entries.push({ file: path });
+  }
+  return entries;
+}
+
+function errorMessage(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string' && error.code.startsWith('E')) {
+    const message = 'message' in error && typeof error.message === 'string' ? error.message : '';
+    return message.split(',')[0] ?? error.code;
+  }
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}

@@ -1,0 +1,272 @@
+// Model snapshot → the OpenAPI 3.1 document of the REST facade. Pure. Paths are
+// Kubernetes-shaped under /rest, bodies are Kubernetes JSON with the original property names,
+// errors are RFC 9457 problem documents. Per-CRD parts are cached by content hash.
+
+import { encodeGroup, encodeKind, encodeVersion } from '../graphql/graphql-type-names.ts';
+import { compareCodeUnits } from '../model/graphql-names.ts';
+import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { convertResourceSchema } from './openapi-schema-conversion.ts';
+import { SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS, SHARED_RESPONSES, ref } from './openapi-shared-components.ts';
+
+export type OpenApiDocument = Record<string, unknown> & {
+  openapi: '3.1.0';
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown> } & Record<string, unknown>;
+};
+
+export interface OpenApiOptions {
+  readonly title?: string;
+  readonly version?: string;
+  /** Path prefix of the facade; `/rest` unless the server mounts it elsewhere. */
+  readonly prefix?: string;
+  readonly serverUrl?: string;
+}
+
+export interface OpenApiBuilder {
+  build(models: readonly ResourceModel[]): OpenApiDocument;
+}
+
+interface Fragment {
+  readonly paths: Record<string, Record<string, unknown>>;
+  readonly schemas: Record<string, unknown>;
+  readonly tag: { name: string; description: string };
+}
+
+/** The component schema name of a CRD version: reverse-DNS group, version, Kind (like kube-openapi). */
+export function componentName(resource: Pick<ResourceModel, 'group' | 'kind'>, version: string): string {
+  return `${resource.group.split('.').reverse().join('.')}.${version}.${resource.kind}`;
+}
+
+export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuilder {
+  const prefix = (options.prefix ?? '/rest').replace(/\/$/, '');
+  let cache = new Map<string, Fragment>();
+  return {
+    build(models) {
+      const next = new Map<string, Fragment>();
+      const seen = new Set<string>();
+      const sorted = [...models].sort((a, b) => compareCodeUnits(a.crdName, b.crdName));
+      const paths: Record<string, Record<string, unknown>> = {};
+      const schemas: Record<string, unknown> = { ...SHARED_COMPONENT_SCHEMAS };
+      const tags: { name: string; description: string }[] = [];
+      for (const model of sorted) {
+        // A CRD name can appear once in a cluster; a snapshot listing it twice keeps the first.
+        if (seen.has(model.crdName)) continue;
+        seen.add(model.crdName);
+        const fragment = cache.get(model.contentHash) ?? resourceFragment(model, prefix);
+        next.set(model.contentHash, fragment);
+        Object.assign(paths, fragment.paths);
+        Object.assign(schemas, fragment.schemas);
+        tags.push(fragment.tag);
+      }
+      cache = next;
+      return {
+        openapi: '3.1.0',
+        info: {
+          title: options.title ?? 'crdgate REST facade',
+          version: options.version ?? '0.1.0',
+          description:
+            'Kubernetes-shaped REST access to the custom resources of the cluster, as the caller. ' +
+            'Bodies are Kubernetes JSON; `?watch=true` on a list streams Server-Sent Events; errors ' +
+            'are RFC 9457 problem documents.',
+        },
+        ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+        security: [{ bearerAuth: [] }],
+        tags,
+        paths,
+        components: {
+          schemas,
+          parameters: SHARED_PARAMETERS,
+          responses: SHARED_RESPONSES,
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A tenant token.' },
+          },
+        },
+      };
+    },
+  };
+}
+
+export function buildOpenApiDocument(models: readonly ResourceModel[], options: OpenApiOptions = {}): OpenApiDocument {
+  return createOpenApiBuilder(options).build(models);
+}
+
+function resourceFragment(model: ResourceModel, prefix: string): Fragment {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = {};
+  const tag = `${model.kind} (${model.group})`;
+  for (const version of model.versions) {
+    if (!version.served) continue;
+    addVersion(model, version, prefix, tag, paths, schemas);
+  }
+  return {
+    paths,
+    schemas,
+    tag: { name: tag, description: `CRD ${model.crdName}; served versions: ${model.versions.filter((v) => v.served).map((v) => v.name).join(', ')}.` },
+  };
+}
+
+function addVersion(
+  model: ResourceModel,
+  version: VersionModel,
+  prefix: string,
+  tag: string,
+  paths: Record<string, Record<string, unknown>>,
+  schemas: Record<string, unknown>,
+): void {
+  const objectName = componentName(model, version.name);
+  // listKind, not Kind + "List": Kubernetes keeps kinds and listKinds of a group distinct.
+  const listName = componentName({ group: model.group, kind: model.listKind }, version.name);
+  const apiVersion = `${model.group}/${version.name}`;
+  schemas[objectName] = {
+    ...convertResourceSchema(version.rawSchema as Record<string, unknown>, { objectMetaRef: ref('ObjectMeta').$ref }),
+    'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.kind }],
+  };
+  schemas[listName] = {
+    type: 'object',
+    description: `A list of ${model.kind} objects.`,
+    required: ['items'],
+    properties: {
+      apiVersion: { type: 'string', const: apiVersion },
+      kind: { type: 'string', const: model.listKind },
+      metadata: ref('ListMeta'),
+      items: { type: 'array', items: ref(objectName) },
+    },
+    'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.listKind }],
+  };
+
+  const id = (verb: string) => `${verb}_${encodeKind(model.kind)}_${encodeVersion(version.name)}_${encodeGroup(model.group)}`;
+  const deprecated = version.deprecated ? { deprecated: true } : {};
+  const label = `${model.kind} (${apiVersion})`;
+  const warning = version.deprecated ? ` Deprecated${version.deprecationWarning ? `: ${version.deprecationWarning}` : '.'}` : '';
+  const op = (verb: string, summary: string, rest: Record<string, unknown>) => ({
+    operationId: id(verb),
+    summary,
+    ...(warning ? { description: warning.trim() } : {}),
+    tags: [tag],
+    ...deprecated,
+    ...rest,
+  });
+  const json = (schema: unknown) => ({ 'application/json': { schema } });
+  const objectResponse = (status: '200' | '201', description: string) => ({ [status]: { description, content: json(ref(objectName)) } });
+  const errors = (...codes: string[]) => Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
+  const params = (...names: string[]) => names.map((n) => ({ $ref: `#/components/parameters/${n}` }));
+
+  const base = `${prefix}/${model.group}/${version.name}`;
+  const namespaced = model.scope === 'Namespaced';
+  const collection = namespaced ? `${base}/namespaces/{namespace}/${model.plural}` : `${base}/${model.plural}`;
+  const item = `${collection}/{name}`;
+  const scopeParams = namespaced ? params('namespace') : [];
+  const itemParams = [...scopeParams, ...params('name')];
+
+  const listResponses = {
+    '200': {
+      description: `The ${model.kind} objects; with watch=true, a stream of watch events.`,
+      content: {
+        'application/json': { schema: ref(listName) },
+        'text/event-stream': {
+          schema: ref('WatchEvent'),
+          description: 'One Server-Sent Event per Kubernetes watch event; `data` is a WatchEvent whose object is a ' + objectName + '.',
+        },
+      },
+    },
+    ...errors('400', '401', '403', '410'),
+  };
+  const listParams = params('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds');
+  const writeParams = params('dryRun', 'fieldManager', 'fieldValidation');
+  const deleteParams = params('dryRun', 'propagationPolicy', 'gracePeriodSeconds');
+  const requestBody = (description: string) => ({ required: true, description, content: json(ref(objectName)) });
+  const patchBody = {
+    required: true,
+    description:
+      'A JSON merge patch, a JSON patch, or a server-side apply configuration, by Content-Type. ' +
+      'Strategic merge patch is refused with 415, as Kubernetes does for custom resources.',
+    content: {
+      'application/merge-patch+json': { schema: { type: 'object' } },
+      'application/json-patch+json': { schema: ref('JsonPatch') },
+      'application/apply-patch+yaml': { schema: ref(objectName) },
+    },
+  };
+  const patchParams = params('dryRun', 'fieldManager', 'fieldValidation', 'force');
+
+  paths[collection] = {
+    ...(namespaced ? { parameters: scopeParams } : {}),
+    get: op('list', `List or watch ${label}`, { parameters: listParams, responses: listResponses }),
+    post: op('create', `Create a ${label}`, {
+      parameters: writeParams,
+      requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),
+      responses: { ...objectResponse('201', 'Created.'), ...objectResponse('200', 'Created (dry run) or already processed.'), ...errors('400', '401', '403', '409', '422') },
+    }),
+    delete: op('deleteCollection', `Delete every ${label} matching the selectors`, {
+      parameters: [...params('labelSelector', 'fieldSelector'), ...deleteParams],
+      responses: { '200': { description: 'The deleted objects.', content: json(ref(listName)) }, ...errors('400', '401', '403') },
+    }),
+  };
+  paths[item] = {
+    parameters: itemParams,
+    get: op('read', `Read a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404') } }),
+    put: op('replace', `Replace a ${label}`, {
+      parameters: writeParams,
+      requestBody: requestBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
+      responses: { ...objectResponse('200', 'Replaced.'), ...objectResponse('201', 'Created.'), ...errors('400', '401', '403', '404', '409', '422') },
+    }),
+    patch: op('patch', `Patch a ${label}`, {
+      parameters: patchParams,
+      requestBody: patchBody,
+      responses: { ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by apply.'), ...errors('400', '401', '403', '404', '409', '415', '422') },
+    }),
+    delete: op('delete', `Delete a ${label}`, {
+      parameters: deleteParams,
+      requestBody: { required: false, content: json(ref('DeleteOptions')) },
+      responses: {
+        '200': { description: 'The object (deletion pending finalizers) or a Status.', content: json({ oneOf: [ref(objectName), ref('Status')] }) },
+        '202': { description: 'Deletion accepted.', content: json({ oneOf: [ref(objectName), ref('Status')] }) },
+        ...errors('401', '403', '404', '409'),
+      },
+    }),
+  };
+  if (version.subresources.status) {
+    paths[`${item}/status`] = {
+      parameters: itemParams,
+      get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404') } }),
+      put: op('replaceStatus', `Replace the status of a ${label}`, {
+        parameters: writeParams,
+        requestBody: requestBody('The whole object; only status changes are kept.'),
+        responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '422') },
+      }),
+      patch: op('patchStatus', `Patch the status of a ${label}`, {
+        parameters: patchParams,
+        requestBody: patchBody,
+        responses: { ...objectResponse('200', 'Patched.'), ...errors('400', '401', '403', '404', '409', '415', '422') },
+      }),
+    };
+  }
+  if (version.subresources.scale) {
+    const scale = json(ref('Scale'));
+    paths[`${item}/scale`] = {
+      parameters: itemParams,
+      get: op('readScale', `Read the scale of a ${label}`, { responses: { '200': { description: 'The scale.', content: scale }, ...errors('401', '403', '404') } }),
+      put: op('replaceScale', `Replace the scale of a ${label}`, {
+        parameters: writeParams,
+        requestBody: { required: true, content: scale },
+        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '422') },
+      }),
+      patch: op('patchScale', `Patch the scale of a ${label}`, {
+        parameters: patchParams,
+        requestBody: {
+          required: true,
+          content: {
+            'application/merge-patch+json': { schema: { type: 'object' } },
+            'application/json-patch+json': { schema: ref('JsonPatch') },
+            'application/apply-patch+yaml': { schema: ref('Scale') },
+          },
+        },
+        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422') },
+      }),
+    };
+  }
+  if (namespaced) {
+    paths[`${base}/${model.plural}`] = {
+      get: op('listForAllNamespaces', `List or watch ${label} in all namespaces`, { parameters: listParams, responses: listResponses }),
+    };
+  }
+}

@@ -1,0 +1,93 @@
+// A CRD's openAPIV3Schema (OpenAPI 3.0 dialect, structural) → a JSON Schema 2020-12 / OpenAPI
+// 3.1 schema. Property names stay Kubernetes names: the REST facade speaks Kubernetes JSON.
+
+type Schema = Record<string, unknown>;
+
+const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf'] as const;
+
+export interface ConvertOptions {
+  /** Where to point the top-level (and embedded resources') metadata. */
+  readonly objectMetaRef: string;
+}
+
+export function convertResourceSchema(raw: Schema, options: ConvertOptions): Schema {
+  const out = convert(raw, options);
+  const properties: Schema = { ...((out['properties'] as Schema | undefined) ?? {}) };
+  properties['apiVersion'] ??= { type: 'string', description: 'group/version of this object.' };
+  properties['kind'] ??= { type: 'string' };
+  properties['metadata'] = metadataRef(raw['properties'], options);
+  out['type'] = 'object';
+  out['properties'] = { apiVersion: properties['apiVersion'], kind: properties['kind'], metadata: properties['metadata'], ...properties };
+  return out;
+}
+
+function metadataRef(rawProperties: unknown, options: ConvertOptions): Schema {
+  const raw = isSchema(rawProperties) && isSchema(rawProperties['metadata']) ? rawProperties['metadata'] : undefined;
+  const description = raw && typeof raw['description'] === 'string' ? { description: raw['description'] } : {};
+  return { $ref: options.objectMetaRef, ...description };
+}
+
+function convert(raw: Schema, options: ConvertOptions): Schema {
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(raw)) {
+    switch (key) {
+      case 'nullable':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+      case 'example':
+        break;
+      case 'properties':
+        if (isSchema(value)) {
+          const props: Schema = {};
+          for (const [name, sub] of Object.entries(value)) props[name] = isSchema(sub) ? convert(sub, options) : sub;
+          out[key] = props;
+        } else out[key] = value;
+        break;
+      case 'items':
+      case 'not':
+        out[key] = isSchema(value) ? convert(value, options) : value;
+        break;
+      case 'additionalProperties':
+        out[key] = isSchema(value) ? convert(value, options) : value;
+        break;
+      default:
+        if ((SUBSCHEMA_LISTS as readonly string[]).includes(key) && Array.isArray(value)) {
+          out[key] = value.map((sub) => (isSchema(sub) ? convert(sub, options) : sub));
+        } else {
+          out[key] = value;
+        }
+    }
+  }
+  if (raw['nullable'] === true) {
+    if (typeof raw['type'] === 'string') out['type'] = [raw['type'], 'null'];
+    if (Array.isArray(raw['enum']) && !raw['enum'].includes(null)) out['enum'] = [...raw['enum'], null];
+  }
+  // OpenAPI 3.0's boolean exclusive bounds are numbers in 3.1.
+  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+    if (raw[flag] === true && typeof raw[bound] === 'number') {
+      out[flag] = raw[bound];
+      delete out[bound];
+    } else if (typeof raw[flag] === 'number') {
+      out[flag] = raw[flag];
+    }
+  }
+  if (Object.hasOwn(raw, 'example')) out['examples'] = [raw['example']];
+  if (raw['x-kubernetes-int-or-string'] === true && out['anyOf'] === undefined && out['oneOf'] === undefined) {
+    out['anyOf'] = [{ type: 'integer' }, { type: 'string' }];
+  }
+  if (raw['x-kubernetes-embedded-resource'] === true) {
+    // An embedded resource always has apiVersion, kind and ObjectMeta, declared or not.
+    const props: Schema = isSchema(out['properties']) ? out['properties'] : {};
+    props['apiVersion'] ??= { type: 'string' };
+    props['kind'] ??= { type: 'string' };
+    if (!isSchema(props['metadata']) || props['metadata']['properties'] === undefined) {
+      props['metadata'] = { $ref: options.objectMetaRef };
+    }
+    out['properties'] = props;
+  }
+  return out;
+}
+
+function isSchema(value: unknown): value is Schema {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildSchema, validateSchema } from 'graphql';
+import { parse, stringify } from 'yaml';
+import { runOpenapiCommand, runSchemaCommand } from '../../src/cli/schema-command.ts';
+import { makeCrd } from './crd-fixtures.ts';
+import { checkOpenApiStructure } from './openapi-structure.ts';
+
+function captureIO() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } },
+    stdout: () => out.join(''),
+    stderrLines: () => err.join('').split('\n').filter((l) => l !== ''),
+  };
+}
+
+let dir: string;
+const examples = new URL('../../deploy/examples/', import.meta.url);
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'crdgate-cli-'));
+  await mkdir(join(dir, 'nested', 'deeper'), { recursive: true });
+  await writeFile(join(dir, 'crontab.yaml'), await readFile(new URL('crontab-crd.yaml', examples), 'utf8'));
+  // Several documents: a Namespace (skipped quietly), a CRD, an empty document, a broken CRD.
+  const broken = makeCrd({ kind: 'Broken' }) as Record<string, any>;
+  broken.spec.scope = 'Everywhere';
+  await writeFile(
+    join(dir, 'nested', 'multi.yml'),
+    [
+      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }),
+      stringify(makeCrd({ group: 'multi.example.com', kind: 'Gadget' })),
+      '',
+      stringify(broken),
+    ].join('---\n'),
+  );
+  await writeFile(join(dir, 'nested', 'deeper', 'bad.yaml'), 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: [unclosed\n');
+  await writeFile(join(dir, 'nested', 'deeper', 'list.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [makeCrd({ group: 'json.example.com', kind: 'Doohickey' })] }));
+  await writeFile(join(dir, 'nested', 'notes.txt'), 'not read: wrong extension');
+  await writeFile(join(dir, 'plain.yaml'), 'just: a mapping\n');
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('crdgate schema', () => {
+  it('prints the SDL of the good CRDs and one line per problem, exiting non-zero', async () => {
+    const c = captureIO();
+    const code = await runSchemaCommand([dir], c.io);
+    assert.equal(code, 1);
+    const schema = buildSchema(c.stdout());
+    assert.deepEqual(validateSchema(schema), []);
+    for (const type of ['CronTab_v1_stable_example_com', 'Gadget_v1_multi_example_com', 'Doohickey_v1_json_example_com']) {
+      assert.ok(schema.getType(type), type);
+    }
+    assert.equal(schema.getType('Broken_v1_stable_example_com'), undefined);
+    assert.match(c.stdout(), /"""/, 'descriptions are printed');
+    const lines = c.stderrLines();
+    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.match(lines[0]!, new RegExp(`^${escape(join(dir, 'nested', 'deeper', 'bad.yaml'))}:1: invalid YAML`));
+    assert.match(lines[1]!, new RegExp(`^${escape(join(dir, 'nested', 'multi.yml'))}:4: CRD brokens.stable.example.com spec.scope: must be Namespaced or Cluster`));
+    assert.match(lines[2]!, new RegExp(`^${escape(join(dir, 'plain.yaml'))}:1: not a Kubernetes object`));
+  });
+
+  it('exits 0 with nothing on stderr when every CRD is fine', async () => {
+    const c = captureIO();
+    const code = await runSchemaCommand([join(dir, 'crontab.yaml'), new URL('clustercrontab-crd.yaml', examples).pathname], c.io);
+    assert.equal(code, 0);
+    assert.deepEqual(c.stderrLines(), []);
+    assert.ok(buildSchema(c.stdout()).getType('ClusterCronTab_v1_stable_example_com'));
+  });
+
+  it('reports a CRD defined twice, a missing file, and still prints the rest', async () => {
+    const c = captureIO();
+    const file = join(dir, 'crontab.yaml');
+    const code = await runSchemaCommand([file, file, join(dir, 'missing.yaml')], c.io);
+    assert.equal(code, 1);
+    const lines = c.stderrLines();
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /crontab\.yaml:1: CRD crontabs\.stable\.example\.com is defined again \(first at .*crontab\.yaml:1\)/);
+    assert.match(lines[1]!, /missing\.yaml: cannot read: ENOENT/);
+    assert.ok(buildSchema(c.stdout()).getType('CronTab_v1_stable_example_com'));
+  });
+
+  it('says so when no CRD is found, and explains its usage', async () => {
+    let c = captureIO();
+    assert.equal(await runSchemaCommand([join(dir, 'nested', 'notes.txt')], c.io), 1);
+    c = captureIO();
+    assert.equal(await runSchemaCommand([], c.io), 2);
+    assert.match(c.stderrLines()[0]!, /^Usage: crdgate schema/);
+    c = captureIO();
+    assert.equal(await runSchemaCommand(['--frobnicate', dir], c.io), 2);
+    assert.match(c.stderrLines()[0]!, /unknown option --frobnicate/);
+    c = captureIO();
+    assert.equal(await runSchemaCommand(['--help'], c.io), 0);
+    assert.match(c.stdout(), /^Usage: crdgate schema/);
+  });
+});
+
+describe('crdgate openapi', () => {
+  it('prints YAML by default and JSON with --json, with the same problems reported', async () => {
+    const yamlRun = captureIO();
+    assert.equal(await runOpenapiCommand([dir], yamlRun.io), 1);
+    const fromYaml = parse(yamlRun.stdout());
+    assert.deepEqual(checkOpenApiStructure(fromYaml), []);
+    assert.ok(fromYaml.paths['/rest/multi.example.com/v1/namespaces/{namespace}/gadgets/{name}']);
+    assert.equal(yamlRun.stderrLines().length, 3);
+
+    const jsonRun = captureIO();
+    assert.equal(await runOpenapiCommand(['--json', join(dir, 'crontab.yaml')], jsonRun.io), 0);
+    const fromJson = JSON.parse(jsonRun.stdout());
+    assert.equal(fromJson.openapi, '3.1.0');
+    assert.ok(fromJson.components.schemas['com.example.stable.v1.CronTab']);
+    assert.doesNotMatch(yamlRun.stdout(), /^\s*[&*]\w/m, 'no YAML anchors or aliases');
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
