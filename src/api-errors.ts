@@ -113,6 +113,16 @@ export class ApiError extends Error {
   get title(): string {
     return titles[this.code];
   }
+
+  /**
+   * graphql-js copies `extensions` from the original error when it wraps an error thrown by a
+   * resolver or a subscription stream, so an ApiError reaches GraphQL clients with its code.
+   */
+  get extensions(): Record<string, unknown> {
+    const extensions: Record<string, unknown> = { code: this.code, httpStatus: this.httpStatus };
+    for (const [k, v] of Object.entries(this.details)) if (v !== undefined) extensions[k] = v;
+    return extensions;
+  }
 }
 
 /** Maps a field path as Kubernetes reports it (spec.items[0].name) to a GraphQL path. */
@@ -212,9 +222,7 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
 
 /** The GraphQL form: extensions carry the code and every detail, nothing else. */
 export function toGraphQLError(err: ApiError, path?: readonly (string | number)[]): GraphQLError {
-  const extensions: Record<string, unknown> = { code: err.code, httpStatus: err.httpStatus };
-  for (const [k, v] of Object.entries(err.details)) if (v !== undefined) extensions[k] = v;
-  return new GraphQLError(err.message, { path, extensions, originalError: err });
+  return new GraphQLError(err.message, { path, extensions: err.extensions, originalError: err });
 }
 
 /** The RFC 9457 problem+json form for the REST facade. */

@@ -4,12 +4,11 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { GraphQLObjectType, GraphQLSchema } from 'graphql';
-import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
+import type { CrdSnapshot } from './catalog/crd-catalog.ts';
 import { customResourcesField } from './catalog/custom-resources-query.ts';
 import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
-import { createApp } from './http/create-app.ts';
-import { SchemaGateway } from './http/schema-gateway.ts';
+import { createGateway } from './gateway.ts';
 import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
 import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
@@ -82,35 +81,25 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
     await checkReachable(client);
 
-    const catalog = CrdCatalog.forCluster(client, {
-      onError: (err, retryInMs) => console.error(`crdgate: watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
+    const gateway = await createGateway({
+      client,
+      log: { info: log, warn: (m) => console.error(`crdgate: warning: ${m}`) },
+    }).catch((err: unknown) => {
+      throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });
-    catalog.start();
-    stack.push({ stop: () => catalog.stop() });
-    const first = await Promise.race([
-      catalog.waitForFirstSnapshot(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new CrdgateError('CLUSTER_UNREACHABLE',
-        `could not list CustomResourceDefinitions at ${client.server} within 30 s: ${describeError(catalog.lastError)}`)), 30_000).unref()),
-    ]);
-    log(`${first.crds.length} custom resource definition(s) discovered`);
-
-    const gateway = new SchemaGateway(buildGatewaySchema(() => catalog.current()));
-    const { app, stop: stopApp } = await createApp({
-      gateway,
-      readiness: () => {
-        const reasons: string[] = [];
-        if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
-        if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
-        return { ready: reasons.length === 0, reasons };
-      },
-    });
-    stack.push({ stop: stopApp });
-    const server = await listen(app, config);
-    stack.push({ stop: () => closeServer(server) });
+    stack.push({ stop: () => gateway.stop() });
+    log(`${gateway.catalog.current()!.crds.length} custom resource definition(s) discovered`);
+    let server: Server;
+    try {
+      server = await gateway.listen(config.port, config.host);
+    } catch (err) {
+      throw listenError(err, config);
+    }
     const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    log(`GraphQL API at http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql (cluster ${client.server})`);
+    const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+    log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
   } catch (err) {
     console.error(`crdgate: ${describeError(err)}`);
     await stopAll();
@@ -167,16 +156,20 @@ async function listen(app: Parameters<typeof createServer>[1], config: GatewayCo
   try {
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') {
-      throw new CrdgateError('PORT_IN_USE', `port ${config.port} on ${config.host} is already in use; stop what uses it or choose another with --port or PORT`);
-    }
-    if (code === 'EACCES') {
-      throw new CrdgateError('PORT_IN_USE', `not allowed to listen on ${config.host}:${config.port}; choose a port above 1023`);
-    }
-    throw new CrdgateError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+    throw listenError(err, config);
   }
   return server;
+}
+
+function listenError(err: unknown, config: GatewayConfig): CrdgateError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new CrdgateError('PORT_IN_USE', `port ${config.port} on ${config.host} is already in use; stop what uses it or choose another with --port or PORT`);
+  }
+  if (code === 'EACCES') {
+    return new CrdgateError('PORT_IN_USE', `not allowed to listen on ${config.host}:${config.port}; choose a port above 1023`);
+  }
+  return new CrdgateError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
 }
 
 async function checkPortFree(config: GatewayConfig): Promise<void> {

@@ -29,14 +29,9 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: () => opts.schema(),
-      context: async (ctx) => {
-        const base = opts.context ? await opts.context(ctx.extra.request, ctx.connectionParams) : {};
-        return base;
-      },
-      // Each subscription gets its own AbortSignal through the execution context: graphql-ws
-      // calls return() on the event stream when the client completes or disconnects, which ends
-      // the upstream subscription in the watch hub.
-      onSubscribe: undefined,
+      // graphql-ws calls return() on a subscription's event stream when the client completes it
+      // or disconnects, which is what ends the subscriber in the watch hub.
+      context: async (ctx) => (opts.context ? opts.context(ctx.extra.request, ctx.connectionParams) : {}),
     },
     wss,
     opts.keepAliveMs ?? 12_000,

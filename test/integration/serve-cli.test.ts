@@ -99,7 +99,7 @@ test('invalid settings: one line each, exit code 2', async () => {
   assert.match(r.stderr, /local-cluster from CRDGATE_LOCAL_CLUSTER: "sometimes"/);
 });
 
-test('serves /healthz, /readyz and the customResources query on the real cluster, and stops on SIGINT', async () => {
+test('serves /healthz, /readyz and the apiResources query on the real cluster, and stops on SIGINT', async () => {
   const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--kubeconfig', testCluster().kubeconfig], {
     env: { PATH: process.env.PATH, HOME: scratch },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -125,14 +125,15 @@ test('serves /healthz, /readyz and the customResources query on the real cluster
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ customResources { name group version kind plural scope servedVersions shortNames } }' }),
+      body: JSON.stringify({ query: '{ apiResources { crdName group kind plural namespaced defaultVersion shortNames versions { name served storage } } }' }),
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { data: { customResources: Record<string, unknown>[] } };
-    const crontab = body.data.customResources.find((r) => r.name === 'crontabs.stable.example.com');
+    const body = (await res.json()) as { data: { apiResources: Record<string, unknown>[] } };
+    const crontab = body.data.apiResources.find((r) => r.crdName === 'crontabs.stable.example.com');
     assert.deepEqual(crontab, {
-      name: 'crontabs.stable.example.com', group: 'stable.example.com', version: 'v1', kind: 'CronTab',
-      plural: 'crontabs', scope: 'Namespaced', servedVersions: ['v1', 'v2'], shortNames: ['ct'],
+      crdName: 'crontabs.stable.example.com', group: 'stable.example.com', kind: 'CronTab', plural: 'crontabs',
+      namespaced: true, defaultVersion: 'v1', shortNames: ['ct'],
+      versions: [{ name: 'v1', served: true, storage: true }, { name: 'v2', served: true, storage: false }],
     });
     p.kill('SIGINT');
     assert.equal(await exited, 0);

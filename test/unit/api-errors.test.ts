@@ -75,3 +75,15 @@ test('GraphQL and problem+json renderings carry the same code and details', () =
     code: 'CONFLICT', instance: '/rest/x', reason: 'Conflict', currentResourceVersion: '42',
   });
 });
+
+test('graphql-js keeps the code when it wraps an ApiError thrown by a resolver', async () => {
+  const { graphql, buildSchema } = await import('graphql');
+  const schema = buildSchema('type Query { thing: String }');
+  const result = await graphql({
+    schema,
+    source: '{ thing }',
+    rootValue: { thing: () => { throw new ApiError('NOT_FOUND', 'crontabs "x" not found', { reason: 'NotFound' }); } },
+  });
+  assert.equal(result.errors?.[0]?.message, 'crontabs "x" not found');
+  assert.deepEqual(result.errors?.[0]?.extensions, { code: 'NOT_FOUND', httpStatus: 404, reason: 'NotFound' });
+});

@@ -1,0 +1,121 @@
+// The composition root: from a Kubernetes client to a running gateway (catalog, live schema,
+// operations, HTTP app, WebSocket subscriptions). main.ts adds configuration and process
+// lifecycle; tests build the same gateway in-process.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { Express } from 'express';
+import { CrdCatalog } from './catalog/crd-catalog.ts';
+import { describeError } from './errors.ts';
+import { createApp } from './http/create-app.ts';
+import { SchemaGateway } from './http/schema-gateway.ts';
+import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
+import type { KubeClient } from './kube/kube-client.ts';
+import { LiveSchema, type LiveSchemaLog } from './live-schema.ts';
+import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
+
+export interface GatewayOptions {
+  client: KubeClient;
+  log?: LiveSchemaLog;
+  /** How long to wait for the first list of CRDs. */
+  syncTimeoutMs?: number;
+  catalogDebounceMs?: number;
+  /** Grace period of an upstream watch after its last subscriber leaves. */
+  watchGraceMs?: number;
+  /** Events queued per subscriber before it counts as a slow consumer. */
+  subscriberQueueSize?: number;
+  explorer?: { defaultQuery?: string } | false;
+}
+
+export interface Gateway {
+  readonly app: Express;
+  readonly catalog: CrdCatalog;
+  readonly live: LiveSchema;
+  readonly schema: SchemaGateway;
+  readonly operations: GatewayOperations;
+  /** Listens on host:port (0: a free port) with HTTP and WebSocket on the same port. */
+  listen(port: number, host?: string): Promise<Server>;
+  /** Stops accepting, ends subscriptions and upstream watches. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
+  const log = opts.log;
+  const catalog = CrdCatalog.forCluster(opts.client, {
+    debounceMs: opts.catalogDebounceMs,
+    onError: (err, retryInMs) => log?.warn(`watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
+  });
+  catalog.start();
+  const timeoutMs = opts.syncTimeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      catalog.waitForFirstSnapshot(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(
+          `could not list CustomResourceDefinitions at ${opts.client.server} within ${timeoutMs / 1000} s: ${describeError(catalog.lastError)}`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    await catalog.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const operations = createGatewayOperations(opts.client, {
+    hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
+  });
+  const live = new LiveSchema({ operations, hub: operations.hub, log });
+  const schema = new SchemaGateway(live.rebuild(catalog.current()!));
+  live.follow(catalog, schema);
+
+  const { app, stop: stopApp } = await createApp({
+    gateway: schema,
+    explorer: opts.explorer,
+    readiness: () => {
+      const reasons: string[] = [];
+      if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
+      if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
+      return { ready: reasons.length === 0, reasons };
+    },
+  });
+
+  const servers: { server: Server; ws: WebSocketHandle }[] = [];
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    catalog,
+    live,
+    schema,
+    operations,
+    async listen(port, host = '127.0.0.1') {
+      const server = createServer(app);
+      const ws = attachWebSocket(server, { path: '/graphql', schema: () => schema.current });
+      server.listen(port, host);
+      await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+      servers.push({ server, ws });
+      return server;
+    },
+    stop() {
+      stopping ??= (async () => {
+        live.stop();
+        for (const { server, ws } of servers) {
+          await ws.close();
+          await closeServer(server);
+        }
+        await operations.hub.stop();
+        await stopApp();
+        await catalog.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}

@@ -1,0 +1,151 @@
+// Keeps the served GraphQL schema in step with the CRD catalog. Each new snapshot is turned into
+// models (cached per CRD resourceVersion), built incrementally, swapped in atomically (operations
+// already running finish on the schema they started with), and compared with the previous schema
+// so that changes that break clients are logged. Subscriptions whose resource version disappeared
+// or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
+import { diff, CriticalityLevel } from '@graphql-inspector/core';
+import type { GraphQLSchema } from 'graphql';
+import { ApiError } from './api-errors.ts';
+import type { CrdCatalog, CrdObject, CrdSnapshot } from './catalog/crd-catalog.ts';
+import { createSchemaBuilder, type SchemaBuilder } from './graphql/schema-builder.ts';
+import type { ResourceOperations } from './graphql/operations.ts';
+import type { SchemaGateway } from './http/schema-gateway.ts';
+import { tryCrdToModel, type ModelResult } from './model/crd-to-model.ts';
+import type { ResourceModel } from './model/resource-model.ts';
+import type { WatchHub } from './watch/watch-hub.ts';
+
+export interface LiveSchemaLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export interface LiveSchemaOptions {
+  operations: ResourceOperations<any>;
+  hub?: WatchHub;
+  log?: LiveSchemaLog;
+  /** Compare each new schema with the previous one and log breaking changes. */
+  reportBreakingChanges?: boolean;
+}
+
+export interface RebuildStats {
+  rebuilds: number;
+  lastDurationMs: number;
+  crds: number;
+  problems: number;
+}
+
+export class LiveSchema {
+  private readonly builder: SchemaBuilder;
+  private readonly opts: LiveSchemaOptions;
+  private readonly modelCache = new Map<string, { rv: string | undefined; result: ModelResult }>();
+  private schema: GraphQLSchema | undefined;
+  private served = new Map<string, string>();
+  private unsubscribe: (() => void) | undefined;
+  readonly stats: RebuildStats = { rebuilds: 0, lastDurationMs: 0, crds: 0, problems: 0 };
+  private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
+
+  constructor(opts: LiveSchemaOptions) {
+    this.opts = opts;
+    this.builder = createSchemaBuilder({ operations: opts.operations });
+  }
+
+  get current(): GraphQLSchema | undefined {
+    return this.schema;
+  }
+
+  /** Builds from the catalog's snapshot now and on every change, updating the gateway. */
+  follow(catalog: CrdCatalog, gateway: SchemaGateway): void {
+    const apply = (snap: CrdSnapshot) => gateway.update(this.rebuild(snap));
+    const first = catalog.current();
+    if (first) apply(first);
+    this.unsubscribe = catalog.subscribe((snap) => apply(snap));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  onChange(listener: (schema: GraphQLSchema) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  rebuild(snapshot: CrdSnapshot): GraphQLSchema {
+    const started = performance.now();
+    const log = this.opts.log;
+    const models: ResourceModel[] = [];
+    const seen = new Set<string>();
+    let problems = 0;
+    for (const crd of snapshot.crds) {
+      const result = this.model(crd);
+      seen.add(crd.metadata.name);
+      if (result.ok) models.push(result.model);
+      else {
+        problems++;
+        log?.warn(`${result.error.message}; it is not served`);
+      }
+    }
+    for (const name of this.modelCache.keys()) if (!seen.has(name)) this.modelCache.delete(name);
+    const built = this.builder.build(models);
+    for (const p of built.problems) {
+      problems++;
+      log?.warn(`CRD ${p.crdName} is not served: ${p.message}`);
+    }
+    const previous = this.schema;
+    this.schema = built.schema;
+    this.endChangedSubscriptions(built.resources);
+    this.stats.rebuilds++;
+    this.stats.lastDurationMs = performance.now() - started;
+    this.stats.crds = built.resources.length;
+    this.stats.problems = problems;
+    if (previous && this.opts.reportBreakingChanges !== false) void this.reportChanges(previous, built.schema);
+    for (const l of this.listeners) l(built.schema);
+    log?.info(`schema ${previous ? 'rebuilt' : 'built'}: ${built.resources.length} custom resource(s) in ${this.stats.lastDurationMs.toFixed(1)} ms`);
+    return built.schema;
+  }
+
+  private model(crd: CrdObject): ModelResult {
+    const name = crd.metadata.name;
+    const rv = crd.metadata.resourceVersion;
+    const cached = this.modelCache.get(name);
+    if (cached && cached.rv === rv && rv !== undefined) return cached.result;
+    // List items come without apiVersion and kind; the model checks both.
+    const result = tryCrdToModel({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', ...crd });
+    this.modelCache.set(name, { rv, result });
+    return result;
+  }
+
+  /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
+  private endChangedSubscriptions(resources: readonly ResourceModel[]): void {
+    const next = new Map<string, string>();
+    for (const r of resources) {
+      for (const v of r.versions) if (v.served) next.set(`${r.group}/${v.name}/${r.plural}`, r.contentHash);
+    }
+    const hub = this.opts.hub;
+    if (hub) {
+      for (const [id, hash] of this.served) {
+        const now = next.get(id);
+        if (now === hash) continue;
+        const [group, version, plural] = id.split('/');
+        const why = now === undefined ? 'is no longer served' : 'changed its schema';
+        const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
+          new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`));
+        if (n) this.opts.log?.info(`ended ${n} subscription(s) on ${plural}.${group} ${version}: it ${why}`);
+      }
+    }
+    this.served = next;
+  }
+
+  private async reportChanges(before: GraphQLSchema, after: GraphQLSchema): Promise<void> {
+    try {
+      const changes = await diff(before, after);
+      const breaking = changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking);
+      if (breaking.length) {
+        const shown = breaking.slice(0, 20).map((c) => c.message).join('; ');
+        this.opts.log?.warn(`schema change breaks clients (${breaking.length} change(s)): ${shown}${breaking.length > 20 ? '; …' : ''}`);
+      }
+    } catch (err) {
+      this.opts.log?.warn(`could not compare the schema with the previous one: ${(err as Error).message}`);
+    }
+  }
+}
