@@ -1,0 +1,219 @@
+// Real-world coverage: every CRD of the shared corpus (`<repo>/../shared/crds`, or the
+// directory in CRDGATE_CRD_CORPUS), alone and all together, must give a valid schema in which
+// every field of every served version is reachable from the query root and in which a sample
+// object filling every field survives GraphQL input → Kubernetes JSON → GraphQL output.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import {
+  getNamedType,
+  getNullableType,
+  graphql,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isObjectType,
+  isScalarType,
+  validateSchema,
+} from 'graphql';
+import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql';
+import { parseCrdText } from '../../src/cli/crd-documents.ts';
+import { rootFieldNames } from '../../src/graphql/graphql-type-names.ts';
+import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
+import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
+import { sampleObject } from '../../src/model/sample-object.ts';
+import { mapRepresentation, toGraphQL } from '../../src/model/value-conversion.ts';
+import { buildOpenApiDocument } from '../../src/rest/openapi-builder.ts';
+import { fullSelection } from './graphql-selection.ts';
+import { InMemoryOperations } from './in-memory-operations.ts';
+import { checkOpenApiStructure } from './openapi-structure.ts';
+
+const corpusDir = process.env['CRDGATE_CRD_CORPUS'] ?? fileURLToPath(new URL('../../../shared/crds', import.meta.url));
+
+function crdFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...crdFiles(path));
+    else if (/\.(ya?ml|json)$/i.test(name)) out.push(path);
+  }
+  return out;
+}
+
+interface CorpusFile {
+  readonly file: string;
+  readonly models: ResourceModel[];
+}
+
+function loadCorpus(): CorpusFile[] {
+  return crdFiles(corpusDir).map((path) => {
+    const file = relative(corpusDir, path);
+    const found = parseCrdText(file, readFileSync(path, 'utf8'));
+    const problems = found.flatMap((f) => ('problem' in f ? [f.problem] : []));
+    assert.deepEqual(problems, [], `${file} must load`);
+    return { file, models: found.flatMap((f) => ('model' in f ? [f.model] : [])) };
+  });
+}
+
+/** Walks the model and the GraphQL output types side by side: every property must be a field. */
+function checkOutput(node: SchemaNode, type: GraphQLOutputType, path: string): number {
+  const nullable = getNullableType(type);
+  switch (node.kind) {
+    case 'object': {
+      assert.ok(isObjectType(nullable), `${path}: expected an object type, got ${String(type)}`);
+      const fields = nullable.getFields();
+      let count = 0;
+      for (const p of node.properties) {
+        const field = fields[p.graphqlName];
+        assert.ok(field, `${path}.${p.name}: no field ${p.graphqlName} on ${nullable.name}`);
+        count += 1 + checkOutput(p.node, field.type, `${path}.${p.name}`);
+      }
+      if (node.unknownFieldsName !== undefined) assert.ok(fields[node.unknownFieldsName], `${path}: no unknown-fields field`);
+      return count;
+    }
+    case 'array':
+      assert.ok(isListType(nullable), `${path}: expected a list, got ${String(type)}`);
+      return checkOutput(node.items, nullable.ofType, `${path}[]`);
+    case 'map': {
+      if (mapRepresentation(node) !== 'entries') {
+        assert.ok(isScalarType(nullable), `${path}: expected a map scalar`);
+        return 0;
+      }
+      assert.ok(isListType(nullable), `${path}: expected a list of entries`);
+      const entry = getNamedType(nullable);
+      assert.ok(isObjectType(entry) && entry.getFields()['key'] && entry.getFields()['value'], `${path}: entry type`);
+      return checkOutput(node.values, entry.getFields()['value']!.type, `${path}{}`);
+    }
+    case 'string':
+      if (node.enum?.graphqlValues) assert.ok(isEnumType(nullable), `${path}: expected an enum`);
+      else assert.ok(isScalarType(nullable), `${path}: expected a scalar`);
+      return 0;
+    case 'objectMeta':
+      assert.equal(getNamedType(type).name, 'ObjectMeta', path);
+      return 0;
+    default:
+      assert.ok(isScalarType(nullable), `${path}: expected a scalar, got ${String(type)}`);
+      return 0;
+  }
+}
+
+/** The same for input types: everything that can be read can be written. */
+function checkInput(node: SchemaNode, type: GraphQLInputType, path: string): void {
+  const nullable = getNullableType(type);
+  if (node.kind === 'object') {
+    assert.ok(isInputObjectType(nullable), `${path}: expected an input type, got ${String(type)}`);
+    const fields = nullable.getFields();
+    for (const p of node.properties) {
+      assert.ok(fields[p.graphqlName], `${path}.${p.name}: no input field ${p.graphqlName}`);
+      checkInput(p.node, fields[p.graphqlName]!.type, `${path}.${p.name}`);
+    }
+    if (node.unknownFieldsName !== undefined) assert.ok(fields[node.unknownFieldsName], `${path}: no unknown-fields input`);
+  } else if (node.kind === 'array') {
+    assert.ok(isListType(nullable), `${path}: expected a list`);
+    checkInput(node.items, nullable.ofType, `${path}[]`);
+  } else if (node.kind === 'map' && mapRepresentation(node) === 'entries') {
+    const entry = getNamedType(nullable);
+    assert.ok(isInputObjectType(entry), `${path}: entry input type`);
+    checkInput(node.values, entry.getFields()['value']!.type, `${path}{}`);
+  }
+}
+
+/** Null-valued object keys dropped: the output has nulls for fields the input did not set. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
+async function roundTrip(schema: GraphQLSchema, model: ResourceModel, version: VersionModel): Promise<void> {
+  const ops = (schema as unknown as { __ops: InMemoryOperations }).__ops;
+  const names = rootFieldNames(model, version.name);
+  const mutationField = schema.getMutationType()!.getFields()[names.create]!;
+  const inputType = mutationField.args.find((a) => a.name === 'input')!.type;
+  const sample = sampleObject(model, version, { namespace: 'corpus', name: 'sample' });
+  const input = toGraphQL(sample, version.schema);
+  const namespaceArg = model.scope === 'Namespaced' ? 'namespace: "corpus", ' : '';
+  const result = await graphql({
+    schema,
+    source: `mutation($input: ${String(inputType)}) { ${names.create}(${namespaceArg}input: $input)${fullSelection(mutationField.type)} }`,
+    variableValues: { input },
+  });
+  const where = `${model.crdName} ${version.name}`;
+  assert.deepEqual(result.errors?.map((e) => e.message), undefined, `${where}: the create mutation must succeed`);
+  assert.deepEqual(ops.lastCall().request.args.body, sample, `${where}: Kubernetes received exactly the sample`);
+  const output = (result.data as Record<string, unknown>)[names.create];
+  assert.deepEqual(withoutNulls(JSON.parse(JSON.stringify(output))), input, `${where}: GraphQL output equals the input`);
+}
+
+function buildFor(models: ResourceModel[]): GraphQLSchema {
+  const ops = new InMemoryOperations();
+  const result = buildGraphQLSchema(models, { operations: ops });
+  Object.defineProperty(result.schema, '__ops', { value: ops });
+  assert.deepEqual(result.problems, []);
+  return result.schema;
+}
+
+async function checkAll(schema: GraphQLSchema, models: readonly ResourceModel[], roundTrips: boolean): Promise<number> {
+  let fields = 0;
+  const query = schema.getQueryType()!.getFields();
+  const mutation = schema.getMutationType()!.getFields();
+  for (const model of models) {
+    for (const version of model.versions.filter((v) => v.served)) {
+      const names = rootFieldNames(model, version.name);
+      const get = query[names.get];
+      assert.ok(get, `${model.crdName} ${version.name}: Query.${names.get}`);
+      fields += checkOutput(version.schema, get.type, `${model.crdName}/${version.name}`);
+      const input = mutation[names.create]!.args.find((a) => a.name === 'input')!;
+      checkInput(version.schema, input.type, `${model.crdName}/${version.name}`);
+      if (roundTrips) await roundTrip(schema, model, version);
+    }
+  }
+  return fields;
+}
+
+describe('CRD corpus', () => {
+  if (!existsSync(corpusDir)) {
+    it('is not available', (t) => {
+      t.skip(`no CRD corpus at ${corpusDir}; set CRDGATE_CRD_CORPUS to run the real-world checks`);
+    });
+    return;
+  }
+  const corpus = loadCorpus();
+
+  it('has CRDs to check', () => {
+    assert.ok(corpus.length > 0, `no CRD files under ${corpusDir}`);
+  });
+
+  it('each file alone: valid schema, every field reachable, samples round-trip, valid OpenAPI', async (t) => {
+    let versions = 0;
+    let fields = 0;
+    for (const { file, models } of corpus) {
+      const schema = buildFor(models);
+      assert.deepEqual(validateSchema(schema).map(String), [], `${file}: schema must be valid`);
+      fields += await checkAll(schema, models, true);
+      versions += models.flatMap((m) => m.versions.filter((v) => v.served)).length;
+      assert.deepEqual(checkOpenApiStructure(buildOpenApiDocument(models)), [], `${file}: OpenAPI structure`);
+    }
+    t.diagnostic(`${corpus.length} files, ${versions} served versions, ${fields} fields checked`);
+  });
+
+  it('all together: one valid schema and OpenAPI document', async (t) => {
+    const all = corpus.flatMap((c) => c.models);
+    // The corpus holds two releases of some CRDs (e.g. gateway-api standard and experimental);
+    // one cluster can only have one of each, so the builder must keep one and say so.
+    const counts = new Map<string, number>();
+    for (const m of all) counts.set(m.crdName, (counts.get(m.crdName) ?? 0) + 1);
+    const result = buildGraphQLSchema(all);
+    for (const problem of result.problems) {
+      assert.ok((counts.get(problem.crdName) ?? 0) > 1, `unexpected problem: ${problem.crdName}: ${problem.message}`);
+    }
+    assert.equal(result.resources.length, counts.size, 'every distinct CRD is in the schema');
+    assert.deepEqual(validateSchema(result.schema).map(String), []);
+    const fields = await checkAll(result.schema, result.resources, false);
+    assert.deepEqual(checkOpenApiStructure(buildOpenApiDocument(result.resources)), []);
+    t.diagnostic(`${counts.size} distinct CRDs (${all.length} files), ${fields} fields reachable, ${result.problems.length} duplicates refused`);
+  });
+});
