@@ -1,0 +1,181 @@
+// Schema and OpenAPI build cost at 100, 500 and 1,000 CRDs: the real CRD corpus, copied under
+// distinct groups until each count is reached. Prints a markdown table.
+//
+//   node scripts/bench-schema.ts [corpus-dir]      (default: <repo>/../shared/crds or CRDGATE_CRD_CORPUS)
+
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { parse, validate, validateSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { parseAllDocuments } from 'yaml';
+import { createSchemaBuilder } from '../src/graphql/schema-builder.ts';
+import { crdToModel } from '../src/model/crd-to-model.ts';
+import type { ResourceModel } from '../src/model/resource-model.ts';
+import { createOpenApiBuilder } from '../src/rest/openapi-builder.ts';
+
+export interface BenchRow {
+  readonly crds: number;
+  readonly modelMs: number;
+  readonly buildMs: number;
+  readonly openapiMs: number;
+  readonly heapMB: number;
+  readonly changeMs?: number;
+  readonly validateSchemaMs?: number;
+  readonly firstQueryValidationMs?: number;
+  readonly cachedQueryValidationMs?: number;
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+async function loadCorpus(dir: string): Promise<Record<string, any>[]> {
+  const crds = new Map<string, Record<string, any>>();
+  const walk = async (path: string): Promise<void> => {
+    if ((await stat(path)).isDirectory()) {
+      for (const name of (await readdir(path)).sort()) await walk(join(path, name));
+    } else if (/\.ya?ml$/.test(path)) {
+      for (const doc of parseAllDocuments(await readFile(path, 'utf8'))) {
+        const crd = doc.toJS();
+        if (crd?.kind === 'CustomResourceDefinition' && !crds.has(crd.metadata.name)) crds.set(crd.metadata.name, crd);
+      }
+    }
+  };
+  await walk(dir);
+  return [...crds.values()];
+}
+
+/** The i-th copy of a CRD lives in group `c<i>.<group>`, so copies never clash. */
+function copies(corpus: readonly Record<string, any>[], count: number): Record<string, any>[] {
+  const out: Record<string, any>[] = [];
+  for (let i = 0; out.length < count; i++) {
+    for (const crd of corpus) {
+      if (out.length === count) break;
+      if (i === 0) {
+        out.push(crd);
+        continue;
+      }
+      const group = `c${i}.${crd.spec.group}`;
+      out.push({ ...crd, metadata: { ...crd.metadata, name: `${crd.spec.names.plural}.${group}` }, spec: { ...crd.spec, group } });
+    }
+  }
+  return out;
+}
+
+function time<T>(run: () => T): [T, number] {
+  const start = performance.now();
+  const result = run();
+  return [result, performance.now() - start];
+}
+
+function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+const TYPICAL_QUERY = (field: string) => `query Typical($ns: String!, $name: String!) {
+  one: ${field}(namespace: $ns, name: $name) { apiVersion kind metadata { name namespace labels resourceVersion creationTimestamp } spec { cronSpec image replicas } }
+}`;
+
+export async function runSchemaBenchmark(corpusDir: string, counts: readonly number[] = [100, 500, 1000]): Promise<BenchRow[]> {
+  const corpus = await loadCorpus(corpusDir);
+  // The example CronTab gives the typical query something to ask for at every size.
+  corpus.unshift((await import('yaml')).parse(await readFile(new URL('../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')));
+  const rows: BenchRow[] = [];
+  for (const count of counts) {
+    const crds = copies(corpus, count);
+    const baseline = heapUsed();
+    const [models, modelMs] = time(() => crds.map((crd) => crdToModel(crd)));
+    const builder = createSchemaBuilder({ assumeValid: true });
+    const openapi = createOpenApiBuilder();
+    const [result, buildMs] = time(() => builder.build(models));
+    const [, openapiMs] = time(() => openapi.build(models));
+    const heapMB = (heapUsed() - baseline) / 2 ** 20;
+    let row: BenchRow = { crds: count, modelMs, buildMs, openapiMs, heapMB };
+    if (count === counts.at(-1)) row = { ...row, ...incrementalFigures(models, builder, openapi, result.schema) };
+    rows.push(row);
+  }
+  return rows;
+}
+
+function incrementalFigures(
+  models: ResourceModel[],
+  builder: ReturnType<typeof createSchemaBuilder>,
+  openapi: ReturnType<typeof createOpenApiBuilder>,
+  schema: GraphQLSchema,
+): Partial<BenchRow> {
+  // One CRD changes: a new field in the spec of the last one.
+  const target = models.length - 1;
+  const source = models[target]!;
+  const changedRaw = structuredClone(source.versions[0]!.rawSchema) as Record<string, any>;
+  changedRaw['properties'] ??= {};
+  changedRaw['properties']['benchmarkAddedField'] = { type: 'string' };
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: source.crdName },
+    spec: {
+      group: source.group,
+      scope: source.scope,
+      names: { kind: source.kind, listKind: source.listKind, plural: source.plural, singular: source.singular },
+      versions: source.versions.map((v, i) => ({
+        name: v.name,
+        served: v.served,
+        storage: v.storage,
+        schema: { openAPIV3Schema: i === 0 ? changedRaw : v.rawSchema },
+        subresources: { ...(v.subresources.status ? { status: {} } : {}), ...(v.subresources.scale ? { scale: v.subresources.scale } : {}) },
+      })),
+    },
+  };
+  const changed = [...models];
+  const [, changeMs] = time(() => {
+    changed[target] = crdToModel(crd);
+    builder.build(changed);
+    openapi.build(changed);
+  });
+  const [, validateSchemaMs] = time(() => validateSchema(schema));
+  const queryText = TYPICAL_QUERY('cronTab_v1_stable_example_com');
+  const cache = new Map<string, DocumentNode>();
+  const validated = (text: string): DocumentNode => {
+    let document = cache.get(text);
+    if (!document) {
+      document = parse(text);
+      const errors = validate(schema, document);
+      if (errors.length > 0) throw new Error(errors.map(String).join('\n'));
+      cache.set(text, document);
+    }
+    return document;
+  };
+  const [, firstQueryValidationMs] = time(() => validated(queryText));
+  const runs = 10000;
+  const [, cachedTotal] = time(() => {
+    for (let i = 0; i < runs; i++) validated(queryText);
+  });
+  return { changeMs, validateSchemaMs, firstQueryValidationMs, cachedQueryValidationMs: cachedTotal / runs };
+}
+
+export function benchmarkTable(rows: readonly BenchRow[]): string {
+  const ms = (n: number | undefined) => (n === undefined ? '' : n < 1 ? n.toFixed(4) : n.toFixed(0));
+  const lines = [
+    '| CRDs | models (ms) | GraphQL schema (ms) | OpenAPI (ms) | heap (MB) | one CRD changed (ms) | validateSchema (ms) | query validation, first (ms) | query validation, cached (ms) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.crds} | ${ms(r.modelMs)} | ${ms(r.buildMs)} | ${ms(r.openapiMs)} | ${r.heapMB.toFixed(0)} | ${ms(r.changeMs)} | ${ms(r.validateSchemaMs)} | ${ms(r.firstQueryValidationMs)} | ${ms(r.cachedQueryValidationMs)} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  const dir = process.argv[2] ?? process.env['CRDGATE_CRD_CORPUS'] ?? fileURLToPath(new URL('../../shared/crds', import.meta.url));
+  if (!existsSync(dir)) {
+    console.error(`no CRD corpus at ${dir}; pass a directory of CRD files`);
+    process.exit(1);
+  }
+  console.log(benchmarkTable(await runSchemaBenchmark(dir)));
+}
