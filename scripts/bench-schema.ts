@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { parse, validate, validateSchema } from 'graphql';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { GraphQLSchema, parse, validate, validateSchema } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { parseAllDocuments } from 'yaml';
 import { createSchemaBuilder } from '../src/graphql/schema-builder.ts';
 import { crdToModel } from '../src/model/crd-to-model.ts';
@@ -137,7 +137,9 @@ function incrementalFigures(
     builder.build(changed);
     openapi.build(changed);
   });
-  const [, validateSchemaMs] = time(() => validateSchema(schema));
+  // The builder runs with assumeValid (validation skipped); measure what validation would cost.
+  const unvalidated = new GraphQLSchema({ ...schema.toConfig(), assumeValid: false });
+  const [, validateSchemaMs] = time(() => validateSchema(unvalidated));
   const queryText = TYPICAL_QUERY('cronTab_v1_stable_example_com');
   const cache = new Map<string, DocumentNode>();
   const validated = (text: string): DocumentNode => {
