@@ -5,6 +5,7 @@
 import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 import { fetch, Headers, type Dispatcher } from 'undici';
 import { createInterface } from 'node:readline';
+import { stringifyKubernetesJson } from '../model/kubernetes-json.ts';
 import { Readable } from 'node:stream';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
@@ -92,7 +93,8 @@ export class KubeClient {
     const { url, headers, dispatcher } = await this.prepare(method, path, opts);
     let body: string | undefined;
     if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      // Int64 fields beyond 2^53 travel as bigint; JSON.stringify would throw on them.
+      body = typeof opts.body === 'string' ? opts.body : stringifyBody(opts.body);
       headers.set('Content-Type', opts.contentType ?? 'application/json');
     }
     let response;
@@ -110,7 +112,7 @@ export class KubeClient {
     if (!response.ok) throw statusError(response.status, text, response.headers.get('retry-after'));
     if (!text) return undefined as T;
     try {
-      return JSON.parse(text) as T;
+      return parseKubernetesJson(text) as T;
     } catch {
       throw new KubeApiError(response.status, { code: response.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
     }
@@ -167,7 +169,7 @@ export class KubeClient {
           if (!line) continue;
           let event: WatchEvent<T>;
           try {
-            event = JSON.parse(line) as WatchEvent<T>;
+            event = parseKubernetesJson(line) as WatchEvent<T>;
           } catch {
             throw new KubeApiError(0, { code: 0, reason: 'InternalError', message: 'the Kubernetes API sent a watch event that is not JSON' });
           }
@@ -221,6 +223,28 @@ export function applyImpersonation(headers: Headers, who: Impersonation): void {
     const name = `Impersonate-Extra-${encodeURIComponent(key)}`;
     for (const v of values) headers.append(name, v);
   }
+}
+
+function stringifyBody(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch {
+    return stringifyKubernetesJson(body);
+  }
+}
+
+/**
+ * JSON.parse, except that integers beyond 2^53 (int64 fields) keep every digit as bigint. The
+ * reviver costs time, so it only runs when the text has a run of digits long enough to matter.
+ */
+export function parseKubernetesJson(text: string): unknown {
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_key, value, context?: { source?: string }) => {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)) {
+      return BigInt(context.source);
+    }
+    return value;
+  });
 }
 
 function statusError(httpStatus: number, text: string, retryAfter: string | null): KubeApiError {
