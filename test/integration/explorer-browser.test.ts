@@ -1,0 +1,246 @@
+// The explorer page in a real headless Chromium against the gateway wired as `crdgate serve`
+// wires it, on the real test cluster: it loads only from the gateway, runs a query, shows docs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { CrdCatalog } from '../../src/catalog/crd-catalog.ts';
+import { createApp, type App } from '../../src/http/create-app.ts';
+import { SchemaGateway } from '../../src/http/schema-gateway.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { loadFile } from '../../src/kube/kube-config.ts';
+import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { buildGatewaySchema } from '../../src/main.ts';
+import { testCluster } from '../helpers/test-cluster.ts';
+
+/** The query the test types into the editor and runs, and what its result must contain. */
+const QUERY = '{ customResources { name kind servedVersions } }';
+const EXPECTED_IN_RESULT = 'crontabs.stable.example.com';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Set to 1 to refresh the README's screenshot (docs/explorer.png) from this run. */
+const UPDATE_DOCS_SCREENSHOT = process.env.CRDGATE_UPDATE_EXPLORER_SCREENSHOT === '1';
+const TIMEOUT = 30_000;
+
+/** The element CodeMirror 5 (GraphiQL 4's editor) mounts on carries the editor instance. */
+interface CodeMirrorElement {
+  CodeMirror: {
+    getValue(): string;
+    setValue(value: string): void;
+    focus(): void;
+    setCursor(pos: { line: number; ch: number }): void;
+  };
+}
+
+/** What GraphiQL's query editor adds: the parsed text it runs, set 100 ms after each edit. */
+interface QueryEditorElement {
+  CodeMirror: { getValue(): string; documentAST?: { loc?: { source: { body: string } } } | null };
+}
+
+let catalog: CrdCatalog;
+let gatewayApp: App;
+let server: Server;
+let base: string;
+let profileDir: string;
+let shotDir: string;
+let context: BrowserContext;
+let page: Page;
+const requested: string[] = [];
+const problems: string[] = [];
+const warnings: string[] = [];
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `the explorer browser test needs Chromium at ${CHROMIUM}; install it with `
+    + '`scripts/ensure-chromium.sh` (or `sudo apt-get install -y chromium` on Debian/Ubuntu)');
+
+  const client = new KubeClient(loadFile(testCluster().kubeconfig));
+  catalog = CrdCatalog.forCluster(client);
+  catalog.start();
+  await catalog.waitForFirstSnapshot();
+  gatewayApp = await createApp({
+    gateway: new SchemaGateway(buildGatewaySchema(() => catalog.current())),
+    readiness: () => ({ ready: true, reasons: [] }),
+  });
+  server = createServer(gatewayApp.app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  base = `http://127.0.0.1:${port}`;
+
+  profileDir = mkdtempSync(join(tmpdir(), 'crdgate-chromium-'));
+  shotDir = mkdtempSync(join(tmpdir(), 'crdgate-explorer-shot-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 720 },
+    timeout: TIMEOUT,
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  context.on('request', (r) => requested.push(r.url()));
+  // Whatever the page tries to fetch from elsewhere fails fast instead of waiting on a network
+  // that CI machines do not have; the request is still recorded above and fails the test below.
+  await context.route((url) => !isLocal(url.href), (route) => route.abort('blockedbyclient'));
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => {
+    // CSP violations are reported as console errors. Warnings are only shown: GraphiQL 4's
+    // dialogs warn about a missing aria description, which is GraphiQL's to fix.
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    if (m.type() === 'warning') warnings.push(m.text());
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (server) await new Promise((resolve) => server.close(resolve));
+  await gatewayApp?.stop();
+  await catalog?.stop();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  if (shotDir) rmSync(shotDir, { recursive: true, force: true });
+});
+
+function isLocal(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
+  return u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+}
+
+function editor(locator: Locator) {
+  const cm = locator.locator('.CodeMirror').first();
+  return {
+    get: () => cm.evaluate((el) => (el as unknown as CodeMirrorElement).CodeMirror.getValue()),
+    set: (value: string) => cm.evaluate((el, v) => (el as unknown as CodeMirrorElement).CodeMirror.setValue(v), value),
+    focusAt: (line: number, ch: number) => cm.evaluate((el, pos) => {
+      const instance = (el as unknown as CodeMirrorElement).CodeMirror;
+      instance.focus();
+      instance.setCursor(pos);
+    }, { line, ch }),
+  };
+}
+
+const queryEditor = () => editor(page.locator('.graphiql-query-editor'));
+
+/**
+ * Replaces the query and waits until GraphiQL has parsed it: GraphiQL picks the operation to run
+ * from a parse it makes 100 ms after an edit, and a run started earlier would send the previous
+ * query's operation name.
+ */
+async function setQuery(query: string): Promise<void> {
+  await queryEditor().set(query);
+  await page.locator('.graphiql-query-editor .CodeMirror').first().evaluate(async (el) => {
+    const cm = (el as unknown as QueryEditorElement).CodeMirror;
+    for (let waited = 0; cm.documentAST?.loc?.source.body !== cm.getValue(); waited += 20) {
+      if (waited > 5_000) throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${cm.getValue()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+}
+const resultPane = () => editor(page.locator('.graphiql-response'));
+
+/** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
+async function waitForResult(text: string): Promise<string> {
+  const deadline = Date.now() + TIMEOUT;
+  let value = '';
+  while (Date.now() < deadline) {
+    value = await resultPane().get();
+    if (value.includes(text)) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${TIMEOUT} ms; it shows:\n${value}`);
+}
+
+test('the explorer page loads GraphiQL and the schema, all from the gateway', async () => {
+  const introspected = page.waitForResponse((r) => r.url() === `${base}/graphql` && r.request().method() === 'POST');
+  const res = await page.goto(`${base}/`);
+  assert.equal(res?.status(), 200);
+  assert.match(res!.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+  await page.locator('.graphiql-container').waitFor();
+  assert.equal((await introspected).status(), 200);
+  assert.equal(await page.title(), 'crdgate explorer');
+  assert.match(await queryEditor().get(), /customResources/, 'the default query is the example');
+});
+
+test('autocompletion suggests fields of the live schema', async () => {
+  await queryEditor().set('{\n  \n}');
+  await queryEditor().focusAt(1, 2);
+  await page.keyboard.type('customRes');
+  const hint = page.locator('.CodeMirror-hints .CodeMirror-hint', { hasText: 'customResources' });
+  await hint.first().waitFor();
+  await page.keyboard.press('Escape');
+});
+
+test('a header typed in the Headers tab goes out with the query, which the run button executes', async () => {
+  await setQuery(QUERY);
+  await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
+  // Tenants will paste `{"Authorization": "Bearer <token>"}` here; a header the gateway ignores
+  // proves the editor's headers are sent without depending on authentication.
+  await editor(page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)')).set('{"X-Explorer-Test": "from-the-header-editor"}');
+  const sent = page.waitForRequest((r) => r.url() === `${base}/graphql` && (r.postData() ?? '').includes('customResources'));
+  await page.locator('button.graphiql-execute-button').click();
+  const request = await sent;
+  assert.equal(request.headers()['x-explorer-test'], 'from-the-header-editor');
+  const result = await waitForResult(EXPECTED_IN_RESULT);
+  assert.doesNotMatch(result, /"errors"/, result);
+  assert.ok(JSON.parse(result).data, result);
+});
+
+test('Ctrl-Enter runs the query too', async () => {
+  await setQuery('{ __typename }');
+  await queryEditor().focusAt(0, 1);
+  await page.keyboard.press('Control+Enter');
+  await waitForResult('"__typename": "Query"');
+  await setQuery(QUERY);
+  await page.keyboard.press('Control+Enter');
+  await waitForResult(EXPECTED_IN_RESULT);
+});
+
+test('the docs explorer opens and shows the Query type', async () => {
+  await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+  const docs = page.locator('.graphiql-doc-explorer');
+  await docs.waitFor();
+  await docs.locator('a.graphiql-doc-explorer-type-name', { hasText: /^Query$/ }).first().click();
+  await docs.locator('.graphiql-doc-explorer-title', { hasText: /^Query$/ }).waitFor();
+  await docs.locator('.graphiql-doc-explorer-field-name', { hasText: 'customResources' }).first().waitFor();
+});
+
+test('dialogs open under the CSP (their scroll lock injects a style element with the nonce)', async () => {
+  await page.locator('button[aria-label="Open settings dialog"]').click();
+  const dialog = page.locator('[role="dialog"]');
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+});
+
+test('a screenshot of the explorer', async () => {
+  // Staged for the README: the query prettified, and the header tenants will send.
+  await page.locator('button[aria-label^="Prettify query"]').click();
+  assert.ok((await queryEditor().get()).split('\n').length > 3, 'the prettify button reformats the query');
+  await editor(page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)')).set('{\n  "Authorization": "Bearer <token>"\n}');
+  await page.locator('.graphiql-query-editor .CodeMirror').click();
+  const path = join(shotDir, 'explorer.png');
+  await page.screenshot({ path });
+  assert.ok(existsSync(path));
+  const size = statSync(path).size;
+  assert.ok(size > 20_000, `the screenshot is only ${size} bytes`);
+  if (UPDATE_DOCS_SCREENSHOT) {
+    mkdirSync(join(repoRoot, 'docs'), { recursive: true });
+    copyFileSync(path, join(repoRoot, 'docs', 'explorer.png'));
+  }
+});
+
+test('nothing was requested from outside the gateway, and the console stayed clean', (t) => {
+  for (const w of warnings) t.diagnostic(`console warning: ${w}`);
+  assert.ok(requested.length >= 7, `the page, its assets and GraphQL requests: ${requested.join(', ')}`);
+  assert.deepEqual(requested.filter((u) => !isLocal(u)), [], 'requests that left localhost');
+  assert.deepEqual(requested.filter((u) => !u.startsWith(`${base}/`)), [], 'every request goes to the gateway');
+  assert.deepEqual(problems, []);
+});
