@@ -17,6 +17,11 @@ export interface KubeList {
 export interface KubeWatchEvent {
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   readonly object: KubeObject;
+  /**
+   * Where the event stands in the stream, when it differs from the object's own
+   * resourceVersion (events synthesized after a relist stand at the list's resourceVersion).
+   */
+  readonly resourceVersion?: string;
 }
 
 export interface OperationRequest<Args, Context = unknown> {
@@ -54,6 +59,7 @@ export const PATCH_CONTENT_TYPES = {
   MERGE: 'application/merge-patch+json',
   JSON: 'application/json-patch+json',
   APPLY: 'application/apply-patch+yaml',
+  STRATEGIC: 'application/strategic-merge-patch+json',
 } as const;
 
 export type PatchContentType = (typeof PATCH_CONTENT_TYPES)[keyof typeof PATCH_CONTENT_TYPES];

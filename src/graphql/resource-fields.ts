@@ -341,8 +341,9 @@ function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
     }));
     return { patchType, patch, ...common };
   }
-  if (args['jsonPatch'] != null) throw badInput(`type ${patchType === PATCH_CONTENT_TYPES.MERGE ? 'MERGE' : 'APPLY'} takes patch, not jsonPatch`);
-  if (args['patch'] == null) throw badInput('patch is required for MERGE and APPLY');
+  const typeName = Object.entries(PATCH_CONTENT_TYPES).find(([, v]) => v === patchType)?.[0] ?? patchType;
+  if (args['jsonPatch'] != null) throw badInput(`type ${typeName} takes patch, not jsonPatch`);
+  if (args['patch'] == null) throw badInput(`patch is required for ${typeName}`);
   if (args['force'] === true && patchType !== PATCH_CONTENT_TYPES.APPLY) throw badInput('force applies to APPLY patches only');
   const patch = convertInput(args['patch'], version, 'patch');
   if (patchType === PATCH_CONTENT_TYPES.APPLY) {
@@ -398,11 +399,11 @@ function toConnection(list: KubeList) {
 
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
-/** Kubernetes watch events → GraphQL events; bookmarks are dropped except the initial-state marker. */
+/** Kubernetes watch events → GraphQL events; the initial-state bookmark becomes INITIAL_STATE_DONE. */
 async function* watchEvents(source: AsyncIterable<KubeWatchEvent>) {
   for await (const event of source) {
     const metadata = (event.object?.['metadata'] ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
-    const resourceVersion = metadata.resourceVersion ?? null;
+    const resourceVersion = event.resourceVersion ?? metadata.resourceVersion ?? null;
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED':
@@ -411,6 +412,7 @@ async function* watchEvents(source: AsyncIterable<KubeWatchEvent>) {
         break;
       case 'BOOKMARK':
         if (metadata.annotations?.[INITIAL_EVENTS_END] === 'true') yield { type: 'INITIAL_STATE_DONE', object: null, resourceVersion };
+        else yield { type: 'BOOKMARK', object: null, resourceVersion };
         break;
       case 'ERROR': {
         const status = event.object as { message?: string; reason?: string; code?: number };

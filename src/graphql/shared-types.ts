@@ -173,17 +173,24 @@ export const WatchEventTypeEnum = new GraphQLEnumType({
     INITIAL_STATE_DONE: {
       description: 'With sendInitialEvents: every object that existed when the watch started has been sent.',
     },
+    BOOKMARK: {
+      description: 'No change for this subscriber, but the stream has reached `resourceVersion`: resume from there. `object` is null.',
+    },
   },
 });
 
 export const PatchTypeEnum = new GraphQLEnumType({
   name: 'PatchType',
   description:
-    'How `patch` is applied. Strategic merge patch is not offered: Kubernetes does not support it for custom resources.',
+    'How `patch` is applied. STRATEGIC is passed to Kubernetes, which refuses it for custom resources (UNSUPPORTED_MEDIA_TYPE, with its own reason).',
   values: {
     MERGE: { value: 'application/merge-patch+json', description: 'JSON merge patch (RFC 7386): `patch`; null deletes a field.' },
     JSON: { value: 'application/json-patch+json', description: 'JSON patch (RFC 6902): `jsonPatch`, paths use Kubernetes names.' },
     APPLY: { value: 'application/apply-patch+yaml', description: 'Server-side apply of `patch`; needs fieldManager.' },
+    STRATEGIC: {
+      value: 'application/strategic-merge-patch+json',
+      description: 'Strategic merge patch: Kubernetes supports it for built-in types only and answers UNSUPPORTED_MEDIA_TYPE for custom resources.',
+    },
   },
 });
 

@@ -5,6 +5,7 @@ import { kubeListWatch } from '../kube/list-watch.ts';
 import type { KubeWatchEvent, OperationRequest, ResourceOperations, WatchArgs } from '../graphql/operations.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
 import { ResourceService, type CallerContext } from './resource-service.ts';
+import { fieldPathMapper } from './field-path-mapper.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
@@ -12,7 +13,7 @@ export interface GatewayOperations extends ResourceOperations<CallerContext> {
 }
 
 export function createGatewayOperations(client: KubeClient, opts: { hub?: Partial<WatchHubOptions>; service?: ConstructorParameters<typeof ResourceService>[1] } = {}): GatewayOperations {
-  const service = new ResourceService(client, opts.service);
+  const service = new ResourceService(client, { fieldPathMapper: (_r, v) => fieldPathMapper(v.schema), ...opts.service });
   const hub = new WatchHub({
     sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${encodeURIComponent(key.namespace)}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, which either
