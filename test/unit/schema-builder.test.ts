@@ -360,13 +360,15 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
     assert.deepEqual(ops.lastCall().request.args, { dryRun: 'All', labelSelector: 'a=b' });
   });
 
-  it('watch maps Kubernetes events, turns the initial-events bookmark into INITIAL_STATE_DONE and drops other bookmarks', async () => {
+  it('watch maps Kubernetes events, turns the initial-events bookmark into INITIAL_STATE_DONE and other bookmarks into BOOKMARK', async () => {
     const ops = new InMemoryOperations();
     ops.watchEvents = [
       { type: 'ADDED', object: { kind: 'CronTab', metadata: { name: 'a', resourceVersion: '1' } } },
       { type: 'BOOKMARK', object: { kind: 'CronTab', metadata: { resourceVersion: '2' } } },
       { type: 'BOOKMARK', object: { kind: 'CronTab', metadata: { resourceVersion: '3', annotations: { 'k8s.io/initial-events-end': 'true' } } } },
       { type: 'DELETED', object: { kind: 'CronTab', metadata: { name: 'a', resourceVersion: '4' } } },
+      // Synthesized after a relist: the event stands at the list's resourceVersion, not the object's.
+      { type: 'ADDED', object: { kind: 'CronTab', metadata: { name: 'b', resourceVersion: '2' } }, resourceVersion: '9' },
     ];
     const schema = build([cronTab], ops);
     const stream = await subscribe({
@@ -378,8 +380,10 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
     for await (const event of stream) events.push(JSON.parse(JSON.stringify(event.data)).watchCronTab_v1_stable_example_com);
     assert.deepEqual(events, [
       { type: 'ADDED', resourceVersion: '1', object: { metadata: { name: 'a' } } },
+      { type: 'BOOKMARK', resourceVersion: '2', object: null },
       { type: 'INITIAL_STATE_DONE', resourceVersion: '3', object: null },
       { type: 'DELETED', resourceVersion: '4', object: { metadata: { name: 'a' } } },
+      { type: 'ADDED', resourceVersion: '9', object: { metadata: { name: 'b' } } },
     ]);
     assert.deepEqual(ops.lastCall().request.args, { sendInitialEvents: true });
   });
