@@ -22,21 +22,26 @@ export interface ExplorerPageOptions {
 
 export const defaultExplorerQuery = `# Welcome to the crdgate explorer.
 #
-# Run this query with the run button or Ctrl-Enter.
-# The book icon on the left opens the schema docs;
+# Run this query with the run button or Ctrl-Enter: it lists
+# the custom resources served here and the Query fields that
+# read them. The book icon on the left opens the schema docs;
 # Ctrl-Space in the editor suggests fields.
 #
 # To call as a tenant, put its token in the
 # Headers tab below:
 #   { "Authorization": "Bearer <token>" }
 
-query CustomResources {
-  customResources {
-    name
+query ApiResources {
+  apiResources {
+    crdName
     kind
-    version
-    servedVersions
-    scope
+    namespaced
+    defaultVersion
+    versions {
+      name
+      typeName
+      getField
+    }
   }
 }
 `;
@@ -85,8 +90,14 @@ export const explorerScript = `(function () {
   // global when present; the CSP only admits style elements carrying the page's nonce.
   window.__webpack_nonce__ = data.styleNonce;
   var params = new URLSearchParams(window.location.search);
+  var endpoint = new URL(data.endpoint, window.location.href);
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: new URL(data.endpoint, window.location.href).href }),
+    fetcher: GraphiQL.createFetcher({
+      url: endpoint.href,
+      // Subscriptions use graphql-ws on the same path; the Headers tab travels as its
+      // connection parameters.
+      subscriptionUrl: endpoint.href.replace(/^http/, 'ws')
+    }),
     defaultQuery: data.defaultQuery,
     // The Headers tab is where tenants paste their bearer token; show it from the start.
     defaultEditorToolsVisibility: 'headers',

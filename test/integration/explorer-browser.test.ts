@@ -1,24 +1,26 @@
-// The explorer page in a real headless Chromium against the gateway wired as `crdgate serve`
-// wires it, on the real test cluster: it loads only from the gateway, runs a query, shows docs.
+// The explorer page in a real headless Chromium against the gateway as `crdgate serve` builds it
+// (createGateway), on the real test cluster: it loads only from the gateway, runs the example and
+// a query, completes fields, shows docs, runs a subscription over WebSocket.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { CrdCatalog } from '../../src/catalog/crd-catalog.ts';
-import { createApp, type App } from '../../src/http/create-app.ts';
-import { SchemaGateway } from '../../src/http/schema-gateway.ts';
+import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
-import { buildGatewaySchema } from '../../src/main.ts';
 import { testCluster } from '../helpers/test-cluster.ts';
 
-/** The query the test types into the editor and runs, and what its result must contain. */
-const QUERY = '{ customResources { name kind servedVersions } }';
+/** The query the test puts into the editor and runs, and what its result must contain. */
+const QUERY = '{ apiResources { crdName kind versions { name } } }';
 const EXPECTED_IN_RESULT = 'crontabs.stable.example.com';
+/** A subscription that answers at once (the initial state, even of no objects), and its answer. */
+const SUBSCRIPTION = 'subscription { watchCronTab_stable_example_com(sendInitialEvents: true) { type } }';
+const EXPECTED_IN_EVENT = 'INITIAL_STATE_DONE';
+/** A Query field every gateway schema has: autocompletion and the docs must show it. */
+const ROOT_FIELD = 'apiResources';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -42,9 +44,7 @@ interface QueryEditorElement {
   CodeMirror: { getValue(): string; documentAST?: { loc?: { source: { body: string } } } | null };
 }
 
-let catalog: CrdCatalog;
-let gatewayApp: App;
-let server: Server;
+let gateway: Gateway;
 let base: string;
 let profileDir: string;
 let shotDir: string;
@@ -58,16 +58,8 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `the explorer browser test needs Chromium at ${CHROMIUM}; install it with `
     + '`scripts/ensure-chromium.sh` (or `sudo apt-get install -y chromium` on Debian/Ubuntu)');
 
-  const client = new KubeClient(loadFile(testCluster().kubeconfig));
-  catalog = CrdCatalog.forCluster(client);
-  catalog.start();
-  await catalog.waitForFirstSnapshot();
-  gatewayApp = await createApp({
-    gateway: new SchemaGateway(buildGatewaySchema(() => catalog.current())),
-    readiness: () => ({ ready: true, reasons: [] }),
-  });
-  server = createServer(gatewayApp.app).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
+  gateway = await createGateway({ client: new KubeClient(loadFile(testCluster().kubeconfig)) });
+  const server = await gateway.listen(0, '127.0.0.1');
   const { port } = server.address() as { port: number };
   base = `http://127.0.0.1:${port}`;
 
@@ -93,6 +85,7 @@ before(async () => {
     if (m.type() === 'warning') warnings.push(m.text());
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('websocket', (ws) => requested.push(ws.url()));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
@@ -101,9 +94,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  if (server) await new Promise((resolve) => server.close(resolve));
-  await gatewayApp?.stop();
-  await catalog?.stop();
+  await gateway?.stop();
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   if (shotDir) rmSync(shotDir, { recursive: true, force: true });
 });
@@ -158,6 +149,8 @@ async function waitForResult(text: string): Promise<string> {
   assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${TIMEOUT} ms; it shows:\n${value}`);
 }
 
+const executeButton = () => page.locator('button.graphiql-execute-button');
+
 test('the explorer page loads GraphiQL and the schema, all from the gateway', async () => {
   const introspected = page.waitForResponse((r) => r.url() === `${base}/graphql` && r.request().method() === 'POST');
   const res = await page.goto(`${base}/`);
@@ -166,15 +159,22 @@ test('the explorer page loads GraphiQL and the schema, all from the gateway', as
   await page.locator('.graphiql-container').waitFor();
   assert.equal((await introspected).status(), 200);
   assert.equal(await page.title(), 'crdgate explorer');
-  assert.match(await queryEditor().get(), /customResources/, 'the default query is the example');
+});
+
+test('the default query is an example that runs without errors', async () => {
+  const example = await queryEditor().get();
+  assert.ok(example.includes(ROOT_FIELD), example);
+  await executeButton().click();
+  const result = await waitForResult('"data"');
+  assert.doesNotMatch(result, /"errors"/, result);
+  assert.ok(result.includes(EXPECTED_IN_RESULT), result);
 });
 
 test('autocompletion suggests fields of the live schema', async () => {
   await queryEditor().set('{\n  \n}');
   await queryEditor().focusAt(1, 2);
-  await page.keyboard.type('customRes');
-  const hint = page.locator('.CodeMirror-hints .CodeMirror-hint', { hasText: 'customResources' });
-  await hint.first().waitFor();
+  await page.keyboard.type(ROOT_FIELD.slice(0, 4));
+  await page.locator('.CodeMirror-hints .CodeMirror-hint', { hasText: ROOT_FIELD }).first().waitFor();
   await page.keyboard.press('Escape');
 });
 
@@ -184,8 +184,8 @@ test('a header typed in the Headers tab goes out with the query, which the run b
   // Tenants will paste `{"Authorization": "Bearer <token>"}` here; a header the gateway ignores
   // proves the editor's headers are sent without depending on authentication.
   await editor(page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)')).set('{"X-Explorer-Test": "from-the-header-editor"}');
-  const sent = page.waitForRequest((r) => r.url() === `${base}/graphql` && (r.postData() ?? '').includes('customResources'));
-  await page.locator('button.graphiql-execute-button').click();
+  const sent = page.waitForRequest((r) => r.url() === `${base}/graphql` && (r.postData() ?? '').includes(JSON.stringify(QUERY)));
+  await executeButton().click();
   const request = await sent;
   assert.equal(request.headers()['x-explorer-test'], 'from-the-header-editor');
   const result = await waitForResult(EXPECTED_IN_RESULT);
@@ -203,13 +203,25 @@ test('Ctrl-Enter runs the query too', async () => {
   await waitForResult(EXPECTED_IN_RESULT);
 });
 
+test('a subscription runs over a WebSocket to the gateway', async () => {
+  const socket = page.waitForEvent('websocket');
+  await setQuery(SUBSCRIPTION);
+  await executeButton().click();
+  assert.equal((await socket).url(), `${base.replace(/^http/, 'ws')}/graphql`);
+  const event = await waitForResult(EXPECTED_IN_EVENT);
+  assert.doesNotMatch(event, /"errors"/, event);
+  // The same button stops it.
+  await page.locator('button.graphiql-execute-button[aria-label^="Stop"]').click();
+  await page.locator('button.graphiql-execute-button[aria-label^="Execute"]').waitFor();
+});
+
 test('the docs explorer opens and shows the Query type', async () => {
   await page.locator('button[aria-label="Show Documentation Explorer"]').click();
   const docs = page.locator('.graphiql-doc-explorer');
   await docs.waitFor();
   await docs.locator('a.graphiql-doc-explorer-type-name', { hasText: /^Query$/ }).first().click();
   await docs.locator('.graphiql-doc-explorer-title', { hasText: /^Query$/ }).waitFor();
-  await docs.locator('.graphiql-doc-explorer-field-name', { hasText: 'customResources' }).first().waitFor();
+  await docs.locator('.graphiql-doc-explorer-field-name', { hasText: ROOT_FIELD }).first().waitFor();
 });
 
 test('dialogs open under the CSP (their scroll lock injects a style element with the nonce)', async () => {
@@ -221,7 +233,10 @@ test('dialogs open under the CSP (their scroll lock injects a style element with
 });
 
 test('a screenshot of the explorer', async () => {
-  // Staged for the README: the query prettified, and the header tenants will send.
+  // Staged for the README: the query and its result, prettified, and the header tenants send.
+  await setQuery(QUERY);
+  await executeButton().click();
+  await waitForResult(EXPECTED_IN_RESULT);
   await page.locator('button[aria-label^="Prettify query"]').click();
   assert.ok((await queryEditor().get()).split('\n').length > 3, 'the prettify button reformats the query');
   await editor(page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)')).set('{\n  "Authorization": "Bearer <token>"\n}');
@@ -241,6 +256,7 @@ test('nothing was requested from outside the gateway, and the console stayed cle
   for (const w of warnings) t.diagnostic(`console warning: ${w}`);
   assert.ok(requested.length >= 7, `the page, its assets and GraphQL requests: ${requested.join(', ')}`);
   assert.deepEqual(requested.filter((u) => !isLocal(u)), [], 'requests that left localhost');
-  assert.deepEqual(requested.filter((u) => !u.startsWith(`${base}/`)), [], 'every request goes to the gateway');
+  const wsBase = base.replace(/^http/, 'ws');
+  assert.deepEqual(requested.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`${wsBase}/`)), [], 'every request goes to the gateway');
   assert.deepEqual(problems, []);
 });

@@ -2,7 +2,7 @@
 // get, and that GraphQL clients on the same URL still get GraphQL.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
+import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import request from 'supertest';
 import { createApp, type App } from '../../../src/http/create-app.ts';
 import { SchemaGateway } from '../../../src/http/schema-gateway.ts';
@@ -73,7 +73,8 @@ test('the default query is a runnable example, HTML-escaped into the page', asyn
   const m = /data-default-query="([^"]*)"/.exec(res.text);
   assert.ok(m, 'the page carries a default query');
   const query = m[1]!.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
-  assert.match(query, /customResources\s*\{/);
+  assert.equal(parse(query).definitions[0]?.kind, 'OperationDefinition');
+  assert.match(query, /apiResources\s*\{/);
   assert.match(query, /Authorization/, 'the example tells tenants where their token goes');
 });
 
