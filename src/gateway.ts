@@ -6,7 +6,11 @@ import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { createApp } from './http/create-app.ts';
+import { createApp, type TenantHooks } from './http/create-app.ts';
+import { Authenticator } from './auth/authenticate.ts';
+import { Permissions } from './auth/permissions.ts';
+import type { TenantConfig } from './auth/tenant-config.ts';
+import { refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
 import { SchemaGateway } from './http/schema-gateway.ts';
 import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
@@ -24,6 +28,10 @@ export interface GatewayOptions {
   /** Events queued per subscriber before it counts as a slow consumer. */
   subscriberQueueSize?: number;
   explorer?: { defaultQuery?: string } | false;
+  /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
+  tenants?: TenantConfig;
+  /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
+  rbacCacheMs?: number;
 }
 
 export interface Gateway {
@@ -62,15 +70,33 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clearTimeout(timer);
   }
 
+  const permissions = opts.tenants ? new Permissions(opts.client, { ttlMs: opts.rbacCacheMs }) : undefined;
+  permissions?.start();
   const operations = createGatewayOperations(opts.client, {
+    permissions,
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
   });
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
 
+  let tenants: TenantHooks | undefined;
+  if (opts.tenants && permissions) {
+    const authenticator = new Authenticator(opts.tenants);
+    const cache = new TenantSchemaCache();
+    tenants = {
+      authenticate: (authorization) => authenticator.authenticate(authorization),
+      schemaFor: async (caller) => {
+        const resources = live.resources;
+        const perms = await permissions.of(caller.identity, resources.map(refOf));
+        return cache.get(schema.current, resources, perms);
+      },
+    };
+  }
+
   const { app, stop: stopApp } = await createApp({
     gateway: schema,
+    tenants,
     explorer: opts.explorer,
     readiness: () => {
       const reasons: string[] = [];
@@ -90,7 +116,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     operations,
     async listen(port, host = '127.0.0.1') {
       const server = createServer(app);
-      const ws = attachWebSocket(server, { path: '/graphql', schema: () => schema.current });
+      const ws = attachWebSocket(server, {
+        path: '/graphql',
+        schema: () => schema.current,
+        authenticate: tenants?.authenticate,
+        schemaFor: tenants?.schemaFor,
+      });
       server.listen(port, host);
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
       servers.push({ server, ws });
@@ -106,6 +137,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await operations.hub.stop();
         await stopApp();
         await catalog.stop();
+        await permissions?.stop();
       })();
       return stopping;
     },

@@ -39,6 +39,7 @@ export class LiveSchema {
   private readonly opts: LiveSchemaOptions;
   private readonly modelCache = new Map<string, { rv: string | undefined; result: ModelResult }>();
   private schema: GraphQLSchema | undefined;
+  private builtResources: readonly ResourceModel[] = [];
   private served = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
   readonly stats: RebuildStats = { rebuilds: 0, lastDurationMs: 0, crds: 0, problems: 0 };
@@ -51,6 +52,11 @@ export class LiveSchema {
 
   get current(): GraphQLSchema | undefined {
     return this.schema;
+  }
+
+  /** The resources in the current schema, sorted by CRD name. */
+  get resources(): readonly ResourceModel[] {
+    return this.builtResources;
   }
 
   /** Builds from the catalog's snapshot now and on every change, updating the gateway. */
@@ -93,6 +99,7 @@ export class LiveSchema {
     }
     const previous = this.schema;
     this.schema = built.schema;
+    this.builtResources = built.resources;
     this.endChangedSubscriptions(built.resources);
     this.stats.rebuilds++;
     this.stats.lastDurationMs = performance.now() - started;

@@ -9,6 +9,8 @@ import { customResourcesField } from './catalog/custom-resources-query.ts';
 import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
 import { createGateway } from './gateway.ts';
+import { loadTenantConfig, type TenantConfig } from './auth/tenant-config.ts';
+import { ensureDevTenants, mintDevToken } from './local-cluster/dev-tenants.ts';
 import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
 import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
@@ -81,8 +83,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
     await checkReachable(client);
 
+    let tenants: TenantConfig | undefined;
+    if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
+    else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
     const gateway = await createGateway({
       client,
+      tenants,
       log: { info: log, warn: (m) => console.error(`crdgate: warning: ${m}`) },
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
@@ -100,6 +106,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
     log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
+    if (tenants) log(`authentication on: tenants from ${tenants.file}`);
+    else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
+    if (cluster && tenants && !config.tenants) {
+      log('demo tokens for the example tenants (valid 12 h); in the explorer, open Headers and paste one of these:');
+      for (const t of ['a', 'b']) log(`  tenant-${t}: {"Authorization": "Bearer ${mintDevToken(config.stateDir, t)}"}`);
+    }
   } catch (err) {
     console.error(`crdgate: ${describeError(err)}`);
     await stopAll();

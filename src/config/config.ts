@@ -18,6 +18,11 @@ export interface GatewayConfig {
   installExamples: boolean;
   /** Upper bound for each call to the Kubernetes API. */
   kubeTimeoutMs: number;
+  /**
+   * The tenants file (authentication and tenant rules). 'none': no authentication, every caller
+   * acts as the gateway. Absent: none, except with the local cluster, which uses demo tenants.
+   */
+  tenants: string | undefined;
 }
 
 const options = {
@@ -29,6 +34,7 @@ const options = {
   'local-cluster-port': { type: 'string' },
   'install-examples': { type: 'string' },
   'kube-timeout': { type: 'string' },
+  tenants: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -45,6 +51,9 @@ export const configHelp = `usage: crdgate [serve] [options]
   --install-examples BOOL   install deploy/examples into the local cluster (env
                             CRDGATE_INSTALL_EXAMPLES; default true)
   --kube-timeout MS         deadline of each Kubernetes API call (env CRDGATE_KUBE_TIMEOUT; default 30000)
+  --tenants FILE|none       tenants file: JWT verification and claim → Kubernetes identity rules
+                            (env CRDGATE_TENANTS; default: none, except that the local cluster
+                            uses demo tenants whose tokens are printed at start)
 `;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { stateDir: string }): GatewayConfig | 'help' {
@@ -95,6 +104,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   const localClusterPort = int('local-cluster-port', pick(v['local-cluster-port'], 'CRDGATE_LOCAL_CLUSTER_PORT'), 0, 0, 65535);
   const installExamples = bool('install-examples', pick(v['install-examples'], 'CRDGATE_INSTALL_EXAMPLES'), true);
   const kubeTimeoutMs = int('kube-timeout', pick(v['kube-timeout'], 'CRDGATE_KUBE_TIMEOUT'), 30_000, 100, 600_000);
+  const [tenants] = pick(v.tenants, 'CRDGATE_TENANTS');
 
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
@@ -106,5 +116,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     localClusterPort,
     installExamples,
     kubeTimeoutMs,
+    tenants,
   };
 }

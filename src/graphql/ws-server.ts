@@ -1,17 +1,25 @@
 // GraphQL subscriptions over WebSocket (the graphql-transport-ws protocol of graphql-ws) on the
 // same port and path as the HTTP API. Each subscription runs on the schema that is current when
 // it starts; a subscription whose resource goes away is ended by the live schema.
-import type { IncomingMessage, Server } from 'node:http';
+//
+// With tenants, the token travels in connection_init ({ "authorization": "Bearer …" }, or
+// { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
+// closes it at expiry with 4401, and each connection sees only its tenant's schema.
+import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLSchema } from 'graphql';
+import { ApiError } from '../api-errors.ts';
+import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 
 export interface WebSocketOptions {
   path: string;
   schema: () => GraphQLSchema;
-  /** Builds the caller's context from the upgrade request and the connection_init payload. */
-  context?: (request: IncomingMessage, connectionParams: Record<string, unknown> | undefined) => Promise<CallerContext> | CallerContext;
+  /** With tenants: verifies the token from connection_init. */
+  authenticate?: (authorization: string | undefined) => Promise<Caller>;
+  /** With tenants: the schema a caller may use. */
+  schemaFor?: (caller: Caller) => Promise<{ schema: GraphQLSchema }>;
   /** Ping interval; graphql-ws closes connections that stop answering. */
   keepAliveMs?: number;
   /** Largest accepted message. */
@@ -24,14 +32,62 @@ export interface WebSocketHandle {
   close(): Promise<void>;
 }
 
+export const CloseCode = {
+  Unauthorized: 4401,
+  Forbidden: 4403,
+} as const;
+
+interface ConnectionState {
+  caller?: Caller;
+  expiry?: NodeJS.Timeout;
+}
+
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
+  const states = new WeakMap<object, ConnectionState>();
+  const stateOf = (extra: object) => {
+    let s = states.get(extra);
+    if (!s) states.set(extra, (s = {}));
+    return s;
+  };
   const disposable = useServer<Record<string, unknown>>(
     {
-      schema: () => opts.schema(),
+      onConnect: async (ctx) => {
+        if (!opts.authenticate) return true;
+        const params = ctx.connectionParams ?? {};
+        const raw = typeof params.authorization === 'string' ? params.authorization
+          : typeof params.Authorization === 'string' ? params.Authorization
+            : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+        try {
+          const caller = await opts.authenticate(raw);
+          const state = stateOf(ctx.extra);
+          state.caller = caller;
+          if (caller.expiresAt !== undefined) {
+            state.expiry = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), Math.max(0, caller.expiresAt - Date.now()));
+            state.expiry.unref();
+          }
+          return true;
+        } catch (err) {
+          const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
+          // Close reasons are limited to 123 bytes.
+          ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
+          return false;
+        }
+      },
+      onClose: (ctx) => {
+        clearTimeout(states.get(ctx.extra)?.expiry);
+      },
+      schema: async (ctx) => {
+        const caller = states.get(ctx.extra)?.caller;
+        if (caller && opts.schemaFor) return (await opts.schemaFor(caller)).schema;
+        return opts.schema();
+      },
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
-      context: async (ctx) => (opts.context ? opts.context(ctx.extra.request, ctx.connectionParams) : {}),
+      context: (ctx): CallerContext => {
+        const caller = states.get(ctx.extra)?.caller;
+        return caller ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : {};
+      },
     },
     wss,
     opts.keepAliveMs ?? 12_000,
@@ -45,3 +101,4 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     },
   };
 }
+

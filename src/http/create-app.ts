@@ -4,8 +4,11 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter } from './explorer.ts';
-import type { SchemaGateway } from './schema-gateway.ts';
 import type { CallerContext } from '../service/resource-service.ts';
+import type { GraphQLSchema } from 'graphql';
+import { ApiError } from '../api-errors.ts';
+import type { Caller } from '../auth/authenticate.ts';
+import { SchemaGateway } from './schema-gateway.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -18,6 +21,8 @@ export interface AppOptions {
   readiness: () => Readiness;
   /** Largest accepted request body (express/body-parser syntax). */
   bodyLimit?: string;
+  /** Authentication and per-tenant schemas; absent: every caller acts as the gateway. */
+  tenants?: TenantHooks;
   /** The caller's context for one GraphQL request (identity, cancellation). */
   context?: (req: express.Request, res: express.Response) => Promise<CallerContext> | CallerContext;
   /** The GraphiQL explorer at `/`, and at `/graphql` for browsers; `false` leaves it out. */
@@ -30,9 +35,9 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = new ApolloServer({
-    gateway: opts.gateway,
+function newApollo(gateway: SchemaGateway): ApolloServer {
+  return new ApolloServer({
+    gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     plugins: [ApolloServerPluginLandingPageDisabled()],
     csrfPrevention: true,
@@ -42,6 +47,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // Clients get the error catalog's code and message, never a server stack trace.
     includeStacktraceInErrorResponses: false,
   });
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const apollo = newApollo(opts.gateway);
   await apollo.start();
 
   const app = express();
@@ -55,10 +64,96 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   if (opts.explorer !== false) app.use(explorerRouter({ graphqlPath: '/graphql', ...opts.explorer }));
   const context = opts.context ?? defaultContext;
-  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), expressMiddleware(apollo, {
-    context: async ({ req, res }) => context(req, res),
-  }));
-  return { app, apollo, stop: () => apollo.stop() };
+  const middlewareOptions = {
+    context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
+      const base = await context(req, res);
+      const caller = res.locals.caller as Caller | undefined;
+      return caller ? { ...base, identity: caller.identity, tenant: caller.tenant } : base;
+    },
+  };
+  const shared = expressMiddleware(apollo, middlewareOptions);
+  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
+  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), async (req, res, next) => {
+    if (!opts.tenants) return shared(req, res, next);
+    try {
+      const caller = await opts.tenants.authenticate(req.get('authorization'));
+      res.locals.caller = caller;
+      const view = await opts.tenants.schemaFor(caller);
+      const handler = await pool!.get(view.key, view.schema);
+      return handler(req, res, next);
+    } catch (err) {
+      return sendGraphQLError(res, err);
+    }
+  });
+  return {
+    app,
+    apollo,
+    stop: async () => {
+      await pool?.stop();
+      await apollo.stop();
+    },
+  };
+}
+
+/** Authentication and the per-tenant schema; absent: no tenants, the gateway's own identity. */
+export interface TenantHooks {
+  authenticate(authorization: string | undefined): Promise<Caller>;
+  schemaFor(caller: Caller): Promise<{ key: string; schema: GraphQLSchema }>;
+}
+
+/**
+ * One started Apollo Server per distinct tenant schema. Apollo serves one schema per instance, and
+ * a tenant must not even see the types of resources it cannot use; instances for schemas nobody
+ * asks for any more are stopped after a grace period (in-flight requests finish first).
+ */
+class ApolloPool {
+  private readonly entries = new Map<string, Promise<{ apollo: ApolloServer; handler: express.RequestHandler }>>();
+  private readonly make: (gateway: SchemaGateway) => ApolloServer;
+  private readonly wrap: (apollo: ApolloServer) => express.RequestHandler;
+  private readonly max: number;
+
+  constructor(make: (gateway: SchemaGateway) => ApolloServer, wrap: (apollo: ApolloServer) => express.RequestHandler, max = 64) {
+    this.make = make;
+    this.wrap = wrap;
+    this.max = max;
+  }
+
+  async get(key: string, schema: GraphQLSchema): Promise<express.RequestHandler> {
+    let entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    } else {
+      entry = (async () => {
+        const apollo = this.make(new SchemaGateway(schema));
+        await apollo.start();
+        return { apollo, handler: this.wrap(apollo) };
+      })();
+      entry.catch(() => this.entries.delete(key));
+      this.entries.set(key, entry);
+      if (this.entries.size > this.max) {
+        const [oldKey, old] = this.entries.entries().next().value!;
+        this.entries.delete(oldKey);
+        setTimeout(() => void old.then((e) => e.apollo.stop()).catch(() => {}), 60_000).unref();
+      }
+    }
+    return (await entry).handler;
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.then((x) => x.apollo.stop()).catch(() => {})));
+  }
+}
+
+/** A GraphQL-over-HTTP error response from the catalog (401 carries a WWW-Authenticate challenge). */
+export function sendGraphQLError(res: express.Response, err: unknown): void {
+  const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+  if (e.code === 'UNAUTHENTICATED') {
+    res.set('WWW-Authenticate', `Bearer realm="crdgate", error="invalid_token", error_description="${e.message.replace(/["\\]/g, '')}"`);
+  }
+  res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 
 /** Without tenants: the gateway's own identity, and a signal that fires when the client goes away. */

@@ -18,6 +18,10 @@ export interface CallerContext {
   signal?: AbortSignal;
   /** Correlates gateway logs with the apiserver's audit log. */
   requestId?: string;
+  /** The tenant the caller belongs to, for logs and metrics. */
+  tenant?: string;
+  /** When the caller's credentials expire (ms since the epoch): subscriptions end then. */
+  expiresAt?: number;
 }
 
 export interface ResourceServiceOptions {

@@ -10,6 +10,7 @@
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import { Reflector, systemClock, type Clock, type ListWatchSource, type ReflectorEvent } from '../kube/reflector.ts';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.ts';
+import type { Impersonation } from '../kube/kube-client.ts';
 
 export type KubeObject = Record<string, unknown>;
 
@@ -41,6 +42,10 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
   /** Overrides the hub's per-subscriber queue size. */
   queueSize?: number;
+  /** A further filter (e.g. the namespaces the subscriber may see); read on every event. */
+  filter?: (obj: KubeObject) => boolean;
+  /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
+  identity?: Impersonation;
 }
 
 export interface WatchHubOptions {
@@ -97,7 +102,8 @@ export class WatchHub {
     if (opts.resourceVersion !== undefined && opts.resourceVersion !== '' && opts.resourceVersion !== '0' && parseRv(opts.resourceVersion) === undefined) {
       throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
     }
-    const match: Matcher = (o) => labels(o) && fields(o);
+    const extra = opts.filter;
+    const match: Matcher = extra ? (o) => labels(o) && fields(o) && extra(o) : (o) => labels(o) && fields(o);
     const sub = new Subscriber(opts.queueSize ?? this.opts.queueSize ?? 1000, this.counters);
     const id = watchKeyString(key);
     let upstream = this.upstreams.get(id);

@@ -10,7 +10,7 @@ test('defaults', () => {
   assert.notEqual(c, 'help');
   assert.deepEqual(c, {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
-    localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000,
+    localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined,
   });
 });
 

@@ -1,0 +1,113 @@
+// What an identity may do, asked of Kubernetes itself: RBAC stays the single source of truth.
+// SubjectAccessReviews (created by the gateway, naming the caller's user, groups and extra) are
+// cached for a short time and dropped at once when any RBAC object changes, so a removed
+// RoleBinding takes effect within seconds.
+import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
+import { fromKubeError } from '../api-errors.ts';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+export const allVerbs: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
+
+export interface AccessQuestion {
+  verb: Verb;
+  group: string;
+  resource: string;
+  subresource?: string;
+  /** '' or absent: all namespaces (or a cluster-scoped resource). */
+  namespace?: string;
+  name?: string;
+}
+
+export interface AccessReviewerOptions {
+  ttlMs?: number;
+  now?: () => number;
+  /** Concurrent reviews in flight at most, so a big schema does not flood the apiserver. */
+  concurrency?: number;
+}
+
+export function identityKey(who: Impersonation): string {
+  const extra = Object.entries(who.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${[...v].sort().join(',')}`);
+  return JSON.stringify([who.user, [...(who.groups ?? [])].sort(), extra, who.uid ?? '']);
+}
+
+export class AccessReviewer {
+  private readonly client: KubeClient;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private cache = new Map<string, { allowed: Promise<boolean>; at: number }>();
+  private generation = 0;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly concurrency: number;
+  readonly stats = { reviews: 0, hits: 0, invalidations: 0 };
+
+  constructor(client: KubeClient, opts: AccessReviewerOptions = {}) {
+    this.client = client;
+    this.ttlMs = opts.ttlMs ?? 10_000;
+    this.now = opts.now ?? Date.now;
+    this.concurrency = opts.concurrency ?? 16;
+  }
+
+  /** Any RBAC object changed: every cached answer may be stale. */
+  invalidate(): void {
+    this.generation++;
+    this.cache = new Map();
+    this.stats.invalidations++;
+  }
+
+  /** A number that changes whenever cached answers were dropped. */
+  get version(): number {
+    return this.generation;
+  }
+
+  allowed(who: Impersonation, q: AccessQuestion): Promise<boolean> {
+    const key = `${identityKey(who)}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
+    const hit = this.cache.get(key);
+    if (hit && this.now() - hit.at < this.ttlMs) {
+      this.stats.hits++;
+      return hit.allowed;
+    }
+    const allowed = this.review(who, q);
+    this.cache.set(key, { allowed, at: this.now() });
+    // A failed review is not an answer: do not keep it.
+    allowed.catch(() => this.cache.delete(key));
+    return allowed;
+  }
+
+  private async review(who: Impersonation, q: AccessQuestion): Promise<boolean> {
+    await this.slot();
+    try {
+      this.stats.reviews++;
+      const body = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: who.user,
+          groups: who.groups ?? [],
+          extra: who.extra ?? {},
+          uid: who.uid,
+          resourceAttributes: {
+            verb: q.verb, group: q.group, resource: q.resource, subresource: q.subresource,
+            namespace: q.namespace || undefined, name: q.name,
+          },
+        },
+      };
+      const res = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body, timeoutMs: 10_000 });
+      return res.status?.allowed === true;
+    } catch (err) {
+      throw fromKubeError(err);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async slot(): Promise<void> {
+    if (this.running < this.concurrency) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+  }
+}

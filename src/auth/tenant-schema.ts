@@ -1,0 +1,118 @@
+// A tenant's view of the API: the full schema cut down to the root fields its RBAC allows. Types
+// that no remaining field reaches are not in the result at all, so introspection shows a tenant
+// nothing of resources it cannot use. Callers with the same effective rights share one schema.
+import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
+import { rootFieldNames, type RootFieldNames } from '../graphql/graphql-type-names.ts';
+import type { ResourceModel } from '../model/resource-model.ts';
+import type { Verb } from './access-review.ts';
+import type { PermissionSet, ResourceRef } from './permissions.ts';
+
+/** Which RBAC verb (and subresource) each generated root field needs. */
+export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {
+  get: ['get', undefined],
+  list: ['list', undefined],
+  getScale: ['get', 'scale'],
+  create: ['create', undefined],
+  replace: ['update', undefined],
+  patch: ['patch', undefined],
+  updateStatus: ['update', 'status'],
+  scale: ['update', 'scale'],
+  delete: ['delete', undefined],
+  deleteCollection: ['deletecollection', undefined],
+  watch: ['watch', undefined],
+};
+
+export function refOf(r: ResourceModel): ResourceRef {
+  return { group: r.group, plural: r.plural, namespaced: r.scope === 'Namespaced' };
+}
+
+/** The root fields ("Query.x") a tenant may use, and the CRDs it can see at all. */
+export function allowedRootFields(resources: readonly ResourceModel[], perms: PermissionSet): { fields: Set<string>; crds: Set<string> } {
+  const fields = new Set<string>(['Query.apiResources']);
+  const crds = new Set<string>();
+  for (const r of resources) {
+    const ref = refOf(r);
+    const ops = (Object.entries(fieldVerbs) as [keyof RootFieldNames, [Verb, string | undefined]][]).filter(([, [verb, sub]]) => perms.anywhere(verb, ref, sub));
+    if (!ops.length) continue;
+    crds.add(r.crdName);
+    const versions: (string | undefined)[] = [undefined, ...r.versions.filter((v) => v.served).map((v) => v.name)];
+    for (const version of versions) {
+      const names = rootFieldNames(r, version);
+      for (const [op] of ops) fields.add(`${rootType(op)}.${names[op]}`);
+    }
+  }
+  return { fields, crds };
+}
+
+function rootType(op: keyof RootFieldNames): 'Query' | 'Mutation' | 'Subscription' {
+  if (op === 'get' || op === 'list' || op === 'getScale') return 'Query';
+  if (op === 'watch') return 'Subscription';
+  return 'Mutation';
+}
+
+export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, visibleCrds: ReadonlySet<string>): GraphQLSchema {
+  const pick = (type: GraphQLObjectType | null | undefined, name: string): GraphQLObjectType | undefined => {
+    if (!type) return undefined;
+    const config = type.toConfig();
+    const fields: GraphQLFieldConfigMap<unknown, unknown> = {};
+    for (const [field, cfg] of Object.entries(config.fields)) {
+      if (!allowed.has(`${name}.${field}`)) continue;
+      if (name === 'Query' && field === 'apiResources' && cfg.resolve) {
+        const inner = cfg.resolve;
+        fields[field] = {
+          ...cfg,
+          resolve: async (...args) => ((await inner(...args)) as { crdName: string }[]).filter((r) => visibleCrds.has(r.crdName)),
+        };
+      } else fields[field] = cfg;
+    }
+    return Object.keys(fields).length ? new GraphQLObjectType({ ...config, fields }) : undefined;
+  };
+  const query = pick(full.getQueryType(), 'Query')!;
+  const mutation = pick(full.getMutationType(), 'Mutation');
+  const subscription = pick(full.getSubscriptionType(), 'Subscription');
+  return new GraphQLSchema({
+    query,
+    ...(mutation ? { mutation } : {}),
+    ...(subscription ? { subscription } : {}),
+    // The full schema was validated when it was built; a subset of its fields stays valid.
+    assumeValid: true,
+  });
+}
+
+export interface TenantSchemaCacheEntry {
+  key: string;
+  schema: GraphQLSchema;
+}
+
+/** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out. */
+export class TenantSchemaCache {
+  private readonly entries = new Map<string, TenantSchemaCacheEntry>();
+  private readonly max: number;
+  private readonly ids = new WeakMap<GraphQLSchema, number>();
+  private nextId = 1;
+
+  constructor(max = 256) {
+    this.max = max;
+  }
+
+  get(full: GraphQLSchema, resources: readonly ResourceModel[], perms: PermissionSet): TenantSchemaCacheEntry {
+    let id = this.ids.get(full);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(full, id);
+    }
+    const refs = resources.map(refOf);
+    const key = `${id}:${perms.fingerprint(refs)}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const { fields, crds } = allowedRootFields(resources, perms);
+    const entry = { key, schema: filterSchema(full, fields, crds) };
+    this.entries.set(key, entry);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return entry;
+  }
+}
