@@ -71,6 +71,10 @@ async function main(): Promise<number> {
     say(`type-check passed (${elapsed()})`);
   }
 
+  // The explorer's browser test drives Debian's Chromium; install it when it is missing.
+  const chromium = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-chromium.sh')]);
+  if (chromium !== 0) return chromium;
+
   const build = await buildLauncher({ log: (l) => say(l) });
   say(`local control plane built in ${build.seconds.toFixed(1)}s`);
 
