@@ -7,6 +7,7 @@ import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { createApp, type TenantHooks } from './http/create-app.ts';
+import { restRouter } from './rest/rest-router.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
@@ -105,6 +106,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       return { ready: reasons.length === 0, reasons };
     },
   });
+
+  app.use('/rest', restRouter({
+    operations,
+    resources: () => live.resources,
+    authenticate: tenants?.authenticate,
+  }));
 
   const servers: { server: Server; ws: WebSocketHandle }[] = [];
   let stopping: Promise<void> | undefined;
