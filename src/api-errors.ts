@@ -203,7 +203,7 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   if (causes?.length) {
     details.causes = causes.map((c) => {
       const cause: ApiErrorCause = { message: c.message ?? '' };
-      if (c.type) cause.type = c.type;
+      if (c.reason) cause.type = c.reason;
       if (c.field) {
         cause.field = c.field;
         const path = mapField?.(c.field);

@@ -8,10 +8,12 @@ import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { createApp, type TenantHooks } from './http/create-app.ts';
 import { restRouter } from './rest/rest-router.ts';
-import { Authenticator } from './auth/authenticate.ts';
+import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
+import { allowedRootFields, refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
+import { openApiRoutes } from './http/openapi-routes.ts';
+import type { ResourceModel } from './model/resource-model.ts';
 import { SchemaGateway } from './http/schema-gateway.ts';
 import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
@@ -81,7 +83,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
 
-  let tenants: TenantHooks | undefined;
+  let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
   if (opts.tenants && permissions) {
     const authenticator = new Authenticator(opts.tenants);
     const cache = new TenantSchemaCache();
@@ -91,6 +93,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         const resources = live.resources;
         const perms = await permissions.of(caller.identity, resources.map(refOf));
         return cache.get(schema.current, resources, perms);
+      },
+      visibleResources: async (caller) => {
+        const resources = live.resources;
+        const perms = await permissions.of(caller.identity, resources.map(refOf));
+        const { crds } = allowedRootFields(resources, perms);
+        return resources.filter((r) => crds.has(r.crdName));
       },
     };
   }
@@ -107,6 +115,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     },
   });
 
+  app.use(openApiRoutes({
+    resources: () => live.resources,
+    authenticate: tenants?.authenticate,
+    visibleResources: tenants?.visibleResources,
+  }));
   app.use('/rest', restRouter({
     operations,
     resources: () => live.resources,

@@ -1,12 +1,13 @@
 // The dynamic (unstructured) Kubernetes client: JSON in, JSON out, on any path. Authentication and
 // TLS come from @kubernetes/client-node's KubeConfig (tokens, client certificates, exec plugins), so
-// this file only adds what crdgate needs on top: a deadline on every call, cancellation, a typed
-// error carrying the apiserver's Status, and watches that report how they ended.
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, Headers, type Dispatcher } from 'undici';
+// this file only adds what crdgate needs on top: one keep-alive connection pool, a deadline on
+// every call, cancellation, a typed error carrying the apiserver's Status, impersonation headers
+// sent one value per line, and watches that report how they ended.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { stringifyKubernetesJson } from '../model/kubernetes-json.ts';
-import { Readable } from 'node:stream';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -22,7 +23,7 @@ export interface KubeStatus {
     kind?: string;
     uid?: string;
     retryAfterSeconds?: number;
-    causes?: { type?: string; message?: string; field?: string }[];
+    causes?: { reason?: string; message?: string; field?: string }[];
   };
 }
 
@@ -76,12 +77,16 @@ export class KubeClient {
   readonly kc: KubeConfig;
   readonly server: string;
   private readonly timeoutMs: number;
+  private readonly url: URL;
+  private transportState: Promise<Transport> | undefined;
+  private authAt = 0;
 
   constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
     this.server = cluster.server.replace(/\/+$/, '');
+    this.url = new URL(this.server);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -90,31 +95,24 @@ export class KubeClient {
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (opts.signal) signals.push(opts.signal);
     const signal = AbortSignal.any(signals);
-    const { url, headers, dispatcher } = await this.prepare(method, path, opts);
     let body: string | undefined;
     if (opts.body !== undefined) {
       // Int64 fields beyond 2^53 travel as bigint; JSON.stringify would throw on them.
       body = typeof opts.body === 'string' ? opts.body : stringifyBody(opts.body);
-      headers.set('Content-Type', opts.contentType ?? 'application/json');
     }
-    let response;
+    let res: RawResponse;
     try {
-      response = await fetch(url, { method, headers, body, dispatcher, signal });
+      res = await this.send(method, path, opts, body, signal);
+      if (res.status === 401 && (await this.refreshAuth())) res = await this.send(method, path, opts, body, signal);
     } catch (err) {
       throw transportError(this.server, err, signal, timeoutMs, opts.signal);
     }
-    let text: string;
+    if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.text, res.retryAfter);
+    if (!res.text) return undefined as T;
     try {
-      text = await response.text();
-    } catch (err) {
-      throw transportError(this.server, err, signal, timeoutMs, opts.signal);
-    }
-    if (!response.ok) throw statusError(response.status, text, response.headers.get('retry-after'));
-    if (!text) return undefined as T;
-    try {
-      return parseKubernetesJson(text) as T;
+      return parseKubernetesJson(res.text) as T;
     } catch {
-      throw new KubeApiError(response.status, { code: response.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
+      throw new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
     }
   }
 
@@ -126,43 +124,36 @@ export class KubeClient {
   async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: (e: WatchEvent<T>) => void; onOpen?: () => void; idleTimeoutMs?: number }): Promise<void> {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(opts.signal?.reason);
+    if (opts.signal?.aborted) controller.abort(opts.signal.reason);
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     // A watch with no bytes for this long is considered dead (a half-open TCP connection would
     // otherwise hang forever). Bookmarks and the server's own timeout keep healthy watches talking.
     const idleMs = opts.idleTimeoutMs ?? 0;
     let idleTimer: NodeJS.Timeout | undefined;
-    let teardown = () => {};
     const touch = () => {
       if (!idleMs) return;
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => controller.abort(new Error('watch idle timeout')), idleMs);
       idleTimer.unref();
     };
+    let response: IncomingMessage | undefined;
     try {
-      const { url, headers, dispatcher } = await this.prepare('GET', path, { ...opts, query: { ...opts.query, watch: true } });
       touch();
-      let response;
       try {
-        response = await fetch(url, { method: 'GET', headers, dispatcher, signal: controller.signal });
+        response = await this.open('GET', path, { ...opts, query: { ...opts.query, watch: true } }, undefined, controller.signal);
       } catch (err) {
         throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
       }
-      if (!response.ok) {
-        const text = await response.text().catch(() => '');
-        throw statusError(response.status, text, response.headers.get('retry-after'));
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        const text = await readAll(response).catch(() => '');
+        throw statusError(status, text, headerOf(response, 'retry-after'));
       }
       opts.onOpen?.();
-      if (!response.body) return;
-      const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
-      const lines = createInterface({ input: body, crlfDelay: Infinity });
-      // Errors surface through the async iterator below; these listeners only keep an abort during
+      const lines = createInterface({ input: response, crlfDelay: Infinity });
+      // Errors surface through the async iterator below; this listener only keeps an abort during
       // teardown from becoming an unhandled 'error' event.
-      body.on('error', () => {});
       lines.on('error', () => {});
-      teardown = () => {
-        lines.close();
-        body.destroy();
-      };
       try {
         for await (const line of lines) {
           touch();
@@ -174,55 +165,135 @@ export class KubeClient {
             throw new KubeApiError(0, { code: 0, reason: 'InternalError', message: 'the Kubernetes API sent a watch event that is not JSON' });
           }
           if (event.type === 'ERROR') {
-            const status = event.object as KubeStatus;
-            throw new KubeApiError(status.code ?? 500, status);
+            const st = event.object as KubeStatus;
+            throw new KubeApiError(st.code ?? 500, st);
           }
-          onEvent(event);
+          opts.onEvent(event);
         }
+        // A response cut short (the connection dropped) ends like a normal close in readline.
+        if (!response.complete) throw new Error('the watch connection was closed before the server ended it');
       } catch (err) {
         if (err instanceof KubeApiError) throw err;
         throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
+      } finally {
+        lines.close();
       }
     } finally {
-      teardown();
       clearTimeout(idleTimer);
       opts.signal?.removeEventListener('abort', onOuterAbort);
+      response?.destroy();
       controller.abort();
-    }
-
-    function onEvent(e: WatchEvent<T>) {
-      opts.onEvent(e);
     }
   }
 
-  private async prepare(method: string, path: string, opts: RequestOptions): Promise<{ url: URL; headers: Headers; dispatcher: Dispatcher | undefined }> {
+  /** Releases pooled connections. */
+  async close(): Promise<void> {
+    const t = await this.transportState?.catch(() => undefined);
+    t?.agent.destroy();
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
+    const res = await this.open(method, path, opts, body, signal);
+    const text = await readAll(res);
+    return { status: res.statusCode ?? 0, text, retryAfter: headerOf(res, 'retry-after') };
+  }
+
+  private async open(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+    const t = await this.transport();
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     }
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.kc.applySecurityAuthentication(ctx);
-    const headers = new Headers(ctx.getHeaders() as unknown as Record<string, string>);
-    headers.set('Accept', 'application/json');
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers.set(k, v);
-    if (opts.impersonate) applyImpersonation(headers, opts.impersonate);
-    return { url, headers, dispatcher: ctx.getDispatcher() as Dispatcher | undefined };
+    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json' };
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k] = v;
+    if (body !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    if (opts.impersonate) Object.assign(headers, impersonationHeaders(opts.impersonate));
+    const requestFn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = requestFn(url, { method, headers, agent: t.agent, signal }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** TLS material and credentials from the kubeconfig, read once; one keep-alive pool for all calls. */
+  private transport(): Promise<Transport> {
+    this.transportState ??= (async () => {
+      const o: HttpsRequestOptions = {};
+      await this.kc.applyToHTTPSOptions(o);
+      // applyToHTTPSOptions also builds an agent per call; ours is shared and keeps connections.
+      (o.agent as HttpsAgent | undefined)?.destroy?.();
+      const agentOptions = {
+        keepAlive: true,
+        maxSockets: 256,
+        ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase,
+        ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+        ...(o.servername ? { servername: o.servername } : {}),
+      };
+      const agent = this.url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+      const headers: OutgoingHttpHeaders = { ...(o.headers as OutgoingHttpHeaders | undefined) };
+      if (o.auth) headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+      this.authAt = Date.now();
+      return { agent, headers };
+    })();
+    this.transportState.catch(() => (this.transportState = undefined));
+    return this.transportState;
+  }
+
+  /** A 401 may mean an expired token from an exec plugin or a rotated token file: read them again. */
+  private async refreshAuth(): Promise<boolean> {
+    if (Date.now() - this.authAt < 1_000) return false;
+    const old = await this.transportState?.catch(() => undefined);
+    this.transportState = undefined;
+    const fresh = await this.transport();
+    old?.agent.destroy();
+    return JSON.stringify(fresh.headers) !== JSON.stringify(old?.headers);
   }
 }
 
-/** One Impersonate-Group header per group: joining them with commas would name one odd group. */
-export function applyImpersonation(headers: Headers, who: Impersonation): void {
-  for (const name of [...headers.keys()]) {
-    if (name.toLowerCase().startsWith('impersonate-')) headers.delete(name);
-  }
-  headers.set('Impersonate-User', who.user);
-  for (const g of who.groups ?? []) headers.append('Impersonate-Group', g);
-  if (who.uid) headers.set('Impersonate-Uid', who.uid);
+interface Transport {
+  agent: HttpsAgent | HttpAgent;
+  headers: OutgoingHttpHeaders;
+}
+
+interface RawResponse {
+  status: number;
+  text: string;
+  retryAfter: string | null;
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('the response was cut short')));
+  });
+}
+
+function headerOf(res: IncomingMessage, name: string): string | null {
+  const v = res.headers[name];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
+
+/**
+ * Impersonation headers. Each group and each extra value is a header line of its own: Kubernetes
+ * reads one value per line, so "g1, g2" on one line would name a single group called "g1, g2".
+ * Node's http client sends an array value as repeated lines; fetch would join them.
+ */
+export function impersonationHeaders(who: Impersonation): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': who.user };
+  if (who.groups?.length) headers['Impersonate-Group'] = [...who.groups];
+  if (who.uid) headers['Impersonate-Uid'] = who.uid;
   for (const [key, values] of Object.entries(who.extra ?? {})) {
     // Header names are case-insensitive, so extra keys are percent-encoded as Kubernetes requires.
-    const name = `Impersonate-Extra-${encodeURIComponent(key)}`;
-    for (const v of values) headers.append(name, v);
+    if (values.length) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = [...values];
   }
+  return headers;
 }
 
 function stringifyBody(body: unknown): string {
@@ -268,6 +339,6 @@ function transportError(server: string, err: unknown, signal: AbortSignal, timeo
     return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` }, undefined, { cause: err });
   }
   const detail = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = detail?.code ?? detail?.message ?? (err as Error)?.message ?? String(err);
+  const why = (err as NodeJS.ErrnoException)?.code ?? detail?.code ?? detail?.message ?? (err as Error)?.message ?? String(err);
   return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `cannot reach the Kubernetes API at ${server}: ${why}` }, undefined, { cause: err });
 }

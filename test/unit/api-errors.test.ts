@@ -46,8 +46,8 @@ test('INVALID keeps one cause per field, mapped to a GraphQL path', () => {
   const e = fromKubeError(kube(422, {
     reason: 'Invalid', message: 'CronTab.stable.example.com "x" is invalid',
     details: { causes: [
-      { type: 'FieldValueInvalid', message: 'Invalid value: "string": spec.replicas in body must be of type integer', field: 'spec.replicas' },
-      { type: 'FieldValueRequired', message: 'Required value', field: 'spec.jvm-options.-Xmx' },
+      { reason: 'FieldValueInvalid', message: 'Invalid value: "string": spec.replicas in body must be of type integer', field: 'spec.replicas' },
+      { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.jvm-options.-Xmx' },
     ] },
   }), (field) => field === 'spec.jvm-options.-Xmx' ? ['spec', 'jvm_options', '_Xmx'] : field.split('.'));
   assert.deepEqual(e.details.causes, [
