@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { createApp, type TenantHooks } from './http/create-app.ts';
+import { createApp, finalHandlers, type TenantHooks } from './http/create-app.ts';
 import { restRouter } from './rest/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
@@ -125,6 +125,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     resources: () => live.resources,
     authenticate: tenants?.authenticate,
   }));
+
+  app.use(...finalHandlers());
 
   const servers: { server: Server; ws: WebSocketHandle }[] = [];
   let stopping: Promise<void> | undefined;

@@ -1,12 +1,12 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter } from './explorer.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import type { GraphQLSchema } from 'graphql';
-import { ApiError } from '../api-errors.ts';
+import { ApiError, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 
@@ -39,7 +39,11 @@ function newApollo(gateway: SchemaGateway): ApolloServer {
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
+    // every field resolved.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
+    // The explorer's docs and completion need it; tenants see only their own schema anyway.
+    introspection: true,
     csrfPrevention: true,
     // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
     // process before the rest of the gateway has stopped.
@@ -175,4 +179,35 @@ export function requestIdOf(req: express.Request): string {
   const given = req.get('x-request-id');
   if (given && /^[\w.:-]{1,128}$/.test(given)) return given;
   return `${Date.now().toString(36)}-${(requestCounter++).toString(36)}`;
+}
+
+/**
+ * The last handlers of the app: unknown paths get a 404 problem, and every error that escaped a
+ * route (a body too large or not JSON, a bug) is answered without a stack trace or server paths.
+ * GraphQL clients get a GraphQL-shaped error, everyone else RFC 9457 problem+json.
+ */
+export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHandler] {
+  const notFound: express.RequestHandler = (req, res) => {
+    const e = new ApiError('NOT_FOUND', `no route for ${req.method} ${req.path}`, { reason: 'NotFound' });
+    res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
+  };
+  const onError: express.ErrorRequestHandler = (err, req, res, _next) => {
+    const type = (err as { type?: string }).type;
+    const e = type === 'entity.too.large'
+      ? new ApiError('BAD_REQUEST', `the request body is larger than the limit (${(err as { limit?: number }).limit ?? '?'} bytes)`, { reason: 'RequestEntityTooLarge' })
+      : type === 'entity.parse.failed'
+        ? new ApiError('BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`, { reason: 'BadRequest' })
+        : err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+    const status = type === 'entity.too.large' ? 413 : e.httpStatus;
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (req.path === '/graphql' || req.baseUrl === '/graphql') {
+      res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
+    } else {
+      res.status(status).type('application/problem+json').send(JSON.stringify({ ...toProblem(e, req.originalUrl), status }));
+    }
+  };
+  return [notFound, onError];
 }

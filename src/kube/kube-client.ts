@@ -319,16 +319,28 @@ export function parseKubernetesJson(text: string): unknown {
 }
 
 function statusError(httpStatus: number, text: string, retryAfter: string | null): KubeApiError {
-  let status: KubeStatus;
+  let status: KubeStatus | undefined;
   try {
     const parsed = JSON.parse(text) as KubeStatus;
-    status = parsed && typeof parsed === 'object' && parsed.kind === 'Status' ? parsed : { code: httpStatus, message: text.slice(0, 500) };
+    if (parsed && typeof parsed === 'object' && parsed.kind === 'Status') status = parsed;
   } catch {
-    status = { code: httpStatus, message: text.slice(0, 500) || `HTTP ${httpStatus}` };
+    // not a Status: handled below
   }
+  // Some answers are not a Status (API Priority and Fairness rejects with plain text): like
+  // client-go's NewGenericServerResponse, derive the reason from the HTTP code.
+  status ??= { code: httpStatus, reason: reasonForCode(httpStatus), message: text.trim().slice(0, 500) || `HTTP ${httpStatus}` };
   status.code ??= httpStatus;
   const seconds = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
   return new KubeApiError(httpStatus, status, seconds);
+}
+
+function reasonForCode(code: number): string | undefined {
+  const reasons: Record<number, string> = {
+    400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict',
+    410: 'Gone', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 422: 'Invalid', 429: 'TooManyRequests',
+    500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+  };
+  return reasons[code];
 }
 
 function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
