@@ -1,0 +1,513 @@
+// Tenant isolation through the gateway, on the real control plane: every attack below is tried
+// with tenant B's object in reach and must be refused with the right code, with nothing of B's
+// (its image marker, its uid) in any response. Tokens come from a test issuer (RSA keys from
+// node:crypto, a JWKS on 127.0.0.1); the same tenants are also served from a publicKeyFile and an
+// HS256 secretFile. Subscriptions (WebSocket) are in tenants-watch.test.ts.
+//
+// | #  | attack                                                                  | expected (and asserted)                                   | file   |
+// |----|-------------------------------------------------------------------------|-----------------------------------------------------------|--------|
+// | 1  | RS256 token signed by another key under the published kid               | 401 UNAUTHENTICATED "signature is invalid"                | here   |
+// | 2  | alg none (unsigned), published kid                                       | 401 UNAUTHENTICATED "unsigned tokens (alg none)"          | here   |
+// | 3  | HS256 keyed with the RSA public key PEM (algorithm confusion)            | 401 UNAUTHENTICATED "algorithm is not accepted" (JWKS, PEM)| here   |
+// | 4  | wrong iss                                                                | 401 UNAUTHENTICATED "issuer is not accepted"              | here   |
+// | 5  | wrong aud                                                                | 401 UNAUTHENTICATED "audience is not accepted"            | here   |
+// | 6  | expired (exp 60 s ago, tolerance 5 s)                                    | 401 UNAUTHENTICATED "expired"                             | here   |
+// | 7  | not yet valid (nbf 60 s ahead, tolerance 5 s)                            | 401 UNAUTHENTICATED "not valid before"                    | here   |
+// | 8  | unknown kid                                                              | 401 UNAUTHENTICATED "unknown key id"; the JWKS was refetched | here |
+// | 9  | key rotation: new kid published after the set was cached                 | 200, works (refetch on unknown kid)                       | here   |
+// | 10 | no Authorization header                                                  | 401 + WWW-Authenticate: Bearer realm="crdgate"            | here   |
+// | 11 | malformed Authorization (Basic, "Bearer", two words, not a JWT)          | 401 UNAUTHENTICATED + WWW-Authenticate                    | here   |
+// | 12 | token without exp                                                        | 401 UNAUTHENTICATED "no expiry"                           | here   |
+// | 13 | valid token whose claims match no tenant                                 | 403 FORBIDDEN "no tenant rule matches"                    | here   |
+// | 14 | templates mapping to the user system:admin ({sub})                       | 403 FORBIDDEN "system: user"                              | here   |
+// | 15 | templates mapping to the group system:masters ({groups})                 | 403 FORBIDDEN "group system:masters"                      | here   |
+// | 16 | same with " system:masters" / "system:masters\t" (HTTP whitespace)       | SHOULD be 403; IS cluster-admin, reads B (src bug, todo)  | here   |
+// | 17 | secretFile config: RS256 token, HS256 with another secret, alg none      | 401 UNAUTHENTICATED each                                  | here   |
+// | 18 | A gets B's object                                                        | FORBIDDEN, data null                                      | here   |
+// | 19 | A lists B's namespace                                                    | FORBIDDEN                                                 | here   |
+// | 20 | A creates in B's namespace                                               | FORBIDDEN; kubectl: nothing created                       | here   |
+// | 21 | A patches / replaces / scales / updates status of B's object             | FORBIDDEN; kubectl: B's object unchanged (resourceVersion)| here   |
+// | 22 | A deletes B's object / B's collection                                    | FORBIDDEN; kubectl: B's object still there, same uid      | here   |
+// | 23 | A lists all namespaces                                                   | only A's objects (both of A's namespaces)                 | here   |
+// | 24 | A pages all namespaces with first:1                                      | 3 pages, A's 3 objects in order, never B's                | here   |
+// | 25 | A's token + client Impersonate-User: system:admin / -Group: system:masters | still FORBIDDEN on B; all-namespace list still A's only | here   |
+// | 26 | create/replace with namespace: A but metadata.namespace: B               | BAD_USER_INPUT (not BAD_REQUEST); nothing created in A nor B | here   |
+// | 27 | aliases { a: A's object, b: B's object } in one request                  | data.a = A's, data.b null, one FORBIDDEN error at ["b"]   | here   |
+// | 28 | introspection as A and as B                                              | A: CronTab + ClusterCronTab (read-only) types; B: CronTab only, __type(ClusterCronTab…) null | here |
+// | 29 | WebSocket connection_init without token / with a forged token            | socket closed 4401                                        | watch  |
+// | 30 | WebSocket connection_init with a token matching no tenant                | socket closed 4403                                        | watch  |
+// | 31 | token expiring during a subscription (exp 4 s ahead)                     | subscription error UNAUTHENTICATED, then socket closed 4401 "token expired", ~2 ms after exp (asserted ≤ 1 s) | watch |
+// | 32 | A watches B's namespace                                                  | FORBIDDEN error, no event                                 | watch  |
+// | 33 | A watches all namespaces while objects change in A's and B's             | only A's events (initial state and live); B watching gets only B's | watch |
+// | 34 | A's RoleBinding deleted during A's subscription                          | ends with FORBIDDEN in < 5 s (measured)                   | watch  |
+// | 35 | A's cluster-wide grant revoked during an all-namespace subscription      | SHOULD narrow to A's namespaces; IS still delivering B's events (src bug, todo) | watch |
+// | 36 | a token valid for 30 days on a WebSocket                                  | SHOULD stay open; IS closed 4401 at once (src bug, todo)  | watch  |
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
+import { hmacSecret, JwksServer, nowSeconds, rsaKey, signHs256, signRs256, TenantsDir, unsignedToken, type Claims } from '../helpers/jwt-issuer.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
+import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
+
+const run = uniqueName('sec');
+const groupA = `${run}-a`;
+const groupB = `${run}-b`;
+const nsA1 = `${run}-a1`;
+const nsA2 = `${run}-a2`;
+const nsB = `${run}-b`;
+const issuer = 'https://issuer.crdgate.test/';
+const audience = 'crdgate-test';
+/** In B's object only: no response to A may ever contain it. */
+const bMarker = `b-only-image-${run}`;
+
+const v1 = '_v1_stable_example_com';
+const getQ = (ns: string, name: string) => `{ cronTab${v1}(namespace: "${ns}", name: "${name}") { metadata { name namespace uid } spec { image } } }`;
+const listAllQ = (first?: number, after?: string) =>
+  `{ cronTabList${v1}${first ? `(first: ${first}${after ? `, after: "${after}"` : ''})` : ''} { edges { node { metadata { name namespace } spec { image } } } pageInfo { hasNextPage endCursor } } }`;
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: { data?: Record<string, any> | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+}
+
+async function post(url: string, query: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let body: Reply['body'] = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: the assertions on status and text say what it was.
+  }
+  return { status: res.status, headers: res.headers, text, body };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+function claims(tenant: string, extra: Claims = {}): Claims {
+  const now = nowSeconds();
+  return { iss: issuer, aud: audience, sub: `${tenant}-user`, tenant, iat: now, exp: now + 600, ...extra };
+}
+
+async function startGateway(configFile: string): Promise<{ gateway: Gateway; url: string }> {
+  const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(configFile), explorer: false });
+  const server = await gateway.listen(0);
+  return { gateway, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql` };
+}
+
+async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const r = await kubectl(args, input === undefined ? {} : { input });
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** B's object as the admin sees it: the proof that an attack changed nothing. */
+async function bObject(): Promise<{ uid: string; resourceVersion: string; image: string; replicas: number }> {
+  const o = JSON.parse(await kubectlOk(['get', 'crontabs.stable.example.com', 'b-secret', '-n', nsB, '-o', 'json']));
+  return { uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, image: o.spec.image, replicas: o.spec.replicas };
+}
+
+async function crontabExists(ns: string, name: string): Promise<boolean> {
+  const r = await kubectl(['get', 'crontabs.stable.example.com', name, '-n', ns, '-o', 'name']);
+  if (r.code === 0) return true;
+  assert.match(r.stderr, /NotFound|not found/, r.stderr);
+  return false;
+}
+
+const crontab = (ns: string, name: string, image: string, replicas = 1) => `apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { cronSpec: "* * * * */5", image: "${image}", replicas: ${replicas} }
+`;
+
+const rbacYaml = () => `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${run}-editor }
+rules:
+- { apiGroups: [stable.example.com], resources: [crontabs], verbs: [get, list, watch, create, update, patch, delete, deletecollection] }
+- { apiGroups: [stable.example.com], resources: [crontabs/status, crontabs/scale], verbs: [get, update, patch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${run}-cct-reader }
+rules:
+- { apiGroups: [stable.example.com], resources: [clustercrontabs], verbs: [get, list, watch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${run}-a-cct }
+subjects: [{ kind: Group, name: ${groupA}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-cct-reader, apiGroup: rbac.authorization.k8s.io }
+${[[nsA1, groupA], [nsA2, groupA], [nsB, groupB]].map(([ns, g]) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: editor, namespace: ${ns} }
+subjects: [{ kind: Group, name: ${g}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-editor, apiGroup: rbac.authorization.k8s.io }
+`).join('')}`;
+
+describe('tenant isolation through the gateway', () => {
+  const dir = new TenantsDir();
+  const key1 = rsaKey('key-1');
+  /** Same kid as key1, different key: what an attacker without the private key can sign. */
+  const impostor = rsaKey('key-1');
+  const key2 = rsaKey('key-2');
+  const stranger = rsaKey('never-published');
+  const jwks = new JwksServer([key1]);
+  const secret = hmacSecret();
+  let viaJwks: { gateway: Gateway; url: string };
+  let viaPem: { gateway: Gateway; url: string };
+  let viaSecret: { gateway: Gateway; url: string };
+  let tokenA = '';
+  let tokenB = '';
+  let bUid = '';
+
+  const tenants = [
+    { name: 'a', match: { tenant: 'a' }, user: 'a:{sub}', groups: [groupA], extra: { 'crdgate.io/tenant': ['a'] } },
+    { name: 'b', match: { tenant: 'b' }, user: 'b:{sub}', groups: [groupB] },
+    // A rule that takes the identity straight from claims: claims must not reach system: identities.
+    { name: 'templated', match: { tenant: 'c' }, user: '{sub}', groups: ['{groups}'] },
+  ];
+
+  /** Nothing of B's object in a text A received. */
+  const assertNothingOfB = (text: string) => {
+    assert.ok(!text.includes(bMarker), `B's data leaked: ${text}`);
+    assert.ok(!bUid || !text.includes(bUid), `B's uid leaked: ${text}`);
+  };
+
+  before(async () => {
+    await jwks.start();
+    const auth = { issuer, audience, clockToleranceSeconds: 5 };
+    const jwksFile = dir.writeConfig('jwks.yaml', { auth: { ...auth, algorithms: ['RS256'], jwksUri: jwks.uri }, tenants });
+    dir.write('key-1.pem', key1.publicPem);
+    const pemFile = dir.writeConfig('pem.yaml', { auth: { ...auth, algorithms: ['RS256'], publicKeyFile: 'key-1.pem' }, tenants });
+    dir.write('hs.secret', secret);
+    const secretFile = dir.writeConfig('secret.yaml', { auth: { ...auth, algorithms: ['HS256'], secretFile: 'hs.secret' }, tenants });
+
+    await kubectlOk(['create', 'namespace', nsA1]);
+    await kubectlOk(['create', 'namespace', nsA2]);
+    await kubectlOk(['create', 'namespace', nsB]);
+    await kubectlOk(['apply', '-f', '-'], rbacYaml());
+    await kubectlOk(['apply', '-f', '-'], [
+      crontab(nsA1, 'a1-first', 'a-image'), crontab(nsA1, 'a1-second', 'a-image'), crontab(nsA2, 'a2-only', 'a-image'),
+      crontab(nsB, 'b-secret', bMarker, 2),
+    ].join('---\n'));
+    bUid = (await bObject()).uid;
+
+    [viaJwks, viaPem, viaSecret] = await Promise.all([startGateway(jwksFile), startGateway(pemFile), startGateway(secretFile)]);
+    tokenA = signRs256(key1, claims('a'));
+    tokenB = signRs256(key1, claims('b'));
+    // RBAC reaches the apiserver's authorizer after a short delay: wait until both tenants work.
+    await pollUntil('tenant A to read its object', async () => (await post(viaJwks.url, getQ(nsA1, 'a1-first'), bearer(tokenA))).body.data?.[`cronTab${v1}`], { timeoutMs: 15_000 });
+    await pollUntil('tenant B to read its object', async () => (await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(tokenB))).body.data?.[`cronTab${v1}`], { timeoutMs: 15_000 });
+  });
+
+  after(async () => {
+    await Promise.all([viaJwks?.gateway.stop(), viaPem?.gateway.stop(), viaSecret?.gateway.stop()]);
+    await jwks.stop();
+    dir.remove();
+    await kubectl(['delete', 'clusterrole', `${run}-editor`, `${run}-cct-reader`, '--ignore-not-found']);
+    await kubectl(['delete', 'clusterrolebinding', `${run}-a-cct`, '--ignore-not-found']);
+    await kubectl(['delete', 'namespace', nsA1, nsA2, nsB, '--wait=false', '--ignore-not-found']);
+  });
+
+  describe('authentication: refused tokens (each carries tenant B claims and asks for B\'s object)', () => {
+    /** The request a stolen or forged B token would make. */
+    async function refused(url: string, headers: Record<string, string>, status: number, code: string, reason: RegExp): Promise<Reply> {
+      const r = await post(url, getQ(nsB, 'b-secret'), headers);
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.body.errors?.length, 1, r.text);
+      assert.equal(r.body.errors[0]!.extensions?.code, code, r.text);
+      assert.match(r.body.errors[0]!.message, reason);
+      assert.equal(r.body.data, undefined, r.text);
+      if (status === 401) assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="crdgate", error="invalid_token"/);
+      else assert.equal(r.headers.get('www-authenticate'), null);
+      assertNothingOfB(r.text);
+      return r;
+    }
+
+    it('a genuine B token reads B\'s object (the requests below would succeed if verification were bypassed)', async () => {
+      const r = await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(tokenB));
+      assert.equal(r.body.data?.[`cronTab${v1}`]?.spec?.image, bMarker, r.text);
+    });
+
+    it('forged signature: signed by another key under the published kid', async () => {
+      await refused(viaJwks.url, bearer(signRs256(impostor, claims('b'))), 401, 'UNAUTHENTICATED', /signature is invalid/);
+      await refused(viaPem.url, bearer(signRs256(impostor, claims('b'))), 401, 'UNAUTHENTICATED', /signature is invalid/);
+    });
+
+    it('alg none: an unsigned token', async () => {
+      await refused(viaJwks.url, bearer(unsignedToken(claims('b'), { kid: key1.kid })), 401, 'UNAUTHENTICATED', /unsigned tokens \(alg none\)/);
+      await refused(viaPem.url, bearer(unsignedToken(claims('b'))), 401, 'UNAUTHENTICATED', /unsigned tokens \(alg none\)/);
+      await refused(viaSecret.url, bearer(unsignedToken(claims('b'))), 401, 'UNAUTHENTICATED', /unsigned tokens \(alg none\)/);
+    });
+
+    it('algorithm confusion: HS256 keyed with the RSA public key', async () => {
+      await refused(viaJwks.url, bearer(signHs256(key1.publicPem, claims('b'), { kid: key1.kid })), 401, 'UNAUTHENTICATED', /algorithm is not accepted/);
+      await refused(viaPem.url, bearer(signHs256(key1.publicPem, claims('b'))), 401, 'UNAUTHENTICATED', /algorithm is not accepted/);
+    });
+
+    it('wrong issuer', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('b', { iss: 'https://evil.example/' }))), 401, 'UNAUTHENTICATED', /issuer is not accepted/);
+    });
+
+    it('wrong audience', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('b', { aud: 'another-service' }))), 401, 'UNAUTHENTICATED', /audience is not accepted/);
+    });
+
+    it('expired beyond the clock tolerance', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('b', { iat: nowSeconds() - 700, exp: nowSeconds() - 60 }))), 401, 'UNAUTHENTICATED', /expired/);
+    });
+
+    it('not yet valid: nbf beyond the clock tolerance', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('b', { nbf: nowSeconds() + 60 }))), 401, 'UNAUTHENTICATED', /not valid before/);
+    });
+
+    it('an unknown kid is refused after the key set is refetched; a kid added by rotation is then accepted', async () => {
+      const before = jwks.fetches;
+      assert.ok(before >= 1, 'the key set was fetched for the tokens above');
+      await refused(viaJwks.url, bearer(signRs256(stranger, claims('b'))), 401, 'UNAUTHENTICATED', /unknown key id "never-published"/);
+      assert.equal(jwks.fetches, before + 1, 'an unknown kid makes the gateway fetch the key set again');
+
+      // Rotation: key-2 is published; the gateway has key-1 cached and must look again.
+      jwks.keys = [key1, key2];
+      const rotated = signRs256(key2, claims('a'));
+      const r = await post(viaJwks.url, getQ(nsA1, 'a1-first'), bearer(rotated));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.data?.[`cronTab${v1}`]?.metadata?.name, 'a1-first', r.text);
+      assert.equal(jwks.fetches, before + 2, 'the new kid was found by refetching the key set');
+      // The old key still works (both are published), and the impostor still does not.
+      assert.equal((await post(viaJwks.url, getQ(nsA1, 'a1-first'), bearer(tokenA))).status, 200);
+      await refused(viaJwks.url, bearer(signRs256(impostor, claims('b'))), 401, 'UNAUTHENTICATED', /signature is invalid/);
+    });
+
+    it('no token at all: 401 with a WWW-Authenticate challenge', async () => {
+      await refused(viaJwks.url, {}, 401, 'UNAUTHENTICATED', /bearer token is required/);
+    });
+
+    it('malformed Authorization headers', async () => {
+      await refused(viaJwks.url, { authorization: 'Basic YWxpY2U6c2VjcmV0' }, 401, 'UNAUTHENTICATED', /must be "Bearer <token>"/);
+      await refused(viaJwks.url, { authorization: 'Bearer' }, 401, 'UNAUTHENTICATED', /must be "Bearer <token>"/);
+      await refused(viaJwks.url, { authorization: `Bearer ${tokenB} ${tokenB}` }, 401, 'UNAUTHENTICATED', /must be "Bearer <token>"/);
+      await refused(viaJwks.url, { authorization: 'Bearer not-a-jwt' }, 401, 'UNAUTHENTICATED', /malformed/);
+      // B's genuine token with its signature cut off is just unsigned.
+      await refused(viaJwks.url, bearer(tokenB.slice(0, tokenB.lastIndexOf('.') + 1)), 401, 'UNAUTHENTICATED', /unsigned|signature/);
+    });
+
+    it('a token without exp', async () => {
+      const c = claims('b');
+      delete c.exp;
+      await refused(viaJwks.url, bearer(signRs256(key1, c)), 401, 'UNAUTHENTICATED', /no expiry/);
+    });
+
+    it('a valid token whose claims match no tenant: 403', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('z'))), 403, 'FORBIDDEN', /no tenant rule matches/);
+      // Matching is exact: a claim that merely contains the value does not match.
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('b ', {}))), 403, 'FORBIDDEN', /no tenant rule matches/);
+    });
+
+    it('claims that map to a system: user or to system:masters through templates: 403', async () => {
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'system:admin' }))), 403, 'FORBIDDEN', /system: user/);
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'system:kube-controller-manager' }))), 403, 'FORBIDDEN', /system: user/);
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: ['system:masters'] }))), 403, 'FORBIDDEN', /group system:masters/);
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: 'system:masters' }))), 403, 'FORBIDDEN', /group system:masters/);
+      await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [groupB, 'system:nodes'] }))), 403, 'FORBIDDEN', /group system:nodes/);
+    });
+
+    it('claims that map to system:masters with HTTP whitespace around it: 403', {
+      todo: 'src bug: mapClaims (src/auth/authenticate.ts) checks the raw claim, but HTTP strips leading/trailing spaces and tabs from header values, so the Impersonate-Group " system:masters" (src/kube/kube-client.ts impersonationHeaders) reaches Kubernetes as system:masters',
+    }, async () => {
+      for (const g of [' system:masters', 'system:masters\t']) {
+        const r = await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [g] }))));
+        assertNothingOfB(r.text);
+        assert.equal(r.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', r.text);
+      }
+      for (const sub of [' system:admin', 'system:kube-controller-manager ']) {
+        const r = await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(signRs256(key1, claims('c', { sub }))));
+        assert.equal(r.status, 403, r.text);
+      }
+    });
+
+    it('a shared-secret (HS256) config: RS256 tokens, other secrets and alg none are refused; its own tokens work', async () => {
+      const ok = await post(viaSecret.url, getQ(nsA1, 'a1-first'), bearer(signHs256(secret, claims('a'))));
+      assert.equal(ok.body.data?.[`cronTab${v1}`]?.metadata?.name, 'a1-first', ok.text);
+      await refused(viaSecret.url, bearer(signRs256(key1, claims('b'))), 401, 'UNAUTHENTICATED', /algorithm is not accepted/);
+      await refused(viaSecret.url, bearer(signHs256(hmacSecret(), claims('b'))), 401, 'UNAUTHENTICATED', /signature is invalid/);
+      await refused(viaSecret.url, bearer(signHs256(key1.publicPem, claims('b'))), 401, 'UNAUTHENTICATED', /signature is invalid/);
+    });
+
+    it('a publicKeyFile config accepts tokens of its key', async () => {
+      const ok = await post(viaPem.url, getQ(nsA1, 'a1-first'), bearer(signRs256(key1, claims('a'))));
+      assert.equal(ok.body.data?.[`cronTab${v1}`]?.metadata?.name, 'a1-first', ok.text);
+      await refused(viaPem.url, bearer(signRs256(key2, claims('b'), { kid: 'key-1' })), 401, 'UNAUTHENTICATED', /signature is invalid/);
+    });
+  });
+
+  describe('tenant A against tenant B\'s namespace', () => {
+    /** One FORBIDDEN error, nothing of B's in the response. */
+    async function forbidden(query: string, headers: Record<string, string> = bearer(tokenA)): Promise<Reply> {
+      const r = await post(viaJwks.url, query, headers);
+      assertNothingOfB(r.text);
+      assert.equal(r.body.errors?.length, 1, r.text);
+      assert.equal(r.body.errors[0]!.extensions?.code, 'FORBIDDEN', r.text);
+      return r;
+    }
+
+    it('get: FORBIDDEN, data null', async () => {
+      const r = await forbidden(getQ(nsB, 'b-secret'));
+      assert.equal(r.body.data?.[`cronTab${v1}`], null);
+      assert.deepEqual(r.body.errors![0]!.path, [`cronTab${v1}`]);
+      // The default-version field and the v2 field are the same resource.
+      await forbidden(`{ cronTab_stable_example_com(namespace: "${nsB}", name: "b-secret") { spec { image } } }`);
+      await forbidden(`{ cronTab_v2_stable_example_com(namespace: "${nsB}", name: "b-secret") { metadata { uid } } }`);
+      await forbidden(`{ cronTab_Scale${v1}(namespace: "${nsB}", name: "b-secret") { spec { replicas } } }`);
+    });
+
+    it('list in B\'s namespace: FORBIDDEN', async () => {
+      const r = await forbidden(`{ cronTabList${v1}(namespace: "${nsB}") { edges { node { spec { image } } } } }`);
+      assert.equal(r.body.data, null);
+    });
+
+    it('create in B\'s namespace: FORBIDDEN and nothing created', async () => {
+      await forbidden(`mutation { createCronTab${v1}(namespace: "${nsB}", input: { metadata: { name: "planted" }, spec: { image: "x" } }) { metadata { uid } } }`);
+      assert.equal(await crontabExists(nsB, 'planted'), false);
+    });
+
+    it('patch, replace, scale and status update of B\'s object: FORBIDDEN and B\'s object unchanged', async () => {
+      const before = await bObject();
+      await forbidden(`mutation { patchCronTab${v1}(namespace: "${nsB}", name: "b-secret", type: MERGE, patch: { spec: { image: "hijacked" } }) { spec { image } } }`);
+      await forbidden(`mutation { patchCronTab${v1}(namespace: "${nsB}", name: "b-secret", type: JSON, jsonPatch: [{ op: replace, path: "/spec/image", value: "hijacked" }]) { spec { image } } }`);
+      await forbidden(`mutation { patchCronTab${v1}(namespace: "${nsB}", name: "b-secret", type: APPLY, fieldManager: "a", force: true, patch: { spec: { image: "hijacked" } }) { spec { image } } }`);
+      await forbidden(`mutation { replaceCronTab${v1}(namespace: "${nsB}", name: "b-secret", input: { metadata: { name: "b-secret" }, spec: { image: "hijacked" } }) { spec { image } } }`);
+      await forbidden(`mutation { scaleCronTab${v1}(namespace: "${nsB}", name: "b-secret", replicas: 9) { spec { replicas } } }`);
+      await forbidden(`mutation { updateCronTabStatus${v1}(namespace: "${nsB}", name: "b-secret", input: { metadata: { name: "b-secret" }, status: { replicas: 9 } }) { status { replicas } } }`);
+      assert.deepEqual(await bObject(), before);
+    });
+
+    it('delete of B\'s object and of B\'s collection: FORBIDDEN and B\'s object still there', async () => {
+      const before = await bObject();
+      await forbidden(`mutation { deleteCronTab${v1}(namespace: "${nsB}", name: "b-secret") { object { metadata { uid } } } }`);
+      await forbidden(`mutation { deleteCronTabList${v1}(namespace: "${nsB}") { metadata { uid } } }`);
+      assert.deepEqual(await bObject(), before);
+    });
+
+    it('a list across all namespaces holds A\'s objects only, from both of A\'s namespaces', async () => {
+      const r = await post(viaJwks.url, listAllQ(), bearer(tokenA));
+      assertNothingOfB(r.text);
+      assert.equal(r.body.errors, undefined, r.text);
+      const names = r.body.data![`cronTabList${v1}`].edges.map((e: any) => `${e.node.metadata.namespace}/${e.node.metadata.name}`);
+      assert.deepEqual(names, [`${nsA1}/a1-first`, `${nsA1}/a1-second`, `${nsA2}/a2-only`]);
+      // And B, the other way round.
+      const rb = await post(viaJwks.url, listAllQ(), bearer(tokenB));
+      assert.deepEqual(rb.body.data![`cronTabList${v1}`].edges.map((e: any) => e.node.metadata.name), ['b-secret'], rb.text);
+    });
+
+    it('paging across all namespaces with first: 1 walks through both of A\'s namespaces, never B\'s', async () => {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const r = await post(viaJwks.url, listAllQ(1, after), bearer(tokenA));
+        assertNothingOfB(r.text);
+        assert.equal(r.body.errors, undefined, r.text);
+        const conn = r.body.data![`cronTabList${v1}`];
+        assert.ok(conn.edges.length <= 1, r.text);
+        seen.push(...conn.edges.map((e: any) => `${e.node.metadata.namespace}/${e.node.metadata.name}`));
+        if (!conn.pageInfo.hasNextPage) break;
+        after = conn.pageInfo.endCursor;
+        assert.ok(after, 'a next page has a cursor');
+      }
+      assert.deepEqual(seen, [`${nsA1}/a1-first`, `${nsA1}/a1-second`, `${nsA2}/a2-only`]);
+    });
+
+    it('client-sent Impersonate-* headers next to A\'s token do not elevate', async () => {
+      const headers = {
+        ...bearer(tokenA),
+        'Impersonate-User': 'system:admin',
+        'Impersonate-Group': 'system:masters',
+        'Impersonate-Extra-Scopes': 'everything',
+      };
+      await forbidden(getQ(nsB, 'b-secret'), headers);
+      await forbidden(`mutation { patchCronTab${v1}(namespace: "${nsB}", name: "b-secret", type: MERGE, patch: { spec: { image: "hijacked" } }) { spec { image } } }`, headers);
+      const r = await post(viaJwks.url, listAllQ(), headers);
+      assertNothingOfB(r.text);
+      assert.equal(r.body.data?.[`cronTabList${v1}`]?.edges?.length, 3, r.text);
+      // Without any token, the headers are not an identity either.
+      const anon = await post(viaJwks.url, getQ(nsB, 'b-secret'), { 'Impersonate-User': 'system:admin', 'Impersonate-Group': 'system:masters' });
+      assert.equal(anon.status, 401, anon.text);
+      assertNothingOfB(anon.text);
+    });
+
+    it('a namespace argument that differs from metadata.namespace is refused and nothing is created', async () => {
+      const r = await post(viaJwks.url, `mutation { createCronTab${v1}(namespace: "${nsA1}", input: { metadata: { name: "smuggled", namespace: "${nsB}" }, spec: { image: "x" } }) { metadata { namespace } } }`, bearer(tokenA));
+      assert.equal(r.body.errors?.length, 1, r.text);
+      // The GraphQL layer refuses it before any Kubernetes call, with GraphQL's input-error code
+      // (BAD_USER_INPUT, as for every argument error); the service layer would say BAD_REQUEST.
+      assert.equal(r.body.errors[0]!.extensions?.code, 'BAD_USER_INPUT', r.text);
+      assert.match(r.body.errors[0]!.message, new RegExp(`metadata.namespace is "${nsB}", but the namespace argument is "${nsA1}"`));
+      const replace = await post(viaJwks.url, `mutation { replaceCronTab${v1}(namespace: "${nsA1}", name: "a1-first", input: { metadata: { name: "a1-first", namespace: "${nsB}" }, spec: { image: "x" } }) { metadata { namespace } } }`, bearer(tokenA));
+      assert.equal(replace.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', replace.text);
+      assert.equal(await crontabExists(nsA1, 'smuggled'), false);
+      assert.equal(await crontabExists(nsB, 'smuggled'), false);
+    });
+
+    it('aliases fetching A\'s and B\'s objects in one request: A\'s data, and FORBIDDEN with null for B', async () => {
+      const r = await post(viaJwks.url, `{
+        a: cronTab${v1}(namespace: "${nsA1}", name: "a1-first") { metadata { name } spec { image } }
+        b: cronTab${v1}(namespace: "${nsB}", name: "b-secret") { metadata { name } spec { image } }
+      }`, bearer(tokenA));
+      assertNothingOfB(r.text);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.data, { a: { metadata: { name: 'a1-first' }, spec: { image: 'a-image' } }, b: null });
+      assert.equal(r.body.errors?.length, 1, r.text);
+      assert.deepEqual(r.body.errors[0]!.path, ['b']);
+      assert.equal(r.body.errors[0]!.extensions?.code, 'FORBIDDEN');
+    });
+
+    it('introspection shows each tenant its own types and root fields only', async () => {
+      const q = `{ __schema { types { name } queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } }
+        cct: __type(name: "ClusterCronTab${v1}") { name } apiResources { crdName } }`;
+      const view = async (token: string) => {
+        const r = await post(viaJwks.url, q, bearer(token));
+        assert.equal(r.body.errors, undefined, r.text);
+        const s = r.body.data!.__schema;
+        const fields = (t: { fields: { name: string }[] } | null) => (t?.fields ?? []).map((f) => f.name);
+        return {
+          // Generated types carry a "_" (shared and introspection types do not, or start with "__").
+          generated: s.types.map((t: { name: string }) => t.name).filter((n: string) => n.includes('_') && !n.startsWith('__')) as string[],
+          query: fields(s.queryType), mutation: fields(s.mutationType), subscription: fields(s.subscriptionType),
+          cct: r.body.data!.cct, resources: r.body.data!.apiResources.map((x: { crdName: string }) => x.crdName).sort(),
+        };
+      };
+      const a = await view(tokenA);
+      const b = await view(tokenB);
+      const family = (names: string[]) => [...new Set(names.map((n) => n.split('_')[0]))].sort();
+      assert.deepEqual(family(a.generated), ['ClusterCronTab', 'CronTab']);
+      assert.deepEqual(family(b.generated), ['CronTab']);
+      assert.ok(a.query.includes(`clusterCronTab${v1}`) && a.query.includes(`clusterCronTabList${v1}`), a.query.join());
+      assert.equal(a.cct?.name, `ClusterCronTab${v1}`);
+      // A may only read ClusterCronTabs: no mutation or other write field for them.
+      assert.deepEqual(a.mutation.filter((f) => /ClusterCronTab/.test(f)), []);
+      assert.ok(a.subscription.includes(`watchClusterCronTab${v1}`));
+      assert.deepEqual(b.query.filter((f) => /clusterCronTab/i.test(f)), []);
+      assert.deepEqual(b.subscription.filter((f) => /ClusterCronTab/.test(f)), []);
+      assert.equal(b.cct, null);
+      assert.ok(b.query.includes(`cronTab${v1}`) && b.mutation.includes(`createCronTab${v1}`));
+      assert.deepEqual(a.resources, ['clustercrontabs.stable.example.com', 'crontabs.stable.example.com'].sort());
+      assert.deepEqual(b.resources, ['crontabs.stable.example.com']);
+      // Asking B's schema for a field only A has fails validation, suggesting nothing of A's.
+      const probe = await post(viaJwks.url, `{ clusterCronTabList${v1} { edges { node { metadata { name } } } } }`, bearer(tokenB));
+      assert.equal(probe.status, 400, probe.text);
+      assert.doesNotMatch(probe.text.replaceAll(`clusterCronTabList${v1}`, ''), /ClusterCronTab/i);
+    });
+  });
+});

@@ -1,0 +1,355 @@
+// Tenant isolation of subscriptions (graphql-transport-ws over a real socket) on the real control
+// plane: the token in connection_init, expiry during a subscription, shared upstream watches
+// filtered per tenant, and RBAC revocation ending live subscriptions. The attack table is in
+// tenants-security.test.ts (rows 29-36). A raw socket is used instead of a client library so that
+// close codes and every message are seen exactly as sent.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
+import { hmacSecret, nowSeconds, rsaKey, signHs256, signRs256, TenantsDir, type Claims } from '../helpers/jwt-issuer.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
+import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
+
+const run = uniqueName('secw');
+const groupA = `${run}-a`;
+const groupB = `${run}-b`;
+const groupW = `${run}-w`;
+const nsA1 = `${run}-a1`;
+const nsA2 = `${run}-a2`;
+const nsB = `${run}-b`;
+const issuer = 'https://issuer.crdgate.test/';
+const audience = 'crdgate-test';
+const bMarker = `b-only-image-${run}`;
+const v1 = '_v1_stable_example_com';
+
+interface Message {
+  type: string;
+  id?: string;
+  payload?: any;
+}
+
+/** One graphql-transport-ws connection: every message and the close, with their arrival times. */
+class RawConnection {
+  readonly ws: WebSocket;
+  readonly messages: { at: number; msg: Message }[] = [];
+  readonly raw: string[] = [];
+  closed: { at: number; code: number; reason: string } | undefined;
+  private nextId = 1;
+
+  constructor(url: string, payload: Record<string, unknown> | undefined) {
+    this.ws = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    this.ws.on('open', () => this.ws.send(JSON.stringify({ type: 'connection_init', ...(payload ? { payload } : {}) })));
+    this.ws.on('message', (data) => {
+      const text = String(data);
+      this.raw.push(text);
+      this.messages.push({ at: Date.now(), msg: JSON.parse(text) as Message });
+    });
+    this.ws.on('close', (code, reason) => {
+      this.closed = { at: Date.now(), code, reason: String(reason) };
+    });
+    this.ws.on('error', () => {});
+  }
+
+  async acked(): Promise<void> {
+    await pollUntil('connection_ack', () => this.closed ?? this.messages.some((m) => m.msg.type === 'connection_ack'), { timeoutMs: 10_000, intervalMs: 10 });
+    if (this.closed) throw new Error(`closed ${this.closed.code} ${this.closed.reason} instead of connection_ack`);
+  }
+
+  waitClosed(timeoutMs = 10_000): Promise<{ at: number; code: number; reason: string }> {
+    return pollUntil('the socket to close', () => this.closed, { timeoutMs, intervalMs: 10 });
+  }
+
+  subscribe(query: string): string {
+    const id = String(this.nextId++);
+    this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+    return id;
+  }
+
+  /** `TYPE namespace/name` of each event of one subscription. */
+  events(id: string): string[] {
+    return this.messages.filter((m) => m.msg.id === id && m.msg.type === 'next' && m.msg.payload?.data)
+      .map((m) => {
+        const e = Object.values(m.msg.payload.data as Record<string, any>)[0];
+        return e.object ? `${e.type} ${e.object.metadata.namespace}/${e.object.metadata.name}` : e.type;
+      });
+  }
+
+  /** The errors that ended a subscription (an error message, or a next with errors), if any. */
+  errors(id: string): { at: number; codes: string[]; text: string } | undefined {
+    const m = this.messages.find((x) => x.msg.id === id && (x.msg.type === 'error' || (x.msg.type === 'next' && x.msg.payload?.errors)));
+    if (!m) return undefined;
+    const list = (m.msg.type === 'error' ? m.msg.payload : m.msg.payload.errors) as { extensions?: { code?: string } }[];
+    return { at: m.at, codes: list.map((e) => String(e.extensions?.code)), text: JSON.stringify(m.msg) };
+  }
+
+  completed(id: string): boolean {
+    return this.messages.some((m) => m.msg.id === id && m.msg.type === 'complete');
+  }
+
+  async waitForEvent(id: string, event: string, timeoutMs = 10_000): Promise<void> {
+    await pollUntil(`event "${event}" on subscription ${id} (got ${this.events(id).join(', ')})`,
+      () => this.errors(id) !== undefined || this.closed !== undefined || this.events(id).includes(event), { timeoutMs, intervalMs: 10 });
+    if (this.errors(id)) throw new Error(`subscription ${id} failed: ${this.errors(id)!.text}`);
+    if (this.closed && !this.events(id).includes(event)) throw new Error(`socket closed ${this.closed.code} ${this.closed.reason}; events ${this.events(id).join(', ')}`);
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+const watchQ = (ns?: string, initial = false) => `subscription { watchCronTab${v1}(${[ns ? `namespace: "${ns}"` : '', initial ? 'sendInitialEvents: true' : ''].filter(Boolean).join(', ') || 'sendInitialEvents: false'}) {
+  type object { metadata { name namespace } spec { image } } } }`;
+
+async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const r = await kubectl(args, input === undefined ? {} : { input });
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const crontab = (ns: string, name: string, image: string) => `apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { cronSpec: "* * * * */5", image: "${image}", replicas: 1 }
+`;
+const createCronTab = (ns: string, name: string, image = 'a-image') => kubectlOk(['create', '-f', '-'], crontab(ns, name, image));
+
+const binding = (ns: string, name: string, group: string) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: ${name}, namespace: ${ns} }
+subjects: [{ kind: Group, name: ${group}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-editor, apiGroup: rbac.authorization.k8s.io }
+`;
+
+const rbacYaml = () => `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${run}-editor }
+rules:
+- { apiGroups: [stable.example.com], resources: [crontabs], verbs: [get, list, watch, create, update, patch, delete, deletecollection] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${run}-w-everywhere }
+subjects: [{ kind: Group, name: ${groupW}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-editor, apiGroup: rbac.authorization.k8s.io }
+${binding(nsA1, 'editor-a', groupA)}${binding(nsA2, 'editor-a', groupA)}${binding(nsB, 'editor-b', groupB)}${binding(nsA1, 'editor-w', groupW)}`;
+
+describe('tenant isolation of subscriptions', () => {
+  const dir = new TenantsDir();
+  const secret = hmacSecret();
+  let gateway: Gateway;
+  let url = '';
+  const token = (tenant: string, extra: Claims = {}) => {
+    const now = nowSeconds();
+    return signHs256(secret, { iss: issuer, aud: audience, sub: `${tenant}-user`, tenant, iat: now, exp: now + 600, ...extra });
+  };
+  const open: RawConnection[] = [];
+  const connect = (payload: Record<string, unknown> | undefined) => {
+    const c = new RawConnection(url, payload);
+    open.push(c);
+    return c;
+  };
+  const assertNothingOfB = (c: RawConnection) => assert.ok(!c.raw.join('\n').includes(bMarker), `B's data reached A: ${c.raw.join('\n')}`);
+
+  before(async () => {
+    dir.write('hs.secret', secret);
+    const file = dir.writeConfig('tenants.yaml', {
+      auth: { issuer, audience, algorithms: ['HS256'], secretFile: 'hs.secret', clockToleranceSeconds: 5 },
+      tenants: [
+        { name: 'a', match: { tenant: 'a' }, user: 'a:{sub}', groups: [groupA] },
+        { name: 'b', match: { tenant: 'b' }, user: 'b:{sub}', groups: [groupB] },
+        { name: 'w', match: { tenant: 'w' }, user: 'w:{sub}', groups: [groupW] },
+      ],
+    });
+    for (const ns of [nsA1, nsA2, nsB]) await kubectlOk(['create', 'namespace', ns]);
+    await kubectlOk(['apply', '-f', '-'], rbacYaml());
+    await createCronTab(nsA1, 'a1-old');
+    await createCronTab(nsA2, 'a2-old');
+    await createCronTab(nsB, 'b-old', bMarker);
+    gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false });
+    const server = await gateway.listen(0);
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    // RBAC reaches the apiserver's authorizer after a short delay: wait until A and B can list.
+    for (const [t, ns] of [['a', nsA2], ['b', nsB], ['w', nsB]] as const) {
+      await pollUntil(`tenant ${t} to list in ${ns}`, async () => {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token(t)}` },
+          body: JSON.stringify({ query: `{ cronTabList${v1}(namespace: "${ns}") { edges { node { metadata { name } } } } }` }),
+        });
+        return ((await r.json()) as { data?: unknown }).data;
+      }, { timeoutMs: 15_000 });
+    }
+  });
+
+  after(async () => {
+    for (const c of open) c.ws.terminate();
+    await gateway?.stop();
+    dir.remove();
+    await kubectl(['delete', 'clusterrole', `${run}-editor`, '--ignore-not-found']);
+    await kubectl(['delete', 'clusterrolebinding', `${run}-w-everywhere`, '--ignore-not-found']);
+    await kubectl(['delete', 'namespace', nsA1, nsA2, nsB, '--wait=false', '--ignore-not-found']);
+  });
+
+  it('connection_init without a token: closed with 4401', async () => {
+    const c = connect(undefined);
+    const closed = await c.waitClosed();
+    assert.equal(closed.code, 4401, closed.reason);
+    assert.match(closed.reason, /bearer token is required/);
+    assert.equal(c.messages.length, 0, 'no ack, no data');
+  });
+
+  it('connection_init with a bad token: closed with 4401', async () => {
+    for (const payload of [
+      { authorization: `Bearer ${signHs256(hmacSecret(), { iss: issuer, aud: audience, tenant: 'b', exp: nowSeconds() + 600 })}` },
+      { token: signRs256(rsaKey('k'), { iss: issuer, aud: audience, tenant: 'b', exp: nowSeconds() + 600 }) },
+      { authorization: 'Basic YWxpY2U6c2VjcmV0' },
+      { token: token('b', { exp: nowSeconds() - 60 }) },
+    ]) {
+      const c = connect(payload);
+      const closed = await c.waitClosed();
+      assert.equal(closed.code, 4401, `${JSON.stringify(payload)}: ${closed.reason}`);
+      assert.equal(c.messages.length, 0);
+    }
+  });
+
+  it('connection_init with a valid token that matches no tenant: closed with 4403', async () => {
+    const c = connect({ token: token('nobody') });
+    const closed = await c.waitClosed();
+    assert.equal(closed.code, 4403, closed.reason);
+    assert.match(closed.reason, /no tenant rule matches/);
+  });
+
+  it('A watching B\'s namespace: FORBIDDEN, no event', async () => {
+    const c = connect({ authorization: `Bearer ${token('a')}` });
+    await c.acked();
+    const id = c.subscribe(watchQ(nsB, true));
+    const err = await pollUntil('the subscription to fail', () => c.errors(id));
+    assert.deepEqual(err.codes, ['FORBIDDEN'], err.text);
+    assert.deepEqual(c.events(id), []);
+    assertNothingOfB(c);
+    c.close();
+  });
+
+  it('A across all namespaces never gets B\'s events (initial state or live), and B never gets A\'s', async () => {
+    const a = connect({ authorization: `Bearer ${token('a')}` });
+    const b = connect({ token: token('b') });
+    await Promise.all([a.acked(), b.acked()]);
+    const ida = a.subscribe(watchQ(undefined, true));
+    const idb = b.subscribe(watchQ(undefined, true));
+    await a.waitForEvent(ida, 'INITIAL_STATE_DONE');
+    await b.waitForEvent(idb, 'INITIAL_STATE_DONE');
+    assert.deepEqual(a.events(ida).sort(), [`ADDED ${nsA1}/a1-old`, `ADDED ${nsA2}/a2-old`, 'INITIAL_STATE_DONE'].sort());
+    assert.deepEqual(b.events(idb), [`ADDED ${nsB}/b-old`, 'INITIAL_STATE_DONE']);
+    // B's change first, then A's: both subscribers share one upstream watch, which delivers in
+    // order, so once A has its own event, B's would already have arrived had it leaked.
+    await createCronTab(nsB, 'b-live', bMarker);
+    await kubectlOk(['patch', 'crontabs.stable.example.com', 'b-old', '-n', nsB, '--type=merge', '-p', '{"spec":{"replicas":3}}']);
+    await createCronTab(nsA2, 'a2-live');
+    await a.waitForEvent(ida, `ADDED ${nsA2}/a2-live`);
+    await b.waitForEvent(idb, `MODIFIED ${nsB}/b-old`);
+    assert.deepEqual(a.events(ida).slice(3), [`ADDED ${nsA2}/a2-live`]);
+    assert.deepEqual(b.events(idb).slice(2), [`ADDED ${nsB}/b-live`, `MODIFIED ${nsB}/b-old`]);
+    assertNothingOfB(a);
+    assert.ok(!b.raw.join('').includes(nsA2), 'A\'s events never reach B');
+    a.close();
+    b.close();
+  });
+
+  it('a token that expires during a subscription ends it at expiry with close 4401', async () => {
+    // Whole seconds, as in a JWT; at least 3 s ahead so the subscription is surely running first.
+    const exp = nowSeconds() + 4;
+    const c = connect({ authorization: `Bearer ${token('a', { exp })}` });
+    await c.acked();
+    const id = c.subscribe(watchQ(nsA1, true));
+    await c.waitForEvent(id, 'INITIAL_STATE_DONE');
+    const closed = await c.waitClosed(10_000);
+    const late = closed.at - exp * 1000;
+    assert.equal(closed.code, 4401, closed.reason);
+    assert.match(closed.reason, /token expired/);
+    assert.ok(late >= -50 && late <= 1000, `closed ${late} ms after exp`);
+    // What reaches the client before the close, if anything, is the subscription's UNAUTHENTICATED.
+    const err = c.errors(id);
+    if (err) assert.deepEqual(err.codes, ['UNAUTHENTICATED'], err.text);
+    console.log(`expiry: closed ${closed.code} "${closed.reason}" ${late} ms after exp; before it: ${err ? err.text : 'no subscription error'}`);
+    assert.deepEqual(c.events(id), [`ADDED ${nsA1}/a1-old`, 'INITIAL_STATE_DONE']);
+  });
+
+  it('a token valid for 30 days keeps its subscription open', {
+    todo: 'src bug: the expiry timers in attachWebSocket (src/graphql/ws-server.ts) and in watch() (src/service/hub-operations.ts) call setTimeout with more than 2^31-1 ms, which Node turns into 1 ms: any token valid longer than 24.8 days is "expired" at once',
+  }, async () => {
+    const c = connect({ authorization: `Bearer ${token('a', { exp: nowSeconds() + 30 * 24 * 3600 })}` });
+    await c.acked();
+    const id = c.subscribe(watchQ(nsA1, false));
+    await createCronTab(nsA1, 'a1-long-lived');
+    await c.waitForEvent(id, `ADDED ${nsA1}/a1-long-lived`);
+    assert.equal(c.closed, undefined);
+    c.close();
+  });
+
+  it('a cluster-wide grant revoked during an all-namespace subscription narrows it to the tenant\'s namespaces', {
+    todo: 'src bug: recheck() in createGatewayOperations (src/service/hub-operations.ts) only updates a namespace filter that existed at subscribe time; a subscription that started with cluster-wide access has no filter and keeps receiving every namespace after the grant is removed',
+  }, async () => {
+    const w = connect({ token: token('w') });
+    await w.acked();
+    const id = w.subscribe(watchQ());
+    await createCronTab(nsA2, 'w-fence-1');
+    await w.waitForEvent(id, `ADDED ${nsA2}/w-fence-1`);
+    await kubectlOk(['delete', 'clusterrolebinding', `${run}-w-everywhere`]);
+    // W keeps its RoleBinding in nsA1 only. Wait until the gateway answers lists with that.
+    await pollUntil('the gateway to list only nsA1 for W', async () => {
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token('w')}` },
+        body: JSON.stringify({ query: `{ cronTabList${v1} { edges { node { metadata { namespace } } } } }` }),
+      });
+      const body = (await r.json()) as { data?: { [k: string]: { edges: { node: { metadata: { namespace: string } } }[] } } };
+      const nss = new Set(body.data?.[`cronTabList${v1}`]?.edges.map((e) => e.node.metadata.namespace));
+      return nss.size === 1 && nss.has(nsA1);
+    }, { timeoutMs: 10_000 });
+    await createCronTab(nsB, 'w-must-not-see', bMarker);
+    await createCronTab(nsA1, 'w-fence-2');
+    await w.waitForEvent(id, `ADDED ${nsA1}/w-fence-2`);
+    assert.ok(!w.events(id).includes(`ADDED ${nsB}/w-must-not-see`), w.events(id).join(', '));
+    assertNothingOfB(w);
+    w.close();
+  });
+
+  it('revoking A\'s RoleBindings ends A\'s live subscriptions with FORBIDDEN within 5 s, and narrows the all-namespace one first', async () => {
+    const c = connect({ authorization: `Bearer ${token('a')}` });
+    await c.acked();
+    const all = c.subscribe(watchQ());
+    const inA2 = c.subscribe(watchQ(nsA2));
+    await createCronTab(nsA2, 'a2-fence');
+    await c.waitForEvent(all, `ADDED ${nsA2}/a2-fence`);
+    await c.waitForEvent(inA2, `ADDED ${nsA2}/a2-fence`);
+
+    const t0 = Date.now();
+    await kubectlOk(['delete', 'rolebinding', 'editor-a', '-n', nsA2]);
+    const ended = await pollUntil('the nsA2 subscription to end', () => c.errors(inA2), { timeoutMs: 5_000, intervalMs: 10 });
+    const ms = ended.at - t0;
+    assert.deepEqual(ended.codes, ['FORBIDDEN'], ended.text);
+    assert.ok(ms < 5_000, `ended after ${ms} ms`);
+
+    // The all-namespace subscription lives on, for nsA1 only.
+    await createCronTab(nsA2, 'a2-after-revoke');
+    await createCronTab(nsA1, 'a1-after-revoke');
+    await c.waitForEvent(all, `ADDED ${nsA1}/a1-after-revoke`);
+    assert.equal(c.events(all).includes(`ADDED ${nsA2}/a2-after-revoke`), false, c.events(all).join(', '));
+    assert.equal(c.errors(all), undefined);
+
+    const t1 = Date.now();
+    await kubectlOk(['delete', 'rolebinding', 'editor-a', '-n', nsA1]);
+    const endedAll = await pollUntil('the all-namespace subscription to end', () => c.errors(all), { timeoutMs: 5_000, intervalMs: 10 });
+    assert.deepEqual(endedAll.codes, ['FORBIDDEN'], endedAll.text);
+    assert.ok(endedAll.at - t1 < 5_000, `ended after ${endedAll.at - t1} ms`);
+    assert.equal(c.closed, undefined, 'the connection itself stays open');
+    console.log(`revocation ended subscriptions after ${ms} ms (one namespace) and ${endedAll.at - t1} ms (all namespaces)`);
+    c.close();
+  });
+});

@@ -1,0 +1,107 @@
+// What the gateway sends Kubernetes to act as a caller: impersonationHeaders, and the header lines
+// as they leave the process through KubeClient (a local HTTP server records the raw lines).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { impersonationHeaders, KubeClient, type Impersonation } from '../../../src/kube/kube-client.ts';
+
+/** [name, value] pairs of the Impersonate-* header lines, lower-cased names, in order. */
+type Lines = [string, string][];
+
+describe('impersonation headers', () => {
+  let server: Server;
+  let client: KubeClient;
+  let last: { impersonate: Lines; authorization: string | undefined } = { impersonate: [], authorization: undefined };
+
+  before(async () => {
+    server = createServer((req, res) => {
+      const impersonate: Lines = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!.toLowerCase();
+        if (name.startsWith('impersonate-')) impersonate.push([name, req.rawHeaders[i + 1]!]);
+      }
+      last = { impersonate, authorization: req.headers.authorization };
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 'gateway-token' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    client = new KubeClient(kc);
+  });
+  after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function sent(who: Impersonation | undefined, headers?: Record<string, string>): Promise<Lines> {
+    await client.request('GET', '/api', { impersonate: who, headers });
+    return last.impersonate;
+  }
+
+  it('impersonationHeaders: the user, one value per group and per extra value, uid, percent-encoded extra keys', () => {
+    assert.deepEqual(impersonationHeaders({ user: 'a:alice', groups: ['g1', 'g2'], uid: '42', extra: { 'crdgate.io/tenant': ['a', 'b'], scopes: ['read'], empty: [] } }), {
+      'Impersonate-User': 'a:alice',
+      'Impersonate-Group': ['g1', 'g2'],
+      'Impersonate-Uid': '42',
+      'Impersonate-Extra-crdgate.io%2Ftenant': ['a', 'b'],
+      'Impersonate-Extra-scopes': ['read'],
+    });
+    assert.deepEqual(impersonationHeaders({ user: 'u' }), { 'Impersonate-User': 'u' });
+  });
+
+  it('on the wire: two groups are two Impersonate-Group lines, each extra value its own line, the gateway\'s token kept', async () => {
+    const lines = await sent({ user: 'a:alice', groups: ['g1', 'g2'], extra: { 'crdgate.io/tenant': ['a', 'b'] } });
+    assert.deepEqual(lines, [
+      ['impersonate-user', 'a:alice'],
+      ['impersonate-group', 'g1'], ['impersonate-group', 'g2'],
+      ['impersonate-extra-crdgate.io%2ftenant', 'a'], ['impersonate-extra-crdgate.io%2ftenant', 'b'],
+    ]);
+    assert.equal(last.authorization, 'Bearer gateway-token');
+  });
+
+  it('on the wire: a group containing a comma stays one group on one line', async () => {
+    const lines = await sent({ user: 'u', groups: ['g1,g2'] });
+    assert.deepEqual(lines, [['impersonate-user', 'u'], ['impersonate-group', 'g1,g2']]);
+  });
+
+  it('on the wire: an Impersonate-* header given with the request is replaced by the caller\'s identity', async () => {
+    const lines = await sent({ user: 'a:alice', groups: ['g1'] }, { 'Impersonate-User': 'system:admin', 'Impersonate-Group': 'system:masters' });
+    assert.deepEqual(lines, [['impersonate-user', 'a:alice'], ['impersonate-group', 'g1']]);
+  });
+
+  it('on the wire: Impersonate-* headers given with the request are removed whatever their case', {
+    todo: 'src bug: KubeClient.open (src/kube/kube-client.ts) merges opts.headers and impersonationHeaders() as plain object keys: "impersonate-group" (lower case) survives next to the identity, and nothing strips Impersonate-* headers at all',
+  }, async () => {
+    const lines = await sent({ user: 'a:alice' }, { 'impersonate-user': 'system:admin', 'impersonate-group': 'system:masters', 'Impersonate-Extra-Scopes': 'all' });
+    assert.deepEqual(lines, [['impersonate-user', 'a:alice']]);
+    assert.deepEqual(await sent(undefined, { 'Impersonate-Group': 'system:masters' }), []);
+  });
+
+  it('identities are sent exactly as mapped or refused, never turned into another identity', {
+    todo: 'src bug: HTTP receivers strip leading/trailing spaces and tabs of header values, so the group " system:masters" arrives as system:masters; impersonationHeaders (or mapClaims) must refuse values that are not sent verbatim',
+  }, async () => {
+    for (const who of [{ user: 'a:alice', groups: [' system:masters'] }, { user: 'system:admin\t' }]) {
+      let lines: Lines | undefined;
+      try {
+        lines = await sent(who);
+      } catch {
+        continue;
+      }
+      assert.ok(!lines.some(([, v]) => v.trim().startsWith('system:')), `sent ${JSON.stringify(lines)}`);
+    }
+  });
+
+  it('extra keys with bytes outside HTTP token characters are percent-encoded', {
+    todo: 'src bug: impersonationHeaders uses encodeURIComponent, which leaves ( ) unencoded; they are not legal in a header name, so the request throws ERR_INVALID_HTTP_TOKEN (Kubernetes expects every non-token byte as %XX, like client-go)',
+  }, async () => {
+    assert.deepEqual(impersonationHeaders({ user: 'u', extra: { 'scope(read)': ['x'] } }), { 'Impersonate-User': 'u', 'Impersonate-Extra-scope%28read%29': ['x'] });
+    assert.deepEqual(await sent({ user: 'u', extra: { 'scope(read)': ['x'] } }), [['impersonate-user', 'u'], ['impersonate-extra-scope%28read%29', 'x']]);
+  });
+});

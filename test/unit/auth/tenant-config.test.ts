@@ -1,0 +1,149 @@
+// The tenants file is validated completely at start: every problem is reported, one line each,
+// with the file and the path of the offending value.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadTenantConfig, validateTenantConfig } from '../../../src/auth/tenant-config.ts';
+import { CrdgateError } from '../../../src/errors.ts';
+import { hmacSecret, rsaKey, TenantsDir } from '../../helpers/jwt-issuer.ts';
+
+const dir = new TenantsDir();
+after(() => dir.remove());
+const pem = dir.write('key.pem', rsaKey('k').publicPem);
+dir.write('hs.secret', hmacSecret());
+dir.write('short.secret', Buffer.alloc(31, 7));
+const file = join(dir.dir, 'tenants.yaml');
+
+const tenant = { name: 'a', match: { tenant: 'a' }, user: 'a:{sub}', groups: ['tenant-a'] };
+const rsAuth = { issuer: 'https://login.example.com/', audience: 'crdgate', algorithms: ['RS256'], publicKeyFile: 'key.pem' };
+
+/** The problems of a document, one per line, with the file prefix removed. */
+function problems(doc: unknown): string[] {
+  try {
+    validateTenantConfig(doc, file);
+  } catch (err) {
+    assert.ok(err instanceof CrdgateError, String(err));
+    assert.equal(err.code, 'CONFIG_INVALID');
+    const lines = err.message.split('\n');
+    for (const l of lines) assert.ok(l.startsWith(`${file}: `), `every line names the file: ${l}`);
+    return lines.map((l) => l.slice(file.length + 2));
+  }
+  assert.fail('the document was accepted');
+}
+
+describe('tenants file validation', () => {
+  it('accepts a complete file and resolves key files next to it', () => {
+    const c = validateTenantConfig({ auth: { ...rsAuth, audience: ['crdgate', 'other'], clockToleranceSeconds: 10 }, tenants: [{ ...tenant, extra: { 'crdgate.io/tenant': ['a'] } }] }, file);
+    assert.deepEqual(c.auth.algorithms, ['RS256']);
+    assert.deepEqual(c.auth.audience, ['crdgate', 'other']);
+    assert.equal(c.auth.clockToleranceSeconds, 10);
+    assert.equal(c.auth.key.kind, 'publicKey');
+    assert.equal(c.auth.key.kind === 'publicKey' && c.auth.key.file, pem);
+    assert.deepEqual(c.tenants, [{ ...tenant, extra: { 'crdgate.io/tenant': ['a'] } }]);
+    const jwks = validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: 'https://login.example.com/jwks.json' }, tenants: [tenant] }, file);
+    assert.deepEqual(jwks.auth.key, { kind: 'jwks', uri: 'https://login.example.com/jwks.json', cacheMaxAgeMs: 600_000, requestsPerMinute: 10 });
+    assert.equal(jwks.auth.clockToleranceSeconds, 30);
+  });
+
+  it('reports every problem of a broken file, one line each, with its path', () => {
+    assert.deepEqual(problems({
+      auth: { issuer: '', audience: [], algorithms: ['RS256', 'none'], jwksUri: 'http://login.example.com/jwks.json', clockToleranceSeconds: 301, colour: 'red' },
+      tenants: [
+        { name: 'a', match: {}, user: '', groups: 'tenant-a', shade: 1 },
+        { name: 'a', match: { tenant: { nested: true } }, user: 'b', extra: { k: 'not-a-list' } },
+        'not-a-mapping',
+      ],
+      extras: true,
+    }), [
+      'extras: unknown key (expected auth, tenants)',
+      'auth.colour: unknown key (expected one of issuer, audience, algorithms, jwksUri, publicKeyFile, secretFile, clockToleranceSeconds, jwksCacheSeconds, jwksRequestsPerMinute)',
+      'auth.issuer: is required (a string)',
+      'auth.audience: is required (a string or a list of strings)',
+      'auth.algorithms[1]: "none" is not supported (never "none"); use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512',
+      'auth.jwksUri: must be an https URL (http only for localhost)',
+      'auth.clockToleranceSeconds: must be at most 300',
+      'tenants[0].shade: unknown key (expected name, match, user, groups, extra)',
+      'tenants[0].match: is required: claims and the values they must have, e.g. { tenant: a }',
+      'tenants[0].user: is required: the Kubernetes user name (may use {claim})',
+      'tenants[0].groups: must be a list of strings',
+      'tenants[1].name: "a" is used twice',
+      'tenants[1].match.tenant: must be a string, number or boolean',
+      'tenants[1].extra.k: must be a list of strings',
+      'tenants[2]: must be a mapping with name, match, user',
+    ]);
+  });
+
+  it('needs auth and a non-empty tenants list', () => {
+    assert.deepEqual(problems({}), [
+      'auth: is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile',
+      'tenants: is required: a non-empty list of rules',
+    ]);
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [] }), ['tenants: is required: a non-empty list of rules']);
+    assert.throws(() => validateTenantConfig(['a list'], file), /must be a mapping with auth and tenants/);
+  });
+
+  it('needs exactly one key source', () => {
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined }, tenants: [tenant] }), ['auth: needs exactly one of jwksUri, publicKeyFile, secretFile (found none)']);
+    assert.deepEqual(problems({ auth: { ...rsAuth, jwksUri: 'https://x/jwks.json' }, tenants: [tenant] }), ['auth: needs exactly one of jwksUri, publicKeyFile, secretFile (found jwksUri, publicKeyFile)']);
+  });
+
+  it('accepts http JWKS only on localhost', () => {
+    for (const uri of ['http://127.0.0.1:8080/jwks.json', 'http://localhost/jwks.json']) {
+      assert.equal(validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: uri }, tenants: [tenant] }, file).auth.key.kind, 'jwks');
+    }
+    for (const uri of ['http://10.0.0.1/jwks.json', 'http://localhost.evil.example/jwks.json', 'file:///etc/jwks.json', 'not a url']) {
+      assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: uri }, tenants: [tenant] }), ['auth.jwksUri: must be an https URL (http only for localhost)'], uri);
+    }
+  });
+
+  it('refuses HS* next to a public key and RS* next to a shared secret (algorithm confusion)', () => {
+    assert.deepEqual(problems({ auth: { ...rsAuth, algorithms: ['RS256', 'HS256'] }, tenants: [tenant] }),
+      ['auth.algorithms: HS256 does not fit a public key; list only RS*, PS* or ES* algorithms']);
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: 'https://x/jwks.json', algorithms: ['HS512'] }, tenants: [tenant] }),
+      ['auth.algorithms: HS512 does not fit a public key; list only RS*, PS* or ES* algorithms']);
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined, secretFile: 'hs.secret', algorithms: ['HS256', 'RS256', 'ES256'] }, tenants: [tenant] }), [
+      'auth.algorithms: RS256 does not fit a shared secret; list only HS* algorithms',
+      'auth.algorithms: ES256 does not fit a shared secret; list only HS* algorithms',
+    ]);
+    const ok = validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, secretFile: 'hs.secret', algorithms: ['HS256', 'HS384'] }, tenants: [tenant] }, file);
+    assert.deepEqual(ok.auth.algorithms, ['HS256', 'HS384']);
+    assert.equal(ok.auth.key.kind === 'secret' && ok.auth.key.secret.length, 48);
+  });
+
+  it('refuses a shared secret under 32 bytes, a missing key file and a file that is no PEM', () => {
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined, secretFile: 'short.secret', algorithms: ['HS256'] }, tenants: [tenant] }),
+      [`auth.secretFile: ${join(dir.dir, 'short.secret')} holds 31 bytes; an HMAC secret needs at least 32`]);
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: 'missing.pem' }, tenants: [tenant] }),
+      [`auth.publicKeyFile: cannot read ${join(dir.dir, 'missing.pem')}: ENOENT`]);
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: 'hs.secret' }, tenants: [tenant] }),
+      [`auth.publicKeyFile: ${join(dir.dir, 'hs.secret')} is not a PEM public key or certificate`]);
+  });
+
+  it('refuses system:masters in groups and system: users', () => {
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, groups: ['tenant-a', 'system:masters'] }] }), ['tenants[0].groups: must not contain system:masters']);
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, user: 'system:admin' }] }), ['tenants[0].user: must not be a system: user']);
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, user: 'system:serviceaccount:kube-system:{sub}' }] }), ['tenants[0].user: must not be a system: user']);
+  });
+
+  it('refuses every system: group and whitespace-padded system identities', {
+    todo: 'src bug: validateTenantConfig (src/auth/tenant-config.ts) refuses only the exact string "system:masters"; " system:masters" passes and arrives as system:masters (HTTP strips the space), and any other system: group passes although mapClaims refuses every token of such a tenant',
+  }, () => {
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, groups: [' system:masters'] }] }), ['tenants[0].groups: must not contain system:masters']);
+    assert.equal(problems({ auth: rsAuth, tenants: [{ ...tenant, groups: ['system:nodes'] }] }).length, 1);
+    assert.equal(problems({ auth: rsAuth, tenants: [{ ...tenant, user: ' system:admin' }] }).length, 1);
+  });
+
+  it('names the key of a bad number of seconds', {
+    todo: 'src bug: seconds() in validateTenantConfig (src/auth/tenant-config.ts) reports the path "auth" instead of the key (auth.clockToleranceSeconds, auth.jwksCacheSeconds, auth.jwksRequestsPerMinute)',
+  }, () => {
+    assert.deepEqual(problems({ auth: { ...rsAuth, clockToleranceSeconds: 'soon' }, tenants: [tenant] }), ['auth.clockToleranceSeconds: soon is not a whole number of seconds']);
+  });
+
+  it('reads YAML files and reports unreadable or invalid ones in one line', () => {
+    const good = dir.write('good.yaml', `auth:\n  issuer: i\n  audience: a\n  algorithms: [RS256]\n  publicKeyFile: key.pem\ntenants:\n  - { name: a, match: { tenant: a }, user: "a:{sub}" }\n`);
+    assert.equal(loadTenantConfig(good).tenants[0]!.name, 'a');
+    assert.throws(() => loadTenantConfig(join(dir.dir, 'absent.yaml')), (err: Error) => err instanceof CrdgateError && /^cannot read tenants file .*absent\.yaml/.test(err.message) && !err.message.includes('\n'));
+    const bad = dir.write('bad.yaml', 'auth: [\n');
+    assert.throws(() => loadTenantConfig(bad), (err: Error) => err instanceof CrdgateError && /is not valid YAML/.test(err.message) && !err.message.includes('\n'));
+  });
+});
