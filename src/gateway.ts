@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { createApp, finalHandlers, type TenantHooks } from './http/create-app.ts';
+import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './http/create-app.ts';
 import { restRouter } from './rest/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
@@ -19,6 +19,8 @@ import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import { LiveSchema, type LiveSchemaLog } from './live-schema.ts';
 import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
+import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
+import { sendProblem } from './rest/rest-router.ts';
 
 export interface GatewayOptions {
   client: KubeClient;
@@ -35,6 +37,8 @@ export interface GatewayOptions {
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
   rbacCacheMs?: number;
+  /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
+  plugins?: GatewayPlugin[];
 }
 
 export interface Gateway {
@@ -51,7 +55,9 @@ export interface Gateway {
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log;
-  const catalog = CrdCatalog.forCluster(opts.client, {
+  const plugins = opts.plugins ?? [];
+  const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, opts.client);
+  const catalog = CrdCatalog.forCluster(client, {
     debounceMs: opts.catalogDebounceMs,
     onError: (err, retryInMs) => log?.warn(`watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
   });
@@ -63,7 +69,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       catalog.waitForFirstSnapshot(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(
-          `could not list CustomResourceDefinitions at ${opts.client.server} within ${timeoutMs / 1000} s: ${describeError(catalog.lastError)}`)), timeoutMs);
+          `could not list CustomResourceDefinitions at ${client.server} within ${timeoutMs / 1000} s: ${describeError(catalog.lastError)}`)), timeoutMs);
       }),
     ]);
   } catch (err) {
@@ -73,15 +79,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clearTimeout(timer);
   }
 
-  const permissions = opts.tenants ? new Permissions(opts.client, { ttlMs: opts.rbacCacheMs }) : undefined;
+  const permissions = opts.tenants ? new Permissions(client, { ttlMs: opts.rbacCacheMs }) : undefined;
   permissions?.start();
-  const operations = createGatewayOperations(opts.client, {
+  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, createGatewayOperations(client, {
     permissions,
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
-  });
+  }));
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
+  for (const p of plugins) p.attach?.({ catalog, live, operations });
 
   let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
   if (opts.tenants && permissions) {
@@ -103,9 +110,38 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     };
   }
 
+  // Admission (rate limits) needs the tenant: after authentication with tenants, for every HTTP
+  // request without. WebSocket connections are not requests; their subscriptions are counted.
+  const admitters = plugins.filter((p) => p.admit);
+  const admit = (tenant: string) => {
+    for (const p of admitters) p.admit!(tenant);
+  };
+  const httpTenants = tenants && admitters.length
+    ? { ...tenants, authenticate: async (authorization: string | undefined) => {
+      const caller = await tenants!.authenticate(authorization);
+      admit(caller.tenant);
+      return caller;
+    } }
+    : tenants;
+  const middleware = plugins.flatMap((p) => p.middleware ?? []);
+  if (!tenants && admitters.length) {
+    middleware.push((req, res, next) => {
+      if (!/^\/(graphql|rest)(\/|$)/.test(req.path)) return next();
+      try {
+        admit('');
+        next();
+      } catch (err) {
+        if (req.path.startsWith('/graphql')) sendGraphQLError(res, err);
+        else sendProblem(req, res, err);
+      }
+    });
+  }
+
   const { app, stop: stopApp } = await createApp({
     gateway: schema,
-    tenants,
+    tenants: httpTenants,
+    apollo: mergeApolloExtras(plugins),
+    middleware,
     explorer: opts.explorer,
     readiness: () => {
       const reasons: string[] = [];
@@ -123,7 +159,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   app.use('/rest', restRouter({
     operations,
     resources: () => live.resources,
-    authenticate: tenants?.authenticate,
+    authenticate: httpTenants?.authenticate,
   }));
 
   app.use(...finalHandlers());
@@ -160,6 +196,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await stopApp();
         await catalog.stop();
         await permissions?.stop();
+        for (const p of plugins) await p.stop?.();
       })();
       return stopping;
     },

@@ -17,6 +17,7 @@ import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
 import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
 import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { queryLimits } from './plugins/query-limits.ts';
 
 const log = (msg: string) => console.log(`crdgate: ${msg}`);
 
@@ -86,9 +87,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     let tenants: TenantConfig | undefined;
     if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
     else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
+    const mode = config.mode ?? (cluster ? 'local' : 'production');
     const gateway = await createGateway({
       client,
       tenants,
+      plugins: [queryLimits({ limits: config.limits, mode })],
       log: { info: log, warn: (m) => console.error(`crdgate: warning: ${m}`) },
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });

@@ -3,6 +3,7 @@
 // kubectl users set them). Every problem is reported, one line each, before anything starts.
 import { parseArgs } from 'node:util';
 import { CrdgateError } from '../errors.ts';
+import { defaultQueryLimits, type GatewayMode, type QueryLimits } from '../plugins/query-limits.ts';
 
 export interface GatewayConfig {
   host: string;
@@ -23,6 +24,13 @@ export interface GatewayConfig {
    * acts as the gateway. Absent: none, except with the local cluster, which uses demo tenants.
    */
   tenants: string | undefined;
+  /**
+   * production: no introspection, no "Did you mean" suggestions; local: both on. Absent:
+   * production, except with the bundled local control plane, which is local.
+   */
+  mode: GatewayMode | undefined;
+  /** What one GraphQL document may ask for (src/plugins/query-limits.ts). */
+  limits: QueryLimits;
 }
 
 const options = {
@@ -35,6 +43,14 @@ const options = {
   'install-examples': { type: 'string' },
   'kube-timeout': { type: 'string' },
   tenants: { type: 'string' },
+  mode: { type: 'string' },
+  'max-depth': { type: 'string' },
+  'max-aliases': { type: 'string' },
+  'max-directives': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  'max-cost': { type: 'string' },
+  'default-page-size': { type: 'string' },
+  'subscription-cost-factor': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -54,6 +70,20 @@ export const configHelp = `usage: crdgate [serve] [options]
   --tenants FILE|none       tenants file: JWT verification and claim → Kubernetes identity rules
                             (env CRDGATE_TENANTS; default: none, except that the local cluster
                             uses demo tenants whose tokens are printed at start)
+  --mode MODE               production | local (env CRDGATE_MODE; default production, local with
+                            the bundled control plane): local allows introspection and suggestions
+
+  GraphQL limits (a document over any of them is refused with BAD_REQUEST naming the limit):
+  --max-depth N             selection depth (env CRDGATE_MAX_DEPTH; default ${defaultQueryLimits.maxDepth})
+  --max-aliases N           aliases (env CRDGATE_MAX_ALIASES; default ${defaultQueryLimits.maxAliases})
+  --max-directives N        directives (env CRDGATE_MAX_DIRECTIVES; default ${defaultQueryLimits.maxDirectives})
+  --max-tokens N            lexical tokens (env CRDGATE_MAX_TOKENS; default ${defaultQueryLimits.maxTokens})
+  --max-cost N              operation cost: 1 per field, times the page size below a list field
+                            (env CRDGATE_MAX_COST; default ${defaultQueryLimits.maxCost})
+  --default-page-size N     page assumed for a list without limit/first (env
+                            CRDGATE_DEFAULT_PAGE_SIZE; default ${defaultQueryLimits.defaultPageSize})
+  --subscription-cost-factor N  a subscription's cost multiplier (env
+                            CRDGATE_SUBSCRIPTION_COST_FACTOR; default ${defaultQueryLimits.subscriptionCostFactor})
 `;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { stateDir: string }): GatewayConfig | 'help' {
@@ -105,6 +135,23 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   const installExamples = bool('install-examples', pick(v['install-examples'], 'CRDGATE_INSTALL_EXAMPLES'), true);
   const kubeTimeoutMs = int('kube-timeout', pick(v['kube-timeout'], 'CRDGATE_KUBE_TIMEOUT'), 30_000, 100, 600_000);
   const [tenants] = pick(v.tenants, 'CRDGATE_TENANTS');
+  const [modeValue, modeFrom] = pick(v.mode, 'CRDGATE_MODE');
+  let mode: GatewayMode | undefined;
+  if (modeValue !== undefined) {
+    if (modeValue === 'production' || modeValue === 'local') mode = modeValue;
+    else problems.push(`mode from ${modeFrom}: "${modeValue}" is not one of production, local`);
+  }
+  const limit = (name: keyof typeof v & string, key: keyof QueryLimits, max: number) =>
+    int(name, pick(v[name] as string | undefined, `CRDGATE_${name.toUpperCase().replace(/-/g, '_')}`), defaultQueryLimits[key], 1, max);
+  const limits: QueryLimits = {
+    maxDepth: limit('max-depth', 'maxDepth', 1000),
+    maxAliases: limit('max-aliases', 'maxAliases', 100_000),
+    maxDirectives: limit('max-directives', 'maxDirectives', 100_000),
+    maxTokens: limit('max-tokens', 'maxTokens', 10_000_000),
+    maxCost: limit('max-cost', 'maxCost', 1_000_000_000),
+    defaultPageSize: limit('default-page-size', 'defaultPageSize', 1_000_000),
+    subscriptionCostFactor: limit('subscription-cost-factor', 'subscriptionCostFactor', 1_000_000),
+  };
 
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
@@ -117,5 +164,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     installExamples,
     kubeTimeoutMs,
     tenants,
+    mode,
+    limits,
   };
 }

@@ -9,6 +9,7 @@ import type { GraphQLSchema } from 'graphql';
 import { ApiError, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
+import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -27,6 +28,10 @@ export interface AppOptions {
   context?: (req: express.Request, res: express.Response) => Promise<CallerContext> | CallerContext;
   /** The GraphiQL explorer at `/`, and at `/graphql` for browsers; `false` leaves it out. */
   explorer?: { defaultQuery?: string } | false;
+  /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
+  apollo?: ApolloExtras;
+  /** Runs before every route (request ids, logs, metrics, admission). */
+  middleware?: express.RequestHandler[];
 }
 
 export interface App {
@@ -35,15 +40,21 @@ export interface App {
   stop(): Promise<void>;
 }
 
-function newApollo(gateway: SchemaGateway): ApolloServer {
+function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloServer {
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ...(extras.plugins ?? [])],
+    validationRules: extras.validationRules,
+    parseOptions: extras.parseOptions,
+    formatError: extras.formatError,
+    hideSchemaDetailsFromClientErrors: extras.hideSchemaDetailsFromClientErrors,
+    // Batches would multiply every per-request limit; one operation per request.
+    allowBatchedHttpRequests: false,
     // The explorer's docs and completion need it; tenants see only their own schema anyway.
-    introspection: true,
+    introspection: extras.introspection ?? true,
     csrfPrevention: true,
     // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
     // process before the rest of the gateway has stopped.
@@ -54,11 +65,12 @@ function newApollo(gateway: SchemaGateway): ApolloServer {
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway);
+  const apollo = newApollo(opts.gateway, opts.apollo);
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
+  if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -76,7 +88,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
-  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
+  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
   app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), async (req, res, next) => {
     if (!opts.tenants) return shared(req, res, next);
     try {
@@ -157,6 +169,7 @@ export function sendGraphQLError(res: express.Response, err: unknown): void {
   if (e.code === 'UNAUTHENTICATED') {
     res.set('WWW-Authenticate', `Bearer realm="crdgate", error="invalid_token", error_description="${e.message.replace(/["\\]/g, '')}"`);
   }
+  if (e.details.retryAfterSeconds !== undefined) res.set('Retry-After', String(e.details.retryAfterSeconds));
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 

@@ -1,0 +1,66 @@
+// What a production plugin may hook into. The gateway (gateway.ts) stays the composition root and
+// knows nothing about limits, metrics or logs: it applies each plugin's hooks in order. Every hook
+// is optional, so a plugin takes only what it needs.
+import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { RequestHandler } from 'express';
+import type { ParseOptions, ValidationRule } from 'graphql';
+import type { CrdCatalog } from '../catalog/crd-catalog.ts';
+import type { KubeClient } from '../kube/kube-client.ts';
+import type { LiveSchema } from '../live-schema.ts';
+import type { GatewayOperations } from '../service/hub-operations.ts';
+
+/** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
+export interface ApolloExtras {
+  plugins?: ApolloServerPlugin<BaseContext>[];
+  validationRules?: ValidationRule[];
+  parseOptions?: ParseOptions;
+  introspection?: boolean;
+  /** Removes "Did you mean …?" from validation errors, which would otherwise reveal field names. */
+  hideSchemaDetailsFromClientErrors?: boolean;
+  /** Applied in plugin order; each sees the previous one's output. */
+  formatError?: NonNullable<ApolloServerOptions<BaseContext>['formatError']>;
+}
+
+export interface GatewayParts {
+  readonly catalog: CrdCatalog;
+  readonly live: LiveSchema;
+  readonly operations: GatewayOperations;
+}
+
+export interface GatewayPlugin {
+  readonly name: string;
+  apollo?: ApolloExtras;
+  /** Decorates the Kubernetes client every other part uses (retries, metrics, audit headers). */
+  wrapClient?(client: KubeClient): KubeClient;
+  /** Decorates the operations GraphQL resolvers and REST handlers call (they carry the tenant). */
+  wrapOperations?(operations: GatewayOperations): GatewayOperations;
+  /**
+   * Called for every HTTP API request (GraphQL and REST) once the tenant is known ('' without
+   * tenants); throwing an ApiError refuses the request with that error.
+   */
+  admit?(tenant: string): void;
+  /** Express middleware that runs before every route (request ids, logs, metrics). */
+  middleware?: RequestHandler[];
+  /** Sees the gateway's parts once they exist (gauges read their stats). */
+  attach?(parts: GatewayParts): void;
+  /** Called when the gateway stops. */
+  stop?(): Promise<void> | void;
+}
+
+/** Merges the Apollo settings of several plugins into one set. */
+export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtras {
+  const merged: ApolloExtras = { plugins: [], validationRules: [] };
+  const formatters: NonNullable<ApolloExtras['formatError']>[] = [];
+  for (const p of plugins) {
+    const a = p.apollo;
+    if (!a) continue;
+    merged.plugins!.push(...(a.plugins ?? []));
+    merged.validationRules!.push(...(a.validationRules ?? []));
+    if (a.parseOptions) merged.parseOptions = { ...merged.parseOptions, ...a.parseOptions };
+    if (a.introspection !== undefined) merged.introspection = a.introspection;
+    if (a.hideSchemaDetailsFromClientErrors !== undefined) merged.hideSchemaDetailsFromClientErrors = a.hideSchemaDetailsFromClientErrors;
+    if (a.formatError) formatters.push(a.formatError);
+  }
+  if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
+  return merged;
+}

@@ -1,0 +1,33 @@
+// The production-hardening settings: mode, GraphQL limits, rate limits, metrics, logs, shutdown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, type GatewayConfig } from '../../../src/config/config.ts';
+import { CrdgateError } from '../../../src/errors.ts';
+
+const defaults = { stateDir: '/state' };
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}): GatewayConfig => {
+  const c = loadConfig(argv, env, defaults);
+  assert.ok(c !== 'help');
+  return c;
+};
+
+test('mode: flag over CRDGATE_MODE; absent means "decide at start" (production unless the local cluster runs)', () => {
+  assert.equal(load([]).mode, undefined);
+  assert.equal(load([], { CRDGATE_MODE: 'local' }).mode, 'local');
+  assert.equal(load(['--mode', 'production'], { CRDGATE_MODE: 'local' }).mode, 'production');
+  assert.throws(() => load(['--mode', 'dev']), (err: unknown) => err instanceof CrdgateError && /mode from flag: "dev" is not one of production, local/.test(err.message));
+});
+
+test('GraphQL limits from flags and CRDGATE_* variables; zero and junk are refused, one line each', () => {
+  const c = load(['--max-depth', '7', '--max-cost', '500'], { CRDGATE_MAX_ALIASES: '3', CRDGATE_MAX_TOKENS: '900', CRDGATE_DEFAULT_PAGE_SIZE: '50', CRDGATE_SUBSCRIPTION_COST_FACTOR: '4', CRDGATE_MAX_DIRECTIVES: '9' });
+  assert.deepEqual(c.limits, { maxDepth: 7, maxAliases: 3, maxDirectives: 9, maxTokens: 900, maxCost: 500, defaultPageSize: 50, subscriptionCostFactor: 4 });
+  assert.equal(load(['--max-depth', '8'], { CRDGATE_MAX_DEPTH: '9' }).limits.maxDepth, 8);
+  assert.throws(() => load(['--max-depth', '0'], { CRDGATE_MAX_COST: 'lots' }), (err: unknown) => {
+    assert.ok(err instanceof CrdgateError);
+    const lines = err.message.split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^max-depth from flag: "0" is not a whole number from 1 to 1000$/);
+    assert.match(lines[1]!, /^max-cost from CRDGATE_MAX_COST: "lots"/);
+    return true;
+  });
+});
