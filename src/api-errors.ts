@@ -7,6 +7,8 @@ import { KubeApiError, type KubeStatus } from './kube/kube-client.ts';
 
 export const ApiErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
+  /** A GraphQL argument or variable of the right type with a wrong value (Apollo's own code for the same). */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
@@ -30,6 +32,7 @@ export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
 const httpStatusOf: Record<ApiErrorCode, number> = {
   BAD_REQUEST: 400,
+  BAD_USER_INPUT: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -51,6 +54,7 @@ const httpStatusOf: Record<ApiErrorCode, number> = {
 
 const titles: Record<ApiErrorCode, string> = {
   BAD_REQUEST: 'Bad request',
+  BAD_USER_INPUT: 'Bad input',
   UNAUTHENTICATED: 'Not authenticated',
   FORBIDDEN: 'Forbidden',
   NOT_FOUND: 'Not found',

@@ -100,9 +100,18 @@ export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[]): Cal
   const user = expandOne(rule.user, claims, rule.name, 'user');
   const groups = rule.groups.flatMap((g) => expandMany(g, claims, rule.name));
   // Claims are data from outside: they must not smuggle in privileged Kubernetes identities.
-  if (user.startsWith('system:')) throw new ApiError('FORBIDDEN', `tenant ${rule.name}: the token maps to a system: user, which is refused`, { reason: 'Forbidden' });
-  for (const g of groups) {
-    if (g === 'system:masters' || g.startsWith('system:')) throw new ApiError('FORBIDDEN', `tenant ${rule.name}: the token maps to the group ${g}, which is refused`, { reason: 'Forbidden' });
+  // HTTP strips blanks around header values, so " system:masters" would arrive as
+  // system:masters: values with blanks at their ends or control characters are refused outright.
+  for (const [what, v] of [['user', user], ...groups.map((g) => ['group', g])] as [string, string][]) {
+    const seen = v.trim();
+    if (seen.startsWith('system:')) {
+      throw new ApiError('FORBIDDEN', what === 'user'
+        ? `tenant ${rule.name}: the token maps to a system: user (${seen}), which is refused`
+        : `tenant ${rule.name}: the token maps to the group ${seen}, which is refused`, { reason: 'Forbidden' });
+    }
+    if (!isSafeIdentityValue(v)) {
+      throw new ApiError('FORBIDDEN', `tenant ${rule.name}: the token maps to a ${what} with blanks at its ends, control characters or nothing at all, which is refused`, { reason: 'Forbidden' });
+    }
   }
   const caller: Caller = { tenant: rule.name, identity: { user, groups: [...new Set(groups)], extra: rule.extra } };
   if (typeof claims.sub === 'string') caller.subject = claims.sub;
@@ -141,4 +150,10 @@ function expandMany(template: string, claims: JwtPayload, tenant: string): strin
 
 function unauthenticated(message: string): ApiError {
   return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized' });
+}
+
+/** A user or group name that reaches Kubernetes exactly as written: no blanks at the ends, no control characters. */
+export function isSafeIdentityValue(v: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v);
 }

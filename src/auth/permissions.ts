@@ -33,6 +33,12 @@ export class PermissionSet {
     this.clusterAnswers = clusterAnswers;
   }
 
+  /** Whether the namespace's rules allow the verb (they include what cluster-wide bindings grant there). */
+  rulesAllowIn(verb: Verb, r: ResourceRef, namespace: string, subresource?: string): boolean {
+    const rules = this.rules.get(namespace);
+    return !!rules && rulesAllow(rules, verb, r.group, r.plural, subresource);
+  }
+
   /** Namespaces in which the verb is allowed on the resource (namespaced resources). */
   namespacesWhere(verb: Verb, r: ResourceRef, subresource?: string): string[] {
     const out: string[] = [];
@@ -104,6 +110,7 @@ export class Permissions {
   private readonly namespaces: Reflector<Record<string, unknown>>;
   private readonly listeners = new Set<() => void>();
   private readonly nsSynced: Promise<void>;
+  private readonly latestSets = new Map<string, PermissionSet>();
   private resolveNsSynced: () => void = () => {};
 
   constructor(client: KubeClient, opts: PermissionsOptions = {}) {
@@ -148,14 +155,28 @@ export class Permissions {
   }
 
   invalidate(): void {
+    this.forget();
+    for (const l of this.listeners) l();
+  }
+
+  /** Drops cached answers without telling listeners (they are re-checking already). */
+  forget(): void {
     this.generation++;
     this.cache = new Map();
     this.reviewer.invalidate();
-    for (const l of this.listeners) l();
   }
 
   get version(): number {
     return this.generation;
+  }
+
+  /**
+   * The most recently computed permissions of an identity, whatever resources they were asked
+   * for: their namespace rules are complete. Live watches filter each event with it, so the
+   * newest answer from Kubernetes applies at once.
+   */
+  latest(who: Impersonation): PermissionSet | undefined {
+    return this.latestSets.get(identityKey(who));
   }
 
   /** The permissions of an identity on the given resources (namespaced rules + cluster-wide answers). */
@@ -201,6 +222,12 @@ export class Permissions {
       const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub });
       answers.set(clusterKey(verb, r, sub), ok);
     }));
-    return new PermissionSet(who, rules, answers);
+    const set = new PermissionSet(who, rules, answers);
+    const key = identityKey(who);
+    this.latestSets.delete(key);
+    this.latestSets.set(key, set);
+    // Bounded: identities not seen for a while fall out first.
+    if (this.latestSets.size > 10_000) this.latestSets.delete(this.latestSets.keys().next().value!);
+    return set;
   }
 }

@@ -105,7 +105,7 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
         ok = false;
       }
       if (!ok) at('auth.jwksUri', 'must be an https URL (http only for localhost)');
-      key = { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: seconds(a.jwksCacheSeconds, 600) * 1000, requestsPerMinute: seconds(a.jwksRequestsPerMinute, 10) };
+      key = { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds') * 1000, requestsPerMinute: seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute') };
     } else {
       const which = a.publicKeyFile !== undefined ? 'publicKeyFile' : 'secretFile';
       const path = resolve(dirname(file), String(a[which]));
@@ -128,7 +128,7 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
       }
       algorithms = algorithms.filter((alg) => (symmetricAlgorithms as readonly string[]).includes(alg) === wantSymmetric);
     }
-    const tolerance = seconds(a.clockToleranceSeconds, 30);
+    const tolerance = seconds(a.clockToleranceSeconds, 30, 'auth.clockToleranceSeconds');
     if (tolerance > 300) at('auth.clockToleranceSeconds', 'must be at most 300');
     if (key) auth = { issuer, audience, algorithms, key, clockToleranceSeconds: tolerance };
   }
@@ -154,9 +154,13 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
         else at(`${p}.match.${k}`, 'must be a string, number or boolean');
       }
       const user = typeof t.user === 'string' && t.user.trim() ? t.user : (at(`${p}.user`, 'is required: the Kubernetes user name (may use {claim})'), '');
-      if (/^system:/.test(user)) at(`${p}.user`, 'must not be a system: user');
+      if (/^\s*system:/.test(user)) at(`${p}.user`, 'must not be a system: user');
+      else if (user && user !== user.trim()) at(`${p}.user`, 'must not start or end with blanks');
       const groups = t.groups === undefined ? [] : Array.isArray(t.groups) && t.groups.every((g) => typeof g === 'string' && g) ? (t.groups as string[]) : (at(`${p}.groups`, 'must be a list of strings'), []);
-      for (const g of groups) if (g === 'system:masters') at(`${p}.groups`, 'must not contain system:masters');
+      for (const g of groups) {
+        if (/^\s*system:/.test(g)) at(`${p}.groups`, g.trim() === 'system:masters' ? 'must not contain system:masters' : `must not contain a system: group (${g.trim()})`);
+        else if (g !== g.trim()) at(`${p}.groups`, `"${g}" must not start or end with blanks`);
+      }
       const extra: Record<string, string[]> = {};
       if (t.extra !== undefined) {
         if (!obj(t.extra)) at(`${p}.extra`, 'must be a mapping of keys to lists of strings');
@@ -171,10 +175,10 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return { auth: auth!, tenants, file };
 
-  function seconds(v: unknown, dflt: number): number {
+  function seconds(v: unknown, dflt: number, path: string): number {
     if (v === undefined) return dflt;
     if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-    problems.push(`${file}: auth: ${String(v)} is not a whole number of seconds`);
+    problems.push(`${file}: ${path}: ${String(v)} is not a whole number${path.endsWith('Seconds') ? ' of seconds' : ''}`);
     return dflt;
   }
 }

@@ -49,10 +49,14 @@ export interface ListArgs {
   readonly resourceVersionMatch?: 'NotOlderThan' | 'Exact';
 }
 
+/** What Kubernetes does with unknown or duplicate fields in a write (its fieldValidation parameter). */
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
 export interface WriteArgs extends DryRunArgs {
   /** The whole object, Kubernetes JSON; apiVersion, kind, metadata.name/namespace filled in. */
   readonly body: KubeObject;
   readonly fieldManager?: string;
+  readonly fieldValidation?: FieldValidation;
 }
 
 export const PATCH_CONTENT_TYPES = {
@@ -69,6 +73,7 @@ export interface PatchArgs extends DryRunArgs {
   /** A merge patch or apply configuration (object), or a JSON patch (list of operations). */
   readonly patch: KubeObject | readonly JsonPatchOperation[];
   readonly fieldManager?: string;
+  readonly fieldValidation?: FieldValidation;
   readonly force?: boolean;
 }
 

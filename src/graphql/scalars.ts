@@ -1,11 +1,12 @@
 // Custom scalars. Output serialization is lenient where strictness would lose data the API
 // server already accepted; input parsing is strict and says what is wrong.
 
+import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLError, GraphQLScalarType, Kind, print } from 'graphql';
 import type { ObjectValueNode, ValueNode } from 'graphql';
 
 function inputError(message: string, node?: ValueNode): GraphQLError {
-  return new GraphQLError(message, { ...(node ? { nodes: node } : {}), extensions: { code: 'BAD_USER_INPUT' } });
+  return new GraphQLError(message, { ...(node ? { nodes: node } : {}), extensions: { code: ApiErrorCode.BAD_USER_INPUT } });
 }
 
 function literalToValue(node: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {

@@ -12,6 +12,7 @@ import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
+import { setTimer } from '../service/deadline-timer.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -39,7 +40,7 @@ export const CloseCode = {
 
 interface ConnectionState {
   caller?: Caller;
-  expiry?: NodeJS.Timeout;
+  expiry?: { cancel(): void };
 }
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
@@ -63,8 +64,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           const state = stateOf(ctx.extra);
           state.caller = caller;
           if (caller.expiresAt !== undefined) {
-            state.expiry = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), Math.max(0, caller.expiresAt - Date.now()));
-            state.expiry.unref();
+            state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
           }
           return true;
         } catch (err) {
@@ -75,7 +75,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         }
       },
       onClose: (ctx) => {
-        clearTimeout(states.get(ctx.extra)?.expiry);
+        states.get(ctx.extra)?.expiry?.cancel();
       },
       schema: async (ctx) => {
         const caller = states.get(ctx.extra)?.caller;

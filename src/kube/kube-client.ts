@@ -205,7 +205,10 @@ export class KubeClient {
       if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     }
     const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json' };
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k] = v;
+    for (const [k, v] of Object.entries(opts.headers ?? {})) {
+      // Impersonation is decided here, from the caller's verified identity, and nowhere else.
+      if (!/^impersonate-/i.test(k)) headers[k] = v;
+    }
     if (body !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = Buffer.byteLength(body);
@@ -286,14 +289,33 @@ function headerOf(res: IncomingMessage, name: string): string | null {
  * Node's http client sends an array value as repeated lines; fetch would join them.
  */
 export function impersonationHeaders(who: Impersonation): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = { 'Impersonate-User': who.user };
-  if (who.groups?.length) headers['Impersonate-Group'] = [...who.groups];
-  if (who.uid) headers['Impersonate-Uid'] = who.uid;
+  // HTTP drops blanks around header values: " system:masters" would reach Kubernetes as
+  // system:masters. Such values never come from a verified identity; refuse them here too.
+  const check = (v: string) => {
+    // eslint-disable-next-line no-control-regex
+    if (!v || v !== v.trim() || /[\u0000-\u001f\u007f]/.test(v)) throw new Error(`refusing to impersonate with the value ${JSON.stringify(v)}`);
+    return v;
+  };
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': check(who.user) };
+  if (who.groups?.length) headers['Impersonate-Group'] = who.groups.map(check);
+  if (who.uid) headers['Impersonate-Uid'] = check(who.uid);
   for (const [key, values] of Object.entries(who.extra ?? {})) {
-    // Header names are case-insensitive, so extra keys are percent-encoded as Kubernetes requires.
-    if (values.length) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = [...values];
+    if (values.length) headers[`Impersonate-Extra-${escapeHeaderKey(key)}`] = values.map(check);
   }
   return headers;
+}
+
+/**
+ * Extra keys travel in header names, which allow only token characters and are case-insensitive:
+ * like client-go, every other byte is percent-encoded (the apiserver decodes them).
+ */
+export function escapeHeaderKey(key: string): string {
+  let out = '';
+  for (const byte of Buffer.from(key, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(ch) && ch !== '%' ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 function stringifyBody(body: unknown): string {

@@ -6,6 +6,8 @@ import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOper
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Permissions } from '../auth/permissions.ts';
 import { partitionedList } from './partitioned-list.ts';
+import { setTimer } from './deadline-timer.ts';
+import { mapStream } from '../watch/map-stream.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
 import { ResourceService, type CallerContext } from './resource-service.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
@@ -45,14 +47,22 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   });
 
   const live = new Set<LiveWatch>();
-  let recheckTimer: NodeJS.Timeout | undefined;
+  let rechecks: NodeJS.Timeout[] = [];
   permissions?.onInvalidate(() => {
-    // RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched.
-    recheckTimer ??= setTimeout(() => {
-      recheckTimer = undefined;
-      for (const w of live) void recheck(w);
-    }, opts.recheckDelayMs ?? 250);
-    recheckTimer.unref();
+    // RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched. The
+    // apiserver's own RBAC cache follows the change a moment later than our watch of RBAC
+    // objects does, so ask again a few times over the next seconds (a removed RoleBinding must end
+    // subscriptions within 5 s).
+    for (const t of rechecks) clearTimeout(t);
+    const first = opts.recheckDelayMs ?? 250;
+    rechecks = [first, first + 750, first + 2250, first + 3750].map((ms, i) => {
+      const t = setTimeout(() => {
+        if (i > 0) permissions.forget();
+        for (const w of live) void recheck(w);
+      }, ms);
+      t.unref();
+      return t;
+    });
   });
 
   /** What the caller may watch: everything (undefined), some namespaces, or FORBIDDEN. */
@@ -73,24 +83,22 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
 
   async function recheck(w: LiveWatch): Promise<void> {
     try {
-      const scope = await watchScope(w.req);
-      if (w.namespaces && scope) {
-        w.namespaces.clear();
-        for (const n of scope) w.namespaces.add(n);
-      } else if (w.namespaces && !scope) {
-        w.namespaces = undefined;
-      }
+      // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
+      w.namespaces = await watchScope(w.req);
     } catch (err) {
       w.revoke(err instanceof ApiError ? err : fromKubeError(err));
     }
   }
 
-  async function* watch(req: WatchReq): AsyncIterable<KubeWatchEvent> {
+  async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
     const a = req.args;
     const scope = await watchScope(req);
     let revoked: ApiError | undefined;
     const entry: LiveWatch = { req, namespaces: scope, revoke: () => {} };
     const namespaceOf = (o: Record<string, unknown>) => (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    const identity = req.context.identity;
+    const namespaced = req.resource.scope === 'Namespaced';
+    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
     const events = hub.subscribe(
       { group: req.resource.group, version: req.version.name, plural: req.resource.plural, namespace: req.resource.scope === 'Namespaced' ? req.namespace : undefined },
       {
@@ -101,35 +109,37 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
         sendInitialEvents: a.sendInitialEvents,
         signal: req.context.signal,
         identity: req.context.identity,
-        // Events of namespaces the subscriber may not see never reach it, even on a shared watch.
-        filter: scope ? (o) => entry.namespaces?.has(namespaceOf(o)) ?? true : undefined,
+        // Events of namespaces the subscriber may not see never reach it, even on a shared watch:
+        // each event is checked against the newest rules Kubernetes gave for this caller, so a
+        // narrower grant applies from the next event on.
+        filter: permissions && identity && namespaced ? (o) => {
+          const ns = namespaceOf(o);
+          const latest = permissions.latest(identity);
+          if (!latest) return entry.namespaces?.has(ns) ?? true;
+          return latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns);
+        } : undefined,
       },
     );
-    const it = events[Symbol.asyncIterator]();
+    // Credentials that expire end the subscription then, not at the next event.
+    let expiry: { cancel(): void } | undefined;
+    const stream = mapStream(events, (e): KubeWatchEvent => ({ type: e.type, object: e.object, resourceVersion: e.resourceVersion }), {
+      beforeEnd: () => revoked,
+      onEnd: () => {
+        expiry?.cancel();
+        live.delete(entry);
+      },
+    });
     entry.revoke = (err) => {
       revoked = err;
-      void it.return?.();
+      // Ends the hub subscriber; the pending next() then reports the reason.
+      void events[Symbol.asyncIterator]().return?.();
     };
     live.add(entry);
-    // Credentials that expire end the subscription then, not at the next event.
-    const expiry = req.context.expiresAt !== undefined
-      ? setTimeout(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
-        Math.max(0, req.context.expiresAt - Date.now()))
-      : undefined;
-    expiry?.unref();
-    try {
-      for (;;) {
-        const r = await it.next();
-        if (revoked) throw revoked;
-        if (r.done) break;
-        const e = r.value;
-        yield { type: e.type, object: e.object, resourceVersion: e.resourceVersion } as KubeWatchEvent;
-      }
-    } finally {
-      clearTimeout(expiry);
-      live.delete(entry);
-      await it.return?.();
+    if (req.context.expiresAt !== undefined) {
+      expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
+        req.context.expiresAt);
     }
+    return stream;
   }
 
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {

@@ -107,6 +107,7 @@ export class ResourceService implements ResourceOperations<CallerContext> {
           // Server-side apply requires a field manager; name the gateway when the client gives none.
           fieldManager: a.fieldManager ?? (isApply ? 'crdgate' : undefined),
           force: isApply ? a.force : undefined,
+          fieldValidation: a.fieldValidation,
         },
       });
     } catch (err) {
@@ -292,7 +293,7 @@ export class ResourceService implements ResourceOperations<CallerContext> {
 }
 
 function writeQuery(a: WriteArgs): Record<string, string | undefined> {
-  return { dryRun: a.dryRun, fieldManager: a.fieldManager };
+  return { dryRun: a.dryRun, fieldManager: a.fieldManager, fieldValidation: a.fieldValidation };
 }
 
 function deleteOptions(a: DeleteArgs): Record<string, unknown> {

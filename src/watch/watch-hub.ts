@@ -79,15 +79,16 @@ export function watchKeyString(k: WatchKey): string {
 export class WatchHub {
   private readonly opts: WatchHubOptions;
   private readonly upstreams = new Map<string, Upstream>();
-  readonly counters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0 };
+  readonly counters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0 };
 
   constructor(opts: WatchHubOptions) {
     this.opts = opts;
   }
 
   /** Live numbers for metrics and tests. */
-  stats(): { upstreams: number; subscribers: number; upstreamsStarted: number; slowConsumers: number; eventsDelivered: number } {
-    let subscribers = 0;
+  stats(): { upstreams: number; subscribers: number; upstreamsStarted: number; slowConsumers: number; eventsDelivered: number; eventsDropped: number; fallbackSubscribers: number } {
+    // Subscribers served by a direct watch (an old resume point) count too: they hold an upstream.
+    let subscribers = this.counters.fallbackSubscribers;
     for (const u of this.upstreams.values()) subscribers += u.subscribers.size;
     return { upstreams: this.upstreams.size, subscribers, ...this.counters };
   }
@@ -132,6 +133,11 @@ export class WatchHub {
             reason: 'Expired', hint: 'list again, then subscribe from the new list\'s resourceVersion' }));
           return;
         }
+        this.counters.fallbackSubscribers++;
+        sub.onClose = () => {
+          this.counters.fallbackSubscribers--;
+          detach();
+        };
         sub.pipeFrom(this.opts.fallback(key, opts));
         return;
       }
@@ -262,6 +268,8 @@ class Upstream {
       for (const e of this.buffer) {
         if (e.rv > resumeFrom) sub.offer(e.type, e.object, e.previous, e.rv, match);
       }
+      // A resume point ahead of what the hub has seen: nothing up to it may be delivered later.
+      if (resumeFrom > this.current) sub.after = resumeFrom;
     } else if (sendInitial) {
       for (const obj of this.reflector.store.values()) {
         if (match(obj)) sub.push({ type: 'ADDED', object: obj, resourceVersion: rvOf(obj) });
@@ -300,6 +308,8 @@ class Subscriber implements AsyncIterableIterator<HubEvent> {
   private failWaiter: ((err: unknown) => void) | undefined;
   private error: unknown;
   closed = false;
+  /** Events at or before this resourceVersion are not delivered (a resume from ahead of the hub). */
+  after: bigint | undefined;
   onClose: () => void = () => {};
 
   constructor(max: number, counters: WatchHub['counters']) {
@@ -313,6 +323,7 @@ class Subscriber implements AsyncIterableIterator<HubEvent> {
 
   /** Applies the subscriber's filter with Kubernetes' rule for objects moving in or out of it. */
   offer(type: BufferedEvent['type'], object: KubeObject, previous: KubeObject | undefined, rv: bigint, match: Matcher): void {
+    if (this.after !== undefined && rv <= this.after) return;
     const now = match(object);
     const rvs = rv.toString();
     if (type === 'DELETED') {
