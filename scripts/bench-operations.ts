@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from 'undici';
-import { createGateway } from '../src/gateway.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { KubeClient } from '../src/kube/kube-client.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
@@ -82,6 +83,7 @@ const build = await buildLauncher({ log: say });
 say(`control plane built in ${build.seconds.toFixed(1)} s`);
 const cluster = await launchCluster({ dataDir: join(stateDir, 'cluster'), logFile: join(stateDir, 'cluster.log') });
 let exitCode = 0;
+let gatewayProcess: ChildProcess | undefined;
 try {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.info.kubeconfig);
@@ -97,9 +99,18 @@ try {
   }
   say(`${OBJECTS} CronTabs created in namespace ${ns}`);
 
-  const gateway = await createGateway({ client: new KubeClient(kc), explorer: false });
-  const server = await gateway.listen(0);
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/graphql`;
+  // The gateway runs as users run it: its own process (production mode, no tenants), so its work
+  // and the load generator's do not share one event loop.
+  gatewayProcess = spawn(process.execPath, [join(repoRoot, 'bin', 'crdgate.js'), 'serve', '--kubeconfig', cluster.info.kubeconfig, '--port', '0', '--tenants', 'none'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: gatewayProcess!.stdout! }).on('line', (line) => {
+      const m = /GraphQL API at (http:\/\/\S+\/graphql)/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+    gatewayProcess!.on('exit', (code) => reject(new Error(`the gateway exited with ${code}`)));
+  });
   // Keep-alive to the gateway, like the gateway's own client to the apiserver.
   const agent = new Agent({ connections: CONCURRENCY * 2, keepAliveTimeout: 30_000 });
   const { fetch: ufetch } = await import('undici');
@@ -162,7 +173,7 @@ try {
   const section = `\n## Operations: gateway vs direct (${new Date().toISOString().slice(0, 10)})\n\n`
     + `Machine: ${machine()}. kube-apiserver ${cluster.info.version.split(' ')[1] ?? cluster.info.version} (local control plane, embedded etcd), `
     + `${OBJECTS} CronTabs in one namespace; warmup ${WARMUP}, then sequential and concurrency-${CONCURRENCY} runs. `
-    + 'Direct: KubeClient GET (same client class and agent the gateway uses), JSON parsed. Gateway: GraphQL POST over HTTP keep-alive, '
+    + 'Direct: KubeClient GET (same client class and agent the gateway uses), JSON parsed. Gateway: `crdgate serve` in its own process (production mode, no tenants), GraphQL POST over HTTP keep-alive, '
     + 'selecting apiVersion, kind, metadata (name, namespace, uid, resourceVersion, generation, labels, creationTimestamp) and spec. '
     + 'Targets: get ≤ 1.2×, list ≤ 1.3×.\n\n'
     + `${table}\n`;
@@ -173,11 +184,11 @@ try {
     say('appended to BENCHMARKS.md');
   }
   await agent.close();
-  await gateway.stop();
 } catch (err) {
   console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
   exitCode = 1;
 } finally {
+  gatewayProcess?.kill('SIGTERM');
   await cluster.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }
