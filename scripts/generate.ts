@@ -1,9 +1,11 @@
-// Writes the generated files that are committed: schema/*.graphql from deploy/examples.
+// Writes the generated files that are committed: schema/*.graphql from deploy/examples, and
+// openapi.yaml (the REST facade for any CRD).
 
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderSchemaFiles, SCHEMA_DIR } from '../src/cli/schema-files.ts';
+import { GENERIC_OPENAPI_FILE, renderGenericOpenApi } from '../src/rest/openapi-generic.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const files = await renderSchemaFiles(repoRoot);
@@ -12,6 +14,7 @@ await mkdir(join(repoRoot, SCHEMA_DIR), { recursive: true });
 for (const name of await readdir(join(repoRoot, SCHEMA_DIR))) {
   if (name.endsWith('.graphql') && !files.has(`${SCHEMA_DIR}/${name}`)) await rm(join(repoRoot, SCHEMA_DIR, name));
 }
+files.set(GENERIC_OPENAPI_FILE, renderGenericOpenApi());
 for (const [path, content] of files) {
   await writeFile(join(repoRoot, path), content);
   console.log(`wrote ${path}`);

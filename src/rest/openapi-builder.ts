@@ -6,7 +6,7 @@ import { encodeGroup, encodeKind, encodeVersion } from '../graphql/graphql-type-
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
-import { SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS, SHARED_RESPONSES, ref } from './openapi-shared-components.ts';
+import { SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS, SHARED_RESPONSES, SSE_DESCRIPTION, ref } from './openapi-shared-components.ts';
 
 export type OpenApiDocument = Record<string, unknown> & {
   openapi: '3.1.0';
@@ -46,7 +46,9 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
       const seen = new Set<string>();
       const sorted = [...models].sort((a, b) => compareCodeUnits(a.crdName, b.crdName));
       const paths: Record<string, Record<string, unknown>> = {};
-      const schemas: Record<string, unknown> = { ...SHARED_COMPONENT_SCHEMAS };
+      // Each CRD version has its own watch event schema here; the generic one is openapi.yaml's.
+      const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, ...shared } = SHARED_COMPONENT_SCHEMAS;
+      const schemas: Record<string, unknown> = { ...shared };
       const tags: { name: string; description: string }[] = [];
       for (const model of sorted) {
         // A CRD name can appear once in a cluster; a snapshot listing it twice keeps the first.
@@ -64,22 +66,22 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
         info: {
           title: options.title ?? 'crdgate REST facade',
           version: options.version ?? '0.1.0',
+          license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
           description:
             'Kubernetes-shaped REST access to the custom resources of the cluster, as the caller. ' +
             'Bodies are Kubernetes JSON; `?watch=true` on a list streams Server-Sent Events; errors ' +
             'are RFC 9457 problem documents.',
         },
-        ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
-        security: [{ bearerAuth: [] }],
+        // Relative by default: the document is served by the gateway it describes.
+        servers: [{ url: options.serverUrl ?? '/', description: 'The gateway' }],
+        security: SECURITY,
         tags,
         paths,
         components: {
           schemas,
           parameters: SHARED_PARAMETERS,
           responses: SHARED_RESPONSES,
-          securitySchemes: {
-            bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A tenant token.' },
-          },
+          securitySchemes: SECURITY_SCHEMES,
         },
       };
     },
@@ -147,7 +149,10 @@ function addVersion(
     ...rest,
   });
   const json = (schema: unknown) => ({ 'application/json': { schema } });
-  const objectResponse = (status: '200' | '201', description: string) => ({ [status]: { description, content: json(ref(objectName)) } });
+  // Every body the facade answers with is JSON, or YAML with `Accept: application/yaml`; bodies it
+  // reads are JSON or YAML by Content-Type.
+  const jsonOrYaml = (schema: unknown) => ({ 'application/json': { schema }, 'application/yaml': { schema } });
+  const objectResponse = (status: '200' | '201', description: string) => ({ [status]: { description, content: jsonOrYaml(ref(objectName)) } });
   const errors = (...codes: string[]) => Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
   const params = (...names: string[]) => names.map((n) => ({ $ref: `#/components/parameters/${n}` }));
 
@@ -158,23 +163,35 @@ function addVersion(
   const scopeParams = namespaced ? params('namespace') : [];
   const itemParams = [...scopeParams, ...params('name')];
 
+  const watchEventName = `${objectName}.WatchEvent`;
+  schemas[watchEventName] = {
+    description: `The \`data\` of one Server-Sent Event of a watch of ${model.kind} (${apiVersion}).`,
+    oneOf: [
+      {
+        type: 'object',
+        required: ['type', 'object'],
+        additionalProperties: false,
+        properties: { type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] }, object: ref(objectName) },
+      },
+      ref('BookmarkWatchEvent'),
+      ref('ErrorWatchEvent'),
+    ],
+  };
   const listResponses = {
     '200': {
-      description: `The ${model.kind} objects; with watch=true, a stream of watch events.`,
+      description: `The ${model.kind} objects. ${SSE_DESCRIPTION}`,
       content: {
-        'application/json': { schema: ref(listName) },
-        'text/event-stream': {
-          schema: ref('WatchEvent'),
-          description: 'One Server-Sent Event per Kubernetes watch event; `data` is a WatchEvent whose object is a ' + objectName + '.',
-        },
+        ...jsonOrYaml(ref(listName)),
+        'text/event-stream': { schema: ref(watchEventName) },
       },
     },
-    ...errors('400', '401', '403', '410'),
+    ...errors('400', '401', '403', '404', '410', '422', '429'),
   };
-  const listParams = params('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds');
+  const listParams = params('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId');
   const writeParams = params('dryRun', 'fieldManager', 'fieldValidation');
   const deleteParams = params('dryRun', 'propagationPolicy', 'gracePeriodSeconds');
-  const requestBody = (description: string) => ({ required: true, description, content: json(ref(objectName)) });
+  const requestBody = (description: string) => ({ required: true, description, content: jsonOrYaml(ref(objectName)) });
+  const deleteOptionsBody = { required: false, description: 'DeleteOptions, e.g. preconditions (as kubectl sends them).', content: json(ref('DeleteOptions')) };
   const patchBody = {
     required: true,
     description:
@@ -194,73 +211,59 @@ function addVersion(
     post: op('create', `Create a ${label}`, {
       parameters: writeParams,
       requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),
-      responses: { ...objectResponse('201', 'Created.'), ...objectResponse('200', 'Created (dry run) or already processed.'), ...errors('400', '401', '403', '409', '422') },
+      responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: op('deleteCollection', `Delete every ${label} matching the selectors`, {
       parameters: [...params('labelSelector', 'fieldSelector'), ...deleteParams],
-      responses: { '200': { description: 'The deleted objects.', content: json(ref(listName)) }, ...errors('400', '401', '403') },
+      requestBody: deleteOptionsBody,
+      responses: {
+        '200': { description: 'The deleted objects, or a Status.', content: jsonOrYaml({ anyOf: [ref(listName), ref('Status')] }) },
+        ...errors('400', '401', '403', '404', '415', '429'),
+      },
     }),
   };
   paths[item] = {
     parameters: itemParams,
-    get: op('read', `Read a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404') } }),
+    get: op('read', `Read a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
     put: op('replace', `Replace a ${label}`, {
       parameters: writeParams,
       requestBody: requestBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
-      responses: { ...objectResponse('200', 'Replaced.'), ...objectResponse('201', 'Created.'), ...errors('400', '401', '403', '404', '409', '422') },
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     patch: op('patch', `Patch a ${label}`, {
       parameters: patchParams,
       requestBody: patchBody,
-      responses: { ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by apply.'), ...errors('400', '401', '403', '404', '409', '415', '422') },
+      responses: { ...objectResponse('200', 'Patched (or created by an apply patch).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: op('delete', `Delete a ${label}`, {
       parameters: deleteParams,
-      requestBody: { required: false, content: json(ref('DeleteOptions')) },
+      requestBody: deleteOptionsBody,
       responses: {
-        '200': { description: 'The object (deletion pending finalizers) or a Status.', content: json({ oneOf: [ref(objectName), ref('Status')] }) },
-        '202': { description: 'Deletion accepted.', content: json({ oneOf: [ref(objectName), ref('Status')] }) },
-        ...errors('401', '403', '404', '409'),
+        '200': { description: 'The object (deletion pending finalizers, or deleted) or a Status.', content: jsonOrYaml({ anyOf: [ref(objectName), ref('Status')] }) },
+        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
       },
     }),
   };
   if (version.subresources.status) {
     paths[`${item}/status`] = {
       parameters: itemParams,
-      get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404') } }),
+      get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
       put: op('replaceStatus', `Replace the status of a ${label}`, {
         parameters: writeParams,
-        requestBody: requestBody('The whole object; only status changes are kept.'),
-        responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '422') },
-      }),
-      patch: op('patchStatus', `Patch the status of a ${label}`, {
-        parameters: patchParams,
-        requestBody: patchBody,
-        responses: { ...objectResponse('200', 'Patched.'), ...errors('400', '401', '403', '404', '409', '415', '422') },
+        requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
+        responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
       }),
     };
   }
   if (version.subresources.scale) {
-    const scale = json(ref('Scale'));
+    const scale = jsonOrYaml(ref('Scale'));
     paths[`${item}/scale`] = {
       parameters: itemParams,
-      get: op('readScale', `Read the scale of a ${label}`, { responses: { '200': { description: 'The scale.', content: scale }, ...errors('401', '403', '404') } }),
+      get: op('readScale', `Read the scale of a ${label}`, { responses: { '200': { description: 'The scale.', content: scale }, ...errors('401', '403', '404', '429') } }),
       put: op('replaceScale', `Replace the scale of a ${label}`, {
-        parameters: writeParams,
-        requestBody: { required: true, content: scale },
-        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '422') },
-      }),
-      patch: op('patchScale', `Patch the scale of a ${label}`, {
-        parameters: patchParams,
-        requestBody: {
-          required: true,
-          content: {
-            'application/merge-patch+json': { schema: { type: 'object' } },
-            'application/json-patch+json': { schema: ref('JsonPatch') },
-            'application/apply-patch+yaml': { schema: ref('Scale') },
-          },
-        },
-        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422') },
+        parameters: params('dryRun'),
+        requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
+        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
       }),
     };
   }

@@ -1,4 +1,6 @@
-// Components of the REST facade's OpenAPI document that every resource shares.
+// Components of the REST facade's OpenAPI document that every resource shares, used by the live
+// per-CRD document and by the generic openapi.yaml alike.
+import { ApiErrorCode } from '../api-errors.ts';
 
 export function ref(schemaName: string): { $ref: string } {
   return { $ref: `#/components/schemas/${schemaName}` };
@@ -76,26 +78,39 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
   Problem: {
     type: 'object',
     description: 'An RFC 9457 problem document, carrying the Kubernetes reason and causes where there are any.',
-    required: ['type', 'title', 'status', 'code'],
+    required: ['type', 'title', 'status', 'detail', 'code'],
+    // Closed, so a field the gateway starts sending without describing it fails the contract tests.
+    additionalProperties: false,
     properties: {
-      type: { type: 'string', format: 'uri-reference', description: 'Identifies the kind of problem.' },
+      type: { type: 'string', format: 'uri-reference', description: 'Identifies the kind of problem: urn:crdgate:problem:<code in kebab case>.' },
       title: { type: 'string' },
       status: { type: 'integer', description: 'The HTTP status code.' },
       detail: { type: 'string' },
-      instance: { type: 'string', format: 'uri-reference' },
-      code: { type: 'string', description: 'Stable machine-readable error code of crdgate, e.g. NOT_FOUND.' },
-      reason: { type: 'string', description: 'The Kubernetes Status reason, e.g. AlreadyExists, Conflict, Invalid.' },
+      instance: { type: 'string', format: 'uri-reference', description: 'The path and query of the request.' },
+      code: { type: 'string', enum: Object.values(ApiErrorCode), description: 'Stable machine-readable error code of crdgate.' },
+      reason: { type: 'string', description: 'The Kubernetes Status reason, e.g. AlreadyExists, Conflict, Invalid, Expired.' },
+      kubernetesCode: { type: 'integer', description: 'The HTTP status the Kubernetes API answered with, when it answered.' },
       causes: {
         type: 'array',
+        description: 'INVALID: one entry per offending field, as Kubernetes reports them.',
         items: {
           type: 'object',
+          required: ['message'],
+          additionalProperties: false,
           properties: {
-            field: { type: 'string', description: 'The offending field, e.g. spec.replicas.' },
-            reason: { type: 'string' },
+            type: { type: 'string', description: 'The Kubernetes cause reason, e.g. FieldValueInvalid.' },
             message: { type: 'string' },
+            field: { type: 'string', description: 'The offending field as Kubernetes names it, e.g. spec.replicas.' },
+            path: { type: 'array', items: { type: ['string', 'integer'] }, description: 'The same field as a GraphQL path.' },
           },
         },
       },
+      retryAfterSeconds: { type: 'integer', description: 'TOO_MANY_REQUESTS: also sent as the Retry-After header.' },
+      currentResourceVersion: { type: 'string', description: 'CONFLICT on a write: the resourceVersion of the object now.' },
+      hint: { type: 'string', description: 'GONE: what to do next.' },
+      name: { type: 'string' },
+      kind: { type: 'string' },
+      group: { type: 'string' },
     },
   },
   Scale: {
@@ -113,11 +128,51 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
     },
   },
   WatchEvent: {
+    description:
+      'The `data` of one Server-Sent Event of a watch: a Kubernetes watch event. ERROR carries a ' +
+      'problem document instead of a Kubernetes Status.',
+    oneOf: [ref('ObjectWatchEvent'), ref('BookmarkWatchEvent'), ref('ErrorWatchEvent')],
+  },
+  ObjectWatchEvent: {
     type: 'object',
     required: ['type', 'object'],
+    additionalProperties: false,
     properties: {
-      type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR'] },
-      object: { type: 'object', description: 'The object (a Status for ERROR).' },
+      type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] },
+      object: { type: 'object', description: 'The object; for DELETED its last state.' },
+    },
+  },
+  BookmarkWatchEvent: {
+    type: 'object',
+    description: 'The stream has reached resourceVersion; with the annotation k8s.io/initial-events-end, the initial state is complete (SSE event INITIAL_STATE_DONE).',
+    required: ['type', 'object'],
+    additionalProperties: false,
+    properties: {
+      type: { type: 'string', const: 'BOOKMARK' },
+      object: {
+        type: 'object',
+        required: ['metadata'],
+        properties: {
+          apiVersion: { type: 'string' },
+          kind: { type: 'string' },
+          metadata: {
+            type: 'object',
+            required: ['resourceVersion'],
+            additionalProperties: false,
+            properties: { resourceVersion: { type: 'string' }, annotations: stringMap },
+          },
+        },
+      },
+    },
+  },
+  ErrorWatchEvent: {
+    type: 'object',
+    description: 'The watch failed and the stream ends (GONE: the resume point is too old; SLOW_CONSUMER; FORBIDDEN...).',
+    required: ['type', 'object'],
+    additionalProperties: false,
+    properties: {
+      type: { type: 'string', const: 'ERROR' },
+      object: ref('Problem'),
     },
   },
   JsonPatch: {
@@ -159,31 +214,72 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   resourceVersion: query('resourceVersion', { type: 'string' }, 'Kubernetes resourceVersion semantics (list: freshness; watch: start point).'),
   resourceVersionMatch: query('resourceVersionMatch', { type: 'string', enum: ['NotOlderThan', 'Exact'] }, 'How resourceVersion applies to a list.'),
   watch: query('watch', { type: 'boolean' }, 'Stream changes as Server-Sent Events instead of returning a list.'),
-  allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean' }, 'Let the stream carry BOOKMARK events.'),
-  sendInitialEvents: query('sendInitialEvents', { type: 'boolean' }, 'With watch: send existing objects first, then a bookmark annotated k8s.io/initial-events-end.'),
-  timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'End a watch after this many seconds.'),
+  allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean', default: true },
+    'Let the stream carry BOOKMARK events (on by default in the facade); sendInitialEvents needs it.'),
+  sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
+    'With watch: send existing objects first (ADDED), then the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end).'),
+  timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'With watch: end the stream after this many seconds.'),
+  lastEventId: {
+    name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' },
+    description: 'With watch: resume after this event (its id, a resourceVersion), as EventSource does on reconnect; ?resourceVersion= wins when both are given.',
+  },
   dryRun: query('dryRun', { type: 'string', enum: ['All'] }, 'Validate and run admission, persist nothing.'),
   fieldManager: query('fieldManager', { type: 'string' }, 'The manager name recorded in managedFields; required for apply patches.'),
-  fieldValidation: query('fieldValidation', { type: 'string', enum: ['Ignore', 'Warn', 'Strict'] }, 'What to do with unknown or duplicate fields.'),
+  fieldValidation: query('fieldValidation', { type: 'string', enum: ['Ignore', 'Warn', 'Strict'] },
+    'What Kubernetes does with unknown or duplicate fields: drop them (Ignore, or Warn, the default, whose warnings the facade does not relay) or refuse the request with 400 (Strict).'),
   force: query('force', { type: 'boolean' }, 'Apply patches only: take ownership of conflicting fields.'),
   propagationPolicy: query('propagationPolicy', { type: 'string', enum: ['Orphan', 'Background', 'Foreground'] }, 'What happens to dependents.'),
   gracePeriodSeconds: query('gracePeriodSeconds', { type: 'integer', format: 'int64', minimum: 0 }, 'Seconds before deletion; 0 deletes immediately.'),
 };
 
 const PROBLEM_STATUSES: Record<string, string> = {
-  '400': 'The request is malformed.',
-  '401': 'No valid bearer token.',
+  '400': 'The request is malformed (a bad query parameter, body or selector; an unknown field with fieldValidation=Strict).',
+  '401': 'No valid bearer token (tenants configured).',
   '403': 'Kubernetes RBAC denies this to the caller.',
-  '404': 'No such object (or namespace).',
-  '409': 'Conflict: the object exists already, or changed since the given resourceVersion.',
+  '404': 'No such object, resource, version or subresource.',
+  '409': 'Conflict: the object exists already, changed since the given resourceVersion, or an apply conflicts with another field manager.',
   '410': 'The resourceVersion or continue token is too old; list again.',
-  '415': 'Unsupported patch content type (e.g. strategic merge patch).',
+  '415': 'Unsupported content type (e.g. strategic merge patch, which Kubernetes refuses for custom resources).',
   '422': 'The object is invalid for the CRD schema; `causes` lists the fields.',
+  '429': 'Kubernetes is throttling; retry after Retry-After seconds.',
 };
 
 const problemContent = { 'application/problem+json': { schema: ref('Problem') } };
 
+const PROBLEM_HEADERS: Record<string, Record<string, unknown>> = {
+  '401': {
+    'WWW-Authenticate': { description: 'Bearer realm="crdgate" with the RFC 6750 error and its description.', schema: { type: 'string' } },
+  },
+  '429': {
+    'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } },
+  },
+};
+
 export const SHARED_RESPONSES: Record<string, unknown> = {
   Problem: { description: 'An error, as an RFC 9457 problem document.', content: problemContent },
-  ...Object.fromEntries(Object.entries(PROBLEM_STATUSES).map(([status, description]) => [`Problem${status}`, { description, content: problemContent }])),
+  ...Object.fromEntries(Object.entries(PROBLEM_STATUSES).map(([status, description]) => [
+    `Problem${status}`,
+    { description, ...(PROBLEM_HEADERS[status] ? { headers: PROBLEM_HEADERS[status] } : {}), content: problemContent },
+  ])),
 };
+
+/**
+ * Declared as required: that is the contract with tenants, where it matters. A gateway without
+ * tenants ignores the header and every caller acts as the gateway.
+ */
+export const SECURITY = [{ bearerAuth: [] }];
+
+export const SECURITY_SCHEMES = {
+  bearerAuth: {
+    type: 'http', scheme: 'bearer', bearerFormat: 'JWT',
+    description: 'A tenant token, checked when the gateway is configured with tenants (401 without a valid one); a gateway without tenants ignores it.',
+  },
+};
+
+export const SSE_DESCRIPTION =
+  'With watch=true: Server-Sent Events, one per Kubernetes watch event. `event:` is ADDED, MODIFIED, ' +
+  'DELETED, BOOKMARK, INITIAL_STATE_DONE (the bookmark ending the initial state of sendInitialEvents) ' +
+  'or ERROR (the stream then ends); `id:` is the resourceVersion the stream has reached (resume with ' +
+  'Last-Event-ID or ?resourceVersion=); `data:` is the watch event as JSON, described by this schema. ' +
+  'Comment lines keep idle connections open. Failures found before the stream starts are problem ' +
+  'documents with their HTTP status; later ones are an ERROR event.';

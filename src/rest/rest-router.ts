@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
+import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { clientGone, requestIdOf } from '../http/create-app.ts';
@@ -27,7 +27,6 @@ const patchTypes: Record<string, PatchContentType> = {
   'application/merge-patch+json': 'application/merge-patch+json',
   'application/json-patch+json': 'application/json-patch+json',
   'application/apply-patch+yaml': 'application/apply-patch+yaml',
-  'application/apply-patch+json': 'application/apply-patch+yaml',
   'application/strategic-merge-patch+json': 'application/strategic-merge-patch+json',
 };
 
@@ -156,14 +155,28 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   async function watch(req: Request, res: Response, t: Target): Promise<void> {
     // Last-Event-ID is the SSE way to resume: each event's id is its resourceVersion.
     const resume = str(req.query.resourceVersion) ?? (req.get('last-event-id') || undefined);
-    const ctx = context(req, res);
-    const stream = ops.watch(request(req, res, t, {
+    const sendInitialEvents = isTrue(req.query.sendInitialEvents);
+    const bookmarks = bool(req.query.allowWatchBookmarks) ?? true;
+    const timeoutSeconds = int(req.query.timeoutSeconds, 'timeoutSeconds');
+    if (sendInitialEvents && !bookmarks) {
+      // Kubernetes' own answer: the end of the initial state is itself a bookmark.
+      throw new ApiError('INVALID', 'allowWatchBookmarks: Required value: allowWatchBookmarks required when sendInitialEvents is true', {
+        reason: 'Invalid', causes: [{ type: 'FieldValueRequired', field: 'allowWatchBookmarks', message: 'Required value: allowWatchBookmarks required when sendInitialEvents is true' }],
+      });
+    }
+    // The stream ends when the client goes away or timeoutSeconds elapse; both end the hub
+    // subscription through its signal, which also settles a pending next().
+    const ended = new AbortController();
+    const base = context(req, res);
+    const signals = [ended.signal, ...(base.signal ? [base.signal] : [])];
+    const ctx: CallerContext = { ...base, signal: AbortSignal.any(signals) };
+    const timer = timeoutSeconds !== undefined ? setTimeout(() => ended.abort(), timeoutSeconds * 1000) : undefined;
+    const watchRequest = request(req, res, t, {
       labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector),
-      resourceVersion: resume, sendInitialEvents: isTrue(req.query.sendInitialEvents) || undefined,
-      allowWatchBookmarks: true,
-    }));
-    const iterable = await stream;
-    const it = iterable[Symbol.asyncIterator]();
+      resourceVersion: resume, sendInitialEvents: sendInitialEvents || undefined,
+      allowWatchBookmarks: bookmarks,
+    });
+    const it = (await ops.watch({ ...watchRequest, context: ctx }))[Symbol.asyncIterator]();
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -171,36 +184,52 @@ export function restRouter(opts: RestRouterOptions): express.Router {
     });
     res.flushHeaders();
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
-    const end = () => void it.return?.();
-    ctx.signal?.addEventListener('abort', end, { once: true });
+    const apiVersion = `${t.resource.group}/${t.version.name}`;
+    // One event is always requested ahead: while the socket is full the hub's bounded queue
+    // keeps filling, and a client that never drains it is failed (SLOW_CONSUMER) here.
+    let next = it.next();
     try {
       for (;;) {
-        const r = await it.next();
+        const r = await next;
         if (r.done) break;
         const e = r.value;
         const meta = (e.object?.metadata ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
         const rv = e.resourceVersion ?? meta.resourceVersion ?? '';
-        const type = e.type === 'BOOKMARK' && meta.annotations?.['k8s.io/initial-events-end'] === 'true' ? 'INITIAL_STATE_DONE' : e.type;
-        const data = type === 'BOOKMARK' || type === 'INITIAL_STATE_DONE' ? { resourceVersion: rv } : e.object;
-        const ok = res.write(`id: ${rv}\nevent: ${type}\ndata: ${stringifyKubernetesJson(data)}\n\n`);
-        // Backpressure: wait for the socket; the hub's bounded queue cuts off clients that never drain.
-        if (!ok) await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
+        const initialEnd = e.type === 'BOOKMARK' && meta.annotations?.['k8s.io/initial-events-end'] === 'true';
+        next = it.next();
+        if (e.type === 'BOOKMARK' && !bookmarks) continue;
+        const event = initialEnd ? 'INITIAL_STATE_DONE' : e.type;
+        // A bookmark's object is its kind with only metadata, as Kubernetes sends it.
+        const object = e.type === 'BOOKMARK' ? { apiVersion, kind: t.resource.kind, metadata: { ...meta, resourceVersion: rv } } : e.object;
+        const ok = res.write(`id: ${rv}\nevent: ${event}\ndata: ${stringifyKubernetesJson({ type: e.type, object })}\n\n`);
+        if (!ok) {
+          const failed = await new Promise<boolean>((resolve) => {
+            const finish = (result: boolean) => {
+              res.off('drain', drained);
+              res.off('close', drained);
+              resolve(result);
+            };
+            const drained = () => finish(false);
+            res.on('drain', drained);
+            res.on('close', drained);
+            next.then(undefined, () => finish(true));
+          });
+          if (failed) {
+            // The client stopped reading: nothing more can reach it, so cut the connection.
+            res.destroy();
+            break;
+          }
+        }
         if (res.destroyed) break;
       }
     } catch (err) {
       const e = err instanceof ApiError ? err : fromKubeError(err);
-      if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify(toProblem(e, req.originalUrl))}\n\n`);
+      if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
     } finally {
+      clearTimeout(timer);
       clearInterval(heartbeat);
-      ctx.signal?.removeEventListener('abort', end);
+      ended.abort();
+      next.catch(() => {});
       await it.return?.();
       res.end();
     }
@@ -296,12 +325,14 @@ function patchTypeOf(req: Request): PatchContentType {
   return t;
 }
 
-function writeArgs(req: Request): { dryRun?: 'All'; fieldManager?: string } {
-  const out: { dryRun?: 'All'; fieldManager?: string } = {};
+function writeArgs(req: Request): { dryRun?: 'All'; fieldManager?: string; fieldValidation?: FieldValidation } {
+  const out: { dryRun?: 'All'; fieldManager?: string; fieldValidation?: FieldValidation } = {};
   const d = dryRun(req);
   if (d) out.dryRun = d;
   const fm = str(req.query.fieldManager);
   if (fm) out.fieldManager = fm;
+  const fv = enumOf(req.query.fieldValidation, ['Ignore', 'Warn', 'Strict'], 'fieldValidation');
+  if (fv) out.fieldValidation = fv;
   return out;
 }
 
