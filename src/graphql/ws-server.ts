@@ -13,6 +13,7 @@ import { ApiError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
+import { subscribeShared } from './shared-subscription-results.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -82,6 +83,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (caller && opts.schemaFor) return (await opts.schemaFor(caller)).schema;
         return opts.schema();
       },
+      subscribe: subscribeShared,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
       context: (ctx): CallerContext => {

@@ -4,7 +4,7 @@
 // through to the source, which ends at once.
 export function mapStream<T, U>(
   source: AsyncIterable<T>,
-  map: (item: T) => U | undefined,
+  map: (item: T) => U | undefined | Promise<U | undefined>,
   hooks: { onEnd?: () => void; beforeEnd?: () => unknown } = {},
 ): AsyncIterableIterator<U> {
   const it = source[Symbol.asyncIterator]();
@@ -29,7 +29,7 @@ export function mapStream<T, U>(
             end();
             return { done: true, value: undefined };
           }
-          const mapped = map(r.value);
+          const mapped = await map(r.value);
           if (mapped !== undefined) return { done: false, value: mapped };
         }
       } catch (err) {
