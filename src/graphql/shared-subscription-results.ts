@@ -21,7 +21,10 @@ function operationKey(args: ExecutionArgs): string {
   return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${text}`;
 }
 
-export const sharedResultStats = { executed: 0, shared: 0 };
+export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
+
+/** Results handed to more than one subscriber; their JSON is written once (see ws-server.ts). */
+export const sharedResults = new WeakSet<object>();
 
 /** graphql-ws's `subscribe`, with results shared between subscribers of the same event and operation. */
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
@@ -42,8 +45,42 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterabl
     }
     sharedResultStats.executed++;
     const result = execute({ ...args, rootValue: event });
+    if (result instanceof Promise) void result.then((r) => sharedResults.add(r), () => {});
+    else sharedResults.add(result);
     recent.set(key, result);
     if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
     return result;
   });
+}
+
+const tokenOf = new WeakMap<object, string>();
+const textOf = new Map<string, string>();
+let nextToken = 1;
+const tokenPattern = /"\\u0000crdgate-result:(\d+)"/;
+
+/**
+ * graphql-ws serializes every message it sends. For a shared result, the replacer puts a short
+ * token where the payload goes, and `expandResultTokens` swaps the result's JSON (made once) in
+ * on the way to the socket.
+ */
+export function replaceSharedPayload(this: unknown, key: string, value: unknown): unknown {
+  if (key !== 'payload' || !value || typeof value !== 'object' || !sharedResults.has(value)) return value;
+  let token = tokenOf.get(value);
+  if (token === undefined) {
+    token = String(nextToken++);
+    tokenOf.set(value, token);
+    textOf.set(token, JSON.stringify(value));
+    sharedResultStats.serialized++;
+    if (textOf.size > maxRecent) textOf.delete(textOf.keys().next().value!);
+  }
+  return `\u0000crdgate-result:${token}`;
+}
+
+export function expandResultTokens(data: string): string {
+  const m = tokenPattern.exec(data);
+  if (!m) return data;
+  const text = textOf.get(m[1]!);
+  // An evicted token can only belong to a message that is no longer being sent: drop it loudly.
+  if (text === undefined) throw new Error('a shared subscription result expired before it was sent');
+  return data.slice(0, m.index) + text + data.slice(m.index + m[0].length);
 }

@@ -13,7 +13,7 @@ import { ApiError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { subscribeShared } from './shared-subscription-results.ts';
+import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -46,6 +46,12 @@ interface ConnectionState {
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
+  // Shared subscription results are serialized once; their JSON replaces a token on the way out.
+  wss.on('connection', (socket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) =>
+      send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
+  });
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
@@ -84,6 +90,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         return opts.schema();
       },
       subscribe: subscribeShared,
+      jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
       context: (ctx): CallerContext => {

@@ -33,3 +33,17 @@ test('subscribers of the same event and operation share one execution', async ()
   assert.equal(sharedResultStats.executed - before.executed, 2);
   assert.equal(sharedResultStats.shared - before.shared, 1);
 });
+
+test('a shared result is serialized once and spliced into each message', async () => {
+  const { replaceSharedPayload, expandResultTokens, sharedResults } = await import('../../../src/graphql/shared-subscription-results.ts');
+  const result = { data: { watch: { type: 'ADDED', object: { name: 'a "quoted" \u0000 name' } } } };
+  sharedResults.add(result);
+  const before = sharedResultStats.serialized;
+  const m1 = expandResultTokens(JSON.stringify({ id: '1', type: 'next', payload: result }, replaceSharedPayload));
+  const m2 = expandResultTokens(JSON.stringify({ id: '2', type: 'next', payload: result }, replaceSharedPayload));
+  assert.deepEqual(JSON.parse(m1), { id: '1', type: 'next', payload: result });
+  assert.deepEqual(JSON.parse(m2), { id: '2', type: 'next', payload: result });
+  assert.equal(sharedResultStats.serialized - before, 1);
+  const unshared = { data: { x: 1 } };
+  assert.equal(expandResultTokens(JSON.stringify({ payload: unshared }, replaceSharedPayload)), '{"payload":{"data":{"x":1}}}');
+});
