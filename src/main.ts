@@ -18,6 +18,7 @@ import { installExampleCrds, installExampleObjects } from './local-cluster/insta
 import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
+import { rateLimits } from './plugins/rate-limits.ts';
 
 const log = (msg: string) => console.log(`crdgate: ${msg}`);
 
@@ -91,7 +92,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const gateway = await createGateway({
       client,
       tenants,
-      plugins: [queryLimits({ limits: config.limits, mode })],
+      plugins: [queryLimits({ limits: config.limits, mode }), rateLimits({ limits: config.rateLimits })],
       log: { info: log, warn: (m) => console.error(`crdgate: warning: ${m}`) },
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });

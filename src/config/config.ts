@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { CrdgateError } from '../errors.ts';
 import { defaultQueryLimits, type GatewayMode, type QueryLimits } from '../plugins/query-limits.ts';
+import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 
 export interface GatewayConfig {
   host: string;
@@ -31,6 +32,8 @@ export interface GatewayConfig {
   mode: GatewayMode | undefined;
   /** What one GraphQL document may ask for (src/plugins/query-limits.ts). */
   limits: QueryLimits;
+  /** Per-tenant budgets and the apiserver 429 retries (src/plugins/rate-limits.ts). */
+  rateLimits: RateLimits;
 }
 
 const options = {
@@ -51,6 +54,12 @@ const options = {
   'max-cost': { type: 'string' },
   'default-page-size': { type: 'string' },
   'subscription-cost-factor': { type: 'string' },
+  'rate-limit': { type: 'string' },
+  'rate-burst': { type: 'string' },
+  'max-concurrent-calls': { type: 'string' },
+  'max-watches': { type: 'string' },
+  'kube-retries': { type: 'string' },
+  'kube-retry-max-delay': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -84,6 +93,14 @@ export const configHelp = `usage: crdgate [serve] [options]
                             CRDGATE_DEFAULT_PAGE_SIZE; default ${defaultQueryLimits.defaultPageSize})
   --subscription-cost-factor N  a subscription's cost multiplier (env
                             CRDGATE_SUBSCRIPTION_COST_FACTOR; default ${defaultQueryLimits.subscriptionCostFactor})
+
+  Budgets per tenant (excess: TOO_MANY_REQUESTS / 429 with Retry-After; 0 = unlimited):
+  --rate-limit N            requests per second (env CRDGATE_RATE_LIMIT; default ${defaultRateLimits.requestsPerSecond})
+  --rate-burst N            requests at once after a quiet spell (env CRDGATE_RATE_BURST; default ${defaultRateLimits.burst})
+  --max-concurrent-calls N  Kubernetes operations in flight (env CRDGATE_MAX_CONCURRENT_CALLS; default ${defaultRateLimits.maxConcurrentCalls})
+  --max-watches N           open subscriptions and SSE watches (env CRDGATE_MAX_WATCHES; default ${defaultRateLimits.maxWatches})
+  --kube-retries N          retries of a call the apiserver refused with 429 (env CRDGATE_KUBE_RETRIES; default ${defaultRateLimits.kubeRetries})
+  --kube-retry-max-delay MS longest wait before such a retry (env CRDGATE_KUBE_RETRY_MAX_DELAY; default ${defaultRateLimits.kubeRetryMaxDelayMs})
 `;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { stateDir: string }): GatewayConfig | 'help' {
@@ -152,6 +169,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     defaultPageSize: limit('default-page-size', 'defaultPageSize', 1_000_000),
     subscriptionCostFactor: limit('subscription-cost-factor', 'subscriptionCostFactor', 1_000_000),
   };
+  const budget = (name: keyof typeof v & string, dflt: number, max: number) =>
+    int(name, pick(v[name] as string | undefined, `CRDGATE_${name.toUpperCase().replace(/-/g, '_')}`), dflt, 0, max);
+  const rateLimits: RateLimits = {
+    ...defaultRateLimits,
+    requestsPerSecond: budget('rate-limit', defaultRateLimits.requestsPerSecond, 1_000_000),
+    burst: budget('rate-burst', defaultRateLimits.burst, 1_000_000),
+    maxConcurrentCalls: budget('max-concurrent-calls', defaultRateLimits.maxConcurrentCalls, 100_000),
+    maxWatches: budget('max-watches', defaultRateLimits.maxWatches, 1_000_000),
+    kubeRetries: budget('kube-retries', defaultRateLimits.kubeRetries, 10),
+    kubeRetryMaxDelayMs: budget('kube-retry-max-delay', defaultRateLimits.kubeRetryMaxDelayMs, 60_000),
+  };
 
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
@@ -166,5 +194,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     tenants,
     mode,
     limits,
+    rateLimits,
   };
 }

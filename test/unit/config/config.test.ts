@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/config.ts';
 import { CrdgateError } from '../../../src/errors.ts';
 import { defaultQueryLimits } from '../../../src/plugins/query-limits.ts';
+import { defaultRateLimits } from '../../../src/plugins/rate-limits.ts';
 
 const defaults = { stateDir: '/state' };
 
@@ -12,7 +13,7 @@ test('defaults', () => {
   assert.deepEqual(c, {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined,
-    mode: undefined, limits: defaultQueryLimits,
+    mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
   });
 });
 

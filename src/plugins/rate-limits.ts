@@ -1,0 +1,304 @@
+// Budgets per tenant, so one tenant cannot starve the others or the apiserver: requests per second
+// (a token bucket), concurrent Kubernetes operations, and concurrent watches (GraphQL subscriptions
+// and REST SSE streams). Excess is refused with the catalog's TOO_MANY_REQUESTS and a
+// retryAfterSeconds (REST adds Retry-After). Without tenants, all callers share one budget.
+//
+// The apiserver's own 429 (API Priority and Fairness, max-in-flight) is honoured too: such a call
+// was rejected before it ran, so it is retried after Retry-After, a bounded number of times with a
+// capped delay, instead of being hammered or failed at once.
+import { ApiError } from '../api-errors.ts';
+import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
+import type { GatewayOperations } from '../service/hub-operations.ts';
+import type { CallerContext } from '../service/resource-service.ts';
+import type { GatewayPlugin } from './gateway-plugin.ts';
+
+export interface RateLimits {
+  /** Sustained requests per second per tenant; 0: unlimited. */
+  requestsPerSecond: number;
+  /** Requests a tenant may make at once after being idle. */
+  burst: number;
+  /** Kubernetes operations in flight per tenant; 0: unlimited. */
+  maxConcurrentCalls: number;
+  /** How long an operation may wait for a free slot before it is refused. */
+  maxQueueWaitMs: number;
+  /** Open watches (subscriptions and SSE streams) per tenant; 0: unlimited. */
+  maxWatches: number;
+  /** Retries of a call the apiserver refused with 429; 0: none. */
+  kubeRetries: number;
+  /** Longest wait before one retry, whatever Retry-After says. */
+  kubeRetryMaxDelayMs: number;
+}
+
+export const defaultRateLimits: RateLimits = {
+  requestsPerSecond: 50,
+  burst: 100,
+  maxConcurrentCalls: 32,
+  maxQueueWaitMs: 1000,
+  maxWatches: 100,
+  kubeRetries: 3,
+  kubeRetryMaxDelayMs: 5000,
+};
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) => new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }),
+};
+
+/** A token bucket: `rate` tokens a second, at most `burst` saved up. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly rate: number;
+  private readonly burst: number;
+  private readonly clock: Pick<Clock, 'now'>;
+
+  constructor(rate: number, burst: number, clock: Pick<Clock, 'now'> = realClock) {
+    this.rate = rate;
+    this.burst = Math.max(1, burst);
+    this.clock = clock;
+    this.tokens = this.burst;
+    this.last = clock.now();
+  }
+
+  /** Takes a token; when there is none, returns how many seconds until there is one. */
+  take(): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.rate)) };
+  }
+}
+
+/** Counts slots in use; acquire waits up to a deadline for one to free up. */
+export class Semaphore {
+  private inUse = 0;
+  private readonly waiters: { grant: () => void }[] = [];
+  readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  get active(): number {
+    return this.inUse;
+  }
+
+  tryAcquire(): boolean {
+    if (this.inUse >= this.max) return false;
+    this.inUse++;
+    return true;
+  }
+
+  async acquire(waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.tryAcquire()) return true;
+    if (waitMs <= 0) return false;
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        grant: () => {
+          cleanup();
+          this.inUse++;
+          resolve(true);
+        },
+      };
+      const give = (ok: boolean) => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        cleanup();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => give(false), waitMs);
+      const onAbort = () => give(false);
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(): void {
+    this.inUse--;
+    this.waiters.shift()?.grant();
+  }
+}
+
+const tooMany = (message: string, retryAfterSeconds: number) =>
+  new ApiError('TOO_MANY_REQUESTS', message, { reason: 'TooManyRequests', retryAfterSeconds });
+
+const tenantLabel = (tenant: string) => (tenant ? `tenant "${tenant}"` : 'the gateway');
+
+const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStatus', 'getScale', 'updateScale', 'delete', 'deleteCollection'] as const;
+
+/** The per-tenant state; entries are created on first use and live as long as the gateway. */
+export class TenantBudgets {
+  private readonly limits: RateLimits;
+  private readonly clock: Clock;
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly calls = new Map<string, Semaphore>();
+  private readonly watches = new Map<string, number>();
+
+  constructor(limits: RateLimits, clock: Clock = realClock) {
+    this.limits = limits;
+    this.clock = clock;
+  }
+
+  admitRequest(tenant: string): void {
+    if (!this.limits.requestsPerSecond) return;
+    let bucket = this.buckets.get(tenant);
+    if (!bucket) this.buckets.set(tenant, (bucket = new TokenBucket(this.limits.requestsPerSecond, this.limits.burst, this.clock)));
+    const r = bucket.take();
+    if (!r.ok) {
+      throw tooMany(`${tenantLabel(tenant)} is over its rate limit of ${this.limits.requestsPerSecond} requests per second (burst ${this.limits.burst}); retry in ${r.retryAfterSeconds} s`, r.retryAfterSeconds);
+    }
+  }
+
+  /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
+  async withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!this.limits.maxConcurrentCalls) return fn();
+    let sem = this.calls.get(tenant);
+    if (!sem) this.calls.set(tenant, (sem = new Semaphore(this.limits.maxConcurrentCalls)));
+    if (!(await sem.acquire(this.limits.maxQueueWaitMs, signal))) {
+      throw tooMany(`${tenantLabel(tenant)} has ${sem.max} Kubernetes calls in flight, its limit; retry when some have finished`, 1);
+    }
+    try {
+      return await fn();
+    } finally {
+      sem.release();
+    }
+  }
+
+  /** Takes a watch slot; the returned function gives it back (once). */
+  openWatch(tenant: string): () => void {
+    const open = this.watches.get(tenant) ?? 0;
+    if (this.limits.maxWatches && open >= this.limits.maxWatches) {
+      throw tooMany(`${tenantLabel(tenant)} has ${open} open subscriptions and watches, its limit; end one before starting another`, 5);
+    }
+    this.watches.set(tenant, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.watches.set(tenant, (this.watches.get(tenant) ?? 1) - 1);
+    };
+  }
+
+  /** Open watches per tenant, for tests and metrics. */
+  openWatches(tenant: string): number {
+    return this.watches.get(tenant) ?? 0;
+  }
+
+  activeCalls(tenant: string): number {
+    return this.calls.get(tenant)?.active ?? 0;
+  }
+}
+
+/** Operations that count against the caller's tenant budgets. */
+export function budgetedOperations(ops: GatewayOperations, budgets: TenantBudgets): GatewayOperations {
+  const wrapped: Record<string, unknown> = { ...ops };
+  for (const name of callOperations) {
+    if (typeof ops[name] !== 'function') continue;
+    const original = ops[name].bind(ops) as (req: { context: CallerContext }) => Promise<unknown>;
+    wrapped[name] = (req: { context: CallerContext }) => budgets.withCallSlot(req.context.tenant ?? '', req.context.signal, () => original(req));
+  }
+  wrapped.watch = async (req: Parameters<GatewayOperations['watch']>[0]) => {
+    const release = budgets.openWatch(req.context.tenant ?? '');
+    try {
+      const inner = await ops.watch(req);
+      return releasing(inner, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  };
+  return wrapped as unknown as GatewayOperations;
+}
+
+/** An iterable that calls release once its iterator finishes, fails or is returned. */
+function releasing<T>(inner: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = inner[Symbol.asyncIterator]();
+      return {
+        async next() {
+          try {
+            const r = await it.next();
+            if (r.done) release();
+            return r;
+          } catch (err) {
+            release();
+            throw err;
+          }
+        },
+        async return(value?: unknown) {
+          release();
+          return (await it.return?.(value)) ?? { done: true, value: undefined as T };
+        },
+        async throw(err?: unknown) {
+          release();
+          if (it.throw) return it.throw(err);
+          throw err;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * A client whose calls, when the apiserver answers 429, wait for its Retry-After (at least 1 s,
+ * at most maxDelayMs) and try again, up to `retries` times; then the 429 goes to the caller.
+ * Watches are not retried here: the watch hub has its own backoff.
+ */
+export function retryingTooManyRequests(client: KubeClient, opts: { retries: number; maxDelayMs: number; clock?: Clock; onRetry?: (delayMs: number) => void }): KubeClient {
+  const clock = opts.clock ?? realClock;
+  const wrapped = Object.create(client) as KubeClient;
+  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await client.request<T>(...args);
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.httpStatus !== 429 || attempt >= opts.retries) throw err;
+        const delayMs = Math.min(opts.maxDelayMs, Math.max(1, err.retryAfterSeconds ?? 1) * 1000);
+        opts.onRetry?.(delayMs);
+        try {
+          await clock.sleep(delayMs, args[2]?.signal);
+        } catch {
+          throw err;
+        }
+      }
+    }
+  } as KubeClient['request'];
+  return wrapped;
+}
+
+export function rateLimits(opts: { limits?: Partial<RateLimits>; clock?: Clock } = {}): GatewayPlugin & { budgets: TenantBudgets } {
+  const limits = { ...defaultRateLimits, ...opts.limits };
+  const budgets = new TenantBudgets(limits, opts.clock);
+  return {
+    name: 'rate-limits',
+    budgets,
+    admit: (tenant) => budgets.admitRequest(tenant),
+    wrapOperations: (ops) => budgetedOperations(ops, budgets),
+    wrapClient: (client) => (limits.kubeRetries ? retryingTooManyRequests(client, { retries: limits.kubeRetries, maxDelayMs: limits.kubeRetryMaxDelayMs, clock: opts.clock }) : client),
+  };
+}
