@@ -1,0 +1,140 @@
+// Benchmark (not a test): the cost of the production plugins on the get-by-name path. Two gateways
+// on the same control plane in the same process, one without plugins and one with query limits and
+// rate limits (budgets set high enough never to refuse, so every check runs), are driven in
+// alternating rounds so drift hits both alike. Prints a markdown table and appends it to
+// BENCHMARKS.md.
+//
+//   node scripts/bench-plugins.ts [--requests N] [--rounds R] [--concurrency C] [--no-append]
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Agent, fetch } from 'undici';
+import { createGateway, type Gateway } from '../src/gateway.ts';
+import { KubeClient } from '../src/kube/kube-client.ts';
+import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
+import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
+import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
+import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
+import { queryLimits } from '../src/plugins/query-limits.ts';
+import { rateLimits } from '../src/plugins/rate-limits.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '6' },
+    concurrency: { type: 'string', default: '16' },
+    'no-append': { type: 'boolean', default: false },
+  },
+});
+const N = Number(flags.requests);
+const ROUNDS = Number(flags.rounds);
+const CONCURRENCY = Number(flags.concurrency);
+const ns = 'bench-plugins';
+const say = (m: string) => console.error(`[bench] ${m}`);
+
+function machine(): string {
+  let model = cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
+  } catch {
+    // not Linux
+  }
+  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), 'crdgate-bench-plugins-'));
+const build = await buildLauncher({ log: say });
+say(`control plane built in ${build.seconds.toFixed(1)} s`);
+const cluster = await launchCluster({ dataDir: join(stateDir, 'cluster'), logFile: join(stateDir, 'cluster.log') });
+const gateways: Gateway[] = [];
+try {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.info.kubeconfig);
+  await installExampleCrds(kc);
+  const direct = new KubeClient(kc);
+  await direct.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  await direct.request('POST', `/apis/stable.example.com/v1/namespaces/${ns}/crontabs`, {
+    body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: 'one' }, spec: { cronSpec: '* * * * *', image: 'img', replicas: 1 } },
+  });
+
+  const start = async (plugins: GatewayPlugin[]) => {
+    const g = await createGateway({ client: new KubeClient(kc), explorer: false, plugins });
+    gateways.push(g);
+    const server = await g.listen(0);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  };
+  const variants = {
+    off: await start([]),
+    on: await start([
+      queryLimits({ mode: 'production' }),
+      rateLimits({ limits: { requestsPerSecond: 1e6, burst: 1e6, maxConcurrentCalls: 1e5, maxWatches: 1e5 } }),
+    ]),
+  };
+  const dispatcher = new Agent({ connections: CONCURRENCY * 2, pipelining: 1 });
+  const body = JSON.stringify({ query: `{ cronTab_stable_example_com(namespace: "${ns}", name: "one") { metadata { name resourceVersion } spec { cronSpec image replicas } } }` });
+  const get = async (url: string) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
+    const text = await res.text();
+    if (res.status !== 200 || !text.includes('"one"')) throw new Error(`unexpected answer ${res.status}: ${text.slice(0, 200)}`);
+  };
+  const run = async (url: string, n: number) => {
+    const lat: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < n) {
+        const s = performance.now();
+        await get(url);
+        lat.push(performance.now() - s);
+      }
+    }));
+    return { lat, wallMs: performance.now() - t0 };
+  };
+  say('warm-up');
+  await run(variants.off, 300);
+  await run(variants.on, 300);
+  const all = { off: { lat: [] as number[], wallMs: 0 }, on: { lat: [] as number[], wallMs: 0 } };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const v of (r % 2 ? ['on', 'off'] : ['off', 'on']) as ('off' | 'on')[]) {
+      const x = await run(variants[v], N);
+      all[v].lat.push(...x.lat);
+      all[v].wallMs += x.wallMs;
+    }
+    say(`round ${r + 1}/${ROUNDS}`);
+  }
+  const summary = (v: 'off' | 'on') => {
+    const sorted = [...all[v].lat].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return { p50: at(0.5), p99: at(0.99), rps: (sorted.length / all[v].wallMs) * 1000, n: sorted.length };
+  };
+  const off = summary('off');
+  const on = summary('on');
+  const pct = (a: number, b: number) => `${(((a / b) - 1) * 100).toFixed(1)}%`;
+  const row = (name: string, s: typeof off) => `| ${name} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rps.toFixed(0)} |`;
+  const section = `
+## Production plugins on the get path (${new Date().toISOString().slice(0, 10)})
+
+\`node scripts/bench-plugins.ts --requests ${N} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}\`; ${machine()}. Two in-process gateways on one
+control plane, GraphQL get-by-name over HTTP, alternating rounds. "on": query limits (depth,
+aliases, directives, tokens, cost) and rate limits (token bucket, call slots; budgets high enough
+never to refuse). Metrics and request logging are not implemented yet, so not measured.
+
+| plugins | requests | p50 ms | p99 ms | req/s |
+| --- | --- | --- | --- | --- |
+${row('off', off)}
+${row('on', on)}
+
+Overhead with the plugins on: throughput ${pct(off.rps, on.rps)} (off/on − 1), p50 ${pct(on.p50, off.p50)}, p99 ${pct(on.p99, off.p99)} (on/off − 1); target ≤5%.
+`;
+  process.stdout.write(section);
+  if (!flags['no-append']) appendFileSync(join(repoRoot, 'BENCHMARKS.md'), section);
+  await dispatcher.close();
+  await direct.close();
+} finally {
+  for (const g of gateways) await g.stop();
+  await cluster.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+}
