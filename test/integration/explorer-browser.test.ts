@@ -11,11 +11,13 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
-import { testCluster } from '../helpers/test-cluster.ts';
+import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
 
-/** The query the test puts into the editor and runs, and what its result must contain. */
-const QUERY = '{ apiResources { crdName kind versions { name } } }';
-const EXPECTED_IN_RESULT = 'crontabs.stable.example.com';
+/** The CronTab the test creates, the list query it runs in the editor, and what the result must contain. */
+const NAMESPACE = uniqueName('explorer');
+const CRONTAB = 'explorer-nightly';
+const QUERY = `{ cronTabList_stable_example_com(namespace: "${NAMESPACE}") { edges { node { metadata { name } spec { cronSpec image } } } } }`;
+const EXPECTED_IN_RESULT = CRONTAB;
 /** A subscription that answers at once (the initial state, even of no objects), and its answer. */
 const SUBSCRIPTION = 'subscription { watchCronTab_stable_example_com(sendInitialEvents: true) { type } }';
 const EXPECTED_IN_EVENT = 'INITIAL_STATE_DONE';
@@ -58,7 +60,12 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `the explorer browser test needs Chromium at ${CHROMIUM}; install it with `
     + '`scripts/ensure-chromium.sh` (or `sudo apt-get install -y chromium` on Debian/Ubuntu)');
 
-  gateway = await createGateway({ client: new KubeClient(loadFile(testCluster().kubeconfig)) });
+  const admin = new KubeClient(loadFile(testCluster().kubeconfig));
+  await admin.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } } });
+  await admin.request('POST', `/apis/stable.example.com/v1/namespaces/${NAMESPACE}/crontabs`, {
+    body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: CRONTAB }, spec: { cronSpec: '0 3 * * *', image: 'example/nightly:1' } },
+  });
+  gateway = await createGateway({ client: admin });
   const server = await gateway.listen(0, '127.0.0.1');
   const { port } = server.address() as { port: number };
   base = `http://127.0.0.1:${port}`;
@@ -95,6 +102,7 @@ before(async () => {
 after(async () => {
   await context?.close();
   await gateway?.stop();
+  await new KubeClient(loadFile(testCluster().kubeconfig)).request('DELETE', `/api/v1/namespaces/${NAMESPACE}`).catch(() => {});
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   if (shotDir) rmSync(shotDir, { recursive: true, force: true });
 });
@@ -167,7 +175,8 @@ test('the default query is an example that runs without errors', async () => {
   await executeButton().click();
   const result = await waitForResult('"data"');
   assert.doesNotMatch(result, /"errors"/, result);
-  assert.ok(result.includes(EXPECTED_IN_RESULT), result);
+  // The default example lists the served custom resources.
+  assert.ok(result.includes('crontabs.stable.example.com'), result);
 });
 
 test('autocompletion suggests fields of the live schema', async () => {
