@@ -137,10 +137,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   }
 
+  const apolloExtras = mergeApolloExtras(plugins);
   const { app, stop: stopApp } = await createApp({
     gateway: schema,
     tenants: httpTenants,
-    apollo: mergeApolloExtras(plugins),
+    apollo: apolloExtras,
     middleware,
     explorer: opts.explorer,
     readiness: () => {
@@ -179,6 +180,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         schema: () => schema.current,
         authenticate: tenants?.authenticate,
         schemaFor: tenants?.schemaFor,
+        validationRules: apolloExtras.validationRules,
+        parseOptions: apolloExtras.parseOptions,
+        introspection: apolloExtras.introspection,
+        checkOperation: (args) => {
+          for (const p of plugins) p.checkOperation?.(args);
+        },
       });
       server.listen(port, host);
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);

@@ -8,8 +8,8 @@
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { GraphQLSchema } from 'graphql';
-import { ApiError } from '../api-errors.ts';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import { ApiError, toGraphQLError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
@@ -22,6 +22,13 @@ export interface WebSocketOptions {
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
   /** With tenants: the schema a caller may use. */
   schemaFor?: (caller: Caller) => Promise<{ schema: GraphQLSchema }>;
+  /** Extra validation rules (query limits), as for HTTP. */
+  validationRules?: ValidationRule[];
+  parseOptions?: ParseOptions;
+  /** false: introspection is refused, as over HTTP in production mode. */
+  introspection?: boolean;
+  /** Further checks of a validated operation (its cost); throw an ApiError to refuse it. */
+  checkOperation?: (args: { schema: GraphQLSchema; document: DocumentNode; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }) => void;
   /** Ping interval; graphql-ws closes connections that stop answering. */
   keepAliveMs?: number;
   /** Largest accepted message. */
@@ -84,19 +91,33 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
-      schema: async (ctx) => {
+      // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
+      // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
+      onSubscribe: async (ctx, _id, payload) => {
         const caller = states.get(ctx.extra)?.caller;
-        if (caller && opts.schemaFor) return (await opts.schemaFor(caller)).schema;
-        return opts.schema();
+        const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, opts.parseOptions);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+        const errors = validate(schema, document, rules);
+        if (errors.length) return errors;
+        const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
+        try {
+          opts.checkOperation?.({ schema, document, operationName: payload.operationName, variables });
+        } catch (err) {
+          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+        }
+        const contextValue: CallerContext = caller ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : {};
+        return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
       },
       subscribe: subscribeShared,
       jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
-      context: (ctx): CallerContext => {
-        const caller = states.get(ctx.extra)?.caller;
-        return caller ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : {};
-      },
     },
     wss,
     opts.keepAliveMs ?? 12_000,

@@ -3,7 +3,7 @@
 // is optional, so a plugin takes only what it needs.
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { RequestHandler } from 'express';
-import type { ParseOptions, ValidationRule } from 'graphql';
+import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../live-schema.ts';
@@ -45,6 +45,11 @@ export interface GatewayPlugin {
   attach?(parts: GatewayParts): void;
   /** Called when the gateway stops. */
   stop?(): Promise<void> | void;
+  /**
+   * Checks an operation arriving over WebSocket (where Apollo's request pipeline does not run)
+   * once it has parsed and validated; throwing an ApiError refuses it.
+   */
+  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }): void;
 }
 
 /** Merges the Apollo settings of several plugins into one set. */

@@ -169,6 +169,18 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const local = opts.mode === 'local';
   return {
     name: 'query-limits',
+    checkOperation: ({ schema, document, operationName, variables }) => {
+      const cost = operationCost(schema, document, operationName, variables, limits);
+      if (cost > limits.maxCost) {
+        throw limitError('maxCost', `the operation costs ${cost}, more than the limit of ${limits.maxCost}; ask for smaller pages (limit/first) or fewer fields`);
+      }
+    },
+    // A list without limit/first gets the page the cost was computed for, so the cost is honest
+    // and no request can pull a whole collection in one answer.
+    wrapOperations: (ops) => ({
+      ...ops,
+      list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+    }),
     apollo: {
       validationRules: limitRules(limits) as never,
       parseOptions: { maxTokens: limits.maxTokens },
