@@ -117,7 +117,7 @@ try {
 
   const objectSelection = 'apiVersion kind metadata { name namespace uid resourceVersion generation labels creationTimestamp } spec { cronSpec image replicas }';
   const getQuery = `query($name: String!) { cronTab_stable_example_com(namespace: "${ns}", name: $name) { ${objectSelection} } }`;
-  const listQuery = `{ cronTabList_stable_example_com(namespace: "${ns}") { edges { node { ${objectSelection} } } resourceVersion } }`;
+  const listQuery = `{ cronTabList_stable_example_com(namespace: "${ns}", first: ${OBJECTS}) { edges { node { ${objectSelection} } } resourceVersion } }`;
   const graphql = async (query: string, variables?: Record<string, unknown>, expectItems?: number) => {
     const res = await ufetch(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
     const body = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
