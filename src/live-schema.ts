@@ -29,6 +29,8 @@ export interface LiveSchemaOptions {
 
 export interface RebuildStats {
   rebuilds: number;
+  /** Snapshots that changed nothing the API depends on (CRD status updates): no rebuild. */
+  unchanged: number;
   lastDurationMs: number;
   crds: number;
   problems: number;
@@ -42,7 +44,8 @@ export class LiveSchema {
   private builtResources: readonly ResourceModel[] = [];
   private served = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
-  readonly stats: RebuildStats = { rebuilds: 0, lastDurationMs: 0, crds: 0, problems: 0 };
+  readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
+  private lastKey = '';
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
 
   constructor(opts: LiveSchemaOptions) {
@@ -84,17 +87,24 @@ export class LiveSchema {
     const log = this.opts.log;
     const models: ResourceModel[] = [];
     const seen = new Set<string>();
-    let problems = 0;
+    const modelProblems: string[] = [];
     for (const crd of snapshot.crds) {
       const result = this.model(crd);
       seen.add(crd.metadata.name);
       if (result.ok) models.push(result.model);
-      else {
-        problems++;
-        log?.warn(`${result.error.message}; it is not served`);
-      }
+      else modelProblems.push(`${result.error.message}; it is not served`);
     }
     for (const name of this.modelCache.keys()) if (!seen.has(name)) this.modelCache.delete(name);
+    // Most CRD updates change only status (conditions, storedVersions): the API is the same, so
+    // the schema, and everything cached for it (tenant schemas, Apollo instances), stays.
+    const key = models.map((m) => `${m.contentHash}@${m.creationTimestamp ?? ''}`).join(',') + '|' + modelProblems.join('|');
+    if (this.schema && key === this.lastKey) {
+      this.stats.unchanged++;
+      return this.schema;
+    }
+    this.lastKey = key;
+    let problems = modelProblems.length;
+    for (const p of modelProblems) log?.warn(p);
     const built = this.builder.build(models);
     for (const p of built.problems) {
       problems++;
