@@ -5,14 +5,11 @@
 // and message and never carries a stack trace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/kube/kube-client.ts';
-import { launchCluster, type LocalCluster } from '../../src/local-cluster/launch-cluster.ts';
-import { installExampleCrds } from '../../src/local-cluster/install-examples.ts';
+import { burstUntilRejected, setupApfReject } from '../helpers/apf-reject.ts';
+import { startCompactingCluster, type CompactingCluster } from '../helpers/compacting-cluster.ts';
 import { kubeConfigFor, kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';
 import { assertNoStackTrace, eventually, gql, gqlData, onlyError, startGateway, type RunningGateway } from '../helpers/graphql-client.ts';
 
@@ -282,39 +279,18 @@ describe('identity errors', () => {
   });
 
   test('TOO_MANY_REQUESTS: API Priority and Fairness rejects carol beyond her one concurrency share', async () => {
-    const name = uniqueName('crdgate-test-carol');
-    const apfNs = uniqueName('gql-apf');
-    await kubectlOk(['create', 'namespace', apfNs]);
-    cleanups.push(() => kubectl(['delete', 'namespace', apfNs, '--wait=false']));
-    await kapply([
-      { apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'PriorityLevelConfiguration', metadata: { name },
-        spec: { type: 'Limited', limited: { nominalConcurrencyShares: 1, lendablePercent: 0, limitResponse: { type: 'Reject' } } } },
-      { apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name },
-        spec: { priorityLevelConfiguration: { name }, matchingPrecedence: 90, distinguisherMethod: { type: 'ByUser' },
-          rules: [{ subjects: [{ kind: 'User', user: { name: 'carol' } }],
-            resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true }] }] } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'crontab-reader', namespace: apfNs },
-        rules: [{ apiGroups: ['stable.example.com'], resources: ['crontabs'], verbs: ['get', 'list'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'carol-reads-crontabs', namespace: apfNs },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'crontab-reader' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'carol' }] },
-      ...Array.from({ length: 150 }, (_, i) => ({ ...crontab(`load-${i}`, apfNs), spec: { cronSpec: '* * * * *', image: 'x'.repeat(200), replicas: i } })),
-    ]);
-    cleanups.push(() => kubectl(['delete', 'flowschema,prioritylevelconfiguration', name, '--ignore-not-found']));
+    const apf = await setupApfReject({ user: 'carol', prefix: 'gql-apf' });
+    cleanups.push(() => apf.cleanup());
     const carol = await eventually('carol\'s gateway', () => startGateway(kubeConfigFor('carol'), {}, 5_000), 30_000);
     try {
       const query = `query($ns: String) { cronTabList_stable_example_com(namespace: $ns) { edges { node { metadata { name } } } } }`;
-      let rejected: Awaited<ReturnType<typeof gql>> | undefined;
-      let served = 0;
-      const deadline = Date.now() + 60_000;
-      while (!rejected && Date.now() < deadline) {
-        const answers = await Promise.all(Array.from({ length: 40 }, () => gql(carol.url, query, { ns: apfNs })));
-        served += answers.filter((a) => !a.errors && a.data?.cronTabList_stable_example_com.edges.length === 150).length;
-        rejected = answers.find((a) => a.errors?.[0]?.extensions?.code === 'TOO_MANY_REQUESTS');
-        for (const a of answers) if (a.errors && a !== rejected) assert.equal(a.errors[0]!.extensions?.code, 'TOO_MANY_REQUESTS', a.text);
-      }
+      const burst = await burstUntilRejected(() => gql(carol.url, query, { ns: apf.namespace }), (a) =>
+        !a.errors && a.data?.cronTabList_stable_example_com.edges.length === apf.objects ? 'served'
+          : a.errors?.[0]?.extensions?.code === 'TOO_MANY_REQUESTS' ? 'rejected' : 'other');
+      for (const a of burst.other) if (a.errors) assert.equal(a.errors[0]!.extensions?.code, 'TOO_MANY_REQUESTS', a.text);
+      const rejected = burst.rejected;
       assert.ok(rejected, 'the apiserver rejected some of carol\'s requests with 429');
-      assert.ok(served > 0, 'carol\'s RBAC grant works: some lists were served');
+      assert.ok(burst.served > 0, 'carol\'s RBAC grant works: some lists were served');
       const err = onlyError(rejected, 'TOO_MANY_REQUESTS');
       assert.equal(err.extensions?.kubernetesCode, 429);
       assert.equal(err.extensions?.httpStatus, 429);
@@ -325,7 +301,7 @@ describe('identity errors', () => {
       assert.ok(Number.isInteger(err.extensions?.retryAfterSeconds) && err.extensions?.retryAfterSeconds >= 1, JSON.stringify(err.extensions));
     } finally {
       await carol.stop();
-      await kubectl(['delete', 'flowschema,prioritylevelconfiguration', name, '--ignore-not-found']);
+      await apf.cleanup();
     }
   });
 });
@@ -426,38 +402,26 @@ describe('transport failures', () => {
 describe('GONE: an expired continue token', () => {
   // The shared cluster compacts etcd every 5 minutes (the default), so a continue token cannot be
   // made to expire there on demand; this cluster compacts every second.
-  let cluster: LocalCluster | undefined;
-  let dir: string | undefined;
+  let cc: CompactingCluster | undefined;
   let gw: RunningGateway | undefined;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'crdgate-gone-'));
-    cluster = await launchCluster({ dataDir: join(dir, 'cluster'), logFile: join(dir, 'cluster.log'), extraApiServerFlags: ['--etcd-compaction-interval=1s'] });
+    cc = await startCompactingCluster('crdgate-gone-');
   });
   after(async () => {
     await gw?.stop();
-    await cluster?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cc?.stop();
   });
 
   test('continuing a list after its resourceVersion was compacted → GONE, telling the client to restart the listing', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster!.info.kubeconfig);
-    await installExampleCrds(kc);
-    const client = new KubeClient(kc);
-    for (let i = 0; i < 6; i++) {
-      await client.request('POST', '/apis/stable.example.com/v1/namespaces/default/crontabs', { body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: `page-${i}` }, spec: { cronSpec: 'x' } } });
-    }
-    gw = await startGateway(kc);
+    await cc!.seedCronTabs(6);
+    gw = await startGateway(cc!.kc);
     const q = `query($c: String) { l: cronTabList_stable_example_com(namespace: "default", first: 2, after: $c) { edges { node { metadata { name } } } pageInfo { hasNextPage endCursor } } }`;
     const first = await gqlData(gw.url, q);
     assert.equal(first.l.pageInfo.hasNextPage, true);
     const token = first.l.pageInfo.endCursor as string;
     // Writes move etcd past the token's revision; the apiserver compacts it away within seconds.
-    let i = 0;
     const expired = await eventually('the continue token to expire', async () => {
-      await client.request('PATCH', '/apis/stable.example.com/v1/namespaces/default/crontabs/page-0', {
-        body: { metadata: { labels: { bump: String(i++) } } }, contentType: 'application/merge-patch+json',
-      });
+      await cc!.advance();
       const r = await gql(gw!.url, q, { c: token });
       return r.errors ? r : undefined;
     }, 60_000);
