@@ -8,6 +8,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { createOpenApiBuilder, type OpenApiDocument } from '../rest/openapi-builder.ts';
+import { buildGenericOpenApiDocument } from '../rest/openapi-generic.ts';
 import { sendProblem } from '../rest/rest-router.ts';
 
 export interface OpenApiRoutesOptions {
@@ -22,11 +23,15 @@ const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-di
 export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
   const router = express.Router();
   const builder = createOpenApiBuilder();
+  const genericDocument = buildGenericOpenApiDocument() as OpenApiDocument;
   // One document per distinct resource list; tenants with the same view share it.
   const cache = new Map<string, OpenApiDocument>();
   const documentFor = async (req: Request, res: Response): Promise<OpenApiDocument | undefined> => {
     let resources = opts.resources();
     if (opts.authenticate && opts.visibleResources) {
+      // Without credentials: the generic description of the facade, which names no resource and
+      // carries the security scheme, so a reference page can offer "Authorize" and then ask again.
+      if (!req.get('authorization')) return genericDocument;
       try {
         const caller = await opts.authenticate(req.get('authorization'));
         resources = await opts.visibleResources(caller);
@@ -78,11 +83,32 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
   // The page's script is a file of its own: the CSP allows no inline scripts.
   router.get('/docs/rest/reference.js', (_req, res) => {
     res.type('text/javascript').send(`// The document needs the caller's token when tenants are on: "Authorize" sets it for every call.
+// Without a token the gateway describes the facade generically; once the user authorizes, the
+// page asks again with the token and shows the resources that tenant may use.
+const refetchAfterAuthorize = (system) => ({
+  statePlugins: {
+    auth: {
+      wrapActions: {
+        authorize: (original) => (payload) => {
+          const result = original(payload);
+          setTimeout(() => system.specActions.download('/openapi.json'), 0);
+          return result;
+        },
+        logout: (original) => (payload) => {
+          const result = original(payload);
+          setTimeout(() => system.specActions.download('/openapi.json'), 0);
+          return result;
+        },
+      },
+    },
+  },
+});
 window.ui = SwaggerUIBundle({
   url: '/openapi.json',
   dom_id: '#swagger-ui',
   deepLinking: true,
   persistAuthorization: false,
+  plugins: [refetchAfterAuthorize],
   requestInterceptor: (req) => {
     const auth = window.ui && window.ui.authSelectors && window.ui.authSelectors.authorized().toJS();
     const token = auth && auth.bearerAuth && auth.bearerAuth.value;

@@ -24,7 +24,7 @@ test('a CRD update that leaves the API as it is (status only) keeps the schema; 
   assert.equal(live.stats.rebuilds, 1);
   assert.equal(live.stats.unchanged, 1);
   const changed = live.rebuild(snap(3, [withRv(crontab, '3', (c) => {
-    (c.spec.versions[0] as { schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }).schema.openAPIV3Schema.properties.extra = { type: 'string' };
+    (c.spec.versions[0] as unknown as { schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }).schema.openAPIV3Schema.properties.extra = { type: 'string' };
   })]));
   assert.notEqual(changed, first);
   assert.equal(live.stats.rebuilds, 2);
