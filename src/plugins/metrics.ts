@@ -1,0 +1,222 @@
+// Prometheus metrics (prom-client): API requests and their latency by operation type and outcome,
+// Kubernetes calls by verb and HTTP code, schema rebuilds, CRDs served, the watch hub (subscribers,
+// upstream watches, events delivered and dropped, slow consumers), shared subscription executions,
+// and the process (prom-client's default metrics).
+//
+// The numbers are cluster-wide (every tenant's traffic, every CRD), so they are not served on the
+// API port by default: `listen` opens a separate listener, bound to 127.0.0.1 unless configured
+// otherwise, for a scraper next to the gateway (a sidecar, or a Service port tenants cannot reach).
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ApiError } from '../api-errors.ts';
+import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
+import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
+import type { GatewayOperations } from '../service/hub-operations.ts';
+import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
+import { requestTracker } from './request-logging.ts';
+
+export interface MetricsOptions {
+  /** prom-client's process metrics (CPU, memory, event loop lag, GC); default true. */
+  processMetrics?: boolean;
+  /** Also answer GET /metrics on the API port (only where every caller may read cluster-wide numbers). */
+  onMainPort?: boolean;
+}
+
+export interface MetricsPlugin extends GatewayPlugin {
+  readonly registry: Registry;
+  /** Answers a scrape with the Prometheus text format. */
+  readonly handler: RequestHandler;
+  /** Serves /metrics on a listener of its own; closed when the gateway stops. */
+  listen(port: number, host?: string): Promise<Server>;
+}
+
+const latencyBuckets = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A counter whose value is read from elsewhere at scrape time (it only ever grows there). */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name, help, registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
+}
+
+export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'crdgate_requests_total',
+    help: 'API requests by operation type (query, mutation, subscription, rest; unknown: a GraphQL request refused before its operation was known) and outcome (ok, or the error code)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const requestSeconds = new Histogram({
+    name: 'crdgate_request_duration_seconds',
+    help: 'API request latency by operation type and outcome; for subscriptions, the time to start one; for REST watches, the stream lifetime',
+    labelNames: ['type', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const kubeSeconds = new Histogram({
+    name: 'crdgate_kube_request_duration_seconds',
+    help: 'Kubernetes API call latency by verb (HTTP method; WATCH: until the watch is open) and HTTP code (2xx: any success; 0: no answer)',
+    labelNames: ['verb', 'code'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const rebuildSeconds = new Histogram({
+    name: 'crdgate_schema_rebuild_duration_seconds',
+    help: 'Time to rebuild the GraphQL schema after a CRD change',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  const observe = (type: string, outcome: string, seconds: number) => {
+    requests.inc({ type, outcome });
+    requestSeconds.observe({ type, outcome }, seconds);
+  };
+  const tracker = requestTracker((r) => {
+    if (r.type) observe(r.type, r.code, r.durationMs / 1000);
+  });
+
+  const handler: RequestHandler = async (_req, res, next) => {
+    try {
+      const text = await registry.metrics();
+      res.status(200).type(registry.contentType).send(text);
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  let parts: GatewayParts | undefined;
+  let stopLive: (() => void) | undefined;
+  const hubStats = () => parts?.operations.hub.stats();
+  new Gauge({ name: 'crdgate_crds_served', help: 'Custom resource definitions in the served schema', registers: [registry],
+    collect() { this.set(parts?.live.stats.crds ?? 0); } });
+  new Gauge({ name: 'crdgate_crds_not_served', help: 'Custom resource definitions left out of the schema because of a problem (see the logs)', registers: [registry],
+    collect() { this.set(parts?.live.stats.problems ?? 0); } });
+  mirroredCounter(registry, 'crdgate_schema_rebuilds_total', 'GraphQL schema builds (the first one and every rebuild after a CRD change)', () => parts?.live.stats.rebuilds ?? 0);
+  new Gauge({ name: 'crdgate_subscribers', help: 'Live subscribers (GraphQL subscriptions and REST watches) of the watch hub', registers: [registry],
+    collect() { this.set(hubStats()?.subscribers ?? 0); } });
+  new Gauge({ name: 'crdgate_upstream_watches', help: 'Open upstream Kubernetes watches of the watch hub (one per resource and namespace scope)', registers: [registry],
+    collect() { this.set(hubStats()?.upstreams ?? 0); } });
+  mirroredCounter(registry, 'crdgate_upstream_watches_started_total', 'Upstream watches started by the watch hub', () => hubStats()?.upstreamsStarted ?? 0);
+  mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
+  mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events dropped because a subscriber\'s queue was full', () => hubStats()?.eventsDropped ?? 0);
+  mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);
+  // sharedResultStats is per process: with several gateways in one process they share it.
+  mirroredCounter(registry, 'crdgate_subscription_executions_total', 'Subscription selection sets executed (once per event and distinct operation)', () => sharedResultStats.executed);
+  mirroredCounter(registry, 'crdgate_subscription_results_shared_total', 'Subscription results reused from another subscriber\'s execution of the same event and operation', () => sharedResultStats.shared);
+  mirroredCounter(registry, 'crdgate_subscription_results_serialized_total', 'Shared subscription results serialized (once for all their subscribers)', () => sharedResultStats.serialized);
+
+  const servers: Server[] = [];
+  const middleware: RequestHandler[] = [tracker.middleware];
+  if (opts.onMainPort) {
+    middleware.unshift((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
+  }
+  return {
+    name: 'metrics',
+    registry,
+    handler,
+    middleware,
+    apollo: { plugins: [tracker.apollo] },
+    wrapClient: (client) => timedClient(client, kubeSeconds),
+    wrapOperations: (ops) => timedSubscriptions(ops, observe),
+    attach(p) {
+      parts = p;
+      // The first build happened before the plugins were attached.
+      if (p.live.stats.rebuilds) rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000);
+      stopLive = p.live.onChange(() => rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000));
+    },
+    async listen(port, host = '127.0.0.1') {
+      const server = createServer((req, res) => {
+        if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+          registry.metrics().then((text) => {
+            res.writeHead(200, { 'Content-Type': registry.contentType });
+            res.end(text);
+          }, () => {
+            res.writeHead(500).end();
+          });
+          return;
+        }
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found; metrics are at /metrics\n');
+      });
+      server.listen(port, host);
+      await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+      servers.push(server);
+      return server;
+    },
+    async stop() {
+      stopLive?.();
+      await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
+    },
+  };
+}
+
+/** A client whose calls are timed by verb and HTTP code. */
+export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
+  const wrapped = Object.create(client) as KubeClient;
+  const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
+  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+    const started = performance.now();
+    // The client returns only the body of a success, not its status: successes are 2xx.
+    let code = '2xx';
+    try {
+      return await client.request<T>(...args);
+    } catch (err) {
+      code = codeOf(err);
+      throw err;
+    } finally {
+      histogram.observe({ verb: args[0], code }, (performance.now() - started) / 1000);
+    }
+  } as KubeClient['request'];
+  // A watch is timed until it is open (or refused): its lifetime says nothing about the apiserver.
+  wrapped.watch = function watch<T>(path: string, opts: Parameters<KubeClient['watch']>[1]): Promise<void> {
+    const started = performance.now();
+    let opened = false;
+    const result = client.watch<T>(path, {
+      ...opts,
+      onOpen: () => {
+        opened = true;
+        histogram.observe({ verb: 'WATCH', code: '2xx' }, (performance.now() - started) / 1000);
+        opts.onOpen?.();
+      },
+    } as Parameters<KubeClient['watch']>[1]);
+    result.catch((err: unknown) => {
+      if (!opened) histogram.observe({ verb: 'WATCH', code: codeOf(err) }, (performance.now() - started) / 1000);
+    });
+    return result;
+  } as KubeClient['watch'];
+  return wrapped;
+}
+
+/**
+ * GraphQL subscriptions arrive over WebSocket, not as HTTP requests: they are counted when they
+ * start (or are refused). REST watches are HTTP requests and counted by the request tracker; they
+ * are told apart by their request id, which only HTTP requests carry.
+ */
+function timedSubscriptions(ops: GatewayOperations, observe: (type: string, outcome: string, seconds: number) => void): GatewayOperations {
+  const watch: GatewayOperations['watch'] = async (req) => {
+    if (req.context.requestId !== undefined) return ops.watch(req);
+    const started = performance.now();
+    try {
+      const stream = await ops.watch(req);
+      observe('subscription', 'ok', (performance.now() - started) / 1000);
+      return stream;
+    } catch (err) {
+      observe('subscription', err instanceof ApiError ? err.code : 'INTERNAL', (performance.now() - started) / 1000);
+      throw err;
+    }
+  };
+  return { ...ops, watch };
+}

@@ -1,0 +1,256 @@
+// The metrics plugin without a cluster: request counts and latency by operation type and outcome
+// (GraphQL through a real Apollo Server, REST and refusals through Express), Kubernetes call timing
+// by verb and code, the gauges read from the gateway's parts at scrape time, subscriptions counted
+// when they start, and the separate listener.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import request from 'supertest';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { GraphQLError } from 'graphql';
+import { ApiError, toProblem } from '../../../src/api-errors.ts';
+import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
+import { metrics } from '../../../src/plugins/metrics.ts';
+import type { GatewayParts } from '../../../src/plugins/gateway-plugin.ts';
+import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
+import { sharedResultStats } from '../../../src/graphql/shared-subscription-results.ts';
+
+/** Prometheus text → { 'name{a="1",b="2"}': value } with labels sorted, so lookups ignore label order. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = m[2] ? [...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => `${l[1]}="${l[2]}"`).sort().join(',') : '';
+    out.set(labels ? `${m[1]}{${labels}}` : m[1]!, Number(m[3]));
+  }
+  return out;
+}
+
+const key = (name: string, labels: Record<string, string> = {}) => {
+  const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',');
+  return l ? `${name}{${l}}` : name;
+};
+
+async function scrape(plugin: ReturnType<typeof metrics>): Promise<Map<string, number>> {
+  return parseMetrics(await plugin.registry.metrics());
+}
+
+async function appWith(plugin: ReturnType<typeof metrics>) {
+  const apollo = new ApolloServer({
+    typeDefs: 'type Query { hello: String, forbidden: String } type Mutation { touch: String }',
+    resolvers: {
+      Query: { hello: () => 'hi', forbidden: () => { throw new GraphQLError('no', { extensions: { code: 'FORBIDDEN' } }); } },
+      Mutation: { touch: () => 'ok' },
+    },
+    plugins: plugin.apollo!.plugins,
+  });
+  await apollo.start();
+  const app = express();
+  app.use(...plugin.middleware!);
+  app.use('/graphql', express.json(), (req, res, next) => {
+    if (req.get('authorization') === 'bad') {
+      res.status(401).type('application/json').send(JSON.stringify({ errors: [{ message: 'bad token', extensions: { code: 'UNAUTHENTICATED' } }] }));
+      return;
+    }
+    return expressMiddleware(apollo)(req, res, next);
+  });
+  app.get('/rest/things', (_req, res) => res.json({ items: [] }));
+  app.get('/rest/missing', (req, res) => {
+    res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(new ApiError('NOT_FOUND', 'gone'), req.originalUrl)));
+  });
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  return { app, apollo };
+}
+
+test('requests are counted and timed by operation type and outcome', async () => {
+  const plugin = metrics({ processMetrics: false });
+  const { app, apollo } = await appWith(plugin);
+  try {
+    const gql = (query: string, headers: Record<string, string> = {}) => request(app).post('/graphql').set(headers).send({ query });
+    assert.equal((await gql('{ hello }')).status, 200);
+    assert.equal((await gql('{ hello }')).status, 200);
+    assert.equal((await gql('mutation { touch }')).status, 200);
+    const forbidden = await gql('{ forbidden }');
+    assert.equal(forbidden.body.errors[0].extensions.code, 'FORBIDDEN');
+    assert.equal((await gql('{ hello', {})).status, 400);
+    assert.equal((await gql('{ hello }', { authorization: 'bad' })).status, 401);
+    assert.equal((await request(app).get('/rest/things')).status, 200);
+    assert.equal((await request(app).get('/rest/missing')).status, 404);
+    assert.equal((await request(app).get('/healthz')).status, 200);
+
+    const m = await scrape(plugin);
+    const count = (type: string, outcome: string) => m.get(key('crdgate_requests_total', { type, outcome }));
+    assert.equal(count('query', 'ok'), 2);
+    assert.equal(count('mutation', 'ok'), 1);
+    assert.equal(count('query', 'FORBIDDEN'), 1);
+    assert.equal(count('unknown', 'GRAPHQL_PARSE_FAILED'), 1);
+    assert.equal(count('unknown', 'UNAUTHENTICATED'), 1);
+    assert.equal(count('rest', 'ok'), 1);
+    assert.equal(count('rest', 'NOT_FOUND'), 1);
+    // Probes are not API requests.
+    const total = [...m].filter(([k]) => k.startsWith('crdgate_requests_total{')).reduce((a, [, v]) => a + v, 0);
+    assert.equal(total, 8);
+    assert.equal(m.get(key('crdgate_request_duration_seconds_count', { type: 'query', outcome: 'ok' })), 2);
+    assert.ok(m.get(key('crdgate_request_duration_seconds_sum', { type: 'query', outcome: 'ok' }))! > 0);
+    assert.equal(m.get(key('crdgate_request_duration_seconds_bucket', { type: 'query', outcome: 'ok', le: '+Inf' })), 2);
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('a client that sends the internal tracking header cannot confuse the accounting', async () => {
+  const plugin = metrics({ processMetrics: false });
+  const { app, apollo } = await appWith(plugin);
+  try {
+    // Whatever the tracker's number, every candidate header carries the first request's key.
+    const forged = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x-crdgate-track-${i + 1}`, '0']));
+    await request(app).post('/graphql').set(forged).send({ query: '{ hello }' });
+    const slow = request(app).post('/graphql').set(forged).send({ query: 'mutation { touch }' });
+    await slow;
+    const m = await scrape(plugin);
+    assert.equal(m.get(key('crdgate_requests_total', { type: 'query', outcome: 'ok' })), 1);
+    assert.equal(m.get(key('crdgate_requests_total', { type: 'mutation', outcome: 'ok' })), 1);
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('Kubernetes calls are timed by verb and HTTP code; a watch until it opens', async () => {
+  const plugin = metrics({ processMetrics: false });
+  const fake = {
+    server: 'https://k8s.test',
+    async request(method: string, path: string) {
+      if (path === '/missing') throw new KubeApiError(404, { code: 404, reason: 'NotFound' });
+      if (path === '/down') throw new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable' });
+      return { method };
+    },
+    async watch(path: string, opts: { onOpen?: () => void }) {
+      if (path === '/gone') throw new KubeApiError(410, { code: 410, reason: 'Gone' });
+      opts.onOpen?.();
+    },
+  } as unknown as KubeClient;
+  const client = plugin.wrapClient!(fake);
+  assert.deepEqual(await client.request('GET', '/x'), { method: 'GET' });
+  await client.request('PATCH', '/x');
+  await assert.rejects(client.request('GET', '/missing'), KubeApiError);
+  await assert.rejects(client.request('DELETE', '/down'), KubeApiError);
+  let opened = false;
+  await client.watch('/ok', { onEvent: () => {}, onOpen: () => (opened = true) });
+  assert.ok(opened, 'the caller\'s onOpen still runs');
+  await assert.rejects(client.watch('/gone', { onEvent: () => {} }), KubeApiError);
+  const m = await scrape(plugin);
+  const n = (verb: string, code: string) => m.get(key('crdgate_kube_request_duration_seconds_count', { verb, code }));
+  assert.equal(n('GET', '2xx'), 1);
+  assert.equal(n('PATCH', '2xx'), 1);
+  assert.equal(n('GET', '404'), 1);
+  assert.equal(n('DELETE', '0'), 1);
+  assert.equal(n('WATCH', '2xx'), 1);
+  assert.equal(n('WATCH', '410'), 1);
+  assert.equal(client.server, 'https://k8s.test', 'the rest of the client is unchanged');
+});
+
+test('gauges and counters read the gateway\'s parts at scrape time', async () => {
+  const plugin = metrics({ processMetrics: false });
+  const stats = { rebuilds: 2, lastDurationMs: 12, crds: 5, problems: 1 };
+  const hub = { upstreams: 3, subscribers: 7, upstreamsStarted: 4, slowConsumers: 1, eventsDelivered: 100, eventsDropped: 2, fallbackSubscribers: 0 };
+  const listeners: (() => void)[] = [];
+  const parts = {
+    catalog: {},
+    live: { stats, onChange: (l: () => void) => { listeners.push(l); return () => {}; } },
+    operations: { hub: { stats: () => ({ ...hub }) } },
+  } as unknown as GatewayParts;
+  plugin.attach!(parts);
+  const before = { ...sharedResultStats };
+  let m = await scrape(plugin);
+  assert.equal(m.get('crdgate_crds_served'), 5);
+  assert.equal(m.get('crdgate_crds_not_served'), 1);
+  assert.equal(m.get('crdgate_schema_rebuilds_total'), 2);
+  assert.equal(m.get('crdgate_schema_rebuild_duration_seconds_count'), 1);
+  assert.equal(m.get('crdgate_subscribers'), 7);
+  assert.equal(m.get('crdgate_upstream_watches'), 3);
+  assert.equal(m.get('crdgate_upstream_watches_started_total'), 4);
+  assert.equal(m.get('crdgate_watch_events_delivered_total'), 100);
+  assert.equal(m.get('crdgate_watch_events_dropped_total'), 2);
+  assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 1);
+  assert.equal(m.get('crdgate_subscription_executions_total'), before.executed);
+  // Later: the numbers move, and a rebuild is observed.
+  stats.rebuilds = 3;
+  stats.lastDurationMs = 40;
+  stats.crds = 6;
+  for (const l of listeners) l();
+  Object.assign(hub, { subscribers: 2, eventsDelivered: 150, slowConsumers: 3 });
+  sharedResultStats.executed += 5;
+  sharedResultStats.shared += 7;
+  try {
+    m = await scrape(plugin);
+  } finally {
+    sharedResultStats.executed -= 5;
+    sharedResultStats.shared -= 7;
+  }
+  assert.equal(m.get('crdgate_crds_served'), 6);
+  assert.equal(m.get('crdgate_schema_rebuilds_total'), 3);
+  assert.equal(m.get('crdgate_schema_rebuild_duration_seconds_count'), 2);
+  assert.ok(Math.abs(m.get('crdgate_schema_rebuild_duration_seconds_sum')! - 0.052) < 1e-9);
+  assert.equal(m.get('crdgate_subscribers'), 2);
+  assert.equal(m.get('crdgate_watch_events_delivered_total'), 150);
+  assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 3);
+  assert.equal(m.get('crdgate_subscription_executions_total'), before.executed + 5);
+  assert.equal(m.get('crdgate_subscription_results_shared_total'), before.shared + 7);
+});
+
+test('subscriptions (no request id: WebSocket) are counted when they start or are refused; REST watches are left to the request count', async () => {
+  const plugin = metrics({ processMetrics: false });
+  let fail = false;
+  const ops = {
+    hub: {},
+    get: async () => ({}),
+    watch: async () => {
+      if (fail) throw new ApiError('FORBIDDEN', 'no');
+      return (async function* () {})();
+    },
+  } as unknown as GatewayOperations;
+  const wrapped = plugin.wrapOperations!(ops);
+  assert.equal(wrapped.hub, ops.hub, 'the other operations are kept');
+  assert.equal(wrapped.get, ops.get);
+  const req = (requestId?: string) => ({ context: requestId ? { requestId } : {} }) as Parameters<GatewayOperations['watch']>[0];
+  await wrapped.watch(req());
+  await wrapped.watch(req('http-1'));
+  fail = true;
+  await assert.rejects(async () => wrapped.watch(req()), ApiError);
+  const m = await scrape(plugin);
+  assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'ok' })), 1);
+  assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'FORBIDDEN' })), 1);
+  assert.equal(m.get(key('crdgate_requests_total', { type: 'rest', outcome: 'ok' })), undefined);
+});
+
+test('the separate listener serves /metrics on 127.0.0.1 and nothing else; stop closes it; process metrics are there', async () => {
+  const plugin = metrics();
+  const server = await plugin.listen(0);
+  const { address, port } = server.address() as AddressInfo;
+  assert.equal(address, '127.0.0.1');
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+  const m = parseMetrics(await res.text());
+  assert.ok(m.has('process_cpu_user_seconds_total'), 'prom-client default metrics');
+  assert.ok(m.has('nodejs_eventloop_lag_seconds'));
+  assert.equal((await fetch(`http://127.0.0.1:${port}/graphql`)).status, 404);
+  await plugin.stop!();
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
+});
+
+test('on the main port only when asked', async () => {
+  for (const onMainPort of [false, true]) {
+    const plugin = metrics({ processMetrics: false, onMainPort });
+    const app = express();
+    app.use(...plugin.middleware!);
+    app.use((_req, res) => res.status(404).send('none'));
+    const res = await request(app).get('/metrics');
+    assert.equal(res.status, onMainPort ? 200 : 404);
+    if (onMainPort) assert.match(res.text, /# TYPE crdgate_requests_total counter/);
+  }
+});
