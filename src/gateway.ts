@@ -49,8 +49,20 @@ export interface Gateway {
   readonly operations: GatewayOperations;
   /** Listens on host:port (0: a free port) with HTTP and WebSocket on the same port. */
   listen(port: number, host?: string): Promise<Server>;
-  /** Stops accepting, ends subscriptions and upstream watches. Safe to call twice. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: /readyz answers 503 at once (and for drainDelayMs the server still accepts, so
+   * load balancers notice), then the listeners stop accepting, WebSockets close with 1001, SSE
+   * streams and upstream watches end, and in-flight HTTP requests get until timeoutMs (default
+   * 25 s) to finish before their connections are cut. Safe to call twice.
+   */
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  /** How long in-flight HTTP requests may take to finish. */
+  timeoutMs?: number;
+  /** How long /readyz answers 503 before the listeners stop accepting. */
+  drainDelayMs?: number;
 }
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -146,6 +158,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     explorer: opts.explorer,
     readiness: () => {
       const reasons: string[] = [];
+      if (stopping) reasons.push('shutting down');
       if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
       if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
       return { ready: reasons.length === 0, reasons };
@@ -192,14 +205,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       servers.push({ server, ws });
       return server;
     },
-    stop() {
+    stop(stopOpts = {}) {
       stopping ??= (async () => {
+        if (stopOpts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, stopOpts.drainDelayMs));
         live.stop();
-        for (const { server, ws } of servers) {
-          await ws.close();
-          await closeServer(server);
-        }
+        const closed = servers.map(({ server }) => closeServer(server, stopOpts.timeoutMs ?? 25_000));
+        for (const { ws } of servers) await ws.close();
+        // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
         await operations.hub.stop();
+        await Promise.all(closed);
         await stopApp();
         await catalog.stop();
         await permissions?.stop();
@@ -210,10 +224,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops accepting; keep-alive connections close as soon as they are idle, all of them at the deadline. */
+function closeServer(server: Server, deadlineMs: number): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const cut = setTimeout(() => server.closeAllConnections(), deadlineMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), 5_000).unref();
   });
 }

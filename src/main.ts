@@ -1,5 +1,7 @@
 // `crdgate serve`: configuration → cluster (the configured one, or the bundled local control
-// plane) → CRD catalog → schema → HTTP. Ctrl-C / SIGTERM stop everything in reverse order.
+// plane) → CRD catalog → schema → HTTP. Ctrl-C / SIGTERM stop everything in reverse order, the
+// gateway gracefully (see Gateway.stop). Logs are JSON lines on stdout (src/logging.ts); a failure
+// to start is one human line on stderr.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -19,8 +21,13 @@ import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster
 import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
+import { metrics } from './plugins/metrics.ts';
+import { requestLogging } from './plugins/request-logging.ts';
+import { createLogger, messageLog, type Logger } from './logging.ts';
 
-const log = (msg: string) => console.log(`crdgate: ${msg}`);
+// Until the configuration is read, messages go at info level to stdout.
+let logger: Logger = createLogger();
+const log = (msg: string) => logger.info(msg);
 
 export function buildGatewaySchema(snapshot: () => CrdSnapshot | undefined): GraphQLSchema {
   return new GraphQLSchema({
@@ -47,6 +54,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write(configHelp);
     return 0;
   }
+  logger = createLogger({ level: config.logLevel });
+  if (config.configFile) log(`settings from ${config.configFile}`);
   const stack: Running[] = [];
   let stopping: Promise<void> | undefined;
   const stopAll = () => {
@@ -55,7 +64,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         try {
           await r.stop();
         } catch (err) {
-          console.error(`crdgate: while stopping: ${describeError(err)}`);
+          logger.error(`while stopping: ${describeError(err)}`);
         }
       }
     })();
@@ -64,8 +73,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   const done = new Promise<number>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
-        log(`${sig}: shutting down`);
-        void stopAll().then(() => resolve(0));
+        const started = performance.now();
+        log(`${sig}: shutting down (in-flight requests have ${config.shutdownTimeoutMs} ms to finish)`);
+        void stopAll().then(() => {
+          log(`stopped in ${Math.round(performance.now() - started)} ms`);
+          resolve(0);
+        });
       });
     }
   });
@@ -73,12 +86,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   try {
     // Fail on a taken port before spending seconds on a cluster.
     await checkPortFree(config);
+    if (config.metricsPort && config.metricsHost !== 'main') {
+      await checkPortFree({ port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
+    }
     const { kc, cluster } = await connect(config, env);
     if (cluster) {
       stack.push({ stop: () => cluster.stop() });
       void cluster.exited.then((code) => {
         if (stopping) return;
-        console.error(`crdgate: the local control plane exited unexpectedly (code ${code}); see ${cluster.logFile}`);
+        logger.fatal(`the local control plane exited unexpectedly (code ${code}); see ${cluster.logFile}`);
         void stopAll().then(() => process.exit(1));
       });
     }
@@ -89,15 +105,23 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
     else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
     const mode = config.mode ?? (cluster ? 'local' : 'production');
+    const metricsOnMain = config.metricsHost === 'main';
+    const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
     const gateway = await createGateway({
       client,
       tenants,
-      plugins: [queryLimits({ limits: config.limits, mode }), rateLimits({ limits: config.rateLimits })],
-      log: { info: log, warn: (m) => console.error(`crdgate: warning: ${m}`) },
+      // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
+      plugins: [
+        ...(metricsPlugin ? [metricsPlugin] : []),
+        requestLogging({ logger }),
+        queryLimits({ limits: config.limits, mode }),
+        rateLimits({ limits: config.rateLimits }),
+      ],
+      log: messageLog(logger),
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });
-    stack.push({ stop: () => gateway.stop() });
+    stack.push({ stop: () => gateway.stop({ timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.shutdownDelayMs }) });
     log(`${gateway.catalog.current()!.crds.length} custom resource definition(s) discovered`);
     let server: Server;
     try {
@@ -110,11 +134,24 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
     log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
+    if (metricsPlugin && !metricsOnMain) {
+      let metricsServer: Server;
+      try {
+        metricsServer = await metricsPlugin.listen(config.metricsPort, config.metricsHost);
+      } catch (err) {
+        throw listenError(err, { ...config, port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
+      }
+      const m = metricsServer.address();
+      log(`metrics at http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${typeof m === 'object' && m ? m.port : config.metricsPort}/metrics`);
+    } else if (metricsOnMain) {
+      log(`metrics at ${base}/metrics (on the API port: every caller can read them)`);
+    }
     if (tenants) log(`authentication on: tenants from ${tenants.file}`);
     else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
     if (cluster && tenants && !config.tenants) {
-      log('demo tokens for the example tenants (valid 12 h); in the explorer, open Headers and paste one of these:');
-      for (const t of ['a', 'b']) log(`  tenant-${t}: {"Authorization": "Bearer ${mintDevToken(config.stateDir, t)}"}`);
+      // Shown to the person at the terminal, not logged: logs never carry tokens.
+      process.stdout.write('crdgate: demo tokens for the example tenants (valid 12 h); in the explorer, open Headers and paste one of these:\n');
+      for (const t of ['a', 'b']) process.stdout.write(`crdgate:   tenant-${t}: {"Authorization": "Bearer ${mintDevToken(config.stateDir, t)}"}\n`);
     }
   } catch (err) {
     console.error(`crdgate: ${describeError(err)}`);
@@ -166,21 +203,21 @@ async function checkReachable(client: KubeClient): Promise<void> {
   }
 }
 
-async function listen(app: Parameters<typeof createServer>[1], config: GatewayConfig): Promise<Server> {
+async function listen(app: Parameters<typeof createServer>[1], config: Pick<GatewayConfig, 'port' | 'host'>, setting?: string): Promise<Server> {
   const server = createServer(app);
   server.listen(config.port, config.host);
   try {
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
-    throw listenError(err, config);
+    throw listenError(err, config, setting);
   }
   return server;
 }
 
-function listenError(err: unknown, config: GatewayConfig): CrdgateError {
+function listenError(err: unknown, config: Pick<GatewayConfig, 'port' | 'host'>, setting = '--port or PORT'): CrdgateError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
-    return new CrdgateError('PORT_IN_USE', `port ${config.port} on ${config.host} is already in use; stop what uses it or choose another with --port or PORT`);
+    return new CrdgateError('PORT_IN_USE', `port ${config.port} on ${config.host} is already in use; stop what uses it or choose another with ${setting}`);
   }
   if (code === 'EACCES') {
     return new CrdgateError('PORT_IN_USE', `not allowed to listen on ${config.host}:${config.port}; choose a port above 1023`);
@@ -188,9 +225,9 @@ function listenError(err: unknown, config: GatewayConfig): CrdgateError {
   return new CrdgateError('CONFIG_INVALID', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
 }
 
-async function checkPortFree(config: GatewayConfig): Promise<void> {
+async function checkPortFree(config: Pick<GatewayConfig, 'port' | 'host'>, setting?: string): Promise<void> {
   if (config.port === 0) return;
-  const server = await listen((_req, res) => res.end(), config);
+  const server = await listen((_req, res) => res.end(), config, setting);
   await closeServer(server);
 }
 

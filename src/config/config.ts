@@ -1,8 +1,13 @@
-// Gateway settings from flags, CRDGATE_* environment variables and defaults, in that order of
-// precedence (PORT and KUBECONFIG are honoured after their CRDGATE_ forms because platforms and
-// kubectl users set them). Every problem is reported, one line each, before anything starts.
+// Gateway settings from flags, CRDGATE_* environment variables, a YAML config file and defaults,
+// in that order of precedence (PORT and KUBECONFIG are honoured after their CRDGATE_ forms because
+// platforms and kubectl users set them). The file's keys are the flags' names; a key it does not
+// know is refused, since a misspelt setting silently left at its default is worse than no start.
+// Every problem is reported, one line each, before anything starts.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
+import { logLevels, type LogLevel } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode, type QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 
@@ -34,7 +39,20 @@ export interface GatewayConfig {
   limits: QueryLimits;
   /** Per-tenant budgets and the apiserver 429 retries (src/plugins/rate-limits.ts). */
   rateLimits: RateLimits;
+  /** Port of the separate /metrics listener; 0: no listener. */
+  metricsPort: number;
+  /** Address of the /metrics listener; 'main': serve /metrics on the API port instead. */
+  metricsHost: string;
+  logLevel: LogLevel;
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  shutdownTimeoutMs: number;
+  /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
+  shutdownDelayMs: number;
+  /** The config file read, if any. */
+  configFile: string | undefined;
 }
+
+export const defaultMetricsPort = 9464;
 
 const options = {
   host: { type: 'string' },
@@ -60,8 +78,17 @@ const options = {
   'max-watches': { type: 'string' },
   'kube-retries': { type: 'string' },
   'kube-retry-max-delay': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
+  'log-level': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  'shutdown-delay': { type: 'string' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The keys a config file may have: every setting's flag name. */
+export const fileKeys: readonly string[] = Object.keys(options).filter((k) => k !== 'help' && k !== 'config');
 
 export const configHelp = `usage: crdgate [serve] [options]
 
@@ -101,6 +128,21 @@ export const configHelp = `usage: crdgate [serve] [options]
   --max-watches N           open subscriptions and SSE watches (env CRDGATE_MAX_WATCHES; default ${defaultRateLimits.maxWatches})
   --kube-retries N          retries of a call the apiserver refused with 429 (env CRDGATE_KUBE_RETRIES; default ${defaultRateLimits.kubeRetries})
   --kube-retry-max-delay MS longest wait before such a retry (env CRDGATE_KUBE_RETRY_MAX_DELAY; default ${defaultRateLimits.kubeRetryMaxDelayMs})
+
+  Operations:
+  --metrics-port N          port of the Prometheus /metrics listener (env CRDGATE_METRICS_PORT;
+                            default ${defaultMetricsPort}; 0 = off). Metrics are cluster-wide, so by default
+                            they are not on the API port that tenants reach
+  --metrics-host ADDR|main  address of that listener (env CRDGATE_METRICS_HOST; default 127.0.0.1);
+                            main: serve /metrics on the API port instead (every caller can read it)
+  --log-level LEVEL         fatal | error | warn | info | debug | trace (env CRDGATE_LOG_LEVEL;
+                            default info); logs are JSON lines on stdout, one per request
+  --shutdown-timeout MS     after SIGTERM, how long in-flight requests may take (env
+                            CRDGATE_SHUTDOWN_TIMEOUT; default 25000)
+  --shutdown-delay MS       after SIGTERM, how long /readyz answers 503 before the gateway stops
+                            accepting (env CRDGATE_SHUTDOWN_DELAY; default 0)
+  --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
+                            flags win over the environment, which wins over the file
 `;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { stateDir: string }): GatewayConfig | 'help' {
@@ -113,12 +155,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   const v = parsed.values;
   if (v.help) return 'help';
   const problems: string[] = [];
+  const configFile = v.config ?? (env.CRDGATE_CONFIG || undefined);
+  const file = configFile === undefined ? {} : readConfigFile(configFile, problems);
   const pick = (flag: string | undefined, ...envNames: string[]): [string | undefined, string] => {
     if (flag !== undefined) return [flag, 'flag'];
     for (const name of envNames) {
       const value = env[name];
       if (value !== undefined && value !== '') return [value, name];
     }
+    // The file's key is the flag's name, derived from the CRDGATE_ variable's.
+    const key = envNames[0]?.replace(/^CRDGATE_/, '').toLowerCase().replace(/_/g, '-');
+    if (key !== undefined && file[key] !== undefined) return [file[key], configFile!];
     return [undefined, ''];
   };
   const int = (label: string, [raw, source]: [string | undefined, string], dflt: number, min: number, max: number): number => {
@@ -181,6 +228,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     kubeRetryMaxDelayMs: budget('kube-retry-max-delay', defaultRateLimits.kubeRetryMaxDelayMs, 60_000),
   };
 
+  const metricsPort = int('metrics-port', pick(v['metrics-port'], 'CRDGATE_METRICS_PORT'), defaultMetricsPort, 0, 65535);
+  const [metricsHost] = pick(v['metrics-host'], 'CRDGATE_METRICS_HOST');
+  const [levelRaw, levelFrom] = pick(v['log-level'], 'CRDGATE_LOG_LEVEL');
+  let logLevel: LogLevel = 'info';
+  if (levelRaw !== undefined) {
+    if ((logLevels as readonly string[]).includes(levelRaw)) logLevel = levelRaw as LogLevel;
+    else problems.push(`log-level from ${levelFrom}: "${levelRaw}" is not one of ${logLevels.join(', ')}`);
+  }
+  const shutdownTimeoutMs = int('shutdown-timeout', pick(v['shutdown-timeout'], 'CRDGATE_SHUTDOWN_TIMEOUT'), 25_000, 0, 3_600_000);
+  const shutdownDelayMs = int('shutdown-delay', pick(v['shutdown-delay'], 'CRDGATE_SHUTDOWN_DELAY'), 0, 0, 600_000);
+
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
     host: host ?? '127.0.0.1',
@@ -195,5 +253,45 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     mode,
     limits,
     rateLimits,
+    metricsPort,
+    metricsHost: metricsHost ?? '127.0.0.1',
+    logLevel,
+    shutdownTimeoutMs,
+    shutdownDelayMs,
+    configFile,
   };
+}
+
+/** The settings of a YAML file, as strings (validated like flags); problems are added one line each. */
+function readConfigFile(path: string, problems: string[]): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(`config file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    problems.push(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    return {};
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    problems.push(`config file ${path} must be a mapping of settings (keys named like the flags: port, max-depth, ...)`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!fileKeys.includes(key)) {
+      problems.push(`config file ${path}: unknown key "${key}"`);
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      out[key] = String(value);
+    } else {
+      problems.push(`config file ${path}: ${key} must be a single value, not ${value === null ? 'empty' : Array.isArray(value) ? 'a list' : 'a mapping'}`);
+    }
+  }
+  return out;
 }

@@ -265,7 +265,7 @@ export class ResourceService implements ResourceOperations<CallerContext> {
         ...opts,
         signal: req.context.signal,
         impersonate: req.context.identity,
-        headers: req.context.requestId ? { 'X-Request-Id': req.context.requestId } : undefined,
+        headers: req.context.requestId ? { 'Audit-ID': req.context.requestId } : undefined,
       });
     } catch (err) {
       throw this.apiError(req, err);

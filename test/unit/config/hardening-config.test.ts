@@ -37,3 +37,21 @@ test('rate limits from flags and CRDGATE_* variables; 0 turns a budget off; the 
   assert.deepEqual(c.rateLimits, { requestsPerSecond: 0, burst: 9, maxConcurrentCalls: 4, maxQueueWaitMs: 1000, maxWatches: 7, kubeRetries: 1, kubeRetryMaxDelayMs: 250 });
   assert.throws(() => load(['--kube-retries', '11']), /kube-retries from flag: "11" is not a whole number from 0 to 10/);
 });
+
+test('metrics, logs and shutdown: flags over CRDGATE_* variables; bad values one line each', () => {
+  const c = load(['--metrics-port', '0', '--shutdown-timeout', '5000'], { CRDGATE_METRICS_HOST: 'main', CRDGATE_LOG_LEVEL: 'debug', CRDGATE_SHUTDOWN_DELAY: '1500' });
+  assert.equal(c.metricsPort, 0);
+  assert.equal(c.metricsHost, 'main');
+  assert.equal(c.logLevel, 'debug');
+  assert.equal(c.shutdownTimeoutMs, 5000);
+  assert.equal(c.shutdownDelayMs, 1500);
+  assert.equal(load(['--log-level', 'warn'], { CRDGATE_LOG_LEVEL: 'debug' }).logLevel, 'warn');
+  assert.throws(() => load(['--log-level', 'loud', '--metrics-port', '70000']), (err: unknown) => {
+    assert.ok(err instanceof CrdgateError);
+    assert.deepEqual(err.message.split('\n'), [
+      'metrics-port from flag: "70000" is not a whole number from 0 to 65535',
+      'log-level from flag: "loud" is not one of fatal, error, warn, info, debug, trace',
+    ]);
+    return true;
+  });
+});

@@ -1,0 +1,134 @@
+// Request logs without a cluster: one JSON line per request with the fields operators need, the
+// request id taken from X-Request-Id or generated (and the same id everywhere in the request), and
+// nothing of a token: not from the Authorization header, the query string, or a careless field.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import express from 'express';
+import request from 'supertest';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { requestIdOf } from '../../../src/http/create-app.ts';
+import { createLogger, type LogLevel } from '../../../src/logging.ts';
+import { requestLogging } from '../../../src/plugins/request-logging.ts';
+
+function memoryLogger(level: LogLevel = 'info') {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { logger: createLogger({ level, destination }), lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+// A JWT-shaped token: every 6-character piece of it must be absent from the logs.
+const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsInRlbmFudCI6ImEiLCJncm91cHMiOlsic2VjcmV0LWdyb3VwIl19.c2lnbmF0dXJlLXRoYXQtbXVzdC1uZXZlci1sZWFr';
+function assertNoPartOfToken(text: string) {
+  for (let i = 0; i + 6 <= token.length; i += 3) {
+    const piece = token.slice(i, i + 6);
+    if (piece === 'eyJhbG' && !text.includes('eyJhbGciOiJIUzI1')) continue; // too generic alone
+    assert.ok(!text.includes(piece), `the log contains "${piece}" of the token:\n${text}`);
+  }
+}
+
+async function appWith(logger: ReturnType<typeof memoryLogger>['logger']) {
+  const plugin = requestLogging({ logger });
+  const apollo = new ApolloServer({
+    typeDefs: 'type Query { hello: String } type Mutation { touch: String }',
+    resolvers: { Query: { hello: () => 'hi' }, Mutation: { touch: () => 'ok' } },
+    plugins: plugin.apollo!.plugins,
+  });
+  await apollo.start();
+  const app = express();
+  app.use(...plugin.middleware!);
+  const seenIds: string[] = [];
+  app.use('/graphql', express.json(), (req, res, next) => {
+    seenIds.push(requestIdOf(req));
+    res.locals.caller = { tenant: 'tenant-a', identity: { user: 'alice', groups: ['secret-group'] }, claims: { token } };
+    return expressMiddleware(apollo)(req, res, next);
+  });
+  app.get('/rest/things', (req, res) => {
+    seenIds.push(requestIdOf(req));
+    res.status(403).type('application/problem+json').send(JSON.stringify({ status: 403, code: 'FORBIDDEN', detail: 'no' }));
+  });
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  return { app, apollo, seenIds };
+}
+
+test('one JSON line per request: method, path, operation, tenant, status, code, duration, request id', async () => {
+  const mem = memoryLogger();
+  const { app, apollo, seenIds } = await appWith(mem.logger);
+  try {
+    const r = await request(app).post('/graphql').set('x-request-id', 'req-abc.1').send({ query: 'mutation Touch { touch }', operationName: 'Touch' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-request-id'], 'req-abc.1', 'echoed');
+    await request(app).get('/rest/things?limit=5');
+    await request(app).get('/healthz');
+    const [gql, rest, ...rest2] = mem.records();
+    assert.equal(rest2.length, 0, 'probes are not logged at info level');
+    assert.equal(gql!.msg, 'request');
+    assert.equal(gql!.level, 'info');
+    assert.equal(gql!.requestId, 'req-abc.1');
+    assert.equal(gql!.method, 'POST');
+    assert.equal(gql!.path, '/graphql');
+    assert.equal(gql!.type, 'mutation');
+    assert.equal(gql!.operation, 'Touch');
+    assert.equal(gql!.tenant, 'tenant-a');
+    assert.equal(gql!.status, 200);
+    assert.equal(gql!.code, 'ok');
+    assert.equal(typeof gql!.durationMs, 'number');
+    assert.match(String(gql!.time), /^\d{4}-\d\d-\d\dT/);
+    assert.equal(rest!.path, '/rest/things', 'no query string');
+    assert.equal(rest!.status, 403);
+    assert.equal(rest!.code, 'FORBIDDEN');
+    assert.equal(rest!.type, 'rest');
+    // A generated id for the REST request: the same one the route saw and the response carries.
+    assert.equal(seenIds[0], 'req-abc.1');
+    assert.equal(seenIds[1], rest!.requestId);
+    assert.ok(String(rest!.requestId).length > 0);
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('an ill-formed X-Request-Id is replaced by a generated one', async () => {
+  const mem = memoryLogger();
+  const { app, apollo, seenIds } = await appWith(mem.logger);
+  try {
+    const r = await request(app).get('/rest/things').set('x-request-id', 'bad id with spaces "and quotes"');
+    const [line] = mem.records();
+    assert.notEqual(line!.requestId, 'bad id with spaces "and quotes"');
+    assert.match(String(line!.requestId), /^[\w.:-]+$/);
+    assert.equal(r.headers['x-request-id'], line!.requestId);
+    assert.equal(seenIds[0], line!.requestId);
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('a request with a bearer token (header, query string, caller claims) logs no part of the token, at any level', async () => {
+  const mem = memoryLogger('trace');
+  const { app, apollo } = await appWith(mem.logger);
+  try {
+    await request(app).post(`/graphql?access_token=${token}`).set('authorization', `Bearer ${token}`).send({ query: '{ hello }' });
+    await request(app).get(`/rest/things?token=${token}`).set('authorization', `Bearer ${token}`);
+    await request(app).get('/healthz').set('authorization', `Bearer ${token}`);
+    assert.equal(mem.lines.length, 3);
+    const text = mem.lines.join('\n');
+    assertNoPartOfToken(text);
+    assert.doesNotMatch(text, /secret-group|alice/, 'no identity beyond the tenant');
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('the redact list catches tokens and headers put into a log line by mistake', () => {
+  const mem = memoryLogger();
+  mem.logger.info({ authorization: `Bearer ${token}`, token, headers: { authorization: `Bearer ${token}`, cookie: token },
+    req: { headers: { Authorization: token }, token }, caller: { claims: { token }, secret: token } }, 'careless');
+  const text = mem.lines.join('\n');
+  assertNoPartOfToken(text);
+  assert.match(text, /\[redacted\]/);
+});
