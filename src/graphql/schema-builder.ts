@@ -2,7 +2,8 @@
 // are cached by the CRD's content hash, so rebuilding after one CRD changes only builds that
 // CRD and reassembles the root types.
 
-import { GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { getNamedType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
+import type { GraphQLNamedType, GraphQLType } from 'graphql';
 import type { GraphQLFieldConfigMap } from 'graphql';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
@@ -42,6 +43,8 @@ export interface SchemaBuilder {
   build(models: readonly ResourceModel[]): SchemaBuildResult;
   /** Number of CRDs whose types are cached (those of the last build). */
   readonly cacheSize: number;
+  /** How the last schema was made: from scratch, or by patching the previous one. */
+  readonly lastBuild: 'full' | 'patched' | undefined;
 }
 
 interface Fragment {
@@ -53,10 +56,15 @@ interface Fragment {
 export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaBuilder {
   const operations = options.operations ?? notImplementedOperations;
   let cache = new Map<string, Fragment>();
+  let previous: PreviousBuild | undefined;
+  let lastBuild: 'full' | 'patched' | undefined;
 
   return {
     get cacheSize() {
       return cache.size;
+    },
+    get lastBuild() {
+      return lastBuild;
     },
     build(models) {
       const next = new Map<string, Fragment>();
@@ -104,8 +112,14 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       }
       cache = next;
       fragments.sort((a, b) => compareCodeUnits(a.model.crdName, b.model.crdName));
+      // With a trusted builder (assumeValid), a few changed CRDs patch the previous schema's type
+      // map instead of letting graphql-js walk every type of every CRD again.
+      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments) : undefined;
+      const schema = patched ?? assemble(fragments, options.assumeValid === true);
+      lastBuild = patched ? 'patched' : 'full';
+      previous = options.assumeValid === true ? { schema, fragments: new Set(fragments), counts: patched ? previous!.counts : countTypes(fragments) } : undefined;
       return {
-        schema: assemble(fragments, options.assumeValid === true),
+        schema,
         resources: fragments.map((f) => f.model),
         problems,
       };
@@ -137,7 +151,198 @@ function kindConflict(model: ResourceModel, claimed: ReadonlyMap<string, string>
   return undefined;
 }
 
+interface PreviousBuild {
+  readonly schema: GraphQLSchema;
+  readonly fragments: ReadonlySet<Fragment>;
+  /** How many fragments reach each named type; types of the empty schema are not counted. */
+  readonly counts: Map<string, number>;
+}
+
+/** The parts of graphql-js's GraphQLSchema that its methods read (graphql 16). */
+interface SchemaInternals {
+  _queryType?: GraphQLObjectType | null;
+  _mutationType?: GraphQLObjectType | null;
+  _subscriptionType?: GraphQLObjectType | null;
+  _typeMap: Record<string, GraphQLNamedType>;
+  _subTypeMap: Record<string, unknown>;
+  _implementationsMap: Record<string, unknown>;
+  __validationErrors?: readonly unknown[];
+}
+
+const baseTypeNames = new Set(Object.keys(assemble([], true).getTypeMap()));
+const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
+
+/** The named types a fragment's root fields reach, beyond those every schema has. */
+function typesOf(fragment: Fragment): GraphQLNamedType[] {
+  let found = fragmentTypes.get(fragment);
+  if (found) return found;
+  const seen = new Map<string, GraphQLNamedType>();
+  const visit = (t: GraphQLType): void => {
+    const named = getNamedType(t);
+    if (!named || baseTypeNames.has(named.name) || seen.has(named.name)) return;
+    seen.set(named.name, named);
+    if (isObjectType(named) || isInterfaceType(named)) {
+      for (const f of Object.values(named.getFields())) {
+        visit(f.type);
+        for (const a of f.args) visit(a.type);
+      }
+    } else if (isInputObjectType(named)) {
+      for (const f of Object.values(named.getFields())) visit(f.type);
+    } else if (isUnionType(named)) {
+      for (const m of named.getTypes()) visit(m);
+    }
+  };
+  for (const map of [fragment.fields.query, fragment.fields.mutation, fragment.fields.subscription]) {
+    for (const f of Object.values(map)) {
+      visit(f.type);
+      for (const a of Object.values(f.args ?? {})) visit(a.type);
+    }
+  }
+  found = [...seen.values()];
+  fragmentTypes.set(fragment, found);
+  return found;
+}
+
+function countTypes(fragments: readonly Fragment[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const f of fragments) for (const t of typesOf(f)) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * A new schema from the previous one for a small change: the root types are new, the type map is
+ * the previous one minus the types only removed fragments reached, plus those of added fragments.
+ * Returns undefined (build from scratch) when too much changed or a name would clash.
+ */
+function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[]): GraphQLSchema | undefined {
+  const next = new Set(fragments);
+  const removed = [...prev.fragments].filter((f) => !next.has(f));
+  const added = fragments.filter((f) => !prev.fragments.has(f));
+  if (removed.length + added.length > Math.max(8, fragments.length / 10)) return undefined;
+  const old = prev.schema as unknown as SchemaInternals;
+  const overlay = new TypeMapOverlay(old._typeMap);
+  const typeMap = overlay.writer;
+  const counts = prev.counts;
+  const undo: (() => void)[] = [];
+  for (const f of removed) {
+    for (const t of typesOf(f)) {
+      const n = (counts.get(t.name) ?? 0) - 1;
+      undo.push(() => counts.set(t.name, n + 1));
+      if (n > 0) counts.set(t.name, n);
+      else {
+        counts.delete(t.name);
+        delete typeMap[t.name];
+      }
+    }
+  }
+  for (const f of added) {
+    for (const t of typesOf(f)) {
+      const existing = typeMap[t.name];
+      if (existing !== undefined && existing !== t) {
+        for (const u of undo.reverse()) u();
+        return undefined;
+      }
+      const n = counts.get(t.name) ?? 0;
+      undo.push(() => (n ? counts.set(t.name, n) : counts.delete(t.name)));
+      counts.set(t.name, n + 1);
+      typeMap[t.name] = t;
+    }
+  }
+  const roots = assembleConfig(fragments);
+  for (const name of ['Query', 'Mutation', 'Subscription'] as const) delete typeMap[name];
+  typeMap['Query'] = roots.query;
+  if (roots.mutation) typeMap['Mutation'] = roots.mutation;
+  if (roots.subscription) typeMap['Subscription'] = roots.subscription;
+  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
+  Object.assign(schema, prev.schema);
+  const internals = schema as unknown as SchemaInternals;
+  internals._queryType = roots.query;
+  internals._mutationType = roots.mutation ?? null;
+  internals._subscriptionType = roots.subscription ?? null;
+  internals._typeMap = overlay.seal();
+  internals._subTypeMap = Object.create(null);
+  internals._implementationsMap = Object.create(null);
+  internals.__validationErrors = [];
+  return schema;
+}
+
+/**
+ * A type map that is the previous one plus a few changes, without copying its 100,000+ entries
+ * (copying them costs more than the whole change). It reads like the plain object graphql-js
+ * expects: lookups, `in`, and Object.keys/values/entries. Chains of overlays are flattened every
+ * `maxOverlayDepth` generations so lookups stay short.
+ */
+class TypeMapOverlay {
+  private readonly base: Record<string, GraphQLNamedType>;
+  private readonly changes = new Map<string, GraphQLNamedType | undefined>();
+  private readonly depth: number;
+  readonly writer: Record<string, GraphQLNamedType>;
+
+  constructor(base: Record<string, GraphQLNamedType>) {
+    const parent = overlayDepth.get(base) ?? 0;
+    // Flattening costs a full copy; doing it every few generations keeps every lookup short.
+    this.base = parent >= maxOverlayDepth ? Object.assign(Object.create(null), base) : base;
+    this.depth = parent >= maxOverlayDepth ? 0 : parent;
+    const changes = this.changes;
+    const baseMap = this.base;
+    this.writer = new Proxy(Object.create(null) as Record<string, GraphQLNamedType>, {
+      get: (_t, key: string) => (changes.has(key) ? changes.get(key) : baseMap[key]),
+      set: (_t, key: string, value: GraphQLNamedType) => {
+        changes.set(key, value);
+        return true;
+      },
+      deleteProperty: (_t, key: string) => {
+        changes.set(key, undefined);
+        return true;
+      },
+    });
+  }
+
+  /** The read-only view the new schema keeps. */
+  seal(): Record<string, GraphQLNamedType> {
+    const base = this.base;
+    const changes = new Map(this.changes);
+    let keys: string[] | undefined;
+    const ownKeys = () => {
+      if (!keys) {
+        keys = Object.keys(base).filter((k) => !changes.has(k) || changes.get(k) !== undefined);
+        for (const [k, v] of changes) if (v !== undefined && !(k in base)) keys.push(k);
+      }
+      return keys;
+    };
+    const lookup = (key: string) => (changes.has(key) ? changes.get(key) : base[key]);
+    const view = new Proxy(Object.create(null) as Record<string, GraphQLNamedType>, {
+      get: (_t, key) => (typeof key === 'string' ? lookup(key) : undefined),
+      has: (_t, key) => typeof key === 'string' && lookup(key) !== undefined,
+      ownKeys: () => ownKeys(),
+      getOwnPropertyDescriptor: (_t, key) => {
+        const value = typeof key === 'string' ? lookup(key) : undefined;
+        return value === undefined ? undefined : { value, writable: false, enumerable: true, configurable: true };
+      },
+      set: () => false,
+      deleteProperty: () => false,
+    });
+    overlayDepth.set(view, this.depth + 1);
+    return view;
+  }
+}
+
+const overlayDepth = new WeakMap<object, number>();
+// A lookup through 16 overlays costs a microsecond; a flattening copy of a big map, ~100 ms.
+const maxOverlayDepth = 16;
+
 function assemble(fragments: readonly Fragment[], assumeValid: boolean): GraphQLSchema {
+  const roots = assembleConfig(fragments);
+  return new GraphQLSchema({
+    query: roots.query,
+    ...(roots.mutation ? { mutation: roots.mutation } : {}),
+    ...(roots.subscription ? { subscription: roots.subscription } : {}),
+    types: [...CUSTOM_SCALARS],
+    assumeValid,
+  });
+}
+
+function assembleConfig(fragments: readonly Fragment[]): { query: GraphQLObjectType; mutation?: GraphQLObjectType; subscription?: GraphQLObjectType } {
   const query: GraphQLFieldConfigMap<unknown, unknown> = {
     apiResources: {
       type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceInfoType))),
@@ -154,13 +359,11 @@ function assemble(fragments: readonly Fragment[], assumeValid: boolean): GraphQL
   }
   const hasMutations = Object.keys(mutation).length > 0;
   const hasSubscriptions = Object.keys(subscription).length > 0;
-  return new GraphQLSchema({
+  return {
     query: new GraphQLObjectType({ name: 'Query', fields: query }),
     ...(hasMutations ? { mutation: new GraphQLObjectType({ name: 'Mutation', fields: mutation }) } : {}),
     ...(hasSubscriptions ? { subscription: new GraphQLObjectType({ name: 'Subscription', fields: subscription }) } : {}),
-    types: [...CUSTOM_SCALARS],
-    assumeValid,
-  });
+  };
 }
 
 function resourceInfo({ model, fields }: Fragment) {

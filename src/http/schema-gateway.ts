@@ -36,9 +36,17 @@ export class SchemaGateway implements GatewayInterface {
   }
 
   private notify(): void {
-    // Apollo only reads the SDL for reporting; computing it lazily would not save anything here
-    // because callbacks run once per schema change.
-    const sdl = this.callbacks.size ? printSchema(this.schema) : '';
-    for (const cb of this.callbacks) cb({ apiSchema: this.schema, coreSupergraphSdl: sdl });
+    // Apollo reads the SDL only for schema reporting to Apollo's cloud, which crdgate does not
+    // use; printing a schema of a thousand CRDs costs seconds, so it is printed only if asked for.
+    const schema = this.schema;
+    let sdl: string | undefined;
+    const context = {
+      apiSchema: schema,
+      get coreSupergraphSdl(): string {
+        sdl ??= printSchema(schema);
+        return sdl;
+      },
+    };
+    for (const cb of this.callbacks) cb(context);
   }
 }

@@ -1,0 +1,82 @@
+// The incremental path of the schema builder (patching the previous schema's type map for a few
+// changed CRDs) must give exactly the schema a build from scratch gives.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { lexicographicSortSchema, printSchema, validateSchema, GraphQLSchema, type GraphQLSchema as Schema } from 'graphql';
+import { parseAllDocuments } from 'yaml';
+import { createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
+import { crdToModel } from '../../../src/model/crd-to-model.ts';
+import type { ResourceModel } from '../../../src/model/resource-model.ts';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const corpusDir = process.env.CRDGATE_CRD_CORPUS ?? join(repo, '..', 'shared', 'crds');
+
+function loadCrds(): Record<string, any>[] {
+  const files = [join(repo, 'deploy/examples/crontab-crd.yaml'), join(repo, 'deploy/examples/clustercrontab-crd.yaml')];
+  if (existsSync(corpusDir)) {
+    const walk = (d: string): string[] => readdirSync(d).flatMap((f) => {
+      const p = join(d, f);
+      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.yaml') ? [p] : [];
+    });
+    files.push(...walk(corpusDir).sort().slice(0, 40));
+  }
+  const crds = files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS())).filter((c) => c?.kind === 'CustomResourceDefinition');
+  const seen = new Set<string>();
+  return crds.filter((c) => !seen.has(c.metadata.name) && seen.add(c.metadata.name));
+}
+
+const print = (s: Schema) => printSchema(lexicographicSortSchema(s));
+const fresh = (models: ResourceModel[]) => createSchemaBuilder({ assumeValid: true }).build(models).schema;
+
+function withField(crd: Record<string, any>, field: string): ResourceModel {
+  const c = structuredClone(crd);
+  c.spec.versions[0].schema.openAPIV3Schema.properties ??= {};
+  c.spec.versions[0].schema.openAPIV3Schema.properties[field] = { type: 'string', description: `added ${field}` };
+  return crdToModel(c);
+}
+
+test('changing, adding and removing CRDs one at a time gives the schema a fresh build gives', () => {
+  const crds = loadCrds();
+  let models = crds.map((c) => crdToModel(c));
+  const builder = createSchemaBuilder({ assumeValid: true });
+  let previous = builder.build(models).schema;
+  const steps: [string, (m: ResourceModel[]) => ResourceModel[]][] = [
+    ['change the first', (m) => [withField(crds[0]!, 'extraA'), ...m.slice(1)]],
+    ['remove the last', (m) => m.slice(0, -1)],
+    ['add it back', (m) => [...m, crdToModel(crds.at(-1)!)]],
+    ['change two', (m) => [m[0]!, withField(crds[1]!, 'extraB'), ...m.slice(2, -1), withField(crds.at(-1)!, 'extraC')]],
+    ['remove the first', (m) => m.slice(1)],
+    ['nothing changes', (m) => m],
+  ];
+  for (const [what, step] of steps) {
+    models = step(models);
+    const incremental = builder.build(models).schema;
+    assert.notEqual(incremental, previous, `${what}: a new schema object`);
+    assert.equal(builder.lastBuild, 'patched', `${what}: the incremental path was taken`);
+    assert.equal(print(incremental), print(fresh(models)), `${what}: same SDL as a fresh build`);
+    assert.deepEqual(Object.keys(incremental.getTypeMap()).sort(), Object.keys(fresh(models).getTypeMap()).sort(), `${what}: same types`);
+    // The patched schema must also pass graphql-js's own validation when asked for it.
+    const check = new GraphQLSchema({ ...incremental.toConfig(), assumeValid: false });
+    assert.deepEqual(validateSchema(check).map(String), [], `${what}: valid`);
+    previous = incremental;
+  }
+});
+
+test('a long run of single changes (past the overlay flattening) still equals a fresh build', () => {
+  const crds = loadCrds();
+  let models = crds.map((c) => crdToModel(c));
+  const builder = createSchemaBuilder({ assumeValid: true });
+  builder.build(models);
+  for (let i = 0; i < 40; i++) {
+    const k = i % models.length;
+    models = models.map((m, j) => (j === k ? withField(crds[k]!, `round${i}`) : m));
+    builder.build(models);
+    assert.equal(builder.lastBuild, 'patched');
+  }
+  const incremental = builder.build(models).schema;
+  assert.equal(print(incremental), print(fresh(models)));
+  assert.equal(incremental.getType('Query'), incremental.getQueryType());
+});
