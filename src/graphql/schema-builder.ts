@@ -117,7 +117,9 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments) : undefined;
       const schema = patched ?? assemble(fragments, options.assumeValid === true);
       lastBuild = patched ? 'patched' : 'full';
-      previous = options.assumeValid === true ? { schema, fragments: new Set(fragments), counts: patched ? previous!.counts : countTypes(fragments) } : undefined;
+      // After a full build the reference counts are computed when the next change needs them, so a
+      // first build (or one after many changes) does not pay for a walk it may never use.
+      previous = options.assumeValid === true ? { schema, fragments: new Set(fragments), counts: patched ? previous!.counts : undefined } : undefined;
       return {
         schema,
         resources: fragments.map((f) => f.model),
@@ -154,8 +156,8 @@ function kindConflict(model: ResourceModel, claimed: ReadonlyMap<string, string>
 interface PreviousBuild {
   readonly schema: GraphQLSchema;
   readonly fragments: ReadonlySet<Fragment>;
-  /** How many fragments reach each named type; types of the empty schema are not counted. */
-  readonly counts: Map<string, number>;
+  /** How many fragments reach each named type (types of the empty schema are not counted); computed on first use. */
+  counts: Map<string, number> | undefined;
 }
 
 /** The parts of graphql-js's GraphQLSchema that its methods read (graphql 16). */
@@ -222,6 +224,7 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[]): Graph
   const old = prev.schema as unknown as SchemaInternals;
   const overlay = new TypeMapOverlay(old._typeMap);
   const typeMap = overlay.writer;
+  prev.counts ??= countTypes([...prev.fragments]);
   const counts = prev.counts;
   const undo: (() => void)[] = [];
   for (const f of removed) {
