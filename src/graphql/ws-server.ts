@@ -54,10 +54,23 @@ interface ConnectionState {
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
   // Shared subscription results are serialized once; their JSON replaces a token on the way out.
+  // Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
+  // in one write: the TCP socket is corked until the tick ends.
   wss.on('connection', (socket) => {
     const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) =>
+    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
+    let corked = false;
+    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
+      if (tcp && !corked) {
+        corked = true;
+        tcp.cork();
+        process.nextTick(() => {
+          corked = false;
+          if (!tcp.destroyed) tcp.uncork();
+        });
+      }
       send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
+    };
   });
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
