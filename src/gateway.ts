@@ -2,7 +2,8 @@
 // operations, HTTP app, WebSocket subscriptions). main.ts adds configuration and process
 // lifecycle; tests build the same gateway in-process.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
@@ -178,7 +179,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   app.use(...finalHandlers());
 
-  const servers: { server: Server; ws: WebSocketHandle }[] = [];
+  const servers: { server: Server; ws: WebSocketHandle; close(deadlineMs: number): Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
   return {
     app,
@@ -200,16 +201,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           for (const p of plugins) p.checkOperation?.(args);
         },
       });
+      const close = gracefulClose(server);
       server.listen(port, host);
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-      servers.push({ server, ws });
+      servers.push({ server, ws, close });
       return server;
     },
     stop(stopOpts = {}) {
       stopping ??= (async () => {
         if (stopOpts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, stopOpts.drainDelayMs));
         live.stop();
-        const closed = servers.map(({ server }) => closeServer(server, stopOpts.timeoutMs ?? 25_000));
+        const closed = servers.map((s) => s.close(stopOpts.timeoutMs ?? 25_000));
         for (const { ws } of servers) await ws.close();
         // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
         await operations.hub.stop();
@@ -224,16 +226,45 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** Stops accepting; keep-alive connections close as soon as they are idle, all of them at the deadline. */
-function closeServer(server: Server, deadlineMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const idle = setInterval(() => server.closeIdleConnections(), 100);
-    const cut = setTimeout(() => server.closeAllConnections(), deadlineMs);
+/**
+ * A close that lets in-flight requests finish: the server stops accepting, each keep-alive
+ * connection is ended (FIN after its pending writes) as soon as it has no request in flight, and
+ * whatever is left is cut at the deadline. Node's own closeIdleConnections is not used: it
+ * destroys a connection whose response has ended but is still being flushed, which truncates
+ * large responses.
+ */
+function gracefulClose(server: Server): (deadlineMs: number) => Promise<void> {
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
+  // WebSockets are closed by their own server (with 1001), not here.
+  server.on('upgrade', (req: IncomingMessage) => inFlight.delete(req.socket));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    if (!inFlight.has(socket)) return;
+    inFlight.set(socket, inFlight.get(socket)! + 1);
+    if (closing) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      if (!inFlight.has(socket)) return;
+      const n = inFlight.get(socket)! - 1;
+      inFlight.set(socket, n);
+      if (closing && n === 0) socket.end();
+    });
+  });
+  return (deadlineMs) => new Promise((resolve) => {
+    closing = true;
+    const cut = setTimeout(() => {
+      for (const socket of inFlight.keys()) socket.destroy();
+    }, deadlineMs);
+    // server.close() calls closeIdleConnections itself (Node 19+), with the flaw above.
+    server.closeIdleConnections = () => {};
     server.close(() => {
-      clearInterval(idle);
       clearTimeout(cut);
       resolve();
     });
-    server.closeIdleConnections();
+    for (const [socket, n] of inFlight) if (n === 0) socket.end();
   });
 }

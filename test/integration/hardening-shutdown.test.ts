@@ -1,0 +1,155 @@
+// Graceful shutdown of `crdgate serve` as a real process on the real cluster: on SIGTERM /readyz
+// answers 503 (observable during --shutdown-delay, while the server still accepts), then the
+// server stops accepting, an in-flight GraphQL list still completes, a graphql-ws client sees 1001,
+// an SSE watch ends, new connections are refused and the process exits 0 within the deadline.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
+import { openClient, Subscription } from '../helpers/subscription-client.ts';
+import { kubeConfigFor, testCluster } from '../helpers/test-cluster.ts';
+import { testNamespaces } from '../helpers/test-namespaces.ts';
+
+const bin = join(repoRoot, 'bin', 'crdgate.js');
+const namespaces = testNamespaces();
+const kube = new KubeClient(kubeConfigFor('admin'));
+const objects = 150;
+let ns: string;
+
+before(async () => {
+  ns = await namespaces.create('hard-stop');
+  const image = 'i'.repeat(40_000); // a list of ~6 MB: it takes the gateway a while to answer
+  for (let i = 0; i < objects; i += 10) {
+    await Promise.all(Array.from({ length: Math.min(10, objects - i) }, (_, j) => kube.request('POST', `/apis/stable.example.com/v1/namespaces/${ns}/crontabs`, {
+      body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: `c${i + j}` }, spec: { cronSpec: '@hourly', image } },
+    })));
+  }
+});
+
+after(() => namespaces.deleteAll());
+
+test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends, new connections refused, exit 0 in time', async () => {
+  const shutdownDelayMs = 800;
+  const shutdownTimeoutMs = 15_000;
+  const p = spawn(process.execPath, [bin, 'serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--tenants', 'none',
+    '--metrics-port', '0', '--shutdown-delay', String(shutdownDelayMs), '--shutdown-timeout', String(shutdownTimeoutMs)], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  const logs: Record<string, unknown>[] = [];
+  const exited = new Promise<{ code: number | null; at: number }>((r) => p.on('exit', (code) => r({ code, at: performance.now() })));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line within 30 s; stderr: ${stderr}`)), 30_000);
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+        const m = /GraphQL API at (http:\/\/\S+)\/graphql/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      void exited.then(({ code }) => reject(new Error(`crdgate exited with ${code}: ${stderr}`)));
+    });
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+
+    // A live subscription and a live SSE watch.
+    const ws = openClient(url);
+    const sub = new Subscription(ws, `subscription($ns: String) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type object { metadata { name } } } }`, { ns });
+    await sub.waitForEvents(1, 15_000);
+    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`);
+    assert.equal(sse.status, 200);
+    const sseText = sse.text();
+
+    const list = () => fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ cronTabList_stable_example_com(namespace: "${ns}", limit: 500) { edges { node { metadata { name } spec { image } } } } }` }),
+    });
+    // How long the list takes, to start it so that it is still running when the server stops accepting.
+    const t = performance.now();
+    const warm = await list();
+    assert.equal(warm.status, 200);
+    await warm.text();
+    const listMs = performance.now() - t;
+
+    const sigterm = performance.now();
+    p.kill('SIGTERM');
+    const notReady = await pollUntil('readyz to answer 503', async () => {
+      const r = await fetch(`${url}/readyz`);
+      return r.status === 503 ? (await r.json()) as { reasons: string[] } : undefined;
+    }, { timeoutMs: shutdownDelayMs, intervalMs: 20 });
+    assert.deepEqual(notReady.reasons, ['shutting down']);
+    // Start the list so that it is in flight when the delay ends and the server closes.
+    await delay(Math.max(0, shutdownDelayMs - (performance.now() - sigterm) - listMs / 2));
+    const inFlight = list();
+
+    const closed = await Promise.race([ws.closed, delay(10_000).then(() => undefined)]);
+    assert.equal(closed?.code, 1001, 'the graphql-ws client sees 1001 (going away)');
+    const text = await Promise.race([sseText, delay(10_000).then(() => 'SSE stream did not end')]);
+    assert.match(text, /event: ERROR\ndata: .*"code":"UNAVAILABLE"/, 'the SSE stream ends, saying why');
+
+    const res = await inFlight;
+    assert.equal(res.status, 200);
+    const body = await res.json() as { data: { cronTabList_stable_example_com: { edges: unknown[] } } };
+    assert.equal(body.data.cronTabList_stable_example_com.edges.length, objects, 'the in-flight request completed in full');
+
+    await pollUntil('new connections to be refused', async () => {
+      try {
+        await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        return false;
+      } catch (err) {
+        return /ECONNREFUSED/.test(String((err as { cause?: unknown }).cause ?? err));
+      }
+    }, { timeoutMs: 10_000, intervalMs: 50 });
+
+    const { code, at } = await exited;
+    assert.equal(code, 0, stderr);
+    assert.ok(at - sigterm < shutdownTimeoutMs, `exited ${Math.round(at - sigterm)} ms after SIGTERM; the deadline is ${shutdownTimeoutMs} ms`);
+    assert.equal(stderr, '', 'nothing on stderr');
+    assert.ok(logs.some((l) => /SIGTERM: shutting down/.test(String(l.msg))));
+    assert.ok(logs.some((l) => /^stopped in \d+ ms$/.test(String(l.msg))));
+    await ws.dispose();
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM: a request slower than --shutdown-timeout is cut at the deadline and the process still exits 0', async () => {
+  const shutdownTimeoutMs = 300;
+  const p = spawn(process.execPath, [bin, 'serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--tenants', 'none',
+    '--metrics-port', '0', '--shutdown-timeout', String(shutdownTimeoutMs)], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        const m = /GraphQL API at (http:\/\/\S+)\/graphql/.exec(line);
+        if (m) resolve(m[1]!);
+      });
+      setTimeout(() => reject(new Error('no listening line within 30 s')), 30_000);
+    });
+    // An SSE watch is a request that never ends by itself; with the hub stopped it ends anyway,
+    // so use a client that keeps an upload open instead: the request never completes.
+    const stuck = fetch(`${url}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, duplex: 'half',
+      body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('{"query":')); } }),
+    } as RequestInit).then((r) => r.status, (err: unknown) => String(err));
+    await delay(200);
+    const sigterm = performance.now();
+    p.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const took = performance.now() - sigterm;
+    assert.ok(took >= shutdownTimeoutMs * 0.9, `waited ${Math.round(took)} ms for the in-flight request`);
+    assert.ok(took < shutdownTimeoutMs + 5_000, `exited ${Math.round(took)} ms after SIGTERM`);
+    assert.match(String(await stuck), /TypeError|terminated|fetch failed/, 'the stuck request was cut');
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
