@@ -116,7 +116,14 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
         }
         const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-        const errors = validate(schema, document, rules);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(schema, document, rules);
+        } catch (err) {
+          // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
+          // subscription's root field.
+          return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
+        }
         if (errors.length) return errors;
         const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
         try {

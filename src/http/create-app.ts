@@ -1,11 +1,11 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter } from './explorer.ts';
 import type { CallerContext } from '../service/resource-service.ts';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApiError, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
@@ -40,13 +40,49 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/**
+ * Operations this HTTP endpoint refuses with a clear 400 before graphql-js sees them:
+ * subscriptions (they need a stream: graphql-ws on the same path, or SSE in the REST facade), and
+ * subscriptions whose root field carries @include/@skip, on which graphql-js 16's validation
+ * throws instead of reporting an error.
+ */
+const httpOperationGuard: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async validationDidStart(rc) {
+        // Validation would throw on @include/@skip(if: $variable) at a subscription's root. The
+        // subscription is refused below anyway, so the condition is pinned to a literal for
+        // validation's sake (errors thrown here would become a 500).
+        const hasRootCondition = rc.document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription'
+          && def.selectionSet.selections.some((sel) => sel.directives?.some((d) => d.name.value === 'include' || d.name.value === 'skip')));
+        if (!hasRootCondition) return;
+        (rc as { document: DocumentNode }).document = visit(rc.document, {
+          Directive: (node) => (node.name.value === 'include' || node.name.value === 'skip'
+            ? { ...node, arguments: node.arguments?.map((arg) => ({ ...arg, value: { kind: Kind.BOOLEAN, value: true } })) }
+            : undefined),
+        });
+      },
+      async didResolveOperation(rc) {
+        if (rc.operation?.operation === 'subscription') {
+          throw refusal('subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)');
+        }
+      },
+    };
+  },
+};
+
+function refusal(message: string): GraphQLError {
+  const e = new ApiError('BAD_REQUEST', message, { reason: 'BadRequest' });
+  return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: 400, headers: new HeaderMap() } } });
+}
+
 function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloServer {
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ...(extras.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, ...(extras.plugins ?? [])],
     validationRules: extras.validationRules,
     parseOptions: extras.parseOptions,
     formatError: extras.formatError,
@@ -206,11 +242,19 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
   };
   const onError: express.ErrorRequestHandler = (err, req, res, _next) => {
     const type = (err as { type?: string }).type;
+    // body-parser and Express mark the errors of a bad request with its status: those are the
+    // client's mistakes (a body in an unsupported encoding or charset, a path that is not UTF-8),
+    // answered as such; anything else unexpected is INTERNAL.
+    const clientStatus = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
     const e = type === 'entity.too.large'
       ? new ApiError('BAD_REQUEST', `the request body is larger than the limit (${(err as { limit?: number }).limit ?? '?'} bytes)`, { reason: 'RequestEntityTooLarge' })
       : type === 'entity.parse.failed'
         ? new ApiError('BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`, { reason: 'BadRequest' })
-        : err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+        : err instanceof ApiError ? err
+          : clientStatus === 415 ? new ApiError('UNSUPPORTED_MEDIA_TYPE', (err as Error).message || 'unsupported content encoding or charset', { reason: 'UnsupportedMediaType' })
+            : clientStatus !== undefined && clientStatus >= 400 && clientStatus < 500
+              ? new ApiError('BAD_REQUEST', (err as Error).message || 'bad request', { reason: 'BadRequest' })
+              : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
     const status = type === 'entity.too.large' ? 413 : e.httpStatus;
     if (res.headersSent) {
       res.end();

@@ -9,7 +9,7 @@ import { partitionedList } from './partitioned-list.ts';
 import { setTimer } from './deadline-timer.ts';
 import { mapStream } from '../watch/map-stream.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
-import { ResourceService, type CallerContext } from './resource-service.ts';
+import { pathSegment, ResourceService, type CallerContext } from './resource-service.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
@@ -39,7 +39,7 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   const service = new ResourceService(client, { fieldPathMapper: (_r, v) => fieldPathMapper(v.schema), ...opts.service });
   const permissions = opts.permissions;
   const hub = new WatchHub({
-    sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${encodeURIComponent(key.namespace)}` : ''}/${key.plural}`),
+    sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${pathSegment(key.namespace, 'namespace')}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, as the caller,
     // which either still has it (and sends exactly the events after it) or answers 410 Gone.
     fallback: (key, o) => directWatch(service, key, o),
@@ -92,6 +92,7 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
 
   async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
     const a = req.args;
+    if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
     const scope = await watchScope(req);
     let revoked: ApiError | undefined;
     const entry: LiveWatch = { req, namespaces: scope, revoke: () => {} };

@@ -31,11 +31,17 @@ export interface ResourceServiceOptions {
 
 type Req<A> = OperationRequest<A, CallerContext>;
 
+/** A path segment from a caller-given name; text that is not valid UTF-16 cannot name anything. */
+export function pathSegment(value: string, what: string): string {
+  if (!value.isWellFormed()) throw new ApiError('BAD_REQUEST', `the ${what} is not valid Unicode text`, { reason: 'BadRequest' });
+  return encodeURIComponent(value);
+}
+
 export function resourcePath(resource: ResourceModel, version: string, namespace?: string, name?: string, subresource?: 'status' | 'scale'): string {
   let path = `/apis/${resource.group}/${version}`;
-  if (resource.scope === 'Namespaced' && namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  if (resource.scope === 'Namespaced' && namespace) path += `/namespaces/${pathSegment(namespace, 'namespace')}`;
   path += `/${resource.plural}`;
-  if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+  if (name !== undefined) path += `/${pathSegment(name, 'name')}`;
   if (subresource) path += `/${subresource}`;
   return path;
 }
