@@ -70,7 +70,7 @@ async function send(r: RestRequest): Promise<Answer> {
   return { status: res.status, contentType: String(res.headers['content-type'] ?? ''), text: res.body as string };
 }
 
-// Bugs found by these properties, each pinned by a failing test below.
+// Bugs these properties found (fixed since), each pinned by a test below.
 const bugs = {
   badPercentEncoding: 'a REST path segment that is not percent-encoded UTF-8 (%ED%A0%80, %C0) gets 400, not 500',
   bodyParser: 'a REST body the body parser refuses (bad Content-Encoding) gets 400/415, not 500',
