@@ -5,6 +5,7 @@
 // With tenants, the token travels in connection_init ({ "authorization": "Bearer …" }, or
 // { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -48,6 +49,7 @@ export const CloseCode = {
 
 interface ConnectionState {
   caller?: Caller;
+  connectionId?: string;
   expiry?: { cancel(): void };
 }
 
@@ -106,7 +108,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       },
       // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
       // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const caller = states.get(ctx.extra)?.caller;
         const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
         let document: DocumentNode;
@@ -131,7 +133,11 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         } catch (err) {
           return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
         }
-        const contextValue: CallerContext = caller ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : {};
+        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
+        const state = stateOf(ctx.extra);
+        state.connectionId ??= randomUUID();
+        const requestId = `${state.connectionId}-${id}`;
+        const contextValue: CallerContext = caller ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId } : { requestId };
         return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
       },
       subscribe: subscribeShared,

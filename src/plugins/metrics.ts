@@ -166,6 +166,7 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
 /** A client whose calls are timed by verb and HTTP code. */
 export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
   const wrapped = Object.create(client) as KubeClient;
+  wrapped.close = client.close.bind(client);
   const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
   wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
     const started = performance.now();

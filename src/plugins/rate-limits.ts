@@ -272,6 +272,9 @@ function releasing<T>(inner: AsyncIterable<T>, release: () => void): AsyncIterab
 export function retryingTooManyRequests(client: KubeClient, opts: { retries: number; maxDelayMs: number; clock?: Clock; onRetry?: (delayMs: number) => void }): KubeClient {
   const clock = opts.clock ?? realClock;
   const wrapped = Object.create(client) as KubeClient;
+  // Everything but request runs on the wrapped client itself, so there is one connection pool.
+  wrapped.watch = client.watch.bind(client);
+  wrapped.close = client.close.bind(client);
   wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
