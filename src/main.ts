@@ -21,6 +21,7 @@ import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster
 import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
+import { persistedOperations } from './plugins/persisted-operations.ts';
 import { metrics } from './plugins/metrics.ts';
 import { requestLogging } from './plugins/request-logging.ts';
 import { createLogger, messageLog, type Logger } from './logging.ts';
@@ -114,6 +115,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       plugins: [
         ...(metricsPlugin ? [metricsPlugin] : []),
         requestLogging({ logger }),
+        persistedOperations(config.persistedOperations.file
+          ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file, cacheSize: config.persistedOperations.cacheSize }
+          : { mode: 'apq', cacheSize: config.persistedOperations.cacheSize }),
         queryLimits({ limits: config.limits, mode }),
         rateLimits({ limits: config.rateLimits }),
       ],

@@ -50,6 +50,8 @@ export interface GatewayConfig {
   shutdownDelayMs: number;
   /** The config file read, if any. */
   configFile: string | undefined;
+  /** Persisted operations (src/plugins/persisted-operations.ts): APQ, or an allow-list from a manifest. */
+  persistedOperations: { mode: 'apq' | 'allow-list'; file: string | undefined; cacheSize: number };
 }
 
 export const defaultMetricsPort = 9464;
@@ -81,6 +83,9 @@ const options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
+  'persisted-operations': { type: 'string' },
+  'persisted-operations-mode': { type: 'string' },
+  'apq-cache-size': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'shutdown-delay': { type: 'string' },
   config: { type: 'string' },
@@ -141,6 +146,11 @@ export const configHelp = `usage: crdgate [serve] [options]
                             CRDGATE_SHUTDOWN_TIMEOUT; default 25000)
   --shutdown-delay MS       after SIGTERM, how long /readyz answers 503 before the gateway stops
                             accepting (env CRDGATE_SHUTDOWN_DELAY; default 0)
+  --persisted-operations FILE  an Apollo persisted-query manifest; with it only registered
+                            operations run (env CRDGATE_PERSISTED_OPERATIONS)
+  --persisted-operations-mode apq|allow-list  automatic persisted queries only, or the allow-list
+                            (env CRDGATE_PERSISTED_OPERATIONS_MODE; default allow-list with a file)
+  --apq-cache-size BYTES    memory for remembered queries (env CRDGATE_APQ_CACHE_SIZE; default 4 MiB)
   --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
                             flags win over the environment, which wins over the file
 `;
@@ -238,6 +248,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   }
   const shutdownTimeoutMs = int('shutdown-timeout', pick(v['shutdown-timeout'], 'CRDGATE_SHUTDOWN_TIMEOUT'), 25_000, 0, 3_600_000);
   const shutdownDelayMs = int('shutdown-delay', pick(v['shutdown-delay'], 'CRDGATE_SHUTDOWN_DELAY'), 0, 0, 600_000);
+  const [poFile] = pick(v['persisted-operations'], 'CRDGATE_PERSISTED_OPERATIONS');
+  const [poModeRaw, poModeFrom] = pick(v['persisted-operations-mode'], 'CRDGATE_PERSISTED_OPERATIONS_MODE');
+  let poMode: 'apq' | 'allow-list' = poFile ? 'allow-list' : 'apq';
+  if (poModeRaw !== undefined) {
+    if (poModeRaw === 'apq' || poModeRaw === 'allow-list') poMode = poModeRaw;
+    else problems.push(`persisted-operations-mode from ${poModeFrom}: "${poModeRaw}" is not one of apq, allow-list`);
+  }
+  if (poMode === 'allow-list' && !poFile) problems.push('persisted-operations-mode allow-list needs --persisted-operations <manifest file>');
+  const apqCacheSize = int('apq-cache-size', pick(v['apq-cache-size'], 'CRDGATE_APQ_CACHE_SIZE'), 4 << 20, 1024, 1 << 30);
 
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
@@ -259,6 +278,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     shutdownTimeoutMs,
     shutdownDelayMs,
     configFile,
+    persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
   };
 }
 

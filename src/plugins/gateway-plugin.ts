@@ -49,7 +49,7 @@ export interface GatewayPlugin {
    * Checks an operation arriving over WebSocket (where Apollo's request pipeline does not run)
    * once it has parsed and validated; throwing an ApiError refuses it.
    */
-  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }): void;
+  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }): void;
 }
 
 /** Merges the Apollo settings of several plugins into one set. */

@@ -166,7 +166,7 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
 /** A client whose calls are timed by verb and HTTP code. */
 export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
   const wrapped = Object.create(client) as KubeClient;
-  wrapped.close = client.close.bind(client);
+  if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
   const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
   wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
     const started = performance.now();
@@ -203,12 +203,12 @@ export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'c
 
 /**
  * GraphQL subscriptions arrive over WebSocket, not as HTTP requests: they are counted when they
- * start (or are refused). REST watches are HTTP requests and counted by the request tracker; they
- * are told apart by their request id, which only HTTP requests carry.
+ * start (or are refused). REST watches are HTTP requests and counted by the request tracker; the
+ * context says which transport a watch came by.
  */
 function timedSubscriptions(ops: GatewayOperations, observe: (type: string, outcome: string, seconds: number) => void): GatewayOperations {
   const watch: GatewayOperations['watch'] = async (req) => {
-    if (req.context.requestId !== undefined) return ops.watch(req);
+    if (req.context.transport !== 'ws') return ops.watch(req);
     const started = performance.now();
     try {
       const stream = await ops.watch(req);

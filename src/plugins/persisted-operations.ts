@@ -215,6 +215,10 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
   return {
     name: 'persisted-operations',
     cache,
+    // WebSocket operations do not pass Apollo's plugins: the allow-list is checked here for them.
+    checkOperation: ({ source }) => {
+      if (mode === 'allow-list' && !byId.has(sha256Hex(source)) && !bodies.has(source)) throw notAllowedError();
+    },
     apollo: {
       plugins: [plugin],
       formatError: (formatted, error) => {

@@ -273,8 +273,8 @@ export function retryingTooManyRequests(client: KubeClient, opts: { retries: num
   const clock = opts.clock ?? realClock;
   const wrapped = Object.create(client) as KubeClient;
   // Everything but request runs on the wrapped client itself, so there is one connection pool.
-  wrapped.watch = client.watch.bind(client);
-  wrapped.close = client.close.bind(client);
+  if (typeof client.watch === 'function') wrapped.watch = client.watch.bind(client);
+  if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
   wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {

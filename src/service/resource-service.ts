@@ -22,6 +22,8 @@ export interface CallerContext {
   tenant?: string;
   /** When the caller's credentials expire (ms since the epoch): subscriptions end then. */
   expiresAt?: number;
+  /** 'ws': a GraphQL subscription over WebSocket (not an HTTP request). */
+  transport?: 'http' | 'ws';
 }
 
 export interface ResourceServiceOptions {

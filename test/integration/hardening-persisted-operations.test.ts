@@ -17,6 +17,7 @@ let ns: string;
 let apq: RunningGateway;
 let allowList: RunningGateway;
 const apqPlugin = persistedOperations({ cacheSize: 16 << 10 });
+const registeredWatch = 'subscription R($ns: String!) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type resourceVersion } }';
 const getOne = 'query GetOne($ns: String!) { cronTab_stable_example_com(namespace: $ns, name: "p1") { metadata { name } spec { replicas } } }';
 
 async function post(url: string, body: Record<string, unknown>) {
@@ -32,7 +33,7 @@ before(async () => {
   assert.equal(r.code, 0, r.stderr);
   const file = dir.write('operations.json', JSON.stringify({
     format: 'apollo-persisted-query-manifest', version: 1,
-    operations: [{ id: sha256Hex(getOne), name: 'GetOne', type: 'query', body: getOne }],
+    operations: [{ id: sha256Hex(getOne), name: 'GetOne', type: 'query', body: getOne }, { id: sha256Hex(registeredWatch), name: 'Watch', type: 'subscription', body: registeredWatch }],
   }));
   apq = await startGateway(kubeConfigFor('admin'), {}, undefined, { explorer: false, plugins: [queryLimits({ mode: 'production' }), apqPlugin] });
   allowList = await startGateway(kubeConfigFor('admin'), {}, undefined, {
@@ -107,4 +108,30 @@ test('allow-list: a registered operation runs by id or by its exact document; an
   // Registering by hash did not work around the list.
   const again = await post(allowList.url, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256Hex('{ apiResources { kind } }') } } });
   assert.equal(again.status, 403, again.text);
+});
+
+test('allow-list over WebSocket: an unregistered subscription is refused, a registered one runs', async () => {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  const watch = 'subscription W($ns: String!) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type } }';
+  const answer = (query: string) => new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }>((resolve, reject) => {
+    const client = createClient({ url: allowList.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    const done = (v: { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }) => {
+      clearTimeout(timer);
+      void client.dispose();
+      resolve(v);
+    };
+    client.subscribe({ query, variables: { ns } }, {
+      next: (v) => done(v as { data?: unknown }),
+      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
+      complete: () => {},
+    });
+  });
+  const refused = await answer(watch);
+  assert.equal(refused.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(refused));
+  assert.equal(refused.errors?.[0]?.extensions?.reason, 'OperationNotRegistered');
+  const allowed = await answer(registeredWatch);
+  assert.equal(allowed.errors, undefined, JSON.stringify(allowed));
+  assert.deepEqual(JSON.parse(JSON.stringify(allowed.data)), { watchCronTab_stable_example_com: { type: 'ADDED', resourceVersion: (allowed.data as { watchCronTab_stable_example_com: { resourceVersion: string } }).watchCronTab_stable_example_com.resourceVersion } });
 });

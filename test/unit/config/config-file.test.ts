@@ -99,5 +99,5 @@ test('a missing file, a file that is not YAML, and a file that is not a mapping'
 test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('port') && fileKeys.includes('kube-retry-max-delay') && fileKeys.includes('shutdown-delay'));
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
-  assert.equal(fileKeys.length, 28);
+  assert.equal(fileKeys.length, 31);
 });

@@ -15,6 +15,7 @@ test('defaults', () => {
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined,
     mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
+    persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
   });
 });
 
@@ -57,4 +58,12 @@ test('unknown flags are refused with a pointer to --help', () => {
 
 test('--help', () => {
   assert.equal(loadConfig(['--help'], {}, defaults), 'help');
+});
+
+test('persisted operations: a manifest means the allow-list; allow-list without one is refused', () => {
+  const withFile = loadConfig(['--persisted-operations', '/ops.json'], {}, defaults);
+  assert.ok(withFile !== 'help');
+  assert.deepEqual(withFile.persistedOperations, { mode: 'allow-list', file: '/ops.json', cacheSize: 4 << 20 });
+  assert.throws(() => loadConfig(['--persisted-operations-mode', 'allow-list'], {}, defaults), /allow-list needs --persisted-operations/);
+  assert.throws(() => loadConfig([], { CRDGATE_PERSISTED_OPERATIONS_MODE: 'sometimes' }, defaults), /persisted-operations-mode from CRDGATE_PERSISTED_OPERATIONS_MODE: "sometimes"/);
 });

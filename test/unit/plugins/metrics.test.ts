@@ -202,7 +202,7 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_subscription_results_shared_total'), before.shared + 7);
 });
 
-test('subscriptions (no request id: WebSocket) are counted when they start or are refused; REST watches are left to the request count', async () => {
+test('subscriptions (transport ws) are counted when they start or are refused; REST watches are left to the request count', async () => {
   const plugin = metrics({ processMetrics: false });
   let fail = false;
   const ops = {
@@ -216,11 +216,11 @@ test('subscriptions (no request id: WebSocket) are counted when they start or ar
   const wrapped = plugin.wrapOperations!(ops);
   assert.equal(wrapped.hub, ops.hub, 'the other operations are kept');
   assert.equal(wrapped.get, ops.get);
-  const req = (requestId?: string) => ({ context: requestId ? { requestId } : {} }) as Parameters<GatewayOperations['watch']>[0];
-  await wrapped.watch(req());
-  await wrapped.watch(req('http-1'));
+  const req = (transport: 'ws' | 'http') => ({ context: { requestId: `${transport}-1`, transport } }) as Parameters<GatewayOperations['watch']>[0];
+  await wrapped.watch(req('ws'));
+  await wrapped.watch(req('http'));
   fail = true;
-  await assert.rejects(async () => wrapped.watch(req()), ApiError);
+  await assert.rejects(async () => wrapped.watch(req('ws')), ApiError);
   const m = await scrape(plugin);
   assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'ok' })), 1);
   assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'FORBIDDEN' })), 1);
