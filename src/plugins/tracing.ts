@@ -1,0 +1,374 @@
+// OpenTelemetry traces: a server span per HTTP API request (GraphQL and REST), a child span for the
+// GraphQL operation, a client span per Kubernetes call, and a span for the start of each GraphQL
+// subscription over WebSocket. The W3C `traceparent` of an incoming request becomes the parent of
+// its span, and every Kubernetes call carries its own client span's `traceparent` to the apiserver
+// (which, with its APIServerTracing feature, continues the trace).
+//
+// Kubernetes calls find their request through an AsyncLocalStorage context (an OTel context
+// manager of the plugin's own, not the process-wide one, so that several gateways in one process
+// keep their traces apart). Calls outside a request (the CRD and RBAC watches, the watch hub's
+// reconnects after the subscription that started it) are not traced: they belong to no request,
+// and a span parented to a request that already ended would mislead.
+//
+// Nothing the client sends as a credential is recorded: no headers, no query strings, no bodies;
+// paths are recorded as templates without namespace and object names.
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import {
+  createContextKey, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
+  type Attributes, type Context, type Span, type Tracer,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import {
+  ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
+} from '@opentelemetry/semantic-conventions';
+import type { RequestHandler } from 'express';
+import { ApiError, fromKubeError } from '../api-errors.ts';
+import type { KubeClient } from '../kube/kube-client.ts';
+import type { GatewayOperations } from '../service/hub-operations.ts';
+import type { CallerContext } from '../service/resource-service.ts';
+import type { GatewayPlugin } from './gateway-plugin.ts';
+import { requestTracker, type RequestRecord } from './request-logging.ts';
+
+// Attributes from the still-incubating semantic conventions, named here rather than imported from
+// the package's unstable entry point (its advice for libraries).
+const ATTR_URL_TEMPLATE = 'url.template';
+const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
+const ATTR_GRAPHQL_OPERATION_NAME = 'graphql.operation.name';
+// crdgate's own.
+const ATTR_TENANT = 'crdgate.tenant';
+const ATTR_REQUEST_ID = 'crdgate.request_id';
+const ATTR_ERROR_CODE = 'crdgate.error.code';
+const ATTR_RESOURCE = 'crdgate.resource';
+
+export interface TracingOptions {
+  /** Where finished spans go: `otlpExporter(...)` in production, an InMemorySpanExporter in tests. */
+  exporter: SpanExporter;
+  /** The service.name resource attribute; default 'crdgate'. */
+  serviceName?: string;
+  /** Export in batches (default), or each span as it ends. */
+  batch?: boolean;
+  /** Told when an export fails; at most once a minute, with the number of failures since. */
+  onExportError?: (err: Error, failures: number) => void;
+}
+
+export interface TracingPlugin extends GatewayPlugin {
+  readonly provider: TracerProvider;
+  /** Exports every finished span now (tests; the gateway's stop flushes too). */
+  forceFlush(): Promise<void>;
+}
+
+/** What the Kubernetes calls of one request need: where to attach, and whether it is still going. */
+interface RequestState {
+  open: boolean;
+  readonly span: Span;
+  /** The GraphQL operation's span while it runs; Kubernetes calls made meanwhile are its children. */
+  operation?: Span;
+}
+
+const stateKey = createContextKey('crdgate request');
+
+/** The OTLP/HTTP exporter; endpoint is the collector's base URL (`/v1/traces` is added). */
+export function otlpExporter(endpoint?: string): SpanExporter {
+  // Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT itself, else
+  // sends to http://localhost:4318/v1/traces.
+  return new OTLPTraceExporter(endpoint ? { url: otlpTracesUrl(endpoint) } : {});
+}
+
+/** The traces URL of an OTLP/HTTP base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is read. */
+export function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.toString();
+}
+
+export function tracing(opts: TracingOptions): TracingPlugin {
+  const exporter = opts.onExportError ? reportingExporter(opts.exporter, opts.onExportError) : opts.exporter;
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName ?? 'crdgate' }),
+    spanProcessors: [opts.batch === false ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
+  });
+  const tracer = provider.getTracer('crdgate');
+  const contexts = new AsyncLocalStorageContextManager().enable();
+  const propagator = new W3CTraceContextPropagator();
+
+  // The request tracker (shared with logs and metrics) knows each request's operation, tenant and
+  // error code when it ends. It calls back from its own 'finish'/'close' listener, registered just
+  // before the span's (below), and an emit runs its listeners one after the other: the record it
+  // hands over is the one of the response whose span is ending next.
+  let finished: RequestRecord | undefined;
+  const tracker = requestTracker((r) => {
+    finished = r;
+  });
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const route = apiRouteOf(req.path);
+    if (!route) return next();
+    tracker.middleware(req, res, () => {
+      const requestId = req.get('x-request-id') ?? '';
+      const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+      const span = tracer.startSpan(`${req.method} ${route}`, {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId },
+      }, parent);
+      const state: RequestState = { open: true, span };
+      const end = () => {
+        if (!state.open) return;
+        state.open = false;
+        const rec = finished?.requestId === requestId ? finished : undefined;
+        finished = undefined;
+        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+        if (rec?.type && rec.type !== 'rest' && rec.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, rec.type);
+        if (rec?.tenant) span.setAttribute(ATTR_TENANT, rec.tenant);
+        const code = rec?.code ?? (res.statusCode >= 400 ? String(res.statusCode) : 'ok');
+        if (code !== 'ok') markError(span, code);
+        if (state.operation) endOperation(state, undefined);
+        span.end();
+      };
+      res.once('finish', end);
+      res.once('close', end);
+      contexts.with(trace.setSpan(parent, span).setValue(stateKey, state), next);
+    });
+  };
+
+  const operations: ApolloServerPlugin<BaseContext> = {
+    async requestDidStart(start) {
+      const active = contexts.active();
+      const state = active.getValue(stateKey) as RequestState | undefined;
+      if (!state?.open) return;
+      const caller = start.contextValue as CallerContext;
+      const attributes: Attributes = {};
+      if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
+      if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
+      state.operation = tracer.startSpan('GraphQL operation', { kind: SpanKind.INTERNAL, attributes }, active);
+      const span = state.operation;
+      return {
+        async didResolveOperation(rc) {
+          if (!rc.operation) return;
+          const type = rc.operation.operation;
+          // The operation name is the client's text: capped, like in the logs.
+          const name = rc.operationName?.slice(0, 100);
+          span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
+          if (name) span.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
+          span.updateName(`GraphQL ${type}${name ? ` ${name}` : ''}`);
+        },
+        async willSendResponse(rc) {
+          const body = rc.response.body;
+          const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
+          if (state.operation === span) endOperation(state, errors?.length ? String(errors[0]!.extensions?.code ?? 'INTERNAL') : undefined);
+        },
+      };
+    },
+  };
+
+  return {
+    name: 'tracing',
+    provider,
+    middleware: [middleware],
+    apollo: { plugins: [tracker.apollo, operations] },
+    wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
+    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn)),
+    forceFlush: () => provider.forceFlush(),
+    async stop() {
+      // Spans of requests still in flight are dropped; everything finished is exported.
+      await provider.shutdown();
+      contexts.disable();
+    },
+  };
+}
+
+function endOperation(state: RequestState, code: string | undefined): void {
+  const span = state.operation!;
+  state.operation = undefined;
+  if (code) markError(span, code);
+  span.end();
+}
+
+/** The catalog code as the span's error: status, error.type, and crdgate.error.code. */
+function markError(span: Span, code: string): void {
+  span.setAttribute(ATTR_ERROR_TYPE, code);
+  span.setAttribute(ATTR_ERROR_CODE, code);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+}
+
+/**
+ * The route of an API request path, without names: `/graphql`, or the REST facade's template
+ * (`/rest/{group}/{version}/namespaces/{namespace}/{plural}/{name}`); undefined for the rest
+ * (probes, the explorer, documents), which get no span.
+ */
+export function apiRouteOf(path: string): string | undefined {
+  if (path === '/graphql' || path === '/graphql/') return '/graphql';
+  if (path.startsWith('/graphql/')) return '/graphql/*';
+  if (!path.startsWith('/rest/')) return undefined;
+  const segs = path.slice('/rest/'.length).split('/').filter(Boolean);
+  const namespaced = segs[2] === 'namespaces' && segs.length >= 5;
+  const names = namespaced
+    ? ['{group}', '{version}', 'namespaces', '{namespace}', '{plural}', '{name}', '{subresource}']
+    : ['{group}', '{version}', '{plural}', '{name}', '{subresource}'];
+  const min = namespaced ? 5 : 3;
+  if (segs.length < min || segs.length > names.length) return '/rest/*';
+  return `/rest/${names.slice(0, segs.length).join('/')}`;
+}
+
+/**
+ * A Kubernetes API path as a template: group, version, resource and subresource stay, namespace
+ * and object names go (`/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}`).
+ * Paths outside /api and /apis (/version, discovery, OpenAPI) are kept as they are.
+ */
+export function kubePathTemplate(path: string): string {
+  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  const prefixLength = segs[0] === 'api' ? 2 : segs[0] === 'apis' ? 3 : 0;
+  if (!prefixLength || segs.length <= prefixLength) return `/${segs.join('/')}`;
+  const out = segs.slice(0, prefixLength);
+  let rest = segs.slice(prefixLength);
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    out.push('namespaces', '{namespace}');
+    rest = rest.slice(2);
+  }
+  out.push(rest[0]!);
+  if (rest.length >= 2) out.push('{name}');
+  if (rest.length >= 3) out.push(rest[2]!);
+  if (rest.length >= 4) out.push('{path}');
+  return `/${out.join('/')}`;
+}
+
+interface ClientTracing {
+  tracer: Tracer;
+  propagator: W3CTraceContextPropagator;
+  active(): Context;
+}
+
+/**
+ * A client whose calls made for a request get a client span (a watch: until it is open or
+ * refused) and carry its traceparent to the apiserver.
+ */
+export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
+  const wrapped = Object.create(client) as KubeClient;
+  if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
+  let server: Attributes = {};
+  try {
+    const url = new URL(client.server);
+    server = { [ATTR_SERVER_ADDRESS]: url.hostname, [ATTR_SERVER_PORT]: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+  } catch {
+    // A client without a server URL (a test double): no server attributes.
+  }
+  /** The span of a call made now, and the context to send; undefined outside a live request. */
+  const start = (verb: string, method: string, path: string): { span: Span; ctx: Context } | undefined => {
+    const active = t.active();
+    const state = active.getValue(stateKey) as RequestState | undefined;
+    if (!state?.open) return undefined;
+    const parent = state.operation ? trace.setSpan(active, state.operation) : active;
+    const template = kubePathTemplate(path);
+    const span = t.tracer.startSpan(`${verb} ${template}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_TEMPLATE]: template, ...server },
+    }, parent);
+    return { span, ctx: trace.setSpan(parent, span) };
+  };
+  const headersWith = (ctx: Context, headers: Record<string, string> | undefined): Record<string, string> => {
+    const out = { ...headers };
+    t.propagator.inject(ctx, out, defaultTextMapSetter);
+    return out;
+  };
+  const fail = (span: Span, err: unknown) => {
+    const status = (err as { httpStatus?: unknown }).httpStatus;
+    if (typeof status === 'number' && status > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    markError(span, fromKubeError(err).code);
+  };
+
+  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+    const [method, path, opts] = args;
+    const call = start(method, method, path);
+    if (!call) return client.request<T>(...args);
+    try {
+      // The client returns only the body of a success, not its status: a success has no status code here.
+      return await client.request<T>(method, path, { ...opts, headers: headersWith(call.ctx, opts?.headers) });
+    } catch (err) {
+      fail(call.span, err);
+      throw err;
+    } finally {
+      call.span.end();
+    }
+  } as KubeClient['request'];
+
+  wrapped.watch = function watch<T>(path: string, opts: Parameters<KubeClient['watch']>[1]): Promise<void> {
+    const call = start('WATCH', 'GET', path);
+    if (!call) return client.watch<T>(path, opts);
+    let ended = false;
+    const result = client.watch<T>(path, {
+      ...opts,
+      headers: headersWith(call.ctx, opts.headers),
+      onOpen: () => {
+        ended = true;
+        call.span.end();
+        opts.onOpen?.();
+      },
+    } as Parameters<KubeClient['watch']>[1]);
+    result.then(() => {
+      if (!ended) call.span.end();
+    }, (err: unknown) => {
+      if (ended) return;
+      fail(call.span, err);
+      call.span.end();
+    });
+    return result;
+  } as KubeClient['watch'];
+  return wrapped;
+}
+
+/**
+ * GraphQL subscriptions arrive over WebSocket, where there is no HTTP request (and so no request
+ * span): the start of each gets a server span of its own, the parent of the Kubernetes calls made
+ * to start it (RBAC checks, the hub's first list and watch). REST watches are HTTP requests.
+ */
+function tracedSubscriptions(ops: GatewayOperations, tracer: Tracer, run: <R>(ctx: Context, fn: () => R) => R): GatewayOperations {
+  const watch: GatewayOperations['watch'] = async (req) => {
+    const caller = req.context;
+    if (caller.transport !== 'ws') return ops.watch(req);
+    const attributes: Attributes = {
+      [ATTR_GRAPHQL_OPERATION_TYPE]: 'subscription',
+      [ATTR_RESOURCE]: `${req.resource.plural}.${req.resource.group}`,
+    };
+    if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
+    if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
+    const span = tracer.startSpan('GraphQL subscription', { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+    const state: RequestState = { open: true, span };
+    try {
+      return await run(trace.setSpan(ROOT_CONTEXT, span).setValue(stateKey, state), () => ops.watch(req));
+    } catch (err) {
+      markError(span, err instanceof ApiError ? err.code : 'INTERNAL');
+      throw err;
+    } finally {
+      state.open = false;
+      span.end();
+    }
+  };
+  return { ...ops, watch };
+}
+
+/** An exporter that reports failed exports (a collector that is down), at most once a minute. */
+function reportingExporter(inner: SpanExporter, report: (err: Error, failures: number) => void): SpanExporter {
+  let failures = 0;
+  let reportedAt = -Infinity;
+  return {
+    export(spans, done) {
+      inner.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) {
+          failures++;
+          if (performance.now() - reportedAt >= 60_000) {
+            reportedAt = performance.now();
+            report(result.error ?? new Error('the span export failed'), failures);
+            failures = 0;
+          }
+        }
+        done(result);
+      });
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  };
+}
