@@ -23,6 +23,7 @@ import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
 import { metrics } from './plugins/metrics.ts';
+import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
 import { createLogger, messageLog, type Logger } from './logging.ts';
 
@@ -114,6 +115,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
       plugins: [
         ...(metricsPlugin ? [metricsPlugin] : []),
+        ...(config.tracing.exporter === 'otlp' ? [tracing({
+          exporter: otlpExporter(config.tracing.endpoint),
+          serviceName: config.tracing.serviceName,
+          onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
+        })] : []),
         requestLogging({ logger }),
         persistedOperations(config.persistedOperations.file
           ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file, cacheSize: config.persistedOperations.cacheSize }
@@ -149,6 +155,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       log(`metrics at http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${typeof m === 'object' && m ? m.port : config.metricsPort}/metrics`);
     } else if (metricsOnMain) {
       log(`metrics at ${base}/metrics (on the API port: every caller can read them)`);
+    }
+    if (config.tracing.exporter === 'otlp') {
+      // Only the origin and path: a URL's user info would be a credential.
+      const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
+      log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}`);
     }
     if (tenants) log(`authentication on: tenants from ${tenants.file}`);
     else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');

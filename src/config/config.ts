@@ -52,6 +52,11 @@ export interface GatewayConfig {
   configFile: string | undefined;
   /** Persisted operations (src/plugins/persisted-operations.ts): APQ, or an allow-list from a manifest. */
   persistedOperations: { mode: 'apq' | 'allow-list'; file: string | undefined; cacheSize: number };
+  /**
+   * OpenTelemetry traces (src/plugins/tracing.ts). endpoint: the OTLP/HTTP collector's base URL;
+   * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
+   */
+  tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string };
 }
 
 export const defaultMetricsPort = 9464;
@@ -88,6 +93,8 @@ const options = {
   'apq-cache-size': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'shutdown-delay': { type: 'string' },
+  tracing: { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -151,6 +158,12 @@ export const configHelp = `usage: crdgate [serve] [options]
   --persisted-operations-mode apq|allow-list  automatic persisted queries only, or the allow-list
                             (env CRDGATE_PERSISTED_OPERATIONS_MODE; default allow-list with a file)
   --apq-cache-size BYTES    memory for remembered queries (env CRDGATE_APQ_CACHE_SIZE; default 4 MiB)
+  --tracing otlp|none       OpenTelemetry traces of requests, GraphQL operations and Kubernetes calls
+                            (env CRDGATE_TRACING; default none); service name from OTEL_SERVICE_NAME
+                            (default crdgate)
+  --otlp-endpoint URL       OTLP/HTTP collector base URL, /v1/traces is added (env
+                            CRDGATE_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT; default
+                            http://localhost:4318)
   --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
                             flags win over the environment, which wins over the file
 `;
@@ -258,6 +271,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   if (poMode === 'allow-list' && !poFile) problems.push('persisted-operations-mode allow-list needs --persisted-operations <manifest file>');
   const apqCacheSize = int('apq-cache-size', pick(v['apq-cache-size'], 'CRDGATE_APQ_CACHE_SIZE'), 4 << 20, 1024, 1 << 30);
 
+  const [tracingRaw, tracingFrom] = pick(v.tracing, 'CRDGATE_TRACING');
+  let tracingExporter: 'otlp' | 'none' = 'none';
+  if (tracingRaw !== undefined) {
+    if (tracingRaw === 'otlp' || tracingRaw === 'none') tracingExporter = tracingRaw;
+    else problems.push(`tracing from ${tracingFrom}: "${tracingRaw}" is not one of otlp, none`);
+  }
+  // OTEL_EXPORTER_OTLP_ENDPOINT is honoured after CRDGATE_OTLP_ENDPOINT, like PORT after CRDGATE_PORT.
+  const [otlpRaw, otlpFrom] = pick(v['otlp-endpoint'], 'CRDGATE_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  let otlpEndpoint: string | undefined;
+  // Another program's junk in the OTEL_ variable stops crdgate only when crdgate would use it.
+  if (otlpRaw !== undefined && (tracingExporter === 'otlp' || otlpFrom !== 'OTEL_EXPORTER_OTLP_ENDPOINT')) {
+    if (URL.canParse(otlpRaw) && /^https?:$/.test(new URL(otlpRaw).protocol)) otlpEndpoint = otlpRaw;
+    else problems.push(`otlp-endpoint from ${otlpFrom}: "${otlpRaw}" is not an http:// or https:// URL`);
+  }
+
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
     host: host ?? '127.0.0.1',
@@ -279,6 +307,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     shutdownDelayMs,
     configFile,
     persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
+    tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate' },
   };
 }
 

@@ -1,4 +1,5 @@
-// The production-hardening settings: mode, GraphQL limits, rate limits, metrics, logs, shutdown.
+// The production-hardening settings: mode, GraphQL limits, rate limits, metrics, logs, shutdown,
+// tracing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, type GatewayConfig } from '../../../src/config/config.ts';
@@ -54,4 +55,26 @@ test('metrics, logs and shutdown: flags over CRDGATE_* variables; bad values one
     ]);
     return true;
   });
+});
+
+test('tracing: off unless otlp; the endpoint from the flag, CRDGATE_OTLP_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  assert.deepEqual(load([]).tracing, { exporter: 'none', endpoint: undefined, serviceName: 'crdgate' });
+  assert.deepEqual(load([], { CRDGATE_TRACING: 'otlp', OTEL_SERVICE_NAME: 'gw-eu' }).tracing, { exporter: 'otlp', endpoint: undefined, serviceName: 'gw-eu' });
+  assert.equal(load(['--tracing', 'none'], { CRDGATE_TRACING: 'otlp' }).tracing.exporter, 'none');
+  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' };
+  assert.equal(load(['--tracing', 'otlp'], otel).tracing.endpoint, 'http://otel:4318');
+  assert.equal(load(['--tracing', 'otlp'], { ...otel, CRDGATE_OTLP_ENDPOINT: 'https://mine:4318' }).tracing.endpoint, 'https://mine:4318');
+  assert.equal(load(['--tracing', 'otlp', '--otlp-endpoint', 'http://flag:4318'], { ...otel, CRDGATE_OTLP_ENDPOINT: 'https://mine:4318' }).tracing.endpoint, 'http://flag:4318');
+  // Another program's OTEL_ setting is not crdgate's problem while crdgate does not trace.
+  assert.equal(load([], { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }).tracing.exporter, 'none');
+  assert.throws(() => load(['--tracing', 'jaeger'], { CRDGATE_OTLP_ENDPOINT: 'grpc://x:4317' }), (err: unknown) => {
+    assert.ok(err instanceof CrdgateError);
+    assert.deepEqual(err.message.split('\n'), [
+      'tracing from flag: "jaeger" is not one of otlp, none',
+      'otlp-endpoint from CRDGATE_OTLP_ENDPOINT: "grpc://x:4317" is not an http:// or https:// URL',
+    ]);
+    return true;
+  });
+  assert.throws(() => load(['--tracing', 'otlp'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }),
+    /^CrdgateError: otlp-endpoint from OTEL_EXPORTER_OTLP_ENDPOINT: "collector" is not an http:\/\/ or https:\/\/ URL$/);
 });
