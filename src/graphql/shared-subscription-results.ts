@@ -12,13 +12,28 @@ let nextObjectId = 1;
 const recent = new Map<string, ExecutionResult | Promise<ExecutionResult>>();
 const maxRecent = 1024;
 
-function operationKey(args: ExecutionArgs): string {
+const operationIds = new Map<string, number>();
+let nextOperationId = 1;
+
+/**
+ * A short id for an operation (document, name, variables): the per-event cache key is built for
+ * every subscriber of every event, so it must not carry the whole document text.
+ */
+function operationKey(args: ExecutionArgs): number {
   let text = printed.get(args.document);
   if (text === undefined) {
     text = print(args.document);
     printed.set(args.document, text);
   }
-  return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${text}`;
+  const full = `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${text}`;
+  let id = operationIds.get(full);
+  if (id === undefined) {
+    id = nextOperationId++;
+    operationIds.set(full, id);
+    // Bounded: ids of operations not seen for long are dropped (a re-subscription gets a new id).
+    if (operationIds.size > 10_000) operationIds.delete(operationIds.keys().next().value!);
+  }
+  return id;
 }
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
