@@ -1,7 +1,8 @@
 // Benchmark (not a test): the cost of the production plugins on the get-by-name path. Two gateways
 // on the same control plane in the same process, one without plugins and one with every production
-// plugin: metrics, request logging (JSON lines written to /dev/null), query limits and rate limits
-// (budgets set high enough never to refuse, so every check runs), are driven in
+// plugin: metrics, tracing (spans batched to an exporter that drops them: the OTLP encoding and
+// send happen off the request path), request logging (JSON lines written to /dev/null), query
+// limits and rate limits (budgets set high enough never to refuse, so every check runs), are driven in
 // alternating rounds so drift hits both alike. Prints a markdown table and appends it to
 // BENCHMARKS.md.
 //
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ExportResultCode } from '@opentelemetry/core';
 import { Agent, fetch } from 'undici';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 import { KubeClient } from '../src/kube/kube-client.ts';
@@ -22,6 +24,7 @@ import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import { queryLimits } from '../src/plugins/query-limits.ts';
 import { rateLimits } from '../src/plugins/rate-limits.ts';
 import { metrics } from '../src/plugins/metrics.ts';
+import { tracing } from '../src/plugins/tracing.ts';
 import { requestLogging } from '../src/plugins/request-logging.ts';
 import { createLogger } from '../src/logging.ts';
 import { pino } from 'pino';
@@ -75,6 +78,7 @@ try {
     off: await start([]),
     on: await start([
       metrics(),
+      tracing({ exporter: { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} } }),
       // Every request's line is formatted and written, as in production; only the file is a sink.
       requestLogging({ logger: createLogger({ destination: pino.destination('/dev/null') }) }),
       queryLimits({ mode: 'production' }),
@@ -127,8 +131,9 @@ try {
 
 \`node scripts/bench-plugins.ts --requests ${N} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}\`; ${machine()}. Two in-process gateways on one
 control plane, GraphQL get-by-name over HTTP, alternating rounds. "on": metrics (prom-client:
-request and Kubernetes call histograms), request logging (one pino JSON line per request, written
-to /dev/null), query limits (depth, aliases, directives, tokens, cost) and rate limits (token
+request and Kubernetes call histograms), tracing (OpenTelemetry spans for the request, the
+operation and the Kubernetes call, batched to an exporter that drops them), request logging (one
+pino JSON line per request, written to /dev/null), query limits (depth, aliases, directives, tokens, cost) and rate limits (token
 bucket, call slots; budgets high enough never to refuse).
 
 | plugins | requests | p50 ms | p99 ms | req/s |
