@@ -5,6 +5,9 @@
 // path templates that keep names out of span names and attributes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { ApolloServer } from '@apollo/server';
@@ -15,7 +18,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ApiError, fromKubeError, toProblem } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
-import { apiRouteOf, kubePathTemplate, otlpTracesUrl, tracing, type TracingPlugin } from '../../../src/plugins/tracing.ts';
+import { apiRouteOf, kubePathTemplate, otlpExporter, otlpTracesUrl, tracing, type TracingPlugin } from '../../../src/plugins/tracing.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import type { CallerContext } from '../../../src/service/resource-service.ts';
 import { pollUntil } from '../../helpers/poll-until.ts';
@@ -380,4 +383,40 @@ test('the OTLP traces URL from a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is rea
   assert.equal(otlpTracesUrl('http://collector:4318/'), 'http://collector:4318/v1/traces');
   assert.equal(otlpTracesUrl('https://otel.example/prefix/'), 'https://otel.example/prefix/v1/traces');
   assert.equal(otlpTracesUrl('http://collector:4318/v1/traces'), 'http://collector:4318/v1/traces');
+});
+
+test('the OTLP exporter posts the spans to the collector\'s /v1/traces', async () => {
+  const posts: { path: string | undefined; type: string | undefined; body: string }[] = [];
+  const collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      posts.push({ path: req.url, type: req.headers['content-type'], body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  collector.listen(0, '127.0.0.1');
+  await once(collector, 'listening');
+  const plugin = tracing({ exporter: otlpExporter(`http://127.0.0.1:${(collector.address() as AddressInfo).port}`) });
+  const { app, apollo } = await appWith(plugin);
+  try {
+    assert.equal((await request(app).post('/graphql').send({ query: '{ things(namespace: "n") }' })).status, 200);
+    await pollUntil('an export', async () => {
+      await plugin.forceFlush();
+      return posts.length > 0;
+    }, { timeoutMs: 5_000 });
+    assert.equal(posts[0]!.path, '/v1/traces');
+    // OTLP/HTTP with JSON bodies (the protobuf flavour is another package).
+    assert.equal(posts[0]!.type, 'application/json');
+    const sentSpans = posts.map((p) => JSON.parse(p.body)) as
+      { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { name: string }[] }[] }[] }[];
+    const resource = sentSpans[0]!.resourceSpans[0]!.resource.attributes.find((a) => a.key === 'service.name');
+    assert.equal(resource?.value.stringValue, 'crdgate');
+    const names = sentSpans.flatMap((b) => b.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((sc) => sc.spans.map((sp) => sp.name))));
+    assert.ok(names.includes('POST /graphql'), names.join(', '));
+  } finally {
+    await apollo.stop();
+    await plugin.stop!();
+    collector.close();
+  }
 });
