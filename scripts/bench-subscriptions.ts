@@ -10,10 +10,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createGateway } from '../src/gateway.ts';
 import { KubeClient } from '../src/kube/kube-client.ts';
 import { loadFile } from '../src/kube/kube-config.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
@@ -52,10 +50,24 @@ for (let i = 0; i < OBJECTS; i++) {
   await kube.request('POST', path(), { body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: `o${i}` }, spec: { cronSpec: '@hourly', replicas: 1 } } });
 }
 
-const gateway = await createGateway({ client: new KubeClient(loadFile(cluster.info.kubeconfig)), watchGraceMs: 1000 });
-const server = await gateway.listen(0);
-const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/graphql`;
-const hub = gateway.operations.hub;
+// The gateway runs in a process of its own: the producer (this process) and the clients (another
+// one) must not compete with it for an event loop.
+const gatewayProcess: ChildProcess = fork(join(repoRoot, 'scripts', 'bench-subscriptions-gateway.ts'), [cluster.info.kubeconfig], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const pending = new Map<number, (v: any) => void>();
+let nextId = 1;
+gatewayProcess.on('message', (m: { id: number; value: unknown }) => {
+  const r = pending.get(m.id);
+  pending.delete(m.id);
+  r?.(m.value);
+});
+const gw = (cmd: string): Promise<any> => new Promise((resolve) => {
+  const id = nextId++;
+  pending.set(id, resolve);
+  gatewayProcess.send({ id, cmd });
+});
+const started = await new Promise<{ port: number }>((resolve) => pending.set(0, resolve as (v: any) => void));
+const url = `ws://127.0.0.1:${started.port}/graphql`;
+const hub = { stats: (): Promise<{ subscribers: number; upstreams: number; slowConsumers: number }> => gw('stats') };
 
 const child: ChildProcess = fork(join(repoRoot, 'scripts', 'bench-subscriptions-client.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const replies: ((m: any) => void)[] = [];
@@ -66,18 +78,16 @@ const ask = (msg: unknown): Promise<any> => new Promise((resolve) => {
 });
 await ask(undefined); // 'started'
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms: ${JSON.stringify(hub.stats())}`);
+  while (!(await cond())) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms: ${JSON.stringify(await hub.stats())}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-function memory(): { heap: number; rss: number } {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed, rss: m.rss };
+function memory(): Promise<{ heap: number; rss: number }> {
+  return gw('memory');
 }
 
 /** Patches at `rate` per second for `seconds`; returns the achieved rate and patch latencies. */
@@ -139,15 +149,11 @@ const rows: Row[] = [];
 let profileSummary = '';
 
 async function profile<T>(fn: () => Promise<T>): Promise<T> {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  await gw('profile-start');
   try {
     return await fn();
   } finally {
-    const { profile: p } = await session.post('Profiler.stop');
-    session.disconnect();
+    const p = (await gw('profile-stop')) as { nodes: { callFrame: { url: string; functionName: string; lineNumber: number }; hitCount?: number }[] };
     const self = new Map<string, number>();
     let total = 0;
     for (const node of p.nodes) {
@@ -165,31 +171,31 @@ async function profile<T>(fn: () => Promise<T>): Promise<T> {
       byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + n);
     }
     const pct = (n: number) => `${((100 * n) / total).toFixed(1)}%`;
-    profileSummary = `Top self time (gateway + patch loop process):\n\n${top.map(([k, n]) => `- ${pct(n)} ${k}`).join('\n')}\n\nBy package/file:\n\n${[...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, n]) => `- ${pct(n)} ${k}`).join('\n')}\n`;
+    profileSummary = `Top self time (gateway process):\n\n${top.map(([k, n]) => `- ${pct(n)} ${k}`).join('\n')}\n\nBy package/file:\n\n${[...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, n]) => `- ${pct(n)} ${k}`).join('\n')}\n`;
   }
 }
 
 async function run(n: number, measureMemory: boolean): Promise<void> {
   const sockets = Math.min(n, maxSockets);
-  await waitFor(() => hub.stats().subscribers === 0 && hub.stats().upstreams === 0, 30_000, 'an idle hub');
-  const before = measureMemory ? memory() : undefined;
+  await waitFor(async () => { const st = await hub.stats(); return st.subscribers === 0 && st.upstreams === 0; }, 30_000, 'an idle hub');
+  const before = measureMemory ? await memory() : undefined;
   const t0 = performance.now();
   await ask({ cmd: 'connect', url, subscriptions: n, sockets, namespace: ns });
-  await waitFor(() => hub.stats().subscribers === n, 300_000, `${n} subscribers`);
+  await waitFor(async () => (await hub.stats()).subscribers === n, 300_000, `${n} subscribers`);
   say(`${n} subscribers on ${sockets} sockets attached in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   let heapPerSub: number | undefined;
   let rssPerSub: number | undefined;
   if (before) {
     await new Promise((r) => setTimeout(r, 1000));
-    const afterConnect = memory();
+    const afterConnect = await memory();
     heapPerSub = (afterConnect.heap - before.heap) / n;
     rssPerSub = (afterConnect.rss - before.rss) / n;
   }
-  const upstreams = hub.stats().upstreams;
+  const upstreams = (await hub.stats()).upstreams;
   for (const rate of rates) {
     const phase = `${n}-${rate}`;
     await ask({ cmd: 'phase', phase });
-    const slowBefore = hub.stats().slowConsumers;
+    const slowBefore = (await hub.stats()).slowConsumers;
     const produceAndDrain = async () => {
       const p = await produce(rate, phase);
       // Drain: until every subscriber has every event, or nothing arrives for 5 s.
@@ -197,7 +203,7 @@ async function run(n: number, measureMemory: boolean): Promise<void> {
       let stable = 0;
       for (;;) {
         const r = await ask({ cmd: 'report' });
-        if (r.received >= p.sent * hub.stats().subscribers || (r.received === last && ++stable >= 10)) return { p, r };
+        if (r.received >= p.sent * (await hub.stats()).subscribers || (r.received === last && ++stable >= 10)) return { p, r };
         if (r.received !== last) stable = 0;
         last = r.received;
         await new Promise((res) => setTimeout(res, 500));
@@ -206,7 +212,7 @@ async function run(n: number, measureMemory: boolean): Promise<void> {
     const heavy = n >= 10_000 && rate === Math.max(...rates);
     const { p, r } = heavy ? await profile(produceAndDrain) : await produceAndDrain();
     const expected = p.sent * n;
-    const slow = hub.stats().slowConsumers - slowBefore;
+    const slow = (await hub.stats()).slowConsumers - slowBefore;
     rows.push({
       subscribers: n, sockets, rate, achieved: p.achieved, p50: r.p50, p99: r.p99, max: r.max,
       delivered: `${((100 * r.received) / expected).toFixed(1)}%`, patchP50: p.patchP50, patchP99: p.patchP99,
@@ -228,7 +234,8 @@ try {
   for (const n of counts) await run(n, true);
 } finally {
   child.kill();
-  await gateway.stop();
+  await gw('stop').catch(() => {});
+  gatewayProcess.kill();
   await cluster.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -247,7 +254,7 @@ const section = `
 ## Subscriptions fan-out — ${new Date().toISOString().slice(0, 10)}
 
 Machine: ${machine}. \`node scripts/bench-subscriptions.ts ${process.argv.slice(2).join(' ')}\`: a local kube-apiserver v1.37
-(embedded etcd) on the same machine; the gateway and the patch loop in one process; the graphql-ws
+(embedded etcd) on the same machine; the gateway in a process of its own, the patch loop in the benchmark process; the graphql-ws
 clients in a second process (one subscription per socket up to ${maxSockets} sockets, then round
 robin over ${maxSockets} sockets); ${OBJECTS} CronTabs in one namespace patched round robin for ${seconds} s per
 rate (≤64 patches in flight). Latency = client receipt − patch send time (annotation), so it
