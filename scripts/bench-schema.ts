@@ -132,6 +132,8 @@ function incrementalFigures(
     },
   };
   const changed = [...models];
+  // A running gateway prepares for the next change when idle after a full build (live-schema.ts).
+  builder.prepareIncremental();
   const [, changeMs] = time(() => {
     changed[target] = crdToModel(crd);
     builder.build(changed);

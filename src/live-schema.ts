@@ -106,6 +106,10 @@ export class LiveSchema {
     let problems = modelProblems.length;
     for (const p of modelProblems) log?.warn(p);
     const built = this.builder.build(models);
+    if (this.builder.lastBuild === 'full') {
+      // The bookkeeping that makes the next change fast is done when the event loop is idle.
+      setImmediate(() => this.builder.prepareIncremental());
+    }
     for (const p of built.problems) {
       problems++;
       log?.warn(`CRD ${p.crdName} is not served: ${p.message}`);

@@ -45,6 +45,11 @@ export interface SchemaBuilder {
   readonly cacheSize: number;
   /** How the last schema was made: from scratch, or by patching the previous one. */
   readonly lastBuild: 'full' | 'patched' | undefined;
+  /**
+   * Computes what patching the last schema needs (a walk of every type), which a full build
+   * leaves for later; call it when idle so that the next change is fast.
+   */
+  prepareIncremental(): void;
 }
 
 interface Fragment {
@@ -65,6 +70,9 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
     },
     get lastBuild() {
       return lastBuild;
+    },
+    prepareIncremental() {
+      if (previous && !previous.counts) previous.counts = countTypes([...previous.fragments]);
     },
     build(models) {
       const next = new Map<string, Fragment>();
