@@ -14,6 +14,8 @@ export interface Caller {
   subject?: string;
   /** When the token stops being valid (ms since the epoch); subscriptions end then. */
   expiresAt?: number;
+  /** The tenant's overrides of the query limits. */
+  limits?: { maxCost?: number };
 }
 
 export class Authenticator {
@@ -116,6 +118,7 @@ export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[]): Cal
   const caller: Caller = { tenant: rule.name, identity: { user, groups: [...new Set(groups)], extra: rule.extra } };
   if (typeof claims.sub === 'string') caller.subject = claims.sub;
   if (typeof claims.exp === 'number') caller.expiresAt = claims.exp * 1000;
+  if (rule.limits) caller.limits = rule.limits;
   return caller;
 }
 

@@ -42,6 +42,8 @@ export interface TenantRule {
   user: string;
   groups: string[];
   extra: Record<string, string[]>;
+  /** Overrides of the gateway's query limits for this tenant (higher or lower). */
+  limits?: { maxCost?: number };
 }
 
 export interface TenantConfig {
@@ -143,7 +145,17 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
         at(p, 'must be a mapping with name, match, user');
         continue;
       }
-      for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra)');
+      for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra', 'limits'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra, limits)');
+      let limits: TenantRule['limits'];
+      if (t.limits !== undefined) {
+        if (!obj(t.limits)) at(`${p}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
+        else {
+          for (const k of Object.keys(t.limits)) if (k !== 'maxCost') at(`${p}.limits.${k}`, 'unknown key (expected maxCost)');
+          const mc = t.limits.maxCost;
+          if (mc !== undefined && !(typeof mc === 'number' && Number.isInteger(mc) && mc > 0)) at(`${p}.limits.maxCost`, `${String(mc)} is not a positive whole number`);
+          else if (mc !== undefined) limits = { maxCost: mc };
+        }
+      }
       const name = typeof t.name === 'string' && t.name ? t.name : (at(`${p}.name`, 'is required'), `#${i}`);
       if (names.has(name)) at(`${p}.name`, `"${name}" is used twice`);
       names.add(name);
@@ -169,7 +181,7 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
           else at(`${p}.extra.${k}`, 'must be a list of strings');
         }
       }
-      tenants.push({ name, match, user, groups, extra });
+      tenants.push({ name, match, user, groups, extra, ...(limits ? { limits } : {}) });
     }
   }
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));

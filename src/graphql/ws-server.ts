@@ -29,7 +29,7 @@ export interface WebSocketOptions {
   /** false: introspection is refused, as over HTTP in production mode. */
   introspection?: boolean;
   /** Further checks of a validated operation (its cost); throw an ApiError to refuse it. */
-  checkOperation?: (args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }) => void;
+  checkOperation?: (args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined; context: CallerContext }) => void;
   /** Ping interval; graphql-ws closes connections that stop answering. */
   keepAliveMs?: number;
   /** Largest accepted message. */
@@ -128,18 +128,18 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         }
         if (errors.length) return errors;
         const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-        try {
-          opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables });
-        } catch (err) {
-          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
-        }
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
         const requestId = `${state.connectionId}-${id}`;
         const contextValue: CallerContext = caller
-          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws' }
+          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits?.maxCost ? { maxCost: caller.limits.maxCost } : {}) }
           : { requestId, transport: 'ws' };
+        try {
+          opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+        } catch (err) {
+          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+        }
         return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
       },
       subscribe: subscribeShared,

@@ -8,6 +8,7 @@ import type { CrdCatalog } from '../catalog/crd-catalog.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
+import type { CallerContext } from '../service/resource-service.ts';
 
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
@@ -49,7 +50,7 @@ export interface GatewayPlugin {
    * Checks an operation arriving over WebSocket (where Apollo's request pipeline does not run)
    * once it has parsed and validated; throwing an ApiError refuses it.
    */
-  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined }): void;
+  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined; context: CallerContext }): void;
 }
 
 /** Merges the Apollo settings of several plugins into one set. */

@@ -147,8 +147,10 @@ export function costLimitPlugin(limits: QueryLimits): ApolloServerPlugin {
       return {
         async didResolveOperation(rc) {
           const cost = operationCost(rc.schema, rc.document, rc.operationName, rc.request.variables, limits);
-          if (cost > limits.maxCost) {
-            const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${limits.maxCost}; ask for smaller pages (limit/first) or fewer fields`);
+          // A tenant rule may set its own cost limit (higher or lower than the gateway's).
+          const max = (rc.contextValue as { maxCost?: number }).maxCost ?? limits.maxCost;
+          if (cost > max) {
+            const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${max}; ask for smaller pages (limit/first) or fewer fields`);
             throw new GraphQLError(e.message, {
               originalError: e,
               extensions: { ...e.extensions, cost, http: { status: 400, headers: new HeaderMap() } },
@@ -169,10 +171,11 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const local = opts.mode === 'local';
   return {
     name: 'query-limits',
-    checkOperation: ({ schema, document, operationName, variables }) => {
+    checkOperation: ({ schema, document, operationName, variables, context }) => {
       const cost = operationCost(schema, document, operationName, variables, limits);
-      if (cost > limits.maxCost) {
-        throw limitError('maxCost', `the operation costs ${cost}, more than the limit of ${limits.maxCost}; ask for smaller pages (limit/first) or fewer fields`);
+      const max = context.maxCost ?? limits.maxCost;
+      if (cost > max) {
+        throw limitError('maxCost', `the operation costs ${cost}, more than the limit of ${max}; ask for smaller pages (limit/first) or fewer fields`);
       }
     },
     // A list without limit/first gets the page the cost was computed for, so the cost is honest

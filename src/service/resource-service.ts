@@ -24,6 +24,8 @@ export interface CallerContext {
   expiresAt?: number;
   /** 'ws': a GraphQL subscription over WebSocket (not an HTTP request). */
   transport?: 'http' | 'ws';
+  /** The tenant's own cost limit, when its tenant rule sets one. */
+  maxCost?: number;
 }
 
 export interface ResourceServiceOptions {

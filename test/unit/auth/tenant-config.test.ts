@@ -62,7 +62,7 @@ describe('tenants file validation', () => {
       'auth.algorithms[1]: "none" is not supported (never "none"); use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512',
       'auth.jwksUri: must be an https URL (http only for localhost)',
       'auth.clockToleranceSeconds: must be at most 300',
-      'tenants[0].shade: unknown key (expected name, match, user, groups, extra)',
+      'tenants[0].shade: unknown key (expected name, match, user, groups, extra, limits)',
       'tenants[0].match: is required: claims and the values they must have, e.g. { tenant: a }',
       'tenants[0].user: is required: the Kubernetes user name (may use {claim})',
       'tenants[0].groups: must be a list of strings',
@@ -141,5 +141,17 @@ describe('tenants file validation', () => {
     assert.throws(() => loadTenantConfig(join(dir.dir, 'absent.yaml')), (err: Error) => err instanceof CrdgateError && /^cannot read tenants file .*absent\.yaml/.test(err.message) && !err.message.includes('\n'));
     const bad = dir.write('bad.yaml', 'auth: [\n');
     assert.throws(() => loadTenantConfig(bad), (err: Error) => err instanceof CrdgateError && /is not valid YAML/.test(err.message) && !err.message.includes('\n'));
+  });
+});
+
+describe('per-tenant limits', () => {
+  it('accepts a positive whole maxCost and refuses anything else, one line each', () => {
+    const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: 50_000 } }] }, file);
+    assert.deepEqual(ok.tenants[0]!.limits, { maxCost: 50_000 });
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 3 } }] }), [
+      'tenants[0].limits.maxDepth: unknown key (expected maxCost)',
+      'tenants[0].limits.maxCost: -1 is not a positive whole number',
+    ]);
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: 7 }] }), ['tenants[0].limits: must be a mapping, e.g. { maxCost: 50000 }']);
   });
 });

@@ -1,0 +1,109 @@
+// A tenant rule may set its own cost limit: over HTTP and over WebSocket, one tenant's operation is
+// refused where another tenant's identical one runs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
+import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { loadFile } from '../../src/kube/kube-config.ts';
+import { queryLimits } from '../../src/plugins/query-limits.ts';
+import { kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'crdgate-tenant-limits-'));
+const secret = randomBytes(48);
+const ns = uniqueName('tlimits');
+const role = uniqueName('tlimits-reader');
+let gateway: Gateway;
+let url: string;
+
+const token = (tenant: string) => jwt.sign({ tenant }, secret, { algorithm: 'HS256', issuer: 'limits-test', audience: 'crdgate', subject: `u-${tenant}`, expiresIn: '1h' });
+// A list of 100 (the default page) with a few fields costs several hundred.
+const listQuery = `{ cronTabList_stable_example_com(namespace: "${ns}") { edges { node { metadata { name namespace } spec { cronSpec } } } } }`;
+
+before(async () => {
+  writeFileSync(join(dir, 'secret'), secret);
+  writeFileSync(join(dir, 'tenants.yaml'), `auth:
+  issuer: limits-test
+  audience: crdgate
+  algorithms: [HS256]
+  secretFile: secret
+tenants:
+  - name: small
+    match: { tenant: small }
+    user: "small:{sub}"
+    groups: ["${role}"]
+    limits: { maxCost: 50 }
+  - name: default
+    match: { tenant: default }
+    user: "default:{sub}"
+    groups: ["${role}"]
+`);
+  for (const args of [
+    ['create', 'namespace', ns],
+    ['create', 'clusterrole', role, '--verb=get,list,watch', '--resource=crontabs.stable.example.com'],
+    ['create', 'rolebinding', role, `--clusterrole=${role}`, `--group=${role}`, '-n', ns],
+  ]) {
+    const r = await kubectl(args);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  gateway = await createGateway({
+    client: new KubeClient(loadFile(testCluster().kubeconfig)),
+    tenants: loadTenantConfig(join(dir, 'tenants.yaml')),
+    plugins: [queryLimits({ mode: 'production', limits: { maxCost: 20_000 } })],
+    explorer: false,
+  });
+  url = `http://127.0.0.1:${((await gateway.listen(0)).address() as { port: number }).port}/graphql`;
+});
+
+after(async () => {
+  await gateway?.stop();
+  await kubectl(['delete', 'namespace', ns, '--wait=false']);
+  await kubectl(['delete', 'clusterrole', role]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function post(tenant: string, query: string) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token(tenant)}` }, body: JSON.stringify({ query }) });
+  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+}
+
+test('over HTTP: the tenant with a cost limit of 50 is refused what the default tenant may run', async () => {
+  const small = await post('small', listQuery);
+  assert.equal(small.status, 400, JSON.stringify(small.body));
+  assert.equal(small.body.errors?.[0]?.extensions?.code, 'BAD_REQUEST');
+  assert.match(small.body.errors![0]!.message, /more than the limit of 50/);
+  const dflt = await post('default', listQuery);
+  assert.equal(dflt.status, 200, JSON.stringify(dflt.body));
+  assert.equal(dflt.body.errors, undefined);
+});
+
+test('over WebSocket: the same per-tenant limit applies to subscriptions', async () => {
+  // About 11 fields, times the subscription factor of 10: over 50, far under the default limit.
+  const sub = `subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type resourceVersion object { metadata { name namespace uid } spec { cronSpec image replicas } } } }`;
+  const first = (tenant: string) => new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }>((resolve, reject) => {
+    const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token(tenant)}` } });
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    const done = (v: { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }) => {
+      clearTimeout(timer);
+      void client.dispose();
+      resolve(v);
+    };
+    client.subscribe({ query: sub }, {
+      next: (v) => done(v as { data?: unknown }),
+      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
+      complete: () => {},
+    });
+  });
+  const small = await first('small');
+  assert.equal(small.errors?.[0]?.extensions?.code, 'BAD_REQUEST', JSON.stringify(small));
+  assert.match(small.errors![0]!.message, /more than the limit of 50/);
+  const dflt = await first('default');
+  assert.equal(dflt.errors, undefined, JSON.stringify(dflt));
+});
