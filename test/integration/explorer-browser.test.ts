@@ -19,7 +19,9 @@ const CRONTAB = 'explorer-nightly';
 const QUERY = `{ cronTabList_stable_example_com(namespace: "${NAMESPACE}") { edges { node { metadata { name } spec { cronSpec image } } } } }`;
 const EXPECTED_IN_RESULT = CRONTAB;
 /** A subscription that answers at once (the initial state, even of no objects), and its answer. */
-const SUBSCRIPTION = 'subscription { watchCronTab_stable_example_com(sendInitialEvents: true) { type } }';
+// In the test's own namespace: events of other tests' namespaces (their clean-up) would replace
+// the answer on the page.
+const SUBSCRIPTION = `subscription { watchCronTab_stable_example_com(namespace: "${NAMESPACE}", sendInitialEvents: true) { type } }`;
 const EXPECTED_IN_EVENT = 'INITIAL_STATE_DONE';
 /** A Query field every gateway schema has: autocompletion and the docs must show it. */
 const ROOT_FIELD = 'apiResources';
