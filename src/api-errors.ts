@@ -224,6 +224,19 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   return new ApiError(code, message, details, { cause: err });
 }
 
+/**
+ * The HTTP headers an error answer carries, whichever facade sends it: the bearer challenge of
+ * a 401 (RFC 6750) and the Retry-After of a 429.
+ */
+export function httpHeadersOf(err: ApiError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (err.code === 'UNAUTHENTICATED') {
+    headers['WWW-Authenticate'] = `Bearer realm="crdgate", error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
+  }
+  if (err.details.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
+  return headers;
+}
+
 /** The GraphQL form: extensions carry the code and every detail, nothing else. */
 export function toGraphQLError(err: ApiError, path?: readonly (string | number)[]): GraphQLError {
   return new GraphQLError(err.message, { path, extensions: err.extensions, originalError: err });

@@ -6,7 +6,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter } from './explorer.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
-import { ApiError, toProblem } from '../api-errors.ts';
+import { ApiError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
@@ -202,10 +202,7 @@ class ApolloPool {
 /** A GraphQL-over-HTTP error response from the catalog (401 carries a WWW-Authenticate challenge). */
 export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
-  if (e.code === 'UNAUTHENTICATED') {
-    res.set('WWW-Authenticate', `Bearer realm="crdgate", error="invalid_token", error_description="${e.message.replace(/["\\]/g, '')}"`);
-  }
-  if (e.details.retryAfterSeconds !== undefined) res.set('Retry-After', String(e.details.retryAfterSeconds));
+  res.set(httpHeadersOf(e));
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 

@@ -4,7 +4,7 @@
 // through the same operations, as the same caller, as the GraphQL API.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
+import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
@@ -409,9 +409,6 @@ export function sendProblem(req: Request, res: Response, err: unknown): void {
     res.end();
     return;
   }
-  if (e.code === 'UNAUTHENTICATED') {
-    res.set('WWW-Authenticate', `Bearer realm="crdgate", error="invalid_token", error_description="${e.message.replace(/["\\]/g, '')}"`);
-  }
-  if (e.details.retryAfterSeconds !== undefined) res.set('Retry-After', String(e.details.retryAfterSeconds));
+  res.set(httpHeadersOf(e));
   res.status(e.httpStatus).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
 }
