@@ -164,3 +164,34 @@ export class RawGraphQLSocket {
     this.ws.terminate();
   }
 }
+
+export interface FirstAnswer {
+  errors?: GraphQLErrorRecord[];
+  data?: unknown;
+}
+
+/**
+ * Opens a graphql-ws connection to `wsUrlOfGraphQL` (a ws:// URL of the /graphql path), subscribes,
+ * and resolves with the first thing that comes back: the first result, or the error list of a
+ * refusal. The connection is closed afterwards.
+ */
+export function firstAnswer(wsUrlOfGraphQL: string, query: string, opts: { variables?: Record<string, unknown>; connectionParams?: Record<string, unknown>; timeoutMs?: number } = {}): Promise<FirstAnswer> {
+  const client = createClient({
+    url: wsUrlOfGraphQL, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false,
+    ...(opts.connectionParams ? { connectionParams: opts.connectionParams } : {}),
+  });
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const done = (v: FirstAnswer) => {
+      clearTimeout(timer);
+      void client.dispose();
+      resolve(v);
+    };
+    client.subscribe({ query, ...(opts.variables ? { variables: opts.variables } : {}) }, {
+      next: (v) => done(v as FirstAnswer),
+      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
+      complete: () => {},
+    });
+  });
+}

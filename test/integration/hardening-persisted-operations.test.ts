@@ -10,6 +10,7 @@ import { gql, onlyError, parseResult, startGateway, type RunningGateway } from '
 import { kubeConfigFor, kubectl } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
 import { TenantsDir } from '../helpers/jwt-issuer.ts';
+import { firstAnswer } from '../helpers/subscription-client.ts';
 
 const namespaces = testNamespaces();
 const dir = new TenantsDir();
@@ -111,23 +112,8 @@ test('allow-list: a registered operation runs by id or by its exact document; an
 });
 
 test('allow-list over WebSocket: an unregistered subscription is refused, a registered one runs', async () => {
-  const { createClient } = await import('graphql-ws');
-  const { default: WebSocket } = await import('ws');
   const watch = 'subscription W($ns: String!) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type } }';
-  const answer = (query: string) => new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }>((resolve, reject) => {
-    const client = createClient({ url: allowList.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
-    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-    const done = (v: { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }) => {
-      clearTimeout(timer);
-      void client.dispose();
-      resolve(v);
-    };
-    client.subscribe({ query, variables: { ns } }, {
-      next: (v) => done(v as { data?: unknown }),
-      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
-      complete: () => {},
-    });
-  });
+  const answer = (query: string) => firstAnswer(allowList.url.replace(/^http/, 'ws'), query, { variables: { ns } });
   const refused = await answer(watch);
   assert.equal(refused.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(refused));
   assert.equal(refused.errors?.[0]?.extensions?.reason, 'OperationNotRegistered');

@@ -7,14 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { queryLimits } from '../../src/plugins/query-limits.ts';
 import { kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { firstAnswer } from '../helpers/subscription-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crdgate-tenant-limits-'));
 const secret = randomBytes(48);
@@ -87,20 +86,7 @@ test('over HTTP: the tenant with a cost limit of 50 is refused what the default 
 test('over WebSocket: the same per-tenant limit applies to subscriptions', async () => {
   // About 11 fields, times the subscription factor of 10: over 50, far under the default limit.
   const sub = `subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type resourceVersion object { metadata { name namespace uid } spec { cronSpec image replicas } } } }`;
-  const first = (tenant: string) => new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }>((resolve, reject) => {
-    const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token(tenant)}` } });
-    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-    const done = (v: { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }) => {
-      clearTimeout(timer);
-      void client.dispose();
-      resolve(v);
-    };
-    client.subscribe({ query: sub }, {
-      next: (v) => done(v as { data?: unknown }),
-      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
-      complete: () => {},
-    });
-  });
+  const first = (tenant: string) => firstAnswer(url.replace(/^http/, 'ws'), sub, { connectionParams: { authorization: `Bearer ${token(tenant)}` } });
   const small = await first('small');
   assert.equal(small.errors?.[0]?.extensions?.code, 'BAD_REQUEST', JSON.stringify(small));
   assert.match(small.errors![0]!.message, /more than the limit of 50/);

@@ -2,13 +2,12 @@
 // without limit/first gets the default page the cost model assumes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { queryLimits } from '../../src/plugins/query-limits.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { firstAnswer } from '../helpers/subscription-client.ts';
 
 const ns = uniqueName('wslimits');
 const admin = () => new KubeClient(loadFile(testCluster().kubeconfig));
@@ -36,45 +35,29 @@ after(async () => {
   await admin().request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
 });
 
-/** Subscribes and returns the first thing that comes back: an error list, or the first result. */
-function firstAnswer(query: string): Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }> {
-  const client = createClient({ url: `${http.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-    const done = (v: { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }) => {
-      clearTimeout(timer);
-      void client.dispose();
-      resolve(v);
-    };
-    client.subscribe({ query }, {
-      next: (v) => done(v as { data?: unknown; errors?: { message: string }[] }),
-      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
-      complete: () => {},
-    });
-  });
-}
+const answer = (query: string) => firstAnswer(`${http.replace(/^http/, 'ws')}/graphql`, query);
 
 test('a subscription deeper than the limit is refused over WebSocket', async () => {
-  const r = await firstAnswer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}") { object { metadata { ownerReferences { name } } } } }`);
+  const r = await answer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}") { object { metadata { ownerReferences { name } } } } }`);
   assert.ok(r.errors?.length, JSON.stringify(r));
   assert.match(r.errors![0]!.message, /depth/i);
 });
 
 test('introspection is refused over WebSocket in production mode', async () => {
-  const r = await firstAnswer('{ __schema { queryType { name } } }');
+  const r = await answer('{ __schema { queryType { name } } }');
   assert.ok(r.errors?.length, JSON.stringify(r));
   assert.match(r.errors![0]!.message, /introspection/i);
 });
 
 test('a subscription costing more than the limit is refused with BAD_REQUEST naming the limit', async () => {
-  const r = await firstAnswer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}") { type resourceVersion object { metadata { name namespace } spec { cronSpec image replicas } } } }`);
+  const r = await answer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}") { type resourceVersion object { metadata { name namespace } spec { cronSpec image replicas } } } }`);
   assert.ok(r.errors?.length, JSON.stringify(r));
   assert.equal(r.errors![0]!.extensions?.code, 'BAD_REQUEST');
   assert.match(r.errors![0]!.message, /costs \d+, more than the limit of 60/);
 });
 
 test('a cheap subscription within the limits runs', async () => {
-  const r = await firstAnswer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type } }`);
+  const r = await answer(`subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type } }`);
   assert.equal(r.errors, undefined, JSON.stringify(r));
   assert.deepEqual(r.data, { watchCronTab_stable_example_com: { type: 'ADDED' } });
 });
