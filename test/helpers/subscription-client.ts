@@ -41,6 +41,8 @@ export function openClient(url: string): Client & { closed: Promise<{ code: numb
     webSocketImpl: WebSocket,
     lazy: false,
     retryAttempts: 0,
+    // The tests observe closes through `closed`; graphql-ws would also print them to the console.
+    onNonLazyError: () => {},
     on: { closed: (e) => onClosed({ code: (e as { code?: number }).code ?? 0, reason: String((e as { reason?: unknown }).reason ?? '') }) },
   });
   return Object.assign(client, { closed });
@@ -177,7 +179,7 @@ export interface FirstAnswer {
  */
 export function firstAnswer(wsUrlOfGraphQL: string, query: string, opts: { variables?: Record<string, unknown>; connectionParams?: Record<string, unknown>; timeoutMs?: number } = {}): Promise<FirstAnswer> {
   const client = createClient({
-    url: wsUrlOfGraphQL, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false,
+    url: wsUrlOfGraphQL, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {},
     ...(opts.connectionParams ? { connectionParams: opts.connectionParams } : {}),
   });
   const timeoutMs = opts.timeoutMs ?? 10_000;

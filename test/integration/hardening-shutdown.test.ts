@@ -68,18 +68,7 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
     assert.equal(sse.status, 200);
     const sseText = sse.text();
 
-    const list = () => fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ cronTabList_stable_example_com(namespace: "${ns}", limit: 500) { edges { node { metadata { name } spec { image } } } } }` }),
-    });
-    // How long the list takes, to start it so that it is still running when the server stops accepting.
-    const t = performance.now();
-    const warm = await list();
-    assert.equal(warm.status, 200);
-    await warm.text();
-    const listMs = performance.now() - t;
-
+    const query = JSON.stringify({ query: `{ cronTabList_stable_example_com(namespace: "${ns}", limit: 500) { edges { node { metadata { name } spec { image } } } } }` });
     const sigterm = performance.now();
     p.kill('SIGTERM');
     const notReady = await pollUntil('readyz to answer 503', async () => {
@@ -87,19 +76,15 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
       return r.status === 503 ? (await r.json()) as { reasons: string[] } : undefined;
     }, { timeoutMs: shutdownDelayMs, intervalMs: 20 });
     assert.deepEqual(notReady.reasons, ['shutting down']);
-    // Start the list so that it is in flight when the delay ends and the server closes.
-    await delay(Math.max(0, shutdownDelayMs - (performance.now() - sigterm) - listMs / 2));
-    const inFlight = list();
-
-    const closed = await Promise.race([ws.closed, delay(10_000).then(() => undefined)]);
-    assert.equal(closed?.code, 1001, 'the graphql-ws client sees 1001 (going away)');
-    const text = await Promise.race([sseText, delay(10_000).then(() => 'SSE stream did not end')]);
-    assert.match(text, /event: ERROR\ndata: .*"code":"UNAVAILABLE"/, 'the SSE stream ends, saying why');
-
-    const res = await inFlight;
-    assert.equal(res.status, 200);
-    const body = await res.json() as { data: { cronTabList_stable_example_com: { edges: unknown[] } } };
-    assert.equal(body.data.cronTabList_stable_example_com.edges.length, objects, 'the in-flight request completed in full');
+    // A request that is in flight when the server stops accepting: it connects during the delay
+    // and sends the rest of its body only once new connections are refused, so it is in flight at
+    // that moment whatever the timing of this machine.
+    const encoder = new TextEncoder();
+    let upload!: ReadableStreamDefaultController<Uint8Array>;
+    const inFlight = fetch(`${url}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, duplex: 'half',
+      body: new ReadableStream<Uint8Array>({ start(c) { upload = c; c.enqueue(encoder.encode(query.slice(0, 10))); } }),
+    } as RequestInit);
 
     await pollUntil('new connections to be refused', async () => {
       try {
@@ -109,6 +94,18 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
         return /ECONNREFUSED/.test(String((err as { cause?: unknown }).cause ?? err));
       }
     }, { timeoutMs: 10_000, intervalMs: 50 });
+
+    const closed = await Promise.race([ws.closed, delay(10_000).then(() => undefined)]);
+    assert.equal(closed?.code, 1001, 'the graphql-ws client sees 1001 (going away)');
+    const text = await Promise.race([sseText, delay(10_000).then(() => 'SSE stream did not end')]);
+    assert.match(text, /event: ERROR\ndata: .*"code":"UNAVAILABLE"/, 'the SSE stream ends, saying why');
+
+    upload.enqueue(encoder.encode(query.slice(10)));
+    upload.close();
+    const res = await inFlight;
+    assert.equal(res.status, 200);
+    const body = await res.json() as { data: { cronTabList_stable_example_com: { edges: unknown[] } } };
+    assert.equal(body.data.cronTabList_stable_example_com.edges.length, objects, 'the in-flight request completed in full');
 
     const { code, at } = await exited;
     assert.equal(code, 0, stderr);
