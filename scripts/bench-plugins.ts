@@ -1,12 +1,12 @@
 // Benchmark (not a test): the cost of the production plugins on the get-by-name path. Two gateways
 // on the same control plane in the same process, one without plugins and one with every production
-// plugin: metrics, tracing (spans batched to an exporter that drops them: the OTLP encoding and
+// plugin (and a third with tracing sampled): metrics, tracing (spans batched to an exporter that drops them: the OTLP encoding and
 // send happen off the request path), request logging (JSON lines written to /dev/null), query
 // limits and rate limits (budgets set high enough never to refuse, so every check runs), are driven in
 // alternating rounds so drift hits both alike. Prints a markdown table and appends it to
 // BENCHMARKS.md.
 //
-//   node scripts/bench-plugins.ts [--requests N] [--rounds R] [--concurrency C] [--no-append]
+//   node scripts/bench-plugins.ts [--requests N] [--rounds R] [--concurrency C] [--sample-ratio S] [--no-append]
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,12 +34,14 @@ const { values: flags } = parseArgs({
     requests: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '6' },
     concurrency: { type: 'string', default: '16' },
+    'sample-ratio': { type: 'string', default: '0.1' },
     'no-append': { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.requests);
 const ROUNDS = Number(flags.rounds);
 const CONCURRENCY = Number(flags.concurrency);
+const SAMPLED = Number(flags['sample-ratio']);
 const ns = 'bench-plugins';
 const say = (m: string) => console.error(`[bench] ${m}`);
 
@@ -74,17 +76,22 @@ try {
     const server = await g.listen(0);
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   };
+  const production = (sampleRatio: number) => [
+    metrics(),
+    tracing({ sampleRatio, exporter: { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} } }),
+    // Every request's line is formatted and written, as in production; only the file is a sink.
+    requestLogging({ logger: createLogger({ destination: pino.destination('/dev/null') }) }),
+    queryLimits({ mode: 'production' }),
+    rateLimits({ limits: { requestsPerSecond: 1e6, burst: 1e6, maxConcurrentCalls: 1e5, maxWatches: 1e5 } }),
+  ];
+  // "on": every request traced; "sampled": the same plugins tracing a share of the requests.
   const variants = {
     off: await start([]),
-    on: await start([
-      metrics(),
-      tracing({ exporter: { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} } }),
-      // Every request's line is formatted and written, as in production; only the file is a sink.
-      requestLogging({ logger: createLogger({ destination: pino.destination('/dev/null') }) }),
-      queryLimits({ mode: 'production' }),
-      rateLimits({ limits: { requestsPerSecond: 1e6, burst: 1e6, maxConcurrentCalls: 1e5, maxWatches: 1e5 } }),
-    ]),
+    on: await start(production(1)),
+    sampled: await start(production(SAMPLED)),
   };
+  type Variant = keyof typeof variants;
+  const names = Object.keys(variants) as Variant[];
   const dispatcher = new Agent({ connections: CONCURRENCY * 2, pipelining: 1 });
   const body = JSON.stringify({ query: `{ cronTab_stable_example_com(namespace: "${ns}", name: "one") { metadata { name resourceVersion } spec { cronSpec image replicas } } }` });
   const get = async (url: string) => {
@@ -106,30 +113,31 @@ try {
     return { lat, wallMs: performance.now() - t0 };
   };
   say('warm-up');
-  await run(variants.off, 300);
-  await run(variants.on, 300);
-  const all = { off: { lat: [] as number[], wallMs: 0 }, on: { lat: [] as number[], wallMs: 0 } };
+  for (const v of names) await run(variants[v], 300);
+  const all = Object.fromEntries(names.map((v) => [v, { lat: [] as number[], wallMs: 0 }])) as Record<Variant, { lat: number[]; wallMs: number }>;
   for (let r = 0; r < ROUNDS; r++) {
-    for (const v of (r % 2 ? ['on', 'off'] : ['off', 'on']) as ('off' | 'on')[]) {
+    // Each round in another order, so drift hits every variant alike.
+    for (const v of names.map((_, i) => names[(i + r) % names.length]!)) {
       const x = await run(variants[v], N);
       all[v].lat.push(...x.lat);
       all[v].wallMs += x.wallMs;
     }
     say(`round ${r + 1}/${ROUNDS}`);
   }
-  const summary = (v: 'off' | 'on') => {
+  const summary = (v: Variant) => {
     const sorted = [...all[v].lat].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
     return { p50: at(0.5), p99: at(0.99), rps: (sorted.length / all[v].wallMs) * 1000, n: sorted.length };
   };
   const off = summary('off');
   const on = summary('on');
+  const sampled = summary('sampled');
   const pct = (a: number, b: number) => `${(((a / b) - 1) * 100).toFixed(1)}%`;
   const row = (name: string, s: typeof off) => `| ${name} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rps.toFixed(0)} |`;
   const section = `
 ## Production plugins on the get path (${new Date().toISOString().slice(0, 10)})
 
-\`node scripts/bench-plugins.ts --requests ${N} --rounds ${ROUNDS} --concurrency ${CONCURRENCY}\`; ${machine()}. Two in-process gateways on one
+\`node scripts/bench-plugins.ts --requests ${N} --rounds ${ROUNDS} --concurrency ${CONCURRENCY} --sample-ratio ${SAMPLED}\`; ${machine()}. Three in-process gateways on one
 control plane, GraphQL get-by-name over HTTP, alternating rounds. "on": metrics (prom-client:
 request and Kubernetes call histograms), tracing (OpenTelemetry spans for the request, the
 operation and the Kubernetes call, batched to an exporter that drops them), request logging (one
@@ -140,8 +148,10 @@ bucket, call slots; budgets high enough never to refuse).
 | --- | --- | --- | --- | --- |
 ${row('off', off)}
 ${row('on', on)}
+${row(`on, ${SAMPLED * 100}% traced`, sampled)}
 
-Overhead with the plugins on: throughput ${pct(off.rps, on.rps)} (off/on − 1), p50 ${pct(on.p50, off.p50)}, p99 ${pct(on.p99, off.p99)} (on/off − 1); target ≤5%.
+Overhead with the plugins on, every request traced: throughput ${pct(off.rps, on.rps)} (off/on − 1), p50 ${pct(on.p50, off.p50)}, p99 ${pct(on.p99, off.p99)} (on/off − 1); target ≤5%.
+With \`--trace-sample-ratio ${SAMPLED}\`: throughput ${pct(off.rps, sampled.rps)}, p50 ${pct(sampled.p50, off.p50)}, p99 ${pct(sampled.p99, off.p99)}.
 `;
   process.stdout.write(section);
   if (!flags['no-append']) appendFileSync(join(repoRoot, 'BENCHMARKS.md'), section);

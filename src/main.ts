@@ -118,6 +118,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         ...(config.tracing.exporter === 'otlp' ? [tracing({
           exporter: otlpExporter(config.tracing.endpoint),
           serviceName: config.tracing.serviceName,
+          sampleRatio: config.tracing.sampleRatio,
           onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
         })] : []),
         requestLogging({ logger }),
@@ -159,7 +160,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     if (config.tracing.exporter === 'otlp') {
       // Only the origin and path: a URL's user info would be a credential.
       const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
-      log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}`);
+      log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
     }
     if (tenants) log(`authentication on: tenants from ${tenants.file}`);
     else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');

@@ -56,7 +56,7 @@ export interface GatewayConfig {
    * OpenTelemetry traces (src/plugins/tracing.ts). endpoint: the OTLP/HTTP collector's base URL;
    * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
    */
-  tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string };
+  tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
 }
 
 export const defaultMetricsPort = 9464;
@@ -95,6 +95,7 @@ const options = {
   'shutdown-delay': { type: 'string' },
   tracing: { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  'trace-sample-ratio': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -164,6 +165,9 @@ export const configHelp = `usage: crdgate [serve] [options]
   --otlp-endpoint URL       OTLP/HTTP collector base URL, /v1/traces is added (env
                             CRDGATE_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT; default
                             http://localhost:4318)
+  --trace-sample-ratio R    share of requests traced, 0 to 1 (env CRDGATE_TRACE_SAMPLE_RATIO;
+                            default 1); a caller's sampled or unsampled traceparent decides for its
+                            request
   --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
                             flags win over the environment, which wins over the file
 `;
@@ -286,6 +290,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     else problems.push(`otlp-endpoint from ${otlpFrom}: "${otlpRaw}" is not an http:// or https:// URL`);
   }
 
+  const [ratioRaw, ratioFrom] = pick(v['trace-sample-ratio'], 'CRDGATE_TRACE_SAMPLE_RATIO');
+  let sampleRatio = 1;
+  if (ratioRaw !== undefined) {
+    const r = Number(ratioRaw);
+    if (/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(ratioRaw) && r >= 0 && r <= 1) sampleRatio = r;
+    else problems.push(`trace-sample-ratio from ${ratioFrom}: "${ratioRaw}" is not a number from 0 to 1`);
+  }
+
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
     host: host ?? '127.0.0.1',
@@ -307,7 +319,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     shutdownDelayMs,
     configFile,
     persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
-    tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate' },
+    tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate', sampleRatio },
   };
 }
 

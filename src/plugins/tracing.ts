@@ -21,7 +21,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter,
+} from '@opentelemetry/sdk-trace';
 import {
   ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
@@ -50,6 +52,12 @@ export interface TracingOptions {
   exporter: SpanExporter;
   /** The service.name resource attribute; default 'crdgate'. */
   serviceName?: string;
+  /**
+   * The share of requests traced, from 0 to 1 (default 1: all). A request whose traceparent says
+   * its caller sampled it is traced regardless, and one whose caller did not is not: the decision
+   * is the trace's, not each hop's (a parent-based sampler).
+   */
+  sampleRatio?: number;
   /** Export in batches (default), or each span as it ends. */
   batch?: boolean;
   /** Told when an export fails; at most once a minute, with the number of failures since. */
@@ -88,8 +96,11 @@ export function otlpTracesUrl(endpoint: string): string {
 
 export function tracing(opts: TracingOptions): TracingPlugin {
   const exporter = opts.onExportError ? reportingExporter(opts.exporter, opts.onExportError) : opts.exporter;
+  const ratio = opts.sampleRatio ?? 1;
+  if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`sampleRatio ${ratio} is not from 0 to 1`);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName ?? 'crdgate' }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
     spanProcessors: [opts.batch === false ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
   });
   const tracer = provider.getTracer('crdgate');

@@ -45,6 +45,7 @@ shutdown-timeout: 10000
 tenants: /etc/crdgate/tenants.yaml
 tracing: otlp
 otlp-endpoint: http://collector:4318
+trace-sample-ratio: 0.05
 `);
   const c = load(['--config', path]);
   assert.equal(c.port, 5000);
@@ -56,7 +57,7 @@ otlp-endpoint: http://collector:4318
   assert.equal(c.logLevel, 'warn');
   assert.equal(c.shutdownTimeoutMs, 10000);
   assert.equal(c.tenants, '/etc/crdgate/tenants.yaml');
-  assert.deepEqual(c.tracing, { exporter: 'otlp', endpoint: 'http://collector:4318', serviceName: 'crdgate' });
+  assert.deepEqual(c.tracing, { exporter: 'otlp', endpoint: 'http://collector:4318', serviceName: 'crdgate', sampleRatio: 0.05 });
   assert.equal(c.configFile, path);
   // CRDGATE_CONFIG names the file too.
   assert.equal(load([], { CRDGATE_CONFIG: path }).port, 5000);
@@ -102,6 +103,6 @@ test('a missing file, a file that is not YAML, and a file that is not a mapping'
 test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('port') && fileKeys.includes('kube-retry-max-delay') && fileKeys.includes('shutdown-delay'));
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
-  assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint'));
-  assert.equal(fileKeys.length, 33);
+  assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
+  assert.equal(fileKeys.length, 34);
 });

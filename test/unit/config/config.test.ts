@@ -16,7 +16,7 @@ test('defaults', () => {
     mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
-    tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate' },
+    tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
   });
 });
 

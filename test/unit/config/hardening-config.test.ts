@@ -57,9 +57,18 @@ test('metrics, logs and shutdown: flags over CRDGATE_* variables; bad values one
   });
 });
 
+test('trace sample ratio: from 0 to 1, flag over environment; anything else is refused with its source', () => {
+  assert.equal(load(['--trace-sample-ratio', '0.1']).tracing.sampleRatio, 0.1);
+  assert.equal(load([], { CRDGATE_TRACE_SAMPLE_RATIO: '0' }).tracing.sampleRatio, 0);
+  assert.equal(load(['--trace-sample-ratio', '1'], { CRDGATE_TRACE_SAMPLE_RATIO: '.5' }).tracing.sampleRatio, 1);
+  for (const bad of ['1.5', '-0.1', 'half', '', '1e-2', 'NaN']) {
+    assert.throws(() => load([`--trace-sample-ratio=${bad}`]), new RegExp(`trace-sample-ratio from flag: "${bad}" is not a number from 0 to 1`), bad);
+  }
+});
+
 test('tracing: off unless otlp; the endpoint from the flag, CRDGATE_OTLP_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT', () => {
-  assert.deepEqual(load([]).tracing, { exporter: 'none', endpoint: undefined, serviceName: 'crdgate' });
-  assert.deepEqual(load([], { CRDGATE_TRACING: 'otlp', OTEL_SERVICE_NAME: 'gw-eu' }).tracing, { exporter: 'otlp', endpoint: undefined, serviceName: 'gw-eu' });
+  assert.deepEqual(load([]).tracing, { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 });
+  assert.deepEqual(load([], { CRDGATE_TRACING: 'otlp', OTEL_SERVICE_NAME: 'gw-eu' }).tracing, { exporter: 'otlp', endpoint: undefined, serviceName: 'gw-eu', sampleRatio: 1 });
   assert.equal(load(['--tracing', 'none'], { CRDGATE_TRACING: 'otlp' }).tracing.exporter, 'none');
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' };
   assert.equal(load(['--tracing', 'otlp'], otel).tracing.endpoint, 'http://otel:4318');

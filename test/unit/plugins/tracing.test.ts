@@ -92,9 +92,9 @@ async function appWith(plugin: TracingPlugin) {
   return { app, apollo, kube, sent };
 }
 
-function setup() {
+function setup(sampleRatio?: number) {
   const exporter = new InMemorySpanExporter();
-  const plugin = tracing({ exporter });
+  const plugin = tracing({ exporter, ...(sampleRatio === undefined ? {} : { sampleRatio }) });
   /** The finished spans, once `count` of them are there. */
   const spans = (count: number) => pollUntil(`${count} finished span(s)`, async () => {
     await plugin.forceFlush();
@@ -203,6 +203,53 @@ test('a malformed traceparent starts a new trace', async () => {
     await apollo.stop();
     await plugin.stop!();
   }
+});
+
+test('sampling: a ratio of 0 traces no request of its own, but follows a caller that sampled', async () => {
+  const { plugin, exporter } = setup(0);
+  const { app, apollo, sent } = await appWith(plugin);
+  try {
+    for (let i = 0; i < 20; i++) {
+      assert.equal((await request(app).post('/graphql').send({ query: '{ things(namespace: "n") }' })).status, 200);
+    }
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    // A caller that did not sample: not traced either, and the apiserver is told so.
+    await request(app).post('/graphql').set({ traceparent: `00-${traceId}-00f067aa0ba902b7-00` }).send({ query: '{ things(namespace: "n") }' });
+    await plugin.forceFlush();
+    assert.equal(exporter.getFinishedSpans().length, 0, 'nothing recorded');
+    assert.equal(sent.at(-1)!.headers?.traceparent?.slice(0, 36), `00-${traceId}-`, 'the trace goes on downstream');
+    assert.match(sent.at(-1)!.headers!.traceparent!, /-00$/, 'as not sampled');
+
+    await request(app).post('/graphql').set({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` }).send({ query: '{ things(namespace: "n") }' });
+    await plugin.forceFlush();
+    const spans = exporter.getFinishedSpans();
+    assert.equal(spans.length, 3, spans.map((s) => s.name).join(', '));
+    assert.ok(spans.every((s) => s.spanContext().traceId === traceId));
+    assert.match(sent.at(-1)!.headers!.traceparent!, /-01$/);
+  } finally {
+    await apollo.stop();
+    await plugin.stop!();
+  }
+});
+
+test('sampling: a ratio between 0 and 1 traces about that share of requests, whole traces only', async () => {
+  const { plugin, exporter } = setup(0.25);
+  const { app, apollo } = await appWith(plugin);
+  try {
+    const n = 400;
+    for (let i = 0; i < n; i++) await request(app).post('/graphql').send({ query: '{ things(namespace: "n") }' });
+    await plugin.forceFlush();
+    const spans = exporter.getFinishedSpans();
+    const traces = new Map<string, number>();
+    for (const s of spans) traces.set(s.spanContext().traceId, (traces.get(s.spanContext().traceId) ?? 0) + 1);
+    // Binomial(400, 0.25): mean 100, standard deviation ~8.7; ±5 deviations cannot fail by chance in practice.
+    assert.ok(traces.size > 56 && traces.size < 144, `${traces.size} of ${n} requests traced`);
+    assert.ok([...traces.values()].every((c) => c === 3), 'each traced request has its three spans');
+  } finally {
+    await apollo.stop();
+    await plugin.stop!();
+  }
+  assert.throws(() => tracing({ exporter: new InMemorySpanExporter(), sampleRatio: 1.5 }), /sampleRatio 1.5 is not from 0 to 1/);
 });
 
 test('errors carry the catalog code: a GraphQL error, a REST 403, a refused request', async () => {
