@@ -1,10 +1,11 @@
-// Benchmark (not a test): the cost of the production plugins on the get-by-name path. Two gateways
-// on the same control plane in the same process, one without plugins and one with every production
-// plugin (and a third with tracing sampled): metrics, tracing (spans batched to an exporter that drops them: the OTLP encoding and
+// Benchmark (not a test): the cost of the production plugins on the get-by-name path. Three
+// gateways on the same control plane in the same process: one without plugins, one with every
+// production plugin, and one with the same plugins but tracing only a share of the requests. The
+// plugins: metrics, tracing (spans batched to an exporter that drops them: the OTLP encoding and
 // send happen off the request path), request logging (JSON lines written to /dev/null), query
-// limits and rate limits (budgets set high enough never to refuse, so every check runs), are driven in
-// alternating rounds so drift hits both alike. Prints a markdown table and appends it to
-// BENCHMARKS.md.
+// limits and rate limits (budgets set high enough never to refuse, so every check runs). They are
+// driven in rounds whose order rotates so drift hits all alike. Prints a markdown table and
+// appends it to BENCHMARKS.md.
 //
 //   node scripts/bench-plugins.ts [--requests N] [--rounds R] [--concurrency C] [--sample-ratio S] [--no-append]
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
