@@ -101,7 +101,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
-  for (const p of plugins) p.attach?.({ catalog, live, operations });
+  for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });
 
   let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
   if (opts.tenants && permissions) {

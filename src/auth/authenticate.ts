@@ -6,7 +6,7 @@ import jwt, { type JwtPayload, type GetPublicKeyOrSecret } from 'jsonwebtoken';
 import jwksRsa from 'jwks-rsa';
 import { ApiError } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
-import type { AuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
+import type { AuthConfig, TenantConfig, TenantLimits, TenantRule } from './tenant-config.ts';
 
 export interface Caller {
   tenant: string;
@@ -15,7 +15,7 @@ export interface Caller {
   /** When the token stops being valid (ms since the epoch); subscriptions end then. */
   expiresAt?: number;
   /** The tenant's overrides of the query limits. */
-  limits?: { maxCost?: number };
+  limits?: TenantLimits;
 }
 
 export class Authenticator {

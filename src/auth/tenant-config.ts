@@ -14,6 +14,8 @@
 //     user: "team-a:{sub}"                       # {claim} is replaced by the claim's value
 //     groups: ["team-a", "{groups}"]             # a list claim expands to one group per element
 //     extra: { tenant: ["a"] }
+//     limits: { maxCost: 50000, maxDepth: 20 }    # optional: this tenant's query limits (any of
+//                                                 # maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -43,8 +45,12 @@ export interface TenantRule {
   groups: string[];
   extra: Record<string, string[]>;
   /** Overrides of the gateway's query limits for this tenant (higher or lower). */
-  limits?: { maxCost?: number };
+  limits?: TenantLimits;
 }
+
+/** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts). */
+export const tenantLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
+export type TenantLimits = Partial<Record<(typeof tenantLimitKeys)[number], number>>;
 
 export interface TenantConfig {
   auth: AuthConfig;
@@ -146,14 +152,18 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
         continue;
       }
       for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra', 'limits'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra, limits)');
-      let limits: TenantRule['limits'];
+      let limits: TenantLimits | undefined;
       if (t.limits !== undefined) {
         if (!obj(t.limits)) at(`${p}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
         else {
-          for (const k of Object.keys(t.limits)) if (k !== 'maxCost') at(`${p}.limits.${k}`, 'unknown key (expected maxCost)');
-          const mc = t.limits.maxCost;
-          if (mc !== undefined && !(typeof mc === 'number' && Number.isInteger(mc) && mc > 0)) at(`${p}.limits.maxCost`, `${String(mc)} is not a positive whole number`);
-          else if (mc !== undefined) limits = { maxCost: mc };
+          const known: readonly string[] = tenantLimitKeys;
+          for (const k of Object.keys(t.limits)) if (!known.includes(k)) at(`${p}.limits.${k}`, `unknown key (expected ${tenantLimitKeys.join(', ')})`);
+          for (const k of tenantLimitKeys) {
+            const n = t.limits[k];
+            if (n === undefined) continue;
+            if (!(typeof n === 'number' && Number.isInteger(n) && n > 0)) at(`${p}.limits.${k}`, `${typeof n === 'string' ? JSON.stringify(n) : String(n)} is not a positive whole number`);
+            else (limits ??= {})[k] = n;
+          }
         }
       }
       const name = typeof t.name === 'string' && t.name ? t.name : (at(`${p}.name`, 'is required'), `#${i}`);

@@ -133,7 +133,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         state.connectionId ??= randomUUID();
         const requestId = `${state.connectionId}-${id}`;
         const contextValue: CallerContext = caller
-          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits?.maxCost ? { maxCost: caller.limits.maxCost } : {}) }
+          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
           : { requestId, transport: 'ws' };
         try {
           opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });

@@ -120,7 +120,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
       const base = await context(req, res);
       const caller = res.locals.caller as Caller | undefined;
-      return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits?.maxCost ? { maxCost: caller.limits.maxCost } : {}) } : base;
+      return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits ? { limits: caller.limits } : {}) } : base;
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);

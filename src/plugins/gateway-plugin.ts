@@ -4,6 +4,7 @@
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
+import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../live-schema.ts';
@@ -23,6 +24,8 @@ export interface ApolloExtras {
 }
 
 export interface GatewayParts {
+  /** The tenants file, when callers authenticate. */
+  readonly tenants: TenantConfig | undefined;
   readonly catalog: CrdCatalog;
   readonly live: LiveSchema;
   readonly operations: GatewayOperations;
@@ -42,7 +45,9 @@ export interface GatewayPlugin {
   admit?(tenant: string): void;
   /** Express middleware that runs before every route (request ids, logs, metrics). */
   middleware?: RequestHandler[];
-  /** Sees the gateway's parts once they exist (gauges read their stats). */
+  /**
+   * Sees the gateway's parts once they exist (gauges read their stats), before `apollo` is read.
+   */
   attach?(parts: GatewayParts): void;
   /** Called when the gateway stops. */
   stop?(): Promise<void> | void;

@@ -8,12 +8,14 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
-  getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind,
+  getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind, Lexer, Source, TokenKind, validate,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
 } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import type { GatewayPlugin } from './gateway-plugin.ts';
+import { tenantLimitKeys } from '../auth/tenant-config.ts';
+import type { CallerContext } from '../service/resource-service.ts';
+import type { ApolloExtras, GatewayPlugin } from './gateway-plugin.ts';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -50,17 +52,23 @@ const settingOf: Record<keyof QueryLimits, string> = {
 
 export type GatewayMode = 'production' | 'local';
 
-export function limitError(limit: keyof QueryLimits, message: string): ApiError {
-  return new ApiError('BAD_REQUEST', `${message} (limit ${limit}, set with ${settingOf[limit]})`, { reason: 'QueryLimitExceeded' });
+/** Where a limit was set: the gateway's setting, the caller's tenant rule, or either (the widest). */
+type LimitSource = 'gateway' | 'tenant' | 'widest';
+
+export function limitError(limit: keyof QueryLimits, message: string, source: LimitSource = 'gateway'): ApiError {
+  const setting = source === 'tenant' ? `set by the tenant's rule, limits.${limit}`
+    : source === 'widest' ? `set with ${settingOf[limit]} or a tenant rule's limits.${limit}` : `set with ${settingOf[limit]}`;
+  return new ApiError('BAD_REQUEST', `${message} (limit ${limit}, ${setting})`, { reason: 'QueryLimitExceeded' });
 }
 
 /** graphql-armor's rules, reporting our error instead of throwing theirs. */
-export function limitRules(limits: QueryLimits): ((context: ValidationContext) => unknown)[] {
+export function limitRules(limits: Pick<QueryLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives'>,
+  sourceOf: (limit: keyof QueryLimits) => LimitSource = () => 'gateway'): ((context: ValidationContext) => unknown)[] {
   const report = (limit: keyof QueryLimits) => ({
     exposeLimits: true,
     propagateOnRejection: false,
     onReject: [(ctx: ValidationContext | null, err: GraphQLError) => {
-      const e = limitError(limit, err.message.replace(/^Syntax Error: /, '').replace(/\.$/, ''));
+      const e = limitError(limit, err.message.replace(/^Syntax Error: /, '').replace(/\.$/, ''), sourceOf(limit));
       ctx?.reportError(new GraphQLError(e.message, { extensions: e.extensions, originalError: e }));
     }],
   });
@@ -140,43 +148,102 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
   return operation.operation === 'subscription' ? cost * limits.subscriptionCostFactor : cost;
 }
 
-/** The cost check as an Apollo plugin: it runs once the operation is known, with its variables. */
-export function costLimitPlugin(limits: QueryLimits): ApolloServerPlugin {
-  return {
+/** The limits a document is checked against again, per request, when its caller's are narrower. */
+const documentLimitKeys = ['maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
+
+/** The number of lexical tokens of a GraphQL source, counted up to `max + 1`, as the parser counts. */
+export function countTokens(source: string, max: number): number {
+  const lexer = new Lexer(new Source(source));
+  let n = 0;
+  while (n <= max && lexer.advance().kind !== TokenKind.EOF) n++;
+  return n;
+}
+
+/**
+ * The query-limits plugin. Apollo re-labels validation and parse errors (GRAPHQL_VALIDATION_FAILED,
+ * GRAPHQL_PARSE_FAILED); formatError gives ours their catalog code back.
+ *
+ * A tenant rule may set its own limits, higher or lower than the gateway's. Parsing and Apollo's
+ * validation (whose result Apollo caches per document, whoever sent it) let through the widest
+ * limits any tenant has; each operation is then checked against its own caller's limits where
+ * those are narrower, the result remembered per parsed document.
+ */
+export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: GatewayMode } = {}): GatewayPlugin {
+  const limits = { ...defaultQueryLimits, ...opts.limits };
+  const local = opts.mode === 'local';
+  let widest: QueryLimits = limits;
+  /** Per document: the refusal (or null) for each set of narrower limits it was checked against. */
+  const checked = new WeakMap<DocumentNode, Map<string, ApiError | null>>();
+
+  const check = (schema: GraphQLSchema, document: DocumentNode, source: string, operationName: string | null | undefined,
+    variables: Record<string, unknown> | undefined, context: CallerContext): number => {
+    const own = context.limits ?? {};
+    const effective: QueryLimits = { ...limits, ...own };
+    const sourceOf = (k: keyof QueryLimits): LimitSource => (own[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
+    const narrower = documentLimitKeys.filter((k) => effective[k] < widest[k]);
+    if (narrower.length) {
+      const key = narrower.map((k) => `${k}=${effective[k]}`).join(',');
+      let results = checked.get(document);
+      if (!results) checked.set(document, (results = new Map()));
+      let refusal = results.get(key);
+      if (refusal === undefined) {
+        refusal = null;
+        if (narrower.includes('maxTokens') && countTokens(source, effective.maxTokens) > effective.maxTokens) {
+          refusal = limitError('maxTokens', `the document has more than ${effective.maxTokens} tokens`, sourceOf('maxTokens'));
+        } else if (narrower.some((k) => k !== 'maxTokens')) {
+          // Only the rules of the narrower limits; the others passed Apollo's validation already.
+          const rules = limitRules({ maxDepth: effective.maxDepth, maxAliases: effective.maxAliases, maxDirectives: effective.maxDirectives }, sourceOf)
+            .filter((_, i) => narrower.includes((['maxDepth', 'maxAliases', 'maxDirectives'] as const)[i]!));
+          const errors = validate(schema, document, rules as never);
+          const original = errors[0]?.originalError;
+          if (errors.length) refusal = original instanceof ApiError ? original : limitError(narrower[0]!, errors[0]!.message, sourceOf(narrower[0]!));
+        }
+        results.set(key, refusal);
+      }
+      if (refusal) throw refusal;
+    }
+    const cost = operationCost(schema, document, operationName, variables, limits);
+    if (cost > effective.maxCost) {
+      const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, sourceOf('maxCost'));
+      throw Object.assign(e, { cost });
+    }
+    return cost;
+  };
+
+  const httpCheck: ApolloServerPlugin = {
     async requestDidStart() {
       return {
         async didResolveOperation(rc) {
-          const cost = operationCost(rc.schema, rc.document, rc.operationName, rc.request.variables, limits);
-          // A tenant rule may set its own cost limit (higher or lower than the gateway's).
-          const max = (rc.contextValue as { maxCost?: number }).maxCost ?? limits.maxCost;
-          if (cost > max) {
-            const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${max}; ask for smaller pages (limit/first) or fewer fields`);
-            throw new GraphQLError(e.message, {
-              originalError: e,
-              extensions: { ...e.extensions, cost, http: { status: 400, headers: new HeaderMap() } },
+          try {
+            check(rc.schema, rc.document, rc.source ?? '', rc.operationName, rc.request.variables, rc.contextValue as CallerContext);
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            const cost = (err as { cost?: number }).cost;
+            throw new GraphQLError(err.message, {
+              originalError: err,
+              extensions: { ...err.extensions, ...(cost === undefined ? {} : { cost }), http: { status: 400, headers: new HeaderMap() } },
             });
           }
         },
       };
     },
   };
-}
 
-/**
- * The query-limits plugin. Apollo re-labels validation and parse errors (GRAPHQL_VALIDATION_FAILED,
- * GRAPHQL_PARSE_FAILED); formatError gives ours their catalog code back.
- */
-export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: GatewayMode } = {}): GatewayPlugin {
-  const limits = { ...defaultQueryLimits, ...opts.limits };
-  const local = opts.mode === 'local';
   return {
     name: 'query-limits',
-    checkOperation: ({ schema, document, operationName, variables, context }) => {
-      const cost = operationCost(schema, document, operationName, variables, limits);
-      const max = context.maxCost ?? limits.maxCost;
-      if (cost > max) {
-        throw limitError('maxCost', `the operation costs ${cost}, more than the limit of ${max}; ask for smaller pages (limit/first) or fewer fields`);
+    attach({ tenants }) {
+      // Parsing and shared validation must let the widest tenant's documents through.
+      const w = { ...limits };
+      for (const rule of tenants?.tenants ?? []) {
+        for (const k of tenantLimitKeys) {
+          const n = rule.limits?.[k];
+          if (n !== undefined && n > w[k]) w[k] = n;
+        }
       }
+      widest = w;
+    },
+    checkOperation: ({ schema, document, source, operationName, variables, context }) => {
+      check(schema, document, source, operationName, variables, context);
     },
     // A list without limit/first gets the page the cost was computed for, so the cost is honest
     // and no request can pull a whole collection in one answer.
@@ -184,10 +251,19 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
       ...ops,
       list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
     }),
-    apollo: {
-      validationRules: limitRules(limits) as never,
-      parseOptions: { maxTokens: limits.maxTokens },
-      plugins: [costLimitPlugin(limits)],
+    // Read once the gateway has attached its parts (and so its tenants): the widest limits.
+    get apollo() {
+      return apolloExtras(widest);
+    },
+  };
+
+  function apolloExtras(w: QueryLimits): ApolloExtras {
+    // What refuses here is the widest limit: the gateway's, or a tenant rule's above it.
+    const sourceOf = (k: keyof QueryLimits): LimitSource => (w[k] > limits[k] ? 'widest' : 'gateway');
+    return {
+      validationRules: limitRules(w, sourceOf) as never,
+      parseOptions: { maxTokens: w.maxTokens },
+      plugins: [httpCheck],
       introspection: local,
       hideSchemaDetailsFromClientErrors: !local,
       formatError: (formatted, error) => {
@@ -197,7 +273,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
         }
         const tokens = /Document contains more tha[nt] (\d+) tokens/.exec(formatted.message);
         if (tokens) {
-          const e = limitError('maxTokens', `the document has more than ${tokens[1]} tokens`);
+          const e = limitError('maxTokens', `the document has more than ${tokens[1]} tokens`, sourceOf('maxTokens'));
           return { ...formatted, message: e.message, extensions: { ...formatted.extensions, ...e.extensions } };
         }
         if (!local && formatted.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' && /introspection/i.test(formatted.message)) {
@@ -209,6 +285,6 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
         }
         return formatted;
       },
-    },
-  };
+    };
+  }
 }

@@ -3,6 +3,7 @@
 // and a deadline, and every failure leaves here as an ApiError from the catalog.
 import { ApiError, fromKubeError, type FieldPathMapper } from '../api-errors.ts';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
+import type { TenantLimits } from '../auth/tenant-config.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type {
   DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
@@ -24,8 +25,8 @@ export interface CallerContext {
   expiresAt?: number;
   /** 'ws': a GraphQL subscription over WebSocket (not an HTTP request). */
   transport?: 'http' | 'ws';
-  /** The tenant's own cost limit, when its tenant rule sets one. */
-  maxCost?: number;
+  /** The tenant's own query limits, when its tenant rule sets some. */
+  limits?: TenantLimits;
 }
 
 export interface ResourceServiceOptions {

@@ -1,5 +1,5 @@
-// A tenant rule may set its own cost limit: over HTTP and over WebSocket, one tenant's operation is
-// refused where another tenant's identical one runs.
+// A tenant rule may set its own query limits, lower or higher than the gateway's: over HTTP and
+// over WebSocket, one tenant's operation is refused where another tenant's identical one runs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ let gateway: Gateway;
 let url: string;
 
 const token = (tenant: string) => jwt.sign({ tenant }, secret, { algorithm: 'HS256', issuer: 'limits-test', audience: 'crdgate', subject: `u-${tenant}`, expiresIn: '1h' });
-// A list of 100 (the default page) with a few fields costs several hundred.
+// A list of 100 (the default page) with a few fields costs several hundred; its depth is 5.
 const listQuery = `{ cronTabList_stable_example_com(namespace: "${ns}") { edges { node { metadata { name namespace } spec { cronSpec } } } } }`;
 
 before(async () => {
@@ -43,6 +43,16 @@ tenants:
     match: { tenant: default }
     user: "default:{sub}"
     groups: ["${role}"]
+  - name: shallow
+    match: { tenant: shallow }
+    user: "shallow:{sub}"
+    groups: ["${role}"]
+    limits: { maxDepth: 3 }
+  - name: deep
+    match: { tenant: deep }
+    user: "deep:{sub}"
+    groups: ["${role}"]
+    limits: { maxDepth: 8 }
 `);
   for (const args of [
     ['create', 'namespace', ns],
@@ -55,7 +65,7 @@ tenants:
   gateway = await createGateway({
     client: new KubeClient(loadFile(testCluster().kubeconfig)),
     tenants: loadTenantConfig(join(dir, 'tenants.yaml')),
-    plugins: [queryLimits({ mode: 'production', limits: { maxCost: 20_000 } })],
+    plugins: [queryLimits({ mode: 'production', limits: { maxCost: 20_000, maxDepth: 5 } })],
     explorer: false,
   });
   url = `http://127.0.0.1:${((await gateway.listen(0)).address() as { port: number }).port}/graphql`;
@@ -90,6 +100,31 @@ test('over WebSocket: the same per-tenant limit applies to subscriptions', async
   const small = await first('small');
   assert.equal(small.errors?.[0]?.extensions?.code, 'BAD_REQUEST', JSON.stringify(small));
   assert.match(small.errors![0]!.message, /more than the limit of 50/);
+  const dflt = await first('default');
+  assert.equal(dflt.errors, undefined, JSON.stringify(dflt));
+});
+
+test('depth: a tenant rule lowers or raises the gateway\'s limit over HTTP, and lowers it over WebSocket', async () => {
+  // Depth 6: over the gateway's 5, under the deep tenant's 8.
+  const deeper = `{ cronTabList_stable_example_com(namespace: "${ns}") { edges { node { metadata { ownerReferences { name } } } } } }`;
+  for (let i = 0; i < 2; i++) {
+    const deep = await post('deep', deeper);
+    assert.equal(deep.status, 200, JSON.stringify(deep.body));
+    const dflt = await post('default', deeper);
+    assert.equal(dflt.status, 400, JSON.stringify(dflt.body));
+    assert.match(dflt.body.errors![0]!.message, /depth limit of 5 exceeded, found 6 \(limit maxDepth, set with --max-depth\)/);
+  }
+  const shallow = await post('shallow', listQuery);
+  assert.equal(shallow.status, 400);
+  assert.equal(shallow.body.errors?.[0]?.extensions?.code, 'BAD_REQUEST');
+  assert.match(shallow.body.errors![0]!.message, /depth limit of 3 exceeded, found 5 \(limit maxDepth, set by the tenant's rule, limits\.maxDepth\)/);
+
+  const sub = `subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type object { metadata { name } } } }`;
+  const first = (tenant: string) => firstAnswer(url.replace(/^http/, 'ws'), sub, { connectionParams: { authorization: `Bearer ${token(tenant)}` } });
+  const refused = await first('shallow');
+  assert.equal(refused.errors?.[0]?.extensions?.code, 'BAD_REQUEST', JSON.stringify(refused));
+  assert.match(refused.errors![0]!.message, /depth limit of 3 exceeded, found 4.*tenant's rule/);
+  // The default tenant's identical subscription runs (depth 4 is under the gateway's 5).
   const dflt = await first('default');
   assert.equal(dflt.errors, undefined, JSON.stringify(dflt));
 });

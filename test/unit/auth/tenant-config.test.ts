@@ -145,12 +145,19 @@ describe('tenants file validation', () => {
 });
 
 describe('per-tenant limits', () => {
-  it('accepts a positive whole maxCost and refuses anything else, one line each', () => {
-    const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: 50_000 } }] }, file);
-    assert.deepEqual(ok.tenants[0]!.limits, { maxCost: 50_000 });
-    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 3 } }] }), [
-      'tenants[0].limits.maxDepth: unknown key (expected maxCost)',
+  it('accepts positive whole cost, depth, aliases, directives and tokens limits and refuses anything else, one line each', () => {
+    const all = { maxCost: 50_000, maxDepth: 30, maxAliases: 2, maxDirectives: 5, maxTokens: 20_000 };
+    const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, limits: all }] }, file);
+    assert.deepEqual(ok.tenants[0]!.limits, all);
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 3.5, maxTokens: '9', depth: 3 } }] }), [
+      'tenants[0].limits.depth: unknown key (expected maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)',
       'tenants[0].limits.maxCost: -1 is not a positive whole number',
+      'tenants[0].limits.maxDepth: 3.5 is not a positive whole number',
+      'tenants[0].limits.maxTokens: "9" is not a positive whole number',
+    ]);
+    // Settings that are not per tenant stay the gateway's.
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { defaultPageSize: 5 } }] }), [
+      'tenants[0].limits.defaultPageSize: unknown key (expected maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)',
     ]);
     assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: 7 }] }), ['tenants[0].limits: must be a mapping, e.g. { maxCost: 50000 }']);
   });

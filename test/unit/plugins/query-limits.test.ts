@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApolloServer } from '@apollo/server';
 import { buildSchema, parse } from 'graphql';
-import { defaultQueryLimits, operationCost, queryLimits } from '../../../src/plugins/query-limits.ts';
+import { countTokens, defaultQueryLimits, operationCost, queryLimits } from '../../../src/plugins/query-limits.ts';
 import { mergeApolloExtras } from '../../../src/plugins/gateway-plugin.ts';
 
 const schema = buildSchema(`
@@ -86,6 +86,65 @@ test('each limit refuses with BAD_REQUEST naming the limit and its setting; unde
   assert.equal(costly.status, 400);
   const cheap = await run('query($n: Int) { list(limit: $n) { edges { node { name } } } }', { limits: { maxCost: 100 } }, { n: 10 });
   assert.equal(cheap.errors, undefined);
+});
+
+test('tenant rules narrow or widen the limits per caller; one document is judged per caller, every time', async () => {
+  const plugin = queryLimits({ limits: { maxDepth: 5, maxAliases: 3, maxTokens: 60, maxCost: 1000 } });
+  const rule = (name: string, limits: Record<string, number>) => ({ name, match: { tenant: name }, user: name, groups: [], extra: {}, limits });
+  plugin.attach!({ tenants: { tenants: [rule('big', { maxDepth: 8, maxAliases: 10, maxTokens: 200 }), rule('small', { maxDepth: 3, maxCost: 5, maxDirectives: 1 })] } } as never);
+  const server = new ApolloServer({ schema, ...mergeApolloExtras([plugin]), rootValue: { list: { edges: [], pageInfo: {} } } } as never);
+  await server.start();
+  const as = async (who: 'big' | 'small' | undefined, query: string) => {
+    const contextValue = who === 'big' ? { tenant: who, limits: { maxDepth: 8, maxAliases: 10, maxTokens: 200 } }
+      : who === 'small' ? { tenant: who, limits: { maxDepth: 3, maxCost: 5, maxDirectives: 1 } } : {};
+    const res = await server.executeOperation({ query }, { contextValue } as never);
+    const body = (res.body as { singleResult: { errors?: { message: string; extensions?: Record<string, unknown> }[] } }).singleResult;
+    return { status: res.http.status ?? 200, message: body.errors?.[0]?.message, code: body.errors?.[0]?.extensions?.code };
+  };
+  try {
+    // The same document, in turn: Apollo validates it once; each caller is judged by its own limits.
+    const deep = deepQuery(7);
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await as('big', deep)).message, undefined);
+      const dflt = await as(undefined, deep);
+      assert.equal(dflt.code, 'BAD_REQUEST');
+      assert.equal(dflt.status, 400);
+      assert.match(dflt.message!, /depth limit of 5 exceeded, found 7 \(limit maxDepth, set with --max-depth\)/);
+    }
+    assert.match((await as('big', deepQuery(9))).message!, /depth limit of 8 exceeded.*set with --max-depth or a tenant rule's limits\.maxDepth/);
+    assert.match((await as('small', deepQuery(4))).message!, /depth limit of 3 exceeded, found 4 \(limit maxDepth, set by the tenant's rule, limits\.maxDepth\)/);
+
+    const aliases = `{ ${Array.from({ length: 5 }, (_, i) => `a${i}: one { name }`).join(' ')} }`;
+    assert.equal((await as('big', aliases)).message, undefined);
+    assert.match((await as(undefined, aliases)).message!, /limit maxAliases, set with --max-aliases/);
+
+    const directives = '{ one @include(if: true) { name @skip(if: false) } }';
+    assert.equal((await as(undefined, directives)).message, undefined);
+    assert.match((await as('small', directives)).message!, /limit maxDirectives, set by the tenant's rule/);
+
+    const tokens100 = `{ one { ${'name '.repeat(95)} } }`;
+    assert.equal((await as('big', tokens100)).message, undefined);
+    const dfltTokens = await as(undefined, tokens100);
+    assert.equal(dfltTokens.code, 'BAD_REQUEST');
+    assert.match(dfltTokens.message!, /the document has more than 60 tokens \(limit maxTokens, set with --max-tokens\)/);
+    // Over every tenant's limit: refused by the parser itself, before any caller's limits.
+    assert.match((await as('big', `{ one { ${'name '.repeat(300)} } }`)).message!, /more than 200 tokens \(limit maxTokens, set with --max-tokens or a tenant rule's limits\.maxTokens\)/);
+
+    const listed = '{ list(limit: 5) { pageInfo { endCursor } } }';
+    assert.equal((await as(undefined, listed)).message, undefined);
+    assert.match((await as('small', listed)).message!, /costs 11, more than the limit of 5;.*set by the tenant's rule, limits\.maxCost/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('tokens are counted as the parser counts them', () => {
+  for (const q of ['{ a }', '# comment\n{ a(x: "s", y: [1, 2.5]) { ...F } } fragment F on T { b }', 'query Q($v: Int = 3) @d { a }']) {
+    const n = countTokens(q, 1000);
+    assert.doesNotThrow(() => parse(q, { maxTokens: n }));
+    assert.throws(() => parse(q, { maxTokens: n - 1 }), /more tha[nt] /);
+    assert.equal(countTokens(q, n - 1), n, 'counting stops past the limit');
+  }
 });
 
 test('production mode: no introspection, no field suggestions; local mode: both', async () => {
