@@ -153,11 +153,17 @@ const reasonToCode: Record<string, ApiErrorCode> = {
   Canceled: 'CANCELLED',
 };
 
-const httpToCode = (status: number): ApiErrorCode => {
+/**
+ * The catalog code of an HTTP status, for answers that carry no code of their own: a Kubernetes
+ * answer without a known reason, and the gateway's own responses in logs and metrics. 0 is a
+ * request that got no answer at all.
+ */
+export function codeOfHttpStatus(status: number): ApiErrorCode {
   switch (status) {
     case 0:
       return 'UNAVAILABLE';
     case 400:
+    case 413:
       return 'BAD_REQUEST';
     case 401:
       return 'UNAUTHENTICATED';
@@ -177,6 +183,8 @@ const httpToCode = (status: number): ApiErrorCode => {
       return 'INVALID';
     case 429:
       return 'TOO_MANY_REQUESTS';
+    case 499:
+      return 'CANCELLED';
     case 502:
     case 503:
       return 'UNAVAILABLE';
@@ -185,7 +193,7 @@ const httpToCode = (status: number): ApiErrorCode => {
     default:
       return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
   }
-};
+}
 
 /** Turns anything a Kubernetes call threw into an ApiError. */
 export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiError {
@@ -194,7 +202,7 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
     return new ApiError('INTERNAL', 'internal error', {}, { cause: err });
   }
   const status: KubeStatus = err.status;
-  const code = (status.reason && reasonToCode[status.reason]) || httpToCode(err.httpStatus || status.code || 0);
+  const code = (status.reason && reasonToCode[status.reason]) || codeOfHttpStatus(err.httpStatus || status.code || 0);
   const details: ApiErrorDetails = {
     reason: status.reason,
     kubernetesCode: err.httpStatus || undefined,

@@ -9,6 +9,7 @@
 // Apollo copies into its own request) joins the two.
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
+import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { requestIdOf } from '../http/create-app.ts';
 import type { Logger } from '../logging.ts';
@@ -72,7 +73,7 @@ export function requestTracker(onDone: (r: RequestRecord) => void): { middleware
       rec.status = res.statusCode;
       rec.durationMs = performance.now() - started;
       rec.tenant = (res.locals.caller as Caller | undefined)?.tenant;
-      if (!rec.code) rec.code = rec.aborted && res.statusCode < 400 ? 'CANCELLED' : res.statusCode >= 400 ? codeOfStatus(res.statusCode) : 'ok';
+      if (!rec.code) rec.code = rec.aborted && res.statusCode < 400 ? 'CANCELLED' : res.statusCode >= 400 ? codeOfHttpStatus(res.statusCode) : 'ok';
       onDone(rec);
     };
     res.once('finish', finish);
@@ -120,14 +121,6 @@ function apiTypeOf(path: string): OperationType | undefined {
 }
 
 /** The catalog code of a status, for answers whose body did not name one (see api-errors.ts). */
-function codeOfStatus(status: number): string {
-  const codes: Record<number, string> = {
-    400: 'BAD_REQUEST', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED',
-    409: 'CONFLICT', 410: 'GONE', 413: 'BAD_REQUEST', 415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'INVALID',
-    429: 'TOO_MANY_REQUESTS', 499: 'CANCELLED', 503: 'UNAVAILABLE', 504: 'TIMEOUT',
-  };
-  return codes[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
-}
 
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);

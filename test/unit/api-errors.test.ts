@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, fromKubeError, toGraphQLError, toProblem } from '../../src/api-errors.ts';
+import { ApiError, ApiErrorCode, codeOfHttpStatus, fromKubeError, toGraphQLError, toProblem } from '../../src/api-errors.ts';
 import { KubeApiError, type KubeStatus } from '../../src/kube/kube-client.ts';
 
 const kube = (http: number, status: KubeStatus, retryAfter?: number) => new KubeApiError(http, { kind: 'Status', status: 'Failure', code: http, ...status }, retryAfter);
@@ -40,6 +40,19 @@ test('without a reason, the HTTP status decides; a transport failure is UNAVAILA
   assert.match(down.message, /ECONNREFUSED/);
   assert.equal(fromKubeError(new Error('boom')).code, 'INTERNAL');
   assert.equal(fromKubeError(new Error('boom')).message, 'internal error', 'internal details are not shown to clients');
+});
+
+test('one HTTP status → code table: every status the catalog answers with maps back to a code with that status', () => {
+  for (const code of Object.values(ApiErrorCode)) {
+    const status = new ApiError(code, 'x').httpStatus;
+    assert.equal(new ApiError(codeOfHttpStatus(status), 'x').httpStatus, status, `${code} (${status})`);
+  }
+  assert.equal(codeOfHttpStatus(499), 'CANCELLED');
+  assert.equal(codeOfHttpStatus(413), 'BAD_REQUEST');
+  assert.equal(codeOfHttpStatus(502), 'UNAVAILABLE');
+  assert.equal(codeOfHttpStatus(418), 'BAD_REQUEST');
+  assert.equal(codeOfHttpStatus(507), 'INTERNAL');
+  assert.equal(codeOfHttpStatus(0), 'UNAVAILABLE');
 });
 
 test('INVALID keeps one cause per field, mapped to a GraphQL path', () => {
