@@ -22,7 +22,7 @@ import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter,
+  AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import {
   ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS,
@@ -53,9 +53,9 @@ export interface TracingOptions {
   /** The service.name resource attribute; default 'crdgate'. */
   serviceName?: string;
   /**
-   * The share of requests traced, from 0 to 1 (default 1: all). A request whose traceparent says
-   * its caller sampled it is traced regardless, and one whose caller did not is not: the decision
-   * is the trace's, not each hop's (a parent-based sampler).
+   * The share of requests (and subscription starts) traced, from 0 to 1 (default 1: all). A
+   * request whose traceparent says its caller sampled it is traced regardless, and one whose
+   * caller did not is not: the decision is the trace's, not each hop's.
    */
   sampleRatio?: number;
   /** Export in batches (default), or each span as it ends. */
@@ -100,12 +100,17 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`sampleRatio ${ratio} is not from 0 to 1`);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName ?? 'crdgate' }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+    // Requests without a parent are sampled below, before any tracing work is done for them.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [opts.batch === false ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
   });
   const tracer = provider.getTracer('crdgate');
   const contexts = new AsyncLocalStorageContextManager().enable();
   const propagator = new W3CTraceContextPropagator();
+  // A request the ratio leaves out costs nothing more: no span, no context, no tracker record. A
+  // request with a traceparent is traced as its caller decided (recording or not), and passes the
+  // decision on to the apiserver.
+  const sampleRoot = () => ratio >= 1 || (ratio > 0 && Math.random() < ratio);
 
   // The request tracker (shared with logs and metrics) knows each request's operation, tenant and
   // error code when it ends. It calls back from its own 'finish'/'close' listener, registered just
@@ -119,9 +124,10 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   const middleware: RequestHandler = (req, res, next) => {
     const route = apiRouteOf(req.path);
     if (!route) return next();
+    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    if (!trace.getSpanContext(parent) && !sampleRoot()) return next();
     tracker.middleware(req, res, () => {
       const requestId = req.get('x-request-id') ?? '';
-      const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
       const span = tracer.startSpan(`${req.method} ${route}`, {
         kind: SpanKind.SERVER,
         attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId },
@@ -182,7 +188,7 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     middleware: [middleware],
     apollo: { plugins: [tracker.apollo, operations] },
     wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
-    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn)),
+    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
     forceFlush: () => provider.forceFlush(),
     async stop() {
       // Spans of requests still in flight are dropped; everything finished is exported.
@@ -336,10 +342,10 @@ export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
  * span): the start of each gets a server span of its own, the parent of the Kubernetes calls made
  * to start it (RBAC checks, the hub's first list and watch). REST watches are HTTP requests.
  */
-function tracedSubscriptions(ops: GatewayOperations, tracer: Tracer, run: <R>(ctx: Context, fn: () => R) => R): GatewayOperations {
+function tracedSubscriptions(ops: GatewayOperations, tracer: Tracer, run: <R>(ctx: Context, fn: () => R) => R, sample: () => boolean): GatewayOperations {
   const watch: GatewayOperations['watch'] = async (req) => {
     const caller = req.context;
-    if (caller.transport !== 'ws') return ops.watch(req);
+    if (caller.transport !== 'ws' || !sample()) return ops.watch(req);
     const attributes: Attributes = {
       [ATTR_GRAPHQL_OPERATION_TYPE]: 'subscription',
       [ATTR_RESOURCE]: `${req.resource.plural}.${req.resource.group}`,
