@@ -139,7 +139,7 @@ try {
   const sampled = summary('sampled');
   const on = summary('on');
   const pct = (a: number, b: number) => `${(((a / b) - 1) * 100).toFixed(1)}%`;
-  const row = (name: string, s: typeof off) => `| ${name} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rps.toFixed(0)} |`;
+  const row = (name: string, s: typeof off) => `| ${name} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rps.toFixed(0)}`;
   const section = `
 ## Production plugins on the get path (${new Date().toISOString().slice(0, 10)})
 

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { BROWSER_TIMEOUT as TIMEOUT, isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
 
 /** The CronTab the test creates, the list query it runs in the editor, and what the result must contain. */
@@ -26,12 +27,8 @@ const EXPECTED_IN_EVENT = 'INITIAL_STATE_DONE';
 /** A Query field every gateway schema has: autocompletion and the docs must show it. */
 const ROOT_FIELD = 'apiResources';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Set to 1 to refresh the README's screenshot (docs/explorer.png) from this run. */
 const UPDATE_DOCS_SCREENSHOT = process.env.CRDGATE_UPDATE_EXPLORER_SCREENSHOT === '1';
-const TIMEOUT = 30_000;
 
 /** The element CodeMirror 5 (GraphiQL 4's editor) mounts on carries the editor instance. */
 interface CodeMirrorElement {
@@ -50,18 +47,14 @@ interface QueryEditorElement {
 
 let gateway: Gateway;
 let base: string;
-let profileDir: string;
 let shotDir: string;
-let context: BrowserContext;
+let browser: BrowserSession | undefined;
 let page: Page;
-const requested: string[] = [];
-const problems: string[] = [];
-const warnings: string[] = [];
+let requested: string[] = [];
+let problems: string[] = [];
+let warnings: string[] = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `the explorer browser test needs Chromium at ${CHROMIUM}; install it with `
-    + '`scripts/ensure-chromium.sh` (or `sudo apt-get install -y chromium` on Debian/Ubuntu)');
-
   const admin = new KubeClient(loadFile(testCluster().kubeconfig));
   await admin.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } } });
   await admin.request('POST', `/apis/stable.example.com/v1/namespaces/${NAMESPACE}/crontabs`, {
@@ -72,48 +65,19 @@ before(async () => {
   const { port } = server.address() as { port: number };
   base = `http://127.0.0.1:${port}`;
 
-  profileDir = mkdtempSync(join(tmpdir(), 'crdgate-chromium-'));
   shotDir = mkdtempSync(join(tmpdir(), 'crdgate-explorer-shot-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 720 },
-    timeout: TIMEOUT,
-  });
-  context.setDefaultTimeout(TIMEOUT);
-  context.on('request', (r) => requested.push(r.url()));
-  // Whatever the page tries to fetch from elsewhere fails fast instead of waiting on a network
-  // that CI machines do not have; the request is still recorded above and fails the test below.
-  await context.route((url) => !isLocal(url.href), (route) => route.abort('blockedbyclient'));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    // CSP violations are reported as console errors. Warnings are only shown: GraphiQL 4's
-    // dialogs warn about a missing aria description, which is GraphiQL's to fix.
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    if (m.type() === 'warning') warnings.push(m.text());
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('websocket', (ws) => requested.push(ws.url()));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-  });
+  // GraphiQL 4's dialogs warn about a missing aria description, which is GraphiQL's to fix: the
+  // warnings are shown, not failures.
+  browser = await openBrowser({ viewport: { width: 1280, height: 720 } });
+  ({ page, requested, problems, warnings } = browser);
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await gateway?.stop();
   await new KubeClient(loadFile(testCluster().kubeconfig)).request('DELETE', `/api/v1/namespaces/${NAMESPACE}`).catch(() => {});
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   if (shotDir) rmSync(shotDir, { recursive: true, force: true });
 });
-
-function isLocal(url: string): boolean {
-  const u = new URL(url);
-  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
-  return u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-}
 
 function editor(locator: Locator) {
   const cm = locator.locator('.CodeMirror').first();

@@ -6,22 +6,19 @@
 // list, which answers 200 in the page.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { ensureDevTenants, mintDevToken } from '../../src/local-cluster/dev-tenants.ts';
 import { examplesDir, readManifests } from '../../src/local-cluster/install-examples.ts';
+import { BROWSER_TIMEOUT as TIMEOUT, isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TIMEOUT = 30_000;
 const G = 'stable.example.com';
 
 const run = uniqueName('docs');
@@ -30,20 +27,13 @@ const nsA = `${run}-a`;
 const nsB = `${run}-b`;
 const marker = `docs-page-${run}`;
 
-let profileDir: string;
 let tmpDir: string;
-let context: BrowserContext;
+let browser: BrowserSession | undefined;
 let page: Page;
-const requested: string[] = [];
-const problems: string[] = [];
-const warnings: string[] = [];
+let requested: string[] = [];
+let problems: string[] = [];
+let warnings: string[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
-
-function isLocal(url: string): boolean {
-  const u = new URL(url);
-  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
-  return u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-}
 
 async function kubectlOk(args: string[], input?: string): Promise<string> {
   const r = await kubectl(args, input === undefined ? {} : { input });
@@ -77,38 +67,15 @@ function exampleRbac(): KubernetesObject[] {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `the browser tests need Chromium at ${CHROMIUM}; install it with \`scripts/ensure-chromium.sh\``);
   tmpDir = mkdtempSync(join(tmpdir(), 'crdgate-docs-page-'));
-  profileDir = mkdtempSync(join(tmpdir(), 'crdgate-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-    timeout: TIMEOUT,
-  });
-  context.setDefaultTimeout(TIMEOUT);
-  context.on('request', (r) => requested.push(r.url()));
-  // Whatever the page tries to fetch from elsewhere fails fast; it is still recorded above.
-  await context.route((url) => !isLocal(url.href), (route) => route.abort('blockedbyclient'));
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    // CSP violations are reported as console errors.
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    if (m.type() === 'warning') warnings.push(m.text());
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-  });
+  browser = await openBrowser({ viewport: { width: 1280, height: 900 } });
+  ({ page, requested, problems, warnings } = browser);
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   for (const c of cleanups.reverse()) await c().catch(() => {});
   await kubectl(['delete', 'namespace', nsA, nsB, '--wait=false', '--ignore-not-found']);
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 });
 
