@@ -14,8 +14,10 @@
 //     user: "team-a:{sub}"                       # {claim} is replaced by the claim's value
 //     groups: ["team-a", "{groups}"]             # a list claim expands to one group per element
 //     extra: { tenant: ["a"] }
-//     limits: { maxCost: 50000, maxDepth: 20 }    # optional: this tenant's query limits (any of
-//                                                 # maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)
+//     limits: { maxCost: 50000, maxWatches: 500 } # optional: this tenant's query limits (maxCost,
+//                                                 # maxDepth, maxAliases, maxDirectives, maxTokens) and
+//                                                 # budgets (requestsPerSecond, burst, maxConcurrentCalls,
+//                                                 # maxWatches; 0: unlimited)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -48,9 +50,11 @@ export interface TenantRule {
   limits?: TenantLimits;
 }
 
-/** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts). */
-export const tenantLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
-export type TenantLimits = Partial<Record<(typeof tenantLimitKeys)[number], number>>;
+/** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts): over 0. */
+export const tenantQueryLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
+/** The budgets a tenant rule may set for its tenant (src/plugins/rate-limits.ts): 0 is unlimited, but for burst. */
+export const tenantBudgetKeys = ['requestsPerSecond', 'burst', 'maxConcurrentCalls', 'maxWatches'] as const;
+export type TenantLimits = Partial<Record<(typeof tenantQueryLimitKeys)[number] | (typeof tenantBudgetKeys)[number], number>>;
 
 export interface TenantConfig {
   auth: AuthConfig;
@@ -156,14 +160,18 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
       if (t.limits !== undefined) {
         if (!obj(t.limits)) at(`${p}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
         else {
-          const known: readonly string[] = tenantLimitKeys;
-          for (const k of Object.keys(t.limits)) if (!known.includes(k)) at(`${p}.limits.${k}`, `unknown key (expected ${tenantLimitKeys.join(', ')})`);
-          for (const k of tenantLimitKeys) {
-            const n = t.limits[k];
-            if (n === undefined) continue;
-            if (!(typeof n === 'number' && Number.isInteger(n) && n > 0)) at(`${p}.limits.${k}`, `${typeof n === 'string' ? JSON.stringify(n) : String(n)} is not a positive whole number`);
-            else (limits ??= {})[k] = n;
-          }
+          const known: readonly string[] = [...tenantQueryLimitKeys, ...tenantBudgetKeys];
+          for (const k of Object.keys(t.limits)) if (!known.includes(k)) at(`${p}.limits.${k}`, `unknown key (expected ${known.join(', ')})`);
+          const check = (keys: readonly (keyof TenantLimits)[], min: number, what: string) => {
+            for (const k of keys) {
+              const n = (t.limits as Record<string, unknown>)[k];
+              if (n === undefined) continue;
+              if (!(typeof n === 'number' && Number.isInteger(n) && n >= min)) at(`${p}.limits.${k}`, `${typeof n === 'string' ? JSON.stringify(n) : String(n)} is not ${what}`);
+              else (limits ??= {})[k] = n;
+            }
+          };
+          check([...tenantQueryLimitKeys, 'burst'], 1, 'a positive whole number');
+          check(tenantBudgetKeys.filter((k) => k !== 'burst'), 0, 'a whole number (0: unlimited)');
         }
       }
       const name = typeof t.name === 'string' && t.name ? t.name : (at(`${p}.name`, 'is required'), `#${i}`);

@@ -13,7 +13,7 @@ import {
   type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
 } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import { tenantLimitKeys } from '../auth/tenant-config.ts';
+import { tenantQueryLimitKeys } from '../auth/tenant-config.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import type { ApolloExtras, GatewayPlugin } from './gateway-plugin.ts';
 
@@ -235,7 +235,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
       // Parsing and shared validation must let the widest tenant's documents through.
       const w = { ...limits };
       for (const rule of tenants?.tenants ?? []) {
-        for (const k of tenantLimitKeys) {
+        for (const k of tenantQueryLimitKeys) {
           const n = rule.limits?.[k];
           if (n !== undefined && n > w[k]) w[k] = n;
         }

@@ -1,12 +1,14 @@
 // Budgets per tenant, so one tenant cannot starve the others or the apiserver: requests per second
 // (a token bucket), concurrent Kubernetes operations, and concurrent watches (GraphQL subscriptions
 // and REST SSE streams). Excess is refused with the catalog's TOO_MANY_REQUESTS and a
-// retryAfterSeconds (REST adds Retry-After). Without tenants, all callers share one budget.
+// retryAfterSeconds (REST adds Retry-After). Without tenants, all callers share one budget. A
+// tenant rule may set its tenant's own budgets (the `limits` of the tenants file).
 //
 // The apiserver's own 429 (API Priority and Fairness, max-in-flight) is honoured too: such a call
 // was rejected before it ran, so it is retried after Retry-After, a bounded number of times with a
 // capped delay, instead of being hammered or failed at once.
 import { ApiError } from '../api-errors.ts';
+import { tenantBudgetKeys } from '../auth/tenant-config.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../service/resource-service.ts';
@@ -150,35 +152,53 @@ const tenantLabel = (tenant: string) => (tenant ? `tenant "${tenant}"` : 'the ga
 
 const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStatus', 'getScale', 'updateScale', 'delete', 'deleteCollection'] as const;
 
+/** A tenant's own budgets, by tenant name; the others use the gateway's. */
+export type BudgetOverrides = ReadonlyMap<string, Partial<Pick<RateLimits, 'requestsPerSecond' | 'burst' | 'maxConcurrentCalls' | 'maxWatches'>>>;
+
 /** The per-tenant state; entries are created on first use and live as long as the gateway. */
 export class TenantBudgets {
-  private readonly limits: RateLimits;
+  private readonly defaults: RateLimits;
+  private overrides: BudgetOverrides;
   private readonly clock: Clock;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly calls = new Map<string, Semaphore>();
   private readonly watches = new Map<string, number>();
 
-  constructor(limits: RateLimits, clock: Clock = realClock) {
-    this.limits = limits;
+  constructor(limits: RateLimits, clock: Clock = realClock, overrides: BudgetOverrides = new Map()) {
+    this.defaults = limits;
     this.clock = clock;
+    this.overrides = overrides;
+  }
+
+  /** Sets the tenants' own budgets; state already made for a tenant keeps the budgets it had. */
+  setOverrides(overrides: BudgetOverrides): void {
+    this.overrides = overrides;
+  }
+
+  /** The budgets of a tenant: its rule's, else the gateway's. */
+  limitsOf(tenant: string): RateLimits {
+    const own = this.overrides.get(tenant);
+    return own ? { ...this.defaults, ...own } : this.defaults;
   }
 
   admitRequest(tenant: string): void {
-    if (!this.limits.requestsPerSecond) return;
+    const limits = this.limitsOf(tenant);
+    if (!limits.requestsPerSecond) return;
     let bucket = this.buckets.get(tenant);
-    if (!bucket) this.buckets.set(tenant, (bucket = new TokenBucket(this.limits.requestsPerSecond, this.limits.burst, this.clock)));
+    if (!bucket) this.buckets.set(tenant, (bucket = new TokenBucket(limits.requestsPerSecond, limits.burst, this.clock)));
     const r = bucket.take();
     if (!r.ok) {
-      throw tooMany(`${tenantLabel(tenant)} is over its rate limit of ${this.limits.requestsPerSecond} requests per second (burst ${this.limits.burst}); retry in ${r.retryAfterSeconds} s`, r.retryAfterSeconds);
+      throw tooMany(`${tenantLabel(tenant)} is over its rate limit of ${limits.requestsPerSecond} requests per second (burst ${limits.burst}); retry in ${r.retryAfterSeconds} s`, r.retryAfterSeconds);
     }
   }
 
   /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
   async withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    if (!this.limits.maxConcurrentCalls) return fn();
+    const limits = this.limitsOf(tenant);
+    if (!limits.maxConcurrentCalls) return fn();
     let sem = this.calls.get(tenant);
-    if (!sem) this.calls.set(tenant, (sem = new Semaphore(this.limits.maxConcurrentCalls)));
-    if (!(await sem.acquire(this.limits.maxQueueWaitMs, signal))) {
+    if (!sem) this.calls.set(tenant, (sem = new Semaphore(limits.maxConcurrentCalls)));
+    if (!(await sem.acquire(limits.maxQueueWaitMs, signal))) {
       throw tooMany(`${tenantLabel(tenant)} has ${sem.max} Kubernetes calls in flight, its limit; retry when some have finished`, 1);
     }
     try {
@@ -191,7 +211,8 @@ export class TenantBudgets {
   /** Takes a watch slot; the returned function gives it back (once). */
   openWatch(tenant: string): () => void {
     const open = this.watches.get(tenant) ?? 0;
-    if (this.limits.maxWatches && open >= this.limits.maxWatches) {
+    const { maxWatches } = this.limitsOf(tenant);
+    if (maxWatches && open >= maxWatches) {
       throw tooMany(`${tenantLabel(tenant)} has ${open} open subscriptions and watches, its limit; end one before starting another`, 5);
     }
     this.watches.set(tenant, open + 1);
@@ -300,6 +321,15 @@ export function rateLimits(opts: { limits?: Partial<RateLimits>; clock?: Clock }
   return {
     name: 'rate-limits',
     budgets,
+    attach({ tenants }) {
+      const overrides = new Map<string, Partial<RateLimits>>();
+      for (const rule of tenants?.tenants ?? []) {
+        const own: Partial<RateLimits> = {};
+        for (const k of tenantBudgetKeys) if (rule.limits?.[k] !== undefined) own[k] = rule.limits[k];
+        if (Object.keys(own).length) overrides.set(rule.name, own);
+      }
+      budgets.setOverrides(overrides);
+    },
     admit: (tenant) => budgets.admitRequest(tenant),
     wrapOperations: (ops) => budgetedOperations(ops, budgets),
     wrapClient: (client) => (limits.kubeRetries ? retryingTooManyRequests(client, { retries: limits.kubeRetries, maxDelayMs: limits.kubeRetryMaxDelayMs, clock: opts.clock }) : client),

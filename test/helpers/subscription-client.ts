@@ -33,7 +33,7 @@ export function wsUrl(httpUrl: string): string {
 }
 
 /** A graphql-ws client that connects at once and never retries, so a lost socket is visible. */
-export function openClient(url: string): Client & { closed: Promise<{ code: number; reason: string }> } {
+export function openClient(url: string, opts: { connectionParams?: Record<string, unknown> } = {}): Client & { closed: Promise<{ code: number; reason: string }> } {
   let onClosed!: (e: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (onClosed = r));
   const client = createClient({
@@ -43,6 +43,7 @@ export function openClient(url: string): Client & { closed: Promise<{ code: numb
     retryAttempts: 0,
     // The tests observe closes through `closed`; graphql-ws would also print them to the console.
     onNonLazyError: () => {},
+    ...(opts.connectionParams ? { connectionParams: opts.connectionParams } : {}),
     on: { closed: (e) => onClosed({ code: (e as { code?: number }).code ?? 0, reason: String((e as { reason?: unknown }).reason ?? '') }) },
   });
   return Object.assign(client, { closed });

@@ -1,5 +1,6 @@
-// A tenant rule may set its own query limits, lower or higher than the gateway's: over HTTP and
-// over WebSocket, one tenant's operation is refused where another tenant's identical one runs.
+// A tenant rule may set its own query limits and budgets, lower or higher than the gateway's: over
+// HTTP and over WebSocket, one tenant's operation is refused where another tenant's identical one
+// runs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,9 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { queryLimits } from '../../src/plugins/query-limits.ts';
+import { rateLimits } from '../../src/plugins/rate-limits.ts';
 import { kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';
-import { firstAnswer } from '../helpers/subscription-client.ts';
+import { firstAnswer, openClient, Subscription, waitUntil } from '../helpers/subscription-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crdgate-tenant-limits-'));
 const secret = randomBytes(48);
@@ -53,6 +55,11 @@ tenants:
     user: "deep:{sub}"
     groups: ["${role}"]
     limits: { maxDepth: 8 }
+  - name: onewatch
+    match: { tenant: onewatch }
+    user: "onewatch:{sub}"
+    groups: ["${role}"]
+    limits: { maxWatches: 1 }
 `);
   for (const args of [
     ['create', 'namespace', ns],
@@ -65,7 +72,7 @@ tenants:
   gateway = await createGateway({
     client: new KubeClient(loadFile(testCluster().kubeconfig)),
     tenants: loadTenantConfig(join(dir, 'tenants.yaml')),
-    plugins: [queryLimits({ mode: 'production', limits: { maxCost: 20_000, maxDepth: 5 } })],
+    plugins: [queryLimits({ mode: 'production', limits: { maxCost: 20_000, maxDepth: 5 } }), rateLimits({ limits: { maxWatches: 3 } })],
     explorer: false,
   });
   url = `http://127.0.0.1:${((await gateway.listen(0)).address() as { port: number }).port}/graphql`;
@@ -127,4 +134,30 @@ test('depth: a tenant rule lowers or raises the gateway\'s limit over HTTP, and 
   // The default tenant's identical subscription runs (depth 4 is under the gateway's 5).
   const dflt = await first('default');
   assert.equal(dflt.errors, undefined, JSON.stringify(dflt));
+});
+
+test('budgets: a tenant rule\'s maxWatches of 1 refuses a second open subscription; the default tenant opens two', async () => {
+  const sub = `subscription { watchCronTab_stable_example_com(namespace: "${ns}", sendInitialEvents: true) { type } }`;
+  const base = url.replace(/\/graphql$/, '');
+  const clients: ReturnType<typeof openClient>[] = [];
+  const open = (tenant: string) => {
+    const c = openClient(base, { connectionParams: { authorization: `Bearer ${token(tenant)}` } });
+    clients.push(c);
+    return new Subscription(c, sub);
+  };
+  try {
+    const first = open('onewatch');
+    await waitUntil(() => first.events.some((e) => e.type === 'INITIAL_STATE_DONE') || first.ended, 10_000, 'the first subscription');
+    assert.equal(first.error, undefined, JSON.stringify(first.error));
+    const second = open('onewatch');
+    await waitUntil(() => second.ended, 10_000, 'the second subscription to be refused');
+    assert.equal(second.errorCode, 'TOO_MANY_REQUESTS', JSON.stringify(second.error));
+    assert.match(second.error![0]!.message, /tenant "onewatch" has 1 open subscriptions and watches, its limit/);
+    assert.equal(first.ended, false, 'the first one goes on');
+    const others = [open('default'), open('default')];
+    await waitUntil(() => others.every((o) => o.events.some((e) => e.type === 'INITIAL_STATE_DONE') || o.ended), 10_000, 'the default tenant\'s subscriptions');
+    for (const o of others) assert.equal(o.error, undefined, JSON.stringify(o.error));
+  } finally {
+    for (const c of clients) await c.dispose();
+  }
 });

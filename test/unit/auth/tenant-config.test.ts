@@ -145,19 +145,22 @@ describe('tenants file validation', () => {
 });
 
 describe('per-tenant limits', () => {
-  it('accepts positive whole cost, depth, aliases, directives and tokens limits and refuses anything else, one line each', () => {
-    const all = { maxCost: 50_000, maxDepth: 30, maxAliases: 2, maxDirectives: 5, maxTokens: 20_000 };
+  it('accepts query limits over 0 and budgets from 0 (unlimited), and refuses anything else, one line each', () => {
+    const all = { maxCost: 50_000, maxDepth: 30, maxAliases: 2, maxDirectives: 5, maxTokens: 20_000, requestsPerSecond: 0, burst: 10, maxConcurrentCalls: 4, maxWatches: 0 };
     const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, limits: all }] }, file);
     assert.deepEqual(ok.tenants[0]!.limits, all);
-    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 3.5, maxTokens: '9', depth: 3 } }] }), [
-      'tenants[0].limits.depth: unknown key (expected maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)',
+    const keys = 'maxCost, maxDepth, maxAliases, maxDirectives, maxTokens, requestsPerSecond, burst, maxConcurrentCalls, maxWatches';
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 0, maxTokens: '9', depth: 3, maxWatches: -2, burst: 1.5 } }] }), [
+      `tenants[0].limits.depth: unknown key (expected ${keys})`,
       'tenants[0].limits.maxCost: -1 is not a positive whole number',
-      'tenants[0].limits.maxDepth: 3.5 is not a positive whole number',
+      'tenants[0].limits.maxDepth: 0 is not a positive whole number',
       'tenants[0].limits.maxTokens: "9" is not a positive whole number',
+      'tenants[0].limits.burst: 1.5 is not a positive whole number',
+      'tenants[0].limits.maxWatches: -2 is not a whole number (0: unlimited)',
     ]);
     // Settings that are not per tenant stay the gateway's.
     assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { defaultPageSize: 5 } }] }), [
-      'tenants[0].limits.defaultPageSize: unknown key (expected maxCost, maxDepth, maxAliases, maxDirectives, maxTokens)',
+      `tenants[0].limits.defaultPageSize: unknown key (expected ${keys})`,
     ]);
     assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: 7 }] }), ['tenants[0].limits: must be a mapping, e.g. { maxCost: 50000 }']);
   });

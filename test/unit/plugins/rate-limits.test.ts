@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
-import { budgetedOperations, retryingTooManyRequests, Semaphore, TenantBudgets, TokenBucket, type Clock } from '../../../src/plugins/rate-limits.ts';
+import { budgetedOperations, rateLimits, retryingTooManyRequests, Semaphore, TenantBudgets, TokenBucket, type Clock } from '../../../src/plugins/rate-limits.ts';
 
 function fakeClock(): Clock & { t: number; slept: number[] } {
   const c = {
@@ -132,6 +132,35 @@ test('operations: open watches per tenant are bounded and released when the stre
   assert.equal((await w2.next()).done, false);
   assert.equal((await w2.next()).done, true);
   assert.equal(budgets.openWatches('a'), 0);
+});
+
+test('a tenant rule\'s own budgets replace the gateway\'s for that tenant only; 0 is unlimited', async () => {
+  const clock = fakeClock();
+  const plugin = rateLimits({ limits, clock });
+  const rule = (name: string, own: Record<string, number> | undefined) => ({ name, match: { tenant: name }, user: name, groups: [], extra: {}, ...(own ? { limits: own } : {}) });
+  plugin.attach!({ tenants: { tenants: [
+    rule('unlimited', { requestsPerSecond: 0, maxWatches: 0 }),
+    rule('strict', { requestsPerSecond: 1, burst: 1, maxConcurrentCalls: 1, maxWatches: 1, maxCost: 10 }),
+    rule('plain', undefined),
+  ] } } as never);
+  const budgets = plugin.budgets;
+  for (let i = 0; i < 50; i++) budgets.admitRequest('unlimited');
+  budgets.admitRequest('strict');
+  assert.match(tooMany(() => budgets.admitRequest('strict')).message, /tenant "strict" is over its rate limit of 1 requests per second \(burst 1\)/);
+  for (let i = 0; i < 3; i++) budgets.admitRequest('plain');
+  assert.match(tooMany(() => budgets.admitRequest('plain')).message, /rate limit of 2 requests per second \(burst 3\)/);
+
+  const ops = budgetedOperations(fakeOperations(), budgets);
+  const watch = (tenant: string) => ops.watch({ context: { tenant } } as never);
+  const strict = await watch('strict');
+  await assert.rejects(Promise.resolve(watch('strict')), /tenant "strict" has 1 open subscriptions and watches, its limit/);
+  for (let i = 0; i < 5; i++) await watch('unlimited');
+  assert.equal(budgets.openWatches('unlimited'), 5);
+  await strict[Symbol.asyncIterator]().return!();
+  assert.equal(budgets.openWatches('strict'), 0);
+  assert.equal(budgets.limitsOf('strict').maxConcurrentCalls, 1);
+  assert.equal(budgets.limitsOf('plain').maxConcurrentCalls, 2);
+  assert.equal(budgets.limitsOf('').maxConcurrentCalls, 2, 'no tenant: the gateway\'s budgets');
 });
 
 function fakeClient(answers: (number | 'ok')[], retryAfter?: number): KubeClient & { calls: number } {
