@@ -179,7 +179,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   app.use(...finalHandlers());
 
-  const servers: { server: Server; ws: WebSocketHandle; close(deadlineMs: number): Promise<void> }[] = [];
+  const servers: ({ server: Server; ws: WebSocketHandle } & GracefulClose)[] = [];
   let stopping: Promise<void> | undefined;
   return {
     app,
@@ -201,14 +201,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           for (const p of plugins) p.checkOperation?.(args);
         },
       });
-      const close = gracefulClose(server);
+      const graceful = gracefulClose(server);
       server.listen(port, host);
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-      servers.push({ server, ws, close });
+      servers.push({ server, ws, ...graceful });
       return server;
     },
     stop(stopOpts = {}) {
       stopping ??= (async () => {
+        for (const s of servers) s.drain();
         if (stopOpts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, stopOpts.drainDelayMs));
         live.stop();
         const closed = servers.map((s) => s.close(stopOpts.timeoutMs ?? 25_000));
@@ -226,27 +227,36 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 }
 
+interface GracefulClose {
+  /** From now on every answer closes its connection, so clients open new ones for what follows. */
+  drain(): void;
+  close(deadlineMs: number): Promise<void>;
+}
+
 /**
  * A close that lets in-flight requests finish: the server stops accepting, each keep-alive
  * connection is ended (FIN after its pending writes) as soon as it has no request in flight, and
  * whatever is left is cut at the deadline. Node's own closeIdleConnections is not used: it
  * destroys a connection whose response has ended but is still being flushed, which truncates
- * large responses.
+ * large responses. Draining first (answers with Connection: close while the server still
+ * accepts) keeps clients from sending a request on a kept-alive connection just as it is ended.
  */
-function gracefulClose(server: Server): (deadlineMs: number) => Promise<void> {
+function gracefulClose(server: Server): GracefulClose {
   const inFlight = new Map<Socket, number>();
   let closing = false;
+  let draining = false;
   server.on('connection', (socket: Socket) => {
     inFlight.set(socket, 0);
     socket.once('close', () => inFlight.delete(socket));
   });
   // WebSockets are closed by their own server (with 1001), not here.
   server.on('upgrade', (req: IncomingMessage) => inFlight.delete(req.socket));
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // Before the app's own listener, which may answer at once: the header must be set before that.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     if (!inFlight.has(socket)) return;
     inFlight.set(socket, inFlight.get(socket)! + 1);
-    if (closing) res.setHeader('Connection', 'close');
+    if (draining && !res.headersSent) res.setHeader('Connection', 'close');
     res.once('close', () => {
       if (!inFlight.has(socket)) return;
       const n = inFlight.get(socket)! - 1;
@@ -254,8 +264,9 @@ function gracefulClose(server: Server): (deadlineMs: number) => Promise<void> {
       if (closing && n === 0) socket.end();
     });
   });
-  return (deadlineMs) => new Promise((resolve) => {
+  const close = (deadlineMs: number) => new Promise<void>((resolve) => {
     closing = true;
+    draining = true;
     const cut = setTimeout(() => {
       for (const socket of inFlight.keys()) socket.destroy();
     }, deadlineMs);
@@ -267,4 +278,10 @@ function gracefulClose(server: Server): (deadlineMs: number) => Promise<void> {
     });
     for (const [socket, n] of inFlight) if (n === 0) socket.end();
   });
+  return {
+    drain: () => {
+      draining = true;
+    },
+    close,
+  };
 }

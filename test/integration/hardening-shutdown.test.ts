@@ -1,7 +1,8 @@
 // Graceful shutdown of `crdgate serve` as a real process on the real cluster: on SIGTERM /readyz
-// answers 503 (observable during --shutdown-delay, while the server still accepts), then the
-// server stops accepting, an in-flight GraphQL list still completes, a graphql-ws client sees 1001,
-// an SSE watch ends, new connections are refused and the process exits 0 within the deadline.
+// answers 503 with Connection: close (observable during --shutdown-delay, while the server still
+// accepts), then the server stops accepting, an in-flight GraphQL list still completes, a
+// graphql-ws client sees 1001, an SSE watch ends, new connections are refused and the process
+// exits 0 within the deadline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -92,9 +93,11 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
     p.kill('SIGTERM');
     const notReady = await pollUntil('readyz to answer 503', async () => {
       const r = await fetch(`${url}/readyz`);
-      return r.status === 503 ? (await r.json()) as { reasons: string[] } : undefined;
+      return r.status === 503 ? { connection: r.headers.get('connection'), ...(await r.json()) as { reasons: string[] } } : undefined;
     }, { timeoutMs: shutdownDelayMs, intervalMs: 20 });
     assert.deepEqual(notReady.reasons, ['shutting down']);
+    // While it drains, answers close their connections: no client reuses one that is about to end.
+    assert.equal(notReady.connection, 'close');
 
     await pollUntil('new connections to be refused', async () => {
       try {
