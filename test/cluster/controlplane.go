@@ -198,6 +198,9 @@ func run(o *options) (int, error) {
 		"--disable-admission-plugins=ServiceAccount",
 		"--watch-cache=true",
 		"--profiling=false",
+		// Stop in seconds even with watches open: without it the HTTP server waits up to the
+		// request timeout (60 s) for streaming watches that never go idle.
+		"--shutdown-send-retry-after=true",
 	}
 	apiArgs = append(apiArgs, o.extraAPIServer...)
 
