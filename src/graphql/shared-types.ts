@@ -61,33 +61,31 @@ export const ManagedFieldsEntryInputType = new GraphQLInputObjectType({
   fields: managedFieldsFields,
 });
 
-const metaDescriptions = {
-  name: 'Unique within a namespace (or the cluster, for cluster-scoped resources).',
-  generateName: 'A prefix the server completes into a unique name when name is empty.',
-  resourceVersion: 'Opaque version for optimistic concurrency: a replace with a stale value fails with a conflict.',
-  labels: 'Key/value labels, e.g. {"app.kubernetes.io/name": "web"}.',
-};
-
-export const ObjectMetaType = new GraphQLObjectType({
-  name: 'ObjectMeta',
-  description: 'Standard Kubernetes object metadata (metav1.ObjectMeta).',
-  fields: () => ({
-    name: { type: GraphQLString, description: metaDescriptions.name },
-    generateName: { type: GraphQLString, description: metaDescriptions.generateName },
+/** ObjectMeta's fields, output or input: they differ only in the types of the nested lists. */
+function objectMetaFields<T extends GraphQLObjectType | GraphQLInputObjectType>(ownerReference: T, managedFields: T) {
+  return {
+    name: { type: GraphQLString, description: 'Unique within a namespace (or the cluster, for cluster-scoped resources).' },
+    generateName: { type: GraphQLString, description: 'A prefix the server completes into a unique name when name is empty.' },
     namespace: { type: GraphQLString },
     selfLink: { type: GraphQLString },
     uid: { type: GraphQLString },
-    resourceVersion: { type: GraphQLString, description: metaDescriptions.resourceVersion },
+    resourceVersion: { type: GraphQLString, description: 'Opaque version for optimistic concurrency: a replace with a stale value fails with a conflict.' },
     generation: { type: Int64Scalar },
     creationTimestamp: { type: DateTimeScalar },
     deletionTimestamp: { type: DateTimeScalar },
     deletionGracePeriodSeconds: { type: Int64Scalar },
-    labels: { type: StringMapScalar, description: metaDescriptions.labels },
+    labels: { type: StringMapScalar, description: 'Key/value labels, e.g. {"app.kubernetes.io/name": "web"}.' },
     annotations: { type: StringMapScalar },
-    ownerReferences: { type: new GraphQLList(nonNull(OwnerReferenceType)) },
+    ownerReferences: { type: new GraphQLList(nonNull(ownerReference)) },
     finalizers: { type: new GraphQLList(new GraphQLNonNull(GraphQLString)) },
-    managedFields: { type: new GraphQLList(nonNull(ManagedFieldsEntryType)) },
-  }),
+    managedFields: { type: new GraphQLList(nonNull(managedFields)) },
+  };
+}
+
+export const ObjectMetaType = new GraphQLObjectType({
+  name: 'ObjectMeta',
+  description: 'Standard Kubernetes object metadata (metav1.ObjectMeta).',
+  fields: () => objectMetaFields(OwnerReferenceType, ManagedFieldsEntryType),
 });
 
 export const ObjectMetaInputType = new GraphQLInputObjectType({
@@ -95,23 +93,7 @@ export const ObjectMetaInputType = new GraphQLInputObjectType({
   description:
     'Object metadata as sent to Kubernetes. Read-only fields (uid, creationTimestamp, ...) are ' +
     'accepted so that an object read from the API can be sent back unchanged.',
-  fields: () => ({
-    name: { type: GraphQLString, description: metaDescriptions.name },
-    generateName: { type: GraphQLString, description: metaDescriptions.generateName },
-    namespace: { type: GraphQLString },
-    selfLink: { type: GraphQLString },
-    uid: { type: GraphQLString },
-    resourceVersion: { type: GraphQLString, description: metaDescriptions.resourceVersion },
-    generation: { type: Int64Scalar },
-    creationTimestamp: { type: DateTimeScalar },
-    deletionTimestamp: { type: DateTimeScalar },
-    deletionGracePeriodSeconds: { type: Int64Scalar },
-    labels: { type: StringMapScalar, description: metaDescriptions.labels },
-    annotations: { type: StringMapScalar },
-    ownerReferences: { type: new GraphQLList(nonNull(OwnerReferenceInputType)) },
-    finalizers: { type: new GraphQLList(new GraphQLNonNull(GraphQLString)) },
-    managedFields: { type: new GraphQLList(nonNull(ManagedFieldsEntryInputType)) },
-  }),
+  fields: () => objectMetaFields(OwnerReferenceInputType, ManagedFieldsEntryInputType),
 });
 
 export const PageInfoType = new GraphQLObjectType({
