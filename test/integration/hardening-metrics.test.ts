@@ -11,6 +11,7 @@ import { pollUntil } from '../helpers/poll-until.ts';
 import { openClient, RawGraphQLSocket, Subscription, waitUntil } from '../helpers/subscription-client.ts';
 import { kubeConfigFor, uniqueName } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
+import { metricKey as key, parseMetrics } from '../helpers/prometheus-text.ts';
 
 const kube = new KubeClient(kubeConfigFor('admin'));
 const namespaces = testNamespaces();
@@ -22,22 +23,6 @@ let plugin: MetricsPlugin;
 let base: string;
 let metricsUrl: string;
 
-/** Prometheus text → { 'name{a="1",b="2"}': value } with labels sorted. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = m[2] ? [...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => `${l[1]}="${l[2]}"`).sort().join(',') : '';
-    out.set(labels ? `${m[1]}{${labels}}` : m[1]!, Number(m[3]));
-  }
-  return out;
-}
-
-const key = (name: string, labels: Record<string, string> = {}) => {
-  const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',');
-  return l ? `${name}{${l}}` : name;
-};
 
 async function scrape(): Promise<Map<string, number>> {
   const res = await fetch(metricsUrl);

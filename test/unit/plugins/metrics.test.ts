@@ -16,24 +16,8 @@ import { metrics } from '../../../src/plugins/metrics.ts';
 import type { GatewayParts } from '../../../src/plugins/gateway-plugin.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import { sharedResultStats } from '../../../src/graphql/shared-subscription-results.ts';
+import { metricKey as key, parseMetrics } from '../../helpers/prometheus-text.ts';
 
-/** Prometheus text → { 'name{a="1",b="2"}': value } with labels sorted, so lookups ignore label order. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = m[2] ? [...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => `${l[1]}="${l[2]}"`).sort().join(',') : '';
-    out.set(labels ? `${m[1]}{${labels}}` : m[1]!, Number(m[3]));
-  }
-  return out;
-}
-
-const key = (name: string, labels: Record<string, string> = {}) => {
-  const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',');
-  return l ? `${name}{${l}}` : name;
-};
 
 async function scrape(plugin: ReturnType<typeof metrics>): Promise<Map<string, number>> {
   return parseMetrics(await plugin.registry.metrics());
