@@ -6,7 +6,11 @@ import { encodeGroup, encodeKind, encodeVersion } from '../graphql/graphql-type-
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
-import { SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS, SHARED_RESPONSES, SSE_DESCRIPTION, ref } from './openapi-shared-components.ts';
+import {
+  DELETE_OPTIONS_BODY, DELETE_PARAMETERS, LIST_PARAMETERS, PATCH_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
+  SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody, objectResponse as objectResponseOf, parameterRefs as params, patchBody,
+  problemResponses as errors, ref,
+} from './openapi-shared-components.ts';
 
 export type OpenApiDocument = Record<string, unknown> & {
   openapi: '3.1.0';
@@ -148,13 +152,8 @@ function addVersion(
     ...deprecated,
     ...rest,
   });
-  const json = (schema: unknown) => ({ 'application/json': { schema } });
-  // Every body the facade answers with is JSON, or YAML with `Accept: application/yaml`; bodies it
-  // reads are JSON or YAML by Content-Type.
-  const jsonOrYaml = (schema: unknown) => ({ 'application/json': { schema }, 'application/yaml': { schema } });
-  const objectResponse = (status: '200' | '201', description: string) => ({ [status]: { description, content: jsonOrYaml(ref(objectName)) } });
-  const errors = (...codes: string[]) => Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
-  const params = (...names: string[]) => names.map((n) => ({ $ref: `#/components/parameters/${n}` }));
+  const objectResponse = (status: '200' | '201', description: string) => objectResponseOf(objectName, status, description);
+  const requestBody = (description: string) => objectBody(objectName, description);
 
   const base = `${prefix}/${model.group}/${version.name}`;
   const namespaced = model.scope === 'Namespaced';
@@ -187,35 +186,18 @@ function addVersion(
     },
     ...errors('400', '401', '403', '404', '410', '422', '429'),
   };
-  const listParams = params('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId');
-  const writeParams = params('dryRun', 'fieldManager', 'fieldValidation');
-  const deleteParams = params('dryRun', 'propagationPolicy', 'gracePeriodSeconds');
-  const requestBody = (description: string) => ({ required: true, description, content: jsonOrYaml(ref(objectName)) });
-  const deleteOptionsBody = { required: false, description: 'DeleteOptions, e.g. preconditions (as kubectl sends them).', content: json(ref('DeleteOptions')) };
-  const patchBody = {
-    required: true,
-    description:
-      'A JSON merge patch, a JSON patch, or a server-side apply configuration, by Content-Type. ' +
-      'Strategic merge patch is refused with 415, as Kubernetes does for custom resources.',
-    content: {
-      'application/merge-patch+json': { schema: { type: 'object' } },
-      'application/json-patch+json': { schema: ref('JsonPatch') },
-      'application/apply-patch+yaml': { schema: ref(objectName) },
-    },
-  };
-  const patchParams = params('dryRun', 'fieldManager', 'fieldValidation', 'force');
 
   paths[collection] = {
     ...(namespaced ? { parameters: scopeParams } : {}),
-    get: op('list', `List or watch ${label}`, { parameters: listParams, responses: listResponses }),
+    get: op('list', `List or watch ${label}`, { parameters: LIST_PARAMETERS, responses: listResponses }),
     post: op('create', `Create a ${label}`, {
-      parameters: writeParams,
+      parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),
       responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: op('deleteCollection', `Delete every ${label} matching the selectors`, {
-      parameters: [...params('labelSelector', 'fieldSelector'), ...deleteParams],
-      requestBody: deleteOptionsBody,
+      parameters: [...params('labelSelector', 'fieldSelector'), ...DELETE_PARAMETERS],
+      requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The deleted objects, or a Status.', content: jsonOrYaml({ anyOf: [ref(listName), ref('Status')] }) },
         ...errors('400', '401', '403', '404', '415', '429'),
@@ -226,18 +208,18 @@ function addVersion(
     parameters: itemParams,
     get: op('read', `Read a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
     put: op('replace', `Replace a ${label}`, {
-      parameters: writeParams,
+      parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
       responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     patch: op('patch', `Patch a ${label}`, {
-      parameters: patchParams,
-      requestBody: patchBody,
+      parameters: PATCH_PARAMETERS,
+      requestBody: patchBody(objectName),
       responses: { ...objectResponse('200', 'Patched (or created by an apply patch).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: op('delete', `Delete a ${label}`, {
-      parameters: deleteParams,
-      requestBody: deleteOptionsBody,
+      parameters: DELETE_PARAMETERS,
+      requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The object (deletion pending finalizers, or deleted) or a Status.', content: jsonOrYaml({ anyOf: [ref(objectName), ref('Status')] }) },
         ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
@@ -249,7 +231,7 @@ function addVersion(
       parameters: itemParams,
       get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
       put: op('replaceStatus', `Replace the status of a ${label}`, {
-        parameters: writeParams,
+        parameters: WRITE_PARAMETERS,
         requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
         responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
       }),
@@ -269,7 +251,7 @@ function addVersion(
   }
   if (namespaced) {
     paths[`${base}/${model.plural}`] = {
-      get: op('listForAllNamespaces', `List or watch ${label} in all namespaces`, { parameters: listParams, responses: listResponses }),
+      get: op('listForAllNamespaces', `List or watch ${label} in all namespaces`, { parameters: LIST_PARAMETERS, responses: listResponses }),
     };
   }
 }

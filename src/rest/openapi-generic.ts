@@ -5,7 +5,9 @@
 
 import { stringify } from 'yaml';
 import {
-  SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS, SHARED_RESPONSES, SSE_DESCRIPTION, ref,
+  DELETE_OPTIONS_BODY, DELETE_PARAMETERS, LIST_PARAMETERS, PATCH_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
+  SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody as objectBodyOf, objectResponse as objectResponseOf,
+  parameterRefs as params, patchBody as patchBodyOf, problemResponses as errors, ref,
 } from './openapi-shared-components.ts';
 
 export const GENERIC_OPENAPI_FILE = 'openapi.yaml';
@@ -50,29 +52,9 @@ function operation(operationId: string, summary: string, tag: string, rest: Oper
   return { operationId, summary, tags: [tag], ...rest };
 }
 
-const params = (...names: string[]) => names.map((n) => ({ $ref: `#/components/parameters/${n}` }));
-const errors = (...codes: string[]) =>
-  Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
-const jsonOrYaml = (schema: unknown) => ({ 'application/json': { schema }, 'application/yaml': { schema } });
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-
-const listParams = params('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId');
-const writeParams = params('dryRun', 'fieldManager', 'fieldValidation');
-const deleteParams = params('dryRun', 'propagationPolicy', 'gracePeriodSeconds');
-const objectBody = (description: string) => ({ required: true, description, content: jsonOrYaml(ref('KubernetesObject')) });
-const deleteOptionsBody = { required: false, description: 'DeleteOptions, e.g. preconditions (as kubectl sends them).', content: json(ref('DeleteOptions')) };
-const patchBody = {
-  required: true,
-  description:
-    'A JSON merge patch, a JSON patch, or a server-side apply configuration, by Content-Type. ' +
-    'Strategic merge patch is refused with 415, as Kubernetes does for custom resources.',
-  content: {
-    'application/merge-patch+json': { schema: { type: 'object' } },
-    'application/json-patch+json': { schema: ref('JsonPatch') },
-    'application/apply-patch+yaml': { schema: ref('KubernetesObject') },
-  },
-};
-const objectResponse = (status: '200' | '201', description: string) => ({ [status]: { description, content: jsonOrYaml(ref('KubernetesObject')) } });
+const objectBody = (description: string) => objectBodyOf('KubernetesObject', description);
+const objectResponse = (status: '200' | '201', description: string) => objectResponseOf('KubernetesObject', status, description);
+const patchBody = patchBodyOf('KubernetesObject');
 const listResponses = {
   '200': {
     description: `The objects. ${SSE_DESCRIPTION}`,
@@ -94,17 +76,17 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
   paths[collection] = {
     parameters: scopeParams,
     get: operation(id('list'), namespaced ? 'List or watch objects in a namespace' : 'List or watch cluster-scoped objects, or namespaced objects in all namespaces', tag, {
-      parameters: listParams,
+      parameters: LIST_PARAMETERS,
       responses: listResponses,
     }),
     post: operation(id('create'), `Create an object ${namespaced ? 'in a namespace' : '(cluster-scoped)'}`, tag, {
-      parameters: writeParams,
+      parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The new object; apiVersion and kind come from the path, metadata.namespace defaults to it.'),
       responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: operation(id('deleteCollection'), `Delete the objects matching the selectors ${where}`, tag, {
-      parameters: [...params('labelSelector', 'fieldSelector'), ...deleteParams],
-      requestBody: deleteOptionsBody,
+      parameters: [...params('labelSelector', 'fieldSelector'), ...DELETE_PARAMETERS],
+      requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The deleted objects, or a Status.', content: jsonOrYaml({ anyOf: [ref('KubernetesList'), ref('Status')] }) },
         ...errors('400', '401', '403', '404', '415', '429'),
@@ -115,18 +97,18 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
     parameters: itemParams,
     get: operation(id('read'), 'Read an object', tag, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
     put: operation(id('replace'), 'Replace an object', tag, {
-      parameters: writeParams,
+      parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
       responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     patch: operation(id('patch'), 'Patch an object', tag, {
-      parameters: params('dryRun', 'fieldManager', 'fieldValidation', 'force'),
+      parameters: PATCH_PARAMETERS,
       requestBody: patchBody,
       responses: { ...objectResponse('200', 'Patched (or created by an apply patch).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),
     delete: operation(id('delete'), 'Delete an object', tag, {
-      parameters: deleteParams,
-      requestBody: deleteOptionsBody,
+      parameters: DELETE_PARAMETERS,
+      requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The object (deletion pending finalizers, or deleted) or a Status.', content: jsonOrYaml({ anyOf: [ref('KubernetesObject'), ref('Status')] }) },
         ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
@@ -139,7 +121,7 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
       responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') },
     }),
     put: operation(id('replaceStatus'), 'Replace the status of an object', tag, {
-      parameters: writeParams,
+      parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
       responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
     }),

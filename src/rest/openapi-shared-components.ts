@@ -283,3 +283,40 @@ export const SSE_DESCRIPTION =
   'Last-Event-ID or ?resourceVersion=); `data:` is the watch event as JSON, described by this schema. ' +
   'Comment lines keep idle connections open. Failures found before the stream starts are problem ' +
   'documents with their HTTP status; later ones are an ERROR event.';
+
+// The vocabulary of the facade's operations, for the generic and the live document alike.
+
+/** A JSON body. */
+export const json = (schema: unknown) => ({ 'application/json': { schema } });
+/** A body in JSON, or YAML: bodies the facade reads by Content-Type, answers it gives by Accept. */
+export const jsonOrYaml = (schema: unknown) => ({ 'application/json': { schema }, 'application/yaml': { schema } });
+/** References to the shared parameters of these names. */
+export const parameterRefs = (...names: string[]) => names.map((n) => ({ $ref: `#/components/parameters/${n}` }));
+/** The problem responses of these statuses, and the default one. */
+export const problemResponses = (...codes: string[]) =>
+  Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
+
+export const LIST_PARAMETERS = parameterRefs('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch',
+  'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId');
+export const WRITE_PARAMETERS = parameterRefs('dryRun', 'fieldManager', 'fieldValidation');
+export const PATCH_PARAMETERS = parameterRefs('dryRun', 'fieldManager', 'fieldValidation', 'force');
+export const DELETE_PARAMETERS = parameterRefs('dryRun', 'propagationPolicy', 'gracePeriodSeconds');
+
+/** A required object body, in JSON or YAML, of the named schema. */
+export const objectBody = (schemaName: string, description: string) => ({ required: true, description, content: jsonOrYaml(ref(schemaName)) });
+/** An answer carrying one object of the named schema. */
+export const objectResponse = (schemaName: string, status: '200' | '201', description: string) =>
+  ({ [status]: { description, content: jsonOrYaml(ref(schemaName)) } });
+export const DELETE_OPTIONS_BODY = { required: false, description: 'DeleteOptions, e.g. preconditions (as kubectl sends them).', content: json(ref('DeleteOptions')) };
+/** A patch body by Content-Type; an apply configuration is an object of the named schema. */
+export const patchBody = (schemaName: string) => ({
+  required: true,
+  description:
+    'A JSON merge patch, a JSON patch, or a server-side apply configuration, by Content-Type. ' +
+    'Strategic merge patch is refused with 415, as Kubernetes does for custom resources.',
+  content: {
+    'application/merge-patch+json': { schema: { type: 'object' } },
+    'application/json-patch+json': { schema: ref('JsonPatch') },
+    'application/apply-patch+yaml': { schema: ref(schemaName) },
+  },
+});
