@@ -61,8 +61,11 @@ export function limitError(limit: keyof QueryLimits, message: string, source: Li
   return new ApiError('BAD_REQUEST', `${message} (limit ${limit}, ${setting})`, { reason: 'QueryLimitExceeded' });
 }
 
-/** graphql-armor's rules, reporting our error instead of throwing theirs. */
-export function limitRules(limits: Pick<QueryLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives'>,
+/**
+ * graphql-armor's rules for the limits given (any of depth, aliases, directives), reporting our
+ * error instead of throwing theirs.
+ */
+export function limitRules(limits: Partial<Pick<QueryLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives'>>,
   sourceOf: (limit: keyof QueryLimits) => LimitSource = () => 'gateway'): ((context: ValidationContext) => unknown)[] {
   const report = (limit: keyof QueryLimits) => ({
     exposeLimits: true,
@@ -73,9 +76,9 @@ export function limitRules(limits: Pick<QueryLimits, 'maxDepth' | 'maxAliases' |
     }],
   });
   return [
-    maxDepthRule({ n: limits.maxDepth, ...report('maxDepth') }),
-    maxAliasesRule({ n: limits.maxAliases, ...report('maxAliases') }),
-    maxDirectivesRule({ n: limits.maxDirectives, ...report('maxDirectives') }),
+    ...(limits.maxDepth === undefined ? [] : [maxDepthRule({ n: limits.maxDepth, ...report('maxDepth') })]),
+    ...(limits.maxAliases === undefined ? [] : [maxAliasesRule({ n: limits.maxAliases, ...report('maxAliases') })]),
+    ...(limits.maxDirectives === undefined ? [] : [maxDirectivesRule({ n: limits.maxDirectives, ...report('maxDirectives') })]),
   ];
 }
 
@@ -190,11 +193,10 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
         refusal = null;
         if (narrower.includes('maxTokens') && countTokens(source, effective.maxTokens) > effective.maxTokens) {
           refusal = limitError('maxTokens', `the document has more than ${effective.maxTokens} tokens`, sourceOf('maxTokens'));
-        } else if (narrower.some((k) => k !== 'maxTokens')) {
+        } else {
           // Only the rules of the narrower limits; the others passed Apollo's validation already.
-          const rules = limitRules({ maxDepth: effective.maxDepth, maxAliases: effective.maxAliases, maxDirectives: effective.maxDirectives }, sourceOf)
-            .filter((_, i) => narrower.includes((['maxDepth', 'maxAliases', 'maxDirectives'] as const)[i]!));
-          const errors = validate(schema, document, rules as never);
+          const rules = limitRules(Object.fromEntries(narrower.filter((k) => k !== 'maxTokens').map((k) => [k, effective[k]])), sourceOf);
+          const errors = rules.length ? validate(schema, document, rules as never) : [];
           const original = errors[0]?.originalError;
           if (errors.length) refusal = original instanceof ApiError ? original : limitError(narrower[0]!, errors[0]!.message, sourceOf(narrower[0]!));
         }
