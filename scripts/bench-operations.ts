@@ -5,8 +5,8 @@
 //
 //   node scripts/bench-operations.ts [--requests N] [--list-requests N] [--concurrency C]
 //   node --cpu-prof --cpu-prof-dir=.state/prof scripts/bench-operations.ts   (where the time goes)
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -17,6 +17,7 @@ import { KubeClient } from '../src/kube/kube-client.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
 import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
+import { machine, runConcurrently, stats, type Stats } from './bench-common.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,14 +36,6 @@ const OBJECTS = 500;
 const ns = 'bench';
 const say = (m: string) => console.error(`[bench] ${m}`);
 
-interface Stats { p50: number; p99: number; rps: number; n: number }
-
-function stats(latencies: number[], wallMs: number): Stats {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { p50: at(0.5), p99: at(0.99), rps: (latencies.length / wallMs) * 1000, n: latencies.length };
-}
-
 async function sequential(n: number, fn: () => Promise<void>): Promise<Stats> {
   const lat: number[] = [];
   const t0 = performance.now();
@@ -55,27 +48,8 @@ async function sequential(n: number, fn: () => Promise<void>): Promise<Stats> {
 }
 
 async function concurrent(n: number, c: number, fn: () => Promise<void>): Promise<Stats> {
-  const lat: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: c }, async () => {
-    while (next++ < n) {
-      const s = performance.now();
-      await fn();
-      lat.push(performance.now() - s);
-    }
-  }));
-  return stats(lat, performance.now() - t0);
-}
-
-function machine(): string {
-  let model = 'unknown CPU';
-  try {
-    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
-  } catch {
-    model = cpus()[0]?.model ?? model;
-  }
-  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+  const { latencies, wallMs } = await runConcurrently(n, c, fn);
+  return stats(latencies, wallMs);
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'crdgate-bench-'));

@@ -8,8 +8,8 @@
 // appends it to BENCHMARKS.md.
 //
 //   node scripts/bench-plugins.ts [--requests N] [--rounds R] [--concurrency C] [--sample-ratio S] [--no-append]
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +29,7 @@ import { tracing } from '../src/plugins/tracing.ts';
 import { requestLogging } from '../src/plugins/request-logging.ts';
 import { createLogger } from '../src/logging.ts';
 import { pino } from 'pino';
+import { machine, runConcurrently, stats } from './bench-common.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,16 +46,6 @@ const CONCURRENCY = Number(flags.concurrency);
 const SAMPLED = Number(flags['sample-ratio']);
 const ns = 'bench-plugins';
 const say = (m: string) => console.error(`[bench] ${m}`);
-
-function machine(): string {
-  let model = cpus()[0]?.model ?? 'unknown CPU';
-  try {
-    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
-  } catch {
-    // not Linux
-  }
-  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
-}
 
 const stateDir = mkdtempSync(join(tmpdir(), 'crdgate-bench-plugins-'));
 const build = await buildLauncher({ log: say });
@@ -104,19 +95,7 @@ try {
     const text = await res.text();
     if (res.status !== 200 || !text.includes('"one"')) throw new Error(`unexpected answer ${res.status}: ${text.slice(0, 200)}`);
   };
-  const run = async (url: string, n: number) => {
-    const lat: number[] = [];
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < n) {
-        const s = performance.now();
-        await get(url);
-        lat.push(performance.now() - s);
-      }
-    }));
-    return { lat, wallMs: performance.now() - t0 };
-  };
+  const run = (url: string, n: number) => runConcurrently(n, CONCURRENCY, () => get(url));
   say('warm-up');
   for (const v of names) await run(variants[v], 300);
   const all = Object.fromEntries(names.map((v) => [v, { lat: [] as number[], wallMs: 0 }])) as Record<Variant, { lat: number[]; wallMs: number }>;
@@ -124,16 +103,12 @@ try {
     // Each round in another order, so drift hits every variant alike.
     for (const v of names.map((_, i) => names[(i + r) % names.length]!)) {
       const x = await run(variants[v], N);
-      all[v].lat.push(...x.lat);
+      all[v].lat.push(...x.latencies);
       all[v].wallMs += x.wallMs;
     }
     say(`round ${r + 1}/${ROUNDS}`);
   }
-  const summary = (v: Variant) => {
-    const sorted = [...all[v].lat].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    return { p50: at(0.5), p99: at(0.99), rps: (sorted.length / all[v].wallMs) * 1000, n: sorted.length };
-  };
+  const summary = (v: Variant) => stats(all[v].lat, all[v].wallMs);
   const off = summary('off');
   const untraced = summary('untraced');
   const sampled = summary('sampled');

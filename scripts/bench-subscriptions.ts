@@ -8,7 +8,7 @@
 //   node scripts/bench-subscriptions.ts [--counts 100,1000,10000] [--rates 100,1000] [--seconds 5] [--no-write]
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -17,6 +17,7 @@ import { loadFile } from '../src/kube/kube-config.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
+import { machine } from './bench-common.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -248,12 +249,10 @@ const table = [
   ...rows.map((r) => `| ${r.subscribers} | ${r.sockets} | ${r.rate} | ${f(r.achieved, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max, 0)} | ${f(r.p99 / base.get(r.rate)!.p99, 1)} | ${r.delivered} | ${r.errors} | ${f(r.patchP50)}/${f(r.patchP99)} | ${r.upstreams} | ${f(r.heapPerSub === undefined ? undefined : r.heapPerSub / 1024, 2)} | ${f(r.rssPerSub === undefined ? undefined : r.rssPerSub / 1024, 2)} |`),
 ].join('\n');
 
-const cpu = cpus();
-const machine = `${cpu[0]?.model.trim()} (${cpu.length} cores), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`;
 const section = `
 ## Subscriptions fan-out — ${new Date().toISOString().slice(0, 10)}
 
-Machine: ${machine}. \`node scripts/bench-subscriptions.ts ${process.argv.slice(2).join(' ')}\`: a local kube-apiserver v1.37
+Machine: ${machine()}. \`node scripts/bench-subscriptions.ts ${process.argv.slice(2).join(' ')}\`: a local kube-apiserver v1.37
 (embedded etcd) on the same machine; the gateway in a process of its own, the patch loop in the benchmark process; the graphql-ws
 clients in a second process (one subscription per socket up to ${maxSockets} sockets, then round
 robin over ${maxSockets} sockets); ${OBJECTS} CronTabs in one namespace patched round robin for ${seconds} s per

@@ -3,17 +3,13 @@
 // machine. Speed and memory targets live here, never in timed tests.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machine } from './bench-common.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const only = process.argv.slice(2);
 const corpus = process.env.CRDGATE_CRD_CORPUS ?? join(root, '..', 'shared', 'crds');
-
-function machine(): string {
-  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
-}
 
 function run(name: string, script: string, args: string[], capture: boolean): string | undefined {
   if (only.length && !only.includes(name)) return undefined;
