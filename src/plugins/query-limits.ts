@@ -181,7 +181,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const check = (schema: GraphQLSchema, document: DocumentNode, source: string, operationName: string | null | undefined,
     variables: Record<string, unknown> | undefined, context: CallerContext): number => {
     const own = context.limits ?? {};
-    const effective: QueryLimits = { ...limits, ...own };
+    const effective: QueryLimits = context.limits ? { ...limits, ...own } : limits;
     const sourceOf = (k: keyof QueryLimits): LimitSource => (own[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
     const narrower = documentLimitKeys.filter((k) => effective[k] < widest[k]);
     if (narrower.length) {
