@@ -8,7 +8,7 @@ import type { GraphQLSchema } from 'graphql';
 import { ApiError } from './api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from './catalog/crd-catalog.ts';
 import { createSchemaBuilder, type SchemaBuilder } from './graphql/schema-builder.ts';
-import type { ResourceOperations } from './graphql/operations.ts';
+import type { ResourceOperations } from './contract/operations.ts';
 import type { SchemaGateway } from './http/schema-gateway.ts';
 import { tryCrdToModel, type ModelResult } from './model/crd-to-model.ts';
 import type { ResourceModel } from './model/resource-model.ts';

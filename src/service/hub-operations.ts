@@ -2,7 +2,7 @@
 // the shared watch hub for subscriptions, so N subscribers to one resource cost one upstream watch.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../graphql/operations.ts';
+import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Permissions } from '../auth/permissions.ts';
 import { partitionedList } from './partitioned-list.ts';

@@ -8,7 +8,7 @@ import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type {
   DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
   ResourceOperations, ScaleArgs, WatchArgs, WriteArgs,
-} from '../graphql/operations.ts';
+} from '../contract/operations.ts';
 import { retryOnConflict } from './retry-on-conflict.ts';
 
 /** What the HTTP/WebSocket layer knows about the caller of one request. */
