@@ -18,7 +18,7 @@ import type { ResourceModel } from './model/resource-model.ts';
 import { SchemaGateway } from './http/schema-gateway.ts';
 import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
-import { LiveSchema, type LiveSchemaLog } from './live-schema.ts';
+import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
 import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
 import { sendProblem } from './rest/rest-router.ts';

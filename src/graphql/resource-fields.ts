@@ -8,7 +8,7 @@ import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveI
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
-import { mapStream } from '../watch/map-stream.ts';
+import { mapStream } from '../streams/map-stream.ts';
 import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,

@@ -4,7 +4,7 @@
 // subscribers of an event run within moments of each other, so a small recent-results cache is
 // enough and memory stays bounded.
 import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { mapStream } from '../watch/map-stream.ts';
+import { mapStream } from '../streams/map-stream.ts';
 
 const printed = new WeakMap<DocumentNode, string>();
 const objectIds = new WeakMap<object, number>();

@@ -7,7 +7,7 @@ import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from '
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
-import type { LiveSchema } from '../live-schema.ts';
+import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 

@@ -7,8 +7,8 @@ import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Permissions } from '../auth/permissions.ts';
 import { partitionedList } from './partitioned-list.ts';
 import { setTimer } from './deadline-timer.ts';
-import { mapStream } from '../watch/map-stream.ts';
-import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService, type CallerContext } from './resource-service.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { LiveSchema } from '../../src/live-schema.ts';
-import { notImplementedOperations } from '../../src/contract/operations.ts';
-import type { CrdObject, CrdSnapshot } from '../../src/catalog/crd-catalog.ts';
+import { LiveSchema } from '../../../src/service/live-schema.ts';
+import { notImplementedOperations } from '../../../src/contract/operations.ts';
+import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
 
 const crontab = parse(readFileSync(new URL('../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
