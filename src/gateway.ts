@@ -7,21 +7,21 @@ import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './http/create-app.ts';
-import { restRouter } from './rest/rest-router.ts';
+import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './transports/create-app.ts';
+import { restRouter } from './transports/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { allowedRootFields, refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
-import { openApiRoutes } from './http/openapi-routes.ts';
+import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
+import { openApiRoutes } from './transports/openapi-routes.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { SchemaGateway } from './http/schema-gateway.ts';
-import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
+import { SchemaGateway } from './transports/schema-gateway.ts';
+import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
 import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
-import { sendProblem } from './rest/rest-router.ts';
+import { sendProblem } from './transports/rest-router.ts';
 
 export interface GatewayOptions {
   client: KubeClient;

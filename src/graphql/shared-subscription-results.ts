@@ -38,7 +38,7 @@ function operationKey(args: ExecutionArgs): number {
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
-/** Results handed to more than one subscriber; their JSON is written once (see ws-server.ts). */
+/** Results handed to more than one subscriber; their JSON is written once (see transports/graphql-ws-server.ts). */
 export const sharedResults = new WeakSet<object>();
 
 /** graphql-ws's `subscribe`, with results shared between subscribers of the same event and operation. */

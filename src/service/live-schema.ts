@@ -9,7 +9,7 @@ import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
-import type { SchemaGateway } from '../http/schema-gateway.ts';
+import type { SchemaGateway } from '../transports/schema-gateway.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { WatchHub } from './watch-hub.ts';

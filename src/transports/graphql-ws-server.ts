@@ -14,7 +14,7 @@ import { ApiError, toGraphQLError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
+import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
 
 export interface WebSocketOptions {
   path: string;

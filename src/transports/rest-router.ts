@@ -9,7 +9,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../service/resource-service.ts';
-import { clientGone, requestIdOf } from '../http/create-app.ts';
+import { clientGone, requestIdOf } from './create-app.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 
 export interface RestRouterOptions {

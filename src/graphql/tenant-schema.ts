@@ -4,8 +4,8 @@
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
-import type { Verb } from './access-review.ts';
-import type { PermissionSet, ResourceRef } from './permissions.ts';
+import type { Verb } from '../auth/access-review.ts';
+import type { PermissionSet, ResourceRef } from '../auth/permissions.ts';
 
 /** Which RBAC verb (and subresource) each generated root field needs. */
 export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {
