@@ -9,7 +9,8 @@ import { partitionedList } from './partitioned-list.ts';
 import { setTimer } from './deadline-timer.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
-import { pathSegment, ResourceService, type CallerContext } from './resource-service.ts';
+import { pathSegment, ResourceService } from './resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {

@@ -4,7 +4,8 @@
 // that namespace's own Kubernetes continue token.
 import { ApiError } from '../api-errors.ts';
 import type { KubeList, ListArgs, OperationRequest } from '../contract/operations.ts';
-import type { CallerContext, ResourceService } from './resource-service.ts';
+import type { ResourceService } from './resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 
 const prefix = 'p1.';
 

@@ -8,7 +8,7 @@ import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors
 import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { clientGone, requestIdOf } from './create-app.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 
