@@ -8,7 +8,7 @@ import type { GraphQLFieldConfigMap } from 'graphql';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
-import { notImplementedOperations } from '../contract/operations.ts';
+import { notImplementedOperations } from './not-implemented-operations.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { buildResourceFields } from './resource-fields.ts';
 import type { ResourceFields } from './resource-fields.ts';

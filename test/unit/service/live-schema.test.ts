@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { LiveSchema } from '../../../src/service/live-schema.ts';
-import { notImplementedOperations } from '../../../src/contract/operations.ts';
+import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
 
 const crontab = parse(readFileSync(new URL('../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
