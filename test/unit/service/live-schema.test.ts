@@ -6,7 +6,7 @@ import { LiveSchema } from '../../../src/service/live-schema.ts';
 import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
 
-const crontab = parse(readFileSync(new URL('../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
+const crontab = parse(readFileSync(new URL('../../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
 const withRv = (crd: CrdObject, rv: string, patch: (c: CrdObject) => void = () => {}): CrdObject => {
   const c = structuredClone(crd);
