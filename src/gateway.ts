@@ -19,7 +19,8 @@ import { SchemaGateway } from './transports/schema-gateway.ts';
 import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
-import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
+import { createHubOperations, type GatewayOperations } from './service/hub-operations.ts';
+import { rbacOperations } from './auth/rbac-operations.ts';
 import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
 import { sendProblem } from './transports/rest-router.ts';
 
@@ -94,10 +95,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const permissions = opts.tenants ? new Permissions(client, { ttlMs: opts.rbacCacheMs }) : undefined;
   permissions?.start();
-  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, createGatewayOperations(client, {
-    permissions,
+  const hubOperations = createHubOperations(client, {
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
-  }));
+  });
+  const callerOperations = permissions ? rbacOperations(hubOperations, permissions) : hubOperations;
+  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, callerOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);

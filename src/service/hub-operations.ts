@@ -1,12 +1,10 @@
-// The operations the GraphQL schema calls: the resource service for queries and mutations, and
-// the shared watch hub for subscriptions, so N subscribers to one resource cost one upstream watch.
+// The operations the API layers call: the resource service for queries and mutations, and the
+// shared watch hub for watches, so N subscribers to one resource cost one upstream watch. Who may
+// see what is auth's business (src/auth/rbac-operations.ts); a watch here takes the per-event
+// check and the end it is given.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
-import { ApiError, fromKubeError } from '../api-errors.ts';
-import type { Permissions } from '../auth/permissions.ts';
-import { partitionedList } from './partitioned-list.ts';
-import { setTimer } from './deadline-timer.ts';
+import type { KubeObject, KubeWatchEvent, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService } from './resource-service.ts';
@@ -18,27 +16,33 @@ export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly service: ResourceService;
 }
 
-export interface GatewayOperationsOptions {
-  hub?: Partial<WatchHubOptions>;
-  service?: ConstructorParameters<typeof ResourceService>[1];
-  /** With tenants: RBAC answers for partitioned lists and for filtering shared watches. */
-  permissions?: Permissions;
-  /** How soon after an RBAC change live watches are re-checked. */
-  recheckDelayMs?: number;
-}
-
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
 
-interface LiveWatch {
-  req: WatchReq;
-  /** Namespaces the subscriber may watch, when it may not watch them all; read by the filter. */
-  namespaces?: Set<string>;
-  revoke(err: ApiError): void;
+/** How auth narrows and ends one watch on the shared upstream watch. */
+export interface WatchGuard {
+  /**
+   * Checked for every event before it is queued: events the subscriber may not see never reach
+   * it. Read per event, so a check that reads the newest rules applies from the next event on.
+   */
+  visible?: (object: KubeObject) => boolean;
+  /** When it returns an error, the stream ends with that error instead of quietly (a revoked grant). */
+  endReason?: () => unknown;
+  /** Called once when the stream ends, however it ends. */
+  onEnd?: () => void;
 }
 
-export function createGatewayOperations(client: KubeClient, opts: GatewayOperationsOptions = {}): GatewayOperations {
+export interface HubOperations extends GatewayOperations {
+  /** A watch on the shared upstream watch; return() on the stream ends the subscriber at once. */
+  watchGuarded(req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent>;
+}
+
+export interface HubOperationsOptions {
+  hub?: Partial<WatchHubOptions>;
+  service?: ConstructorParameters<typeof ResourceService>[1];
+}
+
+export function createHubOperations(client: KubeClient, opts: HubOperationsOptions = {}): HubOperations {
   const service = new ResourceService(client, { fieldPathMapper: (_r, v) => fieldPathMapper(v.schema), ...opts.service });
-  const permissions = opts.permissions;
   const hub = new WatchHub({
     sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${pathSegment(key.namespace, 'namespace')}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, as the caller,
@@ -47,60 +51,9 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     ...opts.hub,
   });
 
-  const live = new Set<LiveWatch>();
-  let rechecks: NodeJS.Timeout[] = [];
-  permissions?.onInvalidate(() => {
-    // RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched. The
-    // apiserver's own RBAC cache follows the change a moment later than our watch of RBAC
-    // objects does, so ask again a few times over the next seconds (a removed RoleBinding must end
-    // subscriptions within 5 s).
-    for (const t of rechecks) clearTimeout(t);
-    const first = opts.recheckDelayMs ?? 250;
-    rechecks = [first, first + 750, first + 2250, first + 3750].map((ms, i) => {
-      const t = setTimeout(() => {
-        if (i > 0) permissions.forget();
-        for (const w of live) void recheck(w);
-      }, ms);
-      t.unref();
-      return t;
-    });
-  });
-
-  /** What the caller may watch: everything (undefined), some namespaces, or FORBIDDEN. */
-  async function watchScope(req: WatchReq): Promise<Set<string> | undefined> {
-    const identity = req.context.identity;
-    if (!permissions || !identity) return undefined;
-    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
-    const perms = await permissions.of(identity, [ref]);
-    const ns = ref.namespaced ? req.namespace : undefined;
-    // A watch needs list and watch, as the apiserver requires for its own watches.
-    if (perms.allowedIn('watch', ref, ns) && perms.allowedIn('list', ref, ns)) return undefined;
-    if (ref.namespaced && !ns) {
-      const watchable = perms.namespacesWhere('watch', ref).filter((n) => perms.allowedIn('list', ref, n));
-      if (watchable.length) return new Set(watchable);
-    }
-    throw forbidden(req, 'watch', ns);
-  }
-
-  async function recheck(w: LiveWatch): Promise<void> {
-    try {
-      // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
-      w.namespaces = await watchScope(w.req);
-    } catch (err) {
-      w.revoke(err instanceof ApiError ? err : fromKubeError(err));
-    }
-  }
-
-  async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
+  const watchGuarded = (req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent> => {
     const a = req.args;
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
-    const scope = await watchScope(req);
-    let revoked: ApiError | undefined;
-    const entry: LiveWatch = { req, namespaces: scope, revoke: () => {} };
-    const namespaceOf = (o: Record<string, unknown>) => (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
-    const identity = req.context.identity;
-    const namespaced = req.resource.scope === 'Namespaced';
-    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
     const events = hub.subscribe(
       { group: req.resource.group, version: req.version.name, plural: req.resource.plural, namespace: req.resource.scope === 'Namespaced' ? req.namespace : undefined },
       {
@@ -111,56 +64,18 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
         sendInitialEvents: a.sendInitialEvents,
         signal: req.context.signal,
         identity: req.context.identity,
-        // Events of namespaces the subscriber may not see never reach it, even on a shared watch:
-        // each event is checked against the newest rules Kubernetes gave for this caller, so a
-        // narrower grant applies from the next event on.
-        filter: permissions && identity && namespaced ? (o) => {
-          const ns = namespaceOf(o);
-          const latest = permissions.latest(identity);
-          if (!latest) return entry.namespaces?.has(ns) ?? true;
-          return latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns);
-        } : undefined,
+        filter: guard.visible,
       },
     );
-    // Credentials that expire end the subscription then, not at the next event.
-    let expiry: { cancel(): void } | undefined;
-    const stream = mapStream(events, (e): KubeWatchEvent => ({ type: e.type, object: e.object, resourceVersion: e.resourceVersion }), {
-      beforeEnd: () => revoked,
-      onEnd: () => {
-        expiry?.cancel();
-        live.delete(entry);
-      },
-    });
-    entry.revoke = (err) => {
-      revoked = err;
-      // Ends the hub subscriber; the pending next() then reports the reason.
-      void events[Symbol.asyncIterator]().return?.();
-    };
-    live.add(entry);
-    if (req.context.expiresAt !== undefined) {
-      expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
-        req.context.expiresAt);
-    }
-    return stream;
-  }
-
-  async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
-    const identity = req.context.identity;
-    const namespaced = req.resource.scope === 'Namespaced';
-    if (!permissions || !identity || !namespaced || req.namespace) return service.list(req);
-    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
-    const perms = await permissions.of(identity, [ref]);
-    if (perms.clusterWide('list', ref)) return service.list(req);
-    const namespaces = perms.namespacesWhere('list', ref);
-    if (!namespaces.length) throw forbidden(req, 'list', undefined);
-    return partitionedList(service, req, namespaces);
-  }
+    return mapStream(events, (e): KubeWatchEvent => ({ type: e.type, object: e.object, resourceVersion: e.resourceVersion }),
+      { beforeEnd: guard.endReason, onEnd: guard.onEnd });
+  };
 
   return {
     hub,
     service,
     get: (r) => service.get(r),
-    list,
+    list: (r) => service.list(r),
     create: (r) => service.create(r),
     replace: (r) => service.replace(r),
     patch: (r) => service.patch(r),
@@ -169,24 +84,17 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     updateScale: (r) => service.updateScale(r),
     delete: (r) => service.delete(r),
     deleteCollection: (r) => service.deleteCollection(r),
-    watch,
+    watch: async (r) => watchGuarded(r, {}),
+    watchGuarded,
   };
-}
-
-function forbidden(req: OperationRequest<unknown, CallerContext>, verb: string, namespace: string | undefined): ApiError {
-  const who = req.context.identity?.user ?? 'the caller';
-  const where = namespace ? ` in the namespace "${namespace}"` : req.resource.scope === 'Namespaced' ? ' in any namespace' : ' at the cluster scope';
-  return new ApiError('FORBIDDEN', `${req.resource.plural}.${req.resource.group} is forbidden: User "${who}" cannot ${verb} resource "${req.resource.plural}" in API group "${req.resource.group}"${where}`,
-    { reason: 'Forbidden', group: req.resource.group, kind: req.resource.plural });
 }
 
 async function* directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
   o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation }): AsyncIterable<HubEvent> {
   // The service builds the path from group, plural, scope and version name only.
-  type Req = OperationRequest<WatchArgs, CallerContext>;
-  const req: Req = {
-    resource: { group: key.group, plural: key.plural, scope: key.namespace ? 'Namespaced' : 'Cluster' } as Req['resource'],
-    version: { name: key.version } as Req['version'],
+  const req: WatchReq = {
+    resource: { group: key.group, plural: key.plural, scope: key.namespace ? 'Namespaced' : 'Cluster' } as WatchReq['resource'],
+    version: { name: key.version } as WatchReq['version'],
     namespace: key.namespace,
     args: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true },
     context: { signal: o.signal, identity: o.identity },
