@@ -8,6 +8,7 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
+import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
 
@@ -30,8 +31,10 @@ export interface AppOptions {
   explorer?: { defaultQuery?: string } | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
-  /** Runs before every route (request ids, logs, metrics, admission). */
+  /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
+  /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
+  admit?: (tenant: string) => void;
 }
 
 export interface App {
@@ -119,17 +122,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const middlewareOptions = {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
       const base = await context(req, res);
-      const caller = res.locals.caller as Caller | undefined;
+      const caller = callerOf(res);
       return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits ? { limits: caller.limits } : {}) } : base;
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
   const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
-  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), async (req, res, next) => {
-    if (!opts.tenants) return shared(req, res, next);
+  const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
+  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), gate, async (req, res, next) => {
+    const caller = callerOf(res);
+    if (!opts.tenants || !caller) return shared(req, res, next);
     try {
-      const caller = await opts.tenants.authenticate(req.get('authorization'));
-      res.locals.caller = caller;
       const view = await opts.tenants.schemaFor(caller);
       const handler = await pool!.get(view.key, view.schema);
       return handler(req, res, next);

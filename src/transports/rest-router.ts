@@ -10,6 +10,7 @@ import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, R
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { clientGone, requestIdOf } from './create-app.ts';
+import { apiGate, callerOf } from './api-gate.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 
 export interface RestRouterOptions {
@@ -18,6 +19,8 @@ export interface RestRouterOptions {
   resources: () => readonly ResourceModel[];
   /** With tenants: verifies the bearer token; absent: callers act as the gateway. */
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
+  /** Admission of each request by the budgets, under the caller's tenant (see api-gate.ts). */
+  admit?: (tenant: string) => void;
   bodyLimit?: string;
   /** Interval of SSE keep-alive comments. */
   heartbeatMs?: number;
@@ -47,15 +50,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   // JSON of another kind and YAML works where Kubernetes accepts it.
   router.use(express.raw({ type: () => true, limit: opts.bodyLimit ?? '3mb' }));
 
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
-    if (!opts.authenticate) return next();
-    try {
-      res.locals.caller = await opts.authenticate(req.get('authorization'));
-      next();
-    } catch (err) {
-      sendProblem(req, res, err);
-    }
-  });
+  router.use(apiGate({ authenticate: opts.authenticate, admit: opts.admit }, sendProblem));
 
   const handle = (fn: (req: Request, res: Response, t: Target) => Promise<void>) => async (req: Request, res: Response) => {
     try {
@@ -67,7 +62,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   };
 
   const context = (req: Request, res: Response): CallerContext => {
-    const caller = res.locals.caller as Caller | undefined;
+    const caller = callerOf(res);
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
     return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : base;
   };
