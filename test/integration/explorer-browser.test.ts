@@ -13,6 +13,7 @@ import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { BROWSER_TIMEOUT as TIMEOUT, isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
 
 /** The CronTab the test creates, the list query it runs in the editor, and what the result must contain. */
 const NAMESPACE = uniqueName('explorer');
@@ -113,14 +114,11 @@ const resultPane = () => editor(page.locator('.graphiql-response'));
 
 /** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
 async function waitForResult(text: string): Promise<string> {
-  const deadline = Date.now() + TIMEOUT;
   let value = '';
-  while (Date.now() < deadline) {
+  return pollUntil(`the result pane to show ${JSON.stringify(text)}`, async () => {
     value = await resultPane().get();
-    if (value.includes(text)) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${TIMEOUT} ms; it shows:\n${value}`);
+    return value.includes(text) ? value : undefined;
+  }, { timeoutMs: TIMEOUT, detail: () => `it shows:\n${value}` });
 }
 
 const executeButton = () => page.locator('button.graphiql-execute-button');
