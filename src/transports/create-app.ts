@@ -11,6 +11,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
+import { noteErrorCode } from '../plugins/request-outcome.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -109,6 +110,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(assignRequestId);
   if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -206,6 +208,7 @@ class ApolloPool {
 export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
   res.set(httpHeadersOf(e));
+  noteErrorCode(res, e.code);
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 
@@ -223,6 +226,18 @@ export function clientGone(_req: express.Request, res: express.Response): AbortS
   return controller.signal;
 }
 
+/**
+ * Gives every request its id before anything else runs: the client's X-Request-Id if well-formed,
+ * else a new one. It is stored back into the request so that every later reader (plugins, the
+ * GraphQL context, the REST router) gets the same id, and echoed in the response.
+ */
+export const assignRequestId: express.RequestHandler = (req, res, next) => {
+  const id = requestIdOf(req);
+  req.headers['x-request-id'] = id;
+  res.setHeader('X-Request-Id', id);
+  next();
+};
+
 let requestCounter = 0;
 export function requestIdOf(req: express.Request): string {
   const given = req.get('x-request-id');
@@ -238,6 +253,7 @@ export function requestIdOf(req: express.Request): string {
 export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHandler] {
   const notFound: express.RequestHandler = (req, res) => {
     const e = new ApiError('NOT_FOUND', `no route for ${req.method} ${req.path}`, { reason: 'NotFound' });
+    noteErrorCode(res, e.code);
     res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
   };
   const onError: express.ErrorRequestHandler = (err, req, res, _next) => {
@@ -260,6 +276,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
       res.end();
       return;
     }
+    noteErrorCode(res, e.code);
     if (req.path === '/graphql' || req.baseUrl === '/graphql') {
       res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
     } else {

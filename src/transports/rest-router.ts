@@ -10,6 +10,7 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
+import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, requestIdOf } from './create-app.ts';
 import {
@@ -165,5 +166,6 @@ export function sendProblem(req: Request, res: Response, err: unknown): void {
     return;
   }
   res.set(httpHeadersOf(e));
+  noteErrorCode(res, e.code);
   res.status(e.httpStatus).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
 }
