@@ -94,6 +94,8 @@ export interface ApiErrorDetails {
   currentResourceVersion?: string;
   /** GONE: what the client should do. */
   hint?: string;
+  /** SLOW_CONSUMER, UNAVAILABLE of a watch: the resourceVersion of the last event delivered, to resume from. */
+  resourceVersion?: string;
   name?: string;
   kind?: string;
   group?: string;

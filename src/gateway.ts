@@ -34,8 +34,12 @@ export interface GatewayOptions {
   catalogDebounceMs?: number;
   /** Grace period of an upstream watch after its last subscriber leaves. */
   watchGraceMs?: number;
-  /** Events queued per subscriber before it counts as a slow consumer. */
-  subscriberQueueSize?: number;
+  /** Bytes a subscriber's connection may hold unsent before it counts as a slow consumer. */
+  subscriberBufferBytes?: number;
+  /** Bytes of recent events each upstream watch keeps for resuming subscribers. */
+  watchWindowBytes?: number;
+  /** How long an upstream watch may keep failing before its subscribers get UNAVAILABLE. */
+  watchUnavailableAfterMs?: number;
   explorer?: { defaultQuery?: string } | false;
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
@@ -169,7 +173,9 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
   const hubOperations = createHubOperations(client, {
     hub: {
       graceMs: opts.watchGraceMs,
-      queueSize: opts.subscriberQueueSize,
+      maxBufferedBytes: opts.subscriberBufferBytes,
+      windowBytes: opts.watchWindowBytes,
+      unavailableAfterMs: opts.watchUnavailableAfterMs,
       onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
     },
   });

@@ -112,6 +112,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const gateway = await createGateway({
       client,
       tenants,
+      subscriberBufferBytes: config.watch.bufferBytes,
+      watchWindowBytes: config.watch.windowBytes,
+      watchUnavailableAfterMs: config.watch.unavailableAfterMs,
       // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
       plugins: [
         ...(metricsPlugin ? [metricsPlugin] : []),

@@ -5,7 +5,7 @@
 // re-checked when RBAC changes and ended when the grant or the token goes.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, WatchArgs } from '../contract/operations.ts';
+import type { KubeList, KubeObject, ListArgs, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import type { GatewayOperations, HubOperations } from '../service/hub-operations.ts';
 import { partitionedList } from '../service/partitioned-list.ts';
@@ -30,32 +30,35 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   const live = new Set<LiveWatch>();
   recheckOnRbacChange(permissions, live, opts.recheckDelayMs ?? 250);
 
-  async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
+  async function watch(req: WatchReq): Promise<WatchFeed> {
     // A namespace that cannot name anything is bad input, whatever the caller's rights.
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
     const entry: LiveWatch = { req, namespaces: await watchScope(permissions, req), revoke: () => {} };
-    let revoked: ApiError | undefined;
     // Credentials that expire end the subscription then, not at the next event.
     let expiry: { cancel(): void } | undefined;
-    const stream = ops.watchGuarded(req, {
-      visible: visibility(permissions, req, entry),
-      endReason: () => revoked,
-      onEnd: () => {
-        expiry?.cancel();
-        live.delete(entry);
-      },
-    });
-    entry.revoke = (err) => {
-      revoked = err;
-      // Ends the hub subscriber; a pending next() then reports the reason.
-      void stream.return?.();
-    };
+    let ended = false;
     live.add(entry);
-    if (req.context.expiresAt !== undefined) {
+    let feed: WatchFeed;
+    try {
+      feed = ops.watchGuarded(req, {
+        visible: visibility(permissions, req, entry),
+        onEnd: () => {
+          ended = true;
+          expiry?.cancel();
+          live.delete(entry);
+        },
+      });
+    } catch (err) {
+      live.delete(entry);
+      throw err;
+    }
+    // Ends the hub subscriber with the reason, which the reader shows.
+    entry.revoke = (err) => feed.fail(err);
+    if (req.context.expiresAt !== undefined && !ended) {
       expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
         req.context.expiresAt);
     }
-    return stream;
+    return feed;
   }
 
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {

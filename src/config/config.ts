@@ -38,6 +38,8 @@ export interface GatewayConfig {
    * production, except with the bundled local control plane, which is local.
    */
   mode: GatewayMode | undefined;
+  /** Flow control and memory of subscriptions (src/service/watch-hub.ts). */
+  watch: { bufferBytes: number; windowBytes: number; unavailableAfterMs: number };
   /** What one GraphQL document may ask for (src/plugins/query-limits.ts). */
   limits: QueryLimits;
   /** Per-tenant budgets and the apiserver 429 retries (src/plugins/rate-limits.ts). */
@@ -133,6 +135,11 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     kubeTimeoutMs: s['kube-timeout'].value,
     tenants: s.tenants.value,
     mode: s.mode.value,
+    watch: {
+      bufferBytes: s['watch-buffer-bytes'].value,
+      windowBytes: s['watch-window-bytes'].value,
+      unavailableAfterMs: s['watch-unavailable-after'].value,
+    },
     limits: {
       maxDepth: s['max-depth'].value,
       maxAliases: s['max-aliases'].value,

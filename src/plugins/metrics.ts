@@ -107,9 +107,16 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
     collect() { this.set(hubStats()?.subscribers ?? 0); } });
   new Gauge({ name: 'crdgate_upstream_watches', help: 'Open upstream Kubernetes watches of the watch hub (one per resource and namespace scope)', registers: [registry],
     collect() { this.set(hubStats()?.upstreams ?? 0); } });
+  new Gauge({ name: 'crdgate_watch_upstream_bytes', help: 'Bytes an upstream watch holds: the objects of its store and its resume window', labelNames: ['resource', 'namespace'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of parts?.operations.hub.upstreamStats() ?? []) {
+        this.set({ resource: `${u.key.plural}.${u.key.group}/${u.key.version}`, namespace: u.key.namespace ?? '' }, u.storeBytes + u.windowBytes);
+      }
+    } });
   mirroredCounter(registry, 'crdgate_upstream_watches_started_total', 'Upstream watches started by the watch hub', () => hubStats()?.upstreamsStarted ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
-  mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events dropped because a subscriber\'s queue was full', () => hubStats()?.eventsDropped ?? 0);
+  mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events slow consumers were cut off from (the one that crossed the byte bound, or the backlog they had yet to receive)', () => hubStats()?.eventsDropped ?? 0);
   mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);
   // sharedResultStats is per process: with several gateways in one process they share it.
   mirroredCounter(registry, 'crdgate_subscription_executions_total', 'Subscription selection sets executed (once per event and distinct operation)', () => sharedResultStats.executed);

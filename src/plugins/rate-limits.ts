@@ -245,44 +245,16 @@ export function budgetedOperations(ops: GatewayOperations, budgets: TenantBudget
   wrapped.watch = async (req: Parameters<GatewayOperations['watch']>[0]) => {
     const release = budgets.openWatch(req.context.tenant ?? '');
     try {
-      const inner = await ops.watch(req);
-      return releasing(inner, release);
+      const feed = await ops.watch(req);
+      // The slot is given back when the watch ends, however it ends.
+      feed.onClose(release);
+      return feed;
     } catch (err) {
       release();
       throw err;
     }
   };
   return wrapped as unknown as GatewayOperations;
-}
-
-/** An iterable that calls release once its iterator finishes, fails or is returned. */
-function releasing<T>(inner: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = inner[Symbol.asyncIterator]();
-      return {
-        async next() {
-          try {
-            const r = await it.next();
-            if (r.done) release();
-            return r;
-          } catch (err) {
-            release();
-            throw err;
-          }
-        },
-        async return(value?: unknown) {
-          release();
-          return (await it.return?.(value)) ?? { done: true, value: undefined as T };
-        },
-        async throw(err?: unknown) {
-          release();
-          if (it.throw) return it.throw(err);
-          throw err;
-        },
-      };
-    },
-  };
 }
 
 /**

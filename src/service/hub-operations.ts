@@ -4,8 +4,7 @@
 // check and the end it is given.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeObject, KubeWatchEvent, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
-import { mapStream } from '../streams/map-stream.ts';
+import type { KubeObject, OperationRequest, ResourceOperations, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService } from './resource-service.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -18,22 +17,21 @@ export interface GatewayOperations extends ResourceOperations<CallerContext> {
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
 
-/** How auth narrows and ends one watch on the shared upstream watch. */
+/** How auth narrows one watch on the shared upstream watch. */
 export interface WatchGuard {
   /**
-   * Checked for every event before it is queued: events the subscriber may not see never reach
-   * it. Read per event, so a check that reads the newest rules applies from the next event on.
+   * Checked for every event before it is delivered: events the subscriber may not see never
+   * reach it. Read per event, so a check that reads the newest rules applies from the next event
+   * on. It may read only the object's name, namespace and labels (see SubscribeOptions.filter).
    */
   visible?: (object: KubeObject) => boolean;
-  /** When it returns an error, the stream ends with that error instead of quietly (a revoked grant). */
-  endReason?: () => unknown;
-  /** Called once when the stream ends, however it ends. */
+  /** Called once when the watch ends, however it ends. */
   onEnd?: () => void;
 }
 
 export interface HubOperations extends GatewayOperations {
-  /** A watch on the shared upstream watch; return() on the stream ends the subscriber at once. */
-  watchGuarded(req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent>;
+  /** A watch on the shared upstream watch; fail() on the feed ends it with that error (a revoked grant). */
+  watchGuarded(req: WatchReq, guard: WatchGuard): WatchFeed;
 }
 
 export interface HubOperationsOptions {
@@ -47,14 +45,14 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${pathSegment(key.namespace, 'namespace')}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, as the caller,
     // which either still has it (and sends exactly the events after it) or answers 410 Gone.
-    fallback: (key, o) => directWatch(service, key, o),
+    fallback: (key, o, onEvent, signal) => directWatch(service, key, o, onEvent, signal),
     ...opts.hub,
   });
 
-  const watchGuarded = (req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent> => {
+  const watchGuarded = (req: WatchReq, guard: WatchGuard): WatchFeed => {
     const a = req.args;
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
-    const events = hub.subscribe(
+    const feed = hub.subscribe(
       { group: req.resource.group, version: req.version.name, plural: req.resource.plural, namespace: req.resource.scope === 'Namespaced' ? req.namespace : undefined },
       {
         labelSelector: a.labelSelector,
@@ -67,8 +65,8 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         filter: guard.visible,
       },
     );
-    return mapStream(events, (e): KubeWatchEvent => ({ type: e.type, object: e.object, resourceVersion: e.resourceVersion }),
-      { beforeEnd: guard.endReason, onEnd: guard.onEnd });
+    if (guard.onEnd) feed.onClose(guard.onEnd);
+    return feed;
   };
 
   return {
@@ -89,8 +87,9 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
   };
 }
 
-async function* directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
-  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation }): AsyncIterable<HubEvent> {
+function directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
+  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation },
+  onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
   // The service builds the path from group, plural, scope and version name only.
   const req: WatchReq = {
     resource: { group: key.group, plural: key.plural, scope: key.namespace ? 'Namespaced' : 'Cluster' } as WatchReq['resource'],
@@ -99,9 +98,9 @@ async function* directWatch(service: ResourceService, key: { group: string; vers
     args: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true },
     context: { signal: o.signal, identity: o.identity },
   };
-  for await (const e of service.watch(req)) {
+  return service.watchDirect(req, (e) => {
+    if (e.type === 'ERROR') return;
     const rv = ((e.object.metadata ?? {}) as { resourceVersion?: string }).resourceVersion ?? '';
-    if (e.type === 'ERROR') continue;
-    yield { type: e.type, object: e.object, resourceVersion: rv };
-  }
+    return onEvent({ type: e.type, object: e.object, resourceVersion: rv });
+  }, signal);
 }

@@ -9,12 +9,19 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import {
+  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode,
+  type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ParseOptions, type ValidationRule,
+} from 'graphql';
+import type { WebSocket } from 'ws';
 import { ApiError, toGraphQLError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
+import { SharedSelections } from '../graphql/shared-subscription-results.ts';
+import { feedBehind } from '../streams/feed.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -36,6 +43,9 @@ export interface WebSocketOptions {
   maxPayloadBytes?: number;
 }
 
+/** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
+export const maxSubscriptionIdLength = 256;
+
 export interface WebSocketHandle {
   readonly wss: WebSocketServer;
   /** Closes every connection with 1001 (going away) and stops accepting new ones. */
@@ -43,6 +53,7 @@ export interface WebSocketHandle {
 }
 
 export const CloseCode = {
+  BadRequest: 4400,
   Unauthorized: 4401,
   Forbidden: 4403,
 } as const;
@@ -53,27 +64,19 @@ interface ConnectionState {
   expiry?: { cancel(): void };
 }
 
+/** Where the events of a subscription go: its connection, its id, and its operation's text. */
+interface Delivery {
+  writer: ConnectionWriter;
+  id: string;
+  source: string;
+}
+
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
-  // Shared subscription results are serialized once; their JSON replaces a token on the way out.
-  // Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
-  // in one write: the TCP socket is corked until the tick ends.
-  wss.on('connection', (socket) => {
-    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    let corked = false;
-    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
-      if (tcp && !corked) {
-        corked = true;
-        tcp.cork();
-        process.nextTick(() => {
-          corked = false;
-          if (!tcp.destroyed) tcp.uncork();
-        });
-      }
-      send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
-    };
-  });
+  const writers = new WeakMap<WebSocket, ConnectionWriter>();
+  wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
+  const deliveries = new WeakMap<ExecutionArgs, Delivery>();
+  const groups = new SharedSelections();
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
@@ -109,6 +112,10 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
       // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
       onSubscribe: async (ctx, id, payload) => {
+        if (id.length > maxSubscriptionIdLength) {
+          ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
+          return [new GraphQLError('the subscription id is too long')];
+        }
         const caller = states.get(ctx.extra)?.caller;
         const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
         let document: DocumentNode;
@@ -140,10 +147,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         } catch (err) {
           return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
         }
-        return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+        const args: ExecutionArgs = { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+        const writer = writers.get(ctx.extra.socket);
+        if (writer) deliveries.set(args, { writer, id, source: payload.query });
+        return args;
       },
-      subscribe: subscribeShared,
-      jsonMessageReplacer: replaceSharedPayload,
+      subscribe: (args) => subscribe(args, deliveries.get(args), groups),
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
     },
@@ -160,3 +169,16 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
 }
 
+
+/**
+ * Starts a subscription. One whose event stream is a feed (the watch hub's) is pushed straight
+ * into its connection (graphql-ws-push.ts), its selection executed once per event for its group;
+ * any other goes the general way, one execution per event and subscriber.
+ */
+async function subscribe(args: ExecutionArgs, delivery: Delivery | undefined, groups: SharedSelections): Promise<AsyncIterable<ExecutionResult> | AsyncIterableIterator<never> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+  const feed = feedBehind<object>(source);
+  if (feed && delivery) return pushedSubscription(delivery.writer, delivery.id, groups.join(args, delivery.source), feed);
+  return mapStream(source as AsyncIterable<unknown>, (event) => execute({ ...args, rootValue: event }));
+}

@@ -6,7 +6,9 @@ import type {
   KubeWatchEvent,
   OperationRequest,
   ResourceOperations,
+  WatchFeed,
 } from '../../src/contract/operations.ts';
+import { feedFrom } from '../../src/streams/feed.ts';
 
 export interface RecordedCall {
   readonly operation: keyof ResourceOperations;
@@ -100,12 +102,12 @@ export class InMemoryOperations implements ResourceOperations {
     return { kind: 'List', items };
   }
 
-  watch(request: OperationRequest<any>): AsyncIterable<KubeWatchEvent> {
+  async watch(request: OperationRequest<any>): Promise<WatchFeed> {
     this.record('watch', request);
     const events = this.watchEvents;
-    return (async function* () {
-      yield* events;
-    })();
+    return feedFrom(async (emit) => {
+      for (const e of events) await emit(e);
+    });
   }
 }
 

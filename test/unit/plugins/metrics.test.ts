@@ -141,11 +141,16 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   const plugin = metrics({ processMetrics: false });
   const stats = { rebuilds: 2, lastDurationMs: 12, crds: 5, problems: 1 };
   const hub = { upstreams: 3, subscribers: 7, upstreamsStarted: 4, slowConsumers: 1, eventsDelivered: 100, eventsDropped: 2, fallbackSubscribers: 0 };
+  let upstreams = [
+    { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'a' }, storeBytes: 1000, windowBytes: 24 },
+    { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs' }, storeBytes: 5000, windowBytes: 0 },
+  ];
+  const bytesOf = (namespace: string) => m.get(key('crdgate_watch_upstream_bytes', { resource: 'crontabs.stable.example.com/v1', namespace }));
   const listeners: (() => void)[] = [];
   const parts = {
     catalog: {},
     live: { stats, onChange: (l: () => void) => { listeners.push(l); return () => {}; } },
-    operations: { hub: { stats: () => ({ ...hub }) } },
+    operations: { hub: { stats: () => ({ ...hub }), upstreamStats: () => upstreams } },
   } as unknown as GatewayParts;
   plugin.attach!(parts);
   const before = { ...sharedResultStats };
@@ -161,12 +166,15 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_watch_events_dropped_total'), 2);
   assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 1);
   assert.equal(m.get('crdgate_subscription_executions_total'), before.executed);
+  assert.equal(bytesOf('a'), 1024);
+  assert.equal(bytesOf(''), 5000, 'all namespaces');
   // Later: the numbers move, and a rebuild is observed.
   stats.rebuilds = 3;
   stats.lastDurationMs = 40;
   stats.crds = 6;
   for (const l of listeners) l();
   Object.assign(hub, { subscribers: 2, eventsDelivered: 150, slowConsumers: 3 });
+  upstreams = upstreams.slice(1);
   sharedResultStats.executed += 5;
   sharedResultStats.shared += 7;
   try {
@@ -184,6 +192,8 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 3);
   assert.equal(m.get('crdgate_subscription_executions_total'), before.executed + 5);
   assert.equal(m.get('crdgate_subscription_results_shared_total'), before.shared + 7);
+  assert.equal(bytesOf('a'), undefined, 'a stopped upstream has no series');
+  assert.equal(bytesOf(''), 5000);
 });
 
 test('subscriptions (transport ws) are counted when they start or are refused; REST watches are left to the request count', async () => {
