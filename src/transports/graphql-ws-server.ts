@@ -114,7 +114,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onSubscribe: async (ctx, id, payload) => {
         if (id.length > maxSubscriptionIdLength) {
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
-          return [new GraphQLError('the subscription id is too long')];
+          return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
         }
         const caller = states.get(ctx.extra)?.caller;
         const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
