@@ -38,6 +38,10 @@ export interface GatewayOptions {
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
   rbacCacheMs?: number;
+  /** How long the watch of RBAC objects may fail before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs?: number;
+  /** How often they are re-checked then (default 1 s). */
+  rbacStaleCheckMs?: number;
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
 }
@@ -92,12 +96,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clearTimeout(timer);
   }
 
-  const permissions = opts.tenants ? new Permissions(client, { ttlMs: opts.rbacCacheMs }) : undefined;
+  const permissions = opts.tenants
+    ? new Permissions(client, { ttlMs: opts.rbacCacheMs, staleAfterMs: opts.rbacStaleAfterMs, staleCheckMs: opts.rbacStaleCheckMs, log })
+    : undefined;
   permissions?.start();
-  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, createGatewayOperations(client, {
+  const gatewayOperations = createGatewayOperations(client, {
     permissions,
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
-  }));
+  });
+  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, gatewayOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
@@ -219,6 +226,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await Promise.all(closed);
         await stopApp();
         await catalog.stop();
+        gatewayOperations.stopRechecks();
         await permissions?.stop();
         for (const p of plugins) await p.stop?.();
       })();
