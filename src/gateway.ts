@@ -7,10 +7,12 @@ import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
+import { internalErrorReporter } from './api-errors.ts';
 import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './http/create-app.ts';
 import { restRouter } from './rest/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
+import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { allowedRootFields, refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
@@ -44,6 +46,11 @@ export interface GatewayOptions {
   rbacStaleCheckMs?: number;
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
+  /**
+   * Where the cause of each internal error goes, once, with its request id (clients only see
+   * "internal error"). Default: a warning through log.
+   */
+  onInternalError?: (requestId: string | undefined, cause: unknown) => void;
 }
 
 export interface Gateway {
@@ -112,7 +119,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
   if (opts.tenants && permissions) {
-    const authenticator = new Authenticator(opts.tenants);
+    const auth = opts.tenants.auth;
+    const tokenReviewer = auth.mode === 'tokenReview'
+      ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
+      : undefined;
+    const authenticator = new Authenticator(opts.tenants, { tokenReviewer });
     const cache = new TenantSchemaCache();
     tenants = {
       authenticate: (authorization) => authenticator.authenticate(authorization),
@@ -157,8 +168,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   }
 
+  const reportInternal = internalErrorReporter(opts.onInternalError
+    ?? ((requestId, cause) => log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const apolloExtras = mergeApolloExtras(plugins);
   const { app, stop: stopApp } = await createApp({
+    reportInternal,
     gateway: schema,
     tenants: httpTenants,
     apollo: apolloExtras,
@@ -204,6 +218,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         validationRules: apolloExtras.validationRules,
         parseOptions: apolloExtras.parseOptions,
         introspection: apolloExtras.introspection,
+        reportInternal,
         checkOperation: (args) => {
           for (const p of plugins) p.checkOperation?.(args);
         },

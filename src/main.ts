@@ -138,6 +138,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         rateLimits({ limits: config.rateLimits }),
       ],
       log: messageLog(logger),
+      onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });

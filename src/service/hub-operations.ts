@@ -190,6 +190,22 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
       expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
         req.context.expiresAt);
     }
+    const revalidate = req.context.revalidate;
+    if (revalidate && req.context.revalidateEveryMs) {
+      // A token can be revoked before it expires (TokenReview mode): ask again now and then.
+      const timer = setInterval(() => {
+        revalidate().catch((err: unknown) => {
+          const e = err instanceof ApiError ? err : fromKubeError(err);
+          if (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN') entry.revoke(e);
+        });
+      }, req.context.revalidateEveryMs);
+      timer.unref();
+      const cancelExpiry = expiry;
+      expiry = { cancel: () => {
+        clearInterval(timer);
+        cancelExpiry?.cancel();
+      } };
+    }
     return stream;
   }
 
