@@ -130,6 +130,8 @@ export class Permissions {
   readonly reviewer: AccessReviewer;
   private readonly now: () => number;
   private readonly cache: LRUCache<string, Promise<PermissionSet>>;
+  /** Namespace rules per identity, whatever resources its permission sets are for. */
+  private readonly rulesCache: LRUCache<string, Promise<Map<string, ResourceRule[]>>>;
   private generation = 0;
   private readonly reflectors: Reflector<Record<string, unknown>>[] = [];
   private readonly namespaces: Reflector<Record<string, unknown>>;
@@ -158,6 +160,7 @@ export class Permissions {
     const maxEntries = opts.maxEntries ?? 10_000;
     this.reviewer = new AccessReviewer(client, { ttlMs, now: this.now, concurrency: opts.concurrency, maxEntries: maxEntries * 4 });
     this.cache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
+    this.rulesCache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
     // Read by live watches for every event, refreshed by every computation: no TTL, only a bound.
     this.latestSets = new LRUCache({ max: maxEntries });
     const onChange = () => this.invalidate();
@@ -248,6 +251,7 @@ export class Permissions {
   forget(): void {
     this.generation++;
     this.cache.clear();
+    this.rulesCache.clear();
     this.reviewer.invalidate();
   }
 
@@ -280,8 +284,7 @@ export class Permissions {
   private async compute(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
     const seq = ++this.seq;
     await this.nsSynced;
-    const namespaces = [...this.namespaces.store.keys()].map((k) => k.slice(1));
-    const rules = await this.namespaceRules(who, namespaces);
+    const rules = await this.rulesOf(who);
     const answers = new Map<string, boolean>();
     const questions: [Verb, ResourceRef, string | undefined][] = [];
     const distinctRules = [...new Set(rules.values())];
@@ -304,6 +307,18 @@ export class Permissions {
     // A computation that started earlier than the one behind the current answer must not replace it.
     if ((this.latestSets.get(key)?.seq ?? 0) < seq) this.latestSets.set(key, { seq, set });
     return set;
+  }
+
+  private rulesOf(who: Impersonation): Promise<Map<string, ResourceRule[]>> {
+    const key = identityKey(who);
+    const hit = this.rulesCache.get(key);
+    if (hit) return hit;
+    const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)));
+    this.rulesCache.set(key, rules);
+    rules.catch(() => {
+      if (this.rulesCache.peek(key) === rules) this.rulesCache.delete(key);
+    });
+    return rules;
   }
 
   /** The rules of every namespace: reviewed where the identity's RoleBindings are, shared elsewhere. */

@@ -103,8 +103,8 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   /**
    * A re-check that does not depend on the gateway's view of RBAC objects: SubjectAccessReviews
    * for list and watch where the subscription watches (its namespace, the namespaces it was
-   * narrowed to, or the cluster). When Kubernetes cannot answer, the subscription is marked
-   * unverified: it stays open while nothing happens, but is ended rather than sent an event.
+   * narrowed to, or the cluster). When Kubernetes answers with an error, the subscription is
+   * marked unverified: it stays open while nothing happens, but is ended rather than sent an event.
    */
   async function verifyByAccessReview(w: LiveWatch): Promise<void> {
     const identity = w.req.context.identity;
@@ -131,7 +131,10 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     } catch (err) {
       const e = err instanceof ApiError ? err : fromKubeError(err);
       if (e.code === 'FORBIDDEN') w.revoke(e);
-      else w.unverified = true;
+      // No answer at all (the apiserver cannot be reached): it cannot send events either, and the
+      // next second asks again. Any answer that is not one (429, 5xx, a timeout) leaves the
+      // subscription unverified.
+      else if (!(e.code === 'UNAVAILABLE' && e.details.kubernetesCode === undefined)) w.unverified = true;
     }
   }
 

@@ -27,8 +27,8 @@ const buggy: GatewayPlugin = {
   wrapOperations(ops) {
     return { ...ops, get: (req) => (req.name === 'explode' ? Promise.reject(new TypeError(secret)) : ops.get(req)) };
   },
-  checkOperation({ operationName }) {
-    if (operationName === 'Explode') throw new TypeError(secret);
+  checkOperation({ source }) {
+    if (/subscription Explode\b/.test(source)) throw new TypeError(secret);
   },
 };
 
