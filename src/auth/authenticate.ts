@@ -6,7 +6,8 @@ import jwt, { type GetPublicKeyOrSecret, type JwtHeader, type JwtPayload } from 
 import jwksRsa from 'jwks-rsa';
 import { ApiError, type AuthReason } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
-import type { JwtAuthConfig, TenantConfig, TenantLimits, TenantRule } from './tenant-config.ts';
+import type { JwtAuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
+import type { TenantLimits } from '../contract/caller-context.ts';
 import { mapReviewedUser, type TokenReviewer } from './token-review.ts';
 
 export interface Caller {

@@ -11,7 +11,8 @@ import { kubeListWatch } from '../kube/list-watch.ts';
 import { Reflector } from '../kube/reflector.ts';
 import { fromKubeError } from '../api-errors.ts';
 import { describeError } from '../errors.ts';
-import { AccessReviewer, identityKey, type Verb } from './access-review.ts';
+import { AccessReviewer, identityKey } from './access-review.ts';
+import type { ResourceRef, Verb } from '../contract/access.ts';
 import { planNamespaces, type RoleBindingLike } from './review-namespaces.ts';
 
 interface ResourceRule {
@@ -19,12 +20,6 @@ interface ResourceRule {
   apiGroups?: string[];
   resources?: string[];
   resourceNames?: string[];
-}
-
-export interface ResourceRef {
-  group: string;
-  plural: string;
-  namespaced: boolean;
 }
 
 /** What one identity may do; answers are synchronous once computed. */

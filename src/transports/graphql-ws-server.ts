@@ -13,9 +13,9 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, v
 import type { SubscribePayload } from 'graphql-ws';
 import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
+import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
 
 export interface WebSocketOptions {
   path: string;
