@@ -108,10 +108,12 @@ export interface ApiErrorDetails {
  * did not authenticate the token), TOKEN_AUDIENCE. 403: NO_TENANT, SYSTEM_IDENTITY,
  * UNSAFE_IDENTITY, TOO_MANY_GROUPS.
  */
-export type AuthReason =
-  | 'TOKEN_MISSING' | 'TOKEN_MALFORMED' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_NOT_YET_VALID' | 'TOKEN_NO_EXPIRY'
-  | 'TOKEN_LIFETIME' | 'TOKEN_TYPE' | 'CLAIM_MISSING' | 'CLAIM_INVALID' | 'TOKEN_REVIEW' | 'TOKEN_AUDIENCE'
-  | 'NO_TENANT' | 'SYSTEM_IDENTITY' | 'UNSAFE_IDENTITY' | 'TOO_MANY_GROUPS';
+export const authReasons = [
+  'TOKEN_MISSING', 'TOKEN_MALFORMED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_NOT_YET_VALID', 'TOKEN_NO_EXPIRY',
+  'TOKEN_LIFETIME', 'TOKEN_TYPE', 'CLAIM_MISSING', 'CLAIM_INVALID', 'TOKEN_REVIEW', 'TOKEN_AUDIENCE',
+  'NO_TENANT', 'SYSTEM_IDENTITY', 'UNSAFE_IDENTITY', 'TOO_MANY_GROUPS',
+] as const;
+export type AuthReason = (typeof authReasons)[number];
 
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
