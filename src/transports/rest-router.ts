@@ -9,7 +9,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import { clientGone, requestIdOf } from './create-app.ts';
+import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 
 export interface RestRouterOptions {
@@ -69,7 +69,10 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   const context = (req: Request, res: Response): CallerContext => {
     const caller = res.locals.caller as Caller | undefined;
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
-    return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : base;
+    if (!caller) return base;
+    const ctx: CallerContext = { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt };
+    if (caller.revalidate) Object.assign(ctx, { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs });
+    return ctx;
   };
 
   const request = <A>(req: Request, res: Response, t: Target, args: A): OperationRequest<A, CallerContext> => {
@@ -224,6 +227,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
       }
     } catch (err) {
       const e = err instanceof ApiError ? err : fromKubeError(err);
+      reportInternal(req, e);
       if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
     } finally {
       clearTimeout(timer);
@@ -405,6 +409,7 @@ function send(req: Request, res: Response, status: number, body: unknown): void 
 
 export function sendProblem(req: Request, res: Response, err: unknown): void {
   const e = err instanceof ApiError ? err : fromKubeError(err);
+  reportInternal(req, e);
   if (res.headersSent) {
     res.end();
     return;
