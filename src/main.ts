@@ -135,6 +135,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         rateLimits({ limits: config.rateLimits }),
       ],
       log: messageLog(logger),
+      // The explorer's tenant picker; its tokens go only to browsers on this machine.
+      explorer: cluster && tenants && !config.tenants ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });
