@@ -38,7 +38,8 @@ export function showProgress(status: () => BuildStatus, target: ProgressTarget, 
   const timers = opts.timers ?? realTimers;
   if ('terminal' in target) {
     const out = target.terminal;
-    const draw = () => out.write(`\r\x1b[K${statusBar(status(), out.columns ?? 80)}`);
+    // A terminal that does not know its width reports 0 columns.
+    const draw = () => out.write(`\r\x1b[K${statusBar(status(), out.columns || 80)}`);
     draw();
     const handle = timers.setInterval(draw, opts.redrawMs ?? 200);
     return {

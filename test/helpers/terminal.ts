@@ -22,17 +22,20 @@ const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 
 function record(child: ChildProcess, interrupt: () => void): RecordedProcess {
   let out = '';
-  let err = '';
+  let stderrText = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderrText += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   // A line redrawn in place (carriage returns) counts as what it shows last.
   const output = () => stripVTControlCharacters(out.replace(/\r\n/g, '\n')).split('\n').map((l) => l.slice(l.lastIndexOf('\r') + 1)).join('\n');
   return {
     child,
     output,
-    stderr: () => err,
-    waitFor: (pattern, timeoutMs = 60_000) => pollUntil(`${pattern} in the output`, () => pattern.exec(output()), { timeoutMs }),
+    stderr: () => stderrText,
+    waitFor: (pattern, timeoutMs = 60_000) => pollUntil(`${pattern} in the output`, () => pattern.exec(output()), { timeoutMs })
+      .catch((err: Error) => {
+        throw new Error(`${err.message}; the output ends with:\n${output().slice(-3000)}\nstderr:\n${stderrText.slice(-2000)}`);
+      }),
     interrupt,
     exited,
   };

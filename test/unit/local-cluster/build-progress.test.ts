@@ -216,6 +216,15 @@ test('on a terminal: the line is redrawn in place, and cleared at the end', () =
   assert.equal(t.active(), 0);
 });
 
+test('a terminal that reports no width gets 80 columns, not an empty line', () => {
+  const p = new BuildProgress(clock().now, 0);
+  p.startCompiling();
+  let screen = '';
+  const t = fakeTimers(clock());
+  showProgress(() => p.status(), { terminal: { write: (s: string) => (screen += s), columns: 0 } }, { timers: t.timers }).stop();
+  assert.match(screen, /^\r\x1b\[K\[ +\] 0 packages compiled \(counting\) {2}0s\r\x1b\[K$/);
+});
+
 test('the module zips go.mod requires, after replace directives, spelt as the module cache spells them', () => {
   assert.deepEqual(moduleZips({
     Require: [
