@@ -4,9 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import request from 'supertest';
-import { createApp, type App } from '../../../src/http/create-app.ts';
-import { SchemaGateway } from '../../../src/http/schema-gateway.ts';
-import { isLoopbackAddress, isLoopbackHost } from '../../../src/http/explorer.ts';
+import { createApp, type App } from '../../../src/transports/create-app.ts';
+import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
+import { isLoopbackAddress, isLoopbackHost } from '../../../src/transports/explorer.ts';
 
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({
