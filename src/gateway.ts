@@ -9,6 +9,7 @@ import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter } from './api-errors.ts';
 import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './transports/create-app.ts';
+import type { ExplorerSettings } from './transports/explorer.ts';
 import { restRouter } from './transports/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
@@ -35,7 +36,7 @@ export interface GatewayOptions {
   watchGraceMs?: number;
   /** Events queued per subscriber before it counts as a slow consumer. */
   subscriberQueueSize?: number;
-  explorer?: { defaultQuery?: string } | false;
+  explorer?: ExplorerSettings | false;
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import { logLevels, type LogLevel } from '../logging.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode, type QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 
@@ -47,6 +47,8 @@ export interface GatewayConfig {
   /** Address of the /metrics listener; 'main': serve /metrics on the API port instead. */
   metricsHost: string;
   logLevel: LogLevel;
+  /** pretty: readable lines; json: one JSON object per line; auto: pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -92,6 +94,7 @@ const options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'persisted-operations': { type: 'string' },
   'persisted-operations-mode': { type: 'string' },
   'apq-cache-size': { type: 'string' },
@@ -158,7 +161,9 @@ export const configHelp = `usage: crdgate [serve] [options]
   --metrics-host ADDR|main  address of that listener (env CRDGATE_METRICS_HOST; default 127.0.0.1);
                             main: serve /metrics on the API port instead (every caller can read it)
   --log-level LEVEL         fatal | error | warn | info | debug | trace (env CRDGATE_LOG_LEVEL;
-                            default info); logs are JSON lines on stdout, one per request
+                            default info); logs go to stdout, one line per request
+  --log-format FORMAT       auto | pretty | json (env CRDGATE_LOG_FORMAT; default auto: pretty
+                            when stdout is a terminal, else JSON lines; use json in production)
   --shutdown-timeout MS     after SIGTERM, how long in-flight requests may take (env
                             CRDGATE_SHUTDOWN_TIMEOUT; default 25000)
   --shutdown-delay MS       after SIGTERM, how long /readyz answers 503 before the gateway stops
@@ -273,6 +278,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     if ((logLevels as readonly string[]).includes(levelRaw)) logLevel = levelRaw as LogLevel;
     else problems.push(`log-level from ${levelFrom}: "${levelRaw}" is not one of ${logLevels.join(', ')}`);
   }
+  const [formatRaw, formatFrom] = pick(v['log-format'], 'CRDGATE_LOG_FORMAT');
+  let logFormat: LogFormat = 'auto';
+  if (formatRaw !== undefined) {
+    if ((logFormats as readonly string[]).includes(formatRaw)) logFormat = formatRaw as LogFormat;
+    else problems.push(`log-format from ${formatFrom}: "${formatRaw}" is not one of ${logFormats.join(', ')}`);
+  }
   const shutdownTimeoutMs = int('shutdown-timeout', pick(v['shutdown-timeout'], 'CRDGATE_SHUTDOWN_TIMEOUT'), 25_000, 0, 3_600_000);
   const shutdownDelayMs = int('shutdown-delay', pick(v['shutdown-delay'], 'CRDGATE_SHUTDOWN_DELAY'), 0, 0, 600_000);
   const [poFile] = pick(v['persisted-operations'], 'CRDGATE_PERSISTED_OPERATIONS');
@@ -326,6 +337,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     metricsPort,
     metricsHost: metricsHost ?? '127.0.0.1',
     logLevel,
+    logFormat,
     shutdownTimeoutMs,
     shutdownDelayMs,
     configFile,

@@ -14,7 +14,7 @@ test('defaults', () => {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined, rbacStaleAfterMs: 2000,
     mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
-    metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
+    metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
     tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
   });
