@@ -196,7 +196,11 @@ test('APQ: a document registered through one replica runs by its hash through th
 
 /** Slots held in a shared budget, read from Redis itself. */
 function redisZcard(key: string): Promise<number> {
-  inspector ??= new Redis(redis.url);
+  if (!inspector) {
+    inspector = new Redis(redis.url);
+    // This test stops Redis on purpose; the inspector is not used while it is down.
+    inspector.on('error', () => {});
+  }
   return inspector.zcard(key);
 }
 
@@ -302,4 +306,37 @@ test('subscriptions on both replicas; SIGTERM one while writes flow: its clients
   // a gave its watch slots back when it stopped: the tenant holds one per client, all on b.
   await pollUntil('one slot per client', async () => (await redisZcard('crdgate:watches:watcher')) === clients);
   for (const s of subscribers) await s.client.dispose();
+});
+
+test('Redis goes away: the replica refuses with 503 UNAVAILABLE and Retry-After, says so once; Redis back: served again', async () => {
+  const b = replicas[1]!;
+  const query = { query: '{ __typename }' };
+  assert.equal((await post(b, 'apq', query)).status, 200);
+  const before = b.logs.length;
+  await redis.stop();
+  const refusals = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`${b.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token('rated')}` }, body: JSON.stringify(query) });
+    refusals.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { errors?: { message: string; extensions?: Record<string, unknown> }[] } });
+  }
+  for (const r of refusals) {
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.retryAfter, '1');
+    assert.equal(r.body.errors?.[0]?.extensions?.code, 'UNAVAILABLE');
+    assert.equal(r.body.errors?.[0]?.extensions?.reason, 'SharedStateUnavailable');
+  }
+  const rest = await fetch(`${b.url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs`, { headers: { authorization: `Bearer ${token('rated')}` } });
+  assert.equal(rest.status, 503);
+  assert.equal(rest.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  const said = () => b.logs.slice(before).filter((l) => l.includes('is unreachable'));
+  await pollUntil('the log line', () => said().length > 0);
+  assert.equal(said().length, 1, said().join('\n'));
+  assert.equal(JSON.parse(said()[0]!).level, 'warn');
+
+  await redis.start();
+  await pollUntil('served again', async () => (await post(b, 'apq', query)).status === 200, { timeoutMs: 20_000 });
+  // Logs reach this process through a pipe: the line may come a moment after the answer.
+  await pollUntil('the line saying Redis is back', () => b.logs.slice(before).some((l) => l.includes('is reachable again')));
+  assert.equal(b.logs.slice(before).filter((l) => l.includes('is reachable again')).length, 1);
+  assert.equal(said().length, 1, 'still one line for the whole outage');
 });
