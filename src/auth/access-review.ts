@@ -4,8 +4,8 @@
 // RoleBinding takes effect within seconds.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { fromKubeError } from '../api-errors.ts';
+import type { Verb } from '../contract/access.ts';
 
-export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 export const allVerbs: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
 
 export interface AccessQuestion {

@@ -6,7 +6,8 @@ import jwt, { type JwtPayload, type GetPublicKeyOrSecret } from 'jsonwebtoken';
 import jwksRsa from 'jwks-rsa';
 import { ApiError } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
-import type { AuthConfig, TenantConfig, TenantLimits, TenantRule } from './tenant-config.ts';
+import type { AuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
+import type { TenantLimits } from '../contract/caller-context.ts';
 
 export interface Caller {
   tenant: string;

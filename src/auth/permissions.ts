@@ -6,19 +6,14 @@ import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
 import { Reflector } from '../kube/reflector.ts';
 import { fromKubeError } from '../api-errors.ts';
-import { AccessReviewer, identityKey, type Verb } from './access-review.ts';
+import { AccessReviewer, identityKey } from './access-review.ts';
+import type { ResourceRef, Verb } from '../contract/access.ts';
 
 interface ResourceRule {
   verbs: string[];
   apiGroups?: string[];
   resources?: string[];
   resourceNames?: string[];
-}
-
-export interface ResourceRef {
-  group: string;
-  plural: string;
-  namespaced: boolean;
 }
 
 /** What one identity may do; answers are synchronous once computed. */

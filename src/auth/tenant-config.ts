@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CrdgateError } from '../errors.ts';
+import { tenantBudgetKeys, tenantQueryLimitKeys, type TenantLimits } from '../contract/caller-context.ts';
 
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
 export const symmetricAlgorithms = ['HS256', 'HS384', 'HS512'] as const;
@@ -49,12 +50,6 @@ export interface TenantRule {
   /** Overrides of the gateway's query limits for this tenant (higher or lower). */
   limits?: TenantLimits;
 }
-
-/** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts): over 0. */
-export const tenantQueryLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
-/** The budgets a tenant rule may set for its tenant (src/plugins/rate-limits.ts): 0 is unlimited, but for burst. */
-export const tenantBudgetKeys = ['requestsPerSecond', 'burst', 'maxConcurrentCalls', 'maxWatches'] as const;
-export type TenantLimits = Partial<Record<(typeof tenantQueryLimitKeys)[number] | (typeof tenantBudgetKeys)[number], number>>;
 
 export interface TenantConfig {
   auth: AuthConfig;

@@ -7,9 +7,9 @@ import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, 
 import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveInfo } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
-import { rootFieldNames } from './graphql-type-names.ts';
-import { mapStream } from '../watch/map-stream.ts';
-import type { RootFieldNames } from './graphql-type-names.ts';
+import { rootFieldNames } from '../model/graphql-type-names.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,
   JsonPatchOperation,
@@ -19,8 +19,8 @@ import type {
   OperationRequest,
   PatchContentType,
   ResourceOperations,
-} from './operations.ts';
-import { PATCH_CONTENT_TYPES } from './operations.ts';
+} from '../contract/operations.ts';
+import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';

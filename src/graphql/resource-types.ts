@@ -25,8 +25,8 @@ import type {
 import { pascalPart } from '../model/graphql-names.ts';
 import type { MapNode, ObjectNode, ResourceModel, SchemaNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
-import { resourceTypeName } from './graphql-type-names.ts';
-import type { TypeRole } from './graphql-type-names.ts';
+import { resourceTypeName } from '../model/graphql-type-names.ts';
+import type { TypeRole } from '../model/graphql-type-names.ts';
 import { DateTimeScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,

@@ -2,14 +2,15 @@
 // the shared watch hub for subscriptions, so N subscribers to one resource cost one upstream watch.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../graphql/operations.ts';
+import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Permissions } from '../auth/permissions.ts';
 import { partitionedList } from './partitioned-list.ts';
 import { setTimer } from './deadline-timer.ts';
-import { mapStream } from '../watch/map-stream.ts';
-import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
-import { pathSegment, ResourceService, type CallerContext } from './resource-service.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
+import { pathSegment, ResourceService } from './resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {

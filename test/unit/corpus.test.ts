@@ -21,7 +21,7 @@ import {
 } from 'graphql';
 import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql';
 import { parseCrdText } from '../../src/cli/crd-documents.ts';
-import { rootFieldNames } from '../../src/graphql/graphql-type-names.ts';
+import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';

@@ -9,7 +9,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { createOpenApiBuilder, type OpenApiDocument } from '../rest/openapi-builder.ts';
 import { buildGenericOpenApiDocument } from '../rest/openapi-generic.ts';
-import { sendProblem } from '../rest/rest-router.ts';
+import { sendProblem } from './rest-router.ts';
 
 export interface OpenApiRoutesOptions {
   resources: () => readonly ResourceModel[];

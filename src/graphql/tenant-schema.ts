@@ -2,10 +2,10 @@
 // that no remaining field reaches are not in the result at all, so introspection shows a tenant
 // nothing of resources it cannot use. Callers with the same effective rights share one schema.
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
-import { rootFieldNames, type RootFieldNames } from '../graphql/graphql-type-names.ts';
+import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
-import type { Verb } from './access-review.ts';
-import type { PermissionSet, ResourceRef } from './permissions.ts';
+import type { PermissionSet } from '../auth/permissions.ts';
+import type { ResourceRef, Verb } from '../contract/access.ts';
 
 /** Which RBAC verb (and subresource) each generated root field needs. */
 export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {

@@ -6,11 +6,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
+import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
-import type { CallerContext } from '../service/resource-service.ts';
-import { clientGone, requestIdOf } from '../http/create-app.ts';
-import { stringifyKubernetesJson } from '../model/kubernetes-json.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
+import { clientGone, requestIdOf } from './create-app.ts';
+import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 
 export interface RestRouterOptions {
   operations: ResourceOperations<CallerContext>;
