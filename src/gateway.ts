@@ -145,13 +145,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Admission (rate limits) needs the tenant: after authentication with tenants, for every HTTP
   // request without. WebSocket connections are not requests; their subscriptions are counted.
   const admitters = plugins.filter((p) => p.admit);
-  const admit = (tenant: string) => {
-    for (const p of admitters) p.admit!(tenant);
+  const admit = async (tenant: string) => {
+    for (const p of admitters) await p.admit!(tenant);
   };
   const httpTenants = tenants && admitters.length
     ? { ...tenants, authenticate: async (authorization: string | undefined) => {
       const caller = await tenants!.authenticate(authorization);
-      admit(caller.tenant);
+      await admit(caller.tenant);
       return caller;
     } }
     : tenants;
@@ -159,13 +159,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!tenants && admitters.length) {
     middleware.push((req, res, next) => {
       if (!/^\/(graphql|rest)(\/|$)/.test(req.path)) return next();
-      try {
-        admit('');
-        next();
-      } catch (err) {
+      admit('').then(() => next(), (err: unknown) => {
         if (req.path.startsWith('/graphql')) sendGraphQLError(res, err);
         else sendProblem(req, res, err);
-      }
+      });
     });
   }
 

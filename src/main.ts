@@ -23,6 +23,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
+import { connectRedis, type RedisConnection } from './plugins/redis-connection.ts';
+import { SharedTenantBudgets } from './plugins/shared-budgets.ts';
+import { SharedDocuments } from './plugins/shared-documents.ts';
 import { metrics } from './plugins/metrics.ts';
 import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
@@ -121,6 +124,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     await checkReachable(client);
 
     const mode = config.mode ?? (cluster ? 'local' : 'production');
+    const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
+    if (redis) stack.push({ stop: () => redis.close() });
     const metricsOnMain = config.metricsHost === 'main';
     const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
     const gateway = await createGateway({
@@ -137,11 +142,13 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
           onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
         })] : []),
         requestLogging({ logger }),
-        persistedOperations(config.persistedOperations.file
-          ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file, cacheSize: config.persistedOperations.cacheSize }
-          : { mode: 'apq', cacheSize: config.persistedOperations.cacheSize }),
+        persistedOperations({
+          ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
+          cacheSize: config.persistedOperations.cacheSize,
+          ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
+        }),
         queryLimits({ limits: config.limits, mode }),
-        rateLimits({ limits: config.rateLimits }),
+        rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
       ],
       log: messageLog(logger),
       onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
@@ -217,6 +224,16 @@ function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined
     return `${shellPath(kubectlPath, cwd)} --kubeconfig ${shellPath(cluster.info.kubeconfig, cwd)} ${what}`;
   }
   return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
+}
+
+/**
+ * The Redis the replicas share. An unreachable one does not stop the start: the connection says
+ * so once and keeps trying, and budgets fail closed until it answers.
+ */
+async function connectShared(url: string): Promise<RedisConnection> {
+  const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
+  if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
+  return redis;
 }
 
 async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: ProgressTarget): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {

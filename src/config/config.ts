@@ -62,6 +62,11 @@ export interface GatewayConfig {
    * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
    */
   tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
+  /**
+   * Redis for state the replicas share (per-tenant budgets, APQ documents); absent: each process
+   * keeps its own.
+   */
+  redisUrl: string | undefined;
 }
 
 export const defaultMetricsPort = 9464;
@@ -103,6 +108,7 @@ const options = {
   tracing: { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'trace-sample-ratio': { type: 'string' },
+  'redis-url': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -182,6 +188,10 @@ export const configHelp = `usage: crdgate [serve] [options]
   --trace-sample-ratio R    share of requests traced, 0 to 1 (env CRDGATE_TRACE_SAMPLE_RATIO;
                             default 1); a caller's sampled or unsampled traceparent decides for its
                             request
+  --redis-url URL           redis:// or rediss:// URL of a Redis that the replicas share (env
+                            CRDGATE_REDIS_URL; default none): per-tenant budgets and APQ documents
+                            live there instead of in each process; while it is unreachable,
+                            budgeted requests are refused with 503 UNAVAILABLE
   --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
                             flags win over the environment, which wins over the file
 `;
@@ -319,6 +329,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     else problems.push(`trace-sample-ratio from ${ratioFrom}: "${ratioRaw}" is not a number from 0 to 1`);
   }
 
+  const [redisRaw, redisFrom] = pick(v['redis-url'], 'CRDGATE_REDIS_URL');
+  let redisUrl: string | undefined;
+  if (redisRaw !== undefined) {
+    // The value may hold a password: the problem names the scheme, never echoes the URL.
+    if (URL.canParse(redisRaw) && /^rediss?:$/.test(new URL(redisRaw).protocol) && new URL(redisRaw).hostname) redisUrl = redisRaw;
+    else problems.push(`redis-url from ${redisFrom}: not a redis:// or rediss:// URL with a host`);
+  }
+
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
     host: host ?? '127.0.0.1',
@@ -343,6 +361,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     configFile,
     persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
     tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate', sampleRatio },
+    redisUrl,
   };
 }
 
