@@ -7,9 +7,9 @@
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError, toGraphQLError } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -55,25 +55,7 @@ interface ConnectionState {
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
-  // Shared subscription results are serialized once; their JSON replaces a token on the way out.
-  // Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
-  // in one write: the TCP socket is corked until the tick ends.
-  wss.on('connection', (socket) => {
-    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    let corked = false;
-    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
-      if (tcp && !corked) {
-        corked = true;
-        tcp.cork();
-        process.nextTick(() => {
-          corked = false;
-          if (!tcp.destroyed) tcp.uncork();
-        });
-      }
-      send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
-    };
-  });
+  wss.on('connection', corkedSharedSend);
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
@@ -82,66 +64,11 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
   const disposable = useServer<Record<string, unknown>>(
     {
-      onConnect: async (ctx) => {
-        if (!opts.authenticate) return true;
-        const params = ctx.connectionParams ?? {};
-        const raw = typeof params.authorization === 'string' ? params.authorization
-          : typeof params.Authorization === 'string' ? params.Authorization
-            : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
-        try {
-          const caller = await opts.authenticate(raw);
-          const state = stateOf(ctx.extra);
-          state.caller = caller;
-          if (caller.expiresAt !== undefined) {
-            state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
-          }
-          return true;
-        } catch (err) {
-          const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
-          // Close reasons are limited to 123 bytes.
-          ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
-          return false;
-        }
-      },
+      onConnect: (ctx) => authenticateConnection(opts, ctx, stateOf(ctx.extra)),
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
-      // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
-      // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
-      onSubscribe: async (ctx, id, payload) => {
-        const caller = states.get(ctx.extra)?.caller;
-        const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, opts.parseOptions);
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-        let errors: readonly GraphQLError[];
-        try {
-          errors = validate(schema, document, rules);
-        } catch (err) {
-          // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
-          // subscription's root field.
-          return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
-        }
-        if (errors.length) return errors;
-        const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
-        const state = stateOf(ctx.extra);
-        state.connectionId ??= randomUUID();
-        const requestId = `${state.connectionId}-${id}`;
-        const contextValue: CallerContext = caller
-          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
-          : { requestId, transport: 'ws' };
-        try {
-          opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
-        } catch (err) {
-          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
-        }
-        return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
-      },
+      onSubscribe: (ctx, id, payload) => prepareSubscription(opts, stateOf(ctx.extra), id, payload),
       subscribe: subscribeShared,
       jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
@@ -158,5 +85,89 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Shared subscription results are serialized once; their JSON replaces a token on the way out.
+ * Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
+ * in one write: the TCP socket is corked until the tick ends.
+ */
+function corkedSharedSend(socket: WebSocket): void {
+  const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
+  let corked = false;
+  (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
+    if (tcp && !corked) {
+      corked = true;
+      tcp.cork();
+      process.nextTick(() => {
+        corked = false;
+        if (!tcp.destroyed) tcp.uncork();
+      });
+    }
+    send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
+  };
+}
+
+/** With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). */
+async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } },
+  state: ConnectionState): Promise<boolean> {
+  if (!opts.authenticate) return true;
+  const params = ctx.connectionParams ?? {};
+  const raw = typeof params.authorization === 'string' ? params.authorization
+    : typeof params.Authorization === 'string' ? params.Authorization
+      : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+  try {
+    const caller = await opts.authenticate(raw);
+    state.caller = caller;
+    if (caller.expiresAt !== undefined) {
+      state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
+    }
+    return true;
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
+    // Close reasons are limited to 123 bytes.
+    ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
+    return false;
+  }
+}
+
+/**
+ * Parsing, validation (with the same limits as over HTTP) and the cost check happen here, where
+ * the caller's schema is known; graphql-ws then runs the returned arguments as they are.
+ */
+async function prepareSubscription(opts: WebSocketOptions, state: ConnectionState, id: string,
+  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): Promise<readonly GraphQLError[] | ExecutionArgs> {
+  const caller = state.caller;
+  const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query, opts.parseOptions);
+  } catch (err) {
+    return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+  }
+  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  let errors: readonly GraphQLError[];
+  try {
+    errors = validate(schema, document, rules);
+  } catch (err) {
+    // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
+    // subscription's root field.
+    return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
+  }
+  if (errors.length) return errors;
+  const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
+  // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
+  state.connectionId ??= randomUUID();
+  const requestId = `${state.connectionId}-${id}`;
+  const contextValue: CallerContext = caller
+    ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
+    : { requestId, transport: 'ws' };
+  try {
+    opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+  } catch (err) {
+    return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+  }
+  return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
 }
 

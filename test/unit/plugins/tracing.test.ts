@@ -16,7 +16,7 @@ import { GraphQLError } from 'graphql';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
-import { ApiError, fromKubeError, toProblem } from '../../../src/api-errors.ts';
+import { ApiError, fromKubeError } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import { apiRouteOf, kubePathTemplate, otlpExporter, otlpTracesUrl, tracing, type TracingPlugin } from '../../../src/plugins/tracing.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
