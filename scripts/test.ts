@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildLauncher, kubectlPath, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { launchCluster, type LocalCluster } from '../src/local-cluster/launch-cluster.ts';
+import { progressTargetFor } from '../src/local-cluster/progress-display.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
 import { describeError } from '../src/errors.ts';
 
@@ -75,7 +76,7 @@ async function main(): Promise<number> {
   const chromium = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-chromium.sh')]);
   if (chromium !== 0) return chromium;
 
-  const build = await buildLauncher({ log: (l) => say(l) });
+  const build = await buildLauncher({ log: say, progress: progressTargetFor(process.stdout, say) });
   say(`local control plane built in ${build.seconds.toFixed(1)}s`);
 
   stateDir = mkdtempSync(join(tmpdir(), 'crdgate-test-'));

@@ -1,18 +1,19 @@
 // `crdgate serve`: configuration → cluster (the configured one, or the bundled local control
 // plane) → CRD catalog → schema → HTTP. Ctrl-C / SIGTERM stop everything in reverse order, the
-// gateway gracefully (see Gateway.stop). Logs are JSON lines on stdout (src/logging.ts); a failure
-// to start is one human line on stderr.
+// gateway gracefully (see Gateway.stop). Logs go to stdout, readable lines on a terminal and JSON
+// lines elsewhere (src/logging.ts); once it serves, a short block tells the person at the terminal
+// where to go (src/startup-block.ts); a failure to start is one human line on stderr.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
+import { configHelp, isLoopback, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
 import { createGateway } from './gateway.ts';
 import { loadTenantConfig, type TenantConfig } from './auth/tenant-config.ts';
 import { ensureDevTenants, mintDevToken } from './local-cluster/dev-tenants.ts';
 import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
-import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
+import { buildLauncher, kubectlPath, repoRoot } from './local-cluster/build-launcher.ts';
 import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
 import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -23,7 +24,9 @@ import { metrics } from './plugins/metrics.ts';
 import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
 import type { GatewayPlugin } from './plugins/gateway-plugin.ts';
-import { createLogger, messageLog, type Logger } from './logging.ts';
+import { createLogger, messageLog, resolveLogFormat, type LogFormat, type Logger } from './logging.ts';
+import { progressTargetFor, type ProgressTarget } from './local-cluster/progress-display.ts';
+import { shellPath, startupBlock } from './startup-block.ts';
 
 // Until the configuration is read, messages go at info level to stdout.
 let logger: Logger = createLogger();
@@ -72,12 +75,13 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write(configHelp);
     return 0;
   }
-  logger = createLogger({ level: config.logLevel });
+  const logFormat = resolveLogFormat(config.logFormat, Boolean(process.stdout.isTTY));
+  logger = createLogger({ level: config.logLevel, format: logFormat });
   if (config.configFile) log(`settings from ${config.configFile}`);
   const running = new RunningStack();
   const done = stopOnSignals(running, config.shutdownTimeoutMs);
   try {
-    await start(config, env, running);
+    await start(config, env, running, logFormat);
   } catch (err) {
     console.error(`crdgate: ${describeError(err)}`);
     await running.stopAll();
@@ -103,13 +107,15 @@ function stopOnSignals(running: RunningStack, shutdownTimeoutMs: number): Promis
 }
 
 /** Cluster, gateway, listeners; everything started is on the stack before the next step can fail. */
-async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: RunningStack): Promise<void> {
+async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: RunningStack, logFormat: Exclude<LogFormat, 'auto'>): Promise<void> {
+  // A bar redrawn in place only where a person reads readable lines; JSON logs get a line now and then.
+  const progress: ProgressTarget = logFormat === 'pretty' ? progressTargetFor(process.stdout, log) : { lines: log };
   // Fail on a taken port before spending seconds on a cluster.
   await checkPortFree(config);
   if (config.metricsPort && config.metricsHost !== 'main') {
     await checkPortFree({ port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
   }
-  const { kc, cluster } = await connect(config, env);
+  const { kc, cluster } = await connect(config, env, progress);
   if (cluster) {
     running.push({ stop: () => cluster.stop() });
     void cluster.exited.then((code) => {
@@ -118,18 +124,22 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
       void running.stopAll().then(() => process.exit(1));
     });
   }
+  const tenants = tenantsOf(config, Boolean(cluster));
   const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
   await checkReachable(client);
-  let tenants: TenantConfig | undefined;
-  if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
-  else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
   const metricsOnMain = config.metricsHost === 'main';
   const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
+  const mode = config.mode ?? (cluster ? 'local' : 'production');
+  const demo = Boolean(cluster && tenants && !config.tenants);
   const gateway = await createGateway({
     client,
     tenants,
-    plugins: gatewayPlugins(config, config.mode ?? (cluster ? 'local' : 'production'), metricsPlugin),
+    rbacStaleAfterMs: config.rbacStaleAfterMs,
+    plugins: gatewayPlugins(config, mode, metricsPlugin),
     log: messageLog(logger),
+    onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
+    // The explorer's tenant picker; its tokens go only to browsers on this machine.
+    explorer: demo ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
   }).catch((err: unknown) => {
     throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
   });
@@ -147,11 +157,51 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   logTracing(config);
   if (tenants) log(`authentication on: tenants from ${tenants.file}`);
   else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
-  if (cluster && tenants && !config.tenants) {
-    // Shown to the person at the terminal, not logged: logs never carry tokens.
-    process.stdout.write('crdgate: demo tokens for the example tenants (valid 12 h); in the explorer, open Headers and paste one of these:\n');
-    for (const t of ['a', 'b']) process.stdout.write(`crdgate:   tenant-${t}: {"Authorization": "Bearer ${mintDevToken(config.stateDir, t)}"}\n`);
+  // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,
+  // with JSON logs, on stderr so that stdout stays JSON).
+  if (logFormat === 'pretty' || mode === 'local') {
+    const block = startupBlock({
+      base,
+      kubectl: kubectlCommand(config, cluster),
+      auth: demo && tenants ? { kind: 'demo', tenants: demoTenants(config.stateDir), validHours: demoTokenHours }
+        : tenants ? { kind: 'tenants', file: tenants.file } : { kind: 'off' },
+      localCluster: Boolean(cluster),
+    });
+    (logFormat === 'pretty' ? process.stdout : process.stderr).write(block);
   }
+}
+
+/** The tenants file, the local cluster's demo tenants, or none when asked for in so many words. */
+function tenantsOf(config: GatewayConfig, localCluster: boolean): TenantConfig | undefined {
+  let tenants: TenantConfig | undefined;
+  if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
+  else if (localCluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
+  else if (!localCluster && config.tenants === undefined) {
+    // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
+    // cluster is only served that way when asked for in so many words.
+    throw new CrdgateError('CONFIG_INVALID', 'no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway\'s own Kubernetes identity');
+  }
+  if (!tenants && !isLoopback(config.host)) {
+    logger.warn(`authentication is off (--tenants none) and the gateway listens on ${config.host}: anyone who reaches it acts as the gateway's own Kubernetes identity`);
+  }
+  return tenants;
+}
+
+const demoTokenHours = 12;
+
+/** The local demo tenants, each with a fresh token. */
+function demoTenants(stateDir: string): { name: string; token: string }[] {
+  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: mintDevToken(stateDir, t, demoTokenHours) }));
+}
+
+/** A kubectl command for the cluster crdgate serves, as the user would type it. */
+function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined): string {
+  const cwd = process.cwd();
+  if (cluster) {
+    const what = config.installExamples ? 'get crontabs -A' : 'get crd';
+    return `${shellPath(kubectlPath, cwd)} --kubeconfig ${shellPath(cluster.info.kubeconfig, cwd)} ${what}`;
+  }
+  return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
 }
 
 function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined): GatewayPlugin[] {
@@ -203,7 +253,7 @@ function logTracing(config: GatewayConfig): void {
   log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
 }
 
-async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
+async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: ProgressTarget): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
   if (config.localCluster !== 'always') {
     const resolved = resolveKubeConfig(config.kubeconfig, env);
     if (resolved) {
@@ -215,7 +265,7 @@ async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<{
     }
   }
   log('no kubeconfig found: starting the local Kubernetes control plane');
-  const built = await buildLauncher({ log });
+  const built = await buildLauncher({ log, progress });
   log(`local control plane binary ready (${built.seconds.toFixed(1)} s)`);
   const dataDir = join(config.stateDir, 'cluster');
   const cluster = await launchCluster({ dataDir, logFile: join(config.stateDir, 'cluster.log'), port: config.localClusterPort || undefined });

@@ -5,10 +5,11 @@
 // left at its default is worse than no start. Every problem is reported, one line each, before
 // anything starts.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import type { LogLevel } from '../logging.ts';
+import type { LogFormat, LogLevel } from '../logging.ts';
 import type { GatewayMode, QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 import { renderHelp } from './flag-docs.ts';
@@ -30,9 +31,11 @@ export interface GatewayConfig {
   kubeTimeoutMs: number;
   /**
    * The tenants file (authentication and tenant rules). 'none': no authentication, every caller
-   * acts as the gateway. Absent: none, except with the local cluster, which uses demo tenants.
+   * acts as the gateway. Absent: demo tenants with the local cluster; refused with any other.
    */
   tenants: string | undefined;
+  /** How long the RBAC view may be stale before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs: number;
   /**
    * production: no introspection, no "Did you mean" suggestions; local: both on. Absent:
    * production, except with the bundled local control plane, which is local.
@@ -47,6 +50,8 @@ export interface GatewayConfig {
   /** Address of the /metrics listener; 'main': serve /metrics on the API port instead. */
   metricsHost: string;
   logLevel: LogLevel;
+  /** pretty: readable lines; json: one JSON object per line; auto: pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -132,6 +137,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     installExamples: s['install-examples'].value,
     kubeTimeoutMs: s['kube-timeout'].value,
     tenants: s.tenants.value,
+    rbacStaleAfterMs: s['rbac-stale-after'].value,
     mode: s.mode.value,
     limits: {
       maxDepth: s['max-depth'].value,
@@ -154,6 +160,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     metricsPort: s['metrics-port'].value,
     metricsHost: s['metrics-host'].value,
     logLevel: s['log-level'].value,
+    logFormat: s['log-format'].value,
     shutdownTimeoutMs: s['shutdown-timeout'].value,
     shutdownDelayMs: s['shutdown-delay'].value,
     configFile,
@@ -221,4 +228,12 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
     }
   }
   return out;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
+  return v4 !== null && isIP(h.replace(/^::ffff:/, '')) === 4 && v4[1] === '127';
 }

@@ -1,7 +1,7 @@
 // Every setting of `crdgate serve`, declared once: its flag, environment variables, config file
 // key, how its value is read, its default, and the text that --help and the README's flag tables
 // show (both rendered from here; `npm run generate` writes the README's, a test checks them).
-import { logLevels, type LogLevel } from '../logging.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode } from '../plugins/query-limits.ts';
 import { defaultRateLimits } from '../plugins/rate-limits.ts';
 
@@ -100,8 +100,11 @@ export const flagTable = {
     meaning: 'port of the local kube-apiserver' }),
   'install-examples': flag({ group: 'server', value: 'BOOL', parse: boolean, default: true, meaning: 'install `deploy/examples` into the local cluster' }),
   'kube-timeout': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 30_000, meaning: 'deadline of each Kubernetes API call, in ms' }),
-  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: text, default: undefined, shownDefault: 'none (local cluster: demo tenants)',
-    meaning: 'the tenants file; `none` turns authentication off (every caller acts as the gateway\'s own identity)' }),
+  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: text, default: undefined,
+    shownDefault: 'required with a kubeconfig or in-cluster config (local cluster: demo tenants)',
+    meaning: 'the tenants file (JWT or Kubernetes TokenReview authentication, see [Tenants file](#tenants-file)). Without it, crdgate refuses to serve a real cluster (one line, exit code 2); `none` turns authentication off deliberately (every caller acts as the gateway\'s own identity, which may impersonate anyone), with a warning line when `--host` is not loopback (127.0.0.0/8, ::1, localhost)' }),
+  'rbac-stale-after': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 2000,
+    meaning: 'ms the gateway\'s watch of RBAC objects may fail before live subscriptions are re-checked with SubjectAccessReviews every second (see [Revocation](#revocation))' }),
   mode: flag<GatewayMode | undefined>({ group: 'server', value: 'MODE', parse: oneOf(['production', 'local'] as const), default: undefined,
     shownDefault: '`production` (local cluster: `local`)',
     meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection)' }),
@@ -141,6 +144,8 @@ export const flagTable = {
     meaning: 'address of that listener; `main` serves `/metrics` on the API port instead' }),
   'log-level': flag<LogLevel>({ group: 'operations', value: 'LEVEL', parse: oneOf(logLevels), default: 'info', shownDefault: '`info`',
     meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace`' }),
+  'log-format': flag<LogFormat>({ group: 'operations', value: 'FORMAT', parse: oneOf(logFormats), default: 'auto', shownDefault: '`auto`',
+    meaning: '`pretty`: readable lines; `json`: one JSON object per line (use it in production; the kustomize base sets it); `auto`: pretty when stdout is a terminal, else JSON' }),
   'shutdown-timeout': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 3_600_000), default: 25_000,
     meaning: 'after SIGTERM, how long in-flight HTTP requests may take before their connections are cut, in ms' }),
   'shutdown-delay': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 600_000), default: 0,

@@ -9,8 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
-import { ApiError, toGraphQLError } from '../api-errors.ts';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
+import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
@@ -34,6 +35,8 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
   /** Largest accepted message. */
   maxPayloadBytes?: number;
+  /** Logs the causes of internal errors of subscriptions, with the subscription's request id. */
+  reportInternal?: InternalErrorReporter;
 }
 
 export interface WebSocketHandle {
@@ -62,13 +65,38 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     if (!s) states.set(extra, (s = {}));
     return s;
   };
+  const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => authenticateConnection(opts, ctx, stateOf(ctx.extra)),
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
-      onSubscribe: (ctx, id, payload) => prepareSubscription(opts, stateOf(ctx.extra), id, payload),
+      onSubscribe: async (ctx, id, payload) => {
+        const state = stateOf(ctx.extra);
+        state.connectionId ??= randomUUID();
+        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
+        const requestId = `${state.connectionId}-${id}`;
+        try {
+          return await prepareSubscription(opts, state.caller, requestId, payload);
+        } catch (err) {
+          // A failure here (the caller's schema could not be computed, say) ends this subscription
+          // with an error message; the connection and its other subscriptions go on.
+          const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+          opts.reportInternal?.(e, requestId);
+          return [toGraphQLError(e)];
+        }
+      },
+      onError: (ctx, id, _payload, errors) => {
+        for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
+        return errors.some(escaped) ? errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) : undefined;
+      },
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        for (const e of result.errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
+        if (!result.errors.some(escaped)) return undefined;
+        return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
+      },
       subscribe: subscribeShared,
       jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
@@ -132,13 +160,10 @@ async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionP
   }
 }
 
-/**
- * Parsing, validation (with the same limits as over HTTP) and the cost check happen here, where
- * the caller's schema is known; graphql-ws then runs the returned arguments as they are.
- */
-async function prepareSubscription(opts: WebSocketOptions, state: ConnectionState, id: string,
-  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): Promise<readonly GraphQLError[] | ExecutionArgs> {
-  const caller = state.caller;
+/** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
+async function prepareSubscription(opts: WebSocketOptions, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  // The connection authenticated once; a token that was revoked since gets no new subscription.
+  await caller?.revalidate?.();
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
   let document: DocumentNode;
   try {
@@ -157,17 +182,28 @@ async function prepareSubscription(opts: WebSocketOptions, state: ConnectionStat
   }
   if (errors.length) return errors;
   const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-  // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
-  state.connectionId ??= randomUUID();
-  const requestId = `${state.connectionId}-${id}`;
   const contextValue: CallerContext = caller
-    ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
+    ? {
+      identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
+      ...(caller.limits ? { limits: caller.limits } : {}),
+      ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
+    }
     : { requestId, transport: 'ws' };
   try {
     opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
   } catch (err) {
-    return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+    if (!(err instanceof ApiError)) throw err;
+    return [toGraphQLError(err)];
   }
   return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
 }
 
+/** An error that escaped the error catalog: its own message stays in the log. */
+function escaped(e: GraphQLError): boolean {
+  const inner = unwrapError(e);
+  return isInternalError(inner) && !(inner instanceof ApiError);
+}
+
+function internalError(e: GraphQLError): GraphQLFormattedError {
+  return { message: 'internal error', ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+}

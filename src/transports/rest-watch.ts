@@ -7,6 +7,7 @@ import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeWatchEvent, OperationRequest, WatchArgs } from '../contract/operations.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { reportInternal } from './create-app.ts';
 import { bool, int, isTrue, str, type Target } from './rest-request.ts';
 
 export interface SseWatch {
@@ -66,7 +67,7 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), sse.heartbeatMs);
   try {
-    await pump(it, res, t, q.bookmarks, req.originalUrl);
+    await pump(it, req, res, t, q.bookmarks);
   } finally {
     clearTimeout(timer);
     clearInterval(heartbeat);
@@ -81,7 +82,7 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
  * requested ahead: while the socket is full the hub's bounded queue keeps filling, and a client
  * that never drains it is failed (SLOW_CONSUMER) there.
  */
-async function pump(it: AsyncIterator<KubeWatchEvent>, res: Response, t: Target, bookmarks: boolean, url: string): Promise<void> {
+async function pump(it: AsyncIterator<KubeWatchEvent>, req: Request, res: Response, t: Target, bookmarks: boolean): Promise<void> {
   let next = it.next();
   try {
     for (;;) {
@@ -99,7 +100,8 @@ async function pump(it: AsyncIterator<KubeWatchEvent>, res: Response, t: Target,
     }
   } catch (err) {
     const e = err instanceof ApiError ? err : fromKubeError(err);
-    if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, url) })}\n\n`);
+    reportInternal(req, e);
+    if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
   } finally {
     next.catch(() => {});
   }
