@@ -35,7 +35,7 @@ export interface AppOptions {
   /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
   /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
-  admit?: (tenant: string) => void;
+  admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
 }
