@@ -9,10 +9,12 @@ import type { Express } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
-import { rbacOperations } from './auth/rbac-operations.ts';
+import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
+import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
+import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
@@ -21,6 +23,7 @@ import { createHubOperations, type GatewayOperations } from './service/hub-opera
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type Readiness, type TenantHooks } from './transports/create-app.ts';
 import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
+import type { ExplorerSettings } from './transports/explorer.ts';
 import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import { openApiRoutes } from './transports/openapi-routes.ts';
 import { restRouter } from './transports/rest-router.ts';
@@ -40,13 +43,22 @@ export interface GatewayOptions {
   watchWindowBytes?: number;
   /** How long an upstream watch may keep failing before its subscribers get UNAVAILABLE. */
   watchUnavailableAfterMs?: number;
-  explorer?: { defaultQuery?: string } | false;
+  explorer?: ExplorerSettings | false;
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
   rbacCacheMs?: number;
+  /** How long the watch of RBAC objects may fail before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs?: number;
+  /** How often they are re-checked then (default 1 s). */
+  rbacStaleCheckMs?: number;
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
+  /**
+   * Where the cause of each internal error goes, once, with its request id (clients only see
+   * "internal error"). Default: a warning through log.
+   */
+  onInternalError?: (requestId: string | undefined, cause: unknown) => void;
 }
 
 export interface Gateway {
@@ -77,6 +89,8 @@ export interface StopOptions {
 interface Core {
   readonly catalog: CrdCatalog;
   readonly permissions?: Permissions;
+  /** The RBAC layer of the operations, with tenants: its re-check timers stop with the gateway. */
+  readonly rbac?: RbacOperations;
   readonly operations: GatewayOperations;
   readonly live: LiveSchema;
   readonly schema: SchemaGateway;
@@ -99,12 +113,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, opts.client);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
-  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core) : undefined;
+  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;
   const apollo = mergeApolloExtras(plugins);
+  const reportInternal = internalErrorReporter(opts.onInternalError
+    ?? ((requestId, cause) => opts.log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const state: { stopping?: Promise<void> } = {};
   let web: { app: Express; stop(): Promise<void> };
   try {
-    web = await createWebApp(core, access, apollo, opts.explorer, () => readiness(catalog, state.stopping !== undefined));
+    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal }, () => readiness(catalog, state.stopping !== undefined));
   } catch (err) {
     // Nothing is listening yet, but the catalog, RBAC and CRD watches and the plugins are running.
     await stopCore(core);
@@ -118,7 +134,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     schema: core.schema,
     operations: core.operations,
     async listen(port, host = '127.0.0.1') {
-      const listener = await listen(web.app, port, host, webSocketOptions(core, access, apollo));
+      const listener = await listen(web.app, port, host, { ...webSocketOptions(core, access, apollo), reportInternal });
       listeners.push(listener);
       return listener.server;
     },
@@ -156,7 +172,9 @@ async function startCatalog(client: KubeClient, opts: GatewayOptions): Promise<C
 
 /** RBAC, the operations (service → auth → plugins) and the live schema that calls them; on failure, nothing is left running. */
 async function startCore(client: KubeClient, catalog: CrdCatalog, opts: GatewayOptions, plugins: readonly GatewayPlugin[]): Promise<Core> {
-  const permissions = opts.tenants ? new Permissions(client, { ttlMs: opts.rbacCacheMs }) : undefined;
+  const permissions = opts.tenants
+    ? new Permissions(client, { ttlMs: opts.rbacCacheMs, staleAfterMs: opts.rbacStaleAfterMs, staleCheckMs: opts.rbacStaleCheckMs, log: opts.log })
+    : undefined;
   permissions?.start();
   try {
     return wireOperations(client, catalog, permissions, opts, plugins);
@@ -179,17 +197,21 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
       onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
     },
   });
-  const callerOperations = permissions ? rbacOperations(hubOperations, permissions) : hubOperations;
-  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, callerOperations);
+  const rbac = permissions ? rbacOperations(hubOperations, permissions) : undefined;
+  const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
   for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });
-  return { catalog, permissions, operations, live, schema, plugins };
+  return { catalog, permissions, rbac, operations, live, schema, plugins };
 }
 
-function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core): TenantAccess {
-  const authenticator = new Authenticator(config);
+function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient): TenantAccess {
+  const auth = config.auth;
+  const tokenReviewer = auth.mode === 'tokenReview'
+    ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
+    : undefined;
+  const authenticator = new Authenticator(config, { tokenReviewer });
   const cache = new TenantSchemaCache();
   return {
     authenticate: (authorization) => authenticator.authenticate(authorization),
@@ -208,11 +230,11 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
 }
 
 /** Admission of API requests (rate limits) by every plugin that admits; undefined when none does. */
-function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => void) | undefined {
+function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => Promise<void>) | undefined {
   const admitters = plugins.filter((p) => p.admit);
   if (!admitters.length) return undefined;
-  return (tenant) => {
-    for (const p of admitters) p.admit!(tenant);
+  return async (tenant) => {
+    for (const p of admitters) await p.admit!(tenant);
   };
 }
 
@@ -225,16 +247,17 @@ function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
 }
 
 /** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
-async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras, explorer: GatewayOptions['explorer'],
-  ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
+async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
+  settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
   const admit = admission(core.plugins);
   const { app, stop } = await createApp({
+    reportInternal: settings.reportInternal,
     gateway: core.schema,
     tenants: access,
     admit,
     apollo,
     middleware: core.plugins.flatMap((p) => p.middleware ?? []),
-    explorer,
+    explorer: settings.explorer,
     readiness: ready,
   });
   const resources = () => core.live.resources;
@@ -285,6 +308,7 @@ async function stopCore(core: Core): Promise<void> {
   core.live.stop();
   await core.operations.hub.stop();
   await core.catalog.stop();
+  core.rbac?.stopRechecks();
   await core.permissions?.stop();
   for (const p of core.plugins) await p.stop?.();
 }

@@ -9,12 +9,20 @@ import type { KubeList, KubeObject, ListArgs, OperationRequest, WatchArgs, Watch
 import { setTimer } from '../service/deadline-timer.ts';
 import type { GatewayOperations, HubOperations } from '../service/hub-operations.ts';
 import { partitionedList } from '../service/partitioned-list.ts';
+import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
 import type { Permissions } from './permissions.ts';
 
 export interface RbacOperationsOptions {
-  /** How soon after an RBAC change live watches are re-checked. */
+  /** How soon after the last of a burst of RBAC changes live watches are re-checked. */
   recheckDelayMs?: number;
+  /** How long after an RBAC change live watches are re-checked at the latest, however the changes go on. */
+  recheckMaxWaitMs?: number;
+}
+
+/** The operations as the caller's RBAC allows them; stopRechecks() ends the re-check timers. */
+export interface RbacOperations extends GatewayOperations {
+  stopRechecks(): void;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -23,19 +31,24 @@ interface LiveWatch {
   req: WatchReq;
   /** Namespaces the subscriber may watch, when it may not watch them all; read by the filter. */
   namespaces?: Set<string>;
+  /**
+   * The RBAC view is stale and Kubernetes could not confirm the subscriber's rights at the last
+   * try: its next event ends the subscription instead of being delivered.
+   */
+  unverified?: boolean;
   revoke(err: ApiError): void;
 }
 
-export function rbacOperations(ops: HubOperations, permissions: Permissions, opts: RbacOperationsOptions = {}): GatewayOperations {
+export function rbacOperations(ops: HubOperations, permissions: Permissions, opts: RbacOperationsOptions = {}): RbacOperations {
   const live = new Set<LiveWatch>();
-  recheckOnRbacChange(permissions, live, opts.recheckDelayMs ?? 250);
+  const schedule = recheckOnRbacChange(permissions, live, opts);
 
   async function watch(req: WatchReq): Promise<WatchFeed> {
     // A namespace that cannot name anything is bad input, whatever the caller's rights.
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
     const entry: LiveWatch = { req, namespaces: await watchScope(permissions, req), revoke: () => {} };
-    // Credentials that expire end the subscription then, not at the next event.
-    let expiry: { cancel(): void } | undefined;
+    // Credentials that expire or are revoked end the subscription then, not at the next event.
+    let credentials: { cancel(): void } | undefined;
     let ended = false;
     live.add(entry);
     let feed: WatchFeed;
@@ -44,7 +57,7 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
         visible: visibility(permissions, req, entry),
         onEnd: () => {
           ended = true;
-          expiry?.cancel();
+          credentials?.cancel();
           live.delete(entry);
         },
       });
@@ -54,10 +67,7 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     }
     // Ends the hub subscriber with the reason, which the reader shows.
     entry.revoke = (err) => feed.fail(err);
-    if (req.context.expiresAt !== undefined && !ended) {
-      expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
-        req.context.expiresAt);
-    }
+    if (!ended) credentials = watchCredentials(req.context, (err) => entry.revoke(err));
     return feed;
   }
 
@@ -73,35 +83,100 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     return partitionedList(ops.service, req, namespaces);
   }
 
-  return { ...ops, list, watch };
+  return { ...ops, list, watch, stopRechecks: () => schedule.cancel() };
 }
 
 /**
- * RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched. The apiserver's
- * own RBAC cache follows the change a moment later than our watch of RBAC objects does, so ask
- * again a few times over the next seconds (a removed RoleBinding must end subscriptions within 5 s).
+ * Credentials that expire end the subscription then, not at the next event; a token that can be
+ * revoked before it expires (TokenReview mode) is asked about again now and then.
  */
-function recheckOnRbacChange(permissions: Permissions, live: ReadonlySet<LiveWatch>, firstMs: number): void {
-  let rechecks: NodeJS.Timeout[] = [];
-  permissions.onInvalidate(() => {
-    for (const t of rechecks) clearTimeout(t);
-    rechecks = [firstMs, firstMs + 750, firstMs + 2250, firstMs + 3750].map((ms, i) => {
-      const t = setTimeout(() => {
-        if (i > 0) permissions.forget();
-        for (const w of live) void recheck(permissions, w);
-      }, ms);
-      t.unref();
-      return t;
+function watchCredentials(context: CallerContext, revoke: (err: ApiError) => void): { cancel(): void } {
+  const expiry = context.expiresAt === undefined ? undefined
+    : setTimer(() => revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })), context.expiresAt);
+  const revalidate = context.revalidate;
+  if (!revalidate || !context.revalidateEveryMs) return { cancel: () => expiry?.cancel() };
+  const timer = setInterval(() => {
+    revalidate().catch((err: unknown) => {
+      const e = err instanceof ApiError ? err : fromKubeError(err);
+      if (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN') revoke(e);
     });
+  }, context.revalidateEveryMs);
+  timer.unref();
+  return {
+    cancel: () => {
+      clearInterval(timer);
+      expiry?.cancel();
+    },
+  };
+}
+
+/**
+ * RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched (recheck-schedule.ts).
+ * When the watch of RBAC objects has been failing for a while, changes may go unseen: each second,
+ * Kubernetes is asked afresh about exactly what each subscription uses.
+ */
+function recheckOnRbacChange(permissions: Permissions, live: ReadonlySet<LiveWatch>, opts: RbacOperationsOptions): RecheckSchedule {
+  const schedule = recheckSchedule((repeat) => {
+    if (repeat) permissions.forget();
+    for (const w of live) void recheck(permissions, w);
+  }, { delayMs: opts.recheckDelayMs ?? 250, maxWaitMs: opts.recheckMaxWaitMs ?? 1_000, followUpsMs: [750, 2_250, 3_750] });
+  permissions.onInvalidate(() => schedule.changed());
+  permissions.onViewState((state) => {
+    if (state === 'fresh') {
+      for (const w of live) void recheck(permissions, w);
+      return;
+    }
+    permissions.forget();
+    for (const w of live) void verifyByAccessReview(permissions, w);
   });
+  return schedule;
 }
 
 async function recheck(permissions: Permissions, w: LiveWatch): Promise<void> {
   try {
     // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
     w.namespaces = await watchScope(permissions, w.req);
+    w.unverified = false;
   } catch (err) {
     w.revoke(err instanceof ApiError ? err : fromKubeError(err));
+  }
+}
+
+/**
+ * A re-check that does not depend on the gateway's view of RBAC objects: SubjectAccessReviews
+ * for list and watch where the subscription watches (its namespace, the namespaces it was
+ * narrowed to, or the cluster). When Kubernetes answers with an error, the subscription is
+ * marked unverified: it stays open while nothing happens, but is ended rather than sent an event.
+ */
+async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Promise<void> {
+  const identity = w.req.context.identity;
+  if (!identity) return;
+  const r = w.req.resource;
+  const namespaced = r.scope === 'Namespaced';
+  const may = async (namespace?: string) => {
+    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace });
+    const [list, watch] = await Promise.all([ask('list'), ask('watch')]);
+    return list && watch;
+  };
+  try {
+    if (!namespaced || w.req.namespace) {
+      if (!(await may(namespaced ? w.req.namespace : undefined))) throw forbidden(w.req, 'watch', w.req.namespace);
+    } else if (w.namespaces) {
+      const kept = (await Promise.all([...w.namespaces].map(async (ns) => ((await may(ns)) ? ns : undefined)))).filter((ns) => ns !== undefined);
+      if (!kept.length) throw forbidden(w.req, 'watch', undefined);
+      w.namespaces = new Set(kept);
+    } else if (!(await may())) {
+      // No longer across all namespaces: which ones is a question for rules reviews.
+      w.namespaces = await watchScope(permissions, w.req);
+    }
+    w.unverified = false;
+  } catch (err) {
+    const e = err instanceof ApiError ? err : fromKubeError(err);
+    if (e.code === 'FORBIDDEN') w.revoke(e);
+    // No answer at all (the apiserver cannot be reached): it cannot send events either, and the
+    // next second asks again. Any answer that is not one (429, 5xx, a timeout) leaves the
+    // subscription unverified.
+    else if (!(e.code === 'UNAVAILABLE' && e.details.kubernetesCode === undefined)) w.unverified = true;
   }
 }
 
@@ -123,20 +198,31 @@ async function watchScope(permissions: Permissions, req: WatchReq): Promise<Set<
 
 /**
  * Events of namespaces the subscriber may not see never reach it, even on a shared watch: each
- * event is checked against the newest rules Kubernetes gave for this caller, so a narrower grant
- * applies from the next event on.
+ * event is checked against the namespaces of the last re-check and the newest rules Kubernetes
+ * gave for this caller, so a narrower grant applies from the next event on. An unverified
+ * subscription is ended by its next event instead.
  */
 function visibility(permissions: Permissions, req: WatchReq, entry: LiveWatch): ((object: KubeObject) => boolean) | undefined {
   const identity = req.context.identity;
+  if (!identity) return undefined;
   const namespaced = req.resource.scope === 'Namespaced';
-  if (!identity || !namespaced) return undefined;
   const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
   return (o) => {
+    if (entry.unverified) {
+      queueMicrotask(() => entry.revoke(unverifiable()));
+      return false;
+    }
+    if (!namespaced) return true;
     const ns = (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    if (entry.namespaces && !entry.namespaces.has(ns)) return false;
     const latest = permissions.latest(identity);
-    if (!latest) return entry.namespaces?.has(ns) ?? true;
-    return latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns);
+    return !latest || (latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns));
   };
+}
+
+function unverifiable(): ApiError {
+  return new ApiError('UNAVAILABLE', 'the gateway cannot confirm with Kubernetes that you may still watch this (its view of RBAC is out of date and Kubernetes did not answer); subscribe again',
+    { reason: 'ServiceUnavailable', retryAfterSeconds: 1 });
 }
 
 function forbidden(req: OperationRequest<unknown, CallerContext>, verb: string, namespace: string | undefined): ApiError {

@@ -5,10 +5,11 @@
 // left at its default is worse than no start. Every problem is reported, one line each, before
 // anything starts.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import type { LogLevel } from '../logging.ts';
+import type { LogFormat, LogLevel } from '../logging.ts';
 import type { GatewayMode, QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 import { renderHelp } from './flag-docs.ts';
@@ -30,9 +31,11 @@ export interface GatewayConfig {
   kubeTimeoutMs: number;
   /**
    * The tenants file (authentication and tenant rules). 'none': no authentication, every caller
-   * acts as the gateway. Absent: none, except with the local cluster, which uses demo tenants.
+   * acts as the gateway. Absent: demo tenants with the local cluster; refused with any other.
    */
   tenants: string | undefined;
+  /** How long the RBAC view may be stale before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs: number;
   /**
    * production: no introspection, no "Did you mean" suggestions; local: both on. Absent:
    * production, except with the bundled local control plane, which is local.
@@ -49,6 +52,8 @@ export interface GatewayConfig {
   /** Address of the /metrics listener; 'main': serve /metrics on the API port instead. */
   metricsHost: string;
   logLevel: LogLevel;
+  /** pretty: readable lines; json: one JSON object per line; auto: pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -62,6 +67,11 @@ export interface GatewayConfig {
    * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
    */
   tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
+  /**
+   * Redis for state the replicas share (per-tenant budgets, APQ documents); absent: each process
+   * keeps its own.
+   */
+  redisUrl: string | undefined;
 }
 
 export { defaultMetricsPort, fileKeys } from './flags.ts';
@@ -117,7 +127,9 @@ function readSetting<K extends FlagName>(name: K, fromFlag: string | undefined, 
   if (raw === undefined) return { value: spec.default, source: 'default' };
   const read = spec.parse.read(raw);
   if (read.ok) return { value: read.value, raw, source };
-  return { value: spec.default, raw, source, problem: `${name} from ${source}: "${raw}" is not ${spec.parse.expected}` };
+  // A value that may hold a password is not echoed: the problem says what it should be.
+  const given = spec.secret ? '' : ` "${raw}" is`;
+  return { value: spec.default, raw, source, problem: `${name} from ${source}:${given} not ${spec.parse.expected}` };
 }
 
 function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.ProcessEnv, defaults: { stateDir: string },
@@ -134,6 +146,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     installExamples: s['install-examples'].value,
     kubeTimeoutMs: s['kube-timeout'].value,
     tenants: s.tenants.value,
+    rbacStaleAfterMs: s['rbac-stale-after'].value,
     mode: s.mode.value,
     watch: {
       bufferBytes: s['watch-buffer-bytes'].value,
@@ -161,6 +174,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     metricsPort: s['metrics-port'].value,
     metricsHost: s['metrics-host'].value,
     logLevel: s['log-level'].value,
+    logFormat: s['log-format'].value,
     shutdownTimeoutMs: s['shutdown-timeout'].value,
     shutdownDelayMs: s['shutdown-delay'].value,
     configFile,
@@ -171,6 +185,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
       serviceName: env.OTEL_SERVICE_NAME || 'crdgate',
       sampleRatio: s['trace-sample-ratio'].value,
     },
+    redisUrl: s['redis-url'].value,
   };
 }
 
@@ -228,4 +243,12 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
     }
   }
   return out;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
+  return v4 !== null && isIP(h.replace(/^::ffff:/, '')) === 4 && v4[1] === '127';
 }

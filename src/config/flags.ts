@@ -1,7 +1,7 @@
 // Every setting of `crdgate serve`, declared once: its flag, environment variables, config file
 // key, how its value is read, its default, and the text that --help and the README's flag tables
 // show (both rendered from here; `npm run generate` writes the README's, a test checks them).
-import { logLevels, type LogLevel } from '../logging.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode } from '../plugins/query-limits.ts';
 import { defaultRateLimits } from '../plugins/rate-limits.ts';
 
@@ -27,9 +27,11 @@ export interface FlagSpec<T> {
   readonly meaning: string;
   /** Not a config file key: the config file cannot name itself. */
   readonly notInFile?: boolean;
+  /** The value may hold a credential: a refusal does not repeat it. */
+  readonly secret?: boolean;
 }
 
-export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'operations';
+export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'operations' | 'scaling';
 
 /** The groups, in the order of the README's tables and of --help. */
 export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
@@ -39,6 +41,7 @@ export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
   { id: 'budgets', title: 'Budgets per tenant (excess: TOO_MANY_REQUESTS / 429 with Retry-After; 0 = unlimited)' },
   { id: 'persisted', title: 'Persisted operations' },
   { id: 'operations', title: 'Operations: metrics, logs, shutdown, traces' },
+  { id: 'scaling', title: 'Scaling out: state the replicas share' },
 ];
 
 export const text: Parser<string> = { read: (raw) => ({ ok: true, value: raw }), expected: 'text' };
@@ -68,6 +71,11 @@ export const boolean: Parser<boolean> = {
 export const httpUrl: Parser<string> = {
   read: (raw) => (URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol) ? { ok: true, value: raw } : { ok: false }),
   expected: 'an http:// or https:// URL',
+};
+
+export const redisUrl: Parser<string> = {
+  read: (raw) => (URL.canParse(raw) && /^rediss?:$/.test(new URL(raw).protocol) && new URL(raw).hostname ? { ok: true, value: raw } : { ok: false }),
+  expected: 'a redis:// or rediss:// URL with a host',
 };
 
 export const ratio: Parser<number> = {
@@ -101,8 +109,11 @@ export const flagTable = {
     meaning: 'port of the local kube-apiserver' }),
   'install-examples': flag({ group: 'server', value: 'BOOL', parse: boolean, default: true, meaning: 'install `deploy/examples` into the local cluster' }),
   'kube-timeout': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 30_000, meaning: 'deadline of each Kubernetes API call, in ms' }),
-  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: text, default: undefined, shownDefault: 'none (local cluster: demo tenants)',
-    meaning: 'the tenants file; `none` turns authentication off (every caller acts as the gateway\'s own identity)' }),
+  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: text, default: undefined,
+    shownDefault: 'required with a kubeconfig or in-cluster config (local cluster: demo tenants)',
+    meaning: 'the tenants file (JWT or Kubernetes TokenReview authentication, see [Tenants file](#tenants-file)). Without it, crdgate refuses to serve a real cluster (one line, exit code 2); `none` turns authentication off deliberately (every caller acts as the gateway\'s own identity, which may impersonate anyone), with a warning line when `--host` is not loopback (127.0.0.0/8, ::1, localhost)' }),
+  'rbac-stale-after': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 2000,
+    meaning: 'ms the gateway\'s watch of RBAC objects may fail before live subscriptions are re-checked with SubjectAccessReviews every second (see [Revocation](#revocation))' }),
   mode: flag<GatewayMode | undefined>({ group: 'server', value: 'MODE', parse: oneOf(['production', 'local'] as const), default: undefined,
     shownDefault: '`production` (local cluster: `local`)',
     meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection)' }),
@@ -148,7 +159,9 @@ export const flagTable = {
   'metrics-host': flag({ group: 'operations', value: 'ADDR|main', parse: text, default: '127.0.0.1',
     meaning: 'address of that listener; `main` serves `/metrics` on the API port instead' }),
   'log-level': flag<LogLevel>({ group: 'operations', value: 'LEVEL', parse: oneOf(logLevels), default: 'info', shownDefault: '`info`',
-    meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace`' }),
+    meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace` (adds a line when each request arrives)' }),
+  'log-format': flag<LogFormat>({ group: 'operations', value: 'FORMAT', parse: oneOf(logFormats), default: 'auto', shownDefault: '`auto`',
+    meaning: '`pretty`: readable lines; `json`: one JSON object per line (use it in production; the kustomize base sets it); `auto`: pretty when stdout is a terminal, else JSON' }),
   'shutdown-timeout': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 3_600_000), default: 25_000,
     meaning: 'after SIGTERM, how long in-flight HTTP requests may take before their connections are cut, in ms' }),
   'shutdown-delay': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 600_000), default: 0,
@@ -159,6 +172,9 @@ export const flagTable = {
     shownDefault: '`http://localhost:4318`', meaning: 'the collector\'s base URL (`/v1/traces` is added)' }),
   'trace-sample-ratio': flag({ group: 'operations', value: 'R', parse: ratio, default: 1, shownDefault: '`1`',
     meaning: 'share of requests traced (0 to 1) when the caller sends no `traceparent`' }),
+
+  'redis-url': flag<string | undefined>({ group: 'scaling', value: 'URL', parse: redisUrl, default: undefined, shownDefault: 'none', secret: true,
+    meaning: '`redis://` or `rediss://` URL (it may carry a user and password; they are never logged) of the Redis that replicas share budgets and APQ documents through' }),
 };
 
 export type FlagName = keyof typeof flagTable;

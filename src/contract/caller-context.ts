@@ -21,6 +21,9 @@ export interface CallerContext {
   tenant?: string;
   /** When the caller's credentials expire (ms since the epoch): subscriptions end then. */
   expiresAt?: number;
+  /** Throws when the caller's credentials are no longer valid; live watches call it every revalidateEveryMs. */
+  revalidate?: () => Promise<void>;
+  revalidateEveryMs?: number;
   /** 'ws': a GraphQL subscription over WebSocket (not an HTTP request). */
   transport?: 'http' | 'ws';
   /** The tenant's own query limits, when its tenant rule sets some. */

@@ -3,10 +3,10 @@ import express, { type Express } from 'express';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import { explorerRouter } from './explorer.ts';
+import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
-import { ApiError, httpHeadersOf, toProblem } from '../api-errors.ts';
+import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
@@ -29,13 +29,15 @@ export interface AppOptions {
   /** The caller's context for one GraphQL request (identity, cancellation). */
   context?: (req: express.Request, res: express.Response) => Promise<CallerContext> | CallerContext;
   /** The GraphiQL explorer at `/`, and at `/graphql` for browsers; `false` leaves it out. */
-  explorer?: { defaultQuery?: string } | false;
+  explorer?: ExplorerSettings | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
   /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
   /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
-  admit?: (tenant: string) => void;
+  admit?: (tenant: string) => void | Promise<void>;
+  /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
+  reportInternal?: InternalErrorReporter;
 }
 
 export interface App {
@@ -80,16 +82,42 @@ function refusal(message: string): GraphQLError {
   return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: 400, headers: new HeaderMap() } } });
 }
 
-function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloServer {
+/**
+ * Internal errors of GraphQL operations: the cause is logged with the request id, and an exception
+ * that escaped the catalog reaches the client as INTERNAL "internal error", never its own message.
+ */
+function internalErrors(report: InternalErrorReporter | undefined): { plugin: ApolloServerPlugin; formatError: NonNullable<ApolloExtras['formatError']> } {
+  return {
+    plugin: {
+      async requestDidStart() {
+        return {
+          async didEncounterErrors(rc) {
+            const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
+            for (const e of rc.errors) report?.(e, requestId);
+          },
+        };
+      },
+    },
+    formatError: (formatted, error) => {
+      const inner = unwrapError(error);
+      if (!isInternalError(inner) || inner instanceof ApiError) return formatted;
+      return { message: 'internal error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+    },
+  };
+}
+
+function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter): ApolloServer {
+  const internal = internalErrors(report);
+  const formatError = extras.formatError;
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, ...(extras.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, internal.plugin, ...(extras.plugins ?? [])],
     validationRules: extras.validationRules,
     parseOptions: extras.parseOptions,
-    formatError: extras.formatError,
+    formatError: (formatted, error) => internal.formatError(formatError ? formatError(formatted, error) : formatted, error),
     hideSchemaDetailsFromClientErrors: extras.hideSchemaDetailsFromClientErrors,
     // Batches would multiply every per-request limit; one operation per request.
     allowBatchedHttpRequests: false,
@@ -105,11 +133,13 @@ function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloSer
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway, opts.apollo);
+  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal);
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
+  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
+  app.locals.reportInternal = opts.reportInternal;
   app.use(assignRequestId);
   if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
@@ -119,7 +149,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const r = opts.readiness();
     res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
   });
-  if (opts.explorer !== false) app.use(explorerRouter({ graphqlPath: '/graphql', ...opts.explorer }));
+  if (opts.explorer !== false) {
+    app.use(explorerRouter({
+      graphqlPath: '/graphql', ...opts.explorer,
+      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
+    }));
+  }
   const context = opts.context ?? defaultContext;
   const middlewareOptions = {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
@@ -129,7 +164,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
-  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
+  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
   app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), gate, async (req, res, next) => {
     const caller = callerOf(res);
@@ -161,7 +196,9 @@ export interface TenantHooks {
 /**
  * One started Apollo Server per distinct tenant schema. Apollo serves one schema per instance, and
  * a tenant must not even see the types of resources it cannot use; instances for schemas nobody
- * asks for any more are stopped after a grace period (in-flight requests finish first).
+ * asks for any more are stopped after a grace period (in-flight requests finish first). A Map in use
+ * order rather than lru-cache: entries are servers still starting (promises) whose eviction is a
+ * delayed asynchronous stop.
  */
 class ApolloPool {
   private readonly entries = new Map<string, Promise<{ apollo: ApolloServer; handler: express.RequestHandler }>>();
@@ -204,9 +241,15 @@ class ApolloPool {
   }
 }
 
+/** Logs the cause of an internal error with the request's id, through the app's reporter. */
+export function reportInternal(req: express.Request, err: unknown): void {
+  (req.app?.locals.reportInternal as InternalErrorReporter | undefined)?.(err, requestIdOf(req));
+}
+
 /** A GraphQL-over-HTTP error response from the catalog (401 carries a WWW-Authenticate challenge). */
 export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+  reportInternal(res.req, e);
   res.set(httpHeadersOf(e));
   noteErrorCode(res, e.code);
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
@@ -272,6 +315,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
               ? new ApiError('BAD_REQUEST', (err as Error).message || 'bad request', { reason: 'BadRequest' })
               : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
     const status = type === 'entity.too.large' ? 413 : e.httpStatus;
+    reportInternal(req, e);
     if (res.headersSent) {
       res.end();
       return;

@@ -7,14 +7,14 @@
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import {
   createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode,
-  type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ParseOptions, type ValidationRule,
+  type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule,
 } from 'graphql';
-import type { WebSocket } from 'ws';
-import { ApiError, toGraphQLError } from '../api-errors.ts';
+import type { SubscribePayload } from 'graphql-ws';
+import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
@@ -41,6 +41,8 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
   /** Largest accepted message. */
   maxPayloadBytes?: number;
+  /** Logs the causes of internal errors of subscriptions, with the subscription's request id. */
+  reportInternal?: InternalErrorReporter;
 }
 
 /** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
@@ -76,81 +78,59 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
-  const groups = new SharedSelections();
+  // Errors in a shared result are reported once (with the request id of the group's first
+  // subscriber) and formatted once for every member.
+  const groups = new SharedSelections({
+    formatErrors: (errors, args) => {
+      const requestId = (args.contextValue as CallerContext | undefined)?.requestId;
+      for (const e of errors) opts.reportInternal?.(e, requestId);
+      return errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON()));
+    },
+  });
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
     if (!s) states.set(extra, (s = {}));
     return s;
   };
+  const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
   const disposable = useServer<Record<string, unknown>>(
     {
-      onConnect: async (ctx) => {
-        if (!opts.authenticate) return true;
-        const params = ctx.connectionParams ?? {};
-        const raw = typeof params.authorization === 'string' ? params.authorization
-          : typeof params.Authorization === 'string' ? params.Authorization
-            : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
-        try {
-          const caller = await opts.authenticate(raw);
-          const state = stateOf(ctx.extra);
-          state.caller = caller;
-          if (caller.expiresAt !== undefined) {
-            state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
-          }
-          return true;
-        } catch (err) {
-          const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
-          // Close reasons are limited to 123 bytes.
-          ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
-          return false;
-        }
-      },
+      onConnect: (ctx) => authenticateConnection(opts, ctx, stateOf(ctx.extra)),
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
-      // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
-      // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
       onSubscribe: async (ctx, id, payload) => {
         if (id.length > maxSubscriptionIdLength) {
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
           return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
         }
-        const caller = states.get(ctx.extra)?.caller;
-        const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, opts.parseOptions);
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-        let errors: readonly GraphQLError[];
-        try {
-          errors = validate(schema, document, rules);
-        } catch (err) {
-          // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
-          // subscription's root field.
-          return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
-        }
-        if (errors.length) return errors;
-        const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
+        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const requestId = `${state.connectionId}-${id}`;
-        const contextValue: CallerContext = caller
-          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
-          : { requestId, transport: 'ws' };
         try {
-          opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+          const prepared = await prepareSubscription(opts, state.caller, requestId, payload);
+          const writer = writers.get(ctx.extra.socket);
+          if (!Array.isArray(prepared) && writer) deliveries.set(prepared as ExecutionArgs, { writer, id, source: payload.query });
+          return prepared;
         } catch (err) {
-          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+          // A failure here (the caller's schema could not be computed, say) ends this subscription
+          // with an error message; the connection and its other subscriptions go on.
+          const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+          opts.reportInternal?.(e, requestId);
+          return [toGraphQLError(e)];
         }
-        const args: ExecutionArgs = { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
-        const writer = writers.get(ctx.extra.socket);
-        if (writer) deliveries.set(args, { writer, id, source: payload.query });
-        return args;
+      },
+      onError: (ctx, id, _payload, errors) => {
+        for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
+        return errors.some(escaped) ? errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) : undefined;
+      },
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        for (const e of result.errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
+        if (!result.errors.some(escaped)) return undefined;
+        return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
       subscribe: (args) => subscribe(args, deliveries.get(args), groups),
       // graphql-ws calls return() on a subscription's event stream when the client completes it
@@ -169,6 +149,76 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
 }
 
+/** With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). */
+async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } },
+  state: ConnectionState): Promise<boolean> {
+  if (!opts.authenticate) return true;
+  const params = ctx.connectionParams ?? {};
+  const raw = typeof params.authorization === 'string' ? params.authorization
+    : typeof params.Authorization === 'string' ? params.Authorization
+      : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+  try {
+    const caller = await opts.authenticate(raw);
+    state.caller = caller;
+    if (caller.expiresAt !== undefined) {
+      state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
+    }
+    return true;
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
+    // Close reasons are limited to 123 bytes.
+    ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
+    return false;
+  }
+}
+
+/** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
+async function prepareSubscription(opts: WebSocketOptions, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  // The connection authenticated once; a token that was revoked since gets no new subscription.
+  await caller?.revalidate?.();
+  const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query, opts.parseOptions);
+  } catch (err) {
+    return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+  }
+  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  let errors: readonly GraphQLError[];
+  try {
+    errors = validate(schema, document, rules);
+  } catch (err) {
+    // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
+    // subscription's root field.
+    return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
+  }
+  if (errors.length) return errors;
+  const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
+  const contextValue: CallerContext = caller
+    ? {
+      identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
+      ...(caller.limits ? { limits: caller.limits } : {}),
+      ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
+    }
+    : { requestId, transport: 'ws' };
+  try {
+    opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return [toGraphQLError(err)];
+  }
+  return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+}
+
+/** An error that escaped the error catalog: its own message stays in the log. */
+function escaped(e: GraphQLError): boolean {
+  const inner = unwrapError(e);
+  return isInternalError(inner) && !(inner instanceof ApiError);
+}
+
+function internalError(e: GraphQLError): GraphQLFormattedError {
+  return { message: 'internal error', ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+}
 
 /**
  * Starts a subscription. One whose event stream is a feed (the watch hub's) is pushed straight

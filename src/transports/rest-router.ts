@@ -12,7 +12,7 @@ import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
-import { clientGone, requestIdOf } from './create-app.ts';
+import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
   deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, stamp, str, target, writeArgs, bool, type Target,
 } from './rest-request.ts';
@@ -25,7 +25,7 @@ export interface RestRouterOptions {
   /** With tenants: verifies the bearer token; absent: callers act as the gateway. */
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
   /** Admission of each request by the budgets, under the caller's tenant (see api-gate.ts). */
-  admit?: (tenant: string) => void;
+  admit?: (tenant: string) => void | Promise<void>;
   bodyLimit?: string;
   /** Interval of SSE keep-alive comments. */
   heartbeatMs?: number;
@@ -62,7 +62,10 @@ function routeKit(opts: RestRouterOptions): Routes {
   const context = (req: Request, res: Response): CallerContext => {
     const caller = callerOf(res);
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
-    return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : base;
+    if (!caller) return base;
+    const ctx: CallerContext = { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt };
+    if (caller.revalidate) Object.assign(ctx, { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs });
+    return ctx;
   };
   return {
     ops: opts.operations,
@@ -161,6 +164,7 @@ function send(req: Request, res: Response, status: number, body: unknown): void 
 
 export function sendProblem(req: Request, res: Response, err: unknown): void {
   const e = err instanceof ApiError ? err : fromKubeError(err);
+  reportInternal(req, e);
   if (res.headersSent) {
     res.end();
     return;

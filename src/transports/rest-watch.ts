@@ -9,6 +9,7 @@ import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeWatchEvent, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { reportInternal } from './create-app.ts';
 import { bool, int, isTrue, str, type Target } from './rest-request.ts';
 
 /** A client that does not take the end of its stream (it stopped reading) is cut this long after. */
@@ -74,6 +75,7 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
     const error = await stream(feed, res, frameCache(t, q.bookmarks));
     if (error !== undefined && !res.destroyed) {
       const e = error instanceof ApiError ? error : fromKubeError(error);
+      reportInternal(req, e);
       res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
     }
   } finally {

@@ -88,6 +88,7 @@ describe('deploy/kustomize', () => {
     assert.equal(args[args.indexOf('--tenants') + 1], '/etc/crdgate/tenants/tenants.yaml');
     assert.equal(args[args.indexOf('--host') + 1], '0.0.0.0');
     assert.equal(args[args.indexOf('--port') + 1], '4000');
+    assert.equal(args[args.indexOf('--log-format') + 1], 'json');
     const mount = c.volumeMounts.find((m: { name: string }) => m.name === 'tenants');
     assert.deepEqual(mount, { name: 'tenants', mountPath: '/etc/crdgate/tenants', readOnly: true });
     const volume = pod.volumes.find((v: { name: string }) => v.name === 'tenants');
@@ -104,8 +105,10 @@ describe('deploy/kustomize', () => {
     assert.deepEqual(verbsOn('authorization.k8s.io', 'selfsubjectrulesreviews'), ['create']);
     for (const r of ['users', 'groups', 'serviceaccounts']) assert.deepEqual(verbsOn('', r), ['impersonate'], r);
     assert.deepEqual(verbsOn('authentication.k8s.io', 'userextras/*'), ['impersonate']);
+    assert.deepEqual(verbsOn('authentication.k8s.io', 'uids'), ['impersonate']);
+    assert.deepEqual(verbsOn('authentication.k8s.io', 'tokenreviews'), ['create']);
     // Nothing else: no wildcard, no secrets, no write verb outside the reviews.
-    assert.equal(rules.length, 6);
+    assert.equal(rules.length, 7);
     assert.ok(!JSON.stringify(rules).includes('"*"'), 'no wildcard');
     const aggregated = find('ClusterRole', 'crdgate-custom-resources');
     assert.deepEqual(aggregated.aggregationRule.clusterRoleSelectors, [{ matchLabels: { 'crdgate.io/aggregate-to-gateway': 'true' } }]);

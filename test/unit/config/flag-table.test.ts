@@ -55,6 +55,7 @@ const samples: Record<FlagName, [string, (c: GatewayConfig) => unknown, unknown,
   'install-examples': ['false', (c) => c.installExamples, false],
   'kube-timeout': ['1000', (c) => c.kubeTimeoutMs, 1000],
   tenants: ['none', (c) => c.tenants, 'none'],
+  'rbac-stale-after': ['5000', (c) => c.rbacStaleAfterMs, 5000],
   mode: ['local', (c) => c.mode, 'local'],
   config: ['', () => undefined, undefined],
   'watch-buffer-bytes': ['1048576', (c) => c.watch.bufferBytes, 1 << 20],
@@ -79,12 +80,14 @@ const samples: Record<FlagName, [string, (c: GatewayConfig) => unknown, unknown,
   'metrics-port': ['0', (c) => c.metricsPort, 0],
   'metrics-host': ['main', (c) => c.metricsHost, 'main'],
   'log-level': ['debug', (c) => c.logLevel, 'debug'],
+  'log-format': ['json', (c) => c.logFormat, 'json'],
   'shutdown-timeout': ['1', (c) => c.shutdownTimeoutMs, 1],
   'shutdown-delay': ['2', (c) => c.shutdownDelayMs, 2],
   tracing: ['otlp', (c) => c.tracing.exporter, 'otlp'],
   // OTEL_EXPORTER_OTLP_ENDPOINT is read only when crdgate traces.
   'otlp-endpoint': ['http://collector:4318', (c) => c.tracing.endpoint, 'http://collector:4318', ['--tracing', 'otlp']],
   'trace-sample-ratio': ['0.5', (c) => c.tracing.sampleRatio, 0.5],
+  'redis-url': ['redis://cache:6379', (c) => c.redisUrl, 'redis://cache:6379'],
 };
 
 test('every flag is read from its flag, each of its environment variables and its config file key', () => {
@@ -104,6 +107,7 @@ test('every flag is read from its flag, each of its environment variables and it
 test('a value the flag\'s parser refuses is reported with the flag, its source and what is expected', () => {
   for (const name of flagNames) {
     if (flagTable[name].parse.expected === 'text') continue;
-    assert.throws(() => load([`--${name}`, 'not valid at all']), new RegExp(`^CrdgateError: ${name} from flag: "not valid at all" is not ${flagTable[name].parse.expected}$`), name);
+    const given = flagTable[name].secret ? '' : ' "not valid at all" is';
+    assert.throws(() => load([`--${name}`, 'not valid at all']), new RegExp(`^CrdgateError: ${name} from flag:${given} not ${flagTable[name].parse.expected}$`), name);
   }
 });
