@@ -15,6 +15,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
+import { exactNumbers } from '../model/lossless-json.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -143,6 +144,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
       },
       subscribe: subscribeShared,
+      // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies.
+      jsonMessageReviver: exactNumbers as (key: string, value: unknown) => unknown,
       jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.

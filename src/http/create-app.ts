@@ -10,6 +10,8 @@ import { ApiError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
+import { stringifyJson } from '../model/lossless-json.ts';
+import { losslessJsonBody } from './json-body.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -97,6 +99,9 @@ function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloSer
     stopOnTerminationSignals: false,
     // Clients get the error catalog's code and message, never a server stack trace.
     includeStacktraceInErrorResponses: false,
+    // The scalars already write big integers as JSON numbers with every digit; this also covers
+    // a bigint anywhere else in a result (Apollo's own default, plus the bigint case).
+    stringifyResult: (value) => `${stringifyJson(value)}\n`,
   });
 }
 
@@ -125,7 +130,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
   const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
-  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), async (req, res, next) => {
+  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), async (req, res, next) => {
     if (!opts.tenants) return shared(req, res, next);
     try {
       const caller = await opts.tenants.authenticate(req.get('authorization'));

@@ -3,14 +3,14 @@
 // watch hub, and RFC 9457 problem+json errors from the same catalog as GraphQL. Every call goes
 // through the same operations, as the same caller, as the GraphQL API.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { clientGone, requestIdOf } from '../http/create-app.ts';
-import { stringifyKubernetesJson } from '../model/kubernetes-json.ts';
+import { parseJson, parseYaml, stringifyJson } from '../model/lossless-json.ts';
 
 export interface RestRouterOptions {
   operations: ResourceOperations<CallerContext>;
@@ -201,7 +201,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
         const event = initialEnd ? 'INITIAL_STATE_DONE' : e.type;
         // A bookmark's object is its kind with only metadata, as Kubernetes sends it.
         const object = e.type === 'BOOKMARK' ? { apiVersion, kind: t.resource.kind, metadata: { ...meta, resourceVersion: rv } } : e.object;
-        const ok = res.write(`id: ${rv}\nevent: ${event}\ndata: ${stringifyKubernetesJson({ type: e.type, object })}\n\n`);
+        const ok = res.write(`id: ${rv}\nevent: ${event}\ndata: ${stringifyJson({ type: e.type, object })}\n\n`);
         if (!ok) {
           const failed = await new Promise<boolean>((resolve) => {
             const finish = (result: boolean) => {
@@ -291,7 +291,7 @@ function parseBody(req: Request): unknown {
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type} is not supported; send application/json or application/yaml`, { reason: 'UnsupportedMediaType' });
   }
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (err) {
     throw new ApiError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
   }
@@ -400,7 +400,7 @@ function send(req: Request, res: Response, status: number, body: unknown): void 
     res.status(status).type('application/yaml').send(stringifyYaml(body, { aliasDuplicateObjects: false }));
     return;
   }
-  res.status(status).type('application/json').send(stringifyKubernetesJson(body));
+  res.status(status).type('application/json').send(stringifyJson(body));
 }
 
 export function sendProblem(req: Request, res: Response, err: unknown): void {
