@@ -4,9 +4,8 @@
 // object filling every field survives GraphQL input → Kubernetes JSON → GraphQL output.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   getNamedType,
@@ -28,21 +27,10 @@ import { parseJson } from '../../src/model/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
 import { mapRepresentation, toGraphQL } from '../../src/model/value-conversion.ts';
 import { buildOpenApiDocument } from '../../src/rest/openapi-builder.ts';
+import { corpusAvailable, corpusDir, crdFiles } from '../helpers/crd-corpus.ts';
 import { fullSelection } from './graphql-selection.ts';
 import { InMemoryOperations } from './in-memory-operations.ts';
 import { checkOpenApiStructure } from './openapi-structure.ts';
-
-const corpusDir = process.env['CRDGATE_CRD_CORPUS'] ?? fileURLToPath(new URL('../../../shared/crds', import.meta.url));
-
-function crdFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...crdFiles(path));
-    else if (/\.(ya?ml|json)$/i.test(name)) out.push(path);
-  }
-  return out;
-}
 
 interface CorpusFile {
   readonly file: string;
@@ -178,8 +166,8 @@ async function checkAll(schema: GraphQLSchema, models: readonly ResourceModel[],
 
 describe('CRD corpus', () => {
   if (!existsSync(corpusDir)) {
-    it('is not available', (t) => {
-      t.skip(`no CRD corpus at ${corpusDir}; set CRDGATE_CRD_CORPUS to run the real-world checks`);
+    it('is available (required in CI)', (t) => {
+      corpusAvailable(t);
     });
     return;
   }
