@@ -196,6 +196,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         schemaFor: tenants?.schemaFor,
         validationRules: apolloExtras.validationRules,
         parseOptions: apolloExtras.parseOptions,
+        maxNesting: apolloExtras.maxNesting,
         introspection: apolloExtras.introspection,
         checkOperation: (args) => {
           for (const p of plugins) p.checkOperation?.(args);

@@ -16,6 +16,8 @@ export interface Caller {
   expiresAt?: number;
   /** The tenant's overrides of the query limits. */
   limits?: TenantLimits;
+  /** The manager name the tenant's writes record in managedFields when the client names none. */
+  fieldManager?: string;
 }
 
 export class Authenticator {
@@ -119,6 +121,7 @@ export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[]): Cal
   if (typeof claims.sub === 'string') caller.subject = claims.sub;
   if (typeof claims.exp === 'number') caller.expiresAt = claims.exp * 1000;
   if (rule.limits) caller.limits = rule.limits;
+  if (rule.fieldManager) caller.fieldManager = rule.fieldManager;
   return caller;
 }
 

@@ -18,6 +18,8 @@
 //                                                 # maxDepth, maxAliases, maxDirectives, maxTokens) and
 //                                                 # budgets (requestsPerSecond, burst, maxConcurrentCalls,
 //                                                 # maxWatches; 0: unlimited)
+//     fieldManager: team-a                         # optional: the managedFields manager of this tenant's
+//                                                 # writes that name none (default: crdgate)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -48,6 +50,8 @@ export interface TenantRule {
   extra: Record<string, string[]>;
   /** Overrides of the gateway's query limits for this tenant (higher or lower). */
   limits?: TenantLimits;
+  /** The field manager recorded for this tenant's writes that name none. */
+  fieldManager?: string;
 }
 
 /** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts): over 0. */
@@ -155,7 +159,11 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
         at(p, 'must be a mapping with name, match, user');
         continue;
       }
-      for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra', 'limits'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra, limits)');
+      for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra', 'limits', 'fieldManager'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra, limits, fieldManager)');
+      // Kubernetes' own rule for a fieldManager: at most 128 printable characters.
+      const fieldManager = t.fieldManager === undefined ? undefined
+        : typeof t.fieldManager === 'string' && /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u.test(t.fieldManager) ? t.fieldManager
+          : (at(`${p}.fieldManager`, 'must be a string of 1 to 128 printable characters'), undefined);
       let limits: TenantLimits | undefined;
       if (t.limits !== undefined) {
         if (!obj(t.limits)) at(`${p}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
@@ -199,7 +207,7 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
           else at(`${p}.extra.${k}`, 'must be a list of strings');
         }
       }
-      tenants.push({ name, match, user, groups, extra, ...(limits ? { limits } : {}) });
+      tenants.push({ name, match, user, groups, extra, ...(limits ? { limits } : {}), ...(fieldManager ? { fieldManager } : {}) });
     }
   }
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));

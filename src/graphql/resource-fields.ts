@@ -6,6 +6,7 @@ import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString } from 'graphql';
 import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveInfo } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
 import { rootFieldNames } from './graphql-type-names.ts';
 import { mapStream } from '../watch/map-stream.ts';
@@ -129,8 +130,8 @@ function addFields(
   const request = <A>(args: Args, context: unknown, info: GraphQLResolveInfo, opArgs: A): OperationRequest<A> => ({
     resource,
     version,
-    ...(typeof args['namespace'] === 'string' ? { namespace: args['namespace'] } : {}),
-    ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}),
+    ...(typeof args['namespace'] === 'string' ? { namespace: checked(args['namespace'], namespaceNameProblem) } : {}),
+    ...(typeof args['name'] === 'string' ? { name: checked(args['name'], objectNameProblem) } : {}),
     args: opArgs,
     context,
     info,
@@ -291,6 +292,13 @@ function addFields(
     },
     resolve: (event) => event,
   };
+}
+
+/** A namespace or name argument, refused when it cannot be one (`namespace: ""` is not "all namespaces"). */
+function checked(value: string, problemOf: (value: string) => string | undefined): string {
+  const problem = problemOf(value);
+  if (problem) throw badInput(problem);
+  return value;
 }
 
 function convertInput(input: unknown, version: VersionModel, argName: string): KubeObject {

@@ -6,8 +6,9 @@
 // { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer } from 'ws';
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError, toGraphQLError } from '../api-errors.ts';
@@ -16,6 +17,7 @@ import type { CallerContext } from '../service/resource-service.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
 import { exactNumbers } from '../model/lossless-json.ts';
+import { nestingRefusal } from './document-nesting.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -27,6 +29,8 @@ export interface WebSocketOptions {
   /** Extra validation rules (query limits), as for HTTP. */
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
+  /** How deeply a document may nest before it is parsed (see document-nesting.ts). */
+  maxNesting?: number;
   /** false: introspection is refused, as over HTTP in production mode. */
   introspection?: boolean;
   /** Further checks of a validated operation (its cost); throw an ApiError to refuse it. */
@@ -54,8 +58,21 @@ interface ConnectionState {
   expiry?: { cancel(): void };
 }
 
+/**
+ * Refuses an upgrade that does not offer graphql-transport-ws, with a 400 and a GraphQL error
+ * body. Accepted, such a socket would be open with no protocol chosen (ws) until graphql-ws
+ * closes it; the legacy subscriptions-transport-ws protocol ("graphql-ws") is one such client.
+ */
+function verifySubprotocol(info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+  const offered = (info.req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (offered.includes(GRAPHQL_TRANSPORT_WS_PROTOCOL)) return done(true);
+  const e = new ApiError('BAD_REQUEST', `this endpoint speaks the ${GRAPHQL_TRANSPORT_WS_PROTOCOL} WebSocket subprotocol (the graphql-ws library); `
+    + `the upgrade offered ${offered.length ? offered.map((p) => JSON.stringify(p)).join(', ') : 'none'} in Sec-WebSocket-Protocol`, { reason: 'BadRequest' });
+  done(false, e.httpStatus, JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }), { 'Content-Type': 'application/json' });
+}
+
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
-  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
+  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient: verifySubprotocol });
   // Shared subscription results are serialized once; their JSON replaces a token on the way out.
   // Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
   // in one write: the TCP socket is corked until the tick ends.
@@ -112,6 +129,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onSubscribe: async (ctx, id, payload) => {
         const caller = states.get(ctx.extra)?.caller;
         const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+        const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
+        if (tooDeep) return [toGraphQLError(tooDeep)];
         let document: DocumentNode;
         try {
           document = parse(payload.query, opts.parseOptions);
@@ -134,7 +153,10 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         state.connectionId ??= randomUUID();
         const requestId = `${state.connectionId}-${id}`;
         const contextValue: CallerContext = caller
-          ? { identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws', ...(caller.limits ? { limits: caller.limits } : {}) }
+          ? {
+            identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
+            ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+          }
           : { requestId, transport: 'ws' };
         try {
           opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });

@@ -12,6 +12,7 @@ import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
 import { stringifyJson } from '../model/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
+import { nestingRefusal } from '../graphql/document-nesting.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -125,12 +126,19 @@ export async function createApp(opts: AppOptions): Promise<App> {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
       const base = await context(req, res);
       const caller = res.locals.caller as Caller | undefined;
-      return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits ? { limits: caller.limits } : {}) } : base;
+      return caller ? {
+        ...base, identity: caller.identity, tenant: caller.tenant,
+        ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+      } : base;
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
   const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
   app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), async (req, res, next) => {
+    // Before Apollo parses the document: a deep enough one would exhaust the parser's stack.
+    const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
+    const tooDeep = nestingRefusal(source, opts.apollo?.maxNesting);
+    if (tooDeep) return sendGraphQLError(res, tooDeep);
     if (!opts.tenants) return shared(req, res, next);
     try {
       const caller = await opts.tenants.authenticate(req.get('authorization'));

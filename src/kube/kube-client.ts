@@ -204,7 +204,9 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     }
-    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json' };
+    // The apiserver's audit log names the client by its User-Agent (and so would managedFields,
+    // were a write sent without a fieldManager); Node's http client sends none.
+    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json', 'User-Agent': 'crdgate' };
     for (const [k, v] of Object.entries(opts.headers ?? {})) {
       // Impersonation is decided here, from the caller's verified identity, and nowhere else.
       if (!/^impersonate-/i.test(k)) headers[k] = v;

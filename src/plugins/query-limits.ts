@@ -151,6 +151,9 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
   return operation.operation === 'subscription' ? cost * limits.subscriptionCostFactor : cost;
 }
 
+/** Levels a document may nest beyond maxDepth (inline fragments, argument lists, input values) before it is parsed. */
+const NESTING_BEYOND_DEPTH = 100;
+
 /** The limits a document is checked against again, per request, when its caller's are narrower. */
 const documentLimitKeys = ['maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
 
@@ -265,6 +268,9 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     return {
       validationRules: limitRules(w, sourceOf) as never,
       parseOptions: { maxTokens: w.maxTokens },
+      // Refused before parsing: deeper than any selection the depth limit lets through, allowing
+      // for inline fragments and nested argument values.
+      maxNesting: w.maxDepth + NESTING_BEYOND_DEPTH,
       plugins: [httpCheck],
       introspection: local,
       hideSchemaDetailsFromClientErrors: !local,

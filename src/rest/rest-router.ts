@@ -7,6 +7,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
+import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../service/resource-service.ts';
 import { clientGone, requestIdOf } from '../http/create-app.ts';
@@ -69,7 +70,10 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   const context = (req: Request, res: Response): CallerContext => {
     const caller = res.locals.caller as Caller | undefined;
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
-    return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt } : base;
+    return caller ? {
+      ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt,
+      ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+    } : base;
   };
 
   const request = <A>(req: Request, res: Response, t: Target, args: A): OperationRequest<A, CallerContext> => {
@@ -254,6 +258,9 @@ function target(req: Request, resources: readonly ResourceModel[]): Target {
     throw new ApiError('NOT_FOUND', `${plural}.${group} is namespaced: use /rest/${group}/${version}/namespaces/{namespace}/${plural}/${name}`, { reason: 'NotFound' });
   }
   const t: Target = { resource, version: v, sub: sub as Sub };
+  for (const problem of [namespace === undefined ? undefined : namespaceNameProblem(namespace), name === undefined ? undefined : objectNameProblem(name)]) {
+    if (problem) throw new ApiError('BAD_REQUEST', problem, { reason: 'BadRequest' });
+  }
   if (namespace !== undefined) t.namespace = namespace;
   if (name !== undefined) t.name = name;
   return t;

@@ -146,7 +146,7 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
     const identity = req.context.identity;
     const namespaced = req.resource.scope === 'Namespaced';
-    if (!permissions || !identity || !namespaced || req.namespace) return service.list(req);
+    if (!permissions || !identity || !namespaced || req.namespace !== undefined) return service.list(req);
     const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
     const perms = await permissions.of(identity, [ref]);
     if (perms.clusterWide('list', ref)) return service.list(req);
