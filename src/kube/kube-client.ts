@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import { parseJson, stringifyJson } from '../model/lossless-json.ts';
+import { parseKubernetesJson, stringifyJson } from '../model/lossless-json.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -110,7 +110,7 @@ export class KubeClient {
     if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.text, res.retryAfter);
     if (!res.text) return undefined as T;
     try {
-      return parseJson(res.text) as T;
+      return parseKubernetesJson(res.text) as T;
     } catch {
       throw new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
     }
@@ -160,7 +160,7 @@ export class KubeClient {
           if (!line) continue;
           let event: WatchEvent<T>;
           try {
-            event = parseJson(line) as WatchEvent<T>;
+            event = parseKubernetesJson(line) as WatchEvent<T>;
           } catch {
             throw new KubeApiError(0, { code: 0, reason: 'InternalError', message: 'the Kubernetes API sent a watch event that is not JSON' });
           }

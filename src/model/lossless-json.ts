@@ -14,11 +14,15 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const INTEGER = /^-?\d+$/;
 
 /**
- * Text that may hold a number JSON.parse alone would change: a run of 16 digits (an integer
- * beyond 2^53 has at least that many) or a three-digit exponent after a value's start (a number
- * beyond the double range). Most answers have neither and skip the reviver, which costs time.
+ * Text that may hold an integer JSON.parse alone would round: one beyond 2^53 has at least 16
+ * digits. Most texts have no such run and skip the reviver, which costs time.
  */
-const NEEDS_REVIVER = /\d{16}|[:,[]\s*-?\d+(?:\.\d+)?[eE]\+?\d{3}/;
+const LONG_DIGIT_RUN = /\d{16}/;
+/**
+ * The same, or a number with a three-digit exponent (1e400 would become Infinity, then null):
+ * what a client may send. The apiserver never writes such a number (Go's encoder cannot).
+ */
+const LONG_DIGIT_RUN_OR_EXPONENT = /\d{16}|\d[eE]\+?\d{3}/;
 
 /** A number where it is a safe integer, otherwise the bigint (the in-memory form of big integers). */
 export function exactInteger(value: bigint): number | bigint {
@@ -37,9 +41,17 @@ export function exactNumbers(_key: string, value: unknown, context?: { source?: 
   return value;
 }
 
-/** JSON text → value, with integers beyond 2^53 as bigint. Throws SyntaxError on bad text. */
+/** JSON text from a client → value, with integers beyond 2^53 as bigint. Throws SyntaxError on bad text. */
 export function parseJson(text: string): unknown {
-  if (!NEEDS_REVIVER.test(text)) return JSON.parse(text);
+  return LONG_DIGIT_RUN_OR_EXPONENT.test(text) ? parseExactly(text) : JSON.parse(text);
+}
+
+/** JSON text from the apiserver → value, with integers beyond 2^53 as bigint. */
+export function parseKubernetesJson(text: string): unknown {
+  return LONG_DIGIT_RUN.test(text) ? parseExactly(text) : JSON.parse(text);
+}
+
+function parseExactly(text: string): unknown {
   try {
     return JSON.parse(text, exactNumbers as (key: string, value: unknown) => unknown);
   } catch (err) {
@@ -95,11 +107,14 @@ export function withRawIntegers(value: unknown): unknown {
     }
     return copy ?? value;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
   let copy: Record<string, unknown> | undefined;
-  for (const [key, item] of Object.entries(value)) {
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const item = object[key];
     const out = withRawIntegers(item);
-    if (out !== item) (copy ??= { ...value })[key] = out;
+    if (out !== item) (copy ??= { ...object })[key] = out;
   }
   return copy ?? value;
 }
