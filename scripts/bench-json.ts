@@ -9,7 +9,7 @@
 //
 //   node scripts/bench-json.ts [--rounds N]
 import { parseArgs } from 'node:util';
-import { parseJson, parseKubernetesJson, stringifyJson, withRawIntegers } from '../src/model/lossless-json.ts';
+import { parseJson, parseKubernetesJson, stringifyJson, withRawIntegers } from '../src/kube/lossless-json.ts';
 import { machine } from './bench-common.ts';
 
 const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '31' } } });

@@ -97,7 +97,23 @@ export interface ApiErrorDetails {
   name?: string;
   kind?: string;
   group?: string;
+  /** UNAUTHENTICATED and FORBIDDEN from authentication: why the caller was refused (stable). */
+  authReason?: AuthReason;
 }
+
+/**
+ * Why authentication refused a caller. 401: TOKEN_MISSING, TOKEN_MALFORMED, TOKEN_INVALID
+ * (signature, algorithm, issuer, audience, key), TOKEN_EXPIRED, TOKEN_NOT_YET_VALID,
+ * TOKEN_NO_EXPIRY, TOKEN_LIFETIME, TOKEN_TYPE, CLAIM_MISSING, CLAIM_INVALID, TOKEN_REVIEW (Kubernetes
+ * did not authenticate the token), TOKEN_AUDIENCE. 403: NO_TENANT, SYSTEM_IDENTITY,
+ * UNSAFE_IDENTITY, TOO_MANY_GROUPS.
+ */
+export const authReasons = [
+  'TOKEN_MISSING', 'TOKEN_MALFORMED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_NOT_YET_VALID', 'TOKEN_NO_EXPIRY',
+  'TOKEN_LIFETIME', 'TOKEN_TYPE', 'CLAIM_MISSING', 'CLAIM_INVALID', 'TOKEN_REVIEW', 'TOKEN_AUDIENCE',
+  'NO_TENANT', 'SYSTEM_IDENTITY', 'UNSAFE_IDENTITY', 'TOO_MANY_GROUPS',
+] as const;
+export type AuthReason = (typeof authReasons)[number];
 
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
@@ -262,4 +278,35 @@ export function toProblem(err: ApiError, instance?: string): Record<string, unkn
   if (instance) problem.instance = instance;
   for (const [k, v] of Object.entries(err.details)) if (v !== undefined) problem[k] = v;
   return problem;
+}
+
+/**
+ * Receives every error a client is about to see; logs the cause of each internal one (INTERNAL
+ * from the catalog, or an exception that is neither a catalog nor a GraphQL error, also wrapped
+ * in a GraphQLError) once, with the request id. Clients only ever see "internal error".
+ */
+export type InternalErrorReporter = (err: unknown, requestId: string | undefined) => void;
+
+const reportedErrors = new WeakSet<object>();
+
+/** The error a GraphQLError wraps (a resolver's or a stream's), or the error itself. */
+export function unwrapError(err: unknown): unknown {
+  let e = err;
+  while (e instanceof GraphQLError && e.originalError) e = e.originalError;
+  return e;
+}
+
+/** Whether the error is the server's own fault, whose cause must be logged and never shown. */
+export function isInternalError(err: unknown): boolean {
+  const e = unwrapError(err);
+  return e instanceof ApiError ? e.code === 'INTERNAL' : !(e instanceof GraphQLError);
+}
+
+export function internalErrorReporter(log: (requestId: string | undefined, cause: unknown) => void): InternalErrorReporter {
+  return (err, requestId) => {
+    const e = unwrapError(err);
+    if (!isInternalError(e) || typeof e !== 'object' || e === null || reportedErrors.has(e)) return;
+    reportedErrors.add(e);
+    log(requestId, e instanceof ApiError && e.cause !== undefined ? e.cause : e);
+  };
 }

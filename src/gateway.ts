@@ -7,21 +7,23 @@ import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './http/create-app.ts';
-import { restRouter } from './rest/rest-router.ts';
+import { internalErrorReporter } from './api-errors.ts';
+import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './transports/create-app.ts';
+import { restRouter } from './transports/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
+import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { allowedRootFields, refOf, TenantSchemaCache } from './auth/tenant-schema.ts';
-import { openApiRoutes } from './http/openapi-routes.ts';
+import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
+import { openApiRoutes } from './transports/openapi-routes.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { SchemaGateway } from './http/schema-gateway.ts';
-import { attachWebSocket, type WebSocketHandle } from './graphql/ws-server.ts';
+import { SchemaGateway } from './transports/schema-gateway.ts';
+import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
-import { LiveSchema, type LiveSchemaLog } from './live-schema.ts';
+import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
 import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
-import { sendProblem } from './rest/rest-router.ts';
+import { sendProblem } from './transports/rest-router.ts';
 
 export interface GatewayOptions {
   client: KubeClient;
@@ -38,8 +40,17 @@ export interface GatewayOptions {
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
   rbacCacheMs?: number;
+  /** How long the watch of RBAC objects may fail before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs?: number;
+  /** How often they are re-checked then (default 1 s). */
+  rbacStaleCheckMs?: number;
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
+  /**
+   * Where the cause of each internal error goes, once, with its request id (clients only see
+   * "internal error"). Default: a warning through log.
+   */
+  onInternalError?: (requestId: string | undefined, cause: unknown) => void;
 }
 
 export interface Gateway {
@@ -92,12 +103,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clearTimeout(timer);
   }
 
-  const permissions = opts.tenants ? new Permissions(client, { ttlMs: opts.rbacCacheMs }) : undefined;
+  const permissions = opts.tenants
+    ? new Permissions(client, { ttlMs: opts.rbacCacheMs, staleAfterMs: opts.rbacStaleAfterMs, staleCheckMs: opts.rbacStaleCheckMs, log })
+    : undefined;
   permissions?.start();
-  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, createGatewayOperations(client, {
+  const gatewayOperations = createGatewayOperations(client, {
     permissions,
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
-  }));
+  });
+  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, gatewayOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
@@ -105,7 +119,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
   if (opts.tenants && permissions) {
-    const authenticator = new Authenticator(opts.tenants);
+    const auth = opts.tenants.auth;
+    const tokenReviewer = auth.mode === 'tokenReview'
+      ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
+      : undefined;
+    const authenticator = new Authenticator(opts.tenants, { tokenReviewer });
     const cache = new TenantSchemaCache();
     tenants = {
       authenticate: (authorization) => authenticator.authenticate(authorization),
@@ -150,8 +168,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   }
 
+  const reportInternal = internalErrorReporter(opts.onInternalError
+    ?? ((requestId, cause) => log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const apolloExtras = mergeApolloExtras(plugins);
   const { app, stop: stopApp } = await createApp({
+    reportInternal,
     gateway: schema,
     tenants: httpTenants,
     apollo: apolloExtras,
@@ -198,6 +219,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         parseOptions: apolloExtras.parseOptions,
         maxNesting: apolloExtras.maxNesting,
         introspection: apolloExtras.introspection,
+        reportInternal,
         checkOperation: (args) => {
           for (const p of plugins) p.checkOperation?.(args);
         },
@@ -220,6 +242,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await Promise.all(closed);
         await stopApp();
         await catalog.stop();
+        gatewayOperations.stopRechecks();
         await permissions?.stop();
         for (const p of plugins) await p.stop?.();
       })();

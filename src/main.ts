@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import type { CrdSnapshot } from './catalog/crd-catalog.ts';
 import { customResourcesField } from './catalog/custom-resources-query.ts';
-import { configHelp, loadConfig, type GatewayConfig } from './config/config.ts';
+import { configHelp, isLoopback, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
 import { createGateway } from './gateway.ts';
 import { loadTenantConfig, type TenantConfig } from './auth/tenant-config.ts';
@@ -100,18 +100,27 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         void stopAll().then(() => process.exit(1));
       });
     }
-    const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
-    await checkReachable(client);
-
     let tenants: TenantConfig | undefined;
     if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
     else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
+    else if (!cluster && config.tenants === undefined) {
+      // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
+      // cluster is only served that way when asked for in so many words.
+      throw new CrdgateError('CONFIG_INVALID', 'no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway\'s own Kubernetes identity');
+    }
+    if (!tenants && !isLoopback(config.host)) {
+      logger.warn(`authentication is off (--tenants none) and the gateway listens on ${config.host}: anyone who reaches it acts as the gateway's own Kubernetes identity`);
+    }
+    const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
+    await checkReachable(client);
+
     const mode = config.mode ?? (cluster ? 'local' : 'production');
     const metricsOnMain = config.metricsHost === 'main';
     const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
     const gateway = await createGateway({
       client,
       tenants,
+      rbacStaleAfterMs: config.rbacStaleAfterMs,
       // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
       plugins: [
         ...(metricsPlugin ? [metricsPlugin] : []),
@@ -129,6 +138,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
         rateLimits({ limits: config.rateLimits }),
       ],
       log: messageLog(logger),
+      onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });

@@ -1,11 +1,15 @@
 // What an identity may do, asked of Kubernetes itself: RBAC stays the single source of truth.
 // SubjectAccessReviews (created by the gateway, naming the caller's user, groups and extra) are
 // cached for a short time and dropped at once when any RBAC object changes, so a removed
-// RoleBinding takes effect within seconds.
+// RoleBinding takes effect within seconds. Every review the gateway makes (access, rules and token
+// reviews) waits for a slot of one concurrency limit, so a burst of new callers or a big schema
+// cannot flood the apiserver.
+import { LRUCache } from 'lru-cache';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { fromKubeError } from '../api-errors.ts';
+import type { Verb } from '../contract/access.ts';
 
-export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 export const allVerbs: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
 
 export interface AccessQuestion {
@@ -20,6 +24,8 @@ export interface AccessQuestion {
 
 export interface AccessReviewerOptions {
   ttlMs?: number;
+  /** Answers kept at most (least recently used out first). */
+  maxEntries?: number;
   now?: () => number;
   /** Concurrent reviews in flight at most, so a big schema does not flood the apiserver. */
   concurrency?: number;
@@ -32,26 +38,22 @@ export function identityKey(who: Impersonation): string {
 
 export class AccessReviewer {
   private readonly client: KubeClient;
-  private readonly ttlMs: number;
-  private readonly now: () => number;
-  private cache = new Map<string, { allowed: Promise<boolean>; at: number }>();
+  private readonly cache: LRUCache<string, Promise<boolean>>;
   private generation = 0;
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly concurrency: number;
-  readonly stats = { reviews: 0, hits: 0, invalidations: 0 };
+  private readonly limit: LimitFunction;
+  readonly stats = { reviews: 0, hits: 0, invalidations: 0, rulesReviews: 0, tokenReviews: 0 };
 
   constructor(client: KubeClient, opts: AccessReviewerOptions = {}) {
     this.client = client;
-    this.ttlMs = opts.ttlMs ?? 10_000;
-    this.now = opts.now ?? Date.now;
-    this.concurrency = opts.concurrency ?? 16;
+    const now = opts.now ?? Date.now;
+    this.cache = new LRUCache({ max: opts.maxEntries ?? 10_000, ttl: opts.ttlMs ?? 10_000, perf: { now } });
+    this.limit = pLimit(opts.concurrency ?? 16);
   }
 
   /** Any RBAC object changed: every cached answer may be stale. */
   invalidate(): void {
     this.generation++;
-    this.cache = new Map();
+    this.cache.clear();
     this.stats.invalidations++;
   }
 
@@ -60,54 +62,53 @@ export class AccessReviewer {
     return this.generation;
   }
 
+  /** Reviews waiting for a slot, and in flight. */
+  get load(): { pending: number; active: number } {
+    return { pending: this.limit.pendingCount, active: this.limit.activeCount };
+  }
+
+  /** Runs one review of any kind (rules, token) within the shared concurrency limit. */
+  limited<T>(review: () => Promise<T>): Promise<T> {
+    return this.limit(review);
+  }
+
   allowed(who: Impersonation, q: AccessQuestion): Promise<boolean> {
     const key = `${identityKey(who)}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
     const hit = this.cache.get(key);
-    if (hit && this.now() - hit.at < this.ttlMs) {
+    if (hit) {
       this.stats.hits++;
-      return hit.allowed;
+      return hit;
     }
-    const allowed = this.review(who, q);
-    this.cache.set(key, { allowed, at: this.now() });
+    const allowed = this.limited(() => this.review(who, q));
+    this.cache.set(key, allowed);
     // A failed review is not an answer: do not keep it.
-    allowed.catch(() => this.cache.delete(key));
+    allowed.catch(() => {
+      if (this.cache.peek(key) === allowed) this.cache.delete(key);
+    });
     return allowed;
   }
 
   private async review(who: Impersonation, q: AccessQuestion): Promise<boolean> {
-    await this.slot();
-    try {
-      this.stats.reviews++;
-      const body = {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: who.user,
-          groups: who.groups ?? [],
-          extra: who.extra ?? {},
-          uid: who.uid,
-          resourceAttributes: {
-            verb: q.verb, group: q.group, resource: q.resource, subresource: q.subresource,
-            namespace: q.namespace || undefined, name: q.name,
-          },
+    this.stats.reviews++;
+    const body = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: who.user,
+        groups: who.groups ?? [],
+        extra: who.extra ?? {},
+        uid: who.uid,
+        resourceAttributes: {
+          verb: q.verb, group: q.group, resource: q.resource, subresource: q.subresource,
+          namespace: q.namespace || undefined, name: q.name,
         },
-      };
+      },
+    };
+    try {
       const res = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body, timeoutMs: 10_000 });
       return res.status?.allowed === true;
     } catch (err) {
       throw fromKubeError(err);
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
     }
-  }
-
-  private async slot(): Promise<void> {
-    if (this.running < this.concurrency) {
-      this.running++;
-      return;
-    }
-    await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
   }
 }

@@ -2,11 +2,13 @@
 // Verification pins the configured algorithms (never "none", never a switch between key types),
 // and checks iss, aud, exp and nbf with a small clock tolerance. Keys come from a JWKS URL
 // (cached, refetched on an unknown kid, rate-limited), a PEM public key, or a shared secret.
-import jwt, { type JwtPayload, type GetPublicKeyOrSecret } from 'jsonwebtoken';
+import jwt, { type GetPublicKeyOrSecret, type JwtHeader, type JwtPayload } from 'jsonwebtoken';
 import jwksRsa from 'jwks-rsa';
-import { ApiError } from '../api-errors.ts';
+import { ApiError, type AuthReason } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
-import type { AuthConfig, TenantConfig, TenantLimits, TenantRule } from './tenant-config.ts';
+import type { JwtAuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
+import type { TenantLimits } from '../contract/caller-context.ts';
+import { mapReviewedUser, type TokenReviewer } from './token-review.ts';
 
 export interface Caller {
   tenant: string;
@@ -18,47 +20,100 @@ export interface Caller {
   limits?: TenantLimits;
   /** The manager name the tenant's writes record in managedFields when the client names none. */
   fieldManager?: string;
+  /**
+   * Asks again whether the token is still valid (TokenReview mode: a token can be revoked before
+   * it expires); throws the refusal when it is not. Live subscriptions call it every
+   * revalidateEveryMs.
+   */
+  revalidate?: () => Promise<void>;
+  revalidateEveryMs?: number;
+}
+
+export interface AuthenticatorOptions {
+  fetcher?: (uri: string) => Promise<{ keys: unknown }>;
+  /** TokenReview mode: asks the apiserver who a token's holder is. */
+  tokenReviewer?: TokenReviewer;
 }
 
 export class Authenticator {
   private readonly config: TenantConfig;
-  private readonly getKey: GetPublicKeyOrSecret;
+  private readonly getKey: GetPublicKeyOrSecret | undefined;
+  private readonly tokenReviewer: TokenReviewer | undefined;
 
-  constructor(config: TenantConfig, opts: { fetcher?: (uri: string) => Promise<{ keys: unknown }> } = {}) {
+  constructor(config: TenantConfig, opts: AuthenticatorOptions = {}) {
     this.config = config;
-    this.getKey = keyResolver(config.auth, opts.fetcher);
+    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher) : undefined;
+    this.tokenReviewer = opts.tokenReviewer;
+    if (config.auth.mode === 'tokenReview' && !this.tokenReviewer) throw new Error('a tokenReview tenants file needs a TokenReviewer');
   }
 
   /** Accepts the value of an Authorization header (or a bare token). */
   async authenticate(authorization: string | undefined): Promise<Caller> {
-    if (!authorization || !authorization.trim()) throw unauthenticated('a bearer token is required: send Authorization: Bearer <token>');
-    const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
-    const token = m ? m[1]! : /^[\w-]+\.[\w-]+\.[\w-]*$/.test(authorization.trim()) ? authorization.trim() : undefined;
-    if (!token) throw unauthenticated('the Authorization header must be "Bearer <token>"');
-    const claims = await this.verify(token);
-    return mapClaims(claims, this.config.tenants);
+    const token = bearerToken(authorization);
+    const auth = this.config.auth;
+    if (auth.mode === 'tokenReview') {
+      const reviewed = await this.tokenReviewer!.review(token);
+      const caller = mapReviewedUser(reviewed, this.config.tenants, auth);
+      caller.revalidate = async () => {
+        mapReviewedUser(await this.tokenReviewer!.review(token), this.config.tenants, auth);
+      };
+      caller.revalidateEveryMs = Math.max(auth.cacheSeconds, 1) * 1000;
+      return caller;
+    }
+    const { header, payload } = await this.verify(token);
+    checkTokenType(header, auth);
+    checkLifetime(payload, auth);
+    return mapClaims(payload, this.config.tenants, { maxGroups: auth.maxGroups });
   }
 
-  verify(token: string): Promise<JwtPayload> {
-    const a = this.config.auth;
+  verify(token: string): Promise<{ header: JwtHeader; payload: JwtPayload }> {
+    const a = this.config.auth as JwtAuthConfig;
     return new Promise((resolve, reject) => {
-      jwt.verify(token, this.getKey, {
+      jwt.verify(token, this.getKey!, {
         algorithms: a.algorithms,
         issuer: a.issuer,
         audience: a.audience.length === 1 ? a.audience[0]! : (a.audience as [string, ...string[]]),
         clockTolerance: a.clockToleranceSeconds,
-        complete: false,
-      }, (err, payload) => {
-        if (err) return reject(unauthenticated(explain(err)));
-        if (!payload || typeof payload === 'string') return reject(unauthenticated('the token has no JSON claims'));
-        if (payload.exp === undefined) return reject(unauthenticated('the token has no expiry (exp); tokens must expire'));
-        resolve(payload);
+        complete: true,
+      }, (err, decoded) => {
+        if (err) return reject(unauthenticated(...explain(err)));
+        const payload = decoded?.payload;
+        if (!decoded || !payload || typeof payload === 'string') return reject(unauthenticated('the token has no JSON claims', 'TOKEN_MALFORMED'));
+        if (payload.exp === undefined) return reject(unauthenticated('the token has no expiry (exp); tokens must expire', 'TOKEN_NO_EXPIRY'));
+        resolve({ header: decoded.header, payload });
       });
     });
   }
 }
 
-function keyResolver(auth: AuthConfig, fetcher?: (uri: string) => Promise<{ keys: unknown }>): GetPublicKeyOrSecret {
+/** The token of an Authorization header ("Bearer <token>", or a bare JWT). */
+export function bearerToken(authorization: string | undefined): string {
+  if (!authorization || !authorization.trim()) throw unauthenticated('a bearer token is required: send Authorization: Bearer <token>', 'TOKEN_MISSING');
+  const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
+  const token = m ? m[1]! : /^[\w-]+\.[\w-]+\.[\w-]*$/.test(authorization.trim()) ? authorization.trim() : undefined;
+  if (!token) throw unauthenticated('the Authorization header must be "Bearer <token>"', 'TOKEN_MALFORMED');
+  return token;
+}
+
+/** RFC 8725 3.11: a "typ" compares case-insensitively, with or without its "application/" prefix. */
+function checkTokenType(header: JwtHeader, auth: JwtAuthConfig): void {
+  if (!auth.typ) return;
+  const norm = (t: string) => t.toLowerCase().replace(/^application\//, '');
+  const typ = typeof header.typ === 'string' ? norm(header.typ) : undefined;
+  if (typ !== undefined && auth.typ.some((t) => norm(t) === typ)) return;
+  throw unauthenticated(`the token type (typ) is ${typ === undefined ? 'missing' : `"${header.typ}"`}; accepted: ${auth.typ.join(', ')}`, 'TOKEN_TYPE');
+}
+
+function checkLifetime(claims: JwtPayload, auth: JwtAuthConfig): void {
+  const max = auth.maxTokenLifetimeSeconds;
+  if (max === undefined) return;
+  if (typeof claims.iat !== 'number') throw unauthenticated(`the token has no issue time (iat); tokens may live at most ${max} s`, 'TOKEN_LIFETIME');
+  if (claims.iat > Date.now() / 1000 + auth.clockToleranceSeconds) throw unauthenticated('the token was issued in the future (iat)', 'TOKEN_LIFETIME');
+  const lifetime = (claims.exp ?? Infinity) - claims.iat;
+  if (lifetime > max) throw unauthenticated(`the token lives ${lifetime} s (exp - iat); at most ${max} s are accepted`, 'TOKEN_LIFETIME');
+}
+
+function keyResolver(auth: JwtAuthConfig, fetcher?: (uri: string) => Promise<{ keys: unknown }>): GetPublicKeyOrSecret {
   const key = auth.key;
   if (key.kind === 'publicKey') return (_h, cb) => cb(null, key.pem);
   if (key.kind === 'secret') return (_h, cb) => cb(null, key.secret);
@@ -83,46 +138,68 @@ function keyResolver(auth: AuthConfig, fetcher?: (uri: string) => Promise<{ keys
   };
 }
 
-function explain(err: unknown): string {
+function explain(err: unknown): [string, AuthReason] {
   const e = err as { name?: string; message?: string; expiredAt?: Date; date?: Date };
-  if (e.name === 'TokenExpiredError') return `the token expired at ${e.expiredAt?.toISOString()}`;
-  if (e.name === 'NotBeforeError') return `the token is not valid before ${e.date?.toISOString()}`;
+  if (e.name === 'TokenExpiredError') return [`the token expired at ${e.expiredAt?.toISOString()}`, 'TOKEN_EXPIRED'];
+  if (e.name === 'NotBeforeError') return [`the token is not valid before ${e.date?.toISOString()}`, 'TOKEN_NOT_YET_VALID'];
   const msg = e.message ?? String(err);
-  if (/invalid signature/.test(msg)) return 'the token signature is invalid';
-  if (/jwt issuer invalid/.test(msg)) return `the token issuer is not accepted (${msg.replace(/^jwt issuer invalid\.\s*/, '')})`;
-  if (/jwt audience invalid/.test(msg)) return `the token audience is not accepted (${msg.replace(/^jwt audience invalid\.\s*/, '')})`;
-  if (/invalid algorithm/.test(msg)) return 'the token algorithm is not accepted';
-  if (/jwt signature is required/.test(msg)) return 'unsigned tokens (alg none) are not accepted';
-  if (/jwt malformed|invalid token|Unexpected token/.test(msg)) return 'the token is malformed';
-  return msg.replace(/^jwt /, 'the token ');
+  if (/invalid signature/.test(msg)) return ['the token signature is invalid', 'TOKEN_INVALID'];
+  if (/jwt issuer invalid/.test(msg)) return [`the token issuer is not accepted (${msg.replace(/^jwt issuer invalid\.\s*/, '')})`, 'TOKEN_INVALID'];
+  if (/jwt audience invalid/.test(msg)) return [`the token audience is not accepted (${msg.replace(/^jwt audience invalid\.\s*/, '')})`, 'TOKEN_INVALID'];
+  if (/invalid algorithm/.test(msg)) return ['the token algorithm is not accepted', 'TOKEN_INVALID'];
+  if (/jwt signature is required/.test(msg)) return ['unsigned tokens (alg none) are not accepted', 'TOKEN_INVALID'];
+  if (/jwt malformed|invalid token|Unexpected token/.test(msg)) return ['the token is malformed', 'TOKEN_MALFORMED'];
+  return [msg.replace(/^jwt /, 'the token '), 'TOKEN_INVALID'];
 }
 
+/** What identities a token may map to. */
+export interface IdentityBounds {
+  maxGroups: number;
+}
+
+/** Longest user or group name accepted (Kubernetes sets none; HTTP headers and logs do). */
+export const maxIdentityNameLength = 1024;
+
 /** The first rule whose every match entry the claims satisfy decides the identity. */
-export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[]): Caller {
+export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[], bounds: IdentityBounds = { maxGroups: 256 }): Caller {
   const rule = rules.find((r) => Object.entries(r.match).every(([claim, want]) => claimMatches(claimValue(claims, claim), want)));
-  if (!rule) throw new ApiError('FORBIDDEN', 'the token is valid but no tenant rule matches its claims', { reason: 'Forbidden' });
+  if (!rule) throw new ApiError('FORBIDDEN', 'the token is valid but no tenant rule matches its claims', { reason: 'Forbidden', authReason: 'NO_TENANT' });
   const user = expandOne(rule.user, claims, rule.name, 'user');
-  const groups = rule.groups.flatMap((g) => expandMany(g, claims, rule.name));
-  // Claims are data from outside: they must not smuggle in privileged Kubernetes identities.
-  // HTTP strips blanks around header values, so " system:masters" would arrive as
-  // system:masters: values with blanks at their ends or control characters are refused outright.
-  for (const [what, v] of [['user', user], ...groups.map((g) => ['group', g])] as [string, string][]) {
-    const seen = v.trim();
-    if (seen.startsWith('system:')) {
-      throw new ApiError('FORBIDDEN', what === 'user'
-        ? `tenant ${rule.name}: the token maps to a system: user (${seen}), which is refused`
-        : `tenant ${rule.name}: the token maps to the group ${seen}, which is refused`, { reason: 'Forbidden' });
-    }
-    if (!isSafeIdentityValue(v)) {
-      throw new ApiError('FORBIDDEN', `tenant ${rule.name}: the token maps to a ${what} with blanks at its ends, control characters or nothing at all, which is refused`, { reason: 'Forbidden' });
-    }
-  }
-  const caller: Caller = { tenant: rule.name, identity: { user, groups: [...new Set(groups)], extra: rule.extra } };
+  const groups = [...new Set(rule.groups.flatMap((g) => expandGroup(g, claims, rule, bounds)))];
+  checkIdentity(rule.name, user, groups, bounds, () => false);
+  const caller: Caller = { tenant: rule.name, identity: { user, groups, extra: rule.extra } };
   if (typeof claims.sub === 'string') caller.subject = claims.sub;
   if (typeof claims.exp === 'number') caller.expiresAt = claims.exp * 1000;
   if (rule.limits) caller.limits = rule.limits;
   if (rule.fieldManager) caller.fieldManager = rule.fieldManager;
   return caller;
+}
+
+/**
+ * Identities from outside (claims, or what a TokenReview says) must not reach privileged
+ * Kubernetes identities. HTTP strips blanks around header values, so " system:masters" would
+ * arrive as system:masters, and names are compared without regard to case so that no spelling
+ * slips through: values with blanks at their ends or control characters are refused outright.
+ */
+export function checkIdentity(tenant: string, user: string, groups: readonly string[], bounds: IdentityBounds, allowedSystem: (name: string, what: 'user' | 'group') => boolean): void {
+  if (groups.length > bounds.maxGroups) throw tooManyGroups(tenant, groups.length, bounds);
+  for (const [what, v] of [['user', user], ...groups.map((g) => ['group', g])] as ['user' | 'group', string][]) {
+    const seen = v.trim();
+    if (seen.toLowerCase().startsWith('system:') && !(seen === v && allowedSystem(v, what))) {
+      throw new ApiError('FORBIDDEN', what === 'user'
+        ? `tenant ${tenant}: the token maps to a system: user (${seen}), which is refused`
+        : `tenant ${tenant}: the token maps to the group ${seen}, which is refused`, { reason: 'Forbidden', authReason: 'SYSTEM_IDENTITY' });
+    }
+    if (!isSafeIdentityValue(v) || v.length > maxIdentityNameLength) {
+      throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a ${what} with blanks at its ends, control characters, more than ${maxIdentityNameLength} characters or nothing at all, which is refused`,
+        { reason: 'Forbidden', authReason: 'UNSAFE_IDENTITY' });
+    }
+  }
+}
+
+function tooManyGroups(tenant: string, n: number, bounds: IdentityBounds): ApiError {
+  return new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to ${n} or more groups; at most ${bounds.maxGroups} are accepted (auth.maxGroups)`,
+    { reason: 'Forbidden', authReason: 'TOO_MANY_GROUPS' });
 }
 
 function claimValue(claims: JwtPayload, path: string): unknown {
@@ -140,22 +217,44 @@ function expandOne(template: string, claims: JwtPayload, tenant: string, what: s
   return template.replace(/\{([^}]+)\}/g, (_m, claim: string) => {
     const v = claimValue(claims, claim);
     if (typeof v === 'string' || typeof v === 'number') return String(v);
-    throw unauthenticated(`the token lacks the claim ${claim} that tenant ${tenant} needs for its ${what}`);
+    throw unauthenticated(`the token lacks the claim ${claim} that tenant ${tenant} needs for its ${what}`, 'CLAIM_MISSING');
   });
 }
 
-function expandMany(template: string, claims: JwtPayload, tenant: string): string[] {
-  const whole = /^\{([^}]+)\}$/.exec(template);
-  if (whole) {
-    const v = claimValue(claims, whole[1]!);
-    if (Array.isArray(v)) return v.filter((x) => typeof x === 'string' && x).map(String);
-    if (v === undefined) return [];
+/**
+ * One group template ("team-a", "oidc:{groups}", "{org.team}-dev") → its groups. A list claim gives
+ * one group per element (at most one list per template); an absent claim gives none. Claim values
+ * outside the rule's allowGroups are dropped.
+ */
+function expandGroup(template: string, claims: JwtPayload, rule: TenantRule, bounds: IdentityBounds): string[] {
+  const parts = template.split(/(\{[^}]+\})/);
+  let out = [''];
+  let lists = 0;
+  for (const part of parts) {
+    const m = /^\{([^}]+)\}$/.exec(part);
+    if (!m) {
+      out = out.map((o) => o + part);
+      continue;
+    }
+    const v = claimValue(claims, m[1]!);
+    if (v === undefined || v === null) return [];
+    let values: string[];
+    if (Array.isArray(v)) {
+      if (++lists > 1) throw unauthenticated(`tenant ${rule.name}: the group template "${template}" combines two list claims`, 'CLAIM_INVALID');
+      // Bounded before any work per element: a huge list is refused, not filtered.
+      if (v.length > bounds.maxGroups) throw tooManyGroups(rule.name, v.length, bounds);
+      values = v.filter((x) => typeof x === 'string' && x);
+    } else if (typeof v === 'string' || typeof v === 'number') values = [String(v)];
+    else throw unauthenticated(`tenant ${rule.name}: the claim ${m[1]} is neither a string nor a list of strings`, 'CLAIM_INVALID');
+    const allow = rule.allowGroups;
+    if (allow) values = values.filter((x) => x.length <= maxIdentityNameLength && allow.test(x));
+    out = out.flatMap((o) => values.map((x) => o + x));
   }
-  return [expandOne(template, claims, tenant, 'groups')];
+  return out;
 }
 
-function unauthenticated(message: string): ApiError {
-  return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized' });
+function unauthenticated(message: string, authReason: AuthReason): ApiError {
+  return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized', authReason });
 }
 
 /** A user or group name that reaches Kubernetes exactly as written: no blanks at the ends, no control characters. */

@@ -1,24 +1,25 @@
-// A caller's permissions on custom resources, computed by Kubernetes: one SelfSubjectRulesReview
-// per namespace made AS the caller (impersonated), plus SubjectAccessReviews for what rules reviews
-// cannot answer (all-namespaces and cluster-scoped access). Cached per identity for a short time
-// and dropped whenever an RBAC object or the set of namespaces changes.
+// A caller's permissions on custom resources, computed by Kubernetes: SelfSubjectRulesReviews made
+// AS the caller (impersonated) in the namespaces where its rules may differ (review-namespaces.ts),
+// plus SubjectAccessReviews for what rules reviews cannot answer (all-namespaces and cluster-scoped
+// access). Cached per identity (bounded, for a short time) and dropped whenever an RBAC object or
+// the set of namespaces changes. The watch of RBAC objects reports its failures, retries with
+// backoff, and tells listeners when it has been failing for too long (the view is stale), so live
+// subscriptions can be re-checked by other means.
+import { LRUCache } from 'lru-cache';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
 import { Reflector } from '../kube/reflector.ts';
 import { fromKubeError } from '../api-errors.ts';
-import { AccessReviewer, identityKey, type Verb } from './access-review.ts';
+import { describeError } from '../errors.ts';
+import { AccessReviewer, identityKey } from './access-review.ts';
+import type { ResourceRef, Verb } from '../contract/access.ts';
+import { planNamespaces, type RoleBindingLike } from './review-namespaces.ts';
 
 interface ResourceRule {
   verbs: string[];
   apiGroups?: string[];
   resources?: string[];
   resourceNames?: string[];
-}
-
-export interface ResourceRef {
-  group: string;
-  plural: string;
-  namespaced: boolean;
 }
 
 /** What one identity may do; answers are synchronous once computed. */
@@ -42,7 +43,13 @@ export class PermissionSet {
   /** Namespaces in which the verb is allowed on the resource (namespaced resources). */
   namespacesWhere(verb: Verb, r: ResourceRef, subresource?: string): string[] {
     const out: string[] = [];
-    for (const [ns, rules] of this.rules) if (rulesAllow(rules, verb, r.group, r.plural, subresource)) out.push(ns);
+    // Namespaces without bindings of their own share one rules list: judge each list once.
+    const judged = new Map<ResourceRule[], boolean>();
+    for (const [ns, rules] of this.rules) {
+      let ok = judged.get(rules);
+      if (ok === undefined) judged.set(rules, (ok = rulesAllow(rules, verb, r.group, r.plural, subresource)));
+      if (ok) out.push(ns);
+    }
     return out.sort();
   }
 
@@ -95,49 +102,83 @@ function rulesAllow(rules: ResourceRule[], verb: string, group: string, plural: 
 }
 
 export interface PermissionsOptions {
+  /** How long answers are cached (they are also dropped when RBAC objects change). */
   ttlMs?: number;
+  /** Identities (times resource lists) whose answers are cached at most. */
+  maxEntries?: number;
   now?: () => number;
+  /** Reviews in flight at most (access, rules and token reviews together). */
+  concurrency?: number;
+  /** How long the watch of RBAC objects may fail before listeners hear that the view is stale. */
+  staleAfterMs?: number;
+  /** How often listeners hear it while the view stays stale. */
+  staleCheckMs?: number;
+  log?: { warn(msg: string): void; info(msg: string): void };
 }
+
+export type RbacViewState = 'stale' | 'fresh';
+
+const rbacKinds = ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'] as const;
 
 export class Permissions {
   private readonly client: KubeClient;
   readonly reviewer: AccessReviewer;
-  private readonly ttlMs: number;
   private readonly now: () => number;
-  private cache = new Map<string, { at: number; generation: number; set: Promise<PermissionSet> }>();
+  private readonly cache: LRUCache<string, Promise<PermissionSet>>;
+  /** Namespace rules per identity, whatever resources its permission sets are for. */
+  private readonly rulesCache: LRUCache<string, Promise<Map<string, ResourceRule[]>>>;
   private generation = 0;
   private readonly reflectors: Reflector<Record<string, unknown>>[] = [];
   private readonly namespaces: Reflector<Record<string, unknown>>;
+  private readonly roleBindings: Reflector<Record<string, unknown>>;
   private readonly listeners = new Set<() => void>();
+  private readonly viewListeners = new Set<(state: RbacViewState) => void>();
   private readonly nsSynced: Promise<void>;
-  private readonly latestSets = new Map<string, PermissionSet>();
+  /** The newest answer per identity, and the order in which its computation started. */
+  private readonly latestSets: LRUCache<string, { seq: number; set: PermissionSet }>;
+  private seq = 0;
   private resolveNsSynced: () => void = () => {};
+  private readonly staleAfterMs: number;
+  private readonly staleCheckMs: number;
+  private staleSince: number | undefined;
+  private staleTimer: NodeJS.Timeout | undefined;
+  private announcedStale = false;
+  private readonly log: PermissionsOptions['log'];
 
   constructor(client: KubeClient, opts: PermissionsOptions = {}) {
     this.client = client;
-    this.ttlMs = opts.ttlMs ?? 10_000;
+    const ttlMs = opts.ttlMs ?? 10_000;
     this.now = opts.now ?? Date.now;
-    this.reviewer = new AccessReviewer(client, { ttlMs: this.ttlMs, now: this.now });
+    this.log = opts.log;
+    this.staleAfterMs = opts.staleAfterMs ?? 2_000;
+    this.staleCheckMs = opts.staleCheckMs ?? 1_000;
+    const maxEntries = opts.maxEntries ?? 10_000;
+    this.reviewer = new AccessReviewer(client, { ttlMs, now: this.now, concurrency: opts.concurrency, maxEntries: maxEntries * 4 });
+    this.cache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
+    this.rulesCache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
+    // Read by live watches for every event, refreshed by every computation: no TTL, only a bound.
+    this.latestSets = new LRUCache({ max: maxEntries });
     const onChange = () => this.invalidate();
     this.nsSynced = new Promise((resolve) => (this.resolveNsSynced = resolve));
-    this.namespaces = new Reflector({
-      source: kubeListWatch(client, '/api/v1/namespaces'),
-      keyOf: (o) => String((o.metadata as { name?: string }).name),
-      resourceVersionOf: (o) => (o.metadata as { resourceVersion?: string }).resourceVersion,
-      onEvent: (e) => {
-        if (e.type !== 'MODIFIED') onChange();
-      },
-      onSynced: () => this.resolveNsSynced(),
+    this.namespaces = this.reflect('namespaces', '/api/v1/namespaces', (e) => {
+      if (e.type !== 'MODIFIED') onChange();
+    }, () => this.resolveNsSynced());
+    const rbac = rbacKinds.map((kind) => this.reflect(kind, `/apis/rbac.authorization.k8s.io/v1/${kind}`, onChange));
+    this.roleBindings = rbac[1]!;
+  }
+
+  private reflect(kind: string, path: string, onEvent: (e: { type: string }) => void, onSynced?: () => void): Reflector<Record<string, unknown>> {
+    const meta = (o: Record<string, unknown>) => (o.metadata ?? {}) as { namespace?: string; name?: string; resourceVersion?: string };
+    const r = new Reflector<Record<string, unknown>>({
+      source: kubeListWatch(this.client, path),
+      keyOf: (o) => `${meta(o).namespace ?? ''}/${meta(o).name}`,
+      resourceVersionOf: (o) => meta(o).resourceVersion,
+      onEvent,
+      onSynced,
+      onError: (err, retryInMs) => this.watchFailed(kind, err, retryInMs),
     });
-    this.reflectors.push(this.namespaces);
-    for (const kind of ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings']) {
-      this.reflectors.push(new Reflector({
-        source: kubeListWatch(client, `/apis/rbac.authorization.k8s.io/v1/${kind}`),
-        keyOf: (o) => `${(o.metadata as { namespace?: string }).namespace ?? ''}/${(o.metadata as { name?: string }).name}`,
-        resourceVersionOf: (o) => (o.metadata as { resourceVersion?: string }).resourceVersion,
-        onEvent: onChange,
-      }));
-    }
+    this.reflectors.push(r);
+    return r;
   }
 
   start(): void {
@@ -145,6 +186,8 @@ export class Permissions {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.staleTimer);
+    this.staleTimer = undefined;
     await Promise.all(this.reflectors.map((r) => r.stop()));
   }
 
@@ -152,6 +195,46 @@ export class Permissions {
   onInvalidate(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called every staleCheckMs with 'stale' while the watch of RBAC objects has been failing for
+   * longer than staleAfterMs, and once with 'fresh' when it has recovered.
+   */
+  onViewState(listener: (state: RbacViewState) => void): () => void {
+    this.viewListeners.add(listener);
+    return () => this.viewListeners.delete(listener);
+  }
+
+  /** How long the RBAC view has been stale (0: it is current). */
+  staleForMs(): number {
+    if (this.reflectors.every((r) => r.healthy)) this.staleSince = undefined;
+    return this.staleSince === undefined ? 0 : this.now() - this.staleSince;
+  }
+
+  private watchFailed(kind: string, err: unknown, retryInMs: number): void {
+    this.log?.warn(`watching ${kind} for RBAC changes failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`);
+    this.staleSince ??= this.now();
+    if (this.staleTimer) return;
+    this.staleTimer = setInterval(() => this.checkStale(), this.staleCheckMs);
+    this.staleTimer.unref();
+  }
+
+  private checkStale(): void {
+    const stale = this.staleForMs();
+    if (stale === 0) {
+      clearInterval(this.staleTimer);
+      this.staleTimer = undefined;
+      if (!this.announcedStale) return;
+      this.announcedStale = false;
+      this.log?.info('the watch of RBAC objects has recovered');
+      for (const l of this.viewListeners) l('fresh');
+      return;
+    }
+    if (stale < this.staleAfterMs) return;
+    if (!this.announcedStale) this.log?.warn(`the RBAC view has been stale for ${Math.round(stale)} ms: live subscriptions are re-checked with SubjectAccessReviews until the watch recovers`);
+    this.announcedStale = true;
+    for (const l of this.viewListeners) l('stale');
   }
 
   invalidate(): void {
@@ -162,7 +245,8 @@ export class Permissions {
   /** Drops cached answers without telling listeners (they are re-checking already). */
   forget(): void {
     this.generation++;
-    this.cache = new Map();
+    this.cache.clear();
+    this.rulesCache.clear();
     this.reviewer.invalidate();
   }
 
@@ -176,45 +260,36 @@ export class Permissions {
    * newest answer from Kubernetes applies at once.
    */
   latest(who: Impersonation): PermissionSet | undefined {
-    return this.latestSets.get(identityKey(who));
+    return this.latestSets.get(identityKey(who))?.set;
   }
 
   /** The permissions of an identity on the given resources (namespaced rules + cluster-wide answers). */
   of(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
     const key = `${identityKey(who)}#${resources.map((r) => `${r.group}/${r.plural}`).join(',')}`;
     const hit = this.cache.get(key);
-    if (hit && hit.generation === this.generation && this.now() - hit.at < this.ttlMs) return hit.set;
+    if (hit) return hit;
     const set = this.compute(who, resources);
-    this.cache.set(key, { at: this.now(), generation: this.generation, set });
-    set.catch(() => this.cache.delete(key));
+    this.cache.set(key, set);
+    set.catch(() => {
+      if (this.cache.peek(key) === set) this.cache.delete(key);
+    });
     return set;
   }
 
   private async compute(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
+    const seq = ++this.seq;
     await this.nsSynced;
-    const namespaces = [...this.namespaces.store.keys()];
-    const rules = new Map<string, ResourceRule[]>();
-    await Promise.all(namespaces.map(async (ns) => {
-      try {
-        const res = await this.client.request<{ status?: { resourceRules?: ResourceRule[] } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
-          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: ns } },
-          impersonate: who,
-          timeoutMs: 10_000,
-        });
-        rules.set(ns, res.status?.resourceRules ?? []);
-      } catch (err) {
-        throw fromKubeError(err);
-      }
-    }));
+    const rules = await this.rulesOf(who);
     const answers = new Map<string, boolean>();
     const questions: [Verb, ResourceRef, string | undefined][] = [];
+    const distinctRules = [...new Set(rules.values())];
     for (const r of resources) {
       // Cluster-wide answers matter for lists and watches across namespaces, and for every verb
       // on cluster-scoped resources.
       const pairs: [Verb, string | undefined][] = r.namespaced ? [['list', undefined], ['watch', undefined]] : fingerprintVerbs;
       for (const [verb, sub] of pairs) {
         // Skip reviews the namespace rules already rule out: nothing granted anywhere means no.
-        if (r.namespaced && !namespaces.some((ns) => rulesAllow(rules.get(ns) ?? [], verb, r.group, r.plural, sub))) continue;
+        if (r.namespaced && !distinctRules.some((list) => rulesAllow(list, verb, r.group, r.plural, sub))) continue;
         questions.push([verb, r, sub]);
       }
     }
@@ -224,10 +299,53 @@ export class Permissions {
     }));
     const set = new PermissionSet(who, rules, answers);
     const key = identityKey(who);
-    this.latestSets.delete(key);
-    this.latestSets.set(key, set);
-    // Bounded: identities not seen for a while fall out first.
-    if (this.latestSets.size > 10_000) this.latestSets.delete(this.latestSets.keys().next().value!);
+    // A computation that started earlier than the one behind the current answer must not replace it.
+    if ((this.latestSets.get(key)?.seq ?? 0) < seq) this.latestSets.set(key, { seq, set });
     return set;
+  }
+
+  private rulesOf(who: Impersonation): Promise<Map<string, ResourceRule[]>> {
+    const key = identityKey(who);
+    const hit = this.rulesCache.get(key);
+    if (hit) return hit;
+    const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)));
+    this.rulesCache.set(key, rules);
+    rules.catch(() => {
+      if (this.rulesCache.peek(key) === rules) this.rulesCache.delete(key);
+    });
+    return rules;
+  }
+
+  /** The rules of every namespace: reviewed where the identity's RoleBindings are, shared elsewhere. */
+  private async namespaceRules(who: Impersonation, namespaces: string[]): Promise<Map<string, ResourceRule[]>> {
+    // Until the RoleBindings are known, every namespace is reviewed.
+    const plan = this.roleBindings.hasSynced
+      ? planNamespaces(namespaces, this.roleBindings.store.values() as Iterable<RoleBindingLike>, { user: who.user, groups: who.groups })
+      : { own: namespaces };
+    const reviewed = [...plan.own, ...(plan.representative === undefined ? [] : [plan.representative])];
+    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns)));
+    const rules = new Map<string, ResourceRule[]>();
+    reviewed.forEach((ns, i) => rules.set(ns, answers[i]!));
+    if (plan.representative !== undefined) {
+      const shared = rules.get(plan.representative)!;
+      for (const ns of namespaces) if (!rules.has(ns)) rules.set(ns, shared);
+    }
+    return rules;
+  }
+
+  private rulesReview(who: Impersonation, namespace: string): Promise<ResourceRule[]> {
+    return this.reviewer.limited(async () => {
+      this.reviewer.stats.rulesReviews++;
+      try {
+        const res = await this.client.request<{ status?: { resourceRules?: ResourceRule[] } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+          impersonate: who,
+          timeoutMs: 10_000,
+        });
+        return res.status?.resourceRules ?? [];
+      } catch (err) {
+        throw fromKubeError(err);
+      }
+    });
   }
 }

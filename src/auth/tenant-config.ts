@@ -1,29 +1,50 @@
-// The tenants file: how to verify callers' JWTs, and rules that map a token's claims to the
-// Kubernetes identity the gateway impersonates for that caller. Validated completely at start:
-// every problem is reported, one line each, with where it is in the file.
+// The tenants file: how to authenticate callers, and rules that map each caller to a tenant and
+// to the Kubernetes identity the gateway impersonates for it. Validated completely at start: every
+// problem is reported, one line each, with where it is in the file. Two modes:
 //
+// JWT (tokens from an identity provider; claims → identity by templates):
 // auth:
 //   issuer: https://login.example.com/          # required: the iss every token must carry
 //   audience: crdgate                            # required: an aud every token must contain
 //   algorithms: [RS256]                          # required: the only algorithms accepted
 //   jwksUri: https://login.example.com/jwks.json # or publicKeyFile: key.pem, or secretFile: hs.key
 //   clockToleranceSeconds: 30
+//   maxTokenLifetimeSeconds: 3600                # optional: exp - iat at most this (iat required)
+//   typ: [JWT, at+jwt]                           # optional: the header typ must be one of these
+//   maxGroups: 256                               # a token mapping to more groups is refused
 // tenants:
 //   - name: team-a
 //     match: { tenant: a }                       # every claim listed must equal (or contain) the value
 //     user: "team-a:{sub}"                       # {claim} is replaced by the claim's value
-//     groups: ["team-a", "{groups}"]             # a list claim expands to one group per element
+//     groups: ["team-a", "oidc:{groups}"]        # a list claim expands to one group per element
+//     allowGroups: "(dev|ops)-[a-z]+"            # optional: claim values must match it (whole), else dropped
 //     extra: { tenant: ["a"] }
 //     limits: { maxCost: 50000, maxWatches: 500 } # optional: this tenant's query limits (maxCost,
 //                                                 # maxDepth, maxAliases, maxDirectives, maxTokens) and
 //                                                 # budgets (requestsPerSecond, burst, maxConcurrentCalls,
 //                                                 # maxWatches; 0: unlimited)
-//     fieldManager: team-a                         # optional: the managedFields manager of this tenant's
-//                                                 # writes that name none (default: crdgate)
+//     fieldManager: team-a                         # optional (both modes): the manager recorded in
+//                                                 # managedFields for writes that name none (default crdgate)
+//
+// TokenReview (Kubernetes tokens; the apiserver says who the caller is, see token-review.ts):
+// auth:
+//   tokenReview:
+//     audiences: [crdgate]                       # optional: the token must be meant for one of these
+//     cacheSeconds: 60                           # at most 60
+//     allowSystemIdentities: []                  # e.g. [system:masters]: refused unless listed
+//   maxGroups: 256
+// tenants:
+//   - name: team-a
+//     match: { groups: team-a }                  # user, uid, groups (contains) or extra.<key> (contains)
+//     limits: { maxWatches: 100 }
+//
+// Either way, no identity whose user or a group starts with system: (any case, blanks trimmed)
+// comes out of a template or a claim.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CrdgateError } from '../errors.ts';
+import { tenantBudgetKeys, tenantQueryLimitKeys, type TenantLimits } from '../contract/caller-context.ts';
 
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
 export const symmetricAlgorithms = ['HS256', 'HS384', 'HS512'] as const;
@@ -34,31 +55,50 @@ export type KeySource =
   | { kind: 'publicKey'; pem: string; file: string }
   | { kind: 'secret'; secret: Buffer; file: string };
 
-export interface AuthConfig {
+/** Verification of JWTs the gateway's callers get from an identity provider. */
+export interface JwtAuthConfig {
+  mode: 'jwt';
   issuer: string;
   audience: string[];
   algorithms: JwtAlgorithm[];
   key: KeySource;
   clockToleranceSeconds: number;
+  /** At most this long between iat and exp (and iat not in the future); absent: any lifetime. */
+  maxTokenLifetimeSeconds?: number;
+  /** The token header's typ must be one of these (compared as RFC 8725 says); absent: any. */
+  typ?: string[];
+  /** A token that maps to more groups is refused. */
+  maxGroups: number;
 }
+
+/** Callers send Kubernetes tokens; the apiserver says who they are (TokenReview). */
+export interface TokenReviewAuthConfig {
+  mode: 'tokenReview';
+  /** Audiences the token must be meant for; empty: the apiserver's own. */
+  audiences: string[];
+  /** How long a review's answer is kept (at most 60 s, never past the token's exp). */
+  cacheSeconds: number;
+  /** system: users and groups (beyond the ordinary ones) that may be impersonated nonetheless. */
+  allowSystemIdentities: string[];
+  maxGroups: number;
+}
+
+export type AuthConfig = JwtAuthConfig | TokenReviewAuthConfig;
 
 export interface TenantRule {
   name: string;
   match: Record<string, string>;
+  /** Templates; empty in tokenReview mode, where the reviewed identity is used as it is. */
   user: string;
   groups: string[];
   extra: Record<string, string[]>;
+  /** Only claim groups matching this (whole value) pass into group templates; others are dropped. */
+  allowGroups?: RegExp;
   /** Overrides of the gateway's query limits for this tenant (higher or lower). */
   limits?: TenantLimits;
   /** The field manager recorded for this tenant's writes that name none. */
   fieldManager?: string;
 }
-
-/** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts): over 0. */
-export const tenantQueryLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
-/** The budgets a tenant rule may set for its tenant (src/plugins/rate-limits.ts): 0 is unlimited, but for burst. */
-export const tenantBudgetKeys = ['requestsPerSecond', 'burst', 'maxConcurrentCalls', 'maxWatches'] as const;
-export type TenantLimits = Partial<Record<(typeof tenantQueryLimitKeys)[number] | (typeof tenantBudgetKeys)[number], number>>;
 
 export interface TenantConfig {
   auth: AuthConfig;
@@ -84,141 +124,238 @@ export function loadTenantConfig(file: string): TenantConfig {
   return validateTenantConfig(doc, file);
 }
 
-export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
-  const problems: string[] = [];
-  const at = (path: string, msg: string) => problems.push(`${file}: ${path}: ${msg}`);
-  const obj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-  if (!obj(doc)) throw new CrdgateError('CONFIG_INVALID', `${file}: must be a mapping with auth and tenants`);
-  for (const k of Object.keys(doc)) if (k !== 'auth' && k !== 'tenants') at(k, 'unknown key (expected auth, tenants)');
+/** Where validation problems go: one line each, with the file and the path of the value. */
+interface Problems {
+  at(path: string, msg: string): void;
+  seconds(v: unknown, dflt: number, path: string): number;
+}
 
+const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
+  const lines: string[] = [];
+  const p: Problems = {
+    at: (path, msg) => lines.push(`${file}: ${path}: ${msg}`),
+    seconds(v, dflt, path) {
+      if (v === undefined) return dflt;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+      lines.push(`${file}: ${path}: ${String(v)} is not a whole number${path.endsWith('Seconds') ? ' of seconds' : ''}`);
+      return dflt;
+    },
+  };
+  if (!isMapping(doc)) throw new CrdgateError('CONFIG_INVALID', `${file}: must be a mapping with auth and tenants`);
+  for (const k of Object.keys(doc)) if (k !== 'auth' && k !== 'tenants') p.at(k, 'unknown key (expected auth, tenants)');
   const a = doc.auth;
   let auth: AuthConfig | undefined;
-  if (!obj(a)) at('auth', 'is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile');
-  else {
-    const known = ['issuer', 'audience', 'algorithms', 'jwksUri', 'publicKeyFile', 'secretFile', 'clockToleranceSeconds', 'jwksCacheSeconds', 'jwksRequestsPerMinute'];
-    for (const k of Object.keys(a)) if (!known.includes(k)) at(`auth.${k}`, `unknown key (expected one of ${known.join(', ')})`);
-    const issuer = typeof a.issuer === 'string' && a.issuer ? a.issuer : (at('auth.issuer', 'is required (a string)'), '');
-    const audience = typeof a.audience === 'string' && a.audience ? [a.audience]
-      : Array.isArray(a.audience) && a.audience.length && a.audience.every((x) => typeof x === 'string' && x) ? (a.audience as string[])
-        : (at('auth.audience', 'is required (a string or a list of strings)'), []);
-    let algorithms: JwtAlgorithm[] = [];
-    if (!Array.isArray(a.algorithms) || !a.algorithms.length) at('auth.algorithms', `is required: a list from ${[...asymmetricAlgorithms, ...symmetricAlgorithms].join(', ')}`);
-    else {
-      for (const [i, alg] of a.algorithms.entries()) {
-        if (typeof alg === 'string' && (asymmetricAlgorithms as readonly string[]).concat(symmetricAlgorithms).includes(alg)) algorithms.push(alg as JwtAlgorithm);
-        else at(`auth.algorithms[${i}]`, `"${String(alg)}" is not supported (never "none"); use one of ${[...asymmetricAlgorithms, ...symmetricAlgorithms].join(', ')}`);
-      }
-    }
-    const sources = ['jwksUri', 'publicKeyFile', 'secretFile'].filter((k) => a[k] !== undefined);
-    let key: KeySource | undefined;
-    if (sources.length !== 1) at('auth', `needs exactly one of jwksUri, publicKeyFile, secretFile (found ${sources.length ? sources.join(', ') : 'none'})`);
-    else if (a.jwksUri !== undefined) {
-      let ok = false;
-      try {
-        const u = new URL(String(a.jwksUri));
-        ok = u.protocol === 'https:' || u.hostname === '127.0.0.1' || u.hostname === 'localhost';
-      } catch {
-        ok = false;
-      }
-      if (!ok) at('auth.jwksUri', 'must be an https URL (http only for localhost)');
-      key = { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds') * 1000, requestsPerMinute: seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute') };
-    } else {
-      const which = a.publicKeyFile !== undefined ? 'publicKeyFile' : 'secretFile';
-      const path = resolve(dirname(file), String(a[which]));
-      try {
-        const data = readFileSync(path);
-        key = which === 'publicKeyFile' ? { kind: 'publicKey', pem: data.toString('utf8'), file: path } : { kind: 'secret', secret: data, file: path };
-        if (key.kind === 'publicKey' && !/-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(key.pem)) at(`auth.${which}`, `${path} is not a PEM public key or certificate`);
-        if (key.kind === 'secret' && key.secret.length < 32) at(`auth.${which}`, `${path} holds ${key.secret.length} bytes; an HMAC secret needs at least 32`);
-      } catch (err) {
-        at(`auth.${which}`, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    }
-    // One key type per config: accepting HS* next to RS* would let a public key be used as an
-    // HMAC secret (the classic algorithm-confusion attack).
-    if (key) {
-      const wantSymmetric = key.kind === 'secret';
-      for (const alg of algorithms) {
-        const isSymmetric = (symmetricAlgorithms as readonly string[]).includes(alg);
-        if (isSymmetric !== wantSymmetric) at('auth.algorithms', `${alg} does not fit a ${key.kind === 'secret' ? 'shared secret' : 'public key'}; list only ${wantSymmetric ? 'HS*' : 'RS*, PS* or ES*'} algorithms`);
-      }
-      algorithms = algorithms.filter((alg) => (symmetricAlgorithms as readonly string[]).includes(alg) === wantSymmetric);
-    }
-    const tolerance = seconds(a.clockToleranceSeconds, 30, 'auth.clockToleranceSeconds');
-    if (tolerance > 300) at('auth.clockToleranceSeconds', 'must be at most 300');
-    if (key) auth = { issuer, audience, algorithms, key, clockToleranceSeconds: tolerance };
-  }
-
-  const tenants: TenantRule[] = [];
-  if (!Array.isArray(doc.tenants) || !doc.tenants.length) at('tenants', 'is required: a non-empty list of rules');
-  else {
-    const names = new Set<string>();
-    for (const [i, t] of doc.tenants.entries()) {
-      const p = `tenants[${i}]`;
-      if (!obj(t)) {
-        at(p, 'must be a mapping with name, match, user');
-        continue;
-      }
-      for (const k of Object.keys(t)) if (!['name', 'match', 'user', 'groups', 'extra', 'limits', 'fieldManager'].includes(k)) at(`${p}.${k}`, 'unknown key (expected name, match, user, groups, extra, limits, fieldManager)');
-      // Kubernetes' own rule for a fieldManager: at most 128 printable characters.
-      const fieldManager = t.fieldManager === undefined ? undefined
-        : typeof t.fieldManager === 'string' && /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u.test(t.fieldManager) ? t.fieldManager
-          : (at(`${p}.fieldManager`, 'must be a string of 1 to 128 printable characters'), undefined);
-      let limits: TenantLimits | undefined;
-      if (t.limits !== undefined) {
-        if (!obj(t.limits)) at(`${p}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
-        else {
-          const known: readonly string[] = [...tenantQueryLimitKeys, ...tenantBudgetKeys];
-          for (const k of Object.keys(t.limits)) if (!known.includes(k)) at(`${p}.limits.${k}`, `unknown key (expected ${known.join(', ')})`);
-          const check = (keys: readonly (keyof TenantLimits)[], min: number, what: string) => {
-            for (const k of keys) {
-              const n = (t.limits as Record<string, unknown>)[k];
-              if (n === undefined) continue;
-              if (!(typeof n === 'number' && Number.isInteger(n) && n >= min)) at(`${p}.limits.${k}`, `${typeof n === 'string' ? JSON.stringify(n) : String(n)} is not ${what}`);
-              else (limits ??= {})[k] = n;
-            }
-          };
-          check([...tenantQueryLimitKeys, 'burst'], 1, 'a positive whole number');
-          check(tenantBudgetKeys.filter((k) => k !== 'burst'), 0, 'a whole number (0: unlimited)');
-        }
-      }
-      const name = typeof t.name === 'string' && t.name ? t.name : (at(`${p}.name`, 'is required'), `#${i}`);
-      if (names.has(name)) at(`${p}.name`, `"${name}" is used twice`);
-      names.add(name);
-      const match: Record<string, string> = {};
-      if (!obj(t.match) || !Object.keys(t.match).length) at(`${p}.match`, 'is required: claims and the values they must have, e.g. { tenant: a }');
-      else for (const [k, v] of Object.entries(t.match)) {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') match[k] = String(v);
-        else at(`${p}.match.${k}`, 'must be a string, number or boolean');
-      }
-      const user = typeof t.user === 'string' && t.user.trim() ? t.user : (at(`${p}.user`, 'is required: the Kubernetes user name (may use {claim})'), '');
-      if (/^\s*system:/.test(user)) at(`${p}.user`, 'must not be a system: user');
-      else if (user && user !== user.trim()) at(`${p}.user`, 'must not start or end with blanks');
-      const groups = t.groups === undefined ? [] : Array.isArray(t.groups) && t.groups.every((g) => typeof g === 'string' && g) ? (t.groups as string[]) : (at(`${p}.groups`, 'must be a list of strings'), []);
-      for (const g of groups) {
-        if (/^\s*system:/.test(g)) at(`${p}.groups`, g.trim() === 'system:masters' ? 'must not contain system:masters' : `must not contain a system: group (${g.trim()})`);
-        else if (g !== g.trim()) at(`${p}.groups`, `"${g}" must not start or end with blanks`);
-      }
-      const extra: Record<string, string[]> = {};
-      if (t.extra !== undefined) {
-        if (!obj(t.extra)) at(`${p}.extra`, 'must be a mapping of keys to lists of strings');
-        else for (const [k, v] of Object.entries(t.extra)) {
-          if (Array.isArray(v) && v.every((x) => typeof x === 'string')) extra[k] = v as string[];
-          else at(`${p}.extra.${k}`, 'must be a list of strings');
-        }
-      }
-      tenants.push({ name, match, user, groups, extra, ...(limits ? { limits } : {}), ...(fieldManager ? { fieldManager } : {}) });
-    }
-  }
-  if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
+  if (!isMapping(a)) p.at('auth', 'is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile; or tokenReview');
+  else auth = a.tokenReview !== undefined ? tokenReviewAuth(a, p) : jwtAuth(a, file, p);
+  const tenants = tenantRules(doc.tenants, auth?.mode ?? 'jwt', p);
+  if (lines.length) throw new CrdgateError('CONFIG_INVALID', lines.join('\n'));
   return { auth: auth!, tenants, file };
+}
 
-  function seconds(v: unknown, dflt: number, path: string): number {
-    if (v === undefined) return dflt;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-    problems.push(`${file}: ${path}: ${String(v)} is not a whole number${path.endsWith('Seconds') ? ' of seconds' : ''}`);
-    return dflt;
+const jwtKeys = ['issuer', 'audience', 'algorithms', 'jwksUri', 'publicKeyFile', 'secretFile', 'clockToleranceSeconds', 'jwksCacheSeconds', 'jwksRequestsPerMinute', 'maxTokenLifetimeSeconds', 'typ', 'maxGroups'];
+
+function jwtAuth(a: Record<string, unknown>, file: string, p: Problems): JwtAuthConfig | undefined {
+  for (const k of Object.keys(a)) if (!jwtKeys.includes(k)) p.at(`auth.${k}`, `unknown key (expected one of ${jwtKeys.join(', ')}; or tokenReview alone)`);
+  const issuer = typeof a.issuer === 'string' && a.issuer ? a.issuer : (p.at('auth.issuer', 'is required (a string)'), '');
+  const audience = stringList(a.audience) ?? (p.at('auth.audience', 'is required (a string or a list of strings)'), []);
+  const all = [...asymmetricAlgorithms, ...symmetricAlgorithms] as readonly string[];
+  let algorithms: JwtAlgorithm[] = [];
+  if (!Array.isArray(a.algorithms) || !a.algorithms.length) p.at('auth.algorithms', `is required: a list from ${all.join(', ')}`);
+  else {
+    for (const [i, alg] of a.algorithms.entries()) {
+      if (typeof alg === 'string' && all.includes(alg)) algorithms.push(alg as JwtAlgorithm);
+      else p.at(`auth.algorithms[${i}]`, `"${String(alg)}" is not supported (never "none"); use one of ${all.join(', ')}`);
+    }
   }
+  const key = keySource(a, file, p);
+  // One key type per config: accepting HS* next to RS* would let a public key be used as an
+  // HMAC secret (the classic algorithm-confusion attack).
+  if (key) {
+    const wantSymmetric = key.kind === 'secret';
+    for (const alg of algorithms) {
+      const isSymmetric = (symmetricAlgorithms as readonly string[]).includes(alg);
+      if (isSymmetric !== wantSymmetric) p.at('auth.algorithms', `${alg} does not fit a ${key.kind === 'secret' ? 'shared secret' : 'public key'}; list only ${wantSymmetric ? 'HS*' : 'RS*, PS* or ES*'} algorithms`);
+    }
+    algorithms = algorithms.filter((alg) => (symmetricAlgorithms as readonly string[]).includes(alg) === wantSymmetric);
+  }
+  const tolerance = p.seconds(a.clockToleranceSeconds, 30, 'auth.clockToleranceSeconds');
+  if (tolerance > 300) p.at('auth.clockToleranceSeconds', 'must be at most 300');
+  let maxTokenLifetimeSeconds: number | undefined;
+  if (a.maxTokenLifetimeSeconds !== undefined) {
+    maxTokenLifetimeSeconds = p.seconds(a.maxTokenLifetimeSeconds, 0, 'auth.maxTokenLifetimeSeconds');
+    if (maxTokenLifetimeSeconds === 0) p.at('auth.maxTokenLifetimeSeconds', 'must be at least 1');
+  }
+  let typ: string[] | undefined;
+  if (a.typ !== undefined) typ = stringList(a.typ) ?? (p.at('auth.typ', 'must be a string or a list of strings, e.g. [JWT, at+jwt]'), undefined);
+  if (!key) return undefined;
+  return {
+    mode: 'jwt', issuer, audience, algorithms, key, clockToleranceSeconds: tolerance, maxGroups: maxGroups(a, p),
+    ...(maxTokenLifetimeSeconds ? { maxTokenLifetimeSeconds } : {}), ...(typ ? { typ } : {}),
+  };
+}
+
+function keySource(a: Record<string, unknown>, file: string, p: Problems): KeySource | undefined {
+  const sources = ['jwksUri', 'publicKeyFile', 'secretFile'].filter((k) => a[k] !== undefined);
+  if (sources.length !== 1) {
+    p.at('auth', `needs exactly one of jwksUri, publicKeyFile, secretFile (found ${sources.length ? sources.join(', ') : 'none'})`);
+    return undefined;
+  }
+  if (a.jwksUri !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(String(a.jwksUri));
+      ok = u.protocol === 'https:' || u.hostname === '127.0.0.1' || u.hostname === 'localhost';
+    } catch {
+      ok = false;
+    }
+    if (!ok) p.at('auth.jwksUri', 'must be an https URL (http only for localhost)');
+    return { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: p.seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds') * 1000, requestsPerMinute: p.seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute') };
+  }
+  const which = a.publicKeyFile !== undefined ? 'publicKeyFile' : 'secretFile';
+  const path = resolve(dirname(file), String(a[which]));
+  try {
+    const data = readFileSync(path);
+    const key: KeySource = which === 'publicKeyFile' ? { kind: 'publicKey', pem: data.toString('utf8'), file: path } : { kind: 'secret', secret: data, file: path };
+    if (key.kind === 'publicKey' && !/-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(key.pem)) p.at(`auth.${which}`, `${path} is not a PEM public key or certificate`);
+    if (key.kind === 'secret' && key.secret.length < 32) p.at(`auth.${which}`, `${path} holds ${key.secret.length} bytes; an HMAC secret needs at least 32`);
+    return key;
+  } catch (err) {
+    p.at(`auth.${which}`, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return undefined;
+  }
+}
+
+function tokenReviewAuth(a: Record<string, unknown>, p: Problems): TokenReviewAuthConfig {
+  for (const k of Object.keys(a)) if (k !== 'tokenReview' && k !== 'maxGroups') p.at(`auth.${k}`, 'is not used with tokenReview (the apiserver verifies the token); only tokenReview and maxGroups go here');
+  const t = isMapping(a.tokenReview) ? a.tokenReview : (p.at('auth.tokenReview', 'must be a mapping, e.g. { audiences: [crdgate] } or {}'), {});
+  for (const k of Object.keys(t)) if (!['audiences', 'cacheSeconds', 'allowSystemIdentities'].includes(k)) p.at(`auth.tokenReview.${k}`, 'unknown key (expected audiences, cacheSeconds, allowSystemIdentities)');
+  const audiences = t.audiences === undefined ? [] : stringList(t.audiences) ?? (p.at('auth.tokenReview.audiences', 'must be a string or a list of strings'), []);
+  const cacheSeconds = p.seconds(t.cacheSeconds, 60, 'auth.tokenReview.cacheSeconds');
+  if (cacheSeconds > 60) p.at('auth.tokenReview.cacheSeconds', 'must be at most 60');
+  const allow = t.allowSystemIdentities === undefined ? [] : stringList(t.allowSystemIdentities) ?? (p.at('auth.tokenReview.allowSystemIdentities', 'must be a list of user or group names'), []);
+  for (const name of allow) if (!name.startsWith('system:')) p.at('auth.tokenReview.allowSystemIdentities', `"${name}" is not a system: name (only those are refused without this list)`);
+  return { mode: 'tokenReview', audiences, cacheSeconds: Math.min(cacheSeconds, 60), allowSystemIdentities: allow, maxGroups: maxGroups(a, p) };
+}
+
+function maxGroups(a: Record<string, unknown>, p: Problems): number {
+  const n = p.seconds(a.maxGroups, 256, 'auth.maxGroups');
+  if (n < 1) p.at('auth.maxGroups', 'must be at least 1');
+  return n;
+}
+
+function stringList(v: unknown): string[] | undefined {
+  if (typeof v === 'string' && v) return [v];
+  return Array.isArray(v) && v.length && v.every((x) => typeof x === 'string' && x) ? (v as string[]) : undefined;
+}
+
+const tenantKeys = { jwt: ['name', 'match', 'user', 'groups', 'extra', 'allowGroups', 'limits', 'fieldManager'], tokenReview: ['name', 'match', 'limits', 'fieldManager'] };
+
+function tenantRules(list: unknown, mode: AuthConfig['mode'], p: Problems): TenantRule[] {
+  const tenants: TenantRule[] = [];
+  if (!Array.isArray(list) || !list.length) {
+    p.at('tenants', 'is required: a non-empty list of rules');
+    return tenants;
+  }
+  const names = new Set<string>();
+  for (const [i, t] of list.entries()) {
+    const at = `tenants[${i}]`;
+    if (!isMapping(t)) {
+      p.at(at, mode === 'jwt' ? 'must be a mapping with name, match, user' : 'must be a mapping with name and match');
+      continue;
+    }
+    const known = tenantKeys[mode];
+    for (const k of Object.keys(t)) {
+      if (known.includes(k)) continue;
+      p.at(`${at}.${k}`, mode === 'tokenReview' && tenantKeys.jwt.includes(k)
+        ? 'is not used with tokenReview: the identity is the one Kubernetes reviewed (user, groups and extra as they are)'
+        : `unknown key (expected ${known.join(', ')})`);
+    }
+    const name = typeof t.name === 'string' && t.name ? t.name : (p.at(`${at}.name`, 'is required'), `#${i}`);
+    if (names.has(name)) p.at(`${at}.name`, `"${name}" is used twice`);
+    names.add(name);
+    const rule: TenantRule = { name, match: matchRule(t.match, mode, at, p), user: '', groups: [], extra: {} };
+    if (mode === 'jwt') identityTemplates(t, rule, at, p);
+    const limits = tenantLimits(t.limits, at, p);
+    if (limits) rule.limits = limits;
+    if (t.fieldManager !== undefined) {
+      // Kubernetes' own rule for a fieldManager: at most 128 printable characters.
+      if (typeof t.fieldManager === 'string' && /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u.test(t.fieldManager)) rule.fieldManager = t.fieldManager;
+      else p.at(`${at}.fieldManager`, 'must be a string of 1 to 128 printable characters');
+    }
+    tenants.push(rule);
+  }
+  return tenants;
+}
+
+function matchRule(m: unknown, mode: AuthConfig['mode'], at: string, p: Problems): Record<string, string> {
+  const match: Record<string, string> = {};
+  if (!isMapping(m) || !Object.keys(m).length) {
+    p.at(`${at}.match`, mode === 'jwt' ? 'is required: claims and the values they must have, e.g. { tenant: a }' : 'is required: e.g. { groups: team-a } or { user: alice }');
+    return match;
+  }
+  for (const [k, v] of Object.entries(m)) {
+    if (mode === 'tokenReview' && !['user', 'uid', 'groups'].includes(k) && !/^extra\..+/.test(k)) p.at(`${at}.match.${k}`, 'unknown key (expected user, uid, groups or extra.<key>)');
+    else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') match[k] = String(v);
+    else p.at(`${at}.match.${k}`, 'must be a string, number or boolean');
+  }
+  return match;
+}
+
+const systemName = /^\s*system:/i;
+
+function identityTemplates(t: Record<string, unknown>, rule: TenantRule, at: string, p: Problems): void {
+  const user = typeof t.user === 'string' && t.user.trim() ? t.user : (p.at(`${at}.user`, 'is required: the Kubernetes user name (may use {claim})'), '');
+  if (systemName.test(user)) p.at(`${at}.user`, 'must not be a system: user');
+  else if (user && user !== user.trim()) p.at(`${at}.user`, 'must not start or end with blanks');
+  const groups = t.groups === undefined ? [] : Array.isArray(t.groups) && t.groups.every((g) => typeof g === 'string' && g) ? (t.groups as string[]) : (p.at(`${at}.groups`, 'must be a list of strings'), []);
+  for (const g of groups) {
+    if (systemName.test(g)) p.at(`${at}.groups`, g.trim().toLowerCase() === 'system:masters' ? 'must not contain system:masters' : `must not contain a system: group (${g.trim()})`);
+    else if (g !== g.trim()) p.at(`${at}.groups`, `"${g}" must not start or end with blanks`);
+  }
+  const extra: Record<string, string[]> = {};
+  if (t.extra !== undefined) {
+    if (!isMapping(t.extra)) p.at(`${at}.extra`, 'must be a mapping of keys to lists of strings');
+    else for (const [k, v] of Object.entries(t.extra)) {
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) extra[k] = v as string[];
+      else p.at(`${at}.extra.${k}`, 'must be a list of strings');
+    }
+  }
+  Object.assign(rule, { user, groups, extra });
+  if (t.allowGroups === undefined) return;
+  if (typeof t.allowGroups !== 'string' || !t.allowGroups) {
+    p.at(`${at}.allowGroups`, 'must be a regular expression (a string), e.g. "(dev|ops)-.*"');
+    return;
+  }
+  try {
+    // The whole claim value must match, not a part of it.
+    rule.allowGroups = new RegExp(`^(?:${t.allowGroups})$`, 'u');
+  } catch (err) {
+    p.at(`${at}.allowGroups`, `is not a valid regular expression: ${(err as Error).message}`);
+  }
+}
+
+function tenantLimits(l: unknown, at: string, p: Problems): TenantLimits | undefined {
+  if (l === undefined) return undefined;
+  if (!isMapping(l)) {
+    p.at(`${at}.limits`, 'must be a mapping, e.g. { maxCost: 50000 }');
+    return undefined;
+  }
+  let limits: TenantLimits | undefined;
+  const known: readonly string[] = [...tenantQueryLimitKeys, ...tenantBudgetKeys];
+  for (const k of Object.keys(l)) if (!known.includes(k)) p.at(`${at}.limits.${k}`, `unknown key (expected ${known.join(', ')})`);
+  const check = (keys: readonly (keyof TenantLimits)[], min: number, what: string) => {
+    for (const k of keys) {
+      const n = l[k];
+      if (n === undefined) continue;
+      if (!(typeof n === 'number' && Number.isInteger(n) && n >= min)) p.at(`${at}.limits.${k}`, `${typeof n === 'string' ? JSON.stringify(n) : String(n)} is not ${what}`);
+      else (limits ??= {})[k] = n;
+    }
+  };
+  check([...tenantQueryLimitKeys, 'burst'], 1, 'a positive whole number');
+  check(tenantBudgetKeys.filter((k) => k !== 'burst'), 0, 'a whole number (0: unlimited)');
+  return limits;
 }
 
 export { claimTemplate };

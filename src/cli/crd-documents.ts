@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { tryCrdToModel } from '../model/crd-to-model.ts';
-import { exactYamlOptions, exactYamlReviver, parseJson } from '../model/lossless-json.ts';
+import { exactYamlOptions, exactYamlReviver, parseJson } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 
 export interface CrdSource {

@@ -7,7 +7,7 @@ import { printSchema } from 'graphql';
 import { stringify } from 'yaml';
 import { buildGraphQLSchema } from '../graphql/schema-builder.ts';
 import { buildOpenApiDocument } from '../rest/openapi-builder.ts';
-import { stringifyJson } from '../model/lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { loadCrdFiles, where } from './crd-documents.ts';
 import type { LoadedCrds } from './crd-documents.ts';
 

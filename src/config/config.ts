@@ -4,6 +4,7 @@
 // know is refused, since a misspelt setting silently left at its default is worse than no start.
 // Every problem is reported, one line each, before anything starts.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
@@ -27,9 +28,11 @@ export interface GatewayConfig {
   kubeTimeoutMs: number;
   /**
    * The tenants file (authentication and tenant rules). 'none': no authentication, every caller
-   * acts as the gateway. Absent: none, except with the local cluster, which uses demo tenants.
+   * acts as the gateway. Absent: demo tenants with the local cluster; refused with any other.
    */
   tenants: string | undefined;
+  /** How long the RBAC view may be stale before live subscriptions are re-checked by SubjectAccessReview. */
+  rbacStaleAfterMs: number;
   /**
    * production: no introspection, no "Did you mean" suggestions; local: both on. Absent:
    * production, except with the bundled local control plane, which is local.
@@ -71,6 +74,7 @@ const options = {
   'install-examples': { type: 'string' },
   'kube-timeout': { type: 'string' },
   tenants: { type: 'string' },
+  'rbac-stale-after': { type: 'string' },
   mode: { type: 'string' },
   'max-depth': { type: 'string' },
   'max-aliases': { type: 'string' },
@@ -116,9 +120,14 @@ export const configHelp = `usage: crdgate [serve] [options]
   --install-examples BOOL   install deploy/examples into the local cluster (env
                             CRDGATE_INSTALL_EXAMPLES; default true)
   --kube-timeout MS         deadline of each Kubernetes API call (env CRDGATE_KUBE_TIMEOUT; default 30000)
-  --tenants FILE|none       tenants file: JWT verification and claim → Kubernetes identity rules
-                            (env CRDGATE_TENANTS; default: none, except that the local cluster
-                            uses demo tenants whose tokens are printed at start)
+  --tenants FILE|none       tenants file: how callers authenticate (JWT or Kubernetes TokenReview)
+                            and which Kubernetes identity each gets (env CRDGATE_TENANTS). Required
+                            with a kubeconfig or in-cluster config; none: no authentication, every
+                            caller acts as the gateway (a warning unless --host is loopback). The
+                            local cluster uses demo tenants whose tokens are printed at start
+  --rbac-stale-after MS     when the gateway's watch of RBAC objects has been failing this long,
+                            live subscriptions are re-checked with SubjectAccessReviews every second
+                            until it recovers (env CRDGATE_RBAC_STALE_AFTER; default 2000)
   --mode MODE               production | local (env CRDGATE_MODE; default production, local with
                             the bundled control plane): local allows introspection and suggestions
 
@@ -226,6 +235,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   const installExamples = bool('install-examples', pick(v['install-examples'], 'CRDGATE_INSTALL_EXAMPLES'), true);
   const kubeTimeoutMs = int('kube-timeout', pick(v['kube-timeout'], 'CRDGATE_KUBE_TIMEOUT'), 30_000, 100, 600_000);
   const [tenants] = pick(v.tenants, 'CRDGATE_TENANTS');
+  const rbacStaleAfterMs = int('rbac-stale-after', pick(v['rbac-stale-after'], 'CRDGATE_RBAC_STALE_AFTER'), 2000, 100, 600_000);
   const [modeValue, modeFrom] = pick(v.mode, 'CRDGATE_MODE');
   let mode: GatewayMode | undefined;
   if (modeValue !== undefined) {
@@ -309,6 +319,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     installExamples,
     kubeTimeoutMs,
     tenants,
+    rbacStaleAfterMs,
     mode,
     limits,
     rateLimits,
@@ -355,4 +366,12 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
     }
   }
   return out;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
+  return v4 !== null && isIP(h.replace(/^::ffff:/, '')) === 4 && v4[1] === '127';
 }

@@ -8,9 +8,9 @@ import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveI
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
-import { rootFieldNames } from './graphql-type-names.ts';
-import { mapStream } from '../watch/map-stream.ts';
-import type { RootFieldNames } from './graphql-type-names.ts';
+import { rootFieldNames } from '../model/graphql-type-names.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,
   JsonPatchOperation,
@@ -20,8 +20,8 @@ import type {
   OperationRequest,
   PatchContentType,
   ResourceOperations,
-} from './operations.ts';
-import { PATCH_CONTENT_TYPES } from './operations.ts';
+} from '../contract/operations.ts';
+import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';

@@ -22,11 +22,11 @@ import type {
   GraphQLOutputType,
 } from 'graphql';
 import { pascalPart } from '../model/graphql-names.ts';
-import { stringifyJson } from '../model/lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import type { MapNode, ObjectNode, ResourceModel, SchemaNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
-import { resourceTypeName } from './graphql-type-names.ts';
-import type { TypeRole } from './graphql-type-names.ts';
+import { resourceTypeName } from '../model/graphql-type-names.ts';
+import type { TypeRole } from '../model/graphql-type-names.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,

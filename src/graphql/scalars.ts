@@ -8,7 +8,7 @@
 import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLError, GraphQLFloat, GraphQLScalarType, Kind, print } from 'graphql';
 import type { ObjectValueNode, ValueNode } from 'graphql';
-import { exactInteger, rawInteger, stringifyJson, withRawIntegers } from '../model/lossless-json.ts';
+import { exactInteger, rawInteger, stringifyJson, withRawIntegers } from '../kube/lossless-json.ts';
 
 function inputError(message: string, node?: ValueNode): GraphQLError {
   return new GraphQLError(message, { ...(node ? { nodes: node } : {}), extensions: { code: ApiErrorCode.BAD_USER_INPUT } });

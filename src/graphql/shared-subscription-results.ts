@@ -4,8 +4,8 @@
 // subscribers of an event run within moments of each other, so a small recent-results cache is
 // enough and memory stays bounded.
 import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { bigintAsNumber, stringifyJson } from '../model/lossless-json.ts';
-import { mapStream } from '../watch/map-stream.ts';
+import { bigintAsNumber, stringifyJson } from '../kube/lossless-json.ts';
+import { mapStream } from '../streams/map-stream.ts';
 
 const printed = new WeakMap<DocumentNode, string>();
 const objectIds = new WeakMap<object, number>();
@@ -39,7 +39,7 @@ function operationKey(args: ExecutionArgs): number {
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
-/** Results handed to more than one subscriber; their JSON is written once (see ws-server.ts). */
+/** Results handed to more than one subscriber; their JSON is written once (see transports/graphql-ws-server.ts). */
 export const sharedResults = new WeakSet<object>();
 
 /** graphql-ws's `subscribe`, with results shared between subscribers of the same event and operation. */

@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import { parseKubernetesJson, stringifyJson } from '../model/lossless-json.ts';
+import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { CrdModelError } from './crd-model-error.ts';
-import { stringifyJson } from './lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { convertRootSchema, describeValue, isPlainObject } from './openapi-schema-to-node.ts';
 import type {
   PrinterColumn,

@@ -1,7 +1,7 @@
 // openAPIV3Schema (a structural schema, as parsed JSON) → the typed field tree of the model.
 
 import { CrdModelError } from './crd-model-error.ts';
-import { stringifyJson } from './lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
 import type {
   Constraints,
@@ -51,7 +51,7 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
   const base = baseOf(schema, original, path, ctx);
   const type = schema['type'];
   if (type !== undefined && (typeof type !== 'string' || !KNOWN_TYPES.has(type))) {
-    fail(ctx, `${path}.type`, `unknown type ${JSON.stringify(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
+    fail(ctx, `${path}.type`, `unknown type ${stringifyJson(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
   }
   if (schema['x-kubernetes-int-or-string'] === true) return { ...base, kind: 'intOrString' };
 

@@ -6,7 +6,7 @@
 // the object's unknown-fields JSON field, map keys are never renamed, explicit nulls survive
 // (they delete fields in merge patches).
 
-import { exactInteger } from './lossless-json.ts';
+import { exactInteger } from '../kube/lossless-json.ts';
 import type { EnumModel, MapNode, ObjectNode, SchemaNode } from './resource-model.ts';
 
 export class ValueConversionError extends Error {

@@ -7,9 +7,9 @@ import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from '
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
-import type { LiveSchema } from '../live-schema.ts';
+import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {

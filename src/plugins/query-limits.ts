@@ -13,8 +13,8 @@ import {
   type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
 } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import { tenantQueryLimitKeys } from '../auth/tenant-config.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import { tenantQueryLimitKeys } from '../contract/caller-context.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import type { ApolloExtras, GatewayPlugin } from './gateway-plugin.ts';
 
 export interface QueryLimits {

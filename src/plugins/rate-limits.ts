@@ -8,10 +8,10 @@
 // was rejected before it ran, so it is retried after Retry-After, a bounded number of times with a
 // capped delay, instead of being hammered or failed at once.
 import { ApiError } from '../api-errors.ts';
-import { tenantBudgetKeys } from '../auth/tenant-config.ts';
+import { tenantBudgetKeys } from '../contract/caller-context.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 
 export interface RateLimits {

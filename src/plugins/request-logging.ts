@@ -11,7 +11,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
 import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import { requestIdOf } from '../http/create-app.ts';
+import { requestIdOf } from '../transports/create-app.ts';
 import type { Logger } from '../logging.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 

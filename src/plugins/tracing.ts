@@ -32,7 +32,7 @@ import type { RequestHandler } from 'express';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 import { requestTracker, type RequestRecord } from './request-logging.ts';
 

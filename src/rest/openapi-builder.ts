@@ -2,7 +2,7 @@
 // Kubernetes-shaped under /rest, bodies are Kubernetes JSON with the original property names,
 // errors are RFC 9457 problem documents. Per-CRD parts are cached by content hash.
 
-import { encodeGroup, encodeKind, encodeVersion } from '../graphql/graphql-type-names.ts';
+import { encodeGroup, encodeKind, encodeVersion } from '../model/graphql-type-names.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';

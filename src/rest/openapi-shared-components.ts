@@ -1,6 +1,6 @@
 // Components of the REST facade's OpenAPI document that every resource shares, used by the live
 // per-CRD document and by the generic openapi.yaml alike.
-import { ApiErrorCode } from '../api-errors.ts';
+import { ApiErrorCode, authReasons } from '../api-errors.ts';
 
 export function ref(schemaName: string): { $ref: string } {
   return { $ref: `#/components/schemas/${schemaName}` };
@@ -111,6 +111,11 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
       name: { type: 'string' },
       kind: { type: 'string' },
       group: { type: 'string' },
+      authReason: {
+        type: 'string',
+        description: 'UNAUTHENTICATED and FORBIDDEN from authentication: why the caller was refused.',
+        enum: [...authReasons],
+      },
     },
   },
   Scale: {

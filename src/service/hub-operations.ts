@@ -2,19 +2,23 @@
 // the shared watch hub for subscriptions, so N subscribers to one resource cost one upstream watch.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../graphql/operations.ts';
+import type { KubeList, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Permissions } from '../auth/permissions.ts';
 import { partitionedList } from './partitioned-list.ts';
 import { setTimer } from './deadline-timer.ts';
-import { mapStream } from '../watch/map-stream.ts';
-import { WatchHub, type HubEvent, type WatchHubOptions } from '../watch/watch-hub.ts';
-import { pathSegment, ResourceService, type CallerContext } from './resource-service.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
+import { pathSegment, ResourceService } from './resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
+import { recheckSchedule } from './recheck-schedule.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
   readonly service: ResourceService;
+  /** Stops the re-check timers (the hub is stopped on its own). */
+  stopRechecks(): void;
 }
 
 export interface GatewayOperationsOptions {
@@ -22,8 +26,10 @@ export interface GatewayOperationsOptions {
   service?: ConstructorParameters<typeof ResourceService>[1];
   /** With tenants: RBAC answers for partitioned lists and for filtering shared watches. */
   permissions?: Permissions;
-  /** How soon after an RBAC change live watches are re-checked. */
+  /** How soon after the last of a burst of RBAC changes live watches are re-checked. */
   recheckDelayMs?: number;
+  /** How long after an RBAC change live watches are re-checked at the latest, however the changes go on. */
+  recheckMaxWaitMs?: number;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -32,6 +38,11 @@ interface LiveWatch {
   req: WatchReq;
   /** Namespaces the subscriber may watch, when it may not watch them all; read by the filter. */
   namespaces?: Set<string>;
+  /**
+   * The RBAC view is stale and Kubernetes could not confirm the subscriber's rights at the last
+   * try: its next event ends the subscription instead of being delivered.
+   */
+  unverified?: boolean;
   revoke(err: ApiError): void;
 }
 
@@ -47,22 +58,21 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   });
 
   const live = new Set<LiveWatch>();
-  let rechecks: NodeJS.Timeout[] = [];
-  permissions?.onInvalidate(() => {
-    // RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched. The
-    // apiserver's own RBAC cache follows the change a moment later than our watch of RBAC
-    // objects does, so ask again a few times over the next seconds (a removed RoleBinding must end
-    // subscriptions within 5 s).
-    for (const t of rechecks) clearTimeout(t);
-    const first = opts.recheckDelayMs ?? 250;
-    rechecks = [first, first + 750, first + 2250, first + 3750].map((ms, i) => {
-      const t = setTimeout(() => {
-        if (i > 0) permissions.forget();
-        for (const w of live) void recheck(w);
-      }, ms);
-      t.unref();
-      return t;
-    });
+  const schedule = recheckSchedule((repeat) => {
+    if (repeat) permissions?.forget();
+    for (const w of live) void recheck(w);
+  }, { delayMs: opts.recheckDelayMs ?? 250, maxWaitMs: opts.recheckMaxWaitMs ?? 1_000, followUpsMs: [750, 2_250, 3_750] });
+  // RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched.
+  permissions?.onInvalidate(() => schedule.changed());
+  permissions?.onViewState((state) => {
+    if (state === 'fresh') {
+      for (const w of live) void recheck(w);
+      return;
+    }
+    // The watch of RBAC objects has been failing for a while: changes may go unseen. Each
+    // second, ask Kubernetes afresh about exactly what each subscription uses.
+    permissions.forget();
+    for (const w of live) void verifyByAccessReview(w);
   });
 
   /** What the caller may watch: everything (undefined), some namespaces, or FORBIDDEN. */
@@ -85,8 +95,47 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     try {
       // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
       w.namespaces = await watchScope(w.req);
+      w.unverified = false;
     } catch (err) {
       w.revoke(err instanceof ApiError ? err : fromKubeError(err));
+    }
+  }
+
+  /**
+   * A re-check that does not depend on the gateway's view of RBAC objects: SubjectAccessReviews
+   * for list and watch where the subscription watches (its namespace, the namespaces it was
+   * narrowed to, or the cluster). When Kubernetes answers with an error, the subscription is
+   * marked unverified: it stays open while nothing happens, but is ended rather than sent an event.
+   */
+  async function verifyByAccessReview(w: LiveWatch): Promise<void> {
+    const identity = w.req.context.identity;
+    if (!permissions || !identity) return;
+    const r = w.req.resource;
+    const namespaced = r.scope === 'Namespaced';
+    const may = async (namespace?: string) => {
+      const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace });
+      const [list, watch] = await Promise.all([ask('list'), ask('watch')]);
+      return list && watch;
+    };
+    try {
+      if (!namespaced || w.req.namespace) {
+        if (!(await may(namespaced ? w.req.namespace : undefined))) throw forbidden(w.req, 'watch', w.req.namespace);
+      } else if (w.namespaces) {
+        const kept = (await Promise.all([...w.namespaces].map(async (ns) => ((await may(ns)) ? ns : undefined)))).filter((ns) => ns !== undefined);
+        if (!kept.length) throw forbidden(w.req, 'watch', undefined);
+        w.namespaces = new Set(kept);
+      } else if (!(await may())) {
+        // No longer across all namespaces: which ones is a question for rules reviews.
+        w.namespaces = await watchScope(w.req);
+      }
+      w.unverified = false;
+    } catch (err) {
+      const e = err instanceof ApiError ? err : fromKubeError(err);
+      if (e.code === 'FORBIDDEN') w.revoke(e);
+      // No answer at all (the apiserver cannot be reached): it cannot send events either, and the
+      // next second asks again. Any answer that is not one (429, 5xx, a timeout) leaves the
+      // subscription unverified.
+      else if (!(e.code === 'UNAVAILABLE' && e.details.kubernetesCode === undefined)) w.unverified = true;
     }
   }
 
@@ -111,13 +160,18 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
         signal: req.context.signal,
         identity: req.context.identity,
         // Events of namespaces the subscriber may not see never reach it, even on a shared watch:
-        // each event is checked against the newest rules Kubernetes gave for this caller, so a
-        // narrower grant applies from the next event on.
-        filter: permissions && identity && namespaced ? (o) => {
+        // each event is checked against the namespaces of the last re-check and the newest rules
+        // Kubernetes gave for this caller, so a narrower grant applies from the next event on.
+        filter: permissions && identity ? (o) => {
+          if (entry.unverified) {
+            queueMicrotask(() => entry.revoke(unverifiable()));
+            return false;
+          }
+          if (!namespaced) return true;
           const ns = namespaceOf(o);
+          if (entry.namespaces && !entry.namespaces.has(ns)) return false;
           const latest = permissions.latest(identity);
-          if (!latest) return entry.namespaces?.has(ns) ?? true;
-          return latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns);
+          return !latest || (latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns));
         } : undefined,
       },
     );
@@ -140,6 +194,22 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
       expiry = setTimer(() => entry.revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })),
         req.context.expiresAt);
     }
+    const revalidate = req.context.revalidate;
+    if (revalidate && req.context.revalidateEveryMs) {
+      // A token can be revoked before it expires (TokenReview mode): ask again now and then.
+      const timer = setInterval(() => {
+        revalidate().catch((err: unknown) => {
+          const e = err instanceof ApiError ? err : fromKubeError(err);
+          if (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN') entry.revoke(e);
+        });
+      }, req.context.revalidateEveryMs);
+      timer.unref();
+      const cancelExpiry = expiry;
+      expiry = { cancel: () => {
+        clearInterval(timer);
+        cancelExpiry?.cancel();
+      } };
+    }
     return stream;
   }
 
@@ -158,6 +228,7 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   return {
     hub,
     service,
+    stopRechecks: () => schedule.cancel(),
     get: (r) => service.get(r),
     list,
     create: (r) => service.create(r),
@@ -170,6 +241,11 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     deleteCollection: (r) => service.deleteCollection(r),
     watch,
   };
+}
+
+function unverifiable(): ApiError {
+  return new ApiError('UNAVAILABLE', 'the gateway cannot confirm with Kubernetes that you may still watch this (its view of RBAC is out of date and Kubernetes did not answer); subscribe again',
+    { reason: 'ServiceUnavailable', retryAfterSeconds: 1 });
 }
 
 function forbidden(req: OperationRequest<unknown, CallerContext>, verb: string, namespace: string | undefined): ApiError {

@@ -3,8 +3,9 @@
 // stitches the pages together. The continue token says which namespace to resume in, and carries
 // that namespace's own Kubernetes continue token.
 import { ApiError } from '../api-errors.ts';
-import type { KubeList, ListArgs, OperationRequest } from '../graphql/operations.ts';
-import type { CallerContext, ResourceService } from './resource-service.ts';
+import type { KubeList, ListArgs, OperationRequest } from '../contract/operations.ts';
+import type { ResourceService } from './resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 
 const prefix = 'p1.';
 

@@ -3,34 +3,14 @@
 // and a deadline, and every failure leaves here as an ApiError from the catalog.
 import { ApiError, fromKubeError, type FieldPathMapper } from '../api-errors.ts';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
-import type { TenantLimits } from '../auth/tenant-config.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type {
   DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
   ResourceOperations, ScaleArgs, WatchArgs, WriteArgs,
-} from '../graphql/operations.ts';
+} from '../contract/operations.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { retryOnConflict } from './retry-on-conflict.ts';
-
-/** What the HTTP/WebSocket layer knows about the caller of one request. */
-export interface CallerContext {
-  /** Who to impersonate; absent: the gateway's own identity (no tenants configured). */
-  identity?: Impersonation;
-  /** Aborted when the client goes away. */
-  signal?: AbortSignal;
-  /** Correlates gateway logs with the apiserver's audit log. */
-  requestId?: string;
-  /** The tenant the caller belongs to, for logs and metrics. */
-  tenant?: string;
-  /** When the caller's credentials expire (ms since the epoch): subscriptions end then. */
-  expiresAt?: number;
-  /** 'ws': a GraphQL subscription over WebSocket (not an HTTP request). */
-  transport?: 'http' | 'ws';
-  /** The tenant's own query limits, when its tenant rule sets some. */
-  limits?: TenantLimits;
-  /** The manager name writes record in managedFields when the client names none (the tenant rule's). */
-  fieldManager?: string;
-}
 
 /**
  * The manager name of a write whose client names none. Kubernetes would otherwise take it from

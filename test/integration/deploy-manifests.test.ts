@@ -104,8 +104,10 @@ describe('deploy/kustomize', () => {
     assert.deepEqual(verbsOn('authorization.k8s.io', 'selfsubjectrulesreviews'), ['create']);
     for (const r of ['users', 'groups', 'serviceaccounts']) assert.deepEqual(verbsOn('', r), ['impersonate'], r);
     assert.deepEqual(verbsOn('authentication.k8s.io', 'userextras/*'), ['impersonate']);
+    assert.deepEqual(verbsOn('authentication.k8s.io', 'uids'), ['impersonate']);
+    assert.deepEqual(verbsOn('authentication.k8s.io', 'tokenreviews'), ['create']);
     // Nothing else: no wildcard, no secrets, no write verb outside the reviews.
-    assert.equal(rules.length, 6);
+    assert.equal(rules.length, 7);
     assert.ok(!JSON.stringify(rules).includes('"*"'), 'no wildcard');
     const aggregated = find('ClusterRole', 'crdgate-custom-resources');
     assert.deepEqual(aggregated.aggregationRule.clusterRoleSelectors, [{ matchLabels: { 'crdgate.io/aggregate-to-gateway': 'true' } }]);

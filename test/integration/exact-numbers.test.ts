@@ -11,7 +11,7 @@
 // Numbers are compared as the text they were written with (test/helpers/number-texts.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rootFieldNames, resourceTypeName } from '../../src/graphql/graphql-type-names.ts';
+import { rootFieldNames, resourceTypeName } from '../../src/model/graphql-type-names.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { jsonNumberTexts, yamlNumberTexts } from '../helpers/number-texts.ts';
 import { pollUntil } from '../helpers/poll-until.ts';

@@ -238,7 +238,7 @@ test(bugs.loneSurrogate, async () => {
 });
 
 test(bugs.bodyParser, async () => {
-  // finalHandlers() in src/http/create-app.ts maps only entity.too.large and entity.parse.failed;
+  // finalHandlers() in src/transports/create-app.ts maps only entity.too.large and entity.parse.failed;
   // body-parser's other refusals (they carry status 400/415 and a type) become INTERNAL 500.
   const cases: [Record<string, string>, number][] = [
     [{ 'content-type': 'application/json', 'content-encoding': 'gzip' }, 400],

@@ -240,7 +240,7 @@ test('short SSE watches with fuzzed selectors and resourceVersions stream or fai
 
 test(bugs.badPercentEncoding, async () => {
   // Express' router refuses to decode such a parameter with an error of status 400 ("Failed to
-  // decode param"); finalHandlers() in src/http/create-app.ts ignores the status and answers 500.
+  // decode param"); finalHandlers() in src/transports/create-app.ts ignores the status and answers 500.
   for (const path of [
     '/rest/%ED%A0%80/v1/namespaces/default/crontabs',
     `/rest/stable.example.com/v1/namespaces/${ns}/crontabs/%C0`,
@@ -253,7 +253,7 @@ test(bugs.badPercentEncoding, async () => {
 });
 
 test(bugs.bodyParser, async () => {
-  // finalHandlers() in src/http/create-app.ts maps only entity.too.large and entity.parse.failed;
+  // finalHandlers() in src/transports/create-app.ts maps only entity.too.large and entity.parse.failed;
   // express.raw's other refusals in the REST router (status 400/415 with a type) become INTERNAL 500.
   for (const [encoding, status] of [['gzip', 400], ['bogus', 415]] as const) {
     const answer = await send({

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
-import { encodeGroup } from '../../src/graphql/graphql-type-names.ts';
+import { encodeGroup } from '../../src/model/graphql-type-names.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
 
 const admin = () => new KubeClient(loadFile(testCluster().kubeconfig));

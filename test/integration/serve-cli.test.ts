@@ -66,9 +66,18 @@ users: [{ name: u, user: { token: t } }]
 contexts: [{ name: x, context: { cluster: c, user: u } }]
 current-context: x
 `);
-  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0']);
+  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0', '--tenants', 'none']);
   assert.equal(r.code, 1);
   assertOneLine(r.stderr, new RegExp(`^crdgate: cannot reach the Kubernetes API at https://127\\.0\\.0\\.1:${port}: ECONNREFUSED; check that the cluster is running`));
+});
+
+test('a kubeconfig without a tenants file: refused in one line, exit code 2, before any cluster call', async () => {
+  for (const env of [{}, { CRDGATE_TENANTS: '' }]) {
+    const r = await runToExit(['serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0'], env);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneLine(r.stderr, /^crdgate: no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway's own Kubernetes identity$/);
+    assert.doesNotMatch(r.stdout, /GraphQL API at/);
+  }
 });
 
 test('a port in use: one line, non-zero exit, before any cluster work', async () => {
@@ -99,8 +108,43 @@ test('invalid settings: one line each, exit code 2', async () => {
   assert.match(r.stderr, /local-cluster from CRDGATE_LOCAL_CLUSTER: "sometimes"/);
 });
 
+test('--tenants none on an address other than loopback: a warning line; on loopback: none', async () => {
+  for (const [host, warned] of [['0.0.0.0', true], ['127.0.0.1', false]] as const) {
+    const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', host, '--metrics-port', '0', '--tenants', 'none', '--kubeconfig', testCluster().kubeconfig], {
+      env: { PATH: process.env.PATH, HOME: scratch },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+    try {
+      const lines: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line within 30 s: ${lines.join('\n')}`)), 30_000);
+        createInterface({ input: p.stdout }).on('line', (line) => {
+          lines.push(line);
+          if (/GraphQL API at/.test(line)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        void exited.then((code) => reject(new Error(`crdgate exited with ${code}`)));
+      });
+      const warnings = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn');
+      if (warned) {
+        assert.equal(warnings.length, 1, lines.join('\n'));
+        assert.match(warnings[0]!.msg, /^authentication is off \(--tenants none\) and the gateway listens on 0\.0\.0\.0: anyone who reaches it acts as the gateway's own Kubernetes identity$/);
+      } else {
+        assert.deepEqual(warnings, [], lines.join('\n'));
+      }
+      p.kill('SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  }
+});
+
 test('serves /healthz, /readyz and the apiResources query on the real cluster, and stops on SIGINT', async () => {
-  const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--kubeconfig', testCluster().kubeconfig], {
+  const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--tenants', 'none', '--kubeconfig', testCluster().kubeconfig], {
     env: { PATH: process.env.PATH, HOME: scratch },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
-import { encodeGroup } from '../../src/graphql/graphql-type-names.ts';
+import { encodeGroup } from '../../src/model/graphql-type-names.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';

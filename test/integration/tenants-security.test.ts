@@ -21,7 +21,7 @@
 // | 13 | valid token whose claims match no tenant                                 | 403 FORBIDDEN "no tenant rule matches"                    | here   |
 // | 14 | templates mapping to the user system:admin ({sub})                       | 403 FORBIDDEN "system: user"                              | here   |
 // | 15 | templates mapping to the group system:masters ({groups})                 | 403 FORBIDDEN "group system:masters"                      | here   |
-// | 16 | same with " system:masters" / "system:masters\t" (HTTP whitespace)       | SHOULD be 403; IS cluster-admin, reads B (src bug, todo)  | here   |
+// | 16 | same with " system:masters" / "system:masters\t" (HTTP whitespace)       | 403 FORBIDDEN SYSTEM_IDENTITY                             | here   |
 // | 17 | secretFile config: RS256 token, HS256 with another secret, alg none      | 401 UNAUTHENTICATED each                                  | here   |
 // | 18 | A gets B's object                                                        | FORBIDDEN, data null                                      | here   |
 // | 19 | A lists B's namespace                                                    | FORBIDDEN                                                 | here   |
@@ -40,9 +40,26 @@
 // | 32 | A watches B's namespace                                                  | FORBIDDEN error, no event                                 | watch  |
 // | 33 | A watches all namespaces while objects change in A's and B's             | only A's events (initial state and live); B watching gets only B's | watch |
 // | 34 | A's RoleBinding deleted during A's subscription                          | ends with FORBIDDEN in < 5 s (measured)                   | watch  |
-// | 35 | A's cluster-wide grant revoked during an all-namespace subscription      | SHOULD narrow to A's namespaces; IS still delivering B's events (src bug, todo) | watch |
-// | 36 | a token valid for 30 days on a WebSocket                                  | SHOULD stay open; IS closed 4401 at once (src bug, todo)  | watch  |
-import { after, before, describe, it } from 'node:test';
+// | 35 | A's cluster-wide grant revoked during an all-namespace subscription      | narrowed to A's namespaces, no B event                    | watch  |
+// | 36 | a token valid for 30 days on a WebSocket                                  | stays open                                                | watch  |
+// | 37 | groups claim system:masters / " system:masters" / SYSTEM:MASTERS / System:Masters\t | 403 FORBIDDEN SYSTEM_IDENTITY, nothing of B      | here   |
+// | 38 | groups claim of 300 elements (HTTP) / 10,000 elements (HTTP, WebSocket)  | 403 TOO_MANY_GROUPS; 10,000 over HTTP: 431 (header limit) | here, watch |
+// | 39 | "oidc:{groups}" template, groups claim [B's group, system:masters]       | identity oidc:…: B's object FORBIDDEN                     | here   |
+// | 40 | allowGroups "<A's group>", groups claim [B's group, A's group]           | B's group dropped: A's object readable, B's FORBIDDEN      | here   |
+// | 41 | typ other than accepted / no typ (config typ: [JWT, at+jwt])             | 401 TOKEN_TYPE                                            | here   |
+// | 42 | exp - iat over maxTokenLifetimeSeconds, no iat, iat in the future        | 401 TOKEN_LIFETIME                                        | here   |
+// | 43 | WebSocket connection_init whose groups claim holds system:masters        | socket closed 4403, no ack                                | watch  |
+// | 44 | TokenReview: garbage, another cluster's or a deleted account's token     | 401 TOKEN_REVIEW                                          | tokenreview |
+// | 45 | TokenReview: service-account token for another audience                  | 401 TOKEN_AUDIENCE                                        | tokenreview |
+// | 46 | TokenReview: a system:masters member's token (admin)                     | 403 SYSTEM_IDENTITY (unless allowSystemIdentities lists it) | tokenreview |
+// | 47 | TokenReview: a valid user no tenant rule matches (carol)                 | 403 NO_TENANT                                             | tokenreview |
+// | 48 | TokenReview: alice reads bob's namespace; alice's token + Impersonate-*  | FORBIDDEN; nothing of bob's                               | tokenreview |
+// | 49 | TokenReview: a service-account token whose account is deleted during a subscription | subscription ends UNAUTHENTICATED           | tokenreview |
+//
+// Every attack request is recorded in an attack ledger (test/helpers/attack-ledger.ts): each file
+// prints "attack run: N attempts, N refused, N leaks"; `npm run attack` runs all three files and
+// adds them up.
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
@@ -50,6 +67,7 @@ import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { hmacSecret, JwksServer, nowSeconds, rsaKey, signHs256, signRs256, TenantsDir, unsignedToken, type Claims } from '../helpers/jwt-issuer.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { AttackLedger } from '../helpers/attack-ledger.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 
 const run = uniqueName('sec');
@@ -93,6 +111,8 @@ async function post(url: string, query: string, headers: Record<string, string> 
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const ledger = new AttackLedger(import.meta.filename);
+let currentTest = '';
 
 function claims(tenant: string, extra: Claims = {}): Claims {
   const now = nowSeconds();
@@ -177,7 +197,16 @@ describe('tenant isolation through the gateway', () => {
     { name: 'b', match: { tenant: 'b' }, user: 'b:{sub}', groups: [groupB] },
     // A rule that takes the identity straight from claims: claims must not reach system: identities.
     { name: 'templated', match: { tenant: 'c' }, user: '{sub}', groups: ['{groups}'] },
+    // The same, but the identity provider's groups live under a prefix of their own.
+    { name: 'prefixed', match: { tenant: 'p' }, user: 'p:{sub}', groups: ['oidc:{groups}'] },
+    // Only A's group passes from the claim.
+    { name: 'filtered', match: { tenant: 'f' }, user: 'f:{sub}', groups: ['{groups}'], allowGroups: groupA },
   ];
+
+  const leaksB = (text: string) => text.includes(bMarker) || (!!bUid && text.includes(bUid));
+  beforeEach((t) => {
+    currentTest = t.name;
+  });
 
   /** Nothing of B's object in a text A received. */
   const assertNothingOfB = (text: string) => {
@@ -190,7 +219,8 @@ describe('tenant isolation through the gateway', () => {
     const auth = { issuer, audience, clockToleranceSeconds: 5 };
     const jwksFile = dir.writeConfig('jwks.yaml', { auth: { ...auth, algorithms: ['RS256'], jwksUri: jwks.uri }, tenants });
     dir.write('key-1.pem', key1.publicPem);
-    const pemFile = dir.writeConfig('pem.yaml', { auth: { ...auth, algorithms: ['RS256'], publicKeyFile: 'key-1.pem' }, tenants });
+    // The PEM config also pins the token type and bounds the token lifetime.
+    const pemFile = dir.writeConfig('pem.yaml', { auth: { ...auth, algorithms: ['RS256'], publicKeyFile: 'key-1.pem', typ: ['JWT', 'at+jwt'], maxTokenLifetimeSeconds: 3600 }, tenants });
     dir.write('hs.secret', secret);
     const secretFile = dir.writeConfig('secret.yaml', { auth: { ...auth, algorithms: ['HS256'], secretFile: 'hs.secret' }, tenants });
 
@@ -213,6 +243,7 @@ describe('tenant isolation through the gateway', () => {
   });
 
   after(async () => {
+    console.log(ledger.summary());
     await Promise.all([viaJwks?.gateway.stop(), viaPem?.gateway.stop(), viaSecret?.gateway.stop()]);
     await jwks.stop();
     dir.remove();
@@ -225,6 +256,11 @@ describe('tenant isolation through the gateway', () => {
     /** The request a stolen or forged B token would make. */
     async function refused(url: string, headers: Record<string, string>, status: number, code: string, reason: RegExp): Promise<Reply> {
       const r = await post(url, getQ(nsB, 'b-secret'), headers);
+      // Accepted at all (a 2xx with data) is a leak here: every one of these identities is forbidden.
+      ledger.record(currentTest, `${status} ${code} ${reason.source}`, {
+        refused: r.status === status && r.body.errors?.[0]?.extensions?.code === code,
+        leaked: leaksB(r.text) || (r.status < 300 && r.body.data != null),
+      });
       assert.equal(r.status, status, r.text);
       assert.equal(r.body.errors?.length, 1, r.text);
       assert.equal(r.body.errors[0]!.extensions?.code, code, r.text);
@@ -234,6 +270,21 @@ describe('tenant isolation through the gateway', () => {
       else assert.equal(r.headers.get('www-authenticate'), null);
       assertNothingOfB(r.text);
       return r;
+    }
+
+    /** A token accepted as an identity that RBAC gives nothing of B's: every request for B's object is FORBIDDEN. */
+    async function refusedByRbac(token: string): Promise<void> {
+      for (const q of [getQ(nsB, 'b-secret'), `{ cronTabList${v1}(namespace: "${nsB}") { edges { node { spec { image } } } } }`]) {
+        const r = await post(viaJwks.url, q, bearer(token));
+        // An identity with no rights at all does not even see the field (its schema has none).
+        const code = r.body.errors?.[0]?.extensions?.code;
+        ledger.record(currentTest, q.slice(0, 60), { refused: code === 'FORBIDDEN' || code === 'GRAPHQL_VALIDATION_FAILED', leaked: leaksB(r.text) });
+        assertNothingOfB(r.text);
+        assert.ok(code === 'FORBIDDEN' || code === 'GRAPHQL_VALIDATION_FAILED', r.text);
+      }
+      const all = await post(viaJwks.url, listAllQ(), bearer(token));
+      ledger.record(currentTest, 'list across all namespaces', { refused: !leaksB(all.text), leaked: leaksB(all.text) });
+      assertNothingOfB(all.text);
     }
 
     it('a genuine B token reads B\'s object (the requests below would succeed if verification were bypassed)', async () => {
@@ -326,13 +377,71 @@ describe('tenant isolation through the gateway', () => {
 
     it('claims that map to system:masters with HTTP whitespace around it: 403', async () => {
       for (const g of [' system:masters', 'system:masters\t']) {
-        const r = await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [g] }))));
-        assertNothingOfB(r.text);
-        assert.equal(r.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', r.text);
+        const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [g] }))), 403, 'FORBIDDEN', /system:masters/);
+        assert.equal(r.body.errors![0]!.extensions?.authReason, 'SYSTEM_IDENTITY');
       }
       for (const sub of [' system:admin', 'system:kube-controller-manager ']) {
-        const r = await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(signRs256(key1, claims('c', { sub }))));
-        assert.equal(r.status, 403, r.text);
+        await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub }))), 403, 'FORBIDDEN', /system: user/);
+      }
+    });
+
+    it('a groups claim holding system:masters in any spelling: 403 SYSTEM_IDENTITY', async () => {
+      for (const g of ['system:masters', ' system:masters', 'SYSTEM:MASTERS', 'System:Masters\t']) {
+        const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [groupB, g] }))), 403, 'FORBIDDEN', /system:masters/i);
+        assert.equal(r.body.errors![0]!.extensions?.authReason, 'SYSTEM_IDENTITY');
+      }
+    });
+
+    it('a groups claim of 300 elements: 403 TOO_MANY_GROUPS; of 10,000: refused by the header limit before any work', async () => {
+      const many = Array.from({ length: 300 }, (_, i) => `g${i}`);
+      const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [groupB, ...many] }))), 403, 'FORBIDDEN', /301 or more groups; at most 256/);
+      assert.equal(r.body.errors![0]!.extensions?.authReason, 'TOO_MANY_GROUPS');
+      const huge = Array.from({ length: 10_000 }, (_, i) => `g${i}`);
+      const res = await fetch(viaJwks.url, {
+        method: 'POST', headers: { 'content-type': 'application/json', ...bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [groupB, ...huge] }))) },
+        body: JSON.stringify({ query: getQ(nsB, 'b-secret') }),
+      });
+      const text = await res.text();
+      ledger.record(currentTest, '10,000 groups over HTTP', { refused: res.status === 431, leaked: leaksB(text) || res.status < 300 });
+      // Node's HTTP server refuses headers over 16 KiB (431) before the gateway sees the request;
+      // over WebSocket the same token reaches the gateway and gets TOO_MANY_GROUPS (tenants-watch).
+      assert.equal(res.status, 431, text);
+      assertNothingOfB(text);
+    });
+
+    it('a prefixed group template: a claim naming B\'s group (or system:masters) becomes oidc:…, which grants nothing', async () => {
+      const token = signRs256(key1, claims('p', { sub: 'mallory', groups: [groupB, 'system:masters'] }));
+      await refusedByRbac(token);
+    });
+
+    it('allowGroups: a claim group outside the allow-list is dropped, so B\'s group grants nothing', async () => {
+      const token = signRs256(key1, claims('f', { sub: 'mallory', groups: [groupB, groupA] }));
+      const own = await pollUntil('A\'s group to let the filtered tenant read A\'s object', async () => (await post(viaJwks.url, getQ(nsA1, 'a1-first'), bearer(token))).body.data?.[`cronTab${v1}`], { timeoutMs: 10_000 });
+      assert.equal(own.metadata.name, 'a1-first');
+      await refusedByRbac(token);
+    });
+
+    it('a token type other than the accepted ones, or none: 401 TOKEN_TYPE', async () => {
+      for (const typ of ['JOSE', 'id_token+jwt', undefined]) {
+        const r = await refused(viaPem.url, bearer(signRs256(key1, claims('b'), { typ })), 401, 'UNAUTHENTICATED', /token type \(typ\)/);
+        assert.equal(r.body.errors![0]!.extensions?.authReason, 'TOKEN_TYPE');
+      }
+      // Compared as RFC 8725 says: case-insensitive, with or without application/.
+      const ok = await post(viaPem.url, getQ(nsA1, 'a1-first'), bearer(signRs256(key1, claims('a'), { typ: 'application/AT+JWT' })));
+      assert.equal(ok.body.data?.[`cronTab${v1}`]?.metadata?.name, 'a1-first', ok.text);
+    });
+
+    it('a token living longer than maxTokenLifetimeSeconds, without iat, or issued in the future: 401 TOKEN_LIFETIME', async () => {
+      const now = nowSeconds();
+      const noIat = claims('b');
+      delete noIat.iat;
+      for (const [c, why] of [
+        [claims('b', { iat: now, exp: now + 2 * 86_400 }), /lives 172800 s/],
+        [noIat, /no issue time/],
+        [claims('b', { iat: now + 600, exp: now + 900 }), /issued in the future/],
+      ] as const) {
+        const r = await refused(viaPem.url, bearer(signRs256(key1, c)), 401, 'UNAUTHENTICATED', why);
+        assert.equal(r.body.errors![0]!.extensions?.authReason, 'TOKEN_LIFETIME');
       }
     });
 
@@ -355,6 +464,7 @@ describe('tenant isolation through the gateway', () => {
     /** One FORBIDDEN error, nothing of B's in the response. */
     async function forbidden(query: string, headers: Record<string, string> = bearer(tokenA)): Promise<Reply> {
       const r = await post(viaJwks.url, query, headers);
+      ledger.record(currentTest, query.slice(0, 60), { refused: r.body.errors?.length === 1 && r.body.errors[0]!.extensions?.code === 'FORBIDDEN', leaked: leaksB(r.text) });
       assertNothingOfB(r.text);
       assert.equal(r.body.errors?.length, 1, r.text);
       assert.equal(r.body.errors[0]!.extensions?.code, 'FORBIDDEN', r.text);
@@ -401,6 +511,7 @@ describe('tenant isolation through the gateway', () => {
 
     it('a list across all namespaces holds A\'s objects only, from both of A\'s namespaces', async () => {
       const r = await post(viaJwks.url, listAllQ(), bearer(tokenA));
+      ledger.record(currentTest, 'A lists all namespaces', { refused: !leaksB(r.text), leaked: leaksB(r.text) });
       assertNothingOfB(r.text);
       assert.equal(r.body.errors, undefined, r.text);
       const names = r.body.data![`cronTabList${v1}`].edges.map((e: any) => `${e.node.metadata.namespace}/${e.node.metadata.name}`);
@@ -415,6 +526,7 @@ describe('tenant isolation through the gateway', () => {
       let after: string | undefined;
       for (let page = 0; page < 10; page++) {
         const r = await post(viaJwks.url, listAllQ(1, after), bearer(tokenA));
+        ledger.record(currentTest, `page ${page}`, { refused: !leaksB(r.text), leaked: leaksB(r.text) });
         assertNothingOfB(r.text);
         assert.equal(r.body.errors, undefined, r.text);
         const conn = r.body.data![`cronTabList${v1}`];
@@ -437,16 +549,19 @@ describe('tenant isolation through the gateway', () => {
       await forbidden(getQ(nsB, 'b-secret'), headers);
       await forbidden(`mutation { patchCronTab${v1}(namespace: "${nsB}", name: "b-secret", type: MERGE, patch: { spec: { image: "hijacked" } }) { spec { image } } }`, headers);
       const r = await post(viaJwks.url, listAllQ(), headers);
+      ledger.record(currentTest, 'list with Impersonate-* headers', { refused: !leaksB(r.text), leaked: leaksB(r.text) });
       assertNothingOfB(r.text);
       assert.equal(r.body.data?.[`cronTabList${v1}`]?.edges?.length, 3, r.text);
       // Without any token, the headers are not an identity either.
       const anon = await post(viaJwks.url, getQ(nsB, 'b-secret'), { 'Impersonate-User': 'system:admin', 'Impersonate-Group': 'system:masters' });
+      ledger.record(currentTest, 'Impersonate-* headers without a token', { refused: anon.status === 401, leaked: leaksB(anon.text) || anon.status < 300 });
       assert.equal(anon.status, 401, anon.text);
       assertNothingOfB(anon.text);
     });
 
     it('a namespace argument that differs from metadata.namespace is refused and nothing is created', async () => {
       const r = await post(viaJwks.url, `mutation { createCronTab${v1}(namespace: "${nsA1}", input: { metadata: { name: "smuggled", namespace: "${nsB}" }, spec: { image: "x" } }) { metadata { namespace } } }`, bearer(tokenA));
+      ledger.record(currentTest, 'create with metadata.namespace of B', { refused: r.body.errors?.[0]?.extensions?.code === 'BAD_USER_INPUT', leaked: leaksB(r.text) || !!r.body.data?.[`createCronTab${v1}`] });
       assert.equal(r.body.errors?.length, 1, r.text);
       // The GraphQL layer refuses it before any Kubernetes call, with GraphQL's input-error code
       // (BAD_USER_INPUT, as for every argument error); the service layer would say BAD_REQUEST.
@@ -463,6 +578,7 @@ describe('tenant isolation through the gateway', () => {
         a: cronTab${v1}(namespace: "${nsA1}", name: "a1-first") { metadata { name } spec { image } }
         b: cronTab${v1}(namespace: "${nsB}", name: "b-secret") { metadata { name } spec { image } }
       }`, bearer(tokenA));
+      ledger.record(currentTest, 'aliases of A\'s and B\'s object', { refused: r.body.data?.b === null, leaked: leaksB(r.text) });
       assertNothingOfB(r.text);
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.body.data, { a: { metadata: { name: 'a1-first' }, spec: { image: 'a-image' } }, b: null });

@@ -1,9 +1,10 @@
 // Tenant isolation of subscriptions (graphql-transport-ws over a real socket) on the real control
 // plane: the token in connection_init, expiry during a subscription, shared upstream watches
 // filtered per tenant, and RBAC revocation ending live subscriptions. The attack table is in
-// tenants-security.test.ts (rows 29-36). A raw socket is used instead of a client library so that
+// tenants-security.test.ts (rows 29-36, 38 and 43); every attack is recorded in the attack ledger. A raw socket is used instead of a client library so that
 // close codes and every message are seen exactly as sent.
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
@@ -12,12 +13,16 @@ import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { hmacSecret, nowSeconds, rsaKey, signHs256, signRs256, TenantsDir, type Claims } from '../helpers/jwt-issuer.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { AttackLedger } from '../helpers/attack-ledger.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 
 const run = uniqueName('secw');
 const groupA = `${run}-a`;
 const groupB = `${run}-b`;
 const groupW = `${run}-w`;
+const groupC = `${run}-c`;
+const ledger = new AttackLedger(import.meta.filename);
+let currentTest = '';
 const nsA1 = `${run}-a1`;
 const nsA2 = `${run}-a2`;
 const nsB = `${run}-b`;
@@ -137,7 +142,12 @@ kind: ClusterRoleBinding
 metadata: { name: ${run}-w-everywhere }
 subjects: [{ kind: Group, name: ${groupW}, apiGroup: rbac.authorization.k8s.io }]
 roleRef: { kind: ClusterRole, name: ${run}-editor, apiGroup: rbac.authorization.k8s.io }
-${binding(nsA1, 'editor-a', groupA)}${binding(nsA2, 'editor-a', groupA)}${binding(nsB, 'editor-b', groupB)}${binding(nsA1, 'editor-w', groupW)}`;
+${binding(nsA1, 'editor-a', groupA)}${binding(nsA2, 'editor-a', groupA)}${binding(nsB, 'editor-b', groupB)}${binding(nsA1, 'editor-w', groupW)}${binding(nsA1, 'editor-c', groupC)}---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: churn, namespace: ${nsB} }
+rules: []
+`;
 
 describe('tenant isolation of subscriptions', () => {
   const dir = new TenantsDir();
@@ -155,6 +165,13 @@ describe('tenant isolation of subscriptions', () => {
     return c;
   };
   const assertNothingOfB = (c: RawConnection) => assert.ok(!c.raw.join('\n').includes(bMarker), `B's data reached A: ${c.raw.join('\n')}`);
+  const leaksB = (c: RawConnection) => c.raw.join('\n').includes(bMarker);
+  /** A connection refused at connection_init: closed with the code, never acknowledged. */
+  const recordClose = (what: string, c: RawConnection, closed: { code: number }, code: number) =>
+    ledger.record(currentTest, what, { refused: closed.code === code, leaked: leaksB(c) || c.messages.some((m) => m.msg.type === 'connection_ack') });
+  beforeEach((t) => {
+    currentTest = t.name;
+  });
 
   before(async () => {
     dir.write('hs.secret', secret);
@@ -164,6 +181,9 @@ describe('tenant isolation of subscriptions', () => {
         { name: 'a', match: { tenant: 'a' }, user: 'a:{sub}', groups: [groupA] },
         { name: 'b', match: { tenant: 'b' }, user: 'b:{sub}', groups: [groupB] },
         { name: 'w', match: { tenant: 'w' }, user: 'w:{sub}', groups: [groupW] },
+        { name: 'c', match: { tenant: 'c' }, user: 'c:{sub}', groups: [groupC] },
+        // The identity straight from claims: claims must not reach system: identities.
+        { name: 'templated', match: { tenant: 't' }, user: '{sub}', groups: ['{groups}'] },
       ],
     });
     for (const ns of [nsA1, nsA2, nsB]) await kubectlOk(['create', 'namespace', ns]);
@@ -188,6 +208,7 @@ describe('tenant isolation of subscriptions', () => {
   });
 
   after(async () => {
+    console.log(ledger.summary());
     for (const c of open) c.ws.terminate();
     await gateway?.stop();
     dir.remove();
@@ -199,6 +220,7 @@ describe('tenant isolation of subscriptions', () => {
   it('connection_init without a token: closed with 4401', async () => {
     const c = connect(undefined);
     const closed = await c.waitClosed();
+    recordClose('no token', c, closed, 4401);
     assert.equal(closed.code, 4401, closed.reason);
     assert.match(closed.reason, /bearer token is required/);
     assert.equal(c.messages.length, 0, 'no ack, no data');
@@ -213,6 +235,7 @@ describe('tenant isolation of subscriptions', () => {
     ]) {
       const c = connect(payload);
       const closed = await c.waitClosed();
+      recordClose(Object.keys(payload).join(), c, closed, 4401);
       assert.equal(closed.code, 4401, `${JSON.stringify(payload)}: ${closed.reason}`);
       assert.equal(c.messages.length, 0);
     }
@@ -221,6 +244,7 @@ describe('tenant isolation of subscriptions', () => {
   it('connection_init with a valid token that matches no tenant: closed with 4403', async () => {
     const c = connect({ token: token('nobody') });
     const closed = await c.waitClosed();
+    recordClose('no tenant', c, closed, 4403);
     assert.equal(closed.code, 4403, closed.reason);
     assert.match(closed.reason, /no tenant rule matches/);
   });
@@ -230,6 +254,7 @@ describe('tenant isolation of subscriptions', () => {
     await c.acked();
     const id = c.subscribe(watchQ(nsB, true));
     const err = await pollUntil('the subscription to fail', () => c.errors(id));
+    ledger.record(currentTest, 'watch B\'s namespace', { refused: err.codes[0] === 'FORBIDDEN' && !c.events(id).length, leaked: leaksB(c) });
     assert.deepEqual(err.codes, ['FORBIDDEN'], err.text);
     assert.deepEqual(c.events(id), []);
     assertNothingOfB(c);
@@ -253,6 +278,7 @@ describe('tenant isolation of subscriptions', () => {
     await createCronTab(nsA2, 'a2-live');
     await a.waitForEvent(ida, `ADDED ${nsA2}/a2-live`);
     await b.waitForEvent(idb, `MODIFIED ${nsB}/b-old`);
+    ledger.record(currentTest, 'A watches all namespaces', { refused: !leaksB(a), leaked: leaksB(a) });
     assert.deepEqual(a.events(ida).slice(3), [`ADDED ${nsA2}/a2-live`]);
     assert.deepEqual(b.events(idb).slice(2), [`ADDED ${nsB}/b-live`, `MODIFIED ${nsB}/b-old`]);
     assertNothingOfB(a);
@@ -311,6 +337,7 @@ describe('tenant isolation of subscriptions', () => {
     await createCronTab(nsB, 'w-must-not-see', bMarker);
     await createCronTab(nsA1, 'w-fence-2');
     await w.waitForEvent(id, `ADDED ${nsA1}/w-fence-2`);
+    ledger.record(currentTest, 'revoked cluster-wide grant', { refused: !w.events(id).includes(`ADDED ${nsB}/w-must-not-see`), leaked: leaksB(w) });
     assert.ok(!w.events(id).includes(`ADDED ${nsB}/w-must-not-see`), w.events(id).join(', '));
     assertNothingOfB(w);
     w.close();
@@ -329,6 +356,7 @@ describe('tenant isolation of subscriptions', () => {
     await kubectlOk(['delete', 'rolebinding', 'editor-a', '-n', nsA2]);
     const ended = await pollUntil('the nsA2 subscription to end', () => c.errors(inA2), { timeoutMs: 5_000, intervalMs: 10 });
     const ms = ended.at - t0;
+    ledger.record(currentTest, 'RoleBinding removed during a subscription', { refused: ended.codes[0] === 'FORBIDDEN' && ms < 5_000, leaked: false });
     assert.deepEqual(ended.codes, ['FORBIDDEN'], ended.text);
     assert.ok(ms < 5_000, `ended after ${ms} ms`);
 
@@ -346,6 +374,56 @@ describe('tenant isolation of subscriptions', () => {
     assert.ok(endedAll.at - t1 < 5_000, `ended after ${endedAll.at - t1} ms`);
     assert.equal(c.closed, undefined, 'the connection itself stays open');
     console.log(`revocation ended subscriptions after ${ms} ms (one namespace) and ${endedAll.at - t1} ms (all namespaces)`);
+    c.close();
+  });
+
+  it('connection_init whose groups claim holds system:masters (any spelling), or 10,000 groups: closed with 4403, no ack', async () => {
+    const huge = Array.from({ length: 10_000 }, (_, i) => `g${i}`);
+    for (const [groups, why] of [[['system:masters'], /system:masters/], [[' SYSTEM:MASTERS'], /system:masters/i], [[groupB, ...huge], /or more groups/]] as const) {
+      const c = connect({ token: token('t', { sub: 'mallory', groups }) });
+      const closed = await c.waitClosed();
+      recordClose(`groups ${String(groups[0]).trim()} (${groups.length})`, c, closed, 4403);
+      assert.equal(closed.code, 4403, closed.reason);
+      assert.match(closed.reason, why);
+      assert.equal(c.messages.length, 0);
+    }
+  });
+
+  it('RBAC objects changing every 100 ms do not postpone revocation: a removed RoleBinding ends the subscription within 5 s', async () => {
+    const c = connect({ token: token('c') });
+    await c.acked();
+    const id = c.subscribe(watchQ(nsA1));
+    await createCronTab(nsA1, 'c-fence');
+    await c.waitForEvent(id, `ADDED ${nsA1}/c-fence`);
+    // Churn: an RBAC object of another tenant changes every 100 ms for as long as the test runs.
+    const admin = new KubeClient(kubeConfigFor('admin'));
+    let changes = 0;
+    let churning = true;
+    const churn = (async () => {
+      while (churning) {
+        await admin.request('PATCH', `/apis/rbac.authorization.k8s.io/v1/namespaces/${nsB}/roles/churn`, {
+          body: { metadata: { labels: { tick: String(changes++) } } }, contentType: 'application/merge-patch+json',
+        });
+        await delay(100);
+      }
+    })();
+    try {
+      // Let the churn run long enough that a debounce restarted by every change would never fire.
+      await pollUntil('the churn to be under way', () => changes >= 10, { timeoutMs: 10_000, intervalMs: 20 });
+      const t0 = Date.now();
+      const before = changes;
+      await kubectlOk(['delete', 'rolebinding', 'editor-c', '-n', nsA1]);
+      const ended = await pollUntil('the subscription to end under churn', () => c.errors(id), { timeoutMs: 5_000, intervalMs: 10 });
+      const ms = ended.at - t0;
+      ledger.record(currentTest, 'RoleBinding removed under RBAC churn', { refused: ended.codes[0] === 'FORBIDDEN' && ms < 5_000, leaked: false });
+      assert.deepEqual(ended.codes, ['FORBIDDEN'], ended.text);
+      assert.ok(ms < 5_000, `ended after ${ms} ms`);
+      console.log(`revocation under RBAC churn: ended after ${ms} ms, ${changes - before} RBAC changes meanwhile (every ~${Math.round(ms / Math.max(1, changes - before))} ms)`);
+    } finally {
+      churning = false;
+      await churn;
+    }
+    assert.equal(c.closed, undefined, 'the connection itself stays open');
     c.close();
   });
 });

@@ -20,10 +20,10 @@ import {
 } from 'graphql';
 import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql';
 import { parseCrdText } from '../../src/cli/crd-documents.ts';
-import { rootFieldNames } from '../../src/graphql/graphql-type-names.ts';
+import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
-import { parseJson } from '../../src/model/lossless-json.ts';
+import { parseJson } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
 import { mapRepresentation, toGraphQL } from '../../src/model/value-conversion.ts';
 import { buildOpenApiDocument } from '../../src/rest/openapi-builder.ts';

@@ -6,7 +6,7 @@ import type {
   KubeWatchEvent,
   OperationRequest,
   ResourceOperations,
-} from '../../src/graphql/operations.ts';
+} from '../../src/contract/operations.ts';
 
 export interface RecordedCall {
   readonly operation: keyof ResourceOperations;

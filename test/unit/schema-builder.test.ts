@@ -17,7 +17,7 @@ import { parse } from 'yaml';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../../src/model/resource-model.ts';
-import { parseJson } from '../../src/model/lossless-json.ts';
+import { parseJson } from '../../src/kube/lossless-json.ts';
 import { makeCrd, TRICKY_SPEC } from './crd-fixtures.ts';
 import { fullSelection } from './graphql-selection.ts';
 import { InMemoryOperations } from './in-memory-operations.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
-import { stringifyJson } from '../../src/model/lossless-json.ts';
+import { stringifyJson } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
 import { toGraphQL, toKubernetes, ValueConversionError } from '../../src/model/value-conversion.ts';
 import { makeCrd, TRICKY_SPEC } from './crd-fixtures.ts';

@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadTenantConfig, validateTenantConfig } from '../../../src/auth/tenant-config.ts';
+import { loadTenantConfig, validateTenantConfig, type JwtAuthConfig, type TenantConfig } from '../../../src/auth/tenant-config.ts';
 import { CrdgateError } from '../../../src/errors.ts';
 import { hmacSecret, rsaKey, TenantsDir } from '../../helpers/jwt-issuer.ts';
 
@@ -16,6 +16,12 @@ const file = join(dir.dir, 'tenants.yaml');
 
 const tenant = { name: 'a', match: { tenant: 'a' }, user: 'a:{sub}', groups: ['tenant-a'] };
 const rsAuth = { issuer: 'https://login.example.com/', audience: 'crdgate', algorithms: ['RS256'], publicKeyFile: 'key.pem' };
+
+/** The JWT settings of a valid file. */
+function jwt(c: TenantConfig): JwtAuthConfig {
+  assert.equal(c.auth.mode, 'jwt');
+  return c.auth as JwtAuthConfig;
+}
 
 /** The problems of a document, one per line, with the file prefix removed. */
 function problems(doc: unknown): string[] {
@@ -34,15 +40,16 @@ function problems(doc: unknown): string[] {
 describe('tenants file validation', () => {
   it('accepts a complete file and resolves key files next to it', () => {
     const c = validateTenantConfig({ auth: { ...rsAuth, audience: ['crdgate', 'other'], clockToleranceSeconds: 10 }, tenants: [{ ...tenant, extra: { 'crdgate.io/tenant': ['a'] } }] }, file);
-    assert.deepEqual(c.auth.algorithms, ['RS256']);
-    assert.deepEqual(c.auth.audience, ['crdgate', 'other']);
-    assert.equal(c.auth.clockToleranceSeconds, 10);
-    assert.equal(c.auth.key.kind, 'publicKey');
-    assert.equal(c.auth.key.kind === 'publicKey' && c.auth.key.file, pem);
+    assert.deepEqual(jwt(c).algorithms, ['RS256']);
+    assert.deepEqual(jwt(c).audience, ['crdgate', 'other']);
+    assert.equal(jwt(c).clockToleranceSeconds, 10);
+    assert.equal(jwt(c).key.kind, 'publicKey');
+    const key = jwt(c).key;
+    assert.equal(key.kind === 'publicKey' && key.file, pem);
     assert.deepEqual(c.tenants, [{ ...tenant, extra: { 'crdgate.io/tenant': ['a'] } }]);
     const jwks = validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: 'https://login.example.com/jwks.json' }, tenants: [tenant] }, file);
-    assert.deepEqual(jwks.auth.key, { kind: 'jwks', uri: 'https://login.example.com/jwks.json', cacheMaxAgeMs: 600_000, requestsPerMinute: 10 });
-    assert.equal(jwks.auth.clockToleranceSeconds, 30);
+    assert.deepEqual(jwt(jwks).key, { kind: 'jwks', uri: 'https://login.example.com/jwks.json', cacheMaxAgeMs: 600_000, requestsPerMinute: 10 });
+    assert.equal(jwt(jwks).clockToleranceSeconds, 30);
   });
 
   it('reports every problem of a broken file, one line each, with its path', () => {
@@ -56,13 +63,13 @@ describe('tenants file validation', () => {
       extras: true,
     }), [
       'extras: unknown key (expected auth, tenants)',
-      'auth.colour: unknown key (expected one of issuer, audience, algorithms, jwksUri, publicKeyFile, secretFile, clockToleranceSeconds, jwksCacheSeconds, jwksRequestsPerMinute)',
+      'auth.colour: unknown key (expected one of issuer, audience, algorithms, jwksUri, publicKeyFile, secretFile, clockToleranceSeconds, jwksCacheSeconds, jwksRequestsPerMinute, maxTokenLifetimeSeconds, typ, maxGroups; or tokenReview alone)',
       'auth.issuer: is required (a string)',
       'auth.audience: is required (a string or a list of strings)',
       'auth.algorithms[1]: "none" is not supported (never "none"); use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512',
       'auth.jwksUri: must be an https URL (http only for localhost)',
       'auth.clockToleranceSeconds: must be at most 300',
-      'tenants[0].shade: unknown key (expected name, match, user, groups, extra, limits, fieldManager)',
+      'tenants[0].shade: unknown key (expected name, match, user, groups, extra, allowGroups, limits, fieldManager)',
       'tenants[0].match: is required: claims and the values they must have, e.g. { tenant: a }',
       'tenants[0].user: is required: the Kubernetes user name (may use {claim})',
       'tenants[0].groups: must be a list of strings',
@@ -75,7 +82,7 @@ describe('tenants file validation', () => {
 
   it('needs auth and a non-empty tenants list', () => {
     assert.deepEqual(problems({}), [
-      'auth: is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile',
+      'auth: is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile; or tokenReview',
       'tenants: is required: a non-empty list of rules',
     ]);
     assert.deepEqual(problems({ auth: rsAuth, tenants: [] }), ['tenants: is required: a non-empty list of rules']);
@@ -89,7 +96,7 @@ describe('tenants file validation', () => {
 
   it('accepts http JWKS only on localhost', () => {
     for (const uri of ['http://127.0.0.1:8080/jwks.json', 'http://localhost/jwks.json']) {
-      assert.equal(validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: uri }, tenants: [tenant] }, file).auth.key.kind, 'jwks');
+      assert.equal(jwt(validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: uri }, tenants: [tenant] }, file)).key.kind, 'jwks');
     }
     for (const uri of ['http://10.0.0.1/jwks.json', 'http://localhost.evil.example/jwks.json', 'file:///etc/jwks.json', 'not a url']) {
       assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: undefined, jwksUri: uri }, tenants: [tenant] }), ['auth.jwksUri: must be an https URL (http only for localhost)'], uri);
@@ -106,8 +113,9 @@ describe('tenants file validation', () => {
       'auth.algorithms: ES256 does not fit a shared secret; list only HS* algorithms',
     ]);
     const ok = validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: undefined, secretFile: 'hs.secret', algorithms: ['HS256', 'HS384'] }, tenants: [tenant] }, file);
-    assert.deepEqual(ok.auth.algorithms, ['HS256', 'HS384']);
-    assert.equal(ok.auth.key.kind === 'secret' && ok.auth.key.secret.length, 48);
+    assert.deepEqual(jwt(ok).algorithms, ['HS256', 'HS384']);
+    const secret = jwt(ok).key;
+    assert.equal(secret.kind === 'secret' && secret.secret.length, 48);
   });
 
   it('refuses a shared secret under 32 bytes, a missing key file and a file that is no PEM', () => {

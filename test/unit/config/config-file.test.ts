@@ -104,5 +104,6 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('port') && fileKeys.includes('kube-retry-max-delay') && fileKeys.includes('shutdown-delay'));
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
-  assert.equal(fileKeys.length, 34);
+  assert.ok(fileKeys.includes('rbac-stale-after'));
+  assert.equal(fileKeys.length, 35);
 });

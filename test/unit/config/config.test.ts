@@ -12,7 +12,7 @@ test('defaults', () => {
   assert.notEqual(c, 'help');
   assert.deepEqual(c, {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
-    localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined,
+    localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined, rbacStaleAfterMs: 2000,
     mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
@@ -67,4 +67,10 @@ test('persisted operations: a manifest means the allow-list; allow-list without 
   assert.deepEqual(withFile.persistedOperations, { mode: 'allow-list', file: '/ops.json', cacheSize: 4 << 20 });
   assert.throws(() => loadConfig(['--persisted-operations-mode', 'allow-list'], {}, defaults), /allow-list needs --persisted-operations/);
   assert.throws(() => loadConfig([], { CRDGATE_PERSISTED_OPERATIONS_MODE: 'sometimes' }, defaults), /persisted-operations-mode from CRDGATE_PERSISTED_OPERATIONS_MODE: "sometimes"/);
+});
+
+test('loopback addresses: 127.0.0.0/8, ::1 and localhost, nothing else', async () => {
+  const { isLoopback } = await import('../../../src/config/config.ts');
+  for (const h of ['127.0.0.1', '127.1.2.3', '127.255.255.255', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1']) assert.equal(isLoopback(h), true, h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '127.0.0.256', 'localhost.example.com', '127.0.0.1.nip.io', '::ffff:10.0.0.1', '']) assert.equal(isLoopback(h), false, h);
 });

@@ -8,7 +8,7 @@ import express from 'express';
 import request from 'supertest';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { requestIdOf } from '../../../src/http/create-app.ts';
+import { requestIdOf } from '../../../src/transports/create-app.ts';
 import { createLogger, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
 

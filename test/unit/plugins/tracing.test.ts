@@ -20,7 +20,7 @@ import { ApiError, fromKubeError, toProblem } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import { apiRouteOf, kubePathTemplate, otlpExporter, otlpTracesUrl, tracing, type TracingPlugin } from '../../../src/plugins/tracing.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
-import type { CallerContext } from '../../../src/service/resource-service.ts';
+import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { pollUntil } from '../../helpers/poll-until.ts';
 
 interface SentCall {

@@ -1,11 +1,12 @@
 // A tenant's view of the API: the full schema cut down to the root fields its RBAC allows. Types
 // that no remaining field reaches are not in the result at all, so introspection shows a tenant
 // nothing of resources it cannot use. Callers with the same effective rights share one schema.
+import { LRUCache } from 'lru-cache';
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
-import { rootFieldNames, type RootFieldNames } from '../graphql/graphql-type-names.ts';
+import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
-import type { Verb } from './access-review.ts';
-import type { PermissionSet, ResourceRef } from './permissions.ts';
+import type { PermissionSet } from '../auth/permissions.ts';
+import type { ResourceRef, Verb } from '../contract/access.ts';
 
 /** Which RBAC verb (and subresource) each generated root field needs. */
 export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {
@@ -86,13 +87,12 @@ export interface TenantSchemaCacheEntry {
 
 /** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out. */
 export class TenantSchemaCache {
-  private readonly entries = new Map<string, TenantSchemaCacheEntry>();
-  private readonly max: number;
+  private readonly entries: LRUCache<string, TenantSchemaCacheEntry>;
   private readonly ids = new WeakMap<GraphQLSchema, number>();
   private nextId = 1;
 
   constructor(max = 256) {
-    this.max = max;
+    this.entries = new LRUCache({ max });
   }
 
   get(full: GraphQLSchema, resources: readonly ResourceModel[], perms: PermissionSet): TenantSchemaCacheEntry {
@@ -104,15 +104,10 @@ export class TenantSchemaCache {
     const refs = resources.map(refOf);
     const key = `${id}:${perms.fingerprint(refs)}`;
     const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
-    }
+    if (hit) return hit;
     const { fields, crds } = allowedRootFields(resources, perms);
     const entry = { key, schema: filterSchema(full, fields, crds) };
     this.entries.set(key, entry);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 }

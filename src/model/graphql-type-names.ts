@@ -11,8 +11,8 @@
 // into (Kind, parts, version, group, role): two different CRDs never produce the same name,
 // whatever else is installed. Shared types (ObjectMeta, PageInfo, ...) contain no `_`.
 
-import { lowerCamel } from '../model/graphql-names.ts';
-import type { ResourceModel } from '../model/resource-model.ts';
+import { lowerCamel } from './graphql-names.ts';
+import type { ResourceModel } from './resource-model.ts';
 
 export function encodeGroup(group: string): string {
   return group.replace(/-/g, '__').replace(/\./g, '_');

@@ -5,14 +5,14 @@
 // or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
 import { diff, CriticalityLevel } from '@graphql-inspector/core';
 import type { GraphQLSchema } from 'graphql';
-import { ApiError } from './api-errors.ts';
-import type { CrdCatalog, CrdObject, CrdSnapshot } from './catalog/crd-catalog.ts';
-import { createSchemaBuilder, type SchemaBuilder } from './graphql/schema-builder.ts';
-import type { ResourceOperations } from './graphql/operations.ts';
-import type { SchemaGateway } from './http/schema-gateway.ts';
-import { tryCrdToModel, type ModelResult } from './model/crd-to-model.ts';
-import type { ResourceModel } from './model/resource-model.ts';
-import type { WatchHub } from './watch/watch-hub.ts';
+import { ApiError } from '../api-errors.ts';
+import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
+import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
+import type { ResourceOperations } from '../contract/operations.ts';
+import type { SchemaGateway } from '../transports/schema-gateway.ts';
+import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
+import type { ResourceModel } from '../model/resource-model.ts';
+import type { WatchHub } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
   info(msg: string): void;

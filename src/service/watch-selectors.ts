@@ -2,7 +2,7 @@
 // and semantics follow k8s.io/apimachinery/pkg/labels and pkg/fields, so a subscriber gets the
 // same objects from the shared watch as from its own filtered watch on the apiserver.
 import { ApiError } from '../api-errors.ts';
-import { stringifyJson } from '../model/lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 
 export type Matcher = (obj: Record<string, unknown>) => boolean;
 

@@ -10,14 +10,15 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
-import { ApiError, toGraphQLError } from '../api-errors.ts';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
+import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { expandResultTokens, replaceSharedPayload, subscribeShared } from './shared-subscription-results.ts';
-import { exactNumbers } from '../model/lossless-json.ts';
-import { nestingRefusal } from './document-nesting.ts';
+import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
+import { nestingRefusal } from '../graphql/document-nesting.ts';
+import { exactNumbers } from '../kube/lossless-json.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -39,6 +40,8 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
   /** Largest accepted message. */
   maxPayloadBytes?: number;
+  /** Logs the causes of internal errors of subscriptions, with the subscription's request id. */
+  reportInternal?: InternalErrorReporter;
 }
 
 export interface WebSocketHandle {
@@ -127,43 +130,31 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
       // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
       onSubscribe: async (ctx, id, payload) => {
-        const caller = states.get(ctx.extra)?.caller;
-        const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
-        const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
-        if (tooDeep) return [toGraphQLError(tooDeep)];
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, opts.parseOptions);
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-        let errors: readonly GraphQLError[];
-        try {
-          errors = validate(schema, document, rules);
-        } catch (err) {
-          // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
-          // subscription's root field.
-          return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
-        }
-        if (errors.length) return errors;
-        const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
+        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const requestId = `${state.connectionId}-${id}`;
-        const contextValue: CallerContext = caller
-          ? {
-            identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
-            ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
-          }
-          : { requestId, transport: 'ws' };
         try {
-          opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+          return await prepare(state.caller, requestId, payload);
         } catch (err) {
-          return [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('the operation was refused')];
+          // A failure here (the caller's schema could not be computed, say) ends this subscription
+          // with an error message; the connection and its other subscriptions go on.
+          const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+          opts.reportInternal?.(e, requestId);
+          return [toGraphQLError(e)];
         }
-        return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+      },
+      onError: (ctx, id, _payload, errors) => {
+        const requestId = `${stateOf(ctx.extra).connectionId}-${id}`;
+        for (const e of errors) opts.reportInternal?.(e, requestId);
+        return errors.some(escaped) ? errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) : undefined;
+      },
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        const requestId = `${stateOf(ctx.extra).connectionId}-${id}`;
+        for (const e of result.errors) opts.reportInternal?.(e, requestId);
+        if (!result.errors.some(escaped)) return undefined;
+        return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
       subscribe: subscribeShared,
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies.
@@ -175,6 +166,48 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     wss,
     opts.keepAliveMs ?? 12_000,
   );
+
+  /** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
+  async function prepare(caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    // The connection authenticated once; a token that was revoked since gets no new subscription.
+    await caller?.revalidate?.();
+    const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+    const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
+    if (tooDeep) return [toGraphQLError(tooDeep)];
+    let document: DocumentNode;
+    try {
+      document = parse(payload.query, opts.parseOptions);
+    } catch (err) {
+      return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+    }
+    const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+    let errors: readonly GraphQLError[];
+    try {
+      errors = validate(schema, document, rules);
+    } catch (err) {
+      // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
+      // subscription's root field.
+      return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
+    }
+    if (errors.length) return errors;
+    const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
+    const contextValue: CallerContext = caller
+      ? {
+        identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
+        ...(caller.limits ? { limits: caller.limits } : {}),
+        ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+        ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
+      }
+      : { requestId, transport: 'ws' };
+    try {
+      opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return [toGraphQLError(err)];
+    }
+    return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+  }
+
   return {
     wss,
     async close() {
@@ -185,3 +218,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
 }
 
+/** An error that escaped the error catalog: its own message stays in the log. */
+function escaped(e: GraphQLError): boolean {
+  const inner = unwrapError(e);
+  return isInternalError(inner) && !(inner instanceof ApiError);
+}
+
+function internalError(e: GraphQLError): GraphQLFormattedError {
+  return { message: 'internal error', ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+}

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
-import { createApp } from '../../../src/http/create-app.ts';
-import { SchemaGateway } from '../../../src/http/schema-gateway.ts';
+import { createApp } from '../../../src/transports/create-app.ts';
+import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
 
 function schemaWith(field: string, resolve: () => unknown): GraphQLSchema {
   return new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { [field]: { type: GraphQLString, resolve } } }) });

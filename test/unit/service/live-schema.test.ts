@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { LiveSchema } from '../../src/live-schema.ts';
-import { notImplementedOperations } from '../../src/graphql/operations.ts';
-import type { CrdObject, CrdSnapshot } from '../../src/catalog/crd-catalog.ts';
+import { LiveSchema } from '../../../src/service/live-schema.ts';
+import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
+import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
 
-const crontab = parse(readFileSync(new URL('../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
+const crontab = parse(readFileSync(new URL('../../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
 const withRv = (crd: CrdObject, rv: string, patch: (c: CrdObject) => void = () => {}): CrdObject => {
   const c = structuredClone(crd);

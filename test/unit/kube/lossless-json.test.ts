@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { exactNumbers, parseJson, parseYaml, stringifyJson, withRawIntegers } from '../../src/model/lossless-json.ts';
+import { exactNumbers, parseJson, parseYaml, stringifyJson, withRawIntegers } from '../../../src/kube/lossless-json.ts';
 
 describe('lossless JSON', () => {
   it('reads integers beyond 2^53 as bigint and the rest as JSON.parse does', () => {

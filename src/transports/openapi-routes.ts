@@ -6,11 +6,11 @@ import { dirname } from 'node:path';
 import express, { type Request, type Response } from 'express';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
-import { stringifyJson } from '../model/lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { createOpenApiBuilder, type OpenApiDocument } from '../rest/openapi-builder.ts';
 import { buildGenericOpenApiDocument } from '../rest/openapi-generic.ts';
-import { sendProblem } from '../rest/rest-router.ts';
+import { sendProblem } from './rest-router.ts';
 
 export interface OpenApiRoutesOptions {
   resources: () => readonly ResourceModel[];

@@ -2,7 +2,6 @@
 // turns every root field into exactly one call here, with arguments already converted to
 // Kubernetes names and shapes; implementations return Kubernetes JSON.
 
-import { GraphQLError } from 'graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 
@@ -132,24 +131,3 @@ export interface ResourceOperations<Context = unknown> {
 }
 
 export type OperationName = keyof ResourceOperations;
-
-function notImplemented(operation: OperationName): never {
-  throw new GraphQLError(`The ${operation} operation is not implemented by this gateway`, {
-    extensions: { code: 'NOT_IMPLEMENTED', operation },
-  });
-}
-
-/** The default: every operation fails with extensions.code NOT_IMPLEMENTED. */
-export const notImplementedOperations: ResourceOperations = {
-  get: async () => notImplemented('get'),
-  list: async () => notImplemented('list'),
-  create: async () => notImplemented('create'),
-  replace: async () => notImplemented('replace'),
-  patch: async () => notImplemented('patch'),
-  updateStatus: async () => notImplemented('updateStatus'),
-  getScale: async () => notImplemented('getScale'),
-  updateScale: async () => notImplemented('updateScale'),
-  delete: async () => notImplemented('delete'),
-  deleteCollection: async () => notImplemented('deleteCollection'),
-  watch: async () => notImplemented('watch'),
-};

@@ -6,12 +6,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../graphql/operations.ts';
+import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
-import type { CallerContext } from '../service/resource-service.ts';
-import { clientGone, requestIdOf } from '../http/create-app.ts';
-import { parseJson, parseYaml, stringifyJson } from '../model/lossless-json.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
+import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
+import { parseJson, parseYaml, stringifyJson } from '../kube/lossless-json.ts';
 
 export interface RestRouterOptions {
   operations: ResourceOperations<CallerContext>;
@@ -70,10 +70,11 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   const context = (req: Request, res: Response): CallerContext => {
     const caller = res.locals.caller as Caller | undefined;
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
-    return caller ? {
-      ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt,
-      ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
-    } : base;
+    if (!caller) return base;
+    const ctx: CallerContext = { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt };
+    if (caller.fieldManager) ctx.fieldManager = caller.fieldManager;
+    if (caller.revalidate) Object.assign(ctx, { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs });
+    return ctx;
   };
 
   const request = <A>(req: Request, res: Response, t: Target, args: A): OperationRequest<A, CallerContext> => {
@@ -228,6 +229,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
       }
     } catch (err) {
       const e = err instanceof ApiError ? err : fromKubeError(err);
+      reportInternal(req, e);
       if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
     } finally {
       clearTimeout(timer);
@@ -412,6 +414,7 @@ function send(req: Request, res: Response, status: number, body: unknown): void 
 
 export function sendProblem(req: Request, res: Response, err: unknown): void {
   const e = err instanceof ApiError ? err : fromKubeError(err);
+  reportInternal(req, e);
   if (res.headersSent) {
     res.end();
     return;

@@ -4,13 +4,13 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter } from './explorer.ts';
-import type { CallerContext } from '../service/resource-service.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
-import { ApiError, httpHeadersOf, toProblem } from '../api-errors.ts';
+import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
-import { stringifyJson } from '../model/lossless-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 
@@ -35,6 +35,8 @@ export interface AppOptions {
   apollo?: ApolloExtras;
   /** Runs before every route (request ids, logs, metrics, admission). */
   middleware?: express.RequestHandler[];
+  /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
+  reportInternal?: InternalErrorReporter;
 }
 
 export interface App {
@@ -79,16 +81,42 @@ function refusal(message: string): GraphQLError {
   return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: 400, headers: new HeaderMap() } } });
 }
 
-function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloServer {
+/**
+ * Internal errors of GraphQL operations: the cause is logged with the request id, and an exception
+ * that escaped the catalog reaches the client as INTERNAL "internal error", never its own message.
+ */
+function internalErrors(report: InternalErrorReporter | undefined): { plugin: ApolloServerPlugin; formatError: NonNullable<ApolloExtras['formatError']> } {
+  return {
+    plugin: {
+      async requestDidStart() {
+        return {
+          async didEncounterErrors(rc) {
+            const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
+            for (const e of rc.errors) report?.(e, requestId);
+          },
+        };
+      },
+    },
+    formatError: (formatted, error) => {
+      const inner = unwrapError(error);
+      if (!isInternalError(inner) || inner instanceof ApiError) return formatted;
+      return { message: 'internal error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+    },
+  };
+}
+
+function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter): ApolloServer {
+  const internal = internalErrors(report);
+  const formatError = extras.formatError;
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, ...(extras.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, internal.plugin, ...(extras.plugins ?? [])],
     validationRules: extras.validationRules,
     parseOptions: extras.parseOptions,
-    formatError: extras.formatError,
+    formatError: (formatted, error) => internal.formatError(formatError ? formatError(formatted, error) : formatted, error),
     hideSchemaDetailsFromClientErrors: extras.hideSchemaDetailsFromClientErrors,
     // Batches would multiply every per-request limit; one operation per request.
     allowBatchedHttpRequests: false,
@@ -107,11 +135,13 @@ function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}): ApolloSer
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway, opts.apollo);
+  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal);
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
+  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
+  app.locals.reportInternal = opts.reportInternal;
   if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -133,7 +163,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
-  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
+  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
   app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), async (req, res, next) => {
     // Before Apollo parses the document: a deep enough one would exhaust the parser's stack.
     const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
@@ -212,9 +242,15 @@ class ApolloPool {
   }
 }
 
+/** Logs the cause of an internal error with the request's id, through the app's reporter. */
+export function reportInternal(req: express.Request, err: unknown): void {
+  (req.app?.locals.reportInternal as InternalErrorReporter | undefined)?.(err, requestIdOf(req));
+}
+
 /** A GraphQL-over-HTTP error response from the catalog (401 carries a WWW-Authenticate challenge). */
 export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+  reportInternal(res.req, e);
   res.set(httpHeadersOf(e));
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
@@ -266,6 +302,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
               ? new ApiError('BAD_REQUEST', (err as Error).message || 'bad request', { reason: 'BadRequest' })
               : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
     const status = type === 'entity.too.large' ? 413 : e.httpStatus;
+    reportInternal(req, e);
     if (res.headersSent) {
       res.end();
       return;

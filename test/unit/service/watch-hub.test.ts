@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type WatchEvent } from '../../../src/kube/kube-client.ts';
 import type { Clock, ListWatchSource } from '../../../src/kube/reflector.ts';
-import { WatchHub, type HubEvent, type KubeObject, type WatchKey } from '../../../src/watch/watch-hub.ts';
+import { WatchHub, type HubEvent, type KubeObject, type WatchKey } from '../../../src/service/watch-hub.ts';
 
 const key: WatchKey = { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' };
 

@@ -9,7 +9,7 @@
 // direct watch on the apiserver, which answers with the events or with 410 Gone) or gets GONE.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import { Reflector, systemClock, type Clock, type ListWatchSource, type ReflectorEvent } from '../kube/reflector.ts';
-import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.ts';
+import { parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
 
 export type KubeObject = Record<string, unknown>;

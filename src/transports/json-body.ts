@@ -3,7 +3,7 @@
 // of lossless-json.ts. body-parser's own JSON.parse would round 9223372036854775807 in variables
 // to 9223372036854775808 before any scalar could see it.
 import express from 'express';
-import { parseJson } from '../model/lossless-json.ts';
+import { parseJson } from '../kube/lossless-json.ts';
 
 /** Marks an error the way body-parser does, so the final error handler answers it as the client's mistake. */
 function bodyError(error: Error, status: number, type: string): Error {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
 import request from 'supertest';
-import { losslessJsonBody } from '../../../src/http/json-body.ts';
-import { finalHandlers } from '../../../src/http/create-app.ts';
-import { stringifyJson } from '../../../src/model/lossless-json.ts';
+import { losslessJsonBody } from '../../../src/transports/json-body.ts';
+import { finalHandlers } from '../../../src/transports/create-app.ts';
+import { stringifyJson } from '../../../src/kube/lossless-json.ts';
 
 /** An app that echoes the parsed body back, with every digit. */
 function echo() {

@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import request from 'supertest';
-import { createApp, type App } from '../../../src/http/create-app.ts';
-import { SchemaGateway } from '../../../src/http/schema-gateway.ts';
+import { createApp, type App } from '../../../src/transports/create-app.ts';
+import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
 
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({

@@ -1,0 +1,45 @@
+// When live watches re-check their callers after RBAC changes. Changes come in bursts (an apply of
+// many objects) or as steady churn (controllers updating Roles): the re-check waits for a quiet
+// moment (delayMs), but never longer than maxWaitMs after the first change it has not handled, so
+// churn cannot postpone a revocation. The apiserver's own authorizer follows RBAC objects a moment
+// later than the gateway's watch of them does, so each re-check is repeated at followUpsMs.
+import debounce from 'lodash.debounce';
+
+export interface RecheckScheduleOptions {
+  delayMs: number;
+  maxWaitMs: number;
+  /** Offsets, from each re-check, of its repetitions. */
+  followUpsMs: readonly number[];
+}
+
+export interface RecheckSchedule {
+  /** An RBAC object changed. */
+  changed(): void;
+  cancel(): void;
+}
+
+/** `recheck(true)` is a repetition: cached answers should be dropped first. */
+export function recheckSchedule(recheck: (repeat: boolean) => void, opts: RecheckScheduleOptions): RecheckSchedule {
+  let followUps: NodeJS.Timeout[] = [];
+  const clearFollowUps = () => {
+    for (const t of followUps) clearTimeout(t);
+    followUps = [];
+  };
+  const run = debounce(() => {
+    // This re-check covers what the earlier repetitions would have; start the series anew.
+    clearFollowUps();
+    recheck(false);
+    followUps = opts.followUpsMs.map((ms) => {
+      const t = setTimeout(() => recheck(true), ms);
+      t.unref?.();
+      return t;
+    });
+  }, opts.delayMs, { maxWait: opts.maxWaitMs, leading: false, trailing: true });
+  return {
+    changed: () => run(),
+    cancel: () => {
+      run.cancel();
+      clearFollowUps();
+    },
+  };
+}
