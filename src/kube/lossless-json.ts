@@ -66,10 +66,6 @@ export function rawInteger(value: bigint): object {
   return RawJson.rawJSON(value.toString());
 }
 
-export function isRawJson(value: unknown): boolean {
-  return RawJson.isRawJSON(value);
-}
-
 /** JSON.stringify's replacer that writes a bigint as a JSON number with every digit. */
 export function bigintAsNumber(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? rawInteger(value) : value;

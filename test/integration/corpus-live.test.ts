@@ -27,7 +27,7 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { launchCluster, type LocalCluster } from '../../src/local-cluster/launch-cluster.ts';
-import { parseYaml } from '../../src/kube/lossless-json.ts';
+import { parseJson, parseYaml } from '../../src/kube/lossless-json.ts';
 import type { ResourceModel } from '../../src/model/resource-model.ts';
 import { metrics, type MetricsPlugin } from '../../src/plugins/metrics.ts';
 import { corpusAvailable, corpusDir, crdFiles } from '../helpers/crd-corpus.ts';
@@ -214,6 +214,15 @@ test('every CRD of the corpus is served by a live gateway; one that cannot be is
     assert.deepEqual(problems, [], `round ${n + 1}`);
   }
   t.diagnostic(`${rounds.flat().length} corpus files, ${checkedVersions} served versions answered a get and a list over GraphQL and REST`);
+
+  // The live OpenAPI document describes them all, bounds such as 9223372036854775000 included.
+  for (const doc of ['/openapi.json', '/openapi.yaml']) {
+    const res = await fetch(`${origin}${doc}`);
+    const text = await res.text();
+    assert.equal(res.status, 200, `${doc}: ${text.slice(0, 300)}`);
+    const parsed = (doc.endsWith('.json') ? parseJson(text) : parseYaml(text)) as { paths?: Record<string, unknown> };
+    assert.ok(Object.keys(parsed.paths ?? {}).length >= gateway.live.resources.length, `${doc} has a path for every resource`);
+  }
 
   // Never silently: the gauge counts the control CRD left out, the log says which and why.
   assert.equal(await notServedGauge(), 1);

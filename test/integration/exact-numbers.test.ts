@@ -352,4 +352,12 @@ describe('numbers written through every gateway path read back by kubectl with t
     }
     assert.equal((await kubectlRead(writeNs)).has('refused-i64'), false);
   });
+
+  it('a 32-bit Int argument refuses an integer beyond 2^53 instead of rounding it', async () => {
+    const r = await http('POST', '/graphql', `{"query":${JSON.stringify(`query($n: Int) { ${names.list}(namespace: "${writeNs}", limit: $n) { edges { cursor } } }`)},"variables":{"n":9007199254740993}}`);
+    assert.equal(r.status, 400, r.text);
+    const error = JSON.parse(r.text).errors[0];
+    assert.equal(error.extensions.code, 'BAD_USER_INPUT', r.text);
+    assert.match(error.message, /9007199254740993/, 'the message shows the number as sent');
+  });
 });
