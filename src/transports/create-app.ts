@@ -8,11 +8,13 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
+import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
+import { noteErrorCode } from '../plugins/request-outcome.ts';
+import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
-import { nestingRefusal } from '../graphql/document-nesting.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -33,8 +35,10 @@ export interface AppOptions {
   explorer?: ExplorerSettings | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
-  /** Runs before every route (request ids, logs, metrics, admission). */
+  /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
+  /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
+  admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
 }
@@ -134,6 +138,16 @@ function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: I
   });
 }
 
+/** Refuses, before Apollo parses it, a document deep enough to exhaust the parser's stack. */
+function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHandler {
+  return (req, res, next) => {
+    const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
+    const tooDeep = nestingRefusal(source, maxNesting);
+    if (tooDeep) return sendGraphQLError(res, tooDeep);
+    next();
+  };
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal);
   await apollo.start();
@@ -142,6 +156,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   app.disable('x-powered-by');
   // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
   app.locals.reportInternal = opts.reportInternal;
+  app.use(assignRequestId);
   if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -160,7 +175,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const middlewareOptions = {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
       const base = await context(req, res);
-      const caller = res.locals.caller as Caller | undefined;
+      const caller = callerOf(res);
       return caller ? {
         ...base, identity: caller.identity, tenant: caller.tenant,
         ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
@@ -169,15 +184,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
   const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
-  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), async (req, res, next) => {
-    // Before Apollo parses the document: a deep enough one would exhaust the parser's stack.
-    const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
-    const tooDeep = nestingRefusal(source, opts.apollo?.maxNesting);
-    if (tooDeep) return sendGraphQLError(res, tooDeep);
-    if (!opts.tenants) return shared(req, res, next);
+  const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
+  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+    const caller = callerOf(res);
+    if (!opts.tenants || !caller) return shared(req, res, next);
     try {
-      const caller = await opts.tenants.authenticate(req.get('authorization'));
-      res.locals.caller = caller;
       const view = await opts.tenants.schemaFor(caller);
       const handler = await pool!.get(view.key, view.schema);
       return handler(req, res, next);
@@ -204,7 +215,9 @@ export interface TenantHooks {
 /**
  * One started Apollo Server per distinct tenant schema. Apollo serves one schema per instance, and
  * a tenant must not even see the types of resources it cannot use; instances for schemas nobody
- * asks for any more are stopped after a grace period (in-flight requests finish first).
+ * asks for any more are stopped after a grace period (in-flight requests finish first). A Map in use
+ * order rather than lru-cache: entries are servers still starting (promises) whose eviction is a
+ * delayed asynchronous stop.
  */
 class ApolloPool {
   private readonly entries = new Map<string, Promise<{ apollo: ApolloServer; handler: express.RequestHandler }>>();
@@ -257,6 +270,7 @@ export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
   reportInternal(res.req, e);
   res.set(httpHeadersOf(e));
+  noteErrorCode(res, e.code);
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 
@@ -274,6 +288,18 @@ export function clientGone(_req: express.Request, res: express.Response): AbortS
   return controller.signal;
 }
 
+/**
+ * Gives every request its id before anything else runs: the client's X-Request-Id if well-formed,
+ * else a new one. It is stored back into the request so that every later reader (plugins, the
+ * GraphQL context, the REST router) gets the same id, and echoed in the response.
+ */
+export const assignRequestId: express.RequestHandler = (req, res, next) => {
+  const id = requestIdOf(req);
+  req.headers['x-request-id'] = id;
+  res.setHeader('X-Request-Id', id);
+  next();
+};
+
 let requestCounter = 0;
 export function requestIdOf(req: express.Request): string {
   const given = req.get('x-request-id');
@@ -289,6 +315,7 @@ export function requestIdOf(req: express.Request): string {
 export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHandler] {
   const notFound: express.RequestHandler = (req, res) => {
     const e = new ApiError('NOT_FOUND', `no route for ${req.method} ${req.path}`, { reason: 'NotFound' });
+    noteErrorCode(res, e.code);
     res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
   };
   const onError: express.ErrorRequestHandler = (err, req, res, _next) => {
@@ -312,6 +339,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
       res.end();
       return;
     }
+    noteErrorCode(res, e.code);
     if (req.path === '/graphql' || req.baseUrl === '/graphql') {
       res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
     } else {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Locator, Page } from 'playwright-core';
 import { BROWSER_TIMEOUT } from './browser.ts';
+import { pollUntil } from './poll-until.ts';
 
 /** The element CodeMirror 5 (GraphiQL 4's editor) mounts on carries the editor instance. */
 interface CodeMirrorElement {
@@ -65,14 +66,11 @@ export function graphiql(page: Page) {
     },
     /** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
     async waitForResult(text: string): Promise<string> {
-      const deadline = Date.now() + BROWSER_TIMEOUT;
       let value = '';
-      while (Date.now() < deadline) {
+      return pollUntil(`the result pane to show ${JSON.stringify(text)}`, async () => {
         value = await resultPane().get();
-        if (value.includes(text)) return value;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${BROWSER_TIMEOUT} ms; it shows:\n${value}`);
+        return value.includes(text) ? value : undefined;
+      }, { timeoutMs: BROWSER_TIMEOUT, detail: () => `it shows:\n${value}` });
     },
   };
 }

@@ -166,7 +166,8 @@ async function checkAll(schema: GraphQLSchema, models: readonly ResourceModel[],
 
 describe('CRD corpus', () => {
   if (!existsSync(corpusDir)) {
-    it('is available (required in CI)', (t) => {
+    // A developer without the corpus may skip it; CI checks the real-world CRDs or fails.
+    it('is available', (t) => {
       corpusAvailable(t);
     });
     return;
