@@ -13,6 +13,7 @@ import {
   execute, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError,
   type GraphQLSchema,
 } from 'graphql';
+import { stringifyJson } from '../kube/lossless-json.ts';
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
@@ -66,7 +67,7 @@ export class SharedSelection {
   private serialize(result: ExecutionResult): Buffer {
     sharedResultStats.serialized++;
     const errors = result.errors?.length ? (this.opts.formatErrors?.(result.errors, this.args) ?? result.errors.map((e) => e.toJSON())) : undefined;
-    return Buffer.from(JSON.stringify(errors ? { ...result, errors } : result));
+    return Buffer.from(stringifyJson(errors ? { ...result, errors } : result));
   }
 }
 
@@ -91,7 +92,7 @@ export class SharedSelections {
   join(args: ExecutionArgs, source: string): SharedSelection {
     let schemaId = this.schemaIds.get(args.schema);
     if (schemaId === undefined) this.schemaIds.set(args.schema, (schemaId = this.nextSchemaId++));
-    let key = `${schemaId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${source}`;
+    let key = `${schemaId}\u0000${args.operationName ?? ''}\u0000${stringifyJson(args.variableValues ?? {})}\u0000${source}`;
     if (!this.isShareable(args.schema, args.document)) key += `\u0000${this.nextPrivate++}`;
     let group = this.groups.get(key);
     if (!group) {

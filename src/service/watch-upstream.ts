@@ -4,7 +4,7 @@
 // first, then handed to the observers, then pushed to the live subscribers, all in one tick.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import { Reflector, systemClock, type ReflectorEvent } from '../kube/reflector.ts';
-import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { HubSubscriber, initialEvent, type HubCounters, type SubscriberHost } from './hub-subscriber.ts';
 import { ResumeWindow, selectorView, type EntryType, type WindowEntry } from './resume-window.ts';
 import {
@@ -334,7 +334,7 @@ export class Upstream implements SubscriberHost {
   private sizeOf(obj: KubeObject, known?: number): number {
     let n = this.sizes.get(obj);
     if (n === undefined) {
-      n = known ?? stringifyKubernetesJson(obj).length;
+      n = known ?? stringifyJson(obj).length;
       this.sizes.set(obj, n);
     }
     return n;
