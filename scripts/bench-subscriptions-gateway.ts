@@ -22,11 +22,15 @@ const key = { group: 'stable.example.com', version: 'v1', plural: 'crontabs', na
 
 /** When each event (by resourceVersion) reached the hub. */
 let receipts = new Map<string, number>();
+/** The phase being measured, and how many of its changes the hub got: events the apiserver has not sent yet are not the gateway's to deliver. */
+let phase = '';
+let phaseEvents = 0;
 const now = () => performance.timeOrigin + performance.now();
 hub.observe(key, {
   initial: () => {},
   event: (e) => {
     receipts.set(e.resourceVersion, now());
+    if ((e.object.metadata as { annotations?: Record<string, string> }).annotations?.['bench.crdgate.io/phase'] === phase) phaseEvents++;
   },
 });
 
@@ -76,11 +80,15 @@ process.on('message', async (m: { id: number; cmd: string; args?: Record<string,
     case 'cpu-mark':
       cpuMark = process.cpuUsage();
       receipts = new Map();
+      phase = String(m.args?.phase ?? '');
+      phaseEvents = 0;
       return reply(true);
     case 'cpu': {
       const d = process.cpuUsage(cpuMark);
       return reply((d.user + d.system) / 1000);
     }
+    case 'phase-events':
+      return reply(phaseEvents);
     case 'receipts':
       return reply([...receipts]);
     case 'baseline-sockets':

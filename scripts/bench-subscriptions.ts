@@ -151,6 +151,8 @@ interface Phase {
   p50: number;
   p99: number;
   delivered: number;
+  /** Of the events produced, the share the gateway's upstream watch got (the baseline makes its own). */
+  upstream: number;
   slow: number;
   errors: Record<string, number>;
   /** CPU per process, % of one core over the phase. */
@@ -161,7 +163,7 @@ async function runPhase(kind: Phase['kind'], sockets: number, rate: number, fram
   const phase = ++phaseId;
   await ask({ cmd: 'phase', phase });
   await ask({ cmd: 'cpu-mark' });
-  await gw('cpu-mark');
+  await gw('cpu-mark', { phase });
   const slowBefore = (await gw('stats')).slowConsumers as number;
   const self0 = process.cpuUsage();
   const api0 = apiserverCpuMs();
@@ -170,19 +172,22 @@ async function runPhase(kind: Phase['kind'], sockets: number, rate: number, fram
     ? await gw('broadcast', { rate, seconds, bytes: frameBytes, phase }) as number
     : await produce(rate, phase, seconds);
   const expected = events * sockets;
-  // Drain: until every message arrived, or nothing more for 3 s.
+  // Drain: until every message arrived, or nothing more for 3 s once the gateway has every event
+  // from the apiserver (a busy apiserver's watch can lag its writes by seconds), at most a minute.
   let last = -1;
   let still = 0;
   let r: { received: number } = { received: 0 };
+  const upstreamAll = async () => kind === 'baseline' || (await gw('phase-events')) >= events;
   for (;;) {
     r = await ask({ cmd: 'count' });
     if (r.received >= expected) break;
     still = r.received === last ? still + 1 : 0;
-    if (still >= 15) break;
+    if ((still >= 15 && (await upstreamAll())) || performance.now() - t0 > 60_000 + seconds * 2000) break;
     last = r.received;
     await new Promise((res) => setTimeout(res, 200));
   }
   const wallMs = performance.now() - t0;
+  const upstream = kind === 'baseline' ? events : await gw('phase-events') as number;
   const report = kind === 'gateway' ? await ask({ cmd: 'report', receipts: await gw('receipts') }) : await ask({ cmd: 'report' });
   const self = process.cpuUsage(self0);
   const pct = (ms: number) => (100 * ms) / wallMs;
@@ -195,7 +200,7 @@ async function runPhase(kind: Phase['kind'], sockets: number, rate: number, fram
   const span = Math.max(seconds * 1000, report.last - report.first);
   return {
     kind, sockets, rate, events, received: report.received, msgsPerSec: (1000 * report.received) / span, p50: report.p50, p99: report.p99,
-    delivered: expected ? report.received / expected : 0, slow: ((await gw('stats')).slowConsumers as number) - slowBefore, errors: report.errors, cpu,
+    delivered: expected ? report.received / expected : 0, upstream: events ? upstream / events : 0, slow: ((await gw('stats')).slowConsumers as number) - slowBefore, errors: report.errors, cpu,
   };
 }
 
