@@ -21,7 +21,7 @@ import { SchemaGateway } from './transports/schema-gateway.ts';
 import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
-import { createGatewayOperations, type GatewayOperations } from './service/hub-operations.ts';
+import { createGatewayOperations, type GatewayOperations, type GatewayOperationsOptions } from './service/hub-operations.ts';
 import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
 import { sendProblem } from './transports/rest-router.ts';
 
@@ -44,6 +44,8 @@ export interface GatewayOptions {
   rbacStaleAfterMs?: number;
   /** How often they are re-checked then (default 1 s). */
   rbacStaleCheckMs?: number;
+  /** The shared cache behind filtered and sorted lists: memory bound, idle time, scan bound (see hub-operations.ts). */
+  queryCache?: GatewayOperationsOptions['queryCache'];
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
   /**
@@ -110,6 +112,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const gatewayOperations = createGatewayOperations(client, {
     permissions,
     hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
+    queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
   });
   const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, gatewayOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
@@ -236,6 +239,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         live.stop();
         const closed = servers.map((s) => s.close(stopOpts.timeoutMs ?? 25_000));
         for (const { ws } of servers) await ws.close();
+        operations.queries.caches.stop();
         // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
         await operations.hub.stop();
         await Promise.all(closed);

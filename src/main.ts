@@ -121,6 +121,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       client,
       tenants,
       rbacStaleAfterMs: config.rbacStaleAfterMs,
+      queryCache: config.queryCache,
       // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
       plugins: [
         ...(metricsPlugin ? [metricsPlugin] : []),

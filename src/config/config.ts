@@ -60,6 +60,8 @@ export interface GatewayConfig {
    * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
    */
   tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
+  /** The shared cache behind filtered and sorted lists (src/service/query-cache.ts). */
+  queryCache: { maxBytes: number; idleMs: number; maxScan: number };
 }
 
 export const defaultMetricsPort = 9464;
@@ -100,6 +102,9 @@ const options = {
   tracing: { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'trace-sample-ratio': { type: 'string' },
+  'query-cache-max-bytes': { type: 'string' },
+  'query-cache-idle': { type: 'string' },
+  'query-max-scan': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -177,6 +182,17 @@ export const configHelp = `usage: crdgate [serve] [options]
   --trace-sample-ratio R    share of requests traced, 0 to 1 (env CRDGATE_TRACE_SAMPLE_RATIO;
                             default 1); a caller's sampled or unsampled traceparent decides for its
                             request
+
+  Filtered and sorted lists (where, orderBy):
+  --query-cache-max-bytes N estimated JSON bytes the shared query cache may hold for all resources
+                            together (env CRDGATE_QUERY_CACHE_MAX_BYTES; default 268435456 = 256 MiB;
+                            0 = no cache: every filtered list is read from the apiserver)
+  --query-cache-idle MS     a resource's cache unused this long is stopped (env
+                            CRDGATE_QUERY_CACHE_IDLE; default 300000)
+  --query-max-scan N        objects a filtered list may read from the apiserver (consistency STRONG,
+                            or callers the cache cannot serve) before it is refused (env
+                            CRDGATE_QUERY_MAX_SCAN; default 20000)
+
   --config FILE             a YAML file of settings, keys named like the flags (env CRDGATE_CONFIG);
                             flags win over the environment, which wins over the file
 `;
@@ -308,6 +324,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     else problems.push(`trace-sample-ratio from ${ratioFrom}: "${ratioRaw}" is not a number from 0 to 1`);
   }
 
+  const queryCache = {
+    maxBytes: int('query-cache-max-bytes', pick(v['query-cache-max-bytes'], 'CRDGATE_QUERY_CACHE_MAX_BYTES'), 256 * 2 ** 20, 0, 2 ** 45),
+    idleMs: int('query-cache-idle', pick(v['query-cache-idle'], 'CRDGATE_QUERY_CACHE_IDLE'), 300_000, 1000, 86_400_000),
+    maxScan: int('query-max-scan', pick(v['query-max-scan'], 'CRDGATE_QUERY_MAX_SCAN'), 20_000, 1, 10_000_000),
+  };
+
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
     host: host ?? '127.0.0.1',
@@ -331,6 +353,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     configFile,
     persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
     tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate', sampleRatio },
+    queryCache,
   };
 }
 

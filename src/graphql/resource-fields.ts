@@ -22,6 +22,8 @@ import type {
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
 import { buildVersionTypes } from './resource-types.ts';
+import { buildQueryTypes, queryListArgs, type QueryTypes } from './query-input-types.ts';
+import { ListConsistencyEnum } from './filter-types.ts';
 import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';
 import {
@@ -79,7 +81,8 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const types = buildVersionTypes(resource, version);
+    const types = { ...buildVersionTypes(resource, version), query: undefined as QueryTypes | undefined };
+    types.query = buildQueryTypes(version, types);
     versions.push({ version, types });
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
@@ -111,7 +114,7 @@ function addFields(
   names: RootFieldNames,
   resource: ResourceModel,
   version: VersionModel,
-  types: VersionTypes,
+  types: VersionTypes & { query?: QueryTypes },
   operations: ResourceOperations,
   deprecationReason: string | undefined,
   into: { query: FieldMap; mutation: FieldMap; subscription: FieldMap },
@@ -155,7 +158,11 @@ function addFields(
       continue: { type: GraphQLString, description: 'pageInfo.endCursor of the previous page (Kubernetes continue).' },
       first: { type: GraphQLInt, description: 'Relay name of limit.' },
       after: { type: GraphQLString, description: 'Relay name of continue.' },
-      resourceVersion: { type: GraphQLString, description: 'Kubernetes resourceVersion semantics for list.' },
+      resourceVersion: {
+        type: GraphQLString,
+        description: 'Kubernetes resourceVersion semantics for list; from the cache (where, orderBy): an answer at least this recent.',
+      },
+      ...(types.query ? queryArgs(types.query) : {}),
     },
     ...deprecated,
     resolve: async (_src, args, context, info) => {
@@ -167,9 +174,10 @@ function addFields(
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof limit === 'number' ? { limit } : {}),
           ...(typeof cont === 'string' ? { continue: cont } : {}),
+          ...queryListArgs(args, version),
         }),
       );
-      return toConnection(list);
+      return toConnection(list, typeof cont === 'string');
     },
   };
   into.mutation[names.create] = {
@@ -388,14 +396,26 @@ function pickAlias(args: Args, name: string, alias: string): unknown {
   return a ?? b;
 }
 
-function toConnection(list: KubeList) {
+function toConnection(list: KubeList, continued: boolean) {
   const items = list.items ?? [];
-  const endCursor = list.metadata?.continue || null;
+  const next = list.metadata?.continue || null;
+  const cursors = list.cursors;
+  // A plain list knows its total only when this page is all of it.
+  const totalCount = list.metadata?.totalCount ?? (next === null && !continued ? items.length : null);
   return {
-    edges: items.map((node, i) => ({ node, cursor: i === items.length - 1 ? endCursor : null })),
-    pageInfo: { hasNextPage: endCursor !== null, hasPreviousPage: false, startCursor: null, endCursor },
+    edges: items.map((node, i) => ({ node, cursor: cursors?.[i] ?? (i === items.length - 1 ? next : null) })),
+    pageInfo: { hasNextPage: next !== null, hasPreviousPage: false, startCursor: cursors?.[0] ?? null, endCursor: cursors?.at(-1) ?? next },
     resourceVersion: list.metadata?.resourceVersion ?? null,
     remainingItemCount: list.metadata?.remainingItemCount ?? null,
+    totalCount,
+  };
+}
+
+function queryArgs(query: QueryTypes): GraphQLFieldConfigArgumentMap {
+  return {
+    where: { type: query.where, description: 'Only the objects that satisfy this filter (see docs/graphql-api.md); answered from the shared cache unless consistency is STRONG.' },
+    orderBy: { type: new GraphQLList(new GraphQLNonNull(query.orderBy)), description: 'Sort order; ties are broken by namespace, then name. Missing values sort last.' },
+    consistency: { type: ListConsistencyEnum, description: 'CACHED (the default with where or orderBy) or STRONG (the default otherwise).' },
   };
 }
 

@@ -13,10 +13,15 @@ import { pathSegment, ResourceService } from './resource-service.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 import { recheckSchedule } from './recheck-schedule.ts';
+import { QueryCaches, type QueryCacheOptions } from './query-cache.ts';
+import { hubFeed } from './query-cache-feed.ts';
+import { createFilteredLists, isQueryList, type CacheScope, type FilteredLists } from './filtered-list.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
   readonly service: ResourceService;
+  /** The shared cache behind filtered and sorted lists, and where those lists were answered. */
+  readonly queries: { readonly caches: QueryCaches; readonly counters: FilteredLists['counters'] };
   /** Stops the re-check timers (the hub is stopped on its own). */
   stopRechecks(): void;
 }
@@ -30,6 +35,8 @@ export interface GatewayOperationsOptions {
   recheckDelayMs?: number;
   /** How long after an RBAC change live watches are re-checked at the latest, however the changes go on. */
   recheckMaxWaitMs?: number;
+  /** The query cache (filtered and sorted lists). */
+  queryCache?: Partial<Omit<QueryCacheOptions, 'feed'>> & { maxScan?: number; resourceVersionWaitMs?: number };
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -213,6 +220,38 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     return stream;
   }
 
+  const caches = new QueryCaches({
+    feed: hubFeed(hub),
+    maxBytes: opts.queryCache?.maxBytes ?? 256 * 2 ** 20,
+    idleMs: opts.queryCache?.idleMs ?? 300_000,
+    ...opts.queryCache,
+  });
+  const filtered = createFilteredLists({
+    caches,
+    apiserverList: list,
+    scope: cacheScope,
+    maxScan: opts.queryCache?.maxScan ?? 20_000,
+    resourceVersionWaitMs: opts.queryCache?.resourceVersionWaitMs,
+  });
+
+  /**
+   * The cache holds what the gateway sees; a caller may read it where its own list is
+   * unconditional (rules without resourceNames, or cluster-wide), which the partition of
+   * namespaces below decides exactly as for a plain list across namespaces.
+   */
+  async function cacheScope(req: OperationRequest<ListArgs, CallerContext>): Promise<CacheScope> {
+    if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
+    const identity = req.context.identity;
+    if (!permissions || !identity) return { kind: 'all' };
+    const namespaced = req.resource.scope === 'Namespaced';
+    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+    const perms = await permissions.of(identity, [ref]);
+    if (!namespaced || req.namespace !== undefined) return perms.allowedIn('list', ref, req.namespace) ? { kind: 'all' } : { kind: 'apiserver' };
+    if (perms.clusterWide('list', ref)) return { kind: 'all' };
+    const namespaces = perms.namespacesWhere('list', ref);
+    return namespaces.length ? { kind: 'namespaces', namespaces: new Set(namespaces) } : { kind: 'apiserver' };
+  }
+
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
     const identity = req.context.identity;
     const namespaced = req.resource.scope === 'Namespaced';
@@ -228,9 +267,10 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
   return {
     hub,
     service,
+    queries: { caches, counters: filtered.counters },
     stopRechecks: () => schedule.cancel(),
     get: (r) => service.get(r),
-    list,
+    list: (r) => (isQueryList(r.args) ? filtered.list(r) : list(r)),
     create: (r) => service.create(r),
     replace: (r) => service.replace(r),
     patch: (r) => service.patch(r),

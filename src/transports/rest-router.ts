@@ -6,7 +6,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import type { FieldValidation, KubeObject, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
+import type { FieldValidation, KubeObject, ListArgs, OperationRequest, PatchContentType, ResourceOperations } from '../contract/operations.ts';
+import { parseOrderBy, parseOrderByText, parseWhere, QueryInputError } from '../model/query-filter.ts';
+import { parseKubernetesJson } from '../kube/kube-client.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
@@ -89,11 +91,16 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   const subresource = ['/:group/:version/namespaces/:namespace/:plural/:name/:sub', '/:group/:version/:plural/:name/:sub'];
 
   router.get(collection, handle(async (req, res, t) => {
-    if (isTrue(req.query.watch)) return watch(req, res, t);
+    const query = queryArgs(req, t.version);
+    if (isTrue(req.query.watch)) {
+      if (query.where || query.orderBy || query.consistency) throw new ApiError('BAD_REQUEST', 'where, orderBy and consistency apply to lists, not to watches', { reason: 'InvalidQuery' });
+      return watch(req, res, t);
+    }
     const list = await ops.list(request(req, res, t, {
       labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), limit: int(req.query.limit, 'limit'),
       continue: str(req.query.continue), resourceVersion: str(req.query.resourceVersion),
       resourceVersionMatch: enumOf(req.query.resourceVersionMatch, ['NotOlderThan', 'Exact'], 'resourceVersionMatch'),
+      ...query,
     }));
     send(req, res, 200, {
       apiVersion: `${t.resource.group}/${t.version.name}`,
@@ -261,6 +268,33 @@ function target(req: Request, resources: readonly ResourceModel[]): Target {
   if (namespace !== undefined) t.namespace = namespace;
   if (name !== undefined) t.name = name;
   return t;
+}
+
+/** ?where= (JSON, Kubernetes property names, integers kept exact), ?orderBy= and ?consistency=. */
+function queryArgs(req: Request, version: VersionModel): Pick<ListArgs, 'where' | 'orderBy' | 'consistency'> {
+  const out: { -readonly [K in 'where' | 'orderBy' | 'consistency']?: ListArgs[K] } = {};
+  const where = str(req.query.where);
+  const orderBy = str(req.query.orderBy);
+  const consistency = enumOf(req.query.consistency, ['CACHED', 'STRONG'], 'consistency');
+  try {
+    if (where !== undefined) out.where = parseWhere(jsonParameter(where, 'where'), version, 'kubernetes');
+    if (orderBy !== undefined) {
+      out.orderBy = orderBy.trimStart().startsWith('[') ? parseOrderBy(jsonParameter(orderBy, 'orderBy'), version) : parseOrderByText(orderBy, version);
+    }
+  } catch (err) {
+    if (err instanceof QueryInputError) throw new ApiError('BAD_REQUEST', err.message, { reason: 'InvalidQuery' });
+    throw err;
+  }
+  if (consistency) out.consistency = consistency;
+  return out;
+}
+
+function jsonParameter(text: string, name: string): unknown {
+  try {
+    return parseKubernetesJson(text);
+  } catch (err) {
+    throw new ApiError('BAD_REQUEST', `${name} is not valid JSON: ${(err as Error).message}`, { reason: 'InvalidQuery' });
+  }
 }
 
 /** apiVersion and kind come from the path; a body that says otherwise is refused. */

@@ -105,5 +105,6 @@ test('every setting can be in the file', () => {
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
-  assert.equal(fileKeys.length, 35);
+  assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
+  assert.equal(fileKeys.length, 38);
 });
