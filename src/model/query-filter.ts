@@ -228,7 +228,7 @@ class WhereReader {
 
   private count(path: string): void {
     if (++this.conditions > WHERE_LIMITS.maxConditions) {
-      throw new QueryInputError(path, `the filter has more than ${WHERE_LIMITS.maxConditions} conditions (each operator and each value of in/notIn counts)`);
+      throw new QueryInputError(path, `the filter has more than ${WHERE_LIMITS.maxConditions} conditions (each operator counts once, in and notIn once per value)`);
     }
   }
 }

@@ -130,13 +130,15 @@ export class QueryCaches {
   private grew(store: CacheStore, delta: number): void {
     this.totalBytes += delta;
     if (delta <= 0 || this.totalBytes <= this.opts.maxBytes) return;
-    const others = [...this.stores.values()].filter((s) => s !== store).sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const s of others) {
-      if (this.totalBytes <= this.opts.maxBytes) return;
-      this.counters.evicted++;
-      this.remove(s);
+    if (store.bytes <= this.opts.maxBytes) {
+      const others = [...this.stores.values()].filter((s) => s !== store).sort((a, b) => a.lastUsed - b.lastUsed);
+      for (const s of others) {
+        if (this.totalBytes <= this.opts.maxBytes) return;
+        this.counters.evicted++;
+        this.remove(s);
+      }
+      return;
     }
-    if (this.totalBytes <= this.opts.maxBytes) return;
     this.counters.refusedTooLarge++;
     this.opts.log?.warn(`the query cache of ${watchKeyString(store.key)} needs more than --query-cache-max-bytes (${this.opts.maxBytes}); its filtered lists are read from the apiserver for the next ${Math.round(this.opts.idleMs / 1000)} s`);
     this.paused.set(watchKeyString(store.key), this.timers.now() + this.opts.idleMs);
