@@ -9,6 +9,7 @@ import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter } from './api-errors.ts';
 import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './transports/create-app.ts';
+import type { ExplorerSettings } from './transports/explorer.ts';
 import { restRouter } from './transports/rest-router.ts';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
@@ -35,7 +36,7 @@ export interface GatewayOptions {
   watchGraceMs?: number;
   /** Events queued per subscriber before it counts as a slow consumer. */
   subscriberQueueSize?: number;
-  explorer?: { defaultQuery?: string } | false;
+  explorer?: ExplorerSettings | false;
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
@@ -147,13 +148,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Admission (rate limits) needs the tenant: after authentication with tenants, for every HTTP
   // request without. WebSocket connections are not requests; their subscriptions are counted.
   const admitters = plugins.filter((p) => p.admit);
-  const admit = (tenant: string) => {
-    for (const p of admitters) p.admit!(tenant);
+  const admit = async (tenant: string) => {
+    for (const p of admitters) await p.admit!(tenant);
   };
   const httpTenants = tenants && admitters.length
     ? { ...tenants, authenticate: async (authorization: string | undefined) => {
       const caller = await tenants!.authenticate(authorization);
-      admit(caller.tenant);
+      await admit(caller.tenant);
       return caller;
     } }
     : tenants;
@@ -161,13 +162,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!tenants && admitters.length) {
     middleware.push((req, res, next) => {
       if (!/^\/(graphql|rest)(\/|$)/.test(req.path)) return next();
-      try {
-        admit('');
-        next();
-      } catch (err) {
+      admit('').then(() => next(), (err: unknown) => {
         if (req.path.startsWith('/graphql')) sendGraphQLError(res, err);
         else sendProblem(req, res, err);
-      }
+      });
     });
   }
 

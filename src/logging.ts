@@ -1,11 +1,21 @@
-// The gateway's logger: pino, one JSON object per line on stdout (or a given destination). Log
-// lines are built from chosen fields, never from whole requests, headers or identities; the redact
-// list is the second line of defence, for a field added later by mistake.
+// The gateway's logger: pino, one JSON object per line on stdout (or a given destination), or the
+// same records as readable lines (pino-pretty, in this process and synchronous, so nothing is lost
+// when the process exits) for a person at a terminal. Log lines are built from chosen fields, never
+// from whole requests, headers or identities; the redact list is the second line of defence, for a
+// field added later by mistake.
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = PinoLogger;
 export type LogLevel = Level;
 export const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+export type LogFormat = 'auto' | 'pretty' | 'json';
+export const logFormats: readonly LogFormat[] = ['auto', 'pretty', 'json'];
+
+/** auto: pretty for a person at a terminal, JSON for everything else (pipes, files, log collectors). */
+export function resolveLogFormat(format: LogFormat, stdoutIsTerminal: boolean): 'pretty' | 'json' {
+  return format === 'auto' ? (stdoutIsTerminal ? 'pretty' : 'json') : format;
+}
 
 /**
  * Top-level fields whose values are replaced before a line is written. Log lines are flat records
@@ -21,19 +31,58 @@ export const redactedPaths = [
 
 export interface LoggerOptions {
   level?: LogLevel;
+  /** Default json. */
+  format?: 'pretty' | 'json';
   /** Where lines go; default stdout, written synchronously so nothing is lost when the process exits. */
   destination?: DestinationStream;
+  /** Colours in pretty lines; default: when the terminal supports them (and NO_COLOR is not set). */
+  colors?: boolean;
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  return pino({
+  const options = {
     level: opts.level ?? 'info',
     base: { name: 'crdgate' },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Level names instead of numbers: readable without pino's tooling.
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: redactedPaths, censor: '[redacted]' },
-  }, opts.destination ?? pino.destination(1));
+  };
+  if (opts.format === 'pretty') {
+    return pino(options, pretty({
+      sync: true,
+      destination: opts.destination ?? 1,
+      colorize: opts.colors,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: ['pid', 'hostname', 'name', ...requestFields].join(','),
+      messageFormat: prettyMessage,
+    }));
+  }
+  return pino(options, opts.destination ?? pino.destination(1));
+}
+
+/** The fields of a request line (src/plugins/request-logging.ts), which pretty lines put into the message. */
+const requestFields = ['requestId', 'method', 'path', 'type', 'operation', 'tenant', 'status', 'code', 'durationMs', 'aborted'];
+
+/**
+ * The message of a pretty line. A request reads as one line: method, path, operation type and name,
+ * tenant, status, code, duration, request id. pino-pretty's ignore list is global, so on any other
+ * line the same fields are added back after the message: no field is ever hidden.
+ */
+export function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const msg = String(log[messageKey] ?? '');
+  const present = requestFields.filter((f) => log[f] !== undefined);
+  if (msg !== 'request' || typeof log.method !== 'string') {
+    return present.length ? `${msg} (${present.map((f) => `${f}: ${String(log[f])}`).join(', ')})` : msg;
+  }
+  const parts: unknown[] = [log.method, log.path];
+  if (log.type !== undefined) parts.push(log.type);
+  if (log.operation !== undefined) parts.push(log.operation);
+  if (log.tenant !== undefined) parts.push(`tenant ${log.tenant === '' ? '(none)' : String(log.tenant)}`);
+  parts.push('→', log.status, log.code, `${String(log.durationMs)} ms`);
+  if (log.aborted) parts.push('(client went away)');
+  parts.push(`[${String(log.requestId)}]`);
+  return parts.join(' ');
 }
 
 /** The logger as the live schema and other parts want it (plain messages). */

@@ -1,7 +1,8 @@
 // `crdgate serve`: configuration → cluster (the configured one, or the bundled local control
 // plane) → CRD catalog → schema → HTTP. Ctrl-C / SIGTERM stop everything in reverse order, the
-// gateway gracefully (see Gateway.stop). Logs are JSON lines on stdout (src/logging.ts); a failure
-// to start is one human line on stderr.
+// gateway gracefully (see Gateway.stop). Logs go to stdout, readable lines on a terminal and JSON
+// lines elsewhere (src/logging.ts); once it serves, a short block tells the person at the terminal
+// where to go (src/startup-block.ts); a failure to start is one human line on stderr.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -15,17 +16,22 @@ import { loadTenantConfig, type TenantConfig } from './auth/tenant-config.ts';
 import { ensureDevTenants, mintDevToken } from './local-cluster/dev-tenants.ts';
 import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
-import { buildLauncher, repoRoot } from './local-cluster/build-launcher.ts';
+import { buildLauncher, kubectlPath, repoRoot } from './local-cluster/build-launcher.ts';
 import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
 import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
+import { connectRedis, type RedisConnection } from './plugins/redis-connection.ts';
+import { SharedTenantBudgets } from './plugins/shared-budgets.ts';
+import { SharedDocuments } from './plugins/shared-documents.ts';
 import { metrics } from './plugins/metrics.ts';
 import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
-import { createLogger, messageLog, type Logger } from './logging.ts';
+import { createLogger, messageLog, resolveLogFormat, type Logger } from './logging.ts';
+import { progressTargetFor, type ProgressTarget } from './local-cluster/progress-display.ts';
+import { shellPath, startupBlock } from './startup-block.ts';
 
 // Until the configuration is read, messages go at info level to stdout.
 let logger: Logger = createLogger();
@@ -56,7 +62,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write(configHelp);
     return 0;
   }
-  logger = createLogger({ level: config.logLevel });
+  const logFormat = resolveLogFormat(config.logFormat, Boolean(process.stdout.isTTY));
+  logger = createLogger({ level: config.logLevel, format: logFormat });
+  // A bar redrawn in place only where a person reads readable lines; JSON logs get a line now and then.
+  const progress: ProgressTarget = logFormat === 'pretty' ? progressTargetFor(process.stdout, log) : { lines: log };
   if (config.configFile) log(`settings from ${config.configFile}`);
   const stack: Running[] = [];
   let stopping: Promise<void> | undefined;
@@ -91,7 +100,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     if (config.metricsPort && config.metricsHost !== 'main') {
       await checkPortFree({ port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
     }
-    const { kc, cluster } = await connect(config, env);
+    const { kc, cluster } = await connect(config, env, progress);
     if (cluster) {
       stack.push({ stop: () => cluster.stop() });
       void cluster.exited.then((code) => {
@@ -115,6 +124,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     await checkReachable(client);
 
     const mode = config.mode ?? (cluster ? 'local' : 'production');
+    const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
+    if (redis) stack.push({ stop: () => redis.close() });
     const metricsOnMain = config.metricsHost === 'main';
     const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
     const gateway = await createGateway({
@@ -132,14 +143,18 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
           onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
         })] : []),
         requestLogging({ logger }),
-        persistedOperations(config.persistedOperations.file
-          ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file, cacheSize: config.persistedOperations.cacheSize }
-          : { mode: 'apq', cacheSize: config.persistedOperations.cacheSize }),
+        persistedOperations({
+          ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
+          cacheSize: config.persistedOperations.cacheSize,
+          ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
+        }),
         queryLimits({ limits: config.limits, mode }),
-        rateLimits({ limits: config.rateLimits }),
+        rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
       ],
       log: messageLog(logger),
       onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
+      // The explorer's tenant picker; its tokens go only to browsers on this machine.
+      explorer: cluster && tenants && !config.tenants ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
     }).catch((err: unknown) => {
       throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
     });
@@ -175,10 +190,17 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     }
     if (tenants) log(`authentication on: tenants from ${tenants.file}`);
     else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
-    if (cluster && tenants && !config.tenants) {
-      // Shown to the person at the terminal, not logged: logs never carry tokens.
-      process.stdout.write('crdgate: demo tokens for the example tenants (valid 12 h); in the explorer, open Headers and paste one of these:\n');
-      for (const t of ['a', 'b']) process.stdout.write(`crdgate:   tenant-${t}: {"Authorization": "Bearer ${mintDevToken(config.stateDir, t)}"}\n`);
+    // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,
+    // with JSON logs, on stderr so that stdout stays JSON).
+    if (logFormat === 'pretty' || mode === 'local') {
+      const block = startupBlock({
+        base,
+        kubectl: kubectlCommand(config, cluster),
+        auth: cluster && tenants && !config.tenants ? { kind: 'demo', tenants: demoTenants(config.stateDir), validHours: demoTokenHours }
+          : tenants ? { kind: 'tenants', file: tenants.file } : { kind: 'off' },
+        localCluster: Boolean(cluster),
+      });
+      (logFormat === 'pretty' ? process.stdout : process.stderr).write(block);
     }
   } catch (err) {
     console.error(`crdgate: ${describeError(err)}`);
@@ -188,7 +210,34 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   return done;
 }
 
-async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
+const demoTokenHours = 12;
+
+/** The local demo tenants, each with a fresh token. */
+function demoTenants(stateDir: string): { name: string; token: string }[] {
+  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: mintDevToken(stateDir, t, demoTokenHours) }));
+}
+
+/** A kubectl command for the cluster crdgate serves, as the user would type it. */
+function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined): string {
+  const cwd = process.cwd();
+  if (cluster) {
+    const what = config.installExamples ? 'get crontabs -A' : 'get crd';
+    return `${shellPath(kubectlPath, cwd)} --kubeconfig ${shellPath(cluster.info.kubeconfig, cwd)} ${what}`;
+  }
+  return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
+}
+
+/**
+ * The Redis the replicas share. An unreachable one does not stop the start: the connection says
+ * so once and keeps trying, and budgets fail closed until it answers.
+ */
+async function connectShared(url: string): Promise<RedisConnection> {
+  const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
+  if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
+  return redis;
+}
+
+async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: ProgressTarget): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
   if (config.localCluster !== 'always') {
     const resolved = resolveKubeConfig(config.kubeconfig, env);
     if (resolved) {
@@ -200,7 +249,7 @@ async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<{
     }
   }
   log('no kubeconfig found: starting the local Kubernetes control plane');
-  const built = await buildLauncher({ log });
+  const built = await buildLauncher({ log, progress });
   log(`local control plane binary ready (${built.seconds.toFixed(1)} s)`);
   const dataDir = join(config.stateDir, 'cluster');
   const cluster = await launchCluster({ dataDir, logFile: join(config.stateDir, 'cluster.log'), port: config.localClusterPort || undefined });

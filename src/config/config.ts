@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import { logLevels, type LogLevel } from '../logging.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode, type QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 
@@ -47,6 +47,8 @@ export interface GatewayConfig {
   /** Address of the /metrics listener; 'main': serve /metrics on the API port instead. */
   metricsHost: string;
   logLevel: LogLevel;
+  /** pretty: readable lines; json: one JSON object per line; auto: pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -62,6 +64,11 @@ export interface GatewayConfig {
   tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
   /** The shared cache behind filtered and sorted lists (src/service/query-cache.ts). */
   queryCache: { maxBytes: number; idleMs: number; maxScan: number };
+  /**
+   * Redis for state the replicas share (per-tenant budgets, APQ documents); absent: each process
+   * keeps its own.
+   */
+  redisUrl: string | undefined;
 }
 
 export const defaultMetricsPort = 9464;
@@ -94,6 +101,7 @@ const options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'persisted-operations': { type: 'string' },
   'persisted-operations-mode': { type: 'string' },
   'apq-cache-size': { type: 'string' },
@@ -105,6 +113,7 @@ const options = {
   'query-cache-max-bytes': { type: 'string' },
   'query-cache-idle': { type: 'string' },
   'query-max-scan': { type: 'string' },
+  'redis-url': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -163,7 +172,9 @@ export const configHelp = `usage: crdgate [serve] [options]
   --metrics-host ADDR|main  address of that listener (env CRDGATE_METRICS_HOST; default 127.0.0.1);
                             main: serve /metrics on the API port instead (every caller can read it)
   --log-level LEVEL         fatal | error | warn | info | debug | trace (env CRDGATE_LOG_LEVEL;
-                            default info); logs are JSON lines on stdout, one per request
+                            default info); logs go to stdout, one line per request
+  --log-format FORMAT       auto | pretty | json (env CRDGATE_LOG_FORMAT; default auto: pretty
+                            when stdout is a terminal, else JSON lines; use json in production)
   --shutdown-timeout MS     after SIGTERM, how long in-flight requests may take (env
                             CRDGATE_SHUTDOWN_TIMEOUT; default 25000)
   --shutdown-delay MS       after SIGTERM, how long /readyz answers 503 before the gateway stops
@@ -182,6 +193,10 @@ export const configHelp = `usage: crdgate [serve] [options]
   --trace-sample-ratio R    share of requests traced, 0 to 1 (env CRDGATE_TRACE_SAMPLE_RATIO;
                             default 1); a caller's sampled or unsampled traceparent decides for its
                             request
+  --redis-url URL           redis:// or rediss:// URL of a Redis that the replicas share (env
+                            CRDGATE_REDIS_URL; default none): per-tenant budgets and APQ documents
+                            live there instead of in each process; while it is unreachable,
+                            budgeted requests are refused with 503 UNAVAILABLE
 
   Filtered and sorted lists (where, orderBy):
   --query-cache-max-bytes N estimated JSON bytes the shared query cache may hold for all resources
@@ -289,6 +304,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     if ((logLevels as readonly string[]).includes(levelRaw)) logLevel = levelRaw as LogLevel;
     else problems.push(`log-level from ${levelFrom}: "${levelRaw}" is not one of ${logLevels.join(', ')}`);
   }
+  const [formatRaw, formatFrom] = pick(v['log-format'], 'CRDGATE_LOG_FORMAT');
+  let logFormat: LogFormat = 'auto';
+  if (formatRaw !== undefined) {
+    if ((logFormats as readonly string[]).includes(formatRaw)) logFormat = formatRaw as LogFormat;
+    else problems.push(`log-format from ${formatFrom}: "${formatRaw}" is not one of ${logFormats.join(', ')}`);
+  }
   const shutdownTimeoutMs = int('shutdown-timeout', pick(v['shutdown-timeout'], 'CRDGATE_SHUTDOWN_TIMEOUT'), 25_000, 0, 3_600_000);
   const shutdownDelayMs = int('shutdown-delay', pick(v['shutdown-delay'], 'CRDGATE_SHUTDOWN_DELAY'), 0, 0, 600_000);
   const [poFile] = pick(v['persisted-operations'], 'CRDGATE_PERSISTED_OPERATIONS');
@@ -329,6 +350,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     idleMs: int('query-cache-idle', pick(v['query-cache-idle'], 'CRDGATE_QUERY_CACHE_IDLE'), 300_000, 1000, 86_400_000),
     maxScan: int('query-max-scan', pick(v['query-max-scan'], 'CRDGATE_QUERY_MAX_SCAN'), 20_000, 1, 10_000_000),
   };
+  const [redisRaw, redisFrom] = pick(v['redis-url'], 'CRDGATE_REDIS_URL');
+  let redisUrl: string | undefined;
+  if (redisRaw !== undefined) {
+    // The value may hold a password: the problem names the scheme, never echoes the URL.
+    if (URL.canParse(redisRaw) && /^rediss?:$/.test(new URL(redisRaw).protocol) && new URL(redisRaw).hostname) redisUrl = redisRaw;
+    else problems.push(`redis-url from ${redisFrom}: not a redis:// or rediss:// URL with a host`);
+  }
 
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return {
@@ -348,12 +376,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
     metricsPort,
     metricsHost: metricsHost ?? '127.0.0.1',
     logLevel,
+    logFormat,
     shutdownTimeoutMs,
     shutdownDelayMs,
     configFile,
     persistedOperations: { mode: poMode, file: poFile, cacheSize: apqCacheSize },
     tracing: { exporter: tracingExporter, endpoint: otlpEndpoint, serviceName: env.OTEL_SERVICE_NAME || 'crdgate', sampleRatio },
     queryCache,
+    redisUrl,
   };
 }
 

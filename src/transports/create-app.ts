@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import { explorerRouter } from './explorer.ts';
+import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
@@ -27,7 +27,7 @@ export interface AppOptions {
   /** The caller's context for one GraphQL request (identity, cancellation). */
   context?: (req: express.Request, res: express.Response) => Promise<CallerContext> | CallerContext;
   /** The GraphiQL explorer at `/`, and at `/graphql` for browsers; `false` leaves it out. */
-  explorer?: { defaultQuery?: string } | false;
+  explorer?: ExplorerSettings | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
   /** Runs before every route (request ids, logs, metrics, admission). */
@@ -144,7 +144,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const r = opts.readiness();
     res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
   });
-  if (opts.explorer !== false) app.use(explorerRouter({ graphqlPath: '/graphql', ...opts.explorer }));
+  if (opts.explorer !== false) {
+    app.use(explorerRouter({
+      graphqlPath: '/graphql', ...opts.explorer,
+      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
+    }));
+  }
   const context = opts.context ?? defaultContext;
   const middlewareOptions = {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {

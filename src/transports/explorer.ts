@@ -14,16 +14,36 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import express, { type Request, type Response, type Router } from 'express';
+import { ApiError, toProblem } from '../api-errors.ts';
 import { defaultExplorerQuery, explorerCss, explorerScript, renderExplorerPage, type ExplorerAssetUrls } from './explorer-page.ts';
 
-export interface ExplorerOptions {
-  /** The path Apollo serves GraphQL at; browsers asking it for HTML get the explorer instead. */
-  graphqlPath: string;
+/** What the gateway's owner chooses about the explorer. */
+export interface ExplorerSettings {
   /** What the query editor shows on a first visit (later visits restore the user's tabs). */
   defaultQuery?: string;
+  /**
+   * Local development only: the demo tenants and a token for each, which the page offers in its
+   * tenant picker. Handed out only to browsers on this machine (see demoTenantsRoute).
+   */
+  demoTenants?: () => readonly DemoTenant[];
+}
+
+export interface DemoTenant {
+  name: string;
+  token: string;
+}
+
+export interface ExplorerOptions extends ExplorerSettings {
+  /** The path Apollo serves GraphQL at; browsers asking it for HTML get the explorer instead. */
+  graphqlPath: string;
+  /** Whether calls need a bearer token: the page then fetches the schema only once it has one. */
+  authRequired?: boolean;
+  /** Whether the gateway answers introspection; without it the page fetches no schema. */
+  introspection?: boolean;
 }
 
 export const explorerAssetsPath = '/explorer/assets';
+export const demoTenantsPath = '/explorer/demo-tenants';
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
@@ -122,8 +142,15 @@ export function explorerRouter(opts: ExplorerOptions): Router {
       'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',
     });
-    res.send(renderExplorerPage({ graphqlPath: opts.graphqlPath, defaultQuery, styleNonce, assets: urls }));
+    res.send(renderExplorerPage({
+      graphqlPath: opts.graphqlPath, defaultQuery, styleNonce, assets: urls,
+      authRequired: opts.authRequired ?? false,
+      introspection: opts.introspection ?? true,
+      demoTenantsPath: opts.demoTenants ? demoTenantsPath : undefined,
+    }));
   };
+
+  if (opts.demoTenants) router.get(demoTenantsPath, demoTenantsRoute(opts.demoTenants));
 
   router.get('/', (_req, res) => sendPage(res));
 
@@ -164,4 +191,41 @@ export function explorerRouter(opts: ExplorerOptions): Router {
   });
 
   return router;
+}
+
+/**
+ * The demo tenants' tokens for the explorer's tenant picker (local development only). The tokens
+ * are never in the page itself (a saved or cached page, a proxy, a screenshot of its source would
+ * carry them); this endpoint hands them out, minted per request, only when all of these hold:
+ * - the TCP peer is on this machine (loopback), even if the gateway listens on every address;
+ * - the Host header names a loopback host, so a page of another site whose name was re-pointed to
+ *   127.0.0.1 (DNS rebinding) is refused;
+ * - the browser does not mark the request as coming from another origin (Sec-Fetch-Site), and the
+ *   answer has no CORS headers, so other pages cannot read it.
+ */
+function demoTenantsRoute(tenants: () => readonly DemoTenant[]) {
+  return (req: Request, res: Response) => {
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Vary: 'Host, Sec-Fetch-Site' });
+    const site = req.get('sec-fetch-site');
+    if (!isLoopbackAddress(req.socket.remoteAddress) || !isLoopbackHost(req.get('host')) || (site !== undefined && site !== 'same-origin' && site !== 'none')) {
+      const err = new ApiError('FORBIDDEN', 'the demo tenants\' tokens are given only to a browser on the machine crdgate runs on, at http://localhost or http://127.0.0.1', { reason: 'Forbidden' });
+      res.status(err.httpStatus).type('application/problem+json').send(JSON.stringify(toProblem(err, req.path)));
+      return;
+    }
+    res.json({ tenants: tenants().map(({ name, token }) => ({ name, token })) });
+  };
+}
+
+/** 127.x.y.z or ::1, also as an IPv4-mapped IPv6 address. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+/** localhost, 127.x.y.z or [::1], with any port. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }

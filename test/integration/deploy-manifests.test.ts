@@ -88,6 +88,7 @@ describe('deploy/kustomize', () => {
     assert.equal(args[args.indexOf('--tenants') + 1], '/etc/crdgate/tenants/tenants.yaml');
     assert.equal(args[args.indexOf('--host') + 1], '0.0.0.0');
     assert.equal(args[args.indexOf('--port') + 1], '4000');
+    assert.equal(args[args.indexOf('--log-format') + 1], 'json');
     const mount = c.volumeMounts.find((m: { name: string }) => m.name === 'tenants');
     assert.deepEqual(mount, { name: 'tenants', mountPath: '/etc/crdgate/tenants', readOnly: true });
     const volume = pod.volumes.find((v: { name: string }) => v.name === 'tenants');

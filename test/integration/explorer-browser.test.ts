@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
-import { BROWSER_TIMEOUT as TIMEOUT, isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
+import { isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
+import { editor, graphiql } from '../helpers/graphiql.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
 
 /** The CronTab the test creates, the list query it runs in the editor, and what the result must contain. */
@@ -29,21 +30,6 @@ const ROOT_FIELD = 'apiResources';
 
 /** Set to 1 to refresh the README's screenshot (docs/explorer.png) from this run. */
 const UPDATE_DOCS_SCREENSHOT = process.env.CRDGATE_UPDATE_EXPLORER_SCREENSHOT === '1';
-
-/** The element CodeMirror 5 (GraphiQL 4's editor) mounts on carries the editor instance. */
-interface CodeMirrorElement {
-  CodeMirror: {
-    getValue(): string;
-    setValue(value: string): void;
-    focus(): void;
-    setCursor(pos: { line: number; ch: number }): void;
-  };
-}
-
-/** What GraphiQL's query editor adds: the parsed text it runs, set 100 ms after each edit. */
-interface QueryEditorElement {
-  CodeMirror: { getValue(): string; documentAST?: { loc?: { source: { body: string } } } | null };
-}
 
 let gateway: Gateway;
 let base: string;
@@ -79,51 +65,11 @@ after(async () => {
   if (shotDir) rmSync(shotDir, { recursive: true, force: true });
 });
 
-function editor(locator: Locator) {
-  const cm = locator.locator('.CodeMirror').first();
-  return {
-    get: () => cm.evaluate((el) => (el as unknown as CodeMirrorElement).CodeMirror.getValue()),
-    set: (value: string) => cm.evaluate((el, v) => (el as unknown as CodeMirrorElement).CodeMirror.setValue(v), value),
-    focusAt: (line: number, ch: number) => cm.evaluate((el, pos) => {
-      const instance = (el as unknown as CodeMirrorElement).CodeMirror;
-      instance.focus();
-      instance.setCursor(pos);
-    }, { line, ch }),
-  };
-}
-
-const queryEditor = () => editor(page.locator('.graphiql-query-editor'));
-
-/**
- * Replaces the query and waits until GraphiQL has parsed it: GraphiQL picks the operation to run
- * from a parse it makes 100 ms after an edit, and a run started earlier would send the previous
- * query's operation name.
- */
-async function setQuery(query: string): Promise<void> {
-  await queryEditor().set(query);
-  await page.locator('.graphiql-query-editor .CodeMirror').first().evaluate(async (el) => {
-    const cm = (el as unknown as QueryEditorElement).CodeMirror;
-    for (let waited = 0; cm.documentAST?.loc?.source.body !== cm.getValue(); waited += 20) {
-      if (waited > 5_000) throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${cm.getValue()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  });
-}
-const resultPane = () => editor(page.locator('.graphiql-response'));
-
-/** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
-async function waitForResult(text: string): Promise<string> {
-  const deadline = Date.now() + TIMEOUT;
-  let value = '';
-  while (Date.now() < deadline) {
-    value = await resultPane().get();
-    if (value.includes(text)) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${TIMEOUT} ms; it shows:\n${value}`);
-}
-
-const executeButton = () => page.locator('button.graphiql-execute-button');
+// page is opened in before(); these follow it.
+const queryEditor = () => graphiql(page).queryEditor();
+const setQuery = (query: string) => graphiql(page).setQuery(query);
+const waitForResult = (text: string) => graphiql(page).waitForResult(text);
+const executeButton = () => graphiql(page).executeButton();
 
 test('the explorer page loads GraphiQL and the schema, all from the gateway', async () => {
   const introspected = page.waitForResponse((r) => r.url() === `${base}/graphql` && r.request().method() === 'POST');

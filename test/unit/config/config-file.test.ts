@@ -106,5 +106,7 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
-  assert.equal(fileKeys.length, 38);
+  assert.ok(fileKeys.includes('log-format'));
+  assert.ok(fileKeys.includes('redis-url'));
+  assert.equal(fileKeys.length, 40);
 });

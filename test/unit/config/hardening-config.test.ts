@@ -47,11 +47,15 @@ test('metrics, logs and shutdown: flags over CRDGATE_* variables; bad values one
   assert.equal(c.shutdownTimeoutMs, 5000);
   assert.equal(c.shutdownDelayMs, 1500);
   assert.equal(load(['--log-level', 'warn'], { CRDGATE_LOG_LEVEL: 'debug' }).logLevel, 'warn');
-  assert.throws(() => load(['--log-level', 'loud', '--metrics-port', '70000']), (err: unknown) => {
+  assert.equal(c.logFormat, 'auto');
+  assert.equal(load([], { CRDGATE_LOG_FORMAT: 'json' }).logFormat, 'json');
+  assert.equal(load(['--log-format', 'pretty'], { CRDGATE_LOG_FORMAT: 'json' }).logFormat, 'pretty');
+  assert.throws(() => load(['--log-level', 'loud', '--metrics-port', '70000', '--log-format', 'xml']), (err: unknown) => {
     assert.ok(err instanceof CrdgateError);
     assert.deepEqual(err.message.split('\n'), [
       'metrics-port from flag: "70000" is not a whole number from 0 to 65535',
       'log-level from flag: "loud" is not one of fatal, error, warn, info, debug, trace',
+      'log-format from flag: "xml" is not one of auto, pretty, json',
     ]);
     return true;
   });

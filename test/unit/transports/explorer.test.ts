@@ -6,6 +6,7 @@ import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql'
 import request from 'supertest';
 import { createApp, type App } from '../../../src/transports/create-app.ts';
 import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
+import { isLoopbackAddress, isLoopbackHost } from '../../../src/transports/explorer.ts';
 
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({
@@ -173,4 +174,63 @@ test('a custom default query, and the explorer turned off', async () => {
     await custom.stop();
     await off.stop();
   }
+});
+
+test('the page tells the browser script whether calls need a token and whether introspection is on', async () => {
+  const open = await request(app.app).get('/');
+  assert.ok(open.text.includes('data-auth="none" data-introspection="on"'));
+  assert.doesNotMatch(open.text, /data-demo-tenants/);
+  const tenants = { authenticate: async () => { throw new Error('not called'); }, schemaFor: async () => ({ key: 'all', schema }) };
+  const locked = await createApp({ gateway: new SchemaGateway(schema), readiness, tenants, apollo: { introspection: false } });
+  try {
+    const page = await request(locked.app).get('/');
+    assert.ok(page.text.includes('data-auth="token" data-introspection="off"'));
+    assert.equal((await request(locked.app).get('/explorer/demo-tenants')).status, 404, 'no demo tenants, no endpoint');
+  } finally {
+    await locked.stop();
+  }
+});
+
+test('demo tenants: their tokens only for a same-origin browser on this machine, never in the page', async () => {
+  let minted = 0;
+  const demoTenants = () => {
+    minted++;
+    return [{ name: 'tenant-a', token: `token-a-${minted}` }, { name: 'tenant-b', token: `token-b-${minted}` }];
+  };
+  const local = await createApp({ gateway: new SchemaGateway(schema), readiness, explorer: { demoTenants } });
+  try {
+    const page = await request(local.app).get('/');
+    assert.ok(page.text.includes('data-demo-tenants="/explorer/demo-tenants"'));
+    assert.doesNotMatch(page.text, /token-a/);
+    assert.equal(minted, 0);
+
+    // supertest connects over loopback and names 127.0.0.1:<port> as the host.
+    const ok = await request(local.app).get('/explorer/demo-tenants').set('Sec-Fetch-Site', 'same-origin');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['cache-control'], 'no-store');
+    assert.equal(ok.headers['access-control-allow-origin'], undefined);
+    assert.deepEqual(ok.body, { tenants: [{ name: 'tenant-a', token: 'token-a-1' }, { name: 'tenant-b', token: 'token-b-1' }] });
+    for (const host of ['localhost:4000', '[::1]:4000', '127.0.0.1']) {
+      assert.equal((await request(local.app).get('/explorer/demo-tenants').set('Host', host)).status, 200, host);
+    }
+
+    // A name of another site pointed at 127.0.0.1 (DNS rebinding), and a request another origin made.
+    for (const [header, value] of [['Host', 'attacker.example:4000'], ['Host', '127.0.0.1.attacker.example'], ['Host', 'localhost.attacker.example'], ['Sec-Fetch-Site', 'cross-site'], ['Sec-Fetch-Site', 'same-site']] as const) {
+      const refused = await request(local.app).get('/explorer/demo-tenants').set(header, value);
+      assert.equal(refused.status, 403, `${header}: ${value}`);
+      assert.match(refused.headers['content-type']!, /^application\/problem\+json/);
+      assert.equal(JSON.parse(refused.text).code, 'FORBIDDEN');
+      assert.doesNotMatch(refused.text, /token-/);
+    }
+    assert.equal(minted, 4, 'tokens are minted only for the requests that get them');
+  } finally {
+    await local.stop();
+  }
+});
+
+test('loopback peers and hosts', () => {
+  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopbackAddress(a), a);
+  for (const a of ['10.0.0.1', '::ffff:192.168.1.5', 'fe80::1', '', undefined, '127.0.0.1.example']) assert.ok(!isLoopbackAddress(a), String(a));
+  for (const h of ['localhost', 'localhost:4000', '127.0.0.1:80', '[::1]:4000', '[::1]']) assert.ok(isLoopbackHost(h), h);
+  for (const h of ['example.com', 'localhost.example.com', '127.0.0.1.nip.io:4000', '[::2]:4000', '', undefined]) assert.ok(!isLoopbackHost(h), String(h));
 });
