@@ -36,3 +36,4 @@ if (existsSync(corpus)) {
 }
 run('operations', 'bench-operations.ts', [], false);
 run('subscriptions', 'bench-subscriptions.ts', [], false);
+run('query', 'bench-query.ts', [], false);
