@@ -81,8 +81,8 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const types = { ...buildVersionTypes(resource, version), query: undefined as QueryTypes | undefined };
-    types.query = buildQueryTypes(version, types);
+    const built = buildVersionTypes(resource, version);
+    const types = { ...built, query: buildQueryTypes(version, built) };
     versions.push({ version, types });
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
@@ -114,7 +114,7 @@ function addFields(
   names: RootFieldNames,
   resource: ResourceModel,
   version: VersionModel,
-  types: VersionTypes & { query?: QueryTypes },
+  types: VersionTypes & { query: QueryTypes },
   operations: ResourceOperations,
   deprecationReason: string | undefined,
   into: { query: FieldMap; mutation: FieldMap; subscription: FieldMap },
@@ -162,7 +162,7 @@ function addFields(
         type: GraphQLString,
         description: 'Kubernetes resourceVersion semantics for list; from the cache (where, orderBy): an answer at least this recent.',
       },
-      ...(types.query ? queryArgs(types.query) : {}),
+      ...queryArgs(types.query),
     },
     ...deprecated,
     resolve: async (_src, args, context, info) => {

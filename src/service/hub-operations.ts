@@ -220,19 +220,9 @@ export function createGatewayOperations(client: KubeClient, opts: GatewayOperati
     return stream;
   }
 
-  const caches = new QueryCaches({
-    feed: hubFeed(hub),
-    maxBytes: opts.queryCache?.maxBytes ?? 256 * 2 ** 20,
-    idleMs: opts.queryCache?.idleMs ?? 300_000,
-    ...opts.queryCache,
-  });
-  const filtered = createFilteredLists({
-    caches,
-    apiserverList: list,
-    scope: cacheScope,
-    maxScan: opts.queryCache?.maxScan ?? 20_000,
-    resourceVersionWaitMs: opts.queryCache?.resourceVersionWaitMs,
-  });
+  const { maxScan, resourceVersionWaitMs, maxBytes, idleMs, ...cacheOptions } = opts.queryCache ?? {};
+  const caches = new QueryCaches({ ...cacheOptions, maxBytes: maxBytes ?? 256 * 2 ** 20, idleMs: idleMs ?? 300_000, feed: hubFeed(hub) });
+  const filtered = createFilteredLists({ caches, apiserverList: list, scope: cacheScope, maxScan: maxScan ?? 20_000, resourceVersionWaitMs });
 
   /**
    * The cache holds what the gateway sees; a caller may read it where its own list is
