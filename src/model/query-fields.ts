@@ -147,12 +147,45 @@ function mapFilter(node: MapNode): FilterNode | undefined {
   return values ? { kind: 'map', values, flat: false } : undefined;
 }
 
+/**
+ * Keys that are equal exactly when two filters have the same shape: the same fields (Kubernetes
+ * and GraphQL names), kinds and enum values, all the way down. Builders give filters of one shape
+ * one type. A key function interns what it has seen, so keys stay short; use one per build.
+ */
+export function shapeKeys(): (f: FilterNode) => string {
+  const ids = new Map<string, number>();
+  const memo = new WeakMap<ObjectFilter, string>();
+  const intern = (s: string) => {
+    let id = ids.get(s);
+    if (id === undefined) ids.set(s, (id = ids.size));
+    return id;
+  };
+  const key = (f: FilterNode): string => {
+    switch (f.kind) {
+      case 'scalar':
+        return f.enum ? `e${intern(JSON.stringify(f.enum.values))}` : f.scalar;
+      case 'list':
+        return `l(${key(f.items)})`;
+      case 'map':
+        return f.flat ? 's' : `m(${key(f.values)})`;
+      case 'object': {
+        if (f.shape !== 'object') return f.shape;
+        let k = memo.get(f);
+        if (k === undefined) {
+          k = `o${intern(`${f.logic ? '' : '!'}${f.fields.map((x) => `${x.name}=${x.graphqlName}:${key(x.filter)}`).join(',')}`)}`;
+          memo.set(f, k);
+        }
+        return k;
+      }
+    }
+  };
+  return key;
+}
+
 /** A scalar leaf an orderBy can name. */
 export interface SortField {
   /** Kubernetes property names from the root. */
   readonly path: readonly string[];
-  /** The same path in GraphQL field names. */
-  readonly graphqlPath: readonly string[];
   readonly scalar: Exclude<FilterScalar, 'intOrString' | 'json'>;
   /** The GraphQL enum value naming it: the GraphQL path joined with `_` (numbered when two paths meet). */
   readonly enumName: string;
@@ -179,7 +212,7 @@ export function sortFields(version: VersionModel): readonly SortField[] {
     if (enumName === 'true' || enumName === 'false' || enumName === 'null') enumName = `${enumName}_`;
     enumName = firstFree(enumName, names);
     names.add(enumName);
-    out.push({ path, graphqlPath, scalar, enumName, dotted: path.join('.') });
+    out.push({ path, scalar, enumName, dotted: path.join('.') });
   };
   const walk = (node: ObjectNode, path: string[], graphqlPath: string[], depth: number): void => {
     for (const p of node.properties) {

@@ -6,7 +6,7 @@ import { encodeGroup, encodeKind, encodeVersion } from '../model/graphql-type-na
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
-import { filterComponentSchemas, orderByParameter, sharedFilterRefs, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
+import { filterComponentSchemas, orderByParameter, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
 import {
   DELETE_OPTIONS_BODY, DELETE_PARAMETERS, PATCH_PARAMETERS, UNTYPED_LIST_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
   SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody, objectResponse as objectResponseOf, parameterRefs as params, patchBody,
@@ -174,9 +174,8 @@ function addVersion(
   const scopeParams = namespaced ? params('namespace') : [];
   const itemParams = [...scopeParams, ...params('name')];
 
-  const where = whereSchemas(version, objectName);
+  const where = whereSchemas(version, objectName, filterRefs);
   Object.assign(schemas, where.schemas);
-  for (const r of sharedFilterRefs(where.schemas)) filterRefs.add(r);
   const listParameters = [...UNTYPED_LIST_PARAMETERS, whereParameter(ref(where.root)), orderByParameter(version)];
 
   const watchEventName = `${objectName}.WatchEvent`;

@@ -5,7 +5,7 @@
 // fields as the GraphQL inputs (src/model/query-fields.ts), with Kubernetes property names. Pure.
 import { ENUM_OPERATORS, LIST_OPERATORS, MAX_ORDER_TERMS, scalarOperators, WHERE_LIMITS } from '../model/query-filter.ts';
 import {
-  OBJECT_META_FILTER, OWNER_REFERENCE_FILTER, sortFields, versionFilter, type FilterNode, type FilterScalar, type ObjectFilter, type ScalarFilter,
+  OBJECT_META_FILTER, OWNER_REFERENCE_FILTER, shapeKeys, sortFields, versionFilter, type FilterNode, type FilterScalar, type ObjectFilter, type ScalarFilter,
 } from '../model/query-fields.ts';
 import type { VersionModel } from '../model/resource-model.ts';
 
@@ -95,13 +95,6 @@ function allFilterSchemas(): Record<string, Schema> {
   return schemas;
 }
 
-/** The names of the shared filter schemas a set of schemas refers to. */
-export function sharedFilterRefs(schemas: Record<string, unknown>): Set<string> {
-  const shared = allFilterSchemas();
-  const found = new Set<string>();
-  for (const m of JSON.stringify(schemas).matchAll(/#\/components\/schemas\/([A-Za-z0-9]+)"/g)) if (Object.hasOwn(shared, m[1]!)) found.add(m[1]!);
-  return found;
-}
 
 function sharedWhere(f: ObjectFilter, name: string): Schema {
   return objectSchema(f, name, (field) => {
@@ -123,9 +116,23 @@ function objectSchema(f: ObjectFilter, name: string, fieldSchema: (field: Filter
   return { type: 'object', additionalProperties: false, properties };
 }
 
-/** The Where schemas of a version: the root one is `<component>.Where`, nested levels add their path. */
-export function whereSchemas(version: VersionModel, component: string): { root: string; schemas: Record<string, Schema> } {
+/**
+ * The Where schemas of a version: the root one is `<component>.Where`, nested levels add their
+ * path; levels of the same shape share the schema of the first. `filterRefs` collects the shared
+ * operator schemas they use.
+ */
+export function whereSchemas(version: VersionModel, component: string, filterRefs: Set<string>): { root: string; schemas: Record<string, Schema> } {
   const schemas: Record<string, Schema> = {};
+  const shapeOf = shapeKeys();
+  const byShape = new Map<string, string>();
+  const refs = new Map<string, Schema>();
+  // One $ref object per target: a CRD refers to StringFilter hundreds of times.
+  const shared = (name: string): Schema => {
+    filterRefs.add(name);
+    let r = refs.get(name);
+    if (!r) refs.set(name, (r = ref(name)));
+    return r;
+  };
   const named = (path: string[]): string => {
     const base = path.length ? `${component}.Where.${path.map((p) => p.replace(/[^A-Za-z0-9_-]/g, '_')).join('.')}` : `${component}.Where`;
     let name = base;
@@ -134,20 +141,28 @@ export function whereSchemas(version: VersionModel, component: string): { root: 
     return name;
   };
   const object = (f: ObjectFilter, path: string[]): string => {
+    const key = shapeOf(f);
+    const known = byShape.get(key);
+    if (known !== undefined) return known;
     const name = named(path);
+    byShape.set(key, name);
     schemas[name] = objectSchema(f, name, (field, kubeName) => node(field, [...path, kubeName]));
     return name;
   };
+  const scalar = (f: ScalarFilter): Schema => (f.enum ? scalarSchema(f) : shared(scalarSchemaNames[f.scalar]));
   const node = (f: FilterNode, path: string[]): Schema => {
     switch (f.kind) {
       case 'scalar':
-        return scalarSchema(f);
+        return scalar(f);
       case 'object':
-        return f.shape === 'meta' ? ref('ObjectMetaWhere') : f.shape === 'ownerReference' ? ref('OwnerReferenceWhere') : ref(object(f, path));
+        return f.shape === 'meta' ? shared('ObjectMetaWhere') : f.shape === 'ownerReference' ? shared('OwnerReferenceWhere') : { $ref: `#/components/schemas/${object(f, path)}` };
       case 'list':
-        return listSchema(f.items.kind === 'object' ? node(f.items, path) : scalarSchema(f.items));
+        return listSchema(f.items.kind === 'object' ? node(f.items, path) : scalar(f.items));
       case 'map':
-        if (f.flat) return stringMapEntries;
+        if (f.flat) {
+          filterRefs.add('StringMapEntryFilter');
+          return stringMapEntries;
+        }
         return {
           type: 'array',
           items: {

@@ -63,7 +63,8 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
     if (a.consistency !== 'STRONG' && a.resourceVersionMatch !== 'Exact') {
       const scope = await opts.scope(req);
       const store = scope.kind === 'apiserver' ? undefined : await storeFor(req);
-      if (store && scope.kind !== 'apiserver' && (await caughtUp(store, a.resourceVersion))) {
+      // A store stopped while this list waited (memory, failure) holds nothing any more.
+      if (store && scope.kind !== 'apiserver' && (await caughtUp(store, a.resourceVersion)) && !store.closed) {
         counters.fromCache++;
         const inScope = namespaceTest(req, store.key, scope);
         const page = runQuery(store.values(), { ...plan, match: (o) => inScope(o) && labels(o) && fields(o) && where(o) });

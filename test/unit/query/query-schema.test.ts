@@ -65,6 +65,23 @@ describe('where and orderBy in the schema', () => {
     assert.equal(getNamedType(spec['title']!.type), schema.getType('StringFilter'));
   });
 
+  it('gives objects and enums of one shape one type, named after the first in schema order', () => {
+    const endpoint = { type: 'object', properties: { host: { type: 'string' }, mode: { type: 'string', enum: ['A', 'B'] } } };
+    const model = crdToModel(makeCrd({ kind: 'Link', spec: { type: 'object', properties: {
+      primary: endpoint, backups: { type: 'array', items: endpoint }, other: { type: 'object', properties: { host: { type: 'string' } } },
+      level: { type: 'string', enum: ['A', 'B'] },
+    } } }));
+    const linkSchema = buildGraphQLSchema([model]).schema;
+    const spec = input(linkSchema, `Link_Spec_v1_${g}_Where`);
+    assert.equal(String(spec['primary']!.type), `Link_Spec_Primary_v1_${g}_Where`);
+    assert.equal(String(input(linkSchema, `Link_Spec_Primary_v1_${g}_ListFilter`)['some']!.type), `Link_Spec_Primary_v1_${g}_Where`);
+    assert.equal(String(spec['backups']!.type), `Link_Spec_Primary_v1_${g}_ListFilter`, 'the list elements have the shape of primary');
+    assert.equal(String(spec['other']!.type), `Link_Spec_Other_v1_${g}_Where`, 'another shape, another type');
+    assert.equal(String(spec['level']!.type), `Link_Spec_Primary_Mode_v1_${g}_Filter`, 'the same enum values share a filter');
+    assert.equal(linkSchema.getType(`Link_Spec_Backups_v1_${g}_Where`), undefined);
+    assert.deepEqual(validateSchema(linkSchema), []);
+  });
+
   it('lists the sortable fields of each version in an enum whose values carry the path', () => {
     const field = schema.getType(`Gadget_v1_${g}_OrderField`) as GraphQLEnumType;
     const size = field.getValue('spec_size')!;
