@@ -1,30 +1,33 @@
-// The composition root: from a Kubernetes client to a running gateway (catalog, live schema,
-// operations, HTTP app, WebSocket subscriptions). main.ts adds configuration and process
-// lifecycle; tests build the same gateway in-process.
+// The composition root: from a Kubernetes client to a running gateway. It wires the layers in
+// the order the data flows (docs/architecture.md): catalog → live schema; service → auth →
+// plugins (the operations every transport calls); tenant access; the HTTP app; on listen, the
+// WebSocket server and the graceful close. main.ts adds configuration and process lifecycle;
+// tests build the same gateway in-process.
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
-import { CrdCatalog } from './catalog/crd-catalog.ts';
-import { describeError } from './errors.ts';
-import { internalErrorReporter } from './api-errors.ts';
-import { createApp, finalHandlers, sendGraphQLError, type TenantHooks } from './transports/create-app.ts';
-import type { ExplorerSettings } from './transports/explorer.ts';
-import { restRouter } from './transports/rest-router.ts';
+import type { GraphQLSchema } from 'graphql';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
+import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
+import { CrdCatalog } from './catalog/crd-catalog.ts';
+import { describeError } from './errors.ts';
+import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
-import { openApiRoutes } from './transports/openapi-routes.ts';
-import type { ResourceModel } from './model/resource-model.ts';
-import { SchemaGateway } from './transports/schema-gateway.ts';
-import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import type { KubeClient } from './kube/kube-client.ts';
+import type { ResourceModel } from './model/resource-model.ts';
+import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
+import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
-import { createGatewayOperations, type GatewayOperations, type GatewayOperationsOptions } from './service/hub-operations.ts';
-import { mergeApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
-import { sendProblem } from './transports/rest-router.ts';
+import { createApp, finalHandlers, type Readiness, type TenantHooks } from './transports/create-app.ts';
+import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
+import type { ExplorerSettings } from './transports/explorer.ts';
+import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
+import { openApiRoutes } from './transports/openapi-routes.ts';
+import { restRouter } from './transports/rest-router.ts';
+import { SchemaGateway } from './transports/schema-gateway.ts';
 
 export interface GatewayOptions {
   client: KubeClient;
@@ -46,7 +49,7 @@ export interface GatewayOptions {
   /** How often they are re-checked then (default 1 s). */
   rbacStaleCheckMs?: number;
   /** The shared cache behind filtered and sorted lists: memory bound, idle time, scan bound (see hub-operations.ts). */
-  queryCache?: GatewayOperationsOptions['queryCache'];
+  queryCache?: HubOperationsOptions['queryCache'];
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
   /**
@@ -80,13 +83,70 @@ export interface StopOptions {
   drainDelayMs?: number;
 }
 
+/** The parts behind the transports, started in order and stopped in reverse. */
+interface Core {
+  readonly catalog: CrdCatalog;
+  readonly permissions?: Permissions;
+  /** The RBAC layer of the operations, with tenants: its re-check timers stop with the gateway. */
+  readonly rbac?: RbacOperations;
+  readonly operations: GatewayOperations;
+  readonly live: LiveSchema;
+  readonly schema: SchemaGateway;
+  readonly plugins: readonly GatewayPlugin[];
+}
+
+/** Tenant access: the caller of a token, its schema, and the resources it may see. */
+interface TenantAccess extends TenantHooks {
+  visibleResources(caller: Caller): Promise<readonly ResourceModel[]>;
+}
+
+interface Listener {
+  server: Server;
+  ws: WebSocketHandle;
+  graceful: GracefulClose;
+}
+
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
-  const log = opts.log;
   const plugins = opts.plugins ?? [];
   const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, opts.client);
+  const catalog = await startCatalog(client, opts);
+  const core = await startCore(client, catalog, opts, plugins);
+  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;
+  const apollo = mergeApolloExtras(plugins);
+  const reportInternal = internalErrorReporter(opts.onInternalError
+    ?? ((requestId, cause) => opts.log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
+  const state: { stopping?: Promise<void> } = {};
+  let web: { app: Express; stop(): Promise<void> };
+  try {
+    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal }, () => readiness(catalog, state.stopping !== undefined));
+  } catch (err) {
+    // Nothing is listening yet, but the catalog, RBAC and CRD watches and the plugins are running.
+    await stopCore(core);
+    throw err;
+  }
+  const listeners: Listener[] = [];
+  return {
+    app: web.app,
+    catalog,
+    live: core.live,
+    schema: core.schema,
+    operations: core.operations,
+    async listen(port, host = '127.0.0.1') {
+      const listener = await listen(web.app, port, host, { ...webSocketOptions(core, access, apollo), reportInternal });
+      listeners.push(listener);
+      return listener.server;
+    },
+    stop(stopOpts = {}) {
+      state.stopping ??= stopGateway(core, web, listeners, stopOpts);
+      return state.stopping;
+    },
+  };
+}
+
+async function startCatalog(client: KubeClient, opts: GatewayOptions): Promise<CrdCatalog> {
   const catalog = CrdCatalog.forCluster(client, {
     debounceMs: opts.catalogDebounceMs,
-    onError: (err, retryInMs) => log?.warn(`watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
+    onError: (err, retryInMs) => opts.log?.warn(`watching CRDs failed (${describeError(err)}); retrying in ${Math.round(retryInMs)} ms`),
   });
   catalog.start();
   const timeoutMs = opts.syncTimeoutMs ?? 30_000;
@@ -105,208 +165,149 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   } finally {
     clearTimeout(timer);
   }
+  return catalog;
+}
 
+/** RBAC, the operations (service → auth → plugins) and the live schema that calls them; on failure, nothing is left running. */
+async function startCore(client: KubeClient, catalog: CrdCatalog, opts: GatewayOptions, plugins: readonly GatewayPlugin[]): Promise<Core> {
   const permissions = opts.tenants
-    ? new Permissions(client, { ttlMs: opts.rbacCacheMs, staleAfterMs: opts.rbacStaleAfterMs, staleCheckMs: opts.rbacStaleCheckMs, log })
+    ? new Permissions(client, { ttlMs: opts.rbacCacheMs, staleAfterMs: opts.rbacStaleAfterMs, staleCheckMs: opts.rbacStaleCheckMs, log: opts.log })
     : undefined;
   permissions?.start();
-  const gatewayOperations = createGatewayOperations(client, {
-    permissions,
-    hub: { graceMs: opts.watchGraceMs, queueSize: opts.subscriberQueueSize, onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`) },
+  try {
+    return wireOperations(client, catalog, permissions, opts, plugins);
+  } catch (err) {
+    await permissions?.stop();
+    await catalog.stop();
+    throw err;
+  }
+}
+
+function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Permissions | undefined, opts: GatewayOptions,
+  plugins: readonly GatewayPlugin[]): Core {
+  const log = opts.log;
+  const hubOperations = createHubOperations(client, {
+    hub: {
+      graceMs: opts.watchGraceMs,
+      queueSize: opts.subscriberQueueSize,
+      onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
+    },
     queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
   });
-  const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, gatewayOperations);
+  const rbac = permissions ? rbacOperations(hubOperations, permissions) : undefined;
+  const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
   for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });
+  return { catalog, permissions, rbac, operations, live, schema, plugins };
+}
 
-  let tenants: (TenantHooks & { visibleResources(caller: Caller): Promise<readonly ResourceModel[]> }) | undefined;
-  if (opts.tenants && permissions) {
-    const auth = opts.tenants.auth;
-    const tokenReviewer = auth.mode === 'tokenReview'
-      ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
-      : undefined;
-    const authenticator = new Authenticator(opts.tenants, { tokenReviewer });
-    const cache = new TenantSchemaCache();
-    tenants = {
-      authenticate: (authorization) => authenticator.authenticate(authorization),
-      schemaFor: async (caller) => {
-        const resources = live.resources;
-        const perms = await permissions.of(caller.identity, resources.map(refOf));
-        return cache.get(schema.current, resources, perms);
-      },
-      visibleResources: async (caller) => {
-        const resources = live.resources;
-        const perms = await permissions.of(caller.identity, resources.map(refOf));
-        const { crds } = allowedRootFields(resources, perms);
-        return resources.filter((r) => crds.has(r.crdName));
-      },
-    };
-  }
+function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient): TenantAccess {
+  const auth = config.auth;
+  const tokenReviewer = auth.mode === 'tokenReview'
+    ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
+    : undefined;
+  const authenticator = new Authenticator(config, { tokenReviewer });
+  const cache = new TenantSchemaCache();
+  return {
+    authenticate: (authorization) => authenticator.authenticate(authorization),
+    schemaFor: async (caller) => {
+      const resources = core.live.resources;
+      const perms = await permissions.of(caller.identity, resources.map(refOf));
+      return cache.get(core.schema.current, resources, perms);
+    },
+    visibleResources: async (caller) => {
+      const resources = core.live.resources;
+      const perms = await permissions.of(caller.identity, resources.map(refOf));
+      const { crds } = allowedRootFields(resources, perms);
+      return resources.filter((r) => crds.has(r.crdName));
+    },
+  };
+}
 
-  // Admission (rate limits) needs the tenant: after authentication with tenants, for every HTTP
-  // request without. WebSocket connections are not requests; their subscriptions are counted.
+/** Admission of API requests (rate limits) by every plugin that admits; undefined when none does. */
+function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => Promise<void>) | undefined {
   const admitters = plugins.filter((p) => p.admit);
-  const admit = async (tenant: string) => {
+  if (!admitters.length) return undefined;
+  return async (tenant) => {
     for (const p of admitters) await p.admit!(tenant);
   };
-  const httpTenants = tenants && admitters.length
-    ? { ...tenants, authenticate: async (authorization: string | undefined) => {
-      const caller = await tenants!.authenticate(authorization);
-      await admit(caller.tenant);
-      return caller;
-    } }
-    : tenants;
-  const middleware = plugins.flatMap((p) => p.middleware ?? []);
-  if (!tenants && admitters.length) {
-    middleware.push((req, res, next) => {
-      if (!/^\/(graphql|rest)(\/|$)/.test(req.path)) return next();
-      admit('').then(() => next(), (err: unknown) => {
-        if (req.path.startsWith('/graphql')) sendGraphQLError(res, err);
-        else sendProblem(req, res, err);
-      });
-    });
-  }
+}
 
-  const reportInternal = internalErrorReporter(opts.onInternalError
-    ?? ((requestId, cause) => log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
-  const apolloExtras = mergeApolloExtras(plugins);
-  const { app, stop: stopApp } = await createApp({
-    reportInternal,
-    gateway: schema,
-    tenants: httpTenants,
-    apollo: apolloExtras,
-    middleware,
-    explorer: opts.explorer,
-    readiness: () => {
-      const reasons: string[] = [];
-      if (stopping) reasons.push('shutting down');
-      if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
-      if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
-      return { ready: reasons.length === 0, reasons };
-    },
+function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
+  const reasons: string[] = [];
+  if (stopping) reasons.push('shutting down');
+  if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
+  if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
+  return { ready: reasons.length === 0, reasons };
+}
+
+/** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
+async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
+  settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
+  const admit = admission(core.plugins);
+  const { app, stop } = await createApp({
+    reportInternal: settings.reportInternal,
+    gateway: core.schema,
+    tenants: access,
+    admit,
+    apollo,
+    middleware: core.plugins.flatMap((p) => p.middleware ?? []),
+    explorer: settings.explorer,
+    readiness: ready,
   });
-
-  app.use(openApiRoutes({
-    resources: () => live.resources,
-    authenticate: tenants?.authenticate,
-    visibleResources: tenants?.visibleResources,
-  }));
-  app.use('/rest', restRouter({
-    operations,
-    resources: () => live.resources,
-    authenticate: httpTenants?.authenticate,
-  }));
-
+  const resources = () => core.live.resources;
+  app.use(openApiRoutes({ resources, authenticate: access?.authenticate, visibleResources: access?.visibleResources }));
+  app.use('/rest', restRouter({ operations: core.operations, resources, authenticate: access?.authenticate, admit }));
   app.use(...finalHandlers());
+  return { app, stop };
+}
 
-  const servers: ({ server: Server; ws: WebSocketHandle } & GracefulClose)[] = [];
-  let stopping: Promise<void> | undefined;
+function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras): Parameters<typeof attachWebSocket>[1] {
   return {
-    app,
-    catalog,
-    live,
-    schema,
-    operations,
-    async listen(port, host = '127.0.0.1') {
-      const server = createServer(app);
-      const ws = attachWebSocket(server, {
-        path: '/graphql',
-        schema: () => schema.current,
-        authenticate: tenants?.authenticate,
-        schemaFor: tenants?.schemaFor,
-        validationRules: apolloExtras.validationRules,
-        parseOptions: apolloExtras.parseOptions,
-        introspection: apolloExtras.introspection,
-        reportInternal,
-        checkOperation: (args) => {
-          for (const p of plugins) p.checkOperation?.(args);
-        },
-      });
-      const graceful = gracefulClose(server);
-      server.listen(port, host);
-      await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-      servers.push({ server, ws, ...graceful });
-      return server;
-    },
-    stop(stopOpts = {}) {
-      stopping ??= (async () => {
-        for (const s of servers) s.drain();
-        if (stopOpts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, stopOpts.drainDelayMs));
-        live.stop();
-        const closed = servers.map((s) => s.close(stopOpts.timeoutMs ?? 25_000));
-        for (const { ws } of servers) await ws.close();
-        operations.queries.caches.stop();
-        // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
-        await operations.hub.stop();
-        await Promise.all(closed);
-        await stopApp();
-        await catalog.stop();
-        gatewayOperations.stopRechecks();
-        await permissions?.stop();
-        for (const p of plugins) await p.stop?.();
-      })();
-      return stopping;
+    path: '/graphql',
+    schema: (): GraphQLSchema => core.schema.current,
+    authenticate: access?.authenticate,
+    schemaFor: access?.schemaFor,
+    validationRules: apollo.validationRules,
+    parseOptions: apollo.parseOptions,
+    introspection: apollo.introspection,
+    checkOperation: (args) => {
+      for (const p of core.plugins) p.checkOperation?.(args);
     },
   };
 }
 
-interface GracefulClose {
-  /** From now on every answer closes its connection, so clients open new ones for what follows. */
-  drain(): void;
-  close(deadlineMs: number): Promise<void>;
+async function listen(app: Express, port: number, host: string, ws: Parameters<typeof attachWebSocket>[1]): Promise<Listener> {
+  const server = createServer(app);
+  const listener = { server, ws: attachWebSocket(server, ws), graceful: gracefulClose(server) };
+  server.listen(port, host);
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+  return listener;
 }
 
-/**
- * A close that lets in-flight requests finish: the server stops accepting, each keep-alive
- * connection is ended (FIN after its pending writes) as soon as it has no request in flight, and
- * whatever is left is cut at the deadline. Node's own closeIdleConnections is not used: it
- * destroys a connection whose response has ended but is still being flushed, which truncates
- * large responses. Draining first (answers with Connection: close while the server still
- * accepts) keeps clients from sending a request on a kept-alive connection just as it is ended.
- */
-function gracefulClose(server: Server): GracefulClose {
-  const inFlight = new Map<Socket, number>();
-  let closing = false;
-  let draining = false;
-  server.on('connection', (socket: Socket) => {
-    inFlight.set(socket, 0);
-    socket.once('close', () => inFlight.delete(socket));
-  });
-  // WebSockets are closed by their own server (with 1001), not here.
-  server.on('upgrade', (req: IncomingMessage) => inFlight.delete(req.socket));
-  // Before the app's own listener, which may answer at once: the header must be set before that.
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    if (!inFlight.has(socket)) return;
-    inFlight.set(socket, inFlight.get(socket)! + 1);
-    if (draining && !res.headersSent) res.setHeader('Connection', 'close');
-    res.once('close', () => {
-      if (!inFlight.has(socket)) return;
-      const n = inFlight.get(socket)! - 1;
-      inFlight.set(socket, n);
-      if (closing && n === 0) socket.end();
-    });
-  });
-  const close = (deadlineMs: number) => new Promise<void>((resolve) => {
-    closing = true;
-    draining = true;
-    const cut = setTimeout(() => {
-      for (const socket of inFlight.keys()) socket.destroy();
-    }, deadlineMs);
-    // server.close() calls closeIdleConnections itself (Node 19+), with the flaw above.
-    server.closeIdleConnections = () => {};
-    server.close(() => {
-      clearTimeout(cut);
-      resolve();
-    });
-    for (const [socket, n] of inFlight) if (n === 0) socket.end();
-  });
-  return {
-    drain: () => {
-      draining = true;
-    },
-    close,
-  };
+async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners: readonly Listener[], opts: StopOptions): Promise<void> {
+  for (const l of listeners) l.graceful.drain();
+  if (opts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, opts.drainDelayMs));
+  core.live.stop();
+  const closed = listeners.map((l) => l.graceful.close(opts.timeoutMs ?? 25_000));
+  for (const { ws } of listeners) await ws.close();
+  core.operations.queries.caches.stop();
+  // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
+  await core.operations.hub.stop();
+  await Promise.all(closed);
+  await web.stop();
+  await stopCore(core);
+}
+
+/** Stops what startCore and startCatalog started; the live schema and the hub may already be stopped. */
+async function stopCore(core: Core): Promise<void> {
+  core.live.stop();
+  core.operations.queries.caches.stop();
+  await core.operations.hub.stop();
+  await core.catalog.stop();
+  core.rbac?.stopRechecks();
+  await core.permissions?.stop();
+  for (const p of core.plugins) await p.stop?.();
 }

@@ -6,9 +6,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { GraphQLObjectType, GraphQLSchema } from 'graphql';
-import type { CrdSnapshot } from './catalog/crd-catalog.ts';
-import { customResourcesField } from './catalog/custom-resources-query.ts';
 import { configHelp, isLoopback, loadConfig, type GatewayConfig } from './config/config.ts';
 import { CrdgateError, describeError } from './errors.ts';
 import { createGateway } from './gateway.ts';
@@ -29,7 +26,8 @@ import { SharedDocuments } from './plugins/shared-documents.ts';
 import { metrics } from './plugins/metrics.ts';
 import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
-import { createLogger, messageLog, resolveLogFormat, type Logger } from './logging.ts';
+import type { GatewayPlugin } from './plugins/gateway-plugin.ts';
+import { createLogger, messageLog, resolveLogFormat, type LogFormat, type Logger } from './logging.ts';
 import { progressTargetFor, type ProgressTarget } from './local-cluster/progress-display.ts';
 import { shellPath, startupBlock } from './startup-block.ts';
 
@@ -37,17 +35,35 @@ import { shellPath, startupBlock } from './startup-block.ts';
 let logger: Logger = createLogger();
 const log = (msg: string) => logger.info(msg);
 
-export function buildGatewaySchema(snapshot: () => CrdSnapshot | undefined): GraphQLSchema {
-  return new GraphQLSchema({
-    query: new GraphQLObjectType({
-      name: 'Query',
-      fields: { customResources: customResourcesField(snapshot) },
-    }),
-  });
-}
-
 interface Running {
   stop(): Promise<void>;
+}
+
+/** What serve() started, stopped in reverse order once, on a signal, a failure or the cluster's exit. */
+class RunningStack {
+  private readonly stack: Running[] = [];
+  private stopping: Promise<void> | undefined;
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  push(r: Running): void {
+    this.stack.push(r);
+  }
+
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const r of this.stack.reverse()) {
+        try {
+          await r.stop();
+        } catch (err) {
+          logger.error(`while stopping: ${describeError(err)}`);
+        }
+      }
+    })();
+    return this.stopping;
+  }
 }
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -64,150 +80,117 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   const logFormat = resolveLogFormat(config.logFormat, Boolean(process.stdout.isTTY));
   logger = createLogger({ level: config.logLevel, format: logFormat });
-  // A bar redrawn in place only where a person reads readable lines; JSON logs get a line now and then.
-  const progress: ProgressTarget = logFormat === 'pretty' ? progressTargetFor(process.stdout, log) : { lines: log };
   if (config.configFile) log(`settings from ${config.configFile}`);
-  const stack: Running[] = [];
-  let stopping: Promise<void> | undefined;
-  const stopAll = () => {
-    stopping ??= (async () => {
-      for (const r of stack.reverse()) {
-        try {
-          await r.stop();
-        } catch (err) {
-          logger.error(`while stopping: ${describeError(err)}`);
-        }
-      }
-    })();
-    return stopping;
-  };
-  const done = new Promise<number>((resolve) => {
+  const running = new RunningStack();
+  const done = stopOnSignals(running, config.shutdownTimeoutMs);
+  try {
+    await start(config, env, running, logFormat);
+  } catch (err) {
+    console.error(`crdgate: ${describeError(err)}`);
+    await running.stopAll();
+    return err instanceof CrdgateError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+  }
+  return done;
+}
+
+/** Resolves with the exit code once SIGINT or SIGTERM has stopped everything. */
+function stopOnSignals(running: RunningStack, shutdownTimeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
         const started = performance.now();
-        log(`${sig}: shutting down (in-flight requests have ${config.shutdownTimeoutMs} ms to finish)`);
-        void stopAll().then(() => {
+        log(`${sig}: shutting down (in-flight requests have ${shutdownTimeoutMs} ms to finish)`);
+        void running.stopAll().then(() => {
           log(`stopped in ${Math.round(performance.now() - started)} ms`);
           resolve(0);
         });
       });
     }
   });
+}
 
-  try {
-    // Fail on a taken port before spending seconds on a cluster.
-    await checkPortFree(config);
-    if (config.metricsPort && config.metricsHost !== 'main') {
-      await checkPortFree({ port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
-    }
-    const { kc, cluster } = await connect(config, env, progress);
-    if (cluster) {
-      stack.push({ stop: () => cluster.stop() });
-      void cluster.exited.then((code) => {
-        if (stopping) return;
-        logger.fatal(`the local control plane exited unexpectedly (code ${code}); see ${cluster.logFile}`);
-        void stopAll().then(() => process.exit(1));
-      });
-    }
-    let tenants: TenantConfig | undefined;
-    if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
-    else if (cluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
-    else if (!cluster && config.tenants === undefined) {
-      // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
-      // cluster is only served that way when asked for in so many words.
-      throw new CrdgateError('CONFIG_INVALID', 'no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway\'s own Kubernetes identity');
-    }
-    if (!tenants && !isLoopback(config.host)) {
-      logger.warn(`authentication is off (--tenants none) and the gateway listens on ${config.host}: anyone who reaches it acts as the gateway's own Kubernetes identity`);
-    }
-    const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
-    await checkReachable(client);
-
-    const mode = config.mode ?? (cluster ? 'local' : 'production');
-    const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
-    if (redis) stack.push({ stop: () => redis.close() });
-    const metricsOnMain = config.metricsHost === 'main';
-    const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
-    const gateway = await createGateway({
-      client,
-      tenants,
-      rbacStaleAfterMs: config.rbacStaleAfterMs,
-      queryCache: config.queryCache,
-      // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
-      plugins: [
-        ...(metricsPlugin ? [metricsPlugin] : []),
-        ...(config.tracing.exporter === 'otlp' ? [tracing({
-          exporter: otlpExporter(config.tracing.endpoint),
-          serviceName: config.tracing.serviceName,
-          sampleRatio: config.tracing.sampleRatio,
-          onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
-        })] : []),
-        requestLogging({ logger }),
-        persistedOperations({
-          ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
-          cacheSize: config.persistedOperations.cacheSize,
-          ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
-        }),
-        queryLimits({ limits: config.limits, mode }),
-        rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
-      ],
-      log: messageLog(logger),
-      onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
-      // The explorer's tenant picker; its tokens go only to browsers on this machine.
-      explorer: cluster && tenants && !config.tenants ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
-    }).catch((err: unknown) => {
-      throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
-    });
-    stack.push({ stop: () => gateway.stop({ timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.shutdownDelayMs }) });
-    log(`${gateway.catalog.current()!.crds.length} custom resource definition(s) discovered`);
-    let server: Server;
-    try {
-      server = await gateway.listen(config.port, config.host);
-    } catch (err) {
-      throw listenError(err, config);
-    }
-    const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
-    log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
-    if (metricsPlugin && !metricsOnMain) {
-      let metricsServer: Server;
-      try {
-        metricsServer = await metricsPlugin.listen(config.metricsPort, config.metricsHost);
-      } catch (err) {
-        throw listenError(err, { ...config, port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
-      }
-      const m = metricsServer.address();
-      log(`metrics at http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${typeof m === 'object' && m ? m.port : config.metricsPort}/metrics`);
-    } else if (metricsOnMain) {
-      log(`metrics at ${base}/metrics (on the API port: every caller can read them)`);
-    }
-    if (config.tracing.exporter === 'otlp') {
-      // Only the origin and path: a URL's user info would be a credential.
-      const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
-      log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
-    }
-    if (tenants) log(`authentication on: tenants from ${tenants.file}`);
-    else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
-    // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,
-    // with JSON logs, on stderr so that stdout stays JSON).
-    if (logFormat === 'pretty' || mode === 'local') {
-      const block = startupBlock({
-        base,
-        kubectl: kubectlCommand(config, cluster),
-        auth: cluster && tenants && !config.tenants ? { kind: 'demo', tenants: demoTenants(config.stateDir), validHours: demoTokenHours }
-          : tenants ? { kind: 'tenants', file: tenants.file } : { kind: 'off' },
-        localCluster: Boolean(cluster),
-      });
-      (logFormat === 'pretty' ? process.stdout : process.stderr).write(block);
-    }
-  } catch (err) {
-    console.error(`crdgate: ${describeError(err)}`);
-    await stopAll();
-    return err instanceof CrdgateError && err.code === 'CONFIG_INVALID' ? 2 : 1;
+/** Cluster, gateway, listeners; everything started is on the stack before the next step can fail. */
+async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: RunningStack, logFormat: Exclude<LogFormat, 'auto'>): Promise<void> {
+  // A bar redrawn in place only where a person reads readable lines; JSON logs get a line now and then.
+  const progress: ProgressTarget = logFormat === 'pretty' ? progressTargetFor(process.stdout, log) : { lines: log };
+  // Fail on a taken port before spending seconds on a cluster.
+  await checkPortFree(config);
+  if (config.metricsPort && config.metricsHost !== 'main') {
+    await checkPortFree({ port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
   }
-  return done;
+  const { kc, cluster } = await connect(config, env, progress);
+  if (cluster) {
+    running.push({ stop: () => cluster.stop() });
+    void cluster.exited.then((code) => {
+      if (running.isStopping) return;
+      logger.fatal(`the local control plane exited unexpectedly (code ${code}); see ${cluster.logFile}`);
+      void running.stopAll().then(() => process.exit(1));
+    });
+  }
+  const tenants = tenantsOf(config, Boolean(cluster));
+  const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
+  await checkReachable(client);
+  const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
+  if (redis) running.push({ stop: () => redis.close() });
+  const metricsOnMain = config.metricsHost === 'main';
+  const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
+  const mode = config.mode ?? (cluster ? 'local' : 'production');
+  const demo = Boolean(cluster && tenants && !config.tenants);
+  const gateway = await createGateway({
+    client,
+    tenants,
+    rbacStaleAfterMs: config.rbacStaleAfterMs,
+    queryCache: config.queryCache,
+    plugins: gatewayPlugins(config, mode, metricsPlugin, redis),
+    log: messageLog(logger),
+    onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
+    // The explorer's tenant picker; its tokens go only to browsers on this machine.
+    explorer: demo ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
+  }).catch((err: unknown) => {
+    throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
+  });
+  running.push({ stop: () => gateway.stop({ timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.shutdownDelayMs }) });
+  log(`${gateway.catalog.current()!.crds.length} custom resource definition(s) discovered`);
+  let server: Server;
+  try {
+    server = await gateway.listen(config.port, config.host);
+  } catch (err) {
+    throw listenError(err, config);
+  }
+  const base = baseUrl(config.host, server, config.port);
+  log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
+  await startMetrics(config, metricsPlugin, base);
+  logTracing(config);
+  if (tenants) log(`authentication on: tenants from ${tenants.file}`);
+  else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
+  // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,
+  // with JSON logs, on stderr so that stdout stays JSON).
+  if (logFormat === 'pretty' || mode === 'local') {
+    const block = startupBlock({
+      base,
+      kubectl: kubectlCommand(config, cluster),
+      auth: demo && tenants ? { kind: 'demo', tenants: demoTenants(config.stateDir), validHours: demoTokenHours }
+        : tenants ? { kind: 'tenants', file: tenants.file } : { kind: 'off' },
+      localCluster: Boolean(cluster),
+    });
+    (logFormat === 'pretty' ? process.stdout : process.stderr).write(block);
+  }
+}
+
+/** The tenants file, the local cluster's demo tenants, or none when asked for in so many words. */
+function tenantsOf(config: GatewayConfig, localCluster: boolean): TenantConfig | undefined {
+  let tenants: TenantConfig | undefined;
+  if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
+  else if (localCluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
+  else if (!localCluster && config.tenants === undefined) {
+    // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
+    // cluster is only served that way when asked for in so many words.
+    throw new CrdgateError('CONFIG_INVALID', 'no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway\'s own Kubernetes identity');
+  }
+  if (!tenants && !isLoopback(config.host)) {
+    logger.warn(`authentication is off (--tenants none) and the gateway listens on ${config.host}: anyone who reaches it acts as the gateway's own Kubernetes identity`);
+  }
+  return tenants;
 }
 
 const demoTokenHours = 12;
@@ -225,6 +208,58 @@ function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined
     return `${shellPath(kubectlPath, cwd)} --kubeconfig ${shellPath(cluster.info.kubeconfig, cwd)} ${what}`;
   }
   return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
+}
+
+function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined,
+  redis: RedisConnection | undefined): GatewayPlugin[] {
+  // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
+  return [
+    ...(metricsPlugin ? [metricsPlugin] : []),
+    ...(config.tracing.exporter === 'otlp' ? [tracing({
+      exporter: otlpExporter(config.tracing.endpoint),
+      serviceName: config.tracing.serviceName,
+      sampleRatio: config.tracing.sampleRatio,
+      onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
+    })] : []),
+    requestLogging({ logger }),
+    persistedOperations({
+      ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
+      cacheSize: config.persistedOperations.cacheSize,
+      ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
+    }),
+    queryLimits({ limits: config.limits, mode }),
+    rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
+  ];
+}
+
+function baseUrl(host: string, server: Server, fallbackPort: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : fallbackPort;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+async function startMetrics(config: GatewayConfig, metricsPlugin: ReturnType<typeof metrics> | undefined, base: string): Promise<void> {
+  if (config.metricsHost === 'main') {
+    log(`metrics at ${base}/metrics (on the API port: every caller can read them)`);
+    return;
+  }
+  if (!metricsPlugin) return;
+  let metricsServer: Server;
+  try {
+    metricsServer = await metricsPlugin.listen(config.metricsPort, config.metricsHost);
+  } catch (err) {
+    throw listenError(err, { ...config, port: config.metricsPort, host: config.metricsHost }, '--metrics-port (0 turns the metrics listener off)');
+  }
+  const m = metricsServer.address();
+  log(`metrics at http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${typeof m === 'object' && m ? m.port : config.metricsPort}/metrics`);
+}
+
+function logTracing(config: GatewayConfig): void {
+  if (config.tracing.exporter !== 'otlp') return;
+  // Only the origin and path: a URL's user info would be a credential.
+  const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
+  log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
 }
 
 /**

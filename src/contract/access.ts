@@ -9,3 +9,11 @@ export interface ResourceRef {
   plural: string;
   namespaced: boolean;
 }
+
+/** What one caller may do, as far as pruning its schema needs to know (auth's PermissionSet answers it). */
+export interface AccessRights {
+  /** Allowed anywhere: in some namespace, or cluster-wide. */
+  anywhere(verb: Verb, ref: ResourceRef, subresource?: string): boolean;
+  /** Identical for callers with the same effective rights: such callers share a schema. */
+  fingerprint(refs: readonly ResourceRef[]): string;
+}

@@ -2,7 +2,6 @@
 // turns every root field into exactly one call here, with arguments already converted to
 // Kubernetes names and shapes; implementations return Kubernetes JSON.
 
-import type { GraphQLResolveInfo } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { Condition, OrderTerm } from '../model/query-filter.ts';
 
@@ -40,7 +39,6 @@ export interface OperationRequest<Args, Context = unknown> {
   readonly name?: string;
   readonly args: Args;
   readonly context: Context;
-  readonly info?: GraphQLResolveInfo;
 }
 
 /** `dryRun: 'All'` is the only value Kubernetes defines. */

@@ -4,7 +4,7 @@
 
 import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString } from 'graphql';
-import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap, GraphQLResolveInfo } from 'graphql';
+import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
@@ -87,9 +87,9 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
       : undefined;
-    addFields(rootFieldNames(resource, version.name), resource, version, types, operations, reason, { query, mutation, subscription });
+    addFields(rootFieldNames(resource, version.name), fieldContext(resource, version, types, operations, reason, false), { query, mutation, subscription });
     if (version === defaultVersion) {
-      addFields(rootFieldNames(resource, undefined), resource, version, types, operations, reason, { query, mutation, subscription }, true);
+      addFields(rootFieldNames(resource, undefined), fieldContext(resource, version, types, operations, reason, true), { query, mutation, subscription });
     }
   }
   return { query, mutation, subscription, versions, ...(defaultVersion ? { defaultVersion } : {}) };
@@ -110,45 +110,81 @@ const selectorArgs: GraphQLFieldConfigArgumentMap = {
   },
 };
 
-function addFields(
-  names: RootFieldNames,
-  resource: ResourceModel,
-  version: VersionModel,
-  types: VersionTypes & { query: QueryTypes },
-  operations: ResourceOperations,
-  deprecationReason: string | undefined,
-  into: { query: FieldMap; mutation: FieldMap; subscription: FieldMap },
-  isDefault = false,
-): void {
-  const namespaced = resource.scope === 'Namespaced';
-  const label = `${resource.kind} (${resource.group}/${version.name}${isDefault ? ', the default version' : ''})`;
-  const deprecated = deprecationReason !== undefined ? { deprecationReason } : {};
-  const target: GraphQLFieldConfigArgumentMap = namespaced ? { namespace: requiredString, name: requiredString } : { name: requiredString };
-  const scopeArg: GraphQLFieldConfigArgumentMap = namespaced
-    ? { namespace: { type: GraphQLString, description: 'Omit to span all namespaces.' } }
-    : {};
-  const collectionScope: GraphQLFieldConfigArgumentMap = namespaced ? { namespace: requiredString } : {};
+/** What every root field of one resource version shares: its target, its label, how it calls the operations. */
+interface FieldContext {
+  readonly resource: ResourceModel;
+  readonly version: VersionModel;
+  readonly types: VersionTypes & { readonly query: QueryTypes };
+  readonly operations: ResourceOperations;
+  readonly namespaced: boolean;
+  readonly label: string;
+  readonly deprecated: { deprecationReason?: string };
+  /** name (and namespace): one object. */
+  readonly target: GraphQLFieldConfigArgumentMap;
+  /** An optional namespace: one namespace or all of them. */
+  readonly scopeArg: GraphQLFieldConfigArgumentMap;
+  /** A required namespace: a collection write names it. */
+  readonly collectionScope: GraphQLFieldConfigArgumentMap;
+  request<A>(args: Args, context: unknown, opArgs: A): OperationRequest<A>;
+  body(input: unknown, args: Args, argName: string): KubeObject;
+}
 
-  const request = <A>(args: Args, context: unknown, info: GraphQLResolveInfo, opArgs: A): OperationRequest<A> => ({
+function fieldContext(resource: ResourceModel, version: VersionModel, types: FieldContext['types'], operations: ResourceOperations,
+  deprecationReason: string | undefined, isDefault: boolean): FieldContext {
+  const namespaced = resource.scope === 'Namespaced';
+  return {
     resource,
     version,
-    ...(typeof args['namespace'] === 'string' ? { namespace: args['namespace'] } : {}),
-    ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}),
-    args: opArgs,
-    context,
-    info,
-  });
-  const body = (input: unknown, args: Args, argName: string): KubeObject =>
-    completeBody(convertInput(input, version, argName), resource, version, args);
+    types,
+    operations,
+    namespaced,
+    label: `${resource.kind} (${resource.group}/${version.name}${isDefault ? ', the default version' : ''})`,
+    deprecated: deprecationReason !== undefined ? { deprecationReason } : {},
+    target: namespaced ? { namespace: requiredString, name: requiredString } : { name: requiredString },
+    scopeArg: namespaced ? { namespace: { type: GraphQLString, description: 'Omit to span all namespaces.' } } : {},
+    collectionScope: namespaced ? { namespace: requiredString } : {},
+    request: (args, context, opArgs) => ({
+      resource,
+      version,
+      ...(typeof args['namespace'] === 'string' ? { namespace: args['namespace'] } : {}),
+      ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}),
+      args: opArgs,
+      context,
+    }),
+    body: (input, args, argName) => completeBody(convertInput(input, version, argName), resource, version, args),
+  };
+}
 
-  into.query[names.get] = {
+function addFields(names: RootFieldNames, ctx: FieldContext, into: { query: FieldMap; mutation: FieldMap; subscription: FieldMap }): void {
+  into.query[names.get] = getField(ctx);
+  into.query[names.list] = listField(ctx);
+  into.mutation[names.create] = createField(ctx);
+  into.mutation[names.replace] = replaceField(ctx);
+  into.mutation[names.patch] = patchField(ctx);
+  if (ctx.version.subresources.status) into.mutation[names.updateStatus] = updateStatusField(ctx);
+  if (ctx.version.subresources.scale) {
+    into.query[names.getScale] = getScaleField(ctx);
+    into.mutation[names.scale] = scaleField(ctx);
+  }
+  into.mutation[names.delete] = deleteField(ctx);
+  into.mutation[names.deleteCollection] = deleteCollectionField(ctx);
+  into.subscription[names.watch] = watchField(ctx);
+}
+
+type Field = GraphQLFieldConfig<unknown, unknown, Args>;
+
+function getField({ types, label, target, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: types.object,
     description: `One ${label} by name; null when it does not exist.`,
     args: target,
     ...deprecated,
-    resolve: (_src, args, context, info) => operations.get(request(args, context, info, {})),
+    resolve: (_src, args, context) => operations.get(request(args, context, {})),
   };
-  into.query[names.list] = {
+}
+
+function listField({ types, version, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.connection),
     description: `List ${label} objects, one page at a time.`,
     args: {
@@ -165,12 +201,12 @@ function addFields(
       ...queryArgs(types.query),
     },
     ...deprecated,
-    resolve: async (_src, args, context, info) => {
+    resolve: async (_src, args, context) => {
       const limit = pickAlias(args, 'limit', 'first');
       const cont = pickAlias(args, 'continue', 'after');
       if (typeof limit === 'number' && limit < 0) throw badInput('limit/first must not be negative');
       const list = await operations.list(
-        request(args, context, info, {
+        request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof limit === 'number' ? { limit } : {}),
           ...(typeof cont === 'string' ? { continue: cont } : {}),
@@ -180,23 +216,32 @@ function addFields(
       return toConnection(list, typeof cont === 'string');
     },
   };
-  into.mutation[names.create] = {
+}
+
+function createField({ types, label, collectionScope, deprecated, operations, request, body }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.object),
     description: `Create a ${label}. apiVersion and kind may be omitted; metadata.namespace defaults to the namespace argument.`,
     args: { ...collectionScope, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
     ...deprecated,
-    resolve: (_src, args, context, info) =>
-      operations.create(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
+    resolve: (_src, args, context) =>
+      operations.create(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
   };
-  into.mutation[names.replace] = {
+}
+
+function replaceField({ types, label, target, deprecated, operations, request, body }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.object),
     description: `Replace a ${label} (PUT). Set metadata.resourceVersion to fail with a conflict if the object changed meanwhile.`,
     args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
     ...deprecated,
-    resolve: (_src, args, context, info) =>
-      operations.replace(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
+    resolve: (_src, args, context) =>
+      operations.replace(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
   };
-  into.mutation[names.patch] = {
+}
+
+function patchField({ resource, version, types, label, target, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.object),
     description: `Patch a ${label}: MERGE and APPLY take \`patch\`, JSON takes \`jsonPatch\`.`,
     args: {
@@ -209,73 +254,88 @@ function addFields(
       dryRun: dryRunArg,
     },
     ...deprecated,
-    resolve: (_src, args, context, info) => operations.patch(request(args, context, info, patchArgs(args, resource, version))),
+    resolve: (_src, args, context) => operations.patch(request(args, context, patchArgs(args, resource, version))),
   };
-  if (version.subresources.status) {
-    into.mutation[names.updateStatus] = {
-      type: new GraphQLNonNull(types.object),
-      description: `Replace the status of a ${label} (PUT /status); only status changes are kept.`,
-      args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
-      ...deprecated,
-      resolve: (_src, args, context, info) =>
-        operations.updateStatus(request(args, context, info, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
-    };
-  }
-  if (version.subresources.scale) {
-    into.query[names.getScale] = {
-      type: ScaleType,
-      description: `The scale subresource of a ${label}.`,
-      args: target,
-      ...deprecated,
-      resolve: (_src, args, context, info) => operations.getScale(request(args, context, info, {})),
-    };
-    into.mutation[names.scale] = {
-      type: new GraphQLNonNull(ScaleType),
-      description: `Set the replicas of a ${label} through its scale subresource.`,
-      args: {
-        ...target,
-        replicas: { type: new GraphQLNonNull(GraphQLInt) },
-        resourceVersion: { type: GraphQLString, description: 'Fail with a conflict unless the object still has this resourceVersion.' },
-        dryRun: dryRunArg,
-      },
-      ...deprecated,
-      resolve: (_src, args, context, info) => {
-        const metadata: Record<string, unknown> = { name: args['name'] };
-        if (namespaced) metadata['namespace'] = args['namespace'];
-        if (typeof args['resourceVersion'] === 'string') metadata['resourceVersion'] = args['resourceVersion'];
-        const scaleBody = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata, spec: { replicas: args['replicas'] } };
-        return operations.updateScale(request(args, context, info, { body: scaleBody, ...dryRunOf(args) }));
-      },
-    };
-  }
-  const deleteOptionArgs: GraphQLFieldConfigArgumentMap = {
-    propagationPolicy: { type: PropagationPolicyEnum },
-    gracePeriodSeconds: { type: Int64Scalar, description: 'Seconds before the object is deleted; 0 deletes immediately.' },
-    dryRun: dryRunArg,
+}
+
+function updateStatusField({ types, label, target, deprecated, operations, request, body }: FieldContext): Field {
+  return {
+    type: new GraphQLNonNull(types.object),
+    description: `Replace the status of a ${label} (PUT /status); only status changes are kept.`,
+    args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    ...deprecated,
+    resolve: (_src, args, context) =>
+      operations.updateStatus(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
   };
-  into.mutation[names.delete] = {
+}
+
+function getScaleField({ label, target, deprecated, operations, request }: FieldContext): Field {
+  return {
+    type: ScaleType,
+    description: `The scale subresource of a ${label}.`,
+    args: target,
+    ...deprecated,
+    resolve: (_src, args, context) => operations.getScale(request(args, context, {})),
+  };
+}
+
+function scaleField({ namespaced, label, target, deprecated, operations, request }: FieldContext): Field {
+  return {
+    type: new GraphQLNonNull(ScaleType),
+    description: `Set the replicas of a ${label} through its scale subresource.`,
+    args: {
+      ...target,
+      replicas: { type: new GraphQLNonNull(GraphQLInt) },
+      resourceVersion: { type: GraphQLString, description: 'Fail with a conflict unless the object still has this resourceVersion.' },
+      dryRun: dryRunArg,
+    },
+    ...deprecated,
+    resolve: (_src, args, context) => {
+      const metadata: Record<string, unknown> = { name: args['name'] };
+      if (namespaced) metadata['namespace'] = args['namespace'];
+      if (typeof args['resourceVersion'] === 'string') metadata['resourceVersion'] = args['resourceVersion'];
+      const scaleBody = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata, spec: { replicas: args['replicas'] } };
+      return operations.updateScale(request(args, context, { body: scaleBody, ...dryRunOf(args) }));
+    },
+  };
+}
+
+const deleteOptionArgs: GraphQLFieldConfigArgumentMap = {
+  propagationPolicy: { type: PropagationPolicyEnum },
+  gracePeriodSeconds: { type: Int64Scalar, description: 'Seconds before the object is deleted; 0 deletes immediately.' },
+  dryRun: dryRunArg,
+};
+
+function deleteField({ types, label, target, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.deleteResult),
     description: `Delete a ${label}.`,
     args: { ...target, ...deleteOptionArgs, preconditions: { type: PreconditionsInputType } },
     ...deprecated,
-    resolve: async (_src, args, context, info) => {
-      const result = await operations.delete(request(args, context, info, deleteArgs(args)));
+    resolve: async (_src, args, context) => {
+      const result = await operations.delete(request(args, context, deleteArgs(args)));
       return result['kind'] === 'Status' ? { object: null, status: result } : { object: result, status: null };
     },
   };
-  into.mutation[names.deleteCollection] = {
+}
+
+function deleteCollectionField({ types, label, collectionScope, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(types.object))),
     description: `Delete every ${label} matching the selectors; returns the deleted objects.`,
     args: { ...collectionScope, ...selectorArgs, ...deleteOptionArgs },
     ...deprecated,
-    resolve: async (_src, args, context, info) => {
+    resolve: async (_src, args, context) => {
       const result = await operations.deleteCollection(
-        request(args, context, info, { ...deleteArgs(args), ...optionalStrings(args, ['labelSelector', 'fieldSelector']) }),
+        request(args, context, { ...deleteArgs(args), ...optionalStrings(args, ['labelSelector', 'fieldSelector']) }),
       );
       return Array.isArray(result['items']) ? result['items'] : [];
     },
   };
-  into.subscription[names.watch] = {
+}
+
+function watchField({ types, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
+  return {
     type: new GraphQLNonNull(types.watchEvent),
     description: `Follow changes to ${label} objects.`,
     args: {
@@ -288,9 +348,9 @@ function addFields(
       },
     },
     ...deprecated,
-    subscribe: async (_src, args, context, info) => {
+    subscribe: async (_src, args, context) => {
       const source = await operations.watch(
-        request(args, context, info, {
+        request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
         }),

@@ -23,7 +23,7 @@ import type {
   GraphQLOutputType,
 } from 'graphql';
 import { pascalPart } from '../model/graphql-names.ts';
-import type { MapNode, ObjectNode, ResourceModel, SchemaNode, VersionModel } from '../model/resource-model.ts';
+import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
@@ -54,38 +54,51 @@ interface Built {
 type Source = Record<string, unknown>;
 
 export function buildVersionTypes(resource: ResourceModel, version: VersionModel): VersionTypes {
-  const all: (GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType)[] = [];
-  const usedPaths = new Set<string>();
-  const name = (parts: readonly string[], role?: TypeRole) => resourceTypeName(resource, version.name, parts, role);
+  const types = new VersionTypeBuilder(resource, version);
+  const root = types.buildRoot();
+  const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name([], role));
+  types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
+  const { connection, watchEvent, deleteResult } = wrappers;
+  return { object: root.out, input: root.in, connection, watchEvent, deleteResult, all: types.all };
+}
 
-  // Within one version the same PascalCase path can come up twice (`fooBar` and `FooBar`, or a
-  // field named like another's child); later ones, in schema order, get a numeric suffix.
-  const allocate = (parts: readonly string[]): readonly string[] => {
+/** The named types of one version's field tree, created depth-first in schema order. */
+class VersionTypeBuilder {
+  readonly all: (GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType)[] = [];
+  private readonly usedPaths = new Set<string>(['']);
+  private readonly resource: ResourceModel;
+  private readonly version: VersionModel;
+
+  constructor(resource: ResourceModel, version: VersionModel) {
+    this.resource = resource;
+    this.version = version;
+  }
+
+  name(parts: readonly string[], role?: TypeRole): string {
+    return resourceTypeName(this.resource, this.version.name, parts, role);
+  }
+
+  buildRoot(): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
+    return this.buildObject(this.version.schema, []);
+  }
+
+  /**
+   * Within one version the same PascalCase path can come up twice (`fooBar` and `FooBar`, or a
+   * field named like another's child); later ones, in schema order, get a numeric suffix.
+   */
+  private allocate(parts: readonly string[]): readonly string[] {
     let candidate = parts;
-    for (let i = 2; usedPaths.has(candidate.join('_')); i++) {
+    for (let i = 2; this.usedPaths.has(candidate.join('_')); i++) {
       candidate = [...parts.slice(0, -1), `${parts.at(-1)}${i}`];
     }
-    usedPaths.add(candidate.join('_'));
+    this.usedPaths.add(candidate.join('_'));
     return candidate;
-  };
+  }
 
-  const build = (node: SchemaNode, parts: readonly string[]): Built => {
+  private build(node: SchemaNode, parts: readonly string[]): Built {
     switch (node.kind) {
-      case 'string': {
-        const values = node.enum?.graphqlValues;
-        if (!values) return scalar(node.format === 'date-time' ? DateTimeScalar : GraphQLString);
-        const enumValues: GraphQLEnumValueConfigMap = {};
-        for (const { name: valueName, value } of values) {
-          enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
-        }
-        const enumType = new GraphQLEnumType({
-          name: name(allocate(parts)),
-          ...(node.description ? { description: node.description } : {}),
-          values: enumValues,
-        });
-        all.push(enumType);
-        return { out: enumType, in: enumType };
-      }
+      case 'string':
+        return node.enum?.graphqlValues ? this.buildEnum(node, node.enum.graphqlValues, parts) : scalar(node.format === 'date-time' ? DateTimeScalar : GraphQLString);
       case 'integer':
         return scalar(node.int32 ? GraphQLInt : Int64Scalar);
       case 'number':
@@ -99,28 +112,42 @@ export function buildVersionTypes(resource: ResourceModel, version: VersionModel
       case 'objectMeta':
         return { out: ObjectMetaType, in: ObjectMetaInputType };
       case 'array': {
-        const items = build(node.items, parts);
+        const items = this.build(node.items, parts);
         const wrap = <T extends GraphQLOutputType | GraphQLInputType>(t: T) =>
           new GraphQLList(node.items.nullable ? t : new GraphQLNonNull(t));
         return { out: wrap(items.out) as GraphQLOutputType, in: wrap(items.in) as GraphQLInputType };
       }
       case 'map':
-        return buildMap(node, parts);
+        return this.buildMap(node, parts);
       case 'object':
-        return buildObject(node, parts.length === 0 ? parts : allocate(parts));
+        return this.buildObject(node, parts.length === 0 ? parts : this.allocate(parts));
     }
-  };
+  }
 
-  const buildMap = (node: MapNode, parts: readonly string[]): Built => {
+  private buildEnum(node: StringNode, values: readonly EnumValueName[], parts: readonly string[]): Built {
+    const enumValues: GraphQLEnumValueConfigMap = {};
+    for (const { name: valueName, value } of values) {
+      enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
+    }
+    const enumType = new GraphQLEnumType({
+      name: this.name(this.allocate(parts)),
+      ...(node.description ? { description: node.description } : {}),
+      values: enumValues,
+    });
+    this.all.push(enumType);
+    return { out: enumType, in: enumType };
+  }
+
+  private buildMap(node: MapNode, parts: readonly string[]): Built {
     const representation = mapRepresentation(node);
     if (representation === 'stringMap') return scalar(StringMapScalar);
     if (representation === 'json') return scalar(JSONScalar);
-    const slot = allocate(parts);
-    const values = build(node.values, [...slot, 'Value']);
+    const slot = this.allocate(parts);
+    const values = this.build(node.values, [...slot, 'Value']);
     const adapt = outputAdapter(node.values);
     const valueDescription = describeNode(node.values, false);
     const entry = new GraphQLObjectType({
-      name: name(slot, 'Entry'),
+      name: this.name(slot, 'Entry'),
       description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
       fields: {
         key: { type: new GraphQLNonNull(GraphQLString) },
@@ -132,29 +159,23 @@ export function buildVersionTypes(resource: ResourceModel, version: VersionModel
       },
     });
     const entryInput = new GraphQLInputObjectType({
-      name: name(slot, 'EntryInput'),
+      name: this.name(slot, 'EntryInput'),
       fields: {
         key: { type: new GraphQLNonNull(GraphQLString) },
         value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
       },
     });
-    all.push(entry, entryInput);
+    this.all.push(entry, entryInput);
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
-  };
+  }
 
-  const buildObject = (node: ObjectNode, slot: readonly string[]): { out: GraphQLObjectType; in: GraphQLInputObjectType } => {
+  private buildObject(node: ObjectNode, slot: readonly string[]): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
     const outFields: GraphQLFieldConfigMap<Source, unknown> = {};
     const inFields: GraphQLInputFieldConfigMap = {};
     for (const property of node.properties) {
-      const child = build(property.node, [...slot, pascalPart(property.graphqlName)]);
+      const child = this.build(property.node, [...slot, pascalPart(property.graphqlName)]);
       const description = describeNode(property.node, property.required, property.name !== property.graphqlName ? property.name : undefined);
-      const field: GraphQLFieldConfig<Source, unknown> = { type: child.out };
-      if (description) field.description = description;
-      const adapt = outputAdapter(property.node);
-      const key = property.name;
-      if (adapt) field.resolve = (src) => adapt(src[key]);
-      else if (key !== property.graphqlName) field.resolve = (src) => src[key];
-      outFields[property.graphqlName] = field;
+      outFields[property.graphqlName] = outputField(child.out, description, property.name, property.graphqlName, outputAdapter(property.node));
       inFields[property.graphqlName] = { type: child.in, ...(description ? { description } : {}) };
     }
     if (node.unknownFieldsName !== undefined) {
@@ -167,27 +188,37 @@ export function buildVersionTypes(resource: ResourceModel, version: VersionModel
         description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
       };
     }
-    const description = slot.length === 0 ? rootDescription(resource, version) : objectDescription(node);
+    const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = new GraphQLObjectType<Source, unknown>({
-      name: name(slot),
+      name: this.name(slot),
       ...(description ? { description } : {}),
       fields: outFields,
     });
     const input = new GraphQLInputObjectType({
-      name: name(slot, 'Input'),
+      name: this.name(slot, 'Input'),
       ...(description ? { description } : {}),
       fields: inFields,
     });
-    all.push(out, input);
+    this.all.push(out, input);
     return { out, in: input };
-  };
+  }
+}
 
-  usedPaths.add('');
-  const root = buildObject(version.schema, []);
+/** An output field reads the Kubernetes property, converted when its GraphQL form differs. */
+function outputField(type: GraphQLOutputType, description: string | undefined, key: string, graphqlName: string, adapt: Adapter | undefined): GraphQLFieldConfig<Source, unknown> {
+  const field: GraphQLFieldConfig<Source, unknown> = { type };
+  if (description) field.description = description;
+  if (adapt) field.resolve = (src) => adapt(src[key]);
+  else if (key !== graphqlName) field.resolve = (src) => src[key];
+  return field;
+}
+
+/** The types around a version's object: its list page (connection and edge), watch event and delete result. */
+function wrapperTypes(resource: ResourceModel, version: VersionModel, object: GraphQLObjectType, name: (role: TypeRole) => string) {
   const edge = new GraphQLObjectType({
-    name: name([], 'Edge'),
+    name: name('Edge'),
     fields: {
-      node: { type: new GraphQLNonNull(root.out) },
+      node: { type: new GraphQLNonNull(object) },
       cursor: {
         type: GraphQLString,
         description:
@@ -197,7 +228,7 @@ export function buildVersionTypes(resource: ResourceModel, version: VersionModel
     },
   });
   const connection = new GraphQLObjectType({
-    name: name([], 'Connection'),
+    name: name('Connection'),
     description: `A page of ${resource.kind} objects (${resource.group}/${version.name}).`,
     fields: {
       edges: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(edge))) },
@@ -213,23 +244,22 @@ export function buildVersionTypes(resource: ResourceModel, version: VersionModel
     },
   });
   const watchEvent = new GraphQLObjectType({
-    name: name([], 'WatchEvent'),
+    name: name('WatchEvent'),
     fields: {
       type: { type: new GraphQLNonNull(WatchEventTypeEnum) },
-      object: { type: root.out, description: 'The object; null for INITIAL_STATE_DONE.' },
+      object: { type: object, description: 'The object; null for INITIAL_STATE_DONE.' },
       resourceVersion: { type: GraphQLString, description: 'Resume a watch from here after a disconnect.' },
     },
   });
   const deleteResult = new GraphQLObjectType({
-    name: name([], 'DeleteResult'),
+    name: name('DeleteResult'),
     description: 'Kubernetes answers a delete with the object (still present while finalizers run) or with a Status.',
     fields: {
-      object: { type: root.out },
+      object: { type: object },
       status: { type: StatusType },
     },
   });
-  all.push(edge, connection, watchEvent, deleteResult);
-  return { object: root.out, input: root.in, connection, watchEvent, deleteResult, all };
+  return { edge, connection, watchEvent, deleteResult };
 }
 
 function scalar(type: GraphQLOutputType & GraphQLInputType): Built {

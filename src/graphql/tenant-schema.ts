@@ -5,8 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
-import type { PermissionSet } from '../auth/permissions.ts';
-import type { ResourceRef, Verb } from '../contract/access.ts';
+import type { AccessRights, ResourceRef, Verb } from '../contract/access.ts';
 
 /** Which RBAC verb (and subresource) each generated root field needs. */
 export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {
@@ -28,7 +27,7 @@ export function refOf(r: ResourceModel): ResourceRef {
 }
 
 /** The root fields ("Query.x") a tenant may use, and the CRDs it can see at all. */
-export function allowedRootFields(resources: readonly ResourceModel[], perms: PermissionSet): { fields: Set<string>; crds: Set<string> } {
+export function allowedRootFields(resources: readonly ResourceModel[], perms: AccessRights): { fields: Set<string>; crds: Set<string> } {
   const fields = new Set<string>(['Query.apiResources']);
   const crds = new Set<string>();
   for (const r of resources) {
@@ -95,7 +94,7 @@ export class TenantSchemaCache {
     this.entries = new LRUCache({ max });
   }
 
-  get(full: GraphQLSchema, resources: readonly ResourceModel[], perms: PermissionSet): TenantSchemaCacheEntry {
+  get(full: GraphQLSchema, resources: readonly ResourceModel[], perms: AccessRights): TenantSchemaCacheEntry {
     let id = this.ids.get(full);
     if (id === undefined) {
       id = this.nextId++;

@@ -91,7 +91,50 @@ function queryCacheGauges(registry: Registry, parts: () => GatewayParts | undefi
 export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const { observe, kubeSeconds, rebuildSeconds } = requestMetrics(registry);
+  const tracker = requestTracker((r) => {
+    if (r.type) observe(r.type, r.code, r.durationMs / 1000);
+  });
+  const handler: RequestHandler = async (_req, res, next) => {
+    try {
+      const text = await registry.metrics();
+      res.status(200).type(registry.contentType).send(text);
+    } catch (err) {
+      next(err);
+    }
+  };
+  let parts: GatewayParts | undefined;
+  let stopLive: (() => void) | undefined;
+  gatewayGauges(registry, () => parts);
+  const listener = metricsListener(registry);
+  const middleware: RequestHandler[] = [tracker.middleware];
+  if (opts.onMainPort) {
+    middleware.unshift((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
+  }
+  return {
+    name: 'metrics',
+    registry,
+    handler,
+    middleware,
+    apollo: { plugins: [tracker.apollo] },
+    wrapClient: (client) => timedClient(client, kubeSeconds),
+    wrapOperations: (ops) => timedSubscriptions(ops, observe),
+    attach(p) {
+      parts = p;
+      // The first build happened before the plugins were attached.
+      if (p.live.stats.rebuilds) rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000);
+      stopLive = p.live.onChange(() => rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000));
+    },
+    listen: listener.listen,
+    async stop() {
+      stopLive?.();
+      await listener.stop();
+    },
+  };
+}
 
+/** API requests and their latency, Kubernetes calls, schema rebuilds. */
+function requestMetrics(registry: Registry) {
   const requests = new Counter({
     name: 'crdgate_requests_total',
     help: 'API requests by operation type (query, mutation, subscription, rest; unknown: a GraphQL request refused before its operation was known) and outcome (ok, or the error code)',
@@ -118,32 +161,21 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-
   const observe = (type: string, outcome: string, seconds: number) => {
     requests.inc({ type, outcome });
     requestSeconds.observe({ type, outcome }, seconds);
   };
-  const tracker = requestTracker((r) => {
-    if (r.type) observe(r.type, r.code, r.durationMs / 1000);
-  });
+  return { observe, kubeSeconds, rebuildSeconds };
+}
 
-  const handler: RequestHandler = async (_req, res, next) => {
-    try {
-      const text = await registry.metrics();
-      res.status(200).type(registry.contentType).send(text);
-    } catch (err) {
-      next(err);
-    }
-  };
-
-  let parts: GatewayParts | undefined;
-  let stopLive: (() => void) | undefined;
-  const hubStats = () => parts?.operations.hub.stats();
+/** The gateway's state, read at scrape time: CRDs served, the watch hub, shared subscription results. */
+function gatewayGauges(registry: Registry, partsOf: () => GatewayParts | undefined): void {
+  const hubStats = () => partsOf()?.operations.hub.stats();
   new Gauge({ name: 'crdgate_crds_served', help: 'Custom resource definitions in the served schema', registers: [registry],
-    collect() { this.set(parts?.live.stats.crds ?? 0); } });
+    collect() { this.set(partsOf()?.live.stats.crds ?? 0); } });
   new Gauge({ name: 'crdgate_crds_not_served', help: 'Custom resource definitions left out of the schema because of a problem (see the logs)', registers: [registry],
-    collect() { this.set(parts?.live.stats.problems ?? 0); } });
-  mirroredCounter(registry, 'crdgate_schema_rebuilds_total', 'GraphQL schema builds (the first one and every rebuild after a CRD change)', () => parts?.live.stats.rebuilds ?? 0);
+    collect() { this.set(partsOf()?.live.stats.problems ?? 0); } });
+  mirroredCounter(registry, 'crdgate_schema_rebuilds_total', 'GraphQL schema builds (the first one and every rebuild after a CRD change)', () => partsOf()?.live.stats.rebuilds ?? 0);
   new Gauge({ name: 'crdgate_subscribers', help: 'Live subscribers (GraphQL subscriptions and REST watches) of the watch hub', registers: [registry],
     collect() { this.set(hubStats()?.subscribers ?? 0); } });
   new Gauge({ name: 'crdgate_upstream_watches', help: 'Open upstream Kubernetes watches of the watch hub (one per resource and namespace scope)', registers: [registry],
@@ -152,31 +184,17 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events dropped because a subscriber\'s queue was full', () => hubStats()?.eventsDropped ?? 0);
   mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);
-  queryCacheGauges(registry, () => parts);
+  queryCacheGauges(registry, partsOf);
   // sharedResultStats is per process: with several gateways in one process they share it.
   mirroredCounter(registry, 'crdgate_subscription_executions_total', 'Subscription selection sets executed (once per event and distinct operation)', () => sharedResultStats.executed);
   mirroredCounter(registry, 'crdgate_subscription_results_shared_total', 'Subscription results reused from another subscriber\'s execution of the same event and operation', () => sharedResultStats.shared);
   mirroredCounter(registry, 'crdgate_subscription_results_serialized_total', 'Shared subscription results serialized (once for all their subscribers)', () => sharedResultStats.serialized);
+}
 
+/** /metrics on listeners of its own; stop() closes them. */
+function metricsListener(registry: Registry): { listen(port: number, host?: string): Promise<Server>; stop(): Promise<void> } {
   const servers: Server[] = [];
-  const middleware: RequestHandler[] = [tracker.middleware];
-  if (opts.onMainPort) {
-    middleware.unshift((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
-  }
   return {
-    name: 'metrics',
-    registry,
-    handler,
-    middleware,
-    apollo: { plugins: [tracker.apollo] },
-    wrapClient: (client) => timedClient(client, kubeSeconds),
-    wrapOperations: (ops) => timedSubscriptions(ops, observe),
-    attach(p) {
-      parts = p;
-      // The first build happened before the plugins were attached.
-      if (p.live.stats.rebuilds) rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000);
-      stopLive = p.live.onChange(() => rebuildSeconds.observe(p.live.stats.lastDurationMs / 1000));
-    },
     async listen(port, host = '127.0.0.1') {
       const server = createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -196,7 +214,6 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
       return server;
     },
     async stop() {
-      stopLive?.();
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => {
         s.close(() => resolve());
         s.closeAllConnections();

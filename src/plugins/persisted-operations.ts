@@ -16,6 +16,7 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequest } from '@apollo
 import { GraphQLError } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
+import { LRUCache } from 'lru-cache';
 
 export type PersistedOperationsMode = 'apq' | 'allow-list';
 
@@ -58,51 +59,35 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** A string cache bounded by the total length of its values; the least recently used go first. */
+/** A string cache bounded by the total length of its keys and values; the least recently used go first. */
 export class BoundedLruCache implements DocumentCache {
-  private readonly entries = new Map<string, string>();
-  private size = 0;
+  private readonly lru: LRUCache<string, string>;
   readonly maxSize: number;
 
   constructor(maxSize: number) {
     this.maxSize = maxSize;
+    // One entry may take at most a quarter of the cache, so a few huge documents cannot flush it.
+    this.lru = new LRUCache<string, string>({ maxSize, maxEntrySize: maxSize / 4, sizeCalculation: (value, key) => key.length + value.length });
   }
 
   get(key: string): string | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    return this.lru.get(key);
   }
 
   set(key: string, value: string): void {
-    const cost = key.length + value.length;
-    this.delete(key);
-    // One entry may take at most a quarter of the cache, so a few huge documents cannot flush it.
-    if (cost > this.maxSize / 4) return;
-    this.entries.set(key, value);
-    this.size += cost;
-    for (const [k, v] of this.entries) {
-      if (this.size <= this.maxSize) break;
-      this.entries.delete(k);
-      this.size -= k.length + v.length;
-    }
+    this.lru.set(key, value);
   }
 
   delete(key: string): void {
-    const old = this.entries.get(key);
-    if (old === undefined) return;
-    this.entries.delete(key);
-    this.size -= key.length + old.length;
+    this.lru.delete(key);
   }
 
   get count(): number {
-    return this.entries.size;
+    return this.lru.size;
   }
 
   get totalSize(): number {
-    return this.size;
+    return this.lru.calculatedSize;
   }
 }
 

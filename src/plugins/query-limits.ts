@@ -9,7 +9,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind, Lexer, Source, TokenKind, validate, valueFromASTUntyped,
-  type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLSchema,
+  type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLFormattedError, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
 } from 'graphql';
 import { ApiError } from '../api-errors.ts';
@@ -195,35 +195,13 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const limits = { ...defaultQueryLimits, ...opts.limits };
   const local = opts.mode === 'local';
   let widest: QueryLimits = limits;
-  /** Per document: the refusal (or null) for each set of narrower limits it was checked against. */
-  const checked = new WeakMap<DocumentNode, Map<string, ApiError | null>>();
+  const narrower = narrowerLimitCheck();
 
-  const check = (schema: GraphQLSchema, document: DocumentNode, source: string, operationName: string | null | undefined,
-    variables: Record<string, unknown> | undefined, context: CallerContext): number => {
+  const check: OperationCheck = (schema, document, source, operationName, variables, context) => {
     const own = context.limits ?? {};
     const effective: QueryLimits = context.limits ? { ...limits, ...own } : limits;
     const sourceOf = (k: keyof QueryLimits): LimitSource => (own[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
-    const narrower = documentLimitKeys.filter((k) => effective[k] < widest[k]);
-    if (narrower.length) {
-      const key = narrower.map((k) => `${k}=${effective[k]}`).join(',');
-      let results = checked.get(document);
-      if (!results) checked.set(document, (results = new Map()));
-      let refusal = results.get(key);
-      if (refusal === undefined) {
-        refusal = null;
-        if (narrower.includes('maxTokens') && countTokens(source, effective.maxTokens) > effective.maxTokens) {
-          refusal = limitError('maxTokens', `the document has more than ${effective.maxTokens} tokens`, sourceOf('maxTokens'));
-        } else {
-          // Only the rules of the narrower limits; the others passed Apollo's validation already.
-          const rules = limitRules(Object.fromEntries(narrower.filter((k) => k !== 'maxTokens').map((k) => [k, effective[k]])), sourceOf);
-          const errors = rules.length ? validate(schema, document, rules as never) : [];
-          const original = errors[0]?.originalError;
-          if (errors.length) refusal = original instanceof ApiError ? original : limitError(narrower[0]!, errors[0]!.message, sourceOf(narrower[0]!));
-        }
-        results.set(key, refusal);
-      }
-      if (refusal) throw refusal;
-    }
+    narrower(schema, document, source, effective, widest, sourceOf);
     const cost = operationCost(schema, document, operationName, variables, limits);
     if (cost > effective.maxCost) {
       const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, sourceOf('maxCost'));
@@ -232,7 +210,77 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     return cost;
   };
 
-  const httpCheck: ApolloServerPlugin = {
+  return {
+    name: 'query-limits',
+    attach({ tenants }) {
+      widest = widestLimits(limits, tenants?.tenants ?? []);
+    },
+    checkOperation: ({ schema, document, source, operationName, variables, context }) => {
+      check(schema, document, source, operationName, variables, context);
+    },
+    // A list without limit/first gets the page the cost was computed for, so the cost is honest
+    // and no request can pull a whole collection in one answer.
+    wrapOperations: (ops) => ({
+      ...ops,
+      list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+    }),
+    // Read once the gateway has attached its parts (and so its tenants): the widest limits.
+    get apollo() {
+      return apolloExtras(widest, limits, local, httpCheck(check));
+    },
+  };
+}
+
+type OperationCheck = (schema: GraphQLSchema, document: DocumentNode, source: string, operationName: string | null | undefined,
+  variables: Record<string, unknown> | undefined, context: CallerContext) => number;
+
+/** Parsing and shared validation must let the widest tenant's documents through. */
+function widestLimits(limits: QueryLimits, rules: readonly { limits?: Partial<Record<string, number>> }[]): QueryLimits {
+  const w = { ...limits };
+  for (const rule of rules) {
+    for (const k of tenantQueryLimitKeys) {
+      const n = rule.limits?.[k];
+      if (n !== undefined && n > w[k]) w[k] = n;
+    }
+  }
+  return w;
+}
+
+/**
+ * Checks a document against the caller's limits where they are narrower than the widest (which
+ * Apollo's shared validation applied already); the refusal, or null, is remembered per document
+ * and set of narrower limits.
+ */
+function narrowerLimitCheck() {
+  const checked = new WeakMap<DocumentNode, Map<string, ApiError | null>>();
+  return (schema: GraphQLSchema, document: DocumentNode, source: string, effective: QueryLimits, widest: QueryLimits,
+    sourceOf: (k: keyof QueryLimits) => LimitSource): void => {
+    const narrower = documentLimitKeys.filter((k) => effective[k] < widest[k]);
+    if (!narrower.length) return;
+    const key = narrower.map((k) => `${k}=${effective[k]}`).join(',');
+    let results = checked.get(document);
+    if (!results) checked.set(document, (results = new Map()));
+    let refusal = results.get(key);
+    if (refusal === undefined) {
+      refusal = null;
+      if (narrower.includes('maxTokens') && countTokens(source, effective.maxTokens) > effective.maxTokens) {
+        refusal = limitError('maxTokens', `the document has more than ${effective.maxTokens} tokens`, sourceOf('maxTokens'));
+      } else {
+        // Only the rules of the narrower limits; the others passed Apollo's validation already.
+        const rules = limitRules(Object.fromEntries(narrower.filter((k) => k !== 'maxTokens').map((k) => [k, effective[k]])), sourceOf);
+        const errors = rules.length ? validate(schema, document, rules as never) : [];
+        const original = errors[0]?.originalError;
+        if (errors.length) refusal = original instanceof ApiError ? original : limitError(narrower[0]!, errors[0]!.message, sourceOf(narrower[0]!));
+      }
+      results.set(key, refusal);
+    }
+    if (refusal) throw refusal;
+  };
+}
+
+/** The check over HTTP, once Apollo knows the operation: a refusal is a 400 with the cost when it was the cost. */
+function httpCheck(check: OperationCheck): ApolloServerPlugin {
+  return {
     async requestDidStart() {
       return {
         async didResolveOperation(rc) {
@@ -250,63 +298,38 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
       };
     },
   };
+}
 
+function apolloExtras(w: QueryLimits, limits: QueryLimits, local: boolean, check: ApolloServerPlugin): ApolloExtras {
+  // What refuses here is the widest limit: the gateway's, or a tenant rule's above it.
+  const sourceOf = (k: keyof QueryLimits): LimitSource => (w[k] > limits[k] ? 'widest' : 'gateway');
   return {
-    name: 'query-limits',
-    attach({ tenants }) {
-      // Parsing and shared validation must let the widest tenant's documents through.
-      const w = { ...limits };
-      for (const rule of tenants?.tenants ?? []) {
-        for (const k of tenantQueryLimitKeys) {
-          const n = rule.limits?.[k];
-          if (n !== undefined && n > w[k]) w[k] = n;
-        }
-      }
-      widest = w;
-    },
-    checkOperation: ({ schema, document, source, operationName, variables, context }) => {
-      check(schema, document, source, operationName, variables, context);
-    },
-    // A list without limit/first gets the page the cost was computed for, so the cost is honest
-    // and no request can pull a whole collection in one answer.
-    wrapOperations: (ops) => ({
-      ...ops,
-      list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
-    }),
-    // Read once the gateway has attached its parts (and so its tenants): the widest limits.
-    get apollo() {
-      return apolloExtras(widest);
-    },
+    validationRules: limitRules(w, sourceOf) as never,
+    parseOptions: { maxTokens: w.maxTokens },
+    plugins: [check],
+    introspection: local,
+    hideSchemaDetailsFromClientErrors: !local,
+    formatError: (formatted, error) => formatLimitError(formatted, error, local, sourceOf),
   };
+}
 
-  function apolloExtras(w: QueryLimits): ApolloExtras {
-    // What refuses here is the widest limit: the gateway's, or a tenant rule's above it.
-    const sourceOf = (k: keyof QueryLimits): LimitSource => (w[k] > limits[k] ? 'widest' : 'gateway');
+/** Refusals of the limits in the catalog's words (graphql-js and Apollo word some of them their own way). */
+function formatLimitError(formatted: GraphQLFormattedError, error: unknown, local: boolean, sourceOf: (k: keyof QueryLimits) => LimitSource): GraphQLFormattedError {
+  const original = (error as GraphQLError | undefined)?.originalError;
+  if (original instanceof ApiError) {
+    return { ...formatted, message: original.message, extensions: { ...formatted.extensions, ...original.extensions } };
+  }
+  const tokens = /Document contains more tha[nt] (\d+) tokens/.exec(formatted.message);
+  if (tokens) {
+    const e = limitError('maxTokens', `the document has more than ${tokens[1]} tokens`, sourceOf('maxTokens'));
+    return { ...formatted, message: e.message, extensions: { ...formatted.extensions, ...e.extensions } };
+  }
+  if (!local && formatted.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' && /introspection/i.test(formatted.message)) {
     return {
-      validationRules: limitRules(w, sourceOf) as never,
-      parseOptions: { maxTokens: w.maxTokens },
-      plugins: [httpCheck],
-      introspection: local,
-      hideSchemaDetailsFromClientErrors: !local,
-      formatError: (formatted, error) => {
-        const original = (error as GraphQLError | undefined)?.originalError;
-        if (original instanceof ApiError) {
-          return { ...formatted, message: original.message, extensions: { ...formatted.extensions, ...original.extensions } };
-        }
-        const tokens = /Document contains more tha[nt] (\d+) tokens/.exec(formatted.message);
-        if (tokens) {
-          const e = limitError('maxTokens', `the document has more than ${tokens[1]} tokens`, sourceOf('maxTokens'));
-          return { ...formatted, message: e.message, extensions: { ...formatted.extensions, ...e.extensions } };
-        }
-        if (!local && formatted.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' && /introspection/i.test(formatted.message)) {
-          return {
-            ...formatted,
-            message: 'introspection is disabled in production mode (run with --mode local to enable it)',
-            extensions: { ...formatted.extensions, code: 'BAD_REQUEST', httpStatus: 400 },
-          };
-        }
-        return formatted;
-      },
+      ...formatted,
+      message: 'introspection is disabled in production mode (run with --mode local to enable it)',
+      extensions: { ...formatted.extensions, code: 'BAD_REQUEST', httpStatus: 400 },
     };
   }
+  return formatted;
 }

@@ -1,17 +1,19 @@
 // One JSON log line per HTTP request: method, path, GraphQL operation type and name, tenant, HTTP
 // status, the error code (the catalog's, or `ok`), duration and the request id. The request id is
-// the client's X-Request-Id when it is well-formed, else a fresh one; it is echoed in the response
-// and sent to the apiserver on every Kubernetes call of the request as Audit-ID, which the
-// apiserver adopts as the audit ID of its own audit events (so the two logs join on it).
+// the one the transport gave the request (the client's X-Request-Id when well-formed); it is sent
+// to the apiserver on every Kubernetes call of the request as Audit-ID, which the apiserver adopts
+// as the audit ID of its own audit events (so the two logs join on it).
 //
 // The request tracker below is shared with the metrics plugin: Express sees every request and its
 // status, Apollo sees the operation and its errors; a key in an internal request header (which
-// Apollo copies into its own request) joins the two.
+// Apollo copies into its own request) joins the two. Hand-written rather than pino-http: the same
+// record feeds the metrics with logging off, and a log line is a flat record of chosen fields
+// (pino-http binds a child logger with the whole request to every request).
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import { requestIdOf } from '../transports/create-app.ts';
+import { errorCodeOf } from './request-outcome.ts';
 import type { Logger } from '../logging.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 
@@ -41,7 +43,7 @@ let trackers = 0;
  * Calls onDone once per HTTP request with its record. Returns Express middleware (it must run
  * before the routes) and an Apollo plugin that fills in the GraphQL operation and its error code.
  */
-export function requestTracker(onDone: (r: RequestRecord) => void): { middleware: RequestHandler; apollo: ApolloServerPlugin<BaseContext> } {
+export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r: RequestRecord) => void): { middleware: RequestHandler; apollo: ApolloServerPlugin<BaseContext> } {
   // Each tracker has its own key header: a client cannot inject one, the middleware overwrites it.
   const header = `x-crdgate-track-${++trackers}`;
   const pending = new Map<string, RequestRecord>();
@@ -50,20 +52,15 @@ export function requestTracker(onDone: (r: RequestRecord) => void): { middleware
     const started = performance.now();
     const key = (next++).toString(36);
     req.headers[header] = key;
-    const requestId = ensureRequestId(req, res);
+    // The transport gave the request its id before any middleware ran (see create-app.ts).
+    const requestId = req.get('x-request-id') ?? '';
     const path = req.path;
     const rec: RequestRecord = {
       method: req.method, path, type: apiTypeOf(path), operationName: undefined, code: '',
       status: 0, durationMs: 0, tenant: undefined, requestId, aborted: false,
     };
     pending.set(key, rec);
-    // Error answers that Apollo never sees (authentication, admission, bad JSON, REST problems)
-    // carry the catalog code in their body; only those bodies are read.
-    const send = res.send;
-    res.send = function sendAndNote(this: Response, body?: unknown) {
-      if (this.statusCode >= 400 && !rec.code && typeof body === 'string') rec.code = /"code":"([A-Z_]+)"/.exec(body)?.[1] ?? '';
-      return send.call(this, body);
-    } as Response['send'];
+    onStart?.(rec);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -73,6 +70,8 @@ export function requestTracker(onDone: (r: RequestRecord) => void): { middleware
       rec.status = res.statusCode;
       rec.durationMs = performance.now() - started;
       rec.tenant = (res.locals.caller as Caller | undefined)?.tenant;
+      // Apollo's code of a GraphQL answer, else the code the transport noted for its error answer.
+      if (!rec.code && res.statusCode >= 400) rec.code = errorCodeOf(res) ?? '';
       if (!rec.code) rec.code = rec.aborted && res.statusCode < 400 ? 'CANCELLED' : res.statusCode >= 400 ? codeOfHttpStatus(res.statusCode) : 'ok';
       onDone(rec);
     };
@@ -102,25 +101,11 @@ export function requestTracker(onDone: (r: RequestRecord) => void): { middleware
   return { middleware, apollo };
 }
 
-/**
- * The request id of a request: the client's X-Request-Id if well-formed, else a new one. It is
- * stored back into the request so that every later reader (the GraphQL context, the REST router,
- * another plugin) gets the same id, and echoed in the response.
- */
-function ensureRequestId(req: Request, res: Response): string {
-  const id = requestIdOf(req);
-  req.headers['x-request-id'] = id;
-  res.setHeader('X-Request-Id', id);
-  return id;
-}
-
 function apiTypeOf(path: string): OperationType | undefined {
   if (path === '/graphql' || path.startsWith('/graphql/')) return 'unknown';
   if (path.startsWith('/rest/')) return 'rest';
   return undefined;
 }
-
-/** The catalog code of a status, for answers whose body did not name one (see api-errors.ts). */
 
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
@@ -142,7 +127,10 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
     if (r.tenant !== undefined) line.tenant = r.tenant;
     if (r.aborted) line.aborted = true;
     log[level](line, 'request');
-  });
+  }, log.isLevelEnabled('trace')
+    // Its headers are in: the request is in flight (what a shutdown must let finish).
+    ? (r) => log.trace({ requestId: r.requestId, method: r.method, path: r.path }, 'request received')
+    : undefined);
   return {
     name: 'request-logging',
     middleware: [tracker.middleware],

@@ -152,7 +152,25 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     });
   };
 
-  const operations: ApolloServerPlugin<BaseContext> = {
+  return {
+    name: 'tracing',
+    provider,
+    middleware: [middleware],
+    apollo: { plugins: [tracker.apollo, operationSpans(tracer, contexts)] },
+    wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
+    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
+    forceFlush: () => provider.forceFlush(),
+    async stop() {
+      // Spans of requests still in flight are dropped; everything finished is exported.
+      await provider.shutdown();
+      contexts.disable();
+    },
+  };
+}
+
+/** A GraphQL operation's span inside its request's span, named by its type and name, ended with its first error's code. */
+function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManager): ApolloServerPlugin<BaseContext> {
+  return {
     async requestDidStart(start) {
       const active = contexts.active();
       const state = active.getValue(stateKey) as RequestState | undefined;
@@ -179,21 +197,6 @@ export function tracing(opts: TracingOptions): TracingPlugin {
           if (state.operation === span) endOperation(state, errors?.length ? String(errors[0]!.extensions?.code ?? 'INTERNAL') : undefined);
         },
       };
-    },
-  };
-
-  return {
-    name: 'tracing',
-    provider,
-    middleware: [middleware],
-    apollo: { plugins: [tracker.apollo, operations] },
-    wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
-    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
-    forceFlush: () => provider.forceFlush(),
-    async stop() {
-      // Spans of requests still in flight are dropped; everything finished is exported.
-      await provider.shutdown();
-      contexts.disable();
     },
   };
 }

@@ -122,6 +122,60 @@ function resourceFragment(model: ResourceModel, prefix: string): Fragment {
   };
 }
 
+/** What every path and schema of one served version shares: names, paths, parameters, operation shape. */
+interface VersionDoc {
+  readonly model: ResourceModel;
+  readonly objectName: string;
+  readonly listName: string;
+  readonly apiVersion: string;
+  readonly label: string;
+  readonly base: string;
+  readonly namespaced: boolean;
+  readonly collection: string;
+  readonly item: string;
+  readonly scopeParams: unknown[];
+  readonly itemParams: unknown[];
+  op(verb: string, summary: string, rest: Record<string, unknown>): Record<string, unknown>;
+  objectResponse(status: '200' | '201', description: string): Record<string, unknown>;
+  requestBody(description: string): unknown;
+}
+
+function versionDoc(model: ResourceModel, version: VersionModel, prefix: string, tag: string): VersionDoc {
+  const objectName = componentName(model, version.name);
+  const apiVersion = `${model.group}/${version.name}`;
+  const id = (verb: string) => `${verb}_${encodeKind(model.kind)}_${encodeVersion(version.name)}_${encodeGroup(model.group)}`;
+  const deprecated = version.deprecated ? { deprecated: true } : {};
+  const warning = version.deprecated ? ` Deprecated${version.deprecationWarning ? `: ${version.deprecationWarning}` : '.'}` : '';
+  const base = `${prefix}/${model.group}/${version.name}`;
+  const namespaced = model.scope === 'Namespaced';
+  const collection = namespaced ? `${base}/namespaces/{namespace}/${model.plural}` : `${base}/${model.plural}`;
+  const scopeParams = namespaced ? params('namespace') : [];
+  return {
+    model,
+    objectName,
+    // listKind, not Kind + "List": Kubernetes keeps kinds and listKinds of a group distinct.
+    listName: componentName({ group: model.group, kind: model.listKind }, version.name),
+    apiVersion,
+    label: `${model.kind} (${apiVersion})`,
+    base,
+    namespaced,
+    collection,
+    item: `${collection}/{name}`,
+    scopeParams,
+    itemParams: [...scopeParams, ...params('name')],
+    op: (verb, summary, rest) => ({
+      operationId: id(verb),
+      summary,
+      ...(warning ? { description: warning.trim() } : {}),
+      tags: [tag],
+      ...deprecated,
+      ...rest,
+    }),
+    objectResponse: (status, description) => objectResponseOf(objectName, status, description),
+    requestBody: (description) => objectBody(objectName, description),
+  };
+}
+
 function addVersion(
   model: ResourceModel,
   version: VersionModel,
@@ -131,81 +185,77 @@ function addVersion(
   schemas: Record<string, unknown>,
   filterRefs: Set<string>,
 ): void {
-  const objectName = componentName(model, version.name);
-  // listKind, not Kind + "List": Kubernetes keeps kinds and listKinds of a group distinct.
-  const listName = componentName({ group: model.group, kind: model.listKind }, version.name);
-  const apiVersion = `${model.group}/${version.name}`;
-  schemas[objectName] = {
-    ...convertResourceSchema(version.rawSchema as Record<string, unknown>, { objectMetaRef: ref('ObjectMeta').$ref }),
-    'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.kind }],
-  };
-  schemas[listName] = {
-    type: 'object',
-    description: `A list of ${model.kind} objects.`,
-    required: ['items'],
-    properties: {
-      apiVersion: { type: 'string', const: apiVersion },
-      kind: { type: 'string', const: model.listKind },
-      metadata: ref('ListMeta'),
-      items: { type: 'array', items: ref(objectName) },
-    },
-    'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.listKind }],
-  };
-
-  const id = (verb: string) => `${verb}_${encodeKind(model.kind)}_${encodeVersion(version.name)}_${encodeGroup(model.group)}`;
-  const deprecated = version.deprecated ? { deprecated: true } : {};
-  const label = `${model.kind} (${apiVersion})`;
-  const warning = version.deprecated ? ` Deprecated${version.deprecationWarning ? `: ${version.deprecationWarning}` : '.'}` : '';
-  const op = (verb: string, summary: string, rest: Record<string, unknown>) => ({
-    operationId: id(verb),
-    summary,
-    ...(warning ? { description: warning.trim() } : {}),
-    tags: [tag],
-    ...deprecated,
-    ...rest,
-  });
-  const objectResponse = (status: '200' | '201', description: string) => objectResponseOf(objectName, status, description);
-  const requestBody = (description: string) => objectBody(objectName, description);
-
-  const base = `${prefix}/${model.group}/${version.name}`;
-  const namespaced = model.scope === 'Namespaced';
-  const collection = namespaced ? `${base}/namespaces/{namespace}/${model.plural}` : `${base}/${model.plural}`;
-  const item = `${collection}/{name}`;
-  const scopeParams = namespaced ? params('namespace') : [];
-  const itemParams = [...scopeParams, ...params('name')];
-
-  const where = whereSchemas(version, objectName, filterRefs);
+  const d = versionDoc(model, version, prefix, tag);
+  Object.assign(schemas, versionSchemas(d, version));
+  const where = whereSchemas(version, d.objectName, filterRefs);
   Object.assign(schemas, where.schemas);
-  const listParameters = [...UNTYPED_LIST_PARAMETERS, whereParameter(ref(where.root)), orderByParameter(version)];
+  const list = { parameters: [...UNTYPED_LIST_PARAMETERS, whereParameter(ref(where.root)), orderByParameter(version)], responses: listResponsesOf(d) };
+  paths[d.collection] = collectionPath(d, list);
+  paths[d.item] = itemPath(d);
+  if (version.subresources.status) paths[`${d.item}/status`] = statusPath(d);
+  if (version.subresources.scale) paths[`${d.item}/scale`] = scalePath(d);
+  if (d.namespaced) {
+    paths[`${d.base}/${model.plural}`] = {
+      get: d.op('listForAllNamespaces', `List or watch ${d.label} in all namespaces`, list),
+    };
+  }
+}
 
-  const watchEventName = `${objectName}.WatchEvent`;
-  schemas[watchEventName] = {
-    description: `The \`data\` of one Server-Sent Event of a watch of ${model.kind} (${apiVersion}).`,
-    oneOf: [
-      {
-        type: 'object',
-        required: ['type', 'object'],
-        additionalProperties: false,
-        properties: { type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] }, object: ref(objectName) },
+/** The object, its list, and the data of one SSE watch event, in that order. */
+function versionSchemas({ model, objectName, listName, apiVersion }: VersionDoc, version: VersionModel): Record<string, unknown> {
+  return {
+    [objectName]: {
+      ...convertResourceSchema(version.rawSchema as Record<string, unknown>, { objectMetaRef: ref('ObjectMeta').$ref }),
+      'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.kind }],
+    },
+    [listName]: {
+      type: 'object',
+      description: `A list of ${model.kind} objects.`,
+      required: ['items'],
+      properties: {
+        apiVersion: { type: 'string', const: apiVersion },
+        kind: { type: 'string', const: model.listKind },
+        metadata: ref('ListMeta'),
+        items: { type: 'array', items: ref(objectName) },
       },
-      ref('BookmarkWatchEvent'),
-      ref('ErrorWatchEvent'),
-    ],
+      'x-kubernetes-group-version-kind': [{ group: model.group, version: version.name, kind: model.listKind }],
+    },
+    [`${objectName}.WatchEvent`]: {
+      description: `The \`data\` of one Server-Sent Event of a watch of ${model.kind} (${apiVersion}).`,
+      oneOf: [
+        {
+          type: 'object',
+          required: ['type', 'object'],
+          additionalProperties: false,
+          properties: { type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] }, object: ref(objectName) },
+        },
+        ref('BookmarkWatchEvent'),
+        ref('ErrorWatchEvent'),
+      ],
+    },
   };
-  const listResponses = {
+}
+
+function listResponsesOf({ model, listName, objectName }: VersionDoc): Record<string, unknown> {
+  return {
     '200': {
       description: `The ${model.kind} objects. ${SSE_DESCRIPTION}`,
       content: {
         ...jsonOrYaml(ref(listName)),
-        'text/event-stream': { schema: ref(watchEventName) },
+        'text/event-stream': { schema: ref(`${objectName}.WatchEvent`) },
       },
     },
     ...errors('400', '401', '403', '404', '410', '422', '429'),
   };
+}
 
-  paths[collection] = {
+/** The list operation's parameters (where and orderBy typed for the version) and responses. */
+type ListOperation = { parameters: unknown[]; responses: Record<string, unknown> };
+
+function collectionPath({ namespaced, scopeParams, label, listName, op, objectResponse, requestBody }: VersionDoc, list: ListOperation): Record<string, unknown> {
+  return {
     ...(namespaced ? { parameters: scopeParams } : {}),
-    get: op('list', `List or watch ${label}`, { parameters: listParameters, responses: listResponses }),
+    get: op('list', `List or watch ${label}`, list),
     post: op('create', `Create a ${label}`, {
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),
@@ -220,7 +270,10 @@ function addVersion(
       },
     }),
   };
-  paths[item] = {
+}
+
+function itemPath({ itemParams, label, objectName, op, objectResponse, requestBody }: VersionDoc): Record<string, unknown> {
+  return {
     parameters: itemParams,
     get: op('read', `Read a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
     put: op('replace', `Replace a ${label}`, {
@@ -242,32 +295,29 @@ function addVersion(
       },
     }),
   };
-  if (version.subresources.status) {
-    paths[`${item}/status`] = {
-      parameters: itemParams,
-      get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
-      put: op('replaceStatus', `Replace the status of a ${label}`, {
-        parameters: WRITE_PARAMETERS,
-        requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
-        responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
-      }),
-    };
-  }
-  if (version.subresources.scale) {
-    const scale = jsonOrYaml(ref('Scale'));
-    paths[`${item}/scale`] = {
-      parameters: itemParams,
-      get: op('readScale', `Read the scale of a ${label}`, { responses: { '200': { description: 'The scale.', content: scale }, ...errors('401', '403', '404', '429') } }),
-      put: op('replaceScale', `Replace the scale of a ${label}`, {
-        parameters: params('dryRun'),
-        requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
-        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
-      }),
-    };
-  }
-  if (namespaced) {
-    paths[`${base}/${model.plural}`] = {
-      get: op('listForAllNamespaces', `List or watch ${label} in all namespaces`, { parameters: listParameters, responses: listResponses }),
-    };
-  }
+}
+
+function statusPath({ itemParams, label, op, objectResponse, requestBody }: VersionDoc): Record<string, unknown> {
+  return {
+    parameters: itemParams,
+    get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
+    put: op('replaceStatus', `Replace the status of a ${label}`, {
+      parameters: WRITE_PARAMETERS,
+      requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+    }),
+  };
+}
+
+function scalePath({ itemParams, label, op }: VersionDoc): Record<string, unknown> {
+  const scale = jsonOrYaml(ref('Scale'));
+  return {
+    parameters: itemParams,
+    get: op('readScale', `Read the scale of a ${label}`, { responses: { '200': { description: 'The scale.', content: scale }, ...errors('401', '403', '404', '429') } }),
+    put: op('replaceScale', `Replace the scale of a ${label}`, {
+      parameters: params('dryRun'),
+      requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
+      responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+    }),
+  };
 }

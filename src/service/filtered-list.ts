@@ -13,6 +13,7 @@ import { runQuery, type QueryPage } from './query-engine.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query-order.ts';
 import { parseFieldSelector, parseLabelSelector } from './watch-selectors.ts';
 import type { WatchKey } from './watch-hub.ts';
+import { pathSegment } from './resource-service.ts';
 
 type ListReq = OperationRequest<ListArgs, CallerContext>;
 
@@ -23,11 +24,16 @@ type ListReq = OperationRequest<ListArgs, CallerContext>;
  */
 export type CacheScope = { readonly kind: 'all' } | { readonly kind: 'namespaces'; readonly namespaces: ReadonlySet<string> } | { readonly kind: 'apiserver' };
 
-export interface FilteredListOptions {
-  caches: QueryCaches;
+/** How auth narrows one filtered list (src/auth/rbac-operations.ts); without tenants, not at all. */
+export interface ListGuard {
+  /** What the caller may read from the cache. */
+  readonly scope: CacheScope;
   /** The caller's own list from the apiserver, one page (across the namespaces it may list). */
   apiserverList(req: ListReq): Promise<KubeList>;
-  scope(req: ListReq): Promise<CacheScope>;
+}
+
+export interface FilteredListOptions {
+  caches: QueryCaches;
   /** Objects read from the apiserver for one filtered list at most. */
   maxScan: number;
   /** How long a list with a resourceVersion waits for the cache to reach it before asking the apiserver. */
@@ -35,7 +41,7 @@ export interface FilteredListOptions {
 }
 
 export interface FilteredLists {
-  list(req: ListReq): Promise<KubeList>;
+  list(req: ListReq, guard: ListGuard): Promise<KubeList>;
   readonly counters: { fromCache: number; fromApiserver: number };
 }
 
@@ -47,7 +53,9 @@ export function isQueryList(a: ListArgs): boolean {
 export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
   const counters = { fromCache: 0, fromApiserver: 0 };
 
-  async function list(req: ListReq): Promise<KubeList> {
+  async function list(req: ListReq, guard: ListGuard): Promise<KubeList> {
+    // A namespace that cannot name anything is bad input on either path.
+    if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
     const a = req.args;
     const order = a.orderBy ?? [];
     const fingerprint = queryFingerprint({
@@ -61,7 +69,7 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
     const fields = parseFieldSelector(a.fieldSelector, req.version.selectableFields.map((f) => f.jsonPath));
     const plan = { order, after, limit: a.limit };
     if (a.consistency !== 'STRONG' && a.resourceVersionMatch !== 'Exact') {
-      const scope = await opts.scope(req);
+      const scope = guard.scope;
       const store = scope.kind === 'apiserver' ? undefined : await storeFor(req);
       // A store stopped while this list waited (memory, failure) holds nothing any more.
       if (store && scope.kind !== 'apiserver' && (await caughtUp(store, a.resourceVersion)) && !store.closed) {
@@ -72,7 +80,7 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
       }
     }
     counters.fromApiserver++;
-    const { items, resourceVersion } = await readAll(req);
+    const { items, resourceVersion } = await readAll(req, guard);
     return answer(runQuery(items, { ...plan, match: where }), resourceVersion, fingerprint);
   }
 
@@ -94,7 +102,7 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
   }
 
   /** Every page of the caller's own list; refused beyond maxScan objects. */
-  async function readAll(req: ListReq): Promise<{ items: KubeObject[]; resourceVersion: string | undefined }> {
+  async function readAll(req: ListReq, guard: ListGuard): Promise<{ items: KubeObject[]; resourceVersion: string | undefined }> {
     const a = req.args;
     const items: KubeObject[] = [];
     let resourceVersion: string | undefined;
@@ -102,7 +110,7 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
     do {
       // resourceVersion applies to the first page only: Kubernetes refuses it with a continue token.
       const first = cont === undefined;
-      const page = await opts.apiserverList({
+      const page = await guard.apiserverList({
         ...req,
         args: {
           labelSelector: a.labelSelector, fieldSelector: a.fieldSelector, limit: 500, continue: cont,

@@ -9,7 +9,6 @@ import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
-import type { SchemaGateway } from '../transports/schema-gateway.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { WatchHub } from './watch-hub.ts';
@@ -66,7 +65,7 @@ export class LiveSchema {
   }
 
   /** Builds from the catalog's snapshot now and on every change, updating the gateway. */
-  follow(catalog: CrdCatalog, gateway: SchemaGateway): void {
+  follow(catalog: CrdCatalog, gateway: { update(schema: GraphQLSchema): void }): void {
     const apply = (snap: CrdSnapshot) => gateway.update(this.rebuild(snap));
     const first = catalog.current();
     if (first) apply(first);

@@ -8,8 +8,10 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
+import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
+import { noteErrorCode } from '../plugins/request-outcome.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -30,8 +32,10 @@ export interface AppOptions {
   explorer?: ExplorerSettings | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
-  /** Runs before every route (request ids, logs, metrics, admission). */
+  /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
+  /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
+  admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
 }
@@ -136,6 +140,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   app.disable('x-powered-by');
   // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
   app.locals.reportInternal = opts.reportInternal;
+  app.use(assignRequestId);
   if (opts.middleware?.length) app.use(...opts.middleware);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -154,17 +159,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const middlewareOptions = {
     context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
       const base = await context(req, res);
-      const caller = res.locals.caller as Caller | undefined;
+      const caller = callerOf(res);
       return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits ? { limits: caller.limits } : {}) } : base;
     },
   };
   const shared = expressMiddleware(apollo, middlewareOptions);
   const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
-  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), async (req, res, next) => {
-    if (!opts.tenants) return shared(req, res, next);
+  const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
+  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), gate, async (req, res, next) => {
+    const caller = callerOf(res);
+    if (!opts.tenants || !caller) return shared(req, res, next);
     try {
-      const caller = await opts.tenants.authenticate(req.get('authorization'));
-      res.locals.caller = caller;
       const view = await opts.tenants.schemaFor(caller);
       const handler = await pool!.get(view.key, view.schema);
       return handler(req, res, next);
@@ -191,7 +196,9 @@ export interface TenantHooks {
 /**
  * One started Apollo Server per distinct tenant schema. Apollo serves one schema per instance, and
  * a tenant must not even see the types of resources it cannot use; instances for schemas nobody
- * asks for any more are stopped after a grace period (in-flight requests finish first).
+ * asks for any more are stopped after a grace period (in-flight requests finish first). A Map in use
+ * order rather than lru-cache: entries are servers still starting (promises) whose eviction is a
+ * delayed asynchronous stop.
  */
 class ApolloPool {
   private readonly entries = new Map<string, Promise<{ apollo: ApolloServer; handler: express.RequestHandler }>>();
@@ -244,6 +251,7 @@ export function sendGraphQLError(res: express.Response, err: unknown): void {
   const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
   reportInternal(res.req, e);
   res.set(httpHeadersOf(e));
+  noteErrorCode(res, e.code);
   res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
 }
 
@@ -261,6 +269,18 @@ export function clientGone(_req: express.Request, res: express.Response): AbortS
   return controller.signal;
 }
 
+/**
+ * Gives every request its id before anything else runs: the client's X-Request-Id if well-formed,
+ * else a new one. It is stored back into the request so that every later reader (plugins, the
+ * GraphQL context, the REST router) gets the same id, and echoed in the response.
+ */
+export const assignRequestId: express.RequestHandler = (req, res, next) => {
+  const id = requestIdOf(req);
+  req.headers['x-request-id'] = id;
+  res.setHeader('X-Request-Id', id);
+  next();
+};
+
 let requestCounter = 0;
 export function requestIdOf(req: express.Request): string {
   const given = req.get('x-request-id');
@@ -276,6 +296,7 @@ export function requestIdOf(req: express.Request): string {
 export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHandler] {
   const notFound: express.RequestHandler = (req, res) => {
     const e = new ApiError('NOT_FOUND', `no route for ${req.method} ${req.path}`, { reason: 'NotFound' });
+    noteErrorCode(res, e.code);
     res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
   };
   const onError: express.ErrorRequestHandler = (err, req, res, _next) => {
@@ -299,6 +320,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
       res.end();
       return;
     }
+    noteErrorCode(res, e.code);
     if (req.path === '/graphql' || req.baseUrl === '/graphql') {
       res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
     } else {

@@ -7,7 +7,7 @@
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
@@ -58,66 +58,27 @@ interface ConnectionState {
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
-  // Shared subscription results are serialized once; their JSON replaces a token on the way out.
-  // Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
-  // in one write: the TCP socket is corked until the tick ends.
-  wss.on('connection', (socket) => {
-    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    let corked = false;
-    (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
-      if (tcp && !corked) {
-        corked = true;
-        tcp.cork();
-        process.nextTick(() => {
-          corked = false;
-          if (!tcp.destroyed) tcp.uncork();
-        });
-      }
-      send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
-    };
-  });
+  wss.on('connection', corkedSharedSend);
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
     if (!s) states.set(extra, (s = {}));
     return s;
   };
+  const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
   const disposable = useServer<Record<string, unknown>>(
     {
-      onConnect: async (ctx) => {
-        if (!opts.authenticate) return true;
-        const params = ctx.connectionParams ?? {};
-        const raw = typeof params.authorization === 'string' ? params.authorization
-          : typeof params.Authorization === 'string' ? params.Authorization
-            : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
-        try {
-          const caller = await opts.authenticate(raw);
-          const state = stateOf(ctx.extra);
-          state.caller = caller;
-          if (caller.expiresAt !== undefined) {
-            state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
-          }
-          return true;
-        } catch (err) {
-          const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
-          // Close reasons are limited to 123 bytes.
-          ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
-          return false;
-        }
-      },
+      onConnect: (ctx) => authenticateConnection(opts, ctx, stateOf(ctx.extra)),
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
-      // Parsing, validation (with the same limits as over HTTP) and the cost check happen here,
-      // where the caller's schema is known; graphql-ws then runs the returned arguments as they are.
       onSubscribe: async (ctx, id, payload) => {
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const requestId = `${state.connectionId}-${id}`;
         try {
-          return await prepare(state.caller, requestId, payload);
+          return await prepareSubscription(opts, state.caller, requestId, payload);
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
           // with an error message; the connection and its other subscriptions go on.
@@ -127,14 +88,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         }
       },
       onError: (ctx, id, _payload, errors) => {
-        const requestId = `${stateOf(ctx.extra).connectionId}-${id}`;
-        for (const e of errors) opts.reportInternal?.(e, requestId);
+        for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
         return errors.some(escaped) ? errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) : undefined;
       },
       onNext: (ctx, id, _payload, _args, result) => {
         if (!result.errors?.length) return undefined;
-        const requestId = `${stateOf(ctx.extra).connectionId}-${id}`;
-        for (const e of result.errors) opts.reportInternal?.(e, requestId);
+        for (const e of result.errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
@@ -146,45 +105,6 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     wss,
     opts.keepAliveMs ?? 12_000,
   );
-
-  /** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
-  async function prepare(caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
-    // The connection authenticated once; a token that was revoked since gets no new subscription.
-    await caller?.revalidate?.();
-    const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
-    let document: DocumentNode;
-    try {
-      document = parse(payload.query, opts.parseOptions);
-    } catch (err) {
-      return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-    }
-    const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-    let errors: readonly GraphQLError[];
-    try {
-      errors = validate(schema, document, rules);
-    } catch (err) {
-      // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
-      // subscription's root field.
-      return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
-    }
-    if (errors.length) return errors;
-    const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
-    const contextValue: CallerContext = caller
-      ? {
-        identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
-        ...(caller.limits ? { limits: caller.limits } : {}),
-        ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
-      }
-      : { requestId, transport: 'ws' };
-    try {
-      opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      return [toGraphQLError(err)];
-    }
-    return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
-  }
-
   return {
     wss,
     async close() {
@@ -193,6 +113,89 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Shared subscription results are serialized once; their JSON replaces a token on the way out.
+ * Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
+ * in one write: the TCP socket is corked until the tick ends.
+ */
+function corkedSharedSend(socket: WebSocket): void {
+  const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
+  let corked = false;
+  (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
+    if (tcp && !corked) {
+      corked = true;
+      tcp.cork();
+      process.nextTick(() => {
+        corked = false;
+        if (!tcp.destroyed) tcp.uncork();
+      });
+    }
+    send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
+  };
+}
+
+/** With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). */
+async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } },
+  state: ConnectionState): Promise<boolean> {
+  if (!opts.authenticate) return true;
+  const params = ctx.connectionParams ?? {};
+  const raw = typeof params.authorization === 'string' ? params.authorization
+    : typeof params.Authorization === 'string' ? params.Authorization
+      : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+  try {
+    const caller = await opts.authenticate(raw);
+    state.caller = caller;
+    if (caller.expiresAt !== undefined) {
+      state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
+    }
+    return true;
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
+    // Close reasons are limited to 123 bytes.
+    ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
+    return false;
+  }
+}
+
+/** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
+async function prepareSubscription(opts: WebSocketOptions, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  // The connection authenticated once; a token that was revoked since gets no new subscription.
+  await caller?.revalidate?.();
+  const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query, opts.parseOptions);
+  } catch (err) {
+    return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+  }
+  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  let errors: readonly GraphQLError[];
+  try {
+    errors = validate(schema, document, rules);
+  } catch (err) {
+    // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
+    // subscription's root field.
+    return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
+  }
+  if (errors.length) return errors;
+  const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
+  const contextValue: CallerContext = caller
+    ? {
+      identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
+      ...(caller.limits ? { limits: caller.limits } : {}),
+      ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
+    }
+    : { requestId, transport: 'ws' };
+  try {
+    opts.checkOperation?.({ schema, document, source: payload.query, operationName: payload.operationName, variables, context: contextValue });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return [toGraphQLError(err)];
+  }
+  return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
 }
 
 /** An error that escaped the error catalog: its own message stays in the log. */

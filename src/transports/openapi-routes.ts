@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Request, type Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
@@ -25,7 +26,7 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
   const builder = createOpenApiBuilder();
   const genericDocument = buildGenericOpenApiDocument() as OpenApiDocument;
   // One document per distinct resource list; tenants with the same view share it.
-  const cache = new Map<string, OpenApiDocument>();
+  const cache = new LRUCache<string, OpenApiDocument>({ max: 64 });
   const documentFor = async (req: Request, res: Response): Promise<OpenApiDocument | undefined> => {
     let resources = opts.resources();
     if (opts.authenticate && opts.visibleResources) {
@@ -45,7 +46,6 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
     if (!doc) {
       doc = builder.build(resources);
       cache.set(key, doc);
-      if (cache.size > 64) cache.delete(cache.keys().next().value!);
     }
     return doc;
   };
@@ -66,7 +66,16 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
     });
-    res.type('html').send(`<!doctype html>
+    res.type('html').send(referencePage);
+  });
+  // The page's script is a file of its own: the CSP allows no inline scripts.
+  router.get('/docs/rest/reference.js', (_req, res) => {
+    res.type('text/javascript').send(referenceScript);
+  });
+  return router;
+}
+
+const referencePage = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -78,11 +87,10 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
 <script src="/docs/rest/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/rest/reference.js"></script>
 </body>
-</html>`);
-  });
-  // The page's script is a file of its own: the CSP allows no inline scripts.
-  router.get('/docs/rest/reference.js', (_req, res) => {
-    res.type('text/javascript').send(`// The document needs the caller's token when tenants are on: "Authorize" sets it for every call.
+</html>`;
+
+/** The reference page's own script (served as a file: the CSP allows no inline scripts). */
+const referenceScript = `// The document needs the caller's token when tenants are on: "Authorize" sets it for every call.
 // Without a token the gateway describes the facade generically; once the user authorizes, the
 // page asks again with the token and shows the resources that tenant may use.
 const refetchAfterAuthorize = (system) => ({
@@ -116,7 +124,4 @@ window.ui = SwaggerUIBundle({
     return req;
   },
 });
-`);
-  });
-  return router;
-}
+`;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Locator, Page } from 'playwright-core';
 import { BROWSER_TIMEOUT } from './browser.ts';
+import { pollUntil } from './poll-until.ts';
 
 /** The element CodeMirror 5 (GraphiQL 4's editor) mounts on carries the editor instance. */
 interface CodeMirrorElement {
@@ -55,24 +56,21 @@ export function graphiql(page: Page) {
      */
     async setQuery(query: string): Promise<void> {
       await queryEditor().set(query);
-      await page.locator('.graphiql-query-editor .CodeMirror').first().evaluate(async (el) => {
-        const cm = (el as unknown as QueryEditorElement).CodeMirror;
-        for (let waited = 0; cm.documentAST?.loc?.source.body !== cm.getValue(); waited += 20) {
-          if (waited > 5_000) throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${cm.getValue()}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
+      const el = await page.locator('.graphiql-query-editor .CodeMirror').first().elementHandle();
+      await page.waitForFunction((e) => {
+        const cm = (e as unknown as QueryEditorElement).CodeMirror;
+        return cm.documentAST?.loc?.source.body === cm.getValue();
+      }, el, { timeout: BROWSER_TIMEOUT, polling: 20 }).catch((err: Error) => {
+        throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${query}\n(${err.message.split('\n')[0]})`);
       });
     },
     /** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
     async waitForResult(text: string): Promise<string> {
-      const deadline = Date.now() + BROWSER_TIMEOUT;
       let value = '';
-      while (Date.now() < deadline) {
+      return pollUntil(`the result pane to show ${JSON.stringify(text)}`, async () => {
         value = await resultPane().get();
-        if (value.includes(text)) return value;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`the result pane did not show ${JSON.stringify(text)} within ${BROWSER_TIMEOUT} ms; it shows:\n${value}`);
+        return value.includes(text) ? value : undefined;
+      }, { timeoutMs: BROWSER_TIMEOUT, detail: () => `it shows:\n${value}` });
     },
   };
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import { KubeClient, type KubeClientOptions } from '../../src/kube/kube-client.ts';
+import { pollUntil } from './poll-until.ts';
 
 export interface GraphQLErrorJson {
   message: string;
@@ -86,18 +87,7 @@ export function assertNoStackTrace(r: GraphQLResult): void {
   assert.doesNotMatch(r.text, /\bat [\w.<>]+ \(|\.ts:\d+:\d+|node:internal/, 'no stack frames in the response');
 }
 
-/** Polls until check() returns a value other than undefined, or fails at the deadline. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls until check() returns a value (see pollUntil), or fails at the deadline. */
+export function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  return pollUntil(what, check, { timeoutMs });
 }

@@ -5,6 +5,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 export interface PollOptions {
   timeoutMs?: number;
   intervalMs?: number;
+  /** More of what was seen, for the timeout's message (the state the probe looked at). */
+  detail?: () => string;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function pollUntil<T>(what: string, probe: () => Promise<T | undefi
     }
     if (Date.now() >= deadline) {
       const seen = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${seen})`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${seen}${opts.detail ? `; ${opts.detail()}` : ''})`);
     }
     await delay(intervalMs);
   }

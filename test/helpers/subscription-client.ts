@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { pollUntil } from './poll-until.ts';
 
 export interface WatchEventRecord {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'INITIAL_STATE_DONE' | 'BOOKMARK';
@@ -17,15 +18,11 @@ export interface GraphQLErrorRecord {
 }
 
 /** Polls `cond` every `everyMs` until it holds; fails with `what` (and `detail()`) after `timeoutMs`. */
+/** Polls cond (see pollUntil) and resolves with how long it took, in ms. */
 export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, detail?: () => string): Promise<number> {
   const started = performance.now();
-  for (;;) {
-    if (await cond()) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) {
-      throw new Error(`${what}: not within ${timeoutMs} ms${detail ? ` (${detail()})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pollUntil(what, cond, { timeoutMs, intervalMs: 20, detail });
+  return performance.now() - started;
 }
 
 export function wsUrl(httpUrl: string): string {

@@ -207,9 +207,9 @@ describe('deploy/helm/crdgate', () => {
       subjects: o.subjects,
     })).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
     assert.deepEqual(pick(helmed), pick(base));
-    // Not two empty lists: the gateway's six rules, and the aggregation, are in both.
+    // Not two empty lists: the gateway's seven rules (TokenReview mode's included), and the aggregation, are in both.
     assert.equal(rbac(base).length, 4);
-    assert.equal(normalizedRules(find(helmed, 'ClusterRole', 'crdgate').rules).length, 6);
+    assert.equal(normalizedRules(find(helmed, 'ClusterRole', 'crdgate').rules).length, 7);
     // Any release name: the same rules, bound to that release's service account in its namespace.
     const other = await render('edge', 'gateways', ['--set', 'tenants=none']);
     assert.deepEqual(normalizedRules(find(other, 'ClusterRole', 'edge-crdgate').rules), normalizedRules(find(base, 'ClusterRole', 'crdgate').rules));

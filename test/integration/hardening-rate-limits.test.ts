@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { KubeApiError, KubeClient } from '../../src/kube/kube-client.ts';
-import { rateLimits, retryingTooManyRequests, type RateLimits } from '../../src/plugins/rate-limits.ts';
+import { rateLimits, realClock, retryingTooManyRequests, type Clock, type RateLimits } from '../../src/plugins/rate-limits.ts';
 import { hmacSecret, nowSeconds, signHs256, TenantsDir } from '../helpers/jwt-issuer.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
@@ -34,12 +34,12 @@ async function kapply(objects: unknown[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-async function start(limits: Partial<RateLimits>): Promise<string> {
+async function start(limits: Partial<RateLimits>, clock?: Clock): Promise<string> {
   const file = dir.writeConfig(`${gateways.length}.yaml`, {
     auth: { issuer, audience, algorithms: ['HS256'], secretFile: 'hs.secret' },
     tenants: ['a', 'b'].map((t) => ({ name: t, match: { tenant: t }, user: `hard-${t}:{sub}`, groups: [group] })),
   });
-  const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false, plugins: [rateLimits({ limits })] });
+  const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false, plugins: [rateLimits({ limits, clock })] });
   gateways.push(gateway);
   const server = await gateway.listen(0);
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -68,8 +68,10 @@ after(async () => {
 const getQuery = () => JSON.stringify({ query: `{ cronTab_stable_example_com(namespace: "${ns}", name: "c0") { metadata { name } } }` });
 
 test('requests per second: the burst passes, the excess is 429 TOO_MANY_REQUESTS with Retry-After; other tenants are unaffected', async () => {
-  // 0.2/s: the bucket cannot refill a token during the test.
-  const base = await start({ requestsPerSecond: 0.2, burst: 3 });
+  // The budgets' clock stands still: no token comes back during the test, however long it takes,
+  // so the refusal's Retry-After is the whole 5 s a token takes at 0.2/s.
+  const frozen = realClock.now();
+  const base = await start({ requestsPerSecond: 0.2, burst: 3 }, { ...realClock, now: () => frozen });
   const post = (tenant: string) => fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(tenant) }, body: getQuery() });
   // RBAC reaches the authorizer after a moment: the first request may need a retry of its own.
   await pollUntil('tenant a to read its object', async () => {

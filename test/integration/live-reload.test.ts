@@ -8,6 +8,7 @@ import { loadFile } from '../../src/kube/kube-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { encodeGroup } from '../../src/model/graphql-type-names.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
 
 const admin = () => new KubeClient(loadFile(testCluster().kubeconfig));
 const group = `${uniqueName('reload')}.example.com`;
@@ -60,11 +61,8 @@ async function rootFields(): Promise<Set<string>> {
 
 async function timeUntil(cond: () => Promise<boolean>, limitMs: number, what: string): Promise<number> {
   const started = performance.now();
-  for (;;) {
-    if (await cond()) return performance.now() - started;
-    if (performance.now() - started > limitMs) assert.fail(`${what} did not happen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await pollUntil(what, cond, { timeoutMs: limitMs, intervalMs: 25 });
+  return performance.now() - started;
 }
 
 before(async () => {

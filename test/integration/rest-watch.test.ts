@@ -208,7 +208,8 @@ describe('REST watch (SSE)', () => {
     await cluster.waitFor('ADDED cct', (es) => es.some((e) => e.event === 'ADDED' && e.json.object.metadata.name === cct));
     assert.equal(await cluster.waitForEnd(10_000), 'end');
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 2_900 && elapsed < 8_000, `ended after ${elapsed} ms, asked for 3 s`);
+    // Not before the 3 s asked for (load only makes it later); waitForEnd bounds the other side.
+    assert.ok(elapsed >= 2_900, `ended after ${elapsed} ms, asked for 3 s`);
     assertStreamMatchesDocument(cluster, clusterPath);
   });
 

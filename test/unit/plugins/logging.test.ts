@@ -8,7 +8,9 @@ import express from 'express';
 import request from 'supertest';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { requestIdOf } from '../../../src/transports/create-app.ts';
+import { ApiError } from '../../../src/api-errors.ts';
+import { assignRequestId, requestIdOf } from '../../../src/transports/create-app.ts';
+import { sendProblem } from '../../../src/transports/rest-router.ts';
 import { createLogger, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
 
@@ -41,8 +43,9 @@ async function appWith(logger: ReturnType<typeof memoryLogger>['logger']) {
     plugins: plugin.apollo!.plugins,
   });
   await apollo.start();
+  // As the gateway's app does: the transport gives the request its id, then the plugins run.
   const app = express();
-  app.use(...plugin.middleware!);
+  app.use(assignRequestId, ...plugin.middleware!);
   const seenIds: string[] = [];
   app.use('/graphql', express.json(), (req, res, next) => {
     seenIds.push(requestIdOf(req));
@@ -51,7 +54,7 @@ async function appWith(logger: ReturnType<typeof memoryLogger>['logger']) {
   });
   app.get('/rest/things', (req, res) => {
     seenIds.push(requestIdOf(req));
-    res.status(403).type('application/problem+json').send(JSON.stringify({ status: 403, code: 'FORBIDDEN', detail: 'no' }));
+    sendProblem(req, res, new ApiError('FORBIDDEN', 'no', { reason: 'Forbidden' }));
   });
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   return { app, apollo, seenIds };

@@ -16,12 +16,14 @@ import { GraphQLError } from 'graphql';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
-import { ApiError, fromKubeError, toProblem } from '../../../src/api-errors.ts';
+import { ApiError, fromKubeError } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import { apiRouteOf, kubePathTemplate, otlpExporter, otlpTracesUrl, tracing, type TracingPlugin } from '../../../src/plugins/tracing.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { pollUntil } from '../../helpers/poll-until.ts';
+import { assignRequestId } from '../../../src/transports/create-app.ts';
+import { sendProblem } from '../../../src/transports/rest-router.ts';
 
 interface SentCall {
   method: string;
@@ -75,8 +77,9 @@ async function appWith(plugin: TracingPlugin) {
     plugins: plugin.apollo!.plugins as never,
   });
   await apollo.start();
+  // As the gateway's app does: the transport gives the request its id, then the plugins run.
   const app = express();
-  app.use(...plugin.middleware!);
+  app.use(assignRequestId, ...plugin.middleware!);
   app.use('/graphql', express.json(), expressMiddleware(apollo, {
     context: async ({ req }) => ({ tenant: req.get('x-tenant'), requestId: req.get('x-request-id') }),
   }));
@@ -84,8 +87,7 @@ async function appWith(plugin: TracingPlugin) {
     try {
       res.json(await kube.request('GET', `/apis/${req.params.group}/${req.params.version}/namespaces/${req.params.namespace}/${req.params.plural}/${req.params.name}`));
     } catch (err) {
-      const e = fromKubeError(err);
-      res.status(e.httpStatus).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl)));
+      sendProblem(req, res, fromKubeError(err));
     }
   });
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));

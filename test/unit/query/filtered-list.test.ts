@@ -7,7 +7,7 @@ import { ApiError } from '../../../src/api-errors.ts';
 import type { KubeList, KubeObject, ListArgs, OperationRequest } from '../../../src/contract/operations.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { parseOrderByText, parseWhere } from '../../../src/model/query-filter.ts';
-import { createFilteredLists, isQueryList, type CacheScope } from '../../../src/service/filtered-list.ts';
+import { createFilteredLists, isQueryList, type CacheScope, type ListGuard } from '../../../src/service/filtered-list.ts';
 import type { FeedHandlers } from '../../../src/service/query-cache-feed.ts';
 import { QueryCaches } from '../../../src/service/query-cache.ts';
 import { gadget } from './gadget-crd.ts';
@@ -39,10 +39,9 @@ function setup(scope: CacheScope = { kind: 'all' }, apiserverObjects: KubeObject
     },
   });
   const apiserverCalls: ListArgs[] = [];
-  const lists = createFilteredLists({
-    caches,
-    scope: async () => scope,
-    maxScan: 25,
+  const inner = createFilteredLists({ caches, maxScan: 25 });
+  const guard: ListGuard = {
+    scope,
     apiserverList: async (req) => {
       apiserverCalls.push(req.args);
       const from = Number(req.args.continue ?? 0);
@@ -51,7 +50,8 @@ function setup(scope: CacheScope = { kind: 'all' }, apiserverObjects: KubeObject
       const next = from + 10 < inScope.length ? String(from + 10) : undefined;
       return { metadata: { resourceVersion: '90', ...(next ? { continue: next } : {}) }, items } satisfies KubeList;
     },
-  });
+  };
+  const lists = { list: (req: Req) => inner.list(req, guard), counters: inner.counters };
   const req = (args: ListArgs, namespace?: string): Req => ({ resource, version, args, context: {}, ...(namespace ? { namespace } : {}) });
   return { caches, feeds, timers, lists, apiserverCalls, req };
 }

@@ -1,0 +1,255 @@
+// The operations as each caller's RBAC allows them, for tenants. Kubernetes itself refuses what a
+// caller may not do (every call impersonates it); what the gateway adds is what Kubernetes cannot
+// do for a shared watch, a shared cache or an all-namespace list: a list spanning only the
+// namespaces the caller may list, a filtered list read from the cache only where the caller's own
+// list is unconditional (and cut to those namespaces), and a shared watch filtered per event to the
+// namespaces the caller may watch, re-checked when RBAC changes and ended when the grant or the
+// token goes.
+import { ApiError, fromKubeError } from '../api-errors.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
+import type { KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, WatchArgs } from '../contract/operations.ts';
+import { setTimer } from '../service/deadline-timer.ts';
+import type { GatewayOperations, HubOperations } from '../service/hub-operations.ts';
+import { partitionedList } from '../service/partitioned-list.ts';
+import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
+import { pathSegment } from '../service/resource-service.ts';
+import type { Permissions } from './permissions.ts';
+import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
+
+export interface RbacOperationsOptions {
+  /** How soon after the last of a burst of RBAC changes live watches are re-checked. */
+  recheckDelayMs?: number;
+  /** How long after an RBAC change live watches are re-checked at the latest, however the changes go on. */
+  recheckMaxWaitMs?: number;
+}
+
+/** The operations as the caller's RBAC allows them; stopRechecks() ends the re-check timers. */
+export interface RbacOperations extends GatewayOperations {
+  stopRechecks(): void;
+}
+
+type WatchReq = OperationRequest<WatchArgs, CallerContext>;
+
+interface LiveWatch {
+  req: WatchReq;
+  /** Namespaces the subscriber may watch, when it may not watch them all; read by the filter. */
+  namespaces?: Set<string>;
+  /**
+   * The RBAC view is stale and Kubernetes could not confirm the subscriber's rights at the last
+   * try: its next event ends the subscription instead of being delivered.
+   */
+  unverified?: boolean;
+  revoke(err: ApiError): void;
+}
+
+export function rbacOperations(ops: HubOperations, permissions: Permissions, opts: RbacOperationsOptions = {}): RbacOperations {
+  const live = new Set<LiveWatch>();
+  const schedule = recheckOnRbacChange(permissions, live, opts);
+
+  async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
+    // A namespace that cannot name anything is bad input, whatever the caller's rights.
+    if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
+    const entry: LiveWatch = { req, namespaces: await watchScope(permissions, req), revoke: () => {} };
+    let revoked: ApiError | undefined;
+    let credentials: { cancel(): void } | undefined;
+    const stream = ops.watchGuarded(req, {
+      visible: visibility(permissions, req, entry),
+      endReason: () => revoked,
+      onEnd: () => {
+        credentials?.cancel();
+        live.delete(entry);
+      },
+    });
+    entry.revoke = (err) => {
+      revoked = err;
+      // Ends the hub subscriber; a pending next() then reports the reason.
+      void stream.return?.();
+    };
+    live.add(entry);
+    credentials = watchCredentials(req.context, (err) => entry.revoke(err));
+    return stream;
+  }
+
+  async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
+    if (isQueryList(req.args)) return ops.queryList(req, { scope: await cacheScope(permissions, req), apiserverList: plainList });
+    return plainList(req);
+  }
+
+  async function plainList(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
+    const identity = req.context.identity;
+    const namespaced = req.resource.scope === 'Namespaced';
+    if (!identity || !namespaced || req.namespace) return ops.list(req);
+    const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+    const perms = await permissions.of(identity, [ref]);
+    if (perms.clusterWide('list', ref)) return ops.list(req);
+    const namespaces = perms.namespacesWhere('list', ref);
+    if (!namespaces.length) throw forbidden(req, 'list', undefined);
+    return partitionedList(ops.service, req, namespaces);
+  }
+
+  return { ...ops, list, watch, stopRechecks: () => schedule.cancel() };
+}
+
+/**
+ * What a caller may read from the cache, which holds what the gateway sees: where its own list is
+ * unconditional — cluster-wide, or by namespace rules without resourceNames (the same rules that
+ * partition a plain list across namespaces) — and nothing elsewhere: a list limited to some
+ * names goes to the apiserver as the caller, which answers it exactly as Kubernetes does.
+ */
+async function cacheScope(permissions: Permissions, req: OperationRequest<ListArgs, CallerContext>): Promise<CacheScope> {
+  const identity = req.context.identity;
+  if (!identity) return { kind: 'all' };
+  const namespaced = req.resource.scope === 'Namespaced';
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+  const perms = await permissions.of(identity, [ref]);
+  if (!namespaced || req.namespace !== undefined) return perms.allowedIn('list', ref, req.namespace) ? { kind: 'all' } : { kind: 'apiserver' };
+  if (perms.clusterWide('list', ref)) return { kind: 'all' };
+  const namespaces = perms.namespacesWhere('list', ref);
+  return namespaces.length ? { kind: 'namespaces', namespaces: new Set(namespaces) } : { kind: 'apiserver' };
+}
+
+/**
+ * Credentials that expire end the subscription then, not at the next event; a token that can be
+ * revoked before it expires (TokenReview mode) is asked about again now and then.
+ */
+function watchCredentials(context: CallerContext, revoke: (err: ApiError) => void): { cancel(): void } {
+  const expiry = context.expiresAt === undefined ? undefined
+    : setTimer(() => revoke(new ApiError('UNAUTHENTICATED', 'the token expired; reconnect with a fresh token', { reason: 'Unauthorized' })), context.expiresAt);
+  const revalidate = context.revalidate;
+  if (!revalidate || !context.revalidateEveryMs) return { cancel: () => expiry?.cancel() };
+  const timer = setInterval(() => {
+    revalidate().catch((err: unknown) => {
+      const e = err instanceof ApiError ? err : fromKubeError(err);
+      if (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN') revoke(e);
+    });
+  }, context.revalidateEveryMs);
+  timer.unref();
+  return {
+    cancel: () => {
+      clearInterval(timer);
+      expiry?.cancel();
+    },
+  };
+}
+
+/**
+ * RBAC changed: re-ask Kubernetes for every live tenant watch, soon but batched (recheck-schedule.ts).
+ * When the watch of RBAC objects has been failing for a while, changes may go unseen: each second,
+ * Kubernetes is asked afresh about exactly what each subscription uses.
+ */
+function recheckOnRbacChange(permissions: Permissions, live: ReadonlySet<LiveWatch>, opts: RbacOperationsOptions): RecheckSchedule {
+  const schedule = recheckSchedule((repeat) => {
+    if (repeat) permissions.forget();
+    for (const w of live) void recheck(permissions, w);
+  }, { delayMs: opts.recheckDelayMs ?? 250, maxWaitMs: opts.recheckMaxWaitMs ?? 1_000, followUpsMs: [750, 2_250, 3_750] });
+  permissions.onInvalidate(() => schedule.changed());
+  permissions.onViewState((state) => {
+    if (state === 'fresh') {
+      for (const w of live) void recheck(permissions, w);
+      return;
+    }
+    permissions.forget();
+    for (const w of live) void verifyByAccessReview(permissions, w);
+  });
+  return schedule;
+}
+
+async function recheck(permissions: Permissions, w: LiveWatch): Promise<void> {
+  try {
+    // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
+    w.namespaces = await watchScope(permissions, w.req);
+    w.unverified = false;
+  } catch (err) {
+    w.revoke(err instanceof ApiError ? err : fromKubeError(err));
+  }
+}
+
+/**
+ * A re-check that does not depend on the gateway's view of RBAC objects: SubjectAccessReviews
+ * for list and watch where the subscription watches (its namespace, the namespaces it was
+ * narrowed to, or the cluster). When Kubernetes answers with an error, the subscription is
+ * marked unverified: it stays open while nothing happens, but is ended rather than sent an event.
+ */
+async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Promise<void> {
+  const identity = w.req.context.identity;
+  if (!identity) return;
+  const r = w.req.resource;
+  const namespaced = r.scope === 'Namespaced';
+  const may = async (namespace?: string) => {
+    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace });
+    const [list, watch] = await Promise.all([ask('list'), ask('watch')]);
+    return list && watch;
+  };
+  try {
+    if (!namespaced || w.req.namespace) {
+      if (!(await may(namespaced ? w.req.namespace : undefined))) throw forbidden(w.req, 'watch', w.req.namespace);
+    } else if (w.namespaces) {
+      const kept = (await Promise.all([...w.namespaces].map(async (ns) => ((await may(ns)) ? ns : undefined)))).filter((ns) => ns !== undefined);
+      if (!kept.length) throw forbidden(w.req, 'watch', undefined);
+      w.namespaces = new Set(kept);
+    } else if (!(await may())) {
+      // No longer across all namespaces: which ones is a question for rules reviews.
+      w.namespaces = await watchScope(permissions, w.req);
+    }
+    w.unverified = false;
+  } catch (err) {
+    const e = err instanceof ApiError ? err : fromKubeError(err);
+    if (e.code === 'FORBIDDEN') w.revoke(e);
+    // No answer at all (the apiserver cannot be reached): it cannot send events either, and the
+    // next second asks again. Any answer that is not one (429, 5xx, a timeout) leaves the
+    // subscription unverified.
+    else if (!(e.code === 'UNAVAILABLE' && e.details.kubernetesCode === undefined)) w.unverified = true;
+  }
+}
+
+/** What the caller may watch: everything (undefined), some namespaces, or FORBIDDEN. */
+async function watchScope(permissions: Permissions, req: WatchReq): Promise<Set<string> | undefined> {
+  const identity = req.context.identity;
+  if (!identity) return undefined;
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
+  const perms = await permissions.of(identity, [ref]);
+  const ns = ref.namespaced ? req.namespace : undefined;
+  // A watch needs list and watch, as the apiserver requires for its own watches.
+  if (perms.allowedIn('watch', ref, ns) && perms.allowedIn('list', ref, ns)) return undefined;
+  if (ref.namespaced && !ns) {
+    const watchable = perms.namespacesWhere('watch', ref).filter((n) => perms.allowedIn('list', ref, n));
+    if (watchable.length) return new Set(watchable);
+  }
+  throw forbidden(req, 'watch', ns);
+}
+
+/**
+ * Events of namespaces the subscriber may not see never reach it, even on a shared watch: each
+ * event is checked against the namespaces of the last re-check and the newest rules Kubernetes
+ * gave for this caller, so a narrower grant applies from the next event on. An unverified
+ * subscription is ended by its next event instead.
+ */
+function visibility(permissions: Permissions, req: WatchReq, entry: LiveWatch): ((object: KubeObject) => boolean) | undefined {
+  const identity = req.context.identity;
+  if (!identity) return undefined;
+  const namespaced = req.resource.scope === 'Namespaced';
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+  return (o) => {
+    if (entry.unverified) {
+      queueMicrotask(() => entry.revoke(unverifiable()));
+      return false;
+    }
+    if (!namespaced) return true;
+    const ns = (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    if (entry.namespaces && !entry.namespaces.has(ns)) return false;
+    const latest = permissions.latest(identity);
+    return !latest || (latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns));
+  };
+}
+
+function unverifiable(): ApiError {
+  return new ApiError('UNAVAILABLE', 'the gateway cannot confirm with Kubernetes that you may still watch this (its view of RBAC is out of date and Kubernetes did not answer); subscribe again',
+    { reason: 'ServiceUnavailable', retryAfterSeconds: 1 });
+}
+
+function forbidden(req: OperationRequest<unknown, CallerContext>, verb: string, namespace: string | undefined): ApiError {
+  const who = req.context.identity?.user ?? 'the caller';
+  const where = namespace ? ` in the namespace "${namespace}"` : req.resource.scope === 'Namespaced' ? ' in any namespace' : ' at the cluster scope';
+  return new ApiError('FORBIDDEN', `${req.resource.plural}.${req.resource.group} is forbidden: User "${who}" cannot ${verb} resource "${req.resource.plural}" in API group "${req.resource.group}"${where}`,
+    { reason: 'Forbidden', group: req.resource.group, kind: req.resource.plural });
+}

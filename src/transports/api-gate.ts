@@ -1,0 +1,32 @@
+// Who calls an API route (GraphQL over HTTP, REST): with tenants, the caller of the bearer token;
+// then admission by the budgets (rate limits) under the caller's tenant ('' without tenants). It
+// runs after the route's body parser and before the route, and a refusal is answered in the
+// route's own error format. WebSocket connections authenticate in connection_init instead, and
+// their subscriptions are counted as watches, not admitted as requests.
+import type { RequestHandler, Request, Response } from 'express';
+import type { Caller } from '../auth/authenticate.ts';
+
+export interface ApiGateOptions {
+  /** With tenants: verifies the bearer token; absent: callers act as the gateway. */
+  authenticate?: (authorization: string | undefined) => Promise<Caller>;
+  /** Throws (or rejects with) an ApiError (TOO_MANY_REQUESTS) when the tenant is over its budget. */
+  admit?: (tenant: string) => void | Promise<void>;
+}
+
+/** The caller the gate found, for the route behind it; undefined without tenants. */
+export function callerOf(res: Response): Caller | undefined {
+  return res.locals.caller as Caller | undefined;
+}
+
+export function apiGate(opts: ApiGateOptions, refuse: (req: Request, res: Response, err: unknown) => void): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      if (opts.authenticate) res.locals.caller = await opts.authenticate(req.get('authorization'));
+      await opts.admit?.(callerOf(res)?.tenant ?? '');
+    } catch (err) {
+      refuse(req, res, err);
+      return;
+    }
+    next();
+  };
+}
