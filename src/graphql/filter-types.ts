@@ -3,12 +3,12 @@
 // order direction. Shared by every CRD and version, so the schema grows by one Where type per
 // object type only. Their names contain no `_`, so they never meet a generated name.
 import {
-  GraphQLBoolean, GraphQLEnumType, GraphQLFloat, GraphQLInputObjectType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
+  GraphQLBoolean, GraphQLEnumType, GraphQLInputObjectType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
 } from 'graphql';
 import type { GraphQLInputFieldConfigMap, GraphQLInputType, GraphQLScalarType } from 'graphql';
 import { LIST_OPERATORS, scalarOperators } from '../model/query-filter.ts';
 import { OBJECT_META_FILTER, OWNER_REFERENCE_FILTER, type FilterScalar, type ObjectFilter, type ScalarFilter } from '../model/query-fields.ts';
-import { DateTimeScalar, Int64Scalar, IntOrStringScalar } from './scalars.ts';
+import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar } from './scalars.ts';
 
 /**
  * The extensions of every field, value and type built here. graphql-js gives each one without
@@ -50,7 +50,7 @@ export function operatorFields(operators: readonly string[], operand: GraphQLInp
 }
 
 const scalarOperand: Record<FilterScalar, GraphQLScalarType> = {
-  string: GraphQLString, int: GraphQLInt, int64: Int64Scalar, float: GraphQLFloat, boolean: GraphQLBoolean,
+  string: GraphQLString, int: GraphQLInt, int64: Int64Scalar, float: FloatScalar, boolean: GraphQLBoolean,
   dateTime: DateTimeScalar, intOrString: IntOrStringScalar, json: GraphQLString,
 };
 

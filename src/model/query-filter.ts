@@ -307,7 +307,8 @@ export function scalarValue(v: unknown, f: Pick<ScalarFilter, 'scalar' | 'enum'>
       return integerValue(v, path);
     case 'float':
       if (typeof v === 'number' && Number.isFinite(v)) return v;
-      if (typeof v === 'bigint') return Number(v);
+      // A whole number beyond 2^53 in a `number` field is kept exactly, as Kubernetes keeps it.
+      if (typeof v === 'bigint') return v;
       throw new QueryInputError(path, `expected a number, got ${describe(v)}`);
     case 'intOrString':
       if (typeof v === 'string') return v;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api-errors.ts';
 import type { OrderTerm } from '../model/query-filter.ts';
-import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { instantOf } from './query-matching.ts';
 
 type SortValue = string | number | bigint | boolean;
@@ -76,7 +76,7 @@ const PREFIX = 'q1.';
 
 /** What a cursor must belong to: the resource, the scope, the selectors, the filter and the order. */
 export function queryFingerprint(parts: unknown): string {
-  return createHash('sha256').update(stringifyKubernetesJson(parts)).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(stringifyJson(parts)).digest('base64url').slice(0, 16);
 }
 
 export function encodeCursor(key: SortKey, fingerprint: string): string {

@@ -40,7 +40,9 @@ describe('where', () => {
     refused({ spec: { size: { eq: 1.5 } } }, 'where.spec.size.eq', /expected an integer/);
     refused({ spec: { size: { gt: 'ten' } } }, 'where.spec.size.gt', /expected an integer/);
     refused({ spec: { count: { lt: 2 ** 31 } } }, 'where.spec.count.lt', /not a 32-bit integer/);
-    assert.deepEqual(where({ spec: { ratio: { gte: 10n ** 20n } } }), spec(field('ratio', { op: 'gte', type: 'number', value: 1e20 })));
+    // A number field keeps a whole number beyond 2^53 exactly, as Kubernetes does.
+    assert.deepEqual(where({ spec: { ratio: { gte: 10n ** 20n } } }), spec(field('ratio', { op: 'gte', type: 'number', value: 10n ** 20n })));
+    assert.deepEqual(where({ spec: { ratio: { eq: 9007199254740993n } } }), spec(field('ratio', { op: 'eq', type: 'number', value: 9007199254740993n })));
     refused({ spec: { expires: { lt: 'tomorrow' } } }, 'where.spec.expires.lt', /RFC 3339/);
     assert.deepEqual(where({ spec: { expires: { lt: '2030-01-01T00:00:00+02:00' } } }), spec(field('expires', { op: 'lt', type: 'dateTime', value: '2030-01-01T00:00:00+02:00' })));
     refused({ spec: { phase: { eq: 'Done' } } }, 'where.spec.phase.eq', /one of "Pending", "Running", "Failed"/);

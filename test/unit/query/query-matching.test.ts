@@ -44,6 +44,10 @@ describe('where over objects', () => {
     assert.equal(matches({ spec: { ratio: { gt: 1 } } }, { ratio: 1.5 }), true);
     assert.equal(matches({ spec: { ratio: { in: [1.5] } } }, { ratio: 1.5 }), true);
     assert.equal(matches({ spec: { ratio: { in: [2] } } }, { ratio: 2 }), true);
+    // A whole number beyond 2^53 in a number field: every digit counts.
+    assert.equal(matches({ spec: { ratio: { eq: 2n ** 53n + 1n } } }, { ratio: 2n ** 53n + 1n }), true);
+    assert.equal(matches({ spec: { ratio: { eq: 2n ** 53n + 1n } } }, { ratio: 2 ** 53 }), false);
+    assert.equal(matches({ spec: { ratio: { gt: 2 ** 53 } } }, { ratio: 2n ** 53n + 1n }), true);
   });
 
   it('compares date-times as instants, across offsets and fractional digits', () => {
