@@ -234,7 +234,7 @@ describe('filtered and sorted lists', () => {
     // Int64 values keep every digit on the way out, too.
     const r = await graphql('w', `{ ${listField}(orderBy: [{ field: spec_big, direction: DESC }], first: 2) { edges { node { spec { big } } } } }`);
     const max = objects.reduce((m, o) => ((o.spec['big'] as bigint) > m ? (o.spec['big'] as bigint) : m), 0n);
-    assert.match(r.text, new RegExp(`"big":"${max}"`));
+    assert.match(r.text, new RegExp(`"big":${max}[,}]`));
   });
 
   it('cuts cached answers to what each tenant may list; a conditional right goes to the apiserver as the caller', async () => {
