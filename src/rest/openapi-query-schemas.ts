@@ -200,6 +200,12 @@ export function orderByParameter(version: VersionModel): Schema {
   };
 }
 
+/**
+ * The empty filter as the example: without one, Swagger UI's "Try it out" fills the field with a
+ * sample of the whole Where schema (every operator of every field), which no server takes in a URL.
+ */
+export const WHERE_EXAMPLE: Readonly<Record<string, never>> = Object.freeze({});
+
 export function whereParameter(schema: Schema): Schema {
-  return { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema } } };
+  return { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema, example: WHERE_EXAMPLE } } };
 }

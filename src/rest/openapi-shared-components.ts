@@ -1,7 +1,7 @@
 // Components of the REST facade's OpenAPI document that every resource shares, used by the live
 // per-CRD document and by the generic openapi.yaml alike.
 import { ApiErrorCode, authReasons } from '../api-errors.ts';
-import { CONSISTENCY_DESCRIPTION, ORDER_BY_DESCRIPTION, WHERE_DESCRIPTION } from './openapi-query-schemas.ts';
+import { CONSISTENCY_DESCRIPTION, ORDER_BY_DESCRIPTION, WHERE_DESCRIPTION, WHERE_EXAMPLE } from './openapi-query-schemas.ts';
 
 export function ref(schemaName: string): { $ref: string } {
   return { $ref: `#/components/schemas/${schemaName}` };
@@ -232,7 +232,7 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
     'With watch: send existing objects first (ADDED), then the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end).'),
   timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'With watch: end the stream after this many seconds.'),
-  where: { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema: ref('Where') } } },
+  where: { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema: ref('Where'), example: WHERE_EXAMPLE } } },
   orderBy: query('orderBy', { type: 'string' }, ORDER_BY_DESCRIPTION),
   consistency: query('consistency', { type: 'string', enum: ['CACHED', 'STRONG'] }, CONSISTENCY_DESCRIPTION),
   lastEventId: {
