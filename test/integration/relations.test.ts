@@ -172,6 +172,74 @@ describe('relations', () => {
     assert.deepEqual(r.recent.map((e: any) => e.message), ['new', 'mid']);
   });
 
+  it('answers N objects with one Kubernetes call per kind and namespace per hop', async () => {
+    const batch = await namespaces.create('rel-batch');
+    const top = await create(cronTab(batch, 'top'));
+    const n = 6;
+    for (let i = 0; i < n; i++) {
+      const owner = await create(cronTab(batch, `owner-${i}`, [ownerRef(top as any, true)]));
+      const tab = await create({ ...cronTab(batch, `tab-${i}`, [ownerRef(owner as any, true)]), metadata: { name: `tab-${i}`, namespace: batch, labels: { role: 'tab' }, ownerReferences: [ownerRef(owner as any, true)] } });
+      await create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `tab-${i}-config`, namespace: batch, ownerReferences: [ownerRef(tab as any)] } });
+      await create(kubeEvent(batch, `tab-${i}.started`, tab, { reason: 'Started', message: `tab ${i} started`, firstTimestamp: '2024-01-01T00:00:00Z', lastTimestamp: '2024-01-01T00:00:00Z', count: 1 }));
+    }
+    calls.length = 0;
+    const data = await gqlData(url, `{
+      cronTabList_stable_example_com(namespace: "${batch}", labelSelector: "role=tab") { edges { node {
+        metadata { name }
+        owners { ... on ${V1} { metadata { name } owners { metadata { name } } } }
+        children(kind: "ConfigMap") { metadata { name } }
+        events { message }
+      } } }
+    }`);
+    const nodes = data.cronTabList_stable_example_com.edges.map((e: any) => e.node);
+    assert.equal(nodes.length, n);
+    for (const [i, node] of nodes.entries()) {
+      assert.deepEqual(node.owners, [{ metadata: { name: `owner-${i}` }, owners: [{ metadata: { name: 'top' } }] }]);
+      assert.deepEqual(node.children, [{ metadata: { name: `tab-${i}-config` } }]);
+      assert.deepEqual(node.events, [{ message: `tab ${i} started` }]);
+    }
+    const inBatch = calls.filter((c) => c.path.includes(`/namespaces/${batch}/`)).map((c) => `${c.method} ${c.path}${c.fieldSelector ? `?fieldSelector=${c.fieldSelector}` : ''}`);
+    assert.deepEqual(inBatch.sort(), [
+      `GET /api/v1/namespaces/${batch}/configmaps`,
+      `GET /api/v1/namespaces/${batch}/events?fieldSelector=involvedObject.kind=CronTab`,
+      // the list itself, then the six owners (one list), then their one owner (one get)
+      `GET /apis/stable.example.com/v1/namespaces/${batch}/crontabs`,
+      `GET /apis/stable.example.com/v1/namespaces/${batch}/crontabs`,
+      `GET /apis/stable.example.com/v1/namespaces/${batch}/crontabs/top`,
+    ].sort());
+  });
+
+  it('answers an owner that is gone, replaced or of an unknown kind with a null entry and its reason, keeping the object', async () => {
+    // The garbage collector ignores Events, so their dangling owner references stay for the test.
+    await create({
+      ...kubeEvent(ns, 'dangling', root, { reason: 'Test', message: 'owners of every sort', firstTimestamp: '2024-01-01T00:00:00Z', lastTimestamp: '2024-01-01T00:00:00Z', count: 1 }),
+      metadata: {
+        name: 'dangling', namespace: ns, ownerReferences: [
+          ownerRef(root as any),
+          { apiVersion: CT, kind: 'CronTab', name: 'ghost', uid: '00000000-0000-4000-8000-000000000001' },
+          { apiVersion: CT, kind: 'CronTab', name: 'child', uid: '00000000-0000-4000-8000-000000000002' },
+          { apiVersion: 'nope.example.com/v1', kind: 'Nope', name: 'x', uid: '00000000-0000-4000-8000-000000000003' },
+        ],
+      },
+    });
+    const r = await gql(url, `{
+      cronTab_stable_example_com(namespace: "${ns}", name: "root") {
+        metadata { name }
+        children(kind: "Event") { metadata { name } owners { __typename metadata { name } } }
+      }
+    }`);
+    assert.equal(r.status, 200, r.text);
+    assertNoStackTrace(r);
+    const children = r.data!.cronTab_stable_example_com.children;
+    const at = children.findIndex((c: any) => c.metadata.name === 'dangling');
+    assert.ok(at >= 0, r.text);
+    assert.deepEqual(children[at].owners, [{ __typename: V1, metadata: { name: 'root' } }, null, null, null]);
+    const errors = (r.errors ?? []).map((e) => [e.path, e.extensions?.code, e.extensions?.reason]);
+    const path = (i: number) => ['cronTab_stable_example_com', 'children', at, 'owners', i];
+    assert.deepEqual(errors, [[path(1), 'NOT_FOUND', 'NotFound'], [path(2), 'NOT_FOUND', 'NotFound'], [path(3), 'NOT_FOUND', 'KindNotServed']]);
+    assert.match(r.errors![1]!.message, /owner CronTab child .* is gone: the object of that name has uid/);
+  });
+
   it('follows the garbage collector: a foreground delete takes the children, an orphaning delete takes the owner references', async () => {
     const doomed = await create(cronTab(ns, 'doomed'));
     await create(cronTab(ns, 'doomed-child', [{ ...ownerRef(doomed as any, true), blockOwnerDeletion: true }]));
