@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildLauncher, kubectlPath, repoRoot } from '../src/local-cluster/build-launcher.ts';
+import { buildHelm } from './build-helm.ts';
 import { launchCluster, type LocalCluster } from '../src/local-cluster/launch-cluster.ts';
 import { progressTargetFor } from '../src/local-cluster/progress-display.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
@@ -75,9 +76,15 @@ async function main(): Promise<number> {
   // The explorer's browser test drives Debian's Chromium; install it when it is missing.
   const chromium = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-chromium.sh')]);
   if (chromium !== 0) return chromium;
+  // The shared-state tests start Debian's redis-server.
+  const redis = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-redis.sh')]);
+  if (redis !== 0) return redis;
 
   const build = await buildLauncher({ log: say, progress: progressTargetFor(process.stdout, say) });
   say(`local control plane built in ${build.seconds.toFixed(1)}s`);
+  // helm for the chart's tests, after the control plane: it reuses the modules that build fetched.
+  const helm = await buildHelm({ log: (l) => say(l) });
+  say(`helm ${helm.built ? 'built' : 'up to date'} in ${helm.seconds.toFixed(1)}s`);
 
   stateDir = mkdtempSync(join(tmpdir(), 'crdgate-test-'));
   const t0 = performance.now();
@@ -94,6 +101,7 @@ async function main(): Promise<number> {
     KUBECONFIG: cluster.info.kubeconfig,
     CRDGATE_TEST_CLUSTER: cluster.infoPath,
     CRDGATE_TEST_KUBECTL: kubectlPath,
+    CRDGATE_TEST_HELM: helm.helm,
   };
   const patterns = testArgs.length ? testArgs : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'];
   say(`running ${patterns.join(' ')}`);

@@ -66,7 +66,7 @@ const titles: Record<ApiErrorCode, string> = {
   INVALID: 'Invalid',
   TOO_MANY_REQUESTS: 'Too many requests',
   INTERNAL: 'Internal error',
-  UNAVAILABLE: 'Kubernetes API unavailable',
+  UNAVAILABLE: 'Service unavailable',
   TIMEOUT: 'Timeout',
   CANCELLED: 'Cancelled',
   SLOW_CONSUMER: 'Slow consumer',

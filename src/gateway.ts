@@ -224,11 +224,11 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
 }
 
 /** Admission of API requests (rate limits) by every plugin that admits; undefined when none does. */
-function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => void) | undefined {
+function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => Promise<void>) | undefined {
   const admitters = plugins.filter((p) => p.admit);
   if (!admitters.length) return undefined;
-  return (tenant) => {
-    for (const p of admitters) p.admit!(tenant);
+  return async (tenant) => {
+    for (const p of admitters) await p.admit!(tenant);
   };
 }
 

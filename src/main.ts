@@ -20,6 +20,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
+import { connectRedis, type RedisConnection } from './plugins/redis-connection.ts';
+import { SharedTenantBudgets } from './plugins/shared-budgets.ts';
+import { SharedDocuments } from './plugins/shared-documents.ts';
 import { metrics } from './plugins/metrics.ts';
 import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
@@ -127,6 +130,8 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   const tenants = tenantsOf(config, Boolean(cluster));
   const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
   await checkReachable(client);
+  const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
+  if (redis) running.push({ stop: () => redis.close() });
   const metricsOnMain = config.metricsHost === 'main';
   const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
   const mode = config.mode ?? (cluster ? 'local' : 'production');
@@ -135,7 +140,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     client,
     tenants,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
-    plugins: gatewayPlugins(config, mode, metricsPlugin),
+    plugins: gatewayPlugins(config, mode, metricsPlugin, redis),
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
     // The explorer's tenant picker; its tokens go only to browsers on this machine.
@@ -204,7 +209,8 @@ function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined
   return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
 }
 
-function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined): GatewayPlugin[] {
+function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined,
+  redis: RedisConnection | undefined): GatewayPlugin[] {
   // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
   return [
     ...(metricsPlugin ? [metricsPlugin] : []),
@@ -215,11 +221,13 @@ function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', met
       onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
     })] : []),
     requestLogging({ logger }),
-    persistedOperations(config.persistedOperations.file
-      ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file, cacheSize: config.persistedOperations.cacheSize }
-      : { mode: 'apq', cacheSize: config.persistedOperations.cacheSize }),
+    persistedOperations({
+      ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
+      cacheSize: config.persistedOperations.cacheSize,
+      ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
+    }),
     queryLimits({ limits: config.limits, mode }),
-    rateLimits({ limits: config.rateLimits }),
+    rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
   ];
 }
 
@@ -251,6 +259,16 @@ function logTracing(config: GatewayConfig): void {
   // Only the origin and path: a URL's user info would be a credential.
   const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
   log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
+}
+
+/**
+ * The Redis the replicas share. An unreachable one does not stop the start: the connection says
+ * so once and keeps trying, and budgets fail closed until it answers.
+ */
+async function connectShared(url: string): Promise<RedisConnection> {
+  const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
+  if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
+  return redis;
 }
 
 async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: ProgressTarget): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {

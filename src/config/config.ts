@@ -65,6 +65,11 @@ export interface GatewayConfig {
    * absent: the exporter's own default. serviceName: OTEL_SERVICE_NAME, else crdgate.
    */
   tracing: { exporter: 'otlp' | 'none'; endpoint: string | undefined; serviceName: string; sampleRatio: number };
+  /**
+   * Redis for state the replicas share (per-tenant budgets, APQ documents); absent: each process
+   * keeps its own.
+   */
+  redisUrl: string | undefined;
 }
 
 export { defaultMetricsPort, fileKeys } from './flags.ts';
@@ -120,7 +125,9 @@ function readSetting<K extends FlagName>(name: K, fromFlag: string | undefined, 
   if (raw === undefined) return { value: spec.default, source: 'default' };
   const read = spec.parse.read(raw);
   if (read.ok) return { value: read.value, raw, source };
-  return { value: spec.default, raw, source, problem: `${name} from ${source}: "${raw}" is not ${spec.parse.expected}` };
+  // A value that may hold a password is not echoed: the problem says what it should be.
+  const given = spec.secret ? '' : ` "${raw}" is`;
+  return { value: spec.default, raw, source, problem: `${name} from ${source}:${given} not ${spec.parse.expected}` };
 }
 
 function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.ProcessEnv, defaults: { stateDir: string },
@@ -171,6 +178,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
       serviceName: env.OTEL_SERVICE_NAME || 'crdgate',
       sampleRatio: s['trace-sample-ratio'].value,
     },
+    redisUrl: s['redis-url'].value,
   };
 }
 

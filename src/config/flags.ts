@@ -27,9 +27,11 @@ export interface FlagSpec<T> {
   readonly meaning: string;
   /** Not a config file key: the config file cannot name itself. */
   readonly notInFile?: boolean;
+  /** The value may hold a credential: a refusal does not repeat it. */
+  readonly secret?: boolean;
 }
 
-export type FlagGroup = 'server' | 'limits' | 'budgets' | 'persisted' | 'operations';
+export type FlagGroup = 'server' | 'limits' | 'budgets' | 'persisted' | 'operations' | 'scaling';
 
 /** The groups, in the order of the README's tables and of --help. */
 export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
@@ -38,6 +40,7 @@ export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
   { id: 'budgets', title: 'Budgets per tenant (excess: TOO_MANY_REQUESTS / 429 with Retry-After; 0 = unlimited)' },
   { id: 'persisted', title: 'Persisted operations' },
   { id: 'operations', title: 'Operations: metrics, logs, shutdown, traces' },
+  { id: 'scaling', title: 'Scaling out: state the replicas share' },
 ];
 
 export const text: Parser<string> = { read: (raw) => ({ ok: true, value: raw }), expected: 'text' };
@@ -67,6 +70,11 @@ export const boolean: Parser<boolean> = {
 export const httpUrl: Parser<string> = {
   read: (raw) => (URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol) ? { ok: true, value: raw } : { ok: false }),
   expected: 'an http:// or https:// URL',
+};
+
+export const redisUrl: Parser<string> = {
+  read: (raw) => (URL.canParse(raw) && /^rediss?:$/.test(new URL(raw).protocol) && new URL(raw).hostname ? { ok: true, value: raw } : { ok: false }),
+  expected: 'a redis:// or rediss:// URL with a host',
 };
 
 export const ratio: Parser<number> = {
@@ -156,6 +164,9 @@ export const flagTable = {
     shownDefault: '`http://localhost:4318`', meaning: 'the collector\'s base URL (`/v1/traces` is added)' }),
   'trace-sample-ratio': flag({ group: 'operations', value: 'R', parse: ratio, default: 1, shownDefault: '`1`',
     meaning: 'share of requests traced (0 to 1) when the caller sends no `traceparent`' }),
+
+  'redis-url': flag<string | undefined>({ group: 'scaling', value: 'URL', parse: redisUrl, default: undefined, shownDefault: 'none', secret: true,
+    meaning: '`redis://` or `rediss://` URL (it may carry a user and password; they are never logged) of the Redis that replicas share budgets and APQ documents through' }),
 };
 
 export type FlagName = keyof typeof flagTable;

@@ -10,6 +10,8 @@ import { isRelationField } from './relation-types.ts';
 const printed = new WeakMap<DocumentNode, string>();
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 1;
+// Plain Maps evicted oldest-first, not lru-cache: this runs per event and subscriber on the
+// fan-out path measured in BENCHMARKS.md, and a result is only wanted within moments of its first use.
 const recent = new Map<string, ExecutionResult | Promise<ExecutionResult>>();
 const maxRecent = 1024;
 

@@ -125,7 +125,7 @@ function ensureKubectlLink(): void {
   symlinkSync('crdgate-cluster', kubectlPath);
 }
 
-async function findGo(): Promise<string> {
+export async function findGo(): Promise<string> {
   // GO names the toolchain explicitly; otherwise PATH, then Go's default install location.
   const candidates = process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go'];
   for (const c of candidates) {

@@ -40,9 +40,9 @@ export interface GatewayPlugin {
   wrapOperations?(operations: GatewayOperations): GatewayOperations;
   /**
    * Called for every HTTP API request (GraphQL and REST) once the tenant is known ('' without
-   * tenants); throwing an ApiError refuses the request with that error.
+   * tenants); throwing (or rejecting with) an ApiError refuses the request with that error.
    */
-  admit?(tenant: string): void;
+  admit?(tenant: string): void | Promise<void>;
   /** Express middleware that runs before every route (request ids, logs, metrics). */
   middleware?: RequestHandler[];
   /**

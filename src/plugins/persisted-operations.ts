@@ -1,7 +1,8 @@
 // Persisted operations. Automatic persisted queries (APQ): a client sends the sha256 of a document
 // instead of the document, and the document only the first time; the documents live in a cache of
 // bounded size (least recently used out first), so clients cannot grow the gateway's memory by
-// registering documents. Optionally an allow-list: only the operations of a manifest (Apollo's
+// registering documents. The cache is this process's, or one in Redis that every replica shares
+// (shared-documents.ts, with --redis-url). Optionally an allow-list: only the operations of a manifest (Apollo's
 // persisted query manifest format) may run, sent by id (its sha256) or as their exact document;
 // anything else is refused before it is parsed, with the catalog's FORBIDDEN.
 //
@@ -15,6 +16,7 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequest } from '@apollo
 import { GraphQLError } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
+import { LRUCache } from 'lru-cache';
 
 export type PersistedOperationsMode = 'apq' | 'allow-list';
 
@@ -41,6 +43,14 @@ export interface PersistedOperationsOptions {
   manifest?: PersistedQueryManifest;
   /** Total size of the documents the APQ cache keeps (UTF-16 code units, ~bytes); default 4 MiB. */
   cacheSize?: number;
+  /** Where APQ documents are kept instead of this process's cache (shared by replicas). */
+  shared?: DocumentCache;
+}
+
+/** Where APQ documents are remembered, by hash. */
+export interface DocumentCache {
+  get(hash: string): string | undefined | Promise<string | undefined>;
+  set(hash: string, document: string): void | Promise<void>;
 }
 
 export const defaultApqCacheSize = 4 << 20;
@@ -49,51 +59,35 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** A string cache bounded by the total length of its values; the least recently used go first. */
-export class BoundedLruCache {
-  private readonly entries = new Map<string, string>();
-  private size = 0;
+/** A string cache bounded by the total length of its keys and values; the least recently used go first. */
+export class BoundedLruCache implements DocumentCache {
+  private readonly lru: LRUCache<string, string>;
   readonly maxSize: number;
 
   constructor(maxSize: number) {
     this.maxSize = maxSize;
+    // One entry may take at most a quarter of the cache, so a few huge documents cannot flush it.
+    this.lru = new LRUCache<string, string>({ maxSize, maxEntrySize: maxSize / 4, sizeCalculation: (value, key) => key.length + value.length });
   }
 
   get(key: string): string | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    return this.lru.get(key);
   }
 
   set(key: string, value: string): void {
-    const cost = key.length + value.length;
-    this.delete(key);
-    // One entry may take at most a quarter of the cache, so a few huge documents cannot flush it.
-    if (cost > this.maxSize / 4) return;
-    this.entries.set(key, value);
-    this.size += cost;
-    for (const [k, v] of this.entries) {
-      if (this.size <= this.maxSize) break;
-      this.entries.delete(k);
-      this.size -= k.length + v.length;
-    }
+    this.lru.set(key, value);
   }
 
   delete(key: string): void {
-    const old = this.entries.get(key);
-    if (old === undefined) return;
-    this.entries.delete(key);
-    this.size -= key.length + old.length;
+    this.lru.delete(key);
   }
 
   get count(): number {
-    return this.entries.size;
+    return this.lru.size;
   }
 
   get totalSize(): number {
-    return this.size;
+    return this.lru.calculatedSize;
   }
 }
 
@@ -153,9 +147,9 @@ function asGraphQLError(e: ApiError): GraphQLError {
  * What one request runs, or why it may not: the document for a known hash is filled in, a new
  * document is remembered (APQ), an unregistered one is refused (allow-list). Pure apart from the cache.
  */
-export function resolvePersisted(request: Pick<GraphQLRequest, 'query' | 'extensions'>, state: {
-  mode: PersistedOperationsMode; byId: ReadonlyMap<string, PersistedOperation>; bodies: ReadonlySet<string>; cache: BoundedLruCache;
-}): { query?: string; extensions?: Record<string, unknown>; refuse?: ApiError } {
+export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | 'extensions'>, state: {
+  mode: PersistedOperationsMode; byId: ReadonlyMap<string, PersistedOperation>; bodies: ReadonlySet<string>; cache: DocumentCache;
+}): Promise<{ query?: string; extensions?: Record<string, unknown>; refuse?: ApiError }> {
   const ext = request.extensions?.persistedQuery as { version?: unknown; sha256Hash?: unknown } | undefined;
   const allowList = state.mode === 'allow-list';
   const hash = ext && ext.version === 1 && typeof ext.sha256Hash === 'string' ? ext.sha256Hash : undefined;
@@ -166,7 +160,7 @@ export function resolvePersisted(request: Pick<GraphQLRequest, 'query' | 'extens
     return rest;
   };
   if (hash !== undefined && request.query === undefined) {
-    const known = state.byId.get(hash)?.body ?? (allowList ? undefined : state.cache.get(hash));
+    const known = state.byId.get(hash)?.body ?? (allowList ? undefined : await state.cache.get(hash));
     if (known !== undefined) return { query: known, extensions: withoutExt() };
     // Not found: in allow-list mode it never will be; otherwise Apollo asks for the document.
     return allowList ? { refuse: notAllowedError() } : {};
@@ -175,23 +169,24 @@ export function resolvePersisted(request: Pick<GraphQLRequest, 'query' | 'extens
     // A hash that does not match its document is Apollo's to refuse ("provided sha does not match query").
     if (sha256Hex(request.query) !== hash) return {};
     if (allowList) return state.byId.has(hash) ? { extensions: withoutExt() } : { refuse: notAllowedError() };
-    state.cache.set(hash, request.query);
+    await state.cache.set(hash, request.query);
     return { extensions: withoutExt() };
   }
   if (allowList && typeof request.query === 'string' && !state.bodies.has(request.query)) return { refuse: notAllowedError() };
   return {};
 }
 
-export function persistedOperations(opts: PersistedOperationsOptions = {}): GatewayPlugin & { cache: BoundedLruCache } {
+export function persistedOperations(opts: PersistedOperationsOptions = {}): GatewayPlugin & { cache: BoundedLruCache; documents: DocumentCache } {
   const mode = opts.mode ?? 'apq';
   const manifest = opts.manifest ?? (opts.file ? loadManifest(opts.file) : undefined);
   if (mode === 'allow-list' && !manifest) throw new Error('persisted operations in allow-list mode need a manifest file');
   const byId = new Map((manifest?.operations ?? []).map((o) => [o.id, o]));
   const bodies = new Set((manifest?.operations ?? []).map((o) => o.body));
   const cache = new BoundedLruCache(opts.cacheSize ?? defaultApqCacheSize);
+  const documents = opts.shared ?? cache;
   const plugin: ApolloServerPlugin = {
     async requestDidStart({ request }) {
-      const r = resolvePersisted(request, { mode, byId, bodies, cache });
+      const r = await resolvePersisted(request, { mode, byId, bodies, cache: documents });
       if (r.refuse) {
         // Errors thrown this early become Apollo's catch-all 500; the refusal is thrown once the
         // operation is resolved instead, and the unregistered document is never parsed: a
@@ -215,6 +210,7 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
   return {
     name: 'persisted-operations',
     cache,
+    documents,
     // WebSocket operations do not pass Apollo's plugins: the allow-list is checked here for them.
     checkOperation: ({ source }) => {
       if (mode === 'allow-list' && !byId.has(sha256Hex(source)) && !bodies.has(source)) throw notAllowedError();

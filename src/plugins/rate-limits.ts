@@ -4,6 +4,9 @@
 // retryAfterSeconds (REST adds Retry-After). Without tenants, all callers share one budget. A
 // tenant rule may set its tenant's own budgets (the `limits` of the tenants file).
 //
+// Budgets are kept in this process (TenantBudgets), or in Redis, shared by every replica of the
+// gateway (SharedTenantBudgets in shared-budgets.ts, with --redis-url).
+//
 // The apiserver's own 429 (API Priority and Fairness, max-in-flight) is honoured too: such a call
 // was rejected before it ran, so it is retried after Retry-After, a bounded number of times with a
 // capped delay, instead of being hammered or failed at once.
@@ -145,10 +148,37 @@ export class Semaphore {
   }
 }
 
-const tooMany = (message: string, retryAfterSeconds: number) =>
+export const tooMany = (message: string, retryAfterSeconds: number) =>
   new ApiError('TOO_MANY_REQUESTS', message, { reason: 'TooManyRequests', retryAfterSeconds });
 
-const tenantLabel = (tenant: string) => (tenant ? `tenant "${tenant}"` : 'the gateway');
+export const tenantLabel = (tenant: string) => (tenant ? `tenant "${tenant}"` : 'the gateway');
+
+/** The refusals, worded alike wherever the budgets are kept. */
+export const refusals = {
+  rate: (tenant: string, limits: RateLimits, retryAfterSeconds: number) =>
+    tooMany(`${tenantLabel(tenant)} is over its rate limit of ${limits.requestsPerSecond} requests per second (burst ${limits.burst}); retry in ${retryAfterSeconds} s`, retryAfterSeconds),
+  calls: (tenant: string, max: number) =>
+    tooMany(`${tenantLabel(tenant)} has ${max} Kubernetes calls in flight, its limit; retry when some have finished`, 1),
+  watches: (tenant: string, open: number) =>
+    tooMany(`${tenantLabel(tenant)} has ${open} open subscriptions and watches, its limit; end one before starting another`, 5),
+};
+
+/** Gives a watch slot back (once); `lost` aborts when a shared slot's lease could not be kept. */
+export type WatchRelease = (() => void) & { lost?: AbortSignal };
+
+/** Where the per-tenant budgets are kept: in this process, or shared by the replicas. */
+export interface Budgets {
+  setOverrides(overrides: BudgetOverrides): void;
+  limitsOf(tenant: string): RateLimits;
+  /** Refuses (throws TOO_MANY_REQUESTS) a request over the tenant's rate. */
+  admitRequest(tenant: string): void | Promise<void>;
+  /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
+  withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T>;
+  /** Takes a watch slot, or refuses. */
+  openWatch(tenant: string): WatchRelease | Promise<WatchRelease>;
+  /** Gives back whatever is held (leases in a shared store); called when the gateway stops. */
+  stop?(): Promise<void>;
+}
 
 // A relation operation answers a whole batch (one hop of one request) and counts once, like a list
 // partitioned across namespaces.
@@ -158,8 +188,8 @@ const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStat
 /** A tenant's own budgets, by tenant name; the others use the gateway's. */
 export type BudgetOverrides = ReadonlyMap<string, Partial<Pick<RateLimits, 'requestsPerSecond' | 'burst' | 'maxConcurrentCalls' | 'maxWatches'>>>;
 
-/** The per-tenant state; entries are created on first use and live as long as the gateway. */
-export class TenantBudgets {
+/** The per-tenant state of one process; entries are created on first use and live as long as the gateway. */
+export class TenantBudgets implements Budgets {
   private readonly defaults: RateLimits;
   private overrides: BudgetOverrides;
   private readonly clock: Clock;
@@ -190,9 +220,7 @@ export class TenantBudgets {
     let bucket = this.buckets.get(tenant);
     if (!bucket) this.buckets.set(tenant, (bucket = new TokenBucket(limits.requestsPerSecond, limits.burst, this.clock)));
     const r = bucket.take();
-    if (!r.ok) {
-      throw tooMany(`${tenantLabel(tenant)} is over its rate limit of ${limits.requestsPerSecond} requests per second (burst ${limits.burst}); retry in ${r.retryAfterSeconds} s`, r.retryAfterSeconds);
-    }
+    if (!r.ok) throw refusals.rate(tenant, limits, r.retryAfterSeconds);
   }
 
   /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
@@ -201,9 +229,7 @@ export class TenantBudgets {
     if (!limits.maxConcurrentCalls) return fn();
     let sem = this.calls.get(tenant);
     if (!sem) this.calls.set(tenant, (sem = new Semaphore(limits.maxConcurrentCalls)));
-    if (!(await sem.acquire(limits.maxQueueWaitMs, signal))) {
-      throw tooMany(`${tenantLabel(tenant)} has ${sem.max} Kubernetes calls in flight, its limit; retry when some have finished`, 1);
-    }
+    if (!(await sem.acquire(limits.maxQueueWaitMs, signal))) throw refusals.calls(tenant, sem.max);
     try {
       return await fn();
     } finally {
@@ -215,9 +241,7 @@ export class TenantBudgets {
   openWatch(tenant: string): () => void {
     const open = this.watches.get(tenant) ?? 0;
     const { maxWatches } = this.limitsOf(tenant);
-    if (maxWatches && open >= maxWatches) {
-      throw tooMany(`${tenantLabel(tenant)} has ${open} open subscriptions and watches, its limit; end one before starting another`, 5);
-    }
+    if (maxWatches && open >= maxWatches) throw refusals.watches(tenant, open);
     this.watches.set(tenant, open + 1);
     let released = false;
     return () => {
@@ -238,7 +262,7 @@ export class TenantBudgets {
 }
 
 /** Operations that count against the caller's tenant budgets. */
-export function budgetedOperations(ops: GatewayOperations, budgets: TenantBudgets): GatewayOperations {
+export function budgetedOperations(ops: GatewayOperations, budgets: Budgets): GatewayOperations {
   const wrapped: Record<string, unknown> = { ...ops };
   for (const name of callOperations) {
     if (typeof ops[name] !== 'function') continue;
@@ -246,10 +270,10 @@ export function budgetedOperations(ops: GatewayOperations, budgets: TenantBudget
     wrapped[name] = (req: { context: CallerContext }) => budgets.withCallSlot(req.context.tenant ?? '', req.context.signal, () => original(req));
   }
   wrapped.watch = async (req: Parameters<GatewayOperations['watch']>[0]) => {
-    const release = budgets.openWatch(req.context.tenant ?? '');
+    const release = await budgets.openWatch(req.context.tenant ?? '');
     try {
       const inner = await ops.watch(req);
-      return releasing(inner, release);
+      return releasing(inner, release, release.lost);
     } catch (err) {
       release();
       throw err;
@@ -258,19 +282,33 @@ export function budgetedOperations(ops: GatewayOperations, budgets: TenantBudget
   return wrapped as unknown as GatewayOperations;
 }
 
-/** An iterable that calls release once its iterator finishes, fails or is returned. */
-function releasing<T>(inner: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
+/**
+ * An iterable that calls release once its iterator finishes, fails or is returned. When `lost`
+ * aborts (a shared watch slot whose lease could not be renewed), it ends with UNAVAILABLE: the
+ * slot may already be someone else's, and a budget is never exceeded silently.
+ */
+function releasing<T>(inner: AsyncIterable<T>, release: () => void, lost?: AbortSignal): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]() {
       const it = inner[Symbol.asyncIterator]();
+      const whenLost = lost && new Promise<never>((_, reject) => {
+        const fail = () => reject(new ApiError('UNAVAILABLE',
+          'this subscription lost its slot in the tenant\'s shared watch budget (the shared state was unreachable for too long); subscribe again',
+          { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }));
+        if (lost.aborted) fail();
+        else lost.addEventListener('abort', fail, { once: true });
+      });
+      // Observed by next(); without this a loss between two next() calls would be unhandled.
+      whenLost?.catch(() => {});
       return {
         async next() {
           try {
-            const r = await it.next();
+            const r = await (whenLost ? Promise.race([it.next(), whenLost]) : it.next());
             if (r.done) release();
             return r;
           } catch (err) {
             release();
+            if (lost?.aborted) void it.return?.();
             throw err;
           }
         },
@@ -318,9 +356,16 @@ export function retryingTooManyRequests(client: KubeClient, opts: { retries: num
   return wrapped;
 }
 
-export function rateLimits(opts: { limits?: Partial<RateLimits>; clock?: Clock } = {}): GatewayPlugin & { budgets: TenantBudgets } {
+export interface RateLimitsOptions {
+  limits?: Partial<RateLimits>;
+  clock?: Clock;
+  /** Where the budgets are kept; default: in this process. */
+  budgets?: Budgets;
+}
+
+export function rateLimits(opts: RateLimitsOptions = {}): GatewayPlugin & { budgets: Budgets } {
   const limits = { ...defaultRateLimits, ...opts.limits };
-  const budgets = new TenantBudgets(limits, opts.clock);
+  const budgets: Budgets = opts.budgets ?? new TenantBudgets(limits, opts.clock);
   return {
     name: 'rate-limits',
     budgets,
@@ -336,5 +381,6 @@ export function rateLimits(opts: { limits?: Partial<RateLimits>; clock?: Clock }
     admit: (tenant) => budgets.admitRequest(tenant),
     wrapOperations: (ops) => budgetedOperations(ops, budgets),
     wrapClient: (client) => (limits.kubeRetries ? retryingTooManyRequests(client, { retries: limits.kubeRetries, maxDelayMs: limits.kubeRetryMaxDelayMs, clock: opts.clock }) : client),
+    stop: () => budgets.stop?.(),
   };
 }

@@ -9,8 +9,8 @@ import type { Caller } from '../auth/authenticate.ts';
 export interface ApiGateOptions {
   /** With tenants: verifies the bearer token; absent: callers act as the gateway. */
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
-  /** Throws an ApiError (TOO_MANY_REQUESTS) when the tenant is over its budget. */
-  admit?: (tenant: string) => void;
+  /** Throws (or rejects with) an ApiError (TOO_MANY_REQUESTS) when the tenant is over its budget. */
+  admit?: (tenant: string) => void | Promise<void>;
 }
 
 /** The caller the gate found, for the route behind it; undefined without tenants. */
@@ -22,7 +22,7 @@ export function apiGate(opts: ApiGateOptions, refuse: (req: Request, res: Respon
   return async (req, res, next) => {
     try {
       if (opts.authenticate) res.locals.caller = await opts.authenticate(req.get('authorization'));
-      opts.admit?.(callerOf(res)?.tenant ?? '');
+      await opts.admit?.(callerOf(res)?.tenant ?? '');
     } catch (err) {
       refuse(req, res, err);
       return;

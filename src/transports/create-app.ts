@@ -35,7 +35,7 @@ export interface AppOptions {
   /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
   /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
-  admit?: (tenant: string) => void;
+  admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
 }
@@ -196,7 +196,9 @@ export interface TenantHooks {
 /**
  * One started Apollo Server per distinct tenant schema. Apollo serves one schema per instance, and
  * a tenant must not even see the types of resources it cannot use; instances for schemas nobody
- * asks for any more are stopped after a grace period (in-flight requests finish first).
+ * asks for any more are stopped after a grace period (in-flight requests finish first). A Map in use
+ * order rather than lru-cache: entries are servers still starting (promises) whose eviction is a
+ * delayed asynchronous stop.
  */
 class ApolloPool {
   private readonly entries = new Map<string, Promise<{ apollo: ApolloServer; handler: express.RequestHandler }>>();

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Request, type Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
@@ -25,7 +26,7 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
   const builder = createOpenApiBuilder();
   const genericDocument = buildGenericOpenApiDocument() as OpenApiDocument;
   // One document per distinct resource list; tenants with the same view share it.
-  const cache = new Map<string, OpenApiDocument>();
+  const cache = new LRUCache<string, OpenApiDocument>({ max: 64 });
   const documentFor = async (req: Request, res: Response): Promise<OpenApiDocument | undefined> => {
     let resources = opts.resources();
     if (opts.authenticate && opts.visibleResources) {
@@ -45,7 +46,6 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
     if (!doc) {
       doc = builder.build(resources);
       cache.set(key, doc);
-      if (cache.size > 64) cache.delete(cache.keys().next().value!);
     }
     return doc;
   };

@@ -25,7 +25,7 @@ export interface RestRouterOptions {
   /** With tenants: verifies the bearer token; absent: callers act as the gateway. */
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
   /** Admission of each request by the budgets, under the caller's tenant (see api-gate.ts). */
-  admit?: (tenant: string) => void;
+  admit?: (tenant: string) => void | Promise<void>;
   bodyLimit?: string;
   /** Interval of SSE keep-alive comments. */
   heartbeatMs?: number;

@@ -32,10 +32,18 @@ function record(child: ChildProcess, interrupt: () => void): RecordedProcess {
     child,
     output,
     stderr: () => stderrText,
-    waitFor: (pattern, timeoutMs = 60_000) => pollUntil(`${pattern} in the output`, () => pattern.exec(output()), { timeoutMs })
-      .catch((err: Error) => {
+    waitFor: (pattern, timeoutMs = 60_000) => {
+      const found = pollUntil(`${pattern} in the output`, () => pattern.exec(output()), { timeoutMs });
+      // A process that has exited prints nothing more: fail at once rather than at the timeout.
+      const gone = exited.then(async (code) => (await pollUntil('the last output', () => pattern.exec(output()), { timeoutMs: 200 })
+        .catch(() => Promise.reject(new Error(`the process exited (code ${code}) before printing ${pattern}`)))));
+      // Whichever loses may still settle later; that is not an unhandled failure.
+      found.catch(() => {});
+      gone.catch(() => {});
+      return Promise.race([found, gone]).catch((err: Error) => {
         throw new Error(`${err.message}; the output ends with:\n${output().slice(-3000)}\nstderr:\n${stderrText.slice(-2000)}`);
-      }),
+      });
+    },
     interrupt,
     exited,
   };

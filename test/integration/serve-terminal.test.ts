@@ -16,7 +16,8 @@ const home = mkdtempSync(join(tmpdir(), 'crdgate-terminal-test-'));
 const env = { PATH: process.env.PATH, HOME: home };
 after(() => rmSync(home, { recursive: true, force: true }));
 
-const serveArgs = (...extra: string[]) => [process.execPath, bin, 'serve', '--port', '0', '--metrics-port', '0', '--kubeconfig', testCluster().kubeconfig, ...extra];
+// A real cluster is served without authentication only when asked for (--tenants none).
+const serveArgs = (...extra: string[]) => [process.execPath, bin, 'serve', '--port', '0', '--metrics-port', '0', '--kubeconfig', testCluster().kubeconfig, '--tenants', 'none', ...extra];
 
 /** Waits for the line naming the GraphQL URL (pretty or JSON), then runs a named query. */
 async function serveAndQuery(p: RecordedProcess): Promise<string> {

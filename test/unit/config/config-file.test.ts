@@ -106,5 +106,6 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
   assert.ok(fileKeys.includes('log-format'));
-  assert.equal(fileKeys.length, 36);
+  assert.ok(fileKeys.includes('redis-url'));
+  assert.equal(fileKeys.length, 37);
 });

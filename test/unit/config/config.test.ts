@@ -17,7 +17,25 @@ test('defaults', () => {
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
     tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
+    redisUrl: undefined,
   });
+});
+
+test('redis-url: flag over CRDGATE_REDIS_URL; only redis:// or rediss:// with a host; a refused URL is never echoed', () => {
+  const fromEnv = loadConfig([], { CRDGATE_REDIS_URL: 'redis://redis.crdgate:6379/2' }, defaults);
+  assert.ok(fromEnv !== 'help');
+  assert.equal(fromEnv.redisUrl, 'redis://redis.crdgate:6379/2');
+  const fromFlag = loadConfig(['--redis-url', 'rediss://:pw@cache:6380'], { CRDGATE_REDIS_URL: 'redis://other' }, defaults);
+  assert.ok(fromFlag !== 'help');
+  assert.equal(fromFlag.redisUrl, 'rediss://:pw@cache:6380');
+  for (const bad of ['http://user:s3cret@cache:6379', 'redis://', 'cache:6379', 'not a url s3cret']) {
+    assert.throws(() => loadConfig(['--redis-url', bad], {}, defaults), (err: unknown) => {
+      assert.ok(err instanceof CrdgateError);
+      assert.equal(err.message, 'redis-url from flag: not a redis:// or rediss:// URL with a host');
+      assert.doesNotMatch(err.message, /s3cret/);
+      return true;
+    }, bad);
+  }
 });
 
 test('flags win over CRDGATE_* variables, which win over PORT and KUBECONFIG', () => {

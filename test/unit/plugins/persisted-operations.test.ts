@@ -61,28 +61,28 @@ test('a manifest is checked: format, version, ids that are the sha256 of their b
   }
 });
 
-test('resolvePersisted: APQ registers and serves by hash; allow-list serves only the manifest', () => {
+test('resolvePersisted: APQ registers and serves by hash; allow-list serves only the manifest', async () => {
   const byId = new Map(manifest.operations.map((o) => [o.id, o]));
   const bodies = new Set([hello]);
   const apq = { mode: 'apq' as const, byId, bodies, cache: new BoundedLruCache(1 << 20) };
   const q = '{ other }';
   const ext = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash }, other: 1 });
-  assert.deepEqual(resolvePersisted({ extensions: ext(sha256Hex(q)) }, apq), {}); // unknown: Apollo says PERSISTED_QUERY_NOT_FOUND
-  assert.deepEqual(resolvePersisted({ query: q, extensions: ext(sha256Hex(q)) }, apq), { extensions: { other: 1 } });
-  assert.deepEqual(resolvePersisted({ extensions: ext(sha256Hex(q)) }, apq), { query: q, extensions: { other: 1 } });
-  assert.deepEqual(resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, apq), { query: hello, extensions: { other: 1 } });
-  assert.deepEqual(resolvePersisted({ query: q, extensions: ext(sha256Hex('x')) }, apq), {}); // mismatch: Apollo's 400
-  assert.deepEqual(resolvePersisted({ query: q }, apq), {});
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(q)) }, apq)), {}); // unknown: Apollo says PERSISTED_QUERY_NOT_FOUND
+  assert.deepEqual((await resolvePersisted({ query: q, extensions: ext(sha256Hex(q)) }, apq)), { extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(q)) }, apq)), { query: q, extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, apq)), { query: hello, extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ query: q, extensions: ext(sha256Hex('x')) }, apq)), {}); // mismatch: Apollo's 400
+  assert.deepEqual((await resolvePersisted({ query: q }, apq)), {});
 
   const list = { ...apq, mode: 'allow-list' as const, cache: new BoundedLruCache(1 << 20) };
-  assert.equal(resolvePersisted({ query: q }, list).refuse?.code, 'FORBIDDEN');
-  assert.deepEqual(resolvePersisted({ query: hello }, list), {});
-  assert.deepEqual(resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, list), { query: hello, extensions: { other: 1 } });
-  assert.equal(resolvePersisted({ extensions: ext(sha256Hex(q)) }, list).refuse?.details.reason, 'OperationNotRegistered');
+  assert.equal((await resolvePersisted({ query: q }, list)).refuse?.code, 'FORBIDDEN');
+  assert.deepEqual((await resolvePersisted({ query: hello }, list)), {});
+  assert.deepEqual((await resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, list)), { query: hello, extensions: { other: 1 } });
+  assert.equal((await resolvePersisted({ extensions: ext(sha256Hex(q)) }, list)).refuse?.details.reason, 'OperationNotRegistered');
   // Registering by hash does not work around the list.
-  assert.equal(resolvePersisted({ query: q, extensions: ext(sha256Hex(q)) }, list).refuse?.code, 'FORBIDDEN');
+  assert.equal((await resolvePersisted({ query: q, extensions: ext(sha256Hex(q)) }, list)).refuse?.code, 'FORBIDDEN');
   assert.equal(list.cache.count, 0);
-  assert.equal(resolvePersisted({ query: `${hello} ` }, list).refuse?.code, 'FORBIDDEN'); // exact documents only
+  assert.equal((await resolvePersisted({ query: `${hello} ` }, list)).refuse?.code, 'FORBIDDEN'); // exact documents only
 });
 
 async function server(plugin: ReturnType<typeof persistedOperations>) {

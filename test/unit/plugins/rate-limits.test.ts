@@ -143,14 +143,15 @@ test('operations: open watches per tenant are bounded and released when the stre
 
 test('a tenant rule\'s own budgets replace the gateway\'s for that tenant only; 0 is unlimited', async () => {
   const clock = fakeClock();
-  const plugin = rateLimits({ limits, clock });
+  const budgets = new TenantBudgets(limits, clock);
+  const plugin = rateLimits({ limits, clock, budgets });
   const rule = (name: string, own: Record<string, number> | undefined) => ({ name, match: { tenant: name }, user: name, groups: [], extra: {}, ...(own ? { limits: own } : {}) });
   plugin.attach!({ tenants: { tenants: [
     rule('unlimited', { requestsPerSecond: 0, maxWatches: 0 }),
     rule('strict', { requestsPerSecond: 1, burst: 1, maxConcurrentCalls: 1, maxWatches: 1, maxCost: 10 }),
     rule('plain', undefined),
   ] } } as never);
-  const budgets = plugin.budgets;
+  assert.equal(plugin.budgets, budgets);
   for (let i = 0; i < 50; i++) budgets.admitRequest('unlimited');
   budgets.admitRequest('strict');
   assert.match(tooMany(() => budgets.admitRequest('strict')).message, /tenant "strict" is over its rate limit of 1 requests per second \(burst 1\)/);

@@ -1,0 +1,77 @@
+{{/* The release's full name, at most 63 characters (a DNS label). */}}
+{{- define "crdgate.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "crdgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "crdgate.labels" -}}
+{{ include "crdgate.selectorLabels" . }}
+app.kubernetes.io/part-of: crdgate
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "crdgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "crdgate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The API port inside the pod; the chart passes it to the gateway with --port. */}}
+{{- define "crdgate.apiPort" -}}4000{{- end -}}
+
+{{/*
+The tenants setting, checked: "none", or a map naming exactly one Secret or ConfigMap. Anything
+else stops the rendering with what to set, because the gateway refuses to serve a real cluster
+without a tenants file.
+*/}}
+{{- define "crdgate.tenants" -}}
+{{- $t := .Values.tenants -}}
+{{- $help := "set tenants.secretName or tenants.configMapName (an existing Secret or ConfigMap holding the tenants file), or tenants=none to run without authentication" -}}
+{{- if kindIs "string" $t -}}
+{{- if ne $t "none" -}}{{- fail (printf "crdgate: tenants is %q; %s" $t $help) -}}{{- end -}}
+none
+{{- else if kindIs "map" $t -}}
+{{- if and $t.secretName $t.configMapName -}}
+{{- fail "crdgate: tenants.secretName and tenants.configMapName are both set; choose one" -}}
+{{- else if $t.secretName -}}
+secret
+{{- else if $t.configMapName -}}
+configMap
+{{- else -}}
+{{- fail (printf "crdgate: no tenants file: %s" $help) -}}
+{{- end -}}
+{{- else -}}
+{{- fail (printf "crdgate: no tenants file: %s" $help) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "crdgate.tenantsKey" -}}
+{{- default "tenants.yaml" .Values.tenants.key -}}
+{{- end -}}
+
+{{/* Where the tenants file is mounted in the pod. */}}
+{{- define "crdgate.tenantsDir" -}}/etc/crdgate/tenants{{- end -}}
+
+{{- define "crdgate.redisSecretName" -}}
+{{- if .Values.redis.existingSecret -}}
+{{- .Values.redis.existingSecret -}}
+{{- else -}}
+{{- printf "%s-redis" (include "crdgate.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "crdgate.redisSecretKey" -}}
+{{- if .Values.redis.existingSecret -}}{{ .Values.redis.existingSecretKey }}{{- else -}}redis-url{{- end -}}
+{{- end -}}

@@ -1,0 +1,107 @@
+// The connection to Redis, where replicas of the gateway share per-tenant budgets and APQ
+// documents (--redis-url). Commands fail at once while it is down (no offline queue, a command
+// timeout), so a request never waits on Redis: budgets then refuse with UNAVAILABLE (fail closed)
+// and the APQ cache answers "not found" (clients send the whole document). Losing and regaining
+// the connection is logged once each, not once per request or reconnect attempt.
+import { Redis } from 'ioredis';
+import { ApiError } from '../api-errors.ts';
+
+export interface RedisConnectionLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export interface RedisConnectionOptions {
+  log?: RedisConnectionLog;
+  /** Longest wait for one command before it fails (and the request with it). */
+  commandTimeoutMs?: number;
+  /** Longest wait between reconnect attempts. */
+  maxReconnectDelayMs?: number;
+}
+
+export interface RedisConnection {
+  readonly client: Redis;
+  /** The URL without its user info, for logs. */
+  readonly where: string;
+  /** True while commands can be sent. */
+  readonly up: boolean;
+  /** Resolves true once connected, false if that takes longer than timeoutMs. */
+  ready(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The URL to show: scheme, host, port and database, never a user name or password. */
+export function redisLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  } catch {
+    return 'redis (unparsable URL)';
+  }
+}
+
+/** The refusal of a request whose budget cannot be checked because Redis is unreachable. */
+export function sharedStateUnavailable(cause?: unknown): ApiError {
+  return new ApiError('UNAVAILABLE',
+    'the gateway cannot check this tenant\'s budgets: its shared state (Redis) is unreachable; retry shortly',
+    { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }, { cause });
+}
+
+export function connectRedis(url: string, opts: RedisConnectionOptions = {}): RedisConnection {
+  const where = redisLocation(url);
+  const maxDelay = opts.maxReconnectDelayMs ?? 2000;
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    commandTimeout: opts.commandTimeoutMs ?? 2000,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 100, maxDelay),
+  });
+  let up = false;
+  // Whether the loss was logged: "unreachable" once per outage, "reachable again" once after it.
+  let downLogged = false;
+  let closing = false;
+  const waiters = new Set<() => void>();
+  client.on('ready', () => {
+    up = true;
+    if (downLogged) opts.log?.info(`Redis at ${where} is reachable again: shared budgets and APQ documents are back`);
+    downLogged = false;
+    for (const w of waiters) w();
+  });
+  const lost = (why: string) => {
+    up = false;
+    if (closing || downLogged) return;
+    downLogged = true;
+    opts.log?.warn(`Redis at ${where} is unreachable (${why}): requests that need a tenant budget are refused with 503 UNAVAILABLE, and APQ clients must send whole documents, until it is back`);
+  };
+  client.on('error', (err: Error) => lost(err.message || (err as NodeJS.ErrnoException).code || err.name));
+  client.on('close', () => lost('connection closed'));
+  return {
+    client,
+    where,
+    get up() {
+      return up;
+    },
+    ready(timeoutMs) {
+      if (up) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(onReady);
+          resolve(ok);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        waiters.add(onReady);
+      });
+    },
+    async close() {
+      closing = true;
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}
