@@ -26,6 +26,7 @@ const nsA = `${run}-a`;
 const nsB = `${run}-b`;
 const groupA = `${run}-a`;
 const groupOps = `${run}-ops`;
+const groupEv = `${run}-ev`;
 const cparent = `${run}-parent`;
 /** In objects tenant A may not read: no answer to A may contain it. */
 const marker = `hidden-${run}`;
@@ -85,6 +86,10 @@ tenants:
     match: { tenant: ops }
     user: "ops:{sub}"
     groups: ["${groupOps}"]
+  - name: ev
+    match: { tenant: ev }
+    user: "ev:{sub}"
+    groups: ["${groupEv}"]
 `);
     // A: CronTabs in its namespace, and may get (not list) ClusterCronTabs; no ConfigMaps, Roles or Events.
     // ops: everything involved, everywhere.
@@ -96,6 +101,10 @@ tenants:
       ['create', 'clusterrolebinding', `${run}-a-cparent`, `--clusterrole=${run}-cparent`, `--group=${groupA}`],
       ['create', 'clusterrole', `${run}-ops`, '--verb=get,list,watch', '--resource=crontabs.stable.example.com,clustercrontabs.stable.example.com,configmaps,roles.rbac.authorization.k8s.io,events'],
       ['create', 'clusterrolebinding', `${run}-ops`, `--clusterrole=${run}-ops`, `--group=${groupOps}`],
+      // ev: CronTabs, and Events only through the events.k8s.io API.
+      ['create', 'rolebinding', `${run}-ev`, `--clusterrole=${run}-crontabs`, `--group=${groupEv}`, '-n', nsA],
+      ['create', 'role', `${run}-ev-events`, '--verb=list', '--resource=events.events.k8s.io', '-n', nsA],
+      ['create', 'rolebinding', `${run}-ev-events`, `--role=${run}-ev-events`, `--group=${groupEv}`, '-n', nsA],
     ]) await kubectlOk(args);
     const parent = await create({ apiVersion: 'stable.example.com/v1', kind: 'ClusterCronTab', metadata: { name: cparent }, spec: { cronSpec: '0 * * * *', image: 'parent:1' } });
     const config = await create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner-config', namespace: nsA }, data: { secret: marker } });
@@ -153,6 +162,15 @@ tenants:
     assert.equal(owned.owners[0].raw.data.secret, marker);
     assert.deepEqual(owned.events, [{ message: `event ${marker}` }]);
     assert.deepEqual(owned.children, []);
+  });
+
+  it('reads the Events through events.k8s.io/v1 for a caller who may list only those, in the core/v1 shape', async () => {
+    const r = await gql(url, `{ cronTab_stable_example_com(namespace: "${nsA}", name: "owned") {
+      events { message reason count involvedObject { kind name } source { component } } } }`, undefined, { headers: bearer('ev') });
+    assert.equal(r.errors, undefined, r.text);
+    assert.deepEqual(r.data!.cronTab_stable_example_com.events, [
+      { message: `event ${marker}`, reason: 'Test', count: 1, involvedObject: { kind: 'CronTab', name: 'owned' }, source: { component: 'relations-test' } },
+    ]);
   });
 
   const parentQuery = `{ clusterCronTab_stable_example_com(name: "${cparent}") {
