@@ -43,7 +43,7 @@ let trackers = 0;
  * Calls onDone once per HTTP request with its record. Returns Express middleware (it must run
  * before the routes) and an Apollo plugin that fills in the GraphQL operation and its error code.
  */
-export function requestTracker(onDone: (r: RequestRecord) => void): { middleware: RequestHandler; apollo: ApolloServerPlugin<BaseContext> } {
+export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r: RequestRecord) => void): { middleware: RequestHandler; apollo: ApolloServerPlugin<BaseContext> } {
   // Each tracker has its own key header: a client cannot inject one, the middleware overwrites it.
   const header = `x-crdgate-track-${++trackers}`;
   const pending = new Map<string, RequestRecord>();
@@ -60,6 +60,7 @@ export function requestTracker(onDone: (r: RequestRecord) => void): { middleware
       status: 0, durationMs: 0, tenant: undefined, requestId, aborted: false,
     };
     pending.set(key, rec);
+    onStart?.(rec);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -106,8 +107,6 @@ function apiTypeOf(path: string): OperationType | undefined {
   return undefined;
 }
 
-/** The catalog code of a status, for answers whose body did not name one (see api-errors.ts). */
-
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -128,7 +127,10 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
     if (r.tenant !== undefined) line.tenant = r.tenant;
     if (r.aborted) line.aborted = true;
     log[level](line, 'request');
-  });
+  }, log.isLevelEnabled('trace')
+    // Its headers are in: the request is in flight (what a shutdown must let finish).
+    ? (r) => log.trace({ requestId: r.requestId, method: r.method, path: r.path }, 'request received')
+    : undefined);
   return {
     name: 'request-logging',
     middleware: [tracker.middleware],
