@@ -173,6 +173,22 @@ tenants:
     ]);
   });
 
+  it('finds nothing of another tenant through an owner reference forged to name its object', async () => {
+    const theirs = JSON.parse(await kubectlOk(['get', 'crontab.stable.example.com', 'b-child', '-n', nsB, '-o', 'json']));
+    // An owner of a kind that does not exist keeps the garbage collector from deleting the object
+    // (it cannot tell whether that owner is gone), which it would do at once for a dangling owner.
+    const unknown = { apiVersion: 'nope.example.com/v1', kind: 'Nope', name: 'x', uid: '00000000-0000-4000-8000-000000000009' };
+    await create(cronTab(nsA, 'forged', [unknown, ref(theirs)]));
+    for (const tenant of ['a', 'ops']) {
+      const r = await gql(url, `{ cronTab_stable_example_com(namespace: "${nsA}", name: "forged") { owners { metadata { name } } } }`, undefined, { headers: bearer(tenant) });
+      assert.equal(r.status, 200, r.text);
+      assert.doesNotMatch(r.text, new RegExp(marker), `${tenant}: nothing of the object in ${nsB}`);
+      assert.deepEqual(r.data!.cronTab_stable_example_com.owners, [null, null]);
+      // An owner is looked up where Kubernetes' garbage collector looks: in the dependent's namespace.
+      assert.deepEqual(codesAt(r), [['cronTab_stable_example_com.owners.0', 'NOT_FOUND'], ['cronTab_stable_example_com.owners.1', 'NOT_FOUND']]);
+    }
+  });
+
   const parentQuery = `{ clusterCronTab_stable_example_com(name: "${cparent}") {
     children(kind: "CronTab", apiVersion: "stable.example.com/v1") { metadata { namespace name } ... on ${V1} { spec { image } } }
     events { message }

@@ -172,6 +172,33 @@ describe('relations', () => {
     assert.deepEqual(r.recent.map((e: any) => e.message), ['new', 'mid']);
   });
 
+  it('refuses bad relation arguments with typed errors on the field, and keeps the object', async () => {
+    const r = await gql(url, `{
+      cronTab_stable_example_com(namespace: "${ns}", name: "root") {
+        metadata { name }
+        badVersion: children(kind: "CronTab", apiVersion: "a/b/c") { __typename }
+        unknown: children(kind: "Nope") { __typename }
+        notServedThere: children(kind: "CronTab", apiVersion: "stable.example.com/v9") { __typename }
+        negative: events(limit: -1) { message }
+      }
+    }`);
+    assert.equal(r.status, 200, r.text);
+    assertNoStackTrace(r);
+    assert.deepEqual(r.data, { cronTab_stable_example_com: { metadata: { name: 'root' }, badVersion: null, unknown: null, notServedThere: null, negative: null } });
+    const byField = Object.fromEntries((r.errors ?? []).map((e) => [e.path!.at(-1), [e.extensions?.code, e.extensions?.reason]]));
+    assert.deepEqual(byField, {
+      badVersion: ['BAD_USER_INPUT', undefined], unknown: ['NOT_FOUND', 'KindNotServed'], notServedThere: ['NOT_FOUND', 'KindNotServed'], negative: ['BAD_USER_INPUT', undefined],
+    });
+    const since = await gql(url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "root") { events(since: "yesterday") { message } } }`);
+    // As for every scalar literal, the document does not validate (Apollo's code), with the scalar's message.
+    assert.equal(since.status, 400, since.text);
+    assert.equal(since.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED', since.text);
+    assert.match(since.errors![0]!.message, /DateTime must be an RFC 3339 date-time/);
+    const sinceVariable = await gql(url, `query($since: DateTime) { cronTab_stable_example_com(namespace: "${ns}", name: "root") { events(since: $since) { message } } }`, { since: 'yesterday' });
+    assert.equal(sinceVariable.status, 400, sinceVariable.text);
+    assert.equal(sinceVariable.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', sinceVariable.text);
+  });
+
   it('answers N objects with one Kubernetes call per kind and namespace per hop', async () => {
     const batch = await namespaces.create('rel-batch');
     const top = await create(cronTab(batch, 'top'));
