@@ -45,10 +45,29 @@ export const JSONScalar = new GraphQLScalarType({
     'Any JSON value, carried unchanged: the parts of a resource its schema leaves open ' +
     '(x-kubernetes-preserve-unknown-fields, untyped values) and raw Kubernetes payloads. ' +
     'Object keys are Kubernetes names, never renamed.',
-  serialize: (value) => (typeof value === 'bigint' ? bigintOut(value) : value),
+  serialize: (value) => jsonOut(value),
   parseValue: (value) => value,
   parseLiteral: (node, variables) => literalToValue(node, variables),
 });
+
+/**
+ * Int64 values beyond 2^53 arrive as bigint (parseKubernetesJson), also deep inside a JSON value
+ * (an object's `raw`, a preserved field): out as Int64 is, a decimal string. The value is copied
+ * only where it holds one.
+ */
+function jsonOut(value: unknown): unknown {
+  if (typeof value === 'bigint') return bigintOut(value);
+  if (typeof value !== 'object' || value === null) return value;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  const entries = Array.isArray(value) ? value.entries() : Object.entries(value);
+  for (const [k, v] of entries) {
+    const out = jsonOut(v);
+    if (out === v) continue;
+    copy ??= Array.isArray(value) ? [...value] : { ...(value as Record<string, unknown>) };
+    (copy as Record<string | number, unknown>)[k] = out;
+  }
+  return copy ?? value;
+}
 
 export const StringMapScalar = new GraphQLScalarType({
   name: 'StringMap',

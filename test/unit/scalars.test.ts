@@ -61,6 +61,16 @@ describe('JSON and StringMap', () => {
     });
     assert.deepEqual(JSONScalar.parseValue({ 'x.y': 1 }), { 'x.y': 1 });
   });
+  it('JSON serializes int64 values beyond 2^53 as decimal strings at any depth, copying only what holds one', () => {
+    const plain = { a: [1, { b: 'x' }], c: null };
+    assert.equal(JSONScalar.serialize(plain), plain, 'nothing to convert: the same value');
+    const raw = { metadata: { name: 'n' }, spec: { counts: [1, 9007199254740993n], big: -9223372036854775808n, small: 5n } };
+    const out = JSONScalar.serialize(raw) as Record<string, any>;
+    assert.deepEqual(out, { metadata: { name: 'n' }, spec: { counts: [1, '9007199254740993'], big: '-9223372036854775808', small: 5 } });
+    assert.equal(out['metadata'], raw.metadata, 'parts without one are shared');
+    assert.equal(JSON.stringify(out), '{"metadata":{"name":"n"},"spec":{"counts":[1,"9007199254740993"],"big":"-9223372036854775808","small":5}}');
+    assert.equal(raw.spec.big, -9223372036854775808n, 'the input is untouched');
+  });
   it('StringMap insists on string values', () => {
     assert.deepEqual(StringMapScalar.parseValue({ 'app.kubernetes.io/name': 'web' }), { 'app.kubernetes.io/name': 'web' });
     assert.throws(() => StringMapScalar.parseValue({ a: 1 }), /value of "a" must be a string/);

@@ -15,6 +15,8 @@ import { TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
 import { sharedResultStats, subscribeShared } from '../../../src/graphql/shared-subscription-results.ts';
 import { crdToModel } from '../../../src/model/crd-to-model.ts';
 import { limitRules, operationCost } from '../../../src/plugins/query-limits.ts';
+import { relationsExample } from '../../../src/graphql/relations-example.ts';
+import { defaultExplorerQuery } from '../../../src/transports/explorer-page.ts';
 import { makeCrd } from '../crd-fixtures.ts';
 import { InMemoryOperations } from '../in-memory-operations.ts';
 
@@ -198,5 +200,14 @@ describe('relation fields', () => {
     // alice twice: one execution; bob: his own; the plain document: one for both.
     assert.equal(sharedResultStats.executed - before.executed, 3);
     assert.equal(sharedResultStats.shared - before.shared, 2);
+  });
+
+  it('make the explorer\'s example: a Relations operation on the first namespaced resource, valid against the schema', () => {
+    const schema = buildGraphQLSchema([cronTab, clusterCronTab]).schema;
+    const example = relationsExample([clusterCronTab, cronTab]);
+    assert.match(example, /query Relations \{\s+cronTabList_stable_example_com\(first: 5\)/);
+    assert.deepEqual(validate(schema, parse(defaultExplorerQuery + example)).map(String), []);
+    assert.match(relationsExample([clusterCronTab]), /clusterCronTabList_stable_example_com\(first: 5\)[\s\S]*metadata \{ name \}/);
+    assert.equal(relationsExample([]), '');
   });
 });
