@@ -275,6 +275,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     schemaFor: access?.schemaFor,
     validationRules: apollo.validationRules,
     parseOptions: apollo.parseOptions,
+    maxNesting: apollo.maxNesting,
     introspection: apollo.introspection,
     checkOperation: (args) => {
       for (const p of core.plugins) p.checkOperation?.(args);

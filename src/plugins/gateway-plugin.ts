@@ -21,6 +21,8 @@ export interface ApolloExtras {
   hideSchemaDetailsFromClientErrors?: boolean;
   /** Applied in plugin order; each sees the previous one's output. */
   formatError?: NonNullable<ApolloServerOptions<BaseContext>['formatError']>;
+  /** How deeply a document may nest, checked before it is parsed (src/graphql/document-nesting.ts); the smallest wins. */
+  maxNesting?: number;
 }
 
 export interface GatewayParts {
@@ -71,6 +73,7 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
     if (a.introspection !== undefined) merged.introspection = a.introspection;
     if (a.hideSchemaDetailsFromClientErrors !== undefined) merged.hideSchemaDetailsFromClientErrors = a.hideSchemaDetailsFromClientErrors;
     if (a.formatError) formatters.push(a.formatError);
+    if (a.maxNesting !== undefined) merged.maxNesting = Math.min(merged.maxNesting ?? a.maxNesting, a.maxNesting);
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
   return merged;
