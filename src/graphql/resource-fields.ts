@@ -22,6 +22,7 @@ import type {
   ResourceOperations,
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
+import type { RelationTypes } from './relation-types.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import { buildQueryTypes, queryListArgs, type QueryTypes } from './query-input-types.ts';
 import { ListConsistencyEnum } from './filter-types.ts';
@@ -74,7 +75,7 @@ export function compareKubeVersions(a: string, b: string): number {
   return va < vb ? 1 : va > vb ? -1 : 0;
 }
 
-export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations): ResourceFields {
+export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations, relations: RelationTypes): ResourceFields {
   const query: FieldMap = {};
   const mutation: FieldMap = {};
   const subscription: FieldMap = {};
@@ -82,7 +83,7 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const built = buildVersionTypes(resource, version);
+    const built = buildVersionTypes(resource, version, relations);
     const types = { ...built, query: buildQueryTypes(version, built) };
     versions.push({ version, types });
     const reason = version.deprecated

@@ -14,12 +14,19 @@ import { fieldPathMapper } from './field-path-mapper.ts';
 import { QueryCaches, type QueryCacheOptions } from './query-cache.ts';
 import { hubFeed } from './query-cache-feed.ts';
 import { createFilteredLists, isQueryList, type FilteredLists, type ListGuard } from './filtered-list.ts';
+import { ApiDiscovery, type ApiDiscoveryOptions } from './api-discovery.ts';
+import { kubeObjectReader, type ObjectReader } from './object-reader.ts';
+import { relationOperations } from './relation-service.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
   readonly service: ResourceService;
   /** The shared cache behind filtered and sorted lists, and where those lists were answered. */
   readonly queries: { readonly caches: QueryCaches; readonly counters: FilteredLists['counters'] };
+  /** The kinds the cluster serves, for relations. */
+  readonly discovery: ApiDiscovery;
+  /** Reads of any kind as the caller, which relations make (auth narrows its lists across namespaces). */
+  readonly reader: ObjectReader;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -49,6 +56,7 @@ export interface HubOperationsOptions {
   service?: ConstructorParameters<typeof ResourceService>[1];
   /** The query cache (filtered and sorted lists); maxScan bounds what such a list reads from the apiserver. */
   queryCache?: Partial<Omit<QueryCacheOptions, 'feed'>> & { maxScan?: number; resourceVersionWaitMs?: number };
+  discovery?: ApiDiscoveryOptions;
 }
 
 export function createHubOperations(client: KubeClient, opts: HubOperationsOptions = {}): HubOperations {
@@ -87,10 +95,15 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
       { beforeEnd: guard.endReason, onEnd: guard.onEnd });
   };
 
+  const discovery = new ApiDiscovery(client, opts.discovery);
+  const reader = kubeObjectReader(client);
   return {
     hub,
     service,
     queries: { caches, counters: filtered.counters },
+    discovery,
+    reader,
+    ...relationOperations({ discovery, reader }),
     get: (r) => service.get(r),
     list: (r) => (isQueryList(r.args) ? filtered.list(r, unguarded) : service.list(r)),
     create: (r) => service.create(r),
