@@ -140,6 +140,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     client,
     tenants,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
+    queryCache: config.queryCache,
     plugins: gatewayPlugins(config, mode, metricsPlugin, redis),
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),

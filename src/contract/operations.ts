@@ -3,13 +3,22 @@
 // Kubernetes names and shapes; implementations return Kubernetes JSON.
 
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import type { Condition, OrderTerm } from '../model/query-filter.ts';
 import type { RelationOperations } from './relations.ts';
 
 export type KubeObject = Record<string, unknown>;
 
 export interface KubeList {
-  readonly metadata?: { readonly continue?: string; readonly resourceVersion?: string; readonly remainingItemCount?: number | bigint };
+  readonly metadata?: {
+    readonly continue?: string;
+    readonly resourceVersion?: string;
+    readonly remainingItemCount?: number | bigint;
+    /** Filtered and sorted lists: every object that matches, on all pages. */
+    readonly totalCount?: number;
+  };
   readonly items: readonly KubeObject[];
+  /** Filtered and sorted lists: a cursor for each item (resume after it). */
+  readonly cursors?: readonly string[];
 }
 
 /** A Kubernetes watch event as the API server streams it. */
@@ -45,7 +54,18 @@ export interface ListArgs {
   readonly continue?: string;
   readonly resourceVersion?: string;
   readonly resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+  /** Only objects that satisfy this (Kubernetes property names); see src/model/query-filter.ts. */
+  readonly where?: Condition;
+  /** Sort order; ties are broken by namespace and name. */
+  readonly orderBy?: readonly OrderTerm[];
+  /**
+   * CACHED: answered from the gateway's shared cache (the default with where or orderBy);
+   * STRONG: read from the apiserver as the caller (the default otherwise).
+   */
+  readonly consistency?: ListConsistency;
 }
+
+export type ListConsistency = 'CACHED' | 'STRONG';
 
 /** What Kubernetes does with unknown or duplicate fields in a write (its fieldValidation parameter). */
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';

@@ -228,7 +228,9 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       node: { type: new GraphQLNonNull(object) },
       cursor: {
         type: GraphQLString,
-        description: 'Kubernetes continues lists per page, not per item: only the last edge of a page has a cursor (= pageInfo.endCursor).',
+        description:
+          'Resume after this object. Filtered or sorted lists (where, orderBy) give every edge a cursor; plain lists continue ' +
+          'per Kubernetes page, so only their last edge has one (= pageInfo.endCursor).',
       },
     },
   });
@@ -239,7 +241,13 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       edges: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(edge))) },
       pageInfo: { type: new GraphQLNonNull(PageInfoType) },
       resourceVersion: { type: GraphQLString, description: 'The resourceVersion of the list; start a watch from it to follow changes.' },
-      remainingItemCount: { type: Int64Scalar, description: 'Estimated number of objects after this page, when Kubernetes knows it.' },
+      remainingItemCount: { type: Int64Scalar, description: 'Number of objects after this page: exact for filtered or sorted lists, an estimate from Kubernetes otherwise (when it knows).' },
+      totalCount: {
+        type: GraphQLInt,
+        description:
+          'Number of objects on all pages: always given for filtered or sorted lists (where, orderBy, consistency: CACHED); ' +
+          'for plain lists only when this one page is the whole list, null otherwise.',
+      },
     },
   });
   const watchEvent = new GraphQLObjectType({

@@ -100,8 +100,9 @@ export const ObjectMetaInputType = new GraphQLInputObjectType({
 export const PageInfoType = new GraphQLObjectType({
   name: 'PageInfo',
   description:
-    'Relay page information. Kubernetes pages forward only: endCursor is the continue token ' +
-    'of the list call, hasPreviousPage is always false and startCursor always null.',
+    'Relay page information. Pages go forward only: hasPreviousPage is always false. Plain lists: ' +
+    'endCursor is the continue token of the list call and startCursor is null. Filtered or sorted ' +
+    'lists: startCursor and endCursor are the cursors of the first and last edges.',
   fields: {
     hasNextPage: { type: new GraphQLNonNull(GraphQLBoolean) },
     hasPreviousPage: { type: new GraphQLNonNull(GraphQLBoolean) },

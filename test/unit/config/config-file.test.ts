@@ -105,7 +105,8 @@ test('every setting can be in the file', () => {
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
+  assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format'));
   assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 37);
+  assert.equal(fileKeys.length, 40);
 });
