@@ -19,11 +19,13 @@ import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-sc
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
-import { createHubOperations, type GatewayOperations } from './service/hub-operations.ts';
+import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type Readiness, type TenantHooks } from './transports/create-app.ts';
 import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
 import type { ExplorerSettings } from './transports/explorer.ts';
+import { defaultExplorerQuery } from './transports/explorer-page.ts';
+import { relationsExample } from './graphql/relations-example.ts';
 import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import { openApiRoutes } from './transports/openapi-routes.ts';
 import { restRouter } from './transports/rest-router.ts';
@@ -52,6 +54,8 @@ export interface GatewayOptions {
   rbacStaleAfterMs?: number;
   /** How often they are re-checked then (default 1 s). */
   rbacStaleCheckMs?: number;
+  /** The shared cache behind filtered and sorted lists: memory bound, idle time, scan bound (see hub-operations.ts). */
+  queryCache?: HubOperationsOptions['queryCache'];
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
   plugins?: GatewayPlugin[];
   /**
@@ -196,6 +200,7 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
       unavailableAfterMs: opts.watchUnavailableAfterMs,
       onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
     },
+    queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
   });
   const rbac = permissions ? rbacOperations(hubOperations, permissions) : undefined;
   const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
@@ -257,7 +262,11 @@ async function createWebApp(core: Core, access: TenantAccess | undefined, apollo
     admit,
     apollo,
     middleware: core.plugins.flatMap((p) => p.middleware ?? []),
-    explorer: settings.explorer,
+    explorer: settings.explorer === false ? false : {
+      // The default example shows relations on a resource that is served now.
+      defaultQuery: () => defaultExplorerQuery + relationsExample(core.live.resources),
+      ...settings.explorer,
+    },
     readiness: ready,
   });
   const resources = () => core.live.resources;
@@ -297,6 +306,7 @@ async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners
   core.live.stop();
   const closed = listeners.map((l) => l.graceful.close(opts.timeoutMs ?? 25_000));
   for (const { ws } of listeners) await ws.close();
+  core.operations.queries.caches.stop();
   // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
   await core.operations.hub.stop();
   await Promise.all(closed);
@@ -307,6 +317,7 @@ async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners
 /** Stops what startCore and startCatalog started; the live schema and the hub may already be stopped. */
 async function stopCore(core: Core): Promise<void> {
   core.live.stop();
+  core.operations.queries.caches.stop();
   await core.operations.hub.stop();
   await core.catalog.stop();
   core.rbac?.stopRechecks();

@@ -143,6 +143,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     watchWindowBytes: config.watch.windowBytes,
     watchUnavailableAfterMs: config.watch.unavailableAfterMs,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
+    queryCache: config.queryCache,
     plugins: gatewayPlugins(config, mode, metricsPlugin, redis),
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),

@@ -1,8 +1,10 @@
 // The operations as each caller's RBAC allows them, for tenants. Kubernetes itself refuses what a
 // caller may not do (every call impersonates it); what the gateway adds is what Kubernetes cannot
-// do for a shared watch or an all-namespace list: a list spanning only the namespaces the caller
-// may list, and a shared watch filtered per event to the namespaces the caller may watch,
-// re-checked when RBAC changes and ended when the grant or the token goes.
+// do for a shared watch, a shared cache or an all-namespace list: a list spanning only the
+// namespaces the caller may list, a filtered list read from the cache only where the caller's own
+// list is unconditional (and cut to those namespaces), and a shared watch filtered per event to the
+// namespaces the caller may watch, re-checked when RBAC changes and ended when the grant or the
+// token goes.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeList, KubeObject, ListArgs, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
@@ -11,7 +13,10 @@ import type { GatewayOperations, HubOperations } from '../service/hub-operations
 import { partitionedList } from '../service/partitioned-list.ts';
 import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
+import type { ObjectReader } from '../service/object-reader.ts';
+import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
+import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
 
 export interface RbacOperationsOptions {
   /** How soon after the last of a burst of RBAC changes live watches are re-checked. */
@@ -72,6 +77,11 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   }
 
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
+    if (isQueryList(req.args)) return ops.queryList(req, { scope: await cacheScope(permissions, req), apiserverList: plainList });
+    return plainList(req);
+  }
+
+  async function plainList(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
     const identity = req.context.identity;
     const namespaced = req.resource.scope === 'Namespaced';
     if (!identity || !namespaced || req.namespace !== undefined) return ops.list(req);
@@ -83,7 +93,53 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     return partitionedList(ops.service, req, namespaces);
   }
 
-  return { ...ops, list, watch, stopRechecks: () => schedule.cancel() };
+  const reader = rbacReader(ops.reader, permissions);
+  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader }), list, watch, stopRechecks: () => schedule.cancel() };
+}
+
+/**
+ * Relations read across all namespaces (the namespaced children of a cluster-scoped object) as
+ * lists do: over the namespaces the caller may list, when it may not list them all.
+ */
+function rbacReader(reader: ObjectReader, permissions: Permissions): ObjectReader {
+  return {
+    get: reader.get,
+    async list(r, namespace, query, context) {
+      const identity = context.identity;
+      if (!identity || !r.namespaced || namespace !== undefined) return reader.list(r, namespace, query, context);
+      const ref = { group: r.group, plural: r.plural, namespaced: true };
+      const perms = await permissions.of(identity, [ref]);
+      if (perms.clusterWide('list', ref)) return reader.list(r, undefined, query, context);
+      const namespaces = perms.namespacesWhere('list', ref);
+      if (!namespaces.length) {
+        const resource = r.group ? `${r.plural}.${r.group}` : r.plural;
+        throw new ApiError('FORBIDDEN', `${resource} is forbidden: User "${identity.user}" cannot list resource "${r.plural}" in API group "${r.group}" in any namespace`,
+          { reason: 'Forbidden', group: r.group, kind: r.plural });
+      }
+      const pages = [];
+      // Sequential: a caller with many namespaces must not open as many calls at once.
+      for (const ns of namespaces) pages.push(await reader.list(r, ns, query, context));
+      return pages.flat();
+    },
+  };
+}
+
+/**
+ * What a caller may read from the cache, which holds what the gateway sees: where its own list is
+ * unconditional — cluster-wide, or by namespace rules without resourceNames (the same rules that
+ * partition a plain list across namespaces) — and nothing elsewhere: a list limited to some
+ * names goes to the apiserver as the caller, which answers it exactly as Kubernetes does.
+ */
+async function cacheScope(permissions: Permissions, req: OperationRequest<ListArgs, CallerContext>): Promise<CacheScope> {
+  const identity = req.context.identity;
+  if (!identity) return { kind: 'all' };
+  const namespaced = req.resource.scope === 'Namespaced';
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+  const perms = await permissions.of(identity, [ref]);
+  if (!namespaced || req.namespace !== undefined) return perms.allowedIn('list', ref, req.namespace) ? { kind: 'all' } : { kind: 'apiserver' };
+  if (perms.clusterWide('list', ref)) return { kind: 'all' };
+  const namespaces = perms.namespacesWhere('list', ref);
+  return namespaces.length ? { kind: 'namespaces', namespaces: new Set(namespaces) } : { kind: 'apiserver' };
 }
 
 /**

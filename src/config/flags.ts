@@ -31,7 +31,7 @@ export interface FlagSpec<T> {
   readonly secret?: boolean;
 }
 
-export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'operations' | 'scaling';
+export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'queries' | 'operations' | 'scaling';
 
 /** The groups, in the order of the README's tables and of --help. */
 export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
@@ -40,6 +40,7 @@ export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
   { id: 'limits', title: 'GraphQL limits (a document over any of them is refused with BAD_REQUEST naming the limit)' },
   { id: 'budgets', title: 'Budgets per tenant (excess: TOO_MANY_REQUESTS / 429 with Retry-After; 0 = unlimited)' },
   { id: 'persisted', title: 'Persisted operations' },
+  { id: 'queries', title: 'Filtered and sorted lists (where, orderBy): the query cache' },
   { id: 'operations', title: 'Operations: metrics, logs, shutdown, traces' },
   { id: 'scaling', title: 'Scaling out: state the replicas share' },
 ];
@@ -153,6 +154,13 @@ export const flagTable = {
     shownDefault: '`allow-list` with a manifest, else `apq`', meaning: '`apq` or `allow-list`' }),
   'apq-cache-size': flag({ group: 'persisted', value: 'BYTES', parse: wholeNumber(1024, 1 << 30), default: 4 << 20,
     meaning: 'bytes of remembered documents (least recently used go first)' }),
+
+  'query-cache-max-bytes': flag({ group: 'queries', value: 'N', parse: wholeNumber(0, 2 ** 45), default: 256 * 2 ** 20, shownDefault: '268435456 (256 MiB)',
+    meaning: 'estimated JSON bytes the caches of all resources may hold together (parsed, the objects take about three times that on the heap, shared with the watch hub; see BENCHMARKS.md); beyond it the least recently used stop, and a resource too large alone is read from the apiserver for `--query-cache-idle`; 0 turns the cache off' }),
+  'query-cache-idle': flag({ group: 'queries', value: 'MS', parse: wholeNumber(1000, 86_400_000), default: 300_000,
+    meaning: 'a resource\'s cache that no list has used for this long stops, in ms' }),
+  'query-max-scan': flag({ group: 'queries', value: 'N', parse: wholeNumber(1, 10_000_000), default: 20_000,
+    meaning: 'objects a filtered list may read from the apiserver (`consistency: STRONG`, or a caller whose right to list is limited to names) before it is refused with `BAD_REQUEST` (`QueryTooLarge`)' }),
 
   'metrics-port': flag({ group: 'operations', value: 'N', parse: wholeNumber(0, 65535), default: defaultMetricsPort,
     meaning: 'port of the Prometheus `/metrics` listener; 0 turns it off' }),

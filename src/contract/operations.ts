@@ -4,12 +4,22 @@
 
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type { Feed } from '../streams/feed.ts';
+import type { Condition, OrderTerm } from '../model/query-filter.ts';
+import type { RelationOperations } from './relations.ts';
 
 export type KubeObject = Record<string, unknown>;
 
 export interface KubeList {
-  readonly metadata?: { readonly continue?: string; readonly resourceVersion?: string; readonly remainingItemCount?: number | bigint };
+  readonly metadata?: {
+    readonly continue?: string;
+    readonly resourceVersion?: string;
+    readonly remainingItemCount?: number | bigint;
+    /** Filtered and sorted lists: every object that matches, on all pages. */
+    readonly totalCount?: number;
+  };
   readonly items: readonly KubeObject[];
+  /** Filtered and sorted lists: a cursor for each item (resume after it). */
+  readonly cursors?: readonly string[];
 }
 
 /** A Kubernetes watch event as the API server streams it. */
@@ -53,7 +63,18 @@ export interface ListArgs {
   readonly continue?: string;
   readonly resourceVersion?: string;
   readonly resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+  /** Only objects that satisfy this (Kubernetes property names); see src/model/query-filter.ts. */
+  readonly where?: Condition;
+  /** Sort order; ties are broken by namespace and name. */
+  readonly orderBy?: readonly OrderTerm[];
+  /**
+   * CACHED: answered from the gateway's shared cache (the default with where or orderBy);
+   * STRONG: read from the apiserver as the caller (the default otherwise).
+   */
+  readonly consistency?: ListConsistency;
 }
+
+export type ListConsistency = 'CACHED' | 'STRONG';
 
 /** What Kubernetes does with unknown or duplicate fields in a write (its fieldValidation parameter). */
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
@@ -118,10 +139,10 @@ export interface WatchArgs {
 type Req<Args, Context> = OperationRequest<Args, Context>;
 
 /**
- * One method per Kubernetes operation. Errors should be GraphQLErrors with a stable
- * extensions.code; returning null from get means "not found".
+ * One method per Kubernetes operation on the objects of one resource. Errors should be
+ * GraphQLErrors with a stable extensions.code; returning null from get means "not found".
  */
-export interface ResourceOperations<Context = unknown> {
+export interface ObjectOperations<Context = unknown> {
   get(request: Req<Record<string, never>, Context>): Promise<KubeObject | null>;
   list(request: Req<ListArgs, Context>): Promise<KubeList>;
   create(request: Req<WriteArgs, Context>): Promise<KubeObject>;
@@ -136,5 +157,8 @@ export interface ResourceOperations<Context = unknown> {
   deleteCollection(request: Req<DeleteCollectionArgs, Context>): Promise<KubeObject>;
   watch(request: Req<WatchArgs, Context>): Promise<WatchFeed>;
 }
+
+/** Everything the builders call: the operations on objects, and the relations between them (relations.ts). */
+export interface ResourceOperations<Context = unknown> extends ObjectOperations<Context>, RelationOperations<Context> {}
 
 export type OperationName = keyof ResourceOperations;

@@ -22,7 +22,10 @@ import type {
   ResourceOperations,
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
+import type { RelationTypes } from './relation-types.ts';
 import { buildVersionTypes } from './resource-types.ts';
+import { buildQueryTypes, queryListArgs, type QueryTypes } from './query-input-types.ts';
+import { ListConsistencyEnum } from './filter-types.ts';
 import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';
 import {
@@ -72,7 +75,7 @@ export function compareKubeVersions(a: string, b: string): number {
   return va < vb ? 1 : va > vb ? -1 : 0;
 }
 
-export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations): ResourceFields {
+export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations, relations: RelationTypes): ResourceFields {
   const query: FieldMap = {};
   const mutation: FieldMap = {};
   const subscription: FieldMap = {};
@@ -80,7 +83,8 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const types = buildVersionTypes(resource, version);
+    const built = buildVersionTypes(resource, version, relations);
+    const types = { ...built, query: buildQueryTypes(version, built) };
     versions.push({ version, types });
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
@@ -112,7 +116,7 @@ const selectorArgs: GraphQLFieldConfigArgumentMap = {
 interface FieldContext {
   readonly resource: ResourceModel;
   readonly version: VersionModel;
-  readonly types: VersionTypes;
+  readonly types: VersionTypes & { readonly query: QueryTypes };
   readonly operations: ResourceOperations;
   readonly namespaced: boolean;
   readonly label: string;
@@ -127,7 +131,7 @@ interface FieldContext {
   body(input: unknown, args: Args, argName: string): KubeObject;
 }
 
-function fieldContext(resource: ResourceModel, version: VersionModel, types: VersionTypes, operations: ResourceOperations,
+function fieldContext(resource: ResourceModel, version: VersionModel, types: FieldContext['types'], operations: ResourceOperations,
   deprecationReason: string | undefined, isDefault: boolean): FieldContext {
   const namespaced = resource.scope === 'Namespaced';
   return {
@@ -181,7 +185,7 @@ function getField({ types, label, target, deprecated, operations, request }: Fie
   };
 }
 
-function listField({ types, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
+function listField({ types, version, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
   return {
     type: new GraphQLNonNull(types.connection),
     description: `List ${label} objects, one page at a time.`,
@@ -192,7 +196,11 @@ function listField({ types, label, scopeArg, deprecated, operations, request }: 
       continue: { type: GraphQLString, description: 'pageInfo.endCursor of the previous page (Kubernetes continue).' },
       first: { type: GraphQLInt, description: 'Relay name of limit.' },
       after: { type: GraphQLString, description: 'Relay name of continue.' },
-      resourceVersion: { type: GraphQLString, description: 'Kubernetes resourceVersion semantics for list.' },
+      resourceVersion: {
+        type: GraphQLString,
+        description: 'Kubernetes resourceVersion semantics for list; from the cache (where, orderBy): an answer at least this recent.',
+      },
+      ...queryArgs(types.query),
     },
     ...deprecated,
     resolve: async (_src, args, context) => {
@@ -204,9 +212,10 @@ function listField({ types, label, scopeArg, deprecated, operations, request }: 
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof limit === 'number' ? { limit } : {}),
           ...(typeof cont === 'string' ? { continue: cont } : {}),
+          ...queryListArgs(args, version),
         }),
       );
-      return toConnection(list);
+      return toConnection(list, typeof cont === 'string');
     },
   };
 }
@@ -457,14 +466,26 @@ function pickAlias(args: Args, name: string, alias: string): unknown {
   return a ?? b;
 }
 
-function toConnection(list: KubeList) {
+function toConnection(list: KubeList, continued: boolean) {
   const items = list.items ?? [];
-  const endCursor = list.metadata?.continue || null;
+  const next = list.metadata?.continue || null;
+  const cursors = list.cursors;
+  // A plain list knows its total only when this page is all of it.
+  const totalCount = list.metadata?.totalCount ?? (next === null && !continued ? items.length : null);
   return {
-    edges: items.map((node, i) => ({ node, cursor: i === items.length - 1 ? endCursor : null })),
-    pageInfo: { hasNextPage: endCursor !== null, hasPreviousPage: false, startCursor: null, endCursor },
+    edges: items.map((node, i) => ({ node, cursor: cursors?.[i] ?? (i === items.length - 1 ? next : null) })),
+    pageInfo: { hasNextPage: next !== null, hasPreviousPage: false, startCursor: cursors?.[0] ?? null, endCursor: cursors?.at(-1) ?? next },
     resourceVersion: list.metadata?.resourceVersion ?? null,
     remainingItemCount: list.metadata?.remainingItemCount ?? null,
+    totalCount,
+  };
+}
+
+function queryArgs(query: QueryTypes): GraphQLFieldConfigArgumentMap {
+  return {
+    where: { type: query.where, description: 'Only the objects that satisfy this filter (see docs/graphql-api.md); answered from the shared cache unless consistency is STRONG.' },
+    orderBy: { type: new GraphQLList(new GraphQLNonNull(query.orderBy)), description: 'Sort order; ties are broken by namespace, then name. Missing values sort last.' },
+    consistency: { type: ListConsistencyEnum, description: 'CACHED (the default with where or orderBy) or STRONG (the default otherwise).' },
   };
 }
 

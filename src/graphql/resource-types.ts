@@ -27,6 +27,7 @@ import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, Str
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
+import type { RelationTypes } from './relation-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -53,8 +54,9 @@ interface Built {
 
 type Source = Record<string, unknown>;
 
-export function buildVersionTypes(resource: ResourceModel, version: VersionModel): VersionTypes {
-  const types = new VersionTypeBuilder(resource, version);
+/** The object type implements KubernetesResource, with the relation fields of `relations`. */
+export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
+  const types = new VersionTypeBuilder(resource, version, relations);
   const root = types.buildRoot();
   const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name([], role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
@@ -68,10 +70,12 @@ class VersionTypeBuilder {
   private readonly usedPaths = new Set<string>(['']);
   private readonly resource: ResourceModel;
   private readonly version: VersionModel;
+  private readonly relations: RelationTypes;
 
-  constructor(resource: ResourceModel, version: VersionModel) {
+  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes) {
     this.resource = resource;
     this.version = version;
+    this.relations = relations;
   }
 
   name(parts: readonly string[], role?: TypeRole): string {
@@ -189,10 +193,13 @@ class VersionTypeBuilder {
       };
     }
     const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
+    const root = slot.length === 0;
     const out = new GraphQLObjectType<Source, unknown>({
       name: this.name(slot),
       ...(description ? { description } : {}),
-      fields: outFields,
+      ...(root ? { interfaces: [this.relations.resource] } : {}),
+      // The model keeps the relation names free at the root (owners_2 for a property named owners).
+      fields: root ? { ...outFields, ...this.relations.fields } : outFields,
     });
     const input = new GraphQLInputObjectType({
       name: this.name(slot, 'Input'),
@@ -221,7 +228,9 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       node: { type: new GraphQLNonNull(object) },
       cursor: {
         type: GraphQLString,
-        description: 'Kubernetes continues lists per page, not per item: only the last edge of a page has a cursor (= pageInfo.endCursor).',
+        description:
+          'Resume after this object. Filtered or sorted lists (where, orderBy) give every edge a cursor; plain lists continue ' +
+          'per Kubernetes page, so only their last edge has one (= pageInfo.endCursor).',
       },
     },
   });
@@ -232,7 +241,13 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       edges: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(edge))) },
       pageInfo: { type: new GraphQLNonNull(PageInfoType) },
       resourceVersion: { type: GraphQLString, description: 'The resourceVersion of the list; start a watch from it to follow changes.' },
-      remainingItemCount: { type: Int64Scalar, description: 'Estimated number of objects after this page, when Kubernetes knows it.' },
+      remainingItemCount: { type: Int64Scalar, description: 'Number of objects after this page: exact for filtered or sorted lists, an estimate from Kubernetes otherwise (when it knows).' },
+      totalCount: {
+        type: GraphQLInt,
+        description:
+          'Number of objects on all pages: always given for filtered or sorted lists (where, orderBy, consistency: CACHED); ' +
+          'for plain lists only when this one page is the whole list, null otherwise.',
+      },
     },
   });
   const watchEvent = new GraphQLObjectType({

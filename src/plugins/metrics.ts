@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client): API requests and their latency by operation type and outcome,
 // Kubernetes calls by verb and HTTP code, schema rebuilds, CRDs served, the watch hub (subscribers,
-// upstream watches, events delivered and dropped, slow consumers), shared subscription executions,
-// and the process (prom-client's default metrics).
+// upstream watches, events delivered and dropped, slow consumers), the query cache (objects and
+// bytes per resource, where filtered lists were answered), shared subscription executions, and the
+// process (prom-client's default metrics).
 //
 // The numbers are cluster-wide (every tenant's traffic, every CRD), so they are not served on the
 // API port by default: `listen` opens a separate listener, bound to 127.0.0.1 unless configured
@@ -44,6 +45,46 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
       if (now > seen) this.inc(now - seen);
       seen = now;
     },
+  });
+}
+
+/** Counters with one label whose values are read from elsewhere at scrape time. */
+function mirroredLabelledCounter(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number> | undefined): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name, help, labelNames: [label], registers: [registry],
+    collect() {
+      for (const [value, now] of Object.entries(read() ?? {})) {
+        const before = seen.get(value) ?? 0;
+        if (now > before) this.inc({ [label]: value }, now - before);
+        seen.set(value, now);
+      }
+    },
+  });
+}
+
+/** Gauges of the query cache: objects and estimated bytes per resource version and namespace scope. */
+function queryCacheGauges(registry: Registry, parts: () => GatewayParts | undefined): void {
+  const stats = () => parts()?.operations.queries.caches.stats() ?? [];
+  const labelNames = ['resource', 'namespace'] as const;
+  new Gauge({ name: 'crdgate_query_cache_objects', help: 'Objects in the query cache behind filtered lists, per resource (plural.group/version) and namespace ("" = all namespaces)', labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of stats()) this.set({ resource: s.resource, namespace: s.namespace }, s.objects);
+    } });
+  new Gauge({ name: 'crdgate_query_cache_bytes', help: 'Estimated JSON bytes of the objects in the query cache, per resource and namespace (bounded by --query-cache-max-bytes in total)', labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of stats()) this.set({ resource: s.resource, namespace: s.namespace }, s.bytes);
+    } });
+  const queries = () => parts()?.operations.queries;
+  mirroredLabelledCounter(registry, 'crdgate_filtered_lists_total', 'Filtered or sorted lists by where they were answered from (cache, apiserver)', 'source', () => {
+    const c = queries()?.counters;
+    return c && { cache: c.fromCache, apiserver: c.fromApiserver };
+  });
+  mirroredLabelledCounter(registry, 'crdgate_query_cache_stops_total', 'Query caches stopped, by reason (idle, evicted: memory for another, too_large: over the memory bound alone, failed: the watch failed)', 'reason', () => {
+    const c = queries()?.caches.counters;
+    return c && { idle: c.stoppedIdle, evicted: c.evicted, too_large: c.refusedTooLarge, failed: c.failed };
   });
 }
 
@@ -150,6 +191,7 @@ function gatewayGauges(registry: Registry, partsOf: () => GatewayParts | undefin
   mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events slow consumers were cut off from (the one that crossed the byte bound, or the backlog they had yet to receive)', () => hubStats()?.eventsDropped ?? 0);
   mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);
+  queryCacheGauges(registry, partsOf);
   // sharedResultStats is per process: with several gateways in one process they share it.
   mirroredCounter(registry, 'crdgate_subscription_executions_total', 'Subscription selection sets executed (once per event and distinct operation)', () => sharedResultStats.executed);
   mirroredCounter(registry, 'crdgate_subscription_results_shared_total', 'Subscription results reused from another subscriber\'s execution of the same event and operation', () => sharedResultStats.shared);

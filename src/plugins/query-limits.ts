@@ -8,7 +8,7 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
-  getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind, Lexer, Source, TokenKind, validate,
+  getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind, Lexer, Source, TokenKind, validate, valueFromASTUntyped,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLFormattedError, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
 } from 'graphql';
@@ -84,9 +84,12 @@ export function limitRules(limits: Partial<Pick<QueryLimits, 'maxDepth' | 'maxAl
 
 /**
  * The cost of one operation: every selected field costs 1 each time it is resolved, and a field
- * with a limit/first argument (a Kubernetes list) multiplies what is below it by its page size
- * (the default page when the argument is absent). A subscription's cost is multiplied by
- * subscriptionCostFactor. Introspection fields are free (introspection is off in production).
+ * with a limit/first argument (a Kubernetes list, an object's children or Events) multiplies what
+ * is below it by its page size (the default page when the argument is absent); a list field that
+ * declares extensions.assumedListSize (an object's owners) multiplies by that. A list's where and
+ * orderBy add 1 per value they hold (each operand, each orderBy field and direction). A
+ * subscription's cost is multiplied by subscriptionCostFactor. Introspection fields are free
+ * (introspection is off in production).
  */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined,
   variables: Record<string, unknown> | undefined, limits: Pick<QueryLimits, 'defaultPageSize' | 'subscriptionCostFactor'>): number {
@@ -120,10 +123,22 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
         const def = type.getFields()[sel.name.value];
         if (!def) continue;
         let inner = multiplier;
+        if (def.args.some((a) => a.name === 'where')) {
+          // Filters and sorts are work per object of the collection, not per object returned.
+          const given = (n: string) => {
+            const node = sel.arguments?.find((a) => a.name.value === n)?.value;
+            return node ? valueFromASTUntyped(node, variables) : undefined;
+          };
+          cost += multiplier * (countValues(given('where')) + countValues(given('orderBy')));
+        }
+        const assumed = def.extensions?.['assumedListSize'];
         if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
           const arg = (n: string) => numberOf(sel.arguments?.find((a) => a.name.value === n)?.value);
           const page = arg('limit') ?? arg('first') ?? limits.defaultPageSize;
           inner = multiplier * Math.max(1, page);
+        } else if (typeof assumed === 'number') {
+          // A list without a page of its own (an object's owners): its declared typical size.
+          inner = multiplier * assumed;
         }
         cost += multiplier;
         const named = getNamedType(def.type);
@@ -149,6 +164,17 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
   };
   const cost = walk(operation.selectionSet, root, 1, new Set());
   return operation.operation === 'subscription' ? cost * limits.subscriptionCostFactor : cost;
+}
+
+/** The number of scalar values in an argument value (each condition of a where, each orderBy term's field and direction). */
+export function countValues(value: unknown, depth = 0): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value !== 'object') return 1;
+  // Bounded like any input: a value nested deeper than this costs what it has reached so far.
+  if (depth > 64) return 1;
+  let n = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) n += countValues(v, depth + 1);
+  return n;
 }
 
 /** The limits a document is checked against again, per request, when its caller's are narrower. */
@@ -206,6 +232,9 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     wrapOperations: (ops) => ({
       ...ops,
       list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+      // The same for an object's children and Events: the page the cost counted.
+      children: (req) => ops.children(req.args.limit !== undefined ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+      events: (req) => ops.events(req.args.limit !== undefined ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
     }),
     // Read once the gateway has attached its parts (and so its tenants): the widest limits.
     get apollo() {

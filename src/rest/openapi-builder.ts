@@ -6,8 +6,9 @@ import { encodeGroup, encodeKind, encodeVersion } from '../model/graphql-type-na
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
+import { filterComponentSchemas, orderByParameter, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
 import {
-  DELETE_OPTIONS_BODY, DELETE_PARAMETERS, LIST_PARAMETERS, PATCH_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
+  DELETE_OPTIONS_BODY, DELETE_PARAMETERS, PATCH_PARAMETERS, UNTYPED_LIST_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
   SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody, objectResponse as objectResponseOf, parameterRefs as params, patchBody,
   problemResponses as errors, ref,
 } from './openapi-shared-components.ts';
@@ -33,6 +34,8 @@ export interface OpenApiBuilder {
 interface Fragment {
   readonly paths: Record<string, Record<string, unknown>>;
   readonly schemas: Record<string, unknown>;
+  /** The shared filter schemas its where parameters refer to. */
+  readonly filterRefs: ReadonlySet<string>;
   readonly tag: { name: string; description: string };
 }
 
@@ -51,8 +54,9 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
       const sorted = [...models].sort((a, b) => compareCodeUnits(a.crdName, b.crdName));
       const paths: Record<string, Record<string, unknown>> = {};
       // Each CRD version has its own watch event schema here; the generic one is openapi.yaml's.
-      const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, ...shared } = SHARED_COMPONENT_SCHEMAS;
+      const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...shared } = SHARED_COMPONENT_SCHEMAS;
       const schemas: Record<string, unknown> = { ...shared };
+      const filterRefs = new Set<string>();
       const tags: { name: string; description: string }[] = [];
       for (const model of sorted) {
         // A CRD name can appear once in a cluster; a snapshot listing it twice keeps the first.
@@ -62,8 +66,10 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
         next.set(model.contentHash, fragment);
         Object.assign(paths, fragment.paths);
         Object.assign(schemas, fragment.schemas);
+        for (const r of fragment.filterRefs) filterRefs.add(r);
         tags.push(fragment.tag);
       }
+      Object.assign(schemas, filterComponentSchemas(filterRefs));
       cache = next;
       return {
         openapi: '3.1.0',
@@ -83,7 +89,7 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
         paths,
         components: {
           schemas,
-          parameters: SHARED_PARAMETERS,
+          parameters: LIVE_PARAMETERS,
           responses: SHARED_RESPONSES,
           securitySchemes: SECURITY_SCHEMES,
         },
@@ -96,17 +102,22 @@ export function buildOpenApiDocument(models: readonly ResourceModel[], options: 
   return createOpenApiBuilder(options).build(models);
 }
 
+// Each version's where and orderBy parameters are typed in place of the generic ones.
+const { where: _where, orderBy: _orderBy, ...LIVE_PARAMETERS } = SHARED_PARAMETERS;
+
 function resourceFragment(model: ResourceModel, prefix: string): Fragment {
   const paths: Record<string, Record<string, unknown>> = {};
   const schemas: Record<string, unknown> = {};
+  const filterRefs = new Set<string>();
   const tag = `${model.kind} (${model.group})`;
   for (const version of model.versions) {
     if (!version.served) continue;
-    addVersion(model, version, prefix, tag, paths, schemas);
+    addVersion(model, version, prefix, tag, paths, schemas, filterRefs);
   }
   return {
     paths,
     schemas,
+    filterRefs,
     tag: { name: tag, description: `CRD ${model.crdName}; served versions: ${model.versions.filter((v) => v.served).map((v) => v.name).join(', ')}.` },
   };
 }
@@ -172,17 +183,20 @@ function addVersion(
   tag: string,
   paths: Record<string, Record<string, unknown>>,
   schemas: Record<string, unknown>,
+  filterRefs: Set<string>,
 ): void {
   const d = versionDoc(model, version, prefix, tag);
   Object.assign(schemas, versionSchemas(d, version));
-  const listResponses = listResponsesOf(d);
-  paths[d.collection] = collectionPath(d, listResponses);
+  const where = whereSchemas(version, d.objectName, filterRefs);
+  Object.assign(schemas, where.schemas);
+  const list = { parameters: [...UNTYPED_LIST_PARAMETERS, whereParameter(ref(where.root)), orderByParameter(version)], responses: listResponsesOf(d) };
+  paths[d.collection] = collectionPath(d, list);
   paths[d.item] = itemPath(d);
   if (version.subresources.status) paths[`${d.item}/status`] = statusPath(d);
   if (version.subresources.scale) paths[`${d.item}/scale`] = scalePath(d);
   if (d.namespaced) {
     paths[`${d.base}/${model.plural}`] = {
-      get: d.op('listForAllNamespaces', `List or watch ${d.label} in all namespaces`, { parameters: LIST_PARAMETERS, responses: listResponses }),
+      get: d.op('listForAllNamespaces', `List or watch ${d.label} in all namespaces`, list),
     };
   }
 }
@@ -235,10 +249,13 @@ function listResponsesOf({ model, listName, objectName }: VersionDoc): Record<st
   };
 }
 
-function collectionPath({ namespaced, scopeParams, label, listName, op, objectResponse, requestBody }: VersionDoc, listResponses: Record<string, unknown>): Record<string, unknown> {
+/** The list operation's parameters (where and orderBy typed for the version) and responses. */
+type ListOperation = { parameters: unknown[]; responses: Record<string, unknown> };
+
+function collectionPath({ namespaced, scopeParams, label, listName, op, objectResponse, requestBody }: VersionDoc, list: ListOperation): Record<string, unknown> {
   return {
     ...(namespaced ? { parameters: scopeParams } : {}),
-    get: op('list', `List or watch ${label}`, { parameters: LIST_PARAMETERS, responses: listResponses }),
+    get: op('list', `List or watch ${label}`, list),
     post: op('create', `Create a ${label}`, {
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),

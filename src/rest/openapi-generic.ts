@@ -9,6 +9,7 @@ import {
   SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody as objectBodyOf, objectResponse as objectResponseOf,
   parameterRefs as params, patchBody as patchBodyOf, problemResponses as errors, ref,
 } from './openapi-shared-components.ts';
+import { filterComponentSchemas } from './openapi-query-schemas.ts';
 
 export const GENERIC_OPENAPI_FILE = 'openapi.yaml';
 
@@ -184,7 +185,7 @@ export function buildGenericOpenApiDocument(options: { version?: string; prefix?
       ...documentPaths(),
     },
     components: {
-      schemas: { ...SHARED_COMPONENT_SCHEMAS, ...GENERIC_SCHEMAS },
+      schemas: { ...SHARED_COMPONENT_SCHEMAS, ...filterComponentSchemas(['ObjectMetaWhere']), ...GENERIC_SCHEMAS },
       parameters: { ...GENERIC_PARAMETERS, ...SHARED_PARAMETERS },
       responses: SHARED_RESPONSES,
       securitySchemes: SECURITY_SCHEMES,

@@ -1,6 +1,7 @@
 // Components of the REST facade's OpenAPI document that every resource shares, used by the live
 // per-CRD document and by the generic openapi.yaml alike.
 import { ApiErrorCode, authReasons } from '../api-errors.ts';
+import { CONSISTENCY_DESCRIPTION, ORDER_BY_DESCRIPTION, WHERE_DESCRIPTION, WHERE_EXAMPLE } from './openapi-query-schemas.ts';
 
 export function ref(schemaName: string): { $ref: string } {
   return { $ref: `#/components/schemas/${schemaName}` };
@@ -59,7 +60,8 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
     properties: {
       resourceVersion: { type: 'string' },
       continue: { type: 'string', description: 'Pass as ?continue= to get the next page.' },
-      remainingItemCount: { type: 'integer', format: 'int64' },
+      remainingItemCount: { type: 'integer', format: 'int64', description: 'Objects after this page: exact for filtered or sorted lists, an estimate otherwise.' },
+      totalCount: { type: 'integer', description: 'Filtered or sorted lists (where, orderBy, consistency=CACHED): the objects that match, on all pages.' },
     },
   },
   Status: {
@@ -195,6 +197,12 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
       },
     },
   },
+  Where: {
+    type: 'object',
+    description: 'A filter (see the where parameter); the per-CRD document at /openapi.json describes the fields of each resource.',
+    properties: { metadata: ref('ObjectMetaWhere'), and: { type: 'array', items: ref('Where') }, or: { type: 'array', items: ref('Where') }, not: ref('Where') },
+    additionalProperties: true,
+  },
   DeleteOptions: {
     type: 'object',
     properties: {
@@ -225,6 +233,9 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
     'With watch: send existing objects first (ADDED), then the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end).'),
   timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'With watch: end the stream after this many seconds.'),
+  where: { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema: ref('Where'), example: WHERE_EXAMPLE } } },
+  orderBy: query('orderBy', { type: 'string' }, ORDER_BY_DESCRIPTION),
+  consistency: query('consistency', { type: 'string', enum: ['CACHED', 'STRONG'] }, CONSISTENCY_DESCRIPTION),
   lastEventId: {
     name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' },
     description: 'With watch: resume after this event (its id, a resourceVersion), as EventSource does on reconnect; ?resourceVersion= wins when both are given.',
@@ -303,7 +314,9 @@ export const problemResponses = (...codes: string[]) =>
   Object.fromEntries([...codes, 'default'].map((c) => [c, { $ref: `#/components/responses/${c === 'default' ? 'Problem' : `Problem${c}`}` }]));
 
 export const LIST_PARAMETERS = parameterRefs('labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'resourceVersionMatch',
-  'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId');
+  'watch', 'allowWatchBookmarks', 'sendInitialEvents', 'timeoutSeconds', 'lastEventId', 'where', 'orderBy', 'consistency');
+/** The list parameters but where and orderBy, which the per-CRD document types for each version. */
+export const UNTYPED_LIST_PARAMETERS = LIST_PARAMETERS.filter((p) => !/\/(where|orderBy)$/.test(p.$ref));
 export const WRITE_PARAMETERS = parameterRefs('dryRun', 'fieldManager', 'fieldValidation');
 export const PATCH_PARAMETERS = parameterRefs('dryRun', 'fieldManager', 'fieldValidation', 'force');
 export const DELETE_PARAMETERS = parameterRefs('dryRun', 'propagationPolicy', 'gracePeriodSeconds');

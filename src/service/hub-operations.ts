@@ -1,18 +1,31 @@
-// The operations the API layers call: the resource service for queries and mutations, and the
-// shared watch hub for watches, so N subscribers to one resource cost one upstream watch. Who may
-// see what is auth's business (src/auth/rbac-operations.ts); a watch here takes the per-event
-// check and the end it is given.
+// The operations the API layers call: the resource service for queries and mutations, the shared
+// watch hub for watches, so N subscribers to one resource cost one upstream watch, and the query
+// cache on the hub's watches for filtered and sorted lists. Who may see what is auth's business
+// (src/auth/rbac-operations.ts); a watch here takes the per-event check and the end it is given,
+// a filtered list the cache scope and the apiserver list it is given.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeObject, OperationRequest, ResourceOperations, WatchArgs, WatchFeed } from '../contract/operations.ts';
+import type { KubeList, KubeObject, ListArgs, OperationRequest, ResourceOperations, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService } from './resource-service.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
+import { QueryCaches, type QueryCacheOptions } from './query-cache.ts';
+import { hubFeed } from './query-cache-feed.ts';
+import { createFilteredLists, isQueryList, type FilteredLists, type ListGuard } from './filtered-list.ts';
+import { ApiDiscovery, type ApiDiscoveryOptions } from './api-discovery.ts';
+import { kubeObjectReader, type ObjectReader } from './object-reader.ts';
+import { relationOperations } from './relation-service.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
   readonly service: ResourceService;
+  /** The shared cache behind filtered and sorted lists, and where those lists were answered. */
+  readonly queries: { readonly caches: QueryCaches; readonly counters: FilteredLists['counters'] };
+  /** The kinds the cluster serves, for relations. */
+  readonly discovery: ApiDiscovery;
+  /** Reads of any kind as the caller, which relations make (auth narrows its lists across namespaces). */
+  readonly reader: ObjectReader;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -32,11 +45,16 @@ export interface WatchGuard {
 export interface HubOperations extends GatewayOperations {
   /** A watch on the shared upstream watch; fail() on the feed ends it with that error (a revoked grant). */
   watchGuarded(req: WatchReq, guard: WatchGuard): WatchFeed;
+  /** A list with where, orderBy or consistency CACHED, read where the guard allows. */
+  queryList(req: OperationRequest<ListArgs, CallerContext>, guard: ListGuard): Promise<KubeList>;
 }
 
 export interface HubOperationsOptions {
   hub?: Partial<WatchHubOptions>;
   service?: ConstructorParameters<typeof ResourceService>[1];
+  /** The query cache (filtered and sorted lists); maxScan bounds what such a list reads from the apiserver. */
+  queryCache?: Partial<Omit<QueryCacheOptions, 'feed'>> & { maxScan?: number; resourceVersionWaitMs?: number };
+  discovery?: ApiDiscoveryOptions;
 }
 
 export function createHubOperations(client: KubeClient, opts: HubOperationsOptions = {}): HubOperations {
@@ -48,6 +66,12 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     fallback: (key, o, onEvent, signal) => directWatch(service, key, o, onEvent, signal),
     ...opts.hub,
   });
+
+  const { maxScan, resourceVersionWaitMs, maxBytes, idleMs, ...cacheOptions } = opts.queryCache ?? {};
+  const caches = new QueryCaches({ ...cacheOptions, maxBytes: maxBytes ?? 256 * 2 ** 20, idleMs: idleMs ?? 300_000, feed: hubFeed(hub) });
+  const filtered = createFilteredLists({ caches, maxScan: maxScan ?? 20_000, resourceVersionWaitMs });
+  // Without tenants every caller reads what the gateway sees.
+  const unguarded: ListGuard = { scope: { kind: 'all' }, apiserverList: (r) => service.list(r) };
 
   const watchGuarded = (req: WatchReq, guard: WatchGuard): WatchFeed => {
     const a = req.args;
@@ -69,11 +93,17 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     return feed;
   };
 
+  const discovery = new ApiDiscovery(client, opts.discovery);
+  const reader = kubeObjectReader(client);
   return {
     hub,
     service,
+    queries: { caches, counters: filtered.counters },
+    discovery,
+    reader,
+    ...relationOperations({ discovery, reader }),
     get: (r) => service.get(r),
-    list: (r) => service.list(r),
+    list: (r) => (isQueryList(r.args) ? filtered.list(r, unguarded) : service.list(r)),
     create: (r) => service.create(r),
     replace: (r) => service.replace(r),
     patch: (r) => service.patch(r),
@@ -84,6 +114,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     deleteCollection: (r) => service.deleteCollection(r),
     watch: async (r) => watchGuarded(r, {}),
     watchGuarded,
+    queryList: (r, guard) => filtered.list(r, guard),
   };
 }
 

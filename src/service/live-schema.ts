@@ -163,6 +163,11 @@ export class LiveSchema {
     try {
       const changes = await diff(before, after);
       const breaking = changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking);
+      // Root fields first: they are what clients call, and a removed CRD also removes dozens of
+      // types (objects, inputs, Where and OrderBy types) that would push them out of the message.
+      const roots = new Set([before.getQueryType(), before.getMutationType(), before.getSubscriptionType()].map((t) => t?.name));
+      const rank = (c: (typeof breaking)[number]) => (c.path !== undefined && roots.has(c.path.split('.')[0]) ? 0 : 1);
+      breaking.sort((a, b) => rank(a) - rank(b));
       if (breaking.length) {
         const shown = breaking.slice(0, 20).map((c) => c.message).join('; ');
         this.opts.log?.warn(`schema change breaks clients (${breaking.length} change(s)): ${shown}${breaking.length > 20 ? '; …' : ''}`);

@@ -1,12 +1,13 @@
 // A REST request of the facade read into operation arguments: the resource version the path
 // names, the body by its content type (JSON, YAML, the patch types), and the query parameters
-// Kubernetes defines, each checked, so bad input is a clear BAD_REQUEST and never reaches
-// Kubernetes half-read.
+// (Kubernetes' own, and where/orderBy/consistency), each checked, so bad input is a clear
+// BAD_REQUEST and never reaches Kubernetes half-read.
 import type { Request } from 'express';
 import { ApiError } from '../api-errors.ts';
-import type { DeleteArgs, FieldValidation, JsonPatchOperation, KubeObject, PatchContentType } from '../contract/operations.ts';
+import type { DeleteArgs, FieldValidation, JsonPatchOperation, KubeObject, ListArgs, PatchContentType } from '../contract/operations.ts';
 import { parseJson, parseYaml } from '../kube/lossless-json.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
+import { parseOrderBy, parseOrderByText, parseWhere, QueryInputError } from '../model/query-filter.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 
 const patchTypes: Record<string, PatchContentType> = {
@@ -183,4 +184,31 @@ export function enumOf<T extends string>(v: unknown, allowed: readonly T[], name
   if (s === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(s)) throw new ApiError('BAD_REQUEST', `${name} must be one of ${allowed.join(', ')}, not "${s}"`);
   return s as T;
+}
+
+/** ?where= (JSON, Kubernetes property names, integers kept exact), ?orderBy= and ?consistency=. */
+export function queryArgs(req: Request, version: VersionModel): Pick<ListArgs, 'where' | 'orderBy' | 'consistency'> {
+  const out: { -readonly [K in 'where' | 'orderBy' | 'consistency']?: ListArgs[K] } = {};
+  const where = str(req.query.where);
+  const orderBy = str(req.query.orderBy);
+  const consistency = enumOf(req.query.consistency, ['CACHED', 'STRONG'], 'consistency');
+  try {
+    if (where !== undefined) out.where = parseWhere(jsonParameter(where, 'where'), version, 'kubernetes');
+    if (orderBy !== undefined) {
+      out.orderBy = orderBy.trimStart().startsWith('[') ? parseOrderBy(jsonParameter(orderBy, 'orderBy'), version) : parseOrderByText(orderBy, version);
+    }
+  } catch (err) {
+    if (err instanceof QueryInputError) throw new ApiError('BAD_REQUEST', err.message, { reason: 'InvalidQuery' });
+    throw err;
+  }
+  if (consistency) out.consistency = consistency;
+  return out;
+}
+
+function jsonParameter(text: string, name: string): unknown {
+  try {
+    return parseJson(text);
+  } catch (err) {
+    throw new ApiError('BAD_REQUEST', `${name} is not valid JSON: ${(err as Error).message}`, { reason: 'InvalidQuery' });
+  }
 }

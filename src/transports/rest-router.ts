@@ -14,7 +14,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, stamp, str, target, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, stamp, str, target, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -89,11 +89,16 @@ function routeKit(opts: RestRouterOptions): Routes {
 
 function collectionRoutes(router: express.Router, { ops, handle, request, context, heartbeatMs }: Routes): void {
   router.get(collection, handle(async (req, res, t) => {
-    if (isTrue(req.query.watch)) return serveSseWatch(req, res, t, { watch: (r) => ops.watch(r), context: context(req, res), heartbeatMs });
+    const query = queryArgs(req, t.version);
+    if (isTrue(req.query.watch)) {
+      if (query.where || query.orderBy || query.consistency) throw new ApiError('BAD_REQUEST', 'where, orderBy and consistency apply to lists, not to watches', { reason: 'InvalidQuery' });
+      return serveSseWatch(req, res, t, { watch: (r) => ops.watch(r), context: context(req, res), heartbeatMs });
+    }
     const list = await ops.list(request(req, res, t, {
       labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), limit: int(req.query.limit, 'limit'),
       continue: str(req.query.continue), resourceVersion: str(req.query.resourceVersion),
       resourceVersionMatch: enumOf(req.query.resourceVersionMatch, ['NotOlderThan', 'Exact'], 'resourceVersionMatch'),
+      ...query,
     }));
     send(req, res, 200, {
       apiVersion: `${t.resource.group}/${t.version.name}`,

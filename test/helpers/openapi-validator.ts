@@ -108,7 +108,20 @@ export class OpenApiValidator {
         if (p.required) problems.push(`${where}: required ${p.in} parameter ${p.name} is missing`);
         continue;
       }
-      problems.push(...this.check(coerce(raw, p.schema), p.schema, `${where}: ${p.in} parameter ${p.name}`));
+      const json = p.content?.['application/json'];
+      if (json) {
+        // A parameter whose value is JSON text (OpenAPI's `content` form).
+        let value: unknown;
+        try {
+          value = JSON.parse(raw);
+        } catch {
+          problems.push(`${where}: ${p.in} parameter ${p.name} is not JSON`);
+          continue;
+        }
+        problems.push(...this.check(value, json.schema, `${where}: ${p.in} parameter ${p.name}`));
+        continue;
+      }
+      problems.push(...this.check(coerce(raw, p.schema, p), p.schema, `${where}: ${p.in} parameter ${p.name}`));
     }
     if (this.requireBearer && (this.doc.security ?? []).some((s: Json) => 'bearerAuth' in s) && !/^Bearer \S+$/.test(headers['authorization'] ?? '')) {
       problems.push(`${where}: no bearer token (security: bearerAuth)`);
@@ -224,8 +237,10 @@ function parseBody(type: string, text: string): { value: unknown } | { error: st
 }
 
 /** Query and header values are strings; compare them with their schema's type. */
-function coerce(raw: string, schema: Json | undefined): unknown {
+function coerce(raw: string, schema: Json | undefined, parameter?: Json): unknown {
   const type = schema?.type;
+  // style: form, explode: false — a comma-separated list.
+  if (type === 'array' && parameter?.explode === false) return raw.split(',').map((item) => coerce(item, schema?.items));
   if (type === 'integer' || type === 'number') return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
   return raw;

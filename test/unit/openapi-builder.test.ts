@@ -42,8 +42,8 @@ describe('OpenAPI builder', () => {
 
   it('names query parameters as Kubernetes does', () => {
     const list = paths['/rest/stable.example.com/v1/namespaces/{namespace}/crontabs']!['get'];
-    const names = list.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop());
-    for (const name of ['labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'watch']) assert.ok(names.includes(name), name);
+    const names = list.parameters.map((p: { $ref?: string; name?: string }) => p.name ?? p.$ref!.split('/').pop());
+    for (const name of ['labelSelector', 'fieldSelector', 'limit', 'continue', 'resourceVersion', 'watch', 'where', 'orderBy', 'consistency']) assert.ok(names.includes(name), name);
     const patch = paths['/rest/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}']!['patch'];
     assert.deepEqual(Object.keys(patch.requestBody.content), [
       'application/merge-patch+json',

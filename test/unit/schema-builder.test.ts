@@ -97,7 +97,7 @@ describe('schema builder: shape', () => {
     assert.deepEqual(query['clusterCronTab_v1_stable_example_com']!.args.map((a) => a.name), ['name']);
     assert.deepEqual(
       query['cronTabList_v1_stable_example_com']!.args.map((a) => a.name),
-      ['namespace', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'first', 'after', 'resourceVersion'],
+      ['namespace', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'first', 'after', 'resourceVersion', 'where', 'orderBy', 'consistency'],
     );
     for (const field of Object.values(schema.getMutationType()!.getFields())) {
       assert.ok(field.args.some((a) => a.name === 'dryRun'), `${field.name} takes dryRun`);

@@ -106,7 +106,8 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
   assert.ok(fileKeys.includes('watch-buffer-bytes') && fileKeys.includes('watch-window-bytes') && fileKeys.includes('watch-unavailable-after'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
+  assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format'));
   assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 40);
+  assert.equal(fileKeys.length, 43);
 });

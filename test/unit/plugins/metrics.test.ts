@@ -147,10 +147,24 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   ];
   const bytesOf = (namespace: string) => m.get(key('crdgate_watch_upstream_bytes', { resource: 'crontabs.stable.example.com/v1', namespace }));
   const listeners: (() => void)[] = [];
+  let caches = [
+    { resource: 'crontabs.stable.example.com/v1', namespace: '', objects: 5000, bytes: 2_500_000, synced: true },
+    { resource: 'crontabs.stable.example.com/v2', namespace: 'team-a', objects: 10, bytes: 5000, synced: true },
+  ];
+  const queryCounters = { fromCache: 7, fromApiserver: 2 };
   const parts = {
     catalog: {},
     live: { stats, onChange: (l: () => void) => { listeners.push(l); return () => {}; } },
-    operations: { hub: { stats: () => ({ ...hub }), upstreamStats: () => upstreams } },
+    operations: {
+      hub: { stats: () => ({ ...hub }), upstreamStats: () => upstreams },
+      queries: {
+        caches: {
+          stats: () => caches,
+          counters: { started: 2, stoppedIdle: 1, evicted: 0, refusedTooLarge: 0, failed: 0 },
+        },
+        counters: queryCounters,
+      },
+    },
   } as unknown as GatewayParts;
   plugin.attach!(parts);
   const before = { ...sharedResultStats };
@@ -168,6 +182,11 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_subscription_executions_total'), before.executed);
   assert.equal(bytesOf('a'), 1024);
   assert.equal(bytesOf(''), 5000, 'all namespaces');
+  assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v1', namespace: '' })), 5000);
+  assert.equal(m.get(key('crdgate_query_cache_bytes', { resource: 'crontabs.stable.example.com/v2', namespace: 'team-a' })), 5000);
+  assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'cache' })), 7);
+  assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'apiserver' })), 2);
+  assert.equal(m.get(key('crdgate_query_cache_stops_total', { reason: 'idle' })), 1);
   // Later: the numbers move, and a rebuild is observed.
   stats.rebuilds = 3;
   stats.lastDurationMs = 40;
@@ -175,6 +194,8 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   for (const l of listeners) l();
   Object.assign(hub, { subscribers: 2, eventsDelivered: 150, slowConsumers: 3 });
   upstreams = upstreams.slice(1);
+  caches = [{ resource: 'crontabs.stable.example.com/v1', namespace: '', objects: 4999, bytes: 2_499_000, synced: true }];
+  queryCounters.fromCache = 10;
   sharedResultStats.executed += 5;
   sharedResultStats.shared += 7;
   try {
@@ -194,6 +215,9 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_subscription_results_shared_total'), before.shared + 7);
   assert.equal(bytesOf('a'), undefined, 'a stopped upstream has no series');
   assert.equal(bytesOf(''), 5000);
+  assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v1', namespace: '' })), 4999);
+  assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v2', namespace: 'team-a' })), undefined, 'a stopped cache leaves the gauge');
+  assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'cache' })), 10);
 });
 
 test('subscriptions (transport ws) are counted when they start or are refused; REST watches are left to the request count', async () => {

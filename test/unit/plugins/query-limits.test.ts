@@ -6,7 +6,12 @@ import { countTokens, defaultQueryLimits, operationCost, queryLimits } from '../
 import { mergeApolloExtras } from '../../../src/plugins/gateway-plugin.ts';
 
 const schema = buildSchema(`
-  type Query { list(limit: Int, first: Int): Conn! one(name: String): Obj nested: Nested }
+  type Query { list(limit: Int, first: Int): Conn! one(name: String): Obj nested: Nested
+    query(first: Int, where: Where, orderBy: [Order!]): Conn! }
+  input Where { spec: SpecWhere and: [Where!] }
+  input SpecWhere { a: IntFilter b: IntFilter }
+  input IntFilter { eq: Int in: [Int!] exists: Boolean }
+  input Order { field: String! direction: String }
   type Subscription { watch: Event! }
   type Mutation { create(name: String): Obj }
   type Event { type: String object: Obj }
@@ -28,6 +33,14 @@ test('a list field costs in proportion to its page: limit, first, a variable, it
   assert.equal(cost('query($n: Int = 7) { list(limit: $n) { edges { node { name } } } }'), 1 + 3 * 7);
   assert.equal(cost('{ list { edges { node { name } } } }'), 1 + 3 * 100);
   assert.equal(cost('{ list(limit: 1000) { pageInfo { endCursor } } }'), 1 + 2 * 1000);
+});
+
+test('a list\'s where and orderBy add one per value they hold, literal or variable, to the list field', () => {
+  assert.equal(cost('{ query(first: 10, where: { spec: { a: { eq: 1 } } }) { pageInfo { endCursor } } }'), 1 + 1 + 2 * 10);
+  assert.equal(cost('{ query(first: 10, where: { and: [{ spec: { a: { in: [1, 2, 3] } } }, { spec: { b: { exists: true } } }] }) { pageInfo { endCursor } } }'), 1 + 4 + 2 * 10);
+  assert.equal(cost('query($w: Where) { query(first: 10, where: $w, orderBy: [{ field: "x", direction: "DESC" }]) { pageInfo { endCursor } } }',
+    { w: { spec: { a: { in: Array.from({ length: 50 }, (_, i) => i) } } } }), 1 + 50 + 2 + 2 * 10);
+  assert.equal(cost('{ query(first: 10) { pageInfo { endCursor } } }'), 1 + 2 * 10);
 });
 
 test('plain fields cost one each; fragments count like inline selections; introspection is free', () => {

@@ -1,0 +1,237 @@
+// What a `where` filter and an `orderBy` can name in one CRD version, derived from its typed field
+// tree. The GraphQL input types, the REST facade's parser and its OpenAPI description are all
+// built from this one description, so the three can never disagree about a field or an operator.
+//
+// Filterable: scalar leaves (string, enum, integer, number, boolean, date-time, int-or-string),
+// objects (nested), arrays of scalars or objects, maps (string maps like labels, typed maps) and
+// the presence of untyped (JSON) values. Sortable: scalar leaves reached through objects only
+// (an array or a map has no single value to sort by).
+import type { EnumModel, MapNode, ObjectNode, SchemaNode, VersionModel } from './resource-model.ts';
+import { mapRepresentation } from './value-conversion.ts';
+import { firstFree } from './graphql-names.ts';
+
+/** The value kinds a filter compares; `int` is a 32-bit integer, `int64` any other integer. */
+export type FilterScalar = 'string' | 'int' | 'int64' | 'float' | 'boolean' | 'dateTime' | 'intOrString' | 'json';
+
+export interface ScalarFilter {
+  readonly kind: 'scalar';
+  readonly scalar: FilterScalar;
+  /** A string enum that GraphQL names (its filter takes the enum type). */
+  readonly enum?: EnumModel;
+}
+
+export interface ObjectFilter {
+  readonly kind: 'object';
+  /** 'meta': Kubernetes ObjectMeta; 'ownerReference': one of its ownerReferences; else the CRD's own object. */
+  readonly shape: 'object' | 'meta' | 'ownerReference';
+  readonly fields: readonly FilterField[];
+  /** Whether and/or/not are offered at this level: not when a property already has one of those names. */
+  readonly logic: boolean;
+}
+
+export interface ListFilter {
+  readonly kind: 'list';
+  readonly items: ScalarFilter | ObjectFilter;
+}
+
+/**
+ * A map, filtered entry by entry. String maps (labels, annotations) take the string operators
+ * beside the key (`{key, eq}`); typed maps take a filter of the value (`{key, value}`).
+ */
+export interface MapFilter {
+  readonly kind: 'map';
+  readonly values: FilterNode;
+  readonly flat: boolean;
+}
+
+export type FilterNode = ScalarFilter | ObjectFilter | ListFilter | MapFilter;
+
+export interface FilterField {
+  /** The Kubernetes property name. */
+  readonly name: string;
+  readonly graphqlName: string;
+  readonly filter: FilterNode;
+}
+
+export const LOGIC_OPERATORS = ['and', 'or', 'not'] as const;
+
+const str: ScalarFilter = { kind: 'scalar', scalar: 'string' };
+const int64: ScalarFilter = { kind: 'scalar', scalar: 'int64' };
+const bool: ScalarFilter = { kind: 'scalar', scalar: 'boolean' };
+const dateTime: ScalarFilter = { kind: 'scalar', scalar: 'dateTime' };
+const field = (name: string, filter: FilterNode): FilterField => ({ name, graphqlName: name, filter });
+
+export const OWNER_REFERENCE_FILTER: ObjectFilter = {
+  kind: 'object',
+  shape: 'ownerReference',
+  logic: true,
+  fields: [
+    field('apiVersion', str), field('kind', str), field('name', str), field('uid', str),
+    field('controller', bool), field('blockOwnerDeletion', bool),
+  ],
+};
+
+export const OBJECT_META_FILTER: ObjectFilter = {
+  kind: 'object',
+  shape: 'meta',
+  logic: true,
+  fields: [
+    field('name', str), field('generateName', str), field('namespace', str), field('uid', str),
+    field('generation', int64), field('creationTimestamp', dateTime), field('deletionTimestamp', dateTime),
+    field('labels', { kind: 'map', values: str, flat: true }), field('annotations', { kind: 'map', values: str, flat: true }),
+    field('ownerReferences', { kind: 'list', items: OWNER_REFERENCE_FILTER }),
+    field('finalizers', { kind: 'list', items: str }),
+  ],
+};
+
+const filters = new WeakMap<ObjectNode, ObjectFilter | null>();
+
+/** The filter of a version's whole object. */
+export function versionFilter(version: VersionModel): ObjectFilter {
+  return objectFilter(version.schema) ?? { kind: 'object', shape: 'object', fields: [], logic: true };
+}
+
+/** The filter of an object node; undefined when nothing in it can be filtered. */
+export function objectFilter(node: ObjectNode): ObjectFilter | undefined {
+  let f = filters.get(node);
+  if (f === undefined) {
+    const fields: FilterField[] = [];
+    for (const p of node.properties) {
+      const child = filterOf(p.node);
+      if (child) fields.push({ name: p.name, graphqlName: p.graphqlName, filter: child });
+    }
+    const taken = new Set(fields.map((x) => x.graphqlName));
+    f = fields.length === 0 ? null : { kind: 'object', shape: 'object', fields, logic: !LOGIC_OPERATORS.some((op) => taken.has(op)) };
+    filters.set(node, f);
+  }
+  return f ?? undefined;
+}
+
+export function filterOf(node: SchemaNode): FilterNode | undefined {
+  switch (node.kind) {
+    case 'string':
+      if (node.format === 'date-time' && !node.enum?.graphqlValues) return dateTime;
+      return node.enum?.graphqlValues ? { kind: 'scalar', scalar: 'string', enum: node.enum } : str;
+    case 'integer':
+      return { kind: 'scalar', scalar: node.int32 ? 'int' : 'int64' };
+    case 'number':
+      return { kind: 'scalar', scalar: 'float' };
+    case 'boolean':
+      return bool;
+    case 'intOrString':
+      return { kind: 'scalar', scalar: 'intOrString' };
+    case 'json':
+      return { kind: 'scalar', scalar: 'json' };
+    case 'objectMeta':
+      return OBJECT_META_FILTER;
+    case 'object':
+      return objectFilter(node);
+    case 'array': {
+      const items = node.items.kind === 'array' || node.items.kind === 'map' ? undefined : filterOf(node.items);
+      // Lists of untyped values or of int-or-string have no element filter worth offering.
+      if (!items || items.kind === 'list' || items.kind === 'map' || (items.kind === 'scalar' && (items.scalar === 'json' || items.scalar === 'intOrString'))) {
+        return undefined;
+      }
+      return { kind: 'list', items };
+    }
+    case 'map':
+      return mapFilter(node);
+  }
+}
+
+function mapFilter(node: MapNode): FilterNode | undefined {
+  const representation = mapRepresentation(node);
+  if (representation === 'json') return { kind: 'scalar', scalar: 'json' };
+  if (representation === 'stringMap') return { kind: 'map', values: str, flat: true };
+  const values = filterOf(node.values);
+  return values ? { kind: 'map', values, flat: false } : undefined;
+}
+
+/**
+ * Keys that are equal exactly when two filters have the same shape: the same fields (Kubernetes
+ * and GraphQL names), kinds and enum values, all the way down. Builders give filters of one shape
+ * one type. A key function interns what it has seen, so keys stay short; use one per build.
+ */
+export function shapeKeys(): (f: FilterNode) => string {
+  const ids = new Map<string, number>();
+  const memo = new WeakMap<ObjectFilter, string>();
+  const intern = (s: string) => {
+    let id = ids.get(s);
+    if (id === undefined) ids.set(s, (id = ids.size));
+    return id;
+  };
+  const key = (f: FilterNode): string => {
+    switch (f.kind) {
+      case 'scalar':
+        return f.enum ? `e${intern(JSON.stringify(f.enum.values))}` : f.scalar;
+      case 'list':
+        return `l(${key(f.items)})`;
+      case 'map':
+        return f.flat ? 's' : `m(${key(f.values)})`;
+      case 'object': {
+        if (f.shape !== 'object') return f.shape;
+        let k = memo.get(f);
+        if (k === undefined) {
+          k = `o${intern(`${f.logic ? '' : '!'}${f.fields.map((x) => `${x.name}=${x.graphqlName}:${key(x.filter)}`).join(',')}`)}`;
+          memo.set(f, k);
+        }
+        return k;
+      }
+    }
+  };
+  return key;
+}
+
+/** A scalar leaf an orderBy can name. */
+export interface SortField {
+  /** Kubernetes property names from the root. */
+  readonly path: readonly string[];
+  readonly scalar: Exclude<FilterScalar, 'intOrString' | 'json'>;
+  /** The GraphQL enum value naming it: the GraphQL path joined with `_` (numbered when two paths meet). */
+  readonly enumName: string;
+  /** The Kubernetes path joined with `.`, as the REST facade writes it. */
+  readonly dotted: string;
+}
+
+const META_SORT: readonly [string, SortField['scalar']][] = [
+  ['name', 'string'], ['namespace', 'string'], ['uid', 'string'], ['generation', 'int64'],
+  ['creationTimestamp', 'dateTime'], ['deletionTimestamp', 'dateTime'],
+];
+
+const sortFieldCache = new WeakMap<VersionModel, readonly SortField[]>();
+
+/** Every sortable leaf of a version, in schema order. */
+export function sortFields(version: VersionModel): readonly SortField[] {
+  let found = sortFieldCache.get(version);
+  if (found) return found;
+  const out: SortField[] = [];
+  const names = new Set<string>();
+  const add = (path: string[], graphqlPath: string[], scalar: SortField['scalar']) => {
+    let enumName = graphqlPath.join('_');
+    // true/false/null cannot be enum values.
+    if (enumName === 'true' || enumName === 'false' || enumName === 'null') enumName = `${enumName}_`;
+    enumName = firstFree(enumName, names);
+    names.add(enumName);
+    out.push({ path, scalar, enumName, dotted: path.join('.') });
+  };
+  const walk = (node: ObjectNode, path: string[], graphqlPath: string[], depth: number): void => {
+    for (const p of node.properties) {
+      const at = [...path, p.name];
+      const gat = [...graphqlPath, p.graphqlName];
+      const n = p.node;
+      if (n.kind === 'objectMeta') {
+        for (const [name, scalar] of META_SORT) add([...at, name], [...gat, name], scalar);
+      } else if (n.kind === 'object') {
+        // Recursive-looking schemas are finite, but a bound keeps a pathological one cheap.
+        if (depth < 32) walk(n, at, gat, depth + 1);
+      } else {
+        const f = filterOf(n);
+        if (f?.kind === 'scalar' && f.scalar !== 'json' && f.scalar !== 'intOrString') add(at, gat, f.scalar);
+      }
+    }
+  };
+  walk(version.schema, [], [], 0);
+  found = out;
+  sortFieldCache.set(version, found);
+  return found;
+}
