@@ -13,6 +13,7 @@ import type { ResourceOperations } from '../contract/operations.ts';
 import { applyYamlField, ApplyYamlResultType } from './apply-yaml.ts';
 import { buildResourceFields } from './resource-fields.ts';
 import type { ResourceFields } from './resource-fields.ts';
+import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
 
@@ -61,6 +62,8 @@ interface Fragment {
 
 export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaBuilder {
   const operations = options.operations ?? notImplementedOperations;
+  // One set per builder: every cached fragment's object types implement this interface.
+  const relations = createRelationTypes(operations);
   let cache = new Map<string, Fragment>();
   let previous: PreviousBuild | undefined;
   let lastBuild: 'full' | 'patched' | undefined;
@@ -98,7 +101,7 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
         }
         let fragment = cache.get(model.contentHash);
         if (!fragment || fragment.model.crdName !== model.crdName) {
-          const fields = buildResourceFields(model, operations);
+          const fields = buildResourceFields(model, operations, relations);
           fragment = {
             model,
             fields,
@@ -123,8 +126,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       fragments.sort((a, b) => compareCodeUnits(a.model.crdName, b.model.crdName));
       // With a trusted builder (assumeValid), a few changed CRDs patch the previous schema's type
       // map instead of letting graphql-js walk every type of every CRD again.
-      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, operations) : undefined;
-      const schema = patched ?? assemble(fragments, options.assumeValid === true, operations);
+      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, relations, operations) : undefined;
+      const schema = patched ?? assemble(fragments, options.assumeValid === true, relations, operations);
       lastBuild = patched ? 'patched' : 'full';
       // After a full build the reference counts are computed when the next change needs them, so a
       // first build (or one after many changes) does not pay for a walk it may never use.
@@ -180,7 +183,7 @@ interface SchemaInternals {
   __validationErrors?: readonly unknown[];
 }
 
-const baseTypeNames = new Set(Object.keys(assemble([], true, notImplementedOperations).getTypeMap()));
+const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations), notImplementedOperations).getTypeMap()));
 const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
 
 /** The named types a fragment's root fields reach, beyond those every schema has. */
@@ -225,7 +228,7 @@ function countTypes(fragments: readonly Fragment[]): Map<string, number> {
  * the previous one minus the types only removed fragments reached, plus those of added fragments.
  * Returns undefined (build from scratch) when too much changed or a name would clash.
  */
-function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], operations: ResourceOperations): GraphQLSchema | undefined {
+function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relations: RelationTypes, operations: ResourceOperations): GraphQLSchema | undefined {
   const next = new Set(fragments);
   const removed = [...prev.fragments].filter((f) => !next.has(f));
   const added = fragments.filter((f) => !prev.fragments.has(f));
@@ -273,7 +276,7 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], operat
   internals._subscriptionType = roots.subscription ?? null;
   internals._typeMap = overlay.seal();
   internals._subTypeMap = Object.create(null);
-  internals._implementationsMap = Object.create(null);
+  internals._implementationsMap = implementationsOf(fragments, relations);
   internals.__validationErrors = [];
   return schema;
 }
@@ -339,18 +342,30 @@ class TypeMapOverlay {
   }
 }
 
+/**
+ * What graphql-js computes in its constructor for the interfaces: here only KubernetesResource,
+ * implemented by KubernetesObject and by the object type of every served version.
+ */
+function implementationsOf(fragments: readonly Fragment[], relations: RelationTypes): Record<string, unknown> {
+  const objects: GraphQLObjectType[] = [relations.object];
+  for (const f of fragments) for (const v of f.fields.versions) objects.push(v.types.object);
+  const map = Object.create(null) as Record<string, unknown>;
+  map[relations.resource.name] = { objects, interfaces: [] };
+  return map;
+}
+
 const overlayDepth = new WeakMap<object, number>();
 // A lookup through 16 overlays costs a microsecond; a flattening copy of a big map, ~100 ms.
 const maxOverlayDepth = 16;
 
-function assemble(fragments: readonly Fragment[], assumeValid: boolean, operations: ResourceOperations): GraphQLSchema {
+function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes, operations: ResourceOperations): GraphQLSchema {
   const roots = assembleConfig(fragments, operations);
   return new GraphQLSchema({
     query: roots.query,
     ...(roots.mutation ? { mutation: roots.mutation } : {}),
     ...(roots.subscription ? { subscription: roots.subscription } : {}),
     // applyYaml's result type in every schema, so a patched schema never misses it.
-    types: [...CUSTOM_SCALARS, ApplyYamlResultType],
+    types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations), ApplyYamlResultType],
     assumeValid,
   });
 }
