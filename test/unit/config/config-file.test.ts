@@ -82,7 +82,7 @@ test('unknown keys, wrong values and wrong shapes are refused, one line each, na
     `config file ${path}: host must be a single value, not a list`,
     `config file ${path}: unknown key "config"`,
     `config file ${path}: unknown key "help"`,
-    `config file ${path}: unknown key "max-dept"`,
+    `config file ${path}: unknown key "max-dept"; did you mean "max-depth"?`,
     `log-level from ${path}: "loud" is not one of fatal, error, warn, info, debug, trace`,
     `port from ${path}: "eighty" is not a whole number from 0 to 65535`,
   ].sort());
