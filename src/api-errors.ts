@@ -94,6 +94,8 @@ export interface ApiErrorDetails {
   currentResourceVersion?: string;
   /** GONE: what the client should do. */
   hint?: string;
+  /** BAD_REQUEST from the query limits: what the operation would cost. */
+  cost?: number;
   name?: string;
   kind?: string;
   group?: string;

@@ -9,13 +9,14 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
+import { validateDocument } from '../graphql/document-validation.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -27,6 +28,8 @@ export interface WebSocketOptions {
   /** Extra validation rules (query limits), as for HTTP. */
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
+  /** No "Did you mean …?" in validation errors, as over HTTP. */
+  hideSuggestions?: boolean;
   /** false: introspection is refused, as over HTTP in production mode. */
   introspection?: boolean;
   /** Further checks of a validated operation (its cost); throw an ApiError to refuse it. */
@@ -171,10 +174,10 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
   } catch (err) {
     return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
   }
-  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   let errors: readonly GraphQLError[];
   try {
-    errors = validate(schema, document, rules);
+    errors = validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false });
   } catch (err) {
     // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
     // subscription's root field.
