@@ -36,3 +36,7 @@ if (existsSync(corpus)) {
 }
 run('operations', 'bench-operations.ts', [], false);
 run('subscriptions', 'bench-subscriptions.ts', [], false);
+const json = run('json', 'bench-json.ts', [], true);
+if (json) {
+  appendFileSync(join(root, 'BENCHMARKS.md'), `\n## Exact numbers on the request path (${new Date().toISOString().slice(0, 10)})\n\n\`node scripts/bench-json.ts\`: each stage that reads or writes JSON through src/kube/lossless-json.ts against what it did before, in one process. The control row (the same code on both sides) shows the noise.\n\n${json.trim()}\n`);
+}

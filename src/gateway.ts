@@ -19,7 +19,7 @@ import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-sc
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
-import { requestTracker } from './plugins/request-tracker.ts';
+import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type AppOptions, type Readiness, type TenantHooks } from './transports/create-app.ts';
@@ -237,10 +237,15 @@ export function pluginAppOptions(plugins: readonly GatewayPlugin[], apollo: Apol
 /** One request tracker for every plugin that reads request records (logs, metrics); none when no plugin does. */
 function requestTracking(plugins: readonly GatewayPlugin[]): RequestHandler[] {
   const readers = plugins.filter((p) => p.onRequestDone);
-  if (!readers.length) return [];
-  return [requestTracker(readers.length === 1 ? (r) => readers[0]!.onRequestDone!(r) : (r) => {
-    for (const p of readers) p.onRequestDone!(r);
-  })];
+  const starters = plugins.flatMap((p) => (p.onRequestStart ? [p.onRequestStart.bind(p)] : []));
+  if (!readers.length && !starters.length) return [];
+  const onDone = readers.length === 1 ? (r: RequestRecord) => readers[0]!.onRequestDone!(r) : (r: RequestRecord) => {
+    for (const p of readers) p.onRequestDone?.(r);
+  };
+  const onStart = !starters.length ? undefined : starters.length === 1 ? starters[0] : (r: RequestStart) => {
+    for (const s of starters) s(r);
+  };
+  return [requestTracker(onDone, onStart)];
 }
 
 /** Every plugin's check of an operation, in plugin order; undefined when no plugin checks. */
@@ -299,6 +304,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     validationRules: apollo.validationRules,
     parseOptions: apollo.parseOptions,
     hideSuggestions: apollo.hideSchemaDetailsFromClientErrors,
+    maxNesting: apollo.maxNesting,
     introspection: apollo.introspection,
     checkOperation: operationChecks(core.plugins),
   };

@@ -18,6 +18,8 @@ export interface Caller {
   expiresAt?: number;
   /** The tenant's overrides of the query limits. */
   limits?: TenantLimits;
+  /** The manager name the tenant's writes record in managedFields when the client names none. */
+  fieldManager?: string;
   /**
    * Asks again whether the token is still valid (TokenReview mode: a token can be revoked before
    * it expires); throws the refusal when it is not. Live subscriptions call it every
@@ -169,6 +171,7 @@ export function mapClaims(claims: JwtPayload, rules: readonly TenantRule[], boun
   if (typeof claims.sub === 'string') caller.subject = claims.sub;
   if (typeof claims.exp === 'number') caller.expiresAt = claims.exp * 1000;
   if (rule.limits) caller.limits = rule.limits;
+  if (rule.fieldManager) caller.fieldManager = rule.fieldManager;
   return caller;
 }
 

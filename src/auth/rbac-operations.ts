@@ -70,7 +70,7 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
     const identity = req.context.identity;
     const namespaced = req.resource.scope === 'Namespaced';
-    if (!identity || !namespaced || req.namespace) return ops.list(req);
+    if (!identity || !namespaced || req.namespace !== undefined) return ops.list(req);
     const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
     const perms = await permissions.of(identity, [ref]);
     if (perms.clusterWide('list', ref)) return ops.list(req);

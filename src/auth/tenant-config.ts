@@ -23,6 +23,8 @@
 //                                                 # maxDepth, maxAliases, maxDirectives, maxTokens) and
 //                                                 # budgets (requestsPerSecond, burst, maxConcurrentCalls,
 //                                                 # maxWatches; 0: unlimited)
+//     fieldManager: team-a                         # optional (both modes): the manager recorded in
+//                                                 # managedFields for writes that name none (default crdgate)
 //
 // TokenReview (Kubernetes tokens; the apiserver says who the caller is, see token-review.ts):
 // auth:
@@ -94,6 +96,8 @@ export interface TenantRule {
   allowGroups?: RegExp;
   /** Overrides of the gateway's query limits for this tenant (higher or lower). */
   limits?: TenantLimits;
+  /** The field manager recorded for this tenant's writes that name none. */
+  fieldManager?: string;
 }
 
 export interface TenantConfig {
@@ -246,7 +250,7 @@ function stringList(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.length && v.every((x) => typeof x === 'string' && x) ? (v as string[]) : undefined;
 }
 
-const tenantKeys = { jwt: ['name', 'match', 'user', 'groups', 'extra', 'allowGroups', 'limits'], tokenReview: ['name', 'match', 'limits'] };
+const tenantKeys = { jwt: ['name', 'match', 'user', 'groups', 'extra', 'allowGroups', 'limits', 'fieldManager'], tokenReview: ['name', 'match', 'limits', 'fieldManager'] };
 
 function tenantRules(list: unknown, mode: AuthConfig['mode'], p: Problems): TenantRule[] {
   const tenants: TenantRule[] = [];
@@ -275,6 +279,11 @@ function tenantRules(list: unknown, mode: AuthConfig['mode'], p: Problems): Tena
     if (mode === 'jwt') identityTemplates(t, rule, at, p);
     const limits = tenantLimits(t.limits, at, p);
     if (limits) rule.limits = limits;
+    if (t.fieldManager !== undefined) {
+      // Kubernetes' own rule for a fieldManager: at most 128 printable characters.
+      if (typeof t.fieldManager === 'string' && /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u.test(t.fieldManager)) rule.fieldManager = t.fieldManager;
+      else p.at(`${at}.fieldManager`, 'must be a string of 1 to 128 printable characters');
+    }
     tenants.push(rule);
   }
   return tenants;

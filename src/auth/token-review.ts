@@ -157,6 +157,7 @@ export function mapReviewedUser(u: ReviewedUser, rules: readonly TenantRule[], c
   };
   if (u.expiresAt !== undefined) caller.expiresAt = u.expiresAt;
   if (rule.limits) caller.limits = rule.limits;
+  if (rule.fieldManager) caller.fieldManager = rule.fieldManager;
   return caller;
 }
 

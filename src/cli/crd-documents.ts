@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { tryCrdToModel } from '../model/crd-to-model.ts';
+import { exactYamlOptions, exactYamlReviver, parseJson } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 
 export interface CrdSource {
@@ -68,14 +69,16 @@ export function parseCrdText(file: string, text: string): Found[] {
   const out: Found[] = [];
   if (/\.json$/i.test(file)) {
     try {
-      collect(JSON.parse(text), { file, document: '1' }, out);
+      collect(parseJson(text), { file, document: '1' }, out);
     } catch (error) {
       out.push({ problem: `${file}:1: invalid JSON: ${errorMessage(error)}` });
     }
     return out;
   }
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
+  // Numbers as the apiserver gives them to a live gateway: big integers (such as a maximum of
+  // 9223372036854775000) as bigint, so a file builds the same schema as the installed CRD.
+  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter, ...exactYamlOptions });
   const list = Array.isArray(documents) ? documents : [];
   list.forEach((doc, i) => {
     const source = { file, document: String(i + 1) };
@@ -87,7 +90,7 @@ export function parseCrdText(file: string, text: string): Found[] {
     }
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 1000 });
+      value = doc.toJS({ maxAliasCount: 1000, reviver: exactYamlReviver });
     } catch (error) {
       out.push({ problem: `${where(source)}: invalid YAML: ${errorMessage(error)}` });
       return;

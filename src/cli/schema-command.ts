@@ -7,6 +7,7 @@ import { printSchema } from 'graphql';
 import { stringify } from 'yaml';
 import { buildGraphQLSchema } from '../graphql/schema-builder.ts';
 import { buildOpenApiDocument } from '../rest/openapi-builder.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { loadCrdFiles, where } from './crd-documents.ts';
 import type { LoadedCrds } from './crd-documents.ts';
 
@@ -59,7 +60,7 @@ export async function runOpenapiCommand(args: string[], io: CommandIO): Promise<
     const document = buildOpenApiDocument(result.resources);
     io.stdout.write(
       parsed.flags.has('--json')
-        ? `${JSON.stringify(document, null, 2)}\n`
+        ? `${stringifyJson(document, 2)}\n`
         : stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 }),
     );
   }

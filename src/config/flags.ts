@@ -151,7 +151,7 @@ export const flagTable = {
   'metrics-host': flag({ group: 'operations', value: 'ADDR|main', parse: text, default: '127.0.0.1',
     meaning: 'address of that listener; `main` serves `/metrics` on the API port instead' }),
   'log-level': flag<LogLevel>({ group: 'operations', value: 'LEVEL', parse: oneOf(logLevels), default: 'info', shownDefault: '`info`',
-    meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace`' }),
+    meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace` (adds a line when each request arrives)' }),
   'log-format': flag<LogFormat>({ group: 'operations', value: 'FORMAT', parse: oneOf(logFormats), default: 'auto', shownDefault: '`auto`',
     meaning: '`pretty`: readable lines; `json`: one JSON object per line (use it in production; the kustomize base sets it); `auto`: pretty when stdout is a terminal, else JSON' }),
   'shutdown-timeout': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 3_600_000), default: 25_000,

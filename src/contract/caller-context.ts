@@ -28,4 +28,6 @@ export interface CallerContext {
   transport?: 'http' | 'ws';
   /** The tenant's own query limits, when its tenant rule sets some. */
   limits?: TenantLimits;
+  /** The manager name writes record in managedFields when the client names none (the tenant rule's). */
+  fieldManager?: string;
 }

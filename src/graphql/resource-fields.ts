@@ -6,6 +6,7 @@ import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString } from 'graphql';
 import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { mapStream } from '../streams/map-stream.ts';
@@ -143,8 +144,8 @@ function fieldContext(resource: ResourceModel, version: VersionModel, types: Ver
     request: (args, context, opArgs) => ({
       resource,
       version,
-      ...(typeof args['namespace'] === 'string' ? { namespace: args['namespace'] } : {}),
-      ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}),
+      ...(typeof args['namespace'] === 'string' ? { namespace: checked(args['namespace'], namespaceNameProblem) } : {}),
+      ...(typeof args['name'] === 'string' ? { name: checked(args['name'], objectNameProblem) } : {}),
       args: opArgs,
       context,
     }),
@@ -351,6 +352,13 @@ function watchField({ types, label, scopeArg, deprecated, operations, request }:
     },
     resolve: (event) => event,
   };
+}
+
+/** A namespace or name argument, refused when it cannot be one (`namespace: ""` is not "all namespaces"). */
+function checked(value: string, problemOf: (value: string) => string | undefined): string {
+  const problem = problemOf(value);
+  if (problem) throw badInput(problem);
+  return value;
 }
 
 function convertInput(input: unknown, version: VersionModel, argName: string): KubeObject {

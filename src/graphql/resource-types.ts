@@ -6,7 +6,6 @@
 import {
   GraphQLBoolean,
   GraphQLEnumType,
-  GraphQLFloat,
   GraphQLInputObjectType,
   GraphQLInt,
   GraphQLList,
@@ -22,12 +21,13 @@ import type {
   GraphQLInputType,
   GraphQLOutputType,
 } from 'graphql';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { pascalPart } from '../model/graphql-names.ts';
 import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
-import { DateTimeScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
+import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
   ObjectMetaType,
@@ -102,7 +102,7 @@ class VersionTypeBuilder {
       case 'integer':
         return scalar(node.int32 ? GraphQLInt : Int64Scalar);
       case 'number':
-        return scalar(GraphQLFloat);
+        return scalar(FloatScalar);
       case 'boolean':
         return scalar(GraphQLBoolean);
       case 'intOrString':
@@ -295,13 +295,13 @@ export function describeNode(node: SchemaNode, required: boolean, kubernetesName
   const facts: string[] = [];
   if (kubernetesName !== undefined) facts.push(`Kubernetes name: ${JSON.stringify(kubernetesName)}.`);
   if (required) facts.push('Required.');
-  if (node.hasDefault) facts.push(`Default: ${JSON.stringify(node.default)}.`);
+  if (node.hasDefault) facts.push(`Default: ${stringifyJson(node.default)}.`);
   if (node.nullable) facts.push('Nullable.');
   if (node.format && node.format !== 'date-time' && node.format !== 'int32' && node.format !== 'int64') {
     facts.push(`Format: ${node.format}.`);
   }
   if ('enum' in node && node.enum && !node.enum.graphqlValues) {
-    facts.push(`One of: ${node.enum.values.map((v) => JSON.stringify(v)).join(', ')}.`);
+    facts.push(`One of: ${node.enum.values.map((v) => stringifyJson(v)).join(', ')}.`);
   }
   if (node.kind === 'array' && node.listType) {
     facts.push(`List type: ${node.listType}${node.listMapKeys ? ` (keys: ${node.listMapKeys.join(', ')})` : ''}.`);

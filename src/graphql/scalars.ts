@@ -1,9 +1,14 @@
 // Custom scalars. Output serialization is lenient where strictness would lose data the API
 // server already accepted; input parsing is strict and says what is wrong.
+//
+// Integers beyond 2^53 are bigint in memory (variables and bodies are parsed losslessly, see
+// lossless-json.ts) and leave every scalar as a JSON number with every digit (JSON.rawJSON), as
+// Kubernetes writes them, so any JSON.stringify of a result keeps them exact.
 
 import { ApiErrorCode } from '../api-errors.ts';
-import { GraphQLError, GraphQLScalarType, Kind, print } from 'graphql';
+import { GraphQLError, GraphQLFloat, GraphQLScalarType, Kind, print } from 'graphql';
 import type { ObjectValueNode, ValueNode } from 'graphql';
+import { exactInteger, rawInteger, stringifyJson, withRawIntegers } from '../kube/lossless-json.ts';
 
 function inputError(message: string, node?: ValueNode): GraphQLError {
   return new GraphQLError(message, { ...(node ? { nodes: node } : {}), extensions: { code: ApiErrorCode.BAD_USER_INPUT } });
@@ -13,12 +18,10 @@ function literalToValue(node: ValueNode, variables: Record<string, unknown> | nu
   switch (node.kind) {
     case Kind.NULL:
       return null;
-    case Kind.INT: {
-      const n = Number(node.value);
-      return Number.isSafeInteger(n) ? n : BigInt(node.value);
-    }
+    case Kind.INT:
+      return exactInteger(BigInt(node.value));
     case Kind.FLOAT:
-      return Number(node.value);
+      return finiteFloat(node);
     case Kind.STRING:
     case Kind.ENUM:
       return node.value;
@@ -33,6 +36,13 @@ function literalToValue(node: ValueNode, variables: Record<string, unknown> | nu
   }
 }
 
+/** A float literal as a double, as Kubernetes reads it; beyond the double range it is refused, not Infinity. */
+function finiteFloat(node: ValueNode & { value: string }): number {
+  const n = Number(node.value);
+  if (!Number.isFinite(n)) throw inputError(`${node.value} is beyond the range of a 64-bit float`, node);
+  return n;
+}
+
 function objectLiteral(node: ObjectValueNode, variables: Record<string, unknown> | null | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of node.fields) out[field.name.value] = literalToValue(field.value, variables);
@@ -45,7 +55,7 @@ export const JSONScalar = new GraphQLScalarType({
     'Any JSON value, carried unchanged: the parts of a resource its schema leaves open ' +
     '(x-kubernetes-preserve-unknown-fields, untyped values) and raw Kubernetes payloads. ' +
     'Object keys are Kubernetes names, never renamed.',
-  serialize: (value) => (typeof value === 'bigint' ? bigintOut(value) : value),
+  serialize: (value) => withRawIntegers(value),
   parseValue: (value) => value,
   parseLiteral: (node, variables) => literalToValue(node, variables),
 });
@@ -65,30 +75,35 @@ export const StringMapScalar = new GraphQLScalarType({
 
 function checkStringMap(value: unknown, node?: ValueNode): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw inputError(`StringMap must be an object with string values, got ${JSON.stringify(value)}`, node);
+    throw inputError(`StringMap must be an object with string values, got ${describe(value)}`, node);
   }
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw inputError(`StringMap value of ${JSON.stringify(key)} must be a string, got ${JSON.stringify(v)}`, node);
+    if (typeof v !== 'string') throw inputError(`StringMap value of ${JSON.stringify(key)} must be a string, got ${describe(v)}`, node);
   }
   return value as Record<string, string>;
 }
 
 export const IntOrStringScalar = new GraphQLScalarType({
   name: 'IntOrString',
-  description: 'An integer or a string (Kubernetes IntOrString), e.g. 8080 or "http" or "25%". Sent to Kubernetes as given.',
-  serialize: (value) => value,
+  description: 'An integer or a string (Kubernetes IntOrString), e.g. 8080 or "http" or "25%". Sent to Kubernetes as given; integers keep every digit.',
+  serialize: (value) => (typeof value === 'bigint' ? rawInteger(value) : value),
   parseValue: (value) => checkIntOrString(value),
   parseLiteral: (node) => {
-    if (node.kind === Kind.INT) return checkIntOrString(Number(node.value), node);
+    if (node.kind === Kind.INT) return exactInteger(BigInt(node.value));
     if (node.kind === Kind.STRING) return node.value;
     throw inputError(`IntOrString must be an integer or a string, got ${print(node)}`, node);
   },
 });
 
-function checkIntOrString(value: unknown, node?: ValueNode): number | string {
-  if (typeof value === 'string') return value;
+function checkIntOrString(value: unknown, node?: ValueNode): number | bigint | string {
+  if (typeof value === 'string' || typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-  throw inputError(`IntOrString must be an integer or a string, got ${JSON.stringify(value)}`, node);
+  throw inputError(`IntOrString must be an integer or a string, got ${describe(value)}`, node);
+}
+
+/** A value for an error message, bigint included. */
+function describe(value: unknown): string {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol' ? String(value) : stringifyJson(value);
 }
 
 // RFC 3339 date-time as Kubernetes writes and accepts it (metav1.Time and format: date-time).
@@ -107,19 +122,13 @@ export const DateTimeScalar = new GraphQLScalarType({
 
 function checkDateTime(value: unknown, node?: ValueNode): string {
   if (typeof value !== 'string' || !RFC3339.test(value)) {
-    throw inputError(`DateTime must be an RFC 3339 date-time such as "2024-02-29T12:34:56Z", got ${JSON.stringify(value)}`, node);
+    throw inputError(`DateTime must be an RFC 3339 date-time such as "2024-02-29T12:34:56Z", got ${describe(value)}`, node);
   }
   return value;
 }
 
-const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-
-function bigintOut(value: bigint): number | string {
-  return value >= MIN_SAFE && value <= MAX_SAFE ? Number(value) : value.toString();
-}
 
 /** Parsed Int64 values are numbers when they are safe integers and bigint beyond that. */
 function toInt64(value: unknown, node?: ValueNode): number | bigint {
@@ -127,30 +136,31 @@ function toInt64(value: unknown, node?: ValueNode): number | bigint {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw inputError(`Int64 must be an integer, got ${value}`, node);
     if (Number.isSafeInteger(value)) return value;
-    // An unsafe number has already lost precision in JSON parsing; refuse rather than guess.
-    throw inputError(`Int64 ${value} is beyond 2^53; send it as a decimal string to keep every digit`, node);
+    // Request bodies are parsed losslessly (a big integer arrives as bigint); an unsafe number has
+    // lost digits on a path that parsed it as a double (variables in a GET query string).
+    throw inputError(`Int64 ${value} is beyond 2^53 and has lost digits on the way; send it in a POST body or as a decimal string`, node);
   } else if (typeof value === 'bigint') {
     big = value;
   } else if (typeof value === 'string' && /^-?[0-9]+$/.test(value)) {
     big = BigInt(value);
   } else {
-    throw inputError(`Int64 must be an integer or a decimal string, got ${JSON.stringify(value)}`, node);
+    throw inputError(`Int64 must be an integer or a decimal string, got ${describe(value)}`, node);
   }
   if (big < INT64_MIN || big > INT64_MAX) throw inputError(`Int64 ${big} is out of the 64-bit range`, node);
-  return big >= MIN_SAFE && big <= MAX_SAFE ? Number(big) : big;
+  return exactInteger(big);
 }
 
 export const Int64Scalar = new GraphQLScalarType({
   name: 'Int64',
   description:
-    'A 64-bit integer. Input: a number or a decimal string (use a string beyond 2^53 = ' +
-    '9007199254740992). Output: a number when it is a safe integer, otherwise a decimal string, ' +
-    'so no digit is ever lost.',
+    'A 64-bit integer, always a JSON number with every digit, as Kubernetes writes it (beyond ' +
+    '2^53 = 9007199254740992, read it with a parser that keeps digits, e.g. JSON.parse with ' +
+    'source text access). Input: a number (exact in a POST body) or a decimal string.',
   serialize: (value) => {
-    if (typeof value === 'bigint') return bigintOut(value);
+    if (typeof value === 'bigint') return rawInteger(value);
     if (typeof value === 'number' && Number.isInteger(value)) return value;
-    if (typeof value === 'string' && /^-?[0-9]+$/.test(value)) return bigintOut(BigInt(value));
-    throw new GraphQLError(`Int64 cannot represent ${JSON.stringify(value)}`);
+    if (typeof value === 'string' && /^-?[0-9]+$/.test(value)) return rawInteger(BigInt(value));
+    throw new GraphQLError(`Int64 cannot represent ${describe(value)}`);
   },
   parseValue: (value) => toInt64(value),
   parseLiteral: (node) => {
@@ -160,4 +170,22 @@ export const Int64Scalar = new GraphQLScalarType({
   },
 });
 
-export const CUSTOM_SCALARS = [JSONScalar, StringMapScalar, IntOrStringScalar, DateTimeScalar, Int64Scalar] as const;
+/**
+ * GraphQL's Float, for Kubernetes `number` fields. Kubernetes keeps a whole number there exactly
+ * (kubectl can store 9007199254740993 in a `type: number` field), so this Float, which replaces
+ * graphql-js' own under the same name (the SDL does not change), carries integers beyond 2^53 as
+ * bigint in and as JSON numbers with every digit out. Everything else is graphql-js' Float.
+ */
+export const FloatScalar = new GraphQLScalarType({
+  name: 'Float',
+  description: GraphQLFloat.description,
+  serialize: (value) => (typeof value === 'bigint' ? rawInteger(value) : GraphQLFloat.serialize(value)),
+  parseValue: (value) => (typeof value === 'bigint' ? value : GraphQLFloat.parseValue(value)),
+  parseLiteral: (node) => {
+    if (node.kind === Kind.INT) return exactInteger(BigInt(node.value));
+    if (node.kind === Kind.FLOAT) return finiteFloat(node);
+    return GraphQLFloat.parseLiteral(node);
+  },
+});
+
+export const CUSTOM_SCALARS = [JSONScalar, StringMapScalar, IntOrStringScalar, DateTimeScalar, Int64Scalar, FloatScalar] as const;

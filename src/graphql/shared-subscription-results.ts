@@ -4,6 +4,7 @@
 // subscribers of an event run within moments of each other, so a small recent-results cache is
 // enough and memory stays bounded.
 import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { bigintAsNumber, stringifyJson } from '../kube/lossless-json.ts';
 import { mapStream } from '../streams/map-stream.ts';
 
 const printed = new WeakMap<DocumentNode, string>();
@@ -27,7 +28,7 @@ function operationKey(args: ExecutionArgs): number {
     text = print(args.document);
     printed.set(args.document, text);
   }
-  const full = `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${text}`;
+  const full = `${args.operationName ?? ''}\u0000${stringifyJson(args.variableValues ?? {})}\u0000${text}`;
   let id = operationIds.get(full);
   if (id === undefined) {
     id = nextOperationId++;
@@ -81,12 +82,12 @@ const tokenPattern = /"\\u0000crdgate-result:(\d+)"/;
  * on the way to the socket.
  */
 export function replaceSharedPayload(this: unknown, key: string, value: unknown): unknown {
-  if (key !== 'payload' || !value || typeof value !== 'object' || !sharedResults.has(value)) return value;
+  if (key !== 'payload' || !value || typeof value !== 'object' || !sharedResults.has(value)) return bigintAsNumber(key, value);
   let token = tokenOf.get(value);
   if (token === undefined) {
     token = String(nextToken++);
     tokenOf.set(value, token);
-    textOf.set(token, JSON.stringify(value));
+    textOf.set(token, stringifyJson(value));
     sharedResultStats.serialized++;
     if (textOf.size > maxRecent) textOf.delete(textOf.keys().next().value!);
   }

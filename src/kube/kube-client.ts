@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import { stringifyKubernetesJson } from './kubernetes-json.ts';
+import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -97,8 +97,8 @@ export class KubeClient {
     const signal = AbortSignal.any(signals);
     let body: string | undefined;
     if (opts.body !== undefined) {
-      // Int64 fields beyond 2^53 travel as bigint; JSON.stringify would throw on them.
-      body = typeof opts.body === 'string' ? opts.body : stringifyBody(opts.body);
+      // Integers beyond 2^53 travel as bigint and leave as JSON numbers with every digit.
+      body = typeof opts.body === 'string' ? opts.body : stringifyJson(opts.body);
     }
     let res: RawResponse;
     try {
@@ -204,7 +204,9 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     }
-    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json' };
+    // The apiserver's audit log names the client by its User-Agent (and so would managedFields,
+    // were a write sent without a fieldManager); Node's http client sends none.
+    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json', 'User-Agent': 'crdgate' };
     for (const [k, v] of Object.entries(opts.headers ?? {})) {
       // Impersonation is decided here, from the caller's verified identity, and nowhere else.
       if (!/^impersonate-/i.test(k)) headers[k] = v;
@@ -316,28 +318,6 @@ export function escapeHeaderKey(key: string): string {
     out += /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(ch) && ch !== '%' ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
-}
-
-function stringifyBody(body: unknown): string {
-  try {
-    return JSON.stringify(body);
-  } catch {
-    return stringifyKubernetesJson(body);
-  }
-}
-
-/**
- * JSON.parse, except that integers beyond 2^53 (int64 fields) keep every digit as bigint. The
- * reviver costs time, so it only runs when the text has a run of digits long enough to matter.
- */
-export function parseKubernetesJson(text: string): unknown {
-  if (!/\d{16}/.test(text)) return JSON.parse(text);
-  return JSON.parse(text, (_key, value, context?: { source?: string }) => {
-    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)) {
-      return BigInt(context.source);
-    }
-    return value;
-  });
 }
 
 function statusError(httpStatus: number, text: string, retryAfter: string | null): KubeApiError {

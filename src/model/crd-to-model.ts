@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { CrdModelError } from './crd-model-error.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { convertRootSchema, describeValue, isPlainObject } from './openapi-schema-to-node.ts';
 import type {
   PrinterColumn,
@@ -117,7 +118,7 @@ export function crdToModel(crd: unknown): ResourceModel {
 
 /** sha256 over the CRD name and spec; status and metadata churn do not change it. */
 export function contentHashOf(name: string, spec: unknown): string {
-  return createHash('sha256').update(name).update('\u0000').update(JSON.stringify(spec)).digest('hex');
+  return createHash('sha256').update(name).update('\u0000').update(stringifyJson(spec)).digest('hex');
 }
 
 function crdNameOf(crd: unknown): string | undefined {

@@ -1,6 +1,7 @@
 // openAPIV3Schema (a structural schema, as parsed JSON) → the typed field tree of the model.
 
 import { CrdModelError } from './crd-model-error.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
 import type {
   Constraints,
@@ -50,7 +51,7 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
   const base = baseOf(schema, original, path, ctx);
   const type = schema['type'];
   if (type !== undefined && (typeof type !== 'string' || !KNOWN_TYPES.has(type))) {
-    fail(ctx, `${path}.type`, `unknown type ${JSON.stringify(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
+    fail(ctx, `${path}.type`, `unknown type ${stringifyJson(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
   }
   if (schema['x-kubernetes-int-or-string'] === true) return { ...base, kind: 'intOrString' };
 
@@ -227,7 +228,9 @@ const NUMERIC_CONSTRAINTS = [
 function constraintsOf(schema: RawSchema, original: RawSchema): Constraints {
   const out: { -readonly [K in keyof Constraints]: Constraints[K] } = {};
   for (const key of NUMERIC_CONSTRAINTS) {
-    if (typeof schema[key] === 'number') out[key] = schema[key];
+    // The apiserver writes bounds such as 9223372036854775000 with every digit: they arrive as bigint.
+    const value = schema[key];
+    if (typeof value === 'number' || typeof value === 'bigint') out[key] = value;
   }
   if (typeof schema['pattern'] === 'string') out.pattern = schema['pattern'];
   if (schema['exclusiveMinimum'] === true) out.exclusiveMinimum = true;
@@ -250,11 +253,11 @@ function summarizeCombinators(schema: RawSchema): string | undefined {
 }
 
 function summarizeBranch(branch: unknown): string {
-  if (!isPlainObject(branch)) return JSON.stringify(branch);
+  if (!isPlainObject(branch)) return stringifyJson(branch);
   if (Array.isArray(branch['required']) && Object.keys(branch).length === 1) {
     return `required(${branch['required'].join(', ')})`;
   }
-  const text = JSON.stringify(branch);
+  const text = stringifyJson(branch);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
@@ -324,7 +327,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${JSON.stringify(value)}`;
+  return `${typeof value} ${stringifyJson(value)}`;
 }
 
 function fail(ctx: SchemaContext, path: string, problem: string): never {

@@ -72,21 +72,24 @@ export interface ValidationRule {
   readonly optionalOldSelf?: boolean;
 }
 
+/** A bound as the CRD gives it: beyond 2^53 a bigint (see lossless-json.ts). */
+export type SchemaNumber = number | bigint;
+
 /** Value constraints kept for documentation; the API server enforces them. */
 export interface Constraints {
   readonly pattern?: string;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-  readonly minimum?: number;
-  readonly maximum?: number;
+  readonly minLength?: SchemaNumber;
+  readonly maxLength?: SchemaNumber;
+  readonly minimum?: SchemaNumber;
+  readonly maximum?: SchemaNumber;
   readonly exclusiveMinimum?: boolean;
   readonly exclusiveMaximum?: boolean;
-  readonly minItems?: number;
-  readonly maxItems?: number;
+  readonly minItems?: SchemaNumber;
+  readonly maxItems?: SchemaNumber;
   readonly uniqueItems?: boolean;
-  readonly minProperties?: number;
-  readonly maxProperties?: number;
-  readonly multipleOf?: number;
+  readonly minProperties?: SchemaNumber;
+  readonly maxProperties?: SchemaNumber;
+  readonly multipleOf?: SchemaNumber;
   /** Human summary of oneOf/anyOf/allOf/not, which only validate and never change the shape. */
   readonly combinators?: string;
 }

@@ -6,6 +6,7 @@
 // the object's unknown-fields JSON field, map keys are never renamed, explicit nulls survive
 // (they delete fields in merge patches).
 
+import { exactInteger } from '../kube/lossless-json.ts';
 import type { EnumModel, MapNode, ObjectNode, SchemaNode } from './resource-model.ts';
 
 export class ValueConversionError extends Error {
@@ -115,8 +116,6 @@ export function toGraphQL(value: unknown, node: SchemaNode): unknown {
       return Array.isArray(value) ? value.map((item) => toGraphQL(item, node.items)) : value;
     case 'string':
       return node.enum ? enumToName(value, node.enum) : value;
-    case 'integer':
-      return node.int32 || node.enum ? value : int64ToOutput(value);
     default:
       return value;
   }
@@ -149,22 +148,14 @@ function enumToName(value: unknown, model: EnumModel): unknown {
   return model.graphqlValues.find((entry) => entry.value === value)?.name ?? value;
 }
 
-/** Int64 values travel as numbers when safe and as bigint otherwise (see kubernetes-json.ts). */
+/** Int64 values travel as numbers when safe and as bigint otherwise (see lossless-json.ts). */
 export function int64ToKubernetes(value: unknown, path: string): unknown {
   if (typeof value === 'number' || typeof value === 'bigint') return value;
   if (typeof value === 'string') {
     if (!/^-?[0-9]+$/.test(value)) throw new ValueConversionError(path, `${JSON.stringify(value)} is not an integer`);
-    const big = BigInt(value);
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    return exactInteger(BigInt(value));
   }
   throw new ValueConversionError(path, `expected an integer, got ${typeof value}`);
-}
-
-function int64ToOutput(value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-  }
-  return value;
 }
 
 function expectObject(value: unknown, path: string): Record<string, unknown> {

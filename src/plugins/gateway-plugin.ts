@@ -10,7 +10,7 @@ import type { KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { RequestRecord } from './request-tracker.ts';
+import type { RequestRecord, RequestStart } from './request-tracker.ts';
 
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
@@ -22,6 +22,8 @@ export interface ApolloExtras {
   hideSchemaDetailsFromClientErrors?: boolean;
   /** Applied in plugin order; each sees the previous one's output. */
   formatError?: NonNullable<ApolloServerOptions<BaseContext>['formatError']>;
+  /** How deeply a document may nest, checked before it is parsed (src/graphql/document-nesting.ts); the smallest wins. */
+  maxNesting?: number;
 }
 
 export interface GatewayParts {
@@ -51,6 +53,8 @@ export interface GatewayPlugin {
    * known about it. One tracker feeds every plugin that has this hook.
    */
   onRequestDone?(record: RequestRecord): void;
+  /** Called once per HTTP request as it comes in (its headers are in), before any route. */
+  onRequestStart?(start: RequestStart): void;
   /**
    * Sees the gateway's parts once they exist (gauges read their stats), before `apollo` is read.
    */
@@ -88,6 +92,7 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
     if (a.introspection !== undefined) merged.introspection = a.introspection;
     if (a.hideSchemaDetailsFromClientErrors !== undefined) merged.hideSchemaDetailsFromClientErrors = a.hideSchemaDetailsFromClientErrors;
     if (a.formatError) formatters.push(a.formatError);
+    if (a.maxNesting !== undefined) merged.maxNesting = Math.min(merged.maxNesting ?? a.maxNesting, a.maxNesting);
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
   return merged;

@@ -152,6 +152,9 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
 /** The limits a document is checked against again, per request, when its caller's are narrower. */
 const documentLimitKeys = ['maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
 
+/** Levels a document may nest beyond maxDepth (inline fragments, argument lists, input values) before it is parsed. */
+const NESTING_BEYOND_DEPTH = 100;
+
 /** The number of lexical tokens of a GraphQL source, counted up to `max + 1`, as the parser counts. */
 export function countTokens(source: string, max: number): number {
   const lexer = new Lexer(new Source(source));
@@ -260,6 +263,9 @@ function apolloExtras(w: QueryLimits, limits: QueryLimits, local: boolean): Apol
   return {
     validationRules: limitRules(w, sourceOf) as never,
     parseOptions: { maxTokens: w.maxTokens },
+    // Refused before parsing: deeper than any selection the depth limit lets through, allowing
+    // for inline fragments and nested argument values.
+    maxNesting: w.maxDepth + NESTING_BEYOND_DEPTH,
     introspection: local,
     hideSchemaDetailsFromClientErrors: !local,
     formatError: (formatted, error) => formatLimitError(formatted, error, local, sourceOf),

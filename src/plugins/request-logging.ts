@@ -9,7 +9,7 @@
 // (pino-http binds a child logger with the whole request to every request).
 import type { Logger } from '../logging.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
-import type { RequestRecord } from './request-tracker.ts';
+import type { RequestRecord, RequestStart } from './request-tracker.ts';
 
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
@@ -32,5 +32,9 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
     if (r.aborted) line.aborted = true;
     log[level](line, 'request');
   };
-  return { name: 'request-logging', onRequestDone };
+  // Its headers are in: the request is in flight (what a shutdown must let finish).
+  const onRequestStart = log.isLevelEnabled('trace')
+    ? (r: RequestStart) => log.trace({ requestId: r.requestId, method: r.method, path: r.path }, 'request received')
+    : undefined;
+  return { name: 'request-logging', onRequestDone, onRequestStart };
 }

@@ -28,6 +28,9 @@ export interface RequestRecord {
   readonly aborted: boolean;
 }
 
+/** What is known about an HTTP request once its headers are in. */
+export type RequestStart = Pick<RequestRecord, 'method' | 'path' | 'requestId'>;
+
 /** A request's outcome as the transports noted it on its response. */
 export function outcomeOf(res: Response, path: string): Pick<RequestRecord, 'type' | 'operationName' | 'code' | 'tenant' | 'aborted'> {
   const aborted = !res.writableFinished;
@@ -37,13 +40,17 @@ export function outcomeOf(res: Response, path: string): Pick<RequestRecord, 'typ
   return { type: operation.type ?? apiTypeOf(path), operationName: operation.name, code, tenant: (res.locals.caller as Caller | undefined)?.tenant, aborted };
 }
 
-/** Express middleware (it must run before the routes) that calls onDone once per HTTP request with its record. */
-export function requestTracker(onDone: (r: RequestRecord) => void): RequestHandler {
+/**
+ * Express middleware (it must run before the routes) that calls onDone once per HTTP request with
+ * its record, and onStart (when given) as the request comes in.
+ */
+export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r: RequestStart) => void): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     // The transport gave the request its id before any middleware ran (see create-app.ts).
     const requestId = req.headers['x-request-id'] as string | undefined ?? '';
     const { method, path } = req;
+    onStart?.({ method, path, requestId });
     let done = false;
     const finish = () => {
       if (done) return;

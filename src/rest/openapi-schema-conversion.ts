@@ -64,10 +64,10 @@ function convert(raw: Schema, options: ConvertOptions): Schema {
   }
   // OpenAPI 3.0's boolean exclusive bounds are numbers in 3.1.
   for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
-    if (raw[flag] === true && typeof raw[bound] === 'number') {
+    if (raw[flag] === true && isNumber(raw[bound])) {
       out[flag] = raw[bound];
       delete out[bound];
-    } else if (typeof raw[flag] === 'number') {
+    } else if (isNumber(raw[flag])) {
       out[flag] = raw[flag];
     }
   }
@@ -86,6 +86,11 @@ function convert(raw: Schema, options: ConvertOptions): Schema {
     out['properties'] = props;
   }
   return out;
+}
+
+/** Bounds beyond 2^53 arrive as bigint (see lossless-json.ts) and are written with every digit. */
+function isNumber(value: unknown): value is number | bigint {
+  return typeof value === 'number' || typeof value === 'bigint';
 }
 
 function isSchema(value: unknown): value is Schema {

@@ -3,6 +3,7 @@
 // and a deadline, and every failure leaves here as an ApiError from the catalog.
 import { ApiError, fromKubeError, type FieldPathMapper } from '../api-errors.ts';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
+import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type {
   DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
@@ -11,6 +12,12 @@ import type {
 import type { CallerContext } from '../contract/caller-context.ts';
 import { retryOnConflict } from './retry-on-conflict.ts';
 
+/**
+ * The manager name of a write whose client names none. Kubernetes would otherwise take it from
+ * the User-Agent, which makes it "unknown" here; clients of Kubernetes name themselves.
+ */
+export const DEFAULT_FIELD_MANAGER = 'crdgate';
+
 export interface ResourceServiceOptions {
   /** Maps Kubernetes field paths in validation causes to GraphQL paths. */
   fieldPathMapper?: (resource: ResourceModel, version: VersionModel) => FieldPathMapper | undefined;
@@ -18,15 +25,16 @@ export interface ResourceServiceOptions {
 
 type Req<A> = OperationRequest<A, CallerContext>;
 
-/** A path segment from a caller-given name; text that is not valid UTF-16 cannot name anything. */
-export function pathSegment(value: string, what: string): string {
-  if (!value.isWellFormed()) throw new ApiError('BAD_REQUEST', `the ${what} is not valid Unicode text`, { reason: 'BadRequest' });
+/** A path segment from a caller-given namespace or name, refused when it cannot be one (see kubernetes-names.ts). */
+export function pathSegment(value: string, what: 'namespace' | 'name'): string {
+  const problem = what === 'namespace' ? namespaceNameProblem(value) : objectNameProblem(value);
+  if (problem) throw new ApiError('BAD_REQUEST', problem, { reason: 'BadRequest' });
   return encodeURIComponent(value);
 }
 
 export function resourcePath(resource: ResourceModel, version: string, namespace?: string, name?: string, subresource?: 'status' | 'scale'): string {
   let path = `/apis/${resource.group}/${version}`;
-  if (resource.scope === 'Namespaced' && namespace) path += `/namespaces/${pathSegment(namespace, 'namespace')}`;
+  if (resource.scope === 'Namespaced' && namespace !== undefined) path += `/namespaces/${pathSegment(namespace, 'namespace')}`;
   path += `/${resource.plural}`;
   if (name !== undefined) path += `/${pathSegment(name, 'name')}`;
   if (subresource) path += `/${subresource}`;
@@ -72,14 +80,14 @@ export class ResourceService implements ResourceOperations<CallerContext> {
 
   create(req: Req<WriteArgs>): Promise<KubeObject> {
     return this.call(req, 'POST', this.path(req, false), {
-      body: this.withIdentity(req, req.args.body), query: writeQuery(req.args),
+      body: this.withIdentity(req, req.args.body), query: writeQuery(req),
     });
   }
 
   async replace(req: Req<WriteArgs>): Promise<KubeObject> {
     this.requireName(req);
     try {
-      return await this.call<KubeObject>(req, 'PUT', this.path(req), { body: this.withIdentity(req, req.args.body), query: writeQuery(req.args) });
+      return await this.call<KubeObject>(req, 'PUT', this.path(req), { body: this.withIdentity(req, req.args.body), query: writeQuery(req) });
     } catch (err) {
       throw await this.withCurrentResourceVersion(req, err);
     }
@@ -97,8 +105,7 @@ export class ResourceService implements ResourceOperations<CallerContext> {
         contentType: a.patchType,
         query: {
           dryRun: a.dryRun,
-          // Server-side apply requires a field manager; name the gateway when the client gives none.
-          fieldManager: a.fieldManager ?? (isApply ? 'crdgate' : undefined),
+          fieldManager: fieldManagerOf(a.fieldManager, req.context),
           force: isApply ? a.force : undefined,
           fieldValidation: a.fieldValidation,
         },
@@ -113,7 +120,7 @@ export class ResourceService implements ResourceOperations<CallerContext> {
     if (!req.version.subresources.status) throw noSubresource(req, 'status');
     const body = req.args.body;
     const meta = (body.metadata ?? {}) as { resourceVersion?: string };
-    const put = (obj: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'status'), { body: obj, query: writeQuery(req.args) });
+    const put = (obj: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'status'), { body: obj, query: writeQuery(req) });
     try {
       if (meta.resourceVersion) return await put(this.withIdentity(req, body));
       // No resourceVersion from the client: "set the status to this" — read, replace the status,
@@ -139,7 +146,8 @@ export class ResourceService implements ResourceOperations<CallerContext> {
     const body = req.args.body;
     const spec = (body.spec ?? {}) as { replicas?: number };
     const meta = (body.metadata ?? {}) as { resourceVersion?: string };
-    const put = (scale: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'scale'), { body: scale, query: { dryRun: req.args.dryRun } });
+    const put = (scale: KubeObject) => this.call<KubeObject>(req, 'PUT', this.path(req, true, 'scale'),
+      { body: scale, query: { dryRun: req.args.dryRun, fieldManager: fieldManagerOf(undefined, req.context) } });
     try {
       if (meta.resourceVersion) return await put(this.withIdentity(req, { apiVersion: 'autoscaling/v1', kind: 'Scale', ...body }));
       return await retryOnConflict(async () => {
@@ -285,8 +293,13 @@ export class ResourceService implements ResourceOperations<CallerContext> {
   }
 }
 
-function writeQuery(a: WriteArgs): Record<string, string | undefined> {
-  return { dryRun: a.dryRun, fieldManager: a.fieldManager, fieldValidation: a.fieldValidation };
+function writeQuery(req: Req<WriteArgs>): Record<string, string | undefined> {
+  const a = req.args;
+  return { dryRun: a.dryRun, fieldManager: fieldManagerOf(a.fieldManager, req.context), fieldValidation: a.fieldValidation };
+}
+
+function fieldManagerOf(given: string | undefined, context: CallerContext): string {
+  return given || context.fieldManager || DEFAULT_FIELD_MANAGER;
 }
 
 function deleteOptions(a: DeleteArgs): Record<string, unknown> {

@@ -2,6 +2,7 @@
 // and semantics follow k8s.io/apimachinery/pkg/labels and pkg/fields, so a subscriber gets the
 // same objects from the shared watch as from its own filtered watch on the apiserver.
 import { ApiError } from '../api-errors.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 
 export type Matcher = (obj: Record<string, unknown>) => boolean;
 
@@ -128,7 +129,7 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
       let v: unknown = obj;
       for (const k of r.path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
       // The apiserver compares the field's string form; an absent field is the empty string.
-      const str = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      const str = v === undefined || v === null ? '' : typeof v === 'object' ? stringifyJson(v) : String(v);
       return r.neg ? str !== r.value : str === r.value;
     });
 }

@@ -12,6 +12,9 @@ import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
 import { apolloHandler, operationPipeline } from './apollo-pipeline.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
+import { nestingRefusal } from '../graphql/document-nesting.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
+import { losslessJsonBody } from './json-body.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -98,7 +101,20 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     stopOnTerminationSignals: false,
     // Clients get the error catalog's code and message, never a server stack trace.
     includeStacktraceInErrorResponses: false,
+    // The scalars already write big integers as JSON numbers with every digit; this also covers
+    // a bigint anywhere else in a result (Apollo's own default, plus the bigint case).
+    stringifyResult: (value) => `${stringifyJson(value)}\n`,
   });
+}
+
+/** Refuses, before Apollo parses it, a document deep enough to exhaust the parser's stack. */
+function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHandler {
+  return (req, res, next) => {
+    const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
+    const tooDeep = nestingRefusal(source, maxNesting);
+    if (tooDeep) return sendGraphQLError(res, tooDeep);
+    next();
+  };
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
@@ -128,14 +144,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const graphqlContext = async (req: express.Request, res: express.Response) => {
     const base = await context(req, res);
     const caller = callerOf(res);
-    return caller ? { ...base, identity: caller.identity, tenant: caller.tenant, ...(caller.limits ? { limits: caller.limits } : {}) } : base;
+    return caller ? {
+      ...base, identity: caller.identity, tenant: caller.tenant,
+      ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+    } : base;
   };
   const shared = apolloHandler(apollo, graphqlContext);
   const pool = opts.tenants
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  app.use('/graphql', express.json({ limit: opts.bodyLimit ?? '1mb' }), gate, async (req, res, next) => {
+  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {

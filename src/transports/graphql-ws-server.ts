@@ -6,17 +6,19 @@
 // { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
-import type { SubscribePayload } from 'graphql-ws';
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
 import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
+import { nestingRefusal } from '../graphql/document-nesting.ts';
+import { exactNumbers } from '../kube/lossless-json.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -30,6 +32,8 @@ export interface WebSocketOptions {
   parseOptions?: ParseOptions;
   /** No "Did you mean …?" in validation errors, as over HTTP. */
   hideSuggestions?: boolean;
+  /** How deeply a document may nest before it is parsed (see document-nesting.ts). */
+  maxNesting?: number;
   /** false: introspection is refused, as over HTTP in production mode. */
   introspection?: boolean;
   /** Further checks of a validated operation (its cost); throw an ApiError to refuse it. */
@@ -59,8 +63,21 @@ interface ConnectionState {
   expiry?: { cancel(): void };
 }
 
+/**
+ * Refuses an upgrade that does not offer graphql-transport-ws, with a 400 and a GraphQL error
+ * body. Accepted, such a socket would be open with no protocol chosen (ws) until graphql-ws
+ * closes it; the legacy subscriptions-transport-ws protocol ("graphql-ws") is one such client.
+ */
+function verifySubprotocol(info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+  const offered = (info.req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (offered.includes(GRAPHQL_TRANSPORT_WS_PROTOCOL)) return done(true);
+  const e = new ApiError('BAD_REQUEST', `this endpoint speaks the ${GRAPHQL_TRANSPORT_WS_PROTOCOL} WebSocket subprotocol (the graphql-ws library); `
+    + `the upgrade offered ${offered.length ? offered.map((p) => JSON.stringify(p)).join(', ') : 'none'} in Sec-WebSocket-Protocol`, { reason: 'BadRequest' });
+  done(false, e.httpStatus, JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }), { 'Content-Type': 'application/json' });
+}
+
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
-  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20 });
+  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient: verifySubprotocol });
   wss.on('connection', corkedSharedSend);
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
@@ -101,6 +118,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
       subscribe: subscribeShared,
+      // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies.
+      jsonMessageReviver: exactNumbers as (key: string, value: unknown) => unknown,
       jsonMessageReplacer: replaceSharedPayload,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
@@ -168,6 +187,8 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
   // The connection authenticated once; a token that was revoked since gets no new subscription.
   await caller?.revalidate?.();
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
+  if (tooDeep) return [toGraphQLError(tooDeep)];
   let document: DocumentNode;
   try {
     document = parse(payload.query, opts.parseOptions);
@@ -189,6 +210,7 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
     ? {
       identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt, requestId, transport: 'ws',
       ...(caller.limits ? { limits: caller.limits } : {}),
+      ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
       ...(caller.revalidate ? { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs } : {}),
     }
     : { requestId, transport: 'ws' };

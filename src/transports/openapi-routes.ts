@@ -7,6 +7,7 @@ import express, { type Request, type Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { createOpenApiBuilder, type OpenApiDocument } from '../rest/openapi-builder.ts';
 import { buildGenericOpenApiDocument } from '../rest/openapi-generic.ts';
@@ -52,7 +53,7 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
 
   router.get('/openapi.json', async (req, res) => {
     const doc = await documentFor(req, res);
-    if (doc) res.type('application/json').send(JSON.stringify(doc));
+    if (doc) res.type('application/json').send(stringifyJson(doc));
   });
   router.get('/openapi.yaml', async (req, res) => {
     const doc = await documentFor(req, res);

@@ -3,9 +3,10 @@
 // Kubernetes defines, each checked, so bad input is a clear BAD_REQUEST and never reaches
 // Kubernetes half-read.
 import type { Request } from 'express';
-import { parse as parseYaml } from 'yaml';
 import { ApiError } from '../api-errors.ts';
 import type { DeleteArgs, FieldValidation, JsonPatchOperation, KubeObject, PatchContentType } from '../contract/operations.ts';
+import { parseJson, parseYaml } from '../kube/lossless-json.ts';
+import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 
 const patchTypes: Record<string, PatchContentType> = {
@@ -42,6 +43,9 @@ export function target(req: Request, resources: readonly ResourceModel[]): Targe
     throw new ApiError('NOT_FOUND', `${plural}.${group} is namespaced: use /rest/${group}/${version}/namespaces/{namespace}/${plural}/${name}`, { reason: 'NotFound' });
   }
   const t: Target = { resource, version: v, sub: sub as Sub };
+  for (const problem of [namespace === undefined ? undefined : namespaceNameProblem(namespace), name === undefined ? undefined : objectNameProblem(name)]) {
+    if (problem) throw new ApiError('BAD_REQUEST', problem, { reason: 'BadRequest' });
+  }
   if (namespace !== undefined) t.namespace = namespace;
   if (name !== undefined) t.name = name;
   return t;
@@ -79,7 +83,7 @@ function parseBody(req: Request): unknown {
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type} is not supported; send application/json or application/yaml`, { reason: 'UnsupportedMediaType' });
   }
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (err) {
     throw new ApiError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
   }

@@ -8,7 +8,7 @@ import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
-import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
@@ -64,6 +64,7 @@ function routeKit(opts: RestRouterOptions): Routes {
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
     if (!caller) return base;
     const ctx: CallerContext = { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt };
+    if (caller.fieldManager) ctx.fieldManager = caller.fieldManager;
     if (caller.revalidate) Object.assign(ctx, { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs });
     return ctx;
   };
@@ -159,7 +160,7 @@ function send(req: Request, res: Response, status: number, body: unknown): void 
     res.status(status).type('application/yaml').send(stringifyYaml(body, { aliasDuplicateObjects: false }));
     return;
   }
-  res.status(status).type('application/json').send(stringifyKubernetesJson(body));
+  res.status(status).type('application/json').send(stringifyJson(body));
 }
 
 export function sendProblem(req: Request, res: Response, err: unknown): void {

@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeWatchEvent, OperationRequest, WatchArgs } from '../contract/operations.ts';
-import { stringifyKubernetesJson } from '../kube/kubernetes-json.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import { reportInternal } from './create-app.ts';
 import { bool, int, isTrue, str, type Target } from './rest-request.ts';
 
@@ -118,7 +118,7 @@ function sseFrame(e: KubeWatchEvent, t: Target, bookmarks: boolean): string | un
   const object = e.type === 'BOOKMARK'
     ? { apiVersion: `${t.resource.group}/${t.version.name}`, kind: t.resource.kind, metadata: { ...meta, resourceVersion: rv } }
     : e.object;
-  return `id: ${rv}\nevent: ${event}\ndata: ${stringifyKubernetesJson({ type: e.type, object })}\n\n`;
+  return `id: ${rv}\nevent: ${event}\ndata: ${stringifyJson({ type: e.type, object })}\n\n`;
 }
 
 /** Waits for the socket to drain; true when the next event fails first (the hub gave up on the client). */

@@ -56,12 +56,12 @@ export function graphiql(page: Page) {
      */
     async setQuery(query: string): Promise<void> {
       await queryEditor().set(query);
-      await page.locator('.graphiql-query-editor .CodeMirror').first().evaluate(async (el) => {
-        const cm = (el as unknown as QueryEditorElement).CodeMirror;
-        for (let waited = 0; cm.documentAST?.loc?.source.body !== cm.getValue(); waited += 20) {
-          if (waited > 5_000) throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${cm.getValue()}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
+      const el = await page.locator('.graphiql-query-editor .CodeMirror').first().elementHandle();
+      await page.waitForFunction((e) => {
+        const cm = (e as unknown as QueryEditorElement).CodeMirror;
+        return cm.documentAST?.loc?.source.body === cm.getValue();
+      }, el, { timeout: BROWSER_TIMEOUT, polling: 20 }).catch((err: Error) => {
+        throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${query}\n(${err.message.split('\n')[0]})`);
       });
     },
     /** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */

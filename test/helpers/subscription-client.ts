@@ -116,6 +116,8 @@ interface RawMessage {
 export class RawGraphQLSocket {
   readonly ws: WebSocket;
   readonly messages: RawMessage[] = [];
+  /** Every message as the server wrote it (numbers with the digits they were sent with). */
+  readonly texts: string[] = [];
   readonly pings: number[] = [];
   readonly opened = performance.now();
   closeCode: number | undefined;
@@ -123,7 +125,10 @@ export class RawGraphQLSocket {
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
-    ws.on('message', (data) => this.messages.push(JSON.parse(String(data)) as RawMessage));
+    ws.on('message', (data) => {
+      this.texts.push(String(data));
+      this.messages.push(JSON.parse(String(data)) as RawMessage);
+    });
     ws.on('ping', () => this.pings.push(performance.now()));
     ws.on('close', (code) => (this.closeCode = code));
     ws.on('error', () => {});
@@ -145,6 +150,18 @@ export class RawGraphQLSocket {
     const id = String(this.nextId++);
     this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
     return id;
+  }
+
+  /** Subscribes with a payload given as JSON text, so it can hold numbers JSON.stringify cannot write. */
+  subscribeText(payloadText: string): string {
+    const id = String(this.nextId++);
+    this.ws.send(`{"id":${JSON.stringify(id)},"type":"subscribe","payload":${payloadText}}`);
+    return id;
+  }
+
+  /** The texts of the messages of one operation. */
+  textsOf(id: string): string[] {
+    return this.texts.filter((_t, i) => this.messages[i]?.id === id);
   }
 
   /** The TCP socket under the WebSocket: pause() it and the server's writes back up. */

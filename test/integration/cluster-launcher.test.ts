@@ -80,9 +80,6 @@ describe('the local control plane launcher', () => {
   let port = 0;
   const clusters: LocalCluster[] = [];
   const children: ChildProcess[] = [];
-  let firstInfo: ClusterInfo | undefined;
-  let firstKc: KubeConfig | undefined;
-  let survivorUid = '';
 
   /** Launches with TMPDIR pointing at a directory of our own, so the scratch dir it makes is ours to find. */
   async function launch(): Promise<LocalCluster> {
@@ -123,63 +120,71 @@ describe('the local control plane launcher', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('becomes ready on the requested port and /version reports the release it was built from', async () => {
-    const cluster = await launch();
-    firstInfo = cluster.info;
-    assert.equal(cluster.info.server, `https://127.0.0.1:${port}`);
-    assert.equal(cluster.info.version.split(' ')[1], release());
+  // One launch, its stop and a restart on the same data dir: the steps need each other's state,
+  // so they are steps of one test (a failed step ends it) rather than tests that rely on their order.
+  it('a launch, its stop, and a restart that keeps what the first launch stored', async (t) => {
+    let firstInfo: ClusterInfo | undefined;
+    let firstKc: KubeConfig | undefined;
+    let survivorUid = '';
 
-    firstKc = new KubeConfig();
-    firstKc.loadFromFile(cluster.info.kubeconfig);
-    const version = await new KubeClient(firstKc).request<{ gitVersion: string; major: string; minor: string }>('GET', '/version');
-    assert.equal(version.gitVersion, release());
-    assert.equal(`v${version.major}.${version.minor}`, release().replace(/\.\d+$/, ''));
+    await t.test('becomes ready on the requested port and /version reports the release it was built from', async () => {
+      const cluster = await launch();
+      firstInfo = cluster.info;
+      assert.equal(cluster.info.server, `https://127.0.0.1:${port}`);
+      assert.equal(cluster.info.version.split(' ')[1], release());
 
-    const created = await firstKc.makeApiClient(CoreV1Api).createNamespacedConfigMap({
-      namespace: 'default',
-      body: { metadata: { name: 'survivor' }, data: { written: 'before the restart' } },
+      firstKc = new KubeConfig();
+      firstKc.loadFromFile(cluster.info.kubeconfig);
+      const version = await new KubeClient(firstKc).request<{ gitVersion: string; major: string; minor: string }>('GET', '/version');
+      assert.equal(version.gitVersion, release());
+      assert.equal(`v${version.major}.${version.minor}`, release().replace(/\.\d+$/, ''));
+
+      const created = await firstKc.makeApiClient(CoreV1Api).createNamespacedConfigMap({
+        namespace: 'default',
+        body: { metadata: { name: 'survivor' }, data: { written: 'before the restart' } },
+      });
+      survivorUid = created.metadata!.uid!;
     });
-    survivorUid = created.metadata!.uid!;
-  });
 
-  it('stop() ends the launcher and its controller-manager and removes its scratch dir', async () => {
-    const cluster = clusters.at(-1)!;
-    const pid = cluster.info.pid;
-    assert.ok(isRunning(pid), `launcher ${pid} should be running`);
-    const kcm = await controllerManagerOf(pid);
-    assert.ok(isRunning(kcm));
-    assert.equal(scratchDirs(scratchParent).length, 1, `one scratch dir in ${scratchParent}`);
+    await t.test('stop() ends the launcher and its controller-manager and removes its scratch dir', async () => {
+      const cluster = clusters.at(-1)!;
+      const pid = cluster.info.pid;
+      assert.ok(isRunning(pid), `launcher ${pid} should be running`);
+      const kcm = await controllerManagerOf(pid);
+      assert.ok(isRunning(kcm));
+      assert.equal(scratchDirs(scratchParent).length, 1, `one scratch dir in ${scratchParent}`);
 
-    await cluster.stop();
-    assert.equal(await cluster.exited, 0);
-    assert.equal(isRunning(pid), false, `launcher ${pid} is still running`);
-    // The launcher waits for its controller-manager before it exits, so nothing is left to poll for.
-    assert.equal(isRunning(kcm), false, `controller-manager ${kcm} is still running`);
-    assert.deepEqual(scratchDirs(scratchParent), []);
-  });
+      await cluster.stop();
+      assert.equal(await cluster.exited, 0);
+      assert.equal(isRunning(pid), false, `launcher ${pid} is still running`);
+      // The launcher waits for its controller-manager before it exits, so nothing is left to poll for.
+      assert.equal(isRunning(kcm), false, `controller-manager ${kcm} is still running`);
+      assert.deepEqual(scratchDirs(scratchParent), []);
+    });
 
-  it('keeps objects across a restart on the same data dir and port, and the kubeconfig\'s CA still verifies', async () => {
-    assert.ok(firstInfo && firstKc && survivorUid, 'needs the first launch');
-    const caBefore = readFileSync(firstInfo.caFile, 'utf8');
-    const cluster = await launch();
-    assert.equal(cluster.info.server, firstInfo.server);
-    assert.equal(cluster.info.adminToken, firstInfo.adminToken);
-    assert.equal(readFileSync(cluster.info.caFile, 'utf8'), caBefore);
+    await t.test('keeps objects across a restart on the same data dir and port, and the kubeconfig\'s CA still verifies', async () => {
+      assert.ok(firstInfo && firstKc && survivorUid);
+      const caBefore = readFileSync(firstInfo.caFile, 'utf8');
+      const cluster = await launch();
+      assert.equal(cluster.info.server, firstInfo.server);
+      assert.equal(cluster.info.adminToken, firstInfo.adminToken);
+      assert.equal(readFileSync(cluster.info.caFile, 'utf8'), caBefore);
 
-    // The kubeconfig loaded before the restart (its CA, its token) still verifies the new server.
-    const kept = await firstKc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: 'default', name: 'survivor' });
-    assert.equal(kept.metadata?.uid, survivorUid);
-    assert.deepEqual(kept.data, { written: 'before the restart' });
-    // And so does the kubeconfig the restarted launcher wrote.
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.info.kubeconfig);
-    const again = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: 'default', name: 'survivor' });
-    assert.equal(again.metadata?.uid, survivorUid);
+      // The kubeconfig loaded before the restart (its CA, its token) still verifies the new server.
+      const kept = await firstKc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: 'default', name: 'survivor' });
+      assert.equal(kept.metadata?.uid, survivorUid);
+      assert.deepEqual(kept.data, { written: 'before the restart' });
+      // And so does the kubeconfig the restarted launcher wrote.
+      const kc = new KubeConfig();
+      kc.loadFromFile(cluster.info.kubeconfig);
+      const again = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: 'default', name: 'survivor' });
+      assert.equal(again.metadata?.uid, survivorUid);
 
-    await cluster.stop();
-    assert.equal(await cluster.exited, 0);
-    assert.equal(isRunning(cluster.info.pid), false);
-    assert.deepEqual(scratchDirs(scratchParent), []);
+      await cluster.stop();
+      assert.equal(await cluster.exited, 0);
+      assert.equal(isRunning(cluster.info.pid), false);
+      assert.deepEqual(scratchDirs(scratchParent), []);
+    });
   });
 
   it('exits non-zero with one line on stderr when --port is in use', async () => {

@@ -307,19 +307,32 @@ describe('identity errors', () => {
 });
 
 /** A TCP proxy in front of the apiserver that can stop answering or go away entirely. */
-async function startProxy(target: URL): Promise<{ port: number; mode: 'forward' | 'blackhole'; close(): Promise<void> }> {
+interface TestProxy {
+  port: number;
+  mode: 'forward' | 'blackhole';
+  /** Requests' bytes held back in blackhole mode, and connections closed: what a test waits on. */
+  readonly swallowedBytes: number;
+  readonly closedConnections: number;
+  close(): Promise<void>;
+}
+
+async function startProxy(target: URL): Promise<TestProxy> {
   const sockets = new Set<Socket>();
-  const state = { mode: 'forward' as 'forward' | 'blackhole' };
+  const state = { mode: 'forward' as 'forward' | 'blackhole', swallowed: 0, closed: 0 };
   const server: Server = createServer((client) => {
     const upstream = createConnection(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
-    client.on('data', (d) => {
+    client.on('data', (d: Buffer) => {
       if (state.mode === 'forward') upstream.write(d);
+      else state.swallowed += d.length;
     });
     upstream.on('data', (d) => {
       if (state.mode === 'forward') client.write(d);
     });
+    let ended = false;
     const end = () => {
+      if (!ended) state.closed++;
+      ended = true;
       client.destroy();
       upstream.destroy();
     };
@@ -335,6 +348,12 @@ async function startProxy(target: URL): Promise<{ port: number; mode: 'forward' 
     },
     set mode(m) {
       state.mode = m;
+    },
+    get swallowedBytes() {
+      return state.swallowed;
+    },
+    get closedConnections() {
+      return state.closed;
     },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -369,10 +388,14 @@ describe('transport failures', () => {
 
       // A client that gives up while the gateway waits on Kubernetes.
       const controller = new AbortController();
+      const swallowed = proxy.swallowedBytes;
+      const closed = proxy.closedConnections;
       const pending = gql(gw.url, query, { ns }, { signal: controller.signal });
-      setTimeout(() => controller.abort(), 200);
+      await eventually('the gateway to wait on Kubernetes', async () => proxy.swallowedBytes > swallowed || undefined, 10_000);
+      controller.abort();
       await assert.rejects(pending, { name: 'AbortError' });
-      await new Promise((r) => setTimeout(r, 1_500)); // past the upstream deadline of the abandoned request
+      // The gateway gives up its upstream call too (by cancellation, or at the latest its deadline).
+      await eventually('the abandoned upstream call to end', async () => proxy.closedConnections > closed || undefined, 10_000);
       proxy.mode = 'forward';
       await eventually('the gateway to answer again', async () => {
         const r = await gql(gw.url, query, { ns });

@@ -4,9 +4,8 @@
 // object filling every field survives GraphQL input → Kubernetes JSON → GraphQL output.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   getNamedType,
@@ -24,24 +23,14 @@ import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
+import { parseJson } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
 import { mapRepresentation, toGraphQL } from '../../src/model/value-conversion.ts';
 import { buildOpenApiDocument } from '../../src/rest/openapi-builder.ts';
+import { corpusAvailable, corpusDir, crdFiles } from '../helpers/crd-corpus.ts';
 import { fullSelection } from './graphql-selection.ts';
 import { InMemoryOperations } from './in-memory-operations.ts';
 import { checkOpenApiStructure } from './openapi-structure.ts';
-
-const corpusDir = process.env['CRDGATE_CRD_CORPUS'] ?? fileURLToPath(new URL('../../../shared/crds', import.meta.url));
-
-function crdFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...crdFiles(path));
-    else if (/\.(ya?ml|json)$/i.test(name)) out.push(path);
-  }
-  return out;
-}
 
 interface CorpusFile {
   readonly file: string;
@@ -145,7 +134,8 @@ async function roundTrip(schema: GraphQLSchema, model: ResourceModel, version: V
   assert.deepEqual(result.errors?.map((e) => e.message), undefined, `${where}: the create mutation must succeed`);
   assert.deepEqual(ops.lastCall().request.args.body, sample, `${where}: Kubernetes received exactly the sample`);
   const output = (result.data as Record<string, unknown>)[names.create];
-  assert.deepEqual(withoutNulls(JSON.parse(JSON.stringify(output))), input, `${where}: GraphQL output equals the input`);
+  // As a client reads the response: the JSON text parsed with every digit kept.
+  assert.deepEqual(withoutNulls(parseJson(JSON.stringify(output))), input, `${where}: GraphQL output equals the input`);
 }
 
 function buildFor(models: ResourceModel[]): GraphQLSchema {
@@ -178,9 +168,7 @@ describe('CRD corpus', () => {
   if (!existsSync(corpusDir)) {
     // A developer without the corpus may skip it; CI checks the real-world CRDs or fails.
     it('is available', (t) => {
-      const missing = `no CRD corpus at ${corpusDir}; set CRDGATE_CRD_CORPUS to run the real-world checks`;
-      if (process.env['CI'] === 'true') assert.fail(`${missing} (CI=true: the corpus is required)`);
-      t.skip(missing);
+      corpusAvailable(t);
     });
     return;
   }

@@ -17,6 +17,7 @@ import { parse } from 'yaml';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../../src/model/resource-model.ts';
+import { parseJson } from '../../src/kube/lossless-json.ts';
 import { makeCrd, TRICKY_SPEC } from './crd-fixtures.ts';
 import { fullSelection } from './graphql-selection.ts';
 import { InMemoryOperations } from './in-memory-operations.ts';
@@ -255,7 +256,9 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
         mixed: { known: 'k', 'x-extra': [1, 2] },
       },
     });
-    assert.deepEqual(JSON.parse(JSON.stringify(result.data)), {
+    // As a client reads the response: JSON text, every digit kept.
+    assert.match(JSON.stringify(result.data), /"big":9223372036854775807\b/);
+    assert.deepEqual(parseJson(JSON.stringify(result.data)), {
       createTricky_v1_tricky_example_org: {
         apiVersion: 'tricky.example.org/v1',
         kind: 'Tricky',
@@ -265,7 +268,7 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
           a_b: 'underscore',
           mode: 's_mime',
           port: '25%',
-          big: '9223372036854775807',
+          big: 9223372036854775807n,
           labels: { 'a.b/c': 'd' },
           backends: [{ key: 'primary', value: { host_name: 'h', port: 80 } }],
           mixed: { known: 'k', known_too: null, _unknownFields: { 'x-extra': [1, 2] } },

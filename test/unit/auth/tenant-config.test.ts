@@ -69,7 +69,7 @@ describe('tenants file validation', () => {
       'auth.algorithms[1]: "none" is not supported (never "none"); use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512',
       'auth.jwksUri: must be an https URL (http only for localhost)',
       'auth.clockToleranceSeconds: must be at most 300',
-      'tenants[0].shade: unknown key (expected name, match, user, groups, extra, allowGroups, limits)',
+      'tenants[0].shade: unknown key (expected name, match, user, groups, extra, allowGroups, limits, fieldManager)',
       'tenants[0].match: is required: claims and the values they must have, e.g. { tenant: a }',
       'tenants[0].user: is required: the Kubernetes user name (may use {claim})',
       'tenants[0].groups: must be a list of strings',
@@ -171,5 +171,16 @@ describe('per-tenant limits', () => {
       `tenants[0].limits.defaultPageSize: unknown key (expected ${keys})`,
     ]);
     assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: 7 }] }), ['tenants[0].limits: must be a mapping, e.g. { maxCost: 50000 }']);
+  });
+});
+
+describe('per-tenant field manager', () => {
+  it('accepts a name Kubernetes accepts as a fieldManager, and refuses anything else', () => {
+    const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, fieldManager: 'team-a/deployer' }, { ...tenant, name: 'b', match: { tenant: 'b' } }] }, file);
+    assert.equal(ok.tenants[0]!.fieldManager, 'team-a/deployer');
+    assert.equal(ok.tenants[1]!.fieldManager, undefined, 'no fieldManager: the gateway default applies');
+    for (const bad of ['', 'x'.repeat(129), 'tab\there', 7]) {
+      assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, fieldManager: bad }] }), ['tenants[0].fieldManager: must be a string of 1 to 128 printable characters'], JSON.stringify(bad));
+    }
   });
 });

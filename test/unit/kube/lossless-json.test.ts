@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { exactNumbers, parseJson, parseYaml, stringifyJson, withRawIntegers } from '../../../src/kube/lossless-json.ts';
+
+describe('lossless JSON', () => {
+  it('reads integers beyond 2^53 as bigint and the rest as JSON.parse does', () => {
+    const text = '{"a":9007199254740991,"b":9007199254740993,"c":9223372036854775807,"d":-9223372036854775808,'
+      + '"e":18446744073709551616,"f":0.1,"g":1e21,"h":1.5e300,"i":-0,"j":"9223372036854775807","k":[9007199254740992]}';
+    const value = parseJson(text) as Record<string, unknown>;
+    assert.equal(value['a'], 9007199254740991);
+    assert.equal(value['b'], 9007199254740993n);
+    assert.equal(value['c'], 9223372036854775807n);
+    assert.equal(value['d'], -9223372036854775808n);
+    assert.equal(value['e'], 18446744073709551616n);
+    assert.equal(value['f'], 0.1);
+    assert.equal(value['g'], 1e21);
+    assert.equal(value['h'], 1.5e300);
+    assert.ok(Object.is(value['i'], -0));
+    assert.equal(value['j'], '9223372036854775807', 'digits in strings stay strings');
+    assert.deepEqual(value['k'], [9007199254740992n]);
+  });
+
+  it('writes them back with every digit, and everything else as JSON.stringify does', () => {
+    const text = '{"b":9007199254740993,"c":9223372036854775807,"d":-9223372036854775808,"e":18446744073709551616,"f":0.1,"g":1e+21,"h":1.5e+300}';
+    assert.equal(stringifyJson(parseJson(text)), text);
+    const plain = { a: [1, 'two', null, { b: true }], c: undefined, d: 'é"\n', e: -0 };
+    assert.equal(stringifyJson(plain), JSON.stringify(plain));
+    assert.equal(stringifyJson({ a: 1n }, 2), '{\n  "a": 1\n}');
+    assert.equal(stringifyJson(undefined), 'null');
+  });
+
+  it('refuses numbers beyond the double range rather than turning them into null', () => {
+    assert.throws(() => parseJson('{"a":1e400}'), /beyond the range of a 64-bit float/);
+    assert.throws(() => parseJson('[-1.5E+309]'), /beyond the range of a 64-bit float/);
+    assert.deepEqual(parseJson('[1e-400]'), [0], 'underflow is 0, as in Go');
+  });
+
+  it('reports a document nested too deeply for the reviver as bad JSON, not a stack overflow', () => {
+    const deep = `${'['.repeat(50_000)}9007199254740993${']'.repeat(50_000)}`;
+    assert.throws(() => parseJson(deep), (err: unknown) => err instanceof SyntaxError && /nested too deeply/.test(err.message));
+  });
+
+  it('keeps bad JSON a SyntaxError', () => {
+    assert.throws(() => parseJson('{"a":'), SyntaxError);
+    assert.throws(() => parseJson('{"a":12345678901234567,}'), SyntaxError);
+  });
+
+  it('round-trips any JSON value with integers of any size exactly', () => {
+    const integer = fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((n) => (n >= -(2n ** 53n) + 1n && n <= 2n ** 53n - 1n ? Number(n) : n));
+    const leaf = fc.oneof(integer, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.boolean(), fc.constant(null));
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('value')), fc.dictionary(fc.string(), tie('value'))),
+    }));
+    // What the text says: -0 is written 0 (Kubernetes reads -0 as 0 too), and a double written
+    // with all its digits (2^60 as 1152921504606846976) is an integer beyond 2^53.
+    const asWritten = (v: unknown): number | bigint => (Object.is(v, -0) ? 0
+      : typeof v === 'number' && /^-?\d+$/.test(String(v)) && !Number.isSafeInteger(v) ? BigInt(String(v)) : v as number);
+    const asRead = (v: unknown): unknown => (Array.isArray(v) ? v.map(asRead)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asRead(x)])) : asWritten(v));
+    fc.assert(fc.property(value, (v) => {
+      const text = stringifyJson(v);
+      assert.deepEqual(parseJson(text), asRead(v));
+      assert.equal(stringifyJson(parseJson(text)), text);
+    }));
+  });
+
+  it('gives JSON.parse a reviver with the same rules, for parsers that take one (graphql-ws)', () => {
+    const reviver = exactNumbers as (key: string, value: unknown) => unknown;
+    assert.deepEqual(JSON.parse('{"a":[9223372036854775807, 1.5]}', reviver), { a: [9223372036854775807n, 1.5] });
+  });
+
+  it('replaces bigint with raw JSON numbers for plain JSON.stringify, copying only what changes', () => {
+    const shared = { untouched: [1, 2] };
+    const value = { a: { b: [1, 9223372036854775807n] }, shared };
+    const out = withRawIntegers(value) as typeof value;
+    assert.equal(JSON.stringify(out), '{"a":{"b":[1,9223372036854775807]},"shared":{"untouched":[1,2]}}');
+    assert.equal(out.shared, shared, 'parts without bigint are the same objects');
+    assert.equal(value.a.b[1], 9223372036854775807n, 'the input is not changed');
+    assert.equal(withRawIntegers(shared), shared);
+  });
+});
+
+describe('lossless YAML', () => {
+  it('reads the same numbers as the same value in JSON', () => {
+    const yaml = 'a: 9007199254740991\nb: 9007199254740993\nc: 9223372036854775807\nd: -9223372036854775808\ne: 0.1\nf: 1e21\ng: 0x10\nh: [9007199254740992]\ni: "9223372036854775807"\n';
+    assert.deepEqual(parseYaml(yaml), {
+      a: 9007199254740991, b: 9007199254740993n, c: 9223372036854775807n, d: -9223372036854775808n, e: 0.1, f: 1e21, g: 16, h: [9007199254740992n], i: '9223372036854775807',
+    });
+  });
+
+  it('refuses what JSON cannot carry', () => {
+    assert.throws(() => parseYaml('a: .inf'), /not a number JSON can carry/);
+    assert.throws(() => parseYaml('a: .nan'), /not a number JSON can carry/);
+  });
+});
