@@ -201,6 +201,7 @@ try {
   const plain = await startGateway(cluster.info.kubeconfig, 'none');
   const production = await startGateway(cluster.info.kubeconfig, 'production');
   gateways.push(plain, production);
+  const memory: Memory = { idle: await memoryOf(gateways), loaded: [] };
   const urls: Record<Exclude<PathName, 'direct'>, string> = { crdgate: plain.url, production: production.url };
   // Keep-alive to the gateway, like the gateway's own client to the apiserver.
   const agent = new Agent({ connections: CONCURRENCY * 2, keepAliveTimeout: 30_000 });
@@ -236,7 +237,8 @@ try {
     }
     say(`run ${run + 1}/${RUNS} done (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   }
-  const section = report(chosen, results, flags.profile);
+  memory.loaded = await memoryOf(gateways);
+  const section = report(chosen, results, flags.profile, memory);
   console.log(section);
   if (!flags['no-append']) {
     appendFileSync(join(repoRoot, 'BENCHMARKS.md'), section);
@@ -257,7 +259,23 @@ try {
 }
 process.exit(exitCode);
 
-function report(chosen: readonly Case[], results: Results, profileDir: string | undefined): string {
+interface Memory {
+  /** Heap and RSS of each gateway (crdgate, production) after start and a full GC, before any request. */
+  idle: { heap: number; rss: number }[];
+  /** The same after every run. */
+  loaded: { heap: number; rss: number }[];
+}
+
+async function memoryOf(gateways: readonly GatewayProcess[]): Promise<Memory['idle']> {
+  return Promise.all(gateways.map(async (g) => (await g.ask('memory')) as { heap: number; rss: number }));
+}
+
+function memoryTable(m: Memory): string {
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  return ['crdgate', 'production'].map((name, i) => `| ${name} | ${mib(m.idle[i]!.heap)} | ${mib(m.idle[i]!.rss)} | ${mib(m.loaded[i]!.heap)} | ${mib(m.loaded[i]!.rss)} |`).join('\n');
+}
+
+function report(chosen: readonly Case[], results: Results, profileDir: string | undefined, memory: Memory): string {
   const f = (n: number, d = 2) => n.toFixed(d);
   const spread = (xs: number[], d = 2) => `${f(Math.min(...xs), d)}–${f(Math.max(...xs), d)}`;
   const rows: string[] = [];
@@ -278,7 +296,8 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
       const prTput = per((i) => of('direct')[i]!.rps / of('production')[i]!.rps);
       const plugTput = per((i) => (of('crdgate')[i]!.rps / of('production')[i]!.rps - 1) * 100);
       const plugP50 = per((i) => (of('production')[i]!.p50 / of('crdgate')[i]!.p50 - 1) * 100);
-      ratios.push(`| ${c.label} | ${mode} | ${f(median(gwP50))}× (${spread(gwP50)}) | ${f(median(gwTput))}× (${spread(gwTput)}) | ${f(median(prP50))}× (${spread(prP50)}) | ${f(median(prTput))}× (${spread(prTput)}) | ${f(median(plugTput), 1)}% (${spread(plugTput, 1)}) | ${f(median(plugP50), 1)}% (${spread(plugP50, 1)}) |`);
+      const plugCpu = per((i) => (of('production')[i]!.cpu.gateway / of('crdgate')[i]!.cpu.gateway - 1) * 100);
+      ratios.push(`| ${c.label} | ${mode} | ${f(median(gwP50))}× (${spread(gwP50)}) | ${f(median(gwTput))}× (${spread(gwTput)}) | ${f(median(prP50))}× (${spread(prP50)}) | ${f(median(prTput))}× (${spread(prTput)}) | ${f(median(plugTput), 1)}% (${spread(plugTput, 1)}) | ${f(median(plugP50), 1)}% (${spread(plugP50, 1)}) | ${f(median(plugCpu), 1)}% (${spread(plugCpu, 1)}) |`);
     }
   }
   const profiles = profileDir ? ['crdgate', 'production'].map((name) => {
@@ -303,8 +322,14 @@ ${rows.join('\n')}
 
 Ratios (median of the per-run ratios; targets: get ≤ 1.2×, list ≤ 1.3× in p50 and time per request; plugins ≤ 5%):
 
-| request | mode | crdgate/direct p50 | crdgate/direct time/req | production/direct p50 | production/direct time/req | plugins: throughput cost | plugins: p50 cost |
-| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| request | mode | crdgate/direct p50 | crdgate/direct time/req | production/direct p50 | production/direct time/req | plugins: throughput cost | plugins: p50 cost | plugins: gateway CPU cost |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ratios.join('\n')}
+
+Memory of each gateway process (MiB, after a full GC): idle after start (the example CRDs only, no request yet), and after all runs.
+
+| gateway | heap idle | RSS idle | heap after the runs | RSS after the runs |
+| --- | ---: | ---: | ---: | ---: |
+${memoryTable(memory)}
 ${profiles ? `\n${profiles}` : ''}`;
 }

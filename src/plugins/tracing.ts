@@ -115,7 +115,8 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   const middleware: RequestHandler = (req, res, next) => {
     const route = apiRouteOf(req.path);
     if (!route) return next();
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    // Without a traceparent the propagator finds no parent: most requests skip its parsing.
+    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     if (!trace.getSpanContext(parent) && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
     const path = req.path;
