@@ -8,18 +8,22 @@
 // markdown section and appends it to BENCHMARKS.md.
 //
 //   node scripts/bench-operations.ts [--runs 5] [--requests 1000] [--list-requests 200] [--concurrency 16]
-//                                    [--profile DIR] [--cases get,list100,...] [--no-append]
+//                                    [--profile DIR] [--cases get,list100,...] [--corpus DIR] [--no-append]
 //   --profile DIR: a CPU profile of each gateway process over the measured requests of the last run.
+//   --corpus DIR: also install every CRD of the real-CRD corpus in DIR before the gateways start,
+//                 so that they serve (and validate against) a schema of that size.
+//   Case createInline: the create mutation with its values inline in the document (a new document
+//   for every request, as many clients write them) instead of variables.
 import { fork, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { KubeClient } from '../src/kube/kube-client.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
-import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
+import { installExampleCrds, readManifests, waitForCrdsEstablished } from '../src/local-cluster/install-examples.ts';
 import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
 import { machine, median, runConcurrently, stats, summarizeProfile, type Stats } from './bench-common.ts';
 
@@ -33,6 +37,7 @@ const { values: flags } = parseArgs({
     cases: { type: 'string', default: 'get,list100,list500,create,patch' },
     profile: { type: 'string' },
     'no-append': { type: 'boolean', default: false },
+    corpus: { type: 'string' },
   },
 });
 const RUNS = Number(flags.runs);
@@ -132,6 +137,22 @@ function cases(direct: KubeClient, graphql: (path: PathName, query: string, vari
         await direct.request('DELETE', writeBase);
       },
     },
+    createInline: {
+      label: 'create, values inline', n: Math.ceil(N / 2),
+      run: async (path, i) => {
+        const name = `i${batch}-${i}`;
+        const s = spec(i);
+        const o = path === 'direct'
+          ? await direct.request<{ metadata: { name: string } }>('POST', writeBase, { body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name }, spec: s } })
+          : (await graphql(path, `mutation { createCronTab_stable_example_com(namespace: "${writeNs}", input: { metadata: { name: ${JSON.stringify(name)} }, spec: { cronSpec: ${JSON.stringify(s.cronSpec)}, image: ${JSON.stringify(s.image)}, replicas: ${s.replicas} } }) { ${objectSelection} } }`))
+            .createCronTab_stable_example_com;
+        if (o?.metadata.name !== name) throw new Error('wrong object');
+      },
+      reset: async () => {
+        batch++;
+        await direct.request('DELETE', writeBase);
+      },
+    },
     patch: {
       label: 'merge patch', n: Math.ceil(N / 2),
       run: async (path, i) => {
@@ -177,6 +198,29 @@ async function measure(c: Case, path: PathName, mode: Mode, gateway: GatewayProc
   return { ...stats(latencies, wallMs), cpu: { gateway: gw / 1000 / c.n, apiserver: api / c.n, client: (client.user + client.system) / 1000 / c.n } };
 }
 
+/** Every CRD under dir (server-side apply, a later file of the same name replacing an earlier one), once Established. */
+async function installCorpus(kc: KubeConfig, dir: string): Promise<number> {
+  const client = new KubeClient(kc);
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const names = new Set<string>();
+  for (const file of files) {
+    const full = join(dir, file);
+    for (const crd of readManifests(dirname(full), (f) => f === basename(full)).filter((o) => o.kind === 'CustomResourceDefinition')) {
+      const name = crd.metadata!.name!;
+      try {
+        await client.request('PATCH', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, {
+          query: { fieldManager: 'crdgate-bench', force: true }, body: crd, contentType: 'application/apply-patch+yaml',
+        });
+        names.add(name);
+      } catch (err) {
+        say(`${file}: ${name} not installed: ${(err as Error).message}`);
+      }
+    }
+  }
+  await waitForCrdsEstablished(kc, [...names], 120_000);
+  return names.size;
+}
+
 type Results = Map<string, Sample[]>;
 const keyOf = (label: string, mode: Mode, path: PathName) => `${label}|${mode}|${path}`;
 
@@ -186,10 +230,15 @@ say(`control plane built in ${build.seconds.toFixed(1)} s`);
 const cluster = await launchCluster({ dataDir: join(stateDir, 'cluster'), logFile: join(stateDir, 'cluster.log') });
 const gateways: GatewayProcess[] = [];
 let exitCode = 0;
+let corpusCount = 0;
 try {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.info.kubeconfig);
   await installExampleCrds(kc);
+  if (flags.corpus) {
+    corpusCount = await installCorpus(kc, flags.corpus);
+    say(`${corpusCount} corpus CRDs installed`);
+  }
   const direct = new KubeClient(kc);
   for (const name of [ns, writeNs]) await direct.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
   for (let i = 0; i < OBJECTS; i += 50) {
@@ -300,6 +349,11 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
       ratios.push(`| ${c.label} | ${mode} | ${f(median(gwP50))}× (${spread(gwP50)}) | ${f(median(gwTput))}× (${spread(gwTput)}) | ${f(median(prP50))}× (${spread(prP50)}) | ${f(median(prTput))}× (${spread(prTput)}) | ${f(median(plugTput), 1)}% (${spread(plugTput, 1)}) | ${f(median(plugP50), 1)}% (${spread(plugP50, 1)}) | ${f(median(plugCpu), 1)}% (${spread(plugCpu, 1)}) |`);
     }
   }
+  const inline = chosen.some((c) => c.label === 'create') && chosen.some((c) => c.label === 'create, values inline') ? modes.flatMap((mode) => (['crdgate', 'production'] as const).map((p) => {
+    const withVariables = results.get(keyOf('create', mode, p))!;
+    const r = results.get(keyOf('create, values inline', mode, p))!.map((s, i) => s.rps / withVariables[i]!.rps);
+    return `| ${mode} | ${p} | ${f(median(r))}× (${spread(r)}) |`;
+  })) : [];
   const profiles = profileDir ? ['crdgate', 'production'].map((name) => {
     const s = summarizeProfile(JSON.parse(readFileSync(join(profileDir, `${name}.cpuprofile`), 'utf8')));
     return `CPU profile of the ${name} gateway process over the last run (busy ${f(s.busy * 100, 0)}% of the time); self time:\n\n${s.functions.map(([k, x]) => `- ${f(x * 100, 1)}% ${k}`).join('\n')}\n\nBy package or file:\n\n${s.packages.map(([k, x]) => `- ${f(x * 100, 1)}% ${k}`).join('\n')}\n`;
@@ -308,7 +362,7 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
 ## Operations: direct, crdgate, crdgate with production plugins (${new Date().toISOString().slice(0, 10)})
 
 \`node scripts/bench-operations.ts ${process.argv.slice(2).join(' ')}\`; ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}.
-kube-apiserver ${cluster.info.version.split(' ')[1] ?? cluster.info.version} (local control plane, embedded etcd), ${OBJECTS} CronTabs in one namespace. Direct: KubeClient (the gateway's
+kube-apiserver ${cluster.info.version.split(' ')[1] ?? cluster.info.version} (local control plane, embedded etcd), ${OBJECTS} CronTabs in one namespace${corpusCount ? `; the example CRDs and ${corpusCount} real CRDs of the corpus installed and served` : ''}. Direct: KubeClient (the gateway's
 client class and agent), JSON parsed. crdgate: the gateway in its own process without plugins; production: with metrics, tracing of 10%
 of the requests, request logs, APQ, query limits and rate limits (scripts/bench-gateway.ts). GraphQL POST over HTTP keep-alive with
 variables, selecting apiVersion, kind, metadata (name, namespace, uid, resourceVersion, generation, labels, creationTimestamp) and
@@ -325,7 +379,7 @@ Ratios (median of the per-run ratios; targets: get ≤ 1.2×, list ≤ 1.3× in 
 | request | mode | crdgate/direct p50 | crdgate/direct time/req | production/direct p50 | production/direct time/req | plugins: throughput cost | plugins: p50 cost | plugins: gateway CPU cost |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ratios.join('\n')}
-
+${inline.length ? `\nCreate with the values inline in the document (a new document each request) against the same with variables, gateway throughput (target ≥ 0.9×):\n\n| mode | path | inline/variables req/s |\n| --- | --- | ---: |\n${inline.join('\n')}\n` : ''}
 Memory of each gateway process (MiB, after a full GC): idle after start (the example CRDs only, no request yet), and after all runs.
 
 | gateway | heap idle | RSS idle | heap after the runs | RSS after the runs |
