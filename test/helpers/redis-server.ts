@@ -4,10 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from './poll-until.ts';
+import { freePort } from './free-port.ts';
 
 export const redisServerPath = process.env.CRDGATE_TEST_REDIS_SERVER || '/usr/bin/redis-server';
 
@@ -22,15 +23,6 @@ export interface TestRedis {
   dispose(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** True when something on the port answers PING with PONG. */
 function pings(port: number): Promise<boolean> {

@@ -14,6 +14,7 @@ import { KubeClient } from '../../src/kube/kube-client.ts';
 import { kubernetesVersion, launcherPath } from '../../src/local-cluster/build-launcher.ts';
 import { launchCluster, type ClusterInfo, type LocalCluster } from '../../src/local-cluster/launch-cluster.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /** A process that exists and is not a zombie waiting to be reaped. */
 function isRunning(pid: number): boolean {
@@ -47,16 +48,6 @@ async function controllerManagerOf(launcherPid: number): Promise<number> {
   return child.pid;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const scratchDirs = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('crdgate-cluster-run-'));
 

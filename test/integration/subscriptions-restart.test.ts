@@ -8,7 +8,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
@@ -17,6 +16,7 @@ import { loadFile } from '../../src/kube/kube-config.ts';
 import { launchCluster, type LocalCluster } from '../../src/local-cluster/launch-cluster.ts';
 import { installExampleCrds } from '../../src/local-cluster/install-examples.ts';
 import { openClient, Subscription, waitUntil, type WatchEventRecord } from '../helpers/subscription-client.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'crdgate-restart-test-'));
 const dataDir = join(scratch, 'cluster');
@@ -42,15 +42,6 @@ const scale = (name: string, replicas: number) =>
   kube.request<CronTab>('PATCH', path(name), { body: { spec: { replicas } }, contentType: 'application/merge-patch+json' });
 const remove = (name: string) => kube.request<CronTab>('DELETE', path(name));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 function start(): Promise<LocalCluster> {
   return launchCluster({ dataDir, logFile: join(scratch, 'cluster.log'), port });

@@ -9,7 +9,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
@@ -21,6 +20,7 @@ import { installExampleCrds } from '../../src/local-cluster/install-examples.ts'
 import { hmacSecret, nowSeconds, signHs256, TenantsDir } from '../helpers/jwt-issuer.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { openClient, Subscription } from '../helpers/subscription-client.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'crdgate-rbac-restart-test-'));
 const dataDir = join(scratch, 'cluster');
@@ -34,15 +34,6 @@ let kube: KubeClient;
 let gateway: Gateway | undefined;
 let url: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 const start = () => launchCluster({ dataDir, logFile: join(scratch, 'cluster.log'), port });
 const token = (tenant: string) => signHs256(secret, { iss: 'restart-test', aud: 'crdgate', sub: `${tenant}-user`, tenant, exp: nowSeconds() + 3600 });
