@@ -380,7 +380,7 @@ Ratios (median of the per-run ratios; targets: get ≤ 1.2×, list ≤ 1.3× in 
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ratios.join('\n')}
 ${inline.length ? `\nCreate with the values inline in the document (a new document each request) against the same with variables, gateway throughput (target ≥ 0.9×):\n\n| mode | path | inline/variables req/s |\n| --- | --- | ---: |\n${inline.join('\n')}\n` : ''}
-Memory of each gateway process (MiB, after a full GC): idle after start (the example CRDs only, no request yet), and after all runs.
+Memory of each gateway process (MiB, after a full GC): idle after start (the CRDs served, no request yet), and after all runs.
 
 | gateway | heap idle | RSS idle | heap after the runs | RSS after the runs |
 | --- | ---: | ---: | ---: | ---: |
