@@ -25,6 +25,8 @@ import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type AppOptions, type Readiness, type TenantHooks } from './transports/create-app.ts';
 import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
 import type { ExplorerSettings } from './transports/explorer.ts';
+import { defaultExplorerQuery } from './transports/explorer-page.ts';
+import { relationsExample } from './graphql/relations-example.ts';
 import { attachWebSocket, type WebSocketHandle } from './transports/graphql-ws-server.ts';
 import { openApiRoutes } from './transports/openapi-routes.ts';
 import { restRouter } from './transports/rest-router.ts';
@@ -285,7 +287,11 @@ async function createWebApp(core: Core, access: TenantAccess | undefined, apollo
     gateway: core.schema,
     tenants: access,
     ...hooks,
-    explorer: settings.explorer,
+    explorer: settings.explorer === false ? false : {
+      // The default example shows relations on a resource that is served now.
+      defaultQuery: () => defaultExplorerQuery + relationsExample(core.live.resources),
+      ...settings.explorer,
+    },
     readiness: ready,
   });
   const resources = () => core.live.resources;

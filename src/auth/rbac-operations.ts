@@ -11,6 +11,8 @@ import type { GatewayOperations, HubOperations } from '../service/hub-operations
 import { partitionedList } from '../service/partitioned-list.ts';
 import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
+import type { ObjectReader } from '../service/object-reader.ts';
+import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
 
 export interface RbacOperationsOptions {
@@ -79,7 +81,35 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     return partitionedList(ops.service, req, namespaces);
   }
 
-  return { ...ops, list, watch, stopRechecks: () => schedule.cancel() };
+  const reader = rbacReader(ops.reader, permissions);
+  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader }), list, watch, stopRechecks: () => schedule.cancel() };
+}
+
+/**
+ * Relations read across all namespaces (the namespaced children of a cluster-scoped object) as
+ * lists do: over the namespaces the caller may list, when it may not list them all.
+ */
+function rbacReader(reader: ObjectReader, permissions: Permissions): ObjectReader {
+  return {
+    get: reader.get,
+    async list(r, namespace, query, context) {
+      const identity = context.identity;
+      if (!identity || !r.namespaced || namespace !== undefined) return reader.list(r, namespace, query, context);
+      const ref = { group: r.group, plural: r.plural, namespaced: true };
+      const perms = await permissions.of(identity, [ref]);
+      if (perms.clusterWide('list', ref)) return reader.list(r, undefined, query, context);
+      const namespaces = perms.namespacesWhere('list', ref);
+      if (!namespaces.length) {
+        const resource = r.group ? `${r.plural}.${r.group}` : r.plural;
+        throw new ApiError('FORBIDDEN', `${resource} is forbidden: User "${identity.user}" cannot list resource "${r.plural}" in API group "${r.group}" in any namespace`,
+          { reason: 'Forbidden', group: r.group, kind: r.plural });
+      }
+      const pages = [];
+      // Sequential: a caller with many namespaces must not open as many calls at once.
+      for (const ns of namespaces) pages.push(await reader.list(r, ns, query, context));
+      return pages.flat();
+    },
+  };
 }
 
 /**

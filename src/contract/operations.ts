@@ -3,6 +3,7 @@
 // Kubernetes names and shapes; implementations return Kubernetes JSON.
 
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import type { RelationOperations } from './relations.ts';
 
 export type KubeObject = Record<string, unknown>;
 
@@ -109,10 +110,10 @@ export interface WatchArgs {
 type Req<Args, Context> = OperationRequest<Args, Context>;
 
 /**
- * One method per Kubernetes operation. Errors should be GraphQLErrors with a stable
- * extensions.code; returning null from get means "not found".
+ * One method per Kubernetes operation on the objects of one resource. Errors should be
+ * GraphQLErrors with a stable extensions.code; returning null from get means "not found".
  */
-export interface ResourceOperations<Context = unknown> {
+export interface ObjectOperations<Context = unknown> {
   get(request: Req<Record<string, never>, Context>): Promise<KubeObject | null>;
   list(request: Req<ListArgs, Context>): Promise<KubeList>;
   create(request: Req<WriteArgs, Context>): Promise<KubeObject>;
@@ -127,5 +128,8 @@ export interface ResourceOperations<Context = unknown> {
   deleteCollection(request: Req<DeleteCollectionArgs, Context>): Promise<KubeObject>;
   watch(request: Req<WatchArgs, Context>): AsyncIterable<KubeWatchEvent> | Promise<AsyncIterable<KubeWatchEvent>>;
 }
+
+/** Everything the builders call: the operations on objects, and the relations between them (relations.ts). */
+export interface ResourceOperations<Context = unknown> extends ObjectOperations<Context>, RelationOperations<Context> {}
 
 export type OperationName = keyof ResourceOperations;

@@ -22,4 +22,7 @@ export const notImplementedOperations: ResourceOperations = {
   delete: async () => notImplemented('delete'),
   deleteCollection: async () => notImplemented('deleteCollection'),
   watch: async () => notImplemented('watch'),
+  owners: async () => notImplemented('owners'),
+  children: async () => notImplemented('children'),
+  events: async () => notImplemented('events'),
 };

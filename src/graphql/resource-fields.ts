@@ -22,6 +22,7 @@ import type {
   ResourceOperations,
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
+import type { RelationTypes } from './relation-types.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';
@@ -72,7 +73,7 @@ export function compareKubeVersions(a: string, b: string): number {
   return va < vb ? 1 : va > vb ? -1 : 0;
 }
 
-export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations): ResourceFields {
+export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations, relations: RelationTypes): ResourceFields {
   const query: FieldMap = {};
   const mutation: FieldMap = {};
   const subscription: FieldMap = {};
@@ -80,7 +81,7 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const types = buildVersionTypes(resource, version);
+    const types = buildVersionTypes(resource, version, relations);
     versions.push({ version, types });
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)

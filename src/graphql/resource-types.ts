@@ -27,6 +27,7 @@ import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, Str
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
+import type { RelationTypes } from './relation-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -53,8 +54,9 @@ interface Built {
 
 type Source = Record<string, unknown>;
 
-export function buildVersionTypes(resource: ResourceModel, version: VersionModel): VersionTypes {
-  const types = new VersionTypeBuilder(resource, version);
+/** The object type implements KubernetesResource, with the relation fields of `relations`. */
+export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
+  const types = new VersionTypeBuilder(resource, version, relations);
   const root = types.buildRoot();
   const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name([], role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
@@ -68,10 +70,12 @@ class VersionTypeBuilder {
   private readonly usedPaths = new Set<string>(['']);
   private readonly resource: ResourceModel;
   private readonly version: VersionModel;
+  private readonly relations: RelationTypes;
 
-  constructor(resource: ResourceModel, version: VersionModel) {
+  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes) {
     this.resource = resource;
     this.version = version;
+    this.relations = relations;
   }
 
   name(parts: readonly string[], role?: TypeRole): string {
@@ -189,10 +193,13 @@ class VersionTypeBuilder {
       };
     }
     const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
+    const root = slot.length === 0;
     const out = new GraphQLObjectType<Source, unknown>({
       name: this.name(slot),
       ...(description ? { description } : {}),
-      fields: outFields,
+      ...(root ? { interfaces: [this.relations.resource] } : {}),
+      // The model keeps the relation names free at the root (owners_2 for a property named owners).
+      fields: root ? { ...outFields, ...this.relations.fields } : outFields,
     });
     const input = new GraphQLInputObjectType({
       name: this.name(slot, 'Input'),

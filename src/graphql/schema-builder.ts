@@ -12,6 +12,7 @@ import { notImplementedOperations } from './not-implemented-operations.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { buildResourceFields } from './resource-fields.ts';
 import type { ResourceFields } from './resource-fields.ts';
+import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
 
@@ -60,6 +61,8 @@ interface Fragment {
 
 export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaBuilder {
   const operations = options.operations ?? notImplementedOperations;
+  // One set per builder: every cached fragment's object types implement this interface.
+  const relations = createRelationTypes(operations);
   let cache = new Map<string, Fragment>();
   let previous: PreviousBuild | undefined;
   let lastBuild: 'full' | 'patched' | undefined;
@@ -97,7 +100,7 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
         }
         let fragment = cache.get(model.contentHash);
         if (!fragment || fragment.model.crdName !== model.crdName) {
-          const fields = buildResourceFields(model, operations);
+          const fields = buildResourceFields(model, operations, relations);
           fragment = {
             model,
             fields,
@@ -122,8 +125,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       fragments.sort((a, b) => compareCodeUnits(a.model.crdName, b.model.crdName));
       // With a trusted builder (assumeValid), a few changed CRDs patch the previous schema's type
       // map instead of letting graphql-js walk every type of every CRD again.
-      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments) : undefined;
-      const schema = patched ?? assemble(fragments, options.assumeValid === true);
+      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, relations) : undefined;
+      const schema = patched ?? assemble(fragments, options.assumeValid === true, relations);
       lastBuild = patched ? 'patched' : 'full';
       // After a full build the reference counts are computed when the next change needs them, so a
       // first build (or one after many changes) does not pay for a walk it may never use.
@@ -179,7 +182,7 @@ interface SchemaInternals {
   __validationErrors?: readonly unknown[];
 }
 
-const baseTypeNames = new Set(Object.keys(assemble([], true).getTypeMap()));
+const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations)).getTypeMap()));
 const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
 
 /** The named types a fragment's root fields reach, beyond those every schema has. */
@@ -224,7 +227,7 @@ function countTypes(fragments: readonly Fragment[]): Map<string, number> {
  * the previous one minus the types only removed fragments reached, plus those of added fragments.
  * Returns undefined (build from scratch) when too much changed or a name would clash.
  */
-function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[]): GraphQLSchema | undefined {
+function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relations: RelationTypes): GraphQLSchema | undefined {
   const next = new Set(fragments);
   const removed = [...prev.fragments].filter((f) => !next.has(f));
   const added = fragments.filter((f) => !prev.fragments.has(f));
@@ -272,7 +275,7 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[]): Graph
   internals._subscriptionType = roots.subscription ?? null;
   internals._typeMap = overlay.seal();
   internals._subTypeMap = Object.create(null);
-  internals._implementationsMap = Object.create(null);
+  internals._implementationsMap = implementationsOf(fragments, relations);
   internals.__validationErrors = [];
   return schema;
 }
@@ -338,17 +341,29 @@ class TypeMapOverlay {
   }
 }
 
+/**
+ * What graphql-js computes in its constructor for the interfaces: here only KubernetesResource,
+ * implemented by KubernetesObject and by the object type of every served version.
+ */
+function implementationsOf(fragments: readonly Fragment[], relations: RelationTypes): Record<string, unknown> {
+  const objects: GraphQLObjectType[] = [relations.object];
+  for (const f of fragments) for (const v of f.fields.versions) objects.push(v.types.object);
+  const map = Object.create(null) as Record<string, unknown>;
+  map[relations.resource.name] = { objects, interfaces: [] };
+  return map;
+}
+
 const overlayDepth = new WeakMap<object, number>();
 // A lookup through 16 overlays costs a microsecond; a flattening copy of a big map, ~100 ms.
 const maxOverlayDepth = 16;
 
-function assemble(fragments: readonly Fragment[], assumeValid: boolean): GraphQLSchema {
+function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes): GraphQLSchema {
   const roots = assembleConfig(fragments);
   return new GraphQLSchema({
     query: roots.query,
     ...(roots.mutation ? { mutation: roots.mutation } : {}),
     ...(roots.subscription ? { subscription: roots.subscription } : {}),
-    types: [...CUSTOM_SCALARS],
+    types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations)],
     assumeValid,
   });
 }

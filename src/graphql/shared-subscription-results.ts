@@ -3,9 +3,10 @@
 // of once per subscriber keeps the cost of an event nearly independent of the audience size. The
 // subscribers of an event run within moments of each other, so a small recent-results cache is
 // enough and memory stays bounded.
-import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, print, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { bigintAsNumber, stringifyJson } from '../kube/lossless-json.ts';
 import { mapStream } from '../streams/map-stream.ts';
+import { isRelationField } from './relation-types.ts';
 
 const printed = new WeakMap<DocumentNode, string>();
 const objectIds = new WeakMap<object, number>();
@@ -39,6 +40,35 @@ function operationKey(args: ExecutionArgs): number {
   return id;
 }
 
+const relationDocuments = new WeakMap<DocumentNode, boolean>();
+
+/** Whether the document selects a relation field anywhere (fragments included). */
+function selectsRelations(schema: GraphQLSchema, document: DocumentNode): boolean {
+  let found = relationDocuments.get(document);
+  if (found === undefined) {
+    found = false;
+    const typeInfo = new TypeInfo(schema);
+    visit(document, visitWithTypeInfo(typeInfo, {
+      Field: () => {
+        const def = typeInfo.getFieldDef();
+        if (def && isRelationField(def)) found = true;
+      },
+    }));
+    relationDocuments.set(document, found);
+  }
+  return found;
+}
+
+/**
+ * Relation fields are read as the subscriber: a result that selects them is shared only between
+ * subscribers acting as the same Kubernetes identity.
+ */
+function audienceKey(args: ExecutionArgs): string {
+  if (!selectsRelations(args.schema, args.document)) return '';
+  const identity = (args.contextValue as { identity?: unknown } | undefined)?.identity;
+  return identity === undefined ? '-' : JSON.stringify(identity);
+}
+
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
 /** Results handed to more than one subscriber; their JSON is written once (see transports/graphql-ws-server.ts). */
@@ -48,7 +78,7 @@ export const sharedResults = new WeakSet<object>();
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
-  const opKey = operationKey(args);
+  const opKey = `${operationKey(args)}\u0000${audienceKey(args)}`;
   return mapStream(source as AsyncIterable<{ type?: string; object?: object | null; resourceVersion?: string }>, (event) => {
     // The event's object is the watch hub's, the same instance for every subscriber.
     const shared = event?.object;

@@ -11,6 +11,7 @@ import {
   GraphQLObjectType,
   GraphQLString,
 } from 'graphql';
+import { lastSeen } from '../kube/event-time.ts';
 import { DateTimeScalar, Int64Scalar, JSONScalar, StringMapScalar } from './scalars.ts';
 
 const nonNull = <T extends GraphQLObjectType | GraphQLInputObjectType>(t: T) => new GraphQLNonNull(t);
@@ -238,4 +239,56 @@ export const ResourceInfoType = new GraphQLObjectType({
     defaultVersion: { type: GraphQLString, description: 'The version behind the version-less root fields.' },
     versions: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceVersionInfoType))) },
   },
+});
+
+export const ObjectReferenceType = new GraphQLObjectType({
+  name: 'ObjectReference',
+  description: 'A reference to an object (core/v1 ObjectReference).',
+  fields: {
+    apiVersion: { type: GraphQLString },
+    kind: { type: GraphQLString },
+    name: { type: GraphQLString },
+    namespace: { type: GraphQLString },
+    uid: { type: GraphQLString },
+    resourceVersion: { type: GraphQLString },
+    fieldPath: { type: GraphQLString, description: 'A part of the object, e.g. spec.containers{name}.' },
+  },
+});
+
+export const EventType = new GraphQLObjectType({
+  name: 'Event',
+  description: 'A core/v1 Event: something that happened to an object, as a controller reported it.',
+  fields: () => ({
+    metadata: { type: ObjectMetaType },
+    involvedObject: { type: ObjectReferenceType, description: 'The object the Event is about.' },
+    type: { type: GraphQLString, description: 'Normal or Warning.' },
+    reason: { type: GraphQLString, description: 'Short, machine-readable, e.g. FailedScheduling.' },
+    message: { type: GraphQLString },
+    count: { type: GraphQLInt, description: 'How often it happened (older recorders).' },
+    firstTimestamp: { type: DateTimeScalar },
+    lastTimestamp: { type: DateTimeScalar },
+    eventTime: { type: DateTimeScalar, description: 'When it was first observed (newer recorders), with microseconds.' },
+    lastSeen: {
+      type: DateTimeScalar,
+      description: 'When it was last seen: series.lastObservedTime, else lastTimestamp, else eventTime, else firstTimestamp, else the creation time. Events are ordered by it.',
+      resolve: (src: Record<string, unknown>) => lastSeen(src) ?? null,
+    },
+    series: {
+      type: new GraphQLObjectType({
+        name: 'EventSeries',
+        description: 'A series of the same Event, seen repeatedly.',
+        fields: { count: { type: GraphQLInt }, lastObservedTime: { type: DateTimeScalar } },
+      }),
+    },
+    source: {
+      type: new GraphQLObjectType({
+        name: 'EventSource',
+        fields: { component: { type: GraphQLString }, host: { type: GraphQLString } },
+      }),
+    },
+    reportingComponent: { type: GraphQLString, description: 'The controller that reported it (events.k8s.io: reportingController).' },
+    reportingInstance: { type: GraphQLString },
+    action: { type: GraphQLString, description: 'What was done, or failed (newer recorders).' },
+    related: { type: ObjectReferenceType, description: 'A second object involved, if any.' },
+  }),
 });

@@ -6,6 +6,7 @@ import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'gr
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { AccessRights, ResourceRef, Verb } from '../contract/access.ts';
+import { GENERIC_OBJECT } from './relation-types.ts';
 
 /** Which RBAC verb (and subresource) each generated root field needs. */
 export const fieldVerbs: Record<keyof RootFieldNames, [Verb, string | undefined]> = {
@@ -70,10 +71,13 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
   const query = pick(full.getQueryType(), 'Query')!;
   const mutation = pick(full.getMutationType(), 'Mutation');
   const subscription = pick(full.getSubscriptionType(), 'Subscription');
+  // KubernetesObject is reached only as an implementation of KubernetesResource, not by a field.
+  const generic = full.getType(GENERIC_OBJECT);
   return new GraphQLSchema({
     query,
     ...(mutation ? { mutation } : {}),
     ...(subscription ? { subscription } : {}),
+    ...(generic ? { types: [generic] } : {}),
     // The full schema was validated when it was built; a subset of its fields stays valid.
     assumeValid: true,
   });

@@ -26,6 +26,12 @@ export function encodeKind(kind: string): string {
   return kind.replace(/-/g, '_2d');
 }
 
+/**
+ * The relation fields every resource's object type has (see docs/graphql-api.md): a property of
+ * the same name at the root of a CRD's schema is renamed (`owners_2`), never these.
+ */
+export const RELATION_FIELDS = ['owners', 'children', 'events'] as const;
+
 export type TypeRole = 'Input' | 'Entry' | 'EntryInput' | 'Connection' | 'Edge' | 'WatchEvent' | 'DeleteResult';
 
 /** `CronTab_Spec_v1_stable_example_com`, `CronTab_v1_stable_example_com_Input`, ... */

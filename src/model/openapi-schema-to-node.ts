@@ -3,6 +3,7 @@
 import { CrdModelError } from './crd-model-error.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
+import { RELATION_FIELDS } from './graphql-type-names.ts';
 import type {
   Constraints,
   EnumModel,
@@ -38,7 +39,54 @@ export function convertRootSchema(raw: unknown, path: string, ctx: SchemaContext
           // A root that only preserves unknown fields still gets typed apiVersion/kind/metadata.
           ...(node.reason === 'preserve-unknown-fields' ? { unknownFieldsName: '_unknownFields' } : {}),
         };
-  return withResourceHeader(base, node.kind === 'json' && node.reason === 'preserve-unknown-fields');
+  return withRelationNamesFree(withPlainHeader(withResourceHeader(base, node.kind === 'json' && node.reason === 'preserve-unknown-fields')));
+}
+
+/**
+ * Every resource's object type implements the KubernetesResource interface, whose apiVersion and
+ * kind are Strings: at the root they are served as plain strings whatever the schema says about
+ * them (an enum or a format there constrains values Kubernetes sets itself).
+ */
+function withPlainHeader(node: ObjectNode): ObjectNode {
+  const properties = node.properties.map((p): PropertyModel => {
+    if (p.name !== 'apiVersion' && p.name !== 'kind') return p;
+    const { description, nullable, hasDefault, default: value, format } = p.node;
+    const enumValues = p.node.kind === 'string' && p.node.enum ? { enum: { values: p.node.enum.values } } : {};
+    return {
+      ...p,
+      node: {
+        ...emptyBase(),
+        ...(description !== undefined ? { description } : {}),
+        nullable,
+        hasDefault,
+        ...(hasDefault ? { default: value } : {}),
+        ...(format !== undefined && format !== 'date-time' ? { format } : {}),
+        constraints: p.node.constraints,
+        validations: p.node.validations,
+        kind: 'string',
+        ...enumValues,
+      },
+    };
+  });
+  return { ...node, properties };
+}
+
+/**
+ * The relation fields (owners, children, events) belong to every resource's object type; a
+ * property of the same name at the root of a schema gets the first free `_2`, `_3`, ... instead.
+ */
+function withRelationNamesFree(node: ObjectNode): ObjectNode {
+  const reserved = new Set<string>(RELATION_FIELDS);
+  if (!node.properties.some((p) => reserved.has(p.graphqlName))) return node;
+  const taken = new Set([...reserved, ...node.properties.map((p) => p.graphqlName)]);
+  if (node.unknownFieldsName !== undefined) taken.add(node.unknownFieldsName);
+  const properties = node.properties.map((p) => {
+    if (!reserved.has(p.graphqlName)) return p;
+    const graphqlName = firstFree(p.graphqlName, taken);
+    taken.add(graphqlName);
+    return { ...p, graphqlName };
+  });
+  return { ...node, properties };
 }
 
 export function convertSchema(raw: unknown, path: string, ctx: SchemaContext): SchemaNode {

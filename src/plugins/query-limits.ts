@@ -82,9 +82,11 @@ export function limitRules(limits: Partial<Pick<QueryLimits, 'maxDepth' | 'maxAl
 
 /**
  * The cost of one operation: every selected field costs 1 each time it is resolved, and a field
- * with a limit/first argument (a Kubernetes list) multiplies what is below it by its page size
- * (the default page when the argument is absent). A subscription's cost is multiplied by
- * subscriptionCostFactor. Introspection fields are free (introspection is off in production).
+ * with a limit/first argument (a Kubernetes list, an object's children or Events) multiplies what
+ * is below it by its page size (the default page when the argument is absent); a list field that
+ * declares extensions.assumedListSize (an object's owners) multiplies by that. A subscription's
+ * cost is multiplied by subscriptionCostFactor. Introspection fields are free (introspection is
+ * off in production).
  */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined,
   variables: Record<string, unknown> | undefined, limits: Pick<QueryLimits, 'defaultPageSize' | 'subscriptionCostFactor'>): number {
@@ -118,10 +120,14 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
         const def = type.getFields()[sel.name.value];
         if (!def) continue;
         let inner = multiplier;
+        const assumed = def.extensions?.['assumedListSize'];
         if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
           const arg = (n: string) => numberOf(sel.arguments?.find((a) => a.name.value === n)?.value);
           const page = arg('limit') ?? arg('first') ?? limits.defaultPageSize;
           inner = multiplier * Math.max(1, page);
+        } else if (typeof assumed === 'number') {
+          // A list without a page of its own (an object's owners): its declared typical size.
+          inner = multiplier * assumed;
         }
         cost += multiplier;
         const named = getNamedType(def.type);
@@ -202,6 +208,9 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     wrapOperations: (ops) => ({
       ...ops,
       list: (req) => ops.list(req.args.limit ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+      // The same for an object's children and Events: the page the cost counted.
+      children: (req) => ops.children(req.args.limit !== undefined ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
+      events: (req) => ops.events(req.args.limit !== undefined ? req : { ...req, args: { ...req.args, limit: limits.defaultPageSize } }),
     }),
     // Read once the gateway has attached its parts (and so its tenants): the widest limits.
     get apollo() {

@@ -180,7 +180,10 @@ export interface Budgets {
   stop?(): Promise<void>;
 }
 
-const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStatus', 'getScale', 'updateScale', 'delete', 'deleteCollection'] as const;
+// A relation operation answers a whole batch (one hop of one request) and counts once, like a list
+// partitioned across namespaces.
+const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStatus', 'getScale', 'updateScale', 'delete', 'deleteCollection',
+  'owners', 'children', 'events'] as const;
 
 /** A tenant's own budgets, by tenant name; the others use the gateway's. */
 export type BudgetOverrides = ReadonlyMap<string, Partial<Pick<RateLimits, 'requestsPerSecond' | 'burst' | 'maxConcurrentCalls' | 'maxWatches'>>>;

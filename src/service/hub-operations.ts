@@ -10,10 +10,17 @@ import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService } from './resource-service.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
+import { ApiDiscovery, type ApiDiscoveryOptions } from './api-discovery.ts';
+import { kubeObjectReader, type ObjectReader } from './object-reader.ts';
+import { relationOperations } from './relation-service.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly hub: WatchHub;
   readonly service: ResourceService;
+  /** The kinds the cluster serves, for relations. */
+  readonly discovery: ApiDiscovery;
+  /** Reads of any kind as the caller, which relations make (auth narrows its lists across namespaces). */
+  readonly reader: ObjectReader;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -39,6 +46,7 @@ export interface HubOperations extends GatewayOperations {
 export interface HubOperationsOptions {
   hub?: Partial<WatchHubOptions>;
   service?: ConstructorParameters<typeof ResourceService>[1];
+  discovery?: ApiDiscoveryOptions;
 }
 
 export function createHubOperations(client: KubeClient, opts: HubOperationsOptions = {}): HubOperations {
@@ -71,9 +79,14 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
       { beforeEnd: guard.endReason, onEnd: guard.onEnd });
   };
 
+  const discovery = new ApiDiscovery(client, opts.discovery);
+  const reader = kubeObjectReader(client);
   return {
     hub,
     service,
+    discovery,
+    reader,
+    ...relationOperations({ discovery, reader }),
     get: (r) => service.get(r),
     list: (r) => service.list(r),
     create: (r) => service.create(r),

@@ -7,7 +7,7 @@ import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-nam
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import type {
   DeleteArgs, DeleteCollectionArgs, KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, PatchArgs,
-  ResourceOperations, ScaleArgs, WatchArgs, WriteArgs,
+  ObjectOperations, ScaleArgs, WatchArgs, WriteArgs,
 } from '../contract/operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { retryOnConflict } from './retry-on-conflict.ts';
@@ -41,7 +41,7 @@ export function resourcePath(resource: ResourceModel, version: string, namespace
   return path;
 }
 
-export class ResourceService implements ResourceOperations<CallerContext> {
+export class ResourceService implements ObjectOperations<CallerContext> {
   private readonly client: KubeClient;
   private readonly opts: ResourceServiceOptions;
 

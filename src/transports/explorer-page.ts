@@ -30,8 +30,10 @@ export const defaultExplorerQuery = `# Welcome to the crdgate explorer.
 #
 # Run this query with the run button or Ctrl-Enter: it lists
 # the custom resources served here and the Query fields that
-# read them. The book icon on the left opens the schema docs;
-# Ctrl-Space in the editor suggests fields.
+# read them. With more than one operation below, the run button
+# offers each, and Ctrl-Enter runs the one the cursor is in.
+# The book icon on the left opens the schema docs; Ctrl-Space
+# in the editor suggests fields.
 #
 # With authentication on, every call carries a
 # tenant's token: pick a demo tenant above (local

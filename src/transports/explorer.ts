@@ -19,8 +19,11 @@ import { defaultExplorerQuery, explorerCss, explorerScript, renderExplorerPage, 
 
 /** What the gateway's owner chooses about the explorer. */
 export interface ExplorerSettings {
-  /** What the query editor shows on a first visit (later visits restore the user's tabs). */
-  defaultQuery?: string;
+  /**
+   * What the query editor shows on a first visit (later visits restore the user's tabs); a
+   * function is asked on every page load (the example follows the served resources).
+   */
+  defaultQuery?: string | (() => string);
   /**
    * Local development only: the demo tenants and a token for each, which the page offers in its
    * tenant picker. Handed out only to browsers on this machine (see demoTenantsRoute).
@@ -128,7 +131,8 @@ const gzipAsync = promisify(gzip);
 
 export function explorerRouter(opts: ExplorerOptions): Router {
   const { hash, assets, urls } = (loaded ??= loadAssets());
-  const defaultQuery = opts.defaultQuery ?? defaultExplorerQuery;
+  const given = opts.defaultQuery ?? defaultExplorerQuery;
+  const defaultQuery = typeof given === 'function' ? given : () => given;
   const router = express.Router();
 
   const sendPage = (res: Response) => {
@@ -143,7 +147,7 @@ export function explorerRouter(opts: ExplorerOptions): Router {
       'Referrer-Policy': 'no-referrer',
     });
     res.send(renderExplorerPage({
-      graphqlPath: opts.graphqlPath, defaultQuery, styleNonce, assets: urls,
+      graphqlPath: opts.graphqlPath, defaultQuery: defaultQuery(), styleNonce, assets: urls,
       authRequired: opts.authRequired ?? false,
       introspection: opts.introspection ?? true,
       demoTenantsPath: opts.demoTenants ? demoTenantsPath : undefined,

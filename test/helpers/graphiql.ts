@@ -64,6 +64,14 @@ export function graphiql(page: Page) {
         throw new Error(`GraphiQL did not parse the query; is it valid GraphQL?\n${query}\n(${err.message.split('\n')[0]})`);
       });
     },
+    /**
+     * Runs one operation of a document that has several: the run button then offers them in a
+     * menu, and this picks the one named.
+     */
+    async runOperation(name: string): Promise<void> {
+      await executeButton().click();
+      await page.getByRole('menuitem', { name, exact: true }).click();
+    },
     /** Polls until the result pane contains `text`; on timeout the message shows what it did contain. */
     async waitForResult(text: string): Promise<string> {
       let value = '';

@@ -211,6 +211,30 @@ describe('numbers written by kubectl read back through every gateway path with t
     check('GraphQL list', (i) => nodes.get(name(i)));
   });
 
+  it('GraphQL relations: owners and children, typed, in one batched answer', async () => {
+    // Each value twice in a namespace of its own: own-i, and dep-i owned by own-i.
+    const ns = await namespaces.create('exact-rel');
+    const owners = `{"apiVersion":"v1","kind":"List","items":[${VALUES.map((v, i) => objectText(`own-${i}`, specText(v.text))).join(',')}]}`;
+    const made = await kubectl(['create', '-n', ns, '-f', '-'], { input: owners });
+    assert.equal(made.code, 0, made.stderr);
+    const got = await kubectl(['get', crdName, '-n', ns, '-o', 'json']);
+    assert.equal(got.code, 0, got.stderr);
+    const uid = new Map(jsonNumberTexts(got.stdout).items.map((o: any) => [o.metadata.name, o.metadata.uid]));
+    const ownedBy = (i: number) => `,"ownerReferences":[{"apiVersion":"${apiVersion}","kind":"Figure","name":"own-${i}","uid":"${uid.get(`own-${i}`)}"}]`;
+    const deps = `{"apiVersion":"v1","kind":"List","items":[${VALUES.map((v, i) => objectText(`dep-${i}`, specText(v.text), ownedBy(i))).join(',')}]}`;
+    const created = await kubectl(['create', '-n', ns, '-f', '-'], { input: deps });
+    assert.equal(created.code, 0, created.stderr);
+    const typed = resourceTypeName(gw.gateway.live.resources.find((r) => r.crdName === crdName)!, 'v1', []);
+    const data = await gqlText(JSON.stringify({ query: `{ ${names.list}(namespace: "${ns}") { edges { node {
+      metadata { name }
+      owners { ... on ${typed} { ${select} } }
+      children(kind: "Figure", apiVersion: "${apiVersion}") { ... on ${typed} { ${select} } }
+    } } } }` }));
+    const nodes = new Map<string, any>(data[names.list].edges.map((e: any) => [e.node.metadata.name, e.node]));
+    check('GraphQL owners', (i) => { const o = nodes.get(`dep-${i}`).owners; assert.equal(o.length, 1); return o[0].spec; });
+    check('GraphQL children', (i) => { const c = nodes.get(`own-${i}`).children; assert.equal(c.length, 1); return c[0].spec; });
+  });
+
   it('GraphQL over WebSocket: a query and a subscription with the initial state', async () => {
     const socket = await RawGraphQLSocket.connect(gw.url.replace(/\/graphql$/, ''));
     try {

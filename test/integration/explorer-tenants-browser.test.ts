@@ -38,6 +38,7 @@ kind: ClusterRole
 metadata: { name: ${run}-editor }
 rules:
 - { apiGroups: [stable.example.com], resources: [crontabs], verbs: [get, list, watch, create, update, patch, delete] }
+- { apiGroups: ["", events.k8s.io], resources: [events], verbs: [get, list, watch] }
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -161,12 +162,18 @@ describe('local development: the tenant picker', () => {
     for (const f of ['metadata', 'spec']) assert.ok(typeFields.includes(f), typeFields.join(', '));
   });
 
-  it('the default query runs as the tenant, then a list of its CronTabs', async () => {
+  it('the default query runs as the tenant, its relations example too, then a list of its CronTabs', async () => {
     const gi = graphiql(page);
-    await gi.executeButton().click();
+    await gi.runOperation('ApiResources');
     const result = await gi.waitForResult('"data"');
     assert.doesNotMatch(result, /"errors"/, result);
     assert.ok(result.includes('clustercrontabs.stable.example.com'), result);
+    await gi.runOperation('Relations');
+    const relations = await gi.waitForResult('"owners"');
+    assert.doesNotMatch(relations, /"errors"/, relations);
+    assert.deepEqual(JSON.parse(relations).data.cronTabList_stable_example_com.edges.map((e: any) => e.node), [
+      { metadata: { namespace: nsA, name: 'a-nightly' }, owners: [], children: [], events: [] },
+    ]);
     await gi.setQuery(listIn(nsA));
     await gi.executeButton().click();
     const list = await gi.waitForResult('a-nightly');

@@ -1,23 +1,37 @@
 // A test double for ResourceOperations: keeps objects in memory, records every request, and
 // returns exactly what was stored, so tests can see what the schema sends and serves.
 
+import { ApiError } from '../../src/api-errors.ts';
 import type {
   KubeObject,
   KubeWatchEvent,
   OperationRequest,
   ResourceOperations,
 } from '../../src/contract/operations.ts';
+import type { ChildrenArgs, EventsArgs, OwnersArgs, RelationAnswer, RelationRequest } from '../../src/contract/relations.ts';
+import { lastSeen } from '../../src/kube/event-time.ts';
 
 export interface RecordedCall {
   readonly operation: keyof ResourceOperations;
   readonly request: OperationRequest<any>;
 }
 
+export interface RecordedRelationCall {
+  readonly operation: 'owners' | 'children' | 'events';
+  readonly request: RelationRequest<any>;
+}
+
 export class InMemoryOperations implements ResourceOperations {
   readonly calls: RecordedCall[] = [];
+  /** Every batch the relation fields asked for. */
+  readonly relationCalls: RecordedRelationCall[] = [];
   readonly objects = new Map<string, KubeObject>();
   /** Events handed out by watch(). */
   watchEvents: KubeWatchEvent[] = [];
+  /** core/v1 Events that events() reads. */
+  kubeEvents: KubeObject[] = [];
+  /** Errors relations answer for an object (by uid) instead of reading it. */
+  readonly relationErrors = new Map<string, ApiError>();
 
   private key(request: OperationRequest<unknown>, name?: string): string {
     return [request.resource.crdName, request.version.name, request.namespace ?? '', name ?? request.name ?? ''].join('/');
@@ -98,6 +112,44 @@ export class InMemoryOperations implements ResourceOperations {
     const items = [...this.objects.values()];
     this.objects.clear();
     return { kind: 'List', items };
+  }
+
+  private byUid(uid: string): KubeObject | undefined {
+    return [...this.objects.values()].find((o) => (o['metadata'] as { uid?: string } | undefined)?.uid === uid);
+  }
+
+  async owners(request: RelationRequest<OwnersArgs>) {
+    this.relationCalls.push({ operation: 'owners', request });
+    return request.args.lookups.map(({ reference }): RelationAnswer<KubeObject> => {
+      const error = this.relationErrors.get(reference.uid);
+      if (error) return { ok: false, error };
+      const found = this.byUid(reference.uid);
+      return found ? { ok: true, value: structuredClone(found) } : { ok: false, error: new ApiError('NOT_FOUND', `owner ${reference.name} is gone`, { reason: 'NotFound' }) };
+    });
+  }
+
+  async children(request: RelationRequest<ChildrenArgs>) {
+    this.relationCalls.push({ operation: 'children', request });
+    const { kind, apiVersion, limit } = request.args;
+    return request.args.parents.map(({ uid }): RelationAnswer<readonly KubeObject[]> => {
+      const error = this.relationErrors.get(uid);
+      if (error) return { ok: false, error };
+      const own = [...this.objects.values()].filter((o) => o['kind'] === kind && (apiVersion === undefined || o['apiVersion'] === apiVersion)
+        && ((o['metadata'] as { ownerReferences?: { uid: string }[] }).ownerReferences ?? []).some((r) => r.uid === uid));
+      return { ok: true, value: structuredClone(limit === undefined ? own : own.slice(0, limit)) };
+    });
+  }
+
+  async events(request: RelationRequest<EventsArgs>) {
+    this.relationCalls.push({ operation: 'events', request });
+    const { limit } = request.args;
+    return request.args.parents.map(({ uid }): RelationAnswer<readonly KubeObject[]> => {
+      const error = this.relationErrors.get(uid);
+      if (error) return { ok: false, error };
+      const own = this.kubeEvents.filter((e) => (e['involvedObject'] as { uid?: string }).uid === uid)
+        .sort((a, b) => String(lastSeen(b)).localeCompare(String(lastSeen(a))));
+      return { ok: true, value: structuredClone(limit === undefined ? own : own.slice(0, limit)) };
+    });
   }
 
   watch(request: OperationRequest<any>): AsyncIterable<KubeWatchEvent> {
