@@ -16,7 +16,6 @@ import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
-import { requestTracker } from './request-logging.ts';
 
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop lag, GC); default true. */
@@ -92,9 +91,6 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const { observe, kubeSeconds, rebuildSeconds } = requestMetrics(registry);
-  const tracker = requestTracker((r) => {
-    if (r.type) observe(r.type, r.code, r.durationMs / 1000);
-  });
   const handler: RequestHandler = async (_req, res, next) => {
     try {
       const text = await registry.metrics();
@@ -107,16 +103,18 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   let stopLive: (() => void) | undefined;
   gatewayGauges(registry, () => parts);
   const listener = metricsListener(registry);
-  const middleware: RequestHandler[] = [tracker.middleware];
+  const middleware: RequestHandler[] = [];
   if (opts.onMainPort) {
-    middleware.unshift((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
+    middleware.push((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
   }
   return {
     name: 'metrics',
     registry,
     handler,
     middleware,
-    apollo: { plugins: [tracker.apollo] },
+    onRequestDone: (r) => {
+      if (r.type) observe(r.type, r.code, r.durationMs / 1000);
+    },
     wrapClient: (client) => timedClient(client, kubeSeconds),
     wrapOperations: (ops) => timedSubscriptions(ops, observe),
     attach(p) {

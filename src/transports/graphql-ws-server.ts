@@ -10,7 +10,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import {
-  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode,
+  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, type DocumentNode,
   type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule,
 } from 'graphql';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
@@ -19,6 +19,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { SharedSelections } from '../graphql/shared-subscription-results.ts';
+import { validateDocument } from '../graphql/document-validation.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { bigintAsNumber, exactNumbers } from '../kube/lossless-json.ts';
 import { feedBehind } from '../streams/feed.ts';
@@ -35,6 +36,8 @@ export interface WebSocketOptions {
   /** Extra validation rules (query limits), as for HTTP. */
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
+  /** No "Did you mean …?" in validation errors, as over HTTP. */
+  hideSuggestions?: boolean;
   /** How deeply a document may nest before it is parsed (see document-nesting.ts). */
   maxNesting?: number;
   /** false: introspection is refused, as over HTTP in production mode. */
@@ -206,10 +209,10 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
   } catch (err) {
     return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
   }
-  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   let errors: readonly GraphQLError[];
   try {
-    errors = validate(schema, document, rules);
+    errors = validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false });
   } catch (err) {
     // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
     // subscription's root field.
