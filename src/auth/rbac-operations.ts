@@ -14,6 +14,8 @@ import { partitionedList } from '../service/partitioned-list.ts';
 import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
 import type { ObjectReader } from '../service/object-reader.ts';
+import type { ApiResource } from '../service/api-discovery.ts';
+import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
 import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
@@ -94,7 +96,10 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   }
 
   const reader = rbacReader(ops.reader, permissions);
-  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader }), list, watch, stopRechecks: () => schedule.cancel() };
+  // Children read from the cache under the same decision as a filtered list from it.
+  const cached = async (r: ApiResource, namespace: string | undefined, context: CallerContext) =>
+    ops.cachedObjects(r, namespace, await scopeOf(permissions, context, { group: r.group, plural: r.plural, namespaced: r.namespaced }, namespace));
+  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader, cached }), list, watch, stopRechecks: () => schedule.cancel() };
 }
 
 /**
@@ -131,12 +136,15 @@ function rbacReader(reader: ObjectReader, permissions: Permissions): ObjectReade
  * names goes to the apiserver as the caller, which answers it exactly as Kubernetes does.
  */
 async function cacheScope(permissions: Permissions, req: OperationRequest<ListArgs, CallerContext>): Promise<CacheScope> {
-  const identity = req.context.identity;
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
+  return scopeOf(permissions, req.context, ref, req.namespace);
+}
+
+async function scopeOf(permissions: Permissions, context: CallerContext, ref: ResourceRef, namespace: string | undefined): Promise<CacheScope> {
+  const identity = context.identity;
   if (!identity) return { kind: 'all' };
-  const namespaced = req.resource.scope === 'Namespaced';
-  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
   const perms = await permissions.of(identity, [ref]);
-  if (!namespaced || req.namespace !== undefined) return perms.allowedIn('list', ref, req.namespace) ? { kind: 'all' } : { kind: 'apiserver' };
+  if (!ref.namespaced || namespace !== undefined) return perms.allowedIn('list', ref, namespace) ? { kind: 'all' } : { kind: 'apiserver' };
   if (perms.clusterWide('list', ref)) return { kind: 'all' };
   const namespaces = perms.namespacesWhere('list', ref);
   return namespaces.length ? { kind: 'namespaces', namespaces: new Set(namespaces) } : { kind: 'apiserver' };

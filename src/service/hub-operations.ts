@@ -12,9 +12,10 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 import { QueryCaches, type QueryCacheOptions } from './query-cache.ts';
 import { hubFeed } from './query-cache-feed.ts';
-import { createFilteredLists, isQueryList, type FilteredLists, type ListGuard } from './filtered-list.ts';
+import { cachedObjects, createFilteredLists, isQueryList, type CacheScope, type FilteredLists, type ListGuard } from './filtered-list.ts';
 import { ApiDiscovery, type ApiDiscoveryOptions } from './api-discovery.ts';
 import { kubeObjectReader, type ObjectReader } from './object-reader.ts';
+import type { ApiResource } from './api-discovery.ts';
 import { relationOperations } from './relation-service.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
@@ -26,6 +27,11 @@ export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly discovery: ApiDiscovery;
   /** Reads of any kind as the caller, which relations make (auth narrows its lists across namespaces). */
   readonly reader: ObjectReader;
+  /**
+   * What a running, synced query cache holds of a resource in a namespace (or all of them), cut
+   * to a scope; undefined when none runs. Starts nothing.
+   */
+  cachedObjects(resource: ApiResource, namespace: string | undefined, scope: CacheScope): readonly KubeObject[] | undefined;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
@@ -95,13 +101,16 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
 
   const discovery = new ApiDiscovery(client, opts.discovery);
   const reader = kubeObjectReader(client);
+  const cached = (r: ApiResource, namespace: string | undefined, scope: CacheScope) =>
+    cachedObjects(caches, { group: r.group, version: r.version, plural: r.plural }, r.namespaced, namespace, scope);
   return {
     hub,
     service,
     queries: { caches, counters: filtered.counters },
     discovery,
     reader,
-    ...relationOperations({ discovery, reader }),
+    cachedObjects: cached,
+    ...relationOperations({ discovery, reader, cached: async (r, namespace) => cached(r, namespace, { kind: 'all' }) }),
     get: (r) => service.get(r),
     list: (r) => (isQueryList(r.args) ? filtered.list(r, unguarded) : service.list(r)),
     create: (r) => service.create(r),
