@@ -25,6 +25,11 @@ switch (command) {
     code = await runOpenapiCommand(rest, io);
     break;
   }
+  case 'help': {
+    const { serve } = await import('../src/main.ts');
+    process.exit(await serve(['--help']));
+  }
+  // falls through: process.exit never returns
   case 'serve':
   case undefined: {
     const { serve } = await import('../src/main.ts');
@@ -37,7 +42,8 @@ switch (command) {
       const { serve } = await import('../src/main.ts');
       process.exit(await serve(process.argv.slice(2)));
     } else {
-      console.error(`crdgate: unknown command "${command}"; commands: serve (default), schema <file|dir>..., openapi <file|dir>...`);
+      const { didYouMean } = await import('../src/config/nearest-name.ts');
+      console.error(`crdgate: unknown command "${command}"${didYouMean(command, ['serve', 'schema', 'openapi', 'help']) || '.'} Commands: serve (default), schema <file|dir>..., openapi <file|dir>... (see crdgate --help)`);
       code = 2;
     }
 }

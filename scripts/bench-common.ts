@@ -35,3 +35,37 @@ export async function runConcurrently(n: number, c: number, fn: () => Promise<vo
   }));
   return { latencies, wallMs: performance.now() - t0 };
 }
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface ProfileNode { id: number; callFrame: { url: string; functionName: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+/**
+ * Where a CPU profile's time goes: the functions with the most self time, and the time per
+ * package (node_modules), source file (src/, scripts/) or V8 category (GC, idle, program).
+ */
+export function summarizeProfile(profile: { nodes: ProfileNode[] }, top = 15): { functions: [string, number][]; packages: [string, number][]; busy: number } {
+  const self = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (!hits) continue;
+    const f = node.callFrame;
+    const file = f.url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*\/(src|scripts)\//, '$1/');
+    const key = `${f.functionName || '(anonymous)'} ${file}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + hits);
+    const pkg = /^(src|scripts)\//.test(file) ? file : !file ? f.functionName
+      : file.startsWith('node:') ? 'node' : file.startsWith('@') ? file.split('/').slice(0, 2).join('/') : file.split('/')[0]!;
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
+    total += hits;
+    if (f.functionName === '(idle)') idle += hits;
+  }
+  const share = (entries: Iterable<[string, number]>) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, n]) => [k, n / total] as [string, number]);
+  return { functions: share(self), packages: share(byPackage), busy: (total - idle) / total };
+}

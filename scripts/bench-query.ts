@@ -73,16 +73,15 @@ async function memoryPerObject(kc: KubeConfig): Promise<{ coldBytes: number; sha
     const stats = gateway.operations.queries.caches.stats()[0]!;
     const estimatedJson = stats.bytes / stats.objects;
     gateway.operations.queries.caches.stop();
-    // A subscriber keeps the hub's upstream (and its objects) alive; the cache then adds its index only.
-    const ac = new AbortController();
-    const events = gateway.operations.hub.subscribe({ group, version: version.name, plural: model.plural, namespace: ns },
-      { sendInitialEvents: true, queueSize: OBJECTS * 2, signal: ac.signal });
-    const it = events[Symbol.asyncIterator]();
-    for (let n = 0; n <= OBJECTS; n++) await it.next();
+    // An observer keeps the hub's upstream (and its objects) alive, as a subscriber would; the cache then adds its index only.
+    let observation: { close(): void } | undefined;
+    await new Promise<void>((resolve) => {
+      observation = gateway.operations.hub.observe({ group, version: version.name, plural: model.plural, namespace: ns }, { initial: () => resolve(), event: () => {} });
+    });
     const withHub = heapUsed();
     await list();
     const shared = (heapUsed() - withHub) / OBJECTS;
-    ac.abort();
+    observation!.close();
     return { coldBytes: cold, sharedBytes: shared, estimatedJson };
   } finally {
     await gateway.stop();

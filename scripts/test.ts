@@ -79,6 +79,9 @@ async function main(): Promise<number> {
   // The shared-state tests start Debian's redis-server.
   const redis = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-redis.sh')]);
   if (redis !== 0) return redis;
+  // The README's Quick tour test runs its curl commands as written.
+  const curl = await runStep('bash', [join(repoRoot, 'scripts', 'ensure-curl.sh')]);
+  if (curl !== 0) return curl;
 
   const build = await buildLauncher({ log: say, progress: progressTargetFor(process.stdout, say) });
   say(`local control plane built in ${build.seconds.toFixed(1)}s`);

@@ -94,6 +94,10 @@ export interface ApiErrorDetails {
   currentResourceVersion?: string;
   /** GONE: what the client should do. */
   hint?: string;
+  /** SLOW_CONSUMER, UNAVAILABLE of a watch: the resourceVersion of the last event delivered, to resume from. */
+  resourceVersion?: string;
+  /** BAD_REQUEST from the query limits: what the operation would cost. */
+  cost?: number;
   name?: string;
   kind?: string;
   group?: string;

@@ -5,7 +5,7 @@
 // tests build the same gateway in-process.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { Permissions } from './auth/permissions.ts';
@@ -18,10 +18,11 @@ import { internalErrorReporter, type InternalErrorReporter } from './api-errors.
 import { allowedRootFields, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin } from './plugins/gateway-plugin.ts';
+import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
+import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
-import { createApp, finalHandlers, type Readiness, type TenantHooks } from './transports/create-app.ts';
+import { createApp, finalHandlers, type AppOptions, type Readiness, type TenantHooks } from './transports/create-app.ts';
 import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
 import type { ExplorerSettings } from './transports/explorer.ts';
 import { defaultExplorerQuery } from './transports/explorer-page.ts';
@@ -39,8 +40,12 @@ export interface GatewayOptions {
   catalogDebounceMs?: number;
   /** Grace period of an upstream watch after its last subscriber leaves. */
   watchGraceMs?: number;
-  /** Events queued per subscriber before it counts as a slow consumer. */
-  subscriberQueueSize?: number;
+  /** Bytes a subscriber's connection may hold unsent before it counts as a slow consumer. */
+  subscriberBufferBytes?: number;
+  /** Bytes of recent events each upstream watch keeps for resuming subscribers. */
+  watchWindowBytes?: number;
+  /** How long an upstream watch may keep failing before its subscribers get UNAVAILABLE. */
+  watchUnavailableAfterMs?: number;
   explorer?: ExplorerSettings | false;
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
@@ -191,7 +196,9 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
   const hubOperations = createHubOperations(client, {
     hub: {
       graceMs: opts.watchGraceMs,
-      queueSize: opts.subscriberQueueSize,
+      maxBufferedBytes: opts.subscriberBufferBytes,
+      windowBytes: opts.watchWindowBytes,
+      unavailableAfterMs: opts.watchUnavailableAfterMs,
       onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
     },
     queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
@@ -228,6 +235,40 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   };
 }
 
+/** What the plugins give the HTTP app: Apollo settings, admission, operation checks, one request tracker and their middleware. */
+export function pluginAppOptions(plugins: readonly GatewayPlugin[], apollo: ApolloExtras = mergeApolloExtras(plugins)): Pick<AppOptions, 'apollo' | 'admit' | 'checkOperation' | 'middleware'> {
+  return {
+    apollo,
+    admit: admission(plugins),
+    checkOperation: operationChecks(plugins),
+    middleware: [...requestTracking(plugins), ...plugins.flatMap((p) => p.middleware ?? [])],
+  };
+}
+
+/** One request tracker for every plugin that reads request records (logs, metrics); none when no plugin does. */
+function requestTracking(plugins: readonly GatewayPlugin[]): RequestHandler[] {
+  const readers = plugins.filter((p) => p.onRequestDone);
+  const starters = plugins.flatMap((p) => (p.onRequestStart ? [p.onRequestStart.bind(p)] : []));
+  if (!readers.length && !starters.length) return [];
+  const onDone = readers.length === 1 ? (r: RequestRecord) => readers[0]!.onRequestDone!(r) : (r: RequestRecord) => {
+    for (const p of readers) p.onRequestDone?.(r);
+  };
+  const onStart = !starters.length ? undefined : starters.length === 1 ? starters[0] : (r: RequestStart) => {
+    for (const s of starters) s(r);
+  };
+  return [requestTracker(onDone, onStart)];
+}
+
+/** Every plugin's check of an operation, in plugin order; undefined when no plugin checks. */
+function operationChecks(plugins: readonly GatewayPlugin[]): OperationCheck | undefined {
+  const checks = plugins.flatMap((p) => (p.checkOperation ? [p.checkOperation] : []));
+  if (!checks.length) return undefined;
+  if (checks.length === 1) return checks[0];
+  return (args) => {
+    for (const check of checks) check(args);
+  };
+}
+
 /** Admission of API requests (rate limits) by every plugin that admits; undefined when none does. */
 function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => Promise<void>) | undefined {
   const admitters = plugins.filter((p) => p.admit);
@@ -248,14 +289,13 @@ function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
 /** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
 async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
   settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
-  const admit = admission(core.plugins);
+  const hooks = pluginAppOptions(core.plugins, apollo);
+  const admit = hooks.admit;
   const { app, stop } = await createApp({
     reportInternal: settings.reportInternal,
     gateway: core.schema,
     tenants: access,
-    admit,
-    apollo,
-    middleware: core.plugins.flatMap((p) => p.middleware ?? []),
+    ...hooks,
     explorer: settings.explorer === false ? false : {
       // The default example shows relations on a resource that is served now.
       defaultQuery: () => defaultExplorerQuery + relationsExample(core.live.resources),
@@ -278,11 +318,10 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     schemaFor: access?.schemaFor,
     validationRules: apollo.validationRules,
     parseOptions: apollo.parseOptions,
+    hideSuggestions: apollo.hideSchemaDetailsFromClientErrors,
     maxNesting: apollo.maxNesting,
     introspection: apollo.introspection,
-    checkOperation: (args) => {
-      for (const p of core.plugins) p.checkOperation?.(args);
-    },
+    checkOperation: operationChecks(core.plugins),
   };
 }
 

@@ -139,6 +139,9 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   const gateway = await createGateway({
     client,
     tenants,
+    subscriberBufferBytes: config.watch.bufferBytes,
+    watchWindowBytes: config.watch.windowBytes,
+    watchUnavailableAfterMs: config.watch.unavailableAfterMs,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
     queryCache: config.queryCache,
     plugins: gatewayPlugins(config, mode, metricsPlugin, redis),

@@ -7,13 +7,15 @@
 // token goes.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, WatchArgs } from '../contract/operations.ts';
+import type { KubeList, KubeObject, ListArgs, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import type { GatewayOperations, HubOperations } from '../service/hub-operations.ts';
 import { partitionedList } from '../service/partitioned-list.ts';
 import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
 import type { ObjectReader } from '../service/object-reader.ts';
+import type { ApiResource } from '../service/api-discovery.ts';
+import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
 import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
@@ -48,28 +50,32 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   const live = new Set<LiveWatch>();
   const schedule = recheckOnRbacChange(permissions, live, opts);
 
-  async function watch(req: WatchReq): Promise<AsyncIterable<KubeWatchEvent>> {
+  async function watch(req: WatchReq): Promise<WatchFeed> {
     // A namespace that cannot name anything is bad input, whatever the caller's rights.
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
     const entry: LiveWatch = { req, namespaces: await watchScope(permissions, req), revoke: () => {} };
-    let revoked: ApiError | undefined;
+    // Credentials that expire or are revoked end the subscription then, not at the next event.
     let credentials: { cancel(): void } | undefined;
-    const stream = ops.watchGuarded(req, {
-      visible: visibility(permissions, req, entry),
-      endReason: () => revoked,
-      onEnd: () => {
-        credentials?.cancel();
-        live.delete(entry);
-      },
-    });
-    entry.revoke = (err) => {
-      revoked = err;
-      // Ends the hub subscriber; a pending next() then reports the reason.
-      void stream.return?.();
-    };
+    let ended = false;
     live.add(entry);
-    credentials = watchCredentials(req.context, (err) => entry.revoke(err));
-    return stream;
+    let feed: WatchFeed;
+    try {
+      feed = ops.watchGuarded(req, {
+        visible: visibility(permissions, req, entry),
+        onEnd: () => {
+          ended = true;
+          credentials?.cancel();
+          live.delete(entry);
+        },
+      });
+    } catch (err) {
+      live.delete(entry);
+      throw err;
+    }
+    // Ends the hub subscriber with the reason, which the reader shows.
+    entry.revoke = (err) => feed.fail(err);
+    if (!ended) credentials = watchCredentials(req.context, (err) => entry.revoke(err));
+    return feed;
   }
 
   async function list(req: OperationRequest<ListArgs, CallerContext>): Promise<KubeList> {
@@ -90,7 +96,10 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   }
 
   const reader = rbacReader(ops.reader, permissions);
-  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader }), list, watch, stopRechecks: () => schedule.cancel() };
+  // Children read from the cache under the same decision as a filtered list from it.
+  const cached = async (r: ApiResource, namespace: string | undefined, context: CallerContext) =>
+    ops.cachedObjects(r, namespace, await scopeOf(permissions, context, { group: r.group, plural: r.plural, namespaced: r.namespaced }, namespace));
+  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader, cached }), list, watch, stopRechecks: () => schedule.cancel() };
 }
 
 /**
@@ -127,12 +136,15 @@ function rbacReader(reader: ObjectReader, permissions: Permissions): ObjectReade
  * names goes to the apiserver as the caller, which answers it exactly as Kubernetes does.
  */
 async function cacheScope(permissions: Permissions, req: OperationRequest<ListArgs, CallerContext>): Promise<CacheScope> {
-  const identity = req.context.identity;
+  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
+  return scopeOf(permissions, req.context, ref, req.namespace);
+}
+
+async function scopeOf(permissions: Permissions, context: CallerContext, ref: ResourceRef, namespace: string | undefined): Promise<CacheScope> {
+  const identity = context.identity;
   if (!identity) return { kind: 'all' };
-  const namespaced = req.resource.scope === 'Namespaced';
-  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
   const perms = await permissions.of(identity, [ref]);
-  if (!namespaced || req.namespace !== undefined) return perms.allowedIn('list', ref, req.namespace) ? { kind: 'all' } : { kind: 'apiserver' };
+  if (!ref.namespaced || namespace !== undefined) return perms.allowedIn('list', ref, namespace) ? { kind: 'all' } : { kind: 'apiserver' };
   if (perms.clusterWide('list', ref)) return { kind: 'all' };
   const namespaces = perms.namespacesWhere('list', ref);
   return namespaces.length ? { kind: 'namespaces', namespaces: new Set(namespaces) } : { kind: 'apiserver' };

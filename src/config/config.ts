@@ -13,6 +13,7 @@ import type { LogFormat, LogLevel } from '../logging.ts';
 import type { GatewayMode, QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 import { renderHelp } from './flag-docs.ts';
+import { didYouMean } from './nearest-name.ts';
 import { envNamesOf, fileKeys, flagNames, flagTable, type FlagName, type FlagSpec, type FlagValues } from './flags.ts';
 
 export interface GatewayConfig {
@@ -41,6 +42,8 @@ export interface GatewayConfig {
    * production, except with the bundled local control plane, which is local.
    */
   mode: GatewayMode | undefined;
+  /** Flow control and memory of subscriptions (src/service/watch-hub.ts). */
+  watch: { bufferBytes: number; windowBytes: number; unavailableAfterMs: number };
   /** What one GraphQL document may ask for (src/plugins/query-limits.ts). */
   limits: QueryLimits;
   /** Per-tenant budgets and the apiserver 429 retries (src/plugins/rate-limits.ts). */
@@ -96,7 +99,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   try {
     parsed = parseArgs({ args: argv, options: parseArgsOptions, allowPositionals: false, strict: true });
   } catch (err) {
-    throw new CrdgateError('CONFIG_INVALID', `${(err as Error).message} (see crdgate --help)`);
+    throw new CrdgateError('CONFIG_INVALID', argumentProblem(err as NodeJS.ErrnoException));
   }
   const flagValues = parsed.values as Record<string, string | boolean | undefined>;
   if (flagValues.help) return 'help';
@@ -111,6 +114,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
   problems.push(...settingProblems(settings, config), ...crossProblems(config));
   if (problems.length) throw new CrdgateError('CONFIG_INVALID', problems.join('\n'));
   return config;
+}
+
+/** An unknown flag names the nearest known one; any other argument problem keeps parseArgs' words. */
+function argumentProblem(err: NodeJS.ErrnoException): string {
+  const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '(-{1,2})([^']*)'/.exec(err.message) : null;
+  if (!unknown) return `${err.message} (see crdgate --help)`;
+  const [, dashes, name] = unknown;
+  // One letter is too little to guess from: a short flag gets only the pointer to --help.
+  const near = dashes === '--' ? didYouMean(name!.split('=')[0]!, [...flagNames, 'help'], (n) => `--${n}`) : '';
+  return `unknown flag ${dashes}${name}${near} (see crdgate --help)`;
 }
 
 /** One setting: from its flag, else its environment variables in order, else the config file, else its default. */
@@ -148,6 +161,11 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     tenants: s.tenants.value,
     rbacStaleAfterMs: s['rbac-stale-after'].value,
     mode: s.mode.value,
+    watch: {
+      bufferBytes: s['watch-buffer-bytes'].value,
+      windowBytes: s['watch-window-bytes'].value,
+      unavailableAfterMs: s['watch-unavailable-after'].value,
+    },
     limits: {
       maxDepth: s['max-depth'].value,
       maxAliases: s['max-aliases'].value,
@@ -231,7 +249,7 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (!fileKeys.includes(key)) {
-      problems.push(`config file ${path}: unknown key "${key}"`);
+      problems.push(`config file ${path}: unknown key "${key}"${didYouMean(key, fileKeys, (k) => `"${k}"`)}`);
     } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       out[key] = String(value);
     } else {

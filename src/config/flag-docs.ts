@@ -37,7 +37,14 @@ function helpLine(name: FlagName): string {
 
 export function renderHelp(): string {
   const sections = flagGroups.map((g) => [`  ${g.title}:`, ...flagNames.filter((n) => flagTable[n].group === g.id).map(helpLine)].join('\n'));
-  const usage = 'usage: crdgate [serve] [options]\n\nFlags win over the environment, which wins over the --config file, which wins over defaults.';
+  const usage = [
+    'usage: crdgate [serve] [options]      run the gateway (serve is the default command)',
+    '       crdgate schema <file|dir>...   print the GraphQL schema of CRD files (--help for its options)',
+    '       crdgate openapi <file|dir>...  print the OpenAPI document of CRD files (--help for its options)',
+    '',
+    'Options of serve, grouped as in the README. Flags win over the environment, which wins over the',
+    '--config file, which wins over defaults.',
+  ].join('\n');
   return `${usage}\n\n${sections.join('\n\n')}\n\n  --help, -h                show this help\n`;
 }
 

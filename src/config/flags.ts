@@ -31,11 +31,12 @@ export interface FlagSpec<T> {
   readonly secret?: boolean;
 }
 
-export type FlagGroup = 'server' | 'limits' | 'budgets' | 'persisted' | 'queries' | 'operations' | 'scaling';
+export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'queries' | 'operations' | 'scaling';
 
 /** The groups, in the order of the README's tables and of --help. */
 export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
   { id: 'server', title: 'Server and cluster' },
+  { id: 'watches', title: 'Subscriptions and watches (GraphQL over WebSocket, SSE)' },
   { id: 'limits', title: 'GraphQL limits (a document over any of them is refused with BAD_REQUEST naming the limit)' },
   { id: 'budgets', title: 'Budgets per tenant (excess: TOO_MANY_REQUESTS / 429 with Retry-After; 0 = unlimited)' },
   { id: 'persisted', title: 'Persisted operations' },
@@ -119,6 +120,13 @@ export const flagTable = {
     meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection)' }),
   config: flag<string | undefined>({ group: 'server', value: 'FILE', parse: text, default: undefined, shownDefault: 'none', notInFile: true,
     meaning: 'the YAML config file (see above)' }),
+
+  'watch-buffer-bytes': flag({ group: 'watches', value: 'BYTES', parse: wholeNumber(64 << 10, 1 << 30), default: 8 << 20, shownDefault: '8 MiB',
+    meaning: 'bytes a subscriber\'s connection may hold unsent before its subscription ends with `SLOW_CONSUMER` (and the last resourceVersion it got); initial states, resumes and relists are sent in pages of an eighth of it (at most 1 MiB) as the connection drains' }),
+  'watch-window-bytes': flag({ group: 'watches', value: 'BYTES', parse: wholeNumber(1 << 20, 16 * 2 ** 30), default: 32 << 20, shownDefault: '32 MiB',
+    meaning: 'bytes of recent events each upstream watch keeps to resume subscribers from (objects no longer current count in full, current ones are shared with the store); an older resume point goes to the apiserver, which answers `GONE` once it no longer has it' }),
+  'watch-unavailable-after': flag({ group: 'watches', value: 'MS', parse: wholeNumber(1000, 3_600_000), default: 30_000,
+    meaning: 'how long an upstream watch may keep failing (other than 401, 403 and 404, which end its subscriptions at once) before its subscribers end with `UNAVAILABLE` and their last resourceVersion, in ms' }),
 
   'max-depth': flag({ group: 'limits', value: 'N', parse: wholeNumber(1, 1000), default: q.maxDepth, meaning: 'selection depth' }),
   'max-aliases': flag({ group: 'limits', value: 'N', parse: wholeNumber(1, 100_000), default: q.maxAliases, meaning: 'aliases in one document' }),

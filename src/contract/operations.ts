@@ -3,6 +3,7 @@
 // Kubernetes names and shapes; implementations return Kubernetes JSON.
 
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import type { Feed } from '../streams/feed.ts';
 import type { Condition, OrderTerm } from '../model/query-filter.ts';
 import type { RelationOperations } from './relations.ts';
 
@@ -31,6 +32,14 @@ export interface KubeWatchEvent {
    */
   readonly resourceVersion?: string;
 }
+
+/**
+ * A watch's events, pushed in order into the sink the reader starts it with, which reports the
+ * bytes its connection holds unsent (flow control: see src/streams/feed.ts). The reader's
+ * connection is written as each event arrives, and the feed ends with an error the reader shows
+ * (GONE, SLOW_CONSUMER, FORBIDDEN, SCHEMA_CHANGED...).
+ */
+export type WatchFeed = Feed<KubeWatchEvent>;
 
 export interface OperationRequest<Args, Context = unknown> {
   readonly resource: ResourceModel;
@@ -146,7 +155,7 @@ export interface ObjectOperations<Context = unknown> {
   delete(request: Req<DeleteArgs, Context>): Promise<KubeObject>;
   /** Returns the list of deleted objects, or a Kubernetes Status. */
   deleteCollection(request: Req<DeleteCollectionArgs, Context>): Promise<KubeObject>;
-  watch(request: Req<WatchArgs, Context>): AsyncIterable<KubeWatchEvent> | Promise<AsyncIterable<KubeWatchEvent>>;
+  watch(request: Req<WatchArgs, Context>): Promise<WatchFeed>;
 }
 
 /** Everything the builders call: the operations on objects, and the relations between them (relations.ts). */

@@ -22,8 +22,9 @@ export const RESOURCE_INTERFACE = 'KubernetesResource';
 export const GENERIC_OBJECT = 'KubernetesObject';
 
 /**
- * Relation fields carry `extensions.relation` (their name): their answers depend on who asks, not
- * only on the object (shared subscription results take that into account).
+ * Relation fields carry `extensions.relation` (their name) and `callerDependent`: their answers
+ * depend on who asks, not only on the object, so shared subscription results give an operation
+ * selecting one a group of its own per subscriber.
  */
 export function isRelationField(field: { extensions?: Readonly<Record<string, unknown>> | null }): boolean {
   return typeof field.extensions?.['relation'] === 'string';
@@ -90,7 +91,7 @@ function relationFields(operations: RelationOperations, resource: GraphQLInterfa
       description:
         'The objects named by metadata.ownerReferences, in the same order. An owner that is gone, of a kind the cluster does not ' +
         'serve, or that the caller may not read is null, with an error at its index (NOT_FOUND, FORBIDDEN, ...).',
-      extensions: { relation: 'owners', assumedListSize: OWNERS_ASSUMED_SIZE },
+      extensions: { relation: 'owners', callerDependent: true, assumedListSize: OWNERS_ASSUMED_SIZE },
       resolve: (src, _args, context) => {
         const loader = loadersOf(operations, context).owners;
         return Promise.all(ownerLookups(src).map(async (lookup) => {
@@ -104,7 +105,7 @@ function relationFields(operations: RelationOperations, resource: GraphQLInterfa
       description:
         'The objects of `kind` whose metadata.ownerReferences name this object (by uid): in its namespace, or in every namespace ' +
         'the caller may list when this object is cluster-scoped. Null, with an error, when they cannot be listed.',
-      extensions: { relation: 'children' },
+      extensions: { relation: 'children', callerDependent: true },
       args: {
         kind: { type: new GraphQLNonNull(GraphQLString), description: 'The children\'s kind, e.g. "ConfigMap" or "CronTab".' },
         apiVersion: { type: GraphQLString, description: 'e.g. "v1" or "stable.example.com/v1"; default: the version the cluster prefers (the core group first when several groups serve the kind).' },
@@ -123,7 +124,7 @@ function relationFields(operations: RelationOperations, resource: GraphQLInterfa
     events: {
       type: new GraphQLList(new GraphQLNonNull(EventType)),
       description: 'The core/v1 Events about this object, newest first (by lastSeen). Null, with an error, when they cannot be listed.',
-      extensions: { relation: 'events' },
+      extensions: { relation: 'events', callerDependent: true },
       args: {
         limit: { type: GraphQLInt, description: 'At most this many, the newest (default: the gateway\'s page size).' },
         since: { type: DateTimeScalar, description: 'Only Events last seen at or after this time.' },

@@ -9,7 +9,7 @@ import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
-import { mapStream } from '../streams/map-stream.ts';
+import { feedIterable, mapFeed } from '../streams/feed.ts';
 import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,
@@ -351,13 +351,14 @@ function watchField({ types, label, scopeArg, deprecated, operations, request }:
     },
     ...deprecated,
     subscribe: async (_src, args, context) => {
-      const source = await operations.watch(
+      const feed = await operations.watch(
         request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
         }),
       );
-      return watchEvents(source);
+      // graphql-js reads an async iterable; a transport that can take pushes finds the feed behind it.
+      return feedIterable(mapFeed(feed, graphqlEventOf));
     },
     resolve: (event) => event,
   };
@@ -491,31 +492,43 @@ function queryArgs(query: QueryTypes): GraphQLFieldConfigArgumentMap {
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
 /**
- * Kubernetes watch events → GraphQL events; the initial-state bookmark becomes INITIAL_STATE_DONE.
- * A mapped stream rather than an async generator, so that a client leaving ends the upstream
- * subscription at once instead of at its next event.
+ * The GraphQL event of each watch event, made once per watch event object. The hub hands every
+ * subscriber of an event the same object, so the GraphQL event is shared too, and so is what a
+ * transport derives from it (one execution, one serialized payload).
  */
-function watchEvents(source: AsyncIterable<KubeWatchEvent>) {
-  return mapStream(source, (event) => {
-    const metadata = (event.object?.['metadata'] ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
-    const resourceVersion = event.resourceVersion ?? metadata.resourceVersion ?? null;
-    switch (event.type) {
-      case 'ADDED':
-      case 'MODIFIED':
-      case 'DELETED':
-        return { type: event.type, object: event.object, resourceVersion };
-      case 'BOOKMARK':
-        if (metadata.annotations?.[INITIAL_EVENTS_END] === 'true') return { type: 'INITIAL_STATE_DONE', object: null, resourceVersion };
-        return { type: 'BOOKMARK', object: null, resourceVersion };
-      case 'ERROR': {
-        const status = event.object as { message?: string; reason?: string; code?: number };
-        throw new GraphQLError(status.message ?? 'the watch failed', {
-          extensions: { code: status.code === 410 ? 'GONE' : 'UNAVAILABLE', reason: status.reason, httpStatus: status.code },
-        });
-      }
+const graphqlEvents = new WeakMap<KubeWatchEvent, GraphQLWatchEvent>();
+
+interface GraphQLWatchEvent {
+  type: string;
+  object: KubeObject | null;
+  resourceVersion: string | null;
+}
+
+function graphqlEventOf(event: KubeWatchEvent): GraphQLWatchEvent {
+  let e = graphqlEvents.get(event);
+  if (!e) graphqlEvents.set(event, (e = toGraphQLEvent(event)));
+  return e;
+}
+
+/** Kubernetes watch event → GraphQL event; the initial-state bookmark becomes INITIAL_STATE_DONE. */
+function toGraphQLEvent(event: KubeWatchEvent): GraphQLWatchEvent {
+  const metadata = (event.object?.['metadata'] ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
+  const resourceVersion = event.resourceVersion ?? metadata.resourceVersion ?? null;
+  switch (event.type) {
+    case 'ADDED':
+    case 'MODIFIED':
+    case 'DELETED':
+      return { type: event.type, object: event.object, resourceVersion };
+    case 'BOOKMARK':
+      if (metadata.annotations?.[INITIAL_EVENTS_END] === 'true') return { type: 'INITIAL_STATE_DONE', object: null, resourceVersion };
+      return { type: 'BOOKMARK', object: null, resourceVersion };
+    case 'ERROR': {
+      const status = event.object as { message?: string; reason?: string; code?: number };
+      throw new GraphQLError(status.message ?? 'the watch failed', {
+        extensions: { code: status.code === 410 ? 'GONE' : 'UNAVAILABLE', reason: status.reason, httpStatus: status.code },
+      });
     }
-    return undefined;
-  });
+  }
 }
 
 function badInput(message: string): GraphQLError {

@@ -21,6 +21,7 @@ import type {
   GraphQLInputType,
   GraphQLOutputType,
 } from 'graphql';
+import { stringify as stringifyYaml } from 'yaml';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { pascalPart } from '../model/graphql-names.ts';
 import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
@@ -53,6 +54,26 @@ interface Built {
 }
 
 type Source = Record<string, unknown>;
+
+/**
+ * The object as `kubectl get -o yaml` shows it: keys sorted, managedFields left out, integers
+ * with every digit (big ones are bigint in memory, which the yaml library writes as digits).
+ * Named `yaml`, or `yaml_` in the rare CRD whose top level declares a `yaml` property.
+ */
+function addYamlField(fields: GraphQLFieldConfigMap<Source, unknown>): void {
+  const name = fields['yaml'] === undefined ? 'yaml' : 'yaml_';
+  fields[name] = {
+    type: new GraphQLNonNull(GraphQLString),
+    description: 'The object as Kubernetes YAML, as `kubectl get -o yaml` shows it (without managedFields).',
+    resolve: (src) => kubectlYaml(src),
+  };
+}
+
+export function kubectlYaml(object: Source): string {
+  const metadata = object['metadata'] as Record<string, unknown> | undefined;
+  const shown = metadata && 'managedFields' in metadata ? { ...object, metadata: { ...metadata, managedFields: undefined } } : object;
+  return stringifyYaml(shown, { aliasDuplicateObjects: false, sortMapEntries: true, lineWidth: 0 });
+}
 
 /** The object type implements KubernetesResource, with the relation fields of `relations`. */
 export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
@@ -192,6 +213,7 @@ class VersionTypeBuilder {
         description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
       };
     }
+    if (slot.length === 0) addYamlField(outFields);
     const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
     const root = slot.length === 0;
     const out = new GraphQLObjectType<Source, unknown>({

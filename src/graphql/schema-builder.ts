@@ -2,14 +2,15 @@
 // are cached by the CRD's content hash, so rebuilding after one CRD changes only builds that
 // CRD and reassembles the root types.
 
-import { getNamedType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
+import { getNamedType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
 import type { GraphQLNamedType, GraphQLType } from 'graphql';
-import type { GraphQLFieldConfigMap } from 'graphql';
+import type { GraphQLFieldConfig, GraphQLFieldConfigMap } from 'graphql';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { notImplementedOperations } from './not-implemented-operations.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
+import { applyYamlField, ApplyYamlResultType } from './apply-yaml.ts';
 import { buildResourceFields } from './resource-fields.ts';
 import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
@@ -125,8 +126,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       fragments.sort((a, b) => compareCodeUnits(a.model.crdName, b.model.crdName));
       // With a trusted builder (assumeValid), a few changed CRDs patch the previous schema's type
       // map instead of letting graphql-js walk every type of every CRD again.
-      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, relations) : undefined;
-      const schema = patched ?? assemble(fragments, options.assumeValid === true, relations);
+      const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, relations, operations) : undefined;
+      const schema = patched ?? assemble(fragments, options.assumeValid === true, relations, operations);
       lastBuild = patched ? 'patched' : 'full';
       // After a full build the reference counts are computed when the next change needs them, so a
       // first build (or one after many changes) does not pay for a walk it may never use.
@@ -182,7 +183,7 @@ interface SchemaInternals {
   __validationErrors?: readonly unknown[];
 }
 
-const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations)).getTypeMap()));
+const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations), notImplementedOperations).getTypeMap()));
 const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
 
 /** The named types a fragment's root fields reach, beyond those every schema has. */
@@ -227,7 +228,7 @@ function countTypes(fragments: readonly Fragment[]): Map<string, number> {
  * the previous one minus the types only removed fragments reached, plus those of added fragments.
  * Returns undefined (build from scratch) when too much changed or a name would clash.
  */
-function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relations: RelationTypes): GraphQLSchema | undefined {
+function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relations: RelationTypes, operations: ResourceOperations): GraphQLSchema | undefined {
   const next = new Set(fragments);
   const removed = [...prev.fragments].filter((f) => !next.has(f));
   const added = fragments.filter((f) => !prev.fragments.has(f));
@@ -262,7 +263,7 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relati
       typeMap[t.name] = t;
     }
   }
-  const roots = assembleConfig(fragments);
+  const roots = assembleConfig(fragments, operations);
   for (const name of ['Query', 'Mutation', 'Subscription'] as const) delete typeMap[name];
   typeMap['Query'] = roots.query;
   if (roots.mutation) typeMap['Mutation'] = roots.mutation;
@@ -357,26 +358,34 @@ const overlayDepth = new WeakMap<object, number>();
 // A lookup through 16 overlays costs a microsecond; a flattening copy of a big map, ~100 ms.
 const maxOverlayDepth = 16;
 
-function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes): GraphQLSchema {
-  const roots = assembleConfig(fragments);
+function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes, operations: ResourceOperations): GraphQLSchema {
+  const roots = assembleConfig(fragments, operations);
   return new GraphQLSchema({
     query: roots.query,
     ...(roots.mutation ? { mutation: roots.mutation } : {}),
     ...(roots.subscription ? { subscription: roots.subscription } : {}),
-    types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations)],
+    // applyYaml's result type in every schema, so a patched schema never misses it.
+    types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations), ApplyYamlResultType],
     assumeValid,
   });
 }
 
-function assembleConfig(fragments: readonly Fragment[]): { query: GraphQLObjectType; mutation?: GraphQLObjectType; subscription?: GraphQLObjectType } {
+function assembleConfig(fragments: readonly Fragment[], operations: ResourceOperations): { query: GraphQLObjectType; mutation?: GraphQLObjectType; subscription?: GraphQLObjectType } {
   const query: GraphQLFieldConfigMap<unknown, unknown> = {
     apiResources: {
       type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceInfoType))),
       description: 'The custom resources this schema exposes, with the names of their types and root fields.',
       resolve: () => fragments.map(resourceInfo),
     },
+    resourcesInCategory: {
+      type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceInfoType))),
+      description: 'The custom resources of a kubectl category (`kubectl get <category>`): those whose CRD lists it in spec.names.categories, e.g. `all`.',
+      args: { category: { type: new GraphQLNonNull(GraphQLString) } },
+      resolve: (_src, args: { category: string }) => fragments.filter((f) => f.model.categories.includes(args.category)).map(resourceInfo),
+    },
   };
   const mutation: GraphQLFieldConfigMap<unknown, unknown> = {};
+  if (fragments.length > 0) mutation['applyYaml'] = applyYamlField(fragments.map((f) => f.model), operations) as GraphQLFieldConfig<unknown, unknown>;
   const subscription: GraphQLFieldConfigMap<unknown, unknown> = {};
   for (const { fields } of fragments) {
     Object.assign(query, fields.query);
@@ -403,6 +412,7 @@ function resourceInfo({ model, fields }: Fragment) {
     categories: model.categories,
     namespaced: model.scope === 'Namespaced',
     defaultVersion: fields.defaultVersion?.name ?? null,
+    listField: fields.defaultVersion ? rootFieldNames(model, undefined).list : null,
     versions: model.versions.map((v) => {
       const built = fields.versions.find((entry) => entry.version === v);
       return {
@@ -413,6 +423,7 @@ function resourceInfo({ model, fields }: Fragment) {
         deprecationWarning: v.deprecationWarning ?? null,
         typeName: built?.types.object.name ?? null,
         getField: v.served ? rootFieldNames(model, v.name).get : null,
+        listField: v.served ? rootFieldNames(model, v.name).list : null,
       };
     }),
   };

@@ -1,134 +1,128 @@
-// Subscribers of one resource get the same events from the shared watch, and many of them send
-// the same subscription document. Executing the selection set once per (event, operation) instead
-// of once per subscriber keeps the cost of an event nearly independent of the audience size. The
-// subscribers of an event run within moments of each other, so a small recent-results cache is
-// enough and memory stays bounded.
-import { createSourceEventStream, execute, print, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { bigintAsNumber, stringifyJson } from '../kube/lossless-json.ts';
-import { mapStream } from '../streams/map-stream.ts';
-import { isRelationField } from './relation-types.ts';
-
-const printed = new WeakMap<DocumentNode, string>();
-const objectIds = new WeakMap<object, number>();
-let nextObjectId = 1;
-// Plain Maps evicted oldest-first, not lru-cache: this runs per event and subscriber on the
-// fan-out path measured in BENCHMARKS.md, and a result is only wanted within moments of its first use.
-const recent = new Map<string, ExecutionResult | Promise<ExecutionResult>>();
-const maxRecent = 1024;
-
-const operationIds = new Map<string, number>();
-let nextOperationId = 1;
-
-/**
- * A short id for an operation (document, name, variables): the per-event cache key is built for
- * every subscriber of every event, so it must not carry the whole document text.
- */
-function operationKey(args: ExecutionArgs): number {
-  let text = printed.get(args.document);
-  if (text === undefined) {
-    text = print(args.document);
-    printed.set(args.document, text);
-  }
-  const full = `${args.operationName ?? ''}\u0000${stringifyJson(args.variableValues ?? {})}\u0000${text}`;
-  let id = operationIds.get(full);
-  if (id === undefined) {
-    id = nextOperationId++;
-    operationIds.set(full, id);
-    // Bounded: ids of operations not seen for long are dropped (a re-subscription gets a new id).
-    if (operationIds.size > 10_000) operationIds.delete(operationIds.keys().next().value!);
-  }
-  return id;
-}
-
-const relationDocuments = new WeakMap<DocumentNode, boolean>();
-
-/** Whether the document selects a relation field anywhere (fragments included). */
-function selectsRelations(schema: GraphQLSchema, document: DocumentNode): boolean {
-  let found = relationDocuments.get(document);
-  if (found === undefined) {
-    found = false;
-    const typeInfo = new TypeInfo(schema);
-    visit(document, visitWithTypeInfo(typeInfo, {
-      Field: () => {
-        const def = typeInfo.getFieldDef();
-        if (def && isRelationField(def)) found = true;
-      },
-    }));
-    relationDocuments.set(document, found);
-  }
-  return found;
-}
-
-/**
- * Relation fields are read as the subscriber: a result that selects them is shared only between
- * subscribers acting as the same Kubernetes identity.
- */
-function audienceKey(args: ExecutionArgs): string {
-  if (!selectsRelations(args.schema, args.document)) return '';
-  const identity = (args.contextValue as { identity?: unknown } | undefined)?.identity;
-  return identity === undefined ? '-' : JSON.stringify(identity);
-}
+// Subscribers of one resource get the same event objects from the shared watch, and many of them
+// send the same operation. Subscribers of the same operation (schema, document, operation name,
+// variables) form a group; the group executes its selection set once per event and serializes
+// the result once, and a transport writes those bytes to every member's connection, after each
+// member's own frame prefix. The cost of an event is then one execution per distinct operation
+// plus one socket write per subscriber.
+//
+// A selection is shared only when no field in it depends on the caller: a field whose resolver
+// reads the caller's context (a relation listed as the caller, say) is marked
+// `extensions: { callerDependent: true }` by its builder, and an operation selecting one gets a
+// group of its own per subscriber.
+import {
+  execute, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError,
+  type GraphQLSchema,
+} from 'graphql';
+import { stringifyJson } from '../kube/lossless-json.ts';
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
-/** Results handed to more than one subscriber; their JSON is written once (see transports/graphql-ws-server.ts). */
-export const sharedResults = new WeakSet<object>();
+/** Recent payloads a group keeps: members catching up at different places in the stream still share most. */
+const maxPayloadsPerGroup = 16;
 
-/** graphql-ws's `subscribe`, with results shared between subscribers of the same event and operation. */
-export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
-  const source = await createSourceEventStream(args);
-  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
-  const opKey = `${operationKey(args)}\u0000${audienceKey(args)}`;
-  return mapStream(source as AsyncIterable<{ type?: string; object?: object | null; resourceVersion?: string }>, (event) => {
-    // The event's object is the watch hub's, the same instance for every subscriber.
-    const shared = event?.object;
-    if (!shared || typeof shared !== 'object') return execute({ ...args, rootValue: event });
-    let id = objectIds.get(shared);
-    if (id === undefined) objectIds.set(shared, (id = nextObjectId++));
-    const key = `${id}\u0000${event.type}\u0000${event.resourceVersion ?? ''}\u0000${opKey}`;
-    const hit = recent.get(key);
+export interface SharedSelectionsOptions {
+  /** The errors of a result as the client gets them (default: GraphQLError#toJSON). */
+  formatErrors?(errors: readonly GraphQLError[], args: ExecutionArgs): unknown[];
+}
+
+export type Payload = Buffer | Promise<Buffer>;
+
+/** One group: an operation and the recent payloads of its events. */
+export class SharedSelection {
+  private readonly args: ExecutionArgs;
+  private readonly opts: SharedSelectionsOptions;
+  private readonly payloads = new Map<object, Payload>();
+  private readonly onIdle: () => void;
+  private members = 0;
+
+  constructor(args: ExecutionArgs, opts: SharedSelectionsOptions, onIdle: () => void) {
+    this.args = args;
+    this.opts = opts;
+    this.onIdle = onIdle;
+  }
+
+  join(): void {
+    this.members++;
+  }
+
+  leave(): void {
+    if (--this.members === 0) this.onIdle();
+  }
+
+  /** The serialized result (`{"data":…}`) of the operation for this event, executed once for the group. */
+  payloadOf(event: object): Payload {
+    const hit = this.payloads.get(event);
     if (hit) {
       sharedResultStats.shared++;
       return hit;
     }
     sharedResultStats.executed++;
-    const result = execute({ ...args, rootValue: event });
-    if (result instanceof Promise) void result.then((r) => sharedResults.add(r), () => {});
-    else sharedResults.add(result);
-    recent.set(key, result);
-    if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
-    return result;
-  });
-}
-
-const tokenOf = new WeakMap<object, string>();
-const textOf = new Map<string, string>();
-let nextToken = 1;
-const tokenPattern = /"\\u0000crdgate-result:(\d+)"/;
-
-/**
- * graphql-ws serializes every message it sends. For a shared result, the replacer puts a short
- * token where the payload goes, and `expandResultTokens` swaps the result's JSON (made once) in
- * on the way to the socket.
- */
-export function replaceSharedPayload(this: unknown, key: string, value: unknown): unknown {
-  if (key !== 'payload' || !value || typeof value !== 'object' || !sharedResults.has(value)) return bigintAsNumber(key, value);
-  let token = tokenOf.get(value);
-  if (token === undefined) {
-    token = String(nextToken++);
-    tokenOf.set(value, token);
-    textOf.set(token, stringifyJson(value));
-    sharedResultStats.serialized++;
-    if (textOf.size > maxRecent) textOf.delete(textOf.keys().next().value!);
+    const result = execute({ ...this.args, rootValue: event });
+    const payload = result instanceof Promise ? result.then((r) => this.serialize(r)) : this.serialize(result);
+    this.payloads.set(event, payload);
+    if (this.payloads.size > maxPayloadsPerGroup) this.payloads.delete(this.payloads.keys().next().value!);
+    return payload;
   }
-  return `\u0000crdgate-result:${token}`;
+
+  private serialize(result: ExecutionResult): Buffer {
+    sharedResultStats.serialized++;
+    const errors = result.errors?.length ? (this.opts.formatErrors?.(result.errors, this.args) ?? result.errors.map((e) => e.toJSON())) : undefined;
+    return Buffer.from(stringifyJson(errors ? { ...result, errors } : result));
+  }
 }
 
-export function expandResultTokens(data: string): string {
-  const m = tokenPattern.exec(data);
-  if (!m) return data;
-  const text = textOf.get(m[1]!);
-  // An evicted token can only belong to a message that is no longer being sent: drop it loudly.
-  if (text === undefined) throw new Error('a shared subscription result expired before it was sent');
-  return data.slice(0, m.index) + text + data.slice(m.index + m[0].length);
+/** The groups of a server: join() finds or makes the group of an operation. */
+export class SharedSelections {
+  private readonly groups = new Map<string, SharedSelection>();
+  private readonly opts: SharedSelectionsOptions;
+  private readonly schemaIds = new WeakMap<GraphQLSchema, number>();
+  private readonly shareable = new WeakMap<DocumentNode, boolean>();
+  private nextSchemaId = 1;
+  private nextPrivate = 1;
+
+  constructor(opts: SharedSelectionsOptions = {}) {
+    this.opts = opts;
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /** The group of this operation (`source` is its text); leave() it when the subscription ends. */
+  join(args: ExecutionArgs, source: string): SharedSelection {
+    let schemaId = this.schemaIds.get(args.schema);
+    if (schemaId === undefined) this.schemaIds.set(args.schema, (schemaId = this.nextSchemaId++));
+    let key = `${schemaId}\u0000${args.operationName ?? ''}\u0000${stringifyJson(args.variableValues ?? {})}\u0000${source}`;
+    if (!this.isShareable(args.schema, args.document)) key += `\u0000${this.nextPrivate++}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      const created = new SharedSelection(args, this.opts, () => {
+        if (this.groups.get(key) === created) this.groups.delete(key);
+      });
+      this.groups.set(key, (group = created));
+    }
+    group.join();
+    return group;
+  }
+
+  private isShareable(schema: GraphQLSchema, document: DocumentNode): boolean {
+    let known = this.shareable.get(document);
+    if (known === undefined) {
+      known = !selectsCallerDependentField(schema, document);
+      this.shareable.set(document, known);
+    }
+    return known;
+  }
+}
+
+/** Whether any field the document selects is marked as depending on the caller. */
+export function selectsCallerDependentField(schema: GraphQLSchema, document: DocumentNode): boolean {
+  const typeInfo = new TypeInfo(schema);
+  let found = false;
+  visit(document, visitWithTypeInfo(typeInfo, {
+    Field() {
+      if (typeInfo.getFieldDef()?.extensions?.['callerDependent'] === true) found = true;
+    },
+  }));
+  return found;
 }

@@ -222,6 +222,7 @@ export const ResourceVersionInfoType = new GraphQLObjectType({
     deprecationWarning: { type: GraphQLString },
     typeName: { type: GraphQLString, description: 'The GraphQL object type of this version, when served.' },
     getField: { type: GraphQLString, description: 'The Query field that reads one object of this version.' },
+    listField: { type: GraphQLString, description: 'The Query field that lists objects of this version.' },
   },
 });
 
@@ -238,6 +239,7 @@ export const ResourceInfoType = new GraphQLObjectType({
     categories: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))) },
     namespaced: { type: new GraphQLNonNull(GraphQLBoolean) },
     defaultVersion: { type: GraphQLString, description: 'The version behind the version-less root fields.' },
+    listField: { type: GraphQLString, description: 'The Query field that lists objects of the default version.' },
     versions: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ResourceVersionInfoType))) },
   },
 });

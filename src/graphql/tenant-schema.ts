@@ -29,7 +29,7 @@ export function refOf(r: ResourceModel): ResourceRef {
 
 /** The root fields ("Query.x") a tenant may use, and the CRDs it can see at all. */
 export function allowedRootFields(resources: readonly ResourceModel[], perms: AccessRights): { fields: Set<string>; crds: Set<string> } {
-  const fields = new Set<string>(['Query.apiResources']);
+  const fields = new Set<string>(['Query.apiResources', 'Query.resourcesInCategory']);
   const crds = new Set<string>();
   for (const r of resources) {
     const ref = refOf(r);
@@ -41,6 +41,8 @@ export function allowedRootFields(resources: readonly ResourceModel[], perms: Ac
       const names = rootFieldNames(r, version);
       for (const [op] of ops) fields.add(`${rootType(op)}.${names[op]}`);
     }
+    // applyYaml applies what the caller may patch (server-side apply is a patch).
+    if (ops.some(([op]) => op === 'patch')) fields.add('Mutation.applyYaml');
   }
   return { fields, crds };
 }
@@ -51,6 +53,11 @@ function rootType(op: keyof RootFieldNames): 'Query' | 'Mutation' | 'Subscriptio
   return 'Mutation';
 }
 
+interface ResourceInfo {
+  crdName: string;
+  listField: string | null;
+}
+
 export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, visibleCrds: ReadonlySet<string>): GraphQLSchema {
   const pick = (type: GraphQLObjectType | null | undefined, name: string): GraphQLObjectType | undefined => {
     if (!type) return undefined;
@@ -58,12 +65,13 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
     const fields: GraphQLFieldConfigMap<unknown, unknown> = {};
     for (const [field, cfg] of Object.entries(config.fields)) {
       if (!allowed.has(`${name}.${field}`)) continue;
-      if (name === 'Query' && field === 'apiResources' && cfg.resolve) {
+      if (name === 'Query' && (field === 'apiResources' || field === 'resourcesInCategory') && cfg.resolve) {
         const inner = cfg.resolve;
-        fields[field] = {
-          ...cfg,
-          resolve: async (...args) => ((await inner(...args)) as { crdName: string }[]).filter((r) => visibleCrds.has(r.crdName)),
-        };
+        // A category lists what the tenant may list, as kubectl get <category> would.
+        const shown = field === 'apiResources'
+          ? (r: ResourceInfo) => visibleCrds.has(r.crdName)
+          : (r: ResourceInfo) => visibleCrds.has(r.crdName) && r.listField !== null && allowed.has(`Query.${r.listField}`);
+        fields[field] = { ...cfg, resolve: async (...args) => ((await inner(...args)) as ResourceInfo[]).filter(shown) };
       } else fields[field] = cfg;
     }
     return Object.keys(fields).length ? new GraphQLObjectType({ ...config, fields }) : undefined;

@@ -68,6 +68,9 @@ export interface WatchEvent<T = Record<string, unknown>> {
   object: T;
 }
 
+/** Called per watch event with the size of its JSON line; a returned promise pauses the stream until it settles. */
+export type WatchEventHandler<T> = (e: WatchEvent<T>, bytes: number) => void | Promise<void>;
+
 export interface KubeClientOptions {
   /** Deadline of every non-watch call. */
   timeoutMs?: number;
@@ -121,7 +124,7 @@ export class KubeClient {
    * watch normally (timeoutSeconds elapsed); rejects with KubeApiError when it cannot be opened or
    * the server sends an ERROR event (e.g. 410 Gone), or with code 0 on a broken connection.
    */
-  async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: (e: WatchEvent<T>) => void; onOpen?: () => void; idleTimeoutMs?: number }): Promise<void> {
+  async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: WatchEventHandler<T>; onOpen?: () => void; idleTimeoutMs?: number }): Promise<void> {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(opts.signal?.reason);
     if (opts.signal?.aborted) controller.abort(opts.signal.reason);
@@ -168,7 +171,10 @@ export class KubeClient {
             const st = event.object as KubeStatus;
             throw new KubeApiError(st.code ?? 500, st);
           }
-          opts.onEvent(event);
+          // A handler that returns a promise holds the stream until it settles: the apiserver's
+          // writes back up over TCP instead of piling up here.
+          const held = opts.onEvent(event, line.length);
+          if (held) await held;
         }
         // A response cut short (the connection dropped) ends like a normal close in readline.
         if (!response.complete) throw new Error('the watch connection was closed before the server ended it');

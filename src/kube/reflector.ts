@@ -45,12 +45,16 @@ export interface ListWatchSource<T> {
    * Resolves when the server ends the watch normally; rejects on any error (410 as KubeApiError).
    * Calls onOpen once the server has accepted the watch.
    */
-  watch(resourceVersion: string, timeoutSeconds: number, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
+  watch(resourceVersion: string, timeoutSeconds: number, onEvent: (e: WatchEvent<T>, bytes?: number) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
+/**
+ * A change of the store. `previous` is the object the store held for the key before (absent for
+ * ADDED); `bytes` the size of the event's JSON when it came off a watch.
+ */
 export type ReflectorEvent<T> =
-  | { type: 'ADDED' | 'MODIFIED'; object: T; previous?: T; synthetic: boolean }
-  | { type: 'DELETED'; object: T; synthetic: boolean };
+  | { type: 'ADDED' | 'MODIFIED'; object: T; previous?: T; synthetic: boolean; bytes?: number }
+  | { type: 'DELETED'; object: T; previous?: T; synthetic: boolean; bytes?: number };
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -71,6 +75,10 @@ export interface ReflectorOptions<T> {
   onEvent?(e: ReflectorEvent<T>): void;
   /** After every successful (re)list, once its events have been emitted. */
   onSynced?(): void;
+  /** A bookmark moved the resourceVersion forward. */
+  onBookmark?(resourceVersion: string): void;
+  /** A list succeeded or a watch was accepted: the apiserver answers again. */
+  onConnected?(): void;
   onError?(err: unknown, retryInMs: number): void;
   clock?: Clock;
   backoff?: BackoffPolicy;
@@ -155,6 +163,7 @@ export class Reflector<T> {
           this.connected = true;
           this.lastError = undefined;
           healthySince = this.clock.now();
+          this.opts.onConnected?.();
           this.opts.onSynced?.();
         }
         const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
@@ -162,12 +171,13 @@ export class Reflector<T> {
         this.stats.watches++;
         const watchStarted = this.clock.now();
         let received = 0;
-        await this.opts.source.watch(this.rv, timeout, (e) => {
+        await this.opts.source.watch(this.rv, timeout, (e, bytes) => {
           received++;
-          this.apply(e);
+          this.apply(e, bytes);
         }, signal, () => {
           this.connected = true;
           this.lastError = undefined;
+          this.opts.onConnected?.();
         });
         if (signal.aborted) return;
         if (received === 0 && this.clock.now() - watchStarted < 1000) {
@@ -205,24 +215,26 @@ export class Reflector<T> {
     return Math.min(b.maxMs, base + this.clock.random() * b.jitter * base);
   }
 
-  private apply(e: WatchEvent<T>): void {
+  private apply(e: WatchEvent<T>, bytes: number | undefined): void {
     const obj = e.object;
     const rv = this.opts.resourceVersionOf(obj);
     if (e.type === 'BOOKMARK') {
-      if (rv) this.rv = rv;
+      if (rv) {
+        this.rv = rv;
+        this.opts.onBookmark?.(rv);
+      }
       return;
     }
+    if (e.type !== 'ADDED' && e.type !== 'MODIFIED' && e.type !== 'DELETED') return;
     const key = this.opts.keyOf(obj);
-    if (e.type === 'ADDED' || e.type === 'MODIFIED') {
-      const previous = this.items.get(key);
-      this.items.set(key, obj);
-      if (rv) this.rv = rv;
-      this.opts.onEvent?.(previous === undefined ? { type: e.type, object: obj, synthetic: false } : { type: e.type, object: obj, previous, synthetic: false });
-    } else if (e.type === 'DELETED') {
-      this.items.delete(key);
-      if (rv) this.rv = rv;
-      this.opts.onEvent?.({ type: 'DELETED', object: obj, synthetic: false });
-    }
+    const previous = this.items.get(key);
+    if (e.type === 'DELETED') this.items.delete(key);
+    else this.items.set(key, obj);
+    if (rv) this.rv = rv;
+    const event = { type: e.type, object: obj, synthetic: false } as ReflectorEvent<T>;
+    if (previous !== undefined) event.previous = previous;
+    if (bytes !== undefined) event.bytes = bytes;
+    this.opts.onEvent?.(event);
   }
 
   /** Swaps in a fresh list, emitting what changed since the store we had. */
@@ -231,13 +243,16 @@ export class Reflector<T> {
     for (const obj of list) fresh.set(this.opts.keyOf(obj), obj);
     const events: ReflectorEvent<T>[] = [];
     for (const [key, old] of this.items) {
-      if (!fresh.has(key)) events.push({ type: 'DELETED', object: old, synthetic: true });
+      if (!fresh.has(key)) events.push({ type: 'DELETED', object: old, previous: old, synthetic: true });
     }
     for (const [key, obj] of fresh) {
       const old = this.items.get(key);
       if (old === undefined) events.push({ type: 'ADDED', object: obj, synthetic: true });
       else if (this.opts.resourceVersionOf(old) !== this.opts.resourceVersionOf(obj)) {
         events.push({ type: 'MODIFIED', object: obj, previous: old, synthetic: true });
+      } else {
+        // Unchanged: the instance consumers already hold stays, and the new copy is garbage.
+        fresh.set(key, old);
       }
     }
     this.items.clear();

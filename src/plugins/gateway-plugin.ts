@@ -10,6 +10,7 @@ import type { KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
+import type { RequestRecord, RequestStart } from './request-tracker.ts';
 
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
@@ -48,17 +49,35 @@ export interface GatewayPlugin {
   /** Express middleware that runs before every route (request ids, logs, metrics). */
   middleware?: RequestHandler[];
   /**
+   * Called once per HTTP request when its response is finished (or the client left), with what is
+   * known about it. One tracker feeds every plugin that has this hook.
+   */
+  onRequestDone?(record: RequestRecord): void;
+  /** Called once per HTTP request as it comes in (its headers are in), before any route. */
+  onRequestStart?(start: RequestStart): void;
+  /**
    * Sees the gateway's parts once they exist (gauges read their stats), before `apollo` is read.
    */
   attach?(parts: GatewayParts): void;
   /** Called when the gateway stops. */
   stop?(): Promise<void> | void;
   /**
-   * Checks an operation arriving over WebSocket (where Apollo's request pipeline does not run)
-   * once it has parsed and validated; throwing an ApiError refuses it.
+   * Checks every operation (over HTTP and WebSocket) once it has parsed and validated; throwing an
+   * ApiError refuses it. Runs for every request: keep it cheap, remember per document what can be.
    */
-  checkOperation?(args: { schema: GraphQLSchema; document: DocumentNode; source: string; operationName: string | null | undefined; variables: Record<string, unknown> | undefined; context: CallerContext }): void;
+  checkOperation?: OperationCheck;
 }
+
+export interface OperationCheckArgs {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  source: string;
+  operationName: string | null | undefined;
+  variables: Record<string, unknown> | undefined;
+  context: CallerContext;
+}
+
+export type OperationCheck = (args: OperationCheckArgs) => void;
 
 /** Merges the Apollo settings of several plugins into one set. */
 export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtras {

@@ -16,7 +16,6 @@ import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
-import { requestTracker } from './request-logging.ts';
 
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop lag, GC); default true. */
@@ -92,9 +91,6 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const { observe, kubeSeconds, rebuildSeconds } = requestMetrics(registry);
-  const tracker = requestTracker((r) => {
-    if (r.type) observe(r.type, r.code, r.durationMs / 1000);
-  });
   const handler: RequestHandler = async (_req, res, next) => {
     try {
       const text = await registry.metrics();
@@ -107,16 +103,18 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   let stopLive: (() => void) | undefined;
   gatewayGauges(registry, () => parts);
   const listener = metricsListener(registry);
-  const middleware: RequestHandler[] = [tracker.middleware];
+  const middleware: RequestHandler[] = [];
   if (opts.onMainPort) {
-    middleware.unshift((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
+    middleware.push((req, res, next) => (req.method === 'GET' && req.path === '/metrics' ? handler(req, res, next) : next()));
   }
   return {
     name: 'metrics',
     registry,
     handler,
     middleware,
-    apollo: { plugins: [tracker.apollo] },
+    onRequestDone: (r) => {
+      if (r.type) observe(r.type, r.code, r.durationMs / 1000);
+    },
     wrapClient: (client) => timedClient(client, kubeSeconds),
     wrapOperations: (ops) => timedSubscriptions(ops, observe),
     attach(p) {
@@ -180,9 +178,16 @@ function gatewayGauges(registry: Registry, partsOf: () => GatewayParts | undefin
     collect() { this.set(hubStats()?.subscribers ?? 0); } });
   new Gauge({ name: 'crdgate_upstream_watches', help: 'Open upstream Kubernetes watches of the watch hub (one per resource and namespace scope)', registers: [registry],
     collect() { this.set(hubStats()?.upstreams ?? 0); } });
+  new Gauge({ name: 'crdgate_watch_upstream_bytes', help: 'Bytes an upstream watch holds: the objects of its store and its resume window', labelNames: ['resource', 'namespace'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of partsOf()?.operations.hub.upstreamStats() ?? []) {
+        this.set({ resource: `${u.key.plural}.${u.key.group}/${u.key.version}`, namespace: u.key.namespace ?? '' }, u.storeBytes + u.windowBytes);
+      }
+    } });
   mirroredCounter(registry, 'crdgate_upstream_watches_started_total', 'Upstream watches started by the watch hub', () => hubStats()?.upstreamsStarted ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
-  mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events dropped because a subscriber\'s queue was full', () => hubStats()?.eventsDropped ?? 0);
+  mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events slow consumers were cut off from (the one that crossed the byte bound, or the backlog they had yet to receive)', () => hubStats()?.eventsDropped ?? 0);
   mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);
   queryCacheGauges(registry, partsOf);
   // sharedResultStats is per process: with several gateways in one process they share it.

@@ -211,9 +211,10 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
     name: 'persisted-operations',
     cache,
     documents,
-    // WebSocket operations do not pass Apollo's plugins: the allow-list is checked here for them.
-    checkOperation: ({ source }) => {
-      if (mode === 'allow-list' && !byId.has(sha256Hex(source)) && !bodies.has(source)) throw notAllowedError();
+    // WebSocket operations do not pass Apollo's plugins: the allow-list is checked here for them
+    // (HTTP requests were checked before their document was parsed).
+    checkOperation: ({ source, context }) => {
+      if (mode === 'allow-list' && context.transport === 'ws' && !byId.has(sha256Hex(source)) && !bodies.has(source)) throw notAllowedError();
     },
     apollo: {
       plugins: [plugin],

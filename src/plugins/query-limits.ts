@@ -3,7 +3,6 @@
 // rules), tokens (graphql-js' own parser limit), and a cost where a list field counts once per
 // object of the page it asks for. Introspection and "Did you mean …?" suggestions are off in
 // production mode. Every refusal is the catalog's BAD_REQUEST and names the limit and its setting.
-import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
@@ -14,8 +13,7 @@ import {
 } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import { tenantQueryLimitKeys } from '../contract/caller-context.ts';
-import type { CallerContext } from '../contract/caller-context.ts';
-import type { ApolloExtras, GatewayPlugin } from './gateway-plugin.ts';
+import type { ApolloExtras, GatewayPlugin, OperationCheck } from './gateway-plugin.ts';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -206,17 +204,17 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   let widest: QueryLimits = limits;
   const narrower = narrowerLimitCheck();
 
-  const check: OperationCheck = (schema, document, source, operationName, variables, context) => {
-    const own = context.limits ?? {};
-    const effective: QueryLimits = context.limits ? { ...limits, ...own } : limits;
-    const sourceOf = (k: keyof QueryLimits): LimitSource => (own[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
-    narrower(schema, document, source, effective, widest, sourceOf);
+  const check: OperationCheck = ({ schema, document, source, operationName, variables, context }) => {
+    const own = context.limits;
+    const effective: QueryLimits = own ? { ...limits, ...own } : limits;
+    const sourceOf = (k: keyof QueryLimits): LimitSource => (own?.[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
+    // Without a tenant rule of its own and without wider tenant rules, the shared validation applied the caller's limits.
+    if (own || widest !== limits) narrower(schema, document, source, effective, widest, sourceOf);
     const cost = operationCost(schema, document, operationName, variables, limits);
     if (cost > effective.maxCost) {
       const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, sourceOf('maxCost'));
-      throw Object.assign(e, { cost });
+      throw new ApiError(e.code, e.message, { ...e.details, cost });
     }
-    return cost;
   };
 
   return {
@@ -224,9 +222,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     attach({ tenants }) {
       widest = widestLimits(limits, tenants?.tenants ?? []);
     },
-    checkOperation: ({ schema, document, source, operationName, variables, context }) => {
-      check(schema, document, source, operationName, variables, context);
-    },
+    checkOperation: check,
     // A list without limit/first gets the page the cost was computed for, so the cost is honest
     // and no request can pull a whole collection in one answer.
     wrapOperations: (ops) => ({
@@ -238,21 +234,21 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     }),
     // Read once the gateway has attached its parts (and so its tenants): the widest limits.
     get apollo() {
-      return apolloExtras(widest, limits, local, httpCheck(check));
+      return apolloExtras(widest, limits, local);
     },
   };
 }
 
-type OperationCheck = (schema: GraphQLSchema, document: DocumentNode, source: string, operationName: string | null | undefined,
-  variables: Record<string, unknown> | undefined, context: CallerContext) => number;
-
 /** Parsing and shared validation must let the widest tenant's documents through. */
 function widestLimits(limits: QueryLimits, rules: readonly { limits?: Partial<Record<string, number>> }[]): QueryLimits {
-  const w = { ...limits };
+  let w = limits;
   for (const rule of rules) {
     for (const k of tenantQueryLimitKeys) {
       const n = rule.limits?.[k];
-      if (n !== undefined && n > w[k]) w[k] = n;
+      if (n !== undefined && n > w[k]) {
+        if (w === limits) w = { ...limits };
+        w[k] = n;
+      }
     }
   }
   return w;
@@ -290,29 +286,7 @@ function narrowerLimitCheck() {
   };
 }
 
-/** The check over HTTP, once Apollo knows the operation: a refusal is a 400 with the cost when it was the cost. */
-function httpCheck(check: OperationCheck): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation(rc) {
-          try {
-            check(rc.schema, rc.document, rc.source ?? '', rc.operationName, rc.request.variables, rc.contextValue as CallerContext);
-          } catch (err) {
-            if (!(err instanceof ApiError)) throw err;
-            const cost = (err as { cost?: number }).cost;
-            throw new GraphQLError(err.message, {
-              originalError: err,
-              extensions: { ...err.extensions, ...(cost === undefined ? {} : { cost }), http: { status: 400, headers: new HeaderMap() } },
-            });
-          }
-        },
-      };
-    },
-  };
-}
-
-function apolloExtras(w: QueryLimits, limits: QueryLimits, local: boolean, check: ApolloServerPlugin): ApolloExtras {
+function apolloExtras(w: QueryLimits, limits: QueryLimits, local: boolean): ApolloExtras {
   // What refuses here is the widest limit: the gateway's, or a tenant rule's above it.
   const sourceOf = (k: keyof QueryLimits): LimitSource => (w[k] > limits[k] ? 'widest' : 'gateway');
   return {
@@ -321,7 +295,6 @@ function apolloExtras(w: QueryLimits, limits: QueryLimits, local: boolean, check
     // Refused before parsing: deeper than any selection the depth limit lets through, allowing
     // for inline fragments and nested argument values.
     maxNesting: w.maxDepth + NESTING_BEYOND_DEPTH,
-    plugins: [check],
     introspection: local,
     hideSchemaDetailsFromClientErrors: !local,
     formatError: (formatted, error) => formatLimitError(formatted, error, local, sourceOf),

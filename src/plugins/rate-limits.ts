@@ -15,6 +15,7 @@ import { tenantBudgetKeys } from '../contract/caller-context.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
+import type { WatchFeed } from '../contract/operations.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 
 export interface RateLimits {
@@ -272,8 +273,11 @@ export function budgetedOperations(ops: GatewayOperations, budgets: Budgets): Ga
   wrapped.watch = async (req: Parameters<GatewayOperations['watch']>[0]) => {
     const release = await budgets.openWatch(req.context.tenant ?? '');
     try {
-      const inner = await ops.watch(req);
-      return releasing(inner, release, release.lost);
+      const feed = await ops.watch(req);
+      // The slot is given back when the watch ends, however it ends.
+      feed.onClose(release);
+      if (release.lost) endWhenLost(feed, release.lost);
+      return feed;
     } catch (err) {
       release();
       throw err;
@@ -283,47 +287,19 @@ export function budgetedOperations(ops: GatewayOperations, budgets: Budgets): Ga
 }
 
 /**
- * An iterable that calls release once its iterator finishes, fails or is returned. When `lost`
- * aborts (a shared watch slot whose lease could not be renewed), it ends with UNAVAILABLE: the
- * slot may already be someone else's, and a budget is never exceeded silently.
+ * When `lost` aborts (a shared watch slot whose lease could not be renewed), the watch ends with
+ * UNAVAILABLE: the slot may already be someone else's, and a budget is never exceeded silently.
  */
-function releasing<T>(inner: AsyncIterable<T>, release: () => void, lost?: AbortSignal): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = inner[Symbol.asyncIterator]();
-      const whenLost = lost && new Promise<never>((_, reject) => {
-        const fail = () => reject(new ApiError('UNAVAILABLE',
-          'this subscription lost its slot in the tenant\'s shared watch budget (the shared state was unreachable for too long); subscribe again',
-          { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }));
-        if (lost.aborted) fail();
-        else lost.addEventListener('abort', fail, { once: true });
-      });
-      // Observed by next(); without this a loss between two next() calls would be unhandled.
-      whenLost?.catch(() => {});
-      return {
-        async next() {
-          try {
-            const r = await (whenLost ? Promise.race([it.next(), whenLost]) : it.next());
-            if (r.done) release();
-            return r;
-          } catch (err) {
-            release();
-            if (lost?.aborted) void it.return?.();
-            throw err;
-          }
-        },
-        async return(value?: unknown) {
-          release();
-          return (await it.return?.(value)) ?? { done: true, value: undefined as T };
-        },
-        async throw(err?: unknown) {
-          release();
-          if (it.throw) return it.throw(err);
-          throw err;
-        },
-      };
-    },
-  };
+function endWhenLost(feed: WatchFeed, lost: AbortSignal): void {
+  const fail = () => feed.fail(new ApiError('UNAVAILABLE',
+    'this subscription lost its slot in the tenant\'s shared watch budget (the shared state was unreachable for too long); subscribe again',
+    { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }));
+  if (lost.aborted) {
+    fail();
+    return;
+  }
+  lost.addEventListener('abort', fail, { once: true });
+  feed.onClose(() => lost.removeEventListener('abort', fail));
 }
 
 /**

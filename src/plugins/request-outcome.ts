@@ -1,7 +1,10 @@
-// The outcome of an HTTP request as the transport that answered it knows it: the error catalog's
-// code of an error answer. Transports note it when they answer; request logs and metrics read it
-// when the response is finished (res.locals: nothing reads a body back or wraps res.send).
+// The outcome of an HTTP request as the transport that answered it knows it: the GraphQL operation
+// it ran and the error catalog's code of an error answer. Transports note them as they go; request
+// logs, metrics and traces read them when the response is finished (res.locals: nothing reads a
+// body back, wraps res.send or hooks into the GraphQL pipeline a second time).
 import type { Response } from 'express';
+
+export type GraphQLOperationType = 'query' | 'mutation' | 'subscription';
 
 export function noteErrorCode(res: Response, code: string): void {
   res.locals.errorCode = code;
@@ -9,4 +12,14 @@ export function noteErrorCode(res: Response, code: string): void {
 
 export function errorCodeOf(res: Response): string | undefined {
   return res.locals.errorCode as string | undefined;
+}
+
+/** The GraphQL operation a request runs, once it is valid. */
+export function noteOperation(res: Response, type: GraphQLOperationType, name: string | undefined): void {
+  res.locals.operationType = type;
+  res.locals.operationName = name;
+}
+
+export function operationOf(res: Response): { type: GraphQLOperationType | undefined; name: string | undefined } {
+  return { type: res.locals.operationType as GraphQLOperationType | undefined, name: res.locals.operationName as string | undefined };
 }

@@ -34,7 +34,7 @@ import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
-import { requestTracker, type RequestRecord } from './request-logging.ts';
+import { outcomeOf } from './request-tracker.ts';
 
 // Attributes from the still-incubating semantic conventions, named here rather than imported from
 // the package's unstable entry point (its advice for libraries).
@@ -112,51 +112,41 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   // decision on to the apiserver.
   const sampleRoot = () => ratio >= 1 || (ratio > 0 && Math.random() < ratio);
 
-  // The request tracker (shared with logs and metrics) knows each request's operation, tenant and
-  // error code when it ends. It calls back from its own 'finish'/'close' listener, registered just
-  // before the span's (below), and an emit runs its listeners one after the other: the record it
-  // hands over is the one of the response whose span is ending next.
-  let finished: RequestRecord | undefined;
-  const tracker = requestTracker((r) => {
-    finished = r;
-  });
-
   const middleware: RequestHandler = (req, res, next) => {
     const route = apiRouteOf(req.path);
     if (!route) return next();
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    // Without a traceparent the propagator finds no parent: most requests skip its parsing.
+    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     if (!trace.getSpanContext(parent) && !sampleRoot()) return next();
-    tracker.middleware(req, res, () => {
-      const requestId = req.get('x-request-id') ?? '';
-      const span = tracer.startSpan(`${req.method} ${route}`, {
-        kind: SpanKind.SERVER,
-        attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId },
-      }, parent);
-      const state: RequestState = { open: true, span };
-      const end = () => {
-        if (!state.open) return;
-        state.open = false;
-        const rec = finished?.requestId === requestId ? finished : undefined;
-        finished = undefined;
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-        if (rec?.type && rec.type !== 'rest' && rec.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, rec.type);
-        if (rec?.tenant) span.setAttribute(ATTR_TENANT, rec.tenant);
-        const code = rec?.code ?? (res.statusCode >= 400 ? String(res.statusCode) : 'ok');
-        if (code !== 'ok') markError(span, code);
-        if (state.operation) endOperation(state, undefined);
-        span.end();
-      };
-      res.once('finish', end);
-      res.once('close', end);
-      contexts.with(trace.setSpan(parent, span).setValue(stateKey, state), next);
-    });
+    const requestId = req.get('x-request-id') ?? '';
+    const path = req.path;
+    const span = tracer.startSpan(`${req.method} ${route}`, {
+      kind: SpanKind.SERVER,
+      attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId },
+    }, parent);
+    const state: RequestState = { open: true, span };
+    const end = () => {
+      if (!state.open) return;
+      state.open = false;
+      // The operation, tenant and error code, as the transports noted them on the response.
+      const outcome = outcomeOf(res, path);
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+      if (outcome.type && outcome.type !== 'rest' && outcome.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, outcome.type);
+      if (outcome.tenant) span.setAttribute(ATTR_TENANT, outcome.tenant);
+      if (outcome.code !== 'ok') markError(span, outcome.code);
+      if (state.operation) endOperation(state, undefined);
+      span.end();
+    };
+    res.once('finish', end);
+    res.once('close', end);
+    contexts.with(trace.setSpan(parent, span).setValue(stateKey, state), next);
   };
 
   return {
     name: 'tracing',
     provider,
     middleware: [middleware],
-    apollo: { plugins: [tracker.apollo, operationSpans(tracer, contexts)] },
+    apollo: { plugins: [operationSpans(tracer, contexts)] },
     wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
     wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
     forceFlush: () => provider.forceFlush(),

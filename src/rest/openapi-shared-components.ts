@@ -110,6 +110,7 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
       retryAfterSeconds: { type: 'integer', description: 'TOO_MANY_REQUESTS: also sent as the Retry-After header.' },
       currentResourceVersion: { type: 'string', description: 'CONFLICT on a write: the resourceVersion of the object now.' },
       hint: { type: 'string', description: 'GONE: what to do next.' },
+      resourceVersion: { type: 'string', description: 'SLOW_CONSUMER, UNAVAILABLE of a watch: the resourceVersion of the last event delivered, to resume from.' },
       name: { type: 'string' },
       kind: { type: 'string' },
       group: { type: 'string' },

@@ -149,3 +149,25 @@ function answer(page: QueryPage, resourceVersion: string | undefined, fingerprin
   }
   return { metadata, items: page.items, cursors };
 }
+
+/**
+ * What a synced store that is already running holds of one resource version in a namespace (or
+ * in all of them), cut to the caller's scope; undefined when no such store runs or the scope
+ * needs the apiserver. Never starts a store: a read that only may use a cache must not cost a
+ * full list and watch.
+ */
+export function cachedObjects(caches: QueryCaches, key: Omit<WatchKey, 'namespace'>, namespaced: boolean, namespace: string | undefined,
+  scope: CacheScope): KubeObject[] | undefined {
+  if (scope.kind === 'apiserver') return undefined;
+  const own = namespaced && namespace !== undefined ? caches.peek({ ...key, namespace }) : undefined;
+  const store = own ?? caches.peek(key);
+  if (!store || store.closed) return undefined;
+  const ns = (o: KubeObject) => ((o['metadata'] ?? {}) as { namespace?: string }).namespace ?? '';
+  const items: KubeObject[] = [];
+  for (const o of store.values()) {
+    if (scope.kind === 'namespaces' && !scope.namespaces.has(ns(o))) continue;
+    if (namespaced && namespace !== undefined && ns(o) !== namespace) continue;
+    items.push(o);
+  }
+  return items;
+}

@@ -5,17 +5,17 @@
 // a filtered list the cache scope and the apiserver list it is given.
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import type { KubeList, KubeObject, KubeWatchEvent, ListArgs, OperationRequest, ResourceOperations, WatchArgs } from '../contract/operations.ts';
-import { mapStream } from '../streams/map-stream.ts';
+import type { KubeList, KubeObject, ListArgs, OperationRequest, ResourceOperations, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { WatchHub, type HubEvent, type WatchHubOptions } from './watch-hub.ts';
 import { pathSegment, ResourceService } from './resource-service.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { fieldPathMapper } from './field-path-mapper.ts';
 import { QueryCaches, type QueryCacheOptions } from './query-cache.ts';
 import { hubFeed } from './query-cache-feed.ts';
-import { createFilteredLists, isQueryList, type FilteredLists, type ListGuard } from './filtered-list.ts';
+import { cachedObjects, createFilteredLists, isQueryList, type CacheScope, type FilteredLists, type ListGuard } from './filtered-list.ts';
 import { ApiDiscovery, type ApiDiscoveryOptions } from './api-discovery.ts';
 import { kubeObjectReader, type ObjectReader } from './object-reader.ts';
+import type { ApiResource } from './api-discovery.ts';
 import { relationOperations } from './relation-service.ts';
 
 export interface GatewayOperations extends ResourceOperations<CallerContext> {
@@ -27,26 +27,30 @@ export interface GatewayOperations extends ResourceOperations<CallerContext> {
   readonly discovery: ApiDiscovery;
   /** Reads of any kind as the caller, which relations make (auth narrows its lists across namespaces). */
   readonly reader: ObjectReader;
+  /**
+   * What a running, synced query cache holds of a resource in a namespace (or all of them), cut
+   * to a scope; undefined when none runs. Starts nothing.
+   */
+  cachedObjects(resource: ApiResource, namespace: string | undefined, scope: CacheScope): readonly KubeObject[] | undefined;
 }
 
 type WatchReq = OperationRequest<WatchArgs, CallerContext>;
 
-/** How auth narrows and ends one watch on the shared upstream watch. */
+/** How auth narrows one watch on the shared upstream watch. */
 export interface WatchGuard {
   /**
-   * Checked for every event before it is queued: events the subscriber may not see never reach
-   * it. Read per event, so a check that reads the newest rules applies from the next event on.
+   * Checked for every event before it is delivered: events the subscriber may not see never
+   * reach it. Read per event, so a check that reads the newest rules applies from the next event
+   * on. It may read only the object's name, namespace and labels (see SubscribeOptions.filter).
    */
   visible?: (object: KubeObject) => boolean;
-  /** When it returns an error, the stream ends with that error instead of quietly (a revoked grant). */
-  endReason?: () => unknown;
-  /** Called once when the stream ends, however it ends. */
+  /** Called once when the watch ends, however it ends. */
   onEnd?: () => void;
 }
 
 export interface HubOperations extends GatewayOperations {
-  /** A watch on the shared upstream watch; return() on the stream ends the subscriber at once. */
-  watchGuarded(req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent>;
+  /** A watch on the shared upstream watch; fail() on the feed ends it with that error (a revoked grant). */
+  watchGuarded(req: WatchReq, guard: WatchGuard): WatchFeed;
   /** A list with where, orderBy or consistency CACHED, read where the guard allows. */
   queryList(req: OperationRequest<ListArgs, CallerContext>, guard: ListGuard): Promise<KubeList>;
 }
@@ -65,7 +69,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${pathSegment(key.namespace, 'namespace')}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, as the caller,
     // which either still has it (and sends exactly the events after it) or answers 410 Gone.
-    fallback: (key, o) => directWatch(service, key, o),
+    fallback: (key, o, onEvent, signal) => directWatch(service, key, o, onEvent, signal),
     ...opts.hub,
   });
 
@@ -75,10 +79,10 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
   // Without tenants every caller reads what the gateway sees.
   const unguarded: ListGuard = { scope: { kind: 'all' }, apiserverList: (r) => service.list(r) };
 
-  const watchGuarded = (req: WatchReq, guard: WatchGuard): AsyncIterableIterator<KubeWatchEvent> => {
+  const watchGuarded = (req: WatchReq, guard: WatchGuard): WatchFeed => {
     const a = req.args;
     if (req.namespace !== undefined) pathSegment(req.namespace, 'namespace');
-    const events = hub.subscribe(
+    const feed = hub.subscribe(
       { group: req.resource.group, version: req.version.name, plural: req.resource.plural, namespace: req.resource.scope === 'Namespaced' ? req.namespace : undefined },
       {
         labelSelector: a.labelSelector,
@@ -91,19 +95,22 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         filter: guard.visible,
       },
     );
-    return mapStream(events, (e): KubeWatchEvent => ({ type: e.type, object: e.object, resourceVersion: e.resourceVersion }),
-      { beforeEnd: guard.endReason, onEnd: guard.onEnd });
+    if (guard.onEnd) feed.onClose(guard.onEnd);
+    return feed;
   };
 
   const discovery = new ApiDiscovery(client, opts.discovery);
   const reader = kubeObjectReader(client);
+  const cached = (r: ApiResource, namespace: string | undefined, scope: CacheScope) =>
+    cachedObjects(caches, { group: r.group, version: r.version, plural: r.plural }, r.namespaced, namespace, scope);
   return {
     hub,
     service,
     queries: { caches, counters: filtered.counters },
     discovery,
     reader,
-    ...relationOperations({ discovery, reader }),
+    cachedObjects: cached,
+    ...relationOperations({ discovery, reader, cached: async (r, namespace) => cached(r, namespace, { kind: 'all' }) }),
     get: (r) => service.get(r),
     list: (r) => (isQueryList(r.args) ? filtered.list(r, unguarded) : service.list(r)),
     create: (r) => service.create(r),
@@ -120,8 +127,9 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
   };
 }
 
-async function* directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
-  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation }): AsyncIterable<HubEvent> {
+function directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
+  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation },
+  onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
   // The service builds the path from group, plural, scope and version name only.
   const req: WatchReq = {
     resource: { group: key.group, plural: key.plural, scope: key.namespace ? 'Namespaced' : 'Cluster' } as WatchReq['resource'],
@@ -130,9 +138,9 @@ async function* directWatch(service: ResourceService, key: { group: string; vers
     args: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true },
     context: { signal: o.signal, identity: o.identity },
   };
-  for await (const e of service.watch(req)) {
+  return service.watchDirect(req, (e) => {
+    if (e.type === 'ERROR') return;
     const rv = ((e.object.metadata ?? {}) as { resourceVersion?: string }).resourceVersion ?? '';
-    if (e.type === 'ERROR') continue;
-    yield { type: e.type, object: e.object, resourceVersion: rv };
-  }
+    return onEvent({ type: e.type, object: e.object, resourceVersion: rv });
+  }, signal);
 }

@@ -2,6 +2,13 @@
 // cluster-wide list, so the gateway lists each namespace the caller may list, as the caller, and
 // stitches the pages together. The continue token says which namespace to resume in, and carries
 // that namespace's own Kubernetes continue token.
+//
+// The pages are one snapshot, as a cluster-wide list would be: the first namespace's list fixes
+// the resourceVersion, and every other namespace is read at exactly that resourceVersion
+// (resourceVersionMatch=Exact, from etcd's history), so a watch from the list's resourceVersion
+// gets every change after it and no change the list already holds. When etcd has compacted that
+// resourceVersion away meanwhile, a listing started without a continue token starts over; one
+// paged with a continue token ends with GONE, as Kubernetes ends an expired continue token.
 import { ApiError } from '../api-errors.ts';
 import type { KubeList, ListArgs, OperationRequest } from '../contract/operations.ts';
 import type { ResourceService } from './resource-service.ts';
@@ -14,6 +21,8 @@ interface Position {
   ns: string;
   /** Its Kubernetes continue token, when the namespace was cut mid-way. */
   c?: string;
+  /** The resourceVersion of the snapshot (absent in tokens made before it was kept). */
+  rv?: string;
 }
 
 export function encodePosition(p: Position): string {
@@ -26,38 +35,75 @@ export function decodePosition(token: string): Position {
   }
   try {
     const p = JSON.parse(Buffer.from(token.slice(prefix.length), 'base64url').toString('utf8')) as Position;
-    if (typeof p.ns !== 'string' || (p.c !== undefined && typeof p.c !== 'string')) throw new Error('shape');
+    if (typeof p.ns !== 'string' || (p.c !== undefined && typeof p.c !== 'string') || (p.rv !== undefined && typeof p.rv !== 'string')) throw new Error('shape');
     return p;
   } catch {
     throw new ApiError('BAD_REQUEST', 'the continue token is malformed; restart the listing without it');
   }
 }
 
-export async function partitionedList(service: ResourceService, req: OperationRequest<ListArgs, CallerContext>, namespaces: readonly string[]): Promise<KubeList> {
+/** How often a listing without a continue token starts over when its snapshot is compacted away. */
+const restarts = 3;
+
+export async function partitionedList(service: Pick<ResourceService, 'list'>, req: OperationRequest<ListArgs, CallerContext>, namespaces: readonly string[]): Promise<KubeList> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await listSnapshot(service, req, namespaces);
+    } catch (err) {
+      if (!(err instanceof SnapshotGone)) throw err;
+      if (req.args.continue) {
+        throw new ApiError('GONE', `the continue token has expired (${err.cause.message}); restart the listing without a continue token`,
+          { ...err.cause.details, hint: 'restart the listing from the first page' }, { cause: err.cause });
+      }
+      if (attempt + 1 >= restarts) throw err.cause;
+    }
+  }
+}
+
+/** etcd no longer has the snapshot's resourceVersion. */
+class SnapshotGone extends Error {
+  declare readonly cause: ApiError;
+  constructor(cause: ApiError) {
+    super(cause.message, { cause });
+  }
+}
+
+async function listSnapshot(service: Pick<ResourceService, 'list'>, req: OperationRequest<ListArgs, CallerContext>, namespaces: readonly string[]): Promise<KubeList> {
   const sorted = [...namespaces].sort();
   const a = req.args;
   const limit = a.limit && a.limit > 0 ? a.limit : undefined;
   const from = a.continue ? decodePosition(a.continue) : undefined;
   const items: KubeList['items'][number][] = [];
-  let resourceVersion: string | undefined;
+  // A caller's own Exact resourceVersion is the snapshot; else the first list fixes it.
+  let resourceVersion = from?.rv ?? (a.resourceVersionMatch === 'Exact' ? a.resourceVersion : undefined);
   let next: Position | undefined;
   const todo = from ? sorted.filter((ns) => ns >= from.ns) : sorted;
   for (let i = 0; i < todo.length; i++) {
     const ns = todo[i]!;
     const remaining = limit === undefined ? undefined : limit - items.length;
-    const page = await service.list({
-      ...req,
-      namespace: ns,
-      args: { ...a, limit: remaining, continue: from && ns === from.ns ? from.c : undefined },
-    });
+    const cont = from && ns === from.ns ? from.c : undefined;
+    // A continue token carries its own resourceVersion; Kubernetes refuses both together.
+    const at: Partial<ListArgs> = cont ? { resourceVersion: undefined, resourceVersionMatch: undefined }
+      : resourceVersion !== undefined ? { resourceVersion, resourceVersionMatch: 'Exact' } : {};
+    let page: KubeList;
+    try {
+      page = await service.list({ ...req, namespace: ns, args: { ...a, limit: remaining, continue: cont, ...at } });
+    } catch (err) {
+      // An expired Kubernetes continue token, or the caller's own Exact resourceVersion, is the caller's GONE.
+      const ours = !cont && resourceVersion !== undefined && !(a.resourceVersionMatch === 'Exact' && a.resourceVersion === resourceVersion);
+      if (err instanceof ApiError && err.code === 'GONE' && ours) {
+        throw new SnapshotGone(err);
+      }
+      throw err;
+    }
     items.push(...page.items);
     resourceVersion ??= page.metadata?.resourceVersion;
     if (page.metadata?.continue) {
-      next = { ns, c: page.metadata.continue };
+      next = { ns, c: page.metadata.continue, ...(resourceVersion !== undefined ? { rv: resourceVersion } : {}) };
       break;
     }
     if (limit !== undefined && items.length >= limit) {
-      if (i + 1 < todo.length) next = { ns: todo[i + 1]! };
+      if (i + 1 < todo.length) next = { ns: todo[i + 1]!, ...(resourceVersion !== undefined ? { rv: resourceVersion } : {}) };
       break;
     }
   }

@@ -111,6 +111,8 @@ export class QueryCaches {
       progress: (rv, done) => store.progress(rv, done),
       failed: (err) => this.failed(store, err),
     });
+    // The feed may deliver (and so evict or fail the store) before it is returned.
+    if (store.closed) store.feed.stop();
     this.sweep ??= this.timers.setTimer(() => this.sweepIdle(), Math.max(1, this.opts.idleMs / 4));
     return store;
   }

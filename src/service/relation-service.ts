@@ -1,7 +1,7 @@
 // Owners, children and Events of a batch of objects, with one Kubernetes call per kind and
 // namespace: owners of one kind in one namespace are one list (one get when there is a single
 // name), children of one kind are one list per namespace (or one across namespaces for
-// cluster-scoped parents), Events one list per namespace. Every call is made as the caller, so
+// cluster-scoped parents) unless the query cache already holds them, Events one list per namespace. Every call is made as the caller, so
 // RBAC decides what each answer holds; what the caller may not read comes back as its error.
 import { ApiError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -19,6 +19,11 @@ type Answer<T> = RelationAnswer<T>;
 export interface RelationDeps {
   readonly discovery: ApiDiscovery;
   readonly reader: ObjectReader;
+  /**
+   * The objects of a resource in a namespace (or all namespaces) that a running query cache holds
+   * and the caller may read; undefined when the reader must list them. It never starts a cache.
+   */
+  readonly cached?: (resource: ApiResource, namespace: string | undefined, context: CallerContext) => Promise<readonly KubeObject[] | undefined>;
 }
 
 const ok = <T>(value: T): Answer<T> => ({ ok: true, value });
@@ -140,9 +145,9 @@ async function children(deps: RelationDeps, req: Req<ChildrenArgs>): Promise<Ans
     else groups.add(parent.namespace ?? '', resource, resource.namespaced ? parent.namespace : undefined, i, parent);
   });
   await Promise.all([...groups.map.values()].map(async (g) => {
-    let items: KubeObject[];
+    let items: readonly KubeObject[];
     try {
-      items = await deps.reader.list(resource, g.namespace, {}, req.context);
+      items = (await deps.cached?.(resource, g.namespace, req.context)) ?? await deps.reader.list(resource, g.namespace, {}, req.context);
     } catch (err) {
       for (const { index } of g.entries) answers[index] = failed(err);
       return;

@@ -10,6 +10,7 @@ import type {
   ObjectOperations, ScaleArgs, WatchArgs, WriteArgs,
 } from '../contract/operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
+import { feedFrom, type Feed } from '../streams/feed.ts';
 import { retryOnConflict } from './retry-on-conflict.ts';
 
 /**
@@ -177,51 +178,37 @@ export class ResourceService implements ObjectOperations<CallerContext> {
   }
 
   /**
-   * A direct upstream watch for one subscriber. The shared watch hub replaces this for
-   * subscriptions; it stays the fallback for watches the hub does not serve.
+   * A direct upstream watch as the caller, event by event. The shared watch hub serves
+   * subscriptions; this serves what it cannot (a resume from before its window). A promise
+   * returned by onEvent holds the stream until it settles, so a slow reader slows the apiserver's
+   * stream instead of filling memory. Resolves when the apiserver ends the watch; rejects with the
+   * error that ended it.
    */
-  async *watch(req: Req<WatchArgs>): AsyncIterable<KubeWatchEvent> {
+  async watchDirect(req: Req<WatchArgs>, onEvent: (e: KubeWatchEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
     const a = req.args;
-    const queue: KubeWatchEvent[] = [];
-    let wake: (() => void) | undefined;
-    let finished = false;
-    let failure: unknown;
-    const controller = new AbortController();
-    const signal = req.context.signal ? AbortSignal.any([controller.signal, req.context.signal]) : controller.signal;
     const sendInitial = a.sendInitialEvents === true;
-    const running = this.client.watch<KubeObject>(this.path(req, false), {
-      query: {
-        labelSelector: a.labelSelector, fieldSelector: a.fieldSelector,
-        resourceVersion: a.resourceVersion, allowWatchBookmarks: a.allowWatchBookmarks ?? true,
-        sendInitialEvents: sendInitial || undefined,
-        resourceVersionMatch: sendInitial ? 'NotOlderThan' : undefined,
-      },
-      signal,
-      impersonate: req.context.identity,
-      onEvent: (e) => {
-        queue.push(e as KubeWatchEvent);
-        wake?.();
-      },
-    }).then(() => {
-      finished = true;
-      wake?.();
-    }, (err: unknown) => {
-      failure = err;
-      finished = true;
-      wake?.();
-    });
+    const both = req.context.signal ? AbortSignal.any([signal, req.context.signal]) : signal;
     try {
-      for (;;) {
-        while (queue.length) yield queue.shift()!;
-        if (finished) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      if (failure && !signal.aborted) throw this.apiError(req, failure);
-    } finally {
-      controller.abort();
-      await running;
+      await this.client.watch<KubeObject>(this.path(req, false), {
+        query: {
+          labelSelector: a.labelSelector, fieldSelector: a.fieldSelector,
+          resourceVersion: a.resourceVersion, allowWatchBookmarks: a.allowWatchBookmarks ?? true,
+          sendInitialEvents: sendInitial || undefined,
+          resourceVersionMatch: sendInitial ? 'NotOlderThan' : undefined,
+        },
+        signal: both,
+        impersonate: req.context.identity,
+        onEvent: (e) => onEvent(e as KubeWatchEvent),
+      });
+    } catch (err) {
+      if (both.aborted) return;
+      throw this.apiError(req, err);
     }
+  }
+
+  /** A direct watch as a feed (see watchDirect). */
+  async watch(req: Req<WatchArgs>): Promise<Feed<KubeWatchEvent>> {
+    return feedFrom((emit, signal) => this.watchDirect(req, emit, signal));
   }
 
   private path(req: Req<unknown>, withName = true, sub?: 'status' | 'scale'): string {

@@ -1,16 +1,16 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { expressMiddleware } from '@as-integrations/express5';
 import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
-import type { ApolloExtras } from '../plugins/gateway-plugin.ts';
+import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
+import { apolloHandler, operationPipeline } from './apollo-pipeline.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
@@ -35,6 +35,8 @@ export interface AppOptions {
   explorer?: ExplorerSettings | false;
   /** Apollo plugins, validation rules and settings from the gateway's plugins (src/plugins). */
   apollo?: ApolloExtras;
+  /** The plugins' checks of each validated operation (limits, cost, allow-list). */
+  checkOperation?: OperationCheck;
   /** Runs before every route (request ids, logs, metrics). */
   middleware?: express.RequestHandler[];
   /** Admission of each GraphQL request by the budgets, under the caller's tenant (see api-gate.ts). */
@@ -50,57 +52,18 @@ export interface App {
 }
 
 /**
- * Operations this HTTP endpoint refuses with a clear 400 before graphql-js sees them:
- * subscriptions (they need a stream: graphql-ws on the same path, or SSE in the REST facade), and
- * subscriptions whose root field carries @include/@skip, on which graphql-js 16's validation
- * throws instead of reporting an error.
- */
-const httpOperationGuard: ApolloServerPlugin = {
-  async requestDidStart() {
-    return {
-      async validationDidStart(rc) {
-        // Validation would throw on @include/@skip(if: $variable) at a subscription's root. The
-        // subscription is refused below anyway, so the condition is pinned to a literal for
-        // validation's sake (errors thrown here would become a 500).
-        const hasRootCondition = rc.document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription'
-          && def.selectionSet.selections.some((sel) => sel.directives?.some((d) => d.name.value === 'include' || d.name.value === 'skip')));
-        if (!hasRootCondition) return;
-        (rc as { document: DocumentNode }).document = visit(rc.document, {
-          Directive: (node) => (node.name.value === 'include' || node.name.value === 'skip'
-            ? { ...node, arguments: node.arguments?.map((arg) => ({ ...arg, value: { kind: Kind.BOOLEAN, value: true } })) }
-            : undefined),
-        });
-      },
-      async didResolveOperation(rc) {
-        if (rc.operation?.operation === 'subscription') {
-          throw refusal('subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)');
-        }
-      },
-    };
-  },
-};
-
-function refusal(message: string): GraphQLError {
-  const e = new ApiError('BAD_REQUEST', message, { reason: 'BadRequest' });
-  return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: 400, headers: new HeaderMap() } } });
-}
-
-/**
  * Internal errors of GraphQL operations: the cause is logged with the request id, and an exception
  * that escaped the catalog reaches the client as INTERNAL "internal error", never its own message.
  */
 function internalErrors(report: InternalErrorReporter | undefined): { plugin: ApolloServerPlugin; formatError: NonNullable<ApolloExtras['formatError']> } {
-  return {
-    plugin: {
-      async requestDidStart() {
-        return {
-          async didEncounterErrors(rc) {
-            const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
-            for (const e of rc.errors) report?.(e, requestId);
-          },
-        };
-      },
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didEncounterErrors(rc) {
+      const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
+      for (const e of rc.errors) report?.(e, requestId);
     },
+  };
+  return {
+    plugin: { requestDidStart: async () => listener },
     formatError: (formatted, error) => {
       const inner = unwrapError(error);
       if (!isInternalError(inner) || inner instanceof ApiError) return formatted;
@@ -109,23 +72,29 @@ function internalErrors(report: InternalErrorReporter | undefined): { plugin: Ap
   };
 }
 
-function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter): ApolloServer {
+/** An Apollo Server as the gateway runs it: the operation pipeline (apollo-pipeline.ts) validates, Apollo's own validation is off. */
+export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter, check?: OperationCheck): ApolloServer {
   const internal = internalErrors(report);
-  const formatError = extras.formatError;
+  const extraFormat = extras.formatError;
+  const formatError: NonNullable<ApolloExtras['formatError']> = (formatted, error) => internal.formatError(extraFormat ? extraFormat(formatted, error) : formatted, error);
+  const introspection = extras.introspection ?? true;
+  const pipeline = operationPipeline({
+    rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,
+  });
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), httpOperationGuard, internal.plugin, ...(extras.plugins ?? [])],
-    validationRules: extras.validationRules,
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
+    // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
+    dangerouslyDisableValidation: true,
     parseOptions: extras.parseOptions,
-    formatError: (formatted, error) => internal.formatError(formatError ? formatError(formatted, error) : formatted, error),
-    hideSchemaDetailsFromClientErrors: extras.hideSchemaDetailsFromClientErrors,
+    formatError,
     // Batches would multiply every per-request limit; one operation per request.
     allowBatchedHttpRequests: false,
     // The explorer's docs and completion need it; tenants see only their own schema anyway.
-    introspection: extras.introspection ?? true,
+    introspection,
     csrfPrevention: true,
     // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
     // process before the rest of the gateway has stopped.
@@ -149,7 +118,7 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal);
+  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal, opts.checkOperation);
   await apollo.start();
 
   const app = express();
@@ -172,18 +141,18 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }));
   }
   const context = opts.context ?? defaultContext;
-  const middlewareOptions = {
-    context: async ({ req, res }: { req: express.Request; res: express.Response }) => {
-      const base = await context(req, res);
-      const caller = callerOf(res);
-      return caller ? {
-        ...base, identity: caller.identity, tenant: caller.tenant,
-        ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
-      } : base;
-    },
+  const graphqlContext = async (req: express.Request, res: express.Response) => {
+    const base = await context(req, res);
+    const caller = callerOf(res);
+    return caller ? {
+      ...base, identity: caller.identity, tenant: caller.tenant,
+      ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+    } : base;
   };
-  const shared = expressMiddleware(apollo, middlewareOptions);
-  const pool = opts.tenants ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal), (a) => expressMiddleware(a, middlewareOptions)) : undefined;
+  const shared = apolloHandler(apollo, graphqlContext);
+  const pool = opts.tenants
+    ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
+    : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
   app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);

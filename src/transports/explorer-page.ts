@@ -116,8 +116,26 @@ export const explorerScript = `(function () {
   var endpoint = new URL(data.endpoint, window.location.href);
   var authRequired = data.auth === 'token';
   var introspection = data.introspection !== 'off';
+  // Int64 values beyond 2^53 arrive as JSON numbers with every digit, which JSON.parse alone
+  // would round. Such a number's source text becomes a raw JSON value, which GraphiQL's
+  // JSON.stringify of the result writes back digit for digit. (Subscriptions arrive through
+  // GraphiQL's own graphql-ws client, which has no such hook here.)
+  var exactNumbers = typeof JSON.rawJSON === 'function';
+  function parseExact(text) {
+    return JSON.parse(text, function (key, value, context) {
+      var big = typeof value === 'number' && !Number.isSafeInteger(value) && context && /^-?\\d+$/.test(context.source);
+      return big ? JSON.rawJSON(context.source) : value;
+    });
+  }
+  function exactFetch(url, init) {
+    return window.fetch(url, init).then(function (res) {
+      if (exactNumbers) res.json = function () { return res.text().then(parseExact); };
+      return res;
+    });
+  }
   var baseFetcher = GraphiQL.createFetcher({
     url: endpoint.href,
+    fetch: exactFetch,
     // Subscriptions use graphql-ws on the same path; the headers travel as its connection parameters.
     subscriptionUrl: endpoint.href.replace(/^http/, 'ws')
   });

@@ -9,15 +9,22 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import {
+  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, type DocumentNode,
+  type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule,
+} from 'graphql';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
 import { ApiError, isInternalError, toGraphQLError, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
-import { expandResultTokens, replaceSharedPayload, subscribeShared } from '../graphql/shared-subscription-results.ts';
+import { SharedSelections } from '../graphql/shared-subscription-results.ts';
+import { validateDocument } from '../graphql/document-validation.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
-import { exactNumbers } from '../kube/lossless-json.ts';
+import { bigintAsNumber, exactNumbers } from '../kube/lossless-json.ts';
+import { feedBehind } from '../streams/feed.ts';
+import { mapStream } from '../streams/map-stream.ts';
+import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -29,6 +36,8 @@ export interface WebSocketOptions {
   /** Extra validation rules (query limits), as for HTTP. */
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
+  /** No "Did you mean …?" in validation errors, as over HTTP. */
+  hideSuggestions?: boolean;
   /** How deeply a document may nest before it is parsed (see document-nesting.ts). */
   maxNesting?: number;
   /** false: introspection is refused, as over HTTP in production mode. */
@@ -43,6 +52,9 @@ export interface WebSocketOptions {
   reportInternal?: InternalErrorReporter;
 }
 
+/** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
+export const maxSubscriptionIdLength = 256;
+
 export interface WebSocketHandle {
   readonly wss: WebSocketServer;
   /** Closes every connection with 1001 (going away) and stops accepting new ones. */
@@ -50,6 +62,7 @@ export interface WebSocketHandle {
 }
 
 export const CloseCode = {
+  BadRequest: 4400,
   Unauthorized: 4401,
   Forbidden: 4403,
 } as const;
@@ -73,9 +86,27 @@ function verifySubprotocol(info: { req: IncomingMessage }, done: (ok: boolean, c
   done(false, e.httpStatus, JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }), { 'Content-Type': 'application/json' });
 }
 
+/** Where the events of a subscription go: its connection, its id, and its operation's text. */
+interface Delivery {
+  writer: ConnectionWriter;
+  id: string;
+  source: string;
+}
+
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient: verifySubprotocol });
-  wss.on('connection', corkedSharedSend);
+  const writers = new WeakMap<WebSocket, ConnectionWriter>();
+  wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
+  const deliveries = new WeakMap<ExecutionArgs, Delivery>();
+  // Errors in a shared result are reported once (with the request id of the group's first
+  // subscriber) and formatted once for every member.
+  const groups = new SharedSelections({
+    formatErrors: (errors, args) => {
+      const requestId = (args.contextValue as CallerContext | undefined)?.requestId;
+      for (const e of errors) opts.reportInternal?.(e, requestId);
+      return errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON()));
+    },
+  });
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
@@ -90,12 +121,19 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         states.get(ctx.extra)?.expiry?.cancel();
       },
       onSubscribe: async (ctx, id, payload) => {
+        if (id.length > maxSubscriptionIdLength) {
+          ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
+          return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
+        }
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const requestId = `${state.connectionId}-${id}`;
         try {
-          return await prepareSubscription(opts, state.caller, requestId, payload);
+          const prepared = await prepareSubscription(opts, state.caller, requestId, payload);
+          const writer = writers.get(ctx.extra.socket);
+          if (!Array.isArray(prepared) && writer) deliveries.set(prepared as ExecutionArgs, { writer, id, source: payload.query });
+          return prepared;
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
           // with an error message; the connection and its other subscriptions go on.
@@ -114,10 +152,11 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
-      subscribe: subscribeShared,
-      // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies.
+      subscribe: (args) => subscribe(args, deliveries.get(args), groups),
+      // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
+      // graphql-ws itself sends write them with every digit.
       jsonMessageReviver: exactNumbers as (key: string, value: unknown) => unknown,
-      jsonMessageReplacer: replaceSharedPayload,
+      jsonMessageReplacer: bigintAsNumber,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
     },
@@ -131,28 +170,6 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
-  };
-}
-
-/**
- * Shared subscription results are serialized once; their JSON replaces a token on the way out.
- * Messages sent to one socket in the same tick (an event for several of its subscriptions) leave
- * in one write: the TCP socket is corked until the tick ends.
- */
-function corkedSharedSend(socket: WebSocket): void {
-  const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-  let corked = false;
-  (socket as { send: unknown }).send = (data: unknown, cb?: (err?: Error) => void) => {
-    if (tcp && !corked) {
-      corked = true;
-      tcp.cork();
-      process.nextTick(() => {
-        corked = false;
-        if (!tcp.destroyed) tcp.uncork();
-      });
-    }
-    send(typeof data === 'string' ? expandResultTokens(data) : data, cb);
   };
 }
 
@@ -192,10 +209,10 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
   } catch (err) {
     return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
   }
-  const rules = [...specifiedRules, ...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
+  const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   let errors: readonly GraphQLError[];
   try {
-    errors = validate(schema, document, rules);
+    errors = validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false });
   } catch (err) {
     // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
     // subscription's root field.
@@ -228,4 +245,17 @@ function escaped(e: GraphQLError): boolean {
 
 function internalError(e: GraphQLError): GraphQLFormattedError {
   return { message: 'internal error', ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
+}
+
+/**
+ * Starts a subscription. One whose event stream is a feed (the watch hub's) is pushed straight
+ * into its connection (graphql-ws-push.ts), its selection executed once per event for its group;
+ * any other goes the general way, one execution per event and subscriber.
+ */
+async function subscribe(args: ExecutionArgs, delivery: Delivery | undefined, groups: SharedSelections): Promise<AsyncIterable<ExecutionResult> | AsyncIterableIterator<never> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+  const feed = feedBehind<object>(source);
+  if (feed && delivery) return pushedSubscription(delivery.writer, delivery.id, groups.join(args, delivery.source), feed);
+  return mapStream(source as AsyncIterable<unknown>, (event) => execute({ ...args, rootValue: event }));
 }

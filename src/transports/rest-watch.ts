@@ -1,18 +1,23 @@
 // `?watch=true` on a REST collection: the shared watch hub's events as Server-Sent Events. Each
 // event's id is its resourceVersion (Last-Event-ID resumes), the end of the initial state is an
-// INITIAL_STATE_DONE event, keep-alive comments keep proxies from closing an idle stream, and a
-// client that stops reading is cut off instead of holding the hub's queue.
+// INITIAL_STATE_DONE event, and keep-alive comments keep proxies from closing an idle stream.
+// Events are written as the hub pushes them, with the same byte-based flow control as graphql-ws:
+// backlogs are paged as the socket drains, and a client whose socket holds more than the bound
+// unsent gets an ERROR event (SLOW_CONSUMER) and the end of its stream.
 import type { Request, Response } from 'express';
 import { ApiError, fromKubeError, toProblem } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { KubeWatchEvent, OperationRequest, WatchArgs } from '../contract/operations.ts';
+import type { KubeWatchEvent, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { reportInternal } from './create-app.ts';
 import { bool, int, isTrue, str, type Target } from './rest-request.ts';
 
+/** A client that does not take the end of its stream (it stopped reading) is cut this long after. */
+const endGraceMs = 10_000;
+
 export interface SseWatch {
   /** The operations' watch, as the caller. */
-  watch(req: OperationRequest<WatchArgs, CallerContext>): AsyncIterable<KubeWatchEvent> | Promise<AsyncIterable<KubeWatchEvent>>;
+  watch(req: OperationRequest<WatchArgs, CallerContext>): Promise<WatchFeed>;
   /** The request's context: identity, request id, and a signal that fires when the client goes away. */
   context: CallerContext;
   /** Interval of keep-alive comments. */
@@ -49,16 +54,16 @@ function watchQuery(req: Request): WatchQuery {
 export async function serveSseWatch(req: Request, res: Response, t: Target, sse: SseWatch): Promise<void> {
   const q = watchQuery(req);
   // The stream ends when the client goes away or timeoutSeconds elapse; both end the hub
-  // subscription through its signal, which also settles a pending next().
+  // subscription through its signal.
   const ended = new AbortController();
   const signals = [ended.signal, ...(sse.context.signal ? [sse.context.signal] : [])];
   const context: CallerContext = { ...sse.context, signal: AbortSignal.any(signals) };
-  const timer = q.timeoutSeconds !== undefined ? setTimeout(() => ended.abort(), q.timeoutSeconds * 1000) : undefined;
   const request: OperationRequest<WatchArgs, CallerContext> = {
     resource: t.resource, version: t.version, args: q.args, context,
     ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
   };
-  const it = (await sse.watch(request))[Symbol.asyncIterator]();
+  const feed = await sse.watch(request);
+  const timer = q.timeoutSeconds !== undefined ? setTimeout(() => ended.abort(), q.timeoutSeconds * 1000) : undefined;
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',
@@ -67,44 +72,113 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), sse.heartbeatMs);
   try {
-    await pump(it, req, res, t, q.bookmarks);
+    const error = await stream(feed, res, frameCache(t, q.bookmarks));
+    if (error !== undefined && !res.destroyed) {
+      const e = error instanceof ApiError ? error : fromKubeError(error);
+      reportInternal(req, e);
+      res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
+    }
   } finally {
     clearTimeout(timer);
     clearInterval(heartbeat);
     ended.abort();
-    await it.return?.();
-    res.end();
+    feed.cancel();
+    endStream(res);
   }
 }
 
-/**
- * Writes events until the stream ends, the client goes away or stops reading. One event is always
- * requested ahead: while the socket is full the hub's bounded queue keeps filling, and a client
- * that never drains it is failed (SLOW_CONSUMER) there.
- */
-async function pump(it: AsyncIterator<KubeWatchEvent>, req: Request, res: Response, t: Target, bookmarks: boolean): Promise<void> {
-  let next = it.next();
-  try {
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      next = it.next();
-      const frame = sseFrame(r.value, t, bookmarks);
-      if (frame === undefined) continue;
-      if (!res.write(frame) && await stoppedReading(res, next)) {
-        // The client stopped reading: nothing more can reach it, so cut the connection.
-        res.destroy();
-        break;
-      }
-      if (res.destroyed) break;
-    }
-  } catch (err) {
-    const e = err instanceof ApiError ? err : fromKubeError(err);
-    reportInternal(req, e);
-    if (!res.destroyed) res.write(`event: ERROR\ndata: ${JSON.stringify({ type: 'ERROR', object: toProblem(e, req.originalUrl) })}\n\n`);
-  } finally {
-    next.catch(() => {});
+/** Writes the feed's events until it ends; resolves with the error that ended it, if any. */
+function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unknown> {
+  return new Promise<unknown>((resolve) => {
+    const drained = new DrainWaiters(res);
+    let corked = false;
+    feed.onClose(() => resolve(undefined));
+    feed.start({
+      next(e) {
+        const frame = frames.of(e);
+        if (frame === undefined || res.destroyed) return;
+        // Events of one tick (a page of a backlog) leave in one write.
+        if (!corked) {
+          corked = true;
+          res.cork();
+          process.nextTick(() => {
+            corked = false;
+            res.uncork();
+          });
+        }
+        res.write(frame);
+      },
+      end: (error) => resolve(error),
+      buffered: () => (res.destroyed ? 0 : res.writableLength),
+      onDrain: (fn) => drained.add(fn),
+    });
+  });
+}
+
+/** Ends the response; a client that stopped reading and never takes the end is cut. */
+function endStream(res: Response): void {
+  if (res.destroyed) return;
+  const cut = setTimeout(() => res.destroy(), endGraceMs);
+  cut.unref();
+  res.once('close', () => clearTimeout(cut));
+  res.end();
+}
+
+/** Callbacks for the response's next drain (or its close), with one listener however many wait. */
+class DrainWaiters {
+  private readonly res: Response;
+  private fns: (() => void)[] = [];
+
+  constructor(res: Response) {
+    this.res = res;
   }
+
+  add(fn: () => void): void {
+    if (this.res.destroyed) {
+      queueMicrotask(fn);
+      return;
+    }
+    this.fns.push(fn);
+    if (this.fns.length > 1) return;
+    const flush = () => {
+      this.res.off('drain', flush);
+      this.res.off('close', flush);
+      const fns = this.fns;
+      this.fns = [];
+      for (const f of fns) f();
+    };
+    this.res.on('drain', flush);
+    this.res.on('close', flush);
+  }
+}
+
+interface FrameCache {
+  /** The SSE frame of an event; undefined for a bookmark the client did not ask for. */
+  of(e: KubeWatchEvent): Buffer | undefined;
+}
+
+/**
+ * Frames per target and bookmark choice, made once per event object: every stream of one
+ * resource gets the hub's same event objects, so each frame is serialized once for all of them.
+ */
+const frameCaches = new Map<string, WeakMap<KubeWatchEvent, Buffer | null>>();
+
+function frameCache(t: Target, bookmarks: boolean): FrameCache {
+  const key = `${t.resource.group}/${t.version.name}/${t.resource.kind}/${bookmarks}`;
+  let cache = frameCaches.get(key);
+  if (!cache) frameCaches.set(key, (cache = new WeakMap()));
+  const frames = cache;
+  return {
+    of(e) {
+      let frame = frames.get(e);
+      if (frame === undefined) {
+        const text = sseFrame(e, t, bookmarks);
+        frame = text === undefined ? null : Buffer.from(text);
+        frames.set(e, frame);
+      }
+      return frame ?? undefined;
+    },
+  };
 }
 
 /** One SSE frame; undefined for a bookmark the client did not ask for. */
@@ -119,19 +193,4 @@ function sseFrame(e: KubeWatchEvent, t: Target, bookmarks: boolean): string | un
     ? { apiVersion: `${t.resource.group}/${t.version.name}`, kind: t.resource.kind, metadata: { ...meta, resourceVersion: rv } }
     : e.object;
   return `id: ${rv}\nevent: ${event}\ndata: ${stringifyJson({ type: e.type, object })}\n\n`;
-}
-
-/** Waits for the socket to drain; true when the next event fails first (the hub gave up on the client). */
-function stoppedReading(res: Response, next: Promise<unknown>): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const finish = (result: boolean) => {
-      res.off('drain', drained);
-      res.off('close', drained);
-      resolve(result);
-    };
-    const drained = () => finish(false);
-    res.on('drain', drained);
-    res.on('close', drained);
-    next.then(undefined, () => finish(true));
-  });
 }

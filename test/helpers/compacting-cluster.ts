@@ -22,11 +22,12 @@ export interface CompactingCluster {
   stop(): Promise<void>;
 }
 
-export async function startCompactingCluster(prefix = 'crdgate-compacting-'): Promise<CompactingCluster> {
+/** `extraFlags` go to kube-apiserver after the compaction interval (e.g. --watch-cache=false). */
+export async function startCompactingCluster(prefix = 'crdgate-compacting-', extraFlags: string[] = []): Promise<CompactingCluster> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   let cluster: LocalCluster | undefined;
   try {
-    cluster = await launchCluster({ dataDir: join(dir, 'cluster'), logFile: join(dir, 'cluster.log'), extraApiServerFlags: ['--etcd-compaction-interval=1s'] });
+    cluster = await launchCluster({ dataDir: join(dir, 'cluster'), logFile: join(dir, 'cluster.log'), extraApiServerFlags: ['--etcd-compaction-interval=1s', ...extraFlags] });
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.info.kubeconfig);
     await installExampleCrds(kc);

@@ -108,7 +108,7 @@ describe('watch semantics on the real control plane', () => {
 
     it('a watch from resourceVersion 1 ends with 410 Gone, reason Expired', async () => {
       let events = 0;
-      const status = await rejectsWithStatus(client.watch(path(ns), { query: { resourceVersion: '1' }, onEvent: () => events++, signal: AbortSignal.timeout(10_000) }), 410, 'Expired');
+      const status = await rejectsWithStatus(client.watch(path(ns), { query: { resourceVersion: '1' }, onEvent: () => void events++, signal: AbortSignal.timeout(10_000) }), 410, 'Expired');
       assert.match(status.message ?? '', /too old resource version: 1 \(\d+\)/);
       assert.equal(events, 0);
     });

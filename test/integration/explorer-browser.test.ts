@@ -13,7 +13,7 @@ import { loadFile } from '../../src/kube/kube-config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { isLocal, openBrowser, type BrowserSession } from '../helpers/browser.ts';
 import { editor, graphiql } from '../helpers/graphiql.ts';
-import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { kubectl, testCluster, uniqueName } from '../helpers/test-cluster.ts';
 
 /** The CronTab the test creates, the list query it runs in the editor, and what the result must contain. */
 const NAMESPACE = uniqueName('explorer');
@@ -124,6 +124,28 @@ test('Ctrl-Enter runs the query too', async () => {
   await setQuery(QUERY);
   await page.keyboard.press('Control+Enter');
   await waitForResult(EXPECTED_IN_RESULT);
+});
+
+test('an int64 beyond 2^53 shows with every digit (2^63-1 and -2^63 are not rounded)', async (t) => {
+  // ClusterCronTab's target weights are int64; kubectl keeps the digits on the way in, and the
+  // gateway sends them as JSON numbers.
+  const name = `${NAMESPACE}-int64`;
+  const applied = await kubectl(['apply', '--server-side', '-f', '-'], { input: `apiVersion: stable.example.com/v1
+kind: ClusterCronTab
+metadata: { name: ${name} }
+spec:
+  cronSpec: "0 3 * * *"
+  image: example/int64:1
+  targets: [{ name: max, weight: 9223372036854775807 }, { name: min, weight: -9223372036854775808 }]
+` });
+  assert.equal(applied.code, 0, applied.stderr);
+  t.after(() => kubectl(['delete', 'clustercrontab', name, '--wait=false']));
+  await setQuery(`{ clusterCronTab_stable_example_com(name: "${name}") { spec { targets { name weight } } } }`);
+  await executeButton().click();
+  const result = await waitForResult('"targets"');
+  assert.match(result, /"weight": 9223372036854775807\n/, result);
+  assert.match(result, /"weight": -9223372036854775808\n/, result);
+  assert.doesNotMatch(result, /922337203685477[0-9]000|"errors"/, result);
 });
 
 test('a subscription runs over a WebSocket to the gateway', async () => {

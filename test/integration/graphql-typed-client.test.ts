@@ -1,13 +1,13 @@
 // Typed GraphQL clients end to end, as most users will write them: GraphQL Code Generator's client
 // preset reads the committed SDL (schema/examples.graphql) and the operations a small client
-// declares with graphql(`...`) (get, list with label and field selectors, create, patch, watch),
+// declares with graphql(`...`) (get, list with label and field selectors, a list with where,
+// orderBy and totalCount, create, patch, watch),
 // and generates typed documents; tsc type-checks the client against them (its @ts-expect-error
 // lines prove the types are not `any`, and a field the operation did not select is refused); then
 // the same client runs every operation against the live gateway on the real cluster, queries and
 // mutations over HTTP, the watch over graphql-ws.
 //
-// More operations (a list with `where`, say) are one more graphql(`...`) in OPERATIONS and a use
-// of it in RUN. The generated code goes to a temporary directory: the committed contract is the SDL.
+// More operations are one more graphql(`...`) in OPERATIONS and a use of it in RUN. The generated code goes to a temporary directory: the committed contract is the SDL.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -47,6 +47,15 @@ export const ListCronTabs = graphql(\`
   }
 \`);
 
+export const FilteredCronTabs = graphql(\`
+  query FilteredCronTabs($namespace: String, $where: CronTab_v1_stable_example_com_Where, $orderBy: [CronTab_v1_stable_example_com_OrderBy!]) {
+    cronTabList_stable_example_com(namespace: $namespace, where: $where, orderBy: $orderBy, first: 10) {
+      totalCount
+      edges { cursor node { metadata { name } spec { replicas } } }
+    }
+  }
+\`);
+
 export const CreateCronTab = graphql(\`
   mutation CreateCronTab($namespace: String!, $input: CronTab_v1_stable_example_com_Input!) {
     createCronTab_stable_example_com(namespace: $namespace, input: $input, fieldManager: "typed-client") {
@@ -78,7 +87,7 @@ export const WatchCronTabs = graphql(\`
 const RUN = `import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { CreateCronTab, GetCronTab, ListCronTabs, PatchCronTab, WatchCronTabs } from './operations.ts';
+import { CreateCronTab, FilteredCronTabs, GetCronTab, ListCronTabs, PatchCronTab, WatchCronTabs } from './operations.ts';
 import type { WatchCronTabsSubscription } from './gql/graphql.ts';
 
 /** One operation over HTTP: the document's types give the variables and the answer. */
@@ -101,6 +110,8 @@ export function refusedByTheTypes(url: string, namespace: string) {
   void execute(url, GetCronTab, { namespace: 1, name: 'typed' });
   // @ts-expect-error replicas is an Int64: a number or a decimal string
   void execute(url, PatchCronTab, { namespace, name: 'typed', patch: { spec: { replicas: true } } });
+  // @ts-expect-error an order field the type does not have
+  void execute(url, FilteredCronTabs, { namespace, orderBy: [{ field: 'spec_imageName' }] });
 }
 
 export async function run(baseUrl: string, namespace: string) {
@@ -135,6 +146,15 @@ export async function run(baseUrl: string, namespace: string) {
     const byField = await execute(url, ListCronTabs, { namespace, fieldSelector: 'metadata.name=other' });
     const names = (list: typeof byLabel) => list.cronTabList_stable_example_com.edges.map((e) => e.node.metadata?.name);
 
+    await execute(url, CreateCronTab, { namespace, input: { metadata: { name: 'big' }, spec: { cronSpec: '@weekly', image: 'big:1', replicas: 7 } } });
+    const filtered = await execute(url, FilteredCronTabs, {
+      namespace,
+      where: { spec: { replicas: { gte: 1 } }, metadata: { name: { ne: 'other' } } },
+      orderBy: [{ field: 'spec_replicas', direction: 'DESC' }],
+    });
+    const total: number | null | undefined = filtered.cronTabList_stable_example_com.totalCount;
+    const ordered = filtered.cronTabList_stable_example_com.edges.map((e) => [e.node.metadata?.name, e.node.spec?.replicas]);
+
     const patched = await execute(url, PatchCronTab, { namespace, name: 'typed', patch: { spec: { image: 'typed:2', replicas: 3 } } });
     const replicas: number | string | null | undefined = patched.patchCronTab_stable_example_com.spec?.replicas;
 
@@ -142,7 +162,7 @@ export async function run(baseUrl: string, namespace: string) {
     const modified = await next();
     return {
       uid, image, labels, replicas,
-      byLabel: names(byLabel), byField: names(byField),
+      byLabel: names(byLabel), byField: names(byField), total, ordered,
       watched: [added, modified].map((e) => ({ type: e.type, name: e.object?.metadata?.name, image: e.object?.spec?.image })),
       eventCount: events.length,
     };
@@ -240,7 +260,7 @@ it('refuses an operation the schema does not allow', async () => {
   }
 });
 
-it('runs get, list with selectors, create, patch over HTTP and the watch over graphql-ws against the live gateway', async () => {
+it('runs get, list with selectors, a filtered and sorted list, create, patch over HTTP and the watch over graphql-ws against the live gateway', async () => {
   const ns = await namespaces.create('gql-typed');
   const { run } = await import(pathToFileURL(join(dir, 'run.ts')).href) as { run: (b: string, ns: string) => Promise<Record<string, unknown>> };
   const r = await run(base, ns);
@@ -250,6 +270,9 @@ it('runs get, list with selectors, create, patch over HTTP and the watch over gr
   assert.equal(r.replicas, 3);
   assert.deepEqual(r.byLabel, ['typed']);
   assert.deepEqual(r.byField, ['other']);
+  // where (replicas ≥ 1, not "other") and orderBy (replicas, largest first), counted.
+  assert.equal(r.total, 2);
+  assert.deepEqual(r.ordered, [['big', 7], ['typed', 1]]);
   // The watch's label selector keeps "other" out; it sees the creation and the patch.
   assert.deepEqual(r.watched, [{ type: 'ADDED', name: 'typed', image: 'typed:1' }, { type: 'MODIFIED', name: 'typed', image: 'typed:2' }]);
   assert.equal(r.eventCount, 3);

@@ -45,7 +45,7 @@ before(async () => {
   await createCronTab('c0');
   plugin = metrics();
   // A small subscriber queue, so that a client that stops reading is a slow consumer quickly.
-  gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), explorer: false, plugins: [plugin], subscriberQueueSize: 8, watchGraceMs: 500 });
+  gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), explorer: false, plugins: [plugin], subscriberBufferBytes: 256 << 10, watchGraceMs: 500 });
   const server = await gateway.listen(0);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const m = await plugin.listen(0);

@@ -15,7 +15,7 @@ import jwt from 'jsonwebtoken';
 import type { ExecutionResult } from 'graphql';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
-import { KubeClient } from '../../src/kube/kube-client.ts';
+import { KubeClient, type RequestOptions } from '../../src/kube/kube-client.ts';
 import { assertNoStackTrace, gql, type GraphQLResult } from '../helpers/graphql-client.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { openClient } from '../helpers/subscription-client.ts';
@@ -65,7 +65,19 @@ function event(ns: string, name: string, about: Record<string, any>, message: st
 /** path → code of every error, sorted by path: errors are listed as the fields finish. */
 const codesAt = (r: Pick<GraphQLResult, 'errors'>) => (r.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
 
+/** The gateway's client, recording the path of every call it makes. */
+function countingClient(paths: string[]): KubeClient {
+  const client = new KubeClient(kubeConfigFor('admin'));
+  const request = client.request.bind(client);
+  client.request = (<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: RequestOptions): Promise<T> => {
+    paths.push(`${method} ${path}`);
+    return request<T>(method, path, opts);
+  }) as KubeClient['request'];
+  return client;
+}
+
 describe('relations as each tenant may read them', () => {
+  const calls: string[] = [];
   let gateway: Gateway;
   let base: string;
   let url: string;
@@ -116,7 +128,7 @@ tenants:
     await create(cronTab(nsB, 'b-child', [ref(parent)], `b-child-${marker}`));
     // Events of a cluster-scoped object are where client-go's recorders put them: in `default`.
     await create(event('default', `${run}.parent`, parent, `parent event ${marker}`));
-    gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(join(dir, 'tenants.yaml')), explorer: false });
+    gateway = await createGateway({ client: countingClient(calls), tenants: loadTenantConfig(join(dir, 'tenants.yaml')), explorer: false });
     base = `http://127.0.0.1:${((await gateway.listen(0)).address() as AddressInfo).port}`;
     url = `${base}/graphql`;
   });
@@ -249,5 +261,27 @@ tenants:
     } finally {
       for (const c of clients) await c.dispose();
     }
+  });
+
+  it('reads the children of a cluster-scoped object from a running query cache, cut to the namespaces each tenant may list', async () => {
+    // ops, who may list CronTabs everywhere, starts the cache of all namespaces with a filtered list.
+    const warm = await gql(url, '{ cronTabList_stable_example_com(consistency: CACHED) { totalCount } }', undefined, { headers: bearer('ops') });
+    assert.equal(warm.errors, undefined, warm.text);
+    const store = gateway.operations.queries.caches.stats().find((s) => s.resource === 'crontabs.stable.example.com/v1' && s.namespace === '');
+    assert.equal(store?.synced, true, JSON.stringify(gateway.operations.queries.caches.stats()));
+    const cronTabLists = () => calls.filter((c) => /^GET \/apis\/stable\.example\.com\/v1\/(namespaces\/[^/]+\/)?crontabs$/.test(c));
+
+    calls.length = 0;
+    const a = await gql(url, parentQuery, undefined, { headers: bearer('a') });
+    assert.equal(a.status, 200, a.text);
+    assert.doesNotMatch(a.text, new RegExp(marker));
+    assert.deepEqual(a.data!.clusterCronTab_stable_example_com.children, [{ metadata: { namespace: nsA, name: 'a-child' }, spec: { image: 'a-child:1' } }]);
+    assert.deepEqual(codesAt(a), [['clusterCronTab_stable_example_com.events', 'FORBIDDEN']]);
+
+    const ops = await gql(url, parentQuery, undefined, { headers: bearer('ops') });
+    assert.equal(ops.errors, undefined, ops.text);
+    const children = ops.data!.clusterCronTab_stable_example_com.children.map((c: any) => `${c.metadata.namespace}/${c.metadata.name}`);
+    assert.deepEqual(children.sort(), [`${nsA}/a-child`, `${nsB}/b-child`].sort());
+    assert.deepEqual(cronTabLists(), [], 'both answers came from the cache, without a list of CronTabs');
   });
 });

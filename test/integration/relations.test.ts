@@ -236,6 +236,40 @@ describe('relations', () => {
     ].sort());
   });
 
+  it('reads children from a running query cache of their resource version, never starting one, and lists them where none runs', async () => {
+    const cached = await namespaces.create('rel-cache');
+    const parent = await create(cronTab(cached, 'parent'));
+    for (const name of ['kid-a', 'kid-b', 'kid-c']) await create(cronTab(cached, name, [ownerRef(parent as any, true)]));
+    await create(cronTab(cached, 'stranger'));
+    const query = `{ cronTab_stable_example_com(namespace: "${cached}", name: "parent") {
+      v1: children(kind: "CronTab", apiVersion: "${CT}") { metadata { name uid resourceVersion } }
+      v2: children(kind: "CronTab") { metadata { name } } } }`;
+    const listsOf = (version: string) => calls.filter((c) => c.method === 'GET' && c.path === `/apis/stable.example.com/${version}/namespaces/${cached}/crontabs`).length;
+    const stores = () => gateway.operations.queries.caches.stats().filter((s) => s.namespace === cached || s.namespace === '');
+
+    calls.length = 0;
+    const listed = (await gqlData(url, query)).cronTab_stable_example_com;
+    assert.deepEqual([listsOf('v1'), listsOf('v2')], [1, 1], 'without a cache, one list per kind and namespace');
+    assert.deepEqual(stores(), [], 'a children query starts no cache');
+
+    // A filtered list starts the cache of v1 CronTabs in the namespace and waits for its initial state.
+    const warm = await gqlData(url, `{ cronTabList_stable_example_com(namespace: "${cached}", consistency: CACHED) { totalCount } }`);
+    assert.equal(warm.cronTabList_stable_example_com.totalCount, 5);
+    assert.deepEqual(stores().map((s) => [s.resource, s.synced]), [['crontabs.stable.example.com/v1', true]]);
+
+    calls.length = 0;
+    const fromCache = (await gqlData(url, query)).cronTab_stable_example_com;
+    assert.deepEqual([listsOf('v1'), listsOf('v2')], [0, 1], 'v1 children from the cache, v2 (no cache) from a list');
+    const apiserver = await kubectlJson(['get', 'crontabs.v1.stable.example.com', '-n', cached]);
+    const owned = apiserver.items.filter((o: any) => o.metadata.ownerReferences?.some((r: any) => r.uid === parent.metadata.uid))
+      .map((o: any) => ({ metadata: { name: o.metadata.name, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion } }));
+    const byName = (l: any[]) => [...l].sort((x, y) => x.metadata.name.localeCompare(y.metadata.name));
+    assert.deepEqual(owned.map((o: any) => o.metadata.name).sort(), ['kid-a', 'kid-b', 'kid-c']);
+    assert.deepEqual(byName(fromCache.v1), byName(owned), 'the cached answer is the apiserver\'s');
+    assert.deepEqual(byName(fromCache.v1), byName(listed.v1));
+    assert.deepEqual(fromCache.v2.map((c: any) => c.metadata.name).sort(), ['kid-a', 'kid-b', 'kid-c']);
+  });
+
   it('answers an owner that is gone, replaced or of an unknown kind with a null entry and its reason, keeping the object', async () => {
     // The garbage collector ignores Events, so their dangling owner references stay for the test.
     await create({

@@ -234,7 +234,7 @@ describe('REST watch (SSE): slow consumers', () => {
   let origin: string;
 
   before(async () => {
-    small = await createGateway({ client: kube, explorer: false, subscriberQueueSize: 4, watchGraceMs: 200 });
+    small = await createGateway({ client: kube, explorer: false, subscriberBufferBytes: 1 << 20, watchGraceMs: 200 });
     const server = await small.listen(0);
     origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });

@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { configHelp } from '../../src/config/config.ts';
+import { flagGroups, flagNames } from '../../src/config/flags.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { testCluster } from '../helpers/test-cluster.ts';
 
@@ -106,6 +108,26 @@ test('invalid settings: one line each, exit code 2', async () => {
   assert.equal(lines.length, 2, r.stderr);
   assert.match(r.stderr, /port from flag: "eighty"/);
   assert.match(r.stderr, /local-cluster from CRDGATE_LOCAL_CLUSTER: "sometimes"/);
+});
+
+test('crdgate --help and crdgate serve --help list every flag, grouped as in the README; exit 0', async () => {
+  for (const args of [['--help'], ['serve', '--help'], ['help'], ['serve', '-h']]) {
+    const r = await runToExit(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, configHelp, `${args.join(' ')} prints the help rendered from the flag table`);
+  }
+  for (const name of flagNames) assert.match(configHelp, new RegExp(`^  --${name}\\b`, 'm'));
+  for (const g of flagGroups) assert.ok(configHelp.includes(`  ${g.title}:`));
+});
+
+test('an unknown flag or command names the nearest one, in one line, exit code 2', async () => {
+  const flagTypo = await runToExit(['serve', '--max-dept', '3']);
+  assert.equal(flagTypo.code, 2);
+  assertOneLine(flagTypo.stderr, /^crdgate: unknown flag --max-dept; did you mean --max-depth\? \(see crdgate --help\)$/);
+  const commandTypo = await runToExit(['serv']);
+  assert.equal(commandTypo.code, 2);
+  assertOneLine(commandTypo.stderr, /^crdgate: unknown command "serv"; did you mean serve\? Commands: /);
 });
 
 test('--tenants none on an address other than loopback: a warning line; on loopback: none', async () => {

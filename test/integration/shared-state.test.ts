@@ -5,6 +5,7 @@
 // gateway recovers when it is back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { feedFrom, feedIterable } from '../../src/streams/feed.ts';
 import { ApiError } from '../../src/api-errors.ts';
 import type { GatewayOperations } from '../../src/service/hub-operations.ts';
 import { budgetedOperations, defaultRateLimits, type RateLimits } from '../../src/plugins/rate-limits.ts';
@@ -48,6 +49,11 @@ after(async () => {
   for (const c of connections) await c.close();
   await redis.dispose();
 });
+
+/** A watch on which nothing happens until it is cancelled. */
+function quietFeed() {
+  return feedFrom((_emit, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+}
 
 test('requests per second: both replicas together admit the tenant\'s window once, not once each', async () => {
   const limits = { requestsPerSecond: 1, burst: 10 };
@@ -111,16 +117,16 @@ test('watches: the tenant\'s open watches are counted across replicas, through t
   const a = await replica(limits);
   const b = await replica(limits);
   const tenant = freshTenant();
-  const forever = { watch: async () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => {}), return: async () => ({ done: true, value: undefined }) }) }) } as unknown as GatewayOperations;
+  const forever = { watch: async () => quietFeed() } as unknown as GatewayOperations;
   const opsA = budgetedOperations(forever, a.budgets);
   const opsB = budgetedOperations(forever, b.budgets);
   const watch = (ops: GatewayOperations) => ops.watch({ context: { tenant } } as never);
   const open = [await watch(opsA), await watch(opsB), await watch(opsA)];
   await assert.rejects(Promise.resolve(watch(opsB)), /has 3 open subscriptions and watches, its limit/);
   await assert.rejects(Promise.resolve(watch(opsA)), /has 3 open subscriptions and watches, its limit/);
-  await open[0]![Symbol.asyncIterator]().return!();
+  open[0]!.cancel();
   open[0] = await watch(opsB);
-  for (const w of open) await w[Symbol.asyncIterator]().return!();
+  for (const w of open) w.cancel();
   await pollUntil('every watch slot given back', async () => (await a.conn.client.zcard(`crdgate:watches:${tenant}`)) === 0);
 });
 
@@ -153,9 +159,9 @@ test('a replica that dies without giving its slots back: they free up when its l
 test('a lease Redis no longer has (emptied): the subscription holding it ends with UNAVAILABLE', async () => {
   const { budgets, conn } = await replica({ maxWatches: 5 }, { leaseMs: 5000, renewMs: 200 });
   const tenant = freshTenant();
-  const idle = { watch: async () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => {}), return: async () => ({ done: true, value: undefined }) }) }) } as unknown as GatewayOperations;
-  const stream = await budgetedOperations(idle, budgets).watch({ context: { tenant } } as never);
-  const next = stream[Symbol.asyncIterator]().next();
+  const idle = { watch: async () => quietFeed() } as unknown as GatewayOperations;
+  const feed = await budgetedOperations(idle, budgets).watch({ context: { tenant } } as never);
+  const next = feedIterable(feed).next();
   await conn.client.del(`crdgate:watches:${tenant}`);
   await assert.rejects(next, (err: unknown) => {
     assert.ok(err instanceof ApiError);

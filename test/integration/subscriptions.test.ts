@@ -105,7 +105,7 @@ function assertIncreasing(events: WatchEventRecord[]): void {
 }
 
 before(async () => {
-  gateway = await createGateway({ client: kube, watchGraceMs: GRACE_MS, subscriberQueueSize: 256 });
+  gateway = await createGateway({ client: kube, watchGraceMs: GRACE_MS, subscriberBufferBytes: 8 << 20 });
   url = await listen(gateway);
   // Opened first so that graphql-ws's keep-alive (12 s by default) has fired by the last test.
   pingProbe = await RawGraphQLSocket.connect(url);
@@ -354,7 +354,7 @@ test('once the last subscriber is gone, the upstream stops after the grace perio
 });
 
 test('a client that stops reading is disconnected with SLOW_CONSUMER; a fast subscriber gets every event', async () => {
-  const small = await createGateway({ client: kube, watchGraceMs: GRACE_MS, subscriberQueueSize: 8 });
+  const small = await createGateway({ client: kube, watchGraceMs: GRACE_MS, subscriberBufferBytes: 1 << 20 });
   try {
     const smallUrl = await listen(small);
     const ns = await namespace();

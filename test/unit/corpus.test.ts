@@ -23,7 +23,7 @@ import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
-import { parseJson } from '../../src/kube/lossless-json.ts';
+import { parseJson, parseYaml } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
 import { mapRepresentation, toGraphQL } from '../../src/model/value-conversion.ts';
 import { buildOpenApiDocument } from '../../src/rest/openapi-builder.ts';
@@ -35,6 +35,11 @@ import { checkOpenApiStructure } from './openapi-structure.ts';
 interface CorpusFile {
   readonly file: string;
   readonly models: ResourceModel[];
+}
+
+/** `yaml`, or `yaml_` when the CRD declares a top-level `yaml` property (docs/graphql-api.md). */
+function yamlFieldOf(output: Record<string, unknown> | undefined): string {
+  return output && typeof output['yaml_'] === 'string' ? 'yaml_' : 'yaml';
 }
 
 function loadCorpus(): CorpusFile[] {
@@ -133,7 +138,10 @@ async function roundTrip(schema: GraphQLSchema, model: ResourceModel, version: V
   const where = `${model.crdName} ${version.name}`;
   assert.deepEqual(result.errors?.map((e) => e.message), undefined, `${where}: the create mutation must succeed`);
   assert.deepEqual(ops.lastCall().request.args.body, sample, `${where}: Kubernetes received exactly the sample`);
-  const output = (result.data as Record<string, unknown>)[names.create];
+  const created = (result.data as Record<string, Record<string, unknown>>)[names.create]!;
+  const { [yamlFieldOf(created)]: yaml, ...output } = created;
+  // The yaml field is the object Kubernetes answered, in Kubernetes' names: here, the sample.
+  assert.deepEqual(parseYaml(yaml as string), sample, `${where}: the yaml field is the object`);
   // As a client reads the response: the JSON text parsed with every digit kept.
   assert.deepEqual(withoutNulls(parseJson(JSON.stringify(output))), input, `${where}: GraphQL output equals the input`);
 }

@@ -7,7 +7,9 @@ import type {
   KubeWatchEvent,
   OperationRequest,
   ResourceOperations,
+  WatchFeed,
 } from '../../src/contract/operations.ts';
+import { feedFrom } from '../../src/streams/feed.ts';
 import type { ChildrenArgs, EventsArgs, OwnersArgs, RelationAnswer, RelationRequest } from '../../src/contract/relations.ts';
 import { lastSeen } from '../../src/kube/event-time.ts';
 
@@ -152,12 +154,12 @@ export class InMemoryOperations implements ResourceOperations {
     });
   }
 
-  watch(request: OperationRequest<any>): AsyncIterable<KubeWatchEvent> {
+  async watch(request: OperationRequest<any>): Promise<WatchFeed> {
     this.record('watch', request);
     const events = this.watchEvents;
-    return (async function* () {
-      yield* events;
-    })();
+    return feedFrom(async (emit) => {
+      for (const e of events) await emit(e);
+    });
   }
 }
 

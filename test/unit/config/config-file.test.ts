@@ -82,7 +82,7 @@ test('unknown keys, wrong values and wrong shapes are refused, one line each, na
     `config file ${path}: host must be a single value, not a list`,
     `config file ${path}: unknown key "config"`,
     `config file ${path}: unknown key "help"`,
-    `config file ${path}: unknown key "max-dept"`,
+    `config file ${path}: unknown key "max-dept"; did you mean "max-depth"?`,
     `log-level from ${path}: "loud" is not one of fatal, error, warn, info, debug, trace`,
     `port from ${path}: "eighty" is not a whole number from 0 to 65535`,
   ].sort());
@@ -104,9 +104,10 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('port') && fileKeys.includes('kube-retry-max-delay') && fileKeys.includes('shutdown-delay'));
   assert.ok(!fileKeys.includes('help') && !fileKeys.includes('config'));
   assert.ok(fileKeys.includes('tracing') && fileKeys.includes('otlp-endpoint') && fileKeys.includes('trace-sample-ratio'));
+  assert.ok(fileKeys.includes('watch-buffer-bytes') && fileKeys.includes('watch-window-bytes') && fileKeys.includes('watch-unavailable-after'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format'));
   assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 40);
+  assert.equal(fileKeys.length, 43);
 });

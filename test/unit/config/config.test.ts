@@ -13,7 +13,8 @@ test('defaults', () => {
   assert.deepEqual(c, {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined, rbacStaleAfterMs: 2000,
-    mode: undefined, limits: defaultQueryLimits, rateLimits: defaultRateLimits,
+    mode: undefined, watch: { bufferBytes: 8 << 20, windowBytes: 32 << 20, unavailableAfterMs: 30_000 },
+    limits: defaultQueryLimits, rateLimits: defaultRateLimits,
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
     tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
@@ -72,8 +73,26 @@ test('every invalid setting is reported, one line each', () => {
   );
 });
 
-test('unknown flags are refused with a pointer to --help', () => {
-  assert.throws(() => loadConfig(['--prot', '1'], {}, defaults), /Unknown option '--prot'.*crdgate --help/);
+test('an unknown flag is refused naming the nearest known one, and a pointer to --help', () => {
+  const refusal = (argv: string[]) => {
+    try {
+      loadConfig(argv, {}, defaults);
+    } catch (err) {
+      assert.ok(err instanceof CrdgateError && err.code === 'CONFIG_INVALID');
+      return err.message;
+    }
+    assert.fail(`${argv.join(' ')} was accepted`);
+  };
+  assert.equal(refusal(['--prot', '1']), 'unknown flag --prot; did you mean --port? (see crdgate --help)');
+  assert.equal(refusal(['--max-dept', '3']), 'unknown flag --max-dept; did you mean --max-depth? (see crdgate --help)');
+  assert.equal(refusal(['--metric-port=9']), 'unknown flag --metric-port; did you mean --metrics-port? (see crdgate --help)');
+  assert.equal(refusal(['--tenant', 'x']), 'unknown flag --tenant; did you mean --tenants? (see crdgate --help)');
+  assert.equal(refusal(['--hepl']), 'unknown flag --hepl; did you mean --help? (see crdgate --help)');
+  assert.equal(refusal(['--redis', 'redis://r']), 'unknown flag --redis; did you mean --redis-url? (see crdgate --help)');
+  // Nothing plausible: no guess, only the pointer.
+  assert.equal(refusal(['--colour']), 'unknown flag --colour (see crdgate --help)');
+  assert.equal(refusal(['--metrics', '1']), 'unknown flag --metrics (see crdgate --help)');
+  assert.equal(refusal(['-x']), 'unknown flag -x (see crdgate --help)');
 });
 
 test('--help', () => {

@@ -12,7 +12,7 @@ import type { KubeObject } from '../../../src/contract/operations.ts';
 import type { AccessRights } from '../../../src/contract/access.ts';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
 import { TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
-import { sharedResultStats, subscribeShared } from '../../../src/graphql/shared-subscription-results.ts';
+import { SharedSelections } from '../../../src/graphql/shared-subscription-results.ts';
 import { crdToModel } from '../../../src/model/crd-to-model.ts';
 import { limitRules, operationCost } from '../../../src/plugins/query-limits.ts';
 import { relationsExample } from '../../../src/graphql/relations-example.ts';
@@ -179,27 +179,26 @@ describe('relation fields', () => {
     assert.match(String(validate(schema, deep, limitRules({ maxDepth: 6 }) as never)[0]), /depth/i);
   });
 
-  it('share a subscription result that selects relations only between subscribers acting as one identity', async () => {
+  it('give a subscription that selects relations a shared-results group per subscriber, read as that subscriber', async () => {
     const ops = new InMemoryOperations();
     const owner = tab('owner', 'u-owner');
     store(ops, owner);
-    ops.watchEvents = [{ type: 'ADDED', object: tab('watched', 'u-watched', [owner]) }];
     const schema = buildGraphQLSchema([cronTab], { operations: ops }).schema;
-    const events = async (query: string, user: string) => {
-      const stream = await subscribeShared({ schema, document: parse(query), contextValue: { identity: { user, groups: ['g'] } } });
-      const out: unknown[] = [];
-      for await (const r of stream as AsyncIterable<ExecutionResult>) out.push(r.data);
-      return out;
-    };
+    const groups = new SharedSelections();
+    const join = (query: string, user: string) => groups.join({ schema, document: parse(query), contextValue: { identity: { user, groups: ['g'] } } }, query);
     const withRelations = 'subscription { watchCronTab_stable_example_com(namespace: "ns") { object { metadata { name } owners { metadata { name } } } } }';
     const plain = 'subscription { watchCronTab_stable_example_com(namespace: "ns") { object { metadata { name } } } }';
-    const before = { ...sharedResultStats };
-    for (const [query, user] of [[withRelations, 'alice'], [withRelations, 'alice'], [withRelations, 'bob'], [plain, 'alice'], [plain, 'bob']] as const) {
-      assert.equal((await events(query, user)).length, 1);
-    }
-    // alice twice: one execution; bob: his own; the plain document: one for both.
-    assert.equal(sharedResultStats.executed - before.executed, 3);
-    assert.equal(sharedResultStats.shared - before.shared, 2);
+    const alice = join(withRelations, 'alice');
+    const aliceAgain = join(withRelations, 'alice');
+    const bob = join(withRelations, 'bob');
+    assert.equal(new Set([alice, aliceAgain, bob]).size, 3, 'relations are read per subscriber');
+    assert.equal(join(plain, 'alice'), join(plain, 'bob'), 'a selection without relations is shared');
+    const event = { type: 'ADDED', object: tab('watched', 'u-watched', [owner]) };
+    const data = async (group: typeof alice) => JSON.parse((await group.payloadOf(event)).toString()).data;
+    const expected = { watchCronTab_stable_example_com: { object: { metadata: { name: 'watched' }, owners: [{ metadata: { name: 'owner' } }] } } };
+    for (const group of [alice, aliceAgain, bob]) assert.deepEqual(await data(group), expected);
+    const readers = ops.relationCalls.filter((c) => c.operation === 'owners').map((c) => (c.request.context as { identity: { user: string } }).identity.user);
+    assert.deepEqual(readers.sort(), ['alice', 'alice', 'bob'], 'each subscriber reads the owners as itself');
   });
 
   it('make the explorer\'s example: a Relations operation on the first namespaced resource, valid against the schema', () => {

@@ -1,49 +1,81 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSchema, parse, type ExecutionResult } from 'graphql';
-import { sharedResultStats, subscribeShared } from '../../../src/graphql/shared-subscription-results.ts';
+import { buildSchema, parse, type GraphQLObjectType } from 'graphql';
+import { selectsCallerDependentField, sharedResultStats, SharedSelections } from '../../../src/graphql/shared-subscription-results.ts';
 
-test('subscribers of the same event and operation share one execution', async () => {
-  const shared = { metadata: { name: 'a' } };
+function schemaWithCounter() {
+  const schema = buildSchema('type Obj { name: String, mine: String } type Event { type: String, object: Obj } type Query { x: Int } type Subscription { watch: Event }');
   let resolved = 0;
-  const schema = buildSchema('type Obj { name: String } type Event { type: String, object: Obj } type Query { x: Int } type Subscription { watch: Event }');
-  const events = () => (async function* () {
-    yield { type: 'ADDED', object: shared, resourceVersion: '5' };
-  })();
-  const rootValue = { watch: events };
-  (schema.getType('Obj') as import('graphql').GraphQLObjectType).getFields().name!.resolve = (o: { metadata: { name: string } }) => {
+  const obj = schema.getType('Obj') as GraphQLObjectType;
+  obj.getFields().name!.resolve = (o: { metadata: { name: string } }) => {
     resolved++;
     return o.metadata.name;
   };
-  (schema.getSubscriptionType()!.getFields().watch!).resolve = (e: unknown) => e;
-  (schema.getSubscriptionType()!.getFields().watch!).subscribe = () => events();
-  const run = async (query: string) => {
-    const stream = (await subscribeShared({ schema, document: parse(query), rootValue })) as AsyncIterable<ExecutionResult>;
-    const out: unknown[] = [];
-    for await (const r of stream) out.push(JSON.parse(JSON.stringify(r.data)));
-    return out;
-  };
-  const before = { ...sharedResultStats };
+  obj.getFields().mine!.resolve = (_o, _a, ctx: { user: string }) => ctx.user;
+  obj.getFields().mine!.extensions = { callerDependent: true };
+  schema.getSubscriptionType()!.getFields().watch!.resolve = (e: unknown) => e;
+  return { schema, resolved: () => resolved };
+}
+
+test('members of a group (same schema, document, operation name, variables) share one execution and one serialized payload per event', () => {
+  const { schema, resolved } = schemaWithCounter();
+  const groups = new SharedSelections();
   const q = 'subscription { watch { type object { name } } }';
-  const [a, b, c] = await Promise.all([run(q), run(q), run('subscription { watch { object { name } } }')]);
-  assert.deepEqual(a, [{ watch: { type: 'ADDED', object: { name: 'a' } } }]);
-  assert.deepEqual(b, a);
-  assert.deepEqual(c, [{ watch: { object: { name: 'a' } } }]);
-  assert.equal(resolved, 2, 'one execution per distinct operation, not per subscriber');
+  const args = (source: string, variableValues?: Record<string, unknown>) => ({ schema, document: parse(source), variableValues: variableValues ?? null, contextValue: { user: 'u' } });
+  const a = groups.join(args(q), q);
+  const b = groups.join(args(q), q);
+  const other = 'subscription { watch { object { name } } }';
+  const c = groups.join(args(other), other);
+  const d = groups.join(args(q, { v: 1 }), q);
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+  assert.notEqual(a, d, 'other variables, another group');
+  assert.equal(groups.size, 3);
+  const before = { ...sharedResultStats };
+  const event = { type: 'ADDED', object: { metadata: { name: 'a "quoted" \u0000 name' } } };
+  const pa = a.payloadOf(event);
+  const pb = b.payloadOf(event);
+  assert.ok(pa instanceof Buffer);
+  assert.equal(pa, pb, 'the same bytes, not a copy');
+  assert.deepEqual(JSON.parse(pa.toString()), { data: { watch: { type: 'ADDED', object: { name: 'a "quoted" \u0000 name' } } } });
+  assert.deepEqual(JSON.parse((c.payloadOf(event) as Buffer).toString()), { data: { watch: { object: { name: 'a "quoted" \u0000 name' } } } });
+  assert.equal(resolved(), 2, 'one execution per group, not per member');
   assert.equal(sharedResultStats.executed - before.executed, 2);
   assert.equal(sharedResultStats.shared - before.shared, 1);
+  a.leave();
+  assert.equal(groups.size, 3);
+  b.leave();
+  assert.equal(groups.size, 2, 'a group goes with its last member');
 });
 
-test('a shared result is serialized once and spliced into each message', async () => {
-  const { replaceSharedPayload, expandResultTokens, sharedResults } = await import('../../../src/graphql/shared-subscription-results.ts');
-  const result = { data: { watch: { type: 'ADDED', object: { name: 'a "quoted" \u0000 name' } } } };
-  sharedResults.add(result);
-  const before = sharedResultStats.serialized;
-  const m1 = expandResultTokens(JSON.stringify({ id: '1', type: 'next', payload: result }, replaceSharedPayload));
-  const m2 = expandResultTokens(JSON.stringify({ id: '2', type: 'next', payload: result }, replaceSharedPayload));
-  assert.deepEqual(JSON.parse(m1), { id: '1', type: 'next', payload: result });
-  assert.deepEqual(JSON.parse(m2), { id: '2', type: 'next', payload: result });
-  assert.equal(sharedResultStats.serialized - before, 1);
-  const unshared = { data: { x: 1 } };
-  assert.equal(expandResultTokens(JSON.stringify({ payload: unshared }, replaceSharedPayload)), '{"payload":{"data":{"x":1}}}');
+test('an operation selecting a field that depends on the caller is executed per subscriber', () => {
+  const { schema } = schemaWithCounter();
+  const groups = new SharedSelections();
+  const q = 'subscription { watch { object { name mine } } }';
+  assert.equal(selectsCallerDependentField(schema, parse(q)), true);
+  assert.equal(selectsCallerDependentField(schema, parse('subscription { watch { ...F } } fragment F on Event { object { name } }')), false);
+  const alice = groups.join({ schema, document: parse(q), contextValue: { user: 'alice' } }, q);
+  const bob = groups.join({ schema, document: parse(q), contextValue: { user: 'bob' } }, q);
+  assert.notEqual(alice, bob);
+  const event = { type: 'ADDED', object: { metadata: { name: 'x' } } };
+  assert.deepEqual(JSON.parse((alice.payloadOf(event) as Buffer).toString()).data.watch.object.mine, 'alice');
+  assert.deepEqual(JSON.parse((bob.payloadOf(event) as Buffer).toString()).data.watch.object.mine, 'bob');
+});
+
+test('errors of a result are formatted by the server\'s formatter, once for the group', () => {
+  const schema = buildSchema('type Event { type: String! } type Query { x: Int } type Subscription { watch: Event }');
+  schema.getSubscriptionType()!.getFields().watch!.resolve = (e: unknown) => e;
+  let formatted = 0;
+  const groups = new SharedSelections({ formatErrors: (errors) => {
+    formatted++;
+    return errors.map((e) => ({ message: `formatted: ${e.message}` }));
+  } });
+  const q = 'subscription { watch { type } }';
+  const g = groups.join({ schema, document: parse(q) }, q);
+  groups.join({ schema, document: parse(q) }, q);
+  const event = { type: null };
+  const payload = JSON.parse((g.payloadOf(event) as Buffer).toString()) as { errors: { message: string }[] };
+  g.payloadOf(event);
+  assert.match(payload.errors[0]!.message, /^formatted: Cannot return null for non-nullable field Event.type/);
+  assert.equal(formatted, 1);
 });

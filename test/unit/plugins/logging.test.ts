@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import express from 'express';
 import request from 'supertest';
-import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApiError } from '../../../src/api-errors.ts';
-import { assignRequestId, requestIdOf } from '../../../src/transports/create-app.ts';
+import type { Caller } from '../../../src/auth/authenticate.ts';
+import { requestIdOf } from '../../../src/transports/create-app.ts';
+import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { sendProblem } from '../../../src/transports/rest-router.ts';
 import { createLogger, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
@@ -37,27 +36,18 @@ function assertNoPartOfToken(text: string) {
 
 async function appWith(logger: ReturnType<typeof memoryLogger>['logger']) {
   const plugin = requestLogging({ logger });
-  const apollo = new ApolloServer({
-    typeDefs: 'type Query { hello: String } type Mutation { touch: String }',
-    resolvers: { Query: { hello: () => 'hi' }, Mutation: { touch: () => 'ok' } },
-    plugins: plugin.apollo!.plugins,
-  });
-  await apollo.start();
-  // As the gateway's app does: the transport gives the request its id, then the plugins run.
-  const app = express();
-  app.use(assignRequestId, ...plugin.middleware!);
+  const schema = schemaOf('type Query { hello: String } type Mutation { touch: String }', { Query: { hello: () => 'hi' }, Mutation: { touch: () => 'ok' } });
   const seenIds: string[] = [];
-  app.use('/graphql', express.json(), (req, res, next) => {
-    seenIds.push(requestIdOf(req));
-    res.locals.caller = { tenant: 'tenant-a', identity: { user: 'alice', groups: ['secret-group'] }, claims: { token } };
-    return expressMiddleware(apollo)(req, res, next);
+  // As the gateway's app does: the transport gives the request its id, then the plugins run.
+  const { app, stop } = await pluginApp([plugin], schema, {
+    authenticate: async () => ({ tenant: 'tenant-a', identity: { user: 'alice', groups: ['secret-group'] }, claims: { token } }) as unknown as Caller,
+    onGraphQL: (req) => void seenIds.push(requestIdOf(req)),
   });
   app.get('/rest/things', (req, res) => {
     seenIds.push(requestIdOf(req));
     sendProblem(req, res, new ApiError('FORBIDDEN', 'no', { reason: 'Forbidden' }));
   });
-  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
-  return { app, apollo, seenIds };
+  return { app, apollo: { stop }, seenIds };
 }
 
 test('one JSON line per request: method, path, operation, tenant, status, code, duration, request id', async () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
+import type { Caller } from '../../../src/auth/authenticate.ts';
+import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { ApiError, toProblem } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import { metrics } from '../../../src/plugins/metrics.ts';
@@ -24,30 +24,21 @@ async function scrape(plugin: ReturnType<typeof metrics>): Promise<Map<string, n
 }
 
 async function appWith(plugin: ReturnType<typeof metrics>) {
-  const apollo = new ApolloServer({
-    typeDefs: 'type Query { hello: String, forbidden: String } type Mutation { touch: String }',
-    resolvers: {
-      Query: { hello: () => 'hi', forbidden: () => { throw new GraphQLError('no', { extensions: { code: 'FORBIDDEN' } }); } },
-      Mutation: { touch: () => 'ok' },
-    },
-    plugins: plugin.apollo!.plugins,
+  const schema = schemaOf('type Query { hello: String, forbidden: String } type Mutation { touch: String }', {
+    Query: { hello: () => 'hi', forbidden: () => { throw new GraphQLError('no', { extensions: { code: 'FORBIDDEN' } }); } },
+    Mutation: { touch: () => 'ok' },
   });
-  await apollo.start();
-  const app = express();
-  app.use(...plugin.middleware!);
-  app.use('/graphql', express.json(), (req, res, next) => {
-    if (req.get('authorization') === 'bad') {
-      res.status(401).type('application/json').send(JSON.stringify({ errors: [{ message: 'bad token', extensions: { code: 'UNAUTHENTICATED' } }] }));
-      return;
-    }
-    return expressMiddleware(apollo)(req, res, next);
+  const { app, stop } = await pluginApp([plugin], schema, {
+    authenticate: async (authorization) => {
+      if (authorization === 'bad') throw new ApiError('UNAUTHENTICATED', 'bad token');
+      return { tenant: 't' } as Caller;
+    },
   });
   app.get('/rest/things', (_req, res) => res.json({ items: [] }));
   app.get('/rest/missing', (req, res) => {
     res.status(404).type('application/problem+json').send(JSON.stringify(toProblem(new ApiError('NOT_FOUND', 'gone'), req.originalUrl)));
   });
-  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
-  return { app, apollo };
+  return { app, apollo: { stop } };
 }
 
 test('requests are counted and timed by operation type and outcome', async () => {
@@ -90,7 +81,7 @@ test('a client that sends the internal tracking header cannot confuse the accoun
   const plugin = metrics({ processMetrics: false });
   const { app, apollo } = await appWith(plugin);
   try {
-    // Whatever the tracker's number, every candidate header carries the first request's key.
+    // Headers named like internal tracking keys change nothing: the record comes from the response.
     const forged = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x-crdgate-track-${i + 1}`, '0']));
     await request(app).post('/graphql').set(forged).send({ query: '{ hello }' });
     const slow = request(app).post('/graphql').set(forged).send({ query: 'mutation { touch }' });
@@ -141,6 +132,11 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   const plugin = metrics({ processMetrics: false });
   const stats = { rebuilds: 2, lastDurationMs: 12, crds: 5, problems: 1 };
   const hub = { upstreams: 3, subscribers: 7, upstreamsStarted: 4, slowConsumers: 1, eventsDelivered: 100, eventsDropped: 2, fallbackSubscribers: 0 };
+  let upstreams = [
+    { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'a' }, storeBytes: 1000, windowBytes: 24 },
+    { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs' }, storeBytes: 5000, windowBytes: 0 },
+  ];
+  const bytesOf = (namespace: string) => m.get(key('crdgate_watch_upstream_bytes', { resource: 'crontabs.stable.example.com/v1', namespace }));
   const listeners: (() => void)[] = [];
   let caches = [
     { resource: 'crontabs.stable.example.com/v1', namespace: '', objects: 5000, bytes: 2_500_000, synced: true },
@@ -151,7 +147,7 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
     catalog: {},
     live: { stats, onChange: (l: () => void) => { listeners.push(l); return () => {}; } },
     operations: {
-      hub: { stats: () => ({ ...hub }) },
+      hub: { stats: () => ({ ...hub }), upstreamStats: () => upstreams },
       queries: {
         caches: {
           stats: () => caches,
@@ -175,6 +171,8 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_watch_events_dropped_total'), 2);
   assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 1);
   assert.equal(m.get('crdgate_subscription_executions_total'), before.executed);
+  assert.equal(bytesOf('a'), 1024);
+  assert.equal(bytesOf(''), 5000, 'all namespaces');
   assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v1', namespace: '' })), 5000);
   assert.equal(m.get(key('crdgate_query_cache_bytes', { resource: 'crontabs.stable.example.com/v2', namespace: 'team-a' })), 5000);
   assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'cache' })), 7);
@@ -186,6 +184,7 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   stats.crds = 6;
   for (const l of listeners) l();
   Object.assign(hub, { subscribers: 2, eventsDelivered: 150, slowConsumers: 3 });
+  upstreams = upstreams.slice(1);
   caches = [{ resource: 'crontabs.stable.example.com/v1', namespace: '', objects: 4999, bytes: 2_499_000, synced: true }];
   queryCounters.fromCache = 10;
   sharedResultStats.executed += 5;
@@ -205,6 +204,8 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 3);
   assert.equal(m.get('crdgate_subscription_executions_total'), before.executed + 5);
   assert.equal(m.get('crdgate_subscription_results_shared_total'), before.shared + 7);
+  assert.equal(bytesOf('a'), undefined, 'a stopped upstream has no series');
+  assert.equal(bytesOf(''), 5000);
   assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v1', namespace: '' })), 4999);
   assert.equal(m.get(key('crdgate_query_cache_objects', { resource: 'crontabs.stable.example.com/v2', namespace: 'team-a' })), undefined, 'a stopped cache leaves the gauge');
   assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'cache' })), 10);
@@ -255,7 +256,7 @@ test('on the main port only when asked', async () => {
   for (const onMainPort of [false, true]) {
     const plugin = metrics({ processMetrics: false, onMainPort });
     const app = express();
-    app.use(...plugin.middleware!);
+    for (const m of plugin.middleware ?? []) app.use(m);
     app.use((_req, res) => res.status(404).send('none'));
     const res = await request(app).get('/metrics');
     assert.equal(res.status, onMainPort ? 200 : 404);

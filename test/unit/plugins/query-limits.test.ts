@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApolloServer } from '@apollo/server';
 import { buildSchema, parse } from 'graphql';
 import { countTokens, defaultQueryLimits, operationCost, queryLimits } from '../../../src/plugins/query-limits.ts';
-import { mergeApolloExtras } from '../../../src/plugins/gateway-plugin.ts';
+import { pluginApollo } from '../../helpers/plugin-app.ts';
 
 const schema = buildSchema(`
   type Query { list(limit: Int, first: Int): Conn! one(name: String): Obj nested: Nested
@@ -55,10 +54,10 @@ test('a subscription costs subscriptionCostFactor times the same selection as a 
   assert.equal(cost('mutation { create(name: "x") { name } }'), 2);
 });
 
+schema.getQueryType()!.getFields().list!.resolve = () => ({ edges: [], pageInfo: {} });
+
 async function run(q: string, opts: Parameters<typeof queryLimits>[0] = {}, variables?: Record<string, unknown>) {
-  const extras = mergeApolloExtras([queryLimits(opts)]);
-  const server = new ApolloServer({ schema, ...extras, rootValue: { list: { edges: [], pageInfo: {} } } } as never);
-  await server.start();
+  const server = await pluginApollo([queryLimits(opts)], schema);
   try {
     const res = await server.executeOperation({ query: q, variables });
     assert.equal(res.body.kind, 'single');
@@ -105,8 +104,7 @@ test('tenant rules narrow or widen the limits per caller; one document is judged
   const plugin = queryLimits({ limits: { maxDepth: 5, maxAliases: 3, maxTokens: 60, maxCost: 1000 } });
   const rule = (name: string, limits: Record<string, number>) => ({ name, match: { tenant: name }, user: name, groups: [], extra: {}, limits });
   plugin.attach!({ tenants: { tenants: [rule('big', { maxDepth: 8, maxAliases: 10, maxTokens: 200 }), rule('small', { maxDepth: 3, maxCost: 5, maxDirectives: 1 })] } } as never);
-  const server = new ApolloServer({ schema, ...mergeApolloExtras([plugin]), rootValue: { list: { edges: [], pageInfo: {} } } } as never);
-  await server.start();
+  const server = await pluginApollo([plugin], schema);
   const as = async (who: 'big' | 'small' | undefined, query: string) => {
     const contextValue = who === 'big' ? { tenant: who, limits: { maxDepth: 8, maxAliases: 10, maxTokens: 200 } }
       : who === 'small' ? { tenant: who, limits: { maxDepth: 3, maxCost: 5, maxDirectives: 1 } } : {};

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { feedFrom, feedIterable } from '../../../src/streams/feed.ts';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
@@ -99,10 +100,10 @@ function fakeOperations(): GatewayOperations & { gate: PromiseWithResolvers<void
       await gate.promise;
       return { ok: true };
     },
-    watch: async function* () {
-      yield { type: 'ADDED' };
-      yield { type: 'MODIFIED' };
-    },
+    watch: async () => feedFrom(async (emit) => {
+      await emit({ type: 'ADDED' } as never);
+      await emit({ type: 'MODIFIED' } as never);
+    }),
   } as unknown as GatewayOperations & { gate: PromiseWithResolvers<void> };
   return ops;
 }
@@ -123,17 +124,17 @@ test('operations: concurrent calls per tenant are bounded; excess is TOO_MANY_RE
   await ops.get(req('a'));
 });
 
-test('operations: open watches per tenant are bounded and released when the stream ends or is returned', async () => {
+test('operations: open watches per tenant are bounded and released when the stream ends or is cancelled', async () => {
   const budgets = new TenantBudgets(limits, fakeClock());
   const ops = budgetedOperations(fakeOperations(), budgets);
   const req = { context: { tenant: 'a' } } as never;
-  const w1 = (await ops.watch(req))[Symbol.asyncIterator]();
-  const w2 = (await ops.watch(req))[Symbol.asyncIterator]();
+  const w1 = await ops.watch(req);
+  const w2 = feedIterable(await ops.watch(req));
   assert.equal(budgets.openWatches('a'), 2);
   await assert.rejects(Promise.resolve(ops.watch(req)), (err: unknown) => err instanceof ApiError && err.code === 'TOO_MANY_REQUESTS' && err.details.retryAfterSeconds === 5);
-  await w1.return!();
+  w1.cancel();
   assert.equal(budgets.openWatches('a'), 1);
-  await w1.return!();
+  w1.cancel();
   assert.equal(budgets.openWatches('a'), 1, 'released once');
   assert.equal((await w2.next()).done, false);
   assert.equal((await w2.next()).done, false);
@@ -164,7 +165,7 @@ test('a tenant rule\'s own budgets replace the gateway\'s for that tenant only; 
   await assert.rejects(Promise.resolve(watch('strict')), /tenant "strict" has 1 open subscriptions and watches, its limit/);
   for (let i = 0; i < 5; i++) await watch('unlimited');
   assert.equal(budgets.openWatches('unlimited'), 5);
-  await strict[Symbol.asyncIterator]().return!();
+  strict.cancel();
   assert.equal(budgets.openWatches('strict'), 0);
   assert.equal(budgets.limitsOf('strict').maxConcurrentCalls, 1);
   assert.equal(budgets.limitsOf('plain').maxConcurrentCalls, 2);

@@ -10,8 +10,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { GraphQLError } from 'graphql';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -22,7 +20,7 @@ import { apiRouteOf, kubePathTemplate, otlpExporter, otlpTracesUrl, tracing, typ
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { pollUntil } from '../../helpers/poll-until.ts';
-import { assignRequestId } from '../../../src/transports/create-app.ts';
+import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { sendProblem } from '../../../src/transports/rest-router.ts';
 
 interface SentCall {
@@ -56,33 +54,27 @@ function fakeClient(): { client: KubeClient; sent: SentCall[] } {
 async function appWith(plugin: TracingPlugin) {
   const { client: raw, sent } = fakeClient();
   const kube = plugin.wrapClient!(raw);
-  const apollo = new ApolloServer<CallerContext>({
-    typeDefs: 'type Query { things(namespace: String!): Int, forbidden: Int }',
-    resolvers: {
-      Query: {
-        things: async (_: unknown, args: { namespace: string }) => {
-          const list = await kube.request<{ items: unknown[] }>('GET', `/apis/g.example/v1/namespaces/${args.namespace}/things`);
-          return list.items.length;
-        },
-        forbidden: async () => {
-          try {
-            return await kube.request('GET', '/apis/g.example/v1/namespaces/n/things/forbidden');
-          } catch (err) {
-            const e = fromKubeError(err);
-            throw new GraphQLError(e.message, { extensions: { code: e.code } });
-          }
-        },
+  const schema = schemaOf('type Query { things(namespace: String!): Int, forbidden: Int }', {
+    Query: {
+      things: async (_: unknown, args: { namespace: string }) => {
+        const list = await kube.request<{ items: unknown[] }>('GET', `/apis/g.example/v1/namespaces/${args.namespace}/things`);
+        return list.items.length;
+      },
+      forbidden: async () => {
+        try {
+          return await kube.request('GET', '/apis/g.example/v1/namespaces/n/things/forbidden');
+        } catch (err) {
+          const e = fromKubeError(err);
+          throw new GraphQLError(e.message, { extensions: { code: e.code } });
+        }
       },
     },
-    plugins: plugin.apollo!.plugins as never,
   });
-  await apollo.start();
   // As the gateway's app does: the transport gives the request its id, then the plugins run.
-  const app = express();
-  app.use(assignRequestId, ...plugin.middleware!);
-  app.use('/graphql', express.json(), expressMiddleware(apollo, {
-    context: async ({ req }) => ({ tenant: req.get('x-tenant'), requestId: req.get('x-request-id') }),
-  }));
+  const { app, stop } = await pluginApp([plugin], schema, {
+    context: (req) => ({ tenant: req.get('x-tenant'), requestId: req.get('x-request-id') }),
+  });
+  const apollo = { stop };
   app.get('/rest/:group/:version/namespaces/:namespace/:plural/:name', async (req, res) => {
     try {
       res.json(await kube.request('GET', `/apis/${req.params.group}/${req.params.version}/namespaces/${req.params.namespace}/${req.params.plural}/${req.params.name}`));
@@ -90,7 +82,6 @@ async function appWith(plugin: TracingPlugin) {
       sendProblem(req, res, fromKubeError(err));
     }
   });
-  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   return { app, apollo, kube, sent };
 }
 

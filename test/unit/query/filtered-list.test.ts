@@ -7,7 +7,7 @@ import { ApiError } from '../../../src/api-errors.ts';
 import type { KubeList, KubeObject, ListArgs, OperationRequest } from '../../../src/contract/operations.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { parseOrderByText, parseWhere } from '../../../src/model/query-filter.ts';
-import { createFilteredLists, isQueryList, type CacheScope, type ListGuard } from '../../../src/service/filtered-list.ts';
+import { cachedObjects, createFilteredLists, isQueryList, type CacheScope, type ListGuard } from '../../../src/service/filtered-list.ts';
 import type { FeedHandlers } from '../../../src/service/query-cache-feed.ts';
 import { QueryCaches } from '../../../src/service/query-cache.ts';
 import { gadget } from './gadget-crd.ts';
@@ -130,5 +130,33 @@ describe('filtered lists', () => {
     const s = setup();
     await assert.rejects(s.lists.list(s.req({ where: where({}), fieldSelector: 'spec.size=1' })), (err: unknown) => err instanceof ApiError && err.code === 'BAD_REQUEST');
     assert.equal(s.feeds.length + s.apiserverCalls.length, 0);
+  });
+});
+
+describe('objects a running cache holds, for relations', () => {
+  const key = { group: resource.group, version: version.name, plural: resource.plural };
+  const names = (l: readonly KubeObject[] | undefined) => l?.map((o) => `${(o['metadata'] as { namespace: string }).namespace}/${(o['metadata'] as { name: string }).name}`).sort();
+
+  it('start no store: without a running one there is no answer, and nothing is listed or watched', () => {
+    const s = setup();
+    assert.equal(cachedObjects(s.caches, key, true, 'a', { kind: 'all' }), undefined);
+    assert.equal(cachedObjects(s.caches, key, true, undefined, { kind: 'all' }), undefined);
+    assert.deepEqual(s.feeds, []);
+    assert.deepEqual(s.caches.stats(), []);
+  });
+
+  it('read a namespace\'s own store, or the store of all namespaces, cut to the caller\'s scope', async () => {
+    const s = setup();
+    await s.lists.list(s.req({ consistency: 'CACHED' }, 'b'));
+    assert.equal(names(cachedObjects(s.caches, key, true, 'b', { kind: 'all' }))?.length, 10);
+    assert.equal(cachedObjects(s.caches, key, true, 'a', { kind: 'all' }), undefined, 'b\'s store holds nothing of a');
+    await s.lists.list(s.req({ consistency: 'CACHED' }));
+    assert.deepEqual(names(cachedObjects(s.caches, key, true, 'a', { kind: 'all' })), stored.slice(0, 10).map((o) => `a/${(o['metadata'] as { name: string }).name}`).sort());
+    assert.equal(cachedObjects(s.caches, key, true, undefined, { kind: 'all' })?.length, 30);
+    const cut = cachedObjects(s.caches, key, true, undefined, { kind: 'namespaces', namespaces: new Set(['c']) });
+    assert.deepEqual(new Set(names(cut)?.map((n) => n.split('/')[0])), new Set(['c']));
+    assert.equal(cut?.length, 10);
+    assert.equal(cachedObjects(s.caches, key, true, 'a', { kind: 'apiserver' }), undefined, 'conditional rights are the apiserver\'s to answer');
+    assert.equal(s.feeds.length, 2);
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type WatchEvent } from '../../../src/kube/kube-client.ts';
 import type { Clock, ListWatchSource } from '../../../src/kube/reflector.ts';
-import { WatchHub, type HubEvent, type KubeObject, type WatchKey } from '../../../src/service/watch-hub.ts';
+import { WatchHub, type HubEvent, type HubObserver, type KubeObject, type WatchKey } from '../../../src/service/watch-hub.ts';
+import { feedIterable, type Feed, type FeedSink } from '../../../src/streams/feed.ts';
 
 const key: WatchKey = { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' };
 
@@ -88,17 +89,19 @@ async function until(cond: () => boolean, what: string) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-/** Reads events into an array in the background. */
-function reader(it: AsyncIterable<HubEvent>) {
+function fmt(e: HubEvent): string {
+  const m = e.object.metadata as { name?: string; annotations?: Record<string, string> };
+  return `${e.type} ${m.name ?? (m.annotations ? 'initial-end' : '')}@${e.resourceVersion}`;
+}
+
+/** Reads events into an array in the background, through the pull adapter. */
+function reader(feed: Feed<HubEvent>) {
   const events: string[] = [];
   let error: unknown;
   let done = false;
   const running = (async () => {
     try {
-      for await (const e of it) {
-        const m = e.object.metadata as { name?: string; annotations?: Record<string, string> };
-        events.push(`${e.type} ${m.name ?? (m.annotations ? 'initial-end' : '')}@${e.resourceVersion}`);
-      }
+      for await (const e of feedIterable(feed)) events.push(fmt(e));
     } catch (err) {
       error = err;
     } finally {
@@ -106,6 +109,48 @@ function reader(it: AsyncIterable<HubEvent>) {
     }
   })();
   return { events, get error() { return error; }, get done() { return done; }, running };
+}
+
+/**
+ * A connection as the hub sees it: each event adds `bytesPerEvent` to what it holds unsent until
+ * the test drains it, as a socket whose reader has stopped would.
+ */
+class TestSink implements FeedSink<HubEvent> {
+  readonly events: string[] = [];
+  error: unknown;
+  ended = false;
+  held = 0;
+  drains = 0;
+  private waiters: (() => void)[] = [];
+  private readonly bytesPerEvent: number;
+  constructor(bytesPerEvent: number) {
+    this.bytesPerEvent = bytesPerEvent;
+  }
+  next(e: HubEvent) {
+    this.events.push(fmt(e));
+    this.held += this.bytesPerEvent;
+  }
+  end(error?: unknown) {
+    this.ended = true;
+    this.error = error;
+  }
+  buffered() {
+    return this.held;
+  }
+  onDrain(fn: () => void) {
+    this.waiters.push(fn);
+  }
+  get waiting(): boolean {
+    return this.waiters.length > 0;
+  }
+  /** The reader took everything. */
+  drain() {
+    this.held = 0;
+    this.drains++;
+    const fns = this.waiters;
+    this.waiters = [];
+    for (const fn of fns) fn();
+  }
 }
 
 test('many subscribers share one upstream list+watch', async () => {
@@ -197,12 +242,14 @@ test('resume from a resourceVersion replays exactly the events after it', async 
 test('resume from before what the hub remembers is GONE without a fallback, and uses the fallback when there is one', async () => {
   const c = new FakeCollection();
   c.rv = 10;
-  const { hub } = hubWith(c, { bufferSize: 2 });
+  // Entries of objects the store still holds cost only their overhead (256 bytes): two fit.
+  const { hub } = hubWith(c, { windowBytes: 600 });
   reader(hub.subscribe(key));
   await until(() => c.watching, 'watch');
   c.add(ct('a', 11));
   c.add(ct('b', 12));
   c.add(ct('c', 13)); // evicts rv 11: the window is now (11, 13]
+  assert.equal(hub.upstreamStats()[0]!.windowEvents, 2);
   const ok = reader(hub.subscribe(key, { resourceVersion: '11' }));
   await until(() => ok.events.length === 2, 'replay inside the window');
   assert.deepEqual(ok.events, ['ADDED b@12', 'ADDED c@13']);
@@ -215,19 +262,48 @@ test('resume from before what the hub remembers is GONE without a fallback, and 
   c2.rv = 10;
   const fallbackCalls: string[] = [];
   const { hub: hub2 } = hubWith(c2, {
-    bufferSize: 1,
-    fallback: (_k, o) => {
+    windowBytes: 300,
+    fallback: async (_k, o, onEvent) => {
       fallbackCalls.push(o.resourceVersion!);
-      return (async function* () {
-        yield { type: 'ADDED', object: ct('x', 9), resourceVersion: '9' } as HubEvent;
-      })();
+      await onEvent({ type: 'ADDED', object: ct('x', 9), resourceVersion: '9' });
     },
   });
   const viaFallback = reader(hub2.subscribe(key, { resourceVersion: '5' }));
   await until(() => viaFallback.done, 'fallback');
   assert.deepEqual(fallbackCalls, ['5']);
   assert.deepEqual(viaFallback.events, ['ADDED x@9']);
+  assert.equal(viaFallback.error, undefined);
   await hub2.stop();
+});
+
+test('a direct watch (fallback) is held while the subscriber\'s connection is full', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  let sent = 0;
+  const { hub } = hubWith(c, {
+    windowBytes: 300,
+    maxBufferedBytes: 64 << 10,
+    fallback: async (_k, _o, onEvent) => {
+      for (let i = 0; i < 100; i++) {
+        sent++;
+        await onEvent({ type: 'ADDED', object: ct(`x${i}`, 5 + i), resourceVersion: String(5 + i) });
+      }
+    },
+  });
+  const sink = new TestSink(4 << 10);
+  hub.subscribe(key, { resourceVersion: '4' }).start(sink);
+  // Pages are an eighth of the bound (16 KiB here, the smallest page): 4 events of 4 KiB each.
+  await until(() => sink.waiting, 'the first page');
+  assert.equal(sent, 4);
+  assert.equal(hub.stats().fallbackSubscribers, 1);
+  while (!sink.ended) {
+    sink.drain();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(sink.events.length, 100);
+  assert.equal(sink.error, undefined);
+  assert.equal(hub.stats().fallbackSubscribers, 0);
+  await hub.stop();
 });
 
 test('410 upstream: relist, subscribers get the synthesized difference then a bookmark, in order, nothing lost', async () => {
@@ -251,21 +327,88 @@ test('410 upstream: relist, subscribers get the synthesized difference then a bo
   await hub.stop();
 });
 
-test('a slow subscriber is disconnected with SLOW_CONSUMER; a fast one receives everything', async () => {
+test('a live subscriber whose connection holds more than the byte bound is ended with SLOW_CONSUMER and its last resourceVersion', async () => {
   const c = new FakeCollection();
-  const { hub } = hubWith(c, { queueSize: 10 });
-  const slow = hub.subscribe(key)[Symbol.asyncIterator]();
+  const { hub } = hubWith(c, { maxBufferedBytes: 100_000 });
+  const slow = new TestSink(10_000);
+  hub.subscribe(key).start(slow);
   const fast = reader(hub.subscribe(key));
   await until(() => c.watching, 'watch');
-  // Events arrive over time, as from the network; the fast reader keeps up, the slow one never reads.
-  for (let i = 0; i < 50; i++) {
-    c.add(ct(`o${i}`, 100 + i));
-    await new Promise((r) => setImmediate(r));
-  }
+  for (let i = 0; i < 50; i++) c.add(ct(`o${i}`, 100 + i));
   await until(() => fast.events.length === 50, 'the fast subscriber');
-  await assert.rejects(slow.next(), (e: unknown) => e instanceof ApiError && e.code === 'SLOW_CONSUMER' && /resubscribe/.test(e.message));
+  // 11 events of 10 kB: the 11th crosses 100 kB.
+  assert.equal(slow.events.length, 11);
+  assert.ok(slow.error instanceof ApiError && slow.error.code === 'SLOW_CONSUMER', String(slow.error));
+  assert.match(slow.error.message, /resubscribe from resourceVersion 110/);
+  assert.equal(slow.error.details.resourceVersion, '110');
   assert.equal(hub.stats().slowConsumers, 1);
+  assert.equal(hub.stats().eventsDropped, 1);
   assert.equal(hub.stats().subscribers, 1, 'the slow subscriber is gone, the fast one stays');
+  await hub.stop();
+});
+
+test('an initial state of 10,000 objects is sent in pages as the connection drains; live events wait in order behind it', async () => {
+  const c = new FakeCollection();
+  c.items = Array.from({ length: 10_000 }, (_, i) => ct(`o${i}`, i + 2, { half: String(i % 2) }));
+  c.rv = 10_001;
+  const { hub } = hubWith(c, { maxBufferedBytes: 1 << 20 });
+  const sink = new TestSink(1024);
+  hub.subscribe(key, { sendInitialEvents: true, labelSelector: 'half=0' }).start(sink);
+  await until(() => sink.waiting && c.watching, 'the first page');
+  // A page is an eighth of the bound: 128 events of 1 KiB.
+  assert.equal(sink.events.length, 128);
+  c.add(ct('late-0', 10_002, { half: '0' }));
+  c.modify(ct('o0', 10_003, { half: '1' }));
+  c.add(ct('late-1', 10_004, { half: '1' }));
+  assert.equal(sink.events.length, 128, 'live events wait behind the backlog');
+  while (sink.events.length < 5_003 && !sink.ended) sink.drain();
+  assert.equal(sink.ended, false);
+  assert.deepEqual(sink.events.slice(0, 2), ['ADDED o0@2', 'ADDED o2@4']);
+  assert.deepEqual(sink.events.slice(4_999), ['ADDED o9998@10000', 'BOOKMARK initial-end@10001', 'ADDED late-0@10002', 'DELETED o0@10003']);
+  assert.ok(sink.drains >= 39, `${sink.drains} pages`);
+  // Caught up: events are written as they come, without waiting for a drain.
+  c.add(ct('later', 10_005, { half: '0' }));
+  assert.equal(sink.events.at(-1), 'ADDED later@10005');
+  await hub.stop();
+});
+
+test('a subscriber whose backlog leaves the resume window is ended with SLOW_CONSUMER; resuming from its last resourceVersion is GONE', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  const { hub } = hubWith(c, { maxBufferedBytes: 64 << 10, windowBytes: 256 * 10 });
+  reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  for (let i = 0; i < 10; i++) c.add(ct(`a${i}`, 11 + i));
+  const sink = new TestSink(4 << 10);
+  hub.subscribe(key, { resourceVersion: '10' }).start(sink);
+  assert.equal(sink.events.length, 4, 'one page of the replay');
+  for (let i = 0; i < 6; i++) c.add(ct(`b${i}`, 21 + i)); // the window drops rv 11..16; the subscriber sent up to 14
+  assert.ok(sink.error instanceof ApiError && sink.error.code === 'SLOW_CONSUMER', String(sink.error));
+  assert.equal(sink.error.details.resourceVersion, '14');
+  const again = reader(hub.subscribe(key, { resourceVersion: '14' }));
+  await until(() => again.done, 'GONE');
+  assert.ok(again.error instanceof ApiError && again.error.code === 'GONE');
+  await hub.stop();
+});
+
+test('the window is bounded in bytes: current objects are shared with the store, replaced ones count in full', async () => {
+  const c = new FakeCollection();
+  const big = (name: string, rv: number) => ({ ...ct(name, rv), spec: { cronSpec: '*', blob: 'x'.repeat(50_000) } });
+  const { hub } = hubWith(c, { windowBytes: 500_000 });
+  reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  for (let i = 0; i < 5; i++) c.add(big(`o${i}`, 2 + i));
+  let u = hub.upstreamStats()[0]!;
+  assert.equal(u.windowEvents, 5);
+  assert.ok(u.windowBytes < 5 * 1024, `${u.windowBytes}: the store holds these objects, the window only refers to them`);
+  assert.ok(u.storeBytes > 250_000, String(u.storeBytes));
+  // 20 modifications of one object: each replaced version is the window's alone.
+  for (let i = 0; i < 20; i++) c.modify(big('o0', 10 + i));
+  u = hub.upstreamStats()[0]!;
+  assert.ok(u.windowBytes <= 500_000, String(u.windowBytes));
+  assert.ok(u.windowEvents < 25, `${u.windowEvents} events: the oldest were dropped`);
+  assert.ok(u.storeBytes < 300_000, String(u.storeBytes));
+  assert.equal(hub.stats().bytes, u.storeBytes + u.windowBytes);
   await hub.stop();
 });
 
@@ -287,4 +430,125 @@ test('closeWhere ends the subscriptions of a removed resource with the given err
   await until(() => r.done, 'the end');
   assert.ok(r.error instanceof ApiError && r.error.code === 'SCHEMA_CHANGED');
   assert.equal(hub.stats().upstreams, 0);
+});
+
+test('subscribers waiting for the first list are counted apart and reached by closeWhere and stop; subscribing after stop is refused', async () => {
+  const c = new FakeCollection();
+  // A list that never answers (until the reflector stops and aborts it).
+  const hang = (signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+  const never: ListWatchSource<KubeObject> = { list: hang, watch: (_rv, _t, _e, signal) => hang(signal) };
+  const { hub } = hubWith(c, { sourceFor: () => never });
+  const a = reader(hub.subscribe(key));
+  const b = reader(hub.subscribe({ ...key, plural: 'others' }));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([hub.stats().waiting, hub.stats().subscribers], [2, 0]);
+  hub.closeWhere((k) => k.plural === 'crontabs', new ApiError('SCHEMA_CHANGED', 'gone'));
+  await until(() => a.done, 'the first');
+  assert.ok(a.error instanceof ApiError && a.error.code === 'SCHEMA_CHANGED');
+  await hub.stop();
+  await until(() => b.done, 'the second');
+  assert.ok(b.error instanceof ApiError && b.error.code === 'UNAVAILABLE' && /shutting down/.test(b.error.message));
+  assert.throws(() => hub.subscribe(key), (e: unknown) => e instanceof ApiError && e.code === 'UNAVAILABLE');
+  assert.throws(() => hub.observe(key, { initial() {}, event() {} }), (e: unknown) => e instanceof ApiError && e.code === 'UNAVAILABLE');
+});
+
+test('a fallback subscriber is reached by closeWhere', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  let aborted = false;
+  const { hub } = hubWith(c, {
+    fallback: (_k, _o, _onEvent, signal) => new Promise((resolve) => signal.addEventListener('abort', () => {
+      aborted = true;
+      resolve();
+    })),
+  });
+  const r = reader(hub.subscribe(key, { resourceVersion: '3' }));
+  await until(() => hub.stats().fallbackSubscribers === 1, 'the direct watch');
+  assert.equal(hub.stats().subscribers, 1);
+  assert.equal(hub.closeWhere(() => true, new ApiError('SCHEMA_CHANGED', 'gone')), 1);
+  await until(() => r.done, 'the end');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'SCHEMA_CHANGED');
+  assert.ok(aborted, 'the direct watch is stopped');
+  assert.equal(hub.stats().fallbackSubscribers, 0);
+  await hub.stop();
+});
+
+test('an upstream that keeps failing ends its subscribers with UNAVAILABLE and their last resourceVersion after the bound; newcomers at once', async () => {
+  const c = new FakeCollection();
+  let failing = false;
+  const source = c.source();
+  const flaky: ListWatchSource<KubeObject> = {
+    list: (signal) => (failing ? Promise.reject(new KubeApiError(503, { code: 503, reason: 'ServiceUnavailable', message: 'etcd is down' })) : source.list(signal)),
+    watch: (...args) => source.watch(...args),
+  };
+  // Retries come one per turn of the event loop (backoff sleeps are immediate here).
+  const turning: Clock = { ...clock, sleep: () => new Promise((r) => setImmediate(r)) };
+  const { hub, timers } = hubWith(c, { sourceFor: () => flaky, unavailableAfterMs: 20_000, clock: turning });
+  const r = reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  c.add(ct('a', 2));
+  await until(() => r.events.length === 1, 'an event');
+  failing = true;
+  c.gone(); // the relist now fails, again and again
+  await until(() => timers.some((t) => t.ms === 20_000), 'the bound to be armed');
+  assert.equal(r.done, false, 'nothing is reported before the bound');
+  timers.find((t) => t.ms === 20_000)!.fn();
+  await until(() => r.done, 'UNAVAILABLE');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'UNAVAILABLE', String(r.error));
+  assert.equal(r.error.details.resourceVersion, '2');
+  assert.match(r.error.message, /etcd is down/);
+  const late = reader(hub.subscribe(key));
+  await until(() => late.done, 'a newcomer');
+  assert.ok(late.error instanceof ApiError && late.error.code === 'UNAVAILABLE');
+  assert.equal(hub.stats().unavailable, 2);
+  await hub.stop();
+});
+
+test('a 403 of the upstream ends its subscribers at once with FORBIDDEN', async () => {
+  const forbidden: ListWatchSource<KubeObject> = {
+    list: () => Promise.reject(new KubeApiError(403, { code: 403, reason: 'Forbidden', message: 'crontabs is forbidden' })),
+    watch: () => Promise.reject(new Error('no watch without a list')),
+  };
+  const { hub } = hubWith(new FakeCollection(), { sourceFor: () => forbidden });
+  const r = reader(hub.subscribe(key));
+  await until(() => r.done, 'the end');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'FORBIDDEN');
+  await hub.stop();
+});
+
+test('observers get the store, then every change with its previous object, relists and their end; on the subscribers\' upstream and objects', async () => {
+  const c = new FakeCollection();
+  c.items = [ct('a', 2), ct('b', 3)];
+  c.rv = 3;
+  const { hub } = hubWith(c);
+  const seen: string[] = [];
+  const objects: KubeObject[] = [];
+  const observer: HubObserver = {
+    initial: (store, rv) => seen.push(`initial ${[...store.keys()].join(',')}@${rv}`),
+    event: (e) => {
+      objects.push(e.object);
+      seen.push(`${e.synthetic ? '~' : ''}${e.type} ${(e.object.metadata as { name: string }).name}@${e.resourceVersion}${e.previous ? ` was ${(e.previous.metadata as { resourceVersion: string }).resourceVersion}` : ''}`);
+    },
+    resynced: (rv) => seen.push(`resynced@${rv}`),
+    end: (err) => seen.push(`end ${err instanceof ApiError ? err.code : 'ok'}`),
+  };
+  const sub = new TestSink(0);
+  hub.subscribe(key).start(sub);
+  const observation = hub.observe(key, observer);
+  await until(() => seen.length === 1 && c.watching, 'the initial state');
+  assert.equal(observation.resourceVersion, '3');
+  c.modify(ct('a', 4));
+  c.gone();
+  c.items = [ct('a', 4), ct('c', 9)];
+  c.rv = 10;
+  await until(() => seen.includes('resynced@10'), 'the relist');
+  assert.deepEqual(seen, ['initial ns/a,ns/b@3', 'MODIFIED a@4 was 2', '~DELETED b@10 was 3', '~ADDED c@10', 'resynced@10']);
+  assert.equal(hub.stats().upstreams, 1, 'observers and subscribers share one upstream');
+  assert.equal(hub.stats().observers, 1);
+  await until(() => sub.events.length === 4, 'the subscriber');
+  assert.ok(sub.events.includes('MODIFIED a@4'));
+  observation.close();
+  assert.equal(seen.at(-1), 'end ok');
+  assert.equal(hub.stats().observers, 0);
+  await hub.stop();
 });

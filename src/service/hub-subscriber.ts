@@ -1,0 +1,256 @@
+// One subscriber of an upstream watch, as a feed. Its place in the stream is a cursor into the
+// upstream's resume window. A live subscriber gets each event pushed synchronously into its sink
+// (the connection) as it arrives; a subscriber with a backlog (its initial state, a resume, a
+// relist's difference) is caught up in pages, waiting for its connection to drain between pages,
+// while the events that arrive meanwhile wait in the window, in order, bounded in bytes there.
+//
+// It ends as a slow consumer when its connection holds more than the byte bound unsent, or when
+// the window no longer holds the events it still has to send.
+import { ApiError, fromKubeError } from '../api-errors.ts';
+import type { Feed, FeedSink } from '../streams/feed.ts';
+import type { Matcher } from './watch-selectors.ts';
+import type { ResumeWindow, WindowEntry } from './resume-window.ts';
+import { bookmarkEvent, rvOf, type HubEvent, type KubeObject } from './watch-types.ts';
+
+/** What a subscriber needs of its upstream. */
+export interface SubscriberHost {
+  readonly window: ResumeWindow;
+  readonly maxBufferedBytes: number;
+  /** Bytes written per page of a backlog before waiting for the connection to drain. */
+  readonly pageBytes: number;
+  readonly counters: HubCounters;
+  /** The ADDED event of an object of the initial state, shared by every subscriber. */
+  addedEventOf(obj: KubeObject): HubEvent;
+  /** The subscriber caught up: push it every new event from now on. */
+  goLive(sub: HubSubscriber): void;
+  /** The subscriber has a backlog again, or waits for its connection to drain. */
+  lag(sub: HubSubscriber): void;
+  /** The subscriber is over: forget it. */
+  leave(sub: HubSubscriber): void;
+}
+
+export interface HubCounters {
+  upstreamsStarted: number;
+  slowConsumers: number;
+  eventsDelivered: number;
+  eventsDropped: number;
+  fallbackSubscribers: number;
+  unavailable: number;
+}
+
+type State = 'waiting' | 'catching-up' | 'live' | 'fallback' | 'closed';
+
+export class HubSubscriber implements Feed<HubEvent> {
+  state: State = 'waiting';
+  /** The next window entry to deliver. */
+  cursor = 0;
+  private readonly host: SubscriberHost;
+  private readonly match: Matcher;
+  private sink: FeedSink<HubEvent> | undefined;
+  private snapshot: { objects: KubeObject[]; next: number; end: HubEvent } | undefined;
+  /** Events at or before this resourceVersion are not delivered (a resume from ahead of the hub). */
+  private after: bigint | undefined;
+  /** The resourceVersion of the last event delivered; undefined while the initial state is being sent. */
+  private lastRv: string | undefined;
+  private draining = false;
+  private pendingEnd: { error?: unknown } | undefined;
+  private closeFns: (() => void)[] = [];
+  private fallback: ((sink: FeedSink<HubEvent>) => void) | undefined;
+  private abortFallback: (() => void) | undefined;
+
+  constructor(host: SubscriberHost, match: Matcher, resumeFrom: string | undefined) {
+    this.host = host;
+    this.match = match;
+    this.lastRv = resumeFrom;
+  }
+
+  // --- Feed ---
+
+  start(sink: FeedSink<HubEvent>): void {
+    if (this.sink) throw new Error('a feed starts once');
+    this.sink = sink;
+    if (this.pendingEnd) {
+      sink.end(this.pendingEnd.error);
+      return;
+    }
+    if (this.state === 'catching-up') this.pump();
+    else if (this.state === 'fallback') this.fallback?.(sink);
+  }
+
+  cancel(): void {
+    this.close(undefined, false);
+  }
+
+  fail(error: unknown): void {
+    this.close(error ?? new ApiError('INTERNAL', 'the watch failed'), true);
+  }
+
+  onClose(fn: () => void): void {
+    if (this.state === 'closed') fn();
+    else this.closeFns.push(fn);
+  }
+
+  /** Ends the subscription normally (the sink's end gets no error). */
+  end(): void {
+    this.close(undefined, true);
+  }
+
+  // --- driven by the upstream ---
+
+  /** Attaches at a window position; with a snapshot, its objects are the initial state at `rv`. */
+  attach(cursor: number, after: bigint | undefined, snapshot?: { objects: KubeObject[]; rv: bigint }): void {
+    if (this.state !== 'waiting') return;
+    this.cursor = cursor;
+    this.after = after;
+    if (snapshot) {
+      this.snapshot = { objects: snapshot.objects, next: 0, end: bookmarkEvent(snapshot.rv, true) };
+      this.lastRv = undefined;
+    }
+    this.state = 'catching-up';
+    this.host.lag(this);
+    if (this.sink) this.pump();
+  }
+
+  /** Serves this subscriber from a direct watch instead (its resume point is older than the window). */
+  serveFrom(run: (onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal) => Promise<void>): void {
+    if (this.state !== 'waiting') return;
+    this.state = 'fallback';
+    this.host.counters.fallbackSubscribers++;
+    this.fallback = (sink) => {
+      const controller = new AbortController();
+      this.abortFallback = () => controller.abort();
+      const onEvent = (e: HubEvent): void | Promise<void> => {
+        if (this.state !== 'fallback') return;
+        this.emit(e);
+        // Wait for the connection before taking the next event: the apiserver's stream backs up.
+        if (sink.buffered() >= this.host.pageBytes) return new Promise<void>((resolve) => sink.onDrain(resolve));
+      };
+      run(onEvent, controller.signal).then(() => this.end(), (err: unknown) => {
+        if (!controller.signal.aborted) this.fail(err instanceof ApiError ? err : fromKubeError(err));
+      });
+    };
+    if (this.sink) this.fallback(this.sink);
+  }
+
+  /** A new event, for a live subscriber: written at once. */
+  offer(entry: WindowEntry): void {
+    this.deliver(entry);
+    const sink = this.sink!;
+    if (this.state === 'live' && sink.buffered() > this.host.maxBufferedBytes) {
+      // The event that crossed the bound is written but will not be read.
+      this.host.counters.eventsDropped++;
+      this.slow(`its connection held more than ${this.host.maxBufferedBytes} bytes it had not sent`);
+    }
+  }
+
+  /** Back to catching up from `cursor` (a relist's difference is paged like any backlog). */
+  demote(cursor: number): void {
+    if (this.state !== 'live') return;
+    this.state = 'catching-up';
+    this.cursor = cursor;
+    this.host.lag(this);
+  }
+
+  /** Sends from the backlog until it is empty (then live) or the connection has a page to send. */
+  pump(): void {
+    const sink = this.sink;
+    if (this.state !== 'catching-up' || !sink || this.draining) return;
+    const w = this.host.window;
+    for (;;) {
+      if (sink.buffered() >= this.host.pageBytes) {
+        this.draining = true;
+        sink.onDrain(() => {
+          this.draining = false;
+          this.pump();
+        });
+        return;
+      }
+      const snap = this.snapshot;
+      if (snap) {
+        if (snap.next < snap.objects.length) {
+          const obj = snap.objects[snap.next++]!;
+          if (this.match(obj)) this.emit(this.host.addedEventOf(obj));
+        } else {
+          this.snapshot = undefined;
+          this.emit(snap.end);
+        }
+      } else if (this.cursor < w.firstSeq) {
+        this.fellBehind();
+        return;
+      } else if (this.cursor >= w.nextSeq) {
+        this.state = 'live';
+        this.host.goLive(this);
+        return;
+      } else {
+        this.deliver(w.at(this.cursor++)!);
+      }
+      if (this.state !== 'catching-up') return;
+    }
+  }
+
+  /** The window dropped entries this subscriber has yet to send. */
+  fellBehind(): void {
+    const missed = this.host.window.nextSeq - this.cursor;
+    this.host.counters.eventsDropped += missed;
+    this.slow('the events it had yet to receive no longer fit in the gateway\'s resume window');
+  }
+
+  // --- delivery ---
+
+  /** Kubernetes' rule for objects moving in or out of a subscriber's selection. */
+  private deliver(e: WindowEntry): void {
+    if (this.after !== undefined && e.rv <= this.after) return;
+    if (e.type === 'BOOKMARK') {
+      this.emit(e.eventAs('BOOKMARK'));
+      return;
+    }
+    const now = this.match(e.object);
+    if (e.type === 'DELETED') {
+      if (now) this.emit(e.eventAs('DELETED'));
+      return;
+    }
+    const before = e.before !== undefined && this.match(e.before);
+    if (now && before) this.emit(e.eventAs('MODIFIED'));
+    else if (now) this.emit(e.eventAs('ADDED'));
+    else if (before) this.emit(e.eventAs('DELETED'));
+  }
+
+  private emit(e: HubEvent): void {
+    if (!this.snapshot) this.lastRv = e.resourceVersion;
+    this.host.counters.eventsDelivered++;
+    this.sink!.next(e);
+  }
+
+  private slow(why: string): void {
+    this.host.counters.slowConsumers++;
+    const rv = this.lastRv;
+    const resume = rv ? `resubscribe from resourceVersion ${rv}, the last one it received` : 'resubscribe (with sendInitialEvents to get the current objects again)';
+    this.fail(new ApiError('SLOW_CONSUMER', `the subscriber was disconnected because ${why}; ${resume}`, rv ? { resourceVersion: rv } : {}));
+  }
+
+  /** The resourceVersion of the last event delivered (for UNAVAILABLE and SLOW_CONSUMER). */
+  get lastResourceVersion(): string | undefined {
+    return this.lastRv;
+  }
+
+  private close(error: unknown, notify: boolean): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'fallback') this.host.counters.fallbackSubscribers--;
+    this.state = 'closed';
+    this.snapshot = undefined;
+    this.abortFallback?.();
+    this.host.leave(this);
+    if (notify) {
+      if (this.sink) this.sink.end(error);
+      else this.pendingEnd = { error };
+    }
+    const fns = this.closeFns;
+    this.closeFns = [];
+    for (const fn of fns) fn();
+  }
+}
+
+/** The resourceVersion an object of the initial state stands at. */
+export function initialEvent(obj: KubeObject): HubEvent {
+  return { type: 'ADDED', object: obj, resourceVersion: rvOf(obj) };
+}

@@ -1,0 +1,132 @@
+// The vocabulary of the watch hub (watch-hub.ts): keys, events, subscription options, the
+// observer API for in-process consumers, and the hub's settings.
+import type { ApiError } from '../api-errors.ts';
+import type { Impersonation } from '../kube/kube-client.ts';
+import type { Clock, ListWatchSource } from '../kube/reflector.ts';
+
+export type KubeObject = Record<string, unknown>;
+
+export interface HubEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  readonly object: KubeObject;
+  /** Where in the stream this event stands: resume from here to get what follows. */
+  readonly resourceVersion: string;
+}
+
+export interface WatchKey {
+  group: string;
+  version: string;
+  plural: string;
+  /** Absent: all namespaces (or a cluster-scoped resource). */
+  namespace?: string;
+}
+
+export interface SubscribeOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** The CRD's selectableFields (JSON paths), which field selectors may use. */
+  selectableFields?: readonly string[];
+  /** Resume: deliver exactly the events after this resourceVersion. */
+  resourceVersion?: string;
+  /** First deliver the current objects as ADDED, then a BOOKMARK marking the end of the initial state. */
+  sendInitialEvents?: boolean;
+  /** Ends the subscription. */
+  signal?: AbortSignal;
+  /**
+   * A further filter (the namespaces the subscriber may see), read on every event. It may read
+   * only metadata.name, metadata.namespace and metadata.labels: the hub keeps no more than that
+   * (and the selectable fields) of the object before a change.
+   */
+  filter?: (obj: KubeObject) => boolean;
+  /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
+  identity?: Impersonation;
+}
+
+/** A change as an in-process observer sees it: the hub's own object instances, never copies. */
+export interface ObservedEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly object: KubeObject;
+  /** The object before the change (absent for ADDED). */
+  readonly previous?: KubeObject;
+  /** The key's resourceVersion after this change. */
+  readonly resourceVersion: string;
+  /** Part of the difference a relist found (after 410 Gone), not an event the apiserver sent. */
+  readonly synthetic: boolean;
+}
+
+/**
+ * An in-process consumer of one upstream (an informer cache): called synchronously, in order, on
+ * the hub's own objects, which it must not modify. No flow control: it must keep up.
+ */
+export interface HubObserver {
+  /** Once, when the upstream has synced (at once if it has): every object, at this resourceVersion. Copy what you keep of the map. */
+  initial(objects: ReadonlyMap<string, KubeObject>, resourceVersion: string): void;
+  /** Every change after the initial state, in order. */
+  event(e: ObservedEvent): void;
+  /** A relist (after 410 Gone) replaced the store; its difference came as synthetic events just before. */
+  resynced?(resourceVersion: string): void;
+  /** The apiserver says the key's resourceVersion moved on without a change to it. */
+  bookmark?(resourceVersion: string): void;
+  /** The observation is over: its upstream stopped (with the reason), or close() was called (no error). */
+  end?(error?: ApiError): void;
+}
+
+export interface Observation {
+  /** The key's current resourceVersion ('' before the first sync). */
+  readonly resourceVersion: string;
+  close(): void;
+}
+
+export interface WatchHubOptions {
+  /** The list/watch of one key, as the gateway's own identity. */
+  sourceFor(key: WatchKey): ListWatchSource<KubeObject>;
+  /**
+   * Serves a resume from a resourceVersion older than the hub remembers (a direct watch as the
+   * subscriber). It calls onEvent per event and waits for a promise onEvent returns (flow
+   * control); it resolves when the watch ends normally and rejects with the error that ended it.
+   */
+  fallback?(key: WatchKey, opts: SubscribeOptions, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void>;
+  clock?: Clock;
+  /** How long an upstream watch outlives its last subscriber. */
+  graceMs?: number;
+  /**
+   * Bytes the resume window of one upstream may hold (objects no longer current, what selectors
+   * read of previous objects, per-event overhead). A resume from before the window is GONE.
+   */
+  windowBytes?: number;
+  /**
+   * Bytes a subscriber's connection may hold unsent before the subscriber is ended as a slow
+   * consumer. Backlogs (initial state, resumes, relists) are sent in pages well below it.
+   */
+  maxBufferedBytes?: number;
+  /** How long an upstream may keep failing (other than 401/403/404) before its subscribers get UNAVAILABLE. */
+  unavailableAfterMs?: number;
+  setTimer?(fn: () => void, ms: number): { cancel(): void };
+  onUpstreamError?(key: WatchKey, err: unknown, retryInMs: number): void;
+}
+
+export const initialEventsEndAnnotation = 'k8s.io/initial-events-end';
+
+export function watchKeyString(k: WatchKey): string {
+  return `${k.group}/${k.version}/${k.plural}@${k.namespace ?? '*'}`;
+}
+
+export function objectKey(o: KubeObject): string {
+  const m = (o.metadata ?? {}) as { namespace?: string; name?: string };
+  return `${m.namespace ?? ''}/${m.name ?? ''}`;
+}
+
+export function rvOf(o: KubeObject): string {
+  return (o.metadata as { resourceVersion?: string } | undefined)?.resourceVersion ?? '';
+}
+
+export function parseRv(rv: string | undefined): bigint | undefined {
+  if (!rv || !/^\d+$/.test(rv)) return undefined;
+  return BigInt(rv);
+}
+
+export function bookmarkEvent(rv: bigint, initialEnd: boolean): HubEvent {
+  const metadata: Record<string, unknown> = { resourceVersion: rv.toString() };
+  if (initialEnd) metadata.annotations = { [initialEventsEndAnnotation]: 'true' };
+  return { type: 'BOOKMARK', object: { metadata }, resourceVersion: rv.toString() };
+}

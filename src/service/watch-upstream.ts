@@ -1,0 +1,360 @@
+// One upstream list+watch of the hub (one key): a reflector as the gateway's identity, its store,
+// the resume window over it, and everyone fed from it — subscribers (paged, flow-controlled
+// feeds) and observers (synchronous in-process consumers). Every event is appended to the window
+// first, then handed to the observers, then pushed to the live subscribers, all in one tick.
+import { ApiError, fromKubeError } from '../api-errors.ts';
+import { Reflector, systemClock, type ReflectorEvent } from '../kube/reflector.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
+import { HubSubscriber, initialEvent, type HubCounters, type SubscriberHost } from './hub-subscriber.ts';
+import { ResumeWindow, selectorView, type EntryType, type WindowEntry } from './resume-window.ts';
+import {
+  objectKey, parseRv, rvOf, type HubEvent, type HubObserver, type KubeObject, type WatchHubOptions, type WatchKey,
+} from './watch-types.ts';
+
+export interface UpstreamSettings extends WatchHubOptions {
+  readonly counters: HubCounters;
+  readonly maxBufferedBytes: number;
+  readonly pageBytes: number;
+}
+
+const defaultSetTimer = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return { cancel: () => clearTimeout(t) };
+};
+
+export class Upstream implements SubscriberHost {
+  readonly key: WatchKey;
+  readonly window: ResumeWindow;
+  readonly maxBufferedBytes: number;
+  readonly pageBytes: number;
+  readonly counters: HubCounters;
+  /** Every subscriber, whatever its state (waiting for the first sync, catching up, live, on a direct watch). */
+  readonly subscribers = new Set<HubSubscriber>();
+  readonly observers = new Set<HubObserver>();
+  /** Bytes of the objects in the store. */
+  storeBytes = 0;
+  private readonly live = new Set<HubSubscriber>();
+  /** Catching-up subscribers: they fail when the window drops what they have yet to send. */
+  private readonly lagging = new Set<HubSubscriber>();
+  private readonly opts: UpstreamSettings;
+  private readonly reflector: Reflector<KubeObject>;
+  private readonly onStopped: () => void;
+  private readonly sizes = new WeakMap<object, number>();
+  private readonly added = new WeakMap<object, HubEvent>();
+  /** The window's newest entry per key, whose object the store still holds unless it was a deletion. */
+  private readonly newestOf = new Map<string, WindowEntry>();
+  private readonly selectable: string[][] = [];
+  /** Subscribers' attachments that wait for the first sync. */
+  private waiting: (() => void)[] = [];
+  private current = 0n;
+  private synced = false;
+  private inRelist = false;
+  private grace: { cancel(): void } | undefined;
+  private stopping: Promise<void> | undefined;
+  private failing: { since: number; timer: { cancel(): void } } | undefined;
+  /** The upstream kept failing past the bound: newcomers are told at once. */
+  private unavailable: ApiError | undefined;
+
+  constructor(key: WatchKey, opts: UpstreamSettings, onStopped: () => void) {
+    this.key = key;
+    this.opts = opts;
+    this.onStopped = onStopped;
+    this.counters = opts.counters;
+    this.maxBufferedBytes = opts.maxBufferedBytes;
+    this.pageBytes = opts.pageBytes;
+    this.window = new ResumeWindow(opts.windowBytes ?? 32 << 20, 0n);
+    this.reflector = new Reflector<KubeObject>({
+      source: opts.sourceFor(key),
+      clock: opts.clock ?? systemClock,
+      keyOf: objectKey,
+      resourceVersionOf: (o) => (o.metadata as { resourceVersion?: string } | undefined)?.resourceVersion,
+      onEvent: (e) => this.onEvent(e),
+      onSynced: () => this.onSynced(),
+      onBookmark: (rv) => this.onBookmark(rv),
+      onConnected: () => this.recovered(),
+      onError: (err, retryInMs) => this.onError(err, retryInMs),
+    });
+    this.reflector.start();
+  }
+
+  get resourceVersion(): string {
+    return this.synced ? this.current.toString() : '';
+  }
+
+  get storeSize(): number {
+    return this.reflector.store.size;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Registers a subscriber; it attaches now if the upstream has synced, else at the first sync. */
+  add(sub: HubSubscriber, selectable: readonly string[], resumeFrom: bigint | undefined, sendInitial: boolean,
+    fallback: ((sub: HubSubscriber) => void) | undefined): void {
+    this.hold();
+    this.subscribers.add(sub);
+    this.learnSelectable(selectable);
+    if (this.unavailable) {
+      this.counters.unavailable++;
+      sub.fail(this.unavailableFor(sub));
+      return;
+    }
+    const attach = () => this.attach(sub, resumeFrom, sendInitial, fallback);
+    if (this.synced) attach();
+    else this.waiting.push(attach);
+  }
+
+  addObserver(observer: HubObserver): void {
+    this.hold();
+    this.observers.add(observer);
+    if (this.unavailable) {
+      this.endObserver(observer, this.unavailable);
+      return;
+    }
+    if (this.synced) this.callObserver(observer, (o) => o.initial(this.reflector.store, this.current.toString()));
+  }
+
+  removeObserver(observer: HubObserver): void {
+    if (this.observers.delete(observer)) this.release();
+  }
+
+  // --- SubscriberHost ---
+
+  addedEventOf(obj: KubeObject): HubEvent {
+    let e = this.added.get(obj);
+    if (!e) this.added.set(obj, (e = initialEvent(obj)));
+    return e;
+  }
+
+  goLive(sub: HubSubscriber): void {
+    this.lagging.delete(sub);
+    this.live.add(sub);
+  }
+
+  lag(sub: HubSubscriber): void {
+    this.live.delete(sub);
+    this.lagging.add(sub);
+  }
+
+  leave(sub: HubSubscriber): void {
+    this.live.delete(sub);
+    this.lagging.delete(sub);
+    if (this.subscribers.delete(sub)) this.release();
+  }
+
+  // --- the subscribers' side ---
+
+  private attach(sub: HubSubscriber, resumeFrom: bigint | undefined, sendInitial: boolean, fallback: ((sub: HubSubscriber) => void) | undefined): void {
+    if (sub.state !== 'waiting') return;
+    const w = this.window;
+    if (resumeFrom !== undefined) {
+      if (resumeFrom < w.floor) {
+        if (fallback) fallback(sub);
+        else sub.fail(new ApiError('GONE', `too old resource version: ${resumeFrom} (${w.floor})`, {
+          reason: 'Expired', hint: 'list again, then subscribe from the new list\'s resourceVersion' }));
+        return;
+      }
+      // A resume point ahead of what the hub has seen: nothing up to it may be delivered later.
+      sub.attach(w.seqAfter(resumeFrom), resumeFrom > this.current ? resumeFrom : undefined);
+    } else if (sendInitial) {
+      sub.attach(w.nextSeq, undefined, { objects: [...this.reflector.store.values()], rv: this.current });
+    } else {
+      sub.attach(w.nextSeq, undefined);
+    }
+  }
+
+  // --- the reflector's side ---
+
+  private onEvent(e: ReflectorEvent<KubeObject>): void {
+    const bytes = this.sizeOf(e.object, e.bytes);
+    if (e.type === 'DELETED') this.storeBytes -= e.previous ? this.sizeOf(e.previous) : bytes;
+    else this.storeBytes += bytes - (e.previous ? this.sizeOf(e.previous) : 0);
+    // The first list: subscribers attach after it, from the store.
+    if (!this.synced) return;
+    if (e.synthetic && !this.inRelist) this.beginRelist();
+    const rv = e.synthetic ? (parseRv(this.reflector.resourceVersion) ?? this.current) : (parseRv(rvOf(e.object)) ?? this.current);
+    if (rv > this.current) this.current = rv;
+    const key = objectKey(e.object);
+    const newest = this.newestOf.get(key);
+    if (newest && newest.type !== 'DELETED') this.window.charge(newest, this.sizeOf(newest.object));
+    const before = e.type === 'MODIFIED' && e.previous ? selectorView(e.previous, this.selectable) : undefined;
+    const entry = this.window.append(rv, e.type, e.object, key, before, bytes);
+    this.newestOf.set(key, entry);
+    const observed = { type: e.type, object: e.object, resourceVersion: entry.rv.toString(), synthetic: e.synthetic,
+      ...(e.previous ? { previous: e.previous } : {}) };
+    for (const o of this.observers) this.callObserver(o, (x) => x.event(observed));
+    if (!this.inRelist) for (const s of this.live) s.offer(entry);
+    this.evict();
+  }
+
+  private onSynced(): void {
+    const rv = parseRv(this.reflector.resourceVersion) ?? 0n;
+    if (!this.synced) {
+      this.synced = true;
+      this.window.floor = rv;
+      this.current = rv;
+      for (const o of this.observers) this.callObserver(o, (x) => x.initial(this.reflector.store, rv.toString()));
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const attach of waiting) attach();
+      return;
+    }
+    // After a relist: its difference is in the window; a bookmark marks where it stands.
+    this.current = rv;
+    const entry = this.append(rv, 'BOOKMARK', { metadata: { resourceVersion: rv.toString() } });
+    for (const o of this.observers) this.callObserver(o, (x) => x.resynced?.(rv.toString()));
+    if (this.inRelist) {
+      this.inRelist = false;
+      for (const s of [...this.lagging]) s.pump();
+    } else {
+      for (const s of this.live) s.offer(entry);
+    }
+    this.evict();
+  }
+
+  /** A relist's difference can be large: every live subscriber is paged through it like a backlog. */
+  private beginRelist(): void {
+    this.inRelist = true;
+    for (const s of [...this.live]) s.demote(this.window.nextSeq);
+  }
+
+  private onBookmark(rv: string): void {
+    const n = parseRv(rv);
+    if (n !== undefined && n > this.current && this.synced) this.current = n;
+    for (const o of this.observers) this.callObserver(o, (x) => x.bookmark?.(rv));
+  }
+
+  private append(rv: bigint, type: EntryType, object: KubeObject): WindowEntry {
+    return this.window.append(rv, type, object, '', undefined, 0);
+  }
+
+  private evict(): void {
+    const dropped = this.window.evict();
+    if (!dropped.length) return;
+    for (const d of dropped) if (this.newestOf.get(d.key) === d) this.newestOf.delete(d.key);
+    const first = this.window.firstSeq;
+    for (const s of [...this.lagging]) if (s.cursor < first) s.fellBehind();
+  }
+
+  private onError(err: unknown, retryInMs: number): void {
+    this.opts.onUpstreamError?.(this.key, err, retryInMs);
+    const api = fromKubeError(err);
+    // Errors that retrying cannot fix end the subscriptions instead of leaving them waiting.
+    if (api.code === 'FORBIDDEN' || api.code === 'UNAUTHENTICATED' || (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound')) {
+      this.failAll(api);
+      void this.stopNow();
+      return;
+    }
+    if (api.code === 'GONE') return; // the reflector relists at once
+    if (this.failing) return;
+    const clock = this.opts.clock ?? systemClock;
+    const bound = this.opts.unavailableAfterMs ?? 30_000;
+    const setTimer = this.opts.setTimer ?? defaultSetTimer;
+    this.failing = {
+      since: clock.now(),
+      timer: setTimer(() => {
+        this.unavailable = new ApiError('UNAVAILABLE', `the watch of ${this.key.plural}.${this.key.group} has failed for ${Math.round(bound / 1000)} s (${api.message})`,
+          { reason: 'ServiceUnavailable', retryAfterSeconds: 5 });
+        this.failAll(this.unavailable);
+      }, bound),
+    };
+  }
+
+  private recovered(): void {
+    this.failing?.timer.cancel();
+    this.failing = undefined;
+    this.unavailable = undefined;
+  }
+
+  private unavailableFor(sub: HubSubscriber): ApiError {
+    const u = this.unavailable!;
+    const rv = sub.lastResourceVersion;
+    const resume = rv ? `; resubscribe from resourceVersion ${rv}, the last one delivered, once it is back` : '';
+    return new ApiError('UNAVAILABLE', `${u.message}${resume}`, { ...u.details, ...(rv ? { resourceVersion: rv } : {}) });
+  }
+
+  /** Ends every subscriber and observer with this error. */
+  failAll(error: ApiError): number {
+    let n = 0;
+    for (const s of [...this.subscribers]) {
+      s.fail(error.code === 'UNAVAILABLE' && this.unavailable === error ? this.unavailableFor(s) : error);
+      if (error.code === 'UNAVAILABLE') this.counters.unavailable++;
+      n++;
+    }
+    for (const o of [...this.observers]) {
+      this.endObserver(o, error);
+      n++;
+    }
+    return n;
+  }
+
+  // --- lifetime ---
+
+  private hold(): void {
+    this.grace?.cancel();
+    this.grace = undefined;
+  }
+
+  private release(): void {
+    if (this.subscribers.size || this.observers.size || this.stopping) return;
+    this.armGrace();
+  }
+
+  private armGrace(): void {
+    if (this.subscribers.size || this.observers.size || this.stopping) return;
+    this.grace?.cancel();
+    const setTimer = this.opts.setTimer ?? defaultSetTimer;
+    this.grace = setTimer(() => {
+      if (!this.subscribers.size && !this.observers.size) void this.stopNow();
+    }, this.opts.graceMs ?? 30_000);
+  }
+
+  stopNow(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.grace?.cancel();
+      this.failing?.timer.cancel();
+      this.onStopped();
+      await this.reflector.stop();
+    })();
+    return this.stopping;
+  }
+
+  // --- helpers ---
+
+  private learnSelectable(paths: readonly string[]): void {
+    for (const p of paths) {
+      const path = p.replace(/^\./, '').split('.');
+      if (!this.selectable.some((q) => q.join('.') === path.join('.'))) this.selectable.push(path);
+    }
+  }
+
+  /** The bytes of an object: the size of the watch event it came in, else of its JSON. */
+  private sizeOf(obj: KubeObject, known?: number): number {
+    let n = this.sizes.get(obj);
+    if (n === undefined) {
+      n = known ?? stringifyJson(obj).length;
+      this.sizes.set(obj, n);
+    }
+    return n;
+  }
+
+  private callObserver(o: HubObserver, call: (o: HubObserver) => void): void {
+    try {
+      call(o);
+    } catch (err) {
+      // An observer that throws is ended alone; the upstream and everyone else go on.
+      this.endObserver(o, new ApiError('INTERNAL', 'an observer of the watch failed', {}, { cause: err }));
+    }
+  }
+
+  private endObserver(o: HubObserver, error: ApiError | undefined): void {
+    if (!this.observers.delete(o)) return;
+    try {
+      o.end?.(error);
+    } finally {
+      this.release();
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// What the gateway does with each GraphQL operation inside Apollo Server's request pipeline, in one
+// plugin whose listener is shared by every request (no per-request closures):
+//   1. validation with graphql-js' specified rules and the plugins' rules, at a cost that does not
+//      grow with the schema (src/graphql/document-validation.ts), remembered per document; Apollo's
+//      own validation is off (it would list every type name of the schema for each new document);
+//   2. the refusal of subscriptions, which need a stream (graphql-ws, or SSE in the REST facade);
+//   3. the plugins' checks of the operation (limits, cost, allow-list), as over WebSocket;
+//   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces.
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
+import type { Request, RequestHandler, Response } from 'express';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { ApiError } from '../api-errors.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
+import { ValidatedDocuments } from '../graphql/document-validation.ts';
+import type { OperationCheck } from '../plugins/gateway-plugin.ts';
+import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
+
+export interface PipelineOptions {
+  /** Rules run after graphql-js' specified rules (the query limits). */
+  rules?: readonly ValidationRule[];
+  /** Introspection fields are refused in validation when false. */
+  introspection: boolean;
+  /** No "Did you mean …?" in validation errors (they would reveal names of the schema). */
+  hideSuggestions: boolean;
+  /** The plugins' checks of a validated operation; throwing an ApiError refuses it. */
+  check?: OperationCheck;
+  /** Apollo's formatError as configured: the other validation errors of a document are formatted with it. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+}
+
+/**
+ * The HTTP response a request's context will be answered on, for the outcome notes (absent for
+ * executeOperation). A symbol-keyed property: Apollo copies the context object for each operation
+ * (own enumerable properties, symbols included), so a WeakMap keyed by it would miss.
+ */
+const responseKey = Symbol('crdgate.response');
+
+function answerOn(context: BaseContext, res: Response): void {
+  (context as Record<symbol, Response>)[responseKey] = res;
+}
+
+function responseOf(context: BaseContext): Response | undefined {
+  return (context as Record<symbol, Response | undefined>)[responseKey];
+}
+
+/** The message Apollo Server gives when introspection is off; the query limits reword it. */
+const introspectionDisabled = 'GraphQL introspection is not allowed by Apollo Server, but the query contained __schema or __type. To enable introspection, pass introspection: true to ApolloServer in production';
+
+const noIntrospection: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value === '__schema' || node.name.value === '__type') {
+      context.reportError(new GraphQLError(introspectionDisabled, { nodes: [node], extensions: { validationErrorCode: 'INTROSPECTION_DISABLED' } }));
+    }
+  },
+});
+
+/** Every validation error of a request whose document had more than one, for the response. */
+const allErrors = new WeakMap<object, readonly GraphQLError[]>();
+
+export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<BaseContext> {
+  const validated = new ValidatedDocuments({
+    rules: [...(opts.introspection ? [] : [noIntrospection]), ...(opts.rules ?? [])],
+    hideSuggestions: opts.hideSuggestions,
+  });
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didResolveOperation(rc) {
+      const errors = validated.errors(rc.schema, forValidation(rc.document));
+      if (errors.length) {
+        if (errors.length > 1) allErrors.set(rc, errors);
+        throw validationError(errors[0]!);
+      }
+      const type = rc.operation?.operation;
+      if (type === 'subscription') {
+        throw refusal(new ApiError('BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)', { reason: 'BadRequest' }));
+      }
+      const res = responseOf(rc.contextValue);
+      if (res && type) noteOperation(res, type, rc.operationName ?? undefined);
+      try {
+        opts.check?.({ schema: rc.schema, document: rc.document, source: rc.source ?? '', operationName: rc.operationName, variables: rc.request.variables, context: rc.contextValue as CallerContext });
+      } catch (err) {
+        throw err instanceof ApiError ? refusal(err) : err;
+      }
+    },
+    async willSendResponse(rc) {
+      const body = rc.response.body;
+      const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+      const all = allErrors.get(rc);
+      if (all && result.errors) result.errors = all.map((e) => format(validationError(e), opts.formatError));
+      const res = responseOf(rc.contextValue);
+      if (res && result.errors?.length) noteErrorCode(res, String(result.errors[0]!.extensions?.code ?? 'INTERNAL'));
+    },
+  };
+  return { requestDidStart: async () => listener };
+}
+
+/**
+ * graphql-js 16 throws (instead of reporting) on @include/@skip with a variable at a subscription's
+ * root; such a subscription is refused anyway, so its conditions are pinned for validation's sake.
+ */
+function forValidation(document: DocumentNode): DocumentNode {
+  const rootCondition = document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription'
+    && def.selectionSet.selections.some((sel) => sel.directives?.some((d) => d.name.value === 'include' || d.name.value === 'skip')));
+  if (!rootCondition) return document;
+  let pinned = pinnedCopies.get(document);
+  if (!pinned) {
+    pinned = visit(document, {
+      Directive: (node) => (node.name.value === 'include' || node.name.value === 'skip'
+        ? { ...node, arguments: node.arguments?.map((arg) => ({ ...arg, value: { kind: Kind.BOOLEAN, value: true } })) }
+        : undefined),
+    });
+    pinnedCopies.set(document, pinned);
+  }
+  return pinned;
+}
+
+const pinnedCopies = new WeakMap<DocumentNode, DocumentNode>();
+
+/** A validation error as Apollo Server reports one: GRAPHQL_VALIDATION_FAILED, HTTP 400. */
+function validationError(e: GraphQLError): GraphQLError {
+  return new GraphQLError(e.message, {
+    nodes: e.nodes,
+    originalError: e.originalError ?? e,
+    extensions: { http: { status: 400, headers: new HeaderMap() }, ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+  });
+}
+
+/** What Apollo Server does to an error before it goes out: its code, no HTTP details, then formatError. */
+function format(e: GraphQLError, formatError: PipelineOptions['formatError']): GraphQLFormattedError {
+  const { http: _, ...extensions } = e.extensions;
+  return formatError({ ...e.toJSON(), extensions }, e);
+}
+
+/** A refusal from the catalog, answered with its HTTP status. */
+export function refusal(e: ApiError): GraphQLError {
+  return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: e.httpStatus, headers: new HeaderMap() } } });
+}
+
+
+/**
+ * Apollo Server behind Express (what @as-integrations/express5 does, without its legacy URL
+ * parsing and without Express' res.send, which hashes every answer for an ETag no GraphQL client
+ * uses). The context is tied to the response, for the outcome notes.
+ */
+export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: Request, res: Response) => Promise<BaseContext> | BaseContext): RequestHandler {
+  return async (req, res) => {
+    const headers = new HeaderMap();
+    for (const key in req.headers) {
+      const value = req.headers[key];
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const query = req.url.indexOf('?');
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
+      context: async () => {
+        const value = await context(req, res);
+        answerOn(value, res);
+        return value;
+      },
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+}
