@@ -4,7 +4,6 @@
 // live events that arrive meanwhile after it. None of these may end as a slow consumer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadFile } from '../../src/kube/kube-config.ts';
@@ -12,35 +11,13 @@ import { pollUntil } from '../helpers/poll-until.ts';
 import { SseClient } from '../helpers/sse-client.ts';
 import { openClient, Subscription, waitUntil } from '../helpers/subscription-client.ts';
 import { testCluster, uniqueName } from '../helpers/test-cluster.ts';
+import { createIn, inParallel, listen, scaleIn, type CronTab } from '../helpers/crontab-writes.ts';
 
 const WATCH = `subscription($ns: String, $rv: String, $init: Boolean) {
   watchCronTab_stable_example_com(namespace: $ns, resourceVersion: $rv, sendInitialEvents: $init) {
     type resourceVersion object { metadata { name resourceVersion } spec { replicas } }
   }
 }`;
-
-type CronTab = { metadata: { name: string; resourceVersion: string } };
-
-const path = (ns: string, name?: string) => `/apis/stable.example.com/v1/namespaces/${ns}/crontabs${name ? `/${name}` : ''}`;
-
-/** Runs fn for 0..n-1, `width` at a time. */
-async function inParallel(n: number, width: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
-}
-
-const createIn = (kube: KubeClient, ns: string, name: string, replicas = 1) => kube.request<CronTab>('POST', path(ns), {
-  body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name }, spec: { cronSpec: '@hourly', replicas } },
-});
-const scaleIn = (kube: KubeClient, ns: string, name: string, replicas: number) =>
-  kube.request<CronTab>('PATCH', path(ns, name), { body: { spec: { replicas } }, contentType: 'application/merge-patch+json' });
-
-async function listen(g: Gateway): Promise<string> {
-  const server: Server = await g.listen(0);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
 
 describe('backlogs on the shared test cluster', () => {
   const kube = new KubeClient(loadFile(testCluster().kubeconfig));

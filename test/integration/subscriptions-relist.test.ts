@@ -5,39 +5,16 @@
 // its connection drains — in order, then the bookmark of the relist, then live events.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { startCompactingCluster, type CompactingCluster } from '../helpers/compacting-cluster.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { openClient, Subscription, waitUntil } from '../helpers/subscription-client.ts';
+import { cronTabPath as path, createIn, inParallel, listen, scaleIn, type CronTab } from '../helpers/crontab-writes.ts';
 
 const WATCH = `subscription($ns: String) {
   watchCronTab_stable_example_com(namespace: $ns) { type resourceVersion object { metadata { name resourceVersion } spec { replicas } } }
 }`;
-
-type CronTab = { metadata: { name: string; resourceVersion: string } };
-
-const path = (ns: string, name?: string) => `/apis/stable.example.com/v1/namespaces/${ns}/crontabs${name ? `/${name}` : ''}`;
-
-/** Runs fn for 0..n-1, `width` at a time. */
-async function inParallel(n: number, width: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
-}
-
-const createIn = (kube: KubeClient, ns: string, name: string, replicas = 1) => kube.request<CronTab>('POST', path(ns), {
-  body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name }, spec: { cronSpec: '@hourly', replicas } },
-});
-const scaleIn = (kube: KubeClient, ns: string, name: string, replicas: number) =>
-  kube.request<CronTab>('PATCH', path(ns, name), { body: { spec: { replicas } }, contentType: 'application/merge-patch+json' });
-
-async function listen(g: Gateway): Promise<string> {
-  const server: Server = await g.listen(0);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
 
 describe('a relist after 410 on a control plane of its own', () => {
   let cc: CompactingCluster;
