@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { ConnectionWriter, nextFrame } from '../../../src/transports/graphql-ws-push.ts';
+
+/** A ws server and one client connected to it; the server's side of the connection. */
+async function pair(perMessageDeflate = false) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate });
+  await once(wss, 'listening');
+  const accepted = once(wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`, { perMessageDeflate });
+  const received: string[] = [];
+  client.on('message', (data, isBinary) => received.push(isBinary ? '<binary>' : String(data)));
+  await once(client, 'open');
+  const [server] = (await accepted) as [WebSocket];
+  return {
+    server, client, received,
+    tcp: (server as unknown as { _socket: Socket })._socket,
+    async until(n: number) {
+      while (received.length < n) await new Promise((r) => setTimeout(r, 5));
+    },
+    async close() {
+      client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+const prefix = (id: string) => Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+
+test('a next frame is one unmasked FIN text frame with the length in 7, 16 or 64 bits, as RFC 6455 sets it', () => {
+  for (const length of [0, 1, 124, 125, 126, 127, 65535, 65536, 70_000]) {
+    const p = Buffer.from('{"id":"1","type":"next","payload":');
+    const payloadLength = Math.max(0, length - p.length - 1);
+    const payload = Buffer.alloc(payloadLength, 'x');
+    const total = p.length + payloadLength + 1;
+    const frame = nextFrame(p, payload);
+    assert.equal(frame[0], 0x81, 'FIN and text');
+    const head = total <= 125 ? 2 : total <= 65535 ? 4 : 10;
+    assert.equal(frame.length, head + total);
+    if (head === 2) assert.equal(frame[1], total);
+    else if (head === 4) {
+      assert.equal(frame[1], 126);
+      assert.equal(frame.readUInt16BE(2), total);
+    } else {
+      assert.equal(frame[1], 127);
+      assert.equal(Number(frame.readBigUInt64BE(2)), total);
+    }
+    assert.equal(frame.subarray(head).toString(), `${p}${payload}}`);
+  }
+});
+
+test('frames reach a ws client whole and in order, interleaved with ws\'s own messages and pings, at every length class', async (t) => {
+  const c = await pair();
+  t.after(() => c.close());
+  const writer = new ConnectionWriter(c.server);
+  const pings: string[] = [];
+  c.client.on('ping', (data) => pings.push(String(data)));
+  const expected: string[] = [];
+  for (const [i, size] of [10, 125, 126, 65535, 65536, 200_000].entries()) {
+    const payload = Buffer.from(JSON.stringify({ data: { n: i, pad: 'é'.repeat(size) } }));
+    writer.write(prefix(`s${i}`), payload);
+    expected.push(`{"id":"s${i}","type":"next","payload":${payload}}`);
+    // graphql-ws writes its own messages through ws: they keep their place among ours.
+    c.server.send(`{"type":"pong","n":${i}}`);
+    expected.push(`{"type":"pong","n":${i}}`);
+    c.server.ping(String(i));
+  }
+  await c.until(expected.length);
+  assert.deepEqual(c.received, expected);
+  while (pings.length < 6) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(pings, ['0', '1', '2', '3', '4', '5']);
+});
+
+test('the first frame of a tick leaves at once; more frames in the same tick are corked and leave together at its end', async (t) => {
+  const c = await pair();
+  t.after(() => c.close());
+  const writer = new ConnectionWriter(c.server);
+  const payload = Buffer.from('{"data":{}}');
+  writer.write(prefix('a'), payload);
+  assert.equal(c.tcp.writableCorked, 0, 'the first frame is not held back');
+  writer.write(prefix('b'), payload);
+  writer.write(prefix('c'), payload);
+  assert.equal(c.tcp.writableCorked, 1, 'the next ones wait for the end of the tick');
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(c.tcp.writableCorked, 0);
+  // The next tick starts over: its first frame leaves at once again.
+  writer.write(prefix('d'), payload);
+  assert.equal(c.tcp.writableCorked, 0);
+  await c.until(4);
+  assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['a', 'b', 'c', 'd']);
+});
+
+test('with permessage-deflate negotiated, the frames and ws\'s compressed messages keep their order', async (t) => {
+  const c = await pair({ threshold: 0 } as unknown as boolean);
+  t.after(() => c.close());
+  assert.ok(c.server.extensions.includes('permessage-deflate'), 'the extension was negotiated');
+  const writer = new ConnectionWriter(c.server);
+  const expected: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const payload = Buffer.from(JSON.stringify({ data: { i, text: 'abc'.repeat(100) } }));
+    writer.write(prefix(String(i)), payload);
+    expected.push(`{"id":"${i}","type":"next","payload":${payload}}`);
+    if (i % 3 === 0) {
+      c.server.send(`{"type":"complete","id":"x${i}"}`);
+      expected.push(`{"type":"complete","id":"x${i}"}`);
+    }
+  }
+  await c.until(expected.length);
+  assert.deepEqual(c.received, expected);
+});
+
+test('nothing is written once the socket closes, and drain waiters run on close without leaving listeners behind', async (t) => {
+  const c = await pair();
+  t.after(() => c.close());
+  const writer = new ConnectionWriter(c.server);
+  const closeListeners = c.tcp.listenerCount('close');
+  // Fill the socket until it buffers, then wait for drains several times.
+  c.client.pause();
+  const big = Buffer.alloc(1 << 20, 'x');
+  for (let round = 0; round < 3; round++) {
+    while (writer.buffered() === 0) writer.write(prefix('big'), big);
+    let drained = false;
+    writer.onDrain(() => {
+      drained = true;
+    });
+    c.client.resume();
+    while (!drained) await new Promise((r) => setTimeout(r, 5));
+    c.client.pause();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(c.tcp.listenerCount('close'), closeListeners, 'no listener left per wait');
+  assert.equal(c.tcp.listenerCount('drain'), 0);
+  while (writer.buffered() === 0) writer.write(prefix('big'), big);
+  let called = false;
+  writer.onDrain(() => {
+    called = true;
+  });
+  c.client.terminate();
+  await once(c.server, 'close');
+  while (!called) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(writer.buffered(), 0);
+  writer.write(prefix('late'), Buffer.from('{}'));
+  let after = false;
+  writer.onDrain(() => {
+    after = true;
+  });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.ok(after, 'a closed connection has nothing to drain');
+});
