@@ -10,7 +10,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import {
-  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, type DocumentNode,
+  createSourceEventStream, execute, GraphQLError, NoSchemaIntrospectionCustomRule, type DocumentNode,
   type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule,
 } from 'graphql';
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
@@ -19,6 +19,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { SharedSelections } from '../graphql/shared-subscription-results.ts';
+import { ParsedDocuments } from '../graphql/parsed-documents.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { bigintAsNumber, exactNumbers } from '../kube/lossless-json.ts';
@@ -107,6 +108,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       return errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON()));
     },
   });
+  // Subscriptions of the same text share its parsed document.
+  const documents = new ParsedDocuments(opts.parseOptions);
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
@@ -116,7 +119,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
   const disposable = useServer<Record<string, unknown>>(
     {
-      onConnect: (ctx) => authenticateConnection(opts, ctx, stateOf(ctx.extra)),
+      onConnect: (ctx) => {
+        // The upgrade request was read at the handshake (its subprotocol) and nothing reads it
+        // again: not kept for the connection's lifetime, with its headers (the token among them).
+        (ctx.extra as { request?: IncomingMessage }).request = undefined;
+        return authenticateConnection(opts, ctx, stateOf(ctx.extra));
+      },
       onClose: (ctx) => {
         states.get(ctx.extra)?.expiry?.cancel();
       },
@@ -130,7 +138,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
         const requestId = `${state.connectionId}-${id}`;
         try {
-          const prepared = await prepareSubscription(opts, state.caller, requestId, payload);
+          const prepared = await prepareSubscription(opts, documents, state.caller, requestId, payload);
           const writer = writers.get(ctx.extra.socket);
           if (!Array.isArray(prepared) && writer) deliveries.set(prepared as ExecutionArgs, { writer, id, source: payload.query });
           return prepared;
@@ -197,7 +205,7 @@ async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionP
 }
 
 /** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
-async function prepareSubscription(opts: WebSocketOptions, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocuments, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
   // The connection authenticated once; a token that was revoked since gets no new subscription.
   await caller?.revalidate?.();
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
@@ -205,7 +213,7 @@ async function prepareSubscription(opts: WebSocketOptions, caller: Caller | unde
   if (tooDeep) return [toGraphQLError(tooDeep)];
   let document: DocumentNode;
   try {
-    document = parse(payload.query, opts.parseOptions);
+    document = documents.parse(payload.query);
   } catch (err) {
     return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
   }
