@@ -16,7 +16,7 @@ import { ApiError } from '../api-errors.ts';
 import type { Feed } from '../streams/feed.ts';
 import { HubSubscriber, type HubCounters } from './hub-subscriber.ts';
 import { Upstream } from './watch-upstream.ts';
-import { parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
+import { allOf, parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
 import {
   parseRv, watchKeyString, type HubEvent, type HubObserver, type Observation, type SubscribeOptions, type WatchHubOptions, type WatchKey,
 } from './watch-types.ts';
@@ -96,8 +96,8 @@ export class WatchHub {
     const resume = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
     const resumeFrom = resume === undefined ? undefined : parseRv(resume);
     if (resume !== undefined && resumeFrom === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
-    const extra = opts.filter;
-    const match: Matcher = extra ? (o) => labels(o) && fields(o) && extra(o) : (o) => labels(o) && fields(o);
+    // Most subscribers have no selector: they share one matcher instead of a closure each.
+    const match: Matcher = allOf(labels, fields, opts.filter);
     const upstream = this.upstreamOf(key);
     const sub = new HubSubscriber(upstream, match, resume);
     const fallback = this.opts.fallback;

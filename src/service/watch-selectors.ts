@@ -6,6 +6,21 @@ import { stringifyJson } from '../kube/lossless-json.ts';
 
 export type Matcher = (obj: Record<string, unknown>) => boolean;
 
+/** The matcher of an empty selector: one function for every subscriber that has none. */
+export const matchAll: Matcher = () => true;
+
+/** The conjunction of matchers, leaving out matchAll: matchAll itself when nothing is left. */
+export function allOf(...matchers: (Matcher | undefined)[]): Matcher {
+  const real = matchers.filter((m): m is Matcher => m !== undefined && m !== matchAll);
+  if (real.length === 0) return matchAll;
+  if (real.length === 1) return real[0]!;
+  if (real.length === 2) {
+    const [a, b] = real as [Matcher, Matcher];
+    return (o) => a(o) && b(o);
+  }
+  return (o) => real.every((m) => m(o));
+}
+
 type Requirement =
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: 'exists' | '!' }
@@ -18,7 +33,7 @@ const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 /** Parses a label selector ("app=web,tier!=db,env in (a,b),!legacy,release") into a matcher. */
 export function parseLabelSelector(selector: string | undefined): Matcher {
   const reqs = parseRequirements(selector ?? '');
-  if (!reqs.length) return () => true;
+  if (!reqs.length) return matchAll;
   return (obj) => {
     const labels = ((obj.metadata as { labels?: Record<string, string> } | undefined)?.labels) ?? {};
     return reqs.every((r) => matchLabel(r, labels));
@@ -113,7 +128,7 @@ function checkValue(value: string, input: string): string {
  */
 export function parseFieldSelector(selector: string | undefined, selectable: readonly string[] = []): Matcher {
   const s = (selector ?? '').trim();
-  if (!s) return () => true;
+  if (!s) return matchAll;
   const allowed = new Set(['metadata.name', 'metadata.namespace', ...selectable.map((p) => p.replace(/^\./, ''))]);
   const reqs: { path: string[]; neg: boolean; value: string }[] = [];
   for (const part of s.split(',')) {
