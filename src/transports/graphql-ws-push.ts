@@ -6,10 +6,13 @@
 // is rewritten after serialization, and no byte of one subscriber's frame comes from another's.
 //
 // Each frame is built once, WebSocket header included, in one buffer, and written to the TCP
-// socket at once: the first frame of a tick for a connection leaves immediately (a fan-out's
-// first sockets do not wait for its last frames to be built), further frames of the same tick
-// (an event for several of its subscriptions, a page of a backlog) are corked and leave together
-// when the tick ends, uncorked by one callback for all connections.
+// socket at once: the first frame a connection gets in a run of synchronous code (one event's
+// fan-out, one page of a backlog) leaves immediately, so a fan-out's first sockets do not wait for
+// its last frames to be built; further frames of the same run (an event for several subscriptions
+// of the connection, the rest of a page) are corked, and one microtask queued by the run's first
+// write uncorks every connection that corked. The watch stream's events are handled one per
+// microtask, so two events read in one chunk are two runs: the second one's frames do not wait
+// for its whole fan-out either.
 import type { WebSocket } from 'ws';
 import type { Feed, FeedSink } from '../streams/feed.ts';
 import type { SharedSelection } from '../graphql/shared-subscription-results.ts';
@@ -56,15 +59,15 @@ export function nextFrame(prefix: Buffer, payload: Buffer): Buffer {
   return frame;
 }
 
-/** The connections that wrote in the current tick; one callback at its end uncorks those that corked. */
-let wroteThisTick: ConnectionWriter[] = [];
-let endOfTickScheduled = false;
+/** The connections that wrote in the current run; one microtask at its end uncorks those that corked. */
+let wroteThisRun: ConnectionWriter[] = [];
+let endOfRunQueued = false;
 
-function endOfTick(): void {
-  endOfTickScheduled = false;
-  const writers = wroteThisTick;
-  wroteThisTick = [];
-  for (const w of writers) w.endTick();
+function endOfRun(): void {
+  endOfRunQueued = false;
+  const writers = wroteThisRun;
+  wroteThisRun = [];
+  for (const w of writers) w.endRun();
 }
 
 /**
@@ -77,8 +80,8 @@ export class ConnectionWriter {
   private readonly sender: { _state: number } | undefined;
   /** Frames are written whole to the TCP socket, past ws's Sender, when no extension transforms them. */
   private readonly raw: boolean;
-  /** In this tick: 0 nothing written yet, 1 one frame written, 2 more, the TCP socket corked. */
-  private tick = 0;
+  /** In this run: 0 nothing written yet, 1 one frame written, 2 more, the TCP socket corked. */
+  private run = 0;
   private drainWaiters: (() => void)[] | undefined;
 
   constructor(socket: WebSocket) {
@@ -98,15 +101,15 @@ export class ConnectionWriter {
     const tcp = this.tcp;
     if (tcp) {
       if (tcp.destroyed) return;
-      if (this.tick === 0) {
-        this.tick = 1;
-        wroteThisTick.push(this);
-        if (!endOfTickScheduled) {
-          endOfTickScheduled = true;
-          process.nextTick(endOfTick);
+      if (this.run === 0) {
+        this.run = 1;
+        wroteThisRun.push(this);
+        if (!endOfRunQueued) {
+          endOfRunQueued = true;
+          queueMicrotask(endOfRun);
         }
-      } else if (this.tick === 1) {
-        this.tick = 2;
+      } else if (this.run === 1) {
+        this.run = 2;
         tcp.cork();
       }
       // ws's Sender is idle (its state 0) unless an extension or a Blob holds frames in its queue.
@@ -118,10 +121,10 @@ export class ConnectionWriter {
     this.socket.send(Buffer.concat([prefix, payload, suffix], prefix.length + payload.length + 1), { binary: false });
   }
 
-  /** The tick is over: what was corked leaves. */
-  endTick(): void {
-    const corked = this.tick === 2;
-    this.tick = 0;
+  /** The run is over: what was corked leaves. */
+  endRun(): void {
+    const corked = this.run === 2;
+    this.run = 0;
     if (corked && this.tcp && !this.tcp.destroyed) this.tcp.uncork();
   }
 

@@ -74,7 +74,7 @@ test('frames reach a ws client whole and in order, interleaved with ws\'s own me
   assert.deepEqual(pings, ['0', '1', '2', '3', '4', '5']);
 });
 
-test('the first frame of a tick leaves at once; more frames in the same tick are corked and leave together at its end', async (t) => {
+test('the first frame of a run of synchronous code leaves at once; more frames of the run are corked and leave together at its end', async (t) => {
   const c = await pair();
   t.after(() => c.close());
   const writer = new ConnectionWriter(c.server);
@@ -83,14 +83,35 @@ test('the first frame of a tick leaves at once; more frames in the same tick are
   assert.equal(c.tcp.writableCorked, 0, 'the first frame is not held back');
   writer.write(prefix('b'), payload);
   writer.write(prefix('c'), payload);
-  assert.equal(c.tcp.writableCorked, 1, 'the next ones wait for the end of the tick');
-  await new Promise((r) => process.nextTick(r));
-  assert.equal(c.tcp.writableCorked, 0);
-  // The next tick starts over: its first frame leaves at once again.
+  assert.equal(c.tcp.writableCorked, 1, 'the next ones wait for the end of the run');
+  await Promise.resolve();
+  assert.equal(c.tcp.writableCorked, 0, 'uncorked by the microtask the run queued');
+  // The next run starts over: its first frame leaves at once again.
   writer.write(prefix('d'), payload);
   assert.equal(c.tcp.writableCorked, 0);
   await c.until(4);
   assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['a', 'b', 'c', 'd']);
+});
+
+test('events handled one per microtask (as the watch stream\'s lines are) are separate runs: none waits for the next one\'s fan-out', async (t) => {
+  const c = await pair();
+  t.after(() => c.close());
+  const writer = new ConnectionWriter(c.server);
+  const payload = Buffer.from('{"data":{}}');
+  const corkedAtFirstWrite: number[] = [];
+  async function* lines() {
+    for (let i = 0; i < 3; i++) yield i;
+  }
+  for await (const i of lines()) {
+    writer.write(prefix(`e${i}`), payload);
+    corkedAtFirstWrite.push(c.tcp.writableCorked);
+    writer.write(prefix(`e${i}-again`), payload);
+  }
+  assert.deepEqual(corkedAtFirstWrite, [0, 0, 0]);
+  await Promise.resolve();
+  assert.equal(c.tcp.writableCorked, 0);
+  await c.until(6);
+  assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['e0', 'e0-again', 'e1', 'e1-again', 'e2', 'e2-again']);
 });
 
 test('with permessage-deflate negotiated, the frames and ws\'s compressed messages keep their order', async (t) => {
