@@ -56,6 +56,12 @@ test('frames reach a ws client whole and in order, interleaved with ws\'s own me
   const c = await pair();
   t.after(() => c.close());
   const writer = new ConnectionWriter(c.server);
+  const viaWs: unknown[] = [];
+  const send = c.server.send.bind(c.server);
+  c.server.send = ((data: unknown, ...rest: unknown[]) => {
+    if (Buffer.isBuffer(data)) viaWs.push(data);
+    return (send as (...a: unknown[]) => void)(data, ...rest);
+  }) as typeof c.server.send;
   const pings: string[] = [];
   c.client.on('ping', (data) => pings.push(String(data)));
   const expected: string[] = [];
@@ -70,6 +76,7 @@ test('frames reach a ws client whole and in order, interleaved with ws\'s own me
   }
   await c.until(expected.length);
   assert.deepEqual(c.received, expected);
+  assert.equal(viaWs.length, 0, 'without an extension the frames are written whole to the TCP socket, not through ws.send');
   while (pings.length < 6) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(pings, ['0', '1', '2', '3', '4', '5']);
 });
@@ -119,6 +126,12 @@ test('with permessage-deflate negotiated, the frames and ws\'s compressed messag
   t.after(() => c.close());
   assert.ok(c.server.extensions.includes('permessage-deflate'), 'the extension was negotiated');
   const writer = new ConnectionWriter(c.server);
+  let viaWs = 0;
+  const send = c.server.send.bind(c.server);
+  c.server.send = ((data: unknown, ...rest: unknown[]) => {
+    if (Buffer.isBuffer(data)) viaWs++;
+    return (send as (...a: unknown[]) => void)(data, ...rest);
+  }) as typeof c.server.send;
   const expected: string[] = [];
   for (let i = 0; i < 20; i++) {
     const payload = Buffer.from(JSON.stringify({ data: { i, text: 'abc'.repeat(100) } }));
@@ -131,6 +144,7 @@ test('with permessage-deflate negotiated, the frames and ws\'s compressed messag
   }
   await c.until(expected.length);
   assert.deepEqual(c.received, expected);
+  assert.equal(viaWs, 20, 'every frame went through ws, which compresses it');
 });
 
 test('nothing is written once the socket closes, and drain waiters run on close without leaving listeners behind', async (t) => {
