@@ -90,9 +90,11 @@ export class ConnectionWriter {
     const internals = socket as unknown as WsInternals;
     this.tcp = internals._socket;
     this.sender = internals._sender;
-    // permessage-deflate (or any other extension) changes the frames: those go through ws.
+    // permessage-deflate (or any other extension) changes the frames: those go through ws, and so
+    // does everything when ws's internals are not the ones known here.
+    const extensions = internals._extensions;
     this.raw = this.tcp !== undefined && this.sender !== undefined && typeof this.sender._state === 'number'
-      && (internals._extensions === undefined || Object.keys(internals._extensions).length === 0);
+      && typeof extensions === 'object' && extensions !== null && Object.keys(extensions).length === 0;
   }
 
   /** Writes one text message made of prefix, payload and `}`. */
