@@ -80,6 +80,7 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
   const introspection = extras.introspection ?? true;
   const pipeline = operationPipeline({
     rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,
+    parseOptions: extras.parseOptions,
   });
   return new ApolloServer({
     gateway,
@@ -89,6 +90,10 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
     // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
     dangerouslyDisableValidation: true,
+    // Parsed documents are the pipeline's (kept from a source's second sighting, bounded by source
+    // length). Apollo's default store would keep every document it sees (~50× its source in heap),
+    // and a store of our own would make Apollo print and hash the whole schema on each change.
+    documentStore: null,
     parseOptions: extras.parseOptions,
     formatError,
     // Batches would multiply every per-request limit; one operation per request.
