@@ -16,7 +16,7 @@ import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
 import { buildLauncher, kubectlPath, repoRoot } from './local-cluster/build-launcher.ts';
 import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
 import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kube/kubeconfig.ts';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
