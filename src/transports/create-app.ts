@@ -1,7 +1,7 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { GraphQLSchema } from 'graphql';
@@ -86,8 +86,9 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
-    // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
+    // every field resolved. Inline traces are for federated subgraphs, which this schema is not:
+    // Apollo would otherwise load the plugin (and its protobuf library, megabytes) to do nothing.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
     // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
     dangerouslyDisableValidation: true,
     // Parsed documents are the pipeline's (kept from a source's second sighting, bounded by source
