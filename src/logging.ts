@@ -4,7 +4,7 @@
 // from whole requests, headers or identities; the redact list is the second line of defence, for a
 // field added later by mistake.
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 export type Logger = PinoLogger;
 export type LogLevel = Level;
@@ -49,6 +49,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     redact: { paths: redactedPaths, censor: '[redacted]' },
   };
   if (opts.format === 'pretty') {
+    // Loaded only for readable lines (a person at a terminal): JSON logs never need it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     return pino(options, pretty({
       sync: true,
       destination: opts.destination ?? 1,

@@ -10,26 +10,30 @@ import { configHelp, isLoopback, loadConfig, type GatewayConfig } from './config
 import { CrdgateError, describeError } from './errors.ts';
 import { createGateway } from './gateway.ts';
 import { loadTenantConfig, type TenantConfig } from './auth/tenant-config.ts';
-import { ensureDevTenants, mintDevToken } from './local-cluster/dev-tenants.ts';
 import { KubeApiError, KubeClient } from './kube/kube-client.ts';
 import { loadFile, resolveKubeConfig } from './kube/kube-config.ts';
 import { buildLauncher, kubectlPath, repoRoot } from './local-cluster/build-launcher.ts';
-import { installExampleCrds, installExampleObjects } from './local-cluster/install-examples.ts';
-import { launchCluster, type LocalCluster } from './local-cluster/launch-cluster.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { LocalCluster } from './local-cluster/launch-cluster.ts';
+import type { KubeConfig } from './kube/kubeconfig.ts';
 import { queryLimits } from './plugins/query-limits.ts';
 import { rateLimits } from './plugins/rate-limits.ts';
 import { persistedOperations } from './plugins/persisted-operations.ts';
-import { connectRedis, type RedisConnection } from './plugins/redis-connection.ts';
-import { SharedTenantBudgets } from './plugins/shared-budgets.ts';
-import { SharedDocuments } from './plugins/shared-documents.ts';
+import type { RedisConnection } from './plugins/redis-connection.ts';
+import type { SharedTenantBudgets } from './plugins/shared-budgets.ts';
+import type { SharedDocuments } from './plugins/shared-documents.ts';
 import { metrics } from './plugins/metrics.ts';
-import { otlpExporter, otlpTracesUrl, tracing } from './plugins/tracing.ts';
 import { requestLogging } from './plugins/request-logging.ts';
 import type { GatewayPlugin } from './plugins/gateway-plugin.ts';
 import { createLogger, messageLog, resolveLogFormat, type LogFormat, type Logger } from './logging.ts';
 import { progressTargetFor, type ProgressTarget } from './local-cluster/progress-display.ts';
 import { shellPath, startupBlock } from './startup-block.ts';
+
+// Modules only some runs need are loaded when a run needs them (each costs megabytes of memory
+// for as long as the process runs): the local control plane's launcher and demo tenants,
+// OpenTelemetry (only with --tracing otlp), the Redis client (only with --redis-url).
+
+/** The demo tenants' module, loaded when crdgate runs its local control plane. */
+let devTenants: typeof import('./local-cluster/dev-tenants.ts') | undefined;
 
 // Until the configuration is read, messages go at info level to stdout.
 let logger: Logger = createLogger();
@@ -127,11 +131,12 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
       void running.stopAll().then(() => process.exit(1));
     });
   }
+  if (cluster) devTenants = await import('./local-cluster/dev-tenants.ts');
   const tenants = tenantsOf(config, Boolean(cluster));
   const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
   await checkReachable(client);
-  const redis = config.redisUrl ? await connectShared(config.redisUrl) : undefined;
-  if (redis) running.push({ stop: () => redis.close() });
+  const shared = config.redisUrl ? await connectShared(config.redisUrl, config) : undefined;
+  if (shared) running.push({ stop: () => shared.redis.close() });
   const metricsOnMain = config.metricsHost === 'main';
   const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
   const mode = config.mode ?? (cluster ? 'local' : 'production');
@@ -144,7 +149,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     watchUnavailableAfterMs: config.watch.unavailableAfterMs,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
     queryCache: config.queryCache,
-    plugins: gatewayPlugins(config, mode, metricsPlugin, redis),
+    plugins: await gatewayPlugins(config, mode, metricsPlugin, shared),
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
     // The explorer's tenant picker; its tokens go only to browsers on this machine.
@@ -163,7 +168,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   const base = baseUrl(config.host, server, config.port);
   log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
   await startMetrics(config, metricsPlugin, base);
-  logTracing(config);
+  await logTracing(config);
   if (tenants) log(`authentication on: tenants from ${tenants.file}`);
   else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
   // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,
@@ -184,7 +189,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
 function tenantsOf(config: GatewayConfig, localCluster: boolean): TenantConfig | undefined {
   let tenants: TenantConfig | undefined;
   if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
-  else if (localCluster && config.tenants !== 'none') tenants = ensureDevTenants(config.stateDir);
+  else if (localCluster && config.tenants !== 'none') tenants = devTenants!.ensureDevTenants(config.stateDir);
   else if (!localCluster && config.tenants === undefined) {
     // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
     // cluster is only served that way when asked for in so many words.
@@ -200,7 +205,7 @@ const demoTokenHours = 12;
 
 /** The local demo tenants, each with a fresh token. */
 function demoTenants(stateDir: string): { name: string; token: string }[] {
-  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: mintDevToken(stateDir, t, demoTokenHours) }));
+  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: devTenants!.mintDevToken(stateDir, t, demoTokenHours) }));
 }
 
 /** A kubectl command for the cluster crdgate serves, as the user would type it. */
@@ -213,13 +218,14 @@ function kubectlCommand(config: GatewayConfig, cluster: LocalCluster | undefined
   return `kubectl${config.kubeconfig ? ` --kubeconfig ${shellPath(config.kubeconfig, cwd)}` : ''} get crd`;
 }
 
-function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined,
-  redis: RedisConnection | undefined): GatewayPlugin[] {
+async function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', metricsPlugin: ReturnType<typeof metrics> | undefined,
+  shared: SharedState | undefined): Promise<GatewayPlugin[]> {
+  const tracingModule = config.tracing.exporter === 'otlp' ? await import('./plugins/tracing.ts') : undefined;
   // Metrics first: it wraps the raw client, so each retry of a 429 is timed as its own call.
   return [
     ...(metricsPlugin ? [metricsPlugin] : []),
-    ...(config.tracing.exporter === 'otlp' ? [tracing({
-      exporter: otlpExporter(config.tracing.endpoint),
+    ...(tracingModule ? [tracingModule.tracing({
+      exporter: tracingModule.otlpExporter(config.tracing.endpoint),
       serviceName: config.tracing.serviceName,
       sampleRatio: config.tracing.sampleRatio,
       onExportError: (err, failures) => logger.warn(`exporting traces failed ${failures} time(s) (${describeError(err)}); spans are dropped until the collector answers`),
@@ -228,10 +234,10 @@ function gatewayPlugins(config: GatewayConfig, mode: 'local' | 'production', met
     persistedOperations({
       ...(config.persistedOperations.file ? { mode: config.persistedOperations.mode, file: config.persistedOperations.file } : { mode: 'apq' }),
       cacheSize: config.persistedOperations.cacheSize,
-      ...(redis ? { shared: new SharedDocuments(redis.client, config.persistedOperations.cacheSize) } : {}),
+      ...(shared ? { shared: shared.documents } : {}),
     }),
     queryLimits({ limits: config.limits, mode }),
-    rateLimits({ limits: config.rateLimits, ...(redis ? { budgets: new SharedTenantBudgets(redis, config.rateLimits) } : {}) }),
+    rateLimits({ limits: config.rateLimits, ...(shared ? { budgets: shared.budgets } : {}) }),
   ];
 }
 
@@ -258,8 +264,9 @@ async function startMetrics(config: GatewayConfig, metricsPlugin: ReturnType<typ
   log(`metrics at http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${typeof m === 'object' && m ? m.port : config.metricsPort}/metrics`);
 }
 
-function logTracing(config: GatewayConfig): void {
+async function logTracing(config: GatewayConfig): Promise<void> {
   if (config.tracing.exporter !== 'otlp') return;
+  const { otlpTracesUrl } = await import('./plugins/tracing.ts');
   // Only the origin and path: a URL's user info would be a credential.
   const url = config.tracing.endpoint ? new URL(otlpTracesUrl(config.tracing.endpoint)) : undefined;
   log(`traces (OTLP) to ${url ? url.origin + url.pathname : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces'} as service ${config.tracing.serviceName}, sampling ${config.tracing.sampleRatio * 100}% of requests without a traceparent`);
@@ -269,10 +276,23 @@ function logTracing(config: GatewayConfig): void {
  * The Redis the replicas share. An unreachable one does not stop the start: the connection says
  * so once and keeps trying, and budgets fail closed until it answers.
  */
-async function connectShared(url: string): Promise<RedisConnection> {
+interface SharedState {
+  redis: RedisConnection;
+  documents: SharedDocuments;
+  budgets: SharedTenantBudgets;
+}
+
+async function connectShared(url: string, config: GatewayConfig): Promise<SharedState> {
+  const [{ connectRedis }, { SharedDocuments }, { SharedTenantBudgets }] = await Promise.all([
+    import('./plugins/redis-connection.ts'), import('./plugins/shared-documents.ts'), import('./plugins/shared-budgets.ts'),
+  ]);
   const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
   if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
-  return redis;
+  return {
+    redis,
+    documents: new SharedDocuments(redis.client, config.persistedOperations.cacheSize),
+    budgets: new SharedTenantBudgets(redis, config.rateLimits),
+  };
 }
 
 async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: ProgressTarget): Promise<{ kc: KubeConfig; cluster?: LocalCluster }> {
@@ -290,6 +310,9 @@ async function connect(config: GatewayConfig, env: NodeJS.ProcessEnv, progress: 
   const built = await buildLauncher({ log, progress });
   log(`local control plane binary ready (${built.seconds.toFixed(1)} s)`);
   const dataDir = join(config.stateDir, 'cluster');
+  const [{ launchCluster }, { installExampleCrds, installExampleObjects }] = await Promise.all([
+    import('./local-cluster/launch-cluster.ts'), import('./local-cluster/install-examples.ts'),
+  ]);
   const cluster = await launchCluster({ dataDir, logFile: join(config.stateDir, 'cluster.log'), port: config.localClusterPort || undefined });
   log(`local kube-apiserver at ${cluster.info.server}; kubeconfig ${cluster.info.kubeconfig} (use it with kubectl at ${built.kubectl})`);
   const kc = loadFile(cluster.info.kubeconfig);

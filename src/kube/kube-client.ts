@@ -1,9 +1,8 @@
 // The dynamic (unstructured) Kubernetes client: JSON in, JSON out, on any path. Authentication and
-// TLS come from @kubernetes/client-node's KubeConfig (tokens, client certificates, exec plugins), so
+// TLS come from the kubeconfig (src/kube/kubeconfig.ts: tokens, client certificates, exec plugins), so
 // this file only adds what crdgate needs on top: one keep-alive connection pool, a deadline on
 // every call, cancellation, a typed error carrying the apiserver's Status, impersonation headers
 // sent one value per line, and watches that report how they ended.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
@@ -76,15 +75,24 @@ export interface KubeClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * What the client needs of a kubeconfig: the gateway's KubeConfig (src/kube/kubeconfig.ts) and
+ * @kubernetes/client-node's both provide it.
+ */
+export interface KubeCredentials {
+  getCurrentCluster(): { readonly name: string; readonly server: string } | null;
+  applyToHTTPSOptions(opts: HttpsRequestOptions): Promise<void>;
+}
+
 export class KubeClient {
-  readonly kc: KubeConfig;
+  readonly kc: KubeCredentials;
   readonly server: string;
   private readonly timeoutMs: number;
   private readonly url: URL;
   private transportState: Promise<Transport> | undefined;
   private authAt = 0;
 
-  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
+  constructor(kc: KubeCredentials, opts: KubeClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
@@ -235,7 +243,7 @@ export class KubeClient {
     this.transportState ??= (async () => {
       const o: HttpsRequestOptions = {};
       await this.kc.applyToHTTPSOptions(o);
-      // applyToHTTPSOptions also builds an agent per call; ours is shared and keeps connections.
+      // client-node's applyToHTTPSOptions also sets an agent; ours is shared and keeps connections.
       (o.agent as HttpsAgent | undefined)?.destroy?.();
       const agentOptions = {
         keepAlive: true,

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './kubeconfig.ts';
 import { CrdgateError } from '../errors.ts';
 
 export interface ResolvedKubeConfig {

@@ -2,10 +2,10 @@
 // so running it again on a persistent cluster is harmless.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { CrdgateError, describeError } from '../errors.ts';
-import { KubeClient } from '../kube/kube-client.ts';
+import { KubeClient, type KubeCredentials } from '../kube/kube-client.ts';
 import { repoRoot } from './build-launcher.ts';
 
 export const examplesDir = join(repoRoot, 'deploy', 'examples');
@@ -28,7 +28,7 @@ export function readManifests(dir: string, filter: (file: string) => boolean = (
 const isCrd = (o: KubernetesObject) => o.kind === 'CustomResourceDefinition';
 
 /** Applies the example CRDs and waits until each is Established. Returns their names. */
-export async function installExampleCrds(kc: KubeConfig, timeoutMs = 30_000): Promise<string[]> {
+export async function installExampleCrds(kc: KubeCredentials, timeoutMs = 30_000): Promise<string[]> {
   const crds = readManifests(examplesDir, (f) => f.endsWith('-crd.yaml')).filter(isCrd);
   await applyAll(kc, crds);
   const names = crds.map((c) => c.metadata!.name!);
@@ -37,13 +37,13 @@ export async function installExampleCrds(kc: KubeConfig, timeoutMs = 30_000): Pr
 }
 
 /** Applies every example object that is not a CRD (namespaces, sample CronTabs). */
-export async function installExampleObjects(kc: KubeConfig): Promise<number> {
+export async function installExampleObjects(kc: KubeCredentials): Promise<number> {
   const objects = readManifests(examplesDir, (f) => !f.endsWith('-crd.yaml')).filter((o) => !isCrd(o));
   await applyAll(kc, objects);
   return objects.length;
 }
 
-async function applyAll(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+async function applyAll(kc: KubeCredentials, objects: KubernetesObject[]): Promise<void> {
   const client = new KubeClient(kc);
   const discovery = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
   for (const obj of objects) {
@@ -77,12 +77,12 @@ async function objectPath(client: KubeClient, cache: Map<string, { name: string;
   return `${base}${ns}/${r.name}/${encodeURIComponent(obj.metadata!.name!)}`;
 }
 
-export async function waitForCrdsEstablished(kc: KubeConfig, names: string[], timeoutMs: number): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+export async function waitForCrdsEstablished(kc: KubeCredentials, names: string[], timeoutMs: number): Promise<void> {
+  const client = new KubeClient(kc);
   const deadline = Date.now() + timeoutMs;
   for (const name of names) {
     for (;;) {
-      const crd = await api.readCustomResourceDefinition({ name });
+      const crd = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
       const established = crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
       if (established) break;
       if (Date.now() > deadline) {

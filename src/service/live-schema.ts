@@ -3,7 +3,6 @@
 // already running finish on the schema they started with), and compared with the previous schema
 // so that changes that break clients are logged. Subscriptions whose resource version disappeared
 // or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
-import { diff, CriticalityLevel } from '@graphql-inspector/core';
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
@@ -161,6 +160,8 @@ export class LiveSchema {
 
   private async reportChanges(before: GraphQLSchema, after: GraphQLSchema): Promise<void> {
     try {
+      // Loaded at the first schema change: a gateway whose CRDs never change never needs it.
+      const { diff, CriticalityLevel } = await import('@graphql-inspector/core');
       const changes = await diff(before, after);
       const breaking = changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking);
       // Root fields first: they are what clients call, and a removed CRD also removes dozens of

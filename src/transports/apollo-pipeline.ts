@@ -1,5 +1,7 @@
 // What the gateway does with each GraphQL operation inside Apollo Server's request pipeline, in one
 // plugin whose listener is shared by every request (no per-request closures):
+//   0. the parsed documents of sources sent again (src/graphql/document-cache.ts), so that Apollo
+//      neither parses them again nor keeps a copy of every document it sees;
 //   1. validation with graphql-js' specified rules and the plugins' rules, at a cost that does not
 //      grow with the schema (src/graphql/document-validation.ts), remembered per document; Apollo's
 //      own validation is off (it would list every type name of the schema for each new document);
@@ -8,9 +10,10 @@
 //   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces.
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
-import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
+import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
 import { ValidatedDocuments } from '../graphql/document-validation.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
@@ -26,6 +29,10 @@ export interface PipelineOptions {
   check?: OperationCheck;
   /** Apollo's formatError as configured: the other validation errors of a document are formatted with it. */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Parsed documents of the sources clients send again (default: one cache per parse options). */
+  documents?: DocumentCache;
+  /** Apollo's parseOptions, for the documents the pipeline parses. */
+  parseOptions?: ParseOptions;
 }
 
 /**
@@ -62,7 +69,15 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     rules: [...(opts.introspection ? [] : [noIntrospection]), ...(opts.rules ?? [])],
     hideSuggestions: opts.hideSuggestions,
   });
+  const documents = opts.documents ?? sharedDocumentCache(opts.parseOptions);
   const listener: GraphQLRequestListener<BaseContext> = {
+    // The parsed document of a source sent before, handed to Apollo: Apollo Server 5 parses only
+    // when the request context has no document yet after this hook (its own document store is
+    // off, see newApollo). A new source is left to Apollo's parse, and its errors to Apollo.
+    async didResolveSource(rc) {
+      const document = documents.get(rc.source);
+      if (document) (rc as { document?: DocumentNode }).document = document;
+    },
     async didResolveOperation(rc) {
       const errors = validated.errors(rc.schema, forValidation(rc.document));
       if (errors.length) {

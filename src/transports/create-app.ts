@@ -1,7 +1,7 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { GraphQLSchema } from 'graphql';
@@ -80,15 +80,21 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
   const introspection = extras.introspection ?? true;
   const pipeline = operationPipeline({
     rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,
+    parseOptions: extras.parseOptions,
   });
   return new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
-    // every field resolved.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
+    // every field resolved. Inline traces are for federated subgraphs, which this schema is not:
+    // Apollo would otherwise load the plugin (and its protobuf library, megabytes) to do nothing.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
     // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
     dangerouslyDisableValidation: true,
+    // Parsed documents are the pipeline's (kept from a source's second sighting, bounded by source
+    // length). Apollo's default store would keep every document it sees (~50× its source in heap),
+    // and a store of our own would make Apollo print and hash the whole schema on each change.
+    documentStore: null,
     parseOptions: extras.parseOptions,
     formatError,
     // Batches would multiply every per-request limit; one operation per request.

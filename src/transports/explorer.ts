@@ -68,8 +68,10 @@ interface LoadedAssets {
   urls: ExplorerAssetUrls;
 }
 
-// The files cannot change while the process runs; every app created in it shares one copy.
+// The files cannot change while the process runs; every app created in it shares one copy, read
+// when the explorer is first asked for (~1.6 MB that a gateway nobody browses need not hold).
 let loaded: LoadedAssets | undefined;
+const explorerAssets = () => (loaded ??= loadAssets());
 
 function loadAssets(): LoadedAssets {
   const graphiqlDir = join(packageDir('graphiql'), 'dist');
@@ -130,7 +132,6 @@ export function explorerContentSecurityPolicy(styleNonce: string): string {
 const gzipAsync = promisify(gzip);
 
 export function explorerRouter(opts: ExplorerOptions): Router {
-  const { hash, assets, urls } = (loaded ??= loadAssets());
   const given = opts.defaultQuery ?? defaultExplorerQuery;
   const defaultQuery = typeof given === 'function' ? given : () => given;
   const router = express.Router();
@@ -147,7 +148,7 @@ export function explorerRouter(opts: ExplorerOptions): Router {
       'Referrer-Policy': 'no-referrer',
     });
     res.send(renderExplorerPage({
-      graphqlPath: opts.graphqlPath, defaultQuery: defaultQuery(), styleNonce, assets: urls,
+      graphqlPath: opts.graphqlPath, defaultQuery: defaultQuery(), styleNonce, assets: explorerAssets().urls,
       authRequired: opts.authRequired ?? false,
       introspection: opts.introspection ?? true,
       demoTenantsPath: opts.demoTenants ? demoTenantsPath : undefined,
@@ -171,6 +172,7 @@ export function explorerRouter(opts: ExplorerOptions): Router {
   });
 
   router.get(`${explorerAssetsPath}/:hash/:name`, async (req: Request<{ hash: string; name: string }>, res: Response, next) => {
+    const { hash, assets } = explorerAssets();
     const asset = req.params.hash === hash ? assets.get(req.params.name) : undefined;
     if (!asset) {
       next();
