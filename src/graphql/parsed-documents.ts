@@ -5,40 +5,30 @@
 // same text share one. Bounded in source bytes, least recently used first out; a document larger
 // than a quarter of the bound is parsed and not kept.
 import { parse, type DocumentNode, type ParseOptions } from 'graphql';
+import { LRUCache } from 'lru-cache';
 
 export const defaultParsedDocumentBytes = 4 << 20;
 
 export class ParsedDocuments {
-  private readonly documents = new Map<string, DocumentNode>();
-  private readonly maxBytes: number;
+  private readonly documents: LRUCache<string, DocumentNode>;
   private readonly options: ParseOptions | undefined;
-  private bytes = 0;
 
   constructor(options?: ParseOptions, maxBytes = defaultParsedDocumentBytes) {
-    if (!(maxBytes >= 0)) throw new RangeError(`maxBytes must be a number ≥ 0, got ${maxBytes}`);
+    if (!(maxBytes >= 1)) throw new RangeError(`maxBytes must be a number ≥ 1, got ${maxBytes}`);
     this.options = options;
-    this.maxBytes = maxBytes;
+    this.documents = new LRUCache({
+      maxSize: maxBytes,
+      maxEntrySize: Math.max(1, Math.floor(maxBytes / 4)),
+      sizeCalculation: (_doc, source) => Math.max(1, Buffer.byteLength(source)),
+    });
   }
 
   /** The document of this text, parsed once while it stays in the cache; throws parse's GraphQLError. */
   parse(source: string): DocumentNode {
     const hit = this.documents.get(source);
-    if (hit) {
-      // Most recently used goes last.
-      this.documents.delete(source);
-      this.documents.set(source, hit);
-      return hit;
-    }
+    if (hit) return hit;
     const document = parse(source, this.options);
-    const size = Buffer.byteLength(source);
-    if (size > this.maxBytes / 4) return document;
     this.documents.set(source, document);
-    this.bytes += size;
-    for (const [oldest] of this.documents) {
-      if (this.bytes <= this.maxBytes) break;
-      this.documents.delete(oldest);
-      this.bytes -= Buffer.byteLength(oldest);
-    }
     return document;
   }
 
@@ -47,6 +37,6 @@ export class ParsedDocuments {
   }
 
   get sourceBytes(): number {
-    return this.bytes;
+    return this.documents.calculatedSize;
   }
 }
