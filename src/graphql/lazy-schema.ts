@@ -97,6 +97,21 @@ export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLT
   }
 }
 
+const REFERENCES = Symbol('referenced types');
+type Referencing = { [REFERENCES]?: readonly GraphQLNamedType[] };
+
+/** The named types a type that declared its fields refers to, in forEachReference's order (undefined for the others). */
+function referencesOf(named: GraphQLNamedType): readonly GraphQLNamedType[] | undefined {
+  const holder = named as Referencing;
+  let refs = holder[REFERENCES];
+  if (refs === undefined && declaredOf(named) !== undefined) {
+    const found: GraphQLNamedType[] = [];
+    forEachReference(named, (type) => found.push(namedOf(type)));
+    holder[REFERENCES] = refs = found;
+  }
+  return refs;
+}
+
 /** Named types in graphql-js' order: the extra types, the roots, directive arguments, introspection. */
 function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: readonly GraphQLNamedType[]): Set<GraphQLNamedType> {
   const seen = new Set<GraphQLNamedType>(types);
@@ -106,7 +121,14 @@ function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: 
     seen.add(named);
     walk(named);
   };
-  const walk = (named: GraphQLNamedType): void => forEachReference(named, visit);
+  const rootSet = new Set<GraphQLNamedType>();
+  for (const root of roots) if (root) rootSet.add(root);
+  const walk = (named: GraphQLNamedType): void => {
+    // Kept on the type: every later build and tenant schema that reaches it walks a flat list.
+    const refs = rootSet.has(named) ? undefined : referencesOf(named);
+    if (refs) for (let i = 0; i < refs.length; i++) visit(refs[i]!);
+    else forEachReference(named, visit);
+  };
   for (const type of types) {
     seen.delete(type);
     visit(type);
@@ -189,4 +211,9 @@ export function objectType<TSource, TContext>(config: GraphQLObjectTypeConfig<TS
 export function inputObjectType(config: GraphQLInputObjectTypeConfig): GraphQLInputObjectType {
   const fields = typeof config.fields === 'function' ? onceFields(config.fields) : config.fields;
   return declareFields(new GraphQLInputObjectType({ ...config, fields }), fields as FieldConfigs | (() => FieldConfigs));
+}
+
+/** The fields config an object type declared (its fields stay unbuilt); undefined when it declared none. */
+export function declaredFieldsOf<TSource, TContext>(type: GraphQLObjectType<TSource, TContext>): GraphQLFieldConfigMap<TSource, TContext> | undefined {
+  return declaredOf(type)?.() as GraphQLFieldConfigMap<TSource, TContext> | undefined;
 }

@@ -25,6 +25,8 @@ import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql
 import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
+import { filterSchema } from '../../src/graphql/tenant-schema.ts';
+import { GENERIC_OBJECT } from '../../src/graphql/relation-types.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
 import { parseJson, parseYaml } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
@@ -231,5 +233,26 @@ describe('CRD corpus', () => {
     assert.equal(printSchema(trusted), printSchema(checked));
     // A trusted schema skips validation: validate a copy that graphql-js checks.
     assert.deepEqual(validateSchema(new Schema({ ...trusted.toConfig(), assumeValid: false })).map(String), []);
+  });
+
+  it('a tenant\'s filtered schema (some root fields): the schema graphql-js builds from the same roots, and valid', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const full = createSchemaBuilder({ assumeValid: true }).build(all);
+    const allowed = new Set<string>(['Query.apiResources']);
+    for (const [root, type] of [['Query', full.schema.getQueryType()], ['Mutation', full.schema.getMutationType()], ['Subscription', full.schema.getSubscriptionType()]] as const) {
+      Object.keys(type!.getFields()).forEach((field, i) => i % 3 === 0 && allowed.add(`${root}.${field}`));
+    }
+    const tenant = filterSchema(full.schema, allowed, new Set(full.resources.map((r) => r.crdName)));
+    // The same roots (and KubernetesObject, reached only as an implementation) through graphql-js' constructor.
+    const rebuilt = new Schema({
+      query: tenant.getQueryType(),
+      mutation: tenant.getMutationType(),
+      subscription: tenant.getSubscriptionType(),
+      types: [tenant.getType(GENERIC_OBJECT)!],
+    });
+    assert.ok(Object.keys(tenant.getTypeMap()).length < Object.keys(full.schema.getTypeMap()).length, 'the tenant sees fewer types');
+    assert.deepEqual(Object.keys(tenant.getTypeMap()), Object.keys(rebuilt.getTypeMap()));
+    assert.equal(printSchema(tenant), printSchema(rebuilt));
+    assert.deepEqual(validateSchema(rebuilt).map(String), []);
   });
 });
