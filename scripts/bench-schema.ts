@@ -17,6 +17,8 @@ import { validateDocument } from '../src/graphql/document-validation.ts';
 import { crdToModel } from '../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../src/model/resource-model.ts';
 import { createOpenApiBuilder } from '../src/rest/openapi-builder.ts';
+import { PermissionSet } from '../src/auth/permissions.ts';
+import { TenantSchemaCache } from '../src/graphql/tenant-schema.ts';
 
 export interface BenchRow {
   readonly crds: number;
@@ -31,6 +33,11 @@ export interface BenchRow {
   /** The same by graphql-js' validate (specifiedRules), median of 5. */
   readonly graphqlJsNewDocumentMs?: number;
   readonly cachedQueryValidationMs?: number;
+  /** The filtered schema of one tenant (100 distinct RBAC fingerprints): median and slowest, in ms. */
+  readonly tenantMedianMs?: number;
+  readonly tenantMaxMs?: number;
+  /** Heap the 100 cached tenant schemas hold, in MB. */
+  readonly tenantHeapMB?: number;
 }
 
 v8.setFlagsFromString('--expose-gc');
@@ -106,7 +113,10 @@ export async function runSchemaBenchmark(corpusDir: string, counts: readonly num
     const [, openapiMs] = time(() => openapi.build(models));
     const heapMB = (heapUsed() - baseline) / 2 ** 20;
     let row: BenchRow = { crds: count, modelMs, buildMs, openapiMs, heapMB };
-    if (count === counts.at(-1)) row = { ...row, ...incrementalFigures(models, builder, openapi, result.schema) };
+    if (count === counts.at(-1)) {
+      row = { ...row, ...incrementalFigures(models, builder, openapi, result.schema) };
+      row = { ...row, ...tenantFigures(result.schema, result.resources) };
+    }
     rows.push(row);
   }
   return rows;
@@ -177,14 +187,41 @@ function incrementalFigures(
   return { changeMs, validateSchemaMs, firstQueryValidationMs, graphqlJsNewDocumentMs, cachedQueryValidationMs: cachedTotal / runs };
 }
 
+/**
+ * 100 tenants with distinct rights, as a multi-team cluster has them: each team reads (get, list,
+ * watch) the CRDs of a few API groups in its namespace and writes (create, update, patch, delete)
+ * some of them; one in ten also reads everything. Each tenant's filtered schema is built once (the
+ * gateway caches it per fingerprint); the figures are per tenant.
+ */
+function tenantFigures(schema: GraphQLSchema, resources: readonly ResourceModel[]): Partial<BenchRow> {
+  const groups = [...new Set(resources.map((r) => r.group))].sort();
+  const tenants = Array.from({ length: 100 }, (_, i) => {
+    const read = groups.filter((_, g) => (g * 7 + i * 13) % 100 < 8 + (i % 5));
+    const write = read.filter((_, g) => g % 3 === i % 3);
+    const rules = [
+      { verbs: ['get', 'list', 'watch'], apiGroups: i % 10 === 0 ? ['*'] : read, resources: ['*'] },
+      { verbs: ['create', 'update', 'patch', 'delete'], apiGroups: write, resources: ['*', '*/status'] },
+    ];
+    return new PermissionSet({ user: `tenant-${i}` }, new Map([[`team-${i}`, rules]]), new Map());
+  });
+  const cache = new TenantSchemaCache();
+  const refs = resources.map((r) => ({ group: r.group, plural: r.plural, namespaced: r.scope === 'Namespaced' }));
+  const fingerprints = new Set(tenants.map((t) => t.fingerprint(refs)));
+  if (fingerprints.size !== tenants.length) throw new Error(`tenants share rights: ${fingerprints.size} fingerprints for ${tenants.length}`);
+  const baseline = heapUsed();
+  const times = tenants.map((perms) => time(() => cache.get(schema, resources, perms))[1]);
+  const tenantHeapMB = (heapUsed() - baseline) / 2 ** 20;
+  return { tenantMedianMs: median(times), tenantMaxMs: Math.max(...times), tenantHeapMB };
+}
+
 export function benchmarkTable(rows: readonly BenchRow[]): string {
   const ms = (n: number | undefined) => (n === undefined ? '' : n < 1 ? n.toFixed(4) : n < 10 ? n.toFixed(1) : n.toFixed(0));
   const lines = [
-    '| CRDs | models (ms) | GraphQL schema (ms) | OpenAPI (ms) | heap (MB) | one CRD changed (ms) | validateSchema (ms) | new document validated (ms) | the same, graphql-js validate (ms) | query validation, cached (ms) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| CRDs | models (ms) | GraphQL schema (ms) | OpenAPI (ms) | heap (MB) | one CRD changed (ms) | validateSchema (ms) | new document validated (ms) | the same, graphql-js validate (ms) | query validation, cached (ms) | tenant schema, median / max of 100 (ms) | 100 tenant schemas, heap (MB) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.crds} | ${ms(r.modelMs)} | ${ms(r.buildMs)} | ${ms(r.openapiMs)} | ${r.heapMB.toFixed(0)} | ${ms(r.changeMs)} | ${ms(r.validateSchemaMs)} | ${ms(r.firstQueryValidationMs)} | ${ms(r.graphqlJsNewDocumentMs)} | ${ms(r.cachedQueryValidationMs)} |`,
+        `| ${r.crds} | ${ms(r.modelMs)} | ${ms(r.buildMs)} | ${ms(r.openapiMs)} | ${r.heapMB.toFixed(0)} | ${ms(r.changeMs)} | ${ms(r.validateSchemaMs)} | ${ms(r.firstQueryValidationMs)} | ${ms(r.graphqlJsNewDocumentMs)} | ${ms(r.cachedQueryValidationMs)} | ${r.tenantMedianMs === undefined ? '' : `${ms(r.tenantMedianMs)} / ${ms(r.tenantMaxMs)}`} | ${r.tenantHeapMB === undefined ? '' : r.tenantHeapMB.toFixed(0)} |`,
     ),
   ];
   return lines.join('\n');

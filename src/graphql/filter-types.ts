@@ -8,6 +8,7 @@ import {
 import type { GraphQLInputFieldConfigMap, GraphQLInputType, GraphQLScalarType } from 'graphql';
 import { LIST_OPERATORS, scalarOperators } from '../model/query-filter.ts';
 import { OBJECT_META_FILTER, OWNER_REFERENCE_FILTER, type FilterScalar, type ObjectFilter, type ScalarFilter } from '../model/query-fields.ts';
+import { inputObjectType } from './lazy-schema.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar } from './scalars.ts';
 
 /**
@@ -89,7 +90,7 @@ export function scalarListFilterType(scalar: FilterScalar): GraphQLInputObjectTy
 
 /** some / every / none with the element filter, and isEmpty / exists / isNull of the list. */
 export function listFilterType(name: string, element: GraphQLInputType): GraphQLInputObjectType {
-  return new GraphQLInputObjectType({
+  return inputObjectType({
     name,
     description: 'Conditions on a list; an absent list counts as empty for some, every, none and isEmpty.',
     fields: () => {

@@ -19,6 +19,7 @@ import {
   StringMapEntryFilterType, whereFields,
 } from './filter-types.ts';
 import type { VersionTypes } from './resource-types.ts';
+import { fieldTypeOf, inputObjectType } from './lazy-schema.ts';
 
 export interface QueryTypes {
   readonly where: GraphQLInputObjectType;
@@ -37,7 +38,7 @@ export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes,
     description: 'The fields a list can be ordered by: string, number, boolean and date-time fields reached through objects.',
     values,
   });
-  const orderBy = new GraphQLInputObjectType({
+  const orderBy = inputObjectType({
     extensions: NO_EXTENSIONS,
     name: `${types.object.name}_OrderBy`,
     fields: {
@@ -69,7 +70,7 @@ class WhereBuilder {
     const known = this.wheres.get(key);
     if (known) return known;
     const fieldTypes: GraphQLInputType[] = [];
-    const self: GraphQLInputObjectType = new GraphQLInputObjectType({
+    const self: GraphQLInputObjectType = inputObjectType({
       extensions: NO_EXTENSIONS,
       name: `${out.name}_Where`,
       description: WHERE_DESCRIPTION,
@@ -78,7 +79,7 @@ class WhereBuilder {
     // Registered before its fields are built, and those in order: a shape is named after the
     // first path that has it, reading the schema from the top (depth first).
     this.wheres.set(key, self);
-    for (const field of f.fields) fieldTypes.push(this.filter(field.filter, out.getFields()[field.graphqlName]!.type));
+    for (const field of f.fields) fieldTypes.push(this.filter(field.filter, fieldTypeOf(out, field.graphqlName) as GraphQLOutputType));
     return self;
   }
 
@@ -101,7 +102,7 @@ class WhereBuilder {
   }
 
   private enumFilter(e: GraphQLEnumType, f: FilterNode): GraphQLInputObjectType {
-    return once(this.enums, this.shapeOf(f), () => new GraphQLInputObjectType({
+    return once(this.enums, this.shapeOf(f), () => inputObjectType({
       extensions: NO_EXTENSIONS,
       name: `${e.name}_Filter`,
       description: 'Conditions on an enum field (of this enum, or of another with the same values).',
@@ -112,8 +113,8 @@ class WhereBuilder {
   /** `{key, exists, isNull, value}` for a typed map, whose output is a list of `<map>_Entry`. */
   private entryFilter(values: FilterNode, entry: GraphQLNamedType): GraphQLInputObjectType {
     if (!isObjectType(entry) || !entry.name.endsWith('_Entry')) throw new Error(`a typed map's output is a list of entries, not ${entry.name}`);
-    const valueFilter = this.filter(values, entry.getFields()['value']!.type);
-    return once(this.entries, valueFilter, () => new GraphQLInputObjectType({
+    const valueFilter = this.filter(values, fieldTypeOf(entry, 'value') as GraphQLOutputType);
+    return once(this.entries, valueFilter, () => inputObjectType({
       extensions: NO_EXTENSIONS,
       name: `${entry.name.slice(0, -'_Entry'.length)}_EntryFilter`,
       description: 'A condition on one entry of a map: its key, whether it is there, and a filter of its value.',

@@ -29,6 +29,7 @@ import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
+import { declareFields, objectType } from './lazy-schema.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -171,25 +172,24 @@ class VersionTypeBuilder {
     const values = this.build(node.values, [...slot, 'Value']);
     const adapt = outputAdapter(node.values);
     const valueDescription = describeNode(node.values, false);
-    const entry = new GraphQLObjectType({
+    const entryFields: GraphQLFieldConfigMap<Source, unknown> = {
+      key: { type: new GraphQLNonNull(GraphQLString) },
+      value: {
+        type: values.out,
+        ...(valueDescription ? { description: valueDescription } : {}),
+        ...(adapt ? { resolve: (src: Source) => adapt(src['value']) } : {}),
+      },
+    };
+    const entry = declareFields(new GraphQLObjectType({
       name: this.name(slot, 'Entry'),
       description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
-      fields: {
-        key: { type: new GraphQLNonNull(GraphQLString) },
-        value: {
-          type: values.out,
-          ...(valueDescription ? { description: valueDescription } : {}),
-          ...(adapt ? { resolve: (src: Source) => adapt(src['value']) } : {}),
-        },
-      },
-    });
-    const entryInput = new GraphQLInputObjectType({
-      name: this.name(slot, 'EntryInput'),
-      fields: {
-        key: { type: new GraphQLNonNull(GraphQLString) },
-        value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
-      },
-    });
+      fields: entryFields,
+    }), entryFields);
+    const entryInputFields: GraphQLInputFieldConfigMap = {
+      key: { type: new GraphQLNonNull(GraphQLString) },
+      value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
+    };
+    const entryInput = declareFields(new GraphQLInputObjectType({ name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields);
     this.all.push(entry, entryInput);
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
   }
@@ -216,18 +216,19 @@ class VersionTypeBuilder {
     if (slot.length === 0) addYamlField(outFields);
     const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
     const root = slot.length === 0;
-    const out = new GraphQLObjectType<Source, unknown>({
+    // The model keeps the relation names free at the root (owners_2 for a property named owners).
+    if (root) Object.assign(outFields, this.relations.fields);
+    const out = declareFields(new GraphQLObjectType<Source, unknown>({
       name: this.name(slot),
       ...(description ? { description } : {}),
       ...(root ? { interfaces: [this.relations.resource] } : {}),
-      // The model keeps the relation names free at the root (owners_2 for a property named owners).
-      fields: root ? { ...outFields, ...this.relations.fields } : outFields,
-    });
-    const input = new GraphQLInputObjectType({
+      fields: outFields,
+    }), outFields);
+    const input = declareFields(new GraphQLInputObjectType({
       name: this.name(slot, 'Input'),
       ...(description ? { description } : {}),
       fields: inFields,
-    });
+    }), inFields);
     this.all.push(out, input);
     return { out, in: input };
   }
@@ -244,7 +245,7 @@ function outputField(type: GraphQLOutputType, description: string | undefined, k
 
 /** The types around a version's object: its list page (connection and edge), watch event and delete result. */
 function wrapperTypes(resource: ResourceModel, version: VersionModel, object: GraphQLObjectType, name: (role: TypeRole) => string) {
-  const edge = new GraphQLObjectType({
+  const edge = objectType({
     name: name('Edge'),
     fields: {
       node: { type: new GraphQLNonNull(object) },
@@ -256,7 +257,7 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       },
     },
   });
-  const connection = new GraphQLObjectType({
+  const connection = objectType({
     name: name('Connection'),
     description: `A page of ${resource.kind} objects (${resource.group}/${version.name}).`,
     fields: {
@@ -272,7 +273,7 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       },
     },
   });
-  const watchEvent = new GraphQLObjectType({
+  const watchEvent = objectType({
     name: name('WatchEvent'),
     fields: {
       type: { type: new GraphQLNonNull(WatchEventTypeEnum) },
@@ -280,7 +281,7 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
       resourceVersion: { type: GraphQLString, description: 'Resume a watch from here after a disconnect.' },
     },
   });
-  const deleteResult = new GraphQLObjectType({
+  const deleteResult = objectType({
     name: name('DeleteResult'),
     description: 'Kubernetes answers a delete with the object (still present while finalizers run) or with a Status.',
     fields: {

@@ -16,6 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
+import { forEachReference, lazySchema, objectType } from './lazy-schema.ts';
 
 export interface SchemaBuilderOptions {
   /** What the resolvers call; defaults to operations that fail with NOT_IMPLEMENTED. */
@@ -195,16 +196,7 @@ function typesOf(fragment: Fragment): GraphQLNamedType[] {
     const named = getNamedType(t);
     if (!named || baseTypeNames.has(named.name) || seen.has(named.name)) return;
     seen.set(named.name, named);
-    if (isObjectType(named) || isInterfaceType(named)) {
-      for (const f of Object.values(named.getFields())) {
-        visit(f.type);
-        for (const a of f.args) visit(a.type);
-      }
-    } else if (isInputObjectType(named)) {
-      for (const f of Object.values(named.getFields())) visit(f.type);
-    } else if (isUnionType(named)) {
-      for (const m of named.getTypes()) visit(m);
-    }
+    forEachReference(named, visit);
   };
   for (const map of [fragment.fields.query, fragment.fields.mutation, fragment.fields.subscription]) {
     for (const f of Object.values(map)) {
@@ -360,14 +352,15 @@ const maxOverlayDepth = 16;
 
 function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes, operations: ResourceOperations): GraphQLSchema {
   const roots = assembleConfig(fragments, operations);
-  return new GraphQLSchema({
+  const config = {
     query: roots.query,
     ...(roots.mutation ? { mutation: roots.mutation } : {}),
     ...(roots.subscription ? { subscription: roots.subscription } : {}),
     // applyYaml's result type in every schema, so a patched schema never misses it.
     types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations), ApplyYamlResultType],
-    assumeValid,
-  });
+  };
+  // A trusted build leaves each type's fields unbuilt until something reads them (lazy-schema.ts).
+  return assumeValid ? lazySchema(config) : new GraphQLSchema(config);
 }
 
 function assembleConfig(fragments: readonly Fragment[], operations: ResourceOperations): { query: GraphQLObjectType; mutation?: GraphQLObjectType; subscription?: GraphQLObjectType } {
@@ -395,9 +388,9 @@ function assembleConfig(fragments: readonly Fragment[], operations: ResourceOper
   const hasMutations = Object.keys(mutation).length > 0;
   const hasSubscriptions = Object.keys(subscription).length > 0;
   return {
-    query: new GraphQLObjectType({ name: 'Query', fields: query }),
-    ...(hasMutations ? { mutation: new GraphQLObjectType({ name: 'Mutation', fields: mutation }) } : {}),
-    ...(hasSubscriptions ? { subscription: new GraphQLObjectType({ name: 'Subscription', fields: subscription }) } : {}),
+    query: objectType({ name: 'Query', fields: query }),
+    ...(hasMutations ? { mutation: objectType({ name: 'Mutation', fields: mutation }) } : {}),
+    ...(hasSubscriptions ? { subscription: objectType({ name: 'Subscription', fields: subscription }) } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 // nothing of resources it cannot use. Callers with the same effective rights share one schema.
 import { LRUCache } from 'lru-cache';
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
+import { declaredFieldsOf, lazySchema, objectType } from './lazy-schema.ts';
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { AccessRights, ResourceRef, Verb } from '../contract/access.ts';
@@ -58,13 +59,39 @@ interface ResourceInfo {
   listField: string | null;
 }
 
+const positions = new WeakMap<object, Map<string, number>>();
+
+/**
+ * The fields of a root type that `allowed` names, in the root type's order. A tenant is allowed a
+ * few of thousands of root fields: this looks up what it is allowed instead of testing them all.
+ */
+function allowedInOrder(fields: GraphQLFieldConfigMap<unknown, unknown>, root: string, allowed: ReadonlySet<string>): string[] {
+  let index = positions.get(fields);
+  if (!index) {
+    index = new Map(Object.keys(fields).map((field, i) => [field, i]));
+    positions.set(fields, index);
+  }
+  const prefix = `${root}.`;
+  const found: [string, number][] = [];
+  for (const entry of allowed) {
+    if (!entry.startsWith(prefix)) continue;
+    const field = entry.slice(prefix.length);
+    const at = index.get(field);
+    if (at !== undefined) found.push([field, at]);
+  }
+  return found.sort((a, b) => a[1] - b[1]).map(([field]) => field);
+}
+
 export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, visibleCrds: ReadonlySet<string>): GraphQLSchema {
   const pick = (type: GraphQLObjectType | null | undefined, name: string): GraphQLObjectType | undefined => {
     if (!type) return undefined;
-    const config = type.toConfig();
+    // The config the root type was made with, when it declared one: toConfig() would build and
+    // copy every root field (thousands at 1,000 CRDs) for each tenant.
+    const declared = declaredFieldsOf(type);
+    const config = declared ? { name: type.name, fields: declared } : type.toConfig();
     const fields: GraphQLFieldConfigMap<unknown, unknown> = {};
-    for (const [field, cfg] of Object.entries(config.fields)) {
-      if (!allowed.has(`${name}.${field}`)) continue;
+    for (const field of allowedInOrder(config.fields, name, allowed)) {
+      const cfg = config.fields[field]!;
       if (name === 'Query' && (field === 'apiResources' || field === 'resourcesInCategory') && cfg.resolve) {
         const inner = cfg.resolve;
         // A category lists what the tenant may list, as kubectl get <category> would.
@@ -74,20 +101,20 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
         fields[field] = { ...cfg, resolve: async (...args) => ((await inner(...args)) as ResourceInfo[]).filter(shown) };
       } else fields[field] = cfg;
     }
-    return Object.keys(fields).length ? new GraphQLObjectType({ ...config, fields }) : undefined;
+    return Object.keys(fields).length ? objectType({ ...config, fields }) : undefined;
   };
   const query = pick(full.getQueryType(), 'Query')!;
   const mutation = pick(full.getMutationType(), 'Mutation');
   const subscription = pick(full.getSubscriptionType(), 'Subscription');
   // KubernetesObject is reached only as an implementation of KubernetesResource, not by a field.
   const generic = full.getType(GENERIC_OBJECT);
-  return new GraphQLSchema({
+  // The full schema was validated when it was built; a subset of its fields stays valid, and the
+  // fields of the types it keeps stay unbuilt until read, as in the full schema (lazy-schema.ts).
+  return lazySchema({
     query,
     ...(mutation ? { mutation } : {}),
     ...(subscription ? { subscription } : {}),
     ...(generic ? { types: [generic] } : {}),
-    // The full schema was validated when it was built; a subset of its fields stays valid.
-    assumeValid: true,
   });
 }
 

@@ -226,19 +226,31 @@ function enumOf(schema: RawSchema, named: boolean): { enum?: EnumModel } {
   return { enum: graphqlValues ? { values, graphqlValues } : { values } };
 }
 
-function baseOf(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext) {
-  const description = typeof schema['description'] === 'string' ? schema['description'] : undefined;
-  const format = typeof schema['format'] === 'string' ? schema['format'] : undefined;
+interface Base {
+  description?: string;
+  nullable: boolean;
+  hasDefault: boolean;
+  default?: unknown;
+  format?: string;
+  validations: ValidationRule[];
+  constraints: Constraints;
+}
+
+/** Built by assignment in the order the node's keys always had: no temporary objects per node. */
+function baseOf(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext): Base {
+  const description = schema['description'];
+  const format = schema['format'];
   const hasDefault = Object.hasOwn(schema, 'default');
-  return {
-    ...(description !== undefined ? { description } : {}),
-    nullable: schema['nullable'] === true,
-    hasDefault,
-    ...(hasDefault ? { default: schema['default'] } : {}),
-    ...(format !== undefined ? { format } : {}),
-    validations: validationsOf(schema['x-kubernetes-validations'], `${path}.x-kubernetes-validations`, ctx),
-    constraints: constraintsOf(schema, original),
-  };
+  const base = {} as Base;
+  if (typeof description === 'string') base.description = description;
+  base.nullable = schema['nullable'] === true;
+  base.hasDefault = hasDefault;
+  if (hasDefault) base.default = schema['default'];
+  if (typeof format === 'string') base.format = format;
+  const validations = schema['x-kubernetes-validations'];
+  base.validations = validations === undefined ? [] : validationsOf(validations, `${path}.x-kubernetes-validations`, ctx);
+  base.constraints = constraintsOf(schema, original);
+  return base;
 }
 
 function emptyBase() {

@@ -13,15 +13,20 @@ import {
   graphql,
   isEnumType,
   isInputObjectType,
+  isInterfaceType,
   isListType,
   isObjectType,
   isScalarType,
+  GraphQLSchema as Schema,
+  printSchema,
   validateSchema,
 } from 'graphql';
 import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql';
 import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
-import { buildGraphQLSchema } from '../../src/graphql/schema-builder.ts';
+import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
+import { filterSchema } from '../../src/graphql/tenant-schema.ts';
+import { GENERIC_OBJECT } from '../../src/graphql/relation-types.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
 import { parseJson, parseYaml } from '../../src/kube/lossless-json.ts';
 import { sampleObject } from '../../src/model/sample-object.ts';
@@ -214,5 +219,40 @@ describe('CRD corpus', () => {
     const fields = await checkAll(result.schema, result.resources, false);
     assert.deepEqual(checkOpenApiStructure(buildOpenApiDocument(result.resources)), []);
     t.diagnostic(`${counts.size} distinct CRDs (${all.length} files), ${fields} fields reachable, ${result.problems.length} duplicates refused`);
+  });
+
+  it('all together, trusted (assumeValid, fields built when first read): the schema graphql-js builds, and valid', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const checked = buildGraphQLSchema(all).schema;
+    const trusted = createSchemaBuilder({ assumeValid: true }).build(all).schema;
+    // The same types in the same order (introspection and printSchema follow the type map's order).
+    assert.deepEqual(Object.keys(trusted.getTypeMap()), Object.keys(checked.getTypeMap()));
+    const implementations = (schema: Schema) =>
+      Object.values(schema.getTypeMap()).filter(isInterfaceType).map((i) => [i.name, schema.getImplementations(i).objects.map((o) => o.name)]);
+    assert.deepEqual(implementations(trusted), implementations(checked));
+    assert.equal(printSchema(trusted), printSchema(checked));
+    // A trusted schema skips validation: validate a copy that graphql-js checks.
+    assert.deepEqual(validateSchema(new Schema({ ...trusted.toConfig(), assumeValid: false })).map(String), []);
+  });
+
+  it('a tenant\'s filtered schema (some root fields): the schema graphql-js builds from the same roots, and valid', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const full = createSchemaBuilder({ assumeValid: true }).build(all);
+    const allowed = new Set<string>(['Query.apiResources']);
+    for (const [root, type] of [['Query', full.schema.getQueryType()], ['Mutation', full.schema.getMutationType()], ['Subscription', full.schema.getSubscriptionType()]] as const) {
+      Object.keys(type!.getFields()).forEach((field, i) => i % 3 === 0 && allowed.add(`${root}.${field}`));
+    }
+    const tenant = filterSchema(full.schema, allowed, new Set(full.resources.map((r) => r.crdName)));
+    // The same roots (and KubernetesObject, reached only as an implementation) through graphql-js' constructor.
+    const rebuilt = new Schema({
+      query: tenant.getQueryType(),
+      mutation: tenant.getMutationType(),
+      subscription: tenant.getSubscriptionType(),
+      types: [tenant.getType(GENERIC_OBJECT)!],
+    });
+    assert.ok(Object.keys(tenant.getTypeMap()).length < Object.keys(full.schema.getTypeMap()).length, 'the tenant sees fewer types');
+    assert.deepEqual(Object.keys(tenant.getTypeMap()), Object.keys(rebuilt.getTypeMap()));
+    assert.equal(printSchema(tenant), printSchema(rebuilt));
+    assert.deepEqual(validateSchema(rebuilt).map(String), []);
   });
 });

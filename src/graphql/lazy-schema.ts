@@ -1,0 +1,219 @@
+// A GraphQLSchema whose field maps stay unbuilt until something reads them.
+//
+// graphql-js builds every type's field map lazily (getFields() on first use), but its
+// GraphQLSchema constructor walks every field of every type to collect the type map, and so
+// builds them all: at 1,000 CRDs that is ~200,000 types and ~860,000 fields, most of the build's
+// time and heap, for fields a query may never touch. The types made here declare their field
+// configs (declareFields), so the type map is collected from those configs instead, in the order
+// graphql-js collects it; getFields() then builds a type's fields when a validation, an execution
+// or an introspection first reaches it. Types that declare nothing are walked through getFields()
+// as graphql-js does.
+//
+// Only for schemas built with assumeValid (graphql-js would otherwise walk every field again to
+// validate): the tests and `npm run generate` validate the schemas of the whole CRD corpus.
+
+import {
+  GraphQLInputObjectType,
+  GraphQLInterfaceType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLUnionType,
+  __Schema,
+} from 'graphql';
+import type {
+  GraphQLFieldConfigMap,
+  GraphQLInputObjectTypeConfig,
+  GraphQLNamedType,
+  GraphQLObjectTypeConfig,
+  GraphQLType,
+} from 'graphql';
+
+interface FieldConfigLike {
+  readonly type: GraphQLType;
+  readonly args?: Readonly<Record<string, { readonly type: GraphQLType }>> | null;
+}
+type FieldConfigs = Readonly<Record<string, FieldConfigLike>>;
+
+// On the type itself rather than in a WeakMap: 200,000 WeakMap entries cost more than the walk.
+const DECLARED = Symbol('declared fields');
+type Declaring = { [DECLARED]?: () => FieldConfigs };
+const declaredOf = (type: GraphQLNamedType): (() => FieldConfigs) | undefined => (type as Declaring)[DECLARED];
+
+/** getNamedType without graphql-js' cross-realm instanceOf checks (each failed check costs a lookup). */
+function namedOf(type: GraphQLType): GraphQLNamedType {
+  let t: GraphQLType = type;
+  while (t instanceof GraphQLList || t instanceof GraphQLNonNull) t = t.ofType;
+  return t;
+}
+
+/**
+ * The fields config of a type about to be made, as a thunk computed at most once: pass it to the
+ * type's constructor and to declareFields, so the walk here and graphql-js share one config.
+ */
+export function onceFields<T extends FieldConfigs>(make: () => T): () => T {
+  let fields: T | undefined;
+  return () => (fields ??= make());
+}
+
+/** Records the fields config the type was made with (an object, or a thunk made by onceFields). */
+export function declareFields<T extends GraphQLNamedType>(type: T, fields: FieldConfigs | (() => FieldConfigs)): T {
+  (type as Declaring)[DECLARED] = typeof fields === 'function' ? fields : () => fields;
+  return type;
+}
+
+/**
+ * Calls `visit` with every type `named` refers to, in graphql-js' order: union members; or the
+ * interfaces, then each field's type and its arguments' types; or each input field's type.
+ */
+export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLType) => void): void {
+  const fields = declaredOf(named);
+  if (named instanceof GraphQLUnionType) {
+    for (const member of named.getTypes()) visit(member);
+  } else if (named instanceof GraphQLObjectType || named instanceof GraphQLInterfaceType) {
+    for (const iface of named.getInterfaces()) visit(iface);
+    if (fields) {
+      const map = fields();
+      for (const key in map) {
+        const field = map[key]!;
+        visit(field.type);
+        const args = field.args;
+        if (args) for (const arg in args) visit(args[arg]!.type);
+      }
+    } else {
+      for (const field of Object.values(named.getFields())) {
+        visit(field.type);
+        for (const arg of field.args) visit(arg.type);
+      }
+    }
+  } else if (named instanceof GraphQLInputObjectType) {
+    if (fields) {
+      const map = fields();
+      for (const key in map) visit(map[key]!.type);
+    } else {
+      for (const field of Object.values(named.getFields())) visit(field.type);
+    }
+  }
+}
+
+const REFERENCES = Symbol('referenced types');
+type Referencing = { [REFERENCES]?: readonly GraphQLNamedType[] };
+
+/** The named types a type that declared its fields refers to, in forEachReference's order (undefined for the others). */
+function referencesOf(named: GraphQLNamedType): readonly GraphQLNamedType[] | undefined {
+  const holder = named as Referencing;
+  let refs = holder[REFERENCES];
+  if (refs === undefined && declaredOf(named) !== undefined) {
+    const found: GraphQLNamedType[] = [];
+    forEachReference(named, (type) => found.push(namedOf(type)));
+    holder[REFERENCES] = refs = found;
+  }
+  return refs;
+}
+
+/** Named types in graphql-js' order: the extra types, the roots, directive arguments, introspection. */
+function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: readonly GraphQLNamedType[]): Set<GraphQLNamedType> {
+  const seen = new Set<GraphQLNamedType>(types);
+  const visit = (type: GraphQLType): void => {
+    const named = namedOf(type);
+    if (seen.has(named)) return;
+    seen.add(named);
+    walk(named);
+  };
+  const rootSet = new Set<GraphQLNamedType>();
+  for (const root of roots) if (root) rootSet.add(root);
+  const walk = (named: GraphQLNamedType): void => {
+    // Kept on the type: every later build and tenant schema that reaches it walks a flat list.
+    const refs = rootSet.has(named) ? undefined : referencesOf(named);
+    if (refs) for (let i = 0; i < refs.length; i++) visit(refs[i]!);
+    else forEachReference(named, visit);
+  };
+  for (const type of types) {
+    seen.delete(type);
+    visit(type);
+  }
+  for (const root of roots) if (root) visit(root);
+  const template = emptySchema();
+  for (const directive of template.getDirectives()) for (const arg of directive.args) visit(arg.type);
+  visit(__Schema);
+  return seen;
+}
+
+let template: GraphQLSchema | undefined;
+function emptySchema(): GraphQLSchema {
+  return (template ??= new GraphQLSchema({ assumeValid: true }));
+}
+
+/** What GraphQLSchema's internals hold (graphql 16), set here as its constructor would. */
+interface SchemaInternals {
+  _queryType?: GraphQLObjectType | null;
+  _mutationType?: GraphQLObjectType | null;
+  _subscriptionType?: GraphQLObjectType | null;
+  _typeMap: Record<string, GraphQLNamedType>;
+  _subTypeMap: Record<string, unknown>;
+  _implementationsMap: Record<string, { objects: GraphQLObjectType[]; interfaces: GraphQLInterfaceType[] }>;
+  __validationErrors?: readonly unknown[];
+}
+
+/**
+ * The schema `new GraphQLSchema({ query, mutation, subscription, types, assumeValid: true })`
+ * makes (same type map, in the same order, same implementations), without building the field
+ * maps of the types that declared their fields.
+ * @throws Error when two types share a name, like graphql-js.
+ */
+export function lazySchema(config: {
+  query: GraphQLObjectType;
+  mutation?: GraphQLObjectType;
+  subscription?: GraphQLObjectType;
+  types?: readonly GraphQLNamedType[];
+}): GraphQLSchema {
+  const collected = collectTypes([config.query, config.mutation, config.subscription], config.types ?? []);
+  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
+  Object.assign(schema, emptySchema());
+  const internals = schema as unknown as SchemaInternals;
+  internals._queryType = config.query;
+  internals._mutationType = config.mutation;
+  internals._subscriptionType = config.subscription;
+  internals.__validationErrors = [];
+  const typeMap: Record<string, GraphQLNamedType> = Object.create(null);
+  const implementations: SchemaInternals['_implementationsMap'] = Object.create(null);
+  const implementationsOf = (name: string) => (implementations[name] ??= { objects: [], interfaces: [] });
+  for (const type of collected) {
+    if (typeMap[type.name] !== undefined) {
+      throw new Error(`Schema must contain uniquely named types but contains multiple types named "${type.name}".`);
+    }
+    typeMap[type.name] = type;
+    if (type instanceof GraphQLInterfaceType) {
+      for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).interfaces.push(type);
+    } else if (type instanceof GraphQLObjectType) {
+      for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).objects.push(type);
+    }
+  }
+  internals._typeMap = typeMap;
+  internals._subTypeMap = Object.create(null);
+  internals._implementationsMap = implementations;
+  return schema;
+}
+
+/** The type of a field of an object type, read from its declared config when it has one (its fields stay unbuilt). */
+export function fieldTypeOf(type: GraphQLObjectType, field: string): GraphQLType | undefined {
+  const fields = declaredOf(type);
+  return fields ? fields()[field]?.type : type.getFields()[field]?.type;
+}
+
+/** new GraphQLObjectType(config), its fields declared. */
+export function objectType<TSource, TContext>(config: GraphQLObjectTypeConfig<TSource, TContext> & { fields: GraphQLFieldConfigMap<TSource, TContext> }): GraphQLObjectType<TSource, TContext> {
+  return declareFields(new GraphQLObjectType(config), config.fields as FieldConfigs);
+}
+
+/** new GraphQLInputObjectType(config), its fields declared (a thunk's result is computed once). */
+export function inputObjectType(config: GraphQLInputObjectTypeConfig): GraphQLInputObjectType {
+  const fields = typeof config.fields === 'function' ? onceFields(config.fields) : config.fields;
+  return declareFields(new GraphQLInputObjectType({ ...config, fields }), fields as FieldConfigs | (() => FieldConfigs));
+}
+
+/** The fields config an object type declared (its fields stay unbuilt); undefined when it declared none. */
+export function declaredFieldsOf<TSource, TContext>(type: GraphQLObjectType<TSource, TContext>): GraphQLFieldConfigMap<TSource, TContext> | undefined {
+  return declaredOf(type)?.() as GraphQLFieldConfigMap<TSource, TContext> | undefined;
+}
