@@ -6,13 +6,14 @@
 // is rewritten after serialization, and no byte of one subscriber's frame comes from another's.
 //
 // Each frame is built once, WebSocket header included, in one buffer, and written to the TCP
-// socket at once: the first frame a connection gets in a run of synchronous code (one event's
-// fan-out, one page of a backlog) leaves immediately, so a fan-out's first sockets do not wait for
-// its last frames to be built; further frames of the same run (an event for several subscriptions
-// of the connection, the rest of a page) are corked, and one microtask queued by the run's first
-// write uncorks every connection that corked. The watch stream's events are handled one per
-// microtask, so two events read in one chunk are two runs: the second one's frames do not wait
-// for its whole fan-out either.
+// socket, which stays corked for the rest of the turn of the event loop: everything the gateway
+// writes to a connection in one turn (the events of one read from the apiserver, however many,
+// for every subscription of the connection; a backlog page) leaves in one write, and one
+// setImmediate uncorks every connection that corked. The write syscall is most of the cost of a
+// fan-out (one per socket per write, waking the reader as well), so a gateway that falls behind
+// catches up by writing the events that queued meanwhile together, instead of paying a write per
+// socket per event; a lone event waits only for its own fan-out to be built (a few µs per socket).
+
 import type { WebSocket } from 'ws';
 import type { Feed, FeedSink } from '../streams/feed.ts';
 import type { SharedSelection } from '../graphql/shared-subscription-results.ts';
@@ -59,15 +60,15 @@ export function nextFrame(prefix: Buffer, payload: Buffer): Buffer {
   return frame;
 }
 
-/** The connections that wrote in the current run; one microtask at its end uncorks those that corked. */
-let wroteThisRun: ConnectionWriter[] = [];
-let endOfRunQueued = false;
+/** The connections that wrote in this turn of the event loop; one setImmediate uncorks them all. */
+let corkedThisTurn: ConnectionWriter[] = [];
+let endOfTurnQueued = false;
 
-function endOfRun(): void {
-  endOfRunQueued = false;
-  const writers = wroteThisRun;
-  wroteThisRun = [];
-  for (const w of writers) w.endRun();
+function endOfTurn(): void {
+  endOfTurnQueued = false;
+  const writers = corkedThisTurn;
+  corkedThisTurn = [];
+  for (const w of writers) w.endTurn();
 }
 
 /**
@@ -80,8 +81,8 @@ export class ConnectionWriter {
   private readonly sender: { _state: number } | undefined;
   /** Frames are written whole to the TCP socket, past ws's Sender, when no extension transforms them. */
   private readonly raw: boolean;
-  /** In this run: 0 nothing written yet, 1 one frame written, 2 more, the TCP socket corked. */
-  private run = 0;
+  /** Corked in this turn of the event loop (and listed in corkedThisTurn). */
+  private corked = false;
   private drainWaiters: (() => void)[] | undefined;
 
   constructor(socket: WebSocket) {
@@ -103,16 +104,14 @@ export class ConnectionWriter {
     const tcp = this.tcp;
     if (tcp) {
       if (tcp.destroyed) return;
-      if (this.run === 0) {
-        this.run = 1;
-        wroteThisRun.push(this);
-        if (!endOfRunQueued) {
-          endOfRunQueued = true;
-          queueMicrotask(endOfRun);
-        }
-      } else if (this.run === 1) {
-        this.run = 2;
+      if (!this.corked) {
+        this.corked = true;
         tcp.cork();
+        corkedThisTurn.push(this);
+        if (!endOfTurnQueued) {
+          endOfTurnQueued = true;
+          setImmediate(endOfTurn);
+        }
       }
       // ws's Sender is idle (its state 0) unless an extension or a Blob holds frames in its queue.
       if (this.raw && this.sender!._state === 0) {
@@ -123,11 +122,10 @@ export class ConnectionWriter {
     this.socket.send(Buffer.concat([prefix, payload, suffix], prefix.length + payload.length + 1), { binary: false });
   }
 
-  /** The run is over: what was corked leaves. */
-  endRun(): void {
-    const corked = this.run === 2;
-    this.run = 0;
-    if (corked && this.tcp && !this.tcp.destroyed) this.tcp.uncork();
+  /** The turn is over: what was corked leaves. */
+  endTurn(): void {
+    this.corked = false;
+    if (this.tcp && !this.tcp.destroyed) this.tcp.uncork();
   }
 
   buffered(): number {

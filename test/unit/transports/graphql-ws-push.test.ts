@@ -81,43 +81,61 @@ test('frames reach a ws client whole and in order, interleaved with ws\'s own me
   assert.deepEqual(pings, ['0', '1', '2', '3', '4', '5']);
 });
 
-test('the first frame of a run of synchronous code leaves at once; more frames of the run are corked and leave together at its end', async (t) => {
+test('the frames of one turn of the event loop are corked and leave together when it ends', async (t) => {
   const c = await pair();
   t.after(() => c.close());
   const writer = new ConnectionWriter(c.server);
   const payload = Buffer.from('{"data":{}}');
   writer.write(prefix('a'), payload);
-  assert.equal(c.tcp.writableCorked, 0, 'the first frame is not held back');
+  assert.equal(c.tcp.writableCorked, 1, 'corked from the first frame');
   writer.write(prefix('b'), payload);
   writer.write(prefix('c'), payload);
-  assert.equal(c.tcp.writableCorked, 1, 'the next ones wait for the end of the run');
+  assert.equal(c.tcp.writableCorked, 1, 'one cork per turn, whatever the number of frames');
   await Promise.resolve();
-  assert.equal(c.tcp.writableCorked, 0, 'uncorked by the microtask the run queued');
-  // The next run starts over: its first frame leaves at once again.
+  assert.equal(c.tcp.writableCorked, 1, 'a microtask is still the same turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(c.tcp.writableCorked, 0, 'uncorked when the turn ends');
+  // The next turn corks again.
   writer.write(prefix('d'), payload);
-  assert.equal(c.tcp.writableCorked, 0);
+  assert.equal(c.tcp.writableCorked, 1);
   await c.until(4);
+  assert.equal(c.tcp.writableCorked, 0);
   assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['a', 'b', 'c', 'd']);
 });
 
-test('events handled one per microtask (as the watch stream\'s lines are) are separate runs: none waits for the next one\'s fan-out', async (t) => {
+test('events handled one per microtask (as the lines of one read of the watch stream are) share one write per connection', async (t) => {
   const c = await pair();
   t.after(() => c.close());
   const writer = new ConnectionWriter(c.server);
+  const other = await pair();
+  t.after(() => other.close());
+  const otherWriter = new ConnectionWriter(other.server);
   const payload = Buffer.from('{"data":{}}');
-  const corkedAtFirstWrite: number[] = [];
+  // Node's net.Socket hands every write or writev to the handle through _writeGeneric.
+  const writes = (s: Socket) => {
+    let n = 0;
+    const handle = s as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+    const write = handle._writeGeneric.bind(s);
+    handle._writeGeneric = (...args: unknown[]) => {
+      n++;
+      return write(...args);
+    };
+    return () => n;
+  };
+  const count = writes(c.tcp);
+  const otherCount = writes(other.tcp);
   async function* lines() {
     for (let i = 0; i < 3; i++) yield i;
   }
   for await (const i of lines()) {
     writer.write(prefix(`e${i}`), payload);
-    corkedAtFirstWrite.push(c.tcp.writableCorked);
     writer.write(prefix(`e${i}-again`), payload);
+    otherWriter.write(prefix(`e${i}`), payload);
   }
-  assert.deepEqual(corkedAtFirstWrite, [0, 0, 0]);
-  await Promise.resolve();
-  assert.equal(c.tcp.writableCorked, 0);
   await c.until(6);
+  await other.until(3);
+  assert.equal(count(), 1, 'six frames, one write');
+  assert.equal(otherCount(), 1, 'every connection that corked is uncorked');
   assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['e0', 'e0-again', 'e1', 'e1-again', 'e2', 'e2-again']);
 });
 
