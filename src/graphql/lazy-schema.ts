@@ -145,8 +145,8 @@ function emptySchema(): GraphQLSchema {
   return (template ??= new GraphQLSchema({ assumeValid: true }));
 }
 
-/** What GraphQLSchema's internals hold (graphql 16), set here as its constructor would. */
-interface SchemaInternals {
+/** What GraphQLSchema's internals hold (graphql 16): set by lazySchema as its constructor would, and by the incremental patch of schema-builder.ts. */
+export interface SchemaInternals {
   _queryType?: GraphQLObjectType | null;
   _mutationType?: GraphQLObjectType | null;
   _subscriptionType?: GraphQLObjectType | null;

@@ -16,7 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
-import { forEachReference, lazySchema, objectType } from './lazy-schema.ts';
+import { forEachReference, lazySchema, objectType, type SchemaInternals } from './lazy-schema.ts';
 
 export interface SchemaBuilderOptions {
   /** What the resolvers call; defaults to operations that fail with NOT_IMPLEMENTED. */
@@ -173,17 +173,6 @@ interface PreviousBuild {
   counts: Map<string, number> | undefined;
 }
 
-/** The parts of graphql-js's GraphQLSchema that its methods read (graphql 16). */
-interface SchemaInternals {
-  _queryType?: GraphQLObjectType | null;
-  _mutationType?: GraphQLObjectType | null;
-  _subscriptionType?: GraphQLObjectType | null;
-  _typeMap: Record<string, GraphQLNamedType>;
-  _subTypeMap: Record<string, unknown>;
-  _implementationsMap: Record<string, unknown>;
-  __validationErrors?: readonly unknown[];
-}
-
 const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations), notImplementedOperations).getTypeMap()));
 const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
 
@@ -338,10 +327,10 @@ class TypeMapOverlay {
  * What graphql-js computes in its constructor for the interfaces: here only KubernetesResource,
  * implemented by KubernetesObject and by the object type of every served version.
  */
-function implementationsOf(fragments: readonly Fragment[], relations: RelationTypes): Record<string, unknown> {
+function implementationsOf(fragments: readonly Fragment[], relations: RelationTypes): SchemaInternals['_implementationsMap'] {
   const objects: GraphQLObjectType[] = [relations.object];
   for (const f of fragments) for (const v of f.fields.versions) objects.push(v.types.object);
-  const map = Object.create(null) as Record<string, unknown>;
+  const map = Object.create(null) as SchemaInternals['_implementationsMap'];
   map[relations.resource.name] = { objects, interfaces: [] };
   return map;
 }
