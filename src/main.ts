@@ -33,7 +33,7 @@ import { shellPath, startupBlock } from './startup-block.ts';
 // OpenTelemetry (only with --tracing otlp), the Redis client (only with --redis-url).
 
 /** The demo tenants' module, loaded when crdgate runs its local control plane. */
-let devTenants: typeof import('./local-cluster/dev-tenants.ts') | undefined;
+type DevTenants = typeof import('./local-cluster/dev-tenants.ts');
 
 // Until the configuration is read, messages go at info level to stdout.
 let logger: Logger = createLogger();
@@ -131,8 +131,8 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
       void running.stopAll().then(() => process.exit(1));
     });
   }
-  if (cluster) devTenants = await import('./local-cluster/dev-tenants.ts');
-  const tenants = tenantsOf(config, Boolean(cluster));
+  const devTenants = cluster ? await import('./local-cluster/dev-tenants.ts') : undefined;
+  const tenants = tenantsOf(config, devTenants);
   const client = new KubeClient(kc, { timeoutMs: config.kubeTimeoutMs });
   await checkReachable(client);
   const shared = config.redisUrl ? await connectShared(config.redisUrl, config) : undefined;
@@ -140,7 +140,8 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   const metricsOnMain = config.metricsHost === 'main';
   const metricsPlugin = config.metricsPort || metricsOnMain ? metrics({ onMainPort: metricsOnMain }) : undefined;
   const mode = config.mode ?? (cluster ? 'local' : 'production');
-  const demo = Boolean(cluster && tenants && !config.tenants);
+  // The local cluster's demo tenants, when they are the ones served.
+  const demo = tenants && !config.tenants ? devTenants : undefined;
   const gateway = await createGateway({
     client,
     tenants,
@@ -153,7 +154,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
     // The explorer's tenant picker; its tokens go only to browsers on this machine.
-    explorer: demo ? { demoTenants: () => demoTenants(config.stateDir) } : undefined,
+    explorer: demo ? { demoTenants: () => demoTenants(demo, config.stateDir) } : undefined,
   }).catch((err: unknown) => {
     throw new CrdgateError('CLUSTER_UNREACHABLE', describeError(err), { cause: err });
   });
@@ -177,7 +178,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     const block = startupBlock({
       base,
       kubectl: kubectlCommand(config, cluster),
-      auth: demo && tenants ? { kind: 'demo', tenants: demoTenants(config.stateDir), validHours: demoTokenHours }
+      auth: demo && tenants ? { kind: 'demo', tenants: demoTenants(demo, config.stateDir), validHours: demoTokenHours }
         : tenants ? { kind: 'tenants', file: tenants.file } : { kind: 'off' },
       localCluster: Boolean(cluster),
     });
@@ -185,11 +186,11 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   }
 }
 
-/** The tenants file, the local cluster's demo tenants, or none when asked for in so many words. */
-function tenantsOf(config: GatewayConfig, localCluster: boolean): TenantConfig | undefined {
+/** The tenants file, the local cluster's demo tenants (localCluster: their module, when crdgate runs one), or none when asked for in so many words. */
+function tenantsOf(config: GatewayConfig, localCluster: DevTenants | undefined): TenantConfig | undefined {
   let tenants: TenantConfig | undefined;
   if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
-  else if (localCluster && config.tenants !== 'none') tenants = devTenants!.ensureDevTenants(config.stateDir);
+  else if (localCluster && config.tenants !== 'none') tenants = localCluster.ensureDevTenants(config.stateDir);
   else if (!localCluster && config.tenants === undefined) {
     // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
     // cluster is only served that way when asked for in so many words.
@@ -204,8 +205,8 @@ function tenantsOf(config: GatewayConfig, localCluster: boolean): TenantConfig |
 const demoTokenHours = 12;
 
 /** The local demo tenants, each with a fresh token. */
-function demoTenants(stateDir: string): { name: string; token: string }[] {
-  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: devTenants!.mintDevToken(stateDir, t, demoTokenHours) }));
+function demoTenants(devTenants: DevTenants, stateDir: string): { name: string; token: string }[] {
+  return ['a', 'b'].map((t) => ({ name: `tenant-${t}`, token: devTenants.mintDevToken(stateDir, t, demoTokenHours) }));
 }
 
 /** A kubectl command for the cluster crdgate serves, as the user would type it. */
