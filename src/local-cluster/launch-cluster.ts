@@ -1,7 +1,7 @@
 // Starts and stops the local control plane built by build-launcher.ts. Used by `npm start` (a
 // persistent state dir) and by the test harness (a temp dir, one cluster per test run).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CrdgateError } from '../errors.ts';
@@ -44,7 +44,41 @@ export interface LaunchOptions {
 
 const readyLine = /ready at (https:\/\/\S+) \(kubeconfig (.+)\)$/;
 
+// The launcher picks a free port and kube-apiserver binds it seconds later; on a busy machine
+// another process can take the port in between. With no port asked for, try again on a new one.
+const portRaceAttempts = 3;
+
 export async function launchCluster(opts: LaunchOptions): Promise<LocalCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const logStart = fileSize(opts.logFile);
+    try {
+      return await launchOnce(opts);
+    } catch (err) {
+      if (opts.port || attempt >= portRaceAttempts || !lostPortRace(opts.logFile, logStart)) throw err;
+    }
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether the log written since `from` shows kube-apiserver losing its port to another process. */
+export function lostPortRace(logFile: string, from: number): boolean {
+  let log: Buffer;
+  try {
+    log = readFileSync(logFile);
+  } catch {
+    return false;
+  }
+  return /bind: address already in use/.test(log.subarray(from).toString());
+}
+
+async function launchOnce(opts: LaunchOptions): Promise<LocalCluster> {
   const args = ['--data-dir', opts.dataDir, '--log-file', opts.logFile, '--exit-on-stdin-close'];
   if (opts.port) args.push('--port', String(opts.port));
   if (opts.extraApiServerFlags?.length) args.push('--', ...opts.extraApiServerFlags);
