@@ -15,7 +15,8 @@ v8.setFlagsFromString('--expose-gc');
 const gc = (await import('node:vm')).runInNewContext('gc') as () => void;
 
 const [kubeconfig, namespace] = process.argv.slice(2) as [string, string];
-const gateway = await createGateway({ client: new KubeClient(loadFile(kubeconfig)), watchGraceMs: 1000, explorer: false });
+const client = new KubeClient(loadFile(kubeconfig));
+const gateway = await createGateway({ client, watchGraceMs: 1000, explorer: false });
 const server = await gateway.listen(0);
 const hub = gateway.operations.hub;
 const key = { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace };
@@ -43,6 +44,16 @@ baseline.on('connection', (ws) => {
   ws.on('error', () => {});
 });
 
+/** One baseline frame, `bytes` long, stamped with the time it was made. */
+function baselineFrame(phase: number, seq: number, bytes: number): Buffer {
+  const head = `{"id":"1","type":"next","payload":{"p":${phase},"seq":${seq},"t":${now()},"pad":"`;
+  return Buffer.from(`${head}${'x'.repeat(Math.max(0, bytes - head.length - 4))}"}}`);
+}
+
+function sendToAll(frame: Buffer): void {
+  for (const ws of baselineSockets) ws.send(frame, { binary: false });
+}
+
 /** Broadcasts `rate` events per second for `seconds`, each frame `bytes` long, to every baseline socket. */
 function broadcast(rate: number, seconds: number, bytes: number, phase: number): Promise<number> {
   const total = Math.round(rate * seconds);
@@ -51,17 +62,36 @@ function broadcast(rate: number, seconds: number, bytes: number, phase: number):
   return new Promise((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
-      while (sent < due) {
-        const head = `{"id":"1","type":"next","payload":{"p":${phase},"seq":${sent},"t":${now()},"pad":"`;
-        const frame = Buffer.from(`${head}${'x'.repeat(Math.max(0, bytes - head.length - 4))}"}}`);
-        for (const ws of baselineSockets) ws.send(frame, { binary: false });
-        sent++;
-      }
+      while (sent < due) sendToAll(baselineFrame(phase, sent++, bytes));
       if (sent < total) setTimeout(tick, 1);
       else resolve(sent);
     };
     tick();
   });
+}
+
+/**
+ * The baseline fed the way the gateway is: a plain watch of the same CronTabs (the client class
+ * the gateway uses, no hub), one pre-serialized frame broadcast per event of the phase as it
+ * arrives. The apiserver and the producer then load the machine as in the gateway's phase, and
+ * the events arrive with the same timing.
+ */
+let watchFeed: AbortController | undefined;
+async function startWatchFeed(phase: number, bytes: number): Promise<void> {
+  const list = await client.request<{ metadata: { resourceVersion: string } }>('GET', `/apis/stable.example.com/v1/namespaces/${namespace}/crontabs`);
+  watchFeed = new AbortController();
+  let seq = 0;
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  void client.watch<{ metadata: { annotations?: Record<string, string> } }>(`/apis/stable.example.com/v1/namespaces/${namespace}/crontabs`, {
+    query: { watch: true, resourceVersion: list.metadata.resourceVersion },
+    signal: watchFeed.signal,
+    onOpen: opened,
+    onEvent: (e) => {
+      if (e.object.metadata.annotations?.['bench.crdgate.io/phase'] === String(phase)) sendToAll(baselineFrame(phase, seq++, bytes));
+    },
+  }).catch(() => {});
+  await open;
 }
 
 let session: Session | undefined;
@@ -95,6 +125,12 @@ process.on('message', async (m: { id: number; cmd: string; args?: Record<string,
       return reply(baselineSockets.size);
     case 'broadcast':
       return reply(await broadcast(m.args!.rate!, m.args!.seconds!, m.args!.bytes!, m.args!.phase!));
+    case 'watch-feed-start':
+      await startWatchFeed(m.args!.phase!, m.args!.bytes!);
+      return reply(true);
+    case 'watch-feed-stop':
+      watchFeed?.abort();
+      return reply(true);
     case 'profile-start':
       session = new Session();
       session.connect();
