@@ -18,7 +18,6 @@ export interface RecordParts<V> {
 }
 
 interface Meta<V> {
-  readonly parts: RecordParts<V>;
   /** The value of a key from the segments only (not head or tail). */
   readonly segmentValue: (key: string) => V | undefined;
   readonly depth: number;
@@ -39,7 +38,6 @@ export function assembleRecord<V>(parts: RecordParts<V>): Record<string, V> {
   for (const segment of parts.segments) size += Object.keys(segment).length;
   if (size !== Object.keys(out).length) return out;
   metas.set(out, {
-    parts,
     segmentValue: (key) => (Object.hasOwn(out, key) && !Object.hasOwn(head, key) && !Object.hasOwn(tail, key) ? out[key] : undefined),
     depth: 0,
   });
@@ -75,7 +73,7 @@ export function patchRecord<V>(
   for (const key in head) if (segmentValue(key) !== undefined || Object.hasOwn(tail, key)) return undefined;
   for (const key in tail) if (segmentValue(key) !== undefined) return undefined;
   const view = recordView(parts, segmentValue);
-  metas.set(view, { parts, segmentValue, depth: before.depth + 1 });
+  metas.set(view, { segmentValue, depth: before.depth + 1 });
   return view;
 }
 
