@@ -5,6 +5,7 @@
 import { encodeGroup, encodeKind, encodeVersion } from '../model/graphql-type-names.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
 import { filterComponentSchemas, orderByParameter, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
 import {
@@ -47,15 +48,13 @@ export function componentName(resource: Pick<ResourceModel, 'group' | 'kind'>, v
 export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuilder {
   const prefix = (options.prefix ?? '/rest').replace(/\/$/, '');
   let cache = new Map<string, Fragment>();
+  let last: { fragments: ReadonlySet<Fragment>; paths: Record<string, Record<string, unknown>>; schemas: Record<string, unknown> } | undefined;
   return {
     build(models) {
       const next = new Map<string, Fragment>();
       const seen = new Set<string>();
       const sorted = [...models].sort((a, b) => compareCodeUnits(a.crdName, b.crdName));
-      const paths: Record<string, Record<string, unknown>> = {};
-      // Each CRD version has its own watch event schema here; the generic one is openapi.yaml's.
-      const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...shared } = SHARED_COMPONENT_SCHEMAS;
-      const schemas: Record<string, unknown> = { ...shared };
+      const fragments: Fragment[] = [];
       const filterRefs = new Set<string>();
       const tags: { name: string; description: string }[] = [];
       for (const model of sorted) {
@@ -64,13 +63,30 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
         seen.add(model.crdName);
         const fragment = cache.get(model.contentHash) ?? resourceFragment(model, prefix);
         next.set(model.contentHash, fragment);
-        Object.assign(paths, fragment.paths);
-        Object.assign(schemas, fragment.schemas);
+        fragments.push(fragment);
         for (const r of fragment.filterRefs) filterRefs.add(r);
         tags.push(fragment.tag);
       }
-      Object.assign(schemas, filterComponentSchemas(filterRefs));
       cache = next;
+      const pathParts = { head: {}, segments: fragments.map((f) => f.paths), tail: {} };
+      // Each CRD version has its own watch event schema here; the generic one is openapi.yaml's.
+      const schemaParts = { head: SHARED_SCHEMAS, segments: fragments.map((f) => f.schemas), tail: filterComponentSchemas(filterRefs) };
+      let paths: Record<string, Record<string, unknown>> | undefined;
+      let schemas: Record<string, unknown> | undefined;
+      // A few changed CRDs: the previous document's maps with only their keys swapped (the maps
+      // of 1,000 CRDs hold ~35,000 keys; building them anew cost more than the rest of a change).
+      if (last) {
+        const current = new Set(fragments);
+        const removed = [...last.fragments].filter((f) => !current.has(f));
+        const added = fragments.filter((f) => !last!.fragments.has(f));
+        if (removed.length + added.length <= Math.max(8, fragments.length / 10)) {
+          paths = patchRecord(last.paths, pathParts, removed.map((f) => f.paths), added.map((f) => f.paths));
+          schemas = patchRecord(last.schemas, schemaParts, removed.map((f) => f.schemas), added.map((f) => f.schemas));
+        }
+      }
+      paths ??= assembleRecord(pathParts);
+      schemas ??= assembleRecord(schemaParts);
+      last = { fragments: new Set(fragments), paths, schemas };
       return {
         openapi: '3.1.0',
         info: {
@@ -101,6 +117,8 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
 export function buildOpenApiDocument(models: readonly ResourceModel[], options: OpenApiOptions = {}): OpenApiDocument {
   return createOpenApiBuilder(options).build(models);
 }
+
+const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...SHARED_SCHEMAS } = SHARED_COMPONENT_SCHEMAS;
 
 // Each version's where and orderBy parameters are typed in place of the generic ones.
 const { where: _where, orderBy: _orderBy, ...LIVE_PARAMETERS } = SHARED_PARAMETERS;

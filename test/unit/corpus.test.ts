@@ -25,7 +25,8 @@ import type { GraphQLInputType, GraphQLOutputType, GraphQLSchema } from 'graphql
 import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
-import { filterSchema } from '../../src/graphql/tenant-schema.ts';
+import { filterSchema, TenantSchemaCache } from '../../src/graphql/tenant-schema.ts';
+import { PermissionSet } from '../../src/auth/permissions.ts';
 import { GENERIC_OBJECT } from '../../src/graphql/relation-types.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
 import { parseJson, parseYaml } from '../../src/kube/lossless-json.ts';
@@ -254,5 +255,34 @@ describe('CRD corpus', () => {
     assert.deepEqual(Object.keys(tenant.getTypeMap()), Object.keys(rebuilt.getTypeMap()));
     assert.equal(printSchema(tenant), printSchema(rebuilt));
     assert.deepEqual(validateSchema(rebuilt).map(String), []);
+  });
+
+  it('tenant schemas of typical RBAC fingerprints: the schema graphql-js builds from the same roots', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const full = createSchemaBuilder({ assumeValid: true }).build(all);
+    const groups = [...new Set(full.resources.map((r) => r.group))].sort();
+    const read = { verbs: ['get', 'list', 'watch'], resources: ['*'] };
+    const write = { verbs: ['create', 'update', 'patch', 'delete'], resources: ['*', '*/status'] };
+    const third = groups.filter((_, i) => i % 3 === 0);
+    const fingerprints: [string, { verbs: string[]; apiGroups: string[]; resources: string[] }[]][] = [
+      ['reads everything', [{ ...read, apiGroups: ['*'] }]],
+      ['reads one group', [{ ...read, apiGroups: [groups[1]!] }]],
+      ['reads and writes a third of the groups', [{ ...read, apiGroups: third }, { ...write, apiGroups: third }]],
+      ['reads everything, writes a third', [{ ...read, apiGroups: ['*'] }, { ...write, apiGroups: third }]],
+    ];
+    const cache = new TenantSchemaCache();
+    for (const [what, rules] of fingerprints) {
+      const perms = new PermissionSet({ user: what }, new Map([['team', rules]]), new Map());
+      const tenant = cache.get(full.schema, full.resources, perms).schema;
+      const rebuilt = new Schema({
+        query: tenant.getQueryType(),
+        mutation: tenant.getMutationType(),
+        subscription: tenant.getSubscriptionType(),
+        types: [tenant.getType(GENERIC_OBJECT)!],
+      });
+      assert.deepEqual(Object.keys(tenant.getTypeMap()), Object.keys(rebuilt.getTypeMap()), `${what}: same types in the same order`);
+      assert.equal(printSchema(tenant), printSchema(rebuilt), `${what}: same SDL`);
+      assert.deepEqual(validateSchema(rebuilt).map(String), [], `${what}: valid`);
+    }
   });
 });

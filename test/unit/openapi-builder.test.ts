@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { types } from 'node:util';
 import { parse } from 'yaml';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
 import { buildOpenApiDocument, createOpenApiBuilder } from '../../src/rest/openapi-builder.ts';
@@ -96,5 +97,45 @@ describe('OpenAPI builder', () => {
       (first.paths as any)['/rest/stable.example.com/v1/namespaces/{namespace}/crontabs'],
     );
     assert.equal((second.paths as any)['/rest/stable.example.com/v1/clustercrontabs'], undefined);
+  });
+});
+
+describe('OpenAPI builder, one CRD at a time', () => {
+  const widget = (group: string, fields: string[] = [], extra: Parameters<typeof makeCrd>[0] = {}) =>
+    crdToModel(makeCrd({ group, kind: 'Widget', spec: { type: 'object', properties: Object.fromEntries([['size', { type: 'integer' }], ...fields.map((f) => [f, { type: 'string' }])]) }, ...extra }));
+  // Serialized, so that the order of every map counts.
+  const cold = (models: ReturnType<typeof crdToModel>[]) => JSON.stringify(buildOpenApiDocument(models));
+
+  it('gives the document a fresh build gives, order included, after each add, change and remove', () => {
+    const builder = createOpenApiBuilder();
+    let models = [cronTab, widget('b.example.org'), widget('d.example.org'), clusterCronTab, tricky];
+    assert.equal(JSON.stringify(builder.build(models)), cold(models));
+    const steps: [string, (m: typeof models) => typeof models][] = [
+      ['add one that sorts in the middle', (m) => [...m, widget('c.example.org')]],
+      ['add one that sorts last', (m) => [...m, widget('z.example.org')]],
+      ['change one, same paths', (m) => m.map((x) => (x.group === 'c.example.org' ? widget('c.example.org', ['color']) : x))],
+      ['change one, other paths and schemas', (m) => m.map((x) => (x.group === 'b.example.org' ? widget('b.example.org', [], { versions: [{ name: 'v1', subresources: { status: {} } }, { name: 'v2', storage: false }] }) : x))],
+      ['change one, a filter type only it used', (m) => m.map((x) => (x.group === 'd.example.org' ? widget('d.example.org', [], { spec: { type: 'object', properties: { on: { type: 'boolean' }, at: { type: 'string', format: 'date-time' } } } }) : x))],
+      ['remove one in the middle', (m) => m.filter((x) => x.group !== 'c.example.org')],
+      ['remove the first', (m) => m.filter((x) => x !== cronTab)],
+      ['nothing changes', (m) => m],
+    ];
+    for (const [what, step] of steps) {
+      models = step(models);
+      const incremental = builder.build(models);
+      assert.ok(types.isProxy(incremental.paths) && types.isProxy(incremental.components.schemas), `${what}: the previous maps were patched`);
+      assert.equal(JSON.stringify(incremental), cold(models), what);
+      assert.deepEqual(Object.keys(incremental.paths), Object.keys(JSON.parse(cold(models)).paths), `${what}: path order`);
+      assert.deepEqual(checkOpenApiStructure(incremental), [], `${what}: valid`);
+    }
+  });
+
+  it('keeps each document it returned as it was', () => {
+    const builder = createOpenApiBuilder();
+    const first = builder.build([cronTab, tricky]);
+    const before = JSON.stringify(first);
+    builder.build([cronTab, clusterCronTab, tricky]);
+    builder.build([tricky]);
+    assert.equal(JSON.stringify(first), before);
   });
 });

@@ -80,3 +80,34 @@ test('a long run of single changes (past the overlay flattening) still equals a 
   assert.equal(print(incremental), print(fresh(models)));
   assert.equal(incremental.getType('Query'), incremental.getQueryType());
 });
+
+test('the root types of a patched schema list their fields in the order a fresh build does', async () => {
+  const { makeCrd } = await import('../crd-fixtures.ts');
+  const { types } = await import('node:util');
+  const { declaredFieldsOf } = await import('../../../src/graphql/lazy-schema.ts');
+  const widget = (group: string, extra: Record<string, unknown> = {}, scale = false) =>
+    crdToModel(makeCrd({ group, kind: 'Widget', spec: { type: 'object', properties: { size: { type: 'integer' }, ...extra } }, ...(scale ? { versions: [{ name: 'v1', subresources: { status: {}, scale: { specReplicasPath: '.spec.size', statusReplicasPath: '.status.size' } } }, { name: 'v2', storage: false }] } : {}) }));
+  const fields = (s: Schema) => [s.getQueryType(), s.getMutationType(), s.getSubscriptionType()].map((t) => (t ? Object.keys(t.getFields()) : []));
+  const crds = loadCrds().slice(0, 6);
+  let models = [...crds.map((c) => crdToModel(c)), widget('b.example.org'), widget('m.example.org')];
+  const builder = createSchemaBuilder({ assumeValid: true });
+  builder.build(models);
+  const steps: [string, (m: ResourceModel[]) => ResourceModel[]][] = [
+    ['add one that sorts in the middle', (m) => [...m, widget('c.example.org')]],
+    ['add one that sorts last', (m) => [...m, widget('zz.example.org')]],
+    ['change one, same root fields', (m) => m.map((x) => (x.group === 'c.example.org' ? widget('c.example.org', { color: { type: 'string' } }) : x))],
+    ['change one, other root fields', (m) => m.map((x) => (x.group === 'b.example.org' ? widget('b.example.org', {}, true) : x))],
+    ['remove one in the middle', (m) => m.filter((x) => x.group !== 'c.example.org')],
+    ['remove the first', (m) => m.slice(1)],
+  ];
+  for (const [what, step] of steps) {
+    models = step(models);
+    const incremental = builder.build(models).schema;
+    assert.equal(builder.lastBuild, 'patched', `${what}: the incremental path was taken`);
+    assert.ok(types.isProxy(declaredFieldsOf(incremental.getQueryType()!)), `${what}: the root field map was patched`);
+    const expected = fresh(models);
+    assert.deepEqual(fields(incremental), fields(expected), `${what}: root fields in order`);
+    assert.deepEqual(Object.keys(declaredFieldsOf(incremental.getMutationType()!)!), Object.keys(declaredFieldsOf(expected.getMutationType()!)!), `${what}: declared mutation fields in order`);
+    assert.equal(print(incremental), print(expected), `${what}: same SDL as a fresh build`);
+  }
+});
