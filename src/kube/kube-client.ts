@@ -252,7 +252,7 @@ export class KubeClient {
         ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
         ...(o.servername ? { servername: o.servername } : {}),
       };
-      const agent = this.url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+      const agent = this.url.protocol === 'https:' ? new ServerAgent(agentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
       const headers: OutgoingHttpHeaders = { ...(o.headers as OutgoingHttpHeaders | undefined) };
       if (o.auth) headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
       this.authAt = Date.now();
@@ -270,6 +270,20 @@ export class KubeClient {
     const fresh = await this.transport();
     old?.agent.destroy();
     return JSON.stringify(fresh.headers) !== JSON.stringify(old?.headers);
+  }
+}
+
+/**
+ * The keep-alive pool of one KubeClient: one server, one set of TLS options, fixed when it is made.
+ * Node's https Agent names each request's pool from the host and port plus every TLS option of the
+ * request merged with the agent's (the CA, the client certificate and key as text): for each
+ * request it turns those into a string of several KB and looks the pool up by it, a few percent of
+ * the gateway's CPU per get. Here the TLS options cannot differ between requests, so the name is
+ * the host, port and address family alone (what the plain http Agent uses).
+ */
+class ServerAgent extends HttpsAgent {
+  override getName(options?: HttpsRequestOptions): string {
+    return HttpAgent.prototype.getName.call(this, options);
   }
 }
 
