@@ -1,0 +1,76 @@
+// KubeClient's deadline and cancellation of a call, against a plain HTTP server that answers
+// late or never: the deadline gives 504 Timeout, the caller's abort gives Canceled, and a call
+// that is over leaves nothing behind on the caller's signal.
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { KubeApiError, KubeClient, type KubeCredentials } from '../../../src/kube/kube-client.ts';
+
+describe('KubeClient deadline and cancellation', () => {
+  let server: Server;
+  let client: KubeClient;
+  const requests: string[] = [];
+
+  before(async () => {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.url ?? '');
+      if (req.url?.startsWith('/slow')) return; // never answers
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ kind: 'Thing' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const kc: KubeCredentials = {
+      getCurrentCluster: () => ({ name: 'test', server: `http://127.0.0.1:${port}` }),
+      applyToHTTPSOptions: async () => {},
+    };
+    client = new KubeClient(kc, { timeoutMs: 5_000 });
+  });
+
+  after(async () => {
+    await client.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('answers, and leaves no listener on the caller\'s signal', async () => {
+    const caller = new AbortController();
+    const answer = await client.request<{ kind: string }>('GET', '/fast', { signal: caller.signal });
+    assert.equal(answer.kind, 'Thing');
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
+  });
+
+  it('gives 504 Timeout when the server does not answer within the deadline', async () => {
+    const started = performance.now();
+    const err = await client.request('GET', '/slow/1', { timeoutMs: 150 }).catch((e: unknown) => e);
+    assert.ok(err instanceof KubeApiError, String(err));
+    assert.equal(err.httpStatus, 504);
+    assert.equal(err.status.reason, 'Timeout');
+    assert.match(err.message, /did not answer within 150 ms/);
+    assert.ok(performance.now() - started < 3_000);
+  });
+
+  it('gives Canceled when the caller aborts, and removes its listener', async () => {
+    const caller = new AbortController();
+    const pending = client.request('GET', '/slow/2', { signal: caller.signal, timeoutMs: 5_000 }).catch((e: unknown) => e);
+    setTimeout(() => caller.abort(new Error('the client went away')), 50);
+    const err = await pending;
+    assert.ok(err instanceof KubeApiError, String(err));
+    assert.equal(err.httpStatus, 0);
+    assert.equal(err.status.reason, 'Canceled');
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
+  });
+
+  it('gives Canceled without sending when the caller\'s signal is already aborted', async () => {
+    const before = requests.length;
+    const caller = new AbortController();
+    caller.abort(new Error('gone already'));
+    const err = await client.request('GET', '/fast/never', { signal: caller.signal }).catch((e: unknown) => e);
+    assert.ok(err instanceof KubeApiError, String(err));
+    assert.equal(err.status.reason, 'Canceled');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(requests.length, before);
+  });
+});
