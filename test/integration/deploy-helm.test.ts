@@ -83,8 +83,9 @@ describe('deploy/helm/crdgate', () => {
     }
     const both = await helm(['template', 'x', chart, '--set', 'tenants.secretName=a', '--set', 'tenants.configMapName=b']);
     assert.match(both.stderr, /tenants\.secretName and tenants\.configMapName are both set; choose one/);
-    const none = await render('x', 'n', ['--set', 'tenants=none']);
+    const none = await render('x', 'n', ['--set', 'tenants=none', '--set', 'nodeOptions=']);
     const args: string[] = find(none, 'Deployment', 'x-crdgate').spec.template.spec.containers[0].args;
+    assert.equal(find(none, 'Deployment', 'x-crdgate').spec.template.spec.containers[0].env, undefined, 'nodeOptions "" sets no NODE_OPTIONS');
     assert.equal(args[args.indexOf('--tenants') + 1], 'none');
     assert.equal(find(none, 'Deployment', 'x-crdgate').spec.template.spec.volumes.some((v: { name: string }) => v.name === 'tenants'), false);
     const own = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'flags.port=1']);
@@ -111,7 +112,7 @@ describe('deploy/helm/crdgate', () => {
     assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
     assert.deepEqual(c.args, ['serve', '--host', '0.0.0.0', '--port', '4000', '--local-cluster', 'never', '--tenants', '/etc/crdgate/tenants/tenants.yaml',
       '--metrics-port', '9464', '--metrics-host', '0.0.0.0', '--shutdown-delay', '5000']);
-    assert.equal(c.env, undefined, 'no Redis by default');
+    assert.deepEqual(c.env, [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=16' }], 'no Redis by default; the young generation capped');
     assert.deepEqual(pod.volumes.find((v: { name: string }) => v.name === 'tenants'), { name: 'tenants', configMap: { name: 'crdgate-tenants' } });
     assert.deepEqual(pod.topologySpreadConstraints, [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway',
       labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'crdgate', 'app.kubernetes.io/instance': 'crdgate' } } }]);

@@ -72,6 +72,7 @@ describe('deploy/kustomize', () => {
     assert.equal(pod.containers.length, 1);
     const c = pod.containers[0];
     assert.equal(c.image, 'crdgate:latest');
+    assert.deepEqual(c.env, [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=16' }], 'the young generation capped, as the chart does');
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.runAsNonRoot, true);
