@@ -69,7 +69,6 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
       }
       cache = next;
       const pathParts = { head: {}, segments: fragments.map((f) => f.paths), tail: {} };
-      // Each CRD version has its own watch event schema here; the generic one is openapi.yaml's.
       const schemaParts = { head: SHARED_SCHEMAS, segments: fragments.map((f) => f.schemas), tail: filterComponentSchemas(filterRefs) };
       let paths: Record<string, Record<string, unknown>> | undefined;
       let schemas: Record<string, unknown> | undefined;
@@ -118,6 +117,7 @@ export function buildOpenApiDocument(models: readonly ResourceModel[], options: 
   return createOpenApiBuilder(options).build(models);
 }
 
+// Each CRD version has its own watch event and where schemas here; the generic ones are openapi.yaml's.
 const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...SHARED_SCHEMAS } = SHARED_COMPONENT_SCHEMAS;
 
 // Each version's where and orderBy parameters are typed in place of the generic ones.
