@@ -341,7 +341,7 @@ export interface TenantSchemaCacheEntry {
   schema: GraphQLSchema;
 }
 
-/** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out. */
+/** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out, those of an older full schema out when a new one is first asked for. */
 export class TenantSchemaCache {
   private readonly entries: LRUCache<string, TenantSchemaCacheEntry>;
   private readonly ids = new WeakMap<GraphQLSchema, number>();
@@ -356,6 +356,10 @@ export class TenantSchemaCache {
     if (id === undefined) {
       id = this.nextId++;
       this.ids.set(full, id);
+      // A new full schema replaces the previous ones: their tenant schemas are never asked for
+      // again, and each would keep its full schema and prepared lookups alive until evicted.
+      const current = `${id}:`;
+      for (const key of [...this.entries.keys()]) if (!key.startsWith(current)) this.entries.delete(key);
     }
     const refs = resources.map(refOf);
     const key = `${id}:${perms.fingerprint(refs)}`;

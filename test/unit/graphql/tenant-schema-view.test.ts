@@ -123,3 +123,16 @@ test('graphql-js (16) keeps the type map in _typeMap and the implementations in 
   assert.equal(view.getTypeMap(), internals._typeMap);
   assert.equal(reads, 1);
 });
+
+test('a new full schema drops the tenant schemas of the previous ones (they would keep it alive)', () => {
+  const builder = createSchemaBuilder({ operations, assumeValid: true });
+  const first = builder.build(models);
+  const second = builder.build([models[0]!]);
+  const cache = new TenantSchemaCache();
+  const perms = rights('get crontabs');
+  const before = cache.get(first.schema, first.resources, perms);
+  assert.equal(cache.get(first.schema, first.resources, perms), before, 'cached');
+  const after = cache.get(second.schema, second.resources, perms);
+  assert.notEqual(after, before);
+  assert.notEqual(cache.get(first.schema, first.resources, perms), before, 'the older full schema\'s entry is gone');
+});
