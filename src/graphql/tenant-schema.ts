@@ -124,13 +124,63 @@ const MAX_BITS = 16;
 /** Groups whose types can be in `single` (the code stays a small integer, which V8 keeps unboxed). */
 const SINGLE_GROUPS = 2 ** 14;
 const preps = new WeakMap<GraphQLSchema, TenantPrep>();
+/** Preparations under way in slices (prepareTenantViewsInSlices), finished by the first caller that needs them. */
+const preparing = new WeakMap<GraphQLSchema, Generator<void, TenantPrep>>();
 
-/** The lookups tenant views of `full` share (computed on first use; a running gateway calls it when idle after a change). */
-export function prepareTenantViews(full: GraphQLSchema): void {
-  if (!preps.has(full)) preps.set(full, prepare(full));
+/** The lookups tenant views of `full` share: computed on first use, or the rest of a preparation under way. */
+export function prepareTenantViews(full: GraphQLSchema): TenantPrep {
+  const done = preps.get(full);
+  if (done) return done;
+  const steps = preparing.get(full) ?? prepare(full);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  preps.set(full, step.value);
+  preparing.delete(full);
+  return step.value;
 }
 
-function prepare(full: GraphQLSchema): TenantPrep {
+export interface SlicedPreparation {
+  /** Longest run on the event loop between two yields (the walk of one group of root fields may exceed it). */
+  sliceMs?: number;
+  /** Checked before each slice: a schema replaced in the meantime is not prepared any further. */
+  wanted?: () => boolean;
+  now?: () => number;
+  schedule?: (next: () => void) => void;
+}
+
+/**
+ * Prepares the lookups of `full` a slice at a time, yielding to the event loop between slices: at
+ * 1,000 CRDs the whole walk takes most of a second, which in one piece after every schema change
+ * would hold up every request and watch event for that long. A caller that needs them before the
+ * last slice finishes the rest itself.
+ */
+export function prepareTenantViewsInSlices(full: GraphQLSchema, opts: SlicedPreparation = {}): void {
+  if (preps.has(full) || preparing.has(full)) return;
+  const { sliceMs = 10, wanted = () => true, now = () => performance.now(), schedule = setImmediate } = opts;
+  const steps = prepare(full);
+  preparing.set(full, steps);
+  const slice = () => {
+    // Finished meanwhile by a caller, or no longer the schema being served.
+    if (preparing.get(full) !== steps) return;
+    if (!wanted()) {
+      preparing.delete(full);
+      return;
+    }
+    const until = now() + sliceMs;
+    do {
+      const step = steps.next();
+      if (step.done) {
+        preps.set(full, step.value);
+        preparing.delete(full);
+        return;
+      }
+    } while (now() < until);
+    schedule(slice);
+  };
+  schedule(slice);
+}
+
+function* prepare(full: GraphQLSchema): Generator<void, TenantPrep> {
   const generic = full.getType(GENERIC_OBJECT) ?? undefined;
   const always = new Set<GraphQLNamedType>();
   const stack: GraphQLNamedType[] = [];
@@ -265,6 +315,7 @@ function prepare(full: GraphQLSchema): TenantPrep {
       members.push(i);
     }
     close();
+    yield;
   }
   return { generic, always, single, shared, roots, rootFields, groups: group + 1 };
 }
@@ -281,8 +332,7 @@ function reaches(prep: TenantPrep, masks: Int32Array, type: GraphQLNamedType): b
 }
 
 export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, visibleCrds: ReadonlySet<string>): GraphQLSchema {
-  prepareTenantViews(full);
-  const prep = preps.get(full)!;
+  const prep = prepareTenantViews(full);
   // The allowed fields of each root type in its order, and each group's bits: one lookup per
   // allowed field (a tenant is allowed a few of thousands of root fields, or most of them).
   const masks = new Int32Array(prep.groups);
