@@ -13,11 +13,13 @@
 // validate): the tests and `npm run generate` validate the schemas of the whole CRD corpus.
 
 import {
+  GraphQLEnumType,
   GraphQLInputObjectType,
   GraphQLInterfaceType,
   GraphQLList,
   GraphQLNonNull,
   GraphQLObjectType,
+  GraphQLScalarType,
   GraphQLSchema,
   GraphQLUnionType,
   __Schema,
@@ -100,17 +102,41 @@ export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLT
 const REFERENCES = Symbol('referenced types');
 type Referencing = { [REFERENCES]?: readonly GraphQLNamedType[] };
 
-/** The named types a type that declared its fields refers to, in forEachReference's order (undefined for the others). */
+/** The distinct named types a type that declared its fields refers to, in forEachReference's order of first reference (undefined for the others). */
 function referencesOf(named: GraphQLNamedType): readonly GraphQLNamedType[] | undefined {
   const holder = named as Referencing;
   let refs = holder[REFERENCES];
   if (refs === undefined && declaredOf(named) !== undefined) {
-    const found: GraphQLNamedType[] = [];
-    forEachReference(named, (type) => found.push(namedOf(type)));
-    holder[REFERENCES] = refs = found;
+    // Each type once, where first referred to: a second visit of a type in a walk is a no-op, so
+    // the order of a depth-first walk stays graphql-js', with one step per distinct type.
+    const found = new Set<GraphQLNamedType>();
+    forEachReference(named, (type) => found.add(namedOf(type)));
+    holder[REFERENCES] = refs = [...found];
   }
   return refs;
 }
+
+const NO_REFERENCES: readonly GraphQLNamedType[] = Object.freeze([]);
+
+/** The named types a type refers to, in forEachReference's order (kept on types that declared their fields). */
+export function namedReferences(named: GraphQLNamedType): readonly GraphQLNamedType[] {
+  if (named instanceof GraphQLScalarType || named instanceof GraphQLEnumType) return NO_REFERENCES;
+  const refs = referencesOf(named);
+  if (refs) return refs;
+  const found: GraphQLNamedType[] = [];
+  forEachReference(named, (type) => found.push(namedOf(type)));
+  return found;
+}
+
+/** What graphql-js collects into every schema after the roots: the directives' argument types and the introspection types. */
+export function typesOfEverySchema(): GraphQLType[] {
+  const types: GraphQLType[] = [];
+  for (const directive of emptySchema().getDirectives()) for (const arg of directive.args) types.push(arg.type);
+  types.push(__Schema);
+  return types;
+}
+
+export { namedOf };
 
 /** Named types in graphql-js' order: the extra types, the roots, directive arguments, introspection. */
 function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: readonly GraphQLNamedType[]): Set<GraphQLNamedType> {
@@ -134,9 +160,7 @@ function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: 
     visit(type);
   }
   for (const root of roots) if (root) visit(root);
-  const template = emptySchema();
-  for (const directive of template.getDirectives()) for (const arg of directive.args) visit(arg.type);
-  visit(__Schema);
+  for (const type of typesOfEverySchema()) visit(type);
   return seen;
 }
 
@@ -196,6 +220,54 @@ export function lazySchema(config: {
   return schema;
 }
 
+/**
+ * The schema lazySchema(config) makes, whose type map and interface implementations are collected
+ * only when first read (getTypeMap: introspection, printSchema; getImplementations: abstract
+ * types), while getType answers from `lookup`, which must give exactly the types the collection
+ * would hold. Validation and execution reach types through getType only, so a schema that is
+ * only queried never pays the collection (a tenant's view of ~100,000 types, tenant-schema.ts).
+ *
+ * Relies on graphql 16's GraphQLSchema reading these through `this._typeMap` (getTypeMap, and
+ * getType through it) and `this._implementationsMap` (getImplementations): here they are
+ * accessors that collect on first read. test/unit/graphql/tenant-schema-view.test.ts fails if
+ * graphql-js reads them otherwise (getType collecting, or a collection not showing).
+ */
+export function lazySchemaView(
+  config: Parameters<typeof lazySchema>[0],
+  lookup: (name: string) => GraphQLNamedType | undefined,
+): GraphQLSchema {
+  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
+  Object.assign(schema, emptySchema());
+  const internals = schema as unknown as SchemaInternals;
+  internals._queryType = config.query;
+  internals._mutationType = config.mutation;
+  internals._subscriptionType = config.subscription;
+  internals.__validationErrors = [];
+  internals._subTypeMap = Object.create(null);
+  const collected = ['_typeMap', '_implementationsMap'] as const;
+  const collect = (): void => {
+    const built = lazySchema(config) as unknown as SchemaInternals;
+    for (const key of collected) Object.defineProperty(schema, key, { value: built[key], writable: true, enumerable: true, configurable: true });
+  };
+  for (const key of collected) {
+    Object.defineProperty(schema, key, {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        collect();
+        return internals[key];
+      },
+    });
+  }
+  Object.defineProperty(schema, 'getType', { value: (name: string) => lookup(name), writable: true, enumerable: false, configurable: true });
+  return schema;
+}
+
+/** Whether a schema made by lazySchemaView has collected its type map yet. */
+export function isCollected(schema: GraphQLSchema): boolean {
+  return Object.getOwnPropertyDescriptor(schema, '_typeMap')?.get === undefined;
+}
+
 /** The type of a field of an object type, read from its declared config when it has one (its fields stay unbuilt). */
 export function fieldTypeOf(type: GraphQLObjectType, field: string): GraphQLType | undefined {
   const fields = declaredOf(type);
@@ -216,4 +288,19 @@ export function inputObjectType(config: GraphQLInputObjectTypeConfig): GraphQLIn
 /** The fields config an object type declared (its fields stay unbuilt); undefined when it declared none. */
 export function declaredFieldsOf<TSource, TContext>(type: GraphQLObjectType<TSource, TContext>): GraphQLFieldConfigMap<TSource, TContext> | undefined {
   return declaredOf(type)?.() as GraphQLFieldConfigMap<TSource, TContext> | undefined;
+}
+
+const rootFieldGroups = new WeakMap<GraphQLSchema, readonly (readonly string[])[]>();
+
+/**
+ * Records which root fields ("Query.x") belong together (those of one CRD): the types one group
+ * reaches are mostly its own, which is what a tenant's view of the schema is prepared by
+ * (tenant-schema.ts). Only a hint: root fields in no group are taken one by one.
+ */
+export function recordRootFieldGroups(schema: GraphQLSchema, groups: readonly (readonly string[])[]): void {
+  rootFieldGroups.set(schema, groups);
+}
+
+export function rootFieldGroupsOf(schema: GraphQLSchema): readonly (readonly string[])[] {
+  return rootFieldGroups.get(schema) ?? [];
 }

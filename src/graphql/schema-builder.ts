@@ -16,7 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
-import { declaredFieldsOf, forEachReference, lazySchema, objectType, type SchemaInternals } from './lazy-schema.ts';
+import { declaredFieldsOf, forEachReference, lazySchema, objectType, recordRootFieldGroups, type SchemaInternals } from './lazy-schema.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 
 export interface SchemaBuilderOptions {
@@ -260,6 +260,7 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relati
   internals._subTypeMap = Object.create(null);
   internals._implementationsMap = implementationsOf(fragments, relations);
   internals.__validationErrors = [];
+  recordRootFieldGroups(schema, fragments.map((f) => f.rootFields));
   return schema;
 }
 
@@ -350,7 +351,9 @@ function assemble(fragments: readonly Fragment[], assumeValid: boolean, relation
     types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations), ApplyYamlResultType],
   };
   // A trusted build leaves each type's fields unbuilt until something reads them (lazy-schema.ts).
-  return assumeValid ? lazySchema(config) : new GraphQLSchema(config);
+  const schema = assumeValid ? lazySchema(config) : new GraphQLSchema(config);
+  recordRootFieldGroups(schema, fragments.map((f) => f.rootFields));
+  return schema;
 }
 
 /** What a patched build starts its root field maps from: the previous roots and the fragments that changed. */

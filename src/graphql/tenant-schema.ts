@@ -2,8 +2,8 @@
 // that no remaining field reaches are not in the result at all, so introspection shows a tenant
 // nothing of resources it cannot use. Callers with the same effective rights share one schema.
 import { LRUCache } from 'lru-cache';
-import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
-import { declaredFieldsOf, lazySchema, objectType } from './lazy-schema.ts';
+import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap, type GraphQLNamedType, type GraphQLObjectTypeConfig } from 'graphql';
+import { declaredFieldsOf, lazySchemaView, namedOf, namedReferences, objectType, rootFieldGroupsOf, typesOfEverySchema } from './lazy-schema.ts';
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { AccessRights, ResourceRef, Verb } from '../contract/access.ts';
@@ -28,22 +28,39 @@ export function refOf(r: ResourceModel): ResourceRef {
   return { group: r.group, plural: r.plural, namespaced: r.scope === 'Namespaced' };
 }
 
+const fieldOps = Object.entries(fieldVerbs) as [keyof RootFieldNames, [Verb, string | undefined]][];
+const qualifiedNames = new WeakMap<ResourceModel, Record<keyof RootFieldNames, string[]>>();
+
+/** Per operation, the root fields ("Query.x") of a CRD's served versions and of its default one, made once per model. */
+function rootFieldsByOp(r: ResourceModel): Record<keyof RootFieldNames, string[]> {
+  let byOp = qualifiedNames.get(r);
+  if (!byOp) {
+    byOp = Object.fromEntries(fieldOps.map(([op]) => [op, [] as string[]])) as unknown as Record<keyof RootFieldNames, string[]>;
+    const versions: (string | undefined)[] = [undefined, ...r.versions.filter((v) => v.served).map((v) => v.name)];
+    for (const version of versions) {
+      const names = rootFieldNames(r, version);
+      for (const [op] of fieldOps) byOp[op].push(`${rootType(op)}.${names[op]}`);
+    }
+    qualifiedNames.set(r, byOp);
+  }
+  return byOp;
+}
+
 /** The root fields ("Query.x") a tenant may use, and the CRDs it can see at all. */
 export function allowedRootFields(resources: readonly ResourceModel[], perms: AccessRights): { fields: Set<string>; crds: Set<string> } {
   const fields = new Set<string>(['Query.apiResources', 'Query.resourcesInCategory']);
   const crds = new Set<string>();
   for (const r of resources) {
     const ref = refOf(r);
-    const ops = (Object.entries(fieldVerbs) as [keyof RootFieldNames, [Verb, string | undefined]][]).filter(([, [verb, sub]]) => perms.anywhere(verb, ref, sub));
-    if (!ops.length) continue;
-    crds.add(r.crdName);
-    const versions: (string | undefined)[] = [undefined, ...r.versions.filter((v) => v.served).map((v) => v.name)];
-    for (const version of versions) {
-      const names = rootFieldNames(r, version);
-      for (const [op] of ops) fields.add(`${rootType(op)}.${names[op]}`);
+    let byOp: Record<keyof RootFieldNames, string[]> | undefined;
+    for (const [op, [verb, sub]] of fieldOps) {
+      if (!perms.anywhere(verb, ref, sub)) continue;
+      byOp ??= rootFieldsByOp(r);
+      for (const field of byOp[op]) fields.add(field);
+      // applyYaml applies what the caller may patch (server-side apply is a patch).
+      if (op === 'patch') fields.add('Mutation.applyYaml');
     }
-    // applyYaml applies what the caller may patch (server-side apply is a patch).
-    if (ops.some(([op]) => op === 'patch')) fields.add('Mutation.applyYaml');
+    if (byOp) crds.add(r.crdName);
   }
   return { fields, crds };
 }
@@ -59,39 +76,281 @@ interface ResourceInfo {
   listField: string | null;
 }
 
-const positions = new WeakMap<object, Map<string, number>>();
+/**
+ * What every tenant view of one full schema looks up, computed once per full schema: which named
+ * types every schema has (the generic KubernetesObject's, the directives' and introspection's),
+ * and for every other type which root fields reach it. Root fields are taken in groups (those of
+ * one CRD, recorded by the schema builder); within a group each distinct named type its fields
+ * refer to directly gets a bit, and a type records, per group that reaches it, the bits of the
+ * direct references it is reached from (not counting those reached through another direct
+ * reference of the group: a field's bits include those of the references its own reach). A
+ * tenant then holds one mask per group (the bits of its allowed fields), and a type is in its
+ * schema when one of its groups' masks meets the type's: O(allowed root fields) per tenant
+ * instead of a walk of the ~100,000 types a tenant that may read everything reaches.
+ */
+interface TenantPrep {
+  readonly generic: GraphQLNamedType | undefined;
+  /** Types every tenant schema has. */
+  readonly always: ReadonlySet<GraphQLNamedType>;
+  /** Per type reached by exactly one group (of the first 2^14): group * 2^16 + bits, a small integer. */
+  readonly single: ReadonlyMap<GraphQLNamedType, number>;
+  /** Per type reached by several groups: [group, bits, group, bits, ...]. */
+  readonly shared: ReadonlyMap<GraphQLNamedType, readonly number[]>;
+  /** The full schema's root fields, by root type, in order. */
+  readonly roots: readonly RootOfFull[];
+  /** Root field ("Query.x") → its root, position, group and bits. */
+  readonly rootFields: ReadonlyMap<string, RootFieldEntry>;
+  readonly groups: number;
+}
+
+interface RootOfFull {
+  readonly name: 'Query' | 'Mutation' | 'Subscription';
+  /** The root type's config but its fields. */
+  readonly base: Omit<GraphQLObjectTypeConfig<unknown, unknown>, 'fields'>;
+  readonly fields: GraphQLFieldConfigMap<unknown, unknown>;
+  readonly names: readonly string[];
+}
+
+interface RootFieldEntry {
+  readonly root: number;
+  readonly at: number;
+  group: number;
+  bits: number;
+}
+
+const GROUP = 2 ** 16;
+/** Bits per group: a group whose fields refer to more distinct types is split. */
+const MAX_BITS = 16;
+/** Groups whose types can be in `single` (the code stays a small integer, which V8 keeps unboxed). */
+const SINGLE_GROUPS = 2 ** 14;
+const preps = new WeakMap<GraphQLSchema, TenantPrep>();
+/** Preparations under way in slices (prepareTenantViewsInSlices), finished by the first caller that needs them. */
+const preparing = new WeakMap<GraphQLSchema, Generator<void, TenantPrep>>();
+
+/** The lookups tenant views of `full` share: computed on first use, or the rest of a preparation under way. */
+export function prepareTenantViews(full: GraphQLSchema): TenantPrep {
+  const done = preps.get(full);
+  if (done) return done;
+  const steps = preparing.get(full) ?? prepare(full);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  preps.set(full, step.value);
+  preparing.delete(full);
+  return step.value;
+}
+
+export interface SlicedPreparation {
+  /** Longest run on the event loop between two yields (the walk of one group of root fields may exceed it). */
+  sliceMs?: number;
+  /** Checked before each slice: a schema replaced in the meantime is not prepared any further. */
+  wanted?: () => boolean;
+  now?: () => number;
+  schedule?: (next: () => void) => void;
+}
 
 /**
- * The fields of a root type that `allowed` names, in the root type's order. A tenant is allowed a
- * few of thousands of root fields: this looks up what it is allowed instead of testing them all.
+ * Prepares the lookups of `full` a slice at a time, yielding to the event loop between slices: at
+ * 1,000 CRDs the whole walk takes most of a second, which in one piece after every schema change
+ * would hold up every request and watch event for that long. A caller that needs them before the
+ * last slice finishes the rest itself.
  */
-function allowedInOrder(fields: GraphQLFieldConfigMap<unknown, unknown>, root: string, allowed: ReadonlySet<string>): string[] {
-  let index = positions.get(fields);
-  if (!index) {
-    index = new Map(Object.keys(fields).map((field, i) => [field, i]));
-    positions.set(fields, index);
+export function prepareTenantViewsInSlices(full: GraphQLSchema, opts: SlicedPreparation = {}): void {
+  if (preps.has(full) || preparing.has(full)) return;
+  const { sliceMs = 10, wanted = () => true, now = () => performance.now(), schedule = setImmediate } = opts;
+  const steps = prepare(full);
+  preparing.set(full, steps);
+  const slice = () => {
+    // Finished meanwhile by a caller, or no longer the schema being served.
+    if (preparing.get(full) !== steps) return;
+    if (!wanted()) {
+      preparing.delete(full);
+      return;
+    }
+    const until = now() + sliceMs;
+    do {
+      const step = steps.next();
+      if (step.done) {
+        preps.set(full, step.value);
+        preparing.delete(full);
+        return;
+      }
+    } while (now() < until);
+    schedule(slice);
+  };
+  schedule(slice);
+}
+
+function* prepare(full: GraphQLSchema): Generator<void, TenantPrep> {
+  const generic = full.getType(GENERIC_OBJECT) ?? undefined;
+  const always = new Set<GraphQLNamedType>();
+  const stack: GraphQLNamedType[] = [];
+  for (const start of [...(generic ? [generic] : []), ...typesOfEverySchema().map(namedOf)]) {
+    if (always.has(start)) continue;
+    always.add(start);
+    stack.push(start);
+    while (stack.length) {
+      for (const ref of namedReferences(stack.pop()!)) {
+        if (!always.has(ref)) {
+          always.add(ref);
+          stack.push(ref);
+        }
+      }
+    }
   }
-  const prefix = `${root}.`;
-  const found: [string, number][] = [];
-  for (const entry of allowed) {
-    if (!entry.startsWith(prefix)) continue;
-    const field = entry.slice(prefix.length);
-    const at = index.get(field);
-    if (at !== undefined) found.push([field, at]);
+  const roots: RootOfFull[] = [];
+  const rootFields = new Map<string, RootFieldEntry>();
+  for (const [name, type] of [['Query', full.getQueryType()], ['Mutation', full.getMutationType()], ['Subscription', full.getSubscriptionType()]] as const) {
+    // The config the root type was made with, when it declared one: toConfig() would build and
+    // copy every root field (thousands at 1,000 CRDs).
+    const declared = type ? declaredFieldsOf(type) : undefined;
+    const config = !type ? { name, fields: {} } : declared ? { name: type.name, fields: declared } : type.toConfig();
+    const { fields, ...base } = config;
+    const names = Object.keys(fields);
+    names.forEach((field, at) => rootFields.set(`${name}.${field}`, { root: roots.length, at, group: -1, bits: 0 }));
+    roots.push({ name, base, fields, names });
   }
-  return found.sort((a, b) => a[1] - b[1]).map(([field]) => field);
+  const configOf = (qualified: string) => {
+    const entry = rootFields.get(qualified)!;
+    return roots[entry.root]!.fields[roots[entry.root]!.names[entry.at]!]!;
+  };
+  // The groups: the recorded ones, then every root field in none on its own.
+  const grouped = new Set<string>();
+  const groupsOfFields: string[][] = [];
+  for (const group of rootFieldGroupsOf(full)) {
+    const fields = group.filter((f) => rootFields.has(f) && !grouped.has(f));
+    for (const f of fields) grouped.add(f);
+    if (fields.length) groupsOfFields.push(fields);
+  }
+  for (const field of rootFields.keys()) if (!grouped.has(field)) groupsOfFields.push([field]);
+
+  const single = new Map<GraphQLNamedType, number>();
+  const shared = new Map<GraphQLNamedType, number[]>();
+  let group = -1;
+  /** Marks what `start` reaches with `bit`, stopping at the group's other direct references; returns their bits. */
+  const walk = (start: GraphQLNamedType, bit: number, direct: ReadonlyMap<GraphQLNamedType, number>): number => {
+    let implied = 0;
+    const pending = [start];
+    while (pending.length) {
+      const type = pending.pop()!;
+      if (always.has(type)) continue;
+      const other = type === start ? undefined : direct.get(type);
+      if (other !== undefined) {
+        implied |= other;
+        continue;
+      }
+      const code = single.get(type);
+      if (code !== undefined) {
+        if (code >>> 16 === group) {
+          if (code & bit) continue;
+          single.set(type, code | bit);
+        } else {
+          single.delete(type);
+          shared.set(type, [code >>> 16, code & (GROUP - 1), group, bit]);
+        }
+      } else {
+        const owners = shared.get(type);
+        if (owners === undefined) {
+          if (group < SINGLE_GROUPS) single.set(type, group * GROUP + bit);
+          else shared.set(type, [group, bit]);
+        }
+        else if (owners[owners.length - 2] === group) {
+          if (owners[owners.length - 1]! & bit) continue;
+          owners[owners.length - 1]! |= bit;
+        } else owners.push(group, bit);
+      }
+      for (const ref of namedReferences(type)) if (!always.has(ref)) pending.push(ref);
+    }
+    return implied;
+  };
+  for (const fields of groupsOfFields) {
+    // Each field's direct references, outside what every schema has.
+    const refsOf = fields.map((f) => {
+      const config = configOf(f);
+      const refs = new Set<GraphQLNamedType>([namedOf(config.type)]);
+      for (const arg of Object.values(config.args ?? {})) refs.add(namedOf(arg.type));
+      return [...refs].filter((r) => !always.has(r));
+    });
+    let direct = new Map<GraphQLNamedType, number>();
+    let members: number[] = [];
+    const close = () => {
+      if (!members.length) return;
+      group++;
+      // What each direct reference reaches, and the other references it reaches (closed below).
+      const implies = new Map<number, number>();
+      for (const [ref, bit] of direct) implies.set(bit, walk(ref, bit, direct) | bit);
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const [bit, mask] of implies) {
+          let closed = mask;
+          for (const [other, more] of implies) if (mask & other) closed |= more;
+          if (closed !== mask) {
+            implies.set(bit, closed);
+            changed = true;
+          }
+        }
+      }
+      for (const i of members) {
+        let mask = 0;
+        for (const ref of refsOf[i]!) mask |= implies.get(direct.get(ref)!)!;
+        const entry = rootFields.get(fields[i]!)!;
+        entry.group = group;
+        entry.bits = mask;
+      }
+      direct = new Map();
+      members = [];
+    };
+    for (let i = 0; i < fields.length; i++) {
+      const refs = refsOf[i]!;
+      if (refs.length > MAX_BITS) {
+        // A field of its own, all its references on one bit: its types are there when it is.
+        close();
+        direct = new Map(refs.map((r) => [r, 1]));
+        members = [i];
+        close();
+        continue;
+      }
+      const added = refs.filter((r) => !direct.has(r)).length;
+      if (direct.size + added > MAX_BITS) close();
+      for (const ref of refs) if (!direct.has(ref)) direct.set(ref, 2 ** direct.size);
+      members.push(i);
+    }
+    close();
+    yield;
+  }
+  return { generic, always, single, shared, roots, rootFields, groups: group + 1 };
+}
+
+/** Whether a tenant whose groups allow `masks` reaches `type` (the root types are the tenant's own). */
+function reaches(prep: TenantPrep, masks: Int32Array, type: GraphQLNamedType): boolean {
+  if (prep.always.has(type)) return true;
+  const code = prep.single.get(type);
+  if (code !== undefined) return (masks[code >>> 16]! & code & (GROUP - 1)) !== 0;
+  const owners = prep.shared.get(type);
+  if (owners === undefined) return false;
+  for (let i = 0; i < owners.length; i += 2) if ((masks[owners[i]!]! & owners[i + 1]!) !== 0) return true;
+  return false;
 }
 
 export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, visibleCrds: ReadonlySet<string>): GraphQLSchema {
-  const pick = (type: GraphQLObjectType | null | undefined, name: string): GraphQLObjectType | undefined => {
-    if (!type) return undefined;
-    // The config the root type was made with, when it declared one: toConfig() would build and
-    // copy every root field (thousands at 1,000 CRDs) for each tenant.
-    const declared = declaredFieldsOf(type);
-    const config = declared ? { name: type.name, fields: declared } : type.toConfig();
+  const prep = prepareTenantViews(full);
+  // The allowed fields of each root type in its order, and each group's bits: one lookup per
+  // allowed field (a tenant is allowed a few of thousands of root fields, or most of them).
+  const masks = new Int32Array(prep.groups);
+  const chosen: number[][] = prep.roots.map(() => []);
+  for (const entry of allowed) {
+    const field = prep.rootFields.get(entry);
+    if (!field) continue;
+    chosen[field.root]!.push(field.at);
+    masks[field.group]! |= field.bits;
+  }
+  const pick = (index: number): GraphQLObjectType | undefined => {
+    const { name, base, fields: all, names } = prep.roots[index]!;
+    const positions = Int32Array.from(chosen[index]!).sort();
+    if (!positions.length) return undefined;
     const fields: GraphQLFieldConfigMap<unknown, unknown> = {};
-    for (const field of allowedInOrder(config.fields, name, allowed)) {
-      const cfg = config.fields[field]!;
+    for (const at of positions) {
+      const field = names[at]!;
+      const cfg = all[field]!;
       if (name === 'Query' && (field === 'apiResources' || field === 'resourcesInCategory') && cfg.resolve) {
         const inner = cfg.resolve;
         // A category lists what the tenant may list, as kubectl get <category> would.
@@ -101,21 +360,30 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
         fields[field] = { ...cfg, resolve: async (...args) => ((await inner(...args)) as ResourceInfo[]).filter(shown) };
       } else fields[field] = cfg;
     }
-    return Object.keys(fields).length ? objectType({ ...config, fields }) : undefined;
+    return objectType({ ...base, fields });
   };
-  const query = pick(full.getQueryType(), 'Query')!;
-  const mutation = pick(full.getMutationType(), 'Mutation');
-  const subscription = pick(full.getSubscriptionType(), 'Subscription');
-  // KubernetesObject is reached only as an implementation of KubernetesResource, not by a field.
-  const generic = full.getType(GENERIC_OBJECT);
-  // The full schema was validated when it was built; a subset of its fields stays valid, and the
-  // fields of the types it keeps stay unbuilt until read, as in the full schema (lazy-schema.ts).
-  return lazySchema({
-    query,
-    ...(mutation ? { mutation } : {}),
-    ...(subscription ? { subscription } : {}),
-    ...(generic ? { types: [generic] } : {}),
-  });
+  const query = pick(0)!;
+  const mutation = pick(1);
+  const subscription = pick(2);
+  // The schema graphql-js would collect from these roots (and KubernetesObject, reached only as
+  // an implementation of KubernetesResource): the full schema was validated when it was built, and
+  // a subset of its fields stays valid. Its type map is collected when first read (introspection,
+  // printSchema); the lookups of validation and execution are answered from the prepared ones.
+  return lazySchemaView(
+    {
+      query,
+      ...(mutation ? { mutation } : {}),
+      ...(subscription ? { subscription } : {}),
+      ...(prep.generic ? { types: [prep.generic] } : {}),
+    },
+    (name) => {
+      for (const root of [query, mutation, subscription]) if (root?.name === name) return root;
+      const type = full.getType(name);
+      // The full schema's roots are not the tenant's (and a root it lacks is not there at all).
+      if (type === full.getQueryType() || type === full.getMutationType() || type === full.getSubscriptionType()) return undefined;
+      return type && reaches(prep, masks, type) ? type : undefined;
+    },
+  );
 }
 
 export interface TenantSchemaCacheEntry {
@@ -123,7 +391,7 @@ export interface TenantSchemaCacheEntry {
   schema: GraphQLSchema;
 }
 
-/** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out. */
+/** Filtered schemas keyed by (full schema, rights fingerprint); bounded, least recently used out, those of an older full schema out when a new one is first asked for. */
 export class TenantSchemaCache {
   private readonly entries: LRUCache<string, TenantSchemaCacheEntry>;
   private readonly ids = new WeakMap<GraphQLSchema, number>();
@@ -138,6 +406,10 @@ export class TenantSchemaCache {
     if (id === undefined) {
       id = this.nextId++;
       this.ids.set(full, id);
+      // A new full schema replaces the previous ones: their tenant schemas are never asked for
+      // again, and each would keep its full schema and prepared lookups alive until evicted.
+      const current = `${id}:`;
+      for (const key of [...this.entries.keys()]) if (!key.startsWith(current)) this.entries.delete(key);
     }
     const refs = resources.map(refOf);
     const key = `${id}:${perms.fingerprint(refs)}`;
