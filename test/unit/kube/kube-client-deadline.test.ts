@@ -12,11 +12,19 @@ describe('KubeClient deadline and cancellation', () => {
   let server: Server;
   let client: KubeClient;
   const requests: string[] = [];
+  const partialClosed: string[] = [];
 
   before(async () => {
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       requests.push(req.url ?? '');
       if (req.url?.startsWith('/slow')) return; // never answers
+      if (req.url?.startsWith('/partial')) {
+        // The status line, the headers and half of the body, then nothing.
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
+        res.write('{"kind":');
+        req.socket.once('close', () => partialClosed.push(req.url ?? ''));
+        return;
+      }
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify({ kind: 'Thing' }));
     });
@@ -72,5 +80,17 @@ describe('KubeClient deadline and cancellation', () => {
     assert.equal(err.status.reason, 'Canceled');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(requests.length, before);
+  });
+
+  it('gives 504 Timeout when the body stops half-way, and closes that connection', async () => {
+    const err = await client.request('GET', '/partial/1', { timeoutMs: 200 }).catch((e: unknown) => e);
+    assert.ok(err instanceof KubeApiError, String(err));
+    assert.equal(err.httpStatus, 504);
+    assert.equal(err.status.reason, 'Timeout');
+    const deadline = Date.now() + 2_000;
+    while (!partialClosed.includes('/partial/1') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(partialClosed, ['/partial/1']);
+    // The pool still serves calls after the connection it closed.
+    assert.equal((await client.request<{ kind: string }>('GET', '/fast/after')).kind, 'Thing');
   });
 });
