@@ -182,90 +182,14 @@ export function prepareTenantViewsInSlices(full: GraphQLSchema, opts: SlicedPrep
 
 function* prepare(full: GraphQLSchema): Generator<void, TenantPrep> {
   const generic = full.getType(GENERIC_OBJECT) ?? undefined;
-  const always = new Set<GraphQLNamedType>();
-  const stack: GraphQLNamedType[] = [];
-  for (const start of [...(generic ? [generic] : []), ...typesOfEverySchema().map(namedOf)]) {
-    if (always.has(start)) continue;
-    always.add(start);
-    stack.push(start);
-    while (stack.length) {
-      for (const ref of namedReferences(stack.pop()!)) {
-        if (!always.has(ref)) {
-          always.add(ref);
-          stack.push(ref);
-        }
-      }
-    }
-  }
-  const roots: RootOfFull[] = [];
-  const rootFields = new Map<string, RootFieldEntry>();
-  for (const [name, type] of [['Query', full.getQueryType()], ['Mutation', full.getMutationType()], ['Subscription', full.getSubscriptionType()]] as const) {
-    // The config the root type was made with, when it declared one: toConfig() would build and
-    // copy every root field (thousands at 1,000 CRDs).
-    const declared = type ? declaredFieldsOf(type) : undefined;
-    const config = !type ? { name, fields: {} } : declared ? { name: type.name, fields: declared } : type.toConfig();
-    const { fields, ...base } = config;
-    const names = Object.keys(fields);
-    names.forEach((field, at) => rootFields.set(`${name}.${field}`, { root: roots.length, at, group: -1, bits: 0 }));
-    roots.push({ name, base, fields, names });
-  }
-  const configOf = (qualified: string) => {
-    const entry = rootFields.get(qualified)!;
-    return roots[entry.root]!.fields[roots[entry.root]!.names[entry.at]!]!;
-  };
-  // The groups: the recorded ones, then every root field in none on its own.
-  const grouped = new Set<string>();
-  const groupsOfFields: string[][] = [];
-  for (const group of rootFieldGroupsOf(full)) {
-    const fields = group.filter((f) => rootFields.has(f) && !grouped.has(f));
-    for (const f of fields) grouped.add(f);
-    if (fields.length) groupsOfFields.push(fields);
-  }
-  for (const field of rootFields.keys()) if (!grouped.has(field)) groupsOfFields.push([field]);
-
-  const single = new Map<GraphQLNamedType, number>();
-  const shared = new Map<GraphQLNamedType, number[]>();
-  let group = -1;
-  /** Marks what `start` reaches with `bit`, stopping at the group's other direct references; returns their bits. */
-  const walk = (start: GraphQLNamedType, bit: number, direct: ReadonlyMap<GraphQLNamedType, number>): number => {
-    let implied = 0;
-    const pending = [start];
-    while (pending.length) {
-      const type = pending.pop()!;
-      if (always.has(type)) continue;
-      const other = type === start ? undefined : direct.get(type);
-      if (other !== undefined) {
-        implied |= other;
-        continue;
-      }
-      const code = single.get(type);
-      if (code !== undefined) {
-        if (code >>> 16 === group) {
-          if (code & bit) continue;
-          single.set(type, code | bit);
-        } else {
-          single.delete(type);
-          shared.set(type, [code >>> 16, code & (GROUP - 1), group, bit]);
-        }
-      } else {
-        const owners = shared.get(type);
-        if (owners === undefined) {
-          if (group < SINGLE_GROUPS) single.set(type, group * GROUP + bit);
-          else shared.set(type, [group, bit]);
-        }
-        else if (owners[owners.length - 2] === group) {
-          if (owners[owners.length - 1]! & bit) continue;
-          owners[owners.length - 1]! |= bit;
-        } else owners.push(group, bit);
-      }
-      for (const ref of namedReferences(type)) if (!always.has(ref)) pending.push(ref);
-    }
-    return implied;
-  };
-  for (const fields of groupsOfFields) {
+  const always = typesEveryTenantHas(generic);
+  const { roots, rootFields } = rootsOf(full);
+  const marks = new Membership(always);
+  for (const fields of fieldGroups(full, rootFields)) {
     // Each field's direct references, outside what every schema has.
     const refsOf = fields.map((f) => {
-      const config = configOf(f);
+      const entry = rootFields.get(f)!;
+      const config = roots[entry.root]!.fields[roots[entry.root]!.names[entry.at]!]!;
       const refs = new Set<GraphQLNamedType>([namedOf(config.type)]);
       for (const arg of Object.values(config.args ?? {})) refs.add(namedOf(arg.type));
       return [...refs].filter((r) => !always.has(r));
@@ -274,21 +198,7 @@ function* prepare(full: GraphQLSchema): Generator<void, TenantPrep> {
     let members: number[] = [];
     const close = () => {
       if (!members.length) return;
-      group++;
-      // What each direct reference reaches, and the other references it reaches (closed below).
-      const implies = new Map<number, number>();
-      for (const [ref, bit] of direct) implies.set(bit, walk(ref, bit, direct) | bit);
-      for (let changed = true; changed; ) {
-        changed = false;
-        for (const [bit, mask] of implies) {
-          let closed = mask;
-          for (const [other, more] of implies) if (mask & other) closed |= more;
-          if (closed !== mask) {
-            implies.set(bit, closed);
-            changed = true;
-          }
-        }
-      }
+      const { group, implies } = marks.markGroup(direct);
       for (const i of members) {
         let mask = 0;
         for (const ref of refsOf[i]!) mask |= implies.get(direct.get(ref)!)!;
@@ -317,7 +227,139 @@ function* prepare(full: GraphQLSchema): Generator<void, TenantPrep> {
     close();
     yield;
   }
-  return { generic, always, single, shared, roots, rootFields, groups: group + 1 };
+  return { generic, always, single: marks.single, shared: marks.shared, roots, rootFields, groups: marks.groups };
+}
+
+/** The generic KubernetesObject's types, the directives' and introspection's, and all they reach. */
+function typesEveryTenantHas(generic: GraphQLNamedType | undefined): Set<GraphQLNamedType> {
+  const always = new Set<GraphQLNamedType>();
+  const stack: GraphQLNamedType[] = [];
+  for (const start of [...(generic ? [generic] : []), ...typesOfEverySchema().map(namedOf)]) {
+    if (always.has(start)) continue;
+    always.add(start);
+    stack.push(start);
+    while (stack.length) {
+      for (const ref of namedReferences(stack.pop()!)) {
+        if (!always.has(ref)) {
+          always.add(ref);
+          stack.push(ref);
+        }
+      }
+    }
+  }
+  return always;
+}
+
+/** The full schema's root types and, per root field ("Query.x"), where it is (group and bits still unset). */
+function rootsOf(full: GraphQLSchema): { roots: RootOfFull[]; rootFields: Map<string, RootFieldEntry> } {
+  const roots: RootOfFull[] = [];
+  const rootFields = new Map<string, RootFieldEntry>();
+  for (const [name, type] of [['Query', full.getQueryType()], ['Mutation', full.getMutationType()], ['Subscription', full.getSubscriptionType()]] as const) {
+    // The config the root type was made with, when it declared one: toConfig() would build and
+    // copy every root field (thousands at 1,000 CRDs).
+    const declared = type ? declaredFieldsOf(type) : undefined;
+    const config = !type ? { name, fields: {} } : declared ? { name: type.name, fields: declared } : type.toConfig();
+    const { fields, ...base } = config;
+    const names = Object.keys(fields);
+    names.forEach((field, at) => rootFields.set(`${name}.${field}`, { root: roots.length, at, group: -1, bits: 0 }));
+    roots.push({ name, base, fields, names });
+  }
+  return { roots, rootFields };
+}
+
+/** The groups of root fields: those the schema builder recorded, then every root field in none on its own. */
+function fieldGroups(full: GraphQLSchema, rootFields: ReadonlyMap<string, RootFieldEntry>): string[][] {
+  const grouped = new Set<string>();
+  const groups: string[][] = [];
+  for (const group of rootFieldGroupsOf(full)) {
+    const fields = group.filter((f) => rootFields.has(f) && !grouped.has(f));
+    for (const f of fields) grouped.add(f);
+    if (fields.length) groups.push(fields);
+  }
+  for (const field of rootFields.keys()) if (!grouped.has(field)) groups.push([field]);
+  return groups;
+}
+
+/** Which groups, and which bits within each, reach every type (TenantPrep's single and shared). */
+class Membership {
+  readonly single = new Map<GraphQLNamedType, number>();
+  readonly shared = new Map<GraphQLNamedType, number[]>();
+  private group = -1;
+  private readonly always: ReadonlySet<GraphQLNamedType>;
+
+  constructor(always: ReadonlySet<GraphQLNamedType>) {
+    this.always = always;
+  }
+
+  get groups(): number {
+    return this.group + 1;
+  }
+
+  /**
+   * Opens a group for the direct references in `direct` (reference → its bit) and marks what each
+   * reaches; returns the group and, per bit, the bits it implies (itself and the references it
+   * reaches, transitively).
+   */
+  markGroup(direct: ReadonlyMap<GraphQLNamedType, number>): { group: number; implies: Map<number, number> } {
+    this.group++;
+    const implies = new Map<number, number>();
+    for (const [ref, bit] of direct) implies.set(bit, this.walk(ref, bit, direct) | bit);
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [bit, mask] of implies) {
+        let closed = mask;
+        for (const [other, more] of implies) if (mask & other) closed |= more;
+        if (closed !== mask) {
+          implies.set(bit, closed);
+          changed = true;
+        }
+      }
+    }
+    return { group: this.group, implies };
+  }
+
+  /** Marks what `start` reaches with `bit`, stopping at the group's other direct references; returns their bits. */
+  private walk(start: GraphQLNamedType, bit: number, direct: ReadonlyMap<GraphQLNamedType, number>): number {
+    let implied = 0;
+    const pending = [start];
+    while (pending.length) {
+      const type = pending.pop()!;
+      if (this.always.has(type)) continue;
+      const other = type === start ? undefined : direct.get(type);
+      if (other !== undefined) {
+        implied |= other;
+        continue;
+      }
+      if (!this.mark(type, bit)) continue;
+      for (const ref of namedReferences(type)) if (!this.always.has(ref)) pending.push(ref);
+    }
+    return implied;
+  }
+
+  /** Records that the current group reaches `type` through `bit`; false when it already had. */
+  private mark(type: GraphQLNamedType, bit: number): boolean {
+    const group = this.group;
+    const code = this.single.get(type);
+    if (code !== undefined) {
+      if (code >>> 16 === group) {
+        if (code & bit) return false;
+        this.single.set(type, code | bit);
+      } else {
+        this.single.delete(type);
+        this.shared.set(type, [code >>> 16, code & (GROUP - 1), group, bit]);
+      }
+      return true;
+    }
+    const owners = this.shared.get(type);
+    if (owners === undefined) {
+      if (group < SINGLE_GROUPS) this.single.set(type, group * GROUP + bit);
+      else this.shared.set(type, [group, bit]);
+    } else if (owners[owners.length - 2] === group) {
+      if (owners[owners.length - 1]! & bit) return false;
+      owners[owners.length - 1]! |= bit;
+    } else owners.push(group, bit);
+    return true;
+  }
 }
 
 /** Whether a tenant whose groups allow `masks` reaches `type` (the root types are the tenant's own). */
