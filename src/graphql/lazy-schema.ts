@@ -193,13 +193,7 @@ export function lazySchema(config: {
   types?: readonly GraphQLNamedType[];
 }): GraphQLSchema {
   const collected = collectTypes([config.query, config.mutation, config.subscription], config.types ?? []);
-  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
-  Object.assign(schema, emptySchema());
-  const internals = schema as unknown as SchemaInternals;
-  internals._queryType = config.query;
-  internals._mutationType = config.mutation;
-  internals._subscriptionType = config.subscription;
-  internals.__validationErrors = [];
+  const { schema, internals } = schemaWithRoots(config);
   const typeMap: Record<string, GraphQLNamedType> = Object.create(null);
   const implementations: SchemaInternals['_implementationsMap'] = Object.create(null);
   const implementationsOf = (name: string) => (implementations[name] ??= { objects: [], interfaces: [] });
@@ -220,6 +214,18 @@ export function lazySchema(config: {
   return schema;
 }
 
+/** A schema object with the roots set and validation taken as done, its type maps still to fill in. */
+function schemaWithRoots(config: { query: GraphQLObjectType; mutation?: GraphQLObjectType; subscription?: GraphQLObjectType }): { schema: GraphQLSchema; internals: SchemaInternals } {
+  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
+  Object.assign(schema, emptySchema());
+  const internals = schema as unknown as SchemaInternals;
+  internals._queryType = config.query;
+  internals._mutationType = config.mutation;
+  internals._subscriptionType = config.subscription;
+  internals.__validationErrors = [];
+  return { schema, internals };
+}
+
 /**
  * The schema lazySchema(config) makes, whose type map and interface implementations are collected
  * only when first read (getTypeMap: introspection, printSchema; getImplementations: abstract
@@ -236,13 +242,7 @@ export function lazySchemaView(
   config: Parameters<typeof lazySchema>[0],
   lookup: (name: string) => GraphQLNamedType | undefined,
 ): GraphQLSchema {
-  const schema = Object.create(GraphQLSchema.prototype) as GraphQLSchema;
-  Object.assign(schema, emptySchema());
-  const internals = schema as unknown as SchemaInternals;
-  internals._queryType = config.query;
-  internals._mutationType = config.mutation;
-  internals._subscriptionType = config.subscription;
-  internals.__validationErrors = [];
+  const { schema, internals } = schemaWithRoots(config);
   internals._subTypeMap = Object.create(null);
   const collected = ['_typeMap', '_implementationsMap'] as const;
   const collect = (): void => {
