@@ -407,6 +407,10 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
   const query = pick(0)!;
   const mutation = pick(1);
   const subscription = pick(2);
+  // getType runs for every type a validated or executed document names: these are made once.
+  const ownRoots = new Map<string, GraphQLObjectType>();
+  for (const root of [query, mutation, subscription]) if (root) ownRoots.set(root.name, root);
+  const fullRoots = new Set<GraphQLNamedType | null | undefined>([full.getQueryType(), full.getMutationType(), full.getSubscriptionType()]);
   // The schema graphql-js would collect from these roots (and KubernetesObject, reached only as
   // an implementation of KubernetesResource): the full schema was validated when it was built, and
   // a subset of its fields stays valid. Its type map is collected when first read (introspection,
@@ -419,11 +423,12 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
       ...(prep.generic ? { types: [prep.generic] } : {}),
     },
     (name) => {
-      for (const root of [query, mutation, subscription]) if (root?.name === name) return root;
+      const root = ownRoots.get(name);
+      if (root) return root;
       const type = full.getType(name);
       // The full schema's roots are not the tenant's (and a root it lacks is not there at all).
-      if (type === full.getQueryType() || type === full.getMutationType() || type === full.getSubscriptionType()) return undefined;
-      return type && reaches(prep, masks, type) ? type : undefined;
+      if (!type || fullRoots.has(type)) return undefined;
+      return reaches(prep, masks, type) ? type : undefined;
     },
   );
 }
