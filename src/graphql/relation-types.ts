@@ -11,6 +11,7 @@ import {
 import { ApiErrorCode } from '../api-errors.ts';
 import type { ObjectRef, OwnerLookup, RelationOperations } from '../contract/relations.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
+import { sourceOnly } from './compiled-execution.ts';
 import { loadersOf } from './relation-loaders.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { EventType, ObjectMetaType } from './shared-types.ts';
@@ -65,7 +66,7 @@ export function createRelationTypes(operations: RelationOperations): RelationTyp
     interfaces: [resource],
     fields: () => ({
       ...header,
-      raw: { type: JSONScalar, description: 'The whole object as Kubernetes returned it.', resolve: (src) => src },
+      raw: { type: JSONScalar, description: 'The whole object as Kubernetes returned it.', resolve: sourceOnly((src: Record<string, unknown>) => src) },
       ...fields,
     }),
   });

@@ -29,6 +29,7 @@ import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
+import { sourceOnly } from './compiled-execution.ts';
 import { declareFields, objectType } from './lazy-schema.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
@@ -66,7 +67,7 @@ function addYamlField(fields: GraphQLFieldConfigMap<Source, unknown>): void {
   fields[name] = {
     type: new GraphQLNonNull(GraphQLString),
     description: 'The object as Kubernetes YAML, as `kubectl get -o yaml` shows it (without managedFields).',
-    resolve: (src) => kubectlYaml(src),
+    resolve: sourceOnly((src: Source) => kubectlYaml(src)),
   };
 }
 
@@ -177,7 +178,7 @@ class VersionTypeBuilder {
       value: {
         type: values.out,
         ...(valueDescription ? { description: valueDescription } : {}),
-        ...(adapt ? { resolve: (src: Source) => adapt(src['value']) } : {}),
+        ...(adapt ? { resolve: sourceOnly((src: Source) => adapt(src['value'])) } : {}),
       },
     };
     const entry = declareFields(new GraphQLObjectType({
@@ -207,7 +208,7 @@ class VersionTypeBuilder {
       const description =
         'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
         'object with their Kubernetes names; null when there are none.';
-      outFields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: (src) => unknownFieldsOf(src, node) };
+      outFields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
       inFields[node.unknownFieldsName] = {
         type: JSONScalar,
         description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
@@ -238,8 +239,8 @@ class VersionTypeBuilder {
 function outputField(type: GraphQLOutputType, description: string | undefined, key: string, graphqlName: string, adapt: Adapter | undefined): GraphQLFieldConfig<Source, unknown> {
   const field: GraphQLFieldConfig<Source, unknown> = { type };
   if (description) field.description = description;
-  if (adapt) field.resolve = (src) => adapt(src[key]);
-  else if (key !== graphqlName) field.resolve = (src) => src[key];
+  if (adapt) field.resolve = sourceOnly((src: Source) => adapt(src[key]));
+  else if (key !== graphqlName) field.resolve = sourceOnly((src: Source) => src[key]);
   return field;
 }
 

@@ -12,6 +12,7 @@ import {
   GraphQLString,
 } from 'graphql';
 import { lastSeen } from '../kube/event-time.ts';
+import { sourceOnly } from './compiled-execution.ts';
 import { DateTimeScalar, Int64Scalar, JSONScalar, StringMapScalar } from './scalars.ts';
 
 const nonNull = <T extends GraphQLObjectType | GraphQLInputObjectType>(t: T) => new GraphQLNonNull(t);
@@ -274,7 +275,7 @@ export const EventType = new GraphQLObjectType({
     lastSeen: {
       type: DateTimeScalar,
       description: 'When it was last seen: series.lastObservedTime, else lastTimestamp, else eventTime, else firstTimestamp, else the creation time. Events are ordered by it.',
-      resolve: (src: Record<string, unknown>) => lastSeen(src) ?? null,
+      resolve: sourceOnly((src: Record<string, unknown>) => lastSeen(src) ?? null),
     },
     series: {
       type: new GraphQLObjectType({

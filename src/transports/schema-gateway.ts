@@ -1,8 +1,10 @@
 // Apollo Server's gateway hook is its supported way to swap the schema of a running server:
 // operations already executing finish on the schema they started with, new ones use the new one,
-// and Apollo keeps its parsed/validated document cache per schema.
-import type { GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
+// and Apollo keeps its parsed/validated document cache per schema. Its executor runs the common
+// operations from a plan made per document (src/graphql/compiled-execution.ts), others with graphql-js.
+import type { GatewayExecutor, GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { printSchema, type GraphQLSchema } from 'graphql';
+import { PlannedExecution } from '../graphql/compiled-execution.ts';
 
 export class SchemaGateway implements GatewayInterface {
   private schema: GraphQLSchema;
@@ -23,8 +25,18 @@ export class SchemaGateway implements GatewayInterface {
 
   async load(): Promise<GatewayLoadResult> {
     this.notify();
-    return { executor: null };
+    return { executor: this.executor };
   }
+
+  private readonly planned = new PlannedExecution();
+
+  private readonly executor: GatewayExecutor = async (rc) => this.planned.execute({
+    schema: rc.schema,
+    document: rc.document,
+    contextValue: rc.context,
+    variableValues: rc.request.variables,
+    operationName: rc.request.operationName,
+  });
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {
     this.callbacks.add(callback);

@@ -1,0 +1,238 @@
+// The planned execution must give exactly what graphql-js' execute gives: the same data (null
+// prototypes included), the same errors in the same order with the same messages, paths and
+// locations, and the same null propagation. Compared on a schema made for the edge cases with
+// random data, and on every CRD of the corpus with its sample object and random damage to it.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  GraphQLEnumType, GraphQLInt, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString,
+  execute, parse, type ExecutionArgs, type ExecutionResult,
+} from 'graphql';
+import { parseCrdText } from '../../../src/cli/crd-documents.ts';
+import { PlannedExecution, executePlan, planOperation, sourceOnly } from '../../../src/graphql/compiled-execution.ts';
+import { buildGraphQLSchema } from '../../../src/graphql/schema-builder.ts';
+import { stringifyJson } from '../../../src/kube/lossless-json.ts';
+import { rootFieldNames } from '../../../src/model/graphql-type-names.ts';
+import { sampleObject } from '../../../src/model/sample-object.ts';
+import { corpusAvailable, corpusDir, crdFiles } from '../../helpers/crd-corpus.ts';
+import { fullSelection } from '../graphql-selection.ts';
+import { InMemoryOperations } from '../in-memory-operations.ts';
+
+/** What a client can see of a result, plus the prototypes and the original errors' messages. */
+function observed(result: ExecutionResult): unknown {
+  return {
+    data: result.data === undefined ? 'absent' : stringifyJson(result.data),
+    nullPrototype: result.data ? Object.getPrototypeOf(result.data) === null : undefined,
+    errors: result.errors?.map((e) => ({ message: e.message, path: e.path, locations: e.locations, original: e.originalError?.message })),
+  };
+}
+
+async function same(args: ExecutionArgs, what: string): Promise<ExecutionResult> {
+  const plan = planOperation(args.schema, args.document, args.operationName ?? undefined);
+  assert.ok(plan, `${what}: planned`);
+  const expected = await execute(args);
+  const actual = await executePlan(plan, args);
+  assert.deepEqual(observed(actual), observed(expected), what);
+  return actual;
+}
+
+/** A small deterministic random source, so a failure names its seed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+// --- a schema made for the edge cases ---
+const Odd = new GraphQLScalarType({
+  name: 'Odd',
+  serialize: (v) => {
+    if (typeof v !== 'number') throw new TypeError(`Odd cannot represent ${typeof v}`);
+    return v % 2 ? v : null; // an even number: serialize returns null, which graphql-js refuses
+  },
+});
+const Color = new GraphQLEnumType({ name: 'Color', values: { RED: { value: 'red' }, BLUE: { value: 'blue' } } });
+const Named = new GraphQLInterfaceType({ name: 'Named', fields: { name: { type: GraphQLString } } });
+const Leaf: GraphQLObjectType = new GraphQLObjectType({
+  name: 'Leaf',
+  interfaces: [Named],
+  fields: () => ({
+    name: { type: GraphQLString },
+    size: { type: new GraphQLNonNull(GraphQLInt) },
+    odd: { type: Odd },
+    color: { type: Color },
+    renamed: { type: GraphQLString, resolve: sourceOnly((src: Record<string, unknown>) => src['other-name']) },
+    failing: { type: GraphQLString, resolve: sourceOnly((src: Record<string, unknown>) => { if (src['fail']) throw new Error('failing field'); return 'fine'; }) },
+    tags: { type: new GraphQLList(new GraphQLNonNull(GraphQLString)) },
+    matrix: { type: new GraphQLList(new GraphQLList(GraphQLInt)) },
+    child: { type: Leaf },
+    children: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(Leaf))) },
+  }),
+});
+const ListType = new GraphQLObjectType({
+  name: 'LeafList',
+  fields: { items: { type: new GraphQLNonNull(new GraphQLList(Leaf)) }, continue: { type: GraphQLString } },
+});
+let rootData: unknown;
+const rootValue = () => (rootData instanceof Error ? rootData : structuredClone(rootData));
+const edgeSchema = new GraphQLSchema({
+  types: [Leaf],
+  query: new GraphQLObjectType({
+    name: 'Query',
+    fields: {
+      leaf: { type: Leaf, args: { name: { type: GraphQLString } }, resolve: () => { const v = rootValue(); if (v instanceof Error) throw v; return v; } },
+      leafAsync: { type: Leaf, resolve: async () => { const v = rootValue(); if (v instanceof Error) throw v; return v; } },
+      mustLeaf: { type: new GraphQLNonNull(Leaf), resolve: async () => rootValue() },
+      leaves: { type: ListType, args: { limit: { type: new GraphQLNonNull(GraphQLInt) } }, resolve: (_s, args) => ({ items: [rootValue(), rootValue(), null].slice(0, (args as { limit: number }).limit), continue: 'c' }) },
+      other: { type: GraphQLString, resolve: () => 'x' },
+    },
+  }),
+});
+
+const edgeDocuments = [
+  '{ leaf { name size odd color renamed failing tags matrix child { name size child { size } } children { name size } } }',
+  'query($n: String) { leaf(name: $n) { __typename n: name ...F ... on Leaf { size tags } ... on Named { name } child { ...F } } } fragment F on Leaf { odd color child { size } }',
+  '{ leafAsync { name size children { size children { size } } } }',
+  '{ mustLeaf { name size children { size } } }',
+  'query Q($limit: Int!) { leaves(limit: $limit) { continue items { name size odd } } }',
+  '{ leaf { a: child { name } a: child { size } b: child { size } } }',
+];
+
+function randomLeaf(next: () => number, depth: number): unknown {
+  const pick = <T>(...xs: T[]) => xs[Math.floor(next() * xs.length)]!;
+  const value = (good: () => unknown) => (next() < 0.8 ? good() : pick(null, undefined, 'text', 3, 4, { a: 1 }, [1], true, new Error('stored error'), () => 'fn'));
+  const leaf: Record<string, unknown> = {
+    name: value(() => pick('a', 'b')),
+    size: value(() => pick(1, 2, 3)),
+    odd: value(() => pick(1, 3, 5)),
+    color: value(() => pick('red', 'blue')),
+    'other-name': value(() => 'renamed'),
+    fail: next() < 0.15,
+    tags: value(() => Array.from({ length: Math.floor(next() * 3) }, () => value(() => 'tag'))),
+    matrix: value(() => [[1, value(() => 2)], value(() => [3])]),
+    child: depth > 0 ? value(() => randomLeaf(next, depth - 1)) : null,
+    children: depth > 0 ? value(() => Array.from({ length: Math.floor(next() * 3) }, () => value(() => randomLeaf(next, depth - 1)))) : [],
+  };
+  return leaf;
+}
+
+describe('planned execution', () => {
+  it('gives what graphql-js gives on random data, errors and null propagation included', async () => {
+    let withErrors = 0;
+    let nullData = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const next = random(seed);
+      rootData = next() < 0.05 ? new Error('root failed') : next() < 0.05 ? null : randomLeaf(next, 3);
+      for (const [i, source] of edgeDocuments.entries()) {
+        const result = await same({ schema: edgeSchema, document: parse(source), rootValue: undefined, variableValues: { n: 'x', limit: 3 } }, `seed ${seed}, document ${i}`);
+        if (result.errors) withErrors++;
+        if (result.data === null) nullData++;
+      }
+    }
+    // The random data must reach the error paths, not only the happy one.
+    assert.ok(withErrors > 600 && nullData > 10, `${withErrors} results with errors, ${nullData} with null data`);
+  });
+
+  it('gives graphql-js\' errors for variables that do not coerce, and selects the named operation', async () => {
+    rootData = randomLeaf(random(7), 2);
+    const document = parse('query A($limit: Int!) { leaves(limit: $limit) { items { name } } } query B { leaf { size } }');
+    await same({ schema: edgeSchema, document, operationName: 'A', variableValues: { limit: 'many' } }, 'bad variable');
+    await same({ schema: edgeSchema, document, operationName: 'A', variableValues: {} }, 'missing variable');
+    await same({ schema: edgeSchema, document, operationName: 'B' }, 'second operation');
+  });
+
+  it('leaves to graphql-js what it does not plan', () => {
+    const unplanned = [
+      '{ leaf { name } other }', // two root fields
+      '{ leaf { name @include(if: true) } }', // directives depend on variables
+      '{ leaf { ... on Named { name } } } ', // planned: a fragment on an interface the type implements
+      'query A { leaf { name } } query B { leaf { size } }', // no operation name, two operations
+      '{ __typename }',
+      '{ __schema { queryType { name } } }',
+    ];
+    const planned = unplanned.map((source) => planOperation(edgeSchema, parse(source), undefined) !== null);
+    assert.deepEqual(planned, [false, false, true, false, false, false]);
+    const untagged = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: { x: { type: new GraphQLObjectType({ name: 'X', fields: { y: { type: GraphQLString, resolve: (_s, _a, context) => String(context) } } }), resolve: () => ({}) } },
+      }),
+    });
+    assert.equal(planOperation(untagged, parse('{ x { y } }'), undefined), null, 'a resolver that may read the context');
+  });
+
+  it('plans a document the second time it is executed, and answers the same both times', async () => {
+    rootData = randomLeaf(random(3), 2);
+    const planned = new PlannedExecution();
+    const document = parse(edgeDocuments[0]!);
+    const args = { schema: edgeSchema, document };
+    const first = await planned.execute(args);
+    const second = await planned.execute(args);
+    assert.deepEqual(observed(second), observed(first));
+    assert.deepEqual(observed(second), observed(await execute(args)));
+  });
+});
+
+describe('planned execution on the CRD corpus', () => {
+  if (!existsSync(corpusDir)) {
+    it('is available', (t) => corpusAvailable(t));
+    return;
+  }
+
+  it('gives what graphql-js gives for the get and list of every served version, with the sample and with damaged copies', async (t) => {
+    let compared = 0;
+    let withErrors = 0;
+    for (const path of crdFiles(corpusDir)) {
+      const models = parseCrdText(path, readFileSync(path, 'utf8')).flatMap((f) => ('model' in f ? [f.model] : []));
+      const ops = new InMemoryOperations();
+      const { schema } = buildGraphQLSchema(models, { operations: ops });
+      const query = schema.getQueryType()!.getFields();
+      for (const model of models) {
+        for (const version of model.versions.filter((v) => v.served)) {
+          const names = rootFieldNames(model, version.name);
+          const namespace = model.scope === 'Namespaced' ? 'corpus' : undefined;
+          const sample = sampleObject(model, version, { namespace: namespace ?? '', name: 'sample' });
+          const args = namespace ? `namespace: "corpus", ` : '';
+          const get = parse(`{ ${names.get}(${args}name: "sample")${fullSelection(query[names.get]!.type)} }`);
+          const list = parse(`{ ${names.list}(${args.replace(/, $/, '')})${fullSelection(query[names.list]!.type)} }`.replace('()', ''));
+          for (let seed = 0; seed < 4; seed++) {
+            ops.objects.clear();
+            const stored = seed === 0 ? sample : damaged(sample, random(seed * 7919 + compared));
+            ops.objects.set([model.crdName, version.name, namespace ?? '', 'sample'].join('/'), stored as never);
+            ops.objects.set([model.crdName, version.name, namespace ?? '', 'sample-2'].join('/'), damaged(sample, random(seed + 1)) as never);
+            const got = await same({ schema, document: get }, `${model.crdName} ${version.name} get, seed ${seed}`);
+            await same({ schema, document: list }, `${model.crdName} ${version.name} list, seed ${seed}`);
+            compared += 2;
+            if (got.errors) withErrors++;
+          }
+        }
+      }
+    }
+    assert.ok(withErrors > compared / 8, `damaged objects must reach the error paths (${withErrors} of ${compared})`);
+    t.diagnostic(`${compared} executions compared, ${withErrors} gets with errors`);
+  });
+});
+
+/** A copy with some values replaced by null, a wrong type or nothing: what a broken object could hold. */
+function damaged(value: unknown, next: () => number): unknown {
+  if (Array.isArray(value)) return value.map((v) => damaged(v, next));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = next();
+      if (r < 0.04) continue;
+      if (r < 0.08) out[k] = null;
+      else if (r < 0.11) out[k] = { unexpected: true };
+      else if (r < 0.14) out[k] = 'text';
+      else if (r < 0.16) out[k] = 12345678901234567890n;
+      else if (r < 0.18) out[k] = [1, 'a'];
+      else out[k] = damaged(v, next);
+    }
+    return out;
+  }
+  return value;
+}
+
