@@ -103,7 +103,7 @@ const edgeDocuments = [
 
 function randomLeaf(next: () => number, depth: number): unknown {
   const pick = <T>(...xs: T[]) => xs[Math.floor(next() * xs.length)]!;
-  const value = (good: () => unknown) => (next() < 0.8 ? good() : pick(null, undefined, 'text', 3, 4, { a: 1 }, [1], true, new Error('stored error'), () => 'fn'));
+  const value = (good: () => unknown) => (next() < 0.8 ? good() : pick<unknown>(null, undefined, 'text', 3, 4, { a: 1 }, [1], true, new Error('stored error'), () => 'fn'));
   const leaf: Record<string, unknown> = {
     name: value(() => pick('a', 'b')),
     size: value(() => pick(1, 2, 3)),
@@ -178,7 +178,9 @@ describe('planned execution', () => {
 
 describe('planned execution on the CRD corpus', () => {
   if (!existsSync(corpusDir)) {
-    it('is available', (t) => corpusAvailable(t));
+    it('is available', (t) => {
+      corpusAvailable(t);
+    });
     return;
   }
 
