@@ -26,7 +26,7 @@ import { stringifyJson } from '../kube/lossless-json.ts';
 import { pascalPart } from '../model/graphql-names.ts';
 import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
-import { resourceTypeName } from '../model/graphql-type-names.ts';
+import { resourceTypeNamer } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
@@ -81,16 +81,21 @@ export function kubectlYaml(object: Source): string {
 export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
   const types = new VersionTypeBuilder(resource, version, relations);
   const root = types.buildRoot();
-  const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name([], role));
+  const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name('', role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
   const { connection, watchEvent, deleteResult } = wrappers;
   return { object: root.out, input: root.in, connection, watchEvent, deleteResult, all: types.all };
 }
 
-/** The named types of one version's field tree, created depth-first in schema order. */
+/**
+ * The named types of one version's field tree, created depth-first in schema order. A type's place
+ * in the tree is its slot: the PascalCase parts of its path joined with `_` (`Spec_Containers`;
+ * `` for the version's own types), which its name is made of.
+ */
 class VersionTypeBuilder {
   readonly all: (GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType)[] = [];
   private readonly usedPaths = new Set<string>(['']);
+  private readonly typeName: (slot: string, role?: TypeRole) => string;
   private readonly resource: ResourceModel;
   private readonly version: VersionModel;
   private readonly relations: RelationTypes;
@@ -99,33 +104,33 @@ class VersionTypeBuilder {
     this.resource = resource;
     this.version = version;
     this.relations = relations;
+    this.typeName = resourceTypeNamer(resource, version.name);
   }
 
-  name(parts: readonly string[], role?: TypeRole): string {
-    return resourceTypeName(this.resource, this.version.name, parts, role);
+  name(slot: string, role?: TypeRole): string {
+    return this.typeName(slot, role);
   }
 
   buildRoot(): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
-    return this.buildObject(this.version.schema, []);
+    return this.buildObject(this.version.schema, '');
   }
 
   /**
    * Within one version the same PascalCase path can come up twice (`fooBar` and `FooBar`, or a
    * field named like another's child); later ones, in schema order, get a numeric suffix.
    */
-  private allocate(parts: readonly string[]): readonly string[] {
-    let candidate = parts;
-    for (let i = 2; this.usedPaths.has(candidate.join('_')); i++) {
-      candidate = [...parts.slice(0, -1), `${parts.at(-1)}${i}`];
-    }
-    this.usedPaths.add(candidate.join('_'));
+  private allocate(slot: string): string {
+    let candidate = slot;
+    // The suffix goes on the last part, which ends the joined slot.
+    for (let i = 2; this.usedPaths.has(candidate); i++) candidate = `${slot}${i}`;
+    this.usedPaths.add(candidate);
     return candidate;
   }
 
-  private build(node: SchemaNode, parts: readonly string[]): Built {
+  private build(node: SchemaNode, slot: string): Built {
     switch (node.kind) {
       case 'string':
-        return node.enum?.graphqlValues ? this.buildEnum(node, node.enum.graphqlValues, parts) : scalar(node.format === 'date-time' ? DateTimeScalar : GraphQLString);
+        return node.enum?.graphqlValues ? this.buildEnum(node, node.enum.graphqlValues, slot) : scalar(node.format === 'date-time' ? DateTimeScalar : GraphQLString);
       case 'integer':
         return scalar(node.int32 ? GraphQLInt : Int64Scalar);
       case 'number':
@@ -139,25 +144,25 @@ class VersionTypeBuilder {
       case 'objectMeta':
         return { out: ObjectMetaType, in: ObjectMetaInputType };
       case 'array': {
-        const items = this.build(node.items, parts);
+        const items = this.build(node.items, slot);
         const wrap = <T extends GraphQLOutputType | GraphQLInputType>(t: T) =>
           new GraphQLList(node.items.nullable ? t : new GraphQLNonNull(t));
         return { out: wrap(items.out) as GraphQLOutputType, in: wrap(items.in) as GraphQLInputType };
       }
       case 'map':
-        return this.buildMap(node, parts);
+        return this.buildMap(node, slot);
       case 'object':
-        return this.buildObject(node, parts.length === 0 ? parts : this.allocate(parts));
+        return this.buildObject(node, slot === '' ? slot : this.allocate(slot));
     }
   }
 
-  private buildEnum(node: StringNode, values: readonly EnumValueName[], parts: readonly string[]): Built {
+  private buildEnum(node: StringNode, values: readonly EnumValueName[], slot: string): Built {
     const enumValues: GraphQLEnumValueConfigMap = {};
     for (const { name: valueName, value } of values) {
       enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
     }
     const enumType = new GraphQLEnumType({
-      name: this.name(this.allocate(parts)),
+      name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
       values: enumValues,
     });
@@ -165,12 +170,12 @@ class VersionTypeBuilder {
     return { out: enumType, in: enumType };
   }
 
-  private buildMap(node: MapNode, parts: readonly string[]): Built {
+  private buildMap(node: MapNode, at: string): Built {
     const representation = mapRepresentation(node);
     if (representation === 'stringMap') return scalar(StringMapScalar);
     if (representation === 'json') return scalar(JSONScalar);
-    const slot = this.allocate(parts);
-    const values = this.build(node.values, [...slot, 'Value']);
+    const slot = this.allocate(at);
+    const values = this.build(node.values, `${slot}_Value`);
     const adapt = outputAdapter(node.values);
     const valueDescription = describeNode(node.values, false);
     const entryFields: GraphQLFieldConfigMap<Source, unknown> = {
@@ -195,11 +200,12 @@ class VersionTypeBuilder {
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
   }
 
-  private buildObject(node: ObjectNode, slot: readonly string[]): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
+  private buildObject(node: ObjectNode, slot: string): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
     const outFields: GraphQLFieldConfigMap<Source, unknown> = {};
     const inFields: GraphQLInputFieldConfigMap = {};
     for (const property of node.properties) {
-      const child = this.build(property.node, [...slot, pascalPart(property.graphqlName)]);
+      const part = pascalPart(property.graphqlName);
+      const child = this.build(property.node, slot === '' ? part : `${slot}_${part}`);
       const description = describeNode(property.node, property.required, property.name !== property.graphqlName ? property.name : undefined);
       outFields[property.graphqlName] = outputField(child.out, description, property.name, property.graphqlName, outputAdapter(property.node));
       inFields[property.graphqlName] = { type: child.in, ...(description ? { description } : {}) };
@@ -214,9 +220,9 @@ class VersionTypeBuilder {
         description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
       };
     }
-    if (slot.length === 0) addYamlField(outFields);
-    const description = slot.length === 0 ? rootDescription(this.resource, this.version) : objectDescription(node);
-    const root = slot.length === 0;
+    if (slot === '') addYamlField(outFields);
+    const description = slot === '' ? rootDescription(this.resource, this.version) : objectDescription(node);
+    const root = slot === '';
     // The model keeps the relation names free at the root (owners_2 for a property named owners).
     if (root) Object.assign(outFields, this.relations.fields);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({

@@ -109,6 +109,11 @@ export function lowerCamel(name: string): string {
 
 /** A GraphQL field name as a type-name part: `dest_port` → `DestPort`, `_Xmx` → `Xmx`. */
 export function pascalPart(graphqlName: string): string {
+  // Most names have no `_`: one word, its first letter upper-cased (what the general case gives).
+  if (graphqlName !== '' && !graphqlName.includes('_')) {
+    const word = graphqlName[0]!.toUpperCase() + graphqlName.slice(1);
+    return /^[0-9]/.test(word) ? `N${word}` : word;
+  }
   const words = graphqlName.split('_').filter((w) => w !== '');
   let out = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
   if (out === '') out = 'Field';

@@ -41,9 +41,20 @@ export function resourceTypeName(
   parts: readonly string[],
   role?: TypeRole,
 ): string {
-  const head = [encodeKind(resource.kind), ...parts].join('_');
+  return resourceTypeNamer(resource, version)(parts.join('_'), role);
+}
+
+/**
+ * resourceTypeName for one version, its parts given joined with `_` (`Spec_Containers`, `` for
+ * the version's own types): the encoded kind, version and group are made once, not per type.
+ */
+export function resourceTypeNamer(resource: Pick<ResourceModel, 'kind' | 'group'>, version: string): (joinedParts: string, role?: TypeRole) => string {
+  const kind = encodeKind(resource.kind);
   const tail = `${encodeVersion(version)}_${encodeGroup(resource.group)}`;
-  return role ? `${head}_${tail}_${role}` : `${head}_${tail}`;
+  return (joinedParts, role) => {
+    const head = joinedParts === '' ? kind : `${kind}_${joinedParts}`;
+    return role ? `${head}_${tail}_${role}` : `${head}_${tail}`;
+  };
 }
 
 /** Which root type each field of RootFieldNames belongs to; names only need to be unique per root type. */

@@ -101,7 +101,10 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
   if (type !== undefined && (typeof type !== 'string' || !KNOWN_TYPES.has(type))) {
     fail(ctx, `${path}.type`, `unknown type ${stringifyJson(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
   }
-  if (schema['x-kubernetes-int-or-string'] === true) return { ...base, kind: 'intOrString' };
+  // Each node is its base with the kind's keys added in place: the base is this node's own, and
+  // the keys end up in the order a `{ ...base, kind, ... }` literal gives, without copying it.
+  const node = base as Building;
+  if (schema['x-kubernetes-int-or-string'] === true) return finish(node, 'intOrString');
 
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const embedded = schema['x-kubernetes-embedded-resource'] === true;
@@ -118,27 +121,35 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
     type === 'object' || (type === undefined && (properties !== undefined || isPlainObject(additional) || embedded));
   if (looksLikeObject) {
     const mapType = schema['x-kubernetes-map-type'];
-    const mapTypeField: { mapType?: 'granular' | 'atomic' } = mapType === 'granular' || mapType === 'atomic' ? { mapType } : {};
     const hasProperties = properties !== undefined && Object.keys(properties).length > 0;
     if (!hasProperties && isPlainObject(additional) && !embedded) {
       const values = convertSchema(additional, `${path}.additionalProperties`, ctx);
-      return { ...base, ...mapTypeField, kind: 'map', values };
+      if (mapType === 'granular' || mapType === 'atomic') node.mapType = mapType;
+      node.kind = 'map';
+      node.values = values;
+      return node as unknown as SchemaNode;
     }
     if (!hasProperties && !embedded) {
       // `type: object` with nothing declared: either everything is preserved or, when not, the
       // API server prunes it to {}. A JSON value covers both without losing anything.
-      return { ...base, kind: 'json', reason: preserve || additional === true ? 'preserve-unknown-fields' : 'untyped' };
+      node.kind = 'json';
+      node.reason = preserve || additional === true ? 'preserve-unknown-fields' : 'untyped';
+      return node as unknown as SchemaNode;
     }
     const props = hasProperties ? convertProperties(properties, schema, path, ctx) : [];
     // Non-structural schemas can combine properties with additionalProperties; the undeclared
     // rest is then reachable the same way as preserved unknown fields.
     const keepsUnknown = preserve || additional === true || isPlainObject(additional);
-    let node: ObjectNode = { ...base, ...mapTypeField, kind: 'object', properties: props, embeddedResource: embedded };
-    if (embedded) node = withResourceHeader(node, false);
+    if (mapType === 'granular' || mapType === 'atomic') node.mapType = mapType;
+    node.kind = 'object';
+    node.properties = props;
+    node.embeddedResource = embedded;
+    let object = node as unknown as ObjectNode;
+    if (embedded) object = withResourceHeader(object, false);
     if (keepsUnknown) {
-      node = { ...node, unknownFieldsName: firstFree('_unknownFields', new Set(node.properties.map((p) => p.graphqlName))) };
+      (object as unknown as Building).unknownFieldsName = firstFree('_unknownFields', new Set(object.properties.map((p) => p.graphqlName)));
     }
-    return node;
+    return object;
   }
 
   switch (type) {
@@ -152,28 +163,46 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
           : Array.isArray(items)
             ? fail(ctx, `${path}.items`, 'tuple arrays (items as a list) are not allowed in structural schemas')
             : convertSchema(items, `${path}.items`, ctx);
-      return {
-        ...base,
-        kind: 'array',
-        items: itemsNode,
-        ...(listType === 'atomic' || listType === 'set' || listType === 'map' ? { listType } : {}),
-        ...(Array.isArray(keys) && keys.every((k) => typeof k === 'string') ? { listMapKeys: keys as string[] } : {}),
-      };
+      node.kind = 'array';
+      node.items = itemsNode;
+      if (listType === 'atomic' || listType === 'set' || listType === 'map') node.listType = listType;
+      if (Array.isArray(keys) && keys.every((k) => typeof k === 'string')) node.listMapKeys = keys as string[];
+      return node as unknown as SchemaNode;
     }
     case 'string':
-      return { ...base, kind: 'string', ...enumOf(schema, true) };
+      return withEnum(finish(node, 'string'), schema, true);
     case 'integer':
-      return { ...base, kind: 'integer', int32: schema['format'] === 'int32', ...enumOf(schema, false) };
+      node.kind = 'integer';
+      node.int32 = schema['format'] === 'int32';
+      return withEnum(node as unknown as SchemaNode, schema, false);
     case 'number':
-      return { ...base, kind: 'number', ...enumOf(schema, false) };
+      return withEnum(finish(node, 'number'), schema, false);
     case 'boolean':
-      return { ...base, kind: 'boolean', ...enumOf(schema, false) };
+      return withEnum(finish(node, 'boolean'), schema, false);
     default:
       if (type === undefined && isPlainObject(schema['items'])) {
         return convertMerged({ ...schema, type: 'array' }, original, path, ctx);
       }
-      return { ...base, kind: 'json', reason: preserve ? 'preserve-unknown-fields' : 'untyped' };
+      node.kind = 'json';
+      node.reason = preserve ? 'preserve-unknown-fields' : 'untyped';
+      return node as unknown as SchemaNode;
   }
+}
+
+/** A node's base while the kind's own keys are added to it. */
+type Building = Base & { [key: string]: unknown };
+
+/** Adds the kind, the node's last key. */
+function finish(node: Building, kind: SchemaNode['kind']): SchemaNode {
+  node.kind = kind;
+  return node as unknown as SchemaNode;
+}
+
+/** Adds the enum, when the schema has one, as the node's last key. */
+function withEnum(node: SchemaNode, schema: RawSchema, named: boolean): SchemaNode {
+  const e = enumOf(schema, named).enum;
+  if (e !== undefined) (node as unknown as Building).enum = e;
+  return node;
 }
 
 function convertProperties(

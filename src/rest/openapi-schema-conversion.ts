@@ -3,8 +3,6 @@
 
 type Schema = Record<string, unknown>;
 
-const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf'] as const;
-
 export interface ConvertOptions {
   /** Where to point the top-level (and embedded resources') metadata. */
   readonly objectMetaRef: string;
@@ -28,8 +26,11 @@ function metadataRef(rawProperties: unknown, options: ConvertOptions): Schema {
 }
 
 function convert(raw: Schema, options: ConvertOptions): Schema {
+  // One pass over the keys in their order (a for-in over a parsed JSON object lists its own keys
+  // as Object.entries does, without the pair arrays): this runs for every node of every schema.
   const out: Schema = {};
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key in raw) {
+    const value = raw[key];
     switch (key) {
       case 'nullable':
       case 'exclusiveMinimum':
@@ -39,23 +40,25 @@ function convert(raw: Schema, options: ConvertOptions): Schema {
       case 'properties':
         if (isSchema(value)) {
           const props: Schema = {};
-          for (const [name, sub] of Object.entries(value)) props[name] = isSchema(sub) ? convert(sub, options) : sub;
+          for (const name in value) {
+            const sub = value[name];
+            props[name] = isSchema(sub) ? convert(sub, options) : sub;
+          }
           out[key] = props;
         } else out[key] = value;
         break;
       case 'items':
       case 'not':
-        out[key] = isSchema(value) ? convert(value, options) : value;
-        break;
       case 'additionalProperties':
         out[key] = isSchema(value) ? convert(value, options) : value;
         break;
+      case 'allOf':
+      case 'anyOf':
+      case 'oneOf':
+        out[key] = Array.isArray(value) ? value.map((sub) => (isSchema(sub) ? convert(sub, options) : sub)) : value;
+        break;
       default:
-        if ((SUBSCHEMA_LISTS as readonly string[]).includes(key) && Array.isArray(value)) {
-          out[key] = value.map((sub) => (isSchema(sub) ? convert(sub, options) : sub));
-        } else {
-          out[key] = value;
-        }
+        out[key] = value;
     }
   }
   if (raw['nullable'] === true) {
