@@ -12,11 +12,13 @@
 // of that kind is visited. And three rules walk each operation a second time to find the
 // variables it uses: for a document without any variable (values inline) they are left out.
 import {
-  BREAK, getEnterLeaveForKind, GraphQLError, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode, introspectionTypes,
-  Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, specifiedRules, specifiedScalarTypes, validate,
-  VariablesInAllowedPositionRule,
-  type ASTNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule,
+  assertValidSchema, BREAK, getEnterLeaveForKind, GraphQLError, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
+  introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, specifiedRules, specifiedScalarTypes, TypeInfo,
+  ValidationContext, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
+  type ASTNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
+import { QueryDocumentKeys } from 'graphql/language/ast.js';
+import { validationAbortedError } from 'graphql/validation/validationAbortedError.js';
 
 const standardTypeNames = new Set([...specifiedScalarTypes, ...introspectionTypes].map((t) => t.name));
 
@@ -179,8 +181,40 @@ export function validateDocument(schema: GraphQLSchema, document: DocumentNode, 
     rule = withExtraRules.get(extra) ?? rulesInParallel([...documentRules, ...extra]);
     withExtraRules.set(extra, rule);
   }
-  return validate(schema, document, [rule], { hideSuggestions: options.hideSuggestions ?? false });
+  return validateWith(schema, document, rule, options.hideSuggestions ?? false);
 }
+
+/** What validate() visits: every key of a node but descriptions (they must not affect validation). */
+const keysToValidate = Object.fromEntries(Object.entries(QueryDocumentKeys).map(([kind, keys]) => [kind, keys.filter((key) => key !== 'description')]));
+
+/**
+ * graphql-js' validate() (16.x) for one rule that runs the others in parallel itself: the same
+ * context, type information, error limit and aborts, without wrapping that rule's visitor in a
+ * parallel visitor of one (its handlers looked up for every kind of node again).
+ */
+function validateWith(schema: GraphQLSchema, document: DocumentNode, rule: ValidationRule, hideSuggestions: boolean): GraphQLError[] {
+  assertValidSchema(schema);
+  const abort = Object.freeze({});
+  const errors: GraphQLError[] = [];
+  const typeInfo = new TypeInfo(schema);
+  const context = new ValidationContext(schema, document, typeInfo, (error) => {
+    if (errors.length >= MAX_ERRORS) {
+      errors.push(new GraphQLError('Too many validation errors, error limit reached. Validation aborted.'));
+      throw abort;
+    }
+    errors.push(error);
+  }, hideSuggestions);
+  try {
+    visit(document, visitWithTypeInfo(typeInfo, rule(context)), keysToValidate as unknown as typeof QueryDocumentKeys);
+  } catch (e) {
+    if (e === validationAbortedError) errors.push(validationAbortedError);
+    else if (e !== abort) throw e;
+  }
+  return errors;
+}
+
+/** validate()'s default limit of errors. */
+const MAX_ERRORS = 100;
 
 /**
  * The validation result of each document against each schema, remembered as long as both are in

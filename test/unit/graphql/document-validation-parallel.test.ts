@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  BREAK, getNamedType, isEnumType, isInputObjectType, isLeafType, isListType, isNonNullType, isObjectType, Kind, parse, specifiedRules, validate, visit, visitInParallel,
+  BREAK, buildSchema, getNamedType, isEnumType, isInputObjectType, isLeafType, isListType, isNonNullType, isObjectType, Kind, parse, specifiedRules, validate, visit, visitInParallel,
   type ASTNode, type ASTVisitor, type GraphQLField, type GraphQLInputType, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
 import { hasVariableNode, validateDocument, visitInParallelByNeed } from '../../../src/graphql/document-validation.ts';
@@ -135,6 +135,24 @@ function documentOn(schema: GraphQLSchema): fc.Arbitrary<string> {
     return `${kind}${defs.length ? ` (${defs.join(', ')})` : ''} { ${field.name}${args.length ? `(${args.join(', ')})` : ''} ${selection} }${fragment}`;
   });
 }
+
+describe('validateDocument as validate() ends', () => {
+  const schema = buildSchema('type Query { a(x: Int): String, b: Query }');
+  const same = (text: string) => {
+    const expected = validate(schema, parse(text)).map((e) => e.toJSON());
+    assert.deepEqual(validateDocument(schema, parse(text)).map((e) => e.toJSON()), expected);
+    return expected;
+  };
+  it('stops at the same limit of errors', () => {
+    const errors = same(`{ ${Array.from({ length: 150 }, (_, i) => `u${i}`).join(' ')} }`);
+    assert.equal(errors.length, 101);
+    assert.match(errors[100]!.message, /error limit reached/);
+  });
+  it('ends with graphql-js\' "Validation aborted." when the overlapping-fields check runs out of its budget', () => {
+    const errors = same(`{ ${Array.from({ length: 1100 }, (_, i) => `a(x: ${i % 2})`).join(' ')} }`);
+    assert.equal(errors.at(-1)!.message, 'Validation aborted.');
+  });
+});
 
 describe('validateDocument on the CRD corpus', () => {
   it('reports what graphql-js\' validate reports, with the query limits, suggestions on and off', (t) => {
