@@ -21,5 +21,13 @@ export function noteOperation(res: Response, type: GraphQLOperationType, name: s
 }
 
 export function operationOf(res: Response): { type: GraphQLOperationType | undefined; name: string | undefined } {
-  return { type: res.locals.operationType as GraphQLOperationType | undefined, name: res.locals.operationName as string | undefined };
+  return { type: operationTypeOf(res), name: operationNameOf(res) };
+}
+
+export function operationTypeOf(res: Response): GraphQLOperationType | undefined {
+  return res.locals.operationType as GraphQLOperationType | undefined;
+}
+
+export function operationNameOf(res: Response): string | undefined {
+  return res.locals.operationName as string | undefined;
 }
