@@ -113,11 +113,14 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   const sampleRoot = () => ratio >= 1 || (ratio > 0 && Math.random() < ratio);
 
   const middleware: RequestHandler = (req, res, next) => {
+    // Without a traceparent the propagator finds no parent: most requests skip its parsing, and
+    // those the ratio leaves out skip the rest (their path is not even read).
+    const traceparent = req.headers.traceparent;
+    if (traceparent === undefined && !sampleRoot()) return next();
     const route = apiRouteOf(req.path);
     if (!route) return next();
-    // Without a traceparent the propagator finds no parent: most requests skip its parsing.
-    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
-    if (!trace.getSpanContext(parent) && !sampleRoot()) return next();
+    const parent = traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    if (!trace.getSpanContext(parent) && traceparent !== undefined && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
     const path = req.path;
     const span = tracer.startSpan(`${req.method} ${route}`, {
