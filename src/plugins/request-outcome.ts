@@ -20,10 +20,7 @@ export function noteOperation(res: Response, type: GraphQLOperationType, name: s
   res.locals.operationName = name;
 }
 
-export function operationOf(res: Response): { type: GraphQLOperationType | undefined; name: string | undefined } {
-  return { type: operationTypeOf(res), name: operationNameOf(res) };
-}
-
+/** The type of the operation noted on a response (read field by field: no object per request). */
 export function operationTypeOf(res: Response): GraphQLOperationType | undefined {
   return res.locals.operationType as GraphQLOperationType | undefined;
 }
