@@ -28,12 +28,6 @@ import { rateLimits } from '../src/plugins/rate-limits.ts';
 import { requestLogging } from '../src/plugins/request-logging.ts';
 import { tracing } from '../src/plugins/tracing.ts';
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { plugins: { type: 'string', default: 'none' }, 'trace-sample-ratio': { type: 'string', default: '0.1' } },
-});
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 export function productionPlugins(sampleRatio: number): GatewayPlugin[] {
   return [
@@ -48,6 +42,13 @@ export function productionPlugins(sampleRatio: number): GatewayPlugin[] {
 }
 
 if (import.meta.main) {
+  // Read here, not on import: other benchmarks import productionPlugins with their own arguments.
+  const { values: flags, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { plugins: { type: 'string', default: 'none' }, 'trace-sample-ratio': { type: 'string', default: '0.1' } },
+  });
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
   const plugins = flags.plugins === 'production' ? productionPlugins(Number(flags['trace-sample-ratio'])) : [];
   const gateway = await createGateway({ client: new KubeClient(loadFile(positionals[0]!)), explorer: false, plugins });
   const server = await gateway.listen(0);

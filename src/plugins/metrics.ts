@@ -131,6 +131,24 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   };
 }
 
+/** Values made once per pair of label values (prom-client children), in two levels of maps: no key string per lookup. */
+export class LabelledChildren<T> {
+  private readonly byFirst = new Map<string, Map<string, T>>();
+  private readonly make: (first: string, second: string) => T;
+
+  constructor(make: (first: string, second: string) => T) {
+    this.make = make;
+  }
+
+  get(first: string, second: string): T {
+    let bySecond = this.byFirst.get(first);
+    if (!bySecond) this.byFirst.set(first, (bySecond = new Map()));
+    let value = bySecond.get(second);
+    if (value === undefined) bySecond.set(second, (value = this.make(first, second)));
+    return value;
+  }
+}
+
 /** API requests and their latency, Kubernetes calls, schema rebuilds. */
 function requestMetrics(registry: Registry) {
   const requests = new Counter({
@@ -159,9 +177,16 @@ function requestMetrics(registry: Registry) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  // prom-client's children bound once per label set (both label sets are small and bounded: API
+  // types × error codes); observing through them skips building a label object for each request.
+  const children = new LabelledChildren((type, outcome) => {
+    const labels = { type, outcome };
+    return { requests: requests.labels(labels), seconds: requestSeconds.labels(labels) };
+  });
   const observe = (type: string, outcome: string, seconds: number) => {
-    requests.inc({ type, outcome });
-    requestSeconds.observe({ type, outcome }, seconds);
+    const c = children.get(type, outcome);
+    c.requests.inc();
+    c.seconds.observe(seconds);
   };
   return { observe, kubeSeconds, rebuildSeconds };
 }
@@ -230,19 +255,20 @@ function metricsListener(registry: Registry): { listen(port: number, host?: stri
 /** A client whose calls are timed by verb and HTTP code. */
 export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
   const wrapped = Object.create(client) as KubeClient;
+  const timers = new LabelledChildren((verb, code) => histogram.labels({ verb, code }));
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
   const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
-  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+  wrapped.request = async function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
     const started = performance.now();
     // The client returns only the body of a success, not its status: successes are 2xx.
     let code = '2xx';
     try {
-      return await client.request<T>(...args);
+      return await client.request<T>(method, path, opts);
     } catch (err) {
       code = codeOf(err);
       throw err;
     } finally {
-      histogram.observe({ verb: args[0], code }, (performance.now() - started) / 1000);
+      timers.get(method, code).observe((performance.now() - started) / 1000);
     }
   } as KubeClient['request'];
   // A watch is timed until it is open (or refused): its lifetime says nothing about the apiserver.

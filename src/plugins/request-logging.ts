@@ -21,15 +21,16 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
     const quiet = quietPaths.has(r.path);
     const level = quiet ? 'debug' : r.status >= 500 ? 'error' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    const line: Record<string, unknown> = {
+    // One object literal of one shape for every line; pino leaves out the fields that are undefined.
+    const line = {
       requestId: r.requestId, method: r.method, path: r.path, status: r.status, code: r.code,
       durationMs: Math.round(r.durationMs * 10) / 10,
+      type: r.type,
+      // The operation name is the client's text: capped so a long one cannot bloat the log.
+      operation: r.operationName ? r.operationName.slice(0, 100) : undefined,
+      tenant: r.tenant,
+      aborted: r.aborted ? true : undefined,
     };
-    if (r.type) line.type = r.type;
-    // The operation name is the client's text: capped so a long one cannot bloat the log.
-    if (r.operationName) line.operation = r.operationName.slice(0, 100);
-    if (r.tenant !== undefined) line.tenant = r.tenant;
-    if (r.aborted) line.aborted = true;
     log[level](line, 'request');
   };
   // Its headers are in: the request is in flight (what a shutdown must let finish).

@@ -20,6 +20,11 @@ export function noteOperation(res: Response, type: GraphQLOperationType, name: s
   res.locals.operationName = name;
 }
 
-export function operationOf(res: Response): { type: GraphQLOperationType | undefined; name: string | undefined } {
-  return { type: res.locals.operationType as GraphQLOperationType | undefined, name: res.locals.operationName as string | undefined };
+/** The type of the operation noted on a response (read field by field: no object per request). */
+export function operationTypeOf(res: Response): GraphQLOperationType | undefined {
+  return res.locals.operationType as GraphQLOperationType | undefined;
+}
+
+export function operationNameOf(res: Response): string | undefined {
+  return res.locals.operationName as string | undefined;
 }

@@ -6,7 +6,7 @@
 import type { RequestHandler, Response } from 'express';
 import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import { errorCodeOf, operationOf } from './request-outcome.ts';
+import { errorCodeOf, operationNameOf, operationTypeOf } from './request-outcome.ts';
 
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'rest' | 'unknown';
 
@@ -34,15 +34,23 @@ export type RequestStart = Pick<RequestRecord, 'method' | 'path' | 'requestId'>;
 /** A request's outcome as the transports noted it on its response. */
 export function outcomeOf(res: Response, path: string): Pick<RequestRecord, 'type' | 'operationName' | 'code' | 'tenant' | 'aborted'> {
   const aborted = !res.writableFinished;
-  const operation = operationOf(res);
+  return { type: operationTypeOf(res) ?? apiTypeOf(path), operationName: operationNameOf(res), code: codeOf(res, aborted), tenant: tenantOf(res), aborted };
+}
+
+/** The error catalog's code of a finished (or abandoned) response. */
+function codeOf(res: Response, aborted: boolean): string {
   const status = res.statusCode;
-  const code = errorCodeOf(res) ?? (aborted && status < 400 ? 'CANCELLED' : status >= 400 ? codeOfHttpStatus(status) : 'ok');
-  return { type: operation.type ?? apiTypeOf(path), operationName: operation.name, code, tenant: (res.locals.caller as Caller | undefined)?.tenant, aborted };
+  return errorCodeOf(res) ?? (aborted && status < 400 ? 'CANCELLED' : status >= 400 ? codeOfHttpStatus(status) : 'ok');
+}
+
+function tenantOf(res: Response): string | undefined {
+  return (res.locals.caller as Caller | undefined)?.tenant;
 }
 
 /**
  * Express middleware (it must run before the routes) that calls onDone once per HTTP request with
- * its record, and onStart (when given) as the request comes in.
+ * its record, and onStart (when given) as the request comes in. One listener per request: a
+ * response emits 'close' once, after 'finish' when it completed, or when the client went away.
  */
 export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r: RequestStart) => void): RequestHandler {
   return (req, res, next) => {
@@ -51,14 +59,14 @@ export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r:
     const requestId = req.headers['x-request-id'] as string | undefined ?? '';
     const { method, path } = req;
     onStart?.({ method, path, requestId });
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      onDone({ method, path, status: res.statusCode, durationMs: performance.now() - started, requestId, ...outcomeOf(res, path) });
-    };
-    res.once('finish', finish);
-    res.once('close', finish);
+    res.on('close', () => {
+      const aborted = !res.writableFinished;
+      // One record, built once, with the fields in one order (one shape for every request).
+      onDone({
+        method, path, type: operationTypeOf(res) ?? apiTypeOf(path), operationName: operationNameOf(res), code: codeOf(res, aborted), status: res.statusCode,
+        durationMs: performance.now() - started, tenant: tenantOf(res), requestId, aborted,
+      });
+    });
     next();
   };
 }

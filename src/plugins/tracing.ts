@@ -113,11 +113,14 @@ export function tracing(opts: TracingOptions): TracingPlugin {
   const sampleRoot = () => ratio >= 1 || (ratio > 0 && Math.random() < ratio);
 
   const middleware: RequestHandler = (req, res, next) => {
+    // Without a traceparent the propagator finds no parent: most requests skip its parsing, and
+    // those the ratio leaves out skip the rest (their path is not even read).
+    const traceparent = req.headers.traceparent;
+    if (traceparent === undefined && !sampleRoot()) return next();
     const route = apiRouteOf(req.path);
     if (!route) return next();
-    // Without a traceparent the propagator finds no parent: most requests skip its parsing.
-    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
-    if (!trace.getSpanContext(parent) && !sampleRoot()) return next();
+    const parent = traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    if (!trace.getSpanContext(parent) && traceparent !== undefined && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
     const path = req.path;
     const span = tracer.startSpan(`${req.method} ${route}`, {
@@ -137,8 +140,8 @@ export function tracing(opts: TracingOptions): TracingPlugin {
       if (state.operation) endOperation(state, undefined);
       span.end();
     };
-    res.once('finish', end);
-    res.once('close', end);
+    // A response emits 'close' once: after 'finish', or when the client went away.
+    res.on('close', end);
     contexts.with(trace.setSpan(parent, span).setValue(stateKey, state), next);
   };
 
@@ -161,17 +164,18 @@ export function tracing(opts: TracingOptions): TracingPlugin {
 /** A GraphQL operation's span inside its request's span, named by its type and name, ended with its first error's code. */
 function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManager): ApolloServerPlugin<BaseContext> {
   return {
-    async requestDidStart(start) {
+    // Not async: a request left out by the sampler gets the one settled promise, nothing else.
+    requestDidStart(start) {
       const active = contexts.active();
       const state = active.getValue(stateKey) as RequestState | undefined;
-      if (!state?.open) return;
+      if (!state?.open) return noListener;
       const caller = start.contextValue as CallerContext;
       const attributes: Attributes = {};
       if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
       if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
       state.operation = tracer.startSpan('GraphQL operation', { kind: SpanKind.INTERNAL, attributes }, active);
       const span = state.operation;
-      return {
+      return Promise.resolve({
         async didResolveOperation(rc) {
           if (!rc.operation) return;
           const type = rc.operation.operation;
@@ -186,10 +190,12 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
           const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
           if (state.operation === span) endOperation(state, errors?.length ? String(errors[0]!.extensions?.code ?? 'INTERNAL') : undefined);
         },
-      };
+      });
     },
   };
 }
+
+const noListener: Promise<undefined> = Promise.resolve(undefined);
 
 function endOperation(state: RequestState, code: string | undefined): void {
   const span = state.operation!;
@@ -246,6 +252,9 @@ export function kubePathTemplate(path: string): string {
   return `/${out.join('/')}`;
 }
 
+type KubeMethod = Parameters<KubeClient['request']>[0];
+type KubeRequestOptions = Parameters<KubeClient['request']>[2];
+
 interface ClientTracing {
   tracer: Tracer;
   propagator: W3CTraceContextPropagator;
@@ -290,10 +299,7 @@ export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
     markError(span, fromKubeError(err).code);
   };
 
-  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
-    const [method, path, opts] = args;
-    const call = start(method, method, path);
-    if (!call) return client.request<T>(...args);
+  const traced = async <T>(call: { span: Span; ctx: Context }, method: KubeMethod, path: string, opts: KubeRequestOptions | undefined): Promise<T> => {
     try {
       // The client returns only the body of a success, not its status: a success has no status code here.
       return await client.request<T>(method, path, { ...opts, headers: headersWith(call.ctx, opts?.headers) });
@@ -303,6 +309,11 @@ export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
     } finally {
       call.span.end();
     }
+  };
+  // A call outside a traced request (most calls, with a sample ratio below 1) goes straight to the client.
+  wrapped.request = function request<T>(method: KubeMethod, path: string, opts?: KubeRequestOptions): Promise<T> {
+    const call = start(method, method, path);
+    return call ? traced<T>(call, method, path, opts) : client.request<T>(method, path, opts);
   } as KubeClient['request'];
 
   wrapped.watch = function watch<T>(path: string, opts: Parameters<KubeClient['watch']>[1]): Promise<void> {

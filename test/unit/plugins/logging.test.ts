@@ -10,7 +10,7 @@ import type { Caller } from '../../../src/auth/authenticate.ts';
 import { requestIdOf } from '../../../src/transports/create-app.ts';
 import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { sendProblem } from '../../../src/transports/rest-router.ts';
-import { createLogger, type LogLevel } from '../../../src/logging.ts';
+import { createLogger, isoTime, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
 
 function memoryLogger(level: LogLevel = 'info') {
@@ -126,4 +126,13 @@ test('the redact list catches tokens and headers put into a log line by mistake'
   const text = mem.lines.join('\n');
   assertNoPartOfToken(text);
   assert.match(text, /\[redacted\]/);
+});
+
+test('the time of a line is pino\'s ISO text, also across seconds, days and years', () => {
+  const pinoIso = (ms: number) => `,"time":"${new Date(ms).toISOString()}"`;
+  const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+  for (let ms = start; ms < start + 2_500; ms += 3) assert.equal(isoTime(ms), pinoIso(ms));
+  // Out of order (a clock set back), and each edge of the milliseconds' padding.
+  for (const ms of [0, 9, 10, 99, 100, 999, 1_000, start, start - 86_400_000, 4_102_444_799_999]) assert.equal(isoTime(ms), pinoIso(ms));
+  assert.match(isoTime(), /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
 });
