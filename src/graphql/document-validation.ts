@@ -178,8 +178,9 @@ export function validateDocument(schema: GraphQLSchema, document: DocumentNode, 
   const extra = options.rules;
   let rule = documentRulesInParallel;
   if (extra?.length) {
-    rule = withExtraRules.get(extra) ?? rulesInParallel([...documentRules, ...extra]);
-    withExtraRules.set(extra, rule);
+    let combined = withExtraRules.get(extra);
+    if (!combined) withExtraRules.set(extra, (combined = rulesInParallel([...documentRules, ...extra])));
+    rule = combined;
   }
   return validateWith(schema, document, rule, options.hideSuggestions ?? false);
 }
