@@ -1,7 +1,7 @@
 // The gateway of the operations benchmark, in a process of its own (as users run it), so that its
 // work and the load generator's do not share one event loop. Driven over IPC by
-// bench-operations.ts: it answers with its port once it serves, then with its memory, a CPU
-// profile of a measured phase, or a heap snapshot when asked.
+// bench-operations.ts (bench-ipc.ts): it answers with its port once it serves, then with its
+// memory, a CPU profile of a measured phase, or a heap snapshot when asked.
 //
 //   --plugins none         the gateway alone
 //   --plugins production   what `crdgate serve` runs in production: metrics (prom-client, process
@@ -9,11 +9,7 @@
 //                          batched to an exporter that drops them), request logging (pino JSON lines
 //                          to /dev/null), persisted operations (APQ), query limits and rate limits
 //                          (budgets high enough never to refuse, so every check runs)
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { ExportResultCode } from '@opentelemetry/core';
 import { pino } from 'pino';
 import { createGateway } from '../src/gateway.ts';
@@ -27,6 +23,7 @@ import { queryLimits } from '../src/plugins/query-limits.ts';
 import { rateLimits } from '../src/plugins/rate-limits.ts';
 import { requestLogging } from '../src/plugins/request-logging.ts';
 import { tracing } from '../src/plugins/tracing.ts';
+import { answerBenchCommands } from './bench-ipc.ts';
 
 
 export function productionPlugins(sampleRatio: number): GatewayPlugin[] {
@@ -47,46 +44,8 @@ if (import.meta.main) {
     allowPositionals: true,
     options: { plugins: { type: 'string', default: 'none' }, 'trace-sample-ratio': { type: 'string', default: '0.1' } },
   });
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
   const plugins = flags.plugins === 'production' ? productionPlugins(Number(flags['trace-sample-ratio'])) : [];
   const gateway = await createGateway({ client: new KubeClient(loadFile(positionals[0]!)), explorer: false, plugins });
   const server = await gateway.listen(0);
-  let session: Session | undefined;
-
-  process.on('message', async (m: { id: number; cmd: string; file?: string }) => {
-    const reply = (value: unknown) => process.send!({ id: m.id, value });
-    switch (m.cmd) {
-      case 'memory': {
-        for (let i = 0; i < 3; i++) gc();
-        const u = process.memoryUsage();
-        return reply({ heap: u.heapUsed, rss: u.rss });
-      }
-      case 'cpu': {
-        const c = process.cpuUsage();
-        return reply(c.user + c.system);
-      }
-      case 'profile-start':
-        session = new Session();
-        session.connect();
-        await session.post('Profiler.enable');
-        await session.post('Profiler.setSamplingInterval', { interval: 200 });
-        await session.post('Profiler.start');
-        return reply(true);
-      case 'profile-stop': {
-        const { profile } = await session!.post('Profiler.stop');
-        session!.disconnect();
-        writeFileSync(m.file!, JSON.stringify(profile));
-        return reply(true);
-      }
-      case 'heap-snapshot':
-        gc();
-        return reply(v8.writeHeapSnapshot(m.file));
-      case 'stop':
-        await gateway.stop({ timeoutMs: 1000 });
-        reply(true);
-        process.exit(0);
-    }
-  });
-  process.send!({ id: 0, value: { port: (server.address() as { port: number }).port } });
+  answerBenchCommands((server.address() as { port: number }).port, () => gateway.stop({ timeoutMs: 1000 }));
 }

@@ -1,5 +1,8 @@
-// Benchmark (not a test): the request path, in one run on one control plane. Three paths:
+// Benchmark (not a test): the request path, in one run on one control plane. Four paths:
 //   direct      the apiserver, with the client class and agent the gateway uses (JSON parsed);
+//   node proxy  the floor: a plain Node.js HTTP server in its own process that makes the same
+//               single apiserver call with the same client and wraps its answer as GraphQL data,
+//               without GraphQL (scripts/bench-node-proxy.ts): one more Node.js HTTP hop;
 //   crdgate     the gateway without plugins, in its own process (scripts/bench-gateway.ts);
 //   production  the gateway with the production plugins, in its own process;
 // five operations (get by name, list of 100, list of 500, create, merge patch), each sequential
@@ -9,7 +12,8 @@
 //
 //   node scripts/bench-operations.ts [--runs 5] [--requests 1000] [--list-requests 200] [--concurrency 16]
 //                                    [--profile DIR] [--cases get,list100,...] [--corpus DIR] [--no-append]
-//   --profile DIR: a CPU profile of each gateway process over the measured requests of the last run.
+//   --profile DIR: a CPU profile of each gateway process (and of the node proxy) over the measured
+//                  requests of the last run.
 //   --corpus DIR: also install every CRD of the real-CRD corpus in DIR before the gateways start,
 //                 so that they serve (and validate against) a schema of that size.
 //   Case createInline: the create mutation with its values inline in the document (a new document
@@ -48,8 +52,8 @@ const ns = 'bench';
 const writeNs = 'bench-writes';
 const say = (m: string) => console.error(`[bench] ${m}`);
 
-type PathName = 'direct' | 'crdgate' | 'production';
-const pathNames: readonly PathName[] = ['direct', 'crdgate', 'production'];
+type PathName = 'direct' | 'node proxy' | 'crdgate' | 'production';
+const pathNames: readonly PathName[] = ['direct', 'node proxy', 'crdgate', 'production'];
 type Mode = 'sequential' | `concurrency ${number}`;
 const modes: readonly Mode[] = ['sequential', `concurrency ${CONCURRENCY}`];
 
@@ -60,6 +64,8 @@ interface Case {
   run(path: PathName, i: number): Promise<void>;
   /** Untimed, after each batch (writes remove what they created). */
   reset?(): Promise<void>;
+  /** The node proxy cannot answer it (values inline in the document would need a GraphQL parser). */
+  noProxy?: boolean;
 }
 
 interface GatewayProcess {
@@ -68,12 +74,13 @@ interface GatewayProcess {
   ask(cmd: string, extra?: Record<string, unknown>): Promise<unknown>;
 }
 
-async function startGateway(kubeconfig: string, plugins: 'none' | 'production'): Promise<GatewayProcess> {
+async function startGateway(kubeconfig: string, plugins: 'none' | 'production' | 'node proxy'): Promise<GatewayProcess> {
   // Production mode, as bin/crdgate.js sets it: graphql-js and Express take their fast paths. The
   // young generation capped as npm start, the Helm chart and the kustomize base run the gateway.
   // (This process runs the TypeScript sources through Node.js' type stripping, about 28 MiB of RSS
-  // that a built crdgate does not carry.)
-  const child = fork(join(repoRoot, 'scripts', 'bench-gateway.ts'), [kubeconfig, '--plugins', plugins], {
+  // that a built crdgate does not carry.) The node proxy runs with the same settings.
+  const script = plugins === 'node proxy' ? 'bench-node-proxy.ts' : 'bench-gateway.ts';
+  const child = fork(join(repoRoot, 'scripts', script), plugins === 'node proxy' ? [kubeconfig] : [kubeconfig, '--plugins', plugins], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' },
     execArgv: [...process.execArgv, '--max-semi-space-size=16'],
   });
@@ -156,6 +163,7 @@ function cases(direct: KubeClient, graphql: (path: PathName, query: string, vari
         batch++;
         await direct.request('DELETE', writeBase);
       },
+      noProxy: true,
     },
     patch: {
       label: 'merge patch', n: Math.ceil(N / 2),
@@ -253,9 +261,11 @@ try {
   say(`${OBJECTS} CronTabs created in namespace ${ns}`);
   const plain = await startGateway(cluster.info.kubeconfig, 'none');
   const production = await startGateway(cluster.info.kubeconfig, 'production');
-  gateways.push(plain, production);
-  const memory: Memory = { idle: await memoryOf(gateways), loaded: [] };
-  const urls: Record<Exclude<PathName, 'direct'>, string> = { crdgate: plain.url, production: production.url };
+  const proxy = await startGateway(cluster.info.kubeconfig, 'node proxy');
+  gateways.push(plain, production, proxy);
+  const memory: Memory = { idle: await memoryOf(gateways.slice(0, 2)), loaded: [] };
+  const urls: Record<Exclude<PathName, 'direct'>, string> = { 'node proxy': proxy.url, crdgate: plain.url, production: production.url };
+  const processOf: Record<Exclude<PathName, 'direct'>, GatewayProcess> = { 'node proxy': proxy, crdgate: plain, production };
   // Keep-alive to the gateway, like the gateway's own client to the apiserver.
   const agent = new Agent({ connections: CONCURRENCY * 2, keepAliveTimeout: 30_000 });
   const graphql = async (path: PathName, query: string, variables?: Record<string, unknown>) => {
@@ -278,7 +288,8 @@ try {
       for (const mode of modes) {
         // Each run starts with another path, so drift over a run hits every path alike.
         for (const path of pathNames.map((_, k) => pathNames[(k + run) % pathNames.length]!)) {
-          const s = await measure(c, path, mode, path === 'direct' ? undefined : path === 'crdgate' ? plain : production, cluster.info.pid);
+          if (path === 'node proxy' && c.noProxy) continue;
+          const s = await measure(c, path, mode, path === 'direct' ? undefined : processOf[path], cluster.info.pid);
           const key = keyOf(c.label, mode, path);
           results.set(key, [...(results.get(key) ?? []), s]);
         }
@@ -286,11 +297,11 @@ try {
     }
     if (profiling) {
       mkdirSync(flags.profile!, { recursive: true });
-      for (const [name, g] of [['crdgate', plain], ['production', production]] as const) await g.ask('profile-stop', { file: join(flags.profile!, `${name}.cpuprofile`) });
+      for (const [name, g] of [['crdgate', plain], ['production', production], ['node-proxy', proxy]] as const) await g.ask('profile-stop', { file: join(flags.profile!, `${name}.cpuprofile`) });
     }
     say(`run ${run + 1}/${RUNS} done (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   }
-  memory.loaded = await memoryOf(gateways);
+  memory.loaded = await memoryOf(gateways.slice(0, 2));
   const section = report(chosen, results, flags.profile, memory);
   console.log(section);
   if (!flags['no-append']) {
@@ -338,6 +349,7 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
       const of = (p: PathName) => results.get(keyOf(c.label, mode, p))!;
       for (const p of pathNames) {
         const s = of(p);
+        if (!s) continue;
         const cpu = (k: keyof Sample['cpu']) => f(median(s.map((x) => x.cpu[k])));
         rows.push(`| ${c.label} | ${mode} | ${p} | ${s[0]!.n} | ${f(median(s.map((x) => x.p50)))} (${spread(s.map((x) => x.p50))}) | ${f(median(s.map((x) => x.p99)))} | ${f(median(s.map((x) => x.rps)), 0)} (${spread(s.map((x) => x.rps), 0)}) | ${p === 'direct' ? '' : cpu('gateway')} | ${cpu('apiserver')} | ${cpu('client')} |`);
       }
@@ -350,7 +362,14 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
       const plugTput = per((i) => (of('crdgate')[i]!.rps / of('production')[i]!.rps - 1) * 100);
       const plugP50 = per((i) => (of('production')[i]!.p50 / of('crdgate')[i]!.p50 - 1) * 100);
       const plugCpu = per((i) => (of('production')[i]!.cpu.gateway / of('crdgate')[i]!.cpu.gateway - 1) * 100);
-      ratios.push(`| ${c.label} | ${mode} | ${f(median(gwP50))}× (${spread(gwP50)}) | ${f(median(gwTput))}× (${spread(gwTput)}) | ${f(median(prP50))}× (${spread(prP50)}) | ${f(median(prTput))}× (${spread(prTput)}) | ${f(median(plugTput), 1)}% (${spread(plugTput, 1)}) | ${f(median(plugP50), 1)}% (${spread(plugP50, 1)}) | ${f(median(plugCpu), 1)}% (${spread(plugCpu, 1)}) |`);
+      const x = (r: number[]) => `${f(median(r))}× (${spread(r)})`;
+      // The floor: the node proxy against direct, and crdgate against the node proxy (p50, time per request, gateway CPU).
+      const floor = of('node proxy') ? [
+        per((i) => of('node proxy')[i]!.p50 / of('direct')[i]!.p50), per((i) => of('direct')[i]!.rps / of('node proxy')[i]!.rps),
+        per((i) => of('crdgate')[i]!.p50 / of('node proxy')[i]!.p50), per((i) => of('node proxy')[i]!.rps / of('crdgate')[i]!.rps),
+        per((i) => of('crdgate')[i]!.cpu.gateway / of('node proxy')[i]!.cpu.gateway),
+      ].map(x) : ['', '', '', '', ''];
+      ratios.push(`| ${c.label} | ${mode} | ${x(gwP50)} | ${x(gwTput)} | ${x(prP50)} | ${x(prTput)} | ${f(median(plugTput), 1)}% (${spread(plugTput, 1)}) | ${f(median(plugP50), 1)}% (${spread(plugP50, 1)}) | ${f(median(plugCpu), 1)}% (${spread(plugCpu, 1)}) | ${floor.join(' | ')} |`);
     }
   }
   const inline = chosen.some((c) => c.label === 'create') && chosen.some((c) => c.label === 'create, values inline') ? modes.flatMap((mode) => (['crdgate', 'production'] as const).map((p) => {
@@ -358,30 +377,33 @@ function report(chosen: readonly Case[], results: Results, profileDir: string | 
     const r = results.get(keyOf('create, values inline', mode, p))!.map((s, i) => s.rps / withVariables[i]!.rps);
     return `| ${mode} | ${p} | ${f(median(r))}× (${spread(r)}) |`;
   })) : [];
-  const profiles = profileDir ? ['crdgate', 'production'].map((name) => {
+  const profiles = profileDir ? ['crdgate', 'production', 'node-proxy'].map((name) => {
     const s = summarizeProfile(JSON.parse(readFileSync(join(profileDir, `${name}.cpuprofile`), 'utf8')));
     return `CPU profile of the ${name} gateway process over the last run (busy ${f(s.busy * 100, 0)}% of the time); self time:\n\n${s.functions.map(([k, x]) => `- ${f(x * 100, 1)}% ${k}`).join('\n')}\n\nBy package or file:\n\n${s.packages.map(([k, x]) => `- ${f(x * 100, 1)}% ${k}`).join('\n')}\n`;
   }).join('\n') : '';
   return `
-## Operations: direct, crdgate, crdgate with production plugins (${new Date().toISOString().slice(0, 10)})
+## Operations: direct, a plain Node proxy, crdgate, crdgate with production plugins (${new Date().toISOString().slice(0, 10)})
 
 \`node scripts/bench-operations.ts ${process.argv.slice(2).join(' ')}\`; ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}.
 kube-apiserver ${cluster.info.version.split(' ')[1] ?? cluster.info.version} (local control plane, embedded etcd), ${OBJECTS} CronTabs in one namespace${corpusCount ? `; the example CRDs and ${corpusCount} real CRDs of the corpus installed and served` : ''}. Direct: KubeClient (the gateway's
-client class and agent), JSON parsed. crdgate: the gateway in its own process without plugins; production: with metrics, tracing of 10%
+client class and agent), JSON parsed. Node proxy: the floor, a plain Node.js HTTP server in its own process making the same apiserver
+call with the same client and answering its JSON as \`{"data":{...}}\` without GraphQL (scripts/bench-node-proxy.ts; not for values
+inline). crdgate: the gateway in its own process without plugins; production: with metrics, tracing of 10%
 of the requests, request logs, APQ, query limits and rate limits (scripts/bench-gateway.ts). GraphQL POST over HTTP keep-alive with
 variables, selecting apiVersion, kind, metadata (name, namespace, uid, resourceVersion, generation, labels, creationTimestamp) and
 spec. Warm-up ${WARMUP} requests per batch. Median of ${RUNS} runs, lowest–highest in brackets. CPU ms/req: CPU time (user + system) of
-the gateway process, the control plane process (apiserver and etcd, 10 ms ticks) and the load generator over the batch, per request;
+the gateway (or node proxy) process, the control plane process (apiserver and etcd, 10 ms ticks) and the load generator over the batch, per request;
 steadier than latency on a shared machine.
 
 | request | mode | path | requests/run | p50 ms | p99 ms | req/s | CPU ms/req: gateway | apiserver | client |
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-Ratios (median of the per-run ratios; targets: get ≤ 1.2×, list ≤ 1.3× in p50 and time per request; plugins ≤ 5%):
+Ratios (median of the per-run ratios; targets: get ≤ 1.2×, list ≤ 1.3× in p50 and time per request; plugins ≤ 5%; the last five
+columns: the node proxy against direct, and crdgate against the node proxy, the floor of any Node.js gateway):
 
-| request | mode | crdgate/direct p50 | crdgate/direct time/req | production/direct p50 | production/direct time/req | plugins: throughput cost | plugins: p50 cost | plugins: gateway CPU cost |
-| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| request | mode | crdgate/direct p50 | crdgate/direct time/req | production/direct p50 | production/direct time/req | plugins: throughput cost | plugins: p50 cost | plugins: gateway CPU cost | proxy/direct p50 | proxy/direct time/req | crdgate/proxy p50 | crdgate/proxy time/req | crdgate/proxy CPU |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ratios.join('\n')}
 ${inline.length ? `\nCreate with the values inline in the document (a new document each request) against the same with variables, gateway throughput (target ≥ 0.9×):\n\n| mode | path | inline/variables req/s |\n| --- | --- | ---: |\n${inline.join('\n')}\n` : ''}
 Memory of each gateway process (MiB, after a full GC): idle after start (the CRDs served, no request yet), and after all runs.
