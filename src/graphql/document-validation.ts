@@ -13,12 +13,13 @@
 // variables it uses: for a document without any variable (values inline) they are left out.
 import {
   assertValidSchema, BREAK, getEnterLeaveForKind, GraphQLError, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
-  introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, specifiedRules, specifiedScalarTypes, TypeInfo,
-  ValidationContext, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
-  type ASTNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
+  introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
+  ValidationContext, ValuesOfCorrectTypeRule, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
+  type ASTNode, type SelectionNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
 import { QueryDocumentKeys } from 'graphql/language/ast.js';
 import { validationAbortedError } from 'graphql/validation/validationAbortedError.js';
+import { LRUCache } from 'lru-cache';
 
 const standardTypeNames = new Set([...specifiedScalarTypes, ...introspectionTypes].map((t) => t.name));
 
@@ -218,22 +219,159 @@ function validateWith(schema: GraphQLSchema, document: DocumentNode, rule: Valid
 const MAX_ERRORS = 100;
 
 /**
+ * The rules whose errors depend on the literal values of a document, not only on its shape (see
+ * shapeKey): each literal is checked against its input type, and same-named fields must have equal
+ * arguments. Every other rule here reports the same for two documents of one shape; so do the
+ * extra rules marked with markShapeOnly. An extra rule not marked is counted with these.
+ */
+const valueRules: ReadonlySet<ValidationRule> = new Set([ValuesOfCorrectTypeRule, OverlappingFieldsCanBeMergedRule]);
+const shapeOnlyRules = new WeakSet<ValidationRule>(documentRules.filter((rule) => !valueRules.has(rule)));
+
+/**
+ * Marks a rule as reporting only about a document's shape: the same errors for two documents that
+ * differ only in their string, number and enum literals (it never reads those values).
+ */
+export function markShapeOnly<R extends ValidationRule>(rule: R): R {
+  shapeOnlyRules.add(rule);
+  return rule;
+}
+
+/** What marks an abstracted literal in a shape key: a lone surrogate, which no valid source has outside a string. */
+const marks = ['\uD800I', '\uD800F', '\uD800S', '\uD800E'];
+const markOf: Partial<Record<string, number>> = { [Kind.INT]: 0, [Kind.FLOAT]: 1, [Kind.STRING]: 2, [Kind.ENUM]: 3 };
+
+/** A document's shape: its key, and whether it has pairs of fields the overlap rule compares. */
+export interface DocumentShape {
+  readonly key: string;
+  readonly overlaps: boolean;
+}
+
+/**
+ * The shape of a parsed document: its source with every string, number and enum literal replaced
+ * by a mark of its kind. Two documents of one key differ only in those values; names, aliases,
+ * arguments, input object fields, lists, null, booleans, variables, fragments, directives,
+ * comments and spacing are all in the key. `overlaps` is false when no two fields can be compared
+ * by OverlappingFieldsCanBeMergedRule (no fragments, and no response name twice in a selection
+ * set): that rule then reports nothing, whatever the values. Undefined for a document without
+ * locations and for subscriptions (their validation evaluates @skip/@include literals).
+ */
+export function shapeOf(document: DocumentNode): DocumentShape | undefined {
+  const source = document.loc?.source.body;
+  if (source === undefined) return undefined;
+  const spans: number[] = [];
+  let overlaps = false;
+  const stack: unknown[] = [document];
+  while (stack.length) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push(item);
+      continue;
+    }
+    const node = value as ASTNode;
+    const kind = node.kind;
+    const mark = markOf[kind];
+    if (mark !== undefined) {
+      if (!node.loc) return undefined;
+      spans.push(node.loc.start, node.loc.end, mark);
+      continue;
+    }
+    if (kind === Kind.OPERATION_DEFINITION && node.operation === 'subscription') return undefined;
+    if (kind === Kind.FRAGMENT_SPREAD || kind === Kind.INLINE_FRAGMENT) overlaps = true;
+    else if (kind === Kind.SELECTION_SET && !overlaps && node.selections.length > 1) overlaps = repeatsResponseName(node.selections);
+    for (const key in node) {
+      if (key === 'loc') continue;
+      const child = (node as unknown as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  if (spans.length === 0) return { key: source, overlaps };
+  // Literals never nest: in source order, each span is replaced by its mark.
+  const order: number[] = [];
+  for (let i = 0; i < spans.length; i += 3) order.push(i);
+  order.sort((x, y) => spans[x]! - spans[y]!);
+  let key = '';
+  let at = 0;
+  for (const i of order) {
+    key += source.slice(at, spans[i]!) + marks[spans[i + 2]!]!;
+    at = spans[i + 1]!;
+  }
+  return { key: key + source.slice(at), overlaps };
+}
+
+function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
+  const names = new Set<string>();
+  for (const selection of selections) {
+    if (selection.kind !== Kind.FIELD) return true;
+    const name = (selection.alias ?? selection.name).value;
+    if (names.has(name)) return true;
+    names.add(name);
+  }
+  return false;
+}
+
+export interface ValidatedDocumentsOptions extends DocumentValidationOptions {
+  /** Bound of the remembered shapes, in characters of their keys (per schema). */
+  readonly maxShapeChars?: number;
+}
+
+/** A shape longer than this is not remembered. */
+const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
+
+/**
  * The validation result of each document against each schema, remembered as long as both are in
- * use (a document is parsed once per schema and kept by the transport's document cache).
+ * use (a document is parsed once per schema and kept by the transport's document cache); and the
+ * shapes of documents found valid: a new document of a known valid shape (a client that writes
+ * its values inline) is validated by the rules that read values only. Its errors are those of a
+ * full validation: the other rules reported nothing for the shape, and report the same for every
+ * document of it.
  */
 export class ValidatedDocuments {
   private readonly results = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, true>>();
   private readonly options: DocumentValidationOptions;
+  private readonly maxShapeChars: number;
+  /** The rules a document of a known shape is validated by, with and without the overlap rule. */
+  private readonly valueRule: ValidationRule;
+  private readonly valueRuleWithOverlaps: ValidationRule;
+  private hits = 0;
 
-  constructor(options: DocumentValidationOptions = {}) {
+  constructor(options: ValidatedDocumentsOptions = {}) {
     this.options = options;
+    this.maxShapeChars = options.maxShapeChars ?? 256 * 1024;
+    const all = [...documentRules, ...(options.rules ?? [])];
+    const byValue = all.filter((rule) => !shapeOnlyRules.has(rule));
+    this.valueRuleWithOverlaps = rulesInParallel(byValue);
+    const withoutOverlaps = byValue.filter((rule) => rule !== OverlappingFieldsCanBeMergedRule);
+    this.valueRule = rulesInParallel(withoutOverlaps);
   }
 
   errors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
     let perSchema = this.results.get(schema);
     if (!perSchema) this.results.set(schema, (perSchema = new WeakMap()));
     let errors = perSchema.get(document);
-    if (!errors) perSchema.set(document, (errors = validateDocument(schema, document, this.options)));
+    if (!errors) perSchema.set(document, (errors = this.validate(schema, document)));
+    return errors;
+  }
+
+  /** How many documents were validated by the rules that read values only (for tests and diagnostics). */
+  get shapeHits(): number {
+    return this.hits;
+  }
+
+  private validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+    const shape = shapeOf(document);
+    if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return validateDocument(schema, document, this.options);
+    let shapes = this.shapes.get(schema);
+    if (shapes?.has(shape.key)) {
+      this.hits++;
+      const rule = shape.overlaps ? this.valueRuleWithOverlaps : this.valueRule;
+      return validateWith(schema, document, rule, this.options.hideSuggestions ?? false);
+    }
+    const errors = validateDocument(schema, document, this.options);
+    if (errors.length === 0) {
+      if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
+      shapes.set(shape.key, true);
+    }
     return errors;
   }
 }
