@@ -12,12 +12,13 @@
 // of that kind is visited. And three rules walk each operation a second time to find the
 // variables it uses: for a document without any variable (values inline) they are left out.
 import {
-  assertValidSchema, BREAK, getEnterLeaveForKind, GraphQLError, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
+  assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, GraphQLError, isEnumType, isLeafType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
   introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
   ValidationContext, ValuesOfCorrectTypeRule, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
-  type ASTNode, type SelectionNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
+  type ASTNode, type EnumValueNode, type FloatValueNode, type GraphQLInputType, type IntValueNode, type SelectionNode, type StringValueNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
 import { QueryDocumentKeys } from 'graphql/language/ast.js';
+import { printForError } from 'graphql/language/printer.js';
 import { validationAbortedError } from 'graphql/validation/validationAbortedError.js';
 import { LRUCache } from 'lru-cache';
 
@@ -240,9 +241,13 @@ export function markShapeOnly<R extends ValidationRule>(rule: R): R {
 const marks = ['\uD800I', '\uD800F', '\uD800S', '\uD800E'];
 const markOf: Partial<Record<string, number>> = { [Kind.INT]: 0, [Kind.FLOAT]: 1, [Kind.STRING]: 2, [Kind.ENUM]: 3 };
 
-/** A document's shape: its key, and whether it has pairs of fields the overlap rule compares. */
+/** A literal whose value is not part of a document's shape. */
+type ShapeLiteral = IntValueNode | FloatValueNode | StringValueNode | EnumValueNode;
+
+/** A document's shape: its key, its abstracted literals in source order, and whether it has pairs of fields the overlap rule compares. */
 export interface DocumentShape {
   readonly key: string;
+  readonly literals: readonly ShapeLiteral[];
   readonly overlaps: boolean;
 }
 
@@ -258,7 +263,7 @@ export interface DocumentShape {
 export function shapeOf(document: DocumentNode): DocumentShape | undefined {
   const source = document.loc?.source.body;
   if (source === undefined) return undefined;
-  const spans: number[] = [];
+  const literals: ShapeLiteral[] = [];
   let overlaps = false;
   const stack: unknown[] = [document];
   while (stack.length) {
@@ -269,10 +274,9 @@ export function shapeOf(document: DocumentNode): DocumentShape | undefined {
     }
     const node = value as ASTNode;
     const kind = node.kind;
-    const mark = markOf[kind];
-    if (mark !== undefined) {
+    if (markOf[kind] !== undefined) {
       if (!node.loc) return undefined;
-      spans.push(node.loc.start, node.loc.end, mark);
+      literals.push(node as ShapeLiteral);
       continue;
     }
     if (kind === Kind.OPERATION_DEFINITION && node.operation === 'subscription') return undefined;
@@ -284,18 +288,16 @@ export function shapeOf(document: DocumentNode): DocumentShape | undefined {
       if (typeof child === 'object' && child !== null) stack.push(child);
     }
   }
-  if (spans.length === 0) return { key: source, overlaps };
-  // Literals never nest: in source order, each span is replaced by its mark.
-  const order: number[] = [];
-  for (let i = 0; i < spans.length; i += 3) order.push(i);
-  order.sort((x, y) => spans[x]! - spans[y]!);
+  if (literals.length === 0) return { key: source, literals, overlaps };
+  // Literals never nest: in source order, each one's text is replaced by its mark.
+  literals.sort((x, y) => x.loc!.start - y.loc!.start);
   let key = '';
   let at = 0;
-  for (const i of order) {
-    key += source.slice(at, spans[i]!) + marks[spans[i + 2]!]!;
-    at = spans[i + 1]!;
+  for (const literal of literals) {
+    key += source.slice(at, literal.loc!.start) + marks[markOf[literal.kind]!];
+    at = literal.loc!.end;
   }
-  return { key: key + source.slice(at), overlaps };
+  return { key: key + source.slice(at), literals, overlaps };
 }
 
 function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
@@ -307,6 +309,69 @@ function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
     names.add(name);
   }
   return false;
+}
+
+/**
+ * The input type at each literal of a document, in source order, as ValuesOfCorrectTypeRule finds
+ * them (validation's walk with TypeInfo); undefined when a literal has none or the walk meets the
+ * literals in another order than the source's.
+ */
+function literalTypes(schema: GraphQLSchema, document: DocumentNode, literals: readonly ShapeLiteral[]): GraphQLInputType[] | undefined {
+  const typeInfo = new TypeInfo(schema);
+  const types: GraphQLInputType[] = [];
+  let inOrder = true;
+  visit(document, visitWithTypeInfo(typeInfo, {
+    enter(node) {
+      if (markOf[node.kind] === undefined) return;
+      const type = typeInfo.getInputType();
+      if (!type || literals[types.length] !== node) inOrder = false;
+      else types.push(type);
+    },
+  }), keysToValidate as unknown as typeof QueryDocumentKeys);
+  return inOrder && types.length === literals.length ? types : undefined;
+}
+
+/**
+ * What ValuesOfCorrectTypeRule reports for a string, number or enum literal at a place of this
+ * input type (graphql-js 16's isValidValueNode): the same messages, nodes and original errors.
+ */
+function literalError(node: ShapeLiteral, locationType: GraphQLInputType, hideSuggestions: boolean): GraphQLError | undefined {
+  const type = getNamedType(locationType);
+  if (!isLeafType(type)) return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}.`, { nodes: node });
+  try {
+    const parsed: unknown = isEnumType(type)
+      ? (type.parseLiteral as (node: ShapeLiteral, variables: undefined, hideSuggestions: boolean) => unknown)(node, undefined, hideSuggestions)
+      : type.parseLiteral(node, undefined);
+    if (parsed === undefined) return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}.`, { nodes: node });
+  } catch (error) {
+    if (error instanceof GraphQLError) return error;
+    return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}; ${(error as Error).message}`, { nodes: node, originalError: error as Error });
+  }
+  return undefined;
+}
+
+/** The errors of ValuesOfCorrectTypeRule alone for the literals of a document of a known valid shape, as validate() ends them. */
+function literalErrors(literals: readonly ShapeLiteral[], types: readonly GraphQLInputType[], hideSuggestions: boolean): GraphQLError[] {
+  const errors: GraphQLError[] = [];
+  for (let i = 0; i < literals.length; i++) {
+    const error = literalError(literals[i]!, types[i]!, hideSuggestions);
+    if (!error) continue;
+    if (errors.length >= MAX_ERRORS) {
+      errors.push(new GraphQLError('Too many validation errors, error limit reached. Validation aborted.'));
+      break;
+    }
+    errors.push(error);
+  }
+  return errors;
+}
+
+/**
+ * A shape found valid. `literalTypes`, when the only rule that reads values is
+ * ValuesOfCorrectTypeRule and no two fields can be compared for merging: the input type at each
+ * literal, so that a document of the shape is checked literal by literal, without a walk.
+ */
+interface ValidShape {
+  readonly literalTypes: readonly GraphQLInputType[] | undefined;
 }
 
 export interface ValidatedDocumentsOptions extends DocumentValidationOptions {
@@ -327,13 +392,16 @@ const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
  */
 export class ValidatedDocuments {
   private readonly results = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
-  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, true>>();
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, ValidShape>>();
   private readonly options: DocumentValidationOptions;
   private readonly maxShapeChars: number;
   /** The rules a document of a known shape is validated by, with and without the overlap rule. */
   private readonly valueRule: ValidationRule;
   private readonly valueRuleWithOverlaps: ValidationRule;
+  /** True when ValuesOfCorrectTypeRule and the overlap rule are the only rules that read values. */
+  private readonly literalsAlone: boolean;
   private hits = 0;
+  private literalHits = 0;
 
   constructor(options: ValidatedDocumentsOptions = {}) {
     this.options = options;
@@ -343,6 +411,7 @@ export class ValidatedDocuments {
     this.valueRuleWithOverlaps = rulesInParallel(byValue);
     const withoutOverlaps = byValue.filter((rule) => rule !== OverlappingFieldsCanBeMergedRule);
     this.valueRule = rulesInParallel(withoutOverlaps);
+    this.literalsAlone = withoutOverlaps.length === 1 && withoutOverlaps[0] === ValuesOfCorrectTypeRule;
   }
 
   errors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
@@ -358,19 +427,30 @@ export class ValidatedDocuments {
     return this.hits;
   }
 
+  /** How many of those were checked literal by literal, without a walk (for tests and diagnostics). */
+  get literalShapeHits(): number {
+    return this.literalHits;
+  }
+
   private validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
     const shape = shapeOf(document);
     if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return validateDocument(schema, document, this.options);
     let shapes = this.shapes.get(schema);
-    if (shapes?.has(shape.key)) {
+    const known = shapes?.get(shape.key);
+    const hideSuggestions = this.options.hideSuggestions ?? false;
+    if (known) {
       this.hits++;
-      const rule = shape.overlaps ? this.valueRuleWithOverlaps : this.valueRule;
-      return validateWith(schema, document, rule, this.options.hideSuggestions ?? false);
+      if (known.literalTypes && !shape.overlaps) {
+        this.literalHits++;
+        return literalErrors(shape.literals, known.literalTypes, hideSuggestions);
+      }
+      return validateWith(schema, document, shape.overlaps ? this.valueRuleWithOverlaps : this.valueRule, hideSuggestions);
     }
     const errors = validateDocument(schema, document, this.options);
     if (errors.length === 0) {
       if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
-      shapes.set(shape.key, true);
+      const types = this.literalsAlone && !shape.overlaps ? literalTypes(schema, document, shape.literals) : undefined;
+      shapes.set(shape.key, { literalTypes: types });
     }
     return errors;
   }
