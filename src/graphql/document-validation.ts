@@ -300,6 +300,15 @@ export function shapeOf(document: DocumentNode): DocumentShape | undefined {
   return { key: key + source.slice(at), literals, overlaps };
 }
 
+const shapesOfDocuments = new WeakMap<DocumentNode, DocumentShape | null>();
+
+/** shapeOf, computed once per parsed document (validation and execution both ask for it). */
+export function documentShape(document: DocumentNode): DocumentShape | undefined {
+  let shape = shapesOfDocuments.get(document);
+  if (shape === undefined) shapesOfDocuments.set(document, (shape = shapeOf(document) ?? null));
+  return shape ?? undefined;
+}
+
 function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
   const names = new Set<string>();
   for (const selection of selections) {
@@ -380,7 +389,7 @@ export interface ValidatedDocumentsOptions extends DocumentValidationOptions {
 }
 
 /** A shape longer than this is not remembered. */
-const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
+export const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
 
 /**
  * The validation result of each document against each schema, remembered as long as both are in
@@ -433,7 +442,7 @@ export class ValidatedDocuments {
   }
 
   private validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-    const shape = shapeOf(document);
+    const shape = documentShape(document);
     if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return validateDocument(schema, document, this.options);
     let shapes = this.shapes.get(schema);
     const known = shapes?.get(shape.key);
