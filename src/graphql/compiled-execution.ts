@@ -14,7 +14,7 @@ import {
 } from 'graphql';
 import { inspect } from 'graphql/jsutils/inspect.js';
 import { LRUCache } from 'lru-cache';
-import { documentShape, MAX_SHAPE_ENTRY_CHARS } from './document-validation.ts';
+import { DEFAULT_SHAPE_CHARS, documentShape, MAX_SHAPE_ENTRY_CHARS } from './document-validation.ts';
 
 const readsSourceOnly = Symbol('crdgate.readsSourceOnly');
 
@@ -77,7 +77,7 @@ export class PlannedExecution {
   private shapePlans = 0;
 
   constructor(options: { maxShapeChars?: number } = {}) {
-    this.maxShapeChars = options.maxShapeChars ?? 256 * 1024;
+    this.maxShapeChars = options.maxShapeChars ?? DEFAULT_SHAPE_CHARS;
   }
 
   /** How many new documents were planned because their shape was executed before (for tests and diagnostics). */

@@ -384,12 +384,19 @@ interface ValidShape {
 }
 
 export interface ValidatedDocumentsOptions extends DocumentValidationOptions {
-  /** Bound of the remembered shapes, in characters of their keys (per schema). */
+  /** Bound of the remembered shapes, in characters of their keys, per schema (default DEFAULT_SHAPE_CHARS). */
   readonly maxShapeChars?: number;
 }
 
 /** A shape longer than this is not remembered. */
 export const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
+
+/**
+ * The default bound of the shapes remembered per schema, in characters of their keys: ~150 shapes
+ * of a 400-character mutation. Each tenant's schema view has its own, so the bound is kept small:
+ * 100 tenants' views that each see that many distinct shapes keep ~6 M characters of keys.
+ */
+export const DEFAULT_SHAPE_CHARS = 64 * 1024;
 
 /**
  * The validation result of each document against each schema, remembered as long as both are in
@@ -414,7 +421,7 @@ export class ValidatedDocuments {
 
   constructor(options: ValidatedDocumentsOptions = {}) {
     this.options = options;
-    this.maxShapeChars = options.maxShapeChars ?? 256 * 1024;
+    this.maxShapeChars = options.maxShapeChars ?? DEFAULT_SHAPE_CHARS;
     const all = [...documentRules, ...(options.rules ?? [])];
     const byValue = all.filter((rule) => !shapeOnlyRules.has(rule));
     this.valueRuleWithOverlaps = rulesInParallel(byValue);

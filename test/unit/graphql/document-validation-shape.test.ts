@@ -227,6 +227,16 @@ describe('validation of documents by their shape', () => {
     assert.equal(marked.errors(schema, parse('{ a(s: "secret") }')).length, 0);
   });
 
+  it('remembers shapes up to its bound in characters, the least recently used first out', () => {
+    const validated = new ValidatedDocuments({ maxShapeChars: 100 });
+    const shapes = Array.from({ length: 10 }, (_, i) => (x: number) => `{ f${i}: a(x: ${x}) }`);
+    for (const shape of shapes) validated.errors(schema, parse(shape(1)));
+    validated.errors(schema, parse(shapes[9]!(2)));
+    assert.equal(validated.shapeHits, 1);
+    validated.errors(schema, parse(shapes[0]!(2)));
+    assert.equal(validated.shapeHits, 1, 'the first shape was let go');
+  });
+
   it('keeps the shapes of each schema apart', () => {
     const other = buildSchema('type Query { a(x: Boolean): String }');
     const validated = new ValidatedDocuments();
