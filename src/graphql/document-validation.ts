@@ -11,6 +11,11 @@
 // parallel through an equivalent that looks up the rules' handlers of a kind when the first node
 // of that kind is visited. And three rules walk each operation a second time to find the
 // variables it uses: for a document without any variable (values inline) they are left out.
+//
+// Clients that write their values inline send a new document with every request, almost always of
+// a shape seen before: the same text but for its string, number and enum literals. Only two rules
+// read those values; a document of a shape found valid before is checked by them alone, in the
+// gateway's case literal by literal (ValidatedDocuments).
 import {
   assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, GraphQLError, isEnumType, isLeafType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
   introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
@@ -221,7 +226,7 @@ const MAX_ERRORS = 100;
 
 /**
  * The rules whose errors depend on the literal values of a document, not only on its shape (see
- * shapeKey): each literal is checked against its input type, and same-named fields must have equal
+ * shapeOf): each literal is checked against its input type, and same-named fields must have equal
  * arguments. Every other rule here reports the same for two documents of one shape; so do the
  * extra rules marked with markShapeOnly. An extra rule not marked is counted with these.
  */
