@@ -13,6 +13,8 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { inspect } from 'graphql/jsutils/inspect.js';
+import { LRUCache } from 'lru-cache';
+import { DEFAULT_SHAPE_CHARS, documentShape, MAX_SHAPE_ENTRY_CHARS } from './document-validation.ts';
 
 const readsSourceOnly = Symbol('crdgate.readsSourceOnly');
 
@@ -60,11 +62,28 @@ class NotPlanned extends Error {}
 /**
  * graphql-js' execute, with the operations a plan covers executed from their plan. A document is
  * planned the second time it is executed against a schema (sources sent again keep their parsed
- * document), so a document seen once costs no more than before.
+ * document), so a document seen once costs no more than before; and so is a new document the
+ * second time its shape is executed (a client writing its values inline sends a new document of
+ * the same shape each time). Whether an operation is planned depends on its shape only (values
+ * are read by graphql-js' own functions at execution); each plan is made from its own document,
+ * so its nodes, arguments and locations are that document's.
  */
 export class PlannedExecution {
   private readonly plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, OperationPlan | null>>>();
   private readonly seen = new WeakMap<GraphQLSchema, WeakSet<DocumentNode>>();
+  /** Per schema and shape key, by operation name: planned (true), not planned (false), executed once (null). */
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, Map<string, boolean | null>>>();
+  private readonly maxShapeChars: number;
+  private shapePlans = 0;
+
+  constructor(options: { maxShapeChars?: number } = {}) {
+    this.maxShapeChars = options.maxShapeChars ?? DEFAULT_SHAPE_CHARS;
+  }
+
+  /** How many new documents were planned because their shape was executed before (for tests and diagnostics). */
+  get plannedByShape(): number {
+    return this.shapePlans;
+  }
 
   execute(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
     const variables = args.variableValues;
@@ -80,16 +99,36 @@ export class PlannedExecution {
     if (known !== undefined) return known;
     let seen = this.seen.get(schema);
     if (!seen) this.seen.set(schema, (seen = new WeakSet()));
+    let byShape: Map<string, boolean | null> | undefined;
     if (!seen.has(document)) {
       seen.add(document);
-      return null;
+      byShape = this.shapeOf(schema, document);
+      const before = byShape?.get(operationName ?? '');
+      if (before === undefined) {
+        byShape?.set(operationName ?? '', null);
+        return null;
+      }
+      if (before === false) return null;
     }
     if (!bySchema) this.plans.set(schema, (bySchema = new WeakMap()));
     let byName = bySchema.get(document);
     if (!byName) bySchema.set(document, (byName = new Map()));
     const plan = planOperation(schema, document, operationName);
     byName.set(operationName ?? '', plan);
+    (byShape ?? this.shapeOf(schema, document))?.set(operationName ?? '', plan !== null);
+    if (byShape && plan) this.shapePlans++;
     return plan;
+  }
+
+  /** What is known of the document's shape's operations (undefined: a document without a shape). */
+  private shapeOf(schema: GraphQLSchema, document: DocumentNode): Map<string, boolean | null> | undefined {
+    const shape = documentShape(document);
+    if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return undefined;
+    let shapes = this.shapes.get(schema);
+    if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
+    let byName = shapes.get(shape.key);
+    if (!byName) shapes.set(shape.key, (byName = new Map()));
+    return byName;
   }
 }
 

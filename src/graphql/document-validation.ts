@@ -11,14 +11,21 @@
 // parallel through an equivalent that looks up the rules' handlers of a kind when the first node
 // of that kind is visited. And three rules walk each operation a second time to find the
 // variables it uses: for a document without any variable (values inline) they are left out.
+//
+// Clients that write their values inline send a new document with every request, almost always of
+// a shape seen before: the same text but for its string, number and enum literals. Only two rules
+// read those values; a document of a shape found valid before is checked by them alone, in the
+// gateway's case literal by literal (ValidatedDocuments).
 import {
-  assertValidSchema, BREAK, getEnterLeaveForKind, GraphQLError, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
-  introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, specifiedRules, specifiedScalarTypes, TypeInfo,
-  ValidationContext, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
-  type ASTNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
+  assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, GraphQLError, isEnumType, isLeafType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
+  introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
+  ValidationContext, ValuesOfCorrectTypeRule, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
+  type ASTNode, type EnumValueNode, type FloatValueNode, type GraphQLInputType, type IntValueNode, type SelectionNode, type StringValueNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
 import { QueryDocumentKeys } from 'graphql/language/ast.js';
+import { printForError } from 'graphql/language/printer.js';
 import { validationAbortedError } from 'graphql/validation/validationAbortedError.js';
+import { LRUCache } from 'lru-cache';
 
 const standardTypeNames = new Set([...specifiedScalarTypes, ...introspectionTypes].map((t) => t.name));
 
@@ -218,22 +225,254 @@ function validateWith(schema: GraphQLSchema, document: DocumentNode, rule: Valid
 const MAX_ERRORS = 100;
 
 /**
+ * The rules whose errors depend on the literal values of a document, not only on its shape (see
+ * shapeOf): each literal is checked against its input type, and same-named fields must have equal
+ * arguments. Every other rule here reports the same for two documents of one shape; so do the
+ * extra rules marked with markShapeOnly. An extra rule not marked is counted with these.
+ */
+const valueRules: ReadonlySet<ValidationRule> = new Set([ValuesOfCorrectTypeRule, OverlappingFieldsCanBeMergedRule]);
+const shapeOnlyRules = new WeakSet<ValidationRule>(documentRules.filter((rule) => !valueRules.has(rule)));
+
+/**
+ * Marks a rule as reporting only about a document's shape: the same errors for two documents that
+ * differ only in their string, number and enum literals (it never reads those values).
+ */
+export function markShapeOnly<R extends ValidationRule>(rule: R): R {
+  shapeOnlyRules.add(rule);
+  return rule;
+}
+
+/** What marks an abstracted literal in a shape key: a lone surrogate, which no valid source has outside a string. */
+const marks = ['\uD800I', '\uD800F', '\uD800S', '\uD800E'];
+const markOf: Partial<Record<string, number>> = { [Kind.INT]: 0, [Kind.FLOAT]: 1, [Kind.STRING]: 2, [Kind.ENUM]: 3 };
+
+/** A literal whose value is not part of a document's shape. */
+type ShapeLiteral = IntValueNode | FloatValueNode | StringValueNode | EnumValueNode;
+
+/** A document's shape: its key, its abstracted literals in source order, and whether it has pairs of fields the overlap rule compares. */
+export interface DocumentShape {
+  readonly key: string;
+  readonly literals: readonly ShapeLiteral[];
+  readonly overlaps: boolean;
+}
+
+/**
+ * The shape of a parsed document: its source with every string, number and enum literal replaced
+ * by a mark of its kind. Two documents of one key differ only in those values; names, aliases,
+ * arguments, input object fields, lists, null, booleans, variables, fragments, directives,
+ * comments and spacing are all in the key. `overlaps` is false when no two fields can be compared
+ * by OverlappingFieldsCanBeMergedRule (no fragments, and no response name twice in a selection
+ * set): that rule then reports nothing, whatever the values. Undefined for a document without
+ * locations and for subscriptions (their validation evaluates @skip/@include literals).
+ */
+export function shapeOf(document: DocumentNode): DocumentShape | undefined {
+  const source = document.loc?.source.body;
+  if (source === undefined) return undefined;
+  const literals: ShapeLiteral[] = [];
+  let overlaps = false;
+  const stack: unknown[] = [document];
+  while (stack.length) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push(item);
+      continue;
+    }
+    const node = value as ASTNode;
+    const kind = node.kind;
+    if (markOf[kind] !== undefined) {
+      if (!node.loc) return undefined;
+      literals.push(node as ShapeLiteral);
+      continue;
+    }
+    if (kind === Kind.OPERATION_DEFINITION && node.operation === 'subscription') return undefined;
+    if (kind === Kind.FRAGMENT_SPREAD || kind === Kind.INLINE_FRAGMENT) overlaps = true;
+    else if (kind === Kind.SELECTION_SET && !overlaps && node.selections.length > 1) overlaps = repeatsResponseName(node.selections);
+    for (const key in node) {
+      if (key === 'loc') continue;
+      const child = (node as unknown as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  if (literals.length === 0) return { key: source, literals, overlaps };
+  // Literals never nest: in source order, each one's text is replaced by its mark.
+  literals.sort((x, y) => x.loc!.start - y.loc!.start);
+  let key = '';
+  let at = 0;
+  for (const literal of literals) {
+    key += source.slice(at, literal.loc!.start) + marks[markOf[literal.kind]!];
+    at = literal.loc!.end;
+  }
+  return { key: key + source.slice(at), literals, overlaps };
+}
+
+const shapesOfDocuments = new WeakMap<DocumentNode, DocumentShape | null>();
+
+/** shapeOf, computed once per parsed document (validation and execution both ask for it). */
+export function documentShape(document: DocumentNode): DocumentShape | undefined {
+  let shape = shapesOfDocuments.get(document);
+  if (shape === undefined) shapesOfDocuments.set(document, (shape = shapeOf(document) ?? null));
+  return shape ?? undefined;
+}
+
+function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
+  const names = new Set<string>();
+  for (const selection of selections) {
+    if (selection.kind !== Kind.FIELD) return true;
+    const name = (selection.alias ?? selection.name).value;
+    if (names.has(name)) return true;
+    names.add(name);
+  }
+  return false;
+}
+
+/**
+ * The input type at each literal of a document, in source order, as ValuesOfCorrectTypeRule finds
+ * them (validation's walk with TypeInfo); undefined when a literal has none or the walk meets the
+ * literals in another order than the source's.
+ */
+function literalTypes(schema: GraphQLSchema, document: DocumentNode, literals: readonly ShapeLiteral[]): GraphQLInputType[] | undefined {
+  const typeInfo = new TypeInfo(schema);
+  const types: GraphQLInputType[] = [];
+  let inOrder = true;
+  visit(document, visitWithTypeInfo(typeInfo, {
+    enter(node) {
+      if (markOf[node.kind] === undefined) return;
+      const type = typeInfo.getInputType();
+      if (!type || literals[types.length] !== node) inOrder = false;
+      else types.push(type);
+    },
+  }), keysToValidate as unknown as typeof QueryDocumentKeys);
+  return inOrder && types.length === literals.length ? types : undefined;
+}
+
+/**
+ * What ValuesOfCorrectTypeRule reports for a string, number or enum literal at a place of this
+ * input type (graphql-js 16's isValidValueNode): the same messages, nodes and original errors.
+ */
+function literalError(node: ShapeLiteral, locationType: GraphQLInputType, hideSuggestions: boolean): GraphQLError | undefined {
+  const type = getNamedType(locationType);
+  if (!isLeafType(type)) return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}.`, { nodes: node });
+  try {
+    const parsed: unknown = isEnumType(type)
+      ? (type.parseLiteral as (node: ShapeLiteral, variables: undefined, hideSuggestions: boolean) => unknown)(node, undefined, hideSuggestions)
+      : type.parseLiteral(node, undefined);
+    if (parsed === undefined) return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}.`, { nodes: node });
+  } catch (error) {
+    if (error instanceof GraphQLError) return error;
+    return new GraphQLError(`Expected value of type "${String(locationType)}", found ${printForError(node)}; ${(error as Error).message}`, { nodes: node, originalError: error as Error });
+  }
+  return undefined;
+}
+
+/** The errors of ValuesOfCorrectTypeRule alone for the literals of a document of a known valid shape, as validate() ends them. */
+function literalErrors(literals: readonly ShapeLiteral[], types: readonly GraphQLInputType[], hideSuggestions: boolean): GraphQLError[] {
+  const errors: GraphQLError[] = [];
+  for (let i = 0; i < literals.length; i++) {
+    const error = literalError(literals[i]!, types[i]!, hideSuggestions);
+    if (!error) continue;
+    if (errors.length >= MAX_ERRORS) {
+      errors.push(new GraphQLError('Too many validation errors, error limit reached. Validation aborted.'));
+      break;
+    }
+    errors.push(error);
+  }
+  return errors;
+}
+
+/**
+ * A shape found valid. `literalTypes`, when the only rule that reads values is
+ * ValuesOfCorrectTypeRule and no two fields can be compared for merging: the input type at each
+ * literal, so that a document of the shape is checked literal by literal, without a walk.
+ */
+interface ValidShape {
+  readonly literalTypes: readonly GraphQLInputType[] | undefined;
+}
+
+export interface ValidatedDocumentsOptions extends DocumentValidationOptions {
+  /** Bound of the remembered shapes, in characters of their keys, per schema (default DEFAULT_SHAPE_CHARS). */
+  readonly maxShapeChars?: number;
+}
+
+/** A shape longer than this is not remembered. */
+export const MAX_SHAPE_ENTRY_CHARS = 16 * 1024;
+
+/**
+ * The default bound of the shapes remembered per schema, in characters of their keys: ~150 shapes
+ * of a 400-character mutation. Each tenant's schema view has its own, so the bound is kept small:
+ * 100 tenants' views that each see that many distinct shapes keep ~6 M characters of keys.
+ */
+export const DEFAULT_SHAPE_CHARS = 64 * 1024;
+
+/**
  * The validation result of each document against each schema, remembered as long as both are in
- * use (a document is parsed once per schema and kept by the transport's document cache).
+ * use (a document is parsed once per schema and kept by the transport's document cache); and the
+ * shapes of documents found valid: a new document of a known valid shape (a client that writes
+ * its values inline) is validated by the rules that read values only. Its errors are those of a
+ * full validation: the other rules reported nothing for the shape, and report the same for every
+ * document of it.
  */
 export class ValidatedDocuments {
   private readonly results = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, ValidShape>>();
   private readonly options: DocumentValidationOptions;
+  private readonly maxShapeChars: number;
+  /** The rules a document of a known shape is validated by, with and without the overlap rule. */
+  private readonly valueRule: ValidationRule;
+  private readonly valueRuleWithOverlaps: ValidationRule;
+  /** True when ValuesOfCorrectTypeRule and the overlap rule are the only rules that read values. */
+  private readonly literalsAlone: boolean;
+  private hits = 0;
+  private literalHits = 0;
 
-  constructor(options: DocumentValidationOptions = {}) {
+  constructor(options: ValidatedDocumentsOptions = {}) {
     this.options = options;
+    this.maxShapeChars = options.maxShapeChars ?? DEFAULT_SHAPE_CHARS;
+    const all = [...documentRules, ...(options.rules ?? [])];
+    const byValue = all.filter((rule) => !shapeOnlyRules.has(rule));
+    this.valueRuleWithOverlaps = rulesInParallel(byValue);
+    const withoutOverlaps = byValue.filter((rule) => rule !== OverlappingFieldsCanBeMergedRule);
+    this.valueRule = rulesInParallel(withoutOverlaps);
+    this.literalsAlone = withoutOverlaps.length === 1 && withoutOverlaps[0] === ValuesOfCorrectTypeRule;
   }
 
   errors(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
     let perSchema = this.results.get(schema);
     if (!perSchema) this.results.set(schema, (perSchema = new WeakMap()));
     let errors = perSchema.get(document);
-    if (!errors) perSchema.set(document, (errors = validateDocument(schema, document, this.options)));
+    if (!errors) perSchema.set(document, (errors = this.validate(schema, document)));
+    return errors;
+  }
+
+  /** How many documents were validated by the rules that read values only (for tests and diagnostics). */
+  get shapeHits(): number {
+    return this.hits;
+  }
+
+  /** How many of those were checked literal by literal, without a walk (for tests and diagnostics). */
+  get literalShapeHits(): number {
+    return this.literalHits;
+  }
+
+  private validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+    const shape = documentShape(document);
+    if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return validateDocument(schema, document, this.options);
+    let shapes = this.shapes.get(schema);
+    const known = shapes?.get(shape.key);
+    const hideSuggestions = this.options.hideSuggestions ?? false;
+    if (known) {
+      this.hits++;
+      if (known.literalTypes && !shape.overlaps) {
+        this.literalHits++;
+        return literalErrors(shape.literals, known.literalTypes, hideSuggestions);
+      }
+      return validateWith(schema, document, shape.overlaps ? this.valueRuleWithOverlaps : this.valueRule, hideSuggestions);
+    }
+    const errors = validateDocument(schema, document, this.options);
+    if (errors.length === 0) {
+      if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
+      const types = this.literalsAlone && !shape.overlaps ? literalTypes(schema, document, shape.literals) : undefined;
+      shapes.set(shape.key, { literalTypes: types });
+    }
     return errors;
   }
 }

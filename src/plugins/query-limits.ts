@@ -9,8 +9,9 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   getNamedType, GraphQLError, isInterfaceType, isObjectType, Kind, Lexer, Source, TokenKind, validate, valueFromASTUntyped,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLFormattedError, type GraphQLSchema,
-  type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValueNode,
+  type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ValidationRule, type ValueNode,
 } from 'graphql';
+import { markShapeOnly } from '../graphql/document-validation.ts';
 import { ApiError } from '../api-errors.ts';
 import { tenantQueryLimitKeys } from '../contract/caller-context.ts';
 import type { ApolloExtras, GatewayPlugin, OperationCheck } from './gateway-plugin.ts';
@@ -73,11 +74,13 @@ export function limitRules(limits: Partial<Pick<QueryLimits, 'maxDepth' | 'maxAl
       ctx?.reportError(new GraphQLError(e.message, { extensions: e.extensions, originalError: e }));
     }],
   });
+  // They count selections, aliases and directives, never a literal value: a document's shape
+  // decides their verdict (see markShapeOnly).
   return [
     ...(limits.maxDepth === undefined ? [] : [maxDepthRule({ n: limits.maxDepth, ...report('maxDepth') })]),
     ...(limits.maxAliases === undefined ? [] : [maxAliasesRule({ n: limits.maxAliases, ...report('maxAliases') })]),
     ...(limits.maxDirectives === undefined ? [] : [maxDirectivesRule({ n: limits.maxDirectives, ...report('maxDirectives') })]),
-  ];
+  ].map((rule) => markShapeOnly(rule as unknown as ValidationRule));
 }
 
 /**

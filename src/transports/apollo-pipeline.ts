@@ -14,7 +14,7 @@ import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedErro
 import { ApiError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
-import { ValidatedDocuments } from '../graphql/document-validation.ts';
+import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validation.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
 
@@ -53,13 +53,13 @@ function responseOf(context: BaseContext): Response | undefined {
 /** The message Apollo Server gives when introspection is off; the query limits reword it. */
 const introspectionDisabled = 'GraphQL introspection is not allowed by Apollo Server, but the query contained __schema or __type. To enable introspection, pass introspection: true to ApolloServer in production';
 
-const noIntrospection: ValidationRule = (context) => ({
+const noIntrospection: ValidationRule = markShapeOnly((context) => ({
   Field(node) {
     if (node.name.value === '__schema' || node.name.value === '__type') {
       context.reportError(new GraphQLError(introspectionDisabled, { nodes: [node], extensions: { validationErrorCode: 'INTROSPECTION_DISABLED' } }));
     }
   },
-});
+}));
 
 /** Every validation error of a request whose document had more than one, for the response. */
 const allErrors = new WeakMap<object, readonly GraphQLError[]>();

@@ -176,6 +176,37 @@ describe('planned execution', () => {
   });
 });
 
+describe('planned execution of new documents by their shape', () => {
+  it('plans a new document whose shape was executed before, with its own arguments and locations', async () => {
+    const planned = new PlannedExecution();
+    const next = random(11);
+    let fromShape = 0;
+    for (let i = 0; i < 60; i++) {
+      rootData = randomLeaf(next, 2);
+      // A new document each time, of one of two shapes: the limit inline (its digits move the
+      // locations of the fields after it, which errors report), or another root field.
+      const limit = [0, 1, 2, 3, 10, 300][Math.floor(next() * 6)]!;
+      const text = next() < 0.15
+        ? `{ leaf(name: "n${i}") { name size } }`
+        : `{ leaves(limit: ${limit}) { continue items { name size odd failing } } }`;
+      const args = { schema: edgeSchema, document: parse(text), rootValue: undefined };
+      const before = planned.plannedByShape;
+      const actual = await planned.execute(args);
+      if (planned.plannedByShape > before) fromShape++;
+      assert.deepEqual(observed(actual), observed(await execute({ ...args, document: parse(text) })), text);
+    }
+    assert.ok(fromShape > 30, `${fromShape} of 60 new documents planned from their shape`);
+  });
+
+  it('leaves to graphql-js a new document whose shape is not planned, and plans none of a shape seen once', async () => {
+    const planned = new PlannedExecution();
+    rootData = randomLeaf(random(5), 1);
+    for (let i = 0; i < 3; i++) await planned.execute({ schema: edgeSchema, document: parse(`{ leaf(name: "${i}") @skip(if: false) { name } }`) });
+    await planned.execute({ schema: edgeSchema, document: parse('{ leaves(limit: 1) { continue } }') });
+    assert.equal(planned.plannedByShape, 0);
+  });
+});
+
 describe('planned execution on the CRD corpus', () => {
   if (!existsSync(corpusDir)) {
     it('is available', (t) => {
@@ -187,6 +218,8 @@ describe('planned execution on the CRD corpus', () => {
   it('gives what graphql-js gives for the get and list of every served version, with the sample and with damaged copies', async (t) => {
     let compared = 0;
     let withErrors = 0;
+    // New documents of one shape (the name inline), executed through the executor that plans them by shape.
+    const byShape = new PlannedExecution();
     for (const path of crdFiles(corpusDir)) {
       const models = parseCrdText(path, readFileSync(path, 'utf8')).flatMap((f) => ('model' in f ? [f.model] : []));
       const ops = new InMemoryOperations();
@@ -206,6 +239,11 @@ describe('planned execution on the CRD corpus', () => {
             ops.objects.set([model.crdName, version.name, namespace ?? '', 'sample'].join('/'), stored as never);
             ops.objects.set([model.crdName, version.name, namespace ?? '', 'sample-2'].join('/'), damaged(sample, random(seed + 1)) as never);
             const got = await same({ schema, document: get }, `${model.crdName} ${version.name} get, seed ${seed}`);
+            for (const name of ['sample', 'sample-2']) {
+              const text = `{ ${names.get}(${args}name: "${name}")${fullSelection(query[names.get]!.type)} }`;
+              const expected = await execute({ schema, document: parse(text) });
+              assert.deepEqual(observed(await byShape.execute({ schema, document: parse(text) })), observed(expected), `${model.crdName} ${version.name} ${name} by shape, seed ${seed}`);
+            }
             await same({ schema, document: list }, `${model.crdName} ${version.name} list, seed ${seed}`);
             compared += 2;
             if (got.errors) withErrors++;
@@ -214,6 +252,7 @@ describe('planned execution on the CRD corpus', () => {
       }
     }
     assert.ok(withErrors > compared / 8, `damaged objects must reach the error paths (${withErrors} of ${compared})`);
+    assert.ok(byShape.plannedByShape > compared / 2, `${byShape.plannedByShape} new documents planned by their shape`);
     t.diagnostic(`${compared} executions compared, ${withErrors} gets with errors`);
   });
 });
