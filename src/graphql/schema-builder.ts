@@ -1,11 +1,11 @@
 // Model snapshot → GraphQLSchema. Pure and incremental: the types and root fields of each CRD
-// are cached by the CRD's content hash, so rebuilding after one CRD changes only builds that
-// CRD and reassembles the root types.
+// are cached by CRD name and reused for the same model or one of the same content hash, so
+// rebuilding after one CRD changes only builds that CRD and reassembles the root types.
 
 import { getNamedType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
 import type { GraphQLNamedType, GraphQLType } from 'graphql';
 import type { GraphQLFieldConfig, GraphQLFieldConfigMap } from 'graphql';
-import type { ResourceModel } from '../model/resource-model.ts';
+import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { notImplementedOperations } from './not-implemented-operations.ts';
@@ -99,8 +99,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       // kind, or kinds that differ only in a leading acronym's case); the one created first
       // keeps its names, like Kubernetes' NamesAccepted condition decides.
       for (const model of [...models].sort(byAge)) {
-        const previous = next.get(model.contentHash);
-        if (previous && previous.model.crdName === model.crdName) {
+        const previous = next.get(model.crdName);
+        if (previous && sameContent(previous.model, model)) {
           problems.push({ crdName: model.crdName, message: 'listed twice in the snapshot; the copy is ignored' });
           continue;
         }
@@ -109,8 +109,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
           problems.push({ crdName: model.crdName, message: kindProblem });
           continue;
         }
-        let fragment = cache.get(model.contentHash);
-        if (!fragment || fragment.model.crdName !== model.crdName) {
+        let fragment = cache.get(model.crdName);
+        if (!fragment || !sameContent(fragment.model, model)) {
           const { result: fields, types } = typesCreatedBy(() => buildResourceFields(model, operations, relations));
           fragment = {
             model,
@@ -130,7 +130,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
         }
         for (const key of [`${model.group}/${model.kind}`, `${model.group}/${model.listKind}`]) claimedKinds.set(key, model.crdName);
         for (const field of fragment.rootFields) claimedFields.set(field, model.crdName);
-        next.set(model.contentHash, fragment);
+        // A second CRD of this name (only in files: the API server has one) is built, not cached.
+        if (!next.has(model.crdName)) next.set(model.crdName, fragment);
         fragments.push(fragment);
       }
       cache = next;
