@@ -298,7 +298,7 @@ class TypeMapOverlay {
   constructor(base: Record<string, GraphQLNamedType>) {
     const parent = overlayDepth.get(base) ?? 0;
     // Flattening costs a full copy; doing it every few generations keeps every lookup short.
-    this.base = parent >= maxOverlayDepth ? Object.assign(Object.create(null), base) : base;
+    this.base = parent >= maxOverlayDepth ? flatten(base) : base;
     this.depth = parent >= maxOverlayDepth ? 0 : parent;
     const changes = this.changes;
     const baseMap = this.base;
@@ -340,9 +340,35 @@ class TypeMapOverlay {
       deleteProperty: () => false,
     });
     overlayDepth.set(view, this.depth + 1);
+    overlayLayers.set(view, { base, changes });
     return view;
   }
 }
+
+/**
+ * A plain copy of an overlay view, with its keys in the view's order: the first map's, without
+ * those deleted, then each generation's additions. Read from the layers, not through the views: a
+ * copy through 16 nested proxies cost seconds at 1,000 CRDs (each key's descriptor looked up
+ * through every generation, at every generation).
+ */
+function flatten(view: Record<string, GraphQLNamedType>): Record<string, GraphQLNamedType> {
+  const layers: ReadonlyMap<string, GraphQLNamedType | undefined>[] = [];
+  let root = view;
+  for (let layer = overlayLayers.get(root); layer; layer = overlayLayers.get(root)) {
+    layers.push(layer.changes);
+    root = layer.base;
+  }
+  const copy: Record<string, GraphQLNamedType> = Object.assign(Object.create(null), root);
+  for (let i = layers.length - 1; i >= 0; i--) {
+    for (const [key, type] of layers[i]!) {
+      if (type === undefined) delete copy[key];
+      else copy[key] = type;
+    }
+  }
+  return copy;
+}
+
+const overlayLayers = new WeakMap<object, { readonly base: Record<string, GraphQLNamedType>; readonly changes: ReadonlyMap<string, GraphQLNamedType | undefined> }>();
 
 /**
  * What graphql-js computes in its constructor for the interfaces: here only KubernetesResource,
