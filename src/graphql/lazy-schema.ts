@@ -62,7 +62,31 @@ export function onceFields<T extends FieldConfigs>(make: () => T): () => T {
 /** Records the fields config the type was made with (an object, or a thunk made by onceFields). */
 export function declareFields<T extends GraphQLNamedType>(type: T, fields: FieldConfigs | (() => FieldConfigs)): T {
   (type as Declaring)[DECLARED] = typeof fields === 'function' ? fields : () => fields;
+  return noteCreated(type);
+}
+
+let created: GraphQLNamedType[] | undefined;
+
+/**
+ * Records a named type made while typesCreatedBy runs (declareFields does it for the types it
+ * declares; enum types call it themselves). A type recorded this way must be reachable from what
+ * the run returns: deferredSchema answers getType from these records before the type map exists.
+ */
+export function noteCreated<T extends GraphQLNamedType>(type: T): T {
+  created?.push(type);
   return type;
+}
+
+/** Runs `make` and gives the named types it made (those noted by noteCreated), in order of creation. */
+export function typesCreatedBy<T>(make: () => T): { result: T; types: GraphQLNamedType[] } {
+  const outer = created;
+  const types: GraphQLNamedType[] = [];
+  created = types;
+  try {
+    return { result: make(), types };
+  } finally {
+    created = outer;
+  }
 }
 
 /**
@@ -241,6 +265,7 @@ function schemaWithRoots(config: { query: GraphQLObjectType; mutation?: GraphQLO
 export function lazySchemaView(
   config: Parameters<typeof lazySchema>[0],
   lookup: (name: string) => GraphQLNamedType | undefined,
+  onCollected?: () => void,
 ): GraphQLSchema {
   const { schema, internals } = schemaWithRoots(config);
   internals._subTypeMap = Object.create(null);
@@ -248,6 +273,7 @@ export function lazySchemaView(
   const collect = (): void => {
     const built = lazySchema(config) as unknown as SchemaInternals;
     for (const key of collected) Object.defineProperty(schema, key, { value: built[key], writable: true, enumerable: true, configurable: true });
+    onCollected?.();
   };
   for (const key of collected) {
     Object.defineProperty(schema, key, {
@@ -261,6 +287,36 @@ export function lazySchemaView(
   }
   Object.defineProperty(schema, 'getType', { value: (name: string) => lookup(name), writable: true, enumerable: false, configurable: true });
   return schema;
+}
+
+/**
+ * The schema lazySchema(config) makes, its type map collected only when first read (introspection,
+ * printSchema, abstract types, the patch of the next change), while getType answers from `known`:
+ * the types the builder made and recorded, each of which the collection reaches under its name.
+ * A name `known` lacks (a type shared between CRDs, one made by a thunk, or none at all) collects
+ * the type map and answers from it, so a lookup never answers differently from graphql-js'
+ * constructor; after the collection every lookup reads the collected map.
+ */
+export function deferredSchema(config: Parameters<typeof lazySchema>[0], known: ReadonlyMap<string, GraphQLNamedType>): GraphQLSchema {
+  // Dropped once collected: the type map answers then.
+  let before: ReadonlyMap<string, GraphQLNamedType> | undefined = known;
+  const schema: GraphQLSchema = lazySchemaView(
+    config,
+    (name) => before?.get(name) ?? schema.getTypeMap()[name],
+    () => {
+      before = undefined;
+      knownTypes.delete(schema);
+    },
+  );
+  knownTypes.set(schema, known);
+  return schema;
+}
+
+const knownTypes = new WeakMap<GraphQLSchema, ReadonlyMap<string, GraphQLNamedType>>();
+
+/** The types a schema made by deferredSchema answers lookups from until its collection (for the tests that compare them with the collected ones). */
+export function knownTypesOf(schema: GraphQLSchema): ReadonlyMap<string, GraphQLNamedType> | undefined {
+  return knownTypes.get(schema);
 }
 
 /** Whether a schema made by lazySchemaView has collected its type map yet. */

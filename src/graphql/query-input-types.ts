@@ -19,7 +19,7 @@ import {
   StringMapEntryFilterType, whereFields,
 } from './filter-types.ts';
 import type { VersionTypes } from './resource-types.ts';
-import { fieldTypeOf, inputObjectType } from './lazy-schema.ts';
+import { fieldTypeOf, inputObjectType, noteCreated } from './lazy-schema.ts';
 
 export interface QueryTypes {
   readonly where: GraphQLInputObjectType;
@@ -32,12 +32,12 @@ export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes,
   const fields = sortFields(version);
   const values: GraphQLEnumValueConfigMap = {};
   for (const f of fields) values[f.enumName] = { value: f, description: f.dotted, extensions: NO_EXTENSIONS };
-  const orderField = new GraphQLEnumType({
+  const orderField = noteCreated(new GraphQLEnumType({
     extensions: NO_EXTENSIONS,
     name: `${types.object.name}_OrderField`,
     description: 'The fields a list can be ordered by: string, number, boolean and date-time fields reached through objects.',
     values,
-  });
+  }));
   const orderBy = inputObjectType({
     extensions: NO_EXTENSIONS,
     name: `${types.object.name}_OrderBy`,

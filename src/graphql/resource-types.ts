@@ -30,7 +30,7 @@ import { resourceTypeNamer } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
-import { declareFields, objectType } from './lazy-schema.ts';
+import { declareFields, noteCreated, objectType } from './lazy-schema.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -161,11 +161,11 @@ class VersionTypeBuilder {
     for (const { name: valueName, value } of values) {
       enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
     }
-    const enumType = new GraphQLEnumType({
+    const enumType = noteCreated(new GraphQLEnumType({
       name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
       values: enumValues,
-    });
+    }));
     this.all.push(enumType);
     return { out: enumType, in: enumType };
   }

@@ -1,11 +1,11 @@
 // Model snapshot → GraphQLSchema. Pure and incremental: the types and root fields of each CRD
-// are cached by the CRD's content hash, so rebuilding after one CRD changes only builds that
-// CRD and reassembles the root types.
+// are cached by CRD name and reused for the same model or one of the same content hash, so
+// rebuilding after one CRD changes only builds that CRD and reassembles the root types.
 
 import { getNamedType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, isInputObjectType, isInterfaceType, isObjectType, isUnionType } from 'graphql';
 import type { GraphQLNamedType, GraphQLType } from 'graphql';
 import type { GraphQLFieldConfig, GraphQLFieldConfigMap } from 'graphql';
-import type { ResourceModel } from '../model/resource-model.ts';
+import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { notImplementedOperations } from './not-implemented-operations.ts';
@@ -16,7 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
-import { declaredFieldsOf, forEachReference, lazySchema, objectType, recordRootFieldGroups, type SchemaInternals } from './lazy-schema.ts';
+import { declaredFieldsOf, deferredSchema, forEachReference, isCollected, objectType, recordRootFieldGroups, typesCreatedBy, type SchemaInternals } from './lazy-schema.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 
 export interface SchemaBuilderOptions {
@@ -50,8 +50,8 @@ export interface SchemaBuilder {
   /** How the last schema was made: from scratch, or by patching the previous one. */
   readonly lastBuild: 'full' | 'patched' | undefined;
   /**
-   * Computes what patching the last schema needs (a walk of every type), which a full build
-   * leaves for later; call it when idle so that the next change is fast.
+   * Computes what patching the last schema needs (its type map collected, and a walk of every
+   * type), which a full build leaves for later; call it when idle so that the next change is fast.
    */
   prepareIncremental(): void;
 }
@@ -60,6 +60,8 @@ interface Fragment {
   readonly model: ResourceModel;
   readonly fields: ResourceFields;
   readonly rootFields: readonly string[];
+  /** The named types made for this CRD's fields (those the lookups of a deferred schema know), each reached from its root fields. */
+  readonly types: readonly GraphQLNamedType[];
 }
 
 export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaBuilder {
@@ -69,6 +71,9 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
   let cache = new Map<string, Fragment>();
   let previous: PreviousBuild | undefined;
   let lastBuild: 'full' | 'patched' | undefined;
+  let baseTypes: ReadonlyMap<string, GraphQLNamedType> | undefined;
+  const assembled = (fragments: readonly Fragment[]) =>
+    assemble(fragments, options.assumeValid === true, relations, operations, (baseTypes ??= typesOfEmptySchema(relations, operations)));
 
   return {
     get cacheSize() {
@@ -78,7 +83,10 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       return lastBuild;
     },
     prepareIncremental() {
-      if (previous && !previous.counts) previous.counts = countTypes([...previous.fragments]);
+      if (!previous) return;
+      // The patch reads the previous type map, which a full build leaves uncollected.
+      if (!isCollected(previous.schema)) previous.schema.getTypeMap();
+      previous.counts ??= countTypes([...previous.fragments]);
     },
     build(models) {
       const next = new Map<string, Fragment>();
@@ -91,8 +99,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       // kind, or kinds that differ only in a leading acronym's case); the one created first
       // keeps its names, like Kubernetes' NamesAccepted condition decides.
       for (const model of [...models].sort(byAge)) {
-        const previous = next.get(model.contentHash);
-        if (previous && previous.model.crdName === model.crdName) {
+        const previous = next.get(model.crdName);
+        if (previous && sameContent(previous.model, model)) {
           problems.push({ crdName: model.crdName, message: 'listed twice in the snapshot; the copy is ignored' });
           continue;
         }
@@ -101,12 +109,13 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
           problems.push({ crdName: model.crdName, message: kindProblem });
           continue;
         }
-        let fragment = cache.get(model.contentHash);
-        if (!fragment || fragment.model.crdName !== model.crdName) {
-          const fields = buildResourceFields(model, operations, relations);
+        let fragment = cache.get(model.crdName);
+        if (!fragment || !sameContent(fragment.model, model)) {
+          const { result: fields, types } = typesCreatedBy(() => buildResourceFields(model, operations, relations));
           fragment = {
             model,
             fields,
+            types,
             rootFields: [
               ...Object.keys(fields.query).map((f) => `Query.${f}`),
               ...Object.keys(fields.mutation).map((f) => `Mutation.${f}`),
@@ -121,7 +130,8 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
         }
         for (const key of [`${model.group}/${model.kind}`, `${model.group}/${model.listKind}`]) claimedKinds.set(key, model.crdName);
         for (const field of fragment.rootFields) claimedFields.set(field, model.crdName);
-        next.set(model.contentHash, fragment);
+        // A second CRD of this name (only in files: the API server has one) is built, not cached.
+        if (!next.has(model.crdName)) next.set(model.crdName, fragment);
         fragments.push(fragment);
       }
       cache = next;
@@ -129,7 +139,7 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       // With a trusted builder (assumeValid), a few changed CRDs patch the previous schema's type
       // map instead of letting graphql-js walk every type of every CRD again.
       const patched = options.assumeValid === true && previous ? patchSchema(previous, fragments, relations, operations) : undefined;
-      const schema = patched ?? assemble(fragments, options.assumeValid === true, relations, operations);
+      const schema = patched ?? assembled(fragments);
       lastBuild = patched ? 'patched' : 'full';
       // After a full build the reference counts are computed when the next change needs them, so a
       // first build (or one after many changes) does not pay for a walk it may never use.
@@ -174,7 +184,16 @@ interface PreviousBuild {
   counts: Map<string, number> | undefined;
 }
 
-const baseTypeNames = new Set(Object.keys(assemble([], true, createRelationTypes(notImplementedOperations), notImplementedOperations).getTypeMap()));
+/** The named types of a schema without CRDs, but its roots: every schema of these relation types has them. */
+function typesOfEmptySchema(relations: RelationTypes, operations: ResourceOperations): Map<string, GraphQLNamedType> {
+  const empty = assemble([], true, relations, operations, new Map());
+  const roots = new Set<unknown>([empty.getQueryType(), empty.getMutationType(), empty.getSubscriptionType()]);
+  const types = new Map<string, GraphQLNamedType>();
+  for (const [name, type] of Object.entries(empty.getTypeMap())) if (!roots.has(type)) types.set(name, type);
+  return types;
+}
+
+const baseTypeNames = new Set(['Query', ...typesOfEmptySchema(createRelationTypes(notImplementedOperations), notImplementedOperations).keys()]);
 const fragmentTypes = new WeakMap<Fragment, GraphQLNamedType[]>();
 
 /** The named types a fragment's root fields reach, beyond those every schema has. */
@@ -279,7 +298,7 @@ class TypeMapOverlay {
   constructor(base: Record<string, GraphQLNamedType>) {
     const parent = overlayDepth.get(base) ?? 0;
     // Flattening costs a full copy; doing it every few generations keeps every lookup short.
-    this.base = parent >= maxOverlayDepth ? Object.assign(Object.create(null), base) : base;
+    this.base = parent >= maxOverlayDepth ? flatten(base) : base;
     this.depth = parent >= maxOverlayDepth ? 0 : parent;
     const changes = this.changes;
     const baseMap = this.base;
@@ -321,9 +340,35 @@ class TypeMapOverlay {
       deleteProperty: () => false,
     });
     overlayDepth.set(view, this.depth + 1);
+    overlayLayers.set(view, { base, changes });
     return view;
   }
 }
+
+/**
+ * A plain copy of an overlay view, with its keys in the view's order: the first map's, without
+ * those deleted, then each generation's additions. Read from the layers, not through the views: a
+ * copy through 16 nested proxies cost seconds at 1,000 CRDs (each key's descriptor looked up
+ * through every generation, at every generation).
+ */
+function flatten(view: Record<string, GraphQLNamedType>): Record<string, GraphQLNamedType> {
+  const layers: ReadonlyMap<string, GraphQLNamedType | undefined>[] = [];
+  let root = view;
+  for (let layer = overlayLayers.get(root); layer; layer = overlayLayers.get(root)) {
+    layers.push(layer.changes);
+    root = layer.base;
+  }
+  const copy: Record<string, GraphQLNamedType> = Object.assign(Object.create(null), root);
+  for (let i = layers.length - 1; i >= 0; i--) {
+    for (const [key, type] of layers[i]!) {
+      if (type === undefined) delete copy[key];
+      else copy[key] = type;
+    }
+  }
+  return copy;
+}
+
+const overlayLayers = new WeakMap<object, { readonly base: Record<string, GraphQLNamedType>; readonly changes: ReadonlyMap<string, GraphQLNamedType | undefined> }>();
 
 /**
  * What graphql-js computes in its constructor for the interfaces: here only KubernetesResource,
@@ -341,7 +386,7 @@ const overlayDepth = new WeakMap<object, number>();
 // A lookup through 16 overlays costs a microsecond; a flattening copy of a big map, ~100 ms.
 const maxOverlayDepth = 16;
 
-function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes, operations: ResourceOperations): GraphQLSchema {
+function assemble(fragments: readonly Fragment[], assumeValid: boolean, relations: RelationTypes, operations: ResourceOperations, baseTypes: ReadonlyMap<string, GraphQLNamedType>): GraphQLSchema {
   const roots = assembleConfig(fragments, operations);
   const config = {
     query: roots.query,
@@ -350,10 +395,31 @@ function assemble(fragments: readonly Fragment[], assumeValid: boolean, relation
     // applyYaml's result type in every schema, so a patched schema never misses it.
     types: [...CUSTOM_SCALARS, ...relationExtraTypes(relations), ApplyYamlResultType],
   };
-  // A trusted build leaves each type's fields unbuilt until something reads them (lazy-schema.ts).
-  const schema = assumeValid ? lazySchema(config) : new GraphQLSchema(config);
+  // A trusted build leaves each type's fields unbuilt until something reads them, and the type map
+  // uncollected until something needs it (lazy-schema.ts): its lookups answer from the types the
+  // fragments made.
+  const schema = assumeValid ? deferredSchema(config, knownTypes(baseTypes, roots, fragments)) : new GraphQLSchema(config);
   recordRootFieldGroups(schema, fragments.map((f) => f.rootFields));
   return schema;
+}
+
+/**
+ * The types a schema's lookups know before its type map is collected: those of every schema, the
+ * roots and each fragment's own.
+ * @throws Error when two types share a name, as graphql-js' constructor would.
+ */
+function knownTypes(base: ReadonlyMap<string, GraphQLNamedType>, roots: ReturnType<typeof assembleConfig>, fragments: readonly Fragment[]): Map<string, GraphQLNamedType> {
+  const known = new Map(base);
+  const add = (type: GraphQLNamedType): void => {
+    const existing = known.get(type.name);
+    if (existing !== undefined && existing !== type) {
+      throw new Error(`Schema must contain uniquely named types but contains multiple types named "${type.name}".`);
+    }
+    known.set(type.name, type);
+  };
+  for (const root of [roots.query, roots.mutation, roots.subscription]) if (root) add(root);
+  for (const fragment of fragments) for (const type of fragment.types) add(type);
+  return known;
 }
 
 /** What a patched build starts its root field maps from: the previous roots and the fragments that changed. */

@@ -98,6 +98,8 @@ export function crdToModel(crd: unknown): ResourceModel {
   }
 
   const creationTimestamp = typeof metadata['creationTimestamp'] === 'string' ? metadata['creationTimestamp'] : undefined;
+  const crdName = name!;
+  let contentHash: string | undefined;
   return {
     crdName: name!,
     group,
@@ -112,9 +114,14 @@ export function crdToModel(crd: unknown): ResourceModel {
     storageVersion: storage[0]!.name,
     conversionStrategy: strategy === 'Webhook' ? 'Webhook' : 'None',
     ...(creationTimestamp !== undefined ? { creationTimestamp } : {}),
-    contentHash: contentHashOf(name!, spec),
+    // Of the spec as given: models are built from objects nothing changes afterwards (decoded API
+    // answers, parsed files).
+    get contentHash() {
+      return (contentHash ??= contentHashOf(crdName, spec));
+    },
   };
 }
+
 
 /** sha256 over the CRD name and spec; status and metadata churn do not change it. */
 export function contentHashOf(name: string, spec: unknown): string {

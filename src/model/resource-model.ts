@@ -20,8 +20,17 @@ export interface ResourceModel {
   readonly conversionStrategy: 'None' | 'Webhook';
   /** metadata.creationTimestamp when known; decides which of two conflicting CRDs wins. */
   readonly creationTimestamp?: string;
-  /** sha256 of the CRD name and spec; the cache key of everything built from this model. */
+  /**
+   * sha256 of the CRD name and spec; the cache key of everything built from this model. Computed
+   * when first read (serializing a large spec costs milliseconds): the builders compare a cached
+   * model with a new one by identity first, so a cold build reads none.
+   */
   readonly contentHash: string;
+}
+
+/** Whether two models of one CRD name were made from the same spec: the same model, or the same content hash. */
+export function sameContent(a: ResourceModel, b: ResourceModel): boolean {
+  return a === b || (a.crdName === b.crdName && a.contentHash === b.contentHash);
 }
 
 export interface VersionModel {

@@ -4,7 +4,7 @@
 
 import { encodeGroup, encodeKind, encodeVersion } from '../model/graphql-type-names.ts';
 import { compareCodeUnits } from '../model/graphql-names.ts';
-import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { sameContent, type ResourceModel, type VersionModel } from '../model/resource-model.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 import { convertResourceSchema } from './openapi-schema-conversion.ts';
 import { filterComponentSchemas, orderByParameter, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
@@ -47,11 +47,12 @@ export function componentName(resource: Pick<ResourceModel, 'group' | 'kind'>, v
 
 export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuilder {
   const prefix = (options.prefix ?? '/rest').replace(/\/$/, '');
-  let cache = new Map<string, Fragment>();
+  // By CRD name: reused for the same model, or one of the same content hash.
+  let cache = new Map<string, { model: ResourceModel; fragment: Fragment }>();
   let last: { fragments: ReadonlySet<Fragment>; paths: Record<string, Record<string, unknown>>; schemas: Record<string, unknown> } | undefined;
   return {
     build(models) {
-      const next = new Map<string, Fragment>();
+      const next = new Map<string, { model: ResourceModel; fragment: Fragment }>();
       const seen = new Set<string>();
       const sorted = [...models].sort((a, b) => compareCodeUnits(a.crdName, b.crdName));
       const fragments: Fragment[] = [];
@@ -61,8 +62,9 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
         // A CRD name can appear once in a cluster; a snapshot listing it twice keeps the first.
         if (seen.has(model.crdName)) continue;
         seen.add(model.crdName);
-        const fragment = cache.get(model.contentHash) ?? resourceFragment(model, prefix);
-        next.set(model.contentHash, fragment);
+        const cached = cache.get(model.crdName);
+        const fragment = cached && sameContent(cached.model, model) ? cached.fragment : resourceFragment(model, prefix);
+        next.set(model.crdName, { model, fragment });
         fragments.push(fragment);
         for (const r of fragment.filterRefs) filterRefs.add(r);
         tags.push(fragment.tag);

@@ -9,7 +9,7 @@ import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
-import type { ResourceModel } from '../model/resource-model.ts';
+import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import type { WatchHub } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
@@ -40,10 +40,10 @@ export class LiveSchema {
   private readonly modelCache = new Map<string, { rv: string | undefined; result: ModelResult }>();
   private schema: GraphQLSchema | undefined;
   private builtResources: readonly ResourceModel[] = [];
-  private served = new Map<string, string>();
+  private served = new Map<string, ResourceModel>();
   private unsubscribe: (() => void) | undefined;
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
-  private lastKey = '';
+  private last: { models: readonly ResourceModel[]; problems: string } | undefined;
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
 
   constructor(opts: LiveSchemaOptions) {
@@ -95,12 +95,14 @@ export class LiveSchema {
     for (const name of this.modelCache.keys()) if (!seen.has(name)) this.modelCache.delete(name);
     // Most CRD updates change only status (conditions, storedVersions): the API is the same, so
     // the schema, and everything cached for it (tenant schemas, Apollo instances), stays.
-    const key = models.map((m) => `${m.contentHash}@${m.creationTimestamp ?? ''}`).join(',') + '|' + modelProblems.join('|');
-    if (this.schema && key === this.lastKey) {
+    // Compared model by model: an unchanged CRD keeps its model (cached by resourceVersion), so
+    // the content hashes are computed only for the CRDs whose object changed.
+    const current = { models, problems: modelProblems.join('|') };
+    if (this.schema && this.last && sameModels(this.last, current)) {
       this.stats.unchanged++;
       return this.schema;
     }
-    this.lastKey = key;
+    this.last = current;
     let problems = modelProblems.length;
     for (const p of modelProblems) log?.warn(p);
     const built = this.builder.build(models);
@@ -139,15 +141,15 @@ export class LiveSchema {
 
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
   private endChangedSubscriptions(resources: readonly ResourceModel[]): void {
-    const next = new Map<string, string>();
+    const next = new Map<string, ResourceModel>();
     for (const r of resources) {
-      for (const v of r.versions) if (v.served) next.set(`${r.group}/${v.name}/${r.plural}`, r.contentHash);
+      for (const v of r.versions) if (v.served) next.set(`${r.group}/${v.name}/${r.plural}`, r);
     }
     const hub = this.opts.hub;
     if (hub) {
-      for (const [id, hash] of this.served) {
+      for (const [id, before] of this.served) {
         const now = next.get(id);
-        if (now === hash) continue;
+        if (now !== undefined && sameContent(before, now)) continue;
         const [group, version, plural] = id.split('/');
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
         const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
@@ -177,4 +179,13 @@ export class LiveSchema {
       this.opts.log?.warn(`could not compare the schema with the previous one: ${(err as Error).message}`);
     }
   }
+}
+
+/** The same CRDs in the same order, each of the same content and age, with the same problems: the schema stays. */
+function sameModels(a: { models: readonly ResourceModel[]; problems: string }, b: { models: readonly ResourceModel[]; problems: string }): boolean {
+  if (a.problems !== b.problems || a.models.length !== b.models.length) return false;
+  return a.models.every((m, i) => {
+    const other = b.models[i]!;
+    return m.creationTimestamp === other.creationTimestamp && sameContent(m, other);
+  });
 }

@@ -27,7 +27,7 @@ import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
 import { filterSchema, TenantSchemaCache } from '../../src/graphql/tenant-schema.ts';
-import { isCollected } from '../../src/graphql/lazy-schema.ts';
+import { isCollected, knownTypesOf } from '../../src/graphql/lazy-schema.ts';
 import { PermissionSet } from '../../src/auth/permissions.ts';
 import { GENERIC_OBJECT } from '../../src/graphql/relation-types.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
@@ -258,6 +258,37 @@ describe('CRD corpus', () => {
     assert.equal(printSchema(trusted), printSchema(checked));
     // A trusted schema skips validation: validate a copy that graphql-js checks.
     assert.deepEqual(validateSchema(new Schema({ ...trusted.toConfig(), assumeValid: false })).map(String), []);
+  });
+
+  it('all together, trusted: the lookups known before the type map is collected are the collected types', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const checked = buildGraphQLSchema(all).schema;
+    const names = [...Object.keys(checked.getTypeMap()), 'Nope', 'constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const trusted = createSchemaBuilder({ assumeValid: true }).build(all).schema;
+    assert.ok(!isCollected(trusted), 'a full build does not collect the type map');
+    const known = knownTypesOf(trusted)!;
+    // Lookups of known names answer without collecting.
+    const early = new Map<string, unknown>();
+    for (const name of known.keys()) early.set(name, trusted.getType(name));
+    assert.ok(!isCollected(trusted), 'a known name does not collect the type map');
+    const collected = trusted.getTypeMap();
+    assert.ok(isCollected(trusted));
+    // Every type the builder recorded is in the collected map under its name: none is unreachable.
+    for (const [name, type] of known) {
+      assert.equal(collected[name], type, `known ${name} is the collected type of that name`);
+      assert.equal(early.get(name), type, `getType(${name}) before the collection`);
+    }
+    // Every name answers as in the schema graphql-js builds, before and after the collection.
+    for (const name of names) assert.equal(trusted.getType(name)?.name, checked.getType(name)?.name, `getType(${name})`);
+    const fresh = createSchemaBuilder({ assumeValid: true }).build(all).schema;
+    for (const name of names) assert.equal(fresh.getType(name)?.name, checked.getType(name)?.name, `getType(${name}) of a fresh build`);
+    // What the records lack are only the types made once for every build (shared by the CRDs: the
+    // same objects in another builder's schema), never one made for a CRD; a lookup of those
+    // collects the type map first.
+    const unknown = Object.keys(collected).filter((name) => !known.has(name));
+    for (const name of unknown) assert.equal(fresh.getTypeMap()[name], collected[name], `${name} must be recorded by the builder`);
+    assert.ok(unknown.length < 40, `${unknown.length} types not known: ${unknown.join(', ')}`);
+    assert.deepEqual(Object.keys(fresh.getTypeMap()), Object.keys(checked.getTypeMap()));
   });
 
   it('a tenant\'s filtered schema (some root fields): the schema graphql-js builds from the same roots, and valid', () => {
