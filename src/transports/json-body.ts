@@ -8,6 +8,7 @@
 // everything else (other UTF charsets, compressed bodies, media type parameters) goes through
 // body-parser as before. body-parser's path costs each request a media type parse (type-is,
 // content-type), an iconv decoder, an async resource and its debug calls.
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import { parseJson } from '../kube/lossless-json.ts';
@@ -122,11 +123,14 @@ export function losslessJsonBody(limit: string): express.RequestHandler[] {
       && (req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length'])))
       && !req.readableEnded;
     if (!direct) return checkCharset(req, res, (err?: unknown) => (err ? next(err) : readText(req, res, next)));
-    readUtf8(req, bytes, (err, text) => {
+    // Bound to the caller's async context as raw-body binds its callback: the stream's events
+    // run in the socket's context, and the handlers after this one (tracing's active span,
+    // the request's context) must run in the request's.
+    readUtf8(req, bytes, AsyncResource.bind((err: Error | null, text?: string) => {
       if (err) return next(err);
       req.body = text;
       next();
-    });
+    }));
   };
   const parse: express.RequestHandler = (req, _res, next) => {
     if (typeof req.body !== 'string') return next();

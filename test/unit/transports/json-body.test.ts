@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -39,6 +40,20 @@ async function rawPost(app: express.Express, headers: Record<string, string>, ch
 }
 
 describe('the GraphQL JSON body parser', () => {
+  it('runs the handlers after it in the request\'s async context (tracing\'s active span lives there)', async () => {
+    const requestContext = new AsyncLocalStorage<string>();
+    const app = express();
+    app.use((req, _res, next) => requestContext.run(String(req.headers['x-request']), next));
+    app.use('/graphql', ...losslessJsonBody('1kb'), (_req, res) => {
+      res.type('text/plain').send(requestContext.getStore() ?? 'no context');
+    });
+    for (const [type, id] of [['application/json', 'a'], ['application/json; charset=utf-16le', 'b']] as const) {
+      const body = type.includes('16le') ? Buffer.from('{"query":"q"}', 'utf16le') : '{"query":"q"}';
+      const r = await rawPost(app, { 'content-type': type, 'x-request': id }, [body]);
+      assert.equal(r.text, id, type);
+    }
+  });
+
   it('keeps every digit of the variables', async () => {
     const r = await request(echo()).post('/graphql').set('content-type', 'application/json')
       .send('{"query":"q","variables":{"n":9223372036854775807,"f":0.1,"l":[9007199254740993]}}');
