@@ -162,30 +162,134 @@ export function typesOfEverySchema(): GraphQLType[] {
 
 export { namedOf };
 
-/** Named types in graphql-js' order: the extra types, the roots, directive arguments, introspection. */
-function collectTypes(roots: readonly (GraphQLObjectType | undefined)[], types: readonly GraphQLNamedType[]): Set<GraphQLNamedType> {
-  const seen = new Set<GraphQLNamedType>(types);
-  const visit = (type: GraphQLType): void => {
-    const named = namedOf(type);
-    if (seen.has(named)) return;
-    seen.add(named);
-    walk(named);
-  };
-  const rootSet = new Set<GraphQLNamedType>();
-  for (const root of roots) if (root) rootSet.add(root);
-  const walk = (named: GraphQLNamedType): void => {
-    // Kept on the type: every later build and tenant schema that reaches it walks a flat list.
-    const refs = rootSet.has(named) ? undefined : referencesOf(named);
-    if (refs) for (let i = 0; i < refs.length; i++) visit(refs[i]!);
-    else forEachReference(named, visit);
-  };
-  for (const type of types) {
-    seen.delete(type);
-    visit(type);
+/** Says whether the work in progress should stop now (its time slice is spent); asked after each unit of work. */
+export type ShouldYield = () => boolean;
+
+const never: ShouldYield = () => false;
+
+/**
+ * Collects a schema's type map and interface implementations, resumably: the same depth-first
+ * walk as graphql-js' constructor (the extra types, the roots, the directives' argument types,
+ * the introspection types; each type before the types it refers to), kept as an explicit stack so
+ * that it can stop after any type and continue later, then the maps filled from what it found.
+ * `run(shouldYield)` works until done or until shouldYield() says stop (asked once per type
+ * reached for the first time, and once per type put into the maps); `run()` finishes. Nothing is
+ * walked twice: a finish after some slices continues where they stopped.
+ */
+export class TypeCollector {
+  readonly #seen: Set<GraphQLNamedType>;
+  readonly #roots: ReadonlySet<GraphQLNamedType>;
+  /** The types to start from, in order; the first `#extra` are the config's extra types. */
+  readonly #starts: readonly GraphQLType[];
+  readonly #extra: number;
+  #nextStart = 0;
+  /** The stack of the depth-first walk: for each type being walked, its references and the index of the next to visit. */
+  readonly #refs: (readonly GraphQLNamedType[])[] = [];
+  readonly #next: number[] = [];
+  /** Filling the maps, once the walk is done. */
+  #filling: Iterator<GraphQLNamedType> | undefined;
+  readonly typeMap: Record<string, GraphQLNamedType> = Object.create(null);
+  readonly implementations: SchemaInternals['_implementationsMap'] = Object.create(null);
+  #done = false;
+  #failure: Error | undefined;
+
+  constructor(roots: readonly (GraphQLObjectType | undefined)[], types: readonly GraphQLNamedType[]) {
+    this.#seen = new Set(types);
+    const rootSet = new Set<GraphQLNamedType>();
+    for (const root of roots) if (root) rootSet.add(root);
+    this.#roots = rootSet;
+    this.#extra = types.length;
+    const starts: GraphQLType[] = [...types];
+    for (const root of roots) if (root) starts.push(root);
+    starts.push(...typesOfEverySchema());
+    this.#starts = starts;
   }
-  for (const root of roots) if (root) visit(root);
-  for (const type of typesOfEverySchema()) visit(type);
-  return seen;
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Continues the collection; true once the maps are complete.
+   * @throws Error when two types share a name, like graphql-js (again at every later call).
+   */
+  run(shouldYield: ShouldYield = never): boolean {
+    if (this.#failure) throw this.#failure;
+    if (this.#done) return true;
+    try {
+      if (!this.#filling && !this.#walk(shouldYield)) return false;
+      this.#filling ??= this.#seen.values();
+      return (this.#done = this.#fill(shouldYield));
+    } catch (error) {
+      this.#failure = error as Error;
+      throw error;
+    }
+  }
+
+  /** The depth-first walk; true when done, false when stopped by shouldYield. */
+  #walk(shouldYield: ShouldYield): boolean {
+    const seen = this.#seen;
+    const refsStack = this.#refs;
+    const nextStack = this.#next;
+    for (;;) {
+      let named: GraphQLNamedType;
+      const depth = refsStack.length;
+      if (depth === 0) {
+        const i = this.#nextStart;
+        if (i >= this.#starts.length) return true;
+        this.#nextStart = i + 1;
+        named = namedOf(this.#starts[i]!);
+        // graphql-js starts from a set of the extra types and takes each out before collecting it.
+        if (i < this.#extra) seen.delete(named);
+      } else {
+        const refs = refsStack[depth - 1]!;
+        const i = nextStack[depth - 1]!;
+        if (i >= refs.length) {
+          refsStack.pop();
+          nextStack.pop();
+          continue;
+        }
+        nextStack[depth - 1] = i + 1;
+        named = refs[i]!;
+      }
+      if (seen.has(named)) continue;
+      seen.add(named);
+      // Kept on the type: every later build and tenant schema that reaches it walks a flat list.
+      const refs = this.#roots.has(named) ? undefined : referencesOf(named);
+      refsStack.push(refs ?? referencesInOrder(named));
+      nextStack.push(0);
+      if (shouldYield()) return false;
+    }
+  }
+
+  /** Fills the type map and the implementations in the order collected; true when done. */
+  #fill(shouldYield: ShouldYield): boolean {
+    const typeMap = this.typeMap;
+    const implementations = this.implementations;
+    const implementationsOf = (name: string) => (implementations[name] ??= { objects: [], interfaces: [] });
+    for (;;) {
+      const step = this.#filling!.next();
+      if (step.done) return true;
+      const type = step.value;
+      if (typeMap[type.name] !== undefined) {
+        throw new Error(`Schema must contain uniquely named types but contains multiple types named "${type.name}".`);
+      }
+      typeMap[type.name] = type;
+      if (type instanceof GraphQLInterfaceType) {
+        for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).interfaces.push(type);
+      } else if (type instanceof GraphQLObjectType) {
+        for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).objects.push(type);
+      }
+      if (shouldYield()) return false;
+    }
+  }
+}
+
+/** Every named type `named` refers to, in forEachReference's order, repeats included (they are skipped as seen). */
+function referencesInOrder(named: GraphQLNamedType): GraphQLNamedType[] {
+  const found: GraphQLNamedType[] = [];
+  forEachReference(named, (type) => found.push(namedOf(type)));
+  return found;
 }
 
 let template: GraphQLSchema | undefined;
@@ -216,25 +320,16 @@ export function lazySchema(config: {
   subscription?: GraphQLObjectType;
   types?: readonly GraphQLNamedType[];
 }): GraphQLSchema {
-  const collected = collectTypes([config.query, config.mutation, config.subscription], config.types ?? []);
+  const collector = new TypeCollector([config.query, config.mutation, config.subscription], config.types ?? []);
+  collector.run();
+  return schemaFromCollector(config, collector);
+}
+
+function schemaFromCollector(config: Parameters<typeof lazySchema>[0], collector: TypeCollector): GraphQLSchema {
   const { schema, internals } = schemaWithRoots(config);
-  const typeMap: Record<string, GraphQLNamedType> = Object.create(null);
-  const implementations: SchemaInternals['_implementationsMap'] = Object.create(null);
-  const implementationsOf = (name: string) => (implementations[name] ??= { objects: [], interfaces: [] });
-  for (const type of collected) {
-    if (typeMap[type.name] !== undefined) {
-      throw new Error(`Schema must contain uniquely named types but contains multiple types named "${type.name}".`);
-    }
-    typeMap[type.name] = type;
-    if (type instanceof GraphQLInterfaceType) {
-      for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).interfaces.push(type);
-    } else if (type instanceof GraphQLObjectType) {
-      for (const iface of type.getInterfaces()) if (iface instanceof GraphQLInterfaceType) implementationsOf(iface.name).objects.push(type);
-    }
-  }
-  internals._typeMap = typeMap;
+  internals._typeMap = collector.typeMap;
   internals._subTypeMap = Object.create(null);
-  internals._implementationsMap = implementations;
+  internals._implementationsMap = collector.implementations;
   return schema;
 }
 
@@ -270,8 +365,16 @@ export function lazySchemaView(
   const { schema, internals } = schemaWithRoots(config);
   internals._subTypeMap = Object.create(null);
   const collected = ['_typeMap', '_implementationsMap'] as const;
+  // Made on the first slice of collectInSlices, or by the first read; a read after some slices finishes their work.
+  let collector: TypeCollector | undefined;
+  const start = () => (collector ??= new TypeCollector([config.query, config.mutation, config.subscription], config.types ?? []));
   const collect = (): void => {
-    const built = lazySchema(config) as unknown as SchemaInternals;
+    const c = start();
+    c.run();
+    // The walk's set and stack are not kept with the schema (its maps are).
+    collector = undefined;
+    inProgress.delete(schema);
+    const built = schemaFromCollector(config, c) as unknown as SchemaInternals;
     for (const key of collected) Object.defineProperty(schema, key, { value: built[key], writable: true, enumerable: true, configurable: true });
     onCollected?.();
   };
@@ -286,7 +389,64 @@ export function lazySchemaView(
     });
   }
   Object.defineProperty(schema, 'getType', { value: (name: string) => lookup(name), writable: true, enumerable: false, configurable: true });
+  inProgress.set(schema, (shouldYield) => {
+    if (!start().run(shouldYield)) return false;
+    collect();
+    return true;
+  });
   return schema;
+}
+
+const inProgress = new WeakMap<GraphQLSchema, (shouldYield: ShouldYield) => boolean>();
+
+/**
+ * Continues collecting the type map of a schema made by lazySchemaView until done or until
+ * shouldYield() says stop; true once collected (at once for any other schema). A read of the
+ * type map in between finishes the collection synchronously, from where the slices stopped.
+ */
+export function collectInSlices(schema: GraphQLSchema, shouldYield: ShouldYield): boolean {
+  if (isCollected(schema)) return true;
+  const step = inProgress.get(schema);
+  if (!step) {
+    schema.getTypeMap();
+    return true;
+  }
+  return step(shouldYield);
+}
+
+/** How runInSlices measures time and schedules the next slice (injectable for tests). */
+export interface SliceScheduler {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Runs the callback later, after pending I/O (setImmediate). */
+  schedule(callback: () => void): void;
+}
+
+export const immediateScheduler: SliceScheduler = { now: () => performance.now(), schedule: (callback) => void setImmediate(callback) };
+
+/**
+ * Runs `step` in slices of about `budgetMs` until it returns true, one slice per turn of the event
+ * loop so that requests are served in between: step(shouldYield) works until done (true) or until
+ * shouldYield() says its slice is spent. A step that throws ends the slices (`onError`).
+ */
+export function runInSlices(
+  step: (shouldYield: ShouldYield) => boolean,
+  options: { budgetMs?: number; scheduler?: SliceScheduler; onError?: (error: unknown) => void; onDone?: () => void } = {},
+): void {
+  const { budgetMs = 10, scheduler = immediateScheduler } = options;
+  const slice = (): void => {
+    const deadline = scheduler.now() + budgetMs;
+    let done: boolean;
+    try {
+      done = step(() => scheduler.now() >= deadline);
+    } catch (error) {
+      options.onError?.(error);
+      return;
+    }
+    if (done) options.onDone?.();
+    else scheduler.schedule(slice);
+  };
+  scheduler.schedule(slice);
 }
 
 /**

@@ -16,7 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
-import { declaredFieldsOf, deferredSchema, forEachReference, isCollected, objectType, recordRootFieldGroups, typesCreatedBy, type SchemaInternals } from './lazy-schema.ts';
+import { collectInSlices, declaredFieldsOf, deferredSchema, forEachReference, objectType, recordRootFieldGroups, typesCreatedBy, type SchemaInternals, type ShouldYield } from './lazy-schema.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 
 export interface SchemaBuilderOptions {
@@ -54,6 +54,11 @@ export interface SchemaBuilder {
    * type), which a full build leaves for later; call it when idle so that the next change is fast.
    */
   prepareIncremental(): void;
+  /**
+   * The same preparation, resumable: works until done (true) or until shouldYield() says stop
+   * (false; call again to continue). A change built in between finishes what its patch needs.
+   */
+  prepareIncrementalSlice(shouldYield: ShouldYield): boolean;
 }
 
 interface Fragment {
@@ -75,6 +80,13 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
   const assembled = (fragments: readonly Fragment[]) =>
     assemble(fragments, options.assumeValid === true, relations, operations, (baseTypes ??= typesOfEmptySchema(relations, operations)));
 
+  const prepareSlice = (shouldYield: ShouldYield): boolean => {
+    if (!previous) return true;
+    // The patch reads the previous type map, which a full build leaves uncollected.
+    if (!collectInSlices(previous.schema, shouldYield)) return false;
+    return countTypes(previous, shouldYield);
+  };
+
   return {
     get cacheSize() {
       return cache.size;
@@ -83,11 +95,9 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       return lastBuild;
     },
     prepareIncremental() {
-      if (!previous) return;
-      // The patch reads the previous type map, which a full build leaves uncollected.
-      if (!isCollected(previous.schema)) previous.schema.getTypeMap();
-      previous.counts ??= countTypes([...previous.fragments]);
+      prepareSlice(() => false);
     },
+    prepareIncrementalSlice: prepareSlice,
     build(models) {
       const next = new Map<string, Fragment>();
       const problems: SchemaBuildProblem[] = [];
@@ -180,8 +190,10 @@ function kindConflict(model: ResourceModel, claimed: ReadonlyMap<string, string>
 interface PreviousBuild {
   readonly schema: GraphQLSchema;
   readonly fragments: ReadonlySet<Fragment>;
-  /** How many fragments reach each named type (types of the empty schema are not counted); computed on first use. */
+  /** How many fragments reach each named type (types of the empty schema are not counted); computed on first use (countTypes). */
   counts: Map<string, number> | undefined;
+  /** The counting in progress: the counts so far, of the fragments before `next`. */
+  counting?: { readonly counts: Map<string, number>; readonly fragments: readonly Fragment[]; next: number };
 }
 
 /** The named types of a schema without CRDs, but its roots: every schema of these relation types has them. */
@@ -218,10 +230,22 @@ function typesOf(fragment: Fragment): GraphQLNamedType[] {
   return found;
 }
 
-function countTypes(fragments: readonly Fragment[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const f of fragments) for (const t of typesOf(f)) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-  return counts;
+/**
+ * Counts how many of the previous build's fragments reach each type into `prev.counts`, one
+ * fragment per unit of work, until done (true) or until shouldYield() says stop (false); a later
+ * call continues where it stopped.
+ */
+function countTypes(prev: PreviousBuild, shouldYield: ShouldYield = () => false): boolean {
+  if (prev.counts) return true;
+  const counting = (prev.counting ??= { counts: new Map(), fragments: [...prev.fragments], next: 0 });
+  const { counts, fragments } = counting;
+  while (counting.next < fragments.length) {
+    for (const t of typesOf(fragments[counting.next++]!)) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+    if (counting.next < fragments.length && shouldYield()) return false;
+  }
+  prev.counts = counts;
+  prev.counting = undefined;
+  return true;
 }
 
 /**
@@ -237,8 +261,8 @@ function patchSchema(prev: PreviousBuild, fragments: readonly Fragment[], relati
   const old = prev.schema as unknown as SchemaInternals;
   const overlay = new TypeMapOverlay(old._typeMap);
   const typeMap = overlay.writer;
-  prev.counts ??= countTypes([...prev.fragments]);
-  const counts = prev.counts;
+  countTypes(prev);
+  const counts = prev.counts!;
   const undo: (() => void)[] = [];
   for (const f of removed) {
     for (const t of typesOf(f)) {

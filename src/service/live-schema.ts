@@ -6,6 +6,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
+import { runInSlices } from '../graphql/lazy-schema.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
@@ -107,8 +108,12 @@ export class LiveSchema {
     for (const p of modelProblems) log?.warn(p);
     const built = this.builder.build(models);
     if (this.builder.lastBuild === 'full') {
-      // The bookkeeping that makes the next change fast is done when the event loop is idle.
-      setImmediate(() => this.builder.prepareIncremental());
+      // The bookkeeping that makes the next change fast (~1.5 s of CPU at 1,000 CRDs) is done in
+      // slices of ~10 ms, one per turn of the event loop, so that requests are served in between.
+      const builder = this.builder;
+      runInSlices((shouldYield) => builder.prepareIncrementalSlice(shouldYield), {
+        onError: (error) => log?.warn(`preparing the next schema change failed: ${(error as Error).message}`),
+      });
     }
     for (const p of built.problems) {
       problems++;

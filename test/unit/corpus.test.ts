@@ -27,7 +27,7 @@ import { parseCrdText } from '../../src/cli/crd-documents.ts';
 import { rootFieldNames } from '../../src/model/graphql-type-names.ts';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
 import { filterSchema, TenantSchemaCache } from '../../src/graphql/tenant-schema.ts';
-import { isCollected, knownTypesOf } from '../../src/graphql/lazy-schema.ts';
+import { collectInSlices, isCollected, knownTypesOf } from '../../src/graphql/lazy-schema.ts';
 import { PermissionSet } from '../../src/auth/permissions.ts';
 import { GENERIC_OBJECT } from '../../src/graphql/relation-types.ts';
 import type { ResourceModel, SchemaNode, VersionModel } from '../../src/model/resource-model.ts';
@@ -258,6 +258,35 @@ describe('CRD corpus', () => {
     assert.equal(printSchema(trusted), printSchema(checked));
     // A trusted schema skips validation: validate a copy that graphql-js checks.
     assert.deepEqual(validateSchema(new Schema({ ...trusted.toConfig(), assumeValid: false })).map(String), []);
+  });
+
+  it('all together, trusted: the type map collected in slices, or finished synchronously midway, is the one graphql-js collects', () => {
+    const all = corpus.flatMap((c) => c.models);
+    const checked = buildGraphQLSchema(all).schema;
+    const names = Object.keys(checked.getTypeMap());
+    const implementations = (schema: Schema) =>
+      Object.values(schema.getTypeMap()).filter(isInterfaceType).map((i) => [i.name, schema.getImplementations(i).objects.map((o) => o.name), schema.getImplementations(i).interfaces.map((o) => o.name)]);
+    const expected = implementations(checked);
+    // The collection's units: one per type walked, one per type put into the maps.
+    const stops = [1, 997, Math.floor(names.length / 2), names.length - 1, names.length + 1, Math.floor(names.length * 1.5), 2 * names.length - 1];
+    for (const stopAfter of [...stops, undefined]) {
+      const what = stopAfter === undefined ? 'in slices of 997 units' : `finished after ${stopAfter} units`;
+      const trusted = createSchemaBuilder({ assumeValid: true }).build(all).schema;
+      let calls = 0;
+      if (stopAfter === undefined) {
+        let slices = 0;
+        while (!collectInSlices(trusted, () => ++calls % 997 === 0)) slices++;
+        assert.ok(slices >= Math.floor((2 * names.length) / 997) - 1, `${what}: ${slices} slices`);
+      } else {
+        assert.equal(collectInSlices(trusted, () => ++calls >= stopAfter), false, what);
+        assert.ok(!isCollected(trusted), `${what}: not collected yet`);
+      }
+      // A read finishes what the slices left, synchronously.
+      assert.deepEqual(Object.keys(trusted.getTypeMap()), names, `${what}: the same names in the same order`);
+      assert.ok(isCollected(trusted));
+      assert.deepEqual(implementations(trusted), expected, `${what}: the same implementations`);
+      assert.equal(collectInSlices(trusted, () => true), true);
+    }
   });
 
   it('all together, trusted: the lookups known before the type map is collected are the collected types', () => {

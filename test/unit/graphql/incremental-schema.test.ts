@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { lexicographicSortSchema, printSchema, validateSchema, GraphQLSchema, type GraphQLSchema as Schema } from 'graphql';
 import { parseAllDocuments } from 'yaml';
 import { createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
+import { isCollected } from '../../../src/graphql/lazy-schema.ts';
 import { crdToModel } from '../../../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../../../src/model/resource-model.ts';
 
@@ -114,5 +115,34 @@ test('the root types of a patched schema list their fields in the order a fresh 
     assert.deepEqual(fields(incremental), fields(expected), `${what}: root fields in order`);
     assert.deepEqual(Object.keys(declaredFieldsOf(incremental.getMutationType()!)!), Object.keys(declaredFieldsOf(expected.getMutationType()!)!), `${what}: declared mutation fields in order`);
     assert.equal(print(incremental), print(expected), `${what}: same SDL as a fresh build`);
+  }
+});
+
+test('a change arriving while the preparation runs in slices is patched, and gives the schema a fresh build gives', () => {
+  const crds = loadCrds();
+  const models = crds.map((c) => crdToModel(c));
+  // The units of work of a whole preparation: the type map's walk and filling, then one per fragment counted.
+  const whole = createSchemaBuilder({ assumeValid: true });
+  const typeCount = Object.keys(fresh(models).getTypeMap()).length;
+  whole.build(models);
+  let units = 0;
+  assert.equal(whole.prepareIncrementalSlice(() => (units++, false)), true);
+  assert.ok(units > 2 * typeCount, `${units} units for ${typeCount} types`);
+  const changed = [withField(crds[0]!, 'midway'), ...models.slice(1)];
+  const expected = print(fresh(changed));
+  // Stopped early in the walk, in the middle of it, while filling the type map, and while counting.
+  for (const stopAfter of [1, Math.floor(typeCount / 2), typeCount + 5, units - 2]) {
+    const builder = createSchemaBuilder({ assumeValid: true });
+    const { schema } = builder.build(models);
+    let calls = 0;
+    assert.equal(builder.prepareIncrementalSlice(() => ++calls >= stopAfter), false, `stopped after ${stopAfter}`);
+    assert.equal(calls, stopAfter, 'stops as soon as told');
+    assert.equal(isCollected(schema), stopAfter >= 2 * typeCount, `collected after ${stopAfter} of ${units}`);
+    const patched = builder.build(changed).schema;
+    assert.equal(builder.lastBuild, 'patched', `stopped after ${stopAfter}: the incremental path was taken`);
+    assert.equal(print(patched), expected, `stopped after ${stopAfter}: same SDL as a fresh build`);
+    assert.deepEqual(Object.keys(patched.getTypeMap()).sort(), Object.keys(fresh(changed).getTypeMap()).sort());
+    // The patched schema needs no preparation; nor does a slice of an unfinished one go wrong after it.
+    assert.equal(builder.prepareIncrementalSlice(() => true), true);
   }
 });
