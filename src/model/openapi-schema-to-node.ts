@@ -36,6 +36,43 @@ interface Walk {
   readonly crdName: string;
   readonly root: string;
   readonly steps: Step[];
+  readonly shared: SharedNodes;
+}
+
+/**
+ * Converted nodes by a candidate key of the sub-schema they were made from (see candidateKey).
+ * Real CRDs repeat large sub-schemas (a PodSpec, a container, status conditions, a secret
+ * reference) within one version, across the versions of a CRD and across CRDs: a sub-schema
+ * equal, as JSON, to one converted before gets that node instead of a new copy. Conversion is a
+ * function of the sub-schema's value alone (the path only names errors, and an equal value was
+ * converted without one), so the shared node is exactly the node a new conversion would give.
+ * The key only finds candidates: equality is always checked on the whole value.
+ *
+ * So a model is a graph, not a tree: one node can sit at several places of one or several
+ * models. Nodes are never changed after conversion; whatever is cached per node (filters,
+ * property indexes) must depend on the node alone, never on where it was reached.
+ */
+type SharedNodes = Map<string, { readonly raw: RawSchema; readonly node: SchemaNode }[]>;
+
+// Candidates kept per description: bounds the comparisons for a description used by many
+// different sub-schemas.
+const MAX_CANDIDATES = 8;
+
+let sharedThisTurn: SharedNodes | undefined;
+
+/**
+ * The nodes of the CRDs converted in the current synchronous run (a start's or a list's batch of
+ * CRDs is converted in one loop). Dropped when the run ends, so a cache never outlives its batch
+ * and never holds a model nobody else holds.
+ */
+function sharedNodes(): SharedNodes {
+  if (sharedThisTurn === undefined) {
+    sharedThisTurn = new Map();
+    queueMicrotask(() => {
+      sharedThisTurn = undefined;
+    });
+  }
+  return sharedThisTurn;
 }
 
 function pathOf(walk: Walk): string {
@@ -46,7 +83,7 @@ function pathOf(walk: Walk): string {
 
 /** The root of a version schema: always an object with apiVersion, kind and a typed metadata. */
 export function convertRootSchema(raw: unknown, path: string, ctx: SchemaContext): ObjectNode {
-  const walk: Walk = { crdName: ctx.crdName, root: path, steps: [] };
+  const walk: Walk = { crdName: ctx.crdName, root: path, steps: [], shared: sharedNodes() };
   const node = convertSchema(raw, walk);
   if (node.kind !== 'object' && node.kind !== 'json') {
     fail(walk, '', `the root schema must be of type object, not ${node.kind}`);
@@ -115,8 +152,62 @@ function withRelationNamesFree(node: ObjectNode): ObjectNode {
 /** The node of the schema at the walk's current path. */
 function convertSchema(raw: unknown, walk: Walk): SchemaNode {
   const schema = asSchema(raw, walk, '');
+  const key = candidateKey(schema);
+  if (key === undefined) return convertOwn(schema, walk);
+  const candidates = walk.shared.get(key);
+  if (candidates !== undefined) {
+    for (const candidate of candidates) if (sameJson(candidate.raw, schema)) return candidate.node;
+  }
+  const node = convertOwn(schema, walk);
+  if (candidates === undefined) walk.shared.set(key, [{ raw: schema, node }]);
+  else if (candidates.length < MAX_CANDIDATES) candidates.push({ raw: schema, node });
+  return node;
+}
+
+/**
+ * Where equal sub-schemas are looked for: under their description, or for an undocumented object
+ * (some CRDs are generated without descriptions) under its property names. Other undocumented
+ * schemas (mostly leaves) cost less to convert than to look up.
+ */
+function candidateKey(schema: RawSchema): string | undefined {
+  const description = schema['description'];
+  if (typeof description === 'string') return description;
+  const properties = schema['properties'];
+  if (!isPlainObject(properties)) return undefined;
+  let key = '\u0000';
+  for (const name in properties) key += `${name}\u0000`;
+  return key;
+}
+
+function convertOwn(schema: RawSchema, walk: Walk): SchemaNode {
   const merged = hasCombinators(schema) ? mergeCombinators(schema, walk) : schema;
   return convertMerged(merged, schema, walk);
+}
+
+/**
+ * Whether two JSON values are equal: the same keys in the same order, the same numbers (-0 is
+ * not 0, a bigint is not a number), arrays of equal items. Objects other than plain ones are
+ * equal only to themselves.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return typeof a !== 'number' || Object.is(a, b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const proto = Object.getPrototypeOf(a);
+  if (proto !== Object.getPrototypeOf(b) || (proto !== Object.prototype && proto !== null)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]!;
+    if (key !== keysB[i] || !sameJson((a as RawSchema)[key], (b as RawSchema)[key])) return false;
+  }
+  return true;
 }
 
 /** The node of a child schema, one step below the walk's current path. */
