@@ -36,7 +36,13 @@ export function tryCrdToModel(crd: unknown): ModelResult {
   }
 }
 
-/** @throws CrdModelError when the CRD is malformed. */
+/**
+ * The CRD object must not be changed afterwards (decoded API answers and parsed files never are):
+ * the content hash is computed from its spec when first read, and the sub-schemas of CRDs
+ * converted later in the same synchronous run are compared with it to share converted nodes.
+ *
+ * @throws CrdModelError when the CRD is malformed.
+ */
 export function crdToModel(crd: unknown): ResourceModel {
   if (!isPlainObject(crd)) throw new CrdModelError(undefined, '', `must be an object, got ${describeValue(crd)}`);
   const name = crdNameOf(crd);

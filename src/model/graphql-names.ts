@@ -109,6 +109,20 @@ export function lowerCamel(name: string): string {
 
 /** A GraphQL field name as a type-name part: `dest_port` → `DestPort`, `_Xmx` → `Xmx`. */
 export function pascalPart(graphqlName: string): string {
+  // A schema build asks for every property of every version: the same few thousand names.
+  let part = pascalParts.get(graphqlName);
+  if (part === undefined) {
+    if (pascalParts.size >= MAX_PASCAL_PARTS) pascalParts.clear();
+    part = pascalPartOf(graphqlName);
+    pascalParts.set(graphqlName, part);
+  }
+  return part;
+}
+
+const pascalParts = new Map<string, string>();
+const MAX_PASCAL_PARTS = 50_000;
+
+function pascalPartOf(graphqlName: string): string {
   // Most names have no `_`: one word, its first letter upper-cased (what the general case gives).
   if (graphqlName !== '' && !graphqlName.includes('_')) {
     const word = graphqlName[0]!.toUpperCase() + graphqlName.slice(1);

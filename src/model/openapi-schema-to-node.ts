@@ -2,7 +2,7 @@
 
 import { CrdModelError } from './crd-model-error.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
-import { mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
+import { isValidGraphQLName, mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
 import { RELATION_FIELDS } from './graphql-type-names.ts';
 import type {
   Constraints,
@@ -22,11 +22,71 @@ export interface SchemaContext {
   readonly crdName: string;
 }
 
+/** A step of the path below the root: a property's name, or a literal suffix such as `.items`. */
+type Step = string | { readonly suffix: string };
+
+const ITEMS: Step = { suffix: '.items' };
+const ADDITIONAL: Step = { suffix: '.additionalProperties' };
+
+/**
+ * One conversion's context. The path of the node being converted is kept as a stack of steps and
+ * written out only for an error: a CRD that converts (nearly all) never formats a path.
+ */
+interface Walk {
+  readonly crdName: string;
+  readonly root: string;
+  readonly steps: Step[];
+  readonly shared: SharedNodes;
+}
+
+/**
+ * Converted nodes by a candidate key of the sub-schema they were made from (see candidateKey).
+ * Real CRDs repeat large sub-schemas (a PodSpec, a container, status conditions, a secret
+ * reference) within one version, across the versions of a CRD and across CRDs: a sub-schema
+ * equal, as JSON, to one converted before gets that node instead of a new copy. Conversion is a
+ * function of the sub-schema's value alone (the path only names errors, and an equal value was
+ * converted without one), so the shared node is exactly the node a new conversion would give.
+ * The key only finds candidates: equality is always checked on the whole value.
+ *
+ * So a model is a graph, not a tree: one node can sit at several places of one or several
+ * models. Nodes are never changed after conversion; whatever is cached per node (filters,
+ * property indexes) must depend on the node alone, never on where it was reached.
+ */
+type SharedNodes = Map<string, { readonly raw: RawSchema; readonly node: SchemaNode }[]>;
+
+// Candidates kept per description: bounds the comparisons for a description used by many
+// different sub-schemas.
+const MAX_CANDIDATES = 8;
+
+let sharedThisTurn: SharedNodes | undefined;
+
+/**
+ * The nodes of the CRDs converted in the current synchronous run (a start's or a list's batch of
+ * CRDs is converted in one loop). Dropped when the run ends, so a cache never outlives its batch
+ * and never holds a model nobody else holds.
+ */
+function sharedNodes(): SharedNodes {
+  if (sharedThisTurn === undefined) {
+    sharedThisTurn = new Map();
+    queueMicrotask(() => {
+      sharedThisTurn = undefined;
+    });
+  }
+  return sharedThisTurn;
+}
+
+function pathOf(walk: Walk): string {
+  let out = walk.root;
+  for (const step of walk.steps) out += typeof step === 'string' ? `.properties[${JSON.stringify(step)}]` : step.suffix;
+  return out;
+}
+
 /** The root of a version schema: always an object with apiVersion, kind and a typed metadata. */
 export function convertRootSchema(raw: unknown, path: string, ctx: SchemaContext): ObjectNode {
-  const node = convertSchema(raw, path, ctx);
+  const walk: Walk = { crdName: ctx.crdName, root: path, steps: [], shared: sharedNodes() };
+  const node = convertSchema(raw, walk);
   if (node.kind !== 'object' && node.kind !== 'json') {
-    fail(ctx, path, `the root schema must be of type object, not ${node.kind}`);
+    fail(walk, '', `the root schema must be of type object, not ${node.kind}`);
   }
   const base: ObjectNode =
     node.kind === 'object'
@@ -89,17 +149,84 @@ function withRelationNamesFree(node: ObjectNode): ObjectNode {
   return { ...node, properties };
 }
 
-export function convertSchema(raw: unknown, path: string, ctx: SchemaContext): SchemaNode {
-  const schema = asSchema(raw, path, ctx);
-  const merged = mergeCombinators(schema, path, ctx);
-  return convertMerged(merged, schema, path, ctx);
+/** The node of the schema at the walk's current path. */
+function convertSchema(raw: unknown, walk: Walk): SchemaNode {
+  const schema = asSchema(raw, walk, '');
+  const key = candidateKey(schema);
+  if (key === undefined) return convertOwn(schema, walk);
+  const candidates = walk.shared.get(key);
+  if (candidates !== undefined) {
+    for (const candidate of candidates) if (sameJson(candidate.raw, schema)) return candidate.node;
+  }
+  const node = convertOwn(schema, walk);
+  if (candidates === undefined) walk.shared.set(key, [{ raw: schema, node }]);
+  else if (candidates.length < MAX_CANDIDATES) candidates.push({ raw: schema, node });
+  return node;
 }
 
-function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext): SchemaNode {
-  const base = baseOf(schema, original, path, ctx);
+/**
+ * Where equal sub-schemas are looked for: under their description, or for an undocumented object
+ * (some CRDs are generated without descriptions) under its property names. Other undocumented
+ * schemas (mostly leaves) cost less to convert than to look up.
+ */
+function candidateKey(schema: RawSchema): string | undefined {
+  const description = schema['description'];
+  if (typeof description === 'string') return description;
+  const properties = schema['properties'];
+  if (!isPlainObject(properties)) return undefined;
+  let key = '\u0000';
+  for (const name in properties) key += `${name}\u0000`;
+  return key;
+}
+
+function convertOwn(schema: RawSchema, walk: Walk): SchemaNode {
+  const merged = hasCombinators(schema) ? mergeCombinators(schema, walk) : schema;
+  return convertMerged(merged, schema, walk);
+}
+
+/**
+ * Whether two JSON values are equal: the same keys in the same order, the same numbers (-0 is
+ * not 0, a bigint is not a number), arrays of equal items. Objects other than plain ones are
+ * equal only to themselves.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return typeof a !== 'number' || Object.is(a, b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const proto = Object.getPrototypeOf(a);
+  if (proto !== Object.getPrototypeOf(b) || (proto !== Object.prototype && proto !== null)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]!;
+    if (key !== keysB[i] || !sameJson((a as RawSchema)[key], (b as RawSchema)[key])) return false;
+  }
+  return true;
+}
+
+/** The node of a child schema, one step below the walk's current path. */
+function convertChild(raw: unknown, walk: Walk, step: Step): SchemaNode {
+  walk.steps.push(step);
+  const node = convertSchema(raw, walk);
+  walk.steps.pop();
+  return node;
+}
+
+function hasCombinators(schema: RawSchema): boolean {
+  return schema['allOf'] !== undefined || schema['anyOf'] !== undefined || schema['oneOf'] !== undefined;
+}
+
+function convertMerged(schema: RawSchema, original: RawSchema, walk: Walk): SchemaNode {
+  const base = baseOf(schema, original, walk);
   const type = schema['type'];
   if (type !== undefined && (typeof type !== 'string' || !KNOWN_TYPES.has(type))) {
-    fail(ctx, `${path}.type`, `unknown type ${stringifyJson(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
+    fail(walk, '.type', `unknown type ${stringifyJson(type)} (expected one of ${[...KNOWN_TYPES].join(', ')})`);
   }
   // Each node is its base with the kind's keys added in place: the base is this node's own, and
   // the keys end up in the order a `{ ...base, kind, ... }` literal gives, without copying it.
@@ -111,19 +238,20 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
   const properties = schema['properties'];
   const additional = schema['additionalProperties'];
   if (properties !== undefined && !isPlainObject(properties)) {
-    fail(ctx, `${path}.properties`, 'must be an object mapping property names to schemas');
+    fail(walk, '.properties', 'must be an object mapping property names to schemas');
   }
   if (additional !== undefined && typeof additional !== 'boolean' && !isPlainObject(additional)) {
-    fail(ctx, `${path}.additionalProperties`, 'must be a boolean or a schema');
+    fail(walk, '.additionalProperties', 'must be a boolean or a schema');
   }
 
   const looksLikeObject =
     type === 'object' || (type === undefined && (properties !== undefined || isPlainObject(additional) || embedded));
   if (looksLikeObject) {
     const mapType = schema['x-kubernetes-map-type'];
-    const hasProperties = properties !== undefined && Object.keys(properties).length > 0;
+    const names = properties === undefined ? undefined : Object.keys(properties);
+    const hasProperties = names !== undefined && names.length > 0;
     if (!hasProperties && isPlainObject(additional) && !embedded) {
-      const values = convertSchema(additional, `${path}.additionalProperties`, ctx);
+      const values = convertChild(additional, walk, ADDITIONAL);
       if (mapType === 'granular' || mapType === 'atomic') node.mapType = mapType;
       node.kind = 'map';
       node.values = values;
@@ -136,7 +264,7 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
       node.reason = preserve || additional === true ? 'preserve-unknown-fields' : 'untyped';
       return node as unknown as SchemaNode;
     }
-    const props = hasProperties ? convertProperties(properties, schema, path, ctx) : [];
+    const props = hasProperties ? convertProperties(properties as RawSchema, names, schema, walk) : [];
     // Non-structural schemas can combine properties with additionalProperties; the undeclared
     // rest is then reachable the same way as preserved unknown fields.
     const keepsUnknown = preserve || additional === true || isPlainObject(additional);
@@ -146,9 +274,7 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
     node.embeddedResource = embedded;
     let object = node as unknown as ObjectNode;
     if (embedded) object = withResourceHeader(object, false);
-    if (keepsUnknown) {
-      (object as unknown as Building).unknownFieldsName = firstFree('_unknownFields', new Set(object.properties.map((p) => p.graphqlName)));
-    }
+    if (keepsUnknown) (object as unknown as Building).unknownFieldsName = freeUnknownFieldsName(object.properties);
     return object;
   }
 
@@ -161,8 +287,8 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
         items === undefined
           ? ({ ...emptyBase(), kind: 'json', reason: 'untyped' } as const)
           : Array.isArray(items)
-            ? fail(ctx, `${path}.items`, 'tuple arrays (items as a list) are not allowed in structural schemas')
-            : convertSchema(items, `${path}.items`, ctx);
+            ? fail(walk, '.items', 'tuple arrays (items as a list) are not allowed in structural schemas')
+            : convertChild(items, walk, ITEMS);
       node.kind = 'array';
       node.items = itemsNode;
       if (listType === 'atomic' || listType === 'set' || listType === 'map') node.listType = listType;
@@ -181,7 +307,7 @@ function convertMerged(schema: RawSchema, original: RawSchema, path: string, ctx
       return withEnum(finish(node, 'boolean'), schema, false);
     default:
       if (type === undefined && isPlainObject(schema['items'])) {
-        return convertMerged({ ...schema, type: 'array' }, original, path, ctx);
+        return convertMerged({ ...schema, type: 'array' }, original, walk);
       }
       node.kind = 'json';
       node.reason = preserve ? 'preserve-unknown-fields' : 'untyped';
@@ -200,26 +326,47 @@ function finish(node: Building, kind: SchemaNode['kind']): SchemaNode {
 
 /** Adds the enum, when the schema has one, as the node's last key. */
 function withEnum(node: SchemaNode, schema: RawSchema, named: boolean): SchemaNode {
-  const e = enumOf(schema, named).enum;
+  const e = schema['enum'] === undefined ? undefined : enumOf(schema, named);
   if (e !== undefined) (node as unknown as Building).enum = e;
   return node;
 }
 
-function convertProperties(
-  properties: RawSchema,
-  schema: RawSchema,
-  path: string,
-  ctx: SchemaContext,
-): PropertyModel[] {
-  const required = new Set(Array.isArray(schema['required']) ? schema['required'].filter((r) => typeof r === 'string') : []);
-  const names = Object.keys(properties);
-  const mapping = mapPropertyNames(names);
-  return names.map((name) => ({
-    name,
-    graphqlName: mapping.get(name)!,
-    required: required.has(name),
-    node: convertSchema(properties[name], `${path}.properties[${JSON.stringify(name)}]`, ctx),
-  }));
+function convertProperties(properties: RawSchema, names: readonly string[], schema: RawSchema, walk: Walk): PropertyModel[] {
+  const required = requiredOf(schema['required']);
+  // Nearly every property name is already a GraphQL name: the mapping is needed only otherwise.
+  let mapping: Map<string, string> | undefined;
+  for (const name of names) {
+    if (!isValidGraphQLName(name)) {
+      mapping = mapPropertyNames(names);
+      break;
+    }
+  }
+  const out: PropertyModel[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    out[i] = {
+      name,
+      graphqlName: mapping === undefined ? name : mapping.get(name)!,
+      required: required !== undefined && required(name),
+      node: convertChild(properties[name], walk, name),
+    };
+  }
+  return out;
+}
+
+/** Whether a name is in the schema's `required` list (strings only); undefined when it lists none. */
+function requiredOf(raw: unknown): ((name: string) => boolean) | undefined {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  if (raw.length <= 8) return (name) => raw.includes(name);
+  const set = new Set<unknown>(raw);
+  return (name) => set.has(name);
+}
+
+/** `_unknownFields`, or its first free variant among the object's GraphQL field names. */
+function freeUnknownFieldsName(properties: readonly PropertyModel[]): string {
+  const name = '_unknownFields';
+  if (!properties.some((p) => p.graphqlName.startsWith(name))) return name;
+  return firstFree(name, new Set(properties.map((p) => p.graphqlName)));
 }
 
 /** Adds apiVersion, kind and metadata (as ObjectMeta) to an object that is a whole resource. */
@@ -241,18 +388,18 @@ function withResourceHeader(node: ObjectNode, preserveRest: boolean): ObjectNode
   const properties = [...header, ...rest];
   const result: ObjectNode = { ...node, properties };
   if (preserveRest || node.unknownFieldsName !== undefined) {
-    return { ...result, unknownFieldsName: firstFree('_unknownFields', new Set(properties.map((p) => p.graphqlName))) };
+    return { ...result, unknownFieldsName: freeUnknownFieldsName(properties) };
   }
   return result;
 }
 
-function enumOf(schema: RawSchema, named: boolean): { enum?: EnumModel } {
+function enumOf(schema: RawSchema, named: boolean): EnumModel | undefined {
   const raw = schema['enum'];
-  if (!Array.isArray(raw)) return {};
+  if (!Array.isArray(raw)) return undefined;
   const values = raw.filter((v) => v !== null);
-  if (values.length === 0) return {};
+  if (values.length === 0) return undefined;
   const graphqlValues = named ? mapEnumValues(values) : undefined;
-  return { enum: graphqlValues ? { values, graphqlValues } : { values } };
+  return graphqlValues ? { values, graphqlValues } : { values };
 }
 
 interface Base {
@@ -266,7 +413,7 @@ interface Base {
 }
 
 /** Built by assignment in the order the node's keys always had: no temporary objects per node. */
-function baseOf(schema: RawSchema, original: RawSchema, path: string, ctx: SchemaContext): Base {
+function baseOf(schema: RawSchema, original: RawSchema, walk: Walk): Base {
   const description = schema['description'];
   const format = schema['format'];
   const hasDefault = Object.hasOwn(schema, 'default');
@@ -277,7 +424,7 @@ function baseOf(schema: RawSchema, original: RawSchema, path: string, ctx: Schem
   if (hasDefault) base.default = schema['default'];
   if (typeof format === 'string') base.format = format;
   const validations = schema['x-kubernetes-validations'];
-  base.validations = validations === undefined ? [] : validationsOf(validations, `${path}.x-kubernetes-validations`, ctx);
+  base.validations = validations === undefined ? [] : validationsOf(validations, walk);
   base.constraints = constraintsOf(schema, original);
   return base;
 }
@@ -286,12 +433,12 @@ function emptyBase() {
   return { nullable: false, hasDefault: false, validations: [], constraints: {} };
 }
 
-function validationsOf(raw: unknown, path: string, ctx: SchemaContext): ValidationRule[] {
+function validationsOf(raw: unknown, walk: Walk): ValidationRule[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) fail(ctx, path, 'must be a list of validation rules');
+  if (!Array.isArray(raw)) fail(walk, '.x-kubernetes-validations', 'must be a list of validation rules');
   return raw.map((entry, i) => {
     if (!isPlainObject(entry) || typeof entry['rule'] !== 'string') {
-      fail(ctx, `${path}[${i}]`, 'must be an object with a string `rule`');
+      fail(walk, `.x-kubernetes-validations[${i}]`, 'must be an object with a string `rule`');
     }
     const rule: { -readonly [K in keyof ValidationRule]: ValidationRule[K] } = { rule: entry['rule'] };
     for (const key of ['message', 'messageExpression', 'reason', 'fieldPath'] as const) {
@@ -325,8 +472,10 @@ function constraintsOf(schema: RawSchema, original: RawSchema): Constraints {
   if (schema['exclusiveMinimum'] === true) out.exclusiveMinimum = true;
   if (schema['exclusiveMaximum'] === true) out.exclusiveMaximum = true;
   if (schema['uniqueItems'] === true) out.uniqueItems = true;
-  const combinators = summarizeCombinators(original);
-  if (combinators) out.combinators = combinators;
+  if (hasCombinators(original) || original['not'] !== undefined) {
+    const combinators = summarizeCombinators(original);
+    if (combinators) out.combinators = combinators;
+  }
   return out;
 }
 
@@ -354,16 +503,17 @@ function summarizeBranch(branch: unknown): string {
  * Folds allOf/anyOf/oneOf branches into the shape: they only validate, but a non-structural
  * schema may declare properties only inside a branch, and those must stay reachable.
  */
-function mergeCombinators(schema: RawSchema, path: string, ctx: SchemaContext): RawSchema {
+function mergeCombinators(schema: RawSchema, walk: Walk): RawSchema {
   let merged: RawSchema | undefined;
   const branchTypes = new Set<unknown>();
   for (const key of COMBINATORS) {
     const branches = schema[key];
     if (branches === undefined) continue;
-    if (!Array.isArray(branches)) fail(ctx, `${path}.${key}`, 'must be a list of schemas');
+    if (!Array.isArray(branches)) fail(walk, `.${key}`, 'must be a list of schemas');
     branches.forEach((branch, i) => {
-      const branchPath = `${path}.${key}[${i}]`;
-      const branchSchema = mergeCombinators(asSchema(branch, branchPath, ctx), branchPath, ctx);
+      walk.steps.push({ suffix: `.${key}[${i}]` });
+      const branchSchema = mergeCombinators(asSchema(branch, walk, ''), walk);
+      walk.steps.pop();
       if (branchSchema['type'] !== undefined) branchTypes.add(branchSchema['type']);
       merged = mergeShape(merged ?? { ...schema }, branchSchema, key === 'allOf', false);
     });
@@ -403,8 +553,8 @@ function mergeShape(target: RawSchema, branch: RawSchema, addRequired: boolean, 
   return out;
 }
 
-function asSchema(raw: unknown, path: string, ctx: SchemaContext): RawSchema {
-  if (!isPlainObject(raw)) fail(ctx, path, `must be a schema object, got ${describeValue(raw)}`);
+function asSchema(raw: unknown, walk: Walk, suffix: string): RawSchema {
+  if (!isPlainObject(raw)) fail(walk, suffix, `must be a schema object, got ${describeValue(raw)}`);
   return raw;
 }
 
@@ -419,6 +569,7 @@ export function describeValue(value: unknown): string {
   return `${typeof value} ${stringifyJson(value)}`;
 }
 
-function fail(ctx: SchemaContext, path: string, problem: string): never {
-  throw new CrdModelError(ctx.crdName, path, problem);
+/** Throws the problem at the walk's current path plus `suffix`. */
+function fail(walk: Walk, suffix: string, problem: string): never {
+  throw new CrdModelError(walk.crdName, pathOf(walk) + suffix, problem);
 }

@@ -55,10 +55,15 @@ export interface FilterField {
 
 export const LOGIC_OPERATORS = ['and', 'or', 'not'] as const;
 
+// Filters hold no per-node data except an enum's values: the other scalar filters are constants.
 const str: ScalarFilter = { kind: 'scalar', scalar: 'string' };
+const int: ScalarFilter = { kind: 'scalar', scalar: 'int' };
 const int64: ScalarFilter = { kind: 'scalar', scalar: 'int64' };
+const float: ScalarFilter = { kind: 'scalar', scalar: 'float' };
 const bool: ScalarFilter = { kind: 'scalar', scalar: 'boolean' };
 const dateTime: ScalarFilter = { kind: 'scalar', scalar: 'dateTime' };
+const intOrString: ScalarFilter = { kind: 'scalar', scalar: 'intOrString' };
+const json: ScalarFilter = { kind: 'scalar', scalar: 'json' };
 const field = (name: string, filter: FilterNode): FilterField => ({ name, graphqlName: name, filter });
 
 export const OWNER_REFERENCE_FILTER: ObjectFilter = {
@@ -113,15 +118,15 @@ export function filterOf(node: SchemaNode): FilterNode | undefined {
       if (node.format === 'date-time' && !node.enum?.graphqlValues) return dateTime;
       return node.enum?.graphqlValues ? { kind: 'scalar', scalar: 'string', enum: node.enum } : str;
     case 'integer':
-      return { kind: 'scalar', scalar: node.int32 ? 'int' : 'int64' };
+      return node.int32 ? int : int64;
     case 'number':
-      return { kind: 'scalar', scalar: 'float' };
+      return float;
     case 'boolean':
       return bool;
     case 'intOrString':
-      return { kind: 'scalar', scalar: 'intOrString' };
+      return intOrString;
     case 'json':
-      return { kind: 'scalar', scalar: 'json' };
+      return json;
     case 'objectMeta':
       return OBJECT_META_FILTER;
     case 'object':
@@ -141,7 +146,7 @@ export function filterOf(node: SchemaNode): FilterNode | undefined {
 
 function mapFilter(node: MapNode): FilterNode | undefined {
   const representation = mapRepresentation(node);
-  if (representation === 'json') return { kind: 'scalar', scalar: 'json' };
+  if (representation === 'json') return json;
   if (representation === 'stringMap') return { kind: 'map', values: str, flat: true };
   const values = filterOf(node.values);
   return values ? { kind: 'map', values, flat: false } : undefined;
@@ -155,6 +160,8 @@ function mapFilter(node: MapNode): FilterNode | undefined {
 export function shapeKeys(): (f: FilterNode) => string {
   const ids = new Map<string, number>();
   const memo = new WeakMap<ObjectFilter, string>();
+  // Enum models are shared by the filters of one node (and by equal sub-schemas' nodes).
+  const enums = new WeakMap<EnumModel, string>();
   const intern = (s: string) => {
     let id = ids.get(s);
     if (id === undefined) ids.set(s, (id = ids.size));
@@ -162,8 +169,12 @@ export function shapeKeys(): (f: FilterNode) => string {
   };
   const key = (f: FilterNode): string => {
     switch (f.kind) {
-      case 'scalar':
-        return f.enum ? `e${intern(JSON.stringify(f.enum.values))}` : f.scalar;
+      case 'scalar': {
+        if (!f.enum) return f.scalar;
+        let k = enums.get(f.enum);
+        if (k === undefined) enums.set(f.enum, (k = `e${intern(JSON.stringify(f.enum.values))}`));
+        return k;
+      }
       case 'list':
         return `l(${key(f.items)})`;
       case 'map':
@@ -172,7 +183,13 @@ export function shapeKeys(): (f: FilterNode) => string {
         if (f.shape !== 'object') return f.shape;
         let k = memo.get(f);
         if (k === undefined) {
-          k = `o${intern(`${f.logic ? '' : '!'}${f.fields.map((x) => `${x.name}=${x.graphqlName}:${key(x.filter)}`).join(',')}`)}`;
+          let text = f.logic ? '' : '!';
+          const fields = f.fields;
+          for (let i = 0; i < fields.length; i++) {
+            const x = fields[i]!;
+            text += `${i === 0 ? '' : ','}${x.name}=${x.graphqlName}:${key(x.filter)}`;
+          }
+          k = `o${intern(text)}`;
           memo.set(f, k);
         }
         return k;
@@ -180,6 +197,23 @@ export function shapeKeys(): (f: FilterNode) => string {
     }
   };
   return key;
+}
+
+/** The scalar an orderBy compares for a leaf: filterOf's scalar, except JSON and int-or-string; undefined for other nodes. */
+function sortScalarOf(node: SchemaNode): SortField['scalar'] | undefined {
+  switch (node.kind) {
+    case 'string':
+      return node.format === 'date-time' && !node.enum?.graphqlValues ? 'dateTime' : 'string';
+    case 'integer':
+      return node.int32 ? 'int' : 'int64';
+    case 'number':
+      return 'float';
+    case 'boolean':
+      return 'boolean';
+    default:
+      // int-or-string and JSON are not sortable; arrays and maps filter as lists and maps.
+      return undefined;
+  }
 }
 
 /** A scalar leaf an orderBy can name. */
@@ -206,31 +240,42 @@ export function sortFields(version: VersionModel): readonly SortField[] {
   if (found) return found;
   const out: SortField[] = [];
   const names = new Set<string>();
-  const add = (path: string[], graphqlPath: string[], scalar: SortField['scalar']) => {
+  // One path (Kubernetes and GraphQL names) grows and shrinks along the walk; a field copies it.
+  const path: string[] = [];
+  const graphqlPath: string[] = [];
+  const add = (scalar: SortField['scalar']) => {
     let enumName = graphqlPath.join('_');
     // true/false/null cannot be enum values.
     if (enumName === 'true' || enumName === 'false' || enumName === 'null') enumName = `${enumName}_`;
     enumName = firstFree(enumName, names);
     names.add(enumName);
-    out.push({ path, scalar, enumName, dotted: path.join('.') });
+    out.push({ path: path.slice(), scalar, enumName, dotted: path.join('.') });
   };
-  const walk = (node: ObjectNode, path: string[], graphqlPath: string[], depth: number): void => {
+  const walk = (node: ObjectNode, depth: number): void => {
     for (const p of node.properties) {
-      const at = [...path, p.name];
-      const gat = [...graphqlPath, p.graphqlName];
+      path.push(p.name);
+      graphqlPath.push(p.graphqlName);
       const n = p.node;
       if (n.kind === 'objectMeta') {
-        for (const [name, scalar] of META_SORT) add([...at, name], [...gat, name], scalar);
+        for (const [name, scalar] of META_SORT) {
+          path.push(name);
+          graphqlPath.push(name);
+          add(scalar);
+          path.pop();
+          graphqlPath.pop();
+        }
       } else if (n.kind === 'object') {
         // Recursive-looking schemas are finite, but a bound keeps a pathological one cheap.
-        if (depth < 32) walk(n, at, gat, depth + 1);
+        if (depth < 32) walk(n, depth + 1);
       } else {
-        const f = filterOf(n);
-        if (f?.kind === 'scalar' && f.scalar !== 'json' && f.scalar !== 'intOrString') add(at, gat, f.scalar);
+        const scalar = sortScalarOf(n);
+        if (scalar !== undefined) add(scalar);
       }
+      path.pop();
+      graphqlPath.pop();
     }
   };
-  walk(version.schema, [], [], 0);
+  walk(version.schema, 0);
   found = out;
   sortFieldCache.set(version, found);
   return found;

@@ -42,7 +42,12 @@ export interface VersionModel {
   readonly subresources: Subresources;
   readonly selectableFields: readonly SelectableField[];
   readonly additionalPrinterColumns: readonly PrinterColumn[];
-  /** The typed field tree of the whole object (apiVersion, kind, metadata, spec, status...). */
+  /**
+   * The typed field tree of the whole object (apiVersion, kind, metadata, spec, status...).
+   * Equal sub-schemas convert to one node, which then sits at several places of one or several
+   * models (see openapi-schema-to-node.ts): nodes never change, and whatever is cached per node
+   * must depend on the node alone, never on the path or the model it was reached from.
+   */
   readonly schema: ObjectNode;
   /** The CRD's openAPIV3Schema exactly as given (for the REST facade, which speaks Kubernetes JSON). */
   readonly rawSchema: Readonly<Record<string, unknown>>;
