@@ -11,6 +11,7 @@ import {
   GraphQLList,
   GraphQLNonNull,
   GraphQLObjectType,
+  GraphQLScalarType,
   GraphQLString,
 } from 'graphql';
 import type {
@@ -20,6 +21,7 @@ import type {
   GraphQLInputFieldConfigMap,
   GraphQLInputType,
   GraphQLOutputType,
+  GraphQLType,
 } from 'graphql';
 import { stringify as stringifyYaml } from 'yaml';
 import { stringifyJson } from '../kube/lossless-json.ts';
@@ -30,7 +32,8 @@ import { resourceTypeNamer } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
-import { declareFields, noteCreated, objectType } from './lazy-schema.ts';
+import { declareFields, noteCreated, objectType, onceFields, type FieldsShortcuts } from './lazy-schema.ts';
+import { NO_EXTENSIONS } from './filter-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -145,8 +148,14 @@ class VersionTypeBuilder {
         return { out: ObjectMetaType, in: ObjectMetaInputType };
       case 'array': {
         const items = this.build(node.items, slot);
+        const nullable = node.items.nullable;
+        // A list of a scalar (the same type both ways) is one wrapper, made once per scalar.
+        if (items.out === items.in) {
+          const both = items.out as Both;
+          return scalar(both instanceof GraphQLScalarType ? listOf(both, nullable) : new GraphQLList(nullable ? both : new GraphQLNonNull(both)));
+        }
         const wrap = <T extends GraphQLOutputType | GraphQLInputType>(t: T) =>
-          new GraphQLList(node.items.nullable ? t : new GraphQLNonNull(t));
+          new GraphQLList(nullable ? t : new GraphQLNonNull(t));
         return { out: wrap(items.out) as GraphQLOutputType, in: wrap(items.in) as GraphQLInputType };
       }
       case 'map':
@@ -162,6 +171,7 @@ class VersionTypeBuilder {
       enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
     }
     const enumType = noteCreated(new GraphQLEnumType({
+      extensions: NO_EXTENSIONS,
       name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
       values: enumValues,
@@ -176,69 +186,189 @@ class VersionTypeBuilder {
     if (representation === 'json') return scalar(JSONScalar);
     const slot = this.allocate(at);
     const values = this.build(node.values, `${slot}_Value`);
-    const adapt = outputAdapter(node.values);
-    const valueDescription = describeNode(node.values, false);
-    const entryFields: GraphQLFieldConfigMap<Source, unknown> = {
-      key: { type: new GraphQLNonNull(GraphQLString) },
-      value: {
-        type: values.out,
-        ...(valueDescription ? { description: valueDescription } : {}),
-        ...(adapt ? { resolve: sourceOnly((src: Source) => adapt(src['value'])) } : {}),
-      },
-    };
+    // The field configs are made when first read (a request reaching the type, introspection,
+    // the type map's collection), not at start; the types themselves are made now, in order.
+    let valueDescription: string | undefined | null = null;
+    const describeValue = () => (valueDescription === null ? (valueDescription = describeNode(node.values, false)) : valueDescription);
+    const entryFields = onceFields((): GraphQLFieldConfigMap<Source, unknown> => {
+      const adapt = outputAdapter(node.values);
+      const description = describeValue();
+      return {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: {
+          type: values.out,
+          ...(description ? { description } : {}),
+          ...(adapt ? { resolve: sourceOnly((src: Source) => adapt(src['value'])) } : {}),
+        },
+      };
+    });
     const entry = declareFields(new GraphQLObjectType({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot, 'Entry'),
       description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
       fields: entryFields,
-    }), entryFields);
-    const entryInputFields: GraphQLInputFieldConfigMap = {
-      key: { type: new GraphQLNonNull(GraphQLString) },
-      value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
-    };
-    const entryInput = declareFields(new GraphQLInputObjectType({ name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields);
+    }), entryFields, { fieldType: (name) => (name === 'value' ? values.out : undefined), fieldTypes: (visit) => (visit(GraphQLString), visit(values.out)) });
+    const entryInputFields = onceFields((): GraphQLInputFieldConfigMap => {
+      const description = describeValue();
+      return {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: { type: values.in, ...(description ? { description } : {}) },
+      };
+    });
+    const entryInput = declareFields(new GraphQLInputObjectType({ extensions: NO_EXTENSIONS, name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields,
+      { fieldTypes: (visit) => (visit(GraphQLString), visit(values.in)) });
     this.all.push(entry, entryInput);
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
   }
 
   private buildObject(node: ObjectNode, slot: string): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
-    const outFields: GraphQLFieldConfigMap<Source, unknown> = {};
-    const inFields: GraphQLInputFieldConfigMap = {};
-    for (const property of node.properties) {
+    const properties = node.properties;
+    const count = properties.length;
+    // The types of the field tree are made now, depth first (their names are allocated in schema
+    // order); the field configs (descriptions, resolvers) when first read.
+    const outTypes: GraphQLOutputType[] = new Array(count);
+    const inTypes: GraphQLInputType[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const property = properties[i]!;
       const part = pascalPart(property.graphqlName);
       const child = this.build(property.node, slot === '' ? part : `${slot}_${part}`);
-      const description = describeNode(property.node, property.required, property.name !== property.graphqlName ? property.name : undefined);
-      outFields[property.graphqlName] = outputField(child.out, description, property.name, property.graphqlName, outputAdapter(property.node));
-      inFields[property.graphqlName] = { type: child.in, ...(description ? { description } : {}) };
+      outTypes[i] = child.out;
+      inTypes[i] = child.in;
     }
-    if (node.unknownFieldsName !== undefined) {
-      const description =
-        'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
-        'object with their Kubernetes names; null when there are none.';
-      outFields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
-      inFields[node.unknownFieldsName] = {
-        type: JSONScalar,
-        description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
-      };
-    }
-    if (slot === '') addYamlField(outFields);
-    const description = slot === '' ? rootDescription(this.resource, this.version) : objectDescription(node);
     const root = slot === '';
-    // The model keeps the relation names free at the root (owners_2 for a property named owners).
-    if (root) Object.assign(outFields, this.relations.fields);
+    const relations = this.relations;
+    // One description per property, shared by its output and input field.
+    let descriptions: (string | undefined)[] | undefined;
+    const describe = (): (string | undefined)[] =>
+      (descriptions ??= properties.map((p) => describeNode(p.node, p.required, p.name !== p.graphqlName ? p.name : undefined)));
+    const outFields = onceFields((): GraphQLFieldConfigMap<Source, unknown> => {
+      const fields: GraphQLFieldConfigMap<Source, unknown> = {};
+      const described = describe();
+      for (let i = 0; i < count; i++) {
+        const property = properties[i]!;
+        fields[property.graphqlName] = outputField(outTypes[i]!, described[i], property.name, property.graphqlName, outputAdapter(property.node));
+      }
+      if (node.unknownFieldsName !== undefined) {
+        const description =
+          'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
+          'object with their Kubernetes names; null when there are none.';
+        fields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
+      }
+      if (root) {
+        addYamlField(fields);
+        // The model keeps the relation names free at the root (owners_2 for a property named owners).
+        Object.assign(fields, relations.fields);
+      }
+      return fields;
+    });
+    const inFields = onceFields((): GraphQLInputFieldConfigMap => {
+      const fields: GraphQLInputFieldConfigMap = {};
+      const described = describe();
+      for (let i = 0; i < count; i++) {
+        const description = described[i];
+        fields[properties[i]!.graphqlName] = { type: inTypes[i]!, ...(description ? { description } : {}) };
+      }
+      if (node.unknownFieldsName !== undefined) {
+        fields[node.unknownFieldsName] = {
+          type: JSONScalar,
+          description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
+        };
+      }
+      return fields;
+    });
+    const description = root ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot),
       ...(description ? { description } : {}),
-      ...(root ? { interfaces: [this.relations.resource] } : {}),
+      ...(root ? { interfaces: [relations.resource] } : {}),
       fields: outFields,
-    }), outFields);
+    }), outFields, outputShortcuts(node, outTypes, root ? relations.fields : undefined, outFields));
     const input = declareFields(new GraphQLInputObjectType({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot, 'Input'),
       ...(description ? { description } : {}),
       fields: inFields,
-    }), inFields);
+    }), inFields, inputShortcuts(node, inTypes, inFields));
     this.all.push(out, input);
     return { out, in: input };
   }
+}
+
+/**
+ * What readers of an object type's fields may know without its fields config: a property's type
+ * by name, and every field's type in order. A name a later field of the config could take over
+ * (the unknown fields' field, and at the root `yaml`, `yaml_` and the relation fields) is read
+ * from the config; so is the whole order when two fields would share a name.
+ */
+function outputShortcuts(node: ObjectNode, outTypes: readonly GraphQLOutputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined,
+  config: () => GraphQLFieldConfigMap<Source, unknown>): FieldsShortcuts {
+  let byName: Map<string, GraphQLOutputType> | undefined;
+  let distinct: boolean | undefined;
+  return {
+    fieldType: (name) => {
+      if (name === node.unknownFieldsName || (rootExtras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(rootExtras, name)))) return undefined;
+      if (!byName) {
+        byName = new Map();
+        node.properties.forEach((p, i) => byName!.set(p.graphqlName, outTypes[i]!));
+      }
+      return byName.get(name);
+    },
+    fieldTypes: (visit) => {
+      if (!(distinct ??= distinctNames(node, rootExtras))) return visitFieldTypes(config(), visit);
+      const properties = node.properties.length;
+      for (let i = 0; i < properties; i++) visit(outTypes[i]!);
+      if (node.unknownFieldsName !== undefined) visit(JSONScalar);
+      if (rootExtras) {
+        visit(GraphQLString);
+        visitFieldTypes(rootExtras, visit);
+      }
+    },
+  };
+}
+
+function inputShortcuts(node: ObjectNode, inTypes: readonly GraphQLInputType[], config: () => GraphQLInputFieldConfigMap): FieldsShortcuts {
+  let distinct: boolean | undefined;
+  return {
+    fieldTypes: (visit) => {
+      if (!(distinct ??= distinctNames(node, undefined))) return visitFieldTypes(config(), visit);
+      const properties = node.properties.length;
+      for (let i = 0; i < properties; i++) visit(inTypes[i]!);
+      if (node.unknownFieldsName !== undefined) visit(JSONScalar);
+    },
+  };
+}
+
+/** Each field's type, then its arguments' types, in the config's order. */
+function visitFieldTypes(fields: Readonly<Record<string, { readonly type: GraphQLType; readonly args?: Readonly<Record<string, { readonly type: GraphQLType }>> | null }>>, visit: (type: GraphQLType) => void): void {
+  for (const key in fields) {
+    const field = fields[key]!;
+    visit(field.type);
+    const args = field.args;
+    if (args) for (const arg in args) visit(args[arg]!.type);
+  }
+}
+
+/** Whether every field of the object's configs gets a name of its own (the properties', the unknown fields', at the root yaml and the relations'), so that the configs have one field per entry, in that order. */
+function distinctNames(node: ObjectNode, rootExtras: object | undefined): boolean {
+  const names = new Set<string>();
+  for (const p of node.properties) names.add(p.graphqlName);
+  if (names.size !== node.properties.length) return false;
+  if (node.unknownFieldsName !== undefined) {
+    if (names.has(node.unknownFieldsName)) return false;
+    names.add(node.unknownFieldsName);
+  }
+  if (rootExtras) {
+    // addYamlField takes `yaml`, or `yaml_` when `yaml` is taken.
+    const yaml = names.has('yaml') ? 'yaml_' : 'yaml';
+    if (names.has(yaml)) return false;
+    names.add(yaml);
+    for (const key in rootExtras) {
+      if (names.has(key)) return false;
+      names.add(key);
+    }
+  }
+  return true;
 }
 
 /** An output field reads the Kubernetes property, converted when its GraphQL form differs. */
@@ -297,6 +427,16 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
     },
   });
   return { edge, connection, watchEvent, deleteResult };
+}
+
+type Both = GraphQLOutputType & GraphQLInputType;
+const lists = new WeakMap<GraphQLScalarType, { nullable?: GraphQLList<Both>; nonNull?: GraphQLList<GraphQLNonNull<Both>> }>();
+
+/** `[T]` or `[T!]` of a scalar, shared by every field of that type. */
+function listOf(type: GraphQLScalarType, nullable: boolean): GraphQLList<Both> | GraphQLList<GraphQLNonNull<Both>> {
+  let made = lists.get(type);
+  if (!made) lists.set(type, (made = {}));
+  return nullable ? (made.nullable ??= new GraphQLList(type)) : (made.nonNull ??= new GraphQLList(new GraphQLNonNull(type)));
 }
 
 function scalar(type: GraphQLOutputType & GraphQLInputType): Built {
