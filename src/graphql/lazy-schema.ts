@@ -40,24 +40,19 @@ type FieldConfigs = Readonly<Record<string, FieldConfigLike>>;
 
 // On the type itself rather than in a WeakMap: 200,000 WeakMap entries cost more than the walk.
 const DECLARED = Symbol('declared fields');
-const FIELD_TYPE = Symbol('field type');
-const FIELD_TYPES = Symbol('field types');
-type Declaring = {
-  [DECLARED]?: () => FieldConfigs;
-  [FIELD_TYPE]?: (name: string) => GraphQLType | undefined;
-  [FIELD_TYPES]?: (visit: (type: GraphQLType) => void) => void;
-};
+const SHORTCUTS = Symbol('fields shortcuts');
+type Declaring = { [DECLARED]?: () => FieldConfigs; [SHORTCUTS]?: FieldsShortcuts };
 
 /** What a type declares besides its fields config, so that readers need not make the config. */
 export interface FieldsShortcuts {
   /** The type of the field of that name, exactly as the config will have it; undefined to read the config. */
-  readonly fieldType?: (name: string) => GraphQLType | undefined;
+  fieldType?(name: string): GraphQLType | undefined;
   /**
    * Calls `visit` with every field's type and then its arguments' types, in the config's order:
    * types whose named types are those forEachReference would visit in the config (the walks of the
    * type map read named types only).
    */
-  readonly fieldTypes?: (visit: (type: GraphQLType) => void) => void;
+  fieldTypes?(visit: (type: GraphQLType) => void): void;
 }
 const declaredOf = (type: GraphQLNamedType): (() => FieldConfigs) | undefined => (type as Declaring)[DECLARED];
 
@@ -83,6 +78,11 @@ export function onceFields<T extends FieldConfigs>(make: () => T): () => T {
   };
 }
 
+/** Counts a fields config made by a thunk that memoises it itself (as onceFields does). */
+export function noteFieldConfigMade(): void {
+  fieldConfigsMade++;
+}
+
 let fieldConfigsMade = 0;
 
 /** How many onceFields thunks have made their config so far in this process (for the tests that check a path leaves them unmade). */
@@ -99,8 +99,7 @@ export function fieldConfigsMadeCount(): number {
 export function declareFields<T extends GraphQLNamedType>(type: T, fields: FieldConfigs | (() => FieldConfigs), shortcuts?: FieldsShortcuts): T {
   const declaring = type as Declaring;
   declaring[DECLARED] = typeof fields === 'function' ? fields : () => fields;
-  if (shortcuts?.fieldType) declaring[FIELD_TYPE] = shortcuts.fieldType;
-  if (shortcuts?.fieldTypes) declaring[FIELD_TYPES] = shortcuts.fieldTypes;
+  if (shortcuts) declaring[SHORTCUTS] = shortcuts;
   return noteCreated(type);
 }
 
@@ -134,13 +133,14 @@ export function typesCreatedBy<T>(make: () => T): { result: T; types: GraphQLNam
  */
 export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLType) => void): void {
   const fields = declaredOf(named);
-  const fieldTypes = (named as Declaring)[FIELD_TYPES];
+  const shortcuts = (named as Declaring)[SHORTCUTS];
+  const fieldTypes = shortcuts?.fieldTypes ? shortcuts : undefined;
   if (named instanceof GraphQLUnionType) {
     for (const member of named.getTypes()) visit(member);
   } else if (named instanceof GraphQLObjectType || named instanceof GraphQLInterfaceType) {
     for (const iface of named.getInterfaces()) visit(iface);
     if (fieldTypes) {
-      fieldTypes(visit);
+      fieldTypes.fieldTypes!(visit);
     } else if (fields) {
       const map = fields();
       for (const key in map) {
@@ -157,7 +157,7 @@ export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLT
     }
   } else if (named instanceof GraphQLInputObjectType) {
     if (fieldTypes) {
-      fieldTypes(visit);
+      fieldTypes.fieldTypes!(visit);
     } else if (fields) {
       const map = fields();
       for (const key in map) visit(map[key]!.type);
@@ -530,7 +530,7 @@ export function isCollected(schema: GraphQLSchema): boolean {
 
 /** The type of a field of an object type, read from its declared config when it has one (its fields stay unbuilt). */
 export function fieldTypeOf(type: GraphQLObjectType, field: string): GraphQLType | undefined {
-  const known = (type as Declaring)[FIELD_TYPE]?.(field);
+  const known = (type as Declaring)[SHORTCUTS]?.fieldType?.(field);
   if (known !== undefined) return known;
   const fields = declaredOf(type);
   return fields ? fields()[field]?.type : type.getFields()[field]?.type;

@@ -32,7 +32,7 @@ import { resourceTypeNamer } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
-import { declareFields, noteCreated, objectType, onceFields, type FieldsShortcuts } from './lazy-schema.ts';
+import { declareFields, noteCreated, noteFieldConfigMade, objectType, onceFields, type FieldsShortcuts } from './lazy-schema.ts';
 import { NO_EXTENSIONS } from './filter-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
@@ -236,107 +236,177 @@ class VersionTypeBuilder {
       inTypes[i] = child.in;
     }
     const root = slot === '';
-    const relations = this.relations;
-    // One description per property, shared by its output and input field.
-    let descriptions: (string | undefined)[] | undefined;
-    const describe = (): (string | undefined)[] =>
-      (descriptions ??= properties.map((p) => describeNode(p.node, p.required, p.name !== p.graphqlName ? p.name : undefined)));
-    const outFields = onceFields((): GraphQLFieldConfigMap<Source, unknown> => {
-      const fields: GraphQLFieldConfigMap<Source, unknown> = {};
-      const described = describe();
-      for (let i = 0; i < count; i++) {
-        const property = properties[i]!;
-        fields[property.graphqlName] = outputField(outTypes[i]!, described[i], property.name, property.graphqlName, outputAdapter(property.node));
-      }
-      if (node.unknownFieldsName !== undefined) {
-        const description =
-          'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
-          'object with their Kubernetes names; null when there are none.';
-        fields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
-      }
-      if (root) {
-        addYamlField(fields);
-        // The model keeps the relation names free at the root (owners_2 for a property named owners).
-        Object.assign(fields, relations.fields);
-      }
-      return fields;
-    });
-    const inFields = onceFields((): GraphQLInputFieldConfigMap => {
-      const fields: GraphQLInputFieldConfigMap = {};
-      const described = describe();
-      for (let i = 0; i < count; i++) {
-        const description = described[i];
-        fields[properties[i]!.graphqlName] = { type: inTypes[i]!, ...(description ? { description } : {}) };
-      }
-      if (node.unknownFieldsName !== undefined) {
-        fields[node.unknownFieldsName] = {
-          type: JSONScalar,
-          description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
-        };
-      }
-      return fields;
-    });
+    const fields = new ObjectFields(node, outTypes, inTypes, root ? this.relations.fields : undefined);
     const description = root ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({
       extensions: NO_EXTENSIONS,
       name: this.name(slot),
-      ...(description ? { description } : {}),
-      ...(root ? { interfaces: [relations.resource] } : {}),
-      fields: outFields,
-    }), outFields, outputShortcuts(node, outTypes, root ? relations.fields : undefined, outFields));
+      description: description || undefined,
+      ...(root ? { interfaces: [this.relations.resource] } : {}),
+      fields: fields.output,
+    }), fields.output, fields);
     const input = declareFields(new GraphQLInputObjectType({
       extensions: NO_EXTENSIONS,
       name: this.name(slot, 'Input'),
-      ...(description ? { description } : {}),
-      fields: inFields,
-    }), inFields, inputShortcuts(node, inTypes, inFields));
+      description: description || undefined,
+      fields: fields.input,
+    }), fields.input, new InputFieldTypes(fields));
     this.all.push(out, input);
     return { out, in: input };
   }
 }
 
+const UNKNOWN_FIELDS_OUTPUT =
+  'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
+  'object with their Kubernetes names; null when there are none.';
+const UNKNOWN_FIELDS_INPUT = 'Fields the schema does not declare, merged into this object as given (Kubernetes names).';
+
 /**
- * What readers of an object type's fields may know without its fields config: a property's type
- * by name, and every field's type in order. A name a later field of the config could take over
- * (the unknown fields' field, and at the root `yaml`, `yaml_` and the relation fields) is read
- * from the config; so is the whole order when two fields would share a name.
+ * The fields of an object node's output and input types, each config made once, when first read;
+ * and what readers of the output type's fields may know without its config (the shortcuts of
+ * declareFields): a property's type by name, and every field's type in order. A name a later
+ * field of the config could take over (the unknown fields' field, and at the root `yaml`, `yaml_`
+ * and the relation fields) is read from the config; so is the whole order when two fields would
+ * share a name.
  */
-function outputShortcuts(node: ObjectNode, outTypes: readonly GraphQLOutputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined,
-  config: () => GraphQLFieldConfigMap<Source, unknown>): FieldsShortcuts {
-  let byName: Map<string, GraphQLOutputType> | undefined;
-  let distinct: boolean | undefined;
-  return {
-    fieldType: (name) => {
-      if (name === node.unknownFieldsName || (rootExtras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(rootExtras, name)))) return undefined;
-      if (!byName) {
-        byName = new Map();
-        node.properties.forEach((p, i) => byName!.set(p.graphqlName, outTypes[i]!));
-      }
-      return byName.get(name);
-    },
-    fieldTypes: (visit) => {
-      if (!(distinct ??= distinctNames(node, rootExtras))) return visitFieldTypes(config(), visit);
-      const properties = node.properties.length;
-      for (let i = 0; i < properties; i++) visit(outTypes[i]!);
-      if (node.unknownFieldsName !== undefined) visit(JSONScalar);
-      if (rootExtras) {
-        visit(GraphQLString);
-        visitFieldTypes(rootExtras, visit);
-      }
-    },
+class ObjectFields implements FieldsShortcuts {
+  readonly #node: ObjectNode;
+  readonly #outTypes: readonly GraphQLOutputType[];
+  readonly #inTypes: readonly GraphQLInputType[];
+  /** At the root: the relation fields, after the properties, the unknown fields and yaml. */
+  readonly #rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined;
+  #descriptions: (string | undefined)[] | undefined;
+  #output: GraphQLFieldConfigMap<Source, unknown> | undefined;
+  #input: GraphQLInputFieldConfigMap | undefined;
+  #byName: Map<string, GraphQLOutputType> | undefined;
+  #distinct: boolean | undefined;
+
+  constructor(node: ObjectNode, outTypes: readonly GraphQLOutputType[], inTypes: readonly GraphQLInputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined) {
+    this.#node = node;
+    this.#outTypes = outTypes;
+    this.#inTypes = inTypes;
+    this.#rootExtras = rootExtras;
+  }
+
+  /** The output type's fields config (graphql-js' thunk and the declared one). */
+  readonly output = (): GraphQLFieldConfigMap<Source, unknown> => {
+    if (this.#output === undefined) {
+      noteFieldConfigMade();
+      this.#output = this.#makeOutput();
+    }
+    return this.#output;
   };
+
+  /** The input type's fields config. */
+  readonly input = (): GraphQLInputFieldConfigMap => {
+    if (this.#input === undefined) {
+      noteFieldConfigMade();
+      this.#input = this.#makeInput();
+    }
+    return this.#input;
+  };
+
+  /** One description per property, shared by its output and input field. */
+  #described(): (string | undefined)[] {
+    return (this.#descriptions ??= this.#node.properties.map((p) => describeNode(p.node, p.required, p.name !== p.graphqlName ? p.name : undefined)));
+  }
+
+  #makeOutput(): GraphQLFieldConfigMap<Source, unknown> {
+    const node = this.#node;
+    const fields: GraphQLFieldConfigMap<Source, unknown> = {};
+    const described = this.#described();
+    node.properties.forEach((property, i) => {
+      fields[property.graphqlName] = outputField(this.#outTypes[i]!, described[i], property.name, property.graphqlName, outputAdapter(property.node));
+    });
+    if (node.unknownFieldsName !== undefined) {
+      fields[node.unknownFieldsName] = { type: JSONScalar, description: UNKNOWN_FIELDS_OUTPUT, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
+    }
+    if (this.#rootExtras) {
+      addYamlField(fields);
+      // The model keeps the relation names free at the root (owners_2 for a property named owners).
+      Object.assign(fields, this.#rootExtras);
+    }
+    return fields;
+  }
+
+  #makeInput(): GraphQLInputFieldConfigMap {
+    const node = this.#node;
+    const fields: GraphQLInputFieldConfigMap = {};
+    const described = this.#described();
+    node.properties.forEach((property, i) => {
+      const description = described[i];
+      fields[property.graphqlName] = { type: this.#inTypes[i]!, ...(description ? { description } : {}) };
+    });
+    if (node.unknownFieldsName !== undefined) fields[node.unknownFieldsName] = { type: JSONScalar, description: UNKNOWN_FIELDS_INPUT };
+    return fields;
+  }
+
+  fieldType(name: string): GraphQLOutputType | undefined {
+    const node = this.#node;
+    const extras = this.#rootExtras;
+    if (name === node.unknownFieldsName || (extras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(extras, name)))) return undefined;
+    if (!this.#byName) {
+      const byName = (this.#byName = new Map());
+      node.properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
+    }
+    return this.#byName.get(name);
+  }
+
+  fieldTypes(visit: (type: GraphQLType) => void): void {
+    if (!this.#isDistinct()) return visitFieldTypes(this.output(), visit);
+    for (const type of this.#outTypes) visit(type);
+    if (this.#node.unknownFieldsName !== undefined) visit(JSONScalar);
+    if (this.#rootExtras) {
+      visit(GraphQLString);
+      visitFieldTypes(this.#rootExtras, visit);
+    }
+  }
+
+  inputFieldTypes(visit: (type: GraphQLType) => void): void {
+    if (!this.#isDistinct()) return visitFieldTypes(this.input(), visit);
+    for (const type of this.#inTypes) visit(type);
+    if (this.#node.unknownFieldsName !== undefined) visit(JSONScalar);
+  }
+
+  /**
+   * Whether every field gets a name of its own (the properties', the unknown fields', at the root
+   * yaml and the relations'), so that the configs have one field per entry, in that order. The
+   * input type has no root extras, so this answers for it too (its names are a subset).
+   */
+  #isDistinct(): boolean {
+    if (this.#distinct !== undefined) return this.#distinct;
+    const node = this.#node;
+    const names = new Set<string>();
+    for (const p of node.properties) names.add(p.graphqlName);
+    let distinct = names.size === node.properties.length;
+    if (distinct && node.unknownFieldsName !== undefined) {
+      distinct = !names.has(node.unknownFieldsName);
+      names.add(node.unknownFieldsName);
+    }
+    const extras = this.#rootExtras;
+    if (distinct && extras) {
+      // addYamlField takes `yaml`, or `yaml_` when `yaml` is taken.
+      const yaml = names.has('yaml') ? 'yaml_' : 'yaml';
+      distinct = !names.has(yaml);
+      names.add(yaml);
+      for (const key in extras) {
+        if (names.has(key)) distinct = false;
+        names.add(key);
+      }
+    }
+    return (this.#distinct = distinct);
+  }
 }
 
-function inputShortcuts(node: ObjectNode, inTypes: readonly GraphQLInputType[], config: () => GraphQLInputFieldConfigMap): FieldsShortcuts {
-  let distinct: boolean | undefined;
-  return {
-    fieldTypes: (visit) => {
-      if (!(distinct ??= distinctNames(node, undefined))) return visitFieldTypes(config(), visit);
-      const properties = node.properties.length;
-      for (let i = 0; i < properties; i++) visit(inTypes[i]!);
-      if (node.unknownFieldsName !== undefined) visit(JSONScalar);
-    },
-  };
+/** The shortcuts of an object node's input type. */
+class InputFieldTypes implements FieldsShortcuts {
+  readonly #fields: ObjectFields;
+  constructor(fields: ObjectFields) {
+    this.#fields = fields;
+  }
+  fieldTypes(visit: (type: GraphQLType) => void): void {
+    this.#fields.inputFieldTypes(visit);
+  }
 }
 
 /** Each field's type, then its arguments' types, in the config's order. */

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getNamedType, isInputObjectType, isObjectType, printSchema } from 'graphql';
-import type { GraphQLType } from 'graphql';
+import type { GraphQLInputObjectType, GraphQLObjectType, GraphQLType } from 'graphql';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { parseCrdText } from '../../../src/cli/crd-documents.ts';
@@ -80,7 +80,9 @@ test('the shortcuts give exactly the types of the fields configs', (t) => {
   if (!corpusAvailable(t)) return;
   const { schema } = createSchemaBuilder({ assumeValid: true }).build(manyModels());
   // The object, input and map entry types of the CRDs' fields (the filter inputs declare thunks without shortcuts).
-  const types = [...knownTypesOf(schema)!.values()].filter((type) => (isObjectType(type) || isInputObjectType(type)) && !FILTER_INPUT.test(type.name));
+  const types = [...knownTypesOf(schema)!.values()].filter(
+    (type): type is GraphQLObjectType | GraphQLInputObjectType => (isObjectType(type) || isInputObjectType(type)) && !FILTER_INPUT.test(type.name),
+  );
   const before = fieldConfigsMadeCount();
   // Read before any config is made.
   const early = types.map((type) => {
