@@ -81,8 +81,9 @@ export function kubectlYaml(object: Source): string {
 }
 
 /** The object type implements KubernetesResource, with the relation fields of `relations`. */
-export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
-  const types = new VersionTypeBuilder(resource, version, relations);
+/** `lazyValues`: enum values defined when first read (trusted builds), not at once. */
+export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues = false): VersionTypes {
+  const types = new VersionTypeBuilder(resource, version, relations, lazyValues);
   const root = types.buildRoot();
   const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name('', role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
@@ -103,7 +104,10 @@ class VersionTypeBuilder {
   private readonly version: VersionModel;
   private readonly relations: RelationTypes;
 
-  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes) {
+  private readonly lazyValues: boolean;
+
+  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues: boolean) {
+    this.lazyValues = lazyValues;
     this.resource = resource;
     this.version = version;
     this.relations = relations;
@@ -166,15 +170,20 @@ class VersionTypeBuilder {
   }
 
   private buildEnum(node: StringNode, values: readonly EnumValueName[], slot: string): Built {
-    const enumValues: GraphQLEnumValueConfigMap = {};
-    for (const { name: valueName, value } of values) {
-      enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
-    }
+    const enumValues = (): GraphQLEnumValueConfigMap => {
+      const made: GraphQLEnumValueConfigMap = {};
+      for (const { name: valueName, value } of values) {
+        made[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
+      }
+      return made;
+    };
     const enumType = noteCreated(new GraphQLEnumType({
       extensions: NO_EXTENSIONS,
       name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
-      values: enumValues,
+      // A trusted build defines the values when first read; a checked one now, so that graphql-js
+      // refuses a bad value name during the build.
+      values: this.lazyValues ? enumValues : enumValues(),
     }));
     this.all.push(enumType);
     return { out: enumType, in: enumType };

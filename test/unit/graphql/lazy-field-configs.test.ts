@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { getNamedType, isInputObjectType, isObjectType, printSchema } from 'graphql';
-import type { GraphQLInputObjectType, GraphQLObjectType, GraphQLType } from 'graphql';
+import { getNamedType, isEnumType, isInputObjectType, isObjectType, printSchema } from 'graphql';
+import type { GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, GraphQLType } from 'graphql';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { parseCrdText } from '../../../src/cli/crd-documents.ts';
@@ -142,3 +142,19 @@ test('a started gateway makes the configs of the types its documents reach, and 
   assert.ok(printSchema(schema).includes('  spec: CronTab_Spec_v1_stable_example_com\n  status: CronTab_Status_v1_stable_example_com\n'));
   assert.ok(fieldConfigsMadeCount() - before > 30_000);
 });
+
+test('a trusted build defines enum values when first read; a checked build at once, as graphql-js refuses bad names while defining', () => {
+  // graphql 16 keeps an enum's values config as given until getValues() (its `_values`).
+  const valuesDefined = (type: GraphQLEnumType) => typeof (type as unknown as { _values: unknown })._values !== 'function';
+  const models = [example('crontab-crd.yaml'), example('clustercrontab-crd.yaml')];
+  const trusted = createSchemaBuilder({ assumeValid: true }).build(models).schema;
+  const enums = [...knownTypesOf(trusted)!.values()].filter((type): type is GraphQLEnumType => isEnumType(type) && type.name.includes('stable_example_com'));
+  assert.ok(enums.length >= 2, enums.map((e) => e.name).join());
+  for (const type of enums) assert.ok(!valuesDefined(type), `${type.name}: values not defined by the build`);
+  const orderField = trusted.getType('CronTab_v1_stable_example_com_OrderField') as GraphQLEnumType;
+  assert.ok(orderField.getValues().some((value) => value.name === 'spec_replicas'));
+  assert.ok(valuesDefined(orderField));
+  const checked = createSchemaBuilder().build(models).schema;
+  for (const type of Object.values(checked.getTypeMap())) if (isEnumType(type)) assert.ok(valuesDefined(type), `${type.name}: defined by a checked build`);
+});
+
