@@ -80,8 +80,10 @@ export function kubectlYaml(object: Source): string {
   return stringifyYaml(shown, { aliasDuplicateObjects: false, sortMapEntries: true, lineWidth: 0 });
 }
 
-/** The object type implements KubernetesResource, with the relation fields of `relations`. */
-/** `lazyValues`: enum values defined when first read (trusted builds), not at once. */
+/**
+ * The object type implements KubernetesResource, with the relation fields of `relations`.
+ * `lazyValues`: enum values defined when first read (trusted builds), not at once.
+ */
 export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues = false): VersionTypes {
   const types = new VersionTypeBuilder(resource, version, relations, lazyValues);
   const root = types.buildRoot();
