@@ -387,14 +387,26 @@ class ObjectFields implements FieldsShortcuts {
   #isDistinct(): boolean {
     if (this.#distinct !== undefined) return this.#distinct;
     const node = this.#node;
+    const properties = node.properties;
+    const extras = this.#rootExtras;
+    // Most objects have a few properties: compared pairwise, without a set (this runs for every
+    // object of every CRD when the type map is collected).
+    if (!extras && properties.length <= 12) {
+      let distinct = true;
+      for (let i = 0; distinct && i < properties.length; i++) {
+        const name = properties[i]!.graphqlName;
+        if (name === node.unknownFieldsName) distinct = false;
+        for (let j = i + 1; distinct && j < properties.length; j++) if (properties[j]!.graphqlName === name) distinct = false;
+      }
+      return (this.#distinct = distinct);
+    }
     const names = new Set<string>();
-    for (const p of node.properties) names.add(p.graphqlName);
-    let distinct = names.size === node.properties.length;
+    for (const p of properties) names.add(p.graphqlName);
+    let distinct = names.size === properties.length;
     if (distinct && node.unknownFieldsName !== undefined) {
       distinct = !names.has(node.unknownFieldsName);
       names.add(node.unknownFieldsName);
     }
-    const extras = this.#rootExtras;
     if (distinct && extras) {
       // addYamlField takes `yaml`, or `yaml_` when `yaml` is taken.
       const yaml = names.has('yaml') ? 'yaml_' : 'yaml';
