@@ -40,7 +40,20 @@ type FieldConfigs = Readonly<Record<string, FieldConfigLike>>;
 
 // On the type itself rather than in a WeakMap: 200,000 WeakMap entries cost more than the walk.
 const DECLARED = Symbol('declared fields');
-type Declaring = { [DECLARED]?: () => FieldConfigs };
+const SHORTCUTS = Symbol('fields shortcuts');
+type Declaring = { [DECLARED]?: () => FieldConfigs; [SHORTCUTS]?: FieldsShortcuts };
+
+/** What a type declares besides its fields config, so that readers need not make the config. */
+export interface FieldsShortcuts {
+  /** The type of the field of that name, exactly as the config will have it; undefined to read the config. */
+  fieldType?(name: string): GraphQLType | undefined;
+  /**
+   * Calls `visit` with every field's type and then its arguments' types, in the config's order:
+   * types whose named types are those forEachReference would visit in the config (the walks of the
+   * type map read named types only).
+   */
+  fieldTypes?(visit: (type: GraphQLType) => void): void;
+}
 const declaredOf = (type: GraphQLNamedType): (() => FieldConfigs) | undefined => (type as Declaring)[DECLARED];
 
 /** getNamedType without graphql-js' cross-realm instanceOf checks (each failed check costs a lookup). */
@@ -56,12 +69,37 @@ function namedOf(type: GraphQLType): GraphQLNamedType {
  */
 export function onceFields<T extends FieldConfigs>(make: () => T): () => T {
   let fields: T | undefined;
-  return () => (fields ??= make());
+  return () => {
+    if (fields === undefined) {
+      fieldConfigsMade++;
+      fields = make();
+    }
+    return fields;
+  };
 }
 
-/** Records the fields config the type was made with (an object, or a thunk made by onceFields). */
-export function declareFields<T extends GraphQLNamedType>(type: T, fields: FieldConfigs | (() => FieldConfigs)): T {
-  (type as Declaring)[DECLARED] = typeof fields === 'function' ? fields : () => fields;
+/** Counts a fields config made by a thunk that memoises it itself (as onceFields does). */
+export function noteFieldConfigMade(): void {
+  fieldConfigsMade++;
+}
+
+let fieldConfigsMade = 0;
+
+/** How many onceFields thunks have made their config so far in this process (for the tests that check a path leaves them unmade). */
+export function fieldConfigsMadeCount(): number {
+  return fieldConfigsMade;
+}
+
+/**
+ * Records the fields config the type was made with (an object, or a thunk made by onceFields).
+ * With a thunk, `shortcuts` let fieldTypeOf and the walks of the type map (forEachReference) read
+ * the fields' types without making the config, which is then made only when something reads the
+ * fields themselves (a request, introspection, printSchema).
+ */
+export function declareFields<T extends GraphQLNamedType>(type: T, fields: FieldConfigs | (() => FieldConfigs), shortcuts?: FieldsShortcuts): T {
+  const declaring = type as Declaring;
+  declaring[DECLARED] = typeof fields === 'function' ? fields : () => fields;
+  if (shortcuts) declaring[SHORTCUTS] = shortcuts;
   return noteCreated(type);
 }
 
@@ -95,11 +133,15 @@ export function typesCreatedBy<T>(make: () => T): { result: T; types: GraphQLNam
  */
 export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLType) => void): void {
   const fields = declaredOf(named);
+  const shortcuts = (named as Declaring)[SHORTCUTS];
+  const fieldTypes = shortcuts?.fieldTypes ? shortcuts : undefined;
   if (named instanceof GraphQLUnionType) {
     for (const member of named.getTypes()) visit(member);
   } else if (named instanceof GraphQLObjectType || named instanceof GraphQLInterfaceType) {
     for (const iface of named.getInterfaces()) visit(iface);
-    if (fields) {
+    if (fieldTypes) {
+      fieldTypes.fieldTypes!(visit);
+    } else if (fields) {
       const map = fields();
       for (const key in map) {
         const field = map[key]!;
@@ -114,7 +156,9 @@ export function forEachReference(named: GraphQLNamedType, visit: (type: GraphQLT
       }
     }
   } else if (named instanceof GraphQLInputObjectType) {
-    if (fields) {
+    if (fieldTypes) {
+      fieldTypes.fieldTypes!(visit);
+    } else if (fields) {
       const map = fields();
       for (const key in map) visit(map[key]!.type);
     } else {
@@ -486,6 +530,8 @@ export function isCollected(schema: GraphQLSchema): boolean {
 
 /** The type of a field of an object type, read from its declared config when it has one (its fields stay unbuilt). */
 export function fieldTypeOf(type: GraphQLObjectType, field: string): GraphQLType | undefined {
+  const known = (type as Declaring)[SHORTCUTS]?.fieldType?.(field);
+  if (known !== undefined) return known;
   const fields = declaredOf(type);
   return fields ? fields()[field]?.type : type.getFields()[field]?.type;
 }

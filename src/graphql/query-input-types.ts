@@ -26,17 +26,20 @@ export interface QueryTypes {
   readonly orderBy: GraphQLInputObjectType;
 }
 
-export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes, 'object'>): QueryTypes {
+/** `lazyValues`: the OrderField enum's values defined when first read (trusted builds), not at once. */
+export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes, 'object'>, lazyValues = false): QueryTypes {
   const builder = new WhereBuilder();
   const where = builder.where(versionFilter(version), types.object);
-  const fields = sortFields(version);
-  const values: GraphQLEnumValueConfigMap = {};
-  for (const f of fields) values[f.enumName] = { value: f, description: f.dotted, extensions: NO_EXTENSIONS };
+  const values = (): GraphQLEnumValueConfigMap => {
+    const made: GraphQLEnumValueConfigMap = {};
+    for (const f of sortFields(version)) made[f.enumName] = { value: f, description: f.dotted, extensions: NO_EXTENSIONS };
+    return made;
+  };
   const orderField = noteCreated(new GraphQLEnumType({
     extensions: NO_EXTENSIONS,
     name: `${types.object.name}_OrderField`,
     description: 'The fields a list can be ordered by: string, number, boolean and date-time fields reached through objects.',
-    values,
+    values: lazyValues ? values : values(),
   }));
   const orderBy = inputObjectType({
     extensions: NO_EXTENSIONS,

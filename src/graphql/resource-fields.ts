@@ -75,7 +75,11 @@ export function compareKubeVersions(a: string, b: string): number {
   return va < vb ? 1 : va > vb ? -1 : 0;
 }
 
-export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations, relations: RelationTypes): ResourceFields {
+/**
+ * `trusted`: for a build whose schema graphql-js will not validate (assumeValid); enum values are
+ * then defined when first read rather than at once (graphql-js checks their names as it defines them).
+ */
+export function buildResourceFields(resource: ResourceModel, operations: ResourceOperations, relations: RelationTypes, trusted = false): ResourceFields {
   const query: FieldMap = {};
   const mutation: FieldMap = {};
   const subscription: FieldMap = {};
@@ -83,8 +87,8 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
   const defaultVersion = defaultVersionOf(resource);
   for (const version of resource.versions) {
     if (!version.served) continue;
-    const built = buildVersionTypes(resource, version, relations);
-    const types = { ...built, query: buildQueryTypes(version, built) };
+    const built = buildVersionTypes(resource, version, relations, trusted);
+    const types = { ...built, query: buildQueryTypes(version, built, trusted) };
     versions.push({ version, types });
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)

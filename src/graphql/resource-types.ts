@@ -11,6 +11,7 @@ import {
   GraphQLList,
   GraphQLNonNull,
   GraphQLObjectType,
+  GraphQLScalarType,
   GraphQLString,
 } from 'graphql';
 import type {
@@ -20,6 +21,7 @@ import type {
   GraphQLInputFieldConfigMap,
   GraphQLInputType,
   GraphQLOutputType,
+  GraphQLType,
 } from 'graphql';
 import { stringify as stringifyYaml } from 'yaml';
 import { stringifyJson } from '../kube/lossless-json.ts';
@@ -30,7 +32,8 @@ import { resourceTypeNamer } from '../model/graphql-type-names.ts';
 import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
-import { declareFields, noteCreated, objectType } from './lazy-schema.ts';
+import { declareFields, noteCreated, noteFieldConfigMade, objectType, onceFields, type FieldsShortcuts } from './lazy-schema.ts';
+import { NO_EXTENSIONS } from './filter-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -77,9 +80,12 @@ export function kubectlYaml(object: Source): string {
   return stringifyYaml(shown, { aliasDuplicateObjects: false, sortMapEntries: true, lineWidth: 0 });
 }
 
-/** The object type implements KubernetesResource, with the relation fields of `relations`. */
-export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes): VersionTypes {
-  const types = new VersionTypeBuilder(resource, version, relations);
+/**
+ * The object type implements KubernetesResource, with the relation fields of `relations`.
+ * `lazyValues`: enum values defined when first read (trusted builds), not at once.
+ */
+export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues = false): VersionTypes {
+  const types = new VersionTypeBuilder(resource, version, relations, lazyValues);
   const root = types.buildRoot();
   const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name('', role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
@@ -100,7 +106,10 @@ class VersionTypeBuilder {
   private readonly version: VersionModel;
   private readonly relations: RelationTypes;
 
-  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes) {
+  private readonly lazyValues: boolean;
+
+  constructor(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues: boolean) {
+    this.lazyValues = lazyValues;
     this.resource = resource;
     this.version = version;
     this.relations = relations;
@@ -145,8 +154,14 @@ class VersionTypeBuilder {
         return { out: ObjectMetaType, in: ObjectMetaInputType };
       case 'array': {
         const items = this.build(node.items, slot);
+        const nullable = node.items.nullable;
+        // A list of a scalar (the same type both ways) is one wrapper, made once per scalar.
+        if (items.out === items.in) {
+          const both = items.out as Both;
+          return scalar(both instanceof GraphQLScalarType ? listOf(both, nullable) : new GraphQLList(nullable ? both : new GraphQLNonNull(both)));
+        }
         const wrap = <T extends GraphQLOutputType | GraphQLInputType>(t: T) =>
-          new GraphQLList(node.items.nullable ? t : new GraphQLNonNull(t));
+          new GraphQLList(nullable ? t : new GraphQLNonNull(t));
         return { out: wrap(items.out) as GraphQLOutputType, in: wrap(items.in) as GraphQLInputType };
       }
       case 'map':
@@ -157,14 +172,20 @@ class VersionTypeBuilder {
   }
 
   private buildEnum(node: StringNode, values: readonly EnumValueName[], slot: string): Built {
-    const enumValues: GraphQLEnumValueConfigMap = {};
-    for (const { name: valueName, value } of values) {
-      enumValues[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
-    }
+    const enumValues = (): GraphQLEnumValueConfigMap => {
+      const made: GraphQLEnumValueConfigMap = {};
+      for (const { name: valueName, value } of values) {
+        made[valueName] = { value, ...(valueName !== value ? { description: `Kubernetes value ${JSON.stringify(value)}.` } : {}) };
+      }
+      return made;
+    };
     const enumType = noteCreated(new GraphQLEnumType({
+      extensions: NO_EXTENSIONS,
       name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
-      values: enumValues,
+      // A trusted build defines the values when first read; a checked one now, so that graphql-js
+      // refuses a bad value name during the build.
+      values: this.lazyValues ? enumValues : enumValues(),
     }));
     this.all.push(enumType);
     return { out: enumType, in: enumType };
@@ -176,69 +197,271 @@ class VersionTypeBuilder {
     if (representation === 'json') return scalar(JSONScalar);
     const slot = this.allocate(at);
     const values = this.build(node.values, `${slot}_Value`);
-    const adapt = outputAdapter(node.values);
-    const valueDescription = describeNode(node.values, false);
-    const entryFields: GraphQLFieldConfigMap<Source, unknown> = {
-      key: { type: new GraphQLNonNull(GraphQLString) },
-      value: {
-        type: values.out,
-        ...(valueDescription ? { description: valueDescription } : {}),
-        ...(adapt ? { resolve: sourceOnly((src: Source) => adapt(src['value'])) } : {}),
-      },
-    };
+    // The field configs are made when first read (a request reaching the type, introspection,
+    // the type map's collection), not at start; the types themselves are made now, in order.
+    let valueDescription: string | undefined | null = null;
+    const describeValue = () => (valueDescription === null ? (valueDescription = describeNode(node.values, false)) : valueDescription);
+    const entryFields = onceFields((): GraphQLFieldConfigMap<Source, unknown> => {
+      const adapt = outputAdapter(node.values);
+      const description = describeValue();
+      return {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: {
+          type: values.out,
+          ...(description ? { description } : {}),
+          ...(adapt ? { resolve: sourceOnly((src: Source) => adapt(src['value'])) } : {}),
+        },
+      };
+    });
     const entry = declareFields(new GraphQLObjectType({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot, 'Entry'),
       description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
       fields: entryFields,
-    }), entryFields);
-    const entryInputFields: GraphQLInputFieldConfigMap = {
-      key: { type: new GraphQLNonNull(GraphQLString) },
-      value: { type: values.in, ...(valueDescription ? { description: valueDescription } : {}) },
-    };
-    const entryInput = declareFields(new GraphQLInputObjectType({ name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields);
+    }), entryFields, { fieldType: (name) => (name === 'value' ? values.out : undefined), fieldTypes: (visit) => (visit(GraphQLString), visit(values.out)) });
+    const entryInputFields = onceFields((): GraphQLInputFieldConfigMap => {
+      const description = describeValue();
+      return {
+        key: { type: new GraphQLNonNull(GraphQLString) },
+        value: { type: values.in, ...(description ? { description } : {}) },
+      };
+    });
+    const entryInput = declareFields(new GraphQLInputObjectType({ extensions: NO_EXTENSIONS, name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields,
+      { fieldTypes: (visit) => (visit(GraphQLString), visit(values.in)) });
     this.all.push(entry, entryInput);
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
   }
 
   private buildObject(node: ObjectNode, slot: string): { out: GraphQLObjectType; in: GraphQLInputObjectType } {
-    const outFields: GraphQLFieldConfigMap<Source, unknown> = {};
-    const inFields: GraphQLInputFieldConfigMap = {};
-    for (const property of node.properties) {
+    const properties = node.properties;
+    const count = properties.length;
+    // The types of the field tree are made now, depth first (their names are allocated in schema
+    // order); the field configs (descriptions, resolvers) when first read.
+    const outTypes: GraphQLOutputType[] = new Array(count);
+    const inTypes: GraphQLInputType[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const property = properties[i]!;
       const part = pascalPart(property.graphqlName);
       const child = this.build(property.node, slot === '' ? part : `${slot}_${part}`);
-      const description = describeNode(property.node, property.required, property.name !== property.graphqlName ? property.name : undefined);
-      outFields[property.graphqlName] = outputField(child.out, description, property.name, property.graphqlName, outputAdapter(property.node));
-      inFields[property.graphqlName] = { type: child.in, ...(description ? { description } : {}) };
+      outTypes[i] = child.out;
+      inTypes[i] = child.in;
     }
-    if (node.unknownFieldsName !== undefined) {
-      const description =
-        'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
-        'object with their Kubernetes names; null when there are none.';
-      outFields[node.unknownFieldsName] = { type: JSONScalar, description, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
-      inFields[node.unknownFieldsName] = {
-        type: JSONScalar,
-        description: 'Fields the schema does not declare, merged into this object as given (Kubernetes names).',
-      };
-    }
-    if (slot === '') addYamlField(outFields);
-    const description = slot === '' ? rootDescription(this.resource, this.version) : objectDescription(node);
     const root = slot === '';
-    // The model keeps the relation names free at the root (owners_2 for a property named owners).
-    if (root) Object.assign(outFields, this.relations.fields);
+    const fields = new ObjectFields(node, outTypes, inTypes, root ? this.relations.fields : undefined);
+    const description = root ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot),
-      ...(description ? { description } : {}),
+      description: description || undefined,
       ...(root ? { interfaces: [this.relations.resource] } : {}),
-      fields: outFields,
-    }), outFields);
+      fields: fields.output,
+    }), fields.output, fields);
     const input = declareFields(new GraphQLInputObjectType({
+      extensions: NO_EXTENSIONS,
       name: this.name(slot, 'Input'),
-      ...(description ? { description } : {}),
-      fields: inFields,
-    }), inFields);
+      description: description || undefined,
+      fields: fields.input,
+    }), fields.input, new InputFieldTypes(fields));
     this.all.push(out, input);
     return { out, in: input };
   }
+}
+
+const UNKNOWN_FIELDS_OUTPUT =
+  'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
+  'object with their Kubernetes names; null when there are none.';
+const UNKNOWN_FIELDS_INPUT = 'Fields the schema does not declare, merged into this object as given (Kubernetes names).';
+
+/**
+ * The fields of an object node's output and input types, each config made once, when first read;
+ * and what readers of the output type's fields may know without its config (the shortcuts of
+ * declareFields): a property's type by name, and every field's type in order. A name a later
+ * field of the config could take over (the unknown fields' field, and at the root `yaml`, `yaml_`
+ * and the relation fields) is read from the config; so is the whole order when two fields would
+ * share a name.
+ */
+class ObjectFields implements FieldsShortcuts {
+  readonly #node: ObjectNode;
+  readonly #outTypes: readonly GraphQLOutputType[];
+  readonly #inTypes: readonly GraphQLInputType[];
+  /** At the root: the relation fields, after the properties, the unknown fields and yaml. */
+  readonly #rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined;
+  #descriptions: (string | undefined)[] | undefined;
+  #output: GraphQLFieldConfigMap<Source, unknown> | undefined;
+  #input: GraphQLInputFieldConfigMap | undefined;
+  #byName: Map<string, GraphQLOutputType> | undefined;
+  #distinct: boolean | undefined;
+
+  constructor(node: ObjectNode, outTypes: readonly GraphQLOutputType[], inTypes: readonly GraphQLInputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined) {
+    this.#node = node;
+    this.#outTypes = outTypes;
+    this.#inTypes = inTypes;
+    this.#rootExtras = rootExtras;
+  }
+
+  /** The output type's fields config (graphql-js' thunk and the declared one). */
+  readonly output = (): GraphQLFieldConfigMap<Source, unknown> => {
+    if (this.#output === undefined) {
+      noteFieldConfigMade();
+      this.#output = this.#makeOutput();
+    }
+    return this.#output;
+  };
+
+  /** The input type's fields config. */
+  readonly input = (): GraphQLInputFieldConfigMap => {
+    if (this.#input === undefined) {
+      noteFieldConfigMade();
+      this.#input = this.#makeInput();
+    }
+    return this.#input;
+  };
+
+  /** One description per property, shared by its output and input field. */
+  #described(): (string | undefined)[] {
+    return (this.#descriptions ??= this.#node.properties.map((p) => describeNode(p.node, p.required, p.name !== p.graphqlName ? p.name : undefined)));
+  }
+
+  #makeOutput(): GraphQLFieldConfigMap<Source, unknown> {
+    const node = this.#node;
+    const fields: GraphQLFieldConfigMap<Source, unknown> = {};
+    const described = this.#described();
+    node.properties.forEach((property, i) => {
+      fields[property.graphqlName] = outputField(this.#outTypes[i]!, described[i], property.name, property.graphqlName, outputAdapter(property.node));
+    });
+    if (node.unknownFieldsName !== undefined) {
+      fields[node.unknownFieldsName] = { type: JSONScalar, description: UNKNOWN_FIELDS_OUTPUT, resolve: sourceOnly((src: Source) => unknownFieldsOf(src, node)) };
+    }
+    if (this.#rootExtras) {
+      addYamlField(fields);
+      // The model keeps the relation names free at the root (owners_2 for a property named owners).
+      Object.assign(fields, this.#rootExtras);
+    }
+    return fields;
+  }
+
+  #makeInput(): GraphQLInputFieldConfigMap {
+    const node = this.#node;
+    const fields: GraphQLInputFieldConfigMap = {};
+    const described = this.#described();
+    node.properties.forEach((property, i) => {
+      const description = described[i];
+      fields[property.graphqlName] = { type: this.#inTypes[i]!, ...(description ? { description } : {}) };
+    });
+    if (node.unknownFieldsName !== undefined) fields[node.unknownFieldsName] = { type: JSONScalar, description: UNKNOWN_FIELDS_INPUT };
+    return fields;
+  }
+
+  fieldType(name: string): GraphQLOutputType | undefined {
+    const node = this.#node;
+    const extras = this.#rootExtras;
+    if (name === node.unknownFieldsName || (extras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(extras, name)))) return undefined;
+    if (!this.#byName) {
+      const byName = (this.#byName = new Map());
+      node.properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
+    }
+    return this.#byName.get(name);
+  }
+
+  fieldTypes(visit: (type: GraphQLType) => void): void {
+    if (!this.#isDistinct()) return visitFieldTypes(this.output(), visit);
+    for (const type of this.#outTypes) visit(type);
+    if (this.#node.unknownFieldsName !== undefined) visit(JSONScalar);
+    if (this.#rootExtras) {
+      visit(GraphQLString);
+      visitFieldTypes(this.#rootExtras, visit);
+    }
+  }
+
+  inputFieldTypes(visit: (type: GraphQLType) => void): void {
+    if (!this.#isDistinct()) return visitFieldTypes(this.input(), visit);
+    for (const type of this.#inTypes) visit(type);
+    if (this.#node.unknownFieldsName !== undefined) visit(JSONScalar);
+  }
+
+  /**
+   * Whether every field gets a name of its own (the properties', the unknown fields', at the root
+   * yaml and the relations'), so that the configs have one field per entry, in that order. The
+   * input type has no root extras, so this answers for it too (its names are a subset).
+   */
+  #isDistinct(): boolean {
+    if (this.#distinct !== undefined) return this.#distinct;
+    const node = this.#node;
+    const properties = node.properties;
+    const extras = this.#rootExtras;
+    // Most objects have a few properties: compared pairwise, without a set (this runs for every
+    // object of every CRD when the type map is collected).
+    if (!extras && properties.length <= 12) {
+      let distinct = true;
+      for (let i = 0; distinct && i < properties.length; i++) {
+        const name = properties[i]!.graphqlName;
+        if (name === node.unknownFieldsName) distinct = false;
+        for (let j = i + 1; distinct && j < properties.length; j++) if (properties[j]!.graphqlName === name) distinct = false;
+      }
+      return (this.#distinct = distinct);
+    }
+    const names = new Set<string>();
+    for (const p of properties) names.add(p.graphqlName);
+    let distinct = names.size === properties.length;
+    if (distinct && node.unknownFieldsName !== undefined) {
+      distinct = !names.has(node.unknownFieldsName);
+      names.add(node.unknownFieldsName);
+    }
+    if (distinct && extras) {
+      // addYamlField takes `yaml`, or `yaml_` when `yaml` is taken.
+      const yaml = names.has('yaml') ? 'yaml_' : 'yaml';
+      distinct = !names.has(yaml);
+      names.add(yaml);
+      for (const key in extras) {
+        if (names.has(key)) distinct = false;
+        names.add(key);
+      }
+    }
+    return (this.#distinct = distinct);
+  }
+}
+
+/** The shortcuts of an object node's input type. */
+class InputFieldTypes implements FieldsShortcuts {
+  readonly #fields: ObjectFields;
+  constructor(fields: ObjectFields) {
+    this.#fields = fields;
+  }
+  fieldTypes(visit: (type: GraphQLType) => void): void {
+    this.#fields.inputFieldTypes(visit);
+  }
+}
+
+/** Each field's type, then its arguments' types, in the config's order. */
+function visitFieldTypes(fields: Readonly<Record<string, { readonly type: GraphQLType; readonly args?: Readonly<Record<string, { readonly type: GraphQLType }>> | null }>>, visit: (type: GraphQLType) => void): void {
+  for (const key in fields) {
+    const field = fields[key]!;
+    visit(field.type);
+    const args = field.args;
+    if (args) for (const arg in args) visit(args[arg]!.type);
+  }
+}
+
+/** Whether every field of the object's configs gets a name of its own (the properties', the unknown fields', at the root yaml and the relations'), so that the configs have one field per entry, in that order. */
+function distinctNames(node: ObjectNode, rootExtras: object | undefined): boolean {
+  const names = new Set<string>();
+  for (const p of node.properties) names.add(p.graphqlName);
+  if (names.size !== node.properties.length) return false;
+  if (node.unknownFieldsName !== undefined) {
+    if (names.has(node.unknownFieldsName)) return false;
+    names.add(node.unknownFieldsName);
+  }
+  if (rootExtras) {
+    // addYamlField takes `yaml`, or `yaml_` when `yaml` is taken.
+    const yaml = names.has('yaml') ? 'yaml_' : 'yaml';
+    if (names.has(yaml)) return false;
+    names.add(yaml);
+    for (const key in rootExtras) {
+      if (names.has(key)) return false;
+      names.add(key);
+    }
+  }
+  return true;
 }
 
 /** An output field reads the Kubernetes property, converted when its GraphQL form differs. */
@@ -297,6 +520,16 @@ function wrapperTypes(resource: ResourceModel, version: VersionModel, object: Gr
     },
   });
   return { edge, connection, watchEvent, deleteResult };
+}
+
+type Both = GraphQLOutputType & GraphQLInputType;
+const lists = new WeakMap<GraphQLScalarType, { nullable?: GraphQLList<Both>; nonNull?: GraphQLList<GraphQLNonNull<Both>> }>();
+
+/** `[T]` or `[T!]` of a scalar, shared by every field of that type. */
+function listOf(type: GraphQLScalarType, nullable: boolean): GraphQLList<Both> | GraphQLList<GraphQLNonNull<Both>> {
+  let made = lists.get(type);
+  if (!made) lists.set(type, (made = {}));
+  return nullable ? (made.nullable ??= new GraphQLList(type)) : (made.nonNull ??= new GraphQLList(new GraphQLNonNull(type)));
 }
 
 function scalar(type: GraphQLOutputType & GraphQLInputType): Built {

@@ -121,7 +121,7 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
         }
         let fragment = cache.get(model.crdName);
         if (!fragment || !sameContent(fragment.model, model)) {
-          const { result: fields, types } = typesCreatedBy(() => buildResourceFields(model, operations, relations));
+          const { result: fields, types } = typesCreatedBy(() => buildResourceFields(model, operations, relations, options.assumeValid === true));
           fragment = {
             model,
             fields,
