@@ -21,29 +21,45 @@ function duplicate(name: string): Error {
   return new Error(`Schema must contain uniquely named types but contains multiple types named "${name}".`);
 }
 
+/** Where a CRD's types are looked up: under the lead of its names, but those it made under another name. */
+export interface TypesIndexed {
+  readonly lead: string;
+  readonly types: readonly GraphQLNamedType[];
+  /** Its types whose names do not start with the lead and `_` (a shared filter type the first CRD to need it makes). */
+  readonly foreign: readonly GraphQLNamedType[];
+}
+
+/** How the types made for a CRD of this kind are looked up: worked out when they are made (each type's name is read while it is fresh). */
+export function indexTypes(kind: string, types: readonly GraphQLNamedType[]): TypesIndexed {
+  const lead = leadOf(encodeKind(kind));
+  const prefix = `${lead}_`;
+  let foreign: GraphQLNamedType[] | undefined;
+  for (const type of types) if (!type.name.startsWith(prefix)) (foreign ??= []).push(type);
+  return { lead, types, foreign: foreign ?? NONE };
+}
+
+const NONE: readonly GraphQLNamedType[] = Object.freeze([]);
+
 /** What a schema's lookups answer from: each name to the type of that name. */
 export class KnownTypes {
-  /** The types every schema has, the roots, and the few a fragment made under another name (shared filter types). */
+  /** The types every schema has, the roots, and the few a CRD made under another name. */
   readonly #eager: Map<string, GraphQLNamedType>;
-  /** Per lead, the types of the fragments whose names start with it, as made. */
+  /** Per lead, the types of the CRDs whose names start with it, as made. */
   readonly #byLead = new Map<string, (readonly GraphQLNamedType[])[]>();
   /** Per lead, the map made at its first lookup. */
   readonly #maps = new Map<string, Map<string, GraphQLNamedType>>();
 
   /**
-   * `fragments`: each CRD's model (its kind) and the named types made for it.
+   * `crds`: the types made for each CRD, indexed (indexTypes).
    * @throws Error when two of the types kept at once share a name, as graphql-js' constructor would
-   * (the names of one kind's fragments are checked when that kind's map is made).
+   * (the names of one lead's CRDs are checked when that lead's map is made).
    */
-  constructor(base: Iterable<GraphQLNamedType>, fragments: Iterable<{ readonly model: { readonly kind: string }; readonly types: readonly GraphQLNamedType[] }>) {
+  constructor(base: Iterable<GraphQLNamedType>, crds: Iterable<TypesIndexed>) {
     this.#eager = new Map();
     for (const type of base) this.#keep(type);
-    for (const { model, types } of fragments) {
-      const lead = leadOf(encodeKind(model.kind));
-      const prefix = `${lead}_`;
-      // A type under another name (the first fragment to need a shared filter type makes it) is
-      // kept at once: a lookup must find it under its own name.
-      for (const type of types) if (!type.name.startsWith(prefix)) this.#keep(type);
+    for (const { lead, types, foreign } of crds) {
+      // A lookup must find these under their own names.
+      for (const type of foreign) this.#keep(type);
       const list = this.#byLead.get(lead);
       if (list) list.push(types);
       else this.#byLead.set(lead, [types]);
