@@ -356,9 +356,17 @@ class ObjectFields implements FieldsShortcuts {
     const node = this.#node;
     const extras = this.#rootExtras;
     if (name === node.unknownFieldsName || (extras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(extras, name)))) return undefined;
+    const properties = node.properties;
+    // The where types ask this for every filterable field of every object: most objects have a
+    // few properties, scanned without a map (from the end: a later property of the name wins, as
+    // in the config).
+    if (properties.length <= 16) {
+      for (let i = properties.length - 1; i >= 0; i--) if (properties[i]!.graphqlName === name) return this.#outTypes[i];
+      return undefined;
+    }
     if (!this.#byName) {
       const byName = (this.#byName = new Map());
-      node.properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
+      properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
     }
     return this.#byName.get(name);
   }
