@@ -241,8 +241,8 @@ class VersionTypeBuilder {
     const inTypes: GraphQLInputType[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const property = properties[i]!;
-      const part = pascalPart(property.graphqlName);
-      const child = this.build(property.node, slot === '' ? part : `${slot}_${part}`);
+      // Only a child that makes named types has a slot: most properties are scalars.
+      const child = this.build(property.node, makesNamedTypes(property.node) ? childSlot(slot, property.graphqlName) : '');
       outTypes[i] = child.out;
       inTypes[i] = child.in;
     }
@@ -264,6 +264,27 @@ class VersionTypeBuilder {
     }), fields.input, new InputFieldTypes(fields));
     this.all.push(out, input);
     return { out, in: input };
+  }
+}
+
+/** The slot of a property's types below an object's slot. */
+function childSlot(slot: string, graphqlName: string): string {
+  const part = pascalPart(graphqlName);
+  return slot === '' ? part : `${slot}_${part}`;
+}
+
+/** Whether build() makes a named type for the node (and so reads its slot): objects, maps, named enums, and lists of those. */
+function makesNamedTypes(node: SchemaNode): boolean {
+  switch (node.kind) {
+    case 'object':
+    case 'map':
+      return true;
+    case 'string':
+      return node.enum?.graphqlValues !== undefined;
+    case 'array':
+      return makesNamedTypes(node.items);
+    default:
+      return false;
   }
 }
 
