@@ -501,9 +501,9 @@ export function runInSlices(
  * the type map and answers from it, so a lookup never answers differently from graphql-js'
  * constructor; after the collection every lookup reads the collected map.
  */
-export function deferredSchema(config: Parameters<typeof lazySchema>[0], known: ReadonlyMap<string, GraphQLNamedType>): GraphQLSchema {
+export function deferredSchema(config: Parameters<typeof lazySchema>[0], known: TypeLookup): GraphQLSchema {
   // Dropped once collected: the type map answers then.
-  let before: ReadonlyMap<string, GraphQLNamedType> | undefined = known;
+  let before: TypeLookup | undefined = known;
   const schema: GraphQLSchema = lazySchemaView(
     config,
     (name) => before?.get(name) ?? schema.getTypeMap()[name],
@@ -516,11 +516,18 @@ export function deferredSchema(config: Parameters<typeof lazySchema>[0], known: 
   return schema;
 }
 
-const knownTypes = new WeakMap<GraphQLSchema, ReadonlyMap<string, GraphQLNamedType>>();
+/** What a deferred schema's lookups answer from before its collection (known-types.ts). */
+export interface TypeLookup {
+  get(name: string): GraphQLNamedType | undefined;
+  /** Every type it knows, by name. */
+  all(): ReadonlyMap<string, GraphQLNamedType>;
+}
+
+const knownTypes = new WeakMap<GraphQLSchema, TypeLookup>();
 
 /** The types a schema made by deferredSchema answers lookups from until its collection (for the tests that compare them with the collected ones). */
 export function knownTypesOf(schema: GraphQLSchema): ReadonlyMap<string, GraphQLNamedType> | undefined {
-  return knownTypes.get(schema);
+  return knownTypes.get(schema)?.all();
 }
 
 /** Whether a schema made by lazySchemaView has collected its type map yet. */

@@ -9,7 +9,7 @@ import {
   getNamedType, GraphQLBoolean, GraphQLEnumType, GraphQLError, GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString, isEnumType, isObjectType,
 } from 'graphql';
 import type { GraphQLEnumValueConfigMap, GraphQLInputType, GraphQLNamedType, GraphQLOutputType } from 'graphql';
-import { shapeKeys, sortFields, versionFilter, type FilterNode, type ObjectFilter } from '../model/query-fields.ts';
+import { shapeKeysThisTurn, sortFields, versionFilter, type FilterNode, type ObjectFilter } from '../model/query-fields.ts';
 import { ENUM_OPERATORS, parseOrderBy, parseWhere, QueryInputError } from '../model/query-filter.ts';
 import type { ListArgs } from '../contract/operations.ts';
 import { ApiErrorCode } from '../api-errors.ts';
@@ -60,7 +60,7 @@ export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes,
 const WHERE_DESCRIPTION = 'Conditions on an object of this shape (the type it is named after, and every other one alike); all given must hold.';
 
 class WhereBuilder {
-  private readonly shapeOf = shapeKeys();
+  private readonly shapeOf = shapeKeysThisTurn();
   private readonly wheres = new Map<string, GraphQLInputObjectType>();
   private readonly enums = new Map<string, GraphQLInputObjectType>();
   private readonly lists = new Map<GraphQLInputType, GraphQLInputObjectType>();

@@ -241,8 +241,8 @@ class VersionTypeBuilder {
     const inTypes: GraphQLInputType[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const property = properties[i]!;
-      const part = pascalPart(property.graphqlName);
-      const child = this.build(property.node, slot === '' ? part : `${slot}_${part}`);
+      // Only a child that makes named types has a slot: most properties are scalars.
+      const child = this.build(property.node, makesNamedTypes(property.node) ? childSlot(slot, property.graphqlName) : '');
       outTypes[i] = child.out;
       inTypes[i] = child.in;
     }
@@ -264,6 +264,27 @@ class VersionTypeBuilder {
     }), fields.input, new InputFieldTypes(fields));
     this.all.push(out, input);
     return { out, in: input };
+  }
+}
+
+/** The slot of a property's types below an object's slot. */
+function childSlot(slot: string, graphqlName: string): string {
+  const part = pascalPart(graphqlName);
+  return slot === '' ? part : `${slot}_${part}`;
+}
+
+/** Whether build() makes a named type for the node (and so reads its slot): objects, maps, named enums, and lists of those. */
+function makesNamedTypes(node: SchemaNode): boolean {
+  switch (node.kind) {
+    case 'object':
+    case 'map':
+      return true;
+    case 'string':
+      return node.enum?.graphqlValues !== undefined;
+    case 'array':
+      return makesNamedTypes(node.items);
+    default:
+      return false;
   }
 }
 
@@ -356,9 +377,17 @@ class ObjectFields implements FieldsShortcuts {
     const node = this.#node;
     const extras = this.#rootExtras;
     if (name === node.unknownFieldsName || (extras && (name === 'yaml' || name === 'yaml_' || Object.hasOwn(extras, name)))) return undefined;
+    const properties = node.properties;
+    // The where types ask this for every filterable field of every object: most objects have a
+    // few properties, scanned without a map (from the end: a later property of the name wins, as
+    // in the config).
+    if (properties.length <= 16) {
+      for (let i = properties.length - 1; i >= 0; i--) if (properties[i]!.graphqlName === name) return this.#outTypes[i];
+      return undefined;
+    }
     if (!this.#byName) {
       const byName = (this.#byName = new Map());
-      node.properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
+      properties.forEach((p, i) => byName.set(p.graphqlName, this.#outTypes[i]!));
     }
     return this.#byName.get(name);
   }

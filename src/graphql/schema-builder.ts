@@ -18,6 +18,7 @@ import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
 import { collectInSlices, declaredFieldsOf, deferredSchema, forEachReference, objectType, recordRootFieldGroups, typesCreatedBy, type SchemaInternals, type ShouldYield } from './lazy-schema.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
+import { indexTypes, KnownTypes, type TypesIndexed } from './known-types.ts';
 
 export interface SchemaBuilderOptions {
   /** What the resolvers call; defaults to operations that fail with NOT_IMPLEMENTED. */
@@ -67,6 +68,8 @@ interface Fragment {
   readonly rootFields: readonly string[];
   /** The named types made for this CRD's fields (those the lookups of a deferred schema know), each reached from its root fields. */
   readonly types: readonly GraphQLNamedType[];
+  /** How a deferred schema looks them up. */
+  readonly indexed: TypesIndexed;
 }
 
 export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaBuilder {
@@ -126,6 +129,7 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
             model,
             fields,
             types,
+            indexed: indexTypes(model.kind, types),
             rootFields: [
               ...Object.keys(fields.query).map((f) => `Query.${f}`),
               ...Object.keys(fields.mutation).map((f) => `Mutation.${f}`),
@@ -429,21 +433,13 @@ function assemble(fragments: readonly Fragment[], assumeValid: boolean, relation
 
 /**
  * The types a schema's lookups know before its type map is collected: those of every schema, the
- * roots and each fragment's own.
+ * roots and each fragment's own (known-types.ts).
  * @throws Error when two types share a name, as graphql-js' constructor would.
  */
-function knownTypes(base: ReadonlyMap<string, GraphQLNamedType>, roots: ReturnType<typeof assembleConfig>, fragments: readonly Fragment[]): Map<string, GraphQLNamedType> {
-  const known = new Map(base);
-  const add = (type: GraphQLNamedType): void => {
-    const existing = known.get(type.name);
-    if (existing !== undefined && existing !== type) {
-      throw new Error(`Schema must contain uniquely named types but contains multiple types named "${type.name}".`);
-    }
-    known.set(type.name, type);
-  };
-  for (const root of [roots.query, roots.mutation, roots.subscription]) if (root) add(root);
-  for (const fragment of fragments) for (const type of fragment.types) add(type);
-  return known;
+function knownTypes(base: ReadonlyMap<string, GraphQLNamedType>, roots: ReturnType<typeof assembleConfig>, fragments: readonly Fragment[]): KnownTypes {
+  const eager = [...base.values()];
+  for (const root of [roots.query, roots.mutation, roots.subscription]) if (root) eager.push(root);
+  return new KnownTypes(eager, fragments.map((f) => f.indexed));
 }
 
 /** What a patched build starts its root field maps from: the previous roots and the fragments that changed. */

@@ -200,14 +200,14 @@ function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const proto = Object.getPrototypeOf(a);
   if (proto !== Object.getPrototypeOf(b) || (proto !== Object.prototype && proto !== null)) return false;
+  // b's keys are read in order by for-in (plain objects: own keys only, as Object.keys gives them)
+  // against a's list, without a second list: a CRD's schema is compared whole against an equal one.
   const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.length !== keysB.length) return false;
-  for (let i = 0; i < keysA.length; i++) {
-    const key = keysA[i]!;
-    if (key !== keysB[i] || !sameJson((a as RawSchema)[key], (b as RawSchema)[key])) return false;
+  let i = 0;
+  for (const key in b) {
+    if (key !== keysA[i++] || !sameJson((a as RawSchema)[key], (b as RawSchema)[key])) return false;
   }
-  return true;
+  return i === keysA.length;
 }
 
 /** The node of a child schema, one step below the walk's current path. */

@@ -152,6 +152,24 @@ function mapFilter(node: MapNode): FilterNode | undefined {
   return values ? { kind: 'map', values, flat: false } : undefined;
 }
 
+let keysThisTurn: ((f: FilterNode) => string) | undefined;
+
+/**
+ * The shapeKeys of the current synchronous run (a build of many CRDs runs in one), dropped when
+ * it ends. Equal sub-schemas share one node and so one filter: one key function for the whole
+ * run computes each filter's key once, not once per version that reaches it. Keys are compared
+ * only within one version, so sharing the interning between versions changes no type.
+ */
+export function shapeKeysThisTurn(): (f: FilterNode) => string {
+  if (keysThisTurn === undefined) {
+    keysThisTurn = shapeKeys();
+    queueMicrotask(() => {
+      keysThisTurn = undefined;
+    });
+  }
+  return keysThisTurn;
+}
+
 /**
  * Keys that are equal exactly when two filters have the same shape: the same fields (Kubernetes
  * and GraphQL names), kinds and enum values, all the way down. Builders give filters of one shape
