@@ -198,6 +198,42 @@ describe('planned execution of new documents by their shape', () => {
     assert.ok(fromShape > 30, `${fromShape} of 60 new documents planned from their shape`);
   });
 
+  it('executes every later document of a shape from one plan, with that document\'s own nodes, fragments and locations', async () => {
+    const planned = new PlannedExecution();
+    const next = random(23);
+    const text = (name: string) => `query Q { leaf(name: ${JSON.stringify(name)}) { __typename n: name ...F ... on Leaf { size tags } child { ...F } failing } } fragment F on Leaf { odd color child { size failing } }`;
+    for (let i = 0; i < 40; i++) {
+      rootData = randomLeaf(next, 2);
+      // Names of different lengths move the locations of every field after them.
+      const name = 'x'.repeat(Math.floor(next() * 12));
+      const args = { schema: edgeSchema, document: parse(text(name)), rootValue: undefined };
+      assert.deepEqual(observed(await planned.execute(args)), observed(await execute({ ...args, document: parse(text(name)) })), `document ${i}`);
+    }
+    assert.equal(planned.plannedByShape, 39, 'all but the first from the shape\'s plan (the second is planned by it)');
+  });
+
+  it('hands a resolver the nodes of the document executed, not those of the document planned', async () => {
+    const seen: { fieldNode: unknown; operation: unknown; fragments: unknown }[] = [];
+    const schema = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: { echo: { type: GraphQLString, args: { text: { type: GraphQLString } }, resolve: (_s, args: { text?: string }, _c, info) => {
+          seen.push({ fieldNode: info.fieldNodes[0], operation: info.operation, fragments: info.fragments });
+          return args.text;
+        } } },
+      }),
+    });
+    const planned = parse('{ echo(text: "first") }');
+    const plan = planOperation(schema, planned, undefined)!;
+    const other = parse('{ echo(text: "a longer text") }');
+    const result = await executePlan(plan, { schema, document: other });
+    assert.deepEqual(result.data, Object.assign(Object.create(null), { echo: 'a longer text' }));
+    const operation = other.definitions[0] as import('graphql').OperationDefinitionNode;
+    assert.equal(seen[0]!.operation, operation);
+    assert.equal(seen[0]!.fieldNode, operation.selectionSet.selections[0]);
+    assert.throws(() => executePlan(plan, { schema, document: parse('{ other }') }), /plan of another shape/);
+  });
+
   it('leaves to graphql-js a new document whose shape is not planned, and plans none of a shape seen once', async () => {
     const planned = new PlannedExecution();
     rootData = randomLeaf(random(5), 1);
