@@ -43,6 +43,8 @@ interface FieldPlan {
   readonly parentType: GraphQLObjectType;
   readonly def: GraphQLField<unknown, unknown>;
   readonly nodes: readonly FieldNode[];
+  /** In a plan detached from its document (see detached): where its nodes are, in a document of the plan's shape. */
+  readonly paths?: readonly NodePath[];
   /** The source-only resolver; undefined: graphql-js' default (the property of the field's name). */
   readonly read: Read | undefined;
   /** __typename: the parent type's name. */
@@ -51,9 +53,11 @@ interface FieldPlan {
 }
 
 export interface OperationPlan {
-  /** The document the plan was made from; its nodes are those of the plan. */
-  readonly document: DocumentNode;
+  /** The document the plan was made from, whose nodes the plan holds; undefined in a detached plan. */
+  readonly document: DocumentNode | undefined;
   readonly operation: OperationDefinitionNode;
+  /** In a detached plan: where the operation is in a document of the plan's shape. */
+  readonly operationPath?: NodePath;
   readonly fragments: Record<string, FragmentDefinitionNode>;
   readonly rootType: GraphQLObjectType;
   readonly root: FieldPlan;
@@ -124,9 +128,21 @@ export class PlannedExecution {
     if (!byName) bySchema.set(document, (byName = new Map()));
     const plan = planOperation(schema, document, operationName);
     byName.set(name, plan);
-    (byShape ?? this.shapeOf(schema, document))?.set(name, plan ?? false);
+    this.remember(schema, document, name, plan);
     if (byShape && plan) this.shapePlans++;
     return plan;
+  }
+
+  /**
+   * A plan made, for the later documents of its shape: detached from its document (a document's
+   * AST and tokens are ~50 times its text), and counted in the bound of the shapes at
+   * PLANNED_SHAPE_WEIGHT times its key.
+   */
+  private remember(schema: GraphQLSchema, document: DocumentNode, name: string, plan: OperationPlan | null): void {
+    const byName = this.shapeOf(schema, document);
+    if (!byName) return;
+    byName.set(name, plan ? detached(plan) : false);
+    if (plan) this.shapes.get(schema)!.set(documentShape(document)!.key, byName);
   }
 
   /** What is known of the document's shape's operations (undefined: a document without a shape). */
@@ -134,12 +150,22 @@ export class PlannedExecution {
     const shape = documentShape(document);
     if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return undefined;
     let shapes = this.shapes.get(schema);
-    if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
+    if (!shapes) {
+      const sizeOf = (byName: Map<string, OperationPlan | false | null>, key: string) => Math.max(1, key.length) * ([...byName.values()].some(Boolean) ? PLANNED_SHAPE_WEIGHT : 1);
+      this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: sizeOf })));
+    }
     let byName = shapes.get(shape.key);
     if (!byName) shapes.set(shape.key, (byName = new Map()));
     return byName;
   }
 }
+
+/**
+ * How many times its key a shape with a plan counts in the bound of the shapes, so that the bound
+ * keeps the memory it had before plans were kept by shape: a shape of a create (a 500-character
+ * key) and its detached plan hold ~16 KB, the shape alone ~4 KB.
+ */
+const PLANNED_SHAPE_WEIGHT = 4;
 
 /** The plan of the document's operation, or null when graphql-js should execute it. */
 export function planOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): OperationPlan | null {
@@ -286,11 +312,12 @@ class Completion {
   constructor(args: ExecutionArgs, plan: OperationPlan) {
     this.args = args;
     this.plan = plan;
-    this.operation = this.relocated(plan.operation);
+    this.operation = plan.operationPath ? follow(args.document, plan.operationPath, Kind.OPERATION_DEFINITION, plan.operation.name?.value) : this.relocated(plan.operation);
   }
 
   /** The nodes of a field of the plan in the executed document. */
   nodes(field: FieldPlan): readonly FieldNode[] {
+    if (field.paths) return field.paths.map((path) => follow(this.args.document, path, Kind.FIELD, field.nodes[0]!.name.value));
     return this.args.document === this.plan.document ? field.nodes : field.nodes.map((node) => this.relocated(node));
   }
 
@@ -308,6 +335,37 @@ class Completion {
   }
 }
 
+/**
+ * The plan without its document: each field keeps one node (its name, for the checks of follow)
+ * and the paths of all, the operation its path; a document of the plan's shape supplies the nodes
+ * at execution. The FieldNode kept is a copy without location, selections or arguments, so that
+ * it holds nothing of the document.
+ */
+function detached(plan: OperationPlan): OperationPlan {
+  const paths = pathsOf(plan.document!);
+  const field = (f: FieldPlan): FieldPlan => ({
+    ...f,
+    nodes: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: f.nodes[0]!.name.value } }],
+    paths: f.nodes.map((node) => paths.get(node)!),
+    value: value(f.value),
+  });
+  const value = (v: ValuePlan): ValuePlan => (v.kind === 'nonNull' || v.kind === 'list' ? { kind: v.kind, of: value(v.of) }
+    : v.kind === 'object' ? { kind: 'object', fields: v.fields.map(field) } : v);
+  const operation: OperationDefinitionNode = { kind: Kind.OPERATION_DEFINITION, operation: plan.operation.operation, name: plan.operation.name && { kind: Kind.NAME, value: plan.operation.name.value }, selectionSet: { kind: Kind.SELECTION_SET, selections: [] } };
+  return { document: undefined, operation, operationPath: paths.get(plan.operation)!, fragments: Object.create(null), rootType: plan.rootType, root: field(plan.root) };
+}
+
+/** The node at a path of a document, checked to be of the kind and name the plan expects. */
+function follow<T extends ASTNode>(document: DocumentNode, path: NodePath, kind: T['kind'], name: string | undefined): T {
+  let at: unknown = document;
+  for (const key of path) at = (at as Record<string | number, unknown> | undefined)?.[key];
+  const found = at as T | undefined;
+  if (found?.kind !== kind || (found && 'name' in found ? found.name?.value : undefined) !== name) {
+    throw new Error(`a document executed from the plan of another shape: no ${kind} ${name ?? ''} at its place`);
+  }
+  return found;
+}
+
 /** Where a node of a plan's document is: the keys from the document down to it. */
 type NodePath = readonly (string | number)[];
 
@@ -322,13 +380,8 @@ const nodePaths = new WeakMap<OperationPlan, Map<ASTNode, NodePath>>();
  */
 function relocate<T extends ASTNode>(plan: OperationPlan, document: DocumentNode, node: T): T {
   let paths = nodePaths.get(plan);
-  if (!paths) nodePaths.set(plan, (paths = pathsOf(plan.document)));
-  let at: unknown = document;
-  for (const key of paths.get(node) ?? []) at = (at as Record<string | number, unknown>)[key];
-  const found = at as T | undefined;
-  const nameOf = (n: ASTNode | undefined) => (n && 'name' in n ? n.name?.value : undefined);
-  if (found?.kind !== node.kind || nameOf(found) !== nameOf(node)) throw new Error(`a document executed from the plan of another shape: no ${node.kind} ${nameOf(node) ?? ''} at its place`);
-  return found;
+  if (!paths) nodePaths.set(plan, (paths = pathsOf(plan.document!)));
+  return follow(document, paths.get(node) ?? [], node.kind, 'name' in node ? node.name?.value : undefined);
 }
 
 function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {

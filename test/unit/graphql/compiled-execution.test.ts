@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import {
   GraphQLEnumType, GraphQLInt, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString,
   execute, parse, type ExecutionArgs, type ExecutionResult,
@@ -210,6 +212,30 @@ describe('planned execution of new documents by their shape', () => {
       assert.deepEqual(observed(await planned.execute(args)), observed(await execute({ ...args, document: parse(text(name)) })), `document ${i}`);
     }
     assert.equal(planned.plannedByShape, 39, 'all but the first from the shape\'s plan (the second is planned by it)');
+  });
+
+  it('keeps no document in the plan of a shape', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const planned = new PlannedExecution();
+    const text = (name: string) => `{ leaf(name: "${name}") { name size child { name } } }`;
+    rootData = randomLeaf(random(3), 1);
+    const documents: WeakRef<object>[] = [];
+    // In a function of its own: the suspended test function holds no document.
+    const run = async (name: string) => {
+      const document = parse(text(name));
+      documents.push(new WeakRef(document));
+      await planned.execute({ schema: edgeSchema, document });
+    };
+    for (let i = 0; i < 3; i++) await run(`n${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(documents.map((ref) => ref.deref() === undefined), [true, true, true], 'the documents planned and executed are collected');
+    const before = planned.plannedByShape;
+    const args = { schema: edgeSchema, document: parse(text('a later one')), rootValue: undefined };
+    assert.deepEqual(observed(await planned.execute(args)), observed(await execute({ ...args, document: parse(text('a later one')) })));
+    assert.equal(planned.plannedByShape, before + 1, 'a later document still runs from the shape\'s plan');
   });
 
   it('hands a resolver the nodes of the document executed, not those of the document planned', async () => {
