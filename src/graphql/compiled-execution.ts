@@ -7,11 +7,12 @@
 // serializes leaves in the order graphql-js does, with the same results, the same errors (message,
 // path, locations) and the same null propagation; the tests compare both on the corpus' schemas.
 import {
-  GraphQLError, GraphQLString, Kind, TypeNameMetaFieldDef, defaultFieldResolver, execute, getArgumentValues, getVariableValues, isInterfaceType, isLeafType, isListType, isNonNullType, isObjectType, isUnionType,
+  GraphQLError, GraphQLString, Kind, type ASTNode, TypeNameMetaFieldDef, defaultFieldResolver, execute, getArgumentValues, getVariableValues, isInterfaceType, isLeafType, isListType, isNonNullType, isObjectType, isUnionType,
   locatedError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode, type FragmentDefinitionNode, type GraphQLField,
   type GraphQLLeafType, type GraphQLObjectType, type GraphQLOutputType, type GraphQLResolveInfo, type GraphQLSchema, type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { QueryDocumentKeys } from 'graphql/language/ast.js';
 import { inspect } from 'graphql/jsutils/inspect.js';
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_SHAPE_CHARS, documentShape, MAX_SHAPE_ENTRY_CHARS } from './document-validation.ts';
@@ -42,6 +43,8 @@ interface FieldPlan {
   readonly parentType: GraphQLObjectType;
   readonly def: GraphQLField<unknown, unknown>;
   readonly nodes: readonly FieldNode[];
+  /** In a plan detached from its document (see detached): where its nodes are, in a document of the plan's shape. */
+  readonly paths?: readonly NodePath[];
   /** The source-only resolver; undefined: graphql-js' default (the property of the field's name). */
   readonly read: Read | undefined;
   /** __typename: the parent type's name. */
@@ -50,7 +53,11 @@ interface FieldPlan {
 }
 
 export interface OperationPlan {
+  /** The document the plan was made from, whose nodes the plan holds; undefined in a detached plan. */
+  readonly document: DocumentNode | undefined;
   readonly operation: OperationDefinitionNode;
+  /** In a detached plan: where the operation is in a document of the plan's shape. */
+  readonly operationPath?: NodePath;
   readonly fragments: Record<string, FragmentDefinitionNode>;
   readonly rootType: GraphQLObjectType;
   readonly root: FieldPlan;
@@ -62,17 +69,18 @@ class NotPlanned extends Error {}
 /**
  * graphql-js' execute, with the operations a plan covers executed from their plan. A document is
  * planned the second time it is executed against a schema (sources sent again keep their parsed
- * document), so a document seen once costs no more than before; and so is a new document the
- * second time its shape is executed (a client writing its values inline sends a new document of
- * the same shape each time). Whether an operation is planned depends on its shape only (values
- * are read by graphql-js' own functions at execution); each plan is made from its own document,
- * so its nodes, arguments and locations are that document's.
+ * document), so a document seen once costs no more than before. A new document whose shape was
+ * executed twice before (a client writing its values inline sends a new document of the same
+ * shape each time) is executed from the plan made for that shape: whether an operation is planned
+ * depends on its shape only, values are read from the new document by graphql-js' own functions
+ * at execution, and the nodes a plan hands out (for arguments, errors and resolvers' info) are the
+ * new document's, found at the same places (see relocate).
  */
 export class PlannedExecution {
   private readonly plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, OperationPlan | null>>>();
   private readonly seen = new WeakMap<GraphQLSchema, WeakSet<DocumentNode>>();
-  /** Per schema and shape key, by operation name: planned (true), not planned (false), executed once (null). */
-  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, Map<string, boolean | null>>>();
+  /** Per schema and shape key, by operation name: its plan, not planned (false), executed once (null). */
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, Map<string, OperationPlan | false | null>>>();
   private readonly maxShapeChars: number;
   private shapePlans = 0;
 
@@ -80,7 +88,7 @@ export class PlannedExecution {
     this.maxShapeChars = options.maxShapeChars ?? DEFAULT_SHAPE_CHARS;
   }
 
-  /** How many new documents were planned because their shape was executed before (for tests and diagnostics). */
+  /** How many new documents were executed from a plan because their shape was executed before (for tests and diagnostics). */
   get plannedByShape(): number {
     return this.shapePlans;
   }
@@ -94,43 +102,70 @@ export class PlannedExecution {
   }
 
   private planOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): OperationPlan | null {
+    const name = operationName ?? '';
     let bySchema = this.plans.get(schema);
-    const known = bySchema?.get(document)?.get(operationName ?? '');
+    const known = bySchema?.get(document)?.get(name);
     if (known !== undefined) return known;
     let seen = this.seen.get(schema);
     if (!seen) this.seen.set(schema, (seen = new WeakSet()));
-    let byShape: Map<string, boolean | null> | undefined;
+    let byShape: Map<string, OperationPlan | false | null> | undefined;
     if (!seen.has(document)) {
       seen.add(document);
       byShape = this.shapeOf(schema, document);
-      const before = byShape?.get(operationName ?? '');
+      const before = byShape?.get(name);
       if (before === undefined) {
-        byShape?.set(operationName ?? '', null);
+        byShape?.set(name, null);
         return null;
       }
       if (before === false) return null;
+      if (before !== null) {
+        this.shapePlans++;
+        return before;
+      }
     }
     if (!bySchema) this.plans.set(schema, (bySchema = new WeakMap()));
     let byName = bySchema.get(document);
     if (!byName) bySchema.set(document, (byName = new Map()));
     const plan = planOperation(schema, document, operationName);
-    byName.set(operationName ?? '', plan);
-    (byShape ?? this.shapeOf(schema, document))?.set(operationName ?? '', plan !== null);
+    byName.set(name, plan);
+    this.remember(schema, document, name, plan);
     if (byShape && plan) this.shapePlans++;
     return plan;
   }
 
+  /**
+   * A plan made, for the later documents of its shape: detached from its document (a document's
+   * AST and tokens are ~50 times its text), and counted in the bound of the shapes at
+   * PLANNED_SHAPE_WEIGHT times its key.
+   */
+  private remember(schema: GraphQLSchema, document: DocumentNode, name: string, plan: OperationPlan | null): void {
+    const byName = this.shapeOf(schema, document);
+    if (!byName) return;
+    byName.set(name, plan ? detached(plan) : false);
+    if (plan) this.shapes.get(schema)!.set(documentShape(document)!.key, byName);
+  }
+
   /** What is known of the document's shape's operations (undefined: a document without a shape). */
-  private shapeOf(schema: GraphQLSchema, document: DocumentNode): Map<string, boolean | null> | undefined {
+  private shapeOf(schema: GraphQLSchema, document: DocumentNode): Map<string, OperationPlan | false | null> | undefined {
     const shape = documentShape(document);
     if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return undefined;
     let shapes = this.shapes.get(schema);
-    if (!shapes) this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: (_v, key) => Math.max(1, key.length) })));
+    if (!shapes) {
+      const sizeOf = (byName: Map<string, OperationPlan | false | null>, key: string) => Math.max(1, key.length) * ([...byName.values()].some(Boolean) ? PLANNED_SHAPE_WEIGHT : 1);
+      this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: sizeOf })));
+    }
     let byName = shapes.get(shape.key);
     if (!byName) shapes.set(shape.key, (byName = new Map()));
     return byName;
   }
 }
+
+/**
+ * How many times its key a shape with a plan counts in the bound of the shapes, so that the bound
+ * keeps the memory it had before plans were kept by shape: a shape of a create (a 500-character
+ * key) and its detached plan hold ~16 KB, the shape alone ~4 KB.
+ */
+const PLANNED_SHAPE_WEIGHT = 4;
 
 /** The plan of the document's operation, or null when graphql-js should execute it. */
 export function planOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): OperationPlan | null {
@@ -166,7 +201,7 @@ function makePlan(schema: GraphQLSchema, document: DocumentNode, operationName: 
   const def = rootType.getFields()[name];
   if (!def || name.startsWith('__')) throw new NotPlanned();
   const root: FieldPlan = { key, parentType: rootType, def, nodes, read: undefined, typename: undefined, value: planValue(schema, fragments, def.type, nodes) };
-  return { operation, fragments, rootType, root };
+  return { document, operation, fragments, rootType, root };
 }
 
 /** @include and @skip depend on variables, and no other directive is executable: such documents go to graphql-js. */
@@ -259,7 +294,11 @@ function matches(schema: GraphQLSchema, type: GraphQLObjectType, condition: stri
   return false;
 }
 
-/** One execution: its errors in the order graphql-js reports them, and the path being completed. */
+/**
+ * One execution: its errors in the order graphql-js reports them, the path being completed, and
+ * the nodes of the executed document (the plan's own, or those at the same places of another
+ * document of the plan's shape).
+ */
 class Completion {
   readonly errors: GraphQLError[] = [];
   readonly path: (string | number)[] = [];
@@ -267,25 +306,112 @@ class Completion {
   readonly typenames: (string | undefined)[] = [];
   readonly args: ExecutionArgs;
   readonly plan: OperationPlan;
-  readonly variables: Record<string, unknown>;
-  constructor(args: ExecutionArgs, plan: OperationPlan, variables: Record<string, unknown>) {
+  readonly operation: OperationDefinitionNode;
+  variables: Record<string, unknown> = {};
+  private ownFragments: Record<string, FragmentDefinitionNode> | undefined;
+  constructor(args: ExecutionArgs, plan: OperationPlan) {
     this.args = args;
     this.plan = plan;
-    this.variables = variables;
+    this.operation = plan.operationPath ? follow(args.document, plan.operationPath, Kind.OPERATION_DEFINITION, plan.operation.name?.value) : this.relocated(plan.operation);
+  }
+
+  /** The nodes of a field of the plan in the executed document. */
+  nodes(field: FieldPlan): readonly FieldNode[] {
+    if (field.paths) return field.paths.map((path) => follow(this.args.document, path, Kind.FIELD, field.nodes[0]!.name.value));
+    return this.args.document === this.plan.document ? field.nodes : field.nodes.map((node) => this.relocated(node));
+  }
+
+  get fragments(): Record<string, FragmentDefinitionNode> {
+    if (this.args.document === this.plan.document) return this.plan.fragments;
+    if (!this.ownFragments) {
+      this.ownFragments = Object.create(null) as Record<string, FragmentDefinitionNode>;
+      for (const def of this.args.document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) this.ownFragments[def.name.value] = def;
+    }
+    return this.ownFragments;
+  }
+
+  private relocated<T extends ASTNode>(node: T): T {
+    return this.args.document === this.plan.document ? node : relocate(this.plan, this.args.document, node);
   }
 }
 
-/** Executes an operation from its plan (what graphql-js' execute would give). */
+/**
+ * The plan without its document: each field keeps one node (its name, for the checks of follow)
+ * and the paths of all, the operation its path; a document of the plan's shape supplies the nodes
+ * at execution. The FieldNode kept is a copy without location, selections or arguments, so that
+ * it holds nothing of the document.
+ */
+function detached(plan: OperationPlan): OperationPlan {
+  const paths = pathsOf(plan.document!);
+  const field = (f: FieldPlan): FieldPlan => ({
+    ...f,
+    nodes: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: f.nodes[0]!.name.value } }],
+    paths: f.nodes.map((node) => paths.get(node)!),
+    value: value(f.value),
+  });
+  const value = (v: ValuePlan): ValuePlan => (v.kind === 'nonNull' || v.kind === 'list' ? { kind: v.kind, of: value(v.of) }
+    : v.kind === 'object' ? { kind: 'object', fields: v.fields.map(field) } : v);
+  const operation: OperationDefinitionNode = { kind: Kind.OPERATION_DEFINITION, operation: plan.operation.operation, name: plan.operation.name && { kind: Kind.NAME, value: plan.operation.name.value }, selectionSet: { kind: Kind.SELECTION_SET, selections: [] } };
+  return { document: undefined, operation, operationPath: paths.get(plan.operation)!, fragments: Object.create(null), rootType: plan.rootType, root: field(plan.root) };
+}
+
+/** The node at a path of a document, checked to be of the kind and name the plan expects. */
+function follow<T extends ASTNode>(document: DocumentNode, path: NodePath, kind: T['kind'], name: string | undefined): T {
+  let at: unknown = document;
+  for (const key of path) at = (at as Record<string | number, unknown> | undefined)?.[key];
+  const found = at as T | undefined;
+  if (found?.kind !== kind || (found && 'name' in found ? found.name?.value : undefined) !== name) {
+    throw new Error(`a document executed from the plan of another shape: no ${kind} ${name ?? ''} at its place`);
+  }
+  return found;
+}
+
+/** Where a node of a plan's document is: the keys from the document down to it. */
+type NodePath = readonly (string | number)[];
+
+const nodePaths = new WeakMap<OperationPlan, Map<ASTNode, NodePath>>();
+
+/**
+ * The node at the same place, in another document of the plan's shape, as a node of the plan's
+ * document. Two documents of one shape have the same text but for their string, number and enum
+ * literals (documentShape), so the same tree of nodes; only literals, and the locations after
+ * them, differ. The paths of the plan's operation and field nodes are found by one walk, the
+ * first time the plan serves another document.
+ */
+function relocate<T extends ASTNode>(plan: OperationPlan, document: DocumentNode, node: T): T {
+  let paths = nodePaths.get(plan);
+  if (!paths) nodePaths.set(plan, (paths = pathsOf(plan.document!)));
+  return follow(document, paths.get(node) ?? [], node.kind, 'name' in node ? node.name?.value : undefined);
+}
+
+function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {
+  const paths = new Map<ASTNode, NodePath>();
+  const walk = (value: unknown, path: NodePath): void => {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) walk(value[i], [...path, i]);
+      return;
+    }
+    const node = value as ASTNode | null | undefined;
+    if (typeof node?.kind !== 'string') return;
+    if (node.kind === Kind.FIELD || node.kind === Kind.OPERATION_DEFINITION) paths.set(node, path);
+    for (const key of (QueryDocumentKeys as Record<string, readonly string[]>)[node.kind] ?? []) walk((node as unknown as Record<string, unknown>)[key], [...path, key]);
+  };
+  walk(document, []);
+  return paths;
+}
+
+/** Executes an operation from its plan (what graphql-js' execute would give), for the plan's document or another of its shape. */
 export function executePlan(plan: OperationPlan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
-  const coerced = getVariableValues(args.schema, plan.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
+  const c = new Completion(args, plan);
+  const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
   if (coerced.errors) return { errors: coerced.errors };
-  const c = new Completion(args, plan, coerced.coerced);
+  c.variables = coerced.coerced;
   const root = plan.root;
   c.path.push(root.key);
   c.typenames.push(plan.rootType.name);
   let result: unknown;
   try {
-    const fieldArgs = getArgumentValues(root.def, root.nodes[0]!, c.variables);
+    const fieldArgs = getArgumentValues(root.def, c.nodes(root)[0]!, c.variables);
     const info = infoOf(c, root, args.rootValue);
     result = (root.def.resolve ?? defaultFieldResolver)(args.rootValue, fieldArgs, args.contextValue, info);
   } catch (raw) {
@@ -306,7 +432,7 @@ function completeRoot(c: Completion, result: unknown): unknown {
 /** A root field's error: its value is null, and so is the whole data when the field is non-null. */
 function rootError(c: Completion, raw: unknown): unknown {
   const root = c.plan.root;
-  c.errors.push(locatedError(raw, root.nodes, [root.key]));
+  c.errors.push(locatedError(raw, c.nodes(root), [root.key]));
   return root.value.kind === 'nonNull' ? noData : null;
 }
 
@@ -356,7 +482,7 @@ function completeList(c: Completion, field: FieldPlan, item: ValuePlan, result: 
     try {
       out.push(completeValue(c, field, item, value));
     } catch (raw) {
-      const error = locatedError(raw, field.nodes, c.path.slice());
+      const error = locatedError(raw, c.nodes(field), c.path.slice());
       if (item.kind === 'nonNull') throw error;
       c.errors.push(error);
       out.push(null);
@@ -385,7 +511,7 @@ function completeObject(c: Completion, fields: readonly FieldPlan[], source: unk
     try {
       out[field.key] = completeValue(c, field, field.value, readField(c, field, source));
     } catch (raw) {
-      const error = locatedError(raw, field.nodes, c.path.slice());
+      const error = locatedError(raw, c.nodes(field), c.path.slice());
       if (field.value.kind === 'nonNull') throw error;
       c.errors.push(error);
       out[field.key] = null;
@@ -413,14 +539,14 @@ function infoOf(c: Completion, field: FieldPlan, rootValue: unknown): GraphQLRes
   for (let i = 0; i < c.path.length; i++) path = { prev: path, key: c.path[i]!, typename: c.typenames[i] };
   return {
     fieldName: field.def.name,
-    fieldNodes: field.nodes,
+    fieldNodes: c.nodes(field),
     returnType: field.def.type,
     parentType: field.parentType,
     path: path!,
     schema: c.args.schema,
-    fragments: c.plan.fragments,
+    fragments: c.fragments,
     rootValue,
-    operation: c.plan.operation,
+    operation: c.operation,
     variableValues: c.variables,
   };
 }

@@ -2,35 +2,39 @@
 // source in heap (a 330-character mutation: 18 KB of AST), and every document kept in a long-lived
 // cache is promoted to the old space, which each major GC then marks along with the schema. Clients
 // that write values inline send a new document with every request: keeping those would grow the
-// old space for nothing. So a document is parsed and kept only on its second sighting (the first
-// one leaves only its source text, in a small bounded set); one-off documents die young.
+// old space for nothing. So a document is parsed and kept only on its second sighting; one-off
+// documents die young. The first sighting leaves only a 32-bit hash of the source in a fixed table
+// (no string kept, no entry allocated): remembering each one-off source in a least-recently-used
+// set cost a new document several µs of bookkeeping and promoted its text to the old space.
 import { parse, type DocumentNode, type ParseOptions } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
 export interface DocumentCacheOptions {
   /** Bound of the kept documents, in characters of their source (their AST is ~50× that in heap). */
   readonly maxSourceChars?: number;
-  /** Bound of the sources seen once, in characters. */
-  readonly maxSeenChars?: number;
+  /** How many sources seen once are remembered (by a hash of their text; a power of two). */
+  readonly seenSlots?: number;
   /** A source longer than this is never kept (parsed for each request). */
   readonly maxEntryChars?: number;
 }
 
-const defaults = { maxSourceChars: 512 * 1024, maxSeenChars: 256 * 1024, maxEntryChars: 64 * 1024 };
+const defaults = { maxSourceChars: 512 * 1024, seenSlots: 4096, maxEntryChars: 64 * 1024 };
 
 export class DocumentCache {
   private readonly documents: LRUCache<string, DocumentNode>;
-  private readonly seen: LRUCache<string, true>;
+  /** Hashes of sources seen once, each in the slot its low bits name (0: empty); a newer source takes the slot. */
+  private readonly seen: Int32Array;
   private readonly parseOptions: ParseOptions | undefined;
   private readonly maxEntryChars: number;
 
   constructor(parseOptions?: ParseOptions, options: DocumentCacheOptions = {}) {
     this.parseOptions = parseOptions;
     const maxSourceChars = options.maxSourceChars ?? defaults.maxSourceChars;
-    const maxSeenChars = options.maxSeenChars ?? defaults.maxSeenChars;
-    this.maxEntryChars = Math.min(options.maxEntryChars ?? defaults.maxEntryChars, maxSourceChars, maxSeenChars);
+    const slots = options.seenSlots ?? defaults.seenSlots;
+    if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError(`seenSlots must be a power of two, got ${slots}`);
+    this.maxEntryChars = Math.min(options.maxEntryChars ?? defaults.maxEntryChars, maxSourceChars);
     this.documents = new LRUCache({ maxSize: maxSourceChars, sizeCalculation: (_doc, source) => Math.max(1, source.length) });
-    this.seen = new LRUCache({ maxSize: maxSeenChars, sizeCalculation: (_v, source) => Math.max(1, source.length) });
+    this.seen = new Int32Array(slots);
   }
 
   /**
@@ -42,18 +46,20 @@ export class DocumentCache {
     const kept = this.documents.get(source);
     if (kept) return kept;
     if (source.length > this.maxEntryChars) return undefined;
-    if (!this.seen.has(source)) {
-      this.seen.set(source, true);
+    const hash = hashOf(source);
+    const slot = hash & (this.seen.length - 1);
+    if (this.seen[slot] !== hash) {
+      this.seen[slot] = hash;
       return undefined;
     }
+    // Seen before (or, once in 2^32, another source of the same hash: it is then kept too, within the bound).
+    this.seen[slot] = 0;
     let document: DocumentNode;
     try {
       document = parse(source, this.parseOptions);
     } catch {
-      this.seen.delete(source);
       return undefined;
     }
-    this.seen.delete(source);
     this.documents.set(source, document);
     return document;
   }
@@ -62,6 +68,13 @@ export class DocumentCache {
   get size(): number {
     return this.documents.size;
   }
+}
+
+/** FNV-1a over the UTF-16 code units, never 0 (the empty slot). */
+function hashOf(source: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < source.length; i++) hash = Math.imul(hash ^ source.charCodeAt(i), 0x01000193);
+  return hash || 1;
 }
 
 const shared = new WeakMap<object, DocumentCache>();

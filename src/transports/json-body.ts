@@ -123,10 +123,12 @@ export function losslessJsonBody(limit: string): express.RequestHandler[] {
       && (req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length'])))
       && !req.readableEnded;
     if (!direct) return checkCharset(req, res, (err?: unknown) => (err ? next(err) : readText(req, res, next)));
-    // Bound to the caller's async context as raw-body binds its callback: the stream's events
-    // run in the socket's context, and the handlers after this one (tracing's active span,
-    // the request's context) must run in the request's.
-    readUtf8(req, bytes, AsyncResource.bind((err: Error | null, text?: string) => {
+    // Run in the caller's async context, as raw-body runs its callback: the stream's events run
+    // in the socket's context, and the handlers after this one (tracing's active span, the
+    // request's context) must run in the request's. AsyncResource.bind would do the same, but
+    // also defines two deprecated accessors on each bound function (~0.8 KiB per request).
+    const resource = new AsyncResource('crdgate.json-body');
+    readUtf8(req, bytes, (err: Error | null, text?: string) => resource.runInAsyncScope(() => {
       if (err) return next(err);
       req.body = text;
       next();

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import {
   GraphQLEnumType, GraphQLInt, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString,
   execute, parse, type ExecutionArgs, type ExecutionResult,
@@ -196,6 +198,66 @@ describe('planned execution of new documents by their shape', () => {
       assert.deepEqual(observed(actual), observed(await execute({ ...args, document: parse(text) })), text);
     }
     assert.ok(fromShape > 30, `${fromShape} of 60 new documents planned from their shape`);
+  });
+
+  it('executes every later document of a shape from one plan, with that document\'s own nodes, fragments and locations', async () => {
+    const planned = new PlannedExecution();
+    const next = random(23);
+    const text = (name: string) => `query Q { leaf(name: ${JSON.stringify(name)}) { __typename n: name ...F ... on Leaf { size tags } child { ...F } failing } } fragment F on Leaf { odd color child { size failing } }`;
+    for (let i = 0; i < 40; i++) {
+      rootData = randomLeaf(next, 2);
+      // Names of different lengths move the locations of every field after them.
+      const name = 'x'.repeat(Math.floor(next() * 12));
+      const args = { schema: edgeSchema, document: parse(text(name)), rootValue: undefined };
+      assert.deepEqual(observed(await planned.execute(args)), observed(await execute({ ...args, document: parse(text(name)) })), `document ${i}`);
+    }
+    assert.equal(planned.plannedByShape, 39, 'all but the first from the shape\'s plan (the second is planned by it)');
+  });
+
+  it('keeps no document in the plan of a shape', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const planned = new PlannedExecution();
+    const text = (name: string) => `{ leaf(name: "${name}") { name size child { name } } }`;
+    rootData = randomLeaf(random(3), 1);
+    const documents: WeakRef<object>[] = [];
+    // In a function of its own: the suspended test function holds no document.
+    const run = async (name: string) => {
+      const document = parse(text(name));
+      documents.push(new WeakRef(document));
+      await planned.execute({ schema: edgeSchema, document });
+    };
+    for (let i = 0; i < 3; i++) await run(`n${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(documents.map((ref) => ref.deref() === undefined), [true, true, true], 'the documents planned and executed are collected');
+    const before = planned.plannedByShape;
+    const args = { schema: edgeSchema, document: parse(text('a later one')), rootValue: undefined };
+    assert.deepEqual(observed(await planned.execute(args)), observed(await execute({ ...args, document: parse(text('a later one')) })));
+    assert.equal(planned.plannedByShape, before + 1, 'a later document still runs from the shape\'s plan');
+  });
+
+  it('hands a resolver the nodes of the document executed, not those of the document planned', async () => {
+    const seen: { fieldNode: unknown; operation: unknown; fragments: unknown }[] = [];
+    const schema = new GraphQLSchema({
+      query: new GraphQLObjectType({
+        name: 'Query',
+        fields: { echo: { type: GraphQLString, args: { text: { type: GraphQLString } }, resolve: (_s, args: { text?: string }, _c, info) => {
+          seen.push({ fieldNode: info.fieldNodes[0], operation: info.operation, fragments: info.fragments });
+          return args.text;
+        } } },
+      }),
+    });
+    const planned = parse('{ echo(text: "first") }');
+    const plan = planOperation(schema, planned, undefined)!;
+    const other = parse('{ echo(text: "a longer text") }');
+    const result = await executePlan(plan, { schema, document: other });
+    assert.deepEqual(result.data, Object.assign(Object.create(null), { echo: 'a longer text' }));
+    const operation = other.definitions[0] as import('graphql').OperationDefinitionNode;
+    assert.equal(seen[0]!.operation, operation);
+    assert.equal(seen[0]!.fieldNode, operation.selectionSet.selections[0]);
+    assert.throws(() => executePlan(plan, { schema, document: parse('{ other }') }), /plan of another shape/);
   });
 
   it('leaves to graphql-js a new document whose shape is not planned, and plans none of a shape seen once', async () => {

@@ -24,9 +24,18 @@ describe('document cache', () => {
   });
 
   it('keeps no document seen once, whatever the number of such documents', () => {
-    const cache = new DocumentCache(undefined, { maxSeenChars: 1000 });
+    const cache = new DocumentCache(undefined, { seenSlots: 64 });
     for (let i = 0; i < 10_000; i++) assert.equal(cache.get(`{ a(id: ${i}) }`), undefined);
     assert.equal(cache.size, 0);
+  });
+
+  it('keeps a document on its second sighting with other new sources seen in between', () => {
+    const cache = new DocumentCache();
+    assert.equal(cache.get('{ a(id: "kept") }'), undefined);
+    for (let i = 0; i < 100; i++) cache.get(`{ a(id: ${i}) }`);
+    assert.ok(cache.get('{ a(id: "kept") }'));
+    assert.equal(cache.size, 1);
+    assert.throws(() => new DocumentCache(undefined, { seenSlots: 100 }), /power of two/);
   });
 
   it('leaves a source that does not parse to the caller, each time', () => {
@@ -36,7 +45,7 @@ describe('document cache', () => {
   });
 
   it('is bounded by the length of the kept sources, least recently used out first', () => {
-    const cache = new DocumentCache(undefined, { maxSourceChars: 100, maxSeenChars: 100, maxEntryChars: 50 });
+    const cache = new DocumentCache(undefined, { maxSourceChars: 100, seenSlots: 64, maxEntryChars: 50 });
     const sources = Array.from({ length: 20 }, (_, i) => `{ field${String(i).padStart(3, '0')} }`); // 12 characters each
     for (const s of sources) {
       cache.get(s);
