@@ -1,4 +1,18 @@
 // CRD objects for unit tests, built in code so each test shows the part of the schema it is about.
+import assert from 'node:assert/strict';
+import type { ObjectNode, SchemaNode } from '../../src/model/resource-model.ts';
+
+/** The model node at a path of property names, each step asserted to be an object with that property. */
+export function nodeAt(node: SchemaNode, ...path: string[]): SchemaNode {
+  let current = node;
+  for (const name of path) {
+    assert.equal(current.kind, 'object', `${name}: parent is ${current.kind}`);
+    const found = (current as ObjectNode).properties.find((p) => p.name === name);
+    assert.ok(found, `no property ${name}`);
+    current = found.node;
+  }
+  return current;
+}
 
 export interface VersionFixture {
   name: string;

@@ -4,21 +4,11 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { CrdModelError } from '../../src/model/crd-model-error.ts';
 import { crdToModel, tryCrdToModel } from '../../src/model/crd-to-model.ts';
-import type { ObjectNode, SchemaNode } from '../../src/model/resource-model.ts';
-import { makeCrd, TRICKY_SPEC } from './crd-fixtures.ts';
+import type { ObjectNode } from '../../src/model/resource-model.ts';
+import { makeCrd, nodeAt as prop, TRICKY_SPEC } from './crd-fixtures.ts';
 
 const example = (name: string) => parse(readFileSync(new URL(`../../deploy/examples/${name}`, import.meta.url), 'utf8'));
 
-function prop(node: SchemaNode, ...path: string[]): SchemaNode {
-  let current = node;
-  for (const name of path) {
-    assert.equal(current.kind, 'object', `${name}: parent is ${current.kind}`);
-    const found = (current as ObjectNode).properties.find((p) => p.name === name);
-    assert.ok(found, `no property ${name}`);
-    current = found.node;
-  }
-  return current;
-}
 
 describe('crdToModel: resource facts', () => {
   it('reads names, scope, versions and subresources of the CronTab example', () => {

@@ -6,19 +6,9 @@ import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CrdModelError } from '../../../src/model/crd-model-error.ts';
 import { crdToModel } from '../../../src/model/crd-to-model.ts';
-import type { ObjectNode, ResourceModel, SchemaNode } from '../../../src/model/resource-model.ts';
-import { makeCrd } from '../crd-fixtures.ts';
+import type { ObjectNode, ResourceModel } from '../../../src/model/resource-model.ts';
+import { makeCrd, nodeAt as at } from '../crd-fixtures.ts';
 
-function at(node: SchemaNode, ...path: string[]): SchemaNode {
-  let current = node;
-  for (const name of path) {
-    assert.equal(current.kind, 'object', `${name}: parent is ${current.kind}`);
-    const found = (current as ObjectNode).properties.find((p) => p.name === name);
-    assert.ok(found, `no property ${name}`);
-    current = found.node;
-  }
-  return current;
-}
 
 const specOf = (model: ResourceModel, version = 0) => at(model.versions[version]!.schema, 'spec');
 
