@@ -74,7 +74,7 @@ class NotPlanned extends Error {}
  * shape each time) is executed from the plan made for that shape: whether an operation is planned
  * depends on its shape only, values are read from the new document by graphql-js' own functions
  * at execution, and the nodes a plan hands out (for arguments, errors and resolvers' info) are the
- * new document's, found at the same places (see relocate).
+ * new document's, found at the same places (see detached).
  */
 export class PlannedExecution {
   private readonly plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, OperationPlan | null>>>();
@@ -312,33 +312,30 @@ class Completion {
   constructor(args: ExecutionArgs, plan: OperationPlan) {
     this.args = args;
     this.plan = plan;
-    this.operation = plan.operationPath ? follow(args.document, plan.operationPath, Kind.OPERATION_DEFINITION, plan.operation.name?.value) : this.relocated(plan.operation);
+    this.operation = plan.operationPath ? follow(args.document, plan.operationPath, Kind.OPERATION_DEFINITION, plan.operation.name?.value) : plan.operation;
   }
 
   /** The nodes of a field of the plan in the executed document. */
   nodes(field: FieldPlan): readonly FieldNode[] {
-    if (field.paths) return field.paths.map((path) => follow(this.args.document, path, Kind.FIELD, field.nodes[0]!.name.value));
-    return this.args.document === this.plan.document ? field.nodes : field.nodes.map((node) => this.relocated(node));
+    return field.paths ? field.paths.map((path) => follow(this.args.document, path, Kind.FIELD, field.nodes[0]!.name.value)) : field.nodes;
   }
 
   get fragments(): Record<string, FragmentDefinitionNode> {
-    if (this.args.document === this.plan.document) return this.plan.fragments;
+    if (this.plan.document !== undefined) return this.plan.fragments;
     if (!this.ownFragments) {
       this.ownFragments = Object.create(null) as Record<string, FragmentDefinitionNode>;
       for (const def of this.args.document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) this.ownFragments[def.name.value] = def;
     }
     return this.ownFragments;
   }
-
-  private relocated<T extends ASTNode>(node: T): T {
-    return this.args.document === this.plan.document ? node : relocate(this.plan, this.args.document, node);
-  }
 }
 
 /**
  * The plan without its document: each field keeps one node (its name, for the checks of follow)
  * and the paths of all, the operation its path; a document of the plan's shape supplies the nodes
- * at execution. The FieldNode kept is a copy without location, selections or arguments, so that
+ * at execution. Two documents of one shape have the same text but for their string, number and
+ * enum literals (documentShape), so the same tree of nodes; only literals, and the locations after
+ * them, differ. The FieldNode kept is a copy without location, selections or arguments, so that
  * it holds nothing of the document.
  */
 function detached(plan: OperationPlan): OperationPlan {
@@ -369,21 +366,6 @@ function follow<T extends ASTNode>(document: DocumentNode, path: NodePath, kind:
 /** Where a node of a plan's document is: the keys from the document down to it. */
 type NodePath = readonly (string | number)[];
 
-const nodePaths = new WeakMap<OperationPlan, Map<ASTNode, NodePath>>();
-
-/**
- * The node at the same place, in another document of the plan's shape, as a node of the plan's
- * document. Two documents of one shape have the same text but for their string, number and enum
- * literals (documentShape), so the same tree of nodes; only literals, and the locations after
- * them, differ. The paths of the plan's operation and field nodes are found by one walk, the
- * first time the plan serves another document.
- */
-function relocate<T extends ASTNode>(plan: OperationPlan, document: DocumentNode, node: T): T {
-  let paths = nodePaths.get(plan);
-  if (!paths) nodePaths.set(plan, (paths = pathsOf(plan.document!)));
-  return follow(document, paths.get(node) ?? [], node.kind, 'name' in node ? node.name?.value : undefined);
-}
-
 function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {
   const paths = new Map<ASTNode, NodePath>();
   const walk = (value: unknown, path: NodePath): void => {
@@ -401,7 +383,8 @@ function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {
 }
 
 /** Executes an operation from its plan (what graphql-js' execute would give), for the plan's document or another of its shape. */
-export function executePlan(plan: OperationPlan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
+export function executePlan(planned: OperationPlan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
+  const plan = planned.document === undefined || planned.document === args.document ? planned : detached(planned);
   const c = new Completion(args, plan);
   const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
   if (coerced.errors) return { errors: coerced.errors };
