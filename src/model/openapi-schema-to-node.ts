@@ -4,6 +4,7 @@ import { CrdModelError } from './crd-model-error.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { isValidGraphQLName, mapEnumValues, mapPropertyNames, firstFree } from './graphql-names.ts';
 import { RELATION_FIELDS } from './graphql-type-names.ts';
+import { thisTurn } from './this-turn.ts';
 import type {
   Constraints,
   EnumModel,
@@ -58,22 +59,11 @@ type SharedNodes = Map<string, { readonly raw: RawSchema; readonly node: SchemaN
 // different sub-schemas.
 const MAX_CANDIDATES = 8;
 
-let sharedThisTurn: SharedNodes | undefined;
-
 /**
  * The nodes of the CRDs converted in the current synchronous run (a start's or a list's batch of
- * CRDs is converted in one loop). Dropped when the run ends, so a cache never outlives its batch
- * and never holds a model nobody else holds.
+ * CRDs is converted in one loop), dropped when the run ends.
  */
-function sharedNodes(): SharedNodes {
-  if (sharedThisTurn === undefined) {
-    sharedThisTurn = new Map();
-    queueMicrotask(() => {
-      sharedThisTurn = undefined;
-    });
-  }
-  return sharedThisTurn;
-}
+const sharedNodes = thisTurn((): SharedNodes => new Map());
 
 function pathOf(walk: Walk): string {
   let out = walk.root;

@@ -9,6 +9,7 @@
 import type { EnumModel, MapNode, ObjectNode, SchemaNode, VersionModel } from './resource-model.ts';
 import { mapRepresentation } from './value-conversion.ts';
 import { firstFree } from './graphql-names.ts';
+import { thisTurn } from './this-turn.ts';
 
 /** The value kinds a filter compares; `int` is a 32-bit integer, `int64` any other integer. */
 export type FilterScalar = 'string' | 'int' | 'int64' | 'float' | 'boolean' | 'dateTime' | 'intOrString' | 'json';
@@ -152,23 +153,13 @@ function mapFilter(node: MapNode): FilterNode | undefined {
   return values ? { kind: 'map', values, flat: false } : undefined;
 }
 
-let keysThisTurn: ((f: FilterNode) => string) | undefined;
-
 /**
  * The shapeKeys of the current synchronous run (a build of many CRDs runs in one), dropped when
  * it ends. Equal sub-schemas share one node and so one filter: one key function for the whole
  * run computes each filter's key once, not once per version that reaches it. Keys are compared
  * only within one version, so sharing the interning between versions changes no type.
  */
-export function shapeKeysThisTurn(): (f: FilterNode) => string {
-  if (keysThisTurn === undefined) {
-    keysThisTurn = shapeKeys();
-    queueMicrotask(() => {
-      keysThisTurn = undefined;
-    });
-  }
-  return keysThisTurn;
-}
+export const shapeKeysThisTurn: () => (f: FilterNode) => string = thisTurn(() => shapeKeys());
 
 /**
  * Keys that are equal exactly when two filters have the same shape: the same fields (Kubernetes
