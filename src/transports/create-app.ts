@@ -15,6 +15,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
+import { serveWithoutRouter } from './direct-route.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -123,29 +124,8 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
   };
 }
 
-export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal, opts.checkOperation);
-  await apollo.start();
-
-  const app = express();
-  app.disable('x-powered-by');
-  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
-  app.locals.reportInternal = opts.reportInternal;
-  app.use(assignRequestId);
-  if (opts.middleware?.length) app.use(...opts.middleware);
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const r = opts.readiness();
-    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
-  });
-  if (opts.explorer !== false) {
-    app.use(explorerRouter({
-      graphqlPath: '/graphql', ...opts.explorer,
-      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
-    }));
-  }
+/** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
+function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
   const graphqlContext = async (req: express.Request, res: express.Response) => {
     const base = await context(req, res);
@@ -160,7 +140,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+  const handlers: express.RequestHandler[] = [...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {
@@ -170,7 +150,37 @@ export async function createApp(opts: AppOptions): Promise<App> {
     } catch (err) {
       return sendGraphQLError(res, err);
     }
+  }];
+  return { handlers, pool };
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal, opts.checkOperation);
+  await apollo.start();
+
+  const { handlers: graphql, pool } = graphqlHandlers(opts, apollo);
+  const app = express();
+  app.disable('x-powered-by');
+  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
+  app.locals.reportInternal = opts.reportInternal;
+  const middleware = [assignRequestId, ...(opts.middleware ?? [])];
+  // GraphQL POSTs: the same handlers in the same order, without the router (direct-route.ts).
+  serveWithoutRouter(app, 'POST', '/graphql', { app: middleware, route: graphql });
+  app.use(...middleware);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
   });
+  app.get('/readyz', (_req, res) => {
+    const r = opts.readiness();
+    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
+  });
+  if (opts.explorer !== false) {
+    app.use(explorerRouter({
+      graphqlPath: '/graphql', ...opts.explorer,
+      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
+    }));
+  }
+  app.use('/graphql', ...graphql);
   return {
     app,
     apollo,
