@@ -5,13 +5,13 @@
 // (bench-gateway.ts' plugins: none or production), on the example and corpus CRDs, with a
 // Kubernetes client that answers at once: from the CRDs for the catalog's list, and by echoing
 // the object of a create (written and read as JSON, as the real client does) or a stored CronTab
-// for a get. This process sends the GraphQL requests over HTTP keep-alive; the gateway's CPU time
+// for a get, or a list of the first `limit` of 500 stored CronTabs. This process sends the GraphQL requests over HTTP keep-alive; the gateway's CPU time
 // is read before and after each batch (bench-ipc.ts). Batches alternate between the cases, each
 // sequential and from --concurrency loops; every figure is the median of the rounds, with the
 // spread. Prints a markdown table; results are not appended anywhere.
 //
-//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--plugins none|production]
-//                                       [--cases create,createInline,get] [--corpus DIR] [--profile DIR]
+//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production]
+//                                       [--cases create,createInline,get,list100,list500] [--corpus DIR] [--profile DIR]
 //   --profile DIR: a CPU profile and an allocation profile (heap sampling, collected objects
 //                  included) of the gateway over the last round, per case, and the CPU profile's summary.
 //   BENCH_GATEWAY_ARGS (environment): more Node.js options for the gateway process (e.g. --trace-gc).
@@ -40,6 +40,7 @@ const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
     requests: { type: 'string', default: '2000' },
+    'list-requests': { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '16' },
     plugins: { type: 'string', default: 'none' },
     cases: { type: 'string', default: 'create,createInline,get' },
@@ -74,11 +75,23 @@ export function answeringClient(crds: Crd[]): KubeClient {
     metadata: { name, namespace, uid: `uid-${name}`, resourceVersion: '1000', generation: 1, labels: { app: 'bench' }, creationTimestamp: '2026-12-04T00:00:00Z' },
     spec: { cronSpec: '*/5 * * * *', image: 'example/bench:1', replicas: 1 },
   });
-  const answer = async (method: string, path: string, opts: { body?: unknown } = {}): Promise<unknown> => {
+  // The list's text per limit, made once: the real client reads the apiserver's text each time.
+  const lists = new Map<number, string>();
+  const listText = (namespace: string, limit: number) => {
+    let text = lists.get(limit);
+    if (text === undefined) {
+      const items = Array.from({ length: Math.min(limit, 500) }, (_, i) => stored(`ct-${i}`, namespace));
+      text = stringifyJson({ kind: 'CronTabList', apiVersion: 'stable.example.com/v1', metadata: { resourceVersion: '1000' }, items });
+      lists.set(limit, text);
+    }
+    return text;
+  };
+  const answer = async (method: string, path: string, opts: { body?: unknown; query?: { limit?: number } } = {}): Promise<unknown> => {
     if (path.endsWith('/customresourcedefinitions')) return parseKubernetesJson(crdList);
     const m = /\/namespaces\/([^/]+)\/crontabs(?:\/([^/]+))?$/.exec(path);
     if (!m) throw new Error(`the benchmark's client cannot answer ${method} ${path}`);
     if (method === 'GET' && m[2]) return parseKubernetesJson(stringifyJson(stored(m[2], m[1]!)));
+    if (method === 'GET') return parseKubernetesJson(listText(m[1]!, Number(opts.query?.limit ?? 500)));
     if (method === 'POST') {
       const body = parseKubernetesJson(stringifyJson(opts.body)) as { metadata: Record<string, unknown> };
       Object.assign(body.metadata, { namespace: m[1], uid: `uid-${++uid}`, resourceVersion: String(2000 + uid), generation: 1, creationTimestamp: '2026-12-04T00:00:00Z' });
@@ -202,14 +215,23 @@ const requests: Record<string, (n: number) => { query: string; variables?: Recor
     variables: { name: `ct-${n % 500}` },
     check: (d) => d.cronTab_stable_example_com?.metadata.name === `ct-${n % 500}`,
   }),
+  list100: () => list(100),
+  list500: () => list(500),
 };
+
+function list(size: number): { query: string; check: (data: any) => boolean } {
+  return {
+    query: `{ cronTabList_stable_example_com(namespace: "bench", first: ${size}) { edges { node { ${selection} } } resourceVersion } }`,
+    check: (d) => d.cronTabList_stable_example_com?.edges.length === size,
+  };
+}
 
 interface Sample { cpuUs: number; gcUs: number; majorGcs: number; kbAllocated: number; rps: number }
 interface GcCounts { ms: number; major: number }
 
 async function main(): Promise<void> {
   const ROUNDS = Number(flags.rounds);
-  const N = Number(flags.requests);
+  const requestsOf = (name: string) => Number(name.startsWith('list') ? flags['list-requests'] : flags.requests);
   const CONCURRENCY = Number(flags.concurrency);
   const caseNames = flags.cases.split(',');
   for (const c of caseNames) if (!requests[c]) throw new Error(`no case ${c}; cases: ${Object.keys(requests).join(', ')}`);
@@ -230,6 +252,7 @@ async function main(): Promise<void> {
     const order = round % 2 ? [...caseNames].reverse() : caseNames;
     for (const conc of modes) {
       for (const name of order) {
+        const N = requestsOf(name);
         if (profiling) await gateway.ask('profile-start');
         if (profiling) await gateway.ask('heap-sample-start');
         const cpu0 = (await gateway.ask('cpu')) as number;
@@ -253,17 +276,17 @@ async function main(): Promise<void> {
   await Promise.race([gateway.ask('stop'), new Promise((r) => setTimeout(r, 5000))]);
   gateway.child.kill();
   await agent.close();
-  console.log(report(caseNames, modes, results, ROUNDS, N));
+  console.log(report(caseNames, modes, results, ROUNDS));
   if (flags.profile) printProfiles(flags.profile, caseNames, modes);
 }
 
-function report(caseNames: string[], modes: number[], results: Map<string, Sample[]>, rounds: number, n: number): string {
+function report(caseNames: string[], modes: number[], results: Map<string, Sample[]>, rounds: number): string {
   const spread = (xs: number[], digits: number) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
   const rows = modes.flatMap((conc) => caseNames.map((name) => {
     const s = results.get(`${name}|${conc}`)!;
     return `| ${name} | ${conc === 1 ? 'sequential' : `concurrency ${conc}`} | ${spread(s.map((x) => x.cpuUs), 0)} | ${spread(s.map((x) => x.gcUs), 0)} | ${spread(s.map((x) => x.majorGcs), 0)} | ${spread(s.map((x) => x.kbAllocated), 1)} | ${spread(s.map((x) => x.rps), 0)} |`;
   }));
-  return `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${n}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
+  return `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${flags.requests} --list-requests ${flags['list-requests']}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
 
 | case | mode | gateway CPU µs/req | GC µs/req (wall) | major GCs per batch | KiB allocated/req | req/s |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |

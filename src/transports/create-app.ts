@@ -1,10 +1,10 @@
 // The HTTP application without listen(): main.ts listens, tests drive it with supertest.
 import express, { type Express } from 'express';
-import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { explorerRouter, type ExplorerSettings } from './explorer.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ApiError, httpHeadersOf, isInternalError, toProblem, unwrapError, type InternalErrorReporter } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
@@ -15,6 +15,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
+import { serveWithoutRouter } from './direct-route.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -52,35 +53,23 @@ export interface App {
 }
 
 /**
- * Internal errors of GraphQL operations: the cause is logged with the request id, and an exception
- * that escaped the catalog reaches the client as INTERNAL "internal error", never its own message.
+ * An exception that escaped the catalog reaches the client as INTERNAL "internal error", never its
+ * own message (its cause is logged with the request id: the pipeline's report).
  */
-function internalErrors(report: InternalErrorReporter | undefined): { plugin: ApolloServerPlugin; formatError: NonNullable<ApolloExtras['formatError']> } {
-  const listener: GraphQLRequestListener<BaseContext> = {
-    async didEncounterErrors(rc) {
-      const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
-      for (const e of rc.errors) report?.(e, requestId);
-    },
-  };
-  return {
-    plugin: { requestDidStart: async () => listener },
-    formatError: (formatted, error) => {
-      const inner = unwrapError(error);
-      if (!isInternalError(inner) || inner instanceof ApiError) return formatted;
-      return { message: 'internal error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
-    },
-  };
+function hideInternalErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const inner = unwrapError(error);
+  if (!isInternalError(inner) || inner instanceof ApiError) return formatted;
+  return { message: 'internal error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
 }
 
 /** An Apollo Server as the gateway runs it: the operation pipeline (apollo-pipeline.ts) validates, Apollo's own validation is off. */
 export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter, check?: OperationCheck): ApolloServer {
-  const internal = internalErrors(report);
   const extraFormat = extras.formatError;
-  const formatError: NonNullable<ApolloExtras['formatError']> = (formatted, error) => internal.formatError(extraFormat ? extraFormat(formatted, error) : formatted, error);
+  const formatError: NonNullable<ApolloExtras['formatError']> = (formatted, error) => hideInternalErrors(extraFormat ? extraFormat(formatted, error) : formatted, error);
   const introspection = extras.introspection ?? true;
   const pipeline = operationPipeline({
     rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,
-    parseOptions: extras.parseOptions,
+    parseOptions: extras.parseOptions, report,
   });
   return new ApolloServer({
     gateway,
@@ -88,7 +77,7 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved. Inline traces are for federated subgraphs, which this schema is not:
     // Apollo would otherwise load the plugin (and its protobuf library, megabytes) to do nothing.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline, internal.plugin, ...(extras.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline, ...(extras.plugins ?? [])],
     // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
     dangerouslyDisableValidation: true,
     // Parsed documents are the pipeline's (kept from a source's second sighting, bounded by source
@@ -123,29 +112,8 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
   };
 }
 
-export async function createApp(opts: AppOptions): Promise<App> {
-  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal, opts.checkOperation);
-  await apollo.start();
-
-  const app = express();
-  app.disable('x-powered-by');
-  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
-  app.locals.reportInternal = opts.reportInternal;
-  app.use(assignRequestId);
-  if (opts.middleware?.length) app.use(...opts.middleware);
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const r = opts.readiness();
-    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
-  });
-  if (opts.explorer !== false) {
-    app.use(explorerRouter({
-      graphqlPath: '/graphql', ...opts.explorer,
-      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
-    }));
-  }
+/** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
+function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
   const graphqlContext = async (req: express.Request, res: express.Response) => {
     const base = await context(req, res);
@@ -160,7 +128,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  app.use('/graphql', ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+  const handlers: express.RequestHandler[] = [...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {
@@ -170,7 +138,37 @@ export async function createApp(opts: AppOptions): Promise<App> {
     } catch (err) {
       return sendGraphQLError(res, err);
     }
+  }];
+  return { handlers, pool };
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const apollo = newApollo(opts.gateway, opts.apollo, opts.reportInternal, opts.checkOperation);
+  await apollo.start();
+
+  const { handlers: graphql, pool } = graphqlHandlers(opts, apollo);
+  const app = express();
+  app.disable('x-powered-by');
+  // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
+  app.locals.reportInternal = opts.reportInternal;
+  const middleware = [assignRequestId, ...(opts.middleware ?? [])];
+  // GraphQL POSTs: the same handlers in the same order, without the router (direct-route.ts).
+  serveWithoutRouter(app, 'POST', '/graphql', { app: middleware, route: graphql });
+  app.use(...middleware);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
   });
+  app.get('/readyz', (_req, res) => {
+    const r = opts.readiness();
+    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
+  });
+  if (opts.explorer !== false) {
+    app.use(explorerRouter({
+      graphqlPath: '/graphql', ...opts.explorer,
+      authRequired: Boolean(opts.tenants), introspection: opts.apollo?.introspection ?? true,
+    }));
+  }
+  app.use('/graphql', ...graphql);
   return {
     app,
     apollo,
