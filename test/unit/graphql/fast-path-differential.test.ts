@@ -256,6 +256,11 @@ function cronTabDocuments(next: () => number): Request[] {
     (x) => ({ query: `mutation { ${create}(namespace: "default", dryRun: ${x}, input: { metadata: { name: ${x}, labels: { app: ${x} } }, spec: { image: ${x} } }) { metadata { name labels } spec { image } } }` }),
   ];
   const requests: Request[] = [];
+  // Type names in variable definitions: looked up by the lead of the name (its kind), made on first lookup.
+  for (const type of ['CronTab_v1_stable_example_com_Where', 'ObjectMetaWhere', 'Int64Filter', 'StringFilter', '[CronTab_v1_stable_example_com_OrderBy!]', 'ListConsistency',
+    'CronTab_v1_stable_example_com_Nope', 'CronTab_Nope', 'Nope_v1_stable_example_com_Where', 'cronTab', 'CronTab', 'ClusterCronTab_v1_stable_example_com_Where', 'CronTab_v1_stable_example_com']) {
+    requests.push({ query: `query Q($w: ${type}) { ${list}(namespace: "default", where: $w) { edges { node { metadata { name } } } } }`, variables: '{"w": {"metadata": {"name": {"eq": "one"}}}}' });
+  }
   for (const template of templates) {
     // The valid literal first (its shape is then known valid), then the others in a random order.
     const order = [...literals].sort(() => next() - 0.5);
