@@ -390,7 +390,7 @@ function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {
 export function executePlan(planned: OperationPlan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
   const plan = planned.document === undefined || planned.document === args.document ? planned : detached(planned);
   const c = new Completion(args, plan);
-  const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
+  const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50, hideSuggestions: args.hideSuggestions ?? false });
   if (coerced.errors) return { errors: coerced.errors };
   c.variables = coerced.coerced;
   const root = plan.root;

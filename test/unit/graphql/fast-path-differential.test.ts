@@ -77,13 +77,20 @@ class Gateway {
   private stopApp: (() => Promise<void>) | undefined;
   private url = '';
 
-  constructor(models: readonly ResourceModel[]) {
+  /** No "Did you mean" in any error (hideSchemaDetailsFromClientErrors, the gateway's setting for remote callers). */
+  private readonly hideSuggestions: boolean;
+
+  constructor(models: readonly ResourceModel[], options: { hideSuggestions?: boolean } = {}) {
+    this.hideSuggestions = options.hideSuggestions ?? false;
     this.ops = new InMemoryOperations();
     this.schema = createSchemaBuilder({ operations: this.ops, assumeValid: true }).build([...models]).schema;
   }
 
   async start(): Promise<void> {
-    const { app, stop } = await createApp({ gateway: new SchemaGateway(this.schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false });
+    const { app, stop } = await createApp({
+      gateway: new SchemaGateway(this.schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false,
+      apollo: { hideSchemaDetailsFromClientErrors: this.hideSuggestions },
+    });
     this.stopApp = stop;
     this.server = createServer(app);
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -120,11 +127,11 @@ class Gateway {
     } catch (error) {
       return { data: 'absent', errors: [located(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')], sent: [] };
     }
-    const invalid = validate(this.schema, document);
+    const invalid = validate(this.schema, document, undefined, { hideSuggestions: this.hideSuggestions });
     if (invalid.length) return { data: 'absent', errors: invalid.map((e) => located(e, 'GRAPHQL_VALIDATION_FAILED')), sent: [] };
     const variableValues = request.variables === undefined ? undefined : parseJson(request.variables) as Record<string, unknown>;
     const contextValue = { signal: new AbortController().signal, requestId: 'reference' };
-    const result: ExecutionResult = await execute({ schema: this.schema, document, variableValues, operationName: request.operationName ?? undefined, contextValue });
+    const result: ExecutionResult = await execute({ schema: this.schema, document, variableValues, operationName: request.operationName ?? undefined, contextValue, hideSuggestions: this.hideSuggestions });
     const coercion = result.data === undefined;
     return {
       data: result.data === undefined ? 'absent' : stringifyJson(result.data),
@@ -237,6 +244,8 @@ function cronTabDocuments(next: () => number): Request[] {
     (x) => ({ query: `query Q($n: String = ${x}) { ${ct}(namespace: "default", name: $n) { metadata { name } } }` }),
     (x) => ({ query: `query Q($l: Int = ${x}) { ${list}(namespace: "default", limit: $l) { edges { node { metadata { name } } } } }` }),
     (x) => ({ query: `query Q($l: Int) { ${list}(namespace: "default", limit: $l) { edges { node { metadata { name } } } } }`, variables: `{"l": ${variableText(x)}}` }),
+    (x) => ({ query: `query Q($c: ListConsistency, $o: [CronTab_v1_stable_example_com_OrderBy!]) { ${list}(namespace: "default", consistency: $c, orderBy: $o) { edges { node { metadata { name } } } } }`,
+      variables: `{"c": ${variableText(x)}, "o": {"field": ${variableText(x === 'STRONG' ? 'METADATA_NAMEX' : x)}}}` }),
     (x) => ({ query: `{ ${ct}(namespace: "default", name: "one") @include(if: ${x === 'true' ? 'false' : 'true'}) { metadata { name @skip(if: ${x === 'false'}) } spec { replicas } } }` }),
     (x) => ({ query: `query Q($c: Boolean!) { ${ct}(namespace: "default", name: ${x}) { metadata { name @include(if: $c) } } }`, variables: `{"c": ${next() < 0.5}}` }),
     (x) => ({ query: `{ ${ct}(namespace: "default", name: ${x}) { ...F } } fragment F on CronTab_v1_stable_example_com { metadata { name } spec { ...S } } fragment S on CronTab_Spec_v1_stable_example_com { replicas image }` }),
@@ -268,6 +277,22 @@ function cronTabDocuments(next: () => number): Request[] {
   }
   return requests;
 }
+
+describe('fast paths against graphql-js, suggestions hidden', () => {
+  it('answers the CronTab documents as graphql-js does with hideSuggestions', async (t) => {
+    const gateway = new Gateway([exampleCrd('crontab-crd.yaml')], { hideSuggestions: true });
+    await gateway.start();
+    try {
+      const failures: string[] = [];
+      const next = random(2);
+      const compared = await compare(gateway, cronTabDocuments(next).filter((r) => r.variables !== undefined || next() < 0.2), failures);
+      t.diagnostic(`${compared} answers compared`);
+      assert.equal(failures.length, 0, failures.join('\n'));
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
 
 describe('fast paths against graphql-js', () => {
   it('answers every document of the CronTab example as graphql-js does, on each sighting', async (t) => {
