@@ -227,7 +227,7 @@ const exampleCrd = (file: string) => crdToModel(parseYaml(readFileSync(fileURLTo
 /** Literals for an argument position: every kind, and values at the edges of Int, Int64 and doubles. */
 const literals = [
   '"default"', '""', '"x y"', '"\\u00e9"', '"""block"""', '1', '0', '-1', '2147483647', '2147483648', '-2147483649', '9007199254740993', '9223372036854775807',
-  '9223372036854775808', '1.5', '1e3', '1e400', 'true', 'false', 'null', 'CACHED', 'STRONG', 'BOGUS', '["default"]', '[1, 2]', '[]', '{ a: 1 }', '"12"', '"-7"',
+  '9223372036854775808', '1.5', '1e3', '1e400', 'true', 'false', 'null', 'CACHED', 'STRONG', 'CACHE', 'BOGUS', '["default"]', '[1, 2]', '[]', '{ a: 1 }', '"12"', '"-7"',
 ];
 
 /**
