@@ -5,14 +5,16 @@
 // go through the real HTTP pipeline three times each (the first sighting, the kept document, and
 // for later documents of a shape the shape's paths) and are compared with graphql-js.
 //
-// Where the gateway differs on purpose, the comparison says so (expectedFromReference):
-// - error codes: Apollo's GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for
-//   variables that do not coerce, the error catalog's code of an ApiError, INTERNAL_SERVER_ERROR;
+// Where the gateway differs on purpose, the comparison says so (expectedExecutionError, variableText):
+// - error codes: Apollo's GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and
+//   OPERATION_RESOLUTION_FAILURE, BAD_USER_INPUT where Apollo's own test finds a variable that does
+//   not coerce, the error's own code (an ApiError's from the catalog), else INTERNAL_SERVER_ERROR;
 // - an error that is neither a GraphQLError nor an ApiError is answered as "internal error";
 // - variables are read from the body with every digit (the reference gets the same lossless parse:
-//   plain JSON.parse would round 9007199254740993 before any scalar saw it).
+//   plain JSON.parse would round 9007199254740993 before any scalar saw it), and a number beyond
+//   the double range in the body is refused before GraphQL sees it.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
