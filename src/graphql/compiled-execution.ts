@@ -63,6 +63,9 @@ export interface OperationPlan {
   readonly root: FieldPlan;
 }
 
+/** The operation asked for: its name, or undefined for the document's only operation. */
+type OperationKey = string | undefined;
+
 /** Why an operation is left to graphql-js: it does something the plan does not reproduce. */
 class NotPlanned extends Error {}
 
@@ -77,10 +80,10 @@ class NotPlanned extends Error {}
  * new document's, found at the same places (see detached).
  */
 export class PlannedExecution {
-  private readonly plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, OperationPlan | null>>>();
+  private readonly plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<OperationKey, OperationPlan | null>>>();
   private readonly seen = new WeakMap<GraphQLSchema, WeakSet<DocumentNode>>();
   /** Per schema and shape key, by operation name: its plan, not planned (false), executed once (null). */
-  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, Map<string, OperationPlan | false | null>>>();
+  private readonly shapes = new WeakMap<GraphQLSchema, LRUCache<string, Map<OperationKey, OperationPlan | false | null>>>();
   private readonly maxShapeChars: number;
   private shapePlans = 0;
 
@@ -102,13 +105,14 @@ export class PlannedExecution {
   }
 
   private planOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): OperationPlan | null {
-    const name = operationName ?? '';
+    // An operation name of "" names no operation (graphql-js refuses it): it must not find the plan of the document's one operation.
+    const name: OperationKey = operationName;
     let bySchema = this.plans.get(schema);
     const known = bySchema?.get(document)?.get(name);
     if (known !== undefined) return known;
     let seen = this.seen.get(schema);
     if (!seen) this.seen.set(schema, (seen = new WeakSet()));
-    let byShape: Map<string, OperationPlan | false | null> | undefined;
+    let byShape: Map<OperationKey, OperationPlan | false | null> | undefined;
     if (!seen.has(document)) {
       seen.add(document);
       byShape = this.shapeOf(schema, document);
@@ -138,7 +142,7 @@ export class PlannedExecution {
    * AST and tokens are ~50 times its text), and counted in the bound of the shapes at
    * PLANNED_SHAPE_WEIGHT times its key.
    */
-  private remember(schema: GraphQLSchema, document: DocumentNode, name: string, plan: OperationPlan | null): void {
+  private remember(schema: GraphQLSchema, document: DocumentNode, name: OperationKey, plan: OperationPlan | null): void {
     const byName = this.shapeOf(schema, document);
     if (!byName) return;
     byName.set(name, plan ? detached(plan) : false);
@@ -146,12 +150,12 @@ export class PlannedExecution {
   }
 
   /** What is known of the document's shape's operations (undefined: a document without a shape). */
-  private shapeOf(schema: GraphQLSchema, document: DocumentNode): Map<string, OperationPlan | false | null> | undefined {
+  private shapeOf(schema: GraphQLSchema, document: DocumentNode): Map<OperationKey, OperationPlan | false | null> | undefined {
     const shape = documentShape(document);
     if (!shape || shape.key.length > MAX_SHAPE_ENTRY_CHARS) return undefined;
     let shapes = this.shapes.get(schema);
     if (!shapes) {
-      const sizeOf = (byName: Map<string, OperationPlan | false | null>, key: string) => Math.max(1, key.length) * ([...byName.values()].some(Boolean) ? PLANNED_SHAPE_WEIGHT : 1);
+      const sizeOf = (byName: Map<OperationKey, OperationPlan | false | null>, key: string) => Math.max(1, key.length) * ([...byName.values()].some(Boolean) ? PLANNED_SHAPE_WEIGHT : 1);
       this.shapes.set(schema, (shapes = new LRUCache({ maxSize: this.maxShapeChars, sizeCalculation: sizeOf })));
     }
     let byName = shapes.get(shape.key);
@@ -386,7 +390,7 @@ function pathsOf(document: DocumentNode): Map<ASTNode, NodePath> {
 export function executePlan(planned: OperationPlan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
   const plan = planned.document === undefined || planned.document === args.document ? planned : detached(planned);
   const c = new Completion(args, plan);
-  const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
+  const coerced = getVariableValues(args.schema, c.operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50, hideSuggestions: args.hideSuggestions ?? false });
   if (coerced.errors) return { errors: coerced.errors };
   c.variables = coerced.coerced;
   const root = plan.root;

@@ -17,7 +17,7 @@
 // read those values; a document of a shape found valid before is checked by them alone, in the
 // gateway's case literal by literal (ValidatedDocuments).
 import {
-  assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, GraphQLError, isEnumType, isLeafType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
+  assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, getNullableType, GraphQLError, isEnumType, isLeafType, isListType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
   introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
   ValidationContext, ValuesOfCorrectTypeRule, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
   type ASTNode, type EnumValueNode, type FloatValueNode, type GraphQLInputType, type IntValueNode, type SelectionNode, type StringValueNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
@@ -327,8 +327,11 @@ function repeatsResponseName(selections: readonly SelectionNode[]): boolean {
 
 /**
  * The input type at each literal of a document, in source order, as ValuesOfCorrectTypeRule finds
- * them (validation's walk with TypeInfo); undefined when a literal has none or the walk meets the
- * literals in another order than the source's.
+ * them (validation's walk with TypeInfo); undefined when a literal has none, the walk meets the
+ * literals in another order than the source's, or a list stands where its type is not a list.
+ * ValuesOfCorrectTypeRule checks such a list as one value of the scalar at its place (JSON takes
+ * `[1.5, 2.5]`), with one error at most for the whole list: its literals one by one would each
+ * report theirs (`[1e400, 1e401]`: two errors instead of one).
  */
 function literalTypes(schema: GraphQLSchema, document: DocumentNode, literals: readonly ShapeLiteral[]): GraphQLInputType[] | undefined {
   const typeInfo = new TypeInfo(schema);
@@ -336,6 +339,7 @@ function literalTypes(schema: GraphQLSchema, document: DocumentNode, literals: r
   let inOrder = true;
   visit(document, visitWithTypeInfo(typeInfo, {
     enter(node) {
+      if (node.kind === Kind.LIST && !isListType(getNullableType(typeInfo.getParentInputType()))) inOrder = false;
       if (markOf[node.kind] === undefined) return;
       const type = typeInfo.getInputType();
       if (!type || literals[types.length] !== node) inOrder = false;

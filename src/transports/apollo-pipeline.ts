@@ -55,6 +55,19 @@ function responseOf(context: BaseContext): Response | undefined {
   return (context as Record<symbol, Response | undefined>)[responseKey];
 }
 
+/**
+ * Marks a request whose errors must not suggest names (hideSuggestions): validation is the
+ * pipeline's, but the errors of variables that do not coerce ("Did you mean the enum value …?")
+ * come from the execution, which reads the mark (suggestionsHidden). A symbol-keyed property of
+ * the context, as responseKey is.
+ */
+const hideSuggestionsKey = Symbol('crdgate.hideSuggestions');
+
+/** True when the pipeline that validated this request's operation hides suggestions. */
+export function suggestionsHidden(context: BaseContext): boolean {
+  return (context as Record<symbol, boolean | undefined>)[hideSuggestionsKey] === true;
+}
+
 /** The message Apollo Server gives when introspection is off; the query limits reword it. */
 const introspectionDisabled = 'GraphQL introspection is not allowed by Apollo Server, but the query contained __schema or __type. To enable introspection, pass introspection: true to ApolloServer in production';
 
@@ -89,6 +102,7 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);
       }
+      if (opts.hideSuggestions) (rc.contextValue as Record<symbol, boolean>)[hideSuggestionsKey] = true;
       const type = rc.operation?.operation;
       if (type === 'subscription') {
         throw refusal(new ApiError('BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)', { reason: 'BadRequest' }));

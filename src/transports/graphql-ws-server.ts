@@ -242,7 +242,8 @@ async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocu
     if (!(err instanceof ApiError)) throw err;
     return [toGraphQLError(err)];
   }
-  return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue };
+  // Suggestions hidden in the errors of variables that do not coerce too, as in validation.
+  return { schema, document, operationName: payload.operationName ?? null, variableValues: variables ?? null, contextValue, hideSuggestions: opts.hideSuggestions ?? false };
 }
 
 /** An error that escaped the error catalog: its own message stays in the log. */

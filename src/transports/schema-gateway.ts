@@ -5,6 +5,7 @@
 import type { GatewayExecutor, GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { PlannedExecution } from '../graphql/compiled-execution.ts';
+import { suggestionsHidden } from './apollo-pipeline.ts';
 
 export class SchemaGateway implements GatewayInterface {
   private schema: GraphQLSchema;
@@ -36,6 +37,7 @@ export class SchemaGateway implements GatewayInterface {
     contextValue: rc.context,
     variableValues: rc.request.variables,
     operationName: rc.request.operationName,
+    hideSuggestions: suggestionsHidden(rc.context),
   });
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {

@@ -260,6 +260,36 @@ describe('planned execution of new documents by their shape', () => {
     assert.throws(() => executePlan(plan, { schema, document: parse('{ other }') }), /plan of another shape/);
   });
 
+  it('hides the suggestions in the errors of variables when asked, as graphql-js does', async () => {
+    const planned = new PlannedExecution();
+    rootData = randomLeaf(random(4), 1);
+    const text = 'query Q($c: Color) { leaf(name: "x") { name } } ';
+    const document = parse(text);
+    for (let i = 0; i < 3; i++) await planned.execute({ schema: edgeSchema, document, variableValues: { c: 'RED' } });
+    for (const hideSuggestions of [true, false]) {
+      const args = { schema: edgeSchema, document, variableValues: { c: 'REDD' }, hideSuggestions };
+      const expected = await execute(args);
+      assert.equal(/Did you mean/.test(String(expected.errors?.[0]?.message)), !hideSuggestions);
+      assert.deepEqual(observed(await planned.execute(args)), observed(expected), `hideSuggestions: ${hideSuggestions}`);
+    }
+  });
+
+  it('refuses an operation name of "" as graphql-js does, after the document or its shape was planned without a name', async () => {
+    // "" names no operation; it once found the plan kept for the document's only operation.
+    const planned = new PlannedExecution();
+    rootData = randomLeaf(random(9), 1);
+    const text = (name: string) => `{ leaf(name: "${name}") { name size } }`;
+    const kept = parse(text('kept'));
+    for (let i = 0; i < 3; i++) await planned.execute({ schema: edgeSchema, document: i === 2 ? kept : parse(text(`n${i}`)) });
+    await planned.execute({ schema: edgeSchema, document: kept });
+    for (const document of [kept, parse(text('new'))]) {
+      const args = { schema: edgeSchema, document, operationName: '' };
+      const expected = await execute(args);
+      assert.match(String(expected.errors?.[0]?.message), /Unknown operation named ""/);
+      assert.deepEqual(observed(await planned.execute(args)), observed(expected));
+    }
+  });
+
   it('leaves to graphql-js a new document whose shape is not planned, and plans none of a shape seen once', async () => {
     const planned = new PlannedExecution();
     rootData = randomLeaf(random(5), 1);

@@ -206,6 +206,21 @@ describe('validation of documents by their shape', () => {
     assert.ok(same(validated, '{ a(x: 2) b { a } a(x: 3) }').length > 0);
   });
 
+  it('checks a list at the place of a scalar as one value, as graphql-js does', () => {
+    // JSON takes a list; ValuesOfCorrectTypeRule parses the whole list and reports its first bad
+    // value only. Checked literal by literal, [1e400, 1e401] once gave two errors.
+    const json = buildGraphQLSchema([]).schema.getType('JSON');
+    const withJson = buildSchema('scalar JSON type Query { f(v: JSON, i: [Int]): String }');
+    Object.assign(withJson.getType('JSON')!, { parseLiteral: (json as import('graphql').GraphQLScalarType).parseLiteral });
+    const validated = new ValidatedDocuments();
+    for (const text of ['{ f(v: [1.5, 2.5]) }', '{ f(v: [1e400, 1e401]) }', '{ f(v: [1.5, 1e401]) }', '{ f(i: [1, 2]) }', '{ f(i: [2147483648, 2147483649]) }']) {
+      const expected = validate(withJson, parse(text)).map((e) => e.toJSON());
+      assert.deepEqual(validated.errors(withJson, parse(text)).map((e) => e.toJSON()), expected, text);
+    }
+    assert.equal(validated.shapeHits, 3);
+    assert.equal(validated.literalShapeHits, 1, 'only the list of Int is checked literal by literal');
+  });
+
   it('checks the limit rules of the shape, and the extra rules not marked as reading no value, on every document', () => {
     const limits = limitRules({ maxAliases: 1 }) as ValidationRule[];
     const withLimits = new ValidatedDocuments({ rules: limits });
