@@ -72,14 +72,14 @@ describe('KubeClient deadline and cancellation', () => {
   });
 
   it('gives Canceled without sending when the caller\'s signal is already aborted', async () => {
-    const before = requests.length;
     const caller = new AbortController();
     caller.abort(new Error('gone already'));
     const err = await client.request('GET', '/fast/never', { signal: caller.signal }).catch((e: unknown) => e);
     assert.ok(err instanceof KubeApiError, String(err));
     assert.equal(err.status.reason, 'Canceled');
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(requests.length, before);
+    // By its path: on a loaded machine the server may see the previous test's request only now.
+    assert.ok(!requests.includes('/fast/never'), 'the call was sent');
   });
 
   it('gives 504 Timeout when the body stops half-way, and closes that connection', async () => {
