@@ -227,7 +227,7 @@ async function tenantFigures(schema: GraphQLSchema, resources: readonly Resource
   if (fingerprints.size !== tenants.length) throw new Error(`tenants share rights: ${fingerprints.size} fingerprints for ${tenants.length}`);
   // A running gateway prepares these when idle after each schema change (gateway.ts).
   const beforePrepare = heapUsed();
-  const [, tenantPrepareMs] = time(() => prepareTenantViews(schema));
+  const [, tenantPrepareMs] = time(() => prepareTenantViews(schema, resources));
   const tenantPrepareHeapMB = (heapUsed() - beforePrepare) / 2 ** 20;
   const baseline = heapUsed();
   // The full GCs that measure the heap leave ~1 GB of pages for V8's concurrent sweeper: without a
