@@ -3,7 +3,7 @@
 // nothing of resources it cannot use. Callers with the same effective rights share one schema.
 import { LRUCache } from 'lru-cache';
 import { GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap, type GraphQLNamedType, type GraphQLObjectTypeConfig } from 'graphql';
-import { declaredFieldsOf, lazySchemaView, namedOf, namedReferences, objectType, rootFieldGroupsOf, typesOfEverySchema } from './lazy-schema.ts';
+import { declaredFieldsOf, lazySchemaView, namedOf, namedReferences, rootFieldGroupsOf, rootObjectType, typesOfEverySchema } from './lazy-schema.ts';
 import { rootFieldNames, type RootFieldNames } from '../model/graphql-type-names.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import type { AccessRights, ResourceRef, Verb } from '../contract/access.ts';
@@ -427,7 +427,7 @@ export function filterSchema(full: GraphQLSchema, allowed: ReadonlySet<string>, 
         fields[field] = { ...cfg, resolve: async (...args) => ((await inner(...args)) as ResourceInfo[]).filter(shown) };
       } else fields[field] = cfg;
     }
-    return objectType({ ...base, fields });
+    return rootObjectType({ ...base, fields });
   };
   const query = pick(0)!;
   const mutation = pick(1);
