@@ -129,13 +129,30 @@ export class PermissionSet {
     for (const rules of this.rules.values()) {
       if (judged.has(rules)) continue;
       judged.add(rules);
-      for (let pair = 0; pair < fingerprintVerbs.length; pair++) {
-        const [verb, sub] = fingerprintVerbs[pair]!;
-        if (!(mask & (1 << pair)) && rulesAllow(rules, verb, r.group, r.plural, sub)) mask |= 1 << pair;
-      }
+      for (const rule of rules) mask |= ruleMask(rule, r.group, r.plural);
     }
     return mask;
   }
+}
+
+/** The fingerprintVerbs pairs one rule allows on a resource, a bit each: rulesAllow([rule], ...) for every pair in one pass. */
+function ruleMask(rule: ResourceRule, group: string, plural: string): number {
+  if (rule.resourceNames && rule.resourceNames.length) return 0;
+  if (!(rule.apiGroups ?? []).some((g) => g === group || g === '*')) return 0;
+  const resources = rule.resources ?? [];
+  const anyVerb = rule.verbs.includes('*');
+  let mask = 0;
+  for (let pair = 0; pair < fingerprintVerbs.length; pair++) {
+    const [verb, sub] = fingerprintVerbs[pair]!;
+    if (!anyVerb && !rule.verbs.includes(verb)) continue;
+    for (const x of resources) {
+      if (x === '*' || (sub === undefined ? x === plural : x === `*/${sub}` || x === `${plural}/${sub}`)) {
+        mask |= 1 << pair;
+        break;
+      }
+    }
+  }
+  return mask;
 }
 
 const fingerprintVerbs: [Verb, string | undefined][] = [
