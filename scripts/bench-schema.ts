@@ -28,10 +28,22 @@ export interface BenchRow {
   readonly crds: number;
   readonly modelMs: number;
   readonly buildMs: number;
+  /** CPU time of the process (all its threads: V8's GC helpers too) while the models and the GraphQL schema were made, in ms. */
+  readonly modelsAndSchemaCpuMs: number;
   readonly openapiMs: number;
   readonly heapMB: number;
   readonly changeMs?: number;
   readonly validateSchemaMs?: number;
+  /**
+   * The first documents validated after the cold build, as a freshly started gateway's first
+   * requests are: a query, then a mutation (each the first of its root type), parsed and validated
+   * by the gateway's rules, in ms. Nothing has read the schema's fields, nor run a validation, before.
+   */
+  readonly coldFirstQueryMs?: number;
+  readonly coldFirstMutationMs?: number;
+  /** The process' CPU time of the two, in ms. */
+  readonly coldFirstQueryCpuMs?: number;
+  readonly coldFirstMutationCpuMs?: number;
   /** A new document (an inline-value create mutation) parsed and validated by the gateway's rules, median of 21. */
   readonly firstQueryValidationMs?: number;
   /** The same by graphql-js' validate (specifiedRules), median of 5. */
@@ -40,6 +52,8 @@ export interface BenchRow {
   /** The filtered schema of one tenant (100 distinct RBAC fingerprints): median and slowest, in ms. */
   readonly tenantMedianMs?: number;
   readonly tenantMaxMs?: number;
+  /** The most CPU time (the process', all its threads) one tenant took, in ms. */
+  readonly tenantMaxCpuMs?: number;
   /** Heap the 100 cached tenant schemas hold, in MB. */
   readonly tenantHeapMB?: number;
   /** The lookups every tenant schema of one full schema shares, prepared once (when idle after a change), in ms. */
@@ -93,6 +107,14 @@ function copies(corpus: readonly Record<string, any>[], count: number): Record<s
   return out;
 }
 
+/** Wall time and the process' CPU time (all threads) of run(), in ms: on a busy machine the first includes waits for a core. */
+function timeWithCpu(run: () => void): { wall: number; cpu: number } {
+  const cpu = process.cpuUsage();
+  const [, wall] = time(run);
+  const used = process.cpuUsage(cpu);
+  return { wall, cpu: (used.user + used.system) / 1000 };
+}
+
 function time<T>(run: () => T): [T, number] {
   const start = performance.now();
   const result = run();
@@ -123,20 +145,38 @@ export async function runSchemaBenchmark(corpusDir: string, counts: readonly num
   for (const count of counts) {
     const crds = copies(corpus, count);
     const baseline = heapUsed();
+    const cpuBefore = process.cpuUsage();
     const [models, modelMs] = time(() => crds.map((crd) => crdToModel(crd)));
     const builder = createSchemaBuilder({ assumeValid: true });
     const openapi = createOpenApiBuilder();
     const [result, buildMs] = time(() => builder.build(models));
+    const cpu = process.cpuUsage(cpuBefore);
+    const modelsAndSchemaCpuMs = (cpu.user + cpu.system) / 1000;
+    // As a freshly started gateway's first requests come: after the build, before any forced GC
+    // (the full GCs that measure the heap leave pages for V8's sweeper that a first allocation
+    // waits for, a cost of the benchmark's own GCs).
+    const firstDocuments = count === counts.at(-1) ? coldFirstDocuments(result.schema) : {};
     const [, openapiMs] = time(() => openapi.build(models));
     const heapMB = (heapUsed() - baseline) / 2 ** 20;
-    let row: BenchRow = { crds: count, modelMs, buildMs, openapiMs, heapMB };
+    let row: BenchRow = { crds: count, modelMs, buildMs, modelsAndSchemaCpuMs, openapiMs, heapMB };
     if (count === counts.at(-1)) {
+      row = { ...row, ...firstDocuments };
       row = { ...row, ...incrementalFigures(models, builder, openapi, result.schema) };
       row = { ...row, ...await tenantFigures(result.schema, result.resources) };
     }
     rows.push(row);
   }
   return rows;
+}
+
+function coldFirstDocuments(schema: GraphQLSchema): Partial<BenchRow> {
+  const first = (text: string) => timeWithCpu(() => {
+    const errors = validateDocument(schema, parse(text));
+    if (errors.length > 0) throw new Error(errors.map(String).join('\n'));
+  });
+  const query = first(TYPICAL_QUERY('cronTab_v1_stable_example_com'));
+  const mutation = first(INLINE_MUTATION('createCronTab_stable_example_com', 'CronTab_v1_stable_example_com_Input', 0));
+  return { coldFirstQueryMs: query.wall, coldFirstMutationMs: mutation.wall, coldFirstQueryCpuMs: query.cpu, coldFirstMutationCpuMs: mutation.cpu };
 }
 
 function incrementalFigures(
@@ -227,7 +267,7 @@ async function tenantFigures(schema: GraphQLSchema, resources: readonly Resource
   if (fingerprints.size !== tenants.length) throw new Error(`tenants share rights: ${fingerprints.size} fingerprints for ${tenants.length}`);
   // A running gateway prepares these when idle after each schema change (gateway.ts).
   const beforePrepare = heapUsed();
-  const [, tenantPrepareMs] = time(() => prepareTenantViews(schema));
+  const [, tenantPrepareMs] = time(() => prepareTenantViews(schema, resources));
   const tenantPrepareHeapMB = (heapUsed() - beforePrepare) / 2 ** 20;
   const baseline = heapUsed();
   // The full GCs that measure the heap leave ~1 GB of pages for V8's concurrent sweeper: without a
@@ -235,22 +275,24 @@ async function tenantFigures(schema: GraphQLSchema, resources: readonly Resource
   // 15-40 ms for the same tenant after the pause), a cost of the benchmark's own GCs, not of the
   // tenant schema.
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  const times = tenants.map((perms) => time(() => cache.get(schema, resources, perms))[1]);
+  const measured = tenants.map((perms) => timeWithCpu(() => cache.get(schema, resources, perms)));
+  const times = measured.map((m) => m.wall);
+  const tenantMaxCpuMs = Math.max(...measured.map((m) => m.cpu));
   const tenantHeapMB = (heapUsed() - baseline) / 2 ** 20;
   // Validation and execution look types up without it; introspection and printSchema collect the type map.
   const readsAll = cache.get(schema, resources, tenants[0]!).schema;
   const [, tenantIntrospectionMs] = time(() => readsAll.getTypeMap());
-  return { tenantMedianMs: median(times), tenantMaxMs: Math.max(...times), tenantHeapMB, tenantPrepareMs, tenantPrepareHeapMB, tenantIntrospectionMs };
+  return { tenantMedianMs: median(times), tenantMaxMs: Math.max(...times), tenantMaxCpuMs, tenantHeapMB, tenantPrepareMs, tenantPrepareHeapMB, tenantIntrospectionMs };
 }
 
 export function benchmarkTable(rows: readonly BenchRow[]): string {
   const ms = (n: number | undefined) => (n === undefined ? '' : n < 1 ? n.toFixed(4) : n < 10 ? n.toFixed(1) : n.toFixed(0));
   const lines = [
-    '| CRDs | models (ms) | GraphQL schema (ms) | OpenAPI (ms) | heap (MB) | one CRD changed (ms) | validateSchema (ms) | new document validated (ms) | the same, graphql-js validate (ms) | query validation, cached (ms) | tenant schema, median / max of 100 (ms) | 100 tenant schemas, heap (MB) | tenant lookups prepared, ms / heap MB | reads-all tenant, type map collected (ms) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| CRDs | models (ms) | GraphQL schema (ms) | models + GraphQL, CPU (ms) | OpenAPI (ms) | heap (MB) | first query / mutation validated after the cold build, ms (CPU ms) | one CRD changed (ms) | validateSchema (ms) | new document validated (ms) | the same, graphql-js validate (ms) | query validation, cached (ms) | tenant schema, median / max of 100, ms (CPU max) | 100 tenant schemas, heap (MB) | tenant lookups prepared, ms / heap MB | reads-all tenant, type map collected (ms) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.crds} | ${ms(r.modelMs)} | ${ms(r.buildMs)} | ${ms(r.openapiMs)} | ${r.heapMB.toFixed(0)} | ${ms(r.changeMs)} | ${ms(r.validateSchemaMs)} | ${ms(r.firstQueryValidationMs)} | ${ms(r.graphqlJsNewDocumentMs)} | ${ms(r.cachedQueryValidationMs)} | ${r.tenantMedianMs === undefined ? '' : `${ms(r.tenantMedianMs)} / ${ms(r.tenantMaxMs)}`} | ${r.tenantHeapMB === undefined ? '' : r.tenantHeapMB.toFixed(0)} | ${r.tenantPrepareMs === undefined ? '' : `${ms(r.tenantPrepareMs)} / ${r.tenantPrepareHeapMB!.toFixed(0)}`} | ${ms(r.tenantIntrospectionMs)} |`,
+        `| ${r.crds} | ${ms(r.modelMs)} | ${ms(r.buildMs)} | ${ms(r.modelsAndSchemaCpuMs)} | ${ms(r.openapiMs)} | ${r.heapMB.toFixed(0)} | ${r.coldFirstQueryMs === undefined ? '' : `${ms(r.coldFirstQueryMs)} / ${ms(r.coldFirstMutationMs)} (${ms(r.coldFirstQueryCpuMs)} / ${ms(r.coldFirstMutationCpuMs)})`} | ${ms(r.changeMs)} | ${ms(r.validateSchemaMs)} | ${ms(r.firstQueryValidationMs)} | ${ms(r.graphqlJsNewDocumentMs)} | ${ms(r.cachedQueryValidationMs)} | ${r.tenantMedianMs === undefined ? '' : `${ms(r.tenantMedianMs)} / ${ms(r.tenantMaxMs)} (${ms(r.tenantMaxCpuMs)})`} | ${r.tenantHeapMB === undefined ? '' : r.tenantHeapMB.toFixed(0)} | ${r.tenantPrepareMs === undefined ? '' : `${ms(r.tenantPrepareMs)} / ${r.tenantPrepareHeapMB!.toFixed(0)}`} | ${ms(r.tenantIntrospectionMs)} |`,
     ),
   ];
   return lines.join('\n');

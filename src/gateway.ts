@@ -15,7 +15,7 @@ import type { TenantConfig } from './auth/tenant-config.ts';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
-import { allowedRootFields, prepareTenantViewsInSlices, refOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
+import { allowedRootFields, prepareTenantViewsInSlices, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
@@ -221,19 +221,19 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first
   // caller (a walk of every type: most of a second at 1,000 CRDs), in slices between requests.
-  const prepare = (schema: GraphQLSchema) => prepareTenantViewsInSlices(schema, { wanted: () => core.schema.current === schema });
+  const prepare = (schema: GraphQLSchema) => prepareTenantViewsInSlices(schema, { wanted: () => core.schema.current === schema, resources: core.live.resources });
   prepare(core.schema.current);
   core.live.onChange(prepare);
   return {
     authenticate: (authorization) => authenticator.authenticate(authorization),
     schemaFor: async (caller) => {
       const resources = core.live.resources;
-      const perms = await permissions.of(caller.identity, resources.map(refOf));
+      const perms = await permissions.of(caller.identity, refsOf(resources));
       return cache.get(core.schema.current, resources, perms);
     },
     visibleResources: async (caller) => {
       const resources = core.live.resources;
-      const perms = await permissions.of(caller.identity, resources.map(refOf));
+      const perms = await permissions.of(caller.identity, refsOf(resources));
       const { crds } = allowedRootFields(resources, perms);
       return resources.filter((r) => crds.has(r.crdName));
     },

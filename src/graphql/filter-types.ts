@@ -18,6 +18,12 @@ import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar } from './s
  */
 export const NO_EXTENSIONS: Readonly<Record<string, never>> = Object.freeze(Object.create(null));
 
+/**
+ * The extension AST nodes of every type built per CRD: graphql-js gives each type without them an
+ * empty array of its own, ~200,000 of them at 1,000 CRDs. It never changes them.
+ */
+export const NO_EXTENSION_NODES: readonly never[] = Object.freeze([]);
+
 /** An input field (or enum value) config with the shared extensions. */
 export function input<T>(type: T, description?: string): { type: T; description?: string; extensions: typeof NO_EXTENSIONS } {
   return description === undefined ? { type, extensions: NO_EXTENSIONS } : { type, description, extensions: NO_EXTENSIONS };

@@ -25,7 +25,10 @@ import {
   __Schema,
 } from 'graphql';
 import type {
+  GraphQLField,
+  GraphQLFieldConfig,
   GraphQLFieldConfigMap,
+  GraphQLFieldMap,
   GraphQLInputObjectTypeConfig,
   GraphQLNamedType,
   GraphQLObjectTypeConfig,
@@ -546,6 +549,63 @@ export function fieldTypeOf(type: GraphQLObjectType, field: string): GraphQLType
 /** new GraphQLObjectType(config), its fields declared. */
 export function objectType<TSource, TContext>(config: GraphQLObjectTypeConfig<TSource, TContext> & { fields: GraphQLFieldConfigMap<TSource, TContext> }): GraphQLObjectType<TSource, TContext> {
   return declareFields(new GraphQLObjectType(config), config.fields as FieldConfigs);
+}
+
+/**
+ * objectType(config) for a root type: its field map (getFields()) builds a field when it is first
+ * read, not every field at once. A root type of 1,000 CRDs has ~13,000 mutation and ~5,000 query
+ * fields, whose graphql-js field objects (arguments included) took ~90 ms to build on the first
+ * validation after every schema change; a document reads a few of them. Reading the map whole
+ * (Object.keys/values/entries, for-in: introspection, printSchema, validateSchema, toConfig) builds
+ * the rest and gives the fields in the config's order, as graphql-js' map has them. A field is
+ * built by graphql-js itself (a type of that one field), once per field config: the root types of
+ * later builds and of tenant views that keep a config share its field.
+ */
+export function rootObjectType<TSource, TContext>(config: GraphQLObjectTypeConfig<TSource, TContext> & { fields: GraphQLFieldConfigMap<TSource, TContext> }): GraphQLObjectType<TSource, TContext> {
+  const type = objectType(config);
+  const fields = lazyFieldMap(type.name, config.fields as GraphQLFieldConfigMap<unknown, unknown>) as GraphQLFieldMap<TSource, TContext>;
+  Object.defineProperty(type, 'getFields', { value: () => fields, writable: true, enumerable: false, configurable: true });
+  return type;
+}
+
+const builtFields = new WeakMap<GraphQLFieldConfig<unknown, unknown>, GraphQLField<unknown, unknown>>();
+
+/** The graphql-js field of `config` under `name`, as `typeName`'s field map would hold it. */
+function fieldOf(typeName: string, name: string, config: GraphQLFieldConfig<unknown, unknown>): GraphQLField<unknown, unknown> {
+  const known = builtFields.get(config);
+  if (known !== undefined && known.name === name) return known;
+  const field = new GraphQLObjectType({ name: typeName, fields: { [name]: config } }).getFields()[name]!;
+  // A config used under two names keeps the first one's field.
+  if (known === undefined) builtFields.set(config, field);
+  return field;
+}
+
+/** A field map over `configs` that builds each field on first read (see rootObjectType). */
+function lazyFieldMap(typeName: string, configs: GraphQLFieldConfigMap<unknown, unknown>): GraphQLFieldMap<unknown, unknown> {
+  const built = new Map<string, GraphQLField<unknown, unknown>>();
+  let whole: GraphQLFieldMap<unknown, unknown> | undefined;
+  const field = (key: string): GraphQLField<unknown, unknown> | undefined => {
+    let found = built.get(key);
+    if (found === undefined && Object.hasOwn(configs, key)) built.set(key, (found = fieldOf(typeName, key, configs[key]!)));
+    return found;
+  };
+  const all = (): GraphQLFieldMap<unknown, unknown> => {
+    if (whole === undefined) {
+      const map: GraphQLFieldMap<unknown, unknown> = Object.create(null);
+      for (const key of Object.keys(configs)) map[key] = field(key)!;
+      whole = map;
+    }
+    return whole;
+  };
+  return new Proxy(Object.create(null) as GraphQLFieldMap<unknown, unknown>, {
+    get: (_target, key) => (typeof key !== 'string' ? undefined : whole !== undefined ? whole[key] : field(key)),
+    has: (_target, key) => typeof key === 'string' && Object.hasOwn(configs, key),
+    ownKeys: () => Reflect.ownKeys(all()),
+    getOwnPropertyDescriptor: (_target, key) => Reflect.getOwnPropertyDescriptor(all(), key),
+    set: () => false,
+    deleteProperty: () => false,
+    defineProperty: () => false,
+  });
 }
 
 /** new GraphQLInputObjectType(config), its fields declared (a thunk's result is computed once). */

@@ -15,7 +15,7 @@ import type { ListArgs } from '../contract/operations.ts';
 import { ApiErrorCode } from '../api-errors.ts';
 import type { VersionModel } from '../model/resource-model.ts';
 import {
-  input, listFilterType, NO_EXTENSIONS, ObjectMetaWhereType, operatorFields, OrderDirectionEnum, OwnerReferenceWhereType, scalarFilterType, scalarListFilterType,
+  input, listFilterType, NO_EXTENSION_NODES, NO_EXTENSIONS, ObjectMetaWhereType, operatorFields, OrderDirectionEnum, OwnerReferenceWhereType, scalarFilterType, scalarListFilterType,
   StringMapEntryFilterType, whereFields,
 } from './filter-types.ts';
 import type { VersionTypes } from './resource-types.ts';
@@ -37,12 +37,14 @@ export function buildQueryTypes(version: VersionModel, types: Pick<VersionTypes,
   };
   const orderField = noteCreated(new GraphQLEnumType({
     extensions: NO_EXTENSIONS,
+    extensionASTNodes: NO_EXTENSION_NODES,
     name: `${types.object.name}_OrderField`,
     description: 'The fields a list can be ordered by: string, number, boolean and date-time fields reached through objects.',
     values: lazyValues ? values : values(),
   }));
   const orderBy = inputObjectType({
     extensions: NO_EXTENSIONS,
+    extensionASTNodes: NO_EXTENSION_NODES,
     name: `${types.object.name}_OrderBy`,
     fields: {
       field: input(new GraphQLNonNull(orderField)),
@@ -75,6 +77,7 @@ class WhereBuilder {
     const fieldTypes: GraphQLInputType[] = [];
     const self: GraphQLInputObjectType = inputObjectType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: `${out.name}_Where`,
       description: WHERE_DESCRIPTION,
       fields: () => whereFields(f, () => self, (i) => fieldTypes[i]!),
@@ -107,6 +110,7 @@ class WhereBuilder {
   private enumFilter(e: GraphQLEnumType, f: FilterNode): GraphQLInputObjectType {
     return once(this.enums, this.shapeOf(f), () => inputObjectType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: `${e.name}_Filter`,
       description: 'Conditions on an enum field (of this enum, or of another with the same values).',
       fields: () => operatorFields(ENUM_OPERATORS, e),
@@ -119,6 +123,7 @@ class WhereBuilder {
     const valueFilter = this.filter(values, fieldTypeOf(entry, 'value') as GraphQLOutputType);
     return once(this.entries, valueFilter, () => inputObjectType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: `${entry.name.slice(0, -'_Entry'.length)}_EntryFilter`,
       description: 'A condition on one entry of a map: its key, whether it is there, and a filter of its value.',
       fields: () => ({

@@ -93,9 +93,11 @@ export function buildResourceFields(resource: ResourceModel, operations: Resourc
     const reason = version.deprecated
       ? (version.deprecationWarning ?? `${resource.group}/${version.name} ${resource.kind} is deprecated`)
       : undefined;
-    addFields(rootFieldNames(resource, version.name), fieldContext(resource, version, types, operations, reason, false), { query, mutation, subscription });
+    const ctx = fieldContext(resource, version, types, operations, reason);
+    addFields(rootFieldNames(resource, version.name), ctx, { query, mutation, subscription });
     if (version === defaultVersion) {
-      addFields(rootFieldNames(resource, undefined), fieldContext(resource, version, types, operations, reason, true), { query, mutation, subscription });
+      // The same fields again under the version-less names: only their descriptions differ.
+      addFields(rootFieldNames(resource, undefined), { ...ctx, label: labelOf(resource, version, true) }, { query, mutation, subscription });
     }
   }
   return { query, mutation, subscription, versions, ...(defaultVersion ? { defaultVersion } : {}) };
@@ -133,10 +135,27 @@ interface FieldContext {
   readonly collectionScope: GraphQLFieldConfigArgumentMap;
   request<A>(args: Args, context: unknown, opArgs: A): OperationRequest<A>;
   body(input: unknown, args: Args, argName: string): KubeObject;
+  /** Argument maps and wrapped types, made once for the version's fields and its default fields (see once). */
+  readonly made: Record<string, unknown>;
 }
 
+/**
+ * What the version's fields and the default version's (the same fields under other names) share,
+ * made by the first of them: ~2,400 sets of root fields at 1,000 CRDs, each with ~11 argument maps.
+ */
+function once<T>(ctx: FieldContext, key: string, make: () => T): T {
+  return (ctx.made[key] ??= make()) as T;
+}
+
+function labelOf(resource: ResourceModel, version: VersionModel, isDefault: boolean): string {
+  return `${resource.kind} (${resource.group}/${version.name}${isDefault ? ', the default version' : ''})`;
+}
+
+/** The version's object type, non-null: what most mutations return. */
+const nonNullObject = (ctx: FieldContext) => once(ctx, 'object!', () => new GraphQLNonNull(ctx.types.object));
+
 function fieldContext(resource: ResourceModel, version: VersionModel, types: FieldContext['types'], operations: ResourceOperations,
-  deprecationReason: string | undefined, isDefault: boolean): FieldContext {
+  deprecationReason: string | undefined): FieldContext {
   const namespaced = resource.scope === 'Namespaced';
   return {
     resource,
@@ -144,7 +163,7 @@ function fieldContext(resource: ResourceModel, version: VersionModel, types: Fie
     types,
     operations,
     namespaced,
-    label: `${resource.kind} (${resource.group}/${version.name}${isDefault ? ', the default version' : ''})`,
+    label: labelOf(resource, version, false),
     deprecated: deprecationReason !== undefined ? { deprecationReason } : {},
     target: namespaced ? { namespace: requiredString, name: requiredString } : { name: requiredString },
     scopeArg: namespaced ? { namespace: { type: GraphQLString, description: 'Omit to span all namespaces.' } } : {},
@@ -158,6 +177,7 @@ function fieldContext(resource: ResourceModel, version: VersionModel, types: Fie
       context,
     }),
     body: (input, args, argName) => completeBody(convertInput(input, version, argName), resource, version, args),
+    made: {},
   };
 }
 
@@ -189,11 +209,12 @@ function getField({ types, label, target, deprecated, operations, request }: Fie
   };
 }
 
-function listField({ types, version, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
+function listField(ctx: FieldContext): Field {
+  const { types, version, label, scopeArg, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(types.connection),
+    type: once(ctx, 'connection!', () => new GraphQLNonNull(types.connection)),
     description: `List ${label} objects, one page at a time.`,
-    args: {
+    args: once(ctx, 'list', () => ({
       ...scopeArg,
       ...selectorArgs,
       limit: { type: GraphQLInt, description: 'Page size (Kubernetes limit).' },
@@ -205,7 +226,7 @@ function listField({ types, version, label, scopeArg, deprecated, operations, re
         description: 'Kubernetes resourceVersion semantics for list; from the cache (where, orderBy): an answer at least this recent.',
       },
       ...queryArgs(types.query),
-    },
+    })),
     ...deprecated,
     resolve: async (_src, args, context) => {
       const limit = pickAlias(args, 'limit', 'first');
@@ -224,33 +245,36 @@ function listField({ types, version, label, scopeArg, deprecated, operations, re
   };
 }
 
-function createField({ types, label, collectionScope, deprecated, operations, request, body }: FieldContext): Field {
+function createField(ctx: FieldContext): Field {
+  const { label, collectionScope, deprecated, operations, request, body } = ctx;
   return {
-    type: new GraphQLNonNull(types.object),
+    type: nonNullObject(ctx),
     description: `Create a ${label}. apiVersion and kind may be omitted; metadata.namespace defaults to the namespace argument.`,
-    args: { ...collectionScope, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    args: once(ctx, 'create', () => ({ ...collectionScope, input: nonNullInput(ctx), dryRun: dryRunArg, fieldManager: fieldManagerArg })),
     ...deprecated,
     resolve: (_src, args, context) =>
       operations.create(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
   };
 }
 
-function replaceField({ types, label, target, deprecated, operations, request, body }: FieldContext): Field {
+function replaceField(ctx: FieldContext): Field {
+  const { label, deprecated, operations, request, body } = ctx;
   return {
-    type: new GraphQLNonNull(types.object),
+    type: nonNullObject(ctx),
     description: `Replace a ${label} (PUT). Set metadata.resourceVersion to fail with a conflict if the object changed meanwhile.`,
-    args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    args: bodyArgs(ctx),
     ...deprecated,
     resolve: (_src, args, context) =>
       operations.replace(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
   };
 }
 
-function patchField({ resource, version, types, label, target, deprecated, operations, request }: FieldContext): Field {
+function patchField(ctx: FieldContext): Field {
+  const { resource, version, types, label, target, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(types.object),
+    type: nonNullObject(ctx),
     description: `Patch a ${label}: MERGE and APPLY take \`patch\`, JSON takes \`jsonPatch\`.`,
-    args: {
+    args: once(ctx, 'patch', () => ({
       ...target,
       type: { type: new GraphQLNonNull(PatchTypeEnum) },
       patch: { type: types.input, description: 'For MERGE (explicit null deletes a field) and APPLY (the fields you own).' },
@@ -258,17 +282,18 @@ function patchField({ resource, version, types, label, target, deprecated, opera
       fieldManager: { ...fieldManagerArg, description: 'Required for APPLY.' },
       force: { type: GraphQLBoolean, description: 'APPLY only: take ownership of conflicting fields.' },
       dryRun: dryRunArg,
-    },
+    })),
     ...deprecated,
     resolve: (_src, args, context) => operations.patch(request(args, context, patchArgs(args, resource, version))),
   };
 }
 
-function updateStatusField({ types, label, target, deprecated, operations, request, body }: FieldContext): Field {
+function updateStatusField(ctx: FieldContext): Field {
+  const { label, deprecated, operations, request, body } = ctx;
   return {
-    type: new GraphQLNonNull(types.object),
+    type: nonNullObject(ctx),
     description: `Replace the status of a ${label} (PUT /status); only status changes are kept.`,
-    args: { ...target, input: { type: new GraphQLNonNull(types.input) }, dryRun: dryRunArg, fieldManager: fieldManagerArg },
+    args: bodyArgs(ctx),
     ...deprecated,
     resolve: (_src, args, context) =>
       operations.updateStatus(request(args, context, { body: body(args['input'], args, 'input'), ...writeOptions(args) })),
@@ -285,16 +310,17 @@ function getScaleField({ label, target, deprecated, operations, request }: Field
   };
 }
 
-function scaleField({ namespaced, label, target, deprecated, operations, request }: FieldContext): Field {
+function scaleField(ctx: FieldContext): Field {
+  const { namespaced, label, target, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(ScaleType),
+    type: nonNullScale,
     description: `Set the replicas of a ${label} through its scale subresource.`,
-    args: {
+    args: once(ctx, 'scale', () => ({
       ...target,
       replicas: { type: new GraphQLNonNull(GraphQLInt) },
       resourceVersion: { type: GraphQLString, description: 'Fail with a conflict unless the object still has this resourceVersion.' },
       dryRun: dryRunArg,
-    },
+    })),
     ...deprecated,
     resolve: (_src, args, context) => {
       const metadata: Record<string, unknown> = { name: args['name'] };
@@ -306,17 +332,26 @@ function scaleField({ namespaced, label, target, deprecated, operations, request
   };
 }
 
+const nonNullScale = new GraphQLNonNull(ScaleType);
+
+/** The version's input type, non-null: the body of a create, replace or status update. */
+const nonNullInput = (ctx: FieldContext) => once(ctx, 'input!', () => ({ type: new GraphQLNonNull(ctx.types.input) }));
+
+/** The arguments of a replace and of a status update: the object's name (and namespace) and its body. */
+const bodyArgs = (ctx: FieldContext) => once(ctx, 'body', () => ({ ...ctx.target, input: nonNullInput(ctx), dryRun: dryRunArg, fieldManager: fieldManagerArg }));
+
 const deleteOptionArgs: GraphQLFieldConfigArgumentMap = {
   propagationPolicy: { type: PropagationPolicyEnum },
   gracePeriodSeconds: { type: Int64Scalar, description: 'Seconds before the object is deleted; 0 deletes immediately.' },
   dryRun: dryRunArg,
 };
 
-function deleteField({ types, label, target, deprecated, operations, request }: FieldContext): Field {
+function deleteField(ctx: FieldContext): Field {
+  const { types, label, target, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(types.deleteResult),
+    type: once(ctx, 'deleteResult!', () => new GraphQLNonNull(types.deleteResult)),
     description: `Delete a ${label}.`,
-    args: { ...target, ...deleteOptionArgs, preconditions: { type: PreconditionsInputType } },
+    args: once(ctx, 'delete', () => ({ ...target, ...deleteOptionArgs, preconditions: { type: PreconditionsInputType } })),
     ...deprecated,
     resolve: async (_src, args, context) => {
       const result = await operations.delete(request(args, context, deleteArgs(args)));
@@ -325,11 +360,12 @@ function deleteField({ types, label, target, deprecated, operations, request }: 
   };
 }
 
-function deleteCollectionField({ types, label, collectionScope, deprecated, operations, request }: FieldContext): Field {
+function deleteCollectionField(ctx: FieldContext): Field {
+  const { label, collectionScope, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(types.object))),
+    type: once(ctx, '[object!]!', () => new GraphQLNonNull(new GraphQLList(nonNullObject(ctx)))),
     description: `Delete every ${label} matching the selectors; returns the deleted objects.`,
-    args: { ...collectionScope, ...selectorArgs, ...deleteOptionArgs },
+    args: once(ctx, 'deleteCollection', () => ({ ...collectionScope, ...selectorArgs, ...deleteOptionArgs })),
     ...deprecated,
     resolve: async (_src, args, context) => {
       const result = await operations.deleteCollection(
@@ -340,11 +376,12 @@ function deleteCollectionField({ types, label, collectionScope, deprecated, oper
   };
 }
 
-function watchField({ types, label, scopeArg, deprecated, operations, request }: FieldContext): Field {
+function watchField(ctx: FieldContext): Field {
+  const { types, label, scopeArg, deprecated, operations, request } = ctx;
   return {
-    type: new GraphQLNonNull(types.watchEvent),
+    type: once(ctx, 'watchEvent!', () => new GraphQLNonNull(types.watchEvent)),
     description: `Follow changes to ${label} objects.`,
-    args: {
+    args: once(ctx, 'watch', () => ({
       ...scopeArg,
       ...selectorArgs,
       resourceVersion: { type: GraphQLString, description: 'Start after this resourceVersion (e.g. from a list or an earlier event).' },
@@ -352,7 +389,7 @@ function watchField({ types, label, scopeArg, deprecated, operations, request }:
         type: GraphQLBoolean,
         description: 'Send every existing object as ADDED first, then INITIAL_STATE_DONE.',
       },
-    },
+    })),
     ...deprecated,
     subscribe: async (_src, args, context) => {
       const feed = await operations.watch(

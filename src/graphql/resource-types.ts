@@ -33,7 +33,7 @@ import type { TypeRole } from '../model/graphql-type-names.ts';
 import type { RelationTypes } from './relation-types.ts';
 import { sourceOnly } from './compiled-execution.ts';
 import { declareFields, noteCreated, noteFieldConfigMade, objectType, onceFields, type FieldsShortcuts } from './lazy-schema.ts';
-import { NO_EXTENSIONS } from './filter-types.ts';
+import { NO_EXTENSION_NODES, NO_EXTENSIONS } from './filter-types.ts';
 import { DateTimeScalar, FloatScalar, Int64Scalar, IntOrStringScalar, JSONScalar, StringMapScalar } from './scalars.ts';
 import {
   ObjectMetaInputType,
@@ -181,6 +181,7 @@ class VersionTypeBuilder {
     };
     const enumType = noteCreated(new GraphQLEnumType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: this.name(this.allocate(slot)),
       ...(node.description ? { description: node.description } : {}),
       // A trusted build defines the values when first read; a checked one now, so that graphql-js
@@ -215,6 +216,7 @@ class VersionTypeBuilder {
     });
     const entry = declareFields(new GraphQLObjectType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: this.name(slot, 'Entry'),
       description: `One entry of a map${node.description ? `: ${firstSentence(node.description)}` : '.'}`,
       fields: entryFields,
@@ -226,7 +228,7 @@ class VersionTypeBuilder {
         value: { type: values.in, ...(description ? { description } : {}) },
       };
     });
-    const entryInput = declareFields(new GraphQLInputObjectType({ extensions: NO_EXTENSIONS, name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields,
+    const entryInput = declareFields(new GraphQLInputObjectType({ extensions: NO_EXTENSIONS, extensionASTNodes: NO_EXTENSION_NODES, name: this.name(slot, 'EntryInput'), fields: entryInputFields }), entryInputFields,
       { fieldTypes: (visit) => (visit(GraphQLString), visit(values.in)) });
     this.all.push(entry, entryInput);
     return { out: new GraphQLList(new GraphQLNonNull(entry)), in: new GraphQLList(new GraphQLNonNull(entryInput)) };
@@ -251,6 +253,7 @@ class VersionTypeBuilder {
     const description = root ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: this.name(slot),
       description: description || undefined,
       ...(root ? { interfaces: [this.relations.resource] } : {}),
@@ -258,6 +261,7 @@ class VersionTypeBuilder {
     }), fields.output, fields);
     const input = declareFields(new GraphQLInputObjectType({
       extensions: NO_EXTENSIONS,
+      extensionASTNodes: NO_EXTENSION_NODES,
       name: this.name(slot, 'Input'),
       description: description || undefined,
       fields: fields.input,

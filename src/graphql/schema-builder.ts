@@ -16,7 +16,7 @@ import type { ResourceFields } from './resource-fields.ts';
 import { createRelationTypes, relationExtraTypes, type RelationTypes } from './relation-types.ts';
 import { CUSTOM_SCALARS } from './scalars.ts';
 import { ResourceInfoType } from './shared-types.ts';
-import { collectInSlices, declaredFieldsOf, deferredSchema, forEachReference, objectType, recordRootFieldGroups, typesCreatedBy, type SchemaInternals, type ShouldYield } from './lazy-schema.ts';
+import { collectInSlices, declaredFieldsOf, deferredSchema, forEachReference, recordRootFieldGroups, rootObjectType, typesCreatedBy, type SchemaInternals, type ShouldYield } from './lazy-schema.ts';
 import { assembleRecord, patchRecord } from '../model/ordered-record.ts';
 import { indexTypes, KnownTypes, type TypesIndexed } from './known-types.ts';
 
@@ -479,9 +479,9 @@ function assembleConfig(fragments: readonly Fragment[], operations: ResourceOper
   const hasMutations = fragments.length > 0;
   const hasSubscriptions = fragments.some((f) => hasKeys(f.fields.subscription));
   return {
-    query: objectType({ name: 'Query', fields: query }),
-    ...(hasMutations ? { mutation: objectType({ name: 'Mutation', fields: fieldsOf('mutation', mutationHead, change?.previous._mutationType) }) } : {}),
-    ...(hasSubscriptions ? { subscription: objectType({ name: 'Subscription', fields: fieldsOf('subscription', {}, change?.previous._subscriptionType) }) } : {}),
+    query: rootObjectType({ name: 'Query', fields: query }),
+    ...(hasMutations ? { mutation: rootObjectType({ name: 'Mutation', fields: fieldsOf('mutation', mutationHead, change?.previous._mutationType) }) } : {}),
+    ...(hasSubscriptions ? { subscription: rootObjectType({ name: 'Subscription', fields: fieldsOf('subscription', {}, change?.previous._subscriptionType) }) } : {}),
   };
 }
 

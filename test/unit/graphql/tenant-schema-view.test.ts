@@ -13,7 +13,7 @@ import {
 import { parse } from 'yaml';
 import type { AccessRights, ResourceRef, Verb } from '../../../src/contract/access.ts';
 import { createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
-import { filterSchema, TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
+import { allowedRootFields, filterSchema, TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
 import { isCollected } from '../../../src/graphql/lazy-schema.ts';
 import { validateDocument } from '../../../src/graphql/document-validation.ts';
 import { GENERIC_OBJECT } from '../../../src/graphql/relation-types.ts';
@@ -135,4 +135,24 @@ test('a new full schema drops the tenant schemas of the previous ones (they woul
   const after = cache.get(second.schema, second.resources, perms);
   assert.notEqual(after, before);
   assert.notEqual(cache.get(first.schema, first.resources, perms), before, 'the older full schema\'s entry is gone');
+});
+
+test('the cached view picks its root fields by operation as filterSchema does by their names', async () => {
+  const full = createSchemaBuilder({ operations, assumeValid: true }).build(models);
+  const categories = parseDocument('{ apiResources { crdName } resourcesInCategory(category: "crdgate-examples") { crdName listField } }');
+  for (const [what, perms] of [...cases, ['nothing', rights()] as [string, AccessRights], ['lists crontabs only', rights('list crontabs')] as [string, AccessRights]]) {
+    const viewed = new TenantSchemaCache().get(full.schema, full.resources, perms).schema;
+    const { fields, crds } = allowedRootFields(full.resources, perms);
+    const named = filterSchema(full.schema, fields, crds);
+    assert.equal(printSchema(viewed), printSchema(named), what);
+    const run = (schema: GraphQLSchema) => execute({ schema, document: categories, contextValue: {} });
+    assert.deepEqual(await run(viewed), await run(named), what);
+  }
+  // A category lists only what the tenant may list.
+  const inCategory = async (perms: AccessRights) => {
+    const result = await execute({ schema: new TenantSchemaCache().get(full.schema, full.resources, perms).schema, document: categories, contextValue: {} });
+    return (result.data as { resourcesInCategory: { crdName: string }[] }).resourcesInCategory.map((r) => r.crdName);
+  };
+  assert.deepEqual(await inCategory(rights('get clustercrontabs')), []);
+  assert.deepEqual(await inCategory(rights('list clustercrontabs')), ['clustercrontabs.stable.example.com']);
 });
