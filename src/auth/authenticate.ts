@@ -3,6 +3,7 @@
 // and checks iss, aud, exp and nbf with a small clock tolerance. Keys come from a JWKS URL
 // (cached, refetched on an unknown kid, rate-limited), a PEM public key, or a shared secret.
 import { createRequire } from 'node:module';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyOrSecret, JwtHeader, JwtPayload } from 'jsonwebtoken';
 import { ApiError, type AuthReason } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
@@ -119,10 +120,48 @@ function checkLifetime(claims: JwtPayload, auth: JwtAuthConfig): void {
   if (lifetime > max) throw unauthenticated(`the token lives ${lifetime} s (exp - iat); at most ${max} s are accepted`, 'TOKEN_LIFETIME');
 }
 
+/**
+ * Key material made into a key as jsonwebtoken makes it on every verification it is given as text
+ * or bytes (a public key if it parses as one, else a secret), but once: parsing a PEM (or failing
+ * to) and making a secret key cost ~25 µs per request. Material that is neither is passed on as it
+ * is, so each verification refuses it as before.
+ */
+export function verificationKey(material: string | Buffer): KeyObject | string | Buffer {
+  try {
+    return createPublicKey(material);
+  } catch {
+    // Not a public key: a secret, as jsonwebtoken would take it.
+  }
+  try {
+    return createSecretKey(typeof material === 'string' ? Buffer.from(material) : material);
+  } catch {
+    return material;
+  }
+}
+
+/** verificationKey per PEM of a key set, the most recent 64 (a key set rotates a few keys). */
+function jwksKeys(): (pem: string) => KeyObject | string | Buffer {
+  const keys = new Map<string, KeyObject | string | Buffer>();
+  return (pem) => {
+    let key = keys.get(pem);
+    if (key !== undefined) return key;
+    key = verificationKey(pem);
+    if (keys.size >= 64) keys.delete(keys.keys().next().value!);
+    keys.set(pem, key);
+    return key;
+  };
+}
+
 function keyResolver(auth: JwtAuthConfig, fetcher?: (uri: string) => Promise<{ keys: unknown }>): GetPublicKeyOrSecret {
   const key = auth.key;
-  if (key.kind === 'publicKey') return (_h, cb) => cb(null, key.pem);
-  if (key.kind === 'secret') return (_h, cb) => cb(null, key.secret);
+  if (key.kind === 'publicKey') {
+    const publicKey = verificationKey(key.pem);
+    return (_h, cb) => cb(null, publicKey);
+  }
+  if (key.kind === 'secret') {
+    const secret = verificationKey(key.secret);
+    return (_h, cb) => cb(null, secret);
+  }
   const jwksRsa = require('jwks-rsa') as typeof import('jwks-rsa');
   const client = new jwksRsa.JwksClient({
     jwksUri: key.uri,
@@ -134,9 +173,10 @@ function keyResolver(auth: JwtAuthConfig, fetcher?: (uri: string) => Promise<{ k
     timeout: 5_000,
     ...(fetcher ? { fetcher: fetcher as (uri: string) => Promise<{ keys: any }> } : {}),
   });
+  const keyOf = jwksKeys();
   return (header, cb) => {
     if (!header.kid) return cb(new Error('the token header has no kid, which a JWKS needs to pick the key'));
-    client.getSigningKey(header.kid).then((k) => cb(null, k.getPublicKey()), (err: Error) => {
+    client.getSigningKey(header.kid).then((k) => cb(null, keyOf(k.getPublicKey())), (err: Error) => {
       const name = err?.name;
       if (name === 'SigningKeyNotFoundError') cb(new Error(`unknown key id "${header.kid}"`));
       else if (name === 'JwksRateLimitError') cb(new Error(`unknown key id "${header.kid}" (key set refetch rate-limited)`));

@@ -196,6 +196,33 @@ function rulesAllow(rules: ResourceRule[], verb: string, group: string, plural: 
     && !(rule.resourceNames && rule.resourceNames.length));
 }
 
+/**
+ * A number per resource list content (group, plural and scope of each resource, in order), so that
+ * a permission set's cache key does not join 1,000 strings on every request of a tenant. The same
+ * list object (a schema's, see refsOf) finds its number at once; another object with the same
+ * content finds the same number while that content is remembered. Numbers are never reused: a
+ * forgotten content gets a new one, which costs a cache miss, never a wrong answer.
+ */
+export class ResourceListIds {
+  private readonly byList = new WeakMap<readonly ResourceRef[], number>();
+  private readonly byContent: LRUCache<string, number>;
+  private next = 1;
+
+  constructor(max = 1024) {
+    this.byContent = new LRUCache({ max });
+  }
+
+  idOf(resources: readonly ResourceRef[]): number {
+    let id = this.byList.get(resources);
+    if (id !== undefined) return id;
+    const content = resources.map((r) => `${r.group}/${r.plural}/${r.namespaced ? 'n' : 'c'}`).join(',');
+    id = this.byContent.get(content);
+    if (id === undefined) this.byContent.set(content, (id = this.next++));
+    this.byList.set(resources, id);
+    return id;
+  }
+}
+
 export interface PermissionsOptions {
   /** How long answers are cached (they are also dropped when RBAC objects change). */
   ttlMs?: number;
@@ -223,6 +250,8 @@ export class Permissions {
   /** Namespace rules per identity, whatever resources its permission sets are for. */
   private readonly rulesCache: LRUCache<string, Promise<Map<string, ResourceRule[]>>>;
   private generation = 0;
+  /** Names the resource lists of cache keys by number: a tenant's request asks about every resource. */
+  private readonly lists = new ResourceListIds();
   private readonly reflectors: Reflector<Record<string, unknown>>[] = [];
   private readonly namespaces: Reflector<Record<string, unknown>>;
   private readonly roleBindings: Reflector<Record<string, unknown>>;
@@ -360,7 +389,7 @@ export class Permissions {
 
   /** The permissions of an identity on the given resources (namespaced rules + cluster-wide answers). */
   of(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
-    const key = `${identityKey(who)}#${resources.map((r) => `${r.group}/${r.plural}`).join(',')}`;
+    const key = `${identityKey(who)}#${this.lists.idOf(resources)}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
     const set = this.compute(who, resources);

@@ -540,6 +540,8 @@ export class TenantSchemaCache {
   private readonly entries: LRUCache<string, TenantSchemaCacheEntry>;
   private readonly ids = new WeakMap<GraphQLSchema, number>();
   private nextId = 1;
+  /** The last key made per rights: a fingerprint has 11 characters per resource, not to be copied into a new key on every request. */
+  private readonly lastKeys = new WeakMap<AccessRights, { id: number; fingerprint: string; key: string }>();
 
   constructor(max = 256) {
     this.entries = new LRUCache({ max });
@@ -555,12 +557,21 @@ export class TenantSchemaCache {
       const current = `${id}:`;
       for (const key of [...this.entries.keys()]) if (!key.startsWith(current)) this.entries.delete(key);
     }
-    const key = `${id}:${perms.fingerprint(refsOf(resources))}`;
+    const key = this.keyOf(id, perms.fingerprint(refsOf(resources)), perms);
     const hit = this.entries.get(key);
     if (hit) return hit;
     const prep = prepareTenantViews(full, resources);
     const entry = { key, schema: viewOf(full, prep, selectionOf(prep, resources, perms)) };
     this.entries.set(key, entry);
     return entry;
+  }
+
+  /** `${id}:${fingerprint}`, the same string as long as both are (its hash is then computed once). */
+  private keyOf(id: number, fingerprint: string, perms: AccessRights): string {
+    const last = this.lastKeys.get(perms);
+    if (last && last.id === id && last.fingerprint === fingerprint) return last.key;
+    const key = `${id}:${fingerprint}`;
+    this.lastKeys.set(perms, { id, fingerprint, key });
+    return key;
   }
 }
