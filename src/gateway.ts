@@ -15,7 +15,7 @@ import type { TenantConfig } from './auth/tenant-config.ts';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
-import { allowedRootFields, prepareTenantViewsInSlices, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
+import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
@@ -105,6 +105,8 @@ interface Core {
 /** Tenant access: the caller of a token, its schema, and the resources it may see. */
 interface TenantAccess extends TenantHooks {
   visibleResources(caller: Caller): Promise<readonly ResourceModel[]>;
+  /** Whether the caller may use one resource (it is among its visible resources). */
+  mayUse(caller: Caller, resource: ResourceModel): Promise<boolean>;
 }
 
 interface Listener {
@@ -237,6 +239,11 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
       const { crds } = allowedRootFields(resources, perms);
       return resources.filter((r) => crds.has(r.crdName));
     },
+    mayUse: async (caller, resource) => {
+      // The rights on every served resource, as schemaFor asks for them: one cached answer per caller.
+      const perms = await permissions.of(caller.identity, refsOf(core.live.resources));
+      return mayUseResource(perms, refOf(resource));
+    },
   };
 }
 
@@ -312,7 +319,7 @@ async function createWebApp(core: Core, access: TenantAccess | undefined, apollo
   });
   const resources = () => core.live.resources;
   app.use(openApiRoutes({ resources, authenticate: access?.authenticate, visibleResources: access?.visibleResources }));
-  app.use('/rest', restRouter({ operations: core.operations, resources, authenticate: access?.authenticate, admit }));
+  app.use('/rest', restRouter({ operations: core.operations, resources, authenticate: access?.authenticate, mayUse: access?.mayUse, admit }));
   app.use(...finalHandlers());
   return { app, stop };
 }
