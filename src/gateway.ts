@@ -300,19 +300,28 @@ function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
   return { ready: reasons.length === 0, reasons };
 }
 
+/**
+ * The explorer's first query. Its second operation follows relations on a resource served now;
+ * with tenants (other than the local demo ones) it is left out, as the page is served before
+ * anyone authenticates and would name a resource to every visitor, whatever its rights.
+ */
+export function explorerDefaultQuery(resources: readonly ResourceModel[], opts: { tenants: boolean; demoTenants: boolean }): string {
+  return opts.tenants && !opts.demoTenants ? defaultExplorerQuery : defaultExplorerQuery + relationsExample(resources);
+}
+
 /** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
 async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
   settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
   const hooks = pluginAppOptions(core.plugins, apollo);
   const admit = hooks.admit;
+  const demoTenants = settings.explorer !== false && settings.explorer?.demoTenants !== undefined;
   const { app, stop } = await createApp({
     reportInternal: settings.reportInternal,
     gateway: core.schema,
     tenants: access,
     ...hooks,
     explorer: settings.explorer === false ? false : {
-      // The default example shows relations on a resource that is served now.
-      defaultQuery: () => defaultExplorerQuery + relationsExample(core.live.resources),
+      defaultQuery: () => explorerDefaultQuery(core.live.resources, { tenants: access !== undefined, demoTenants }),
       ...settings.explorer,
     },
     readiness: ready,
