@@ -15,7 +15,7 @@ import type { TenantConfig } from './auth/tenant-config.ts';
 import { CrdCatalog } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
-import { allowedRootFields, prepareTenantViewsInSlices, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
+import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import type { KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
@@ -105,6 +105,8 @@ interface Core {
 /** Tenant access: the caller of a token, its schema, and the resources it may see. */
 interface TenantAccess extends TenantHooks {
   visibleResources(caller: Caller): Promise<readonly ResourceModel[]>;
+  /** Whether the caller may use one resource (it is among its visible resources). */
+  mayUse(caller: Caller, resource: ResourceModel): Promise<boolean>;
 }
 
 interface Listener {
@@ -237,6 +239,11 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
       const { crds } = allowedRootFields(resources, perms);
       return resources.filter((r) => crds.has(r.crdName));
     },
+    mayUse: async (caller, resource) => {
+      // The rights on every served resource, as schemaFor asks for them: one cached answer per caller.
+      const perms = await permissions.of(caller.identity, refsOf(core.live.resources));
+      return mayUseResource(perms, refOf(resource));
+    },
   };
 }
 
@@ -293,26 +300,35 @@ function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
   return { ready: reasons.length === 0, reasons };
 }
 
+/**
+ * The explorer's first query. Its second operation follows relations on a resource served now;
+ * with tenants (other than the local demo ones) it is left out, as the page is served before
+ * anyone authenticates and would name a resource to every visitor, whatever its rights.
+ */
+export function explorerDefaultQuery(resources: readonly ResourceModel[], opts: { tenants: boolean; demoTenants: boolean }): string {
+  return opts.tenants && !opts.demoTenants ? defaultExplorerQuery : defaultExplorerQuery + relationsExample(resources);
+}
+
 /** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
 async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
   settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
   const hooks = pluginAppOptions(core.plugins, apollo);
   const admit = hooks.admit;
+  const demoTenants = settings.explorer !== false && settings.explorer?.demoTenants !== undefined;
   const { app, stop } = await createApp({
     reportInternal: settings.reportInternal,
     gateway: core.schema,
     tenants: access,
     ...hooks,
     explorer: settings.explorer === false ? false : {
-      // The default example shows relations on a resource that is served now.
-      defaultQuery: () => defaultExplorerQuery + relationsExample(core.live.resources),
+      defaultQuery: () => explorerDefaultQuery(core.live.resources, { tenants: access !== undefined, demoTenants }),
       ...settings.explorer,
     },
     readiness: ready,
   });
   const resources = () => core.live.resources;
   app.use(openApiRoutes({ resources, authenticate: access?.authenticate, visibleResources: access?.visibleResources }));
-  app.use('/rest', restRouter({ operations: core.operations, resources, authenticate: access?.authenticate, admit }));
+  app.use('/rest', restRouter({ operations: core.operations, resources, authenticate: access?.authenticate, mayUse: access?.mayUse, admit }));
   app.use(...finalHandlers());
   return { app, stop };
 }

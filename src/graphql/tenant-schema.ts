@@ -79,6 +79,15 @@ export function allowedRootFields(resources: readonly ResourceModel[], perms: Ac
   return { fields, crds };
 }
 
+/**
+ * Whether a caller with these rights may use the resource at all (some root field of it is in its
+ * schema): what decides which resources its schema, OpenAPI document and REST facade show.
+ */
+export function mayUseResource(perms: AccessRights, ref: ResourceRef): boolean {
+  for (const [, [verb, sub]] of fieldOps) if (perms.anywhere(verb, ref, sub)) return true;
+  return false;
+}
+
 function rootType(op: keyof RootFieldNames): 'Query' | 'Mutation' | 'Subscription' {
   if (op === 'get' || op === 'list' || op === 'getScale') return 'Query';
   if (op === 'watch') return 'Subscription';

@@ -28,10 +28,26 @@ export interface Target {
   sub: Sub;
 }
 
-export function target(req: Request, resources: readonly ResourceModel[]): Target {
-  const { group, version, plural, namespace, name, sub } = req.params as Record<string, string | undefined>;
+/** The resource the path names, or NOT_FOUND. */
+export function resourceOf(req: Request, resources: readonly ResourceModel[]): ResourceModel {
+  const { group, plural } = req.params as Record<string, string | undefined>;
   const resource = resources.find((r) => r.group === group && r.plural === plural);
-  if (!resource) throw new ApiError('NOT_FOUND', `the server could not find the requested resource: ${plural}.${group}`, { reason: 'NotFound' });
+  if (!resource) throw unknownResource(req);
+  return resource;
+}
+
+/**
+ * The answer for a resource that is not served, and, with tenants, for one the caller may not use:
+ * the same words for both, so a caller cannot tell which resources exist beyond its own.
+ */
+export function unknownResource(req: Request): ApiError {
+  const { group, plural } = req.params as Record<string, string | undefined>;
+  return new ApiError('NOT_FOUND', `the server could not find the requested resource: ${plural}.${group}`, { reason: 'NotFound' });
+}
+
+/** The version, namespace, object and subresource the path names in a resource the caller may use. */
+export function targetIn(req: Request, resource: ResourceModel): Target {
+  const { group, version, plural, namespace, name, sub } = req.params as Record<string, string | undefined>;
   const v = resource.versions.find((x) => x.name === version && x.served);
   if (!v) throw new ApiError('NOT_FOUND', `${plural}.${group} has no served version ${version}`, { reason: 'NotFound' });
   if (namespace !== undefined && resource.scope === 'Cluster') {

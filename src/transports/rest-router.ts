@@ -14,7 +14,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, stamp, str, target, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -26,6 +26,12 @@ export interface RestRouterOptions {
   authenticate?: (authorization: string | undefined) => Promise<Caller>;
   /** Admission of each request by the budgets, under the caller's tenant (see api-gate.ts). */
   admit?: (tenant: string) => void | Promise<void>;
+  /**
+   * With tenants: whether the caller may use the resource (the same rule as its GraphQL schema and
+   * OpenAPI document). One it may not use is answered as one that does not exist, before anything
+   * else about it (versions, scope, subresources, fields) is read.
+   */
+  mayUse?: (caller: Caller, resource: ResourceModel) => Promise<boolean>;
   bodyLimit?: string;
   /** Interval of SSE keep-alive comments. */
   heartbeatMs?: number;
@@ -68,13 +74,19 @@ function routeKit(opts: RestRouterOptions): Routes {
     if (caller.revalidate) Object.assign(ctx, { revalidate: caller.revalidate, revalidateEveryMs: caller.revalidateEveryMs });
     return ctx;
   };
+  const targetFor = async (req: Request, res: Response): Promise<Target> => {
+    const resource = resourceOf(req, opts.resources());
+    const caller = callerOf(res);
+    if (caller && opts.mayUse && !(await opts.mayUse(caller, resource))) throw unknownResource(req);
+    return targetIn(req, resource);
+  };
   return {
     ops: opts.operations,
     heartbeatMs: opts.heartbeatMs ?? 15_000,
     context,
     handle: (fn) => async (req, res) => {
       try {
-        await fn(req, res, target(req, opts.resources()));
+        await fn(req, res, await targetFor(req, res));
       } catch (err) {
         sendProblem(req, res, err);
       }
