@@ -67,7 +67,7 @@ export interface BenchRow {
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-async function loadCorpus(dir: string): Promise<Record<string, any>[]> {
+export async function loadCorpus(dir: string): Promise<Record<string, any>[]> {
   const crds = new Map<string, Record<string, any>>();
   const walk = async (path: string): Promise<void> => {
     if ((await stat(path)).isDirectory()) {
@@ -88,7 +88,7 @@ async function loadCorpus(dir: string): Promise<Record<string, any>[]> {
  * objects of its own, as CRDs decoded from the API have: nothing in the build may profit from two
  * CRDs sharing one object.
  */
-function copies(corpus: readonly Record<string, any>[], count: number): Record<string, any>[] {
+export function copies(corpus: readonly Record<string, any>[], count: number): Record<string, any>[] {
   const out: Record<string, any>[] = [];
   for (let i = 0; out.length < count; i++) {
     for (const crd of corpus) {

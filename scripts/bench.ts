@@ -38,6 +38,13 @@ if (existsSync(corpus)) {
 run('operations', 'bench-operations.ts', [], false);
 // New documents against a schema of 200 real CRDs: values inline against the same with variables.
 if (existsSync(corpus)) run('operations-inline', 'bench-operations.ts', ['--cases', 'create,createInline', '--corpus', corpus], false);
+// The tenant request path (token → tenant → caller context → schema view) at 1,000 real CRDs.
+if (existsSync(corpus)) {
+  const tenantPath = run('tenant-path', 'bench-tenant-path.ts', ['--corpus', corpus], true);
+  if (tenantPath) {
+    appendFileSync(join(root, 'BENCHMARKS.md'), `\n## Tenant request path (${new Date().toISOString().slice(0, 10)})\n\n\`node scripts/bench-tenant-path.ts\`: bearer token → verified claims → tenant → caller context → the tenant's schema view, in one process; ten clients each sending its own token again.\n\n${tenantPath.trim()}\n`);
+  }
+}
 run('subscriptions', 'bench-subscriptions.ts', [], false);
 run('query', 'bench-query.ts', [], false);
 const json = run('json', 'bench-json.ts', [], true);

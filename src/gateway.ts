@@ -12,7 +12,7 @@ import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { CrdCatalog } from './catalog/crd-catalog.ts';
+import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
@@ -205,13 +205,23 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
     },
     queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
   });
-  const rbac = permissions ? rbacOperations(hubOperations, permissions) : undefined;
+  const rbac = permissions ? rbacOperations(hubOperations, permissions, { customResource: crdNamesOf(catalog) }) : undefined;
   const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
   const live = new LiveSchema({ operations, hub: operations.hub, log });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
   for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });
   return { catalog, permissions, rbac, operations, live, schema, plugins };
+}
+
+/** Whether group/plural is a CRD of the cluster, from the catalog's newest snapshot (one set per snapshot). */
+function crdNamesOf(catalog: CrdCatalog): (group: string, plural: string) => boolean {
+  let names: { snapshot: CrdSnapshot | undefined; set: Set<string> } = { snapshot: undefined, set: new Set() };
+  return (group, plural) => {
+    const snapshot = catalog.current();
+    if (names.snapshot !== snapshot) names = { snapshot, set: new Set(snapshot?.crds.map((c) => `${c.spec.names.plural}.${c.spec.group}`)) };
+    return names.set.has(`${plural}.${group}`);
+  };
 }
 
 function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient): TenantAccess {

@@ -2,6 +2,8 @@
 // Verification pins the configured algorithms (never "none", never a switch between key types),
 // and checks iss, aud, exp and nbf with a small clock tolerance. Keys come from a JWKS URL
 // (cached, refetched on an unknown kid, rate-limited), a PEM public key, or a shared secret.
+// An accepted token sent again is not verified again while verification would still accept it
+// (verified-tokens.ts); the tenant mapping runs on every request.
 import { createRequire } from 'node:module';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyOrSecret, JwtHeader, JwtPayload } from 'jsonwebtoken';
@@ -10,6 +12,7 @@ import type { Impersonation } from '../kube/kube-client.ts';
 import type { JwtAuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
 import type { TenantLimits } from '../contract/caller-context.ts';
 import { mapReviewedUser, type TokenReviewer } from './token-review.ts';
+import { VerifiedTokens, type VerifiedToken, type VerifiedTokensOptions } from './verified-tokens.ts';
 
 // JWT verification and JWKS clients are loaded by the tenants files that use them (a gateway
 // without authentication, or with TokenReview, never does): together ~25 MB of memory.
@@ -40,16 +43,27 @@ export interface AuthenticatorOptions {
   fetcher?: (uri: string) => Promise<{ keys: unknown }>;
   /** TokenReview mode: asks the apiserver who a token's holder is. */
   tokenReviewer?: TokenReviewer;
+  /** ms since the epoch: the clock of exp, nbf and iat. */
+  now?: () => number;
+  /** Bounds of the accepted tokens kept so that they are not verified again. */
+  verifiedTokens?: Pick<VerifiedTokensOptions, 'maxEntries' | 'maxBytes'>;
 }
 
 export class Authenticator {
   private readonly config: TenantConfig;
   private readonly getKey: GetPublicKeyOrSecret | undefined;
   private readonly tokenReviewer: TokenReviewer | undefined;
+  private readonly now: () => number;
+  /** Accepted tokens: a token sent again is not verified again while verification would still accept it. */
+  private readonly verifiedTokens: VerifiedTokens | undefined;
 
   constructor(config: TenantConfig, opts: AuthenticatorOptions = {}) {
     this.config = config;
+    this.now = opts.now ?? Date.now;
     this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher) : undefined;
+    this.verifiedTokens = config.auth.mode === 'jwt'
+      ? new VerifiedTokens({ clockToleranceSeconds: config.auth.clockToleranceSeconds, now: this.now, ...opts.verifiedTokens })
+      : undefined;
     this.tokenReviewer = opts.tokenReviewer;
     if (config.auth.mode === 'tokenReview' && !this.tokenReviewer) throw new Error('a tokenReview tenants file needs a TokenReviewer');
   }
@@ -67,27 +81,57 @@ export class Authenticator {
       caller.revalidateEveryMs = Math.max(auth.cacheSeconds, 1) * 1000;
       return caller;
     }
-    const { header, payload } = await this.verify(token);
+    const remembered = await this.remembered(token);
+    const verified = remembered ?? await this.verifyWithKey(token);
+    const { header, payload } = verified;
+    // Per request: the lifetime check reads the clock, and the tenant rules decide the identity.
     checkTokenType(header, auth);
-    checkLifetime(payload, auth);
-    return mapClaims(payload, this.config.tenants, { maxGroups: auth.maxGroups });
+    checkLifetime(payload, auth, this.now());
+    const caller = mapClaims(payload, this.config.tenants, { maxGroups: auth.maxGroups });
+    if (!remembered) this.verifiedTokens!.remember(token, { header, payload }, verified.key);
+    return caller;
   }
 
   verify(token: string): Promise<{ header: JwtHeader; payload: JwtPayload }> {
+    return this.verifyWithKey(token).then(({ header, payload }) => ({ header, payload }));
+  }
+
+  /**
+   * The remembered verification of an accepted token if verification would accept it now: its
+   * time checks pass, and the key resolver still gives the key it was verified with (see
+   * verified-tokens.ts). Otherwise the entry is dropped and the token is verified again.
+   */
+  private async remembered(token: string): Promise<(VerifiedToken & { key?: undefined }) | undefined> {
+    const hit = this.verifiedTokens!.lookup(token);
+    if (!hit) return undefined;
+    const key = await new Promise<unknown>((resolve) => this.getKey!(hit.verified.header, (err, k) => resolve(err ? undefined : k)));
+    if (key !== undefined && key === hit.key) return hit.verified;
+    this.verifiedTokens!.forget(token);
+    return undefined;
+  }
+
+  /** jsonwebtoken's verification, and the key the signature was checked with. */
+  private verifyWithKey(token: string): Promise<VerifiedToken & { key: unknown }> {
     const a = this.config.auth as JwtAuthConfig;
+    let key: unknown;
+    const getKey: GetPublicKeyOrSecret = (h, cb) => this.getKey!(h, (err, k) => {
+      key = k;
+      cb(err, k);
+    });
     return new Promise((resolve, reject) => {
-      jwt().verify(token, this.getKey!, {
+      jwt().verify(token, getKey, {
         algorithms: a.algorithms,
         issuer: a.issuer,
         audience: a.audience.length === 1 ? a.audience[0]! : (a.audience as [string, ...string[]]),
         clockTolerance: a.clockToleranceSeconds,
+        clockTimestamp: Math.floor(this.now() / 1000),
         complete: true,
       }, (err, decoded) => {
         if (err) return reject(unauthenticated(...explain(err)));
         const payload = decoded?.payload;
         if (!decoded || !payload || typeof payload === 'string') return reject(unauthenticated('the token has no JSON claims', 'TOKEN_MALFORMED'));
         if (payload.exp === undefined) return reject(unauthenticated('the token has no expiry (exp); tokens must expire', 'TOKEN_NO_EXPIRY'));
-        resolve({ header: decoded.header, payload });
+        resolve({ header: decoded.header, payload, key });
       });
     });
   }
@@ -111,11 +155,11 @@ function checkTokenType(header: JwtHeader, auth: JwtAuthConfig): void {
   throw unauthenticated(`the token type (typ) is ${typ === undefined ? 'missing' : `"${header.typ}"`}; accepted: ${auth.typ.join(', ')}`, 'TOKEN_TYPE');
 }
 
-function checkLifetime(claims: JwtPayload, auth: JwtAuthConfig): void {
+function checkLifetime(claims: JwtPayload, auth: JwtAuthConfig, nowMs: number): void {
   const max = auth.maxTokenLifetimeSeconds;
   if (max === undefined) return;
   if (typeof claims.iat !== 'number') throw unauthenticated(`the token has no issue time (iat); tokens may live at most ${max} s`, 'TOKEN_LIFETIME');
-  if (claims.iat > Date.now() / 1000 + auth.clockToleranceSeconds) throw unauthenticated('the token was issued in the future (iat)', 'TOKEN_LIFETIME');
+  if (claims.iat > nowMs / 1000 + auth.clockToleranceSeconds) throw unauthenticated('the token was issued in the future (iat)', 'TOKEN_LIFETIME');
   const lifetime = (claims.exp ?? Infinity) - claims.iat;
   if (lifetime > max) throw unauthenticated(`the token lives ${lifetime} s (exp - iat); at most ${max} s are accepted`, 'TOKEN_LIFETIME');
 }

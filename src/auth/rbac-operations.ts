@@ -18,6 +18,7 @@ import type { ApiResource } from '../service/api-discovery.ts';
 import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
+import { mayUseResource } from '../graphql/tenant-schema.ts';
 import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
 
 export interface RbacOperationsOptions {
@@ -25,6 +26,14 @@ export interface RbacOperationsOptions {
   recheckDelayMs?: number;
   /** How long after an RBAC change live watches are re-checked at the latest, however the changes go on. */
   recheckMaxWaitMs?: number;
+  /**
+   * Whether a resource is a custom resource (a CRD of the cluster). A tenant asking for the
+   * children of a custom kind it may not use is told the cluster serves no such kind, as the REST
+   * facade answers for such a resource: the answer does not show which CRDs exist. Built-in kinds
+   * (ConfigMap, Pod, ...) exist in every cluster and are listed as the caller, whose refusal is
+   * Kubernetes' FORBIDDEN. Absent: every kind is treated as a custom one.
+   */
+  customResource?: (group: string, plural: string) => boolean;
 }
 
 /** The operations as the caller's RBAC allows them; stopRechecks() ends the re-check timers. */
@@ -99,7 +108,17 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
   // Children read from the cache under the same decision as a filtered list from it.
   const cached = async (r: ApiResource, namespace: string | undefined, context: CallerContext) =>
     ops.cachedObjects(r, namespace, await scopeOf(permissions, context, { group: r.group, plural: r.plural, namespaced: r.namespaced }, namespace));
-  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader, cached }), list, watch, stopRechecks: () => schedule.cancel() };
+  const known = knownTo(permissions, opts.customResource);
+  return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader, cached, known }), list, watch, stopRechecks: () => schedule.cancel() };
+}
+
+/** Whether a caller may learn that a resource exists: the rule of mayUseResource for custom resources. */
+function knownTo(permissions: Permissions, customResource: RbacOperationsOptions['customResource']): (r: ApiResource, context: CallerContext) => Promise<boolean> {
+  return async (r, context) => {
+    if (!context.identity || (customResource && !customResource(r.group, r.plural))) return true;
+    const ref: ResourceRef = { group: r.group, plural: r.plural, namespaced: r.namespaced };
+    return mayUseResource(await permissions.of(context.identity, [ref]), ref);
+  };
 }
 
 /**

@@ -24,6 +24,12 @@ export interface RelationDeps {
    * and the caller may read; undefined when the reader must list them. It never starts a cache.
    */
   readonly cached?: (resource: ApiResource, namespace: string | undefined, context: CallerContext) => Promise<readonly KubeObject[] | undefined>;
+  /**
+   * Whether the caller may learn that the cluster serves a resource: one it may not is answered
+   * exactly as a kind the cluster does not serve (auth hides the custom resources a tenant may not
+   * use, as its schema and the REST facade do). Absent: every served kind is known.
+   */
+  readonly known?: (resource: ApiResource, context: CallerContext) => Promise<boolean>;
 }
 
 const ok = <T>(value: T): Answer<T> => ({ ok: true, value });
@@ -132,7 +138,7 @@ async function children(deps: RelationDeps, req: Req<ChildrenArgs>): Promise<Ans
   const { parents, limit } = req.args;
   let resource: ApiResource;
   try {
-    resource = await childResource(deps.discovery, req.args);
+    resource = await childResource(deps, req);
   } catch (err) {
     return parents.map(() => failed(err));
   }
@@ -179,19 +185,23 @@ function childrenByOwner(items: readonly KubeObject[]): Map<string, KubeObject[]
  * The kind children are listed as: at the apiVersion given, or else in the group that serves it
  * (the core group first, then the parents' own group, as kubectl resolves short kinds).
  */
-async function childResource(discovery: ApiDiscovery, args: ChildrenArgs): Promise<ApiResource> {
-  const { kind, apiVersion } = args;
+async function childResource(deps: RelationDeps, req: Req<ChildrenArgs>): Promise<ApiResource> {
+  const { kind, apiVersion } = req.args;
+  const known = async (r: ApiResource) => !deps.known || await deps.known(r, req.context);
   if (apiVersion !== undefined) {
     const asked = splitApiVersion(apiVersion);
     if (!asked) throw new ApiError('BAD_USER_INPUT', `apiVersion ${JSON.stringify(apiVersion)} is not of the form group/version (or v1 for the core group)`);
-    const found = await discovery.resolve(apiVersion, kind);
-    if (!found) throw kindNotServed(kind, apiVersion);
+    const found = await deps.discovery.resolve(apiVersion, kind);
+    if (!found || !(await known(found))) throw kindNotServed(kind, apiVersion);
     if (found.version !== asked.version) throw kindNotServed(kind, apiVersion);
     return found;
   }
-  const candidates = await discovery.byKind(kind);
+  // Only the groups the caller may know of are candidates (nor named when several serve the kind).
+  const served = await deps.discovery.byKind(kind);
+  const visible = await Promise.all(served.map(known));
+  const candidates = served.filter((_, i) => visible[i]);
   if (!candidates.length) throw kindNotServed(kind, undefined);
-  const parentGroups = new Set(args.parents.map((p) => splitApiVersion(p.apiVersion)?.group));
+  const parentGroups = new Set(req.args.parents.map((p) => splitApiVersion(p.apiVersion)?.group));
   const chosen = candidates.find((c) => c.group === '')
     ?? (candidates.length === 1 ? candidates[0] : candidates.find((c) => parentGroups.size === 1 && parentGroups.has(c.group)));
   if (!chosen) {

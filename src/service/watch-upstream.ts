@@ -243,7 +243,7 @@ export class Upstream implements SubscriberHost {
     const api = fromKubeError(err);
     // Errors that retrying cannot fix end the subscriptions instead of leaving them waiting.
     if (api.code === 'FORBIDDEN' || api.code === 'UNAUTHENTICATED' || (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound')) {
-      this.failAll(api);
+      this.failAll(api.code === 'FORBIDDEN' ? this.gatewayRefused() : api);
       void this.stopNow();
       return;
     }
@@ -260,6 +260,18 @@ export class Upstream implements SubscriberHost {
         this.failAll(this.unavailable);
       }, bound),
     };
+  }
+
+  /**
+   * The upstream watch runs as the gateway, so Kubernetes' refusal names the gateway's identity (its
+   * service account) and what it lacks: that is for the gateway's log (onUpstreamError), not for
+   * subscribers, tenants among them. They learn only that the gateway may not watch the resource.
+   * Not a direct watch as each subscriber instead: the gateway's read access to every served group
+   * is a requirement of its deployment, and a watch per subscriber is what the hub exists to avoid.
+   */
+  private gatewayRefused(): ApiError {
+    return new ApiError('FORBIDDEN', `the gateway may not watch ${this.key.plural}.${this.key.group}: its own watch of them was refused (the gateway's log says why)`,
+      { reason: 'Forbidden' });
   }
 
   private recovered(): void {

@@ -176,6 +176,25 @@ tenants:
     assert.deepEqual(owned.children, []);
   });
 
+  it('answers a custom kind the tenant may not use exactly as a kind the cluster does not serve', async () => {
+    // ev may use CronTabs only: ClusterCronTab exists, Nosuch does not; the answers must not differ.
+    const childrenOf = async (tenant: string, kind: string, apiVersion?: string) => {
+      const r = await gql(url, `{ cronTab_stable_example_com(namespace: "${nsA}", name: "owned") {
+        children(kind: "${kind}"${apiVersion ? `, apiVersion: "${apiVersion}"` : ''}) { metadata { name } } } }`, undefined, { headers: bearer(tenant) });
+      assert.equal(r.status, 200, r.text);
+      assertNoStackTrace(r);
+      return { children: r.data?.cronTab_stable_example_com?.children, errors: (r.errors ?? []).map((e) => ({ message: e.message, path: e.path, extensions: e.extensions })) };
+    };
+    const same = (a: unknown, b: unknown, from: string, to: string) => assert.deepEqual(a, JSON.parse(JSON.stringify(b).replaceAll(from, to)));
+    const hidden = await childrenOf('ev', 'ClusterCronTab');
+    assert.equal(hidden.children, null);
+    assert.deepEqual(hidden.errors.map((e) => [e.extensions?.code, e.extensions?.reason, e.message]), [['NOT_FOUND', 'KindNotServed', 'the cluster serves no kind ClusterCronTab']]);
+    same(hidden, await childrenOf('ev', 'Nosuch'), 'Nosuch', 'ClusterCronTab');
+    same(await childrenOf('ev', 'ClusterCronTab', 'stable.example.com/v1'), await childrenOf('ev', 'Nosuch', 'stable.example.com/v1'), 'Nosuch', 'ClusterCronTab');
+    // A, who may get ClusterCronTabs, learns they exist (a namespaced object has no cluster-scoped children).
+    assert.deepEqual(await childrenOf('a', 'ClusterCronTab'), { children: [], errors: [] });
+  });
+
   it('reads the Events through events.k8s.io/v1 for a caller who may list only those, in the core/v1 shape', async () => {
     const r = await gql(url, `{ cronTab_stable_example_com(namespace: "${nsA}", name: "owned") {
       events { message reason count involvedObject { kind name } source { component } } } }`, undefined, { headers: bearer('ev') });

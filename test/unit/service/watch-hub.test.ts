@@ -504,15 +504,20 @@ test('an upstream that keeps failing ends its subscribers with UNAVAILABLE and t
   await hub.stop();
 });
 
-test('a 403 of the upstream ends its subscribers at once with FORBIDDEN', async () => {
+test('a 403 of the upstream ends its subscribers at once with FORBIDDEN, without Kubernetes\' message naming the gateway', async () => {
+  const refusal = 'crontabs.stable.example.com is forbidden: User "system:serviceaccount:crdgate:crdgate" cannot list resource "crontabs" in API group "stable.example.com" in the namespace "ns"';
   const forbidden: ListWatchSource<KubeObject> = {
-    list: () => Promise.reject(new KubeApiError(403, { code: 403, reason: 'Forbidden', message: 'crontabs is forbidden' })),
+    list: () => Promise.reject(new KubeApiError(403, { code: 403, reason: 'Forbidden', message: refusal })),
     watch: () => Promise.reject(new Error('no watch without a list')),
   };
-  const { hub } = hubWith(new FakeCollection(), { sourceFor: () => forbidden });
+  const logged: string[] = [];
+  const { hub } = hubWith(new FakeCollection(), { sourceFor: () => forbidden, onUpstreamError: (_k, err) => logged.push((err as Error).message) });
   const r = reader(hub.subscribe(key));
   await until(() => r.done, 'the end');
-  assert.ok(r.error instanceof ApiError && r.error.code === 'FORBIDDEN');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'FORBIDDEN', String(r.error));
+  assert.equal(r.error.message, 'the gateway may not watch crontabs.stable.example.com: its own watch of them was refused (the gateway\'s log says why)');
+  assert.doesNotMatch(JSON.stringify({ message: r.error.message, details: r.error.details }), /serviceaccount|cannot list/);
+  assert.deepEqual(logged, [refusal], 'the whole refusal goes to the gateway\'s log');
   await hub.stop();
 });
 
