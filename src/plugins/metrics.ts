@@ -16,6 +16,7 @@ import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
+import { RequestHistogram } from './request-histogram.ts';
 
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop lag, GC); default true. */
@@ -157,14 +158,15 @@ function requestMetrics(registry: Registry) {
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });
-  const requestSeconds = new Histogram({
+  // Observed on every request: see request-histogram.ts.
+  const requestSeconds = new RequestHistogram({
     name: 'crdgate_request_duration_seconds',
     help: 'API request latency by operation type and outcome; for subscriptions, the time to start one; for REST watches, the stream lifetime',
     labelNames: ['type', 'outcome'] as const,
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const kubeSeconds = new Histogram({
+  const kubeSeconds = new RequestHistogram({
     name: 'crdgate_kube_request_duration_seconds',
     help: 'Kubernetes API call latency by verb (HTTP method; WATCH: until the watch is open) and HTTP code (2xx: any success; 0: no answer)',
     labelNames: ['verb', 'code'] as const,
@@ -253,7 +255,7 @@ function metricsListener(registry: Registry): { listen(port: number, host?: stri
 }
 
 /** A client whose calls are timed by verb and HTTP code. */
-export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
+export function timedClient(client: KubeClient, histogram: RequestHistogram<'verb' | 'code'>): KubeClient {
   const wrapped = Object.create(client) as KubeClient;
   const timers = new LabelledChildren((verb, code) => histogram.labels({ verb, code }));
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
