@@ -61,6 +61,11 @@ export class RequestHistogram<L extends string> {
     this.labels(values).observe(value);
   }
 
+  /** The number of observations per label set, in the order the sets were first used. */
+  *counts(): Iterable<{ labels: Readonly<Record<string, string>>; count: number }> {
+    for (const cell of this.cells.values()) yield { labels: cell.labels, count: cell.count };
+  }
+
   reset(): void {
     this.cells = new Map();
   }
