@@ -10,10 +10,17 @@
 // sequential and from --concurrency loops; every figure is the median of the rounds, with the
 // spread. Prints a markdown table; results are not appended anywhere.
 //
-//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production]
+// With `--plugins none,production` one gateway of each kind runs (each in its own process, idle
+// while the other is measured) and each case's batches alternate between them within a round, so
+// the plugins' cost is read in one run: the second table gives, per case, the production gateway's
+// CPU and bytes per request over the plain one's (median of the per-round ratios, with the spread).
+//
+//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production]
 //                                       [--cases create,createInline,get,list100,list500] [--corpus DIR] [--profile DIR]
 //   --profile DIR: a CPU profile and an allocation profile (heap sampling, collected objects
-//                  included) of the gateway over the last round, per case, and the CPU profile's summary.
+//                  included) of the gateway over the last round, per case (and per gateway with
+//                  several), and the CPU profile's summary.
+//   --heap-sampling no: the CPU profile only (heap sampling costs more CPU than the gateway's own work).
 //   BENCH_GATEWAY_ARGS (environment): more Node.js options for the gateway process (e.g. --trace-gc).
 //
 // Run as a child of itself (`--serve KIND CORPUS`), it is the gateway.
@@ -46,6 +53,7 @@ const { values: flags } = parseArgs({
     cases: { type: 'string', default: 'create,createInline,get' },
     corpus: { type: 'string', default: join(repoRoot, '..', 'shared', 'crds') },
     profile: { type: 'string' },
+    'heap-sampling': { type: 'string', default: 'yes' },
     serve: { type: 'string' },
   },
 });
@@ -226,7 +234,7 @@ function list(size: number): { query: string; check: (data: any) => boolean } {
   };
 }
 
-interface Sample { cpuUs: number; gcUs: number; majorGcs: number; kbAllocated: number; rps: number }
+interface Sample { cpuUs: number; gcUs: number; majorGcs: number; kbAllocated: number; rps: number; p50Ms: number }
 interface GcCounts { ms: number; major: number }
 
 async function main(): Promise<void> {
@@ -235,10 +243,12 @@ async function main(): Promise<void> {
   const CONCURRENCY = Number(flags.concurrency);
   const caseNames = flags.cases.split(',');
   for (const c of caseNames) if (!requests[c]) throw new Error(`no case ${c}; cases: ${Object.keys(requests).join(', ')}`);
-  const gateway = await startGateway(flags.plugins, flags.corpus);
-  const agent = new Agent({ connections: CONCURRENCY * 2, keepAliveTimeout: 30_000 });
+  const kinds = flags.plugins.split(',');
+  const gateways = new Map<string, Gateway>();
+  for (const kind of kinds) gateways.set(kind, await startGateway(kind, flags.corpus));
+  const agent = new Agent({ connections: CONCURRENCY * 2 * kinds.length, keepAliveTimeout: 30_000 });
   let n = 0;
-  const send = async (name: string) => {
+  const send = async (gateway: Gateway, name: string) => {
     const r = requests[name]!(n++);
     const res = await request(gateway.url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: r.query, variables: r.variables }) });
     const body = (await res.body.json()) as { data?: unknown; errors?: unknown };
@@ -246,61 +256,98 @@ async function main(): Promise<void> {
   };
   const results = new Map<string, Sample[]>();
   const modes = [1, CONCURRENCY];
-  for (const name of caseNames) for (let i = 0; i < 300; i++) await send(name);
+  for (const gateway of gateways.values()) for (const name of caseNames) for (let i = 0; i < 300; i++) await send(gateway, name);
   for (let round = 0; round < ROUNDS; round++) {
     const profiling = flags.profile !== undefined && round === ROUNDS - 1;
     const order = round % 2 ? [...caseNames].reverse() : caseNames;
+    // Which gateway goes first alternates too: neither always runs right after the other.
+    const kindOrder = round % 2 ? [...kinds].reverse() : kinds;
     for (const conc of modes) {
       for (const name of order) {
-        const N = requestsOf(name);
-        if (profiling) await gateway.ask('profile-start');
-        if (profiling) await gateway.ask('heap-sample-start');
-        const cpu0 = (await gateway.ask('cpu')) as number;
-        const gc0 = (await gateway.ask('gc')) as GcCounts;
-        await gateway.ask('alloc-start');
-        const { wallMs } = await runConcurrently(N, conc, () => send(name));
-        const cpu = (await gateway.ask('cpu')) as number - cpu0;
-        const allocated = (await gateway.ask('alloc-stop')) as number;
-        const gc1 = (await gateway.ask('gc')) as GcCounts;
-        if (profiling) {
-          mkdirSync(flags.profile!, { recursive: true });
-          await gateway.ask('profile-stop', { file: join(flags.profile!, `${name}-c${conc}.cpuprofile`) });
-          await gateway.ask('heap-sample-stop', { file: join(flags.profile!, `${name}-c${conc}.heapprofile`) });
+        for (const kind of kindOrder) {
+          const sample = await batch(gateways.get(kind)!, requestsOf(name), conc, () => send(gateways.get(kind)!, name),
+            profiling ? join(flags.profile!, `${name}-c${conc}${kinds.length > 1 ? `-${kind}` : ''}`) : undefined);
+          const key = `${name}|${conc}|${kind}`;
+          results.set(key, [...(results.get(key) ?? []), sample]);
         }
-        const key = `${name}|${conc}`;
-        results.set(key, [...(results.get(key) ?? []), { cpuUs: cpu / N, gcUs: ((gc1.ms - gc0.ms) * 1000) / N, majorGcs: gc1.major - gc0.major, kbAllocated: allocated / 1024 / N, rps: (N / wallMs) * 1000 }]);
       }
     }
     console.error(`[bench] round ${round + 1}/${ROUNDS} (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   }
-  await Promise.race([gateway.ask('stop'), new Promise((r) => setTimeout(r, 5000))]);
-  gateway.child.kill();
+  for (const gateway of gateways.values()) {
+    await Promise.race([gateway.ask('stop'), new Promise((r) => setTimeout(r, 5000))]);
+    gateway.child.kill();
+  }
   await agent.close();
-  console.log(report(caseNames, modes, results, ROUNDS));
-  if (flags.profile) printProfiles(flags.profile, caseNames, modes);
+  console.log(report(caseNames, modes, kinds, results, ROUNDS));
+  if (flags.profile) printProfiles(flags.profile, caseNames, modes, kinds);
 }
 
-function report(caseNames: string[], modes: number[], results: Map<string, Sample[]>, rounds: number): string {
-  const spread = (xs: number[], digits: number) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
-  const rows = modes.flatMap((conc) => caseNames.map((name) => {
-    const s = results.get(`${name}|${conc}`)!;
-    return `| ${name} | ${conc === 1 ? 'sequential' : `concurrency ${conc}`} | ${spread(s.map((x) => x.cpuUs), 0)} | ${spread(s.map((x) => x.gcUs), 0)} | ${spread(s.map((x) => x.majorGcs), 0)} | ${spread(s.map((x) => x.kbAllocated), 1)} | ${spread(s.map((x) => x.rps), 0)} |`;
-  }));
-  return `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${flags.requests} --list-requests ${flags['list-requests']}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
+/** One measured batch of N requests from `conc` loops: the gateway's CPU, GC and bytes per request; profiles into `profile`.* when given. */
+async function batch(gateway: Gateway, N: number, conc: number, send: () => Promise<void>, profile: string | undefined): Promise<Sample> {
+  if (profile) await gateway.ask('profile-start');
+  // Sampling every 512 bytes records a stack ~100 times a request: the CPU profile is then mostly its own cost.
+  const heapSampling = profile !== undefined && flags['heap-sampling'] !== 'no';
+  if (heapSampling) await gateway.ask('heap-sample-start');
+  const cpu0 = (await gateway.ask('cpu')) as number;
+  const gc0 = (await gateway.ask('gc')) as GcCounts;
+  await gateway.ask('alloc-start');
+  const { wallMs, latencies } = await runConcurrently(N, conc, send);
+  const cpu = (await gateway.ask('cpu')) as number - cpu0;
+  const allocated = (await gateway.ask('alloc-stop')) as number;
+  const gc1 = (await gateway.ask('gc')) as GcCounts;
+  if (profile) {
+    mkdirSync(flags.profile!, { recursive: true });
+    await gateway.ask('profile-stop', { file: `${profile}.cpuprofile` });
+    if (heapSampling) await gateway.ask('heap-sample-stop', { file: `${profile}.heapprofile` });
+  }
+  return { cpuUs: cpu / N, gcUs: ((gc1.ms - gc0.ms) * 1000) / N, majorGcs: gc1.major - gc0.major, kbAllocated: allocated / 1024 / N, rps: (N / wallMs) * 1000, p50Ms: median(latencies) };
+}
 
-| case | mode | gateway CPU µs/req | GC µs/req (wall) | major GCs per batch | KiB allocated/req | req/s |
-| --- | --- | ---: | ---: | ---: | ---: | ---: |
+function report(caseNames: string[], modes: number[], kinds: string[], results: Map<string, Sample[]>, rounds: number): string {
+  const spread = (xs: number[], digits: number) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+  const modeName = (conc: number) => (conc === 1 ? 'sequential' : `concurrency ${conc}`);
+  const rows = modes.flatMap((conc) => caseNames.flatMap((name) => kinds.map((kind) => {
+    const s = results.get(`${name}|${conc}|${kind}`)!;
+    return `| ${name} |${kinds.length > 1 ? ` ${kind} |` : ''} ${modeName(conc)} | ${spread(s.map((x) => x.cpuUs), 0)} | ${spread(s.map((x) => x.gcUs), 0)} | ${spread(s.map((x) => x.majorGcs), 0)} | ${spread(s.map((x) => x.kbAllocated), 1)} | ${spread(s.map((x) => x.rps), 0)} | ${spread(s.map((x) => x.p50Ms), 3)} |`;
+  })));
+  const table = `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${flags.requests} --list-requests ${flags['list-requests']}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
+
+| case |${kinds.length > 1 ? ' plugins |' : ''} mode | gateway CPU µs/req | GC µs/req (wall) | major GCs per batch | KiB allocated/req | req/s | p50 ms |
+| --- |${kinds.length > 1 ? ' --- |' : ''} --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.join('\n')}
+`;
+  return kinds.length > 1 ? `${table}\n${costReport(caseNames, modes, kinds, results)}` : table;
+}
+
+/** Each further kind against the first (none): per round, its CPU, bytes and throughput over the first's, as a cost in percent. */
+function costReport(caseNames: string[], modes: number[], kinds: string[], results: Map<string, Sample[]>): string {
+  const pct = (xs: number[]) => `${median(xs).toFixed(1)}% (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+  const [base, ...others] = kinds;
+  const rows = others.flatMap((kind) => modes.flatMap((conc) => caseNames.map((name) => {
+    const b = results.get(`${name}|${conc}|${base}`)!;
+    const o = results.get(`${name}|${conc}|${kind}`)!;
+    const per = (f: (s: Sample) => number) => o.map((s, i) => (f(s) / f(b[i]!) - 1) * 100);
+    const cpuUs = o.map((s, i) => s.cpuUs - b[i]!.cpuUs);
+    return `| ${name} | ${kind} | ${conc === 1 ? 'sequential' : `concurrency ${conc}`} | ${median(cpuUs).toFixed(1)} (${Math.min(...cpuUs).toFixed(1)}–${Math.max(...cpuUs).toFixed(1)}) | ${pct(per((s) => s.cpuUs))} | ${pct(per((s) => s.kbAllocated))} | ${pct(b.map((s, i) => (s.rps / o[i]!.rps - 1) * 100))} | ${pct(per((s) => s.p50Ms))} |`;
+  })));
+  return `Cost of the plugins against \`${base}\`, per round (the two batches of a round run back to back), median of the rounds (lowest–highest):
+
+| case | plugins | mode | extra CPU µs/req | CPU per request | bytes per request | throughput (${base}/x − 1) | p50 |
+| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 `;
 }
 
-function printProfiles(dir: string, caseNames: string[], modes: number[]): void {
+function printProfiles(dir: string, caseNames: string[], modes: number[], kinds: string[]): void {
   for (const conc of modes) {
     for (const name of caseNames) {
-      const file = join(dir, `${name}-c${conc}.cpuprofile`);
-      const { functions, packages } = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')), 25);
-      const lines = [`### ${name}, concurrency ${conc}`, '', ...functions.map(([k, p]) => `- ${(p * 100).toFixed(1)}% ${k}`), '', ...packages.map(([k, p]) => `- ${(p * 100).toFixed(1)}% ${k}`), ''];
-      writeFileSync(join(dir, `${name}-c${conc}.txt`), lines.join('\n'));
+      for (const kind of kinds) {
+        const base = join(dir, `${name}-c${conc}${kinds.length > 1 ? `-${kind}` : ''}`);
+        const { functions, packages } = summarizeProfile(JSON.parse(readFileSync(`${base}.cpuprofile`, 'utf8')), 25);
+        const lines = [`### ${name}${kinds.length > 1 ? `, ${kind}` : ''}, concurrency ${conc}`, '', ...functions.map(([k, p]) => `- ${(p * 100).toFixed(1)}% ${k}`), '', ...packages.map(([k, p]) => `- ${(p * 100).toFixed(1)}% ${k}`), ''];
+        writeFileSync(`${base}.txt`, lines.join('\n'));
+      }
     }
   }
   console.log(`profiles and their summaries in ${dir}`);

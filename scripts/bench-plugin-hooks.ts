@@ -10,9 +10,13 @@
 //   admission    the rate limits' admission of a request;
 //   operation    one GraphQL get through Apollo Server and the operation pipeline (executeOperation):
 //                Apollo-level hooks, APQ, query limits, the tracing hook.
-// Not included: the tracing middleware and the spans of the sampled requests (about 3 spans for
-// one request in ten), and everything HTTP and the apiserver cost; bench-operations.ts measures
-// the whole path. Prints a markdown table; results are not appended anywhere.
+//   whole        all of it for one request, as the app runs it: admission, the middleware (the
+//                request tracker, the tracing middleware), the operation whose resolver makes the
+//                Kubernetes call through the wrappers, and the request record; with tracing, the
+//                spans of the requests the ratio samples (a server, an operation and a client span).
+// Not included: everything HTTP and the apiserver cost; bench-new-documents.ts (--plugins
+// none,production) measures the whole path in one process per gateway. Prints a markdown table;
+// results are not appended anywhere.
 //
 //   node scripts/bench-plugin-hooks.ts [--rounds 12] [--calls 20000] [--sample-ratio 0.1]
 import { EventEmitter } from 'node:events';
@@ -57,6 +61,7 @@ interface Pieces {
   record(): void;
   admission(): void | Promise<void>;
   operation(i: number): Promise<unknown>;
+  whole(i: number): Promise<unknown>;
 }
 
 async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
@@ -76,6 +81,13 @@ async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
   (schema.getType('Query') as GraphQLObjectType).getFields()['cronTab']!.resolve = () => answer;
   const apollo = newApollo(new SchemaGateway(schema), options.apollo, undefined, options.checkOperation);
   await apollo.start();
+  // The same schema whose resolver makes the Kubernetes call through the operations and the client.
+  const calling = buildSchema(sdl);
+  (calling.getType('Query') as GraphQLObjectType).getFields()['cronTab']!.resolve = (_s, args: { namespace: string; name: string }, ctx: CallerContext) =>
+    operations.get({ context: ctx, namespace: args.namespace, name: args.name } as unknown as Parameters<GatewayOperations['get']>[0]);
+  const wholeApollo = newApollo(new SchemaGateway(calling), options.apollo, undefined, options.checkOperation);
+  await wholeApollo.start();
+  const middleware = options.middleware ?? [];
   return {
     kubeCall: (i) => operations.get({ context: context(), namespace: 'bench', name: `ct-${i % 500}` } as unknown as Parameters<GatewayOperations['get']>[0]),
     record: () => {
@@ -86,6 +98,24 @@ async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
       res.emit('close');
     },
     admission: () => options.admit?.(''),
+    whole: async (i) => {
+      await options.admit?.('');
+      const headers = { 'x-request-id': `mj3k2-${i}` };
+      const req = { headers, method: 'POST', path: '/graphql', get: (name: string) => headers[name as keyof typeof headers] } as unknown as Request;
+      const res = Object.assign(new EventEmitter(), { locals: {} as Record<string, unknown>, statusCode: 200, writableFinished: true }) as unknown as Response;
+      let answered: Promise<unknown> | undefined;
+      // Each middleware calls the next; the last one runs the operation (inside the trace context, if any).
+      const run = (k: number): void => {
+        if (k < middleware.length) return void middleware[k]!(req, res, () => run(k + 1));
+        answered = wholeApollo.executeOperation({ query, variables: { name: `ct-${i % 500}` } }, { contextValue: { requestId: headers['x-request-id'], signal: new AbortController().signal } });
+      };
+      run(0);
+      const r = (await answered) as Awaited<ReturnType<typeof apollo.executeOperation>>;
+      if (r.body.kind !== 'single' || r.body.singleResult.errors) throw new Error(`the operation failed: ${JSON.stringify(r.body)}`);
+      Object.assign(res.locals, { operationType: 'query', operationName: 'Get' });
+      res.emit('finish');
+      res.emit('close');
+    },
     operation: async (i) => {
       const r = await apollo.executeOperation({ query, variables: { name: `ct-${i % 500}` } }, { contextValue: context() });
       if (r.body.kind !== 'single' || r.body.singleResult.errors) throw new Error(`the operation failed: ${JSON.stringify(r.body)}`);
@@ -106,9 +136,9 @@ async function timed(fn: (i: number) => unknown, calls: number): Promise<number>
 }
 
 const variants = { plain: await pieces([]), production: await pieces(productionPlugins(Number(flags['sample-ratio']))) };
-const names = ['kubeCall', 'record', 'admission', 'operation'] as const;
+const names = ['kubeCall', 'record', 'admission', 'operation', 'whole'] as const;
 // An operation costs tens of times a Kubernetes call's wrappers: fewer of them keep the rounds short.
-const callsOf = (name: (typeof names)[number]) => (name === 'operation' ? Math.ceil(CALLS / 4) : CALLS);
+const callsOf = (name: (typeof names)[number]) => (name === 'operation' || name === 'whole' ? Math.ceil(CALLS / 4) : CALLS);
 const results = new Map<string, number[]>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of names) {
@@ -124,23 +154,25 @@ const labels: Record<(typeof names)[number], string> = {
   record: 'request record (tracker, log line, request metrics)',
   admission: 'admission (rate limits)',
   operation: 'GraphQL operation (Apollo hooks, APQ, query limits, tracing hook)',
+  whole: 'whole request without HTTP (all of the above, middleware, sampled spans)',
 };
 const f = (x: number) => x.toFixed(2);
 let total = 0;
 const rows = names.map((name) => {
   const plain = median(results.get(`${name}|plain`)!);
   const production = median(results.get(`${name}|production`)!);
-  total += production - plain;
+  if (name !== 'whole') total += production - plain;
   return `| ${labels[name]} | ${f(plain)} | ${f(production)} | ${f(production - plain)} |`;
 });
 console.log(`## Production plugins' own work per request (${new Date().toISOString().slice(0, 10)})
 
 \`node scripts/bench-plugin-hooks.ts --rounds ${ROUNDS} --calls ${CALLS} --sample-ratio ${flags['sample-ratio']}\`; ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}.
-CPU µs per call, median of ${ROUNDS} rounds alternating with the same piece without plugins. No network: the Kubernetes client answers at once. Not included: the tracing middleware and the spans of sampled requests.
+CPU µs per call, median of ${ROUNDS} rounds alternating with the same piece without plugins. No network: the Kubernetes client answers at once. The whole request adds the middleware (request tracker, tracing) and the spans of the sampled requests to the pieces.
 
 | piece | without plugins µs | with production plugins µs | plugins µs |
 | --- | ---: | ---: | ---: |
-${rows.join('\n')}
-| **sum per request** | | | **${f(total)}** |
+${rows.slice(0, -1).join('\n')}
+| **sum of the pieces** | | | **${f(total)}** |
+${rows.at(-1)}
 `);
 process.exit(0);

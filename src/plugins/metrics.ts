@@ -16,6 +16,7 @@ import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
+import { RequestHistogram } from './request-histogram.ts';
 
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop lag, GC); default true. */
@@ -151,20 +152,31 @@ export class LabelledChildren<T> {
 
 /** API requests and their latency, Kubernetes calls, schema rebuilds. */
 function requestMetrics(registry: Registry) {
-  const requests = new Counter({
+  // Every observation of the latency histogram is one request: the counter is its count per label
+  // set, read at scrape time, so a request costs one observation, not two.
+  const counted = new Map<Readonly<Record<string, string>>, number>();
+  new Counter({
     name: 'crdgate_requests_total',
     help: 'API requests by operation type (query, mutation, subscription, rest; unknown: a GraphQL request refused before its operation was known) and outcome (ok, or the error code)',
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
+    collect() {
+      for (const { labels, count } of requestSeconds.counts()) {
+        const before = counted.get(labels) ?? 0;
+        if (count > before) this.inc(labels, count - before);
+        counted.set(labels, count);
+      }
+    },
   });
-  const requestSeconds = new Histogram({
+  // Observed on every request: see request-histogram.ts.
+  const requestSeconds = new RequestHistogram({
     name: 'crdgate_request_duration_seconds',
     help: 'API request latency by operation type and outcome; for subscriptions, the time to start one; for REST watches, the stream lifetime',
     labelNames: ['type', 'outcome'] as const,
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const kubeSeconds = new Histogram({
+  const kubeSeconds = new RequestHistogram({
     name: 'crdgate_kube_request_duration_seconds',
     help: 'Kubernetes API call latency by verb (HTTP method; WATCH: until the watch is open) and HTTP code (2xx: any success; 0: no answer)',
     labelNames: ['verb', 'code'] as const,
@@ -177,16 +189,11 @@ function requestMetrics(registry: Registry) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  // prom-client's children bound once per label set (both label sets are small and bounded: API
-  // types × error codes); observing through them skips building a label object for each request.
-  const children = new LabelledChildren((type, outcome) => {
-    const labels = { type, outcome };
-    return { requests: requests.labels(labels), seconds: requestSeconds.labels(labels) };
-  });
+  // Cells bound once per label set (both label sets are small and bounded: API types × error
+  // codes); observing through them skips building a label object for each request.
+  const children = new LabelledChildren((type, outcome) => requestSeconds.labels({ type, outcome }));
   const observe = (type: string, outcome: string, seconds: number) => {
-    const c = children.get(type, outcome);
-    c.requests.inc();
-    c.seconds.observe(seconds);
+    children.get(type, outcome).observe(seconds);
   };
   return { observe, kubeSeconds, rebuildSeconds };
 }
@@ -253,7 +260,7 @@ function metricsListener(registry: Registry): { listen(port: number, host?: stri
 }
 
 /** A client whose calls are timed by verb and HTTP code. */
-export function timedClient(client: KubeClient, histogram: Histogram<'verb' | 'code'>): KubeClient {
+export function timedClient(client: KubeClient, histogram: RequestHistogram<'verb' | 'code'>): KubeClient {
   const wrapped = Object.create(client) as KubeClient;
   const timers = new LabelledChildren((verb, code) => histogram.labels({ verb, code }));
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);

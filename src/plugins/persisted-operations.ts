@@ -139,6 +139,8 @@ export function notAllowedError(): ApiError {
 
 const refusedPlaceholder = '{ __typename }';
 
+const nothingToDo: Promise<undefined> = Promise.resolve(undefined);
+
 function asGraphQLError(e: ApiError): GraphQLError {
   return new GraphQLError(e.message, { originalError: e, extensions: { ...e.extensions, http: { status: e.httpStatus, headers: new HeaderMap() } } });
 }
@@ -184,27 +186,34 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
   const bodies = new Set((manifest?.operations ?? []).map((o) => o.body));
   const cache = new BoundedLruCache(opts.cacheSize ?? defaultApqCacheSize);
   const documents = opts.shared ?? cache;
+  /** What one request runs, or its refusal: see resolvePersisted. */
+  const resolveRequest = async ({ request }: { request: GraphQLRequest }) => {
+    const r = await resolvePersisted(request, { mode, byId, bodies, cache: documents });
+    if (r.refuse) {
+      // Errors thrown this early become Apollo's catch-all 500; the refusal is thrown once the
+      // operation is resolved instead, and the unregistered document is never parsed: a
+      // trivial one takes its place.
+      const refusal = asGraphQLError(r.refuse);
+      request.query = refusedPlaceholder;
+      request.operationName = undefined;
+      const { persistedQuery: _, ...rest } = request.extensions ?? {};
+      request.extensions = rest;
+      return {
+        async didResolveOperation() {
+          throw refusal;
+        },
+      };
+    }
+    if (r.query !== undefined) request.query = r.query;
+    if (r.extensions !== undefined) request.extensions = r.extensions;
+    return undefined;
+  };
   const plugin: ApolloServerPlugin = {
-    async requestDidStart({ request }) {
-      const r = await resolvePersisted(request, { mode, byId, bodies, cache: documents });
-      if (r.refuse) {
-        // Errors thrown this early become Apollo's catch-all 500; the refusal is thrown once the
-        // operation is resolved instead, and the unregistered document is never parsed: a
-        // trivial one takes its place.
-        const refusal = asGraphQLError(r.refuse);
-        request.query = refusedPlaceholder;
-        request.operationName = undefined;
-        const { persistedQuery: _, ...rest } = request.extensions ?? {};
-        request.extensions = rest;
-        return {
-          async didResolveOperation() {
-            throw refusal;
-          },
-        };
-      }
-      if (r.query !== undefined) request.query = r.query;
-      if (r.extensions !== undefined) request.extensions = r.extensions;
-      return undefined;
+    // Not async: a request of APQ mode without the extension (nearly every request) gets the one
+    // settled promise, without resolving or hashing anything.
+    requestDidStart(start) {
+      if (mode === 'apq' && start.request.extensions?.persistedQuery === undefined) return nothingToDo;
+      return resolveRequest(start);
     },
   };
   return {

@@ -94,21 +94,37 @@ export function limitRules(limits: Partial<Pick<QueryLimits, 'maxDepth' | 'maxAl
  */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined,
   variables: Record<string, unknown> | undefined, limits: Pick<QueryLimits, 'defaultPageSize' | 'subscriptionCostFactor'>): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
+  const operation = operationOf(document, operationName);
+  return operation ? costOfOperation(schema, document, operation, variables, limits).cost : 0;
+}
+
+/** The operation a request runs: the one named, or the first when no name is given. */
+function operationOf(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
   let operation: OperationDefinitionNode | undefined;
   for (const d of document.definitions) {
-    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    else if (d.kind === Kind.OPERATION_DEFINITION && (!operationName ? !operation : d.name?.value === operationName)) operation = d;
+    if (d.kind === Kind.OPERATION_DEFINITION && (!operationName ? !operation : d.name?.value === operationName)) operation = d;
   }
-  if (!operation) return 0;
+  return operation;
+}
+
+/**
+ * The cost of one operation of a document, and whether its variables took part in it (a page
+ * size, a where or orderBy given by a variable): if not, every request of it costs the same.
+ */
+function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
+  variables: Record<string, unknown> | undefined, limits: Pick<QueryLimits, 'defaultPageSize' | 'subscriptionCostFactor'>): { cost: number; byVariables: boolean } {
+  let byVariables = false;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const root = schema.getRootType(operation.operation);
-  if (!root) return 0;
+  if (!root) return { cost: 0, byVariables };
   const defaults = new Map<string, ValueNode>();
   for (const v of operation.variableDefinitions ?? []) if (v.defaultValue) defaults.set(v.variable.name.value, v.defaultValue);
   const numberOf = (value: ValueNode | undefined): number | undefined => {
     if (!value) return undefined;
     if (value.kind === Kind.INT) return Number(value.value);
     if (value.kind === Kind.VARIABLE) {
+      byVariables = true;
       const given = variables?.[value.name.value];
       if (typeof given === 'number') return given;
       if (given === undefined) return numberOf(defaults.get(value.name.value));
@@ -128,6 +144,7 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
           // Filters and sorts are work per object of the collection, not per object returned.
           const given = (n: string) => {
             const node = sel.arguments?.find((a) => a.name.value === n)?.value;
+            if (node && hasVariable(node)) byVariables = true;
             return node ? valueFromASTUntyped(node, variables) : undefined;
           };
           cost += multiplier * (countValues(given('where')) + countValues(given('orderBy')));
@@ -164,7 +181,36 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
     return cost;
   };
   const cost = walk(operation.selectionSet, root, 1, new Set());
-  return operation.operation === 'subscription' ? cost * limits.subscriptionCostFactor : cost;
+  return { cost: operation.operation === 'subscription' ? cost * limits.subscriptionCostFactor : cost, byVariables };
+}
+
+/** Whether an argument value refers to a variable anywhere inside it. */
+function hasVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(hasVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((f) => hasVariable(f.value));
+  return false;
+}
+
+/**
+ * operationCost, remembered per schema and operation when the operation's variables play no part
+ * in it: a document sent again (a cached parse: the same nodes) is not walked again.
+ */
+export function rememberedOperationCost(limits: Pick<QueryLimits, 'defaultPageSize' | 'subscriptionCostFactor'>) {
+  const bySchema = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, number>>();
+  return (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): number => {
+    const operation = operationOf(document, operationName);
+    if (!operation) return 0;
+    let known = bySchema.get(schema);
+    const remembered = known?.get(operation);
+    if (remembered !== undefined) return remembered;
+    const { cost, byVariables } = costOfOperation(schema, document, operation, variables, limits);
+    if (!byVariables) {
+      if (!known) bySchema.set(schema, (known = new WeakMap()));
+      known.set(operation, cost);
+    }
+    return cost;
+  };
 }
 
 /** The number of scalar values in an argument value (each condition of a where, each orderBy term's field and direction). */
@@ -206,6 +252,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const local = opts.mode === 'local';
   let widest: QueryLimits = limits;
   const narrower = narrowerLimitCheck();
+  const costOf = rememberedOperationCost(limits);
 
   const check: OperationCheck = ({ schema, document, source, operationName, variables, context }) => {
     const own = context.limits;
@@ -213,7 +260,7 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
     const sourceOf = (k: keyof QueryLimits): LimitSource => (own?.[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
     // Without a tenant rule of its own and without wider tenant rules, the shared validation applied the caller's limits.
     if (own || widest !== limits) narrower(schema, document, source, effective, widest, sourceOf);
-    const cost = operationCost(schema, document, operationName, variables, limits);
+    const cost = costOf(schema, document, operationName, variables);
     if (cost > effective.maxCost) {
       const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, sourceOf('maxCost'));
       throw new ApiError(e.code, e.message, { ...e.details, cost });

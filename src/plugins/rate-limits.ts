@@ -150,13 +150,27 @@ export class Semaphore {
     this.waiters.shift()?.grant();
   }
 
+  // Made once: a call settles through them without an async frame or closures of its own.
+  private readonly releaseWith = <T>(value: T): T => {
+    this.release();
+    return value;
+  };
+
+  private readonly releaseRethrowing = (err: unknown): never => {
+    this.release();
+    throw err;
+  };
+
   /** Runs fn in a slot already taken, and gives the slot back when fn has settled (or thrown). */
-  async releasingAfter<T>(fn: () => Promise<T>): Promise<T> {
+  releasingAfter<T>(fn: () => Promise<T>): Promise<T> {
+    let result: Promise<T>;
     try {
-      return await fn();
-    } finally {
+      result = fn();
+    } catch (err) {
       this.release();
+      return Promise.reject(err);
     }
+    return result.then(this.releaseWith, this.releaseRethrowing);
   }
 }
 
@@ -326,21 +340,30 @@ export function retryingTooManyRequests(client: KubeClient, opts: { retries: num
   // Everything but request runs on the wrapped client itself, so there is one connection pool.
   if (typeof client.watch === 'function') wrapped.watch = client.watch.bind(client);
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
-  wrapped.request = async function request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+  type Args = Parameters<KubeClient['request']>;
+  // After the first refusal: wait and try again, up to the retries left.
+  const retry = async <T>(first: unknown, args: Args): Promise<T> => {
+    let err = first;
     for (let attempt = 0; ; attempt++) {
+      if (!(err instanceof KubeApiError) || err.httpStatus !== 429 || attempt >= opts.retries) throw err;
+      const delayMs = Math.min(opts.maxDelayMs, Math.max(1, err.retryAfterSeconds ?? 1) * 1000);
+      opts.onRetry?.(delayMs);
+      try {
+        await clock.sleep(delayMs, args[2]?.signal);
+      } catch {
+        throw err;
+      }
       try {
         return await client.request<T>(...args);
-      } catch (err) {
-        if (!(err instanceof KubeApiError) || err.httpStatus !== 429 || attempt >= opts.retries) throw err;
-        const delayMs = Math.min(opts.maxDelayMs, Math.max(1, err.retryAfterSeconds ?? 1) * 1000);
-        opts.onRetry?.(delayMs);
-        try {
-          await clock.sleep(delayMs, args[2]?.signal);
-        } catch {
-          throw err;
-        }
+      } catch (next) {
+        err = next;
       }
     }
+  };
+  // The first attempt (nearly every call) is the client's own promise with a rejection handler:
+  // no async frame per call.
+  wrapped.request = function request<T>(method: Args[0], path: Args[1], options?: Args[2]): Promise<T> {
+    return client.request<T>(method, path, options).catch((err: unknown) => retry<T>(err, [method, path, options]));
   } as KubeClient['request'];
   return wrapped;
 }

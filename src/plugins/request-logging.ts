@@ -7,16 +7,21 @@
 // The record comes from the gateway's one request tracker (request-tracker.ts), which also feeds
 // the metrics. Hand-written rather than pino-http: a log line is a flat record of chosen fields
 // (pino-http binds a child logger with the whole request to every request).
-import type { Logger } from '../logging.ts';
+import { flatLineWriter, type Logger } from '../logging.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
 import type { RequestRecord, RequestStart } from './request-tracker.ts';
 
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** The fields of a request line, in the order they are written. */
+const lineFields = ['requestId', 'method', 'path', 'status', 'code', 'durationMs', 'type', 'operation', 'tenant', 'aborted'] as const;
+
 /** The request-logging plugin: one line per request through `logger` (see src/logging.ts). */
 export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
   const log = opts.logger;
+  // The gateway's own JSON logger writes the line itself (the same text pino would); others through pino.
+  const write = flatLineWriter(log, lineFields);
   const onRequestDone = (r: RequestRecord) => {
     const quiet = quietPaths.has(r.path);
     const level = quiet ? 'debug' : r.status >= 500 ? 'error' : 'info';
@@ -31,7 +36,7 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
       tenant: r.tenant,
       aborted: r.aborted ? true : undefined,
     };
-    log[level](line, 'request');
+    if (!write?.(level, line, 'request')) log[level](line, 'request');
   };
   // Its headers are in: the request is in flight (what a shutdown must let finish).
   const onRequestStart = log.isLevelEnabled('trace')

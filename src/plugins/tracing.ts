@@ -236,20 +236,28 @@ export function apiRouteOf(path: string): string | undefined {
  * Paths outside /api and /apis (/version, discovery, OpenAPI) are kept as they are.
  */
 export function kubePathTemplate(path: string): string {
-  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  // One split and a string built as it goes: it runs for every Kubernetes call of a traced request.
+  const q = path.indexOf('?');
+  const segs = (q < 0 ? path : path.slice(0, q)).split('/');
+  // Empty segments (the leading one, doubled or trailing slashes) do not count.
+  let n = 0;
+  for (const seg of segs) if (seg) segs[n++] = seg;
+  segs.length = n;
   const prefixLength = segs[0] === 'api' ? 2 : segs[0] === 'apis' ? 3 : 0;
-  if (!prefixLength || segs.length <= prefixLength) return `/${segs.join('/')}`;
-  const out = segs.slice(0, prefixLength);
-  let rest = segs.slice(prefixLength);
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
-    out.push('namespaces', '{namespace}');
-    rest = rest.slice(2);
+  if (!prefixLength || n <= prefixLength) return `/${segs.join('/')}`;
+  let out = '';
+  for (let i = 0; i < prefixLength; i++) out += `/${segs[i]}`;
+  let r = prefixLength;
+  if (segs[r] === 'namespaces' && n - r >= 3) {
+    out += '/namespaces/{namespace}';
+    r += 2;
   }
-  out.push(rest[0]!);
-  if (rest.length >= 2) out.push('{name}');
-  if (rest.length >= 3) out.push(rest[2]!);
-  if (rest.length >= 4) out.push('{path}');
-  return `/${out.join('/')}`;
+  const rest = n - r;
+  out += `/${segs[r]}`;
+  if (rest >= 2) out += '/{name}';
+  if (rest >= 3) out += `/${segs[r + 2]}`;
+  if (rest >= 4) out += '/{path}';
+  return out;
 }
 
 type KubeMethod = Parameters<KubeClient['request']>[0];

@@ -10,7 +10,8 @@ import type { Caller } from '../../../src/auth/authenticate.ts';
 import { requestIdOf } from '../../../src/transports/create-app.ts';
 import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { sendProblem } from '../../../src/transports/rest-router.ts';
-import { createLogger, isoTime, type LogLevel } from '../../../src/logging.ts';
+import { pino } from 'pino';
+import { createLogger, flatLineWriter, isoTime, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
 
 function memoryLogger(level: LogLevel = 'info') {
@@ -135,4 +136,31 @@ test('the time of a line is pino\'s ISO text, also across seconds, days and year
   // Out of order (a clock set back), and each edge of the milliseconds' padding.
   for (const ms of [0, 9, 10, 99, 100, 999, 1_000, start, start - 86_400_000, 4_102_444_799_999]) assert.equal(isoTime(ms), pinoIso(ms));
   assert.match(isoTime(), /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
+});
+
+test('a request line is the line pino writes for the same record: every field, in order, escaped alike', () => {
+  const mem = memoryLogger('debug');
+  const fields = ['requestId', 'method', 'path', 'status', 'code', 'durationMs', 'type', 'operation', 'tenant', 'aborted'];
+  const write = flatLineWriter(mem.logger, fields);
+  assert.ok(write, 'the gateway\'s JSON logger has a flat writer');
+  const records: Record<string, unknown>[] = [
+    { requestId: 'req-abc.1', method: 'POST', path: '/graphql', status: 200, code: 'ok', durationMs: 1.3, type: 'query', operation: 'Get', tenant: 'tenant-a', aborted: undefined },
+    { requestId: 'x', method: 'GET', path: '/rest/g/v1/namespaces/a"b\\c/things', status: 403, code: 'FORBIDDEN', durationMs: 0, type: 'rest', operation: undefined, tenant: '', aborted: true },
+    { requestId: 'y', method: 'POST', path: '/graphql/\u0001\n\t\u007f', status: 500, code: 'INTERNAL', durationMs: Number.NaN, type: 'unknown', operation: 'Ünïcödé ✓ 𝔘 \u2028', tenant: undefined, aborted: false },
+    { requestId: '', method: 'DELETE', path: `/rest/${'p'.repeat(150)}`, status: 499, code: 'CANCELLED', durationMs: 12345.6, type: undefined, operation: 'q'.repeat(100), tenant: 't', aborted: undefined },
+  ];
+  const untimed = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"T"');
+  for (const [i, record] of records.entries()) {
+    const level = i === 2 ? 'error' : i === 3 ? 'debug' : 'info';
+    assert.equal(write(level, record, 'request'), true);
+    mem.logger[level](record, 'request');
+    const [ours, pinos] = mem.lines.splice(0);
+    assert.equal(untimed(ours!), untimed(pinos!));
+    assert.deepEqual(Object.keys(JSON.parse(ours!)), ['level', 'time', 'name', ...fields.filter((f) => record[f] !== undefined), 'msg']);
+  }
+  // A value that is not flat is left to pino (nothing written); a redacted field or another logger gets no writer.
+  assert.equal(write('info', { requestId: { nested: true } }, 'request'), false);
+  assert.equal(mem.lines.length, 0);
+  assert.equal(flatLineWriter(mem.logger, ['requestId', 'token']), undefined);
+  assert.equal(flatLineWriter(pino({}, new Writable({ write: (_c, _e, cb) => cb() })), fields), undefined);
 });

@@ -72,6 +72,13 @@ test('requests are counted and timed by operation type and outcome', async () =>
     assert.equal(m.get(key('crdgate_request_duration_seconds_count', { type: 'query', outcome: 'ok' })), 2);
     assert.ok(m.get(key('crdgate_request_duration_seconds_sum', { type: 'query', outcome: 'ok' }))! > 0);
     assert.equal(m.get(key('crdgate_request_duration_seconds_bucket', { type: 'query', outcome: 'ok', le: '+Inf' })), 2);
+    // A second scrape counts only what came since; the counter and the histogram's count agree.
+    assert.equal((await scrape(plugin)).get(key('crdgate_requests_total', { type: 'query', outcome: 'ok' })), 2);
+    await gql('{ hello }');
+    const again = await scrape(plugin);
+    assert.equal(again.get(key('crdgate_requests_total', { type: 'query', outcome: 'ok' })), 3);
+    assert.equal(again.get(key('crdgate_requests_total', { type: 'rest', outcome: 'ok' })), 1);
+    assert.equal(again.get(key('crdgate_request_duration_seconds_count', { type: 'query', outcome: 'ok' })), 3);
   } finally {
     await apollo.stop();
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSchema, parse } from 'graphql';
-import { countTokens, defaultQueryLimits, operationCost, queryLimits } from '../../../src/plugins/query-limits.ts';
+import { countTokens, defaultQueryLimits, operationCost, queryLimits, rememberedOperationCost } from '../../../src/plugins/query-limits.ts';
 import { pluginApollo } from '../../helpers/plugin-app.ts';
 
 const schema = buildSchema(`
@@ -52,6 +52,28 @@ test('plain fields cost one each; fragments count like inline selections; intros
 test('a subscription costs subscriptionCostFactor times the same selection as a query', () => {
   assert.equal(cost('subscription { watch { type object { name } } }'), 4 * 10);
   assert.equal(cost('mutation { create(name: "x") { name } }'), 2);
+});
+
+test('a remembered cost is the cost: once per operation when its variables play no part, computed again when they do', () => {
+  const remembered = rememberedOperationCost(costs);
+  const fixed = parse('query A { list(limit: 10) { edges { node { name } } } } query B { one { name } }');
+  for (let i = 0; i < 2; i++) {
+    assert.equal(remembered(schema, fixed, 'A', { n: i }), 1 + 3 * 10);
+    assert.equal(remembered(schema, fixed, 'B', undefined), 2);
+    assert.equal(remembered(schema, fixed, 'C', undefined), 0);
+  }
+  // Another schema (a CRD changed) is not answered from the first one's costs.
+  const other = buildSchema('type Query { list(limit: Int): Conn! } type Conn { edges: [Edge!]! } type Edge { node: Obj! } type Obj { name: String }');
+  assert.equal(remembered(other, fixed, 'A', undefined), 1 + 3 * 10);
+  assert.equal(remembered(other, fixed, 'B', undefined), 0);
+  // The same parsed document with other variables: a page size, a default, a where or an orderBy from a variable.
+  const paged = parse('query($n: Int = 7) { list(limit: $n) { edges { node { name } } } }');
+  assert.equal(remembered(schema, paged, undefined, { n: 5 }), 1 + 3 * 5);
+  assert.equal(remembered(schema, paged, undefined, { n: 50 }), 1 + 3 * 50);
+  assert.equal(remembered(schema, paged, undefined, {}), 1 + 3 * 7);
+  const filtered = parse('query($w: Where, $o: [Order!]) { query(first: 10, where: { and: [$w] }, orderBy: $o) { pageInfo { endCursor } } }');
+  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { eq: 1 } } } }), 1 + 1 + 2 * 10);
+  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { in: [1, 2, 3] } } }, o: [{ field: 'x' }] }), 1 + 3 + 1 + 2 * 10);
 });
 
 schema.getQueryType()!.getFields().list!.resolve = () => ({ edges: [], pageInfo: {} });

@@ -407,6 +407,33 @@ test('path templates keep group, version, resource and subresource, never names'
   assert.equal(kubePathTemplate('/version'), '/version');
   assert.equal(kubePathTemplate('/apis/stable.example.com/v1'), '/apis/stable.example.com/v1');
 
+  // Against the plain statement of the rule, over generated paths (doubled and trailing slashes, query strings, short and long).
+  const reference = (path: string) => {
+    const segs = path.split('?')[0]!.split('/').filter(Boolean);
+    const prefixLength = segs[0] === 'api' ? 2 : segs[0] === 'apis' ? 3 : 0;
+    if (!prefixLength || segs.length <= prefixLength) return `/${segs.join('/')}`;
+    const out = segs.slice(0, prefixLength);
+    let rest = segs.slice(prefixLength);
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      out.push('namespaces', '{namespace}');
+      rest = rest.slice(2);
+    }
+    out.push(rest[0]!);
+    if (rest.length >= 2) out.push('{name}');
+    if (rest.length >= 3) out.push(rest[2]!);
+    if (rest.length >= 4) out.push('{path}');
+    return `/${out.join('/')}`;
+  };
+  const words = ['api', 'apis', 'v1', 'g.io', 'namespaces', 'ns', 'things', 'one', 'status', 'x', ''];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  for (let i = 0; i < 3000; i++) {
+    const segs = Array.from({ length: next() % 9 }, () => words[next() % words.length]);
+    if (next() % 2) segs.unshift(next() % 2 ? 'api' : 'apis');
+    const path = `/${segs.join('/')}${next() % 4 ? '' : '/'}${next() % 5 ? '' : '?watch=true&x=/a/b'}`;
+    assert.equal(kubePathTemplate(path), reference(path), path);
+  }
+
   assert.equal(apiRouteOf('/graphql'), '/graphql');
   assert.equal(apiRouteOf('/rest/g/v1/things'), '/rest/{group}/{version}/{plural}');
   assert.equal(apiRouteOf('/rest/g/v1/things/one/status'), '/rest/{group}/{version}/{plural}/{name}/{subresource}');
