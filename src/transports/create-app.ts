@@ -10,10 +10,9 @@ import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
-import { apolloHandler, operationPipeline } from './apollo-pipeline.ts';
+import { answerText, apolloHandler, operationPipeline } from './apollo-pipeline.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
 import { serveWithoutRouter } from './direct-route.ts';
 
@@ -97,8 +96,8 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     // Clients get the error catalog's code and message, never a server stack trace.
     includeStacktraceInErrorResponses: false,
     // The scalars already write big integers as JSON numbers with every digit; this also covers
-    // a bigint anywhere else in a result (Apollo's own default, plus the bigint case).
-    stringifyResult: (value) => `${stringifyJson(value)}\n`,
+    // a bigint anywhere else in a result. The newline after the JSON is apolloHandler's to write.
+    stringifyResult: answerText,
   });
 }
 
