@@ -48,8 +48,9 @@ export interface PipelineOptions {
  */
 const responseKey = Symbol('crdgate.response');
 
-function answerOn(context: BaseContext, res: Response): void {
+function answeredOn(context: BaseContext, res: Response): BaseContext {
   (context as Record<symbol, Response>)[responseKey] = res;
+  return context;
 }
 
 function responseOf(context: BaseContext): Response | undefined {
@@ -93,11 +94,11 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     // The parsed document of a source sent before, handed to Apollo: Apollo Server 5 parses only
     // when the request context has no document yet after this hook (its own document store is
     // off, see newApollo). A new source is left to Apollo's parse, and its errors to Apollo.
-    async didResolveSource(rc) {
+    didResolveSource: hook((rc) => {
       const document = documents.get(rc.source);
       if (document) (rc as { document?: DocumentNode }).document = document;
-    },
-    async didResolveOperation(rc) {
+    }),
+    didResolveOperation: hook((rc) => {
       const errors = validated.errors(rc.schema, forValidation(rc.document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
@@ -115,26 +116,46 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
       } catch (err) {
         throw err instanceof ApiError ? refusal(err) : err;
       }
-    },
-    async willSendResponse(rc) {
+    }),
+    willSendResponse: hook((rc) => {
       const body = rc.response.body;
       const result = body.kind === 'single' ? body.singleResult : body.initialResult;
       const all = allErrors.get(rc);
       if (all && result.errors) result.errors = all.map((e) => format(validationError(e), opts.formatError));
       const res = responseOf(rc.contextValue);
       if (res && result.errors?.length) noteErrorCode(res, String(result.errors[0]!.extensions?.code ?? 'INTERNAL'));
-    },
+    }),
   };
   const report = opts.report;
   if (report) {
-    listener.didEncounterErrors = async (rc) => {
+    listener.didEncounterErrors = hook((rc) => {
       const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
       for (const e of rc.errors) report(e, requestId);
-    };
+    });
   }
   // The same listener for every request, so the same settled promise of it.
   const started = Promise.resolve(listener);
   return { requestDidStart: () => started };
+}
+
+/** The promise of every hook that is done: the same settled one each time. */
+const done = Promise.resolve();
+
+/**
+ * A listener's hook from its synchronous body. Apollo awaits what each hook returns; an async
+ * function would make a new promise each call, and one more tick to settle it. What the body
+ * throws is still a rejected promise, as from an async function: Apollo then still calls the
+ * same hook of every other listener before it answers with the error.
+ */
+function hook<T>(body: (rc: T) => void): (rc: T) => Promise<void> {
+  return (rc) => {
+    try {
+      body(rc);
+      return done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
 }
 
 /**
@@ -195,10 +216,9 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
     const query = req.url.indexOf('?');
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
-      context: async () => {
-        const value = await context(req, res);
-        answerOn(value, res);
-        return value;
+      context: () => {
+        const value = context(req, res);
+        return isThenable(value) ? Promise.resolve(value).then((v) => answeredOn(v, res)) : Promise.resolve(answeredOn(value, res));
       },
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -241,4 +261,8 @@ function answerToWrite(text: string): string | Buffer {
   bytes.write(text, 0, 'utf8');
   bytes[length] = 0x0a;
   return bytes;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

@@ -114,13 +114,10 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
 /** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
 function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
-  const graphqlContext = async (req: express.Request, res: express.Response) => {
-    const base = await context(req, res);
-    const caller = callerOf(res);
-    return caller ? {
-      ...base, identity: caller.identity, tenant: caller.tenant,
-      ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
-    } : base;
+  // Synchronous when the caller's context is: Apollo awaits it either way.
+  const graphqlContext = (req: express.Request, res: express.Response): CallerContext | Promise<CallerContext> => {
+    const base = context(req, res);
+    return isThenable(base) ? Promise.resolve(base).then((b) => withCaller(b, res)) : withCaller(base, res);
   };
   const shared = apolloHandler(apollo, graphqlContext);
   const pool = opts.tenants
@@ -139,6 +136,19 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     }
   }];
   return { handlers, pool };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
+}
+
+/** The caller's context with who the API gate found the caller to be (with tenants). */
+function withCaller(base: CallerContext, res: express.Response): CallerContext {
+  const caller = callerOf(res);
+  return caller ? {
+    ...base, identity: caller.identity, tenant: caller.tenant,
+    ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+  } : base;
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {

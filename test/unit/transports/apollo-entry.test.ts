@@ -138,3 +138,42 @@ describe('the Apollo entry over HTTP answers as Apollo Server does', () => {
     });
   }
 });
+
+describe("the gateway's hooks in Apollo's pipeline", () => {
+  it('a refused operation still reaches the hooks of the plugins after the pipeline, and the context is the caller\'s', async () => {
+    const seen: string[] = [];
+    const contexts: unknown[] = [];
+    const { app: refusing, stop } = await createApp({
+      gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false,
+      context: async (_req, res) => ({ signal: new AbortController().signal, requestId: String(res.getHeader('x-request-id')) }),
+      apollo: {
+        plugins: [{
+          requestDidStart: async () => ({
+            didResolveOperation: async () => { seen.push('didResolveOperation'); },
+            didEncounterErrors: async (rc) => { seen.push(`didEncounterErrors ${rc.errors[0]?.extensions?.code as string}`); },
+            willSendResponse: async (rc) => { seen.push('willSendResponse'); contexts.push(rc.contextValue); },
+          }),
+        }],
+      },
+    });
+    const server = refusing.listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const at = (server.address() as AddressInfo).port;
+      const post = (query: string) => fetch(`http://127.0.0.1:${at}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' }, body: JSON.stringify({ query }) });
+      // Refused by the pipeline's validation in didResolveOperation: the next plugin's hook runs all the same.
+      const refused = await post('{ nope }');
+      assert.equal(refused.status, 400);
+      assert.deepEqual(seen, ['didResolveOperation', 'didEncounterErrors GRAPHQL_VALIDATION_FAILED', 'willSendResponse']);
+      seen.length = 0;
+      const ok = await post('{ hello }');
+      assert.equal(await ok.text(), hi);
+      assert.deepEqual(seen, ['didResolveOperation', 'willSendResponse']);
+      // The context the caller's context function made (asynchronously here), as the operation saw it.
+      assert.equal((contexts.at(-1) as { requestId?: string }).requestId, 'r-1');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await stop();
+    }
+  });
+});
