@@ -21,6 +21,7 @@ import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validatio
 import { stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
+import { csrfRefusal } from './csrf-prevention.ts';
 
 export interface PipelineOptions {
   /** Rules run after graphql-js' specified rules (the query limits). */
@@ -204,7 +205,9 @@ export function refusal(e: ApiError): GraphQLError {
 /**
  * Apollo Server behind Express (what @as-integrations/express5 does, without its legacy URL
  * parsing and without Express' res.send, which hashes every answer for an ETag no GraphQL client
- * uses). The context is tied to the response, for the outcome notes.
+ * uses), for a server made by newApollo: this handler prevents CSRF (Apollo's own check is off) and
+ * writes the newline after the JSON (answerText). The context is tied to the response, for the
+ * outcome notes.
  */
 export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: Request, res: Response) => Promise<BaseContext> | BaseContext): RequestHandler {
   return async (req, res) => {
@@ -217,6 +220,11 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
       context: () => {
+        // Apollo's CSRF prevention, which it would run just before this (csrf-prevention.ts): a
+        // refusal thrown here is answered by Apollo as its own (status, content type, formatError),
+        // only its plugins see it in contextCreationDidFail rather than invalidRequestWasReceived.
+        const refused = csrfRefusal(req.headers);
+        if (refused) throw refused;
         const value = context(req, res);
         return isThenable(value) ? Promise.resolve(value).then((v) => answeredOn(v, res)) : Promise.resolve(answeredOn(value, res));
       },

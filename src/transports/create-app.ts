@@ -89,7 +89,9 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     allowBatchedHttpRequests: false,
     // The explorer's docs and completion need it; tenants see only their own schema anyway.
     introspection,
-    csrfPrevention: true,
+    // CSRF prevention as Apollo's csrfPrevention: true, run by apolloHandler, which remembers its
+    // outcome per Content-Type value instead of parsing the header of every request.
+    csrfPrevention: false,
     // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
     // process before the rest of the gateway has stopped.
     stopOnTerminationSignals: false,
