@@ -8,7 +8,8 @@
 //   2. the refusal of subscriptions, which need a stream (graphql-ws, or SSE in the REST facade);
 //   3. the plugins' checks of the operation (limits, cost, allow-list), as over WebSocket;
 //   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces;
-//   5. the report of the errors of an operation (internal errors' causes are logged with the request id).
+//   5. the report of the errors of an operation (internal errors' causes are logged with the request id);
+//   6. the answer's media type, as Apollo would negotiate it from Accept, remembered per header value.
 // One listener rather than one plugin each: Apollo calls every listener at each of its hook rounds
 // (a Promise.all of promises per round), whether it has the hook or not.
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
@@ -22,6 +23,7 @@ import { stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
+import { answerType } from './answer-type.ts';
 
 export interface PipelineOptions {
   /** Rules run after graphql-js' specified rules (the query limits). */
@@ -120,6 +122,13 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     }),
     willSendResponse: hook((rc) => {
       const body = rc.response.body;
+      // The media type Apollo would negotiate for a single result right after this hook, kept
+      // per Accept value (answer-type.ts); when it is set, Apollo does not negotiate again.
+      const headers = rc.response.http.headers;
+      if (body.kind === 'single' && rc.request.http && !headers.get('content-type')) {
+        const type = answerType(rc.request.http.headers.get('accept'));
+        if (type) headers.set('content-type', type);
+      }
       const result = body.kind === 'single' ? body.singleResult : body.initialResult;
       const all = allErrors.get(rc);
       if (all && result.errors) result.errors = all.map((e) => format(validationError(e), opts.formatError));
