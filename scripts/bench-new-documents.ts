@@ -17,6 +17,8 @@
 //
 //   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production]
 //                                       [--cases create,createInline,get,list100,list500] [--corpus DIR] [--profile DIR]
+//                                       [--accept 'application/graphql-response+json,application/json;q=0.9']
+//   --accept VALUE: send this Accept header (as GraphQL clients do; none by default).
 //   --profile DIR: a CPU profile and an allocation profile (heap sampling, collected objects
 //                  included) of the gateway over the last round, per case (and per gateway with
 //                  several), and the CPU profile's summary.
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     corpus: { type: 'string', default: join(repoRoot, '..', 'shared', 'crds') },
     profile: { type: 'string' },
     'heap-sampling': { type: 'string', default: 'yes' },
+    accept: { type: 'string' },
     serve: { type: 'string' },
   },
 });
@@ -248,9 +251,10 @@ async function main(): Promise<void> {
   for (const kind of kinds) gateways.set(kind, await startGateway(kind, flags.corpus));
   const agent = new Agent({ connections: CONCURRENCY * 2 * kinds.length, keepAliveTimeout: 30_000 });
   let n = 0;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(flags.accept ? { accept: flags.accept } : {}) };
   const send = async (gateway: Gateway, name: string) => {
     const r = requests[name]!(n++);
-    const res = await request(gateway.url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: r.query, variables: r.variables }) });
+    const res = await request(gateway.url, { method: 'POST', dispatcher: agent, headers, body: JSON.stringify({ query: r.query, variables: r.variables }) });
     const body = (await res.body.json()) as { data?: unknown; errors?: unknown };
     if (body.errors || !r.check(body.data)) throw new Error(`the gateway answered ${JSON.stringify(body).slice(0, 300)}`);
   };
@@ -311,7 +315,8 @@ function report(caseNames: string[], modes: number[], kinds: string[], results: 
     const s = results.get(`${name}|${conc}|${kind}`)!;
     return `| ${name} |${kinds.length > 1 ? ` ${kind} |` : ''} ${modeName(conc)} | ${spread(s.map((x) => x.cpuUs), 0)} | ${spread(s.map((x) => x.gcUs), 0)} | ${spread(s.map((x) => x.majorGcs), 0)} | ${spread(s.map((x) => x.kbAllocated), 1)} | ${spread(s.map((x) => x.rps), 0)} | ${spread(s.map((x) => x.p50Ms), 3)} |`;
   })));
-  const table = `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${flags.requests} --list-requests ${flags['list-requests']}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
+  const accept = flags.accept ? ` --accept '${flags.accept}'` : '';
+  const table = `Gateway CPU per request, no control plane (\`node scripts/bench-new-documents.ts --plugins ${flags.plugins} --rounds ${rounds} --requests ${flags.requests} --list-requests ${flags['list-requests']}${accept}\`); ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Median of ${rounds} rounds (lowest–highest).
 
 | case |${kinds.length > 1 ? ' plugins |' : ''} mode | gateway CPU µs/req | GC µs/req (wall) | major GCs per batch | KiB allocated/req | req/s | p50 ms |
 | --- |${kinds.length > 1 ? ' --- |' : ''} --- | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -8,7 +8,8 @@
 //   2. the refusal of subscriptions, which need a stream (graphql-ws, or SSE in the REST facade);
 //   3. the plugins' checks of the operation (limits, cost, allow-list), as over WebSocket;
 //   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces;
-//   5. the report of the errors of an operation (internal errors' causes are logged with the request id).
+//   5. the report of the errors of an operation (internal errors' causes are logged with the request id);
+//   6. the answer's media type, as Apollo would negotiate it from Accept, remembered per header value.
 // One listener rather than one plugin each: Apollo calls every listener at each of its hook rounds
 // (a Promise.all of promises per round), whether it has the hook or not.
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
@@ -18,8 +19,11 @@ import { ApiError, type InternalErrorReporter } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
 import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validation.ts';
+import { stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
+import { csrfRefusal } from './csrf-prevention.ts';
+import { answerType } from './answer-type.ts';
 
 export interface PipelineOptions {
   /** Rules run after graphql-js' specified rules (the query limits). */
@@ -47,8 +51,9 @@ export interface PipelineOptions {
  */
 const responseKey = Symbol('crdgate.response');
 
-function answerOn(context: BaseContext, res: Response): void {
+function answeredOn(context: BaseContext, res: Response): BaseContext {
   (context as Record<symbol, Response>)[responseKey] = res;
+  return context;
 }
 
 function responseOf(context: BaseContext): Response | undefined {
@@ -92,11 +97,11 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     // The parsed document of a source sent before, handed to Apollo: Apollo Server 5 parses only
     // when the request context has no document yet after this hook (its own document store is
     // off, see newApollo). A new source is left to Apollo's parse, and its errors to Apollo.
-    async didResolveSource(rc) {
+    didResolveSource: hook((rc) => {
       const document = documents.get(rc.source);
       if (document) (rc as { document?: DocumentNode }).document = document;
-    },
-    async didResolveOperation(rc) {
+    }),
+    didResolveOperation: hook((rc) => {
       const errors = validated.errors(rc.schema, forValidation(rc.document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
@@ -114,26 +119,53 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
       } catch (err) {
         throw err instanceof ApiError ? refusal(err) : err;
       }
-    },
-    async willSendResponse(rc) {
+    }),
+    willSendResponse: hook((rc) => {
       const body = rc.response.body;
+      // The media type Apollo would negotiate for a single result right after this hook, kept
+      // per Accept value (answer-type.ts); when it is set, Apollo does not negotiate again.
+      const headers = rc.response.http.headers;
+      if (body.kind === 'single' && rc.request.http && !headers.get('content-type')) {
+        const type = answerType(rc.request.http.headers.get('accept'));
+        if (type) headers.set('content-type', type);
+      }
       const result = body.kind === 'single' ? body.singleResult : body.initialResult;
       const all = allErrors.get(rc);
       if (all && result.errors) result.errors = all.map((e) => format(validationError(e), opts.formatError));
       const res = responseOf(rc.contextValue);
       if (res && result.errors?.length) noteErrorCode(res, String(result.errors[0]!.extensions?.code ?? 'INTERNAL'));
-    },
+    }),
   };
   const report = opts.report;
   if (report) {
-    listener.didEncounterErrors = async (rc) => {
+    listener.didEncounterErrors = hook((rc) => {
       const requestId = (rc.contextValue as Partial<CallerContext>).requestId;
       for (const e of rc.errors) report(e, requestId);
-    };
+    });
   }
   // The same listener for every request, so the same settled promise of it.
   const started = Promise.resolve(listener);
   return { requestDidStart: () => started };
+}
+
+/** The promise of every hook that is done: the same settled one each time. */
+const done = Promise.resolve();
+
+/**
+ * A listener's hook from its synchronous body. Apollo awaits what each hook returns; an async
+ * function would make a new promise each call, and one more tick to settle it. What the body
+ * throws is still a rejected promise, as from an async function: Apollo then still calls the
+ * same hook of every other listener before it answers with the error.
+ */
+function hook<T>(body: (rc: T) => void): (rc: T) => Promise<void> {
+  return (rc) => {
+    try {
+      body(rc);
+      return done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
 }
 
 /**
@@ -182,7 +214,9 @@ export function refusal(e: ApiError): GraphQLError {
 /**
  * Apollo Server behind Express (what @as-integrations/express5 does, without its legacy URL
  * parsing and without Express' res.send, which hashes every answer for an ETag no GraphQL client
- * uses). The context is tied to the response, for the outcome notes.
+ * uses), for a server made by newApollo: this handler prevents CSRF (Apollo's own check is off) and
+ * writes the newline after the JSON (answerText). The context is tied to the response, for the
+ * outcome notes.
  */
 export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: Request, res: Response) => Promise<BaseContext> | BaseContext): RequestHandler {
   return async (req, res) => {
@@ -194,16 +228,20 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
     const query = req.url.indexOf('?');
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
-      context: async () => {
-        const value = await context(req, res);
-        answerOn(value, res);
-        return value;
+      context: () => {
+        // Apollo's CSRF prevention, which it would run just before this (csrf-prevention.ts): a
+        // refusal thrown here is answered by Apollo as its own (status, content type, formatError),
+        // only its plugins see it in contextCreationDidFail rather than invalidRequestWasReceived.
+        const refused = csrfRefusal(req.headers);
+        if (refused) throw refused;
+        const value = context(req, res);
+        return isThenable(value) ? Promise.resolve(value).then((v) => answeredOn(v, res)) : Promise.resolve(answeredOn(value, res));
       },
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
-      res.end(bodyToWrite(response.body.string));
+      res.end(answerToWrite(response.body.string));
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
@@ -211,17 +249,37 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
   };
 }
 
-/** From this length on, an answer is written as bytes (see bodyToWrite). */
+/**
+ * Apollo Server's stringifyResult for servers answered by apolloHandler: the JSON text without the
+ * newline Apollo's own default puts after it, which apolloHandler writes (answerToWrite). Appended
+ * here, the newline would make the answer a string of two parts, and writing it (as a string or
+ * as bytes) would first copy the whole answer into one: a list of 500 objects, ~150 KiB more
+ * allocated per request. Big integers are JSON numbers with every digit (stringifyJson), the
+ * only difference from Apollo's default besides where the newline is added.
+ */
+export function answerText(value: unknown): string {
+  return stringifyJson(value);
+}
+
+/** From this length on, an answer is written as bytes (see answerToWrite). */
 const largeBody = 16 * 1024;
 
 /**
- * A large answer as bytes, a small one as it is. Node.js writes a string answer by joining it to
- * the response head (head + body, one more string as long as the answer) after measuring its
- * bytes for Content-Length; both flatten the answer (JSON text + newline, itself a joined string)
- * into a new copy in the heap. Encoded once into a buffer, a list of 500 objects allocates about
- * 150 KiB less in the heap; the response's bytes and headers are the same. A small answer is
- * cheaper as one write of head and body.
+ * An answer of answerText as written: the text and a newline, as Apollo Server writes its
+ * answers. A small answer is written as one string (Node.js joins it to the response head and
+ * writes both at once). A large one is encoded once into a buffer with the newline: as a string,
+ * Node.js would copy it into the heap twice more (measuring its bytes for Content-Length, joining
+ * it to the head); the response's bytes and headers are the same.
  */
-function bodyToWrite(body: string): string | Buffer {
-  return body.length < largeBody ? body : Buffer.from(body, 'utf8');
+function answerToWrite(text: string): string | Buffer {
+  if (text.length < largeBody) return `${text}\n`;
+  const length = Buffer.byteLength(text, 'utf8');
+  const bytes = Buffer.allocUnsafe(length + 1);
+  bytes.write(text, 0, 'utf8');
+  bytes[length] = 0x0a;
+  return bytes;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

@@ -10,10 +10,9 @@ import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
-import { apolloHandler, operationPipeline } from './apollo-pipeline.ts';
+import { answerText, apolloHandler, operationPipeline } from './apollo-pipeline.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
 import { losslessJsonBody } from './json-body.ts';
 import { serveWithoutRouter } from './direct-route.ts';
 
@@ -90,15 +89,17 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     allowBatchedHttpRequests: false,
     // The explorer's docs and completion need it; tenants see only their own schema anyway.
     introspection,
-    csrfPrevention: true,
+    // CSRF prevention as Apollo's csrfPrevention: true, run by apolloHandler, which remembers its
+    // outcome per Content-Type value instead of parsing the header of every request.
+    csrfPrevention: false,
     // main.ts owns signal handling; Apollo's own handler would re-raise the signal and kill the
     // process before the rest of the gateway has stopped.
     stopOnTerminationSignals: false,
     // Clients get the error catalog's code and message, never a server stack trace.
     includeStacktraceInErrorResponses: false,
     // The scalars already write big integers as JSON numbers with every digit; this also covers
-    // a bigint anywhere else in a result (Apollo's own default, plus the bigint case).
-    stringifyResult: (value) => `${stringifyJson(value)}\n`,
+    // a bigint anywhere else in a result. The newline after the JSON is apolloHandler's to write.
+    stringifyResult: answerText,
   });
 }
 
@@ -115,13 +116,10 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
 /** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
 function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
-  const graphqlContext = async (req: express.Request, res: express.Response) => {
-    const base = await context(req, res);
-    const caller = callerOf(res);
-    return caller ? {
-      ...base, identity: caller.identity, tenant: caller.tenant,
-      ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
-    } : base;
+  // Synchronous when the caller's context is: Apollo awaits it either way.
+  const graphqlContext = (req: express.Request, res: express.Response): CallerContext | Promise<CallerContext> => {
+    const base = context(req, res);
+    return isThenable(base) ? Promise.resolve(base).then((b) => withCaller(b, res)) : withCaller(base, res);
   };
   const shared = apolloHandler(apollo, graphqlContext);
   const pool = opts.tenants
@@ -140,6 +138,19 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     }
   }];
   return { handlers, pool };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
+}
+
+/** The caller's context with who the API gate found the caller to be (with tenants). */
+function withCaller(base: CallerContext, res: express.Response): CallerContext {
+  const caller = callerOf(res);
+  return caller ? {
+    ...base, identity: caller.identity, tenant: caller.tenant,
+    ...(caller.limits ? { limits: caller.limits } : {}), ...(caller.fieldManager ? { fieldManager: caller.fieldManager } : {}),
+  } : base;
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {

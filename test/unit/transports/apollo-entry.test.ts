@@ -1,0 +1,179 @@
+// What a GraphQL client gets from the Apollo entry over HTTP, byte for byte: CSRF prevention of
+// simple requests, the answer's content type as negotiated from Accept (application/json or
+// application/graphql-response+json, 406 when neither), GET queries, refusals and errors with their
+// status and code, the answer's framing. The table is what Apollo Server answers on its own: the
+// gateway's shortcuts around it (its CSRF check, content-type choice, answer writing) must give
+// the same, over a real socket, so that every header is seen as sent.
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
+import { createApp, type App } from '../../../src/transports/create-app.ts';
+import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
+
+const schema = new GraphQLSchema({
+  query: new GraphQLObjectType({
+    name: 'Query',
+    fields: { hello: { type: GraphQLString, args: { name: { type: GraphQLString } }, resolve: (_s, a: { name?: string }) => `hi ${a.name ?? 'world'}` } },
+  }),
+});
+
+const hello = JSON.stringify({ query: '{ hello }' });
+const json = 'application/json; charset=utf-8';
+const graphqlResponse = 'application/graphql-response+json; charset=utf-8';
+const answer = (value: unknown) => `${JSON.stringify(value)}\n`;
+const error = (message: string, code = 'BAD_REQUEST') => answer({ errors: [{ message, extensions: { code } }] });
+const csrfRefusal = error("This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Please either specify a 'content-type' header (with a type that is not one of application/x-www-form-urlencoded, multipart/form-data, text/plain) or provide a non-empty value for one of the following headers: x-apollo-operation-name, apollo-require-preflight\n");
+const noBody = error('POST body missing, invalid Content-Type, or JSON object has no keys.');
+const notAcceptable = error("An 'accept' header was provided for this request which does not accept application/json; charset=utf-8 or application/graphql-response+json; charset=utf-8");
+const hi = answer({ data: { hello: 'hi world' } });
+const get = '/graphql?query=%7Bhello%7D';
+
+interface Expected { status: number; type: string; body: string; allow?: string }
+type Case = [name: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: Expected];
+
+const cases: Case[] = [
+  ['POST application/json', 'POST', '/graphql', { 'content-type': 'application/json' }, hello, { status: 200, type: json, body: hi }],
+  ['POST application/json with a charset', 'POST', '/graphql', { 'content-type': 'application/json; charset=utf-8' }, hello, { status: 200, type: json, body: hi }],
+  ['POST Application/JSON', 'POST', '/graphql', { 'content-type': 'Application/JSON' }, hello, { status: 200, type: json, body: hi }],
+  ['POST application/json with spaces', 'POST', '/graphql', { 'content-type': 'application/json ; charset=UTF-8' }, hello, { status: 200, type: json, body: hi }],
+  ['POST text/plain', 'POST', '/graphql', { 'content-type': 'text/plain' }, hello, { status: 400, type: json, body: csrfRefusal }],
+  ['POST Text/Plain with a charset', 'POST', '/graphql', { 'content-type': 'Text/Plain; charset=utf-8' }, hello, { status: 400, type: json, body: csrfRefusal }],
+  ['POST text/plain with apollo-require-preflight', 'POST', '/graphql', { 'content-type': 'text/plain', 'apollo-require-preflight': 'true' }, hello, { status: 400, type: json, body: noBody }],
+  ['POST text/plain with an empty x-apollo-operation-name', 'POST', '/graphql', { 'content-type': 'text/plain', 'x-apollo-operation-name': '' }, hello, { status: 400, type: json, body: csrfRefusal }],
+  ['POST text/plain with x-apollo-operation-name', 'POST', '/graphql', { 'content-type': 'text/plain', 'x-apollo-operation-name': 'Q' }, hello, { status: 400, type: json, body: noBody }],
+  ['POST a form', 'POST', '/graphql', { 'content-type': 'application/x-www-form-urlencoded' }, 'query=%7Bhello%7D', { status: 400, type: json, body: csrfRefusal }],
+  ['POST multipart/form-data', 'POST', '/graphql', { 'content-type': 'multipart/form-data; boundary=x' }, '--x--', { status: 400, type: json, body: csrfRefusal }],
+  ['POST without a content type', 'POST', '/graphql', {}, hello, { status: 400, type: json, body: csrfRefusal }],
+  ['POST application/graphql', 'POST', '/graphql', { 'content-type': 'application/graphql' }, '{ hello }', { status: 400, type: json, body: noBody }],
+  ['POST a content type that does not parse', 'POST', '/graphql', { 'content-type': 'not a mime type' }, hello, { status: 400, type: json, body: noBody }],
+  ['GET without headers', 'GET', get, {}, undefined, { status: 400, type: json, body: csrfRefusal }],
+  ['GET with apollo-require-preflight', 'GET', get, { 'apollo-require-preflight': 'x' }, undefined, { status: 200, type: json, body: hi }],
+  ['GET with application/json', 'GET', get, { 'content-type': 'application/json' }, undefined, { status: 200, type: json, body: hi }],
+  ['GET with text/plain and apollo-require-preflight', 'GET', get, { 'content-type': 'text/plain', 'apollo-require-preflight': 'x' }, undefined,
+    { status: 415, type: json, body: error('GET requests may not have a content-type header other than application/json.') }],
+  ['GET with variables', 'GET', '/graphql?query=query(%24n%3AString)%7Bhello(name%3A%24n)%7D&variables=%7B%22n%22%3A%22you%22%7D', { 'content-type': 'application/json' }, undefined,
+    { status: 200, type: json, body: answer({ data: { hello: 'hi you' } }) }],
+  ['GET with the query twice', 'GET', `${get}&query=%7Bhello%7D`, { 'content-type': 'application/json' }, undefined,
+    { status: 400, type: json, body: error("The 'query' search parameter may only be specified once.") }],
+  ['Accept application/graphql-response+json', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/graphql-response+json' }, hello, { status: 200, type: graphqlResponse, body: hi }],
+  ["Accept as Apollo Client sends it", 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/graphql-response+json,application/json;q=0.9' }, hello, { status: 200, type: graphqlResponse, body: hi }],
+  ['Accept application/json first', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/json, application/graphql-response+json' }, hello, { status: 200, type: json, body: hi }],
+  ['Accept */*', 'POST', '/graphql', { 'content-type': 'application/json', accept: '*/*' }, hello, { status: 200, type: json, body: hi }],
+  ['Accept application/*', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/*' }, hello, { status: 200, type: json, body: hi }],
+  ['Accept in capitals', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'APPLICATION/GRAPHQL-RESPONSE+JSON' }, hello, { status: 200, type: graphqlResponse, body: hi }],
+  ['Accept with callbackSpec', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/json; callbackSpec=1.0' }, hello,
+    { status: 200, type: 'application/json; callbackSpec=1.0; charset=utf-8', body: hi }],
+  ['Accept text/html', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'text/html' }, hello, { status: 406, type: json, body: notAcceptable }],
+  ['Accept with q=0 for both', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/json;q=0, application/graphql-response+json;q=0' }, hello, { status: 406, type: json, body: notAcceptable }],
+  ["Accept as a browser sends it", 'POST', '/graphql', { 'content-type': 'application/json', accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }, hello, { status: 200, type: json, body: hi }],
+  ['Accept multipart/mixed and application/json', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'multipart/mixed; deferSpec=20220824, application/json' }, hello, { status: 200, type: json, body: hi }],
+  ['Accept multipart/mixed only', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'multipart/mixed; deferSpec=20220824' }, hello, { status: 406, type: json, body: notAcceptable }],
+  ['an empty Accept', 'POST', '/graphql', { 'content-type': 'application/json', accept: '' }, hello, { status: 200, type: json, body: hi }],
+  ['a validation error', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify({ query: '{ nope }' }),
+    { status: 400, type: json, body: answer({ errors: [{ message: 'Cannot query field "nope" on type "Query".', locations: [{ line: 1, column: 3 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] }) }],
+  ['a validation error as application/graphql-response+json', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/graphql-response+json' }, JSON.stringify({ query: '{ nope }' }),
+    { status: 400, type: graphqlResponse, body: answer({ errors: [{ message: 'Cannot query field "nope" on type "Query".', locations: [{ line: 1, column: 3 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] }) }],
+  ['a validation error for Accept text/html', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'text/html' }, JSON.stringify({ query: '{ nope }' }), { status: 406, type: json, body: notAcceptable }],
+  ['a syntax error', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify({ query: '{ hello' }),
+    { status: 400, type: json, body: answer({ errors: [{ message: 'Syntax Error: Expected Name, found <EOF>.', locations: [{ line: 1, column: 8 }], extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] }) }],
+  ['a variable missing', 'POST', '/graphql', { 'content-type': 'application/json', accept: 'application/graphql-response+json' }, JSON.stringify({ query: 'query($n: String!) { hello(name: $n) }', variables: {} }),
+    { status: 400, type: graphqlResponse, body: answer({ errors: [{ message: 'Variable "$n" of required type "String!" was not provided.', locations: [{ line: 1, column: 7 }], extensions: { code: 'BAD_USER_INPUT' } }] }) }],
+  ['a CSRF refusal as application/graphql-response+json', 'POST', '/graphql', { 'content-type': 'text/plain', accept: 'application/graphql-response+json' }, hello, { status: 400, type: graphqlResponse, body: csrfRefusal }],
+  ['a CSRF refusal for Accept text/html', 'POST', '/graphql', { 'content-type': 'text/plain', accept: 'text/html' }, hello, { status: 400, type: json, body: csrfRefusal }],
+  ['a batch', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify([{ query: '{ hello }' }]), { status: 400, type: json, body: error('Operation batching disabled.') }],
+  ['no query', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify({ variables: {} }),
+    { status: 400, type: json, body: error('GraphQL operations must contain a non-empty `query` or a `persistedQuery` extension.') }],
+  ['an unknown operation name', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify({ query: '{ hello }', operationName: 'X' }),
+    { status: 400, type: json, body: error('Unknown operation named "X".', 'OPERATION_RESOLUTION_FAILURE') }],
+  ['PUT', 'PUT', '/graphql', { 'content-type': 'application/json' }, hello, { status: 405, type: json, body: error('Apollo Server supports only GET/POST requests.'), allow: 'GET, POST' }],
+];
+
+let app: App;
+let port: number;
+let close: () => Promise<void>;
+before(async () => {
+  app = await createApp({ gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false });
+  const server = app.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  port = (server.address() as AddressInfo).port;
+  close = () => new Promise((resolve) => server.close(() => resolve()));
+});
+after(async () => {
+  await close();
+  await app.stop();
+});
+
+/** One request with exactly these headers (no client adds any of its own but Host and Connection). */
+function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const all = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: all }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the Apollo entry over HTTP answers as Apollo Server does', () => {
+  for (const [name, method, path, headers, body, expected] of cases) {
+    it(name, async () => {
+      for (let round = 0; round < 3; round++) {
+        // Three times: a first sighting, a kept document, and anything remembered per header value.
+        const res = await send(method, path, headers, body);
+        assert.equal(res.status, expected.status);
+        assert.equal(res.headers['content-type'], expected.type);
+        assert.equal(res.text, expected.body);
+        assert.equal(res.headers['content-length'], String(Buffer.byteLength(expected.body)));
+        assert.equal(res.headers['transfer-encoding'], undefined);
+        assert.equal(res.headers['allow'], expected.allow);
+        assert.deepEqual(Object.keys(res.headers).filter((h) => h !== 'date' && h !== 'x-request-id').sort(),
+          [...(expected.allow ? ['allow'] : []), 'connection', 'content-length', 'content-type', 'keep-alive']);
+        assert.match(String(res.headers['x-request-id']), /./);
+      }
+    });
+  }
+});
+
+describe("the gateway's hooks in Apollo's pipeline", () => {
+  it('a refused operation still reaches the hooks of the plugins after the pipeline, and the context is the caller\'s', async () => {
+    const seen: string[] = [];
+    const contexts: unknown[] = [];
+    const { app: refusing, stop } = await createApp({
+      gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false,
+      context: async (_req, res) => ({ signal: new AbortController().signal, requestId: String(res.getHeader('x-request-id')) }),
+      apollo: {
+        plugins: [{
+          requestDidStart: async () => ({
+            didResolveOperation: async () => { seen.push('didResolveOperation'); },
+            didEncounterErrors: async (rc) => { seen.push(`didEncounterErrors ${rc.errors[0]?.extensions?.code as string}`); },
+            willSendResponse: async (rc) => { seen.push('willSendResponse'); contexts.push(rc.contextValue); },
+          }),
+        }],
+      },
+    });
+    const server = refusing.listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const at = (server.address() as AddressInfo).port;
+      const post = (query: string) => fetch(`http://127.0.0.1:${at}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' }, body: JSON.stringify({ query }) });
+      // Refused by the pipeline's validation in didResolveOperation: the next plugin's hook runs all the same.
+      const refused = await post('{ nope }');
+      assert.equal(refused.status, 400);
+      assert.deepEqual(seen, ['didResolveOperation', 'didEncounterErrors GRAPHQL_VALIDATION_FAILED', 'willSendResponse']);
+      seen.length = 0;
+      const ok = await post('{ hello }');
+      assert.equal(await ok.text(), hi);
+      assert.deepEqual(seen, ['didResolveOperation', 'willSendResponse']);
+      // The context the caller's context function made (asynchronously here), as the operation saw it.
+      assert.equal((contexts.at(-1) as { requestId?: string }).requestId, 'r-1');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await stop();
+    }
+  });
+});
