@@ -7,15 +7,15 @@
 //   --plugins production   what `crdgate serve` runs in production: metrics (prom-client, process
 //                          metrics included), tracing of 10% of the requests (OpenTelemetry, spans
 //                          batched to an exporter that drops them), request logging (pino JSON lines
-//                          to /dev/null), persisted operations (APQ), query limits and rate limits
+//                          to /dev/null, written as `crdgate serve` writes them to stdout:
+//                          asynchronously, or synchronously with BENCH_LOG_WRITES=sync), persisted operations (APQ), query limits and rate limits
 //                          (budgets high enough never to refuse, so every check runs)
 import { parseArgs } from 'node:util';
 import { ExportResultCode } from '@opentelemetry/core';
-import { pino } from 'pino';
 import { createGateway } from '../src/gateway.ts';
 import { KubeClient } from '../src/kube/kube-client.ts';
 import { loadFile } from '../src/kube/kube-config.ts';
-import { createLogger } from '../src/logging.ts';
+import { createLogger, logDestination } from '../src/logging.ts';
 import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import { metrics } from '../src/plugins/metrics.ts';
 import { persistedOperations } from '../src/plugins/persisted-operations.ts';
@@ -31,7 +31,7 @@ export function productionPlugins(sampleRatio: number): GatewayPlugin[] {
     metrics(),
     tracing({ sampleRatio, exporter: { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} } }),
     // Every request's line is formatted and written, as in production; only the file is a sink.
-    requestLogging({ logger: createLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) }) }),
+    requestLogging({ logger: createLogger({ destination: logDestination('/dev/null', process.env.BENCH_LOG_WRITES === 'sync' ? 'sync' : 'async') }) }),
     persistedOperations({ mode: 'apq' }),
     queryLimits({ mode: 'production' }),
     rateLimits({ limits: { requestsPerSecond: 1e6, burst: 1e6, maxConcurrentCalls: 1e5, maxWatches: 1e5 } }),

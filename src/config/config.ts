@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import type { LogFormat, LogLevel } from '../logging.ts';
+import type { LogFormat, LogLevel, LogWrites } from '../logging.ts';
 import type { GatewayMode, QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 import { renderHelp } from './flag-docs.ts';
@@ -55,6 +55,8 @@ export interface GatewayConfig {
   logLevel: LogLevel;
   /** pretty: readable lines; json: one JSON object per line; auto: pretty when stdout is a terminal. */
   logFormat: LogFormat;
+  /** async: JSON lines queued and written a burst at a time; sync: each line written at once. */
+  logWrites: LogWrites;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -188,6 +190,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     metricsHost: s['metrics-host'].value,
     logLevel: s['log-level'].value,
     logFormat: s['log-format'].value,
+    logWrites: s['log-writes'].value,
     shutdownTimeoutMs: s['shutdown-timeout'].value,
     shutdownDelayMs: s['shutdown-delay'].value,
     configFile,

@@ -1,7 +1,7 @@
 // Every setting of `crdgate serve`, declared once: its flag, environment variables, config file
 // key, how its value is read, its default, and the text that --help and the README's flag tables
 // show (both rendered from here; `npm run generate` writes the README's, a test checks them).
-import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
+import { logFormats, logLevels, logWriteModes, type LogFormat, type LogLevel, type LogWrites } from '../logging.ts';
 import { defaultQueryLimits, type GatewayMode } from '../plugins/query-limits.ts';
 import { defaultRateLimits } from '../plugins/rate-limits.ts';
 
@@ -170,6 +170,8 @@ export const flagTable = {
     meaning: '`fatal`, `error`, `warn`, `info`, `debug` (adds `/healthz`, `/readyz` and `/metrics` requests), `trace` (adds a line when each request arrives)' }),
   'log-format': flag<LogFormat>({ group: 'operations', value: 'FORMAT', parse: oneOf(logFormats), default: 'auto', shownDefault: '`auto`',
     meaning: '`pretty`: readable lines; `json`: one JSON object per line (use it in production; the kustomize base sets it); `auto`: pretty when stdout is a terminal, else JSON' }),
+  'log-writes': flag<LogWrites>({ group: 'operations', value: 'async|sync', parse: oneOf(logWriteModes), default: 'async', shownDefault: '`async`',
+    meaning: 'JSON lines on stdout: `async` writes the lines of each turn of the event loop together, in one write at its end (queued lines are written when the process exits, a fatal error included); `sync` writes each line before its request ends (for environments that kill the process without letting it exit)' }),
   'shutdown-timeout': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 3_600_000), default: 25_000,
     meaning: 'after SIGTERM, how long in-flight HTTP requests may take before their connections are cut, in ms' }),
   'shutdown-delay': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 600_000), default: 0,

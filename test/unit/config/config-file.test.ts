@@ -107,7 +107,7 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('watch-buffer-bytes') && fileKeys.includes('watch-window-bytes') && fileKeys.includes('watch-unavailable-after'));
   assert.ok(fileKeys.includes('rbac-stale-after'));
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
-  assert.ok(fileKeys.includes('log-format'));
+  assert.ok(fileKeys.includes('log-format') && fileKeys.includes('log-writes'));
   assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 43);
+  assert.equal(fileKeys.length, 44);
 });
