@@ -14,8 +14,10 @@
 // while the other is measured) and each case's batches alternate between them within a round, so
 // the plugins' cost is read in one run: the second table gives, per case, the production gateway's
 // CPU and bytes per request over the plain one's (median of the per-round ratios, with the spread).
+// A kind `production-no-NAME` is the production gateway without the plugin named NAME (e.g.
+// `--plugins none,production,production-no-tracing`): what that plugin costs over HTTP.
 //
-//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production]
+//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production[,production-no-NAME]]
 //                                       [--cases create,createInline,get,list100,list500] [--corpus DIR] [--profile DIR]
 //                                       [--accept 'application/graphql-response+json,application/json;q=0.9']
 //   --accept VALUE: send this Accept header (as GraphQL clients do; none by default).
@@ -38,6 +40,7 @@ import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { createGateway } from '../src/gateway.ts';
 import type { KubeClient } from '../src/kube/kube-client.ts';
+import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import { parseKubernetesJson, stringifyJson } from '../src/kube/lossless-json.ts';
 import { repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { crdFiles } from '../test/helpers/crd-corpus.ts';
@@ -114,9 +117,19 @@ export function answeringClient(crds: Crd[]): KubeClient {
   return { server: 'https://127.0.0.1:6443', request: answer, watch, close: async () => {} } as unknown as KubeClient;
 }
 
+/** none: no plugins; production: bench-gateway's; production-no-NAME: those but the plugin named NAME (its share). */
+function pluginsOf(kind: string): GatewayPlugin[] {
+  if (kind === 'none') return [];
+  const without = /^production(?:-no-(.+))?$/.exec(kind);
+  if (!without) throw new Error(`unknown gateway kind ${kind}: none, production or production-no-PLUGIN`);
+  const plugins = productionPlugins(0.1);
+  if (without[1] && !plugins.some((p) => p.name === without[1])) throw new Error(`no production plugin is named ${without[1]}`);
+  return plugins.filter((p) => p.name !== without[1]);
+}
+
 async function serve(kind: string, corpus: string): Promise<void> {
   process.env.NODE_ENV = 'production';
-  const gateway = await createGateway({ client: answeringClient(crdObjects(corpus)), explorer: false, plugins: kind === 'production' ? productionPlugins(0.1) : [] });
+  const gateway = await createGateway({ client: answeringClient(crdObjects(corpus)), explorer: false, plugins: pluginsOf(kind) });
   const server = await gateway.listen(0, '127.0.0.1');
   // Garbage collections, for the GC time per request (read with the CPU time).
   const gc = { ms: 0, major: 0 };
@@ -248,7 +261,13 @@ async function main(): Promise<void> {
   for (const c of caseNames) if (!requests[c]) throw new Error(`no case ${c}; cases: ${Object.keys(requests).join(', ')}`);
   const kinds = flags.plugins.split(',');
   const gateways = new Map<string, Gateway>();
-  for (const kind of kinds) gateways.set(kind, await startGateway(kind, flags.corpus));
+  try {
+    for (const kind of kinds) gateways.set(kind, await startGateway(kind, flags.corpus));
+  } catch (err) {
+    // A gateway that did not start (an unknown kind): the ones already started would keep this process alive.
+    for (const gateway of gateways.values()) gateway.child.kill();
+    throw err;
+  }
   const agent = new Agent({ connections: CONCURRENCY * 2 * kinds.length, keepAliveTimeout: 30_000 });
   let n = 0;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(flags.accept ? { accept: flags.accept } : {}) };
