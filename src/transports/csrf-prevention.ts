@@ -7,6 +7,7 @@
 // so the decision for every value is the one Apollo makes.
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import MIMEType from 'whatwg-mimetype';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -21,9 +22,12 @@ const refusalMessage = 'This operation has been blocked as a potential Cross-Sit
   + `Please either specify a 'content-type' header (with a type that is not one of ${simpleTypes.join(', ')}) `
   + `or provide a non-empty value for one of the following headers: ${preflightHeaders.join(', ')}\n`;
 
-/** Content-Type header values → whether a browser needs a preflight to send one; bounded, as clients choose the values. */
-const preflighted = new Map<string, boolean>();
-const maxRemembered = 64;
+/**
+ * Content-Type header values → whether a browser needs a preflight to send one. Bounded, as clients
+ * choose the values, and the least recently sent go first: values sent once (by a scanner, say)
+ * do not keep the ones clients send all the time out.
+ */
+const preflighted = new LRUCache<string, boolean>({ max: 64 });
 
 /** A Content-Type that is not a simple one, or does not parse (Apollo lets those through: its body parsing refuses them). */
 function needsPreflight(contentType: string): boolean {
@@ -31,7 +35,7 @@ function needsPreflight(contentType: string): boolean {
   if (needs === undefined) {
     const parsed = MIMEType.parse(contentType);
     needs = parsed === null || !simpleTypes.includes(parsed.essence);
-    if (preflighted.size < maxRemembered) preflighted.set(contentType, needs);
+    preflighted.set(contentType, needs);
   }
   return needs;
 }
