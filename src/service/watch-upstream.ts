@@ -243,7 +243,7 @@ export class Upstream implements SubscriberHost {
     const api = fromKubeError(err);
     // Errors that retrying cannot fix end the subscriptions instead of leaving them waiting.
     if (api.code === 'FORBIDDEN' || api.code === 'UNAUTHENTICATED' || (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound')) {
-      this.failAll(api.code === 'FORBIDDEN' ? this.gatewayRefused() : api);
+      this.failAll(api.code === 'FORBIDDEN' ? this.gatewayRefused() : api.code === 'UNAUTHENTICATED' ? this.gatewayUnauthenticated() : api);
       void this.stopNow();
       return;
     }
@@ -272,6 +272,16 @@ export class Upstream implements SubscriberHost {
   private gatewayRefused(): ApiError {
     return new ApiError('FORBIDDEN', `the gateway may not watch ${this.key.plural}.${this.key.group}: its own watch of them was refused (the gateway's log says why)`,
       { reason: 'Forbidden' });
+  }
+
+  /**
+   * A 401 of the upstream watch refuses the gateway's own credentials, not the subscriber's: as
+   * UNAUTHENTICATED it would tell a client to renew a token that is fine. Subscribers end with
+   * UNAVAILABLE (the gateway's log says why), and may subscribe again once its credentials work.
+   */
+  private gatewayUnauthenticated(): ApiError {
+    return new ApiError('UNAVAILABLE', `the gateway cannot watch ${this.key.plural}.${this.key.group}: Kubernetes refused the gateway's own credentials (the gateway's log says why)`,
+      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 });
   }
 
   private recovered(): void {

@@ -521,6 +521,22 @@ test('a 403 of the upstream ends its subscribers at once with FORBIDDEN, without
   await hub.stop();
 });
 
+test('a 401 of the upstream (the gateway\'s own credentials) ends its subscribers at once with UNAVAILABLE, not UNAUTHENTICATED', async () => {
+  const unauthorized: ListWatchSource<KubeObject> = {
+    list: () => Promise.reject(new KubeApiError(401, { code: 401, reason: 'Unauthorized', message: 'Unauthorized' })),
+    watch: () => Promise.reject(new Error('no watch without a list')),
+  };
+  const logged: string[] = [];
+  const { hub } = hubWith(new FakeCollection(), { sourceFor: () => unauthorized, onUpstreamError: (_k, err) => logged.push((err as Error).message) });
+  const r = reader(hub.subscribe(key));
+  await until(() => r.done, 'the end');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'UNAVAILABLE', String(r.error));
+  assert.equal(r.error.message, 'the gateway cannot watch crontabs.stable.example.com: Kubernetes refused the gateway\'s own credentials (the gateway\'s log says why)');
+  assert.equal(r.error.details.retryAfterSeconds, 5);
+  assert.deepEqual(logged, ['Unauthorized'], 'Kubernetes\' answer goes to the gateway\'s log');
+  await hub.stop();
+});
+
 test('observers get the store, then every change with its previous object, relists and their end; on the subscribers\' upstream and objects', async () => {
   const c = new FakeCollection();
   c.items = [ct('a', 2), ct('b', 3)];
