@@ -280,6 +280,7 @@ function answerToWrite(text: string): string | Buffer {
   return bytes;
 }
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+/** Whether a value is a promise (or any thenable) rather than the value itself. */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

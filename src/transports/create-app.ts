@@ -10,7 +10,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
-import { answerText, apolloHandler, operationPipeline } from './apollo-pipeline.ts';
+import { answerText, apolloHandler, isThenable, operationPipeline } from './apollo-pipeline.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { losslessJsonBody } from './json-body.ts';
@@ -138,10 +138,6 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     }
   }];
   return { handlers, pool };
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }
 
 /** The caller's context with who the API gate found the caller to be (with tenants). */
