@@ -3,12 +3,11 @@
 // watch hub (rest-watch.ts), and RFC 9457 problem+json errors from the same catalog as GraphQL.
 // Every call goes through the same operations, as the same caller, as the GraphQL API.
 import express, { type Request, type Response } from 'express';
-import { stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
@@ -174,7 +173,7 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
 function send(req: Request, res: Response, status: number, body: unknown): void {
   const wantsYaml = req.accepts(['application/json', 'application/yaml', 'text/yaml']) !== 'application/json' && /yaml/.test(req.get('accept') ?? '');
   if (wantsYaml) {
-    res.status(status).type('application/yaml').send(stringifyYaml(body, { aliasDuplicateObjects: false }));
+    res.status(status).type('application/yaml').send(stringifyYaml(body));
     return;
   }
   res.status(status).type('application/json').send(stringifyJson(body));
