@@ -313,6 +313,8 @@ export function scalarValue(v: unknown, f: Pick<ScalarFilter, 'scalar' | 'enum'>
     case 'intOrString':
       if (typeof v === 'string') return v;
       if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+      // An integer beyond 2^53 arrives as bigint (IntOrString and ?where= keep every digit).
+      if (typeof v === 'bigint') return v;
       throw new QueryInputError(path, `expected an integer or a string, got ${describe(v)}`);
   }
 }
