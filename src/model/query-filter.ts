@@ -260,7 +260,10 @@ function scalarLabel(f: ScalarFilter): string {
 }
 
 function describe(value: unknown): string {
-  return Array.isArray(value) ? 'a list' : typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
 }
 
 function expectBoolean(v: unknown, path: string): boolean {
