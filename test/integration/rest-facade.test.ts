@@ -17,6 +17,7 @@ import jwt from 'jsonwebtoken';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
+import { stringifyJson } from '../../src/kube/lossless-json.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { OpenApiValidator } from '../helpers/openapi-validator.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
@@ -280,6 +281,31 @@ describe('REST facade: namespaced CronTabs', () => {
     });
     await api('GET', nsPath(ns1, 'v1', 'pc'), 404);
     await api('DELETE', `${nsPath(ns1, 'v1', 'pc')}?propagationPolicy=Sideways`, 400, { outsideDocument: true });
+  });
+
+  it('honours every option of a DeleteOptions body, as client-go sends them: a dry run deletes nothing', async () => {
+    // client-go (and so kubectl) send delete options as a body, never as query parameters.
+    const dry = { apiVersion: 'v1', kind: 'DeleteOptions', dryRun: ['All'] };
+    const kept = await api('POST', nsPath(ns1), 201, { body: cronTab('dry-body', {}, { dryBody: 'yes' }) });
+    await api('DELETE', nsPath(ns1, 'v1', 'dry-body'), 200, { body: dry });
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'dry-body'), 200)).json.metadata.uid, kept.json.metadata.uid);
+    await api('DELETE', `${nsPath(ns1)}?labelSelector=dryBody%3Dyes`, 200, { body: dry });
+    await api('GET', nsPath(ns1, 'v1', 'dry-body'), 200);
+    // The other options reach Kubernetes too: Foreground leaves the object with its finalizer.
+    const pending = await api('DELETE', nsPath(ns1, 'v1', 'dry-body'), 200, { body: { kind: 'DeleteOptions', propagationPolicy: 'Foreground', gracePeriodSeconds: 0 } });
+    assert.deepEqual(pending.json.metadata.finalizers, ['foregroundDeletion']);
+    // Options the facade cannot honour are refused, never dropped.
+    await api('POST', nsPath(ns1), 201, { body: cronTab('bad-options') });
+    // (The document's int64 format does not bound the integer, so 2^63 is inside it.)
+    for (const [body, outsideDocument] of [[{ dryRun: ['Yes'] }, true], [{ dryRun: 'All' }, true], [{ gracePeriodSeconds: 1.5 }, true],
+      [{ gracePeriodSeconds: 9223372036854775808n }, false], [{ propagationPolicy: 'Sideways' }, true]] as const) {
+      const refused = await api('DELETE', nsPath(ns1, 'v1', 'bad-options'), 400, { body: stringifyJson(body), outsideDocument });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, new RegExp(Object.keys(body)[0]!), refused.text);
+    }
+    const conflicting = await api('DELETE', `${nsPath(ns1, 'v1', 'bad-options')}?propagationPolicy=Orphan`, 400, { body: { propagationPolicy: 'Foreground' } });
+    assert.match(conflicting.json.detail, /propagationPolicy/);
+    await api('GET', nsPath(ns1, 'v1', 'bad-options'), 200);
   });
 
   it('lists with selectors and pages, in one namespace and in all namespaces, and deletes collections', async () => {
