@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import { ApiError } from '../api-errors.ts';
 import type { DeleteArgs, FieldValidation, JsonPatchOperation, KubeObject, ListArgs, PatchContentType } from '../contract/operations.ts';
 import { exactInteger, parseJson, parseYaml, stringifyJson } from '../kube/lossless-json.ts';
+import { jsonPatchProblem } from '../model/json-patch.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { parseOrderBy, parseOrderByText, parseWhere, QueryInputError } from '../model/query-filter.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
@@ -115,11 +116,8 @@ export function objectBody(req: Request): KubeObject {
 export function jsonPatchBody(req: Request): JsonPatchOperation[] {
   const body = parseBody(req);
   if (!Array.isArray(body)) throw new ApiError('BAD_REQUEST', 'a JSON patch (RFC 6902) is a list of operations');
-  for (const [i, op] of body.entries()) {
-    if (!op || typeof op !== 'object' || typeof op.op !== 'string' || typeof op.path !== 'string') {
-      throw new ApiError('BAD_REQUEST', `JSON patch operation ${i} needs "op" and "path"`);
-    }
-  }
+  const malformed = jsonPatchProblem(body);
+  if (malformed) throw new ApiError('BAD_REQUEST', `JSON patch operation ${malformed.at}: ${malformed.problem}`);
   return body;
 }
 

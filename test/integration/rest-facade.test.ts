@@ -143,6 +143,18 @@ describe('REST facade: namespaced CronTabs', () => {
       contentType: 'application/json-patch+json',
     });
     assert.equal(jsonPatched.json.spec.cronSpec, '@daily');
+    // A malformed operation is refused naming it (Kubernetes would write null for an add without
+    // a value, and refuses the rest without saying which operation is wrong).
+    for (const [ops, detail] of [
+      [[{ op: 'test', path: '/spec/replicas', value: 3 }, { op: 'add', path: '/spec/image' }], /operation \[1\]: add needs a value/],
+      [[{ op: 'copy', path: '/spec/image' }], /operation \[0\]: copy needs from/],
+      [[{ op: 'remove', path: 'spec/image' }], /operation \[0\]\.path: "spec\/image" is not a JSON pointer/],
+    ] as const) {
+      const refused = await api('PATCH', nsPath(ns1, 'v1', 'crud'), 400, { body: ops, contentType: 'application/json-patch+json', outsideDocument: true });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, detail);
+    }
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'crud'), 200)).json.spec.image, 'img:2');
 
     const deleted = await api('DELETE', nsPath(ns1, 'v1', 'crud'), 200);
     assert.equal(deleted.json.metadata?.uid ?? deleted.json.details?.uid, uid);

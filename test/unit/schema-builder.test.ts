@@ -316,6 +316,23 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
     });
     result = await run(`type: JSON, patch: { spec: { a_b: "v" } }`);
     assert.match(result.errors?.[0]?.message ?? '', /type JSON takes jsonPatch, not patch/);
+    // A malformed operation is refused naming it; Kubernetes would read a missing value as null
+    // (add and replace then write null) and answers the others without saying which one failed.
+    const calls = ops.calls.length;
+    for (const [ops2, message] of [
+      ['{ op: add, path: "/spec/a-b" }', /jsonPatch\[0\]: add needs a value \(null to write null\)/],
+      ['{ op: test, path: "/spec/a-b", value: 1 }, { op: replace, path: "/spec/a-b" }', /jsonPatch\[1\]: replace needs a value/],
+      ['{ op: move, path: "/spec/a-b" }', /jsonPatch\[0\]: move needs from/],
+      ['{ op: copy, path: "/spec/x", from: "spec" }', /jsonPatch\[0\]\.from: "spec" is not a JSON pointer \(it must be empty or start with \/\)/],
+      ['{ op: remove, path: "spec/a-b" }', /jsonPatch\[0\]\.path: "spec\/a-b" is not a JSON pointer/],
+      ['{ op: remove, path: "/spec/a~2b" }', /jsonPatch\[0\]\.path: "\/spec\/a~2b" is not a JSON pointer \(~ must be followed by 0 or 1\)/],
+      ['{ op: move, path: "/spec/a/b", from: "/spec/a" }', /jsonPatch\[0\]: move cannot move "\/spec\/a" into its own child "\/spec\/a\/b"/],
+    ] as const) {
+      result = await run(`type: JSON, jsonPatch: [${ops2}]`);
+      assert.match(result.errors?.[0]?.message ?? '', message, ops2);
+      assert.equal(result.errors?.[0]?.extensions['code'], 'BAD_USER_INPUT');
+    }
+    assert.equal(ops.calls.length, calls, 'nothing reached the operations');
   });
 
   it('list returns a Relay connection; delete returns the object or a Status; scale reads and writes', async () => {
