@@ -15,6 +15,7 @@ import {
 import type { GraphQLFieldMap, GraphQLSchema } from 'graphql';
 import { parse } from 'yaml';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
+import { PlannedExecution } from '../../src/graphql/compiled-execution.ts';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../../src/model/resource-model.ts';
 import { parseJson } from '../../src/kube/lossless-json.ts';
@@ -415,6 +416,21 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
       document: parseGraphQL(`{ cronTab_v1_stable_example_com(namespace: "n", name: "a") { kind } }`),
     });
     assert.equal(result.errors?.[0]?.extensions['code'], 'NOT_IMPLEMENTED');
+  });
+
+  it('reads a stored enum value the schema no longer lists as it is, on both execution paths', async () => {
+    // Kubernetes keeps what it stored when a CRD's enum changes (and ratcheting keeps it through
+    // updates), and another served version may list other values: the read must not lose it.
+    const ops = new InMemoryOperations();
+    const schema = build([tricky], ops);
+    ops.objects.set(`${tricky.crdName}/v1/n/x`, { apiVersion: 'tricky.example.org/v1', kind: 'Tricky', metadata: { name: 'x', namespace: 'n' }, spec: { mode: 'HTTP-02', starEnum: '*' } });
+    const source = '{ tricky_v1_tricky_example_org(namespace: "n", name: "x") { spec { mode starEnum } } }';
+    const planned = new PlannedExecution();
+    for (const path of ['graphql-js', 'planned', 'planned again'] as const) {
+      const result = path === 'graphql-js' ? await graphql({ schema, source }) : await planned.execute({ schema, document: parseGraphQL(source) });
+      assert.deepEqual(result.errors, undefined, path);
+      assert.deepEqual(JSON.parse(JSON.stringify(result.data)), { tricky_v1_tricky_example_org: { spec: { mode: 'HTTP-02', starEnum: '*' } } }, path);
+    }
   });
 
   it('serves a full object read back through every field', async () => {
