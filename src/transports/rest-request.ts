@@ -113,6 +113,21 @@ export function objectBody(req: Request): KubeObject {
   return body as KubeObject;
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * A Scale body, its spec.replicas checked: Kubernetes reads a replicas beyond 32 bits as "no kind
+ * is registered for the type v1.Scale", naming neither the field nor the value.
+ */
+export function scaleBody(req: Request): KubeObject {
+  const body = objectBody(req);
+  const replicas = (body.spec as { replicas?: unknown } | undefined)?.replicas;
+  if (replicas !== undefined && replicas !== null && !(Number.isInteger(replicas) && Math.abs(replicas as number) <= INT32_MAX)) {
+    throw new ApiError('BAD_REQUEST', `spec.replicas of a Scale must be a 32-bit integer, not ${stringifyJson(replicas)}`);
+  }
+  return body;
+}
+
 export function jsonPatchBody(req: Request): JsonPatchOperation[] {
   const body = parseBody(req);
   if (!Array.isArray(body)) throw new ApiError('BAD_REQUEST', 'a JSON patch (RFC 6902) is a list of operations');

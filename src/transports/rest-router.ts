@@ -13,7 +13,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -160,9 +160,8 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
     send(req, res, 200, obj);
   }));
   router.put(subresource, handle(async (req, res, t) => {
-    const body = objectBody(req);
-    if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body, dryRun: dryRun(req) })));
-    send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(body, t), ...writeArgs(req) })));
+    if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body: scaleBody(req), dryRun: dryRun(req) })));
+    send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(objectBody(req), t), ...writeArgs(req) })));
   }));
   router.patch(subresource, handle(async () => {
     throw new ApiError('METHOD_NOT_ALLOWED', 'PATCH on /status and /scale is not offered by the facade: use PUT with the whole status or Scale');

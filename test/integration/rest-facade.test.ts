@@ -194,6 +194,13 @@ describe('REST facade: namespaced CronTabs', () => {
     assert.equal(scale.json.status.selector, 'app=x');
     const scaled = await api('PUT', nsPath(ns1, 'v2', 'subres', 'scale'), 200, { body: { spec: { replicas: 5 } } });
     assert.equal(scaled.json.spec.replicas, 5);
+    // Kubernetes refuses a replicas beyond 32 bits with "no kind is registered for the type
+    // v1.Scale"; the facade names the field.
+    for (const replicas of ['2147483648', '9007199254740993', '1.5', '"3"']) {
+      const refused = await api('PUT', nsPath(ns1, 'v1', 'subres', 'scale'), 400, { body: `{"spec":{"replicas":${replicas}}}`, outsideDocument: true });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, /spec\.replicas of a Scale must be a 32-bit integer/, refused.text);
+    }
     assert.equal((await api('GET', nsPath(ns1, 'v1', 'subres'), 200)).json.spec.replicas, 5);
     const staleScale = await api('PUT', nsPath(ns1, 'v1', 'subres', 'scale'), 409, {
       body: { metadata: { name: 'subres', resourceVersion: scale.json.metadata.resourceVersion }, spec: { replicas: 1 } },
