@@ -8,6 +8,7 @@ import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap } from 'graphql'
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
+import { jsonPatchProblem } from '../model/json-patch.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { feedIterable, mapFeed } from '../streams/feed.ts';
 import type { RootFieldNames } from '../model/graphql-type-names.ts';
@@ -454,6 +455,8 @@ function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
     if (args['patch'] != null) throw badInput('type JSON takes jsonPatch, not patch');
     const ops = args['jsonPatch'];
     if (!Array.isArray(ops)) throw badInput('type JSON needs jsonPatch (a list of operations)');
+    const malformed = jsonPatchProblem(ops);
+    if (malformed) throw badInput(`jsonPatch${malformed.at}: ${malformed.problem}`);
     const patch: JsonPatchOperation[] = ops.map((op: Record<string, unknown>) => ({
       op: op['op'] as JsonPatchOperation['op'],
       path: op['path'] as string,

@@ -23,8 +23,7 @@ import type {
   GraphQLOutputType,
   GraphQLType,
 } from 'graphql';
-import { stringify as stringifyYaml } from 'yaml';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import { pascalPart } from '../model/graphql-names.ts';
 import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
@@ -74,10 +73,28 @@ function addYamlField(fields: GraphQLFieldConfigMap<Source, unknown>): void {
   };
 }
 
+/**
+ * The enum of a CRD field. Kubernetes keeps a stored value when the CRD's enum changes (ratcheting
+ * keeps it through updates too), and another served version may list other values; so, as the
+ * custom scalars do, output is lenient where strictness would lose what the apiserver holds: a
+ * string the enum does not list is answered as stored, not as null with an internal error. Input
+ * stays strict.
+ */
+class KubernetesEnumType extends GraphQLEnumType {
+  override serialize(value: unknown): ReturnType<GraphQLEnumType['serialize']> {
+    try {
+      return super.serialize(value);
+    } catch (err) {
+      if (typeof value === 'string') return value;
+      throw err;
+    }
+  }
+}
+
 export function kubectlYaml(object: Source): string {
   const metadata = object['metadata'] as Record<string, unknown> | undefined;
   const shown = metadata && 'managedFields' in metadata ? { ...object, metadata: { ...metadata, managedFields: undefined } } : object;
-  return stringifyYaml(shown, { aliasDuplicateObjects: false, sortMapEntries: true, lineWidth: 0 });
+  return stringifyYaml(shown, { sortMapEntries: true, lineWidth: 0 });
 }
 
 /**
@@ -179,7 +196,7 @@ class VersionTypeBuilder {
       }
       return made;
     };
-    const enumType = noteCreated(new GraphQLEnumType({
+    const enumType = noteCreated(new KubernetesEnumType({
       extensions: NO_EXTENSIONS,
       extensionASTNodes: NO_EXTENSION_NODES,
       name: this.name(this.allocate(slot)),

@@ -4,7 +4,7 @@
 // beyond Number.MAX_SAFE_INTEGER are read into a bigint (JSON.parse's source text access) and
 // written back as JSON numbers with every digit (JSON.rawJSON). Everything else is what
 // Kubernetes (Go float64) makes of it too: 0.1 and 1e+21 travel unchanged, -0 becomes 0 there.
-import { parse as parseYamlText } from 'yaml';
+import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
 
 /** JSON.rawJSON and JSON.isRawJSON (Node 24), which TypeScript's ES2024 library does not declare. */
 const RawJson = JSON as unknown as { rawJSON(text: string): object; isRawJSON(value: unknown): boolean };
@@ -133,4 +133,31 @@ export function exactYamlReviver(_key: unknown, value: unknown): unknown {
     throw new SyntaxError(`${String(value)} is not a number JSON can carry`);
   }
   return value;
+}
+
+/**
+ * Integers Go's strconv reads with base 0, as go-yaml (kubectl, client-go) resolves a plain
+ * scalar, beyond YAML 1.1's own forms: an upper-case prefix (0X1F, 0O17, 0B1).
+ */
+const goPrefixedInteger: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^[-+]?0[BOXbox][0-9a-fA-F_]+$/,
+  resolve: (text: string) => text,
+};
+
+/**
+ * The schemas whose readers must read our YAML strings as strings too: YAML 1.1, which kubectl,
+ * client-go (go-yaml) and PyYAML read (there `on`, `y`, `017`, `1_000` and `1:20` are booleans
+ * and numbers, which YAML 1.2 writes unquoted), and go-yaml's own integer forms.
+ */
+const yamlReaderTags = [...new Schema({ schema: 'yaml-1.1' }).tags, goPrefixedInteger];
+
+/**
+ * Value → YAML text that every Kubernetes client reads back as the same value: integers with
+ * every digit (bigint), and a string quoted wherever a YAML 1.1 or 1.2 reader would take it for
+ * something else, as kubectl's own YAML quotes it.
+ */
+export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions = {}): string {
+  return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags });
 }

@@ -260,7 +260,10 @@ function scalarLabel(f: ScalarFilter): string {
 }
 
 function describe(value: unknown): string {
-  return Array.isArray(value) ? 'a list' : typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
 }
 
 function expectBoolean(v: unknown, path: string): boolean {
@@ -313,6 +316,8 @@ export function scalarValue(v: unknown, f: Pick<ScalarFilter, 'scalar' | 'enum'>
     case 'intOrString':
       if (typeof v === 'string') return v;
       if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+      // An integer beyond 2^53 arrives as bigint (IntOrString and ?where= keep every digit).
+      if (typeof v === 'bigint') return v;
       throw new QueryInputError(path, `expected an integer or a string, got ${describe(v)}`);
   }
 }

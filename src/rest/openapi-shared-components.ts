@@ -191,11 +191,21 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
       required: ['op', 'path'],
       properties: {
         op: { type: 'string', enum: ['add', 'remove', 'replace', 'move', 'copy', 'test'] },
-        path: { type: 'string' },
-        from: { type: 'string' },
+        path: ref('JsonPointer'),
+        from: ref('JsonPointer'),
         value: {},
       },
+      // add, replace and test need a value (null writes null); move and copy need from.
+      allOf: [
+        { if: { properties: { op: { enum: ['add', 'replace', 'test'] } } }, then: { required: ['value'], properties: { value: {} } } },
+        { if: { properties: { op: { enum: ['move', 'copy'] } } }, then: { required: ['from'], properties: { from: ref('JsonPointer') } } },
+      ],
     },
+  },
+  JsonPointer: {
+    type: 'string',
+    description: 'An RFC 6901 JSON pointer: empty, or / then tokens in which ~ is followed by 0 or 1.',
+    pattern: '^(/([^~]|~[01])*)*$',
   },
   Where: {
     type: 'object',

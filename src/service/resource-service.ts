@@ -292,7 +292,7 @@ function fieldManagerOf(given: string | undefined, context: CallerContext): stri
 function deleteOptions(a: DeleteArgs): Record<string, unknown> {
   const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
   if (a.propagationPolicy) body.propagationPolicy = a.propagationPolicy;
-  if (a.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = Number(a.gracePeriodSeconds);
+  if (a.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = a.gracePeriodSeconds;
   if (a.preconditions && (a.preconditions.uid || a.preconditions.resourceVersion)) body.preconditions = { ...a.preconditions };
   if (a.dryRun) body.dryRun = [a.dryRun];
   return body;

@@ -12,14 +12,14 @@
 //   6. the answer's media type, as Apollo would negotiate it from Accept, remembered per header value.
 // One listener rather than one plugin each: Apollo calls every listener at each of its hook rounds
 // (a Promise.all of promises per round), whether it has the hook or not.
-import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequest, type GraphQLRequestListener } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError, type InternalErrorReporter } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
 import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validation.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { parseJson, stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
@@ -102,6 +102,7 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
       if (document) (rc as { document?: DocumentNode }).document = document;
     }),
     didResolveOperation: hook((rc) => {
+      if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
       const errors = validated.errors(rc.schema, forValidation(rc.document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
@@ -146,6 +147,21 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
   // The same listener for every request, so the same settled promise of it.
   const started = Promise.resolve(listener);
   return { requestDidStart: () => started };
+}
+
+/**
+ * A GET request's variables read again as a POST body's are (lossless-json.ts): Apollo reads the
+ * search parameter with JSON.parse, which rounds an integer beyond 2^53 (9007199254740993 becomes
+ * 9007199254740992, a Float variable then names another value) and reads 1e400 as Infinity.
+ */
+function exactSearchVariables(request: GraphQLRequest): void {
+  const text = new URLSearchParams(request.http!.search).get('variables');
+  if (text === null) return;
+  try {
+    request.variables = parseJson(text) as Record<string, unknown>;
+  } catch (err) {
+    throw refusal(new ApiError('BAD_REQUEST', `the variables search parameter is not valid JSON: ${(err as Error).message}`, { reason: 'BadRequest' }));
+  }
 }
 
 /** The promise of every hook that is done: the same settled one each time. */

@@ -5,7 +5,8 @@
 import type { Request } from 'express';
 import { ApiError } from '../api-errors.ts';
 import type { DeleteArgs, FieldValidation, JsonPatchOperation, KubeObject, ListArgs, PatchContentType } from '../contract/operations.ts';
-import { parseJson, parseYaml } from '../kube/lossless-json.ts';
+import { exactInteger, parseJson, parseYaml, stringifyJson } from '../kube/lossless-json.ts';
+import { jsonPatchProblem } from '../model/json-patch.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import { parseOrderBy, parseOrderByText, parseWhere, QueryInputError } from '../model/query-filter.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
@@ -112,14 +113,26 @@ export function objectBody(req: Request): KubeObject {
   return body as KubeObject;
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * A Scale body, its spec.replicas checked: Kubernetes reads a replicas beyond 32 bits as "no kind
+ * is registered for the type v1.Scale", naming neither the field nor the value.
+ */
+export function scaleBody(req: Request): KubeObject {
+  const body = objectBody(req);
+  const replicas = (body.spec as { replicas?: unknown } | undefined)?.replicas;
+  if (replicas !== undefined && replicas !== null && !(Number.isInteger(replicas) && Math.abs(replicas as number) <= INT32_MAX)) {
+    throw new ApiError('BAD_REQUEST', `spec.replicas of a Scale must be a 32-bit integer, not ${stringifyJson(replicas)}`);
+  }
+  return body;
+}
+
 export function jsonPatchBody(req: Request): JsonPatchOperation[] {
   const body = parseBody(req);
   if (!Array.isArray(body)) throw new ApiError('BAD_REQUEST', 'a JSON patch (RFC 6902) is a list of operations');
-  for (const [i, op] of body.entries()) {
-    if (!op || typeof op !== 'object' || typeof op.op !== 'string' || typeof op.path !== 'string') {
-      throw new ApiError('BAD_REQUEST', `JSON patch operation ${i} needs "op" and "path"`);
-    }
-  }
+  const malformed = jsonPatchProblem(body);
+  if (malformed) throw new ApiError('BAD_REQUEST', `JSON patch operation ${malformed.at}: ${malformed.problem}`);
   return body;
 }
 
@@ -152,22 +165,85 @@ export function dryRun(req: Request): 'All' | undefined {
   return 'All';
 }
 
+const PROPAGATION = ['Orphan', 'Background', 'Foreground'] as const;
+type Propagation = (typeof PROPAGATION)[number];
+
+/**
+ * Delete options from the query and from a DeleteOptions body, which is where client-go (and so
+ * kubectl) puts them. Every option the body holds is honoured or refused, never dropped: a dry
+ * run asked for in the body that went unnoticed would delete for real. Kubernetes reads only the
+ * body when there is one; the facade reads both, runs dry if either asks, and refuses an option
+ * given twice with different values.
+ */
 export function deleteArgs(req: Request): DeleteArgs {
+  const body = deleteOptionsBody(req);
   const out: { -readonly [K in keyof DeleteArgs]: DeleteArgs[K] } = {};
-  const d = dryRun(req);
-  if (d) out.dryRun = d;
-  const pp = enumOf(req.query.propagationPolicy, ['Orphan', 'Background', 'Foreground'], 'propagationPolicy');
+  if (dryRun(req) || body.dryRun) out.dryRun = 'All';
+  const pp = agreed('propagationPolicy', enumOf(req.query.propagationPolicy, PROPAGATION, 'propagationPolicy'), body.propagationPolicy);
   if (pp) out.propagationPolicy = pp;
-  const g = int(req.query.gracePeriodSeconds, 'gracePeriodSeconds');
+  const g = agreed('gracePeriodSeconds', int64Parameter(req.query.gracePeriodSeconds, 'gracePeriodSeconds'), body.gracePeriodSeconds);
   if (g !== undefined) out.gracePeriodSeconds = g;
-  // A DeleteOptions body may carry preconditions, as with kubectl.
-  const b = req.body as Buffer | undefined;
-  if (b && Buffer.isBuffer(b) && b.length) {
-    const opts = objectBody(req) as { preconditions?: { uid?: string; resourceVersion?: string }; propagationPolicy?: string };
-    if (opts.preconditions) out.preconditions = opts.preconditions;
-    if (!out.propagationPolicy && opts.propagationPolicy) out.propagationPolicy = enumOf(opts.propagationPolicy, ['Orphan', 'Background', 'Foreground'], 'propagationPolicy');
-  }
+  if (body.preconditions) out.preconditions = body.preconditions;
   return out;
+}
+
+function agreed<T extends string | number | bigint>(name: string, query: T | undefined, body: T | undefined): T | undefined {
+  if (query !== undefined && body !== undefined && query != body) {
+    throw new ApiError('BAD_REQUEST', `${name} is ${String(query)} in the query and ${String(body)} in the DeleteOptions body; give it once`);
+  }
+  return body ?? query;
+}
+
+interface BodyDeleteOptions {
+  dryRun?: true;
+  propagationPolicy?: Propagation;
+  gracePeriodSeconds?: number | bigint;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+function deleteOptionsBody(req: Request): BodyDeleteOptions {
+  const b = req.body as Buffer | undefined;
+  if (!b || !Buffer.isBuffer(b) || !b.length) return {};
+  const opts = objectBody(req) as Record<string, unknown>;
+  const out: BodyDeleteOptions = {};
+  if (opts.dryRun !== undefined && opts.dryRun !== null) {
+    const list = opts.dryRun;
+    if (!Array.isArray(list) || list.some((v) => v !== 'All')) throw new ApiError('BAD_REQUEST', `dryRun of DeleteOptions must be [] or ["All"], not ${stringifyJson(list)}`);
+    if (list.length) out.dryRun = true;
+  }
+  const pp = deletePropagation(opts);
+  if (pp) out.propagationPolicy = pp;
+  if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds !== null) out.gracePeriodSeconds = int64Of(opts.gracePeriodSeconds, 'gracePeriodSeconds');
+  const pre = opts.preconditions as BodyDeleteOptions['preconditions'] | null | undefined;
+  if (pre && (pre.uid || pre.resourceVersion)) out.preconditions = pre;
+  return out;
+}
+
+/** propagationPolicy, or the older orphanDependents as Kubernetes reads it (true: Orphan, false: Background). */
+function deletePropagation(opts: Record<string, unknown>): Propagation | undefined {
+  const pp = opts.propagationPolicy === null ? undefined : enumOf(opts.propagationPolicy, PROPAGATION, 'propagationPolicy');
+  const orphan = opts.orphanDependents;
+  if (orphan === undefined || orphan === null) return pp;
+  if (typeof orphan !== 'boolean') throw new ApiError('BAD_REQUEST', `orphanDependents must be true or false, not ${stringifyJson(orphan)}`);
+  if (pp) throw new ApiError('BAD_REQUEST', 'orphanDependents and propagationPolicy cannot both be set; use propagationPolicy');
+  return orphan ? 'Orphan' : 'Background';
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function int64Of(v: unknown, name: string): number | bigint {
+  const big = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : undefined;
+  if (big === undefined || big < INT64_MIN || big > INT64_MAX) throw new ApiError('BAD_REQUEST', `${name} must be a 64-bit integer, not ${stringifyJson(v)}`);
+  return exactInteger(big);
+}
+
+/** A whole-number query parameter with every digit (no rounding beyond 2^53). */
+function int64Parameter(v: unknown, name: string): number | bigint | undefined {
+  const s = str(v);
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s)) throw new ApiError('BAD_REQUEST', `${name} must be a whole number, not "${s}"`);
+  return int64Of(BigInt(s), name);
 }
 
 export function str(v: unknown): string | undefined {

@@ -3,18 +3,17 @@
 // watch hub (rest-watch.ts), and RFC 9457 problem+json errors from the same catalog as GraphQL.
 // Every call goes through the same operations, as the same caller, as the GraphQL API.
 import express, { type Request, type Response } from 'express';
-import { stringify as stringifyYaml } from 'yaml';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -161,9 +160,8 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
     send(req, res, 200, obj);
   }));
   router.put(subresource, handle(async (req, res, t) => {
-    const body = objectBody(req);
-    if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body, dryRun: dryRun(req) })));
-    send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(body, t), ...writeArgs(req) })));
+    if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body: scaleBody(req), dryRun: dryRun(req) })));
+    send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(objectBody(req), t), ...writeArgs(req) })));
   }));
   router.patch(subresource, handle(async () => {
     throw new ApiError('METHOD_NOT_ALLOWED', 'PATCH on /status and /scale is not offered by the facade: use PUT with the whole status or Scale');
@@ -174,7 +172,7 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
 function send(req: Request, res: Response, status: number, body: unknown): void {
   const wantsYaml = req.accepts(['application/json', 'application/yaml', 'text/yaml']) !== 'application/json' && /yaml/.test(req.get('accept') ?? '');
   if (wantsYaml) {
-    res.status(status).type('application/yaml').send(stringifyYaml(body, { aliasDuplicateObjects: false }));
+    res.status(status).type('application/yaml').send(stringifyYaml(body));
     return;
   }
   res.status(status).type('application/json').send(stringifyJson(body));

@@ -377,6 +377,27 @@ describe('numbers written through every gateway path read back by kubectl with t
     assert.equal((await kubectlRead(writeNs)).has('refused-i64'), false);
   });
 
+  it('a GET query reads its variables as a POST body: every digit kept, a number beyond a double refused', async () => {
+    // Two objects a double cannot tell apart; a Float variable must pick the one it names.
+    for (const [name, text] of [['get-near', '9007199254740992'], ['get-exact', '9007199254740993']]) {
+      const r = await http('POST', rest(writeNs), objectText(name, `{"num":${text}}`));
+      assert.equal(r.status, 201, r.text);
+    }
+    const query = `query($n: Float) { ${names.list}(namespace: "${writeNs}", where: { metadata: { name: { prefix: "get-" } }, spec: { num: { eq: $n } } }) { edges { node { metadata { name } } } } }`;
+    const get = async (variables: string) => {
+      const res = await fetch(`${origin}/graphql?${new URLSearchParams({ query, variables })}`, { headers: { accept: 'application/json', 'apollo-require-preflight': '1' } });
+      return { status: res.status, text: await res.text() };
+    };
+    const exact = await get('{"n":9007199254740993}');
+    assert.equal(exact.status, 200, exact.text);
+    assert.deepEqual(JSON.parse(exact.text).data[names.list].edges.map((e: any) => e.node.metadata.name), ['get-exact'], exact.text);
+    const beyond = await get('{"n":1e400}');
+    assert.equal(beyond.status, 400, beyond.text);
+    const error = JSON.parse(beyond.text).errors[0];
+    assert.equal(error.extensions.code, 'BAD_REQUEST', beyond.text);
+    assert.match(error.message, /1e400/);
+  });
+
   it('a 32-bit Int argument refuses an integer beyond 2^53 instead of rounding it', async () => {
     const r = await http('POST', '/graphql', `{"query":${JSON.stringify(`query($n: Int) { ${names.list}(namespace: "${writeNs}", limit: $n) { edges { cursor } } }`)},"variables":{"n":9007199254740993}}`);
     assert.equal(r.status, 400, r.text);

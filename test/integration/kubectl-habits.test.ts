@@ -110,3 +110,25 @@ test('resourcesInCategory lists the kinds of a category with list fields that wo
     `{ ${data.resourcesInCategory[0]!.listField} { edges { node { metadata { name } } } } }`);
   assert.ok(Object.values(listed)[0]!.edges.length > 0);
 });
+
+test('YAML the gateway writes reads back in kubectl as the same strings (YAML 1.1 readers included)', async () => {
+  // kubectl, client-go and PyYAML read YAML 1.1: unquoted on, y, 017, 1_000, 0b1, 0X1F or 1:20
+  // are booleans and numbers there. Each must come out quoted, as kubectl's own YAML has it.
+  const texts = ['on', 'Off', 'yes', 'NO', 'y', 'n', '~', '017', '09', '1_000', '0b1', '0B1', '0X1F', '0O17', '+0x1F', '1:20', '2001-12-14', '.5', '1.', '1e3', '<<'];
+  const annotations = Object.fromEntries(texts.map((t, i) => [`k${i}`, t]));
+  for (const key of ['y', 'n', 'on', 'NO']) annotations[key] = key;
+  const name = uniqueName('yaml-strings');
+  const object = { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name, namespace: ns, annotations }, spec: { cronSpec: '* * * * *' } };
+  const created = await kubectl(['create', '-f', '-'], { input: JSON.stringify(object) });
+  assert.equal(created.code, 0, created.stderr);
+  const origin = gw.url.replace(/\/graphql$/, '');
+  const rest = await fetch(`${origin}/rest/stable.example.com/v1/namespaces/${ns}/crontabs/${name}`, { headers: { accept: 'application/yaml' } });
+  assert.equal(rest.status, 200);
+  const field = await gqlData<{ cronTab_stable_example_com: { yaml: string } }>(gw.url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "${name}") { yaml } }`);
+  for (const [path, yaml] of [['REST as YAML', await rest.text()], ['the yaml field', field.cronTab_stable_example_com.yaml]] as const) {
+    // kubectl's own reading of the text: what it would send if a user applied it.
+    const read = await kubectl(['create', '--dry-run=client', '-o', 'json', '-f', '-'], { input: yaml });
+    assert.equal(read.code, 0, `${path}: ${read.stderr}`);
+    assert.deepEqual(JSON.parse(read.stdout).metadata.annotations, annotations, `${path}:\n${yaml}`);
+  }
+});

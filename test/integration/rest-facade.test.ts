@@ -17,6 +17,7 @@ import jwt from 'jsonwebtoken';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
+import { stringifyJson } from '../../src/kube/lossless-json.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { OpenApiValidator } from '../helpers/openapi-validator.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
@@ -142,6 +143,18 @@ describe('REST facade: namespaced CronTabs', () => {
       contentType: 'application/json-patch+json',
     });
     assert.equal(jsonPatched.json.spec.cronSpec, '@daily');
+    // A malformed operation is refused naming it (Kubernetes would write null for an add without
+    // a value, and refuses the rest without saying which operation is wrong).
+    for (const [ops, detail] of [
+      [[{ op: 'test', path: '/spec/replicas', value: 3 }, { op: 'add', path: '/spec/image' }], /operation \[1\]: add needs a value/],
+      [[{ op: 'copy', path: '/spec/image' }], /operation \[0\]: copy needs from/],
+      [[{ op: 'remove', path: 'spec/image' }], /operation \[0\]\.path: "spec\/image" is not a JSON pointer/],
+    ] as const) {
+      const refused = await api('PATCH', nsPath(ns1, 'v1', 'crud'), 400, { body: ops, contentType: 'application/json-patch+json', outsideDocument: true });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, detail);
+    }
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'crud'), 200)).json.spec.image, 'img:2');
 
     const deleted = await api('DELETE', nsPath(ns1, 'v1', 'crud'), 200);
     assert.equal(deleted.json.metadata?.uid ?? deleted.json.details?.uid, uid);
@@ -181,6 +194,13 @@ describe('REST facade: namespaced CronTabs', () => {
     assert.equal(scale.json.status.selector, 'app=x');
     const scaled = await api('PUT', nsPath(ns1, 'v2', 'subres', 'scale'), 200, { body: { spec: { replicas: 5 } } });
     assert.equal(scaled.json.spec.replicas, 5);
+    // Kubernetes refuses a replicas beyond 32 bits with "no kind is registered for the type
+    // v1.Scale"; the facade names the field.
+    for (const replicas of ['2147483648', '9007199254740993', '1.5', '"3"']) {
+      const refused = await api('PUT', nsPath(ns1, 'v1', 'subres', 'scale'), 400, { body: `{"spec":{"replicas":${replicas}}}`, outsideDocument: true });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, /spec\.replicas of a Scale must be a 32-bit integer/, refused.text);
+    }
     assert.equal((await api('GET', nsPath(ns1, 'v1', 'subres'), 200)).json.spec.replicas, 5);
     const staleScale = await api('PUT', nsPath(ns1, 'v1', 'subres', 'scale'), 409, {
       body: { metadata: { name: 'subres', resourceVersion: scale.json.metadata.resourceVersion }, spec: { replicas: 1 } },
@@ -280,6 +300,31 @@ describe('REST facade: namespaced CronTabs', () => {
     });
     await api('GET', nsPath(ns1, 'v1', 'pc'), 404);
     await api('DELETE', `${nsPath(ns1, 'v1', 'pc')}?propagationPolicy=Sideways`, 400, { outsideDocument: true });
+  });
+
+  it('honours every option of a DeleteOptions body, as client-go sends them: a dry run deletes nothing', async () => {
+    // client-go (and so kubectl) send delete options as a body, never as query parameters.
+    const dry = { apiVersion: 'v1', kind: 'DeleteOptions', dryRun: ['All'] };
+    const kept = await api('POST', nsPath(ns1), 201, { body: cronTab('dry-body', {}, { dryBody: 'yes' }) });
+    await api('DELETE', nsPath(ns1, 'v1', 'dry-body'), 200, { body: dry });
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'dry-body'), 200)).json.metadata.uid, kept.json.metadata.uid);
+    await api('DELETE', `${nsPath(ns1)}?labelSelector=dryBody%3Dyes`, 200, { body: dry });
+    await api('GET', nsPath(ns1, 'v1', 'dry-body'), 200);
+    // The other options reach Kubernetes too: Foreground leaves the object with its finalizer.
+    const pending = await api('DELETE', nsPath(ns1, 'v1', 'dry-body'), 200, { body: { kind: 'DeleteOptions', propagationPolicy: 'Foreground', gracePeriodSeconds: 0 } });
+    assert.deepEqual(pending.json.metadata.finalizers, ['foregroundDeletion']);
+    // Options the facade cannot honour are refused, never dropped.
+    await api('POST', nsPath(ns1), 201, { body: cronTab('bad-options') });
+    // (The document's int64 format does not bound the integer, so 2^63 is inside it.)
+    for (const [body, outsideDocument] of [[{ dryRun: ['Yes'] }, true], [{ dryRun: 'All' }, true], [{ gracePeriodSeconds: 1.5 }, true],
+      [{ gracePeriodSeconds: 9223372036854775808n }, false], [{ propagationPolicy: 'Sideways' }, true]] as const) {
+      const refused = await api('DELETE', nsPath(ns1, 'v1', 'bad-options'), 400, { body: stringifyJson(body), outsideDocument });
+      assertProblem(refused, 'BAD_REQUEST');
+      assert.match(refused.json.detail, new RegExp(Object.keys(body)[0]!), refused.text);
+    }
+    const conflicting = await api('DELETE', `${nsPath(ns1, 'v1', 'bad-options')}?propagationPolicy=Orphan`, 400, { body: { propagationPolicy: 'Foreground' } });
+    assert.match(conflicting.json.detail, /propagationPolicy/);
+    await api('GET', nsPath(ns1, 'v1', 'bad-options'), 200);
   });
 
   it('lists with selectors and pages, in one namespace and in all namespaces, and deletes collections', async () => {

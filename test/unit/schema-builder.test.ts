@@ -15,6 +15,7 @@ import {
 import type { GraphQLFieldMap, GraphQLSchema } from 'graphql';
 import { parse } from 'yaml';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
+import { PlannedExecution } from '../../src/graphql/compiled-execution.ts';
 import { crdToModel } from '../../src/model/crd-to-model.ts';
 import type { ResourceModel } from '../../src/model/resource-model.ts';
 import { parseJson } from '../../src/kube/lossless-json.ts';
@@ -316,6 +317,23 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
     });
     result = await run(`type: JSON, patch: { spec: { a_b: "v" } }`);
     assert.match(result.errors?.[0]?.message ?? '', /type JSON takes jsonPatch, not patch/);
+    // A malformed operation is refused naming it; Kubernetes would read a missing value as null
+    // (add and replace then write null) and answers the others without saying which one failed.
+    const calls = ops.calls.length;
+    for (const [ops2, message] of [
+      ['{ op: add, path: "/spec/a-b" }', /jsonPatch\[0\]: add needs a value \(null to write null\)/],
+      ['{ op: test, path: "/spec/a-b", value: 1 }, { op: replace, path: "/spec/a-b" }', /jsonPatch\[1\]: replace needs a value/],
+      ['{ op: move, path: "/spec/a-b" }', /jsonPatch\[0\]: move needs from/],
+      ['{ op: copy, path: "/spec/x", from: "spec" }', /jsonPatch\[0\]\.from: "spec" is not a JSON pointer \(it must be empty or start with \/\)/],
+      ['{ op: remove, path: "spec/a-b" }', /jsonPatch\[0\]\.path: "spec\/a-b" is not a JSON pointer/],
+      ['{ op: remove, path: "/spec/a~2b" }', /jsonPatch\[0\]\.path: "\/spec\/a~2b" is not a JSON pointer \(~ must be followed by 0 or 1\)/],
+      ['{ op: move, path: "/spec/a/b", from: "/spec/a" }', /jsonPatch\[0\]: move cannot move "\/spec\/a" into its own child "\/spec\/a\/b"/],
+    ] as const) {
+      result = await run(`type: JSON, jsonPatch: [${ops2}]`);
+      assert.match(result.errors?.[0]?.message ?? '', message, ops2);
+      assert.equal(result.errors?.[0]?.extensions['code'], 'BAD_USER_INPUT');
+    }
+    assert.equal(ops.calls.length, calls, 'nothing reached the operations');
   });
 
   it('list returns a Relay connection; delete returns the object or a Status; scale reads and writes', async () => {
@@ -398,6 +416,21 @@ describe('schema builder: resolvers call the operations with Kubernetes JSON', (
       document: parseGraphQL(`{ cronTab_v1_stable_example_com(namespace: "n", name: "a") { kind } }`),
     });
     assert.equal(result.errors?.[0]?.extensions['code'], 'NOT_IMPLEMENTED');
+  });
+
+  it('reads a stored enum value the schema no longer lists as it is, on both execution paths', async () => {
+    // Kubernetes keeps what it stored when a CRD's enum changes (and ratcheting keeps it through
+    // updates), and another served version may list other values: the read must not lose it.
+    const ops = new InMemoryOperations();
+    const schema = build([tricky], ops);
+    ops.objects.set(`${tricky.crdName}/v1/n/x`, { apiVersion: 'tricky.example.org/v1', kind: 'Tricky', metadata: { name: 'x', namespace: 'n' }, spec: { mode: 'HTTP-02', starEnum: '*' } });
+    const source = '{ tricky_v1_tricky_example_org(namespace: "n", name: "x") { spec { mode starEnum } } }';
+    const planned = new PlannedExecution();
+    for (const path of ['graphql-js', 'planned', 'planned again'] as const) {
+      const result = path === 'graphql-js' ? await graphql({ schema, source }) : await planned.execute({ schema, document: parseGraphQL(source) });
+      assert.deepEqual(result.errors, undefined, path);
+      assert.deepEqual(JSON.parse(JSON.stringify(result.data)), { tricky_v1_tricky_example_org: { spec: { mode: 'HTTP-02', starEnum: '*' } } }, path);
+    }
   });
 
   it('serves a full object read back through every field', async () => {

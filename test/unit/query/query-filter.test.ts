@@ -39,6 +39,8 @@ describe('where', () => {
     refused({ spec: { size: { eq: '9223372036854775808' } } }, 'where.spec.size.eq', /out of the 64-bit range/);
     refused({ spec: { size: { eq: 1.5 } } }, 'where.spec.size.eq', /expected an integer/);
     refused({ spec: { size: { gt: 'ten' } } }, 'where.spec.size.gt', /expected an integer/);
+    // A value of the wrong shape is named as such, not as JavaScript prints it ([object Object]).
+    refused({ spec: { size: { gt: { n: 1 } } } }, 'where.spec.size.gt', /got an object$/);
     refused({ spec: { count: { lt: 2 ** 31 } } }, 'where.spec.count.lt', /not a 32-bit integer/);
     // A number field keeps a whole number beyond 2^53 exactly, as Kubernetes does.
     assert.deepEqual(where({ spec: { ratio: { gte: 10n ** 20n } } }), spec(field('ratio', { op: 'gte', type: 'number', value: 10n ** 20n })));

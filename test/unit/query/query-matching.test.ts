@@ -48,6 +48,12 @@ describe('where over objects', () => {
     assert.equal(matches({ spec: { ratio: { eq: 2n ** 53n + 1n } } }, { ratio: 2n ** 53n + 1n }), true);
     assert.equal(matches({ spec: { ratio: { eq: 2n ** 53n + 1n } } }, { ratio: 2 ** 53 }), false);
     assert.equal(matches({ spec: { ratio: { gt: 2 ** 53 } } }, { ratio: 2n ** 53n + 1n }), true);
+    // An int-or-string field holds any integer Kubernetes keeps (a GraphQL IntOrString or a
+    // REST ?where= reads one beyond 2^53 as bigint): every digit counts there too.
+    assert.equal(matches({ spec: { port: { eq: 2n ** 53n + 1n } } }, { port: 2n ** 53n + 1n }), true);
+    assert.equal(matches({ spec: { port: { eq: 2n ** 53n + 1n } } }, { port: 2 ** 53 }), false);
+    assert.equal(matches({ spec: { port: { in: [2n ** 63n - 1n, 'http'] } } }, { port: 2n ** 63n - 1n }), true);
+    assert.equal(matches({ spec: { port: { eq: 2n ** 53n + 1n } } }, { port: '9007199254740993' }), false, 'a string is not a number');
   });
 
   it('compares date-times as instants, across offsets and fractional digits', () => {
