@@ -282,7 +282,7 @@ export function checkIdentity(tenant: string, user: string, groups: readonly str
         : `tenant ${tenant}: the token maps to the group ${seen}, which is refused`, { reason: 'Forbidden', authReason: 'SYSTEM_IDENTITY' });
     }
     if (!isSafeIdentityValue(v) || v.length > maxIdentityNameLength) {
-      throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a ${what} with blanks at its ends, control characters, more than ${maxIdentityNameLength} characters or nothing at all, which is refused`,
+      throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a ${what} with blanks at its ends, control characters, unpaired surrogates, more than ${maxIdentityNameLength} characters or nothing at all, which is refused`,
         { reason: 'Forbidden', authReason: 'UNSAFE_IDENTITY' });
     }
   }
@@ -348,8 +348,12 @@ function unauthenticated(message: string, authReason: AuthReason): ApiError {
   return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized', authReason });
 }
 
-/** A user or group name that reaches Kubernetes exactly as written: no blanks at the ends, no control characters. */
+/**
+ * A user or group name that reaches Kubernetes exactly as written: no blanks at the ends, no control
+ * characters, and well-formed UTF-16 (an unpaired surrogate has no UTF-8 spelling: it would reach
+ * Kubernetes as U+FFFD, the name of whoever is called that).
+ */
 export function isSafeIdentityValue(v: string): boolean {
   // eslint-disable-next-line no-control-regex
-  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v);
+  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v) && v.isWellFormed();
 }
