@@ -57,6 +57,7 @@
 // | 49 | TokenReview: a service-account token whose account is deleted during a subscription | subscription ends UNAUTHENTICATED           | tokenreview |
 // | 50 | groups claim [A's group, B's non-ASCII group spelled as its UTF-8 bytes read as Latin-1 ("Ã©" for "é")] | FORBIDDEN (GraphQL, REST), nothing of B; the real name reads B's object | here |
 // | 51 | groups claim or sub holding a lone UTF-16 surrogate (would reach Kubernetes as U+FFFD) | 403 UNSAFE_IDENTITY                          | here   |
+// | 52 | kid / typ holding CR LF ("…\r\nSet-Cookie: …"), NUL, or characters beyond Latin-1 | 401 (GraphQL, REST), challenge printable ASCII, no injected header | here |
 //
 // Every attack request is recorded in an attack ledger (test/helpers/attack-ledger.ts): each file
 // prints "attack run: N attempts, N refused, N leaks"; `npm run attack` runs all three files and
@@ -453,6 +454,20 @@ describe('tenant isolation through the gateway', () => {
         const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('c', extra))), 403, 'FORBIDDEN', /control characters/);
         assert.equal(r.body.errors![0]!.extensions?.authReason, 'UNSAFE_IDENTITY');
       }
+    });
+
+    it('a kid or typ holding line breaks, NUL or characters beyond Latin-1: 401 with a challenge of printable ASCII, not 500', async () => {
+      for (const kid of ['x\r\nSet-Cookie: a=b', 'a\u0000b', '团']) {
+        const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('b'), { kid })), 401, 'UNAUTHENTICATED', /unknown key id/);
+        assert.match(r.headers.get('www-authenticate')!, /^[\x20-\x7e]*$/);
+        const rest = await fetch(viaJwks.url.replace(/\/graphql$/, `/rest/stable.example.com/v1/namespaces/${nsB}/crontabs/b-secret`), { headers: bearer(signRs256(key1, claims('b'), { kid })) });
+        const text = await rest.text();
+        ledger.record(currentTest, `REST kid ${JSON.stringify(kid)}`, { refused: rest.status === 401, leaked: leaksB(text) });
+        assert.equal(rest.status, 401, text);
+        assert.equal(rest.headers.get('set-cookie'), null);
+        assert.match(rest.headers.get('www-authenticate')!, /^Bearer realm="crdgate", error="invalid_token", error_description="[\x20-\x7e]*"$/);
+      }
+      await refused(viaPem.url, bearer(signRs256(key1, claims('b'), { typ: 'at+jwt\r\nX-Injected: 1' })), 401, 'UNAUTHENTICATED', /token type \(typ\)/);
     });
 
     it('a token type other than the accepted ones, or none: 401 TOKEN_TYPE', async () => {
