@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
-import { checkIdentity, type Caller } from './authenticate.ts';
+import { checkIdentity, checkIdentityDetails, type Caller } from './authenticate.ts';
 import type { TenantRule, TokenReviewAuthConfig } from './tenant-config.ts';
 
 export interface ReviewedUser {
@@ -168,6 +168,7 @@ export function mapReviewedUser(u: ReviewedUser, rules: readonly TenantRule[], c
   const rule = rules.find((r) => Object.entries(r.match).every(([key, want]) => reviewedMatches(u, key, want)));
   if (!rule) throw new ApiError('FORBIDDEN', 'the token is valid but no tenant rule matches its user', { reason: 'Forbidden', authReason: 'NO_TENANT' });
   checkIdentity(rule.name, u.username, u.groups, config, (name, what) => isOrdinarySystemName(name, what) || config.allowSystemIdentities.includes(name));
+  checkIdentityDetails(rule.name, u.uid, u.extra);
   const caller: Caller = {
     tenant: rule.name,
     identity: { user: u.username, groups: [...new Set(u.groups)], extra: u.extra, ...(u.uid ? { uid: u.uid } : {}) },

@@ -345,8 +345,7 @@ export function impersonationHeaders(who: Impersonation): Record<string, string 
   // system:masters. Such values never come from a verified identity; refuse them here too, and
   // unpaired surrogates, which have no UTF-8 bytes of their own (they would arrive as U+FFFD).
   const check = (v: string) => {
-    // eslint-disable-next-line no-control-regex
-    if (!v || v !== v.trim() || /[\u0000-\u001f\u007f]/.test(v) || !v.isWellFormed()) throw new Error(`refusing to impersonate with the value ${JSON.stringify(v)}`);
+    if (!isSafeIdentityValue(v)) throw new Error(`refusing to impersonate with the value ${JSON.stringify(v)}`);
     return utf8Bytes(v);
   };
   const headers: Record<string, string | string[]> = { 'Impersonate-User': check(who.user) };
@@ -357,6 +356,17 @@ export function impersonationHeaders(who: Impersonation): Record<string, string 
     if (values.length) headers[`Impersonate-Extra-${escapeHeaderKey(key)}`] = values.map(check);
   }
   return headers;
+}
+
+/**
+ * A user, group, uid or extra value that reaches Kubernetes exactly as written: not empty, no
+ * blanks at the ends (HTTP drops them), no control characters, and well-formed UTF-16 (an unpaired
+ * surrogate has no UTF-8 spelling: it would reach Kubernetes as U+FFFD, the name of whoever is
+ * called that).
+ */
+export function isSafeIdentityValue(v: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v) && v.isWellFormed();
 }
 
 /** A string's UTF-8 bytes as a string of one character per byte (ASCII comes back as it is). */
