@@ -259,7 +259,11 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
 export function httpHeadersOf(err: ApiError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.code === 'UNAUTHENTICATED') {
-    headers['WWW-Authenticate'] = `Bearer realm="crdgate", error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`;
+    // RFC 6750 allows printable ASCII but " and \ in error_description. The message may repeat a
+    // token's header (its kid, its typ): a line break or NUL there would make the header unsendable
+    // (500), a character beyond Latin-1 likewise. The body carries the message as it is.
+    const description = err.message.replace(/["\\]/g, '').replace(/[^\x20-\x7e]/g, '?');
+    headers['WWW-Authenticate'] = `Bearer realm="crdgate", error="invalid_token", error_description="${description}"`;
   }
   if (err.details.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
   return headers;

@@ -31,8 +31,13 @@ export interface AccessReviewerOptions {
   concurrency?: number;
 }
 
+/**
+ * One text per identity, the same whatever the order of its groups and extra values. Every part
+ * stays a JSON string of its own: joined with "," or "=" the extra { scopes: ["read,write"] } and
+ * { scopes: ["read", "write"] } would share cached answers.
+ */
 export function identityKey(who: Impersonation): string {
-  const extra = Object.entries(who.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${[...v].sort().join(',')}`);
+  const extra = Object.entries(who.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...v].sort()]);
   return JSON.stringify([who.user, [...(who.groups ?? [])].sort(), extra, who.uid ?? '']);
 }
 

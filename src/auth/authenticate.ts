@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyOrSecret, JwtHeader, JwtPayload } from 'jsonwebtoken';
 import { ApiError, type AuthReason } from '../api-errors.ts';
-import type { Impersonation } from '../kube/kube-client.ts';
+import { isSafeIdentityValue, type Impersonation } from '../kube/kube-client.ts';
 import type { JwtAuthConfig, TenantConfig, TenantRule } from './tenant-config.ts';
 import type { TenantLimits } from '../contract/caller-context.ts';
 import { mapReviewedUser, type TokenReviewer } from './token-review.ts';
@@ -282,10 +282,18 @@ export function checkIdentity(tenant: string, user: string, groups: readonly str
         : `tenant ${tenant}: the token maps to the group ${seen}, which is refused`, { reason: 'Forbidden', authReason: 'SYSTEM_IDENTITY' });
     }
     if (!isSafeIdentityValue(v) || v.length > maxIdentityNameLength) {
-      throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a ${what} with blanks at its ends, control characters, more than ${maxIdentityNameLength} characters or nothing at all, which is refused`,
+      throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a ${what} with blanks at its ends, control characters, unpaired surrogates, more than ${maxIdentityNameLength} characters or nothing at all, which is refused`,
         { reason: 'Forbidden', authReason: 'UNSAFE_IDENTITY' });
     }
   }
+}
+
+/** The uid and extra of an identity from outside (a TokenReview): sent as header values too, so held to the same rule. */
+export function checkIdentityDetails(tenant: string, uid: string | undefined, extra: Record<string, readonly string[]>): void {
+  const values = [...(uid === undefined ? [] : [uid]), ...Object.keys(extra), ...Object.values(extra).flat()];
+  if (values.every(isSafeIdentityValue)) return;
+  throw new ApiError('FORBIDDEN', `tenant ${tenant}: the token maps to a uid or extra value with blanks at its ends, control characters, unpaired surrogates or nothing at all, which is refused`,
+    { reason: 'Forbidden', authReason: 'UNSAFE_IDENTITY' });
 }
 
 function tooManyGroups(tenant: string, n: number, bounds: IdentityBounds): ApiError {
@@ -348,8 +356,4 @@ function unauthenticated(message: string, authReason: AuthReason): ApiError {
   return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized', authReason });
 }
 
-/** A user or group name that reaches Kubernetes exactly as written: no blanks at the ends, no control characters. */
-export function isSafeIdentityValue(v: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v);
-}
+export { isSafeIdentityValue };

@@ -44,6 +44,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CrdgateError } from '../errors.ts';
+import { isSafeIdentityValue } from '../kube/kube-client.ts';
 import { tenantBudgetKeys, tenantQueryLimitKeys, type TenantLimits } from '../contract/caller-context.ts';
 
 export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
@@ -318,8 +319,16 @@ function identityTemplates(t: Record<string, unknown>, rule: TenantRule, at: str
   if (t.extra !== undefined) {
     if (!isMapping(t.extra)) p.at(`${at}.extra`, 'must be a mapping of keys to lists of strings');
     else for (const [k, v] of Object.entries(t.extra)) {
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) extra[k] = v as string[];
-      else p.at(`${at}.extra.${k}`, 'must be a list of strings');
+      if (!(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+        p.at(`${at}.extra.${k}`, 'must be a list of strings');
+        continue;
+      }
+      // Sent as header names and values: anything HTTP would change would fail every request.
+      const asWritten = '(no blanks at the ends, no control characters, not empty)';
+      if (!isSafeIdentityValue(k)) p.at(`${at}.extra`, `the key ${JSON.stringify(k)} is not one Kubernetes receives as written ${asWritten}`);
+      const unsafe = v.filter((x) => !isSafeIdentityValue(x));
+      for (const x of unsafe) p.at(`${at}.extra.${k}`, `${JSON.stringify(x)} is not a value Kubernetes receives as written ${asWritten}`);
+      if (!unsafe.length && isSafeIdentityValue(k)) extra[k] = v as string[];
     }
   }
   Object.assign(rule, { user, groups, extra });

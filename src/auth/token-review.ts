@@ -8,7 +8,8 @@
 // without verifying it, which can only shorten the time. Opaque tokens (static tokens) carry no
 // expiry, so a revoked one is accepted for up to cacheSeconds more, and live subscriptions ask
 // again every cacheSeconds. Refusals are cached for a few seconds, so a flood of bad tokens costs
-// the apiserver little; failures to ask are not cached.
+// the apiserver little; failures to ask are not cached. Reviews not answered yet are bounded: a
+// flood of distinct made-up tokens gets 503 beyond them rather than a queue.
 //
 // Kubernetes adds system: groups to every authenticated user (system:authenticated, and for
 // service accounts system:serviceaccounts and system:serviceaccounts:<namespace>), and a
@@ -20,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
-import { checkIdentity, type Caller } from './authenticate.ts';
+import { checkIdentity, checkIdentityDetails, type Caller } from './authenticate.ts';
 import type { TenantRule, TokenReviewAuthConfig } from './tenant-config.ts';
 
 export interface ReviewedUser {
@@ -40,6 +41,8 @@ export interface TokenReviewerOptions {
   maxEntries?: number;
   /** How long a refusal is kept. */
   refusalCacheMs?: number;
+  /** Reviews asked and not answered yet at most; a token beyond them is refused at once (503). */
+  maxUnanswered?: number;
 }
 
 export class TokenReviewer {
@@ -49,7 +52,9 @@ export class TokenReviewer {
   private readonly now: () => number;
   private readonly cache: LRUCache<string, Promise<ReviewedUser>> | undefined;
   private readonly refusalCacheMs: number;
-  readonly stats = { reviews: 0, hits: 0 };
+  private readonly maxUnanswered: number;
+  private unanswered = 0;
+  readonly stats = { reviews: 0, hits: 0, refusedBusy: 0 };
 
   constructor(client: KubeClient, config: TokenReviewAuthConfig, opts: TokenReviewerOptions = {}) {
     this.client = client;
@@ -58,6 +63,7 @@ export class TokenReviewer {
     this.now = opts.now ?? Date.now;
     const cacheMs = config.cacheSeconds * 1000;
     this.refusalCacheMs = Math.min(opts.refusalCacheMs ?? 5_000, cacheMs);
+    this.maxUnanswered = opts.maxUnanswered ?? 256;
     this.cache = cacheMs > 0 ? new LRUCache({ max: opts.maxEntries ?? 10_000, ttl: cacheMs, perf: { now: this.now } }) : undefined;
   }
 
@@ -69,7 +75,19 @@ export class TokenReviewer {
       this.stats.hits++;
       return hit;
     }
+    // Tokens are reviewed before anyone is authenticated, so before any tenant's budget: made-up
+    // tokens, each new, would otherwise queue without bound for the concurrency limit that the
+    // access reviews of authenticated callers share.
+    if (this.unanswered >= this.maxUnanswered) {
+      this.stats.refusedBusy++;
+      return Promise.reject(new ApiError('UNAVAILABLE', `${this.unanswered} token reviews are waiting for Kubernetes; try again shortly`, { reason: 'ServiceUnavailable', retryAfterSeconds: 1 }));
+    }
+    this.unanswered++;
     const answer = this.limited(() => this.ask(token));
+    const settled = () => {
+      this.unanswered--;
+    };
+    answer.then(settled, settled);
     const cache = this.cache;
     if (!cache) return answer;
     cache.set(key, answer);
@@ -150,6 +168,7 @@ export function mapReviewedUser(u: ReviewedUser, rules: readonly TenantRule[], c
   const rule = rules.find((r) => Object.entries(r.match).every(([key, want]) => reviewedMatches(u, key, want)));
   if (!rule) throw new ApiError('FORBIDDEN', 'the token is valid but no tenant rule matches its user', { reason: 'Forbidden', authReason: 'NO_TENANT' });
   checkIdentity(rule.name, u.username, u.groups, config, (name, what) => isOrdinarySystemName(name, what) || config.allowSystemIdentities.includes(name));
+  checkIdentityDetails(rule.name, u.uid, u.extra);
   const caller: Caller = {
     tenant: rule.name,
     identity: { user: u.username, groups: [...new Set(u.groups)], extra: u.extra, ...(u.uid ? { uid: u.uid } : {}) },

@@ -47,6 +47,12 @@ export const flagGroups: readonly { id: FlagGroup; title: string }[] = [
 
 export const text: Parser<string> = { read: (raw) => ({ ok: true, value: raw }), expected: 'text' };
 
+/**
+ * The tenants file or none. An empty value is refused: read as "not given" it would leave a real
+ * cluster served with authentication off (a --tenants="$UNSET" or a blank setting in a file).
+ */
+export const tenantsFile: Parser<string> = { read: (raw) => (raw.trim() ? { ok: true, value: raw } : { ok: false }), expected: 'a tenants file or none' };
+
 export function wholeNumber(min: number, max: number): Parser<number> {
   return {
     read(raw) {
@@ -110,7 +116,7 @@ export const flagTable = {
     meaning: 'port of the local kube-apiserver' }),
   'install-examples': flag({ group: 'server', value: 'BOOL', parse: boolean, default: true, meaning: 'install `deploy/examples` into the local cluster' }),
   'kube-timeout': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 30_000, meaning: 'deadline of each Kubernetes API call, in ms' }),
-  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: text, default: undefined,
+  tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: tenantsFile, default: undefined,
     shownDefault: 'required with a kubeconfig or in-cluster config (local cluster: demo tenants)',
     meaning: 'the tenants file (JWT or Kubernetes TokenReview authentication, see [Tenants file](#tenants-file)). Without it, crdgate refuses to serve a real cluster (one line, exit code 2); `none` turns authentication off deliberately (every caller acts as the gateway\'s own identity, which may impersonate anyone), with a warning line when `--host` is not loopback (127.0.0.0/8, ::1, localhost)' }),
   'rbac-stale-after': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 2000,

@@ -237,16 +237,20 @@ export class KubeClient {
       // Impersonation is decided here, from the caller's verified identity, and nowhere else.
       if (!/^impersonate-/i.test(k)) headers[k] = v;
     }
-    if (body !== undefined) {
+    // The body goes as bytes: with a string body Node writes the header block as UTF-8 along with
+    // it, without one as Latin-1, and impersonation headers must reach Kubernetes as the same bytes
+    // whatever the method (see impersonationHeaders).
+    const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
+    if (bytes !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
-      headers['Content-Length'] = Buffer.byteLength(body);
+      headers['Content-Length'] = bytes.length;
     }
     if (opts.impersonate) Object.assign(headers, impersonationHeaders(opts.impersonate));
     const requestFn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = requestFn(url, { method, headers, agent: t.agent, signal }, resolve);
       req.on('error', reject);
-      req.end(body);
+      req.end(bytes);
     });
   }
 
@@ -329,22 +333,46 @@ function headerOf(res: IncomingMessage, name: string): string | null {
  * Impersonation headers. Each group and each extra value is a header line of its own: Kubernetes
  * reads one value per line, so "g1, g2" on one line would name a single group called "g1, g2".
  * Node's http client sends an array value as repeated lines; fetch would join them.
+ *
+ * Kubernetes reads header values as UTF-8 bytes; Node's http client writes each character of a
+ * header value as one byte (Latin-1, when the body is bytes or absent: KubeClient sends it so) and
+ * refuses characters beyond U+00FF. So each value is given to it as its UTF-8 bytes, one character
+ * per byte: "josé" arrives as josé, and "josÃ©" (another name, whose characters are josé's UTF-8
+ * bytes) arrives as itself, not as josé.
  */
 export function impersonationHeaders(who: Impersonation): Record<string, string | string[]> {
   // HTTP drops blanks around header values: " system:masters" would reach Kubernetes as
-  // system:masters. Such values never come from a verified identity; refuse them here too.
+  // system:masters. Such values never come from a verified identity; refuse them here too, and
+  // unpaired surrogates, which have no UTF-8 bytes of their own (they would arrive as U+FFFD).
   const check = (v: string) => {
-    // eslint-disable-next-line no-control-regex
-    if (!v || v !== v.trim() || /[\u0000-\u001f\u007f]/.test(v)) throw new Error(`refusing to impersonate with the value ${JSON.stringify(v)}`);
-    return v;
+    if (!isSafeIdentityValue(v)) throw new Error(`refusing to impersonate with the value ${JSON.stringify(v)}`);
+    return utf8Bytes(v);
   };
   const headers: Record<string, string | string[]> = { 'Impersonate-User': check(who.user) };
   if (who.groups?.length) headers['Impersonate-Group'] = who.groups.map(check);
   if (who.uid) headers['Impersonate-Uid'] = check(who.uid);
   for (const [key, values] of Object.entries(who.extra ?? {})) {
+    if (!key.isWellFormed()) throw new Error(`refusing to impersonate with the extra key ${JSON.stringify(key)}`);
     if (values.length) headers[`Impersonate-Extra-${escapeHeaderKey(key)}`] = values.map(check);
   }
   return headers;
+}
+
+/**
+ * A user, group, uid or extra value that reaches Kubernetes exactly as written: not empty, no
+ * blanks at the ends (HTTP drops them), no control characters, and well-formed UTF-16 (an unpaired
+ * surrogate has no UTF-8 spelling: it would reach Kubernetes as U+FFFD, the name of whoever is
+ * called that).
+ */
+export function isSafeIdentityValue(v: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return v.length > 0 && v === v.trim() && !/[\u0000-\u001f\u007f]/.test(v) && v.isWellFormed();
+}
+
+/** A string's UTF-8 bytes as a string of one character per byte (ASCII comes back as it is). */
+function utf8Bytes(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\u0000-\u007f]*$/.test(v) ? v : Buffer.from(v, 'utf8').toString('latin1');
 }
 
 /**

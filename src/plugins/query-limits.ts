@@ -131,6 +131,9 @@ function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operatio
     }
     return undefined;
   };
+  // A fragment's cost at multiplier 1: cost is linear in the multiplier, and a fragment spread k
+  // times at each of n levels would otherwise be walked k^n times (a 1 KB document, minutes of CPU).
+  const fragmentCosts = new Map<string, number>();
   const walk = (set: SelectionSetNode, type: GraphQLCompositeType, multiplier: number, path: Set<string>): number => {
     let cost = 0;
     for (const sel of set.selections) {
@@ -171,11 +174,15 @@ function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operatio
         const f = fragments.get(name);
         // Validation refuses fragment cycles; the guard keeps an unvalidated document finite.
         if (!f || path.has(name)) continue;
-        const t = schema.getType(f.typeCondition.name.value) as GraphQLCompositeType | undefined;
-        if (!t) continue;
-        path.add(name);
-        cost += walk(f.selectionSet, t, multiplier, path);
-        path.delete(name);
+        let once = fragmentCosts.get(name);
+        if (once === undefined) {
+          const t = schema.getType(f.typeCondition.name.value) as GraphQLCompositeType | undefined;
+          path.add(name);
+          once = t ? walk(f.selectionSet, t, 1, path) : 0;
+          path.delete(name);
+          fragmentCosts.set(name, once);
+        }
+        cost += multiplier * once;
       }
     }
     return cost;

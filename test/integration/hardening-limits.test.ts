@@ -13,6 +13,8 @@ const namespaces = testNamespaces();
 let ns: string;
 let prod: RunningGateway;
 let local: RunningGateway;
+/** The production limits as they ship. */
+let shipped: RunningGateway;
 
 before(async () => {
   ns = await namespaces.create('hard-limits');
@@ -24,11 +26,13 @@ before(async () => {
   const limits = { maxDepth: 5, maxAliases: 4, maxTokens: 400, maxCost: 1000, defaultPageSize: 100 };
   prod = await startGateway(kubeConfigFor('admin'), {}, undefined, { explorer: false, plugins: [queryLimits({ limits, mode: 'production' })] });
   local = await startGateway(kubeConfigFor('admin'), {}, undefined, { explorer: false, plugins: [queryLimits({ limits, mode: 'local' })] });
+  shipped = await startGateway(kubeConfigFor('admin'), {}, undefined, { explorer: false, plugins: [queryLimits({ mode: 'production' })] });
 });
 
 after(async () => {
   await prod?.stop();
   await local?.stop();
+  await shipped?.stop();
   await namespaces.deleteAll();
 });
 
@@ -70,6 +74,20 @@ test('depth, aliases and tokens are refused with 400 BAD_REQUEST naming the limi
   const tokens = await gql(prod.url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "c0") { ${'__typename '.repeat(400)} } }`);
   assert.equal(tokens.status, 400);
   assert.match(onlyError(tokens, 'BAD_REQUEST').message, /more than 400 tokens \(limit maxTokens/);
+});
+
+test('a fragment spread 48 times at each of 6 levels (1 KB, within depth and tokens) is refused for its cost at once', async () => {
+  const type = 'CronTab_v1_stable_example_com';
+  const fragments = Array.from({ length: 6 }, (_, i) => (i < 5 ? `fragment F${i} on ${type} { ${`...F${i + 1} `.repeat(48)}}` : `fragment F${i} on ${type} { metadata { name } }`));
+  const started = performance.now();
+  const res = await gql(shipped.url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "c0") { ...F0 } } ${fragments.join(' ')}`);
+  const ms = performance.now() - started;
+  assert.equal(res.status, 400, res.text);
+  // 1 + 2 per metadata { name }, 48^5 times
+  assert.equal(onlyError(res, 'BAD_REQUEST').extensions?.cost, 1 + 2 * 48 ** 5);
+  // Walked spread by spread, the cost took minutes of the gateway's only thread.
+  assert.ok(ms < 5_000, `answered after ${ms.toFixed(0)} ms`);
+  assert.equal((await gql(shipped.url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "c0") { metadata { name } } }`)).status, 200);
 });
 
 test('batched requests are refused (batching is off) and bodies over 1 MB get 413', async () => {

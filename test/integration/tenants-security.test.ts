@@ -55,6 +55,9 @@
 // | 47 | TokenReview: a valid user no tenant rule matches (carol)                 | 403 NO_TENANT                                             | tokenreview |
 // | 48 | TokenReview: alice reads bob's namespace; alice's token + Impersonate-*  | FORBIDDEN; nothing of bob's                               | tokenreview |
 // | 49 | TokenReview: a service-account token whose account is deleted during a subscription | subscription ends UNAUTHENTICATED           | tokenreview |
+// | 50 | groups claim [A's group, B's non-ASCII group spelled as its UTF-8 bytes read as Latin-1 ("Ã©" for "é")] | FORBIDDEN (GraphQL, REST), nothing of B; the real name reads B's object | here |
+// | 51 | groups claim or sub holding a lone UTF-16 surrogate (would reach Kubernetes as U+FFFD) | 403 UNSAFE_IDENTITY                          | here   |
+// | 52 | kid / typ holding CR LF ("…\r\nSet-Cookie: …"), NUL, or characters beyond Latin-1 | 401 (GraphQL, REST), challenge printable ASCII, no injected header | here |
 //
 // Every attack request is recorded in an attack ledger (test/helpers/attack-ledger.ts): each file
 // prints "attack run: N attempts, N refused, N leaks"; `npm run attack` runs all three files and
@@ -78,6 +81,8 @@ const nsA2 = `${run}-a2`;
 const nsB = `${run}-b`;
 const issuer = 'https://issuer.crdgate.test/';
 const audience = 'crdgate-test';
+/** A second group of B's, named with characters outside ASCII (Latin-1 and beyond). */
+const groupBAccented = `${run}-b-équipe-团队`;
 /** In B's object only: no response to A may ever contain it. */
 const bMarker = `b-only-image-${run}`;
 
@@ -168,6 +173,12 @@ kind: ClusterRoleBinding
 metadata: { name: ${run}-a-cct }
 subjects: [{ kind: Group, name: ${groupA}, apiGroup: rbac.authorization.k8s.io }]
 roleRef: { kind: ClusterRole, name: ${run}-cct-reader, apiGroup: rbac.authorization.k8s.io }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: editor-accented, namespace: ${nsB} }
+subjects: [{ kind: Group, name: "${groupBAccented}", apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-editor, apiGroup: rbac.authorization.k8s.io }
 ${[[nsA1, groupA], [nsA2, groupA], [nsB, groupB]].map(([ns, g]) => `---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -419,6 +430,44 @@ describe('tenant isolation through the gateway', () => {
       const own = await pollUntil('A\'s group to let the filtered tenant read A\'s object', async () => (await post(viaJwks.url, getQ(nsA1, 'a1-first'), bearer(token))).body.data?.[`cronTab${v1}`], { timeoutMs: 10_000 });
       assert.equal(own.metadata.name, 'a1-first');
       await refusedByRbac(token);
+    });
+
+    it('non-ASCII names reach Kubernetes as written: B\'s accented group reads B\'s object, its UTF-8 bytes spelled as Latin-1 do not', async () => {
+      const genuine = signRs256(key1, claims('c', { sub: 'mallory', groups: [groupBAccented] }));
+      const own = await pollUntil('B\'s accented group to read B\'s object', async () => (await post(viaJwks.url, getQ(nsB, 'b-secret'), bearer(genuine))).body.data?.[`cronTab${v1}`], { timeoutMs: 10_000 });
+      assert.equal(own.spec.image, bMarker);
+      // Another name for the identity provider ("Ã©quipe-å\u009b¢…"), whose UTF-8 bytes sent as
+      // Latin-1 header bytes would be exactly those of B's group.
+      // With A's group next to it, the caller's schema has the CronTab fields, so only RBAC on the
+      // impersonated request stands between it and B's object (before the fix: B's object, 200).
+      const mojibake = Buffer.from(groupBAccented, 'utf8').toString('latin1');
+      for (const groups of [[groupA, mojibake], [mojibake]]) await refusedByRbac(signRs256(key1, claims('c', { sub: 'mallory', groups })));
+      const rest = await fetch(viaJwks.url.replace(/\/graphql$/, `/rest/stable.example.com/v1/namespaces/${nsB}/crontabs/b-secret`), { headers: bearer(signRs256(key1, claims('c', { sub: 'mallory', groups: [groupA, mojibake] }))) });
+      const text = await rest.text();
+      ledger.record(currentTest, 'REST get of B\'s object', { refused: rest.status === 403, leaked: leaksB(text) });
+      assert.equal(rest.status, 403, text);
+      assertNothingOfB(text);
+    });
+
+    it('a claim holding a lone UTF-16 surrogate (no UTF-8 spelling; it would reach Kubernetes as U+FFFD): 403 UNSAFE_IDENTITY', async () => {
+      for (const extra of [{ sub: 'mallory', groups: [`${groupB}\ud800`] }, { sub: 'mallory\udfff' }]) {
+        const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('c', extra))), 403, 'FORBIDDEN', /control characters/);
+        assert.equal(r.body.errors![0]!.extensions?.authReason, 'UNSAFE_IDENTITY');
+      }
+    });
+
+    it('a kid or typ holding line breaks, NUL or characters beyond Latin-1: 401 with a challenge of printable ASCII, not 500', async () => {
+      for (const kid of ['x\r\nSet-Cookie: a=b', 'a\u0000b', '团']) {
+        const r = await refused(viaJwks.url, bearer(signRs256(key1, claims('b'), { kid })), 401, 'UNAUTHENTICATED', /unknown key id/);
+        assert.match(r.headers.get('www-authenticate')!, /^[\x20-\x7e]*$/);
+        const rest = await fetch(viaJwks.url.replace(/\/graphql$/, `/rest/stable.example.com/v1/namespaces/${nsB}/crontabs/b-secret`), { headers: bearer(signRs256(key1, claims('b'), { kid })) });
+        const text = await rest.text();
+        ledger.record(currentTest, `REST kid ${JSON.stringify(kid)}`, { refused: rest.status === 401, leaked: leaksB(text) });
+        assert.equal(rest.status, 401, text);
+        assert.equal(rest.headers.get('set-cookie'), null);
+        assert.match(rest.headers.get('www-authenticate')!, /^Bearer realm="crdgate", error="invalid_token", error_description="[\x20-\x7e]*"$/);
+      }
+      await refused(viaPem.url, bearer(signRs256(key1, claims('b'), { typ: 'at+jwt\r\nX-Injected: 1' })), 401, 'UNAUTHENTICATED', /token type \(typ\)/);
     });
 
     it('a token type other than the accepted ones, or none: 401 TOKEN_TYPE', async () => {

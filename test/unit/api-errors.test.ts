@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, ApiErrorCode, codeOfHttpStatus, fromKubeError, toGraphQLError, toProblem } from '../../src/api-errors.ts';
+import { ApiError, ApiErrorCode, codeOfHttpStatus, fromKubeError, httpHeadersOf, toGraphQLError, toProblem } from '../../src/api-errors.ts';
 import { KubeApiError, type KubeStatus } from '../../src/kube/kube-client.ts';
 
 const kube = (http: number, status: KubeStatus, retryAfter?: number) => new KubeApiError(http, { kind: 'Status', status: 'Failure', code: http, ...status }, retryAfter);
@@ -99,4 +99,11 @@ test('graphql-js keeps the code when it wraps an ApiError thrown by a resolver',
   });
   assert.equal(result.errors?.[0]?.message, 'crontabs "x" not found');
   assert.deepEqual(result.errors?.[0]?.extensions, { code: 'NOT_FOUND', httpStatus: 404, reason: 'NotFound' });
+});
+
+test('the bearer challenge of a 401 is printable ASCII whatever the message repeats of a token (CR LF, NUL, quotes, non-Latin-1)', () => {
+  const challenge = (message: string) => httpHeadersOf(new ApiError('UNAUTHENTICATED', message))['WWW-Authenticate']!;
+  assert.equal(challenge('unknown key id "x\r\nSet-Cookie: a=b"'), 'Bearer realm="crdgate", error="invalid_token", error_description="unknown key id x??Set-Cookie: a=b"');
+  assert.equal(challenge('kid "a\u0000b\\c" 团 é'), 'Bearer realm="crdgate", error="invalid_token", error_description="kid a?bc ? ?"');
+  assert.equal(challenge('the token expired at 2026-01-01T00:00:00.000Z'), 'Bearer realm="crdgate", error="invalid_token", error_description="the token expired at 2026-01-01T00:00:00.000Z"');
 });

@@ -192,6 +192,15 @@ describe('TokenReview: the reviewed user → tenant and identity', () => {
     assert.deepEqual(allowed.identity.groups, ['system:masters', 'system:authenticated']);
   });
 
+  it('a reviewed uid or extra value HTTP would change or cannot carry (blanks at the ends, control characters, empty): 403 UNSAFE_IDENTITY', () => {
+    const base = { username: 'alice', groups: ['tenant-a'], extra: {} };
+    refusedReview({ ...base, uid: 'u-1\n' }, 'UNSAFE_IDENTITY');
+    refusedReview({ ...base, extra: { scopes: ['read', ' write'] } }, 'UNSAFE_IDENTITY');
+    refusedReview({ ...base, extra: { scopes: [''] } }, 'UNSAFE_IDENTITY');
+    refusedReview({ ...base, extra: { 'k\ud800': ['v'] } }, 'UNSAFE_IDENTITY');
+    assert.deepEqual(mapReviewedUser({ ...base, uid: 'ü-1', extra: { 'example.com/team': ['rot', 'grün'] } }, trRules, cfg).identity.extra, { 'example.com/team': ['rot', 'grün'] });
+  });
+
   it('reads the exp of a JWT-shaped token without trusting it, and nothing from an opaque one', () => {
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     assert.equal(unverifiedExpiry(`${b64({ alg: 'RS256' })}.${b64({ exp: 1_700_000_000 })}.sig`), 1_700_000_000_000);

@@ -40,8 +40,8 @@ describe('impersonation headers', () => {
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  async function sent(who: Impersonation | undefined, headers?: Record<string, string>): Promise<Lines> {
-    await client.request('GET', '/api', { impersonate: who, headers });
+  async function sent(who: Impersonation | undefined, headers?: Record<string, string>, body?: unknown): Promise<Lines> {
+    await client.request(body === undefined ? 'GET' : 'POST', '/api', { impersonate: who, headers, body });
     return last.impersonate;
   }
 
@@ -94,5 +94,28 @@ describe('impersonation headers', () => {
   it('extra keys with bytes outside HTTP token characters are percent-encoded', async () => {
     assert.deepEqual(impersonationHeaders({ user: 'u', extra: { 'scope(read)': ['x'] } }), { 'Impersonate-User': 'u', 'Impersonate-Extra-scope%28read%29': ['x'] });
     assert.deepEqual(await sent({ user: 'u', extra: { 'scope(read)': ['x'] } }), [['impersonate-user', 'u'], ['impersonate-extra-scope%28read%29', 'x']]);
+  });
+
+  it('on the wire: names outside ASCII arrive as their UTF-8 bytes with a body or without; a name spelled as another\'s UTF-8 bytes stays itself', async () => {
+    // Node's server reads header bytes as Latin-1: this is what Kubernetes reads as UTF-8.
+    const asKubernetesReads = (lines: Lines) => lines.map(([name, v]) => [name, Buffer.from(v, 'latin1').toString('utf8')]);
+    const who = { user: 'josé', groups: ['équipe', '团队', 'josÃ©'], uid: 'ü', extra: { 'tenant/名': ['ñ'] } };
+    for (const body of [undefined, { kind: 'Body', text: 'é' }]) {
+      assert.deepEqual(asKubernetesReads(await sent(who, undefined, body)), [
+        ['impersonate-user', 'josé'],
+        ['impersonate-group', 'équipe'], ['impersonate-group', '团队'], ['impersonate-group', 'josÃ©'],
+        ['impersonate-uid', 'ü'],
+        ['impersonate-extra-tenant%2f%e5%90%8d', 'ñ'],
+      ], body === undefined ? 'GET' : 'POST with a body');
+    }
+  });
+
+  it('an unpaired surrogate (no UTF-8 bytes of its own, it would arrive as U+FFFD) is refused before anything is sent', async () => {
+    const identities: Impersonation[] = [{ user: 'x\ud800' }, { user: 'u', groups: ['\udfffg'] }, { user: 'u', extra: { k: ['\ud83d'] } }, { user: 'u', extra: { 'k\ud800': ['v'] } }];
+    for (const who of identities) {
+      last = { impersonate: [], authorization: undefined };
+      await assert.rejects(sent(who), /refusing to impersonate with the (value|extra key)/, JSON.stringify(who));
+      assert.equal(last.authorization, undefined, `nothing reached the server for ${JSON.stringify(who)}`);
+    }
   });
 });

@@ -3,7 +3,7 @@
 // hand one caller another's rights, or rights computed for other resources: these tests fail then.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeClient } from '../../../src/kube/kube-client.ts';
+import type { Impersonation, KubeClient } from '../../../src/kube/kube-client.ts';
 import { Permissions, ResourceListIds } from '../../../src/auth/permissions.ts';
 import type { ResourceRef } from '../../../src/contract/access.ts';
 
@@ -87,4 +87,18 @@ test('permission sets: two identities never share one, two resource lists never 
   } finally {
     await permissions.stop();
   }
+});
+
+test('identity keys: identities that differ in any part never share a key (extra values or keys holding "," or "=")', async () => {
+  const { identityKey } = await import('../../../src/auth/access-review.ts');
+  const pairs: [Impersonation, Impersonation][] = [
+    [{ user: 'u', extra: { scopes: ['read,write'] } }, { user: 'u', extra: { scopes: ['read', 'write'] } }],
+    [{ user: 'u', extra: { 'a=b': ['c'] } }, { user: 'u', extra: { a: ['b=c'] } }],
+    [{ user: 'u', extra: { a: ['1'], b: ['2'] } }, { user: 'u', extra: { a: ['1,b=2'] } }],
+    [{ user: 'u', groups: ['g'] }, { user: 'u', extra: { g: [] } }],
+    [{ user: 'u', uid: '' }, { user: 'u', uid: '""' }],
+  ];
+  for (const [a, b] of pairs) assert.notEqual(identityKey(a), identityKey(b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  // The same identity, written in another order, is one key.
+  assert.equal(identityKey({ user: 'u', groups: ['b', 'a'], extra: { y: ['2', '1'], x: ['0'] } }), identityKey({ user: 'u', groups: ['a', 'b'], extra: { x: ['0'], y: ['1', '2'] } }));
 });

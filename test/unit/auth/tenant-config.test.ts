@@ -80,6 +80,14 @@ describe('tenants file validation', () => {
     ]);
   });
 
+  it('extra values Kubernetes would receive changed or not at all (blanks at the ends, control characters, empty) are refused at start', () => {
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, extra: { scopes: ['read', ' write', ''], 'team\n': ['x'], ok: ['grün'] } }] }), [
+      'tenants[0].extra.scopes: " write" is not a value Kubernetes receives as written (no blanks at the ends, no control characters, not empty)',
+      'tenants[0].extra.scopes: "" is not a value Kubernetes receives as written (no blanks at the ends, no control characters, not empty)',
+      'tenants[0].extra: the key "team\\n" is not one Kubernetes receives as written (no blanks at the ends, no control characters, not empty)',
+    ]);
+  });
+
   it('needs auth and a non-empty tenants list', () => {
     assert.deepEqual(problems({}), [
       'auth: is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile; or tokenReview',

@@ -111,3 +111,8 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('redis-url'));
   assert.equal(fileKeys.length, 44);
 });
+
+test('tenants: "" in the file is refused (an empty value would otherwise turn authentication off)', () => {
+  const path = file('tenants: ""\n');
+  assert.deepEqual(problems(['--config', path]), [`tenants from ${path}: "" is not a tenants file or none`]);
+});

@@ -91,3 +91,11 @@ test('tracing: off unless otlp; the endpoint from the flag, CRDGATE_OTLP_ENDPOIN
   assert.throws(() => load(['--tracing', 'otlp'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }),
     /^CrdgateError: otlp-endpoint from OTEL_EXPORTER_OTLP_ENDPOINT: "collector" is not an http:\/\/ or https:\/\/ URL$/);
 });
+
+test('tenants: an empty value (flag, config file) is refused, not read as "no tenants file" (which would turn authentication off)', () => {
+  for (const argv of [['--tenants', ''], ['--tenants='], ['--tenants', '  ']]) {
+    assert.throws(() => load(argv), (err: unknown) => err instanceof CrdgateError && /^tenants from flag: .*not a tenants file or none/.test(err.message), JSON.stringify(argv));
+  }
+  assert.equal(load(['--tenants', 'none']).tenants, 'none');
+  assert.equal(load(['--tenants', 'tenants.yaml']).tenants, 'tenants.yaml');
+});

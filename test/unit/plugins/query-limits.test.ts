@@ -49,6 +49,23 @@ test('plain fields cost one each; fragments count like inline selections; intros
   assert.equal(cost('query A { one { name } } query B { list(limit: 2) { edges { node { name } } } }', undefined, 'B'), 1 + 3 * 2);
 });
 
+test('fragments spread many times at every level: the cost of each counted, each fragment walked once', () => {
+  // F0 spreads F1 48 times, F1 spreads F2 48 times, … F5 is one field: 48^5 names, a 1 KB document
+  // whose walk spread by spread took minutes of CPU.
+  const levels = 6;
+  const k = 48;
+  const fragments = Array.from({ length: levels }, (_, i) => (i < levels - 1 ? `fragment F${i} on Obj { ${`...F${i + 1} `.repeat(k)}}` : `fragment F${i} on Obj { name }`));
+  const document = `{ one { ...F0 } } ${fragments.join(' ')}`;
+  assert.ok(document.length < 3000);
+  const started = process.cpuUsage();
+  assert.equal(cost(document), 1 + k ** (levels - 1));
+  const used = process.cpuUsage(started);
+  assert.ok(used.user + used.system < 1_000_000, `${(used.user + used.system) / 1000} ms of CPU`);
+  // A fragment spread in lists of different pages costs in proportion to each.
+  assert.equal(cost('{ a: list(limit: 2) { edges { node { ...F } } } b: list(limit: 5) { edges { node { ...F } } } } fragment F on Obj { name spec { a } }'),
+    (1 + 2 * 2 + 3 * 2) + (1 + 2 * 5 + 3 * 5));
+});
+
 test('a subscription costs subscriptionCostFactor times the same selection as a query', () => {
   assert.equal(cost('subscription { watch { type object { name } } }'), 4 * 10);
   assert.equal(cost('mutation { create(name: "x") { name } }'), 2);
