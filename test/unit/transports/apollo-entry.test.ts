@@ -1,7 +1,8 @@
 // What a GraphQL client gets from the Apollo entry over HTTP, byte for byte: CSRF prevention of
 // simple requests, the answer's content type as negotiated from Accept (application/json or
 // application/graphql-response+json, 406 when neither), GET queries, refusals and errors with their
-// status and code, the answer's framing. The table is what Apollo Server answers on its own: the
+// status and code, the answer's framing. The table is what Apollo Server answers on its own (but
+// for a bearer token, which the gateway takes as a sign of a preflight too): the
 // gateway's shortcuts around it (its CSRF check, content-type choice, answer writing) must give
 // the same, over a real socket, so that every header is seen as sent.
 import assert from 'node:assert/strict';
@@ -50,6 +51,9 @@ const cases: Case[] = [
   ['POST a content type that does not parse', 'POST', '/graphql', { 'content-type': 'not a mime type' }, hello, { status: 400, type: json, body: noBody }],
   ['GET without headers', 'GET', get, {}, undefined, { status: 400, type: json, body: csrfRefusal }],
   ['GET with apollo-require-preflight', 'GET', get, { 'apollo-require-preflight': 'x' }, undefined, { status: 200, type: json, body: hi }],
+  // Beyond Apollo: a bearer token is a sign of a preflight too (csrf-prevention.ts); Basic is not.
+  ['GET with a bearer token', 'GET', get, { authorization: 'Bearer abc' }, undefined, { status: 200, type: json, body: hi }],
+  ['GET with Basic authorization', 'GET', get, { authorization: 'Basic dTpw' }, undefined, { status: 400, type: json, body: csrfRefusal }],
   ['GET with application/json', 'GET', get, { 'content-type': 'application/json' }, undefined, { status: 200, type: json, body: hi }],
   ['GET with text/plain and apollo-require-preflight', 'GET', get, { 'content-type': 'text/plain', 'apollo-require-preflight': 'x' }, undefined,
     { status: 415, type: json, body: error('GET requests may not have a content-type header other than application/json.') }],
