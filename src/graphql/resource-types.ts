@@ -24,7 +24,7 @@ import type {
   GraphQLType,
 } from 'graphql';
 import { stringify as stringifyYaml } from 'yaml';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, writtenYamlOptions } from '../kube/lossless-json.ts';
 import { pascalPart } from '../model/graphql-names.ts';
 import type { EnumValueName, MapNode, ObjectNode, ResourceModel, SchemaNode, StringNode, VersionModel } from '../model/resource-model.ts';
 import { mapRepresentation, unknownFieldsOf } from '../model/value-conversion.ts';
@@ -77,7 +77,7 @@ function addYamlField(fields: GraphQLFieldConfigMap<Source, unknown>): void {
 export function kubectlYaml(object: Source): string {
   const metadata = object['metadata'] as Record<string, unknown> | undefined;
   const shown = metadata && 'managedFields' in metadata ? { ...object, metadata: { ...metadata, managedFields: undefined } } : object;
-  return stringifyYaml(shown, { aliasDuplicateObjects: false, sortMapEntries: true, lineWidth: 0 });
+  return stringifyYaml(shown, { ...writtenYamlOptions, sortMapEntries: true, lineWidth: 0 });
 }
 
 /**

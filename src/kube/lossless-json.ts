@@ -120,6 +120,16 @@ export function parseYaml(text: string): unknown {
   return parseYamlText(text, exactYamlReviver, exactYamlOptions);
 }
 
+/**
+ * Options for the yaml library's stringify, for every YAML the gateway writes. YAML 1.1 quoting:
+ * kubectl (sigs.k8s.io/yaml), PyYAML and SnakeYAML read YAML 1.1, where an unquoted yes, on, y,
+ * Off, 1_000, 0b101, 12:30:00 or 2026-12-05 is a boolean, number or date, not the string it was;
+ * with it, such strings are quoted, as `kubectl get -o yaml` quotes them (no %YAML directive is
+ * written, and YAML 1.2 readers read the same values). Objects repeated in a value are written
+ * out again rather than as anchors and aliases, which few readers expect.
+ */
+export const writtenYamlOptions = { version: '1.1', aliasDuplicateObjects: false } as const;
+
 /** Options for the yaml library that read every integer as bigint; `exactYamlReviver` then narrows. */
 export const exactYamlOptions = { intAsBigInt: true } as const;
 

@@ -8,7 +8,7 @@ import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, writtenYamlOptions } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
@@ -174,7 +174,7 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
 function send(req: Request, res: Response, status: number, body: unknown): void {
   const wantsYaml = req.accepts(['application/json', 'application/yaml', 'text/yaml']) !== 'application/json' && /yaml/.test(req.get('accept') ?? '');
   if (wantsYaml) {
-    res.status(status).type('application/yaml').send(stringifyYaml(body, { aliasDuplicateObjects: false }));
+    res.status(status).type('application/yaml').send(stringifyYaml(body, writtenYamlOptions));
     return;
   }
   res.status(status).type('application/json').send(stringifyJson(body));
