@@ -11,6 +11,7 @@ import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import MIMEType from 'whatwg-mimetype';
 import type { IncomingHttpHeaders } from 'node:http';
+import { bearerToken } from '../auth/authenticate.ts';
 
 /** The media types a browser sends cross-site without a preflight (Apollo's list, in its order). */
 const simpleTypes = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
@@ -19,13 +20,22 @@ const simpleTypes = ['application/x-www-form-urlencoded', 'multipart/form-data',
 const preflightHeaders = ['x-apollo-operation-name', 'apollo-require-preflight'];
 
 /**
- * A bearer token (RFC 6750: the scheme in any case, then a token). It is one more sign of a
- * preflight, beyond Apollo's: a page can only attach an Authorization header cross-site after a
- * preflight, and browsers send none by themselves but Basic, Digest or Negotiate after a log-in.
- * GraphQL clients that send queries as GET (urql by default, Apollo Client's useGETForQueries,
- * graphql-request's GET) send no Content-Type and no Apollo header, only the caller's token.
+ * Whether the Authorization header carries a bearer token, as authentication reads one ("Bearer
+ * <token>", or a bare JWT). It is one more sign of a preflight, beyond Apollo's: a page can only
+ * attach an Authorization header cross-site after a preflight, and browsers send none by
+ * themselves but Basic, Digest or Negotiate after a log-in. GraphQL clients that send queries as
+ * GET (urql by default, Apollo Client's useGETForQueries, graphql-request's GET) send no
+ * Content-Type and no Apollo header, only the caller's token.
  */
-const bearerToken = /^bearer +\S/i;
+function carriesBearerToken(authorization: string | undefined): boolean {
+  if (authorization === undefined) return false;
+  try {
+    bearerToken(authorization);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Apollo Server's message for the refusal, word for word. */
 const refusalMessage = 'This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). '
@@ -61,7 +71,6 @@ export function csrfRefusal(headers: IncomingHttpHeaders): GraphQLError | undefi
     const value = headers[name];
     if (value !== undefined && value.length > 0) return undefined;
   }
-  const authorization = headers.authorization;
-  if (authorization !== undefined && bearerToken.test(authorization)) return undefined;
+  if (carriesBearerToken(headers.authorization)) return undefined;
   return new GraphQLError(refusalMessage, { extensions: { http: { status: 400, headers: new HeaderMap() }, code: 'BAD_REQUEST' } });
 }
