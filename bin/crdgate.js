@@ -38,6 +38,14 @@ process.env.NODE_ENV ??= 'production';
 
 const [command, ...rest] = process.argv.slice(2);
 const io = { stdout: process.stdout, stderr: process.stderr };
+if (command === 'schema' || command === 'openapi') {
+  // A reader that stopped early (`crdgate openapi crd.yaml | head`) is not the command's failure:
+  // the rest of the output is dropped, as Unix tools drop it, rather than a stack trace for the
+  // EPIPE of the next write; problems still go to stderr and decide the exit code.
+  process.stdout.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
 let code;
 switch (command) {
   case 'schema': {

@@ -4,10 +4,9 @@
 // that are fine are still printed.
 
 import { printSchema } from 'graphql';
-import { stringify } from 'yaml';
 import { buildGraphQLSchema } from '../graphql/schema-builder.ts';
 import { buildOpenApiDocument } from '../rest/openapi-builder.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import { loadCrdFiles, where } from './crd-documents.ts';
 import type { LoadedCrds } from './crd-documents.ts';
 
@@ -61,7 +60,7 @@ export async function runOpenapiCommand(args: string[], io: CommandIO): Promise<
     io.stdout.write(
       parsed.flags.has('--json')
         ? `${stringifyJson(document, 2)}\n`
-        : stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 }),
+        : stringifyYaml(document, { lineWidth: 0 }),
     );
   }
   return finish(problems, models.length, parsed.paths, io);

@@ -14,6 +14,7 @@ import { answerText, apolloHandler, isThenable, operationPipeline } from './apol
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { losslessJsonBody } from './json-body.ts';
+import { answerType } from './answer-type.ts';
 import { serveWithoutRouter } from './direct-route.ts';
 
 export interface Readiness {
@@ -251,7 +252,19 @@ export function sendGraphQLError(res: express.Response, err: unknown): void {
   reportInternal(res.req, e);
   res.set(httpHeadersOf(e));
   noteErrorCode(res, e.code);
-  res.status(e.httpStatus).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
+  res.status(e.httpStatus).type(graphqlErrorType(res.req)).send(JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }));
+}
+
+const graphqlResponseType = 'application/graphql-response+json; charset=utf-8';
+
+/**
+ * The media type of a GraphQL error the gateway answers itself, before Apollo: the one Apollo would
+ * choose for the request's Accept header when that is application/graphql-response+json, else
+ * application/json. Clients read the errors of a 4xx only in the type they asked for (Apollo
+ * Client 4 reports a bare ServerError for application/json), so a refusal is typed for them too.
+ */
+function graphqlErrorType(req: express.Request): string {
+  return answerType(req.get('accept')) === graphqlResponseType ? graphqlResponseType : 'application/json';
 }
 
 /** Without tenants: the gateway's own identity, and a signal that fires when the client goes away. */
@@ -321,7 +334,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
     }
     noteErrorCode(res, e.code);
     if (req.path === '/graphql' || req.baseUrl === '/graphql') {
-      res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
+      res.status(status).type(graphqlErrorType(req)).send(JSON.stringify({ errors: [{ message: e.message, extensions: { ...e.extensions, httpStatus: status } }] }));
     } else {
       res.status(status).type('application/problem+json').send(JSON.stringify({ ...toProblem(e, req.originalUrl), status }));
     }

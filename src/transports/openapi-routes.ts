@@ -5,9 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Request, type Response } from 'express';
 import { LRUCache } from 'lru-cache';
-import { stringify as stringifyYaml } from 'yaml';
 import type { Caller } from '../auth/authenticate.ts';
-import { stringifyJson } from '../kube/lossless-json.ts';
+import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { createOpenApiBuilder, type OpenApiDocument } from '../rest/openapi-builder.ts';
 import { buildGenericOpenApiDocument } from '../rest/openapi-generic.ts';
@@ -57,7 +56,7 @@ export function openApiRoutes(opts: OpenApiRoutesOptions): express.Router {
   });
   router.get('/openapi.yaml', async (req, res) => {
     const doc = await documentFor(req, res);
-    if (doc) res.type('application/yaml').send(stringifyYaml(doc, { aliasDuplicateObjects: false }));
+    if (doc) res.type('application/yaml').send(stringifyYaml(doc));
   });
 
   router.use('/docs/rest/assets', express.static(swaggerDir, { index: false, maxAge: '1d' }));

@@ -70,6 +70,19 @@ describe('GET, media types, CSRF and size limits', () => {
     assert.deepEqual(r.data!.apiResources.map((x) => x.kind).sort(), ['ClusterCronTab', 'CronTab']);
   });
 
+  test('GET /graphql?query=... runs a query with only a bearer token, as urql sends queries by default', async () => {
+    // urql (preferGetMethod 'within-url-limit'), Apollo Client's useGETForQueries and graphql-request's
+    // GET send no Content-Type and no Apollo header: the caller's token is the sign of a preflight.
+    const accept = 'application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed';
+    const res = await fetch(`${gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept, authorization: 'Bearer any-token' } });
+    const r = await parseResult<{ apiResources: { kind: string }[] }>(res);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.data!.apiResources.map((x) => x.kind).sort(), ['ClusterCronTab', 'CronTab']);
+    // Without it (and without a preflight header) a GET is still refused as a possible CSRF.
+    const bare = await fetch(`${gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept } });
+    assert.equal(bare.status, 400);
+  });
+
   test('GET with variables and operationName', async () => {
     const q = 'query Named($ns: String) { cronTabList_stable_example_com(namespace: $ns, first: 1) { pageInfo { hasPreviousPage } } } query Other { apiResources { kind } }';
     const params = new URLSearchParams({ query: q, variables: JSON.stringify({ ns: 'default' }), operationName: 'Named' });

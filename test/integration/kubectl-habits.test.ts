@@ -99,6 +99,27 @@ test('the yaml field is what kubectl get -o yaml shows, every digit included', a
   assert.deepEqual(Object.keys(parseYamlText(ours) as object), Object.keys(parseYamlText(theirs.stdout) as object));
 });
 
+test('the yaml field and REST YAML read back in kubectl as the same object, strings YAML 1.1 would retype included', async () => {
+  // kubectl (sigs.k8s.io/yaml) and most YAML parsers read YAML 1.1, where yes, on, y, Off, 1_000,
+  // 0b101, 12:30:00 and 2026-12-05 are no strings unless quoted; kubectl get -o yaml quotes them.
+  const strings = { a: 'yes', b: 'on', c: 'y', d: 'Off', e: '1_000', f: '0b101', g: '12:30:00', h: '2026-12-05', n: 'no', i: '0777', j: '~' };
+  const created = await gqlData<{ createCronTab_stable_example_com: { metadata: { name: string } } }>(gw.url,
+    `mutation($ns: String!, $in: CronTab_v1_stable_example_com_Input!) { createCronTab_stable_example_com(namespace: $ns, input: $in) { metadata { name } } }`,
+    { ns, in: { metadata: { name: 'yaml11', annotations: strings }, spec: { cronSpec: 'yes', image: '2026-12-05T01:45:04Z' } } });
+  assert.equal(created.createCronTab_stable_example_com.metadata.name, 'yaml11');
+  const data = await gqlData<{ cronTab_stable_example_com: { yaml: string } }>(gw.url, `{ cronTab_stable_example_com(namespace: "${ns}", name: "yaml11") { yaml } }`);
+  const rest = await fetch(`${gw.url.replace(/\/graphql$/, '')}/rest/stable.example.com/v1/namespaces/${ns}/crontabs/yaml11`, { headers: { accept: 'application/yaml' } });
+  assert.equal(rest.status, 200);
+  for (const [from, text] of [['the yaml field', data.cronTab_stable_example_com.yaml], ['REST', await rest.text()]] as const) {
+    // What kubectl makes of the text: the object as JSON, without sending it anywhere.
+    const read = await kubectl(['create', '--dry-run=client', '-o', 'json', '-f', '-'], { input: text });
+    assert.equal(read.code, 0, `${from}: ${read.stderr}`);
+    const object = JSON.parse(read.stdout) as { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> };
+    assert.deepEqual(object.metadata.annotations, strings, from);
+    assert.deepEqual([object.spec['cronSpec'], object.spec['image']], ['yes', '2026-12-05T01:45:04Z'], from);
+  }
+});
+
 test('resourcesInCategory lists the kinds of a category with list fields that work', async () => {
   const data = await gqlData<{ resourcesInCategory: { kind: string; listField: string; versions: { name: string; listField: string | null }[] }[]; all: { kind: string }[] }>(gw.url,
     '{ resourcesInCategory(category: "crdgate-examples") { kind listField versions { name listField } } all: resourcesInCategory(category: "all") { kind } }');

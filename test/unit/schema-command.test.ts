@@ -3,6 +3,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { buildSchema, validateSchema } from 'graphql';
 import { parse, stringify } from 'yaml';
 import { runOpenapiCommand, runSchemaCommand } from '../../src/cli/schema-command.ts';
@@ -118,6 +121,24 @@ describe('crdgate openapi', () => {
     assert.ok(fromJson.components.schemas['com.example.stable.v1.CronTab']);
     assert.doesNotMatch(yamlRun.stdout(), /^\s*[&*]\w/m, 'no YAML anchors or aliases');
   });
+});
+
+describe('crdgate schema and openapi in a pipe', () => {
+  // `crdgate openapi crd.yaml | head` closes the pipe after the first bytes: the command stops
+  // quietly, as Unix tools do, instead of a stack trace for the EPIPE of its next write.
+  for (const command of ['schema', 'openapi']) {
+    it(`${command}: a reader that stops early ends it quietly`, async () => {
+      const bin = fileURLToPath(new URL('../../bin/crdgate.js', import.meta.url));
+      const crd = fileURLToPath(new URL('crontab-crd.yaml', examples));
+      // The shell's pipe, as a user's; the command's exit code follows its stderr.
+      const script = `{ "$0" "$1" ${command} "$2"; echo "exit $?" >&2; } | head -c 1 >/dev/null`;
+      const child = spawn('sh', ['-c', script, process.execPath, bin, crd], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      await once(child, 'close');
+      assert.equal(stderr, 'exit 0\n');
+    });
+  }
 });
 
 function escape(text: string): string {

@@ -1,7 +1,8 @@
 // What a GraphQL client gets from the Apollo entry over HTTP, byte for byte: CSRF prevention of
 // simple requests, the answer's content type as negotiated from Accept (application/json or
 // application/graphql-response+json, 406 when neither), GET queries, refusals and errors with their
-// status and code, the answer's framing. The table is what Apollo Server answers on its own: the
+// status and code, the answer's framing. The table is what Apollo Server answers on its own (but
+// for a bearer token, which the gateway takes as a sign of a preflight too): the
 // gateway's shortcuts around it (its CSRF check, content-type choice, answer writing) must give
 // the same, over a real socket, so that every header is seen as sent.
 import assert from 'node:assert/strict';
@@ -9,8 +10,9 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
-import { createApp, type App } from '../../../src/transports/create-app.ts';
+import { createApp, finalHandlers, type App } from '../../../src/transports/create-app.ts';
 import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
+import { ApiError } from '../../../src/api-errors.ts';
 
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({
@@ -50,6 +52,9 @@ const cases: Case[] = [
   ['POST a content type that does not parse', 'POST', '/graphql', { 'content-type': 'not a mime type' }, hello, { status: 400, type: json, body: noBody }],
   ['GET without headers', 'GET', get, {}, undefined, { status: 400, type: json, body: csrfRefusal }],
   ['GET with apollo-require-preflight', 'GET', get, { 'apollo-require-preflight': 'x' }, undefined, { status: 200, type: json, body: hi }],
+  // Beyond Apollo: a bearer token is a sign of a preflight too (csrf-prevention.ts); Basic is not.
+  ['GET with a bearer token', 'GET', get, { authorization: 'Bearer abc' }, undefined, { status: 200, type: json, body: hi }],
+  ['GET with Basic authorization', 'GET', get, { authorization: 'Basic dTpw' }, undefined, { status: 400, type: json, body: csrfRefusal }],
   ['GET with application/json', 'GET', get, { 'content-type': 'application/json' }, undefined, { status: 200, type: json, body: hi }],
   ['GET with text/plain and apollo-require-preflight', 'GET', get, { 'content-type': 'text/plain', 'apollo-require-preflight': 'x' }, undefined,
     { status: 415, type: json, body: error('GET requests may not have a content-type header other than application/json.') }],
@@ -176,4 +181,67 @@ describe("the gateway's hooks in Apollo's pipeline", () => {
       await stop();
     }
   });
+});
+
+describe("the gateway's own refusals before Apollo answer in the media type the client accepts", () => {
+  // Over its budget (the API gate), a body that is not JSON or too large (the body parser), a document
+  // nested too deep: refused before Apollo sees the request. Apollo Client 4 reads the errors of a
+  // non-2xx answer only as application/graphql-response+json; as application/json it reports a bare
+  // ServerError, and the catalog's code never reaches the application.
+  let gated: App;
+  let gatedPort: number;
+  let closeGated: () => Promise<void>;
+  let overBudget = false;
+  before(async () => {
+    gated = await createApp({
+      gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false, bodyLimit: '1kb',
+      admit: () => {
+        if (overBudget) throw new ApiError('TOO_MANY_REQUESTS', 'over budget', { reason: 'TooManyRequests', retryAfterSeconds: 1 });
+      },
+      apollo: { maxNesting: 5 },
+    });
+    // As the gateway completes the app (gateway.ts): the answers to errors that escaped a route.
+    gated.app.use(...finalHandlers());
+    const server = gated.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    gatedPort = (server.address() as AddressInfo).port;
+    closeGated = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  after(async () => {
+    await closeGated();
+    await gated.stop();
+  });
+
+  const refusals: [name: string, body: () => string, status: number, code: string][] = [
+    ['a body that is not JSON', () => '{"query":', 400, 'BAD_REQUEST'],
+    ['a body over the limit', () => JSON.stringify({ query: '{ hello }', pad: 'x'.repeat(2048) }), 413, 'BAD_REQUEST'],
+    ['a document nested too deep', () => JSON.stringify({ query: `{ ${'a { '.repeat(200)}${'}'.repeat(200)} }` }), 400, 'BAD_REQUEST'],
+    ['a tenant over its budget', () => { overBudget = true; return hello; }, 429, 'TOO_MANY_REQUESTS'],
+  ];
+  for (const [name, body, status, code] of refusals) {
+    it(name, async () => {
+      try {
+        for (const [accept, type] of [
+          ['application/graphql-response+json,application/json;q=0.9', graphqlResponse],
+          ['application/json', json],
+          [undefined, json],
+        ] as const) {
+          const res = await new Promise<{ status: number; type?: string; text: string }>((resolve, reject) => {
+            const text = body();
+            const req = httpRequest({ host: '127.0.0.1', port: gatedPort, method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...(accept ? { accept } : {}) } }, (r) => {
+              let out = '';
+              r.setEncoding('utf8').on('data', (c: string) => (out += c)).on('end', () => resolve({ status: r.statusCode!, type: r.headers['content-type'], text: out }));
+            });
+            req.on('error', reject);
+            req.end(text);
+          });
+          assert.equal(res.status, status, res.text);
+          assert.equal(res.type, type, `Accept: ${accept}`);
+          assert.equal((JSON.parse(res.text) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, code);
+        }
+      } finally {
+        overBudget = false;
+      }
+    });
+  }
 });

@@ -21,3 +21,18 @@ it('refuses simple content types without a preflight header, for more distinct v
   assert.equal(csrfRefusal({})?.extensions.code, 'BAD_REQUEST');
   assert.equal(csrfRefusal({ 'x-apollo-operation-name': 'Q' }), undefined);
 });
+
+it('takes a bearer token as the sign of a preflight, as clients that send GET queries rely on', () => {
+  // urql's default (GET within the URL limit), Apollo Client's useGETForQueries and graphql-request's
+  // method: 'GET' send no Content-Type and no Apollo header, only the caller's token. A page cannot
+  // attach one cross-site without a preflight, and no browser sends a bearer token by itself.
+  // A bare JWT too, which authentication takes as a bearer token (bearerToken in authenticate.ts).
+  for (const authorization of ['Bearer abc.def', 'bearer abc', 'BEARER  x', 'eyJh.eyJ0.c2ln', 'a-b.c_d.']) {
+    assert.equal(csrfRefusal({ authorization }), undefined, authorization);
+    assert.equal(csrfRefusal({ authorization, 'content-type': 'text/plain' }), undefined, authorization);
+  }
+  // Schemes a browser sends by itself once the user logged in (Basic, Negotiate), and empty tokens, are no sign.
+  for (const authorization of ['Basic dTpw', 'Negotiate abc', 'Bearer', 'Bearer ', '', 'Bearerabc', 'Basic a.b.c', 'a.b']) {
+    assert.equal(csrfRefusal({ authorization })?.extensions.code, 'BAD_REQUEST', authorization);
+  }
+});
