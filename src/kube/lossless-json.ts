@@ -4,7 +4,7 @@
 // beyond Number.MAX_SAFE_INTEGER are read into a bigint (JSON.parse's source text access) and
 // written back as JSON numbers with every digit (JSON.rawJSON). Everything else is what
 // Kubernetes (Go float64) makes of it too: 0.1 and 1e+21 travel unchanged, -0 becomes 0 there.
-import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type ToStringOptions } from 'yaml';
+import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type Tags, type ToStringOptions } from 'yaml';
 
 /** JSON.rawJSON and JSON.isRawJSON (Node 24), which TypeScript's ES2024 library does not declare. */
 const RawJson = JSON as unknown as { rawJSON(text: string): object; isRawJSON(value: unknown): boolean };
@@ -120,8 +120,49 @@ export function parseYaml(text: string): unknown {
   return parseYamlText(text, exactYamlReviver, exactYamlOptions);
 }
 
-/** Options for the yaml library that read every integer as bigint; `exactYamlReviver` then narrows. */
-export const exactYamlOptions = { intAsBigInt: true } as const;
+// How kubectl and client-go (go-yaml, through sigs.k8s.io/yaml) read a plain scalar, where YAML
+// 1.2 reads it otherwise: YAML 1.1's booleans (y, yes, on, off, n, no), integers after removing
+// every _ (1_000), with a leading 0 as octal (017 is 15) and Go's base prefixes in either case
+// (0b101, 0O17, 0X1F, +0x1F, -0b11), and floats after removing every _ (1_000.5). Read as YAML
+// 1.2, the same manifest would mean other values through the gateway than through kubectl.
+const GO_TRUE = /^(?:[yY]|[yY]es|YES|[tT]rue|TRUE|[oO]n|ON)$/;
+const goBool: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  test: /^(?:[yY]|[yY]es|YES|[nN]|[nN]o|NO|[tT]rue|TRUE|[fF]alse|FALSE|[oO]n|ON|[oO]ff|OFF)$/,
+  resolve: (text: string) => GO_TRUE.test(text),
+};
+const goInt: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^[-+]?(?:0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$/,
+  resolve: (text: string) => goInteger(text.replace(/_/g, '')),
+};
+const goFloat: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  default: true,
+  test: /^[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?$/,
+  resolve: (text: string) => Number(text.replace(/_/g, '')),
+};
+
+/** An integer as Go's strconv.ParseInt(text, 0, 64) reads it (base from the prefix; 0 alone: octal), exact. */
+function goInteger(text: string): bigint | number {
+  const negative = text.startsWith('-');
+  const digits = text.replace(/^[-+]/, '');
+  let value: bigint;
+  if (/^0[bBoOxX]/.test(digits)) value = BigInt(`0${digits[1]!.toLowerCase()}${digits.slice(2)}`);
+  else if (/^0[0-7]+$/.test(digits)) value = BigInt(`0o${digits.slice(1)}`);
+  // A leading 0 before an 8 or 9 is no octal: go-yaml then reads it as a float, a whole number.
+  else value = BigInt(digits);
+  return negative ? -value : value;
+}
+
+/**
+ * Options for the yaml library: plain scalars read as kubectl reads them (go-yaml's YAML 1.1
+ * tags first), << merge keys as go-yaml has them, every integer as bigint (`exactYamlReviver`
+ * then narrows).
+ */
+export const exactYamlOptions = { intAsBigInt: true, merge: true, customTags: (tags: Tags) => [goBool, goInt, goFloat, ...tags] } as const;
 
 /**
  * The yaml library's reviver for `exactYamlOptions`: safe integers back to numbers, big ones kept

@@ -256,6 +256,8 @@ export function int(v: unknown, name: string): number | undefined {
   const s = str(v);
   if (s === undefined) return undefined;
   if (!/^\d+$/.test(s)) throw new ApiError('BAD_REQUEST', `${name} must be a whole number, not "${s}"`);
+  // Kubernetes takes an int64; beyond it, refuse with the digits as sent (Number would round them).
+  if (s.length > 18 && BigInt(s) > INT64_MAX) throw new ApiError('BAD_REQUEST', `${name} must be a whole number of at most ${INT64_MAX}, not "${s}"`);
   return Number(s);
 }
 

@@ -377,6 +377,27 @@ describe('numbers written through every gateway path read back by kubectl with t
     assert.equal((await kubectlRead(writeNs)).has('refused-i64'), false);
   });
 
+  it('YAML is read as kubectl reads it: octal 017, 1_000, 0b101, yes/on/n and merge keys alike', async () => {
+    // kubectl (go-yaml) resolves these plain scalars as YAML 1.1 does; YAML 1.2 reads 017 as 17
+    // and the others as strings. A manifest must mean the same through the gateway.
+    const spec = ['i64: 017', 'ios: 0x1F', 'num: 1_000.5', 'free:', '  base: &base { inherited: 0o17 }', '  merged:', '    <<: *base', '    own: 1',
+      ...['a: 017', 'b: 1_000', 'c: 0b101', 'd: on', 'e: yes', 'f: n', 'g: 0X1F', 'h: +0x1F', 'i: -0b11', 'j: 09', 'k: 1:20', 'l: 2001-12-14',
+        'm: "017"', 'n: Off', 'o: 0B1', 'p: 1__0', 'q: .5', 'r: 1e3', 'y: [Y, NO, 010]', 'keys: { on: 1, n: 2 }'].map((line) => `  ${line}`)];
+    const manifest = (name: string) => `apiVersion: ${apiVersion}\nkind: Figure\nmetadata:\n  name: ${name}\n  namespace: ${writeNs}\nspec:\n${spec.map((l) => `  ${l}`).join('\n')}\n`;
+    const made = await kubectl(['create', '-f', '-'], { input: manifest('yaml-kubectl') });
+    assert.equal(made.code, 0, made.stderr);
+    const posted = await http('POST', rest(writeNs), manifest('yaml-rest'), 'application/yaml');
+    assert.equal(posted.status, 201, posted.text);
+    const applied = await http('PATCH', `${rest(writeNs, 'yaml-apply')}?fieldManager=exact-test`, manifest('yaml-apply'), 'application/apply-patch+yaml');
+    assert.equal(applied.status, 200, applied.text);
+    const viaGraphQL = await gqlText(JSON.stringify({ query: 'mutation($y: String!) { applyYaml(yaml: $y, fieldManager: "exact-test") { error { message } } }', variables: { y: manifest('yaml-graphql') } }));
+    assert.deepEqual(viaGraphQL.applyYaml, [{ error: null }]);
+    const stored = await kubectlRead(writeNs);
+    const reference = stored.get('yaml-kubectl');
+    assert.equal(reference.i64['#'], '15', 'kubectl reads 017 as octal');
+    for (const name of ['yaml-rest', 'yaml-apply', 'yaml-graphql']) assert.deepEqual(stored.get(name), reference, name);
+  });
+
   it('a GET query reads its variables as a POST body: every digit kept, a number beyond a double refused', async () => {
     // Two objects a double cannot tell apart; a Float variable must pick the one it names.
     for (const [name, text] of [['get-near', '9007199254740992'], ['get-exact', '9007199254740993']]) {

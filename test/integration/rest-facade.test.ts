@@ -331,6 +331,11 @@ describe('REST facade: namespaced CronTabs', () => {
     for (const [ns, name, spec] of [[ns2, 'p1', '@hourly'], [ns2, 'p2', '@daily'], [ns2, 'p3', '@hourly']] as const) {
       await api('POST', nsPath(ns), 201, { body: cronTab(name, { cronSpec: spec }, { page: 'yes', spec: spec.slice(1) }) });
     }
+    // A limit beyond 64 bits is refused with the digits as sent (rounded, Kubernetes would
+    // refuse 100000000000000000000, naming no parameter).
+    const huge = await api('GET', `${nsPath(ns2)}?limit=99999999999999999999`, 400);
+    assertProblem(huge, 'BAD_REQUEST');
+    assert.match(huge.json.detail, /^limit must be a whole number of at most 9223372036854775807, not "99999999999999999999"$/);
     const first = await api('GET', `${nsPath(ns2)}?limit=2`, 200);
     assert.equal(first.json.items.length, 2);
     assert.ok(first.json.metadata.continue);
