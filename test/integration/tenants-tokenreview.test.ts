@@ -236,6 +236,36 @@ describe('TokenReview mode: Kubernetes tokens as the way in', () => {
     }
   });
 
+  it('the gateway refused the impersonation of a caller (its RBAC narrowed): 503, without the gateway\'s identity', async () => {
+    // Calls on CronTabs made with carol's credentials, who may impersonate nobody.
+    const carol = new KubeClient(kubeConfigFor('carol'));
+    const file = dir.writeConfig('carol-impersonates.yaml', { auth: { tokenReview: {} }, tenants });
+    const gateway = await createGateway({
+      client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false,
+      plugins: [{
+        name: 'crontabs-as-carol',
+        wrapClient(client) {
+          const wrapped = Object.create(client) as KubeClient;
+          wrapped.request = ((method, path, opts) => (path.startsWith('/apis/stable.example.com/') && opts?.impersonate ? carol : client).request(method, path, opts)) as KubeClient['request'];
+          return wrapped;
+        },
+      }],
+    });
+    gateways.push(gateway);
+    const url = `http://127.0.0.1:${((await gateway.listen(0)).address() as AddressInfo).port}/graphql`;
+    try {
+      const r = await pollUntil('alice\'s schema to have CronTabs', async () => {
+        const reply = await post(url, getQ(nsA, 'alice-own'), bearer(staticToken('alice')));
+        return reply.body.errors?.[0]?.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' ? undefined : reply;
+      }, { timeoutMs: 10_000 });
+      ledger.record(currentTest, 'impersonation refused by Kubernetes', { refused: r.body.errors?.[0]?.extensions?.code === 'UNAVAILABLE', leaked: /carol/.test(r.text) });
+      assert.equal(r.body.errors?.[0]?.extensions?.code, 'UNAVAILABLE', r.text);
+      assert.doesNotMatch(r.text, /carol|forbidden/i);
+    } finally {
+      await carol.close();
+    }
+  });
+
   it('answers are cached by token: repeated requests cost one TokenReview', async () => {
     const before = tokenReviews;
     for (let i = 0; i < 5; i++) assert.equal((await post(admins, getQ(nsB, 'bob-secret'), bearer(staticToken('admin')))).status, 200);
