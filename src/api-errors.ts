@@ -215,6 +215,13 @@ export function codeOfHttpStatus(status: number): ApiErrorCode {
   }
 }
 
+/**
+ * A 403 of the impersonation itself ('User "<gateway>" cannot impersonate resource "users"', or
+ * with constrained impersonation 'cannot impersonate-on:user-info:get resource …'). Object and
+ * namespace names hold no blanks, so only the apiserver's own phrase matches.
+ */
+const impersonationRefused = / cannot impersonate(-on:[\w:-]+)? resource /;
+
 /** Turns anything a Kubernetes call threw into an ApiError. */
 export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiError {
   if (err instanceof ApiError) return err;
@@ -223,6 +230,11 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   }
   const status: KubeStatus = err.status;
   const code = (status.reason && reasonToCode[status.reason]) || codeOfHttpStatus(err.httpStatus || status.code || 0);
+  if (code === 'FORBIDDEN' && impersonationRefused.test(status.message ?? '')) {
+    // Kubernetes refused the gateway, not the caller: its words name the gateway's identity.
+    return new ApiError('UNAVAILABLE', 'the gateway may not act as you: Kubernetes refused it the impersonation of your identity (403); its RBAC needs attention',
+      { reason: 'ServiceUnavailable', kubernetesCode: err.httpStatus || 403 }, { cause: err });
+  }
   const details: ApiErrorDetails = {
     reason: status.reason,
     kubernetesCode: err.httpStatus || undefined,

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
-import { fromKubeError } from '../api-errors.ts';
+import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Verb } from '../contract/access.ts';
 
 export const allVerbs: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
@@ -29,6 +29,21 @@ export interface AccessReviewerOptions {
   now?: () => number;
   /** Concurrent reviews in flight at most, so a big schema does not flood the apiserver. */
   concurrency?: number;
+}
+
+/**
+ * A review the gateway makes for itself (a TokenReview, a SubjectAccessReview, a rules review
+ * impersonating the caller) that Kubernetes refused or does not serve: 401, 403 or 404 are about the
+ * gateway's own credentials, RBAC (create reviews, impersonate) or API, not about the caller, and
+ * the apiserver's words name the gateway's identity. The caller gets 503 with the status code
+ * only; other failures (unreachable, 429, 5xx) keep their own answer.
+ */
+export function reviewFailure(err: unknown, review: string): ApiError {
+  const e = fromKubeError(err);
+  if (e.code !== 'FORBIDDEN' && e.code !== 'UNAUTHENTICATED' && e.code !== 'NOT_FOUND') return e;
+  const status = e.details.kubernetesCode ?? e.httpStatus;
+  return new ApiError('UNAVAILABLE', `the gateway cannot make its ${review} (Kubernetes answered ${status}): its credentials or RBAC need attention`,
+    { reason: 'ServiceUnavailable', kubernetesCode: status }, { cause: err });
 }
 
 /**
@@ -113,7 +128,7 @@ export class AccessReviewer {
       const res = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body, timeoutMs: 10_000 });
       return res.status?.allowed === true;
     } catch (err) {
-      throw fromKubeError(err);
+      throw reviewFailure(err, 'SubjectAccessReview');
     }
   }
 }

@@ -11,7 +11,7 @@ import { kubeListWatch } from '../kube/list-watch.ts';
 import { Reflector } from '../kube/reflector.ts';
 import { fromKubeError } from '../api-errors.ts';
 import { describeError } from '../errors.ts';
-import { AccessReviewer, identityKey } from './access-review.ts';
+import { AccessReviewer, identityKey, reviewFailure } from './access-review.ts';
 import type { ResourceRef, Verb } from '../contract/access.ts';
 import { planNamespaces, type RoleBindingLike } from './review-namespaces.ts';
 
@@ -468,7 +468,7 @@ export class Permissions {
         });
         return res.status?.resourceRules ?? [];
       } catch (err) {
-        throw fromKubeError(err);
+        throw reviewFailure(err, 'SelfSubjectRulesReview');
       }
     });
   }

@@ -19,7 +19,8 @@
 // it in allowSystemIdentities: a cluster-admin's token does not make the gateway an admin tool.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { ApiError, fromKubeError } from '../api-errors.ts';
+import { ApiError } from '../api-errors.ts';
+import { reviewFailure } from './access-review.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { checkIdentity, checkIdentityDetails, type Caller } from './authenticate.ts';
 import type { TenantRule, TokenReviewAuthConfig } from './tenant-config.ts';
@@ -114,7 +115,7 @@ export class TokenReviewer {
         timeoutMs: 10_000,
       });
     } catch (err) {
-      throw fromKubeError(err);
+      throw reviewFailure(err, 'TokenReview');
     }
     const status = res.status ?? {};
     // The apiserver's own error text may describe its authenticators: it is not passed on.

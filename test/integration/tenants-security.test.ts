@@ -58,6 +58,8 @@
 // | 50 | groups claim [A's group, B's non-ASCII group spelled as its UTF-8 bytes read as Latin-1 ("Ã©" for "é")] | FORBIDDEN (GraphQL, REST), nothing of B; the real name reads B's object | here |
 // | 51 | groups claim or sub holding a lone UTF-16 surrogate (would reach Kubernetes as U+FFFD) | 403 UNSAFE_IDENTITY                          | here   |
 // | 52 | kid / typ holding CR LF ("…\r\nSet-Cookie: …"), NUL, or characters beyond Latin-1 | 401 (GraphQL, REST), challenge printable ASCII, no injected header | here |
+// | 53 | any token against a gateway whose RBAC lacks TokenReviews / access reviews | 503 UNAVAILABLE, neither the gateway's identity nor FORBIDDEN | tokenreview |
+// | 54 | a caller's request the apiserver refuses to let the gateway impersonate | 503 UNAVAILABLE, without the gateway's identity | tokenreview |
 //
 // Every attack request is recorded in an attack ledger (test/helpers/attack-ledger.ts): each file
 // prints "attack run: N attempts, N refused, N leaks"; `npm run attack` runs all three files and

@@ -34,6 +34,7 @@ const listAllQ = `{ cronTabList${v1} { edges { node { metadata { name namespace 
 
 interface Reply {
   status: number;
+  headers: Headers;
   text: string;
   body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, any> }[] };
 }
@@ -47,7 +48,7 @@ async function post(url: string, query: string, headers: Record<string, string>)
   } catch {
     // Not JSON: the assertions on status and text say what it was.
   }
-  return { status: res.status, text, body };
+  return { status: res.status, headers: res.headers, text, body };
 }
 
 async function kubectlOk(args: string[], input?: string): Promise<string> {
@@ -196,6 +197,73 @@ describe('TokenReview mode: Kubernetes tokens as the way in', () => {
     // A token for the apiserver, or a static token (no audience of its own), is not for the gateway.
     await refused(audienced, apiToken, 401, 'UNAUTHENTICATED', 'TOKEN_REVIEW');
     await refused(audienced, staticToken('alice'), 401, 'UNAUTHENTICATED', 'TOKEN_REVIEW');
+  });
+
+  it('the gateway\'s own reviews refused by Kubernetes (its RBAC lacks them): 503 for the caller, naming neither the gateway\'s identity nor FORBIDDEN', async () => {
+    // Reviews made with carol's credentials, who may create none: as a gateway installed without its ClusterRole.
+    const carol = new KubeClient(kubeConfigFor('carol'));
+    const reviewsAsCarol = (paths: string[]): GatewayPlugin => ({
+      name: 'reviews-as-carol',
+      wrapClient(client) {
+        const wrapped = Object.create(client) as KubeClient;
+        wrapped.request = ((method, path, opts) => (paths.includes(path) ? carol : client).request(method, path, opts)) as KubeClient['request'];
+        return wrapped;
+      },
+    });
+    const file = dir.writeConfig('carol-reviews.yaml', { auth: { tokenReview: {} }, tenants });
+    const urls: string[] = [];
+    for (const paths of [['/apis/authentication.k8s.io/v1/tokenreviews'], ['/apis/authorization.k8s.io/v1/subjectaccessreviews', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews']]) {
+      const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false, plugins: [reviewsAsCarol(paths)] });
+      gateways.push(gateway);
+      urls.push(`http://127.0.0.1:${((await gateway.listen(0)).address() as AddressInfo).port}/graphql`);
+    }
+    try {
+      // Without TokenReviews nobody gets in, whatever the token; without access reviews alice does not.
+      const attempts = [[urls[0]!, staticToken('alice')], [urls[0]!, 'not-a-token-at-all'], [urls[1]!, staticToken('alice')]];
+      for (const [url, token] of attempts) {
+        for (const r of [await post(url!, getQ(nsA, 'alice-own'), bearer(token!))]) {
+          ledger.record(currentTest, 'gateway without review rights', { refused: r.status === 503, leaked: leaks(r.text) || /carol/.test(r.text) });
+          assert.equal(r.status, 503, r.text);
+          assert.equal(r.body.errors?.[0]?.extensions?.code, 'UNAVAILABLE', r.text);
+          assert.doesNotMatch(r.text, /carol|forbidden/i);
+          assert.equal(r.headers.get('www-authenticate'), null);
+        }
+      }
+      const garbage = await post(urls[1]!, getQ(nsA, 'alice-own'), bearer('not-a-token-at-all'));
+      assert.equal(garbage.body.errors?.[0]?.extensions?.authReason, 'TOKEN_REVIEW', garbage.text);
+    } finally {
+      await carol.close();
+    }
+  });
+
+  it('the gateway refused the impersonation of a caller (its RBAC narrowed): 503, without the gateway\'s identity', async () => {
+    // Calls on CronTabs made with carol's credentials, who may impersonate nobody.
+    const carol = new KubeClient(kubeConfigFor('carol'));
+    const file = dir.writeConfig('carol-impersonates.yaml', { auth: { tokenReview: {} }, tenants });
+    const gateway = await createGateway({
+      client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false,
+      plugins: [{
+        name: 'crontabs-as-carol',
+        wrapClient(client) {
+          const wrapped = Object.create(client) as KubeClient;
+          wrapped.request = ((method, path, opts) => (path.startsWith('/apis/stable.example.com/') && opts?.impersonate ? carol : client).request(method, path, opts)) as KubeClient['request'];
+          return wrapped;
+        },
+      }],
+    });
+    gateways.push(gateway);
+    const url = `http://127.0.0.1:${((await gateway.listen(0)).address() as AddressInfo).port}/graphql`;
+    try {
+      const r = await pollUntil('alice\'s schema to have CronTabs', async () => {
+        const reply = await post(url, getQ(nsA, 'alice-own'), bearer(staticToken('alice')));
+        return reply.body.errors?.[0]?.extensions?.code === 'GRAPHQL_VALIDATION_FAILED' ? undefined : reply;
+      }, { timeoutMs: 10_000 });
+      ledger.record(currentTest, 'impersonation refused by Kubernetes', { refused: r.body.errors?.[0]?.extensions?.code === 'UNAVAILABLE', leaked: /carol/.test(r.text) });
+      assert.equal(r.body.errors?.[0]?.extensions?.code, 'UNAVAILABLE', r.text);
+      assert.doesNotMatch(r.text, /carol|forbidden/i);
+    } finally {
+      await carol.close();
+    }
   });
 
   it('answers are cached by token: repeated requests cost one TokenReview', async () => {

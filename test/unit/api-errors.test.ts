@@ -107,3 +107,18 @@ test('the bearer challenge of a 401 is printable ASCII whatever the message repe
   assert.equal(challenge('kid "a\u0000b\\c" 团 é'), 'Bearer realm="crdgate", error="invalid_token", error_description="kid a?bc ? ?"');
   assert.equal(challenge('the token expired at 2026-01-01T00:00:00.000Z'), 'Bearer realm="crdgate", error="invalid_token", error_description="the token expired at 2026-01-01T00:00:00.000Z"');
 });
+
+test('a 403 of the impersonation itself is the gateway\'s: UNAVAILABLE without its identity; the caller\'s own 403 stays FORBIDDEN', () => {
+  const forbidden = (message: string, details: KubeStatus['details']) => fromKubeError(new KubeApiError(403, { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message, details }));
+  for (const [message, details] of [
+    ['users "alice" is forbidden: User "system:serviceaccount:crdgate:crdgate" cannot impersonate resource "users" in API group "" at the cluster scope', { name: 'alice', kind: 'users' }],
+    ['crontabs.stable.example.com "x" is forbidden: User "system:serviceaccount:crdgate:crdgate" cannot impersonate-on:user-info:get resource "crontabs" in API group "stable.example.com" in the namespace "a"', { name: 'x', group: 'stable.example.com', kind: 'crontabs' }],
+  ] as const) {
+    const e = forbidden(message, details);
+    assert.equal(e.code, 'UNAVAILABLE');
+    assert.equal(e.details.kubernetesCode, 403);
+    assert.doesNotMatch(JSON.stringify(toProblem(e)), /serviceaccount|crdgate:crdgate/);
+  }
+  const own = forbidden('crontabs.stable.example.com "x" is forbidden: User "alice" cannot get resource "crontabs" in API group "stable.example.com" in the namespace "b"', { name: 'x', kind: 'crontabs' });
+  assert.equal(own.code, 'FORBIDDEN');
+});
