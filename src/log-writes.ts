@@ -106,10 +106,13 @@ process.on('exit', () => {
  * write(2) as it is (sonic-boom also turned every written string into a Buffer, and measured it
  * twice). When the file is a non-blocking pipe that is full (a slow reader), write(2) fails with
  * EAGAIN or writes part: the rest is written once the reader has made room, waiting a millisecond
- * at a time, as a synchronous write would block. Any other error is thrown, as sonic-boom's was.
+ * at a time, as a synchronous write would block. When the reader has gone (EPIPE), lines are
+ * dropped from then on and the process goes on, as with pino's own destination. Any other error
+ * is thrown, as sonic-boom's was.
  */
 export class FileWrites implements DestinationStream {
   readonly fd: number;
+  private broken = false;
 
   /** A file descriptor, or a file opened for appending (created when missing). */
   constructor(dest: number | string) {
@@ -117,11 +120,12 @@ export class FileWrites implements DestinationStream {
   }
 
   write(text: string): boolean {
+    if (this.broken) return true;
     let written = 0;
     try {
       written = writeSync(this.fd, text);
     } catch (err) {
-      if (!isBusy(err)) throw err;
+      if (!isBusy(err)) return this.failed(err);
     }
     if (written >= text.length && written === Buffer.byteLength(text)) return true;
     // A part was written (counted in bytes, which may end inside a character): the rest as bytes.
@@ -134,10 +138,20 @@ export class FileWrites implements DestinationStream {
       try {
         rest = rest.subarray(writeSync(this.fd, rest));
       } catch (err) {
-        if (!isBusy(err)) throw err;
+        if (!isBusy(err)) {
+          this.failed(err);
+          return;
+        }
         Atomics.wait(sleeper, 0, 0, busyWaitMs);
       }
     }
+  }
+
+  /** A reader that has gone stops the lines; any other failure is thrown. */
+  private failed(err: unknown): true {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    this.broken = true;
+    return true;
   }
 }
 

@@ -3,8 +3,8 @@
 // after it (at the end of its turn of the event loop with a delay of 0) without a flush; lines that
 // keep coming still leave every flush delay; no line is lost when the process exits after a
 // SIGTERM, through process.exit, on a fatal error or at the end of its event loop, with stdout a
-// pipe the parent reads, nor when that pipe is full because the parent reads slowly. 'sync' writes
-// each line before the call returns.
+// pipe the parent reads, nor when that pipe is full because the parent reads slowly; a reader that
+// goes away stops the lines, not the process. 'sync' writes each line before the call returns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -231,3 +231,25 @@ for (const stdout of ['pipe', 'socket'] as const) {
     assert.ok(lines.slice(0, -1).every((l) => l.pad === 'é'.repeat(50)), 'multi-byte characters intact');
   });
 }
+
+test('a reader that closes stdout (EPIPE) stops the log lines, not the process', async () => {
+  // As with pino's own destination: once the pipe is broken, lines are dropped and the gateway goes on.
+  const code = `import { createLogger } from ${JSON.stringify(loggingModule)};
+    const log = createLogger();
+    // Node's own stdout stream reports the broken pipe too: not what this test is about.
+    process.stdout.on('error', () => {}); process.stdout.write('');
+    await new Promise((r) => process.stdin.once('data', r));
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 1000; i++) log.info({ i }, 'line');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.stderr.write('still running');`;
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.destroy();
+  child.stdin!.end('go\n');
+  const [exitCode] = await once(child, 'close') as [number | null];
+  assert.equal(exitCode, 0, stderr);
+  assert.match(stderr, /still running$/);
+});
