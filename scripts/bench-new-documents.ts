@@ -15,9 +15,10 @@
 // the plugins' cost is read in one run: the second table gives, per case, the production gateway's
 // CPU and bytes per request over the plain one's (median of the per-round ratios, with the spread).
 // A kind `production-no-NAME` is the production gateway without the plugin named NAME (e.g.
-// `--plugins none,production,production-no-tracing`): what that plugin costs over HTTP.
+// `--plugins none,production,production-no-tracing`): what that plugin costs over HTTP. A kind
+// `production-log-delay-MS` writes the request lines with a flush delay of MS ms (--log-flush-delay).
 //
-//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production[,production-no-NAME]]
+//   node scripts/bench-new-documents.ts [--rounds 7] [--requests 2000] [--list-requests 200] [--plugins none|production|none,production[,production-no-NAME][,production-log-delay-MS]]
 //                                       [--cases create,createInline,get,list100,list500] [--corpus DIR] [--profile DIR]
 //                                       [--accept 'application/graphql-response+json,application/json;q=0.9']
 //   --accept VALUE: send this Accept header (as GraphQL clients do; none by default).
@@ -117,12 +118,16 @@ export function answeringClient(crds: Crd[]): KubeClient {
   return { server: 'https://127.0.0.1:6443', request: answer, watch, close: async () => {} } as unknown as KubeClient;
 }
 
-/** none: no plugins; production: bench-gateway's; production-no-NAME: those but the plugin named NAME (its share). */
+/**
+ * none: no plugins; production: bench-gateway's; production-no-NAME: those but the plugin named
+ * NAME (its share); production-log-delay-MS: those with request lines written MS ms after the first
+ * of a batch (--log-flush-delay).
+ */
 function pluginsOf(kind: string): GatewayPlugin[] {
   if (kind === 'none') return [];
-  const without = /^production(?:-no-(.+))?$/.exec(kind);
-  if (!without) throw new Error(`unknown gateway kind ${kind}: none, production or production-no-PLUGIN`);
-  const plugins = productionPlugins(0.1);
+  const without = /^production(?:-no-(.+)|-log-delay-(\d+))?$/.exec(kind);
+  if (!without) throw new Error(`unknown gateway kind ${kind}: none, production, production-no-PLUGIN or production-log-delay-MS`);
+  const plugins = productionPlugins(0.1, without[2] === undefined ? undefined : Number(without[2]));
   if (without[1] && !plugins.some((p) => p.name === without[1])) throw new Error(`no production plugin is named ${without[1]}`);
   return plugins.filter((p) => p.name !== without[1]);
 }

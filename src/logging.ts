@@ -1,20 +1,18 @@
 // The gateway's logger: pino, one JSON object per line on stdout (or a given destination), or the
 // same records as readable lines (pino-pretty, in this process and synchronous, so nothing is lost
 // when the process exits) for a person at a terminal. JSON lines on stdout are queued by default
-// and written once per turn of the event loop (logDestination): one write per burst, not per line.
+// and written a few ms after the first of them (logDestination): one write per batch, not per line.
 // Log lines are built from chosen fields, never from whole requests, headers or identities; the
 // redact list is the second line of defence, for a field added later by mistake.
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
 import { createRequire } from 'node:module';
+import { defaultLogFlushDelayMs, logDestination, type LogWrites } from './log-writes.ts';
 
 export type Logger = PinoLogger;
 export type LogLevel = Level;
 export const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 export type LogFormat = 'auto' | 'pretty' | 'json';
 export const logFormats: readonly LogFormat[] = ['auto', 'pretty', 'json'];
-/** async: lines queued and written by one write(2) per turn of the event loop; sync: one write(2) per line, before the call returns. */
-export type LogWrites = 'async' | 'sync';
-export const logWriteModes: readonly LogWrites[] = ['async', 'sync'];
 
 /** auto: pretty for a person at a terminal, JSON for everything else (pipes, files, log collectors). */
 export function resolveLogFormat(format: LogFormat, stdoutIsTerminal: boolean): 'pretty' | 'json' {
@@ -59,6 +57,8 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** How JSON lines are written to stdout when no destination is given; default async. */
   writes?: LogWrites;
+  /** With async writes: how long the first queued line may wait for others, in ms. */
+  flushDelayMs?: number;
   /** Colours in pretty lines; default: when the terminal supports them (and NO_COLOR is not set). */
   colors?: boolean;
 }
@@ -87,78 +87,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       messageFormat: prettyMessage,
     }));
   }
-  const destination = opts.destination ?? logDestination(1, opts.writes ?? 'async');
+  const destination = opts.destination ?? logDestination(1, opts.writes ?? 'async', opts.flushDelayMs ?? defaultLogFlushDelayMs);
   const logger = pino(options, destination);
   // A multistream wants each line's level and message alongside: only pino writes to it.
   if (!(destination as unknown as Record<symbol, unknown>)[pino.symbols.needsMetadataGsym]) flatWriters.set(logger, { destination, redacted: new Set(redactedPaths) });
   return logger;
 }
-
-/**
- * Where JSON lines go: a file descriptor (1: stdout) or a file. sync: one write(2) per line, before
- * the logging call returns. async (BatchedWrites): lines are queued and written together at the
- * end of the event loop's turn (or once 8 KiB are queued), so a burst costs one write(2); still
- * synchronously, so nothing is ever half-written when the process exits, where the queue is
- * written (process.exit, the end of the event loop, an uncaught error). Not sonic-boom's own
- * asynchronous mode: its write runs on libuv's thread pool, and a write under way (or waiting to
- * retry on a full pipe: stdout becomes non-blocking once process.stdout is used) when the process
- * exits is neither finished nor rewritten by its flushSync, so lines were lost or reordered.
- */
-export function logDestination(dest: number | string, writes: LogWrites, schedule: (flush: () => void) => void = setImmediate): DestinationStream {
-  const file = pino.destination({ dest, sync: true, minLength: 0 });
-  return writes === 'sync' ? file : new BatchedWrites(file, schedule);
-}
-
-/** Queued characters written at once rather than at the end of the loop's turn (below sonic-boom's 16 KiB writes). */
-const batchChars = 8192;
-
-/** Lines queued and written by one synchronous write per turn of the event loop (see logDestination). */
-export class BatchedWrites implements DestinationStream {
-  private readonly file: DestinationStream;
-  private readonly schedule: (flush: () => void) => void;
-  private queued = '';
-  private scheduled = false;
-  private readonly flushScheduled = () => {
-    this.scheduled = false;
-    this.flushSync();
-  };
-
-  constructor(file: DestinationStream, schedule: (flush: () => void) => void) {
-    this.file = file;
-    this.schedule = schedule;
-    for (const ref of pendingAtExit) if (!ref.deref()) pendingAtExit.delete(ref);
-    pendingAtExit.add(new WeakRef(this));
-  }
-
-  write(line: string): boolean {
-    this.queued += line;
-    if (this.queued.length >= batchChars) this.flushSync();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      this.schedule(this.flushScheduled);
-    }
-    return true;
-  }
-
-  /** Writes what is queued now (pino's logger.flush calls it too). */
-  flush(cb?: (err?: Error) => void): void {
-    this.flushSync();
-    cb?.();
-  }
-
-  flushSync(): void {
-    if (this.queued === '') return;
-    const lines = this.queued;
-    this.queued = '';
-    this.file.write(lines);
-  }
-}
-
-/** The batched destinations, whose queues are written when the process exits. */
-const pendingAtExit = new Set<WeakRef<BatchedWrites>>();
-process.on('exit', () => {
-  for (const ref of pendingAtExit) ref.deref()?.flushSync();
-});
 
 /** What a flat line writer needs of a JSON logger createLogger made: where it writes, what it redacts. */
 const flatWriters = new WeakMap<Logger, { destination: DestinationStream; redacted: ReadonlySet<string> }>();

@@ -83,7 +83,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     return 0;
   }
   const logFormat = resolveLogFormat(config.logFormat, Boolean(process.stdout.isTTY));
-  logger = createLogger({ level: config.logLevel, format: logFormat, writes: config.logWrites });
+  logger = createLogger({ level: config.logLevel, format: logFormat, writes: config.logWrites, flushDelayMs: config.logFlushDelayMs });
   if (config.configFile) log(`settings from ${config.configFile}`);
   const running = new RunningStack();
   const done = stopOnSignals(running, config.shutdownTimeoutMs);

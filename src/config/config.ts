@@ -9,7 +9,8 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CrdgateError } from '../errors.ts';
-import type { LogFormat, LogLevel, LogWrites } from '../logging.ts';
+import type { LogFormat, LogLevel } from '../logging.ts';
+import type { LogWrites } from '../log-writes.ts';
 import type { GatewayMode, QueryLimits } from '../plugins/query-limits.ts';
 import { defaultRateLimits, type RateLimits } from '../plugins/rate-limits.ts';
 import { renderHelp } from './flag-docs.ts';
@@ -57,6 +58,8 @@ export interface GatewayConfig {
   logFormat: LogFormat;
   /** async: JSON lines queued and written a burst at a time; sync: each line written at once. */
   logWrites: LogWrites;
+  /** With async writes: how long the first queued line waits for others, in ms. */
+  logFlushDelayMs: number;
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs: number;
   /** How long /readyz answers 503 after SIGTERM before the gateway stops accepting. */
@@ -191,6 +194,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     logLevel: s['log-level'].value,
     logFormat: s['log-format'].value,
     logWrites: s['log-writes'].value,
+    logFlushDelayMs: s['log-flush-delay'].value,
     shutdownTimeoutMs: s['shutdown-timeout'].value,
     shutdownDelayMs: s['shutdown-delay'].value,
     configFile,

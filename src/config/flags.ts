@@ -1,7 +1,8 @@
 // Every setting of `crdgate serve`, declared once: its flag, environment variables, config file
 // key, how its value is read, its default, and the text that --help and the README's flag tables
 // show (both rendered from here; `npm run generate` writes the README's, a test checks them).
-import { logFormats, logLevels, logWriteModes, type LogFormat, type LogLevel, type LogWrites } from '../logging.ts';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../logging.ts';
+import { defaultLogFlushDelayMs, logWriteModes, type LogWrites } from '../log-writes.ts';
 import { defaultQueryLimits, type GatewayMode } from '../plugins/query-limits.ts';
 import { defaultRateLimits } from '../plugins/rate-limits.ts';
 
@@ -177,7 +178,9 @@ export const flagTable = {
   'log-format': flag<LogFormat>({ group: 'operations', value: 'FORMAT', parse: oneOf(logFormats), default: 'auto', shownDefault: '`auto`',
     meaning: '`pretty`: readable lines; `json`: one JSON object per line (use it in production; the kustomize base sets it); `auto`: pretty when stdout is a terminal, else JSON' }),
   'log-writes': flag<LogWrites>({ group: 'operations', value: 'async|sync', parse: oneOf(logWriteModes), default: 'async', shownDefault: '`async`',
-    meaning: 'JSON lines on stdout: `async` writes the lines of each turn of the event loop together, in one write at its end (queued lines are written when the process exits, a fatal error included); `sync` writes each line before its request ends (for environments that kill the process without letting it exit)' }),
+    meaning: 'JSON lines on stdout: `async` queues lines and writes them together, `--log-flush-delay` after the first (queued lines are written when the process exits, a fatal error included); `sync` writes each line before its request ends (for environments that kill the process without letting it exit)' }),
+  'log-flush-delay': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 1000), default: defaultLogFlushDelayMs,
+    meaning: 'with `--log-writes async`, how long the first queued line waits for others before the queue is written (at once when 8 KiB are queued), in ms; 0 writes at the end of each turn of the event loop' }),
   'shutdown-timeout': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 3_600_000), default: 25_000,
     meaning: 'after SIGTERM, how long in-flight HTTP requests may take before their connections are cut, in ms' }),
   'shutdown-delay': flag({ group: 'operations', value: 'MS', parse: wholeNumber(0, 600_000), default: 0,

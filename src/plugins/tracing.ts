@@ -80,6 +80,60 @@ interface RequestState {
 
 const stateKey = createContextKey('crdgate request');
 
+/**
+ * A context that adds one value to its parent. The API's own contexts copy all of the parent's
+ * values into a new Map (and make three new functions) for each value set; a sampled request sets
+ * one for its state and one per span (its own, its operation's as a parent, each Kubernetes
+ * call's), which was a good part of its garbage. Reads walk up the few links instead.
+ */
+class ValueContext implements Context {
+  private readonly parent: Context;
+  private readonly key: symbol;
+  private readonly value: unknown;
+
+  constructor(parent: Context, key: symbol, value: unknown) {
+    this.parent = parent;
+    this.key = key;
+    this.value = value;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === this.key ? this.value : this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return new ValueContext(this, key, value);
+  }
+
+  /** A deleted value reads as undefined, as it does in the API's contexts. */
+  deleteValue(key: symbol): Context {
+    return new ValueContext(this, key, undefined);
+  }
+}
+
+/** The context of a request's (or subscription start's) span: its state, then its span. */
+function requestContext(parent: Context, span: Span, state: RequestState): Context {
+  return trace.setSpan(new ValueContext(parent, stateKey, state), span);
+}
+
+const spanOptions = {
+  [SpanKind.SERVER]: { kind: SpanKind.SERVER },
+  [SpanKind.CLIENT]: { kind: SpanKind.CLIENT },
+  [SpanKind.INTERNAL]: { kind: SpanKind.INTERNAL },
+} as const;
+
+/**
+ * tracer.startSpan, with the attributes set once it has started: the same span with the same
+ * attributes in the same order (the sampler, parent based, does not read them), but each value is
+ * checked once (setAttribute) instead of twice, before and after sampling, each check with a
+ * WeakSet of its own; those checks were most of the garbage of a sampled request.
+ */
+function startSpan(tracer: Tracer, name: string, kind: SpanKind.SERVER | SpanKind.CLIENT | SpanKind.INTERNAL, parent: Context, attributes: Attributes): Span {
+  const span = tracer.startSpan(name, spanOptions[kind], parent);
+  for (const key in attributes) span.setAttribute(key, attributes[key]);
+  return span;
+}
+
 /** The OTLP/HTTP exporter; endpoint is the collector's base URL (`/v1/traces` is added). */
 export function otlpExporter(endpoint?: string): SpanExporter {
   // Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT itself, else
@@ -123,10 +177,8 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     if (!trace.getSpanContext(parent) && traceparent !== undefined && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
     const path = req.path;
-    const span = tracer.startSpan(`${req.method} ${route}`, {
-      kind: SpanKind.SERVER,
-      attributes: { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId },
-    }, parent);
+    const span = startSpan(tracer, `${req.method} ${route}`, SpanKind.SERVER, parent,
+      { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId });
     const state: RequestState = { open: true, span };
     const end = () => {
       if (!state.open) return;
@@ -142,7 +194,7 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     };
     // A response emits 'close' once: after 'finish', or when the client went away.
     res.on('close', end);
-    contexts.with(trace.setSpan(parent, span).setValue(stateKey, state), next);
+    contexts.with(requestContext(parent, span, state), next);
   };
 
   return {
@@ -173,7 +225,7 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
       const attributes: Attributes = {};
       if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
       if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
-      state.operation = tracer.startSpan('GraphQL operation', { kind: SpanKind.INTERNAL, attributes }, active);
+      state.operation = startSpan(tracer, 'GraphQL operation', SpanKind.INTERNAL, active, attributes);
       const span = state.operation;
       return Promise.resolve({
         async didResolveOperation(rc) {
@@ -290,10 +342,8 @@ export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
     if (!state?.open) return undefined;
     const parent = state.operation ? trace.setSpan(active, state.operation) : active;
     const template = kubePathTemplate(path);
-    const span = t.tracer.startSpan(`${verb} ${template}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_TEMPLATE]: template, ...server },
-    }, parent);
+    const span = startSpan(t.tracer, `${verb} ${template}`, SpanKind.CLIENT, parent, { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_TEMPLATE]: template });
+    for (const key in server) span.setAttribute(key, server[key]);
     return { span, ctx: trace.setSpan(parent, span) };
   };
   const headersWith = (ctx: Context, headers: Record<string, string> | undefined): Record<string, string> => {
@@ -364,10 +414,10 @@ function tracedSubscriptions(ops: GatewayOperations, tracer: Tracer, run: <R>(ct
     };
     if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
     if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
-    const span = tracer.startSpan('GraphQL subscription', { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+    const span = startSpan(tracer, 'GraphQL subscription', SpanKind.SERVER, ROOT_CONTEXT, attributes);
     const state: RequestState = { open: true, span };
     try {
-      return await run(trace.setSpan(ROOT_CONTEXT, span).setValue(stateKey, state), () => ops.watch(req));
+      return await run(requestContext(ROOT_CONTEXT, span, state), () => ops.watch(req));
     } catch (err) {
       markError(span, err instanceof ApiError ? err.code : 'INTERNAL');
       throw err;

@@ -1,8 +1,10 @@
 // JSON log lines written in batches (logDestination 'async', the default on stdout): a burst of
-// lines leaves complete, in order and in one write per 8 KiB; a single line leaves at the end of
-// its turn of the event loop without a flush; and no line is lost when the process exits after a
-// SIGTERM, through process.exit or on a fatal error, with stdout a pipe the parent reads. 'sync'
-// writes each line before the call returns.
+// lines leaves complete, in order and in one write per 8 KiB; a single line leaves the flush delay
+// after it (at the end of its turn of the event loop with a delay of 0) without a flush; lines that
+// keep coming still leave every flush delay; no line is lost when the process exits after a
+// SIGTERM, through process.exit, on a fatal error or at the end of its event loop, with stdout a
+// pipe the parent reads, nor when that pipe is full because the parent reads slowly; a reader that
+// goes away stops the lines, not the process. 'sync' writes each line before the call returns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { DestinationStream } from 'pino';
-import { BatchedWrites, createLogger, logDestination } from '../../src/logging.ts';
+import { createLogger } from '../../src/logging.ts';
+import { BatchedWrites, defaultLogFlushDelayMs, flushAfter, logDestination } from '../../src/log-writes.ts';
 
 function tempFile(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'crdgate-log-'));
@@ -64,12 +67,42 @@ test('a line at low traffic is written when its turn of the event loop ends, wit
     assert.equal(file.writes.length, i);
     assert.equal((JSON.parse(file.writes[i - 1]!) as { i: number }).i, i);
   }
-  // The default scheduler, on a real file: written once the current turn has ended.
+  // A delay of 0, on a real file: written once the current turn has ended.
   const path = tempFile(t);
-  const real = createLogger({ destination: logDestination(path, 'async') });
+  const real = createLogger({ destination: logDestination(path, 'async', 0) });
   real.info({ i: 3 }, 'lonely');
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(linesOf(path).map((l) => l.i), [3]);
+});
+
+test('with a flush delay, a line at low traffic is written that long after it, not at the end of its turn', async (t) => {
+  const path = tempFile(t);
+  const log = createLogger({ destination: logDestination(path, 'async', 20) });
+  const start = performance.now();
+  log.info({ i: 1 }, 'lonely');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(linesOf(path), [], 'still queued after its turn');
+  while (linesOf(path).length === 0 && performance.now() - start < 5000) await new Promise((resolve) => setTimeout(resolve, 2));
+  assert.deepEqual(linesOf(path).map((l) => l.i), [1]);
+  assert.ok(performance.now() - start >= 19, 'not before the delay');
+});
+
+test('lines that keep coming are written every flush delay, not once they stop', async () => {
+  const file = recorder();
+  const log = createLogger({ destination: new BatchedWrites(file.destination, flushAfter(15)) });
+  // A line every 2 ms for 150 ms: a delay that each line pushed back would write once, at the end.
+  let i = 0;
+  const start = performance.now();
+  while (performance.now() - start < 150) {
+    log.info({ i: i++ }, 'steady');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const writesWhileComing = file.writes.length;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(writesWhileComing >= 3, `${writesWhileComing} writes while lines came`);
+  assert.ok(file.writes.length < i, `${file.writes.length} writes for ${i} lines: batched`);
+  const lines = file.writes.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { i: number });
+  assert.deepEqual(lines.map((l) => l.i), [...Array(i).keys()]);
 });
 
 test('sync: each line is in the file when the logging call returns', (t) => {
@@ -81,11 +114,14 @@ test('sync: each line is in the file when the logging call returns', (t) => {
 
 const loggingModule = new URL('../../src/logging.ts', import.meta.url).href;
 
+type Ending = 'sigterm' | 'exit' | 'throw' | 'reject' | 'end';
+
 /**
- * A child process that logs `burst` lines to stdout with the gateway's default logger, lets a write
- * start (one turn of the event loop), logs another burst, then ends as `how` says; its stdout.
+ * A child process that logs `burst` lines to stdout with the gateway's default logger (or with the
+ * given flush delay), lets a write start (one turn of the event loop), logs another burst, then
+ * ends as `how` says; its stdout.
  */
-async function childLog(how: 'sigterm' | 'exit' | 'throw' | 'reject', burst = 20_000): Promise<{ lines: Record<string, unknown>[]; code: number | null; stderr: string }> {
+async function childLog(how: Ending, flushDelayMs?: number, burst = 20_000): Promise<{ lines: Record<string, unknown>[]; code: number | null; stderr: string }> {
   const ending = {
     // As `crdgate serve` does: a line from the signal handler, then process.exit (bin/crdgate.js).
     sigterm: `process.once('SIGTERM', () => { log.info({ i: 2 * n }, 'stopped'); process.exit(0); }); process.stdout.write('');
@@ -95,9 +131,11 @@ async function childLog(how: 'sigterm' | 'exit' | 'throw' | 'reject', burst = 20
     exit: 'log.error({ i: 2 * n }, "last"); process.exit(1);',
     throw: 'log.error({ i: 2 * n }, "last"); throw new Error("boom");',
     reject: 'log.error({ i: 2 * n }, "last"); void Promise.reject(new Error("boom"));',
+    // Nothing left to do: the flush timer must neither keep the process alive nor lose the line.
+    end: 'log.error({ i: 2 * n }, "last"); process.channel?.unref();',
   }[how];
   const code = `import { createLogger } from ${JSON.stringify(loggingModule)};
-    const log = createLogger(); const n = ${burst};
+    const log = createLogger(${flushDelayMs === undefined ? '' : `{ flushDelayMs: ${flushDelayMs} }`}); const n = ${burst};
     for (let i = 0; i < n; i++) log.info({ i }, 'line');
     await new Promise((r) => setImmediate(r));
     for (let i = n; i < 2 * n; i++) log.info({ i }, 'line');
@@ -118,13 +156,100 @@ async function childLog(how: 'sigterm' | 'exit' | 'throw' | 'reject', burst = 20
   return { lines: stdout.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), code: exitCode, stderr };
 }
 
-for (const how of ['sigterm', 'exit', 'throw', 'reject'] as const) {
-  test(`every line, the last included, is written when the process ends (${how})`, async () => {
-    const burst = 20_000;
-    const { lines, code, stderr } = await childLog(how, burst);
-    assert.equal(code, how === 'sigterm' ? 0 : 1, stderr);
-    assert.equal(lines.length, 2 * burst + 1, stderr);
+for (const flushDelayMs of [undefined, 0]) {
+  for (const how of ['sigterm', 'exit', 'throw', 'reject', 'end'] as const) {
+    const delay = flushDelayMs ?? `${defaultLogFlushDelayMs} (the default)`;
+    test(`every line, the last included, is written when the process ends (${how}, flush delay ${delay} ms)`, async () => {
+      const burst = 20_000;
+      const { lines, code, stderr } = await childLog(how, flushDelayMs, burst);
+      assert.equal(code, how === 'sigterm' || how === 'end' ? 0 : 1, stderr);
+      assert.equal(lines.length, 2 * burst + 1, stderr);
+      lines.forEach((l, i) => assert.equal(l.i, i));
+      assert.equal(lines.at(-1)!.msg, how === 'sigterm' ? 'stopped' : 'last');
+    });
+  }
+}
+
+/** Reads its stdin a chunk every 5 ms (far slower than the writer writes) and passes it on. */
+const slowReader = `process.stdin.on('data', (d) => {
+  process.stdout.write(d); process.stdin.pause(); setTimeout(() => process.stdin.resume(), 5);
+});`;
+
+/**
+ * A child that logs 20,000 lines of multi-byte characters in bursts to stdout, read slowly: a
+ * pipe to a second process (`pipe`, as a container runtime or a log shipper reads stdout) or the
+ * socket Node's spawn gives a child (`socket`). It counts the writes that found stdout full
+ * (EAGAIN) or took part of a batch, to show the test went through them: fs.writeSync is wrapped
+ * before the logger is loaded.
+ */
+async function slowlyReadChild(stdout: 'pipe' | 'socket'): Promise<{ text: string; seen: { busy: number; partial: number }; stderr: string }> {
+  const code = `import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module';
+    const write = fs.writeSync; const seen = { busy: 0, partial: 0 };
+    fs.writeSync = (fd, data, ...rest) => {
+      try {
+        const n = write(fd, data, ...rest);
+        if (fd === 1 && n < Buffer.byteLength(data)) seen.partial++;
+        return n;
+      } catch (err) { if (err.code === 'EAGAIN') seen.busy++; throw err; }
+    };
+    syncBuiltinESMExports();
+    const { createLogger } = await import(${JSON.stringify(loggingModule)});
+    const log = createLogger(); process.stdout.write('');
+    const pad = 'é'.repeat(50);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 1000; i++) log.info({ i: round * 1000 + i, pad }, 'line');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    log.info({ i: 20000 }, 'last');
+    process.on('exit', () => process.stderr.write(JSON.stringify(seen)));`;
+  const writer = [process.execPath, '--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code];
+  const child = stdout === 'socket' ? spawn(writer[0]!, writer.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('sh', ['-c', '"$0" "$1" "$2" "$3" "$4" | "$0" -e "$5"', ...writer, slowReader], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+    if (stdout === 'pipe') return;
+    child.stdout!.pause();
+    setTimeout(() => child.stdout!.resume(), 5);
+  });
+  await once(child, 'close');
+  return { text, seen: JSON.parse(stderr) as { busy: number; partial: number }, stderr };
+}
+
+for (const stdout of ['pipe', 'socket'] as const) {
+  test(`a full stdout (${stdout}, read slowly) delays lines but loses, splits and reorders none`, async () => {
+    const { text, seen, stderr } = await slowlyReadChild(stdout);
+    assert.ok(seen.busy > 0, `stdout was full at least once: ${stderr}`);
+    // A socket takes a write whole or not at all; a pipe takes what fits.
+    if (stdout === 'pipe') assert.ok(seen.partial > 0, `a write was taken in part at least once: ${stderr}`);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 20_001);
     lines.forEach((l, i) => assert.equal(l.i, i));
-    assert.equal(lines.at(-1)!.msg, how === 'sigterm' ? 'stopped' : 'last');
+    assert.equal(lines.at(-1)!.msg, 'last');
+    assert.ok(lines.slice(0, -1).every((l) => l.pad === 'é'.repeat(50)), 'multi-byte characters intact');
   });
 }
+
+test('a reader that closes stdout (EPIPE) stops the log lines, not the process', async () => {
+  // As with pino's own destination: once the pipe is broken, lines are dropped and the gateway goes on.
+  const code = `import { createLogger } from ${JSON.stringify(loggingModule)};
+    const log = createLogger();
+    // Node's own stdout stream reports the broken pipe too: not what this test is about.
+    process.stdout.on('error', () => {}); process.stdout.write('');
+    await new Promise((r) => process.stdin.once('data', r));
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 1000; i++) log.info({ i }, 'line');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.stderr.write('still running');`;
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.destroy();
+  child.stdin!.end('go\n');
+  const [exitCode] = await once(child, 'close') as [number | null];
+  assert.equal(exitCode, 0, stderr);
+  assert.match(stderr, /still running$/);
+});

@@ -109,7 +109,7 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format') && fileKeys.includes('log-writes'));
   assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 44);
+  assert.equal(fileKeys.length, 45);
 });
 
 test('tenants: "" in the file is refused (an empty value would otherwise turn authentication off)', () => {

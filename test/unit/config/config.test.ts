@@ -15,7 +15,7 @@ test('defaults', () => {
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined, rbacStaleAfterMs: 2000,
     mode: undefined, watch: { bufferBytes: 8 << 20, windowBytes: 32 << 20, unavailableAfterMs: 30_000 },
     limits: defaultQueryLimits, rateLimits: defaultRateLimits,
-    metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', logWrites: 'async', shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
+    metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', logWrites: 'async', logFlushDelayMs: 5, shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
     tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
     queryCache: { maxBytes: 256 * 2 ** 20, idleMs: 300_000, maxScan: 20_000 },

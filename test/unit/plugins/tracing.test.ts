@@ -143,6 +143,23 @@ test('a GraphQL query: request span → operation span → Kubernetes client spa
     assert.equal(call.attributes['server.address'], 'kube.example');
     assert.equal(call.attributes['server.port'], 6443);
     assert.equal(call.status.code, SpanStatusCode.UNSET);
+    // Every attribute, in the order the exporter sends them, and nothing dropped or added.
+    assert.deepEqual(Object.entries(server.attributes), [
+      ['http.request.method', 'POST'], ['http.route', '/graphql'], ['crdgate.request_id', requestId],
+      ['http.response.status_code', 200], ['graphql.operation.type', 'query'],
+    ]);
+    assert.deepEqual(Object.entries(op.attributes), [
+      ['crdgate.tenant', 'tenant-a'], ['crdgate.request_id', requestId],
+      ['graphql.operation.type', 'query'], ['graphql.operation.name', 'ListThings'],
+    ]);
+    assert.deepEqual(Object.entries(call.attributes), [
+      ['http.request.method', 'GET'], ['url.template', '/apis/g.example/v1/namespaces/{namespace}/things'],
+      ['server.address', 'kube.example'], ['server.port', 6443],
+    ]);
+    for (const s of all) {
+      assert.equal(s.droppedAttributesCount, 0, s.name);
+      assert.deepEqual([s.events, s.links], [[], []], s.name);
+    }
 
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!.headers?.traceparent, traceparentOf(call), 'the apiserver gets the client span as parent');
@@ -331,6 +348,9 @@ test('a subscription over WebSocket gets a span for its start, parent of the cal
     assert.equal(sub.attributes['crdgate.tenant'], 'tenant-b');
     assert.equal(sub.attributes['crdgate.request_id'], 'conn-1');
     assert.equal(sub.attributes['crdgate.resource'], 'things.g.example');
+    assert.deepEqual(Object.entries(sub.attributes), [
+      ['graphql.operation.type', 'subscription'], ['crdgate.resource', 'things.g.example'], ['crdgate.tenant', 'tenant-b'], ['crdgate.request_id', 'conn-1'],
+    ]);
     const list = byName(all, 'GET /apis/g.example/v1/things');
     const watch = byName(all, 'WATCH /apis/g.example/v1/things');
     assert.equal(parentOf(list), sub.spanContext().spanId);
