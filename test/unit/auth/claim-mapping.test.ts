@@ -187,6 +187,12 @@ describe('TokenReview: the reviewed user → tenant and identity', () => {
     assert.throws(() => mapReviewedUser({ username: 'x', groups: [], extra: {} }, trRules, cfg), /no tenant rule matches its user/);
   });
 
+  it('reviewed extra keys are impersonated and checked in lower case, as Kubernetes reads them from header names', () => {
+    const u = mapReviewedUser({ username: 'x', groups: [], extra: { 'Example.com/Team': ['red'], 'example.com/team': ['blue'], scopes: ['s'] } }, trRules, cfg);
+    assert.equal(u.tenant, 'by-extra');
+    assert.deepEqual(u.identity.extra, { 'example.com/team': ['red', 'blue'], scopes: ['s'] });
+  });
+
   it('the system: names Kubernetes gives everyone pass; a service account is itself', () => {
     const sa = mapReviewedUser({ username: 'system:serviceaccount:apps:builder', groups: ['system:serviceaccounts', 'system:serviceaccounts:apps', 'system:authenticated'], extra: {} }, trRules, cfg);
     assert.equal(sa.identity.user, 'system:serviceaccount:apps:builder');
