@@ -301,10 +301,24 @@ function tooManyGroups(tenant: string, n: number, bounds: IdentityBounds): ApiEr
     { reason: 'Forbidden', authReason: 'TOO_MANY_GROUPS' });
 }
 
-function claimValue(claims: JwtPayload, path: string): unknown {
-  let v: unknown = claims;
-  for (const part of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-  return v;
+/**
+ * The claim a path names: `org.team` is the claim team inside the claim org, and a claim whose own
+ * name holds dots (`https://example.com/groups`, as identity providers namespace their custom
+ * claims) is found too: at each level the longest name that is a claim of its own wins. Only a
+ * claim's own keys count (never `constructor` or `__proto__` of the object they were parsed into).
+ */
+function claimValue(claims: unknown, path: string): unknown {
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return undefined;
+  const object = claims as Record<string, unknown>;
+  if (Object.hasOwn(object, path)) return object[path];
+  for (let dot = path.lastIndexOf('.'); dot > 0; dot = path.lastIndexOf('.', dot - 1)) {
+    const head = path.slice(0, dot);
+    if (Object.hasOwn(object, head)) {
+      const v = claimValue(object[head], path.slice(dot + 1));
+      if (v !== undefined) return v;
+    }
+  }
+  return undefined;
 }
 
 function claimMatches(value: unknown, want: string): boolean {

@@ -298,6 +298,7 @@ function matchRule(m: unknown, mode: AuthConfig['mode'], at: string, p: Problems
   }
   for (const [k, v] of Object.entries(m)) {
     if (mode === 'tokenReview' && !['user', 'uid', 'groups'].includes(k) && !/^extra\..+/.test(k)) p.at(`${at}.match.${k}`, 'unknown key (expected user, uid, groups or extra.<key>)');
+    else if (mode === 'tokenReview' && k.startsWith('extra.') && k !== k.toLowerCase()) p.at(`${at}.match.${k}`, 'extra keys are compared in lower case, as Kubernetes receives them: write the key in lower case');
     else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') match[k] = String(v);
     else p.at(`${at}.match.${k}`, 'must be a string, number or boolean');
   }
@@ -326,9 +327,11 @@ function identityTemplates(t: Record<string, unknown>, rule: TenantRule, at: str
       // Sent as header names and values: anything HTTP would change would fail every request.
       const asWritten = '(no blanks at the ends, no control characters, not empty)';
       if (!isSafeIdentityValue(k)) p.at(`${at}.extra`, `the key ${JSON.stringify(k)} is not one Kubernetes receives as written ${asWritten}`);
+      // Kubernetes reads the key from a header name, in lower case; the access checks would carry it as written.
+      else if (k !== k.toLowerCase()) p.at(`${at}.extra`, `the key ${JSON.stringify(k)} reaches Kubernetes as ${JSON.stringify(k.toLowerCase())} (extra keys travel in header names): write it in lower case`);
       const unsafe = v.filter((x) => !isSafeIdentityValue(x));
       for (const x of unsafe) p.at(`${at}.extra.${k}`, `${JSON.stringify(x)} is not a value Kubernetes receives as written ${asWritten}`);
-      if (!unsafe.length && isSafeIdentityValue(k)) extra[k] = v as string[];
+      if (!unsafe.length && isSafeIdentityValue(k) && k === k.toLowerCase()) extra[k] = v as string[];
     }
   }
   Object.assign(rule, { user, groups, extra });

@@ -166,13 +166,14 @@ export function isOrdinarySystemName(name: string, what: 'user' | 'group'): bool
 
 /** The first tenant rule whose every match entry the reviewed user satisfies names the tenant. */
 export function mapReviewedUser(u: ReviewedUser, rules: readonly TenantRule[], config: Pick<TokenReviewAuthConfig, 'maxGroups' | 'allowSystemIdentities'>): Caller {
-  const rule = rules.find((r) => Object.entries(r.match).every(([key, want]) => reviewedMatches(u, key, want)));
+  const extra = asHeaderKeys(u.extra);
+  const rule = rules.find((r) => Object.entries(r.match).every(([key, want]) => reviewedMatches(u, extra, key, want)));
   if (!rule) throw new ApiError('FORBIDDEN', 'the token is valid but no tenant rule matches its user', { reason: 'Forbidden', authReason: 'NO_TENANT' });
   checkIdentity(rule.name, u.username, u.groups, config, (name, what) => isOrdinarySystemName(name, what) || config.allowSystemIdentities.includes(name));
-  checkIdentityDetails(rule.name, u.uid, u.extra);
+  checkIdentityDetails(rule.name, u.uid, extra);
   const caller: Caller = {
     tenant: rule.name,
-    identity: { user: u.username, groups: [...new Set(u.groups)], extra: u.extra, ...(u.uid ? { uid: u.uid } : {}) },
+    identity: { user: u.username, groups: [...new Set(u.groups)], extra, ...(u.uid ? { uid: u.uid } : {}) },
     subject: u.username,
   };
   if (u.expiresAt !== undefined) caller.expiresAt = u.expiresAt;
@@ -181,9 +182,22 @@ export function mapReviewedUser(u: ReviewedUser, rules: readonly TenantRule[], c
   return caller;
 }
 
-function reviewedMatches(u: ReviewedUser, key: string, want: string): boolean {
+/**
+ * The reviewed extra as Kubernetes receives it from the gateway: each key travels in a header name,
+ * which Kubernetes reads in lower case, so the access checks carry the keys that way too (values of
+ * keys that differ only in case are joined, as the headers are).
+ */
+function asHeaderKeys(extra: Record<string, string[]>): Record<string, string[]> {
+  const keys = Object.keys(extra);
+  if (keys.every((k) => k === k.toLowerCase())) return extra;
+  const out: Record<string, string[]> = {};
+  for (const k of keys) out[k.toLowerCase()] = [...(out[k.toLowerCase()] ?? []), ...extra[k]!];
+  return out;
+}
+
+function reviewedMatches(u: ReviewedUser, extra: Record<string, string[]>, key: string, want: string): boolean {
   if (key === 'user') return u.username === want;
   if (key === 'uid') return u.uid === want;
   if (key === 'groups') return u.groups.includes(want);
-  return (u.extra[key.slice('extra.'.length)] ?? []).includes(want);
+  return (extra[key.slice('extra.'.length)] ?? []).includes(want);
 }

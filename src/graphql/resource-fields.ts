@@ -413,9 +413,9 @@ function checked(value: string, problemOf: (value: string) => string | undefined
   return value;
 }
 
-function convertInput(input: unknown, version: VersionModel, argName: string): KubeObject {
+function convertInput(input: unknown, version: VersionModel, argName: string, whole = true): KubeObject {
   try {
-    return toKubernetes(input, version.schema) as KubeObject;
+    return toKubernetes(input, version.schema, '', whole) as KubeObject;
   } catch (error) {
     if (error instanceof ValueConversionError) throw badInput(`${argName}${error.path ? '.' : ''}${error.message}`);
     throw error;
@@ -469,7 +469,7 @@ function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
   if (args['jsonPatch'] != null) throw badInput(`type ${typeName} takes patch, not jsonPatch`);
   if (args['patch'] == null) throw badInput(`patch is required for ${typeName}`);
   if (args['force'] === true && patchType !== PATCH_CONTENT_TYPES.APPLY) throw badInput('force applies to APPLY patches only');
-  const patch = convertInput(args['patch'], version, 'patch');
+  const patch = convertInput(args['patch'], version, 'patch', false);
   if (patchType === PATCH_CONTENT_TYPES.APPLY) {
     if (typeof args['fieldManager'] !== 'string' || args['fieldManager'] === '') {
       throw badInput('APPLY needs a fieldManager: server-side apply records which manager owns which fields');

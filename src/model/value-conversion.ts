@@ -29,12 +29,15 @@ export function mapRepresentation(node: MapNode): 'stringMap' | 'json' | 'entrie
   return 'entries';
 }
 
-/** GraphQL input value → Kubernetes JSON. Accepts enum values by GraphQL name or raw value. */
-export function toKubernetes(value: unknown, node: SchemaNode, path = ''): unknown {
+/**
+ * GraphQL input value → Kubernetes JSON. Accepts enum values by GraphQL name or raw value.
+ * `whole`: the value is a whole object (create, replace), not a merge patch; see objectToKubernetes.
+ */
+export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole = false): unknown {
   if (value === null || value === undefined) return value;
   switch (node.kind) {
     case 'object':
-      return objectToKubernetes(value, node, path);
+      return objectToKubernetes(value, node, path, whole);
     case 'map': {
       const representation = mapRepresentation(node);
       if (representation !== 'entries') return expectObject(value, path);
@@ -45,13 +48,13 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = ''): unkno
         const { key, value: entryValue } = expectObject(entry, at) as { key?: unknown; value?: unknown };
         if (typeof key !== 'string') throw new ValueConversionError(at, 'entry key must be a string');
         if (Object.hasOwn(out, key)) throw new ValueConversionError(at, `duplicate map key ${JSON.stringify(key)}`);
-        out[key] = toKubernetes(entryValue, node.values, `${path}.${key}`);
+        out[key] = toKubernetes(entryValue, node.values, `${path}.${key}`, whole);
       });
       return out;
     }
     case 'array': {
       if (!Array.isArray(value)) throw new ValueConversionError(path, 'expected a list');
-      return value.map((item, i) => toKubernetes(item, node.items, `${path}[${i}]`));
+      return value.map((item, i) => toKubernetes(item, node.items, `${path}[${i}]`, whole));
     }
     case 'string':
       return node.enum ? enumToRaw(value, node.enum) : value;
@@ -63,7 +66,7 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = ''): unkno
   }
 }
 
-function objectToKubernetes(value: unknown, node: ObjectNode, path: string): Record<string, unknown> {
+function objectToKubernetes(value: unknown, node: ObjectNode, path: string, whole: boolean): Record<string, unknown> {
   const input = expectObject(value, path);
   const out: Record<string, unknown> = {};
   const byGraphQLName = propertyIndex(node).byGraphQLName;
@@ -76,7 +79,10 @@ function objectToKubernetes(value: unknown, node: ObjectNode, path: string): Rec
     }
     const property = byGraphQLName.get(key);
     if (!property) throw new ValueConversionError(path, `unknown field ${JSON.stringify(key)}`);
-    out[property.name] = toKubernetes(fieldValue, property.node, path === '' ? property.name : `${path}.${property.name}`);
+    // An embedded resource without metadata is read as `metadata: null`; written back whole, Kubernetes
+    // would store that null as `{}` (a change, and a new generation). In a merge patch null deletes.
+    if (whole && fieldValue === null && node.embeddedResource && property.name === 'metadata') continue;
+    out[property.name] = toKubernetes(fieldValue, property.node, path === '' ? property.name : `${path}.${property.name}`, whole);
   }
   if (unknown) {
     const declared = propertyIndex(node).byName;

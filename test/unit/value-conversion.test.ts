@@ -87,3 +87,20 @@ describe('value conversion', () => {
     assert.equal(stringifyJson(value), JSON.stringify(value));
   });
 });
+
+describe('value conversion of embedded resources', () => {
+  const embedded = crdToModel(makeCrd({
+    spec: { type: 'object', properties: { template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true } } },
+  }));
+  const schema = embedded.versions[0]!.schema;
+
+  it('a whole object drops the null metadata its read gave an embedded resource without one; a merge patch keeps it', () => {
+    // Read: the embedded resource has no metadata, so GraphQL answers metadata: null.
+    const read = toGraphQL({ spec: { template: { apiVersion: 'v1', kind: 'ConfigMap' } } }, schema) as { spec: { template: Record<string, unknown> } };
+    const written = { spec: { template: { ...read.spec.template, metadata: null } } };
+    assert.deepEqual(toKubernetes(written, schema, '', true), { spec: { template: { apiVersion: 'v1', kind: 'ConfigMap' } } });
+    assert.deepEqual(toKubernetes(written, schema), { spec: { template: { apiVersion: 'v1', kind: 'ConfigMap', metadata: null } } });
+    // The object's own metadata and other nulls are left as they are.
+    assert.deepEqual(toKubernetes({ metadata: null, spec: { template: null } }, schema, '', true), { metadata: null, spec: { template: null } });
+  });
+});

@@ -46,6 +46,22 @@ describe('claim mapping', () => {
     assert.deepEqual(c.identity, { user: 'b:42:bob', groups: ['team-blue'], extra: {} });
   });
 
+  it('reads claims whose names hold dots, as identity providers namespace custom claims', () => {
+    const ns = [rule({ name: 'ns', match: { 'https://example.com/tenant': 'n' }, user: '{https://example.com/user}', groups: ['x:{https://example.com/groups}', '{org.https://example.com/team}'] })];
+    const c = mapClaims({ sub: 's', 'https://example.com/tenant': 'n', 'https://example.com/user': 'nina', 'https://example.com/groups': ['dev', 'ops'], org: { 'https://example.com/team': 'blue' } }, ns);
+    assert.equal(c.tenant, 'ns');
+    assert.deepEqual(c.identity, { user: 'nina', groups: ['x:dev', 'x:ops', 'blue'], extra: {} });
+    // The longest claim name wins; the nested reading is still there when no such name exists.
+    const both = [rule({ name: 'both', match: { 'a.b': 'flat' }, user: '{a.b}' })];
+    assert.equal(mapClaims({ sub: 's', 'a.b': 'flat', a: { b: 'nested' } }, both).identity.user, 'flat');
+    assert.equal(mapClaims({ sub: 's', a: { b: 'flat' } }, both).identity.user, 'flat');
+  });
+
+  it('never reads what a claim object inherits', () => {
+    const inherited = [rule({ name: 'i', match: { tenant: 'i' }, user: 'u:{sub}', groups: ['{constructor}', '{org.__proto__}', '{toString}'] })];
+    assert.deepEqual(mapClaims({ tenant: 'i', sub: 's', org: {} }, inherited).identity.groups, []);
+  });
+
   it('matches a list claim that contains the value, numbers as strings, and needs every entry', () => {
     assert.equal(mapClaims({ sub: 's', roles: ['viewer', 'admin'], level: 3 }, rules).tenant, 'roles');
     refused({ sub: 's', roles: ['viewer'], level: 3 }, 'FORBIDDEN', /no tenant rule matches/);
@@ -169,6 +185,12 @@ describe('TokenReview: the reviewed user → tenant and identity', () => {
     assert.equal(mapReviewedUser({ username: 'bob', groups: ['tenant-b', 'system:authenticated'], extra: {} }, trRules, cfg).tenant, 'by-group');
     assert.equal(mapReviewedUser({ username: 'x', groups: [], extra: { 'example.com/team': ['red'] } }, trRules, cfg).tenant, 'by-extra');
     assert.throws(() => mapReviewedUser({ username: 'x', groups: [], extra: {} }, trRules, cfg), /no tenant rule matches its user/);
+  });
+
+  it('reviewed extra keys are impersonated and checked in lower case, as Kubernetes reads them from header names', () => {
+    const u = mapReviewedUser({ username: 'x', groups: [], extra: { 'Example.com/Team': ['red'], 'example.com/team': ['blue'], scopes: ['s'] } }, trRules, cfg);
+    assert.equal(u.tenant, 'by-extra');
+    assert.deepEqual(u.identity.extra, { 'example.com/team': ['red', 'blue'], scopes: ['s'] });
   });
 
   it('the system: names Kubernetes gives everyone pass; a service account is itself', () => {

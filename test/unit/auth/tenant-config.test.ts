@@ -88,6 +88,12 @@ describe('tenants file validation', () => {
     ]);
   });
 
+  it('an extra key with upper case is refused at start: Kubernetes reads it in lower case from its header', () => {
+    assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, extra: { Scopes: ['read'], 'example.com/team': ['red'] } }] }), [
+      'tenants[0].extra: the key "Scopes" reaches Kubernetes as "scopes" (extra keys travel in header names): write it in lower case',
+    ]);
+  });
+
   it('needs auth and a non-empty tenants list', () => {
     assert.deepEqual(problems({}), [
       'auth: is required: issuer, audience, algorithms and one of jwksUri, publicKeyFile, secretFile; or tokenReview',
