@@ -254,11 +254,14 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
 
 /**
  * The HTTP headers an error answer carries, whichever facade sends it: the bearer challenge of
- * a 401 (RFC 6750) and the Retry-After of a 429.
+ * a 401 (RFC 6750: with error="invalid_token" only when a token was sent) and the Retry-After of a 429.
  */
 export function httpHeadersOf(err: ApiError): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (err.code === 'UNAUTHENTICATED') {
+  if (err.code === 'UNAUTHENTICATED' && err.details.authReason === 'TOKEN_MISSING') {
+    // RFC 6750 §3.1: a request that carries no credentials at all gets no error code.
+    headers['WWW-Authenticate'] = 'Bearer realm="crdgate"';
+  } else if (err.code === 'UNAUTHENTICATED') {
     // RFC 6750 allows printable ASCII but " and \ in error_description. The message may repeat a
     // token's header (its kid, its typ): a line break or NUL there would make the header unsendable
     // (500), a character beyond Latin-1 likewise. The body carries the message as it is.

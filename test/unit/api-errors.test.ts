@@ -107,3 +107,10 @@ test('the bearer challenge of a 401 is printable ASCII whatever the message repe
   assert.equal(challenge('kid "a\u0000b\\c" 团 é'), 'Bearer realm="crdgate", error="invalid_token", error_description="kid a?bc ? ?"');
   assert.equal(challenge('the token expired at 2026-01-01T00:00:00.000Z'), 'Bearer realm="crdgate", error="invalid_token", error_description="the token expired at 2026-01-01T00:00:00.000Z"');
 });
+
+test('a request without any credentials gets a bare bearer challenge, with no error code (RFC 6750 §3.1)', () => {
+  const missing = new ApiError('UNAUTHENTICATED', 'a bearer token is required: send Authorization: Bearer <token>', { authReason: 'TOKEN_MISSING' });
+  assert.equal(httpHeadersOf(missing)['WWW-Authenticate'], 'Bearer realm="crdgate"');
+  const malformed = new ApiError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"', { authReason: 'TOKEN_MALFORMED' });
+  assert.equal(httpHeadersOf(malformed)['WWW-Authenticate'], 'Bearer realm="crdgate", error="invalid_token", error_description="the Authorization header must be Bearer <token>"');
+});
