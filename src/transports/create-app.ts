@@ -16,6 +16,7 @@ import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { losslessJsonBody } from './json-body.ts';
 import { answerType } from './answer-type.ts';
 import { serveWithoutRouter } from './direct-route.ts';
+import { crossOrigin } from './cross-origin.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -44,6 +45,8 @@ export interface AppOptions {
   admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
+  /** Browser origins allowed to call /graphql, /rest and the OpenAPI documents (CORS); absent or empty: none. */
+  corsOrigins?: readonly string[];
 }
 
 export interface App {
@@ -159,7 +162,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   app.disable('x-powered-by');
   // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
   app.locals.reportInternal = opts.reportInternal;
-  const middleware = [assignRequestId, ...(opts.middleware ?? [])];
+  // CORS after the plugins' middleware, so that preflights are logged and counted like any request.
+  const middleware = [assignRequestId, ...(opts.middleware ?? []), ...(opts.corsOrigins?.length ? [crossOrigin(opts.corsOrigins)] : [])];
   // GraphQL POSTs: the same handlers in the same order, without the router (direct-route.ts).
   serveWithoutRouter(app, 'POST', '/graphql', { app: middleware, route: graphql });
   app.use(...middleware);
