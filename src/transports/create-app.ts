@@ -174,6 +174,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const r = opts.readiness();
     res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
   });
+  // What /graphql serves: Express would answer with the explorer's GET only (or, without the
+  // explorer, hand OPTIONS to Apollo's CSRF check). The methods are those of Apollo's own 405.
+  // A preflight of an allowed origin never gets here: CORS answers it (cross-origin.ts).
+  app.options('/graphql', (_req, res) => {
+    res.set('Allow', 'GET, POST').status(204).end();
+  });
   if (opts.explorer !== false) {
     app.use(explorerRouter({
       graphqlPath: '/graphql', ...opts.explorer,

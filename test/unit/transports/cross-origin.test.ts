@@ -103,3 +103,23 @@ describe('--cors-origins values', () => {
     }
   });
 });
+
+describe('OPTIONS /graphql', () => {
+  it('says what /graphql serves, with or without the explorer, and with CORS for another origin', async () => {
+    for (const [explorer, corsOrigins, origin] of [[undefined, undefined, undefined], [false, undefined, undefined], [undefined, [allowed], 'https://evil.example']] as const) {
+      const made = await createApp({ gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer, corsOrigins: corsOrigins && [...corsOrigins] });
+      made.app.use(...finalHandlers());
+      try {
+        const req = request(made.app).options('/graphql');
+        const r = await (origin ? req.set('Origin', origin).set('Access-Control-Request-Method', 'POST') : req);
+        assert.equal(r.status, 204, `explorer ${explorer}: ${r.text}`);
+        assert.equal(r.headers['allow'], 'GET, POST', 'as Apollo\'s own 405 answer says');
+        assert.deepEqual(corsHeaders(r.headers), []);
+        const put = await request(made.app).put('/graphql').send({ query: '{ hello }' });
+        assert.equal(put.headers['allow'], r.headers['allow']);
+      } finally {
+        await made.stop();
+      }
+    }
+  });
+});
