@@ -17,6 +17,7 @@ import { losslessJsonBody } from './json-body.ts';
 import { answerType } from './answer-type.ts';
 import { serveWithoutRouter } from './direct-route.ts';
 import { crossOrigin } from './cross-origin.ts';
+import { csrfRefusal } from './csrf-prevention.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -117,7 +118,22 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
   };
 }
 
-/** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
+/**
+ * Refuses, before anything runs, a request whose Accept header allows none of the types Apollo
+ * answers in: Apollo would execute the operation (a mutation included) and then answer a bare 406.
+ * graphql-sse's client is one (it accepts only text/event-stream), so it is told what to use.
+ */
+const refuseUnacceptable: express.RequestHandler = (req, res, next) => {
+  const accept = req.get('accept');
+  // A request CSRF prevention refuses keeps that refusal (it runs in apolloHandler).
+  if (!accept || answerType(accept) !== undefined || csrfRefusal(req.headers)) return next();
+  const message = /text\/event-stream/i.test(accept)
+    ? 'GraphQL over Server-Sent Events (graphql-sse) is not offered: subscribe over WebSocket at /graphql (graphql-ws, graphql-transport-ws protocol), or watch with the REST facade\'s Server-Sent Events (?watch=true); queries and mutations answer application/json or application/graphql-response+json'
+    : `/graphql answers application/json or application/graphql-response+json; the Accept header (${accept.slice(0, 100)}) allows neither`;
+  sendGraphQLError(res, new ApiError('NOT_ACCEPTABLE', message, { reason: 'NotAcceptable' }));
+};
+
+/** The handlers of /graphql after the middleware: Accept, body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
 function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
   // Synchronous when the caller's context is: Apollo awaits it either way.
@@ -130,7 +146,7 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  const handlers: express.RequestHandler[] = [...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+  const handlers: express.RequestHandler[] = [refuseUnacceptable, ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {
