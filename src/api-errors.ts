@@ -17,6 +17,8 @@ export const ApiErrorCode = {
   CONFLICT: 'CONFLICT',
   GONE: 'GONE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** The request's Accept header allows no media type the endpoint answers in. */
+  NOT_ACCEPTABLE: 'NOT_ACCEPTABLE',
   INVALID: 'INVALID',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   INTERNAL: 'INTERNAL',
@@ -41,6 +43,7 @@ const httpStatusOf: Record<ApiErrorCode, number> = {
   CONFLICT: 409,
   GONE: 410,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_ACCEPTABLE: 406,
   INVALID: 422,
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
@@ -63,6 +66,7 @@ const titles: Record<ApiErrorCode, string> = {
   CONFLICT: 'Conflict',
   GONE: 'Gone',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  NOT_ACCEPTABLE: 'Not acceptable',
   INVALID: 'Invalid',
   TOO_MANY_REQUESTS: 'Too many requests',
   INTERNAL: 'Internal error',
@@ -197,6 +201,8 @@ export function codeOfHttpStatus(status: number): ApiErrorCode {
       return 'CONFLICT';
     case 410:
       return 'GONE';
+    case 406:
+      return 'NOT_ACCEPTABLE';
     case 415:
       return 'UNSUPPORTED_MEDIA_TYPE';
     case 422:
@@ -266,11 +272,14 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
 
 /**
  * The HTTP headers an error answer carries, whichever facade sends it: the bearer challenge of
- * a 401 (RFC 6750) and the Retry-After of a 429.
+ * a 401 (RFC 6750: with error="invalid_token" only when a token was sent) and the Retry-After of a 429.
  */
 export function httpHeadersOf(err: ApiError): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (err.code === 'UNAUTHENTICATED') {
+  if (err.code === 'UNAUTHENTICATED' && err.details.authReason === 'TOKEN_MISSING') {
+    // RFC 6750 §3.1: a request that carries no credentials at all gets no error code.
+    headers['WWW-Authenticate'] = 'Bearer realm="crdgate"';
+  } else if (err.code === 'UNAUTHENTICATED') {
     // RFC 6750 allows printable ASCII but " and \ in error_description. The message may repeat a
     // token's header (its kid, its typ): a line break or NUL there would make the header unsendable
     // (500), a character beyond Latin-1 likewise. The body carries the message as it is.

@@ -47,6 +47,8 @@ export interface GatewayOptions {
   /** How long an upstream watch may keep failing before its subscribers get UNAVAILABLE. */
   watchUnavailableAfterMs?: number;
   explorer?: ExplorerSettings | false;
+  /** Browser origins allowed to call the APIs cross-origin (CORS, see cross-origin.ts); absent or empty: none. */
+  corsOrigins?: readonly string[];
   /** Authentication and tenant mapping; absent: every caller acts as the gateway's identity. */
   tenants?: TenantConfig;
   /** How long RBAC answers are cached (they are also dropped when RBAC objects change). */
@@ -127,7 +129,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const state: { stopping?: Promise<void> } = {};
   let web: { app: Express; stop(): Promise<void> };
   try {
-    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal }, () => readiness(catalog, state.stopping !== undefined));
+    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal, corsOrigins: opts.corsOrigins }, () => readiness(catalog, state.stopping !== undefined));
   } catch (err) {
     // Nothing is listening yet, but the catalog, RBAC and CRD watches and the plugins are running.
     await stopCore(core);
@@ -321,12 +323,13 @@ export function explorerDefaultQuery(resources: readonly ResourceModel[], opts: 
 
 /** The HTTP app: health, explorer and GraphQL (createApp), then OpenAPI documents, REST, and the final handlers. */
 async function createWebApp(core: Core, access: TenantAccess | undefined, apollo: ApolloExtras,
-  settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
+  settings: { explorer: GatewayOptions['explorer']; reportInternal: InternalErrorReporter; corsOrigins?: readonly string[] }, ready: () => Readiness): Promise<{ app: Express; stop(): Promise<void> }> {
   const hooks = pluginAppOptions(core.plugins, apollo);
   const admit = hooks.admit;
   const demoTenants = settings.explorer !== false && settings.explorer?.demoTenants !== undefined;
   const { app, stop } = await createApp({
     reportInternal: settings.reportInternal,
+    corsOrigins: settings.corsOrigins,
     gateway: core.schema,
     tenants: access,
     ...hooks,

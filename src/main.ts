@@ -150,6 +150,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     watchUnavailableAfterMs: config.watch.unavailableAfterMs,
     rbacStaleAfterMs: config.rbacStaleAfterMs,
     queryCache: config.queryCache,
+    corsOrigins: config.corsOrigins,
     plugins: await gatewayPlugins(config, mode, metricsPlugin, shared),
     log: messageLog(logger),
     onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
@@ -170,6 +171,7 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
   log(`GraphQL API at ${base}/graphql (subscriptions: ws://${base.slice('http://'.length)}/graphql), explorer at ${base}/ (cluster ${client.server})`);
   await startMetrics(config, metricsPlugin, base);
   await logTracing(config);
+  if (config.corsOrigins.length) log(`CORS: pages of ${config.corsOrigins.join(', ')} may call /graphql, /rest and the OpenAPI documents`);
   if (tenants) log(`authentication on: tenants from ${tenants.file}`);
   else log('authentication off: every caller acts as the gateway\'s own Kubernetes identity');
   // For the person at the terminal: with readable logs, or whenever crdgate runs locally (then,

@@ -1,7 +1,10 @@
 // Finding CRDs in files: directories are walked for .yaml/.yml/.json, YAML files may hold
-// several documents, `kind: List` is unpacked. Other Kubernetes kinds are skipped quietly;
-// everything else that is wrong becomes one problem line `file:document: what is wrong`
-// (documents counted from 1), and never stops the other files from being read.
+// several documents, `kind: List` is unpacked. Documents that are not CRDs (other kinds, or not
+// Kubernetes objects at all, such as a tenants file) are skipped with one note line per file:
+// a folder of manifests holds objects, RBAC and settings beside its CRDs. A file given by name
+// that holds no CRD at all is a problem, as it was surely meant to. Everything else that is wrong
+// becomes one problem line `file:document: what is wrong` (documents counted from 1), and never
+// stops the other files from being read.
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +23,8 @@ export interface LoadedCrds {
   readonly models: readonly { readonly model: ResourceModel; readonly source: CrdSource }[];
   /** One line each, `file:document: problem` (or `file: problem` when the file is unreadable). */
   readonly problems: readonly string[];
+  /** One line per file with documents that are not CRDs, skipped: not problems. */
+  readonly notes: readonly string[];
 }
 
 const CRD_FILE = /\.(ya?ml|json)$/i;
@@ -27,6 +32,7 @@ const CRD_FILE = /\.(ya?ml|json)$/i;
 export async function loadCrdFiles(paths: readonly string[]): Promise<LoadedCrds> {
   const models: { model: ResourceModel; source: CrdSource }[] = [];
   const problems: string[] = [];
+  const notes: string[] = [];
   const seen = new Map<string, CrdSource>();
   for (const entry of await expandPaths(paths)) {
     if ('problem' in entry) {
@@ -41,7 +47,11 @@ export async function loadCrdFiles(paths: readonly string[]): Promise<LoadedCrds
       problems.push(`${file}: cannot read: ${errorMessage(error)}`);
       continue;
     }
-    for (const found of parseCrdText(file, text)) {
+    const documents = parseCrdText(file, text);
+    const skipped = skippedLine(file, documents, entry.named);
+    if (skipped) (skipped.problem ? problems : notes).push(skipped.line);
+    for (const found of documents) {
+      if ('skipped' in found) continue;
       if ('problem' in found) {
         problems.push(found.problem);
         continue;
@@ -55,14 +65,33 @@ export async function loadCrdFiles(paths: readonly string[]): Promise<LoadedCrds
       models.push(found);
     }
   }
-  return { models, problems };
+  return { models, problems, notes };
+}
+
+/**
+ * The line about a file's documents that are not CRDs: a note, or a problem when the file was
+ * named and holds nothing else (no CRD, not even a broken one, and no invalid document).
+ */
+function skippedLine(file: string, found: readonly Found[], named: boolean): { line: string; problem: boolean } | undefined {
+  const skipped = found.flatMap((f) => ('skipped' in f ? [f.skipped] : []));
+  if (skipped.length === 0) return undefined;
+  const counts = new Map<string, number>();
+  for (const what of skipped) counts.set(what, (counts.get(what) ?? 0) + 1);
+  const kinds = [...counts].map(([what, n]) => (n > 1 ? `${what} ×${n}` : what)).join(', ');
+  if (skipped.length === found.length) {
+    const summary = `${skipped.length} document${skipped.length === 1 ? '' : 's'}: ${kinds}`;
+    return named ? { line: `${file}: no CustomResourceDefinition in this file (${summary})`, problem: true }
+      : { line: `${file}: no CustomResourceDefinition, skipped (${summary})`, problem: false };
+  }
+  return { line: `${file}: skipped ${skipped.length} document${skipped.length === 1 ? ' that is not a CRD' : 's that are not CRDs'} (${kinds})`, problem: false };
 }
 
 export function where(source: CrdSource): string {
   return `${source.file}:${source.document}`;
 }
 
-type Found = { model: ResourceModel; source: CrdSource } | { problem: string };
+/** A CRD, a problem, or a document that is not a CRD (its kind, or why it is no Kubernetes object). */
+type Found = { model: ResourceModel; source: CrdSource } | { problem: string } | { skipped: string };
 
 /** The CRDs of one file's text, and one problem per document that is wrong. */
 export function parseCrdText(file: string, text: string): Found[] {
@@ -103,7 +132,7 @@ export function parseCrdText(file: string, text: string): Found[] {
 function collect(value: unknown, source: CrdSource, out: Found[]): void {
   if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
   if (typeof value !== 'object' || Array.isArray(value)) {
-    out.push({ problem: `${where(source)}: not a Kubernetes object (expected a mapping with apiVersion and kind)` });
+    out.push({ skipped: 'not a Kubernetes object' });
     return;
   }
   const object = value as Record<string, unknown>;
@@ -119,11 +148,12 @@ function collect(value: unknown, source: CrdSource, out: Found[]): void {
     object['items'].forEach((item, i) => collect(item, { file: source.file, document: `${source.document}: items[${i}]` }, out));
     return;
   }
-  if (typeof apiVersion === 'string' && apiVersion !== '' && typeof kind === 'string' && kind !== '') return;
-  out.push({ problem: `${where(source)}: not a Kubernetes object (apiVersion and kind must be non-empty strings)` });
+  const isObject = typeof apiVersion === 'string' && apiVersion !== '' && typeof kind === 'string' && kind !== '';
+  out.push({ skipped: isObject ? kind : 'not a Kubernetes object' });
 }
 
-type PathEntry = { file: string } | { problem: string };
+/** A file to read, and whether it was named (rather than found in a folder). */
+type PathEntry = { file: string; named: boolean } | { problem: string };
 
 /** Files in argument order (directories expanded in name order), with unreadable paths in place. */
 async function expandPaths(paths: readonly string[]): Promise<PathEntry[]> {
@@ -137,7 +167,7 @@ async function expandPaths(paths: readonly string[]): Promise<PathEntry[]> {
       continue;
     }
     if (info.isDirectory()) entries.push(...(await walk(path)));
-    else entries.push({ file: path });
+    else entries.push({ file: path, named: true });
   }
   return entries;
 }
@@ -154,7 +184,7 @@ async function walk(dir: string): Promise<PathEntry[]> {
   for (const dirent of dirents) {
     const path = join(dir, dirent.name);
     if (dirent.isDirectory()) entries.push(...(await walk(path)));
-    else if (CRD_FILE.test(dirent.name) && (dirent.isFile() || dirent.isSymbolicLink())) entries.push({ file: path });
+    else if (CRD_FILE.test(dirent.name) && (dirent.isFile() || dirent.isSymbolicLink())) entries.push({ file: path, named: false });
   }
   return entries;
 }

@@ -1,7 +1,8 @@
 // `crdgate schema <file|dir>...` prints the GraphQL SDL of the CRDs found;
 // `crdgate openapi [--json] <file|dir>...` prints the OpenAPI document of the REST facade.
 // Both work offline. Problems go to stderr, one line each, and make the exit code 1; the CRDs
-// that are fine are still printed.
+// that are fine are still printed. Notes (documents that are not CRDs, skipped) go to stderr
+// too, before the problems, and leave the exit code alone.
 
 import { printSchema } from 'graphql';
 import { buildGraphQLSchema } from '../graphql/schema-builder.ts';
@@ -24,6 +25,8 @@ const SCHEMA_USAGE = `Usage: crdgate schema <file|dir>...
 Prints the GraphQL schema (SDL, with descriptions) that crdgate serves for the
 CustomResourceDefinitions in the given files. Directories are searched recursively
 for .yaml, .yml and .json files; YAML files may contain several documents.
+Documents that are not CRDs are skipped with a note on stderr; a file named on
+the command line that holds no CRD at all is an error.
 `;
 
 const OPENAPI_USAGE = `Usage: crdgate openapi [--json] <file|dir>...
@@ -43,7 +46,7 @@ export async function runSchemaCommand(args: string[], io: CommandIO): Promise<n
     problems.push(...builderProblems(result.problems, loaded));
     io.stdout.write(`${printSchema(result.schema)}\n`);
   }
-  return finish(problems, models.length, parsed.paths, io);
+  return finish(loaded.notes, problems, models.length, parsed.paths, io);
 }
 
 export async function runOpenapiCommand(args: string[], io: CommandIO): Promise<number> {
@@ -63,7 +66,7 @@ export async function runOpenapiCommand(args: string[], io: CommandIO): Promise<
         : stringifyYaml(document, { lineWidth: 0 }),
     );
   }
-  return finish(problems, models.length, parsed.paths, io);
+  return finish(loaded.notes, problems, models.length, parsed.paths, io);
 }
 
 function parseArgs(
@@ -103,7 +106,8 @@ function builderProblems(problems: readonly { crdName: string; message: string }
   });
 }
 
-function finish(problems: readonly string[], found: number, paths: readonly string[], io: CommandIO): number {
+function finish(notes: readonly string[], problems: readonly string[], found: number, paths: readonly string[], io: CommandIO): number {
+  for (const note of notes) io.stderr.write(`${note.replace(/\n/g, ' ')}\n`);
   for (const problem of problems) io.stderr.write(`${problem.replace(/\n/g, ' ')}\n`);
   if (found === 0 && problems.length === 0) {
     io.stderr.write(`no CustomResourceDefinition found in ${paths.join(', ')}\n`);

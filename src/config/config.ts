@@ -43,6 +43,8 @@ export interface GatewayConfig {
    * production, except with the bundled local control plane, which is local.
    */
   mode: GatewayMode | undefined;
+  /** Browser origins allowed to call the APIs cross-origin (CORS); empty: same origin only. */
+  corsOrigins: readonly string[];
   /** Flow control and memory of subscriptions (src/service/watch-hub.ts). */
   watch: { bufferBytes: number; windowBytes: number; unavailableAfterMs: number };
   /** What one GraphQL document may ask for (src/plugins/query-limits.ts). */
@@ -166,6 +168,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
     tenants: s.tenants.value,
     rbacStaleAfterMs: s['rbac-stale-after'].value,
     mode: s.mode.value,
+    corsOrigins: s['cors-origins'].value,
     watch: {
       bufferBytes: s['watch-buffer-bytes'].value,
       windowBytes: s['watch-window-bytes'].value,
@@ -259,6 +262,8 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
       problems.push(`config file ${path}: unknown key "${key}"${didYouMean(key, fileKeys, (k) => `"${k}"`)}`);
     } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       out[key] = String(value);
+    } else if (Array.isArray(value) && flagTable[key as FlagName].list && value.every((v) => typeof v === 'string')) {
+      out[key] = value.join(',');
     } else {
       problems.push(`config file ${path}: ${key} must be a single value, not ${value === null ? 'empty' : Array.isArray(value) ? 'a list' : 'a mapping'}`);
     }

@@ -30,6 +30,8 @@ export interface FlagSpec<T> {
   readonly notInFile?: boolean;
   /** The value may hold a credential: a refusal does not repeat it. */
   readonly secret?: boolean;
+  /** A comma-separated list: the config file may also give it as a YAML list. */
+  readonly list?: boolean;
 }
 
 export type FlagGroup = 'server' | 'watches' | 'limits' | 'budgets' | 'persisted' | 'queries' | 'operations' | 'scaling';
@@ -94,6 +96,19 @@ export const ratio: Parser<number> = {
   expected: 'a number from 0 to 1',
 };
 
+/**
+ * Browser origins, comma-separated: each exactly `scheme://host[:port]` of http or https, as a
+ * browser sends it in Origin (no path, no trailing slash, no `*`, no `null`); empty: none.
+ */
+export const originList: Parser<readonly string[]> = {
+  read(raw) {
+    const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+    const exact = (o: string) => !o.includes('*') && URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o;
+    return origins.every(exact) ? { ok: true, value: [...new Set(origins)] } : { ok: false };
+  },
+  expected: 'a comma-separated list of origins such as https://app.example.com: scheme, host and port only, lowercase, no wildcard',
+};
+
 function flag<T>(spec: FlagSpec<T>): FlagSpec<T> {
   return spec;
 }
@@ -125,6 +140,8 @@ export const flagTable = {
   mode: flag<GatewayMode | undefined>({ group: 'server', value: 'MODE', parse: oneOf(['production', 'local'] as const), default: undefined,
     shownDefault: '`production` (local cluster: `local`)',
     meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection)' }),
+  'cors-origins': flag<readonly string[]>({ group: 'server', value: 'ORIGINS', parse: originList, default: [], shownDefault: 'none (same origin only)', list: true,
+    meaning: 'origins (`https://app.example.com`, comma-separated or a YAML list in the config file; exact, no `*`) whose pages may call `/graphql`, `/rest` (SSE watches included) and `/openapi.json`/`.yaml` from a browser: CORS allowing `Authorization`, `Content-Type` and Apollo Client\'s headers, without credentials (cookies are never needed); other origins get no CORS headers. WebSocket subscriptions do not use CORS' }),
   config: flag<string | undefined>({ group: 'server', value: 'FILE', parse: text, default: undefined, shownDefault: 'none', notInFile: true,
     meaning: 'the YAML config file (see above)' }),
 

@@ -275,7 +275,7 @@ const problemContent = { 'application/problem+json': { schema: ref('Problem') } 
 
 const PROBLEM_HEADERS: Record<string, Record<string, unknown>> = {
   '401': {
-    'WWW-Authenticate': { description: 'Bearer realm="crdgate" with the RFC 6750 error and its description.', schema: { type: 'string' } },
+    'WWW-Authenticate': { description: 'Bearer realm="crdgate"; when a token was sent, with the RFC 6750 error (invalid_token) and its description.', schema: { type: 'string' } },
   },
   '429': {
     'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0 } },

@@ -16,6 +16,8 @@ import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { losslessJsonBody } from './json-body.ts';
 import { answerType } from './answer-type.ts';
 import { serveWithoutRouter } from './direct-route.ts';
+import { crossOrigin } from './cross-origin.ts';
+import { csrfRefusal } from './csrf-prevention.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -44,6 +46,8 @@ export interface AppOptions {
   admit?: (tenant: string) => void | Promise<void>;
   /** Logs the causes of internal errors (see api-errors.ts); every route of the app reports to it. */
   reportInternal?: InternalErrorReporter;
+  /** Browser origins allowed to call /graphql, /rest and the OpenAPI documents (CORS); absent or empty: none. */
+  corsOrigins?: readonly string[];
 }
 
 export interface App {
@@ -114,7 +118,22 @@ function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHan
   };
 }
 
-/** The handlers of /graphql after the middleware: body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
+/**
+ * Refuses, before anything runs, a request whose Accept header allows none of the types Apollo
+ * answers in: Apollo would execute the operation (a mutation included) and then answer a bare 406.
+ * graphql-sse's client is one (it accepts only text/event-stream), so it is told what to use.
+ */
+const refuseUnacceptable: express.RequestHandler = (req, res, next) => {
+  const accept = req.get('accept');
+  // A request CSRF prevention refuses keeps that refusal (it runs in apolloHandler).
+  if (!accept || answerType(accept) !== undefined || csrfRefusal(req.headers)) return next();
+  const message = /text\/event-stream/i.test(accept)
+    ? 'GraphQL over Server-Sent Events (graphql-sse) is not offered: subscribe over WebSocket at /graphql (graphql-ws, graphql-transport-ws protocol), or watch with the REST facade\'s Server-Sent Events (?watch=true); queries and mutations answer application/json or application/graphql-response+json'
+    : `/graphql answers application/json or application/graphql-response+json; the Accept header (${accept.slice(0, 100)}) allows neither`;
+  sendGraphQLError(res, new ApiError('NOT_ACCEPTABLE', message, { reason: 'NotAcceptable' }));
+};
+
+/** The handlers of /graphql after the middleware: Accept, body, nesting refusal, API gate, then Apollo (per tenant schema with tenants). */
 function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: express.RequestHandler[]; pool?: ApolloPool } {
   const context = opts.context ?? defaultContext;
   // Synchronous when the caller's context is: Apollo awaits it either way.
@@ -127,7 +146,7 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  const handlers: express.RequestHandler[] = [...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+  const handlers: express.RequestHandler[] = [refuseUnacceptable, ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {
@@ -159,7 +178,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   app.disable('x-powered-by');
   // Read by every error answer of the app, the routers mounted on it included (reportInternal below).
   app.locals.reportInternal = opts.reportInternal;
-  const middleware = [assignRequestId, ...(opts.middleware ?? [])];
+  // CORS after the plugins' middleware, so that preflights are logged and counted like any request.
+  const middleware = [assignRequestId, ...(opts.middleware ?? []), ...(opts.corsOrigins?.length ? [crossOrigin(opts.corsOrigins)] : [])];
   // GraphQL POSTs: the same handlers in the same order, without the router (direct-route.ts).
   serveWithoutRouter(app, 'POST', '/graphql', { app: middleware, route: graphql });
   app.use(...middleware);
@@ -169,6 +189,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
   app.get('/readyz', (_req, res) => {
     const r = opts.readiness();
     res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
+  });
+  // What /graphql serves: Express would answer with the explorer's GET only (or, without the
+  // explorer, hand OPTIONS to Apollo's CSRF check). The methods are those of Apollo's own 405.
+  // A preflight of an allowed origin never gets here: CORS answers it (cross-origin.ts).
+  app.options('/graphql', (_req, res) => {
+    res.set('Allow', 'GET, POST').status(204).end();
   });
   if (opts.explorer !== false) {
     app.use(explorerRouter({

@@ -2,8 +2,8 @@
 // same port and path as the HTTP API. Each subscription runs on the schema that is current when
 // it starts; a subscription whose resource goes away is ended by the live schema.
 //
-// With tenants, the token travels in connection_init ({ "authorization": "Bearer …" }, or
-// { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
+// With tenants, the token travels in connection_init ({ "authorization": "Bearer …" },
+// { "headers": { "Authorization": "Bearer …" } }, or { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
 // closes it at expiry with 4401, and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -181,15 +181,39 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
 }
 
+/** Where connection_init may carry the token, as the refusals name the places. */
+const tokenPlaces = 'authorization: "Bearer <token>", headers.Authorization or token';
+
+/**
+ * The Authorization value of connection_init's payload: `authorization` or `Authorization`, `token`
+ * (the bare token), or `headers.Authorization` / `headers.authorization` (Apollo's and Hasura's
+ * documentation put it there, as an HTTP header). Absent: undefined. Different tokens in two
+ * places are refused rather than one of them chosen.
+ */
+export function connectionAuthorization(params: Record<string, unknown>): string | undefined {
+  const headers = params.headers !== null && typeof params.headers === 'object' ? params.headers as Record<string, unknown> : {};
+  const found: [string, string][] = [];
+  for (const [place, value] of [['authorization', params.authorization], ['Authorization', params.Authorization],
+    ['headers.Authorization', headers.Authorization], ['headers.authorization', headers.authorization]] as const) {
+    if (typeof value === 'string' && value.trim()) found.push([place, value]);
+  }
+  if (typeof params.token === 'string' && params.token.trim()) found.push(['token', `Bearer ${params.token}`]);
+  const tokenOf = (value: string) => /^\s*Bearer\s+(\S+)\s*$/i.exec(value)?.[1] ?? value.trim();
+  const other = found.find(([, value]) => tokenOf(value) !== tokenOf(found[0]![1]));
+  if (other) {
+    throw new ApiError('UNAUTHENTICATED', `connection_init carries different tokens in ${found[0]![0]} and ${other[0]}: send one`, { authReason: 'TOKEN_MALFORMED' });
+  }
+  return found[0]?.[1];
+}
+
 /** With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). */
 async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } },
   state: ConnectionState): Promise<boolean> {
   if (!opts.authenticate) return true;
-  const params = ctx.connectionParams ?? {};
-  const raw = typeof params.authorization === 'string' ? params.authorization
-    : typeof params.Authorization === 'string' ? params.Authorization
-      : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
   try {
+    const raw = connectionAuthorization(ctx.connectionParams ?? {});
+    // The same refusal as over HTTP, but naming where a WebSocket client puts its token.
+    if (raw === undefined) throw new ApiError('UNAUTHENTICATED', `a bearer token is required in connection_init: ${tokenPlaces}`, { authReason: 'TOKEN_MISSING' });
     const caller = await opts.authenticate(raw);
     state.caller = caller;
     if (caller.expiresAt !== undefined) {

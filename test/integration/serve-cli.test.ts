@@ -165,8 +165,9 @@ test('--tenants none on an address other than loopback: a warning line; on loopb
   }
 });
 
-test('serves /healthz, /readyz and the apiResources query on the real cluster, and stops on SIGINT', async () => {
-  const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--tenants', 'none', '--kubeconfig', testCluster().kubeconfig], {
+test('serves /healthz, /readyz and the apiResources query on the real cluster, CORS for --cors-origins, and stops on SIGINT', async () => {
+  const page = 'https://app.example.com';
+  const p = spawn(process.execPath, [bin, 'serve', '--port', '0', '--tenants', 'none', '--kubeconfig', testCluster().kubeconfig, '--cors-origins', page], {
     env: { PATH: process.env.PATH, HOME: scratch },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -201,9 +202,35 @@ test('serves /healthz, /readyz and the apiResources query on the real cluster, a
       namespaced: true, defaultVersion: 'v1', shortNames: ['ct'],
       versions: [{ name: 'v1', served: true, storage: true }, { name: 'v2', served: true, storage: false }],
     });
+    await assertCrossOrigin(url, page);
     p.kill('SIGINT');
     assert.equal(await exited, 0);
   } finally {
     p.kill('SIGKILL');
   }
 });
+
+/** What a browser page of an allowed origin gets from a running gateway: preflights, the OpenAPI document, an SSE watch. */
+async function assertCrossOrigin(url: string, page: string): Promise<void> {
+  const watchPath = '/rest/stable.example.com/v1/crontabs?watch=true';
+  for (const [path, method] of [['/graphql', 'POST'], [watchPath, 'GET'], ['/rest/stable.example.com/v1/namespaces/default/crontabs/x', 'PATCH']] as const) {
+    const pre = await fetch(`${url}${path}`, {
+      method: 'OPTIONS', headers: { origin: page, 'access-control-request-method': method, 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(pre.status, 204, `${method} ${path}`);
+    assert.equal(pre.headers.get('access-control-allow-origin'), page, `${method} ${path}`);
+  }
+  const doc = await fetch(`${url}/openapi.json`, { headers: { origin: page } });
+  assert.equal(doc.status, 200);
+  assert.equal(doc.headers.get('access-control-allow-origin'), page);
+  await doc.arrayBuffer();
+  const stream = new AbortController();
+  const watch = await fetch(`${url}${watchPath}`, { headers: { origin: page }, signal: stream.signal });
+  assert.equal(watch.headers.get('content-type')?.split(';')[0], 'text/event-stream');
+  assert.equal(watch.headers.get('access-control-allow-origin'), page);
+  stream.abort();
+  const other = await fetch(`${url}/openapi.json`, { headers: { origin: 'https://other.example' } });
+  assert.equal(other.status, 200);
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  await other.arrayBuffer();
+}

@@ -232,12 +232,24 @@ describe('tenant isolation of subscriptions', () => {
       { token: signRs256(rsaKey('k'), { iss: issuer, aud: audience, tenant: 'b', exp: nowSeconds() + 600 }) },
       { authorization: 'Basic YWxpY2U6c2VjcmV0' },
       { token: token('b', { exp: nowSeconds() - 60 }) },
+      // Apollo's and Hasura's habit: the header inside connection_init, validated the same way.
+      { headers: { Authorization: `Bearer ${signHs256(hmacSecret(), { iss: issuer, aud: audience, tenant: 'b', exp: nowSeconds() + 600 })}` } },
+      // Two different tokens: refused, never one of them picked.
+      { authorization: `Bearer ${token('a')}`, headers: { Authorization: `Bearer ${token('b')}` } },
     ]) {
       const c = connect(payload);
       const closed = await c.waitClosed();
       recordClose(Object.keys(payload).join(), c, closed, 4401);
       assert.equal(closed.code, 4401, `${JSON.stringify(payload)}: ${closed.reason}`);
       assert.equal(c.messages.length, 0);
+    }
+  });
+
+  it('connection_init with a valid token in headers.Authorization or headers.authorization: acknowledged', async () => {
+    for (const headers of [{ Authorization: `Bearer ${token('a')}` }, { authorization: `Bearer ${token('a')}` }]) {
+      const c = connect({ headers });
+      await c.acked();
+      c.ws.close();
     }
   });
 

@@ -122,3 +122,10 @@ test('a 403 of the impersonation itself is the gateway\'s: UNAVAILABLE without i
   const own = forbidden('crontabs.stable.example.com "x" is forbidden: User "alice" cannot get resource "crontabs" in API group "stable.example.com" in the namespace "b"', { name: 'x', kind: 'crontabs' });
   assert.equal(own.code, 'FORBIDDEN');
 });
+
+test('a request without any credentials gets a bare bearer challenge, with no error code (RFC 6750 §3.1)', () => {
+  const missing = new ApiError('UNAUTHENTICATED', 'a bearer token is required: send Authorization: Bearer <token>', { authReason: 'TOKEN_MISSING' });
+  assert.equal(httpHeadersOf(missing)['WWW-Authenticate'], 'Bearer realm="crdgate"');
+  const malformed = new ApiError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"', { authReason: 'TOKEN_MALFORMED' });
+  assert.equal(httpHeadersOf(malformed)['WWW-Authenticate'], 'Bearer realm="crdgate", error="invalid_token", error_description="the Authorization header must be Bearer <token>"');
+});

@@ -29,7 +29,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'crdgate-cli-'));
   await mkdir(join(dir, 'nested', 'deeper'), { recursive: true });
   await writeFile(join(dir, 'crontab.yaml'), await readFile(new URL('crontab-crd.yaml', examples), 'utf8'));
-  // Several documents: a Namespace (skipped quietly), a CRD, an empty document, a broken CRD.
+  // Several documents: a Namespace (skipped with a note), a CRD, an empty document, a broken CRD.
   const broken = makeCrd({ kind: 'Broken' }) as Record<string, any>;
   broken.spec.scope = 'Everywhere';
   await writeFile(
@@ -64,10 +64,38 @@ describe('crdgate schema', () => {
     assert.equal(schema.getType('Broken_v1_stable_example_com'), undefined);
     assert.match(c.stdout(), /"""/, 'descriptions are printed');
     const lines = c.stderrLines();
-    assert.equal(lines.length, 3, lines.join('\n'));
-    assert.match(lines[0]!, new RegExp(`^${escape(join(dir, 'nested', 'deeper', 'bad.yaml'))}:1: invalid YAML`));
-    assert.match(lines[1]!, new RegExp(`^${escape(join(dir, 'nested', 'multi.yml'))}:4: CRD brokens.stable.example.com spec.scope: must be Namespaced or Cluster`));
-    assert.match(lines[2]!, new RegExp(`^${escape(join(dir, 'plain.yaml'))}:1: not a Kubernetes object`));
+    assert.equal(lines.length, 4, lines.join('\n'));
+    // Documents that are not CRDs, in files found in a folder: a note each file, not a problem.
+    assert.equal(lines[0], `${join(dir, 'nested', 'multi.yml')}: skipped 1 document that is not a CRD (Namespace)`);
+    assert.equal(lines[1], `${join(dir, 'plain.yaml')}: no CustomResourceDefinition, skipped (1 document: not a Kubernetes object)`);
+    assert.match(lines[2]!, new RegExp(`^${escape(join(dir, 'nested', 'deeper', 'bad.yaml'))}:1: invalid YAML`));
+    assert.match(lines[3]!, new RegExp(`^${escape(join(dir, 'nested', 'multi.yml'))}:4: CRD brokens.stable.example.com spec.scope: must be Namespaced or Cluster`));
+  });
+
+  it('reads the project\'s example folder (CRDs, objects, RBAC, a tenants file): notes for what it skips, exit 0', async () => {
+    const c = captureIO();
+    const folder = fileURLToPath(examples).replace(/\/$/, '');
+    assert.equal(await runSchemaCommand([folder], c.io), 0, c.stderrLines().join('\n'));
+    assert.ok(buildSchema(c.stdout()).getType('CronTab_v1_stable_example_com'));
+    assert.deepEqual(c.stderrLines(), [
+      `${join(folder, 'crontabs.yaml')}: no CustomResourceDefinition, skipped (6 documents: Namespace ×2, CronTab ×3, ClusterCronTab)`,
+      `${join(folder, 'tenants', 'tenants.yaml')}: no CustomResourceDefinition, skipped (1 document: not a Kubernetes object)`,
+      `${join(folder, 'tenants-rbac.yaml')}: no CustomResourceDefinition, skipped (5 documents: ClusterRole ×2, RoleBinding ×2, ClusterRoleBinding)`,
+    ]);
+  });
+
+  it('a file given by name with no CRD at all is an error; with CRDs, what else it holds is a note', async () => {
+    const c = captureIO();
+    const objects = fileURLToPath(new URL('crontabs.yaml', examples));
+    assert.equal(await runSchemaCommand([join(dir, 'crontab.yaml'), objects, join(dir, 'plain.yaml')], c.io), 1);
+    assert.deepEqual(c.stderrLines(), [
+      `${objects}: no CustomResourceDefinition in this file (6 documents: Namespace ×2, CronTab ×3, ClusterCronTab)`,
+      `${join(dir, 'plain.yaml')}: no CustomResourceDefinition in this file (1 document: not a Kubernetes object)`,
+    ]);
+    assert.ok(buildSchema(c.stdout()).getType('CronTab_v1_stable_example_com'), 'the CRDs found are still printed');
+    const mixed = captureIO();
+    assert.equal(await runSchemaCommand([join(dir, 'nested', 'multi.yml')], mixed.io), 1, 'the broken CRD is a problem');
+    assert.deepEqual(mixed.stderrLines().filter((l) => / skipped /.test(l)), [`${join(dir, 'nested', 'multi.yml')}: skipped 1 document that is not a CRD (Namespace)`]);
   });
 
   it('exits 0 with nothing on stderr when every CRD is fine', async () => {
@@ -112,7 +140,9 @@ describe('crdgate openapi', () => {
     const fromYaml = parse(yamlRun.stdout());
     assert.deepEqual(checkOpenApiStructure(fromYaml), []);
     assert.ok(fromYaml.paths['/rest/multi.example.com/v1/namespaces/{namespace}/gadgets/{name}']);
-    assert.equal(yamlRun.stderrLines().length, 3);
+    const schemaRun = captureIO();
+    await runSchemaCommand([dir], schemaRun.io);
+    assert.deepEqual(yamlRun.stderrLines(), schemaRun.stderrLines(), 'the same notes and problems as crdgate schema');
 
     const jsonRun = captureIO();
     assert.equal(await runOpenapiCommand(['--json', join(dir, 'crontab.yaml')], jsonRun.io), 0);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileKeys, loadConfig, type GatewayConfig } from '../../../src/config/config.ts';
 import { CrdgateError } from '../../../src/errors.ts';
+import { flagTable } from '../../../src/config/flags.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crdgate-config-file-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -108,8 +109,18 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('rbac-stale-after'));
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format') && fileKeys.includes('log-writes'));
-  assert.ok(fileKeys.includes('redis-url'));
-  assert.equal(fileKeys.length, 45);
+  assert.ok(fileKeys.includes('redis-url') && fileKeys.includes('cors-origins'));
+  assert.ok(fileKeys.includes('log-flush-delay'));
+  assert.equal(fileKeys.length, 46);
+});
+
+test('cors-origins in the file: a YAML list or one comma-separated value; other settings still refuse a list', () => {
+  assert.deepEqual(load(['--config', file('cors-origins:\n  - https://a.example\n  - http://localhost:5173\n')]).corsOrigins, ['https://a.example', 'http://localhost:5173']);
+  assert.deepEqual(load(['--config', file('cors-origins: https://a.example,https://b.example\n')]).corsOrigins, ['https://a.example', 'https://b.example']);
+  const wildcard = file('cors-origins: ["*"]\n');
+  assert.deepEqual(problems(['--config', wildcard]), [`cors-origins from ${wildcard}: "*" is not ${flagTable['cors-origins'].parse.expected}`]);
+  const ports = file('port: [1, 2]\n');
+  assert.deepEqual(problems(['--config', ports]), [`config file ${ports}: port must be a single value, not a list`]);
 });
 
 test('tenants: "" in the file is refused (an empty value would otherwise turn authentication off)', () => {

@@ -13,7 +13,7 @@ test('defaults', () => {
   assert.deepEqual(c, {
     host: '127.0.0.1', port: 4000, kubeconfig: undefined, localCluster: 'auto', stateDir: '/state',
     localClusterPort: 0, installExamples: true, kubeTimeoutMs: 30000, tenants: undefined, rbacStaleAfterMs: 2000,
-    mode: undefined, watch: { bufferBytes: 8 << 20, windowBytes: 32 << 20, unavailableAfterMs: 30_000 },
+    mode: undefined, corsOrigins: [], watch: { bufferBytes: 8 << 20, windowBytes: 32 << 20, unavailableAfterMs: 30_000 },
     limits: defaultQueryLimits, rateLimits: defaultRateLimits,
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', logWrites: 'async', logFlushDelayMs: 5, shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
