@@ -143,7 +143,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     schema: core.schema,
     operations: core.operations,
     async listen(port, host = '127.0.0.1') {
-      const listener = await listen(web.app, port, host, { ...webSocketOptions(core, access, apollo), reportInternal });
+      const listener = await listen(web.app, port, host, { ...webSocketOptions(core, access, apollo), reportInternal, corsOrigins: opts.corsOrigins });
       listeners.push(listener);
       return listener.server;
     },

@@ -51,6 +51,8 @@ export interface WebSocketOptions {
   maxPayloadBytes?: number;
   /** Logs the causes of internal errors of subscriptions, with the subscription's request id. */
   reportInternal?: InternalErrorReporter;
+  /** Origins (--cors-origins) whose pages may open a socket without tenants; see verifyOrigin. */
+  corsOrigins?: readonly string[];
 }
 
 /** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
@@ -84,6 +86,26 @@ function verifySubprotocol(info: { req: IncomingMessage }, done: (ok: boolean, c
   if (offered.includes(GRAPHQL_TRANSPORT_WS_PROTOCOL)) return done(true);
   const e = new ApiError('BAD_REQUEST', `this endpoint speaks the ${GRAPHQL_TRANSPORT_WS_PROTOCOL} WebSocket subprotocol (the graphql-ws library); `
     + `the upgrade offered ${offered.length ? offered.map((p) => JSON.stringify(p)).join(', ') : 'none'} in Sec-WebSocket-Protocol`, { reason: 'BadRequest' });
+  refuseUpgrade(done, e);
+}
+
+/**
+ * Without tenants every socket acts as the gateway's own identity, and a browser lets any page
+ * open a WebSocket to any address (CORS does not cover WebSockets): a page a developer visits
+ * could subscribe through a gateway on their machine. So, without tenants, an upgrade that carries
+ * an Origin (browsers always send one) is accepted only from the gateway's own host or an origin
+ * of --cors-origins. With tenants a socket needs a token in connection_init, which a page of
+ * another origin does not have, and Origin is not checked. Clients outside browsers send no Origin.
+ */
+export function originRefusal(req: IncomingMessage, tenants: boolean, allowed: readonly string[] = []): ApiError | undefined {
+  const origin = req.headers.origin;
+  if (tenants || origin === undefined || allowed.includes(origin)) return undefined;
+  if (URL.canParse(origin) && new URL(origin).host === req.headers.host) return undefined;
+  return new ApiError('FORBIDDEN', `a WebSocket from a page of ${JSON.stringify(origin.slice(0, 200))} is refused: without tenants every caller acts `
+    + 'as the gateway\'s own identity, so only pages of the gateway\'s own origin, or of an origin given in --cors-origins, may open one', { reason: 'Forbidden' });
+}
+
+function refuseUpgrade(done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void, e: ApiError): void {
   done(false, e.httpStatus, JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }), { 'Content-Type': 'application/json' });
 }
 
@@ -95,7 +117,12 @@ interface Delivery {
 }
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketHandle {
-  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient: verifySubprotocol });
+  const verifyClient: typeof verifySubprotocol = (info, done) => {
+    const refusal = originRefusal(info.req, opts.authenticate !== undefined, opts.corsOrigins);
+    if (refusal) refuseUpgrade(done, refusal);
+    else verifySubprotocol(info, done);
+  };
+  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient });
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
