@@ -155,7 +155,10 @@ function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operatio
         const assumed = def.extensions?.['assumedListSize'];
         if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
           const arg = (n: string) => numberOf(sel.arguments?.find((a) => a.name.value === n)?.value);
-          const page = arg('limit') ?? arg('first') ?? limits.defaultPageSize;
+          const given = arg('limit') ?? arg('first');
+          // A list's limit 0 is Kubernetes' "no limit", answered with the default page (wrapOperations
+          // below); a relation's limit 0 is none.
+          const page = given === undefined || (given === 0 && def.extensions?.['relation'] === undefined) ? limits.defaultPageSize : given;
           inner = multiplier * Math.max(1, page);
         } else if (typeof assumed === 'number') {
           // A list without a page of its own (an object's owners): its declared typical size.

@@ -68,8 +68,18 @@ class SnapshotGone extends Error {
   }
 }
 
+/**
+ * The order of a cluster-wide list: etcd returns keys <namespace>/<name> in byte order, so a
+ * namespace sorts as its name followed by "/" ("team-a" before "team").
+ */
+function byStorageKey(a: string, b: string): number {
+  const x = `${a}/`;
+  const y = `${b}/`;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 async function listSnapshot(service: Pick<ResourceService, 'list'>, req: OperationRequest<ListArgs, CallerContext>, namespaces: readonly string[]): Promise<KubeList> {
-  const sorted = [...namespaces].sort();
+  const sorted = [...namespaces].sort(byStorageKey);
   const a = req.args;
   const limit = a.limit && a.limit > 0 ? a.limit : undefined;
   const from = a.continue ? decodePosition(a.continue) : undefined;
@@ -77,7 +87,7 @@ async function listSnapshot(service: Pick<ResourceService, 'list'>, req: Operati
   // A caller's own Exact resourceVersion is the snapshot; else the first list fixes it.
   let resourceVersion = from?.rv ?? (a.resourceVersionMatch === 'Exact' ? a.resourceVersion : undefined);
   let next: Position | undefined;
-  const todo = from ? sorted.filter((ns) => ns >= from.ns) : sorted;
+  const todo = from ? sorted.filter((ns) => byStorageKey(ns, from.ns) >= 0) : sorted;
   for (let i = 0; i < todo.length; i++) {
     const ns = todo[i]!;
     const remaining = limit === undefined ? undefined : limit - items.length;

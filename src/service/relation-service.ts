@@ -62,7 +62,9 @@ async function owners(deps: RelationDeps, req: Req<OwnersArgs>): Promise<Answer<
     try {
       const ref = lookup.reference;
       const resource = await deps.discovery.resolve(ref.apiVersion, ref.kind);
-      if (!resource) throw kindNotServed(ref.kind, ref.apiVersion);
+      // A kind the caller may not know of is answered as one the cluster does not serve, before
+      // anything (its scope, a read's FORBIDDEN) could tell it exists; children do the same.
+      if (!resource || (deps.known && !(await deps.known(resource, req.context)))) throw kindNotServed(ref.kind, ref.apiVersion);
       // A cluster-scoped object cannot have a namespaced owner; Kubernetes' garbage collector says the same.
       if (resource.namespaced && lookup.namespace === undefined) throw ownerMissing(lookup, `it is namespaced, and the dependent is cluster-scoped`);
       const namespace = resource.namespaced ? lookup.namespace : undefined;

@@ -58,12 +58,22 @@ function matchLabel(r: Requirement, labels: Record<string, string>): boolean {
       return !has || !r.values.includes(v!);
     case 'gt':
     case 'lt': {
-      if (!has || !/^-?\d+$/.test(v!)) return false;
-      const a = Number(v);
-      const b = Number(r.values[0]);
+      const a = has ? int64(v!) : undefined;
+      if (a === undefined) return false;
+      const b = BigInt(r.values[0]);
       return r.op === 'gt' ? a > b : a < b;
     }
   }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A decimal 64-bit integer, as Go's strconv.ParseInt reads it for > and <; undefined for anything else. */
+function int64(s: string): bigint | undefined {
+  if (!/^[-+]?\d+$/.test(s)) return undefined;
+  const n = BigInt(s);
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }
 
 function parseRequirements(input: string): Requirement[] {
@@ -83,6 +93,7 @@ function parseRequirements(input: string): Requirement[] {
     } else if ((m = /^([^\s=!<>(),]+)\s*(==|=|!=)\s*([^\s=!<>(),]*)$/.exec(p))) {
       reqs.push({ key: checkKey(m[1]!, input), op: m[2] === '!=' ? '!=' : '=', values: [checkValue(m[3]!, input)] });
     } else if ((m = /^([^\s=!<>(),]+)\s*(<|>)\s*(-?\d+)$/.exec(p))) {
+      if (int64(m[3]!) === undefined) throw invalid('label', input, `for '>' and '<' the value must be an integer, not "${m[3]}"`);
       reqs.push({ key: checkKey(m[1]!, input), op: m[2] === '>' ? 'gt' : 'lt', values: [m[3]!] });
     } else if ((m = /^([^\s=!<>(),]+)$/.exec(p))) {
       reqs.push({ key: checkKey(m[1]!, input), op: 'exists' });
@@ -131,13 +142,15 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
   if (!s) return matchAll;
   const allowed = new Set(['metadata.name', 'metadata.namespace', ...selectable.map((p) => p.replace(/^\./, ''))]);
   const reqs: { path: string[]; neg: boolean; value: string }[] = [];
-  for (const part of s.split(',')) {
+  // As fields.ParseSelector: terms split at unescaped commas, empty terms skipped.
+  for (const part of splitFieldTerms(s)) {
+    if (!part.trim()) continue;
     const m = /^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(part);
     if (!m) throw invalid('field', s, `cannot parse "${part.trim()}"`);
     if (!allowed.has(m[1]!)) {
       throw invalid('field', s, `field label not supported: ${m[1]} (supported: ${[...allowed].join(', ')})`);
     }
-    reqs.push({ path: m[1]!.split('.'), neg: m[2] === '!=', value: m[3]! });
+    reqs.push({ path: m[1]!.split('.'), neg: m[2] === '!=', value: unescapeFieldValue(m[3]!, s) });
   }
   return (obj) =>
     reqs.every((r) => {
@@ -147,6 +160,37 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
       const str = v === undefined || v === null ? '' : typeof v === 'object' ? stringifyJson(v) : String(v);
       return r.neg ? str !== r.value : str === r.value;
     });
+}
+
+function splitFieldTerms(s: string): string[] {
+  const terms: string[] = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\') i++;
+    else if (s[i] === ',') {
+      terms.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  terms.push(s.slice(start));
+  return terms;
+}
+
+/** A field selector value: \\, \, and \= stand for themselves; a bare , or = and any other escape are refused. */
+function unescapeFieldValue(value: string, input: string): string {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === ',' || c === '=') throw invalid('field', input, `unescaped character in value: ${JSON.stringify(c)}`);
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const next = value[++i];
+    if (next !== '\\' && next !== ',' && next !== '=') throw invalid('field', input, `invalid escape sequence: \\${next ?? ''}`);
+    out += next;
+  }
+  return out;
 }
 
 function invalid(kind: 'label' | 'field', input: string, why: string): ApiError {

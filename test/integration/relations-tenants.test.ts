@@ -193,6 +193,11 @@ tenants:
     same(await childrenOf('ev', 'ClusterCronTab', 'stable.example.com/v1'), await childrenOf('ev', 'Nosuch', 'stable.example.com/v1'), 'Nosuch', 'ClusterCronTab');
     // A, who may get ClusterCronTabs, learns they exist (a namespaced object has no cluster-scoped children).
     assert.deepEqual(await childrenOf('a', 'ClusterCronTab'), { children: [], errors: [] });
+    // Nor does an owner reference to a ClusterCronTab tell ev that the kind exists.
+    const r = await gql(url, `{ cronTab_stable_example_com(namespace: "${nsA}", name: "a-child") { owners { kind } } }`, undefined, { headers: bearer('ev') });
+    assert.deepEqual(r.data?.cronTab_stable_example_com, { owners: [null] });
+    assert.deepEqual((r.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.reason, e.message]),
+      [['NOT_FOUND', 'KindNotServed', 'the cluster serves no kind ClusterCronTab in stable.example.com/v1']]);
   });
 
   it('reads the Events through events.k8s.io/v1 for a caller who may list only those, in the core/v1 shape', async () => {

@@ -32,6 +32,10 @@ test('a list field costs in proportion to its page: limit, first, a variable, it
   assert.equal(cost('query($n: Int = 7) { list(limit: $n) { edges { node { name } } } }'), 1 + 3 * 7);
   assert.equal(cost('{ list { edges { node { name } } } }'), 1 + 3 * 100);
   assert.equal(cost('{ list(limit: 1000) { pageInfo { endCursor } } }'), 1 + 2 * 1000);
+  // limit 0 is Kubernetes' "no limit", which the gateway answers with the default page: it costs that page.
+  assert.equal(cost('{ list(limit: 0) { edges { node { name } } } }'), 1 + 3 * 100);
+  assert.equal(cost('{ list(first: 0) { edges { node { name } } } }'), 1 + 3 * 100);
+  assert.equal(cost('query($n: Int) { list(limit: $n) { edges { node { name } } } }', { n: 0 }), 1 + 3 * 100);
 });
 
 test('a list\'s where and orderBy add one per value they hold, literal or variable, to the list field', () => {

@@ -75,3 +75,19 @@ test('a listing that keeps losing its snapshot gives up with GONE after three tr
   await assert.rejects(partitionedList(svc, req({}), ['a', 'b']), (e: unknown) => e instanceof ApiError && e.code === 'GONE');
   assert.equal(svc.calls.length, 6);
 });
+
+test('namespaces come in the order of a cluster-wide list: by their storage key, so team-a before team', async () => {
+  // etcd keys are <namespace>/<name>, and "-" sorts before "/": kubectl get -A lists team-a first.
+  const svc = service((r) => ({ metadata: { resourceVersion: '10' }, items: [item(r.namespace!, 'x')] }));
+  const all = await partitionedList(svc, req({}), ['team', 'team-a', 'a', 'team-a-b']);
+  assert.deepEqual(all.items.map((o) => (o.metadata as { namespace: string }).namespace), ['a', 'team-a-b', 'team-a', 'team']);
+  // Paged one namespace at a time, the continue token resumes in the same order.
+  const seen: string[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await partitionedList(svc, req({ limit: 1, continue: cont }), ['team', 'team-a', 'a', 'team-a-b']);
+    seen.push(...page.items.map((o) => (o.metadata as { namespace: string }).namespace));
+    cont = page.metadata?.continue;
+  } while (cont);
+  assert.deepEqual(seen, ['a', 'team-a-b', 'team-a', 'team']);
+});

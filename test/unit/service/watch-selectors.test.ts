@@ -35,3 +35,33 @@ test('allOf is the conjunction of the real matchers, in order, whatever their nu
   assert.equal(both(obj('n2', { app: 'web' })), false);
   assert.equal(both(obj('n1', { app: 'db' })), false);
 });
+
+test('label selectors compare with > and < as 64-bit integers, as Kubernetes does: exactly, and nothing beyond int64', () => {
+  const big = obj('big', { n: '9007199254740993' });
+  // 2^53 + 1 > 2^53, which doubles would call equal.
+  assert.equal(parseLabelSelector('n>9007199254740992')(big), true);
+  assert.equal(parseLabelSelector('n<9007199254740994')(big), true);
+  // A label value beyond int64 is not an integer to Kubernetes: it matches neither.
+  const huge = obj('huge', { n: '99999999999999999999' });
+  assert.equal(parseLabelSelector('n>5')(huge), false);
+  assert.equal(parseLabelSelector('n<5')(huge), false);
+  assert.equal(parseLabelSelector('n>9223372036854775806')(obj('max', { n: '9223372036854775807' })), true);
+  // A bound beyond int64 is refused, as the apiserver refuses it.
+  assert.throws(() => parseLabelSelector('n>9223372036854775808'), /must be an integer/);
+  assert.throws(() => parseLabelSelector('n<-9223372036854775809'), /must be an integer/);
+});
+
+test('field selectors read escapes and empty terms as the apiserver does', () => {
+  const o = { metadata: { name: 'n1', namespace: 'a' }, spec: { color: 'red,blue=x\\y' } };
+  const fields = (s: string) => parseFieldSelector(s, ['.spec.color']);
+  // \, \= and \\ stand for themselves in a value; a comma between terms may be doubled or trailing.
+  assert.equal(fields('spec.color=red\\,blue\\=x\\\\y')(o), true);
+  assert.equal(fields('spec.color!=red\\,blue\\=x\\\\y')(o), false);
+  assert.equal(fields('metadata.name=n1,')(o), true);
+  assert.equal(fields(',metadata.name=n1,,metadata.namespace=a')(o), true);
+  assert.equal(fields('metadata.name=a\\,b')(o), false);
+  // An unescaped = or a dangling or unknown escape in a value is refused, as the apiserver refuses it.
+  assert.throws(() => fields('metadata.name=x=y'), /unescaped/);
+  assert.throws(() => fields('metadata.name=n1\\'), /invalid escape sequence/);
+  assert.throws(() => fields('metadata.name=n\\1'), /invalid escape sequence/);
+});
