@@ -45,6 +45,12 @@ export class Upstream implements SubscriberHost {
   /** The window's newest entry per key, whose object the store still holds unless it was a deletion. */
   private readonly newestOf = new Map<string, WindowEntry>();
   private readonly selectable: string[][] = [];
+  /**
+   * Window entries up to this resourceVersion were recorded before the last selectable field was
+   * learned: their views of the previous object lack it, so a resume from before it cannot tell
+   * an object leaving a field selection and is served by the apiserver (or is GONE) instead.
+   */
+  private viewsCompleteAfter = 0n;
   /** Subscribers' attachments that wait for the first sync. */
   private waiting: (() => void)[] = [];
   private current = 0n;
@@ -150,9 +156,10 @@ export class Upstream implements SubscriberHost {
     if (sub.state !== 'waiting') return;
     const w = this.window;
     if (resumeFrom !== undefined) {
-      if (resumeFrom < w.floor) {
+      const floor = w.floor > this.viewsCompleteAfter ? w.floor : this.viewsCompleteAfter;
+      if (resumeFrom < floor) {
         if (fallback) fallback(sub);
-        else sub.fail(new ApiError('GONE', `too old resource version: ${resumeFrom} (${w.floor})`, {
+        else sub.fail(new ApiError('GONE', `too old resource version: ${resumeFrom} (${floor})`, {
           reason: 'Expired', hint: 'list again, then subscribe from the new list\'s resourceVersion' }));
         return;
       }
@@ -348,7 +355,9 @@ export class Upstream implements SubscriberHost {
   private learnSelectable(paths: readonly string[]): void {
     for (const p of paths) {
       const path = p.replace(/^\./, '').split('.');
-      if (!this.selectable.some((q) => q.join('.') === path.join('.'))) this.selectable.push(path);
+      if (this.selectable.some((q) => q.join('.') === path.join('.'))) continue;
+      this.selectable.push(path);
+      if (this.synced) this.viewsCompleteAfter = this.current;
     }
   }
 

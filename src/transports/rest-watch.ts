@@ -72,7 +72,7 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), sse.heartbeatMs);
   try {
-    const error = await stream(feed, res, frameCache(t, q.bookmarks));
+    const error = await stream(feed, res, streamFrames(t, q));
     if (error !== undefined && !res.destroyed) {
       const e = error instanceof ApiError ? error : fromKubeError(error);
       reportInternal(req, e);
@@ -158,13 +158,39 @@ interface FrameCache {
 }
 
 /**
- * Frames per target and bookmark choice, made once per event object: every stream of one
+ * The frames of one stream. The objects of an initial state come in store order, each with its own
+ * resourceVersion: an EventSource cut among them that resumed from the last one's would skip the
+ * objects not yet sent. So they carry no `id:` (the client's Last-Event-ID stays empty and it
+ * starts over with the initial state); the end of the initial state is the first resume point.
+ */
+function streamFrames(t: Target, q: WatchQuery): FrameCache {
+  const numbered = frameCache(t, q.bookmarks, true);
+  const rv = q.args.resourceVersion;
+  if (!q.args.sendInitialEvents || (rv !== undefined && rv !== '0')) return numbered;
+  const unnumbered = frameCache(t, q.bookmarks, false);
+  let initial = true;
+  return {
+    of(e) {
+      if (!initial) return numbered.of(e);
+      if (isInitialEnd(e)) initial = false;
+      return initial ? unnumbered.of(e) : numbered.of(e);
+    },
+  };
+}
+
+function isInitialEnd(e: KubeWatchEvent): boolean {
+  const meta = e.object?.metadata as { annotations?: Record<string, string> } | undefined;
+  return e.type === 'BOOKMARK' && meta?.annotations?.['k8s.io/initial-events-end'] === 'true';
+}
+
+/**
+ * Frames per target, bookmark choice and numbering, made once per event object: every stream of one
  * resource gets the hub's same event objects, so each frame is serialized once for all of them.
  */
 const frameCaches = new Map<string, WeakMap<KubeWatchEvent, Buffer | null>>();
 
-function frameCache(t: Target, bookmarks: boolean): FrameCache {
-  const key = `${t.resource.group}/${t.version.name}/${t.resource.kind}/${bookmarks}`;
+function frameCache(t: Target, bookmarks: boolean, withId: boolean): FrameCache {
+  const key = `${t.resource.group}/${t.version.name}/${t.resource.kind}/${bookmarks}/${withId}`;
   let cache = frameCaches.get(key);
   if (!cache) frameCaches.set(key, (cache = new WeakMap()));
   const frames = cache;
@@ -172,7 +198,7 @@ function frameCache(t: Target, bookmarks: boolean): FrameCache {
     of(e) {
       let frame = frames.get(e);
       if (frame === undefined) {
-        const text = sseFrame(e, t, bookmarks);
+        const text = sseFrame(e, t, bookmarks, withId);
         frame = text === undefined ? null : Buffer.from(text);
         frames.set(e, frame);
       }
@@ -181,16 +207,15 @@ function frameCache(t: Target, bookmarks: boolean): FrameCache {
   };
 }
 
-/** One SSE frame; undefined for a bookmark the client did not ask for. */
-function sseFrame(e: KubeWatchEvent, t: Target, bookmarks: boolean): string | undefined {
+/** One SSE frame (without `id:` inside an initial state); undefined for a bookmark the client did not ask for. */
+function sseFrame(e: KubeWatchEvent, t: Target, bookmarks: boolean, withId: boolean): string | undefined {
   const meta = (e.object?.metadata ?? {}) as { resourceVersion?: string; annotations?: Record<string, string> };
   const rv = e.resourceVersion ?? meta.resourceVersion ?? '';
   if (e.type === 'BOOKMARK' && !bookmarks) return undefined;
-  const initialEnd = e.type === 'BOOKMARK' && meta.annotations?.['k8s.io/initial-events-end'] === 'true';
-  const event = initialEnd ? 'INITIAL_STATE_DONE' : e.type;
+  const event = isInitialEnd(e) ? 'INITIAL_STATE_DONE' : e.type;
   // A bookmark's object is its kind with only metadata, as Kubernetes sends it.
   const object = e.type === 'BOOKMARK'
     ? { apiVersion: `${t.resource.group}/${t.version.name}`, kind: t.resource.kind, metadata: { ...meta, resourceVersion: rv } }
     : e.object;
-  return `id: ${rv}\nevent: ${event}\ndata: ${stringifyJson({ type: e.type, object })}\n\n`;
+  return `${withId ? `id: ${rv}\n` : ''}event: ${event}\ndata: ${stringifyJson({ type: e.type, object })}\n\n`;
 }

@@ -222,6 +222,31 @@ test('an object moving into or out of a selector is ADDED or DELETED for that su
   await hub.stop();
 });
 
+test('a resume from before the upstream learned a selectable field still sees an object leave the field selection', async () => {
+  // An observer (the query cache) starts the upstream, which then knows no selectable field;
+  // a subscriber that selects on one and resumes from before it joined must still get the
+  // DELETED of an object that moved out of its selection, as the apiserver would send it.
+  const c = new FakeCollection();
+  const fallbackFrom: string[] = [];
+  const { hub } = hubWith(c, {
+    fallback: async (_k, o, onEvent) => {
+      fallbackFrom.push(o.resourceVersion!);
+      await onEvent({ type: 'DELETED', object: ct('a', 3), resourceVersion: '3' });
+    },
+  });
+  const observation = hub.observe(key, { initial() {}, event() {} });
+  await until(() => c.watching, 'watch');
+  c.add(ct('a', 2, {}, '0 * * * *'));
+  c.modify(ct('a', 3, {}, '* * * * *'));
+  await until(() => hub.upstreamStats()[0]!.windowEvents === 2, 'the events in the window');
+  const r = reader(hub.subscribe(key, { resourceVersion: '2', fieldSelector: 'spec.cronSpec=0 * * * *', selectableFields: ['.spec.cronSpec'] }));
+  await until(() => r.events.length === 1, 'the DELETED');
+  assert.deepEqual(r.events, ['DELETED a@3']);
+  assert.deepEqual(fallbackFrom, ['2'], 'served by the apiserver, which knows the field\'s old value');
+  observation.close();
+  await hub.stop();
+});
+
 test('resume from a resourceVersion replays exactly the events after it', async () => {
   const c = new FakeCollection();
   const { hub } = hubWith(c);

@@ -1,0 +1,117 @@
+// The `id:` of SSE watch events is what an EventSource sends back as Last-Event-ID when it
+// reconnects, and the gateway resumes from it. During the initial state the objects come in store
+// order, each with its own resourceVersion: resuming from one of them would skip the objects not
+// yet sent, so only the end of the initial state (and what follows) may move the resume point.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { CallerContext } from '../../../src/contract/caller-context.ts';
+import type { KubeWatchEvent, WatchFeed } from '../../../src/contract/operations.ts';
+import { serveSseWatch } from '../../../src/transports/rest-watch.ts';
+import type { Target } from '../../../src/transports/rest-request.ts';
+
+const target = {
+  resource: { group: 'stable.example.com', kind: 'CronTab' },
+  version: { name: 'v1' },
+  namespace: 'ns',
+  sub: undefined,
+} as unknown as Target;
+
+const obj = (name: string, rv: string) => ({ apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name, namespace: 'ns', resourceVersion: rv } });
+
+/** A feed that sends these events, then stays open until cancelled. */
+function feedOf(events: KubeWatchEvent[]): WatchFeed {
+  let closed = false;
+  const closeFns: (() => void)[] = [];
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const fn of closeFns) fn();
+  };
+  return {
+    start(sink) {
+      for (const e of events) sink.next(e);
+    },
+    cancel: close,
+    fail: close,
+    onClose: (fn) => (closed ? fn() : closeFns.push(fn)),
+  };
+}
+
+/** The stream's events with the Last-Event-ID an EventSource would hold after each (the SSE rules). */
+async function lastEventIds(query: string, events: KubeWatchEvent[], count: number): Promise<{ event: string; lastEventId: string }[]> {
+  const app = express();
+  app.get('/w', (req, res) => {
+    // As the app's context does: the signal fires when the client goes away.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    void serveSseWatch(req, res, target, {
+      watch: async (r) => {
+        // As the hub's feeds do: the request's signal cancels it.
+        const feed = feedOf(events);
+        r.context.signal?.addEventListener('abort', () => feed.cancel(), { once: true });
+        return feed;
+      },
+      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000,
+    });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const controller = new AbortController();
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/w?${query}`, { signal: controller.signal });
+    const decoder = new TextDecoder();
+    let text = '';
+    const out: { event: string; lastEventId: string }[] = [];
+    let lastEventId = '';
+    for await (const chunk of res.body!) {
+      text += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const block = text.slice(0, end);
+        text = text.slice(end + 2);
+        let event = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id:')) lastEventId = line.slice(3).trim();
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+        }
+        if (event) out.push({ event, lastEventId });
+      }
+      if (out.length >= count) break;
+    }
+    return out;
+  } finally {
+    controller.abort();
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+const initialState: KubeWatchEvent[] = [
+  // Store order, not resourceVersion order: b (rv 100) is sent after a (rv 200).
+  { type: 'ADDED', object: obj('a', '200'), resourceVersion: '200' },
+  { type: 'ADDED', object: obj('b', '100'), resourceVersion: '100' },
+  { type: 'BOOKMARK', object: { metadata: { resourceVersion: '300', annotations: { 'k8s.io/initial-events-end': 'true' } } }, resourceVersion: '300' },
+  { type: 'MODIFIED', object: obj('a', '301') },
+];
+
+test('an EventSource cut during the initial state reconnects without a resume point that would skip objects', async () => {
+  const got = await lastEventIds('watch=true&sendInitialEvents=true', initialState, 4);
+  assert.deepEqual(got, [
+    { event: 'ADDED', lastEventId: '' },
+    { event: 'ADDED', lastEventId: '' },
+    { event: 'INITIAL_STATE_DONE', lastEventId: '300' },
+    { event: 'MODIFIED', lastEventId: '301' },
+  ]);
+});
+
+test('after a resume, every event moves the resume point', async () => {
+  const events: KubeWatchEvent[] = [
+    { type: 'ADDED', object: obj('c', '302') },
+    { type: 'MODIFIED', object: obj('a', '303') },
+  ];
+  const got = await lastEventIds('watch=true&sendInitialEvents=true&resourceVersion=301', events, 2);
+  assert.deepEqual(got, [{ event: 'ADDED', lastEventId: '302' }, { event: 'MODIFIED', lastEventId: '303' }]);
+});
