@@ -30,4 +30,9 @@ export interface CallerContext {
   limits?: TenantLimits;
   /** The manager name writes record in managedFields when the client names none (the tenant rule's). */
   fieldManager?: string;
+  /**
+   * Called when a patch created the object (an apply of one that did not exist: Kubernetes answers
+   * 201 Created), so the REST facade can answer as Kubernetes does.
+   */
+  onCreated?: () => void;
 }

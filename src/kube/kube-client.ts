@@ -60,6 +60,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   impersonate?: Impersonation;
   headers?: Record<string, string>;
+  /** Told the HTTP status of a successful answer (201 when a write created the object). */
+  onStatus?: (httpStatus: number) => void;
 }
 
 export interface WatchEvent<T = Record<string, unknown>> {
@@ -131,6 +133,7 @@ export class KubeClient {
       outer?.removeEventListener('abort', onOuterAbort);
     }
     if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.text, res.retryAfter);
+    opts.onStatus?.(res.status);
     if (!res.text) return undefined as T;
     try {
       return parseKubernetesJson(res.text) as T;

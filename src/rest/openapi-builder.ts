@@ -304,7 +304,10 @@ function itemPath({ itemParams, label, objectName, op, objectResponse, requestBo
     patch: op('patch', `Patch a ${label}`, {
       parameters: PATCH_PARAMETERS,
       requestBody: patchBody(objectName),
-      responses: { ...objectResponse('200', 'Patched (or created by an apply patch).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: {
+        ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by an apply patch of an object that did not exist.'),
+        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+      },
     }),
     delete: op('delete', `Delete a ${label}`, {
       parameters: DELETE_PARAMETERS,

@@ -105,7 +105,10 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
     patch: operation(id('patch'), 'Patch an object', tag, {
       parameters: PATCH_PARAMETERS,
       requestBody: patchBody,
-      responses: { ...objectResponse('200', 'Patched (or created by an apply patch).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: {
+        ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by an apply patch of an object that did not exist.'),
+        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+      },
     }),
     delete: operation(id('delete'), 'Delete an object', tag, {
       parameters: DELETE_PARAMETERS,

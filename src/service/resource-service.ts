@@ -110,6 +110,9 @@ export class ResourceService implements ObjectOperations<CallerContext> {
           force: isApply ? a.force : undefined,
           fieldValidation: a.fieldValidation,
         },
+        onStatus: (status) => {
+          if (status === 201) req.context.onCreated?.();
+        },
       });
     } catch (err) {
       throw await this.withCurrentResourceVersion(req, err);
@@ -247,7 +250,7 @@ export class ResourceService implements ObjectOperations<CallerContext> {
   }
 
   private async call<T>(req: Req<unknown>, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string,
-    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; contentType?: string; onStatus?: (status: number) => void } = {}): Promise<T> {
     try {
       return await this.client.request<T>(method, path, {
         ...opts,

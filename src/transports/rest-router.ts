@@ -143,9 +143,11 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
   router.patch(item, handle(async (req, res, t) => {
     const patchType = patchTypeOf(req);
     const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : objectBody(req);
-    send(req, res, 200, await ops.patch(request(req, res, t, {
-      patchType, patch, ...writeArgs(req), force: bool(req.query.force),
-    })));
+    const r = request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force) });
+    // An apply that creates the object is answered 201 Created by Kubernetes; so is it here.
+    let created = false;
+    const patched = await ops.patch({ ...r, context: { ...r.context, onCreated: () => { created = true; } } });
+    send(req, res, created ? 201 : 200, patched);
   }));
   router.delete(item, handle(async (req, res, t) => {
     send(req, res, 200, await ops.delete(request(req, res, t, deleteArgs(req))));

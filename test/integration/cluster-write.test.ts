@@ -93,13 +93,20 @@ describe('writes to custom resources', () => {
       assert.equal((await get('json')).spec?.replicas, 4);
     });
 
-    it('server-side apply creates the object, records its field manager, and drops fields the manager stops applying', async () => {
-      const applied = await patch('ssa', applyPatch, { apiVersion, kind: 'CronTab', metadata: { name: 'ssa' }, spec: { cronSpec: '0 0 * * *', image: 'busybox', replicas: 2 } }, { fieldManager: 'team-a' });
+    it('server-side apply creates the object (201), records its field manager, and drops fields the manager stops applying (200)', async () => {
+      const statuses: number[] = [];
+      const onStatus = (s: number) => statuses.push(s);
+      const ssa = (name: string, spec: CronTab['spec'], query: Record<string, string>) =>
+        client.request<CronTab>('PATCH', item(name), { contentType: applyPatch, body: { apiVersion, kind: 'CronTab', metadata: { name }, spec }, query, onStatus });
+      const applied = await ssa('ssa', { cronSpec: '0 0 * * *', image: 'busybox', replicas: 2 }, { fieldManager: 'team-a' });
       assert.deepEqual(applied.spec, { cronSpec: '0 0 * * *', image: 'busybox', replicas: 2 });
       assert.deepEqual(ownersOf(applied, 'replicas'), ['team-a/Apply']);
-      const reapplied = await patch('ssa', applyPatch, { apiVersion, kind: 'CronTab', metadata: { name: 'ssa' }, spec: { cronSpec: '0 0 * * *', replicas: 3 } }, { fieldManager: 'team-a' });
+      const reapplied = await ssa('ssa', { cronSpec: '0 0 * * *', replicas: 3 }, { fieldManager: 'team-a' });
       assert.deepEqual(reapplied.spec, { cronSpec: '0 0 * * *', replicas: 3 });
       assert.equal(reapplied.metadata.uid, applied.metadata.uid);
+      // A dry-run apply that would create answers as the real one would.
+      await ssa('ssa-dry', { replicas: 1 }, { fieldManager: 'team-a', dryRun: 'All' });
+      assert.deepEqual(statuses, [201, 200, 201]);
     });
 
     it('server-side apply needs a fieldManager (422)', async () => {

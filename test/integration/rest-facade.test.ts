@@ -212,9 +212,11 @@ describe('REST facade: namespaced CronTabs', () => {
     assertProblem(r, 'METHOD_NOT_ALLOWED');
   });
 
-  it('server-side apply: creates, records the field manager, answers 409 on a conflict and takes over with force', async () => {
+  it('server-side apply: creates (201, as Kubernetes answers), records the field manager, answers 409 on a conflict and takes over with force', async () => {
     const applyYaml = (image: string) => stringifyYaml({ apiVersion: `${G}/v1`, kind: 'CronTab', metadata: { name: 'applied' }, spec: { cronSpec: '@hourly', image } });
-    const first = await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=alice`, 200, { body: applyYaml('a:1'), contentType: 'application/apply-patch+yaml' });
+    const dry = await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=alice&dryRun=All`, 201, { body: applyYaml('a:0'), contentType: 'application/apply-patch+yaml' });
+    assert.equal(dry.json.spec.image, 'a:0');
+    const first = await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=alice`, 201, { body: applyYaml('a:1'), contentType: 'application/apply-patch+yaml' });
     assert.equal(first.json.spec.image, 'a:1');
     assert.ok(first.json.metadata.managedFields.some((f: any) => f.manager === 'alice' && f.operation === 'Apply'));
 
