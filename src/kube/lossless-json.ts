@@ -41,6 +41,51 @@ export function exactNumbers(_key: string, value: unknown, context?: { source?: 
   return value;
 }
 
+/** A number a double cannot hold, left in its place by exactNumbersOrMarked so that the caller can say where it was. */
+export class UnrepresentableNumber {
+  readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
+  }
+
+  get problem(): string {
+    return `the number ${this.source} is beyond the range of a 64-bit float`;
+  }
+
+  /** Written back as it came (graphql-ws echoes a ping's payload in its pong). */
+  toJSON(): unknown {
+    return RawJson.rawJSON(this.source);
+  }
+}
+
+/**
+ * exactNumbers, but a number a double cannot hold becomes an UnrepresentableNumber instead of
+ * failing the whole text: for a message of which only one part is refused (a graphql-ws message
+ * refuses its operation, not its connection). Find it with firstUnrepresentable.
+ */
+export function exactNumbersOrMarked(key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return new UnrepresentableNumber(context?.source ?? String(value));
+  return exactNumbers(key, value, context);
+}
+
+/**
+ * The first UnrepresentableNumber in a parsed value, with its path (`variables.n`, `list[2]`);
+ * undefined when there is none. Walks with its own stack: a value may nest as deep as its text.
+ */
+export function firstUnrepresentable(value: unknown): { path: string; number: UnrepresentableNumber } | undefined {
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (v instanceof UnrepresentableNumber) return { path, number: v };
+    if (v === null || typeof v !== 'object') continue;
+    const entries = Array.isArray(v) ? v.map((item, i) => [item, `${path}[${i}]`] as [unknown, string])
+      : Object.entries(v).map(([k, item]) => [item, path ? `${path}.${k}` : k] as [unknown, string]);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i]!);
+  }
+  return undefined;
+}
+
 /** JSON text from a client → value, with integers beyond 2^53 as bigint. Throws SyntaxError on bad text. */
 export function parseJson(text: string): unknown {
   return LONG_DIGIT_RUN_OR_EXPONENT.test(text) ? parseExactly(text) : JSON.parse(text);

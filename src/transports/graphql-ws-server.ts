@@ -22,7 +22,7 @@ import { SharedSelections } from '../graphql/shared-subscription-results.ts';
 import { ParsedDocuments } from '../graphql/parsed-documents.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
-import { bigintAsNumber, exactNumbers } from '../kube/lossless-json.ts';
+import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../kube/lossless-json.ts';
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
@@ -160,6 +160,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
           return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
         }
+        const unrepresentable = firstUnrepresentable(payload);
+        if (unrepresentable) {
+          // As over HTTP, where the same number refuses the request body: here it refuses only this operation.
+          return [toGraphQLError(new ApiError('BAD_REQUEST',
+            `the subscribe message is not valid JSON: ${unrepresentable.number.problem} (at payload.${unrepresentable.path})`, { reason: 'BadRequest' }))];
+        }
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
@@ -189,8 +195,10 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       },
       subscribe: (args) => subscribe(args, deliveries.get(args), groups),
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
-      // graphql-ws itself sends write them with every digit.
-      jsonMessageReviver: exactNumbers as (key: string, value: unknown) => unknown,
+      // graphql-ws itself sends write them with every digit. A number a double cannot hold is kept
+      // marked, so that onSubscribe refuses its operation: graphql-ws would close the connection on
+      // a reviver's error, with every other subscription on it.
+      jsonMessageReviver: exactNumbersOrMarked as (key: string, value: unknown) => unknown,
       jsonMessageReplacer: bigintAsNumber,
       // graphql-ws calls return() on a subscription's event stream when the client completes it
       // or disconnects, which is what ends the subscriber in the watch hub.
