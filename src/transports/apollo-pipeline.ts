@@ -19,6 +19,7 @@ import { ApiError, type InternalErrorReporter } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
 import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validation.ts';
+import { withLiteralPaths } from '../graphql/literal-paths.ts';
 import { parseJson, stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
@@ -103,7 +104,8 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     }),
     didResolveOperation: hook((rc) => {
       if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
-      const errors = validated.errors(rc.schema, forValidation(rc.document));
+      const document = forValidation(rc.document);
+      const errors = withLiteralPaths(document, validated.errors(rc.schema, document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);

@@ -21,6 +21,7 @@ import { setTimer } from '../service/deadline-timer.ts';
 import { SharedSelections } from '../graphql/shared-subscription-results.ts';
 import { ParsedDocuments } from '../graphql/parsed-documents.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
+import { withLiteralPaths } from '../graphql/literal-paths.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../kube/lossless-json.ts';
 import { feedBehind } from '../streams/feed.ts';
@@ -279,7 +280,7 @@ async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocu
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   let errors: readonly GraphQLError[];
   try {
-    errors = validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false });
+    errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
   } catch (err) {
     // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
     // subscription's root field.

@@ -12,7 +12,9 @@
 // - an error that is neither a GraphQLError nor an ApiError is answered as "internal error";
 // - variables are read from the body with every digit (the reference gets the same lossless parse:
 //   plain JSON.parse would round 9007199254740993 before any scalar saw it), and a number beyond
-//   the double range in the body is refused before GraphQL sees it.
+//   the double range in the body is refused before GraphQL sees it;
+// - a validation error about a value written inline says where the value is in its argument
+//   (literal-paths.ts, tested on its own): the reference's errors go through the same wording.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -28,6 +30,7 @@ import { ApiError, isInternalError, unwrapError } from '../../../src/api-errors.
 import { parseCrdText } from '../../../src/cli/crd-documents.ts';
 import type { AccessRights, ResourceRef, Verb } from '../../../src/contract/access.ts';
 import { DocumentCache } from '../../../src/graphql/document-cache.ts';
+import { withLiteralPaths } from '../../../src/graphql/literal-paths.ts';
 import { GENERIC_OBJECT } from '../../../src/graphql/relation-types.ts';
 import { TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
 import { createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
@@ -147,7 +150,7 @@ class Gateway {
     } catch (error) {
       return { data: 'absent', errors: [located(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')], sent: [] };
     }
-    const invalid = validate(this.referenceSchema, document, undefined, { hideSuggestions: this.hideSuggestions });
+    const invalid = withLiteralPaths(document, validate(this.referenceSchema, document, undefined, { hideSuggestions: this.hideSuggestions }));
     if (invalid.length) return { data: 'absent', errors: invalid.map((e) => located(e, 'GRAPHQL_VALIDATION_FAILED')), sent: [] };
     const variableValues = request.variables === undefined ? undefined : parseJson(request.variables) as Record<string, unknown>;
     const contextValue = { signal: new AbortController().signal, requestId: 'reference' };
