@@ -138,19 +138,23 @@ function checkValue(value: string, input: string): string {
  * selectableFields; other fields are refused as the apiserver refuses them.
  */
 export function parseFieldSelector(selector: string | undefined, selectable: readonly string[] = []): Matcher {
-  const s = (selector ?? '').trim();
+  // As fields.ParseSelector, which trims nothing: a blank around a field name makes another name
+  // (refused as not supported), a blank in a value is part of the value, a blank term is refused.
+  const s = selector ?? '';
   if (!s) return matchAll;
   const allowed = new Set(['metadata.name', 'metadata.namespace', ...selectable.map((p) => p.replace(/^\./, ''))]);
   const reqs: { path: string[]; neg: boolean; value: string }[] = [];
   // As fields.ParseSelector: terms split at unescaped commas, empty terms skipped.
   for (const part of splitFieldTerms(s)) {
-    if (!part.trim()) continue;
-    const m = /^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(part);
-    if (!m) throw invalid('field', s, `cannot parse "${part.trim()}"`);
-    if (!allowed.has(m[1]!)) {
-      throw invalid('field', s, `field label not supported: ${m[1]} (supported: ${[...allowed].join(', ')})`);
+    if (!part) continue;
+    const term = splitFieldTerm(part);
+    if (!term) throw invalid('field', s, `cannot parse "${part}"`);
+    if (!allowed.has(term.field)) {
+      const blanks = term.field !== term.field.trim() ? 'with its blanks, which Kubernetes does not trim;' : '';
+      const label = blanks ? JSON.stringify(term.field) : term.field;
+      throw invalid('field', s, `field label not supported: ${label} (${blanks ? `${blanks} ` : ''}supported: ${[...allowed].join(', ')})`);
     }
-    reqs.push({ path: m[1]!.split('.'), neg: m[2] === '!=', value: unescapeFieldValue(m[3]!, s) });
+    reqs.push({ path: term.field.split('.'), neg: term.operator === '!=', value: unescapeFieldValue(term.value, s) });
   }
   return (obj) =>
     reqs.every((r) => {
@@ -160,6 +164,16 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
       const str = v === undefined || v === null ? '' : typeof v === 'object' ? stringifyJson(v) : String(v);
       return r.neg ? str !== r.value : str === r.value;
     });
+}
+
+/** As fields' splitTerm: the first operator from the left (!= before == before = at one place), nothing trimmed. */
+function splitFieldTerm(term: string): { field: string; operator: string; value: string } | undefined {
+  for (let i = 0; i < term.length; i++) {
+    for (const operator of ['!=', '==', '=']) {
+      if (term.startsWith(operator, i)) return { field: term.slice(0, i), operator, value: term.slice(i + operator.length) };
+    }
+  }
+  return undefined;
 }
 
 function splitFieldTerms(s: string): string[] {

@@ -50,6 +50,13 @@ describe('selectors of cached lists, as the apiserver reads them', () => {
     { fieldSelector: 'spec.cronSpec!=x,' },
     { fieldSelector: 'metadata.name=x=y' },
     { fieldSelector: 'metadata.name=comma\\' },
+    // Kubernetes trims no blank: around a field name it makes another name, in a value it is part of it.
+    { fieldSelector: ' metadata.name=comma' },
+    { fieldSelector: 'metadata.name = comma' },
+    { fieldSelector: 'metadata.name=comma ' },
+    { fieldSelector: 'metadata.name!= comma' },
+    { fieldSelector: '  ' },
+    { fieldSelector: 'metadata.name=comma, ' },
     { labelSelector: 'n>9007199254740992' },
     { labelSelector: 'n<9007199254740993' },
     { labelSelector: 'n>5' },

@@ -7,7 +7,7 @@ const obj = (name: string, labels: Record<string, string> = {}) => ({ metadata: 
 test('empty selectors give the one shared matchAll; allOf of nothing real is matchAll', () => {
   assert.equal(parseLabelSelector(undefined), matchAll);
   assert.equal(parseLabelSelector(''), matchAll);
-  assert.equal(parseFieldSelector(' '), matchAll);
+  assert.equal(parseFieldSelector(''), matchAll);
   assert.equal(allOf(matchAll, matchAll, undefined), matchAll);
   assert.equal(matchAll(obj('x')), true);
 });
@@ -64,4 +64,24 @@ test('field selectors read escapes and empty terms as the apiserver does', () =>
   assert.throws(() => fields('metadata.name=x=y'), /unescaped/);
   assert.throws(() => fields('metadata.name=n1\\'), /invalid escape sequence/);
   assert.throws(() => fields('metadata.name=n\\1'), /invalid escape sequence/);
+});
+
+test('field selectors trim no blank, as the apiserver (fields.ParseSelector) does', () => {
+  const o = { metadata: { name: 'n1', namespace: 'a' } };
+  const fields = (s: string) => parseFieldSelector(s);
+  // Around a field name a blank makes another name, which is not supported.
+  const blanks = '(with its blanks, which Kubernetes does not trim; supported: metadata.name, metadata.namespace)';
+  assert.throws(() => fields(' metadata.name=n1'), { message: `invalid field selector " metadata.name=n1": field label not supported: " metadata.name" ${blanks}` });
+  assert.throws(() => fields('metadata.name = n1'), { message: `invalid field selector "metadata.name = n1": field label not supported: "metadata.name " ${blanks}` });
+  assert.throws(() => fields('metadata.name=n1, metadata.namespace=a'), /field label not supported: " metadata\.namespace"/);
+  // In a value a blank is part of it.
+  assert.equal(fields('metadata.name=n1 ')(o), false);
+  assert.equal(fields('metadata.name= n1')(o), false);
+  assert.equal(fields('metadata.name!= n1')(o), true);
+  // A blank term cannot be parsed; an empty one is skipped.
+  assert.throws(() => fields(' '), /cannot parse " "/);
+  assert.throws(() => fields('metadata.name=n1, '), /cannot parse " "/);
+  // The first operator from the left splits the term; an empty field name is not supported.
+  assert.equal(fields('metadata.name==n1')(o), true);
+  assert.throws(() => fields('=n1'), /field label not supported:  \(supported/);
 });
