@@ -244,8 +244,11 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const query = req.url.indexOf('?');
+    // HEAD is GET without the body (RFC 9110): the same checks, status and headers; Node's
+    // response writes no body for a HEAD request. Apollo itself answers 405 to anything but GET and POST.
+    const method = req.method === 'HEAD' ? 'GET' : req.method.toUpperCase();
     const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
+      httpGraphQLRequest: { method, headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
       context: () => {
         // Apollo's CSRF prevention, which it would run just before this (csrf-prevention.ts): a
         // refusal thrown here is answered by Apollo as its own (status, content type, formatError),
@@ -259,7 +262,11 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
-      res.end(answerToWrite(response.body.string));
+      const answer = answerToWrite(response.body.string);
+      // Node computes the length of a body it writes, and writes none for a HEAD request: a HEAD
+      // answer states the length its GET's body would have.
+      if (req.method === 'HEAD') res.setHeader('Content-Length', Buffer.byteLength(answer));
+      res.end(answer);
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);

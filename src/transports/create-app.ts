@@ -111,7 +111,7 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
 /** Refuses, before Apollo parses it, a document deep enough to exhaust the parser's stack. */
 function refuseDeepDocuments(maxNesting: number | undefined): express.RequestHandler {
   return (req, res, next) => {
-    const source = req.method === 'GET' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
+    const source = req.method === 'GET' || req.method === 'HEAD' ? req.query['query'] : (req.body as { query?: unknown } | undefined)?.query;
     const tooDeep = nestingRefusal(source, maxNesting);
     if (tooDeep) return sendGraphQLError(res, tooDeep);
     next();
@@ -191,7 +191,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
   });
   // What /graphql serves: Express would answer with the explorer's GET only (or, without the
-  // explorer, hand OPTIONS to Apollo's CSRF check). The methods are those of Apollo's own 405.
+  // explorer, hand OPTIONS to Apollo's CSRF check). The methods are those of Apollo's own 405
+  // (HEAD is answered as GET is, see apolloHandler).
   // A preflight of an allowed origin never gets here: CORS answers it (cross-origin.ts).
   app.options('/graphql', (_req, res) => {
     res.set('Allow', 'GET, POST').status(204).end();

@@ -60,6 +60,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   collectionRoutes(router, routes);
   itemRoutes(router, routes);
   subresourceRoutes(router, routes);
+  optionsRoutes(router, routes);
   return router;
 }
 
@@ -168,6 +169,23 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
   router.patch(subresource, handle(async () => {
     throw new ApiError('METHOD_NOT_ALLOWED', 'PATCH on /status and /scale is not offered by the facade: use PUT with the whole status or Scale');
   }));
+}
+
+/**
+ * OPTIONS: 204 with the methods the path offers, as its OpenAPI operations list them (and HEAD
+ * with GET). Express' own answer listed every method of a route pattern, for resources that do
+ * not exist too (PATCH on /status, POST on a list across namespaces), with a body. A CORS
+ * preflight of an allowed origin never gets here (cross-origin.ts answers it).
+ */
+function optionsRoutes(router: express.Router, { handle }: Routes): void {
+  const allow = (res: Response, methods: string) => {
+    res.set('Allow', methods).status(204).end();
+  };
+  router.options(collection, handle(async (_req, res, t) => {
+    allow(res, t.resource.scope === 'Namespaced' && t.namespace === undefined ? 'GET, HEAD' : 'GET, HEAD, POST, DELETE');
+  }));
+  router.options(item, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT, PATCH, DELETE')));
+  router.options(subresource, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT')));
 }
 
 /** JSON, or YAML when the client asks for it. */

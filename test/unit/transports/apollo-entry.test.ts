@@ -31,7 +31,7 @@ const noBody = error('POST body missing, invalid Content-Type, or JSON object ha
 const hi = answer({ data: { hello: 'hi world' } });
 const get = '/graphql?query=%7Bhello%7D';
 
-interface Expected { status: number; type: string; body: string; allow?: string }
+interface Expected { status: number; type: string; body: string; allow?: string; /** A HEAD answer: the GET's headers, no body. */ noBody?: boolean }
 type Case = [name: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: Expected];
 
 const cases: Case[] = [
@@ -88,6 +88,10 @@ const cases: Case[] = [
     { status: 400, type: json, body: error('GraphQL operations must contain a non-empty `query` or a `persistedQuery` extension.') }],
   ['an unknown operation name', 'POST', '/graphql', { 'content-type': 'application/json' }, JSON.stringify({ query: '{ hello }', operationName: 'X' }),
     { status: 400, type: json, body: error('Unknown operation named "X".', 'OPERATION_RESOLUTION_FAILURE') }],
+  // HEAD is GET without the body (RFC 9110): the same refusals and answers, headers only.
+  ['HEAD without headers', 'HEAD', get, {}, undefined, { status: 400, type: json, body: csrfRefusal, noBody: true }],
+  ['HEAD with apollo-require-preflight', 'HEAD', get, { 'apollo-require-preflight': 'x' }, undefined, { status: 200, type: json, body: hi, noBody: true }],
+  ['HEAD with a bearer token', 'HEAD', get, { authorization: 'Bearer abc' }, undefined, { status: 200, type: json, body: hi, noBody: true }],
   ['PUT', 'PUT', '/graphql', { 'content-type': 'application/json' }, hello, { status: 405, type: json, body: error('Apollo Server supports only GET/POST requests.'), allow: 'GET, POST' }],
 ];
 
@@ -128,7 +132,7 @@ describe('the Apollo entry over HTTP answers as Apollo Server does', () => {
         const res = await send(method, path, headers, body);
         assert.equal(res.status, expected.status);
         assert.equal(res.headers['content-type'], expected.type);
-        assert.equal(res.text, expected.body);
+        assert.equal(res.text, expected.noBody ? '' : expected.body);
         assert.equal(res.headers['content-length'], String(Buffer.byteLength(expected.body)));
         assert.equal(res.headers['transfer-encoding'], undefined);
         assert.equal(res.headers['allow'], expected.allow);
