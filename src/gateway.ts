@@ -16,7 +16,7 @@ import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
-import type { KubeClient } from './kube/kube-client.ts';
+import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
 import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
@@ -308,7 +308,8 @@ function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
   const reasons: string[] = [];
   if (stopping) reasons.push('shutting down');
   if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
-  if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${describeError(catalog.lastError)}`);
+  // Anyone may ask /readyz: the reason as a caller would read it (no internal address); the log has the rest.
+  if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${callerMessageOf(catalog.lastError) ?? 'see the gateway\'s log'}`);
   return { ready: reasons.length === 0, reasons };
 }
 

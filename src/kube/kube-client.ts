@@ -32,8 +32,12 @@ export class KubeApiError extends Error {
   readonly httpStatus: number;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(httpStatus: number, status: KubeStatus, retryAfterSeconds?: number, options?: { cause?: unknown }) {
-    super(status.message ?? `Kubernetes API answered ${httpStatus}`, options);
+  /**
+   * logMessage: the error's own message, for the gateway's log, when it says more than the Status
+   * callers get (where the gateway connects to: an internal URL is no business of its callers).
+   */
+  constructor(httpStatus: number, status: KubeStatus, retryAfterSeconds?: number, options?: { cause?: unknown; logMessage?: string }) {
+    super(options?.logMessage ?? status.message ?? `Kubernetes API answered ${httpStatus}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KubeApiError';
     this.httpStatus = httpStatus;
     this.status = status;
@@ -420,10 +424,24 @@ function transportError(server: string, err: unknown, signal: AbortSignal, timeo
   if (callerSignal?.aborted) {
     return new KubeApiError(0, { code: 0, reason: 'Canceled', message: 'the request was cancelled' }, undefined, { cause: err });
   }
+  // The apiserver's address goes to the log only (the error's message); callers get the Status.
   if (signal.aborted) {
-    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` }, undefined, { cause: err });
+    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API did not answer within ${timeoutMs} ms` }, undefined,
+      { cause: err, logMessage: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` });
   }
   const detail = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const why = (err as NodeJS.ErrnoException)?.code ?? detail?.code ?? detail?.message ?? (err as Error)?.message ?? String(err);
-  return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `cannot reach the Kubernetes API at ${server}: ${why}` }, undefined, { cause: err });
+  const code = (err as NodeJS.ErrnoException)?.code ?? detail?.code;
+  const why = code ?? detail?.message ?? (err as Error)?.message ?? String(err);
+  // An error code (ECONNREFUSED, CERT_HAS_EXPIRED) names no host; a message may (ENOTFOUND's does).
+  const said = code && /^[A-Z][A-Z0-9_]*$/.test(code) ? `: ${code}` : '';
+  return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `cannot reach the Kubernetes API${said}` }, undefined,
+    { cause: err, logMessage: `cannot reach the Kubernetes API at ${server}: ${why}` });
+}
+
+/**
+ * What a caller of the gateway may read of a failed Kubernetes call: the Status message, never the
+ * error's own message, which may name where the gateway connects to (see transportError).
+ */
+export function callerMessageOf(err: unknown): string | undefined {
+  return err instanceof KubeApiError ? err.status.message : undefined;
 }

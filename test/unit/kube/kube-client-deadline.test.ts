@@ -6,7 +6,8 @@ import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KubeApiError, KubeClient, type KubeCredentials } from '../../../src/kube/kube-client.ts';
+import { fromKubeError } from '../../../src/api-errors.ts';
+import { callerMessageOf, KubeApiError, KubeClient, type KubeCredentials } from '../../../src/kube/kube-client.ts';
 
 describe('KubeClient deadline and cancellation', () => {
   let server: Server;
@@ -58,6 +59,31 @@ describe('KubeClient deadline and cancellation', () => {
     assert.equal(err.status.reason, 'Timeout');
     assert.match(err.message, /did not answer within 150 ms/);
     assert.ok(performance.now() - started < 3_000);
+    // The apiserver's address is for the gateway's log (the error's message), not for its callers.
+    assert.equal(err.status.message, 'the Kubernetes API did not answer within 150 ms');
+    assert.equal(callerMessageOf(err), err.status.message);
+    assert.equal(fromKubeError(err).message, 'the Kubernetes API did not answer within 150 ms');
+    assert.equal(err.message, `the Kubernetes API at ${client.server} did not answer within 150 ms`);
+  });
+
+  it('gives 0 ServiceUnavailable for a refused connection, naming the address in its log message only', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const down = new KubeClient({ getCurrentCluster: () => ({ name: 'down', server: `http://127.0.0.1:${port}` }), applyToHTTPSOptions: async () => {} });
+    try {
+      const err = await down.request('GET', '/x').catch((e: unknown) => e);
+      assert.ok(err instanceof KubeApiError, String(err));
+      assert.equal(err.status.reason, 'ServiceUnavailable');
+      assert.equal(err.status.message, 'cannot reach the Kubernetes API: ECONNREFUSED');
+      const answered = fromKubeError(err);
+      assert.equal(answered.code, 'UNAVAILABLE');
+      assert.equal(answered.message, 'cannot reach the Kubernetes API: ECONNREFUSED');
+      assert.equal(err.message, `cannot reach the Kubernetes API at http://127.0.0.1:${port}: ECONNREFUSED`);
+    } finally {
+      await down.close();
+    }
   });
 
   it('gives Canceled when the caller aborts, and removes its listener', async () => {
