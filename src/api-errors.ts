@@ -222,11 +222,27 @@ export function codeOfHttpStatus(status: number): ApiErrorCode {
 }
 
 /**
- * A 403 of the impersonation itself ('User "<gateway>" cannot impersonate resource "users"', or
- * with constrained impersonation 'cannot impersonate-on:user-info:get resource …'). Object and
- * namespace names hold no blanks, so only the apiserver's own phrase matches.
+ * Whether a 403 is of the impersonation itself rather than of the caller's request. Kubernetes
+ * names the identity it refused to impersonate in the Status details where it can: the legacy
+ * check (verb impersonate) as users or groups in the core group, uids or userextras/<key> in
+ * authentication.k8s.io; constrained impersonation (verb impersonate:user-info,
+ * impersonate:serviceaccount…) as users, groups, serviceaccounts… in authentication.k8s.io. No
+ * request of the gateway is for such a resource. Two refusals carry no such details and are told
+ * by their wording only: constrained impersonation's check of the target ('cannot
+ * impersonate-on:user-info:get resource "crontabs"', details naming the caller's own resource, as
+ * the caller's own 403 would), and the legacy check of a service account (serviceaccounts in the
+ * core group, a resource the gateway may read). Object and namespace names hold no blanks, so
+ * only the apiserver's own phrase matches.
  */
-const impersonationRefused = / cannot impersonate(-on:[\w:-]+)? resource /;
+function refusesImpersonation(status: KubeStatus): boolean {
+  const kind = status.details?.kind ?? '';
+  const group = status.details?.group ?? '';
+  if (group === 'authentication.k8s.io' && /^(users|groups|serviceaccounts|uids|userextras)(\/|$)/.test(kind)) return true;
+  if (group === '' && (kind === 'users' || kind === 'groups')) return true;
+  return impersonationWording.test(status.message ?? '');
+}
+
+const impersonationWording = / cannot impersonate(-on)?(:[\w:-]+)? resource /;
 
 /** Turns anything a Kubernetes call threw into an ApiError. */
 export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiError {
@@ -236,7 +252,7 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   }
   const status: KubeStatus = err.status;
   const code = (status.reason && reasonToCode[status.reason]) || codeOfHttpStatus(err.httpStatus || status.code || 0);
-  if (code === 'FORBIDDEN' && impersonationRefused.test(status.message ?? '')) {
+  if (code === 'FORBIDDEN' && refusesImpersonation(status)) {
     // Kubernetes refused the gateway, not the caller: its words name the gateway's identity.
     return new ApiError('UNAVAILABLE', 'the gateway may not act as you: Kubernetes refused it the impersonation of your identity (403); its RBAC needs attention',
       { reason: 'ServiceUnavailable', kubernetesCode: err.httpStatus || 403 }, { cause: err });

@@ -3,7 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthorizationV1Api, RbacAuthorizationV1Api, type RbacV1Subject } from '@kubernetes/client-node';
-import { KubeClient, type Impersonation } from '../../src/kube/kube-client.ts';
+import { fromKubeError } from '../../src/api-errors.ts';
+import { KubeApiError, KubeClient, type Impersonation } from '../../src/kube/kube-client.ts';
 import { httpStatusOf, rejectsWithStatus } from '../helpers/kube-status-assertions.ts';
 import { requestWithHeaderLines } from '../helpers/header-lines-request.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
@@ -113,6 +114,30 @@ describe('RBAC on custom resources', () => {
       assert.deepEqual(ownGroups(review), ['g1', 'g2']);
       assert.equal(await listAs(admin, nsA, { user: 'dave', groups: ['g1', 'g2'] }), 200);
       assert.equal(await listAs(admin, nsA, { user: 'dave', groups: ['g1'] }), 403);
+    });
+
+    it('every refusal of an impersonation, as Kubernetes words and details it, is the gateway\'s UNAVAILABLE; carol\'s own 403 stays FORBIDDEN', async () => {
+      const refusal = async (call: Promise<unknown>) => fromKubeError(await call.then(() => assert.fail('allowed'), (e: unknown) => e));
+      const dave = { user: 'dave', groups: ['g2'] };
+      const sa = { user: `system:serviceaccount:${nsB}:default` };
+      // No grant at all: the target check refuses, naming crontabs (as carol's own 403 would).
+      assert.equal((await refusal(carol.request('GET', crontabs(nsB), { impersonate: dave }))).code, 'UNAVAILABLE');
+      // Allowed to impersonate on crontabs, not to impersonate the identity: the Status names the identity.
+      await rbac.createNamespacedRole({ namespace: nsB, body: { metadata: { name: 'impersonate-on' }, rules: [{ apiGroups: [group], resources: [plural], verbs: ['impersonate-on:user-info:list', 'impersonate-on:serviceaccount:list'] }] } });
+      await rbac.createNamespacedRoleBinding({ namespace: nsB, body: { metadata: { name: 'impersonate-on' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'impersonate-on' }, subjects: [{ kind: 'User', name: 'carol', apiGroup: 'rbac.authorization.k8s.io' }] } });
+      const identityRefused = await pollUntil('the impersonate-on grant to take effect', async () => {
+        const e: unknown = await carol.request('GET', crontabs(nsB), { impersonate: dave }).catch((err: unknown) => err);
+        return e instanceof KubeApiError && e.status.details?.kind === 'users' ? e : undefined;
+      }, rbacPropagation);
+      assert.deepEqual(identityRefused.status.details, { name: 'dave', group: 'authentication.k8s.io', kind: 'users' });
+      assert.equal(fromKubeError(identityRefused).code, 'UNAVAILABLE');
+      const saRefused = await carol.request('GET', crontabs(nsB), { impersonate: sa }).then(() => assert.fail('allowed'), (err: unknown) => err);
+      assert.ok(saRefused instanceof KubeApiError);
+      assert.deepEqual(saRefused.status.details, { name: 'default', group: 'authentication.k8s.io', kind: 'serviceaccounts' });
+      assert.equal(fromKubeError(saRefused).code, 'UNAVAILABLE');
+      // Carol's own requests: FORBIDDEN, service accounts included.
+      assert.equal((await refusal(carol.request('GET', crontabs(nsB)))).code, 'FORBIDDEN');
+      assert.equal((await refusal(carol.request('GET', `/api/v1/namespaces/${nsA}/serviceaccounts/default`))).code, 'FORBIDDEN');
     });
 
     it('carol cannot impersonate: impersonation needs its own permission', async () => {

@@ -123,6 +123,36 @@ test('a 403 of the impersonation itself is the gateway\'s: UNAVAILABLE without i
   assert.equal(own.code, 'FORBIDDEN');
 });
 
+test('an impersonation refusal is told by the identity the Status names, in every form Kubernetes 1.37 gives, and by its wording where it names none', () => {
+  const forbidden = (message: string, details: KubeStatus['details']) => fromKubeError(new KubeApiError(403, { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message, details }));
+  // As the apiserver answered a gateway allowed impersonate-on:…:list on crontabs but not the identity itself.
+  const partial: [string, KubeStatus['details']][] = [
+    ['users.authentication.k8s.io "dave" is forbidden: User "gw" cannot impersonate:user-info resource "users" in API group "authentication.k8s.io" at the cluster scope', { name: 'dave', group: 'authentication.k8s.io', kind: 'users' }],
+    ['serviceaccounts.authentication.k8s.io "default" is forbidden: User "gw" cannot impersonate:serviceaccount resource "serviceaccounts" in API group "authentication.k8s.io" in the namespace "a"', { name: 'default', group: 'authentication.k8s.io', kind: 'serviceaccounts' }],
+  ];
+  // The legacy check's identities, told by the details alone (whatever the wording).
+  const legacy: [string, KubeStatus['details']][] = [
+    ['forbidden', { name: 'alice', kind: 'users' }],
+    ['forbidden', { name: 'team', kind: 'groups' }],
+    ['forbidden', { name: '1234', group: 'authentication.k8s.io', kind: 'uids' }],
+    ['forbidden', { name: 'a', group: 'authentication.k8s.io', kind: 'userextras/scopes' }],
+    // A service account is a resource the gateway may read: told by the wording.
+    ['serviceaccounts "sa" is forbidden: User "gw" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "a"', { name: 'sa', kind: 'serviceaccounts' }],
+  ];
+  for (const [message, details] of [...partial, ...legacy]) {
+    const e = forbidden(message, details);
+    assert.equal(e.code, 'UNAVAILABLE', `${message} ${JSON.stringify(details)}`);
+    assert.doesNotMatch(JSON.stringify(toProblem(e)), /"gw"|dave/);
+  }
+  // The caller's own 403s stay theirs, service accounts and core-group reads included.
+  for (const [message, details] of [
+    ['serviceaccounts "default" is forbidden: User "alice" cannot get resource "serviceaccounts" in API group "" in the namespace "default"', { name: 'default', kind: 'serviceaccounts' }],
+    ['users.example.com "u" is forbidden: User "alice" cannot get resource "users" in API group "example.com" at the cluster scope', { name: 'u', group: 'example.com', kind: 'users' }],
+  ] as const) {
+    assert.equal(forbidden(message, details).code, 'FORBIDDEN', message);
+  }
+});
+
 test('a request without any credentials gets a bare bearer challenge, with no error code (RFC 6750 §3.1)', () => {
   const missing = new ApiError('UNAUTHENTICATED', 'a bearer token is required: send Authorization: Bearer <token>', { authReason: 'TOKEN_MISSING' });
   assert.equal(httpHeadersOf(missing)['WWW-Authenticate'], 'Bearer realm="crdgate"');
