@@ -110,6 +110,16 @@ function refuseUpgrade(done: (ok: boolean, code?: number, message?: string, head
   done(false, e.httpStatus, JSON.stringify({ errors: [{ message: e.message, extensions: e.extensions }] }), { 'Content-Type': 'application/json' });
 }
 
+/**
+ * A number a double cannot hold in a subscribe message (kept marked by its reviver): refused as
+ * over HTTP, where the same number refuses the request body; here it refuses only this operation.
+ */
+function unrepresentableRefusal(payload: unknown): GraphQLError | undefined {
+  const found = firstUnrepresentable(payload);
+  if (!found) return undefined;
+  return toGraphQLError(new ApiError('BAD_REQUEST', `the subscribe message is not valid JSON: ${found.number.problem} (at payload.${found.path})`, { reason: 'BadRequest' }));
+}
+
 /** Where the events of a subscription go: its connection, its id, and its operation's text. */
 interface Delivery {
   writer: ConnectionWriter;
@@ -161,12 +171,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
           return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
         }
-        const unrepresentable = firstUnrepresentable(payload);
-        if (unrepresentable) {
-          // As over HTTP, where the same number refuses the request body: here it refuses only this operation.
-          return [toGraphQLError(new ApiError('BAD_REQUEST',
-            `the subscribe message is not valid JSON: ${unrepresentable.number.problem} (at payload.${unrepresentable.path})`, { reason: 'BadRequest' }))];
-        }
+        const unrepresentable = unrepresentableRefusal(payload);
+        if (unrepresentable) return [unrepresentable];
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
