@@ -24,6 +24,7 @@ import { parseJson, stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
 import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
+import { withPlace } from './json-body.ts';
 import { answerType } from './answer-type.ts';
 
 export interface PipelineOptions {
@@ -162,7 +163,7 @@ function exactSearchVariables(request: GraphQLRequest): void {
   try {
     request.variables = parseJson(text) as Record<string, unknown>;
   } catch (err) {
-    throw refusal(new ApiError('BAD_REQUEST', `the variables search parameter is not valid JSON: ${(err as Error).message}`, { reason: 'BadRequest' }));
+    throw refusal(new ApiError('BAD_REQUEST', `the variables search parameter is not valid JSON: ${withPlace(text, err as Error).message}`, { reason: 'BadRequest' }));
   }
 }
 

@@ -11,7 +11,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
-import { parseJson } from '../kube/lossless-json.ts';
+import { exactNumbersOrMarked, firstUnrepresentable, parseJson } from '../kube/lossless-json.ts';
 
 /** Marks an error the way body-parser does, so the final error handler answers it as the client's mistake. */
 function bodyError(error: Error, status: number, type: string, fields: Record<string, unknown> = {}): Error {
@@ -148,9 +148,25 @@ export function losslessJsonBody(limit: string): express.RequestHandler[] {
     try {
       req.body = parseJson(text);
     } catch (err) {
-      return next(bodyError(err instanceof Error ? err : new SyntaxError(String(err)), 400, 'entity.parse.failed'));
+      return next(bodyError(withPlace(text, err instanceof Error ? err : new SyntaxError(String(err))), 400, 'entity.parse.failed'));
     }
     next();
   };
   return [read, parse];
+}
+
+/**
+ * A number a double cannot hold, with where it is in the body (`variables.n`), as graphql-ws says
+ * for the same number in a subscribe message. Read again only on this refusal: the parse that
+ * refused stops at the number, without its path.
+ */
+export function withPlace(text: string, err: Error): Error {
+  if (!/beyond the range of a 64-bit float/.test(err.message)) return err;
+  let found: ReturnType<typeof firstUnrepresentable>;
+  try {
+    found = firstUnrepresentable(JSON.parse(text, exactNumbersOrMarked as (key: string, value: unknown) => unknown));
+  } catch {
+    return err;
+  }
+  return found?.path ? new SyntaxError(`${err.message} (at ${found.path})`) : err;
 }
