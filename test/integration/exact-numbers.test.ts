@@ -292,7 +292,8 @@ describe('numbers written through every gateway path read back by kubectl with t
     'REST apply (YAML)': async (name, v) => {
       const yaml = `apiVersion: ${apiVersion}\nkind: Figure\nmetadata:\n  name: ${name}\nspec:\n${specYaml(v, '  ')}`;
       const r = await http('PATCH', `${rest(writeNs, name)}?fieldManager=exact-test`, yaml, 'application/apply-patch+yaml');
-      assert.equal(r.status, 200, r.text);
+      // 201: the apply creates the object, as Kubernetes answers.
+      assert.equal(r.status, 201, r.text);
       return jsonNumberTexts(r.text).spec;
     },
     'GraphQL create (variables)': async (name, v) => {
@@ -389,7 +390,7 @@ describe('numbers written through every gateway path read back by kubectl with t
     const posted = await http('POST', rest(writeNs), manifest('yaml-rest'), 'application/yaml');
     assert.equal(posted.status, 201, posted.text);
     const applied = await http('PATCH', `${rest(writeNs, 'yaml-apply')}?fieldManager=exact-test`, manifest('yaml-apply'), 'application/apply-patch+yaml');
-    assert.equal(applied.status, 200, applied.text);
+    assert.equal(applied.status, 201, applied.text);
     const viaGraphQL = await gqlText(JSON.stringify({ query: 'mutation($y: String!) { applyYaml(yaml: $y, fieldManager: "exact-test") { error { message } } }', variables: { y: manifest('yaml-graphql') } }));
     assert.deepEqual(viaGraphQL.applyYaml, [{ error: null }]);
     const stored = await kubectlRead(writeNs);
