@@ -168,13 +168,13 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
 
 /** As fields' splitTerm: the first operator from the left (!= before == before = at one place), nothing trimmed. */
 function splitFieldTerm(term: string): { field: string; operator: string; value: string } | undefined {
-  for (let i = 0; i < term.length; i++) {
-    for (const operator of ['!=', '==', '=']) {
-      if (term.startsWith(operator, i)) return { field: term.slice(0, i), operator, value: term.slice(i + operator.length) };
-    }
-  }
-  return undefined;
+  const m = FIELD_OPERATOR.exec(term);
+  if (!m) return undefined;
+  return { field: term.slice(0, m.index), operator: m[0], value: term.slice(m.index + m[0].length) };
 }
+
+/** The leftmost operator; at one place the alternatives are tried in splitTerm's order. */
+const FIELD_OPERATOR = /!=|==?/;
 
 function splitFieldTerms(s: string): string[] {
   const terms: string[] = [];
