@@ -598,3 +598,32 @@ test('observers get the store, then every change with its previous object, relis
   assert.equal(hub.stats().observers, 0);
   await hub.stop();
 });
+
+test('an initial state not older than a resourceVersion: from the store when the hub has reached it, else from the apiserver', async () => {
+  const c = new FakeCollection();
+  c.items = [ct('a', 2), ct('b', 3)];
+  c.rv = 3;
+  const fallbackCalls: { rv?: string; initial?: boolean }[] = [];
+  const { hub } = hubWith(c, {
+    windowBytes: 300,
+    fallback: async (_k, o, onEvent) => {
+      fallbackCalls.push({ rv: o.resourceVersion, initial: o.sendInitialEvents });
+      await onEvent({ type: 'ADDED', object: ct('z', 7), resourceVersion: '7' });
+    },
+  });
+  // An old resourceVersion, even one long gone from the window: the current objects satisfy "not older than".
+  const old = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '1' }));
+  await until(() => old.events.length === 3 && c.watching, 'initial state');
+  assert.deepEqual(old.events, ['ADDED a@2', 'ADDED b@3', 'BOOKMARK initial-end@3']);
+  // Without NotOlderThan a resourceVersion resumes, as GraphQL subscriptions do: sendInitialEvents is moot.
+  const resumed = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersion: '3' }));
+  c.add(ct('c', 4));
+  await until(() => resumed.events.length === 1 && old.events.length === 4, 'the live event');
+  assert.deepEqual(resumed.events, ['ADDED c@4']);
+  // Newer than the hub has seen: the apiserver serves it (it waits for that state, or says it is too large).
+  const ahead = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '6' }));
+  await until(() => ahead.done, 'the direct watch');
+  assert.deepEqual(fallbackCalls, [{ rv: '6', initial: true }]);
+  assert.deepEqual(ahead.events, ['ADDED z@7']);
+  await hub.stop();
+});
