@@ -105,7 +105,7 @@ export class WatchHub {
     const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given);
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
-      fallback ? (s) => s.serveFrom((onEvent, signal) => fallback(key, opts, onEvent, signal)) : undefined);
+      fallback ? (s) => s.serveFrom((from, onEvent, signal) => fallback(key, from === undefined ? opts : resumed(opts, from), onEvent, signal), start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
       else {
@@ -175,4 +175,10 @@ export class WatchHub {
     }
     return upstream;
   }
+}
+
+/** The options of a direct watch that goes on after `from`, the last event its subscriber got. */
+function resumed(opts: SubscribeOptions, from: string): SubscribeOptions {
+  const { sendInitialEvents: _initial, resourceVersionMatch: _match, ...rest } = opts;
+  return { ...rest, resourceVersion: from };
 }

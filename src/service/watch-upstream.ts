@@ -155,6 +155,10 @@ export class Upstream implements SubscriberHost {
     if (this.subscribers.delete(sub)) this.release();
   }
 
+  reattach(sub: HubSubscriber, after: string, direct: (sub: HubSubscriber) => void): void {
+    this.attach(sub, { initial: false, resumeFrom: parseRv(after) }, direct);
+  }
+
   // --- the subscribers' side ---
 
   private attach(sub: HubSubscriber, start: Start, fallback: ((sub: HubSubscriber) => void) | undefined): void {
