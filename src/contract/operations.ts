@@ -133,6 +133,11 @@ export interface WatchArgs {
   readonly resourceVersion?: string;
   /** Ask for the current objects first, ended by a bookmark annotated k8s.io/initial-events-end. */
   readonly sendInitialEvents?: boolean;
+  /**
+   * NotOlderThan, with sendInitialEvents: the resourceVersion is the oldest the initial state may
+   * be (Kubernetes' meaning). Without it, a resourceVersion resumes and sendInitialEvents is moot.
+   */
+  readonly resourceVersionMatch?: 'NotOlderThan';
   readonly allowWatchBookmarks?: boolean;
 }
 

@@ -90,6 +90,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         selectableFields: req.version.selectableFields.map((f) => f.jsonPath),
         resourceVersion: a.resourceVersion,
         sendInitialEvents: a.sendInitialEvents,
+        resourceVersionMatch: a.resourceVersionMatch,
         signal: req.context.signal,
         identity: req.context.identity,
         filter: guard.visible,
@@ -128,14 +129,19 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
 }
 
 function directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
-  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; signal?: AbortSignal; identity?: Impersonation },
+  o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; sendInitialEvents?: boolean; resourceVersionMatch?: 'NotOlderThan';
+    signal?: AbortSignal; identity?: Impersonation },
   onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
   // The service builds the path from group, plural, scope and version name only.
   const req: WatchReq = {
     resource: { group: key.group, plural: key.plural, scope: key.namespace ? 'Namespaced' : 'Cluster' } as WatchReq['resource'],
     version: { name: key.version } as WatchReq['version'],
     namespace: key.namespace,
-    args: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true },
+    args: {
+      labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true,
+      // Only an initial state not older than the resourceVersion comes here with sendInitialEvents; a resume does not ask for one.
+      ...(o.sendInitialEvents && o.resourceVersionMatch === 'NotOlderThan' ? { sendInitialEvents: true } : {}),
+    },
     context: { signal: o.signal, identity: o.identity },
   };
   return service.watchDirect(req, (e) => {

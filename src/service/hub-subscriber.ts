@@ -10,7 +10,7 @@ import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Feed, FeedSink } from '../streams/feed.ts';
 import type { Matcher } from './watch-selectors.ts';
 import type { ResumeWindow, WindowEntry } from './resume-window.ts';
-import { bookmarkEvent, rvOf, type HubEvent, type KubeObject } from './watch-types.ts';
+import { bookmarkEvent, initialEventsEndAnnotation, rvOf, type HubEvent, type KubeObject } from './watch-types.ts';
 
 /** What a subscriber needs of its upstream. */
 export interface SubscriberHost {
@@ -27,7 +27,18 @@ export interface SubscriberHost {
   lag(sub: HubSubscriber): void;
   /** The subscriber is over: forget it. */
   leave(sub: HubSubscriber): void;
+  /**
+   * The apiserver ended the subscriber's direct watch (its request timeout): attach it again after
+   * its last event, from the window when it holds that point, else through `direct` again.
+   */
+  reattach(sub: HubSubscriber, after: string, direct: (sub: HubSubscriber) => void): void;
 }
+
+/**
+ * A direct watch as the subscriber, from a resourceVersion (undefined: as first asked): it calls
+ * onEvent per event, resolves when the apiserver ends the watch, rejects with what failed it.
+ */
+export type DirectWatch = (from: string | undefined, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal) => Promise<void>;
 
 export interface HubCounters {
   upstreamsStarted: number;
@@ -111,25 +122,66 @@ export class HubSubscriber implements Feed<HubEvent> {
     if (this.sink) this.pump();
   }
 
-  /** Serves this subscriber from a direct watch instead (its resume point is older than the window). */
-  serveFrom(run: (onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal) => Promise<void>): void {
+  /**
+   * Serves this subscriber from a direct watch instead (its resume point is older than the window,
+   * or its initial state newer than the hub's). `initial`: the watch starts with an initial state.
+   */
+  serveFrom(run: DirectWatch, initial: boolean, from?: string): void {
     if (this.state !== 'waiting') return;
     this.state = 'fallback';
     this.host.counters.fallbackSubscribers++;
     this.fallback = (sink) => {
       const controller = new AbortController();
       this.abortFallback = () => controller.abort();
+      let initialPending = initial;
+      let delivered = 0;
       const onEvent = (e: HubEvent): void | Promise<void> => {
         if (this.state !== 'fallback') return;
+        if (initialPending && isInitialEnd(e)) initialPending = false;
+        delivered++;
         this.emit(e);
         // Wait for the connection before taking the next event: the apiserver's stream backs up.
         if (sink.buffered() >= this.host.pageBytes) return new Promise<void>((resolve) => sink.onDrain(resolve));
       };
-      run(onEvent, controller.signal).then(() => this.end(), (err: unknown) => {
-        if (!controller.signal.aborted) this.fail(err instanceof ApiError ? err : fromKubeError(err));
+      run(from, onEvent, controller.signal).then(() => this.directEnded(run, initialPending, delivered > 0), (err: unknown) => {
+        if (!controller.signal.aborted) this.fail(this.withResumePoint(err instanceof ApiError ? err : fromKubeError(err), initialPending));
       });
     };
     if (this.sink) this.fallback(this.sink);
+  }
+
+  /**
+   * The apiserver ended the direct watch, as it ends every watch after its request timeout: the
+   * subscription goes on after the last event, as a reflector would re-watch, instead of ending
+   * as if the resource's changes were over. A watch ended inside an initial state (whose objects
+   * are no resume point) or without a single event (a retry could loop) ends the subscription,
+   * telling the client where to resume.
+   */
+  private directEnded(run: DirectWatch, initialPending: boolean, progressed: boolean): void {
+    if (this.state !== 'fallback') return;
+    const rv = initialPending ? undefined : this.lastRv;
+    if (rv === undefined || !progressed) {
+      const resume = rv ? `; resubscribe from resourceVersion ${rv}` : '; resubscribe (with sendInitialEvents to get the current objects)';
+      this.fail(new ApiError('UNAVAILABLE', `the apiserver ended the watch${resume}`,
+        { reason: 'ServiceUnavailable', retryAfterSeconds: 1, ...(rv ? { resourceVersion: rv } : {}) }));
+      return;
+    }
+    this.host.counters.fallbackSubscribers--;
+    this.state = 'waiting';
+    this.fallback = undefined;
+    this.abortFallback = undefined;
+    this.host.reattach(this, rv, (sub) => sub.serveFrom(run, false, rv));
+  }
+
+  /**
+   * A direct watch that lost the apiserver (a restart, a dropped connection) ends the subscription
+   * with UNAVAILABLE and the last resourceVersion delivered, as an upstream's failure does.
+   */
+  private withResumePoint(e: ApiError, initialPending: boolean): ApiError {
+    const rv = this.lastRv;
+    if (e.code !== 'UNAVAILABLE' || e.details.resourceVersion !== undefined || rv === undefined || initialPending) return e;
+    return new ApiError('UNAVAILABLE', `${e.message}; resubscribe from resourceVersion ${rv}, the last one delivered, once it is back`,
+      { ...e.details, resourceVersion: rv }, { cause: e });
   }
 
   /** A new event, for a live subscriber: written at once. */
@@ -253,4 +305,9 @@ export class HubSubscriber implements Feed<HubEvent> {
 /** The resourceVersion an object of the initial state stands at. */
 export function initialEvent(obj: KubeObject): HubEvent {
   return { type: 'ADDED', object: obj, resourceVersion: rvOf(obj) };
+}
+
+function isInitialEnd(e: HubEvent): boolean {
+  const meta = e.object.metadata as { annotations?: Record<string, string> } | undefined;
+  return e.type === 'BOOKMARK' && meta?.annotations?.[initialEventsEndAnnotation] === 'true';
 }

@@ -15,7 +15,7 @@
 import { ApiError } from '../api-errors.ts';
 import type { Feed } from '../streams/feed.ts';
 import { HubSubscriber, type HubCounters } from './hub-subscriber.ts';
-import { Upstream } from './watch-upstream.ts';
+import { Upstream, type Start } from './watch-upstream.ts';
 import { allOf, parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
 import {
   parseRv, watchKeyString, type HubEvent, type HubObserver, type Observation, type SubscribeOptions, type WatchHubOptions, type WatchKey,
@@ -93,16 +93,19 @@ export class WatchHub {
     this.refuseWhenStopped();
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector, opts.selectableFields);
-    const resume = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
-    const resumeFrom = resume === undefined ? undefined : parseRv(resume);
-    if (resume !== undefined && resumeFrom === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
+    const given = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
+    const rv = given === undefined ? undefined : parseRv(given);
+    if (given !== undefined && rv === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
+    const start: Start = opts.sendInitialEvents && (rv === undefined || opts.resourceVersionMatch === 'NotOlderThan')
+      ? { initial: true, notOlderThan: rv }
+      : { initial: false, resumeFrom: rv };
     // Most subscribers have no selector: they share one matcher instead of a closure each.
     const match: Matcher = allOf(labels, fields, opts.filter);
     const upstream = this.upstreamOf(key);
-    const sub = new HubSubscriber(upstream, match, resume);
+    const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given);
     const fallback = this.opts.fallback;
-    upstream.add(sub, opts.selectableFields ?? [], resumeFrom, opts.sendInitialEvents === true,
-      fallback ? (s) => s.serveFrom((onEvent, signal) => fallback(key, opts, onEvent, signal)) : undefined);
+    upstream.add(sub, opts.selectableFields ?? [], start,
+      fallback ? (s) => s.serveFrom((from, onEvent, signal) => fallback(key, from === undefined ? opts : resumed(opts, from), onEvent, signal), start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
       else {
@@ -172,4 +175,10 @@ export class WatchHub {
     }
     return upstream;
   }
+}
+
+/** The options of a direct watch that goes on after `from`, the last event its subscriber got. */
+function resumed(opts: SubscribeOptions, from: string): SubscribeOptions {
+  const { sendInitialEvents: _initial, resourceVersionMatch: _match, ...rest } = opts;
+  return { ...rest, resourceVersion: from };
 }

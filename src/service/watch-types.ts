@@ -30,6 +30,12 @@ export interface SubscribeOptions {
   resourceVersion?: string;
   /** First deliver the current objects as ADDED, then a BOOKMARK marking the end of the initial state. */
   sendInitialEvents?: boolean;
+  /**
+   * NotOlderThan, with sendInitialEvents and a resourceVersion: an initial state at least as new as
+   * the resourceVersion instead of a resume from it (Kubernetes' meaning; a newer one than the hub
+   * has seen is the apiserver's to serve).
+   */
+  resourceVersionMatch?: 'NotOlderThan';
   /** Ends the subscription. */
   signal?: AbortSignal;
   /**

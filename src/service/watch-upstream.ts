@@ -23,6 +23,12 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
   return { cancel: () => clearTimeout(t) };
 };
 
+/**
+ * Where a subscriber starts: after a resourceVersion (undefined: from now on), or with the current
+ * objects, at least as new as a resourceVersion when one is given.
+ */
+export type Start = { initial: false; resumeFrom: bigint | undefined } | { initial: true; notOlderThan: bigint | undefined };
+
 export class Upstream implements SubscriberHost {
   readonly key: WatchKey;
   readonly window: ResumeWindow;
@@ -97,8 +103,7 @@ export class Upstream implements SubscriberHost {
   }
 
   /** Registers a subscriber; it attaches now if the upstream has synced, else at the first sync. */
-  add(sub: HubSubscriber, selectable: readonly string[], resumeFrom: bigint | undefined, sendInitial: boolean,
-    fallback: ((sub: HubSubscriber) => void) | undefined): void {
+  add(sub: HubSubscriber, selectable: readonly string[], start: Start, fallback: ((sub: HubSubscriber) => void) | undefined): void {
     this.hold();
     this.subscribers.add(sub);
     this.learnSelectable(selectable);
@@ -107,7 +112,7 @@ export class Upstream implements SubscriberHost {
       sub.fail(this.unavailableFor(sub));
       return;
     }
-    const attach = () => this.attach(sub, resumeFrom, sendInitial, fallback);
+    const attach = () => this.attach(sub, start, fallback);
     if (this.synced) attach();
     else this.waiting.push(attach);
   }
@@ -150,26 +155,40 @@ export class Upstream implements SubscriberHost {
     if (this.subscribers.delete(sub)) this.release();
   }
 
+  reattach(sub: HubSubscriber, after: string, direct: (sub: HubSubscriber) => void): void {
+    this.attach(sub, { initial: false, resumeFrom: parseRv(after) }, direct);
+  }
+
   // --- the subscribers' side ---
 
-  private attach(sub: HubSubscriber, resumeFrom: bigint | undefined, sendInitial: boolean, fallback: ((sub: HubSubscriber) => void) | undefined): void {
+  private attach(sub: HubSubscriber, start: Start, fallback: ((sub: HubSubscriber) => void) | undefined): void {
     if (sub.state !== 'waiting') return;
     const w = this.window;
-    if (resumeFrom !== undefined) {
-      const floor = w.floor > this.viewsCompleteAfter ? w.floor : this.viewsCompleteAfter;
-      if (resumeFrom < floor) {
+    if (start.initial) {
+      if (start.notOlderThan !== undefined && start.notOlderThan > this.current) {
+        // The caller has seen a newer state than this watch has: the apiserver waits for it (or
+        // answers that it is too large), as it does for its own watch cache.
         if (fallback) fallback(sub);
-        else sub.fail(new ApiError('GONE', `too old resource version: ${resumeFrom} (${floor})`, {
-          reason: 'Expired', hint: 'list again, then subscribe from the new list\'s resourceVersion' }));
+        else sub.fail(new ApiError('TIMEOUT', `Too large resource version: ${start.notOlderThan}, current: ${this.current}`, { reason: 'Timeout' }));
         return;
       }
-      // A resume point ahead of what the hub has seen: nothing up to it may be delivered later.
-      sub.attach(w.seqAfter(resumeFrom), resumeFrom > this.current ? resumeFrom : undefined);
-    } else if (sendInitial) {
       sub.attach(w.nextSeq, undefined, { objects: [...this.reflector.store.values()], rv: this.current });
-    } else {
-      sub.attach(w.nextSeq, undefined);
+      return;
     }
+    const resumeFrom = start.resumeFrom;
+    if (resumeFrom === undefined) {
+      sub.attach(w.nextSeq, undefined);
+      return;
+    }
+    const floor = w.floor > this.viewsCompleteAfter ? w.floor : this.viewsCompleteAfter;
+    if (resumeFrom < floor) {
+      if (fallback) fallback(sub);
+      else sub.fail(new ApiError('GONE', `too old resource version: ${resumeFrom} (${floor})`, {
+        reason: 'Expired', hint: 'list again, then subscribe from the new list\'s resourceVersion' }));
+      return;
+    }
+    // A resume point ahead of what the hub has seen: nothing up to it may be delivered later.
+    sub.attach(w.seqAfter(resumeFrom), resumeFrom > this.current ? resumeFrom : undefined);
   }
 
   // --- the reflector's side ---

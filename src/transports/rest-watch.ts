@@ -10,7 +10,7 @@ import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeWatchEvent, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { reportInternal } from './create-app.ts';
-import { bool, int, isTrue, str, type Target } from './rest-request.ts';
+import { bool, int, str, type Target } from './rest-request.ts';
 
 /** A client that does not take the end of its stream (it stopped reading) is cut this long after. */
 const endGraceMs = 10_000;
@@ -30,25 +30,48 @@ interface WatchQuery {
   timeoutSeconds?: number;
 }
 
-/** The watch a request asks for, refused as Kubernetes refuses it when the parameters contradict. */
+/**
+ * The watch a request asks for, with the apiserver's semantics: without a resourceVersion (or with
+ * "0") the current objects come first as ADDED events, as Kubernetes sends them ("Get State and
+ * Start at Most Recent", "Start at Any"); with one, exactly the events after it. sendInitialEvents
+ * (which needs resourceVersionMatch=NotOlderThan) says so explicitly, and with a resourceVersion
+ * asks for an initial state not older than it. A reconnecting EventSource's Last-Event-ID resumes
+ * exactly where the stream was, whatever the URL asks for first: its URL is the one it opened.
+ */
 function watchQuery(req: Request): WatchQuery {
-  // Last-Event-ID is the SSE way to resume: each event's id is its resourceVersion.
-  const resume = str(req.query.resourceVersion) ?? (req.get('last-event-id') || undefined);
-  const sendInitialEvents = isTrue(req.query.sendInitialEvents);
+  const byQuery = str(req.query.resourceVersion);
+  const lastEventId = req.get('last-event-id') || undefined;
+  const sendInitialEvents = bool(req.query.sendInitialEvents);
+  const match = str(req.query.resourceVersionMatch);
+  refuseContradictions(sendInitialEvents, match);
   const bookmarks = bool(req.query.allowWatchBookmarks) ?? true;
   const timeoutSeconds = int(req.query.timeoutSeconds, 'timeoutSeconds');
-  if (sendInitialEvents && !bookmarks) {
-    // Kubernetes' own answer: the end of the initial state is itself a bookmark.
-    throw new ApiError('INVALID', 'allowWatchBookmarks: Required value: allowWatchBookmarks required when sendInitialEvents is true', {
-      reason: 'Invalid', causes: [{ type: 'FieldValueRequired', field: 'allowWatchBookmarks', message: 'Required value: allowWatchBookmarks required when sendInitialEvents is true' }],
-    });
-  }
+  const resume = lastEventId ?? byQuery;
+  const fromAny = resume === undefined || resume === '0';
+  const initial = lastEventId === undefined && (sendInitialEvents ?? fromAny);
   const args: WatchArgs = {
     labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector),
-    resourceVersion: resume, sendInitialEvents: sendInitialEvents || undefined,
-    allowWatchBookmarks: bookmarks,
+    resourceVersion: resume, allowWatchBookmarks: bookmarks,
+    ...(initial ? { sendInitialEvents: true } : {}),
+    ...(initial && !fromAny ? { resourceVersionMatch: 'NotOlderThan' as const } : {}),
   };
   return { args, bookmarks, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) };
+}
+
+/** The apiserver's own validation of a watch's sendInitialEvents and resourceVersionMatch, word for word. */
+function refuseContradictions(sendInitialEvents: boolean | undefined, match: string | undefined): void {
+  const causes: { type: string; field: string; message: string }[] = [];
+  const forbidden = (message: string) => causes.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', message: `Forbidden: ${message}` });
+  if (sendInitialEvents !== undefined && match !== 'NotOlderThan') forbidden('sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+  if (match !== undefined) {
+    if (sendInitialEvents === undefined) forbidden('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+    if (match !== 'NotOlderThan') {
+      causes.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "NotOlderThan"` });
+    }
+  }
+  if (!causes.length) return;
+  const list = causes.map((c) => `${c.field}: ${c.message}`);
+  throw new ApiError('INVALID', `ListOptions is invalid: ${list.length > 1 ? `[${list.join(', ')}]` : list[0]}`, { reason: 'Invalid', causes });
 }
 
 export async function serveSseWatch(req: Request, res: Response, t: Target, sse: SseWatch): Promise<void> {
@@ -165,8 +188,7 @@ interface FrameCache {
  */
 function streamFrames(t: Target, q: WatchQuery): FrameCache {
   const numbered = frameCache(t, q.bookmarks, true);
-  const rv = q.args.resourceVersion;
-  if (!q.args.sendInitialEvents || (rv !== undefined && rv !== '0')) return numbered;
+  if (!q.args.sendInitialEvents) return numbered;
   const unnumbered = frameCache(t, q.bookmarks, false);
   let initial = true;
   return {

@@ -101,7 +101,7 @@ describe('REST watch (SSE)', () => {
     const ns = await namespaces.create('sse-init');
     await create(ns, 'one');
     const two = await create(ns, 'two');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
     const c = open(base, path);
     const initial = await c.waitForCount(3);
     assert.deepEqual(names(initial.slice(0, 2)).sort(), ['ADDED:one', 'ADDED:two']);
@@ -115,18 +115,19 @@ describe('REST watch (SSE)', () => {
     await c.waitFor('ADDED three', (es) => es.some((e) => e.event === 'ADDED' && e.json.object.metadata.name === 'three'));
     assertStreamMatchesDocument(c, path);
 
-    // Kubernetes' rule: the initial state ends with a bookmark, so it cannot be turned off.
-    const refused = await fetch(`${base}${nsPath(ns)}?watch=true&sendInitialEvents=true&allowWatchBookmarks=false`);
+    // Kubernetes' rule: sendInitialEvents needs resourceVersionMatch=NotOlderThan.
+    const bad = `${nsPath(ns)}?watch=true&sendInitialEvents=true`;
+    const refused = await fetch(`${base}${bad}`);
     const problem = await refused.json() as Record<string, any>;
     assert.equal(refused.status, 422);
     assert.equal(problem.code, 'INVALID');
-    assert.deepEqual(doc.checkResponse({ method: 'GET', url: `${nsPath(ns)}?watch=true&sendInitialEvents=true&allowWatchBookmarks=false` },
-      { status: 422, headers: refused.headers, body: JSON.stringify(problem) }), []);
+    assert.equal(problem.causes[0].field, 'resourceVersionMatch');
+    assert.deepEqual(doc.checkResponse({ method: 'GET', url: bad }, { status: 422, headers: refused.headers, body: JSON.stringify(problem) }), []);
   });
 
   it('resumes with Last-Event-ID or ?resourceVersion= with exactly the events after it', async () => {
     const ns = await namespaces.create('sse-resume');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
     const first = open(base, path);
     await first.waitForCount(1, ['INITIAL_STATE_DONE']);
     const e1 = await create(ns, 'e1');
@@ -191,7 +192,7 @@ describe('REST watch (SSE)', () => {
   it('all-namespaces and cluster-scoped watches; timeoutSeconds ends the stream', async () => {
     const ns = await namespaces.create('sse-all');
     const label = uniqueName('sse');
-    const allPath = `/rest/${G}/v1/crontabs?watch=true&labelSelector=${encodeURIComponent(`run=${label}`)}&sendInitialEvents=true`;
+    const allPath = `/rest/${G}/v1/crontabs?watch=true&labelSelector=${encodeURIComponent(`run=${label}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
     const all = open(base, allPath);
     await all.waitForCount(1, ['INITIAL_STATE_DONE']);
     await create(ns, 'in-all', { run: label });
@@ -200,7 +201,7 @@ describe('REST watch (SSE)', () => {
 
     const cct = `${label}-cct`;
     clusterNames.push(cct);
-    const clusterPath = `/rest/${G}/v1/clustercrontabs?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${cct}`)}&sendInitialEvents=true&timeoutSeconds=3`;
+    const clusterPath = `/rest/${G}/v1/clustercrontabs?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${cct}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=3`;
     const started = Date.now();
     const cluster = open(base, clusterPath);
     await cluster.waitForCount(1, ['INITIAL_STATE_DONE']);
@@ -221,7 +222,7 @@ describe('REST watch (SSE)', () => {
       return s.subscribers === 0 && s.upstreams === 0;
     };
     await pollUntil('the earlier streams to be torn down', idle, { timeoutMs: 5_000 });
-    const c = open(base, `${nsPath(ns)}?watch=true&sendInitialEvents=true`);
+    const c = open(base, `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`);
     await c.waitForCount(1, ['INITIAL_STATE_DONE']);
     assert.deepEqual([gateway.operations.hub.stats().subscribers, gateway.operations.hub.stats().upstreams], [1, 1]);
     c.close();
@@ -246,7 +247,7 @@ describe('REST watch (SSE): slow consumers', () => {
   it('cuts off a client that stops reading while a fast one keeps receiving; all counts return to 0', async () => {
     const ns = await namespaces.create('sse-slow');
     await create(ns, 'big');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
     const fast = open(origin, path);
     const slow = open(origin, path);
     await fast.waitForCount(1, ['INITIAL_STATE_DONE']);

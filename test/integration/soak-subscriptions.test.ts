@@ -97,7 +97,7 @@ async function round(n: number): Promise<{ wsEvents: number; sseEvents: number }
     });
     return { s, ids };
   });
-  const watchers = Array.from({ length: SSE_CLIENTS }, (_, i) => sse(i % 2 ? 'labelSelector=soak%3Deven' : 'sendInitialEvents=true&allowWatchBookmarks=true'));
+  const watchers = Array.from({ length: SSE_CLIENTS }, (_, i) => sse(i % 2 ? 'labelSelector=soak%3Deven' : 'sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true'));
   // A few leave before anything reached them: mid-handshake for SSE, right after subscribe for WS.
   subs[0]!.s.tcp.destroy();
   watchers[0]!.destroy();

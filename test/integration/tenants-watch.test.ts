@@ -13,6 +13,7 @@ import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { hmacSecret, nowSeconds, rsaKey, signHs256, signRs256, TenantsDir, type Claims } from '../helpers/jwt-issuer.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { SseClient } from '../helpers/sse-client.ts';
 import { AttackLedger } from '../helpers/attack-ledger.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 
@@ -437,5 +438,71 @@ describe('tenant isolation of subscriptions', () => {
     }
     assert.equal(c.closed, undefined, 'the connection itself stays open');
     c.close();
+  });
+
+  it('a RoleBinding removed during a graphql-ws subscription and an SSE watch on one shared upstream: both end with FORBIDDEN, a new watch is refused', async () => {
+    // What Kubernetes itself does differs: an open watch runs on after revocation until it ends.
+    // The gateway filters per event with cached answers, so this measures how long a revoked
+    // caller keeps getting events and new watches (the README's Revocation: within 5 s).
+    const nsP = `${run}-p`;
+    const admin = new KubeClient(kubeConfigFor('admin'));
+    await kubectlOk(['create', 'namespace', nsP]);
+    let writing = true;
+    let writer: Promise<void> = Promise.resolve();
+    try {
+      await kubectlOk(['apply', '-f', '-'], binding(nsP, 'editor-c', groupC));
+      const sseUrl = `${url.replace(/\/graphql$/, '')}/rest/stable.example.com/v1/namespaces/${nsP}/crontabs?watch=true`;
+      const auth = { authorization: `Bearer ${token('c')}` };
+      /** A new SSE watch as c: its status (the stream is let go at once). */
+      const tryWatch = async () => {
+        const r = await fetch(sseUrl, { headers: auth });
+        await r.body?.cancel();
+        return r.status;
+      };
+      await pollUntil('tenant c to watch in its new namespace', async () => ((await tryWatch()) === 200 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
+      const c = connect({ token: token('c') });
+      await c.acked();
+      const id = c.subscribe(watchQ(nsP));
+      const sse = await new SseClient(sseUrl, auth).open();
+      await createCronTab(nsP, 'p-fence');
+      await c.waitForEvent(id, `ADDED ${nsP}/p-fence`);
+      await sse.waitFor('the fence', (es) => es.some((e) => e.json?.object?.metadata?.name === 'p-fence'));
+      let n = 0;
+      writer = (async () => {
+        while (writing) {
+          await admin.request('POST', `/apis/stable.example.com/v1/namespaces/${nsP}/crontabs`, {
+            body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: `p-${n++}` }, spec: { cronSpec: '* * * * *', image: 'a-image' } },
+          });
+          await delay(100);
+        }
+      })();
+      const t0 = Date.now();
+      await kubectlOk(['delete', 'rolebinding', 'editor-c', '-n', nsP]);
+      let refusedAt: number | undefined;
+      let acceptedAfter = 0;
+      while (refusedAt === undefined && Date.now() - t0 < 30_000) {
+        const status = await tryWatch();
+        if (status === 403) refusedAt = Date.now();
+        else acceptedAfter++;
+      }
+      const wsEnd = await pollUntil('the subscription to end', () => c.errors(id), { timeoutMs: 30_000, intervalMs: 10 });
+      const [sseError] = await sse.waitForCount(1, ['ERROR'], 30_000);
+      const sseEndAt = Date.now();
+      assert.deepEqual(wsEnd.codes, ['FORBIDDEN'], wsEnd.text);
+      assert.equal(sseError!.json.object.code, 'FORBIDDEN');
+      assert.ok(refusedAt !== undefined, 'a new watch is refused after the revocation');
+      const lastWsEvent = Math.max(...c.messages.filter((m) => m.msg.id === id && m.msg.type === 'next' && m.msg.payload?.data).map((m) => m.at));
+      console.log(`revocation, shared upstream: graphql-ws ended after ${wsEnd.at - t0} ms (last event ${lastWsEvent - t0} ms), ` +
+        `SSE ended by ${sseEndAt - t0} ms, new watches accepted ${acceptedAfter} time(s) and refused from ${refusedAt - t0} ms`);
+      ledger.record(currentTest, 'RoleBinding removed during a shared graphql-ws and SSE watch', {
+        refused: wsEnd.at - t0 < 5_000 && refusedAt - t0 < 5_000, leaked: false,
+      });
+      c.close();
+      sse.close();
+    } finally {
+      writing = false;
+      await writer.catch(() => {});
+      await kubectl(['delete', 'namespace', nsP, '--wait=false', '--ignore-not-found']);
+    }
   });
 });

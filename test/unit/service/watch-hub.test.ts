@@ -288,16 +288,18 @@ test('resume from before what the hub remembers is GONE without a fallback, and 
   const fallbackCalls: string[] = [];
   const { hub: hub2 } = hubWith(c2, {
     windowBytes: 300,
-    fallback: async (_k, o, onEvent) => {
+    fallback: async (_k, o, onEvent, signal) => {
       fallbackCalls.push(o.resourceVersion!);
       await onEvent({ type: 'ADDED', object: ct('x', 9), resourceVersion: '9' });
+      // Open until the subscriber goes.
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     },
   });
   const viaFallback = reader(hub2.subscribe(key, { resourceVersion: '5' }));
-  await until(() => viaFallback.done, 'fallback');
+  await until(() => viaFallback.events.length === 1, 'fallback');
   assert.deepEqual(fallbackCalls, ['5']);
   assert.deepEqual(viaFallback.events, ['ADDED x@9']);
-  assert.equal(viaFallback.error, undefined);
+  assert.equal(viaFallback.done, false);
   await hub2.stop();
 });
 
@@ -321,13 +323,14 @@ test('a direct watch (fallback) is held while the subscriber\'s connection is fu
   await until(() => sink.waiting, 'the first page');
   assert.equal(sent, 4);
   assert.equal(hub.stats().fallbackSubscribers, 1);
-  while (!sink.ended) {
+  while (sink.events.length < 100 || hub.stats().fallbackSubscribers) {
     sink.drain();
     await new Promise((r) => setImmediate(r));
   }
   assert.equal(sink.events.length, 100);
+  // The direct watch ended; the subscription goes on from the upstream, after its last event.
+  assert.equal(sink.ended, false);
   assert.equal(sink.error, undefined);
-  assert.equal(hub.stats().fallbackSubscribers, 0);
   await hub.stop();
 });
 
@@ -596,5 +599,101 @@ test('observers get the store, then every change with its previous object, relis
   observation.close();
   assert.equal(seen.at(-1), 'end ok');
   assert.equal(hub.stats().observers, 0);
+  await hub.stop();
+});
+
+test('an initial state not older than a resourceVersion: from the store when the hub has reached it, else from the apiserver', async () => {
+  const c = new FakeCollection();
+  c.items = [ct('a', 2), ct('b', 3)];
+  c.rv = 3;
+  const fallbackCalls: { rv?: string; initial?: boolean }[] = [];
+  const { hub } = hubWith(c, {
+    windowBytes: 300,
+    fallback: async (_k, o, onEvent) => {
+      fallbackCalls.push({ rv: o.resourceVersion, initial: o.sendInitialEvents });
+      await onEvent({ type: 'ADDED', object: ct('z', 7), resourceVersion: '7' });
+    },
+  });
+  // An old resourceVersion, even one long gone from the window: the current objects satisfy "not older than".
+  const old = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '1' }));
+  await until(() => old.events.length === 3 && c.watching, 'initial state');
+  assert.deepEqual(old.events, ['ADDED a@2', 'ADDED b@3', 'BOOKMARK initial-end@3']);
+  // Without NotOlderThan a resourceVersion resumes, as GraphQL subscriptions do: sendInitialEvents is moot.
+  const resumed = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersion: '3' }));
+  c.add(ct('c', 4));
+  await until(() => resumed.events.length === 1 && old.events.length === 4, 'the live event');
+  assert.deepEqual(resumed.events, ['ADDED c@4']);
+  // Newer than the hub has seen: the apiserver serves it (it waits for that state, or says it is too large).
+  const ahead = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '6' }));
+  await until(() => ahead.done, 'the direct watch');
+  assert.deepEqual(fallbackCalls, [{ rv: '6', initial: true }]);
+  assert.deepEqual(ahead.events, ['ADDED z@7']);
+  await hub.stop();
+});
+
+test('a direct watch the apiserver ends goes on after its last event: through a new direct watch, then from the window once it holds that point', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  const calls: (string | undefined)[] = [];
+  const { hub } = hubWith(c, {
+    fallback: async (_k, o, onEvent) => {
+      calls.push(o.resourceVersion);
+      // Each ends as the apiserver ends a watch at its request timeout.
+      if (calls.length === 1) await onEvent({ type: 'ADDED', object: ct('x', 8), resourceVersion: '8' });
+      else if (calls.length === 2) await onEvent({ type: 'ADDED', object: ct('y', 11), resourceVersion: '11' });
+      else throw new Error('a third direct watch');
+    },
+  });
+  reader(hub.subscribe(key));
+  await until(() => c.watching, 'the upstream');
+  c.add(ct('y', 11));
+  const r = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => r.events.length === 2, 'both direct watches');
+  assert.deepEqual(calls, ['5', '8'], 'the second goes on after the first one\'s last event');
+  await until(() => hub.stats().fallbackSubscribers === 0, 'the subscriber back on the upstream');
+  c.add(ct('z', 12));
+  await until(() => r.events.length === 3, 'the live event');
+  assert.deepEqual(r.events, ['ADDED x@8', 'ADDED y@11', 'ADDED z@12']);
+  assert.equal(r.done, false);
+  await hub.stop();
+});
+
+test('a direct watch ended before its first event, or inside its initial state, ends the subscription with UNAVAILABLE and where to resume', async () => {
+  const c = new FakeCollection();
+  c.items = [ct('a', 2)];
+  c.rv = 10;
+  const { hub } = hubWith(c, {
+    windowBytes: 300,
+    fallback: async (_k, o, onEvent) => {
+      if (o.sendInitialEvents) await onEvent({ type: 'ADDED', object: ct('a', 2), resourceVersion: '2' });
+    },
+  });
+  const quiet = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => quiet.done, 'the end');
+  assert.ok(quiet.error instanceof ApiError && quiet.error.code === 'UNAVAILABLE', String(quiet.error));
+  assert.equal(quiet.error.details.resourceVersion, '5');
+  const initial = reader(hub.subscribe(key, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '20' }));
+  await until(() => initial.done, 'the end');
+  assert.deepEqual(initial.events, ['ADDED a@2']);
+  assert.ok(initial.error instanceof ApiError && initial.error.code === 'UNAVAILABLE', String(initial.error));
+  assert.equal(initial.error.details.resourceVersion, undefined, 'an object of an initial state is no resume point');
+  await hub.stop();
+});
+
+test('a direct watch that loses the apiserver ends the subscription with UNAVAILABLE and the last resourceVersion delivered', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  const { hub } = hubWith(c, {
+    windowBytes: 300,
+    fallback: async (_k, _o, onEvent) => {
+      await onEvent({ type: 'ADDED', object: ct('x', 7), resourceVersion: '7' });
+      throw new ApiError('UNAVAILABLE', 'the Kubernetes API cannot be reached', { reason: 'ServiceUnavailable' });
+    },
+  });
+  const r = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => r.done, 'the end');
+  assert.deepEqual(r.events, ['ADDED x@7']);
+  assert.ok(r.error instanceof ApiError && r.error.code === 'UNAVAILABLE', String(r.error));
+  assert.equal(r.error.details.resourceVersion, '7');
   await hub.stop();
 });

@@ -1,0 +1,137 @@
+// Watches while the cluster changes under them, on the real control plane, for SSE watches on
+// the hub's shared upstream and on a direct watch (a resume point older than the hub's window)
+// and a graphql-ws subscription: the watched namespace deleted and created again with the same
+// name, and a CRD gaining a storage version, ceasing to serve the watched version, and deleted.
+// Every watch either goes on with the events the apiserver's own watch would send, or ends with a
+// typed error; none hangs on keep-alives.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { KubeClient } from '../../src/kube/kube-client.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
+import { SseClient, type ParsedEvent } from '../helpers/sse-client.ts';
+import { openClient, Subscription } from '../helpers/subscription-client.ts';
+import { uniqueName, kubeConfigFor } from '../helpers/test-cluster.ts';
+
+const G = 'stable.example.com';
+const kube = new KubeClient(kubeConfigFor('admin'));
+const clients: SseClient[] = [];
+const cleanup: (() => Promise<unknown>)[] = [];
+let gateway: Gateway;
+let base: string;
+
+const create = (group: string, version: string, plural: string, kind: string, ns: string, name: string) =>
+  kube.request<{ metadata: { resourceVersion: string } }>('POST', `/apis/${group}/${version}/namespaces/${ns}/${plural}`, {
+    body: { apiVersion: `${group}/${version}`, kind, metadata: { name }, spec: {} },
+  });
+const createCronTab = (ns: string, name: string) => create(G, 'v1', 'crontabs', 'CronTab', ns, name);
+
+function sse(path: string): SseClient {
+  const c = new SseClient(`${base}${path}`);
+  clients.push(c);
+  return c;
+}
+
+const summary = (events: ParsedEvent[]) => events.filter((e) => e.event !== 'BOOKMARK').map((e) => `${e.event}:${e.json?.object?.metadata?.name ?? e.json?.object?.code ?? ''}`);
+
+before(async () => {
+  gateway = await createGateway({ client: kube, explorer: false, watchGraceMs: 200 });
+  const server = await gateway.listen(0);
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await gateway?.stop();
+  for (const fn of cleanup) await fn().catch(() => {});
+});
+
+describe('watches while the cluster changes under them', () => {
+  it('the watched namespace deleted and created again: DELETED for its objects, then the new objects, on every kind of watch', async () => {
+    const ns = uniqueName('life-ns');
+    const nsBody = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } };
+    await kube.request('POST', '/api/v1/namespaces', { body: nsBody });
+    cleanup.push(() => kube.request('DELETE', `/api/v1/namespaces/${ns}`));
+    // Made before any upstream of this namespace exists: a resume from the first is older than
+    // the hub's window, so that SSE watch is a direct watch on the apiserver.
+    const one = await createCronTab(ns, 'one');
+    await createCronTab(ns, 'two');
+    const path = `/rest/${G}/v1/namespaces/${ns}/crontabs?watch=true`;
+    const direct = await sse(`${path}&resourceVersion=${one.metadata.resourceVersion}`).open();
+    await direct.waitFor('the direct watch', (es) => summary(es).includes('ADDED:two'));
+    assert.equal(gateway.operations.hub.stats().fallbackSubscribers, 1);
+    const shared = await sse(path).open();
+    await shared.waitForCount(3);
+    const ws = openClient(base);
+    const sub = new Subscription(ws, `subscription($ns: String) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type object { metadata { name } } } }`, { ns });
+    await sub.waitForEvents(3);
+
+    await kube.request('DELETE', `/api/v1/namespaces/${ns}`);
+    await pollUntil('the namespace to be gone', async () => {
+      try {
+        await kube.request('GET', `/api/v1/namespaces/${ns}`);
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await kube.request('POST', '/api/v1/namespaces', { body: nsBody });
+    await createCronTab(ns, 'three');
+    const deletedThenAdded = (es: string[]) => es.includes('DELETED:one') && es.includes('DELETED:two') && es.includes('ADDED:three');
+    for (const [what, c] of [['shared', shared], ['direct', direct]] as const) {
+      await c.waitFor(`${what}: deletions and the new object`, (es) => deletedThenAdded(summary(es)) || summary(es).some((e) => e.startsWith('ERROR')), 30_000);
+      const got = summary(c.events);
+      assert.ok(deletedThenAdded(got), `${what}: ${got.join(', ')}`);
+      assert.equal(got.indexOf('ADDED:three') > got.indexOf('DELETED:one'), true, `${what}: ${got.join(', ')}`);
+      assert.equal(c.endedHow, undefined, `${what} goes on`);
+    }
+    await sub.waitForEvents(6, 30_000);
+    assert.deepEqual(sub.summary().slice(3).sort(), ['ADDED three', 'DELETED one', 'DELETED two']);
+    assert.equal(sub.ended, false);
+    await ws.dispose();
+  });
+
+  it('a CRD gaining a storage version, ceasing to serve the watched one, and deleted: typed ends, never a silent stream', async () => {
+    const group = `${uniqueName('life')}.example.com`;
+    const name = `gadgets.${group}`;
+    const schema = { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } };
+    const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
+    const versions = (v1: { served: boolean; storage: boolean }, v2?: { served: boolean; storage: boolean }) => [
+      { name: 'v1', ...v1, schema }, ...(v2 ? [{ name: 'v2', ...v2, schema }] : []),
+    ];
+    await kube.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+      body: {
+        apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name },
+        spec: { group, scope: 'Namespaced', names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' }, versions: versions({ served: true, storage: true }) },
+      },
+    });
+    cleanup.push(() => kube.request('DELETE', crdPath));
+    const ns = uniqueName('life-crd');
+    await kube.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    cleanup.push(() => kube.request('DELETE', `/api/v1/namespaces/${ns}`));
+    const pathOf = (v: string) => `/rest/${group}/${v}/namespaces/${ns}/gadgets?watch=true`;
+    await pollUntil('the gateway to serve the CRD', async () => (await fetch(`${base}/rest/${group}/v1/namespaces/${ns}/gadgets`)).status === 200 || undefined, { timeoutMs: 15_000, intervalMs: 100 });
+    await create(group, 'v1', 'gadgets', 'Gadget', ns, 'g1');
+    const patchVersions = (v: ReturnType<typeof versions>) => kube.request('PATCH', crdPath, { body: { spec: { versions: v } }, contentType: 'application/merge-patch+json' });
+
+    /** Opens a watch of a version, waits for its first object, applies a change, and says how the watch took it. */
+    const endOf = async (v: string, change: () => Promise<unknown>) => {
+      const c = await sse(pathOf(v)).open();
+      await c.waitFor('the initial state', (es) => es.some((e) => e.event === 'INITIAL_STATE_DONE'));
+      const t0 = performance.now();
+      await change();
+      await c.waitFor('the end', (es) => es.some((e) => e.event === 'ERROR'), 30_000);
+      await c.ended;
+      const error = c.events.find((e) => e.event === 'ERROR')!.json.object;
+      console.log(`${v}: ended with ${error.code} after ${Math.round(performance.now() - t0)} ms: ${error.detail}`);
+      return error as { code: string };
+    };
+    // A new storage version: the watched version's objects are now converted from v2 (its type may differ).
+    const newStorage = await endOf('v1', () => patchVersions(versions({ served: true, storage: false }, { served: true, storage: true })));
+    assert.equal(newStorage.code, 'SCHEMA_CHANGED');
+    const unserved = await endOf('v1', () => patchVersions(versions({ served: false, storage: false }, { served: true, storage: true })));
+    assert.equal(unserved.code, 'SCHEMA_CHANGED');
+    const deleted = await endOf('v2', () => kube.request('DELETE', crdPath));
+    assert.ok(['SCHEMA_CHANGED', 'NOT_FOUND', 'GONE'].includes(deleted.code), deleted.code);
+  });
+});
