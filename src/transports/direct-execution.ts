@@ -96,10 +96,17 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
       return { context: withExecuted(context, { error }) };
     }
     if (result.errors) return { context: withExecuted(context, { result }) };
+    let text: string;
+    try {
+      // Apollo's orderExecutionResultFields: errors, data, extensions (an absent one is left out).
+      text = answerText({ errors: undefined, data: result.data, extensions: result.extensions });
+    } catch {
+      // A result that does not serialize: Apollo's answer to that (its stringifyResult throws the same way).
+      return { context: withExecuted(context, { result }) };
+    }
     res.setHeader('content-type', type);
     res.statusCode = 200;
-    // Apollo's orderExecutionResultFields: errors, data, extensions (an absent one is left out).
-    res.end(answerToWrite(answerText({ errors: undefined, data: result.data, extensions: result.extensions })));
+    res.end(answerToWrite(text));
     return true;
   };
 }

@@ -7,19 +7,22 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
+import { GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLString } from 'graphql';
 import { ApiError } from '../../../src/api-errors.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import { createApp, type AppOptions } from '../../../src/transports/create-app.ts';
 import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
 
 const calls = { hello: 0, fail: 0, write: 0 };
+/** A value that serializes for GraphQL but not as JSON text. */
+const Unwritable = new GraphQLScalarType({ name: 'Unwritable', serialize: () => ({ toJSON: () => { throw new Error('no JSON for this'); } }) });
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({
     name: 'Query',
     fields: {
       hello: { type: GraphQLString, resolve: () => `hi ${++calls.hello}` },
       fail: { type: GraphQLString, resolve: () => { calls.fail++; throw new ApiError('NOT_FOUND', 'nothing here', { reason: 'NotFound' }); } },
+      unwritable: { type: Unwritable, resolve: () => 'x' },
     },
   }),
   mutation: new GraphQLObjectType({
@@ -127,6 +130,21 @@ describe('the direct path', () => {
       const expected = await alone.post(query);
       assert.notEqual(expected.status, 200);
       assert.deepEqual(await direct.post(query), expected);
+      assert.equal(direct.apolloCalls(), 4);
+    } finally {
+      await direct.close();
+      await alone.close();
+    }
+  });
+
+  it('hands a result that does not serialize to Apollo, which answers as it always did', async () => {
+    const direct = await serve();
+    const alone = await serve({ checkOperation: () => {} });
+    const query = fresh('{ unwritable }');
+    try {
+      const expected = await alone.post(query);
+      assert.equal(expected.status, 500);
+      for (let i = 0; i < 4; i++) assert.deepEqual(await direct.post(query), expected);
       assert.equal(direct.apolloCalls(), 4);
     } finally {
       await direct.close();
