@@ -52,7 +52,7 @@ export interface PipelineOptions {
  */
 const responseKey = Symbol('crdgate.response');
 
-export function answeredOn(context: BaseContext, res: Response): BaseContext {
+function answeredOn(context: BaseContext, res: Response): BaseContext {
   (context as Record<symbol, Response>)[responseKey] = res;
   return context;
 }
