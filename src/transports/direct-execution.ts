@@ -9,8 +9,8 @@
 // with what Apollo would answer: status 200, the media type Apollo chooses, the same JSON.
 // An operation whose result has errors (or whose execution throws) is handed to Apollo with its
 // outcome, executed once: Apollo formats and reports the errors and sets the status as before. So
-// is everything the conditions leave out (GET, a new document, APQ, subscriptions, a server that is
-// stopping, a request CSRF prevention refuses).
+// is everything the conditions leave out (GET, a new document, a persisted query, subscriptions, a
+// server that is stopping, a request CSRF prevention refuses).
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, Response } from 'express';
 import { noteOperation } from '../plugins/request-outcome.ts';
@@ -31,7 +31,10 @@ export type DirectPath = (req: Request, res: Response, contextOf: () => BaseCont
 /** Apollo Server's media type for a single result when the request has no Accept header. */
 const defaultType = 'application/json; charset=utf-8';
 
-/** The POST body Apollo reads, when Apollo would take it as it is (runHttpQuery's checks, no extensions). */
+/**
+ * The POST body Apollo reads, when Apollo would take it as it is (runHttpQuery's checks) and without
+ * a persisted query: extensions such as Apollo Client's clientLibrary are read by no one else here.
+ */
 interface PlainBody {
   query: string;
   variables?: Record<string, unknown> | null;
@@ -48,7 +51,7 @@ function plainBody(body: unknown): body is PlainBody {
   return typeof query === 'string' && query !== ''
     && (variables === undefined || variables === null || isRecord(variables))
     && (operationName === undefined || operationName === null || typeof operationName === 'string')
-    && (extensions === undefined || extensions === null);
+    && (extensions === undefined || extensions === null || (isRecord(extensions) && !extensions['persistedQuery']));
 }
 
 /**

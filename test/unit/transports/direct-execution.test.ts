@@ -38,7 +38,7 @@ let sources = 0;
 const fresh = (query: string) => `${query} # ${++sources}`;
 
 /** An app on a socket; `apolloCalls` counts the requests Apollo's pipeline ran. */
-async function serve(extra: Partial<AppOptions> = {}): Promise<{ post: (query: string, headers?: Record<string, string>) => Promise<Answer>; apolloCalls: () => number; stopApollo: () => Promise<void>; close: () => Promise<void> }> {
+async function serve(extra: Partial<AppOptions> = {}): Promise<{ post: (query: string, headers?: Record<string, string>, extensions?: Record<string, unknown>) => Promise<Answer>; apolloCalls: () => number; stopApollo: () => Promise<void>; close: () => Promise<void> }> {
   const app = await createApp({ gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false, ...extra });
   let apolloCalls = 0;
   const execute = app.apollo.executeHTTPGraphQLRequest.bind(app.apollo);
@@ -50,8 +50,8 @@ async function serve(extra: Partial<AppOptions> = {}): Promise<{ post: (query: s
   await new Promise((resolve) => server.once('listening', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    post: async (query, headers = {}) => {
-      const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+    post: async (query, headers = {}, extensions?: Record<string, unknown>) => {
+      const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, extensions }) });
       return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
     },
     apolloCalls: () => apolloCalls,
@@ -74,6 +74,24 @@ describe('the direct path', () => {
       // The first two sightings go through Apollo (the second keeps the document), the others not.
       assert.equal(s.apolloCalls(), 2);
       for (const [i, a] of answers.entries()) assert.deepEqual(a, { status: 200, type: 'application/graphql-response+json; charset=utf-8', text: `{"data":{"hello":"hi ${i + 1}"}}\n` });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('takes a request with extensions other than a persisted query (Apollo Client sends clientLibrary)', async () => {
+    const s = await serve();
+    try {
+      calls.hello = 0;
+      const query = fresh('{ hello }');
+      const clientLibrary = { clientLibrary: { name: '@apollo/client', version: '4.0.0' } };
+      for (let i = 0; i < 4; i++) assert.equal((await s.post(query, {}, clientLibrary)).text, `{"data":{"hello":"hi ${i + 1}"}}\n`);
+      assert.equal(s.apolloCalls(), 2);
+      // A persisted query is Apollo's to answer (here: its hash does not match the query).
+      const persisted = await s.post(query, {}, { persistedQuery: { version: 1, sha256Hash: 'abc' } });
+      assert.equal(persisted.status, 400);
+      assert.match(persisted.text, /provided sha does not match query/);
+      assert.equal(s.apolloCalls(), 3);
     } finally {
       await s.close();
     }
