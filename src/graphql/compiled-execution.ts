@@ -50,6 +50,8 @@ interface FieldPlan {
   /** __typename: the parent type's name. */
   readonly typename: string | undefined;
   readonly value: ValuePlan;
+  /** The type of a field whose value is a leaf or a non-null leaf (see completeLeafField); undefined otherwise. */
+  readonly leaf: GraphQLLeafType | undefined;
 }
 
 export interface OperationPlan {
@@ -204,7 +206,7 @@ function makePlan(schema: GraphQLSchema, document: DocumentNode, operationName: 
   const name = nodes[0]!.name.value;
   const def = rootType.getFields()[name];
   if (!def || name.startsWith('__')) throw new NotPlanned();
-  const root: FieldPlan = { key, parentType: rootType, def, nodes, read: undefined, typename: undefined, value: planValue(schema, fragments, def.type, nodes) };
+  const root: FieldPlan = { key, parentType: rootType, def, nodes, read: undefined, typename: undefined, value: planValue(schema, fragments, def.type, nodes), leaf: undefined };
   return { document, operation, fragments, rootType, root };
 }
 
@@ -241,7 +243,7 @@ function planField(schema: GraphQLSchema, fragments: Record<string, FragmentDefi
   const name = nodes[0]!.name.value;
   if (name === '__typename') {
     const def = TypeNameMetaFieldDef as GraphQLField<unknown, unknown>;
-    return { key, parentType, def, nodes, read: undefined, typename: parentType.name, value: { kind: 'nonNull', of: { kind: 'leaf', type: GraphQLString } } };
+    return { key, parentType, def, nodes, read: undefined, typename: parentType.name, value: { kind: 'nonNull', of: { kind: 'leaf', type: GraphQLString } }, leaf: GraphQLString };
   }
   const def = parentType.getFields()[name];
   // Arguments are coerced per field by graphql-js (and may fail); resolvers that are not marked
@@ -252,7 +254,9 @@ function planField(schema: GraphQLSchema, fragments: Record<string, FragmentDefi
     if (!(def.resolve as unknown as Record<symbol, boolean>)[readsSourceOnly]) throw new NotPlanned();
     read = def.resolve as unknown as Read;
   }
-  return { key, parentType, def, nodes, read, typename: undefined, value: planValue(schema, fragments, def.type, nodes) };
+  const value = planValue(schema, fragments, def.type, nodes);
+  const leaf = value.kind === 'leaf' ? value.type : value.kind === 'nonNull' && value.of.kind === 'leaf' ? value.of.type : undefined;
+  return { key, parentType, def, nodes, read, typename: undefined, value, leaf };
 }
 
 /**
@@ -492,32 +496,71 @@ function resultObject(): Record<string, unknown> {
 
 function completeObject(c: Completion, fields: readonly FieldPlan[], source: unknown): Record<string, unknown> {
   const out = resultObject();
-  for (const field of fields) {
-    c.path.push(field.key);
-    c.typenames.push(field.parentType.name);
-    try {
-      out[field.key] = completeValue(c, field, field.value, readField(c, field, source));
-    } catch (raw) {
-      const error = locatedError(raw, c.nodes(field), c.path.slice());
-      if (field.value.kind === 'nonNull') throw error;
-      c.errors.push(error);
-      out[field.key] = null;
-    } finally {
-      c.path.pop();
-      c.typenames.pop();
-    }
-  }
+  for (const field of fields) out[field.key] = field.leaf ? completeLeafField(c, field, field.leaf, source) : completeField(c, field, source);
   return out;
 }
 
-/** What the field's resolver gives: the marked resolver, __typename, or graphql-js' default resolver. */
-function readField(c: Completion, field: FieldPlan, source: unknown): unknown {
+/** A field of an object whose value is a list or an object: the path is kept for the errors and resolvers below it. */
+function completeField(c: Completion, field: FieldPlan, source: unknown): unknown {
+  c.path.push(field.key);
+  c.typenames.push(field.parentType.name);
+  try {
+    return completeValue(c, field, field.value, readField(c, field, source, true));
+  } catch (raw) {
+    const error = locatedError(raw, c.nodes(field), c.path.slice());
+    if (field.value.kind === 'nonNull') throw error;
+    c.errors.push(error);
+    return null;
+  } finally {
+    c.path.pop();
+    c.typenames.pop();
+  }
+}
+
+/**
+ * A field of an object whose value is a leaf (most fields of a list's objects): completeValue's
+ * checks in its order, without pushing the field onto the path, which only its error (or the info
+ * of a property that is a function) needs.
+ */
+function completeLeafField(c: Completion, field: FieldPlan, type: GraphQLLeafType, source: unknown): unknown {
+  try {
+    const result = readField(c, field, source, false);
+    if (result instanceof Error) throw result;
+    if (result == null) {
+      if (field.value.kind === 'nonNull') throw new Error(`Cannot return null for non-nullable field ${field.parentType.name}.${field.def.name}.`);
+      return null;
+    }
+    if (isThenable(result)) throw new Error(`a value below ${field.parentType.name}.${field.def.name} is a promise, which a planned operation does not complete`);
+    const serialized = type.serialize(result);
+    if (serialized == null) throw new Error(`Expected \`${inspect(type)}.serialize(${inspect(result)})\` to return non-nullable value, returned: ${inspect(serialized)}`);
+    return serialized;
+  } catch (raw) {
+    const error = locatedError(raw, c.nodes(field), [...c.path, field.key]);
+    if (field.value.kind === 'nonNull') throw error;
+    c.errors.push(error);
+    return null;
+  }
+}
+
+/**
+ * What the field's resolver gives: the marked resolver, __typename, or graphql-js' default resolver.
+ * `onPath`: the field is the path's last key (else a resolver's info gets it added).
+ */
+function readField(c: Completion, field: FieldPlan, source: unknown, onPath: boolean): unknown {
   if (field.typename !== undefined) return field.typename;
   if (field.read) return field.read(source);
   if ((typeof source !== 'object' || source === null) && typeof source !== 'function') return undefined;
   const property = (source as Record<string, unknown>)[field.def.name];
   if (typeof property !== 'function') return property;
-  return defaultFieldResolver(source, {}, c.args.contextValue, infoOf(c, field, c.args.rootValue));
+  if (onPath) return defaultFieldResolver(source, {}, c.args.contextValue, infoOf(c, field, c.args.rootValue));
+  c.path.push(field.key);
+  c.typenames.push(field.parentType.name);
+  try {
+    return defaultFieldResolver(source, {}, c.args.contextValue, infoOf(c, field, c.args.rootValue));
+  } finally {
+    c.path.pop();
+    c.typenames.pop();
+  }
 }
 
 /** The info graphql-js gives a resolver, for the current path. */

@@ -64,6 +64,14 @@ export class DocumentCache {
     return document;
   }
 
+  /**
+   * The parsed document of a source that is kept, without counting a sighting: for a caller that
+   * may leave the request to another that calls get.
+   */
+  peek(source: string): DocumentNode | undefined {
+    return this.documents.get(source);
+  }
+
   /** How many documents are kept (for tests and diagnostics). */
   get size(): number {
     return this.documents.size;

@@ -14,7 +14,7 @@
 // (a Promise.all of promises per round), whether it has the hook or not.
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequest, type GraphQLRequestListener } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
-import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, getOperationAST, visit, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError, type InternalErrorReporter } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
@@ -26,6 +26,7 @@ import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
 import { withPlace } from './json-body.ts';
 import { answerType } from './answer-type.ts';
+import type { DirectPath } from './direct-execution.ts';
 
 export interface PipelineOptions {
   /** Rules run after graphql-js' specified rules (the query limits). */
@@ -70,6 +71,11 @@ function responseOf(context: BaseContext): Response | undefined {
  */
 const hideSuggestionsKey = Symbol('crdgate.hideSuggestions');
 
+/** Marks the context of a request whose errors must not suggest names. */
+export function hideSuggestionsIn(context: BaseContext): void {
+  (context as Record<symbol, boolean>)[hideSuggestionsKey] = true;
+}
+
 /** True when the pipeline that validated this request's operation hides suggestions. */
 export function suggestionsHidden(context: BaseContext): boolean {
   return (context as Record<symbol, boolean | undefined>)[hideSuggestionsKey] === true;
@@ -86,10 +92,57 @@ const noIntrospection: ValidationRule = markShapeOnly((context) => ({
   },
 }));
 
+/**
+ * The outcome of an operation the direct path executed (direct-execution.ts) and handed to Apollo
+ * because it has errors, which Apollo formats: a symbol-keyed property of the context, which
+ * Apollo copies into the context it executes with.
+ */
+const executedKey = Symbol('crdgate.executed');
+
+export type Executed = { result: ExecutionResult } | { error: unknown };
+
+/** Marks a context with the outcome of its operation, executed already. */
+export function withExecuted(context: object, executed: Executed): object {
+  (context as Record<symbol, Executed>)[executedKey] = executed;
+  return context;
+}
+
+/** The outcome of the context's operation if it was executed already (taken once), else undefined. */
+export function executedBefore(context: object): Promise<ExecutionResult> | undefined {
+  const executed = (context as Record<symbol, Executed | undefined>)[executedKey];
+  if (!executed) return undefined;
+  (context as Record<symbol, Executed | undefined>)[executedKey] = undefined;
+  return 'result' in executed ? Promise.resolve(executed.result) : Promise.reject(executed.error);
+}
+
+/** True when the context carries the outcome of an operation already executed (it was validated then). */
+export function wasExecuted(context: object): boolean {
+  return (context as Record<symbol, Executed | undefined>)[executedKey] !== undefined;
+}
+
 /** Every validation error of a request whose document had more than one, for the response. */
 const allErrors = new WeakMap<object, readonly GraphQLError[]>();
 
-export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<BaseContext> {
+/** The operation of a request that the direct path may execute (direct-execution.ts). */
+export interface DirectOperation {
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+}
+
+export interface OperationPipeline {
+  plugin: ApolloServerPlugin<BaseContext>;
+  /** Whether errors must not suggest names (hideSuggestions). */
+  hideSuggestions: boolean;
+  /** Whether the plugins check operations (opts.check). */
+  checks: boolean;
+  /**
+   * The kept document of a source and its operation, when the pipeline would let it through
+   * untouched: valid, one query or mutation. Undefined otherwise (Apollo's pipeline then runs).
+   */
+  directOperation(schema: GraphQLSchema, source: string, operationName: string | undefined): DirectOperation | undefined;
+}
+
+export function operationPipeline(opts: PipelineOptions): OperationPipeline {
   const validated = new ValidatedDocuments({
     rules: [...(opts.introspection ? [] : [noIntrospection]), ...(opts.rules ?? [])],
     hideSuggestions: opts.hideSuggestions,
@@ -105,13 +158,13 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
     }),
     didResolveOperation: hook((rc) => {
       if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
-      const document = forValidation(rc.document);
-      const errors = withLiteralPaths(document, validated.errors(rc.schema, document));
+      // An operation the direct path executed was valid on the schema it executed on.
+      const errors = wasExecuted(rc.contextValue) ? [] : literalPathErrors(validated, rc.schema, forValidation(rc.document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);
       }
-      if (opts.hideSuggestions) (rc.contextValue as Record<symbol, boolean>)[hideSuggestionsKey] = true;
+      if (opts.hideSuggestions) hideSuggestionsIn(rc.contextValue);
       const type = rc.operation?.operation;
       if (type === 'subscription') {
         throw refusal(new ApiError('BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)', { reason: 'BadRequest' }));
@@ -149,7 +202,17 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
   }
   // The same listener for every request, so the same settled promise of it.
   const started = Promise.resolve(listener);
-  return { requestDidStart: () => started };
+  return {
+    plugin: { requestDidStart: () => started },
+    hideSuggestions: opts.hideSuggestions,
+    checks: opts.check !== undefined,
+    directOperation: (schema, source, operationName) => {
+      const document = documents.peek(source);
+      const operation = document && getOperationAST(document, operationName);
+      if (!operation || operation.operation === 'subscription' || validated.errors(schema, document).length) return undefined;
+      return { document, operation };
+    },
+  };
 }
 
 /**
@@ -157,6 +220,11 @@ export function operationPipeline(opts: PipelineOptions): ApolloServerPlugin<Bas
  * search parameter with JSON.parse, which rounds an integer beyond 2^53 (9007199254740993 becomes
  * 9007199254740992, a Float variable then names another value) and reads 1e400 as Infinity.
  */
+/** Validation errors of a document, those of inline values with the path of the value in its argument. */
+function literalPathErrors(validated: ValidatedDocuments, schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+  return withLiteralPaths(document, validated.errors(schema, document));
+}
+
 function exactSearchVariables(request: GraphQLRequest): void {
   const text = new URLSearchParams(request.http!.search).get('variables');
   if (text === null) return;
@@ -235,10 +303,17 @@ export function refusal(e: ApiError): GraphQLError {
  * parsing and without Express' res.send, which hashes every answer for an ETag no GraphQL client
  * uses), for a server made by newApollo: this handler prevents CSRF (Apollo's own check is off) and
  * writes the newline after the JSON (answerText). The context is tied to the response, for the
- * outcome notes.
+ * outcome notes. With a direct path (direct-execution.ts), the requests it takes skip Apollo's
+ * request pipeline, and those it executed with errors reach Apollo with their outcome.
  */
-export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: Request, res: Response) => Promise<BaseContext> | BaseContext): RequestHandler {
+export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: Request, res: Response) => Promise<BaseContext> | BaseContext, direct?: DirectPath): RequestHandler {
   return async (req, res) => {
+    const contextOf = () => {
+      const value = context(req, res);
+      return isThenable(value) ? Promise.resolve(value).then((v) => answeredOn(v, res)) : answeredOn(value, res);
+    };
+    const outcome = direct ? await direct(req, res, contextOf) : undefined;
+    if (outcome === true) return;
     const headers = new HeaderMap();
     for (const key in req.headers) {
       const value = req.headers[key];
@@ -251,13 +326,13 @@ export function apolloHandler(apollo: ApolloServer<BaseContext>, context: (req: 
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search: query < 0 ? '' : req.url.slice(query), body: req.body },
       context: () => {
+        if (outcome) return 'context' in outcome ? Promise.resolve(outcome.context) : Promise.reject(outcome.contextError);
         // Apollo's CSRF prevention, which it would run just before this (csrf-prevention.ts): a
         // refusal thrown here is answered by Apollo as its own (status, content type, formatError),
         // only its plugins see it in contextCreationDidFail rather than invalidRequestWasReceived.
         const refused = csrfRefusal(req.headers);
         if (refused) throw refused;
-        const value = context(req, res);
-        return isThenable(value) ? Promise.resolve(value).then((v) => answeredOn(v, res)) : Promise.resolve(answeredOn(value, res));
+        return Promise.resolve(contextOf());
       },
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -297,7 +372,7 @@ const largeBody = 16 * 1024;
  * Node.js would copy it into the heap twice more (measuring its bytes for Content-Length, joining
  * it to the head); the response's bytes and headers are the same.
  */
-function answerToWrite(text: string): string | Buffer {
+export function answerToWrite(text: string): string | Buffer {
   if (text.length < largeBody) return `${text}\n`;
   const length = Buffer.byteLength(text, 'utf8');
   const bytes = Buffer.allocUnsafe(length + 1);

@@ -11,6 +11,7 @@ import { apiGate, callerOf } from './api-gate.ts';
 import { SchemaGateway } from './schema-gateway.ts';
 import type { ApolloExtras, OperationCheck } from '../plugins/gateway-plugin.ts';
 import { answerText, apolloHandler, isThenable, operationPipeline } from './apollo-pipeline.ts';
+import { directPath, type DirectPath } from './direct-execution.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
 import { losslessJsonBody } from './json-body.ts';
@@ -75,13 +76,13 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,
     parseOptions: extras.parseOptions, report,
   });
-  return new ApolloServer({
+  const apollo = new ApolloServer({
     gateway,
     // The default landing page loads Apollo Sandbox from a CDN; the explorer is served locally.
     // Cache control is for CDNs in front of public GraphQL APIs; here it only costs a hook on
     // every field resolved. Inline traces are for federated subgraphs, which this schema is not:
     // Apollo would otherwise load the plugin (and its protobuf library, megabytes) to do nothing.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline, ...(extras.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled(), pipeline.plugin, ...(extras.plugins ?? [])],
     // Validation is the pipeline's: the same specified rules, at a cost that does not grow with the schema.
     dangerouslyDisableValidation: true,
     // Parsed documents are the pipeline's (kept from a source's second sighting, bounded by source
@@ -106,6 +107,17 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     // a bigint anywhere else in a result. The newline after the JSON is apolloHandler's to write.
     stringifyResult: answerText,
   });
+  const direct = directPath(apollo, gateway, pipeline);
+  if (direct) directPaths.set(apollo, direct);
+  return apollo;
+}
+
+/** The direct path (direct-execution.ts) of each server newApollo made whose pipeline allows one. */
+const directPaths = new WeakMap<ApolloServer, DirectPath>();
+
+/** apolloHandler for a server made by newApollo, with its direct path. */
+function handlerOf(apollo: ApolloServer, context: (req: express.Request, res: express.Response) => CallerContext | Promise<CallerContext>): express.RequestHandler {
+  return apolloHandler(apollo, context, directPaths.get(apollo));
 }
 
 /** Refuses, before Apollo parses it, a document deep enough to exhaust the parser's stack. */
@@ -141,9 +153,9 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     const base = context(req, res);
     return isThenable(base) ? Promise.resolve(base).then((b) => withCaller(b, res)) : withCaller(base, res);
   };
-  const shared = apolloHandler(apollo, graphqlContext);
+  const shared = handlerOf(apollo, graphqlContext);
   const pool = opts.tenants
-    ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => apolloHandler(a, graphqlContext))
+    ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => handlerOf(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
   const handlers: express.RequestHandler[] = [refuseUnacceptable, ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {

@@ -3,9 +3,9 @@
 // and Apollo keeps its parsed/validated document cache per schema. Its executor runs the common
 // operations from a plan made per document (src/graphql/compiled-execution.ts), others with graphql-js.
 import type { GatewayExecutor, GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
-import { printSchema, type GraphQLSchema } from 'graphql';
+import { printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { PlannedExecution } from '../graphql/compiled-execution.ts';
-import { suggestionsHidden } from './apollo-pipeline.ts';
+import { executedBefore, suggestionsHidden } from './apollo-pipeline.ts';
 
 export class SchemaGateway implements GatewayInterface {
   private schema: GraphQLSchema;
@@ -31,14 +31,14 @@ export class SchemaGateway implements GatewayInterface {
 
   private readonly planned = new PlannedExecution();
 
-  private readonly executor: GatewayExecutor = async (rc) => this.planned.execute({
-    schema: rc.schema,
-    document: rc.document,
-    contextValue: rc.context,
-    variableValues: rc.request.variables,
-    operationName: rc.request.operationName,
-    hideSuggestions: suggestionsHidden(rc.context),
-  });
+  /** Executes an operation on a schema this gateway served, as Apollo's executor does (see direct-execution.ts). */
+  execute(schema: GraphQLSchema, document: DocumentNode, context: object, variables: Record<string, unknown> | undefined, operationName: string | undefined): ExecutionResult | Promise<ExecutionResult> {
+    return this.planned.execute({ schema, document, contextValue: context, variableValues: variables, operationName, hideSuggestions: suggestionsHidden(context) });
+  }
+
+  // An operation already executed by the direct path, whose errors Apollo formats: its outcome, not a second execution.
+  private readonly executor: GatewayExecutor = async (rc) => executedBefore(rc.context)
+    ?? this.execute(rc.schema, rc.document, rc.context, rc.request.variables, rc.request.operationName);
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {
     this.callbacks.add(callback);
@@ -64,3 +64,4 @@ export class SchemaGateway implements GatewayInterface {
     for (const cb of this.callbacks) cb(context);
   }
 }
+
