@@ -115,9 +115,9 @@ export function flatLineWriter(logger: Logger, fields: readonly string[], repeat
   const target = flatWriters.get(logger);
   if (!target || fields.some((f) => target.redacted.has(f))) return undefined;
   const keys = fields.map((f) => `,${JSON.stringify(f)}:`);
-  // For fields whose values come from a small set (a method, a status code's name): the key and the
-  // value's JSON as one string, made once per value (up to repeatCap of them, then as any other).
-  const pieces = fields.map((f) => (repeating.includes(f) ? new Map<string, string>() : undefined));
+  // For fields whose values come from a small set (a method, a status code, its name): the key and
+  // the value's JSON as one string, made once per value (up to repeatCap of them, then as any other).
+  const pieces = fields.map((f) => (repeating.includes(f) ? new Map<unknown, string>() : undefined));
   const heads: Record<string, string> = {};
   for (const l of logLevels) heads[l] = `{"level":${JSON.stringify(l)}`;
   const name = `,"name":${JSON.stringify(loggerName)}`;
@@ -127,25 +127,27 @@ export function flatLineWriter(logger: Logger, fields: readonly string[], repeat
     for (let i = 0; i < fields.length; i++) {
       const value = record[fields[i]!];
       if (value === undefined) continue;
-      if (typeof value === 'string') {
-        const cache = pieces[i];
-        let piece = cache?.get(value);
-        if (piece === undefined) {
-          piece = keys[i]! + JSON.stringify(value);
-          if (cache && cache.size < repeatCap) cache.set(value, piece);
-        }
-        line += piece;
-        continue;
+      const cache = pieces[i];
+      let piece = cache?.get(value);
+      if (piece === undefined) {
+        const json = flatJson(value);
+        if (json === undefined) return false;
+        piece = keys[i]! + json;
+        if (cache && cache.size < repeatCap && typeof value !== 'object') cache.set(value, piece);
       }
-      const json = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null')
-        : typeof value === 'boolean' ? String(value) : undefined;
-      if (json === undefined) return false;
-      line += keys[i]! + json;
+      line += piece;
     }
     if (tail.msg !== msg) tail = { msg, text: `,"msg":${JSON.stringify(msg)}}\n` };
     target.destination.write(line + tail.text);
     return true;
   };
+}
+
+/** A string's, number's or boolean's JSON as pino writes it (null for NaN and infinities); undefined for anything else. */
+function flatJson(value: unknown): string | undefined {
+  return typeof value === 'string' ? JSON.stringify(value)
+    : typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null')
+      : typeof value === 'boolean' ? String(value) : undefined;
 }
 
 /** Values of a repeating field whose pieces a flat line writer keeps. */

@@ -18,7 +18,7 @@ const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
 const lineFields = ['requestId', 'method', 'path', 'status', 'code', 'durationMs', 'type', 'operation', 'tenant', 'aborted'] as const;
 
 /** Fields whose values come from small sets (and so are kept as text once made): not the request id or duration. */
-const repeatingFields = ['method', 'path', 'code', 'type', 'operation', 'tenant'];
+const repeatingFields = ['method', 'path', 'status', 'code', 'type', 'operation', 'tenant'];
 
 /** The request-logging plugin: one line per request through `logger` (see src/logging.ts). */
 export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
