@@ -14,7 +14,7 @@ import {
 import { markShapeOnly } from '../graphql/document-validation.ts';
 import { ApiError } from '../api-errors.ts';
 import { tenantQueryLimitKeys } from '../contract/caller-context.ts';
-import type { ApolloExtras, GatewayPlugin, OperationCheck, OperationCheckArgs } from './gateway-plugin.ts';
+import type { ApolloExtras, GatewayPlugin, OperationCheck } from './gateway-plugin.ts';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -248,11 +248,6 @@ export function countTokens(source: string, max: number): number {
   return n;
 }
 
-/** Whose limit a refusal applied: the caller's tenant rule's, or the gateway's. */
-function limitSource(own: OperationCheckArgs['context']['limits'], k: keyof QueryLimits): LimitSource {
-  return own?.[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway';
-}
-
 /**
  * The query-limits plugin. Apollo re-labels validation and parse errors (GRAPHQL_VALIDATION_FAILED,
  * GRAPHQL_PARSE_FAILED); formatError gives ours their catalog code back.
@@ -272,11 +267,12 @@ export function queryLimits(opts: { limits?: Partial<QueryLimits>; mode?: Gatewa
   const check: OperationCheck = ({ schema, document, source, operationName, variables, context }) => {
     const own = context.limits;
     const effective: QueryLimits = own ? { ...limits, ...own } : limits;
+    const sourceOf = (k: keyof QueryLimits): LimitSource => (own?.[k as keyof typeof own] !== undefined ? 'tenant' : 'gateway');
     // Without a tenant rule of its own and without wider tenant rules, the shared validation applied the caller's limits.
-    if (own || widest !== limits) narrower(schema, document, source, effective, widest, (k) => limitSource(own, k));
+    if (own || widest !== limits) narrower(schema, document, source, effective, widest, sourceOf);
     const cost = costOf(schema, document, operationName, variables);
     if (cost > effective.maxCost) {
-      const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, limitSource(own, 'maxCost'));
+      const e = limitError('maxCost', `the operation costs ${cost}, more than the limit of ${effective.maxCost}; ask for smaller pages (limit/first) or fewer fields`, sourceOf('maxCost'));
       throw new ApiError(e.code, e.message, { ...e.details, cost });
     }
   };
