@@ -139,6 +139,8 @@ export interface WatchArgs {
    */
   readonly resourceVersionMatch?: 'NotOlderThan';
   readonly allowWatchBookmarks?: boolean;
+  /** How long the apiserver keeps the watch open before it ends it normally (Kubernetes timeoutSeconds). */
+  readonly timeoutSeconds?: number;
 }
 
 type Req<Args, Context> = OperationRequest<Args, Context>;

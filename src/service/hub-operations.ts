@@ -130,7 +130,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
 
 function directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
   o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; sendInitialEvents?: boolean; resourceVersionMatch?: 'NotOlderThan';
-    signal?: AbortSignal; identity?: Impersonation },
+    signal?: AbortSignal; identity?: Impersonation; timeoutSeconds?: number },
   onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
   // The service builds the path from group, plural, scope and version name only.
   const req: WatchReq = {
@@ -139,6 +139,7 @@ function directWatch(service: ResourceService, key: { group: string; version: st
     namespace: key.namespace,
     args: {
       labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, resourceVersion: o.resourceVersion, allowWatchBookmarks: true,
+      timeoutSeconds: o.timeoutSeconds,
       // Only an initial state not older than the resourceVersion comes here with sendInitialEvents; a resume does not ask for one.
       ...(o.sendInitialEvents && o.resourceVersionMatch === 'NotOlderThan' ? { sendInitialEvents: true } : {}),
     },

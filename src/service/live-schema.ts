@@ -3,6 +3,8 @@
 // already running finish on the schema they started with), and compared with the previous schema
 // so that changes that break clients are logged. Subscriptions whose resource version disappeared
 // or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
+// A change elsewhere in the CRD (another version added or changed, printer columns) leaves them
+// running; served-version.ts says what a version's subscribers depend on.
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
@@ -11,6 +13,7 @@ import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-build
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import { sameContent, type ResourceModel } from '../model/resource-model.ts';
+import { sameServedVersion as sameApiOf } from './served-version.ts';
 import type { WatchHub } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
@@ -41,7 +44,8 @@ export class LiveSchema {
   private readonly modelCache = new Map<string, { rv: string | undefined; result: ModelResult }>();
   private schema: GraphQLSchema | undefined;
   private builtResources: readonly ResourceModel[] = [];
-  private served = new Map<string, ResourceModel>();
+  /** Per served `group/version/plural`: its model and the CRD object it was made from. */
+  private served = new Map<string, ServedVersion>();
   private unsubscribe: (() => void) | undefined;
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
   private last: { models: readonly ResourceModel[]; problems: string } | undefined;
@@ -122,7 +126,7 @@ export class LiveSchema {
     const previous = this.schema;
     this.schema = built.schema;
     this.builtResources = built.resources;
-    this.endChangedSubscriptions(built.resources);
+    this.endChangedSubscriptions(built.resources, snapshot.crds);
     this.stats.rebuilds++;
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.crds = built.resources.length;
@@ -145,16 +149,18 @@ export class LiveSchema {
   }
 
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
-  private endChangedSubscriptions(resources: readonly ResourceModel[]): void {
-    const next = new Map<string, ResourceModel>();
-    for (const r of resources) {
-      for (const v of r.versions) if (v.served) next.set(`${r.group}/${v.name}/${r.plural}`, r);
+  private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[]): void {
+    const crdOf = new Map(crds.map((c) => [c.metadata.name, c]));
+    const next = new Map<string, ServedVersion>();
+    for (const model of resources) {
+      const crd = crdOf.get(model.crdName);
+      for (const v of model.versions) if (v.served) next.set(`${model.group}/${v.name}/${model.plural}`, { model, crd, version: v.name });
     }
     const hub = this.opts.hub;
     if (hub) {
       for (const [id, before] of this.served) {
         const now = next.get(id);
-        if (now !== undefined && sameContent(before, now)) continue;
+        if (now !== undefined && sameServedVersion(before, now)) continue;
         const [group, version, plural] = id.split('/');
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
         const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
@@ -193,4 +199,21 @@ function sameModels(a: { models: readonly ResourceModel[]; problems: string }, b
     const other = b.models[i]!;
     return m.creationTimestamp === other.creationTimestamp && sameContent(m, other);
   });
+}
+
+interface ServedVersion {
+  readonly model: ResourceModel;
+  /** Absent only when a snapshot lacks the CRD a model was built from: then any change counts. */
+  readonly crd: CrdObject | undefined;
+  readonly version: string;
+}
+
+/**
+ * Whether a version's subscribers see the same API: the same CRD content, or (only computed when
+ * the CRD changed) the same of what that version's subscribers depend on.
+ */
+function sameServedVersion(before: ServedVersion, now: ServedVersion): boolean {
+  if (sameContent(before.model, now.model)) return true;
+  if (!before.crd || !now.crd || before.model.crdName !== now.model.crdName) return false;
+  return sameApiOf({ crd: before.crd, model: before.model }, { crd: now.crd, model: now.model }, now.version);
 }

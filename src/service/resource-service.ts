@@ -198,6 +198,7 @@ export class ResourceService implements ObjectOperations<CallerContext> {
           resourceVersion: a.resourceVersion, allowWatchBookmarks: a.allowWatchBookmarks ?? true,
           sendInitialEvents: sendInitial || undefined,
           resourceVersionMatch: sendInitial ? 'NotOlderThan' : undefined,
+          timeoutSeconds: a.timeoutSeconds,
         },
         signal: both,
         impersonate: req.context.identity,

@@ -105,7 +105,8 @@ export class WatchHub {
     const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given);
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
-      fallback ? (s) => s.serveFrom((from, onEvent, signal) => fallback(key, from === undefined ? opts : resumed(opts, from), onEvent, signal), start.initial) : undefined);
+      fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
+        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds }, onEvent, signal), start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
       else {

@@ -48,6 +48,15 @@ export interface SubscribeOptions {
   identity?: Impersonation;
 }
 
+/** A subscriber's options as its direct watch gets them. */
+export interface DirectWatchOptions extends SubscribeOptions {
+  /**
+   * How long the apiserver keeps the watch open (Kubernetes timeoutSeconds), chosen by the hub as
+   * client-go's reflector chooses it; the watch then goes on after its last event.
+   */
+  timeoutSeconds?: number;
+}
+
 /** A change as an in-process observer sees it: the hub's own object instances, never copies. */
 export interface ObservedEvent {
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -91,7 +100,7 @@ export interface WatchHubOptions {
    * subscriber). It calls onEvent per event and waits for a promise onEvent returns (flow
    * control); it resolves when the watch ends normally and rejects with the error that ended it.
    */
-  fallback?(key: WatchKey, opts: SubscribeOptions, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void>;
+  fallback?(key: WatchKey, opts: DirectWatchOptions, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void>;
   clock?: Clock;
   /** How long an upstream watch outlives its last subscriber. */
   graceMs?: number;

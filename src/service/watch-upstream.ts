@@ -3,7 +3,7 @@
 // feeds) and observers (synchronous in-process consumers). Every event is appended to the window
 // first, then handed to the observers, then pushed to the live subscribers, all in one tick.
 import { ApiError, fromKubeError } from '../api-errors.ts';
-import { Reflector, systemClock, type ReflectorEvent } from '../kube/reflector.ts';
+import { Reflector, systemClock, type Clock, type ReflectorEvent } from '../kube/reflector.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { HubSubscriber, initialEvent, type HubCounters, type SubscriberHost } from './hub-subscriber.ts';
 import { ResumeWindow, selectorView, type EntryType, type WindowEntry } from './resume-window.ts';
@@ -40,6 +40,7 @@ export class Upstream implements SubscriberHost {
   readonly observers = new Set<HubObserver>();
   /** Bytes of the objects in the store. */
   storeBytes = 0;
+  readonly clock: Clock;
   private readonly live = new Set<HubSubscriber>();
   /** Catching-up subscribers: they fail when the window drops what they have yet to send. */
   private readonly lagging = new Set<HubSubscriber>();
@@ -72,6 +73,7 @@ export class Upstream implements SubscriberHost {
     this.key = key;
     this.opts = opts;
     this.onStopped = onStopped;
+    this.clock = opts.clock ?? systemClock;
     this.counters = opts.counters;
     this.maxBufferedBytes = opts.maxBufferedBytes;
     this.pageBytes = opts.pageBytes;
@@ -357,6 +359,10 @@ export class Upstream implements SubscriberHost {
     this.grace = setTimer(() => {
       if (!this.subscribers.size && !this.observers.size) void this.stopNow();
     }, this.opts.graceMs ?? 30_000);
+  }
+
+  setTimer(fn: () => void, ms: number): { cancel(): void } {
+    return (this.opts.setTimer ?? defaultSetTimer)(fn, ms);
   }
 
   stopNow(): Promise<void> {

@@ -1,7 +1,8 @@
 // Watches while the cluster changes under them, on the real control plane, for SSE watches on
 // the hub's shared upstream and on a direct watch (a resume point older than the hub's window)
 // and a graphql-ws subscription: the watched namespace deleted and created again with the same
-// name, and a CRD gaining a storage version, ceasing to serve the watched version, and deleted.
+// name, a CRD gaining a storage version, ceasing to serve the watched version, and deleted, and a
+// CRD gaining a version or changing the watched version's schema.
 // Every watch either goes on with the events the apiserver's own watch would send, or ends with a
 // typed error; none hangs on keep-alives.
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +11,7 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
 import { SseClient, type ParsedEvent } from '../helpers/sse-client.ts';
+import { encodeGroup } from '../../src/model/graphql-type-names.ts';
 import { openClient, Subscription } from '../helpers/subscription-client.ts';
 import { uniqueName, kubeConfigFor } from '../helpers/test-cluster.ts';
 
@@ -133,5 +135,58 @@ describe('watches while the cluster changes under them', () => {
     assert.equal(unserved.code, 'SCHEMA_CHANGED');
     const deleted = await endOf('v2', () => kube.request('DELETE', crdPath));
     assert.ok(['SCHEMA_CHANGED', 'NOT_FOUND', 'GONE'].includes(deleted.code), deleted.code);
+  });
+
+  it('a CRD gaining a version leaves the watches of its other version running; a change of that version\'s schema ends them', async () => {
+    const group = `${uniqueName('versions')}.example.com`;
+    const name = `gadgets.${group}`;
+    const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
+    const schemaOf = (props: Record<string, unknown>) => ({ openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: props } } } });
+    const v1 = (props: Record<string, unknown>) => ({ name: 'v1', served: true, storage: true, schema: schemaOf(props) });
+    const v2 = { name: 'v2', served: true, storage: false, schema: schemaOf({ size: { type: 'integer' }, colour: { type: 'string' } }) };
+    await kube.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+      body: {
+        apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name },
+        spec: { group, scope: 'Namespaced', names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' }, versions: [v1({ size: { type: 'integer' } })] },
+      },
+    });
+    cleanup.push(() => kube.request('DELETE', crdPath));
+    const ns = uniqueName('life-versions');
+    await kube.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    cleanup.push(() => kube.request('DELETE', `/api/v1/namespaces/${ns}`));
+    const served = (v: string) => pollUntil(`the gateway to serve ${v}`, async () => (await fetch(`${base}/rest/${group}/${v}/namespaces/${ns}/gadgets`)).status === 200 || undefined, { timeoutMs: 15_000, intervalMs: 100 });
+    await served('v1');
+    const patchVersions = (versions: unknown[]) => kube.request('PATCH', crdPath, { body: { spec: { versions } }, contentType: 'application/merge-patch+json' });
+
+    const stream = await sse(`/rest/${group}/v1/namespaces/${ns}/gadgets?watch=true`).open();
+    await stream.waitFor('the initial state', (es) => es.some((e) => e.event === 'INITIAL_STATE_DONE'));
+    const ws = openClient(base);
+    const subs = [`watchGadget_v1_${encodeGroup(group)}`, `watchGadget_${encodeGroup(group)}`].map((field) =>
+      new Subscription(ws, `subscription($ns: String) { ${field}(namespace: $ns) { type object { metadata { name } spec { size } } } }`, { ns }, field));
+    await create(group, 'v1', 'gadgets', 'Gadget', ns, 'before');
+    for (const sub of subs) await sub.waitForEvents(1);
+    await stream.waitFor('the first object', (es) => summary(es).includes('ADDED:before'));
+
+    await patchVersions([v1({ size: { type: 'integer' } }), v2]);
+    await served('v2');
+    await create(group, 'v1', 'gadgets', 'Gadget', ns, 'after-v2');
+    await stream.waitFor('the object made after v2 came', (es) => summary(es).includes('ADDED:after-v2') || summary(es).some((e) => e.startsWith('ERROR')));
+    assert.deepEqual(summary(stream.events).filter((e) => !e.startsWith('INITIAL_STATE_DONE')), ['ADDED:before', 'ADDED:after-v2'], 'the SSE watch of v1 goes on');
+    for (const sub of subs) {
+      await sub.waitForEvents(2).catch(() => {});
+      assert.deepEqual(sub.summary(), ['ADDED before', 'ADDED after-v2'], `the subscription goes on: ${JSON.stringify(sub.error)}`);
+      assert.equal(sub.ended, false);
+    }
+
+    const t0 = performance.now();
+    await patchVersions([v1({ size: { type: 'integer' }, label: { type: 'string' } }), v2]);
+    await stream.waitFor('the end', (es) => es.some((e) => e.event === 'ERROR'), 30_000);
+    assert.equal(stream.events.find((e) => e.event === 'ERROR')!.json.object.code, 'SCHEMA_CHANGED');
+    for (const sub of subs) {
+      await sub.waitForEnd(30_000);
+      assert.equal(sub.errorCode, 'SCHEMA_CHANGED', JSON.stringify(sub.error));
+    }
+    console.log(`v1's schema changed: its watches ended after ${Math.round(performance.now() - t0)} ms`);
+    await ws.dispose();
   });
 });

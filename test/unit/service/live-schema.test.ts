@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { LiveSchema } from '../../../src/service/live-schema.ts';
 import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
+import type { WatchHub } from '../../../src/service/watch-hub.ts';
 
 const crontab = parse(readFileSync(new URL('../../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
@@ -28,4 +29,55 @@ test('a CRD update that leaves the API as it is (status only) keeps the schema; 
   })]));
   assert.notEqual(changed, first);
   assert.equal(live.stats.rebuilds, 2);
+});
+
+type Version = { name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: Schema }; [k: string]: unknown };
+type Schema = { type?: string; description?: string; default?: unknown; properties?: Record<string, Schema>; [k: string]: unknown };
+const versionOf = (c: CrdObject, name: string) => c.spec.versions.find((v) => v.name === name) as unknown as Version;
+const specOf = (c: CrdObject, name: string) => versionOf(c, name).schema.openAPIV3Schema.properties!['spec']!;
+
+/**
+ * Applies one CRD change to a schema with subscriptions on v1 and v2 of CronTab, and says which
+ * versions' subscriptions the live schema ended (the hub is a recorder of closeWhere).
+ */
+function endedBy(change: (c: CrdObject) => void): string[] {
+  const ended: string[] = [];
+  const keys = ['v1', 'v2'].map((version) => ({ group: 'stable.example.com', version, plural: 'crontabs', namespace: undefined }));
+  const hub = {
+    closeWhere: (predicate: (k: (typeof keys)[number]) => boolean, error: { code: string }) => {
+      for (const k of keys) if (predicate(k)) ended.push(`${k.version} ${error.code}`);
+      return 1;
+    },
+  } as unknown as WatchHub;
+  const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false });
+  live.rebuild(snap(1, [withRv(crontab, '1')]));
+  live.rebuild(snap(2, [withRv(crontab, '2', change)]));
+  return ended;
+}
+
+test('subscriptions to a version go on when the CRD changes only what they do not depend on', () => {
+  assert.deepEqual(endedBy((c) => c.spec.versions.push({ ...structuredClone(versionOf(c, 'v2')), name: 'v3' })), [], 'a version added');
+  assert.deepEqual(endedBy((c) => (specOf(c, 'v2').properties!['extra'] = { type: 'string' })), ['v2 SCHEMA_CHANGED'], "v2's schema changed");
+  assert.deepEqual(endedBy((c) => (versionOf(c, 'v1')['additionalPrinterColumns'] = [])), [], "v1's printer columns");
+  assert.deepEqual(endedBy((c) => ((specOf(c, 'v1').description = 'The desired state.'), (versionOf(c, 'v1').schema.openAPIV3Schema.description = 'A cron tab.'))), [], "v1's descriptions");
+  assert.deepEqual(endedBy((c) => Object.assign(versionOf(c, 'v2'), { deprecated: true, deprecationWarning: 'use v1' })), [], 'v2 deprecated');
+  assert.deepEqual(endedBy((c) => (versionOf(c, 'v2').served = false)), ['v2 SCHEMA_CHANGED'], 'v2 no longer served');
+});
+
+test('subscriptions to a version end when what they receive, select or were validated against may change', () => {
+  const both = ['v1 SCHEMA_CHANGED', 'v2 SCHEMA_CHANGED'];
+  assert.deepEqual(endedBy((c) => (specOf(c, 'v1').properties!['extra'] = { type: 'string' })), ['v1 SCHEMA_CHANGED'], "v1's schema");
+  assert.deepEqual(endedBy((c) => (specOf(c, 'v1').properties!['image']!.default = { description: 'a value, not a description' })), ['v1 SCHEMA_CHANGED'], 'a default holding a description key');
+  assert.deepEqual(endedBy((c) => (specOf(c, 'v1').properties!['description'] = { type: 'string' })), ['v1 SCHEMA_CHANGED'], 'a property named description');
+  assert.deepEqual(endedBy((c) => (versionOf(c, 'v1')['selectableFields'] = [])), ['v1 SCHEMA_CHANGED'], "v1's selectable fields");
+  assert.deepEqual(endedBy((c) => (versionOf(c, 'v1')['subresources'] = {})), ['v1 SCHEMA_CHANGED'], "v1's subresources");
+  // The version-less fields now stand for v2; no v2 subscription went through them before.
+  assert.deepEqual(endedBy((c) => (versionOf(c, 'v1').served = false)), ['v1 SCHEMA_CHANGED'], 'v1 no longer served');
+  // The version-less fields move from v1 to v2 (a subscription through them was validated against
+  // v1), and v2's objects are now stored as v2.
+  assert.deepEqual(endedBy((c) => ((versionOf(c, 'v1').storage = false), (versionOf(c, 'v2').storage = true))), both, 'the storage version');
+  assert.deepEqual(endedBy((c) => (c.spec.scope = 'Cluster')), both, 'the scope');
+  assert.deepEqual(endedBy((c) => (c.spec.names.shortNames = ['cts'])), both, 'the names');
+  assert.deepEqual(endedBy((c) => (c.spec['conversion'] = { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'https://convert.example.com' } } })), both, 'the conversion');
+  assert.deepEqual(endedBy((c) => (c.spec.versions = c.spec.versions.filter((v) => v.name !== 'v2'))), ['v2 SCHEMA_CHANGED'], 'v2 removed');
 });
