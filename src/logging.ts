@@ -133,7 +133,7 @@ export function flatLineWriter(logger: Logger, fields: readonly string[], repeat
         const json = flatJson(value);
         if (json === undefined) return false;
         piece = keys[i]! + json;
-        if (cache && cache.size < repeatCap && typeof value !== 'object') cache.set(value, piece);
+        if (cache && cache.size < repeatCap && (typeof value === 'number' || (typeof value === 'string' && value.length <= repeatMaxLength))) cache.set(value, piece);
       }
       line += piece;
     }
@@ -152,6 +152,8 @@ function flatJson(value: unknown): string | undefined {
 
 /** Values of a repeating field whose pieces a flat line writer keeps. */
 const repeatCap = 256;
+/** Longer values (a long path a client made up) are never kept: what is kept stays under ~50 KB a field. */
+const repeatMaxLength = 200;
 
 /** The fields of a request line (src/plugins/request-logging.ts), which pretty lines put into the message. */
 const requestFields = ['requestId', 'method', 'path', 'type', 'operation', 'tenant', 'status', 'code', 'durationMs', 'aborted'];

@@ -162,7 +162,7 @@ test('a request line is the line pino writes for the same record: every field, i
   // NaN, an infinity, false and a value of another type in the same field are not taken for one another.
   const repeating = flatLineWriter(mem.logger, fields, fields);
   assert.ok(repeating);
-  const more = Array.from({ length: 300 }, (_, i) => ({ ...records[i % records.length]!, path: `/rest/p${i}`, status: i % 2 ? 200 : Number.POSITIVE_INFINITY, aborted: i % 3 ? false : 'false' }));
+  const more = Array.from({ length: 300 }, (_, i) => ({ ...records[i % records.length]!, path: i % 50 ? `/rest/p${i}` : `/rest/${'x'.repeat(300)}${i}`, status: i % 2 ? 200 : Number.POSITIVE_INFINITY, aborted: i % 3 ? false : 'false' }));
   for (const record of [...records, ...records, ...more, ...records]) {
     assert.equal(repeating('info', record, 'request'), true);
     mem.logger.info(record, 'request');
