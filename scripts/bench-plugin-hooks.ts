@@ -2,7 +2,7 @@
 // and without HTTP, so that it can be measured on a busy machine. The plugins are those of
 // scripts/bench-gateway.ts (metrics, tracing of a share of the requests, request logging to
 // /dev/null, APQ, query limits, rate limits), wired as the gateway wires them (pluginAppOptions,
-// wrapClient, wrapOperations). Four pieces, each timed in CPU microseconds per call, in rounds
+// wrapClient, wrapOperations). Four pieces, each timed in CPU microseconds (and bytes allocated) per call, in rounds
 // that alternate with the same piece without plugins (median of the rounds):
 //   kube call    one get through the operations and client wrappers, to a client that answers at once;
 //   record       the request tracker and what reads its record (request log line, request metrics),
@@ -20,6 +20,7 @@
 //
 //   node scripts/bench-plugin-hooks.ts [--rounds 12] [--calls 20000] [--sample-ratio 0.1]
 import { EventEmitter } from 'node:events';
+import { GCProfiler } from 'node:v8';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Request, RequestHandler, Response } from 'express';
@@ -128,11 +129,23 @@ const cpuMicros = () => {
   return c.user + c.system;
 };
 
-async function timed(fn: (i: number) => unknown, calls: number): Promise<number> {
+/** CPU µs and bytes allocated per call (the heap's growth between collections, from V8's GC profiler). */
+async function timed(fn: (i: number) => unknown, calls: number): Promise<{ us: number; bytes: number }> {
   for (let i = 0; i < Math.min(calls, 1000); i++) await fn(i);
+  const heapAtStart = process.memoryUsage().heapUsed;
+  const profiler = new GCProfiler();
+  profiler.start();
   const start = cpuMicros();
   for (let i = 0; i < calls; i++) await fn(i);
-  return (cpuMicros() - start) / calls;
+  const us = (cpuMicros() - start) / calls;
+  const heapAtEnd = process.memoryUsage().heapUsed;
+  let allocated = 0;
+  let after = heapAtStart;
+  for (const s of profiler.stop()?.statistics ?? []) {
+    allocated += s.beforeGC.heapStatistics.usedHeapSize - after;
+    after = s.afterGC.heapStatistics.usedHeapSize;
+  }
+  return { us, bytes: (allocated + heapAtEnd - after) / calls };
 }
 
 const variants = { plain: await pieces([]), production: await pieces(productionPlugins(Number(flags['sample-ratio']))) };
@@ -140,11 +153,14 @@ const names = ['kubeCall', 'record', 'admission', 'operation', 'whole'] as const
 // An operation costs tens of times a Kubernetes call's wrappers: fewer of them keep the rounds short.
 const callsOf = (name: (typeof names)[number]) => (name === 'operation' || name === 'whole' ? Math.ceil(CALLS / 4) : CALLS);
 const results = new Map<string, number[]>();
+const bytes = new Map<string, number[]>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of names) {
     for (const variant of round % 2 ? (['plain', 'production'] as const) : (['production', 'plain'] as const)) {
       const key = `${name}|${variant}`;
-      results.set(key, [...(results.get(key) ?? []), await timed(variants[variant][name], callsOf(name))]);
+      const t = await timed(variants[variant][name], callsOf(name));
+      results.set(key, [...(results.get(key) ?? []), t.us]);
+      bytes.set(key, [...(bytes.get(key) ?? []), t.bytes]);
     }
   }
 }
@@ -162,17 +178,18 @@ const rows = names.map((name) => {
   const plain = median(results.get(`${name}|plain`)!);
   const production = median(results.get(`${name}|production`)!);
   if (name !== 'whole') total += production - plain;
-  return `| ${labels[name]} | ${f(plain)} | ${f(production)} | ${f(production - plain)} |`;
+  const extraBytes = median(bytes.get(`${name}|production`)!) - median(bytes.get(`${name}|plain`)!);
+  return `| ${labels[name]} | ${f(plain)} | ${f(production)} | ${f(production - plain)} | ${extraBytes.toFixed(0)} |`;
 });
 console.log(`## Production plugins' own work per request (${new Date().toISOString().slice(0, 10)})
 
 \`node scripts/bench-plugin-hooks.ts --rounds ${ROUNDS} --calls ${CALLS} --sample-ratio ${flags['sample-ratio']}\`; ${machine()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}.
-CPU µs per call, median of ${ROUNDS} rounds alternating with the same piece without plugins. No network: the Kubernetes client answers at once. The whole request adds the middleware (request tracker, tracing) and the spans of the sampled requests to the pieces.
+CPU µs per call, median of ${ROUNDS} rounds alternating with the same piece without plugins; the plugins' bytes allocated per call (V8's GC profiler), difference of the medians. No network: the Kubernetes client answers at once. The whole request adds the middleware (request tracker, tracing) and the spans of the sampled requests to the pieces.
 
-| piece | without plugins µs | with production plugins µs | plugins µs |
-| --- | ---: | ---: | ---: |
+| piece | without plugins µs | with production plugins µs | plugins µs | plugins bytes |
+| --- | ---: | ---: | ---: | ---: |
 ${rows.slice(0, -1).join('\n')}
-| **sum of the pieces** | | | **${f(total)}** |
+| **sum of the pieces** | | | **${f(total)}** | |
 ${rows.at(-1)}
 `);
 process.exit(0);

@@ -37,6 +37,8 @@ export const redactedPaths = [
  * of writing a request line after the write itself.
  */
 export function isoTime(now: number = Date.now()): string {
+  // Lines written in the same millisecond (a busy gateway) share its text.
+  if (now === isoSecond.now) return isoSecond.text;
   const second = Math.floor(now / 1000);
   if (second !== isoSecond.second) {
     // "2026-12-04T03:40:00" of "2026-12-04T03:40:00.000Z" (years 0-9999: always 19 characters).
@@ -44,10 +46,12 @@ export function isoTime(now: number = Date.now()): string {
     isoSecond.second = second;
   }
   const ms = now - second * 1000;
-  return `${isoSecond.prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  isoSecond.now = now;
+  isoSecond.text = `${isoSecond.prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  return isoSecond.text;
 }
 
-const isoSecond = { second: Number.NaN, prefix: '' };
+const isoSecond = { second: Number.NaN, prefix: '', now: Number.NaN, text: '' };
 
 export interface LoggerOptions {
   level?: LogLevel;
@@ -107,27 +111,49 @@ export type FlatLineWriter = (level: LogLevel, record: Readonly<Record<string, u
  * was most of a request's logging cost. Undefined for any other logger (pino writes then), and when
  * one of the fields is redacted. The caller checks the level is enabled.
  */
-export function flatLineWriter(logger: Logger, fields: readonly string[]): FlatLineWriter | undefined {
+export function flatLineWriter(logger: Logger, fields: readonly string[], repeating: readonly string[] = []): FlatLineWriter | undefined {
   const target = flatWriters.get(logger);
   if (!target || fields.some((f) => target.redacted.has(f))) return undefined;
   const keys = fields.map((f) => `,${JSON.stringify(f)}:`);
-  const heads = new Map(logLevels.map((l) => [l, `{"level":${JSON.stringify(l)}`]));
+  // For fields whose values come from a small set (a method, a status code, its name): the key and
+  // the value's JSON as one string, made once per value (up to repeatCap of them, then as any other).
+  const pieces = fields.map((f) => (repeating.includes(f) ? new Map<unknown, string>() : undefined));
+  const heads: Record<string, string> = {};
+  for (const l of logLevels) heads[l] = `{"level":${JSON.stringify(l)}`;
   const name = `,"name":${JSON.stringify(loggerName)}`;
+  let tail = { msg: '', text: ',"msg":""}\n' };
   return (level, record, msg) => {
-    let line = `${heads.get(level)!}${isoTime()}${name}`;
+    let line = heads[level]! + isoTime() + name;
     for (let i = 0; i < fields.length; i++) {
       const value = record[fields[i]!];
       if (value === undefined) continue;
-      const json = typeof value === 'string' ? JSON.stringify(value)
-        : typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null')
-          : typeof value === 'boolean' ? String(value) : undefined;
-      if (json === undefined) return false;
-      line += keys[i]! + json;
+      const cache = pieces[i];
+      let piece = cache?.get(value);
+      if (piece === undefined) {
+        const json = flatJson(value);
+        if (json === undefined) return false;
+        piece = keys[i]! + json;
+        if (cache && cache.size < repeatCap && (typeof value === 'number' || (typeof value === 'string' && value.length <= repeatMaxLength))) cache.set(value, piece);
+      }
+      line += piece;
     }
-    target.destination.write(`${line},"msg":${JSON.stringify(msg)}}\n`);
+    if (tail.msg !== msg) tail = { msg, text: `,"msg":${JSON.stringify(msg)}}\n` };
+    target.destination.write(line + tail.text);
     return true;
   };
 }
+
+/** A string's, number's or boolean's JSON as pino writes it (null for NaN and infinities); undefined for anything else. */
+function flatJson(value: unknown): string | undefined {
+  return typeof value === 'string' ? JSON.stringify(value)
+    : typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null')
+      : typeof value === 'boolean' ? String(value) : undefined;
+}
+
+/** Values of a repeating field whose pieces a flat line writer keeps. */
+const repeatCap = 256;
+/** Longer values (a long path a client made up) are never kept: what is kept stays under ~50 KB a field. */
+const repeatMaxLength = 200;
 
 /** The fields of a request line (src/plugins/request-logging.ts), which pretty lines put into the message. */
 const requestFields = ['requestId', 'method', 'path', 'type', 'operation', 'tenant', 'status', 'code', 'durationMs', 'aborted'];

@@ -265,18 +265,25 @@ export function timedClient(client: KubeClient, histogram: RequestHistogram<'ver
   const timers = new LabelledChildren((verb, code) => histogram.labels({ verb, code }));
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
   const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
-  wrapped.request = async function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
+  // Settled through two handlers made per call rather than an async function with try/finally:
+  // the async frame, its promise and the await were most of what timing a call cost.
+  wrapped.request = function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
     const started = performance.now();
-    // The client returns only the body of a success, not its status: successes are 2xx.
-    let code = '2xx';
+    let result: Promise<T>;
     try {
-      return await client.request<T>(method, path, opts);
+      result = client.request<T>(method, path, opts);
     } catch (err) {
-      code = codeOf(err);
-      throw err;
-    } finally {
-      timers.get(method, code).observe((performance.now() - started) / 1000);
+      timers.get(method, codeOf(err)).observe((performance.now() - started) / 1000);
+      return Promise.reject(err);
     }
+    // The client returns only the body of a success, not its status: successes are 2xx.
+    return result.then((body) => {
+      timers.get(method, '2xx').observe((performance.now() - started) / 1000);
+      return body;
+    }, (err: unknown) => {
+      timers.get(method, codeOf(err)).observe((performance.now() - started) / 1000);
+      throw err;
+    });
   } as KubeClient['request'];
   // A watch is timed until it is open (or refused): its lifetime says nothing about the apiserver.
   wrapped.watch = function watch<T>(path: string, opts: Parameters<KubeClient['watch']>[1]): Promise<void> {

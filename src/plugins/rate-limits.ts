@@ -161,11 +161,11 @@ export class Semaphore {
     throw err;
   };
 
-  /** Runs fn in a slot already taken, and gives the slot back when fn has settled (or thrown). */
-  releasingAfter<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs fn(arg) in a slot already taken, and gives the slot back when it has settled (or thrown). */
+  releasingAfter<T, A>(fn: (arg: A) => Promise<T>, arg: A): Promise<T> {
     let result: Promise<T>;
     try {
-      result = fn();
+      result = fn(arg);
     } catch (err) {
       this.release();
       return Promise.reject(err);
@@ -198,8 +198,11 @@ export interface Budgets {
   limitsOf(tenant: string): RateLimits;
   /** Refuses (throws TOO_MANY_REQUESTS) a request over the tenant's rate. */
   admitRequest(tenant: string): void | Promise<void>;
-  /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
-  withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs fn(arg) in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one.
+   * The argument is passed through so that a caller needs no closure per call.
+   */
+  withCallSlot<T, A = undefined>(tenant: string, signal: AbortSignal | undefined, fn: (arg: A) => Promise<T>, arg?: A): Promise<T>;
   /** Takes a watch slot, or refuses. */
   openWatch(tenant: string): WatchRelease | Promise<WatchRelease>;
   /** Gives back whatever is held (leases in a shared store); called when the gateway stops. */
@@ -249,20 +252,20 @@ export class TenantBudgets implements Budgets {
     if (!r.ok) throw refusals.rate(tenant, limits, r.retryAfterSeconds);
   }
 
-  /** Runs fn in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
-  withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Runs fn(arg) in one of the tenant's call slots, or refuses after waiting maxQueueWaitMs for one. */
+  withCallSlot<T, A = undefined>(tenant: string, signal: AbortSignal | undefined, fn: (arg: A) => Promise<T>, arg?: A): Promise<T> {
     const limits = this.limitsOf(tenant);
-    if (!limits.maxConcurrentCalls) return fn();
+    if (!limits.maxConcurrentCalls) return fn(arg as A);
     let sem = this.calls.get(tenant);
     if (!sem) this.calls.set(tenant, (sem = new Semaphore(limits.maxConcurrentCalls)));
     // A free slot (the usual case) is taken at once, without waiting a turn of the event loop.
-    if (sem.tryAcquire()) return sem.releasingAfter(fn);
-    return this.waitForCallSlot(tenant, sem, limits.maxQueueWaitMs, signal, fn);
+    if (sem.tryAcquire()) return sem.releasingAfter(fn, arg as A);
+    return this.waitForCallSlot(tenant, sem, limits.maxQueueWaitMs, signal, fn, arg as A);
   }
 
-  private async waitForCallSlot<T>(tenant: string, sem: Semaphore, waitMs: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  private async waitForCallSlot<T, A>(tenant: string, sem: Semaphore, waitMs: number, signal: AbortSignal | undefined, fn: (arg: A) => Promise<T>, arg: A): Promise<T> {
     if (!(await sem.acquire(waitMs, signal))) throw refusals.calls(tenant, sem.max);
-    return sem.releasingAfter(fn);
+    return sem.releasingAfter(fn, arg);
   }
 
   /** Takes a watch slot; the returned function gives it back (once). */
@@ -295,7 +298,8 @@ export function budgetedOperations(ops: GatewayOperations, budgets: Budgets): Ga
   for (const name of callOperations) {
     if (typeof ops[name] !== 'function') continue;
     const original = ops[name].bind(ops) as (req: { context: CallerContext }) => Promise<unknown>;
-    wrapped[name] = (req: { context: CallerContext }) => budgets.withCallSlot(req.context.tenant ?? '', req.context.signal, () => original(req));
+    // The request goes to withCallSlot as the argument of `original`: no closure per call.
+    wrapped[name] = (req: { context: CallerContext }) => budgets.withCallSlot(req.context.tenant ?? '', req.context.signal, original, req);
   }
   wrapped.watch = async (req: Parameters<GatewayOperations['watch']>[0]) => {
     const release = await budgets.openWatch(req.context.tenant ?? '');

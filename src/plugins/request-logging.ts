@@ -17,11 +17,14 @@ const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
 /** The fields of a request line, in the order they are written. */
 const lineFields = ['requestId', 'method', 'path', 'status', 'code', 'durationMs', 'type', 'operation', 'tenant', 'aborted'] as const;
 
+/** Fields whose values come from small sets (and so are kept as text once made): not the request id or duration. */
+const repeatingFields = ['method', 'path', 'status', 'code', 'type', 'operation', 'tenant'];
+
 /** The request-logging plugin: one line per request through `logger` (see src/logging.ts). */
 export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
   const log = opts.logger;
   // The gateway's own JSON logger writes the line itself (the same text pino would); others through pino.
-  const write = flatLineWriter(log, lineFields);
+  const write = flatLineWriter(log, lineFields, repeatingFields);
   const onRequestDone = (r: RequestRecord) => {
     const quiet = quietPaths.has(r.path);
     const level = quiet ? 'debug' : r.status >= 500 ? 'error' : 'info';

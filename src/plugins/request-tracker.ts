@@ -47,26 +47,69 @@ function tenantOf(res: Response): string | undefined {
   return (res.locals.caller as Caller | undefined)?.tenant;
 }
 
+/** Where a response keeps the record of its request until it closes. */
+const trackedKey = Symbol('crdgate request record');
+type TrackedResponse = Response & { [trackedKey]?: TrackedRequest };
+
+/**
+ * The record of a request in flight: made as it comes in, completed when its response closes, and
+ * handed to the readers then. One object per request, of one shape (every field set in the
+ * constructor), which is also the RequestStart: no closure, no second object.
+ */
+class TrackedRequest implements RequestRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly requestId: string;
+  /** performance.now() when the request came in. */
+  readonly started: number;
+  type: OperationType | undefined = undefined;
+  operationName: string | undefined = undefined;
+  code = '';
+  status = 0;
+  durationMs = 0;
+  tenant: string | undefined = undefined;
+  aborted = false;
+
+  constructor(method: string, path: string, requestId: string, started: number) {
+    this.method = method;
+    this.path = path;
+    this.requestId = requestId;
+    this.started = started;
+  }
+
+  /** What the transports noted on the response, read once it has closed. */
+  complete(res: Response): void {
+    const aborted = !res.writableFinished;
+    this.type = operationTypeOf(res) ?? apiTypeOf(this.path);
+    this.operationName = operationNameOf(res);
+    this.code = codeOf(res, aborted);
+    this.status = res.statusCode;
+    this.durationMs = performance.now() - this.started;
+    this.tenant = tenantOf(res);
+    this.aborted = aborted;
+  }
+}
+
 /**
  * Express middleware (it must run before the routes) that calls onDone once per HTTP request with
- * its record, and onStart (when given) as the request comes in. One listener per request: a
- * response emits 'close' once, after 'finish' when it completed, or when the client went away.
+ * its record, and onStart (when given) as the request comes in. One listener, made once, for
+ * every request: a response emits 'close' once, after 'finish' when it completed, or when the
+ * client went away; the listener finds the record on the response.
  */
 export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r: RequestStart) => void): RequestHandler {
+  function onClose(this: TrackedResponse): void {
+    const record = this[trackedKey];
+    if (!record) return;
+    this[trackedKey] = undefined;
+    record.complete(this);
+    onDone(record);
+  }
   return (req, res, next) => {
-    const started = performance.now();
     // The transport gave the request its id before any middleware ran (see create-app.ts).
-    const requestId = req.headers['x-request-id'] as string | undefined ?? '';
-    const { method, path } = req;
-    onStart?.({ method, path, requestId });
-    res.on('close', () => {
-      const aborted = !res.writableFinished;
-      // One record, built once, with the fields in one order (one shape for every request).
-      onDone({
-        method, path, type: operationTypeOf(res) ?? apiTypeOf(path), operationName: operationNameOf(res), code: codeOf(res, aborted), status: res.statusCode,
-        durationMs: performance.now() - started, tenant: tenantOf(res), requestId, aborted,
-      });
-    });
+    const record = new TrackedRequest(req.method, req.path, req.headers['x-request-id'] as string | undefined ?? '', performance.now());
+    (res as TrackedResponse)[trackedKey] = record;
+    onStart?.(record);
+    res.on('close', onClose);
     next();
   };
 }

@@ -58,15 +58,15 @@ export class SharedTenantBudgets implements Budgets {
     }
   }
 
-  async withCallSlot<T>(tenant: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  async withCallSlot<T, A = undefined>(tenant: string, signal: AbortSignal | undefined, fn: (arg: A) => Promise<T>, arg?: A): Promise<T> {
     const limits = this.limitsOf(tenant);
-    if (!limits.maxConcurrentCalls) return fn();
+    if (!limits.maxConcurrentCalls) return fn(arg as A);
     // A call outlives its lease only if Redis is gone for longer than the lease; it ends soon
     // anyway, so the loss is not acted on.
     const lease = await this.acquire('calls', tenant, limits.maxConcurrentCalls, { waitMs: limits.maxQueueWaitMs, signal });
     if (!lease) throw refusals.calls(tenant, limits.maxConcurrentCalls);
     try {
-      return await fn();
+      return await fn(arg as A);
     } finally {
       void lease.release();
     }

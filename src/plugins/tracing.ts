@@ -12,7 +12,9 @@
 //
 // Nothing the client sends as a credential is recorded: no headers, no query strings, no bodies;
 // paths are recorded as templates without namespace and object names.
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type {
+  ApolloServerPlugin, BaseContext, GraphQLRequestContextDidResolveOperation, GraphQLRequestContextWillSendResponse, GraphQLRequestListener,
+} from '@apollo/server';
 import {
   createContextKey, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
   type Attributes, type Context, type Span, type Tracer,
@@ -28,7 +30,7 @@ import {
   ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
 } from '@opentelemetry/semantic-conventions';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
@@ -76,6 +78,32 @@ interface RequestState {
   readonly span: Span;
   /** The GraphQL operation's span while it runs; Kubernetes calls made meanwhile are its children. */
   operation?: Span;
+  /** The request's path (an HTTP request's: its span is ended with the outcome noted for it). */
+  readonly path?: string;
+}
+
+/** Where a traced HTTP request's response keeps its state until it closes. */
+const stateOfResponse = Symbol('crdgate request span');
+type TracedResponse = Response & { [stateOfResponse]?: RequestState };
+
+/**
+ * Ends the span of a traced HTTP request when its response closes (once: after 'finish', or when
+ * the client went away), with the operation, tenant and error code the transports noted on it.
+ * One listener for every traced request; it finds the request's state on the response.
+ */
+function endRequestSpan(this: TracedResponse): void {
+  const state = this[stateOfResponse];
+  if (!state?.open) return;
+  this[stateOfResponse] = undefined;
+  state.open = false;
+  const span = state.span;
+  const outcome = outcomeOf(this, state.path!);
+  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.statusCode);
+  if (outcome.type && outcome.type !== 'rest' && outcome.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, outcome.type);
+  if (outcome.tenant) span.setAttribute(ATTR_TENANT, outcome.tenant);
+  if (outcome.code !== 'ok') markError(span, outcome.code);
+  if (state.operation) endOperation(state, undefined);
+  span.end();
 }
 
 const stateKey = createContextKey('crdgate request');
@@ -176,24 +204,11 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     const parent = traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     if (!trace.getSpanContext(parent) && traceparent !== undefined && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
-    const path = req.path;
     const span = startSpan(tracer, `${req.method} ${route}`, SpanKind.SERVER, parent,
       { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId });
-    const state: RequestState = { open: true, span };
-    const end = () => {
-      if (!state.open) return;
-      state.open = false;
-      // The operation, tenant and error code, as the transports noted them on the response.
-      const outcome = outcomeOf(res, path);
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-      if (outcome.type && outcome.type !== 'rest' && outcome.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, outcome.type);
-      if (outcome.tenant) span.setAttribute(ATTR_TENANT, outcome.tenant);
-      if (outcome.code !== 'ok') markError(span, outcome.code);
-      if (state.operation) endOperation(state, undefined);
-      span.end();
-    };
-    // A response emits 'close' once: after 'finish', or when the client went away.
-    res.on('close', end);
+    const state: RequestState = { open: true, span, operation: undefined, path: req.path };
+    (res as TracedResponse)[stateOfResponse] = state;
+    res.on('close', endRequestSpan);
     contexts.with(requestContext(parent, span, state), next);
   };
 
@@ -226,27 +241,44 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
       if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
       if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
       state.operation = startSpan(tracer, 'GraphQL operation', SpanKind.INTERNAL, active, attributes);
-      const span = state.operation;
-      return Promise.resolve({
-        async didResolveOperation(rc) {
-          if (!rc.operation) return;
-          const type = rc.operation.operation;
-          // The operation name is the client's text: capped, like in the logs.
-          const name = rc.operationName?.slice(0, 100);
-          span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
-          if (name) span.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
-          span.updateName(`GraphQL ${type}${name ? ` ${name}` : ''}`);
-        },
-        async willSendResponse(rc) {
-          const body = rc.response.body;
-          const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
-          if (state.operation === span) endOperation(state, errors?.length ? String(errors[0]!.extensions?.code ?? 'INTERNAL') : undefined);
-        },
-      });
+      return Promise.resolve(new OperationSpanListener(state, state.operation));
     },
   };
 }
 
+/**
+ * The hooks of one traced operation: one object whose methods Apollo calls on it (no closures, no
+ * async frames), each answering with the one settled promise.
+ */
+class OperationSpanListener implements GraphQLRequestListener<BaseContext> {
+  private readonly state: RequestState;
+  private readonly span: Span;
+
+  constructor(state: RequestState, span: Span) {
+    this.state = state;
+    this.span = span;
+  }
+
+  didResolveOperation(rc: GraphQLRequestContextDidResolveOperation<BaseContext>): Promise<void> {
+    if (!rc.operation) return settled;
+    const type = rc.operation.operation;
+    // The operation name is the client's text: capped, like in the logs.
+    const name = rc.operationName?.slice(0, 100);
+    this.span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
+    if (name) this.span.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
+    this.span.updateName(`GraphQL ${type}${name ? ` ${name}` : ''}`);
+    return settled;
+  }
+
+  willSendResponse(rc: GraphQLRequestContextWillSendResponse<BaseContext>): Promise<void> {
+    const body = rc.response.body;
+    const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
+    if (this.state.operation === this.span) endOperation(this.state, errors?.length ? String(errors[0]!.extensions?.code ?? 'INTERNAL') : undefined);
+    return settled;
+  }
+}
+
+const settled: Promise<void> = Promise.resolve();
 const noListener: Promise<undefined> = Promise.resolve(undefined);
 
 function endOperation(state: RequestState, code: string | undefined): void {

@@ -158,6 +158,17 @@ test('a request line is the line pino writes for the same record: every field, i
     assert.equal(untimed(ours!), untimed(pinos!));
     assert.deepEqual(Object.keys(JSON.parse(ours!)), ['level', 'time', 'name', ...fields.filter((f) => record[f] !== undefined), 'msg']);
   }
+  // Values of repeating fields are kept as text once made: the same line the second time, past the cap too, and a
+  // NaN, an infinity, false and a value of another type in the same field are not taken for one another.
+  const repeating = flatLineWriter(mem.logger, fields, fields);
+  assert.ok(repeating);
+  const more = Array.from({ length: 300 }, (_, i) => ({ ...records[i % records.length]!, path: i % 50 ? `/rest/p${i}` : `/rest/${'x'.repeat(300)}${i}`, status: i % 2 ? 200 : Number.POSITIVE_INFINITY, aborted: i % 3 ? false : 'false' }));
+  for (const record of [...records, ...records, ...more, ...records]) {
+    assert.equal(repeating('info', record, 'request'), true);
+    mem.logger.info(record, 'request');
+    const [ours, pinos] = mem.lines.splice(0);
+    assert.equal(untimed(ours!), untimed(pinos!));
+  }
   // A value that is not flat is left to pino (nothing written); a redacted field or another logger gets no writer.
   assert.equal(write('info', { requestId: { nested: true } }, 'request'), false);
   assert.equal(mem.lines.length, 0);
