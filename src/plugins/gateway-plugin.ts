@@ -2,7 +2,7 @@
 // knows nothing about limits, metrics or logs: it applies each plugin's hooks in order. Every hook
 // is optional, so a plugin takes only what it needs.
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
@@ -15,6 +15,12 @@ import type { RequestRecord, RequestStart } from './request-tracker.ts';
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
   plugins?: ApolloServerPlugin<BaseContext>[];
+  /**
+   * For which GraphQL requests `plugins` do anything in Apollo's request hooks. The others may be
+   * executed without Apollo's request pipeline (src/transports/direct-execution.ts), where those
+   * hooks are not called. Absent while `plugins` are given: every request needs them.
+   */
+  needsPipeline?: (req: Request) => boolean;
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
   introspection?: boolean;
@@ -83,10 +89,12 @@ export type OperationCheck = (args: OperationCheckArgs) => void;
 export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtras {
   const merged: ApolloExtras = { plugins: [], validationRules: [] };
   const formatters: NonNullable<ApolloExtras['formatError']>[] = [];
+  const needs: NonNullable<ApolloExtras['needsPipeline']>[] = [];
   for (const p of plugins) {
     const a = p.apollo;
     if (!a) continue;
     merged.plugins!.push(...(a.plugins ?? []));
+    if (a.plugins?.length) needs.push(a.needsPipeline ?? everyRequest);
     merged.validationRules!.push(...(a.validationRules ?? []));
     if (a.parseOptions) merged.parseOptions = { ...merged.parseOptions, ...a.parseOptions };
     if (a.introspection !== undefined) merged.introspection = a.introspection;
@@ -95,5 +103,9 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
     if (a.maxNesting !== undefined) merged.maxNesting = Math.min(merged.maxNesting ?? a.maxNesting, a.maxNesting);
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
+  if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
   return merged;
 }
+
+/** What Apollo plugins that do not say for which requests they need its hooks need: every request. */
+const everyRequest = (): boolean => true;

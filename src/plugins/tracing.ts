@@ -216,7 +216,11 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     name: 'tracing',
     provider,
     middleware: [middleware],
-    apollo: { plugins: [operationSpans(tracer, contexts)] },
+    // The operation spans are made in Apollo's hooks. A request whose span records (the sample, or
+    // one whose caller sampled it) needs them; the others may skip Apollo's request pipeline: their
+    // operation span would record nothing, and its id is sent nowhere (a Kubernetes call's
+    // traceparent carries the call's own span's id, its trace's, and the decision not to sample).
+    apollo: { plugins: [operationSpans(tracer, contexts)], needsPipeline: () => tracedState(contexts)?.span.isRecording() === true },
     wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
     wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
     forceFlush: () => provider.forceFlush(),
@@ -234,8 +238,8 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
     // Not async: a request left out by the sampler gets the one settled promise, nothing else.
     requestDidStart(start) {
       const active = contexts.active();
-      const state = active.getValue(stateKey) as RequestState | undefined;
-      if (!state?.open) return noListener;
+      const state = tracedState(contexts, active);
+      if (!state) return noListener;
       const caller = start.contextValue as CallerContext;
       const attributes: Attributes = {};
       if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
@@ -244,6 +248,12 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
       return Promise.resolve(new OperationSpanListener(state, state.operation));
     },
   };
+}
+
+/** The state of the traced request being served, or undefined when it is not traced (or is over). */
+function tracedState(contexts: AsyncLocalStorageContextManager, active: Context = contexts.active()): RequestState | undefined {
+  const state = active.getValue(stateKey) as RequestState | undefined;
+  return state?.open ? state : undefined;
 }
 
 /**
