@@ -21,6 +21,13 @@ export interface ApolloExtras {
    * hooks are not called. Absent while `plugins` are given: every request needs them.
    */
   needsPipeline?: (req: Request) => boolean;
+  /**
+   * What `plugins` do in Apollo's hooks for an operation, done on the direct path instead: called
+   * once the request's context is made and its operation known; what it returns is called once
+   * the operation has run without errors, before its answer is written. An operation that fails or
+   * is refused on the direct path is handed to Apollo, whose hooks then finish what this started.
+   */
+  directOperation?: (start: DirectOperationStart) => (() => void) | undefined;
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
   introspection?: boolean;
@@ -30,6 +37,14 @@ export interface ApolloExtras {
   formatError?: NonNullable<ApolloServerOptions<BaseContext>['formatError']>;
   /** How deeply a document may nest, checked before it is parsed (src/graphql/document-nesting.ts); the smallest wins. */
   maxNesting?: number;
+}
+
+/** A GraphQL operation the direct path runs: its context (as Apollo's hooks get it), type and name. */
+export interface DirectOperationStart {
+  context: BaseContext;
+  type: 'query' | 'mutation' | 'subscription';
+  /** The operation's name as Apollo resolves it (the operation's own; absent for an anonymous one). */
+  name: string | undefined;
 }
 
 export interface GatewayParts {
@@ -90,11 +105,13 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
   const merged: ApolloExtras = { plugins: [], validationRules: [] };
   const formatters: NonNullable<ApolloExtras['formatError']>[] = [];
   const needs: NonNullable<ApolloExtras['needsPipeline']>[] = [];
+  const starts: NonNullable<ApolloExtras['directOperation']>[] = [];
   for (const p of plugins) {
     const a = p.apollo;
     if (!a) continue;
     merged.plugins!.push(...(a.plugins ?? []));
     if (a.plugins?.length) needs.push(a.needsPipeline ?? everyRequest);
+    if (a.directOperation) starts.push(a.directOperation);
     merged.validationRules!.push(...(a.validationRules ?? []));
     if (a.parseOptions) merged.parseOptions = { ...merged.parseOptions, ...a.parseOptions };
     if (a.introspection !== undefined) merged.introspection = a.introspection;
@@ -104,7 +121,16 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
   if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
+  if (starts.length) merged.directOperation = starts.length === 1 ? starts[0] : directOperations(starts);
   return merged;
+}
+
+/** Several plugins' directOperation as one: each started in order, each finished in order. */
+function directOperations(starts: readonly NonNullable<ApolloExtras['directOperation']>[]): NonNullable<ApolloExtras['directOperation']> {
+  return (start) => {
+    const dones = starts.flatMap((s) => s(start) ?? []);
+    return dones.length ? () => { for (const done of dones) done(); } : undefined;
+  };
 }
 
 /** What Apollo plugins that do not say for which requests they need its hooks need: every request. */

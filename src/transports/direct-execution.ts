@@ -66,6 +66,7 @@ function plainBody(body: unknown): body is PlainBody {
  */
 export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGateway, pipeline: OperationPipeline, extras: ApolloExtras = {}): DirectPath | undefined {
   const needsPipeline = extras.needsPipeline;
+  const startOperation = extras.directOperation;
   // Plugins that did not say for which requests they need Apollo's hooks keep every request there.
   const declared: ReadonlySet<ApolloServerPlugin<BaseContext>> = new Set(needsPipeline ? extras.plugins : []);
   let alone: boolean | undefined;
@@ -80,8 +81,8 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     }
     alone ??= pipelineAlone(apollo, pipeline.plugin, declared);
     const accept = req.headers.accept;
-    const type = accept ? answerType(accept) : defaultType;
-    if (!alone || type === undefined || csrfRefusal(req.headers) || needsPipeline?.(req)) return undefined;
+    const answer = accept ? answerType(accept) : defaultType;
+    if (!alone || answer === undefined || csrfRefusal(req.headers) || needsPipeline?.(req)) return undefined;
     const schema = gateway.current;
     const operationName = body.operationName ?? undefined;
     const found = pipeline.directOperation(schema, body.query, operationName);
@@ -96,7 +97,10 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     // What Apollo executes with: a copy of the context (its cloneObject), marked by the pipeline.
     const executing = Object.assign(Object.create(Object.getPrototypeOf(context) as object) as BaseContext, context);
     if (pipeline.hideSuggestions) hideSuggestionsIn(executing);
-    noteOperation(res, found.operation.operation, found.operation.name?.value);
+    const type = found.operation.operation;
+    noteOperation(res, type, found.operation.name?.value);
+    // What the plugins' Apollo hooks do for the operation (tracing's span), done here.
+    const done = startOperation?.({ context: executing, type, name: found.operation.name?.value });
     const variables = isRecord(body.variables) ? body.variables : undefined;
     // A refusal: Apollo's pipeline, given the same context, checks the operation again and refuses it as ever.
     if (!passesChecks(pipeline, { schema, document: found.document, source: body.query, operationName: found.operation.name?.value || null, variables, context: executing as CallerContext })) return { context };
@@ -115,7 +119,8 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
       // A result that does not serialize: Apollo's answer to that (its stringifyResult throws the same way).
       return { context: withExecuted(context, { result }) };
     }
-    res.setHeader('content-type', type);
+    done?.();
+    res.setHeader('content-type', answer);
     res.statusCode = 200;
     res.end(answerToWrite(text));
     return true;

@@ -276,11 +276,11 @@ describe('the direct path with the production plugins', () => {
     let apolloCalls = 0;
     // Counts the requests that reach Apollo's pipeline, and does nothing else: said so, or not.
     const counter: GatewayPlugin = { name: 'counter', apollo: { plugins: [{ requestDidStart: () => { apolloCalls++; return Promise.resolve(undefined); } }], ...(direct ? { needsPipeline: () => false } : {}) } };
-    // The clock stands still: the budget of 30 requests is not refilled, the last ones are refused.
+    // The clock stands still: the budget of 34 requests is not refilled, the last ones are refused.
     const clock = { now: () => 0, sleep: () => Promise.resolve() };
     const plugins = [
       metricsPlugin, tracingPlugin, requestLogging({ logger: createLogger({ destination }) }), persistedOperations({ mode: 'apq' }),
-      queryLimits({ mode: 'production', limits: { maxCost: 3 } }), rateLimits({ clock, limits: { requestsPerSecond: 1, burst: 30 } }), counter,
+      queryLimits({ mode: 'production', limits: { maxCost: 3 } }), rateLimits({ clock, limits: { requestsPerSecond: 1, burst: 34 } }), counter,
     ];
     const kube = tracingPlugin.wrapClient!({
       server: 'https://kube.example:6443',
@@ -343,13 +343,15 @@ describe('the direct path with the production plugins', () => {
     const unsampled = { traceparent: `00-${traceId}-00f067aa0ba902b7-00` };
     const things = fresh('query Things { things }');
     const persisted = fresh('{ hello things }');
+    const failing = fresh('query Fail { things fail }');
     const requests: [name: string, body: unknown, headers: Record<string, string>][] = [
       ['hello', { query: fresh('{ hello }') }, {}],
       ['things', { query: things, operationName: 'Things' }, {}],
       ['things-sampled', { query: things, operationName: 'Things' }, sampled],
       ['things-unsampled', { query: things, operationName: 'Things' }, unsampled],
-      ['too-costly', { query: fresh('{ a b c d }') }, {}],
-      ['fail', { query: fresh('query Fail { fail }') }, {}],
+      ['too-costly', { query: fresh('{ a b c d }') }, sampled],
+      ['fail', { query: failing }, {}],
+      ['fail-sampled', { query: failing }, sampled],
       ['touch', { query: fresh('mutation Touch { touch }') }, sampled],
       ['apq', { query: persisted, extensions: { persistedQuery: { version: 1, sha256Hash: sha256Hex(persisted) } } }, {}],
     ];
@@ -366,22 +368,25 @@ describe('the direct path with the production plugins', () => {
       const answers = await answersOf(direct);
       assert.deepEqual(answers, await answersOf(apollo));
       // The budget ran out for the last two; a refused operation, an error, some successes.
-      assert.deepEqual(answers.map((a) => a.status), [...[0, 1, 2].flatMap(() => [200, 200, 200, 200, 400, 200, 200, 200]), 200, 200, 200, 200, 400, 200, 429, 429]);
+      assert.deepEqual(answers.map((a) => a.status), [...[0, 1, 2].flatMap(() => [200, 200, 200, 200, 400, 200, 200, 200, 200]), 200, 200, 200, 200, 400, 200, 200, 429, 429]);
       // Request lines are written as responses finish: give the last one its turn.
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.deepEqual(direct.logLines(), apollo.logLines());
-      assert.equal(direct.logLines().length, 32);
+      assert.equal(direct.logLines().length, 36);
       assert.deepEqual(await direct.metricSamples(), await apollo.metricSamples());
       const trees = await direct.spanTrees();
       assert.deepEqual(trees, await apollo.spanTrees());
-      // Sampled requests only: things and touch, in the rounds the budget admitted.
-      assert.equal(trees.length, 8);
+      // Sampled requests only: things, the costly one, fail, touch (its last refused by the budget:
+      // a request span without an operation).
+      assert.equal(trees.length, 4 + 4 + 4 + 4);
+      assert.match(trees.find((t) => t.includes('fail-sampled-3'))!, /\n {2}GraphQL query Fail kind=0 status=2:NOT_FOUND .*\n {4}GET \/apis\/g\.example\/v1\/namespaces\/\{namespace\}\/things kind=2/);
       assert.match(trees.find((t) => t.includes('things-sampled-0'))!, /^POST \/graphql .*\n {2}GraphQL query Things .*\n {4}GET \/apis\/g\.example\/v1\/namespaces\/\{namespace\}\/things kind=2/);
-      // Everything admitted went through Apollo on one; on the other, hello (rounds 2 and 3), things
-      // without a traceparent (1–3) and with an unsampled one (0–3: things' second sighting, kept,
-      // was the sampled request before it) took the direct path.
-      assert.equal(apollo.apolloCalls(), 30);
-      assert.equal(direct.apolloCalls(), 30 - 9);
+      // Everything admitted went through Apollo on one. On the other, once their document was kept:
+      // hello (rounds 2 and 3), things (1–3), sampled (1–3; its first was the second sighting) and
+      // unsampled (0–3), touch (2; refused in 3) took the direct path; the costly one (refused)
+      // and fail (errors) went to Apollo from it, the persisted query to Apollo alone.
+      assert.equal(apollo.apolloCalls(), 34);
+      assert.equal(direct.apolloCalls(), 34 - 13);
     } finally {
       await direct.close();
       await apollo.close();
