@@ -2,7 +2,7 @@
 // knows nothing about limits, metrics or logs: it applies each plugin's hooks in order. Every hook
 // is optional, so a plugin takes only what it needs.
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
@@ -15,6 +15,19 @@ import type { RequestRecord, RequestStart } from './request-tracker.ts';
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
   plugins?: ApolloServerPlugin<BaseContext>[];
+  /**
+   * For which GraphQL requests `plugins` do anything in Apollo's request hooks. The others may be
+   * executed without Apollo's request pipeline (src/transports/direct-execution.ts), where those
+   * hooks are not called. Absent while `plugins` are given: every request needs them.
+   */
+  needsPipeline?: (req: Request) => boolean;
+  /**
+   * What `plugins` do in Apollo's hooks for an operation, done on the direct path instead: called
+   * once the request's context is made and its operation known; what it returns is called once
+   * the operation has run without errors, before its answer is written. An operation that fails or
+   * is refused on the direct path is handed to Apollo, whose hooks then finish what this started.
+   */
+  directOperation?: (start: DirectOperationStart) => (() => void) | undefined;
   validationRules?: ValidationRule[];
   parseOptions?: ParseOptions;
   introspection?: boolean;
@@ -24,6 +37,14 @@ export interface ApolloExtras {
   formatError?: NonNullable<ApolloServerOptions<BaseContext>['formatError']>;
   /** How deeply a document may nest, checked before it is parsed (src/graphql/document-nesting.ts); the smallest wins. */
   maxNesting?: number;
+}
+
+/** A GraphQL operation the direct path runs: its context (as Apollo's hooks get it), type and name. */
+export interface DirectOperationStart {
+  context: BaseContext;
+  type: 'query' | 'mutation' | 'subscription';
+  /** The operation's name as Apollo resolves it (the operation's own; absent for an anonymous one). */
+  name: string | undefined;
 }
 
 export interface GatewayParts {
@@ -83,10 +104,14 @@ export type OperationCheck = (args: OperationCheckArgs) => void;
 export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtras {
   const merged: ApolloExtras = { plugins: [], validationRules: [] };
   const formatters: NonNullable<ApolloExtras['formatError']>[] = [];
+  const needs: NonNullable<ApolloExtras['needsPipeline']>[] = [];
+  const starts: NonNullable<ApolloExtras['directOperation']>[] = [];
   for (const p of plugins) {
     const a = p.apollo;
     if (!a) continue;
     merged.plugins!.push(...(a.plugins ?? []));
+    if (a.plugins?.length) needs.push(a.needsPipeline ?? everyRequest);
+    if (a.directOperation) starts.push(a.directOperation);
     merged.validationRules!.push(...(a.validationRules ?? []));
     if (a.parseOptions) merged.parseOptions = { ...merged.parseOptions, ...a.parseOptions };
     if (a.introspection !== undefined) merged.introspection = a.introspection;
@@ -95,5 +120,18 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
     if (a.maxNesting !== undefined) merged.maxNesting = Math.min(merged.maxNesting ?? a.maxNesting, a.maxNesting);
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
+  if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
+  if (starts.length) merged.directOperation = starts.length === 1 ? starts[0] : directOperations(starts);
   return merged;
 }
+
+/** Several plugins' directOperation as one: each started in order, each finished in order. */
+function directOperations(starts: readonly NonNullable<ApolloExtras['directOperation']>[]): NonNullable<ApolloExtras['directOperation']> {
+  return (start) => {
+    const dones = starts.flatMap((s) => s(start) ?? []);
+    return dones.length ? () => { for (const done of dones) done(); } : undefined;
+  };
+}
+
+/** What Apollo plugins that do not say for which requests they need its hooks need: every request. */
+const everyRequest = (): boolean => true;

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequest } from '@apollo/server';
+import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
@@ -227,6 +228,8 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
     },
     apollo: {
       plugins: [plugin],
+      // What requestDidStart does something for: in APQ mode, a request with the extension only.
+      needsPipeline: mode === 'apq' ? hasPersistedQuery : () => true,
       formatError: (formatted, error) => {
         const original = (error as GraphQLError | undefined)?.originalError;
         if (original instanceof ApiError && original.details.reason === 'OperationNotRegistered') {
@@ -236,6 +239,16 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
       },
     },
   };
+}
+
+/**
+ * Whether a GraphQL request carries the persistedQuery extension, as Apollo reads a request's
+ * extensions (a POST body's; a GET's search parameter).
+ */
+function hasPersistedQuery(req: Request): boolean {
+  if (req.method === 'GET') return typeof req.query['extensions'] === 'string';
+  const extensions = (req.body as { extensions?: unknown } | undefined)?.extensions;
+  return typeof extensions === 'object' && extensions !== null && (extensions as { persistedQuery?: unknown }).persistedQuery !== undefined;
 }
 
 /**

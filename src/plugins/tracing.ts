@@ -35,7 +35,7 @@ import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { GatewayPlugin } from './gateway-plugin.ts';
+import type { DirectOperationStart, GatewayPlugin } from './gateway-plugin.ts';
 import { outcomeOf } from './request-tracker.ts';
 
 // Attributes from the still-incubating semantic conventions, named here rather than imported from
@@ -216,7 +216,13 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     name: 'tracing',
     provider,
     middleware: [middleware],
-    apollo: { plugins: [operationSpans(tracer, contexts)] },
+    // The operation spans are made in Apollo's hooks, or by the direct path (directOperation), the
+    // same span: no request needs Apollo's pipeline for them.
+    apollo: {
+      plugins: [operationSpans(tracer, contexts)],
+      needsPipeline: () => false,
+      directOperation: (start) => directOperationSpan(tracer, contexts, start),
+    },
     wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
     wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
     forceFlush: () => provider.forceFlush(),
@@ -234,16 +240,53 @@ function operationSpans(tracer: Tracer, contexts: AsyncLocalStorageContextManage
     // Not async: a request left out by the sampler gets the one settled promise, nothing else.
     requestDidStart(start) {
       const active = contexts.active();
-      const state = active.getValue(stateKey) as RequestState | undefined;
-      if (!state?.open) return noListener;
-      const caller = start.contextValue as CallerContext;
-      const attributes: Attributes = {};
-      if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
-      if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
-      state.operation = startSpan(tracer, 'GraphQL operation', SpanKind.INTERNAL, active, attributes);
+      const state = tracedState(contexts, active);
+      if (!state) return noListener;
+      // An operation the direct path handed over (with errors, or refused) has its span already.
+      state.operation ??= startOperationSpan(tracer, active, start.contextValue as CallerContext);
       return Promise.resolve(new OperationSpanListener(state, state.operation));
     },
   };
+}
+
+/** The span of a traced request's GraphQL operation, before its type and name are known. */
+function startOperationSpan(tracer: Tracer, active: Context, caller: CallerContext): Span {
+  const attributes: Attributes = {};
+  if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
+  if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
+  return startSpan(tracer, 'GraphQL operation', SpanKind.INTERNAL, active, attributes);
+}
+
+/** Names an operation's span by its type and name (its didResolveOperation in Apollo). */
+function nameOperationSpan(span: Span, type: string, operationName: string | null | undefined): void {
+  // The operation name is the client's text: capped, like in the logs.
+  const name = operationName?.slice(0, 100);
+  span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
+  if (name) span.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
+  span.updateName(`GraphQL ${type}${name ? ` ${name}` : ''}`);
+}
+
+/**
+ * The operation span of a traced request on the direct path, as Apollo's hooks make it: started
+ * and named, the parent of the Kubernetes calls of its execution, ended without an error once it
+ * has run without one. One that fails goes to Apollo, whose hooks end this span with its error.
+ */
+function directOperationSpan(tracer: Tracer, contexts: AsyncLocalStorageContextManager, start: DirectOperationStart): (() => void) | undefined {
+  const active = contexts.active();
+  const state = tracedState(contexts, active);
+  if (!state) return undefined;
+  const span = startOperationSpan(tracer, active, start.context as CallerContext);
+  state.operation = span;
+  nameOperationSpan(span, start.type, start.name);
+  return () => {
+    if (state.operation === span) endOperation(state, undefined);
+  };
+}
+
+/** The state of the traced request being served, or undefined when it is not traced (or is over). */
+function tracedState(contexts: AsyncLocalStorageContextManager, active: Context = contexts.active()): RequestState | undefined {
+  const state = active.getValue(stateKey) as RequestState | undefined;
+  return state?.open ? state : undefined;
 }
 
 /**
@@ -260,13 +303,7 @@ class OperationSpanListener implements GraphQLRequestListener<BaseContext> {
   }
 
   didResolveOperation(rc: GraphQLRequestContextDidResolveOperation<BaseContext>): Promise<void> {
-    if (!rc.operation) return settled;
-    const type = rc.operation.operation;
-    // The operation name is the client's text: capped, like in the logs.
-    const name = rc.operationName?.slice(0, 100);
-    this.span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
-    if (name) this.span.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
-    this.span.updateName(`GraphQL ${type}${name ? ` ${name}` : ''}`);
+    if (rc.operation) nameOperationSpan(this.span, rc.operation.operation, rc.operationName);
     return settled;
   }
 

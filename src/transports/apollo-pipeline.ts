@@ -133,8 +133,8 @@ export interface OperationPipeline {
   plugin: ApolloServerPlugin<BaseContext>;
   /** Whether errors must not suggest names (hideSuggestions). */
   hideSuggestions: boolean;
-  /** Whether the plugins check operations (opts.check). */
-  checks: boolean;
+  /** The plugins' checks of a validated operation (opts.check), run by the direct path too. */
+  check: OperationCheck | undefined;
   /**
    * The kept document of a source and its operation, when the pipeline would let it through
    * untouched: valid, one query or mutation. Undefined otherwise (Apollo's pipeline then runs).
@@ -205,7 +205,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
   return {
     plugin: { requestDidStart: () => started },
     hideSuggestions: opts.hideSuggestions,
-    checks: opts.check !== undefined,
+    check: opts.check,
     directOperation: (schema, source, operationName) => {
       const document = documents.peek(source);
       const operation = document && getOperationAST(document, operationName);

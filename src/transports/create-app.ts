@@ -107,7 +107,7 @@ export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, rep
     // a bigint anywhere else in a result. The newline after the JSON is apolloHandler's to write.
     stringifyResult: answerText,
   });
-  const direct = directPath(apollo, gateway, pipeline);
+  const direct = directPath(apollo, gateway, pipeline, extras);
   if (direct) directPaths.set(apollo, direct);
   return apollo;
 }

@@ -1,7 +1,8 @@
 // GraphQL POSTs that Apollo Server's request pipeline would only execute, executed without it. For
 // an operation whose document is kept (src/graphql/document-cache.ts) and valid, on a server whose
-// only request plugin is the gateway's own pipeline and with no plugin checks, that pipeline adds
-// nothing to the answer, but costs each request about a fifth of a get's CPU in the gateway: a
+// request plugins are the gateway's own pipeline and plugins that do nothing for this request (they
+// say so: ApolloExtras.needsPipeline), that pipeline adds nothing to the answer but the plugins'
+// checks of the operation, run here with the same arguments, and costs each request about a fifth of a get's CPU in the gateway: a
 // SHA-256 of the query (and the crypto module looked up through require for it), an Accept
 // negotiation for incremental delivery it never uses here, two copies of the context, and a
 // Promise.all over the listeners at each of its hook rounds. Such a request is executed here, by
@@ -10,9 +11,12 @@
 // An operation whose result has errors (or whose execution throws) is handed to Apollo with its
 // outcome, executed once: Apollo formats and reports the errors and sets the status as before. So
 // is everything the conditions leave out (GET, a new document, a persisted query, subscriptions, a
-// server that is stopping, a request CSRF prevention refuses).
+// server that is stopping, a request CSRF prevention refuses, a request a plugin's hooks act on),
+// and an operation a check refuses, which Apollo's pipeline checks again and refuses as ever.
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, Response } from 'express';
+import type { CallerContext } from '../contract/caller-context.ts';
+import type { ApolloExtras, OperationCheckArgs } from '../plugins/gateway-plugin.ts';
 import { noteOperation } from '../plugins/request-outcome.ts';
 import { answerType } from './answer-type.ts';
 import { answerText, answerToWrite, hideSuggestionsIn, isThenable, withExecuted, type OperationPipeline } from './apollo-pipeline.ts';
@@ -55,13 +59,16 @@ function plainBody(body: unknown): body is PlainBody {
 }
 
 /**
- * The direct path of an Apollo Server made by newApollo, or undefined when its pipeline has work
- * to do for every request: a plugin checks operations. Whether Apollo runs other request plugins
- * (the gateway's plugins' own, or those Apollo adds itself, such as usage reporting when
- * APOLLO_KEY is set) is read from the started server, at the first request.
+ * The direct path of an Apollo Server made by newApollo, with the Apollo settings of the gateway's
+ * plugins (`extras`): their Apollo plugins may be left out for the requests they do not need
+ * (extras.needsPipeline). Whether Apollo runs other request plugins (those Apollo adds itself, such
+ * as usage reporting when APOLLO_KEY is set) is read from the started server, at the first request.
  */
-export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGateway, pipeline: OperationPipeline): DirectPath | undefined {
-  if (pipeline.checks) return undefined;
+export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGateway, pipeline: OperationPipeline, extras: ApolloExtras = {}): DirectPath | undefined {
+  const needsPipeline = extras.needsPipeline;
+  const startOperation = extras.directOperation;
+  // Plugins that did not say for which requests they need Apollo's hooks keep every request there.
+  const declared: ReadonlySet<ApolloServerPlugin<BaseContext>> = new Set(needsPipeline ? extras.plugins : []);
   let alone: boolean | undefined;
   return async (req, res, contextOf) => {
     const body: unknown = req.body;
@@ -72,10 +79,10 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     } catch {
       return undefined;
     }
-    alone ??= pipelineAlone(apollo, pipeline.plugin);
+    alone ??= pipelineAlone(apollo, pipeline.plugin, declared);
     const accept = req.headers.accept;
-    const type = accept ? answerType(accept) : defaultType;
-    if (!alone || type === undefined || csrfRefusal(req.headers)) return undefined;
+    const answer = accept ? answerType(accept) : defaultType;
+    if (!alone || answer === undefined || csrfRefusal(req.headers) || needsPipeline?.(req)) return undefined;
     const schema = gateway.current;
     const operationName = body.operationName ?? undefined;
     const found = pipeline.directOperation(schema, body.query, operationName);
@@ -90,8 +97,13 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     // What Apollo executes with: a copy of the context (its cloneObject), marked by the pipeline.
     const executing = Object.assign(Object.create(Object.getPrototypeOf(context) as object) as BaseContext, context);
     if (pipeline.hideSuggestions) hideSuggestionsIn(executing);
-    noteOperation(res, found.operation.operation, found.operation.name?.value);
+    const type = found.operation.operation;
+    noteOperation(res, type, found.operation.name?.value);
+    // What the plugins' Apollo hooks do for the operation (tracing's span), done here.
+    const done = startOperation?.({ context: executing, type, name: found.operation.name?.value });
     const variables = isRecord(body.variables) ? body.variables : undefined;
+    // A refusal: Apollo's pipeline, given the same context, checks the operation again and refuses it as ever.
+    if (!passesChecks(pipeline, { schema, document: found.document, source: body.query, operationName: found.operation.name?.value || null, variables, context: executing as CallerContext })) return { context };
     let result;
     try {
       result = await gateway.execute(schema, found.document, executing, variables, operationName);
@@ -107,15 +119,35 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
       // A result that does not serialize: Apollo's answer to that (its stringifyResult throws the same way).
       return { context: withExecuted(context, { result }) };
     }
-    res.setHeader('content-type', type);
+    done?.();
+    res.setHeader('content-type', answer);
     res.statusCode = 200;
     res.end(answerToWrite(text));
     return true;
   };
 }
 
-/** Whether the pipeline is the only plugin of the started server that hooks requests. */
-function pipelineAlone(apollo: ApolloServer<BaseContext>, pipeline: ApolloServerPlugin<BaseContext>): boolean {
+/**
+ * Whether the plugins' checks let the operation run. They get what they get in Apollo's pipeline
+ * (apollo-pipeline.ts): its operation's name as Apollo resolves it (null when it has none), the
+ * request's variables object, the copy of the context the operation executes with.
+ */
+function passesChecks(pipeline: OperationPipeline, args: OperationCheckArgs): boolean {
+  if (!pipeline.check) return true;
+  try {
+    pipeline.check(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether every plugin of the started server that hooks requests is the pipeline or one of the
+ * gateway's plugins that say for which requests they need its hooks (`declared`).
+ */
+function pipelineAlone(apollo: ApolloServer<BaseContext>, pipeline: ApolloServerPlugin<BaseContext>, declared: ReadonlySet<ApolloServerPlugin<BaseContext>>): boolean {
   const plugins = (apollo as unknown as { internals?: { plugins?: readonly ApolloServerPlugin<BaseContext>[] } }).internals?.plugins;
-  return Array.isArray(plugins) && plugins.includes(pipeline) && plugins.every((p) => p === pipeline || p.requestDidStart === undefined);
+  return Array.isArray(plugins) && plugins.includes(pipeline)
+    && plugins.every((p) => p === pipeline || p.requestDidStart === undefined || declared.has(p));
 }

@@ -13,6 +13,17 @@ import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import { createApp, finalHandlers, type App } from '../../../src/transports/create-app.ts';
 import { SchemaGateway } from '../../../src/transports/schema-gateway.ts';
 import { ApiError } from '../../../src/api-errors.ts';
+import { Writable } from 'node:stream';
+import { ExportResultCode } from '@opentelemetry/core';
+import { pluginAppOptions } from '../../../src/gateway.ts';
+import { createLogger } from '../../../src/logging.ts';
+import type { GatewayPlugin } from '../../../src/plugins/gateway-plugin.ts';
+import { metrics } from '../../../src/plugins/metrics.ts';
+import { persistedOperations } from '../../../src/plugins/persisted-operations.ts';
+import { queryLimits } from '../../../src/plugins/query-limits.ts';
+import { rateLimits } from '../../../src/plugins/rate-limits.ts';
+import { requestLogging } from '../../../src/plugins/request-logging.ts';
+import { tracing } from '../../../src/plugins/tracing.ts';
 
 const schema = new GraphQLSchema({
   query: new GraphQLObjectType({
@@ -95,20 +106,24 @@ const cases: Case[] = [
   ['PUT', 'PUT', '/graphql', { 'content-type': 'application/json' }, hello, { status: 405, type: json, body: error('Apollo Server supports only GET/POST requests.'), allow: 'GET, POST' }],
 ];
 
-let app: App;
 let port: number;
-let close: () => Promise<void>;
-before(async () => {
-  app = await createApp({ gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false });
-  const server = app.app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  port = (server.address() as AddressInfo).port;
-  close = () => new Promise((resolve) => server.close(() => resolve()));
-});
-after(async () => {
-  await close();
-  await app.stop();
-});
+
+/**
+ * The gateway alone, and with the production plugins (as scripts/bench-gateway.ts composes them,
+ * no request sampled for tracing): their requests take the direct path too, and must be answered
+ * the same.
+ */
+const gateways: [name: string, plugins: () => GatewayPlugin[]][] = [
+  ['the gateway alone', () => []],
+  ['the gateway with the production plugins', () => [
+    metrics({ processMetrics: false }),
+    tracing({ sampleRatio: 0, exporter: { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} } }),
+    requestLogging({ logger: createLogger({ destination: new Writable({ write: (_chunk, _enc, cb) => cb() }) }) }),
+    persistedOperations({ mode: 'apq' }),
+    queryLimits({ mode: 'production' }),
+    rateLimits({ limits: { requestsPerSecond: 1e6, burst: 1e6 } }),
+  ]],
+];
 
 /** One request with exactly these headers (no client adds any of its own but Host and Connection). */
 function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
@@ -124,25 +139,41 @@ function send(method: string, path: string, headers: Record<string, string>, bod
   });
 }
 
-describe('the Apollo entry over HTTP answers as Apollo Server does', () => {
-  for (const [name, method, path, headers, body, expected] of cases) {
-    it(name, async () => {
-      for (let round = 0; round < 3; round++) {
-        // Three times: a first sighting, a kept document, and anything remembered per header value.
-        const res = await send(method, path, headers, body);
-        assert.equal(res.status, expected.status);
-        assert.equal(res.headers['content-type'], expected.type);
-        assert.equal(res.text, expected.noBody ? '' : expected.body);
-        assert.equal(res.headers['content-length'], String(Buffer.byteLength(expected.body)));
-        assert.equal(res.headers['transfer-encoding'], undefined);
-        assert.equal(res.headers['allow'], expected.allow);
-        assert.deepEqual(Object.keys(res.headers).filter((h) => h !== 'date' && h !== 'x-request-id').sort(),
-          [...(expected.allow ? ['allow'] : []), 'connection', 'content-length', 'content-type', 'keep-alive']);
-        assert.match(String(res.headers['x-request-id']), /./);
-      }
+for (const [gatewayName, plugins] of gateways) {
+  describe(`the Apollo entry over HTTP answers as Apollo Server does: ${gatewayName}`, () => {
+    let app: App;
+    let close: () => Promise<void>;
+    before(async () => {
+      app = await createApp({ gateway: new SchemaGateway(schema), readiness: () => ({ ready: true, reasons: [] }), explorer: false, ...pluginAppOptions(plugins()) });
+      const server = app.app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      port = (server.address() as AddressInfo).port;
+      close = () => new Promise((resolve) => server.close(() => resolve()));
     });
-  }
-});
+    after(async () => {
+      await close();
+      await app.stop();
+    });
+
+    for (const [name, method, path, headers, body, expected] of cases) {
+      it(name, async () => {
+        for (let round = 0; round < 3; round++) {
+          // Three times: a first sighting, a kept document, and anything remembered per header value.
+          const res = await send(method, path, headers, body);
+          assert.equal(res.status, expected.status);
+          assert.equal(res.headers['content-type'], expected.type);
+          assert.equal(res.text, expected.noBody ? '' : expected.body);
+          assert.equal(res.headers['content-length'], String(Buffer.byteLength(expected.body)));
+          assert.equal(res.headers['transfer-encoding'], undefined);
+          assert.equal(res.headers['allow'], expected.allow);
+          assert.deepEqual(Object.keys(res.headers).filter((h) => h !== 'date' && h !== 'x-request-id').sort(),
+            [...(expected.allow ? ['allow'] : []), 'connection', 'content-length', 'content-type', 'keep-alive']);
+          assert.match(String(res.headers['x-request-id']), /./);
+        }
+      });
+    }
+  });
+}
 
 describe("the gateway's hooks in Apollo's pipeline", () => {
   it('a refused operation still reaches the hooks of the plugins after the pipeline, and the context is the caller\'s', async () => {
