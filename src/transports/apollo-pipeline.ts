@@ -158,8 +158,9 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
     }),
     didResolveOperation: hook((rc) => {
       if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
-      // An operation the direct path executed was valid on the schema it executed on.
-      const errors = wasExecuted(rc.contextValue) ? [] : literalPathErrors(validated, rc.schema, forValidation(rc.document));
+      // An operation the direct path executed was valid on the schema it executed on, and passed the checks.
+      const executed = wasExecuted(rc.contextValue);
+      const errors = executed ? [] : literalPathErrors(validated, rc.schema, forValidation(rc.document));
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);
@@ -171,6 +172,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
       }
       const res = responseOf(rc.contextValue);
       if (res && type) noteOperation(res, type, rc.operationName ?? undefined);
+      if (executed) return;
       try {
         opts.check?.({ schema: rc.schema, document: rc.document, source: rc.source ?? '', operationName: rc.operationName, variables: rc.request.variables, context: rc.contextValue as CallerContext });
       } catch (err) {
@@ -209,10 +211,16 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
     directOperation: (schema, source, operationName) => {
       const document = documents.peek(source);
       const operation = document && getOperationAST(document, operationName);
-      if (!operation || operation.operation === 'subscription' || validated.errors(schema, document).length) return undefined;
+      // Validated as Apollo's path validates it (forValidation), or graphql-js may throw instead of reporting.
+      if (!operation || operation.operation === 'subscription' || validated.errors(schema, forValidation(document)).length) return undefined;
       return { document, operation };
     },
   };
+}
+
+/** Validation errors of a document, those of inline values with the path of the value in its argument. */
+function literalPathErrors(validated: ValidatedDocuments, schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+  return withLiteralPaths(document, validated.errors(schema, document));
 }
 
 /**
@@ -220,11 +228,6 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
  * search parameter with JSON.parse, which rounds an integer beyond 2^53 (9007199254740993 becomes
  * 9007199254740992, a Float variable then names another value) and reads 1e400 as Infinity.
  */
-/** Validation errors of a document, those of inline values with the path of the value in its argument. */
-function literalPathErrors(validated: ValidatedDocuments, schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-  return withLiteralPaths(document, validated.errors(schema, document));
-}
-
 function exactSearchVariables(request: GraphQLRequest): void {
   const text = new URLSearchParams(request.http!.search).get('variables');
   if (text === null) return;

@@ -393,3 +393,48 @@ describe('the direct path with the production plugins', () => {
     }
   });
 });
+
+describe("the direct path validates as Apollo's pipeline does", () => {
+  it('a document whose subscription has @include on a root field: the same answer once it is kept', async () => {
+    // graphql-js 16 throws (instead of reporting) when it validates a subscription whose root
+    // field has @include/@skip with a variable; the pipeline validates a pinned copy (forValidation).
+    const withSubscription = new GraphQLSchema({
+      query: new GraphQLObjectType({ name: 'Query', fields: { hello: { type: GraphQLString, resolve: () => 'hi' } } }),
+      subscription: new GraphQLObjectType({ name: 'Subscription', fields: { tick: { type: GraphQLString } } }),
+    });
+    const app = await createApp({ gateway: new SchemaGateway(withSubscription), readiness: () => ({ ready: true, reasons: [] }), explorer: false });
+    const server = app.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const query = fresh('query Q { hello } subscription S($on: Boolean!) { tick @include(if: $on) }');
+      const answers = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName: 'Q' }) });
+        answers.push({ status: res.status, text: await res.text() });
+      }
+      // Apollo's answer (the first two sightings) is a typed validation error; a kept document must get the same.
+      assert.equal(answers[0]!.status, 400);
+      assert.match(answers[0]!.text, /GRAPHQL_VALIDATION_FAILED/);
+      for (const [i, a] of answers.entries()) assert.deepEqual(a, answers[0], `request ${i + 1}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await app.stop().catch(() => {});
+    }
+  });
+});
+
+describe('checks on the direct path', () => {
+  it('an operation executed there with errors is checked once, not again by Apollo', async () => {
+    let checks = 0;
+    const s = await serve({ checkOperation: () => { checks++; } });
+    try {
+      const query = fresh('{ fail }');
+      for (let i = 0; i < 4; i++) assert.match((await s.post(query)).text, /"code":"NOT_FOUND"/);
+      assert.equal(s.apolloCalls(), 4);
+      assert.equal(checks, 4);
+    } finally {
+      await s.close();
+    }
+  });
+});
