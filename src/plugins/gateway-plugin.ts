@@ -120,7 +120,8 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
     if (a.maxNesting !== undefined) merged.maxNesting = Math.min(merged.maxNesting ?? a.maxNesting, a.maxNesting);
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
-  if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
+  if (needs.includes(everyRequest)) merged.needsPipeline = everyRequest;
+  else if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
   if (starts.length) merged.directOperation = starts.length === 1 ? starts[0] : directOperations(starts);
   return merged;
 }
@@ -133,5 +134,8 @@ function directOperations(starts: readonly NonNullable<ApolloExtras['directOpera
   };
 }
 
-/** What Apollo plugins that do not say for which requests they need its hooks need: every request. */
-const everyRequest = (): boolean => true;
+/**
+ * What Apollo plugins that do not say for which requests they need its hooks need: every request.
+ * Merged needs that include it are it, so the direct path can tell it is never taken.
+ */
+export const everyRequest = (): boolean => true;

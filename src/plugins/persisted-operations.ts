@@ -16,7 +16,7 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequest } from '@apollo
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import type { GatewayPlugin } from './gateway-plugin.ts';
+import { everyRequest, type GatewayPlugin } from './gateway-plugin.ts';
 import { LRUCache } from 'lru-cache';
 
 export type PersistedOperationsMode = 'apq' | 'allow-list';
@@ -229,7 +229,7 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
     apollo: {
       plugins: [plugin],
       // What requestDidStart does something for: in APQ mode, a request with the extension only.
-      needsPipeline: mode === 'apq' ? hasPersistedQuery : () => true,
+      needsPipeline: mode === 'apq' ? hasPersistedQuery : everyRequest,
       formatError: (formatted, error) => {
         const original = (error as GraphQLError | undefined)?.originalError;
         if (original instanceof ApiError && original.details.reason === 'OperationNotRegistered') {

@@ -16,7 +16,7 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, Response } from 'express';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { ApolloExtras, OperationCheckArgs } from '../plugins/gateway-plugin.ts';
+import { everyRequest, type ApolloExtras, type OperationCheckArgs } from '../plugins/gateway-plugin.ts';
 import { noteOperation } from '../plugins/request-outcome.ts';
 import { answerType } from './answer-type.ts';
 import { answerText, answerToWrite, hideSuggestionsIn, isThenable, withExecuted, type OperationPipeline } from './apollo-pipeline.ts';
@@ -66,13 +66,15 @@ function plainBody(body: unknown): body is PlainBody {
  */
 export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGateway, pipeline: OperationPipeline, extras: ApolloExtras = {}): DirectPath | undefined {
   const needsPipeline = extras.needsPipeline;
+  // A plugin needs Apollo's hooks for every request: no request is taken here.
+  if (needsPipeline === everyRequest) return undefined;
   const startOperation = extras.directOperation;
   // Plugins that did not say for which requests they need Apollo's hooks keep every request there.
   const declared: ReadonlySet<ApolloServerPlugin<BaseContext>> = new Set(needsPipeline ? extras.plugins : []);
   let alone: boolean | undefined;
   return async (req, res, contextOf) => {
     const body: unknown = req.body;
-    if (req.method !== 'POST' || !plainBody(body)) return undefined;
+    if (alone === false || req.method !== 'POST' || !plainBody(body)) return undefined;
     // Stopping or stopped (Apollo refuses the operation), or not started: Apollo answers.
     try {
       apollo.assertStarted('the direct path');

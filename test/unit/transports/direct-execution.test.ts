@@ -15,7 +15,7 @@ import { ApiError } from '../../../src/api-errors.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeClient } from '../../../src/kube/kube-client.ts';
 import { createLogger } from '../../../src/logging.ts';
-import type { GatewayPlugin } from '../../../src/plugins/gateway-plugin.ts';
+import { everyRequest, mergeApolloExtras, type GatewayPlugin } from '../../../src/plugins/gateway-plugin.ts';
 import { metrics } from '../../../src/plugins/metrics.ts';
 import { persistedOperations, sha256Hex } from '../../../src/plugins/persisted-operations.ts';
 import { queryLimits } from '../../../src/plugins/query-limits.ts';
@@ -436,5 +436,20 @@ describe('checks on the direct path', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('plugins that need Apollo for every request', () => {
+  it('merge to the one mark the direct path reads as never taken, whatever the other plugins say', () => {
+    const hooks = { requestDidStart: async () => undefined };
+    const merged = mergeApolloExtras([
+      { name: 'declares', apollo: { plugins: [hooks], needsPipeline: () => false } },
+      { name: 'silent', apollo: { plugins: [hooks] } },
+    ]);
+    assert.equal(merged.needsPipeline, everyRequest);
+    const allowList = mergeApolloExtras([persistedOperations({ mode: 'allow-list', manifest: { format: 'apollo-persisted-query-manifest', version: 1, operations: [] } })]);
+    assert.equal(allowList.needsPipeline, everyRequest);
+    const apq = mergeApolloExtras([persistedOperations({ mode: 'apq' })]);
+    assert.notEqual(apq.needsPipeline, everyRequest);
   });
 });
