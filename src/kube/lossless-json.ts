@@ -37,9 +37,12 @@ export function exactNumbers(_key: string, value: unknown, context?: { source?: 
   if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
   const source = context?.source;
   if (source !== undefined && INTEGER.test(source)) return BigInt(source);
-  if (!Number.isFinite(value)) throw new SyntaxError(`the number ${source ?? String(value)} is beyond the range of a 64-bit float`);
+  if (!Number.isFinite(value)) throw new UnrepresentableNumberError(new UnrepresentableNumber(source ?? String(value)).problem);
   return value;
 }
+
+/** The refusal of exactNumbers: a SyntaxError as JSON.parse's own, told apart without reading its words. */
+export class UnrepresentableNumberError extends SyntaxError {}
 
 /** A number a double cannot hold, left in its place by exactNumbersOrMarked so that the caller can say where it was. */
 export class UnrepresentableNumber {

@@ -11,7 +11,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
-import { exactNumbersOrMarked, firstUnrepresentable, parseJson } from '../kube/lossless-json.ts';
+import { exactNumbersOrMarked, firstUnrepresentable, parseJson, UnrepresentableNumberError } from '../kube/lossless-json.ts';
 
 /** Marks an error the way body-parser does, so the final error handler answers it as the client's mistake. */
 function bodyError(error: Error, status: number, type: string, fields: Record<string, unknown> = {}): Error {
@@ -161,7 +161,7 @@ export function losslessJsonBody(limit: string): express.RequestHandler[] {
  * refused stops at the number, without its path.
  */
 export function withPlace(text: string, err: Error): Error {
-  if (!/beyond the range of a 64-bit float/.test(err.message)) return err;
+  if (!(err instanceof UnrepresentableNumberError)) return err;
   let found: ReturnType<typeof firstUnrepresentable>;
   try {
     found = firstUnrepresentable(JSON.parse(text, exactNumbersOrMarked as (key: string, value: unknown) => unknown));
