@@ -443,22 +443,34 @@ function completeValue(c: Completion, field: FieldPlan, plan: ValuePlan, result:
   if (result instanceof Error) throw result;
   if (plan.kind === 'nonNull') {
     const completed = completeValue(c, field, plan.of, result);
-    if (completed === null) throw new Error(`Cannot return null for non-nullable field ${field.parentType.name}.${field.def.name}.`);
+    if (completed === null) throw nullForNonNull(field);
     return completed;
   }
   if (result == null) return null;
-  if (isThenable(result)) throw new Error(`a value below ${field.parentType.name}.${field.def.name} is a promise, which a planned operation does not complete`);
+  if (isThenable(result)) throw promiseBelow(field);
   switch (plan.kind) {
-    case 'leaf': {
-      const serialized = plan.type.serialize(result);
-      if (serialized == null) throw new Error(`Expected \`${inspect(plan.type)}.serialize(${inspect(result)})\` to return non-nullable value, returned: ${inspect(serialized)}`);
-      return serialized;
-    }
+    case 'leaf':
+      return serializeLeaf(plan.type, result);
     case 'list':
       return completeList(c, field, plan.of, result);
     case 'object':
       return completeObject(c, plan.fields, result);
   }
+}
+
+/** A leaf value as the type serializes it; graphql-js' words when it serializes to nothing. */
+function serializeLeaf(type: GraphQLLeafType, result: unknown): unknown {
+  const serialized = type.serialize(result);
+  if (serialized == null) throw new Error(`Expected \`${inspect(type)}.serialize(${inspect(result)})\` to return non-nullable value, returned: ${inspect(serialized)}`);
+  return serialized;
+}
+
+function nullForNonNull(field: FieldPlan): Error {
+  return new Error(`Cannot return null for non-nullable field ${field.parentType.name}.${field.def.name}.`);
+}
+
+function promiseBelow(field: FieldPlan): Error {
+  return new Error(`a value below ${field.parentType.name}.${field.def.name} is a promise, which a planned operation does not complete`);
 }
 
 function completeList(c: Completion, field: FieldPlan, item: ValuePlan, result: unknown): unknown[] {
@@ -527,13 +539,11 @@ function completeLeafField(c: Completion, field: FieldPlan, type: GraphQLLeafTyp
     const result = readField(c, field, source, false);
     if (result instanceof Error) throw result;
     if (result == null) {
-      if (field.value.kind === 'nonNull') throw new Error(`Cannot return null for non-nullable field ${field.parentType.name}.${field.def.name}.`);
+      if (field.value.kind === 'nonNull') throw nullForNonNull(field);
       return null;
     }
-    if (isThenable(result)) throw new Error(`a value below ${field.parentType.name}.${field.def.name} is a promise, which a planned operation does not complete`);
-    const serialized = type.serialize(result);
-    if (serialized == null) throw new Error(`Expected \`${inspect(type)}.serialize(${inspect(result)})\` to return non-nullable value, returned: ${inspect(serialized)}`);
-    return serialized;
+    if (isThenable(result)) throw promiseBelow(field);
+    return serializeLeaf(type, result);
   } catch (raw) {
     const error = locatedError(raw, c.nodes(field), [...c.path, field.key]);
     if (field.value.kind === 'nonNull') throw error;
