@@ -48,8 +48,8 @@ export const ListCronTabs = graphql(\`
 \`);
 
 export const FilteredCronTabs = graphql(\`
-  query FilteredCronTabs($namespace: String, $where: CronTab_v1_stable_example_com_Where, $orderBy: [CronTab_v1_stable_example_com_OrderBy!]) {
-    cronTabList_stable_example_com(namespace: $namespace, where: $where, orderBy: $orderBy, first: 10) {
+  query FilteredCronTabs($namespace: String, $where: CronTab_v1_stable_example_com_Where, $orderBy: [CronTab_v1_stable_example_com_OrderBy!], $resourceVersion: String) {
+    cronTabList_stable_example_com(namespace: $namespace, where: $where, orderBy: $orderBy, first: 10, resourceVersion: $resourceVersion) {
       totalCount
       edges { cursor node { metadata { name } spec { replicas } } }
     }
@@ -59,7 +59,7 @@ export const FilteredCronTabs = graphql(\`
 export const CreateCronTab = graphql(\`
   mutation CreateCronTab($namespace: String!, $input: CronTab_v1_stable_example_com_Input!) {
     createCronTab_stable_example_com(namespace: $namespace, input: $input, fieldManager: "typed-client") {
-      metadata { name uid }
+      metadata { name uid resourceVersion }
       spec { image replicas }
     }
   }
@@ -146,9 +146,11 @@ export async function run(baseUrl: string, namespace: string) {
     const byField = await execute(url, ListCronTabs, { namespace, fieldSelector: 'metadata.name=other' });
     const names = (list: typeof byLabel) => list.cronTabList_stable_example_com.edges.map((e) => e.node.metadata?.name);
 
-    await execute(url, CreateCronTab, { namespace, input: { metadata: { name: 'big' }, spec: { cronSpec: '@weekly', image: 'big:1', replicas: 7 } } });
+    const big = await execute(url, CreateCronTab, { namespace, input: { metadata: { name: 'big' }, spec: { cronSpec: '@weekly', image: 'big:1', replicas: 7 } } });
+    // A filtered list is answered from the gateway's cache: at least as recent as the last write.
     const filtered = await execute(url, FilteredCronTabs, {
       namespace,
+      resourceVersion: big.createCronTab_stable_example_com.metadata?.resourceVersion,
       where: { spec: { replicas: { gte: 1 } }, metadata: { name: { ne: 'other' } } },
       orderBy: [{ field: 'spec_replicas', direction: 'DESC' }],
     });
