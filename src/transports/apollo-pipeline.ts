@@ -120,6 +120,24 @@ export function wasExecuted(context: object): boolean {
   return (context as Record<symbol, Executed | undefined>)[executedKey] !== undefined;
 }
 
+/**
+ * The refusal of an operation the direct path checked (direct-execution.ts) and handed to Apollo,
+ * which answers it without running the checks again: a symbol-keyed property of the context, as
+ * executedKey. Boxed: a check may throw any value.
+ */
+const refusedKey = Symbol('crdgate.refused');
+
+/** Marks a context with the refusal of its operation by the plugins' checks. */
+export function withRefusal(context: object, refused: { error: unknown }): object {
+  (context as Record<symbol, { error: unknown }>)[refusedKey] = refused;
+  return context;
+}
+
+/** The refusal the context's operation got from the direct path's checks, if it got one (it was valid then). */
+function refusedBefore(context: object): { error: unknown } | undefined {
+  return (context as Record<symbol, { error: unknown } | undefined>)[refusedKey];
+}
+
 /** Every validation error of a request whose document had more than one, for the response. */
 const allErrors = new WeakMap<object, readonly GraphQLError[]>();
 
@@ -158,9 +176,11 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
     }),
     didResolveOperation: hook((rc) => {
       if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
-      // An operation the direct path executed was valid on the schema it executed on, and passed the checks.
+      // An operation the direct path executed was valid on the schema it executed on, and passed the
+      // checks; one it refused was valid there and refused by them.
       const executed = wasExecuted(rc.contextValue);
-      const errors = executed ? [] : literalPathErrors(validated, rc.schema, rc.document);
+      const refused = refusedBefore(rc.contextValue);
+      const errors = executed || refused ? [] : literalPathErrors(validated, rc.schema, rc.document);
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);
@@ -173,6 +193,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
       const res = responseOf(rc.contextValue);
       if (res && type) noteOperation(res, type, rc.operationName ?? undefined);
       if (executed) return;
+      if (refused) throw refused.error instanceof ApiError ? refusal(refused.error) : refused.error;
       try {
         opts.check?.({ schema: rc.schema, document: rc.document, source: rc.source ?? '', operationName: rc.operationName, variables: rc.request.variables, context: rc.contextValue as CallerContext });
       } catch (err) {
