@@ -23,7 +23,7 @@ import type {
   ResourceOperations,
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
-import type { RelationTypes } from './relation-types.ts';
+import { namedResourceTypes, type RelationTypes } from './relation-types.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import { buildQueryTypes, queryListArgs, type QueryTypes } from './query-input-types.ts';
 import { ListConsistencyEnum } from './filter-types.ts';
@@ -392,11 +392,13 @@ function watchField(ctx: FieldContext): Field {
       },
     })),
     ...deprecated,
-    subscribe: async (_src, args, context) => {
+    subscribe: async (_src, args, context, info) => {
+      const related = namedResourceTypes(info.schema, info.fieldNodes, info.fragments);
       const feed = await operations.watch(
         request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
+          ...(related.length ? { relatedTypes: related } : {}),
         }),
       );
       // graphql-js reads an async iterable; a transport that can take pushes finds the feed behind it.

@@ -94,6 +94,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         signal: req.context.signal,
         identity: req.context.identity,
         filter: guard.visible,
+        ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
       },
     );
     if (guard.onEnd) feed.onClose(guard.onEnd);

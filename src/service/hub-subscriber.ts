@@ -84,10 +84,14 @@ export class HubSubscriber implements Feed<HubEvent> {
   private fallback: ((sink: FeedSink<HubEvent>) => void) | undefined;
   private abortFallback: (() => void) | undefined;
 
-  constructor(host: SubscriberHost, match: Matcher, resumeFrom: string | undefined) {
+  /** Other resources' types whose API this subscriber's selection reads (SubscribeOptions.relatedTypes). */
+  readonly relatedTypes: readonly string[] | undefined;
+
+  constructor(host: SubscriberHost, match: Matcher, resumeFrom: string | undefined, relatedTypes?: readonly string[]) {
     this.host = host;
     this.match = match;
     this.lastRv = resumeFrom;
+    this.relatedTypes = relatedTypes;
   }
 
   // --- Feed ---

@@ -102,7 +102,7 @@ export class WatchHub {
     // Most subscribers have no selector: they share one matcher instead of a closure each.
     const match: Matcher = allOf(labels, fields, opts.filter);
     const upstream = this.upstreamOf(key);
-    const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given);
+    const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given, opts.relatedTypes);
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
       fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
@@ -147,6 +147,24 @@ export class WatchHub {
       if (!predicate(u.key)) continue;
       n += u.failAll(error);
       void u.stopNow();
+    }
+    return n;
+  }
+
+  /**
+   * Ends every subscription that reads one of these types of other resources (its relatedTypes),
+   * with the error given for the first such type it reads.
+   */
+  closeReading(types: ReadonlyMap<string, ApiError>): number {
+    let n = 0;
+    if (!types.size) return n;
+    for (const u of [...this.upstreams.values()]) {
+      for (const s of [...u.subscribers]) {
+        const error = s.relatedTypes?.reduce<ApiError | undefined>((e, t) => e ?? types.get(t), undefined);
+        if (!error) continue;
+        s.fail(error);
+        n++;
+      }
     }
     return n;
   }

@@ -46,6 +46,8 @@ export interface SubscribeOptions {
   filter?: (obj: KubeObject) => boolean;
   /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
   identity?: Impersonation;
+  /** Names of other resource versions' types the subscriber reads (WatchArgs.relatedTypes), for WatchHub.closeReading. */
+  relatedTypes?: readonly string[];
 }
 
 /** A subscriber's options as its direct watch gets them. */

@@ -480,6 +480,25 @@ test('subscribers waiting for the first list are counted apart and reached by cl
   assert.throws(() => hub.observe(key, { initial() {}, event() {} }), (e: unknown) => e instanceof ApiError && e.code === 'UNAVAILABLE');
 });
 
+test('closeReading ends exactly the subscribers that read one of the given types, with that type\'s error; the upstream goes on', async () => {
+  const c = new FakeCollection();
+  const { hub } = hubWith(c);
+  const reads = reader(hub.subscribe(key, { relatedTypes: ['A_v1_x', 'B_v1_x'] }));
+  const other = reader(hub.subscribe(key, { relatedTypes: ['C_v1_x'] }));
+  const none = reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  assert.equal(hub.closeReading(new Map()), 0);
+  const n = hub.closeReading(new Map([['B_v1_x', new ApiError('SCHEMA_CHANGED', 'B changed')], ['D_v1_x', new ApiError('SCHEMA_CHANGED', 'D changed')]]));
+  assert.equal(n, 1);
+  await until(() => reads.done, 'the end');
+  assert.ok(reads.error instanceof ApiError && reads.error.code === 'SCHEMA_CHANGED' && reads.error.message === 'B changed');
+  c.add(ct('a', 2));
+  await until(() => other.events.length === 1 && none.events.length === 1, 'the others go on');
+  assert.equal(other.done || none.done, false);
+  assert.equal(hub.stats().upstreams, 1);
+  await hub.stop();
+});
+
 test('a fallback subscriber is reached by closeWhere', async () => {
   const c = new FakeCollection();
   c.rv = 10;
