@@ -11,6 +11,7 @@ import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts
 import { jsonPatchProblem } from '../model/json-patch.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { feedIterable, mapFeed } from '../streams/feed.ts';
+import { callerText } from '../kube/internal-addresses.ts';
 import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,
@@ -570,7 +571,7 @@ function toGraphQLEvent(event: KubeWatchEvent): GraphQLWatchEvent {
       return { type: 'BOOKMARK', object: null, resourceVersion };
     case 'ERROR': {
       const status = event.object as { message?: string; reason?: string; code?: number };
-      throw new GraphQLError(status.message ?? 'the watch failed', {
+      throw new GraphQLError(status.message === undefined ? 'the watch failed' : callerText(status.message, status.code ?? 500), {
         extensions: { code: status.code === 410 ? 'GONE' : 'UNAVAILABLE', reason: status.reason, httpStatus: status.code },
       });
     }

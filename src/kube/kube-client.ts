@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
+import { callerText } from './internal-addresses.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -440,8 +441,10 @@ function transportError(server: string, err: unknown, signal: AbortSignal, timeo
 
 /**
  * What a caller of the gateway may read of a failed Kubernetes call: the Status message, never the
- * error's own message, which may name where the gateway connects to (see transportError).
+ * error's own message, which may name where the gateway connects to (see transportError), and
+ * without where the apiserver's own calls failed (internal-addresses.ts).
  */
 export function callerMessageOf(err: unknown): string | undefined {
-  return err instanceof KubeApiError ? err.status.message : undefined;
+  if (!(err instanceof KubeApiError) || err.status.message === undefined) return undefined;
+  return callerText(err.status.message, err.httpStatus || err.status.code || 0);
 }
