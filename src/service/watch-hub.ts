@@ -46,6 +46,8 @@ export interface UpstreamStats {
 
 export const defaultMaxBufferedBytes = 8 << 20;
 export const defaultWindowBytes = 32 << 20;
+/** How long after its timeoutSeconds a direct watch may stay silent (see directIdleMs). */
+const directIdleMarginMs = 30_000;
 
 export class WatchHub {
   private readonly opts: WatchHubOptions;
@@ -106,7 +108,8 @@ export class WatchHub {
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
       fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
-        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds }, onEvent, signal), start.initial) : undefined);
+        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, onEvent, signal),
+      start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
       else {
@@ -175,6 +178,15 @@ export class WatchHub {
     const all = [...this.upstreams.values()];
     for (const u of all) u.failAll(new ApiError('UNAVAILABLE', 'the gateway is shutting down', { reason: 'ServiceUnavailable' }));
     await Promise.all(all.map((u) => u.stopNow()));
+  }
+
+  /**
+   * How long a direct watch asked to run timeoutSeconds may stay silent before its connection
+   * counts as lost: beyond the apiserver's own end of it. A watch served from etcd (a resume older
+   * than the apiserver's cache) gets no bookmarks, so a quiet resource is silent until then.
+   */
+  private directIdleMs(timeoutSeconds: number): number {
+    return this.opts.directWatchIdleMs ?? timeoutSeconds * 1000 + directIdleMarginMs;
   }
 
   private refuseWhenStopped(): void {
