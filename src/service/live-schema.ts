@@ -223,6 +223,6 @@ interface ServedVersion {
  */
 function sameServedVersion(before: ServedVersion, now: ServedVersion): boolean {
   if (sameContent(before.model, now.model)) return true;
-  if (!before.crd || !now.crd || before.model.crdName !== now.model.crdName) return false;
+  if (!before.crd || !now.crd) return false;
   return sameApiOf({ crd: before.crd, model: before.model }, { crd: now.crd, model: now.model }, now.version);
 }
