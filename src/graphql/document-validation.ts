@@ -205,7 +205,9 @@ export function validateDocument(schema: GraphQLSchema, document: DocumentNode, 
  * accepts a literal. Found here before the rules run, so that the client learns the real problem.
  * The root selection includes the fields of fragments spread or inlined there.
  */
-function rootConditionErrors(document: DocumentNode): GraphQLError[] {
+function rootConditionErrors(document: DocumentNode): readonly GraphQLError[] {
+  // Most documents are queries and mutations: nothing to look at, nothing made.
+  if (!document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription')) return noErrors;
   const errors: GraphQLError[] = [];
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
@@ -231,6 +233,8 @@ function rootConditionErrors(document: DocumentNode): GraphQLError[] {
   }
   return errors;
 }
+
+const noErrors: readonly GraphQLError[] = Object.freeze([]);
 
 /** What validate() visits: every key of a node but descriptions (they must not affect validation). */
 const keysToValidate = Object.fromEntries(Object.entries(QueryDocumentKeys).map(([kind, keys]) => [kind, keys.filter((key) => key !== 'description')]));
