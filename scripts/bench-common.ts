@@ -1,6 +1,7 @@
 // What the benchmarks share: the machine they ran on, and latency figures of a request loop.
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { GCProfiler } from 'node:v8';
 
 /** CPU model, cores, memory and Node version, for the heading of a result. */
 export function machine(): string {
@@ -68,4 +69,27 @@ export function summarizeProfile(profile: { nodes: ProfileNode[] }, top = 15): {
   }
   const share = (entries: Iterable<[string, number]>) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, n]) => [k, n / total] as [string, number]);
   return { functions: share(self), packages: share(byPackage), busy: (total - idle) / total };
+}
+
+/**
+ * The CPU time (µs) and the bytes allocated while `run` runs: the heap's growth between V8's
+ * collections (its GC profiler's statistics) plus its growth after the last one. No collection is
+ * forced: V8 sweeps a large heap after one on other threads, and the process' CPU time would count
+ * that sweep.
+ */
+export async function cpuAndAllocation(run: () => Promise<void>): Promise<{ cpuUs: number; bytes: number }> {
+  const heapAtStart = process.memoryUsage().heapUsed;
+  const profiler = new GCProfiler();
+  profiler.start();
+  const cpu = process.cpuUsage();
+  await run();
+  const used = process.cpuUsage(cpu);
+  const heapAtEnd = process.memoryUsage().heapUsed;
+  let allocated = 0;
+  let after = heapAtStart;
+  for (const s of profiler.stop()?.statistics ?? []) {
+    allocated += s.beforeGC.heapStatistics.usedHeapSize - after;
+    after = s.afterGC.heapStatistics.usedHeapSize;
+  }
+  return { cpuUs: used.user + used.system, bytes: allocated + heapAtEnd - after };
 }

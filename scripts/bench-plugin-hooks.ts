@@ -20,7 +20,6 @@
 //
 //   node scripts/bench-plugin-hooks.ts [--rounds 12] [--calls 20000] [--sample-ratio 0.1]
 import { EventEmitter } from 'node:events';
-import { GCProfiler } from 'node:v8';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Request, RequestHandler, Response } from 'express';
@@ -33,7 +32,7 @@ import type { GatewayOperations } from '../src/service/hub-operations.ts';
 import { newApollo } from '../src/transports/create-app.ts';
 import { SchemaGateway } from '../src/transports/schema-gateway.ts';
 import { productionPlugins } from './bench-gateway.ts';
-import { machine, median } from './bench-common.ts';
+import { cpuAndAllocation, machine, median } from './bench-common.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -124,28 +123,13 @@ async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
   };
 }
 
-const cpuMicros = () => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
-
-/** CPU µs and bytes allocated per call (the heap's growth between collections, from V8's GC profiler). */
+/** CPU µs and bytes allocated per call (bench-common's cpuAndAllocation), after a warm-up. */
 async function timed(fn: (i: number) => unknown, calls: number): Promise<{ us: number; bytes: number }> {
   for (let i = 0; i < Math.min(calls, 1000); i++) await fn(i);
-  const heapAtStart = process.memoryUsage().heapUsed;
-  const profiler = new GCProfiler();
-  profiler.start();
-  const start = cpuMicros();
-  for (let i = 0; i < calls; i++) await fn(i);
-  const us = (cpuMicros() - start) / calls;
-  const heapAtEnd = process.memoryUsage().heapUsed;
-  let allocated = 0;
-  let after = heapAtStart;
-  for (const s of profiler.stop()?.statistics ?? []) {
-    allocated += s.beforeGC.heapStatistics.usedHeapSize - after;
-    after = s.afterGC.heapStatistics.usedHeapSize;
-  }
-  return { us, bytes: (allocated + heapAtEnd - after) / calls };
+  const used = await cpuAndAllocation(async () => {
+    for (let i = 0; i < calls; i++) await fn(i);
+  });
+  return { us: used.cpuUs / calls, bytes: used.bytes / calls };
 }
 
 const variants = { plain: await pieces([]), production: await pieces(productionPlugins(Number(flags['sample-ratio']))) };

@@ -16,11 +16,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { GCProfiler } from 'node:v8';
 import { createRequire } from 'node:module';
 import type { GraphQLSchema } from 'graphql';
 import { copies, loadCorpus } from './bench-schema.ts';
-import { machine, median } from './bench-common.ts';
+import { cpuAndAllocation, machine, median } from './bench-common.ts';
 import { crdToModel } from '../src/model/crd-to-model.ts';
 import { createSchemaBuilder } from '../src/graphql/schema-builder.ts';
 import { prepareTenantViews, refsOf, TenantSchemaCache } from '../src/graphql/tenant-schema.ts';
@@ -109,24 +108,12 @@ async function request(path: Path, i: number, schema: GraphQLSchema, resources: 
   return views.get(schema, resources, perms).schema;
 }
 
-/** CPU µs and bytes allocated per request over one batch. */
+/** CPU µs and bytes allocated per request over one batch (bench-common's cpuAndAllocation: no forced GC). */
 async function batch(path: Path, schema: GraphQLSchema, resources: readonly ResourceModel[], permissions: Permissions, views: TenantSchemaCache): Promise<{ cpuUs: number; bytes: number }> {
-  // No forced GC here: V8 sweeps the heap (the 1,000-CRD schema) after one on other threads, and
-  // the process' CPU time would count that sweep in this batch (~50 ms: 12 µs per request at 4,000).
-  const heapAtStart = process.memoryUsage().heapUsed;
-  const profiler = new GCProfiler();
-  profiler.start();
-  const cpu = process.cpuUsage();
-  for (let i = 0; i < requests; i++) await request(path, i, schema, resources, permissions, views);
-  const used = process.cpuUsage(cpu);
-  const heapAtEnd = process.memoryUsage().heapUsed;
-  let allocated = 0;
-  let after = heapAtStart;
-  for (const s of profiler.stop()?.statistics ?? []) {
-    allocated += s.beforeGC.heapStatistics.usedHeapSize - after;
-    after = s.afterGC.heapStatistics.usedHeapSize;
-  }
-  return { cpuUs: (used.user + used.system) / requests, bytes: (allocated + heapAtEnd - after) / requests };
+  const used = await cpuAndAllocation(async () => {
+    for (let i = 0; i < requests; i++) await request(path, i, schema, resources, permissions, views);
+  });
+  return { cpuUs: used.cpuUs / requests, bytes: used.bytes / requests };
 }
 
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;

@@ -4,6 +4,7 @@
 // facades never disagree about what went wrong.
 import { GraphQLError } from 'graphql';
 import { KubeApiError, type KubeStatus } from './kube/kube-client.ts';
+import { callerText } from './kube/internal-addresses.ts';
 
 export const ApiErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
@@ -265,10 +266,18 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
     group: status.details?.group,
   };
   if (err.retryAfterSeconds !== undefined) details.retryAfterSeconds = err.retryAfterSeconds;
+  // The status of the answer decides whether the apiserver's words may name internal addresses.
+  const answered = err.httpStatus || status.code || 0;
+  let cut = false;
+  const forCaller = (text: string) => {
+    const shown = callerText(text, answered);
+    if (shown !== text) cut = true;
+    return shown;
+  };
   const causes = status.details?.causes;
   if (causes?.length) {
     details.causes = causes.map((c) => {
-      const cause: ApiErrorCause = { message: c.message ?? '' };
+      const cause: ApiErrorCause = { message: forCaller(c.message ?? '') };
       if (c.reason) cause.type = c.reason;
       if (c.field) {
         cause.field = c.field;
@@ -282,9 +291,17 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
     details.hint = 'the resourceVersion or continue token is too old: list again from the start, then watch from the new list\'s resourceVersion';
   }
   if (code === 'TOO_MANY_REQUESTS' && details.retryAfterSeconds === undefined) details.retryAfterSeconds = 1;
-  const message = status.message || titles[code];
-  return new ApiError(code, message, details, { cause: err });
+  const message = forCaller(status.message || titles[code]);
+  const error = new ApiError(code, message, details, { cause: err });
+  if (cut) cutForCallers.add(error);
+  return error;
 }
+
+/**
+ * Errors whose Kubernetes message was cut for callers (src/kube/internal-addresses.ts): their
+ * cause, with the whole message, is logged as an internal error's is.
+ */
+const cutForCallers = new WeakSet<ApiError>();
 
 /**
  * The HTTP headers an error answer carries, whichever facade sends it: the bearer challenge of
@@ -328,7 +345,9 @@ export function toProblem(err: ApiError, instance?: string): Record<string, unkn
 /**
  * Receives every error a client is about to see; logs the cause of each internal one (INTERNAL
  * from the catalog, or an exception that is neither a catalog nor a GraphQL error, also wrapped
- * in a GraphQLError) once, with the request id. Clients only ever see "internal error".
+ * in a GraphQLError) once, with the request id. Clients only ever see "internal error". The cause
+ * of an error whose Kubernetes message was cut for clients (the addresses a webhook call failed
+ * on) is logged too, whatever its code.
  */
 export type InternalErrorReporter = (err: unknown, requestId: string | undefined) => void;
 
@@ -347,11 +366,12 @@ export function isInternalError(err: unknown): boolean {
   return e instanceof ApiError ? e.code === 'INTERNAL' : !(e instanceof GraphQLError);
 }
 
-export function internalErrorReporter(log: (requestId: string | undefined, cause: unknown) => void): InternalErrorReporter {
+export function internalErrorReporter(log: (requestId: string | undefined, cause: unknown, code: ApiErrorCode) => void): InternalErrorReporter {
   return (err, requestId) => {
     const e = unwrapError(err);
-    if (!isInternalError(e) || typeof e !== 'object' || e === null || reportedErrors.has(e)) return;
+    const cut = e instanceof ApiError && cutForCallers.has(e);
+    if ((!cut && !isInternalError(e)) || typeof e !== 'object' || e === null || reportedErrors.has(e)) return;
     reportedErrors.add(e);
-    log(requestId, e instanceof ApiError && e.cause !== undefined ? e.cause : e);
+    log(requestId, e instanceof ApiError && e.cause !== undefined ? e.cause : e, e instanceof ApiError ? e.code : 'INTERNAL');
   };
 }

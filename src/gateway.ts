@@ -14,7 +14,7 @@ import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
-import { internalErrorReporter, type InternalErrorReporter } from './api-errors.ts';
+import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
@@ -63,9 +63,11 @@ export interface GatewayOptions {
   plugins?: GatewayPlugin[];
   /**
    * Where the cause of each internal error goes, once, with its request id (clients only see
-   * "internal error"). Default: a warning through log.
+   * "internal error"), and of each error whose Kubernetes message was cut for the client (where a
+   * webhook call failed: see src/kube/internal-addresses.ts), with its code. Default: a warning
+   * through log.
    */
-  onInternalError?: (requestId: string | undefined, cause: unknown) => void;
+  onInternalError?: (requestId: string | undefined, cause: unknown, code: ApiErrorCode) => void;
 }
 
 export interface Gateway {
@@ -125,7 +127,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;
   const apollo = mergeApolloExtras(plugins);
   const reportInternal = internalErrorReporter(opts.onInternalError
-    ?? ((requestId, cause) => opts.log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
+    ?? ((requestId, cause, code) => opts.log?.warn(`${code === 'INTERNAL' ? 'internal error' : `${code}, its Kubernetes message cut for the client`}${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const state: { stopping?: Promise<void> } = {};
   let web: { app: Express; stop(): Promise<void> };
   try {

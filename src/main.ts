@@ -153,7 +153,8 @@ async function start(config: GatewayConfig, env: NodeJS.ProcessEnv, running: Run
     corsOrigins: config.corsOrigins,
     plugins: await gatewayPlugins(config, mode, metricsPlugin, shared),
     log: messageLog(logger),
-    onInternalError: (requestId, cause) => logger.error({ requestId, err: cause }, 'internal error'),
+    onInternalError: (requestId, cause, code) => logger.error({ requestId, err: cause, ...(code !== 'INTERNAL' ? { code } : {}) },
+      code === 'INTERNAL' ? 'internal error' : 'an error whose Kubernetes message was cut for the client'),
     // The explorer's tenant picker; its tokens go only to browsers on this machine.
     explorer: demo ? { demoTenants: () => demoTenants(demo, config.stateDir) } : undefined,
   }).catch((err: unknown) => {

@@ -141,6 +141,12 @@ export interface WatchArgs {
   readonly allowWatchBookmarks?: boolean;
   /** How long the apiserver keeps the watch open before it ends it normally (Kubernetes timeoutSeconds). */
   readonly timeoutSeconds?: number;
+  /**
+   * The GraphQL object types of other resources' versions whose fields the subscriber's selection
+   * reads (through the relation fields owners and children): a change to one of those versions'
+   * API ends the watch with SCHEMA_CHANGED, as a change to its own version does.
+   */
+  readonly relatedTypes?: readonly string[];
 }
 
 type Req<Args, Context> = OperationRequest<Args, Context>;

@@ -20,7 +20,7 @@ import {
   assertValidSchema, BREAK, getEnterLeaveForKind, getNamedType, getNullableType, GraphQLError, isEnumType, isLeafType, isListType, isTypeDefinitionNode, isTypeSystemDefinitionNode, isTypeSystemExtensionNode,
   introspectionTypes, Kind, KnownTypeNamesRule, NoUndefinedVariablesRule, NoUnusedVariablesRule, OverlappingFieldsCanBeMergedRule, specifiedRules, specifiedScalarTypes, TypeInfo,
   ValidationContext, ValuesOfCorrectTypeRule, VariablesInAllowedPositionRule, visit, visitWithTypeInfo,
-  type ASTNode, type EnumValueNode, type FloatValueNode, type GraphQLInputType, type IntValueNode, type SelectionNode, type StringValueNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
+  type ASTNode, type DirectiveNode, type EnumValueNode, type FragmentDefinitionNode, type FloatValueNode, type GraphQLInputType, type IntValueNode, type SelectionNode, type StringValueNode, type ASTVisitor, type ASTVisitFn, type DocumentNode, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
 import { QueryDocumentKeys } from 'graphql/language/ast.js';
 import { printForError } from 'graphql/language/printer.js';
@@ -180,8 +180,13 @@ export function rulesInParallel(rules: readonly ValidationRule[]): ValidationRul
 const documentRulesInParallel = rulesInParallel(documentRules);
 const withExtraRules = new WeakMap<readonly ValidationRule[], ValidationRule>();
 
-/** The specified rules and the extra ones; errors as graphql-js' validate() reports them. */
+/**
+ * The specified rules and the extra ones; errors as graphql-js' validate() reports them. A
+ * subscription whose root selection may be skipped is refused first, alone (see rootConditionErrors).
+ */
 export function validateDocument(schema: GraphQLSchema, document: DocumentNode, options: DocumentValidationOptions = {}): readonly GraphQLError[] {
+  const conditional = rootConditionErrors(document);
+  if (conditional.length) return conditional;
   const extra = options.rules;
   let rule = documentRulesInParallel;
   if (extra?.length) {
@@ -191,6 +196,45 @@ export function validateDocument(schema: GraphQLSchema, document: DocumentNode, 
   }
   return validateWith(schema, document, rule, options.hideSuggestions ?? false);
 }
+
+/**
+ * The GraphQL specification (since its 2021 edition: "Single Root Field") does not allow @skip or
+ * @include in a subscription's root selection: a subscription has exactly one root field, found
+ * without variables. graphql-js 17 reports such a document with this message; graphql-js 16 throws
+ * when the condition is a variable (its rule evaluates the directive without the variables) and
+ * accepts a literal. Found here before the rules run, so that the client learns the real problem.
+ * The root selection includes the fields of fragments spread or inlined there.
+ */
+function rootConditionErrors(document: DocumentNode): readonly GraphQLError[] {
+  // Most documents are queries and mutations: nothing to look at, nothing made.
+  if (!document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription')) return noErrors;
+  const errors: GraphQLError[] = [];
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  for (const def of document.definitions) {
+    if (def.kind !== Kind.OPERATION_DEFINITION || def.operation !== 'subscription') continue;
+    const conditions: DirectiveNode[] = [];
+    const spread = new Set<string>();
+    const walk = (selections: readonly SelectionNode[]): void => {
+      for (const selection of selections) {
+        for (const d of selection.directives ?? []) if (d.name.value === 'skip' || d.name.value === 'include') conditions.push(d);
+        if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet.selections);
+        else if (selection.kind === Kind.FRAGMENT_SPREAD && !spread.has(selection.name.value)) {
+          spread.add(selection.name.value);
+          const fragment = fragments.get(selection.name.value);
+          if (fragment) walk(fragment.selectionSet.selections);
+        }
+      }
+    };
+    walk(def.selectionSet.selections);
+    if (!conditions.length) continue;
+    const name = def.name ? `Subscription "${def.name.value}"` : 'Anonymous Subscription';
+    errors.push(new GraphQLError(`${name} must not use \`@skip\` or \`@include\` directives in the top level selection.`, { nodes: conditions }));
+  }
+  return errors;
+}
+
+const noErrors: readonly GraphQLError[] = Object.freeze([]);
 
 /** What validate() visits: every key of a node but descriptions (they must not affect validation). */
 const keysToValidate = Object.fromEntries(Object.entries(QueryDocumentKeys).map(([kind, keys]) => [kind, keys.filter((key) => key !== 'description')]));

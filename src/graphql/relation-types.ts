@@ -5,8 +5,8 @@
 // ConfigMaps, ...). A related object is typed by its apiVersion and kind: the generated type when
 // the schema has it, KubernetesObject otherwise (also when the caller's schema leaves it out).
 import {
-  GraphQLError, GraphQLInt, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString, isObjectType,
-  type GraphQLFieldConfigMap, type GraphQLSchema,
+  GraphQLError, GraphQLInt, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString, isObjectType, Kind,
+  type FieldNode, type FragmentDefinitionNode, type GraphQLFieldConfigMap, type GraphQLSchema, type SelectionSetNode,
 } from 'graphql';
 import { ApiErrorCode } from '../api-errors.ts';
 import type { ObjectRef, OwnerLookup, RelationOperations } from '../contract/relations.ts';
@@ -181,4 +181,37 @@ function objectRefOf(src: Source): ObjectRef | undefined {
 /** The types a schema must list besides those its fields reach: KubernetesObject is reached only through the interface. */
 export function relationExtraTypes(relations: RelationTypes): GraphQLObjectType[] {
   return [relations.object];
+}
+
+/**
+ * The generated object types of resources that a selection names in type conditions, at any depth
+ * (`... on CronTab_v1_stable_example_com`, or a fragment on it): the only way a selection reads
+ * the fields of another resource's objects, which the relation fields (owners, children) return.
+ * Such a selection was validated against those types, so a change to their version's API is a
+ * change to what it reads (see live-schema.ts). Sorted, without repeats.
+ */
+export function namedResourceTypes(schema: GraphQLSchema, fieldNodes: readonly FieldNode[], fragments: Readonly<Record<string, FragmentDefinitionNode>>): string[] {
+  const found = new Set<string>();
+  const spread = new Set<string>();
+  const note = (name: string) => {
+    const type = schema.getType(name);
+    if (name !== GENERIC_OBJECT && isObjectType(type) && type.getInterfaces().some((i) => i.name === RESOURCE_INTERFACE)) found.add(name);
+  };
+  const walk = (set: SelectionSetNode | undefined): void => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) walk(selection.selectionSet);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (selection.typeCondition) note(selection.typeCondition.name.value);
+        walk(selection.selectionSet);
+      } else {
+        const fragment = fragments[selection.name.value];
+        if (!fragment || spread.has(fragment.name.value)) continue;
+        spread.add(fragment.name.value);
+        note(fragment.typeCondition.name.value);
+        walk(fragment.selectionSet);
+      }
+    }
+  };
+  for (const node of fieldNodes) walk(node.selectionSet);
+  return [...found].sort();
 }

@@ -11,6 +11,7 @@ import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts
 import { jsonPatchProblem } from '../model/json-patch.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { feedIterable, mapFeed } from '../streams/feed.ts';
+import { callerText } from '../kube/internal-addresses.ts';
 import type { RootFieldNames } from '../model/graphql-type-names.ts';
 import type {
   DeleteArgs,
@@ -23,7 +24,7 @@ import type {
   ResourceOperations,
 } from '../contract/operations.ts';
 import { PATCH_CONTENT_TYPES } from '../contract/operations.ts';
-import type { RelationTypes } from './relation-types.ts';
+import { namedResourceTypes, type RelationTypes } from './relation-types.ts';
 import { buildVersionTypes } from './resource-types.ts';
 import { buildQueryTypes, queryListArgs, type QueryTypes } from './query-input-types.ts';
 import { ListConsistencyEnum } from './filter-types.ts';
@@ -392,11 +393,13 @@ function watchField(ctx: FieldContext): Field {
       },
     })),
     ...deprecated,
-    subscribe: async (_src, args, context) => {
+    subscribe: async (_src, args, context, info) => {
+      const related = namedResourceTypes(info.schema, info.fieldNodes, info.fragments);
       const feed = await operations.watch(
         request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
+          ...(related.length ? { relatedTypes: related } : {}),
         }),
       );
       // graphql-js reads an async iterable; a transport that can take pushes finds the feed behind it.
@@ -568,7 +571,7 @@ function toGraphQLEvent(event: KubeWatchEvent): GraphQLWatchEvent {
       return { type: 'BOOKMARK', object: null, resourceVersion };
     case 'ERROR': {
       const status = event.object as { message?: string; reason?: string; code?: number };
-      throw new GraphQLError(status.message ?? 'the watch failed', {
+      throw new GraphQLError(status.message === undefined ? 'the watch failed' : callerText(status.message, status.code ?? 500), {
         extensions: { code: status.code === 410 ? 'GONE' : 'UNAVAILABLE', reason: status.reason, httpStatus: status.code },
       });
     }

@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
+import { callerText } from './internal-addresses.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -149,7 +150,8 @@ export class KubeClient {
   /**
    * Opens a watch and calls onEvent for each event, in order. Resolves when the server ends the
    * watch normally (timeoutSeconds elapsed); rejects with KubeApiError when it cannot be opened or
-   * the server sends an ERROR event (e.g. 410 Gone), or with code 0 on a broken connection.
+   * the server sends an ERROR event (e.g. 410 Gone), or with code 0 on a broken connection or one
+   * silent for idleTimeoutMs (time onEvent holds the stream aside).
    */
   async watch<T = Record<string, unknown>>(path: string, opts: RequestOptions & { onEvent: WatchEventHandler<T>; onOpen?: () => void; idleTimeoutMs?: number }): Promise<void> {
     const controller = new AbortController();
@@ -158,21 +160,27 @@ export class KubeClient {
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     // A watch with no bytes for this long is considered dead (a half-open TCP connection would
     // otherwise hang forever). Bookmarks and the server's own timeout keep healthy watches talking.
+    // Time a handler holds the stream (its reader's connection is full) is not the server's silence.
     const idleMs = opts.idleTimeoutMs ?? 0;
     let idleTimer: NodeJS.Timeout | undefined;
+    let idle = false;
     const touch = () => {
       if (!idleMs) return;
       clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => controller.abort(new Error('watch idle timeout')), idleMs);
+      idleTimer = setTimeout(() => {
+        idle = true;
+        controller.abort(new Error('watch idle timeout'));
+      }, idleMs);
       idleTimer.unref();
     };
+    const failed = (err: unknown) => (idle && !opts.signal?.aborted ? silentWatch(this.server, err, idleMs) : transportError(this.server, err, controller.signal, idleMs, opts.signal));
     let response: IncomingMessage | undefined;
     try {
       touch();
       try {
         response = await this.open('GET', path, { ...opts, query: { ...opts.query, watch: true } }, undefined, controller.signal);
       } catch (err) {
-        throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
+        throw failed(err);
       }
       const status = response.statusCode ?? 0;
       if (status < 200 || status >= 300) {
@@ -201,13 +209,17 @@ export class KubeClient {
           // A handler that returns a promise holds the stream until it settles: the apiserver's
           // writes back up over TCP instead of piling up here.
           const held = opts.onEvent(event, line.length);
-          if (held) await held;
+          if (held) {
+            clearTimeout(idleTimer);
+            await held;
+            touch();
+          }
         }
         // A response cut short (the connection dropped) ends like a normal close in readline.
         if (!response.complete) throw new Error('the watch connection was closed before the server ended it');
       } catch (err) {
         if (err instanceof KubeApiError) throw err;
-        throw transportError(this.server, err, controller.signal, idleMs, opts.signal);
+        throw failed(err);
       } finally {
         lines.close();
       }
@@ -438,10 +450,19 @@ function transportError(server: string, err: unknown, signal: AbortSignal, timeo
     { cause: err, logMessage: `cannot reach the Kubernetes API at ${server}: ${why}` });
 }
 
+/** A watch the server sent nothing on for its idle bound: a lost connection, as one that broke. */
+function silentWatch(server: string, err: unknown, idleMs: number): KubeApiError {
+  const seconds = Math.round(idleMs / 100) / 10;
+  return new KubeApiError(0, { code: 0, reason: 'ServiceUnavailable', message: `the Kubernetes API sent nothing on the watch for ${seconds} s` }, undefined,
+    { cause: err, logMessage: `the Kubernetes API at ${server} sent nothing on the watch for ${seconds} s` });
+}
+
 /**
  * What a caller of the gateway may read of a failed Kubernetes call: the Status message, never the
- * error's own message, which may name where the gateway connects to (see transportError).
+ * error's own message, which may name where the gateway connects to (see transportError), and
+ * without where the apiserver's own calls failed (internal-addresses.ts).
  */
 export function callerMessageOf(err: unknown): string | undefined {
-  return err instanceof KubeApiError ? err.status.message : undefined;
+  if (!(err instanceof KubeApiError) || err.status.message === undefined) return undefined;
+  return callerText(err.status.message, err.httpStatus || err.status.code || 0);
 }

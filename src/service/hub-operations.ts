@@ -94,6 +94,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         signal: req.context.signal,
         identity: req.context.identity,
         filter: guard.visible,
+        ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
       },
     );
     if (guard.onEnd) feed.onClose(guard.onEnd);
@@ -130,7 +131,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
 
 function directWatch(service: ResourceService, key: { group: string; version: string; plural: string; namespace?: string },
   o: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; sendInitialEvents?: boolean; resourceVersionMatch?: 'NotOlderThan';
-    signal?: AbortSignal; identity?: Impersonation; timeoutSeconds?: number },
+    signal?: AbortSignal; identity?: Impersonation; timeoutSeconds?: number; idleTimeoutMs?: number },
   onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
   // The service builds the path from group, plural, scope and version name only.
   const req: WatchReq = {
@@ -149,5 +150,5 @@ function directWatch(service: ResourceService, key: { group: string; version: st
     if (e.type === 'ERROR') return;
     const rv = ((e.object.metadata ?? {}) as { resourceVersion?: string }).resourceVersion ?? '';
     return onEvent({ type: e.type, object: e.object, resourceVersion: rv });
-  }, signal);
+  }, signal, o.idleTimeoutMs);
 }

@@ -34,24 +34,20 @@ export interface SubscriberHost {
    */
   reattach(sub: HubSubscriber, after: string, direct: (sub: HubSubscriber) => void): void;
   readonly clock: Clock;
-  setTimer(fn: () => void, ms: number): { cancel(): void };
 }
 
 /**
  * A direct watch as the subscriber, from a resourceVersion (undefined: as first asked), that the
  * apiserver ends after timeoutSeconds: it calls onEvent per event, resolves when the apiserver
- * ends the watch (or the signal aborts it), rejects with what failed it.
+ * ends the watch (or the signal aborts it), rejects with what failed it. One the apiserver sends
+ * nothing on for longer than it was asked to run (the connection died without a word) is failed
+ * by the Kubernetes client's idle bound (UNAVAILABLE), which does not count the time onEvent's
+ * promise holds the stream (the bound: directIdleMs in watch-hub.ts).
  */
 export type DirectWatch = (from: string | undefined, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal, timeoutSeconds: number) => Promise<void>;
 
 /** As client-go's reflector: between 5 and 10 minutes, spread so that direct watches do not all end together. */
 const minDirectTimeoutSeconds = 300;
-/**
- * How long after its timeoutSeconds a direct watch may stay silent before its connection counts as
- * lost. A watch served from etcd (a resume older than the apiserver's cache) gets no bookmarks,
- * so a quiet resource is silent until the apiserver ends the watch; the bound is beyond that.
- */
-const idleMarginMs = 30_000;
 /** A direct watch that ran this long ended as asked (its timeoutSeconds), not at once: going on from where it started cannot spin. */
 const quietRunMs = 30_000;
 
@@ -84,10 +80,14 @@ export class HubSubscriber implements Feed<HubEvent> {
   private fallback: ((sink: FeedSink<HubEvent>) => void) | undefined;
   private abortFallback: (() => void) | undefined;
 
-  constructor(host: SubscriberHost, match: Matcher, resumeFrom: string | undefined) {
+  /** Other resources' types whose API this subscriber's selection reads (SubscribeOptions.relatedTypes). */
+  readonly relatedTypes: readonly string[] | undefined;
+
+  constructor(host: SubscriberHost, match: Matcher, resumeFrom: string | undefined, relatedTypes?: readonly string[]) {
     this.host = host;
     this.match = match;
     this.lastRv = resumeFrom;
+    this.relatedTypes = relatedTypes;
   }
 
   // --- Feed ---
@@ -150,9 +150,9 @@ export class HubSubscriber implements Feed<HubEvent> {
   }
 
   /**
-   * Runs one direct watch. One the apiserver has sent nothing on for longer than it was asked to
-   * run (the connection died without a word) is given up and goes on as if the apiserver had
-   * ended it: a new direct watch after the last event, which fails if the apiserver is gone.
+   * Runs one direct watch. One that lost the apiserver (a dropped connection, or one silent for
+   * longer than it was asked to run) ends the subscription with UNAVAILABLE and the last
+   * resourceVersion delivered (withResumePoint).
    */
   private runDirect(run: DirectWatch, initial: boolean, from: string | undefined, sink: FeedSink<HubEvent>): void {
     const controller = new AbortController();
@@ -160,27 +160,21 @@ export class HubSubscriber implements Feed<HubEvent> {
     const clock = this.host.clock;
     const started = clock.now();
     const timeoutSeconds = Math.floor(minDirectTimeoutSeconds * (1 + clock.random()));
-    const idle = new IdleBound(this.host, timeoutSeconds * 1000 + idleMarginMs, () => controller.abort());
     let initialPending = initial;
     let delivered = 0;
     const onEvent = (e: HubEvent): void | Promise<void> => {
       if (this.state !== 'fallback') return;
-      idle.heard();
       if (initialPending && isInitialEnd(e)) initialPending = false;
       delivered++;
       this.emit(e);
       // Wait for the connection before taking the next event: the apiserver's stream backs up.
-      if (sink.buffered() >= this.host.pageBytes) return idle.hold(new Promise<void>((resolve) => sink.onDrain(resolve)));
+      if (sink.buffered() >= this.host.pageBytes) return new Promise<void>((resolve) => sink.onDrain(resolve));
     };
-    const ended = () => {
-      idle.stop();
-      this.directEnded(run, initialPending, delivered > 0 || idle.expired || clock.now() - started >= quietRunMs);
-    };
-    run(from, onEvent, controller.signal, timeoutSeconds).then(ended, (err: unknown) => {
-      if (idle.expired) return ended();
-      idle.stop();
-      if (!controller.signal.aborted) this.fail(this.withResumePoint(err instanceof ApiError ? err : fromKubeError(err), initialPending));
-    });
+    run(from, onEvent, controller.signal, timeoutSeconds).then(
+      () => this.directEnded(run, initialPending, delivered > 0 || clock.now() - started >= quietRunMs),
+      (err: unknown) => {
+        if (!controller.signal.aborted) this.fail(this.withResumePoint(err instanceof ApiError ? err : fromKubeError(err), initialPending));
+      });
   }
 
   /**
@@ -343,57 +337,4 @@ export function initialEvent(obj: KubeObject): HubEvent {
 function isInitialEnd(e: HubEvent): boolean {
   const meta = e.object.metadata as { annotations?: Record<string, string> } | undefined;
   return e.type === 'BOOKMARK' && meta?.annotations?.[initialEventsEndAnnotation] === 'true';
-}
-
-/**
- * Gives up a direct watch the apiserver sent nothing on for `ms`, on the injected clock and
- * timers. Time spent waiting for the subscriber's own connection to drain (the stream held on
- * purpose) does not count.
- */
-class IdleBound {
-  expired = false;
-  private readonly host: SubscriberHost;
-  private readonly ms: number;
-  private readonly onExpire: () => void;
-  private last: number;
-  private holding = false;
-  private timer: { cancel(): void } | undefined;
-
-  constructor(host: SubscriberHost, ms: number, onExpire: () => void) {
-    this.host = host;
-    this.ms = ms;
-    this.onExpire = onExpire;
-    this.last = host.clock.now();
-    this.timer = host.setTimer(() => this.check(), ms);
-  }
-
-  heard(): void {
-    this.last = this.host.clock.now();
-  }
-
-  hold(drained: Promise<void>): Promise<void> {
-    this.holding = true;
-    return drained.then(() => {
-      this.holding = false;
-      this.heard();
-    });
-  }
-
-  stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-  }
-
-  /** Re-armed rather than reset on every event: one timer per bound, however many events. */
-  private check(): void {
-    if (!this.timer) return;
-    const left = this.last + this.ms - this.host.clock.now();
-    if (this.holding || left > 0) {
-      this.timer = this.host.setTimer(() => this.check(), this.holding ? this.ms : left);
-      return;
-    }
-    this.timer = undefined;
-    this.expired = true;
-    this.onExpire();
-  }
 }

@@ -4,7 +4,8 @@
 // so that changes that break clients are logged. Subscriptions whose resource version disappeared
 // or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
 // A change elsewhere in the CRD (another version added or changed, printer columns) leaves them
-// running; served-version.ts says what a version's subscribers depend on.
+// running; served-version.ts says what a version's subscribers depend on. Subscriptions of other
+// resources whose selections read a changed version's type through relation fields end with them.
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
@@ -12,6 +13,7 @@ import { runInSlices } from '../graphql/lazy-schema.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
+import { resourceTypeName } from '../model/graphql-type-names.ts';
 import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { sameServedVersion as sameApiOf } from './served-version.ts';
 import type { WatchHub } from './watch-hub.ts';
@@ -158,15 +160,22 @@ export class LiveSchema {
     }
     const hub = this.opts.hub;
     if (hub) {
+      // Subscriptions of other resources whose selections read this version's type (through a
+      // relation field): validated against it too, they end with its subscribers.
+      const readers = new Map<string, ApiError>();
       for (const [id, before] of this.served) {
         const now = next.get(id);
         if (now !== undefined && sameServedVersion(before, now)) continue;
-        const [group, version, plural] = id.split('/');
+        const [group, version, plural] = id.split('/') as [string, string, string];
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
         const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
           new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`));
         if (n) this.opts.log?.info(`ended ${n} subscription(s) on ${plural}.${group} ${version}: it ${why}`);
+        readers.set(resourceTypeName(before.model, version, []), new ApiError('SCHEMA_CHANGED',
+          `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`));
       }
+      const n = hub.closeReading(readers);
+      if (n) this.opts.log?.info(`ended ${n} subscription(s) that read ${[...readers.keys()].join(', ')} through relation fields: their API changed`);
     }
     this.served = next;
   }
@@ -214,6 +223,6 @@ interface ServedVersion {
  */
 function sameServedVersion(before: ServedVersion, now: ServedVersion): boolean {
   if (sameContent(before.model, now.model)) return true;
-  if (!before.crd || !now.crd || before.model.crdName !== now.model.crdName) return false;
+  if (!before.crd || !now.crd) return false;
   return sameApiOf({ crd: before.crd, model: before.model }, { crd: now.crd, model: now.model }, now.version);
 }

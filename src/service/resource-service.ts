@@ -185,9 +185,9 @@ export class ResourceService implements ObjectOperations<CallerContext> {
    * subscriptions; this serves what it cannot (a resume from before its window). A promise
    * returned by onEvent holds the stream until it settles, so a slow reader slows the apiserver's
    * stream instead of filling memory. Resolves when the apiserver ends the watch; rejects with the
-   * error that ended it.
+   * error that ended it (UNAVAILABLE when it sent nothing for idleTimeoutMs, held time aside).
    */
-  async watchDirect(req: Req<WatchArgs>, onEvent: (e: KubeWatchEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
+  async watchDirect(req: Req<WatchArgs>, onEvent: (e: KubeWatchEvent) => void | Promise<void>, signal: AbortSignal, idleTimeoutMs?: number): Promise<void> {
     const a = req.args;
     const sendInitial = a.sendInitialEvents === true;
     const both = req.context.signal ? AbortSignal.any([signal, req.context.signal]) : signal;
@@ -202,6 +202,7 @@ export class ResourceService implements ObjectOperations<CallerContext> {
         },
         signal: both,
         impersonate: req.context.identity,
+        idleTimeoutMs,
         onEvent: (e) => onEvent(e as KubeWatchEvent),
       });
     } catch (err) {

@@ -46,6 +46,8 @@ export interface UpstreamStats {
 
 export const defaultMaxBufferedBytes = 8 << 20;
 export const defaultWindowBytes = 32 << 20;
+/** How long after its timeoutSeconds a direct watch may stay silent (see directIdleMs). */
+const directIdleMarginMs = 30_000;
 
 export class WatchHub {
   private readonly opts: WatchHubOptions;
@@ -102,11 +104,12 @@ export class WatchHub {
     // Most subscribers have no selector: they share one matcher instead of a closure each.
     const match: Matcher = allOf(labels, fields, opts.filter);
     const upstream = this.upstreamOf(key);
-    const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given);
+    const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given, opts.relatedTypes);
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
       fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
-        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds }, onEvent, signal), start.initial) : undefined);
+        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, onEvent, signal),
+      start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
       else {
@@ -151,12 +154,39 @@ export class WatchHub {
     return n;
   }
 
+  /**
+   * Ends every subscription that reads one of these types of other resources (its relatedTypes),
+   * with the error given for the first such type it reads.
+   */
+  closeReading(types: ReadonlyMap<string, ApiError>): number {
+    let n = 0;
+    if (!types.size) return n;
+    for (const u of [...this.upstreams.values()]) {
+      for (const s of [...u.subscribers]) {
+        const error = s.relatedTypes?.reduce<ApiError | undefined>((e, t) => e ?? types.get(t), undefined);
+        if (!error) continue;
+        s.fail(error);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Ends everything with UNAVAILABLE and stops every upstream; subscribing afterwards is refused. */
   async stop(): Promise<void> {
     this.stopped = true;
     const all = [...this.upstreams.values()];
     for (const u of all) u.failAll(new ApiError('UNAVAILABLE', 'the gateway is shutting down', { reason: 'ServiceUnavailable' }));
     await Promise.all(all.map((u) => u.stopNow()));
+  }
+
+  /**
+   * How long a direct watch asked to run timeoutSeconds may stay silent before its connection
+   * counts as lost: beyond the apiserver's own end of it. A watch served from etcd (a resume older
+   * than the apiserver's cache) gets no bookmarks, so a quiet resource is silent until then.
+   */
+  private directIdleMs(timeoutSeconds: number): number {
+    return this.opts.directWatchIdleMs ?? timeoutSeconds * 1000 + directIdleMarginMs;
   }
 
   private refuseWhenStopped(): void {

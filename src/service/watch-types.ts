@@ -46,6 +46,8 @@ export interface SubscribeOptions {
   filter?: (obj: KubeObject) => boolean;
   /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
   identity?: Impersonation;
+  /** Names of other resource versions' types the subscriber reads (WatchArgs.relatedTypes), for WatchHub.closeReading. */
+  relatedTypes?: readonly string[];
 }
 
 /** A subscriber's options as its direct watch gets them. */
@@ -55,6 +57,11 @@ export interface DirectWatchOptions extends SubscribeOptions {
    * client-go's reflector chooses it; the watch then goes on after its last event.
    */
   timeoutSeconds?: number;
+  /**
+   * How long the apiserver may send nothing on the watch before its connection counts as lost
+   * (UNAVAILABLE); time the stream is held by onEvent's promise does not count.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A change as an in-process observer sees it: the hub's own object instances, never copies. */
@@ -116,6 +123,8 @@ export interface WatchHubOptions {
   maxBufferedBytes?: number;
   /** How long an upstream may keep failing (other than 401/403/404) before its subscribers get UNAVAILABLE. */
   unavailableAfterMs?: number;
+  /** How long a direct watch may stay silent before it counts as lost (default: its timeoutSeconds and 30 s). */
+  directWatchIdleMs?: number;
   setTimer?(fn: () => void, ms: number): { cancel(): void };
   onUpstreamError?(key: WatchKey, err: unknown, retryInMs: number): void;
 }

@@ -361,10 +361,6 @@ export class Upstream implements SubscriberHost {
     }, this.opts.graceMs ?? 30_000);
   }
 
-  setTimer(fn: () => void, ms: number): { cancel(): void } {
-    return (this.opts.setTimer ?? defaultSetTimer)(fn, ms);
-  }
-
   stopNow(): Promise<void> {
     this.stopping ??= (async () => {
       this.grace?.cancel();

@@ -14,7 +14,7 @@
 // (a Promise.all of promises per round), whether it has the hook or not.
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequest, type GraphQLRequestListener } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
-import { GraphQLError, Kind, getOperationAST, visit, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode, type ParseOptions, type ValidationRule } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode, type ParseOptions, type ValidationRule } from 'graphql';
 import { ApiError, type InternalErrorReporter } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { sharedDocumentCache, type DocumentCache } from '../graphql/document-cache.ts';
@@ -120,6 +120,24 @@ export function wasExecuted(context: object): boolean {
   return (context as Record<symbol, Executed | undefined>)[executedKey] !== undefined;
 }
 
+/**
+ * The refusal of an operation the direct path checked (direct-execution.ts) and handed to Apollo,
+ * which answers it without running the checks again: a symbol-keyed property of the context, as
+ * executedKey. Boxed: a check may throw any value.
+ */
+const refusedKey = Symbol('crdgate.refused');
+
+/** Marks a context with the refusal of its operation by the plugins' checks. */
+export function withRefusal(context: object, refused: { error: unknown }): object {
+  (context as Record<symbol, { error: unknown }>)[refusedKey] = refused;
+  return context;
+}
+
+/** The refusal the context's operation got from the direct path's checks, if it got one (it was valid then). */
+function refusedBefore(context: object): { error: unknown } | undefined {
+  return (context as Record<symbol, { error: unknown } | undefined>)[refusedKey];
+}
+
 /** Every validation error of a request whose document had more than one, for the response. */
 const allErrors = new WeakMap<object, readonly GraphQLError[]>();
 
@@ -158,9 +176,11 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
     }),
     didResolveOperation: hook((rc) => {
       if (rc.request.http?.method === 'GET' && rc.request.variables) exactSearchVariables(rc.request);
-      // An operation the direct path executed was valid on the schema it executed on, and passed the checks.
+      // An operation the direct path executed was valid on the schema it executed on, and passed the
+      // checks; one it refused was valid there and refused by them.
       const executed = wasExecuted(rc.contextValue);
-      const errors = executed ? [] : literalPathErrors(validated, rc.schema, forValidation(rc.document));
+      const refused = refusedBefore(rc.contextValue);
+      const errors = executed || refused ? [] : literalPathErrors(validated, rc.schema, rc.document);
       if (errors.length) {
         if (errors.length > 1) allErrors.set(rc, errors);
         throw validationError(errors[0]!);
@@ -173,6 +193,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
       const res = responseOf(rc.contextValue);
       if (res && type) noteOperation(res, type, rc.operationName ?? undefined);
       if (executed) return;
+      if (refused) throw refused.error instanceof ApiError ? refusal(refused.error) : refused.error;
       try {
         opts.check?.({ schema: rc.schema, document: rc.document, source: rc.source ?? '', operationName: rc.operationName, variables: rc.request.variables, context: rc.contextValue as CallerContext });
       } catch (err) {
@@ -211,8 +232,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
     directOperation: (schema, source, operationName) => {
       const document = documents.peek(source);
       const operation = document && getOperationAST(document, operationName);
-      // Validated as Apollo's path validates it (forValidation), or graphql-js may throw instead of reporting.
-      if (!operation || operation.operation === 'subscription' || validated.errors(schema, forValidation(document)).length) return undefined;
+      if (!operation || operation.operation === 'subscription' || validated.errors(schema, document).length) return undefined;
       return { document, operation };
     },
   };
@@ -257,28 +277,6 @@ function hook<T>(body: (rc: T) => void): (rc: T) => Promise<void> {
     }
   };
 }
-
-/**
- * graphql-js 16 throws (instead of reporting) on @include/@skip with a variable at a subscription's
- * root; such a subscription is refused anyway, so its conditions are pinned for validation's sake.
- */
-function forValidation(document: DocumentNode): DocumentNode {
-  const rootCondition = document.definitions.some((def) => def.kind === Kind.OPERATION_DEFINITION && def.operation === 'subscription'
-    && def.selectionSet.selections.some((sel) => sel.directives?.some((d) => d.name.value === 'include' || d.name.value === 'skip')));
-  if (!rootCondition) return document;
-  let pinned = pinnedCopies.get(document);
-  if (!pinned) {
-    pinned = visit(document, {
-      Directive: (node) => (node.name.value === 'include' || node.name.value === 'skip'
-        ? { ...node, arguments: node.arguments?.map((arg) => ({ ...arg, value: { kind: Kind.BOOLEAN, value: true } })) }
-        : undefined),
-    });
-    pinnedCopies.set(document, pinned);
-  }
-  return pinned;
-}
-
-const pinnedCopies = new WeakMap<DocumentNode, DocumentNode>();
 
 /** A validation error as Apollo Server reports one: GRAPHQL_VALIDATION_FAILED, HTTP 400. */
 function validationError(e: GraphQLError): GraphQLError {

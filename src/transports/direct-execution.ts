@@ -12,14 +12,15 @@
 // outcome, executed once: Apollo formats and reports the errors and sets the status as before. So
 // is everything the conditions leave out (GET, a new document, a persisted query, subscriptions, a
 // server that is stopping, a request CSRF prevention refuses, a request a plugin's hooks act on),
-// and an operation a check refuses, which Apollo's pipeline checks again and refuses as ever.
+// and an operation a check refuses, whose refusal Apollo's pipeline answers as its own (without
+// running the checks again).
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, Response } from 'express';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { everyRequest, type ApolloExtras, type OperationCheckArgs } from '../plugins/gateway-plugin.ts';
 import { noteOperation } from '../plugins/request-outcome.ts';
 import { answerType } from './answer-type.ts';
-import { answerText, answerToWrite, hideSuggestionsIn, isThenable, withExecuted, type OperationPipeline } from './apollo-pipeline.ts';
+import { answerText, answerToWrite, hideSuggestionsIn, isThenable, withExecuted, withRefusal, type OperationPipeline } from './apollo-pipeline.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
 import type { SchemaGateway } from './schema-gateway.ts';
 
@@ -104,8 +105,10 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     // What the plugins' Apollo hooks do for the operation (tracing's span), done here.
     const done = startOperation?.({ context: executing, type, name: found.operation.name?.value });
     const variables = isRecord(body.variables) ? body.variables : undefined;
-    // A refusal: Apollo's pipeline, given the same context, checks the operation again and refuses it as ever.
-    if (!passesChecks(pipeline, { schema, document: found.document, source: body.query, operationName: found.operation.name?.value || null, variables, context: executing as CallerContext })) return { context };
+    // A refusal goes to Apollo's pipeline with the context, marked with it: Apollo answers it as
+    // its own refusal, without running the checks again.
+    const refused = refusalOf(pipeline, { schema, document: found.document, source: body.query, operationName: found.operation.name?.value || null, variables, context: executing as CallerContext });
+    if (refused) return { context: withRefusal(context, refused) };
     let result;
     try {
       result = await gateway.execute(schema, found.document, executing, variables, operationName);
@@ -130,17 +133,17 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
 }
 
 /**
- * Whether the plugins' checks let the operation run. They get what they get in Apollo's pipeline
- * (apollo-pipeline.ts): its operation's name as Apollo resolves it (null when it has none), the
- * request's variables object, the copy of the context the operation executes with.
+ * What the plugins' checks refuse the operation with, if they refuse it. They get what they get in
+ * Apollo's pipeline (apollo-pipeline.ts): its operation's name as Apollo resolves it (null when it
+ * has none), the request's variables object, the copy of the context the operation executes with.
  */
-function passesChecks(pipeline: OperationPipeline, args: OperationCheckArgs): boolean {
-  if (!pipeline.check) return true;
+function refusalOf(pipeline: OperationPipeline, args: OperationCheckArgs): { error: unknown } | undefined {
+  if (!pipeline.check) return undefined;
   try {
     pipeline.check(args);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return { error };
   }
 }
 

@@ -284,14 +284,7 @@ async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocu
     return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
   }
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
-  let errors: readonly GraphQLError[];
-  try {
-    errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
-  } catch (err) {
-    // graphql-js 16 throws (rather than reports) for @include/@skip with a variable on a
-    // subscription's root field.
-    return [toGraphQLError(new ApiError('BAD_REQUEST', err instanceof Error ? err.message : 'the operation is not valid', { reason: 'BadRequest' }))];
-  }
+  const errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
   if (errors.length) return errors;
   const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
   const contextValue: CallerContext = caller

@@ -145,9 +145,11 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
     const patchType = patchTypeOf(req);
     const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : objectBody(req);
     const r = request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force) });
-    // An apply that creates the object is answered 201 Created by Kubernetes; so is it here.
+    // An apply that creates the object is answered 201 Created by Kubernetes; so is it here. The
+    // context is this request's own (routeKit's context makes one per request): no copy for it.
     let created = false;
-    const patched = await ops.patch({ ...r, context: { ...r.context, onCreated: () => { created = true; } } });
+    r.context.onCreated = () => { created = true; };
+    const patched = await ops.patch(r);
     send(req, res, created ? 201 : 200, patched);
   }));
   router.delete(item, handle(async (req, res, t) => {

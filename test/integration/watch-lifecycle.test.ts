@@ -2,7 +2,8 @@
 // the hub's shared upstream and on a direct watch (a resume point older than the hub's window)
 // and a graphql-ws subscription: the watched namespace deleted and created again with the same
 // name, a CRD gaining a storage version, ceasing to serve the watched version, and deleted, and a
-// CRD gaining a version or changing the watched version's schema.
+// CRD gaining a version or changing the watched version's schema, and another CRD, whose objects a
+// subscription reads through a relation field, changing its schema.
 // Every watch either goes on with the events the apiserver's own watch would send, or ends with a
 // typed error; none hangs on keep-alives.
 import { after, before, describe, it } from 'node:test';
@@ -187,6 +188,75 @@ describe('watches while the cluster changes under them', () => {
       assert.equal(sub.errorCode, 'SCHEMA_CHANGED', JSON.stringify(sub.error));
     }
     console.log(`v1's schema changed: its watches ended after ${Math.round(performance.now() - t0)} ms`);
+    await ws.dispose();
+  });
+
+  it('a subscription reading another CRD\'s objects through owners ends when that CRD\'s version changes; one that does not read its type goes on', async () => {
+    const group = `${uniqueName('related')}.example.com`;
+    const g = encodeGroup(group);
+    const crdPathOf = (plural: string) => `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`;
+    const crd = (plural: string, kind: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: `${plural}.${group}` },
+      spec: {
+        group, scope: 'Namespaced', names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: spec } } } } }],
+      },
+    });
+    for (const [plural, kind] of [['gadgets', 'Gadget'], ['widgets', 'Widget']] as const) {
+      await kube.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd(plural, kind, { size: { type: 'integer' } }) });
+      cleanup.push(() => kube.request('DELETE', crdPathOf(plural)));
+    }
+    const ns = uniqueName('life-related');
+    await kube.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    cleanup.push(() => kube.request('DELETE', `/api/v1/namespaces/${ns}`));
+    for (const plural of ['gadgets', 'widgets']) {
+      await pollUntil(`the gateway to serve ${plural}`, async () => (await fetch(`${base}/rest/${group}/v1/namespaces/${ns}/${plural}`)).status === 200 || undefined, { timeoutMs: 15_000, intervalMs: 100 });
+    }
+    const gadget = await kube.request<{ metadata: { uid: string } }>('POST', `/apis/${group}/v1/namespaces/${ns}/gadgets`, {
+      body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'owner' }, spec: { size: 3 } },
+    });
+    await kube.request('POST', `/apis/${group}/v1/namespaces/${ns}/widgets`, {
+      body: {
+        apiVersion: `${group}/v1`, kind: 'Widget', spec: { size: 1 },
+        metadata: { name: 'owned', ownerReferences: [{ apiVersion: `${group}/v1`, kind: 'Gadget', name: 'owner', uid: gadget.metadata.uid }] },
+      },
+    });
+    const label = (value: string) => kube.request('PATCH', `/apis/${group}/v1/namespaces/${ns}/widgets/owned`, {
+      body: { metadata: { labels: { step: value } } }, contentType: 'application/merge-patch+json',
+    });
+    const ws = openClient(base);
+    const field = `watchWidget_v1_${g}`;
+    const watchWith = (owners: string) => new Subscription(ws,
+      `subscription($ns: String) { ${field}(namespace: $ns, sendInitialEvents: true) { type object { metadata { name } owners { ${owners} } } } }`, { ns }, field);
+    const reading = watchWith(`... on Gadget_v1_${g} { spec { size } }`);
+    const named = watchWith('apiVersion kind metadata { name }');
+    for (const sub of [reading, named]) await sub.waitForEvents(2);
+    assert.deepEqual((reading.events[0]!.object as { owners?: unknown }).owners, [{ spec: { size: 3 } }]);
+
+    // The Gadget's size becomes a string: the reading subscription's selection was validated
+    // against the Gadget type whose size was an Int.
+    await kube.request('PATCH', crdPathOf('gadgets'), { body: crd('gadgets', 'Gadget', { size: { type: 'string' } }), contentType: 'application/merge-patch+json' });
+    await pollUntil('the gateway to serve the new Gadget type', async () => {
+      const r = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ __type(name: "Gadget_Spec_v1_${g}") { fields { name type { name } } } }` }) });
+      const text = await r.text();
+      return text.includes('"String"') || undefined;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await pollUntil('the apiserver to take a string size', async () => {
+      try {
+        await kube.request('PATCH', `/apis/${group}/v1/namespaces/${ns}/gadgets/owner`, { body: { spec: { size: 'big' } }, contentType: 'application/merge-patch+json' });
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await label('two');
+    await named.waitForEvents(3);
+    await reading.waitForEnd(15_000).catch(() => {});
+    console.log(`after the Gadget's change, the reading subscription got ${JSON.stringify(reading.events.slice(2))}, error ${JSON.stringify(reading.error)}`);
+    assert.equal(reading.errorCode, 'SCHEMA_CHANGED', JSON.stringify(reading.error));
+    assert.equal(reading.events.length, 2, 'no event after its end');
+    assert.deepEqual(named.summary(), ['ADDED owned', 'INITIAL_STATE_DONE', 'MODIFIED owned'], 'the subscription that does not read the Gadget type goes on');
+    assert.equal(named.ended, false, JSON.stringify(named.error));
     await ws.dispose();
   });
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, ApiErrorCode, codeOfHttpStatus, fromKubeError, httpHeadersOf, toGraphQLError, toProblem } from '../../src/api-errors.ts';
+import { ApiError, ApiErrorCode, codeOfHttpStatus, fromKubeError, httpHeadersOf, internalErrorReporter, toGraphQLError, toProblem } from '../../src/api-errors.ts';
+import { callerText, LEFT_OUT } from '../../src/kube/internal-addresses.ts';
 import { KubeApiError, type KubeStatus } from '../../src/kube/kube-client.ts';
 
 const kube = (http: number, status: KubeStatus, retryAfter?: number) => new KubeApiError(http, { kind: 'Status', status: 'Failure', code: http, ...status }, retryAfter);
@@ -158,4 +159,45 @@ test('a request without any credentials gets a bare bearer challenge, with no er
   assert.equal(httpHeadersOf(missing)['WWW-Authenticate'], 'Bearer realm="crdgate"');
   const malformed = new ApiError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"', { authReason: 'TOKEN_MALFORMED' });
   assert.equal(httpHeadersOf(malformed)['WWW-Authenticate'], 'Bearer realm="crdgate", error="invalid_token", error_description="the Authorization header must be Bearer <token>"');
+});
+
+test('where the apiserver says how its own call to a webhook or an aggregated API failed, callers do not read the addresses; denials reach them unchanged', () => {
+  const reported: { cause: unknown; code: string }[] = [];
+  const report = internalErrorReporter((_id, cause, code) => reported.push({ cause, code }));
+  const status = (code: number, reason: string, message: string) => new KubeApiError(code, { code, reason, message, details: { causes: [{ message: message.replace(/^Internal error occurred: /, '') }] } });
+  // As kube-apiserver 1.37 words them (admission and conversion webhooks, the aggregator's proxy).
+  const failures = [
+    status(500, 'InternalError', 'Internal error occurred: failed calling webhook "deny.example.com": failed to call webhook: Post "https://nothere.default.svc:443/validate?timeout=2s": dial tcp: lookup nothere.default.svc on 10.96.0.10:53: no such host'),
+    status(500, 'InternalError', 'Internal error occurred: failed calling webhook "deny.example.com": failed to call webhook: Post "https://127.0.0.1:9/validate?timeout=2s": dial tcp 127.0.0.1:9: connect: connection refused'),
+    status(500, 'InternalError', 'conversion webhook for stable.example.com/v2, Kind=CronTab failed: Post "https://convert.conv.svc:443/convert?timeout=30s": context deadline exceeded'),
+    status(503, 'ServiceUnavailable', 'error trying to reach service: dial tcp 10.96.3.4:443: i/o timeout'),
+  ];
+  const expected = [
+    `Internal error occurred: failed calling webhook "deny.example.com": failed to call webhook: ${LEFT_OUT}`,
+    `Internal error occurred: failed calling webhook "deny.example.com": failed to call webhook: ${LEFT_OUT}`,
+    `conversion webhook for stable.example.com/v2, Kind=CronTab failed: ${LEFT_OUT}`,
+    `error trying to reach service: ${LEFT_OUT}`,
+  ];
+  for (const [i, failure] of failures.entries()) {
+    const e = fromKubeError(failure);
+    assert.equal(e.message, expected[i]);
+    assert.equal(e.details.causes?.[0]?.message, expected[i]!.replace(/^Internal error occurred: /, ''));
+    const answers = JSON.stringify([toProblem(e), toGraphQLError(e).toJSON()]);
+    assert.doesNotMatch(answers, /svc|10\.96|127\.0\.0\.1|https:|dial /, answers);
+    report(toGraphQLError(e), 'r');
+    assert.equal(reported.at(-1)?.cause, failure, 'the log gets the whole message');
+    assert.equal(reported.at(-1)?.code, e.code);
+  }
+  assert.deepEqual(failures.map((f) => fromKubeError(f).code), ['INTERNAL', 'INTERNAL', 'INTERNAL', 'UNAVAILABLE']);
+  // A denial is written for users, whatever it says, and an apiserver's 5xx without such a phrase stays.
+  for (const kept of [
+    status(403, 'Forbidden', 'admission webhook "deny.example.com" denied the request: see Post "https://docs.example.com/policy": replicas must be below 100'),
+    status(422, 'Invalid', 'ValidatingAdmissionPolicy \'replicas\' with binding \'replicas\' denied request: replicas must be below 100'),
+    status(500, 'InternalError', 'Internal error occurred: resource quota evaluation timed out'),
+  ]) {
+    assert.equal(fromKubeError(kept).message, kept.status.message);
+    report(fromKubeError(kept), 'r');
+  }
+  assert.equal(reported.length, failures.length + 1, 'only the cut ones and the internal one are logged');
+  assert.equal(callerText('dial tcp 10.0.0.1:443: connect: connection refused', 503), LEFT_OUT);
 });

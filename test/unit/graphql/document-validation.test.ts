@@ -99,6 +99,30 @@ describe('document rules', () => {
   });
 });
 
+describe('a subscription whose root selection may be skipped', () => {
+  const ticks = buildSchema('type Query { a: String } type Tick { a: String b: String } type Subscription { tick: Tick other: Tick }');
+  const refusal = (name: string) => `${name} must not use \`@skip\` or \`@include\` directives in the top level selection.`;
+
+  it('is refused with what the GraphQL specification says, whether the condition is a variable, a literal or in a fragment at the root', () => {
+    const variable = 'subscription S($v: Boolean!) { tick @include(if: $v) { a } }';
+    // graphql-js 16 throws on it; pinning the condition for its sake reported $v as never used.
+    assert.throws(() => reference(ticks, variable));
+    assert.deepEqual(ours(ticks, variable), [{ message: refusal('Subscription "S"'), locations: [{ line: 1, column: 37 }] }]);
+    assert.deepEqual(ours(ticks, 'subscription { tick @skip(if: false) { a } }').map((e) => e.message), [refusal('Anonymous Subscription')]);
+    assert.deepEqual(ours(ticks, 'subscription S { ...F } fragment F on Subscription { tick @include(if: true) { a } }').map((e) => e.message), [refusal('Subscription "S"')]);
+    assert.deepEqual(ours(ticks, 'subscription S($v: Boolean!) { ... @include(if: $v) { tick { a } } }').map((e) => e.message), [refusal('Subscription "S"')]);
+    assert.deepEqual(ours(ticks, 'query Q { a } subscription S($v: Boolean!) { tick @skip(if: $v) { a } }').map((e) => e.message), [refusal('Subscription "S"')]);
+  });
+
+  it('is not: conditions below the root field, and on a query\'s root fields, are validated as graphql-js does', () => {
+    for (const text of [
+      'subscription S($v: Boolean!) { tick { a @include(if: $v) b } }',
+      'subscription S { ...F } fragment F on Subscription { tick { a @skip(if: true) } }',
+      'query Q($v: Boolean!) { a @include(if: $v) }',
+    ]) assert.deepEqual(ours(ticks, text), reference(ticks, text), text);
+  });
+});
+
 describe('ValidatedDocuments', () => {
   it('validates a document once per schema and remembers its errors', () => {
     const cache = new ValidatedDocuments({ hideSuggestions: true });

@@ -41,18 +41,28 @@ const specOf = (c: CrdObject, name: string) => versionOf(c, name).schema.openAPI
  * versions' subscriptions the live schema ended (the hub is a recorder of closeWhere).
  */
 function endedBy(change: (c: CrdObject) => void): string[] {
+  return changesOf(change).ended;
+}
+
+/** endedBy, and the types whose readers (subscriptions of other resources, see closeReading) were ended. */
+function changesOf(change: (c: CrdObject) => void): { ended: string[]; read: string[] } {
   const ended: string[] = [];
+  const read: string[] = [];
   const keys = ['v1', 'v2'].map((version) => ({ group: 'stable.example.com', version, plural: 'crontabs', namespace: undefined }));
   const hub = {
     closeWhere: (predicate: (k: (typeof keys)[number]) => boolean, error: { code: string }) => {
       for (const k of keys) if (predicate(k)) ended.push(`${k.version} ${error.code}`);
       return 1;
     },
+    closeReading: (types: ReadonlyMap<string, { code: string }>) => {
+      for (const [type, error] of types) read.push(`${type} ${error.code}`);
+      return types.size;
+    },
   } as unknown as WatchHub;
   const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false });
   live.rebuild(snap(1, [withRv(crontab, '1')]));
   live.rebuild(snap(2, [withRv(crontab, '2', change)]));
-  return ended;
+  return { ended, read };
 }
 
 test('subscriptions to a version go on when the CRD changes only what they do not depend on', () => {
@@ -80,4 +90,11 @@ test('subscriptions to a version end when what they receive, select or were vali
   assert.deepEqual(endedBy((c) => (c.spec.names.shortNames = ['cts'])), both, 'the names');
   assert.deepEqual(endedBy((c) => (c.spec['conversion'] = { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'https://convert.example.com' } } })), both, 'the conversion');
   assert.deepEqual(endedBy((c) => (c.spec.versions = c.spec.versions.filter((v) => v.name !== 'v2'))), ['v2 SCHEMA_CHANGED'], 'v2 removed');
+});
+
+test('subscriptions of other resources that read a version\'s type through relation fields end when that version changes', () => {
+  assert.deepEqual(changesOf((c) => (specOf(c, 'v1').properties!['extra'] = { type: 'string' })).read, ['CronTab_v1_stable_example_com SCHEMA_CHANGED'], "v1's schema");
+  assert.deepEqual(changesOf((c) => (c.spec.versions = c.spec.versions.filter((v) => v.name !== 'v2'))).read, ['CronTab_v2_stable_example_com SCHEMA_CHANGED'], 'v2 removed');
+  assert.deepEqual(changesOf((c) => c.spec.versions.push({ ...structuredClone(versionOf(c, 'v2')), name: 'v3' })).read, [], 'a version added');
+  assert.deepEqual(changesOf((c) => (versionOf(c, 'v1')['additionalPrinterColumns'] = [])).read, [], "v1's printer columns");
 });

@@ -480,6 +480,25 @@ test('subscribers waiting for the first list are counted apart and reached by cl
   assert.throws(() => hub.observe(key, { initial() {}, event() {} }), (e: unknown) => e instanceof ApiError && e.code === 'UNAVAILABLE');
 });
 
+test('closeReading ends exactly the subscribers that read one of the given types, with that type\'s error; the upstream goes on', async () => {
+  const c = new FakeCollection();
+  const { hub } = hubWith(c);
+  const reads = reader(hub.subscribe(key, { relatedTypes: ['A_v1_x', 'B_v1_x'] }));
+  const other = reader(hub.subscribe(key, { relatedTypes: ['C_v1_x'] }));
+  const none = reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  assert.equal(hub.closeReading(new Map()), 0);
+  const n = hub.closeReading(new Map([['B_v1_x', new ApiError('SCHEMA_CHANGED', 'B changed')], ['D_v1_x', new ApiError('SCHEMA_CHANGED', 'D changed')]]));
+  assert.equal(n, 1);
+  await until(() => reads.done, 'the end');
+  assert.ok(reads.error instanceof ApiError && reads.error.code === 'SCHEMA_CHANGED' && reads.error.message === 'B changed');
+  c.add(ct('a', 2));
+  await until(() => other.events.length === 1 && none.events.length === 1, 'the others go on');
+  assert.equal(other.done || none.done, false);
+  assert.equal(hub.stats().upstreams, 1);
+  await hub.stop();
+});
+
 test('a fallback subscriber is reached by closeWhere', async () => {
   const c = new FakeCollection();
   c.rv = 10;
@@ -702,9 +721,9 @@ test('a direct watch that loses the apiserver ends the subscription with UNAVAIL
 function silentDirectWatches() {
   const time = { now: 0, random: 0 };
   const movable: Clock = { now: () => time.now, random: () => time.random, sleep: async () => {} };
-  const calls: { rv?: string; timeoutSeconds?: number; send: (e: HubEvent) => void | Promise<void> }[] = [];
-  const fallback = (_k: WatchKey, o: { resourceVersion?: string; timeoutSeconds?: number }, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal) => {
-    calls.push({ rv: o.resourceVersion, timeoutSeconds: o.timeoutSeconds, send: onEvent });
+  const calls: { rv?: string; timeoutSeconds?: number; idleTimeoutMs?: number; send: (e: HubEvent) => void | Promise<void> }[] = [];
+  const fallback = (_k: WatchKey, o: { resourceVersion?: string; timeoutSeconds?: number; idleTimeoutMs?: number }, onEvent: (e: HubEvent) => void | Promise<void>, signal: AbortSignal) => {
+    calls.push({ rv: o.resourceVersion, timeoutSeconds: o.timeoutSeconds, idleTimeoutMs: o.idleTimeoutMs, send: onEvent });
     return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   };
   return { time, clock: movable, calls, fallback };
@@ -724,54 +743,24 @@ test('a direct watch asks the apiserver to end it after 5 to 10 minutes, as clie
   await hub.stop();
 });
 
-test('a direct watch the apiserver sends nothing on past its timeoutSeconds and a margin is lost: it goes on after its last event', async () => {
+test('a direct watch may be silent for its timeoutSeconds and 30 s before the Kubernetes client counts it as lost (or as long as the hub is told)', async () => {
   const c = new FakeCollection();
   c.rv = 10;
   const { time, clock: movable, calls, fallback } = silentDirectWatches();
-  const { hub, timers } = hubWith(c, { clock: movable, windowBytes: 300, fallback });
-  const r = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  const { hub } = hubWith(c, { clock: movable, windowBytes: 300, fallback });
+  reader(hub.subscribe(key, { resourceVersion: '5' }));
   await until(() => calls.length === 1, 'the direct watch');
-  const idleMs = (300 + 30) * 1000;
-  const armed = () => timers.filter((t) => !t.cancelled && t.ms > 0 && !(t as { fired?: boolean }).fired);
-  const fire = () => {
-    const t = armed().at(-1)!;
-    (t as { fired?: boolean }).fired = true;
-    t.fn();
-  };
-  assert.deepEqual(armed().map((t) => t.ms), [idleMs], 'one idle bound');
-  time.now = 100_000;
-  await calls[0]!.send({ type: 'ADDED', object: ct('x', 8), resourceVersion: '8' });
-  time.now = idleMs;
-  fire();
-  assert.deepEqual(armed().map((t) => t.ms), [100_000], 'an event 100 s in: the bound moves on by as much');
-  assert.equal(calls.length, 1);
-  time.now = 100_000 + idleMs;
-  fire();
-  await until(() => calls.length === 2, 'a new direct watch');
-  assert.equal(calls[1]!.rv, '8', 'after the last event');
-  await calls[1]!.send({ type: 'ADDED', object: ct('y', 9), resourceVersion: '9' });
-  await until(() => r.events.length === 2, 'the event of the new watch');
-  assert.deepEqual(r.events, ['ADDED x@8', 'ADDED y@9']);
-  assert.equal(r.done, false);
+  time.random = 0.5;
+  reader(hub.subscribe(key, { resourceVersion: '6' }));
+  await until(() => calls.length === 2, 'the direct watches');
+  assert.deepEqual(calls.map((x) => x.idleTimeoutMs), [330_000, 480_000]);
   await hub.stop();
-});
-
-test('a direct watch held by its subscriber\'s full connection is not lost, however long it waits', async () => {
-  const c = new FakeCollection();
-  c.rv = 10;
-  const { time, clock: movable, calls, fallback } = silentDirectWatches();
-  const { hub, timers } = hubWith(c, { clock: movable, windowBytes: 300, fallback, maxBufferedBytes: 1 << 20 });
-  const sink = new TestSink(1 << 20);
-  hub.subscribe(key, { resourceVersion: '5' }).start(sink);
-  await until(() => calls.length === 1, 'the direct watch');
-  const held = calls[0]!.send({ type: 'ADDED', object: ct('x', 8), resourceVersion: '8' });
-  assert.ok(held instanceof Promise, 'the stream is held');
-  time.now = 10 * 330_000;
-  timers.at(-1)!.fn();
-  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(calls.length, 1, 'the same direct watch');
-  assert.equal(sink.ended, false, 'still served');
-  await hub.stop();
+  const told = silentDirectWatches();
+  const other = hubWith(c, { clock: told.clock, windowBytes: 300, fallback: told.fallback, directWatchIdleMs: 2_000 });
+  reader(other.hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => told.calls.length === 1, 'the direct watch');
+  assert.equal(told.calls[0]!.idleTimeoutMs, 2_000);
+  await other.hub.stop();
 });
 
 test('a direct watch the apiserver ends without an event after running as asked goes on from where it started', async () => {

@@ -194,8 +194,8 @@ describe('the direct path', () => {
       before = s.apolloCalls();
       const refused = await s.postBody(body);
       refuse = false;
-      // Refused on the direct path, then by Apollo's pipeline, which answers as it always did.
-      assert.deepEqual(seen.slice(3).map((x) => x.direct), [true, false]);
+      // Refused on the direct path, once; Apollo's pipeline answers the refusal as it always did.
+      assert.deepEqual(seen.slice(3).map((x) => x.direct), [true]);
       assert.equal(refused.status, 400);
       assert.equal(refused.text, `${JSON.stringify({ errors: [{ message: 'too costly', extensions: { code: 'BAD_REQUEST', httpStatus: 400, reason: 'QueryLimitExceeded' } }] })}\n`);
     } finally {
@@ -397,7 +397,7 @@ describe('the direct path with the production plugins', () => {
 describe("the direct path validates as Apollo's pipeline does", () => {
   it('a document whose subscription has @include on a root field: the same answer once it is kept', async () => {
     // graphql-js 16 throws (instead of reporting) when it validates a subscription whose root
-    // field has @include/@skip with a variable; the pipeline validates a pinned copy (forValidation).
+    // field has @include/@skip with a variable; the gateway's validation refuses it first.
     const withSubscription = new GraphQLSchema({
       query: new GraphQLObjectType({ name: 'Query', fields: { hello: { type: GraphQLString, resolve: () => 'hi' } } }),
       subscription: new GraphQLObjectType({ name: 'Subscription', fields: { tick: { type: GraphQLString } } }),
@@ -416,6 +416,8 @@ describe("the direct path validates as Apollo's pipeline does", () => {
       // Apollo's answer (the first two sightings) is a typed validation error; a kept document must get the same.
       assert.equal(answers[0]!.status, 400);
       assert.match(answers[0]!.text, /GRAPHQL_VALIDATION_FAILED/);
+      // The problem named: the specification does not allow the condition there (not "$on is never used").
+      assert.match(answers[0]!.text, /Subscription \\"S\\" must not use `@skip` or `@include` directives in the top level selection/);
       for (const [i, a] of answers.entries()) assert.deepEqual(a, answers[0], `request ${i + 1}`);
     } finally {
       await new Promise((resolve) => server.close(resolve));
@@ -435,6 +437,46 @@ describe('checks on the direct path', () => {
       assert.equal(checks, 4);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('refusals on the direct path', () => {
+  it('an operation the checks refuse there is checked once, not again by Apollo, and answered as Apollo answers a refusal', async () => {
+    let checks = 0;
+    const refuse: AppOptions['checkOperation'] = () => {
+      checks++;
+      throw new ApiError('BAD_REQUEST', 'too costly', { reason: 'QueryLimitExceeded' });
+    };
+    const s = await serve({ checkOperation: refuse });
+    const alone = await serve({ checkOperation: refuse, ...apolloOnly });
+    try {
+      const query = fresh('{ hello }');
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await s.post(query));
+      assert.equal(checks, 4, 'one check per request');
+      assert.equal(s.apolloCalls(), 4);
+      const expected = await alone.post(query);
+      for (const [i, a] of answers.entries()) assert.deepEqual(a, expected, `request ${i + 1}`);
+      assert.equal(expected.status, 400);
+      // A check that throws something other than a refusal of the catalog: Apollo's answer to it, as before.
+      let thrown = 0;
+      const broken = await serve({ checkOperation: () => { thrown++; throw new Error('the check broke'); } });
+      const brokenAlone = await serve({ checkOperation: () => { throw new Error('the check broke'); }, ...apolloOnly });
+      try {
+        const other = fresh('{ hello }');
+        const got = [];
+        for (let i = 0; i < 3; i++) got.push(await broken.post(other));
+        assert.equal(thrown, 3);
+        const want = await brokenAlone.post(other);
+        for (const a of got) assert.deepEqual(a, want);
+      } finally {
+        await broken.close();
+        await brokenAlone.close();
+      }
+    } finally {
+      await s.close();
+      await alone.close();
     }
   });
 });
