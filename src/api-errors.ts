@@ -303,6 +303,12 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
  */
 const cutForCallers = new WeakSet<ApiError>();
 
+/** The error of the chain (this one, then the ApiErrors it wraps) whose message was cut for callers. */
+function cutIn(e: unknown): ApiError | undefined {
+  for (let c = e; c instanceof ApiError; c = c.cause) if (cutForCallers.has(c)) return c;
+  return undefined;
+}
+
 /**
  * The HTTP headers an error answer carries, whichever facade sends it: the bearer challenge of
  * a 401 (RFC 6750: with error="invalid_token" only when a token was sent) and the Retry-After of a 429.
@@ -369,9 +375,11 @@ export function isInternalError(err: unknown): boolean {
 export function internalErrorReporter(log: (requestId: string | undefined, cause: unknown, code: ApiErrorCode) => void): InternalErrorReporter {
   return (err, requestId) => {
     const e = unwrapError(err);
-    const cut = e instanceof ApiError && cutForCallers.has(e);
+    // A cut error may reach callers wrapped (a resume point added to it): its cause is logged all the same.
+    const cut = cutIn(e);
     if ((!cut && !isInternalError(e)) || typeof e !== 'object' || e === null || reportedErrors.has(e)) return;
     reportedErrors.add(e);
-    log(requestId, e instanceof ApiError && e.cause !== undefined ? e.cause : e, e instanceof ApiError ? e.code : 'INTERNAL');
+    const logged = cut ?? e;
+    log(requestId, logged instanceof ApiError && logged.cause !== undefined ? logged.cause : logged, e instanceof ApiError ? e.code : 'INTERNAL');
   };
 }

@@ -10,8 +10,18 @@
 // From the first such phrase on, the text is replaced by a note that the log has it; what failed
 // (the webhook's name, the conversion's kind) is said before it and stays.
 
-/** Go's url.Error (`Post "https://…": …`) and net.OpError (`dial tcp …`), to the end of the text. */
-const transportFailure = /\b(?:Get|Post|Put|Patch|Delete|Head|Options|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^"]*"[\s\S]*|\bdial (?:tcp[46]?|udp[46]?|unix)\b[\s\S]*/;
+/**
+ * To the end of the text: Go's url.Error (`Post "https://…": …`), net.OpError (`dial tcp …`,
+ * `read tcp 10.0.0.5:51234->10.244.1.7:4443: …`, `write tcp …`), a TLS certificate that names the
+ * hosts it is valid for (`x509: certificate is valid for …`), and the older proxy's
+ * `Trying to reach: 'http://…'`.
+ */
+const transportFailure = new RegExp([
+  String.raw`\b(?:Get|Post|Put|Patch|Delete|Head|Options|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^"]*"`,
+  String.raw`\b(?:dial|read|write) (?:tcp[46]?|udp[46]?|unix)\b`,
+  String.raw`\bx509: `,
+  String.raw`\bTrying to reach: '`,
+].map((form) => `${form}[\\s\\S]*`).join('|'));
 
 /** What stands in the caller's text for the part that names internal addresses. */
 export const LEFT_OUT = '[where to and why: in the gateway\'s log]';

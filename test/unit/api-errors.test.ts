@@ -200,4 +200,21 @@ test('where the apiserver says how its own call to a webhook or an aggregated AP
   }
   assert.equal(reported.length, failures.length + 1, 'only the cut ones and the internal one are logged');
   assert.equal(callerText('dial tcp 10.0.0.1:443: connect: connection refused', 503), LEFT_OUT);
+  // A cut error wrapped on its way to the caller (a direct watch adds its resume point) is logged too.
+  const wrapped = new ApiError('UNAVAILABLE', 'wrapped', { resourceVersion: '7' }, { cause: fromKubeError(failures[3]!) });
+  report(toGraphQLError(wrapped), 'r');
+  assert.equal(reported.length, failures.length + 2);
+  assert.equal(reported.at(-1)?.cause, failures[3], 'the log gets the whole message of the wrapped error');
+});
+
+test('the other forms of the apiserver\'s failed calls that name addresses are cut too', () => {
+  for (const [text, kept] of [
+    ['error trying to reach service: read tcp 10.0.0.5:51234->10.244.1.7:4443: read: connection reset by peer', 'error trying to reach service: '],
+    ['error trying to reach service: write tcp 10.0.0.5:51234->10.244.1.7:4443: write: broken pipe', 'error trying to reach service: '],
+    ['failed calling webhook "x": tls: failed to verify certificate: x509: certificate is valid for hook.other.svc, not hook.ns.svc', 'failed calling webhook "x": tls: failed to verify certificate: '],
+    ['the server is currently unable to handle the request (Trying to reach: \'https://10.1.2.3:443/apis/metrics.k8s.io/v1beta1\')', 'the server is currently unable to handle the request ('],
+  ] as const) {
+    assert.equal(callerText(text, 503), `${kept}${LEFT_OUT}`);
+    assert.equal(callerText(text, 403), text, 'a denial is never cut');
+  }
 });
