@@ -163,15 +163,25 @@ export class KubeClient {
     // Time a handler holds the stream (its reader's connection is full) is not the server's silence.
     const idleMs = opts.idleTimeoutMs ?? 0;
     let idleTimer: NodeJS.Timeout | undefined;
+    let armed = false;
     let idle = false;
+    // One timer per watch, pushed back on every line (refresh) instead of a new timer per event.
     const touch = () => {
       if (!idleMs) return;
-      clearTimeout(idleTimer);
+      if (armed) {
+        idleTimer!.refresh();
+        return;
+      }
+      armed = true;
       idleTimer = setTimeout(() => {
         idle = true;
         controller.abort(new Error('watch idle timeout'));
       }, idleMs);
       idleTimer.unref();
+    };
+    const pause = () => {
+      clearTimeout(idleTimer);
+      armed = false;
     };
     const failed = (err: unknown) => (idle && !opts.signal?.aborted ? silentWatch(this.server, err, idleMs) : transportError(this.server, err, controller.signal, idleMs, opts.signal));
     let response: IncomingMessage | undefined;
@@ -210,7 +220,7 @@ export class KubeClient {
           // writes back up over TCP instead of piling up here.
           const held = opts.onEvent(event, line.length);
           if (held) {
-            clearTimeout(idleTimer);
+            pause();
             await held;
             touch();
           }
@@ -224,7 +234,7 @@ export class KubeClient {
         lines.close();
       }
     } finally {
-      clearTimeout(idleTimer);
+      pause();
       opts.signal?.removeEventListener('abort', onOuterAbort);
       response?.destroy();
       controller.abort();
