@@ -30,9 +30,14 @@ function tokenize(path: string): Token[] {
   return tokens;
 }
 
-/** A mapper for one version's schema; unknown parts of the path stay as Kubernetes wrote them. */
+/**
+ * A mapper for one version's schema; unknown parts of the path stay as Kubernetes wrote them. A
+ * storage key (a conversion failure names `/registry/<group>/<plural>/…` as its field) is no path
+ * in the object: it gets none.
+ */
 export function fieldPathMapper(root: ObjectNode): FieldPathMapper {
   return (field) => {
+    if (field.startsWith('/')) return undefined;
     const out: (string | number)[] = [];
     let node: SchemaNode | undefined = root;
     const tokens = tokenize(field);

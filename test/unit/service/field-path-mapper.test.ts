@@ -22,3 +22,7 @@ test('Kubernetes field paths map to the GraphQL names the client used', () => {
   assert.deepEqual(map('spec.unknownThing.deeper'), ['spec', 'unknownThing', 'deeper']);
   assert.deepEqual(map('metadata.name'), ['metadata', 'name']);
 });
+
+test('a storage key given as a cause\'s field (a conversion failure) is no path in the object', () => {
+  assert.equal(map('/registry/stable.example.com/crontabs/default/a'), undefined);
+});
