@@ -3,11 +3,13 @@
 // this file only adds what crdgate needs on top: one keep-alive connection pool, a deadline on
 // every call, cancellation, a typed error carrying the apiserver's Status, impersonation headers
 // sent one value per line, and watches that report how they ended.
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions as HttpsAgentOptions, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
+import type { Dispatcher } from 'undici';
 import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
 import { callerText } from './internal-addresses.ts';
+import { newApiPool, sendPooled, type ApiPool, type PoolTls } from './pooled-request.ts';
 
 /** A Kubernetes Status object as the apiserver returns it with an error. */
 export interface KubeStatus {
@@ -245,36 +247,24 @@ export class KubeClient {
   async close(): Promise<void> {
     const t = await this.transportState?.catch(() => undefined);
     t?.agent.destroy();
+    await t?.pool.destroy();
   }
 
+  /** A call other than a watch: over the pool (pooled-request.ts), the answer read whole. */
   private async send(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
-    const res = await this.open(method, path, opts, body, signal);
-    const text = await readAll(res);
-    return { status: res.statusCode ?? 0, text, retryAfter: headerOf(res, 'retry-after') };
+    const t = await this.transport();
+    const url = this.urlOf(path, opts);
+    const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
+    const headers = this.headersOf(t, opts, bytes);
+    return sendPooled(t.pool, { method: method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: bytes ?? null }, signal);
   }
 
+  /** A watch: over node:https, whose response streams the events line by line. */
   private async open(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
     const t = await this.transport();
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    }
-    // The apiserver's audit log names the client by its User-Agent (and so would managedFields,
-    // were a write sent without a fieldManager); Node's http client sends none.
-    const headers: OutgoingHttpHeaders = { ...t.headers, Accept: 'application/json', 'User-Agent': 'crdgate' };
-    for (const [k, v] of Object.entries(opts.headers ?? {})) {
-      // Impersonation is decided here, from the caller's verified identity, and nowhere else.
-      if (!/^impersonate-/i.test(k)) headers[k] = v;
-    }
-    // The body goes as bytes: with a string body Node writes the header block as UTF-8 along with
-    // it, without one as Latin-1, and impersonation headers must reach Kubernetes as the same bytes
-    // whatever the method (see impersonationHeaders).
+    const url = this.urlOf(path, opts);
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
-    if (bytes !== undefined) {
-      headers['Content-Type'] = opts.contentType ?? 'application/json';
-      headers['Content-Length'] = bytes.length;
-    }
-    if (opts.impersonate) Object.assign(headers, impersonationHeaders(opts.impersonate));
+    const headers = this.headersOf(t, opts, bytes);
     const requestFn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = requestFn(url, { method, headers, agent: t.agent, signal }, resolve);
@@ -283,25 +273,64 @@ export class KubeClient {
     });
   }
 
-  /** TLS material and credentials from the kubeconfig, read once; one keep-alive pool for all calls. */
+  private urlOf(path: string, opts: RequestOptions): URL {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    }
+    return url;
+  }
+
+  /**
+   * The headers of a call, named in lower case: a caller's header replaces one of the same name
+   * whatever its case (node:https did that by itself; undici would send both).
+   */
+  private headersOf(t: Transport, opts: RequestOptions, bytes: Buffer | undefined): Record<string, string | string[]> {
+    // The apiserver's audit log names the client by its User-Agent (and so would managedFields,
+    // were a write sent without a fieldManager); Node's http client sends none.
+    const headers: Record<string, string | string[]> = { ...t.headers, accept: 'application/json', 'user-agent': 'crdgate' };
+    for (const [k, v] of Object.entries(opts.headers ?? {})) {
+      // Impersonation is decided here, from the caller's verified identity, and nowhere else.
+      if (!/^impersonate-/i.test(k)) headers[k.toLowerCase()] = v;
+    }
+    // The body goes as bytes: with a string body Node writes the header block as UTF-8 along with
+    // it, without one as Latin-1, and impersonation headers must reach Kubernetes as the same bytes
+    // whatever the method (see impersonationHeaders). undici writes it as Latin-1 always.
+    if (bytes !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = String(bytes.length);
+    }
+    if (opts.impersonate) {
+      for (const [k, v] of Object.entries(impersonationHeaders(opts.impersonate))) headers[k.toLowerCase()] = v;
+    }
+    return headers;
+  }
+
+  /**
+   * TLS material and credentials from the kubeconfig, read once; one keep-alive pool for the calls
+   * (pooled-request.ts) and one for the watches, with the same TLS options.
+   */
   private transport(): Promise<Transport> {
     this.transportState ??= (async () => {
       const o: HttpsRequestOptions = {};
       await this.kc.applyToHTTPSOptions(o);
       // client-node's applyToHTTPSOptions also sets an agent; ours is shared and keeps connections.
       (o.agent as HttpsAgent | undefined)?.destroy?.();
-      const agentOptions = {
-        keepAlive: true,
-        maxSockets: 256,
+      const tls: PoolTls = {
         ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase,
         ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
         ...(o.servername ? { servername: o.servername } : {}),
       };
-      const agent = this.url.protocol === 'https:' ? new ServerAgent(agentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
-      const headers: OutgoingHttpHeaders = { ...(o.headers as OutgoingHttpHeaders | undefined) };
-      if (o.auth) headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+      const https = this.url.protocol === 'https:';
+      const agent = https ? new ServerAgent({ keepAlive: true, maxSockets: 256, ...tls } as HttpsAgentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+      const pool = newApiPool(this.url.origin, https ? tls : {});
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(o.headers ?? {})) {
+        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String) : String(v);
+      }
+      if (o.auth) headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
       this.authAt = Date.now();
-      return { agent, headers };
+      return { agent, pool, headers };
     })();
     this.transportState.catch(() => (this.transportState = undefined));
     return this.transportState;
@@ -314,6 +343,7 @@ export class KubeClient {
     this.transportState = undefined;
     const fresh = await this.transport();
     old?.agent.destroy();
+    old?.pool.destroy().catch(() => {});
     return JSON.stringify(fresh.headers) !== JSON.stringify(old?.headers);
   }
 }
@@ -333,8 +363,12 @@ class ServerAgent extends HttpsAgent {
 }
 
 interface Transport {
+  /** The watches' connections. */
   agent: HttpsAgent | HttpAgent;
-  headers: OutgoingHttpHeaders;
+  /** Every other call's connections. */
+  pool: ApiPool;
+  /** The kubeconfig's headers (credentials), named in lower case. */
+  headers: Record<string, string | string[]>;
 }
 
 interface RawResponse {
