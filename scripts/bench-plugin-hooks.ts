@@ -2,7 +2,7 @@
 // and without HTTP, so that it can be measured on a busy machine. The plugins are those of
 // scripts/bench-gateway.ts (metrics, tracing of a share of the requests, request logging to
 // /dev/null, APQ, query limits, rate limits), wired as the gateway wires them (pluginAppOptions,
-// wrapClient, wrapOperations). Four pieces, each timed in CPU microseconds (and bytes allocated) per call, in rounds
+// pluginClient, wrapOperations). Four pieces, each timed in CPU microseconds (and bytes allocated) per call, in rounds
 // that alternate with the same piece without plugins (median of the rounds):
 //   kube call    one get through the operations and client wrappers, to a client that answers at once;
 //   record       the request tracker and what reads its record (request log line, request metrics),
@@ -27,8 +27,8 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { buildSchema, type GraphQLObjectType } from 'graphql';
 import type { CallerContext } from '../src/contract/caller-context.ts';
 import { pluginAppOptions } from '../src/gateway.ts';
-import type { KubeClient } from '../src/kube/kube-client.ts';
-import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
+import type { KubeCallObserver, KubeClient } from '../src/kube/kube-client.ts';
+import { pluginClient, type GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import type { GatewayOperations } from '../src/service/hub-operations.ts';
 import { newApollo } from '../src/transports/create-app.ts';
 import { SchemaGateway } from '../src/transports/schema-gateway.ts';
@@ -67,8 +67,23 @@ interface Pieces {
 
 async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
   const answer = Promise.resolve(object(1));
-  const fake = { server: 'https://127.0.0.1:6443', request: () => answer, watch: async () => {}, close() {} } as unknown as KubeClient;
-  const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, fake);
+  // A client that answers at once; its observer (the plugins have one at most) told as the real client tells it.
+  const fake = (observer?: KubeCallObserver): KubeClient => ({
+    server: 'https://127.0.0.1:6443',
+    request: observer
+      ? (method: string, path: string) => {
+        observer.settled(observer.started(method, path), method, undefined);
+        return answer;
+      }
+      : () => answer,
+    observedBy: (o: KubeCallObserver) => {
+      if (observer) throw new Error('the benchmark\'s client takes one observer');
+      return fake(o);
+    },
+    watch: async () => {},
+    close() {},
+  }) as unknown as KubeClient;
+  const client = pluginClient(plugins, fake());
   const base = {
     get: (req: { namespace: string; name: string }) => client.request('GET', `/apis/stable.example.com/v1/namespaces/${req.namespace}/crontabs/${req.name}`),
   } as unknown as GatewayOperations;
