@@ -40,7 +40,7 @@ import { GCProfiler } from 'node:v8';
 import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { createGateway } from '../src/gateway.ts';
-import type { KubeClient } from '../src/kube/kube-client.ts';
+import type { KubeCallObserver, KubeClient } from '../src/kube/kube-client.ts';
 import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import { parseKubernetesJson, stringifyJson } from '../src/kube/lossless-json.ts';
 import { repoRoot } from '../src/local-cluster/build-launcher.ts';
@@ -101,7 +101,7 @@ export function answeringClient(crds: Crd[]): KubeClient {
     }
     return text;
   };
-  const answer = async (method: string, path: string, opts: { body?: unknown; query?: { limit?: number } } = {}): Promise<unknown> => {
+  const answerOf = (method: string, path: string, opts: { body?: unknown; query?: { limit?: number } } = {}): unknown => {
     if (path.endsWith('/customresourcedefinitions')) return parseKubernetesJson(crdList);
     const m = /\/namespaces\/([^/]+)\/crontabs(?:\/([^/]+))?$/.exec(path);
     if (!m) throw new Error(`the benchmark's client cannot answer ${method} ${path}`);
@@ -115,7 +115,24 @@ export function answeringClient(crds: Crd[]): KubeClient {
     throw new Error(`the benchmark's client cannot answer ${method} ${path}`);
   };
   const watch = (_path: string, opts: { signal?: AbortSignal }) => new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve(), { once: true }));
-  return { server: 'https://127.0.0.1:6443', request: answer, watch, close: async () => {} } as unknown as KubeClient;
+  // Observers (KubeClient.observedBy) told in the call's own frame, as the real client tells them.
+  const client = (observer: KubeCallObserver | undefined): KubeClient => {
+    const request = async (method: string, path: string, opts?: { body?: unknown; query?: { limit?: number } }): Promise<unknown> => {
+      const started = observer?.started(method, path);
+      let body: unknown;
+      try {
+        body = answerOf(method, path, opts);
+      } catch (err) {
+        observer?.settled(started, method, err);
+        throw err;
+      }
+      observer?.settled(started, method, undefined);
+      return body;
+    };
+    const observedBy = (o: KubeCallObserver) => client(observer ? { started: (m: string, p: string) => [observer.started(m, p), o.started(m, p)], settled: (s: unknown[], m: string, e: unknown) => { observer.settled(s[0], m, e); o.settled(s[1], m, e); } } as KubeCallObserver : o);
+    return { server: 'https://127.0.0.1:6443', request, watch, observedBy, close: async () => {} } as unknown as KubeClient;
+  };
+  return client(undefined);
 }
 
 /**

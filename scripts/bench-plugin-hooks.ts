@@ -2,7 +2,7 @@
 // and without HTTP, so that it can be measured on a busy machine. The plugins are those of
 // scripts/bench-gateway.ts (metrics, tracing of a share of the requests, request logging to
 // /dev/null, APQ, query limits, rate limits), wired as the gateway wires them (pluginAppOptions,
-// wrapClient, wrapOperations). Four pieces, each timed in CPU microseconds (and bytes allocated) per call, in rounds
+// pluginClient, wrapOperations). Four pieces, each timed in CPU microseconds (and bytes allocated) per call, in rounds
 // that alternate with the same piece without plugins (median of the rounds):
 //   kube call    one get through the operations and client wrappers, to a client that answers at once;
 //   record       the request tracker and what reads its record (request log line, request metrics),
@@ -22,12 +22,12 @@
 import { EventEmitter } from 'node:events';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Request, RequestHandler, Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { buildSchema, type GraphQLObjectType } from 'graphql';
 import type { CallerContext } from '../src/contract/caller-context.ts';
 import { pluginAppOptions } from '../src/gateway.ts';
-import type { KubeClient } from '../src/kube/kube-client.ts';
-import type { GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
+import type { KubeCallObserver, KubeClient } from '../src/kube/kube-client.ts';
+import { pluginClient, type GatewayPlugin } from '../src/plugins/gateway-plugin.ts';
 import type { GatewayOperations } from '../src/service/hub-operations.ts';
 import { newApollo } from '../src/transports/create-app.ts';
 import { SchemaGateway } from '../src/transports/schema-gateway.ts';
@@ -66,15 +66,33 @@ interface Pieces {
 
 async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
   const answer = Promise.resolve(object(1));
-  const fake = { server: 'https://127.0.0.1:6443', request: () => answer, watch: async () => {}, close() {} } as unknown as KubeClient;
-  const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, fake);
+  // A client that answers at once; its observer (the plugins have one at most) told as the real client tells it.
+  const fake = (observer?: KubeCallObserver): KubeClient => ({
+    server: 'https://127.0.0.1:6443',
+    request: observer
+      ? (method: string, path: string) => {
+        observer.settled(observer.started(method, path), method, undefined);
+        return answer;
+      }
+      : () => answer,
+    observedBy: (o: KubeCallObserver) => {
+      if (observer) throw new Error('the benchmark\'s client takes one observer');
+      return fake(o);
+    },
+    watch: async () => {},
+    close() {},
+  }) as unknown as KubeClient;
+  const client = pluginClient(plugins, fake());
   const base = {
     get: (req: { namespace: string; name: string }) => client.request('GET', `/apis/stable.example.com/v1/namespaces/${req.namespace}/crontabs/${req.name}`),
   } as unknown as GatewayOperations;
   const operations = plugins.reduce((o, p) => p.wrapOperations?.(o) ?? o, base);
   const options = pluginAppOptions(plugins);
   const tracker: RequestHandler | undefined = options.middleware?.[0];
-  const request = { headers: { 'x-request-id': 'mj3k2-1a' }, method: 'POST', path: '/graphql' } as unknown as Request;
+  // A request as Express hands it on (its prototype's getters: path, get), new for every call as over HTTP.
+  const appRequest = express().request;
+  const newRequest = (headers: Record<string, string>): Request => Object.assign(Object.create(appRequest) as Request, { headers, method: 'POST', url: '/graphql' });
+  const recordHeaders = { 'x-request-id': 'mj3k2-1a' };
   const context = (): CallerContext => ({ requestId: 'mj3k2-1a', signal: new AbortController().signal });
   const schema = buildSchema(sdl);
   // The resolver answers at once: the Kubernetes call's wrappers are the first piece, not counted twice.
@@ -91,9 +109,11 @@ async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
   return {
     kubeCall: (i) => operations.get({ context: context(), namespace: 'bench', name: `ct-${i % 500}` } as unknown as Parameters<GatewayOperations['get']>[0]),
     record: () => {
+      // Made without plugins too: only what the plugins do with it is counted.
+      const req = newRequest(recordHeaders);
       if (!tracker) return;
       const res = Object.assign(new EventEmitter(), { locals: { operationType: 'query', operationName: 'Get' }, statusCode: 200, writableFinished: true }) as unknown as Response;
-      tracker(request, res, () => {});
+      tracker(req, res, () => {});
       res.emit('finish');
       res.emit('close');
     },
@@ -101,7 +121,7 @@ async function pieces(plugins: GatewayPlugin[]): Promise<Pieces> {
     whole: async (i) => {
       await options.admit?.('');
       const headers = { 'x-request-id': `mj3k2-${i}` };
-      const req = { headers, method: 'POST', path: '/graphql', get: (name: string) => headers[name as keyof typeof headers] } as unknown as Request;
+      const req = newRequest(headers);
       const res = Object.assign(new EventEmitter(), { locals: {} as Record<string, unknown>, statusCode: 200, writableFinished: true }) as unknown as Response;
       let answered: Promise<unknown> | undefined;
       // Each middleware calls the next; the last one runs the operation (inside the trace context, if any).

@@ -18,7 +18,7 @@ import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } 
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { mergeApolloExtras, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
+import { mergeApolloExtras, pluginClient, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
 import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
@@ -121,7 +121,7 @@ interface Listener {
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const plugins = opts.plugins ?? [];
-  const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, opts.client);
+  const client = pluginClient(plugins, opts.client);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
   const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;

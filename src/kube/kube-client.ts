@@ -79,6 +79,17 @@ export interface WatchEvent<T = Record<string, unknown>> {
 /** Called per watch event with the size of its JSON line; a returned promise pauses the stream until it settles. */
 export type WatchEventHandler<T> = (e: WatchEvent<T>, bytes: number) => void | Promise<void>;
 
+/**
+ * Told of every call `request` makes (not watches), synchronously, as it starts and as it settles:
+ * what a plugin would otherwise learn by wrapping each call's promise (a promise, its handlers and
+ * their closures per call). `started` returns what `settled` is given back.
+ */
+export interface KubeCallObserver<S = unknown> {
+  started(method: string, path: string): S;
+  /** err: why the call failed (a KubeApiError, as the caller gets it); undefined for a success. */
+  settled(started: S, method: string, err: unknown): void;
+}
+
 export interface KubeClientOptions {
   /** Deadline of every non-watch call. */
   timeoutMs?: number;
@@ -100,6 +111,9 @@ export class KubeClient {
   private readonly url: URL;
   private transportState: Promise<Transport> | undefined;
   private authAt = 0;
+  /** The client views (observedBy) share: the one that holds the pool and the credentials. */
+  private readonly root: KubeClient = this;
+  private observer: KubeCallObserver | undefined;
 
   constructor(kc: KubeCredentials, opts: KubeClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -110,12 +124,36 @@ export class KubeClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  async request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+    return this.root.exchange<T>(method, path, opts, this.observer);
+  }
+
+  /**
+   * This client with its calls also told to `observer` (after the observers it already has): the
+   * same connection pool and credentials, without a promise of its own around each call.
+   */
+  observedBy(observer: KubeCallObserver): KubeClient {
+    const root = this.root;
+    const view = Object.create(this) as KubeClient;
+    view.observer = this.observer ? bothObservers(this.observer, observer) : observer;
+    // Everything but request runs on the client itself: one pool, one set of credentials.
+    view.watch = root.watch.bind(root);
+    view.close = root.close.bind(root);
+    return view;
+  }
+
+  private async exchange<T>(method: string, path: string, opts: RequestOptions, observer: KubeCallObserver | undefined): Promise<T> {
+    const observed = observer?.started(method, path);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     let body: string | undefined;
     if (opts.body !== undefined) {
       // Integers beyond 2^53 travel as bigint and leave as JSON numbers with every digit.
-      body = typeof opts.body === 'string' ? opts.body : stringifyJson(opts.body);
+      try {
+        body = typeof opts.body === 'string' ? opts.body : stringifyJson(opts.body);
+      } catch (err) {
+        observer?.settled(observed, method, err);
+        throw err;
+      }
     }
     // The call's deadline and the caller's cancellation, in one controller with one timer, cleared
     // when the answer is in. AbortSignal.any over AbortSignal.timeout did the same with a composite
@@ -134,19 +172,29 @@ export class KubeClient {
       res = await this.send(method, path, opts, body, signal);
       if (res.status === 401 && (await this.refreshAuth())) res = await this.send(method, path, opts, body, signal);
     } catch (err) {
-      throw transportError(this.server, err, signal, timeoutMs, outer);
+      const failed = transportError(this.server, err, signal, timeoutMs, outer);
+      observer?.settled(observed, method, failed);
+      throw failed;
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onOuterAbort);
     }
-    if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.text, res.retryAfter);
-    opts.onStatus?.(res.status);
-    if (!res.text) return undefined as T;
-    try {
-      return parseKubernetesJson(res.text) as T;
-    } catch {
-      throw new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
+    if (res.status < 200 || res.status >= 300) {
+      const failed = statusError(res.status, res.text, res.retryAfter);
+      observer?.settled(observed, method, failed);
+      throw failed;
     }
+    opts.onStatus?.(res.status);
+    let answer: T;
+    try {
+      answer = (res.text ? parseKubernetesJson(res.text) : undefined) as T;
+    } catch {
+      const failed = new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
+      observer?.settled(observed, method, failed);
+      throw failed;
+    }
+    observer?.settled(observed, method, undefined);
+    return answer;
   }
 
   /**
@@ -346,6 +394,17 @@ export class KubeClient {
     old?.pool.destroy().catch(() => {});
     return JSON.stringify(fresh.headers) !== JSON.stringify(old?.headers);
   }
+}
+
+/** Two observers as one, told in order. */
+function bothObservers(first: KubeCallObserver, second: KubeCallObserver): KubeCallObserver<[unknown, unknown]> {
+  return {
+    started: (method, path) => [first.started(method, path), second.started(method, path)],
+    settled: (started, method, err) => {
+      first.settled(started[0], method, err);
+      second.settled(started[1], method, err);
+    },
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
+import type { KubeCallObserver, KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -58,6 +58,12 @@ export interface GatewayParts {
 export interface GatewayPlugin {
   readonly name: string;
   apollo?: ApolloExtras;
+  /**
+   * Told of every call of the Kubernetes client (each attempt, not watches) as it starts and as it
+   * settles, by the client itself (KubeClient.observedBy): no promise of its own around each call.
+   * Observers see the client under every plugin's wrapClient.
+   */
+  kubeCalls?: KubeCallObserver;
   /** Decorates the Kubernetes client every other part uses (retries, metrics, audit headers). */
   wrapClient?(client: KubeClient): KubeClient;
   /** Decorates the operations GraphQL resolvers and REST handlers call (they carry the tenant). */
@@ -100,6 +106,43 @@ export interface OperationCheckArgs {
 
 export type OperationCheck = (args: OperationCheckArgs) => void;
 
+/**
+ * The client the gateway's parts use: `client` observed by every plugin's kubeCalls (in plugin
+ * order), then decorated by every plugin's wrapClient (in plugin order, the last one outermost).
+ */
+export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClient): KubeClient {
+  let observed = client;
+  for (const p of plugins) if (p.kubeCalls) observed = observeKubeCalls(observed, p.kubeCalls);
+  return plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, observed);
+}
+
+/**
+ * `client` with its calls told to `observer`: by the client itself where it can (KubeClient), else
+ * (a test double) by a handler on each call's promise.
+ */
+export function observeKubeCalls(client: KubeClient, observer: KubeCallObserver): KubeClient {
+  if (typeof client.observedBy === 'function') return client.observedBy(observer);
+  const wrapped = Object.create(client) as KubeClient;
+  wrapped.request = function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
+    const started = observer.started(method, path);
+    let result: Promise<T>;
+    try {
+      result = client.request<T>(method, path, opts);
+    } catch (err) {
+      observer.settled(started, method, err);
+      return Promise.reject(err);
+    }
+    return result.then((body) => {
+      observer.settled(started, method, undefined);
+      return body;
+    }, (err: unknown) => {
+      observer.settled(started, method, err);
+      throw err;
+    });
+  } as KubeClient['request'];
+  return wrapped;
+}
+
 /** Merges the Apollo settings of several plugins into one set. */
 export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtras {
   const merged: ApolloExtras = { plugins: [], validationRules: [] };
@@ -121,9 +164,17 @@ export function mergeApolloExtras(plugins: readonly GatewayPlugin[]): ApolloExtr
   }
   if (formatters.length) merged.formatError = (formatted, error) => formatters.reduce((f, fn) => fn(f, error), formatted);
   if (needs.includes(everyRequest)) merged.needsPipeline = everyRequest;
-  else if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : (req) => needs.some((need) => need(req));
+  else if (needs.length) merged.needsPipeline = needs.length === 1 ? needs[0] : anyNeeds(needs);
   if (starts.length) merged.directOperation = starts.length === 1 ? starts[0] : directOperations(starts);
   return merged;
+}
+
+/** Several plugins' needsPipeline as one: asked for every GraphQL POST, so a loop, not a closure per call. */
+function anyNeeds(needs: readonly NonNullable<ApolloExtras['needsPipeline']>[]): NonNullable<ApolloExtras['needsPipeline']> {
+  return (req) => {
+    for (let i = 0; i < needs.length; i++) if (needs[i]!(req)) return true;
+    return false;
+  };
 }
 
 /** Several plugins' directOperation as one: each started in order, each finished in order. */

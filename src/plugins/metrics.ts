@@ -13,7 +13,7 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiError } from '../api-errors.ts';
 import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
-import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
+import { KubeApiError, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
 import { RequestHistogram } from './request-histogram.ts';
@@ -116,7 +116,8 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
     onRequestDone: (r) => {
       if (r.type) observe(r.type, r.code, r.durationMs / 1000);
     },
-    wrapClient: (client) => timedClient(client, kubeSeconds),
+    kubeCalls: kubeCallTimer(kubeSeconds),
+    wrapClient: (client) => timedWatches(client, kubeSeconds),
     wrapOperations: (ops) => timedSubscriptions(ops, observe),
     attach(p) {
       parts = p;
@@ -259,32 +260,27 @@ function metricsListener(registry: Registry): { listen(port: number, host?: stri
   };
 }
 
-/** A client whose calls are timed by verb and HTTP code. */
-export function timedClient(client: KubeClient, histogram: RequestHistogram<'verb' | 'code'>): KubeClient {
-  const wrapped = Object.create(client) as KubeClient;
+/**
+ * The timer of Kubernetes calls by verb and HTTP code, told by the client as each call starts and
+ * settles (KubeClient.observedBy): a number and a histogram cell per call, no promise of its own.
+ */
+export function kubeCallTimer(histogram: RequestHistogram<'verb' | 'code'>): KubeCallObserver<number> {
   const timers = new LabelledChildren((verb, code) => histogram.labels({ verb, code }));
+  return {
+    started: () => performance.now(),
+    settled(started, method, err) {
+      // The client returns only the body of a success, not its status: successes are 2xx.
+      timers.get(method, err === undefined ? '2xx' : codeOf(err)).observe((performance.now() - started) / 1000);
+    },
+  };
+}
+
+const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
+
+/** A client whose watches are timed until they are open (or refused), by HTTP code. */
+export function timedWatches(client: KubeClient, histogram: RequestHistogram<'verb' | 'code'>): KubeClient {
+  const wrapped = Object.create(client) as KubeClient;
   if (typeof client.close === 'function') wrapped.close = client.close.bind(client);
-  const codeOf = (err: unknown) => (err instanceof KubeApiError ? String(err.httpStatus) : '0');
-  // Settled through two handlers made per call rather than an async function with try/finally:
-  // the async frame, its promise and the await were most of what timing a call cost.
-  wrapped.request = function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
-    const started = performance.now();
-    let result: Promise<T>;
-    try {
-      result = client.request<T>(method, path, opts);
-    } catch (err) {
-      timers.get(method, codeOf(err)).observe((performance.now() - started) / 1000);
-      return Promise.reject(err);
-    }
-    // The client returns only the body of a success, not its status: successes are 2xx.
-    return result.then((body) => {
-      timers.get(method, '2xx').observe((performance.now() - started) / 1000);
-      return body;
-    }, (err: unknown) => {
-      timers.get(method, codeOf(err)).observe((performance.now() - started) / 1000);
-      throw err;
-    });
-  } as KubeClient['request'];
   // A watch is timed until it is open (or refused): its lifetime says nothing about the apiserver.
   wrapped.watch = function watch<T>(path: string, opts: Parameters<KubeClient['watch']>[1]): Promise<void> {
     const started = performance.now();

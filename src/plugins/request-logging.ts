@@ -20,25 +20,46 @@ const lineFields = ['requestId', 'method', 'path', 'status', 'code', 'durationMs
 /** Fields whose values come from small sets (and so are kept as text once made): not the request id or duration. */
 const repeatingFields = ['method', 'path', 'status', 'code', 'type', 'operation', 'tenant'];
 
+/** The fields of a request line. */
+type RequestLine = {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  code: string;
+  durationMs: number;
+  type: string | undefined;
+  operation: string | undefined;
+  tenant: string | undefined;
+  aborted: true | undefined;
+};
+
 /** The request-logging plugin: one line per request through `logger` (see src/logging.ts). */
 export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
   const log = opts.logger;
   // The gateway's own JSON logger writes the line itself (the same text pino would); others through pino.
   const write = flatLineWriter(log, lineFields, repeatingFields);
+  // One object of one shape for every line, every field set each time (pino and the flat writer
+  // leave out those that are undefined): both read it before the call returns, so it is filled in
+  // again for the next request rather than made anew.
+  const line: RequestLine = {
+    requestId: '', method: '', path: '', status: 0, code: '', durationMs: 0, type: undefined, operation: undefined, tenant: undefined, aborted: undefined,
+  };
   const onRequestDone = (r: RequestRecord) => {
     const quiet = quietPaths.has(r.path);
     const level = quiet ? 'debug' : r.status >= 500 ? 'error' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    // One object literal of one shape for every line; pino leaves out the fields that are undefined.
-    const line = {
-      requestId: r.requestId, method: r.method, path: r.path, status: r.status, code: r.code,
-      durationMs: Math.round(r.durationMs * 10) / 10,
-      type: r.type,
-      // The operation name is the client's text: capped so a long one cannot bloat the log.
-      operation: r.operationName ? r.operationName.slice(0, 100) : undefined,
-      tenant: r.tenant,
-      aborted: r.aborted ? true : undefined,
-    };
+    line.requestId = r.requestId;
+    line.method = r.method;
+    line.path = r.path;
+    line.status = r.status;
+    line.code = r.code;
+    line.durationMs = Math.round(r.durationMs * 10) / 10;
+    line.type = r.type;
+    // The operation name is the client's text: capped so a long one cannot bloat the log.
+    line.operation = r.operationName ? r.operationName.slice(0, 100) : undefined;
+    line.tenant = r.tenant;
+    line.aborted = r.aborted ? true : undefined;
     if (!write?.(level, line, 'request')) log[level](line, 'request');
   };
   // Its headers are in: the request is in flight (what a shutdown must let finish).

@@ -3,7 +3,7 @@
 // One middleware and one pair of listeners per request, however many plugins read the record: the
 // transports note the operation and the error code on the response as they answer (see
 // request-outcome.ts), and the record is put together from those notes when the response is done.
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import { errorCodeOf, operationNameOf, operationTypeOf } from './request-outcome.ts';
@@ -106,12 +106,34 @@ export function requestTracker(onDone: (r: RequestRecord) => void, onStart?: (r:
   }
   return (req, res, next) => {
     // The transport gave the request its id before any middleware ran (see create-app.ts).
-    const record = new TrackedRequest(req.method, req.path, req.headers['x-request-id'] as string | undefined ?? '', performance.now());
+    const record = new TrackedRequest(req.method, requestPath(req), req.headers['x-request-id'] as string | undefined ?? '', performance.now());
     (res as TrackedResponse)[trackedKey] = record;
     onStart?.(record);
     res.on('close', onClose);
     next();
   };
+}
+
+/**
+ * Express' req.path (parseurl's pathname) without the URL object parseurl makes for it: nothing
+ * else reads the path of a GraphQL POST, so that object was made for the record alone. A URL that
+ * parseurl reads itself (a path with no tab, line break, form feed, space, '#', U+00A0 or U+FEFF
+ * anywhere) ends its path at the first '?'; any other goes to req.path (url.parse then).
+ */
+export function requestPath(req: Request): string {
+  const url = req.url;
+  if (url.charCodeAt(0) !== 0x2f /* / */) return req.path;
+  let end = -1;
+  for (let i = 1; i < url.length; i++) {
+    switch (url.charCodeAt(i)) {
+      case 0x3f: /* ? */
+        if (end < 0) end = i;
+        break;
+      case 0x09: case 0x0a: case 0x0c: case 0x0d: case 0x20: case 0x23: case 0xa0: case 0xfeff:
+        return req.path;
+    }
+  }
+  return end < 0 ? url : url.slice(0, end);
 }
 
 /** The API of a path: 'unknown' for GraphQL until its operation is known (a refusal before it is). */

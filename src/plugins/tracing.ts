@@ -36,7 +36,7 @@ import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { DirectOperationStart, GatewayPlugin } from './gateway-plugin.ts';
-import { outcomeOf } from './request-tracker.ts';
+import { outcomeOf, requestPath } from './request-tracker.ts';
 
 // Attributes from the still-incubating semantic conventions, named here rather than imported from
 // the package's unstable entry point (its advice for libraries).
@@ -199,14 +199,15 @@ export function tracing(opts: TracingOptions): TracingPlugin {
     // those the ratio leaves out skip the rest (their path is not even read).
     const traceparent = req.headers.traceparent;
     if (traceparent === undefined && !sampleRoot()) return next();
-    const route = apiRouteOf(req.path);
+    const path = requestPath(req);
+    const route = apiRouteOf(path);
     if (!route) return next();
     const parent = traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     if (!trace.getSpanContext(parent) && traceparent !== undefined && !sampleRoot()) return next();
     const requestId = req.get('x-request-id') ?? '';
     const span = startSpan(tracer, `${req.method} ${route}`, SpanKind.SERVER, parent,
       { [ATTR_HTTP_REQUEST_METHOD]: req.method, [ATTR_HTTP_ROUTE]: route, [ATTR_REQUEST_ID]: requestId });
-    const state: RequestState = { open: true, span, operation: undefined, path: req.path };
+    const state: RequestState = { open: true, span, operation: undefined, path };
     (res as TracedResponse)[stateOfResponse] = state;
     res.on('close', endRequestSpan);
     contexts.with(requestContext(parent, span, state), next);

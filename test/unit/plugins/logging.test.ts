@@ -13,6 +13,7 @@ import { sendProblem } from '../../../src/transports/rest-router.ts';
 import { pino } from 'pino';
 import { createLogger, flatLineWriter, isoTime, type LogLevel } from '../../../src/logging.ts';
 import { requestLogging } from '../../../src/plugins/request-logging.ts';
+import type { RequestRecord } from '../../../src/plugins/request-tracker.ts';
 
 function memoryLogger(level: LogLevel = 'info') {
   const lines: string[] = [];
@@ -174,4 +175,36 @@ test('a request line is the line pino writes for the same record: every field, i
   assert.equal(mem.lines.length, 0);
   assert.equal(flatLineWriter(mem.logger, ['requestId', 'token']), undefined);
   assert.equal(flatLineWriter(pino({}, new Writable({ write: (_c, _e, cb) => cb() })), fields), undefined);
+});
+
+test('consecutive request lines carry only their own fields, through the flat writer and through pino', () => {
+  const full: RequestRecord = { method: 'POST', path: '/graphql', type: 'query', operationName: `Get${'x'.repeat(120)}`, code: 'ok', status: 200, durationMs: 1.26, tenant: 'tenant-a', requestId: 'r1', aborted: true };
+  const bare: RequestRecord = { method: 'GET', path: '/rest/g/v1/things', type: undefined, operationName: undefined, code: 'ok', status: 503, durationMs: 0.04, tenant: undefined, requestId: 'r2', aborted: false };
+  const expected = (r: RequestRecord) => {
+    const line: Record<string, unknown> = { level: r.status >= 500 ? 'error' : 'info', name: 'crdgate', requestId: r.requestId, method: r.method, path: r.path, status: r.status, code: r.code, durationMs: Math.round(r.durationMs * 10) / 10 };
+    if (r.type) line.type = r.type;
+    if (r.operationName) line.operation = r.operationName.slice(0, 100);
+    if (r.tenant !== undefined) line.tenant = r.tenant;
+    if (r.aborted) line.aborted = true;
+    line.msg = 'request';
+    return line;
+  };
+  const pinoLines: string[] = [];
+  const viaPino = pino({ base: { name: 'crdgate' }, formatters: { level: (label: string) => ({ level: label }) } }, new Writable({
+    write(chunk, _enc, cb) {
+      pinoLines.push(String(chunk).trim());
+      cb();
+    },
+  }));
+  // The gateway's JSON logger (the flat writer), then another pino logger (pino writes the line).
+  const gateways = memoryLogger('debug');
+  for (const [logger, written] of [[gateways.logger, gateways.lines], [viaPino, pinoLines]] as const) {
+    const plugin = requestLogging({ logger });
+    for (const r of [full, bare, full, bare, bare, full]) plugin.onRequestDone!(r);
+    const records = written.splice(0).map((l) => {
+      const { time: _time, pid: _pid, hostname: _hostname, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return rest;
+    });
+    assert.deepEqual(records, [full, bare, full, bare, bare, full].map(expected));
+  }
 });

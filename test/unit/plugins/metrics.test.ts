@@ -13,7 +13,7 @@ import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { ApiError, toProblem } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import { metrics } from '../../../src/plugins/metrics.ts';
-import type { GatewayParts } from '../../../src/plugins/gateway-plugin.ts';
+import { pluginClient, type GatewayParts } from '../../../src/plugins/gateway-plugin.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import { sharedResultStats } from '../../../src/graphql/shared-subscription-results.ts';
 import { metricKey as key, parseMetrics } from '../../helpers/prometheus-text.ts';
@@ -115,7 +115,8 @@ test('Kubernetes calls are timed by verb and HTTP code; a watch until it opens',
       opts.onOpen?.();
     },
   } as unknown as KubeClient;
-  const client = plugin.wrapClient!(fake);
+  // As the gateway applies it: the call timer as an observer, the watch timer as a wrapper.
+  const client = pluginClient([plugin], fake);
   assert.deepEqual(await client.request('GET', '/x'), { method: 'GET' });
   await client.request('PATCH', '/x');
   await assert.rejects(client.request('GET', '/missing'), KubeApiError);
