@@ -95,6 +95,12 @@ test('a port in use: one line, non-zero exit, before any cluster work', async ()
   }
 });
 
+test('the metrics port set to the API port: one line, exit code 2, before any cluster call', async () => {
+  const r = await runToExit(['serve', '--port', '47123', '--metrics-port', '47123', '--host', '0.0.0.0', '--kubeconfig', join(scratch, 'no-cluster.yaml')]);
+  assert.equal(r.code, 2, r.stderr);
+  assertOneLine(r.stderr, /^crdgate: metrics-port 47123 is also the API port \(--port\) on an address they share; /);
+});
+
 test('no Go toolchain for the local cluster: one line, non-zero exit', async () => {
   const r = await runToExit(['serve', '--local-cluster', 'always', '--port', '0', '--state-dir', join(scratch, 'state')], { GO: join(scratch, 'no-go-here') });
   assert.equal(r.code, 1);
