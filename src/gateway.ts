@@ -122,7 +122,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const client = plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, opts.client);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
-  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;
+  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client, opts.log) : undefined;
   const apollo = mergeApolloExtras(plugins);
   const reportInternal = internalErrorReporter(opts.onInternalError
     ?? ((requestId, cause) => opts.log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
@@ -226,12 +226,15 @@ function crdNamesOf(catalog: CrdCatalog): (group: string, plural: string) => boo
   };
 }
 
-function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient): TenantAccess {
+function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient, log: LiveSchemaLog | undefined): TenantAccess {
   const auth = config.auth;
   const tokenReviewer = auth.mode === 'tokenReview'
     ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
     : undefined;
-  const authenticator = new Authenticator(config, { tokenReviewer });
+  const authenticator = new Authenticator(config, {
+    tokenReviewer,
+    onKeySetError: (err) => log?.warn(`${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
+  });
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first
   // caller (a walk of every type: most of a second at 1,000 CRDs), in slices between requests.
