@@ -75,3 +75,17 @@ configMap
 {{- define "crdgate.redisSecretKey" -}}
 {{- if .Values.redis.existingSecret -}}{{ .Values.redis.existingSecretKey }}{{- else -}}redis-url{{- end -}}
 {{- end -}}
+
+{{/*
+A value as the gateway reads it. Numbers in a values file reach templates as float64, which
+toString writes in exponent form from a million up (8388608 → "8.388608e+06"), a value the
+gateway refuses: whole numbers are written as integers, anything else as it is.
+*/}}
+{{- define "crdgate.flagValue" -}}
+{{- if and (kindIs "float64" .) (eq . (float64 (int64 .))) -}}
+{{- int64 . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
