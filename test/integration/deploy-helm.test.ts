@@ -191,6 +191,16 @@ describe('deploy/helm/crdgate', () => {
     }
   });
 
+  it('a grace period shorter than the drain after SIGTERM (shutdownDelayMs + shutdown-timeout) is refused', async () => {
+    const short = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'terminationGracePeriodSeconds=20']);
+    assert.notEqual(short.code, 0);
+    assert.match(short.stderr, /crdgate: terminationGracePeriodSeconds 20 does not cover shutdownDelayMs \(5000\) plus the gateway's shutdown-timeout \(25000 ms\); set it to at least 30, or shorten them/);
+    const longTimeout = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'flags.shutdown-timeout=60000']);
+    assert.match(longTimeout.stderr, /terminationGracePeriodSeconds 40 does not cover shutdownDelayMs \(5000\) plus the gateway's shutdown-timeout \(60000 ms\); set it to at least 65/);
+    await render('x', 'n', ['--set', 'tenants=none', '--set', 'terminationGracePeriodSeconds=30']);
+    await render('x', 'n', ['--set', 'tenants=none', '--set', 'flags.shutdown-timeout=10000', '--set', 'terminationGracePeriodSeconds=15']);
+  });
+
   it('kubectl apply --dry-run=server accepts both renderings, with no Pod Security warning', async () => {
     if (!existsSync(serviceMonitorCrd)) {
       assert.ok(process.env.CI !== 'true', `the CRD corpus is missing (${serviceMonitorCrd}); CI needs it`);

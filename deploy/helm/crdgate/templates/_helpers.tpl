@@ -89,3 +89,16 @@ gateway refuses: whole numbers are written as integers, anything else as it is.
 {{- end -}}
 {{- end -}}
 
+{{/*
+The pod's grace period must cover the drain after SIGTERM: shutdownDelayMs, then up to the
+gateway's --shutdown-timeout (flags.shutdown-timeout, else its default of 25 s) for the requests
+still running. A shorter one has the kubelet kill the gateway in the middle of them.
+*/}}
+{{- define "crdgate.checkGracePeriod" -}}
+{{- $timeoutMs := int64 (index .Values.flags "shutdown-timeout" | default 25000) -}}
+{{- $delayMs := int64 .Values.shutdownDelayMs -}}
+{{- $graceMs := mul (int64 .Values.terminationGracePeriodSeconds) 1000 -}}
+{{- if gt (add $delayMs $timeoutMs) $graceMs -}}
+{{- fail (printf "crdgate: terminationGracePeriodSeconds %d does not cover shutdownDelayMs (%d) plus the gateway's shutdown-timeout (%d ms); set it to at least %d, or shorten them" (int64 .Values.terminationGracePeriodSeconds) $delayMs $timeoutMs (div (add $delayMs $timeoutMs 999) 1000)) -}}
+{{- end -}}
+{{- end -}}
