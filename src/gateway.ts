@@ -367,10 +367,14 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
 
 async function listen(app: Express, port: number, host: string, ws: Parameters<typeof attachWebSocket>[1]): Promise<Listener> {
   const server = createServer(app);
-  const listener = { server, ws: attachWebSocket(server, ws), graceful: gracefulClose(server) };
+  const graceful = gracefulClose(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-  return listener;
+  // The WebSocket server once the port is held: ws re-emits the HTTP server's errors, a failed
+  // listen among them, which graphql-ws prints with a stack as "Internal error emitted on the
+  // WebSocket server" next to the one line crdgate says. Attached in the same turn as 'listening',
+  // before any connection can be read.
+  return { server, ws: attachWebSocket(server, ws), graceful };
 }
 
 async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners: readonly Listener[], opts: StopOptions): Promise<void> {

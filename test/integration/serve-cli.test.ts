@@ -101,6 +101,13 @@ test('the metrics port set to the API port: one line, exit code 2, before any cl
   assertOneLine(r.stderr, /^crdgate: metrics-port 47123 is also the API port \(--port\) on an address they share; /);
 });
 
+test('an address it cannot listen on, with a port picked at listen time: one line, exit code 2', async () => {
+  // --port 0 skips the early port check: the listen itself fails, after the cluster is connected.
+  const r = await runToExit(['serve', '--port', '0', '--metrics-port', '0', '--host', 'no-such-host.invalid', '--kubeconfig', testCluster().kubeconfig, '--tenants', 'none']);
+  assert.equal(r.code, 2);
+  assertOneLine(r.stderr, /^crdgate: cannot listen on no-such-host\.invalid:0: getaddrinfo ENOTFOUND no-such-host\.invalid$/);
+});
+
 test('no Go toolchain for the local cluster: one line, non-zero exit', async () => {
   const r = await runToExit(['serve', '--local-cluster', 'always', '--port', '0', '--state-dir', join(scratch, 'state')], { GO: join(scratch, 'no-go-here') });
   assert.equal(r.code, 1);
