@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
+import { ApiReachability, type ApiReachabilityOptions } from './kube/api-reachability.ts';
 import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   rbacStaleAfterMs?: number;
   /** How often they are re-checked then (default 1 s). */
   rbacStaleCheckMs?: number;
+  /** How /readyz asks whether the apiserver answers (see api-reachability.ts); default: every 5 s, 5 s to answer. */
+  readinessCheck?: Pick<ApiReachabilityOptions, 'intervalMs' | 'timeoutMs'>;
   /** The shared cache behind filtered and sorted lists: memory bound, idle time, scan bound (see hub-operations.ts). */
   queryCache?: HubOperationsOptions['queryCache'];
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
@@ -127,9 +130,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const reportInternal = internalErrorReporter(opts.onInternalError
     ?? ((requestId, cause) => opts.log?.warn(`internal error${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const state: { stopping?: Promise<void> } = {};
+  const api = apiReachability(opts);
   let web: { app: Express; stop(): Promise<void> };
   try {
-    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal, corsOrigins: opts.corsOrigins }, () => readiness(catalog, state.stopping !== undefined));
+    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal, corsOrigins: opts.corsOrigins }, () => readiness(catalog, api, state.stopping !== undefined));
   } catch (err) {
     // Nothing is listening yet, but the catalog, RBAC and CRD watches and the plugins are running.
     await stopCore(core);
@@ -307,13 +311,27 @@ function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => void
   };
 }
 
-function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
+function readiness(catalog: CrdCatalog, api: ApiReachability, stopping: boolean): Readiness {
   const reasons: string[] = [];
   if (stopping) reasons.push('shutting down');
   if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
+  // Asked every time, so that the checks go on; a failing CRD watch already says the same.
+  const answer = api.current();
   // Anyone may ask /readyz: the reason as a caller would read it (no internal address); the log has the rest.
-  if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${callerMessageOf(catalog.lastError) ?? 'see the gateway\'s log'}`);
+  const unreachable = !catalog.healthy ? catalog.lastError : !answer.reachable ? answer.error : undefined;
+  if (!catalog.healthy || !answer.reachable) reasons.push(`Kubernetes API not reachable: ${callerMessageOf(unreachable) ?? 'see the gateway\'s log'}`);
   return { ready: reasons.length === 0, reasons };
+}
+
+/** The apiserver's answers for /readyz, through the client as given (its checks are no API calls to count or trace). */
+function apiReachability(opts: GatewayOptions): ApiReachability {
+  return new ApiReachability(opts.client, {
+    ...opts.readinessCheck,
+    onChange: (reachable, err) => {
+      if (reachable) opts.log?.info('the Kubernetes API answers GET /version again');
+      else opts.log?.warn(`the Kubernetes API did not answer GET /version (${describeError(err)}): /readyz answers 503 until it does`);
+    },
+  });
 }
 
 /**
