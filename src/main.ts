@@ -339,8 +339,18 @@ async function checkReachable(client: KubeClient): Promise<void> {
     const answered = err instanceof KubeApiError && err.httpStatus > 0;
     throw new CrdgateError('CLUSTER_UNREACHABLE', answered
       ? `the Kubernetes API at ${client.server} refused crdgate (${err.httpStatus} ${err.reason ?? ''}: ${err.message}); check the kubeconfig's credentials`
-      : `${describeError(err)}; check that the cluster is running and the kubeconfig points at it`, { cause: err });
+      : `${describeError(err)}; ${tlsRefused(err)
+        ? 'the API server answered, but its certificate failed the TLS check: check the kubeconfig\'s certificate-authority (or certificate-authority-data) and tls-server-name, and the certificate\'s dates'
+        : 'check that the cluster is running and the kubeconfig points at it'}`, { cause: err });
   }
+}
+
+/** Whether a call failed on the TLS check of the server's certificate (Node's codes for it), not on reaching it. */
+function tlsRefused(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^(UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_TLS_CERT_ALTNAME_INVALID$)/.test(e.code)) return true;
+  }
+  return false;
 }
 
 async function listen(app: Parameters<typeof createServer>[1], config: Pick<GatewayConfig, 'port' | 'host'>, setting?: string): Promise<Server> {

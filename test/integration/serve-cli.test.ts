@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,14 @@ current-context: x
   const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0', '--tenants', 'none']);
   assert.equal(r.code, 1);
   assertOneLine(r.stderr, new RegExp(`^crdgate: cannot reach the Kubernetes API at https://127\\.0\\.0\\.1:${port}: ECONNREFUSED; check that the cluster is running`));
+});
+
+test('a kubeconfig without the cluster\'s CA: one line that points at the certificate, not at a cluster that is down', async () => {
+  const path = join(scratch, 'no-ca.yaml');
+  writeFileSync(path, readFileSync(testCluster().kubeconfig, 'utf8').split('\n').filter((l) => !l.includes('certificate-authority')).join('\n'));
+  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0', '--tenants', 'none']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /^crdgate: cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: [A-Z_]+; the API server answered, but its certificate failed the TLS check: check the kubeconfig's certificate-authority \(or certificate-authority-data\) and tls-server-name, and the certificate's dates$/);
 });
 
 test('a kubeconfig without a tenants file: refused in one line, exit code 2, before any cluster call', async () => {
