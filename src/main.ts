@@ -291,6 +291,12 @@ async function connectShared(url: string, config: GatewayConfig): Promise<Shared
   ]);
   const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
   if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
+  else if (redis.refusal !== undefined) {
+    // Down is an outage the gateway rides out; refused credentials are a setting no retry fixes, and
+    // a gateway started with them would answer every request with 503 while it says it is ready.
+    await redis.close();
+    throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} refused crdgate's credentials (${redis.refusal.split('\n')[0]!.slice(0, 120)}); fix the user and password of --redis-url (CRDGATE_REDIS_URL)`);
+  }
   return {
     redis,
     documents: new SharedDocuments(redis.client, config.persistedOperations.cacheSize),

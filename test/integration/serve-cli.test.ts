@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { configHelp } from '../../src/config/config.ts';
 import { flagGroups, flagNames } from '../../src/config/flags.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { startRedis } from '../helpers/redis-server.ts';
 import { testCluster } from '../helpers/test-cluster.ts';
 
 const bin = join(repoRoot, 'bin', 'crdgate.js');
@@ -79,6 +80,30 @@ test('a kubeconfig without the cluster\'s CA: one line that points at the certif
   const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0', '--tenants', 'none']);
   assert.equal(r.code, 1);
   assertOneLine(r.stderr, /^crdgate: cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: [A-Z_]+; the API server answered, but its certificate failed the TLS check: check the kubeconfig's certificate-authority \(or certificate-authority-data\) and tls-server-name, and the certificate's dates$/);
+});
+
+test('a Redis that refuses the URL\'s credentials: one line without the password, exit code 2', async () => {
+  const redis = await startRedis();
+  try {
+    // Ask for a password from now on, as a Redis with requirepass (or an ACL user) does.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connectTcp(redis.port, '127.0.0.1', () => socket.write('CONFIG SET requirepass s3cret-pw\r\n'));
+      socket.once('data', (d) => {
+        socket.end();
+        if (String(d).startsWith('+OK')) resolve();
+        else reject(new Error(String(d)));
+      });
+      socket.once('error', reject);
+    });
+    for (const url of [redis.url, `redis://:not-it@127.0.0.1:${redis.port}/3`]) {
+      const r = await runToExit(['serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--metrics-port', '0', '--tenants', 'none', '--redis-url', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assertOneLine(r.stderr, new RegExp(`^crdgate: Redis at redis://127\\.0\\.0\\.1:${redis.port}(/3)? refused crdgate's credentials \\((NOAUTH|WRONGPASS) [^)]*\\); fix the user and password of --redis-url \\(CRDGATE_REDIS_URL\\)$`));
+      assert.doesNotMatch(r.stderr + r.stdout, /not-it|s3cret-pw/);
+    }
+  } finally {
+    await redis.dispose();
+  }
 });
 
 test('a kubeconfig without a tenants file: refused in one line, exit code 2, before any cluster call', async () => {
