@@ -88,8 +88,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   const running = new RunningStack();
   const done = stopOnSignals(running, config.shutdownTimeoutMs);
   try {
-    await start(config, env, running, logFormat);
+    // A signal during the start (a pod deleted while the CRD list is retried, Ctrl-C while the
+    // local cluster starts) stops what has started and ends the process: the start is not waited
+    // for (up to 30 s), nor is its failure, which the stop itself may cause, reported.
+    const starting = start(config, env, running, logFormat);
+    // Once a signal has ended the process's work, a start still under way may yet fail: not news.
+    starting.catch(() => {});
+    await Promise.race([starting, done]);
   } catch (err) {
+    if (running.isStopping) return done;
     console.error(`crdgate: ${describeError(err)}`);
     await running.stopAll();
     return err instanceof CrdgateError && err.code === 'CONFIG_INVALID' ? 2 : 1;

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { configHelp } from '../../src/config/config.ts';
 import { flagGroups, flagNames } from '../../src/config/flags.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import { testCluster } from '../helpers/test-cluster.ts';
 
@@ -103,6 +104,39 @@ test('a Redis that refuses the URL\'s credentials: one line without the password
     }
   } finally {
     await redis.dispose();
+  }
+});
+
+test('SIGTERM while the start waits for the CRD list: stops at once, exit 0, no error line', async () => {
+  // A user that may not list CRDs: the catalog retries for up to 30 s before the start fails.
+  const info = testCluster();
+  const carol = info.users.find((u) => u.name === 'carol')!;
+  const path = join(scratch, 'carol.yaml');
+  writeFileSync(path, `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${info.server}", certificate-authority: "${info.caFile}" } }]
+users: [{ name: carol, user: { token: "${carol.token}" } }]
+contexts: [{ name: x, context: { cluster: c, user: carol } }]
+current-context: x
+`);
+  const p = spawn(process.execPath, [bin, 'serve', '--kubeconfig', path, '--port', '0', '--metrics-port', '0', '--tenants', 'none', '--log-format', 'json'], {
+    env: { PATH: process.env.PATH, HOME: scratch }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  p.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
+  try {
+    await pollUntil('the catalog to retry the forbidden CRD list', () => stdout.includes('watching CRDs failed'), { timeoutMs: 20_000 });
+    const signalled = performance.now();
+    p.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, stderr);
+    assert.ok(performance.now() - signalled < 5_000, `exited ${Math.round(performance.now() - signalled)} ms after SIGTERM`);
+    assert.equal(stderr, '', 'no start-up error: the stop was asked for');
+  } finally {
+    p.kill('SIGKILL');
   }
 });
 
