@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { Authenticator, type Caller } from './auth/authenticate.ts';
+import { ApiReachability, type ApiReachabilityOptions } from './kube/api-reachability.ts';
 import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   rbacStaleAfterMs?: number;
   /** How often they are re-checked then (default 1 s). */
   rbacStaleCheckMs?: number;
+  /** How /readyz asks whether the apiserver answers (see api-reachability.ts); default: every 5 s, 5 s to answer. */
+  readinessCheck?: Pick<ApiReachabilityOptions, 'intervalMs' | 'timeoutMs'>;
   /** The shared cache behind filtered and sorted lists: memory bound, idle time, scan bound (see hub-operations.ts). */
   queryCache?: HubOperationsOptions['queryCache'];
   /** Production behaviour (limits, rate limits, metrics, logs), applied in order; see src/plugins. */
@@ -124,14 +127,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const client = pluginClient(plugins, opts.client);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
-  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client) : undefined;
+  const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client, opts.log) : undefined;
   const apollo = mergeApolloExtras(plugins);
   const reportInternal = internalErrorReporter(opts.onInternalError
     ?? ((requestId, cause, code) => opts.log?.warn(`${code === 'INTERNAL' ? 'internal error' : `${code}, its Kubernetes message cut for the client`}${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
   const state: { stopping?: Promise<void> } = {};
+  const api = apiReachability(opts);
   let web: { app: Express; stop(): Promise<void> };
   try {
-    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal, corsOrigins: opts.corsOrigins }, () => readiness(catalog, state.stopping !== undefined));
+    web = await createWebApp(core, access, apollo, { explorer: opts.explorer, reportInternal, corsOrigins: opts.corsOrigins }, () => readiness(catalog, api, state.stopping !== undefined));
   } catch (err) {
     // Nothing is listening yet, but the catalog, RBAC and CRD watches and the plugins are running.
     await stopCore(core);
@@ -228,12 +232,15 @@ function crdNamesOf(catalog: CrdCatalog): (group: string, plural: string) => boo
   };
 }
 
-function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient): TenantAccess {
+function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core, client: KubeClient, log: LiveSchemaLog | undefined): TenantAccess {
   const auth = config.auth;
   const tokenReviewer = auth.mode === 'tokenReview'
     ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
     : undefined;
-  const authenticator = new Authenticator(config, { tokenReviewer });
+  const authenticator = new Authenticator(config, {
+    tokenReviewer,
+    onKeySetError: (err) => log?.warn(`${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
+  });
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first
   // caller (a walk of every type: most of a second at 1,000 CRDs), in slices between requests.
@@ -306,13 +313,27 @@ function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => void
   };
 }
 
-function readiness(catalog: CrdCatalog, stopping: boolean): Readiness {
+function readiness(catalog: CrdCatalog, api: ApiReachability, stopping: boolean): Readiness {
   const reasons: string[] = [];
   if (stopping) reasons.push('shutting down');
   if (!catalog.current()) reasons.push('CustomResourceDefinitions not discovered yet');
+  // Asked every time, so that the checks go on; a failing CRD watch already says the same.
+  const answer = api.current();
   // Anyone may ask /readyz: the reason as a caller would read it (no internal address); the log has the rest.
-  if (!catalog.healthy) reasons.push(`Kubernetes API not reachable: ${callerMessageOf(catalog.lastError) ?? 'see the gateway\'s log'}`);
+  const unreachable = !catalog.healthy ? catalog.lastError : !answer.reachable ? answer.error : undefined;
+  if (!catalog.healthy || !answer.reachable) reasons.push(`Kubernetes API not reachable: ${callerMessageOf(unreachable) ?? 'see the gateway\'s log'}`);
   return { ready: reasons.length === 0, reasons };
+}
+
+/** The apiserver's answers for /readyz, through the client as given (its checks are no API calls to count or trace). */
+function apiReachability(opts: GatewayOptions): ApiReachability {
+  return new ApiReachability(opts.client, {
+    ...opts.readinessCheck,
+    onChange: (reachable, err) => {
+      if (reachable) opts.log?.info('the Kubernetes API answers GET /version again');
+      else opts.log?.warn(`the Kubernetes API did not answer GET /version (${describeError(err)}): /readyz answers 503 until it does`);
+    },
+  });
 }
 
 /**
@@ -366,10 +387,14 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
 
 async function listen(app: Express, port: number, host: string, ws: Parameters<typeof attachWebSocket>[1]): Promise<Listener> {
   const server = createServer(app);
-  const listener = { server, ws: attachWebSocket(server, ws), graceful: gracefulClose(server) };
+  const graceful = gracefulClose(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-  return listener;
+  // The WebSocket server once the port is held: ws re-emits the HTTP server's errors, a failed
+  // listen among them, which graphql-ws prints with a stack as "Internal error emitted on the
+  // WebSocket server" next to the one line crdgate says. Attached in the same turn as 'listening',
+  // before any connection can be read.
+  return { server, ws: attachWebSocket(server, ws), graceful };
 }
 
 async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners: readonly Listener[], opts: StopOptions): Promise<void> {

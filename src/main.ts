@@ -88,8 +88,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   const running = new RunningStack();
   const done = stopOnSignals(running, config.shutdownTimeoutMs);
   try {
-    await start(config, env, running, logFormat);
+    // A signal during the start (a pod deleted while the CRD list is retried, Ctrl-C while the
+    // local cluster starts) stops what has started and ends the process: the start is not waited
+    // for (up to 30 s), nor is its failure, which the stop itself may cause, reported.
+    const starting = start(config, env, running, logFormat);
+    // Once a signal has ended the process's work, a start still under way may yet fail: not news.
+    starting.catch(() => {});
+    await Promise.race([starting, done]);
   } catch (err) {
+    if (running.isStopping) return done;
     console.error(`crdgate: ${describeError(err)}`);
     await running.stopAll();
     return err instanceof CrdgateError && err.code === 'CONFIG_INVALID' ? 2 : 1;
@@ -292,6 +299,12 @@ async function connectShared(url: string, config: GatewayConfig): Promise<Shared
   ]);
   const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
   if (await redis.ready(5000)) log(`shared state in Redis at ${redis.where}: per-tenant budgets and APQ documents are shared with every replica using it`);
+  else if (redis.refusal !== undefined) {
+    // Down is an outage the gateway rides out; refused credentials are a setting no retry fixes, and
+    // a gateway started with them would answer every request with 503 while it says it is ready.
+    await redis.close();
+    throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} refused crdgate's credentials (${redis.refusal.split('\n')[0]!.slice(0, 120)}); fix the user and password of --redis-url (CRDGATE_REDIS_URL)`);
+  }
   return {
     redis,
     documents: new SharedDocuments(redis.client, config.persistedOperations.cacheSize),
@@ -340,8 +353,18 @@ async function checkReachable(client: KubeClient): Promise<void> {
     const answered = err instanceof KubeApiError && err.httpStatus > 0;
     throw new CrdgateError('CLUSTER_UNREACHABLE', answered
       ? `the Kubernetes API at ${client.server} refused crdgate (${err.httpStatus} ${err.reason ?? ''}: ${err.message}); check the kubeconfig's credentials`
-      : `${describeError(err)}; check that the cluster is running and the kubeconfig points at it`, { cause: err });
+      : `${describeError(err)}; ${tlsRefused(err)
+        ? 'the API server answered, but its certificate failed the TLS check: check the kubeconfig\'s certificate-authority (or certificate-authority-data) and tls-server-name, and the certificate\'s dates'
+        : 'check that the cluster is running and the kubeconfig points at it'}`, { cause: err });
   }
+}
+
+/** Whether a call failed on the TLS check of the server's certificate (Node's codes for it), not on reaching it. */
+function tlsRefused(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^(UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_TLS_CERT_ALTNAME_INVALID$)/.test(e.code)) return true;
+  }
+  return false;
 }
 
 async function listen(app: Parameters<typeof createServer>[1], config: Pick<GatewayConfig, 'port' | 'host'>, setting?: string): Promise<Server> {

@@ -45,6 +45,11 @@ export interface AuthenticatorOptions {
   tokenReviewer?: TokenReviewer;
   /** ms since the epoch: the clock of exp, nbf and iat. */
   now?: () => number;
+  /**
+   * Told when the JWKS cannot be fetched (callers get 503 meanwhile), at most once a minute: the
+   * cause (the issuer's address, the network error) is for the gateway's log, not for callers.
+   */
+  onKeySetError?: (err: Error) => void;
   /** Bounds of the accepted tokens kept so that they are not verified again. */
   verifiedTokens?: Pick<VerifiedTokensOptions, 'maxEntries' | 'maxBytes'>;
 }
@@ -60,7 +65,7 @@ export class Authenticator {
   constructor(config: TenantConfig, opts: AuthenticatorOptions = {}) {
     this.config = config;
     this.now = opts.now ?? Date.now;
-    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher) : undefined;
+    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher, oncePerMinute(opts.onKeySetError, this.now)) : undefined;
     this.verifiedTokens = config.auth.mode === 'jwt'
       ? new VerifiedTokens({ clockToleranceSeconds: config.auth.clockToleranceSeconds, now: this.now, ...opts.verifiedTokens })
       : undefined;
@@ -114,8 +119,10 @@ export class Authenticator {
   private verifyWithKey(token: string): Promise<VerifiedToken & { key: unknown }> {
     const a = this.config.auth as JwtAuthConfig;
     let key: unknown;
+    let keyError: unknown;
     const getKey: GetPublicKeyOrSecret = (h, cb) => this.getKey!(h, (err, k) => {
       key = k;
+      keyError = err;
       cb(err, k);
     });
     return new Promise((resolve, reject) => {
@@ -127,6 +134,9 @@ export class Authenticator {
         clockTimestamp: Math.floor(this.now() / 1000),
         complete: true,
       }, (err, decoded) => {
+        // The issuer's key set could not be fetched: nothing is known about the token, and the
+        // caller is not at fault (a 401 would make clients drop a good token, or give up).
+        if (err && keyError instanceof KeySetUnavailable) return reject(keyError.refusal());
         if (err) return reject(unauthenticated(...explain(err)));
         const payload = decoded?.payload;
         if (!decoded || !payload || typeof payload === 'string') return reject(unauthenticated('the token has no JSON claims', 'TOKEN_MALFORMED'));
@@ -196,7 +206,18 @@ function jwksKeys(): (pem: string) => KeyObject | string | Buffer {
   };
 }
 
-function keyResolver(auth: JwtAuthConfig, fetcher?: (uri: string) => Promise<{ keys: unknown }>): GetPublicKeyOrSecret {
+/** A report made at most once a minute (the first at once). */
+function oncePerMinute(report: ((err: Error) => void) | undefined, now: () => number): (err: Error) => void {
+  let last = -Infinity;
+  return (err) => {
+    if (!report || now() - last < 60_000) return;
+    last = now();
+    report(err);
+  };
+}
+
+function keyResolver(auth: JwtAuthConfig, fetcher: ((uri: string) => Promise<{ keys: unknown }>) | undefined,
+  onKeySetError: (err: Error) => void): GetPublicKeyOrSecret {
   const key = auth.key;
   if (key.kind === 'publicKey') {
     const publicKey = verificationKey(key.pem);
@@ -224,9 +245,37 @@ function keyResolver(auth: JwtAuthConfig, fetcher?: (uri: string) => Promise<{ k
       const name = err?.name;
       if (name === 'SigningKeyNotFoundError') cb(new Error(`unknown key id "${header.kid}"`));
       else if (name === 'JwksRateLimitError') cb(new Error(`unknown key id "${header.kid}" (key set refetch rate-limited)`));
-      else cb(new Error(`cannot fetch the key set: ${err?.message ?? String(err)}`));
+      else {
+        const unavailable = new KeySetUnavailable(err, key.uri);
+        onKeySetError(unavailable);
+        cb(unavailable);
+      }
     });
   };
+}
+
+/** A URL without user info or query (either could carry a credential). */
+function uriForLog(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return u.origin + u.pathname;
+  } catch {
+    return 'the configured jwksUri';
+  }
+}
+
+/** The JWKS could not be fetched or held no usable key: the issuer's (or the network's) fault, not the caller's. */
+class KeySetUnavailable extends Error {
+  constructor(cause: unknown, uri: string) {
+    super(`cannot fetch the token issuer's key set (JWKS) at ${uriForLog(uri)}: ${(cause as Error | undefined)?.message ?? String(cause)}`, { cause });
+    this.name = 'KeySetUnavailable';
+  }
+
+  /** What the caller gets: 503, retry; the JWKS address and the network error stay in the gateway. */
+  refusal(): ApiError {
+    return new ApiError('UNAVAILABLE', 'the gateway cannot fetch its token issuer\'s keys (JWKS) to verify the token; retry shortly',
+      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 }, { cause: this });
+  }
 }
 
 function explain(err: unknown): [string, AuthReason] {

@@ -40,6 +40,7 @@
 //
 // Either way, no identity whose user or a group starts with system: (any case, blanks trimmed)
 // comes out of a template or a claim.
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -180,6 +181,7 @@ function jwtAuth(a: Record<string, unknown>, file: string, p: Problems): JwtAuth
       if (isSymmetric !== wantSymmetric) p.at('auth.algorithms', `${alg} does not fit a ${key.kind === 'secret' ? 'shared secret' : 'public key'}; list only ${wantSymmetric ? 'HS*' : 'RS*, PS* or ES*'} algorithms`);
     }
     algorithms = algorithms.filter((alg) => (symmetricAlgorithms as readonly string[]).includes(alg) === wantSymmetric);
+    if (key.kind === 'publicKey' && publicKeyProblem(key.pem) === undefined) keyAlgorithmProblems(key, algorithms, p);
   }
   const tolerance = p.seconds(a.clockToleranceSeconds, 30, 'auth.clockToleranceSeconds');
   if (tolerance > 300) p.at('auth.clockToleranceSeconds', 'must be at most 300');
@@ -212,20 +214,66 @@ function keySource(a: Record<string, unknown>, file: string, p: Problems): KeySo
       ok = false;
     }
     if (!ok) p.at('auth.jwksUri', 'must be an https URL (http only for localhost)');
-    return { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: p.seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds') * 1000, requestsPerMinute: p.seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute') };
+    // jwks-rsa reads a cache age of 0 as "keep forever" (a key removed from the set would stay
+    // accepted) and 0 requests a minute as "never fetch" (every token refused): neither is meant.
+    const cacheSeconds = p.seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds');
+    if (cacheSeconds === 0) p.at('auth.jwksCacheSeconds', 'must be at least 1 (the key set is fetched again after this long)');
+    const requestsPerMinute = p.seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute');
+    if (requestsPerMinute === 0) p.at('auth.jwksRequestsPerMinute', 'must be at least 1 (the key set could never be fetched)');
+    return { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: cacheSeconds * 1000, requestsPerMinute };
   }
   const which = a.publicKeyFile !== undefined ? 'publicKeyFile' : 'secretFile';
   const path = resolve(dirname(file), String(a[which]));
   try {
     const data = readFileSync(path);
     const key: KeySource = which === 'publicKeyFile' ? { kind: 'publicKey', pem: data.toString('utf8'), file: path } : { kind: 'secret', secret: data, file: path };
-    if (key.kind === 'publicKey' && !/-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(key.pem)) p.at(`auth.${which}`, `${path} is not a PEM public key or certificate`);
+    if (key.kind === 'publicKey') {
+      const problem = publicKeyProblem(key.pem);
+      if (problem !== undefined) p.at(`auth.${which}`, `${path} is not a PEM public key or certificate${problem}`);
+    }
     if (key.kind === 'secret' && key.secret.length < 32) p.at(`auth.${which}`, `${path} holds ${key.secret.length} bytes; an HMAC secret needs at least 32`);
     return key;
   } catch (err) {
     p.at(`auth.${which}`, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return undefined;
   }
+}
+
+/** Algorithms the key cannot verify: every token signed with one would be refused. */
+function keyAlgorithmProblems(key: { pem: string; file: string }, algorithms: readonly JwtAlgorithm[], p: Problems): void {
+  const fits = algorithmsOfKey(key.pem);
+  for (const alg of algorithms) {
+    if (fits.algorithms.includes(alg)) continue;
+    p.at('auth.algorithms', `${alg} does not fit the public key in ${key.file} (${fits.what}${fits.algorithms.length ? `: ${fits.algorithms.join(', ')}` : ', which no supported algorithm verifies'})`);
+  }
+}
+
+/** Why a PEM is no public key ('' when it is one; else what Node.js' parser said, after a separator). */
+function publicKeyProblem(pem: string): string | undefined {
+  if (!/-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(pem)) return '';
+  try {
+    createPublicKey(pem);
+    return undefined;
+  } catch (err) {
+    return ` (${(err as Error).message})`;
+  }
+}
+
+/**
+ * The algorithms a public key verifies, by the rules jsonwebtoken applies to every token (an RSA
+ * key: RS* and PS*; an RSA-PSS key: PS*; an EC key: the ES* of its curve; any other: none).
+ */
+function algorithmsOfKey(pem: string): { algorithms: JwtAlgorithm[]; what: string } {
+  const key = createPublicKey(pem);
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') return { algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'], what: 'an RSA key' };
+  if (type === 'rsa-pss') return { algorithms: ['PS256', 'PS384', 'PS512'], what: 'an RSA-PSS key' };
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const alg = ({ prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' } as Record<string, JwtAlgorithm>)[curve ?? ''];
+    return { algorithms: alg ? [alg] : [], what: `an EC key on ${curve ?? 'an unknown curve'}` };
+  }
+  return { algorithms: [], what: `a key of type ${type ?? 'unknown'}` };
 }
 
 function tokenReviewAuth(a: Record<string, unknown>, p: Problems): TokenReviewAuthConfig {

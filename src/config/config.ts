@@ -232,7 +232,26 @@ function crossProblems(config: GatewayConfig): string[] {
   if (config.persistedOperations.mode === 'allow-list' && !config.persistedOperations.file) {
     out.push('persisted-operations-mode allow-list needs --persisted-operations <manifest file>');
   }
+  if (metricsShareApiPort(config)) {
+    out.push(`metrics-port ${config.metricsPort} is also the API port (--port) on an address they share; choose another --metrics-port, 0 to turn the metrics listener off, or --metrics-host main to serve /metrics on the API port`);
+  }
   return out;
+}
+
+/**
+ * Whether the metrics listener would bind the API listener's port on an address the API listener
+ * also holds: the second bind would fail only after the gateway had started serving, with "port in
+ * use" pointing at some other program. A wildcard address (0.0.0.0, ::) overlaps every address.
+ */
+function metricsShareApiPort(config: GatewayConfig): boolean {
+  if (!config.metricsPort || config.metricsHost === 'main' || config.metricsPort !== config.port) return false;
+  const norm = (h: string) => {
+    const bare = h.replace(/^\[|\]$/g, '').toLowerCase();
+    return bare === 'localhost' ? '127.0.0.1' : bare === '0:0:0:0:0:0:0:1' ? '::1' : bare;
+  };
+  const wildcard = (h: string) => h === '' || h === '0.0.0.0' || h === '::' || h === '0:0:0:0:0:0:0:0';
+  const [api, metrics] = [norm(config.host), norm(config.metricsHost)];
+  return api === metrics || wildcard(api) || wildcard(metrics);
 }
 
 /** The settings of a YAML file, as strings (validated like flags); problems are added one line each. */

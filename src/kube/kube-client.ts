@@ -237,8 +237,16 @@ export class KubeClient {
     let response: IncomingMessage | undefined;
     try {
       touch();
+      const watchOpts = { ...opts, query: { ...opts.query, watch: true } };
       try {
-        response = await this.open('GET', path, { ...opts, query: { ...opts.query, watch: true } }, undefined, controller.signal);
+        response = await this.open('GET', path, watchOpts, undefined, controller.signal);
+        // As for a request: a rotated token file or an exec plugin's expired token is read again.
+        // Without this a watch refused 401 would be retried with the same token for as long as no
+        // other call happened to refresh it (a reflector relists only after 410).
+        if (response.statusCode === 401 && (await this.refreshAuth())) {
+          response.destroy();
+          response = await this.open('GET', path, watchOpts, undefined, controller.signal);
+        }
       } catch (err) {
         throw failed(err);
       }

@@ -51,6 +51,13 @@ export function loadFile(path: string): KubeConfig {
   if (!kc.getCurrentContext() || !cluster) {
     throw new CrdgateError('KUBECONFIG_INVALID', `kubeconfig ${path} has no current context with a cluster; set current-context`);
   }
+  // kubectl refuses such a context too. Without its user the credentials are gone, and with them
+  // the cluster's CA (both are applied only for a user): the start would fail on TLS, or proceed
+  // as an anonymous caller, with a message that points anywhere but here.
+  const context = kc.getContextObject(kc.getCurrentContext());
+  if (context?.user && !kc.getCurrentUser()) {
+    throw new CrdgateError('KUBECONFIG_INVALID', `kubeconfig ${path}: context ${context.name} names the user ${context.user}, which the kubeconfig does not define; fix the context's user`);
+  }
   try {
     new URL(cluster.server);
   } catch {

@@ -25,8 +25,13 @@ export interface RedisConnection {
   readonly where: string;
   /** True while commands can be sent. */
   readonly up: boolean;
-  /** Resolves true once connected, false if that takes longer than timeoutMs. */
+  /**
+   * Resolves true once connected; false if that takes longer than timeoutMs, or at once when Redis
+   * refuses the URL's credentials (see `refusal`).
+   */
   ready(timeoutMs: number): Promise<boolean>;
+  /** Redis' answer when it refused the credentials (NOAUTH, WRONGPASS): no retry will change it. */
+  readonly refusal: string | undefined;
   close(): Promise<void>;
 }
 
@@ -47,6 +52,11 @@ export function sharedStateUnavailable(cause?: unknown): ApiError {
     { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }, { cause });
 }
 
+/** Redis refusing the credentials of the URL (none given, or wrong ones), as opposed to being down. */
+function credentialsRefused(err: Error): boolean {
+  return /^(NOAUTH|WRONGPASS)\b/.test(err.message);
+}
+
 export function connectRedis(url: string, opts: RedisConnectionOptions = {}): RedisConnection {
   const where = redisLocation(url);
   const maxDelay = opts.maxReconnectDelayMs ?? 2000;
@@ -61,12 +71,19 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
   // Whether the loss was logged: "unreachable" once per outage, "reachable again" once after it.
   let downLogged = false;
   let closing = false;
-  const waiters = new Set<() => void>();
+  let refusal: string | undefined;
+  const waiters = new Set<(ok: boolean) => void>();
   client.on('ready', () => {
     up = true;
+    refusal = undefined;
     if (downLogged) opts.log?.info(`Redis at ${where} is reachable again: shared budgets and APQ documents are back`);
     downLogged = false;
-    for (const w of waiters) w();
+    for (const w of waiters) w(true);
+  });
+  client.on('error', (err: Error) => {
+    if (!credentialsRefused(err)) return;
+    refusal = err.message;
+    for (const w of waiters) w(false);
   });
   const lost = (why: string) => {
     up = false;
@@ -82,17 +99,20 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
     get up() {
       return up;
     },
+    get refusal() {
+      return refusal;
+    },
     ready(timeoutMs) {
       if (up) return Promise.resolve(true);
+      if (refusal !== undefined) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {
         const done = (ok: boolean) => {
           clearTimeout(timer);
-          waiters.delete(onReady);
+          waiters.delete(done);
           resolve(ok);
         };
-        const onReady = () => done(true);
         const timer = setTimeout(() => done(false), timeoutMs);
-        waiters.add(onReady);
+        waiters.add(done);
       });
     },
     async close() {

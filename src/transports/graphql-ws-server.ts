@@ -4,7 +4,8 @@
 //
 // With tenants, the token travels in connection_init ({ "authorization": "Bearer …" },
 // { "headers": { "Authorization": "Bearer …" } }, or { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
-// closes it at expiry with 4401, and each connection sees only its tenant's schema.
+// closes it at expiry with 4401 (1013, try again later, when the gateway cannot authenticate anyone
+// for now: a token review or key set it cannot get), and each connection sees only its tenant's schema.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -69,6 +70,11 @@ export const CloseCode = {
   BadRequest: 4400,
   Unauthorized: 4401,
   Forbidden: 4403,
+  /**
+   * RFC 6455's "Try Again Later": the gateway cannot authenticate anyone for now (503). graphql-ws'
+   * client gives up for good on 4401, but reconnects after this one.
+   */
+  TryAgainLater: 1013,
 } as const;
 
 interface ConnectionState {
@@ -265,9 +271,14 @@ async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionP
   } catch (err) {
     const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
     // Close reasons are limited to 123 bytes.
-    ctx.extra.socket.close(e.code === 'FORBIDDEN' ? CloseCode.Forbidden : CloseCode.Unauthorized, Buffer.from(e.message).subarray(0, 120).toString());
+    ctx.extra.socket.close(authCloseCode(e), Buffer.from(e.message).subarray(0, 120).toString());
     return false;
   }
+}
+
+function authCloseCode(e: ApiError): number {
+  if (e.code === 'FORBIDDEN') return CloseCode.Forbidden;
+  return e.code === 'UNAVAILABLE' || e.code === 'TOO_MANY_REQUESTS' ? CloseCode.TryAgainLater : CloseCode.Unauthorized;
 }
 
 /** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */

@@ -6,9 +6,11 @@
 // base's, rule for rule.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { helm } from '../helpers/helm.ts';
 import { kubectl, uniqueName } from '../helpers/test-cluster.ts';
@@ -157,6 +159,46 @@ describe('deploy/helm/crdgate', () => {
     const egressPorts = np.spec.egress.flatMap((e: { ports: { port: number }[] }) => e.ports.map((p) => p.port)).sort((a: number, b: number) => a - b);
     assert.deepEqual(egressPorts, [53, 53, 443, 6379, 6443], 'DNS, the API server, the extra rule, Redis');
     assert.deepEqual(np.spec.ingress.map((i: { ports: { port: number }[] }) => i.ports[0]!.port), [4000, 9100]);
+  });
+
+  it('the gateway reads the rendered arguments as the values meant them: numbers of a values file from a million up too', async () => {
+    // Values files give numbers as float64, which toString wrote as 8.388608e+06: a value the gateway refuses.
+    const values = join(mkdtempSync(join(tmpdir(), 'crdgate-helm-values-')), 'values.yaml');
+    writeFileSync(values, [
+      'tenants: { secretName: t }',
+      'shutdownDelayMs: 5000',
+      'flags: { apq-cache-size: 8388608, query-cache-max-bytes: 536870912, watch-window-bytes: 67108864, kube-timeout: 15000,',
+      '  trace-sample-ratio: 0.25, log-level: warn, install-examples: false }',
+    ].join('\n'));
+    const objects = await render('v', 'n', ['-f', values]);
+    const c = find(objects, 'Deployment', 'v-crdgate').spec.template.spec.containers[0];
+    const config = loadConfig(c.args.slice(1), {}, { stateDir: '/state' });
+    assert.ok(config !== 'help');
+    assert.equal(config.persistedOperations.cacheSize, 8388608);
+    assert.equal(config.queryCache.maxBytes, 536870912);
+    assert.equal(config.watch.windowBytes, 67108864);
+    assert.equal(config.kubeTimeoutMs, 15000);
+    assert.equal(config.tracing.sampleRatio, 0.25);
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.installExamples, false);
+    assert.equal(config.shutdownDelayMs, 5000);
+    assert.deepEqual([config.host, config.port, config.localCluster, config.tenants, config.metricsPort, config.metricsHost],
+      ['0.0.0.0', 4000, 'never', '/etc/crdgate/tenants/tenants.yaml', 9464, '0.0.0.0']);
+    // The default and all-on renderings too: every argument the chart writes is one the gateway takes.
+    for (const rendered of [defaults, everything]) {
+      const d = rendered.find((o) => o.kind === 'Deployment')!;
+      assert.notEqual(loadConfig(d.spec.template.spec.containers[0].args.slice(1), {}, { stateDir: '/state' }), 'help');
+    }
+  });
+
+  it('a grace period shorter than the drain after SIGTERM (shutdownDelayMs + shutdown-timeout) is refused', async () => {
+    const short = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'terminationGracePeriodSeconds=20']);
+    assert.notEqual(short.code, 0);
+    assert.match(short.stderr, /crdgate: terminationGracePeriodSeconds 20 does not cover shutdownDelayMs \(5000\) plus the gateway's shutdown-timeout \(25000 ms\); set it to at least 30, or shorten them/);
+    const longTimeout = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'flags.shutdown-timeout=60000']);
+    assert.match(longTimeout.stderr, /terminationGracePeriodSeconds 40 does not cover shutdownDelayMs \(5000\) plus the gateway's shutdown-timeout \(60000 ms\); set it to at least 65/);
+    await render('x', 'n', ['--set', 'tenants=none', '--set', 'terminationGracePeriodSeconds=30']);
+    await render('x', 'n', ['--set', 'tenants=none', '--set', 'flags.shutdown-timeout=10000', '--set', 'terminationGracePeriodSeconds=15']);
   });
 
   it('kubectl apply --dry-run=server accepts both renderings, with no Pod Security warning', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/config.ts';
 import { kubectl } from '../helpers/test-cluster.ts';
 
 const overlay = 'deploy/kustomize/overlays/example-tenants';
@@ -49,7 +50,7 @@ describe('deploy/kustomize', () => {
       'ClusterRole/crdgate-example-crontab-editor', 'ClusterRole/crdgate-stable-example-com',
       'ClusterRoleBinding/crdgate', 'ClusterRoleBinding/crdgate-custom-resources', 'ClusterRoleBinding/crdgate-example-tenant-a-clustercrontabs',
       `ConfigMap/crdgate/${tenantsConfigMap}`, 'Deployment/crdgate/crdgate',
-      'Namespace/crdgate', 'Namespace/tenant-a', 'Namespace/tenant-b', 'NetworkPolicy/crdgate/crdgate',
+      'Namespace/crdgate', 'Namespace/tenant-a', 'Namespace/tenant-b', 'NetworkPolicy/crdgate/crdgate', 'PodDisruptionBudget/crdgate/crdgate',
       'RoleBinding/tenant-a/crdgate-example-tenant-a', 'RoleBinding/tenant-b/crdgate-example-tenant-b',
       'Service/crdgate/crdgate', 'ServiceAccount/crdgate/crdgate',
     ].sort());
@@ -94,6 +95,19 @@ describe('deploy/kustomize', () => {
     assert.deepEqual(mount, { name: 'tenants', mountPath: '/etc/crdgate/tenants', readOnly: true });
     const volume = pod.volumes.find((v: { name: string }) => v.name === 'tenants');
     assert.equal(volume.configMap.name, objects.find((o) => o.kind === 'ConfigMap')!.metadata.name, 'the volume follows the generated ConfigMap name');
+  });
+
+  it('rolling restarts and drains: a shutdown delay for load balancers, a grace period that covers the drain, one replica at a time', () => {
+    const d = find('Deployment', 'crdgate');
+    const args: string[] = d.spec.template.spec.containers[0].args;
+    const config = loadConfig(args.slice(1), {}, { stateDir: '/state' });
+    assert.ok(config !== 'help');
+    assert.ok(config.shutdownDelayMs >= 5000, `a shutdown delay (${config.shutdownDelayMs} ms) lets endpoints go before the listener closes`);
+    assert.ok(d.spec.template.spec.terminationGracePeriodSeconds * 1000 >= config.shutdownDelayMs + config.shutdownTimeoutMs,
+      `the grace period (${d.spec.template.spec.terminationGracePeriodSeconds} s) covers the delay and the shutdown timeout (${config.shutdownDelayMs} + ${config.shutdownTimeoutMs} ms)`);
+    const pdb = find('PodDisruptionBudget', 'crdgate');
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels, 'the budget covers the gateway\'s pods');
   });
 
   it('the gateway\'s ClusterRoles: reads, reviews and impersonation; custom resources read-only, per group', () => {

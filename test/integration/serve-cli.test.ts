@@ -2,14 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { configHelp } from '../../src/config/config.ts';
 import { flagGroups, flagNames } from '../../src/config/flags.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
+import { pollUntil } from '../helpers/poll-until.ts';
+import { startRedis } from '../helpers/redis-server.ts';
 import { testCluster } from '../helpers/test-cluster.ts';
 
 const bin = join(repoRoot, 'bin', 'crdgate.js');
@@ -73,6 +75,71 @@ current-context: x
   assertOneLine(r.stderr, new RegExp(`^crdgate: cannot reach the Kubernetes API at https://127\\.0\\.0\\.1:${port}: ECONNREFUSED; check that the cluster is running`));
 });
 
+test('a kubeconfig without the cluster\'s CA: one line that points at the certificate, not at a cluster that is down', async () => {
+  const path = join(scratch, 'no-ca.yaml');
+  writeFileSync(path, readFileSync(testCluster().kubeconfig, 'utf8').split('\n').filter((l) => !l.includes('certificate-authority')).join('\n'));
+  const r = await runToExit(['serve', '--kubeconfig', path, '--port', '0', '--tenants', 'none']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /^crdgate: cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: [A-Z_]+; the API server answered, but its certificate failed the TLS check: check the kubeconfig's certificate-authority \(or certificate-authority-data\) and tls-server-name, and the certificate's dates$/);
+});
+
+test('a Redis that refuses the URL\'s credentials: one line without the password, exit code 2', async () => {
+  const redis = await startRedis();
+  try {
+    // Ask for a password from now on, as a Redis with requirepass (or an ACL user) does.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connectTcp(redis.port, '127.0.0.1', () => socket.write('CONFIG SET requirepass s3cret-pw\r\n'));
+      socket.once('data', (d) => {
+        socket.end();
+        if (String(d).startsWith('+OK')) resolve();
+        else reject(new Error(String(d)));
+      });
+      socket.once('error', reject);
+    });
+    for (const url of [redis.url, `redis://:not-it@127.0.0.1:${redis.port}/3`]) {
+      const r = await runToExit(['serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--metrics-port', '0', '--tenants', 'none', '--redis-url', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assertOneLine(r.stderr, new RegExp(`^crdgate: Redis at redis://127\\.0\\.0\\.1:${redis.port}(/3)? refused crdgate's credentials \\((NOAUTH|WRONGPASS) [^)]*\\); fix the user and password of --redis-url \\(CRDGATE_REDIS_URL\\)$`));
+      assert.doesNotMatch(r.stderr + r.stdout, /not-it|s3cret-pw/);
+    }
+  } finally {
+    await redis.dispose();
+  }
+});
+
+test('SIGTERM while the start waits for the CRD list: stops at once, exit 0, no error line', async () => {
+  // A user that may not list CRDs: the catalog retries for up to 30 s before the start fails.
+  const info = testCluster();
+  const carol = info.users.find((u) => u.name === 'carol')!;
+  const path = join(scratch, 'carol.yaml');
+  writeFileSync(path, `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${info.server}", certificate-authority: "${info.caFile}" } }]
+users: [{ name: carol, user: { token: "${carol.token}" } }]
+contexts: [{ name: x, context: { cluster: c, user: carol } }]
+current-context: x
+`);
+  const p = spawn(process.execPath, [bin, 'serve', '--kubeconfig', path, '--port', '0', '--metrics-port', '0', '--tenants', 'none', '--log-format', 'json'], {
+    env: { PATH: process.env.PATH, HOME: scratch }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  p.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
+  try {
+    await pollUntil('the catalog to retry the forbidden CRD list', () => stdout.includes('watching CRDs failed'), { timeoutMs: 20_000 });
+    const signalled = performance.now();
+    p.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, stderr);
+    assert.ok(performance.now() - signalled < 5_000, `exited ${Math.round(performance.now() - signalled)} ms after SIGTERM`);
+    assert.equal(stderr, '', 'no start-up error: the stop was asked for');
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
+
 test('a kubeconfig without a tenants file: refused in one line, exit code 2, before any cluster call', async () => {
   for (const env of [{}, { CRDGATE_TENANTS: '' }]) {
     const r = await runToExit(['serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0'], env);
@@ -93,6 +160,19 @@ test('a port in use: one line, non-zero exit, before any cluster work', async ()
   } finally {
     blocker.close();
   }
+});
+
+test('the metrics port set to the API port: one line, exit code 2, before any cluster call', async () => {
+  const r = await runToExit(['serve', '--port', '47123', '--metrics-port', '47123', '--host', '0.0.0.0', '--kubeconfig', join(scratch, 'no-cluster.yaml')]);
+  assert.equal(r.code, 2, r.stderr);
+  assertOneLine(r.stderr, /^crdgate: metrics-port 47123 is also the API port \(--port\) on an address they share; /);
+});
+
+test('an address it cannot listen on, with a port picked at listen time: one line, exit code 2', async () => {
+  // --port 0 skips the early port check: the listen itself fails, after the cluster is connected.
+  const r = await runToExit(['serve', '--port', '0', '--metrics-port', '0', '--host', 'no-such-host.invalid', '--kubeconfig', testCluster().kubeconfig, '--tenants', 'none']);
+  assert.equal(r.code, 2);
+  assertOneLine(r.stderr, /^crdgate: cannot listen on no-such-host\.invalid:0: getaddrinfo ENOTFOUND no-such-host\.invalid$/);
 });
 
 test('no Go toolchain for the local cluster: one line, non-zero exit', async () => {

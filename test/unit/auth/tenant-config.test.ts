@@ -2,6 +2,7 @@
 // with the file and the path of the offending value.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { loadTenantConfig, validateTenantConfig, type JwtAuthConfig, type TenantConfig } from '../../../src/auth/tenant-config.ts';
 import { CrdgateError } from '../../../src/errors.ts';
@@ -139,6 +140,37 @@ describe('tenants file validation', () => {
       [`auth.publicKeyFile: cannot read ${join(dir.dir, 'missing.pem')}: ENOENT`]);
     assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: 'hs.secret' }, tenants: [tenant] }),
       [`auth.publicKeyFile: ${join(dir.dir, 'hs.secret')} is not a PEM public key or certificate`]);
+  });
+
+  it('refuses a public key file Node.js cannot read as a key, and algorithms the key cannot verify', () => {
+    // A PEM header over a body that is no key: every token would be refused at run time.
+    const broken = dir.write('broken.pem', '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PUBLIC KEY-----\n');
+    const [brokenProblem, ...more] = problems({ auth: { ...rsAuth, publicKeyFile: 'broken.pem' }, tenants: [tenant] });
+    assert.deepEqual(more, []);
+    assert.ok(brokenProblem!.startsWith(`auth.publicKeyFile: ${broken} is not a PEM public key or certificate (`) && brokenProblem!.endsWith(')'), brokenProblem);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const ecFile = dir.write('ec.pem', ec);
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: 'ec.pem', algorithms: ['RS256', 'ES256', 'ES384'] }, tenants: [tenant] }), [
+      `auth.algorithms: RS256 does not fit the public key in ${ecFile} (an EC key on prime256v1: ES256)`,
+      `auth.algorithms: ES384 does not fit the public key in ${ecFile} (an EC key on prime256v1: ES256)`,
+    ]);
+    assert.deepEqual(problems({ auth: { ...rsAuth, algorithms: ['ES256'] }, tenants: [tenant] }),
+      [`auth.algorithms: ES256 does not fit the public key in ${pem} (an RSA key: RS256, RS384, RS512, PS256, PS384, PS512)`]);
+    const ed = dir.write('ed.pem', generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    assert.deepEqual(problems({ auth: { ...rsAuth, publicKeyFile: 'ed.pem' }, tenants: [tenant] }),
+      [`auth.algorithms: RS256 does not fit the public key in ${ed} (a key of type ed25519, which no supported algorithm verifies)`]);
+    assert.deepEqual(jwt(validateTenantConfig({ auth: { ...rsAuth, publicKeyFile: 'ec.pem', algorithms: ['ES256'] }, tenants: [tenant] }, file)).algorithms, ['ES256']);
+    assert.deepEqual(jwt(validateTenantConfig({ auth: { ...rsAuth, algorithms: ['RS256', 'PS512'] }, tenants: [tenant] }, file)).algorithms, ['RS256', 'PS512']);
+  });
+
+  it('refuses a JWKS cache of 0 seconds (jwks-rsa would keep keys forever) and 0 fetches a minute (never fetched)', () => {
+    const jwksAuth = { ...rsAuth, publicKeyFile: undefined, jwksUri: 'https://login.example.com/jwks.json' };
+    assert.deepEqual(problems({ auth: { ...jwksAuth, jwksCacheSeconds: 0, jwksRequestsPerMinute: 0 }, tenants: [tenant] }), [
+      'auth.jwksCacheSeconds: must be at least 1 (the key set is fetched again after this long)',
+      'auth.jwksRequestsPerMinute: must be at least 1 (the key set could never be fetched)',
+    ]);
+    assert.deepEqual(jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCacheSeconds: 1, jwksRequestsPerMinute: 1 }, tenants: [tenant] }, file)).key,
+      { kind: 'jwks', uri: 'https://login.example.com/jwks.json', cacheMaxAgeMs: 1000, requestsPerMinute: 1 });
   });
 
   it('refuses system:masters in groups and system: users', () => {

@@ -107,6 +107,26 @@ test('persisted operations: a manifest means the allow-list; allow-list without 
   assert.throws(() => loadConfig([], { CRDGATE_PERSISTED_OPERATIONS_MODE: 'sometimes' }, defaults), /persisted-operations-mode from CRDGATE_PERSISTED_OPERATIONS_MODE: "sometimes"/);
 });
 
+test('a metrics port that is also the API port on a shared address is refused before anything starts', () => {
+  const refused = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    try {
+      loadConfig(argv, env, defaults);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+  const message = 'metrics-port 4000 is also the API port (--port) on an address they share; choose another --metrics-port, 0 to turn the metrics listener off, or --metrics-host main to serve /metrics on the API port';
+  assert.equal(refused(['--metrics-port', '4000']), message, 'both on 127.0.0.1 by default');
+  assert.equal(refused(['--port', '4000', '--host', '0.0.0.0', '--metrics-port', '4000']), message, 'a wildcard API address holds the port on loopback too');
+  assert.equal(refused(['--metrics-port', '4000', '--metrics-host', '::'], {}), message);
+  assert.equal(refused(['--host', 'localhost', '--metrics-port', '4000']), message, 'localhost is 127.0.0.1');
+  assert.equal(refused([], { PORT: '9464' })?.replace(/9464/g, 'N'), message.replace(/4000/g, 'N'), 'the default metrics port as the platform\'s PORT');
+  assert.equal(refused(['--metrics-port', '4000', '--metrics-host', 'main']), undefined, 'main: one listener');
+  assert.equal(refused(['--port', '0', '--metrics-port', '0']), undefined);
+  assert.equal(refused(['--host', '10.0.0.5', '--metrics-port', '4000']), undefined, 'two specific addresses may share a port number');
+});
+
 test('loopback addresses: 127.0.0.0/8, ::1 and localhost, nothing else', async () => {
   const { isLoopback } = await import('../../../src/config/config.ts');
   for (const h of ['127.0.0.1', '127.1.2.3', '127.255.255.255', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1']) assert.equal(isLoopback(h), true, h);

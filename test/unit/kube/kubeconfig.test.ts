@@ -183,6 +183,9 @@ describe('kubeconfig', () => {
     assert.throws(() => loadFile(file('bad-yaml', 'clusters: [')), { code: 'KUBECONFIG_INVALID', message: /is not valid/ });
     assert.throws(() => loadFile(file('bad-server', stringify({ clusters: [{ name: 'c', cluster: { server: 'not a url' } }], users, contexts: [{ name: 'x', context: { cluster: 'c', user: 'token' } }], 'current-context': 'x' }))),
       { code: 'KUBECONFIG_INVALID', message: /no valid server URL/ });
+    // A context whose user is not defined: kubectl refuses it; applied, it would drop the CA with the credentials.
+    assert.throws(() => loadFile(file('no-user', stringify({ clusters, users, contexts: [{ name: 'x', context: { cluster: 'ca-data', user: 'nobody' } }], 'current-context': 'x' }))),
+      { code: 'KUBECONFIG_INVALID', message: /: context x names the user nobody, which the kubeconfig does not define; fix the context's user$/ });
   });
 
   it('does not load client-node\'s generated API client into the gateway', () => {

@@ -7,19 +7,32 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema } from 'graphql';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { attachWebSocket, type WebSocketHandle } from '../../../src/transports/graphql-ws-server.ts';
 import { bearerToken, type Caller } from '../../../src/auth/authenticate.ts';
 import { ApiError } from '../../../src/api-errors.ts';
-import { openClient, Subscription, waitUntil } from '../../helpers/subscription-client.ts';
+import { openClient, Subscription, waitUntil, wsUrl } from '../../helpers/subscription-client.ts';
 
 const schema = buildSchema('type Query { a: Int } type Subscription { who: String }');
 (schema.getSubscriptionType()!.getFields()['who']!).subscribe = async function* (_s: unknown, _a: unknown, context: { tenant?: string }) {
   yield { who: context.tenant ?? 'nobody' };
 };
 
-/** Accepts the tokens "good-a" and "good-b" (tenant a, b) with the gateway's own header reading. */
+/** Refusals of "flaky" before it is accepted, as while the gateway cannot reach a token review or key set. */
+let flakyRefusals = 0;
+
+/**
+ * Accepts the tokens "good-a" and "good-b" (tenant a, b) with the gateway's own header reading;
+ * "busy" is always refused as the gateway refuses when it cannot authenticate for now (503),
+ * "flaky" so once, then accepted (tenant f).
+ */
 async function authenticate(authorization: string | undefined): Promise<Caller> {
   const token = bearerToken(authorization);
+  const unavailable = () => new ApiError('UNAVAILABLE', 'the gateway cannot check tokens now; retry shortly', { reason: 'ServiceUnavailable', retryAfterSeconds: 1 });
+  if (token === 'busy') throw unavailable();
+  if (token === 'flaky' && flakyRefusals++ === 0) throw unavailable();
+  if (token === 'flaky') return { tenant: 'f', identity: { user: token, groups: [] } } as unknown as Caller;
   if (token !== 'good-a' && token !== 'good-b') throw new ApiError('UNAUTHENTICATED', 'the token is not valid', { authReason: 'TOKEN_INVALID' });
   return { tenant: token.slice(-1), identity: { user: token, groups: [] } } as unknown as Caller;
 }
@@ -78,6 +91,22 @@ describe('graphql-ws: the token in connection_init', () => {
     assert.equal(r.code, 4401);
     assert.equal(r.reason, 'connection_init carries different tokens in authorization and headers.Authorization: send one');
     assert.ok(Buffer.byteLength(r.reason) <= 123);
+  });
+
+  it('the gateway unable to authenticate for now: 1013 (try again later), which graphql-ws\' client retries, not 4401', async () => {
+    assert.deepEqual(await refusal({ authorization: 'Bearer busy' }), { code: 1013, reason: 'the gateway cannot check tokens now; retry shortly' });
+    const client = createClient({ url: wsUrl(url), webSocketImpl: WebSocket, retryAttempts: 3, retryWait: async () => {},
+      connectionParams: { authorization: 'Bearer flaky' } });
+    try {
+      const events: unknown[] = [];
+      await new Promise<void>((resolve, reject) => {
+        client.subscribe({ query: 'subscription { who }' }, { next: (r) => events.push(r.data), error: reject, complete: resolve });
+      });
+      assert.deepEqual(events, [{ who: 'f' }], 'the client connected again and subscribed');
+      assert.equal(flakyRefusals, 2, 'refused once, accepted on the retry');
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('says where the token is looked for when there is none', async () => {

@@ -75,3 +75,30 @@ configMap
 {{- define "crdgate.redisSecretKey" -}}
 {{- if .Values.redis.existingSecret -}}{{ .Values.redis.existingSecretKey }}{{- else -}}redis-url{{- end -}}
 {{- end -}}
+
+{{/*
+A value as the gateway reads it. Numbers in a values file reach templates as float64, which
+toString writes in exponent form from a million up (8388608 → "8.388608e+06"), a value the
+gateway refuses: whole numbers are written as integers, anything else as it is.
+*/}}
+{{- define "crdgate.flagValue" -}}
+{{- if and (kindIs "float64" .) (eq . (float64 (int64 .))) -}}
+{{- int64 . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The pod's grace period must cover the drain after SIGTERM: shutdownDelayMs, then up to the
+gateway's --shutdown-timeout (flags.shutdown-timeout, else its default of 25 s) for the requests
+still running. A shorter one has the kubelet kill the gateway in the middle of them.
+*/}}
+{{- define "crdgate.checkGracePeriod" -}}
+{{- $timeoutMs := int64 (index .Values.flags "shutdown-timeout" | default 25000) -}}
+{{- $delayMs := int64 .Values.shutdownDelayMs -}}
+{{- $graceMs := mul (int64 .Values.terminationGracePeriodSeconds) 1000 -}}
+{{- if gt (add $delayMs $timeoutMs) $graceMs -}}
+{{- fail (printf "crdgate: terminationGracePeriodSeconds %d does not cover shutdownDelayMs (%d) plus the gateway's shutdown-timeout (%d ms); set it to at least %d, or shorten them" (int64 .Values.terminationGracePeriodSeconds) $delayMs $timeoutMs (div (add $delayMs $timeoutMs 999) 1000)) -}}
+{{- end -}}
+{{- end -}}
