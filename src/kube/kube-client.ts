@@ -110,6 +110,7 @@ export class KubeClient {
   private readonly timeoutMs: number;
   private readonly url: URL;
   private transportState: Promise<Transport> | undefined;
+  private refreshing: Promise<boolean> | undefined;
   private authAt = 0;
   /** The client views (observedBy) share: the one that holds the pool and the credentials. */
   private readonly root: KubeClient = this;
@@ -301,14 +302,19 @@ export class KubeClient {
 
   /** Releases pooled connections. */
   async close(): Promise<void> {
-    const t = await this.transportState?.catch(() => undefined);
+    const state = this.transportState;
+    // A call after close makes new connections, as it did with node:https' agent alone.
+    this.transportState = undefined;
+    const t = await state?.catch(() => undefined);
     t?.agent.destroy();
     await t?.pool.destroy();
   }
 
   /** A call other than a watch: over the pool (pooled-request.ts), the answer read whole. */
   private async send(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
-    const t = await this.transport();
+    let t = await this.transport();
+    // A pool closed by a credentials refresh between our reading it and now: the new one.
+    if (t.pool.closed || t.pool.destroyed) t = await this.transport();
     const url = this.urlOf(path, opts);
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const headers = this.headersOf(t, opts, bytes);
@@ -317,7 +323,9 @@ export class KubeClient {
 
   /** A watch: over node:https, whose response streams the events line by line. */
   private async open(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    const t = await this.transport();
+    let t = await this.transport();
+    // A pool closed by a credentials refresh between our reading it and now: the new one.
+    if (t.pool.closed || t.pool.destroyed) t = await this.transport();
     const url = this.urlOf(path, opts);
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const headers = this.headersOf(t, opts, bytes);
@@ -392,14 +400,24 @@ export class KubeClient {
     return this.transportState;
   }
 
-  /** A 401 may mean an expired token from an exec plugin or a rotated token file: read them again. */
-  private async refreshAuth(): Promise<boolean> {
+  /**
+   * A 401 may mean an expired token from an exec plugin or a rotated token file: read them again.
+   * Calls refused together share one reading; the old pool is closed, not destroyed, so that the
+   * calls still on it (and their repeats, made on the new one) are answered.
+   */
+  private refreshAuth(): Promise<boolean> {
+    return (this.refreshing ??= this.readAuthAgain().finally(() => {
+      this.refreshing = undefined;
+    }));
+  }
+
+  private async readAuthAgain(): Promise<boolean> {
     if (Date.now() - this.authAt < 1_000) return false;
     const old = await this.transportState?.catch(() => undefined);
     this.transportState = undefined;
     const fresh = await this.transport();
     old?.agent.destroy();
-    old?.pool.destroy().catch(() => {});
+    old?.pool.close().catch(() => {});
     return JSON.stringify(fresh.headers) !== JSON.stringify(old?.headers);
   }
 }

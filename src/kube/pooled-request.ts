@@ -12,6 +12,11 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import Pool from 'undici/lib/dispatcher/pool.js';
+import symbols from 'undici/lib/core/symbols.js';
+
+/** The option through which undici's pool hands a queued call the means to leave its queue. */
+const kQueuedAbort: symbol = (symbols as { kQueuedAbort: symbol }).kQueuedAbort;
+if (typeof kQueuedAbort !== 'symbol') throw new Error('undici: kQueuedAbort is missing; the pinned version is expected');
 
 export type ApiPool = Pool;
 
@@ -66,14 +71,20 @@ export function sendPooled(pool: ApiPool, options: Dispatcher.DispatchOptions, s
       if (value) resolve(value);
       else reject(err);
     };
+    // While the call waits for a connection the pool can take it out of its queue; aborting it
+    // once it starts would close the connection it was given, unused.
+    let leaveQueue: ((reason: unknown) => void) | undefined;
     const onAbort = () => {
-      controller?.abort(signal.reason);
+      if (controller) controller.abort(signal.reason);
+      else leaveQueue?.(signal.reason);
       settle(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    pool.dispatch(options, {
+    const queued = { [kQueuedAbort]: (cancel: (reason: unknown) => void) => { leaveQueue = cancel; } };
+    pool.dispatch({ ...options, ...queued } as Dispatcher.DispatchOptions, {
       onRequestStart(c) {
         controller = c;
+        leaveQueue = undefined;
         if (signal.aborted) c.abort(signal.reason);
       },
       onResponseStart(_c, status, headers) {

@@ -3,3 +3,9 @@ declare module 'undici/lib/dispatcher/pool.js' {
   import { Pool } from 'undici';
   export default Pool;
 }
+
+// undici's internal symbols: pooled-request.ts reads kQueuedAbort (a queued call's way out of the queue).
+declare module 'undici/lib/core/symbols.js' {
+  const symbols: Record<string, symbol>;
+  export default symbols;
+}

@@ -147,6 +147,34 @@ describe('KubeClient over TLS with a client certificate', () => {
     assert.deepEqual(seen.slice(-2).map((s) => lines(s, 'authorization')), [['Bearer token-1'], ['Bearer token-2']]);
   });
 
+  it('answers calls refused 401 together after one reading of the credentials, none failing on a retired pool', async () => {
+    let reads = 0;
+    const creds: KubeCredentials = {
+      getCurrentCluster: () => ({ name: 'c', server: `https://127.0.0.1:${port}` }),
+      applyToHTTPSOptions: async (o) => {
+        reads++;
+        // A slow exec plugin: the refused calls all arrive while the first reading runs.
+        if (reads > 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        Object.assign(o, { ca: fixture('ca.crt'), servername: 'apiserver.internal', cert: fixture('client.crt'), key: fixture('client.key'), headers: { Authorization: `Bearer token-${reads}` } });
+      },
+    };
+    answers.set('/together', (req, res) => {
+      const old = req.headers.authorization === 'Bearer token-1';
+      // Answered late, so that every call is in flight before the first 401 arrives.
+      setTimeout(() => {
+        res.writeHead(old ? 401 : 200, { 'Content-Type': 'application/json' });
+        res.end(old ? '{"kind":"Status","code":401,"reason":"Unauthorized","message":"Unauthorized"}' : '{"ok":true}');
+      }, old ? 20 : 0);
+    });
+    const answers_ = await withClient(creds, async (c) => {
+      await c.request('GET', '/warm');
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      return Promise.all(Array.from({ length: 6 }, () => c.request<{ ok: boolean }>('GET', '/together').catch((e: unknown) => e)));
+    });
+    assert.deepEqual(answers_, Array.from({ length: 6 }, () => ({ ok: true })));
+    assert.equal(reads, 2, 'one reading for all the refused calls');
+  });
+
   it('gives the Status of an error answer with its Retry-After, and a reason from the code for one without a Status', async () => {
     answers.set('/busy', (_req, res) => {
       res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '3' });
