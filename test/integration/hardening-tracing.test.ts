@@ -1,7 +1,7 @@
 // Traces on the real control plane: GraphQL and REST requests through a gateway with the tracing
 // plugin (spans kept in memory), with the traceparent of every call the gateway really sent to
-// the apiserver captured where Node's HTTP client starts the request (diagnostics_channel), after
-// KubeClient has built its headers. A client's traceparent is honoured; a 404 and a 403 (a gateway
+// the apiserver captured where Node's HTTP client or undici starts the request (diagnostics_channel),
+// after KubeClient has built its headers. A client's traceparent is honoured; a 404 and a 403 (a gateway
 // acting as carol, who may read CRDs but not crontabs) are traced with their error codes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +29,17 @@ const onRequest = (message: unknown) => {
   const req = (message as { request: ClientRequest }).request;
   if (req.host !== apiserver.hostname) return;
   const header = (name: string) => req.getHeader(name) as string | undefined;
+  sent.push({ method: req.method, path: req.path, traceparent: header('traceparent'), auditId: header('audit-id') });
+};
+
+/** The same for the calls KubeClient sends over undici's pool (every call but watches). */
+const onPooledRequest = (message: unknown) => {
+  const req = (message as { request: { origin: string | URL; method: string; path: string; headers: unknown[] } }).request;
+  if (new URL(String(req.origin)).hostname !== apiserver.hostname) return;
+  const header = (name: string) => {
+    for (let i = 0; i < req.headers.length; i += 2) if (String(req.headers[i]).toLowerCase() === name) return String(req.headers[i + 1]);
+    return undefined;
+  };
   sent.push({ method: req.method, path: req.path, traceparent: header('traceparent'), auditId: header('audit-id') });
 };
 
@@ -70,6 +81,7 @@ const listQuery = 'query ListCronTabs($ns: String) { cronTabList_stable_example_
 
 before(async () => {
   subscribe('http.client.request.start', onRequest);
+  subscribe('undici:request:create', onPooledRequest);
   ns = await namespaces.create('hard-trace');
   await admin.request('POST', `/apis/stable.example.com/v1/namespaces/${ns}/crontabs`, {
     body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: 'c0' }, spec: { cronSpec: '@hourly' } },
@@ -79,6 +91,7 @@ before(async () => {
 
 after(async () => {
   unsubscribe('http.client.request.start', onRequest);
+  unsubscribe('undici:request:create', onPooledRequest);
   await adminGw?.gw.stop();
   await admin.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${crdReader}`).catch(() => {});
   await admin.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${crdReader}`).catch(() => {});
