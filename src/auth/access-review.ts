@@ -88,19 +88,29 @@ export class AccessReviewer {
     return this.queue.load;
   }
 
-  /** Runs one review of any kind (rules, token) within the shared concurrency limit. */
-  limited<T>(review: () => Promise<T>, lane: ReviewLane = 'caller'): Promise<T> {
-    return this.queue.run(lane, review);
+  /**
+   * Runs one review of any kind (rules, token) within the shared concurrency limit. `who`, the
+   * identityKey a re-check is for, lets a request of that identity promote it.
+   */
+  limited<T>(review: () => Promise<T>, lane: ReviewLane = 'caller', who?: string): Promise<T> {
+    return this.queue.run(lane, review, who);
+  }
+
+  /** A request of this identity (identityKey) may wait for answers its re-check is getting: they go first. */
+  promote(who: string): void {
+    this.queue.promote(who);
   }
 
   allowed(who: Impersonation, q: AccessQuestion, lane: ReviewLane = 'caller'): Promise<boolean> {
-    const key = `${identityKey(who)}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
+    const id = identityKey(who);
+    const key = `${id}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.hits++;
+      if (lane === 'caller') this.promote(id);
       return hit;
     }
-    const allowed = this.limited(() => this.review(who, q), lane);
+    const allowed = this.limited(() => this.review(who, q), lane, id);
     this.cache.set(key, allowed);
     // A failed review is not an answer: do not keep it.
     allowed.catch(() => {

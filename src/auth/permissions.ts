@@ -393,9 +393,14 @@ export class Permissions {
    * A live subscription's re-check asks in the 'recheck' lane, behind waiting callers.
    */
   of(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane = 'caller'): Promise<PermissionSet> {
-    const key = `${identityKey(who)}#${this.lists.idOf(resources)}`;
+    const id = identityKey(who);
+    const key = `${id}#${this.lists.idOf(resources)}`;
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      // The answer may be a re-check's, still waiting in the re-check lane.
+      if (lane === 'caller') this.reviewer.promote(id);
+      return hit;
+    }
     const set = this.compute(who, resources, lane);
     this.cache.set(key, set);
     set.catch(() => {
@@ -435,7 +440,10 @@ export class Permissions {
   private rulesOf(who: Impersonation, lane: ReviewLane): Promise<Map<string, ResourceRule[]>> {
     const key = identityKey(who);
     const hit = this.rulesCache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      if (lane === 'caller') this.reviewer.promote(key);
+      return hit;
+    }
     const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)), lane);
     this.rulesCache.set(key, rules);
     rules.catch(() => {
@@ -474,6 +482,6 @@ export class Permissions {
       } catch (err) {
         throw reviewFailure(err, 'SelfSubjectRulesReview');
       }
-    }, lane);
+    }, lane, identityKey(who));
   }
 }

@@ -10,14 +10,22 @@
 /** 'caller': a request is waiting for the answer. 'recheck': a live subscription's re-check. */
 export type ReviewLane = 'caller' | 'recheck';
 
+interface Waiting {
+  start(lane: ReviewLane): void;
+  /** Whose re-check this review is part of (identityKey), so that its own request can promote it. */
+  tag?: string;
+}
+
 export class ReviewQueue {
   private readonly concurrency: number;
   /** Re-checks in flight at least when some wait, however many callers wait too. */
   private readonly recheckMin: number;
   /** Re-checks in flight at most: the other slots are kept for callers. */
   private readonly recheckMax: number;
-  private readonly waiting: Record<ReviewLane, (() => void)[]> = { caller: [], recheck: [] };
+  private readonly waiting: Record<ReviewLane, Waiting[]> = { caller: [], recheck: [] };
   private readonly active: Record<ReviewLane, number> = { caller: 0, recheck: 0 };
+  /** Identities whose request waits for their re-check: kept only while re-checks run or wait. */
+  private readonly promoted = new Set<string>();
 
   constructor(concurrency = 16) {
     this.concurrency = Math.max(1, Math.floor(concurrency));
@@ -31,10 +39,10 @@ export class ReviewQueue {
     return { pending: this.waiting.caller.length + this.waiting.recheck.length, active: this.active.caller + this.active.recheck };
   }
 
-  run<T>(lane: ReviewLane, review: () => Promise<T>): Promise<T> {
+  run<T>(lane: ReviewLane, review: () => Promise<T>, tag?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting[lane].push(() => {
-        this.active[lane]++;
+      const start = (started: ReviewLane) => {
+        this.active[started]++;
         let answer: Promise<T>;
         try {
           answer = review();
@@ -43,7 +51,7 @@ export class ReviewQueue {
         }
         // The slot is free before the caller hears the answer.
         const ended = () => {
-          this.active[lane]--;
+          this.active[started]--;
           this.startNext();
         };
         answer.then((value) => {
@@ -53,21 +61,38 @@ export class ReviewQueue {
           ended();
           reject(err);
         });
-      });
+      };
+      const promoted = lane === 'recheck' && tag !== undefined && this.promoted.has(tag);
+      this.waiting[promoted ? 'caller' : lane].push({ start, tag });
       this.startNext();
     });
   }
 
-  private startNext(): void {
-    for (let start = this.next(); start; start = this.next()) start();
+  /**
+   * A request of this identity waits for answers its re-check is getting (the caches share
+   * them): the re-check's reviews, queued and to come, go in the caller lane.
+   */
+  promote(tag: string): void {
+    if (!this.active.recheck && !this.waiting.recheck.length) return;
+    this.promoted.add(tag);
+    const moved = this.waiting.recheck.filter((w) => w.tag === tag);
+    if (!moved.length) return;
+    this.waiting.recheck = this.waiting.recheck.filter((w) => w.tag !== tag);
+    this.waiting.caller.push(...moved);
+    this.startNext();
   }
 
-  private next(): (() => void) | undefined {
+  private startNext(): void {
+    for (let next = this.next(); next; next = this.next()) next[1].start(next[0]);
+    if (!this.active.recheck && !this.waiting.recheck.length) this.promoted.clear();
+  }
+
+  private next(): [ReviewLane, Waiting] | undefined {
     if (this.active.caller + this.active.recheck >= this.concurrency) return undefined;
     const rechecks = this.waiting.recheck.length > 0;
-    if (rechecks && this.active.recheck < this.recheckMin) return this.waiting.recheck.shift();
-    if (this.waiting.caller.length) return this.waiting.caller.shift();
-    if (rechecks && this.active.recheck < this.recheckMax) return this.waiting.recheck.shift();
+    if (rechecks && this.active.recheck < this.recheckMin) return ['recheck', this.waiting.recheck.shift()!];
+    if (this.waiting.caller.length) return ['caller', this.waiting.caller.shift()!];
+    if (rechecks && this.active.recheck < this.recheckMax) return ['recheck', this.waiting.recheck.shift()!];
     return undefined;
   }
 }

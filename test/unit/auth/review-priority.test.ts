@@ -40,7 +40,12 @@ function heldCluster() {
   return { client: client as unknown as KubeClient, held, answered, settle, answerOne };
 }
 
-test('a caller\'s reviews go ahead of the re-checks of 40 subscribers queued before it', async () => {
+/**
+ * Queues the re-checks of 40 subscribers, then asks for `user`'s permissions as a request does:
+ * its reviews must be sent at once, and each next one as soon as the one before is answered,
+ * with no re-check answered in between.
+ */
+async function requestDuringRechecks(user: string): Promise<void> {
   const cluster = heldCluster();
   const permissions = new Permissions(cluster.client, { concurrency: 16 });
   permissions.start();
@@ -48,30 +53,35 @@ test('a caller\'s reviews go ahead of the re-checks of 40 subscribers queued bef
     await cluster.settle();
     const subscribers = Array.from({ length: 40 }, (_, i) => permissions.of({ user: `subscriber-${i}` }, [widgets], 'recheck'));
     await cluster.settle();
-    const caller = permissions.of({ user: 'caller' }, [widgets]);
+    const request = permissions.of({ user }, [widgets]);
     let done = false;
-    void caller.then(() => (done = true));
+    void request.then(() => (done = true));
     await cluster.settle();
-    // The caller's rules review is sent before any re-check is answered...
-    assert.ok(cluster.held.some((r) => r.user === 'caller'), `in flight: ${cluster.held.map((r) => r.user).join(', ')}`);
-    // ...and its access reviews as soon as that answer is in: it waits for its own reviews only.
+    assert.ok(cluster.held.some((r) => r.user === user), `in flight: ${cluster.held.map((r) => r.user).join(', ')}`);
     let answers = 0;
     while (!done && answers < 200) {
-      const next = cluster.held.findIndex((r) => r.user === 'caller');
-      if (next >= 0) cluster.held.splice(next, 1)[0]!.answer();
-      else await cluster.answerOne();
+      const next = cluster.held.findIndex((r) => r.user === user);
+      if (next < 0) break;
+      cluster.held.splice(next, 1)[0]!.answer();
       await cluster.settle();
       answers++;
     }
-    assert.ok(done, 'the caller got its permissions');
-    const rechecksFirst = cluster.answered.slice(0, cluster.answered.indexOf('caller')).length;
-    assert.equal(rechecksFirst, 0, `${rechecksFirst} re-check reviews were answered before the caller's first`);
+    assert.ok(done, `the request got its permissions by its own reviews alone (in flight: ${cluster.held.map((r) => r.user).join(', ')})`);
+    assert.equal(cluster.answered.filter((u) => u !== user).length, 0);
     while (cluster.held.length) await cluster.answerOne();
     assert.equal((await Promise.all(subscribers)).length, 40, 'every re-check still ends');
   } finally {
     while (cluster.held.length) cluster.held.shift()!.answer();
     await permissions.stop();
   }
+}
+
+test('a caller\'s reviews go ahead of the re-checks of 40 subscribers queued before it', async () => {
+  await requestDuringRechecks('caller');
+});
+
+test('a subscriber\'s own request promotes its queued re-check, whose answers it shares', async () => {
+  await requestDuringRechecks('subscriber-30');
 });
 
 /** Runs reviews that end when `end()` is called, in the order they started. */
