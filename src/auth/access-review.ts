@@ -3,9 +3,10 @@
 // cached for a short time and dropped at once when any RBAC object changes, so a removed
 // RoleBinding takes effect within seconds. Every review the gateway makes (access, rules and token
 // reviews) waits for a slot of one concurrency limit, so a burst of new callers or a big schema
-// cannot flood the apiserver.
+// cannot flood the apiserver; a caller's reviews go ahead of live subscriptions' re-checks
+// (review-queue.ts).
 import { LRUCache } from 'lru-cache';
-import pLimit, { type LimitFunction } from 'p-limit';
+import { ReviewQueue, type ReviewLane } from './review-queue.ts';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Verb } from '../contract/access.ts';
@@ -60,14 +61,14 @@ export class AccessReviewer {
   private readonly client: KubeClient;
   private readonly cache: LRUCache<string, Promise<boolean>>;
   private generation = 0;
-  private readonly limit: LimitFunction;
+  private readonly queue: ReviewQueue;
   readonly stats = { reviews: 0, hits: 0, invalidations: 0, rulesReviews: 0, tokenReviews: 0 };
 
   constructor(client: KubeClient, opts: AccessReviewerOptions = {}) {
     this.client = client;
     const now = opts.now ?? Date.now;
     this.cache = new LRUCache({ max: opts.maxEntries ?? 10_000, ttl: opts.ttlMs ?? 10_000, perf: { now } });
-    this.limit = pLimit(opts.concurrency ?? 16);
+    this.queue = new ReviewQueue(opts.concurrency ?? 16);
   }
 
   /** Any RBAC object changed: every cached answer may be stale. */
@@ -84,22 +85,32 @@ export class AccessReviewer {
 
   /** Reviews waiting for a slot, and in flight. */
   get load(): { pending: number; active: number } {
-    return { pending: this.limit.pendingCount, active: this.limit.activeCount };
+    return this.queue.load;
   }
 
-  /** Runs one review of any kind (rules, token) within the shared concurrency limit. */
-  limited<T>(review: () => Promise<T>): Promise<T> {
-    return this.limit(review);
+  /**
+   * Runs one review of any kind (rules, token) within the shared concurrency limit. `who`, the
+   * identityKey a re-check is for, lets a request of that identity promote it.
+   */
+  limited<T>(review: () => Promise<T>, lane: ReviewLane = 'caller', who?: string): Promise<T> {
+    return this.queue.run(lane, review, who);
   }
 
-  allowed(who: Impersonation, q: AccessQuestion): Promise<boolean> {
-    const key = `${identityKey(who)}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
+  /** A request of this identity (identityKey) may wait for answers its re-check is getting: they go first. */
+  promote(who: string): void {
+    this.queue.promote(who);
+  }
+
+  allowed(who: Impersonation, q: AccessQuestion, lane: ReviewLane = 'caller'): Promise<boolean> {
+    const id = identityKey(who);
+    const key = `${id}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.hits++;
+      if (lane === 'caller') this.promote(id);
       return hit;
     }
-    const allowed = this.limited(() => this.review(who, q));
+    const allowed = this.limited(() => this.review(who, q), lane, id);
     this.cache.set(key, allowed);
     // A failed review is not an answer: do not keep it.
     allowed.catch(() => {

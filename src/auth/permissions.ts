@@ -12,6 +12,7 @@ import { Reflector } from '../kube/reflector.ts';
 import { fromKubeError } from '../api-errors.ts';
 import { describeError } from '../errors.ts';
 import { AccessReviewer, identityKey, reviewFailure } from './access-review.ts';
+import type { ReviewLane } from './review-queue.ts';
 import type { ResourceRef, Verb } from '../contract/access.ts';
 import { planNamespaces, type RoleBindingLike } from './review-namespaces.ts';
 
@@ -387,12 +388,20 @@ export class Permissions {
     return this.latestSets.get(identityKey(who))?.set;
   }
 
-  /** The permissions of an identity on the given resources (namespaced rules + cluster-wide answers). */
-  of(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
-    const key = `${identityKey(who)}#${this.lists.idOf(resources)}`;
+  /**
+   * The permissions of an identity on the given resources (namespaced rules + cluster-wide answers).
+   * A live subscription's re-check asks in the 'recheck' lane, behind waiting callers.
+   */
+  of(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane = 'caller'): Promise<PermissionSet> {
+    const id = identityKey(who);
+    const key = `${id}#${this.lists.idOf(resources)}`;
     const hit = this.cache.get(key);
-    if (hit) return hit;
-    const set = this.compute(who, resources);
+    if (hit) {
+      // The answer may be a re-check's, still waiting in the re-check lane.
+      if (lane === 'caller') this.reviewer.promote(id);
+      return hit;
+    }
+    const set = this.compute(who, resources, lane);
     this.cache.set(key, set);
     set.catch(() => {
       if (this.cache.peek(key) === set) this.cache.delete(key);
@@ -400,10 +409,10 @@ export class Permissions {
     return set;
   }
 
-  private async compute(who: Impersonation, resources: readonly ResourceRef[]): Promise<PermissionSet> {
+  private async compute(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane): Promise<PermissionSet> {
     const seq = ++this.seq;
     await this.nsSynced;
-    const rules = await this.rulesOf(who);
+    const rules = await this.rulesOf(who, lane);
     const answers = new Map<string, boolean>();
     const questions: [Verb, ResourceRef, string | undefined][] = [];
     const distinctRules = [...new Set(rules.values())];
@@ -418,7 +427,7 @@ export class Permissions {
       }
     }
     await Promise.all(questions.map(async ([verb, r, sub]) => {
-      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub });
+      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane);
       answers.set(clusterKey(verb, r, sub), ok);
     }));
     const set = new PermissionSet(who, rules, answers);
@@ -428,11 +437,14 @@ export class Permissions {
     return set;
   }
 
-  private rulesOf(who: Impersonation): Promise<Map<string, ResourceRule[]>> {
+  private rulesOf(who: Impersonation, lane: ReviewLane): Promise<Map<string, ResourceRule[]>> {
     const key = identityKey(who);
     const hit = this.rulesCache.get(key);
-    if (hit) return hit;
-    const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)));
+    if (hit) {
+      if (lane === 'caller') this.reviewer.promote(key);
+      return hit;
+    }
+    const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)), lane);
     this.rulesCache.set(key, rules);
     rules.catch(() => {
       if (this.rulesCache.peek(key) === rules) this.rulesCache.delete(key);
@@ -441,13 +453,13 @@ export class Permissions {
   }
 
   /** The rules of every namespace: reviewed where the identity's RoleBindings are, shared elsewhere. */
-  private async namespaceRules(who: Impersonation, namespaces: string[]): Promise<Map<string, ResourceRule[]>> {
+  private async namespaceRules(who: Impersonation, namespaces: string[], lane: ReviewLane): Promise<Map<string, ResourceRule[]>> {
     // Until the RoleBindings are known, every namespace is reviewed.
     const plan = this.roleBindings.hasSynced
       ? planNamespaces(namespaces, this.roleBindings.store.values() as Iterable<RoleBindingLike>, { user: who.user, groups: who.groups })
       : { own: namespaces };
     const reviewed = [...plan.own, ...(plan.representative === undefined ? [] : [plan.representative])];
-    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns)));
+    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns, lane)));
     const rules = new Map<string, ResourceRule[]>();
     reviewed.forEach((ns, i) => rules.set(ns, answers[i]!));
     if (plan.representative !== undefined) {
@@ -457,7 +469,7 @@ export class Permissions {
     return rules;
   }
 
-  private rulesReview(who: Impersonation, namespace: string): Promise<ResourceRule[]> {
+  private rulesReview(who: Impersonation, namespace: string, lane: ReviewLane): Promise<ResourceRule[]> {
     return this.reviewer.limited(async () => {
       this.reviewer.stats.rulesReviews++;
       try {
@@ -470,6 +482,6 @@ export class Permissions {
       } catch (err) {
         throw reviewFailure(err, 'SelfSubjectRulesReview');
       }
-    });
+    }, lane, identityKey(who));
   }
 }

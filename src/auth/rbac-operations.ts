@@ -18,6 +18,7 @@ import type { ApiResource } from '../service/api-discovery.ts';
 import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
 import type { Permissions } from './permissions.ts';
+import type { ReviewLane } from './review-queue.ts';
 import { mayUseResource } from '../graphql/tenant-schema.ts';
 import { isQueryList, type CacheScope } from '../service/filtered-list.ts';
 
@@ -218,7 +219,7 @@ function recheckOnRbacChange(permissions: Permissions, live: ReadonlySet<LiveWat
 async function recheck(permissions: Permissions, w: LiveWatch): Promise<void> {
   try {
     // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
-    w.namespaces = await watchScope(permissions, w.req);
+    w.namespaces = await watchScope(permissions, w.req, 'recheck');
     w.unverified = false;
   } catch (err) {
     w.revoke(err instanceof ApiError ? err : fromKubeError(err));
@@ -237,7 +238,7 @@ async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Pro
   const r = w.req.resource;
   const namespaced = r.scope === 'Namespaced';
   const may = async (namespace?: string) => {
-    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace });
+    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace }, 'recheck');
     const [list, watch] = await Promise.all([ask('list'), ask('watch')]);
     return list && watch;
   };
@@ -250,7 +251,7 @@ async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Pro
       w.namespaces = new Set(kept);
     } else if (!(await may())) {
       // No longer across all namespaces: which ones is a question for rules reviews.
-      w.namespaces = await watchScope(permissions, w.req);
+      w.namespaces = await watchScope(permissions, w.req, 'recheck');
     }
     w.unverified = false;
   } catch (err) {
@@ -264,11 +265,11 @@ async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Pro
 }
 
 /** What the caller may watch: everything (undefined), some namespaces, or FORBIDDEN. */
-async function watchScope(permissions: Permissions, req: WatchReq): Promise<Set<string> | undefined> {
+async function watchScope(permissions: Permissions, req: WatchReq, lane: ReviewLane = 'caller'): Promise<Set<string> | undefined> {
   const identity = req.context.identity;
   if (!identity) return undefined;
   const ref = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
-  const perms = await permissions.of(identity, [ref]);
+  const perms = await permissions.of(identity, [ref], lane);
   const ns = ref.namespaced ? req.namespace : undefined;
   // A watch needs list and watch, as the apiserver requires for its own watches.
   if (perms.allowedIn('watch', ref, ns) && perms.allowedIn('list', ref, ns)) return undefined;
