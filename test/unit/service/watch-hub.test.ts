@@ -729,7 +729,8 @@ function silentDirectWatches() {
   return { time, clock: movable, calls, fallback };
 }
 
-test('a direct watch asks the apiserver to end it after 5 to 10 minutes, as client-go\'s reflector does', async () => {
+/** Two resumes older than the window, served by direct watches, the first at random 0, the second at 0.5. */
+async function twoDirectWatches() {
   const c = new FakeCollection();
   c.rv = 10;
   const { time, clock: movable, calls, fallback } = silentDirectWatches();
@@ -739,20 +740,17 @@ test('a direct watch asks the apiserver to end it after 5 to 10 minutes, as clie
   time.random = 0.5;
   reader(hub.subscribe(key, { resourceVersion: '6' }));
   await until(() => calls.length === 2, 'the second direct watch');
+  return { c, hub, calls };
+}
+
+test('a direct watch asks the apiserver to end it after 5 to 10 minutes, as client-go\'s reflector does', async () => {
+  const { hub, calls } = await twoDirectWatches();
   assert.deepEqual(calls.map((x) => x.timeoutSeconds), [300, 450]);
   await hub.stop();
 });
 
 test('a direct watch may be silent for its timeoutSeconds and 30 s before the Kubernetes client counts it as lost (or as long as the hub is told)', async () => {
-  const c = new FakeCollection();
-  c.rv = 10;
-  const { time, clock: movable, calls, fallback } = silentDirectWatches();
-  const { hub } = hubWith(c, { clock: movable, windowBytes: 300, fallback });
-  reader(hub.subscribe(key, { resourceVersion: '5' }));
-  await until(() => calls.length === 1, 'the direct watch');
-  time.random = 0.5;
-  reader(hub.subscribe(key, { resourceVersion: '6' }));
-  await until(() => calls.length === 2, 'the direct watches');
+  const { c, hub, calls } = await twoDirectWatches();
   assert.deepEqual(calls.map((x) => x.idleTimeoutMs), [330_000, 480_000]);
   await hub.stop();
   const told = silentDirectWatches();
