@@ -310,11 +310,18 @@ export class KubeClient {
     await t?.pool.destroy();
   }
 
+  /**
+   * The transport to send on now: one retired by a credentials refresh between our asking and
+   * getting it (its pool closed, its headers old) is replaced by the new one.
+   */
+  private async liveTransport(): Promise<Transport> {
+    const t = await this.transport();
+    return t.pool.closed || t.pool.destroyed ? this.transport() : t;
+  }
+
   /** A call other than a watch: over the pool (pooled-request.ts), the answer read whole. */
   private async send(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
-    let t = await this.transport();
-    // A pool closed by a credentials refresh between our reading it and now: the new one.
-    if (t.pool.closed || t.pool.destroyed) t = await this.transport();
+    const t = await this.liveTransport();
     const url = this.urlOf(path, opts);
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const headers = this.headersOf(t, opts, bytes);
@@ -323,9 +330,7 @@ export class KubeClient {
 
   /** A watch: over node:https, whose response streams the events line by line. */
   private async open(method: string, path: string, opts: RequestOptions, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    let t = await this.transport();
-    // A pool closed by a credentials refresh between our reading it and now: the new one.
-    if (t.pool.closed || t.pool.destroyed) t = await this.transport();
+    const t = await this.liveTransport();
     const url = this.urlOf(path, opts);
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const headers = this.headersOf(t, opts, bytes);
