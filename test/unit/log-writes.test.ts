@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/logging.ts';
-import { BatchedWrites, defaultLogFlushDelayMs, flushAfter, logDestination } from '../../src/log-writes.ts';
+import { BatchedWrites, defaultLogFlushDelayMs, FileWrites, flushAfter, logDestination } from '../../src/log-writes.ts';
 
 function tempFile(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'crdgate-log-'));
@@ -103,6 +103,20 @@ test('lines that keep coming are written every flush delay, not once they stop',
   assert.ok(file.writes.length < i, `${file.writes.length} writes for ${i} lines: batched`);
   const lines = file.writes.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { i: number });
   assert.deepEqual(lines.map((l) => l.i), [...Array(i).keys()]);
+});
+
+test('a file gets every byte of each text, whatever its characters and size, written at once or not', (t) => {
+  const file = tempFile(t);
+  const out = new FileWrites(file);
+  // Texts around the size that is encoded into the buffer kept for writes (64 KiB at up to 3 bytes
+  // a unit): one-byte, two-byte and three-byte characters, surrogate pairs, a lone surrogate.
+  const texts = [
+    'plain\n', 'é'.repeat(21_845) + '\n', '€'.repeat(21_845), '€'.repeat(21_846) + '\n', 'a'.repeat(70_000) + '\n',
+    '😀'.repeat(10_922) + '\n', `${'x'.repeat(21_000)}\ud800\n`, '{"level":"info","msg":"last"}\n',
+  ];
+  for (const text of texts) out.write(text);
+  const expected = texts.map((text) => Buffer.from(text)).reduce((a, b) => Buffer.concat([a, b]));
+  assert.ok(readFileSync(file).equals(expected));
 });
 
 test('sync: each line is in the file when the logging call returns', (t) => {
