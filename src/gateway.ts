@@ -13,6 +13,7 @@ import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
+import { StaleKeySet } from './auth/verification-keys.ts';
 import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
@@ -239,7 +240,7 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
     : undefined;
   const authenticator = new Authenticator(config, {
     tokenReviewer,
-    onKeySetError: (err) => log?.warn(`${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
+    onKeySetError: (err) => log?.warn(err instanceof StaleKeySet ? err.message : `${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
   });
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first

@@ -1,0 +1,168 @@
+// The keys tokens are verified with: key material made into a key once, and the token issuer's key
+// set (JWKS), fetched by jwks-rsa: cached jwksCacheSeconds, fetched again on an unknown kid at most
+// jwksRequestsPerMinute times a minute, over TLS that trusts jwksCaFile (an issuer behind a private
+// CA) instead of Node.js' public roots when the tenants file names one.
+//
+// While the issuer cannot be reached, jwks-rsa has no key for a kid whose cached key aged out, and
+// every new token is refused with 503. With jwksFallbackSeconds, the key set last fetched keeps
+// answering for up to that long past jwksCacheSeconds. It is kept as a whole and replaced by every
+// answer of the issuer, so a key the issuer removed is gone from it once the issuer has answered
+// without it: a later outage cannot bring the key back. (jwks-rsa's own cacheMaxAgeFallback keeps
+// each key it ever served for its window, removed or not.)
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { Agent } from 'node:https';
+import { createRequire } from 'node:module';
+import type { GetPublicKeyOrSecret } from 'jsonwebtoken';
+import type { JwksClient, Options } from 'jwks-rsa';
+import { ApiError } from '../api-errors.ts';
+import type { KeySource } from './tenant-config.ts';
+
+// jwks-rsa is loaded by the tenants files that use a JWKS (see authenticate.ts).
+const require = createRequire(import.meta.url);
+
+export type JwksSource = Extract<KeySource, { kind: 'jwks' }>;
+
+/**
+ * Key material made into a key as jsonwebtoken makes it on every verification it is given as text
+ * or bytes (a public key if it parses as one, else a secret), but once: parsing a PEM (or failing
+ * to) and making a secret key cost ~25 µs per request. Material that is neither is passed on as it
+ * is, so each verification refuses it as before.
+ */
+export function verificationKey(material: string | Buffer): KeyObject | string | Buffer {
+  try {
+    return createPublicKey(material);
+  } catch {
+    // Not a public key: a secret, as jsonwebtoken would take it.
+  }
+  try {
+    return createSecretKey(typeof material === 'string' ? Buffer.from(material) : material);
+  } catch {
+    return material;
+  }
+}
+
+/** verificationKey per PEM of a key set, the most recent 64 (a key set rotates a few keys). */
+function jwksKeys(): (pem: string) => KeyObject | string | Buffer {
+  const keys = new Map<string, KeyObject | string | Buffer>();
+  return (pem) => {
+    let key = keys.get(pem);
+    if (key !== undefined) return key;
+    key = verificationKey(pem);
+    if (keys.size >= 64) keys.delete(keys.keys().next().value!);
+    keys.set(pem, key);
+    return key;
+  };
+}
+
+export interface KeySetOptions {
+  /** Fetches the key set instead of jwks-rsa's HTTP request (tests). */
+  fetcher?: (uri: string) => Promise<{ keys: unknown }>;
+  /** ms since the epoch: the clock of the fallback window. */
+  now: () => number;
+  /** Told why the key set could not be fetched: a KeySetUnavailable, or a StaleKeySet while the last one is used. */
+  report: (err: Error) => void;
+}
+
+/** A JWKS client that knows whether its last fetch failed, and may answer with the last key set it fetched. */
+type KeySetClient = JwksClient & { readonly unreachable: Error | undefined };
+
+/**
+ * jwks-rsa's client, with getKeys (its one fetch of the key set, under its cache and rate limit)
+ * falling back to the key set fetched last while the issuer cannot be reached: within
+ * jwksCacheSeconds + jwksFallbackSeconds of that fetch, and only for the errors jwks-rsa marks as
+ * the endpoint's (no answer, an HTTP error, a body that is no JSON). An answer, even one with
+ * fewer keys or none, replaces the kept set.
+ */
+function keySetClient(base: typeof JwksClient, options: Options, source: JwksSource, opts: KeySetOptions): KeySetClient {
+  class LastKnownKeySet extends base {
+    unreachable: Error | undefined = undefined;
+    private last: { keys: unknown; at: number } | undefined = undefined;
+
+    override async getKeys(): Promise<unknown> {
+      try {
+        const keys = await super.getKeys();
+        this.unreachable = undefined;
+        this.last = { keys, at: opts.now() };
+        return keys;
+      } catch (err) {
+        this.unreachable = err instanceof Error ? err : new Error(String(err));
+        const last = this.last;
+        const fallbackMs = source.fallbackMs ?? 0;
+        if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
+        const until = last.at + source.cacheMaxAgeMs + fallbackMs;
+        if (opts.now() >= until) throw err;
+        opts.report(new StaleKeySet(this.unreachable, source.uri, last.at, until));
+        return last.keys;
+      }
+    }
+  }
+  return new LastKnownKeySet(options);
+}
+
+/** The key of a token's kid in the issuer's key set. */
+export function jwksKeyResolver(source: JwksSource, opts: KeySetOptions): GetPublicKeyOrSecret {
+  const jwksRsa = require('jwks-rsa') as typeof import('jwks-rsa');
+  const client = keySetClient(jwksRsa.JwksClient, {
+    jwksUri: source.uri,
+    cache: true,
+    cacheMaxAge: source.cacheMaxAgeMs,
+    // An unknown kid triggers a refetch (key rotation), at most this often.
+    rateLimit: true,
+    jwksRequestsPerMinute: source.requestsPerMinute,
+    timeout: 5_000,
+    // Node.js' https takes `ca` as the only roots it trusts: the private CA, not the public ones.
+    ...(source.ca ? { requestAgent: new Agent({ ca: source.ca.pem }) } : {}),
+    ...(opts.fetcher ? { fetcher: opts.fetcher as (uri: string) => Promise<{ keys: any }> } : {}),
+  }, source, opts);
+  const keyOf = jwksKeys();
+  return (header, cb) => {
+    if (!header.kid) return cb(new Error('the token header has no kid, which a JWKS needs to pick the key'));
+    client.getSigningKey(header.kid).then((k) => cb(null, keyOf(k.getPublicKey())), (err: Error) => {
+      const name = err?.name;
+      // While the issuer cannot be reached, a kid missing from the last key set, or a fetch held
+      // back by the rate limit, says nothing about the token: the issuer may have a new key.
+      const unreachable = client.unreachable;
+      if (!unreachable && name === 'SigningKeyNotFoundError') cb(new Error(`unknown key id "${header.kid}"`));
+      else if (!unreachable && name === 'JwksRateLimitError') cb(new Error(`unknown key id "${header.kid}" (key set refetch rate-limited)`));
+      else {
+        const unavailable = new KeySetUnavailable(unreachable ?? err, source.uri);
+        opts.report(unavailable);
+        cb(unavailable);
+      }
+    });
+  };
+}
+
+/** A URL without user info or query (either could carry a credential). */
+function uriForLog(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return u.origin + u.pathname;
+  } catch {
+    return 'the configured jwksUri';
+  }
+}
+
+const causeText = (cause: unknown) => (cause as Error | undefined)?.message ?? String(cause);
+
+/** The JWKS could not be fetched or held no usable key: the issuer's (or the network's) fault, not the caller's. */
+export class KeySetUnavailable extends Error {
+  constructor(cause: unknown, uri: string) {
+    super(`cannot fetch the token issuer's key set (JWKS) at ${uriForLog(uri)}: ${causeText(cause)}`, { cause });
+    this.name = 'KeySetUnavailable';
+  }
+
+  /** What the caller gets: 503, retry; the JWKS address and the network error stay in the gateway. */
+  refusal(): ApiError {
+    return new ApiError('UNAVAILABLE', 'the gateway cannot fetch its token issuer\'s keys (JWKS) to verify the token; retry shortly',
+      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 }, { cause: this });
+  }
+}
+
+/** The JWKS could not be fetched, and the one fetched last is used meanwhile (jwksFallbackSeconds). */
+export class StaleKeySet extends Error {
+  constructor(cause: unknown, uri: string, fetchedAt: number, until: number) {
+    super(`cannot fetch the token issuer's key set (JWKS) at ${uriForLog(uri)}: ${causeText(cause)}; the key set fetched at ${new Date(fetchedAt).toISOString()} stands in for it until ${new Date(until).toISOString()} (jwksFallbackSeconds)`, { cause });
+    this.name = 'StaleKeySet';
+  }
+}
