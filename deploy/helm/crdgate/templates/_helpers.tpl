@@ -20,6 +20,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/*
+The labels that aggregate a ClusterRole into this release's RELEASE-crdgate-custom-resources:
+the release's name and namespace (a release is one name in one namespace), each a valid label
+value as it is. The kustomize base uses the values of release "crdgate" in namespace "crdgate".
+*/}}
+{{- define "crdgate.aggregationLabels" -}}
+crdgate.io/aggregate-to-release: {{ .Release.Name | quote }}
+crdgate.io/aggregate-to-namespace: {{ .Release.Namespace | quote }}
+{{- end -}}
+
 {{- define "crdgate.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "crdgate.fullname" .) .Values.serviceAccount.name -}}
