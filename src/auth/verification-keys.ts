@@ -6,7 +6,7 @@
 // While the issuer cannot be reached, jwks-rsa has no key for a kid whose cached key aged out, and
 // every new token is refused with 503. With jwksFallbackSeconds, the key set last fetched keeps
 // answering for up to that long past jwksCacheSeconds. It is kept as a whole and replaced by every
-// answer of the issuer, so a key the issuer removed is gone from it once the issuer has answered
+// answer of the issuer (the answer of the fetch that started last, timed from its start), so a key the issuer removed is gone from it once the issuer has answered
 // without it: a later outage cannot bring the key back. (jwks-rsa's own cacheMaxAgeFallback keeps
 // each key it ever served for its window, removed or not.)
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
@@ -77,21 +77,34 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
   class LastKnownKeySet extends base {
     unreachable: Error | undefined = undefined;
     private last: { keys: unknown; at: number } | undefined = undefined;
+    /** Fetches numbered as they start: an answer settles the state only if no later fetch has settled it. */
+    private started = 0;
+    private settled = 0;
 
     override async getKeys(): Promise<unknown> {
+      const seq = ++this.started;
+      // The window of a key set runs from the fetch's start: the issuer's set may change while it is in flight.
+      const startedAt = opts.now();
       try {
         const keys = await super.getKeys();
-        this.unreachable = undefined;
-        this.last = { keys, at: opts.now() };
+        if (seq > this.settled) {
+          this.settled = seq;
+          this.unreachable = undefined;
+          this.last = { keys, at: startedAt };
+        }
         return keys;
       } catch (err) {
-        this.unreachable = err instanceof Error ? err : new Error(String(err));
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (seq > this.settled) {
+          this.settled = seq;
+          this.unreachable = error;
+        }
         const last = this.last;
         const fallbackMs = source.fallbackMs ?? 0;
         if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
         const until = last.at + source.cacheMaxAgeMs + fallbackMs;
         if (opts.now() >= until) throw err;
-        opts.report(new StaleKeySet(this.unreachable, source.uri, last.at, until));
+        opts.report(new StaleKeySet(error, source.uri, last.at, until));
         return last.keys;
       }
     }
