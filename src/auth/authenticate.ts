@@ -42,6 +42,8 @@ export interface Caller {
 
 export interface AuthenticatorOptions {
   fetcher?: (uri: string) => Promise<{ keys: unknown }>;
+  /** ms after a failed JWKS fetch during which the issuer is not asked again (5 s; tests shorten it). */
+  keySetRetryMs?: number;
   /** TokenReview mode: asks the apiserver who a token's holder is. */
   tokenReviewer?: TokenReviewer;
   /** ms since the epoch: the clock of exp, nbf and iat. */
@@ -67,7 +69,7 @@ export class Authenticator {
   constructor(config: TenantConfig, opts: AuthenticatorOptions = {}) {
     this.config = config;
     this.now = opts.now ?? Date.now;
-    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher, this.now, oncePerMinute(opts.onKeySetError, this.now)) : undefined;
+    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts, this.now, oncePerMinute(opts.onKeySetError, this.now)) : undefined;
     this.verifiedTokens = config.auth.mode === 'jwt'
       ? new VerifiedTokens({ clockToleranceSeconds: config.auth.clockToleranceSeconds, now: this.now, ...opts.verifiedTokens })
       : undefined;
@@ -189,7 +191,7 @@ function oncePerMinute(report: ((err: Error) => void) | undefined, now: () => nu
   };
 }
 
-function keyResolver(auth: JwtAuthConfig, fetcher: ((uri: string) => Promise<{ keys: unknown }>) | undefined,
+function keyResolver(auth: JwtAuthConfig, opts: Pick<AuthenticatorOptions, 'fetcher' | 'keySetRetryMs'>,
   now: () => number, report: (err: Error) => void): GetPublicKeyOrSecret {
   const key = auth.key;
   if (key.kind === 'publicKey') {
@@ -200,7 +202,7 @@ function keyResolver(auth: JwtAuthConfig, fetcher: ((uri: string) => Promise<{ k
     const secret = verificationKey(key.secret);
     return (_h, cb) => cb(null, secret);
   }
-  return jwksKeyResolver(key, { now, report, ...(fetcher ? { fetcher } : {}) });
+  return jwksKeyResolver(key, { now, report, ...(opts.fetcher ? { fetcher: opts.fetcher } : {}), ...(opts.keySetRetryMs !== undefined ? { retryMs: opts.keySetRetryMs } : {}) });
 }
 
 function explain(err: unknown): [string, AuthReason] {

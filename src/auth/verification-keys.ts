@@ -59,8 +59,27 @@ export interface KeySetOptions {
   fetcher?: (uri: string) => Promise<{ keys: unknown }>;
   /** ms since the epoch: the clock of the fallback window. */
   now: () => number;
+  /** ms after a failed fetch during which the issuer is not asked again (5 s, the fetch timeout). */
+  retryMs?: number;
   /** Told why the key set could not be fetched: a KeySetUnavailable, or a StaleKeySet while the last one is used. */
   report: (err: Error) => void;
+}
+
+/** jwks-rsa's error for a fetch held back by the rate limit (the resolver tells it by its name). */
+let RateLimited: typeof import('jwks-rsa').JwksRateLimitError;
+
+/** n calls a minute, as jwks-rsa's limiter counts them: a bucket of n, refilled continuously. */
+function perMinute(n: number, now: () => number): () => boolean {
+  let tokens = n;
+  let at = now();
+  return () => {
+    const t = now();
+    tokens = Math.min(n, tokens + ((t - at) * n) / 60_000);
+    at = t;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
 }
 
 /** A JWKS client that knows whether its last fetch failed, and may answer with the last key set it fetched. */
@@ -74,14 +93,29 @@ type KeySetClient = JwksClient & { readonly unreachable: Error | undefined };
  * fewer keys or none, replaces the kept set.
  */
 function keySetClient(base: typeof JwksClient, options: Options, source: JwksSource, opts: KeySetOptions): KeySetClient {
+  const retryMs = opts.retryMs ?? 5_000;
+  const budget = perMinute(source.requestsPerMinute, opts.now);
   class LastKnownKeySet extends base {
     unreachable: Error | undefined = undefined;
     private last: { keys: unknown; at: number } | undefined = undefined;
+    /** When the last fetch failed: the issuer is not asked again for retryMs. */
+    private failedAt = -Infinity;
     /** Fetches numbered as they start: an answer settles the state only if no later fetch has settled it. */
     private started = 0;
     private settled = 0;
 
     override async getKeys(): Promise<unknown> {
+      // While the issuer is known to be down, a fetch would only wait for its timeout; and a token
+      // with a made-up kid must not spend the refetch budget that the next fetch needs.
+      if (this.unreachable && opts.now() < this.failedAt + retryMs) return this.kept(this.unreachable);
+      if (!budget()) {
+        if (this.unreachable) return this.kept(this.unreachable);
+        throw new RateLimited('Too many requests to the JWKS endpoint');
+      }
+      return this.fetch();
+    }
+
+    private async fetch(): Promise<unknown> {
       const seq = ++this.started;
       // The window of a key set runs from the fetch's start: the issuer's set may change while it is in flight.
       const startedAt = opts.now();
@@ -98,15 +132,21 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
         if (seq > this.settled) {
           this.settled = seq;
           this.unreachable = error;
+          this.failedAt = opts.now();
         }
-        const last = this.last;
-        const fallbackMs = source.fallbackMs ?? 0;
-        if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
-        const until = last.at + source.cacheMaxAgeMs + fallbackMs;
-        if (opts.now() >= until) throw err;
-        opts.report(new StaleKeySet(error, source.uri, last.at, until));
-        return last.keys;
+        return this.kept(error);
       }
+    }
+
+    /** The key set fetched last, while its window is open and the error is the issuer's being unreachable; else the error. */
+    private kept(err: Error): unknown {
+      const last = this.last;
+      const fallbackMs = source.fallbackMs ?? 0;
+      if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
+      const until = last.at + source.cacheMaxAgeMs + fallbackMs;
+      if (opts.now() >= until) throw err;
+      opts.report(new StaleKeySet(err, source.uri, last.at, until));
+      return last.keys;
     }
   }
   return new LastKnownKeySet(options);
@@ -115,13 +155,14 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
 /** The key of a token's kid in the issuer's key set. */
 export function jwksKeyResolver(source: JwksSource, opts: KeySetOptions): GetPublicKeyOrSecret {
   const jwksRsa = require('jwks-rsa') as typeof import('jwks-rsa');
+  RateLimited ??= jwksRsa.JwksRateLimitError;
   const client = keySetClient(jwksRsa.JwksClient, {
     jwksUri: source.uri,
     cache: true,
     cacheMaxAge: source.cacheMaxAgeMs,
-    // An unknown kid triggers a refetch (key rotation), at most this often.
-    rateLimit: true,
-    jwksRequestsPerMinute: source.requestsPerMinute,
+    // An unknown kid triggers a refetch (key rotation), at most jwksRequestsPerMinute times a minute:
+    // counted in getKeys (keySetClient), which answers without fetching while the issuer is down.
+    rateLimit: false,
     timeout: 5_000,
     // Node.js' https takes `ca` as the only roots it trusts: the private CA, not the public ones.
     ...(source.ca ? { requestAgent: new Agent({ ca: source.ca.pem }) } : {}),

@@ -40,7 +40,8 @@ function authenticator(fallback: number | undefined, requestsPerMinute = 600): {
     tenants: [{ name: 'team', match: {}, user: 'team:{sub}', groups: [], extra: {} }],
   };
   const logged: string[] = [];
-  return { a: new Authenticator(config, { onKeySetError: (err) => logged.push(`${err.name}: ${err.message}`) }), logged };
+  // The issuer is asked again at once after a failed fetch: this test sees each fetch.
+  return { a: new Authenticator(config, { keySetRetryMs: 0, onKeySetError: (err) => logged.push(`${err.name}: ${err.message}`) }), logged };
 }
 
 async function refused(a: Authenticator, authorization: string, code: 'UNAVAILABLE' | 'UNAUTHENTICATED', message?: RegExp): Promise<void> {
