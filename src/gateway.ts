@@ -11,7 +11,7 @@ import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { ApiReachability, type ApiReachabilityOptions } from './kube/api-reachability.ts';
 import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
-import { mayCreateTokenReviews, tokenReviewNotGranted, TokenReviewer } from './auth/token-review.ts';
+import { checkTokenReviewGrant, TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { StaleKeySet } from './auth/verification-keys.ts';
 import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
@@ -238,7 +238,7 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   const tokenReviewer = auth.mode === 'tokenReview'
     ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
     : undefined;
-  if (tokenReviewer) void mayCreateTokenReviews(client).then((allowed) => allowed === false && log?.warn(tokenReviewNotGranted));
+  if (tokenReviewer) void checkTokenReviewGrant(client, log);
   const authenticator = new Authenticator(config, {
     tokenReviewer,
     onKeySetError: (err) => log?.warn(err instanceof StaleKeySet ? err.message : `${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
