@@ -250,8 +250,7 @@ describe('deploy/helm/crdgate', () => {
     const releases = [
       await render('one', 'team-a', ['--set', 'tenants=none', ...served('a.example.com')]),
       await render('two', 'team-b', ['--set', 'tenants=none', ...served('b.example.com')]),
-      // The same release name in another namespace: a release is its name and its namespace.
-      await render('one', 'team-c', ['--set', 'tenants=none', ...served('c.example.com')]),
+      await render('three', 'team-b', ['--set', 'tenants=none', ...served('c.example.com')]),
     ];
     const roles = releases.flatMap((objects) => objects.filter((o) => o.kind === 'ClusterRole'));
     for (const [i, objects] of releases.entries()) {
@@ -260,10 +259,10 @@ describe('deploy/helm/crdgate', () => {
       const selected = roles.filter((r) => r !== aggregating && aggregating.aggregationRule && aggregates(aggregating, r));
       assert.deepEqual(selected, [own], `release ${i} aggregates its own served groups and nothing else`);
     }
-    // A ClusterRole of the operator's own, with one release's labels, goes to that release only.
+    // A ClusterRole of the operator's own, with one release's label, goes to that release only.
     const labels = releases[1]!.find((o) => o.metadata.name === 'two-crdgate-served-groups')!.metadata.labels!;
     const extra: KubeObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'extra', labels: {
-      'crdgate.io/aggregate-to-release': labels['crdgate.io/aggregate-to-release']!, 'crdgate.io/aggregate-to-namespace': labels['crdgate.io/aggregate-to-namespace']! } } };
+      'crdgate.io/aggregate-to-release': labels['crdgate.io/aggregate-to-release']! } } };
     assert.deepEqual(releases.map((objects) => aggregates(objects.find((o) => o.metadata.name.endsWith('-custom-resources') && o.kind === 'ClusterRole')!, extra)), [false, true, false]);
   });
 
@@ -291,7 +290,7 @@ describe('deploy/helm/crdgate', () => {
       return stdout.slice(at);
     };
     const plain = await notes(['--set', 'tenants.secretName=t']);
-    assert.match(plain, /add\nClusterRoles with this release's labels:\n {2}crdgate\.io\/aggregate-to-release: "nr"\n {2}crdgate\.io\/aggregate-to-namespace: "gateways"\n/);
+    assert.match(plain, /add\nClusterRoles with this release's label:\n {2}crdgate\.io\/aggregate-to-release: "nr"\n(?! {2}crdgate)/);
     assert.match(plain, /The gateway may not create TokenReviews: right for a JWT tenants file; one with auth\.tokenReview\nneeds rbac\.tokenReview=true\./);
     assert.match(plain, /\n2 replicas without redis: .* a tenant may use up to 2 times its budget/s);
     assert.doesNotMatch(await notes(['--set', 'tenants.secretName=t', '--set', 'rbac.tokenReview=true']), /TokenReviews/);

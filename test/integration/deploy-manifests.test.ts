@@ -129,7 +129,7 @@ describe('deploy/kustomize', () => {
     assert.ok(!JSON.stringify(rules).includes('"*"'), 'no wildcard');
     const aggregated = find('ClusterRole', 'crdgate-custom-resources');
     // Labels that name this gateway, not any crdgate: another one in the cluster aggregates none of its roles.
-    const own = { 'crdgate.io/aggregate-to-release': 'crdgate', 'crdgate.io/aggregate-to-namespace': 'crdgate' };
+    const own = { 'crdgate.io/aggregate-to-release': 'crdgate' };
     assert.deepEqual(aggregated.aggregationRule.clusterRoleSelectors, [{ matchLabels: own }]);
     const group = find('ClusterRole', 'crdgate-stable-example-com');
     assert.deepEqual(Object.fromEntries(Object.entries(group.metadata.labels ?? {}).filter(([k]) => k.startsWith('crdgate.io/'))), own);

@@ -21,13 +21,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-The labels that aggregate a ClusterRole into this release's RELEASE-crdgate-custom-resources:
-the release's name and namespace (a release is one name in one namespace), each a valid label
-value as it is. The kustomize base uses the values of release "crdgate" in namespace "crdgate".
+The label that aggregates a ClusterRole into this release's RELEASE-crdgate-custom-resources:
+the release's name, a valid label value as it is. The release's ClusterRoles and bindings are
+cluster-scoped and named after the release, so one release name is one release in a cluster, and
+its name alone tells it apart. The kustomize base uses the value "crdgate".
 */}}
 {{- define "crdgate.aggregationLabels" -}}
 crdgate.io/aggregate-to-release: {{ .Release.Name | quote }}
-crdgate.io/aggregate-to-namespace: {{ .Release.Namespace | quote }}
 {{- end -}}
 
 {{- define "crdgate.serviceAccountName" -}}
