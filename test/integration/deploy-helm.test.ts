@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { helm } from '../helpers/helm.ts';
@@ -282,7 +282,16 @@ describe('deploy/helm/crdgate', () => {
     assert.match(refused.stderr, /crdgate: rbac\.tokenReview is for a tenants file with auth\.tokenReview; with tenants=none no token is reviewed/);
   });
 
-  it('the install notes: the release\'s aggregation labels, TokenReviews, and the replica range of an autoscaler', async () => {
+  it('the chart\'s version marks the breaking changes of its RBAC, and its changes name both upgrade steps', async () => {
+    const shown = parse((await ok(helm(['show', 'chart', chart]), 'helm show chart')).stdout) as { version: string; annotations: Record<string, string> };
+    assert.equal(shown.version, '0.2.0');
+    const changes = parse(shown.annotations['artifacthub.io/changes']!) as { kind: string; description: string }[];
+    assert.deepEqual(changes.map((c) => c.kind), ['changed', 'changed']);
+    assert.match(changes[0]!.description, /crdgate\.io\/aggregate-to-release: RELEASE instead of crdgate\.io\/aggregate-to-gateway/);
+    assert.match(changes[1]!.description, /rbac\.tokenReview=true/);
+  });
+
+  it('the install notes: the release\'s aggregation label, TokenReviews, and the replica range of an autoscaler', async () => {
     const notes = async (args: string[]) => {
       const { stdout } = await ok(helm(['install', 'nr', chart, '--namespace', 'gateways', '--dry-run=client', ...args]), `helm install --dry-run=client ${args.join(' ')}`);
       const at = stdout.indexOf('NOTES:\n');
