@@ -13,7 +13,7 @@ import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { checkTokenReviewGrant, TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { StaleKeySet } from './auth/verification-keys.ts';
+import { FallbackExpired } from './auth/verification-keys.ts';
 import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
@@ -241,7 +241,8 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   if (tokenReviewer) void checkTokenReviewGrant(client, log);
   const authenticator = new Authenticator(config, {
     tokenReviewer,
-    onKeySetError: (err) => log?.warn(err instanceof StaleKeySet ? err.message : `${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
+    // Every token is refused after these two; StaleKeySet and UnknownKidDuringOutage say what still passes.
+    onKeySetError: (err) => log?.warn(err.name === 'KeySetUnavailable' || err instanceof FallbackExpired ? `${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers` : err.message),
   });
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first

@@ -49,8 +49,10 @@ export interface AuthenticatorOptions {
   /** ms since the epoch: the clock of exp, nbf and iat. */
   now?: () => number;
   /**
-   * Told when the JWKS cannot be fetched, at most once a minute: a KeySetUnavailable (callers get
-   * 503 meanwhile), or a StaleKeySet (the last key set fetched stands in, jwksFallbackSeconds).
+   * Told when the JWKS cannot be fetched, at most once a minute per kind: a KeySetUnavailable
+   * (callers get 503 meanwhile); with jwksFallbackSeconds, a StaleKeySet (the last key set fetched
+   * stands in), an UnknownKidDuringOutage (a kid it lacks: 503 for that token), a FallbackExpired
+   * (its window has ended).
    * The cause (the issuer's address, the network error) is for the gateway's log, not for callers.
    */
   onKeySetError?: (err: Error) => void;

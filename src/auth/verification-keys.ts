@@ -98,6 +98,8 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
   class LastKnownKeySet extends base {
     unreachable: Error | undefined = undefined;
     private last: { keys: unknown; at: number } | undefined = undefined;
+    /** The fetch time of the kept set whose window's end was reported (once per kept set). */
+    private expiredReported: number | undefined = undefined;
     /** When the last fetch failed: the issuer is not asked again for retryMs. */
     private failedAt = -Infinity;
     /** Fetches numbered as they start: an answer settles the state only if no later fetch has settled it. */
@@ -144,7 +146,11 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
       const fallbackMs = source.fallbackMs ?? 0;
       if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
       const until = last.at + source.cacheMaxAgeMs + fallbackMs;
-      if (opts.now() >= until) throw err;
+      if (opts.now() >= until) {
+        if (this.expiredReported !== last.at) opts.report(new FallbackExpired(err, source.uri, last.at, until));
+        this.expiredReported = last.at;
+        throw err;
+      }
       opts.report(new StaleKeySet(err, source.uri, last.at, until));
       return last.keys;
     }
@@ -170,8 +176,9 @@ export function jwksKeyResolver(source: JwksSource, opts: KeySetOptions): GetPub
   }, source, opts);
   const keyOf = jwksKeys();
   return (header, cb) => {
-    if (!header.kid) return cb(new Error('the token header has no kid, which a JWKS needs to pick the key'));
-    client.getSigningKey(header.kid).then((k) => cb(null, keyOf(k.getPublicKey())), (err: Error) => {
+    const kid = header.kid;
+    if (!kid) return cb(new Error('the token header has no kid, which a JWKS needs to pick the key'));
+    client.getSigningKey(kid).then((k) => cb(null, keyOf(k.getPublicKey())), (err: Error) => {
       const name = err?.name;
       // While the issuer cannot be reached, a kid missing from the last key set, or a fetch held
       // back by the rate limit, says nothing about the token: the issuer may have a new key.
@@ -179,7 +186,10 @@ export function jwksKeyResolver(source: JwksSource, opts: KeySetOptions): GetPub
       if (!unreachable && name === 'SigningKeyNotFoundError') cb(new Error(`unknown key id "${header.kid}"`));
       else if (!unreachable && name === 'JwksRateLimitError') cb(new Error(`unknown key id "${header.kid}" (key set refetch rate-limited)`));
       else {
-        const unavailable = new KeySetUnavailable(unreachable ?? err, source.uri);
+        // A kid missing from a set that was looked in: the kept one, which still answers for the others.
+        const unavailable = name === 'SigningKeyNotFoundError'
+          ? new UnknownKidDuringOutage(unreachable, source.uri, kid)
+          : new KeySetUnavailable(unreachable ?? err, source.uri);
         opts.report(unavailable);
         cb(unavailable);
       }
@@ -210,6 +220,23 @@ export class KeySetUnavailable extends Error {
   refusal(): ApiError {
     return new ApiError('UNAVAILABLE', 'the gateway cannot fetch its token issuer\'s keys (JWKS) to verify the token; retry shortly',
       { reason: 'ServiceUnavailable', retryAfterSeconds: 5 }, { cause: this });
+  }
+}
+
+/** The issuer cannot be reached and the kept key set (jwksFallbackSeconds) lacks the token's kid: 503 for that token only. */
+export class UnknownKidDuringOutage extends KeySetUnavailable {
+  constructor(cause: unknown, uri: string, kid: string) {
+    super(cause, uri);
+    this.message = `key id "${kid}" is not in the key set kept from the last fetch, and the token issuer's key set (JWKS) at ${uriForLog(uri)} cannot be fetched: ${causeText(cause)}; tokens with other key ids are still verified`;
+    this.name = 'UnknownKidDuringOutage';
+  }
+}
+
+/** The window of the kept key set (jwksFallbackSeconds) has ended while the issuer is still unreachable. */
+export class FallbackExpired extends Error {
+  constructor(cause: unknown, uri: string, fetchedAt: number, until: number) {
+    super(`cannot fetch the token issuer's key set (JWKS) at ${uriForLog(uri)}: ${causeText(cause)}; the key set fetched at ${new Date(fetchedAt).toISOString()} stood in for it until ${new Date(until).toISOString()} (jwksFallbackSeconds) and no longer does`, { cause });
+    this.name = 'FallbackExpired';
   }
 }
 

@@ -80,13 +80,19 @@ test('with jwksFallbackSeconds: the last key set bridges the outage for its wind
   assert.equal((await a.authenticate(token(k1))).tenant, 'team', 'the last key set verifies a new token');
   assert.equal(logged.length, 1);
   assert.match(logged[0]!, /^StaleKeySet: cannot fetch the token issuer's key set \(JWKS\) at https:\/\/127\.0\.0\.1:\d+\/jwks\.json: .*; the key set fetched at \S+ stands in for it until \S+ \(jwksFallbackSeconds\)$/);
-  // A kid it lacks may be the issuer's new key: the issuer's fault, not the token's.
+  // A kid it lacks may be the issuer's new key: the issuer's fault, not the token's; the log says
+  // that other kids still pass.
   await refused(a, token(k2), 'UNAVAILABLE');
+  assert.equal(logged.length, 2);
+  assert.match(logged[1]!, /^UnknownKidDuringOutage: key id "k2" is not in the key set kept from the last fetch, .*; tokens with other key ids are still verified$/);
 
-  // Past the window (and past the cache of the key it last handed out): 503 again, told at once.
+  // Past the window (and past the cache of the key it last handed out): 503 again, and the end of
+  // the window is told at once, in a line of its own.
   await sleep(Math.max(0, fetched + cacheMs + fallbackMs + 100 - Date.now()));
   await refused(a, token(k1), 'UNAVAILABLE');
-  assert.match(logged.at(-1)!, /^KeySetUnavailable: cannot fetch the token issuer's key set/);
+  assert.match(logged[2]!, /^FallbackExpired: cannot fetch the token issuer's key set .*; the key set fetched at \S+ stood in for it until \S+ \(jwksFallbackSeconds\) and no longer does$/);
+  assert.match(logged[3]!, /^KeySetUnavailable: cannot fetch the token issuer's key set/);
+  assert.equal(logged.length, 4);
 
   // The issuer answers again, having replaced k1 by k2: k1 is unknown, k2 verifies.
   server.keys = [k2];
