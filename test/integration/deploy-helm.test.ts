@@ -7,7 +7,7 @@
 // ClusterRoles; the install notes say what an operator must know.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -331,14 +331,19 @@ describe('deploy/helm/crdgate', () => {
     assert.equal(normalizedRules(find(helmed, 'ClusterRole', 'crdgate').rules).length, 6);
     // TokenReview mode: rbac.tokenReview, and the base with the component deploy/kustomize/components/token-review.
     const overlay = mkdtempSync(join(tmpdir(), 'crdgate-kustomize-'));
-    // Kustomize takes a directory only as a relative path.
-    writeFileSync(join(overlay, 'kustomization.yaml'), [
-      'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
-      `resources: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'base')))}]`,
-      `components: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'components', 'token-review')))}]`,
-    ].join('\n'));
+    let reviewingBase: KubeObject[];
+    try {
+      // Kustomize takes a directory only as a relative path.
+      writeFileSync(join(overlay, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+        `resources: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'base')))}]`,
+        `components: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'components', 'token-review')))}]`,
+      ].join('\n'));
+      reviewingBase = await kustomized(overlay);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
     const reviewing = await render('crdgate', 'crdgate', ['--set', 'tenants.configMapName=crdgate-tenants', '--set', 'rbac.tokenReview=true']);
-    const reviewingBase = await kustomized(overlay);
     assert.deepEqual(pick(reviewing), pick(reviewingBase));
     assert.equal(normalizedRules(find(reviewingBase, 'ClusterRole', 'crdgate').rules).length, 7);
     assert.deepEqual(normalizedRules(find(reviewingBase, 'ClusterRole', 'crdgate-custom-resources').rules), [], 'the component touches the gateway\'s role only');

@@ -71,8 +71,9 @@ test('an issuer down longer than the cache: every new token is refused (503) wit
 test('with jwksFallbackSeconds: the last key set bridges the outage for its window; removed keys stay removed', async () => {
   server.keys = [k1];
   const { a, logged } = authenticator(fallbackMs);
-  const fetched = Date.now();
   assert.equal((await a.authenticate(token(k1))).tenant, 'team');
+  // Read after the fetch: its window ends no later than this plus cache and fallback.
+  const fetched = Date.now();
 
   // Connections refused, past the cache: the last key set stands in, and the gateway says so.
   await server.stop();
