@@ -10,7 +10,8 @@
 // without it: a later outage cannot bring the key back. (jwks-rsa's own cacheMaxAgeFallback keeps
 // each key it ever served for its window, removed or not.)
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { Agent } from 'node:https';
+import { get as httpGet } from 'node:http';
+import { Agent, get as httpsGet } from 'node:https';
 import { createRequire } from 'node:module';
 import type { GetPublicKeyOrSecret } from 'jsonwebtoken';
 import type { JwksClient, Options } from 'jwks-rsa';
@@ -82,15 +83,61 @@ function perMinute(n: number, now: () => number): () => boolean {
   };
 }
 
+/** An HTTP answer other than 2xx, or a 2xx whose body is no JSON: the issuer answered. */
+class KeySetAnswer extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'KeySetAnswer';
+    this.status = status;
+  }
+}
+
+/**
+ * Whether a failed fetch is an outage, which the kept key set may bridge: no answer (a network
+ * error, a timeout) or a 5xx. A 4xx is the issuer's answer (a JWKS address retired, say), and a 2xx
+ * with a body that is no key set is no outage either.
+ */
+function isOutage(err: unknown): boolean {
+  if (!(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) return false;
+  return !(err instanceof KeySetAnswer) || err.status >= 500;
+}
+
+/**
+ * GET the key set, as jwks-rsa's own request does (which drops the HTTP status the fallback needs),
+ * trusting the private CA alone when there is one (Node.js' https takes its `ca` as the only roots).
+ */
+function fetchKeySet(agent: Agent | undefined, timeoutMs: number): (uri: string) => Promise<{ keys: unknown }> {
+  return (uri) => new Promise((resolve, reject) => {
+    const url = new URL(uri);
+    const get = url.protocol === 'https:' ? httpsGet : httpGet;
+    const req = get(url, { ...(agent ? { agent } : {}), timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) return reject(new KeySetAnswer(`HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, status));
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          reject(new KeySetAnswer(`the answer is no JSON: ${(err as Error).message}`, status));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
 /** A JWKS client that knows whether its last fetch failed, and may answer with the last key set it fetched. */
 type KeySetClient = JwksClient & { readonly unreachable: Error | undefined };
 
 /**
- * jwks-rsa's client, with getKeys (its one fetch of the key set, under its cache and rate limit)
- * falling back to the key set fetched last while the issuer cannot be reached: within
- * jwksCacheSeconds + jwksFallbackSeconds of that fetch, and only for the errors jwks-rsa marks as
- * the endpoint's (no answer, an HTTP error, a body that is no JSON). An answer, even one with
- * fewer keys or none, replaces the kept set.
+ * jwks-rsa's client, with getKeys (its one fetch of the key set, under its cache; the rate limit is
+ * counted here) falling back to the key set fetched last while the issuer cannot be reached:
+ * within jwksCacheSeconds + jwksFallbackSeconds of that fetch, and only for an outage (no answer or
+ * a 5xx, see isOutage). An answer, even one with fewer keys or none, replaces the kept set.
  */
 function keySetClient(base: typeof JwksClient, options: Options, source: JwksSource, opts: KeySetOptions): KeySetClient {
   const retryMs = opts.retryMs ?? 5_000;
@@ -144,7 +191,7 @@ function keySetClient(base: typeof JwksClient, options: Options, source: JwksSou
     private kept(err: Error): unknown {
       const last = this.last;
       const fallbackMs = source.fallbackMs ?? 0;
-      if (!last || fallbackMs <= 0 || !(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) throw err;
+      if (!last || fallbackMs <= 0 || !isOutage(err)) throw err;
       const until = last.at + source.cacheMaxAgeMs + fallbackMs;
       if (opts.now() >= until) {
         if (this.expiredReported !== last.at) opts.report(new FallbackExpired(err, source.uri, last.at, until));
@@ -171,8 +218,7 @@ export function jwksKeyResolver(source: JwksSource, opts: KeySetOptions): GetPub
     rateLimit: false,
     timeout: 5_000,
     // Node.js' https takes `ca` as the only roots it trusts: the private CA, not the public ones.
-    ...(source.ca ? { requestAgent: new Agent({ ca: source.ca.pem }) } : {}),
-    ...(opts.fetcher ? { fetcher: opts.fetcher as (uri: string) => Promise<{ keys: any }> } : {}),
+    fetcher: (opts.fetcher ?? fetchKeySet(source.ca ? new Agent({ ca: source.ca.pem }) : undefined, 5_000)) as (uri: string) => Promise<{ keys: any }>,
   }, source, opts);
   const keyOf = jwksKeys();
   return (header, cb) => {

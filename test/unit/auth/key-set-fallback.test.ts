@@ -134,3 +134,22 @@ test('a key the issuer removed just before an outage is not brought back by it',
     await server.start();
   }
 });
+
+test('a 4xx answer is the issuer\'s word, not an outage: no fallback; a 5xx is bridged', async () => {
+  server.keys = [k1];
+  const { a, logged } = authenticator(fallbackMs);
+  await a.authenticate(token(k1));
+  // The issuer retired its JWKS address: the kept set does not keep its keys alive.
+  server.failWith = 404;
+  try {
+    await sleep(cacheMs + 100);
+    await refused(a, token(k1), 'UNAVAILABLE');
+    assert.deepEqual(logged.map((l) => l.split(':')[0]), ['KeySetUnavailable']);
+    assert.match(logged[0]!, /HTTP 404/);
+    server.failWith = 502;
+    assert.equal((await a.authenticate(token(k1))).tenant, 'team', 'a 5xx is an outage: the kept set answers');
+    assert.match(logged.at(-1)!, /^StaleKeySet: .*HTTP 502/);
+  } finally {
+    server.failWith = undefined;
+  }
+});
