@@ -284,7 +284,9 @@ function caBundle(name: unknown, file: string, protocol: string | undefined, p: 
       p.at('auth.jwksCaFile', `certificate ${i + 1} of ${path} does not parse (${(err as Error).message})`);
     }
   }
-  return blocks.length ? { file: path, pem } : undefined;
+  // TLS trusts exactly the blocks checked here; anything else in the file (a private key put
+  // there by mistake, say) is not kept.
+  return blocks.length ? { file: path, pem: `${blocks.join('\n')}\n` } : undefined;
 }
 
 /** Algorithms the key cannot verify: every token signed with one would be refused. */

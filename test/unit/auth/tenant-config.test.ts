@@ -185,6 +185,12 @@ describe('tenants file validation', () => {
     assert.deepEqual(key.ca, { file: ca, pem: readFileSync(ca, 'utf8') });
     assert.equal(key.fallbackMs, 3_600_000);
     assert.equal(jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCaFile: 'bundle.pem' }, tenants: [tenant] }, file)).key.kind, 'jwks');
+    // Only the checked certificates are kept: not a private key before them, nor text after them.
+    const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    dir.write('with-key.pem', `${privateKey}${readFileSync(ca, 'utf8')}not a certificate\n`);
+    const withKey = jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCaFile: 'with-key.pem' }, tenants: [tenant] }, file)).key;
+    assert.ok(withKey.kind === 'jwks');
+    assert.equal(withKey.ca?.pem, readFileSync(ca, 'utf8'));
     // Off unless asked for.
     const plain = jwt(validateTenantConfig({ auth: jwksAuth, tenants: [tenant] }, file)).key;
     assert.ok(plain.kind === 'jwks' && plain.fallbackMs === undefined && plain.ca === undefined);
