@@ -11,8 +11,9 @@ import { Authenticator, type Caller } from './auth/authenticate.ts';
 import { ApiReachability, type ApiReachabilityOptions } from './kube/api-reachability.ts';
 import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
-import { TokenReviewer } from './auth/token-review.ts';
+import { checkTokenReviewGrant, TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
+import { FallbackExpired } from './auth/verification-keys.ts';
 import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
@@ -237,9 +238,11 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   const tokenReviewer = auth.mode === 'tokenReview'
     ? new TokenReviewer(client, auth, { limited: (review) => permissions.reviewer.limited(review) })
     : undefined;
+  if (tokenReviewer) void checkTokenReviewGrant(client, log);
   const authenticator = new Authenticator(config, {
     tokenReviewer,
-    onKeySetError: (err) => log?.warn(`${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers`),
+    // Every token is refused after these two; StaleKeySet and UnknownKidDuringOutage say what still passes.
+    onKeySetError: (err) => log?.warn(err.name === 'KeySetUnavailable' || err instanceof FallbackExpired ? `${err.message}; tokens are refused with 503 UNAVAILABLE until the issuer's key set answers` : err.message),
   });
   const cache = new TenantSchemaCache();
   // What every tenant's view of a schema looks up is prepared after each change, not by the first

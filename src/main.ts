@@ -202,7 +202,7 @@ function tenantsOf(config: GatewayConfig, localCluster: DevTenants | undefined):
   if (config.tenants && config.tenants !== 'none') tenants = loadTenantConfig(config.tenants);
   else if (localCluster && config.tenants !== 'none') tenants = localCluster.ensureDevTenants(config.stateDir);
   else if (!localCluster && config.tenants === undefined) {
-    // Without tenants every caller acts as the gateway, which may impersonate anyone: a real
+    // Without tenants every caller acts as the gateway, which may be allowed to impersonate anyone: a real
     // cluster is only served that way when asked for in so many words.
     throw new CrdgateError('CONFIG_INVALID', 'no tenants file: pass --tenants FILE to authenticate callers, or --tenants none to let every caller act as the gateway\'s own Kubernetes identity');
   }

@@ -1,11 +1,11 @@
 // Bearer token → verified claims → tenant → the Kubernetes identity the gateway impersonates.
 // Verification pins the configured algorithms (never "none", never a switch between key types),
 // and checks iss, aud, exp and nbf with a small clock tolerance. Keys come from a JWKS URL
-// (cached, refetched on an unknown kid, rate-limited), a PEM public key, or a shared secret.
+// (cached, refetched on an unknown kid, rate-limited; see verification-keys.ts), a PEM public key,
+// or a shared secret.
 // An accepted token sent again is not verified again while verification would still accept it
 // (verified-tokens.ts); the tenant mapping runs on every request.
 import { createRequire } from 'node:module';
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyOrSecret, JwtHeader, JwtPayload } from 'jsonwebtoken';
 import { ApiError, type AuthReason } from '../api-errors.ts';
 import { isSafeIdentityValue, type Impersonation } from '../kube/kube-client.ts';
@@ -13,6 +13,7 @@ import type { JwtAuthConfig, TenantConfig, TenantRule } from './tenant-config.ts
 import type { TenantLimits } from '../contract/caller-context.ts';
 import { mapReviewedUser, type TokenReviewer } from './token-review.ts';
 import { VerifiedTokens, type VerifiedToken, type VerifiedTokensOptions } from './verified-tokens.ts';
+import { jwksKeyResolver, KeySetUnavailable, verificationKey } from './verification-keys.ts';
 
 // JWT verification and JWKS clients are loaded by the tenants files that use them (a gateway
 // without authentication, or with TokenReview, never does): together ~25 MB of memory.
@@ -41,13 +42,18 @@ export interface Caller {
 
 export interface AuthenticatorOptions {
   fetcher?: (uri: string) => Promise<{ keys: unknown }>;
+  /** ms after a failed JWKS fetch during which the issuer is not asked again (5 s; tests shorten it). */
+  keySetRetryMs?: number;
   /** TokenReview mode: asks the apiserver who a token's holder is. */
   tokenReviewer?: TokenReviewer;
   /** ms since the epoch: the clock of exp, nbf and iat. */
   now?: () => number;
   /**
-   * Told when the JWKS cannot be fetched (callers get 503 meanwhile), at most once a minute: the
-   * cause (the issuer's address, the network error) is for the gateway's log, not for callers.
+   * Told when the JWKS cannot be fetched, at most once a minute per kind: a KeySetUnavailable
+   * (callers get 503 meanwhile); with jwksFallbackSeconds, a StaleKeySet (the last key set fetched
+   * stands in), an UnknownKidDuringOutage (a kid it lacks: 503 for that token), a FallbackExpired
+   * (its window has ended).
+   * The cause (the issuer's address, the network error) is for the gateway's log, not for callers.
    */
   onKeySetError?: (err: Error) => void;
   /** Bounds of the accepted tokens kept so that they are not verified again. */
@@ -65,7 +71,7 @@ export class Authenticator {
   constructor(config: TenantConfig, opts: AuthenticatorOptions = {}) {
     this.config = config;
     this.now = opts.now ?? Date.now;
-    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts.fetcher, oncePerMinute(opts.onKeySetError, this.now)) : undefined;
+    this.getKey = config.auth.mode === 'jwt' ? keyResolver(config.auth, opts, this.now, oncePerMinute(opts.onKeySetError, this.now)) : undefined;
     this.verifiedTokens = config.auth.mode === 'jwt'
       ? new VerifiedTokens({ clockToleranceSeconds: config.auth.clockToleranceSeconds, now: this.now, ...opts.verifiedTokens })
       : undefined;
@@ -175,49 +181,20 @@ function checkLifetime(claims: JwtPayload, auth: JwtAuthConfig, nowMs: number): 
 }
 
 /**
- * Key material made into a key as jsonwebtoken makes it on every verification it is given as text
- * or bytes (a public key if it parses as one, else a secret), but once: parsing a PEM (or failing
- * to) and making a secret key cost ~25 µs per request. Material that is neither is passed on as it
- * is, so each verification refuses it as before.
+ * Reports made at most once a minute per kind of error (the first at once): the end of a fallback
+ * to the last key set is told as soon as it comes, not a minute after the fallback was.
  */
-export function verificationKey(material: string | Buffer): KeyObject | string | Buffer {
-  try {
-    return createPublicKey(material);
-  } catch {
-    // Not a public key: a secret, as jsonwebtoken would take it.
-  }
-  try {
-    return createSecretKey(typeof material === 'string' ? Buffer.from(material) : material);
-  } catch {
-    return material;
-  }
-}
-
-/** verificationKey per PEM of a key set, the most recent 64 (a key set rotates a few keys). */
-function jwksKeys(): (pem: string) => KeyObject | string | Buffer {
-  const keys = new Map<string, KeyObject | string | Buffer>();
-  return (pem) => {
-    let key = keys.get(pem);
-    if (key !== undefined) return key;
-    key = verificationKey(pem);
-    if (keys.size >= 64) keys.delete(keys.keys().next().value!);
-    keys.set(pem, key);
-    return key;
-  };
-}
-
-/** A report made at most once a minute (the first at once). */
 function oncePerMinute(report: ((err: Error) => void) | undefined, now: () => number): (err: Error) => void {
-  let last = -Infinity;
+  const last = new Map<string, number>();
   return (err) => {
-    if (!report || now() - last < 60_000) return;
-    last = now();
+    if (!report || now() - (last.get(err.name) ?? -Infinity) < 60_000) return;
+    last.set(err.name, now());
     report(err);
   };
 }
 
-function keyResolver(auth: JwtAuthConfig, fetcher: ((uri: string) => Promise<{ keys: unknown }>) | undefined,
-  onKeySetError: (err: Error) => void): GetPublicKeyOrSecret {
+function keyResolver(auth: JwtAuthConfig, opts: Pick<AuthenticatorOptions, 'fetcher' | 'keySetRetryMs'>,
+  now: () => number, report: (err: Error) => void): GetPublicKeyOrSecret {
   const key = auth.key;
   if (key.kind === 'publicKey') {
     const publicKey = verificationKey(key.pem);
@@ -227,55 +204,7 @@ function keyResolver(auth: JwtAuthConfig, fetcher: ((uri: string) => Promise<{ k
     const secret = verificationKey(key.secret);
     return (_h, cb) => cb(null, secret);
   }
-  const jwksRsa = require('jwks-rsa') as typeof import('jwks-rsa');
-  const client = new jwksRsa.JwksClient({
-    jwksUri: key.uri,
-    cache: true,
-    cacheMaxAge: key.cacheMaxAgeMs,
-    // An unknown kid triggers a refetch (key rotation), at most this often.
-    rateLimit: true,
-    jwksRequestsPerMinute: key.requestsPerMinute,
-    timeout: 5_000,
-    ...(fetcher ? { fetcher: fetcher as (uri: string) => Promise<{ keys: any }> } : {}),
-  });
-  const keyOf = jwksKeys();
-  return (header, cb) => {
-    if (!header.kid) return cb(new Error('the token header has no kid, which a JWKS needs to pick the key'));
-    client.getSigningKey(header.kid).then((k) => cb(null, keyOf(k.getPublicKey())), (err: Error) => {
-      const name = err?.name;
-      if (name === 'SigningKeyNotFoundError') cb(new Error(`unknown key id "${header.kid}"`));
-      else if (name === 'JwksRateLimitError') cb(new Error(`unknown key id "${header.kid}" (key set refetch rate-limited)`));
-      else {
-        const unavailable = new KeySetUnavailable(err, key.uri);
-        onKeySetError(unavailable);
-        cb(unavailable);
-      }
-    });
-  };
-}
-
-/** A URL without user info or query (either could carry a credential). */
-function uriForLog(uri: string): string {
-  try {
-    const u = new URL(uri);
-    return u.origin + u.pathname;
-  } catch {
-    return 'the configured jwksUri';
-  }
-}
-
-/** The JWKS could not be fetched or held no usable key: the issuer's (or the network's) fault, not the caller's. */
-class KeySetUnavailable extends Error {
-  constructor(cause: unknown, uri: string) {
-    super(`cannot fetch the token issuer's key set (JWKS) at ${uriForLog(uri)}: ${(cause as Error | undefined)?.message ?? String(cause)}`, { cause });
-    this.name = 'KeySetUnavailable';
-  }
-
-  /** What the caller gets: 503, retry; the JWKS address and the network error stay in the gateway. */
-  refusal(): ApiError {
-    return new ApiError('UNAVAILABLE', 'the gateway cannot fetch its token issuer\'s keys (JWKS) to verify the token; retry shortly',
-      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 }, { cause: this });
-  }
+  return jwksKeyResolver(key, { now, report, ...(opts.fetcher ? { fetcher: opts.fetcher } : {}), ...(opts.keySetRetryMs !== undefined ? { retryMs: opts.keySetRetryMs } : {}) });
 }
 
 function explain(err: unknown): [string, AuthReason] {
@@ -419,4 +348,4 @@ function unauthenticated(message: string, authReason: AuthReason): ApiError {
   return new ApiError('UNAUTHENTICATED', message, { reason: 'Unauthorized', authReason });
 }
 
-export { isSafeIdentityValue };
+export { isSafeIdentityValue, verificationKey };

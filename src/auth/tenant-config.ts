@@ -8,6 +8,9 @@
 //   audience: crdgate                            # required: an aud every token must contain
 //   algorithms: [RS256]                          # required: the only algorithms accepted
 //   jwksUri: https://login.example.com/jwks.json # or publicKeyFile: key.pem, or secretFile: hs.key
+//   jwksCaFile: issuer-ca.pem                    # optional: the CA of the JWKS server (a private one)
+//   jwksFallbackSeconds: 3600                    # optional: the last key set stands in this long past
+//                                                 # jwksCacheSeconds while the issuer cannot be reached
 //   clockToleranceSeconds: 30
 //   maxTokenLifetimeSeconds: 3600                # optional: exp - iat at most this (iat required)
 //   typ: [JWT, at+jwt]                           # optional: the header typ must be one of these
@@ -40,7 +43,7 @@
 //
 // Either way, no identity whose user or a group starts with system: (any case, blanks trimmed)
 // comes out of a template or a claim.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -53,7 +56,13 @@ export const symmetricAlgorithms = ['HS256', 'HS384', 'HS512'] as const;
 export type JwtAlgorithm = (typeof asymmetricAlgorithms)[number] | (typeof symmetricAlgorithms)[number];
 
 export type KeySource =
-  | { kind: 'jwks'; uri: string; cacheMaxAgeMs: number; requestsPerMinute: number }
+  | {
+    kind: 'jwks'; uri: string; cacheMaxAgeMs: number; requestsPerMinute: number;
+    /** How long past cacheMaxAgeMs the last key set fetched stands in while the issuer cannot be reached (absent: not at all). */
+    fallbackMs?: number;
+    /** The CA certificates (PEM) the JWKS server's certificate must chain to, instead of the public roots. */
+    ca?: { file: string; pem: string };
+  }
   | { kind: 'publicKey'; pem: string; file: string }
   | { kind: 'secret'; secret: Buffer; file: string };
 
@@ -156,7 +165,11 @@ export function validateTenantConfig(doc: unknown, file: string): TenantConfig {
   return { auth: auth!, tenants, file };
 }
 
-const jwtKeys = ['issuer', 'audience', 'algorithms', 'jwksUri', 'publicKeyFile', 'secretFile', 'clockToleranceSeconds', 'jwksCacheSeconds', 'jwksRequestsPerMinute', 'maxTokenLifetimeSeconds', 'typ', 'maxGroups'];
+const jwtKeys = ['issuer', 'audience', 'algorithms', 'jwksUri', 'publicKeyFile', 'secretFile', 'clockToleranceSeconds', 'jwksCacheSeconds', 'jwksRequestsPerMinute', 'jwksFallbackSeconds', 'jwksCaFile', 'maxTokenLifetimeSeconds', 'typ', 'maxGroups'];
+/** Keys that only a jwksUri uses. */
+const jwksOnlyKeys = ['jwksCacheSeconds', 'jwksRequestsPerMinute', 'jwksFallbackSeconds', 'jwksCaFile'];
+/** The longest jwksFallbackSeconds: an issuer down for longer than a day fails closed. */
+const maxJwksFallbackSeconds = 86_400;
 
 function jwtAuth(a: Record<string, unknown>, file: string, p: Problems): JwtAuthConfig | undefined {
   for (const k of Object.keys(a)) if (!jwtKeys.includes(k)) p.at(`auth.${k}`, `unknown key (expected one of ${jwtKeys.join(', ')}; or tokenReview alone)`);
@@ -205,22 +218,30 @@ function keySource(a: Record<string, unknown>, file: string, p: Problems): KeySo
     p.at('auth', `needs exactly one of jwksUri, publicKeyFile, secretFile (found ${sources.length ? sources.join(', ') : 'none'})`);
     return undefined;
   }
-  if (a.jwksUri !== undefined) {
-    let ok = false;
+  if (a.jwksUri === undefined) {
+    for (const k of jwksOnlyKeys) if (a[k] !== undefined) p.at(`auth.${k}`, 'is used only with jwksUri');
+  } else {
+    let protocol: string | undefined;
     try {
       const u = new URL(String(a.jwksUri));
-      ok = u.protocol === 'https:' || u.hostname === '127.0.0.1' || u.hostname === 'localhost';
+      if (u.protocol === 'https:' || u.hostname === '127.0.0.1' || u.hostname === 'localhost') protocol = u.protocol;
     } catch {
-      ok = false;
+      protocol = undefined;
     }
-    if (!ok) p.at('auth.jwksUri', 'must be an https URL (http only for localhost)');
+    if (!protocol) p.at('auth.jwksUri', 'must be an https URL (http only for localhost)');
     // jwks-rsa reads a cache age of 0 as "keep forever" (a key removed from the set would stay
     // accepted) and 0 requests a minute as "never fetch" (every token refused): neither is meant.
     const cacheSeconds = p.seconds(a.jwksCacheSeconds, 600, 'auth.jwksCacheSeconds');
     if (cacheSeconds === 0) p.at('auth.jwksCacheSeconds', 'must be at least 1 (the key set is fetched again after this long)');
     const requestsPerMinute = p.seconds(a.jwksRequestsPerMinute, 10, 'auth.jwksRequestsPerMinute');
     if (requestsPerMinute === 0) p.at('auth.jwksRequestsPerMinute', 'must be at least 1 (the key set could never be fetched)');
-    return { kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: cacheSeconds * 1000, requestsPerMinute };
+    const fallbackSeconds = p.seconds(a.jwksFallbackSeconds, 0, 'auth.jwksFallbackSeconds');
+    if (fallbackSeconds > maxJwksFallbackSeconds) p.at('auth.jwksFallbackSeconds', `must be at most ${maxJwksFallbackSeconds} (a day)`);
+    const ca = a.jwksCaFile === undefined ? undefined : caBundle(a.jwksCaFile, file, protocol, p);
+    return {
+      kind: 'jwks', uri: String(a.jwksUri), cacheMaxAgeMs: cacheSeconds * 1000, requestsPerMinute,
+      ...(fallbackSeconds ? { fallbackMs: fallbackSeconds * 1000 } : {}), ...(ca ? { ca } : {}),
+    };
   }
   const which = a.publicKeyFile !== undefined ? 'publicKeyFile' : 'secretFile';
   const path = resolve(dirname(file), String(a[which]));
@@ -237,6 +258,35 @@ function keySource(a: Record<string, unknown>, file: string, p: Problems): KeySo
     p.at(`auth.${which}`, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return undefined;
   }
+}
+
+/** The jwksCaFile: one or more PEM certificates, each of which must parse. */
+function caBundle(name: unknown, file: string, protocol: string | undefined, p: Problems): { file: string; pem: string } | undefined {
+  if (typeof name !== 'string' || !name) {
+    p.at('auth.jwksCaFile', 'must be a file name (PEM certificates, relative to the tenants file)');
+    return undefined;
+  }
+  if (protocol === 'http:') p.at('auth.jwksCaFile', 'needs an https jwksUri (the CA verifies the JWKS server\'s certificate)');
+  const path = resolve(dirname(file), name);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    p.at('auth.jwksCaFile', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return undefined;
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (!blocks.length) p.at('auth.jwksCaFile', `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      p.at('auth.jwksCaFile', `certificate ${i + 1} of ${path} does not parse (${(err as Error).message})`);
+    }
+  }
+  // TLS trusts exactly the blocks checked here; anything else in the file (a private key put
+  // there by mistake, say) is not kept.
+  return blocks.length ? { file: path, pem: `${blocks.join('\n')}\n` } : undefined;
 }
 
 /** Algorithms the key cannot verify: every token signed with one would be refused. */

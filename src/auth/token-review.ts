@@ -133,6 +133,38 @@ export class TokenReviewer {
   }
 }
 
+/**
+ * Whether the gateway's own identity may create TokenReviews, which a TokenReview tenants file
+ * needs for every caller: a SelfSubjectAccessReview (which every authenticated identity may make).
+ * Deployments grant it only for this mode (the Helm chart's rbac.tokenReview, the kustomize
+ * component token-review), so the answer is said once at start, not only as each caller's 503;
+ * and so is a check that could not be made (the API server not reachable yet, say), with why.
+ */
+export async function checkTokenReviewGrant(client: Pick<KubeClient, 'request'>, log: { info(msg: string): void; warn(msg: string): void } | undefined): Promise<void> {
+  let allowed: boolean;
+  try {
+    const res = await client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' } } },
+      timeoutMs: 10_000,
+    });
+    allowed = res.status?.allowed === true;
+  } catch (err) {
+    log?.warn(tokenReviewGrantUnknown(err instanceof Error ? err.message : String(err)));
+    return;
+  }
+  if (allowed) log?.info(tokenReviewGranted);
+  else log?.warn(tokenReviewNotGranted);
+}
+
+/** What the log says when the gateway may create TokenReviews. */
+export const tokenReviewGranted = 'the gateway\'s identity may create TokenReviews (tokenreviews.authentication.k8s.io), which the tenants file\'s auth.tokenReview needs';
+
+/** What the log says when the start-up check could not be made. */
+export const tokenReviewGrantUnknown = (reason: string) => `could not check whether the gateway's identity may create TokenReviews (tokenreviews.authentication.k8s.io): ${reason}; without that grant callers get 503 UNAVAILABLE (Helm chart: rbac.tokenReview=true; kustomize: the component deploy/kustomize/components/token-review)`;
+
+/** What the log says when the gateway may not create TokenReviews. */
+export const tokenReviewNotGranted = 'the gateway\'s identity may not create TokenReviews (tokenreviews.authentication.k8s.io), which the tenants file\'s auth.tokenReview needs for every caller: callers get 503 UNAVAILABLE until it is granted (Helm chart: rbac.tokenReview=true; kustomize: the component deploy/kustomize/components/token-review)';
+
 interface TokenReviewAnswer {
   status?: {
     authenticated?: boolean;

@@ -134,7 +134,7 @@ export const flagTable = {
   'kube-timeout': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 30_000, meaning: 'deadline of each Kubernetes API call, in ms' }),
   tenants: flag<string | undefined>({ group: 'server', value: 'FILE|none', parse: tenantsFile, default: undefined,
     shownDefault: 'required with a kubeconfig or in-cluster config (local cluster: demo tenants)',
-    meaning: 'the tenants file (JWT or Kubernetes TokenReview authentication, see [Tenants file](#tenants-file)). Without it, crdgate refuses to serve a real cluster (one line, exit code 2); `none` turns authentication off deliberately (every caller acts as the gateway\'s own identity, which may impersonate anyone), with a warning line when `--host` is not loopback (127.0.0.0/8, ::1, localhost)' }),
+    meaning: 'the tenants file (JWT or Kubernetes TokenReview authentication, see [Tenants file](#tenants-file)). Without it, crdgate refuses to serve a real cluster (one line, exit code 2); `none` turns authentication off deliberately (every caller acts as the gateway\'s own identity: with the kustomize base\'s RBAC that identity may impersonate anyone; the Helm chart with `tenants=none` grants it no impersonation), with a warning line when `--host` is not loopback (127.0.0.0/8, ::1, localhost)' }),
   'rbac-stale-after': flag({ group: 'server', value: 'MS', parse: wholeNumber(100, 600_000), default: 2000,
     meaning: 'ms the gateway\'s watch of RBAC objects may fail before live subscriptions are re-checked with SubjectAccessReviews every second (see [Revocation](#revocation))' }),
   mode: flag<GatewayMode | undefined>({ group: 'server', value: 'MODE', parse: oneOf(['production', 'local'] as const), default: undefined,

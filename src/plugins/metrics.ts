@@ -158,7 +158,7 @@ function requestMetrics(registry: Registry) {
   const counted = new Map<Readonly<Record<string, string>>, number>();
   new Counter({
     name: 'crdgate_requests_total',
-    help: 'API requests by operation type (query, mutation, subscription, rest; unknown: a GraphQL request refused before its operation was known) and outcome (ok, or the error code)',
+    help: 'API requests by operation type (query, mutation, subscription, rest; invalid: a GraphQL document that does not parse or selects no operation; unknown: a GraphQL request refused before its document was read) and outcome (ok, or the error code)',
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
     collect() {

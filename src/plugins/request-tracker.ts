@@ -6,9 +6,15 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { codeOfHttpStatus } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
-import { errorCodeOf, operationNameOf, operationTypeOf } from './request-outcome.ts';
+import { errorCodeOf, operationNameOf, operationTypeOf, type NotedOperationType } from './request-outcome.ts';
 
-export type OperationType = 'query' | 'mutation' | 'subscription' | 'rest' | 'unknown';
+/**
+ * The API a request used: a GraphQL operation's type ('invalid': its document did not parse or
+ * selects no operation), 'rest', or 'unknown' for a GraphQL request refused before its document was
+ * read (authentication, budgets, a body that is no GraphQL request, a persisted query not found).
+ * A bounded set: metrics use it as a label.
+ */
+export type OperationType = NotedOperationType | 'rest' | 'unknown';
 
 /** What is known about one HTTP request once its response is finished (or the client left). */
 export interface RequestRecord {
@@ -136,7 +142,7 @@ export function requestPath(req: Request): string {
   return end < 0 ? url : url.slice(0, end);
 }
 
-/** The API of a path: 'unknown' for GraphQL until its operation is known (a refusal before it is). */
+/** The API of a path: 'unknown' for GraphQL until its document is read (a refusal before it is). */
 function apiTypeOf(path: string): OperationType | undefined {
   if (path === '/graphql' || path.startsWith('/graphql/')) return 'unknown';
   if (path.startsWith('/rest/')) return 'rest';

@@ -99,7 +99,8 @@ function endRequestSpan(this: TracedResponse): void {
   const span = state.span;
   const outcome = outcomeOf(this, state.path!);
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, this.statusCode);
-  if (outcome.type && outcome.type !== 'rest' && outcome.type !== 'unknown') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, outcome.type);
+  // The semantic convention knows query, mutation and subscription only (not unknown, invalid, rest).
+  if (outcome.type === 'query' || outcome.type === 'mutation' || outcome.type === 'subscription') span.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, outcome.type);
   if (outcome.tenant) span.setAttribute(ATTR_TENANT, outcome.tenant);
   if (outcome.code !== 'ok') markError(span, outcome.code);
   if (state.operation) endOperation(state, undefined);

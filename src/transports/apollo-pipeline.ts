@@ -7,7 +7,8 @@
 //      own validation is off (it would list every type name of the schema for each new document);
 //   2. the refusal of subscriptions, which need a stream (graphql-ws, or SSE in the REST facade);
 //   3. the plugins' checks of the operation (limits, cost, allow-list), as over WebSocket;
-//   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces;
+//   4. the operation and its outcome noted on the HTTP response, for logs, metrics and traces (a
+//      refused one too: what it tried to run, or 'invalid');
 //   5. the report of the errors of an operation (internal errors' causes are logged with the request id);
 //   6. the answer's media type, as Apollo would negotiate it from Accept, remembered per header value.
 // One listener rather than one plugin each: Apollo calls every listener at each of its hook rounds
@@ -22,7 +23,7 @@ import { markShapeOnly, ValidatedDocuments } from '../graphql/document-validatio
 import { withLiteralPaths } from '../graphql/literal-paths.ts';
 import { parseJson, stringifyJson } from '../kube/lossless-json.ts';
 import type { OperationCheck } from '../plugins/gateway-plugin.ts';
-import { noteErrorCode, noteOperation } from '../plugins/request-outcome.ts';
+import { noteErrorCode, noteOperation, operationTypeOf } from '../plugins/request-outcome.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
 import { withPlace } from './json-body.ts';
 import { answerType } from './answer-type.ts';
@@ -213,7 +214,12 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
       const all = allErrors.get(rc);
       if (all && result.errors) result.errors = all.map((e) => format(validationError(e), opts.formatError));
       const res = responseOf(rc.contextValue);
-      if (res && result.errors?.length) noteErrorCode(res, String(result.errors[0]!.extensions?.code ?? 'INTERNAL'));
+      if (!res) return;
+      // Refused before its operation was noted (a document that does not parse, selects no
+      // operation or fails validation; a subscription or a GET mutation): counted by what it
+      // tried to run. No source: refused before the document was read, and left at that.
+      if (rc.source !== undefined && operationTypeOf(res) === undefined) noteOperation(res, rc.operation?.operation ?? 'invalid', rc.operationName ?? undefined);
+      if (result.errors?.length) noteErrorCode(res, String(result.errors[0]!.extensions?.code ?? 'INTERNAL'));
     }),
   };
   const report = opts.report;

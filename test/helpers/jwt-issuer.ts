@@ -1,9 +1,10 @@
-// A token issuer for tests: RSA keys made with node:crypto, a JWKS served over HTTP on 127.0.0.1
+// A token issuer for tests: RSA keys made with node:crypto, a JWKS served over HTTP(S) on 127.0.0.1
 // (with a fetch counter, so tests can prove a refetch), and tokens built by hand, so tests can
 // also build the ones no library would sign: unsigned (alg none), HS256 keyed with a public key,
 // no exp, nbf in the future. Plus a writer for tenants files in a temporary directory.
 import { createHmac, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,39 +47,54 @@ export function unsignedToken(claims: Claims, header: Record<string, unknown> = 
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** Serves { keys } at /jwks.json; the key set can be replaced (rotation) while it runs. */
+/**
+ * Serves { keys } at /jwks.json, over HTTPS when given a certificate and its key; the key set can be
+ * replaced (rotation) while it runs, and the server can go down: answer an HTTP error (failWith),
+ * or stop and start again on the same port.
+ */
 export class JwksServer {
   keys: SigningKey[];
-  /** How many times the key set was fetched. */
+  /** How many times the key set was fetched (answered with it). */
   fetches = 0;
+  /** An HTTP status to answer instead of the key set (an issuer in trouble). */
+  failWith: number | undefined;
+  private readonly tls: { key: Buffer; cert: Buffer } | undefined;
   private server: Server | undefined;
   private port = 0;
 
-  constructor(keys: SigningKey[]) {
+  constructor(keys: SigningKey[], tls?: { key: Buffer; cert: Buffer }) {
     this.keys = keys;
+    this.tls = tls;
   }
 
   get uri(): string {
-    return `http://127.0.0.1:${this.port}/jwks.json`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/jwks.json`;
   }
 
+  /** Listens on a free port, or, after stop(), on the port it had. */
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    const handler: RequestListener = (req, res) => {
       if (req.url !== '/jwks.json') {
         res.writeHead(404).end();
+        return;
+      }
+      if (this.failWith !== undefined) {
+        res.writeHead(this.failWith).end();
         return;
       }
       this.fetches++;
       const keys = this.keys.map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, alg: 'RS256', use: 'sig' }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    };
+    this.server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler);
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    this.server = undefined;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }

@@ -2,14 +2,15 @@
 // test run): it lints, renders with the default values (plus the one required value) and with
 // every optional object on, refuses to render without a tenants decision, the real API server
 // accepts every object it renders (server-side dry run, with admission and Pod Security checks;
-// the ServiceMonitor against the real prometheus-operator CRD), and its RBAC is the kustomize
-// base's, rule for rule.
+// the ServiceMonitor against the real prometheus-operator CRD), its RBAC is the kustomize base's,
+// rule for rule, and no more than the tenants mode needs; two releases aggregate only their own
+// ClusterRoles; the install notes say what an operator must know.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { join, relative } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/config.ts';
 import { repoRoot } from '../../src/local-cluster/build-launcher.ts';
 import { helm } from '../helpers/helm.ts';
@@ -44,6 +45,13 @@ const find = (objects: KubeObject[], kind: string, name: string) => {
   assert.ok(o, `${kind}/${name} is rendered (have: ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')})`);
   return o;
 };
+
+/** Whether a ClusterRole's aggregationRule selects another ClusterRole (matchLabels, as Kubernetes reads them). */
+function aggregates(aggregating: KubeObject, role: KubeObject): boolean {
+  const selectors: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }[] = aggregating.aggregationRule?.clusterRoleSelectors ?? [];
+  assert.ok(selectors.length && selectors.every((s) => s.matchLabels && Object.keys(s.matchLabels).length && !s.matchExpressions), 'matchLabels only, never empty');
+  return selectors.some((s) => Object.entries(s.matchLabels!).every(([k, v]) => role.metadata.labels?.[k] === v));
+}
 
 /** Rules as a set: each rule's lists sorted, the rules sorted, so order and layout do not count. */
 function normalizedRules(rules: Rule[]): string[] {
@@ -146,8 +154,10 @@ describe('deploy/helm/crdgate', () => {
     assert.ok(!JSON.stringify(d).includes('s3cret'), 'the Redis password is only in the Secret');
     assert.equal(find(everything, 'Secret', 'gw-crdgate-redis').stringData['redis-url'], 'redis://:s3cret@redis.crdgate-redis.svc:6379/0');
     const served = find(everything, 'ClusterRole', 'gw-crdgate-served-groups');
-    assert.equal(served.metadata.labels?.['crdgate.io/aggregate-to-gateway'], 'true');
+    assert.ok(aggregates(find(everything, 'ClusterRole', 'gw-crdgate-custom-resources'), served), 'the served groups are aggregated into the release\'s role');
     assert.deepEqual(served.rules, [{ apiGroups: ['stable.example.com'], resources: ['crontabs', 'clustercrontabs'], verbs: ['get', 'list', 'watch'] }]);
+    assert.deepEqual(find(everything, 'ClusterRole', 'gw-crdgate').rules.filter((r: Rule) => r.resources?.includes('tokenreviews')),
+      [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }], 'rbac.tokenReview grants TokenReviews');
     const sm = find(everything, 'ServiceMonitor', 'gw-crdgate');
     assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '15s', scrapeTimeout: '5s' }]);
     const selects = (o: KubeObject) => Object.entries(sm.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => o.metadata.labels?.[k] === v);
@@ -235,11 +245,77 @@ describe('deploy/helm/crdgate', () => {
     assert.equal(get.stdout.trim(), '', 'nothing was created for real');
   });
 
-  it('the same RBAC as the kustomize base: the ClusterRoles\' rules, the aggregation, the bindings', async () => {
-    const base = parseAllDocuments((await ok(kubectl(['kustomize', join(repoRoot, 'deploy', 'kustomize', 'base')]), 'kubectl kustomize')).stdout)
+  it('two releases in one cluster aggregate only their own ClusterRoles', async () => {
+    const served = (group: string) => ['--set', `rbac.customResources[0].apiGroups[0]=${group}`, '--set', 'rbac.customResources[0].resources[0]=things'];
+    const releases = [
+      await render('one', 'team-a', ['--set', 'tenants=none', ...served('a.example.com')]),
+      await render('two', 'team-b', ['--set', 'tenants=none', ...served('b.example.com')]),
+      await render('three', 'team-b', ['--set', 'tenants=none', ...served('c.example.com')]),
+    ];
+    const roles = releases.flatMap((objects) => objects.filter((o) => o.kind === 'ClusterRole'));
+    for (const [i, objects] of releases.entries()) {
+      const aggregating = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-custom-resources'))!;
+      const own = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-served-groups'))!;
+      const selected = roles.filter((r) => r !== aggregating && aggregating.aggregationRule && aggregates(aggregating, r));
+      assert.deepEqual(selected, [own], `release ${i} aggregates its own served groups and nothing else`);
+    }
+    // A ClusterRole of the operator's own, with one release's label, goes to that release only.
+    const labels = releases[1]!.find((o) => o.metadata.name === 'two-crdgate-served-groups')!.metadata.labels!;
+    const extra: KubeObject = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'extra', labels: {
+      'crdgate.io/aggregate-to-release': labels['crdgate.io/aggregate-to-release']! } } };
+    assert.deepEqual(releases.map((objects) => aggregates(objects.find((o) => o.metadata.name.endsWith('-custom-resources') && o.kind === 'ClusterRole')!, extra)), [false, true, false]);
+  });
+
+  it('RBAC by tenants mode: JWT without TokenReviews, TokenReview with them, none without impersonation or reviews', async () => {
+    const rulesOf = async (args: string[]) => normalizedRules(find(await render('m', 'n', args), 'ClusterRole', 'm-crdgate').rules);
+    const jwt = await rulesOf(['--set', 'tenants.secretName=t']);
+    const tokenReview = await rulesOf(['--set', 'tenants.secretName=t', '--set', 'rbac.tokenReview=true']);
+    const none = await rulesOf(['--set', 'tenants=none']);
+    const tokenReviews = JSON.stringify({ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] });
+    assert.equal(jwt.length, 6);
+    assert.ok(!jwt.includes(tokenReviews), 'a JWT tenants file never calls TokenReview');
+    assert.deepEqual(tokenReview, [...jwt, tokenReviews].sort());
+    assert.deepEqual(none, [JSON.stringify({ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch'] })],
+      'without tenants the gateway acts as itself: the CRD catalog is all it reads besides the served groups');
+    const refused = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'rbac.tokenReview=true']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /crdgate: rbac\.tokenReview is for a tenants file with auth\.tokenReview; with tenants=none no token is reviewed/);
+  });
+
+  it('the chart\'s version marks the breaking changes of its RBAC, and its changes name both upgrade steps', async () => {
+    const shown = parse((await ok(helm(['show', 'chart', chart]), 'helm show chart')).stdout) as { version: string; annotations: Record<string, string> };
+    assert.equal(shown.version, '0.2.0');
+    const changes = parse(shown.annotations['artifacthub.io/changes']!) as { kind: string; description: string }[];
+    assert.deepEqual(changes.map((c) => c.kind), ['changed', 'changed']);
+    assert.match(changes[0]!.description, /crdgate\.io\/aggregate-to-release: RELEASE instead of crdgate\.io\/aggregate-to-gateway/);
+    assert.match(changes[1]!.description, /rbac\.tokenReview=true/);
+  });
+
+  it('the install notes: the release\'s aggregation label, TokenReviews, and the replica range of an autoscaler', async () => {
+    const notes = async (args: string[]) => {
+      const { stdout } = await ok(helm(['install', 'nr', chart, '--namespace', 'gateways', '--dry-run=client', ...args]), `helm install --dry-run=client ${args.join(' ')}`);
+      const at = stdout.indexOf('NOTES:\n');
+      assert.ok(at >= 0, stdout);
+      return stdout.slice(at);
+    };
+    const plain = await notes(['--set', 'tenants.secretName=t']);
+    assert.match(plain, /add\nClusterRoles with this release's label:\n {2}crdgate\.io\/aggregate-to-release: "nr"\n(?! {2}crdgate)/);
+    assert.match(plain, /The gateway may not create TokenReviews: right for a JWT tenants file; one with auth\.tokenReview\nneeds rbac\.tokenReview=true\./);
+    assert.match(plain, /\n2 replicas without redis: .* a tenant may use up to 2 times its budget/s);
+    assert.doesNotMatch(await notes(['--set', 'tenants.secretName=t', '--set', 'rbac.tokenReview=true']), /TokenReviews/);
+    // With an autoscaler, replicaCount is not what runs: the notes give the autoscaler's range.
+    const scaled = await notes(['--set', 'tenants.secretName=t', '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=true', '--set', 'autoscaling.minReplicas=3', '--set', 'autoscaling.maxReplicas=7']);
+    assert.match(scaled, /\n3 to 7 replicas \(HorizontalPodAutoscaler\) without redis: .* a tenant may use up to 7 times its budget/s);
+    assert.doesNotMatch(scaled, /\n1 replicas/);
+    assert.doesNotMatch(await notes(['--set', 'tenants.secretName=t', '--set', 'autoscaling.enabled=true', '--set', 'autoscaling.minReplicas=1', '--set', 'autoscaling.maxReplicas=1']), /without redis/);
+  });
+
+  it('the same RBAC as the kustomize base: the ClusterRoles\' rules, the aggregation, the bindings; TokenReviews as its component adds them', async () => {
+    const kustomized = async (dir: string) => parseAllDocuments((await ok(kubectl(['kustomize', dir]), `kubectl kustomize ${dir}`)).stdout)
       .map((d) => d.toJS() as KubeObject);
+    const base = await kustomized(join(repoRoot, 'deploy', 'kustomize', 'base'));
     // Release "crdgate" in namespace "crdgate" gives the base's names: compare object by object.
-    const helmed = await render('crdgate', 'crdgate', ['--set', 'tenants=none']);
+    const helmed = await render('crdgate', 'crdgate', ['--set', 'tenants.configMapName=crdgate-tenants']);
     const rbac = (objects: KubeObject[]) => objects.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1');
     const pick = (objects: KubeObject[]) => rbac(objects).map((o) => ({
       kind: o.kind,
@@ -250,11 +326,29 @@ describe('deploy/helm/crdgate', () => {
       subjects: o.subjects,
     })).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
     assert.deepEqual(pick(helmed), pick(base));
-    // Not two empty lists: the gateway's seven rules (TokenReview mode's included), and the aggregation, are in both.
+    // Not two empty lists: the gateway's six rules, and the aggregation, are in both.
     assert.equal(rbac(base).length, 4);
-    assert.equal(normalizedRules(find(helmed, 'ClusterRole', 'crdgate').rules).length, 7);
+    assert.equal(normalizedRules(find(helmed, 'ClusterRole', 'crdgate').rules).length, 6);
+    // TokenReview mode: rbac.tokenReview, and the base with the component deploy/kustomize/components/token-review.
+    const overlay = mkdtempSync(join(tmpdir(), 'crdgate-kustomize-'));
+    let reviewingBase: KubeObject[];
+    try {
+      // Kustomize takes a directory only as a relative path.
+      writeFileSync(join(overlay, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+        `resources: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'base')))}]`,
+        `components: [${JSON.stringify(relative(overlay, join(repoRoot, 'deploy', 'kustomize', 'components', 'token-review')))}]`,
+      ].join('\n'));
+      reviewingBase = await kustomized(overlay);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+    const reviewing = await render('crdgate', 'crdgate', ['--set', 'tenants.configMapName=crdgate-tenants', '--set', 'rbac.tokenReview=true']);
+    assert.deepEqual(pick(reviewing), pick(reviewingBase));
+    assert.equal(normalizedRules(find(reviewingBase, 'ClusterRole', 'crdgate').rules).length, 7);
+    assert.deepEqual(normalizedRules(find(reviewingBase, 'ClusterRole', 'crdgate-custom-resources').rules), [], 'the component touches the gateway\'s role only');
     // Any release name: the same rules, bound to that release's service account in its namespace.
-    const other = await render('edge', 'gateways', ['--set', 'tenants=none']);
+    const other = await render('edge', 'gateways', ['--set', 'tenants.secretName=t']);
     assert.deepEqual(normalizedRules(find(other, 'ClusterRole', 'edge-crdgate').rules), normalizedRules(find(base, 'ClusterRole', 'crdgate').rules));
     assert.deepEqual(find(other, 'ClusterRoleBinding', 'edge-crdgate-custom-resources').subjects, [{ kind: 'ServiceAccount', name: 'edge-crdgate', namespace: 'gateways' }]);
   });

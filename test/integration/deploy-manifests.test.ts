@@ -121,14 +121,18 @@ describe('deploy/kustomize', () => {
     for (const r of ['users', 'groups', 'serviceaccounts']) assert.deepEqual(verbsOn('', r), ['impersonate'], r);
     assert.deepEqual(verbsOn('authentication.k8s.io', 'userextras/*'), ['impersonate']);
     assert.deepEqual(verbsOn('authentication.k8s.io', 'uids'), ['impersonate']);
-    assert.deepEqual(verbsOn('authentication.k8s.io', 'tokenreviews'), ['create']);
+    // The example tenants file is a JWT one: the gateway never calls TokenReview (the component
+    // deploy/kustomize/components/token-review grants it for a TokenReview one).
+    assert.deepEqual(verbsOn('authentication.k8s.io', 'tokenreviews'), []);
     // Nothing else: no wildcard, no secrets, no write verb outside the reviews.
-    assert.equal(rules.length, 7);
+    assert.equal(rules.length, 6);
     assert.ok(!JSON.stringify(rules).includes('"*"'), 'no wildcard');
     const aggregated = find('ClusterRole', 'crdgate-custom-resources');
-    assert.deepEqual(aggregated.aggregationRule.clusterRoleSelectors, [{ matchLabels: { 'crdgate.io/aggregate-to-gateway': 'true' } }]);
+    // Labels that name this gateway, not any crdgate: another one in the cluster aggregates none of its roles.
+    const own = { 'crdgate.io/aggregate-to-release': 'crdgate' };
+    assert.deepEqual(aggregated.aggregationRule.clusterRoleSelectors, [{ matchLabels: own }]);
     const group = find('ClusterRole', 'crdgate-stable-example-com');
-    assert.equal(group.metadata.labels?.['crdgate.io/aggregate-to-gateway'], 'true');
+    assert.deepEqual(Object.fromEntries(Object.entries(group.metadata.labels ?? {}).filter(([k]) => k.startsWith('crdgate.io/'))), own);
     assert.deepEqual(group.rules, [{ apiGroups: ['stable.example.com'], resources: ['crontabs', 'clustercrontabs'], verbs: ['get', 'list', 'watch'] }]);
     for (const name of ['crdgate', 'crdgate-custom-resources']) {
       assert.deepEqual(find('ClusterRoleBinding', name).subjects, [{ kind: 'ServiceAccount', name: 'crdgate', namespace: 'crdgate' }]);

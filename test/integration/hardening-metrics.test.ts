@@ -91,7 +91,8 @@ test('requests and Kubernetes calls are counted by type, outcome, verb and code'
   assert.equal(requests('mutation', 'ALREADY_EXISTS'), 1);
   assert.equal(requests('rest', 'ok'), 1);
   assert.equal(requests('rest', 'NOT_FOUND'), 1);
-  assert.equal(requests('unknown', 'GRAPHQL_VALIDATION_FAILED'), 1);
+  assert.equal(requests('query', 'GRAPHQL_VALIDATION_FAILED'), 1, 'a refused query is counted as a query');
+  assert.equal(requests('unknown', 'GRAPHQL_VALIDATION_FAILED'), 0);
   assert.equal(delta('crdgate_request_duration_seconds_count', { type: 'query', outcome: 'ok' }), 3);
   // Two gets and the REST list succeed; the missing object is asked for twice (GraphQL, REST).
   // The gateway's own watches may add GETs (a relist), never 404s.

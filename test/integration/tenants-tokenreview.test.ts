@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
+import { tokenReviewGranted, tokenReviewNotGranted } from '../../src/auth/token-review.ts';
 import type { GatewayPlugin } from '../../src/plugins/gateway-plugin.ts';
 import { AttackLedger } from '../helpers/attack-ledger.ts';
 import { rsaKey, signRs256, TenantsDir } from '../helpers/jwt-issuer.ts';
@@ -212,12 +213,26 @@ describe('TokenReview mode: Kubernetes tokens as the way in', () => {
     });
     const file = dir.writeConfig('carol-reviews.yaml', { auth: { tokenReview: {} }, tenants });
     const urls: string[] = [];
-    for (const paths of [['/apis/authentication.k8s.io/v1/tokenreviews'], ['/apis/authorization.k8s.io/v1/subjectaccessreviews', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews']]) {
-      const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false, plugins: [reviewsAsCarol(paths)] });
+    const warnings: string[][] = [];
+    const infos: string[][] = [];
+    // The first gateway also asks carol whether it may create TokenReviews (SelfSubjectAccessReview), as it would ask itself.
+    for (const paths of [['/apis/authentication.k8s.io/v1/tokenreviews', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews'], ['/apis/authorization.k8s.io/v1/subjectaccessreviews', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews']]) {
+      const warned: string[] = [];
+      const told: string[] = [];
+      warnings.push(warned);
+      infos.push(told);
+      const log = { info: (msg: string) => told.push(msg), warn: (msg: string) => warned.push(msg) };
+      const gateway = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(file), explorer: false, plugins: [reviewsAsCarol(paths)], log });
       gateways.push(gateway);
       urls.push(`http://127.0.0.1:${((await gateway.listen(0)).address() as AddressInfo).port}/graphql`);
     }
     try {
+      // The missing grant is in the log from the start, with what grants it; not where the gateway has it.
+      await pollUntil('the warning that TokenReviews are not granted', () => warnings[0]!.find((w) => w === tokenReviewNotGranted), { detail: () => JSON.stringify(warnings) });
+      assert.match(tokenReviewNotGranted, /rbac\.tokenReview=true.*deploy\/kustomize\/components\/token-review/);
+      // The second gateway's check has answered (granted) before its log is read for the warning.
+      await pollUntil('the second gateway\'s check', () => infos[1]!.find((m) => m === tokenReviewGranted), { detail: () => JSON.stringify([infos[1], warnings[1]]) });
+      assert.ok(!warnings[1]!.includes(tokenReviewNotGranted), JSON.stringify(warnings[1]));
       // Without TokenReviews nobody gets in, whatever the token; without access reviews alice does not.
       const attempts = [[urls[0]!, staticToken('alice')], [urls[0]!, 'not-a-token-at-all'], [urls[1]!, staticToken('alice')]];
       for (const [url, token] of attempts) {

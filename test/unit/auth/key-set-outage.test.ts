@@ -22,7 +22,7 @@ function authenticator(fetcher: () => Promise<{ keys: unknown }>, onKeySetError:
     },
     tenants: [{ name: 'team', match: {}, user: 'team:{sub}', groups: ['team'], extra: {} }],
   };
-  return new Authenticator(config, { fetcher, onKeySetError, now });
+  return new Authenticator(config, { fetcher, onKeySetError, now, keySetRetryMs: 0 });
 }
 
 test('an unreachable key set: 503 UNAVAILABLE with Retry-After, the cause logged once a minute; back: tokens pass', async () => {

@@ -3,6 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTenantConfig, validateTenantConfig, type JwtAuthConfig, type TenantConfig } from '../../../src/auth/tenant-config.ts';
 import { CrdgateError } from '../../../src/errors.ts';
@@ -64,7 +65,7 @@ describe('tenants file validation', () => {
       extras: true,
     }), [
       'extras: unknown key (expected auth, tenants)',
-      'auth.colour: unknown key (expected one of issuer, audience, algorithms, jwksUri, publicKeyFile, secretFile, clockToleranceSeconds, jwksCacheSeconds, jwksRequestsPerMinute, maxTokenLifetimeSeconds, typ, maxGroups; or tokenReview alone)',
+      'auth.colour: unknown key (expected one of issuer, audience, algorithms, jwksUri, publicKeyFile, secretFile, clockToleranceSeconds, jwksCacheSeconds, jwksRequestsPerMinute, jwksFallbackSeconds, jwksCaFile, maxTokenLifetimeSeconds, typ, maxGroups; or tokenReview alone)',
       'auth.issuer: is required (a string)',
       'auth.audience: is required (a string or a list of strings)',
       'auth.algorithms[1]: "none" is not supported (never "none"); use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512',
@@ -171,6 +172,43 @@ describe('tenants file validation', () => {
     ]);
     assert.deepEqual(jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCacheSeconds: 1, jwksRequestsPerMinute: 1 }, tenants: [tenant] }, file)).key,
       { kind: 'jwks', uri: 'https://login.example.com/jwks.json', cacheMaxAgeMs: 1000, requestsPerMinute: 1 });
+  });
+
+  it('jwksCaFile: PEM certificates next to the tenants file, for an https jwksUri; jwksFallbackSeconds: whole seconds up to a day', () => {
+    const jwksAuth = { ...rsAuth, publicKeyFile: undefined, jwksUri: 'https://login.example.com/jwks.json' };
+    const ca = dir.write('issuer-ca.pem', readFileSync(new URL('tls-fixtures/ca.crt', import.meta.url)));
+    const bundle = dir.write('bundle.pem', Buffer.concat([readFileSync(new URL('tls-fixtures/ca.crt', import.meta.url)), readFileSync(new URL('tls-fixtures/other-ca.crt', import.meta.url))]));
+    dir.write('not-a-cert.pem', rsaKey('k').publicPem);
+    dir.write('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const key = jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCaFile: 'issuer-ca.pem', jwksFallbackSeconds: 3600 }, tenants: [tenant] }, file)).key;
+    assert.ok(key.kind === 'jwks');
+    assert.deepEqual(key.ca, { file: ca, pem: readFileSync(ca, 'utf8') });
+    assert.equal(key.fallbackMs, 3_600_000);
+    assert.equal(jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCaFile: 'bundle.pem' }, tenants: [tenant] }, file)).key.kind, 'jwks');
+    // Only the checked certificates are kept: not a private key before them, nor text after them.
+    const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    dir.write('with-key.pem', `${privateKey}${readFileSync(ca, 'utf8')}not a certificate\n`);
+    const withKey = jwt(validateTenantConfig({ auth: { ...jwksAuth, jwksCaFile: 'with-key.pem' }, tenants: [tenant] }, file)).key;
+    assert.ok(withKey.kind === 'jwks');
+    assert.equal(withKey.ca?.pem, readFileSync(ca, 'utf8'));
+    // Off unless asked for.
+    const plain = jwt(validateTenantConfig({ auth: jwksAuth, tenants: [tenant] }, file)).key;
+    assert.ok(plain.kind === 'jwks' && plain.fallbackMs === undefined && plain.ca === undefined);
+    assert.deepEqual(problems({ auth: { ...jwksAuth, jwksCaFile: 'missing.pem', jwksFallbackSeconds: 86_401 }, tenants: [tenant] }), [
+      'auth.jwksFallbackSeconds: must be at most 86400 (a day)',
+      `auth.jwksCaFile: cannot read ${join(dir.dir, 'missing.pem')}: ENOENT`,
+    ]);
+    assert.deepEqual(problems({ auth: { ...jwksAuth, jwksCaFile: 'not-a-cert.pem', jwksFallbackSeconds: -1 }, tenants: [tenant] }), [
+      'auth.jwksFallbackSeconds: -1 is not a whole number of seconds',
+      `auth.jwksCaFile: ${join(dir.dir, 'not-a-cert.pem')} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    ]);
+    assert.match(problems({ auth: { ...jwksAuth, jwksCaFile: 'broken.pem' }, tenants: [tenant] }).join('\n'), /^auth\.jwksCaFile: certificate 1 of .*broken\.pem does not parse \(/);
+    assert.deepEqual(problems({ auth: { ...jwksAuth, jwksUri: 'http://127.0.0.1:8080/jwks.json', jwksCaFile: 'issuer-ca.pem' }, tenants: [tenant] }),
+      ['auth.jwksCaFile: needs an https jwksUri (the CA verifies the JWKS server\'s certificate)']);
+    assert.deepEqual(problems({ auth: { ...rsAuth, jwksCaFile: 'issuer-ca.pem', jwksFallbackSeconds: 60 }, tenants: [tenant] }), [
+      'auth.jwksFallbackSeconds: is used only with jwksUri',
+      'auth.jwksCaFile: is used only with jwksUri',
+    ]);
   });
 
   it('refuses system:masters in groups and system: users', () => {

@@ -62,7 +62,7 @@ test('requests are counted and timed by operation type and outcome', async () =>
     assert.equal(count('query', 'ok'), 2);
     assert.equal(count('mutation', 'ok'), 1);
     assert.equal(count('query', 'FORBIDDEN'), 1);
-    assert.equal(count('unknown', 'GRAPHQL_PARSE_FAILED'), 1);
+    assert.equal(count('invalid', 'GRAPHQL_PARSE_FAILED'), 1);
     assert.equal(count('unknown', 'UNAUTHENTICATED'), 1);
     assert.equal(count('rest', 'ok'), 1);
     assert.equal(count('rest', 'NOT_FOUND'), 1);
@@ -79,6 +79,43 @@ test('requests are counted and timed by operation type and outcome', async () =>
     assert.equal(again.get(key('crdgate_requests_total', { type: 'query', outcome: 'ok' })), 3);
     assert.equal(again.get(key('crdgate_requests_total', { type: 'rest', outcome: 'ok' })), 1);
     assert.equal(again.get(key('crdgate_request_duration_seconds_count', { type: 'query', outcome: 'ok' })), 3);
+  } finally {
+    await apollo.stop();
+  }
+});
+
+test('refused GraphQL requests are counted by the operation they tried to run, or as invalid', async () => {
+  const plugin = metrics({ processMetrics: false });
+  const { app, apollo } = await appWith(plugin);
+  try {
+    const gql = (body: Record<string, unknown>, headers: Record<string, string> = {}) => request(app).post('/graphql').set(headers).send(body);
+    const code = (r: request.Response) => r.body.errors?.[0]?.extensions?.code as string | undefined;
+    assert.equal(code(await gql({ query: '{ nosuch }' })), 'GRAPHQL_VALIDATION_FAILED');
+    assert.equal(code(await gql({ query: 'query Q { hello(x: 1) } mutation M { touch }', operationName: 'M' })), 'GRAPHQL_VALIDATION_FAILED');
+    assert.equal(code(await gql({ query: 'mutation { nosuch }' })), 'GRAPHQL_VALIDATION_FAILED');
+    assert.equal(code(await gql({ query: '{ hello' })), 'GRAPHQL_PARSE_FAILED');
+    const several = await gql({ query: 'query A { hello } query B { hello }' });
+    const unnamed = await gql({ query: 'query A { hello }', operationName: 'B' });
+    const getMutation = await request(app).get('/graphql').query({ query: 'mutation { touch }' }).set('apollo-require-preflight', '1');
+    assert.equal(getMutation.status, 405);
+    assert.equal(code(await gql({ query: '{ hello }' }, { authorization: 'bad' })), 'UNAUTHENTICATED');
+
+    const m = await scrape(plugin);
+    const counts = Object.fromEntries([...m].filter(([k]) => k.startsWith('crdgate_requests_total{')));
+    const count = (type: string, outcome: string) => m.get(key('crdgate_requests_total', { type, outcome }));
+    // Validation: the operation the document selects (operationName's), whichever type it is.
+    assert.equal(count('query', 'GRAPHQL_VALIDATION_FAILED'), 1, JSON.stringify(counts));
+    assert.equal(count('mutation', 'GRAPHQL_VALIDATION_FAILED'), 2, JSON.stringify(counts));
+    // A document that does not parse, or selects no operation: invalid, one label for all of them.
+    assert.equal(count('invalid', 'GRAPHQL_PARSE_FAILED'), 1, JSON.stringify(counts));
+    assert.equal(code(several), 'OPERATION_RESOLUTION_FAILURE');
+    assert.equal(code(unnamed), 'OPERATION_RESOLUTION_FAILURE');
+    assert.equal(count('invalid', 'OPERATION_RESOLUTION_FAILURE'), 2, JSON.stringify(counts));
+    assert.equal(count('mutation', code(getMutation)!), 1, JSON.stringify(counts));
+    // Refused before the document was read: unknown.
+    assert.equal(count('unknown', 'UNAUTHENTICATED'), 1, JSON.stringify(counts));
+    assert.deepEqual(new Set([...m.keys()].filter((k) => k.startsWith('crdgate_requests_total{')).map((k) => /type="([^"]*)"/.exec(k)![1])),
+      new Set(['query', 'mutation', 'invalid', 'unknown']));
   } finally {
     await apollo.stop();
   }

@@ -296,6 +296,8 @@ test('errors carry the catalog code: a GraphQL error, a REST 403, a refused requ
     const parse = all.filter((s) => s.name === 'POST /graphql').at(-1)!;
     assert.equal(parse.attributes['crdgate.error.code'], 'GRAPHQL_PARSE_FAILED');
     assert.equal(parse.attributes['http.response.status_code'], 400);
+    // No operation was selected: the attribute (query, mutation or subscription only) is left out.
+    assert.ok(!('graphql.operation.type' in parse.attributes), JSON.stringify(parse.attributes));
   } finally {
     await apollo.stop();
     await plugin.stop!();

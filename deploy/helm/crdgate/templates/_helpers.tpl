@@ -20,6 +20,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/*
+The label that aggregates a ClusterRole into this release's RELEASE-crdgate-custom-resources:
+the release's name, a valid label value as it is. The release's ClusterRoles and bindings are
+cluster-scoped and named after the release, so one release name is one release in a cluster, and
+its name alone tells it apart. The kustomize base uses the value "crdgate".
+*/}}
+{{- define "crdgate.aggregationLabels" -}}
+crdgate.io/aggregate-to-release: {{ .Release.Name | quote }}
+{{- end -}}
+
 {{- define "crdgate.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "crdgate.fullname" .) .Values.serviceAccount.name -}}
