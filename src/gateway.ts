@@ -124,7 +124,7 @@ interface Listener {
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const plugins = opts.plugins ?? [];
-  const client = pluginClient(plugins, opts.client);
+  const client = pluginClient(plugins, opts.client, opts.log);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
   const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client, opts.log) : undefined;
