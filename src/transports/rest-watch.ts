@@ -115,7 +115,17 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
   return new Promise<unknown>((resolve) => {
     const drained = new DrainWaiters(res);
     let corked = false;
-    feed.onClose(() => resolve(undefined));
+    // Node's response drops what it holds corked when it is ended before being uncorked (an end
+    // in the same turn as the last events, as a feed that fails after a page of its backlog does).
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork();
+    };
+    feed.onClose(() => {
+      uncork();
+      resolve(undefined);
+    });
     feed.start({
       next(e) {
         const frame = frames.of(e);
@@ -124,14 +134,14 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
         if (!corked) {
           corked = true;
           res.cork();
-          process.nextTick(() => {
-            corked = false;
-            res.uncork();
-          });
+          process.nextTick(uncork);
         }
         res.write(frame);
       },
-      end: (error) => resolve(error),
+      end: (error) => {
+        uncork();
+        resolve(error);
+      },
       buffered: () => (res.destroyed ? 0 : res.writableLength),
       onDrain: (fn) => drained.add(fn),
     });
