@@ -112,7 +112,7 @@ describe('watches while the cluster changes under them', () => {
     const ns = uniqueName('life-crd');
     await kube.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
     cleanup.push(() => kube.request('DELETE', `/api/v1/namespaces/${ns}`));
-    const pathOf = (v: string) => `/rest/${group}/${v}/namespaces/${ns}/gadgets?watch=true`;
+    const pathOf = (v: string) => `/rest/${group}/${v}/namespaces/${ns}/gadgets?watch=true&allowWatchBookmarks=true`;
     await pollUntil('the gateway to serve the CRD', async () => (await fetch(`${base}/rest/${group}/v1/namespaces/${ns}/gadgets`)).status === 200 || undefined, { timeoutMs: 15_000, intervalMs: 100 });
     await create(group, 'v1', 'gadgets', 'Gadget', ns, 'g1');
     const patchVersions = (v: ReturnType<typeof versions>) => kube.request('PATCH', crdPath, { body: { spec: { versions: v } }, contentType: 'application/merge-patch+json' });
@@ -162,7 +162,7 @@ describe('watches while the cluster changes under them', () => {
     await served('v1');
     const patchVersions = (versions: unknown[]) => kube.request('PATCH', crdPath, { body: { spec: { versions } }, contentType: 'application/merge-patch+json' });
 
-    const stream = await sse(`/rest/${group}/v1/namespaces/${ns}/gadgets?watch=true`).open();
+    const stream = await sse(`/rest/${group}/v1/namespaces/${ns}/gadgets?watch=true&allowWatchBookmarks=true`).open();
     await stream.waitFor('the initial state', (es) => es.some((e) => e.event === 'INITIAL_STATE_DONE'));
     const ws = openClient(base);
     const subs = [`watchGadget_v1_${encodeGroup(group)}`, `watchGadget_${encodeGroup(group)}`].map((field) =>

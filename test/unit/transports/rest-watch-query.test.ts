@@ -146,3 +146,15 @@ test('events and the end of the feed in one turn all reach the client, an ERROR 
   const gone = new ApiError('SCHEMA_CHANGED', 'the resource changed', { reason: 'SchemaChanged' });
   assert.deepEqual((await eventNames('watch=true', events, gone)).names, ['ADDED', 'MODIFIED', 'ERROR']);
 });
+
+test('bookmarks, the end of the initial state among them, only when the client asks for them, as Kubernetes', async () => {
+  const events: KubeWatchEvent[] = [
+    { type: 'ADDED', object: { metadata: meta('a', '5') } },
+    { type: 'BOOKMARK', object: { metadata: meta('', '6', { 'k8s.io/initial-events-end': 'true' }) } },
+    { type: 'BOOKMARK', object: { metadata: meta('', '7') } },
+    { type: 'MODIFIED', object: { metadata: meta('a', '8') } },
+  ];
+  assert.deepEqual(await eventNames('watch=true', events), { names: ['ADDED', 'MODIFIED'], bookmarksAsked: false });
+  assert.deepEqual(await eventNames('watch=true&allowWatchBookmarks=false', events), { names: ['ADDED', 'MODIFIED'], bookmarksAsked: false });
+  assert.deepEqual(await eventNames('watch=true&allowWatchBookmarks=true', events), { names: ['ADDED', 'INITIAL_STATE_DONE', 'BOOKMARK', 'MODIFIED'], bookmarksAsked: true });
+});
