@@ -95,6 +95,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         identity: req.context.identity,
         filter: guard.visible,
         ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
+        servedAs: req.resource,
       },
     );
     if (guard.onEnd) feed.onClose(guard.onEnd);

@@ -16,7 +16,7 @@ import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { sameServedVersion as sameApiOf } from './served-version.ts';
-import type { WatchHub } from './watch-hub.ts';
+import type { WatchHub, WatchKey } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
   info(msg: string): void;
@@ -59,6 +59,7 @@ export class LiveSchema {
     // without assumeValid, graphql-js would validate the whole schema again on the first request
     // after every CRD change, which costs more than the rebuild itself at a thousand CRDs.
     this.builder = createSchemaBuilder({ operations: opts.operations, assumeValid: true });
+    opts.hub?.admitWith((key, servedAs) => this.refusal(key, servedAs));
   }
 
   get current(): GraphQLSchema | undefined {
@@ -150,13 +151,33 @@ export class LiveSchema {
     return result;
   }
 
+  /**
+   * Why a subscriber checked against `servedAs` (a resource model) before it reached the hub may
+   * not watch `key` now: the version is no longer served, or its API changed since that model was
+   * current, as for the subscribers the rebuild ended (endChangedSubscriptions).
+   */
+  private refusal(key: WatchKey, servedAs: object): ApiError | undefined {
+    if (!this.schema) return undefined;
+    const now = this.served.get(`${key.group}/${key.version}/${key.plural}`);
+    if (now?.accepted.has(servedAs)) return undefined;
+    return schemaChanged(key.group, key.version, key.plural, now === undefined ? 'is no longer served' : 'changed its schema');
+  }
+
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
   private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[]): void {
     const crdOf = new Map(crds.map((c) => [c.metadata.name, c]));
     const next = new Map<string, ServedVersion>();
     for (const model of resources) {
       const crd = crdOf.get(model.crdName);
-      for (const v of model.versions) if (v.served) next.set(`${model.group}/${v.name}/${model.plural}`, { model, crd, version: v.name });
+      for (const v of model.versions) {
+        if (!v.served) continue;
+        const id = `${model.group}/${v.name}/${model.plural}`;
+        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]) };
+        const before = this.served.get(id);
+        // The same API: the models it has had since it last changed all stay current.
+        if (before !== undefined && sameServedVersion(before, now)) now.accepted = before.accepted.add(model);
+        next.set(id, now);
+      }
     }
     const hub = this.opts.hub;
     if (hub) {
@@ -165,11 +186,10 @@ export class LiveSchema {
       const readers = new Map<string, ApiError>();
       for (const [id, before] of this.served) {
         const now = next.get(id);
-        if (now !== undefined && sameServedVersion(before, now)) continue;
+        if (now !== undefined && now.accepted === before.accepted) continue;
         const [group, version, plural] = id.split('/') as [string, string, string];
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
-        const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
-          new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`));
+        const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural, schemaChanged(group, version, plural, why));
         if (n) this.opts.log?.info(`ended ${n} subscription(s) on ${plural}.${group} ${version}: it ${why}`);
         readers.set(resourceTypeName(before.model, version, []), new ApiError('SCHEMA_CHANGED',
           `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`));
@@ -215,6 +235,12 @@ interface ServedVersion {
   /** Absent only when a snapshot lacks the CRD a model was built from: then any change counts. */
   readonly crd: CrdObject | undefined;
   readonly version: string;
+  /** The models this version's API has had since it last changed: subscribers checked against one go on. */
+  accepted: WeakSet<object>;
+}
+
+function schemaChanged(group: string, version: string, plural: string, why: string): ApiError {
+  return new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`);
 }
 
 /**

@@ -13,7 +13,7 @@
 // is handed to `fallback` (a direct watch on the apiserver, which answers with the events or with
 // 410 Gone) or gets GONE.
 import { ApiError } from '../api-errors.ts';
-import type { Feed } from '../streams/feed.ts';
+import { failedFeed, type Feed } from '../streams/feed.ts';
 import { HubSubscriber, type HubCounters } from './hub-subscriber.ts';
 import { Upstream, type Start } from './watch-upstream.ts';
 import { allOf, parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
@@ -54,6 +54,7 @@ export class WatchHub {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly maxBufferedBytes: number;
   private stopped = false;
+  private admission: ((key: WatchKey, servedAs: object) => ApiError | undefined) | undefined;
   readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
 
   constructor(opts: WatchHubOptions) {
@@ -98,6 +99,8 @@ export class WatchHub {
     const given = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
     const rv = given === undefined ? undefined : parseRv(given);
     if (given !== undefined && rv === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
+    const refused = opts.servedAs === undefined ? undefined : this.admission?.(key, opts.servedAs);
+    if (refused) return failedFeed(refused);
     const start: Start = opts.sendInitialEvents && (rv === undefined || opts.resourceVersionMatch === 'NotOlderThan')
       ? { initial: true, notOlderThan: rv }
       : { initial: false, resumeFrom: rv };
@@ -141,6 +144,16 @@ export class WatchHub {
         observer.end?.();
       },
     };
+  }
+
+  /**
+   * Refuses, from now on, a subscriber whose servedAs `check` finds out of date: it gets the error
+   * as its end, as it would have had it subscribed a moment earlier. A subscription's operation
+   * is checked against the schema first and comes here after (RBAC reviews in between); a schema
+   * change in that time ends the subscribers already here (closeWhere) and this one at its arrival.
+   */
+  admitWith(check: (key: WatchKey, servedAs: object) => ApiError | undefined): void {
+    this.admission = check;
   }
 
   /** Ends every subscription and observation whose key matches, with the given error (a CRD was removed...). */

@@ -123,10 +123,6 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
       corked = false;
       res.uncork();
     };
-    feed.onClose(() => {
-      uncork();
-      resolve(undefined);
-    });
     feed.start({
       next(e) {
         const frame = frames.of(e);
@@ -145,6 +141,12 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
       },
       buffered: () => (res.destroyed ? 0 : res.writableLength),
       onDrain: (fn) => drained.add(fn),
+    });
+    // After start: a feed failed before it (a schema change while the watch was being set up) is
+    // closed already, and its end, given at start, says why.
+    feed.onClose(() => {
+      uncork();
+      resolve(undefined);
     });
   });
 }

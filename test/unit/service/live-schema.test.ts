@@ -5,7 +5,12 @@ import { parse } from 'yaml';
 import { LiveSchema } from '../../../src/service/live-schema.ts';
 import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
-import type { WatchHub } from '../../../src/service/watch-hub.ts';
+import type { KubeObject, WatchHub } from '../../../src/service/watch-hub.ts';
+import type { ApiError } from '../../../src/api-errors.ts';
+import type { KubeClient } from '../../../src/kube/kube-client.ts';
+import type { ListWatchSource } from '../../../src/kube/reflector.ts';
+import type { ResourceModel } from '../../../src/model/resource-model.ts';
+import { createHubOperations } from '../../../src/service/hub-operations.ts';
 
 const crontab = parse(readFileSync(new URL('../../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
@@ -58,6 +63,7 @@ function changesOf(change: (c: CrdObject) => void): { ended: string[]; read: str
       for (const [type, error] of types) read.push(`${type} ${error.code}`);
       return types.size;
     },
+    admitWith: () => {},
   } as unknown as WatchHub;
   const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false });
   live.rebuild(snap(1, [withRv(crontab, '1')]));
@@ -97,4 +103,43 @@ test('subscriptions of other resources that read a version\'s type through relat
   assert.deepEqual(changesOf((c) => (c.spec.versions = c.spec.versions.filter((v) => v.name !== 'v2'))).read, ['CronTab_v2_stable_example_com SCHEMA_CHANGED'], 'v2 removed');
   assert.deepEqual(changesOf((c) => c.spec.versions.push({ ...structuredClone(versionOf(c, 'v2')), name: 'v3' })).read, [], 'a version added');
   assert.deepEqual(changesOf((c) => (versionOf(c, 'v1')['additionalPrinterColumns'] = [])).read, [], "v1's printer columns");
+});
+
+test('a subscription checked against a version before a rebuild changed or removed it ends with SCHEMA_CHANGED when it reaches the hub', async () => {
+  const idle: ListWatchSource<KubeObject> = {
+    list: async () => ({ items: [], resourceVersion: '1' }),
+    watch: (_rv, _t, _onEvent, signal, onOpen) => {
+      onOpen?.();
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  const ops = createHubOperations({ server: 'https://k8s.test' } as unknown as KubeClient, { hub: { sourceFor: () => idle } });
+  const live = new LiveSchema({ operations: notImplementedOperations, hub: ops.hub, reportBreakingChanges: false });
+  /** How a watch of `model`'s version ends as it starts: its error code, or 'running'. */
+  const watchAs = async (model: ResourceModel, version: string): Promise<string> => {
+    const feed = await ops.watch({ resource: model, version: model.versions.find((v) => v.name === version)!, namespace: 'ns', args: {}, context: {} });
+    let ended = 'running';
+    feed.start({ next() {}, end: (err) => (ended = (err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
+    feed.cancel();
+    return ended;
+  };
+  try {
+    live.rebuild(snap(1, [withRv(crontab, '1')]));
+    // What a subscription's operation was validated against; it reaches the hub after the rebuilds below.
+    const first = live.resources[0]!;
+    live.rebuild(snap(2, [withRv(crontab, '2', (c) => (specOf(c, 'v2').properties!['extra'] = { type: 'string' }))]));
+    const second = live.resources[0]!;
+    assert.notEqual(second, first);
+    assert.equal(await watchAs(first, 'v1'), 'running', 'v1 did not change: its subscription goes on');
+    assert.equal(await watchAs(first, 'v2'), 'SCHEMA_CHANGED', "v2's schema changed after the subscription was validated");
+    assert.equal(await watchAs(second, 'v2'), 'running', 'validated against the current v2');
+    live.rebuild(snap(3, [withRv(crontab, '3', (c) => {
+      specOf(c, 'v2').properties!['extra'] = { type: 'string' };
+      versionOf(c, 'v1').served = false;
+    })]));
+    assert.equal(await watchAs(second, 'v1'), 'SCHEMA_CHANGED', 'v1 is no longer served');
+    assert.equal(await watchAs(second, 'v2'), 'running', 'v2 did not change again');
+  } finally {
+    await ops.hub.stop();
+  }
 });

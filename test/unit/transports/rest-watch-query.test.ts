@@ -13,6 +13,7 @@ import { ApiError, toProblem } from '../../../src/api-errors.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeWatchEvent, WatchArgs, WatchFeed } from '../../../src/contract/operations.ts';
 import { serveSseWatch } from '../../../src/transports/rest-watch.ts';
+import { failedFeed } from '../../../src/streams/feed.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
 
 const target = { resource: { group: 'stable.example.com', kind: 'CronTab' }, version: { name: 'v1' }, namespace: 'ns' } as unknown as Target;
@@ -109,14 +110,14 @@ test('contradicting parameters are refused as the apiserver refuses them: 422 In
 });
 
 /** The SSE event names a stream writes for a feed that delivers `events` and ends (with `error`) in one turn. */
-async function eventNames(query: string, events: KubeWatchEvent[], error?: unknown): Promise<{ names: string[]; bookmarksAsked: boolean | undefined }> {
+async function eventNames(query: string, events: KubeWatchEvent[], error?: unknown, given?: WatchFeed): Promise<{ names: string[]; bookmarksAsked: boolean | undefined }> {
   let bookmarksAsked: boolean | undefined;
   const app = express();
   app.get('/w', (req, res) => {
     void serveSseWatch(req, res, target, {
       watch: async (r) => {
         bookmarksAsked = r.args.allowWatchBookmarks;
-        return {
+        return given ?? {
           start: (sink) => {
             for (const e of events) sink.next(e);
             sink.end(error);
@@ -145,6 +146,11 @@ test('events and the end of the feed in one turn all reach the client, an ERROR 
   assert.deepEqual((await eventNames('watch=true', events)).names, ['ADDED', 'MODIFIED']);
   const gone = new ApiError('SCHEMA_CHANGED', 'the resource changed', { reason: 'SchemaChanged' });
   assert.deepEqual((await eventNames('watch=true', events, gone)).names, ['ADDED', 'MODIFIED', 'ERROR']);
+});
+
+test('a feed that failed before the stream started (a schema change while the watch was set up) sends its ERROR', async () => {
+  const gone = new ApiError('SCHEMA_CHANGED', 'the resource changed', { reason: 'SchemaChanged' });
+  assert.deepEqual((await eventNames('watch=true', [], undefined, failedFeed(gone))).names, ['ERROR']);
 });
 
 test('bookmarks, the end of the initial state among them, only when the client asks for them, as Kubernetes', async () => {
