@@ -621,11 +621,16 @@ function reasonForCode(code: number): string | undefined {
   return reasons[code];
 }
 
-function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
+/** Why a call got no answer, as the Status its caller gets; where the gateway connects to only in the log message. */
+export function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
   if (callerSignal?.aborted) {
     return new KubeApiError(0, { code: 0, reason: 'Canceled', message: 'the request was cancelled' }, undefined, { cause: err });
   }
   // The apiserver's address goes to the log only (the error's message); callers get the Status.
+  if (!signal.aborted && (err as Error)?.name === 'TimeoutError') {
+    const said = (err as Error).message;
+    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: said }, undefined, { cause: err, logMessage: `${said} (${server})` });
+  }
   if (signal.aborted) {
     return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API did not answer within ${timeoutMs} ms` }, undefined,
       { cause: err, logMessage: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` });
