@@ -13,7 +13,7 @@ import { Permissions } from './auth/permissions.ts';
 import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
-import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
+import { CrdCatalog, crdReader, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
@@ -215,7 +215,7 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
   });
   const rbac = permissions ? rbacOperations(hubOperations, permissions, { customResource: crdNamesOf(catalog) }) : undefined;
   const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
-  const live = new LiveSchema({ operations, hub: operations.hub, log });
+  const live = new LiveSchema({ operations, hub: operations.hub, log, crdOf: crdReader(client) });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
   for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });

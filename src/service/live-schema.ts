@@ -8,7 +8,7 @@
 // resources whose selections read a changed version's type through relation fields end with them.
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
+import { isEstablished, type CrdCatalog, type CrdObject, type CrdSnapshot } from '../catalog/crd-catalog.ts';
 import { runInSlices } from '../graphql/lazy-schema.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
@@ -16,7 +16,7 @@ import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { sameServedVersion as sameApiOf } from './served-version.ts';
-import type { WatchHub, WatchKey } from './watch-hub.ts';
+import { parseRv, type WatchHub, type WatchKey } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
   info(msg: string): void;
@@ -29,6 +29,13 @@ export interface LiveSchemaOptions {
   log?: LiveSchemaLog;
   /** Compare each new schema with the previous one and log breaking changes. */
   reportBreakingChanges?: boolean;
+  /**
+   * A CRD as the apiserver has it now (catalog's crdReader). Given with a hub, a 404 of the hub's
+   * watch of a version waits until the snapshots have caught up with it (see holdNotFound).
+   */
+  crdOf?: (name: string) => Promise<CrdObject | undefined>;
+  /** The longest a 404 waits for the snapshots (default 10 s): the CRD watch may be failing. */
+  notFoundHoldMs?: number;
 }
 
 export interface RebuildStats {
@@ -52,6 +59,9 @@ export class LiveSchema {
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
   private last: { models: readonly ResourceModel[]; problems: string } | undefined;
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
+  /** Per CRD name, the resourceVersion of the last snapshot rebuilt from. */
+  private seen = new Map<string, bigint | undefined>();
+  private readonly seenWaiters = new Set<() => void>();
 
   constructor(opts: LiveSchemaOptions) {
     this.opts = opts;
@@ -60,6 +70,8 @@ export class LiveSchema {
     // after every CRD change, which costs more than the rebuild itself at a thousand CRDs.
     this.builder = createSchemaBuilder({ operations: opts.operations, assumeValid: true });
     opts.hub?.admitWith((key, servedAs) => this.refusal(key, servedAs));
+    const crdOf = opts.crdOf;
+    if (crdOf) opts.hub?.holdNotFoundWith((key) => this.caughtUpWith(key, crdOf));
   }
 
   get current(): GraphQLSchema | undefined {
@@ -89,6 +101,44 @@ export class LiveSchema {
   }
 
   rebuild(snapshot: CrdSnapshot): GraphQLSchema {
+    const schema = this.build(snapshot);
+    this.seen = new Map(snapshot.crds.map((c) => [c.metadata.name, parseRv(c.metadata.resourceVersion)]));
+    for (const check of [...this.seenWaiters]) check();
+    return schema;
+  }
+
+  /**
+   * Resolves once the snapshots rebuilt from are as new as the apiserver's CRD of `key` now (the
+   * subscribers a change of it ended have then been ended), or after notFoundHoldMs.
+   */
+  private async caughtUpWith(key: WatchKey, crdOf: (name: string) => Promise<CrdObject | undefined>): Promise<void> {
+    const name = `${key.plural}.${key.group}`;
+    const crd = await crdOf(name);
+    // Snapshots hold established CRDs only: one that is not (or no longer there) is caught up with once they lack it.
+    const rv = crd && isEstablished(crd) ? parseRv(crd.metadata.resourceVersion) : undefined;
+    if (crd && isEstablished(crd) && rv === undefined) return;
+    const caughtUp = () => {
+      if (rv === undefined) return !this.seen.has(name);
+      const seen = this.seen.get(name);
+      return seen !== undefined && seen >= rv;
+    };
+    if (caughtUp()) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.seenWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (caughtUp()) done();
+      };
+      const timer = setTimeout(done, this.opts.notFoundHoldMs ?? 10_000);
+      timer.unref();
+      this.seenWaiters.add(check);
+    });
+  }
+
+  private build(snapshot: CrdSnapshot): GraphQLSchema {
     const started = performance.now();
     const log = this.opts.log;
     const models: ResourceModel[] = [];

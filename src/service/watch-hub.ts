@@ -55,6 +55,7 @@ export class WatchHub {
   private readonly maxBufferedBytes: number;
   private stopped = false;
   private admission: ((key: WatchKey, servedAs: object) => ApiError | undefined) | undefined;
+  private notFoundHold: ((key: WatchKey) => Promise<void>) | undefined;
   readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
 
   constructor(opts: WatchHubOptions) {
@@ -156,6 +157,15 @@ export class WatchHub {
     this.admission = check;
   }
 
+  /**
+   * Holds an upstream's 404 (a version no longer served, a CRD deleted) until `hold` resolves:
+   * the schema change that explains it ends the subscribers with SCHEMA_CHANGED meanwhile, and the
+   * 404 reaches only those it did not end.
+   */
+  holdNotFoundWith(hold: (key: WatchKey) => Promise<void>): void {
+    this.notFoundHold = hold;
+  }
+
   /** Ends every subscription and observation whose key matches, with the given error (a CRD was removed...). */
   closeWhere(predicate: (key: WatchKey) => boolean, error: ApiError): number {
     let n = 0;
@@ -211,7 +221,8 @@ export class WatchHub {
     let upstream = this.upstreams.get(id);
     if (!upstream || upstream.isStopping) {
       const pageBytes = Math.max(16 << 10, Math.min(1 << 20, Math.floor(this.maxBufferedBytes / 8)));
-      upstream = new Upstream(key, { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes }, () => {
+      const holdNotFound = this.notFoundHold;
+      upstream = new Upstream(key, { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes, ...(holdNotFound ? { holdNotFound } : {}) }, () => {
         if (this.upstreams.get(id) === upstream) this.upstreams.delete(id);
       });
       this.upstreams.set(id, upstream);

@@ -5,9 +5,9 @@ import { parse } from 'yaml';
 import { LiveSchema } from '../../../src/service/live-schema.ts';
 import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
-import type { KubeObject, WatchHub } from '../../../src/service/watch-hub.ts';
+import { WatchHub as WatchHubClass, type KubeObject, type WatchHub } from '../../../src/service/watch-hub.ts';
 import type { ApiError } from '../../../src/api-errors.ts';
-import type { KubeClient } from '../../../src/kube/kube-client.ts';
+import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import type { ListWatchSource } from '../../../src/kube/reflector.ts';
 import type { ResourceModel } from '../../../src/model/resource-model.ts';
 import { createHubOperations } from '../../../src/service/hub-operations.ts';
@@ -143,3 +143,97 @@ test('a subscription checked against a version before a rebuild changed or remov
     await ops.hub.stop();
   }
 });
+
+/**
+ * A hub whose upstream lists and watches a collection until `stopServing` makes the apiserver
+ * answer 404, with a live schema that reads the apiserver's CRD from `current`.
+ */
+function unservedRace(opts: { notFoundHoldMs?: number } = {}) {
+  let served = true;
+  let failWatch: ((err: unknown) => void) | undefined;
+  const notFound = () => new KubeApiError(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' });
+  const source: ListWatchSource<KubeObject> = {
+    list: async () => {
+      if (!served) throw notFound();
+      return { items: [], resourceVersion: '1' };
+    },
+    watch: (_rv, _t, _onEvent, signal, onOpen) => {
+      if (!served) return Promise.reject(notFound());
+      onOpen?.();
+      return new Promise((resolve, reject) => {
+        failWatch = reject;
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    },
+  };
+  // Retries a few ms apart: a clock that never waits would retry the 404 in a loop of microtasks.
+  const clock = { now: () => Date.now(), random: () => 0, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5))) };
+  const hub = new WatchHubClass({ sourceFor: () => source, clock });
+  const state = { current: established('1') };
+  const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false, crdOf: async () => state.current, ...opts });
+  live.rebuild(snap(1, [state.current]));
+  const ended: string[] = [];
+  const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' }, { servedAs: live.resources[0] });
+  feed.start({ next() {}, end: (err) => ended.push((err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
+  return {
+    hub, live, ended, state,
+    /** The apiserver stops serving the collection: its watch ends and its relist answers 404. */
+    stopServing() {
+      served = false;
+      failWatch?.(notFound());
+    },
+  };
+}
+
+/** The CRD as the apiserver has it, Established (the catalog's snapshots hold no other). */
+const established = (rv: string, patch: (c: CrdObject) => void = () => {}) => withRv(crontab, rv, (c) => {
+  c.status = { conditions: [{ type: 'Established', status: 'True' }] };
+  patch(c);
+});
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a version the apiserver stops serving ends its watches with SCHEMA_CHANGED, even when its 404 comes before the CRD change', async () => {
+  const race = unservedRace();
+  try {
+    await tick(20);
+    race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
+    race.stopServing();
+    await tick(100);
+    assert.deepEqual(race.ended, [], 'the 404 waits for the CRD change');
+    race.live.rebuild(snap(2, [race.state.current]));
+    await tick(20);
+    assert.deepEqual(race.ended, ['SCHEMA_CHANGED']);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+test('a 404 of a version the snapshots already have as the apiserver has it ends its watches with NOT_FOUND', async () => {
+  const race = unservedRace();
+  try {
+    await tick(20);
+    race.stopServing();
+    await waitFor(() => race.ended.length > 0);
+    assert.deepEqual(race.ended, ['NOT_FOUND']);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+test('a 404 waits for the snapshots no longer than notFoundHoldMs', async () => {
+  const race = unservedRace({ notFoundHoldMs: 50 });
+  try {
+    await tick(20);
+    race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
+    race.stopServing();
+    await waitFor(() => race.ended.length > 0);
+    assert.deepEqual(race.ended, ['NOT_FOUND']);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await tick(10);
+}
