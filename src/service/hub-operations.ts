@@ -96,6 +96,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         filter: guard.visible,
         ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
         servedAs: req.resource,
+        ...(a.relatedTypesAs ? { relatedTypesAs: a.relatedTypesAs } : {}),
       },
     );
     if (guard.onEnd) feed.onClose(guard.onEnd);

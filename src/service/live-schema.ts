@@ -59,6 +59,8 @@ export class LiveSchema {
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
   private last: { models: readonly ResourceModel[]; problems: string } | undefined;
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
+  /** Per type name of a resource version (resourceTypeName), its `group/version/plural`: of every version ever served. */
+  private readonly typeIds = new Map<string, string>();
   /** Per CRD name, the resourceVersion of the last snapshot rebuilt from. */
   private seen = new Map<string, bigint | undefined>();
   private readonly seenWaiters = new Set<() => void>();
@@ -69,7 +71,7 @@ export class LiveSchema {
     // without assumeValid, graphql-js would validate the whole schema again on the first request
     // after every CRD change, which costs more than the rebuild itself at a thousand CRDs.
     this.builder = createSchemaBuilder({ operations: opts.operations, assumeValid: true });
-    opts.hub?.admitWith((key, servedAs) => this.refusal(key, servedAs));
+    opts.hub?.admitWith((key, o) => this.refusal(key, o.servedAs) ?? this.relatedRefusal(o.relatedTypesAs));
     const crdOf = opts.crdOf;
     if (crdOf) opts.hub?.holdNotFoundWith((key) => this.caughtUpWith(key, crdOf));
   }
@@ -179,7 +181,7 @@ export class LiveSchema {
     const previous = this.schema;
     this.schema = built.schema;
     this.builtResources = built.resources;
-    this.endChangedSubscriptions(built.resources, snapshot.crds);
+    this.endChangedSubscriptions(built.resources, snapshot.crds, built.schema);
     this.stats.rebuilds++;
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.crds = built.resources.length;
@@ -206,15 +208,34 @@ export class LiveSchema {
    * not watch `key` now: the version is no longer served, or its API changed since that model was
    * current, as for the subscribers the rebuild ended (endChangedSubscriptions).
    */
-  private refusal(key: WatchKey, servedAs: object): ApiError | undefined {
-    if (!this.schema) return undefined;
+  private refusal(key: WatchKey, servedAs: object | undefined): ApiError | undefined {
+    if (servedAs === undefined || !this.schema) return undefined;
     const now = this.served.get(`${key.group}/${key.version}/${key.plural}`);
     if (now?.accepted.has(servedAs)) return undefined;
     return schemaChanged(key.group, key.version, key.plural, now === undefined ? 'is no longer served' : 'changed its schema');
   }
 
+  /**
+   * Why a subscriber whose selection reads these types (of other resources' versions, as its
+   * schema had them) may not start now: one of those versions changed since, as closeReading
+   * tells the subscribers already running.
+   */
+  private relatedRefusal(types: readonly object[] | undefined): ApiError | undefined {
+    if (!types?.length || !this.schema) return undefined;
+    for (const type of types) {
+      const name = (type as { name?: string }).name ?? '';
+      const id = this.typeIds.get(name);
+      if (id === undefined) continue;
+      const now = this.served.get(id);
+      if (now?.acceptedTypes.has(type)) continue;
+      const [group, version, plural] = id.split('/') as [string, string, string];
+      return readerChanged(group, version, plural, now === undefined ? 'is no longer served' : 'changed its schema');
+    }
+    return undefined;
+  }
+
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
-  private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[]): void {
+  private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[], schema: GraphQLSchema): void {
     const crdOf = new Map(crds.map((c) => [c.metadata.name, c]));
     const next = new Map<string, ServedVersion>();
     for (const model of resources) {
@@ -222,10 +243,16 @@ export class LiveSchema {
       for (const v of model.versions) {
         if (!v.served) continue;
         const id = `${model.group}/${v.name}/${model.plural}`;
-        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]) };
+        const typeName = resourceTypeName(model, v.name, []);
+        const type = schema.getType(typeName);
+        this.typeIds.set(typeName, id);
+        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]), acceptedTypes: new WeakSet(type ? [type] : []) };
         const before = this.served.get(id);
-        // The same API: the models it has had since it last changed all stay current.
-        if (before !== undefined && sameServedVersion(before, now)) now.accepted = before.accepted.add(model);
+        // The same API: the models and types it has had since it last changed all stay current.
+        if (before !== undefined && sameServedVersion(before, now)) {
+          now.accepted = before.accepted.add(model);
+          now.acceptedTypes = type ? before.acceptedTypes.add(type) : before.acceptedTypes;
+        }
         next.set(id, now);
       }
     }
@@ -241,8 +268,7 @@ export class LiveSchema {
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
         const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural, schemaChanged(group, version, plural, why));
         if (n) this.opts.log?.info(`ended ${n} subscription(s) on ${plural}.${group} ${version}: it ${why}`);
-        readers.set(resourceTypeName(before.model, version, []), new ApiError('SCHEMA_CHANGED',
-          `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`));
+        readers.set(resourceTypeName(before.model, version, []), readerChanged(group, version, plural, why));
       }
       const n = hub.closeReading(readers);
       if (n) this.opts.log?.info(`ended ${n} subscription(s) that read ${[...readers.keys()].join(', ')} through relation fields: their API changed`);
@@ -287,6 +313,13 @@ interface ServedVersion {
   readonly version: string;
   /** The models this version's API has had since it last changed: subscribers checked against one go on. */
   accepted: WeakSet<object>;
+  /** Its GraphQL object types since then: subscribers whose selections read one (relatedTypesAs) go on. */
+  acceptedTypes: WeakSet<object>;
+}
+
+function readerChanged(group: string, version: string, plural: string, why: string): ApiError {
+  return new ApiError('SCHEMA_CHANGED',
+    `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`);
 }
 
 function schemaChanged(group: string, version: string, plural: string, why: string): ApiError {

@@ -54,7 +54,7 @@ export class WatchHub {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly maxBufferedBytes: number;
   private stopped = false;
-  private admission: ((key: WatchKey, servedAs: object) => ApiError | undefined) | undefined;
+  private admission: ((key: WatchKey, opts: SubscribeOptions) => ApiError | undefined) | undefined;
   private notFoundHold: ((key: WatchKey) => Promise<void>) | undefined;
   readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
 
@@ -100,7 +100,7 @@ export class WatchHub {
     const given = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
     const rv = given === undefined ? undefined : parseRv(given);
     if (given !== undefined && rv === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
-    const refused = opts.servedAs === undefined ? undefined : this.admission?.(key, opts.servedAs);
+    const refused = this.admission?.(key, opts);
     if (refused) return failedFeed(refused);
     const start: Start = opts.sendInitialEvents && (rv === undefined || opts.resourceVersionMatch === 'NotOlderThan')
       ? { initial: true, notOlderThan: rv }
@@ -148,12 +148,12 @@ export class WatchHub {
   }
 
   /**
-   * Refuses, from now on, a subscriber whose servedAs `check` finds out of date: it gets the error
+   * Refuses, from now on, a subscriber whose servedAs or relatedTypesAs `check` finds out of date: it gets the error
    * as its end, as it would have had it subscribed a moment earlier. A subscription's operation
    * is checked against the schema first and comes here after (RBAC reviews in between); a schema
    * change in that time ends the subscribers already here (closeWhere) and this one at its arrival.
    */
-  admitWith(check: (key: WatchKey, servedAs: object) => ApiError | undefined): void {
+  admitWith(check: (key: WatchKey, opts: SubscribeOptions) => ApiError | undefined): void {
     this.admission = check;
   }
 

@@ -53,6 +53,8 @@ export interface SubscribeOptions {
    * schema or REST route was built from), for the hub's admission check (WatchHub.admitWith).
    */
   servedAs?: object;
+  /** The types of relatedTypes as the subscriber's schema had them (WatchArgs.relatedTypesAs), for the same check. */
+  relatedTypesAs?: readonly object[];
 }
 
 /** A subscriber's options as its direct watch gets them. */

@@ -11,6 +11,7 @@ import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts'
 import type { ListWatchSource } from '../../../src/kube/reflector.ts';
 import type { ResourceModel } from '../../../src/model/resource-model.ts';
 import { createHubOperations } from '../../../src/service/hub-operations.ts';
+import { resourceTypeName } from '../../../src/model/graphql-type-names.ts';
 
 const crontab = parse(readFileSync(new URL('../../../deploy/examples/crontab-crd.yaml', import.meta.url), 'utf8')) as CrdObject;
 const snap = (generation: number, crds: CrdObject[]): CrdSnapshot => ({ generation, crds });
@@ -237,3 +238,36 @@ test('a 404 waits for the snapshots no longer than notFoundHoldMs', async () => 
 async function waitFor(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !ok(); i++) await tick(10);
 }
+
+test('a subscription whose selection read a type of another version that a rebuild changed ends with SCHEMA_CHANGED when it reaches the hub', async () => {
+  const idle: ListWatchSource<KubeObject> = {
+    list: async () => ({ items: [], resourceVersion: '1' }),
+    watch: (_rv, _t, _onEvent, signal, onOpen) => {
+      onOpen?.();
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  const ops = createHubOperations({ server: 'https://k8s.test' } as unknown as KubeClient, { hub: { sourceFor: () => idle } });
+  const live = new LiveSchema({ operations: notImplementedOperations, hub: ops.hub, reportBreakingChanges: false });
+  const typeOf = (version: string) => live.current!.getType(resourceTypeName(live.resources[0]!, version, []))!;
+  /** How a watch of v1 whose selection read `types` ends as it starts: its error code, or 'running'. */
+  const watchReading = async (types: object[]): Promise<string> => {
+    const model = live.resources[0]!;
+    const feed = await ops.watch({ resource: model, version: model.versions.find((v) => v.name === 'v1')!, namespace: 'ns', args: { relatedTypes: types.map((t) => (t as { name: string }).name), relatedTypesAs: types }, context: {} });
+    let ended = 'running';
+    feed.start({ next() {}, end: (err) => (ended = (err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
+    feed.cancel();
+    return ended;
+  };
+  try {
+    live.rebuild(snap(1, [withRv(crontab, '1')]));
+    const [v1Before, v2Before] = [typeOf('v1'), typeOf('v2')];
+    live.rebuild(snap(2, [withRv(crontab, '2', (c) => (specOf(c, 'v2').properties!['extra'] = { type: 'string' }))]));
+    assert.notEqual(typeOf('v2'), v2Before);
+    assert.equal(await watchReading([v2Before]), 'SCHEMA_CHANGED', "the v2 type it read changed before it reached the hub");
+    assert.equal(await watchReading([typeOf('v2')]), 'running', 'it read the current v2 type');
+    assert.equal(await watchReading([v1Before]), 'running', 'v1 did not change');
+  } finally {
+    await ops.hub.stop();
+  }
+});
