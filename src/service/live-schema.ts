@@ -10,6 +10,7 @@ import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import { isEstablished, type CrdCatalog, type CrdObject, type CrdSnapshot } from '../catalog/crd-catalog.ts';
 import { runInSlices } from '../graphql/lazy-schema.ts';
+import { versionTypeSource } from '../graphql/resource-types.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
@@ -59,8 +60,6 @@ export class LiveSchema {
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
   private last: { models: readonly ResourceModel[]; problems: string } | undefined;
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
-  /** Per type name of a resource version (resourceTypeName), its `group/version/plural`: of every version ever served. */
-  private readonly typeIds = new Map<string, string>();
   /** Per CRD name, the resourceVersion of the last snapshot rebuilt from. */
   private seen = new Map<string, bigint | undefined>();
   private readonly seenWaiters = new Set<() => void>();
@@ -181,7 +180,7 @@ export class LiveSchema {
     const previous = this.schema;
     this.schema = built.schema;
     this.builtResources = built.resources;
-    this.endChangedSubscriptions(built.resources, snapshot.crds, built.schema);
+    this.endChangedSubscriptions(built.resources, snapshot.crds);
     this.stats.rebuilds++;
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.crds = built.resources.length;
@@ -223,19 +222,19 @@ export class LiveSchema {
   private relatedRefusal(types: readonly object[] | undefined): ApiError | undefined {
     if (!types?.length || !this.schema) return undefined;
     for (const type of types) {
-      const name = (type as { name?: string }).name ?? '';
-      const id = this.typeIds.get(name);
-      if (id === undefined) continue;
-      const now = this.served.get(id);
-      if (now?.acceptedTypes.has(type)) continue;
-      const [group, version, plural] = id.split('/') as [string, string, string];
-      return readerChanged(group, version, plural, now === undefined ? 'is no longer served' : 'changed its schema');
+      const source = versionTypeSource(type);
+      if (source === undefined) continue;
+      const { resource, version } = source;
+      const now = this.served.get(`${resource.group}/${version}/${resource.plural}`);
+      if (now?.accepted.has(resource)) continue;
+      const why = now === undefined ? 'is no longer served' : 'changed its schema';
+      return readerChanged(resource.group, version, resource.plural, why);
     }
     return undefined;
   }
 
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
-  private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[], schema: GraphQLSchema): void {
+  private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[]): void {
     const crdOf = new Map(crds.map((c) => [c.metadata.name, c]));
     const next = new Map<string, ServedVersion>();
     for (const model of resources) {
@@ -243,16 +242,10 @@ export class LiveSchema {
       for (const v of model.versions) {
         if (!v.served) continue;
         const id = `${model.group}/${v.name}/${model.plural}`;
-        const typeName = resourceTypeName(model, v.name, []);
-        const type = schema.getType(typeName);
-        this.typeIds.set(typeName, id);
-        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]), acceptedTypes: new WeakSet(type ? [type] : []) };
+        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]) };
         const before = this.served.get(id);
-        // The same API: the models and types it has had since it last changed all stay current.
-        if (before !== undefined && sameServedVersion(before, now)) {
-          now.accepted = before.accepted.add(model);
-          now.acceptedTypes = type ? before.acceptedTypes.add(type) : before.acceptedTypes;
-        }
+        // The same API: the models it has had since it last changed all stay current.
+        if (before !== undefined && sameServedVersion(before, now)) now.accepted = before.accepted.add(model);
         next.set(id, now);
       }
     }
@@ -311,10 +304,11 @@ interface ServedVersion {
   /** Absent only when a snapshot lacks the CRD a model was built from: then any change counts. */
   readonly crd: CrdObject | undefined;
   readonly version: string;
-  /** The models this version's API has had since it last changed: subscribers checked against one go on. */
+  /**
+   * The models this version's API has had since it last changed: subscribers checked against one
+   * go on, as do those whose selections read a type built from one (relatedTypesAs).
+   */
   accepted: WeakSet<object>;
-  /** Its GraphQL object types since then: subscribers whose selections read one (relatedTypesAs) go on. */
-  acceptedTypes: WeakSet<object>;
 }
 
 function readerChanged(group: string, version: string, plural: string, why: string): ApiError {
