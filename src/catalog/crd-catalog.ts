@@ -34,10 +34,10 @@ export function isEstablished(crd: CrdObject): boolean {
 }
 
 /** One CRD as the apiserver has it now (not the catalog's snapshot); undefined when there is none. */
-export function crdReader(client: KubeClient): (name: string) => Promise<CrdObject | undefined> {
-  return async (name) => {
+export function crdReader(client: KubeClient): (name: string, timeoutMs?: number) => Promise<CrdObject | undefined> {
+  return async (name, timeoutMs) => {
     try {
-      return await client.request<CrdObject>('GET', `${crdListPath}/${encodeURIComponent(name)}`);
+      return await client.request<CrdObject>('GET', `${crdListPath}/${encodeURIComponent(name)}`, timeoutMs === undefined ? {} : { timeoutMs });
     } catch (err) {
       if (err instanceof KubeApiError && err.httpStatus === 404) return undefined;
       throw err;

@@ -34,8 +34,8 @@ export interface LiveSchemaOptions {
    * A CRD as the apiserver has it now (catalog's crdReader). Given with a hub, a 404 of the hub's
    * watch of a version waits until the snapshots have caught up with it (see holdNotFound).
    */
-  crdOf?: (name: string) => Promise<CrdObject | undefined>;
-  /** The longest a 404 waits for the snapshots (default 10 s): the CRD watch may be failing. */
+  crdOf?: (name: string, timeoutMs?: number) => Promise<CrdObject | undefined>;
+  /** The longest a 404 waits, the CRD's GET included (default 10 s): the CRD watch may be failing. */
   notFoundHoldMs?: number;
 }
 
@@ -62,7 +62,10 @@ export class LiveSchema {
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
   /** Per CRD name, the resourceVersion of the last snapshot rebuilt from. */
   private seen = new Map<string, bigint | undefined>();
-  private readonly seenWaiters = new Set<() => void>();
+  /** Held 404s: each one's check (run after every rebuild) and its end. */
+  private readonly holds = new Map<() => void, () => void>();
+  /** Per CRD name, the GET in flight for held 404s: one for every watch of the CRD that waits. */
+  private readonly crdReads = new Map<string, Promise<CrdObject | undefined>>();
 
   constructor(opts: LiveSchemaOptions) {
     this.opts = opts;
@@ -72,7 +75,7 @@ export class LiveSchema {
     this.builder = createSchemaBuilder({ operations: opts.operations, assumeValid: true });
     opts.hub?.admitWith((key, o) => this.refusal(key, o.servedAs) ?? this.relatedRefusal(o.relatedTypesAs));
     const crdOf = opts.crdOf;
-    if (crdOf) opts.hub?.holdNotFoundWith((key) => this.caughtUpWith(key, crdOf));
+    if (crdOf) opts.hub?.holdNotFoundWith((key, signal) => this.caughtUpWith(key, crdOf, signal));
   }
 
   get current(): GraphQLSchema | undefined {
@@ -92,8 +95,10 @@ export class LiveSchema {
     this.unsubscribe = catalog.subscribe((snap) => apply(snap));
   }
 
+  /** Stops following the catalog and ends the holds of 404s (their timers with them). */
   stop(): void {
     this.unsubscribe?.();
+    for (const end of [...this.holds.values()]) end();
   }
 
   onChange(listener: (schema: GraphQLSchema) => void): () => void {
@@ -104,39 +109,70 @@ export class LiveSchema {
   rebuild(snapshot: CrdSnapshot): GraphQLSchema {
     const schema = this.build(snapshot);
     this.seen = new Map(snapshot.crds.map((c) => [c.metadata.name, parseRv(c.metadata.resourceVersion)]));
-    for (const check of [...this.seenWaiters]) check();
+    for (const check of [...this.holds.keys()]) check();
     return schema;
   }
 
   /**
    * Resolves once the snapshots rebuilt from are as new as the apiserver's CRD of `key` now (the
-   * subscribers a change of it ended have then been ended), or after notFoundHoldMs.
+   * subscribers a change of it ended have then been ended), when the GET fails, when `signal`
+   * aborts (the watch recovered or stopped), at stop(), or notFoundHoldMs after the call, GET
+   * included: a slow apiserver does not hold a real 404 longer.
    */
-  private async caughtUpWith(key: WatchKey, crdOf: (name: string) => Promise<CrdObject | undefined>): Promise<void> {
+  private caughtUpWith(key: WatchKey, crdOf: CrdOf, signal: AbortSignal): Promise<void> {
     const name = `${key.plural}.${key.group}`;
-    const crd = await crdOf(name);
-    // Snapshots hold established CRDs only: one that is not (or no longer there) is caught up with once they lack it.
+    const holdMs = this.opts.notFoundHoldMs ?? 10_000;
+    return new Promise<void>((resolve) => {
+      let caughtUp: (() => boolean) | undefined;
+      const check = () => {
+        if (caughtUp?.()) end();
+      };
+      const end = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', end);
+        this.holds.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(end, holdMs);
+      timer.unref();
+      signal.addEventListener('abort', end, { once: true });
+      this.holds.set(check, end);
+      if (signal.aborted) end();
+      this.crdNow(name, crdOf, holdMs).then((crd) => {
+        caughtUp = this.caughtUpTest(name, crd);
+        check();
+      }, end);
+    });
+  }
+
+  /**
+   * The CRD as the apiserver has it, one GET shared by the 404s of all its watches (one per
+   * namespace): a 404 that comes while it is in flight was caused by the change it reads, or by one
+   * the next rebuild's snapshot brings anyway.
+   */
+  private crdNow(name: string, crdOf: CrdOf, timeoutMs: number): Promise<CrdObject | undefined> {
+    let read = this.crdReads.get(name);
+    if (read === undefined) {
+      const started = crdOf(name, timeoutMs);
+      read = started;
+      this.crdReads.set(name, started);
+      const forget = () => {
+        if (this.crdReads.get(name) === started) this.crdReads.delete(name);
+      };
+      started.then(forget, forget);
+    }
+    return read;
+  }
+
+  /** Whether the snapshots have caught up with `crd` (snapshots hold established CRDs only: one that is not, or is gone, once they lack it). */
+  private caughtUpTest(name: string, crd: CrdObject | undefined): () => boolean {
     const rv = crd && isEstablished(crd) ? parseRv(crd.metadata.resourceVersion) : undefined;
-    if (crd && isEstablished(crd) && rv === undefined) return;
-    const caughtUp = () => {
-      if (rv === undefined) return !this.seen.has(name);
+    if (crd && isEstablished(crd) && rv === undefined) return () => true;
+    if (rv === undefined) return () => !this.seen.has(name);
+    return () => {
       const seen = this.seen.get(name);
       return seen !== undefined && seen >= rv;
     };
-    if (caughtUp()) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.seenWaiters.delete(check);
-        resolve();
-      };
-      const check = () => {
-        if (caughtUp()) done();
-      };
-      const timer = setTimeout(done, this.opts.notFoundHoldMs ?? 10_000);
-      timer.unref();
-      this.seenWaiters.add(check);
-    });
   }
 
   private build(snapshot: CrdSnapshot): GraphQLSchema {
@@ -298,6 +334,8 @@ function sameModels(a: { models: readonly ResourceModel[]; problems: string }, b
     return m.creationTimestamp === other.creationTimestamp && sameContent(m, other);
   });
 }
+
+type CrdOf = NonNullable<LiveSchemaOptions['crdOf']>;
 
 interface ServedVersion {
   readonly model: ResourceModel;

@@ -55,7 +55,7 @@ export class WatchHub {
   private readonly maxBufferedBytes: number;
   private stopped = false;
   private admission: ((key: WatchKey, opts: SubscribeOptions) => ApiError | undefined) | undefined;
-  private notFoundHold: ((key: WatchKey) => Promise<void>) | undefined;
+  private notFoundHold: ((key: WatchKey, signal: AbortSignal) => Promise<void>) | undefined;
   readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
 
   constructor(opts: WatchHubOptions) {
@@ -162,7 +162,7 @@ export class WatchHub {
    * the schema change that explains it ends the subscribers with SCHEMA_CHANGED meanwhile, and the
    * 404 reaches only those it did not end.
    */
-  holdNotFoundWith(hold: (key: WatchKey) => Promise<void>): void {
+  holdNotFoundWith(hold: (key: WatchKey, signal: AbortSignal) => Promise<void>): void {
     this.notFoundHold = hold;
   }
 

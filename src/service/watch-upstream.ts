@@ -16,7 +16,7 @@ export interface UpstreamSettings extends WatchHubOptions {
   readonly maxBufferedBytes: number;
   readonly pageBytes: number;
   /** Resolves once a 404 of this key may be told as it is (WatchHub.holdNotFoundWith); absent: at once. */
-  readonly holdNotFound?: (key: WatchKey) => Promise<void>;
+  readonly holdNotFound?: (key: WatchKey, signal: AbortSignal) => Promise<void>;
 }
 
 const defaultSetTimer = (fn: () => void, ms: number) => {
@@ -70,8 +70,8 @@ export class Upstream implements SubscriberHost {
   private failing: { since: number; timer: { cancel(): void } } | undefined;
   /** The upstream kept failing past the bound: newcomers are told at once. */
   private unavailable: ApiError | undefined;
-  /** A 404 held until the CRDs are known as of it (holdNotFound); cleared when the watch recovers. */
-  private heldNotFound: ApiError | undefined;
+  /** A 404 held until the CRDs are known as of it (holdNotFound); let go when the watch recovers or stops. */
+  private heldNotFound: { error: ApiError; release: AbortController } | undefined;
 
   constructor(key: WatchKey, opts: UpstreamSettings, onStopped: () => void) {
     this.key = key;
@@ -326,11 +326,12 @@ export class Upstream implements SubscriberHost {
    * The 404 waits until the CRDs are known as of it: by then the change, if it was one, has ended
    * them; those still here get the 404 (the reflector retries meanwhile, and a success cancels it).
    */
-  private holdNotFound(api: ApiError, hold: (key: WatchKey) => Promise<void>): void {
+  private holdNotFound(api: ApiError, hold: (key: WatchKey, signal: AbortSignal) => Promise<void>): void {
     if (this.heldNotFound) return;
-    this.heldNotFound = api;
-    void hold(this.key).catch(() => {}).then(() => {
-      if (this.heldNotFound !== api) return;
+    const held = { error: api, release: new AbortController() };
+    this.heldNotFound = held;
+    void hold(this.key, held.release.signal).catch(() => {}).then(() => {
+      if (this.heldNotFound !== held) return;
       this.heldNotFound = undefined;
       this.failAll(api);
       void this.stopNow();
@@ -338,7 +339,7 @@ export class Upstream implements SubscriberHost {
   }
 
   private recovered(): void {
-    this.heldNotFound = undefined;
+    this.releaseHeldNotFound();
     this.failing?.timer.cancel();
     this.failing = undefined;
     this.unavailable = undefined;
@@ -387,8 +388,16 @@ export class Upstream implements SubscriberHost {
     }, this.opts.graceMs ?? 30_000);
   }
 
+  /** Lets the hold of a 404 go (its timer with it): nothing is told of it any more. */
+  private releaseHeldNotFound(): void {
+    const held = this.heldNotFound;
+    this.heldNotFound = undefined;
+    held?.release.abort();
+  }
+
   stopNow(): Promise<void> {
     this.stopping ??= (async () => {
+      this.releaseHeldNotFound();
       this.grace?.cancel();
       this.failing?.timer.cancel();
       this.onStopped();

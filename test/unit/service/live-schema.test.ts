@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { LiveSchema } from '../../../src/service/live-schema.ts';
 import { notImplementedOperations } from '../../../src/graphql/not-implemented-operations.ts';
 import type { CrdObject, CrdSnapshot } from '../../../src/catalog/crd-catalog.ts';
-import { WatchHub as WatchHubClass, type KubeObject, type WatchHub } from '../../../src/service/watch-hub.ts';
+import { WatchHub as WatchHubClass, type KubeObject, type WatchHub, type WatchKey } from '../../../src/service/watch-hub.ts';
 import type { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
 import type { ListWatchSource } from '../../../src/kube/reflector.ts';
@@ -150,9 +150,8 @@ test('a subscription checked against a version before a rebuild changed or remov
  * A hub whose upstream lists and watches a collection until `stopServing` makes the apiserver
  * answer 404, with a live schema that reads the apiserver's CRD from `current`.
  */
-function unservedRace(opts: { notFoundHoldMs?: number } = {}) {
+function unservedRace(opts: { notFoundHoldMs?: number; crdOf?: (name: string, timeoutMs?: number) => Promise<CrdObject | undefined>; namespaces?: string[] } = {}) {
   let served = true;
-  let failWatch: ((err: unknown) => void) | undefined;
   const notFound = () => new KubeApiError(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' });
   const source: ListWatchSource<KubeObject> = {
     list: async () => {
@@ -163,7 +162,7 @@ function unservedRace(opts: { notFoundHoldMs?: number } = {}) {
       if (!served) return Promise.reject(notFound());
       onOpen?.();
       return new Promise((resolve, reject) => {
-        failWatch = reject;
+        failWatches.push(reject);
         signal.addEventListener('abort', () => resolve(), { once: true });
       });
     },
@@ -172,17 +171,25 @@ function unservedRace(opts: { notFoundHoldMs?: number } = {}) {
   const clock = { now: () => Date.now(), random: () => 0, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5))) };
   const hub = new WatchHubClass({ sourceFor: () => source, clock });
   const state = { current: established('1') };
-  const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false, crdOf: async () => state.current, ...opts });
+  const { namespaces = ['ns'], ...liveOpts } = opts;
+  const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false, crdOf: async () => state.current, ...liveOpts });
   live.rebuild(snap(1, [state.current]));
   const ended: string[] = [];
-  const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' }, { servedAs: live.resources[0] });
-  feed.start({ next() {}, end: (err) => ended.push((err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
+  const failWatches: ((err: unknown) => void)[] = [];
+  for (const namespace of namespaces) {
+    const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace }, { servedAs: live.resources[0] });
+    feed.start({ next() {}, end: (err) => ended.push((err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
+  }
   return {
     hub, live, ended, state,
-    /** The apiserver stops serving the collection: its watch ends and its relist answers 404. */
+    /** The apiserver stops serving the collection: its watches end and its relists answer 404. */
     stopServing() {
       served = false;
-      failWatch?.(notFound());
+      for (const fail of failWatches) fail(notFound());
+    },
+    /** The apiserver serves it again: the next relist and watch succeed. */
+    resumeServing() {
+      served = true;
     },
   };
 }
@@ -223,14 +230,19 @@ test('a 404 of a version the snapshots already have as the apiserver has it ends
   }
 });
 
-test('a 404 waits for the snapshots no longer than notFoundHoldMs', async () => {
-  const race = unservedRace({ notFoundHoldMs: 50 });
+test('a 404 waits for the snapshots, no longer than notFoundHoldMs', async () => {
+  const race = unservedRace({ notFoundHoldMs: 150 });
   try {
     await tick(20);
     race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
     race.stopServing();
+    const started = Date.now();
+    await tick(50);
+    assert.deepEqual(race.ended, [], 'the 404 is held');
     await waitFor(() => race.ended.length > 0);
     assert.deepEqual(race.ended, ['NOT_FOUND']);
+    const held = Date.now() - started;
+    assert.ok(held >= 140 && held < 1_000, `held ${held} ms`);
   } finally {
     await race.hub.stop();
   }
@@ -290,5 +302,138 @@ test('a build looks no type up: the deferred schema builds no lookup map until a
     assert.equal(lookups, 0);
   } finally {
     KnownTypes.prototype.get = get;
+  }
+});
+
+test('the hold of a 404 is capped from its start: a CRD GET that does not answer is given the same deadline', async () => {
+  const timeouts: (number | undefined)[] = [];
+  const race = unservedRace({ notFoundHoldMs: 60, crdOf: (_name, timeoutMs) => {
+    timeouts.push(timeoutMs);
+    return new Promise(() => {});
+  } });
+  try {
+    await tick(20);
+    race.stopServing();
+    const started = Date.now();
+    await waitFor(() => race.ended.length > 0);
+    assert.deepEqual(race.ended, ['NOT_FOUND']);
+    assert.ok(Date.now() - started < 1000, `held ${Date.now() - started} ms`);
+    assert.deepEqual(timeouts, [60]);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+test('the 404s of one CRD\'s watches in many namespaces share one GET of the CRD', async () => {
+  let gets = 0;
+  const race = unservedRace({ namespaces: ['a', 'b', 'c'], crdOf: async () => {
+    gets++;
+    await tick(30);
+    return race.state.current;
+  } });
+  try {
+    await tick(20);
+    race.stopServing();
+    await waitFor(() => race.ended.length === 3);
+    assert.deepEqual(race.ended, ['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
+    assert.equal(gets, 1);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+/** Runs `body` with the timers of `ms` (the hold's, by its unusual length) recorded, and whether each was cleared. */
+async function withHoldTimers(ms: number, body: (timers: () => { cleared: boolean }[]) => Promise<void>): Promise<void> {
+  const set = globalThis.setTimeout;
+  const clear = globalThis.clearTimeout;
+  const timers = new Map<unknown, { cleared: boolean }>();
+  globalThis.setTimeout = ((fn: () => void, delay?: number, ...args: unknown[]) => {
+    const handle = set(fn, delay, ...(args as []));
+    if (delay === ms) timers.set(handle, { cleared: false });
+    return handle;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+    const timer = timers.get(handle);
+    if (timer) timer.cleared = true;
+    clear(handle);
+  }) as typeof clearTimeout;
+  try {
+    await body(() => [...timers.values()]);
+  } finally {
+    globalThis.setTimeout = set;
+    globalThis.clearTimeout = clear;
+  }
+}
+
+const holdMs = 987_654;
+
+test('a watch that recovers while its 404 is held clears the hold\'s timer, and nothing ends', async () => {
+  await withHoldTimers(holdMs, async (timers) => {
+    const race = unservedRace({ notFoundHoldMs: holdMs });
+    try {
+      await tick(20);
+      race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
+      race.stopServing();
+      await waitFor(() => timers().length > 0);
+      assert.equal(timers().length, 1, 'the 404 is held');
+      race.resumeServing();
+      await waitFor(() => timers().every((t) => t.cleared));
+      assert.deepEqual(timers(), [{ cleared: true }]);
+      await tick(50);
+      assert.deepEqual(race.ended, []);
+    } finally {
+      await race.hub.stop();
+    }
+  });
+});
+
+test('LiveSchema.stop() ends a held 404\'s wait and clears its timer', async () => {
+  await withHoldTimers(holdMs, async (timers) => {
+    let gets = 0;
+    const hub = new WatchHubClass({ sourceFor: () => { throw new Error('no watch in this test'); } });
+    const holds: ((key: WatchKey, signal: AbortSignal) => Promise<void>)[] = [];
+    hub.holdNotFoundWith = (hold) => void holds.push(hold);
+    const live = new LiveSchema({ operations: notImplementedOperations, hub, notFoundHoldMs: holdMs, crdOf: async () => {
+      gets++;
+      return established('2');
+    } });
+    live.rebuild(snap(1, [established('1')]));
+    const held = holds[0]!({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' }, new AbortController().signal);
+    let over = false;
+    void held.then(() => (over = true));
+    await waitFor(() => gets > 0);
+    await tick(10);
+    assert.equal(over, false, 'it waits for the snapshots');
+    live.stop();
+    await tick(0);
+    assert.equal(over, true);
+    assert.deepEqual(timers(), [{ cleared: true }]);
+  });
+});
+
+test('hub.stop() while a 404 is held ends its subscribers with UNAVAILABLE, and nothing after', async () => {
+  const race = unservedRace({ notFoundHoldMs: 100 });
+  await tick(20);
+  race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
+  race.stopServing();
+  await tick(30);
+  assert.deepEqual(race.ended, [], 'the 404 is held');
+  await race.hub.stop();
+  assert.deepEqual(race.ended, ['UNAVAILABLE']);
+  await tick(150);
+  assert.deepEqual(race.ended, ['UNAVAILABLE']);
+});
+
+test('a 404 whose CRD cannot be read (403, a timeout) is told at once', async () => {
+  const race = unservedRace({ notFoundHoldMs: 5_000, crdOf: () => Promise.reject(new KubeApiError(403, { kind: 'Status', code: 403, reason: 'Forbidden', message: 'no' })) });
+  try {
+    await tick(20);
+    race.stopServing();
+    const started = Date.now();
+    await waitFor(() => race.ended.length > 0);
+    assert.deepEqual(race.ended, ['NOT_FOUND']);
+    assert.ok(Date.now() - started < 1_000, `held ${Date.now() - started} ms`);
+  } finally {
+    await race.hub.stop();
   }
 });
