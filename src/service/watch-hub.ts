@@ -154,6 +154,8 @@ export class WatchHub {
    * change in that time ends the subscribers already here (closeWhere) and this one at its arrival.
    */
   admitWith(check: (key: WatchKey, opts: SubscribeOptions) => ApiError | undefined): void {
+    // A second check would refuse every subscriber the first one's schema checked: one live schema per hub.
+    if (this.admission) throw new Error('the watch hub already has an admission check: one live schema per hub');
     this.admission = check;
   }
 
@@ -163,6 +165,7 @@ export class WatchHub {
    * 404 reaches only those it did not end.
    */
   holdNotFoundWith(hold: (key: WatchKey, signal: AbortSignal) => Promise<void>): void {
+    if (this.notFoundHold) throw new Error('the watch hub already holds its 404s for a live schema: one live schema per hub');
     this.notFoundHold = hold;
   }
 

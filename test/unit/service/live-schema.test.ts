@@ -437,3 +437,11 @@ test('a 404 whose CRD cannot be read (403, a timeout) is told at once', async ()
     await race.hub.stop();
   }
 });
+
+test('a second live schema on the same hub is refused: its check would refuse what the first one checked', () => {
+  const hub = new WatchHubClass({ sourceFor: () => { throw new Error('no watch in this test'); } });
+  const first = new LiveSchema({ operations: notImplementedOperations, hub, crdOf: async () => undefined });
+  first.rebuild(snap(1, [withRv(crontab, '1')]));
+  assert.throws(() => new LiveSchema({ operations: notImplementedOperations, hub }), /one live schema per hub/);
+  assert.throws(() => hub.holdNotFoundWith(async () => {}), /one live schema per hub/);
+});
