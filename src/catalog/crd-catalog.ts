@@ -37,7 +37,8 @@ export function isEstablished(crd: CrdObject): boolean {
 export function crdReader(client: KubeClient): (name: string, timeoutMs?: number) => Promise<CrdObject | undefined> {
   return async (name, timeoutMs) => {
     try {
-      return await client.request<CrdObject>('GET', `${crdListPath}/${encodeURIComponent(name)}`, timeoutMs === undefined ? {} : { timeoutMs });
+      const path = `${crdListPath}/${encodeURIComponent(name)}`;
+      return await client.request<CrdObject>('GET', path, timeoutMs === undefined ? {} : { timeoutMs });
     } catch (err) {
       if (err instanceof KubeApiError && err.httpStatus === 404) return undefined;
       throw err;

@@ -164,7 +164,10 @@ export class LiveSchema {
     return read;
   }
 
-  /** Whether the snapshots have caught up with `crd` (snapshots hold established CRDs only: one that is not, or is gone, once they lack it). */
+  /**
+   * Whether the snapshots have caught up with `crd`. They hold established CRDs only: with one
+   * that is not, or is gone, once they lack it.
+   */
   private caughtUpTest(name: string, crd: CrdObject | undefined): () => boolean {
     const rv = crd && isEstablished(crd) ? parseRv(crd.metadata.resourceVersion) : undefined;
     if (crd && isEstablished(crd) && rv === undefined) return () => true;
@@ -351,7 +354,8 @@ interface ServedVersion {
 
 function readerChanged(group: string, version: string, plural: string, why: string): ApiError {
   return new ApiError('SCHEMA_CHANGED',
-    `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`);
+    `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; ` +
+      'subscribe again against the current schema');
 }
 
 function schemaChanged(group: string, version: string, plural: string, why: string): ApiError {

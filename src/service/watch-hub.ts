@@ -225,7 +225,8 @@ export class WatchHub {
     if (!upstream || upstream.isStopping) {
       const pageBytes = Math.max(16 << 10, Math.min(1 << 20, Math.floor(this.maxBufferedBytes / 8)));
       const holdNotFound = this.notFoundHold;
-      upstream = new Upstream(key, { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes, ...(holdNotFound ? { holdNotFound } : {}) }, () => {
+      const settings = { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes };
+      upstream = new Upstream(key, { ...settings, ...(holdNotFound ? { holdNotFound } : {}) }, () => {
         if (this.upstreams.get(id) === upstream) this.upstreams.delete(id);
       });
       this.upstreams.set(id, upstream);

@@ -1,6 +1,7 @@
 // `?watch=true` on a REST collection: the shared watch hub's events as Server-Sent Events. Each
 // event's id is its resourceVersion (Last-Event-ID resumes), the end of the initial state is an
-// INITIAL_STATE_DONE event (a bookmark: sent with allowWatchBookmarks=true), and keep-alive comments keep proxies from closing an idle stream.
+// INITIAL_STATE_DONE event (a bookmark: sent with allowWatchBookmarks=true), and keep-alive
+// comments keep proxies from closing an idle stream.
 // Events are written as the hub pushes them, with the same byte-based flow control as graphql-ws:
 // backlogs are paged as the socket drains, and a client whose socket holds more than the bound
 // unsent gets an ERROR event (SLOW_CONSUMER) and the end of its stream.
