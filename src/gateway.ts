@@ -14,7 +14,7 @@ import { rbacOperations, type RbacOperations } from './auth/rbac-operations.ts';
 import { checkTokenReviewGrant, TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { FallbackExpired } from './auth/verification-keys.ts';
-import { CrdCatalog, type CrdSnapshot } from './catalog/crd-catalog.ts';
+import { CrdCatalog, crdReader, type CrdSnapshot } from './catalog/crd-catalog.ts';
 import { describeError } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
@@ -125,7 +125,7 @@ interface Listener {
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const plugins = opts.plugins ?? [];
-  const client = pluginClient(plugins, opts.client);
+  const client = pluginClient(plugins, opts.client, opts.log);
   const catalog = await startCatalog(client, opts);
   const core = await startCore(client, catalog, opts, plugins);
   const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client, opts.log) : undefined;
@@ -216,7 +216,7 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
   });
   const rbac = permissions ? rbacOperations(hubOperations, permissions, { customResource: crdNamesOf(catalog) }) : undefined;
   const operations = plugins.reduce<GatewayOperations>((o, p) => p.wrapOperations?.(o) ?? o, rbac ?? hubOperations);
-  const live = new LiveSchema({ operations, hub: operations.hub, log });
+  const live = new LiveSchema({ operations, hub: operations.hub, log, crdOf: crdReader(client) });
   const schema = new SchemaGateway(live.rebuild(catalog.current()!));
   live.follow(catalog, schema);
   for (const p of plugins) p.attach?.({ tenants: opts.tenants, catalog, live, operations });

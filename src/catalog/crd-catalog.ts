@@ -1,7 +1,7 @@
 // The CRD catalog: a reflector on customresourcedefinitions that publishes an immutable snapshot of
 // the Established CRDs. Bursts of changes (installing a chart adds dozens of CRDs at once) are
 // debounced into one snapshot. Readers never wait: they use the snapshot they have.
-import type { KubeClient } from '../kube/kube-client.ts';
+import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
 import { Reflector, type Clock, type ListWatchSource, type ReflectorOptions } from '../kube/reflector.ts';
 
@@ -31,6 +31,19 @@ export const crdListPath = '/apis/apiextensions.k8s.io/v1/customresourcedefiniti
 
 export function isEstablished(crd: CrdObject): boolean {
   return !!crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+}
+
+/** One CRD as the apiserver has it now (not the catalog's snapshot); undefined when there is none. */
+export function crdReader(client: KubeClient): (name: string, timeoutMs?: number) => Promise<CrdObject | undefined> {
+  return async (name, timeoutMs) => {
+    try {
+      const path = `${crdListPath}/${encodeURIComponent(name)}`;
+      return await client.request<CrdObject>('GET', path, timeoutMs === undefined ? {} : { timeoutMs });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.httpStatus === 404) return undefined;
+      throw err;
+    }
+  };
 }
 
 export interface CrdCatalogOptions {

@@ -147,6 +147,12 @@ export interface WatchArgs {
    * API ends the watch with SCHEMA_CHANGED, as a change to its own version does.
    */
   readonly relatedTypes?: readonly string[];
+  /**
+   * Those types themselves (GraphQL object types, opaque here), as the schema the subscription
+   * was validated against has them: one that a change replaced before the watch reached the watch
+   * hub ends it with SCHEMA_CHANGED at once.
+   */
+  readonly relatedTypesAs?: readonly object[];
 }
 
 type Req<Args, Context> = OperationRequest<Args, Context>;

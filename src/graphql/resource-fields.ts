@@ -399,7 +399,7 @@ function watchField(ctx: FieldContext): Field {
         request(args, context, {
           ...optionalStrings(args, ['labelSelector', 'fieldSelector', 'resourceVersion']),
           ...(typeof args['sendInitialEvents'] === 'boolean' ? { sendInitialEvents: args['sendInitialEvents'] } : {}),
-          ...(related.length ? { relatedTypes: related } : {}),
+          ...(related.length ? { relatedTypes: related, relatedTypesAs: related.map((name) => info.schema.getType(name)!) } : {}),
         }),
       );
       // graphql-js reads an async iterable; a transport that can take pushes finds the feed behind it.

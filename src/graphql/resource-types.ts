@@ -97,6 +97,16 @@ export function kubectlYaml(object: Source): string {
   return stringifyYaml(shown, { sortMapEntries: true, lineWidth: 0 });
 }
 
+const builtFrom = new WeakMap<object, { readonly resource: ResourceModel; readonly version: string }>();
+
+/**
+ * The model and version a version's object type was built from. The live schema compares models
+ * rather than looking types up in a schema, which would build the deferred schema's type maps.
+ */
+export function versionTypeSource(type: object): { readonly resource: ResourceModel; readonly version: string } | undefined {
+  return builtFrom.get(type);
+}
+
 /**
  * The object type implements KubernetesResource, with the relation fields of `relations`.
  * `lazyValues`: enum values defined when first read (trusted builds), not at once.
@@ -104,6 +114,7 @@ export function kubectlYaml(object: Source): string {
 export function buildVersionTypes(resource: ResourceModel, version: VersionModel, relations: RelationTypes, lazyValues = false): VersionTypes {
   const types = new VersionTypeBuilder(resource, version, relations, lazyValues);
   const root = types.buildRoot();
+  builtFrom.set(root.out, { resource, version: version.name });
   const wrappers = wrapperTypes(resource, version, root.out, (role) => types.name('', role));
   types.all.push(wrappers.edge, wrappers.connection, wrappers.watchEvent, wrappers.deleteResult);
   const { connection, watchEvent, deleteResult } = wrappers;

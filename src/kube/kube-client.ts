@@ -131,12 +131,16 @@ export class KubeClient {
 
   /**
    * This client with its calls also told to `observer` (after the observers it already has): the
-   * same connection pool and credentials, without a promise of its own around each call.
+   * same connection pool and credentials, without a promise of its own around each call. An
+   * observer that throws changes nothing of the call or of the other observers: its first failure
+   * goes to onFailure (by default a process warning), the rest are dropped, so a broken metric does
+   * not write a line per call.
    */
-  observedBy(observer: KubeCallObserver): KubeClient {
+  observedBy(observer: KubeCallObserver, onFailure: (err: unknown) => void = warnOnce): KubeClient {
     const root = this.root;
     const view = Object.create(this) as KubeClient;
-    view.observer = this.observer ? bothObservers(this.observer, observer) : observer;
+    const guarded = guardedObserver(observer, onFailure);
+    view.observer = this.observer ? bothObservers(this.observer, guarded) : guarded;
     // Everything but request runs on the client itself: one pool, one set of credentials.
     view.watch = root.watch.bind(root);
     view.close = root.close.bind(root);
@@ -185,14 +189,14 @@ export class KubeClient {
       observer?.settled(observed, method, failed);
       throw failed;
     }
-    opts.onStatus?.(res.status);
     let answer: T;
     try {
-      answer = (res.text ? parseKubernetesJson(res.text) : undefined) as T;
-    } catch {
-      const failed = new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
-      observer?.settled(observed, method, failed);
-      throw failed;
+      // The caller's own callback: should it throw, the call fails with its error, observed as such.
+      opts.onStatus?.(res.status);
+      answer = answerOf<T>(res);
+    } catch (err) {
+      observer?.settled(observed, method, err);
+      throw err;
     }
     observer?.settled(observed, method, undefined);
     return answer;
@@ -427,6 +431,57 @@ export class KubeClient {
   }
 }
 
+/** The body of a 2xx answer, read as Kubernetes JSON (undefined when empty). */
+function answerOf<T>(res: RawResponse): T {
+  try {
+    return (res.text ? parseKubernetesJson(res.text) : undefined) as T;
+  } catch {
+    throw new KubeApiError(res.status, { code: res.status, reason: 'InternalError', message: 'the Kubernetes API answered with a body that is not JSON' });
+  }
+}
+
+/** What a guarded observer's settled is given for a call its started threw on: nothing to settle. */
+const notStarted: unique symbol = Symbol('not started');
+
+/**
+ * An observer that never throws: a failure of `observer` goes to onFailure the first time only;
+ * a call its started threw on is never settled (it holds nothing of it).
+ */
+export function guardedObserver<S>(observer: KubeCallObserver<S>, onFailure: (err: unknown) => void): KubeCallObserver<S | typeof notStarted> {
+  let failed = false;
+  const report = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    try {
+      onFailure(err);
+    } catch {
+      // A reporter that fails has nowhere left to report to; the call goes on all the same.
+    }
+  };
+  return {
+    started(method, path) {
+      try {
+        return observer.started(method, path);
+      } catch (err) {
+        report(err);
+        return notStarted;
+      }
+    },
+    settled(started, method, err) {
+      if (started === notStarted) return;
+      try {
+        observer.settled(started, method, err);
+      } catch (e) {
+        report(e);
+      }
+    },
+  };
+}
+
+function warnOnce(err: unknown): void {
+  process.emitWarning(`an observer of Kubernetes calls failed; its later failures are not reported: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+}
+
 /** Two observers as one, told in order. */
 function bothObservers(first: KubeCallObserver, second: KubeCallObserver): KubeCallObserver<[unknown, unknown]> {
   return {
@@ -566,11 +621,16 @@ function reasonForCode(code: number): string | undefined {
   return reasons[code];
 }
 
-function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
+/** Why a call got no answer, as the Status its caller gets; where the gateway connects to only in the log message. */
+export function transportError(server: string, err: unknown, signal: AbortSignal, timeoutMs: number, callerSignal: AbortSignal | undefined): KubeApiError {
   if (callerSignal?.aborted) {
     return new KubeApiError(0, { code: 0, reason: 'Canceled', message: 'the request was cancelled' }, undefined, { cause: err });
   }
   // The apiserver's address goes to the log only (the error's message); callers get the Status.
+  if (!signal.aborted && (err as Error)?.name === 'TimeoutError') {
+    const said = (err as Error).message;
+    return new KubeApiError(504, { code: 504, reason: 'Timeout', message: said }, undefined, { cause: err, logMessage: `${said} (${server})` });
+  }
   if (signal.aborted) {
     return new KubeApiError(504, { code: 504, reason: 'Timeout', message: `the Kubernetes API did not answer within ${timeoutMs} ms` }, undefined,
       { cause: err, logMessage: `the Kubernetes API at ${server} did not answer within ${timeoutMs} ms` });

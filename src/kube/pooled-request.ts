@@ -105,19 +105,48 @@ export function sendPooled(pool: ApiPool, options: Dispatcher.DispatchOptions, s
 }
 
 /**
- * undici's own errors for what node:https reported with an error code of the system, so that a
- * failed call says what it said before (transportError in kube-client.ts puts the code in the
- * Status message): the connection closed before an answer is ECONNRESET (Node's "socket hang
- * up"), a connection not made in time ETIMEDOUT; closed while the body was coming, the answer was
- * cut short, which has no code.
+ * undici's own errors as node:https reported the same failures, so that a failed call says what it
+ * said before (transportError in kube-client.ts puts the code in the Status message, never the
+ * error's message, which may name the apiserver's address): the connection closed before an
+ * answer (by the server, or by the client closing under its calls) is ECONNRESET (Node's "socket
+ * hang up"), closed while the body was coming a cut-short answer, a connection not made in time
+ * ETIMEDOUT, an answer that is not HTTP or whose headers are too large Node's parser error, and an
+ * answer not in time a TimeoutError, told as the call's deadline is. The Pool's options
+ * (newApiPool) turn undici's timeouts off; they are mapped all the same. undici's other errors are
+ * of a request the gateway built wrong (UND_ERR_INVALID_ARG...) or of what it does not use
+ * (proxies, redirects, retries, size limits): they keep their code, as Node's ERR_INVALID_CHAR did.
  */
-function asNodeError(err: Error, answered: boolean): Error {
+export function asNodeError(err: Error, answered: boolean): Error {
   const code = (err as { code?: string }).code;
-  if (code === 'UND_ERR_SOCKET') {
-    // Without a cause: transportError would read undici's code from it.
-    if (answered) return new Error('the response was cut short');
-    return Object.assign(new Error('socket hang up', { cause: err }), { code: 'ECONNRESET' });
+  switch (code) {
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+    case 'UND_ERR_INFO':
+    case 'UND_ERR_ABORTED':
+    case 'UND_ERR_ABORT':
+      return answered ? uncoded('the response was cut short') : coded('socket hang up', 'ECONNRESET', err);
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return uncoded('the response does not match its Content-Length');
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return coded('connect ETIMEDOUT', 'ETIMEDOUT', err);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new DOMException(`the Kubernetes API did not send its ${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'headers' : 'body'} in time`, 'TimeoutError');
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return coded('Header overflow', 'HPE_HEADER_OVERFLOW', err);
+    default:
+      // undici's HTTPParserError mostly lacks llhttp's code (HPE_INVALID_CONSTANT...), which Node's parser gave.
+      if (err.name === 'HTTPParserError') return code ? coded('Parse Error', code, err) : uncoded('Parse Error: the answer is not HTTP/1.1');
+      return err;
   }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return Object.assign(new Error(err.message, { cause: err }), { code: 'ETIMEDOUT' });
-  return err;
+}
+
+function coded(message: string, code: string, cause: Error): Error {
+  return Object.assign(new Error(message, { cause }), { code });
+}
+
+/** Without undici's error as its cause: transportError would read undici's code from it. */
+function uncoded(message: string): Error {
+  return new Error(message);
 }

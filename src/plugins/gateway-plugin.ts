@@ -6,7 +6,7 @@ import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
-import type { KubeCallObserver, KubeClient } from '../kube/kube-client.ts';
+import { guardedObserver, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -106,22 +106,37 @@ export interface OperationCheckArgs {
 
 export type OperationCheck = (args: OperationCheckArgs) => void;
 
+/** Where a plugin's failing kubeCalls is reported (once per plugin). */
+export interface PluginLog {
+  warn(msg: string): void;
+}
+
 /**
  * The client the gateway's parts use: `client` observed by every plugin's kubeCalls (in plugin
  * order), then decorated by every plugin's wrapClient (in plugin order, the last one outermost).
+ * A kubeCalls that throws never changes a call's result; its first failure is logged.
  */
-export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClient): KubeClient {
+export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClient, log?: PluginLog): KubeClient {
   let observed = client;
-  for (const p of plugins) if (p.kubeCalls) observed = observeKubeCalls(observed, p.kubeCalls);
+  for (const p of plugins) {
+    if (!p.kubeCalls) continue;
+    const name = p.name;
+    const onFailure = log
+      ? (err: unknown) => log.warn(`plugin ${name}: its observer of Kubernetes calls failed (later failures are not logged): ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      : undefined;
+    observed = observeKubeCalls(observed, p.kubeCalls, onFailure);
+  }
   return plugins.reduce((c, p) => p.wrapClient?.(c) ?? c, observed);
 }
 
 /**
  * `client` with its calls told to `observer`: by the client itself where it can (KubeClient), else
- * (a test double) by a handler on each call's promise.
+ * (a test double) by a handler on each call's promise. Either way the observer cannot change a
+ * call's result (guardedObserver).
  */
-export function observeKubeCalls(client: KubeClient, observer: KubeCallObserver): KubeClient {
-  if (typeof client.observedBy === 'function') return client.observedBy(observer);
+export function observeKubeCalls(client: KubeClient, given: KubeCallObserver, onFailure?: (err: unknown) => void): KubeClient {
+  if (typeof client.observedBy === 'function') return client.observedBy(given, onFailure);
+  const observer = guardedObserver(given, onFailure ?? ((err) => process.emitWarning(String(err))));
   const wrapped = Object.create(client) as KubeClient;
   wrapped.request = function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
     const started = observer.started(method, path);

@@ -238,10 +238,12 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   resourceVersion: query('resourceVersion', { type: 'string' }, 'Kubernetes resourceVersion semantics (list: freshness; watch: start after it, or with sendInitialEvents the oldest initial state accepted; unset or 0: the current objects first).'),
   resourceVersionMatch: query('resourceVersionMatch', { type: 'string', enum: ['NotOlderThan', 'Exact'] }, 'How resourceVersion applies to a list; on a watch, NotOlderThan only, required by sendInitialEvents and refused without it (422).'),
   watch: query('watch', { type: 'boolean' }, 'Stream changes as Server-Sent Events instead of returning a list.'),
-  allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean', default: true },
-    'Let the stream carry BOOKMARK events, among them INITIAL_STATE_DONE (on by default in the facade, off in Kubernetes).'),
+  allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean', default: false },
+    'Let the stream carry BOOKMARK events, among them INITIAL_STATE_DONE; off unless asked for, as in Kubernetes.'),
   sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
-    'With watch and resourceVersionMatch=NotOlderThan: send existing objects first (ADDED), then the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end), or not (false). Unset: true without a resourceVersion or with 0, false with one.'),
+    'With watch and resourceVersionMatch=NotOlderThan: send existing objects first (ADDED), then (with ' +
+      'allowWatchBookmarks=true) the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end), or not ' +
+      '(false). Unset: true without a resourceVersion or with 0, false with one.'),
   timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'With watch: end the stream after this many seconds.'),
   where: { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema: ref('Where'), example: WHERE_EXAMPLE } } },
   orderBy: query('orderBy', { type: 'string' }, ORDER_BY_DESCRIPTION),
@@ -306,8 +308,10 @@ export const SECURITY_SCHEMES = {
 export const SSE_DESCRIPTION =
   'With watch=true: Server-Sent Events, one per Kubernetes watch event. `event:` is ADDED, MODIFIED, ' +
   'DELETED, BOOKMARK, INITIAL_STATE_DONE (the bookmark ending the initial state of sendInitialEvents) ' +
-  'or ERROR (the stream then ends); `id:` is the resourceVersion the stream has reached (resume with ' +
-  'Last-Event-ID or ?resourceVersion=); `data:` is the watch event as JSON, described by this schema. ' +
+  'or ERROR (the stream then ends); BOOKMARK and INITIAL_STATE_DONE come only with allowWatchBookmarks=true. ' +
+  '`id:` is the resourceVersion the stream has reached (resume with Last-Event-ID or ?resourceVersion=); ' +
+  'without bookmarks it moves only with changes, so EventSource clients should ask for them. ' +
+  '`data:` is the watch event as JSON, described by this schema. ' +
   'Comment lines keep idle connections open. Failures found before the stream starts are problem ' +
   'documents with their HTTP status; later ones are an ERROR event.';
 

@@ -95,6 +95,8 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         identity: req.context.identity,
         filter: guard.visible,
         ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
+        servedAs: req.resource,
+        ...(a.relatedTypesAs ? { relatedTypesAs: a.relatedTypesAs } : {}),
       },
     );
     if (guard.onEnd) feed.onClose(guard.onEnd);

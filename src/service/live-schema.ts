@@ -8,15 +8,16 @@
 // resources whose selections read a changed version's type through relation fields end with them.
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
-import type { CrdCatalog, CrdObject, CrdSnapshot } from '../catalog/crd-catalog.ts';
+import { isEstablished, type CrdCatalog, type CrdObject, type CrdSnapshot } from '../catalog/crd-catalog.ts';
 import { runInSlices } from '../graphql/lazy-schema.ts';
+import { versionTypeSource } from '../graphql/resource-types.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
 import type { ResourceOperations } from '../contract/operations.ts';
 import { tryCrdToModel, type ModelResult } from '../model/crd-to-model.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import { sameContent, type ResourceModel } from '../model/resource-model.ts';
 import { sameServedVersion as sameApiOf } from './served-version.ts';
-import type { WatchHub } from './watch-hub.ts';
+import { parseRv, type WatchHub, type WatchKey } from './watch-hub.ts';
 
 export interface LiveSchemaLog {
   info(msg: string): void;
@@ -29,6 +30,13 @@ export interface LiveSchemaOptions {
   log?: LiveSchemaLog;
   /** Compare each new schema with the previous one and log breaking changes. */
   reportBreakingChanges?: boolean;
+  /**
+   * A CRD as the apiserver has it now (catalog's crdReader). Given with a hub, a 404 of the hub's
+   * watch of a version waits until the snapshots have caught up with it (see holdNotFound).
+   */
+  crdOf?: (name: string, timeoutMs?: number) => Promise<CrdObject | undefined>;
+  /** The longest a 404 waits, the CRD's GET included (default 10 s): the CRD watch may be failing. */
+  notFoundHoldMs?: number;
 }
 
 export interface RebuildStats {
@@ -52,6 +60,12 @@ export class LiveSchema {
   readonly stats: RebuildStats = { rebuilds: 0, unchanged: 0, lastDurationMs: 0, crds: 0, problems: 0 };
   private last: { models: readonly ResourceModel[]; problems: string } | undefined;
   private readonly listeners = new Set<(schema: GraphQLSchema) => void>();
+  /** Per CRD name, the resourceVersion of the last snapshot rebuilt from. */
+  private seen = new Map<string, bigint | undefined>();
+  /** Held 404s: each one's check (run after every rebuild) and its end. */
+  private readonly holds = new Map<() => void, () => void>();
+  /** Per CRD name, the GET in flight for held 404s: one for every watch of the CRD that waits. */
+  private readonly crdReads = new Map<string, Promise<CrdObject | undefined>>();
 
   constructor(opts: LiveSchemaOptions) {
     this.opts = opts;
@@ -59,6 +73,9 @@ export class LiveSchema {
     // without assumeValid, graphql-js would validate the whole schema again on the first request
     // after every CRD change, which costs more than the rebuild itself at a thousand CRDs.
     this.builder = createSchemaBuilder({ operations: opts.operations, assumeValid: true });
+    opts.hub?.admitWith((key, o) => this.refusal(key, o.servedAs) ?? this.relatedRefusal(o.relatedTypesAs));
+    const crdOf = opts.crdOf;
+    if (crdOf) opts.hub?.holdNotFoundWith((key, signal) => this.caughtUpWith(key, crdOf, signal));
   }
 
   get current(): GraphQLSchema | undefined {
@@ -78,8 +95,10 @@ export class LiveSchema {
     this.unsubscribe = catalog.subscribe((snap) => apply(snap));
   }
 
+  /** Stops following the catalog and ends the holds of 404s (their timers with them). */
   stop(): void {
     this.unsubscribe?.();
+    for (const end of [...this.holds.values()]) end();
   }
 
   onChange(listener: (schema: GraphQLSchema) => void): () => void {
@@ -88,6 +107,78 @@ export class LiveSchema {
   }
 
   rebuild(snapshot: CrdSnapshot): GraphQLSchema {
+    const schema = this.build(snapshot);
+    this.seen = new Map(snapshot.crds.map((c) => [c.metadata.name, parseRv(c.metadata.resourceVersion)]));
+    for (const check of [...this.holds.keys()]) check();
+    return schema;
+  }
+
+  /**
+   * Resolves once the snapshots rebuilt from are as new as the apiserver's CRD of `key` now (the
+   * subscribers a change of it ended have then been ended), when the GET fails, when `signal`
+   * aborts (the watch recovered or stopped), at stop(), or notFoundHoldMs after the call, GET
+   * included: a slow apiserver does not hold a real 404 longer.
+   */
+  private caughtUpWith(key: WatchKey, crdOf: CrdOf, signal: AbortSignal): Promise<void> {
+    const name = `${key.plural}.${key.group}`;
+    const holdMs = this.opts.notFoundHoldMs ?? 10_000;
+    return new Promise<void>((resolve) => {
+      let caughtUp: (() => boolean) | undefined;
+      const check = () => {
+        if (caughtUp?.()) end();
+      };
+      const end = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', end);
+        this.holds.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(end, holdMs);
+      timer.unref();
+      signal.addEventListener('abort', end, { once: true });
+      this.holds.set(check, end);
+      if (signal.aborted) end();
+      this.crdNow(name, crdOf, holdMs).then((crd) => {
+        caughtUp = this.caughtUpTest(name, crd);
+        check();
+      }, end);
+    });
+  }
+
+  /**
+   * The CRD as the apiserver has it, one GET shared by the 404s of all its watches (one per
+   * namespace): a 404 that comes while it is in flight was caused by the change it reads, or by one
+   * the next rebuild's snapshot brings anyway.
+   */
+  private crdNow(name: string, crdOf: CrdOf, timeoutMs: number): Promise<CrdObject | undefined> {
+    let read = this.crdReads.get(name);
+    if (read === undefined) {
+      const started = crdOf(name, timeoutMs);
+      read = started;
+      this.crdReads.set(name, started);
+      const forget = () => {
+        if (this.crdReads.get(name) === started) this.crdReads.delete(name);
+      };
+      started.then(forget, forget);
+    }
+    return read;
+  }
+
+  /**
+   * Whether the snapshots have caught up with `crd`. They hold established CRDs only: with one
+   * that is not, or is gone, once they lack it.
+   */
+  private caughtUpTest(name: string, crd: CrdObject | undefined): () => boolean {
+    const rv = crd && isEstablished(crd) ? parseRv(crd.metadata.resourceVersion) : undefined;
+    if (crd && isEstablished(crd) && rv === undefined) return () => true;
+    if (rv === undefined) return () => !this.seen.has(name);
+    return () => {
+      const seen = this.seen.get(name);
+      return seen !== undefined && seen >= rv;
+    };
+  }
+
+  private build(snapshot: CrdSnapshot): GraphQLSchema {
     const started = performance.now();
     const log = this.opts.log;
     const models: ResourceModel[] = [];
@@ -150,13 +241,52 @@ export class LiveSchema {
     return result;
   }
 
+  /**
+   * Why a subscriber checked against `servedAs` (a resource model) before it reached the hub may
+   * not watch `key` now: the version is no longer served, or its API changed since that model was
+   * current, as for the subscribers the rebuild ended (endChangedSubscriptions).
+   */
+  private refusal(key: WatchKey, servedAs: object | undefined): ApiError | undefined {
+    if (servedAs === undefined || !this.schema) return undefined;
+    const now = this.served.get(`${key.group}/${key.version}/${key.plural}`);
+    if (now?.accepted.has(servedAs)) return undefined;
+    return schemaChanged(key.group, key.version, key.plural, now === undefined ? 'is no longer served' : 'changed its schema');
+  }
+
+  /**
+   * Why a subscriber whose selection reads these types (of other resources' versions, as its
+   * schema had them) may not start now: one of those versions changed since, as closeReading
+   * tells the subscribers already running.
+   */
+  private relatedRefusal(types: readonly object[] | undefined): ApiError | undefined {
+    if (!types?.length || !this.schema) return undefined;
+    for (const type of types) {
+      const source = versionTypeSource(type);
+      if (source === undefined) continue;
+      const { resource, version } = source;
+      const now = this.served.get(`${resource.group}/${version}/${resource.plural}`);
+      if (now?.accepted.has(resource)) continue;
+      const why = now === undefined ? 'is no longer served' : 'changed its schema';
+      return readerChanged(resource.group, version, resource.plural, why);
+    }
+    return undefined;
+  }
+
   /** Ends hub subscriptions on resource versions that are no longer served or whose schema changed. */
   private endChangedSubscriptions(resources: readonly ResourceModel[], crds: readonly CrdObject[]): void {
     const crdOf = new Map(crds.map((c) => [c.metadata.name, c]));
     const next = new Map<string, ServedVersion>();
     for (const model of resources) {
       const crd = crdOf.get(model.crdName);
-      for (const v of model.versions) if (v.served) next.set(`${model.group}/${v.name}/${model.plural}`, { model, crd, version: v.name });
+      for (const v of model.versions) {
+        if (!v.served) continue;
+        const id = `${model.group}/${v.name}/${model.plural}`;
+        const now: ServedVersion = { model, crd, version: v.name, accepted: new WeakSet([model]) };
+        const before = this.served.get(id);
+        // The same API: the models it has had since it last changed all stay current.
+        if (before !== undefined && sameServedVersion(before, now)) now.accepted = before.accepted.add(model);
+        next.set(id, now);
+      }
     }
     const hub = this.opts.hub;
     if (hub) {
@@ -165,14 +295,12 @@ export class LiveSchema {
       const readers = new Map<string, ApiError>();
       for (const [id, before] of this.served) {
         const now = next.get(id);
-        if (now !== undefined && sameServedVersion(before, now)) continue;
+        if (now !== undefined && now.accepted === before.accepted) continue;
         const [group, version, plural] = id.split('/') as [string, string, string];
         const why = now === undefined ? 'is no longer served' : 'changed its schema';
-        const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural,
-          new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`));
+        const n = hub.closeWhere((k) => k.group === group && k.version === version && k.plural === plural, schemaChanged(group, version, plural, why));
         if (n) this.opts.log?.info(`ended ${n} subscription(s) on ${plural}.${group} ${version}: it ${why}`);
-        readers.set(resourceTypeName(before.model, version, []), new ApiError('SCHEMA_CHANGED',
-          `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; subscribe again against the current schema`));
+        readers.set(resourceTypeName(before.model, version, []), readerChanged(group, version, plural, why));
       }
       const n = hub.closeReading(readers);
       if (n) this.opts.log?.info(`ended ${n} subscription(s) that read ${[...readers.keys()].join(', ')} through relation fields: their API changed`);
@@ -210,11 +338,28 @@ function sameModels(a: { models: readonly ResourceModel[]; problems: string }, b
   });
 }
 
+type CrdOf = NonNullable<LiveSchemaOptions['crdOf']>;
+
 interface ServedVersion {
   readonly model: ResourceModel;
   /** Absent only when a snapshot lacks the CRD a model was built from: then any change counts. */
   readonly crd: CrdObject | undefined;
   readonly version: string;
+  /**
+   * The models this version's API has had since it last changed: subscribers checked against one
+   * go on, as do those whose selections read a type built from one (relatedTypesAs).
+   */
+  accepted: WeakSet<object>;
+}
+
+function readerChanged(group: string, version: string, plural: string, why: string): ApiError {
+  return new ApiError('SCHEMA_CHANGED',
+    `${plural}.${group} ${version}, whose objects this subscription reads through a relation field, ${why}; ` +
+      'subscribe again against the current schema');
+}
+
+function schemaChanged(group: string, version: string, plural: string, why: string): ApiError {
+  return new ApiError('SCHEMA_CHANGED', `${plural}.${group} ${version} ${why}; subscribe again against the current schema`);
 }
 
 /**

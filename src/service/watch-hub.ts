@@ -13,7 +13,7 @@
 // is handed to `fallback` (a direct watch on the apiserver, which answers with the events or with
 // 410 Gone) or gets GONE.
 import { ApiError } from '../api-errors.ts';
-import type { Feed } from '../streams/feed.ts';
+import { failedFeed, type Feed } from '../streams/feed.ts';
 import { HubSubscriber, type HubCounters } from './hub-subscriber.ts';
 import { Upstream, type Start } from './watch-upstream.ts';
 import { allOf, parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
@@ -54,6 +54,8 @@ export class WatchHub {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly maxBufferedBytes: number;
   private stopped = false;
+  private admission: ((key: WatchKey, opts: SubscribeOptions) => ApiError | undefined) | undefined;
+  private notFoundHold: ((key: WatchKey, signal: AbortSignal) => Promise<void>) | undefined;
   readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
 
   constructor(opts: WatchHubOptions) {
@@ -98,6 +100,8 @@ export class WatchHub {
     const given = opts.resourceVersion && opts.resourceVersion !== '0' ? opts.resourceVersion : undefined;
     const rv = given === undefined ? undefined : parseRv(given);
     if (given !== undefined && rv === undefined) throw new ApiError('BAD_REQUEST', `invalid resourceVersion "${opts.resourceVersion}"`);
+    const refused = this.admission?.(key, opts);
+    if (refused) return failedFeed(refused);
     const start: Start = opts.sendInitialEvents && (rv === undefined || opts.resourceVersionMatch === 'NotOlderThan')
       ? { initial: true, notOlderThan: rv }
       : { initial: false, resumeFrom: rv };
@@ -141,6 +145,28 @@ export class WatchHub {
         observer.end?.();
       },
     };
+  }
+
+  /**
+   * Refuses, from now on, a subscriber whose servedAs or relatedTypesAs `check` finds out of date: it gets the error
+   * as its end, as it would have had it subscribed a moment earlier. A subscription's operation
+   * is checked against the schema first and comes here after (RBAC reviews in between); a schema
+   * change in that time ends the subscribers already here (closeWhere) and this one at its arrival.
+   */
+  admitWith(check: (key: WatchKey, opts: SubscribeOptions) => ApiError | undefined): void {
+    // A second check would refuse every subscriber the first one's schema checked: one live schema per hub.
+    if (this.admission) throw new Error('the watch hub already has an admission check: one live schema per hub');
+    this.admission = check;
+  }
+
+  /**
+   * Holds an upstream's 404 (a version no longer served, a CRD deleted) until `hold` resolves:
+   * the schema change that explains it ends the subscribers with SCHEMA_CHANGED meanwhile, and the
+   * 404 reaches only those it did not end.
+   */
+  holdNotFoundWith(hold: (key: WatchKey, signal: AbortSignal) => Promise<void>): void {
+    if (this.notFoundHold) throw new Error('the watch hub already holds its 404s for a live schema: one live schema per hub');
+    this.notFoundHold = hold;
   }
 
   /** Ends every subscription and observation whose key matches, with the given error (a CRD was removed...). */
@@ -198,7 +224,9 @@ export class WatchHub {
     let upstream = this.upstreams.get(id);
     if (!upstream || upstream.isStopping) {
       const pageBytes = Math.max(16 << 10, Math.min(1 << 20, Math.floor(this.maxBufferedBytes / 8)));
-      upstream = new Upstream(key, { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes }, () => {
+      const holdNotFound = this.notFoundHold;
+      const settings = { ...this.opts, counters: this.counters, maxBufferedBytes: this.maxBufferedBytes, pageBytes };
+      upstream = new Upstream(key, { ...settings, ...(holdNotFound ? { holdNotFound } : {}) }, () => {
         if (this.upstreams.get(id) === upstream) this.upstreams.delete(id);
       });
       this.upstreams.set(id, upstream);

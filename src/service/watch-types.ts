@@ -48,6 +48,13 @@ export interface SubscribeOptions {
   identity?: Impersonation;
   /** Names of other resource versions' types the subscriber reads (WatchArgs.relatedTypes), for WatchHub.closeReading. */
   relatedTypes?: readonly string[];
+  /**
+   * What the subscriber was checked against before it came here (the resource model its GraphQL
+   * schema or REST route was built from), for the hub's admission check (WatchHub.admitWith).
+   */
+  servedAs?: object;
+  /** The types of relatedTypes as the subscriber's schema had them (WatchArgs.relatedTypesAs), for the same check. */
+  relatedTypesAs?: readonly object[];
 }
 
 /** A subscriber's options as its direct watch gets them. */

@@ -15,6 +15,8 @@ export interface UpstreamSettings extends WatchHubOptions {
   readonly counters: HubCounters;
   readonly maxBufferedBytes: number;
   readonly pageBytes: number;
+  /** Resolves once a 404 of this key may be told as it is (WatchHub.holdNotFoundWith); absent: at once. */
+  readonly holdNotFound?: (key: WatchKey, signal: AbortSignal) => Promise<void>;
 }
 
 const defaultSetTimer = (fn: () => void, ms: number) => {
@@ -68,6 +70,8 @@ export class Upstream implements SubscriberHost {
   private failing: { since: number; timer: { cancel(): void } } | undefined;
   /** The upstream kept failing past the bound: newcomers are told at once. */
   private unavailable: ApiError | undefined;
+  /** A 404 held until the CRDs are known as of it (holdNotFound); let go when the watch recovers or stops. */
+  private heldNotFound: { error: ApiError; release: AbortController } | undefined;
 
   constructor(key: WatchKey, opts: UpstreamSettings, onStopped: () => void) {
     this.key = key;
@@ -269,6 +273,10 @@ export class Upstream implements SubscriberHost {
   private onError(err: unknown, retryInMs: number): void {
     this.opts.onUpstreamError?.(this.key, err, retryInMs);
     const api = fromKubeError(err);
+    if (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound' && this.opts.holdNotFound) {
+      this.holdNotFound(api, this.opts.holdNotFound);
+      return;
+    }
     // Errors that retrying cannot fix end the subscriptions instead of leaving them waiting.
     if (api.code === 'FORBIDDEN' || api.code === 'UNAUTHENTICATED' || (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound')) {
       this.failAll(api.code === 'FORBIDDEN' ? this.gatewayRefused() : api.code === 'UNAUTHENTICATED' ? this.gatewayUnauthenticated() : api);
@@ -312,7 +320,26 @@ export class Upstream implements SubscriberHost {
       { reason: 'ServiceUnavailable', retryAfterSeconds: 5 });
   }
 
+  /**
+   * A collection the apiserver no longer serves answers 404 as soon as its CRD changes, before the
+   * gateway's own watch of CRDs brings the change that ends its subscribers with SCHEMA_CHANGED.
+   * The 404 waits until the CRDs are known as of it: by then the change, if it was one, has ended
+   * them; those still here get the 404 (the reflector retries meanwhile, and a success cancels it).
+   */
+  private holdNotFound(api: ApiError, hold: (key: WatchKey, signal: AbortSignal) => Promise<void>): void {
+    if (this.heldNotFound) return;
+    const held = { error: api, release: new AbortController() };
+    this.heldNotFound = held;
+    void hold(this.key, held.release.signal).catch(() => {}).then(() => {
+      if (this.heldNotFound !== held) return;
+      this.heldNotFound = undefined;
+      this.failAll(api);
+      void this.stopNow();
+    });
+  }
+
   private recovered(): void {
+    this.releaseHeldNotFound();
     this.failing?.timer.cancel();
     this.failing = undefined;
     this.unavailable = undefined;
@@ -361,8 +388,16 @@ export class Upstream implements SubscriberHost {
     }, this.opts.graceMs ?? 30_000);
   }
 
+  /** Lets the hold of a 404 go (its timer with it): nothing is told of it any more. */
+  private releaseHeldNotFound(): void {
+    const held = this.heldNotFound;
+    this.heldNotFound = undefined;
+    held?.release.abort();
+  }
+
   stopNow(): Promise<void> {
     this.stopping ??= (async () => {
+      this.releaseHeldNotFound();
       this.grace?.cancel();
       this.failing?.timer.cancel();
       this.onStopped();

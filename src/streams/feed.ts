@@ -26,6 +26,25 @@ export interface Feed<T> {
   onClose(fn: () => void): void;
 }
 
+/**
+ * A feed over before it starts: its reader gets `error` as its end once it starts it. Like a feed
+ * failed before its start, it counts as closed at once (onClose runs at once).
+ */
+export function failedFeed<T>(error: unknown): Feed<T> {
+  let started = false;
+  let cancelled = false;
+  return {
+    start(sink) {
+      if (started) throw new Error('a feed starts once');
+      started = true;
+      if (!cancelled) sink.end(error);
+    },
+    cancel: () => (cancelled = true),
+    fail() {},
+    onClose: (fn) => fn(),
+  };
+}
+
 /** The feed with each value mapped; values mapped to undefined are dropped. A throwing map fails the feed. */
 export function mapFeed<T, U>(feed: Feed<T>, map: (value: T) => U | undefined): Feed<U> {
   return {

@@ -1,6 +1,7 @@
 // `?watch=true` on a REST collection: the shared watch hub's events as Server-Sent Events. Each
 // event's id is its resourceVersion (Last-Event-ID resumes), the end of the initial state is an
-// INITIAL_STATE_DONE event, and keep-alive comments keep proxies from closing an idle stream.
+// INITIAL_STATE_DONE event (a bookmark: sent with allowWatchBookmarks=true), and keep-alive
+// comments keep proxies from closing an idle stream.
 // Events are written as the hub pushes them, with the same byte-based flow control as graphql-ws:
 // backlogs are paged as the socket drains, and a client whose socket holds more than the bound
 // unsent gets an ERROR event (SLOW_CONSUMER) and the end of its stream.
@@ -44,7 +45,8 @@ function watchQuery(req: Request): WatchQuery {
   const sendInitialEvents = bool(req.query.sendInitialEvents);
   const match = str(req.query.resourceVersionMatch);
   refuseContradictions(sendInitialEvents, match);
-  const bookmarks = bool(req.query.allowWatchBookmarks) ?? true;
+  // As the apiserver: bookmarks (the end of the initial state among them) only when asked for.
+  const bookmarks = bool(req.query.allowWatchBookmarks) ?? false;
   const timeoutSeconds = int(req.query.timeoutSeconds, 'timeoutSeconds');
   const resume = lastEventId ?? byQuery;
   const fromAny = resume === undefined || resume === '0';
@@ -115,7 +117,13 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
   return new Promise<unknown>((resolve) => {
     const drained = new DrainWaiters(res);
     let corked = false;
-    feed.onClose(() => resolve(undefined));
+    // Node's response drops what it holds corked when it is ended before being uncorked (an end
+    // in the same turn as the last events, as a feed that fails after a page of its backlog does).
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork();
+    };
     feed.start({
       next(e) {
         const frame = frames.of(e);
@@ -124,16 +132,22 @@ function stream(feed: WatchFeed, res: Response, frames: FrameCache): Promise<unk
         if (!corked) {
           corked = true;
           res.cork();
-          process.nextTick(() => {
-            corked = false;
-            res.uncork();
-          });
+          process.nextTick(uncork);
         }
         res.write(frame);
       },
-      end: (error) => resolve(error),
+      end: (error) => {
+        uncork();
+        resolve(error);
+      },
       buffered: () => (res.destroyed ? 0 : res.writableLength),
       onDrain: (fn) => drained.add(fn),
+    });
+    // After start: a feed failed before it (a schema change while the watch was being set up) is
+    // closed already, and its end, given at start, says why.
+    feed.onClose(() => {
+      uncork();
+      resolve(undefined);
     });
   });
 }

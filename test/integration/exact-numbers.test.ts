@@ -186,7 +186,7 @@ describe('numbers written by kubectl read back through every gateway path with t
   });
 
   it('REST: Server-Sent Events watch', async () => {
-    const sse = await new SseClient(`${origin}${rest(readNs)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`).open();
+    const sse = await new SseClient(`${origin}${rest(readNs)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`).open();
     try {
       const events = await sse.waitFor('the initial state', (es) => (es.some((e) => e.event === 'INITIAL_STATE_DONE') ? es : undefined), 30_000);
       const specs = new Map(events.filter((e) => e.event === 'ADDED').map((e) => {

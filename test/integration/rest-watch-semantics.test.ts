@@ -149,6 +149,8 @@ describe('REST watch semantics, side by side with the apiserver', () => {
       ['ADDED:one', 'ADDED:two', 'INITIAL_STATE_DONE', 'ADDED:later']],
     ['no resourceVersion, no bookmarks: the current objects without the end marker', () => 'watch=true&allowWatchBookmarks=false',
       ['ADDED:one', 'ADDED:two', 'ADDED:later']],
+    ['bookmarks not asked for: no end marker either', () => 'watch=true',
+      ['ADDED:one', 'ADDED:two', 'ADDED:later']],
     ['resourceVersion=0: the current objects', () => 'watch=true&resourceVersion=0&allowWatchBookmarks=true',
       ['ADDED:one', 'ADDED:two', 'INITIAL_STATE_DONE', 'ADDED:later']],
     ['a resourceVersion alone: exactly what follows it', (f) => `watch=true&resourceVersion=${f.first}&allowWatchBookmarks=true`,

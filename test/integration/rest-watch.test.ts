@@ -101,7 +101,7 @@ describe('REST watch (SSE)', () => {
     const ns = await namespaces.create('sse-init');
     await create(ns, 'one');
     const two = await create(ns, 'two');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
     const c = open(base, path);
     const initial = await c.waitForCount(3);
     assert.deepEqual(names(initial.slice(0, 2)).sort(), ['ADDED:one', 'ADDED:two']);
@@ -127,7 +127,7 @@ describe('REST watch (SSE)', () => {
 
   it('resumes with Last-Event-ID or ?resourceVersion= with exactly the events after it', async () => {
     const ns = await namespaces.create('sse-resume');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
     const first = open(base, path);
     await first.waitForCount(1, ['INITIAL_STATE_DONE']);
     const e1 = await create(ns, 'e1');
@@ -192,7 +192,7 @@ describe('REST watch (SSE)', () => {
   it('all-namespaces and cluster-scoped watches; timeoutSeconds ends the stream', async () => {
     const ns = await namespaces.create('sse-all');
     const label = uniqueName('sse');
-    const allPath = `/rest/${G}/v1/crontabs?watch=true&labelSelector=${encodeURIComponent(`run=${label}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
+    const allPath = `/rest/${G}/v1/crontabs?watch=true&labelSelector=${encodeURIComponent(`run=${label}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
     const all = open(base, allPath);
     await all.waitForCount(1, ['INITIAL_STATE_DONE']);
     await create(ns, 'in-all', { run: label });
@@ -201,7 +201,7 @@ describe('REST watch (SSE)', () => {
 
     const cct = `${label}-cct`;
     clusterNames.push(cct);
-    const clusterPath = `/rest/${G}/v1/clustercrontabs?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${cct}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=3`;
+    const clusterPath = `/rest/${G}/v1/clustercrontabs?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${cct}`)}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=3`;
     const started = Date.now();
     const cluster = open(base, clusterPath);
     await cluster.waitForCount(1, ['INITIAL_STATE_DONE']);
@@ -222,7 +222,7 @@ describe('REST watch (SSE)', () => {
       return s.subscribers === 0 && s.upstreams === 0;
     };
     await pollUntil('the earlier streams to be torn down', idle, { timeoutMs: 5_000 });
-    const c = open(base, `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`);
+    const c = open(base, `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`);
     await c.waitForCount(1, ['INITIAL_STATE_DONE']);
     assert.deepEqual([gateway.operations.hub.stats().subscribers, gateway.operations.hub.stats().upstreams], [1, 1]);
     c.close();
@@ -247,7 +247,7 @@ describe('REST watch (SSE): slow consumers', () => {
   it('cuts off a client that stops reading while a fast one keeps receiving; all counts return to 0', async () => {
     const ns = await namespaces.create('sse-slow');
     await create(ns, 'big');
-    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`;
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
     const fast = open(origin, path);
     const slow = open(origin, path);
     await fast.waitForCount(1, ['INITIAL_STATE_DONE']);

@@ -96,6 +96,38 @@ describe('KubeClient call observers', () => {
     assert.deepEqual(told, ['n started GET /x', 'n settled n:GET:/x GET 0', 'b started POST /x', 'b settled b:POST:/x POST other']);
   });
 
+  it('never lets an observer that throws change a call\'s result, tells the others, and reports its first failure only', async () => {
+    const told: string[] = [];
+    const reported: unknown[] = [];
+    const broken = (where: 'started' | 'settled'): KubeCallObserver<string> => ({
+      started: (method, path) => {
+        if (where === 'started') throw new Error(`${where} broke`);
+        return `${method} ${path}`;
+      },
+      settled: () => {
+        throw new Error(`${where} broke`);
+      },
+    });
+    for (const where of ['started', 'settled'] as const) {
+      told.length = 0;
+      reported.length = 0;
+      const view = client.observedBy(broken(where), (err) => reported.push(err)).observedBy(noting('after', told));
+      assert.deepEqual(await view.request('GET', '/thing'), { kind: 'Thing', path: '/thing' });
+      const missing = await view.request('GET', '/missing').catch((e: unknown) => e);
+      assert.ok(missing instanceof KubeApiError && missing.httpStatus === 404, `${where}: ${String(missing)}`);
+      assert.deepEqual(told, ['after started GET /thing', 'after settled after:GET:/thing GET ok', 'after started GET /missing', 'after settled after:GET:/missing GET 404']);
+      assert.equal(reported.length, 1, `${where}: reported once`);
+      assert.match(String(reported[0]), new RegExp(`${where} broke`));
+    }
+  });
+
+  it('settles the observation of a call whose caller\'s onStatus throws, with that error', async () => {
+    const told: string[] = [];
+    const err = await client.observedBy(noting('s', told)).request('GET', '/thing', { onStatus: () => { throw new Error('caller broke'); } }).catch((e: unknown) => e);
+    assert.match(String(err), /caller broke/);
+    assert.deepEqual(told, ['s started GET /thing', 's settled s:GET:/thing GET other']);
+  });
+
   it('views add observers in order, share the connections, and leave the client and watches unobserved', async () => {
     const told: string[] = [];
     const first = client.observedBy(noting('1', told));

@@ -4,6 +4,7 @@
 // when they start, and the separate listener.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
@@ -11,9 +12,9 @@ import { GraphQLError } from 'graphql';
 import type { Caller } from '../../../src/auth/authenticate.ts';
 import { pluginApp, schemaOf } from '../../helpers/plugin-app.ts';
 import { ApiError, toProblem } from '../../../src/api-errors.ts';
-import { KubeApiError, type KubeClient } from '../../../src/kube/kube-client.ts';
+import { KubeApiError, KubeClient } from '../../../src/kube/kube-client.ts';
 import { metrics } from '../../../src/plugins/metrics.ts';
-import { pluginClient, type GatewayParts } from '../../../src/plugins/gateway-plugin.ts';
+import { pluginClient, type GatewayParts, type GatewayPlugin } from '../../../src/plugins/gateway-plugin.ts';
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import { sharedResultStats } from '../../../src/graphql/shared-subscription-results.ts';
 import { metricKey as key, parseMetrics } from '../../helpers/prometheus-text.ts';
@@ -306,5 +307,26 @@ test('on the main port only when asked', async () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, onMainPort ? 200 : 404);
     if (onMainPort) assert.match(res.text, /# TYPE crdgate_requests_total counter/);
+  }
+});
+
+test('a plugin whose kubeCalls throws changes no call\'s result and is logged once, whichever client it observes', async () => {
+  const server = createServer((_req, res) => res.end('{"kind":"Thing"}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const real = new KubeClient({ getCurrentCluster: () => ({ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), applyToHTTPSOptions: async () => {} });
+  const fake = { server: 'https://k8s.test', async request() { return { kind: 'Thing' }; } } as unknown as KubeClient;
+  const broken: GatewayPlugin = { name: 'broken', kubeCalls: { started: () => { throw new Error('no gauge'); }, settled: () => {} } };
+  try {
+    for (const base of [real, fake]) {
+      const lines: string[] = [];
+      const client = pluginClient([broken], base, { warn: (msg) => lines.push(msg) });
+      assert.deepEqual(await client.request('GET', '/x'), { kind: 'Thing' });
+      assert.deepEqual(await client.request('GET', '/y'), { kind: 'Thing' });
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, /^plugin broken: its observer of Kubernetes calls failed .*no gauge/s);
+    }
+  } finally {
+    await real.close();
+    server.close();
   }
 });

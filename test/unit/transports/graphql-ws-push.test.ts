@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ConnectionWriter, nextFrame } from '../../../src/transports/graphql-ws-push.ts';
+import { ConnectionWriter, nextFrame, pushedSubscription } from '../../../src/transports/graphql-ws-push.ts';
+import { ApiError } from '../../../src/api-errors.ts';
+import type { SharedSelection } from '../../../src/graphql/shared-subscription-results.ts';
+import { WatchHub } from '../../../src/service/watch-hub.ts';
+import type { Feed } from '../../../src/streams/feed.ts';
 
 /** A ws server and one client connected to it; the server's side of the connection. */
 async function pair(perMessageDeflate = false) {
@@ -202,4 +206,20 @@ test('nothing is written once the socket closes, and drain waiters run on close 
   });
   await new Promise((r) => setTimeout(r, 0));
   assert.ok(after, 'a closed connection has nothing to drain');
+});
+
+test('a subscription the hub refuses at admission (its schema changed meanwhile) ends with its SCHEMA_CHANGED error, not quietly', async () => {
+  const hub = new WatchHub({ sourceFor: () => { throw new Error('a refused subscriber opens no watch'); } });
+  hub.admitWith(() => new ApiError('SCHEMA_CHANGED', 'crontabs.stable.example.com v1 is no longer served; subscribe again against the current schema'));
+  const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' }, {});
+  const written: unknown[] = [];
+  const writer = { write: (...frame: unknown[]) => written.push(frame), buffered: () => 0, onDrain() {} } as unknown as ConnectionWriter;
+  let left = 0;
+  const group = { leave: () => left++, payloadOf: () => Buffer.from('{}') } as unknown as SharedSelection;
+  // graphql-ws sends a rejected next() as the subscription's `error` message; a resolved one as `complete`.
+  const subscription = pushedSubscription(writer, '1', group, feed as Feed<object>);
+  await assert.rejects(subscription.next(), (err: ApiError) => err.code === 'SCHEMA_CHANGED' && /no longer served/.test(err.message));
+  assert.deepEqual(written, []);
+  assert.equal(left, 1);
+  await hub.stop();
 });

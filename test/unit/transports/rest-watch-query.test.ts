@@ -11,8 +11,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ApiError, toProblem } from '../../../src/api-errors.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
-import type { WatchArgs, WatchFeed } from '../../../src/contract/operations.ts';
+import type { KubeWatchEvent, WatchArgs, WatchFeed } from '../../../src/contract/operations.ts';
 import { serveSseWatch } from '../../../src/transports/rest-watch.ts';
+import { failedFeed } from '../../../src/streams/feed.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
 
 const target = { resource: { group: 'stable.example.com', kind: 'CronTab' }, version: { name: 'v1' }, namespace: 'ns' } as unknown as Target;
@@ -106,4 +107,60 @@ test('contradicting parameters are refused as the apiserver refuses them: 422 In
     assert.deepEqual(got.problem?.causes.map((c: { field: string; message: string }) => [c.field, c.message]),
       messages.map((m) => ['resourceVersionMatch', m]), query);
   }
+});
+
+/** The SSE event names a stream writes for a feed that delivers `events` and ends (with `error`) in one turn. */
+async function eventNames(query: string, events: KubeWatchEvent[], error?: unknown, given?: WatchFeed): Promise<{ names: string[]; bookmarksAsked: boolean | undefined }> {
+  let bookmarksAsked: boolean | undefined;
+  const app = express();
+  app.get('/w', (req, res) => {
+    void serveSseWatch(req, res, target, {
+      watch: async (r) => {
+        bookmarksAsked = r.args.allowWatchBookmarks;
+        return given ?? {
+          start: (sink) => {
+            for (const e of events) sink.next(e);
+            sink.end(error);
+          },
+          cancel() {}, fail() {}, onClose() {},
+        } satisfies WatchFeed;
+      },
+      context: {} as CallerContext, heartbeatMs: 60_000,
+    });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/w?${query}`)).text();
+    return { names: [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!), bookmarksAsked };
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+const meta = (name: string, rv: string, annotations?: Record<string, string>) => ({ name, namespace: 'ns', resourceVersion: rv, ...(annotations ? { annotations } : {}) });
+
+test('events and the end of the feed in one turn all reach the client, an ERROR after them', async () => {
+  const events: KubeWatchEvent[] = [{ type: 'ADDED', object: { metadata: meta('a', '5') } }, { type: 'MODIFIED', object: { metadata: meta('a', '6') } }];
+  assert.deepEqual((await eventNames('watch=true', events)).names, ['ADDED', 'MODIFIED']);
+  const gone = new ApiError('SCHEMA_CHANGED', 'the resource changed', { reason: 'SchemaChanged' });
+  assert.deepEqual((await eventNames('watch=true', events, gone)).names, ['ADDED', 'MODIFIED', 'ERROR']);
+});
+
+test('a feed that failed before the stream started (a schema change while the watch was set up) sends its ERROR', async () => {
+  const gone = new ApiError('SCHEMA_CHANGED', 'the resource changed', { reason: 'SchemaChanged' });
+  assert.deepEqual((await eventNames('watch=true', [], undefined, failedFeed(gone))).names, ['ERROR']);
+});
+
+test('bookmarks, the end of the initial state among them, only when the client asks for them, as Kubernetes', async () => {
+  const events: KubeWatchEvent[] = [
+    { type: 'ADDED', object: { metadata: meta('a', '5') } },
+    { type: 'BOOKMARK', object: { metadata: meta('', '6', { 'k8s.io/initial-events-end': 'true' }) } },
+    { type: 'BOOKMARK', object: { metadata: meta('', '7') } },
+    { type: 'MODIFIED', object: { metadata: meta('a', '8') } },
+  ];
+  assert.deepEqual(await eventNames('watch=true', events), { names: ['ADDED', 'MODIFIED'], bookmarksAsked: false });
+  assert.deepEqual(await eventNames('watch=true&allowWatchBookmarks=false', events), { names: ['ADDED', 'MODIFIED'], bookmarksAsked: false });
+  assert.deepEqual(await eventNames('watch=true&allowWatchBookmarks=true', events), { names: ['ADDED', 'INITIAL_STATE_DONE', 'BOOKMARK', 'MODIFIED'], bookmarksAsked: true });
 });
