@@ -107,7 +107,11 @@ test('subscriptions of other resources that read a version\'s type through relat
   assert.deepEqual(changesOf((c) => (versionOf(c, 'v1')['additionalPrinterColumns'] = [])).read, [], "v1's printer columns");
 });
 
-test('a subscription checked against a version before a rebuild changed or removed it ends with SCHEMA_CHANGED when it reaches the hub', async () => {
+/**
+ * Hub operations whose upstreams list nothing and watch until stopped, a live schema on that hub,
+ * and how a watch ends as it starts: its error code, or 'running'.
+ */
+function idleHubWithLiveSchema() {
   const idle: ListWatchSource<KubeObject> = {
     list: async () => ({ items: [], resourceVersion: '1' }),
     watch: (_rv, _t, _onEvent, signal, onOpen) => {
@@ -117,14 +121,21 @@ test('a subscription checked against a version before a rebuild changed or remov
   };
   const ops = createHubOperations({ server: 'https://k8s.test' } as unknown as KubeClient, { hub: { sourceFor: () => idle } });
   const live = new LiveSchema({ operations: notImplementedOperations, hub: ops.hub, reportBreakingChanges: false });
-  /** How a watch of `model`'s version ends as it starts: its error code, or 'running'. */
-  const watchAs = async (model: ResourceModel, version: string): Promise<string> => {
-    const feed = await ops.watch({ resource: model, version: model.versions.find((v) => v.name === version)!, namespace: 'ns', args: {}, context: {} });
+  const endAs = async (req: Parameters<typeof ops.watch>[0]): Promise<string> => {
+    const feed = await ops.watch(req);
     let ended = 'running';
     feed.start({ next() {}, end: (err) => (ended = (err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
     feed.cancel();
     return ended;
   };
+  return { ops, live, endAs };
+}
+
+test('a subscription checked against a version before a rebuild changed or removed it ends with SCHEMA_CHANGED when it reaches the hub', async () => {
+  const { ops, live, endAs } = idleHubWithLiveSchema();
+  /** How a watch of `model`'s version ends as it starts: its error code, or 'running'. */
+  const watchAs = (model: ResourceModel, version: string): Promise<string> =>
+    endAs({ resource: model, version: model.versions.find((v) => v.name === version)!, namespace: 'ns', args: {}, context: {} });
   try {
     live.rebuild(snap(1, [withRv(crontab, '1')]));
     // What a subscription's operation was validated against; it reaches the hub after the rebuilds below.
@@ -253,24 +264,13 @@ async function waitFor(ok: () => boolean): Promise<void> {
 }
 
 test('a subscription whose selection read a type of another version that a rebuild changed ends with SCHEMA_CHANGED when it reaches the hub', async () => {
-  const idle: ListWatchSource<KubeObject> = {
-    list: async () => ({ items: [], resourceVersion: '1' }),
-    watch: (_rv, _t, _onEvent, signal, onOpen) => {
-      onOpen?.();
-      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    },
-  };
-  const ops = createHubOperations({ server: 'https://k8s.test' } as unknown as KubeClient, { hub: { sourceFor: () => idle } });
-  const live = new LiveSchema({ operations: notImplementedOperations, hub: ops.hub, reportBreakingChanges: false });
+  const { ops, live, endAs } = idleHubWithLiveSchema();
   const typeOf = (version: string) => live.current!.getType(resourceTypeName(live.resources[0]!, version, []))!;
   /** How a watch of v1 whose selection read `types` ends as it starts: its error code, or 'running'. */
-  const watchReading = async (types: object[]): Promise<string> => {
+  const watchReading = (types: object[]): Promise<string> => {
     const model = live.resources[0]!;
-    const feed = await ops.watch({ resource: model, version: model.versions.find((v) => v.name === 'v1')!, namespace: 'ns', args: { relatedTypes: types.map((t) => (t as { name: string }).name), relatedTypesAs: types }, context: {} });
-    let ended = 'running';
-    feed.start({ next() {}, end: (err) => (ended = (err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
-    feed.cancel();
-    return ended;
+    const relatedTypes = types.map((t) => (t as { name: string }).name);
+    return endAs({ resource: model, version: model.versions.find((v) => v.name === 'v1')!, namespace: 'ns', args: { relatedTypes, relatedTypesAs: types }, context: {} });
   };
   try {
     live.rebuild(snap(1, [withRv(crontab, '1')]));
