@@ -136,7 +136,7 @@ export class KubeClient {
    * goes to onFailure (by default a process warning), the rest are dropped, so a broken metric does
    * not write a line per call.
    */
-  observedBy(observer: KubeCallObserver, onFailure: (err: unknown) => void = warnOnce): KubeClient {
+  observedBy(observer: KubeCallObserver, onFailure: (err: unknown) => void = warnObserverFailure): KubeClient {
     const root = this.root;
     const view = Object.create(this) as KubeClient;
     const guarded = guardedObserver(observer, onFailure);
@@ -478,8 +478,14 @@ export function guardedObserver<S>(observer: KubeCallObserver<S>, onFailure: (er
   };
 }
 
-function warnOnce(err: unknown): void {
-  process.emitWarning(`an observer of Kubernetes calls failed; its later failures are not reported: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+/** What a failed observer threw, with its stack when it has one: the reader has to find the observer. */
+export function observerFailureText(err: unknown): string {
+  return err instanceof Error ? err.stack ?? err.message : String(err);
+}
+
+/** The default report of an observer's first failure: a process warning. */
+export function warnObserverFailure(err: unknown): void {
+  process.emitWarning(`an observer of Kubernetes calls failed; its later failures are not reported: ${observerFailureText(err)}`);
 }
 
 /** Two observers as one, told in order. */

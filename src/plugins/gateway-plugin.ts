@@ -6,7 +6,7 @@ import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
-import { guardedObserver, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
+import { guardedObserver, observerFailureText, warnObserverFailure, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -122,7 +122,7 @@ export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClie
     if (!p.kubeCalls) continue;
     const name = p.name;
     const onFailure = log
-      ? (err: unknown) => log.warn(`plugin ${name}: its observer of Kubernetes calls failed (later failures are not logged): ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      ? (err: unknown) => log.warn(`plugin ${name}: its observer of Kubernetes calls failed (later failures are not logged): ${observerFailureText(err)}`)
       : undefined;
     observed = observeKubeCalls(observed, p.kubeCalls, onFailure);
   }
@@ -136,7 +136,7 @@ export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClie
  */
 export function observeKubeCalls(client: KubeClient, given: KubeCallObserver, onFailure?: (err: unknown) => void): KubeClient {
   if (typeof client.observedBy === 'function') return client.observedBy(given, onFailure);
-  const observer = guardedObserver(given, onFailure ?? ((err) => process.emitWarning(String(err))));
+  const observer = guardedObserver(given, onFailure ?? warnObserverFailure);
   const wrapped = Object.create(client) as KubeClient;
   wrapped.request = function request<T>(method: Parameters<KubeClient['request']>[0], path: string, opts?: Parameters<KubeClient['request']>[2]): Promise<T> {
     const started = observer.started(method, path);

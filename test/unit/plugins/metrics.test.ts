@@ -330,3 +330,29 @@ test('a plugin whose kubeCalls throws changes no call\'s result and is logged on
     server.close();
   }
 });
+
+test('without a log, a failing kubeCalls is one process warning with its stack, whichever client it observes', async () => {
+  const server = createServer((_req, res) => res.end('{"kind":"Thing"}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const real = new KubeClient({ getCurrentCluster: () => ({ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), applyToHTTPSOptions: async () => {} });
+  const fake = { server: 'https://k8s.test', async request() { return { kind: 'Thing' }; } } as unknown as KubeClient;
+  const broken: GatewayPlugin = { name: 'broken', kubeCalls: { started: () => { throw new Error('no gauge'); }, settled: () => {} } };
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    for (const base of [real, fake]) {
+      warnings.length = 0;
+      const client = pluginClient([broken], base);
+      await client.request('GET', '/x');
+      await client.request('GET', '/y');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /^an observer of Kubernetes calls failed; its later failures are not reported: Error: no gauge\n\s+at /);
+    }
+  } finally {
+    process.off('warning', onWarning);
+    await real.close();
+    server.close();
+  }
+});
