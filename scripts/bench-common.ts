@@ -1,6 +1,9 @@
 // What the benchmarks share: the machine they ran on, and latency figures of a request loop.
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { GCProfiler } from 'node:v8';
 
 /** CPU model, cores, memory and Node version, for the heading of a result. */
@@ -92,4 +95,13 @@ export async function cpuAndAllocation(run: () => Promise<void>): Promise<{ cpuU
     after = s.afterGC.heapStatistics.usedHeapSize;
   }
   return { cpuUs: used.user + used.system, bytes: allocated + heapAtEnd - after };
+}
+
+/**
+ * The NODE_OPTIONS the gateway ships with (the chart's nodeOptions, which the kustomize base and
+ * `npm start` repeat): every benchmark runs its gateway process with them, as deployed.
+ */
+export function shippedNodeOptions(): string[] {
+  const values = parse(readFileSync(join(repoRoot, 'deploy', 'helm', 'crdgate', 'values.yaml'), 'utf8')) as { nodeOptions?: string };
+  return (values.nodeOptions ?? '').split(' ').filter(Boolean);
 }

@@ -47,7 +47,7 @@ import { repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { crdFiles } from '../test/helpers/crd-corpus.ts';
 import { productionPlugins } from './bench-gateway.ts';
 import { answerBenchCommands } from './bench-ipc.ts';
-import { machine, median, runConcurrently, summarizeProfile } from './bench-common.ts';
+import { machine, median, runConcurrently, shippedNodeOptions, summarizeProfile } from './bench-common.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -210,7 +210,7 @@ interface Gateway {
 
 async function startGateway(kind: string, corpus: string): Promise<Gateway> {
   const child = fork(new URL(import.meta.url).pathname, ['--serve', kind, '--corpus', corpus], {
-    execArgv: ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=16', ...(process.env.BENCH_GATEWAY_ARGS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: ['--disable-warning=ExperimentalWarning', ...shippedNodeOptions(), ...(process.env.BENCH_GATEWAY_ARGS?.split(' ').filter(Boolean) ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map<number, (v: unknown) => void>();

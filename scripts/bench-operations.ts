@@ -29,7 +29,7 @@ import { KubeClient } from '../src/kube/kube-client.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { installExampleCrds, readManifests, waitForCrdsEstablished } from '../src/local-cluster/install-examples.ts';
 import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
-import { machine, median, runConcurrently, stats, summarizeProfile, type Stats } from './bench-common.ts';
+import { machine, median, runConcurrently, shippedNodeOptions, stats, summarizeProfile, type Stats } from './bench-common.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -82,7 +82,7 @@ async function startGateway(kubeconfig: string, plugins: 'none' | 'production' |
   const script = plugins === 'node proxy' ? 'bench-node-proxy.ts' : 'bench-gateway.ts';
   const child = fork(join(repoRoot, 'scripts', script), plugins === 'node proxy' ? [kubeconfig] : [kubeconfig, '--plugins', plugins], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' },
-    execArgv: [...process.execArgv, '--max-semi-space-size=16'],
+    execArgv: [...process.execArgv, ...shippedNodeOptions()],
   });
   const waiting = new Map<number, (v: unknown) => void>();
   let next = 1;

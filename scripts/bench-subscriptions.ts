@@ -25,7 +25,7 @@ import { loadFile } from '../src/kube/kube-config.ts';
 import { buildLauncher, repoRoot } from '../src/local-cluster/build-launcher.ts';
 import { launchCluster } from '../src/local-cluster/launch-cluster.ts';
 import { installExampleCrds } from '../src/local-cluster/install-examples.ts';
-import { machine } from './bench-common.ts';
+import { machine, shippedNodeOptions } from './bench-common.ts';
 import { summarizeProfile, type CpuProfile } from './bench-profile.ts';
 
 const arg = (name: string, fallback: string) => {
@@ -76,7 +76,7 @@ function ipc(child: ChildProcess): (cmd: string, args?: Record<string, unknown>)
   });
 }
 
-const server = fork(join(repoRoot, 'scripts', 'bench-subscriptions-gateway.ts'), [cluster.info.kubeconfig, ns], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const server = fork(join(repoRoot, 'scripts', 'bench-subscriptions-gateway.ts'), [cluster.info.kubeconfig, ns], { execArgv: [...process.execArgv, ...shippedNodeOptions()], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const started = await new Promise<{ port: number; baselinePort: number }>((resolve) => server.once('message', (m: { value: { port: number; baselinePort: number } }) => resolve(m.value)));
 const gw = ipc(server);
 const gatewayUrl = `ws://127.0.0.1:${started.port}/graphql`;
