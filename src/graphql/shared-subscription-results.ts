@@ -14,6 +14,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { stringifyJson } from '../kube/lossless-json.ts';
+import { ownedBytes } from '../owned-bytes.ts';
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
@@ -67,7 +68,7 @@ export class SharedSelection {
   private serialize(result: ExecutionResult): Buffer {
     sharedResultStats.serialized++;
     const errors = result.errors?.length ? (this.opts.formatErrors?.(result.errors, this.args) ?? result.errors.map((e) => e.toJSON())) : undefined;
-    return Buffer.from(stringifyJson(errors ? { ...result, errors } : result));
+    return ownedBytes(stringifyJson(errors ? { ...result, errors } : result));
   }
 }
 

@@ -12,6 +12,7 @@ import type { KubeWatchEvent, OperationRequest, WatchArgs, WatchFeed } from '../
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { reportInternal } from './create-app.ts';
 import { bool, int, str, type Target } from './rest-request.ts';
+import { ownedBytes } from '../owned-bytes.ts';
 
 /** A client that does not take the end of its stream (it stopped reading) is cut this long after. */
 const endGraceMs = 10_000;
@@ -235,7 +236,7 @@ function frameCache(t: Target, bookmarks: boolean, withId: boolean): FrameCache 
       let frame = frames.get(e);
       if (frame === undefined) {
         const text = sseFrame(e, t, bookmarks, withId);
-        frame = text === undefined ? null : Buffer.from(text);
+        frame = text === undefined ? null : ownedBytes(text);
         frames.set(e, frame);
       }
       return frame ?? undefined;

@@ -56,6 +56,12 @@ test('a next frame is one unmasked FIN text frame with the length in 7, 16 or 64
   }
 });
 
+test('a frame holds only its own memory: a frame kept by a slow or corked socket pins no pool slab', () => {
+  const frame = nextFrame(Buffer.from('{"id":"1","type":"next","payload":'), Buffer.from('{"data":{}}'));
+  assert.equal(frame.byteOffset, 0);
+  assert.equal(frame.buffer.byteLength, frame.length);
+});
+
 test('frames reach a ws client whole and in order, interleaved with ws\'s own messages and pings, at every length class', async (t) => {
   const c = await pair();
   t.after(() => c.close());
