@@ -5,14 +5,14 @@
 // "payload":` — then the payload its group serialized once for every member, then `}`: nothing
 // is rewritten after serialization, and no byte of one subscriber's frame comes from another's.
 //
-// Each frame is built once, WebSocket header included, in one buffer, and written to the TCP
-// socket, which stays corked for the rest of the turn of the event loop: everything the gateway
-// writes to a connection in one turn (the events of one read from the apiserver, however many,
-// for every subscription of the connection; a backlog page) leaves in one write, and one
-// setImmediate uncorks every connection that corked. The write syscall is most of the cost of a
-// fan-out (one per socket per write, waking the reader as well), so a gateway that falls behind
-// catches up by writing the events that queued meanwhile together, instead of paying a write per
-// socket per event; a lone event waits only for its own fan-out to be built (a few µs per socket).
+// The frames a connection gets in one turn of the event loop are kept (prefix and payload, no
+// copy) and leave together when the turn ends, built in one buffer of their own with their
+// WebSocket headers and handed to the TCP socket in one write: the write syscall is most of the
+// cost of a fan-out (one per socket per write, waking the reader as well), so a gateway that falls
+// behind catches up by writing the events that queued meanwhile together; a lone event waits only
+// for its own fan-out to be built (a few µs per socket). That buffer is not sliced from Node's
+// shared pool, whose 8 KiB slabs a frame kept through a scavenge (a slow socket) would carry into
+// the old generation. With permessage-deflate the frames go through ws, which compresses them.
 
 import type { WebSocket } from 'ws';
 import type { Feed, FeedSink } from '../streams/feed.ts';
@@ -20,14 +20,15 @@ import type { SharedSelection } from '../graphql/shared-subscription-results.ts'
 import { ownedBytes } from '../owned-bytes.ts';
 
 const suffix = Buffer.from('}');
+const noBytes = Buffer.alloc(0);
 const CLOSE_BRACE = 0x7d;
 /** FIN and the text opcode: a whole text message in one frame (RFC 6455 §5.2). */
 const FIN_TEXT = 0x81;
 
 interface TcpSocket {
-  cork(): void;
-  uncork(): void;
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer, done?: () => void): boolean;
+  prependListener(event: 'end', fn: () => void): unknown;
+  readonly writableNeedDrain: boolean;
   on(event: 'drain' | 'close', fn: () => void): unknown;
   removeListener(event: 'drain' | 'close', fn: () => void): unknown;
   readonly destroyed: boolean;
@@ -40,40 +41,68 @@ interface WsInternals {
   _extensions?: Record<string, unknown>;
 }
 
-/** The whole WebSocket frame (unmasked, as a server sends) of the text message prefix + payload + `}`. */
-export function nextFrame(prefix: Buffer, payload: Buffer): Buffer {
-  const length = prefix.length + payload.length + 1;
-  const head = length <= 125 ? 2 : length <= 0xffff ? 4 : 10;
-  // Memory of its own, not a slice of Node's shared 8 KiB pool: a frame outlives a scavenge while
-  // its socket is corked or slow, and a pooled one then keeps its whole slab alive into the old
-  // generation — at 100k frames/s that was ~12 MB/s of slabs, a full GC every ~0.7 s (pauses of
-  // 5–25 ms in the middle of fan-outs), and a slow consumer's queue holding up to 28× its bytes.
-  const frame = Buffer.allocUnsafeSlow(head + length);
-  frame[0] = FIN_TEXT;
-  if (head === 2) frame[1] = length;
-  else if (head === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
-  prefix.copy(frame, head);
-  payload.copy(frame, head + prefix.length);
-  frame[head + length - 1] = CLOSE_BRACE;
-  return frame;
+/** Bytes of the WebSocket header of a message of `length` bytes. */
+function headLength(length: number): number {
+  return length <= 125 ? 2 : length <= 0xffff ? 4 : 10;
 }
 
-/** The connections that wrote in this turn of the event loop; one setImmediate uncorks them all. */
-let corkedThisTurn: ConnectionWriter[] = [];
+/** Writes the frame of the text message prefix + payload + `}` at `at`; returns where it ends. */
+function writeFrame(out: Buffer, at: number, prefix: Buffer, payload: Buffer): number {
+  const length = prefix.length + payload.length + 1;
+  const head = headLength(length);
+  out[at] = FIN_TEXT;
+  if (head === 2) out[at + 1] = length;
+  else if (head === 4) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(length, at + 2);
+  } else {
+    out[at + 1] = 127;
+    out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), at + 2);
+    out.writeUInt32BE(length >>> 0, at + 6);
+  }
+  prefix.copy(out, at + head);
+  payload.copy(out, at + head + prefix.length);
+  out[at + head + length - 1] = CLOSE_BRACE;
+  return at + head + length;
+}
+
+/** Bytes of the frame of the message prefix + payload + `}`, WebSocket header included. */
+function frameLength(prefix: Buffer, payload: Buffer): number {
+  const length = prefix.length + payload.length + 1;
+  return headLength(length) + length;
+}
+
+/**
+ * The whole WebSocket frames (unmasked, as a server sends) of the text messages prefix + payload
+ * + `}` for each (prefix, payload) pair of `parts`, one after the other, in one buffer that owns
+ * its memory (not a slice of Node's pool, see the top of this file).
+ */
+export function framesOf(parts: readonly Buffer[], bytes?: number): Buffer {
+  let total = bytes ?? 0;
+  if (bytes === undefined) for (let i = 0; i < parts.length; i += 2) total += frameLength(parts[i]!, parts[i + 1]!);
+  const out = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (let i = 0; i < parts.length; i += 2) at = writeFrame(out, at, parts[i]!, parts[i + 1]!);
+  return out;
+}
+
+/** The connections with frames written in this turn of the event loop; one setImmediate sends them all. */
+let pendingThisTurn: ConnectionWriter[] = [];
 let endOfTurnQueued = false;
 
 function endOfTurn(): void {
   endOfTurnQueued = false;
-  const writers = corkedThisTurn;
-  corkedThisTurn = [];
-  for (const w of writers) w.endTurn();
+  const writers = pendingThisTurn;
+  pendingThisTurn = [];
+  for (const w of writers) {
+    try {
+      w.flush();
+    } catch {
+      // A connection whose frames cannot be written is closed rather than left with a gap in its
+      // stream; the others are written all the same.
+      w.abandon();
+    }
+  }
 }
 
 /**
@@ -86,13 +115,17 @@ export class ConnectionWriter {
   private readonly sender: { _state: number } | undefined;
   /** Frames are written whole to the TCP socket, past ws's Sender, when no extension transforms them. */
   private readonly raw: boolean;
-  /** Corked in this turn of the event loop (and listed in corkedThisTurn). */
-  private corked = false;
+  /** ws's own send, for frames that must go through ws. */
+  private readonly sendThroughWs: WebSocket['send'];
+  /** The prefix and payload of each frame written in this turn and not yet handed to the socket. */
+  private pending: Buffer[] = [];
+  /** Their bytes, WebSocket headers included. */
+  private pendingBytes = 0;
   private drainWaiters: (() => void)[] | undefined;
 
   constructor(socket: WebSocket) {
     this.socket = socket;
-    // ws exposes no drain event and no cork: both are the TCP socket's, underneath.
+    // ws exposes no drain event: it is the TCP socket's, underneath.
     const internals = socket as unknown as WsInternals;
     this.tcp = internals._socket;
     this.sender = internals._sender;
@@ -101,40 +134,87 @@ export class ConnectionWriter {
     const extensions = internals._extensions;
     this.raw = this.tcp !== undefined && this.sender !== undefined && typeof this.sender._state === 'number'
       && typeof extensions === 'object' && extensions !== null && Object.keys(extensions).length === 0;
+    this.sendThroughWs = socket.send.bind(socket);
+    if (this.raw) this.keepOrderWithWs();
   }
 
-  /** Writes one text message made of prefix, payload and `}`. */
+  /**
+   * graphql-ws's own messages (ack, pong, error, complete) and a close frame go out after the
+   * frames written before them: ws writes those to the socket at once, ours wait for the turn's end.
+   */
+  private keepOrderWithWs(): void {
+    const socket = this.socket;
+    const send = this.sendThroughWs;
+    const close = socket.close.bind(socket);
+    socket.send = ((...args: Parameters<WebSocket['send']>) => {
+      this.flush();
+      return send(...args);
+    }) as WebSocket['send'];
+    socket.close = ((...args: Parameters<WebSocket['close']>) => {
+      this.flush();
+      return close(...args);
+    }) as WebSocket['close'];
+    // A client that half-closes gets what was written before: ws answers its FIN by ending the socket.
+    this.tcp!.prependListener('end', () => this.flush());
+  }
+
+  /**
+   * Writes one text message made of prefix, payload and `}`. Every frame a connection gets in one
+   * turn of the event loop (the events of one read from the apiserver, however many, for every
+   * subscription of the connection; a backlog page) leaves in one buffer and one write when the
+   * turn ends: the write syscall is most of the cost of a fan-out, and a gateway that falls behind
+   * catches up by sending what queued meanwhile together.
+   */
   write(prefix: Buffer, payload: Buffer): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     const tcp = this.tcp;
-    if (tcp) {
-      if (tcp.destroyed) return;
-      if (!this.corked) {
-        this.corked = true;
-        tcp.cork();
-        corkedThisTurn.push(this);
+    if (tcp?.destroyed) return;
+    // ws's Sender is idle (its state 0) unless an extension or a Blob holds frames in its queue.
+    if (this.raw && this.sender!._state === 0) {
+      this.pending.push(prefix, payload);
+      this.pendingBytes += frameLength(prefix, payload);
+      if (this.pending.length === 2) {
+        pendingThisTurn.push(this);
         if (!endOfTurnQueued) {
           endOfTurnQueued = true;
           setImmediate(endOfTurn);
         }
       }
-      // ws's Sender is idle (its state 0) unless an extension or a Blob holds frames in its queue.
-      if (this.raw && this.sender!._state === 0) {
-        tcp.write(nextFrame(prefix, payload));
-        return;
-      }
+      return;
     }
     this.socket.send(Buffer.concat([prefix, payload, suffix], prefix.length + payload.length + 1), { binary: false });
   }
 
-  /** The turn is over: what was corked leaves. */
-  endTurn(): void {
-    this.corked = false;
-    if (this.tcp && !this.tcp.destroyed) this.tcp.uncork();
+  /** Drops the connection (its subscriptions end with it). */
+  abandon(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.socket.terminate();
+  }
+
+  /** Hands the frames written so far to the socket, in one buffer of their own. */
+  flush(): void {
+    const parts = this.pending;
+    if (parts.length === 0) return;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const tcp = this.tcp!;
+    if (this.socket.readyState !== this.socket.OPEN || tcp.destroyed) return;
+    if (this.sender!._state !== 0) {
+      // ws queued frames of its own meanwhile: ours go behind them, through it.
+      for (let i = 0; i < parts.length; i += 2) {
+        const prefix = parts[i]!;
+        const payload = parts[i + 1]!;
+        this.sendThroughWs(Buffer.concat([prefix, payload, suffix], prefix.length + payload.length + 1), { binary: false });
+      }
+      return;
+    }
+    tcp.write(framesOf(parts, bytes));
   }
 
   buffered(): number {
-    return this.socket.readyState === this.socket.OPEN ? this.socket.bufferedAmount : 0;
+    return this.socket.readyState === this.socket.OPEN ? this.socket.bufferedAmount + this.pendingBytes : 0;
   }
 
   onDrain(fn: () => void): void {
@@ -143,22 +223,36 @@ export class ConnectionWriter {
       queueMicrotask(fn);
       return;
     }
+    // What waits for the turn's end is part of what has to drain.
+    this.flush();
+    // A write the kernel took whole leaves nothing to wait for.
+    if (this.socket.bufferedAmount === 0) {
+      setImmediate(fn);
+      return;
+    }
     if (this.drainWaiters) {
       this.drainWaiters.push(fn);
       return;
     }
     this.drainWaiters = [fn];
-    // Whichever comes first: a closed socket never drains.
-    const flush = () => {
-      tcp.removeListener('drain', flush);
-      tcp.removeListener('close', flush);
-      const fns = this.drainWaiters ?? [];
-      this.drainWaiters = undefined;
-      for (const f of fns) f();
-    };
-    tcp.on('drain', flush);
-    tcp.on('close', flush);
+    // Whichever comes first: a drain, or a close (a closed socket never drains). Node emits a drain
+    // only after a write that reached its high-water mark; below it, an empty write marks the end
+    // of everything written before it (Writable runs writes in order).
+    tcp.on('drain', this.release);
+    tcp.on('close', this.release);
+    if (!tcp.writableNeedDrain) tcp.write(noBytes, this.release);
   }
+
+  /** Runs the drain waiters, once. */
+  private readonly release = (): void => {
+    const tcp = this.tcp!;
+    const fns = this.drainWaiters;
+    if (!fns) return;
+    tcp.removeListener('drain', this.release);
+    tcp.removeListener('close', this.release);
+    this.drainWaiters = undefined;
+    for (const f of fns) f();
+  };
 }
 
 /**

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ConnectionWriter, nextFrame, pushedSubscription } from '../../../src/transports/graphql-ws-push.ts';
+import { ConnectionWriter, framesOf, pushedSubscription } from '../../../src/transports/graphql-ws-push.ts';
 import { ApiError } from '../../../src/api-errors.ts';
 import type { SharedSelection } from '../../../src/graphql/shared-subscription-results.ts';
 import { WatchHub } from '../../../src/service/watch-hub.ts';
@@ -40,7 +41,7 @@ test('a next frame is one unmasked FIN text frame with the length in 7, 16 or 64
     const payloadLength = Math.max(0, length - p.length - 1);
     const payload = Buffer.alloc(payloadLength, 'x');
     const total = p.length + payloadLength + 1;
-    const frame = nextFrame(p, payload);
+    const frame = framesOf([p, payload]);
     assert.equal(frame[0], 0x81, 'FIN and text');
     const head = total <= 125 ? 2 : total <= 65535 ? 4 : 10;
     assert.equal(frame.length, head + total);
@@ -56,22 +57,30 @@ test('a next frame is one unmasked FIN text frame with the length in 7, 16 or 64
   }
 });
 
-test('a frame holds only its own memory: a frame kept by a slow or corked socket pins no pool slab', () => {
-  const frame = nextFrame(Buffer.from('{"id":"1","type":"next","payload":'), Buffer.from('{"data":{}}'));
-  assert.equal(frame.byteOffset, 0);
-  assert.equal(frame.buffer.byteLength, frame.length);
+test('frames follow each other in one buffer that holds only its own memory, so a frame kept by a slow socket pins no pool slab', () => {
+  const a = Buffer.from('{"id":"1","type":"next","payload":');
+  const b = Buffer.from('{"id":"2","type":"next","payload":');
+  const payload = Buffer.from('{"data":{}}');
+  const frames = framesOf([a, payload, b, payload]);
+  assert.equal(frames.byteOffset, 0);
+  assert.equal(frames.buffer.byteLength, frames.length);
+  const one = framesOf([a, payload]);
+  assert.equal(frames.length, 2 * one.length);
+  assert.equal(frames.subarray(0, one.length).toString('latin1'), one.toString('latin1'));
+  assert.equal(frames.subarray(one.length + 2).toString(), `${b}${payload}}`);
 });
 
 test('frames reach a ws client whole and in order, interleaved with ws\'s own messages and pings, at every length class', async (t) => {
   const c = await pair();
   t.after(() => c.close());
-  const writer = new ConnectionWriter(c.server);
   const viaWs: unknown[] = [];
   const send = c.server.send.bind(c.server);
   c.server.send = ((data: unknown, ...rest: unknown[]) => {
     if (Buffer.isBuffer(data)) viaWs.push(data);
     return (send as (...a: unknown[]) => void)(data, ...rest);
   }) as typeof c.server.send;
+  // After the spy, so that the writer's own way through ws is spied on too.
+  const writer = new ConnectionWriter(c.server);
   const pings: string[] = [];
   c.client.on('ping', (data) => pings.push(String(data)));
   const expected: string[] = [];
@@ -91,26 +100,51 @@ test('frames reach a ws client whole and in order, interleaved with ws\'s own me
   assert.deepEqual(pings, ['0', '1', '2', '3', '4', '5']);
 });
 
-test('the frames of one turn of the event loop are corked and leave together when it ends', async (t) => {
+/** Counts the writes Node's net.Socket hands to its handle (every write or writev goes through _writeGeneric). */
+function countWrites(s: Socket): () => number {
+  let n = 0;
+  const handle = s as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+  const write = handle._writeGeneric.bind(s);
+  handle._writeGeneric = (...args: unknown[]) => {
+    n++;
+    return write(...args);
+  };
+  return () => n;
+}
+
+test('the frames of one turn of the event loop leave together in one write when it ends, and count as buffered meanwhile', async (t) => {
   const c = await pair();
   t.after(() => c.close());
   const writer = new ConnectionWriter(c.server);
+  const writes = countWrites(c.tcp);
   const payload = Buffer.from('{"data":{}}');
   writer.write(prefix('a'), payload);
-  assert.equal(c.tcp.writableCorked, 1, 'corked from the first frame');
   writer.write(prefix('b'), payload);
   writer.write(prefix('c'), payload);
-  assert.equal(c.tcp.writableCorked, 1, 'one cork per turn, whatever the number of frames');
+  const frame = framesOf([prefix('a'), payload]).length;
+  assert.equal(writer.buffered(), 3 * frame, 'the waiting frames are bytes the connection holds');
   await Promise.resolve();
-  assert.equal(c.tcp.writableCorked, 1, 'a microtask is still the same turn');
+  assert.equal(writes(), 0, 'a microtask is still the same turn');
   await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(c.tcp.writableCorked, 0, 'uncorked when the turn ends');
-  // The next turn corks again.
+  assert.equal(writes(), 1, 'one write when the turn ends');
   writer.write(prefix('d'), payload);
-  assert.equal(c.tcp.writableCorked, 1);
   await c.until(4);
-  assert.equal(c.tcp.writableCorked, 0);
+  assert.equal(writes(), 2, 'the next turn writes again');
+  assert.equal(c.tcp.writableCorked, 0, 'the socket is never corked');
   assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['a', 'b', 'c', 'd']);
+});
+
+test('a close in the same turn goes out after the frames written before it', async (t) => {
+  const c = await pair();
+  t.after(() => c.close());
+  const writer = new ConnectionWriter(c.server);
+  const payload = Buffer.from('{"data":{"last":true}}');
+  writer.write(prefix('1'), payload);
+  writer.write(prefix('2'), payload);
+  c.server.close(4409, 'Subscriber for 2 already exists');
+  const [code] = (await once(c.client, 'close')) as [number];
+  assert.equal(code, 4409);
+  assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['1', '2']);
 });
 
 test('events handled one per microtask (as the lines of one read of the watch stream are) share one write per connection', async (t) => {
@@ -121,19 +155,8 @@ test('events handled one per microtask (as the lines of one read of the watch st
   t.after(() => other.close());
   const otherWriter = new ConnectionWriter(other.server);
   const payload = Buffer.from('{"data":{}}');
-  // Node's net.Socket hands every write or writev to the handle through _writeGeneric.
-  const writes = (s: Socket) => {
-    let n = 0;
-    const handle = s as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-    const write = handle._writeGeneric.bind(s);
-    handle._writeGeneric = (...args: unknown[]) => {
-      n++;
-      return write(...args);
-    };
-    return () => n;
-  };
-  const count = writes(c.tcp);
-  const otherCount = writes(other.tcp);
+  const count = countWrites(c.tcp);
+  const otherCount = countWrites(other.tcp);
   async function* lines() {
     for (let i = 0; i < 3; i++) yield i;
   }
@@ -145,7 +168,7 @@ test('events handled one per microtask (as the lines of one read of the watch st
   await c.until(6);
   await other.until(3);
   assert.equal(count(), 1, 'six frames, one write');
-  assert.equal(otherCount(), 1, 'every connection that corked is uncorked');
+  assert.equal(otherCount(), 1, 'every connection that wrote in the turn is written');
   assert.deepEqual(c.received.map((m) => JSON.parse(m).id), ['e0', 'e0-again', 'e1', 'e1-again', 'e2', 'e2-again']);
 });
 
@@ -183,8 +206,15 @@ test('nothing is written once the socket closes, and drain waiters run on close 
   // Fill the socket until it buffers, then wait for drains several times.
   c.client.pause();
   const big = Buffer.alloc(1 << 20, 'x');
+  // Until the kernel takes no more and Node holds bytes of the connection.
+  const fill = () => {
+    while (c.tcp.writableLength === 0) {
+      writer.write(prefix('big'), big);
+      writer.flush();
+    }
+  };
   for (let round = 0; round < 3; round++) {
-    while (writer.buffered() === 0) writer.write(prefix('big'), big);
+    fill();
     let drained = false;
     writer.onDrain(() => {
       drained = true;
@@ -196,7 +226,7 @@ test('nothing is written once the socket closes, and drain waiters run on close 
   }
   assert.equal(c.tcp.listenerCount('close'), closeListeners, 'no listener left per wait');
   assert.equal(c.tcp.listenerCount('drain'), 0);
-  while (writer.buffered() === 0) writer.write(prefix('big'), big);
+  fill();
   let called = false;
   writer.onDrain(() => {
     called = true;
@@ -228,4 +258,33 @@ test('a subscription the hub refuses at admission (its schema changed meanwhile)
   assert.deepEqual(written, []);
   assert.equal(left, 1);
   await hub.stop();
+});
+
+test('a drain waiter runs once what was written before it has left, below the high-water mark and with ws writing after it', async () => {
+  // A TCP stand-in whose writes complete when the test says so (the kernel's buffer is full until then).
+  const done: (() => void)[] = [];
+  const tcp = new Writable({ highWaterMark: 64 << 10, write(_chunk, _encoding, cb) { done.push(() => cb()); } });
+  const ws = {
+    OPEN: 1, readyState: 1, _socket: tcp, _sender: { _state: 0 }, _extensions: {},
+    get bufferedAmount() { return tcp.writableLength; },
+    send(data: unknown, _opts?: unknown, cb?: () => void) { tcp.write(Buffer.from(String(data)), cb); },
+    close() {},
+    ping() { tcp.write(Buffer.from([0x89, 0])); },
+  };
+  const writer = new ConnectionWriter(ws as unknown as WebSocket);
+  writer.write(prefix('1'), Buffer.alloc(20_000, 'x'));
+  let drained = 0;
+  writer.onDrain(() => drained++);
+  assert.equal(tcp.writableNeedDrain, false, 'a page below the high-water mark: Node will emit no drain');
+  ws.ping();
+  done.shift()!();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(drained, 0, 'the page is written, but not yet what came before the marker');
+  while (done.length) {
+    done.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(drained, 1);
+  assert.equal(tcp.listenerCount('drain'), 0);
+  assert.equal(tcp.listenerCount('close'), 0);
 });
