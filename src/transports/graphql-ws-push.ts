@@ -10,9 +10,10 @@
 // WebSocket headers and handed to the TCP socket in one write: the write syscall is most of the
 // cost of a fan-out (one per socket per write, waking the reader as well), so a gateway that falls
 // behind catches up by writing the events that queued meanwhile together; a lone event waits only
-// for its own fan-out to be built (a few µs per socket). That buffer is not sliced from Node's
-// shared pool, whose 8 KiB slabs a frame kept through a scavenge (a slow socket) would carry into
-// the old generation. With permessage-deflate the frames go through ws, which compresses them.
+// for its own fan-out to be built (a few µs per socket). That buffer is a slice of Node's shared
+// pool only when the socket takes it at once; a buffer the socket keeps (it is backed up) owns its
+// memory, since a kept slice keeps its whole 8 KiB slab alive, into the old generation once a
+// scavenge has seen it. With permessage-deflate the frames go through ws, which compresses them.
 
 import type { WebSocket } from 'ws';
 import type { Feed, FeedSink } from '../streams/feed.ts';
@@ -26,6 +27,7 @@ const CLOSE_BRACE = 0x7d;
 const FIN_TEXT = 0x81;
 
 interface TcpSocket {
+  readonly writableLength: number;
   write(chunk: Buffer, done?: () => void): boolean;
   prependListener(event: 'end', fn: () => void): unknown;
   readonly writableNeedDrain: boolean;
@@ -74,13 +76,13 @@ function frameLength(prefix: Buffer, payload: Buffer): number {
 
 /**
  * The whole WebSocket frames (unmasked, as a server sends) of the text messages prefix + payload
- * + `}` for each (prefix, payload) pair of `parts`, one after the other, in one buffer that owns
- * its memory (not a slice of Node's pool, see the top of this file).
+ * + `}` for each (prefix, payload) pair of `parts`, one after the other, in one buffer: one that
+ * owns its memory, or a slice of Node's pool when `pooled` (only for a buffer that dies at once).
  */
-export function framesOf(parts: readonly Buffer[], bytes?: number): Buffer {
+export function framesOf(parts: readonly Buffer[], bytes?: number, pooled = false): Buffer {
   let total = bytes ?? 0;
   if (bytes === undefined) for (let i = 0; i < parts.length; i += 2) total += frameLength(parts[i]!, parts[i + 1]!);
-  const out = Buffer.allocUnsafeSlow(total);
+  const out = pooled ? Buffer.allocUnsafe(total) : Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (let i = 0; i < parts.length; i += 2) at = writeFrame(out, at, parts[i]!, parts[i + 1]!);
   return out;
@@ -210,7 +212,10 @@ export class ConnectionWriter {
       }
       return;
     }
-    tcp.write(framesOf(parts, bytes));
+    // A socket that keeps up takes the buffer whole in this write, so it can be a slice of Node's
+    // pool (cheaper, and dead before any scavenge); one already backed up keeps it, so it gets
+    // memory of its own (a kept slice would pin its slab).
+    tcp.write(framesOf(parts, bytes, tcp.writableLength === 0));
   }
 
   buffered(): number {

@@ -288,3 +288,27 @@ test('a drain waiter runs once what was written before it has left, below the hi
   assert.equal(tcp.listenerCount('drain'), 0);
   assert.equal(tcp.listenerCount('close'), 0);
 });
+
+test('a backed-up socket gets frames in memory of their own; one that keeps up, a pooled buffer it takes at once', async () => {
+  const done: (() => void)[] = [];
+  const chunks: Buffer[] = [];
+  const tcp = new Writable({ highWaterMark: 64 << 10, write(chunk: Buffer, _encoding, cb) { chunks.push(chunk); done.push(() => cb()); } });
+  const ws = {
+    OPEN: 1, readyState: 1, _socket: tcp, _sender: { _state: 0 }, _extensions: {},
+    get bufferedAmount() { return tcp.writableLength; },
+    send() {}, close() {},
+  };
+  const writer = new ConnectionWriter(ws as unknown as WebSocket);
+  const payload = Buffer.from('{"data":{}}');
+  writer.write(prefix('1'), payload);
+  writer.flush();
+  assert.notEqual(chunks[0]!.buffer.byteLength, chunks[0]!.length, 'taken at once: a slice of the pool');
+  // The first write has not completed: the socket is backed up and keeps what it is given.
+  writer.write(prefix('2'), payload);
+  writer.flush();
+  done.shift()!();
+  assert.equal(chunks.length, 2);
+  assert.equal(chunks[1]!.byteOffset, 0);
+  assert.equal(chunks[1]!.buffer.byteLength, chunks[1]!.length, 'kept: memory of its own');
+  while (done.length) done.shift()!();
+});
