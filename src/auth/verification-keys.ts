@@ -95,12 +95,13 @@ class KeySetAnswer extends Error {
 
 /**
  * Whether a failed fetch is an outage, which the kept key set may bridge: no answer (a network
- * error, a timeout) or a 5xx. A 4xx is the issuer's answer (a JWKS address retired, say), and a 2xx
- * with a body that is no key set is no outage either.
+ * error, a timeout), a 5xx, or an issuer too busy to answer (429 Too Many Requests, 408 Request
+ * Timeout). Any other 4xx is the issuer's answer (a JWKS address retired, say), and a 2xx with a
+ * body that is no key set is no outage either.
  */
 function isOutage(err: unknown): boolean {
   if (!(err as { isEndpointUnavailable?: boolean }).isEndpointUnavailable) return false;
-  return !(err instanceof KeySetAnswer) || err.status >= 500;
+  return !(err instanceof KeySetAnswer) || err.status >= 500 || err.status === 429 || err.status === 408;
 }
 
 /**
@@ -137,7 +138,7 @@ type KeySetClient = JwksClient & { readonly unreachable: Error | undefined };
  * jwks-rsa's client, with getKeys (its one fetch of the key set, under its cache; the rate limit is
  * counted here) falling back to the key set fetched last while the issuer cannot be reached:
  * within jwksCacheSeconds + jwksFallbackSeconds of that fetch, and only for an outage (no answer or
- * a 5xx, see isOutage). An answer, even one with fewer keys or none, replaces the kept set.
+ * a 5xx, a 429 or 408, see isOutage). An answer, even one with fewer keys or none, replaces the kept set.
  */
 function keySetClient(base: typeof JwksClient, options: Options, source: JwksSource, opts: KeySetOptions): KeySetClient {
   const retryMs = opts.retryMs ?? 5_000;

@@ -153,3 +153,19 @@ test('a 4xx answer is the issuer\'s word, not an outage: no fallback; a 5xx is b
     server.failWith = undefined;
   }
 });
+
+test('an issuer that answers 429 or 408 is busy, not gone: the kept set bridges it like a 5xx', async () => {
+  server.keys = [k1];
+  for (const status of [429, 408]) {
+    const { a, logged } = authenticator(fallbackMs);
+    await a.authenticate(token(k1));
+    server.failWith = status;
+    try {
+      await sleep(cacheMs + 100);
+      assert.equal((await a.authenticate(token(k1))).tenant, 'team', `HTTP ${status}: the kept set answers`);
+      assert.match(logged.at(-1)!, new RegExp(`^StaleKeySet: .*HTTP ${status}`));
+    } finally {
+      server.failWith = undefined;
+    }
+  }
+});
