@@ -6,8 +6,8 @@
 // is rewritten after serialization, and no byte of one subscriber's frame comes from another's.
 //
 // The frames a connection gets in one turn of the event loop are kept (prefix and payload, no
-// copy) and leave together when the turn ends, built in one buffer of their own with their
-// WebSocket headers and handed to the TCP socket in one write: the write syscall is most of the
+// copy) and leave together when the turn ends, built with their WebSocket headers into one
+// buffer and handed to the TCP socket in one write: the write syscall is most of the
 // cost of a fan-out (one per socket per write, waking the reader as well), so a gateway that falls
 // behind catches up by writing the events that queued meanwhile together; a lone event waits only
 // for its own fan-out to be built (a few µs per socket). That buffer is a slice of Node's shared
