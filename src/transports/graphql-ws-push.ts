@@ -194,7 +194,7 @@ export class ConnectionWriter {
     this.socket.terminate();
   }
 
-  /** Hands the frames written so far to the socket, in one buffer of their own. */
+  /** Hands the frames written so far to the socket, in one buffer and one write. */
   flush(): void {
     const parts = this.pending;
     if (parts.length === 0) return;
