@@ -22,6 +22,11 @@ export class CrdgateError extends Error {
   }
 }
 
+/** Everything a log reader needs to find where `err` was thrown: its stack when it has one. */
+export function errorWithStack(err: unknown): string {
+  return err instanceof Error ? err.stack ?? err.message : String(err);
+}
+
 /** One line for a human: a CrdgateError's message, or the first line of anything else. */
 export function describeError(err: unknown): string {
   if (err instanceof CrdgateError) return err.message;

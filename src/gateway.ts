@@ -15,7 +15,7 @@ import { checkTokenReviewGrant, TokenReviewer } from './auth/token-review.ts';
 import type { TenantConfig } from './auth/tenant-config.ts';
 import { FallbackExpired } from './auth/verification-keys.ts';
 import { CrdCatalog, crdReader, type CrdSnapshot } from './catalog/crd-catalog.ts';
-import { describeError } from './errors.ts';
+import { describeError, errorWithStack } from './errors.ts';
 import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } from './api-errors.ts';
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
@@ -131,7 +131,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const access = opts.tenants && core.permissions ? tenantAccess(opts.tenants, core.permissions, core, client, opts.log) : undefined;
   const apollo = mergeApolloExtras(plugins);
   const reportInternal = internalErrorReporter(opts.onInternalError
-    ?? ((requestId, cause, code) => opts.log?.warn(`${code === 'INTERNAL' ? 'internal error' : `${code}, its Kubernetes message cut for the client`}${requestId ? ` (request ${requestId})` : ''}: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`)));
+    ?? ((requestId, cause, code) => opts.log?.warn(`${code === 'INTERNAL' ? 'internal error' : `${code}, its Kubernetes message cut for the client`}${requestId ? ` (request ${requestId})` : ''}: ${errorWithStack(cause)}`)));
   const state: { stopping?: Promise<void> } = {};
   const api = apiReachability(opts);
   let web: { app: Express; stop(): Promise<void> };

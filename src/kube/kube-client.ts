@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions as HttpsAgentOptions, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { Dispatcher } from 'undici';
+import { errorWithStack } from '../errors.ts';
 import { parseKubernetesJson, stringifyJson } from './lossless-json.ts';
 import { callerText } from './internal-addresses.ts';
 import { newApiPool, sendPooled, type ApiPool, type PoolTls } from './pooled-request.ts';
@@ -478,14 +479,9 @@ export function guardedObserver<S>(observer: KubeCallObserver<S>, onFailure: (er
   };
 }
 
-/** What a failed observer threw, with its stack when it has one: the reader has to find the observer. */
-export function observerFailureText(err: unknown): string {
-  return err instanceof Error ? err.stack ?? err.message : String(err);
-}
-
 /** The default report of an observer's first failure: a process warning. */
 export function warnObserverFailure(err: unknown): void {
-  process.emitWarning(`an observer of Kubernetes calls failed; its later failures are not reported: ${observerFailureText(err)}`);
+  process.emitWarning(`an observer of Kubernetes calls failed; its later failures are not reported: ${errorWithStack(err)}`);
 }
 
 /** Two observers as one, told in order. */

@@ -6,7 +6,8 @@ import type { Request, RequestHandler } from 'express';
 import type { DocumentNode, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { TenantConfig } from '../auth/tenant-config.ts';
 import type { CrdCatalog } from '../catalog/crd-catalog.ts';
-import { guardedObserver, observerFailureText, warnObserverFailure, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
+import { errorWithStack } from '../errors.ts';
+import { guardedObserver, warnObserverFailure, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
@@ -122,7 +123,7 @@ export function pluginClient(plugins: readonly GatewayPlugin[], client: KubeClie
     if (!p.kubeCalls) continue;
     const name = p.name;
     const onFailure = log
-      ? (err: unknown) => log.warn(`plugin ${name}: its observer of Kubernetes calls failed (later failures are not logged): ${observerFailureText(err)}`)
+      ? (err: unknown) => log.warn(`plugin ${name}: its observer of Kubernetes calls failed (later failures are not logged): ${errorWithStack(err)}`)
       : undefined;
     observed = observeKubeCalls(observed, p.kubeCalls, onFailure);
   }
