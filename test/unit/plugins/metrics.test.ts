@@ -310,49 +310,49 @@ test('on the main port only when asked', async () => {
   }
 });
 
-test('a plugin whose kubeCalls throws changes no call\'s result and is logged once, whichever client it observes', async () => {
+/** A plugin whose kubeCalls throws. */
+const brokenObserver: GatewayPlugin = { name: 'broken', kubeCalls: { started: () => { throw new Error('no gauge'); }, settled: () => {} } };
+
+/** Runs `check` with each kind of client a plugin can observe: a real KubeClient (against a plain HTTP server) and a test double. */
+async function withEachClient(check: (base: KubeClient) => Promise<void>): Promise<void> {
   const server = createServer((_req, res) => res.end('{"kind":"Thing"}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const real = new KubeClient({ getCurrentCluster: () => ({ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), applyToHTTPSOptions: async () => {} });
   const fake = { server: 'https://k8s.test', async request() { return { kind: 'Thing' }; } } as unknown as KubeClient;
-  const broken: GatewayPlugin = { name: 'broken', kubeCalls: { started: () => { throw new Error('no gauge'); }, settled: () => {} } };
   try {
-    for (const base of [real, fake]) {
-      const lines: string[] = [];
-      const client = pluginClient([broken], base, { warn: (msg) => lines.push(msg) });
-      assert.deepEqual(await client.request('GET', '/x'), { kind: 'Thing' });
-      assert.deepEqual(await client.request('GET', '/y'), { kind: 'Thing' });
-      assert.equal(lines.length, 1);
-      assert.match(lines[0]!, /^plugin broken: its observer of Kubernetes calls failed .*no gauge/s);
-    }
+    for (const base of [real, fake]) await check(base);
   } finally {
     await real.close();
     server.close();
   }
+}
+
+test('a plugin whose kubeCalls throws changes no call\'s result and is logged once, whichever client it observes', async () => {
+  await withEachClient(async (base) => {
+    const lines: string[] = [];
+    const client = pluginClient([brokenObserver], base, { warn: (msg) => lines.push(msg) });
+    assert.deepEqual(await client.request('GET', '/x'), { kind: 'Thing' });
+    assert.deepEqual(await client.request('GET', '/y'), { kind: 'Thing' });
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^plugin broken: its observer of Kubernetes calls failed .*no gauge/s);
+  });
 });
 
 test('without a log, a failing kubeCalls is one process warning with its stack, whichever client it observes', async () => {
-  const server = createServer((_req, res) => res.end('{"kind":"Thing"}'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const real = new KubeClient({ getCurrentCluster: () => ({ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), applyToHTTPSOptions: async () => {} });
-  const fake = { server: 'https://k8s.test', async request() { return { kind: 'Thing' }; } } as unknown as KubeClient;
-  const broken: GatewayPlugin = { name: 'broken', kubeCalls: { started: () => { throw new Error('no gauge'); }, settled: () => {} } };
   const warnings: string[] = [];
   const onWarning = (w: Error) => warnings.push(w.message);
   process.on('warning', onWarning);
   try {
-    for (const base of [real, fake]) {
+    await withEachClient(async (base) => {
       warnings.length = 0;
-      const client = pluginClient([broken], base);
+      const client = pluginClient([brokenObserver], base);
       await client.request('GET', '/x');
       await client.request('GET', '/y');
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(warnings.length, 1);
       assert.match(warnings[0]!, /^an observer of Kubernetes calls failed; its later failures are not reported: Error: no gauge\n\s+at /);
-    }
+    });
   } finally {
     process.off('warning', onWarning);
-    await real.close();
-    server.close();
   }
 });
