@@ -283,17 +283,25 @@ export function pluginAppOptions(plugins: readonly GatewayPlugin[], apollo: Apol
 
 /** One request tracker for every plugin that reads request records (logs, metrics); none when no plugin does. */
 function requestTracking(plugins: readonly GatewayPlugin[]): RequestHandler[] {
-  const readers = plugins.filter((p) => p.onRequestDone);
   const starters = plugins.flatMap((p) => (p.onRequestStart ? [p.onRequestStart.bind(p)] : []));
-  if (!readers.length && !starters.length) return [];
-  const onDone = readers.length === 1 ? (r: RequestRecord) => readers[0]!.onRequestDone!(r) : (r: RequestRecord) => {
-    for (const p of readers) p.onRequestDone?.(r);
-  };
+  const onDone = requestReaders(plugins) ?? ignoreRecord;
+  if (onDone === ignoreRecord && !starters.length) return [];
   const onStart = !starters.length ? undefined : starters.length === 1 ? starters[0] : (r: RequestStart) => {
     for (const s of starters) s(r);
   };
   return [requestTracker(onDone, onStart)];
 }
+
+/** Every plugin's onRequestDone as one, in plugin order; undefined when no plugin reads request records. */
+function requestReaders(plugins: readonly GatewayPlugin[]): ((r: RequestRecord) => void) | undefined {
+  const readers = plugins.filter((p) => p.onRequestDone);
+  if (!readers.length) return undefined;
+  return readers.length === 1 ? (r: RequestRecord) => readers[0]!.onRequestDone!(r) : (r: RequestRecord) => {
+    for (const p of readers) p.onRequestDone?.(r);
+  };
+}
+
+const ignoreRecord = (): void => {};
 
 /** Every plugin's check of an operation, in plugin order; undefined when no plugin checks. */
 function operationChecks(plugins: readonly GatewayPlugin[]): OperationCheck | undefined {
@@ -385,6 +393,8 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     maxNesting: apollo.maxNesting,
     introspection: apollo.introspection,
     checkOperation: operationChecks(core.plugins),
+    admit: admission(core.plugins),
+    onOperationDone: requestReaders(core.plugins),
   };
 }
 

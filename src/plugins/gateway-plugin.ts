@@ -70,15 +70,18 @@ export interface GatewayPlugin {
   /** Decorates the operations GraphQL resolvers and REST handlers call (they carry the tenant). */
   wrapOperations?(operations: GatewayOperations): GatewayOperations;
   /**
-   * Called for every HTTP API request (GraphQL and REST) once the tenant is known ('' without
-   * tenants); throwing (or rejecting with) an ApiError refuses the request with that error.
+   * Called for every HTTP API request (GraphQL and REST), and every operation sent over WebSocket,
+   * once the tenant is known ('' without tenants); throwing (or rejecting with) an ApiError refuses
+   * the request or operation with that error.
    */
   admit?(tenant: string): void | Promise<void>;
   /** Express middleware that runs before every route (request ids, logs, metrics). */
   middleware?: RequestHandler[];
   /**
    * Called once per HTTP request when its response is finished (or the client left), with what is
-   * known about it. One tracker feeds every plugin that has this hook.
+   * known about it. One tracker feeds every plugin that has this hook. Also called once per GraphQL
+   * operation sent over WebSocket (method 'WS'), when its outcome is known: a query's or mutation's
+   * answer, a subscription's start, or the operation's refusal.
    */
   onRequestDone?(record: RequestRecord): void;
   /** Called once per HTTP request as it comes in (its headers are in), before any route. */

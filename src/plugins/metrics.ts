@@ -11,10 +11,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ApiError } from '../api-errors.ts';
 import { sharedResultStats } from '../graphql/shared-subscription-results.ts';
 import { KubeApiError, type KubeCallObserver, type KubeClient } from '../kube/kube-client.ts';
-import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { GatewayPlugin, GatewayParts } from './gateway-plugin.ts';
 import { RequestHistogram } from './request-histogram.ts';
 
@@ -118,7 +116,6 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
     },
     kubeCalls: kubeCallTimer(kubeSeconds),
     wrapClient: (client) => timedWatches(client, kubeSeconds),
-    wrapOperations: (ops) => timedSubscriptions(ops, observe),
     attach(p) {
       parts = p;
       // The first build happened before the plugins were attached.
@@ -299,25 +296,4 @@ export function timedWatches(client: KubeClient, histogram: RequestHistogram<'ve
     return result;
   } as KubeClient['watch'];
   return wrapped;
-}
-
-/**
- * GraphQL subscriptions arrive over WebSocket, not as HTTP requests: they are counted when they
- * start (or are refused). REST watches are HTTP requests and counted by the request tracker; the
- * context says which transport a watch came by.
- */
-function timedSubscriptions(ops: GatewayOperations, observe: (type: string, outcome: string, seconds: number) => void): GatewayOperations {
-  const watch: GatewayOperations['watch'] = async (req) => {
-    if (req.context.transport !== 'ws') return ops.watch(req);
-    const started = performance.now();
-    try {
-      const stream = await ops.watch(req);
-      observe('subscription', 'ok', (performance.now() - started) / 1000);
-      return stream;
-    } catch (err) {
-      observe('subscription', err instanceof ApiError ? err.code : 'INTERNAL', (performance.now() - started) / 1000);
-      throw err;
-    }
-  };
-  return { ...ops, watch };
 }

@@ -16,7 +16,11 @@ import { errorCodeOf, operationNameOf, operationTypeOf, type NotedOperationType 
  */
 export type OperationType = NotedOperationType | 'rest' | 'unknown';
 
-/** What is known about one HTTP request once its response is finished (or the client left). */
+/**
+ * What is known about one HTTP request once its response is finished (or the client left); or
+ * about one GraphQL operation sent over WebSocket once its outcome is known (method 'WS', the
+ * socket's path, the HTTP status the same outcome has over HTTP; see socket-operations.ts).
+ */
 export interface RequestRecord {
   readonly method: string;
   /** The path without the query string (a query string may carry secrets). */

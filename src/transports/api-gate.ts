@@ -2,7 +2,7 @@
 // then admission by the budgets (rate limits) under the caller's tenant ('' without tenants). It
 // runs after the route's body parser and before the route, and a refusal is answered in the
 // route's own error format. WebSocket connections authenticate in connection_init instead, and
-// their subscriptions are counted as watches, not admitted as requests.
+// each operation sent over one is admitted there (graphql-ws-server.ts).
 import type { RequestHandler, Request, Response } from 'express';
 import type { Caller } from '../auth/authenticate.ts';
 

@@ -6,6 +6,10 @@
 // { "headers": { "Authorization": "Bearer …" } }, or { "token": "…" }): a missing or bad token closes the socket with 4401, a token that expires
 // closes it at expiry with 4401 (1013, try again later, when the gateway cannot authenticate anyone
 // for now: a token review or key set it cannot get), and each connection sees only its tenant's schema.
+//
+// Each subscribe message is an API request as an HTTP one is: admitted by the tenant's budgets
+// (requests per second), its errors with the codes Apollo gives them over HTTP, and its outcome
+// recorded for request logs and metrics (socket-operations.ts).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -28,6 +32,8 @@ import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../k
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
+import { operationResolutionError, SocketOperation, withCode } from './socket-operations.ts';
+import type { RequestRecord } from '../plugins/request-tracker.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -55,6 +61,13 @@ export interface WebSocketOptions {
   reportInternal?: InternalErrorReporter;
   /** Origins (--cors-origins) whose pages may open a socket without tenants; see verifyOrigin. */
   corsOrigins?: readonly string[];
+  /**
+   * Admission of every operation (a subscribe message is an API request, as an HTTP one is): throws
+   * (or rejects with) an ApiError (TOO_MANY_REQUESTS) when the tenant is over its budget.
+   */
+  admit?: (tenant: string) => void | Promise<void>;
+  /** Told of every operation's outcome: a query's or mutation's answer, a subscription's start, a refusal. */
+  onOperationDone?: (record: RequestRecord) => void;
 }
 
 /** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
@@ -81,6 +94,8 @@ interface ConnectionState {
   caller?: Caller;
   connectionId?: string;
   expiry?: { cancel(): void };
+  /** Operations accepted and not yet answered (or started), by subscription id. */
+  operations?: Map<string, SocketOperation>;
 }
 
 /**
@@ -161,6 +176,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     return s;
   };
   const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
+  const done = opts.onOperationDone ?? (() => {});
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
@@ -173,28 +189,43 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         states.get(ctx.extra)?.expiry?.cancel();
       },
       onSubscribe: async (ctx, id, payload) => {
-        if (id.length > maxSubscriptionIdLength) {
-          ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
-          return [toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))];
-        }
-        const unrepresentable = unrepresentableRefusal(payload);
-        if (unrepresentable) return [unrepresentable];
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
+        const tooLong = id.length > maxSubscriptionIdLength;
         // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
-        const requestId = `${state.connectionId}-${id}`;
+        const requestId = tooLong ? state.connectionId : `${state.connectionId}-${id}`;
+        const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
+        const refuse = (errors: readonly GraphQLError[]) => {
+          done(operation.finish(errors));
+          return errors;
+        };
+        if (tooLong) {
+          ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
+          return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
+        }
+        const unrepresentable = unrepresentableRefusal(payload);
+        if (unrepresentable) return refuse([unrepresentable]);
         try {
-          const prepared = await prepareSubscription(opts, documents, state.caller, requestId, payload);
+          const prepared = await prepareSubscription(opts, documents, state.caller, payload, operation);
+          if (isErrors(prepared)) return refuse(prepared);
           const writer = writers.get(ctx.extra.socket);
-          if (!Array.isArray(prepared) && writer) deliveries.set(prepared as ExecutionArgs, { writer, id, source: payload.query });
+          if (writer) deliveries.set(prepared, { writer, id, source: payload.query });
+          (state.operations ??= new Map()).set(id, operation);
           return prepared;
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
           // with an error message; the connection and its other subscriptions go on.
           const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
           opts.reportInternal?.(e, requestId);
-          return [toGraphQLError(e)];
+          return refuse([toGraphQLError(e)]);
         }
+      },
+      onOperation: (ctx, id, _payload, _args, result) => {
+        const operations = states.get(ctx.extra)?.operations;
+        const operation = operations?.get(id);
+        if (!operation) return;
+        operations!.delete(id);
+        done(operation.finish(Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors));
       },
       onError: (ctx, id, _payload, errors) => {
         for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
@@ -281,22 +312,36 @@ function authCloseCode(e: ApiError): number {
   return e.code === 'UNAVAILABLE' || e.code === 'TOO_MANY_REQUESTS' ? CloseCode.TryAgainLater : CloseCode.Unauthorized;
 }
 
-/** Parsing, validation (with the same limits as over HTTP) and the cost check of one subscribe message. */
-async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocuments, caller: Caller | undefined, requestId: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+function isErrors(prepared: ExecutionArgs | readonly GraphQLError[]): prepared is readonly GraphQLError[] {
+  return Array.isArray(prepared);
+}
+
+/**
+ * Admission, parsing, validation (with the same limits as over HTTP), the choice of the operation
+ * and the cost check of one subscribe message; `operation` notes what it selects. Its errors carry
+ * the codes Apollo gives the same errors over HTTP.
+ */
+async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocuments, caller: Caller | undefined, payload: SubscribePayload,
+  operation: SocketOperation): Promise<ExecutionArgs | readonly GraphQLError[]> {
   // The connection authenticated once; a token that was revoked since gets no new subscription.
   await caller?.revalidate?.();
+  await opts.admit?.(caller?.tenant ?? '');
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  operation.type = 'invalid';
   const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
   if (tooDeep) return [toGraphQLError(tooDeep)];
   let document: DocumentNode;
   try {
     document = documents.parse(payload.query);
   } catch (err) {
-    return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+    return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
   }
+  const selected = operation.selects(document, payload.operationName);
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   const errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
-  if (errors.length) return errors;
+  if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+  if (!selected) return [operationResolutionError(document, payload.operationName)];
+  const requestId = operation.requestId;
   const variables = (payload.variables ?? undefined) as Record<string, unknown> | undefined;
   const contextValue: CallerContext = caller
     ? {

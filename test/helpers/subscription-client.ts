@@ -188,6 +188,25 @@ export interface FirstAnswer {
 }
 
 /**
+ * The first thing that comes back for one operation sent over `client`: its first result, or the
+ * error list of a refusal. A subscription is left running (until the client is disposed).
+ */
+export function firstAnswerOver(client: Client, payload: { query: string; operationName?: string; variables?: Record<string, unknown> }, timeoutMs = 10_000): Promise<FirstAnswer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const done = (v: FirstAnswer) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    client.subscribe(payload, {
+      next: (v) => done(v as FirstAnswer),
+      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
+      complete: () => {},
+    });
+  });
+}
+
+/**
  * Opens a graphql-ws connection to `wsUrlOfGraphQL` (a ws:// URL of the /graphql path), subscribes,
  * and resolves with the first thing that comes back: the first result, or the error list of a
  * refusal. The connection is closed afterwards.
@@ -197,18 +216,5 @@ export function firstAnswer(wsUrlOfGraphQL: string, query: string, opts: { varia
     url: wsUrlOfGraphQL, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {},
     ...(opts.connectionParams ? { connectionParams: opts.connectionParams } : {}),
   });
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    const done = (v: FirstAnswer) => {
-      clearTimeout(timer);
-      void client.dispose();
-      resolve(v);
-    };
-    client.subscribe({ query, ...(opts.variables ? { variables: opts.variables } : {}) }, {
-      next: (v) => done(v as FirstAnswer),
-      error: (e) => done({ errors: Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }] }),
-      complete: () => {},
-    });
-  });
+  return firstAnswerOver(client, { query, ...(opts.variables ? { variables: opts.variables } : {}) }, opts.timeoutMs).finally(() => void client.dispose());
 }

@@ -8,7 +8,7 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { metrics, type MetricsPlugin } from '../../src/plugins/metrics.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
-import { openClient, RawGraphQLSocket, Subscription, waitUntil } from '../helpers/subscription-client.ts';
+import { firstAnswerOver, openClient, RawGraphQLSocket, Subscription, waitUntil } from '../helpers/subscription-client.ts';
 import { kubeConfigFor, uniqueName } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
 import { metricKey as key, parseMetrics } from '../helpers/prometheus-text.ts';
@@ -100,6 +100,28 @@ test('requests and Kubernetes calls are counted by type, outcome, verb and code'
   assert.equal(delta('crdgate_kube_request_duration_seconds_count', { verb: 'GET', code: '404' }), 2);
   assert.equal(delta('crdgate_kube_request_duration_seconds_count', { verb: 'POST', code: '2xx' }), 1);
   assert.equal(delta('crdgate_kube_request_duration_seconds_count', { verb: 'POST', code: '409' }), 1);
+});
+
+test('operations sent over WebSocket are counted as HTTP ones are: answers, refusals and subscriptions', async () => {
+  const before = await scrape();
+  const client = openClient(base);
+  const answer = (query: string, variables: Record<string, unknown> = {}) => firstAnswerOver(client, { query, variables });
+  try {
+    const get = `query($ns: String!, $name: String!) { cronTab_stable_example_com(namespace: $ns, name: $name) { metadata { name } } }`;
+    assert.equal((await answer(get, { ns, name: 'c0' })).errors, undefined);
+    const create = `mutation($ns: String!) { createCronTab_v1_stable_example_com(namespace: $ns, input: { metadata: { name: "c0" }, spec: { cronSpec: "@daily" } }) { metadata { name } } }`;
+    assert.equal((await answer(create, { ns })).errors?.[0]?.extensions?.code, 'ALREADY_EXISTS');
+    assert.equal((await answer('{ nosuchfield }')).errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+    assert.equal((await answer('{ cronTab')).errors?.[0]?.extensions?.code, 'GRAPHQL_PARSE_FAILED');
+  } finally {
+    await client.dispose();
+  }
+  const after = await scrape();
+  const requests = (type: string, outcome: string) => (after.get(key('crdgate_requests_total', { type, outcome })) ?? 0) - (before.get(key('crdgate_requests_total', { type, outcome })) ?? 0);
+  assert.equal(requests('query', 'ok'), 1);
+  assert.equal(requests('mutation', 'ALREADY_EXISTS'), 1);
+  assert.equal(requests('query', 'GRAPHQL_VALIDATION_FAILED'), 1);
+  assert.equal(requests('invalid', 'GRAPHQL_PARSE_FAILED'), 1);
 });
 
 test('subscriptions, upstream watches, delivered events and shared executions move with real events', async () => {

@@ -2,7 +2,7 @@
 // TOO_MANY_REQUESTS, retryAfterSeconds and Retry-After; REST with problem+json and Retry-After),
 // one tenant's excess never touches another's budget, open watches are bounded and given back when
 // a stream ends; and the apiserver's own 429 (API Priority and Fairness) is retried after its
-// Retry-After instead of failing at once.
+// Retry-After instead of failing at once. Operations sent over WebSocket spend the same budget.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
@@ -14,6 +14,7 @@ import { pollUntil } from '../helpers/poll-until.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
 import type { AddressInfo } from 'node:net';
+import { firstAnswerOver, openClient, type FirstAnswer } from '../helpers/subscription-client.ts';
 
 const namespaces = testNamespaces();
 const dir = new TenantsDir();
@@ -101,6 +102,26 @@ test('requests per second: the burst passes, the excess is 429 TOO_MANY_REQUESTS
 
   const b = await post('b');
   assert.equal(b.status, 200, 'tenant b has its own budget');
+});
+
+test('operations sent over WebSocket are admitted as requests: a query over the burst is refused TOO_MANY_REQUESTS, the socket goes on', async () => {
+  const frozen = realClock.now();
+  const base = await start({ requestsPerSecond: 0.2, burst: 3 }, { ...realClock, now: () => frozen });
+  const client = openClient(base, { connectionParams: { authorization: `Bearer ${token('a')}` } });
+  try {
+    const query = JSON.parse(getQuery()).query as string;
+    const answers: FirstAnswer[] = [];
+    // The burst is three operations; RBAC may refuse the first ones while it settles, but each is admitted all the same.
+    for (let i = 0; i < 4; i++) answers.push(await firstAnswerOver(client, { query }));
+    const codes = answers.map((a) => a.errors?.[0]?.extensions?.code);
+    assert.deepEqual(codes.slice(3), ['TOO_MANY_REQUESTS'], JSON.stringify(answers));
+    assert.ok(!codes.slice(0, 3).includes('TOO_MANY_REQUESTS'), JSON.stringify(answers));
+    assert.equal(answers[3]!.errors![0]!.extensions!.retryAfterSeconds, 5);
+    const rest = await fetch(`${base}/rest/stable.example.com/v1/namespaces/${ns}/crontabs/c0`, { headers: bearer('a') });
+    assert.equal(rest.status, 429, 'one budget for the tenant over both transports');
+  } finally {
+    await client.dispose();
+  }
 });
 
 test('open watches per tenant: the second SSE watch is refused with 429, and accepted once the first ends', async () => {

@@ -18,6 +18,7 @@ import { pluginClient, type GatewayParts, type GatewayPlugin } from '../../../sr
 import type { GatewayOperations } from '../../../src/service/hub-operations.ts';
 import { sharedResultStats } from '../../../src/graphql/shared-subscription-results.ts';
 import { metricKey as key, parseMetrics } from '../../helpers/prometheus-text.ts';
+import type { OperationType, RequestRecord } from '../../../src/plugins/request-tracker.ts';
 
 
 async function scrape(plugin: ReturnType<typeof metrics>): Promise<Map<string, number>> {
@@ -257,29 +258,22 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get(key('crdgate_filtered_lists_total', { source: 'cache' })), 10);
 });
 
-test('subscriptions (transport ws) are counted when they start or are refused; REST watches are left to the request count', async () => {
+test('operations sent over WebSocket (records of method WS) are counted by type and outcome as HTTP requests are', async () => {
   const plugin = metrics({ processMetrics: false });
-  let fail = false;
-  const ops = {
-    hub: {},
-    get: async () => ({}),
-    watch: async () => {
-      if (fail) throw new ApiError('FORBIDDEN', 'no');
-      return (async function* () {})();
-    },
-  } as unknown as GatewayOperations;
-  const wrapped = plugin.wrapOperations!(ops);
-  assert.equal(wrapped.hub, ops.hub, 'the other operations are kept');
-  assert.equal(wrapped.get, ops.get);
-  const req = (transport: 'ws' | 'http') => ({ context: { requestId: `${transport}-1`, transport } }) as Parameters<GatewayOperations['watch']>[0];
-  await wrapped.watch(req('ws'));
-  await wrapped.watch(req('http'));
-  fail = true;
-  await assert.rejects(async () => wrapped.watch(req('ws')), ApiError);
+  const record = (type: OperationType, code: string, status: number): RequestRecord => ({
+    method: 'WS', path: '/graphql', type, operationName: undefined, code, status, durationMs: 3, tenant: undefined, requestId: 'c-1', aborted: false,
+  });
+  plugin.onRequestDone!(record('subscription', 'ok', 200));
+  plugin.onRequestDone!(record('subscription', 'FORBIDDEN', 403));
+  plugin.onRequestDone!(record('query', 'ok', 200));
+  plugin.onRequestDone!(record('unknown', 'TOO_MANY_REQUESTS', 429));
   const m = await scrape(plugin);
   assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'ok' })), 1);
   assert.equal(m.get(key('crdgate_requests_total', { type: 'subscription', outcome: 'FORBIDDEN' })), 1);
-  assert.equal(m.get(key('crdgate_requests_total', { type: 'rest', outcome: 'ok' })), undefined);
+  assert.equal(m.get(key('crdgate_requests_total', { type: 'query', outcome: 'ok' })), 1);
+  assert.equal(m.get(key('crdgate_requests_total', { type: 'unknown', outcome: 'TOO_MANY_REQUESTS' })), 1);
+  assert.equal(m.get(key('crdgate_request_duration_seconds_count', { type: 'subscription', outcome: 'ok' })), 1);
+  assert.equal(plugin.wrapOperations, undefined, 'the operations are not wrapped: the transport records its operations');
 });
 
 test('the separate listener serves /metrics on 127.0.0.1 and nothing else; stop closes it; process metrics are there', async () => {
