@@ -33,6 +33,12 @@ export interface SubscriberHost {
    * its last event, from the window when it holds that point, else through `direct` again.
    */
   reattach(sub: HubSubscriber, after: string, direct: (sub: HubSubscriber) => void): void;
+  /**
+   * Resolves once a 404 of this resource may be told as it is: the schema change that explains
+   * it (a CRD deleted, a version no longer served) has ended its subscribers with SCHEMA_CHANGED by
+   * then. At once without a live schema.
+   */
+  notFoundMayBeTold(signal: AbortSignal): Promise<void>;
   readonly clock: Clock;
 }
 
@@ -173,8 +179,24 @@ export class HubSubscriber implements Feed<HubEvent> {
     run(from, onEvent, controller.signal, timeoutSeconds).then(
       () => this.directEnded(run, initialPending, delivered > 0 || clock.now() - started >= quietRunMs),
       (err: unknown) => {
-        if (!controller.signal.aborted) this.fail(this.withResumePoint(err instanceof ApiError ? err : fromKubeError(err), initialPending));
+        if (controller.signal.aborted) return;
+        const e = this.withResumePoint(err instanceof ApiError ? err : fromKubeError(err), initialPending);
+        if (e.code === 'NOT_FOUND' && e.details.reason === 'NotFound') this.failOnceTold(e);
+        else this.fail(e);
       });
+  }
+
+  /**
+   * A direct watch's 404 (its CRD deleted, its version no longer served) is held as an upstream's
+   * is: the schema change ends the subscriber with SCHEMA_CHANGED meanwhile, and the 404 reaches it
+   * only when no change explains it.
+   */
+  private failOnceTold(e: ApiError): void {
+    const release = new AbortController();
+    this.abortFallback = () => release.abort();
+    void this.host.notFoundMayBeTold(release.signal).catch(() => {}).then(() => {
+      if (this.state === 'fallback' && !release.signal.aborted) this.fail(e);
+    });
   }
 
   /**

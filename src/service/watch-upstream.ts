@@ -165,6 +165,10 @@ export class Upstream implements SubscriberHost {
     this.attach(sub, { initial: false, resumeFrom: parseRv(after) }, direct);
   }
 
+  notFoundMayBeTold(signal: AbortSignal): Promise<void> {
+    return this.opts.holdNotFound?.(this.key, signal) ?? Promise.resolve();
+  }
+
   // --- the subscribers' side ---
 
   private attach(sub: HubSubscriber, start: Start, fallback: ((sub: HubSubscriber) => void) | undefined): void {

@@ -717,6 +717,32 @@ test('a direct watch that loses the apiserver ends the subscription with UNAVAIL
   await hub.stop();
 });
 
+test('a direct watch\'s 404 is held as an upstream\'s is: a schema change meanwhile ends the subscriber with SCHEMA_CHANGED, else the 404 follows', async () => {
+  const c = new FakeCollection();
+  c.rv = 10;
+  const notFound = new KubeApiError(404, { code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' });
+  const { hub } = hubWith(c, { windowBytes: 300, fallback: async () => Promise.reject(notFound) });
+  const holds: { key: WatchKey; signal: AbortSignal; release: () => void }[] = [];
+  hub.holdNotFoundWith((k, signal) => new Promise<void>((resolve) => holds.push({ key: k, signal, release: resolve })));
+
+  const explained = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => holds.length === 1, 'the 404 to be held');
+  assert.deepEqual(holds[0]!.key, key);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(explained.done, false, 'not told while held');
+  hub.closeWhere(() => true, new ApiError('SCHEMA_CHANGED', 'the CRD was deleted'));
+  await until(() => explained.done, 'the end');
+  assert.ok(explained.error instanceof ApiError && explained.error.code === 'SCHEMA_CHANGED', String(explained.error));
+  assert.ok(holds[0]!.signal.aborted, 'the hold is let go once the subscriber has ended');
+
+  const unexplained = reader(hub.subscribe(key, { resourceVersion: '5' }));
+  await until(() => holds.length === 2, 'the second 404 to be held');
+  holds[1]!.release();
+  await until(() => unexplained.done, 'the end');
+  assert.ok(unexplained.error instanceof ApiError && unexplained.error.code === 'NOT_FOUND', String(unexplained.error));
+  await hub.stop();
+});
+
 /** A clock whose time the test moves, and a direct watch that runs until aborted, as a connection that says nothing. */
 function silentDirectWatches() {
   const time = { now: 0, random: 0 };
