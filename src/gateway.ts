@@ -20,7 +20,7 @@ import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } 
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { mergeApolloExtras, pluginClient, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
+import { mergeApolloExtras, pluginClient, socketOperations, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
 import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
@@ -395,6 +395,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     checkOperation: operationChecks(core.plugins),
     admit: admission(core.plugins),
     onOperationDone: requestReaders(core.plugins),
+    socketOperation: socketOperations(core.plugins),
   };
 }
 

@@ -93,10 +93,49 @@ export interface GatewayPlugin {
   /** Called when the gateway stops. */
   stop?(): Promise<void> | void;
   /**
+   * Called for each GraphQL operation sent over WebSocket once it is accepted (parsed, validated,
+   * checked), before it runs: what it returns runs the operation (a query or mutation to its
+   * answer, a subscription to its start) and is told its outcome. HTTP requests have middleware
+   * and Apollo's hooks for the same.
+   */
+  socketOperation?(start: SocketOperationStart): SocketOperationScope | undefined;
+  /**
    * Checks every operation (over HTTP and WebSocket) once it has parsed and validated; throwing an
    * ApiError refuses it. Runs for every request: keep it cheap, remember per document what can be.
    */
   checkOperation?: OperationCheck;
+}
+
+/** A GraphQL operation sent over WebSocket, about to run. */
+export interface SocketOperationStart {
+  type: 'query' | 'mutation' | 'subscription';
+  /** The operation's own name; absent for an anonymous one. */
+  name: string | undefined;
+  context: CallerContext;
+}
+
+/** What a plugin does around one operation sent over WebSocket. */
+export interface SocketOperationScope {
+  /** Runs the operation (it may return a promise: the plugin's context carries over to what it awaits). */
+  run<R>(execute: () => R): R;
+  /** The operation has its outcome: 'ok', or the error catalog's code of its first error. */
+  done(code: string): void;
+}
+
+/** Every plugin's socketOperation as one (in plugin order, the first outermost); undefined when no plugin has one. */
+export function socketOperations(plugins: readonly GatewayPlugin[]): GatewayPlugin['socketOperation'] {
+  const hooks = plugins.flatMap((p) => (p.socketOperation ? [p.socketOperation.bind(p)] : []));
+  if (hooks.length <= 1) return hooks[0];
+  return (start) => {
+    const scopes = hooks.flatMap((h) => h(start) ?? []);
+    if (scopes.length <= 1) return scopes[0];
+    return {
+      run: (execute) => scopes.reduceRight<() => ReturnType<typeof execute>>((inner, s) => () => s.run(inner), execute)(),
+      done: (code) => {
+        for (const s of scopes) s.done(code);
+      },
+    };
+  };
 }
 
 export interface OperationCheckArgs {

@@ -1,8 +1,9 @@
 // OpenTelemetry traces: a server span per HTTP API request (GraphQL and REST), a child span for the
-// GraphQL operation, a client span per Kubernetes call, and a span for the start of each GraphQL
-// subscription over WebSocket. The W3C `traceparent` of an incoming request becomes the parent of
-// its span, and every Kubernetes call carries its own client span's `traceparent` to the apiserver
-// (which, with its APIServerTracing feature, continues the trace).
+// GraphQL operation, a client span per Kubernetes call, and a span for each GraphQL operation sent
+// over WebSocket (a query or mutation until its answer, a subscription until it has started). The
+// W3C `traceparent` of an incoming request becomes the parent of its span, and every Kubernetes call
+// carries its own client span's `traceparent` to the apiserver (which, with its APIServerTracing
+// feature, continues the trace).
 //
 // Kubernetes calls find their request through an AsyncLocalStorage context (an OTel context
 // manager of the plugin's own, not the process-wide one, so that several gateways in one process
@@ -31,11 +32,11 @@ import {
   ATTR_SERVER_PORT, ATTR_SERVICE_NAME,
 } from '@opentelemetry/semantic-conventions';
 import type { RequestHandler, Response } from 'express';
-import { ApiError, fromKubeError } from '../api-errors.ts';
+import { fromKubeError } from '../api-errors.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { DirectOperationStart, GatewayPlugin } from './gateway-plugin.ts';
+import type { DirectOperationStart, GatewayPlugin, SocketOperationScope, SocketOperationStart } from './gateway-plugin.ts';
 import { outcomeOf, requestPath } from './request-tracker.ts';
 
 // Attributes from the still-incubating semantic conventions, named here rather than imported from
@@ -226,7 +227,8 @@ export function tracing(opts: TracingOptions): TracingPlugin {
       directOperation: (start) => directOperationSpan(tracer, contexts, start),
     },
     wrapClient: (client) => tracedClient(client, { tracer, propagator, active: () => contexts.active() }),
-    wrapOperations: (ops) => tracedSubscriptions(ops, tracer, (ctx, fn) => contexts.with(ctx, fn), sampleRoot),
+    socketOperation: (start) => socketOperationSpan(tracer, contexts, start, sampleRoot),
+    wrapOperations: (ops) => watchedResources(ops, contexts),
     forceFlush: () => provider.forceFlush(),
     async stop() {
       // Spans of requests still in flight are dropped; everything finished is exported.
@@ -471,31 +473,39 @@ export function tracedClient(client: KubeClient, t: ClientTracing): KubeClient {
 }
 
 /**
- * GraphQL subscriptions arrive over WebSocket, where there is no HTTP request (and so no request
- * span): the start of each gets a server span of its own, the parent of the Kubernetes calls made
- * to start it (RBAC checks, the hub's first list and watch). REST watches are HTTP requests.
+ * Operations sent over WebSocket have no HTTP request (and so no request span): each accepted one
+ * gets a server span of its own, named as an HTTP request's operation span is, the parent of the
+ * Kubernetes calls made to run it (a subscription: to start it, its RBAC checks and the hub's first
+ * list and watch), ended with its outcome. Calls made after it (the hub's reconnects) are not traced.
  */
-function tracedSubscriptions(ops: GatewayOperations, tracer: Tracer, run: <R>(ctx: Context, fn: () => R) => R, sample: () => boolean): GatewayOperations {
-  const watch: GatewayOperations['watch'] = async (req) => {
-    const caller = req.context;
-    if (caller.transport !== 'ws' || !sample()) return ops.watch(req);
-    const attributes: Attributes = {
-      [ATTR_GRAPHQL_OPERATION_TYPE]: 'subscription',
-      [ATTR_RESOURCE]: `${req.resource.plural}.${req.resource.group}`,
-    };
-    if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
-    if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
-    const span = startSpan(tracer, 'GraphQL subscription', SpanKind.SERVER, ROOT_CONTEXT, attributes);
-    const state: RequestState = { open: true, span };
-    try {
-      return await run(requestContext(ROOT_CONTEXT, span, state), () => ops.watch(req));
-    } catch (err) {
-      markError(span, err instanceof ApiError ? err.code : 'INTERNAL');
-      throw err;
-    } finally {
+function socketOperationSpan(tracer: Tracer, contexts: AsyncLocalStorageContextManager, start: SocketOperationStart, sample: () => boolean): SocketOperationScope | undefined {
+  if (!sample()) return undefined;
+  const caller = start.context;
+  // The operation name is the client's text: capped, like in the logs.
+  const name = start.name?.slice(0, 100);
+  const attributes: Attributes = { [ATTR_GRAPHQL_OPERATION_TYPE]: start.type };
+  if (name) attributes[ATTR_GRAPHQL_OPERATION_NAME] = name;
+  if (caller.tenant) attributes[ATTR_TENANT] = caller.tenant;
+  if (caller.requestId) attributes[ATTR_REQUEST_ID] = caller.requestId;
+  const span = startSpan(tracer, `GraphQL ${start.type}${name ? ` ${name}` : ''}`, SpanKind.SERVER, ROOT_CONTEXT, attributes);
+  const state: RequestState = { open: true, span };
+  const context = requestContext(ROOT_CONTEXT, span, state);
+  return {
+    run: (execute) => contexts.with(context, execute),
+    done: (code) => {
+      if (!state.open) return;
       state.open = false;
+      if (code !== 'ok') markError(span, code);
       span.end();
-    }
+    },
+  };
+}
+
+/** The resource a subscription over WebSocket watches, on its span (REST watches name it in their route). */
+function watchedResources(ops: GatewayOperations, contexts: AsyncLocalStorageContextManager): GatewayOperations {
+  const watch: GatewayOperations['watch'] = (req) => {
+    if (req.context.transport === 'ws') tracedState(contexts)?.span.setAttribute(ATTR_RESOURCE, `${req.resource.plural}.${req.resource.group}`);
+    return ops.watch(req);
   };
   return { ...ops, watch };
 }

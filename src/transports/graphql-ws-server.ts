@@ -34,6 +34,7 @@ import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 import { operationResolutionError, SocketOperation, withCode } from './socket-operations.ts';
 import type { RequestRecord } from '../plugins/request-tracker.ts';
+import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -68,6 +69,8 @@ export interface WebSocketOptions {
   admit?: (tenant: string) => void | Promise<void>;
   /** Told of every operation's outcome: a query's or mutation's answer, a subscription's start, a refusal. */
   onOperationDone?: (record: RequestRecord) => void;
+  /** What the plugins do around each accepted operation (see GatewayPlugin.socketOperation). */
+  socketOperation?: (start: SocketOperationStart) => SocketOperationScope | undefined;
 }
 
 /** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
@@ -158,6 +161,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
+  // The plugins' scopes of the accepted operations that have them, until their outcome.
+  const scopes = new WeakMap<ExecutionArgs, SocketOperationScope>();
+  const inScope = <R>(args: ExecutionArgs, run: () => R): R => {
+    const scope = scopes.get(args);
+    return scope ? scope.run(run) : run();
+  };
   // Errors in a shared result are reported once (with the request id of the group's first
   // subscriber) and formatted once for every member.
   const groups = new SharedSelections({
@@ -211,6 +220,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           const writer = writers.get(ctx.extra.socket);
           if (writer) deliveries.set(prepared, { writer, id, source: payload.query });
           (state.operations ??= new Map()).set(id, operation);
+          const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context: prepared.contextValue as CallerContext });
+          if (scope) scopes.set(prepared, scope);
           return prepared;
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
@@ -220,12 +231,13 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           return refuse([toGraphQLError(e)]);
         }
       },
-      onOperation: (ctx, id, _payload, _args, result) => {
+      onOperation: (ctx, id, _payload, args, result) => {
         const operations = states.get(ctx.extra)?.operations;
         const operation = operations?.get(id);
         if (!operation) return;
         operations!.delete(id);
         done(operation.finish(Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors));
+        scopes.get(args)?.done(operation.code);
       },
       onError: (ctx, id, _payload, errors) => {
         for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
@@ -237,7 +249,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
-      subscribe: (args) => subscribe(args, deliveries.get(args), groups),
+      execute: (args) => inScope(args, () => execute(args)),
+      subscribe: (args) => inScope(args, () => subscribe(args, deliveries.get(args), groups)),
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
       // graphql-ws itself sends write them with every digit. A number a double cannot hold is kept
       // marked, so that onSubscribe refuses its operation: graphql-ws would close the connection on

@@ -1,4 +1,4 @@
-// Traces on the real control plane: GraphQL and REST requests through a gateway with the tracing
+// Traces on the real control plane: GraphQL (over HTTP and WebSocket) and REST requests through a gateway with the tracing
 // plugin (spans kept in memory), with the traceparent of every call the gateway really sent to
 // the apiserver captured where Node's HTTP client or undici starts the request (diagnostics_channel),
 // after KubeClient has built its headers. A client's traceparent is honoured; a 404 and a 403 (a gateway
@@ -14,6 +14,7 @@ import { KubeClient } from '../../src/kube/kube-client.ts';
 import { tracing, type TracingPlugin } from '../../src/plugins/tracing.ts';
 import { eventually, gql, startGateway, type RunningGateway } from '../helpers/graphql-client.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { firstAnswerOver, openClient } from '../helpers/subscription-client.ts';
 import { kubeConfigFor, testCluster, uniqueName } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
 
@@ -125,6 +126,35 @@ test('a GraphQL list: request span → operation span → Kubernetes span, whose
   assert.equal(out.length, 1, JSON.stringify(out));
   assert.equal(out[0]!.method, 'GET');
   assert.equal(out[0]!.path.split('?')[0], `/apis/stable.example.com/v1/namespaces/${ns}/crontabs`);
+  assert.equal(out[0]!.traceparent, traceparentOf(call));
+});
+
+test('a GraphQL list over WebSocket: its own server span → Kubernetes span, whose traceparent the apiserver got', async () => {
+  const client = openClient(origin(adminGw.gw));
+  try {
+    const answer = await firstAnswerOver(client, { query: listQuery, variables: { ns } });
+    assert.equal(answer.errors, undefined, JSON.stringify(answer.errors));
+  } finally {
+    await client.dispose();
+  }
+  const spans = await pollUntil('the operation\'s spans', async () => {
+    await adminGw.plugin.forceFlush();
+    const all = adminGw.exporter.getFinishedSpans();
+    const op = all.find((s) => s.name === 'GraphQL query ListCronTabs' && s.kind === SpanKind.SERVER);
+    const trace = op ? all.filter((s) => s.spanContext().traceId === op.spanContext().traceId) : [];
+    return trace.length >= 2 ? trace : undefined;
+  }, { timeoutMs: 10_000 });
+  assert.equal(spans.length, 2, spans.map((s) => s.name).join(', '));
+  const op = one(spans, (s) => s.name === 'GraphQL query ListCronTabs', 'operation span');
+  const call = one(spans, (s) => s.name === 'GET /apis/stable.example.com/v1/namespaces/{namespace}/crontabs', 'Kubernetes span');
+  assert.equal(parentOf(op), undefined);
+  assert.equal(parentOf(call), op.spanContext().spanId);
+  assert.equal(op.attributes['graphql.operation.type'], 'query');
+  assert.equal(op.attributes['graphql.operation.name'], 'ListCronTabs');
+  assert.equal(op.status.code, SpanStatusCode.UNSET);
+  const requestId = op.attributes['crdgate.request_id'] as string;
+  const out = sent.filter((c) => c.auditId === requestId);
+  assert.equal(out.length, 1, JSON.stringify(out));
   assert.equal(out[0]!.traceparent, traceparentOf(call));
 });
 

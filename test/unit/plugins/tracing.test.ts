@@ -322,37 +322,34 @@ test('probes and documents get no span; Kubernetes calls outside a request are n
   }
 });
 
-test('a subscription over WebSocket gets a span for its start, parent of the calls made to start it', async () => {
+test('an operation over WebSocket gets a server span until its outcome, parent of the calls made to run it (a subscription: to start it)', async () => {
   const { plugin, spans } = setup();
   const { client: raw, sent } = fakeClient();
   const kube = plugin.wrapClient!(raw);
   let later: (() => Promise<void>) | undefined;
   const ops = {
-    async watch(req: { context: CallerContext; resource: { plural: string; group: string } }) {
-      if (req.resource.plural === 'refused') throw new ApiError('FORBIDDEN', 'no');
+    async watch() {
       await kube.request('GET', '/apis/g.example/v1/things');
       await kube.watch('/apis/g.example/v1/things', { onEvent: () => {} });
-      // What the hub does after the start (a reconnect) belongs to no live request.
+      // What the hub does after the start (a reconnect) belongs to no live operation.
       later = () => kube.request('GET', '/apis/g.example/v1/things?again');
       return (async function* () {})();
     },
   } as unknown as GatewayOperations;
   const traced = plugin.wrapOperations!(ops);
+  const context = { transport: 'ws', tenant: 'tenant-b', requestId: 'conn-1' } as const;
   try {
-    const watchOf = async (plural: string, transport: 'ws' | 'http') => traced.watch({
-      resource: { plural, group: 'g.example' }, context: { transport, tenant: 'tenant-b', requestId: 'conn-1' }, args: {},
-    } as never);
-    await watchOf('things', 'ws');
+    const subscription = plugin.socketOperation!({ type: 'subscription', name: undefined, context })!;
+    await subscription.run(() => traced.watch({ resource: { plural: 'things', group: 'g.example' }, context, args: {} } as never));
+    subscription.done('ok');
     const all = await spans(3);
     const sub = byName(all, 'GraphQL subscription');
     assert.equal(sub.kind, SpanKind.SERVER);
     assert.equal(parentOf(sub), undefined);
-    assert.equal(sub.attributes['crdgate.tenant'], 'tenant-b');
-    assert.equal(sub.attributes['crdgate.request_id'], 'conn-1');
-    assert.equal(sub.attributes['crdgate.resource'], 'things.g.example');
     assert.deepEqual(Object.entries(sub.attributes), [
-      ['graphql.operation.type', 'subscription'], ['crdgate.resource', 'things.g.example'], ['crdgate.tenant', 'tenant-b'], ['crdgate.request_id', 'conn-1'],
+      ['graphql.operation.type', 'subscription'], ['crdgate.tenant', 'tenant-b'], ['crdgate.request_id', 'conn-1'], ['crdgate.resource', 'things.g.example'],
     ]);
+    assert.equal(sub.status.code, SpanStatusCode.UNSET);
     const list = byName(all, 'GET /apis/g.example/v1/things');
     const watch = byName(all, 'WATCH /apis/g.example/v1/things');
     assert.equal(parentOf(list), sub.spanContext().spanId);
@@ -363,15 +360,22 @@ test('a subscription over WebSocket gets a span for its start, parent of the cal
     await later!();
     assert.equal(sent.at(-1)!.headers?.traceparent, undefined, 'no trace after the start has ended');
 
-    await assert.rejects(watchOf('refused', 'ws'), /no/);
-    const refused = (await spans(4)).filter((s) => s.name === 'GraphQL subscription').at(-1)!;
-    assert.equal(refused.attributes['crdgate.error.code'], 'FORBIDDEN');
-    assert.equal(refused.status.code, SpanStatusCode.ERROR);
+    const query = plugin.socketOperation!({ type: 'query', name: 'Things', context })!;
+    await query.run(async () => {
+      await Promise.resolve();
+      return kube.request('GET', '/apis/g.example/v1/namespaces/a/things/one');
+    });
+    query.done('NOT_FOUND');
+    const q = byName(await spans(5), 'GraphQL query Things');
+    assert.deepEqual(Object.entries(q.attributes).slice(0, 2), [['graphql.operation.type', 'query'], ['graphql.operation.name', 'Things']]);
+    assert.equal(q.attributes['crdgate.error.code'], 'NOT_FOUND');
+    assert.equal(q.status.code, SpanStatusCode.ERROR);
+    assert.equal(parentOf(byName(await spans(5), 'GET /apis/g.example/v1/namespaces/{namespace}/things/{name}')), q.spanContext().spanId);
 
-    // A REST watch is an HTTP request with its own span: no extra one here.
-    await watchOf('things', 'http');
+    // A REST watch is an HTTP request with its own span: no attribute set on anything else.
+    await traced.watch({ resource: { plural: 'things', group: 'g.example' }, context: { transport: 'http' }, args: {} } as never);
     await plugin.forceFlush();
-    assert.equal((await spans(4)).filter((s) => s.name === 'GraphQL subscription').length, 2);
+    assert.equal((await spans(5)).length, 5);
   } finally {
     await plugin.stop!();
   }
@@ -388,8 +392,13 @@ test('a watch refused by the apiserver ends its span with the code', async () =>
     },
   } as unknown as GatewayOperations;
   try {
-    await assert.rejects(async () => plugin.wrapOperations!(ops).watch({ resource: { plural: 'x', group: 'g' }, context: { transport: 'ws' }, args: {} } as never));
-    const watch = byName(await spans(2), 'WATCH /apis/g.example/v1/namespaces/{namespace}/forbidden');
+    const context = { transport: 'ws' } as const;
+    const subscription = plugin.socketOperation!({ type: 'subscription', name: undefined, context })!;
+    await assert.rejects(async () => subscription.run(() => plugin.wrapOperations!(ops).watch({ resource: { plural: 'x', group: 'g' }, context, args: {} } as never)));
+    subscription.done('FORBIDDEN');
+    const all = await spans(2);
+    assert.equal(byName(all, 'GraphQL subscription').attributes['crdgate.error.code'], 'FORBIDDEN');
+    const watch = byName(all, 'WATCH /apis/g.example/v1/namespaces/{namespace}/forbidden');
     assert.equal(watch.attributes['http.response.status_code'], 403);
     assert.equal(watch.attributes['crdgate.error.code'], 'FORBIDDEN');
   } finally {
