@@ -396,6 +396,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     admit: admission(core.plugins),
     onOperationDone: requestReaders(core.plugins),
     socketOperation: socketOperations(core.plugins),
+    formatError: apollo.formatError,
   };
 }
 

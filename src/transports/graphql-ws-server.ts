@@ -7,9 +7,10 @@
 // closes it at expiry with 4401 (1013, try again later, when the gateway cannot authenticate anyone
 // for now: a token review or key set it cannot get), and each connection sees only its tenant's schema.
 //
-// Each subscribe message is an API request as an HTTP one is: admitted by the tenant's budgets
-// (requests per second), its errors with the codes Apollo gives them over HTTP, and its outcome
-// recorded for request logs and metrics (socket-operations.ts).
+// Each subscribe message is an API request as an HTTP one is: a query or mutation is admitted by
+// the tenant's budgets (requests per second; a subscription counts as a watch), its refusals have
+// the words and codes Apollo gives them over HTTP, and its outcome is recorded for request logs and
+// metrics (socket-operations.ts) and traced (the plugins' socketOperation).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -32,7 +33,7 @@ import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../k
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
-import { operationResolutionError, SocketOperation, withCode } from './socket-operations.ts';
+import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes } from './socket-operations.ts';
 import type { RequestRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
@@ -71,6 +72,8 @@ export interface WebSocketOptions {
   onOperationDone?: (record: RequestRecord) => void;
   /** What the plugins do around each accepted operation (see GatewayPlugin.socketOperation). */
   socketOperation?: (start: SocketOperationStart) => SocketOperationScope | undefined;
+  /** The plugins' formatError, as Apollo applies it over HTTP: refusals get the same words and codes. */
+  formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
 /** Subscription ids longer than this close the socket (4400): every `next` frame repeats the id. */
@@ -97,8 +100,17 @@ interface ConnectionState {
   caller?: Caller;
   connectionId?: string;
   expiry?: { cancel(): void };
-  /** Operations accepted and not yet answered (or started), by subscription id. */
-  operations?: Map<string, SocketOperation>;
+  /**
+   * The last operation sent with each id, until its outcome: one that another has replaced was
+   * completed by its client (graphql-ws accepts an id again only once the first is completed).
+   */
+  latest?: Map<string, SocketOperation>;
+}
+
+/** An operation accepted and not yet answered (or started): its record, and what the plugins do around it. */
+interface Accepted {
+  operation: SocketOperation;
+  scope: SocketOperationScope | undefined;
 }
 
 /**
@@ -161,11 +173,18 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
-  // The plugins' scopes of the accepted operations that have them, until their outcome.
-  const scopes = new WeakMap<ExecutionArgs, SocketOperationScope>();
-  const inScope = <R>(args: ExecutionArgs, run: () => R): R => {
-    const scope = scopes.get(args);
-    return scope ? scope.run(run) : run();
+  // By their arguments, which graphql-ws hands on to execute, subscribe and onOperation: a client
+  // may complete an operation and reuse its id while it still runs.
+  const accepted = new WeakMap<ExecutionArgs, Accepted>();
+  // An operation that throws fails alone, as over HTTP: graphql-ws would close the connection
+  // (4500), with every other operation on it.
+  const run = async <R>(args: ExecutionArgs, fn: () => R | Promise<R>): Promise<R | ExecutionResult> => {
+    const scope = accepted.get(args)?.scope;
+    try {
+      return withInputCodes(await (scope ? scope.run(fn) : fn()));
+    } catch (err) {
+      return { errors: [new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
+    }
   };
   // Errors in a shared result are reported once (with the request id of the group's first
   // subscriber) and formatted once for every member.
@@ -184,7 +203,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     if (!s) states.set(extra, (s = {}));
     return s;
   };
-  const requestIdOf = (extra: object, id: string) => `${stateOf(extra).connectionId}-${id}`;
+  const requestIdOf = (extra: object, id: string) => socketRequestId(stateOf(extra).connectionId ?? '', id);
   const done = opts.onOperationDone ?? (() => {});
   const disposable = useServer<Record<string, unknown>>(
     {
@@ -200,29 +219,30 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onSubscribe: async (ctx, id, payload) => {
         const state = stateOf(ctx.extra);
         state.connectionId ??= randomUUID();
-        const tooLong = id.length > maxSubscriptionIdLength;
-        // Kubernetes calls made for this subscription carry this id (as Audit-ID), like HTTP requests.
-        const requestId = tooLong ? state.connectionId : `${state.connectionId}-${id}`;
+        // Kubernetes calls made for this operation carry this id (as Audit-ID), like HTTP requests.
+        const requestId = socketRequestId(state.connectionId, id);
         const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
         const refuse = (errors: readonly GraphQLError[]) => {
-          done(operation.finish(errors));
-          return errors;
+          const sent = formatRefusals(errors, opts.formatError);
+          if (state.latest?.get(id) === operation) state.latest.delete(id);
+          done(operation.finish(sent, false));
+          return sent;
         };
-        if (tooLong) {
+        (state.latest ??= new Map()).set(id, operation);
+        if (id.length > maxSubscriptionIdLength) {
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
           return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
         }
         const unrepresentable = unrepresentableRefusal(payload);
         if (unrepresentable) return refuse([unrepresentable]);
+        let prepared: ExecutionArgs | readonly GraphQLError[];
         try {
-          const prepared = await prepareSubscription(opts, documents, state.caller, payload, operation);
-          if (isErrors(prepared)) return refuse(prepared);
-          const writer = writers.get(ctx.extra.socket);
-          if (writer) deliveries.set(prepared, { writer, id, source: payload.query });
-          (state.operations ??= new Map()).set(id, operation);
-          const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context: prepared.contextValue as CallerContext });
-          if (scope) scopes.set(prepared, scope);
-          return prepared;
+          prepared = await prepareSubscription(opts, documents, state.caller, payload, operation);
+          if (!isErrors(prepared)) {
+            const context = prepared.contextValue as CallerContext;
+            const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
+            accepted.set(prepared, { operation, scope });
+          }
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
           // with an error message; the connection and its other subscriptions go on.
@@ -230,14 +250,22 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           opts.reportInternal?.(e, requestId);
           return refuse([toGraphQLError(e)]);
         }
+        if (isErrors(prepared)) return refuse(prepared);
+        const writer = writers.get(ctx.extra.socket);
+        if (writer) deliveries.set(prepared, { writer, id, source: payload.query });
+        return prepared;
       },
       onOperation: (ctx, id, _payload, args, result) => {
-        const operations = states.get(ctx.extra)?.operations;
-        const operation = operations?.get(id);
-        if (!operation) return;
-        operations!.delete(id);
-        done(operation.finish(Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors));
-        scopes.get(args)?.done(operation.code);
+        const found = accepted.get(args);
+        if (!found) return;
+        accepted.delete(args);
+        const { operation, scope } = found;
+        // graphql-ws forgets an id when its client completes it or leaves: nobody reads the outcome.
+        const latest = states.get(ctx.extra)?.latest;
+        const left = !(id in ctx.subscriptions) || latest?.get(id) !== operation;
+        if (latest?.get(id) === operation) latest.delete(id);
+        done(operation.finish(Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors, true, left));
+        scope?.done(operation.code);
       },
       onError: (ctx, id, _payload, errors) => {
         for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
@@ -249,8 +277,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
-      execute: (args) => inScope(args, () => execute(args)),
-      subscribe: (args) => inScope(args, () => subscribe(args, deliveries.get(args), groups)),
+      execute: (args) => run(args, () => execute(args)),
+      subscribe: (args) => run(args, () => subscribe(args, deliveries.get(args), groups)),
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
       // graphql-ws itself sends write them with every digit. A number a double cannot hold is kept
       // marked, so that onSubscribe refuses its operation: graphql-ws would close the connection on
@@ -330,26 +358,33 @@ function isErrors(prepared: ExecutionArgs | readonly GraphQLError[]): prepared i
 }
 
 /**
- * Admission, parsing, validation (with the same limits as over HTTP), the choice of the operation
- * and the cost check of one subscribe message; `operation` notes what it selects. Its errors carry
- * the codes Apollo gives the same errors over HTTP.
+ * Parsing, admission (of queries and mutations), validation (with the same limits as over HTTP),
+ * the choice of the operation and the cost check of one subscribe message; `operation` notes what
+ * it selects. Its errors carry the codes Apollo gives the same errors over HTTP.
  */
 async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocuments, caller: Caller | undefined, payload: SubscribePayload,
   operation: SocketOperation): Promise<ExecutionArgs | readonly GraphQLError[]> {
   // The connection authenticated once; a token that was revoked since gets no new subscription.
   await caller?.revalidate?.();
-  await opts.admit?.(caller?.tenant ?? '');
-  const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
-  operation.type = 'invalid';
+  const admit = async () => opts.admit?.(caller?.tenant ?? '');
   const tooDeep = nestingRefusal(payload.query, opts.maxNesting);
-  if (tooDeep) return [toGraphQLError(tooDeep)];
+  if (tooDeep) {
+    await admit();
+    return [toGraphQLError(tooDeep)];
+  }
   let document: DocumentNode;
   try {
     document = documents.parse(payload.query);
   } catch (err) {
+    operation.type = 'invalid';
+    await admit();
     return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
   }
   const selected = operation.selects(document, payload.operationName);
+  // A subscription counts as a watch (the tenant's open watches), not against its request rate:
+  // clients that resubscribe together (after a restart of the gateway) are not refused in a burst.
+  if (operation.type !== 'subscription') await admit();
+  const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   const errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
   if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));

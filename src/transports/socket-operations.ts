@@ -3,7 +3,8 @@
 // queries, mutations and subscriptions of sockets, and their refusals, as they count HTTP ones.
 // Its outcome is known when a query or mutation has its answer, when a subscription has started
 // (its events are counted by the watch hub's metrics), or when the operation is refused.
-import { GraphQLError, getOperationAST, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { createHash } from 'node:crypto';
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { ApiError, isInternalError, unwrapError } from '../api-errors.ts';
 import type { OperationType, RequestRecord } from '../plugins/request-tracker.ts';
 
@@ -12,7 +13,6 @@ export class SocketOperation implements RequestRecord {
   readonly path: string;
   readonly requestId: string;
   readonly tenant: string | undefined;
-  readonly aborted = false;
   /** performance.now() when the subscribe message came in. */
   private readonly started: number;
   /** 'unknown' until the document is read, as for an HTTP request refused before it is. */
@@ -21,6 +21,7 @@ export class SocketOperation implements RequestRecord {
   code = '';
   status = 0;
   durationMs = 0;
+  aborted = false;
 
   constructor(path: string, requestId: string, tenant: string | undefined) {
     this.path = path;
@@ -29,19 +30,25 @@ export class SocketOperation implements RequestRecord {
     this.started = performance.now();
   }
 
-  /** Notes the operation the document selects ('invalid': none), as HTTP requests note theirs, and returns it. */
+  /** Notes the operation the document selects ('invalid': none) and its own name, as HTTP requests note theirs, and returns it. */
   selects(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
     const operation = getOperationAST(document, operationName) ?? undefined;
     this.type = operation?.operation ?? 'invalid';
-    this.operationName = operation?.name?.value ?? operationName ?? undefined;
+    this.operationName = operation?.name?.value;
     return operation;
   }
 
-  /** Completes the record with the outcome of `errors` (none: 'ok'). */
-  finish(errors: readonly GraphQLError[] | undefined): this {
+  /**
+   * Completes the record with the outcome of `errors` (none: 'ok'). An operation that ran
+   * (`executed`) has the status Apollo Server answers over HTTP, 200 whatever its errors but for
+   * variables that did not coerce (400); a refusal, its error's. One whose client completed it or
+   * left before its outcome is `aborted`, CANCELLED if it had no error, as an HTTP request is.
+   */
+  finish(errors: readonly GraphQLError[] | undefined, executed: boolean, aborted = false): this {
     const outcome = errors?.length ? outcomeOf(errors[0]!) : ok;
-    this.code = outcome.code;
-    this.status = outcome.status;
+    this.code = aborted && outcome === ok ? 'CANCELLED' : outcome.code;
+    this.status = executed && outcome !== ok ? (outcome.code === 'BAD_USER_INPUT' ? 400 : 200) : outcome.status;
+    this.aborted = aborted;
     this.durationMs = performance.now() - this.started;
     return this;
   }
@@ -52,21 +59,47 @@ const ok = { code: 'ok', status: 200 };
 /**
  * The code and HTTP status of the first error of an answer: the catalog's for an ApiError, INTERNAL
  * for an error that escaped the catalog, else the code the GraphQL error carries (the transport
- * gives parse, validation and operation-selection errors Apollo's codes). One without a code is a
- * variable's value that did not coerce: Apollo's BAD_USER_INPUT over HTTP.
+ * gives parse, validation, operation-selection and variable errors Apollo's codes).
  */
 function outcomeOf(e: GraphQLError): { code: string; status: number } {
   const inner = unwrapError(e);
   if (inner instanceof ApiError) return { code: inner.code, status: inner.httpStatus };
-  if (isInternalError(inner)) return { code: 'INTERNAL', status: 500 };
   const code = e.extensions.code;
-  return { code: typeof code === 'string' ? code : 'BAD_USER_INPUT', status: 400 };
+  if (isInternalError(inner) || typeof code !== 'string') return { code: 'INTERNAL', status: 500 };
+  return { code, status: 400 };
 }
 
-/** An error of the GraphQL request itself (parse, validation, operation selection) with Apollo's code for it. */
+/**
+ * An error of the GraphQL request itself (parse, validation, operation selection, variables) with
+ * Apollo's code for it, which replaces any the error had; one of the catalog keeps its own.
+ */
 export function withCode(e: GraphQLError, code: string): GraphQLError {
-  if (typeof e.extensions.code === 'string' || unwrapError(e) instanceof ApiError) return e;
+  if (unwrapError(e) instanceof ApiError || e.extensions.code === code) return e;
   return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: { ...e.extensions, code } });
+}
+
+/**
+ * The result of an operation, its variables' errors with Apollo's BAD_USER_INPUT: graphql-js
+ * reports values that do not coerce as errors without a path or code (caused, if at all, by a
+ * GraphQL error of the type), and no data.
+ */
+export function withInputCodes<R>(result: R): R {
+  const r = result as ExecutionResult;
+  if (Symbol.asyncIterator in (result as object) || !r.errors?.length || 'data' in r) return result;
+  const isInput = (e: GraphQLError) => e.path === undefined && e.extensions.code === undefined && (e.originalError === undefined || e.originalError instanceof GraphQLError);
+  return { ...r, errors: r.errors.map((e) => (isInput(e) ? withCode(e, 'BAD_USER_INPUT') : e)) } as R;
+}
+
+/**
+ * Refusals as the plugins' formatError words them over HTTP (the query limits give some of them
+ * the catalog's code and words), kept as GraphQL errors with their locations and causes.
+ */
+export function formatRefusals(errors: readonly GraphQLError[], formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError): readonly GraphQLError[] {
+  if (!formatError) return errors;
+  return errors.map((e) => {
+    const f = formatError(e.toJSON(), e);
+    return new GraphQLError(f.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: f.extensions });
+  });
 }
 
 /**
@@ -74,10 +107,22 @@ export function withCode(e: GraphQLError, code: string): GraphQLError {
  * (graphql-ws would answer "Unable to identify operation", with no code).
  */
 export function operationResolutionError(document: DocumentNode, operationName: string | null | undefined): GraphQLError {
-  const message = operationName
+  const message = operationName != null
     ? `Unknown operation named "${operationName}".`
     : document.definitions.some((d) => d.kind === 'OperationDefinition')
       ? 'Must provide operation name if query contains multiple operations.'
       : 'Must provide an operation.';
   return new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } });
+}
+
+/** Subscription ids that may go into a request id as they are: what an HTTP client's X-Request-Id may hold, within its 128 characters. */
+const plainId = /^[\w.:-]{1,91}$/;
+
+/**
+ * The request id of one operation: the connection's id and the subscription id, which the
+ * client chose; an id with other characters (it goes into logs and the Audit-ID header) or longer
+ * is replaced by a digest of it, the same for every message of that subscription.
+ */
+export function socketRequestId(connectionId: string, id: string): string {
+  return `${connectionId}-${plainId.test(id) ? id : createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
