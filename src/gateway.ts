@@ -21,7 +21,7 @@ import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, r
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
 import { mergeApolloExtras, pluginClient, socketOperations, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
-import { requestTracker, type RequestRecord, type RequestStart } from './plugins/request-tracker.ts';
+import { requestTracker, type RequestRecord, type RequestStart, type SubscriptionEndRecord } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type AppOptions, type Readiness, type TenantHooks } from './transports/create-app.ts';
@@ -303,6 +303,15 @@ function requestReaders(plugins: readonly GatewayPlugin[]): ((r: RequestRecord) 
 
 const ignoreRecord = (): void => {};
 
+/** Every plugin's onSubscriptionEnd as one, in plugin order; undefined when no plugin reads them. */
+function subscriptionEndReaders(plugins: readonly GatewayPlugin[]): ((r: SubscriptionEndRecord) => void) | undefined {
+  const readers = plugins.filter((p) => p.onSubscriptionEnd);
+  if (!readers.length) return undefined;
+  return (r) => {
+    for (const p of readers) p.onSubscriptionEnd!(r);
+  };
+}
+
 /** Every plugin's check of an operation, in plugin order; undefined when no plugin checks. */
 function operationChecks(plugins: readonly GatewayPlugin[]): OperationCheck | undefined {
   const checks = plugins.flatMap((p) => (p.checkOperation ? [p.checkOperation] : []));
@@ -395,6 +404,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     checkOperation: operationChecks(core.plugins),
     admit: admission(core.plugins),
     onOperationDone: requestReaders(core.plugins),
+    onSubscriptionEnd: subscriptionEndReaders(core.plugins),
     socketOperation: socketOperations(core.plugins),
     formatError: apollo.formatError,
   };

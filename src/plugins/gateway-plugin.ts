@@ -11,7 +11,7 @@ import { guardedObserver, warnObserverFailure, type KubeCallObserver, type KubeC
 import type { LiveSchema } from '../service/live-schema.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { RequestRecord, RequestStart } from './request-tracker.ts';
+import type { RequestRecord, RequestStart, SubscriptionEndRecord } from './request-tracker.ts';
 
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
@@ -84,6 +84,8 @@ export interface GatewayPlugin {
    * answer, a subscription's start, or the operation's refusal.
    */
   onRequestDone?(record: RequestRecord): void;
+  /** Called once per GraphQL subscription over WebSocket that started, when it ends. */
+  onSubscriptionEnd?(record: SubscriptionEndRecord): void;
   /** Called once per HTTP request as it comes in (its headers are in), before any route. */
   onRequestStart?(start: RequestStart): void;
   /**

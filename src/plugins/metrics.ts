@@ -90,6 +90,12 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const { observe, kubeSeconds, rebuildSeconds } = requestMetrics(registry);
+  const subscriptionEnds = new Counter({
+    name: 'crdgate_subscription_ends_total',
+    help: 'GraphQL subscriptions over WebSocket that ended, by outcome (ok: their stream ended; CANCELLED: their client completed them or left; else the error code they ended with: SLOW_CONSUMER, SCHEMA_CHANGED, UNAVAILABLE…)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const handler: RequestHandler = async (_req, res, next) => {
     try {
       const text = await registry.metrics();
@@ -114,6 +120,7 @@ export function metrics(opts: MetricsOptions = {}): MetricsPlugin {
     onRequestDone: (r) => {
       if (r.type) observe(r.type, r.code, r.durationMs / 1000);
     },
+    onSubscriptionEnd: (r) => subscriptionEnds.inc({ outcome: r.code }),
     kubeCalls: kubeCallTimer(kubeSeconds),
     wrapClient: (client) => timedWatches(client, kubeSeconds),
     attach(p) {

@@ -1,5 +1,6 @@
-// One JSON log line per HTTP request: method, path, GraphQL operation type and name, tenant, HTTP
-// status, the error code (the catalog's, or `ok`), duration and the request id. The request id is
+// One JSON log line per HTTP request (and per GraphQL operation sent over WebSocket): method, path,
+// GraphQL operation type and name, tenant, HTTP status, the error code (the catalog's, or `ok`),
+// duration and the request id; and one when a subscription over WebSocket ends, with why. The request id is
 // the one the transport gave the request (the client's X-Request-Id when well-formed); it is sent
 // to the apiserver on every Kubernetes call of the request as Audit-ID, which the apiserver adopts
 // as the audit ID of its own audit events (so the two logs join on it).
@@ -9,7 +10,7 @@
 // (pino-http binds a child logger with the whole request to every request).
 import { flatLineWriter, type Logger } from '../logging.ts';
 import type { GatewayPlugin } from './gateway-plugin.ts';
-import type { RequestRecord, RequestStart } from './request-tracker.ts';
+import type { RequestRecord, RequestStart, SubscriptionEndRecord } from './request-tracker.ts';
 
 /** Paths polled by probes and scrapers: logged at debug level so they do not drown the rest. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
@@ -66,5 +67,19 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
   const onRequestStart = log.isLevelEnabled('trace')
     ? (r: RequestStart) => log.trace({ requestId: r.requestId, method: r.method, path: r.path }, 'request received')
     : undefined;
-  return { name: 'request-logging', onRequestDone, onRequestStart };
+  return { name: 'request-logging', onRequestDone, onRequestStart, onSubscriptionEnd: (r) => logSubscriptionEnd(log, r) };
+}
+
+/**
+ * One line per GraphQL subscription over WebSocket that ends, beside its start's request line:
+ * how long it ran and why it ended. Ended by its client or its stream: info; by the gateway for
+ * the client's sake (a slow consumer, a schema change, a token that expired): warn; by a fault: error.
+ */
+function logSubscriptionEnd(log: Logger, r: SubscriptionEndRecord): void {
+  const level = r.code === 'ok' || r.code === 'CANCELLED' ? 'info' : r.code === 'INTERNAL' ? 'error' : 'warn';
+  if (!log.isLevelEnabled(level)) return;
+  log[level]({
+    requestId: r.requestId, type: 'subscription', operation: r.operationName?.slice(0, 100), tenant: r.tenant, code: r.code,
+    durationMs: Math.round(r.durationMs * 10) / 10,
+  }, 'subscription ended');
 }

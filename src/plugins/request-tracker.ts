@@ -38,6 +38,23 @@ export interface RequestRecord {
   readonly aborted: boolean;
 }
 
+/**
+ * A GraphQL subscription over WebSocket that has ended (its start was a RequestRecord). A REST
+ * watch is an HTTP request: its record comes when its response ends.
+ */
+export interface SubscriptionEndRecord {
+  readonly requestId: string;
+  readonly tenant: string | undefined;
+  readonly operationName: string | undefined;
+  /**
+   * 'ok': its stream ended; 'CANCELLED': its client completed it or left; else the error catalog's
+   * code it ended with (SLOW_CONSUMER, SCHEMA_CHANGED, UNAVAILABLE, …).
+   */
+  readonly code: string;
+  /** From its subscribe message to its end. */
+  readonly durationMs: number;
+}
+
 /** What is known about an HTTP request once its headers are in. */
 export type RequestStart = Pick<RequestRecord, 'method' | 'path' | 'requestId'>;
 

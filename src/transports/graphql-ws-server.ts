@@ -33,8 +33,8 @@ import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../k
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
-import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes } from './socket-operations.ts';
-import type { RequestRecord } from '../plugins/request-tracker.ts';
+import { endObserved, formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes } from './socket-operations.ts';
+import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
 export interface WebSocketOptions {
@@ -70,6 +70,8 @@ export interface WebSocketOptions {
   admit?: (tenant: string) => void | Promise<void>;
   /** Told of every operation's outcome: a query's or mutation's answer, a subscription's start, a refusal. */
   onOperationDone?: (record: RequestRecord) => void;
+  /** Told when a subscription that started ends, and how. */
+  onSubscriptionEnd?: (record: SubscriptionEndRecord) => void;
   /** What the plugins do around each accepted operation (see GatewayPlugin.socketOperation). */
   socketOperation?: (start: SocketOperationStart) => SocketOperationScope | undefined;
   /** The plugins' formatError, as Apollo applies it over HTTP: refusals get the same words and codes. */
@@ -179,9 +181,13 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   // An operation that throws fails alone, as over HTTP: graphql-ws would close the connection
   // (4500), with every other operation on it.
   const run = async <R>(args: ExecutionArgs, fn: () => R | Promise<R>): Promise<R | ExecutionResult> => {
-    const scope = accepted.get(args)?.scope;
+    const found = accepted.get(args);
+    const scope = found?.scope;
     try {
-      return withInputCodes(await (scope ? scope.run(fn) : fn()));
+      const result = withInputCodes(await (scope ? scope.run(fn) : fn()));
+      const onEnd = opts.onSubscriptionEnd;
+      if (!onEnd || !found || !(Symbol.asyncIterator in (result as object))) return result;
+      return endObserved(result as AsyncIterable<unknown>, (error, cancelled) => onEnd(found.operation.ended(error, cancelled))) as R;
     } catch (err) {
       return { errors: [new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
     }

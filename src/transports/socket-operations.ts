@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { ApiError, isInternalError, unwrapError } from '../api-errors.ts';
-import type { OperationType, RequestRecord } from '../plugins/request-tracker.ts';
+import type { OperationType, RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 
 export class SocketOperation implements RequestRecord {
   readonly method = 'WS';
@@ -52,6 +52,48 @@ export class SocketOperation implements RequestRecord {
     this.durationMs = performance.now() - this.started;
     return this;
   }
+
+  /** The record of this subscription's end: `error` it ended with, or its client completed it (`cancelled`), or its stream ended. */
+  ended(error: unknown, cancelled: boolean): SubscriptionEndRecord {
+    const inner = unwrapError(error);
+    const code = error !== undefined ? (inner instanceof ApiError ? inner.code : 'INTERNAL') : cancelled ? 'CANCELLED' : 'ok';
+    return { requestId: this.requestId, tenant: this.tenant, operationName: this.operationName, code, durationMs: performance.now() - this.started };
+  }
+}
+
+/**
+ * `source` as graphql-ws iterates it, telling `onEnd` once how it ended: with an error, by its
+ * client (return(): a `complete` message or a closed socket), or by itself. A pushed subscription
+ * is iterated once for its whole life, a mapped one once per event.
+ */
+export function endObserved<T>(source: AsyncIterable<T>, onEnd: (error: unknown, cancelled: boolean) => void): AsyncIterableIterator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let ended = false;
+  const end = (error: unknown, cancelled: boolean) => {
+    if (ended) return;
+    ended = true;
+    onEnd(error, cancelled);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => it.next().then((r) => {
+      if (r.done) end(undefined, false);
+      return r;
+    }, (err: unknown) => {
+      end(err, false);
+      throw err;
+    }),
+    return: (value?: unknown) => {
+      end(undefined, true);
+      return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
+    },
+    throw: (err?: unknown) => {
+      end(err, false);
+      return it.throw ? it.throw(err) : Promise.reject(err);
+    },
+  };
 }
 
 const ok = { code: 'ok', status: 200 };

@@ -174,6 +174,8 @@ test('a client that stops reading counts as a slow-consumer disconnect with drop
     }, { timeoutMs: 60_000, intervalMs: 0 });
     assert.equal(m.get('crdgate_slow_consumer_disconnects_total')! - before.get('crdgate_slow_consumer_disconnects_total')!, 1);
     assert.ok(m.get('crdgate_watch_events_dropped_total')! > before.get('crdgate_watch_events_dropped_total')!, 'its queued events are dropped');
+    const ends = (m: Map<string, number>) => m.get(key('crdgate_subscription_ends_total', { outcome: 'SLOW_CONSUMER' })) ?? 0;
+    assert.equal(ends(m) - ends(before), 1, 'the subscription\'s end, by its outcome');
   } finally {
     slow.tcp.resume();
     slow.ws.terminate();

@@ -208,3 +208,18 @@ test('consecutive request lines carry only their own fields, through the flat wr
     assert.deepEqual(records, [full, bare, full, bare, bare, full].map(expected));
   }
 });
+
+test('a subscription\'s end is one line: why it ended and how long it ran, at info, warn or error by who ended it', async () => {
+  const { logger, records } = memoryLogger();
+  const plugin = requestLogging({ logger });
+  const end = (code: string) => plugin.onSubscriptionEnd!({ requestId: 'conn-7', tenant: 'tenant-a', operationName: 'Watch', code, durationMs: 1234.56 });
+  end('CANCELLED');
+  end('SLOW_CONSUMER');
+  end('INTERNAL');
+  await new Promise((r) => setTimeout(r, 20));
+  const lines = records();
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.code]), [
+    ['info', 'subscription ended', 'CANCELLED'], ['warn', 'subscription ended', 'SLOW_CONSUMER'], ['error', 'subscription ended', 'INTERNAL'],
+  ]);
+  assert.deepEqual([lines[0]!.requestId, lines[0]!.type, lines[0]!.operation, lines[0]!.tenant, lines[0]!.durationMs], ['conn-7', 'subscription', 'Watch', 'tenant-a', 1234.6]);
+});

@@ -276,6 +276,14 @@ test('operations sent over WebSocket (records of method WS) are counted by type 
   assert.equal(plugin.wrapOperations, undefined, 'the operations are not wrapped: the transport records its operations');
 });
 
+test('the ends of subscriptions over WebSocket are counted by outcome', async () => {
+  const plugin = metrics({ processMetrics: false });
+  for (const code of ['CANCELLED', 'SLOW_CONSUMER', 'CANCELLED']) plugin.onSubscriptionEnd!({ requestId: 'c-1', tenant: undefined, operationName: undefined, code, durationMs: 5 });
+  const m = await scrape(plugin);
+  assert.equal(m.get(key('crdgate_subscription_ends_total', { outcome: 'CANCELLED' })), 2);
+  assert.equal(m.get(key('crdgate_subscription_ends_total', { outcome: 'SLOW_CONSUMER' })), 1);
+});
+
 test('the separate listener serves /metrics on 127.0.0.1 and nothing else; stop closes it; process metrics are there', async () => {
   const plugin = metrics();
   const server = await plugin.listen(0);

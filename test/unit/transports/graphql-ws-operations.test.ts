@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { buildSchema, type ExecutionResult } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { ApiError } from '../../../src/api-errors.ts';
-import type { RequestRecord } from '../../../src/plugins/request-tracker.ts';
+import type { RequestRecord, SubscriptionEndRecord } from '../../../src/plugins/request-tracker.ts';
 import { attachWebSocket, type WebSocketHandle } from '../../../src/transports/graphql-ws-server.ts';
 import { firstAnswerOver, openClient, RawGraphQLSocket, waitUntil } from '../../helpers/subscription-client.ts';
 
@@ -17,7 +17,7 @@ const schema = buildSchema(`
   enum Color { RED BLUE }
   type Query { a: Int missing: Int broken: Int slow: Int }
   type Mutation { m: Int }
-  type Subscription { colors(color: Color): Color bad: Int }
+  type Subscription { colors(color: Color): Color bad: Int once: Int shed: Int }
 `);
 const fields = (type: 'Query' | 'Mutation' | 'Subscription') => (type === 'Query' ? schema.getQueryType() : type === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType())!.getFields();
 fields('Query')['a']!.resolve = () => {
@@ -29,6 +29,13 @@ fields('Query')['missing']!.resolve = () => {
 };
 fields('Query')['broken']!.resolve = () => {
   throw new Error('a bug');
+};
+fields('Subscription')['once']!.subscribe = async function* () {
+  yield { once: 1 };
+};
+fields('Subscription')['shed']!.subscribe = async function* () {
+  yield { shed: 1 };
+  throw new ApiError('SLOW_CONSUMER', 'fell behind');
 };
 // A server bug: graphql-js throws (not an error result) for a subscription that is no stream.
 fields('Subscription')['bad']!.subscribe = () => 42;
@@ -42,6 +49,7 @@ fields('Subscription')['colors']!.subscribe = async function* (_s: unknown, args
 };
 
 const records: RequestRecord[] = [];
+const ends: SubscriptionEndRecord[] = [];
 const admitted: string[] = [];
 let refuseAdmission = false;
 /** What the plugins' socketOperation hook saw: each operation's start, whether it ran inside the scope, its outcome. */
@@ -58,6 +66,7 @@ before(async () => {
     path: '/graphql',
     schema: () => schema,
     onOperationDone: (r) => records.push({ ...r }),
+    onSubscriptionEnd: (r) => ends.push(r),
     socketOperation: (start) => {
       const entry: (typeof scoped)[number] = { type: start.type, name: start.name, requestId: start.context.requestId, ran: false };
       scoped.push(entry);
@@ -205,4 +214,32 @@ test('an operation whose execution throws fails alone with an internal error, re
   assert.deepEqual(result.errors?.map((e) => [e.message, e.extensions?.code]), [['internal error', 'INTERNAL']]);
   assert.deepEqual([record.type, record.code, record.status], ['subscription', 'INTERNAL', 200]);
   assert.deepEqual((await firstResult({ query: '{ a }' })).data, { a: 1 });
+});
+
+test('a subscription that started has its end told: by itself (ok), by its client (CANCELLED), with an error (its code)', async () => {
+  const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const endOf = async (id: string, then?: () => void) => {
+      await waitUntil(() => raw.of(id, 'next').length > 0, 5000, `the first event of ${id}`);
+      then?.();
+      await waitUntil(() => ends.some((e) => e.requestId.endsWith(`-${id}`)), 5000, `the end of ${id}`);
+      return ends.find((e) => e.requestId.endsWith(`-${id}`))!;
+    };
+    const once = raw.subscribe('subscription Once { once }');
+    const own = await endOf(once);
+    assert.deepEqual([own.code, own.operationName, own.tenant], ['ok', 'Once', undefined]);
+    assert.ok(own.durationMs >= 0);
+    const colors = raw.subscribe('subscription { colors }');
+    assert.equal((await endOf(colors, () => raw.ws.send(JSON.stringify({ id: colors, type: 'complete' })))).code, 'CANCELLED');
+    const shed = raw.subscribe('subscription { shed }');
+    assert.equal((await endOf(shed)).code, 'SLOW_CONSUMER');
+    const left = raw.subscribe('subscription { colors }');
+    assert.equal((await endOf(left, () => raw.close())).code, 'CANCELLED', 'a closed socket ends it too');
+    const refused = ends.length;
+    await firstResult({ query: 'subscription { nosuch }' });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ends.length, refused, 'a refused subscription never started: no end');
+  } finally {
+    raw.close();
+  }
 });
