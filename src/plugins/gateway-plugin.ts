@@ -129,7 +129,17 @@ export function socketOperations(plugins: readonly GatewayPlugin[]): GatewayPlug
   const hooks = plugins.flatMap((p) => (p.socketOperation ? [p.socketOperation.bind(p)] : []));
   if (hooks.length <= 1) return hooks[0];
   return (start) => {
-    const scopes = hooks.flatMap((h) => h(start) ?? []);
+    const scopes: SocketOperationScope[] = [];
+    try {
+      for (const hook of hooks) {
+        const scope = hook(start);
+        if (scope) scopes.push(scope);
+      }
+    } catch (err) {
+      // The operation is refused: the scopes already made are told, so none is left open.
+      for (const scope of scopes) scope.done('INTERNAL');
+      throw err;
+    }
     if (scopes.length <= 1) return scopes[0];
     return {
       run: (execute) => scopes.reduceRight<() => ReturnType<typeof execute>>((inner, s) => () => s.run(inner), execute)(),

@@ -72,8 +72,9 @@ export function requestLogging(opts: { logger: Logger }): GatewayPlugin {
 
 /**
  * One line per GraphQL subscription over WebSocket that ends, beside its start's request line:
- * how long it ran and why it ended. Ended by its client or its stream: info; by the gateway for
- * the client's sake (a slow consumer, a schema change, a token that expired): warn; by a fault: error.
+ * how long it ran and why it ended. Ended by its stream, its client or its connection's close:
+ * info; with an error of the gateway's for the client's sake (a slow consumer, a schema change):
+ * warn; by a fault: error.
  */
 function logSubscriptionEnd(log: Logger, r: SubscriptionEndRecord): void {
   const level = r.code === 'ok' || r.code === 'CANCELLED' ? 'info' : r.code === 'INTERNAL' ? 'error' : 'warn';

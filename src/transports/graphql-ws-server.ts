@@ -107,12 +107,18 @@ interface ConnectionState {
    * completed by its client (graphql-ws accepts an id again only once the first is completed).
    */
   latest?: Map<string, SocketOperation>;
+  /**
+   * The subscriptions that started and have not ended. graphql-ws ends those it still knows by
+   * their id when the connection closes; one it lost track of (an id reused) is ended here.
+   */
+  streams?: Set<AsyncIterableIterator<unknown>>;
 }
 
-/** An operation accepted and not yet answered (or started): its record, and what the plugins do around it. */
+/** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
 interface Accepted {
   operation: SocketOperation;
   scope: SocketOperationScope | undefined;
+  state: ConnectionState;
 }
 
 /**
@@ -185,12 +191,24 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     const scope = found?.scope;
     try {
       const result = withInputCodes(await (scope ? scope.run(fn) : fn()));
-      const onEnd = opts.onSubscriptionEnd;
-      if (!onEnd || !found || !(Symbol.asyncIterator in (result as object))) return result;
-      return endObserved(result as AsyncIterable<unknown>, (error, cancelled) => onEnd(found.operation.ended(error, cancelled))) as R;
+      return found && Symbol.asyncIterator in (result as object) ? started(found, result as AsyncIterable<unknown>) as R : result;
     } catch (err) {
-      return { errors: [new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
+      const failed = { errors: [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
+      threw.add(failed);
+      return failed;
     }
+  };
+  /** Results of operations that threw (Apollo Server answers 500 for those). */
+  const threw = new WeakSet<object>();
+  /** A subscription's stream, kept with its connection until it ends, its end told to the plugins. */
+  const started = (found: Accepted, result: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
+    const streams = (found.state.streams ??= new Set());
+    const stream = endObserved(result, (error, cancelled) => {
+      streams.delete(stream);
+      opts.onSubscriptionEnd?.(found.operation.ended(error, cancelled));
+    }, (err) => opts.reportInternal?.(err, found.operation.requestId));
+    streams.add(stream);
+    return stream;
   };
   // Errors in a shared result are reported once (with the request id of the group's first
   // subscriber) and formatted once for every member.
@@ -220,7 +238,9 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         return authenticateConnection(opts, ctx, stateOf(ctx.extra));
       },
       onClose: (ctx) => {
-        states.get(ctx.extra)?.expiry?.cancel();
+        const state = states.get(ctx.extra);
+        state?.expiry?.cancel();
+        for (const stream of state?.streams ?? []) void stream.return?.();
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = stateOf(ctx.extra);
@@ -231,9 +251,16 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const refuse = (errors: readonly GraphQLError[]) => {
           const sent = formatRefusals(errors, opts.formatError);
           if (state.latest?.get(id) === operation) state.latest.delete(id);
-          done(operation.finish(sent, false));
+          done(operation.finish(sent));
           return sent;
         };
+        if (state.latest?.has(id)) {
+          // The client completed an operation and sent another with its id before the first had
+          // its outcome: graphql-ws would hand the first's answer (or stream) to the second, and
+          // lose track of one of them. As graphql-ws does for an id in use.
+          ctx.extra.socket.close(4409, `Subscriber for ${id.slice(0, 80)} already exists`);
+          return refuse([toGraphQLError(new ApiError('BAD_REQUEST', 'an operation with this id is still running: ids are unique among the operations the server has not answered'))]);
+        }
         (state.latest ??= new Map()).set(id, operation);
         if (id.length > maxSubscriptionIdLength) {
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
@@ -247,13 +274,16 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           if (!isErrors(prepared)) {
             const context = prepared.contextValue as CallerContext;
             const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-            accepted.set(prepared, { operation, scope });
+            accepted.set(prepared, { operation, scope, state });
           }
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
           // with an error message; the connection and its other subscriptions go on.
           const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
           opts.reportInternal?.(e, requestId);
+          // A subscription over the tenant's rate: its client reconnects after a while (1013) and
+          // resubscribes, where an error message would end it for good.
+          if ((e.code === 'TOO_MANY_REQUESTS' || e.code === 'UNAVAILABLE') && operation.type === 'subscription') ctx.extra.socket.close(CloseCode.TryAgainLater, 'try again later');
           return refuse([toGraphQLError(e)]);
         }
         if (isErrors(prepared)) return refuse(prepared);
@@ -270,7 +300,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const latest = states.get(ctx.extra)?.latest;
         const left = !(id in ctx.subscriptions) || latest?.get(id) !== operation;
         if (latest?.get(id) === operation) latest.delete(id);
-        done(operation.finish(Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors, true, left));
+        const answer = Symbol.asyncIterator in result ? undefined : result as ExecutionResult;
+        done(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && threw.has(answer) }, left));
         scope?.done(operation.code);
       },
       onError: (ctx, id, _payload, errors) => {
@@ -364,7 +395,7 @@ function isErrors(prepared: ExecutionArgs | readonly GraphQLError[]): prepared i
 }
 
 /**
- * Parsing, admission (of queries and mutations), validation (with the same limits as over HTTP),
+ * Parsing, admission, validation (with the same limits as over HTTP),
  * the choice of the operation and the cost check of one subscribe message; `operation` notes what
  * it selects. Its errors carry the codes Apollo gives the same errors over HTTP.
  */
@@ -387,9 +418,7 @@ async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocu
     return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
   }
   const selected = operation.selects(document, payload.operationName);
-  // A subscription counts as a watch (the tenant's open watches), not against its request rate:
-  // clients that resubscribe together (after a restart of the gateway) are not refused in a burst.
-  if (operation.type !== 'subscription') await admit();
+  await admit();
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   const errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));

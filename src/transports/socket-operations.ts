@@ -4,7 +4,7 @@
 // Its outcome is known when a query or mutation has its answer, when a subscription has started
 // (its events are counted by the watch hub's metrics), or when the operation is refused.
 import { createHash } from 'node:crypto';
-import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { ApiError, isInternalError, unwrapError } from '../api-errors.ts';
 import type { OperationType, RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 
@@ -39,21 +39,23 @@ export class SocketOperation implements RequestRecord {
   }
 
   /**
-   * Completes the record with the outcome of `errors` (none: 'ok'). An operation that ran
-   * (`executed`) has the status Apollo Server answers over HTTP, 200 whatever its errors but for
-   * variables that did not coerce (400); a refusal, its error's. One whose client completed it or
-   * left before its outcome is `aborted`, CANCELLED if it had no error, as an HTTP request is.
+   * Completes the record with the outcome of a refusal's `errors` (its error's status), or of the
+   * `result` of an operation that ran: a query's or mutation's answer has the status Apollo Server
+   * gives it over HTTP (200 whatever its errors; 400 when it has no data, its variables did not
+   * coerce; 500 when it `threw`), a subscription's failed start its error's, as a REST watch's.
+   * One whose client completed it or left before its outcome is `aborted`, CANCELLED if it had no
+   * error, as an HTTP request is.
    */
-  finish(errors: readonly GraphQLError[] | undefined, executed: boolean, aborted = false): this {
+  finish(errors: readonly GraphQLError[] | undefined, ran?: { data: boolean; threw: boolean }, aborted = false): this {
     const outcome = errors?.length ? outcomeOf(errors[0]!) : ok;
     this.code = aborted && outcome === ok ? 'CANCELLED' : outcome.code;
-    this.status = executed && outcome !== ok ? (outcome.code === 'BAD_USER_INPUT' ? 400 : 200) : outcome.status;
+    this.status = !ran || outcome === ok || this.type === 'subscription' ? outcome.status : ran.threw ? 500 : ran.data ? 200 : 400;
     this.aborted = aborted;
     this.durationMs = performance.now() - this.started;
     return this;
   }
 
-  /** The record of this subscription's end: `error` it ended with, or its client completed it (`cancelled`), or its stream ended. */
+  /** The record of this subscription's end: `error` it ended with, or its client completed it or its connection closed (`cancelled`), or its stream ended. */
   ended(error: unknown, cancelled: boolean): SubscriptionEndRecord {
     const inner = unwrapError(error);
     const code = error !== undefined ? (inner instanceof ApiError ? inner.code : 'INTERNAL') : cancelled ? 'CANCELLED' : 'ok';
@@ -62,29 +64,35 @@ export class SocketOperation implements RequestRecord {
 }
 
 /**
- * `source` as graphql-ws iterates it, telling `onEnd` once how it ended: with an error, by its
- * client (return(): a `complete` message or a closed socket), or by itself. A pushed subscription
- * is iterated once for its whole life, a mapped one once per event.
+ * `source` as graphql-ws iterates it, telling `onEnd` once how it ended: with an error, by
+ * return() (its client's `complete`, or its connection closed), or by itself. A pushed
+ * subscription is iterated once for its whole life, a mapped one once per event. What `onEnd`
+ * throws goes to `onEndFailed`, never to graphql-ws (the source is ended all the same).
  */
-export function endObserved<T>(source: AsyncIterable<T>, onEnd: (error: unknown, cancelled: boolean) => void): AsyncIterableIterator<T> {
+export function endObserved<T>(source: AsyncIterable<T>, onEnd: (error: unknown, cancelled: boolean) => void, onEndFailed: (err: unknown) => void): AsyncIterableIterator<T> {
   const it = source[Symbol.asyncIterator]();
   let ended = false;
   const end = (error: unknown, cancelled: boolean) => {
     if (ended) return;
     ended = true;
-    onEnd(error, cancelled);
+    try {
+      onEnd(error, cancelled);
+    } catch (err) {
+      onEndFailed(err);
+    }
   };
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
-    next: () => it.next().then((r) => {
+    next: () => Promise.resolve().then(() => it.next()).then((r) => {
       if (r.done) end(undefined, false);
       return r;
     }, (err: unknown) => {
       end(err, false);
       throw err;
     }),
+    // Told at once: a source may end only at its next yield (a generator awaiting something else).
     return: (value?: unknown) => {
       end(undefined, true);
       return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
@@ -120,16 +128,19 @@ export function withCode(e: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: { ...e.extensions, code } });
 }
 
-/**
- * The result of an operation, its variables' errors with Apollo's BAD_USER_INPUT: graphql-js
- * reports values that do not coerce as errors without a path or code (caused, if at all, by a
- * GraphQL error of the type), and no data.
- */
+/** The result of an operation, its variables' errors with Apollo's BAD_USER_INPUT, as Apollo Server tells them apart. */
 export function withInputCodes<R>(result: R): R {
   const r = result as ExecutionResult;
-  if (Symbol.asyncIterator in (result as object) || !r.errors?.length || 'data' in r) return result;
-  const isInput = (e: GraphQLError) => e.path === undefined && e.extensions.code === undefined && (e.originalError === undefined || e.originalError instanceof GraphQLError);
-  return { ...r, errors: r.errors.map((e) => (isInput(e) ? withCode(e, 'BAD_USER_INPUT') : e)) } as R;
+  if (Symbol.asyncIterator in (result as object) || !r.errors?.some(isVariableError)) return result;
+  return { ...r, errors: r.errors.map((e) => (isVariableError(e) ? withCode(e, 'BAD_USER_INPUT') : e)) } as R;
+}
+
+/** graphql-js' error for a variable's value that does not coerce (Apollo Server's isBadUserInputGraphQLError). */
+function isVariableError(e: GraphQLError): boolean {
+  const node = e.nodes?.length === 1 ? e.nodes[0] : undefined;
+  if (node?.kind !== Kind.VARIABLE_DEFINITION || e.extensions.code !== undefined) return false;
+  const head = `Variable "$${node.variable.name.value}" `;
+  return ['has invalid value', 'got invalid value ', 'of required type ', 'of non-null type '].some((rest) => e.message.startsWith(head + rest));
 }
 
 /**

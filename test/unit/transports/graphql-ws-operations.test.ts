@@ -17,7 +17,7 @@ const schema = buildSchema(`
   enum Color { RED BLUE }
   type Query { a: Int missing: Int broken: Int slow: Int }
   type Mutation { m: Int }
-  type Subscription { colors(color: Color): Color bad: Int once: Int shed: Int }
+  type Subscription { colors(color: Color): Color bad: Int once: Int shed: Int refused: Int }
 `);
 const fields = (type: 'Query' | 'Mutation' | 'Subscription') => (type === 'Query' ? schema.getQueryType() : type === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType())!.getFields();
 fields('Query')['a']!.resolve = () => {
@@ -29,6 +29,9 @@ fields('Query')['missing']!.resolve = () => {
 };
 fields('Query')['broken']!.resolve = () => {
   throw new Error('a bug');
+};
+fields('Subscription')['refused']!.subscribe = () => {
+  throw new ApiError('FORBIDDEN', 'not yours');
 };
 fields('Subscription')['once']!.subscribe = async function* () {
   yield { once: 1 };
@@ -50,6 +53,7 @@ fields('Subscription')['colors']!.subscribe = async function* (_s: unknown, args
 
 const records: RequestRecord[] = [];
 const ends: SubscriptionEndRecord[] = [];
+const reported: unknown[] = [];
 const admitted: string[] = [];
 let refuseAdmission = false;
 /** What the plugins' socketOperation hook saw: each operation's start, whether it ran inside the scope, its outcome. */
@@ -66,7 +70,11 @@ before(async () => {
     path: '/graphql',
     schema: () => schema,
     onOperationDone: (r) => records.push({ ...r }),
-    onSubscriptionEnd: (r) => ends.push(r),
+    onSubscriptionEnd: (r) => {
+      ends.push(r);
+      if (r.operationName === 'Boom') throw new Error('a reader of ends failed');
+    },
+    reportInternal: (e) => void reported.push(e),
     socketOperation: (start) => {
       const entry: (typeof scoped)[number] = { type: start.type, name: start.name, requestId: start.context.requestId, ran: false };
       scoped.push(entry);
@@ -127,7 +135,7 @@ test('a query and a mutation are recorded with their type, name and ok; a subscr
   const s = await recordOf(() => firstResult({ query: 'query A { a } subscription S($c: Color) { colors(color: $c) }', operationName: 'S', variables: { c: 'BLUE' } }));
   assert.deepEqual(s.result.data, { colors: 'BLUE' });
   assert.deepEqual([s.record.type, s.record.operationName, s.record.code], ['subscription', 'S', 'ok']);
-  assert.deepEqual(admitted, ['', ''], 'each query and mutation admitted, as the tenant "" without tenants; a subscription counts as a watch');
+  assert.deepEqual(admitted, ['', '', ''], 'each operation admitted, as the tenant "" without tenants');
   assert.deepEqual(scoped.slice(0, 3).map((e) => [e.type, e.name, e.requestId, e.code]), [
     ['query', 'Q', q.record.requestId, 'ok'], ['mutation', undefined, m.record.requestId, 'ok'], ['subscription', 'S', s.record.requestId, 'ok'],
   ]);
@@ -147,6 +155,8 @@ test('refusals carry Apollo\'s codes for clients and are recorded as HTTP reques
     [{ query: 'query($c: Boolean!) { a @include(if: $c) }', variables: { c: 'x' } }, 'query', 'BAD_USER_INPUT', 400],
     [{ query: '{ missing }' }, 'query', 'NOT_FOUND', 200],
     [{ query: '{ broken }' }, 'query', 'INTERNAL', 200],
+    // A subscription that does not start: its error's status, as a REST watch's.
+    [{ query: 'subscription { refused }' }, 'subscription', 'FORBIDDEN', 403],
   ];
   for (const [payload, type, code, status] of cases) {
     const { record, result } = await recordOf(() => firstResult(payload));
@@ -160,23 +170,27 @@ test('refusals carry Apollo\'s codes for clients and are recorded as HTTP reques
   assert.equal((await firstResult({ query: '{ __schema { types { name } } }' })).errors?.[0]?.message, 'no introspection here', 'the plugins\' formatError');
 });
 
-test('a query or mutation over the tenant\'s budget is refused with TOO_MANY_REQUESTS before it is validated; a subscription is not', async () => {
+test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS before it is validated; a subscription by closing its connection to be retried (1013)', async () => {
   refuseAdmission = true;
+  const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
     const { record, result } = await recordOf(() => firstResult({ query: '{ nosuch }' }));
     assert.equal(result.errors?.[0]?.extensions?.code, 'TOO_MANY_REQUESTS');
     assert.equal(result.errors?.[0]?.extensions?.retryAfterSeconds, 3);
     assert.deepEqual([record.type, record.code, record.status], ['query', 'TOO_MANY_REQUESTS', 429]);
     assert.equal((await firstResult({ query: '{ a' })).errors?.[0]?.extensions?.code, 'TOO_MANY_REQUESTS', 'a document that does not parse spends the budget too');
-    assert.deepEqual((await firstResult({ query: 'subscription { colors }' })).data, { colors: 'RED' });
+    raw.subscribe('subscription { colors }');
+    await waitUntil(() => raw.closeCode !== undefined, 5000, 'the connection to close');
+    assert.equal(raw.closeCode, 1013, 'graphql-ws clients reconnect after 1013 and subscribe again; an error message would end the subscription for good');
   } finally {
     refuseAdmission = false;
+    raw.close();
   }
   const again = await firstResult({ query: '{ a }' });
   assert.deepEqual(again.data, { a: 1 }, 'the connection goes on');
 });
 
-test('an operation completed by its client while it runs is CANCELLED; its id may be used again meanwhile, each operation recorded once', async () => {
+test('an operation completed by its client while it runs is CANCELLED; its id sent again before that closes the connection (4409)', async () => {
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
     const seen = records.length;
@@ -185,13 +199,15 @@ test('an operation completed by its client while it runs is CANCELLED; its id ma
     await waitUntil(() => slowOnes.length === 1, 5000, 'the first to run');
     send({ id: 'x', type: 'complete' });
     send({ id: 'x', type: 'subscribe', payload: { query: 'query Second { slow }' } });
-    await waitUntil(() => slowOnes.length === 2, 5000, 'the second to run');
+    await waitUntil(() => raw.closeCode !== undefined, 5000, 'the connection to close');
+    assert.equal(raw.closeCode, 4409);
     for (const resolve of slowOnes.splice(0)) resolve();
     await waitUntil(() => records.length === seen + 2, 5000, 'both records');
-    const byName = new Map(records.slice(seen).map((r) => [r.operationName, r]));
-    assert.deepEqual([byName.get('First')?.code, byName.get('First')?.aborted], ['CANCELLED', true]);
-    assert.deepEqual([byName.get('Second')?.code, byName.get('Second')?.aborted], ['ok', false]);
-    assert.deepEqual(scoped.filter((e) => e.name === 'First' || e.name === 'Second').map((e) => e.code), ['CANCELLED', 'ok'], 'every scope told its outcome');
+    const [refused, first] = records.slice(seen);
+    assert.deepEqual([refused!.type, refused!.code], ['unknown', 'BAD_REQUEST'], 'the second, refused before its document was read');
+    assert.deepEqual([first!.operationName, first!.code, first!.aborted], ['First', 'CANCELLED', true]);
+    assert.deepEqual(scoped.filter((e) => e.name === 'First').map((e) => e.code), ['CANCELLED'], 'its scope told its outcome');
+    assert.deepEqual(raw.of('x', 'next'), [], 'no answer under an id its client completed');
   } finally {
     raw.close();
   }
@@ -212,7 +228,7 @@ test('a subscription id that is no request id goes into the record as a digest',
 test('an operation whose execution throws fails alone with an internal error, recorded INTERNAL; the connection goes on', async () => {
   const { record, result } = await recordOf(() => firstResult({ query: 'subscription { bad }' }));
   assert.deepEqual(result.errors?.map((e) => [e.message, e.extensions?.code]), [['internal error', 'INTERNAL']]);
-  assert.deepEqual([record.type, record.code, record.status], ['subscription', 'INTERNAL', 200]);
+  assert.deepEqual([record.type, record.code, record.status], ['subscription', 'INTERNAL', 500]);
   assert.deepEqual((await firstResult({ query: '{ a }' })).data, { a: 1 });
 });
 
@@ -239,6 +255,21 @@ test('a subscription that started has its end told: by itself (ok), by its clien
     await firstResult({ query: 'subscription { nosuch }' });
     await new Promise((r) => setImmediate(r));
     assert.equal(ends.length, refused, 'a refused subscription never started: no end');
+  } finally {
+    raw.close();
+  }
+});
+
+test('a reader of ends that throws changes nothing for the connection; its error is reported', async () => {
+  const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const boom = raw.subscribe('subscription Boom { colors }');
+    await waitUntil(() => raw.of(boom, 'next').length > 0, 5000, 'its first event');
+    raw.ws.send(JSON.stringify({ id: boom, type: 'complete' }));
+    await waitUntil(() => reported.some((e) => e instanceof Error && e.message === 'a reader of ends failed'), 5000, 'the report');
+    const after = raw.subscribe('subscription After { once }');
+    await waitUntil(() => raw.of(after, 'complete').length > 0, 5000, 'the next subscription on the same connection');
+    assert.equal(raw.closeCode, undefined);
   } finally {
     raw.close();
   }
