@@ -33,7 +33,7 @@ import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../k
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
-import { endObserved, formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes } from './socket-operations.ts';
+import { formatRefusals, ObservedStream, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes, type StreamEnds } from './socket-operations.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
@@ -111,7 +111,14 @@ interface ConnectionState {
    * The subscriptions that started and have not ended. graphql-ws ends those it still knows by
    * their id when the connection closes; one it lost track of (an id reused) is ended here.
    */
-  streams?: Set<AsyncIterableIterator<unknown>>;
+  streams?: Set<ObservedStream<Accepted>>;
+}
+
+/** `operation` has its outcome: it is no longer the one running under its id. No map is kept for a connection with none. */
+function settled(state: ConnectionState, id: string, operation: SocketOperation): void {
+  if (state.latest?.get(id) !== operation) return;
+  state.latest.delete(id);
+  if (!state.latest.size) state.latest = undefined;
 }
 
 /** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
@@ -200,14 +207,17 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
   /** Results of operations that threw (Apollo Server answers 500 for those). */
   const threw = new WeakSet<object>();
-  /** A subscription's stream, kept with its connection until it ends, its end told to the plugins. */
-  const started = (found: Accepted, result: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
-    const streams = (found.state.streams ??= new Set());
-    const stream = endObserved(result, (error, cancelled) => {
-      streams.delete(stream);
+  // A subscription's stream is kept with its connection until it ends, its end told to the plugins.
+  const ends: StreamEnds<Accepted> = {
+    ended: (found, stream, error, cancelled) => {
+      found.state.streams?.delete(stream);
       opts.onSubscriptionEnd?.(found.operation.ended(error, cancelled));
-    }, (err) => opts.reportInternal?.(err, found.operation.requestId));
-    streams.add(stream);
+    },
+    failed: (found, err) => opts.reportInternal?.(err, found.operation.requestId),
+  };
+  const started = (found: Accepted, result: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
+    const stream = new ObservedStream(result, ends, found);
+    (found.state.streams ??= new Set()).add(stream);
     return stream;
   };
   // Errors in a shared result are reported once (with the request id of the group's first
@@ -250,7 +260,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
         const refuse = (errors: readonly GraphQLError[]) => {
           const sent = formatRefusals(errors, opts.formatError);
-          if (state.latest?.get(id) === operation) state.latest.delete(id);
+          settled(state, id, operation);
           done(operation.finish(sent));
           return sent;
         };
@@ -297,9 +307,9 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         accepted.delete(args);
         const { operation, scope } = found;
         // graphql-ws forgets an id when its client completes it or leaves: nobody reads the outcome.
-        const latest = states.get(ctx.extra)?.latest;
-        const left = !(id in ctx.subscriptions) || latest?.get(id) !== operation;
-        if (latest?.get(id) === operation) latest.delete(id);
+        const state = states.get(ctx.extra);
+        const left = !(id in ctx.subscriptions) || state?.latest?.get(id) !== operation;
+        if (state) settled(state, id, operation);
         const answer = Symbol.asyncIterator in result ? undefined : result as ExecutionResult;
         done(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && threw.has(answer) }, left));
         scope?.done(operation.code);

@@ -63,45 +63,72 @@ export class SocketOperation implements RequestRecord {
   }
 }
 
+/** Who is told when an observed stream ends, and of what a report of it threw. */
+export interface StreamEnds<C> {
+  ended(context: C, stream: ObservedStream<C>, error: unknown, cancelled: boolean): void;
+  failed(context: C, err: unknown): void;
+}
+
 /**
- * `source` as graphql-ws iterates it, telling `onEnd` once how it ended: with an error, by
- * return() (its client's `complete`, or its connection closed), or by itself. A pushed
- * subscription is iterated once for its whole life, a mapped one once per event. What `onEnd`
- * throws goes to `onEndFailed`, never to graphql-ws (the source is ended all the same).
+ * A subscription's stream as graphql-ws iterates it, telling `ends` once how it ended: with an
+ * error, by return() (its client's `complete`, or its connection closed), or by itself. A pushed
+ * subscription is iterated once for its whole life, a mapped one once per event. What a report
+ * throws goes to `ends.failed`, never to graphql-ws (the source is ended all the same). One object
+ * of one shape per subscription, no closures: it lives as long as the subscription.
  */
-export function endObserved<T>(source: AsyncIterable<T>, onEnd: (error: unknown, cancelled: boolean) => void, onEndFailed: (err: unknown) => void): AsyncIterableIterator<T> {
-  const it = source[Symbol.asyncIterator]();
-  let ended = false;
-  const end = (error: unknown, cancelled: boolean) => {
-    if (ended) return;
-    ended = true;
+export class ObservedStream<C> implements AsyncIterableIterator<unknown> {
+  readonly context: C;
+  private readonly it: AsyncIterator<unknown>;
+  private readonly ends: StreamEnds<C>;
+  private over = false;
+
+  constructor(source: AsyncIterable<unknown>, ends: StreamEnds<C>, context: C) {
+    this.it = source[Symbol.asyncIterator]();
+    this.ends = ends;
+    this.context = context;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    let result: Promise<IteratorResult<unknown>>;
     try {
-      onEnd(error, cancelled);
+      result = this.it.next();
     } catch (err) {
-      onEndFailed(err);
+      this.end(err, false);
+      return Promise.reject(err);
     }
-  };
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    next: () => Promise.resolve().then(() => it.next()).then((r) => {
-      if (r.done) end(undefined, false);
+    return result.then((r) => {
+      if (r.done) this.end(undefined, false);
       return r;
     }, (err: unknown) => {
-      end(err, false);
+      this.end(err, false);
       throw err;
-    }),
-    // Told at once: a source may end only at its next yield (a generator awaiting something else).
-    return: (value?: unknown) => {
-      end(undefined, true);
-      return it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T });
-    },
-    throw: (err?: unknown) => {
-      end(err, false);
-      return it.throw ? it.throw(err) : Promise.reject(err);
-    },
-  };
+    });
+  }
+
+  // Told at once: a source may end only at its next yield (a generator awaiting something else).
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.end(undefined, true);
+    return this.it.return ? this.it.return(value) : Promise.resolve({ done: true, value });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<unknown>> {
+    this.end(err, false);
+    return this.it.throw ? this.it.throw(err) : Promise.reject(err);
+  }
+
+  private end(error: unknown, cancelled: boolean): void {
+    if (this.over) return;
+    this.over = true;
+    try {
+      this.ends.ended(this.context, this, error, cancelled);
+    } catch (err) {
+      this.ends.failed(this.context, err);
+    }
+  }
 }
 
 const ok = { code: 'ok', status: 200 };
