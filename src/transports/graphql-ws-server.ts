@@ -7,10 +7,11 @@
 // closes it at expiry with 4401 (1013, try again later, when the gateway cannot authenticate anyone
 // for now: a token review or key set it cannot get), and each connection sees only its tenant's schema.
 //
-// Each subscribe message is an API request as an HTTP one is: a query or mutation is admitted by
-// the tenant's budgets (requests per second; a subscription counts as a watch), its refusals have
-// the words and codes Apollo gives them over HTTP, and its outcome is recorded for request logs and
-// metrics (socket-operations.ts) and traced (the plugins' socketOperation).
+// Each subscribe message is an API request as an HTTP one is: admitted by the tenant's budgets
+// (requests per second; a subscription also counts as a watch), its refusals have the words and
+// codes Apollo gives them over HTTP, and its outcome is recorded for request logs and metrics
+// (socket-operations.ts) and traced (the plugins' socketOperation). Its messages reach graphql-ws
+// in order per id (socket-message-order.ts).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -33,6 +34,7 @@ import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../k
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
+import { MessageOrder } from './socket-message-order.ts';
 import { formatRefusals, ObservedStream, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes, type StreamEnds } from './socket-operations.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
@@ -103,22 +105,12 @@ interface ConnectionState {
   connectionId?: string;
   expiry?: { cancel(): void };
   /**
-   * The last operation sent with each id, until its outcome: one that another has replaced was
-   * completed by its client (graphql-ws accepts an id again only once the first is completed).
-   */
-  latest?: Map<string, SocketOperation>;
-  /**
    * The subscriptions that started and have not ended. graphql-ws ends those it still knows by
    * their id when the connection closes; one it lost track of (an id reused) is ended here.
    */
   streams?: Set<ObservedStream<Accepted>>;
-}
-
-/** `operation` has its outcome: it is no longer the one running under its id. No map is kept for a connection with none. */
-function settled(state: ConnectionState, id: string, operation: SocketOperation): void {
-  if (state.latest?.get(id) !== operation) return;
-  state.latest.delete(id);
-  if (!state.latest.size) state.latest = undefined;
+  /** Operations accepted and not yet answered (or started). */
+  pending: number;
 }
 
 /** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
@@ -186,7 +178,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   };
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient });
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
-  wss.on('connection', (socket) => writers.set(socket, new ConnectionWriter(socket)));
+  const orders = new WeakMap<WebSocket, MessageOrder>();
+  // Before graphql-ws' own listener of the connection (useServer, below) is added.
+  wss.on('connection', (socket) => {
+    writers.set(socket, new ConnectionWriter(socket));
+    orders.set(socket, new MessageOrder(socket));
+  });
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
   // By their arguments, which graphql-ws hands on to execute, subscribe and onOperation: a client
   // may complete an operation and reuse its id while it still runs.
@@ -234,7 +231,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
-    if (!s) states.set(extra, (s = {}));
+    if (!s) states.set(extra, (s = { pending: 0 }));
     return s;
   };
   const requestIdOf = (extra: object, id: string) => socketRequestId(stateOf(extra).connectionId ?? '', id);
@@ -250,7 +247,9 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onClose: (ctx) => {
         const state = states.get(ctx.extra);
         state?.expiry?.cancel();
-        for (const stream of state?.streams ?? []) void stream.return?.();
+        for (const stream of state?.streams ?? []) {
+          stream.return().catch((err: unknown) => opts.reportInternal?.(err, stream.context.operation.requestId));
+        }
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = stateOf(ctx.extra);
@@ -260,18 +259,9 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
         const refuse = (errors: readonly GraphQLError[]) => {
           const sent = formatRefusals(errors, opts.formatError);
-          settled(state, id, operation);
           done(operation.finish(sent));
           return sent;
         };
-        if (state.latest?.has(id)) {
-          // The client completed an operation and sent another with its id before the first had
-          // its outcome: graphql-ws would hand the first's answer (or stream) to the second, and
-          // lose track of one of them. As graphql-ws does for an id in use.
-          ctx.extra.socket.close(4409, `Subscriber for ${id.slice(0, 80)} already exists`);
-          return refuse([toGraphQLError(new ApiError('BAD_REQUEST', 'an operation with this id is still running: ids are unique among the operations the server has not answered'))]);
-        }
-        (state.latest ??= new Map()).set(id, operation);
         if (id.length > maxSubscriptionIdLength) {
           ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
           return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
@@ -285,15 +275,20 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
             const context = prepared.contextValue as CallerContext;
             const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
             accepted.set(prepared, { operation, scope, state });
+            state.pending++;
           }
         } catch (err) {
           // A failure here (the caller's schema could not be computed, say) ends this subscription
-          // with an error message; the connection and its other subscriptions go on.
+          // with an error message; the connection and its other subscriptions go on (but see below).
           const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
           opts.reportInternal?.(e, requestId);
-          // A subscription over the tenant's rate: its client reconnects after a while (1013) and
-          // resubscribes, where an error message would end it for good.
-          if ((e.code === 'TOO_MANY_REQUESTS' || e.code === 'UNAVAILABLE') && operation.type === 'subscription') ctx.extra.socket.close(CloseCode.TryAgainLater, 'try again later');
+          // A subscription over the tenant's rate on a connection with nothing running yet (clients
+          // resubscribing after a restart of the gateway): its client reconnects after a while
+          // (1013) and subscribes again, where an error message would end it for good. On a
+          // connection with streams or answers running, closing would lose or repeat them: the error.
+          if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending) {
+            ctx.extra.socket.close(CloseCode.TryAgainLater, 'over the request rate: try again later');
+          }
           return refuse([toGraphQLError(e)]);
         }
         if (isErrors(prepared)) return refuse(prepared);
@@ -305,16 +300,21 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const found = accepted.get(args);
         if (!found) return;
         accepted.delete(args);
+        found.state.pending--;
         const { operation, scope } = found;
         // graphql-ws forgets an id when its client completes it or leaves: nobody reads the outcome.
-        const state = states.get(ctx.extra);
-        const left = !(id in ctx.subscriptions) || state?.latest?.get(id) !== operation;
-        if (state) settled(state, id, operation);
+        // graphql-ws forgets an id when its client completes it or leaves; no other operation
+        // runs under the id meanwhile (socket-message-order.ts).
+        const left = !(id in ctx.subscriptions);
         const answer = Symbol.asyncIterator in result ? undefined : result as ExecutionResult;
         done(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && threw.has(answer) }, left));
         scope?.done(operation.code);
       },
+      onComplete: (ctx, id) => {
+        orders.get(ctx.extra.socket)?.ended(id);
+      },
       onError: (ctx, id, _payload, errors) => {
+        orders.get(ctx.extra.socket)?.ended(id);
         for (const e of errors) opts.reportInternal?.(e, requestIdOf(ctx.extra, id));
         return errors.some(escaped) ? errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) : undefined;
       },
@@ -430,6 +430,10 @@ async function prepareSubscription(opts: WebSocketOptions, documents: ParsedDocu
   const selected = operation.selects(document, payload.operationName);
   await admit();
   const schema = caller && opts.schemaFor ? (await opts.schemaFor(caller)).schema : opts.schema();
+  if (selected?.operation === 'subscription' && !schema.getSubscriptionType()) {
+    // graphql-js 16 validates it and fails it at execution, as an internal error.
+    return [new GraphQLError('Schema is not configured to execute subscription operation.', { nodes: [selected], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })];
+  }
   const rules = [...(opts.validationRules ?? []), ...(opts.introspection === false ? [NoSchemaIntrospectionCustomRule] : [])];
   const errors = withLiteralPaths(document, validateDocument(schema, document, { rules, hideSuggestions: opts.hideSuggestions ?? false }));
   if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));

@@ -112,7 +112,11 @@ export class ObservedStream<C> implements AsyncIterableIterator<unknown> {
   // Told at once: a source may end only at its next yield (a generator awaiting something else).
   return(value?: unknown): Promise<IteratorResult<unknown>> {
     this.end(undefined, true);
-    return this.it.return ? this.it.return(value) : Promise.resolve({ done: true, value });
+    try {
+      return this.it.return ? this.it.return(value) : Promise.resolve({ done: true, value });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   throw(err?: unknown): Promise<IteratorResult<unknown>> {

@@ -46,10 +46,29 @@ fields('Subscription')['bad']!.subscribe = () => 42;
 const slowOnes: (() => void)[] = [];
 fields('Query')['slow']!.resolve = () => new Promise((resolve) => slowOnes.push(() => resolve(3)));
 fields('Mutation')['m']!.resolve = () => 2;
-fields('Subscription')['colors']!.subscribe = async function* (_s: unknown, args: { color?: string }) {
-  yield { colors: args.color ?? 'RED' };
-  await new Promise(() => {});
-};
+/** One event, then nothing until it is ended, as the hub's feeds are: return() ends it at once. */
+function oneThenQuiet<T>(value: T): AsyncIterableIterator<T> {
+  let sent = false;
+  let wake: ((r: IteratorResult<T>) => void) | undefined;
+  const done = { done: true, value: undefined } as IteratorResult<T>;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => {
+      if (!sent) {
+        sent = true;
+        return Promise.resolve({ done: false, value });
+      }
+      return new Promise((resolve) => (wake = resolve));
+    },
+    return: () => {
+      wake?.(done);
+      return Promise.resolve(done);
+    },
+  };
+}
+fields('Subscription')['colors']!.subscribe = (_s: unknown, args: { color?: string }) => oneThenQuiet({ colors: args.color ?? 'RED' });
 
 const records: RequestRecord[] = [];
 const ends: SubscriptionEndRecord[] = [];
@@ -170,7 +189,7 @@ test('refusals carry Apollo\'s codes for clients and are recorded as HTTP reques
   assert.equal((await firstResult({ query: '{ __schema { types { name } } }' })).errors?.[0]?.message, 'no introspection here', 'the plugins\' formatError');
 });
 
-test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS before it is validated; a subscription by closing its connection to be retried (1013)', async () => {
+test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS before it is validated; a subscription on a connection with nothing running by closing it to be retried (1013)', async () => {
   refuseAdmission = true;
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
@@ -179,9 +198,20 @@ test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS b
     assert.equal(result.errors?.[0]?.extensions?.retryAfterSeconds, 3);
     assert.deepEqual([record.type, record.code, record.status], ['query', 'TOO_MANY_REQUESTS', 429]);
     assert.equal((await firstResult({ query: '{ a' })).errors?.[0]?.extensions?.code, 'TOO_MANY_REQUESTS', 'a document that does not parse spends the budget too');
-    raw.subscribe('subscription { colors }');
-    await waitUntil(() => raw.closeCode !== undefined, 5000, 'the connection to close');
-    assert.equal(raw.closeCode, 1013, 'graphql-ws clients reconnect after 1013 and subscribe again; an error message would end the subscription for good');
+    // A connection with a live stream keeps it: the new subscription gets the error.
+    refuseAdmission = false;
+    const live = raw.subscribe('subscription { colors }');
+    await waitUntil(() => raw.of(live, 'next').length === 1, 5000, 'a live stream');
+    refuseAdmission = true;
+    const refused = raw.subscribe('subscription { colors }');
+    await waitUntil(() => raw.of(refused, 'error').length === 1, 5000, 'the refusal');
+    assert.equal((raw.of(refused, 'error')[0]!.payload as { extensions?: { code?: string } }[])[0]?.extensions?.code, 'TOO_MANY_REQUESTS');
+    assert.equal(raw.closeCode, undefined);
+    // One with nothing running closes (the resubscribing after a restart of the gateway).
+    const fresh = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    fresh.subscribe('subscription { colors }');
+    await waitUntil(() => fresh.closeCode !== undefined, 5000, 'the connection to close');
+    assert.equal(fresh.closeCode, 1013, 'graphql-ws clients reconnect after 1013 and subscribe again; an error message would end the subscription for good');
   } finally {
     refuseAdmission = false;
     raw.close();
@@ -190,7 +220,7 @@ test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS b
   assert.deepEqual(again.data, { a: 1 }, 'the connection goes on');
 });
 
-test('an operation completed by its client while it runs is CANCELLED; its id sent again before that closes the connection (4409)', async () => {
+test('an operation completed by its client while it runs is CANCELLED; its id sent again meanwhile starts once it has finished, with its own answer', async () => {
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
     const seen = records.length;
@@ -199,15 +229,37 @@ test('an operation completed by its client while it runs is CANCELLED; its id se
     await waitUntil(() => slowOnes.length === 1, 5000, 'the first to run');
     send({ id: 'x', type: 'complete' });
     send({ id: 'x', type: 'subscribe', payload: { query: 'query Second { slow }' } });
-    await waitUntil(() => raw.closeCode !== undefined, 5000, 'the connection to close');
-    assert.equal(raw.closeCode, 4409);
-    for (const resolve of slowOnes.splice(0)) resolve();
-    await waitUntil(() => records.length === seen + 2, 5000, 'both records');
-    const [refused, first] = records.slice(seen);
-    assert.deepEqual([refused!.type, refused!.code], ['unknown', 'BAD_REQUEST'], 'the second, refused before its document was read');
-    assert.deepEqual([first!.operationName, first!.code, first!.aborted], ['First', 'CANCELLED', true]);
-    assert.deepEqual(scoped.filter((e) => e.name === 'First').map((e) => e.code), ['CANCELLED'], 'its scope told its outcome');
-    assert.deepEqual(raw.of('x', 'next'), [], 'no answer under an id its client completed');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(slowOnes.length, 1, 'the second waits for the first to finish');
+    slowOnes.shift()!();
+    await waitUntil(() => slowOnes.length === 1, 5000, 'the second to run');
+    slowOnes.shift()!();
+    await waitUntil(() => raw.of('x', 'complete').length === 1, 5000, 'the second\'s answer');
+    assert.deepEqual(raw.of('x', 'next').map((m) => m.payload), [{ data: { slow: 3 } }], 'one answer under x: the second\'s');
+    const byName = new Map(records.slice(seen).map((r) => [r.operationName, r]));
+    assert.deepEqual([byName.get('First')?.code, byName.get('First')?.aborted], ['CANCELLED', true]);
+    assert.deepEqual([byName.get('Second')?.code, byName.get('Second')?.aborted], ['ok', false]);
+    assert.deepEqual(scoped.filter((e) => e.name === 'First' || e.name === 'Second').map((e) => e.code), ['CANCELLED', 'ok'], 'every scope told its outcome');
+    assert.equal(raw.closeCode, undefined);
+  } finally {
+    raw.close();
+  }
+});
+
+test('a live subscription restarted under its id (complete and subscribe in one write) runs as the new one, and complete stops it', async () => {
+  const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const endsOfX = () => ends.filter((e) => e.requestId.endsWith('-y'));
+    const before = endsOfX().length;
+    raw.ws.send(JSON.stringify({ id: 'y', type: 'subscribe', payload: { query: 'subscription A { colors(color: BLUE) }' } }));
+    await waitUntil(() => raw.of('y', 'next').length === 1, 5000, 'the first subscription\'s event');
+    raw.ws.send(`${JSON.stringify({ id: 'y', type: 'complete' })}`);
+    raw.ws.send(JSON.stringify({ id: 'y', type: 'subscribe', payload: { query: 'subscription B { colors }' } }));
+    await waitUntil(() => raw.of('y', 'next').length === 2, 5000, 'the second subscription\'s event');
+    assert.deepEqual(raw.of('y').map((m) => [m.type, (m.payload as { data?: unknown } | undefined)?.data]), [['next', { colors: 'BLUE' }], ['next', { colors: 'RED' }]], 'no complete the client did not ask for');
+    raw.ws.send(JSON.stringify({ id: 'y', type: 'complete' }));
+    await waitUntil(() => endsOfX().length === before + 2, 5000, 'both ends');
+    assert.deepEqual(endsOfX().slice(before).map((e) => [e.operationName, e.code]), [['A', 'CANCELLED'], ['B', 'CANCELLED']]);
   } finally {
     raw.close();
   }
@@ -235,11 +287,14 @@ test('an operation whose execution throws fails alone with an internal error, re
 test('a subscription that started has its end told: by itself (ok), by its client (CANCELLED), with an error (its code)', async () => {
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
+    // This connection's ends (ids are per connection: another connection's "1" is another operation).
+    const mine = () => ends.filter((e) => records.some((r) => r.requestId === e.requestId && r.requestId.startsWith(connectionOf(once))));
+    const connectionOf = (id: string) => records.find((r) => r.operationName === 'Once' && r.requestId.endsWith(`-${id}`))!.requestId.slice(0, 36);
     const endOf = async (id: string, then?: () => void) => {
       await waitUntil(() => raw.of(id, 'next').length > 0, 5000, `the first event of ${id}`);
       then?.();
-      await waitUntil(() => ends.some((e) => e.requestId.endsWith(`-${id}`)), 5000, `the end of ${id}`);
-      return ends.find((e) => e.requestId.endsWith(`-${id}`))!;
+      await waitUntil(() => mine().some((e) => e.requestId.endsWith(`-${id}`)), 5000, `the end of ${id}`);
+      return mine().find((e) => e.requestId.endsWith(`-${id}`))!;
     };
     const once = raw.subscribe('subscription Once { once }');
     const own = await endOf(once);

@@ -1,0 +1,101 @@
+// graphql-ws forgets an operation's id as soon as its client completes it, but goes on running the
+// operation it named until that operation's last message is out: a `subscribe` that reuses the id
+// meanwhile (legal once the id is completed) meets the old operation's end, which sends its answer
+// or `complete` under the id and deletes the new operation's entry. The new one then gets the old
+// one's answer, or runs as a stream nothing but the connection's close can stop.
+//
+// So the messages of a connection reach graphql-ws in order per id: a `subscribe` whose id names an
+// operation that is over (completed by its client, or ended by the server) but still running waits
+// until it has finished; a `complete` for a waiting `subscribe` drops it. A `subscribe` for an id
+// that is still live goes on at once, and graphql-ws closes the connection for it (4409), as the
+// protocol says.
+import type { WebSocket } from 'ws';
+
+/** What the orderer reads of a message: its type and id, when it has them. */
+function peek(data: unknown): { type: string; id: string } | undefined {
+  try {
+    const m = JSON.parse(String(data)) as { type?: unknown; id?: unknown } | null;
+    return m && typeof m.type === 'string' && typeof m.id === 'string' ? { type: m.type, id: m.id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Running {
+  /** Settles when graphql-ws has finished with the operation (its handler's last step). */
+  settled: Promise<unknown>;
+  /** Its client completed it, or the server sent its end: its id may be used again once it settles. */
+  over: boolean;
+}
+
+type Listener = (data: unknown) => unknown;
+
+export class MessageOrder {
+  private readonly running = new Map<string, Running>();
+  private readonly waiting = new Map<string, { dropped: boolean }>();
+  private readonly socket: WebSocket;
+  private readonly maxWaitMs: number;
+
+  /** Puts itself in front of the first 'message' listener added to `socket` (graphql-ws'). */
+  constructor(socket: WebSocket, maxWaitMs = 5_000) {
+    this.socket = socket;
+    this.maxWaitMs = maxWaitMs;
+    const on = socket.on;
+    socket.on = ((event: string, listener: Listener) => {
+      if (event !== 'message') return on.call(socket, event, listener);
+      socket.on = on;
+      return on.call(socket, 'message', (data: unknown) => this.handle(listener, data));
+    }) as WebSocket['on'];
+  }
+
+  /** The server sent the end of the operation with this id (its `complete` or `error`). */
+  ended(id: string): void {
+    const r = this.running.get(id);
+    if (r) r.over = true;
+  }
+
+  private handle(listener: Listener, data: unknown): unknown {
+    const m = peek(data);
+    if (m?.type === 'complete') {
+      this.ended(m.id);
+      const w = this.waiting.get(m.id);
+      if (w) {
+        w.dropped = true;
+        this.waiting.delete(m.id);
+      }
+      return listener(data);
+    }
+    if (m?.type !== 'subscribe') return listener(data);
+    const previous = this.running.get(m.id);
+    if (!previous?.over || this.waiting.has(m.id)) return this.start(listener, data, m.id);
+    return this.after(previous, listener, data, m.id);
+  }
+
+  private start(listener: Listener, data: unknown, id: string): Promise<unknown> {
+    const r: Running = { settled: Promise.resolve(), over: false };
+    r.settled = Promise.resolve(listener(data)).finally(() => {
+      if (this.running.get(id) === r) this.running.delete(id);
+    });
+    this.running.set(id, r);
+    return r.settled;
+  }
+
+  /** Starts the `subscribe` once `previous` has settled; one still running after maxWaitMs closes the connection, as an id in use does. */
+  private async after(previous: Running, listener: Listener, data: unknown, id: string): Promise<unknown> {
+    const w = { dropped: false };
+    this.waiting.set(id, w);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      previous.settled.then(() => false, () => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.maxWaitMs))),
+    ]);
+    clearTimeout(timer);
+    if (w.dropped || this.waiting.get(id) !== w) return undefined;
+    this.waiting.delete(id);
+    if (late) {
+      this.socket.close(4409, 'Subscriber already exists');
+      return undefined;
+    }
+    return this.start(listener, data, id);
+  }
+}
