@@ -35,7 +35,8 @@ import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 import { MessageOrder } from './socket-message-order.ts';
-import { formatRefusals, ObservedStream, operationResolutionError, SocketOperation, socketRequestId, withCode, withInputCodes, type StreamEnds } from './socket-operations.ts';
+import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode } from './socket-operations.ts';
+import { OperationRuns, type ConnectionRuns } from './socket-operation-runs.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
@@ -100,24 +101,10 @@ export const CloseCode = {
   TryAgainLater: 1013,
 } as const;
 
-interface ConnectionState {
+interface ConnectionState extends ConnectionRuns {
   caller?: Caller;
   connectionId?: string;
   expiry?: { cancel(): void };
-  /**
-   * The subscriptions that started and have not ended. graphql-ws ends those it still knows by
-   * their id when the connection closes; one it lost track of (an id reused) is ended here.
-   */
-  streams?: Set<ObservedStream<Accepted>>;
-  /** Operations accepted and not yet answered (or started). */
-  pending: number;
-}
-
-/** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
-interface Accepted {
-  operation: SocketOperation;
-  scope: SocketOperationScope | undefined;
-  state: ConnectionState;
 }
 
 /**
@@ -185,38 +172,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     orders.set(socket, new MessageOrder(socket));
   });
   const deliveries = new WeakMap<ExecutionArgs, Delivery>();
-  // By their arguments, which graphql-ws hands on to execute, subscribe and onOperation: a client
-  // may complete an operation and reuse its id while it still runs.
-  const accepted = new WeakMap<ExecutionArgs, Accepted>();
-  // An operation that throws fails alone, as over HTTP: graphql-ws would close the connection
-  // (4500), with every other operation on it.
-  const run = async <R>(args: ExecutionArgs, fn: () => R | Promise<R>): Promise<R | ExecutionResult> => {
-    const found = accepted.get(args);
-    const scope = found?.scope;
-    try {
-      const result = withInputCodes(await (scope ? scope.run(fn) : fn()));
-      return found && Symbol.asyncIterator in (result as object) ? started(found, result as AsyncIterable<unknown>) as R : result;
-    } catch (err) {
-      const failed = { errors: [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
-      threw.add(failed);
-      return failed;
-    }
-  };
-  /** Results of operations that threw (Apollo Server answers 500 for those). */
-  const threw = new WeakSet<object>();
-  // A subscription's stream is kept with its connection until it ends, its end told to the plugins.
-  const ends: StreamEnds<Accepted> = {
-    ended: (found, stream, error, cancelled) => {
-      found.state.streams?.delete(stream);
-      opts.onSubscriptionEnd?.(found.operation.ended(error, cancelled));
-    },
-    failed: (found, err) => opts.reportInternal?.(err, found.operation.requestId),
-  };
-  const started = (found: Accepted, result: AsyncIterable<unknown>): AsyncIterableIterator<unknown> => {
-    const stream = new ObservedStream(result, ends, found);
-    (found.state.streams ??= new Set()).add(stream);
-    return stream;
-  };
+  const runs = new OperationRuns(opts);
   // Errors in a shared result are reported once (with the request id of the group's first
   // subscriber) and formatted once for every member.
   const groups = new SharedSelections({
@@ -235,7 +191,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     return s;
   };
   const requestIdOf = (extra: object, id: string) => socketRequestId(stateOf(extra).connectionId ?? '', id);
-  const done = opts.onOperationDone ?? (() => {});
+  const parts: ServerParts = { opts, documents, runs, writers, deliveries, done: opts.onOperationDone ?? (() => {}) };
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
@@ -247,69 +203,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onClose: (ctx) => {
         const state = states.get(ctx.extra);
         state?.expiry?.cancel();
-        for (const stream of state?.streams ?? []) {
-          stream.return().catch((err: unknown) => opts.reportInternal?.(err, stream.context.operation.requestId));
-        }
+        if (state) runs.closed(state);
       },
-      onSubscribe: async (ctx, id, payload) => {
-        const state = stateOf(ctx.extra);
-        state.connectionId ??= randomUUID();
-        // Kubernetes calls made for this operation carry this id (as Audit-ID), like HTTP requests.
-        const requestId = socketRequestId(state.connectionId, id);
-        const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
-        const refuse = (errors: readonly GraphQLError[]) => {
-          const sent = formatRefusals(errors, opts.formatError);
-          done(operation.finish(sent));
-          return sent;
-        };
-        if (id.length > maxSubscriptionIdLength) {
-          ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
-          return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
-        }
-        const unrepresentable = unrepresentableRefusal(payload);
-        if (unrepresentable) return refuse([unrepresentable]);
-        let prepared: ExecutionArgs | readonly GraphQLError[];
-        try {
-          prepared = await prepareSubscription(opts, documents, state.caller, payload, operation);
-          if (!isErrors(prepared)) {
-            const context = prepared.contextValue as CallerContext;
-            const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-            accepted.set(prepared, { operation, scope, state });
-            state.pending++;
-          }
-        } catch (err) {
-          // A failure here (the caller's schema could not be computed, say) ends this subscription
-          // with an error message; the connection and its other subscriptions go on (but see below).
-          const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
-          opts.reportInternal?.(e, requestId);
-          // A subscription over the tenant's rate on a connection with nothing running yet (clients
-          // resubscribing after a restart of the gateway): its client reconnects after a while
-          // (1013) and subscribes again, where an error message would end it for good. On a
-          // connection with streams or answers running, closing would lose or repeat them: the error.
-          if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending) {
-            ctx.extra.socket.close(CloseCode.TryAgainLater, 'over the request rate: try again later');
-          }
-          return refuse([toGraphQLError(e)]);
-        }
-        if (isErrors(prepared)) return refuse(prepared);
-        const writer = writers.get(ctx.extra.socket);
-        if (writer) deliveries.set(prepared, { writer, id, source: payload.query });
-        return prepared;
-      },
-      onOperation: (ctx, id, _payload, args, result) => {
-        const found = accepted.get(args);
-        if (!found) return;
-        accepted.delete(args);
-        found.state.pending--;
-        const { operation, scope } = found;
-        // graphql-ws forgets an id when its client completes it or leaves: nobody reads the outcome.
-        // graphql-ws forgets an id when its client completes it or leaves; no other operation
-        // runs under the id meanwhile (socket-message-order.ts).
-        const left = !(id in ctx.subscriptions);
-        const answer = Symbol.asyncIterator in result ? undefined : result as ExecutionResult;
-        done(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && threw.has(answer) }, left));
-        scope?.done(operation.code);
-      },
+      onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload),
+      // graphql-ws forgets an id when its client completes it or leaves; no other operation runs
+      // under the id meanwhile (socket-message-order.ts).
+      onOperation: (ctx, id, _payload, args, result) => runs.outcome(args, result, !(id in ctx.subscriptions)),
       onComplete: (ctx, id) => {
         orders.get(ctx.extra.socket)?.ended(id);
       },
@@ -324,8 +223,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
-      execute: (args) => run(args, () => execute(args)),
-      subscribe: (args) => run(args, () => subscribe(args, deliveries.get(args), groups)),
+      execute: (args) => runs.run(args, () => execute(args)),
+      subscribe: (args) => runs.run(args, () => subscribe(args, deliveries.get(args), groups)),
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
       // graphql-ws itself sends write them with every digit. A number a double cannot hold is kept
       // marked, so that onSubscribe refuses its operation: graphql-ws would close the connection on
@@ -346,6 +245,65 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** What the handling of a subscribe message needs of its server. */
+interface ServerParts {
+  opts: WebSocketOptions;
+  documents: ParsedDocuments;
+  runs: OperationRuns;
+  writers: WeakMap<WebSocket, ConnectionWriter>;
+  deliveries: WeakMap<ExecutionArgs, Delivery>;
+  done: (record: RequestRecord) => void;
+}
+
+/**
+ * One subscribe message (graphql-ws' onSubscribe): its record made, then refused (its record
+ * completed then) or accepted with its arguments, to run in the plugins' scope.
+ */
+async function acceptOperation(parts: ServerParts, socket: WebSocket, state: ConnectionState, id: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  const { opts, runs } = parts;
+  state.connectionId ??= randomUUID();
+  // Kubernetes calls made for this operation carry this id (as Audit-ID), like HTTP requests.
+  const requestId = socketRequestId(state.connectionId, id);
+  const operation = new SocketOperation(opts.path, requestId, state.caller?.tenant);
+  const refuse = (errors: readonly GraphQLError[]) => {
+    const sent = formatRefusals(errors, opts.formatError);
+    parts.done(operation.finish(sent));
+    return sent;
+  };
+  if (id.length > maxSubscriptionIdLength) {
+    socket.close(CloseCode.BadRequest, 'Subscription id too long');
+    return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
+  }
+  const unrepresentable = unrepresentableRefusal(payload);
+  if (unrepresentable) return refuse([unrepresentable]);
+  let prepared: ExecutionArgs | readonly GraphQLError[];
+  try {
+    prepared = await prepareSubscription(opts, parts.documents, state.caller, payload, operation);
+    if (!isErrors(prepared)) {
+      const context = prepared.contextValue as CallerContext;
+      const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
+      runs.accept(prepared, { operation, scope, connection: state });
+    }
+  } catch (err) {
+    // A failure here (the caller's schema could not be computed, say) ends this subscription
+    // with an error message; the connection and its other subscriptions go on (but see below).
+    const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
+    opts.reportInternal?.(e, requestId);
+    // A subscription over the tenant's rate on a connection with nothing running yet (clients
+    // resubscribing after a restart of the gateway): its client reconnects after a while
+    // (1013) and subscribes again, where an error message would end it for good. On a
+    // connection with streams or answers running, closing would lose or repeat them: the error.
+    if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending) {
+      socket.close(CloseCode.TryAgainLater, 'over the request rate: try again later');
+    }
+    return refuse([toGraphQLError(e)]);
+  }
+  if (isErrors(prepared)) return refuse(prepared);
+  const writer = parts.writers.get(socket);
+  if (writer) parts.deliveries.set(prepared, { writer, id, source: payload.query });
+  return prepared;
 }
 
 /** Where connection_init may carry the token, as the refusals name the places. */

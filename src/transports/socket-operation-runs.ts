@@ -1,0 +1,95 @@
+// The operations of WebSocket connections between their acceptance and their outcome, and the
+// subscriptions among them until they end: each is found by its arguments, which graphql-ws hands
+// on to execute, subscribe and onOperation (a client may complete an operation and send another
+// with its id). Runs it in the plugins' scope; an operation that throws fails alone, as over HTTP
+// (graphql-ws would close the connection, 4500, with every other operation on it); completes its
+// record; keeps a subscription's stream with its connection until it ends, and tells its end.
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { ApiError, toGraphQLError } from '../api-errors.ts';
+import type { SocketOperationScope } from '../plugins/gateway-plugin.ts';
+import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
+import { ObservedStream, withInputCodes, type SocketOperation, type StreamEnds } from './socket-operations.ts';
+
+/** What a connection keeps of its operations. */
+export interface ConnectionRuns {
+  /** The subscriptions that started and have not ended (graphql-ws may lose track of one). */
+  streams?: Set<ObservedStream<Accepted>>;
+  /** Operations accepted and not yet answered (or started). */
+  pending: number;
+}
+
+/** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
+export interface Accepted {
+  operation: SocketOperation;
+  scope: SocketOperationScope | undefined;
+  connection: ConnectionRuns;
+}
+
+export interface RunsHooks {
+  onOperationDone?: (record: RequestRecord) => void;
+  onSubscriptionEnd?: (record: SubscriptionEndRecord) => void;
+  reportInternal?: (err: unknown, requestId: string | undefined) => void;
+}
+
+export class OperationRuns {
+  private readonly accepted = new WeakMap<ExecutionArgs, Accepted>();
+  /** Results of operations that threw (Apollo Server answers 500 for those). */
+  private readonly threw = new WeakSet<object>();
+  private readonly hooks: RunsHooks;
+  private readonly ends: StreamEnds<Accepted>;
+
+  constructor(hooks: RunsHooks) {
+    this.hooks = hooks;
+    this.ends = {
+      ended: (found, stream, error, cancelled) => {
+        found.connection.streams?.delete(stream);
+        hooks.onSubscriptionEnd?.(found.operation.ended(error, cancelled));
+      },
+      failed: (found, err) => hooks.reportInternal?.(err, found.operation.requestId),
+    };
+  }
+
+  accept(args: ExecutionArgs, found: Accepted): void {
+    this.accepted.set(args, found);
+    found.connection.pending++;
+  }
+
+  /** Runs the operation of `args` (execute or subscribe) in its scope; a throw becomes its error result. */
+  async run<R>(args: ExecutionArgs, fn: () => R | Promise<R>): Promise<R | ExecutionResult> {
+    const found = this.accepted.get(args);
+    const scope = found?.scope;
+    try {
+      const result = withInputCodes(await (scope ? scope.run(fn) : fn()));
+      return found && Symbol.asyncIterator in (result as object) ? this.started(found, result as AsyncIterable<unknown>) as R : result;
+    } catch (err) {
+      const failed = { errors: [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
+      this.threw.add(failed);
+      return failed;
+    }
+  }
+
+  /** The operation of `args` has its outcome (graphql-ws' onOperation); `left`: its client completed it or left. */
+  outcome(args: ExecutionArgs, result: unknown, left: boolean): void {
+    const found = this.accepted.get(args);
+    if (!found) return;
+    this.accepted.delete(args);
+    found.connection.pending--;
+    const { operation, scope } = found;
+    const answer = Symbol.asyncIterator in (result as object) ? undefined : result as ExecutionResult;
+    this.hooks.onOperationDone?.(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && this.threw.has(answer) }, left));
+    scope?.done(operation.code);
+  }
+
+  /** Ends every stream the connection still has: none outlives its connection. */
+  closed(connection: ConnectionRuns): void {
+    for (const stream of connection.streams ?? []) {
+      stream.return().catch((err: unknown) => this.hooks.reportInternal?.(err, stream.context.operation.requestId));
+    }
+  }
+
+  private started(found: Accepted, result: AsyncIterable<unknown>): AsyncIterableIterator<unknown> {
+    const stream = new ObservedStream(result, this.ends, found);
+    (found.connection.streams ??= new Set()).add(stream);
+    return stream;
+  }
+}
