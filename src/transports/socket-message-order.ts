@@ -32,7 +32,8 @@ type Listener = (data: unknown) => unknown;
 
 export class MessageOrder {
   private readonly running = new Map<string, Running>();
-  private readonly waiting = new Map<string, { dropped: boolean }>();
+  /** Made when a `subscribe` first has to wait (rarely): one map less per connection. */
+  private waiting: Map<string, { dropped: boolean }> | undefined;
   private readonly socket: WebSocket;
   private readonly maxWaitMs: number;
 
@@ -58,16 +59,16 @@ export class MessageOrder {
     const m = peek(data);
     if (m?.type === 'complete') {
       this.ended(m.id);
-      const w = this.waiting.get(m.id);
+      const w = this.waiting?.get(m.id);
       if (w) {
         w.dropped = true;
-        this.waiting.delete(m.id);
+        this.waiting!.delete(m.id);
       }
       return listener(data);
     }
     if (m?.type !== 'subscribe') return listener(data);
     const previous = this.running.get(m.id);
-    if (!previous?.over || this.waiting.has(m.id)) return this.start(listener, data, m.id);
+    if (!previous?.over || this.waiting?.has(m.id)) return this.start(listener, data, m.id);
     return this.after(previous, listener, data, m.id);
   }
 
@@ -83,15 +84,16 @@ export class MessageOrder {
   /** Starts the `subscribe` once `previous` has settled; one still running after maxWaitMs closes the connection, as an id in use does. */
   private async after(previous: Running, listener: Listener, data: unknown, id: string): Promise<unknown> {
     const w = { dropped: false };
-    this.waiting.set(id, w);
+    const waiting = (this.waiting ??= new Map());
+    waiting.set(id, w);
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       previous.settled.then(() => false, () => false),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.maxWaitMs))),
     ]);
     clearTimeout(timer);
-    if (w.dropped || this.waiting.get(id) !== w) return undefined;
-    this.waiting.delete(id);
+    if (w.dropped || waiting.get(id) !== w) return undefined;
+    waiting.delete(id);
     if (late) {
       this.socket.close(4409, 'Subscriber already exists');
       return undefined;
