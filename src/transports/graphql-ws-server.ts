@@ -187,7 +187,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
-    if (!s) states.set(extra, (s = { pending: 0 }));
+    if (!s) states.set(extra, (s = { pending: 0, preparing: 0 }));
     return s;
   };
   const requestIdOf = (extra: object, id: string) => socketRequestId(stateOf(extra).connectionId ?? '', id);
@@ -279,6 +279,7 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
   const unrepresentable = unrepresentableRefusal(payload);
   if (unrepresentable) return refuse([unrepresentable]);
   let prepared: ExecutionArgs | readonly GraphQLError[];
+  state.preparing++;
   try {
     prepared = await prepareSubscription(opts, parts.documents, state.caller, payload, operation);
     if (!isErrors(prepared)) {
@@ -291,14 +292,17 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     // with an error message; the connection and its other subscriptions go on (but see below).
     const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
     opts.reportInternal?.(e, requestId);
-    // A subscription over the tenant's rate on a connection with nothing running yet (clients
-    // resubscribing after a restart of the gateway): its client reconnects after a while
-    // (1013) and subscribes again, where an error message would end it for good. On a
-    // connection with streams or answers running, closing would lose or repeat them: the error.
-    if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending) {
+    // A subscription over the tenant's rate on a connection with nothing else running or being
+    // read (a client resubscribing after a restart of the gateway): its client reconnects after
+    // a while (1013) and subscribes again, where an error message would end it for good. On a
+    // connection with other operations, closing would lose or repeat them (and a client whose
+    // subscriptions the burst cannot hold at once would come back to the same refusal): the error.
+    if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending && state.preparing === 1) {
       socket.close(CloseCode.TryAgainLater, 'over the request rate: try again later');
     }
     return refuse([toGraphQLError(e)]);
+  } finally {
+    state.preparing--;
   }
   if (isErrors(prepared)) return refuse(prepared);
   const writer = parts.writers.get(socket);

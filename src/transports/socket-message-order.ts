@@ -6,9 +6,10 @@
 //
 // So the messages of a connection reach graphql-ws in order per id: a `subscribe` whose id names an
 // operation that is over (completed by its client, or ended by the server) but still running waits
-// until it has finished; a `complete` for a waiting `subscribe` drops it. A `subscribe` for an id
-// that is still live goes on at once, and graphql-ws closes the connection for it (4409), as the
-// protocol says.
+// until it has finished (as long as a Kubernetes call may take, then the connection closes with
+// 4409, as for an id in use); a `complete` for a waiting `subscribe` drops it, and so does the
+// connection's close. A `subscribe` for an id that is still live, or already waiting, closes the
+// connection (4409), as the protocol says (graphql-ws does so itself for a live one).
 import type { WebSocket } from 'ws';
 
 /** What the orderer reads of a message: its type and id, when it has them. */
@@ -38,7 +39,7 @@ export class MessageOrder {
   private readonly maxWaitMs: number;
 
   /** Puts itself in front of the first 'message' listener added to `socket` (graphql-ws'). */
-  constructor(socket: WebSocket, maxWaitMs = 5_000) {
+  constructor(socket: WebSocket, maxWaitMs = 30_000) {
     this.socket = socket;
     this.maxWaitMs = maxWaitMs;
     const on = socket.on;
@@ -68,7 +69,11 @@ export class MessageOrder {
     }
     if (m?.type !== 'subscribe') return listener(data);
     const previous = this.running.get(m.id);
-    if (!previous?.over || this.waiting?.has(m.id)) return this.start(listener, data, m.id);
+    if (this.waiting?.has(m.id)) {
+      this.socket.close(4409, 'Subscriber already exists');
+      return undefined;
+    }
+    if (!previous?.over) return this.start(listener, data, m.id);
     return this.after(previous, listener, data, m.id);
   }
 
@@ -89,11 +94,16 @@ export class MessageOrder {
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       previous.settled.then(() => false, () => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.maxWaitMs))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.maxWaitMs);
+        timer.unref();
+      }),
     ]);
     clearTimeout(timer);
     if (w.dropped || waiting.get(id) !== w) return undefined;
     waiting.delete(id);
+    // graphql-ws has let the connection go: what started now would run with nothing to end it.
+    if (this.socket.readyState !== this.socket.OPEN) return undefined;
     if (late) {
       this.socket.close(4409, 'Subscriber already exists');
       return undefined;

@@ -16,6 +16,8 @@ export interface ConnectionRuns {
   streams?: Set<ObservedStream<Accepted>>;
   /** Operations accepted and not yet answered (or started). */
   pending: number;
+  /** Subscribe messages being read (parsed, admitted, validated) and not yet accepted or refused. */
+  preparing: number;
 }
 
 /** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */

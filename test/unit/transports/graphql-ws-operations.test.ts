@@ -329,3 +329,36 @@ test('a reader of ends that throws changes nothing for the connection; its error
     raw.close();
   }
 });
+
+test('a subscribe waiting for its id is dropped when its connection closes, and a second one for the same id closes the connection', async () => {
+  const port = (server.address() as AddressInfo).port;
+  const seen = records.length;
+  const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${port}`);
+  const send = (message: unknown) => raw.ws.send(JSON.stringify(message));
+  send({ id: 'z', type: 'subscribe', payload: { query: 'query Old { slow }' } });
+  await waitUntil(() => slowOnes.length === 1, 5000, 'the old one to run');
+  send({ id: 'z', type: 'complete' });
+  send({ id: 'z', type: 'subscribe', payload: { query: 'subscription Waiting { colors }' } });
+  await new Promise((r) => setTimeout(r, 20));
+  raw.close();
+  await waitUntil(() => raw.closeCode !== undefined, 5000, 'the close');
+  slowOnes.shift()!();
+  await waitUntil(() => records.length > seen, 5000, 'the old one\'s record');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(records.slice(seen).map((r) => r.operationName), ['Old'], 'the waiting subscription never started');
+
+  const again = await RawGraphQLSocket.connect(`http://127.0.0.1:${port}`);
+  try {
+    const resend = (message: unknown) => again.ws.send(JSON.stringify(message));
+    resend({ id: 'w', type: 'subscribe', payload: { query: 'query Old { slow }' } });
+    await waitUntil(() => slowOnes.length === 1, 5000, 'the old one to run');
+    resend({ id: 'w', type: 'complete' });
+    resend({ id: 'w', type: 'subscribe', payload: { query: 'query First { a }' } });
+    resend({ id: 'w', type: 'subscribe', payload: { query: 'query Second { a }' } });
+    await waitUntil(() => again.closeCode !== undefined, 5000, 'the close');
+    assert.equal(again.closeCode, 4409);
+  } finally {
+    slowOnes.shift()?.();
+    again.close();
+  }
+});
