@@ -78,7 +78,9 @@ export class OperationRuns {
     found.connection.pending--;
     const { operation, scope } = found;
     const answer = Symbol.asyncIterator in (result as object) ? undefined : result as ExecutionResult;
-    this.hooks.onOperationDone?.(operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && this.threw.has(answer) }, left));
+    // Completed first: an optional call would not evaluate its argument without a reader.
+    operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && this.threw.has(answer) }, left);
+    this.hooks.onOperationDone?.(operation);
     scope?.done(operation.code);
   }
 

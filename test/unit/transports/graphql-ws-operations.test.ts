@@ -362,3 +362,21 @@ test('a subscribe waiting for its id is dropped when its connection closes, and 
     again.close();
   }
 });
+
+test('the plugins\' scope is told the outcome without any reader of records', async () => {
+  const bare = createServer();
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  const codes: string[] = [];
+  const handle = attachWebSocket(bare, { path: '/graphql', schema: () => schema, socketOperation: () => ({ run: (execute) => execute(), done: (code) => void codes.push(code) }) });
+  const c = openClient(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`);
+  try {
+    assert.deepEqual((await firstAnswerOver(c, { query: '{ a }' })).data, { a: 1 });
+    assert.deepEqual((await firstAnswerOver(c, { query: '{ missing }' })).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    await waitUntil(() => codes.length === 2, 5000, 'both outcomes');
+    assert.deepEqual(codes, ['ok', 'NOT_FOUND']);
+  } finally {
+    await c.dispose();
+    await handle.close();
+    bare.close();
+  }
+});
