@@ -220,15 +220,20 @@ test('an operation over the tenant\'s budget is refused with TOO_MANY_REQUESTS b
   assert.deepEqual(again.data, { a: 1 }, 'the connection goes on');
 });
 
+/** Sends `first` (a slow query) under `id`, completes it while it runs, and sends `next` under the same id. */
+async function reuseWhileRunning(raw: RawGraphQLSocket, id: string, first: string, next: string): Promise<void> {
+  const send = (message: unknown) => raw.ws.send(JSON.stringify(message));
+  send({ id, type: 'subscribe', payload: { query: first } });
+  await waitUntil(() => slowOnes.length === 1, 5000, `${first} to run`);
+  send({ id, type: 'complete' });
+  send({ id, type: 'subscribe', payload: { query: next } });
+}
+
 test('an operation completed by its client while it runs is CANCELLED; its id sent again meanwhile starts once it has finished, with its own answer', async () => {
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   try {
     const seen = records.length;
-    const send = (message: unknown) => raw.ws.send(JSON.stringify(message));
-    send({ id: 'x', type: 'subscribe', payload: { query: 'query First { slow }' } });
-    await waitUntil(() => slowOnes.length === 1, 5000, 'the first to run');
-    send({ id: 'x', type: 'complete' });
-    send({ id: 'x', type: 'subscribe', payload: { query: 'query Second { slow }' } });
+    await reuseWhileRunning(raw, 'x', 'query First { slow }', 'query Second { slow }');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(slowOnes.length, 1, 'the second waits for the first to finish');
     slowOnes.shift()!();
@@ -334,11 +339,7 @@ test('a subscribe waiting for its id is dropped when its connection closes, and 
   const port = (server.address() as AddressInfo).port;
   const seen = records.length;
   const raw = await RawGraphQLSocket.connect(`http://127.0.0.1:${port}`);
-  const send = (message: unknown) => raw.ws.send(JSON.stringify(message));
-  send({ id: 'z', type: 'subscribe', payload: { query: 'query Old { slow }' } });
-  await waitUntil(() => slowOnes.length === 1, 5000, 'the old one to run');
-  send({ id: 'z', type: 'complete' });
-  send({ id: 'z', type: 'subscribe', payload: { query: 'subscription Waiting { colors }' } });
+  await reuseWhileRunning(raw, 'z', 'query Old { slow }', 'subscription Waiting { colors }');
   await new Promise((r) => setTimeout(r, 20));
   raw.close();
   await waitUntil(() => raw.closeCode !== undefined, 5000, 'the close');
@@ -349,12 +350,8 @@ test('a subscribe waiting for its id is dropped when its connection closes, and 
 
   const again = await RawGraphQLSocket.connect(`http://127.0.0.1:${port}`);
   try {
-    const resend = (message: unknown) => again.ws.send(JSON.stringify(message));
-    resend({ id: 'w', type: 'subscribe', payload: { query: 'query Old { slow }' } });
-    await waitUntil(() => slowOnes.length === 1, 5000, 'the old one to run');
-    resend({ id: 'w', type: 'complete' });
-    resend({ id: 'w', type: 'subscribe', payload: { query: 'query First { a }' } });
-    resend({ id: 'w', type: 'subscribe', payload: { query: 'query Second { a }' } });
+    await reuseWhileRunning(again, 'w', 'query Old { slow }', 'query First { a }');
+    again.ws.send(JSON.stringify({ id: 'w', type: 'subscribe', payload: { query: 'query Second { a }' } }));
     await waitUntil(() => again.closeCode !== undefined, 5000, 'the close');
     assert.equal(again.closeCode, 4409);
   } finally {
