@@ -64,8 +64,11 @@ export class LiveSchema {
   private seen = new Map<string, bigint | undefined>();
   /** Held 404s: each one's check (run after every rebuild) and its end. */
   private readonly holds = new Map<() => void, () => void>();
-  /** Per CRD name, the GET in flight for held 404s: one for every watch of the CRD that waits. */
-  private readonly crdReads = new Map<string, Promise<CrdObject | undefined>>();
+  /**
+   * Per CRD name, the GET in flight for held 404s, and the one to start after it for the 404s that
+   * came while it was in flight (shared by all of them).
+   */
+  private readonly crdReads = new Map<string, CrdReads>();
 
   constructor(opts: LiveSchemaOptions) {
     this.opts = opts;
@@ -146,22 +149,27 @@ export class LiveSchema {
   }
 
   /**
-   * The CRD as the apiserver has it, one GET shared by the 404s of all its watches (one per
-   * namespace): a 404 that comes while it is in flight was caused by the change it reads, or by one
-   * the next rebuild's snapshot brings anyway.
+   * The CRD as the apiserver has it, read after the 404 came: one GET shared by the 404s of all its
+   * watches (one per namespace, one per version). A GET already in flight may have been answered
+   * before the change that caused this 404 (a version unserved, then the CRD deleted): the 404s
+   * that come meanwhile share the next GET, started once it has settled.
    */
   private crdNow(name: string, crdOf: CrdOf, timeoutMs: number): Promise<CrdObject | undefined> {
-    let read = this.crdReads.get(name);
-    if (read === undefined) {
-      const started = crdOf(name, timeoutMs);
-      read = started;
-      this.crdReads.set(name, started);
-      const forget = () => {
-        if (this.crdReads.get(name) === started) this.crdReads.delete(name);
-      };
-      started.then(forget, forget);
-    }
-    return read;
+    const reads = this.crdReads.get(name);
+    if (reads === undefined) return this.startCrdRead(name, crdOf, timeoutMs);
+    reads.next ??= reads.current.then(noop, noop).then(() => this.startCrdRead(name, crdOf, timeoutMs));
+    return reads.next;
+  }
+
+  private startCrdRead(name: string, crdOf: CrdOf, timeoutMs: number): Promise<CrdObject | undefined> {
+    const current = crdOf(name, timeoutMs);
+    const reads: CrdReads = { current, next: undefined };
+    this.crdReads.set(name, reads);
+    const forget = () => {
+      if (this.crdReads.get(name) === reads) this.crdReads.delete(name);
+    };
+    current.then(forget, forget);
+    return current;
   }
 
   /**
@@ -339,6 +347,14 @@ function sameModels(a: { models: readonly ResourceModel[]; problems: string }, b
 }
 
 type CrdOf = NonNullable<LiveSchemaOptions['crdOf']>;
+
+/** A CRD's GET in flight, and the one that follows it for the 404s that came meanwhile. */
+interface CrdReads {
+  readonly current: Promise<CrdObject | undefined>;
+  next: Promise<CrdObject | undefined> | undefined;
+}
+
+const noop = () => {};
 
 interface ServedVersion {
   readonly model: ResourceModel;

@@ -164,7 +164,7 @@ test('a subscription checked against a version before a rebuild changed or remov
 function unservedRace(opts: { notFoundHoldMs?: number; crdOf?: (name: string, timeoutMs?: number) => Promise<CrdObject | undefined>; namespaces?: string[] } = {}) {
   let served = true;
   const notFound = () => new KubeApiError(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' });
-  const source: ListWatchSource<KubeObject> = {
+  const sourceOf = (namespace: string): ListWatchSource<KubeObject> => ({
     list: async () => {
       if (!served) throw notFound();
       return { items: [], resourceVersion: '1' };
@@ -173,30 +173,33 @@ function unservedRace(opts: { notFoundHoldMs?: number; crdOf?: (name: string, ti
       if (!served) return Promise.reject(notFound());
       onOpen?.();
       return new Promise((resolve, reject) => {
-        failWatches.push(reject);
+        failWatches.push({ namespace, fail: reject });
         signal.addEventListener('abort', () => resolve(), { once: true });
       });
     },
-  };
+  });
   // Retries a few ms apart: a clock that never waits would retry the 404 in a loop of microtasks.
   const clock = { now: () => Date.now(), random: () => 0, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5))) };
-  const hub = new WatchHubClass({ sourceFor: () => source, clock });
+  const hub = new WatchHubClass({ sourceFor: (key) => sourceOf(key.namespace ?? ''), clock });
   const state = { current: established('1') };
   const { namespaces = ['ns'], ...liveOpts } = opts;
   const live = new LiveSchema({ operations: notImplementedOperations, hub, reportBreakingChanges: false, crdOf: async () => state.current, ...liveOpts });
   live.rebuild(snap(1, [state.current]));
   const ended: string[] = [];
-  const failWatches: ((err: unknown) => void)[] = [];
+  const failWatches: { namespace: string; fail: (err: unknown) => void }[] = [];
   for (const namespace of namespaces) {
     const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace }, { servedAs: live.resources[0] });
     feed.start({ next() {}, end: (err) => ended.push((err as ApiError | undefined)?.code ?? 'ended'), buffered: () => 0, onDrain() {} });
   }
   return {
     hub, live, ended, state,
-    /** The apiserver stops serving the collection: its watches end and its relists answer 404. */
-    stopServing() {
+    /**
+     * The apiserver stops serving the collection: its relists answer 404, and its watches end with
+     * a 404 (those of `namespaces` only, when given: the others' come later).
+     */
+    stopServing(namespaces?: string[]) {
       served = false;
-      for (const fail of failWatches) fail(notFound());
+      for (const w of failWatches) if (!namespaces || namespaces.includes(w.namespace)) w.fail(notFound());
     },
     /** The apiserver serves it again: the next relist and watch succeed. */
     resumeServing() {
@@ -330,19 +333,51 @@ test('the hold of a 404 is capped from its start: a CRD GET that does not answer
   }
 });
 
-test('the 404s of one CRD\'s watches in many namespaces share one GET of the CRD', async () => {
+test('the 404s of one CRD\'s watches in many namespaces share the GETs of the CRD: the first, and one after it for those that came while it was in flight', async () => {
   let gets = 0;
-  const race = unservedRace({ namespaces: ['a', 'b', 'c'], crdOf: async () => {
+  const race = unservedRace({ namespaces: ['a', 'b', 'c', 'd'], crdOf: async () => {
     gets++;
     await tick(30);
     return race.state.current;
   } });
   try {
     await tick(20);
-    race.stopServing();
-    await waitFor(() => race.ended.length === 3);
-    assert.deepEqual(race.ended, ['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
-    assert.equal(gets, 1);
+    race.stopServing(['a']);
+    await tick(10);
+    race.stopServing(['b', 'c', 'd']);
+    await waitFor(() => race.ended.length === 4);
+    assert.deepEqual(race.ended, ['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
+    assert.equal(gets, 2);
+  } finally {
+    await race.hub.stop();
+  }
+});
+
+test('a 404 that comes while a GET of its CRD is in flight waits for a GET started after it: a change made meanwhile ends its watch with SCHEMA_CHANGED', async () => {
+  // The GET in flight may have been answered before the change that caused the later 404.
+  let release = () => {};
+  const firstAnswered = new Promise<void>((resolve) => (release = resolve));
+  let gets = 0;
+  const race = unservedRace({ namespaces: ['a', 'b'], crdOf: (): Promise<CrdObject | undefined> => {
+    const now = race.state.current;
+    return ++gets === 1 ? firstAnswered.then(() => now) : Promise.resolve(now);
+  } });
+  try {
+    await tick(20);
+    race.stopServing(['a']);
+    await waitFor(() => gets === 1);
+    race.state.current = established('2', (c) => (versionOf(c, 'v1').served = false));
+    race.stopServing(['b']);
+    await tick(20);
+    release();
+    await waitFor(() => race.ended.length > 0);
+    assert.deepEqual(race.ended, ['NOT_FOUND'], 'the first 404 came before the change: its GET says so');
+    assert.equal(gets, 2);
+    await tick(20);
+    assert.deepEqual(race.ended, ['NOT_FOUND'], 'the second waits for the change its GET read');
+    race.live.rebuild(snap(2, [race.state.current]));
+    await waitFor(() => race.ended.length === 2);
+    assert.deepEqual(race.ended, ['NOT_FOUND', 'SCHEMA_CHANGED']);
   } finally {
     await race.hub.stop();
   }
