@@ -283,32 +283,34 @@ export function pluginAppOptions(plugins: readonly GatewayPlugin[], apollo: Apol
 
 /** One request tracker for every plugin that reads request records (logs, metrics); none when no plugin does. */
 function requestTracking(plugins: readonly GatewayPlugin[]): RequestHandler[] {
-  const starters = plugins.flatMap((p) => (p.onRequestStart ? [p.onRequestStart.bind(p)] : []));
-  const onDone = requestReaders(plugins) ?? ignoreRecord;
-  if (onDone === ignoreRecord && !starters.length) return [];
-  const onStart = !starters.length ? undefined : starters.length === 1 ? starters[0] : (r: RequestStart) => {
-    for (const s of starters) s(r);
-  };
-  return [requestTracker(onDone, onStart)];
+  const onStart = everyPlugin(plugins, (p) => p.onRequestStart);
+  const onDone = requestReaders(plugins);
+  if (!onDone && !onStart) return [];
+  return [requestTracker(onDone ?? (() => {}), onStart)];
 }
 
 /** Every plugin's onRequestDone as one, in plugin order; undefined when no plugin reads request records. */
 function requestReaders(plugins: readonly GatewayPlugin[]): ((r: RequestRecord) => void) | undefined {
-  const readers = plugins.filter((p) => p.onRequestDone);
-  if (!readers.length) return undefined;
-  return readers.length === 1 ? (r: RequestRecord) => readers[0]!.onRequestDone!(r) : (r: RequestRecord) => {
-    for (const p of readers) p.onRequestDone?.(r);
-  };
+  return everyPlugin(plugins, (p) => p.onRequestDone);
 }
-
-const ignoreRecord = (): void => {};
 
 /** Every plugin's onSubscriptionEnd as one, in plugin order; undefined when no plugin reads them. */
 function subscriptionEndReaders(plugins: readonly GatewayPlugin[]): ((r: SubscriptionEndRecord) => void) | undefined {
-  const readers = plugins.filter((p) => p.onSubscriptionEnd);
-  if (!readers.length) return undefined;
+  return everyPlugin(plugins, (p) => p.onSubscriptionEnd);
+}
+
+/**
+ * The hook `of` each plugin as one function that calls them in plugin order, each as its plugin's
+ * method; the one hook itself when only one plugin has it (the per-request path); undefined when none has.
+ */
+function everyPlugin<R>(plugins: readonly GatewayPlugin[], of: (p: GatewayPlugin) => ((r: R) => void) | undefined): ((r: R) => void) | undefined {
+  const hooks = plugins.flatMap((p) => {
+    const hook = of(p);
+    return hook ? [hook.bind(p)] : [];
+  });
+  if (hooks.length <= 1) return hooks[0];
   return (r) => {
-    for (const p of readers) p.onSubscriptionEnd!(r);
+    for (const hook of hooks) hook(r);
   };
 }
 
