@@ -72,6 +72,7 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     try {
       feed = ops.watchGuarded(req, {
         visible: visibility(permissions, req, entry),
+        directAsGateway: entry.namespaces !== undefined,
         onEnd: () => {
           ended = true;
           credentials?.cancel();

@@ -46,6 +46,13 @@ export interface WatchGuard {
   visible?: (object: KubeObject) => boolean;
   /** Called once when the watch ends, however it ends. */
   onEnd?: () => void;
+  /**
+   * The caller may watch only some of the namespaces the watch spans (`visible` says which): a
+   * resume point older than the hub's window is then served by a direct watch as the gateway,
+   * filtered by `visible` as the shared watch is, since the apiserver refuses the caller's own
+   * watch across all namespaces.
+   */
+  directAsGateway?: boolean;
 }
 
 export interface HubOperations extends GatewayOperations {
@@ -92,7 +99,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         sendInitialEvents: a.sendInitialEvents,
         resourceVersionMatch: a.resourceVersionMatch,
         signal: req.context.signal,
-        identity: req.context.identity,
+        identity: guard.directAsGateway && guard.visible ? undefined : req.context.identity,
         filter: guard.visible,
         ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
         servedAs: req.resource,

@@ -112,7 +112,7 @@ export class WatchHub {
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
       fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
-        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, onEvent, signal),
+        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, visibleOnly(onEvent, opts.filter), signal),
       start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
@@ -237,6 +237,16 @@ export class WatchHub {
 }
 
 /** The options of a direct watch that goes on after `from`, the last event its subscriber got. */
+/**
+ * A direct watch's events that the subscriber's filter lets through (the namespaces it may see, read
+ * per event as on the shared watch: a narrower grant applies from the next event on, and a direct
+ * watch the apiserver authorized once would otherwise keep sending what the grant no longer allows).
+ */
+function visibleOnly(onEvent: (e: HubEvent) => void | Promise<void>, filter: SubscribeOptions['filter']): (e: HubEvent) => void | Promise<void> {
+  if (!filter) return onEvent;
+  return (e) => (e.type === 'BOOKMARK' || filter(e.object) ? onEvent(e) : undefined);
+}
+
 function resumed(opts: SubscribeOptions, from: string): SubscribeOptions {
   const { sendInitialEvents: _initial, resourceVersionMatch: _match, ...rest } = opts;
   return { ...rest, resourceVersion: from };

@@ -44,7 +44,11 @@ export interface SubscribeOptions {
    * (and the selectable fields) of the object before a change.
    */
   filter?: (obj: KubeObject) => boolean;
-  /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
+  /**
+   * The subscriber's identity, for the fallback's direct watch (the hub itself watches as the
+   * gateway); absent: the direct watch runs as the gateway too, and `filter` alone says what the
+   * subscriber sees of it.
+   */
   identity?: Impersonation;
   /** Names of other resource versions' types the subscriber reads (WatchArgs.relatedTypes), for WatchHub.closeReading. */
   relatedTypes?: readonly string[];

@@ -155,6 +155,7 @@ describe('tenant isolation of subscriptions', () => {
   const secret = hmacSecret();
   let gateway: Gateway;
   let url = '';
+  let tenantsFile = '';
   const token = (tenant: string, extra: Claims = {}) => {
     const now = nowSeconds();
     return signHs256(secret, { iss: issuer, aud: audience, sub: `${tenant}-user`, tenant, iat: now, exp: now + 600, ...extra });
@@ -187,6 +188,7 @@ describe('tenant isolation of subscriptions', () => {
         { name: 'templated', match: { tenant: 't' }, user: '{sub}', groups: ['{groups}'] },
       ],
     });
+    tenantsFile = file;
     for (const ns of [nsA1, nsA2, nsB]) await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['apply', '-f', '-'], rbacYaml());
     await createCronTab(nsA1, 'a1-old');
@@ -298,6 +300,41 @@ describe('tenant isolation of subscriptions', () => {
     assert.ok(!b.raw.join('').includes(nsA2), 'A\'s events never reach B');
     a.close();
     b.close();
+  });
+
+  it('A resuming across all namespaces from its list, older than the gateway\'s shared watch: a direct watch filtered to A\'s namespaces, every write after the list, nothing of B', async () => {
+    // A fresh gateway: its shared watch across all namespaces starts after A's list and the writes,
+    // so the resume point is older than its window and a direct watch serves it. A's own watch
+    // across all namespaces would be refused by the apiserver (A may watch two namespaces).
+    const fresh = await createGateway({ client: new KubeClient(kubeConfigFor('admin')), tenants: loadTenantConfig(tenantsFile), explorer: false });
+    const freshUrl = `http://127.0.0.1:${((await fresh.listen(0)).address() as AddressInfo).port}/graphql`;
+    const c = new RawConnection(freshUrl, { authorization: `Bearer ${token('a')}` });
+    open.push(c);
+    try {
+      const listed = await fetch(freshUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token('a')}` },
+        body: JSON.stringify({ query: `{ cronTabList${v1} { resourceVersion edges { node { metadata { name namespace } } } } }` }),
+      });
+      const list = ((await listed.json()) as { data: Record<string, { resourceVersion: string }> }).data[`cronTabList${v1}`]!;
+      await createCronTab(nsB, 'b-after-list', bMarker);
+      await createCronTab(nsA1, 'a1-after-list');
+      await createCronTab(nsA2, 'a2-after-list');
+      await c.acked();
+      const id = c.subscribe(`subscription { watchCronTab${v1}(resourceVersion: "${list.resourceVersion}") { type object { metadata { name namespace } spec { image } } } }`);
+      await c.waitForEvent(id, `ADDED ${nsA2}/a2-after-list`);
+      assert.equal(fresh.operations.hub.stats().fallbackSubscribers, 1, 'served by a direct watch');
+      ledger.record(currentTest, 'A resumes across all namespaces through a direct watch', { refused: !leaksB(c), leaked: leaksB(c) });
+      assert.deepEqual(c.events(id).filter((e) => e !== 'BOOKMARK'), [`ADDED ${nsA1}/a1-after-list`, `ADDED ${nsA2}/a2-after-list`]);
+      assertNothingOfB(c);
+    } finally {
+      c.close();
+      await fresh.stop();
+      // The tests after this one count the objects of these namespaces.
+      for (const [ns, name] of [[nsB, 'b-after-list'], [nsA1, 'a1-after-list'], [nsA2, 'a2-after-list']] as const) {
+        await kubectlOk(['delete', 'crontabs.stable.example.com', name, '-n', ns, '--ignore-not-found']);
+      }
+    }
   });
 
   it('a token that expires during a subscription ends it at expiry with close 4401', async () => {

@@ -303,6 +303,36 @@ test('resume from before what the hub remembers is GONE without a fallback, and 
   await hub2.stop();
 });
 
+test('a direct watch (fallback) delivers only what the subscriber\'s filter lets through, read per event; bookmarks pass', async () => {
+  const c = new FakeCollection();
+  c.rv = 100;
+  let visibleNamespace = 'mine';
+  let send: ((e: HubEvent) => void | Promise<void>) | undefined;
+  const { hub } = hubWith(c, {
+    fallback: (_k, _o, onEvent, signal) => {
+      send = onEvent;
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  });
+  const inNs = (name: string, namespace: string, rv: number): HubEvent =>
+    ({ type: 'ADDED', object: { ...ct(name, rv), metadata: { name, namespace, resourceVersion: String(rv) } }, resourceVersion: String(rv) });
+  const r = reader(hub.subscribe({ ...key, namespace: undefined }, {
+    resourceVersion: '50',
+    filter: (o) => (o.metadata as { namespace?: string }).namespace === visibleNamespace,
+  }));
+  await until(() => send !== undefined, 'the direct watch');
+  await send!(inNs('a', 'mine', 60));
+  await send!(inNs('secret', 'not-yours', 61));
+  await send!({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '62' } }, resourceVersion: '62' });
+  visibleNamespace = 'other';
+  await send!(inNs('b', 'mine', 63));
+  await send!(inNs('c', 'other', 64));
+  await until(() => r.events.length >= 3, 'the visible events');
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(r.events, ['ADDED a@60', 'BOOKMARK @62', 'ADDED c@64']);
+  await hub.stop();
+});
+
 test('a direct watch (fallback) is held while the subscriber\'s connection is full', async () => {
   const c = new FakeCollection();
   c.rv = 10;
