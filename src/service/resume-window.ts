@@ -22,9 +22,16 @@ export class WindowEntry {
   readonly before: KubeObject | undefined;
   /** Bytes held for this entry alone. */
   cost: number;
+  /**
+   * The resourceVersion subscribers are told for this event when it is not `rv`: an event of a
+   * relist's difference stands at the new list's resourceVersion in the window (for order), but
+   * tells the one before the relist, from which a resume replays the whole difference: the new
+   * list's is a resume point only once the difference is over (the bookmark after it).
+   */
+  readonly shownRv: bigint | undefined;
   private shared: Partial<Record<EntryType, HubEvent>> | undefined;
 
-  constructor(seq: number, rv: bigint, type: EntryType, object: KubeObject, key: string, before: KubeObject | undefined, cost: number) {
+  constructor(seq: number, rv: bigint, type: EntryType, object: KubeObject, key: string, before: KubeObject | undefined, cost: number, shownRv?: bigint) {
     this.seq = seq;
     this.rv = rv;
     this.type = type;
@@ -32,6 +39,7 @@ export class WindowEntry {
     this.key = key;
     this.before = before;
     this.cost = cost;
+    this.shownRv = shownRv;
   }
 
   /**
@@ -41,7 +49,7 @@ export class WindowEntry {
    */
   eventAs(type: EntryType): HubEvent {
     this.shared ??= {};
-    return (this.shared[type] ??= { type, object: this.object, resourceVersion: this.rv.toString() });
+    return (this.shared[type] ??= { type, object: this.object, resourceVersion: (this.shownRv ?? this.rv).toString() });
   }
 }
 
@@ -71,11 +79,11 @@ export class ResumeWindow {
     return this.nextSeq - this.size;
   }
 
-  append(rv: bigint, type: EntryType, object: KubeObject, key: string, before: KubeObject | undefined, objectBytes: number): WindowEntry {
+  append(rv: bigint, type: EntryType, object: KubeObject, key: string, before: KubeObject | undefined, objectBytes: number, shownRv?: bigint): WindowEntry {
     // A deleted object or a bookmark is held by the window alone; a current one by the store too.
     const alone = type === 'DELETED' ? objectBytes : 0;
     const cost = entryOverhead + alone + (before ? viewBytes(before) : 0);
-    const entry = new WindowEntry(this.nextSeq++, rv, type, object, key, before, cost);
+    const entry = new WindowEntry(this.nextSeq++, rv, type, object, key, before, cost, shownRv);
     this.entries.push(entry);
     this.bytes += cost;
     return entry;

@@ -65,6 +65,8 @@ export class Upstream implements SubscriberHost {
   private current = 0n;
   private synced = false;
   private inRelist = false;
+  /** During a relist's difference: the resourceVersion the hub stood at before it (WindowEntry.shownRv). */
+  private relistFrom: bigint | undefined;
   private grace: { cancel(): void } | undefined;
   private stopping: Promise<void> | undefined;
   private failing: { since: number; timer: { cancel(): void } } | undefined;
@@ -216,7 +218,7 @@ export class Upstream implements SubscriberHost {
     const newest = this.newestOf.get(key);
     if (newest && newest.type !== 'DELETED') this.window.charge(newest, this.sizeOf(newest.object));
     const before = e.type === 'MODIFIED' && e.previous ? selectorView(e.previous, this.selectable) : undefined;
-    const entry = this.window.append(rv, e.type, e.object, key, before, bytes);
+    const entry = this.window.append(rv, e.type, e.object, key, before, bytes, e.synthetic ? this.relistFrom : undefined);
     this.newestOf.set(key, entry);
     const observed = { type: e.type, object: e.object, resourceVersion: entry.rv.toString(), synthetic: e.synthetic,
       ...(e.previous ? { previous: e.previous } : {}) };
@@ -243,6 +245,7 @@ export class Upstream implements SubscriberHost {
     for (const o of this.observers) this.callObserver(o, (x) => x.resynced?.(rv.toString()));
     if (this.inRelist) {
       this.inRelist = false;
+      this.relistFrom = undefined;
       for (const s of [...this.lagging]) s.pump();
     } else {
       for (const s of this.live) s.offer(entry);
@@ -253,6 +256,7 @@ export class Upstream implements SubscriberHost {
   /** A relist's difference can be large: every live subscriber is paged through it like a backlog. */
   private beginRelist(): void {
     this.inRelist = true;
+    this.relistFrom = this.current;
     for (const s of [...this.live]) s.demote(this.window.nextSeq);
   }
 

@@ -9,6 +9,7 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { startCompactingCluster, type CompactingCluster } from '../helpers/compacting-cluster.ts';
 import { pollUntil } from '../helpers/poll-until.ts';
+import { SseClient } from '../helpers/sse-client.ts';
 import { openClient, Subscription, waitUntil } from '../helpers/subscription-client.ts';
 import { cronTabPath as path, createIn, inParallel, listen, scaleIn, type CronTab } from '../helpers/crontab-writes.ts';
 
@@ -74,15 +75,35 @@ describe('a relist after 410 on a control plane of its own', () => {
     assert.deepEqual([count('ADDED'), count('MODIFIED'), count('DELETED')], [1_000, 1_000, 1_000]);
     assert.equal(new Set(diff.map((e) => e.object!.metadata!.name)).size, 3_000, 'each object once');
     assert.ok(diff.filter((e) => e.type === 'MODIFIED').every((e) => e.object!.spec!['replicas'] === 9));
-    // The synthesized events stand at the relist's resourceVersion, and the bookmark marks it.
+    // The synthesized events tell the resourceVersion from before the relist, from which a resume
+    // replays the whole difference; the bookmark after them, the relist's.
     const at = new Set(diff.map((e) => e.resourceVersion));
     assert.equal(at.size, 1);
-    assert.deepEqual([sub.events[3_000]!.type, sub.events[3_000]!.resourceVersion], ['BOOKMARK', [...at][0]]);
+    const before = [...at][0]!;
+    const bookmark = sub.events[3_000]!;
+    assert.equal(bookmark.type, 'BOOKMARK');
+    assert.ok(BigInt(before) < BigInt(bookmark.resourceVersion!), `the difference at ${before}, the relist at ${bookmark.resourceVersion}`);
     await createIn(cc.client, ns, 'after-relist');
     await sub.waitForEvents(3_002, 30_000);
     assert.deepEqual(sub.summary(3_001), ['ADDED after-relist']);
     assert.equal(sub.error, undefined);
     assert.equal(gateway.operations.hub.stats().slowConsumers, 0);
     await client.dispose();
+
+    // A client cut anywhere inside the difference resumes from the resourceVersion of the last
+    // event it got: it gets the whole difference again, then the bookmark and the live event,
+    // over graphql-ws and over SSE (Last-Event-ID, as EventSource reconnects).
+    const again = openClient(url);
+    const resumed = new Subscription(again, `subscription($ns: String, $rv: String) {
+      watchCronTab_stable_example_com(namespace: $ns, resourceVersion: $rv) { type resourceVersion object { metadata { name resourceVersion } spec { replicas } } }
+    }`, { ns, rv: before });
+    await resumed.waitForEvents(3_002, 300_000);
+    assert.deepEqual(resumed.summary(), sub.summary().slice(0, 3_002), 'the difference, the bookmark, the live event');
+    await again.dispose();
+    const sse = new SseClient(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true&allowWatchBookmarks=true`, { 'last-event-id': before });
+    const replayed = await sse.waitForCount(3_001, ['ADDED', 'MODIFIED', 'DELETED'], 300_000);
+    assert.equal(new Set(replayed.slice(0, 3_000).map((e) => e.json.object.metadata.name)).size, 3_000, 'the whole difference');
+    assert.equal(replayed[3_000]!.json.object.metadata.name, 'after-relist');
+    sse.close();
   });
 });

@@ -376,12 +376,43 @@ test('410 upstream: relist, subscribers get the synthesized difference then a bo
   c.items = [ct('keep', 2), ct('change', 8), ct('new', 9)];
   c.rv = 10;
   await until(() => r.events.length === 4, 'the diff');
-  assert.deepEqual(r.events, ['DELETED remove@10', 'MODIFIED change@10', 'ADDED new@10', 'BOOKMARK @10']);
+  // The difference tells the resourceVersion from before the relist (a resume from it replays the
+  // whole difference); the bookmark after it, the new list's.
+  assert.deepEqual(r.events, ['DELETED remove@4', 'MODIFIED change@4', 'ADDED new@4', 'BOOKMARK @10']);
   assert.equal(c.lists, 2);
   await until(() => c.watching, 'the new watch');
   c.add(ct('later', 11));
   await until(() => r.events.length === 5, 'live again');
   assert.equal(r.events[4], 'ADDED later@11');
+  await hub.stop();
+});
+
+test('a subscriber cut inside a relist\'s difference and resuming from the last resourceVersion it got receives the whole difference', async () => {
+  const c = new FakeCollection();
+  c.items = Array.from({ length: 100 }, (_, i) => ct(`o${i}`, 2 + i));
+  c.rv = 101;
+  const { hub } = hubWith(c, { maxBufferedBytes: 64 << 10 });
+  const keeper = reader(hub.subscribe(key));
+  const sink = new TestSink(1024);
+  const sub = hub.subscribe(key);
+  sub.start(sink);
+  await until(() => c.watching, 'watch');
+  // 410: while the watch is down, every object changes.
+  c.gone();
+  c.items = Array.from({ length: 100 }, (_, i) => ct(`o${i}`, 200 + i));
+  c.rv = 300;
+  await until(() => sink.waiting, 'the first page of the difference');
+  assert.ok(sink.events.length > 0 && sink.events.length < 100, `one page: ${sink.events.length} events`);
+  // The connection is lost here; the client resumes from the last event's resourceVersion.
+  sub.cancel();
+  const resumed = reader(hub.subscribe(key, { resourceVersion: sink.events.at(-1)!.split('@')[1]! }));
+  await until(() => keeper.events.length >= 101, 'the difference');
+  await until(() => c.watching, 'the new watch');
+  c.add(ct('later', 301));
+  await until(() => resumed.events.includes('ADDED later@301'), 'live');
+  const modified = (events: string[]) => events.filter((e) => e.startsWith('MODIFIED')).map((e) => e.split(' ')[1]!.split('@')[0]);
+  assert.deepEqual(modified(resumed.events), Array.from({ length: 100 }, (_, i) => `o${i}`), 'the resumed subscription replays the difference');
+  assert.deepEqual(resumed.events.slice(100), ['BOOKMARK @300', 'ADDED later@301']);
   await hub.stop();
 });
 
