@@ -282,7 +282,7 @@ export class KubeClient {
           }
           // A handler that returns a promise holds the stream until it settles: the apiserver's
           // writes back up over TCP instead of piling up here.
-          const held = opts.onEvent(event, line.length);
+          const held = opts.onEvent(event, Buffer.byteLength(line));
           if (held) {
             pause();
             await held;

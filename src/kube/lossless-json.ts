@@ -4,6 +4,7 @@
 // beyond Number.MAX_SAFE_INTEGER are read into a bigint (JSON.parse's source text access) and
 // written back as JSON numbers with every digit (JSON.rawJSON). Everything else is what
 // Kubernetes (Go float64) makes of it too: 0.1 and 1e+21 travel unchanged, -0 becomes 0 there.
+import { randomUUID } from 'node:crypto';
 import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type Tags, type ToStringOptions } from 'yaml';
 
 /** JSON.rawJSON and JSON.isRawJSON (Node 24), which TypeScript's ES2024 library does not declare. */
@@ -89,9 +90,37 @@ export function firstUnrepresentable(value: unknown): { path: string; number: Un
   return undefined;
 }
 
-/** JSON text from a client → value, with integers beyond 2^53 as bigint. Throws SyntaxError on bad text. */
+/**
+ * How deep JSON from a client may nest. Kubernetes stores up to 10,000 levels, but no real object
+ * comes near 100, and a value nested thousands deep exhausts the stack of code that walks it
+ * (JSON.stringify, structuredClone, GraphQL's input coercion) after it has been accepted.
+ */
+export const maxClientNesting = 1_000;
+
+/**
+ * JSON text from a client → value, with integers beyond 2^53 as bigint. Throws SyntaxError on bad
+ * text, and on text nested deeper than maxClientNesting.
+ */
 export function parseJson(text: string): unknown {
+  // Each level takes at least two characters: shorter text cannot nest that deep.
+  if (text.length > 2 * maxClientNesting) refuseDeepNesting(text, maxClientNesting);
   return LONG_DIGIT_RUN_OR_EXPONENT.test(text) ? parseExactly(text) : JSON.parse(text);
+}
+
+/** Throws a SyntaxError when the brackets of JSON text nest deeper than `limit` (strings are skipped). */
+function refuseDeepNesting(text: string, limit: number): void {
+  let depth = 0;
+  for (let i = 0; i < text.length;) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) throw new SyntaxError(`the JSON is nested more than ${limit} levels deep`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    i++;
+  }
 }
 
 /** JSON text from the apiserver → value, with integers beyond 2^53 as bigint. */
@@ -103,10 +132,80 @@ function parseExactly(text: string): unknown {
   try {
     return JSON.parse(text, exactNumbers as (key: string, value: unknown) => unknown);
   } catch (err) {
-    // The reviver walks the value recursively; a document nested thousands deep exhausts the stack.
-    if (err instanceof RangeError) throw new SyntaxError('the JSON is nested too deeply');
+    // The reviver walks the value recursively: a document nested thousands of levels deep (which
+    // Kubernetes stores, up to 10,000) exhausts the stack. JSON.parse alone does not recurse.
+    if (err instanceof RangeError) return parseExactlyDeep(text);
     throw err;
   }
+}
+
+/**
+ * parseExactly without a reviver, for any depth: each integer beyond 2^53 is turned into a string
+ * holding an unguessable marker before JSON.parse, and back into a bigint by a walk with a stack
+ * of its own. A number a double cannot hold is refused, as the reviver refuses it.
+ */
+function parseExactlyDeep(text: string): unknown {
+  const marker = `\\u0000exact-${randomUUID()}:`;
+  const parsedMarker = JSON.parse(`"${marker}"`) as string;
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length;) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = stringEnd(text, i);
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+    const source = text.slice(i, end);
+    const value = Number(source);
+    if (!Number.isFinite(value)) throw new UnrepresentableNumberError(new UnrepresentableNumber(source).problem);
+    if (INTEGER.test(source) && !Number.isSafeInteger(value)) {
+      out += `${text.slice(copied, i)}"${marker}${source}"`;
+      copied = end;
+    }
+    i = end;
+  }
+  const value: unknown = JSON.parse(copied === 0 ? text : out + text.slice(copied));
+  return copied === 0 ? value : replaceMarked(value, parsedMarker);
+}
+
+/** The index after the JSON string that starts at `start` (its opening quote). */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const quote = text.indexOf('"', i);
+    if (quote < 0) return text.length;
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    i = quote + 1;
+  }
+}
+
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+}
+
+/** The value with each string that starts with `marker` replaced by the bigint after it, walked with a stack of its own. */
+function replaceMarked(root: unknown, marker: string): unknown {
+  const read = (v: unknown): unknown => (typeof v === 'string' && v.startsWith(marker) ? BigInt(v.slice(marker.length)) : v);
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    const o = v as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      const item = o[key];
+      if (typeof item === 'string') o[key] = read(item);
+      else if (item !== null && typeof item === 'object') stack.push(item);
+    }
+  }
+  return read(root);
 }
 
 /** A JSON number with every digit of the integer, for JSON.stringify (with or without a replacer). */
@@ -128,10 +227,82 @@ export function stringifyJson(value: unknown, space?: number): string {
   try {
     text = JSON.stringify(value, null, space);
   } catch (err) {
+    // JSON.stringify recurses: a value nested thousands of levels deep exhausts the stack.
+    if (err instanceof RangeError) return stringifyDeep(value);
     if (!(err instanceof TypeError)) throw err;
-    text = JSON.stringify(value, bigintAsNumber, space);
+    try {
+      text = JSON.stringify(value, bigintAsNumber, space);
+    } catch (again) {
+      if (again instanceof RangeError) return stringifyDeep(value);
+      throw again;
+    }
   }
   return text ?? 'null';
+}
+
+/**
+ * Compact JSON text of a value of any depth, as JSON.stringify with bigintAsNumber writes it (toJSON,
+ * raw JSON, members that JSON has no value for left out, or null in arrays), built with a stack of
+ * its own instead of recursion.
+ */
+export function stringifyDeep(root: unknown): string {
+  const parts: string[] = [];
+  // Each frame: a container being written and the keys (or indexes) still to write.
+  type Frame = { array: boolean; value: Record<string, unknown>; keys: string[]; next: number; wrote: boolean };
+  const stack: Frame[] = [];
+  /** Writes a scalar, or opens a container (pushed on the stack); false when JSON has no value for it. */
+  const write = (input: unknown, key: string): boolean => {
+    let v = input;
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function' && !RawJson.isRawJSON(v)) {
+      v = (v as { toJSON(key: string): unknown }).toJSON(key);
+    }
+    switch (typeof v) {
+      case 'string':
+        parts.push(JSON.stringify(v));
+        return true;
+      case 'number':
+        parts.push(Number.isFinite(v) ? String(v) : 'null');
+        return true;
+      case 'bigint':
+        parts.push(v.toString());
+        return true;
+      case 'boolean':
+        parts.push(v ? 'true' : 'false');
+        return true;
+      case 'object':
+        if (v === null) parts.push('null');
+        else if (RawJson.isRawJSON(v)) parts.push((v as { rawJSON: string }).rawJSON);
+        else {
+          const array = Array.isArray(v);
+          parts.push(array ? '[' : '{');
+          stack.push({ array, value: v as Record<string, unknown>, keys: array ? [] : Object.keys(v), next: 0, wrote: false });
+        }
+        return true;
+      default:
+        return false;
+    }
+  };
+  if (!write(root, '')) return 'null';
+  while (stack.length) {
+    const f = stack.at(-1)!;
+    const length = f.array ? (f.value as unknown as unknown[]).length : f.keys.length;
+    if (f.next >= length) {
+      stack.pop();
+      parts.push(f.array ? ']' : '}');
+      continue;
+    }
+    const i = f.next++;
+    const key = f.array ? String(i) : f.keys[i]!;
+    const mark = parts.length;
+    if (f.wrote) parts.push(',');
+    if (!f.array) parts.push(`${JSON.stringify(key)}:`);
+    if (write(f.value[key], key)) f.wrote = true;
+    else if (f.array) {
+      parts.push('null');
+      f.wrote = true;
+    } else parts.length = mark;
+  }
+  return parts.join('');
 }
 
 /**

@@ -292,33 +292,49 @@ export class CacheStore {
   }
 }
 
-/** The size of a value as compact JSON, near enough to bound memory (escapes are not counted). */
-export function jsonBytes(v: unknown): number {
-  switch (typeof v) {
-    case 'string':
-      return v.length + 2;
-    case 'number':
-    case 'bigint':
-      return String(v).length;
-    case 'boolean':
-      return v ? 4 : 5;
-    case 'object': {
-      if (v === null) return 4;
-      if (Array.isArray(v)) {
-        let n = 2 + Math.max(0, v.length - 1);
-        for (const item of v) n += jsonBytes(item);
-        return n;
+/**
+ * The size of a value as compact JSON, near enough to bound memory (escapes are not counted). Walked
+ * with a stack of its own: Kubernetes stores objects nested up to 10,000 levels deep.
+ */
+export function jsonBytes(root: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    switch (typeof v) {
+      case 'string':
+        n += v.length + 2;
+        break;
+      case 'number':
+      case 'bigint':
+        n += String(v).length;
+        break;
+      case 'boolean':
+        n += v ? 4 : 5;
+        break;
+      case 'object': {
+        if (v === null) {
+          n += 4;
+          break;
+        }
+        if (Array.isArray(v)) {
+          n += 2 + Math.max(0, v.length - 1);
+          for (const item of v) stack.push(item);
+          break;
+        }
+        n += 2;
+        let first = true;
+        for (const key in v) {
+          if (!Object.hasOwn(v, key)) continue;
+          n += (first ? 0 : 1) + key.length + 3;
+          stack.push((v as Record<string, unknown>)[key]);
+          first = false;
+        }
+        break;
       }
-      let n = 2;
-      let first = true;
-      for (const key in v) {
-        if (!Object.hasOwn(v, key)) continue;
-        n += (first ? 0 : 1) + key.length + 3 + jsonBytes((v as Record<string, unknown>)[key]);
-        first = false;
-      }
-      return n;
+      default:
+        break;
     }
-    default:
-      return 0;
   }
+  return n;
 }

@@ -429,7 +429,7 @@ export class Upstream implements SubscriberHost {
   private sizeOf(obj: KubeObject, known?: number): number {
     let n = this.sizes.get(obj);
     if (n === undefined) {
-      n = known ?? stringifyJson(obj).length;
+      n = known ?? Buffer.byteLength(stringifyJson(obj));
       this.sizes.set(obj, n);
     }
     return n;

@@ -428,3 +428,47 @@ describe('numbers written through every gateway path read back by kubectl with t
     assert.match(error.message, /9007199254740993/, 'the message shows the number as sent');
   });
 });
+
+describe('objects nested thousands of levels deep (Kubernetes stores up to 10,000)', () => {
+  const levels = 3_000;
+  const leaf = '9223372036854775807';
+  /** The object's spec as text: free.a.a.….a = [2^63 − 1], `levels` objects deep. */
+  const deepSpec = `{"free":${'{"a":'.repeat(levels)}[${leaf}]${'}'.repeat(levels)}}`;
+  let deepNs: string;
+
+  before(async () => {
+    deepNs = await namespaces.create('exact-deep');
+    // Written past the gateway (which refuses client JSON nested deeper than 1,000 levels), as
+    // any other client of the apiserver may write it.
+    const created = await kubectl(['create', '-n', deepNs, '-f', '-'], { input: objectText('deep', deepSpec) });
+    assert.equal(created.code, 0, created.stderr);
+  });
+
+  it('do not break the shared watch, lists or reads of the collection: served with every digit', async () => {
+    const sse = await new SseClient(`${origin}/rest/${group}/v1/figures?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`).open();
+    try {
+      const events = await sse.waitFor('the initial state', (es) => (es.some((e) => e.event === 'INITIAL_STATE_DONE' || e.event === 'ERROR') ? es : undefined), 30_000);
+      const deep = events.find((e) => e.event === 'ADDED' && e.data.includes('"name":"deep"'));
+      assert.ok(deep, `the deep object in the initial state: ${events.map((e) => e.event).join(', ')}`);
+      assert.ok(deep.data.includes(`${'{"a":'.repeat(levels)}[${leaf}]`), 'every level and every digit');
+    } finally {
+      sse.close();
+    }
+    const list = await http('GET', rest(deepNs));
+    assert.equal(list.status, 200, list.text.slice(0, 300));
+    assert.ok(list.text.includes(`[${leaf}]${'}'.repeat(levels)}`));
+    const get = await http('POST', '/graphql', JSON.stringify({ query: `{ ${names.get}(namespace: "${deepNs}", name: "deep") { spec { free } } }` }));
+    assert.equal(get.status, 200, get.text.slice(0, 300));
+    assert.ok(get.text.includes(`${'{"a":'.repeat(levels)}[${leaf}]`), get.text.slice(0, 300));
+  });
+
+  it('client JSON nested deeper than 1,000 levels is refused with 400, naming the bound', async () => {
+    const nested = (n: number) => `{"free":${'{"a":'.repeat(n - 1)}1${'}'.repeat(n - 1)}}`;
+    const refused = await http('POST', rest(deepNs), objectText('too-deep', nested(1_001)));
+    assert.equal(refused.status, 400, refused.text.slice(0, 300));
+    assert.match(refused.text, /nested more than 1000 levels deep/);
+    const viaGraphql = await http('POST', '/graphql', `{"query":${JSON.stringify(`mutation($s: JSON) { ${names.create}(namespace: "${deepNs}", input: { metadata: { name: "too-deep" }, spec: { free: $s } }) { metadata { name } } }`)},"variables":{"s":${nested(1_001)}}}`);
+    assert.equal(viaGraphql.status, 400, viaGraphql.text.slice(0, 300));
+    assert.match(viaGraphql.text, /nested more than 1000 levels deep/);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { exactNumbers, parseJson, parseYaml, stringifyJson, withRawIntegers } from '../../../src/kube/lossless-json.ts';
+import { bigintAsNumber, exactNumbers, maxClientNesting, parseJson, parseKubernetesJson, parseYaml, stringifyDeep, stringifyJson, withRawIntegers } from '../../../src/kube/lossless-json.ts';
 
 describe('lossless JSON', () => {
   it('reads integers beyond 2^53 as bigint and the rest as JSON.parse does', () => {
@@ -36,9 +36,34 @@ describe('lossless JSON', () => {
     assert.deepEqual(parseJson('[1e-400]'), [0], 'underflow is 0, as in Go');
   });
 
-  it('reports a document nested too deeply for the reviver as bad JSON, not a stack overflow', () => {
-    const deep = `${'['.repeat(50_000)}9007199254740993${']'.repeat(50_000)}`;
-    assert.throws(() => parseJson(deep), (err: unknown) => err instanceof SyntaxError && /nested too deeply/.test(err.message));
+  it('refuses client JSON nested deeper than maxClientNesting as bad JSON, not a stack overflow; brackets in strings do not count', () => {
+    const nested = (levels: number, inner = '9007199254740993') => `${'['.repeat(levels)}${inner}${']'.repeat(levels)}`;
+    for (const levels of [maxClientNesting + 1, 50_000]) {
+      assert.throws(() => parseJson(nested(levels)), (err: unknown) => err instanceof SyntaxError && /nested more than 1000 levels deep/.test(err.message));
+    }
+    assert.deepEqual(JSON.stringify(parseJson(nested(maxClientNesting)), bigintAsNumber), nested(maxClientNesting));
+    const brackets = `"${'['.repeat(3_000)}\\\"${'{'.repeat(3_000)}"`;
+    assert.equal((parseJson(`{"a":${brackets}}`) as { a: string }).a.length, 6_001);
+  });
+
+  it('reads Kubernetes JSON of any depth exactly (the apiserver stores up to 10,000 levels), and writes it back', () => {
+    for (const levels of [10, 3_000, 10_000]) {
+      const inner = '[9223372036854775807,"12345678901234567",1.5,-9007199254740993,"q\\"\\\\",{"k":18446744073709551615,"e":[]}]';
+      const text = `${'{"a":'.repeat(levels)}${inner}${'}'.repeat(levels)}`;
+      const value = parseKubernetesJson(text);
+      let leaf: any = value;
+      for (let i = 0; i < levels; i++) leaf = leaf.a;
+      assert.deepEqual(leaf, [9223372036854775807n, '12345678901234567', 1.5, -9007199254740993n, 'q"\\', { k: 18446744073709551615n, e: [] }]);
+      assert.equal(stringifyJson(value), text);
+    }
+  });
+
+  it('writes values of any depth as JSON.stringify would, toJSON, raw JSON and left-out members included', () => {
+    const sample = { a: [1, undefined, () => 1, 'x', { b: undefined, c: new Date(0), d: 12n, e: withRawIntegers(2n ** 70n), f: Infinity }], g: null, h: true };
+    assert.equal(stringifyDeep(sample), JSON.stringify(sample, bigintAsNumber));
+    let deep: unknown = sample;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    assert.equal(stringifyJson(deep), `${'['.repeat(20_000)}${JSON.stringify(sample, bigintAsNumber)}${']'.repeat(20_000)}`);
   });
 
   it('keeps bad JSON a SyntaxError', () => {

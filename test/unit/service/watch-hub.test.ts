@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { stringifyJson } from '../../../src/kube/lossless-json.ts';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type WatchEvent } from '../../../src/kube/kube-client.ts';
@@ -413,6 +414,23 @@ test('a subscriber cut inside a relist\'s difference and resuming from the last 
   const modified = (events: string[]) => events.filter((e) => e.startsWith('MODIFIED')).map((e) => e.split(' ')[1]!.split('@')[0]);
   assert.deepEqual(modified(resumed.events), Array.from({ length: 100 }, (_, i) => `o${i}`), 'the resumed subscription replays the difference');
   assert.deepEqual(resumed.events.slice(100), ['BOOKMARK @300', 'ADDED later@301']);
+  await hub.stop();
+});
+
+test('the bytes an upstream holds are counted in UTF-8, and an object nested 10,000 levels deep (Kubernetes\' bound) is held and served', async () => {
+  const c = new FakeCollection();
+  let deep: unknown = 12345678901234567890n;
+  for (let i = 0; i < 10_000; i++) deep = { a: deep };
+  const wide = { ...ct('wide', 2), spec: { text: '漢字'.repeat(1_000) } };
+  c.items = [wide, { ...ct('deep', 3), spec: deep as Record<string, unknown> }];
+  c.rv = 3;
+  const { hub } = hubWith(c);
+  const r = reader(hub.subscribe(key, { sendInitialEvents: true }));
+  await until(() => r.events.length === 3, 'the initial state');
+  assert.deepEqual(r.events, ['ADDED wide@2', 'ADDED deep@3', 'BOOKMARK initial-end@3']);
+  const held = hub.upstreamStats()[0]!.storeBytes;
+  const expected = Buffer.byteLength(JSON.stringify(wide)) + Buffer.byteLength(stringifyJson(c.items[1]));
+  assert.equal(held, expected, 'UTF-8 bytes of both objects');
   await hub.stop();
 });
 
