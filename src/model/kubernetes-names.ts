@@ -15,8 +15,10 @@ export function namespaceNameProblem(namespace: string): string | undefined {
 /** Why `name` cannot be the name segment of an object path, or undefined when it can. */
 export function objectNameProblem(name: string): string | undefined {
   if (name === '') return 'the name must not be empty';
-  // Kubernetes' own path segment rule (path.IsValidPathSegmentName).
+  // Kubernetes' own path segment rule (path.IsValidPathSegmentName): "a/scale" would name the
+  // scale subresource of "a", and "%" is what such a slash is encoded with.
   if (name === '.' || name === '..') return `${JSON.stringify(name)} cannot be a name`;
+  if (name.includes('/') || name.includes('%')) return `${JSON.stringify(name)} cannot be a name: it may not contain "/" or "%"`;
   if (!name.isWellFormed()) return 'the name is not valid Unicode text';
   return undefined;
 }

@@ -135,10 +135,10 @@ describe('namespaces and names that cannot be one', () => {
     assert.equal(sub.errors?.[0]?.extensions?.['code'], 'BAD_USER_INPUT', JSON.stringify(sub));
   });
 
-  it('GraphQL: a NUL namespace and "." or ".." as a name are refused', async () => {
+  it('GraphQL: a NUL namespace, "." or ".." as a name, and a name with "/" (a subresource) are refused', async () => {
     const r = await gql(origin, `query($ns: String) { ${listField}(namespace: $ns) { edges { cursor } } }`, { ns: '\u0000' });
     assert.equal(r.body.errors?.[0]?.extensions?.['code'], 'BAD_USER_INPUT', JSON.stringify(r.body));
-    for (const name of ['.', '..']) {
+    for (const name of ['.', '..', 'x/scale', 'x/status', 'x%2Fscale']) {
       const got = await gql(origin, `{ cronTab_stable_example_com(namespace: "${ns}", name: "${name}") { metadata { name } } }`);
       assert.equal(got.body.errors?.[0]?.extensions?.['code'], 'BAD_USER_INPUT', JSON.stringify(got.body));
     }
@@ -153,8 +153,11 @@ describe('namespaces and names that cannot be one', () => {
       ['GET', `/${G}/v1/namespaces/Not_A_Label/crontabs`],
       ['GET', `/${G}/v1/namespaces/${ns}/crontabs/%2E%2E`],
       ['DELETE', `/${G}/v1/namespaces/${ns}/crontabs/%2E`],
+      // An encoded slash: the apiserver would read the scale subresource of "x".
+      ['GET', `/${G}/v1/namespaces/${ns}/crontabs/x%2Fscale`],
+      ['PUT', `/${G}/v1/namespaces/${ns}/crontabs/x%2Fstatus`],
     ] as const) {
-      const r = await rawRequest(method, path, method === 'POST' ? '{"metadata":{"name":"x"}}' : undefined);
+      const r = await rawRequest(method, path, method === 'POST' || method === 'PUT' ? '{"metadata":{"name":"x"}}' : undefined);
       assert.equal(r.status, 400, `${method} ${path}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body['code'], 'BAD_REQUEST');
     }

@@ -10,8 +10,10 @@ describe('names in request paths', () => {
     }
   });
 
-  it('an object name is any path segment but "", "." and "..", in well-formed text', () => {
-    for (const ok of ['x', 'a.b', 'a..b', 'UPPER', 'with space', '%']) assert.equal(objectNameProblem(ok), undefined, ok);
+  it('an object name is any path segment but "", "." and "..", without "/" or "%" (Kubernetes\' rule), in well-formed text', () => {
+    for (const ok of ['x', 'a.b', 'a..b', 'UPPER', 'with space']) assert.equal(objectNameProblem(ok), undefined, ok);
+    // "cache-warmer/scale" would read the scale subresource as if it were the object.
+    for (const bad of ['cache-warmer/scale', 'x/status', '/', 'a%2Fscale', '%']) assert.match(objectNameProblem(bad) ?? '', /may not contain "\/" or "%"/, bad);
     assert.match(objectNameProblem('') ?? '', /must not be empty/);
     assert.match(objectNameProblem('.') ?? '', /cannot be a name/);
     assert.match(objectNameProblem('..') ?? '', /cannot be a name/);
