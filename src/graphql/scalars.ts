@@ -64,7 +64,7 @@ export const StringMapScalar = new GraphQLScalarType({
   name: 'StringMap',
   description:
     'A JSON object whose values are all strings, such as labels and annotations: ' +
-    '{"app.kubernetes.io/name": "web"}. Keys are kept exactly as given.',
+    '{"app.kubernetes.io/name": "web"}. Keys are kept exactly as given. In a MERGE patch a null value deletes its key.',
   serialize: (value) => value,
   parseValue: (value) => checkStringMap(value),
   parseLiteral: (node, variables) => {
@@ -73,14 +73,15 @@ export const StringMapScalar = new GraphQLScalarType({
   },
 });
 
-function checkStringMap(value: unknown, node?: ValueNode): Record<string, string> {
+/** Values are strings, or null: in a MERGE patch null deletes the key (whole objects refuse it, see toKubernetes). */
+function checkStringMap(value: unknown, node?: ValueNode): Record<string, string | null> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw inputError(`StringMap must be an object with string values, got ${describe(value)}`, node);
   }
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw inputError(`StringMap value of ${JSON.stringify(key)} must be a string, got ${describe(v)}`, node);
+    if (typeof v !== 'string' && v !== null) throw inputError(`StringMap value of ${JSON.stringify(key)} must be a string (or null, to delete the key in a MERGE patch), got ${describe(v)}`, node);
   }
-  return value as Record<string, string>;
+  return value as Record<string, string | null>;
 }
 
 export const IntOrStringScalar = new GraphQLScalarType({

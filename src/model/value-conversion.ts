@@ -38,8 +38,15 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole 
   switch (node.kind) {
     case 'object':
       return objectToKubernetes(value, node, path, whole);
+    case 'objectMeta':
+      if (whole) {
+        const meta = expectObject(value, path);
+        for (const key of ['labels', 'annotations']) noNullValues(meta[key], path === '' ? key : `${path}.${key}`);
+      }
+      return value;
     case 'map': {
       const representation = mapRepresentation(node);
+      if (representation === 'stringMap' && whole) noNullValues(value, path);
       if (representation !== 'entries') return expectObject(value, path);
       if (!Array.isArray(value)) throw new ValueConversionError(path, 'expected a list of {key, value} entries');
       const out: Record<string, unknown> = {};
@@ -63,6 +70,17 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole 
       return node.int32 ? value : int64ToKubernetes(value, path);
     default:
       return value;
+  }
+}
+
+/**
+ * A map of strings in a whole object: a null value there would be stored as "" (Kubernetes reads
+ * null into a string as its zero value); only a MERGE patch gives it a meaning (delete the key).
+ */
+function noNullValues(map: unknown, path: string): void {
+  if (typeof map !== 'object' || map === null) return;
+  for (const [key, v] of Object.entries(map)) {
+    if (v === null) throw new ValueConversionError(path, `the value of ${JSON.stringify(key)} is null: null deletes a key in a MERGE patch only; leave the key out`);
   }
 }
 

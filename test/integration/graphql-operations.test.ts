@@ -273,6 +273,17 @@ describe('CronTab mutations, for every served version', () => {
       const now = (await get(name))!;
       assert.deepEqual(now.spec, { cronSpec: '*/5 * * * *', replicas: 7 });
       assert.deepEqual(now.metadata.labels, { run, patched: 'yes' });
+
+      // null deletes a label too, with variables and as a literal.
+      await gqlData(url, mutation, { ns, name, p: { metadata: { labels: { patched: null, other: 'x' } } } });
+      assert.deepEqual((await get(name))!.metadata.labels, { run, other: 'x' });
+      await gqlData(url, `mutation { o: ${f('patch')}(namespace: "${ns}", name: "${name}", type: MERGE, patch: { metadata: { labels: { other: null } } }) { metadata { name } } }`);
+      assert.deepEqual((await get(name))!.metadata.labels, { run });
+      // In a whole object a null label has no meaning (Kubernetes would store ""): refused.
+      const created = await gql(url, `mutation($ns: String!, $o: ${inputType}!) { o: ${f('create')}(namespace: $ns, input: $o) { metadata { name } } }`,
+        { ns, o: { metadata: { name: `${name}-null-label`, labels: { gone: null } }, spec: { cronSpec: '* * * * *' } } });
+      assert.equal(created.errors?.[0]?.extensions?.['code'], 'BAD_USER_INPUT', created.text);
+      assert.match(created.errors![0]!.message, /null deletes a key in a MERGE patch only/);
     });
 
     test(`${v.label}: patch JSON (RFC 6902 operations), with and without dryRun`, async () => {
