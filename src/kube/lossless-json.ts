@@ -5,7 +5,8 @@
 // written back as JSON numbers with every digit (JSON.rawJSON). Everything else is what
 // Kubernetes (Go float64) makes of it too: 0.1 and 1e+21 travel unchanged, -0 becomes 0 there.
 import { randomUUID } from 'node:crypto';
-import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type Tags, type ToStringOptions } from 'yaml';
+import { stringTag } from 'yaml/util';
+import { parse as parseYamlText, Schema, stringify as stringifyYamlText, type CollectionTag, type CreateNodeOptions, type DocumentOptions, type ScalarTag, type SchemaOptions, type Tags, type ToStringOptions } from 'yaml';
 
 /** JSON.rawJSON and JSON.isRawJSON (Node 24), which TypeScript's ES2024 library does not declare. */
 const RawJson = JSON as unknown as { rawJSON(text: string): object; isRawJSON(value: unknown): boolean };
@@ -364,6 +365,20 @@ const goFloat: ScalarTag = {
   resolve: (text: string) => Number(text.replace(/_/g, '')),
 };
 
+/**
+ * YAML 1.1's explicit tags as go-yaml (and so kubectl) reads them into JSON, where the yaml library
+ * would make a Buffer, a Set, a Map or a Date of them (written as JSON: {"type":"Buffer",…}, {}, {},
+ * a new time string): !!binary is its bytes decoded as text, !!set a map of nulls, !!omap and
+ * !!pairs the sequence of one-key maps as written, !!timestamp the text as written.
+ */
+const goExplicitTags: (ScalarTag | CollectionTag)[] = [
+  { tag: 'tag:yaml.org,2002:binary', resolve: (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('utf8') },
+  { tag: 'tag:yaml.org,2002:timestamp', resolve: (text: string) => text },
+  { tag: 'tag:yaml.org,2002:set', collection: 'map', resolve: (map) => map },
+  { tag: 'tag:yaml.org,2002:omap', collection: 'seq', resolve: (seq) => seq },
+  { tag: 'tag:yaml.org,2002:pairs', collection: 'seq', resolve: (seq) => seq },
+];
+
 /** An integer as Go's strconv.ParseInt(text, 0, 64) reads it (base from the prefix; 0 alone: octal), exact. */
 function goInteger(text: string): bigint | number {
   const negative = text.startsWith('-');
@@ -381,7 +396,7 @@ function goInteger(text: string): bigint | number {
  * tags first), << merge keys as go-yaml has them, every integer as bigint (`exactYamlReviver`
  * then narrows).
  */
-export const exactYamlOptions = { intAsBigInt: true, merge: true, customTags: (tags: Tags) => [goBool, goInt, goFloat, ...tags] } as const;
+export const exactYamlOptions = { intAsBigInt: true, merge: true, customTags: (tags: Tags) => [goBool, goInt, goFloat, ...goExplicitTags, ...tags] } as const;
 
 /**
  * The yaml library's reviver for `exactYamlOptions`: safe integers back to numbers, big ones kept
@@ -419,5 +434,39 @@ const yamlReaderTags = [...new Schema({ schema: 'yaml-1.1' }).tags, goPrefixedIn
  * something else, as kubectl's own YAML quotes it.
  */
 export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions = {}): string {
-  return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags });
+  return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags, customTags: withEscapedBreaks });
+}
+
+/**
+ * Characters a YAML reader takes for a line break (U+0085, U+2028, U+2029: kubectl's go-yaml
+ * fails on them, or drops them, in a plain or quoted scalar) or that YAML text may not hold as
+ * they are (other controls): a string with any of them is written double-quoted with escapes.
+ */
+const YAML_BREAK_OR_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** The yaml library's string tag, writing a string with YAML_BREAK_OR_CONTROL as an escaped double-quoted scalar. */
+function withEscapedBreaks(tags: Tags): Tags {
+  const escaping: ScalarTag = {
+    ...stringTag,
+    stringify: (item, ctx, onComment, onChompKeep) => (typeof item.value === 'string' && YAML_BREAK_OR_CONTROL.test(item.value)
+      ? escapedDoubleQuoted(item.value)
+      : stringTag.stringify!(item, ctx, onComment, onChompKeep)),
+  };
+  return [escaping, ...tags.filter((t) => t !== stringTag)];
+}
+
+function escapedDoubleQuoted(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (c === 0x85) out += '\\N';
+    else if (c === 0x2028) out += '\\L';
+    else if (c === 0x2029) out += '\\P';
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
 }

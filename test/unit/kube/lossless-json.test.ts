@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bigintAsNumber, exactNumbers, maxClientNesting, parseJson, parseKubernetesJson, parseYaml, stringifyDeep, stringifyJson, withRawIntegers } from '../../../src/kube/lossless-json.ts';
+import { bigintAsNumber, exactNumbers, maxClientNesting, parseJson, parseKubernetesJson, parseYaml, stringifyDeep, stringifyJson, stringifyYaml, withRawIntegers } from '../../../src/kube/lossless-json.ts';
 
 describe('lossless JSON', () => {
   it('reads integers beyond 2^53 as bigint and the rest as JSON.parse does', () => {
@@ -117,5 +117,20 @@ describe('lossless YAML', () => {
   it('refuses what JSON cannot carry', () => {
     assert.throws(() => parseYaml('a: .inf'), /not a number JSON can carry/);
     assert.throws(() => parseYaml('a: .nan'), /not a number JSON can carry/);
+  });
+
+  it('reads explicit YAML 1.1 tags as kubectl (go-yaml) does', () => {
+    const yaml = 'b: !!binary aGVsbG8=\nb2: !!binary |\n  aGVs\n  bG8=\ns: !!set {a, b}\no: !!omap [a: 1, b: 2]\np: !!pairs [a: 1, a: 2]\n'
+      + 't: !!timestamp 2001-12-14t21:59:43.10-05:00\nplain: 2001-12-14\n';
+    assert.deepEqual(parseYaml(yaml), {
+      b: 'hello', b2: 'hello', s: { a: null, b: null }, o: [{ a: 1 }, { b: 2 }], p: [{ a: 1 }, { a: 2 }], t: '2001-12-14t21:59:43.10-05:00', plain: '2001-12-14',
+    });
+  });
+
+  it('writes line separators and control characters escaped in double quotes, and reads them back', () => {
+    const value = { a: '\u2028x', b: 'x\u2029', c: '\u0085y', 'k\u2028': 'q"\\\u0007', d: 'del\u007f', e: 'on', f: 'plain' };
+    const yaml = stringifyYaml(value);
+    assert.equal(yaml, 'a: "\\Lx"\nb: "x\\P"\nc: "\\Ny"\n"k\\L": "q\\"\\\\\\x07"\nd: "del\\x7f"\ne: "on"\nf: plain\n');
+    assert.deepEqual(parseYaml(yaml), value);
   });
 });
