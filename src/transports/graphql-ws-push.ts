@@ -273,6 +273,9 @@ class PushSink implements FeedSink<object> {
   outcome: { error?: unknown } | undefined;
   waiter: { resolve(r: IteratorResult<never>): void; reject(err: unknown): void } | undefined;
   pending: Promise<void> | undefined;
+  /** Frames whose payload is still being computed, and the size of the last frame written (their estimate). */
+  private waiting = 0;
+  private frameBytes = 1024;
 
   constructor(writer: ConnectionWriter, prefix: Buffer, group: SharedSelection, feed: Feed<object>) {
     this.writer = writer;
@@ -288,9 +291,14 @@ class PushSink implements FeedSink<object> {
       return;
     }
     const previous = this.pending ?? Promise.resolve();
+    this.waiting++;
     const current: Promise<void> = previous.then(() => payload)
-      .then((p) => this.writer.write(this.prefix, p), (err: unknown) => this.feed.fail(err))
+      .then((p) => {
+        this.frameBytes = this.prefix.length + p.length;
+        this.writer.write(this.prefix, p);
+      }, (err: unknown) => this.feed.fail(err))
       .finally(() => {
+        this.waiting--;
         if (this.pending === current) this.pending = undefined;
         this.settle();
       });
@@ -302,12 +310,21 @@ class PushSink implements FeedSink<object> {
     this.settle();
   }
 
+  /**
+   * What the connection holds unsent, and the frames still waiting for their payload (an async
+   * resolver, such as a relation's Kubernetes read), each counted as large as the last frame:
+   * without them a backlog would start every execution at once, and a slow resolver would never
+   * make a slow consumer.
+   */
   buffered(): number {
-    return this.writer.buffered();
+    return this.writer.buffered() + this.waiting * this.frameBytes;
   }
 
+  /** Once the frames waiting for their payload are written and the connection has drained. */
   onDrain(fn: () => void): void {
-    this.writer.onDrain(fn);
+    const pending = this.pending;
+    if (pending) void pending.then(() => this.onDrain(fn));
+    else this.writer.onDrain(fn);
   }
 
   /** The feed closed: the group loses a member; without an end (cancelled from elsewhere) the subscription ends quietly. */

@@ -312,3 +312,71 @@ test('a backed-up socket gets frames in memory of their own; one that keeps up, 
   assert.equal(chunks[1]!.buffer.byteLength, chunks[1]!.length, 'kept: memory of its own');
   while (done.length) done.shift()!();
 });
+
+test('frames still waiting for an async payload count as buffered, each as large as the last frame, and a drain waits for them', async () => {
+  const written: string[] = [];
+  const writerDrains: (() => void)[] = [];
+  const writer = { write: (p: Buffer, payload: Buffer) => written.push(`${p}${payload}`), buffered: () => 0, onDrain: (fn: () => void) => writerDrains.push(fn) } as unknown as ConnectionWriter;
+  const answers: (() => void)[] = [];
+  const payload = Buffer.from('{"data":{"w":{"name":"x"}}}');
+  const group = { leave() {}, payloadOf: () => new Promise<Buffer>((resolve) => answers.push(() => resolve(payload))) } as unknown as SharedSelection;
+  let sink!: { next(e: object): void; buffered(): number; onDrain(fn: () => void): void };
+  const feed = { start: (s: typeof sink) => (sink = s), cancel() {}, fail() {}, onClose() {} } as unknown as Feed<object>;
+  void pushedSubscription(writer, '1', group, feed).next();
+  for (let i = 0; i < 3; i++) sink.next({});
+  assert.equal(sink.buffered(), 3 * 1024, 'three frames of the first estimate');
+  let drained = false;
+  sink.onDrain(() => (drained = true));
+  answers.shift()!();
+  await new Promise((resolve) => setImmediate(resolve));
+  const frame = prefix('1').length + payload.length;
+  assert.equal(written.length, 1);
+  assert.equal(sink.buffered(), 2 * frame, 'two frames as large as the one written');
+  assert.equal(writerDrains.length, 0, 'the drain waits for the frames still computed');
+  for (const answer of answers.splice(0)) answer();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(written.length, 3);
+  assert.equal(sink.buffered(), 0);
+  assert.equal(writerDrains.length, 1);
+  assert.equal(drained, false);
+  writerDrains[0]!();
+  assert.equal(drained, true);
+});
+
+test('an initial state whose selection resolves asynchronously (a relation) is paged like any other: no execution runs far ahead of a connection that does not drain', async () => {
+  const { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } = await import('graphql');
+  const { SharedSelections, sharedResultStats } = await import('../../../src/graphql/shared-subscription-results.ts');
+  const event = new GraphQLObjectType({ name: 'E', fields: {
+    type: { type: GraphQLString },
+    name: { type: GraphQLString, resolve: (e: { object: { metadata: { name: string } } }) => new Promise((r) => setTimeout(() => r(e.object.metadata.name), 1)) },
+  } });
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Q', fields: { x: { type: GraphQLString } } }),
+    subscription: new GraphQLObjectType({ name: 'S', fields: { w: { type: event, resolve: (root: unknown) => root } } }),
+  });
+  const items = Array.from({ length: 10_000 }, (_, i) => ({ metadata: { name: `o${i}`, namespace: 'ns', resourceVersion: String(i + 2) } }));
+  const hub = new WatchHub({
+    sourceFor: () => ({
+      list: async () => ({ items, resourceVersion: '10001' }),
+      watch: (_rv, _t, _onEvent, signal, onOpen) => {
+        onOpen?.();
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+    }),
+    maxBufferedBytes: 1 << 20,
+  });
+  // A socket whose reader stopped: what is written stays buffered.
+  let held = 0;
+  const writer = { write: (p: Buffer, payload: Buffer) => (held += p.length + payload.length), buffered: () => held, onDrain() {} } as unknown as ConnectionWriter;
+  const source = 'subscription { w { type name } }';
+  const group = new SharedSelections().join({ schema, document: parse(source) }, source);
+  const before = sharedResultStats.executed;
+  const feed = hub.subscribe({ group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'ns' }, { sendInitialEvents: true });
+  // Ended by the hub's stop below.
+  const ended = pushedSubscription(writer, '1', group, feed as Feed<object>).next().catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const executed = sharedResultStats.executed - before;
+  assert.ok(executed > 0 && executed < 1_000, `${executed} executions for a connection that holds ${held} bytes and never drains`);
+  await hub.stop();
+  await ended;
+});
