@@ -181,9 +181,13 @@ export class Reflector<T> {
         });
         if (signal.aborted) return;
         if (received === 0 && this.clock.now() - watchStarted < 1000) {
-          // A server that closes watches at once would otherwise make this loop spin.
+          // A server that closes watches at once would otherwise make this loop spin; it is a
+          // failure like any other (logged, and counted against the consumer's bound).
           this.failures++;
-          await this.clock.sleep(this.delay(this.failures), signal);
+          const delay = this.delay(this.failures);
+          this.connected = false;
+          this.opts.onError?.(new Error('the watch closed at once, without an event'), delay);
+          await this.clock.sleep(delay, signal);
           continue;
         }
         this.failures = 0;

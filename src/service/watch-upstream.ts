@@ -31,6 +31,9 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
  */
 export type Start = { initial: false; resumeFrom: bigint | undefined } | { initial: true; notOlderThan: bigint | undefined };
 
+/** How long a watch that opened after failures must stay open to count as recovered without an event. */
+const steadyAfterMs = 5_000;
+
 export class Upstream implements SubscriberHost {
   readonly key: WatchKey;
   readonly window: ResumeWindow;
@@ -70,6 +73,8 @@ export class Upstream implements SubscriberHost {
   private grace: { cancel(): void } | undefined;
   private stopping: Promise<void> | undefined;
   private failing: { since: number; timer: { cancel(): void } } | undefined;
+  /** While failing: the timer after which a watch that stayed open counts as recovered (connected()). */
+  private steady: { cancel(): void } | undefined;
   /** The upstream kept failing past the bound: newcomers are told at once. */
   private unavailable: ApiError | undefined;
   /** A 404 held until the CRDs are known as of it (holdNotFound); let go when the watch recovers or stops. */
@@ -92,7 +97,7 @@ export class Upstream implements SubscriberHost {
       onEvent: (e) => this.onEvent(e),
       onSynced: () => this.onSynced(),
       onBookmark: (rv) => this.onBookmark(rv),
-      onConnected: () => this.recovered(),
+      onConnected: () => this.connected(),
       onError: (err, retryInMs) => this.onError(err, retryInMs),
     });
     this.reflector.start();
@@ -206,6 +211,7 @@ export class Upstream implements SubscriberHost {
   // --- the reflector's side ---
 
   private onEvent(e: ReflectorEvent<KubeObject>): void {
+    if (this.failing) this.recovered();
     const bytes = this.sizeOf(e.object, e.bytes);
     if (e.type === 'DELETED') this.storeBytes -= e.previous ? this.sizeOf(e.previous) : bytes;
     else this.storeBytes += bytes - (e.previous ? this.sizeOf(e.previous) : 0);
@@ -228,6 +234,7 @@ export class Upstream implements SubscriberHost {
   }
 
   private onSynced(): void {
+    if (this.failing) this.recovered();
     const rv = parseRv(this.reflector.resourceVersion) ?? 0n;
     if (!this.synced) {
       this.synced = true;
@@ -261,6 +268,7 @@ export class Upstream implements SubscriberHost {
   }
 
   private onBookmark(rv: string): void {
+    if (this.failing) this.recovered();
     const n = parseRv(rv);
     if (n !== undefined && n > this.current && this.synced) this.current = n;
     for (const o of this.observers) this.callObserver(o, (x) => x.bookmark?.(rv));
@@ -279,6 +287,8 @@ export class Upstream implements SubscriberHost {
   }
 
   private onError(err: unknown, retryInMs: number): void {
+    this.steady?.cancel();
+    this.steady = undefined;
     this.opts.onUpstreamError?.(this.key, err, retryInMs);
     const api = fromKubeError(err);
     if (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound' && this.opts.holdNotFound) {
@@ -346,8 +356,25 @@ export class Upstream implements SubscriberHost {
     });
   }
 
-  private recovered(): void {
+  /**
+   * The apiserver answered a list or a watch: the resource is served (a held 404 is not one to
+   * tell). A failing upstream has recovered only once it makes progress (an event, a bookmark, a
+   * list) or its watch stays open for steadyAfterMs: a watch that opens and then fails at once
+   * (a conversion webhook that fails, a proxy that cuts it) is still failing.
+   */
+  private connected(): void {
     this.releaseHeldNotFound();
+    if (!this.failing || this.steady) return;
+    const setTimer = this.opts.setTimer ?? defaultSetTimer;
+    this.steady = setTimer(() => {
+      this.steady = undefined;
+      this.recovered();
+    }, steadyAfterMs);
+  }
+
+  private recovered(): void {
+    this.steady?.cancel();
+    this.steady = undefined;
     this.failing?.timer.cancel();
     this.failing = undefined;
     this.unavailable = undefined;
@@ -408,6 +435,7 @@ export class Upstream implements SubscriberHost {
       this.releaseHeldNotFound();
       this.grace?.cancel();
       this.failing?.timer.cancel();
+      this.steady?.cancel();
       this.onStopped();
       await this.reflector.stop();
     })();

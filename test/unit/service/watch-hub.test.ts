@@ -1,6 +1,6 @@
 import { test } from 'node:test';
-import { stringifyJson } from '../../../src/kube/lossless-json.ts';
 import assert from 'node:assert/strict';
+import { stringifyJson } from '../../../src/kube/lossless-json.ts';
 import { ApiError } from '../../../src/api-errors.ts';
 import { KubeApiError, type WatchEvent } from '../../../src/kube/kube-client.ts';
 import type { Clock, ListWatchSource } from '../../../src/kube/reflector.ts';
@@ -885,4 +885,107 @@ test('a direct watch the apiserver ends without an event after running as asked 
   assert.deepEqual(from, ['5', '5']);
   assert.equal(r.done, false, String(r.error));
   await hub.stop();
+});
+
+/** Simulated time for the hub: its timers and the reflector's sleeps share one queue, run in (time, creation) order. */
+function simulatedTime() {
+  let now = 0;
+  let seq = 0;
+  const queue: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
+  const add = (ms: number, fn: () => void) => {
+    const t = { at: now + ms, seq: seq++, fn, cancelled: false };
+    queue.push(t);
+    return t;
+  };
+  const clock: Clock = {
+    now: () => now,
+    random: () => 0.5,
+    sleep: (ms, signal) => new Promise<void>((resolve) => {
+      const t = add(ms, resolve);
+      signal.addEventListener('abort', () => {
+        t.cancelled = true;
+        resolve();
+      }, { once: true });
+    }),
+  };
+  const setTimer = (fn: () => void, ms: number) => {
+    const t = add(ms, fn);
+    return { cancel: () => (t.cancelled = true) };
+  };
+  /** Runs the queue until `stop` holds or `limitMs` of simulated time have passed; returns the time. */
+  const runUntil = async (stop: () => boolean, limitMs: number): Promise<number> => {
+    for (;;) {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      if (stop() || now >= limitMs) break;
+      queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const t = queue.shift();
+      // Nothing left to happen.
+      if (!t) break;
+      now = Math.max(now, t.at);
+      if (!t.cancelled) t.fn();
+    }
+    return now;
+  };
+  return { clock, setTimer, runUntil };
+}
+
+/** A hub whose upstream, once `broken` is set and its watch cut (410, then a good relist), watches as `watch` says. */
+function breakingUpstream(watch: ListWatchSource<KubeObject>['watch'], unavailableAfterMs: number) {
+  const c = new FakeCollection();
+  c.items = [ct('a', 2)];
+  c.rv = 2;
+  const source = c.source();
+  let broken = false;
+  const time = simulatedTime();
+  const hub = new WatchHub({
+    sourceFor: () => ({ list: (signal) => source.list(signal), watch: (...args) => (broken ? watch(...args) : source.watch(...args)) }),
+    clock: time.clock, setTimer: time.setTimer, unavailableAfterMs,
+  });
+  const r = reader(hub.subscribe(key, { sendInitialEvents: true }));
+  return {
+    hub, r, time,
+    async breakNow() {
+      await until(() => r.events.length === 2 && c.watching, 'the initial state');
+      broken = true;
+      c.gone();
+    },
+  };
+}
+
+for (const [kind, watch] of [
+  ['opens and then fails with 500 (a failing conversion webhook)', (_rv, _t, _e, _s, onOpen) => {
+    onOpen?.();
+    return Promise.reject(new KubeApiError(500, { code: 500, reason: 'InternalError', message: 'conversion webhook failed' }));
+  }],
+  ['opens and ends at once without an event', (_rv, _t, _e, _s, onOpen) => {
+    onOpen?.();
+    return Promise.resolve();
+  }],
+] as [string, ListWatchSource<KubeObject>['watch']][]) {
+  for (const bound of [30_000, 60_000]) {
+    test(`an upstream whose watch ${kind}, again and again, ends its subscribers with UNAVAILABLE at the bound (${bound / 1000} s) and their last resourceVersion`, async () => {
+      const u = breakingUpstream(watch, bound);
+      await u.breakNow();
+      const told = await u.time.runUntil(() => u.r.done, 600_000);
+      assert.ok(u.r.error instanceof ApiError && u.r.error.code === 'UNAVAILABLE', String(u.r.error));
+      assert.equal(u.r.error.details.resourceVersion, '2');
+      assert.ok(told >= bound && told <= bound + 1_000, `told after ${told} ms`);
+      await u.hub.stop();
+    });
+  }
+}
+
+test('an upstream whose watch opens again after failures and stays open, quiet, has recovered: its subscribers are not told', async () => {
+  let attempts = 0;
+  const u = breakingUpstream((_rv, _t, _e, signal, onOpen) => {
+    onOpen?.();
+    // Two failures, then a watch that stays open without an event.
+    if (++attempts <= 2) return Promise.reject(new KubeApiError(500, { code: 500, reason: 'InternalError', message: 'etcd leader changed' }));
+    return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }, 30_000);
+  await u.breakNow();
+  const until10min = await u.time.runUntil(() => u.r.done, 600_000);
+  assert.equal(u.r.done, false, `told after ${until10min} ms`);
+  assert.equal(attempts, 3);
+  await u.hub.stop();
 });
