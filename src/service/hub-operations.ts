@@ -76,7 +76,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
     sourceFor: (key) => kubeListWatch(client, `/apis/${key.group}/${key.version}${key.namespace ? `/namespaces/${pathSegment(key.namespace, 'namespace')}` : ''}/${key.plural}`),
     // A resume point older than the hub remembers goes to the apiserver itself, as the caller,
     // which either still has it (and sends exactly the events after it) or answers 410 Gone.
-    fallback: (key, o, onEvent, signal) => directWatch(service, key, o, onEvent, signal),
+    fallback: (key, o, onEvent, signal) => directWatch(service, key, o.directAsGateway ? { ...o, identity: undefined } : o, onEvent, signal),
     ...opts.hub,
   });
 
@@ -99,7 +99,8 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
         sendInitialEvents: a.sendInitialEvents,
         resourceVersionMatch: a.resourceVersionMatch,
         signal: req.context.signal,
-        identity: guard.directAsGateway && guard.visible ? undefined : req.context.identity,
+        identity: req.context.identity,
+        ...(guard.directAsGateway && guard.visible ? { directAsGateway: true } : {}),
         filter: guard.visible,
         ...(a.relatedTypes ? { relatedTypes: a.relatedTypes } : {}),
         servedAs: req.resource,

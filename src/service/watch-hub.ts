@@ -12,13 +12,13 @@
 // subscriber that gives a resourceVersion inside it gets exactly the events after it; an older one
 // is handed to `fallback` (a direct watch on the apiserver, which answers with the events or with
 // 410 Gone) or gets GONE.
-import { ApiError } from '../api-errors.ts';
+import { ApiError, fromKubeError } from '../api-errors.ts';
 import { failedFeed, type Feed } from '../streams/feed.ts';
 import { HubSubscriber, type HubCounters } from './hub-subscriber.ts';
 import { Upstream, type Start } from './watch-upstream.ts';
 import { allOf, parseFieldSelector, parseLabelSelector, type Matcher } from './watch-selectors.ts';
 import {
-  parseRv, watchKeyString, type HubEvent, type HubObserver, type Observation, type SubscribeOptions, type WatchHubOptions, type WatchKey,
+  asTheGateway, parseRv, watchKeyString, type HubEvent, type HubObserver, type Observation, type SubscribeOptions, type WatchHubOptions, type WatchKey,
 } from './watch-types.ts';
 
 export * from './watch-types.ts';
@@ -111,8 +111,8 @@ export class WatchHub {
     const sub = new HubSubscriber(upstream, match, start.initial ? undefined : given, opts.relatedTypes);
     const fallback = this.opts.fallback;
     upstream.add(sub, opts.selectableFields ?? [], start,
-      fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) =>
-        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, visibleOnly(onEvent, opts.filter), signal),
+      fallback ? (s) => s.serveFrom((from, onEvent, signal, timeoutSeconds) => this.direct(key, opts,
+        fallback(key, { ...(from === undefined ? opts : resumed(opts, from)), timeoutSeconds, idleTimeoutMs: this.directIdleMs(timeoutSeconds) }, visibleOnly(onEvent, opts.filter), signal)),
       start.initial) : undefined);
     if (opts.signal) {
       if (opts.signal.aborted) sub.cancel();
@@ -124,6 +124,20 @@ export class WatchHub {
       }
     }
     return sub;
+  }
+
+  /**
+   * A direct watch run as the gateway fails as the shared watch does: the gateway's own refusal
+   * goes to its log, the subscriber learns only that the gateway may not watch the resource.
+   */
+  private direct(key: WatchKey, opts: SubscribeOptions, watch: Promise<void>): Promise<void> {
+    if (!opts.directAsGateway) return watch;
+    return watch.catch((err: unknown) => {
+      const api = err instanceof ApiError ? err : fromKubeError(err);
+      const told = asTheGateway(key, api);
+      if (told !== api) this.opts.onUpstreamError?.(key, err, -1);
+      throw told;
+    });
   }
 
   /**

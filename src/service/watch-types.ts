@@ -1,6 +1,6 @@
 // The vocabulary of the watch hub (watch-hub.ts): keys, events, subscription options, the
 // observer API for in-process consumers, and the hub's settings.
-import type { ApiError } from '../api-errors.ts';
+import { ApiError } from '../api-errors.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
 import type { Clock, ListWatchSource } from '../kube/reflector.ts';
 
@@ -44,12 +44,14 @@ export interface SubscribeOptions {
    * (and the selectable fields) of the object before a change.
    */
   filter?: (obj: KubeObject) => boolean;
-  /**
-   * The subscriber's identity, for the fallback's direct watch (the hub itself watches as the
-   * gateway); absent: the direct watch runs as the gateway too, and `filter` alone says what the
-   * subscriber sees of it.
-   */
+  /** The subscriber's identity, for the fallback's direct watch (the hub itself watches as the gateway). */
   identity?: Impersonation;
+  /**
+   * The fallback's direct watch runs as the gateway, not as `identity`, and `filter` alone says
+   * what the subscriber sees of it (a caller limited to some of the namespaces the watch spans,
+   * whose own watch the apiserver would refuse).
+   */
+  directAsGateway?: boolean;
   /** Names of other resource versions' types the subscriber reads (WatchArgs.relatedTypes), for WatchHub.closeReading. */
   relatedTypes?: readonly string[];
   /**
@@ -137,10 +139,32 @@ export interface WatchHubOptions {
   /** How long a direct watch may stay silent before it counts as lost (default: its timeoutSeconds and 30 s). */
   directWatchIdleMs?: number;
   setTimer?(fn: () => void, ms: number): { cancel(): void };
+  /** An upstream watch failed and is retried in retryInMs; -1: a subscriber's direct watch as the gateway failed, for the log. */
   onUpstreamError?(key: WatchKey, err: unknown, retryInMs: number): void;
 }
 
 export const initialEventsEndAnnotation = 'k8s.io/initial-events-end';
+
+/**
+ * What a subscriber is told of the failure of a watch the gateway ran as itself (the shared
+ * upstream, or a direct watch for a caller limited to some namespaces). Kubernetes' refusal names
+ * the gateway's identity (its service account) and what it lacks: that is for the gateway's log,
+ * not for subscribers, tenants among them; they learn only that the gateway may not watch the
+ * resource. A 401 refuses the gateway's own credentials: as UNAUTHENTICATED it would tell a client
+ * to renew a token that is fine, so it is UNAVAILABLE (subscribe again once the gateway's
+ * credentials work). Other errors are told as they are.
+ */
+export function asTheGateway(key: WatchKey, api: ApiError): ApiError {
+  const what = `${key.plural}.${key.group}`;
+  if (api.code === 'FORBIDDEN') {
+    return new ApiError('FORBIDDEN', `the gateway may not watch ${what}: its own watch of them was refused (the gateway's log says why)`, { reason: 'Forbidden' });
+  }
+  if (api.code === 'UNAUTHENTICATED') {
+    return new ApiError('UNAVAILABLE', `the gateway cannot watch ${what}: Kubernetes refused the gateway's own credentials (the gateway's log says why)`,
+      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 });
+  }
+  return api;
+}
 
 export function watchKeyString(k: WatchKey): string {
   return `${k.group}/${k.version}/${k.plural}@${k.namespace ?? '*'}`;

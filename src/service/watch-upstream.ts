@@ -8,7 +8,7 @@ import { stringifyJson } from '../kube/lossless-json.ts';
 import { HubSubscriber, initialEvent, type HubCounters, type SubscriberHost } from './hub-subscriber.ts';
 import { ResumeWindow, selectorView, type EntryType, type WindowEntry } from './resume-window.ts';
 import {
-  objectKey, parseRv, rvOf, type HubEvent, type HubObserver, type KubeObject, type WatchHubOptions, type WatchKey,
+  asTheGateway, objectKey, parseRv, rvOf, type HubEvent, type HubObserver, type KubeObject, type WatchHubOptions, type WatchKey,
 } from './watch-types.ts';
 
 export interface UpstreamSettings extends WatchHubOptions {
@@ -297,7 +297,7 @@ export class Upstream implements SubscriberHost {
     }
     // Errors that retrying cannot fix end the subscriptions instead of leaving them waiting.
     if (api.code === 'FORBIDDEN' || api.code === 'UNAUTHENTICATED' || (api.code === 'NOT_FOUND' && api.details.reason === 'NotFound')) {
-      this.failAll(api.code === 'FORBIDDEN' ? this.gatewayRefused() : api.code === 'UNAUTHENTICATED' ? this.gatewayUnauthenticated() : api);
+      this.failAll(asTheGateway(this.key, api));
       void this.stopNow();
       return;
     }
@@ -314,28 +314,6 @@ export class Upstream implements SubscriberHost {
         this.failAll(this.unavailable);
       }, bound),
     };
-  }
-
-  /**
-   * The upstream watch runs as the gateway, so Kubernetes' refusal names the gateway's identity (its
-   * service account) and what it lacks: that is for the gateway's log (onUpstreamError), not for
-   * subscribers, tenants among them. They learn only that the gateway may not watch the resource.
-   * Not a direct watch as each subscriber instead: the gateway's read access to every served group
-   * is a requirement of its deployment, and a watch per subscriber is what the hub exists to avoid.
-   */
-  private gatewayRefused(): ApiError {
-    return new ApiError('FORBIDDEN', `the gateway may not watch ${this.key.plural}.${this.key.group}: its own watch of them was refused (the gateway's log says why)`,
-      { reason: 'Forbidden' });
-  }
-
-  /**
-   * A 401 of the upstream watch refuses the gateway's own credentials, not the subscriber's: as
-   * UNAUTHENTICATED it would tell a client to renew a token that is fine. Subscribers end with
-   * UNAVAILABLE (the gateway's log says why), and may subscribe again once its credentials work.
-   */
-  private gatewayUnauthenticated(): ApiError {
-    return new ApiError('UNAVAILABLE', `the gateway cannot watch ${this.key.plural}.${this.key.group}: Kubernetes refused the gateway's own credentials (the gateway's log says why)`,
-      { reason: 'ServiceUnavailable', retryAfterSeconds: 5 });
   }
 
   /**

@@ -989,3 +989,27 @@ test('an upstream whose watch opens again after failures and stays open, quiet, 
   assert.equal(attempts, 3);
   await u.hub.stop();
 });
+
+test('a direct watch run as the gateway tells its subscriber only that the gateway may not watch (403) or cannot (401); the log gets Kubernetes\' words', async () => {
+  const refusals = [
+    new KubeApiError(403, { kind: 'Status', code: 403, reason: 'Forbidden', message: 'crontabs.stable.example.com is forbidden: User "system:serviceaccount:crdgate:crdgate" cannot watch resource "crontabs"' }),
+    new KubeApiError(401, { kind: 'Status', code: 401, reason: 'Unauthorized', message: 'Unauthorized' }),
+  ];
+  for (const [asGateway, refusal, code] of [[true, refusals[0], 'FORBIDDEN'], [true, refusals[1], 'UNAVAILABLE'], [false, refusals[0], 'FORBIDDEN']] as const) {
+    const c = new FakeCollection();
+    c.rv = 100;
+    const logged: unknown[] = [];
+    const { hub } = hubWith(c, { fallback: () => Promise.reject(refusal), onUpstreamError: (_k, err, ms) => logged.push([ms, err]) });
+    const r = reader(hub.subscribe({ ...key, namespace: undefined }, { resourceVersion: '50', filter: () => true, ...(asGateway ? { directAsGateway: true } : {}) }));
+    await until(() => r.done, 'the refusal');
+    assert.ok(r.error instanceof ApiError && r.error.code === code, String(r.error));
+    if (asGateway) {
+      assert.match(r.error.message, /the gateway (may not|cannot) watch crontabs\.stable\.example\.com/);
+      assert.doesNotMatch(r.error.message, /serviceaccount/);
+      assert.deepEqual(logged, [[-1, refusal]]);
+    } else {
+      assert.match(r.error.message, /system:serviceaccount/, 'a watch as the caller tells the caller\'s own refusal');
+    }
+    await hub.stop();
+  }
+});
