@@ -7,7 +7,7 @@ import { GraphQLBoolean, GraphQLError, GraphQLInt, GraphQLList, GraphQLNonNull, 
 import type { GraphQLFieldConfig, GraphQLFieldConfigArgumentMap } from 'graphql';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
-import { toKubernetes, ValueConversionError } from '../model/value-conversion.ts';
+import { toKubernetes, ValueConversionError, type WriteMode } from '../model/value-conversion.ts';
 import { jsonPatchProblem } from '../model/json-patch.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { feedIterable, mapFeed } from '../streams/feed.ts';
@@ -416,9 +416,9 @@ function checked(value: string, problemOf: (value: string) => string | undefined
   return value;
 }
 
-function convertInput(input: unknown, version: VersionModel, argName: string, whole = true): KubeObject {
+function convertInput(input: unknown, version: VersionModel, argName: string, mode: WriteMode = 'whole'): KubeObject {
   try {
-    return toKubernetes(input, version.schema, '', whole) as KubeObject;
+    return toKubernetes(input, version.schema, '', mode) as KubeObject;
   } catch (error) {
     if (error instanceof ValueConversionError) throw badInput(`${argName}${error.path ? '.' : ''}${error.message}`);
     throw error;
@@ -472,7 +472,7 @@ function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
   if (args['jsonPatch'] != null) throw badInput(`type ${typeName} takes patch, not jsonPatch`);
   if (args['patch'] == null) throw badInput(`patch is required for ${typeName}`);
   if (args['force'] === true && patchType !== PATCH_CONTENT_TYPES.APPLY) throw badInput('force applies to APPLY patches only');
-  const patch = convertInput(args['patch'], version, 'patch', false);
+  const patch = convertInput(args['patch'], version, 'patch', patchType === PATCH_CONTENT_TYPES.APPLY ? 'apply' : 'merge');
   if (patchType === PATCH_CONTENT_TYPES.APPLY) {
     if (typeof args['fieldManager'] !== 'string' || args['fieldManager'] === '') {
       throw badInput('APPLY needs a fieldManager: server-side apply records which manager owns which fields');

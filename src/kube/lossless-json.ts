@@ -103,9 +103,18 @@ export const maxClientNesting = 1_000;
  * text, and on text nested deeper than maxClientNesting.
  */
 export function parseJson(text: string): unknown {
-  // Each level takes at least two characters: shorter text cannot nest that deep.
-  if (text.length > 2 * maxClientNesting) refuseDeepNesting(text, maxClientNesting);
+  // Each level takes at least two characters, and an opening bracket: text with fewer cannot nest that deep.
+  if (text.length > 2 * maxClientNesting && openingBrackets(text, maxClientNesting) > maxClientNesting) refuseDeepNesting(text, maxClientNesting);
   return LONG_DIGIT_RUN_OR_EXPONENT.test(text) ? parseExactly(text) : JSON.parse(text);
+}
+
+/** How many `[` and `{` the text holds, strings included, counted up to just past `limit` (indexOf runs at native speed). */
+function openingBrackets(text: string, limit: number): number {
+  let n = 0;
+  for (const bracket of ['[', '{']) {
+    for (let i = text.indexOf(bracket); i >= 0 && n <= limit; i = text.indexOf(bracket, i + 1)) n++;
+  }
+  return n;
 }
 
 /** Throws a SyntaxError when the brackets of JSON text nest deeper than `limit` (strings are skipped). */
@@ -135,7 +144,7 @@ function parseExactly(text: string): unknown {
   } catch (err) {
     // The reviver walks the value recursively: a document nested thousands of levels deep (which
     // Kubernetes stores, up to 10,000) exhausts the stack. JSON.parse alone does not recurse.
-    if (err instanceof RangeError) return parseExactlyDeep(text);
+    if (isStackOverflow(err)) return parseExactlyDeep(text);
     throw err;
   }
 }
@@ -229,16 +238,21 @@ export function stringifyJson(value: unknown, space?: number): string {
     text = JSON.stringify(value, null, space);
   } catch (err) {
     // JSON.stringify recurses: a value nested thousands of levels deep exhausts the stack.
-    if (err instanceof RangeError) return stringifyDeep(value);
+    if (isStackOverflow(err)) return stringifyDeep(value);
     if (!(err instanceof TypeError)) throw err;
     try {
       text = JSON.stringify(value, bigintAsNumber, space);
     } catch (again) {
-      if (again instanceof RangeError) return stringifyDeep(value);
+      if (isStackOverflow(again)) return stringifyDeep(value);
       throw again;
     }
   }
   return text ?? 'null';
+}
+
+/** V8's RangeError for an exhausted stack (not, say, one for a string longer than V8 allows). */
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
 /**
@@ -372,12 +386,22 @@ const goFloat: ScalarTag = {
  * !!pairs the sequence of one-key maps as written, !!timestamp the text as written.
  */
 const goExplicitTags: (ScalarTag | CollectionTag)[] = [
-  { tag: 'tag:yaml.org,2002:binary', resolve: (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('utf8') },
+  { tag: 'tag:yaml.org,2002:binary', resolve: goBinary },
   { tag: 'tag:yaml.org,2002:timestamp', resolve: (text: string) => text },
   { tag: 'tag:yaml.org,2002:set', collection: 'map', resolve: (map) => map },
   { tag: 'tag:yaml.org,2002:omap', collection: 'seq', resolve: (seq) => seq },
   { tag: 'tag:yaml.org,2002:pairs', collection: 'seq', resolve: (seq) => seq },
 ];
+
+/** !!binary as go-yaml reads it: standard base64 (whitespace aside) decoded, as text; anything else is refused, as kubectl refuses it. */
+function goBinary(text: string, onError: (message: string) => void): string {
+  const compact = text.replace(/\s+/g, '');
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(compact)) {
+    onError('!!binary needs base64 text');
+    return text;
+  }
+  return Buffer.from(compact, 'base64').toString('utf8');
+}
 
 /** An integer as Go's strconv.ParseInt(text, 0, 64) reads it (base from the prefix; 0 alone: octal), exact. */
 function goInteger(text: string): bigint | number {
@@ -434,7 +458,14 @@ const yamlReaderTags = [...new Schema({ schema: 'yaml-1.1' }).tags, goPrefixedIn
  * something else, as kubectl's own YAML quotes it.
  */
 export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions = {}): string {
-  return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags, customTags: withEscapedBreaks });
+  try {
+    return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags, customTags: withEscapedBreaks });
+  } catch (err) {
+    // The yaml library recurses too: a value nested thousands of levels deep is written as JSON,
+    // which every YAML reader reads as the same value.
+    if (isStackOverflow(err)) return `${stringifyDeep(value)}\n`;
+    throw err;
+  }
 }
 
 /**
@@ -442,7 +473,7 @@ export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaO
  * fails on them, or drops them, in a plain or quoted scalar) or that YAML text may not hold as
  * they are (other controls): a string with any of them is written double-quoted with escapes.
  */
-const YAML_BREAK_OR_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/;
+const YAML_BREAK_OR_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
 
 /** The yaml library's string tag, writing a string with YAML_BREAK_OR_CONTROL as an escaped double-quoted scalar. */
 function withEscapedBreaks(tags: Tags): Tags {
@@ -466,6 +497,7 @@ function escapedDoubleQuoted(text: string): string {
     else if (c === 0x2028) out += '\\L';
     else if (c === 0x2029) out += '\\P';
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0xfeff || c === 0xfffe || c === 0xffff) out += `\\u${c.toString(16)}`;
     else out += ch;
   }
   return `${out}"`;

@@ -30,23 +30,30 @@ export function mapRepresentation(node: MapNode): 'stringMap' | 'json' | 'entrie
 }
 
 /**
- * GraphQL input value → Kubernetes JSON. Accepts enum values by GraphQL name or raw value.
- * `whole`: the value is a whole object (create, replace), not a merge patch; see objectToKubernetes.
+ * What a written value is: a whole object (create, replace), a MERGE patch (where null deletes), or
+ * an APPLY patch (the fields a manager owns, in which null means nothing for a map of strings).
  */
-export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole = false): unknown {
+export type WriteMode = 'whole' | 'merge' | 'apply';
+
+/**
+ * GraphQL input value → Kubernetes JSON. Accepts enum values by GraphQL name or raw value.
+ * `mode` (true: 'whole', false: 'merge'): what the value is written as; see objectToKubernetes.
+ */
+export function toKubernetes(value: unknown, node: SchemaNode, path = '', written: WriteMode | boolean = 'merge'): unknown {
+  const mode: WriteMode = written === true ? 'whole' : written === false ? 'merge' : written;
   if (value === null || value === undefined) return value;
   switch (node.kind) {
     case 'object':
-      return objectToKubernetes(value, node, path, whole);
+      return objectToKubernetes(value, node, path, mode);
     case 'objectMeta':
-      if (whole) {
+      if (mode !== 'merge') {
         const meta = expectObject(value, path);
         for (const key of ['labels', 'annotations']) noNullValues(meta[key], path === '' ? key : `${path}.${key}`);
       }
       return value;
     case 'map': {
       const representation = mapRepresentation(node);
-      if (representation === 'stringMap' && whole) noNullValues(value, path);
+      if (representation === 'stringMap' && mode !== 'merge') noNullValues(value, path);
       if (representation !== 'entries') return expectObject(value, path);
       if (!Array.isArray(value)) throw new ValueConversionError(path, 'expected a list of {key, value} entries');
       const out: Record<string, unknown> = {};
@@ -55,13 +62,13 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole 
         const { key, value: entryValue } = expectObject(entry, at) as { key?: unknown; value?: unknown };
         if (typeof key !== 'string') throw new ValueConversionError(at, 'entry key must be a string');
         if (Object.hasOwn(out, key)) throw new ValueConversionError(at, `duplicate map key ${JSON.stringify(key)}`);
-        out[key] = toKubernetes(entryValue, node.values, `${path}.${key}`, whole);
+        out[key] = toKubernetes(entryValue, node.values, `${path}.${key}`, mode);
       });
       return out;
     }
     case 'array': {
       if (!Array.isArray(value)) throw new ValueConversionError(path, 'expected a list');
-      return value.map((item, i) => toKubernetes(item, node.items, `${path}[${i}]`, whole));
+      return value.map((item, i) => toKubernetes(item, node.items, `${path}[${i}]`, mode));
     }
     case 'string':
       return node.enum ? enumToRaw(value, node.enum) : value;
@@ -74,8 +81,9 @@ export function toKubernetes(value: unknown, node: SchemaNode, path = '', whole 
 }
 
 /**
- * A map of strings in a whole object: a null value there would be stored as "" (Kubernetes reads
- * null into a string as its zero value); only a MERGE patch gives it a meaning (delete the key).
+ * A map of strings in a whole object or an APPLY patch: a null value there would be stored as ""
+ * (Kubernetes reads null into a string as its zero value) or refused; only a MERGE patch gives it
+ * a meaning (delete the key).
  */
 function noNullValues(map: unknown, path: string): void {
   if (typeof map !== 'object' || map === null) return;
@@ -84,7 +92,7 @@ function noNullValues(map: unknown, path: string): void {
   }
 }
 
-function objectToKubernetes(value: unknown, node: ObjectNode, path: string, whole: boolean): Record<string, unknown> {
+function objectToKubernetes(value: unknown, node: ObjectNode, path: string, mode: WriteMode): Record<string, unknown> {
   const input = expectObject(value, path);
   const out: Record<string, unknown> = {};
   const byGraphQLName = propertyIndex(node).byGraphQLName;
@@ -99,8 +107,8 @@ function objectToKubernetes(value: unknown, node: ObjectNode, path: string, whol
     if (!property) throw new ValueConversionError(path, `unknown field ${JSON.stringify(key)}`);
     // An embedded resource without metadata is read as `metadata: null`; written back whole, Kubernetes
     // would store that null as `{}` (a change, and a new generation). In a merge patch null deletes.
-    if (whole && fieldValue === null && node.embeddedResource && property.name === 'metadata') continue;
-    out[property.name] = toKubernetes(fieldValue, property.node, path === '' ? property.name : `${path}.${property.name}`, whole);
+    if (mode === 'whole' && fieldValue === null && node.embeddedResource && property.name === 'metadata') continue;
+    out[property.name] = toKubernetes(fieldValue, property.node, path === '' ? property.name : `${path}.${property.name}`, mode);
   }
   if (unknown) {
     const declared = propertyIndex(node).byName;

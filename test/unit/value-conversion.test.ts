@@ -73,6 +73,15 @@ describe('value conversion', () => {
     assert.deepEqual(toKubernetes({ spec: { a_b_2: null, labels: null } }, root), { spec: { 'a-b': null, labels: null } });
   });
 
+  it('a null value in a map of strings (labels, annotations, any such map) deletes its key in a MERGE patch, and is refused in a whole object or an APPLY patch', () => {
+    const patch = { metadata: { labels: { gone: null, kept: 'x' }, annotations: { a: null } }, spec: { labels: { gone: null } } };
+    assert.deepEqual(toKubernetes(patch, root, '', 'merge'), patch);
+    for (const mode of ['whole', 'apply'] as const) {
+      assert.throws(() => toKubernetes({ metadata: { labels: { gone: null } } }, root, '', mode), /metadata\.labels: the value of "gone" is null: null deletes a key in a MERGE patch only/, mode);
+      assert.throws(() => toKubernetes({ spec: { labels: { gone: null } } }, root, '', mode), /spec\.labels: the value of "gone" is null/, mode);
+    }
+  });
+
   it('carries int64 values beyond 2^53 as bigint and writes them exactly', () => {
     const k8s = toKubernetes({ spec: { big: '9223372036854775807' } }, root) as { spec: { big: unknown } };
     assert.equal(k8s.spec.big, 9223372036854775807n);

@@ -42,6 +42,9 @@ describe('lossless JSON', () => {
       assert.throws(() => parseJson(nested(levels)), (err: unknown) => err instanceof SyntaxError && /nested more than 1000 levels deep/.test(err.message));
     }
     assert.deepEqual(JSON.stringify(parseJson(nested(maxClientNesting)), bigintAsNumber), nested(maxClientNesting));
+    // Many brackets, side by side rather than nested: read.
+    const wide = `[${Array.from({ length: 5_000 }, () => '[{}]').join(',')}]`;
+    assert.equal((parseJson(wide) as unknown[]).length, 5_000);
     const brackets = `"${'['.repeat(3_000)}\\\"${'{'.repeat(3_000)}"`;
     assert.equal((parseJson(`{"a":${brackets}}`) as { a: string }).a.length, 6_001);
   });
@@ -125,12 +128,20 @@ describe('lossless YAML', () => {
     assert.deepEqual(parseYaml(yaml), {
       b: 'hello', b2: 'hello', s: { a: null, b: null }, o: [{ a: 1 }, { b: 2 }], p: [{ a: 1 }, { a: 2 }], t: '2001-12-14t21:59:43.10-05:00', plain: '2001-12-14',
     });
+    assert.throws(() => parseYaml('b: !!binary "not base64 !!"'), /!!binary needs base64 text/);
+  });
+
+  it('writes a value nested deeper than the yaml library can walk as JSON, which YAML readers read alike', () => {
+    let deep: unknown = [9223372036854775807n];
+    for (let i = 0; i < 10_000; i++) deep = { a: deep };
+    const yaml = stringifyYaml(deep);
+    assert.equal(yaml, `${stringifyJson(deep)}\n`);
   });
 
   it('writes line separators and control characters escaped in double quotes, and reads them back', () => {
-    const value = { a: '\u2028x', b: 'x\u2029', c: '\u0085y', 'k\u2028': 'q"\\\u0007', d: 'del\u007f', e: 'on', f: 'plain' };
+    const value = { a: '\u2028x', b: 'x\u2029', c: '\u0085y', 'k\u2028': 'q"\\\u0007', d: 'del\u007f', e: 'on', f: 'plain', g: '\ufeffbom\ufffe\uffff' };
     const yaml = stringifyYaml(value);
-    assert.equal(yaml, 'a: "\\Lx"\nb: "x\\P"\nc: "\\Ny"\n"k\\L": "q\\"\\\\\\x07"\nd: "del\\x7f"\ne: "on"\nf: plain\n');
+    assert.equal(yaml, 'a: "\\Lx"\nb: "x\\P"\nc: "\\Ny"\n"k\\L": "q\\"\\\\\\x07"\nd: "del\\x7f"\ne: "on"\nf: plain\ng: "\\ufeffbom\\ufffe\\uffff"\n');
     assert.deepEqual(parseYaml(yaml), value);
   });
 });
