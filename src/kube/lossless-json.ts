@@ -103,9 +103,14 @@ export const maxClientNesting = 1_000;
  * text, and on text nested deeper than maxClientNesting.
  */
 export function parseJson(text: string): unknown {
-  // Each level takes at least two characters, and an opening bracket: text with fewer cannot nest that deep.
-  if (text.length > 2 * maxClientNesting && openingBrackets(text, maxClientNesting) > maxClientNesting) refuseDeepNesting(text, maxClientNesting);
+  if (nestedDeeperThan(text, maxClientNesting)) throw new SyntaxError(`the JSON is nested more than ${maxClientNesting} levels deep`);
   return LONG_DIGIT_RUN_OR_EXPONENT.test(text) ? parseExactly(text) : JSON.parse(text);
+}
+
+/** Whether the brackets of JSON text nest deeper than `limit` (strings do not count). */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  // Each level takes at least two characters, and an opening bracket: text with fewer cannot nest that deep.
+  return text.length > 2 * limit && openingBrackets(text, limit) > limit && nestingExceeds(text, limit);
 }
 
 /** How many `[` and `{` the text holds, strings included, counted up to just past `limit` (indexOf runs at native speed). */
@@ -117,8 +122,8 @@ function openingBrackets(text: string, limit: number): number {
   return n;
 }
 
-/** Throws a SyntaxError when the brackets of JSON text nest deeper than `limit` (strings are skipped). */
-function refuseDeepNesting(text: string, limit: number): void {
+/** Whether the brackets of JSON text nest deeper than `limit`, read one by one (strings are skipped). */
+function nestingExceeds(text: string, limit: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length;) {
     const c = text.charCodeAt(i);
@@ -127,10 +132,11 @@ function refuseDeepNesting(text: string, limit: number): void {
       continue;
     }
     if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) throw new SyntaxError(`the JSON is nested more than ${limit} levels deep`);
+      if (++depth > limit) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
     i++;
   }
+  return false;
 }
 
 /** JSON text from the apiserver → value, with integers beyond 2^53 as bigint. */

@@ -30,12 +30,12 @@ import { ParsedDocuments } from '../graphql/parsed-documents.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
 import { withLiteralPaths } from '../graphql/literal-paths.ts';
 import { nestingRefusal } from '../graphql/document-nesting.ts';
-import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable } from '../kube/lossless-json.ts';
+import { bigintAsNumber, exactNumbersOrMarked, firstUnrepresentable, maxClientNesting } from '../kube/lossless-json.ts';
 import { feedBehind } from '../streams/feed.ts';
 import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 import { MessageOrder } from './socket-message-order.ts';
-import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, withCode } from './socket-operations.ts';
+import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, tooDeepMarker, withCode } from './socket-operations.ts';
 import { OperationRuns, type ConnectionRuns } from './socket-operation-runs.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
@@ -148,6 +148,13 @@ function unrepresentableRefusal(payload: unknown): GraphQLError | undefined {
   const found = firstUnrepresentable(payload);
   if (!found) return undefined;
   return toGraphQLError(new ApiError('BAD_REQUEST', `the subscribe message is not valid JSON: ${found.number.problem} (at payload.${found.path})`, { reason: 'BadRequest' }));
+}
+
+/** A subscribe message nested deeper than client JSON may be, as MessageOrder marked it: refused as over HTTP, the operation alone. */
+function tooDeepRefusal(payload: { extensions?: unknown }): GraphQLError | undefined {
+  const extensions = payload.extensions as Record<string, unknown> | null | undefined;
+  if (extensions?.[tooDeepMarker] !== true) return undefined;
+  return toGraphQLError(new ApiError('BAD_REQUEST', `the subscribe message is not valid JSON: the JSON is nested more than ${maxClientNesting} levels deep`, { reason: 'BadRequest' }));
 }
 
 /** Where the events of a subscription go: its connection, its id, and its operation's text. */
@@ -276,7 +283,7 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     socket.close(CloseCode.BadRequest, 'Subscription id too long');
     return refuse([toGraphQLError(new ApiError('BAD_REQUEST', `subscription ids are at most ${maxSubscriptionIdLength} characters`))]);
   }
-  const unrepresentable = unrepresentableRefusal(payload);
+  const unrepresentable = tooDeepRefusal(payload) ?? unrepresentableRefusal(payload);
   if (unrepresentable) return refuse([unrepresentable]);
   let prepared: ExecutionArgs | readonly GraphQLError[];
   state.preparing++;

@@ -11,6 +11,8 @@
 // connection's close. A `subscribe` for an id that is still live, or already waiting, closes the
 // connection (4409), as the protocol says (graphql-ws does so itself for a live one).
 import type { WebSocket } from 'ws';
+import { maxClientNesting, nestedDeeperThan } from '../kube/lossless-json.ts';
+import { tooDeepMarker } from './socket-operations.ts';
 
 /** What the orderer reads of a message: its type and id, when it has them. */
 function peek(data: unknown): { type: string; id: string } | undefined {
@@ -20,6 +22,21 @@ function peek(data: unknown): { type: string; id: string } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A subscribe message nested deeper than client JSON may be (its variables, say), as a message
+ * graphql-ws can read: graphql-ws parses every message with a reviver, which recurses and, thousands
+ * of levels deep, fails the whole connection (4400). Its query stays; its variables and extensions
+ * give way to a mark, by which the operation alone is refused (refusals in socket-operations.ts).
+ */
+function withinNesting(data: unknown): unknown {
+  const text = String(data);
+  if (!nestedDeeperThan(text, maxClientNesting)) return data;
+  const { id, payload } = JSON.parse(text) as { id: string; payload?: { query?: unknown; operationName?: unknown } | null };
+  const query = typeof payload?.query === 'string' ? payload.query : '';
+  const operationName = typeof payload?.operationName === 'string' ? payload.operationName : undefined;
+  return JSON.stringify({ id, type: 'subscribe', payload: { query, operationName, extensions: { [tooDeepMarker]: true } } });
 }
 
 interface Running {
@@ -56,8 +73,9 @@ export class MessageOrder {
     if (r) r.over = true;
   }
 
-  private handle(listener: Listener, data: unknown): unknown {
-    const m = peek(data);
+  private handle(listener: Listener, received: unknown): unknown {
+    const m = peek(received);
+    const data = m?.type === 'subscribe' ? withinNesting(received) : received;
     if (m?.type === 'complete') {
       this.ended(m.id);
       const w = this.waiting?.get(m.id);

@@ -3,7 +3,7 @@
 // queries, mutations and subscriptions of sockets, and their refusals, as they count HTTP ones.
 // Its outcome is known when a query or mutation has its answer, when a subscription has started
 // (its events are counted by the watch hub's metrics), or when the operation is refused.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { ApiError, isInternalError, unwrapError } from '../api-errors.ts';
 import type { OperationType, RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
@@ -210,3 +210,9 @@ const plainId = /^[\w.:-]{1,91}$/;
 export function socketRequestId(connectionId: string, id: string): string {
   return `${connectionId}-${plainId.test(id) ? id : createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
+
+/**
+ * The extension by which a subscribe message nested too deeply (socket-message-order.ts) reaches
+ * graphql-ws: random per process, so no client can send it.
+ */
+export const tooDeepMarker = `crdgate.nested-too-deeply.${randomUUID()}`;

@@ -20,7 +20,7 @@ import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { queryLimits } from '../../src/plugins/query-limits.ts';
-import { firstAnswer } from '../helpers/subscription-client.ts';
+import { firstAnswer, RawGraphQLSocket, waitUntil } from '../helpers/subscription-client.ts';
 import { kubeConfigFor, kubectl, uniqueName } from '../helpers/test-cluster.ts';
 import { testNamespaces } from '../helpers/test-namespaces.ts';
 
@@ -251,6 +251,25 @@ describe('documents nested deeper than the parser can take', () => {
     const body = await get.json() as { errors: { extensions: { code: string } }[] };
     assert.equal(get.status, 400, JSON.stringify(body).slice(0, 500));
     assert.equal(body.errors[0]!.extensions.code, 'BAD_REQUEST');
+  });
+
+  it('variables nested more than 1,000 levels deep refuse their operation over WebSocket, not the connection', async () => {
+    const socket = await RawGraphQLSocket.connect(origin);
+    try {
+      const query = `query($n: JSON) { __typename }`;
+      const ids = [1_001, 5_000, 50_000].map((levels) => socket.subscribeText(`{"query":${JSON.stringify(query)},"variables":{"n":${'['.repeat(levels)}1${']'.repeat(levels)}}}`));
+      const within = socket.subscribe(`{ __typename }`);
+      await waitUntil(() => ids.every((id) => socket.of(id, 'error').length) && socket.of(within, 'complete').length > 0, 10_000, 'the answers');
+      for (const id of ids) {
+        const [refusal] = socket.of(id, 'error')[0]!.payload as { message: string; extensions: { code: string } }[];
+        assert.equal(refusal!.extensions.code, 'BAD_REQUEST');
+        assert.match(refusal!.message, /nested more than 1000 levels deep/);
+      }
+      assert.deepEqual(socket.of(within, 'next')[0]!.payload, { data: { __typename: 'Query' } });
+      assert.equal(socket.closeCode, undefined, 'the connection stays open');
+    } finally {
+      socket.close();
+    }
   });
 
   it('are refused by depth over WebSocket', async () => {
