@@ -67,10 +67,26 @@ function hideInternalErrors(formatted: GraphQLFormattedError, error: unknown): G
   return { message: 'internal error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL', httpStatus: 500 } };
 }
 
+/**
+ * Apollo's own refusals of a request that carry no code (a persisted query whose hash does not
+ * match its text, or of another version) reach clients as INTERNAL_SERVER_ERROR, which no catalog
+ * knows and which reads as the server's fault: with their 4xx status, they are BAD_REQUEST.
+ */
+function codedRefusal(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  if (formatted.extensions?.['code'] !== 'INTERNAL_SERVER_ERROR') return formatted;
+  const status = (unwrapError(error) as { extensions?: { http?: { status?: unknown } } } | undefined)?.extensions?.http?.status
+    ?? (error as { extensions?: { http?: { status?: unknown } } } | undefined)?.extensions?.http?.status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return formatted;
+  return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST', httpStatus: status } };
+}
+
 /** An Apollo Server as the gateway runs it: the operation pipeline (apollo-pipeline.ts) validates, Apollo's own validation is off. */
 export function newApollo(gateway: SchemaGateway, extras: ApolloExtras = {}, report?: InternalErrorReporter, check?: OperationCheck): ApolloServer {
   const extraFormat = extras.formatError;
-  const formatError: NonNullable<ApolloExtras['formatError']> = (formatted, error) => hideInternalErrors(extraFormat ? extraFormat(formatted, error) : formatted, error);
+  const formatError: NonNullable<ApolloExtras['formatError']> = (formatted, error) => {
+    const coded = codedRefusal(formatted, error);
+    return hideInternalErrors(extraFormat ? extraFormat(coded, error) : coded, error);
+  };
   const introspection = extras.introspection ?? true;
   const pipeline = operationPipeline({
     rules: extras.validationRules, introspection, hideSuggestions: extras.hideSchemaDetailsFromClientErrors ?? false, check, formatError,

@@ -112,7 +112,11 @@ describe('the direct path', () => {
       const persisted = await s.post(query, {}, { persistedQuery: { version: 1, sha256Hash: 'abc' } });
       assert.equal(persisted.status, 400);
       assert.match(persisted.text, /provided sha does not match query/);
+      assert.equal(JSON.parse(persisted.text).errors[0].extensions.code, 'BAD_REQUEST', 'a code of the catalog, not Apollo\'s INTERNAL_SERVER_ERROR');
       assert.equal(s.apolloCalls(), 3);
+      const otherVersion = await s.post(query, {}, { persistedQuery: { version: 2, sha256Hash: 'abc' } });
+      assert.equal(otherVersion.status, 400);
+      assert.equal(JSON.parse(otherVersion.text).errors[0].extensions.code, 'BAD_REQUEST', otherVersion.text);
     } finally {
       await s.close();
     }
