@@ -86,6 +86,7 @@ function routeKit(opts: RestRouterOptions): Routes {
     context,
     handle: (fn) => async (req, res) => {
       try {
+        refuseUnacceptable(req);
         await fn(req, res, await targetFor(req, res));
       } catch (err) {
         sendProblem(req, res, err);
@@ -188,6 +189,21 @@ function optionsRoutes(router: express.Router, { handle }: Routes): void {
   }));
   router.options(item, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT, PATCH, DELETE')));
   router.options(subresource, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT')));
+}
+
+/**
+ * A request whose Accept allows nothing the facade writes (XML, Kubernetes' protobuf) is refused
+ * before anything runs, as Kubernetes refuses it, instead of getting JSON it did not ask for.
+ * Errors are problem documents (application/problem+json), which such a client gets regardless.
+ */
+function refuseUnacceptable(req: Request): void {
+  const accept = req.get('accept');
+  if (accept === undefined || accept === '') return;
+  const watch = req.method === 'GET' && isTrue(req.query['watch']);
+  const offered = watch ? ['text/event-stream', 'application/json'] : ['application/json', 'application/yaml', 'text/yaml'];
+  if (req.accepts(offered)) return;
+  throw new ApiError('NOT_ACCEPTABLE', `the REST facade answers ${offered.join(' or ')}; the request accepts only ${JSON.stringify(accept.slice(0, 200))}`,
+    { reason: 'NotAcceptable' });
 }
 
 /** JSON, or YAML when the client asks for it. */

@@ -255,6 +255,21 @@ describe('REST facade: namespaced CronTabs', () => {
     assertProblem(bad, 'BAD_REQUEST');
   });
 
+  it('refuses with 406 a request whose Accept allows nothing it writes, before anything runs', async () => {
+    for (const accept of ['application/xml', 'application/vnd.kubernetes.protobuf', 'text/html']) {
+      const refused = await api('GET', nsPath(ns1), 406, { accept });
+      assertProblem(refused, 'NOT_ACCEPTABLE', 'NotAcceptable');
+      const write = await api('POST', nsPath(ns1), 406, { body: cronTab('never-made'), accept });
+      assertProblem(write, 'NOT_ACCEPTABLE');
+    }
+    await api('GET', nsPath(ns1, 'v1', 'never-made'), 404);
+    // What kubectl sends (a Table first, plain JSON after it), and any type: JSON.
+    for (const accept of ['application/json;as=Table;v=v1;g=meta.k8s.io,application/json', '*/*', 'application/*']) {
+      const ok = await api('GET', nsPath(ns1), 200, { accept });
+      assert.equal(ok.json.kind, 'CronTabList');
+    }
+  });
+
   it('dryRun persists nothing on create, update and delete', async () => {
     const dry = await api('POST', `${nsPath(ns1)}?dryRun=All`, 201, { body: cronTab('dry') });
     assert.equal(dry.json.metadata.name, 'dry');
