@@ -139,7 +139,7 @@ export const flagTable = {
     meaning: 'ms the gateway\'s watch of RBAC objects may fail before live subscriptions are re-checked with SubjectAccessReviews every second (see [Revocation](#revocation))' }),
   mode: flag<GatewayMode | undefined>({ group: 'server', value: 'MODE', parse: oneOf(['production', 'local'] as const), default: undefined,
     shownDefault: '`production` (local cluster: `local`)',
-    meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection)' }),
+    meaning: '`production` refuses introspection and drops "Did you mean …?" from errors; `local` allows both (the explorer\'s docs need introspection; type names are suggested for the first three unknown ones of a document)' }),
   'cors-origins': flag<readonly string[]>({ group: 'server', value: 'ORIGINS', parse: originList, default: [], shownDefault: 'none (same origin only)', list: true,
     meaning: 'origins (`https://app.example.com`, comma-separated or a YAML list in the config file; exact, no `*`) whose pages may call `/graphql`, `/rest` (SSE watches included) and `/openapi.json`/`.yaml` from a browser: CORS allowing `Authorization`, `Content-Type` and Apollo Client\'s headers, without credentials (cookies are never needed); other origins get no CORS headers. WebSocket subscriptions do not use CORS' }),
   config: flag<string | undefined>({ group: 'server', value: 'FILE', parse: text, default: undefined, shownDefault: 'none', notInFile: true,
