@@ -46,7 +46,9 @@ export function KnownTypeNamesWithoutListRule(context: ValidationContext): ASTVi
   for (const def of context.getDocument().definitions) {
     if (isTypeDefinitionNode(def)) defined.add(def.name.value);
   }
-  let suggestionsLeft = context.hideSuggestions ? 0 : maxSuggestedNamesPerDocument;
+  // The names that get suggestions, the first few distinct ones met; their suggestions per place (SDL or not).
+  const suggestedNames = new Set<string>();
+  const suggestedFor = new Map<string, string[]>();
   return {
     NamedType(node, _key, parent, _path, ancestors) {
       const name = node.name.value;
@@ -55,19 +57,21 @@ export function KnownTypeNamesWithoutListRule(context: ValidationContext): ASTVi
       const isSDL = definition !== undefined && 'kind' in definition
         && (isTypeSystemDefinitionNode(definition) || isTypeSystemExtensionNode(definition));
       if (isSDL && standardTypeNames.has(name)) return;
-      let suggested: string[] = [];
-      if (suggestionsLeft > 0) {
-        suggestionsLeft--;
+      if (!context.hideSuggestions && suggestedNames.size < maxSuggestedNamesPerDocument) suggestedNames.add(name);
+      const key = `${isSDL ? 'sdl' : 'doc'}:${name}`;
+      let suggested = suggestedFor.get(key) ?? [];
+      if (!suggestedFor.has(key) && suggestedNames.has(name)) {
         const names = [...(isSDL ? standardTypeNames : []), ...(schema ? typeNamesOf(schema) : []), ...defined];
         const bound = Math.floor(name.length * 0.4) + 1;
         suggested = suggestionList(name, names.filter((n) => Math.abs(n.length - name.length) <= bound));
+        suggestedFor.set(key, suggested);
       }
       context.reportError(new GraphQLError(`Unknown type "${name}".${didYouMean(suggested)}`, { nodes: node }));
     },
   };
 }
 
-/** Unknown type names of one document that get "Did you mean" (see KnownTypeNamesWithoutListRule). */
+/** Distinct unknown type names of one document that get "Did you mean" (see KnownTypeNamesWithoutListRule). */
 const maxSuggestedNamesPerDocument = 3;
 
 const typeNamesOfSchema = new WeakMap<GraphQLSchema, readonly string[]>();

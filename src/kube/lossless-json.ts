@@ -469,7 +469,8 @@ export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaO
   } catch (err) {
     // The yaml library recurses too: a value nested thousands of levels deep is written as JSON,
     // which every YAML reader reads as the same value.
-    if (isStackOverflow(err)) return `${stringifyDeep(value)}\n`;
+    // Characters YAML readers take for line breaks, or refuse, are escaped (only strings hold them).
+    if (isStackOverflow(err)) return `${stringifyDeep(value).replace(YAML_BREAK_OR_CONTROL_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
     throw err;
   }
 }
@@ -480,6 +481,7 @@ export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaO
  * they are (other controls): a string with any of them is written double-quoted with escapes.
  */
 const YAML_BREAK_OR_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
+const YAML_BREAK_OR_CONTROL_ALL = new RegExp(YAML_BREAK_OR_CONTROL.source, 'g');
 
 /** The yaml library's string tag, writing a string with YAML_BREAK_OR_CONTROL as an escaped double-quoted scalar. */
 function withEscapedBreaks(tags: Tags): Tags {

@@ -183,10 +183,10 @@ export class Reflector<T> {
         if (received === 0 && this.clock.now() - watchStarted < 1000) {
           // A server that closes watches at once would otherwise make this loop spin; it is a
           // failure like any other (logged, and counted against the consumer's bound).
+          // The apiserver answered (still connected, as readiness reads it).
           this.failures++;
           const delay = this.delay(this.failures);
-          this.connected = false;
-          this.opts.onError?.(new Error('the watch closed at once, without an event'), delay);
+          this.opts.onError?.(new KubeApiError(0, { code: 0, reason: 'InternalError', message: 'the watch closed at once, without an event' }), delay);
           await this.clock.sleep(delay, signal);
           continue;
         }

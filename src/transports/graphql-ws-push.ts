@@ -260,6 +260,9 @@ export class ConnectionWriter {
   };
 }
 
+/** What a frame still waiting for its payload counts as (PushSink.buffered). */
+const waitingFrameBytes = 1024;
+
 /**
  * A subscription's sink: the feed pushes its events here, and each is written as a `next` frame
  * (its group's payload after this subscription's prefix). A payload that is still being computed
@@ -273,9 +276,8 @@ class PushSink implements FeedSink<object> {
   outcome: { error?: unknown } | undefined;
   waiter: { resolve(r: IteratorResult<never>): void; reject(err: unknown): void } | undefined;
   pending: Promise<void> | undefined;
-  /** Frames whose payload is still being computed, and the size of the last frame written (their estimate). */
+  /** Frames whose payload is still being computed (each counted as waitingFrameBytes). */
   private waiting = 0;
-  private frameBytes = 1024;
 
   constructor(writer: ConnectionWriter, prefix: Buffer, group: SharedSelection, feed: Feed<object>) {
     this.writer = writer;
@@ -293,10 +295,7 @@ class PushSink implements FeedSink<object> {
     const previous = this.pending ?? Promise.resolve();
     this.waiting++;
     const current: Promise<void> = previous.then(() => payload)
-      .then((p) => {
-        this.frameBytes = this.prefix.length + p.length;
-        this.writer.write(this.prefix, p);
-      }, (err: unknown) => this.feed.fail(err))
+      .then((p) => this.writer.write(this.prefix, p), (err: unknown) => this.feed.fail(err))
       .finally(() => {
         this.waiting--;
         if (this.pending === current) this.pending = undefined;
@@ -312,18 +311,19 @@ class PushSink implements FeedSink<object> {
 
   /**
    * What the connection holds unsent, and the frames still waiting for their payload (an async
-   * resolver, such as a relation's Kubernetes read), each counted as large as the last frame:
-   * without them a backlog would start every execution at once, and a slow resolver would never
-   * make a slow consumer.
+   * resolver, such as a relation's Kubernetes read), each counted as waitingFrameBytes: without
+   * them a backlog would start every execution at once, and a slow resolver would never make a
+   * slow consumer. A fixed size, not the last frame's: one large frame would otherwise make a few
+   * small ones waiting behind it look like a full connection.
    */
   buffered(): number {
-    return this.writer.buffered() + this.waiting * this.frameBytes;
+    return this.writer.buffered() + this.waiting * waitingFrameBytes;
   }
 
   /** Once the frames waiting for their payload are written and the connection has drained. */
   onDrain(fn: () => void): void {
     const pending = this.pending;
-    if (pending) void pending.then(() => this.onDrain(fn));
+    if (pending) void pending.then(() => this.onDrain(fn)).catch(fn);
     else this.writer.onDrain(fn);
   }
 

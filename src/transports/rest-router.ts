@@ -2,6 +2,7 @@
 // request), the Kubernetes patch content types, `?watch=true` as Server-Sent Events from the shared
 // watch hub (rest-watch.ts), and RFC 9457 problem+json errors from the same catalog as GraphQL.
 // Every call goes through the same operations, as the same caller, as the GraphQL API.
+import Negotiator from 'negotiator';
 import express, { type Request, type Response } from 'express';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
@@ -198,12 +199,25 @@ function optionsRoutes(router: express.Router, { handle }: Routes): void {
  */
 function refuseUnacceptable(req: Request): void {
   const accept = req.get('accept');
-  if (accept === undefined || accept === '') return;
-  const watch = req.method === 'GET' && isTrue(req.query['watch']);
+  if (accept === undefined || accept === '' || req.method === 'OPTIONS') return;
+  const watch = (req.method === 'GET' || req.method === 'HEAD') && isTrue(req.query['watch']);
   const offered = watch ? ['text/event-stream', 'application/json'] : ['application/json', 'application/yaml', 'text/yaml'];
-  if (req.accepts(offered)) return;
+  if (new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(offered)) return;
   throw new ApiError('NOT_ACCEPTABLE', `the REST facade answers ${offered.join(' or ')}; the request accepts only ${JSON.stringify(accept.slice(0, 200))}`,
     { reason: 'NotAcceptable' });
+}
+
+/**
+ * An Accept header without the parameters of its media ranges but q (charset=utf-8, Kubernetes'
+ * stream=watch or as=Table): the negotiator would match a range with parameters only to a type
+ * offered with the same ones, and the facade's answers are these types whatever the parameters.
+ */
+function withoutParameters(accept: string): string {
+  return accept.split(',').map((range) => {
+    const [type, ...params] = range.split(';');
+    const q = params.find((p) => /^\s*q\s*=/i.test(p));
+    return q === undefined ? type!.trim() : `${type!.trim()};${q.trim()}`;
+  }).join(', ');
 }
 
 /** JSON, or YAML when the client asks for it. */

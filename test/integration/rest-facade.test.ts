@@ -264,10 +264,14 @@ describe('REST facade: namespaced CronTabs', () => {
     }
     await api('GET', nsPath(ns1, 'v1', 'never-made'), 404);
     // What kubectl sends (a Table first, plain JSON after it), and any type: JSON.
-    for (const accept of ['application/json;as=Table;v=v1;g=meta.k8s.io,application/json', '*/*', 'application/*']) {
+    for (const accept of ['application/json;as=Table;v=v1;g=meta.k8s.io,application/json', '*/*', 'application/*', 'application/json; charset=utf-8', 'application/json;stream=watch']) {
       const ok = await api('GET', nsPath(ns1), 200, { accept });
-      assert.equal(ok.json.kind, 'CronTabList');
+      assert.equal(ok.json.kind, 'CronTabList', accept);
     }
+    const yaml = await api('GET', nsPath(ns1), 200, { accept: 'application/yaml;charset=utf-8' });
+    assert.equal(parseYaml(yaml.text).kind, 'CronTabList');
+    const options = await fetch(`${base}${nsPath(ns1)}`, { method: 'OPTIONS', headers: { accept: 'application/xml' } });
+    assert.equal(options.status, 204);
   });
 
   it('dryRun persists nothing on create, update and delete', async () => {

@@ -136,6 +136,12 @@ describe('lossless YAML', () => {
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
     const yaml = stringifyYaml(deep);
     assert.equal(yaml, `${stringifyJson(deep)}\n`);
+    // Line separators and controls escaped there too, as JSON escapes (which YAML reads alike).
+    let breaks: unknown = ['\u2028x\u0085\u0090\ufeff'];
+    for (let i = 0; i < 10_000; i++) breaks = [breaks];
+    const text = stringifyYaml(breaks);
+    assert.ok(text.includes('"\\u2028x\\u0085\\u0090\\ufeff"'), text.slice(10_000, 10_100));
+    assert.equal(stringifyJson(JSON.parse(text)), stringifyJson(breaks), 'JSON, which YAML readers read alike');
   });
 
   it('writes line separators and control characters escaped in double quotes, and reads them back', () => {

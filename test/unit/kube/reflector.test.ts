@@ -187,11 +187,16 @@ test('a watch that the server closes at once without events backs off instead of
   const instant = Array.from({ length: 3 }, () => async () => {});
   const source = scriptedSource([async () => ({ items: [], resourceVersion: '1' })], instant, calls);
   const clock = fakeClock(0);
-  const r = new Reflector<Obj>({ source, clock, keyOf: (o) => o.metadata.name, resourceVersionOf: (o) => o.metadata.resourceVersion });
+  const errors: [string, number][] = [];
+  const r = new Reflector<Obj>({ source, clock, keyOf: (o) => o.metadata.name, resourceVersionOf: (o) => o.metadata.resourceVersion,
+    onError: (err, ms) => errors.push([(err as Error).message, ms]) });
   r.start();
   await until(() => calls.length >= 5, 'the fourth watch');
+  // Reported as failures (the log, a consumer's bound), while the apiserver still counts as answering (readiness).
+  assert.equal(r.healthy, true);
   await r.stop();
   assert.deepEqual(clock.sleeps, [800, 1600, 3200]);
+  assert.deepEqual(errors, [['the watch closed at once, without an event', 800], ['the watch closed at once, without an event', 1600], ['the watch closed at once, without an event', 3200]]);
 });
 
 test('stop() ends a watch in progress promptly', async () => {
