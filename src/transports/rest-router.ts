@@ -2,6 +2,7 @@
 // request), the Kubernetes patch content types, `?watch=true` as Server-Sent Events from the shared
 // watch hub (rest-watch.ts), and RFC 9457 problem+json errors from the same catalog as GraphQL.
 // Every call goes through the same operations, as the same caller, as the GraphQL API.
+import { LRUCache } from 'lru-cache';
 import Negotiator from 'negotiator';
 import express, { type Request, type Response } from 'express';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
@@ -201,11 +202,22 @@ function refuseUnacceptable(req: Request): void {
   const accept = req.get('accept');
   if (accept === undefined || accept === '' || req.method === 'OPTIONS') return;
   const watch = (req.method === 'GET' || req.method === 'HEAD') && isTrue(req.query['watch']);
-  const offered = watch ? ['text/event-stream', 'application/json'] : ['application/json', 'application/yaml', 'text/yaml'];
-  if (new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(offered)) return;
+  const offered = watch ? watchTypes : answerTypes;
+  const key = `${watch ? 'w' : 'a'}${accept}`;
+  let acceptable = acceptableHeaders.get(key);
+  if (acceptable === undefined) {
+    acceptable = new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(offered) !== undefined;
+    acceptableHeaders.set(key, acceptable);
+  }
+  if (acceptable) return;
   throw new ApiError('NOT_ACCEPTABLE', `the REST facade answers ${offered.join(' or ')}; the request accepts only ${JSON.stringify(accept.slice(0, 200))}`,
     { reason: 'NotAcceptable' });
 }
+
+const answerTypes = ['application/json', 'application/yaml', 'text/yaml'];
+const watchTypes = ['text/event-stream', 'application/json'];
+/** Accept header values (per kind of answer) → whether one of its types is acceptable; bounded, as clients choose the values. */
+const acceptableHeaders = new LRUCache<string, boolean>({ max: 64 });
 
 /**
  * An Accept header without the parameters of its media ranges but q (charset=utf-8, Kubernetes'
