@@ -125,16 +125,11 @@ function openingBrackets(text: string, limit: number): number {
 /** Whether the brackets of JSON text nest deeper than `limit`, read one by one (strings are skipped). */
 function nestingExceeds(text: string, limit: number): boolean {
   let depth = 0;
-  for (let i = 0; i < text.length;) {
+  for (let i = pastStrings(text, 0); i < text.length; i = pastStrings(text, i + 1)) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      i = stringEnd(text, i);
-      continue;
-    }
     if (c === 0x5b || c === 0x7b) {
       if (++depth > limit) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
-    i++;
   }
   return false;
 }
@@ -165,14 +160,10 @@ function parseExactlyDeep(text: string): unknown {
   const parsedMarker = JSON.parse(`"${marker}"`) as string;
   let out = '';
   let copied = 0;
-  for (let i = 0; i < text.length;) {
+  for (let i = pastStrings(text, 0); i < text.length;) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      i = stringEnd(text, i);
-      continue;
-    }
     if (c !== 0x2d && (c < 0x30 || c > 0x39)) {
-      i++;
+      i = pastStrings(text, i + 1);
       continue;
     }
     let end = i + 1;
@@ -184,10 +175,16 @@ function parseExactlyDeep(text: string): unknown {
       out += `${text.slice(copied, i)}"${marker}${source}"`;
       copied = end;
     }
-    i = end;
+    i = pastStrings(text, end);
   }
   const value: unknown = JSON.parse(copied === 0 ? text : out + text.slice(copied));
   return copied === 0 ? value : replaceMarked(value, parsedMarker);
+}
+
+/** `i`, or, where a JSON string starts there, the index after it (and after any string right behind it). */
+function pastStrings(text: string, i: number): number {
+  while (text.charCodeAt(i) === 0x22) i = stringEnd(text, i);
+  return i;
 }
 
 /** The index after the JSON string that starts at `start` (its opening quote). */
