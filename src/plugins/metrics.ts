@@ -223,6 +223,8 @@ function gatewayGauges(registry: Registry, partsOf: () => GatewayParts | undefin
       }
     } });
   mirroredCounter(registry, 'crdgate_upstream_watches_started_total', 'Upstream watches started by the watch hub', () => hubStats()?.upstreamsStarted ?? 0);
+  mirroredCounter(registry, 'crdgate_direct_watches_started_total', 'Direct watches started for single subscribers (a resume older than the hub\'s window, an initial state newer than it)',
+    () => hubStats()?.directWatchesStarted ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_delivered_total', 'Watch events handed to subscribers', () => hubStats()?.eventsDelivered ?? 0);
   mirroredCounter(registry, 'crdgate_watch_events_dropped_total', 'Watch events slow consumers were cut off from (the one that crossed the byte bound, or the backlog they had yet to receive)', () => hubStats()?.eventsDropped ?? 0);
   mirroredCounter(registry, 'crdgate_slow_consumer_disconnects_total', 'Subscribers disconnected as slow consumers', () => hubStats()?.slowConsumers ?? 0);

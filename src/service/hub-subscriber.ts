@@ -63,6 +63,8 @@ export interface HubCounters {
   eventsDelivered: number;
   eventsDropped: number;
   fallbackSubscribers: number;
+  /** Direct watches started for subscribers (resumes older than the window, initial states newer than it), ever. */
+  directWatchesStarted: number;
   unavailable: number;
 }
 
@@ -161,6 +163,7 @@ export class HubSubscriber implements Feed<HubEvent> {
    * resourceVersion delivered (withResumePoint).
    */
   private runDirect(run: DirectWatch, initial: boolean, from: string | undefined, sink: FeedSink<HubEvent>): void {
+    this.host.counters.directWatchesStarted++;
     const controller = new AbortController();
     this.abortFallback = () => controller.abort();
     const clock = this.host.clock;

@@ -56,7 +56,7 @@ export class WatchHub {
   private stopped = false;
   private admission: ((key: WatchKey, opts: SubscribeOptions) => ApiError | undefined) | undefined;
   private notFoundHold: ((key: WatchKey, signal: AbortSignal) => Promise<void>) | undefined;
-  readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, unavailable: 0 };
+  readonly counters: HubCounters = { upstreamsStarted: 0, slowConsumers: 0, eventsDelivered: 0, eventsDropped: 0, fallbackSubscribers: 0, directWatchesStarted: 0, unavailable: 0 };
 
   constructor(opts: WatchHubOptions) {
     this.opts = opts;

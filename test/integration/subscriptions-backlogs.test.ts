@@ -78,6 +78,7 @@ describe('backlogs on the shared test cluster', () => {
     await keeper.waitForEvents(5_002, 600_000);
     const expected = keeper.events.slice(2).map((e) => `${e.type} ${e.object!.metadata!.name}@${e.resourceVersion}`);
     assert.equal(expected.length, 5_000);
+    const directBefore = gateway.operations.hub.stats().directWatchesStarted;
 
     const resumed = new Subscription(client, WATCH, { ns, rv: from });
     await resumed.waitForEvents(5_000, 300_000);
@@ -90,6 +91,8 @@ describe('backlogs on the shared test cluster', () => {
     sse.close();
     assert.equal(resumed.error, undefined);
     assert.equal(gateway.operations.hub.stats().slowConsumers, 0);
+    // From the hub's window: a watch on the apiserver would send the same events.
+    assert.equal(gateway.operations.hub.stats().directWatchesStarted, directBefore, 'no direct watch served either resume');
     await client.dispose();
   });
 });

@@ -221,6 +221,7 @@ test('resume after a disconnect while the upstream lives (hub window): exactly t
   const resumeFrom = sub.events[1]!.resourceVersion!;
   await first.dispose();
   const startedBefore = stats().upstreamsStarted;
+  const directBefore = stats().directWatchesStarted;
 
   await patch(ns, 'a', { spec: { replicas: 9 } });
   await create(ns, 'c');
@@ -237,6 +238,7 @@ test('resume after a disconnect while the upstream lives (hub window): exactly t
     'the same events, with the same resourceVersions, as a subscriber that never left');
   assertIncreasing(resumed.events);
   assert.equal(stats().upstreamsStarted, startedBefore, 'served from the shared upstream');
+  assert.equal(stats().directWatchesStarted, directBefore, 'from its window, not by a watch on the apiserver (which would send the same events)');
 
   await keeperClient.dispose();
   await closeAndRelease(ns, second, base);

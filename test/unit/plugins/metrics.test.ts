@@ -178,7 +178,7 @@ test('Kubernetes calls are timed by verb and HTTP code; a watch until it opens',
 test('gauges and counters read the gateway\'s parts at scrape time', async () => {
   const plugin = metrics({ processMetrics: false });
   const stats = { rebuilds: 2, lastDurationMs: 12, crds: 5, problems: 1 };
-  const hub = { upstreams: 3, subscribers: 7, upstreamsStarted: 4, slowConsumers: 1, eventsDelivered: 100, eventsDropped: 2, fallbackSubscribers: 0 };
+  const hub = { upstreams: 3, subscribers: 7, upstreamsStarted: 4, slowConsumers: 1, eventsDelivered: 100, eventsDropped: 2, fallbackSubscribers: 0, directWatchesStarted: 6 };
   let upstreams = [
     { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs', namespace: 'a' }, storeBytes: 1000, windowBytes: 24 },
     { key: { group: 'stable.example.com', version: 'v1', plural: 'crontabs' }, storeBytes: 5000, windowBytes: 0 },
@@ -214,6 +214,7 @@ test('gauges and counters read the gateway\'s parts at scrape time', async () =>
   assert.equal(m.get('crdgate_subscribers'), 7);
   assert.equal(m.get('crdgate_upstream_watches'), 3);
   assert.equal(m.get('crdgate_upstream_watches_started_total'), 4);
+  assert.equal(m.get('crdgate_direct_watches_started_total'), 6);
   assert.equal(m.get('crdgate_watch_events_delivered_total'), 100);
   assert.equal(m.get('crdgate_watch_events_dropped_total'), 2);
   assert.equal(m.get('crdgate_slow_consumer_disconnects_total'), 1);

@@ -301,6 +301,8 @@ test('resume from before what the hub remembers is GONE without a fallback, and 
   assert.deepEqual(fallbackCalls, ['5']);
   assert.deepEqual(viaFallback.events, ['ADDED x@9']);
   assert.equal(viaFallback.done, false);
+  assert.equal(hub.stats().directWatchesStarted, 0, 'a resume inside the window starts none');
+  assert.equal(hub2.stats().directWatchesStarted, 1);
   await hub2.stop();
 });
 
