@@ -16,7 +16,7 @@
 // | 8  | unknown kid                                                              | 401 UNAUTHENTICATED "unknown key id"; the JWKS was refetched | here |
 // | 9  | key rotation: new kid published after the set was cached                 | 200, works (refetch on unknown kid)                       | here   |
 // | 10 | no Authorization header                                                  | 401 + WWW-Authenticate: Bearer realm="crdgate"            | here   |
-// | 11 | malformed Authorization (Basic, "Bearer", two words, not a JWT)          | 401 UNAUTHENTICATED + WWW-Authenticate                    | here   |
+// | 11 | malformed Authorization (Basic, "Bearer", two words, not a JWT, two headers) | 401 UNAUTHENTICATED + WWW-Authenticate                 | here   |
 // | 12 | token without exp                                                        | 401 UNAUTHENTICATED "no expiry"                           | here   |
 // | 13 | valid token whose claims match no tenant                                 | 403 FORBIDDEN "no tenant rule matches"                    | here   |
 // | 14 | templates mapping to the user system:admin ({sub})                       | 403 FORBIDDEN "system: user"                              | here   |
@@ -66,6 +66,7 @@
 // adds them up.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
@@ -367,6 +368,21 @@ describe('tenant isolation through the gateway', () => {
       await refused(viaJwks.url, { authorization: 'Bearer not-a-jwt' }, 401, 'UNAUTHENTICATED', /malformed/);
       // B's genuine token with its signature cut off is just unsigned.
       await refused(viaJwks.url, bearer(tokenB.slice(0, tokenB.lastIndexOf('.') + 1)), 401, 'UNAUTHENTICATED', /unsigned|signature/);
+      // Two Authorization headers (fetch would join them into one): Node keeps the first, so neither is taken.
+      const two = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const body = JSON.stringify({ query: getQ(nsB, 'b-secret') });
+        const req = httpRequest(viaJwks.url, { method: 'POST', headers: ['host', new URL(viaJwks.url).host, 'content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'authorization', `Bearer ${tokenB}`, 'authorization', `Bearer ${tokenA}`] }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      ledger.record(currentTest, 'two Authorization headers', { refused: two.status === 401, leaked: leaksB(two.text) && two.status !== 401 });
+      assert.equal(two.status, 401, two.text.slice(0, 400));
+      assert.match(two.text, /the request carries 2 Authorization headers/);
     });
 
     it('a token without exp', async () => {
