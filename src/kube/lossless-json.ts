@@ -236,21 +236,22 @@ export function bigintAsNumber(_key: string, value: unknown): unknown {
  * first: it throws on the first bigint, and only then is the slower replacer needed.
  */
 export function stringifyJson(value: unknown, space?: number): string {
-  let text: string | undefined;
   try {
-    text = JSON.stringify(value, null, space);
+    return stringifyWithBigints(value, space) ?? 'null';
   } catch (err) {
     // JSON.stringify recurses: a value nested thousands of levels deep exhausts the stack.
     if (isStackOverflow(err)) return stringifyDeep(value);
-    if (!(err instanceof TypeError)) throw err;
-    try {
-      text = JSON.stringify(value, bigintAsNumber, space);
-    } catch (again) {
-      if (isStackOverflow(again)) return stringifyDeep(value);
-      throw again;
-    }
+    throw err;
   }
-  return text ?? 'null';
+}
+
+function stringifyWithBigints(value: unknown, space: number | undefined): string | undefined {
+  try {
+    return JSON.stringify(value, null, space);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return JSON.stringify(value, bigintAsNumber, space);
+  }
 }
 
 /** V8's RangeError for an exhausted stack (not, say, one for a string longer than V8 allows). */

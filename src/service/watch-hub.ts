@@ -250,7 +250,6 @@ export class WatchHub {
   }
 }
 
-/** The options of a direct watch that goes on after `from`, the last event its subscriber got. */
 /**
  * A direct watch's events that the subscriber's filter lets through (the namespaces it may see, read
  * per event as on the shared watch: a narrower grant applies from the next event on, and a direct
@@ -261,6 +260,7 @@ function visibleOnly(onEvent: (e: HubEvent) => void | Promise<void>, filter: Sub
   return (e) => (e.type === 'BOOKMARK' || filter(e.object) ? onEvent(e) : undefined);
 }
 
+/** The options of a direct watch that goes on after `from`, the last event its subscriber got. */
 function resumed(opts: SubscribeOptions, from: string): SubscribeOptions {
   const { sendInitialEvents: _initial, resourceVersionMatch: _match, ...rest } = opts;
   return { ...rest, resourceVersion: from };
