@@ -37,10 +37,9 @@ export type WriteMode = 'whole' | 'merge' | 'apply';
 
 /**
  * GraphQL input value → Kubernetes JSON. Accepts enum values by GraphQL name or raw value.
- * `mode` (true: 'whole', false: 'merge'): what the value is written as; see objectToKubernetes.
+ * `mode`: what the value is written as; see objectToKubernetes.
  */
-export function toKubernetes(value: unknown, node: SchemaNode, path = '', written: WriteMode | boolean = 'merge'): unknown {
-  const mode: WriteMode = written === true ? 'whole' : written === false ? 'merge' : written;
+export function toKubernetes(value: unknown, node: SchemaNode, path = '', mode: WriteMode = 'merge'): unknown {
   if (value === null || value === undefined) return value;
   switch (node.kind) {
     case 'object':

@@ -107,9 +107,9 @@ describe('value conversion of embedded resources', () => {
     // Read: the embedded resource has no metadata, so GraphQL answers metadata: null.
     const read = toGraphQL({ spec: { template: { apiVersion: 'v1', kind: 'ConfigMap' } } }, schema) as { spec: { template: Record<string, unknown> } };
     const written = { spec: { template: { ...read.spec.template, metadata: null } } };
-    assert.deepEqual(toKubernetes(written, schema, '', true), { spec: { template: { apiVersion: 'v1', kind: 'ConfigMap' } } });
+    assert.deepEqual(toKubernetes(written, schema, '', 'whole'), { spec: { template: { apiVersion: 'v1', kind: 'ConfigMap' } } });
     assert.deepEqual(toKubernetes(written, schema), { spec: { template: { apiVersion: 'v1', kind: 'ConfigMap', metadata: null } } });
     // The object's own metadata and other nulls are left as they are.
-    assert.deepEqual(toKubernetes({ metadata: null, spec: { template: null } }, schema, '', true), { metadata: null, spec: { template: null } });
+    assert.deepEqual(toKubernetes({ metadata: null, spec: { template: null } }, schema, '', 'whole'), { metadata: null, spec: { template: null } });
   });
 });
