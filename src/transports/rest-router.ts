@@ -199,25 +199,31 @@ function optionsRoutes(router: express.Router, { handle }: Routes): void {
  * Errors are problem documents (application/problem+json), which such a client gets regardless.
  */
 function refuseUnacceptable(req: Request): void {
-  const accept = req.get('accept');
-  if (accept === undefined || accept === '' || req.method === 'OPTIONS') return;
+  if (req.method === 'OPTIONS') return;
   const watch = (req.method === 'GET' || req.method === 'HEAD') && isTrue(req.query['watch']);
+  if (answerOf(req, watch) !== undefined) return;
   const offered = watch ? watchTypes : answerTypes;
-  const key = `${watch ? 'w' : 'a'}${accept}`;
-  let acceptable = acceptableHeaders.get(key);
-  if (acceptable === undefined) {
-    acceptable = new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(offered) !== undefined;
-    acceptableHeaders.set(key, acceptable);
-  }
-  if (acceptable) return;
-  throw new ApiError('NOT_ACCEPTABLE', `the REST facade answers ${offered.join(' or ')}; the request accepts only ${JSON.stringify(accept.slice(0, 200))}`,
+  throw new ApiError('NOT_ACCEPTABLE', `the REST facade answers ${offered.join(' or ')}; the request accepts only ${JSON.stringify(req.get('accept')!.slice(0, 200))}`,
     { reason: 'NotAcceptable' });
 }
 
-const answerTypes = ['application/json', 'application/yaml', 'text/yaml'];
+const answerTypes = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml'];
 const watchTypes = ['text/event-stream', 'application/json'];
-/** Accept header values (per kind of answer) → whether one of its types is acceptable; bounded, as clients choose the values. */
-const acceptableHeaders = new LRUCache<string, boolean>({ max: 64 });
+/** Accept header values (per kind of answer) → the type chosen ('' for none); bounded, as clients choose the values. */
+const chosenTypes = new LRUCache<string, string>({ max: 64 });
+
+/** The type the request's Accept chooses among those the facade writes (JSON without an Accept); undefined for none. */
+function answerOf(req: Request, watch: boolean): string | undefined {
+  const accept = req.get('accept');
+  if (accept === undefined || accept === '') return 'application/json';
+  const key = `${watch ? 'w' : 'a'}${accept}`;
+  let chosen = chosenTypes.get(key);
+  if (chosen === undefined) {
+    chosen = new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(watch ? watchTypes : answerTypes) ?? '';
+    chosenTypes.set(key, chosen);
+  }
+  return chosen || undefined;
+}
 
 /**
  * An Accept header without the parameters of its media ranges but q (charset=utf-8, Kubernetes'
@@ -234,8 +240,7 @@ function withoutParameters(accept: string): string {
 
 /** JSON, or YAML when the client asks for it. */
 function send(req: Request, res: Response, status: number, body: unknown): void {
-  const wantsYaml = req.accepts(['application/json', 'application/yaml', 'text/yaml']) !== 'application/json' && /yaml/.test(req.get('accept') ?? '');
-  if (wantsYaml) {
+  if (/yaml/.test(answerOf(req, false) ?? '')) {
     res.status(status).type('application/yaml').send(stringifyYaml(body));
     return;
   }

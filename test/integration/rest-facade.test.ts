@@ -268,8 +268,11 @@ describe('REST facade: namespaced CronTabs', () => {
       const ok = await api('GET', nsPath(ns1), 200, { accept });
       assert.equal(ok.json.kind, 'CronTabList', accept);
     }
-    const yaml = await api('GET', nsPath(ns1), 200, { accept: 'application/yaml;charset=utf-8' });
-    assert.equal(parseYaml(yaml.text).kind, 'CronTabList');
+    for (const accept of ['application/yaml;charset=utf-8', 'application/x-yaml']) {
+      const yaml = await api('GET', nsPath(ns1), 200, { accept });
+      assert.equal(yaml.headers.get('content-type')?.split(';')[0], 'application/yaml', accept);
+      assert.equal(parseYaml(yaml.text).kind, 'CronTabList');
+    }
     const options = await fetch(`${base}${nsPath(ns1)}`, { method: 'OPTIONS', headers: { accept: 'application/xml' } });
     assert.equal(options.status, 204);
   });
