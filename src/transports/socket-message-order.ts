@@ -15,9 +15,9 @@ import { maxClientNesting, nestedDeeperThan } from '../kube/lossless-json.ts';
 import { tooDeepMarker } from './socket-operations.ts';
 
 /** What the orderer reads of a message: its type and id, when it has them. */
-function peek(data: unknown): { type: string; id: string } | undefined {
+function peek(text: string): { type: string; id: string } | undefined {
   try {
-    const m = JSON.parse(String(data)) as { type?: unknown; id?: unknown } | null;
+    const m = JSON.parse(text) as { type?: unknown; id?: unknown } | null;
     return m && typeof m.type === 'string' && typeof m.id === 'string' ? { type: m.type, id: m.id } : undefined;
   } catch {
     return undefined;
@@ -30,8 +30,7 @@ function peek(data: unknown): { type: string; id: string } | undefined {
  * of levels deep, fails the whole connection (4400). Its query stays; its variables and extensions
  * give way to a mark, by which the operation alone is refused (refusals in socket-operations.ts).
  */
-function withinNesting(data: unknown): unknown {
-  const text = String(data);
+function withinNesting(data: unknown, text: string): unknown {
   if (!nestedDeeperThan(text, maxClientNesting)) return data;
   const { id, payload } = JSON.parse(text) as { id: string; payload?: { query?: unknown; operationName?: unknown } | null };
   const query = typeof payload?.query === 'string' ? payload.query : '';
@@ -74,8 +73,9 @@ export class MessageOrder {
   }
 
   private handle(listener: Listener, received: unknown): unknown {
-    const m = peek(received);
-    const data = m?.type === 'subscribe' ? withinNesting(received) : received;
+    const text = String(received);
+    const m = peek(text);
+    const data = m?.type === 'subscribe' ? withinNesting(received, text) : received;
     if (m?.type === 'complete') {
       this.ended(m.id);
       const w = this.waiting?.get(m.id);
