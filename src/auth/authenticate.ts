@@ -96,6 +96,7 @@ export class Authenticator {
     const verified = remembered ?? await this.verifyWithKey(token);
     const { header, payload } = verified;
     // Per request: the lifetime check reads the clock, and the tenant rules decide the identity.
+    checkCriticalHeader(header);
     checkTokenType(header, auth);
     checkLifetime(payload, auth, this.now());
     const caller = mapClaims(payload, this.config.tenants, { maxGroups: auth.maxGroups });
@@ -160,6 +161,18 @@ export function bearerToken(authorization: string | undefined): string {
   const token = m ? m[1]! : /^[\w-]+\.[\w-]+\.[\w-]*$/.test(authorization.trim()) ? authorization.trim() : undefined;
   if (!token) throw unauthenticated('the Authorization header must be "Bearer <token>"', 'TOKEN_MALFORMED');
   return token;
+}
+
+/**
+ * RFC 7515 4.1.11: a recipient must refuse a token whose "crit" names a header parameter it does
+ * not understand, since the issuer made the token's meaning depend on it; the gateway understands
+ * no extension, so any "crit" is refused (jsonwebtoken ignores it).
+ */
+function checkCriticalHeader(header: JwtHeader): void {
+  const crit = (header as { crit?: unknown }).crit;
+  if (crit === undefined) return;
+  const names = JSON.stringify(crit).slice(0, 200);
+  throw unauthenticated(`the token's header marks parameters as critical (crit: ${names}) that the gateway does not understand (RFC 7515 4.1.11)`, 'TOKEN_MALFORMED');
 }
 
 /** RFC 8725 3.11: a "typ" compares case-insensitively, with or without its "application/" prefix. */

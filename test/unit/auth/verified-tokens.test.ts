@@ -210,3 +210,15 @@ test('a token without exp (refused by verification today) is kept a bounded time
   assert.equal(cache.lookup('token'), undefined);
   assert.equal(cache.size, 0);
 });
+
+test('a token whose header has "crit" is refused, remembered or not (RFC 7515 4.1.11)', async () => {
+  const secret = hmacSecret();
+  const a = hs(secret, new Clock());
+  const plain = signHs256(secret, claims('alice', { team: 'yes' }));
+  await a.authenticate(`Bearer ${plain}`);
+  for (const crit of [['foo'], ['exp'], [], 'foo']) {
+    const token = signHs256(secret, claims('alice', { team: 'yes' }), { crit, foo: 1 });
+    await refusedWith(a, token, 'TOKEN_MALFORMED', /critical \(crit: .*RFC 7515/);
+    await refusedWith(a, token, 'TOKEN_MALFORMED');
+  }
+});
