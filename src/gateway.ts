@@ -25,6 +25,7 @@ import { requestTracker, type RequestRecord, type RequestStart, type Subscriptio
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
 import { createApp, finalHandlers, type AppOptions, type Readiness, type TenantHooks } from './transports/create-app.ts';
+import { answerClientErrors } from './transports/client-errors.ts';
 import { gracefulClose, type GracefulClose } from './transports/graceful-close.ts';
 import type { ExplorerSettings } from './transports/explorer.ts';
 import { defaultExplorerQuery } from './transports/explorer-page.ts';
@@ -416,6 +417,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
 
 async function listen(app: Express, port: number, host: string, ws: Parameters<typeof attachWebSocket>[1]): Promise<Listener> {
   const server = createServer(app);
+  answerClientErrors(server);
   const graceful = gracefulClose(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
