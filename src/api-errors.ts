@@ -136,6 +136,9 @@ export class ApiError extends Error {
   }
 
   get httpStatus(): number {
+    // A body too large is a bad request whose status says which (the gateway's own limit, or the
+    // apiserver's on a patch or an object), as Kubernetes answers it.
+    if (this.code === 'BAD_REQUEST' && (this.details.reason === 'RequestEntityTooLarge' || this.details.kubernetesCode === 413)) return 413;
     return httpStatusOf[this.code];
   }
 

@@ -381,7 +381,7 @@ export function finalHandlers(): [express.RequestHandler, express.ErrorRequestHa
             : clientStatus !== undefined && clientStatus >= 400 && clientStatus < 500
               ? new ApiError('BAD_REQUEST', (err as Error).message || 'bad request', { reason: 'BadRequest' })
               : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
-    const status = type === 'entity.too.large' ? 413 : e.httpStatus;
+    const status = e.httpStatus;
     reportInternal(req, e);
     if (res.headersSent) {
       res.end();

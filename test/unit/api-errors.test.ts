@@ -22,6 +22,7 @@ test('Kubernetes Status reasons map to stable codes and HTTP statuses', () => {
     [500, 'ServerTimeout', 'TIMEOUT', 504],
     [503, 'ServiceUnavailable', 'UNAVAILABLE', 503],
     [400, 'BadRequest', 'BAD_REQUEST', 400],
+    [413, 'RequestEntityTooLarge', 'BAD_REQUEST', 413],
     [500, 'InternalError', 'INTERNAL', 500],
   ];
   for (const [http, reason, code, status] of cases) {
@@ -36,6 +37,8 @@ test('Kubernetes Status reasons map to stable codes and HTTP statuses', () => {
 test('without a reason, the HTTP status decides; a transport failure is UNAVAILABLE', () => {
   assert.equal(fromKubeError(kube(502, {})).code, 'UNAVAILABLE');
   assert.equal(fromKubeError(kube(418, {})).code, 'BAD_REQUEST');
+  assert.equal(fromKubeError(kube(418, {})).httpStatus, 400);
+  assert.deepEqual([fromKubeError(kube(413, {})).code, fromKubeError(kube(413, {})).httpStatus], ['BAD_REQUEST', 413]);
   const down = fromKubeError(new KubeApiError(0, { code: 0, message: 'cannot reach the Kubernetes API at https://x: ECONNREFUSED' }));
   assert.equal(down.code, 'UNAVAILABLE');
   assert.match(down.message, /ECONNREFUSED/);
