@@ -279,14 +279,14 @@ function collectionPath({ namespaced, scopeParams, label, listName, op, objectRe
     post: op('create', `Create a ${label}`, {
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The new object; metadata.namespace defaults to the path.'),
-      responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
     delete: op('deleteCollection', `Delete every ${label} matching the selectors`, {
       parameters: [...params('labelSelector', 'fieldSelector'), ...DELETE_PARAMETERS],
       requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The deleted objects, or a Status.', content: jsonOrYaml({ anyOf: [ref(listName), ref('Status')] }) },
-        ...errors('400', '401', '403', '404', '415', '429'),
+        ...errors('400', '401', '403', '404', '413', '415', '429'),
       },
     }),
   };
@@ -299,14 +299,14 @@ function itemPath({ itemParams, label, objectName, op, objectResponse, requestBo
     put: op('replace', `Replace a ${label}`, {
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
-      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
     patch: op('patch', `Patch a ${label}`, {
       parameters: PATCH_PARAMETERS,
       requestBody: patchBody(objectName),
       responses: {
         ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by an apply patch of an object that did not exist.'),
-        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+        ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429'),
       },
     }),
     delete: op('delete', `Delete a ${label}`, {
@@ -314,7 +314,7 @@ function itemPath({ itemParams, label, objectName, op, objectResponse, requestBo
       requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The object (deletion pending finalizers, or deleted) or a Status.', content: jsonOrYaml({ anyOf: [ref(objectName), ref('Status')] }) },
-        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+        ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429'),
       },
     }),
   };
@@ -327,7 +327,7 @@ function statusPath({ itemParams, label, op, objectResponse, requestBody }: Vers
     put: op('replaceStatus', `Replace the status of a ${label}`, {
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
-      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
   };
 }
@@ -340,7 +340,7 @@ function scalePath({ itemParams, label, op }: VersionDoc): Record<string, unknow
     put: op('replaceScale', `Replace the scale of a ${label}`, {
       parameters: params('dryRun'),
       requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
-      responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
   };
 }

@@ -83,14 +83,14 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
     post: operation(id('create'), `Create an object ${namespaced ? 'in a namespace' : '(cluster-scoped)'}`, tag, {
       parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The new object; apiVersion and kind come from the path, metadata.namespace defaults to it.'),
-      responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('201', 'Created (or, with dryRun, what would be created).'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
     delete: operation(id('deleteCollection'), `Delete the objects matching the selectors ${where}`, tag, {
       parameters: [...params('labelSelector', 'fieldSelector'), ...DELETE_PARAMETERS],
       requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The deleted objects, or a Status.', content: jsonOrYaml({ anyOf: [ref('KubernetesList'), ref('Status')] }) },
-        ...errors('400', '401', '403', '404', '415', '429'),
+        ...errors('400', '401', '403', '404', '413', '415', '429'),
       },
     }),
   };
@@ -100,14 +100,14 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
     put: operation(id('replace'), 'Replace an object', tag, {
       parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The whole object; set metadata.resourceVersion for optimistic concurrency.'),
-      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
     patch: operation(id('patch'), 'Patch an object', tag, {
       parameters: PATCH_PARAMETERS,
       requestBody: patchBody,
       responses: {
         ...objectResponse('200', 'Patched.'), ...objectResponse('201', 'Created by an apply patch of an object that did not exist.'),
-        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+        ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429'),
       },
     }),
     delete: operation(id('delete'), 'Delete an object', tag, {
@@ -115,7 +115,7 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
       requestBody: DELETE_OPTIONS_BODY,
       responses: {
         '200': { description: 'The object (deletion pending finalizers, or deleted) or a Status.', content: jsonOrYaml({ anyOf: [ref('KubernetesObject'), ref('Status')] }) },
-        ...errors('400', '401', '403', '404', '409', '415', '422', '429'),
+        ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429'),
       },
     }),
   };
@@ -127,7 +127,7 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
     put: operation(id('replaceStatus'), 'Replace the status of an object', tag, {
       parameters: WRITE_PARAMETERS,
       requestBody: objectBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
-      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+      responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
   };
   {
@@ -138,7 +138,7 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
       put: operation(id('replaceScale'), 'Replace the scale subresource', tag, {
         parameters: params('dryRun'),
         requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
-        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '415', '422', '429') },
+        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
       }),
     };
   }
