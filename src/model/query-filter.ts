@@ -42,7 +42,7 @@ export class QueryInputError extends Error {
 }
 
 /** Bounds on one filter, whatever transport it came by (a GraphQL variable has no token limit). */
-export const WHERE_LIMITS = { maxDepth: 32, maxConditions: 500 } as const;
+export const WHERE_LIMITS = { maxDepth: 32, maxConditions: 500, maxParts: 5000 } as const;
 export const MAX_ORDER_TERMS = 8;
 
 type Operator = 'eq' | 'ne' | 'in' | 'notIn' | 'lt' | 'lte' | 'gt' | 'gte' | 'prefix' | 'contains' | 'exists' | 'isNull';
@@ -87,6 +87,8 @@ export function parseWhere(input: unknown, version: VersionModel, naming: Naming
 class WhereReader {
   private readonly naming: Naming;
   private conditions = 0;
+  /** Objects, lists and list items: an `or` of empty objects has no condition, yet is walked per object. */
+  private parts = 0;
 
   constructor(naming: Naming) {
     this.naming = naming;
@@ -205,6 +207,7 @@ class WhereReader {
 
   private entries(value: unknown, path: string, depth: number): [string, unknown][] {
     this.deep(path, depth);
+    this.addParts(path, 1);
     if (value === null || value === undefined) throw new QueryInputError(path, 'null is not a filter; leave it out, or use isNull: true to ask for a missing value');
     if (typeof value !== 'object' || Array.isArray(value)) throw new QueryInputError(path, `expected an object, got ${describe(value)}`);
     const out: [string, unknown][] = [];
@@ -219,11 +222,18 @@ class WhereReader {
   private list(value: unknown, path: string, depth: number): unknown[] {
     this.deep(path, depth);
     if (!Array.isArray(value)) throw new QueryInputError(path, `expected a list, got ${describe(value)}`);
+    this.addParts(path, 1 + value.length);
     return value;
   }
 
   private deep(path: string, depth: number): void {
     if (depth > WHERE_LIMITS.maxDepth) throw new QueryInputError(path, `the filter is nested deeper than ${WHERE_LIMITS.maxDepth} levels`);
+  }
+
+  private addParts(path: string, n: number): void {
+    if ((this.parts += n) > WHERE_LIMITS.maxParts) {
+      throw new QueryInputError(path, `the filter has more than ${WHERE_LIMITS.maxParts} parts (each object, list and list item counts once)`);
+    }
   }
 
   private count(path: string): void {

@@ -223,13 +223,17 @@ export function rememberedOperationCost(limits: Pick<QueryLimits, 'defaultPageSi
   };
 }
 
-/** The number of scalar values in an argument value (each condition of a where, each orderBy term's field and direction). */
+/**
+ * The parts of an argument value: each scalar (each condition of a where, each orderBy term's
+ * field and direction), and each object and list, which a filter walks per object too even when
+ * they hold no condition (an `or` of a thousand empty objects).
+ */
 export function countValues(value: unknown, depth = 0): number {
   if (value === null || value === undefined) return 0;
   if (typeof value !== 'object') return 1;
   // Bounded like any input: a value nested deeper than this costs what it has reached so far.
   if (depth > 64) return 1;
-  let n = 0;
+  let n = 1;
   for (const v of Array.isArray(value) ? value : Object.values(value)) n += countValues(v, depth + 1);
   return n;
 }

@@ -179,8 +179,8 @@ export const WHERE_DESCRIPTION =
   'A filter as JSON (Kubernetes property names), e.g. {"spec":{"replicas":{"gte":2}},"metadata":{"labels":[{"key":"app","eq":"web"}]}}. ' +
   'Object levels take fields and and/or/not; scalar fields take eq, ne, in, notIn, lt, lte, gt, gte (numbers, date-times, strings), ' +
   'prefix and contains (strings), exists and isNull; lists take some, every, none, isEmpty; maps take a list of {key, ...}. ' +
-  `Integers beyond 2^53 keep every digit (as JSON numbers or decimal strings). At most ${WHERE_LIMITS.maxConditions} conditions, nested ` +
-  `${WHERE_LIMITS.maxDepth} levels deep. Filtered lists are answered from the gateway's shared cache (see consistency).`;
+  `Integers beyond 2^53 keep every digit (as JSON numbers or decimal strings). At most ${WHERE_LIMITS.maxConditions} conditions and ` +
+  `${WHERE_LIMITS.maxParts} parts (objects, lists and list items), nested ${WHERE_LIMITS.maxDepth} levels deep. Filtered lists are answered from the gateway's shared cache (see consistency).`;
 
 export const ORDER_BY_DESCRIPTION =
   `Sort order: up to ${MAX_ORDER_TERMS} comma-separated field paths (Kubernetes property names joined with "."), a leading "-" for descending, ` +

@@ -38,11 +38,16 @@ test('a list field costs in proportion to its page: limit, first, a variable, it
   assert.equal(cost('query($n: Int) { list(limit: $n) { edges { node { name } } } }', { n: 0 }), 1 + 3 * 100);
 });
 
-test('a list\'s where and orderBy add one per value they hold, literal or variable, to the list field', () => {
-  assert.equal(cost('{ query(first: 10, where: { spec: { a: { eq: 1 } } }) { pageInfo { endCursor } } }'), 1 + 1 + 2 * 10);
-  assert.equal(cost('{ query(first: 10, where: { and: [{ spec: { a: { in: [1, 2, 3] } } }, { spec: { b: { exists: true } } }] }) { pageInfo { endCursor } } }'), 1 + 4 + 2 * 10);
+test('a list\'s where and orderBy add one per value, object and list they hold, literal or variable, to the list field', () => {
+  // where, spec, a: three objects; eq's value.
+  assert.equal(cost('{ query(first: 10, where: { spec: { a: { eq: 1 } } }) { pageInfo { endCursor } } }'), 1 + 3 + 1 + 2 * 10);
+  // where, and's list, two items of spec and a or b (six objects), in's list: 9 parts; 4 values.
+  assert.equal(cost('{ query(first: 10, where: { and: [{ spec: { a: { in: [1, 2, 3] } } }, { spec: { b: { exists: true } } }] }) { pageInfo { endCursor } } }'), 1 + 9 + 4 + 2 * 10);
   assert.equal(cost('query($w: Where) { query(first: 10, where: $w, orderBy: [{ field: "x", direction: "DESC" }]) { pageInfo { endCursor } } }',
-    { w: { spec: { a: { in: Array.from({ length: 50 }, (_, i) => i) } } } }), 1 + 50 + 2 + 2 * 10);
+    { w: { spec: { a: { in: Array.from({ length: 50 }, (_, i) => i) } } } }), 1 + (4 + 50) + (2 + 2) + 2 * 10);
+  // Empty objects hold no condition but are walked per object all the same: each costs one.
+  const empties = { or: Array.from({ length: 30_000 }, () => ({ or: [] })) };
+  assert.equal(cost('query($w: Where) { query(first: 10, where: $w) { pageInfo { endCursor } } }', { w: empties }), 1 + 2 + 2 * 30_000 + 2 * 10);
   assert.equal(cost('{ query(first: 10) { pageInfo { endCursor } } }'), 1 + 2 * 10);
 });
 
@@ -93,8 +98,8 @@ test('a remembered cost is the cost: once per operation when its variables play 
   assert.equal(remembered(schema, paged, undefined, { n: 50 }), 1 + 3 * 50);
   assert.equal(remembered(schema, paged, undefined, {}), 1 + 3 * 7);
   const filtered = parse('query($w: Where, $o: [Order!]) { query(first: 10, where: { and: [$w] }, orderBy: $o) { pageInfo { endCursor } } }');
-  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { eq: 1 } } } }), 1 + 1 + 2 * 10);
-  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { in: [1, 2, 3] } } }, o: [{ field: 'x' }] }), 1 + 3 + 1 + 2 * 10);
+  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { eq: 1 } } } }), 1 + (5 + 1) + 2 * 10);
+  assert.equal(remembered(schema, filtered, undefined, { w: { spec: { a: { in: [1, 2, 3] } } }, o: [{ field: 'x' }] }), 1 + (6 + 3) + (2 + 1) + 2 * 10);
 });
 
 schema.getQueryType()!.getFields().list!.resolve = () => ({ edges: [], pageInfo: {} });

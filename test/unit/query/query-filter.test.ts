@@ -109,6 +109,19 @@ describe('where', () => {
     assert.doesNotThrow(() => where({ spec: { size: { in: values(WHERE_LIMITS.maxConditions) } } }));
     assert.throws(() => where({ spec: { size: { in: values(WHERE_LIMITS.maxConditions) }, count: { eq: 1 } } }), /more than 500 conditions/);
   });
+
+  it('bounds the parts of a filter that hold no condition (an or of empty objects), which it walks per object all the same', () => {
+    for (const w of [
+      { or: Array.from({ length: 80_000 }, () => ({ or: [] })) },
+      { or: Array.from({ length: 5_000 }, () => ({})) },
+      { and: Array.from({ length: 3_000 }, () => ({ not: {} })) },
+      { or: [{ spec: {} }, ...Array.from({ length: 2_000 }, () => ({ and: [] }))] },
+    ]) {
+      assert.throws(() => where(w), (err: unknown) => err instanceof QueryInputError && /more than 5000 parts \(each object, list and list item counts once\)/.test(err.message));
+    }
+    // 500 conditions in an or of fields three levels down stay within the bound.
+    assert.doesNotThrow(() => where({ or: Array.from({ length: 500 }, (_, i) => ({ spec: { size: { eq: i } } })) }));
+  });
 });
 
 describe('orderBy', () => {
