@@ -5,6 +5,7 @@
 // lossless-json.ts) and leave every scalar as a JSON number with every digit (JSON.rawJSON), as
 // Kubernetes writes them, so any JSON.stringify of a result keeps them exact.
 
+import { isDateTime } from '../model/date-time.ts';
 import { ApiErrorCode } from '../api-errors.ts';
 import { GraphQLError, GraphQLFloat, GraphQLScalarType, Kind, print } from 'graphql';
 import type { ObjectValueNode, ValueNode } from 'graphql';
@@ -107,8 +108,6 @@ function describe(value: unknown): string {
   return value === undefined || typeof value === 'function' || typeof value === 'symbol' ? String(value) : stringifyJson(value);
 }
 
-// RFC 3339 date-time as Kubernetes writes and accepts it (metav1.Time and format: date-time).
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export const DateTimeScalar = new GraphQLScalarType({
   name: 'DateTime',
@@ -122,8 +121,9 @@ export const DateTimeScalar = new GraphQLScalarType({
 });
 
 function checkDateTime(value: unknown, node?: ValueNode): string {
-  if (typeof value !== 'string' || !RFC3339.test(value)) {
-    throw inputError(`DateTime must be an RFC 3339 date-time such as "2024-02-29T12:34:56Z", got ${describe(value)}`, node);
+  // The shape and a real instant (no February 30, no 24:00 or :60), as Kubernetes reads it.
+  if (typeof value !== 'string' || !isDateTime(value)) {
+    throw inputError(`DateTime must be an RFC 3339 date-time of a real instant such as "2024-02-29T12:34:56Z", got ${describe(value)}`, node);
   }
   return value;
 }

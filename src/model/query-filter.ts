@@ -10,6 +10,7 @@
 // the property is present (even as null); `isNull: true` when it is absent or null; every other
 // operator needs a value of the field's type and is false without one. Numbers stay exact:
 // integers beyond 2^53 are bigint (or decimal strings on input).
+import { isDateTime } from './date-time.ts';
 import type { ObjectFilter, FilterField, FilterNode, FilterScalar, ScalarFilter, SortField } from './query-fields.ts';
 import { LOGIC_OPERATORS, OBJECT_META_FILTER, sortFields, versionFilter } from './query-fields.ts';
 import type { VersionModel } from './resource-model.ts';
@@ -286,8 +287,6 @@ function expectString(v: unknown, path: string): string {
   return v;
 }
 
-/** RFC 3339 date-time, as Kubernetes writes it (metav1.Time) and accepts it (format: date-time). */
-export const RFC3339_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -309,7 +308,7 @@ export function scalarValue(v: unknown, f: Pick<ScalarFilter, 'scalar' | 'enum'>
     case 'boolean':
       return expectBoolean(v, path);
     case 'dateTime':
-      if (typeof v !== 'string' || !RFC3339_DATE_TIME.test(v)) throw new QueryInputError(path, `expected an RFC 3339 date-time such as "2024-02-29T12:34:56Z", got ${describe(v)}`);
+      if (typeof v !== 'string' || !isDateTime(v)) throw new QueryInputError(path, `expected an RFC 3339 date-time of a real instant such as "2024-02-29T12:34:56Z", got ${describe(v)}`);
       return v;
     case 'int': {
       const n = integerValue(v, path);

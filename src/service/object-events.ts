@@ -26,10 +26,17 @@ const timeOf = (event: KubeObject) => {
   return Number.isNaN(ms) ? -Infinity : ms;
 };
 
-/** The Events of one object: only those naming its uid, seen at or after `since`, newest first, at most `limit`. */
-export function eventsOf(events: readonly KubeObject[], uid: string, opts: { limit?: number; since?: string }): KubeObject[] {
+/**
+ * The Events of one object: only those naming its uid and kind (however they were selected: an
+ * Event that names the uid with another kind is nobody's), seen at or after `since`, newest first,
+ * at most `limit`.
+ */
+export function eventsOf(events: readonly KubeObject[], object: { uid: string; kind: string }, opts: { limit?: number; since?: string }): KubeObject[] {
   const since = opts.since === undefined ? -Infinity : Date.parse(opts.since);
-  const own = events.filter((e) => (e['involvedObject'] as Obj | undefined)?.['uid'] === uid && timeOf(e) >= since);
+  const own = events.filter((e) => {
+    const involved = e['involvedObject'] as Obj | undefined;
+    return involved?.['uid'] === object.uid && involved['kind'] === object.kind && timeOf(e) >= since;
+  });
   own.sort((a, b) => timeOf(b) - timeOf(a) || nameOf(a).localeCompare(nameOf(b)));
   return opts.limit !== undefined && opts.limit >= 0 ? own.slice(0, opts.limit) : own;
 }

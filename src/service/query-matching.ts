@@ -3,6 +3,7 @@
 // field, fails every operator but exists/isNull, so a filter never matches by accident. Integers
 // compare exactly whether they are numbers or bigint (JavaScript compares the two kinds exactly);
 // date-times compare as instants, whatever their offset or fractional digits.
+import { epochNanos } from '../model/date-time.ts';
 import type { CompareType, Condition, Scalar } from '../model/query-filter.ts';
 
 export type Predicate = (value: unknown) => boolean;
@@ -171,7 +172,6 @@ function order<T extends string | number | bigint>(a: T, b: T): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const instants = new Map<string, bigint | null>();
 // Objects repeat their timestamps from query to query; a bounded memo spares re-parsing them.
 const maxInstants = 50_000;
@@ -180,17 +180,7 @@ const maxInstants = 50_000;
 export function instantOf(s: string): bigint | undefined {
   const hit = instants.get(s);
   if (hit !== undefined) return hit ?? undefined;
-  const m = RFC3339.exec(s);
-  let result: bigint | null = null;
-  if (m) {
-    const [, y, mo, d, h, mi, sec, frac, sign, oh, om] = m;
-    let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
-    // Date.UTC reads years 0-99 as 1900-1999.
-    if (Number(y) < 100) ms = new Date(ms).setUTCFullYear(Number(y));
-    const offsetMs = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000 : 0;
-    const nanos = frac ? BigInt(frac.slice(0, 9).padEnd(9, '0')) : 0n;
-    result = Number.isNaN(ms) ? null : BigInt(ms - offsetMs) * 1_000_000n + nanos;
-  }
+  const result = epochNanos(s) ?? null;
   if (instants.size >= maxInstants) instants.clear();
   instants.set(s, result);
   return result ?? undefined;

@@ -229,20 +229,21 @@ async function events(deps: RelationDeps, req: Req<EventsArgs>): Promise<Answer<
       for (const { index } of g.entries) answers[index] = failed(err);
       return;
     }
-    for (const { index, entry } of g.entries) answers[index] = ok(eventsOf(items, entry.uid, { limit, since }));
+    for (const { index, entry } of g.entries) answers[index] = ok(eventsOf(items, entry, { limit, since }));
   }));
   return answers;
 }
 
 /**
- * The Events of some objects of one namespace in one list: the apiserver selects by uid for one
- * object, by kind for several of one kind. When the caller may not list core/v1 Events but may
+ * The Events of some objects of one namespace in one list: the apiserver selects by uid and kind
+ * for one object, by kind for several of one kind (eventsOf keeps those of each object's uid). When the caller may not list core/v1 Events but may
  * list events.k8s.io/v1 Events (the same objects), those are read instead.
  */
 async function readEvents(deps: RelationDeps, namespace: string, refs: readonly ObjectRef[], context: CallerContext): Promise<KubeObject[]> {
   const kinds = new Set(refs.map((r) => r.kind));
-  const selector = (prefix: string) => refs.length === 1 ? `${prefix}.uid=${selectorValue(refs[0]!.uid)}`
-    : kinds.size === 1 ? `${prefix}.kind=${selectorValue(refs[0]!.kind)}` : undefined;
+  const kind = (prefix: string) => `${prefix}.kind=${selectorValue(refs[0]!.kind)}`;
+  const selector = (prefix: string) => refs.length === 1 ? `${prefix}.uid=${selectorValue(refs[0]!.uid)},${kind(prefix)}`
+    : kinds.size === 1 ? kind(prefix) : undefined;
   try {
     return await deps.reader.list(CORE_EVENTS, namespace, { fieldSelector: selector('involvedObject') }, context);
   } catch (err) {

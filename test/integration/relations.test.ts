@@ -155,6 +155,8 @@ describe('relations', () => {
     await create(kubeEvent(ns, 'root.new', root, { reason: 'Failed', message: 'new', type: 'Warning', firstTimestamp: at(20), lastTimestamp: at(1), count: 4 }));
     await create(kubeEvent(ns, 'root.mid', root, { reason: 'Pulled', message: 'mid', firstTimestamp: at(10), lastTimestamp: at(10), count: 1 }));
     await create(kubeEvent(ns, 'child.only', child, { reason: 'Other', message: 'not about root', firstTimestamp: at(1), lastTimestamp: at(1), count: 1 }));
+    // root's uid with another kind: nobody's Event, whether root is read alone or in a list.
+    await create(kubeEvent(ns, 'root.wrong-kind', { ...root, kind: 'Pod' }, { reason: 'Other', message: 'another kind', firstTimestamp: at(1), lastTimestamp: at(1), count: 1 }));
     const data = await gqlData(url, `{
       cronTab_stable_example_com(namespace: "${ns}", name: "root") {
         all: events { reason message type count lastSeen involvedObject { kind name uid } source { component } }
@@ -170,6 +172,9 @@ describe('relations', () => {
     });
     assert.deepEqual(r.newest.map((e: any) => e.message), ['new']);
     assert.deepEqual(r.recent.map((e: any) => e.message), ['new', 'mid']);
+    const listed = await gqlData(url, `{ cronTabList_stable_example_com(namespace: "${ns}") { edges { node { metadata { name } events { message } } } } }`);
+    const rootNode = listed.cronTabList_stable_example_com.edges.find((e: any) => e.node.metadata.name === 'root').node;
+    assert.deepEqual(rootNode.events.map((e: any) => e.message), ['new', 'mid', 'old']);
   });
 
   it('refuses bad relation arguments with typed errors on the field, and keeps the object', async () => {
@@ -197,6 +202,12 @@ describe('relations', () => {
     const sinceVariable = await gql(url, `query($since: DateTime) { cronTab_stable_example_com(namespace: "${ns}", name: "root") { events(since: $since) { message } } }`, { since: 'yesterday' });
     assert.equal(sinceVariable.status, 400, sinceVariable.text);
     assert.equal(sinceVariable.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', sinceVariable.text);
+    // The shape of a date-time but no real instant (month 13, :60): refused, not read as no Event at all.
+    for (const impossible of ['2024-13-01T00:00:00Z', '2024-01-01T10:00:60Z', '2023-02-29T00:00:00Z']) {
+      const r2 = await gql(url, `query($since: DateTime) { cronTab_stable_example_com(namespace: "${ns}", name: "root") { events(since: $since) { message } } }`, { since: impossible });
+      assert.equal(r2.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', r2.text);
+      assert.match(r2.errors![0]!.message, /real instant/);
+    }
   });
 
   it('answers N objects with one Kubernetes call per kind and namespace per hop', async () => {

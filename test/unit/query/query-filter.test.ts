@@ -46,6 +46,10 @@ describe('where', () => {
     assert.deepEqual(where({ spec: { ratio: { gte: 10n ** 20n } } }), spec(field('ratio', { op: 'gte', type: 'number', value: 10n ** 20n })));
     assert.deepEqual(where({ spec: { ratio: { eq: 9007199254740993n } } }), spec(field('ratio', { op: 'eq', type: 'number', value: 9007199254740993n })));
     refused({ spec: { expires: { lt: 'tomorrow' } } }, 'where.spec.expires.lt', /RFC 3339/);
+    // The shape of a date-time without a real instant: refused, not rolled over to another day.
+    for (const impossible of ['2024-02-30T00:00:00Z', '2026-11-31T00:00:00Z', '2024-13-45T99:99:99Z', '2024-01-01T24:00:00Z', '2024-01-01T10:00:60Z']) {
+      refused({ spec: { expires: { lt: impossible } } }, 'where.spec.expires.lt', /RFC 3339 date-time of a real instant/);
+    }
     assert.deepEqual(where({ spec: { expires: { lt: '2030-01-01T00:00:00+02:00' } } }), spec(field('expires', { op: 'lt', type: 'dateTime', value: '2030-01-01T00:00:00+02:00' })));
     refused({ spec: { phase: { eq: 'Done' } } }, 'where.spec.phase.eq', /one of "Pending", "Running", "Failed"/);
     refused({ spec: { enabled: { eq: 'yes' } } }, 'where.spec.enabled.eq', /true or false/);
