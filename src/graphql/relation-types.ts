@@ -93,10 +93,12 @@ function relationFields(operations: RelationOperations, resource: GraphQLInterfa
         'The objects named by metadata.ownerReferences, in the same order. An owner that is gone, of a kind the cluster does not ' +
         'serve, or that the caller may not read is null, with an error at its index (NOT_FOUND, FORBIDDEN, ...).',
       extensions: { relation: 'owners', callerDependent: true, assumedListSize: OWNERS_ASSUMED_SIZE },
-      resolve: (src, _args, context) => {
-        const loader = loadersOf(operations, context).owners;
-        return Promise.all(ownerLookups(src).map(async (lookup) => {
-          const answer = await loader.load(lookup);
+      resolve: (src, _args, context, info) => {
+        const loaders = loadersOf(operations, context);
+        const lookups = ownerLookups(src);
+        loaders.takeOwners(info.rootValue, lookups.length);
+        return Promise.all(lookups.map(async (lookup) => {
+          const answer = await loaders.owners.load(lookup);
           return answer.ok ? answer.value : answer.error;
         }));
       },

@@ -3,6 +3,7 @@
 // name), children of one kind are one list per namespace (or one across namespaces for
 // cluster-scoped parents) unless the query cache already holds them, Events one list per namespace. Every call is made as the caller, so
 // RBAC decides what each answer holds; what the caller may not read comes back as its error.
+import pLimit from 'p-limit';
 import { ApiError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeObject } from '../contract/operations.ts';
@@ -80,6 +81,9 @@ async function owners(deps: RelationDeps, req: Req<OwnersArgs>): Promise<Answer<
   return answers;
 }
 
+/** Gets in flight at once for one batch of owners that the caller may get but not list. */
+const GETS_AT_ONCE = 4;
+
 /**
  * Objects by name in one namespace: one get for one name, one list for several. A caller who may
  * get but not list gets them one by one, so batching never hides what the caller may read.
@@ -110,7 +114,9 @@ async function readByName(reader: ObjectReader, resource: ApiResource, namespace
       for (const name of names) byName.set(name, failed(err));
       return byName;
     }
-    await Promise.all(names.map(one));
+    // One by one, a few at a time: an object may name hundreds of owners of one kind.
+    const limit = pLimit(GETS_AT_ONCE);
+    await Promise.all(names.map((name) => limit(() => one(name))));
   }
   return byName;
 }
@@ -162,11 +168,21 @@ async function children(deps: RelationDeps, req: Req<ChildrenArgs>): Promise<Ans
     }
     const byOwner = childrenByOwner(items);
     for (const { index, entry } of g.entries) {
-      const own = byOwner.get(entry.uid) ?? [];
+      // In the apiserver's order (namespace, then name) wherever they came from: a cache holds
+      // them in the order they arrived, and a limit must keep the same ones either way.
+      const own = (byOwner.get(entry.uid) ?? []).sort(byNamespaceAndName);
       answers[index] = ok(limit !== undefined && limit >= 0 ? own.slice(0, limit) : own);
     }
   }));
   return answers;
+}
+
+function byNamespaceAndName(a: KubeObject, b: KubeObject): number {
+  const ma = a['metadata'] as { namespace?: string; name?: string } | undefined;
+  const mb = b['metadata'] as { namespace?: string; name?: string } | undefined;
+  const key = (m: typeof ma) => `${m?.namespace ?? ''}/${m?.name ?? ''}`;
+  const [ka, kb] = [key(ma), key(mb)];
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 function childrenByOwner(items: readonly KubeObject[]): Map<string, KubeObject[]> {

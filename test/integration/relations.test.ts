@@ -279,6 +279,17 @@ describe('relations', () => {
     assert.deepEqual(byName(fromCache.v1), byName(owned), 'the cached answer is the apiserver\'s');
     assert.deepEqual(byName(fromCache.v1), byName(listed.v1));
     assert.deepEqual(fromCache.v2.map((c: any) => c.metadata.name).sort(), ['kid-a', 'kid-b', 'kid-c']);
+
+    // A child that arrives in the cache last but sorts first: the cache answers in the apiserver's
+    // order, so a limit keeps the same children from the cache as from a list.
+    await create(cronTab(cached, 'kid-0', [ownerRef(parent as any, true)]));
+    await pollUntil('the cache to hold kid-0', async () => (await gqlData(url, `{ cronTabList_stable_example_com(namespace: "${cached}", consistency: CACHED) { totalCount } }`)).cronTabList_stable_example_com.totalCount === 6);
+    const limited = (await gqlData(url, `{ cronTab_stable_example_com(namespace: "${cached}", name: "parent") {
+      v1: children(kind: "CronTab", apiVersion: "${CT}") { metadata { name } }
+      first: children(kind: "CronTab", apiVersion: "${CT}", limit: 1) { metadata { name } }
+      listed: children(kind: "CronTab", limit: 1) { metadata { name } } } }`)).cronTab_stable_example_com;
+    assert.deepEqual(limited.v1.map((c: any) => c.metadata.name), ['kid-0', 'kid-a', 'kid-b', 'kid-c']);
+    assert.deepEqual([limited.first[0].metadata.name, limited.listed[0].metadata.name], ['kid-0', 'kid-0']);
   });
 
   it('answers an owner that is gone, replaced or of an unknown kind with a null entry and its reason, keeping the object', async () => {

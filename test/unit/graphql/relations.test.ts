@@ -209,4 +209,30 @@ describe('relation fields', () => {
     assert.match(relationsExample([clusterCronTab]), /clusterCronTabList_stable_example_com\(first: 5\)[\s\S]*metadata \{ name \}/);
     assert.equal(relationsExample([]), '');
   });
+  it('bound the owners one execution resolves: objects that all own each other fail past the bound, not the process, and each event of a subscription starts afresh', async () => {
+    const ops = new InMemoryOperations();
+    const refs = Array.from({ length: 40 }, (_, i) => tab(`clq-${i}`, `u-clq-${i}`));
+    store(ops, ...refs.map((r) => tab((r['metadata'] as any).name, (r['metadata'] as any).uid, refs)));
+    const schema = buildGraphQLSchema([cronTab], { operations: ops }).schema;
+    const get = (levels: number) => `{ cronTab_stable_example_com(namespace: "ns", name: "clq-0") { metadata { name } ${'owners { '.repeat(levels)}metadata { name } ${'} '.repeat(levels)}} }`;
+    const exec = async (source: string, contextValue: object, rootValue?: object) => JSON.parse(JSON.stringify(await graphql({ schema, source, contextValue, rootValue })));
+    const entries = (v: unknown): number => (Array.isArray(v) ? v.length + v.reduce((n: number, x) => n + entries(x), 0)
+      : typeof v === 'object' && v !== null ? Object.values(v).reduce((n: number, x) => n + entries(x), 0) : 0);
+    // Two levels: 40 + 1,600 owners, within the bound.
+    const two = await exec(get(2), {});
+    assert.equal(two.errors, undefined);
+    assert.equal(two.data.cronTab_stable_example_com.owners[39].owners.length, 40);
+    // Three levels would be 64,000 more (four, 2.56 million: the process ran out of memory).
+    const three = await exec(get(3), {});
+    assert.equal(three.data.cronTab_stable_example_com.metadata.name, 'clq-0');
+    assert.ok(three.errors.length > 0);
+    for (const e of three.errors) {
+      assert.equal(e.extensions.code, 'BAD_REQUEST');
+      assert.match(e.message, /owners fields reach more than 10000 objects in all/);
+    }
+    assert.ok(entries(three.data) <= 10_000 + 40, `${entries(three.data)} entries`);
+    // One context, an execution per root value (a subscription's events): each has the whole bound.
+    const context = {};
+    for (let event = 0; event < 7; event++) assert.equal((await exec(get(2), context, { event })).errors, undefined, `event ${event}`);
+  });
 });
