@@ -91,7 +91,7 @@ export class LeaseSemaphores {
     const deadline = performance.now() + (opts.waitMs ?? 0);
     for (;;) {
       if (opts.signal?.aborted) return undefined;
-      if (await this.client.crdgateLeaseAcquire(key, max, id, this.timing.leaseMs) === 1) break;
+      if (await this.tryAcquire(key, max, id) === 1) break;
       if (performance.now() + this.timing.pollMs > deadline) return undefined;
       await pause(this.timing.pollMs, opts.signal);
     }
@@ -106,6 +106,18 @@ export class LeaseSemaphores {
         await this.client.zrem(key, id).catch(() => {});
       },
     };
+  }
+
+  private async tryAcquire(key: string, max: number, id: string): Promise<number> {
+    try {
+      return await this.client.crdgateLeaseAcquire(key, max, id, this.timing.leaseMs);
+    } catch (err) {
+      // A command that timed out here still runs when a frozen Redis answers again, and would hold
+      // a slot nobody gives back for leaseMs; a removal sent after it on the same connection runs
+      // after it.
+      this.client.zrem(key, id).catch(() => {});
+      throw err;
+    }
   }
 
   /** Gives back every lease held (when the process stops). */

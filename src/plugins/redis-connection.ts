@@ -2,7 +2,10 @@
 // documents (--redis-url). Commands fail at once while it is down (no offline queue, a command
 // timeout), so a request never waits on Redis: budgets then refuse with UNAVAILABLE (fail closed)
 // and the APQ cache answers "not found" (clients send the whole document). Losing and regaining
-// the connection is logged once each, not once per request or reconnect attempt.
+// the connection is logged once each, not once per request or reconnect attempt. A Redis that
+// stops answering without closing the connection (frozen, or cut off by the network, which TCP
+// notices only after minutes) is found by a PING every second: it counts as unreachable from the
+// first PING that times out until one is answered, and commands are not sent to it meanwhile.
 import { Redis } from 'ioredis';
 import { ApiError } from '../api-errors.ts';
 
@@ -17,13 +20,15 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Longest wait between reconnect attempts. */
   maxReconnectDelayMs?: number;
+  /** How often an idle check (PING) asks whether Redis still answers. */
+  heartbeatMs?: number;
 }
 
 export interface RedisConnection {
   readonly client: Redis;
   /** The URL without its user info, for logs. */
   readonly where: string;
-  /** True while commands can be sent. */
+  /** True while commands can be sent (connected, and the last PING answered in time). */
   readonly up: boolean;
   /**
    * Resolves true once connected; false if that takes longer than timeoutMs, or at once when Redis
@@ -71,14 +76,19 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
   // Whether the loss was logged: "unreachable" once per outage, "reachable again" once after it.
   let downLogged = false;
   let closing = false;
+  let stalled = false;
   let refusal: string | undefined;
   const waiters = new Set<(ok: boolean) => void>();
-  client.on('ready', () => {
+  const back = () => {
     up = true;
-    refusal = undefined;
+    stalled = false;
     if (downLogged) opts.log?.info(`Redis at ${where} is reachable again: shared budgets and APQ documents are back`);
     downLogged = false;
     for (const w of waiters) w(true);
+  };
+  client.on('ready', () => {
+    refusal = undefined;
+    back();
   });
   client.on('error', (err: Error) => {
     if (!credentialsRefused(err)) return;
@@ -93,6 +103,22 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
   };
   client.on('error', (err: Error) => lost(err.message || (err as NodeJS.ErrnoException).code || err.name));
   client.on('close', () => lost('connection closed'));
+  const commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
+  let pinging = false;
+  const heartbeat = setInterval(() => {
+    if (pinging || client.status !== 'ready') return;
+    pinging = true;
+    client.ping().then(() => {
+      if (stalled) back();
+    }, () => {
+      if (client.status !== 'ready' || closing) return;
+      stalled = true;
+      lost(`it did not answer within ${commandTimeoutMs} ms`);
+    }).finally(() => {
+      pinging = false;
+    });
+  }, opts.heartbeatMs ?? 1000);
+  heartbeat.unref();
   return {
     client,
     where,
@@ -117,6 +143,7 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
     },
     async close() {
       closing = true;
+      clearInterval(heartbeat);
       try {
         await client.quit();
       } catch {

@@ -50,6 +50,8 @@ export class SharedTenantBudgets implements Budgets {
   async admitRequest(tenant: string): Promise<void> {
     const limits = this.limitsOf(tenant);
     if (!limits.requestsPerSecond) return;
+    // Not sent to a Redis known not to answer: each request would wait the command timeout.
+    if (!this.conn.up) throw sharedStateUnavailable();
     try {
       await this.limiter(rateWindow(limits)).consume(tenant);
     } catch (rejection) {
@@ -109,6 +111,7 @@ export class SharedTenantBudgets implements Budgets {
   }
 
   private async acquire(kind: 'calls' | 'watches', tenant: string, max: number, opts: Parameters<LeaseSemaphores['acquire']>[2]): Promise<Lease | undefined> {
+    if (!this.conn.up) throw sharedStateUnavailable();
     try {
       return await this.leases.acquire(`${sharedKeyPrefix}:${kind}:${tenant}`, max, opts);
     } catch (err) {

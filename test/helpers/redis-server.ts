@@ -19,6 +19,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered, until resume(). */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT), with the commands sent meanwhile. */
+  resume(): void;
   /** Stops it for good and removes its directory. */
   dispose(): Promise<void>;
 }
@@ -95,7 +99,14 @@ export async function startRedis(): Promise<TestRedis> {
       if (child) throw new Error('redis-server is running');
       await launch(port);
     },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async dispose() {
+      child?.kill('SIGCONT');
       await redis.stop();
       process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });

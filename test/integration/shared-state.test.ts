@@ -244,6 +244,37 @@ test('Redis goes away: budgets fail closed with 503 UNAVAILABLE, one log line; b
   assert.deepEqual(logs[1], { level: 'info', msg: `Redis at redis://127.0.0.1:${redis.port} is reachable again: shared budgets and APQ documents are back` });
 });
 
+test('Redis frozen with its connection open: told once, refused at once while it does not answer; no slot is left held after it', async () => {
+  const { budgets, conn, logs } = await replica({ requestsPerSecond: 1000, burst: 1000, maxConcurrentCalls: 5, maxWatches: 5 });
+  const tenant = freshTenant();
+  await budgets.admitRequest(tenant);
+  redis.pause();
+  try {
+    // Sent before the heartbeat notices: each waits the command timeout, and Redis runs the slot
+    // reservations when it answers again.
+    const early = await Promise.all(Array.from({ length: 8 }, () => outcome(budgets.withCallSlot(tenant, undefined, async () => 'ran'))));
+    assert.deepEqual(new Set(early), new Set(['UNAVAILABLE']));
+    await pollUntil('the heartbeat noticed', () => !conn.up, { timeoutMs: 10_000 });
+    assert.deepEqual(logs.map((l) => l.level), ['warn'], JSON.stringify(logs));
+    assert.match(logs[0]!.msg, /is unreachable \(it did not answer within 2000 ms\)/);
+    // Known not to answer: refused without waiting for it (no command is sent).
+    for (const attempt of [() => budgets.admitRequest(tenant), () => budgets.withCallSlot(tenant, undefined, async () => 'ran'), () => budgets.openWatch(tenant)]) {
+      assert.equal(await outcome(attempt()), 'UNAVAILABLE');
+    }
+  } finally {
+    redis.resume();
+  }
+  await pollUntil('back', () => conn.up, { timeoutMs: 10_000 });
+  assert.deepEqual(logs.map((l) => l.level), ['warn', 'info'], JSON.stringify(logs));
+  // The reservations Redis ran late were given back: the tenant has all 5 slots.
+  await pollUntil('no slot left held', async () => (await conn.client.zcard(`crdgate:calls:${tenant}`)) === 0, { timeoutMs: 5_000 });
+  const gates = Array.from({ length: 5 }, () => Promise.withResolvers<void>());
+  const running = gates.map((g) => budgets.withCallSlot(tenant, undefined, () => g.promise));
+  await pollUntil('five slots held', () => budgets.leases.size === 5);
+  for (const g of gates) g.resolve();
+  await Promise.all(running);
+});
+
 test('the Redis URL in logs has no user name or password', () => {
   const conn = connectRedis(`redis://user:s3cret@127.0.0.1:${redis.port}/2`, { log: { info: () => {}, warn: () => {} } });
   connections.push(conn);
