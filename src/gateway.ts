@@ -432,11 +432,15 @@ async function stopGateway(core: Core, web: { stop(): Promise<void> }, listeners
   for (const l of listeners) l.graceful.drain();
   if (opts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, opts.drainDelayMs));
   core.live.stop();
-  const closed = listeners.map((l) => l.graceful.close(opts.timeoutMs ?? 25_000));
-  for (const { ws } of listeners) await ws.close();
+  const deadlineMs = opts.timeoutMs ?? 25_000;
+  const closed = listeners.map((l) => l.graceful.close(deadlineMs));
+  // Every WebSocket is sent its close (1001) now; SSE streams are not kept waiting for the
+  // clients' answers, which one unresponsive client would hold until the deadline.
+  const sockets = listeners.map(({ ws }) => ws.close(deadlineMs));
   core.operations.queries.caches.stop();
   // Ends SSE streams and subscriptions (UNAVAILABLE: shutting down) and their upstream watches.
   await core.operations.hub.stop();
+  await Promise.all(sockets);
   await Promise.all(closed);
   await web.stop();
   await stopCore(core);

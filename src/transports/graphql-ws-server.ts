@@ -86,8 +86,11 @@ export const maxSubscriptionIdLength = 256;
 
 export interface WebSocketHandle {
   readonly wss: WebSocketServer;
-  /** Closes every connection with 1001 (going away) and stops accepting new ones. */
-  close(): Promise<void>;
+  /**
+   * Closes every connection with 1001 (going away) and stops accepting new ones; a connection
+   * whose client has not answered the close by the deadline is cut.
+   */
+  close(deadlineMs?: number): Promise<void>;
 }
 
 export const CloseCode = {
@@ -246,10 +249,19 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   );
   return {
     wss,
-    async close() {
+    async close(deadlineMs = 25_000) {
       for (const client of wss.clients) client.close(1001, 'server shutting down');
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      // A client that never answers the close (its network gone) would hold the server's close
+      // for ws' own 30 s, past the shutdown deadline: such sockets are cut at the deadline.
+      const cut = setTimeout(() => {
+        for (const client of wss.clients) client.terminate();
+      }, deadlineMs);
+      try {
+        await disposable.dispose();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      } finally {
+        clearTimeout(cut);
+      }
     },
   };
 }

@@ -6,7 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -164,6 +167,46 @@ test('SIGTERM: a request slower than --shutdown-timeout is cut at the deadline a
     // Far below the 25 s default: the request was cut at its deadline, not waited for.
     assert.ok(took < 20_000, `exited ${Math.round(took)} ms after SIGTERM`);
     assert.match(String(await stuck), /TypeError|terminated|fetch failed/, 'the stuck request was cut');
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM: a WebSocket client that never answers the close is cut at the deadline; SSE watches still end with UNAVAILABLE', async () => {
+  const shutdownTimeoutMs = 3_000;
+  const p = spawn(process.execPath, [bin, 'serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--tenants', 'none',
+    '--metrics-port', '0', '--shutdown-timeout', String(shutdownTimeoutMs)], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        const m = /GraphQL API at (http:\/\/\S+)\/graphql/.exec(line);
+        if (m) resolve(m[1]!);
+      });
+      setTimeout(() => reject(new Error('no listening line within 30 s')), 30_000);
+    });
+    // A client whose network went away: upgraded, then silent (it never sends the close back).
+    const { hostname, port } = new URL(url);
+    const silent = connect(Number(port), hostname);
+    await once(silent, 'connect');
+    silent.write(`GET /graphql HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`);
+    const [upgraded] = await once(silent, 'data') as [Buffer];
+    assert.match(upgraded.toString('latin1'), /^HTTP\/1\.1 101 /);
+    silent.on('data', () => {});
+    silent.on('error', () => {});
+    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`);
+    assert.equal(sse.status, 200);
+    const sseText = sse.text();
+    const sigterm = performance.now();
+    p.kill('SIGTERM');
+    const text = await Promise.race([sseText, delay(20_000).then(() => 'SSE stream did not end')]);
+    assert.match(text, /event: ERROR\ndata: .*"code":"UNAVAILABLE"/, 'the SSE stream ends, saying why');
+    assert.equal(await exited, 0);
+    const took = performance.now() - sigterm;
+    // ws waits 30 s for a close that never comes; the deadline is the gateway's.
+    assert.ok(took < shutdownTimeoutMs + 5_000, `exited ${Math.round(took)} ms after SIGTERM; the deadline is ${shutdownTimeoutMs} ms`);
+    silent.destroy();
   } finally {
     p.kill('SIGKILL');
   }
