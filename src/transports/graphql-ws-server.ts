@@ -304,7 +304,7 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     if (!isErrors(prepared)) {
       const context = prepared.contextValue as CallerContext;
       const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-      runs.accept(prepared, { operation, scope, connection: state });
+      runs.accept(prepared, { operation, scope, connection: state, tryLater: (reason) => socket.close(CloseCode.TryAgainLater, reason) });
     }
   } catch (err) {
     // A failure here (the caller's schema could not be computed, say) ends this subscription

@@ -25,6 +25,32 @@ export interface Accepted {
   operation: SocketOperation;
   scope: SocketOperationScope | undefined;
   connection: ConnectionRuns;
+  /** Closes the connection so that its client comes back later (1013), with why. */
+  tryLater?: (reason: string) => void;
+}
+
+/**
+ * A subscription refused for now by a budget shared with other replicas: the tenant's open watches
+ * (a replica that died holds its slots until their leases expire), or the shared state unreachable.
+ */
+function refusedForNow(result: ExecutionResult): string | undefined {
+  const error = result.errors?.[0];
+  const e = error?.extensions;
+  const forNow = e?.['code'] === 'TOO_MANY_REQUESTS' || (e?.['code'] === 'UNAVAILABLE' && e['reason'] === 'SharedStateUnavailable');
+  return forNow ? closeReason(`try again later: ${error!.message}`) : undefined;
+}
+
+/** A WebSocket close reason holds at most 123 bytes of UTF-8: a longer text is cut, with "…". */
+function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text;
+  let reason = '';
+  let bytes = 0;
+  for (const ch of text) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > 120) break;
+    reason += ch;
+  }
+  return `${reason}…`;
 }
 
 export interface RunsHooks {
@@ -62,7 +88,9 @@ export class OperationRuns {
     const scope = found?.scope;
     try {
       const result = withInputCodes(await (scope ? scope.run(fn) : fn()));
-      return found && Symbol.asyncIterator in (result as object) ? this.started(found, result as AsyncIterable<unknown>) as R : result;
+      if (found && Symbol.asyncIterator in (result as object)) return this.started(found, result as AsyncIterable<unknown>) as R;
+      if (found) this.tryLaterIfAlone(found, result as ExecutionResult);
+      return result;
     } catch (err) {
       const failed = { errors: [err instanceof ApiError ? toGraphQLError(err) : new GraphQLError('internal error', { originalError: err instanceof Error ? err : new Error(String(err)) })] };
       this.threw.add(failed);
@@ -82,6 +110,18 @@ export class OperationRuns {
     operation.finish(answer?.errors, { data: answer?.data !== undefined, threw: answer !== undefined && this.threw.has(answer) }, left);
     this.hooks.onOperationDone?.(operation);
     scope?.done(operation.code);
+  }
+
+  /**
+   * A subscription refused for now on a connection with nothing else running (a client
+   * resubscribing after a replica went away) closes it with 1013, after which graphql-ws' client
+   * reconnects and subscribes again; an error message would end the subscription for good. With
+   * other operations on the connection, closing would cut them: the error message stands.
+   */
+  private tryLaterIfAlone(found: Accepted, result: ExecutionResult): void {
+    const reason = found.operation.type === 'subscription' ? refusedForNow(result) : undefined;
+    const c = found.connection;
+    if (reason && found.tryLater && !c.streams?.size && c.pending === 1 && c.preparing === 0) found.tryLater(reason);
   }
 
   /** Ends every stream the connection still has: none outlives its connection. */

@@ -149,10 +149,20 @@ test('budgets: a tenant rule\'s maxWatches of 1 refuses a second open subscripti
     const first = open('onewatch');
     await waitUntil(() => first.events.some((e) => e.type === 'INITIAL_STATE_DONE') || first.ended, 10_000, 'the first subscription');
     assert.equal(first.error, undefined, JSON.stringify(first.error));
-    const second = open('onewatch');
+    // On the first one's connection: the error; closing it would cut the first one.
+    const second = new Subscription(clients[0]!, sub);
     await waitUntil(() => second.ended, 10_000, 'the second subscription to be refused');
     assert.equal(second.errorCode, 'TOO_MANY_REQUESTS', JSON.stringify(second.error));
     assert.match(second.error![0]!.message, /tenant "onewatch" has 1 open subscriptions and watches, its limit/);
+    // On a connection of its own (a client resubscribing after a replica went away, whose slots
+    // its leases still hold): closed with 1013, so that graphql-ws' client comes back later,
+    // where an error would end the subscription for good.
+    const third = open('onewatch');
+    const closed = await clients.at(-1)!.closed;
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /^try again later: tenant "onewatch" has 1 open subscriptions and watches, its limit/);
+    assert.ok(Buffer.byteLength(closed.reason) <= 123);
+    assert.equal(third.events.length, 0);
     assert.equal(first.ended, false, 'the first one goes on');
     const others = [open('default'), open('default')];
     await waitUntil(() => others.every((o) => o.events.some((e) => e.type === 'INITIAL_STATE_DONE') || o.ended), 10_000, 'the default tenant\'s subscriptions');
