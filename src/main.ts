@@ -303,7 +303,11 @@ async function connectShared(url: string, config: GatewayConfig): Promise<Shared
     // Down is an outage the gateway rides out; refused credentials are a setting no retry fixes, and
     // a gateway started with them would answer every request with 503 while it says it is ready.
     await redis.close();
-    throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} refused crdgate's credentials (${redis.refusal.split('\n')[0]!.slice(0, 120)}); fix the user and password of --redis-url (CRDGATE_REDIS_URL)`);
+    const said = redis.refusal.split('\n')[0]!.slice(0, 120);
+    if (/DB index/i.test(said)) {
+      throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} has no such database (${said}); use one of its databases in the path of --redis-url (CRDGATE_REDIS_URL)`);
+    }
+    throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} refused crdgate's credentials (${said}); fix the user and password of --redis-url (CRDGATE_REDIS_URL)`);
   }
   return {
     redis,

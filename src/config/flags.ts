@@ -84,8 +84,10 @@ export const httpUrl: Parser<string> = {
 };
 
 export const redisUrl: Parser<string> = {
-  read: (raw) => (URL.canParse(raw) && /^rediss?:$/.test(new URL(raw).protocol) && new URL(raw).hostname ? { ok: true, value: raw } : { ok: false }),
-  expected: 'a redis:// or rediss:// URL with a host',
+  // The path, if any, is the database number (ioredis would send SELECT NaN for another).
+  read: (raw) => (URL.canParse(raw) && /^rediss?:$/.test(new URL(raw).protocol) && new URL(raw).hostname && /^(\/\d{0,9})?$/.test(new URL(raw).pathname)
+    ? { ok: true, value: raw } : { ok: false }),
+  expected: 'a redis:// or rediss:// URL with a host, and a database number as its path if any (redis://host:6379/2)',
 };
 
 export const ratio: Parser<number> = {

@@ -57,9 +57,13 @@ export function sharedStateUnavailable(cause?: unknown): ApiError {
     { reason: 'SharedStateUnavailable', retryAfterSeconds: 1 }, { cause });
 }
 
-/** Redis refusing the credentials of the URL (none given, or wrong ones), as opposed to being down. */
-function credentialsRefused(err: Error): boolean {
-  return /^(NOAUTH|WRONGPASS)\b/.test(err.message);
+/**
+ * Redis refusing the URL's settings, as opposed to being down: its credentials (none given, or
+ * wrong ones), or its database number (over the server's `databases`; ioredis would go on in
+ * database 0, which other deployments may use).
+ */
+function settingsRefused(err: Error): boolean {
+  return /^(NOAUTH|WRONGPASS)\b/.test(err.message) || /^ERR .*\bDB index\b/i.test(err.message);
 }
 
 export function connectRedis(url: string, opts: RedisConnectionOptions = {}): RedisConnection {
@@ -86,13 +90,17 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
     downLogged = false;
     for (const w of waiters) w(true);
   };
+  let wrongDatabase = false;
   client.on('ready', () => {
+    // Connected, but not to the database asked for: not usable, whatever ioredis says.
+    if (wrongDatabase) return;
     refusal = undefined;
     back();
   });
   client.on('error', (err: Error) => {
-    if (!credentialsRefused(err)) return;
+    if (!settingsRefused(err)) return;
     refusal = err.message;
+    if (/DB index/i.test(err.message)) wrongDatabase = true;
     for (const w of waiters) w(false);
   });
   const lost = (why: string) => {

@@ -107,6 +107,17 @@ test('a Redis that refuses the URL\'s credentials: one line without the password
   }
 });
 
+test('a Redis database the server does not have: one line, exit code 2 (not served from database 0)', async () => {
+  const redis = await startRedis();
+  try {
+    const r = await runToExit(['serve', '--kubeconfig', testCluster().kubeconfig, '--port', '0', '--metrics-port', '0', '--tenants', 'none', '--redis-url', `${redis.url}/99`]);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneLine(r.stderr, new RegExp(`^crdgate: Redis at redis://127\\.0\\.0\\.1:${redis.port}/99 has no such database \\(ERR [^)]*DB index[^)]*\\); use one of its databases in the path of --redis-url \\(CRDGATE_REDIS_URL\\)$`));
+  } finally {
+    await redis.dispose();
+  }
+});
+
 test('SIGTERM while the start waits for the CRD list: stops at once, exit 0, no error line', async () => {
   // A user that may not list CRDs: the catalog retries for up to 30 s before the start fails.
   const info = testCluster();
