@@ -359,17 +359,25 @@ export class Upstream implements SubscriberHost {
   }
 
   private unavailableFor(sub: HubSubscriber): ApiError {
-    const u = this.unavailable!;
+    return this.withResumePoint(sub, this.unavailable!);
+  }
+
+  /**
+   * An UNAVAILABLE (the upstream failing, the gateway shutting down) with where the subscriber
+   * resumes: the last resourceVersion delivered to it, as SLOW_CONSUMER says.
+   */
+  private withResumePoint(sub: HubSubscriber, e: ApiError): ApiError {
     const rv = sub.lastResourceVersion;
-    const resume = rv ? `; resubscribe from resourceVersion ${rv}, the last one delivered, once it is back` : '';
-    return new ApiError('UNAVAILABLE', `${u.message}${resume}`, { ...u.details, ...(rv ? { resourceVersion: rv } : {}) });
+    if (e.code !== 'UNAVAILABLE' || rv === undefined || e.details.resourceVersion !== undefined) return e;
+    const when = e === this.unavailable ? ', once it is back' : '';
+    return new ApiError('UNAVAILABLE', `${e.message}; resubscribe from resourceVersion ${rv}, the last one delivered${when}`, { ...e.details, resourceVersion: rv });
   }
 
   /** Ends every subscriber and observer with this error. */
   failAll(error: ApiError): number {
     let n = 0;
     for (const s of [...this.subscribers]) {
-      s.fail(error.code === 'UNAVAILABLE' && this.unavailable === error ? this.unavailableFor(s) : error);
+      s.fail(this.withResumePoint(s, error));
       if (error.code === 'UNAVAILABLE') this.counters.unavailable++;
       n++;
     }

@@ -541,6 +541,20 @@ test('closeWhere ends the subscriptions of a removed resource with the given err
   assert.equal(hub.stats().upstreams, 0);
 });
 
+test('stop ends each live subscriber with UNAVAILABLE and the last resourceVersion it got, to resume from on another replica', async () => {
+  const c = new FakeCollection();
+  const { hub } = hubWith(c);
+  const r = reader(hub.subscribe(key));
+  await until(() => c.watching, 'watch');
+  c.add(ct('a', 7));
+  await until(() => r.events.length === 1, 'the event');
+  await hub.stop();
+  await until(() => r.done, 'the end');
+  assert.ok(r.error instanceof ApiError && r.error.code === 'UNAVAILABLE', String(r.error));
+  assert.equal(r.error.details.resourceVersion, '7');
+  assert.match(r.error.message, /shutting down; resubscribe from resourceVersion 7, the last one delivered$/);
+});
+
 test('subscribers waiting for the first list are counted apart and reached by closeWhere and stop; subscribing after stop is refused', async () => {
   const c = new FakeCollection();
   // A list that never answers (until the reflector stops and aborts it).
