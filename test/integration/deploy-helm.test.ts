@@ -100,6 +100,18 @@ describe('deploy/helm/crdgate', () => {
     assert.equal(find(none, 'Deployment', 'x-crdgate').spec.template.spec.volumes.some((v: { name: string }) => v.name === 'tenants'), false);
     const own = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'flags.port=1']);
     assert.match(own.stderr, /flags\.port is set by the chart itself/);
+    // Nor through extraArgs or extraEnv, where the chart's guards would not see them.
+    for (const [set, said] of [
+      [['--set-string', 'extraArgs={--shutdown-timeout=60000}'], /extraArgs sets --shutdown-timeout, which the chart sets or checks itself; use flags\.shutdown-timeout/],
+      [['--set-string', 'extraArgs={--shutdown-delay,30000}'], /extraArgs sets --shutdown-delay/],
+      [['--set', 'extraEnv[0].name=CRDGATE_REDIS_URL', '--set', 'extraEnv[0].value=redis://:pw@r'], /extraEnv sets CRDGATE_REDIS_URL/],
+      [['--set', 'extraEnv[0].name=NODE_OPTIONS', '--set', 'extraEnv[0].value=--max-old-space-size=100'], /extraEnv sets NODE_OPTIONS, which the chart sets from nodeOptions/],
+    ] as const) {
+      const r = await helm(['template', 'x', chart, '--set', 'tenants=none', ...set]);
+      assert.match(r.stderr, said, set.join(' '));
+    }
+    const other = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set-string', 'extraArgs={--log-level=debug}', '--set', 'extraEnv[0].name=CRDGATE_MAX_DEPTH', '--set', 'extraEnv[0].value=20']);
+    assert.equal(other.code, 0, other.stderr);
     const typo = await helm(['template', 'x', chart, '--set', 'tenants=none', '--set', 'replicas=3']);
     assert.match(typo.stderr, /additional properties 'replicas' not allowed/, 'a misspelt value is refused, not ignored');
   });

@@ -112,3 +112,29 @@ still running. A shorter one has the kubelet kill the gateway in the middle of t
 {{- fail (printf "crdgate: terminationGracePeriodSeconds %d does not cover shutdownDelayMs (%d) plus the gateway's shutdown-timeout (%d ms); set it to at least %d, or shorten them" (int64 .Values.terminationGracePeriodSeconds) $delayMs $timeoutMs (div (add $delayMs $timeoutMs 999) 1000)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+extraArgs and extraEnv must not set what the chart sets or checks itself: a flag given twice is
+the last one's (the chart's guards would not see it), the grace period is checked against
+flags.shutdown-timeout, and the Redis URL with its password belongs in a Secret (redis.*).
+*/}}
+{{- define "crdgate.checkExtra" -}}
+{{- $managed := list "host" "port" "local-cluster" "tenants" "metrics-port" "metrics-host" "redis-url" "shutdown-delay" "config" "shutdown-timeout" -}}
+{{- range $arg := .Values.extraArgs -}}
+{{- range $name := $managed -}}
+{{- if or (eq (toString $arg) (printf "--%s" $name)) (hasPrefix (printf "--%s=" $name) (toString $arg)) -}}
+{{- fail (printf "crdgate: extraArgs sets --%s, which the chart sets or checks itself; use %s" $name (ternary "flags.shutdown-timeout" "the chart's own value for it (see values.yaml)" (eq $name "shutdown-timeout"))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $env := .Values.extraEnv -}}
+{{- range $name := $managed -}}
+{{- if eq (toString $env.name) (printf "CRDGATE_%s" ($name | upper | replace "-" "_")) -}}
+{{- fail (printf "crdgate: extraEnv sets %s, which the chart sets or checks itself; use %s" $env.name (ternary "flags.shutdown-timeout" "the chart's own value for it (see values.yaml)" (eq $name "shutdown-timeout"))) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (toString $env.name) "NODE_OPTIONS") $.Values.nodeOptions -}}
+{{- fail "crdgate: extraEnv sets NODE_OPTIONS, which the chart sets from nodeOptions; put the options there" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
