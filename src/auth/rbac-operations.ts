@@ -13,7 +13,7 @@ import type { GatewayOperations, HubOperations } from '../service/hub-operations
 import { partitionedList } from '../service/partitioned-list.ts';
 import { recheckSchedule, type RecheckSchedule } from '../service/recheck-schedule.ts';
 import { pathSegment } from '../service/resource-service.ts';
-import type { ObjectReader } from '../service/object-reader.ts';
+import { tooManyToRead, type ObjectReader } from '../service/object-reader.ts';
 import type { ApiResource } from '../service/api-discovery.ts';
 import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
@@ -143,10 +143,16 @@ function rbacReader(reader: ObjectReader, permissions: Permissions): ObjectReade
           { reason: 'Forbidden', group: r.group, kind: r.plural });
       }
       const pages = [];
+      let read = 0;
       // Sequential: a caller with many namespaces must not open as many calls at once.
-      for (const ns of namespaces) pages.push(await reader.list(r, ns, query, context));
+      for (const ns of namespaces) {
+        const page = await reader.list(r, ns, query, context);
+        if ((read += page.length) > reader.maxScan) throw tooManyToRead(r, undefined, reader.maxScan);
+        pages.push(page);
+      }
       return pages.flat();
     },
+    maxScan: reader.maxScan,
   };
 }
 

@@ -186,7 +186,7 @@ export const flagTable = {
   'query-cache-idle': flag({ group: 'queries', value: 'MS', parse: wholeNumber(1000, 86_400_000), default: 300_000,
     meaning: 'a resource\'s cache that no list has used for this long stops, in ms' }),
   'query-max-scan': flag({ group: 'queries', value: 'N', parse: wholeNumber(1, 10_000_000), default: 20_000,
-    meaning: 'objects a filtered list may read from the apiserver (`consistency: STRONG`, or a caller whose right to list is limited to names) before it is refused with `BAD_REQUEST` (`QueryTooLarge`)' }),
+    meaning: 'objects a filtered list (`consistency: STRONG`, or a caller whose right to list is limited to names) or one hop of relations may read from the apiserver before it is refused with `BAD_REQUEST` (`QueryTooLarge`)' }),
 
   'metrics-port': flag({ group: 'operations', value: 'N', parse: wholeNumber(0, 65535), default: defaultMetricsPort,
     meaning: 'port of the Prometheus `/metrics` listener; 0 turns it off' }),

@@ -112,7 +112,7 @@ export function createHubOperations(client: KubeClient, opts: HubOperationsOptio
   };
 
   const discovery = new ApiDiscovery(client, opts.discovery);
-  const reader = kubeObjectReader(client);
+  const reader = kubeObjectReader(client, maxScan ?? 20_000);
   const cached = (r: ApiResource, namespace: string | undefined, scope: CacheScope) =>
     cachedObjects(caches, { group: r.group, version: r.version, plural: r.plural }, r.namespaced, namespace, scope);
   return {

@@ -23,6 +23,7 @@ function operations() {
   const reader = {
     get: async (r: ApiResource) => { throw forbidden(r); },
     list: async (r: ApiResource) => { throw forbidden(r); },
+    maxScan: 20_000,
   };
   const known = async (r: ApiResource) => r !== hiddenKind;
   return { reads, ops: relationOperations({ discovery, reader, known }) };
