@@ -211,9 +211,8 @@ function wireOperations(client: KubeClient, catalog: CrdCatalog, permissions: Pe
       maxBufferedBytes: opts.subscriberBufferBytes,
       windowBytes: opts.watchWindowBytes,
       unavailableAfterMs: opts.watchUnavailableAfterMs,
-      onUpstreamError: (k, err, ms) => log?.warn(ms < 0
-        ? `a subscriber's direct watch of ${k.plural}.${k.group}/${k.version}, as the gateway, failed (${describeError(err)})`
-        : `watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
+      onUpstreamError: (k, err, ms) => log?.warn(`watch of ${k.plural}.${k.group}/${k.version} failed (${describeError(err)}); retrying in ${Math.round(ms)} ms`),
+      onDirectWatchRefused: (k, err) => log?.warn(`a subscriber's direct watch of ${k.plural}.${k.group}/${k.version}, as the gateway, failed (${describeError(err)})`),
     },
     queryCache: { ...(log ? { log } : {}), ...opts.queryCache },
   });

@@ -135,7 +135,7 @@ export class WatchHub {
     return watch.catch((err: unknown) => {
       const api = err instanceof ApiError ? err : fromKubeError(err);
       const told = asTheGateway(key, api);
-      if (told !== api) this.opts.onUpstreamError?.(key, err, -1);
+      if (told !== api) this.opts.onDirectWatchRefused?.(key, err);
       throw told;
     });
   }

@@ -139,8 +139,10 @@ export interface WatchHubOptions {
   /** How long a direct watch may stay silent before it counts as lost (default: its timeoutSeconds and 30 s). */
   directWatchIdleMs?: number;
   setTimer?(fn: () => void, ms: number): { cancel(): void };
-  /** An upstream watch failed and is retried in retryInMs; -1: a subscriber's direct watch as the gateway failed, for the log. */
+  /** An upstream watch failed and is retried in retryInMs. */
   onUpstreamError?(key: WatchKey, err: unknown, retryInMs: number): void;
+  /** A subscriber's direct watch, run as the gateway, was refused the gateway's own way (for the log: the subscriber is told less). */
+  onDirectWatchRefused?(key: WatchKey, err: unknown): void;
 }
 
 export const initialEventsEndAnnotation = 'k8s.io/initial-events-end';
