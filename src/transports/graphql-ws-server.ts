@@ -215,7 +215,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         state?.expiry?.cancel();
         if (state) runs.closed(state);
       },
-      onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload),
+      onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload, () => Object.keys(ctx.subscriptions).length),
       // graphql-ws forgets an id when its client completes it or leaves; no other operation runs
       // under the id meanwhile (socket-message-order.ts).
       onOperation: (ctx, id, _payload, args, result) => runs.outcome(args, result, !(id in ctx.subscriptions)),
@@ -280,7 +280,8 @@ interface ServerParts {
  * One subscribe message (graphql-ws' onSubscribe): its record made, then refused (its record
  * completed then) or accepted with its arguments, to run in the plugins' scope.
  */
-async function acceptOperation(parts: ServerParts, socket: WebSocket, state: ConnectionState, id: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+async function acceptOperation(parts: ServerParts, socket: WebSocket, state: ConnectionState, id: string, payload: SubscribePayload,
+  operationsOpen: () => number): Promise<ExecutionArgs | readonly GraphQLError[]> {
   const { opts, runs } = parts;
   state.connectionId ??= randomUUID();
   // Kubernetes calls made for this operation carry this id (as Audit-ID), like HTTP requests.
@@ -304,7 +305,12 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     if (!isErrors(prepared)) {
       const context = prepared.contextValue as CallerContext;
       const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-      runs.accept(prepared, { operation, scope, connection: state, tryLater: (reason) => socket.close(CloseCode.TryAgainLater, reason) });
+      // graphql-ws keeps an operation's id until its last message is sent: with none but this
+      // one's, closing cuts nothing else.
+      const tryLater = (reason: string) => {
+        if (operationsOpen() <= 1) socket.close(CloseCode.TryAgainLater, reason);
+      };
+      runs.accept(prepared, { operation, scope, connection: state, tryLater });
     }
   } catch (err) {
     // A failure here (the caller's schema could not be computed, say) ends this subscription

@@ -30,8 +30,9 @@ export interface Accepted {
 }
 
 /**
- * A subscription refused for now by a budget shared with other replicas: the tenant's open watches
- * (a replica that died holds its slots until their leases expire), or the shared state unreachable.
+ * A subscription refused for now: over a budget of its tenant (its open watches, held for up to
+ * 30 s by a replica that died; its Kubernetes calls in flight) or the apiserver's own (API Priority
+ * and Fairness), or its budgets' shared state unreachable.
  */
 function refusedForNow(result: ExecutionResult): string | undefined {
   const error = result.errors?.[0];
@@ -121,7 +122,7 @@ export class OperationRuns {
   private tryLaterIfAlone(found: Accepted, result: ExecutionResult): void {
     const reason = found.operation.type === 'subscription' ? refusedForNow(result) : undefined;
     const c = found.connection;
-    if (reason && found.tryLater && !c.streams?.size && c.pending === 1 && c.preparing === 0) found.tryLater(reason);
+    if (reason && found.tryLater && !c.streams?.size && c.preparing === 0) found.tryLater(reason);
   }
 
   /** Ends every stream the connection still has: none outlives its connection. */
