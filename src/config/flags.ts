@@ -84,10 +84,15 @@ export const httpUrl: Parser<string> = {
 };
 
 export const redisUrl: Parser<string> = {
-  // The path, if any, is the database number (ioredis would send SELECT NaN for another).
-  read: (raw) => (URL.canParse(raw) && /^rediss?:$/.test(new URL(raw).protocol) && new URL(raw).hostname && /^(\/\d{0,9})?$/.test(new URL(raw).pathname)
-    ? { ok: true, value: raw } : { ok: false }),
-  expected: 'a redis:// or rediss:// URL with a host, and a database number as its path if any (redis://host:6379/2)',
+  // The path, if any, is the database number (ioredis would send SELECT NaN for another). No query:
+  // ioredis reads its parameters as options that win over the gateway's own (db, enableOfflineQueue,
+  // commandTimeout: requests would wait on a Redis that does not answer).
+  read(raw) {
+    const u = URL.canParse(raw) ? new URL(raw) : undefined;
+    const ok = u && /^rediss?:$/.test(u.protocol) && u.hostname && /^(\/\d{0,9})?$/.test(u.pathname) && !u.search && !u.hash;
+    return ok ? { ok: true, value: raw } : { ok: false };
+  },
+  expected: 'a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), and no query',
 };
 
 export const ratio: Parser<number> = {

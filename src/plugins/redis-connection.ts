@@ -5,7 +5,8 @@
 // the connection is logged once each, not once per request or reconnect attempt. A Redis that
 // stops answering without closing the connection (frozen, or cut off by the network, which TCP
 // notices only after minutes) is found by a PING every second: it counts as unreachable from the
-// first PING that times out until one is answered, and commands are not sent to it meanwhile.
+// second PING in a row that times out until one is answered, and commands are not sent to it
+// meanwhile.
 import { Redis } from 'ioredis';
 import { ApiError } from '../api-errors.ts';
 
@@ -66,91 +67,127 @@ function settingsRefused(err: Error): boolean {
   return /^(NOAUTH|WRONGPASS)\b/.test(err.message) || /^ERR .*\bDB index\b/i.test(err.message);
 }
 
+/** Whether Redis can be used, each change logged once per outage, and who waits for the first connection. */
+class Health {
+  up = false;
+  closing = false;
+  /** Redis' words when it refused the URL's settings (credentials, database). */
+  refusal: string | undefined;
+  /** Connected to another database than the URL's: not usable, whatever ioredis says. */
+  wrongDatabase = false;
+  private downLogged = false;
+  private readonly waiters = new Set<(ok: boolean) => void>();
+  private readonly where: string;
+  private readonly log: RedisConnectionLog | undefined;
+
+  constructor(where: string, log: RedisConnectionLog | undefined) {
+    this.where = where;
+    this.log = log;
+  }
+
+  back(): void {
+    if (this.wrongDatabase) return;
+    this.up = true;
+    if (this.downLogged) this.log?.info(`Redis at ${this.where} is reachable again: shared budgets and APQ documents are back`);
+    this.downLogged = false;
+    for (const w of this.waiters) w(true);
+  }
+
+  lost(why: string): void {
+    this.up = false;
+    if (this.closing || this.downLogged) return;
+    this.downLogged = true;
+    this.log?.warn(`Redis at ${this.where} is unreachable (${why}): requests that need a tenant budget are refused with 503 UNAVAILABLE, and APQ clients must send whole documents, until it is back`);
+  }
+
+  refused(message: string): void {
+    this.refusal = message;
+    if (/DB index/i.test(message)) this.wrongDatabase = true;
+    for (const w of this.waiters) w(false);
+  }
+
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.up) return Promise.resolve(true);
+    if (this.refusal !== undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(done);
+    });
+  }
+}
+
+/**
+ * A PING every heartbeatMs while connected. Two late in a row make Redis unreachable: one PING can
+ * time out with its answer already arrived, unread while this process's own event loop was busy.
+ */
+function startHeartbeat(client: Redis, health: Health, everyMs: number, timeoutMs: number): NodeJS.Timeout {
+  let pinging = false;
+  let late = 0;
+  let stalled = false;
+  const timer = setInterval(() => {
+    if (pinging || client.status !== 'ready') return;
+    pinging = true;
+    client.ping().then(() => {
+      late = 0;
+      if (!stalled) return;
+      stalled = false;
+      health.back();
+    }, (err: Error) => {
+      if (client.status !== 'ready' || health.closing || ++late < 2) return;
+      stalled = true;
+      health.lost(/timed out/i.test(err.message) ? `two PINGs in a row got no answer within ${timeoutMs} ms` : err.message);
+    }).finally(() => {
+      pinging = false;
+    });
+  }, everyMs);
+  timer.unref();
+  return timer;
+}
+
 export function connectRedis(url: string, opts: RedisConnectionOptions = {}): RedisConnection {
   const where = redisLocation(url);
   const maxDelay = opts.maxReconnectDelayMs ?? 2000;
+  const commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
   const client = new Redis(url, {
     enableOfflineQueue: false,
-    commandTimeout: opts.commandTimeoutMs ?? 2000,
+    commandTimeout: commandTimeoutMs,
     connectTimeout: 5000,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(attempt * 100, maxDelay),
   });
-  let up = false;
-  // Whether the loss was logged: "unreachable" once per outage, "reachable again" once after it.
-  let downLogged = false;
-  let closing = false;
-  let stalled = false;
-  let refusal: string | undefined;
-  const waiters = new Set<(ok: boolean) => void>();
-  const back = () => {
-    up = true;
-    stalled = false;
-    if (downLogged) opts.log?.info(`Redis at ${where} is reachable again: shared budgets and APQ documents are back`);
-    downLogged = false;
-    for (const w of waiters) w(true);
-  };
-  let wrongDatabase = false;
+  const health = new Health(where, opts.log);
+  // Each connection selects the URL's database anew: a refusal counts for that connection only.
+  client.on('connect', () => {
+    health.wrongDatabase = false;
+  });
   client.on('ready', () => {
-    // Connected, but not to the database asked for: not usable, whatever ioredis says.
-    if (wrongDatabase) return;
-    refusal = undefined;
-    back();
+    if (health.wrongDatabase) return;
+    health.refusal = undefined;
+    health.back();
   });
   client.on('error', (err: Error) => {
-    if (!settingsRefused(err)) return;
-    refusal = err.message;
-    if (/DB index/i.test(err.message)) wrongDatabase = true;
-    for (const w of waiters) w(false);
+    if (settingsRefused(err)) health.refused(err.message);
+    health.lost(err.message || (err as NodeJS.ErrnoException).code || err.name);
   });
-  const lost = (why: string) => {
-    up = false;
-    if (closing || downLogged) return;
-    downLogged = true;
-    opts.log?.warn(`Redis at ${where} is unreachable (${why}): requests that need a tenant budget are refused with 503 UNAVAILABLE, and APQ clients must send whole documents, until it is back`);
-  };
-  client.on('error', (err: Error) => lost(err.message || (err as NodeJS.ErrnoException).code || err.name));
-  client.on('close', () => lost('connection closed'));
-  const commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
-  let pinging = false;
-  const heartbeat = setInterval(() => {
-    if (pinging || client.status !== 'ready') return;
-    pinging = true;
-    client.ping().then(() => {
-      if (stalled) back();
-    }, () => {
-      if (client.status !== 'ready' || closing) return;
-      stalled = true;
-      lost(`it did not answer within ${commandTimeoutMs} ms`);
-    }).finally(() => {
-      pinging = false;
-    });
-  }, opts.heartbeatMs ?? 1000);
-  heartbeat.unref();
+  client.on('close', () => health.lost('connection closed'));
+  const heartbeat = startHeartbeat(client, health, opts.heartbeatMs ?? 1000, commandTimeoutMs);
   return {
     client,
     where,
     get up() {
-      return up;
+      return health.up;
     },
     get refusal() {
-      return refusal;
+      return health.refusal;
     },
-    ready(timeoutMs) {
-      if (up) return Promise.resolve(true);
-      if (refusal !== undefined) return Promise.resolve(false);
-      return new Promise<boolean>((resolve) => {
-        const done = (ok: boolean) => {
-          clearTimeout(timer);
-          waiters.delete(done);
-          resolve(ok);
-        };
-        const timer = setTimeout(() => done(false), timeoutMs);
-        waiters.add(done);
-      });
-    },
+    ready: (timeoutMs) => health.ready(timeoutMs),
     async close() {
-      closing = true;
+      health.closing = true;
       clearInterval(heartbeat);
       try {
         await client.quit();

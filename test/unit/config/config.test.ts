@@ -32,10 +32,11 @@ test('redis-url: flag over CRDGATE_REDIS_URL; only redis:// or rediss:// with a 
   assert.equal(fromFlag.redisUrl, 'rediss://:pw@cache:6380');
   assert.equal((loadConfig(['--redis-url', 'redis://cache/'], {}, defaults) as { redisUrl?: string }).redisUrl, 'redis://cache/');
   // ioredis would send SELECT NaN for a path that is not a database number, and fail unhandled.
-  for (const bad of ['http://user:s3cret@cache:6379', 'redis://', 'cache:6379', 'not a url s3cret', 'redis://:s3cret@cache:6379/abc', 'redis://cache/1/2', 'redis://cache/-1']) {
+  for (const bad of ['http://user:s3cret@cache:6379', 'redis://', 'cache:6379', 'not a url s3cret', 'redis://:s3cret@cache:6379/abc', 'redis://cache/1/2', 'redis://cache/-1',
+    'redis://cache:6379?db=abc', 'redis://:s3cret@cache?enableOfflineQueue=1&commandTimeout=60000', 'redis://cache/2#x']) {
     assert.throws(() => loadConfig(['--redis-url', bad], {}, defaults), (err: unknown) => {
       assert.ok(err instanceof CrdgateError);
-      assert.equal(err.message, 'redis-url from flag: not a redis:// or rediss:// URL with a host, and a database number as its path if any (redis://host:6379/2)');
+      assert.equal(err.message, 'redis-url from flag: not a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), and no query');
       assert.doesNotMatch(err.message, /s3cret/);
       return true;
     }, bad);
