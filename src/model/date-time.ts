@@ -1,7 +1,9 @@
 // RFC 3339 date-times as Kubernetes reads them (metav1.Time, `format: date-time`): the shape, and a
-// real instant: a month 1–12, a day its month has, hours 0–23, minutes and seconds 0–59, an offset
-// under a day, as Go's time.Parse requires. JavaScript's Date would roll "2026-11-31" over to
-// December 1 and month 13 into the next year instead of refusing them.
+// real date and time of day: a month 1–12, a day its month has, hours 0–23, minutes and seconds
+// 0–59, as Go's time.Parse requires. JavaScript's Date would roll "2026-11-31" over to December 1
+// and month 13 into the next year instead of refusing them. The offset is any two digits each, as
+// the CRD validation of `date-time` accepts them (Go's parser takes up to +24:60), so every value
+// Kubernetes stores has its instant.
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
@@ -30,7 +32,7 @@ export function dateTimeParts(s: string): DateTimeParts | undefined {
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const [oh, om] = [Number(m[9] ?? 0), Number(m[10] ?? 0)];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59 || oh > 23 || om > 59) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
   return { year, month, day, hour, minute, second, fraction: m[7] ?? '', offsetMinutes: (m[8] === '-' ? -1 : 1) * (oh * 60 + om) };
 }
 
