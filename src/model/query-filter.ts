@@ -233,7 +233,7 @@ class WhereReader {
 
   private addParts(path: string, n: number): void {
     if ((this.parts += n) > WHERE_LIMITS.maxParts) {
-      throw new QueryInputError(path, `the filter has more than ${WHERE_LIMITS.maxParts} parts (each object, list and list item counts once)`);
+      throw new QueryInputError(path, `the filter has more than ${WHERE_LIMITS.maxParts} parts (each object and list counts once, and each list item once more)`);
     }
   }
 

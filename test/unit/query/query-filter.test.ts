@@ -121,8 +121,11 @@ describe('where', () => {
       { and: Array.from({ length: 3_000 }, () => ({ not: {} })) },
       { or: [{ spec: {} }, ...Array.from({ length: 2_000 }, () => ({ and: [] }))] },
     ]) {
-      assert.throws(() => where(w), (err: unknown) => err instanceof QueryInputError && /more than 5000 parts \(each object, list and list item counts once\)/.test(err.message));
+      assert.throws(() => where(w), (err: unknown) => err instanceof QueryInputError && /more than 5000 parts \(each object and list counts once, and each list item once more\)/.test(err.message));
     }
+    // At the bound: where (1), the or's list (1), and 2,499 items of an empty object (2 each).
+    assert.doesNotThrow(() => where({ or: Array.from({ length: 2_499 }, () => ({})) }));
+    assert.throws(() => where({ or: Array.from({ length: 2_500 }, () => ({})) }), /more than 5000 parts/);
     // 500 conditions in an or of fields three levels down stay within the bound.
     assert.doesNotThrow(() => where({ or: Array.from({ length: 500 }, (_, i) => ({ spec: { size: { eq: i } } })) }));
   });
