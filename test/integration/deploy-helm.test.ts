@@ -104,6 +104,7 @@ describe('deploy/helm/crdgate', () => {
     for (const [set, said] of [
       [['--set-string', 'extraArgs={--shutdown-timeout=60000}'], /extraArgs sets --shutdown-timeout, which the chart sets or checks itself; use flags\.shutdown-timeout/],
       [['--set-string', 'extraArgs={--shutdown-delay,30000}'], /extraArgs sets --shutdown-delay/],
+      [['--set-string', 'extraArgs={-p9000}'], /extraArgs sets -p \(--port\)/],
       [['--set', 'extraEnv[0].name=CRDGATE_REDIS_URL', '--set', 'extraEnv[0].value=redis://:pw@r'], /extraEnv sets CRDGATE_REDIS_URL/],
       [['--set', 'extraEnv[0].name=NODE_OPTIONS', '--set', 'extraEnv[0].value=--max-old-space-size=100'], /extraEnv sets NODE_OPTIONS, which the chart sets from nodeOptions/],
     ] as const) {

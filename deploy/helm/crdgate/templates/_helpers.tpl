@@ -121,6 +121,9 @@ flags.shutdown-timeout, and the Redis URL with its password belongs in a Secret 
 {{- define "crdgate.checkExtra" -}}
 {{- $managed := list "host" "port" "local-cluster" "tenants" "metrics-port" "metrics-host" "redis-url" "shutdown-delay" "config" "shutdown-timeout" -}}
 {{- range $arg := .Values.extraArgs -}}
+{{- if hasPrefix "-p" (toString $arg) -}}
+{{- fail "crdgate: extraArgs sets -p (--port), which the chart sets itself; use the chart's own value for it (see values.yaml)" -}}
+{{- end -}}
 {{- range $name := $managed -}}
 {{- if or (eq (toString $arg) (printf "--%s" $name)) (hasPrefix (printf "--%s=" $name) (toString $arg)) -}}
 {{- fail (printf "crdgate: extraArgs sets --%s, which the chart sets or checks itself; use %s" $name (ternary "flags.shutdown-timeout" "the chart's own value for it (see values.yaml)" (eq $name "shutdown-timeout"))) -}}
@@ -132,6 +135,9 @@ flags.shutdown-timeout, and the Redis URL with its password belongs in a Secret 
 {{- if eq (toString $env.name) (printf "CRDGATE_%s" ($name | upper | replace "-" "_")) -}}
 {{- fail (printf "crdgate: extraEnv sets %s, which the chart sets or checks itself; use %s" $env.name (ternary "flags.shutdown-timeout" "the chart's own value for it (see values.yaml)" (eq $name "shutdown-timeout"))) -}}
 {{- end -}}
+{{- end -}}
+{{- if eq (toString $env.name) "PORT" -}}
+{{- fail "crdgate: extraEnv sets PORT (--port), which the chart sets itself; use the chart's own value for it (see values.yaml)" -}}
 {{- end -}}
 {{- if and (eq (toString $env.name) "NODE_OPTIONS") $.Values.nodeOptions -}}
 {{- fail "crdgate: extraEnv sets NODE_OPTIONS, which the chart sets from nodeOptions; put the options there" -}}
