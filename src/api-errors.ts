@@ -56,6 +56,12 @@ const httpStatusOf: Record<ApiErrorCode, number> = {
   SCHEMA_CHANGED: 410,
 };
 
+const badRequestStatusOf: Record<string, number> = {
+  RequestEntityTooLarge: 413,
+  RequestHeaderFieldsTooLarge: 431,
+  RequestTimeout: 408,
+};
+
 const titles: Record<ApiErrorCode, string> = {
   BAD_REQUEST: 'Bad request',
   BAD_USER_INPUT: 'Bad input',
@@ -136,9 +142,14 @@ export class ApiError extends Error {
   }
 
   get httpStatus(): number {
-    // A body too large is a bad request whose status says which (the gateway's own limit, or the
-    // apiserver's on a patch or an object), as Kubernetes answers it.
-    if (this.code === 'BAD_REQUEST' && (this.details.reason === 'RequestEntityTooLarge' || this.details.kubernetesCode === 413)) return 413;
+    // Bad requests whose status says which: a body too large (the gateway's own limit, or the
+    // apiserver's on a patch or an object, as Kubernetes answers it), a request line and headers
+    // too large, a request too slow to arrive (Node's HTTP parser).
+    if (this.code === 'BAD_REQUEST') {
+      if (this.details.kubernetesCode === 413) return 413;
+      const status = this.details.reason === undefined ? undefined : badRequestStatusOf[this.details.reason];
+      if (status !== undefined) return status;
+    }
     return httpStatusOf[this.code];
   }
 

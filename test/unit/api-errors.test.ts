@@ -39,6 +39,11 @@ test('without a reason, the HTTP status decides; a transport failure is UNAVAILA
   assert.equal(fromKubeError(kube(418, {})).code, 'BAD_REQUEST');
   assert.equal(fromKubeError(kube(418, {})).httpStatus, 400);
   assert.deepEqual([fromKubeError(kube(413, {})).code, fromKubeError(kube(413, {})).httpStatus], ['BAD_REQUEST', 413]);
+  // The gateway's own bad requests whose status says which (Node's parser, its body limit).
+  for (const [reason, status] of [['RequestEntityTooLarge', 413], ['RequestHeaderFieldsTooLarge', 431], ['RequestTimeout', 408], ['BadRequest', 400]] as const) {
+    assert.equal(new ApiError('BAD_REQUEST', 'x', { reason }).httpStatus, status, reason);
+  }
+  assert.equal(new ApiError('INVALID', 'x', { reason: 'RequestTimeout' }).httpStatus, 422, 'only bad requests');
   const down = fromKubeError(new KubeApiError(0, { code: 0, message: 'cannot reach the Kubernetes API at https://x: ECONNREFUSED' }));
   assert.equal(down.code, 'UNAVAILABLE');
   assert.match(down.message, /ECONNREFUSED/);

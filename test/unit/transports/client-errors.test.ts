@@ -69,3 +69,25 @@ test('a malformed request after an answered one on a kept-alive connection: the 
   assert.match(first!, /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nok$/);
   assert.equal(problemOf(second!).status, 400);
 });
+
+test('a request whose headers do not arrive in time gets 408 with a problem document', async () => {
+  const slow = createServer({ connectionsCheckingInterval: 50, headersTimeout: 200, requestTimeout: 200 }, (_req, res) => res.end('ok'));
+  answerClientErrors(slow);
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect((slow.address() as AddressInfo).port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (received += d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+    const answer = problemOf(text);
+    assert.equal(answer.status, 408);
+    assert.deepEqual([answer.body.status, answer.body.code, answer.body.reason], [408, 'BAD_REQUEST', 'RequestTimeout']);
+  } finally {
+    slow.closeAllConnections();
+    await new Promise<void>((resolve) => slow.close(() => resolve()));
+  }
+});
