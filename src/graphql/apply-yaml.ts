@@ -11,6 +11,7 @@ import { exactYamlOptions, exactYamlReviver } from '../kube/lossless-json.ts';
 import { rootFieldNames } from '../model/graphql-type-names.ts';
 import { namespaceNameProblem, objectNameProblem } from '../model/kubernetes-names.ts';
 import type { ResourceModel, VersionModel } from '../model/resource-model.ts';
+import { spend } from './execution-budget.ts';
 import { kubectlYaml } from './resource-types.ts';
 import { JSONScalar } from './scalars.ts';
 
@@ -76,7 +77,10 @@ export function applyYamlField(resources: readonly ResourceModel[], operations: 
     type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(ApplyYamlResultType))),
     description: 'Server-side apply of one or more YAML documents (separated by `---`) of served custom resources, '
       + `each on its own, as \`kubectl apply --server-side\` does; at most ${applyYamlLimits.maxDocuments} documents and `
-      + `${applyYamlLimits.maxBytes / 1024} KiB. Each document gets a result: the applied object, or its error.`,
+      + `${applyYamlLimits.maxBytes / 1024} KiB, and ${applyYamlLimits.maxDocuments} documents in all the applyYaml fields of one operation. `
+      + 'Each document gets a result: the applied object, or its error.',
+    // The cost limit counts the field's selection once per document, as a list's per object.
+    extensions: { listSizeOf: (args: Record<string, unknown>) => typeof args['yaml'] === 'string' ? documentsIn(args['yaml']) : 1 },
     args: {
       yaml: { type: new GraphQLNonNull(GraphQLString) },
       fieldManager: { type: new GraphQLNonNull(GraphQLString), description: 'The manager name recorded in managedFields.' },
@@ -85,10 +89,13 @@ export function applyYamlField(resources: readonly ResourceModel[], operations: 
     },
     resolve: async (_src, args, context, info) => {
       const documents = splitDocuments(args);
+      // Aliases of applyYaml would each apply as many: one operation's are bounded together, and
+      // those past the bound get an error each (the results of the others are kept).
+      const allowed = applyYamlLimits.maxDocuments - (spend(context, info.rootValue, 'applyYaml documents', documents.length) - documents.length);
       const results: DocumentResult[] = [];
       // One after another, in order: a later document may depend on an earlier one (as with kubectl).
       for (const [index, doc] of documents.entries()) {
-        results.push(await applyOne(index, doc, args, { byKind, operations, context, info }));
+        results.push(index < allowed ? await applyOne(index, doc, args, { byKind, operations, context, info }) : overTheBound(index));
       }
       return results;
     },
@@ -96,6 +103,16 @@ export function applyYamlField(resources: readonly ResourceModel[], operations: 
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; message: string };
+
+function overTheBound(index: number): DocumentResult {
+  return { index, error: { code: ApiErrorCode.BAD_USER_INPUT,
+    message: `not applied: this operation's applyYaml fields hold more than ${applyYamlLimits.maxDocuments} documents in all; send the others in another request` } };
+}
+
+/** How many documents a YAML text holds at most, without parsing it: its `---` lines, plus one. */
+export function documentsIn(yaml: string): number {
+  return (yaml.match(/^---/gm)?.length ?? 0) + 1;
+}
 
 function splitDocuments(args: ApplyArgs): Parsed[] {
   if (args.fieldManager === '') throw badInput('fieldManager must not be empty: server-side apply records which manager owns which fields');

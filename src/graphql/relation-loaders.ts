@@ -12,19 +12,8 @@ import type { ObjectRef, OwnerLookup, RelationAnswer, RelationOperations } from 
 /** An answer of the operations, or the error of a whole batch (a catalog error, or a GraphQL error with its code). */
 export type Answer<T> = RelationAnswer<T> | { readonly ok: false; readonly error: GraphQLError };
 
-/**
- * The owners one execution of an operation may resolve in all. The cost limit counts an `owners`
- * list as OWNERS_ASSUMED_SIZE objects; objects that name more owners than that (each of 40 objects
- * owned by all 40, say, which one tenant can write in its own namespace) would make nested owners
- * grow as their count to the power of the depth, past any cost the limit allowed.
- */
-export const MAX_OWNERS_PER_EXECUTION = 10_000;
-
 export class RequestLoaders {
   readonly owners: DataLoader<OwnerLookup, Answer<KubeObject>>;
-  /** Owners resolved so far, per execution: a subscription's context serves one execution per event (its root value). */
-  private readonly ownersTaken = new WeakMap<object, number>();
-  private ownersTakenWithoutRoot = 0;
   private readonly childLoaders = new Map<string, DataLoader<ObjectRef, Answer<readonly KubeObject[]>>>();
   private readonly eventLoaders = new Map<string, DataLoader<ObjectRef, Answer<readonly KubeObject[]>>>();
   private readonly operations: RelationOperations;
@@ -34,18 +23,6 @@ export class RequestLoaders {
     this.operations = operations;
     this.context = context;
     this.owners = loader((lookups) => operations.owners({ args: { lookups }, context }));
-  }
-
-  /** Counts n more owners for the execution of this root value; throws once the execution's owners pass the bound. */
-  takeOwners(rootValue: unknown, n: number): void {
-    const keyed = typeof rootValue === 'object' && rootValue !== null;
-    const taken = (keyed ? this.ownersTaken.get(rootValue) ?? 0 : this.ownersTakenWithoutRoot) + n;
-    if (keyed) this.ownersTaken.set(rootValue, taken);
-    else this.ownersTakenWithoutRoot = taken;
-    if (taken > MAX_OWNERS_PER_EXECUTION) {
-      throw new GraphQLError(`the operation's owners fields reach more than ${MAX_OWNERS_PER_EXECUTION} objects in all (objects here name more owners than the cost limit assumes); select fewer levels of owners, or fewer objects`,
-        { extensions: { code: 'BAD_REQUEST', httpStatus: 400 } });
-    }
   }
 
   children(kind: string, apiVersion: string | undefined, limit: number | undefined): DataLoader<ObjectRef, Answer<readonly KubeObject[]>> {

@@ -12,6 +12,7 @@ import { ApiErrorCode } from '../api-errors.ts';
 import type { ObjectRef, OwnerLookup, RelationOperations } from '../contract/relations.ts';
 import { resourceTypeName } from '../model/graphql-type-names.ts';
 import { sourceOnly } from './compiled-execution.ts';
+import { spend } from './execution-budget.ts';
 import { loadersOf } from './relation-loaders.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 import { EventType, ObjectMetaType } from './shared-types.ts';
@@ -36,6 +37,19 @@ export function isRelationField(field: { extensions?: Readonly<Record<string, un
  * sometimes two or three; more are rare.
  */
 export const OWNERS_ASSUMED_SIZE = 5;
+
+/**
+ * The owners one execution of an operation may resolve in all: objects may name more owners than
+ * OWNERS_ASSUMED_SIZE (each of 40 objects owned by all 40, say, which one tenant can write in its
+ * own namespace), and nested owners then grow as their count to the power of the depth, past any
+ * cost the limit allowed.
+ */
+export const MAX_OWNERS_PER_EXECUTION = 10_000;
+
+function tooManyOwners(): GraphQLError {
+  return new GraphQLError(`the operation's owners fields reach more than ${MAX_OWNERS_PER_EXECUTION} objects in all (objects here name more owners than the cost limit assumes); select fewer levels of owners, or fewer objects`,
+    { extensions: { code: 'BAD_REQUEST', httpStatus: 400 } });
+}
 
 export interface RelationTypes {
   /** The interface of every object: KubernetesResource. */
@@ -96,7 +110,7 @@ function relationFields(operations: RelationOperations, resource: GraphQLInterfa
       resolve: (src, _args, context, info) => {
         const loaders = loadersOf(operations, context);
         const lookups = ownerLookups(src);
-        loaders.takeOwners(info.rootValue, lookups.length);
+        if (spend(context, info.rootValue, 'owners', lookups.length) > MAX_OWNERS_PER_EXECUTION) throw tooManyOwners();
         return Promise.all(lookups.map(async (lookup) => {
           const answer = await loaders.owners.load(lookup);
           return answer.ok ? answer.value : answer.error;

@@ -153,7 +153,16 @@ function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operatio
           cost += multiplier * (countValues(given('where')) + countValues(given('orderBy')));
         }
         const assumed = def.extensions?.['assumedListSize'];
-        if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
+        const sizeOf = def.extensions?.['listSizeOf'];
+        if (typeof sizeOf === 'function') {
+          // A list whose size its arguments tell (applyYaml's documents).
+          const args: Record<string, unknown> = {};
+          for (const a of sel.arguments ?? []) {
+            if (hasVariable(a.value)) byVariables = true;
+            args[a.name.value] = valueFromASTUntyped(a.value, variables);
+          }
+          inner = multiplier * Math.max(1, (sizeOf as (args: Record<string, unknown>) => number)(args));
+        } else if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
           const arg = (n: string) => numberOf(sel.arguments?.find((a) => a.name.value === n)?.value);
           const given = arg('limit') ?? arg('first');
           // A list's limit 0 is Kubernetes' "no limit", answered with the default page (wrapOperations

@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { graphql } from 'graphql';
+import { graphql, parse as parseGraphQL } from 'graphql';
 import { parse } from 'yaml';
 import type { AccessRights, ResourceRef, Verb } from '../../../src/contract/access.ts';
 import { createSchemaBuilder } from '../../../src/graphql/schema-builder.ts';
 import { TenantSchemaCache } from '../../../src/graphql/tenant-schema.ts';
 import { crdToModel } from '../../../src/model/crd-to-model.ts';
+import { operationCost } from '../../../src/plugins/query-limits.ts';
 import { InMemoryOperations } from '../in-memory-operations.ts';
 
 const crd = (file: string) => crdToModel(parse(readFileSync(fileURLToPath(new URL(`../../../deploy/examples/${file}`, import.meta.url)), 'utf8')));
@@ -57,4 +58,31 @@ spec: { cronSpec: "* * * * *" }
   const call = operations.lastCall();
   assert.equal(call.operation, 'patch');
   assert.deepEqual([call.request.namespace, call.request.name, call.request.args.patchType, call.request.args.fieldManager], ['team', 'mine', 'application/apply-patch+yaml', 't']);
+});
+
+test('applyYaml: its documents count in the cost, and one operation applies at most 50 in all, however many aliases', async () => {
+  const doc = (i: number) => `apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: { name: c${i}, namespace: team }\nspec: { cronSpec: "* * * * *" }\n`;
+  const yaml = (n: number) => Array.from({ length: n }, (_, i) => doc(i)).join('---\n');
+  const schema = schemaFor(rights('patch crontabs'));
+  const mutation = (aliases: number) => `mutation($y: String!) { ${Array.from({ length: aliases }, (_, i) => `a${i}: applyYaml(fieldManager: "t", yaml: $y) { index error { code } }`).join(' ')} }`;
+  const costOf = (aliases: number, n: number) => operationCost(schema, parseGraphQL(mutation(aliases)), undefined, { y: yaml(n) }, { defaultPageSize: 100, subscriptionCostFactor: 10 });
+  // Per alias: the field, and its selection of index, error and error's code once per document.
+  assert.equal(costOf(1, 1), 1 + 3);
+  assert.equal(costOf(1, 50), 1 + 50 * 3);
+  assert.equal(costOf(15, 50), 15 * (1 + 50 * 3));
+  const calls = () => operations.calls.filter((c) => c.operation === 'patch').length;
+  const before = calls();
+  const within = JSON.parse(JSON.stringify(await graphql({ schema, source: mutation(2), variableValues: { y: yaml(25) }, contextValue: {} })));
+  assert.equal(within.errors, undefined, JSON.stringify(within.errors));
+  assert.equal(calls() - before, 50);
+  const over = JSON.parse(JSON.stringify(await graphql({ schema, source: mutation(3), variableValues: { y: yaml(25) }, contextValue: {} })));
+  assert.equal(over.errors, undefined, JSON.stringify(over.errors));
+  assert.equal(calls() - before, 100, 'the third alias applied nothing');
+  assert.deepEqual([...over.data.a0, ...over.data.a1].map((r: { error: unknown }) => r.error), Array(50).fill(null));
+  assert.equal(over.data.a2.length, 25);
+  for (const r of over.data.a2) assert.deepEqual(r.error, { code: 'BAD_USER_INPUT' });
+  const message = JSON.parse(JSON.stringify(await graphql({ schema, source: `mutation($y: String!) { a: applyYaml(fieldManager: "t", yaml: $y) { index } b: applyYaml(fieldManager: "t", yaml: $y) { error { message } } }`,
+    variableValues: { y: yaml(30) }, contextValue: {} })));
+  assert.match(message.data.b[20].error.message, /^not applied: this operation's applyYaml fields hold more than 50 documents in all/);
+  assert.equal(message.data.b[19].error, null);
 });
