@@ -89,12 +89,20 @@ export async function serveSseWatch(req: Request, res: Response, t: Target, sse:
     ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
   };
   const feed = await sse.watch(request);
-  const timer = q.timeoutSeconds !== undefined ? setTimeout(() => ended.abort(), q.timeoutSeconds * 1000) : undefined;
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',
     'X-Accel-Buffering': 'no',
   });
+  // HEAD: the headers the watch would have (its checks passed), and the end. A stream with no body
+  // would hold the connection (and a watch) for as long as the watch runs.
+  if (req.method === 'HEAD') {
+    ended.abort();
+    feed.cancel();
+    res.end();
+    return;
+  }
+  const timer = q.timeoutSeconds !== undefined ? setTimeout(() => ended.abort(), q.timeoutSeconds * 1000) : undefined;
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), sse.heartbeatMs);
   try {

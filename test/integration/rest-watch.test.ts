@@ -9,6 +9,7 @@
 // the apiserver about once a minute, neither of which a test can cause on demand.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as connectTcp } from 'node:net';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { OpenApiValidator } from '../helpers/openapi-validator.ts';
@@ -227,6 +228,25 @@ describe('REST watch (SSE)', () => {
     assert.deepEqual([gateway.operations.hub.stats().subscribers, gateway.operations.hub.stats().upstreams], [1, 1]);
     c.close();
     await pollUntil('the subscriber and, after the grace period, the upstream watch to be gone', idle, { timeoutMs: 5_000 });
+  });
+
+  it('HEAD of a watch: its headers, then the end, and the next request on the connection is answered', async () => {
+    const ns = await namespaces.create('sse-head');
+    const { hostname, port } = new URL(base);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connectTcp(Number(port), hostname, () => socket.write(`HEAD ${nsPath(ns)}?watch=true HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no end: ${received}`)));
+      socket.on('data', (d: string) => (received += d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+    const answers = text.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2, text);
+    assert.match(answers[0]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-type: text\/event-stream/i);
+    assert.match(answers[1]!, /^HTTP\/1\.1 200 OK/);
+    await pollUntil('no subscriber left', () => gateway.operations.hub.stats().subscribers === 0, { timeoutMs: 5_000 });
   });
 });
 
