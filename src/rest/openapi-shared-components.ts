@@ -233,7 +233,7 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   name: { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'The object name.' },
   labelSelector: query('labelSelector', { type: 'string' }, 'Kubernetes label selector, e.g. app=web,tier!=db.'),
   fieldSelector: query('fieldSelector', { type: 'string' }, 'Kubernetes field selector: metadata.name, metadata.namespace and the selectableFields of the CRD.'),
-  limit: query('limit', { type: 'integer', minimum: 0 }, 'Page size.'),
+  limit: query('limit', { type: 'integer', minimum: 0 }, 'Page size: at most 1000 objects per page (a larger limit gets 1000 and the continue token, as Kubernetes may answer fewer than the limit); 0 or none: the gateway\'s default page.'),
   continue: query('continue', { type: 'string' }, 'The metadata.continue of the previous page.'),
   resourceVersion: query('resourceVersion', { type: 'string' }, 'Kubernetes resourceVersion semantics (list: freshness; watch: start after it, or with sendInitialEvents the oldest initial state accepted; unset or 0: the current objects first).'),
   resourceVersionMatch: query('resourceVersionMatch', { type: 'string', enum: ['NotOlderThan', 'Exact'] }, 'How resourceVersion applies to a list; on a watch, NotOlderThan only, required by sendInitialEvents and refused without it (422).'),

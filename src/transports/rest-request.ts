@@ -261,6 +261,18 @@ export function int(v: unknown, name: string): number | undefined {
   return Number(s);
 }
 
+/**
+ * The most objects one REST list answers: a larger limit gets this many and the continue token, as
+ * Kubernetes itself may answer fewer objects than the limit. GraphQL lists are bounded by their cost.
+ */
+export const REST_MAX_PAGE = 1000;
+
+/** A list's limit, at most REST_MAX_PAGE (0 is Kubernetes' "no limit", answered with the default page). */
+export function pageLimit(v: unknown): number | undefined {
+  const limit = int(v, 'limit');
+  return limit === undefined ? undefined : Math.min(limit, REST_MAX_PAGE);
+}
+
 export function bool(v: unknown): boolean | undefined {
   const s = str(v);
   if (s === undefined) return undefined;

@@ -15,7 +15,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, int, isTrue, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, isTrue, pageLimit, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -110,7 +110,7 @@ function collectionRoutes(router: express.Router, { ops, handle, request, contex
       return serveSseWatch(req, res, t, { watch: (r) => ops.watch(r), context: context(req, res), heartbeatMs });
     }
     const list = await ops.list(request(req, res, t, {
-      labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), limit: int(req.query.limit, 'limit'),
+      labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), limit: pageLimit(req.query.limit),
       continue: str(req.query.continue), resourceVersion: str(req.query.resourceVersion),
       resourceVersionMatch: enumOf(req.query.resourceVersionMatch, ['NotOlderThan', 'Exact'], 'resourceVersionMatch'),
       ...query,
