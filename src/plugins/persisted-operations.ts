@@ -16,6 +16,7 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequest } from '@apollo
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { ApiError } from '../api-errors.ts';
+import type { CallerContext } from '../contract/caller-context.ts';
 import { everyRequest, type GatewayPlugin } from './gateway-plugin.ts';
 import { LRUCache } from 'lru-cache';
 
@@ -152,7 +153,7 @@ function asGraphQLError(e: ApiError): GraphQLError {
  */
 export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | 'extensions'>, state: {
   mode: PersistedOperationsMode; byId: ReadonlyMap<string, PersistedOperation>; bodies: ReadonlySet<string>; cache: DocumentCache;
-}): Promise<{ query?: string; extensions?: Record<string, unknown>; refuse?: ApiError }> {
+}, tenant?: string): Promise<{ query?: string; extensions?: Record<string, unknown>; refuse?: ApiError }> {
   const ext = request.extensions?.persistedQuery as { version?: unknown; sha256Hash?: unknown } | undefined;
   const allowList = state.mode === 'allow-list';
   const hash = ext && ext.version === 1 && typeof ext.sha256Hash === 'string' ? ext.sha256Hash : undefined;
@@ -163,7 +164,7 @@ export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | '
     return rest;
   };
   if (hash !== undefined && request.query === undefined) {
-    const known = state.byId.get(hash)?.body ?? (allowList ? undefined : await state.cache.get(hash));
+    const known = state.byId.get(hash)?.body ?? (allowList ? undefined : await state.cache.get(apqKey(hash, tenant)));
     if (known !== undefined) return { query: known, extensions: withoutExt() };
     // Not found: in allow-list mode it never will be; otherwise Apollo asks for the document.
     return allowList ? { refuse: notAllowedError() } : {};
@@ -172,11 +173,20 @@ export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | '
     // A hash that does not match its document is Apollo's to refuse ("provided sha does not match query").
     if (sha256Hex(request.query) !== hash) return {};
     if (allowList) return state.byId.has(hash) ? { extensions: withoutExt() } : { refuse: notAllowedError() };
-    await state.cache.set(hash, request.query);
+    await state.cache.set(apqKey(hash, tenant), request.query);
     return { extensions: withoutExt() };
   }
   if (allowList && typeof request.query === 'string' && !state.bodies.has(request.query)) return { refuse: notAllowedError() };
   return {};
+}
+
+/**
+ * Registered documents are kept per tenant: a tenant's hash that another tenant's client registered
+ * would tell it that someone sent that exact document (literals included), and its documents could
+ * push out the other's.
+ */
+function apqKey(hash: string, tenant: string | undefined): string {
+  return tenant === undefined ? hash : `${tenant}/${hash}`;
 }
 
 export function persistedOperations(opts: PersistedOperationsOptions = {}): GatewayPlugin & { cache: BoundedLruCache; documents: DocumentCache } {
@@ -188,8 +198,8 @@ export function persistedOperations(opts: PersistedOperationsOptions = {}): Gate
   const cache = new BoundedLruCache(opts.cacheSize ?? defaultApqCacheSize);
   const documents = opts.shared ?? cache;
   /** What one request runs, or its refusal: see resolvePersisted. */
-  const resolveRequest = async ({ request }: { request: GraphQLRequest }) => {
-    const r = await resolvePersisted(request, { mode, byId, bodies, cache: documents });
+  const resolveRequest = async ({ request, contextValue }: { request: GraphQLRequest; contextValue?: unknown }) => {
+    const r = await resolvePersisted(request, { mode, byId, bodies, cache: documents }, (contextValue as CallerContext | undefined)?.tenant);
     if (r.refuse) {
       // Errors thrown this early become Apollo's catch-all 500; the refusal is thrown once the
       // operation is resolved instead, and the unregistered document is never parsed: a

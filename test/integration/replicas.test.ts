@@ -220,6 +220,9 @@ test('APQ: a document registered through one replica runs by its hash through th
   const byHash = await post(b, 'apq', { extensions: ext });
   assert.equal(byHash.status, 200, JSON.stringify(byHash.body));
   assert.deepEqual(byHash.body, registered.body);
+  // Another tenant does not find it: registrations are per tenant.
+  const other = await post(b, 'capped', { extensions: ext });
+  assert.equal(other.body.errors?.[0]?.extensions?.code, 'PERSISTED_QUERY_NOT_FOUND', JSON.stringify(other.body));
 });
 
 /** Slots held in a shared budget, read from Redis itself. */

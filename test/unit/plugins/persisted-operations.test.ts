@@ -73,6 +73,14 @@ test('resolvePersisted: APQ registers and serves by hash; allow-list serves only
   assert.deepEqual((await resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, apq)), { query: hello, extensions: { other: 1 } });
   assert.deepEqual((await resolvePersisted({ query: q, extensions: ext(sha256Hex('x')) }, apq)), {}); // mismatch: Apollo's 400
   assert.deepEqual((await resolvePersisted({ query: q }, apq)), {});
+  // Per tenant: another tenant's registration is not found (it would tell that someone sent that
+  // exact document), the manifest's operations are everyone's.
+  const t = '{ theirs(name: "secret-project") }';
+  assert.deepEqual((await resolvePersisted({ query: t, extensions: ext(sha256Hex(t)) }, apq, 'a')), { extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(t)) }, apq, 'a')), { query: t, extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(t)) }, apq, 'b')), {});
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(t)) }, apq)), {});
+  assert.deepEqual((await resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, apq, 'b')), { query: hello, extensions: { other: 1 } });
 
   const list = { ...apq, mode: 'allow-list' as const, cache: new BoundedLruCache(1 << 20) };
   assert.equal((await resolvePersisted({ query: q }, list)).refuse?.code, 'FORBIDDEN');
