@@ -117,6 +117,7 @@ test('a value the flag\'s parser refuses is reported with the flag, its source a
     if (flagTable[name].parse.expected === 'text') continue;
     const bad = invalid[name] ?? 'not valid at all';
     const given = flagTable[name].secret ? '' : ` "${bad}" is`;
-    assert.throws(() => load([`--${name}`, bad]), new RegExp(`^CrdgateError: ${name} from flag:${given} not ${flagTable[name].parse.expected}$`), name);
+    const expected = flagTable[name].parse.expected.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.throws(() => load([`--${name}`, bad]), new RegExp(`^CrdgateError: ${name} from flag:${given} not ${expected}$`), name);
   }
 });
