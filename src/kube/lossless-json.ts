@@ -463,7 +463,9 @@ const yamlReaderTags = [...new Schema({ schema: 'yaml-1.1' }).tags, goPrefixedIn
  */
 export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions = {}): string {
   try {
-    return stringifyYamlText(value, { aliasDuplicateObjects: false, ...options, compat: yamlReaderTags, customTags: withEscapedBreaks });
+    // No folding of long strings: the yaml library's fold of a string nested deep enough (60+
+    // columns) reads back with an extra line break, and kubectl does not fold either.
+    return stringifyYamlText(value, { aliasDuplicateObjects: false, lineWidth: 0, ...options, compat: yamlReaderTags, customTags: withEscapedBreaks });
   } catch (err) {
     // The yaml library recurses too: a value nested thousands of levels deep is written as JSON,
     // which every YAML reader reads as the same value.
@@ -481,11 +483,14 @@ export function stringifyYaml(value: unknown, options: DocumentOptions & SchemaO
 const YAML_BREAK_OR_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
 const YAML_BREAK_OR_CONTROL_ALL = new RegExp(YAML_BREAK_OR_CONTROL.source, 'g');
 
-/** The yaml library's string tag, writing a string with YAML_BREAK_OR_CONTROL as an escaped double-quoted scalar. */
+/**
+ * The yaml library's string tag, writing a string with YAML_BREAK_OR_CONTROL as an escaped
+ * double-quoted scalar, and `=` quoted: YAML 1.1's value key, which PyYAML refuses to read plain.
+ */
 function withEscapedBreaks(tags: Tags): Tags {
   const escaping: ScalarTag = {
     ...stringTag,
-    stringify: (item, ctx, onComment, onChompKeep) => (typeof item.value === 'string' && YAML_BREAK_OR_CONTROL.test(item.value)
+    stringify: (item, ctx, onComment, onChompKeep) => (typeof item.value === 'string' && (YAML_BREAK_OR_CONTROL.test(item.value) || item.value === '=')
       ? escapedDoubleQuoted(item.value)
       : stringTag.stringify!(item, ctx, onComment, onChompKeep)),
   };

@@ -131,6 +131,16 @@ describe('lossless YAML', () => {
     assert.throws(() => parseYaml('b: !!binary "not base64 !!"'), /!!binary needs base64 text/);
   });
 
+  it('writes long strings at any depth as they are (no folding, whose text the library read back with a line break more), and `=` quoted (PyYAML refuses it plain)', () => {
+    const text = 'operator represents a key\'s relationship to a set of values.\nValid operators are In, NotIn, Exists and DoesNotExist.';
+    for (let depth = 0; depth < 80; depth += 7) {
+      let value: unknown = { text, long: 'word '.repeat(40) };
+      for (let i = 0; i < depth; i++) value = { k: value };
+      assert.deepEqual(parseYaml(stringifyYaml(value)), value, `depth ${depth}`);
+    }
+    assert.equal(stringifyYaml({ matchType: '=', others: ['=', 'a=b', '=='] }), 'matchType: "="\nothers:\n  - "="\n  - a=b\n  - ==\n');
+  });
+
   it('writes a value nested deeper than the yaml library can walk as JSON, which YAML readers read alike', () => {
     let deep: unknown = [9223372036854775807n];
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
