@@ -89,6 +89,7 @@ function routeKit(opts: RestRouterOptions): Routes {
     handle: (fn) => async (req, res) => {
       try {
         refuseUnacceptable(req);
+        refuseRepeatedParameters(req);
         await fn(req, res, await targetFor(req, res));
       } catch (err) {
         sendProblem(req, res, err);
@@ -208,6 +209,15 @@ function refuseUnacceptable(req: Request): void {
 }
 
 const answerTypes = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml'];
+
+/** Each query parameter once, as Kubernetes reads one value of each: a second is refused, named. */
+function refuseRepeatedParameters(req: Request): void {
+  for (const [name, value] of Object.entries(req.query)) {
+    if (typeof value === 'string') continue;
+    const hint = name === 'orderBy' ? ' (orderBy takes its fields comma-separated in one: orderBy=spec.a,-spec.b)' : '';
+    throw new ApiError('BAD_REQUEST', `the query parameter ${JSON.stringify(name.slice(0, 100))} was given more than once${hint}`, { reason: 'BadRequest' });
+  }
+}
 const watchTypes = ['text/event-stream', 'application/json'];
 /** Accept header values (per kind of answer) → the type chosen ('' for none); bounded, as clients choose the values. */
 const chosenTypes = new LRUCache<string, string>({ max: 64 });

@@ -382,6 +382,14 @@ describe('REST facade: namespaced CronTabs', () => {
     const seen = new Set(allNs.json.items.map((i: any) => i.metadata.namespace));
     assert.ok(seen.has(ns1) && seen.has(ns2), 'the all-namespaces list spans namespaces');
 
+    // A parameter given twice (as a client's default array style sends one) is refused, named.
+    for (const [query, named] of [['limit=1&limit=2', /"limit" was given more than once$/], ['orderBy=metadata.name&orderBy=-spec.cronSpec', /"orderBy" was given more than once \(orderBy takes its fields comma-separated/]] as const) {
+      const r = await fetch(`${base}${nsPath(ns2)}?${query}`);
+      assert.equal(r.status, 400);
+      const problem = await r.json() as { code: string; detail: string };
+      assert.equal(problem.code, 'BAD_REQUEST');
+      assert.match(problem.detail, named);
+    }
     const badSelector = await api('GET', `${nsPath(ns2)}?fieldSelector=${encodeURIComponent('spec.image=x')}`, 400);
     assertProblem(badSelector, 'BAD_REQUEST', 'BadRequest');
 
