@@ -268,7 +268,7 @@ const PROBLEM_STATUSES: Record<string, string> = {
   '404': 'No such object, resource, version or subresource.',
   '409': 'Conflict: the object exists already, changed since the given resourceVersion, or an apply conflicts with another field manager.',
   '410': 'The resourceVersion or continue token is too old; list again.',
-  '413': 'The body is larger than the gateway takes (1 MB), or the object or patch larger than Kubernetes takes.',
+  '413': 'The body is larger than the facade takes (3 MB, as Kubernetes), or the object or patch larger than Kubernetes takes.',
   '415': 'Unsupported content type (e.g. strategic merge patch, which Kubernetes refuses for custom resources).',
   '422': 'The object is invalid for the CRD schema; `causes` lists the fields.',
   '429': 'Kubernetes is throttling; retry after Retry-After seconds.',
