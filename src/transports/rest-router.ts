@@ -59,11 +59,38 @@ export function restRouter(opts: RestRouterOptions): express.Router {
   router.use(express.raw({ type: () => true, limit: opts.bodyLimit ?? '3mb' }));
   router.use(apiGate({ authenticate: opts.authenticate, admit: opts.admit }, sendProblem));
   const routes = routeKit(opts);
+  // Each shape's other methods right after its own: a PUT on a collection would otherwise match
+  // the subresource pattern and be answered "not found" about a resource named after a namespace.
   collectionRoutes(router, routes);
+  router.all(collection, notOffered(routes, collectionMethods));
   itemRoutes(router, routes);
+  router.all(item, notOffered(routes, () => itemMethods));
   subresourceRoutes(router, routes);
+  router.all(subresource, notOffered(routes, () => subresourceMethods));
   optionsRoutes(router, routes);
   return router;
+}
+
+/** The methods a path offers, as its OpenAPI operations list them (and HEAD with GET). */
+const collectionMethods = (t: Target) => (t.resource.scope === 'Namespaced' && t.namespace === undefined ? 'GET, HEAD' : 'GET, HEAD, POST, DELETE');
+const itemMethods = 'GET, HEAD, PUT, PATCH, DELETE';
+const subresourceMethods = 'GET, HEAD, PUT';
+
+/** Writes to a namespaced resource's list across all namespaces: 405, as its methods say. */
+function refuseAcrossNamespaces(req: Request, res: Response, t: Target): void {
+  const methods = collectionMethods(t);
+  if (methods.includes(req.method)) return;
+  res.set('Allow', methods);
+  throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not offered across all namespaces; name the namespace in the path`, { reason: 'MethodNotAllowed' });
+}
+
+/** Any other method on a path of a shape: 405 with the methods it offers, once its resource is known (else 404). */
+function notOffered({ handle }: Routes, methods: (t: Target) => string): express.RequestHandler {
+  const refuse = handle(async (req, res, t) => {
+    res.set('Allow', methods(t));
+    throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not offered on this path; it offers ${methods(t)}`, { reason: 'MethodNotAllowed' });
+  });
+  return (req, res, next) => (req.method === 'OPTIONS' ? next() : refuse(req, res, next));
 }
 
 function routeKit(opts: RestRouterOptions): Routes {
@@ -124,11 +151,13 @@ function collectionRoutes(router: express.Router, { ops, handle, request, contex
     });
   }));
   router.post(collection, handle(async (req, res, t) => {
+    refuseAcrossNamespaces(req, res, t);
     const body = objectBody(req);
     const created = await ops.create(request(req, res, t, { body: stamp(body, t), ...writeArgs(req) }));
     send(req, res, 201, created);
   }));
   router.delete(collection, handle(async (req, res, t) => {
+    refuseAcrossNamespaces(req, res, t);
     const result = await ops.deleteCollection(request(req, res, t, {
       labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), ...deleteArgs(req),
     }));
@@ -187,11 +216,9 @@ function optionsRoutes(router: express.Router, { handle }: Routes): void {
   const allow = (res: Response, methods: string) => {
     res.set('Allow', methods).status(204).end();
   };
-  router.options(collection, handle(async (_req, res, t) => {
-    allow(res, t.resource.scope === 'Namespaced' && t.namespace === undefined ? 'GET, HEAD' : 'GET, HEAD, POST, DELETE');
-  }));
-  router.options(item, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT, PATCH, DELETE')));
-  router.options(subresource, handle(async (_req, res) => allow(res, 'GET, HEAD, PUT')));
+  router.options(collection, handle(async (_req, res, t) => allow(res, collectionMethods(t))));
+  router.options(item, handle(async (_req, res) => allow(res, itemMethods)));
+  router.options(subresource, handle(async (_req, res) => allow(res, subresourceMethods)));
 }
 
 /**

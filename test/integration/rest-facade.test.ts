@@ -216,6 +216,19 @@ describe('REST facade: namespaced CronTabs', () => {
     // PATCH on a subresource is not offered: 405, and the document has no such operation.
     const r = await api('PATCH', nsPath(ns1, 'v1', 'subres', 'status'), 405, { body: { status: {} }, contentType: 'application/merge-patch+json', outsideDocument: true });
     assertProblem(r, 'METHOD_NOT_ALLOWED');
+    // Nor are other methods of a path's shape: 405 with what it offers (a PUT on a collection was a
+    // 404 about a resource named after the namespace).
+    for (const [method, path, allow] of [
+      ['PUT', nsPath(ns1), 'GET, HEAD, POST, DELETE'], ['PATCH', nsPath(ns1), 'GET, HEAD, POST, DELETE'],
+      ['POST', nsPath(ns1, 'v1', 'subres'), 'GET, HEAD, PUT, PATCH, DELETE'], ['DELETE', nsPath(ns1, 'v1', 'subres', 'scale'), 'GET, HEAD, PUT'],
+      ['POST', `/rest/${G}/v1/crontabs`, 'GET, HEAD'],
+    ] as const) {
+      const refused = await api(method, path, 405, { body: {}, outsideDocument: true });
+      assertProblem(refused, 'METHOD_NOT_ALLOWED');
+      assert.equal(refused.headers.get('allow'), allow, `${method} ${path}`);
+    }
+    // A resource that does not exist stays 404 whatever the method.
+    assertProblem(await api('PUT', `/rest/${G}/v1/namespaces/${ns1}/nosuchthings`, 404, { body: {}, outsideDocument: true }), 'NOT_FOUND');
   });
 
   it('server-side apply: creates (201, as Kubernetes answers), records the field manager, answers 409 on a conflict and takes over with force', async () => {
