@@ -127,10 +127,18 @@ function splitDocuments(args: ApplyArgs): Parsed[] {
     } catch (err) {
       return { ok: false, message: `not valid YAML: ${(err as Error).message.split('\n')[0]}` };
     }
-  }).filter((d) => d !== undefined);
+  }).filter((d) => d !== undefined).flatMap(listItems);
   if (parsed.length === 0) throw badInput('yaml holds no document');
   if (parsed.length > applyYamlLimits.maxDocuments) throw badInput(`yaml holds ${parsed.length} documents; at most ${applyYamlLimits.maxDocuments} are applied in one call`);
   return parsed;
+}
+
+/** A List (kind List, or a kind's own CronTabList) stands for its items, as kubectl applies them. */
+function listItems(doc: Parsed): Parsed[] {
+  if (!doc.ok || doc.value === null || typeof doc.value !== 'object') return [doc];
+  const { kind, items } = doc.value as { kind?: unknown; items?: unknown };
+  if (typeof kind !== 'string' || !kind.endsWith('List') || !Array.isArray(items)) return [doc];
+  return items.map((value): Parsed => ({ ok: true, value }));
 }
 
 interface ApplyContext {

@@ -86,3 +86,21 @@ test('applyYaml: its documents count in the cost, and one operation applies at m
   assert.match(message.data.b[20].error.message, /^not applied: this operation's applyYaml fields hold more than 50 documents in all/);
   assert.equal(message.data.b[19].error, null);
 });
+
+test('applyYaml: a List stands for its items, as kubectl applies them', async () => {
+  const schema = schemaFor(rights('patch crontabs'));
+  const yaml = `apiVersion: v1
+kind: List
+items:
+  - { apiVersion: stable.example.com/v1, kind: CronTab, metadata: { name: l1, namespace: team }, spec: { cronSpec: "* * * * *" } }
+  - { apiVersion: stable.example.com/v1, kind: CronTab, metadata: { name: l2, namespace: team }, spec: { cronSpec: "* * * * *" } }
+---
+apiVersion: stable.example.com/v1
+kind: CronTabList
+items:
+  - { apiVersion: stable.example.com/v1, kind: CronTab, metadata: { name: l3, namespace: team }, spec: { cronSpec: "* * * * *" } }
+`;
+  const result = JSON.parse(JSON.stringify(await graphql({ schema, source: 'mutation($y: String!) { applyYaml(fieldManager: "t", yaml: $y) { index name error { message } } }', variableValues: { y: yaml }, contextValue: {} })));
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  assert.deepEqual(result.data.applyYaml, [{ index: 0, name: 'l1', error: null }, { index: 1, name: 'l2', error: null }, { index: 2, name: 'l3', error: null }]);
+});
