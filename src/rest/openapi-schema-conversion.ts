@@ -1,6 +1,8 @@
 // A CRD's openAPIV3Schema (OpenAPI 3.0 dialect, structural) → a JSON Schema 2020-12 / OpenAPI
 // 3.1 schema. Property names stay Kubernetes names: the REST facade speaks Kubernetes JSON.
 
+import { ecmaPattern } from './go-pattern.ts';
+
 type Schema = Record<string, unknown>;
 
 export interface ConvertOptions {
@@ -101,66 +103,6 @@ function convert(raw: Schema, options: ConvertOptions): Schema {
     out['properties'] = props;
   }
   return out;
-}
-
-/**
- * A Kubernetes pattern (Go's RE2 syntax) as an ECMAScript one, which JavaScript validators compile:
- * Go's inline flags `(?i)`, which hold to the end of their group, become a group of their own
- * `(?i:…)` (ECMAScript 2025's modifiers), `(?P<name>` a named group `(?<name>`. Undefined when the
- * result still does not compile (a construct ECMAScript lacks, such as the ungreedy flag U).
- */
-export function ecmaPattern(pattern: string): string | undefined {
-  if (ecmaPatterns.has(pattern)) return ecmaPatterns.get(pattern);
-  const converted = scopeInlineFlags(pattern.replaceAll('(?P<', '(?<'));
-  let ecma: string | undefined;
-  try {
-    new RegExp(converted, 'u');
-    ecma = converted;
-  } catch {
-    ecma = undefined;
-  }
-  // CRDs repeat their patterns (gateway-api's hundreds of times): each is compiled once.
-  if (ecmaPatterns.size >= 10_000) ecmaPatterns.clear();
-  ecmaPatterns.set(pattern, ecma);
-  return ecma;
-}
-
-const ecmaPatterns = new Map<string, string | undefined>();
-
-function scopeInlineFlags(pattern: string): string {
-  // Per open group (the whole pattern first), how many flag groups to close with it.
-  const open: number[] = [0];
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\') {
-      out += c + (pattern[i + 1] ?? '');
-      i++;
-    } else if (inClass) {
-      // A ']' right after '[' or '[^' is a member, as in Go.
-      if (c === ']' && !/\[\^?$/.test(out)) inClass = false;
-      out += c;
-    } else if (c === '[') {
-      inClass = true;
-      out += c;
-    } else if (c === '(') {
-      const flags = /^\(\?([imsU-]+)\)/.exec(pattern.slice(i));
-      if (flags) {
-        out += `(?${flags[1]}:`;
-        open[open.length - 1]!++;
-        i += flags[0].length - 1;
-      } else {
-        open.push(0);
-        out += c;
-      }
-    } else if (c === ')' && open.length > 1) {
-      out += `${')'.repeat(open.pop()!)})`;
-    } else {
-      out += c;
-    }
-  }
-  return out + ')'.repeat(open[0]!);
 }
 
 /** Bounds beyond 2^53 arrive as bigint (see lossless-json.ts) and are written with every digit. */
