@@ -56,10 +56,10 @@ const httpStatusOf: Record<ApiErrorCode, number> = {
   SCHEMA_CHANGED: 410,
 };
 
-const badRequestStatusOf: Record<string, number> = {
-  RequestEntityTooLarge: 413,
-  RequestHeaderFieldsTooLarge: 431,
-  RequestTimeout: 408,
+const badRequestStatusOf: Record<string, { status: number; title: string }> = {
+  RequestEntityTooLarge: { status: 413, title: 'Payload too large' },
+  RequestHeaderFieldsTooLarge: { status: 431, title: 'Request header fields too large' },
+  RequestTimeout: { status: 408, title: 'Request timeout' },
 };
 
 const titles: Record<ApiErrorCode, string> = {
@@ -145,16 +145,17 @@ export class ApiError extends Error {
     // Bad requests whose status says which: a body too large (the gateway's own limit, or the
     // apiserver's on a patch or an object, as Kubernetes answers it), a request line and headers
     // too large, a request too slow to arrive (Node's HTTP parser).
-    if (this.code === 'BAD_REQUEST') {
-      if (this.details.kubernetesCode === 413) return 413;
-      const status = this.details.reason === undefined ? undefined : badRequestStatusOf[this.details.reason];
-      if (status !== undefined) return status;
-    }
-    return httpStatusOf[this.code];
+    return this.statedBadRequest()?.status ?? httpStatusOf[this.code];
   }
 
   get title(): string {
-    return titles[this.code];
+    return this.statedBadRequest()?.title ?? titles[this.code];
+  }
+
+  private statedBadRequest(): { status: number; title: string } | undefined {
+    if (this.code !== 'BAD_REQUEST') return undefined;
+    if (this.details.kubernetesCode === 413) return badRequestStatusOf['RequestEntityTooLarge'];
+    return this.details.reason === undefined ? undefined : badRequestStatusOf[this.details.reason];
   }
 
   /**

@@ -109,8 +109,12 @@ function overTheBound(index: number): DocumentResult {
     message: `not applied: this operation's applyYaml fields hold more than ${applyYamlLimits.maxDocuments} documents in all; send the others in another request` } };
 }
 
-/** How many documents a YAML text holds at most, without parsing it: its `---` lines, plus one. */
+/**
+ * How many documents a YAML text holds at most, without parsing it: its `---` lines, plus one, or
+ * as many as a call applies when it holds a List (whose items count one each).
+ */
 export function documentsIn(yaml: string): number {
+  if (/^\s*kind:\s*["']?\w*List["']?\s*$/m.test(yaml)) return applyYamlLimits.maxDocuments;
   return (yaml.match(/^---/gm)?.length ?? 0) + 1;
 }
 

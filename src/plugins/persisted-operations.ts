@@ -164,7 +164,8 @@ export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | '
     return rest;
   };
   if (hash !== undefined && request.query === undefined) {
-    const known = state.byId.get(hash)?.body ?? (allowList ? undefined : await state.cache.get(apqKey(hash, tenant)));
+    const key = apqKey(hash, tenant);
+    const known = state.byId.get(hash)?.body ?? (allowList || key === undefined ? undefined : await state.cache.get(key));
     if (known !== undefined) return { query: known, extensions: withoutExt() };
     // Not found: in allow-list mode it never will be; otherwise Apollo asks for the document.
     return allowList ? { refuse: notAllowedError() } : {};
@@ -173,7 +174,8 @@ export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | '
     // A hash that does not match its document is Apollo's to refuse ("provided sha does not match query").
     if (sha256Hex(request.query) !== hash) return {};
     if (allowList) return state.byId.has(hash) ? { extensions: withoutExt() } : { refuse: notAllowedError() };
-    await state.cache.set(apqKey(hash, tenant), request.query);
+    const key = apqKey(hash, tenant);
+    if (key !== undefined) await state.cache.set(key, request.query);
     return { extensions: withoutExt() };
   }
   if (allowList && typeof request.query === 'string' && !state.bodies.has(request.query)) return { refuse: notAllowedError() };
@@ -182,10 +184,12 @@ export async function resolvePersisted(request: Pick<GraphQLRequest, 'query' | '
 
 /**
  * Registered documents are kept per tenant: a tenant's hash that another tenant's client registered
- * would tell it that someone sent that exact document (literals included), and its documents could
- * push out the other's.
+ * would tell it that someone sent that exact document (literals included). Their room is shared:
+ * one entry may take at most a quarter of it. Only a SHA-256 in hex is a key: a '/' in a hash
+ * could reach into another tenant's (tenant/hash).
  */
-function apqKey(hash: string, tenant: string | undefined): string {
+function apqKey(hash: string, tenant: string | undefined): string | undefined {
+  if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
   return tenant === undefined ? hash : `${tenant}/${hash}`;
 }
 

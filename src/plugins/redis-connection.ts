@@ -146,6 +146,10 @@ function startHeartbeat(client: Redis, health: Health, everyMs: number, timeoutM
     });
   }, everyMs);
   timer.unref();
+  // A new connection starts with no late PING against it.
+  client.on('ready', () => {
+    late = 0;
+  });
   return timer;
 }
 

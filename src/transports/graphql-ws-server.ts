@@ -215,7 +215,8 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         state?.expiry?.cancel();
         if (state) runs.closed(state);
       },
-      onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload, () => Object.keys(ctx.subscriptions).length),
+      onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload,
+        () => Object.keys(ctx.subscriptions).filter((open) => open !== id).length),
       // graphql-ws forgets an id when its client completes it or leaves; no other operation runs
       // under the id meanwhile (socket-message-order.ts).
       onOperation: (ctx, id, _payload, args, result) => runs.outcome(args, result, !(id in ctx.subscriptions)),
@@ -305,10 +306,10 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     if (!isErrors(prepared)) {
       const context = prepared.contextValue as CallerContext;
       const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-      // graphql-ws keeps an operation's id until its last message is sent: with none but this
-      // one's, closing cuts nothing else.
+      // graphql-ws keeps an operation's id until its last message is sent: with no other open
+      // (this one's own may be gone, its client having completed it), closing cuts nothing else.
       const tryLater = (reason: string) => {
-        if (operationsOpen() <= 1) socket.close(CloseCode.TryAgainLater, reason);
+        if (operationsOpen() === 0) socket.close(CloseCode.TryAgainLater, reason);
       };
       runs.accept(prepared, { operation, scope, connection: state, tryLater });
     }

@@ -15,7 +15,7 @@ import { noteErrorCode } from '../plugins/request-outcome.ts';
 import { apiGate, callerOf } from './api-gate.ts';
 import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
-  deleteArgs, dryRun, enumOf, isTrue, pageLimit, jsonPatchBody, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
+  deleteArgs, dryRun, enumOf, isTrue, jsonPatchBody, pageLimit, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
 import { serveSseWatch } from './rest-watch.ts';
 
@@ -201,7 +201,8 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
     if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body: scaleBody(req), dryRun: dryRun(req) })));
     send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(objectBody(req), t), ...writeArgs(req) })));
   }));
-  router.patch(subresource, handle(async () => {
+  router.patch(subresource, handle(async (_req, res) => {
+    res.set('Allow', subresourceMethods);
     throw new ApiError('METHOD_NOT_ALLOWED', 'PATCH on /status and /scale is not offered by the facade: use PUT with the whole status or Scale');
   }));
 }
@@ -245,6 +246,7 @@ function refuseRepeatedParameters(req: Request): void {
     throw new ApiError('BAD_REQUEST', `the query parameter ${JSON.stringify(name.slice(0, 100))} was given more than once${hint}`, { reason: 'BadRequest' });
   }
 }
+
 const watchTypes = ['text/event-stream', 'application/json'];
 /** Accept header values (per kind of answer) → the type chosen ('' for none); bounded, as clients choose the values. */
 const chosenTypes = new LRUCache<string, string>({ max: 64 });

@@ -216,6 +216,7 @@ describe('REST facade: namespaced CronTabs', () => {
     // PATCH on a subresource is not offered: 405, and the document has no such operation.
     const r = await api('PATCH', nsPath(ns1, 'v1', 'subres', 'status'), 405, { body: { status: {} }, contentType: 'application/merge-patch+json', outsideDocument: true });
     assertProblem(r, 'METHOD_NOT_ALLOWED');
+    assert.equal(r.headers.get('allow'), 'GET, HEAD, PUT');
     // Nor are other methods of a path's shape: 405 with what it offers (a PUT on a collection was a
     // 404 about a resource named after the namespace).
     for (const [method, path, allow] of [

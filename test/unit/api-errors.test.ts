@@ -42,6 +42,8 @@ test('without a reason, the HTTP status decides; a transport failure is UNAVAILA
   // The gateway's own bad requests whose status says which (Node's parser, its body limit).
   for (const [reason, status] of [['RequestEntityTooLarge', 413], ['RequestHeaderFieldsTooLarge', 431], ['RequestTimeout', 408], ['BadRequest', 400]] as const) {
     assert.equal(new ApiError('BAD_REQUEST', 'x', { reason }).httpStatus, status, reason);
+    assert.equal(new ApiError('BAD_REQUEST', 'x', { reason }).title,
+      { RequestEntityTooLarge: 'Payload too large', RequestHeaderFieldsTooLarge: 'Request header fields too large', RequestTimeout: 'Request timeout', BadRequest: 'Bad request' }[reason]);
   }
   assert.equal(new ApiError('INVALID', 'x', { reason: 'RequestTimeout' }).httpStatus, 422, 'only bad requests');
   const down = fromKubeError(new KubeApiError(0, { code: 0, message: 'cannot reach the Kubernetes API at https://x: ECONNREFUSED' }));

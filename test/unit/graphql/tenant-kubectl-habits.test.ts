@@ -70,6 +70,9 @@ test('applyYaml: its documents count in the cost, and one operation applies at m
   assert.equal(costOf(1, 1), 1 + 3);
   assert.equal(costOf(1, 50), 1 + 50 * 3);
   assert.equal(costOf(15, 50), 15 * (1 + 50 * 3));
+  // A List's items are documents too: one such text costs as many as a call applies.
+  const list = `apiVersion: v1\nkind: List\nitems:\n${Array.from({ length: 3 }, (_, i) => `  - { apiVersion: stable.example.com/v1, kind: CronTab, metadata: { name: i${i} } }`).join('\n')}\n`;
+  assert.equal(operationCost(schema, parseGraphQL(mutation(1)), undefined, { y: list }, { defaultPageSize: 100, subscriptionCostFactor: 10 }), 1 + 50 * 3);
   const calls = () => operations.calls.filter((c) => c.operation === 'patch').length;
   const before = calls();
   const within = JSON.parse(JSON.stringify(await graphql({ schema, source: mutation(2), variableValues: { y: yaml(25) }, contextValue: {} })));

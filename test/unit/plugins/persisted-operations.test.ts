@@ -81,6 +81,11 @@ test('resolvePersisted: APQ registers and serves by hash; allow-list serves only
   assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(t)) }, apq, 'b')), {});
   assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(t)) }, apq)), {});
   assert.deepEqual((await resolvePersisted({ extensions: ext(manifest.operations[0]!.id) }, apq, 'b')), { query: hello, extensions: { other: 1 } });
+  // A "hash" with a '/' cannot reach another tenant's key (tenant a, hash x/<hex> is not tenant a/x's).
+  const x = '{ x }';
+  await resolvePersisted({ query: x, extensions: ext(sha256Hex(x)) }, apq, 'a/x');
+  assert.deepEqual((await resolvePersisted({ extensions: ext(sha256Hex(x)) }, apq, 'a/x')), { query: x, extensions: { other: 1 } });
+  assert.deepEqual((await resolvePersisted({ extensions: ext(`x/${sha256Hex(x)}`) }, apq, 'a')), {});
 
   const list = { ...apq, mode: 'allow-list' as const, cache: new BoundedLruCache(1 << 20) };
   assert.equal((await resolvePersisted({ query: q }, list)).refuse?.code, 'FORBIDDEN');
