@@ -224,13 +224,33 @@ function recheckOnRbacChange(permissions: Permissions, live: ReadonlySet<LiveWat
 }
 
 async function recheck(permissions: Permissions, w: LiveWatch): Promise<void> {
+  let namespaces: Set<string> | undefined;
   try {
-    // The filter reads w.namespaces on every event: narrowing or widening takes effect at once.
-    w.namespaces = await watchScope(permissions, w.req, 'recheck');
-    w.unverified = false;
+    namespaces = await watchScope(permissions, w.req, 'recheck');
   } catch (err) {
     w.revoke(err instanceof ApiError ? err : fromKubeError(err));
+    return;
   }
+  const changed = !sameNamespaces(w.namespaces, namespaces);
+  // The filter reads w.namespaces on every event: a narrower grant applies from the next one.
+  w.namespaces = namespaces;
+  w.unverified = false;
+  // What the subscriber holds of the namespaces it lost would stay with it, and objects of those
+  // it gained would come as changes of objects it never got: it lists again, as after a 410.
+  if (changed) w.revoke(namespacesChanged(w.req, namespaces));
+}
+
+/** Two scopes of a watch: undefined is every namespace. */
+function sameNamespaces(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.size === b.size && [...a].every((n) => b.has(n));
+}
+
+function namespacesChanged(req: WatchReq, now: ReadonlySet<string> | undefined): ApiError {
+  const resource = req.resource.group ? `${req.resource.plural}.${req.resource.group}` : req.resource.plural;
+  const scope = now === undefined ? 'every namespace' : `${now.size} namespace${now.size === 1 ? '' : 's'}`;
+  return new ApiError('GONE', `the namespaces you may watch ${resource} in changed (now ${scope}): what this watch sent no longer matches what you may see`,
+    { reason: 'Gone', hint: 'list again (across all namespaces), then watch from the list\'s resourceVersion' });
 }
 
 /**

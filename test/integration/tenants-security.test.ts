@@ -40,7 +40,7 @@
 // | 32 | A watches B's namespace                                                  | FORBIDDEN error, no event                                 | watch  |
 // | 33 | A watches all namespaces while objects change in A's and B's             | only A's events (initial state and live); B watching gets only B's | watch |
 // | 34 | A's RoleBinding deleted during A's subscription                          | ends with FORBIDDEN in < 5 s (measured)                   | watch  |
-// | 35 | A's cluster-wide grant revoked during an all-namespace subscription      | narrowed to A's namespaces, no B event                    | watch  |
+// | 35 | A's cluster-wide grant revoked during an all-namespace subscription      | GONE (list again); the next one A's only, no B event      | watch  |
 // | 36 | a token valid for 30 days on a WebSocket                                  | stays open                                                | watch  |
 // | 37 | groups claim system:masters / " system:masters" / SYSTEM:MASTERS / System:Masters\t | 403 FORBIDDEN SYSTEM_IDENTITY, nothing of B      | here   |
 // | 38 | groups claim of 300 elements (HTTP) / 10,000 elements (HTTP, WebSocket)  | 403 TOO_MANY_GROUPS; 10,000 over HTTP: 431 (header limit) | here, watch |

@@ -366,13 +366,18 @@ describe('tenant isolation of subscriptions', () => {
     c.close();
   });
 
-  it('a cluster-wide grant revoked during an all-namespace subscription narrows it to the tenant\'s namespaces', async () => {
+  it('a cluster-wide grant revoked during an all-namespace subscription ends it with GONE (list again); the next one sees the tenant\'s namespaces only', async () => {
     const w = connect({ token: token('w') });
     await w.acked();
-    const id = w.subscribe(watchQ());
+    const before = w.subscribe(watchQ());
     await createCronTab(nsA2, 'w-fence-1');
-    await w.waitForEvent(id, `ADDED ${nsA2}/w-fence-1`);
+    await w.waitForEvent(before, `ADDED ${nsA2}/w-fence-1`);
     await kubectlOk(['delete', 'clusterrolebinding', `${run}-w-everywhere`]);
+    // What it sent of the namespaces it lost would stay with the client: it lists again.
+    const ended = await pollUntil('the all-namespace subscription to end', () => w.errors(before), { timeoutMs: 30_000, intervalMs: 10 });
+    assert.deepEqual(ended.codes, ['GONE'], ended.text);
+    assert.match(ended.text, /the namespaces you may watch crontabs\.stable\.example\.com in changed \(now 1 namespace\)/);
+    const id = w.subscribe(watchQ());
     // W keeps its RoleBinding in nsA1 only. Wait until the gateway answers lists with that.
     await pollUntil('the gateway to list only nsA1 for W', async () => {
       const r = await fetch(url, {
@@ -393,13 +398,13 @@ describe('tenant isolation of subscriptions', () => {
     w.close();
   });
 
-  it('revoking A\'s RoleBindings ends A\'s live subscriptions with FORBIDDEN, and narrows the all-namespace one first', async () => {
+  it('revoking A\'s RoleBindings ends A\'s live subscriptions: FORBIDDEN in the namespace, GONE (list again) across namespaces while some are left', async () => {
     const c = connect({ authorization: `Bearer ${token('a')}` });
     await c.acked();
-    const all = c.subscribe(watchQ());
+    const narrowed = c.subscribe(watchQ());
     const inA2 = c.subscribe(watchQ(nsA2));
     await createCronTab(nsA2, 'a2-fence');
-    await c.waitForEvent(all, `ADDED ${nsA2}/a2-fence`);
+    await c.waitForEvent(narrowed, `ADDED ${nsA2}/a2-fence`);
     await c.waitForEvent(inA2, `ADDED ${nsA2}/a2-fence`);
 
     const t0 = Date.now();
@@ -410,8 +415,14 @@ describe('tenant isolation of subscriptions', () => {
     const ms = ended.at - t0;
     ledger.record(currentTest, 'RoleBinding removed during a subscription', { refused: ended.codes[0] === 'FORBIDDEN' && ms < 5_000, leaked: false });
     assert.deepEqual(ended.codes, ['FORBIDDEN'], ended.text);
+    // The all-namespace one ends with GONE (its namespaces changed: list again); the next one
+    // covers nsA1 only.
+    const gone = await pollUntil('the all-namespace subscription to end', () => c.errors(narrowed), { timeoutMs: 30_000, intervalMs: 10 });
+    assert.deepEqual(gone.codes, ['GONE'], gone.text);
+    const all = c.subscribe(watchQ());
+    await createCronTab(nsA1, 'a1-fence');
+    await c.waitForEvent(all, `ADDED ${nsA1}/a1-fence`);
 
-    // The all-namespace subscription lives on, for nsA1 only.
     await createCronTab(nsA2, 'a2-after-revoke');
     await createCronTab(nsA1, 'a1-after-revoke');
     await c.waitForEvent(all, `ADDED ${nsA1}/a1-after-revoke`);
