@@ -143,31 +143,28 @@ function costOfOperation(schema: GraphQLSchema, document: DocumentNode, operatio
         const def = type.getFields()[sel.name.value];
         if (!def) continue;
         let inner = multiplier;
+        /** An argument's value as the operation gives it, variables read. */
+        const given = (n: string) => {
+          const node = sel.arguments?.find((a) => a.name.value === n)?.value;
+          if (node && hasVariable(node)) byVariables = true;
+          return node ? valueFromASTUntyped(node, variables) : undefined;
+        };
         if (def.args.some((a) => a.name === 'where')) {
           // Filters and sorts are work per object of the collection, not per object returned.
-          const given = (n: string) => {
-            const node = sel.arguments?.find((a) => a.name.value === n)?.value;
-            if (node && hasVariable(node)) byVariables = true;
-            return node ? valueFromASTUntyped(node, variables) : undefined;
-          };
           cost += multiplier * (countValues(given('where')) + countValues(given('orderBy')));
         }
         const assumed = def.extensions?.['assumedListSize'];
         const sizeOf = def.extensions?.['listSizeOf'];
         if (typeof sizeOf === 'function') {
           // A list whose size its arguments tell (applyYaml's documents).
-          const args: Record<string, unknown> = {};
-          for (const a of sel.arguments ?? []) {
-            if (hasVariable(a.value)) byVariables = true;
-            args[a.name.value] = valueFromASTUntyped(a.value, variables);
-          }
+          const args = Object.fromEntries(def.args.map((a) => [a.name, given(a.name)]));
           inner = multiplier * Math.max(1, (sizeOf as (args: Record<string, unknown>) => number)(args));
         } else if (def.args.some((a) => a.name === 'limit' || a.name === 'first')) {
           const arg = (n: string) => numberOf(sel.arguments?.find((a) => a.name.value === n)?.value);
-          const given = arg('limit') ?? arg('first');
+          const asked = arg('limit') ?? arg('first');
           // A list's limit 0 is Kubernetes' "no limit", answered with the default page (wrapOperations
           // below); a relation's limit 0 is none.
-          const page = given === undefined || (given === 0 && def.extensions?.['relation'] === undefined) ? limits.defaultPageSize : given;
+          const page = asked === undefined || (asked === 0 && def.extensions?.['relation'] === undefined) ? limits.defaultPageSize : asked;
           inner = multiplier * Math.max(1, page);
         } else if (typeof assumed === 'number') {
           // A list without a page of its own (an object's owners): its declared typical size.
