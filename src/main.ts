@@ -294,7 +294,7 @@ interface SharedState {
 }
 
 async function connectShared(url: string, config: GatewayConfig): Promise<SharedState> {
-  const [{ connectRedis }, { SharedDocuments }, { SharedTenantBudgets }] = await Promise.all([
+  const [{ connectRedis, refusedDatabase }, { SharedDocuments }, { SharedTenantBudgets }] = await Promise.all([
     import('./plugins/redis-connection.ts'), import('./plugins/shared-documents.ts'), import('./plugins/shared-budgets.ts'),
   ]);
   const redis = connectRedis(url, { log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) } });
@@ -304,7 +304,7 @@ async function connectShared(url: string, config: GatewayConfig): Promise<Shared
     // a gateway started with them would answer every request with 503 while it says it is ready.
     await redis.close();
     const said = redis.refusal.split('\n')[0]!.slice(0, 120);
-    if (/DB index/i.test(said)) {
+    if (refusedDatabase(said)) {
       throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} has no such database (${said}); use one of its databases in the path of --redis-url (CRDGATE_REDIS_URL)`);
     }
     throw new CrdgateError('CONFIG_INVALID', `Redis at ${redis.where} refused crdgate's credentials (${said}); fix the user and password of --redis-url (CRDGATE_REDIS_URL)`);

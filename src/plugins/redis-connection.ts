@@ -64,7 +64,12 @@ export function sharedStateUnavailable(cause?: unknown): ApiError {
  * database 0, which other deployments may use).
  */
 function settingsRefused(err: Error): boolean {
-  return /^(NOAUTH|WRONGPASS)\b/.test(err.message) || /^ERR .*\bDB index\b/i.test(err.message);
+  return /^(NOAUTH|WRONGPASS)\b/.test(err.message) || refusedDatabase(err.message);
+}
+
+/** Redis' refusal of the URL's database number (SELECT of one over its `databases`). */
+export function refusedDatabase(message: string): boolean {
+  return /^ERR .*\bDB index\b/i.test(message);
 }
 
 /** Whether Redis can be used, each change logged once per outage, and who waits for the first connection. */
@@ -102,7 +107,7 @@ class Health {
 
   refused(message: string): void {
     this.refusal = message;
-    if (/DB index/i.test(message)) this.wrongDatabase = true;
+    if (refusedDatabase(message)) this.wrongDatabase = true;
     for (const w of this.waiters) w(false);
   }
 
