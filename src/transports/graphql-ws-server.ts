@@ -36,7 +36,7 @@ import { mapStream } from '../streams/map-stream.ts';
 import { ConnectionWriter, pushedSubscription } from './graphql-ws-push.ts';
 import { MessageOrder } from './socket-message-order.ts';
 import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, tooDeepMarker, withCode } from './socket-operations.ts';
-import { OperationRuns, type ConnectionRuns } from './socket-operation-runs.ts';
+import { closeReason, OperationRuns, type ConnectionRuns } from './socket-operation-runs.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
 import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
@@ -197,7 +197,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const states = new WeakMap<object, ConnectionState>();
   const stateOf = (extra: object) => {
     let s = states.get(extra);
-    if (!s) states.set(extra, (s = { pending: 0, preparing: 0 }));
+    if (!s) states.set(extra, (s = {}));
     return s;
   };
   const requestIdOf = (extra: object, id: string) => socketRequestId(stateOf(extra).connectionId ?? '', id);
@@ -300,17 +300,17 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
   const unrepresentable = tooDeepRefusal(payload) ?? unrepresentableRefusal(payload);
   if (unrepresentable) return refuse([unrepresentable]);
   let prepared: ExecutionArgs | readonly GraphQLError[];
-  state.preparing++;
+  // graphql-ws keeps an operation's id from its subscribe message until its last message is sent:
+  // with no other open (this one's own may be gone, its client having completed it), closing the
+  // connection cuts nothing else.
+  const tryLater = (reason: string) => {
+    if (operationsOpen() === 0) socket.close(CloseCode.TryAgainLater, reason);
+  };
   try {
     prepared = await prepareSubscription(opts, parts.documents, state.caller, payload, operation);
     if (!isErrors(prepared)) {
       const context = prepared.contextValue as CallerContext;
       const scope = opts.socketOperation?.({ type: operation.type as SocketOperationStart['type'], name: operation.operationName, context });
-      // graphql-ws keeps an operation's id until its last message is sent: with no other open
-      // (this one's own may be gone, its client having completed it), closing cuts nothing else.
-      const tryLater = (reason: string) => {
-        if (operationsOpen() === 0) socket.close(CloseCode.TryAgainLater, reason);
-      };
       runs.accept(prepared, { operation, scope, connection: state, tryLater });
     }
   } catch (err) {
@@ -318,17 +318,13 @@ async function acceptOperation(parts: ServerParts, socket: WebSocket, state: Con
     // with an error message; the connection and its other subscriptions go on (but see below).
     const e = err instanceof ApiError ? err : new ApiError('INTERNAL', 'internal error', {}, { cause: err });
     opts.reportInternal?.(e, requestId);
-    // A subscription over the tenant's rate on a connection with nothing else running or being
-    // read (a client resubscribing after a restart of the gateway): its client reconnects after
-    // a while (1013) and subscribes again, where an error message would end it for good. On a
-    // connection with other operations, closing would lose or repeat them (and a client whose
-    // subscriptions the burst cannot hold at once would come back to the same refusal): the error.
-    if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription' && !state.streams?.size && !state.pending && state.preparing === 1) {
-      socket.close(CloseCode.TryAgainLater, 'over the request rate: try again later');
-    }
+    // A subscription over the tenant's rate alone on its connection (a client resubscribing after
+    // a restart of the gateway): its client reconnects after a while (1013) and subscribes again,
+    // where an error message would end it for good. On a connection with other operations,
+    // closing would lose or repeat them (and a client whose subscriptions the burst cannot hold at
+    // once would come back to the same refusal): the error.
+    if (e.code === 'TOO_MANY_REQUESTS' && operation.type === 'subscription') tryLater('over the request rate: try again later');
     return refuse([toGraphQLError(e)]);
-  } finally {
-    state.preparing--;
   }
   if (isErrors(prepared)) return refuse(prepared);
   const writer = parts.writers.get(socket);
@@ -377,8 +373,7 @@ async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionP
     return true;
   } catch (err) {
     const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
-    // Close reasons are limited to 123 bytes.
-    ctx.extra.socket.close(authCloseCode(e), Buffer.from(e.message).subarray(0, 120).toString());
+    ctx.extra.socket.close(authCloseCode(e), closeReason(e.message));
     return false;
   }
 }

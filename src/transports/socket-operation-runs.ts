@@ -14,10 +14,6 @@ import { ObservedStream, withInputCodes, type SocketOperation, type StreamEnds }
 export interface ConnectionRuns {
   /** The subscriptions that started and have not ended (graphql-ws may lose track of one). */
   streams?: Set<ObservedStream<Accepted>>;
-  /** Operations accepted and not yet answered (or started). */
-  pending: number;
-  /** Subscribe messages being read (parsed, admitted, validated) and not yet accepted or refused. */
-  preparing: number;
 }
 
 /** An operation accepted and not yet answered (or started): its record, what the plugins do around it, its connection. */
@@ -25,7 +21,7 @@ export interface Accepted {
   operation: SocketOperation;
   scope: SocketOperationScope | undefined;
   connection: ConnectionRuns;
-  /** Closes the connection so that its client comes back later (1013), with why. */
+  /** Closes the connection so that its client comes back later (1013), with why, when nothing else is open on it. */
   tryLater?: (reason: string) => void;
 }
 
@@ -42,7 +38,7 @@ function refusedForNow(result: ExecutionResult): string | undefined {
 }
 
 /** A WebSocket close reason holds at most 123 bytes of UTF-8: a longer text is cut, with "…". */
-function closeReason(text: string): string {
+export function closeReason(text: string): string {
   if (Buffer.byteLength(text) <= 123) return text;
   let reason = '';
   let bytes = 0;
@@ -80,7 +76,6 @@ export class OperationRuns {
 
   accept(args: ExecutionArgs, found: Accepted): void {
     this.accepted.set(args, found);
-    found.connection.pending++;
   }
 
   /** Runs the operation of `args` (execute or subscribe) in its scope; a throw becomes its error result. */
@@ -104,7 +99,6 @@ export class OperationRuns {
     const found = this.accepted.get(args);
     if (!found) return;
     this.accepted.delete(args);
-    found.connection.pending--;
     const { operation, scope } = found;
     const answer = Symbol.asyncIterator in (result as object) ? undefined : result as ExecutionResult;
     // Completed first: an optional call would not evaluate its argument without a reader.
@@ -114,15 +108,14 @@ export class OperationRuns {
   }
 
   /**
-   * A subscription refused for now on a connection with nothing else running (a client
-   * resubscribing after a replica went away) closes it with 1013, after which graphql-ws' client
+   * A subscription refused for now (a client resubscribing after a replica went away) closes its
+   * connection with 1013 when nothing else is open on it, after which graphql-ws' client
    * reconnects and subscribes again; an error message would end the subscription for good. With
    * other operations on the connection, closing would cut them: the error message stands.
    */
   private tryLaterIfAlone(found: Accepted, result: ExecutionResult): void {
     const reason = found.operation.type === 'subscription' ? refusedForNow(result) : undefined;
-    const c = found.connection;
-    if (reason && found.tryLater && !c.streams?.size && c.preparing === 0) found.tryLater(reason);
+    if (reason) found.tryLater?.(reason);
   }
 
   /** Ends every stream the connection still has: none outlives its connection. */
