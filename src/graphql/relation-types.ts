@@ -48,7 +48,7 @@ export const MAX_OWNERS_PER_EXECUTION = 10_000;
 
 function tooManyOwners(): GraphQLError {
   return new GraphQLError(`the operation's owners fields reach more than ${MAX_OWNERS_PER_EXECUTION} objects in all (objects here name more owners than the cost limit assumes); select fewer levels of owners, or fewer objects`,
-    { extensions: { code: 'BAD_REQUEST', httpStatus: 400 } });
+    { extensions: { code: ApiErrorCode.BAD_REQUEST, httpStatus: 400 } });
 }
 
 export interface RelationTypes {

@@ -122,7 +122,7 @@ export class Upstream implements SubscriberHost {
     this.learnSelectable(selectable);
     if (this.unavailable) {
       this.counters.unavailable++;
-      sub.fail(this.unavailableFor(sub));
+      sub.fail(this.withResumePoint(sub, this.unavailable));
       return;
     }
     const attach = () => this.attach(sub, start, fallback);
@@ -356,10 +356,6 @@ export class Upstream implements SubscriberHost {
     this.failing?.timer.cancel();
     this.failing = undefined;
     this.unavailable = undefined;
-  }
-
-  private unavailableFor(sub: HubSubscriber): ApiError {
-    return this.withResumePoint(sub, this.unavailable!);
   }
 
   /**
