@@ -20,7 +20,7 @@ import { internalErrorReporter, type ApiErrorCode, type InternalErrorReporter } 
 import { allowedRootFields, mayUseResource, prepareTenantViewsInSlices, refOf, refsOf, TenantSchemaCache } from './graphql/tenant-schema.ts';
 import { callerMessageOf, type KubeClient } from './kube/kube-client.ts';
 import type { ResourceModel } from './model/resource-model.ts';
-import { mergeApolloExtras, pluginClient, socketOperations, type ApolloExtras, type GatewayPlugin, type OperationCheck } from './plugins/gateway-plugin.ts';
+import { mergeApolloExtras, pluginClient, socketOperations, type ApolloExtras, type GatewayPlugin, type OperationCheck, type SlotRelease } from './plugins/gateway-plugin.ts';
 import { requestTracker, type RequestRecord, type RequestStart, type SubscriptionEndRecord } from './plugins/request-tracker.ts';
 import { createHubOperations, type GatewayOperations, type HubOperationsOptions } from './service/hub-operations.ts';
 import { LiveSchema, type LiveSchemaLog } from './service/live-schema.ts';
@@ -337,6 +337,26 @@ function admission(plugins: readonly GatewayPlugin[]): ((tenant: string) => void
   };
 }
 
+/** The slot of a WebSocket connection in every plugin that counts them, taken in plugin order; undefined when none does. */
+function connectionSlots(plugins: readonly GatewayPlugin[]): ((tenant: string) => Promise<SlotRelease>) | undefined {
+  const counters = plugins.filter((p) => p.openConnection);
+  if (!counters.length) return undefined;
+  return async (tenant) => {
+    const held: SlotRelease[] = [];
+    try {
+      for (const p of counters) held.push(await p.openConnection!(tenant));
+    } catch (err) {
+      for (const release of held) release();
+      throw err;
+    }
+    if (held.length === 1) return held[0]!;
+    const lost = AbortSignal.any(held.flatMap((r) => (r.lost ? [r.lost] : [])));
+    return Object.assign(() => {
+      for (const release of held) release();
+    }, { lost });
+  };
+}
+
 function readiness(catalog: CrdCatalog, api: ApiReachability, stopping: boolean): Readiness {
   const reasons: string[] = [];
   if (stopping) reasons.push('shutting down');
@@ -407,6 +427,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
     introspection: apollo.introspection,
     checkOperation: operationChecks(core.plugins),
     admit: admission(core.plugins),
+    openConnection: connectionSlots(core.plugins),
     onOperationDone: requestReaders(core.plugins),
     onSubscriptionEnd: subscriptionEndReaders(core.plugins),
     socketOperation: socketOperations(core.plugins),

@@ -25,7 +25,7 @@
 //     limits: { maxCost: 50000, maxWatches: 500 } # optional: this tenant's query limits (maxCost,
 //                                                 # maxDepth, maxAliases, maxDirectives, maxTokens) and
 //                                                 # budgets (requestsPerSecond, burst, maxConcurrentCalls,
-//                                                 # maxWatches; 0: unlimited)
+//                                                 # maxWatches, maxConnections; 0: unlimited)
 //     fieldManager: team-a                         # optional (both modes): the manager recorded in
 //                                                 # managedFields for writes that name none (default crdgate)
 //

@@ -189,6 +189,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
       burst: s['rate-burst'].value,
       maxConcurrentCalls: s['max-concurrent-calls'].value,
       maxWatches: s['max-watches'].value,
+      maxConnections: s['max-connections'].value,
       kubeRetries: s['kube-retries'].value,
       kubeRetryMaxDelayMs: s['kube-retry-max-delay'].value,
     },

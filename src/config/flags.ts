@@ -176,6 +176,8 @@ export const flagTable = {
     meaning: 'Kubernetes operations in flight per tenant (0: unlimited)' }),
   'max-watches': flag({ group: 'budgets', value: 'N', parse: wholeNumber(0, 1_000_000), default: r.maxWatches,
     meaning: 'open subscriptions and SSE watches per tenant (0: unlimited)' }),
+  'max-connections': flag({ group: 'budgets', value: 'N', parse: wholeNumber(0, 1_000_000), default: r.maxConnections,
+    meaning: 'open WebSocket connections per tenant (0: unlimited); one more is closed with 1013 once authenticated' }),
   'kube-retries': flag({ group: 'budgets', value: 'N', parse: wholeNumber(0, 10), default: r.kubeRetries, meaning: 'retries of a call the apiserver refused with 429 (0: none)' }),
   'kube-retry-max-delay': flag({ group: 'budgets', value: 'MS', parse: wholeNumber(0, 60_000), default: r.kubeRetryMaxDelayMs, meaning: 'longest wait before such a retry, in ms' }),
 

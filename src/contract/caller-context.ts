@@ -6,7 +6,7 @@ import type { Impersonation } from '../kube/kube-client.ts';
 /** The query limits a tenant rule may set for its tenant (src/plugins/query-limits.ts): over 0. */
 export const tenantQueryLimitKeys = ['maxCost', 'maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens'] as const;
 /** The budgets a tenant rule may set for its tenant (src/plugins/rate-limits.ts): 0 is unlimited, but for burst. */
-export const tenantBudgetKeys = ['requestsPerSecond', 'burst', 'maxConcurrentCalls', 'maxWatches'] as const;
+export const tenantBudgetKeys = ['requestsPerSecond', 'burst', 'maxConcurrentCalls', 'maxWatches', 'maxConnections'] as const;
 export type TenantLimits = Partial<Record<(typeof tenantQueryLimitKeys)[number] | (typeof tenantBudgetKeys)[number], number>>;
 
 /** What the HTTP/WebSocket layer knows about the caller of one request. */

@@ -13,6 +13,9 @@ import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { RequestRecord, RequestStart, SubscriptionEndRecord } from './request-tracker.ts';
 
+/** Gives a slot of a tenant's budget back (once); `lost` aborts when a shared slot's lease could not be kept. */
+export type SlotRelease = (() => void) & { lost?: AbortSignal };
+
 /** Apollo settings a plugin contributes; lists are concatenated, the last scalar setting wins. */
 export interface ApolloExtras {
   plugins?: ApolloServerPlugin<BaseContext>[];
@@ -75,6 +78,13 @@ export interface GatewayPlugin {
    * the request or operation with that error.
    */
   admit?(tenant: string): void | Promise<void>;
+  /**
+   * Called when a WebSocket connection is accepted (after connection_init's token, with tenants),
+   * for a slot it holds until it closes: the returned function gives the slot back; throwing (or
+   * rejecting with) an ApiError refuses the connection (TOO_MANY_REQUESTS and UNAVAILABLE close it
+   * with 1013). When the slot's `lost` aborts, the connection is closed with 1013.
+   */
+  openConnection?(tenant: string): SlotRelease | Promise<SlotRelease>;
   /** Express middleware that runs before every route (request ids, logs, metrics). */
   middleware?: RequestHandler[];
   /**

@@ -16,7 +16,7 @@ import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import type { GatewayOperations } from '../service/hub-operations.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { WatchFeed } from '../contract/operations.ts';
-import type { GatewayPlugin } from './gateway-plugin.ts';
+import type { GatewayPlugin, SlotRelease } from './gateway-plugin.ts';
 
 export interface RateLimits {
   /** Sustained requests per second per tenant; 0: unlimited. */
@@ -29,6 +29,8 @@ export interface RateLimits {
   maxQueueWaitMs: number;
   /** Open watches (subscriptions and SSE streams) per tenant; 0: unlimited. */
   maxWatches: number;
+  /** Open WebSocket connections per tenant; 0: unlimited. */
+  maxConnections: number;
   /** Retries of a call the apiserver refused with 429; 0: none. */
   kubeRetries: number;
   /** Longest wait before one retry, whatever Retry-After says. */
@@ -41,6 +43,7 @@ export const defaultRateLimits: RateLimits = {
   maxConcurrentCalls: 32,
   maxQueueWaitMs: 1000,
   maxWatches: 100,
+  maxConnections: 1000,
   kubeRetries: 3,
   kubeRetryMaxDelayMs: 5000,
 };
@@ -187,10 +190,12 @@ export const refusals = {
     tooMany(`${tenantLabel(tenant)} has ${max} Kubernetes calls in flight, its limit; retry when some have finished`, 1),
   watches: (tenant: string, open: number) =>
     tooMany(`${tenantLabel(tenant)} has ${open} open subscriptions and watches, its limit; end one before starting another`, 5),
+  connections: (tenant: string, open: number) =>
+    tooMany(`${tenantLabel(tenant)} has ${open} open WebSocket connections, its limit; close one before opening another`, 5),
 };
 
 /** Gives a watch slot back (once); `lost` aborts when a shared slot's lease could not be kept. */
-export type WatchRelease = (() => void) & { lost?: AbortSignal };
+export type WatchRelease = SlotRelease;
 
 /** Where the per-tenant budgets are kept: in this process, or shared by the replicas. */
 export interface Budgets {
@@ -205,6 +210,8 @@ export interface Budgets {
   withCallSlot<T, A = undefined>(tenant: string, signal: AbortSignal | undefined, fn: (arg: A) => Promise<T>, arg?: A): Promise<T>;
   /** Takes a watch slot, or refuses. */
   openWatch(tenant: string): WatchRelease | Promise<WatchRelease>;
+  /** Takes a slot for a WebSocket connection, or refuses. */
+  openConnection(tenant: string): SlotRelease | Promise<SlotRelease>;
   /** Gives back whatever is held (leases in a shared store); called when the gateway stops. */
   stop?(): Promise<void>;
 }
@@ -215,7 +222,7 @@ const callOperations = ['get', 'list', 'create', 'replace', 'patch', 'updateStat
   'owners', 'children', 'events'] as const;
 
 /** A tenant's own budgets, by tenant name; the others use the gateway's. */
-export type BudgetOverrides = ReadonlyMap<string, Partial<Pick<RateLimits, 'requestsPerSecond' | 'burst' | 'maxConcurrentCalls' | 'maxWatches'>>>;
+export type BudgetOverrides = ReadonlyMap<string, Partial<Pick<RateLimits, 'requestsPerSecond' | 'burst' | 'maxConcurrentCalls' | 'maxWatches' | 'maxConnections'>>>;
 
 /** The per-tenant state of one process; entries are created on first use and live as long as the gateway. */
 export class TenantBudgets implements Budgets {
@@ -225,6 +232,7 @@ export class TenantBudgets implements Budgets {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly calls = new Map<string, Semaphore>();
   private readonly watches = new Map<string, number>();
+  private readonly connections = new Map<string, number>();
 
   constructor(limits: RateLimits, clock: Clock = realClock, overrides: BudgetOverrides = new Map()) {
     this.defaults = limits;
@@ -270,16 +278,12 @@ export class TenantBudgets implements Budgets {
 
   /** Takes a watch slot; the returned function gives it back (once). */
   openWatch(tenant: string): () => void {
-    const open = this.watches.get(tenant) ?? 0;
-    const { maxWatches } = this.limitsOf(tenant);
-    if (maxWatches && open >= maxWatches) throw refusals.watches(tenant, open);
-    this.watches.set(tenant, open + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.watches.set(tenant, (this.watches.get(tenant) ?? 1) - 1);
-    };
+    return takeSlot(this.watches, tenant, this.limitsOf(tenant).maxWatches, refusals.watches);
+  }
+
+  /** Takes a WebSocket connection's slot; the returned function gives it back (once). */
+  openConnection(tenant: string): () => void {
+    return takeSlot(this.connections, tenant, this.limitsOf(tenant).maxConnections, refusals.connections);
   }
 
   /** Open watches per tenant, for tests and metrics. */
@@ -290,6 +294,23 @@ export class TenantBudgets implements Budgets {
   activeCalls(tenant: string): number {
     return this.calls.get(tenant)?.active ?? 0;
   }
+
+  openConnections(tenant: string): number {
+    return this.connections.get(tenant) ?? 0;
+  }
+}
+
+/** Counts one more open slot of `tenant` in `counts` (max 0: unlimited), or refuses; the release counts it back once. */
+function takeSlot(counts: Map<string, number>, tenant: string, max: number, refusal: (tenant: string, open: number) => ApiError): () => void {
+  const open = counts.get(tenant) ?? 0;
+  if (max && open >= max) throw refusal(tenant, open);
+  counts.set(tenant, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    counts.set(tenant, (counts.get(tenant) ?? 1) - 1);
+  };
 }
 
 /** Operations that count against the caller's tenant budgets. */
@@ -395,6 +416,7 @@ export function rateLimits(opts: RateLimitsOptions = {}): GatewayPlugin & { budg
       budgets.setOverrides(overrides);
     },
     admit: (tenant) => budgets.admitRequest(tenant),
+    openConnection: (tenant) => budgets.openConnection(tenant),
     wrapOperations: (ops) => budgetedOperations(ops, budgets),
     wrapClient: (client) => (limits.kubeRetries ? retryingTooManyRequests(client, { retries: limits.kubeRetries, maxDelayMs: limits.kubeRetryMaxDelayMs, clock: opts.clock }) : client),
     stop: () => budgets.stop?.(),

@@ -5,13 +5,14 @@
 //   and fixed window). Its windows are whole seconds, so the token bucket of one process becomes a
 //   window of ⌈burst ÷ rate⌉ seconds (at least 1) holding rate × window requests: the same
 //   sustained rate, and a burst rounded up to whole seconds of it.
-// - Kubernetes calls in flight and open watches: counting semaphores whose slots are leases
+// - Kubernetes calls in flight, open watches and WebSocket connections: counting semaphores whose slots are leases
 //   (lease-semaphore.ts), renewed while the call or watch lasts; the leases of a replica that dies
 //   without giving them back expire after `leaseMs`, so its slots are not lost for good.
 //
-// Redis unreachable: every budget fails closed (UNAVAILABLE, 503), never unlimited. A watch whose
-// lease cannot be renewed (Redis gone for longer than the lease, or emptied) ends with
-// UNAVAILABLE, since its slot may already be someone else's.
+// Redis unreachable: every budget fails closed (UNAVAILABLE, 503), never unlimited. A watch or
+// WebSocket connection whose lease cannot be renewed (Redis gone for longer than the lease, or
+// emptied) ends (the watch with UNAVAILABLE, the connection with 1013), since its slot may
+// already be someone else's.
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { LeaseSemaphores, type Lease, type LeaseTiming } from './lease-semaphore.ts';
 import { sharedStateUnavailable, type RedisConnection } from './redis-connection.ts';
@@ -74,12 +75,20 @@ export class SharedTenantBudgets implements Budgets {
     }
   }
 
-  async openWatch(tenant: string): Promise<WatchRelease> {
-    const { maxWatches } = this.limitsOf(tenant);
-    if (!maxWatches) return () => {};
+  openWatch(tenant: string): Promise<WatchRelease> {
+    return this.holdSlot('watches', tenant, this.limitsOf(tenant).maxWatches, refusals.watches);
+  }
+
+  openConnection(tenant: string): Promise<WatchRelease> {
+    return this.holdSlot('connections', tenant, this.limitsOf(tenant).maxConnections, refusals.connections);
+  }
+
+  /** A slot held as long as what it counts lasts; `lost` aborts when its lease could not be kept. */
+  private async holdSlot(kind: 'watches' | 'connections', tenant: string, max: number, refusal: (tenant: string, max: number) => Error): Promise<WatchRelease> {
+    if (!max) return () => {};
     const lost = new AbortController();
-    const lease = await this.acquire('watches', tenant, maxWatches, { onLost: () => lost.abort() });
-    if (!lease) throw refusals.watches(tenant, maxWatches);
+    const lease = await this.acquire(kind, tenant, max, { onLost: () => lost.abort() });
+    if (!lease) throw refusal(tenant, max);
     let released = false;
     const release = () => {
       if (released) return;
@@ -110,7 +119,7 @@ export class SharedTenantBudgets implements Budgets {
     return limiter;
   }
 
-  private async acquire(kind: 'calls' | 'watches', tenant: string, max: number, opts: Parameters<LeaseSemaphores['acquire']>[2]): Promise<Lease | undefined> {
+  private async acquire(kind: 'calls' | 'watches' | 'connections', tenant: string, max: number, opts: Parameters<LeaseSemaphores['acquire']>[2]): Promise<Lease | undefined> {
     if (!this.conn.up) throw sharedStateUnavailable();
     try {
       return await this.leases.acquire(`${sharedKeyPrefix}:${kind}:${tenant}`, max, opts);

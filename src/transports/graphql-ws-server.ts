@@ -38,7 +38,7 @@ import { MessageOrder } from './socket-message-order.ts';
 import { formatRefusals, operationResolutionError, SocketOperation, socketRequestId, tooDeepMarker, withCode } from './socket-operations.ts';
 import { closeReason, OperationRuns, type ConnectionRuns } from './socket-operation-runs.ts';
 import type { RequestRecord, SubscriptionEndRecord } from '../plugins/request-tracker.ts';
-import type { SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
+import type { SlotRelease, SocketOperationScope, SocketOperationStart } from '../plugins/gateway-plugin.ts';
 
 export interface WebSocketOptions {
   path: string;
@@ -71,6 +71,11 @@ export interface WebSocketOptions {
    * (or rejects with) an ApiError (TOO_MANY_REQUESTS) when the tenant is over its budget.
    */
   admit?: (tenant: string) => void | Promise<void>;
+  /**
+   * A slot in the tenant's budget of connections, held until the connection closes (see
+   * GatewayPlugin.openConnection); a refusal closes the connection (1013 for TOO_MANY_REQUESTS).
+   */
+  openConnection?: (tenant: string) => Promise<SlotRelease>;
   /** Told of every operation's outcome: a query's or mutation's answer, a subscription's start, a refusal. */
   onOperationDone?: (record: RequestRecord) => void;
   /** Told when a subscription that started ends, and how. */
@@ -108,6 +113,8 @@ interface ConnectionState extends ConnectionRuns {
   caller?: Caller;
   connectionId?: string;
   expiry?: { cancel(): void };
+  /** Gives the connection's slot in its tenant's budget back. */
+  releaseSlot?: () => void;
 }
 
 /**
@@ -210,11 +217,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         (ctx.extra as { request?: IncomingMessage }).request = undefined;
         return authenticateConnection(opts, ctx, stateOf(ctx.extra));
       },
-      onClose: (ctx) => {
-        const state = states.get(ctx.extra);
-        state?.expiry?.cancel();
-        if (state) runs.closed(state);
-      },
+      onClose: (ctx) => connectionClosed(states.get(ctx.extra), runs),
       onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload,
         () => Object.keys(ctx.subscriptions).filter((open) => open !== id).length),
       // graphql-ws forgets an id when its client completes it or leaves; no other operation runs
@@ -357,25 +360,51 @@ export function connectionAuthorization(params: Record<string, unknown>): string
   return found[0]?.[1];
 }
 
-/** With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). */
+/**
+ * With tenants: the token of connection_init; a bad one closes the socket (4401, or 4403). Then
+ * the connection's slot in its tenant's budget; none free closes it with 1013.
+ */
 async function authenticateConnection(opts: WebSocketOptions, ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } },
   state: ConnectionState): Promise<boolean> {
-  if (!opts.authenticate) return true;
   try {
-    const raw = connectionAuthorization(ctx.connectionParams ?? {});
-    // The same refusal as over HTTP, but naming where a WebSocket client puts its token.
-    if (raw === undefined) throw new ApiError('UNAUTHENTICATED', `a bearer token is required in connection_init: ${tokenPlaces}`, { authReason: 'TOKEN_MISSING' });
-    const caller = await opts.authenticate(raw);
-    state.caller = caller;
-    if (caller.expiresAt !== undefined) {
-      state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
-    }
+    if (opts.authenticate) state.caller = await authenticatedCaller(opts.authenticate, ctx, state);
+    if (opts.openConnection) await holdSlot(opts.openConnection, ctx.extra.socket, state);
     return true;
   } catch (err) {
     const e = err instanceof ApiError ? err : new ApiError('UNAUTHENTICATED', 'authentication failed');
     ctx.extra.socket.close(authCloseCode(e), closeReason(e.message));
     return false;
   }
+}
+
+async function authenticatedCaller(authenticate: NonNullable<WebSocketOptions['authenticate']>,
+  ctx: { connectionParams?: Record<string, unknown>; extra: { socket: WebSocket } }, state: ConnectionState): Promise<Caller> {
+  const raw = connectionAuthorization(ctx.connectionParams ?? {});
+  // The same refusal as over HTTP, but naming where a WebSocket client puts its token.
+  if (raw === undefined) throw new ApiError('UNAUTHENTICATED', `a bearer token is required in connection_init: ${tokenPlaces}`, { authReason: 'TOKEN_MISSING' });
+  const caller = await authenticate(raw);
+  if (caller.expiresAt !== undefined) {
+    state.expiry = setTimer(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'token expired'), caller.expiresAt);
+  }
+  return caller;
+}
+
+/** Takes the connection's slot; one lost later (a shared lease not kept) closes the connection, as one refused would have been. */
+async function holdSlot(open: NonNullable<WebSocketOptions['openConnection']>, socket: WebSocket, state: ConnectionState): Promise<void> {
+  const release = await open(state.caller?.tenant ?? '');
+  state.releaseSlot = release;
+  // Closed while the slot was being taken: graphql-ws' onClose has run (or is running) without it.
+  if (socket.readyState !== socket.OPEN) return release();
+  release.lost?.addEventListener('abort', () => socket.close(CloseCode.TryAgainLater,
+    closeReason('this connection lost its slot in the tenant\'s shared connection budget; connect again')), { once: true });
+}
+
+/** graphql-ws' onClose: the token's timer, the operations still running, the tenant's slot. */
+function connectionClosed(state: ConnectionState | undefined, runs: OperationRuns): void {
+  if (!state) return;
+  state.expiry?.cancel();
+  state.releaseSlot?.();
+  runs.closed(state);
 }
 
 function authCloseCode(e: ApiError): number {

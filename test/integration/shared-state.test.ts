@@ -172,6 +172,26 @@ test('a lease Redis no longer has (emptied): the subscription holding it ends wi
   });
 });
 
+test('WebSocket connections: counted across replicas; a connection whose lease Redis no longer has is told its slot is lost', async () => {
+  const limits = { maxConnections: 2 };
+  const a = await replica(limits, { leaseMs: 5000, renewMs: 200 });
+  const b = await replica(limits);
+  const tenant = freshTenant();
+  const first = await a.budgets.openConnection(tenant);
+  const second = await b.budgets.openConnection(tenant);
+  assert.equal(await outcome(a.budgets.openConnection(tenant)), 'TOO_MANY_REQUESTS');
+  await assert.rejects(Promise.resolve(b.budgets.openConnection(tenant)), /tenant "[^"]+" has 2 open WebSocket connections, its limit/);
+  second();
+  second();
+  const third = await a.budgets.openConnection(tenant);
+  assert.equal(first.lost?.aborted, false);
+  await a.conn.client.del(`crdgate:connections:${tenant}`);
+  await pollUntil('the lost lease to be noticed', () => first.lost?.aborted === true, { timeoutMs: 5_000 });
+  first();
+  third();
+  await pollUntil('every connection slot given back', async () => (await a.conn.client.zcard(`crdgate:connections:${tenant}`)) === 0);
+});
+
 test('APQ documents: registered through one replica, found through the other; bounded, least recently used out first', async () => {
   const a = await replica({});
   const b = await replica({});

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
 import jwt from 'jsonwebtoken';
 import { loadTenantConfig } from '../../src/auth/tenant-config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
@@ -60,6 +61,11 @@ tenants:
     user: "onewatch:{sub}"
     groups: ["${role}"]
     limits: { maxWatches: 1 }
+  - name: twoconns
+    match: { tenant: twoconns }
+    user: "twoconns:{sub}"
+    groups: ["${role}"]
+    limits: { maxConnections: 2 }
 `);
   for (const args of [
     ['create', 'namespace', ns],
@@ -169,5 +175,57 @@ test('budgets: a tenant rule\'s maxWatches of 1 refuses a second open subscripti
     for (const o of others) assert.equal(o.error, undefined, JSON.stringify(o.error));
   } finally {
     for (const c of clients) await c.dispose();
+  }
+});
+
+/** A raw graphql-ws connection of `tenant`: resolves with its ack, or with how the server closed it. */
+function connect(tenant: string): { ws: WebSocket; outcome: Promise<'ack' | { code: number; reason: string }> } {
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  ws.on('error', () => {});
+  const outcome = new Promise<'ack' | { code: number; reason: string }>((resolve) => {
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token(tenant)}` } })));
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') resolve('ack');
+    });
+    ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+  });
+  return { ws, outcome };
+}
+
+test('budgets: a tenant rule\'s maxConnections of 2 closes a third WebSocket with 1013; closed ones, however they close, give their slot back', async () => {
+  const open: WebSocket[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = connect('twoconns');
+      open.push(c.ws);
+      assert.equal(await c.outcome, 'ack');
+    }
+    const third = connect('twoconns');
+    const refused = await third.outcome;
+    assert.notEqual(refused, 'ack');
+    assert.equal((refused as { code: number }).code, 1013);
+    assert.match((refused as { reason: string }).reason, /tenant "twoconns" has 2 open WebSocket connections, its limit/);
+    // Another tenant's budget is its own.
+    const other = connect('default');
+    open.push(other.ws);
+    assert.equal(await other.outcome, 'ack');
+    // One cut without a close frame, one closed cleanly: both slots come back.
+    open[0]!.terminate();
+    open[1]!.close();
+    // Sockets that leave while their connection_init is being answered take no slot for good.
+    for (let i = 0; i < 10; i++) {
+      const c = connect('twoconns');
+      c.ws.once('open', () => setImmediate(() => c.ws.terminate()));
+      await c.outcome;
+    }
+    let acked = 0;
+    await waitUntil(async () => {
+      const c = connect('twoconns');
+      if ((await c.outcome) !== 'ack') return false;
+      open.push(c.ws);
+      return ++acked === 2;
+    }, 10_000, 'two connections of the tenant again');
+  } finally {
+    for (const ws of open) ws.terminate();
   }
 });

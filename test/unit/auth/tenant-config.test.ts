@@ -241,7 +241,7 @@ describe('per-tenant limits', () => {
     const all = { maxCost: 50_000, maxDepth: 30, maxAliases: 2, maxDirectives: 5, maxTokens: 20_000, requestsPerSecond: 0, burst: 10, maxConcurrentCalls: 4, maxWatches: 0 };
     const ok = validateTenantConfig({ auth: rsAuth, tenants: [{ ...tenant, limits: all }] }, file);
     assert.deepEqual(ok.tenants[0]!.limits, all);
-    const keys = 'maxCost, maxDepth, maxAliases, maxDirectives, maxTokens, requestsPerSecond, burst, maxConcurrentCalls, maxWatches';
+    const keys = 'maxCost, maxDepth, maxAliases, maxDirectives, maxTokens, requestsPerSecond, burst, maxConcurrentCalls, maxWatches, maxConnections';
     assert.deepEqual(problems({ auth: rsAuth, tenants: [{ ...tenant, limits: { maxCost: -1, maxDepth: 0, maxTokens: '9', depth: 3, maxWatches: -2, burst: 1.5 } }] }), [
       `tenants[0].limits.depth: unknown key (expected ${keys})`,
       'tenants[0].limits.maxCost: -1 is not a positive whole number',

@@ -110,8 +110,8 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('query-cache-max-bytes') && fileKeys.includes('query-cache-idle') && fileKeys.includes('query-max-scan'));
   assert.ok(fileKeys.includes('log-format') && fileKeys.includes('log-writes'));
   assert.ok(fileKeys.includes('redis-url') && fileKeys.includes('cors-origins'));
-  assert.ok(fileKeys.includes('log-flush-delay'));
-  assert.equal(fileKeys.length, 46);
+  assert.ok(fileKeys.includes('log-flush-delay') && fileKeys.includes('max-connections'));
+  assert.equal(fileKeys.length, 47);
 });
 
 test('cors-origins in the file: a YAML list or one comma-separated value; other settings still refuse a list', () => {

@@ -34,8 +34,8 @@ test('GraphQL limits from flags and CRDGATE_* variables; zero and junk are refus
 });
 
 test('rate limits from flags and CRDGATE_* variables; 0 turns a budget off; the queue wait keeps its default', () => {
-  const c = load(['--rate-limit', '0', '--max-watches', '7'], { CRDGATE_RATE_BURST: '9', CRDGATE_MAX_CONCURRENT_CALLS: '4', CRDGATE_KUBE_RETRIES: '1', CRDGATE_KUBE_RETRY_MAX_DELAY: '250' });
-  assert.deepEqual(c.rateLimits, { requestsPerSecond: 0, burst: 9, maxConcurrentCalls: 4, maxQueueWaitMs: 1000, maxWatches: 7, kubeRetries: 1, kubeRetryMaxDelayMs: 250 });
+  const c = load(['--rate-limit', '0', '--max-watches', '7'], { CRDGATE_MAX_CONNECTIONS: '0', CRDGATE_RATE_BURST: '9', CRDGATE_MAX_CONCURRENT_CALLS: '4', CRDGATE_KUBE_RETRIES: '1', CRDGATE_KUBE_RETRY_MAX_DELAY: '250' });
+  assert.deepEqual(c.rateLimits, { requestsPerSecond: 0, burst: 9, maxConcurrentCalls: 4, maxQueueWaitMs: 1000, maxWatches: 7, maxConnections: 0, kubeRetries: 1, kubeRetryMaxDelayMs: 250 });
   assert.throws(() => load(['--kube-retries', '11']), /kube-retries from flag: "11" is not a whole number from 0 to 10/);
 });
 

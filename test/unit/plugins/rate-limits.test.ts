@@ -19,7 +19,7 @@ function fakeClock(): Clock & { t: number; slept: number[] } {
   return c;
 }
 
-const limits = { requestsPerSecond: 2, burst: 3, maxConcurrentCalls: 2, maxQueueWaitMs: 0, maxWatches: 2, kubeRetries: 3, kubeRetryMaxDelayMs: 5000 };
+const limits = { requestsPerSecond: 2, burst: 3, maxConcurrentCalls: 2, maxQueueWaitMs: 0, maxWatches: 2, maxConnections: 2, kubeRetries: 3, kubeRetryMaxDelayMs: 5000 };
 
 function tooMany(fn: () => unknown): ApiError {
   try {
@@ -140,6 +140,25 @@ test('operations: open watches per tenant are bounded and released when the stre
   assert.equal((await w2.next()).done, false);
   assert.equal((await w2.next()).done, true);
   assert.equal(budgets.openWatches('a'), 0);
+});
+
+test('connections: a tenant\'s open WebSocket connections are bounded by its own limit, each given back once', () => {
+  const budgets = new TenantBudgets(limits, fakeClock(), new Map([['wide', { maxConnections: 0 }], ['one', { maxConnections: 1 }]]));
+  const plugin = rateLimits({ limits, budgets });
+  const a1 = plugin.openConnection!('a') as () => void;
+  budgets.openConnection('a');
+  assert.equal(budgets.openConnections('a'), 2);
+  assert.match(tooMany(() => budgets.openConnection('a')).message, /tenant "a" has 2 open WebSocket connections, its limit; close one before opening another/);
+  assert.equal(budgets.openConnections('a'), 2, 'a refusal holds nothing');
+  a1();
+  a1();
+  assert.equal(budgets.openConnections('a'), 1, 'released once');
+  budgets.openConnection('a');
+  budgets.openConnection('one');
+  assert.throws(() => budgets.openConnection('one'), /tenant "one" has 1 open WebSocket connections/);
+  for (let i = 0; i < 10; i++) budgets.openConnection('wide');
+  assert.equal(budgets.openConnections('wide'), 10);
+  assert.equal(budgets.openWatches('a'), 0, 'connections are not watches');
 });
 
 test('a tenant rule\'s own budgets replace the gateway\'s for that tenant only; 0 is unlimited', async () => {
