@@ -81,7 +81,7 @@ export interface GatewayConfig {
    */
   redisUrl: string | undefined;
   /** The shared cache behind filtered and sorted lists (src/service/query-cache.ts). */
-  queryCache: { maxBytes: number; idleMs: number; maxScan: number };
+  queryCache: { maxBytes: number; maxStores: number; idleMs: number; maxScan: number };
 }
 
 export { defaultMetricsPort, fileKeys } from './flags.ts';
@@ -210,7 +210,7 @@ function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.Pr
       sampleRatio: s['trace-sample-ratio'].value,
     },
     redisUrl: s['redis-url'].value,
-    queryCache: { maxBytes: s['query-cache-max-bytes'].value, idleMs: s['query-cache-idle'].value, maxScan: s['query-max-scan'].value },
+    queryCache: { maxBytes: s['query-cache-max-bytes'].value, maxStores: s['query-cache-max-stores'].value, idleMs: s['query-cache-idle'].value, maxScan: s['query-max-scan'].value },
   };
 }
 

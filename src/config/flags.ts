@@ -190,6 +190,8 @@ export const flagTable = {
 
   'query-cache-max-bytes': flag({ group: 'queries', value: 'N', parse: wholeNumber(0, 2 ** 45), default: 256 * 2 ** 20, shownDefault: '268435456 (256 MiB)',
     meaning: 'estimated JSON bytes the caches of all resources may hold together (parsed, the objects take about three times that on the heap, shared with the watch hub; see BENCHMARKS.md); beyond it the least recently used stop, and a resource too large alone is read from the apiserver for `--query-cache-idle`; 0 turns the cache off' }),
+  'query-cache-max-stores': flag({ group: 'queries', value: 'N', parse: wholeNumber(1, 100_000), default: 256,
+    meaning: 'caches (one per resource version and namespace, or all namespaces) running at once, each holding a watch of the apiserver; beyond it the least recently used stop. A resource whose lists name more than 8 namespaces gets one cache of all its namespaces instead' }),
   'query-cache-idle': flag({ group: 'queries', value: 'MS', parse: wholeNumber(1000, 86_400_000), default: 300_000,
     meaning: 'a resource\'s cache that no list has used for this long stops, in ms' }),
   'query-max-scan': flag({ group: 'queries', value: 'N', parse: wholeNumber(1, 10_000_000), default: 20_000,

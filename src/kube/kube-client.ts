@@ -396,7 +396,10 @@ export class KubeClient {
         ...(o.servername ? { servername: o.servername } : {}),
       };
       const https = this.url.protocol === 'https:';
-      const agent = https ? new ServerAgent({ keepAlive: true, maxSockets: 256, ...tls } as HttpsAgentOptions) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+      // No maxSockets: a watch holds its socket as long as it runs, and one past a cap would wait
+      // in the agent's queue, unsent, with nothing said (its subscribers and caches silent). How
+      // many watches there are is bounded where they are made (budgets, the query cache's stores).
+      const agent = https ? new ServerAgent({ keepAlive: true, ...tls } as HttpsAgentOptions) : new HttpAgent({ keepAlive: true });
       const pool = newApiPool(this.url.origin, https ? tls : {});
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(o.headers ?? {})) {

@@ -80,9 +80,9 @@ function queryCacheGauges(registry: Registry, parts: () => GatewayParts | undefi
     const c = queries()?.counters;
     return c && { cache: c.fromCache, apiserver: c.fromApiserver };
   });
-  mirroredLabelledCounter(registry, 'crdgate_query_cache_stops_total', 'Query caches stopped, by reason (idle, evicted: memory for another, too_large: over the memory bound alone, failed: the watch failed)', 'reason', () => {
+  mirroredLabelledCounter(registry, 'crdgate_query_cache_stops_total', 'Query caches stopped, by reason (idle, evicted: memory for another, room: --query-cache-max-stores reached, too_large: over the memory bound alone, failed: the watch failed)', 'reason', () => {
     const c = queries()?.caches.counters;
-    return c && { idle: c.stoppedIdle, evicted: c.evicted, too_large: c.refusedTooLarge, failed: c.failed };
+    return c && { idle: c.stoppedIdle, evicted: c.evicted, room: c.evictedForRoom, too_large: c.refusedTooLarge, failed: c.failed };
   });
 }
 

@@ -17,6 +17,9 @@ import { pathSegment } from './resource-service.ts';
 
 type ListReq = OperationRequest<ListArgs, CallerContext>;
 
+/** Namespaces of one resource with stores of their own; lists of further namespaces use the store of all. */
+export const namespaceStoresPerResource = 8;
+
 /**
  * What the caller may read from the cache: everything in the scope it asks for, only these
  * namespaces (a list across namespaces cut to those it may list), or nothing (its list in the
@@ -84,13 +87,17 @@ export function createFilteredLists(opts: FilteredListOptions): FilteredLists {
     return answer(runQuery(items, { ...plan, match: where }), resourceVersion, fingerprint);
   }
 
-  /** A namespace's own store, or the store of all namespaces when one is running already. */
+  /**
+   * A namespace's own store; the store of all namespaces when one is running already, or when the
+   * resource has namespaceStoresPerResource stores of namespaces (each an upstream watch).
+   */
   function storeFor(req: ListReq): Promise<CacheStore | undefined> {
     const key: WatchKey = { group: req.resource.group, version: req.version.name, plural: req.resource.plural };
     const namespaced = req.resource.scope === 'Namespaced';
     if (!namespaced || req.namespace === undefined) return opts.caches.acquire(key, req.context.signal);
     const everywhere = opts.caches.peek(key);
     if (everywhere) return Promise.resolve(everywhere);
+    if (opts.caches.namespaceStores(key) >= namespaceStoresPerResource) return opts.caches.acquire(key, req.context.signal);
     return opts.caches.acquire({ ...key, namespace: req.namespace }, req.context.signal);
   }
 

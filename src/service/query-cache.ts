@@ -3,7 +3,10 @@
 // lives while it is used and stops after idleMs without a query. Its memory is the estimated JSON
 // size of the objects it holds; when all stores together pass maxBytes, the least recently used
 // others are stopped, and a store that alone passes it is refused for a while (its queries go to
-// the apiserver). A store whose feed fails is dropped and retried after a pause.
+// the apiserver). A store whose feed fails is dropped and retried after a pause. Each store holds
+// an upstream watch: at most maxStores run at once (the least recently used stop first), and a
+// resource whose lists name more than a few namespaces gets one store of all namespaces instead of
+// one more per namespace (namespaces that do not exist included, which cost no bytes).
 import type { ApiError } from '../api-errors.ts';
 import type { KubeObject } from '../contract/operations.ts';
 import type { Feed, FeedFactory } from './query-cache-feed.ts';
@@ -29,6 +32,8 @@ export interface QueryCacheOptions {
   maxBytes: number;
   /** A store unused this long is stopped. */
   idleMs: number;
+  /** Stores running at once (each holds an upstream watch); default 256. */
+  maxStores?: number;
   /** How long a query waits for a new store's initial state before asking the apiserver instead. */
   syncTimeoutMs?: number;
   /** How long a store whose feed failed is not started again. */
@@ -55,7 +60,7 @@ export class QueryCaches {
   private readonly paused = new Map<string, number>();
   private sweep: { cancel(): void } | undefined;
   totalBytes = 0;
-  readonly counters = { started: 0, stoppedIdle: 0, evicted: 0, refusedTooLarge: 0, failed: 0 };
+  readonly counters = { started: 0, stoppedIdle: 0, evicted: 0, evictedForRoom: 0, refusedTooLarge: 0, failed: 0 };
 
   constructor(opts: QueryCacheOptions) {
     this.opts = opts;
@@ -86,6 +91,15 @@ export class QueryCaches {
     return store;
   }
 
+  /** Stores of single namespaces of one resource version running now. */
+  namespaceStores(key: Omit<WatchKey, 'namespace'>): number {
+    let n = 0;
+    for (const s of this.stores.values()) {
+      if (s.key.namespace !== undefined && s.key.plural === key.plural && s.key.group === key.group && s.key.version === key.version) n++;
+    }
+    return n;
+  }
+
   stats(): QueryCacheStats[] {
     return [...this.stores.values()].map((s) => ({
       resource: `${s.key.plural}.${s.key.group}/${s.key.version}`,
@@ -103,6 +117,7 @@ export class QueryCaches {
   }
 
   private start(key: WatchKey, id: string): CacheStore {
+    this.makeRoom();
     const store = new CacheStore(key, this.timers, (delta) => this.grew(store, delta));
     this.stores.set(id, store);
     this.counters.started++;
@@ -127,6 +142,17 @@ export class QueryCaches {
       }
     }
     if (this.stores.size) this.sweep = this.timers.setTimer(() => this.sweepIdle(), Math.max(1, this.opts.idleMs / 4));
+  }
+
+  /** At maxStores, the least recently used store stops, so that a new one can start. */
+  private makeRoom(): void {
+    const max = this.opts.maxStores ?? 256;
+    if (this.stores.size < max) return;
+    let oldest: CacheStore | undefined;
+    for (const s of this.stores.values()) if (!oldest || s.lastUsed < oldest.lastUsed) oldest = s;
+    if (!oldest) return;
+    this.counters.evictedForRoom++;
+    this.remove(oldest);
   }
 
   private grew(store: CacheStore, delta: number): void {

@@ -166,4 +166,32 @@ describe('watch semantics on the real control plane', () => {
       assert.equal(events[1]!.object.spec?.replicas, 2);
     });
   });
+
+  describe('many watches of one client', () => {
+    it('300 watches at once each get their events: none waits unsent for a socket', async () => {
+      const ns = await namespaces.create('cluster-watch-many');
+      const stop = new AbortController();
+      const seen = new Set<number>();
+      let opened = 0;
+      const watches = Array.from({ length: 300 }, (_, i) => client.watch<CronTab>(path(ns), {
+        query: { allowWatchBookmarks: false },
+        onOpen: () => void opened++,
+        onEvent: (e) => {
+          if (e.type === 'ADDED') seen.add(i);
+        },
+        signal: stop.signal,
+      }).catch(() => {}));
+      try {
+        const until = Date.now() + 20_000;
+        while (opened < 300 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(opened, 300, 'every watch is open');
+        await create(ns, 'seen-by-all');
+        while (seen.size < 300 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(seen.size, 300, 'every watch got the ADDED');
+      } finally {
+        stop.abort();
+        await Promise.all(watches);
+      }
+    });
+  });
 });

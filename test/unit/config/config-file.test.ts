@@ -111,7 +111,7 @@ test('every setting can be in the file', () => {
   assert.ok(fileKeys.includes('log-format') && fileKeys.includes('log-writes'));
   assert.ok(fileKeys.includes('redis-url') && fileKeys.includes('cors-origins'));
   assert.ok(fileKeys.includes('log-flush-delay') && fileKeys.includes('max-connections'));
-  assert.equal(fileKeys.length, 47);
+  assert.equal(fileKeys.length, 48);
 });
 
 test('cors-origins in the file: a YAML list or one comma-separated value; other settings still refuse a list', () => {

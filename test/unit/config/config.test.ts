@@ -18,7 +18,7 @@ test('defaults', () => {
     metricsPort: 9464, metricsHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', logWrites: 'async', logFlushDelayMs: 5, shutdownTimeoutMs: 25000, shutdownDelayMs: 0, configFile: undefined,
     persistedOperations: { mode: 'apq', file: undefined, cacheSize: 4 << 20 },
     tracing: { exporter: 'none', endpoint: undefined, serviceName: 'crdgate', sampleRatio: 1 },
-    queryCache: { maxBytes: 256 * 2 ** 20, idleMs: 300_000, maxScan: 20_000 },
+    queryCache: { maxBytes: 256 * 2 ** 20, maxStores: 256, idleMs: 300_000, maxScan: 20_000 },
     redisUrl: undefined,
   });
 });

@@ -94,6 +94,16 @@ describe('filtered lists', () => {
     assert.deepEqual(s.feeds.map((f) => f.key), ['b', '*'], 'c is served by the store of all namespaces');
   });
 
+  it('start stores of at most 8 namespaces of a resource; lists of further namespaces (existing or not) share the store of all', async () => {
+    const s = setup();
+    const names = ['a', 'b', 'c', 'ghost-1', 'ghost-2', 'ghost-3', 'ghost-4', 'ghost-5'];
+    for (const ns of names) await s.lists.list(s.req({ consistency: 'CACHED' }, ns));
+    assert.deepEqual(s.feeds.map((f) => f.key), names);
+    for (let i = 6; i < 100; i++) assert.deepEqual(ids(await s.lists.list(s.req({ consistency: 'CACHED' }, `ghost-${i}`))), []);
+    assert.deepEqual(ids(await s.lists.list(s.req({ where: where({ spec: { size: { lt: 1 } } }) }, 'c'))), ['c/o0']);
+    assert.deepEqual(s.feeds.map((f) => f.key), [...names, '*'], 'one more store (all namespaces), not 92');
+  });
+
   it('go to the apiserver, every page of the caller\'s own list, for STRONG and for conditional rights', async () => {
     for (const [scope, args] of [[{ kind: 'all' }, { consistency: 'STRONG' }], [{ kind: 'apiserver' }, {}]] as [CacheScope, ListArgs][]) {
       const s = setup(scope, stored.slice(0, 20));

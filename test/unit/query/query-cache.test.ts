@@ -159,6 +159,24 @@ describe('query cache', () => {
     assert.ok(await again);
   });
 
+  it('runs at most maxStores stores (each an upstream watch): a new one stops the least recently used', async () => {
+    const time = new FakeTime();
+    const feeds = new FakeFeeds();
+    const caches = new QueryCaches({ feed: feeds.factory, maxBytes: 1 << 20, idleMs: 60_000, maxStores: 3, timers: time, syncTimeoutMs: 5_000 });
+    const s = { time, feeds, caches };
+    for (const ns of ['a', 'b', 'c']) {
+      await synced(s, key(ns), []);
+      time.advance(10);
+    }
+    await caches.acquire(key('a'));
+    time.advance(10);
+    await synced(s, key('d'), []);
+    assert.deepEqual(feeds.stopped, ['gadgets@b'], 'b was used least recently');
+    assert.deepEqual([...feeds.open.keys()].sort(), ['gadgets@a', 'gadgets@c', 'gadgets@d']);
+    assert.equal(caches.counters.evictedForRoom, 1);
+    assert.equal(caches.namespaceStores(key()), 3);
+  });
+
   it('a failed feed drops its store, ends its waiters, and pauses its key', async () => {
     const s = setup();
     const store = await synced(s, key(), [object('a', 'x')]);
