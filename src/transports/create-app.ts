@@ -329,6 +329,9 @@ export function defaultContext(req: express.Request, res: express.Response): Cal
 
 /** Aborts when the client disconnects before the response is complete, so upstream calls stop. */
 export function clientGone(_req: express.Request, res: express.Response): AbortSignal {
+  // A client that left while its request was being authenticated or checked: the close was
+  // emitted before anyone listened, and a watch started now would be held for no one.
+  if (res.closed && !res.writableFinished) return AbortSignal.abort(new Error('the client went away'));
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort(new Error('the client went away'));

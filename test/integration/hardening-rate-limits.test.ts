@@ -154,6 +154,38 @@ test('open watches per tenant: the second SSE watch is refused with 429, and acc
   third.abort();
 });
 
+test('SSE watches whose clients leave while they are being authenticated and checked give their slots back', async () => {
+  const base = await start({ requestsPerSecond: 0, maxWatches: 3 });
+  const url = `${base}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`;
+  // Clients that leave after 0–40 ms: some while the token is verified, some during the RBAC
+  // check, some once the stream is open.
+  await Promise.all(Array.from({ length: 120 }, async (_, i) => {
+    const gone = new AbortController();
+    setTimeout(() => gone.abort(), i % 41);
+    try {
+      const r = await fetch(url, { headers: bearer('a'), signal: gone.signal });
+      await r.body?.cancel();
+    } catch {
+      // The client left, as it meant to.
+    }
+  }));
+  const open: AbortController[] = [];
+  try {
+    await pollUntil('three watches of the tenant to open', async () => {
+      const c = new AbortController();
+      const r = await fetch(url, { headers: bearer('a'), signal: c.signal });
+      if (r.status !== 200) {
+        await r.body?.cancel();
+        return undefined;
+      }
+      open.push(c);
+      return open.length === 3 ? true : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+  } finally {
+    for (const c of open) c.abort();
+  }
+});
+
 test('the apiserver\'s 429 (API Priority and Fairness) is retried after Retry-After, bounded', async () => {
   await kapply([
     { apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'PriorityLevelConfiguration', metadata: { name: flowName },
