@@ -17,7 +17,12 @@ export interface CrdObject {
     versions: { name: string; served: boolean; storage: boolean; deprecated?: boolean; deprecationWarning?: string; [k: string]: unknown }[];
     [k: string]: unknown;
   };
-  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[]; [k: string]: unknown };
+  status?: {
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    /** The names the apiserver serves: a change of spec.names it refused (NamesAccepted False) is not among them. */
+    acceptedNames?: Partial<CrdObject['spec']['names']>;
+    [k: string]: unknown;
+  };
 }
 
 export interface CrdSnapshot {
@@ -31,6 +36,27 @@ export const crdListPath = '/apis/apiextensions.k8s.io/v1/customresourcedefiniti
 
 export function isEstablished(crd: CrdObject): boolean {
   return !!crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+}
+
+const served = new WeakMap<CrdObject, CrdObject>();
+
+/**
+ * The CRD with the names the apiserver serves it under (status.acceptedNames) as its spec.names. A
+ * change of names the apiserver refused (another CRD of the group holds them: NamesAccepted False)
+ * leaves it served under the names it had, and another CRD's names with it. Made once per object.
+ */
+export function withServedNames(crd: CrdObject): CrdObject {
+  const accepted = crd.status?.acceptedNames;
+  if (!accepted?.kind || !accepted.plural) return crd;
+  const names = crd.spec.names;
+  if (accepted.kind === names.kind && (accepted.listKind ?? `${accepted.kind}List`) === (names.listKind ?? `${names.kind}List`) && accepted.singular === names.singular) return crd;
+  let copy = served.get(crd);
+  if (!copy) {
+    const { kind, plural, singular, listKind, shortNames, categories } = accepted;
+    copy = { ...crd, spec: { ...crd.spec, names: { kind, plural, ...(singular ? { singular } : {}), ...(listKind ? { listKind } : {}), ...(shortNames ? { shortNames } : {}), ...(categories ? { categories } : {}) } } };
+    served.set(crd, copy);
+  }
+  return copy;
 }
 
 /** One CRD as the apiserver has it now (not the catalog's snapshot); undefined when there is none. */
@@ -137,7 +163,7 @@ export class CrdCatalog {
   }
 
   private publish(): void {
-    const crds = [...this.reflector.store.values()].filter(isEstablished).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const crds = [...this.reflector.store.values()].filter(isEstablished).map(withServedNames).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     const previous = this.snapshot;
     if (previous && sameCrds(previous.crds, crds)) return;
     const next: CrdSnapshot = Object.freeze({ generation: (previous?.generation ?? 0) + 1, crds: Object.freeze(crds) });

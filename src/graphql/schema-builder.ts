@@ -109,8 +109,9 @@ export function createSchemaBuilder(options: SchemaBuilderOptions = {}): SchemaB
       const claimedFields = new Map<string, string>();
 
       // Conflicts can only come from CRDs the API server itself would refuse (same group and
-      // kind, or kinds that differ only in a leading acronym's case); the one created first
-      // keeps its names, like Kubernetes' NamesAccepted condition decides.
+      // kind, or kinds that differ only in a leading acronym's case): CRD files, as a live
+      // cluster's CRDs come with the names it accepted (withServedNames); the one created first
+      // keeps its names, as Kubernetes accepts a new CRD's names.
       for (const model of [...models].sort(byAge)) {
         const previous = next.get(model.crdName);
         if (previous && sameContent(previous.model, model)) {
