@@ -110,7 +110,9 @@ class TrackedRequest implements RequestRecord {
     this.type = operationTypeOf(res) ?? apiTypeOf(this.path);
     this.operationName = operationNameOf(res);
     this.code = codeOf(res, aborted);
-    this.status = res.statusCode;
+    // Closed before its headers were sent (its client left, or the gateway's shutdown cut it at
+    // its deadline): no status was answered, whatever the response object holds by default.
+    this.status = aborted && !res.headersSent ? 0 : res.statusCode;
     this.durationMs = performance.now() - this.started;
     this.tenant = tenantOf(res);
     this.aborted = aborted;

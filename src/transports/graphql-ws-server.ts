@@ -254,6 +254,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   return {
     wss,
     async close(deadlineMs = 25_000) {
+      runs.closing = true;
       for (const client of wss.clients) client.close(1001, 'server shutting down');
       // A client that never answers the close (its network gone) would hold the server's close
       // for ws' own 30 s, past the shutdown deadline: such sockets are cut at the deadline.

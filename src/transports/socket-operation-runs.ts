@@ -62,13 +62,17 @@ export class OperationRuns {
   private readonly threw = new WeakSet<object>();
   private readonly hooks: RunsHooks;
   private readonly ends: StreamEnds<Accepted>;
+  /** Set when the server closes every connection (shutdown). */
+  closing = false;
 
   constructor(hooks: RunsHooks) {
     this.hooks = hooks;
     this.ends = {
       ended: (found, stream, error, cancelled) => {
         found.connection.streams?.delete(stream);
-        hooks.onSubscriptionEnd?.(found.operation.ended(error, cancelled));
+        // The gateway's shutdown closes every connection (1001), which is what their clients see,
+        // whatever the hub's stop tells the streams in the same turn.
+        hooks.onSubscriptionEnd?.(this.closing ? found.operation.ended(undefined, true) : found.operation.ended(error, cancelled));
       },
       failed: (found, err) => hooks.reportInternal?.(err, found.operation.requestId),
     };

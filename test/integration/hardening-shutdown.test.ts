@@ -130,6 +130,10 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
     assert.equal(stderr, '', 'nothing on stderr');
     assert.ok(logs.some((l) => /SIGTERM: shutting down/.test(String(l.msg))));
     assert.ok(logs.some((l) => /^stopped in \d+ ms$/.test(String(l.msg))));
+    // Its connection was closed (1001): the subscription's end is CANCELLED, at info, as the
+    // README says, not a warning per live subscription on every deploy.
+    const ends = logs.filter((l) => l.msg === 'subscription ended');
+    assert.deepEqual(ends.map((l) => [l.code, l.level]), [['CANCELLED', 'info']]);
     await ws.dispose();
   } finally {
     p.kill('SIGKILL');
