@@ -181,6 +181,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     else verifySubprotocol(info, done);
   };
   const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient });
+  wss.on('headers', announceConnectionId);
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   const orders = new WeakMap<WebSocket, MessageOrder>();
   // Before graphql-ws' own listener of the connection (useServer, below) is added.
@@ -211,11 +212,13 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
   const parts: ServerParts = { opts, documents, runs, writers, deliveries, done: opts.onOperationDone ?? (() => {}) };
   const disposable = useServer<Record<string, unknown>>(
     {
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
+        const state = stateOf(ctx.extra);
+        state.connectionId = connectionIdOf(ctx.extra.request);
         // The upgrade request was read at the handshake (its subprotocol) and nothing reads it
         // again: not kept for the connection's lifetime, with its headers (the token among them).
         (ctx.extra as { request?: IncomingMessage }).request = undefined;
-        return authenticateConnection(opts, ctx, stateOf(ctx.extra));
+        return (await authenticateConnection(opts, ctx, state)) && { connectionId: state.connectionId };
       },
       onClose: (ctx) => connectionClosed(states.get(ctx.extra), runs),
       onSubscribe: (ctx, id, payload) => acceptOperation(parts, ctx.extra.socket, stateOf(ctx.extra), id, payload,
@@ -269,6 +272,24 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       }
     },
   };
+}
+
+const connectionIds = new WeakMap<IncomingMessage, string>();
+
+/**
+ * The connection's id, which begins the request id of each of its operations: the client's
+ * X-Request-Id on the upgrade when it is a valid request id (short enough for an operation's id
+ * after it), else a new one; answered in the 101's X-Request-Id and in connection_ack's payload.
+ */
+function announceConnectionId(headers: string[], req: IncomingMessage): void {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+  connectionIds.set(req, id);
+  headers.push(`X-Request-Id: ${id}`);
+}
+
+function connectionIdOf(req: IncomingMessage | undefined): string {
+  return (req && connectionIds.get(req)) ?? randomUUID();
 }
 
 /** What the handling of a subscribe message needs of its server. */

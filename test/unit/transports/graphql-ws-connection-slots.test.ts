@@ -1,4 +1,5 @@
-// Each accepted WebSocket connection holds a slot of its tenant's connection budget until it closes:
+// A connection's id (which begins the request id of each of its operations in the gateway's log)
+// is told to its client. Each accepted WebSocket connection holds a slot of its tenant's connection budget until it closes:
 // refused (none free) it closes with 1013 so that graphql-ws' client comes back later; a slot lost
 // later (a shared lease Redis no longer has) closes it the same way; a socket gone while its slot
 // was being taken gives the slot back.
@@ -84,6 +85,25 @@ describe('graphql-ws: the connection budget', () => {
     losers.at(-1)!.abort();
     assert.equal(await closed, 1013);
     await waitUntil(() => held.get('b') === 0, 5000, 'the lost slot released too');
+  });
+
+  it('tells the client its connection id: its own X-Request-Id when valid, in the 101 and in connection_ack', async () => {
+    const idOf = (headers: Record<string, string>) => new Promise<{ upgrade: string | undefined; ack: unknown }>((resolve) => {
+      const ws = new WebSocket(wsUrl(url), 'graphql-transport-ws', { headers });
+      let upgrade: string | undefined;
+      ws.on('upgrade', (res) => (upgrade = res.headers['x-request-id'] as string | undefined));
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer a' } })));
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data)) as { type: string; payload?: { connectionId?: string } };
+        if (m.type !== 'connection_ack') return;
+        ws.close();
+        resolve({ upgrade, ack: m.payload?.connectionId });
+      });
+    });
+    assert.deepEqual(await idOf({ 'X-Request-Id': 'my-conn-1' }), { upgrade: 'my-conn-1', ack: 'my-conn-1' });
+    const made = await idOf({ 'X-Request-Id': 'not valid!' });
+    assert.match(made.upgrade ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(made.ack, made.upgrade);
   });
 
   it('gives back the slot of a socket that left while it was being taken', async () => {
