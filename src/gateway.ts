@@ -437,7 +437,7 @@ function webSocketOptions(core: Core, access: TenantAccess | undefined, apollo: 
 
 async function listen(app: Express, port: number, host: string, ws: Parameters<typeof attachWebSocket>[1]): Promise<Listener> {
   const server = createServer(app);
-  answerClientErrors(server);
+  answerClientErrors(server, ws.onOperationDone);
   const graceful = gracefulClose(server);
   server.listen(port, host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);

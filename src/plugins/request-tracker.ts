@@ -166,7 +166,7 @@ export function requestPath(req: Request): string {
 }
 
 /** The API of a path: 'unknown' for GraphQL until its document is read (a refusal before it is). */
-function apiTypeOf(path: string): OperationType | undefined {
+export function apiTypeOf(path: string): OperationType | undefined {
   if (path === '/graphql' || path.startsWith('/graphql/')) return 'unknown';
   if (path.startsWith('/rest/')) return 'rest';
   return undefined;

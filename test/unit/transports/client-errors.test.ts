@@ -6,13 +6,15 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { answerClientErrors } from '../../../src/transports/client-errors.ts';
+import type { RequestRecord } from '../../../src/plugins/request-tracker.ts';
 
 let server: Server;
+const records: RequestRecord[] = [];
 let port: number;
 
 before(async () => {
   server = createServer((_req, res) => res.end('ok'));
-  answerClientErrors(server);
+  answerClientErrors(server, (r) => records.push(r));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -44,6 +46,12 @@ test('a URL over the header limit gets 431 with a problem document naming the li
   assert.equal(answer.body.status, 431);
   assert.equal(answer.body.code, 'BAD_REQUEST');
   assert.match(String(answer.body.detail), /larger than the gateway's limit \(\d+ bytes\)/);
+  // Logged and counted like the app's answers, with the request id the client got.
+  const id = /^X-Request-Id: (\S+)$/im.exec(answer.headers)?.[1];
+  assert.ok(id);
+  const record = records.find((r) => r.requestId === id);
+  assert.deepEqual(record && { method: record.method, path: record.path, type: record.type, status: record.status, code: record.code },
+    { method: 'GET', path: '/rest/x', type: 'rest', status: 431, code: 'BAD_REQUEST' });
 });
 
 test('a malformed request line gets 400 with a problem document', async () => {
