@@ -126,30 +126,40 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, defaults: { s
 /** An unknown flag names the nearest known one; any other argument problem keeps parseArgs' words. */
 function argumentProblem(err: NodeJS.ErrnoException): string {
   const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '(-{1,2})([^']*)'/.exec(err.message) : null;
-  if (!unknown) return `${err.message} (see crdgate --help)`;
+  const ambiguous = err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-{1,2}[^' ]*)[^']*' argument is ambiguous/.exec(err.message) : null;
+  if (ambiguous) return `${ambiguous[1]} is followed by a value that starts with a dash: write it ${ambiguous[1]}=<value> (see crdgate --help)`;
+  if (!unknown) return `${err.message.split('\n')[0]} (see crdgate --help)`;
   const [, dashes, name] = unknown;
   // One letter is too little to guess from: a short flag gets only the pointer to --help.
   const near = dashes === '--' ? didYouMean(name!.split('=')[0]!, [...flagNames, 'help'], (n) => `--${n}`) : '';
   return `unknown flag ${dashes}${name}${near} (see crdgate --help)`;
 }
 
-/** One setting: from its flag, else its environment variables in order, else the config file, else its default. */
+/**
+ * One setting: from its flag, else its environment variables in order, else the config file, else
+ * its default. A value given where a higher source overrides it is checked too: an invalid one is
+ * reported, not left to break the next start that drops the flag.
+ */
 function readSetting<K extends FlagName>(name: K, fromFlag: string | undefined, env: NodeJS.ProcessEnv, file: Record<string, string>,
   configFile: string | undefined): Setting<FlagValues[K]> {
   const spec = flagTable[name] as FlagSpec<FlagValues[K]>;
-  let raw = fromFlag;
-  let source = 'flag';
-  if (raw === undefined) {
-    const envName = envNamesOf(name).find((e) => env[e] !== undefined && env[e] !== '');
-    if (envName !== undefined) [raw, source] = [env[envName], envName];
-    else if (!spec.notInFile && file[name] !== undefined) [raw, source] = [file[name], configFile!];
+  const given: [string, string][] = [];
+  if (fromFlag !== undefined) given.push([fromFlag, 'flag']);
+  for (const e of envNamesOf(name)) if (env[e] !== undefined && env[e] !== '') given.push([env[e]!, e]);
+  if (!spec.notInFile && file[name] !== undefined) given.push([file[name]!, configFile!]);
+  if (!given.length) return { value: spec.default, source: 'default' };
+  const problems: string[] = [];
+  let chosen: Setting<FlagValues[K]> | undefined;
+  for (const [raw, source] of given) {
+    const read = spec.parse.read(raw);
+    if (read.ok) chosen ??= { value: read.value, raw, source };
+    else {
+      // A value that may hold a password is not echoed: the problem says what it should be.
+      problems.push(`${name} from ${source}:${spec.secret ? '' : ` "${raw}" is`} not ${spec.parse.expected}`);
+      chosen ??= { value: spec.default, raw, source };
+    }
   }
-  if (raw === undefined) return { value: spec.default, source: 'default' };
-  const read = spec.parse.read(raw);
-  if (read.ok) return { value: read.value, raw, source };
-  // A value that may hold a password is not echoed: the problem says what it should be.
-  const given = spec.secret ? '' : ` "${raw}" is`;
-  return { value: spec.default, raw, source, problem: `${name} from ${source}:${given} not ${spec.parse.expected}` };
+  return problems.length ? { ...chosen!, problem: problems.join('\n') } : chosen!;
 }
 
 function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.ProcessEnv, defaults: { stateDir: string },

@@ -83,16 +83,26 @@ export const httpUrl: Parser<string> = {
   expected: 'an http:// or https:// URL',
 };
 
+/** ioredis decodes the user and password of the URL: a malformed %-escape would stop the start with "URI malformed". */
+function decodable(part: string): boolean {
+  try {
+    decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const redisUrl: Parser<string> = {
   // The path, if any, is the database number (ioredis would send SELECT NaN for another). No query:
   // ioredis reads its parameters as options that win over the gateway's own (db, enableOfflineQueue,
   // commandTimeout: requests would wait on a Redis that does not answer).
   read(raw) {
     const u = URL.canParse(raw) ? new URL(raw) : undefined;
-    const ok = u && /^rediss?:$/.test(u.protocol) && u.hostname && /^(\/\d{0,9})?$/.test(u.pathname) && !u.search && !u.hash;
+    const ok = u && /^rediss?:$/.test(u.protocol) && u.hostname && /^(\/\d{0,9})?$/.test(u.pathname) && !u.search && !u.hash && decodable(u.username) && decodable(u.password);
     return ok ? { ok: true, value: raw } : { ok: false };
   },
-  expected: 'a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), and no query',
+  expected: 'a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), no query, and valid %-escapes in its user and password',
 };
 
 export const ratio: Parser<number> = {

@@ -33,10 +33,10 @@ test('redis-url: flag over CRDGATE_REDIS_URL; only redis:// or rediss:// with a 
   assert.equal((loadConfig(['--redis-url', 'redis://cache/'], {}, defaults) as { redisUrl?: string }).redisUrl, 'redis://cache/');
   // ioredis would send SELECT NaN for a path that is not a database number, and fail unhandled.
   for (const bad of ['http://user:s3cret@cache:6379', 'redis://', 'cache:6379', 'not a url s3cret', 'redis://:s3cret@cache:6379/abc', 'redis://cache/1/2', 'redis://cache/-1',
-    'redis://cache:6379?db=abc', 'redis://:s3cret@cache?enableOfflineQueue=1&commandTimeout=60000', 'redis://cache/2#x']) {
+    'redis://cache:6379?db=abc', 'redis://:s3cret@cache?enableOfflineQueue=1&commandTimeout=60000', 'redis://cache/2#x', 'redis://:s3cret%zz@cache:6379', 'redis://us%er:s3cret@cache']) {
     assert.throws(() => loadConfig(['--redis-url', bad], {}, defaults), (err: unknown) => {
       assert.ok(err instanceof CrdgateError);
-      assert.equal(err.message, 'redis-url from flag: not a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), and no query');
+      assert.equal(err.message, 'redis-url from flag: not a redis:// or rediss:// URL with a host, a database number as its path if any (redis://host:6379/2), no query, and valid %-escapes in its user and password');
       assert.doesNotMatch(err.message, /s3cret/);
       return true;
     }, bad);
@@ -74,6 +74,29 @@ test('every invalid setting is reported, one line each', () => {
       return true;
     },
   );
+});
+
+test('an invalid value is reported from every source that gives one, also where a higher source overrides it', () => {
+  assert.throws(() => loadConfig(['--max-depth', '5', '--port', '8080'], { CRDGATE_MAX_DEPTH: 'abc', PORT: 'eighty' }, defaults), (err: unknown) => {
+    assert.ok(err instanceof CrdgateError);
+    assert.deepEqual(err.message.split('\n').sort(), [
+      'max-depth from CRDGATE_MAX_DEPTH: "abc" is not a whole number from 1 to 1000',
+      'port from PORT: "eighty" is not a whole number from 0 to 65535',
+    ]);
+    return true;
+  });
+  const ok = loadConfig(['--max-depth', '5'], { CRDGATE_MAX_DEPTH: '7' }, defaults);
+  assert.ok(ok !== 'help');
+  assert.equal(ok.limits.maxDepth, 5);
+});
+
+test('a flag followed by a value that starts with a dash: one line saying how to write it', () => {
+  assert.throws(() => loadConfig(['--port', '-1'], {}, defaults), (err: unknown) => {
+    assert.ok(err instanceof CrdgateError);
+    assert.equal(err.message, '--port is followed by a value that starts with a dash: write it --port=<value> (see crdgate --help)');
+    return true;
+  });
+  assert.throws(() => loadConfig(['--port=-1'], {}, defaults), /port from flag: "-1" is not a whole number from 0 to 65535$/);
 });
 
 test('an unknown flag is refused naming the nearest known one, and a pointer to --help', () => {
