@@ -35,4 +35,9 @@ export interface CallerContext {
    * 201 Created), so the REST facade can answer as Kubernetes does.
    */
   onCreated?: () => void;
+  /**
+   * Told each Warning the apiserver answered a call of this request with (a deprecated version,
+   * unknown fields it dropped), so that the transport can pass it on.
+   */
+  onWarning?: (warning: string) => void;
 }

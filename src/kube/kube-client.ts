@@ -70,6 +70,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Told the HTTP status of a successful answer (201 when a write created the object). */
   onStatus?: (httpStatus: number) => void;
+  /** Told each Warning header of the answer (RFC 7234 form, as the apiserver sends it: `299 - "text"`). */
+  onWarning?: (warning: string) => void;
 }
 
 export interface WatchEvent<T = Record<string, unknown>> {
@@ -192,7 +194,8 @@ export class KubeClient {
     }
     let answer: T;
     try {
-      // The caller's own callback: should it throw, the call fails with its error, observed as such.
+      // The caller's own callbacks: should one throw, the call fails with its error, observed as such.
+      if (res.warnings && opts.onWarning) for (const w of res.warnings) opts.onWarning(w);
       opts.onStatus?.(res.status);
       answer = answerOf<T>(res);
     } catch (err) {
@@ -525,6 +528,7 @@ interface RawResponse {
   status: number;
   text: string;
   retryAfter: string | null;
+  warnings?: string[];
 }
 
 function readAll(res: IncomingMessage): Promise<string> {

@@ -46,6 +46,8 @@ export interface PooledAnswer {
   status: number;
   text: string;
   retryAfter: string | null;
+  /** The answer's Warning headers (deprecated versions, unknown fields dropped), if any. */
+  warnings?: string[];
 }
 
 /**
@@ -89,7 +91,8 @@ export function sendPooled(pool: ApiPool, options: Dispatcher.DispatchOptions, s
       },
       onResponseStart(_c, status, headers) {
         const v = headers['retry-after'];
-        answer = { status, retryAfter: (Array.isArray(v) ? v[0] : v) ?? null };
+        const w = headers['warning'];
+        answer = { status, retryAfter: (Array.isArray(v) ? v[0] : v) ?? null, ...(w !== undefined ? { warnings: Array.isArray(w) ? w : [w] } : {}) };
       },
       onResponseData(_c, chunk) {
         chunks.push(chunk);

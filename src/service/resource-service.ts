@@ -256,6 +256,7 @@ export class ResourceService implements ObjectOperations<CallerContext> {
     try {
       return await this.client.request<T>(method, path, {
         ...opts,
+        onWarning: req.context.onWarning,
         signal: req.context.signal,
         impersonate: req.context.identity,
         headers: req.context.requestId ? { 'Audit-ID': req.context.requestId } : undefined,

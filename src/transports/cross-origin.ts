@@ -17,7 +17,7 @@ export const corsAllowedHeaders: readonly string[] = [
 ];
 
 /** Response headers a page may read beyond the CORS-safelisted ones. */
-export const corsExposedHeaders: readonly string[] = ['X-Request-Id', 'WWW-Authenticate', 'Retry-After'];
+export const corsExposedHeaders: readonly string[] = ['X-Request-Id', 'WWW-Authenticate', 'Retry-After', 'Warning'];
 
 export const corsMethods: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 

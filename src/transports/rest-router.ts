@@ -96,7 +96,12 @@ function notOffered({ handle }: Routes, methods: (t: Target) => string): express
 function routeKit(opts: RestRouterOptions): Routes {
   const context = (req: Request, res: Response): CallerContext => {
     const caller = callerOf(res);
-    const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req) };
+    // The apiserver's warnings (a deprecated version, unknown fields it dropped) reach the client as
+    // kubectl shows them: Warning headers of the answer.
+    const onWarning = (w: string) => {
+      if (!res.headersSent) res.append('Warning', w);
+    };
+    const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req), onWarning };
     if (!caller) return base;
     const ctx: CallerContext = { ...base, identity: caller.identity, tenant: caller.tenant, expiresAt: caller.expiresAt };
     if (caller.fieldManager) ctx.fieldManager = caller.fieldManager;

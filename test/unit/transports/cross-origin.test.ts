@@ -41,7 +41,7 @@ describe('CORS with --cors-origins', () => {
     assert.equal(r.headers['access-control-allow-origin'], allowed);
     assert.equal(r.headers['access-control-allow-credentials'], undefined);
     assert.match(r.headers['vary'] ?? '', /Origin/);
-    for (const h of ['X-Request-Id', 'WWW-Authenticate', 'Retry-After']) assert.match(r.headers['access-control-expose-headers'] ?? '', new RegExp(h));
+    for (const h of ['X-Request-Id', 'WWW-Authenticate', 'Retry-After', 'Warning']) assert.match(r.headers['access-control-expose-headers'] ?? '', new RegExp(h));
   });
 
   it('answers the preflights of Apollo Client, urql, REST patches and fetch-based SSE with 204 and every header they ask for', async () => {
