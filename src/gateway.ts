@@ -114,8 +114,11 @@ interface Core {
 /** Tenant access: the caller of a token, its schema, and the resources it may see. */
 interface TenantAccess extends TenantHooks {
   visibleResources(caller: Caller): Promise<readonly ResourceModel[]>;
-  /** Whether the caller may use one resource (it is among its visible resources). */
-  mayUse(caller: Caller, resource: ResourceModel): Promise<boolean>;
+  /**
+   * Whether the caller may use one resource (it is among its visible resources). `signal`: the
+   * request's, so that its reviews are dropped if the client leaves first.
+   */
+  mayUse(caller: Caller, resource: ResourceModel, signal?: AbortSignal): Promise<boolean>;
 }
 
 interface Listener {
@@ -254,9 +257,9 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
   core.live.onChange(prepare);
   return {
     authenticate: (authorization) => authenticator.authenticate(authorization),
-    schemaFor: async (caller) => {
+    schemaFor: async (caller: Caller, signal?: AbortSignal) => {
       const resources = core.live.resources;
-      const perms = await permissions.of(caller.identity, refsOf(resources));
+      const perms = await permissions.of(caller.identity, refsOf(resources), 'caller', signal);
       return cache.get(core.schema.current, resources, perms);
     },
     visibleResources: async (caller) => {
@@ -265,9 +268,9 @@ function tenantAccess(config: TenantConfig, permissions: Permissions, core: Core
       const { crds } = allowedRootFields(resources, perms);
       return resources.filter((r) => crds.has(r.crdName));
     },
-    mayUse: async (caller, resource) => {
+    mayUse: async (caller, resource, signal) => {
       // The rights on every served resource, as schemaFor asks for them: one cached answer per caller.
-      const perms = await permissions.of(caller.identity, refsOf(core.live.resources));
+      const perms = await permissions.of(caller.identity, refsOf(core.live.resources), 'caller', signal);
       return mayUseResource(perms, refOf(resource));
     },
   };

@@ -4,9 +4,11 @@
 // RoleBinding takes effect within seconds. Every review the gateway makes (access, rules and token
 // reviews) waits for a slot of one concurrency limit, so a burst of new callers or a big schema
 // cannot flood the apiserver; a caller's reviews go ahead of live subscriptions' re-checks
-// (review-queue.ts).
+// (review-queue.ts). Callers asking the same question share one review, which is dropped when all
+// of them have gone (shared-answer.ts).
 import { LRUCache } from 'lru-cache';
 import { ReviewQueue, type ReviewLane } from './review-queue.ts';
+import { SharedAnswer } from './shared-answer.ts';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { Verb } from '../contract/access.ts';
@@ -30,6 +32,8 @@ export interface AccessReviewerOptions {
   now?: () => number;
   /** Concurrent reviews in flight at most, so a big schema does not flood the apiserver. */
   concurrency?: number;
+  /** Callers' reviews waiting for a slot at most; past it, UNAVAILABLE. */
+  maxWaiting?: number;
 }
 
 /**
@@ -59,7 +63,7 @@ export function identityKey(who: Impersonation): string {
 
 export class AccessReviewer {
   private readonly client: KubeClient;
-  private readonly cache: LRUCache<string, Promise<boolean>>;
+  private readonly cache: LRUCache<string, SharedAnswer<boolean>>;
   private generation = 0;
   private readonly queue: ReviewQueue;
   readonly stats = { reviews: 0, hits: 0, invalidations: 0, rulesReviews: 0, tokenReviews: 0 };
@@ -68,7 +72,17 @@ export class AccessReviewer {
     this.client = client;
     const now = opts.now ?? Date.now;
     this.cache = new LRUCache({ max: opts.maxEntries ?? 10_000, ttl: opts.ttlMs ?? 10_000, perf: { now } });
-    this.queue = new ReviewQueue(opts.concurrency ?? 16);
+    this.queue = new ReviewQueue({ concurrency: opts.concurrency, maxWaiting: opts.maxWaiting });
+  }
+
+  /** Callers' reviews refused because too many waited, and reviews dropped because nobody waited any more. */
+  get queueStats(): { refused: number; dropped: number } {
+    return this.queue.stats;
+  }
+
+  /** Drops expired answers (lru-cache keeps them until their slot is needed). */
+  purgeStale(): void {
+    this.cache.purgeStale();
   }
 
   /** Any RBAC object changed: every cached answer may be stale. */
@@ -92,8 +106,8 @@ export class AccessReviewer {
    * Runs one review of any kind (rules, token) within the shared concurrency limit. `who`, the
    * identityKey a re-check is for, lets a request of that identity promote it.
    */
-  limited<T>(review: () => Promise<T>, lane: ReviewLane = 'caller', who?: string): Promise<T> {
-    return this.queue.run(lane, review, who);
+  limited<T>(review: (signal?: AbortSignal) => Promise<T>, lane: ReviewLane = 'caller', who?: string, signal?: AbortSignal): Promise<T> {
+    return this.queue.run(lane, review, { tag: who, signal });
   }
 
   /** A request of this identity (identityKey) may wait for answers its re-check is getting: they go first. */
@@ -101,25 +115,26 @@ export class AccessReviewer {
     this.queue.promote(who);
   }
 
-  allowed(who: Impersonation, q: AccessQuestion, lane: ReviewLane = 'caller'): Promise<boolean> {
+  /** `signal`: aborted when the asker has gone; the review is dropped once every asker has. */
+  allowed(who: Impersonation, q: AccessQuestion, lane: ReviewLane = 'caller', signal?: AbortSignal): Promise<boolean> {
     const id = identityKey(who);
     const key = `${id}|${q.verb}|${q.group}|${q.resource}|${q.subresource ?? ''}|${q.namespace ?? ''}|${q.name ?? ''}`;
     const hit = this.cache.get(key);
-    if (hit) {
+    if (hit && !hit.abandoned) {
       this.stats.hits++;
       if (lane === 'caller') this.promote(id);
-      return hit;
+      return hit.join(signal);
     }
-    const allowed = this.limited(() => this.review(who, q), lane, id);
+    const allowed = new SharedAnswer((shared) => this.limited((s) => this.review(who, q, s), lane, id, shared));
     this.cache.set(key, allowed);
-    // A failed review is not an answer: do not keep it.
-    allowed.catch(() => {
+    // A failed (or dropped) review is not an answer: do not keep it.
+    allowed.promise.catch(() => {
       if (this.cache.peek(key) === allowed) this.cache.delete(key);
     });
-    return allowed;
+    return allowed.join(signal);
   }
 
-  private async review(who: Impersonation, q: AccessQuestion): Promise<boolean> {
+  private async review(who: Impersonation, q: AccessQuestion, signal?: AbortSignal): Promise<boolean> {
     this.stats.reviews++;
     const body = {
       apiVersion: 'authorization.k8s.io/v1',
@@ -136,7 +151,7 @@ export class AccessReviewer {
       },
     };
     try {
-      const res = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body, timeoutMs: 10_000 });
+      const res = await this.client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body, timeoutMs: 10_000, signal });
       return res.status?.allowed === true;
     } catch (err) {
       throw reviewFailure(err, 'SubjectAccessReview');

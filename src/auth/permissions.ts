@@ -5,6 +5,12 @@
 // the set of namespaces changes. The watch of RBAC objects reports its failures, retries with
 // backoff, and tells listeners when it has been failing for too long (the view is stale), so live
 // subscriptions can be re-checked by other means.
+//
+// What a caller costs in memory stays small and goes: the rules lists Kubernetes answers are
+// shared by every caller given the same ones (a tenant's users all are), expired answers are
+// purged, and the newest permissions of an identity are kept only while it has live watches (they
+// were kept for 10,000 identities, about 45 KB each, whether they watched or not).
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Impersonation, KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
@@ -13,8 +19,10 @@ import { fromKubeError } from '../api-errors.ts';
 import { describeError } from '../errors.ts';
 import { AccessReviewer, identityKey, reviewFailure } from './access-review.ts';
 import type { ReviewLane } from './review-queue.ts';
+import { SharedAnswer } from './shared-answer.ts';
 import type { ResourceRef, Verb } from '../contract/access.ts';
 import { planNamespaces, type RoleBindingLike } from './review-namespaces.ts';
+import { changeScope, type ChangeScope, type RbacObject } from './rbac-change-scope.ts';
 
 interface ResourceRule {
   verbs: string[];
@@ -37,10 +45,14 @@ export class PermissionSet {
   /** The last fingerprint, and the refs it was computed for: every request of a caller asks for it. */
   private lastFingerprint: { refs: readonly ResourceRef[]; value: string } | undefined;
 
-  constructor(identity: Impersonation, rules: Map<string, ResourceRule[]>, clusterAnswers: Map<string, boolean>) {
+  /** The order in which its computation started: a later one holds newer answers. */
+  readonly seq: number;
+
+  constructor(identity: Impersonation, rules: Map<string, ResourceRule[]>, clusterAnswers: Map<string, boolean>, seq = 0) {
     this.identity = identity;
     this.rules = rules;
     this.clusterAnswers = clusterAnswers;
+    this.seq = seq;
   }
 
   /** Whether the namespace's rules allow the verb (they include what cluster-wide bindings grant there). */
@@ -183,6 +195,10 @@ function maskBits(mask: number): string {
   return bits;
 }
 
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
 function clusterKey(verb: Verb, r: ResourceRef, sub?: string): string {
   return `${verb}|${r.group}|${r.plural}|${sub ?? ''}`;
 }
@@ -232,6 +248,8 @@ export interface PermissionsOptions {
   now?: () => number;
   /** Reviews in flight at most (access, rules and token reviews together). */
   concurrency?: number;
+  /** Callers' reviews waiting for a slot at most; past it, UNAVAILABLE (retry shortly). */
+  maxWaiting?: number;
   /** How long the watch of RBAC objects may fail before listeners hear that the view is stale. */
   staleAfterMs?: number;
   /** How often listeners hear it while the view stays stale. */
@@ -247,20 +265,26 @@ export class Permissions {
   private readonly client: KubeClient;
   readonly reviewer: AccessReviewer;
   private readonly now: () => number;
-  private readonly cache: LRUCache<string, Promise<PermissionSet>>;
+  private readonly cache: LRUCache<string, SharedAnswer<PermissionSet>>;
   /** Namespace rules per identity, whatever resources its permission sets are for. */
-  private readonly rulesCache: LRUCache<string, Promise<Map<string, ResourceRule[]>>>;
+  private readonly rulesCache: LRUCache<string, SharedAnswer<Map<string, ResourceRule[]>>>;
+  /** Rules lists and namespace maps by content: callers with the same rules share one copy. */
+  private readonly interned = new LRUCache<string, { id: number; rules: ResourceRule[] }>({ max: 4_096 });
+  private readonly internedMaps = new LRUCache<string, Map<string, ResourceRule[]>>({ max: 1_024 });
+  private internedIds = 0;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly ttlMs: number;
   private generation = 0;
   /** Names the resource lists of cache keys by number: a tenant's request asks about every resource. */
   private readonly lists = new ResourceListIds();
   private readonly reflectors: Reflector<Record<string, unknown>>[] = [];
   private readonly namespaces: Reflector<Record<string, unknown>>;
   private readonly roleBindings: Reflector<Record<string, unknown>>;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(scope: ChangeScope) => void>();
   private readonly viewListeners = new Set<(state: RbacViewState) => void>();
   private readonly nsSynced: Promise<void>;
-  /** The newest answer per identity, and the order in which its computation started. */
-  private readonly latestSets: LRUCache<string, { seq: number; set: PermissionSet }>;
+  /** Identities with live watches (how many), and their newest permissions. */
+  private readonly watched = new Map<string, { count: number; set?: PermissionSet }>();
   private seq = 0;
   private resolveNsSynced: () => void = () => {};
   private readonly staleAfterMs: number;
@@ -272,27 +296,27 @@ export class Permissions {
 
   constructor(client: KubeClient, opts: PermissionsOptions = {}) {
     this.client = client;
-    const ttlMs = opts.ttlMs ?? 10_000;
+    const ttlMs = (this.ttlMs = opts.ttlMs ?? 10_000);
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     this.staleAfterMs = opts.staleAfterMs ?? 2_000;
     this.staleCheckMs = opts.staleCheckMs ?? 1_000;
     const maxEntries = opts.maxEntries ?? 10_000;
-    this.reviewer = new AccessReviewer(client, { ttlMs, now: this.now, concurrency: opts.concurrency, maxEntries: maxEntries * 4 });
+    this.reviewer = new AccessReviewer(client, { ttlMs, now: this.now, concurrency: opts.concurrency, maxWaiting: opts.maxWaiting, maxEntries: maxEntries * 4 });
     this.cache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
     this.rulesCache = new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: this.now } });
-    // Read by live watches for every event, refreshed by every computation: no TTL, only a bound.
-    this.latestSets = new LRUCache({ max: maxEntries });
-    const onChange = () => this.invalidate();
     this.nsSynced = new Promise((resolve) => (this.resolveNsSynced = resolve));
     this.namespaces = this.reflect('namespaces', '/api/v1/namespaces', (e) => {
-      if (e.type !== 'MODIFIED') onChange();
+      if (e.type !== 'MODIFIED') this.invalidate('everyone');
     }, () => this.resolveNsSynced());
-    const rbac = rbacKinds.map((kind) => this.reflect(kind, `/apis/rbac.authorization.k8s.io/v1/${kind}`, onChange));
+    const rbac = rbacKinds.map((kind) => this.reflect(kind, `/apis/rbac.authorization.k8s.io/v1/${kind}`, (e) => {
+      const stores = { roleBindings: rbac[1]!.store.values() as Iterable<RbacObject>, clusterRoleBindings: rbac[3]!.store.values() as Iterable<RbacObject> };
+      this.invalidate(changeScope(kind, [e.object as RbacObject, e.previous as RbacObject | undefined], stores));
+    }));
     this.roleBindings = rbac[1]!;
   }
 
-  private reflect(kind: string, path: string, onEvent: (e: { type: string }) => void, onSynced?: () => void): Reflector<Record<string, unknown>> {
+  private reflect(kind: string, path: string, onEvent: (e: { type: string; object: Record<string, unknown>; previous?: Record<string, unknown> }) => void, onSynced?: () => void): Reflector<Record<string, unknown>> {
     const meta = (o: Record<string, unknown>) => (o.metadata ?? {}) as { namespace?: string; name?: string; resourceVersion?: string };
     const r = new Reflector<Record<string, unknown>>({
       source: kubeListWatch(this.client, path),
@@ -308,16 +332,19 @@ export class Permissions {
 
   start(): void {
     for (const r of this.reflectors) r.start();
+    this.purgeTimer = setInterval(() => this.purgeStale(), this.ttlMs);
+    this.purgeTimer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.staleTimer);
     this.staleTimer = undefined;
+    clearInterval(this.purgeTimer);
     await Promise.all(this.reflectors.map((r) => r.stop()));
   }
 
-  /** Called when RBAC may have changed; live watches re-check their callers. */
-  onInvalidate(listener: () => void): () => void {
+  /** Called when RBAC may have changed, with whom it may concern; live watches re-check those callers. */
+  onInvalidate(listener: (scope: ChangeScope) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -362,9 +389,9 @@ export class Permissions {
     for (const l of this.viewListeners) l('stale');
   }
 
-  invalidate(): void {
+  invalidate(scope: ChangeScope = 'everyone'): void {
     this.forget();
-    for (const l of this.listeners) l();
+    for (const l of this.listeners) l(scope);
   }
 
   /** Drops cached answers without telling listeners (they are re-checking already). */
@@ -379,40 +406,71 @@ export class Permissions {
     return this.generation;
   }
 
+  /** Expired answers go: lru-cache would keep them until their room is needed. */
+  purgeStale(): void {
+    this.cache.purgeStale();
+    this.rulesCache.purgeStale();
+    this.reviewer.purgeStale();
+  }
+
   /**
-   * The most recently computed permissions of an identity, whatever resources they were asked
-   * for: their namespace rules are complete. Live watches filter each event with it, so the
-   * newest answer from Kubernetes applies at once.
+   * An identity has a live watch (until the returned function is called): its newest
+   * permissions are kept for latest(). Other callers' are not kept beyond the caches' TTL.
+   */
+  retain(who: Impersonation): () => void {
+    const key = identityKey(who);
+    let entry = this.watched.get(key);
+    if (!entry) this.watched.set(key, (entry = { count: 0 }));
+    entry.count++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--entry.count === 0 && this.watched.get(key) === entry) this.watched.delete(key);
+    };
+  }
+
+  /**
+   * The most recently computed permissions of an identity with live watches, whatever resources
+   * they were asked for: their namespace rules are complete. Live watches filter each event with
+   * it, so the newest answer from Kubernetes applies at once.
    */
   latest(who: Impersonation): PermissionSet | undefined {
-    return this.latestSets.get(identityKey(who))?.set;
+    return this.watched.get(identityKey(who))?.set;
+  }
+
+  /** A computation that started earlier than the one behind the current answer must not replace it. */
+  private offerLatest(key: string, set: PermissionSet): void {
+    const entry = this.watched.get(key);
+    if (entry && (entry.set?.seq ?? 0) < set.seq) entry.set = set;
   }
 
   /**
    * The permissions of an identity on the given resources (namespaced rules + cluster-wide answers).
    * A live subscription's re-check asks in the 'recheck' lane, behind waiting callers.
    */
-  of(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane = 'caller'): Promise<PermissionSet> {
+  of(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane = 'caller', signal?: AbortSignal): Promise<PermissionSet> {
     const id = identityKey(who);
     const key = `${id}#${this.lists.idOf(resources)}`;
     const hit = this.cache.get(key);
-    if (hit) {
+    if (hit && !hit.abandoned) {
       // The answer may be a re-check's, still waiting in the re-check lane.
       if (lane === 'caller') this.reviewer.promote(id);
-      return hit;
+      if (this.watched.has(id)) void hit.promise.then((set) => this.offerLatest(id, set), () => {});
+      return hit.join(signal);
     }
-    const set = this.compute(who, resources, lane);
+    const set = new SharedAnswer((shared) => this.compute(who, resources, lane, shared));
     this.cache.set(key, set);
-    set.catch(() => {
+    set.promise.catch(() => {
       if (this.cache.peek(key) === set) this.cache.delete(key);
     });
-    return set;
+    return set.join(signal);
   }
 
-  private async compute(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane): Promise<PermissionSet> {
+  private async compute(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane, signal: AbortSignal): Promise<PermissionSet> {
     const seq = ++this.seq;
     await this.nsSynced;
-    const rules = await this.rulesOf(who, lane);
+    const rules = await this.rulesOf(who, lane, signal);
     const answers = new Map<string, boolean>();
     const questions: [Verb, ResourceRef, string | undefined][] = [];
     const distinctRules = [...new Set(rules.values())];
@@ -427,61 +485,86 @@ export class Permissions {
       }
     }
     await Promise.all(questions.map(async ([verb, r, sub]) => {
-      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane);
+      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane, signal);
       answers.set(clusterKey(verb, r, sub), ok);
     }));
-    const set = new PermissionSet(who, rules, answers);
-    const key = identityKey(who);
-    // A computation that started earlier than the one behind the current answer must not replace it.
-    if ((this.latestSets.get(key)?.seq ?? 0) < seq) this.latestSets.set(key, { seq, set });
+    const set = new PermissionSet(who, rules, answers, seq);
+    this.offerLatest(identityKey(who), set);
     return set;
   }
 
-  private rulesOf(who: Impersonation, lane: ReviewLane): Promise<Map<string, ResourceRule[]>> {
+  private rulesOf(who: Impersonation, lane: ReviewLane, signal: AbortSignal): Promise<Map<string, ResourceRule[]>> {
     const key = identityKey(who);
     const hit = this.rulesCache.get(key);
-    if (hit) {
+    if (hit && !hit.abandoned) {
       if (lane === 'caller') this.reviewer.promote(key);
-      return hit;
+      return hit.join(signal);
     }
-    const rules = this.namespaceRules(who, [...this.namespaces.store.keys()].map((k) => k.slice(1)), lane);
+    const namespaces = [...this.namespaces.store.keys()].map((k) => k.slice(1));
+    const rules = new SharedAnswer((shared) => this.namespaceRules(who, namespaces, lane, shared));
     this.rulesCache.set(key, rules);
-    rules.catch(() => {
+    rules.promise.catch(() => {
       if (this.rulesCache.peek(key) === rules) this.rulesCache.delete(key);
     });
-    return rules;
+    return rules.join(signal);
   }
 
   /** The rules of every namespace: reviewed where the identity's RoleBindings are, shared elsewhere. */
-  private async namespaceRules(who: Impersonation, namespaces: string[], lane: ReviewLane): Promise<Map<string, ResourceRule[]>> {
+  private async namespaceRules(who: Impersonation, namespaces: string[], lane: ReviewLane, signal: AbortSignal): Promise<Map<string, ResourceRule[]>> {
     // Until the RoleBindings are known, every namespace is reviewed.
     const plan = this.roleBindings.hasSynced
       ? planNamespaces(namespaces, this.roleBindings.store.values() as Iterable<RoleBindingLike>, { user: who.user, groups: who.groups })
       : { own: namespaces };
     const reviewed = [...plan.own, ...(plan.representative === undefined ? [] : [plan.representative])];
-    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns, lane)));
+    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns, lane, signal)));
     const rules = new Map<string, ResourceRule[]>();
     reviewed.forEach((ns, i) => rules.set(ns, answers[i]!));
     if (plan.representative !== undefined) {
       const shared = rules.get(plan.representative)!;
       for (const ns of namespaces) if (!rules.has(ns)) rules.set(ns, shared);
     }
-    return rules;
+    return this.internMap(rules);
   }
 
-  private rulesReview(who: Impersonation, namespace: string, lane: ReviewLane): Promise<ResourceRule[]> {
-    return this.reviewer.limited(async () => {
+  /** The same rules list as an earlier answer's, if there was one: callers share their rules. */
+  private intern(rules: ResourceRule[]): { id: number; rules: ResourceRule[] } {
+    const content = digest(JSON.stringify(rules));
+    let known = this.interned.get(content);
+    if (!known) this.interned.set(content, (known = { id: ++this.internedIds, rules }));
+    return known;
+  }
+
+  /** The same namespace map as an earlier caller's (every namespace to the same lists), if there was one. */
+  private internMap(rules: Map<string, ResourceRule[]>): Map<string, ResourceRule[]> {
+    const seen = new Map<ResourceRule[], { id: number; rules: ResourceRule[] }>();
+    const parts: string[] = [];
+    for (const [ns, list] of rules) {
+      let known = seen.get(list);
+      if (!known) seen.set(list, (known = this.intern(list)));
+      rules.set(ns, known.rules);
+      parts.push(`${ns}=${known.id}`);
+    }
+    // Hashed: with thousands of namespaces the content is as long as their names.
+    const content = digest(parts.join(','));
+    let known = this.internedMaps.get(content);
+    if (!known) this.internedMaps.set(content, (known = rules));
+    return known;
+  }
+
+  private rulesReview(who: Impersonation, namespace: string, lane: ReviewLane, signal: AbortSignal): Promise<ResourceRule[]> {
+    return this.reviewer.limited(async (s) => {
       this.reviewer.stats.rulesReviews++;
       try {
         const res = await this.client.request<{ status?: { resourceRules?: ResourceRule[] } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
           body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
           impersonate: who,
           timeoutMs: 10_000,
+          signal: s,
         });
         return res.status?.resourceRules ?? [];
       } catch (err) {
         throw reviewFailure(err, 'SelfSubjectRulesReview');
       }
-    }, lane, identityKey(who));
+    }, lane, identityKey(who), signal);
   }
 }

@@ -6,6 +6,12 @@
 // re-checks never hold every slot: a caller finds one free after at most one review ends. They
 // keep a share of the slots however many callers queue, so a steady stream of requests cannot
 // postpone a revocation.
+//
+// The queue is bounded: past maxWaiting callers' reviews, a new one is refused at once (503,
+// retry shortly) rather than queued behind minutes of others. A review whose waiters have all gone
+// (its signal aborted) leaves the queue without being sent.
+import { ApiError } from '../api-errors.ts';
+import { cancelled } from './shared-answer.ts';
 
 /** 'caller': a request is waiting for the answer. 'recheck': a live subscription's re-check. */
 export type ReviewLane = 'caller' | 'recheck';
@@ -16,19 +22,35 @@ interface Waiting {
   tag?: string;
 }
 
+export interface ReviewQueueOptions {
+  concurrency?: number;
+  /** Callers' reviews waiting for a slot at most: the next one is refused with UNAVAILABLE. */
+  maxWaiting?: number;
+}
+
+export interface RunOptions {
+  /** identityKey of whose re-check this is, so a request of that identity can promote it. */
+  tag?: string;
+  /** Aborted when nobody waits for the answer any more: a waiting review is dropped, a running one aborted. */
+  signal?: AbortSignal;
+}
+
 export class ReviewQueue {
   private readonly concurrency: number;
   /** Re-checks in flight at least when some wait, however many callers wait too. */
   private readonly recheckMin: number;
   /** Re-checks in flight at most: the other slots are kept for callers. */
   private readonly recheckMax: number;
+  private readonly maxWaiting: number;
   private readonly waiting: Record<ReviewLane, Waiting[]> = { caller: [], recheck: [] };
+  readonly stats = { refused: 0, dropped: 0 };
   private readonly active: Record<ReviewLane, number> = { caller: 0, recheck: 0 };
   /** Identities whose request waits for their re-check: kept only while re-checks run or wait. */
   private readonly promoted = new Set<string>();
 
-  constructor(concurrency = 16) {
-    this.concurrency = Math.max(1, Math.floor(concurrency));
+  constructor(opts: ReviewQueueOptions = {}) {
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
+    this.maxWaiting = opts.maxWaiting ?? 2_048;
     const share = Math.max(1, Math.floor(this.concurrency / 4));
     this.recheckMin = share;
     this.recheckMax = Math.max(share, this.concurrency - share);
@@ -39,13 +61,30 @@ export class ReviewQueue {
     return { pending: this.waiting.caller.length + this.waiting.recheck.length, active: this.active.caller + this.active.recheck };
   }
 
-  run<T>(lane: ReviewLane, review: () => Promise<T>, tag?: string): Promise<T> {
+  run<T>(lane: ReviewLane, review: (signal?: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    const { tag, signal } = opts;
+    if (signal?.aborted) return Promise.reject(cancelled());
+    if (lane === 'caller' && this.waiting.caller.length >= this.maxWaiting) {
+      this.stats.refused++;
+      return Promise.reject(new ApiError('UNAVAILABLE', `${this.waiting.caller.length} RBAC reviews are waiting for Kubernetes; try again shortly`,
+        { reason: 'ServiceUnavailable', retryAfterSeconds: 1 }));
+    }
     return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        // A promotion may have moved it to the other lane.
+        for (const queue of Object.values(this.waiting)) {
+          const at = queue.indexOf(waiting);
+          if (at >= 0) queue.splice(at, 1);
+        }
+        this.stats.dropped++;
+        reject(cancelled());
+      };
       const start = (started: ReviewLane) => {
+        signal?.removeEventListener('abort', onAbort);
         this.active[started]++;
         let answer: Promise<T>;
         try {
-          answer = review();
+          answer = review(signal);
         } catch (err) {
           answer = Promise.reject(err);
         }
@@ -62,8 +101,10 @@ export class ReviewQueue {
           reject(err);
         });
       };
+      const waiting: Waiting = { start, tag };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const promoted = lane === 'recheck' && tag !== undefined && this.promoted.has(tag);
-      this.waiting[promoted ? 'caller' : lane].push({ start, tag });
+      this.waiting[promoted ? 'caller' : lane].push(waiting);
       this.startNext();
     });
   }

@@ -18,8 +18,11 @@ export interface RecheckSchedule {
   cancel(): void;
 }
 
-/** `recheck(true)` is a repetition: cached answers should be dropped first. */
-export function recheckSchedule(recheck: (repeat: boolean) => void, opts: RecheckScheduleOptions): RecheckSchedule {
+/**
+ * `recheck(true)` is a repetition: cached answers should be dropped first. `final`: the last run
+ * of its series (a series cut short by the next one never has one; that one covers it).
+ */
+export function recheckSchedule(recheck: (repeat: boolean, final: boolean) => void, opts: RecheckScheduleOptions): RecheckSchedule {
   let followUps: NodeJS.Timeout[] = [];
   const clearFollowUps = () => {
     for (const t of followUps) clearTimeout(t);
@@ -28,9 +31,10 @@ export function recheckSchedule(recheck: (repeat: boolean) => void, opts: Rechec
   const run = debounce(() => {
     // This re-check covers what the earlier repetitions would have; start the series anew.
     clearFollowUps();
-    recheck(false);
-    followUps = opts.followUpsMs.map((ms) => {
-      const t = setTimeout(() => recheck(true), ms);
+    const last = opts.followUpsMs.length - 1;
+    recheck(false, last < 0);
+    followUps = opts.followUpsMs.map((ms, i) => {
+      const t = setTimeout(() => recheck(true, i === last), ms);
       t.unref?.();
       return t;
     });

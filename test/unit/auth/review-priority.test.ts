@@ -100,7 +100,7 @@ function heldReviews() {
 }
 
 test('the review queue: never more than its slots; re-checks never hold them all; a caller is next', async () => {
-  const q = new ReviewQueue(16);
+  const q = new ReviewQueue({ concurrency: 16 });
   const h = heldReviews();
   const rechecks = Array.from({ length: 100 }, () => q.run('recheck', h.review('recheck')));
   assert.equal(h.running.length, 12, 'four slots stay free for callers');
@@ -118,7 +118,7 @@ test('the review queue: never more than its slots; re-checks never hold them all
 });
 
 test('the review queue: a steady stream of callers cannot keep re-checks from a share of the slots', async () => {
-  const q = new ReviewQueue(16);
+  const q = new ReviewQueue({ concurrency: 16 });
   const h = heldReviews();
   const callers: Promise<string>[] = [];
   for (let i = 0; i < 16; i++) callers.push(q.run('caller', h.review('caller')));
@@ -138,7 +138,7 @@ test('the review queue: a steady stream of callers cannot keep re-checks from a 
 });
 
 test('the review queue: a review that throws or rejects frees its slot and is reported to its caller', async () => {
-  const q = new ReviewQueue(1);
+  const q = new ReviewQueue({ concurrency: 1 });
   await assert.rejects(q.run('caller', () => {
     throw new Error('at once');
   }), /at once/);
