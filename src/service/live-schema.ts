@@ -1,7 +1,7 @@
 // Keeps the served GraphQL schema in step with the CRD catalog. Each new snapshot is turned into
 // models (cached per CRD resourceVersion), built incrementally, swapped in atomically (operations
 // already running finish on the schema they started with), and compared with the previous schema
-// so that changes that break clients are logged. Subscriptions whose resource version disappeared
+// so that changes that break clients are logged (in slices after the swap, as far as the change reaches). Subscriptions whose resource version disappeared
 // or changed end with SCHEMA_CHANGED: their selections were validated against a type that is gone.
 // A change elsewhere in the CRD (another version added or changed, printer columns) leaves them
 // running; served-version.ts says what a version's subscribers depend on. Subscriptions of other
@@ -9,6 +9,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { ApiError } from '../api-errors.ts';
 import { isEstablished, type CrdCatalog, type CrdObject, type CrdSnapshot } from '../catalog/crd-catalog.ts';
+import { breakingChanges, breakingChangesLine } from '../graphql/breaking-changes.ts';
 import { runInSlices } from '../graphql/lazy-schema.ts';
 import { versionTypeSource } from '../graphql/resource-types.ts';
 import { createSchemaBuilder, type SchemaBuilder } from '../graphql/schema-builder.ts';
@@ -69,6 +70,8 @@ export class LiveSchema {
    * came while it was in flight (shared by all of them).
    */
   private readonly crdReads = new Map<string, CrdReads>();
+  /** The breaking-change reports queued so far, in rebuild order. */
+  private reported: Promise<void> = Promise.resolve();
 
   constructor(opts: LiveSchemaOptions) {
     this.opts = opts;
@@ -232,7 +235,7 @@ export class LiveSchema {
     this.stats.lastDurationMs = performance.now() - started;
     this.stats.crds = built.resources.length;
     this.stats.problems = problems;
-    if (previous && this.opts.reportBreakingChanges !== false) void this.reportChanges(previous, built.schema);
+    if (previous && this.opts.reportBreakingChanges !== false) this.reportChanges(previous, built.schema);
     for (const l of this.listeners) l(built.schema);
     log?.info(`schema ${previous ? 'rebuilt' : 'built'}: ${built.resources.length} custom resource(s) in ${this.stats.lastDurationMs.toFixed(1)} ms`);
     return built.schema;
@@ -316,24 +319,24 @@ export class LiveSchema {
     this.served = next;
   }
 
-  private async reportChanges(before: GraphQLSchema, after: GraphQLSchema): Promise<void> {
-    try {
-      // Loaded at the first schema change: a gateway whose CRDs never change never needs it.
-      const { diff, CriticalityLevel } = await import('@graphql-inspector/core');
-      const changes = await diff(before, after);
-      const breaking = changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking);
-      // Root fields first: they are what clients call, and a removed CRD also removes dozens of
-      // types (objects, inputs, Where and OrderBy types) that would push them out of the message.
-      const roots = new Set([before.getQueryType(), before.getMutationType(), before.getSubscriptionType()].map((t) => t?.name));
-      const rank = (c: (typeof breaking)[number]) => (c.path !== undefined && roots.has(c.path.split('.')[0]) ? 0 : 1);
-      breaking.sort((a, b) => rank(a) - rank(b));
-      if (breaking.length) {
-        const shown = breaking.slice(0, 20).map((c) => c.message).join('; ');
-        this.opts.log?.warn(`schema change breaks clients (${breaking.length} change(s)): ${shown}${breaking.length > 20 ? '; …' : ''}`);
+  /**
+   * Logs what the change from `before` to `after` breaks, after the reports queued before it: off
+   * the rebuild, in slices (breaking-changes.ts), so that requests are served meanwhile.
+   */
+  private reportChanges(before: GraphQLSchema, after: GraphQLSchema): void {
+    this.reported = this.reported.then(async () => {
+      try {
+        const line = breakingChangesLine(await breakingChanges(before, after));
+        if (line !== undefined) this.opts.log?.warn(line);
+      } catch (err) {
+        this.opts.log?.warn(`could not compare the schema with the previous one: ${(err as Error).message}`);
       }
-    } catch (err) {
-      this.opts.log?.warn(`could not compare the schema with the previous one: ${(err as Error).message}`);
-    }
+    });
+  }
+
+  /** Resolves once the breaking changes of every rebuild so far are logged. */
+  whenReported(): Promise<void> {
+    return this.reported;
   }
 }
 
