@@ -1,9 +1,9 @@
 // The CRD catalog: a reflector on customresourcedefinitions that publishes an immutable snapshot of
 // the Established CRDs. Bursts of changes (installing a chart adds dozens of CRDs at once) are
-// debounced into one snapshot. Readers never wait: they use the snapshot they have.
+// debounced into few snapshots. Readers never wait: they use the snapshot they have.
 import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
 import { kubeListWatch } from '../kube/list-watch.ts';
-import { Reflector, type Clock, type ListWatchSource, type ReflectorOptions } from '../kube/reflector.ts';
+import { Reflector, systemClock, type Clock, type ListWatchSource, type ReflectorOptions } from '../kube/reflector.ts';
 
 /** A CRD as the apiserver returns it (apiextensions.k8s.io/v1), kept as plain JSON. */
 export interface CrdObject {
@@ -74,7 +74,10 @@ export function crdReader(client: KubeClient): (name: string, timeoutMs?: number
 
 export interface CrdCatalogOptions {
   source: ListWatchSource<CrdObject>;
+  /** How long a change after a quiet spell waits for the changes that come with it (default 150 ms). */
   debounceMs?: number;
+  /** The longest a change waits while CRDs keep changing (default 2 s; see schedule). */
+  maxDebounceMs?: number;
   clock?: Clock;
   onError?: ReflectorOptions<CrdObject>['onError'];
 }
@@ -84,6 +87,11 @@ type Listener = (snapshot: CrdSnapshot, previous: CrdSnapshot | undefined) => vo
 export class CrdCatalog {
   private readonly reflector: Reflector<CrdObject>;
   private readonly debounceMs: number;
+  private readonly maxDebounceMs: number;
+  private readonly clock: Clock;
+  /** The wait of the last snapshot scheduled, and when it was due. */
+  private delay = 0;
+  private lastDue = -Infinity;
   private readonly listeners = new Set<Listener>();
   private snapshot: CrdSnapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -95,6 +103,8 @@ export class CrdCatalog {
 
   constructor(opts: CrdCatalogOptions) {
     this.debounceMs = opts.debounceMs ?? 150;
+    this.maxDebounceMs = Math.max(this.debounceMs, opts.maxDebounceMs ?? 2000);
+    this.clock = opts.clock ?? systemClock;
     this.reflector = new Reflector<CrdObject>({
       source: opts.source,
       clock: opts.clock,
@@ -154,12 +164,22 @@ export class CrdCatalog {
     });
   }
 
+  /**
+   * A change soon after the last snapshot belongs to a burst (kubectl apply of a directory, a chart
+   * installed, CRDs deleted together): each snapshot of the burst waits twice as long as the one
+   * before, up to maxDebounceMs, so that hundreds of CRDs applied one by one make a few rebuilds
+   * instead of one or more per CRD (each CRD brings several events: created, names accepted,
+   * established). A change after a quiet spell of maxDebounceMs waits debounceMs again.
+   */
   private schedule(): void {
     if (!this.snapshot || this.timer) return;
+    const now = this.clock.now();
+    this.delay = now - this.lastDue < this.maxDebounceMs ? Math.min(Math.max(2 * this.delay, this.debounceMs), this.maxDebounceMs) : this.debounceMs;
+    this.lastDue = now + this.delay;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.publish();
-    }, this.debounceMs);
+    }, this.delay);
   }
 
   private publish(): void {

@@ -94,3 +94,31 @@ test('a failing listener does not stop the others', async () => {
   await catalog.stop();
   assert.equal(calls, 1);
 });
+
+test('CRDs that keep changing (kubectl apply of a directory) make a few snapshots, each change seen within maxDebounceMs; a change after a quiet spell waits debounceMs', async () => {
+  const m = manualSource([crd('apples.a.io', 2)]);
+  const catalog = new CrdCatalog({ source: m.source, debounceMs: 20, maxDebounceMs: 320 });
+  const published: number[] = [];
+  catalog.subscribe(() => published.push(performance.now()));
+  catalog.start();
+  await catalog.waitForFirstSnapshot();
+  for (let i = 0; i < 100 && !m.ready(); i++) await tick(1);
+  // One CRD every 40 ms for 2 s, each its own event, as the apiserver sends them while kubectl applies.
+  let lastEvent = 0;
+  for (let i = 0; i < 50; i++) {
+    m.emit({ type: 'ADDED', object: crd(`things${i}.b.io`, 10 + i) });
+    lastEvent = performance.now();
+    await tick(40);
+  }
+  await tick(400);
+  assert.equal(catalog.current()!.crds.length, 51, 'the last change is published');
+  assert.ok(published.length <= 14, `${published.length} snapshots for 50 changes`);
+  assert.ok(published.at(-1)! - lastEvent < 320 + 100, 'the last change waited at most maxDebounceMs');
+  await tick(400);
+  const changed = performance.now();
+  m.emit({ type: 'ADDED', object: crd('late.c.io', 100) });
+  await tick(300);
+  await catalog.stop();
+  assert.equal(catalog.current()!.crds.length, 52);
+  assert.ok(published.at(-1)! - changed < 150, `a single change after a quiet spell waited ${(published.at(-1)! - changed).toFixed(0)} ms`);
+});
