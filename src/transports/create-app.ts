@@ -178,7 +178,7 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {
-      const view = await opts.tenants.schemaFor(caller);
+      const view = await opts.tenants.schemaFor(caller, clientGone(req, res));
       const handler = await pool!.get(view.key, view.schema);
       return handler(req, res, next);
     } catch (err) {
@@ -245,7 +245,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
 /** Authentication and the per-tenant schema; absent: no tenants, the gateway's own identity. */
 export interface TenantHooks {
   authenticate(authorization: string | undefined): Promise<Caller>;
-  schemaFor(caller: Caller): Promise<{ key: string; schema: GraphQLSchema }>;
+  /** `signal`: the request's, so that the reviews it needs are dropped if the client leaves first. */
+  schemaFor(caller: Caller, signal?: AbortSignal): Promise<{ key: string; schema: GraphQLSchema }>;
 }
 
 /**
@@ -329,15 +330,24 @@ export function defaultContext(req: express.Request, res: express.Response): Cal
 
 /** Aborts when the client disconnects before the response is complete, so upstream calls stop. */
 export function clientGone(_req: express.Request, res: express.Response): AbortSignal {
+  const held = (res as GoneResponse)[goneKey];
+  if (held) return held;
   // A client that left while its request was being authenticated or checked: the close was
   // emitted before anyone listened, and a watch started now would be held for no one.
-  if (res.closed && !res.writableFinished) return AbortSignal.abort(new Error('the client went away'));
   const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('the client went away'));
-  });
+  if (res.closed && !res.writableFinished) controller.abort(new Error('the client went away'));
+  else {
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('the client went away'));
+    });
+  }
+  // One signal per request, however many parts of it ask (its RBAC reviews, its operations).
+  (res as GoneResponse)[goneKey] = controller.signal;
   return controller.signal;
 }
+
+const goneKey = Symbol('crdgate client gone');
+type GoneResponse = express.Response & { [goneKey]?: AbortSignal };
 
 /**
  * Gives every request its id before anything else runs: the client's X-Request-Id if well-formed,

@@ -32,7 +32,7 @@ export interface RestRouterOptions {
    * OpenAPI document). One it may not use is answered as one that does not exist, before anything
    * else about it (versions, scope, subresources, fields) is read.
    */
-  mayUse?: (caller: Caller, resource: ResourceModel) => Promise<boolean>;
+  mayUse?: (caller: Caller, resource: ResourceModel, signal?: AbortSignal) => Promise<boolean>;
   bodyLimit?: string;
   /** Interval of SSE keep-alive comments. */
   heartbeatMs?: number;
@@ -111,7 +111,7 @@ function routeKit(opts: RestRouterOptions): Routes {
   const targetFor = async (req: Request, res: Response): Promise<Target> => {
     const resource = resourceOf(req, opts.resources());
     const caller = callerOf(res);
-    if (caller && opts.mayUse && !(await opts.mayUse(caller, resource))) throw unknownResource(req);
+    if (caller && opts.mayUse && !(await opts.mayUse(caller, resource, clientGone(req, res)))) throw unknownResource(req);
     return targetIn(req, resource);
   };
   return {
