@@ -98,6 +98,9 @@ export class ResourceService implements ObjectOperations<CallerContext> {
     this.requireName(req);
     const a = req.args;
     const isApply = a.patchType === 'application/apply-patch+yaml';
+    // Server-side apply owns fields per manager: a default shared by every client that names none
+    // would have each apply remove what the others set. Kubernetes refuses it so; so is it here.
+    if (isApply && !a.fieldManager) throw applyNeedsManager();
     let body: unknown = a.patch;
     if (isApply) body = this.withIdentity(req, a.patch as KubeObject);
     try {
@@ -289,6 +292,12 @@ export class ResourceService implements ObjectOperations<CallerContext> {
 function writeQuery(req: Req<WriteArgs>): Record<string, string | undefined> {
   const a = req.args;
   return { dryRun: a.dryRun, fieldManager: fieldManagerOf(a.fieldManager, req.context), fieldValidation: a.fieldValidation };
+}
+
+/** The apiserver's own refusal of an apply without a fieldManager, word for word. */
+function applyNeedsManager(): ApiError {
+  const cause = { type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' };
+  return new ApiError('INVALID', `PatchOptions.meta.k8s.io "" is invalid: fieldManager: ${cause.message}`, { reason: 'Invalid', causes: [cause] });
 }
 
 function fieldManagerOf(given: string | undefined, context: CallerContext): string {

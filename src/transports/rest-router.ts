@@ -8,7 +8,7 @@ import express, { type Request, type Response } from 'express';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { OperationRequest, ResourceOperations } from '../contract/operations.ts';
+import type { KubeObject, OperationRequest, ResourceOperations } from '../contract/operations.ts';
 import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
@@ -181,7 +181,7 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
   }));
   router.patch(item, handle(async (req, res, t) => {
     const patchType = patchTypeOf(req);
-    const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : objectBody(req);
+    const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : applyChecked(patchType, objectBody(req), t);
     const r = request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force) });
     // An apply that creates the object is answered 201 Created by Kubernetes; so is it here. The
     // context is this request's own (routeKit's context makes one per request): no copy for it.
@@ -193,6 +193,18 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
   router.delete(item, handle(async (req, res, t) => {
     send(req, res, 200, await ops.delete(request(req, res, t, deleteArgs(req))));
   }));
+}
+
+/**
+ * An apply names the object's apiVersion and kind, those of the path (Kubernetes refuses one that
+ * names none, or another, rather than read it with another version's schema).
+ */
+function applyChecked(patchType: string, body: KubeObject, t: Target): KubeObject {
+  if (patchType !== 'application/apply-patch+yaml') return body;
+  if (body.apiVersion === undefined || body.kind === undefined) {
+    throw new ApiError('BAD_REQUEST', `an apply names its object's apiVersion and kind (${t.resource.group}/${t.version.name}, ${t.resource.kind}), as Kubernetes requires`, { reason: 'BadRequest' });
+  }
+  return stamp(body, t);
 }
 
 function subresourceRoutes(router: express.Router, { ops, handle, request }: Routes): void {

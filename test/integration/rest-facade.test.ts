@@ -248,6 +248,19 @@ describe('REST facade: namespaced CronTabs', () => {
     const forced = await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=bob&force=true`, 200, { body: applyYaml('b:1'), contentType: 'application/apply-patch+yaml' });
     assert.equal(forced.json.spec.image, 'b:1');
     assert.ok(forced.json.metadata.managedFields.some((f: any) => f.manager === 'bob' && f.operation === 'Apply'));
+
+    // Without a fieldManager: refused as Kubernetes refuses it (a default manager shared by every
+    // client would have each apply remove the fields the others set).
+    const unnamed = await api('PATCH', nsPath(ns1, 'v1', 'applied'), 422, { body: applyYaml('c:1'), contentType: 'application/apply-patch+yaml' });
+    assertProblem(unnamed, 'INVALID', 'Invalid');
+    assert.equal(unnamed.json.detail, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+    // An apply naming another kind, or none: refused, as Kubernetes refuses it.
+    const other = stringifyYaml({ apiVersion: `${G}/v2`, kind: 'CronTab', metadata: { name: 'applied' }, spec: { cronSpec: '@hourly' } });
+    assertProblem(await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=carol`, 400, { body: other, contentType: 'application/apply-patch+yaml' }), 'BAD_REQUEST');
+    const bare = stringifyYaml({ metadata: { name: 'applied' }, spec: { image: 'd:1' } });
+    const none = await api('PATCH', `${nsPath(ns1, 'v1', 'applied')}?fieldManager=carol`, 400, { body: bare, contentType: 'application/apply-patch+yaml' });
+    assert.match(none.json.detail, /an apply names its object's apiVersion and kind/);
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'applied'), 200)).json.spec.image, 'b:1', 'nothing was applied');
   });
 
   it('refuses strategic merge patch with 415 and Kubernetes\' own message', async () => {
