@@ -102,6 +102,8 @@ export interface PatchArgs extends DryRunArgs {
   readonly fieldManager?: string;
   readonly fieldValidation?: FieldValidation;
   readonly force?: boolean;
+  /** A patch of the status or scale subresource instead of the object (RBAC asks for patch on it, as kubectl's). */
+  readonly subresource?: 'status' | 'scale';
 }
 
 export interface JsonPatchOperation {

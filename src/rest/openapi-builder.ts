@@ -320,7 +320,7 @@ function itemPath({ itemParams, label, objectName, op, objectResponse, requestBo
   };
 }
 
-function statusPath({ itemParams, label, op, objectResponse, requestBody }: VersionDoc): Record<string, unknown> {
+function statusPath({ itemParams, label, objectName, op, objectResponse, requestBody }: VersionDoc): Record<string, unknown> {
   return {
     parameters: itemParams,
     get: op('readStatus', `Read the status of a ${label}`, { responses: { ...objectResponse('200', 'The object.'), ...errors('401', '403', '404', '429') } }),
@@ -328,6 +328,11 @@ function statusPath({ itemParams, label, op, objectResponse, requestBody }: Vers
       parameters: WRITE_PARAMETERS,
       requestBody: requestBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
       responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
+    }),
+    patch: op('patchStatus', `Patch the status of a ${label} (RBAC: patch on the status subresource)`, {
+      parameters: PATCH_PARAMETERS,
+      requestBody: patchBody(objectName),
+      responses: { ...objectResponse('200', 'Patched; only the status is written.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
   };
 }
@@ -340,6 +345,11 @@ function scalePath({ itemParams, label, op }: VersionDoc): Record<string, unknow
     put: op('replaceScale', `Replace the scale of a ${label}`, {
       parameters: params('dryRun'),
       requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
+      responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
+    }),
+    patch: op('patchScale', `Patch the scale of a ${label} (RBAC: patch on the scale subresource)`, {
+      parameters: PATCH_PARAMETERS,
+      requestBody: patchBody('Scale'),
       responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
   };

@@ -129,6 +129,11 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
       requestBody: objectBody('The object; only its status is written. Without metadata.resourceVersion the gateway reads the object and retries on conflicts.'),
       responses: { ...objectResponse('200', 'Replaced.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
     }),
+    patch: operation(id('patchStatus'), 'Patch the status of an object (RBAC: patch on the status subresource)', tag, {
+      parameters: PATCH_PARAMETERS,
+      requestBody: patchBody,
+      responses: { ...objectResponse('200', 'Patched; only the status is written.'), ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
+    }),
   };
   {
     const scale = jsonOrYaml(ref('Scale'));
@@ -138,6 +143,11 @@ function resourcePaths(prefix: string, scope: 'Namespaced' | 'Cluster', tag: str
       put: operation(id('replaceScale'), 'Replace the scale subresource', tag, {
         parameters: params('dryRun'),
         requestBody: { required: true, description: 'An autoscaling/v1 Scale; without metadata.resourceVersion the gateway retries on conflicts.', content: scale },
+        responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
+      }),
+      patch: operation(id('patchScale'), 'Patch the scale subresource (RBAC: patch on the scale subresource)', tag, {
+        parameters: PATCH_PARAMETERS,
+        requestBody: patchBodyOf('Scale'),
         responses: { '200': { description: 'The new scale.', content: scale }, ...errors('400', '401', '403', '404', '409', '413', '415', '422', '429') },
       }),
     };

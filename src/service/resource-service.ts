@@ -101,10 +101,11 @@ export class ResourceService implements ObjectOperations<CallerContext> {
     // Server-side apply owns fields per manager: a default shared by every client that names none
     // would have each apply remove what the others set. Kubernetes refuses it so; so is it here.
     if (isApply && !a.fieldManager) throw applyNeedsManager();
+    if (a.subresource && !req.version.subresources[a.subresource]) throw noSubresource(req, a.subresource);
     let body: unknown = a.patch;
     if (isApply) body = this.withIdentity(req, a.patch as KubeObject);
     try {
-      return await this.call<KubeObject>(req, 'PATCH', this.path(req), {
+      return await this.call<KubeObject>(req, 'PATCH', this.path(req, true, a.subresource), {
         body,
         contentType: a.patchType,
         query: {

@@ -74,7 +74,7 @@ export function restRouter(opts: RestRouterOptions): express.Router {
 /** The methods a path offers, as its OpenAPI operations list them (and HEAD with GET). */
 const collectionMethods = (t: Target) => (t.resource.scope === 'Namespaced' && t.namespace === undefined ? 'GET, HEAD' : 'GET, HEAD, POST, DELETE');
 const itemMethods = 'GET, HEAD, PUT, PATCH, DELETE';
-const subresourceMethods = 'GET, HEAD, PUT';
+const subresourceMethods = 'GET, HEAD, PUT, PATCH';
 
 /** Writes to a namespaced resource's list across all namespaces: 405, as its methods say. */
 function refuseAcrossNamespaces(req: Request, res: Response, t: Target): void {
@@ -201,6 +201,10 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
  */
 function applyChecked(patchType: string, body: KubeObject, t: Target): KubeObject {
   if (patchType !== 'application/apply-patch+yaml') return body;
+  if (t.sub === 'scale') {
+    if (body.apiVersion !== 'autoscaling/v1' || body.kind !== 'Scale') throw new ApiError('BAD_REQUEST', 'an apply of the scale subresource is an autoscaling/v1 Scale', { reason: 'BadRequest' });
+    return body;
+  }
   if (body.apiVersion === undefined || body.kind === undefined) {
     throw new ApiError('BAD_REQUEST', `an apply names its object's apiVersion and kind (${t.resource.group}/${t.version.name}, ${t.resource.kind}), as Kubernetes requires`, { reason: 'BadRequest' });
   }
@@ -218,9 +222,12 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
     if (t.sub === 'scale') return send(req, res, 200, await ops.updateScale(request(req, res, t, { body: scaleBody(req), dryRun: dryRun(req) })));
     send(req, res, 200, await ops.updateStatus(request(req, res, t, { body: stamp(objectBody(req), t), ...writeArgs(req) })));
   }));
-  router.patch(subresource, handle(async (_req, res) => {
-    res.set('Allow', subresourceMethods);
-    throw new ApiError('METHOD_NOT_ALLOWED', 'PATCH on /status and /scale is not offered by the facade: use PUT with the whole status or Scale');
+  // The patch types of the object, on its status or Scale: what kubectl scale, kubectl patch
+  // --subresource and controllers use, with RBAC's patch on the subresource (not update).
+  router.patch(subresource, handle(async (req, res, t) => {
+    const patchType = patchTypeOf(req);
+    const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : applyChecked(patchType, objectBody(req), t);
+    send(req, res, 200, await ops.patch(request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force), subresource: t.sub! })));
   }));
 }
 

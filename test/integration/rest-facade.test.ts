@@ -213,15 +213,25 @@ describe('REST facade: namespaced CronTabs', () => {
     });
     assertProblem(staleScale, 'CONFLICT', 'Conflict');
 
-    // PATCH on a subresource is not offered: 405, and the document has no such operation.
-    const r = await api('PATCH', nsPath(ns1, 'v1', 'subres', 'status'), 405, { body: { status: {} }, contentType: 'application/merge-patch+json', outsideDocument: true });
-    assertProblem(r, 'METHOD_NOT_ALLOWED');
-    assert.equal(r.headers.get('allow'), 'GET, HEAD, PUT');
+    // PATCH on a subresource, with the object's patch types (kubectl scale and kubectl patch
+    // --subresource do; RBAC may grant patch there without update): only the subresource changes.
+    const merged = await api('PATCH', nsPath(ns1, 'v1', 'subres', 'status'), 200, { body: { status: { replicas: 7 }, spec: { replicas: 99 } }, contentType: 'application/merge-patch+json' });
+    assert.equal(merged.json.status.replicas, 7);
+    assert.equal(merged.json.spec.replicas, 5, 'a status patch leaves the spec');
+    const patchedScale = await api('PATCH', nsPath(ns1, 'v1', 'subres', 'scale'), 200, { body: [{ op: 'replace', path: '/spec/replicas', value: 3 }], contentType: 'application/json-patch+json' });
+    assert.equal(patchedScale.json.kind, 'Scale');
+    assert.equal(patchedScale.json.spec.replicas, 3);
+    const applied = await api('PATCH', `${nsPath(ns1, 'v1', 'subres', 'status')}?fieldManager=status-writer&force=true`, 200, {
+      body: stringifyYaml({ apiVersion: `${G}/v1`, kind: 'CronTab', metadata: { name: 'subres' }, status: { replicas: 4 } }), contentType: 'application/apply-patch+yaml',
+    });
+    assert.equal(applied.json.status.replicas, 4);
+    assert.ok(applied.json.metadata.managedFields.some((f: any) => f.manager === 'status-writer' && f.subresource === 'status'));
+    assert.equal((await api('GET', nsPath(ns1, 'v1', 'subres'), 200)).json.spec.replicas, 3);
     // Nor are other methods of a path's shape: 405 with what it offers (a PUT on a collection was a
     // 404 about a resource named after the namespace).
     for (const [method, path, allow] of [
       ['PUT', nsPath(ns1), 'GET, HEAD, POST, DELETE'], ['PATCH', nsPath(ns1), 'GET, HEAD, POST, DELETE'],
-      ['POST', nsPath(ns1, 'v1', 'subres'), 'GET, HEAD, PUT, PATCH, DELETE'], ['DELETE', nsPath(ns1, 'v1', 'subres', 'scale'), 'GET, HEAD, PUT'],
+      ['POST', nsPath(ns1, 'v1', 'subres'), 'GET, HEAD, PUT, PATCH, DELETE'], ['DELETE', nsPath(ns1, 'v1', 'subres', 'scale'), 'GET, HEAD, PUT, PATCH'],
       ['POST', `/rest/${G}/v1/crontabs`, 'GET, HEAD'],
     ] as const) {
       const refused = await api(method, path, 405, { body: {}, outsideDocument: true });

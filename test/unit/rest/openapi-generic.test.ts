@@ -28,11 +28,11 @@ describe('openapi.yaml', () => {
     const methods = (p: string) => Object.keys(doc.paths[p] ?? {}).filter((k) => k !== 'parameters').sort();
     assert.deepEqual(methods(ns), ['delete', 'get', 'post']);
     assert.deepEqual(methods(`${ns}/{name}`), ['delete', 'get', 'patch', 'put']);
-    assert.deepEqual(methods(`${ns}/{name}/status`), ['get', 'put']);
-    assert.deepEqual(methods(`${ns}/{name}/scale`), ['get', 'put']);
+    assert.deepEqual(methods(`${ns}/{name}/status`), ['get', 'patch', 'put']);
+    assert.deepEqual(methods(`${ns}/{name}/scale`), ['get', 'patch', 'put']);
     assert.deepEqual(methods(cl), ['delete', 'get', 'post']);
     assert.deepEqual(methods(`${cl}/{name}`), ['delete', 'get', 'patch', 'put']);
-    assert.deepEqual(methods(`${cl}/{name}/status`), ['get', 'put']);
+    assert.deepEqual(methods(`${cl}/{name}/status`), ['get', 'patch', 'put']);
     assert.deepEqual(methods('/openapi.json'), ['get']);
     assert.deepEqual(methods('/openapi.yaml'), ['get']);
     assert.deepEqual(Object.keys(doc.paths[`${ns}/{name}`].patch.requestBody.content),

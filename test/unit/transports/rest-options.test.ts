@@ -24,7 +24,7 @@ describe('OPTIONS on REST facade paths', () => {
     ['/rest/stable.example.com/v1/namespaces/a/widgets', 'GET, HEAD, POST, DELETE'],
     ['/rest/stable.example.com/v1/widgets', 'GET, HEAD'],
     ['/rest/stable.example.com/v1/namespaces/a/widgets/w', 'GET, HEAD, PUT, PATCH, DELETE'],
-    ['/rest/stable.example.com/v1/namespaces/a/widgets/w/status', 'GET, HEAD, PUT'],
+    ['/rest/stable.example.com/v1/namespaces/a/widgets/w/status', 'GET, HEAD, PUT, PATCH'],
     ['/rest/stable.example.com/v1/vaults', 'GET, HEAD, POST, DELETE'],
     ['/rest/stable.example.com/v1/vaults/v', 'GET, HEAD, PUT, PATCH, DELETE'],
   ];
