@@ -266,7 +266,7 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   if (!(err instanceof KubeApiError)) {
     return new ApiError('INTERNAL', 'internal error', {}, { cause: err });
   }
-  const status: KubeStatus = err.status;
+  const status: KubeStatus = tooLargeForEtcd(err.status) ?? err.status;
   const code = (status.reason && reasonToCode[status.reason]) || codeOfHttpStatus(err.httpStatus || status.code || 0);
   if (code === 'FORBIDDEN' && refusesImpersonation(status)) {
     // Kubernetes refused the gateway, not the caller: its words name the gateway's identity.
@@ -310,6 +310,16 @@ export function fromKubeError(err: unknown, mapField?: FieldPathMapper): ApiErro
   const error = new ApiError(code, message, details, { cause: err });
   if (cut) cutForCallers.add(error);
   return error;
+}
+
+/**
+ * An object larger than etcd takes (about 1.5 MB): the apiserver answers 500 InternalError with
+ * etcd's words, which would invite a retry that can never succeed. It is the request that is too
+ * large: BAD_REQUEST with status 413, as the README says of objects the apiserver does not take.
+ */
+function tooLargeForEtcd(status: KubeStatus): KubeStatus | undefined {
+  if (status.code !== 500 || !/etcdserver: request is too large/.test(status.message ?? '')) return undefined;
+  return { ...status, reason: 'RequestEntityTooLarge' };
 }
 
 /**

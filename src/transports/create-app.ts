@@ -174,7 +174,7 @@ function graphqlHandlers(opts: AppOptions, apollo: ApolloServer): { handlers: ex
     ? new ApolloPool((gateway) => newApollo(gateway, opts.apollo, opts.reportInternal, opts.checkOperation), (a) => handlerOf(a, graphqlContext))
     : undefined;
   const gate = apiGate({ authenticate: opts.tenants?.authenticate, admit: opts.admit }, (_req, res, err) => sendGraphQLError(res, err));
-  const handlers: express.RequestHandler[] = [refuseUnacceptable, ...losslessJsonBody(opts.bodyLimit ?? '1mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
+  const handlers: express.RequestHandler[] = [refuseUnacceptable, ...losslessJsonBody(opts.bodyLimit ?? '3mb'), refuseDeepDocuments(opts.apollo?.maxNesting), gate, async (req, res, next) => {
     const caller = callerOf(res);
     if (!opts.tenants || !caller) return shared(req, res, next);
     try {

@@ -180,7 +180,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     if (refusal) refuseUpgrade(done, refusal);
     else verifySubprotocol(info, done);
   };
-  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 1 << 20, verifyClient });
+  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: opts.maxPayloadBytes ?? 3 * 2 ** 20, verifyClient });
   wss.on('headers', announceConnectionId);
   const writers = new WeakMap<WebSocket, ConnectionWriter>();
   const orders = new WeakMap<WebSocket, MessageOrder>();

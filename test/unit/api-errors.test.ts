@@ -39,6 +39,10 @@ test('without a reason, the HTTP status decides; a transport failure is UNAVAILA
   assert.equal(fromKubeError(kube(418, {})).code, 'BAD_REQUEST');
   assert.equal(fromKubeError(kube(418, {})).httpStatus, 400);
   assert.deepEqual([fromKubeError(kube(413, {})).code, fromKubeError(kube(413, {})).httpStatus], ['BAD_REQUEST', 413]);
+  // An object etcd cannot take: the apiserver's 500 is the request's fault, never worth a retry.
+  const huge = fromKubeError(kube(500, { reason: 'InternalError', message: 'etcdserver: request is too large' }));
+  assert.deepEqual([huge.code, huge.httpStatus, huge.title, huge.message], ['BAD_REQUEST', 413, 'Payload too large', 'etcdserver: request is too large']);
+  assert.equal(fromKubeError(kube(500, { reason: 'InternalError', message: 'etcdserver: leader changed' })).code, 'INTERNAL');
   // The gateway's own bad requests whose status says which (Node's parser, its body limit).
   for (const [reason, status] of [['RequestEntityTooLarge', 413], ['RequestHeaderFieldsTooLarge', 431], ['RequestTimeout', 408], ['BadRequest', 400]] as const) {
     assert.equal(new ApiError('BAD_REQUEST', 'x', { reason }).httpStatus, status, reason);
