@@ -484,10 +484,10 @@ export class Permissions {
         questions.push([verb, r, sub]);
       }
     }
-    await Promise.all(questions.map(async ([verb, r, sub]) => {
-      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane, signal);
+    await allOrNone(signal, questions, async ([verb, r, sub], s) => {
+      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane, s);
       answers.set(clusterKey(verb, r, sub), ok);
-    }));
+    });
     const set = new PermissionSet(who, rules, answers, seq);
     this.offerLatest(identityKey(who), set);
     return set;
@@ -516,7 +516,7 @@ export class Permissions {
       ? planNamespaces(namespaces, this.roleBindings.store.values() as Iterable<RoleBindingLike>, { user: who.user, groups: who.groups })
       : { own: namespaces };
     const reviewed = [...plan.own, ...(plan.representative === undefined ? [] : [plan.representative])];
-    const answers = await Promise.all(reviewed.map((ns) => this.rulesReview(who, ns, lane, signal)));
+    const answers = await allOrNone(signal, reviewed, (ns, s) => this.rulesReview(who, ns, lane, s));
     const rules = new Map<string, ResourceRule[]>();
     reviewed.forEach((ns, i) => rules.set(ns, answers[i]!));
     if (plan.representative !== undefined) {
@@ -567,4 +567,18 @@ export class Permissions {
       }
     }, lane, identityKey(who), signal);
   }
+}
+
+/**
+ * fn for every item, with a signal that also aborts at the first failure: a computation that
+ * failed (its caller already has the error) sends none of its other reviews, which would
+ * otherwise wait in the queue for no one.
+ */
+async function allOrNone<T, R>(signal: AbortSignal, items: readonly T[], fn: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+  const failed = new AbortController();
+  const either = AbortSignal.any([signal, failed.signal]);
+  return Promise.all(items.map((item) => fn(item, either).catch((err: unknown) => {
+    failed.abort(err);
+    throw err;
+  })));
 }

@@ -13,6 +13,13 @@
 import { ApiError } from '../api-errors.ts';
 import { cancelled } from './shared-answer.ts';
 
+/**
+ * Callers' reviews that may wait at once, in the whole gateway. Far above what real callers ask
+ * together (a cold schema of 200 cluster-scoped CRDs asks ~2,200): the bound is against a pile-up
+ * that never drains, not a budget, so one tenant's cold start never refuses another's requests.
+ */
+export const defaultMaxWaiting = 100_000;
+
 /** 'caller': a request is waiting for the answer. 'recheck': a live subscription's re-check. */
 export type ReviewLane = 'caller' | 'recheck';
 
@@ -50,7 +57,7 @@ export class ReviewQueue {
 
   constructor(opts: ReviewQueueOptions = {}) {
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
-    this.maxWaiting = opts.maxWaiting ?? 2_048;
+    this.maxWaiting = opts.maxWaiting ?? defaultMaxWaiting;
     const share = Math.max(1, Math.floor(this.concurrency / 4));
     this.recheckMin = share;
     this.recheckMax = Math.max(share, this.concurrency - share);
@@ -66,7 +73,8 @@ export class ReviewQueue {
     if (signal?.aborted) return Promise.reject(cancelled());
     if (lane === 'caller' && this.waiting.caller.length >= this.maxWaiting) {
       this.stats.refused++;
-      return Promise.reject(new ApiError('UNAVAILABLE', `${this.waiting.caller.length} RBAC reviews are waiting for Kubernetes; try again shortly`,
+      // The number is not told: it would hint at other tenants' load.
+      return Promise.reject(new ApiError('UNAVAILABLE', 'too many RBAC reviews are waiting for Kubernetes; try again shortly',
         { reason: 'ServiceUnavailable', retryAfterSeconds: 1 }));
     }
     return new Promise<T>((resolve, reject) => {

@@ -137,29 +137,26 @@ function argumentProblem(err: NodeJS.ErrnoException): string {
 
 /**
  * One setting: from its flag, else its environment variables in order, else the config file, else
- * its default. A value given where a higher source overrides it is checked too: an invalid one is
- * reported, not left to break the next start that drops the flag.
+ * its default. Only the value in use is read: a variable a flag overrides may be anything, as
+ * Kubernetes' service links make CRDGATE_PORT "tcp://10.96.0.12:80" in a pod beside a Service
+ * named crdgate, whose chart sets --port.
  */
 function readSetting<K extends FlagName>(name: K, fromFlag: string | undefined, env: NodeJS.ProcessEnv, file: Record<string, string>,
   configFile: string | undefined): Setting<FlagValues[K]> {
   const spec = flagTable[name] as FlagSpec<FlagValues[K]>;
-  const given: [string, string][] = [];
-  if (fromFlag !== undefined) given.push([fromFlag, 'flag']);
-  for (const e of envNamesOf(name)) if (env[e] !== undefined && env[e] !== '') given.push([env[e]!, e]);
-  if (!spec.notInFile && file[name] !== undefined) given.push([file[name]!, configFile!]);
-  if (!given.length) return { value: spec.default, source: 'default' };
-  const problems: string[] = [];
-  let chosen: Setting<FlagValues[K]> | undefined;
-  for (const [raw, source] of given) {
-    const read = spec.parse.read(raw);
-    if (read.ok) chosen ??= { value: read.value, raw, source };
-    else {
-      // A value that may hold a password is not echoed: the problem says what it should be.
-      problems.push(`${name} from ${source}:${spec.secret ? '' : ` "${raw}" is`} not ${spec.parse.expected}`);
-      chosen ??= { value: spec.default, raw, source };
-    }
+  let raw = fromFlag;
+  let source = 'flag';
+  if (raw === undefined) {
+    const envName = envNamesOf(name).find((e) => env[e] !== undefined && env[e] !== '');
+    if (envName !== undefined) [raw, source] = [env[envName], envName];
+    else if (!spec.notInFile && file[name] !== undefined) [raw, source] = [file[name], configFile!];
   }
-  return problems.length ? { ...chosen!, problem: problems.join('\n') } : chosen!;
+  if (raw === undefined) return { value: spec.default, source: 'default' };
+  const read = spec.parse.read(raw);
+  if (read.ok) return { value: read.value, raw, source };
+  // A value that may hold a password is not echoed: the problem says what it should be.
+  const given = spec.secret ? '' : ` "${raw}" is`;
+  return { value: spec.default, raw, source, problem: `${name} from ${source}:${given} not ${spec.parse.expected}` };
 }
 
 function assemble(s: { [K in FlagName]: Setting<FlagValues[K]> }, env: NodeJS.ProcessEnv, defaults: { stateDir: string },

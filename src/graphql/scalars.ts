@@ -151,6 +151,17 @@ function toInt64(value: unknown, node?: ValueNode): number | bigint {
   return exactInteger(big);
 }
 
+/**
+ * A value the apiserver holds that its field's type cannot represent: Kubernetes keeps objects as
+ * stored when a CRD's schema changes a field's type. The field is null with this error (a typed
+ * one, not an internal fault); the REST facade answers the object as stored.
+ */
+function storedValueError(type: string, value: unknown): GraphQLError {
+  return new GraphQLError(`the stored value ${describe(value)} is not a ${type}, the type the CRD's schema now gives this field `
+    + '(Kubernetes keeps objects as they were stored before a schema change); the REST facade answers the object as stored',
+  { extensions: { code: ApiErrorCode.INVALID, reason: 'StoredValueInvalid' } });
+}
+
 export const Int64Scalar = new GraphQLScalarType({
   name: 'Int64',
   description:
@@ -161,7 +172,7 @@ export const Int64Scalar = new GraphQLScalarType({
     if (typeof value === 'bigint') return rawInteger(value);
     if (typeof value === 'number' && Number.isInteger(value)) return value;
     if (typeof value === 'string' && /^-?[0-9]+$/.test(value)) return rawInteger(BigInt(value));
-    throw new GraphQLError(`Int64 cannot represent ${describe(value)}`);
+    throw storedValueError('Int64', value);
   },
   parseValue: (value) => toInt64(value),
   parseLiteral: (node) => {
@@ -180,7 +191,14 @@ export const Int64Scalar = new GraphQLScalarType({
 export const FloatScalar = new GraphQLScalarType({
   name: 'Float',
   description: GraphQLFloat.description,
-  serialize: (value) => (typeof value === 'bigint' ? rawInteger(value) : GraphQLFloat.serialize(value)),
+  serialize: (value) => {
+    if (typeof value === 'bigint') return rawInteger(value);
+    try {
+      return GraphQLFloat.serialize(value);
+    } catch {
+      throw storedValueError('Float', value);
+    }
+  },
   parseValue: (value) => (typeof value === 'bigint' ? value : GraphQLFloat.parseValue(value)),
   parseLiteral: (node) => {
     if (node.kind === Kind.INT) return exactInteger(BigInt(node.value));

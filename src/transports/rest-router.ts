@@ -75,6 +75,8 @@ export function restRouter(opts: RestRouterOptions): express.Router {
 const collectionMethods = (t: Target) => (t.resource.scope === 'Namespaced' && t.namespace === undefined ? 'GET, HEAD' : 'GET, HEAD, POST, DELETE');
 const itemMethods = 'GET, HEAD, PUT, PATCH, DELETE';
 const subresourceMethods = 'GET, HEAD, PUT, PATCH';
+/** Warning headers one answer passes on at most. */
+const maxWarnings = 10;
 
 /** Writes to a namespaced resource's list across all namespaces: 405, as its methods say. */
 function refuseAcrossNamespaces(req: Request, res: Response, t: Target): void {
@@ -98,8 +100,13 @@ function routeKit(opts: RestRouterOptions): Routes {
     const caller = callerOf(res);
     // The apiserver's warnings (a deprecated version, unknown fields it dropped) reach the client as
     // kubectl shows them: Warning headers of the answer.
+    // Each once (a list across 200 namespaces makes 200 calls that each warn), and at most 10:
+    // proxies refuse answers whose headers outgrow their buffers.
+    let warned: Set<string> | undefined;
     const onWarning = (w: string) => {
-      if (!res.headersSent) res.append('Warning', w);
+      if (res.headersSent || warned?.has(w) || (warned?.size ?? 0) >= maxWarnings || w.length > 1024) return;
+      (warned ??= new Set()).add(w);
+      res.append('Warning', w);
     };
     const base: CallerContext = { signal: clientGone(req, res), requestId: requestIdOf(req), onWarning };
     if (!caller) return base;

@@ -127,6 +127,7 @@ describe('deploy/helm/crdgate', () => {
     assert.equal(d.spec.replicas, 2);
     const pod = d.spec.template.spec;
     assert.equal(pod.serviceAccountName, 'crdgate');
+    assert.equal(pod.enableServiceLinks, false, 'no CRDGATE_PORT=tcp://… from a Service named crdgate');
     assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
     const c = pod.containers[0];
     assert.equal(c.image, 'crdgate:0.1.0');

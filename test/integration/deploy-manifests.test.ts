@@ -67,6 +67,7 @@ describe('deploy/kustomize', () => {
     const d = find('Deployment', 'crdgate');
     const pod = d.spec.template.spec;
     assert.equal(pod.serviceAccountName, 'crdgate');
+    assert.equal(pod.enableServiceLinks, false, 'no CRDGATE_PORT=tcp://… from a Service named crdgate');
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.securityContext.runAsUser > 0);
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');

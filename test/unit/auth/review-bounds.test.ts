@@ -196,3 +196,29 @@ test('permissions: callers given the same rules share one copy of them; expired 
     await permissions.stop();
   }
 });
+
+test('permissions: a computation refused part-way sends none of its other reviews, and leaves the queue to others', { timeout: 5000 }, async () => {
+  const cluster = heldCluster(['n1']);
+  const permissions = new Permissions(cluster.client, { concurrency: 2, maxWaiting: 20 });
+  permissions.start();
+  await settle();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  try {
+    // 40 cluster-scoped resources: 11 reviews each, far past the bound of 20 waiting.
+    const many: ResourceRef[] = Array.from({ length: 40 }, (_, i) => ({ group: `g${i}.example.com`, plural: 'things', namespaced: false }));
+    const big = permissions.of({ user: 'mallory', groups: ['team'] }, many).catch((err: unknown) => err);
+    await cluster.answerAll();
+    const refused = await big;
+    assert.ok(refused instanceof ApiError && refused.code === 'UNAVAILABLE', String(refused));
+    assert.doesNotMatch(refused.message, /\d/, 'the refusal tells nothing of the gateway\'s load');
+    await cluster.answerAll();
+    assert.equal(permissions.reviewer.load.pending, 0, 'the failed computation\'s waiting reviews were dropped');
+    assert.ok(cluster.sent() < 30, `${cluster.sent()} reviews sent for a computation refused at its 21st`);
+    // Another caller's small question goes through.
+    const small = permissions.of({ user: 'victim', groups: ['team'] }, [widgets]);
+    await cluster.answerAll();
+    assert.equal((await small).namespacesWhere('list', widgets).length, 1);
+  } finally {
+    await permissions.stop();
+  }
+});
