@@ -177,9 +177,12 @@ describe('watches while the cluster changes under them', () => {
     await stream.waitFor('the initial state', (es) => es.some((e) => e.event === 'INITIAL_STATE_DONE'));
     const ws = openClient(base);
     const subs = [`watchGadget_v1_${encodeGroup(group)}`, `watchGadget_${encodeGroup(group)}`].map((field) =>
-      new Subscription(ws, `subscription($ns: String) { ${field}(namespace: $ns) { type object { metadata { name } spec { size } } } }`, { ns }, field));
-    await create(group, 'v1', 'gadgets', 'Gadget', ns, 'before');
+      new Subscription(ws, `subscription($ns: String) { ${field}(namespace: $ns, sendInitialEvents: true) { type object { metadata { name } spec { size } } } }`, { ns }, field));
+    // Started (their initial state in) before the object is made: a watch from "now" that began
+    // after it would not see it.
     for (const sub of subs) await sub.waitForEvents(1);
+    await create(group, 'v1', 'gadgets', 'Gadget', ns, 'before');
+    for (const sub of subs) await sub.waitForEvents(2);
     await stream.waitFor('the first object', (es) => summary(es).includes('ADDED:before'));
 
     await patchVersions([v1({ size: { type: 'integer' } }), v2]);
@@ -188,8 +191,8 @@ describe('watches while the cluster changes under them', () => {
     await stream.waitFor('the object made after v2 came', (es) => summary(es).includes('ADDED:after-v2') || summary(es).some((e) => e.startsWith('ERROR')));
     assert.deepEqual(summary(stream.events).filter((e) => !e.startsWith('INITIAL_STATE_DONE')), ['ADDED:before', 'ADDED:after-v2'], 'the SSE watch of v1 goes on');
     for (const sub of subs) {
-      await sub.waitForEvents(2).catch(() => {});
-      assert.deepEqual(sub.summary(), ['ADDED before', 'ADDED after-v2'], `the subscription goes on: ${JSON.stringify(sub.error)}`);
+      await sub.waitForEvents(3).catch(() => {});
+      assert.deepEqual(sub.summary(), ['INITIAL_STATE_DONE', 'ADDED before', 'ADDED after-v2'], `the subscription goes on: ${JSON.stringify(sub.error)}`);
       assert.equal(sub.ended, false);
     }
 
