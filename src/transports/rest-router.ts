@@ -8,7 +8,7 @@ import express, { type Request, type Response } from 'express';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
-import type { KubeObject, OperationRequest, ResourceOperations } from '../contract/operations.ts';
+import type { KubeObject, OperationRequest, PatchArgs, ResourceOperations } from '../contract/operations.ts';
 import { stringifyJson, stringifyYaml } from '../kube/lossless-json.ts';
 import type { ResourceModel } from '../model/resource-model.ts';
 import { noteErrorCode } from '../plugins/request-outcome.ts';
@@ -187,9 +187,7 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
     send(req, res, 200, await ops.replace(request(req, res, t, { body: stamp(objectBody(req), t), ...writeArgs(req) })));
   }));
   router.patch(item, handle(async (req, res, t) => {
-    const patchType = patchTypeOf(req);
-    const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : applyChecked(patchType, objectBody(req), t);
-    const r = request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force) });
+    const r = request(req, res, t, patchArgs(req, t));
     // An apply that creates the object is answered 201 Created by Kubernetes; so is it here. The
     // context is this request's own (routeKit's context makes one per request): no copy for it.
     let created = false;
@@ -200,6 +198,13 @@ function itemRoutes(router: express.Router, { ops, handle, request }: Routes): v
   router.delete(item, handle(async (req, res, t) => {
     send(req, res, 200, await ops.delete(request(req, res, t, deleteArgs(req))));
   }));
+}
+
+/** A PATCH's arguments, of an object or of its subresource: its type, its body (an apply's checked), the write options and force. */
+function patchArgs(req: Request, t: Target): PatchArgs {
+  const patchType = patchTypeOf(req);
+  const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : applyChecked(patchType, objectBody(req), t);
+  return { patchType, patch, ...writeArgs(req), force: bool(req.query.force) };
 }
 
 /**
@@ -232,9 +237,7 @@ function subresourceRoutes(router: express.Router, { ops, handle, request }: Rou
   // The patch types of the object, on its status or Scale: what kubectl scale, kubectl patch
   // --subresource and controllers use, with RBAC's patch on the subresource (not update).
   router.patch(subresource, handle(async (req, res, t) => {
-    const patchType = patchTypeOf(req);
-    const patch = patchType === 'application/json-patch+json' ? jsonPatchBody(req) : applyChecked(patchType, objectBody(req), t);
-    send(req, res, 200, await ops.patch(request(req, res, t, { patchType, patch, ...writeArgs(req), force: bool(req.query.force), subresource: t.sub! })));
+    send(req, res, 200, await ops.patch(request(req, res, t, { ...patchArgs(req, t), subresource: t.sub! })));
   }));
 }
 
