@@ -6,11 +6,12 @@
 //   crdgate     the gateway without plugins, in its own process (scripts/bench-gateway.ts);
 //   production  the gateway with the production plugins, in its own process;
 // five operations (get by name, list of 100, list of 500, create, merge patch), each sequential
-// and from 16 concurrent loops, repeated for --runs runs (paths in rotating order within a run).
+// and from 16 concurrent loops, repeated for --runs runs. Within a run, each case's batch is cut
+// into --slices slices and the paths take turns slice by slice (in rotating order).
 // Every figure is the median of the runs, with the spread (lowest–highest) beside it. Prints a
 // markdown section and appends it to BENCHMARKS.md.
 //
-//   node scripts/bench-operations.ts [--runs 5] [--requests 1000] [--list-requests 200] [--concurrency 16]
+//   node scripts/bench-operations.ts [--runs 5] [--requests 1000] [--list-requests 200] [--concurrency 16] [--slices 10]
 //                                    [--profile DIR] [--cases get,list100,...] [--corpus DIR] [--no-append]
 //   --profile DIR: a CPU profile of each gateway process (and of the node proxy) over the measured
 //                  requests of the last run.
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     'list-requests': { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '100' },
+    slices: { type: 'string', default: '10' },
     cases: { type: 'string', default: 'get,list100,list500,create,patch' },
     profile: { type: 'string' },
     'no-append': { type: 'boolean', default: false },
@@ -47,6 +49,7 @@ const { values: flags } = parseArgs({
 const RUNS = Number(flags.runs);
 const CONCURRENCY = Number(flags.concurrency);
 const WARMUP = Number(flags.warmup);
+const SLICES = Number(flags.slices);
 const OBJECTS = 500;
 const ns = 'bench';
 const writeNs = 'bench-writes';
@@ -195,19 +198,49 @@ function apiserverCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function measure(c: Case, path: PathName, mode: Mode, gateway: GatewayProcess | undefined, apiserverPid: number): Promise<Sample> {
-  const conc = mode === 'sequential' ? 1 : CONCURRENCY;
-  let i = 0;
-  for (let w = 0; w < Math.min(WARMUP, c.n); w++) await c.run(path, i++);
+/** One path's share of a batch so far: its latencies, wall time and CPU (ms) of each process. */
+interface Tally { latencies: number[]; wallMs: number; gateway: number; apiserver: number; client: number; next: number }
+
+/**
+ * A case in one mode along every path, the batch cut into --slices slices that take turns (the
+ * paths' order rotating from slice to slice), so that what else the machine does in those seconds
+ * falls on every path alike: a path measured as one block of a few seconds after another caught
+ * other work on the machine for itself, by far the largest part of a run's spread.
+ */
+async function measurePaths(c: Case, mode: Mode, paths: readonly PathName[], processOf: (p: PathName) => GatewayProcess | undefined, apiserverPid: number): Promise<Map<PathName, Sample>> {
+  const tallies = new Map<PathName, Tally>(paths.map((p) => [p, { latencies: [], wallMs: 0, gateway: 0, apiserver: 0, client: 0, next: 0 }]));
+  for (const path of paths) {
+    const t = tallies.get(path)!;
+    for (let w = 0; w < Math.min(WARMUP, c.n); w++) await c.run(path, t.next++);
+    await c.reset?.();
+  }
+  const slices = Math.max(1, Math.min(SLICES, c.n));
+  for (let s = 0; s < slices; s++) {
+    const size = Math.floor((c.n * (s + 1)) / slices) - Math.floor((c.n * s) / slices);
+    for (let k = 0; k < paths.length; k++) {
+      const path = paths[(k + s) % paths.length]!;
+      await measureSlice(c, path, mode, size, tallies.get(path)!, processOf(path), apiserverPid);
+    }
+  }
+  return new Map([...tallies].map(([p, t]) => [p, {
+    ...stats(t.latencies, t.wallMs),
+    cpu: { gateway: t.gateway / c.n, apiserver: t.apiserver / c.n, client: t.client / c.n },
+  }]));
+}
+
+async function measureSlice(c: Case, path: PathName, mode: Mode, n: number, t: Tally, gateway: GatewayProcess | undefined, apiserverPid: number): Promise<void> {
+  const conc = Math.min(n, mode === 'sequential' ? 1 : CONCURRENCY);
   const gw0 = gateway ? (await gateway.ask('cpu')) as number : 0;
   const api0 = apiserverCpuMs(apiserverPid);
   const client0 = process.cpuUsage();
-  const { latencies, wallMs } = await runConcurrently(c.n, conc, () => c.run(path, i++));
+  const { latencies, wallMs } = await runConcurrently(n, conc, () => c.run(path, t.next++));
   const client = process.cpuUsage(client0);
-  const api = apiserverCpuMs(apiserverPid) - api0;
-  const gw = gateway ? (await gateway.ask('cpu')) as number - gw0 : 0;
+  t.apiserver += apiserverCpuMs(apiserverPid) - api0;
+  t.gateway += gateway ? ((await gateway.ask('cpu')) as number - gw0) / 1000 : 0;
+  t.client += (client.user + client.system) / 1000;
+  for (const l of latencies) t.latencies.push(l);
+  t.wallMs += wallMs;
   await c.reset?.();
-  return { ...stats(latencies, wallMs), cpu: { gateway: gw / 1000 / c.n, apiserver: api / c.n, client: (client.user + client.system) / 1000 / c.n } };
 }
 
 /** Every CRD under dir (server-side apply, a later file of the same name replacing an earlier one), once Established. */
@@ -287,9 +320,9 @@ try {
     for (const c of chosen) {
       for (const mode of modes) {
         // Each run starts with another path, so drift over a run hits every path alike.
-        for (const path of pathNames.map((_, k) => pathNames[(k + run) % pathNames.length]!)) {
-          if (path === 'node proxy' && c.noProxy) continue;
-          const s = await measure(c, path, mode, path === 'direct' ? undefined : processOf[path], cluster.info.pid);
+        const paths = pathNames.map((_, k) => pathNames[(k + run) % pathNames.length]!).filter((p) => !(p === 'node proxy' && c.noProxy));
+        const samples = await measurePaths(c, mode, paths, (p) => (p === 'direct' ? undefined : processOf[p]), cluster.info.pid);
+        for (const [path, s] of samples) {
           const key = keyOf(c.label, mode, path);
           results.set(key, [...(results.get(key) ?? []), s]);
         }
@@ -391,7 +424,7 @@ call with the same client and answering its JSON as \`{"data":{...}}\` without G
 inline). crdgate: the gateway in its own process without plugins; production: with metrics, tracing of 10%
 of the requests, request logs, APQ, query limits and rate limits (scripts/bench-gateway.ts). GraphQL POST over HTTP keep-alive with
 variables, selecting apiVersion, kind, metadata (name, namespace, uid, resourceVersion, generation, labels, creationTimestamp) and
-spec. Warm-up ${WARMUP} requests per batch. Median of ${RUNS} runs, lowest–highest in brackets. CPU ms/req: CPU time (user + system) of
+spec. Warm-up ${WARMUP} requests per path; each batch is cut into ${SLICES} slices that the paths take in turns. Median of ${RUNS} runs, lowest–highest in brackets. CPU ms/req: CPU time (user + system) of
 the gateway (or node proxy) process, the control plane process (apiserver and etcd, 10 ms ticks) and the load generator over the batch, per request;
 steadier than latency on a shared machine.
 
