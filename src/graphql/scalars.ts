@@ -157,9 +157,14 @@ function toInt64(value: unknown, node?: ValueNode): number | bigint {
  * one, not an internal fault); the REST facade answers the object as stored.
  */
 function storedValueError(type: string, value: unknown): GraphQLError {
-  return new GraphQLError(`the stored value ${describe(value)} is not a ${type}, the type the CRD's schema now gives this field `
-    + '(Kubernetes keeps objects as they were stored before a schema change); the REST facade answers the object as stored',
-  { extensions: { code: ApiErrorCode.INVALID, reason: 'StoredValueInvalid' } });
+  return new GraphQLError(storedValueMessage(type, describe(value)), { extensions: storedValueExtensions() });
+}
+
+export const storedValueExtensions = () => ({ code: ApiErrorCode.INVALID, reason: 'StoredValueInvalid' });
+
+export function storedValueMessage(type: string, describedValue: string): string {
+  return `the stored value ${describedValue} is not a ${type}, the type the CRD's schema now gives this field `
+    + '(Kubernetes keeps objects as they were stored before a schema change); the REST facade answers the object as stored';
 }
 
 export const Int64Scalar = new GraphQLScalarType({

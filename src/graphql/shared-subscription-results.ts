@@ -15,6 +15,7 @@ import {
 } from 'graphql';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { ownedBytes } from '../owned-bytes.ts';
+import { typedStoredValueErrorsOf } from './stored-value-errors.ts';
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
@@ -58,7 +59,7 @@ export class SharedSelection {
       return hit;
     }
     sharedResultStats.executed++;
-    const result = execute({ ...this.args, rootValue: event });
+    const result = typedStoredValueErrorsOf(execute({ ...this.args, rootValue: event }));
     const payload = result instanceof Promise ? result.then((r) => this.serialize(r)) : this.serialize(result);
     this.payloads.set(event, payload);
     if (this.payloads.size > maxPayloadsPerGroup) this.payloads.delete(this.payloads.keys().next().value!);

@@ -26,6 +26,7 @@ import type { Caller } from '../auth/authenticate.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import { setTimer } from '../service/deadline-timer.ts';
 import { SharedSelections } from '../graphql/shared-subscription-results.ts';
+import { typedStoredValueErrorsOf } from '../graphql/stored-value-errors.ts';
 import { ParsedDocuments } from '../graphql/parsed-documents.ts';
 import { validateDocument } from '../graphql/document-validation.ts';
 import { withLiteralPaths } from '../graphql/literal-paths.ts';
@@ -240,7 +241,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         if (!result.errors.some(escaped)) return undefined;
         return { ...result, errors: result.errors.map((e) => (escaped(e) ? internalError(e) : e.toJSON())) };
       },
-      execute: (args) => runs.run(args, () => execute(args)),
+      execute: (args) => runs.run(args, () => typedStoredValueErrorsOf(execute(args))),
       subscribe: (args) => runs.run(args, () => subscribe(args, deliveries.get(args), groups)),
       // Variables keep integers beyond 2^53 (as bigint), as in HTTP request bodies; results that
       // graphql-ws itself sends write them with every digit. A number a double cannot hold is kept
@@ -512,5 +513,5 @@ async function subscribe(args: ExecutionArgs, delivery: Delivery | undefined, gr
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const feed = feedBehind<object>(source);
   if (feed && delivery) return pushedSubscription(delivery.writer, delivery.id, groups.join(args, delivery.source), feed);
-  return mapStream(source as AsyncIterable<unknown>, (event) => execute({ ...args, rootValue: event }));
+  return mapStream(source as AsyncIterable<unknown>, (event) => typedStoredValueErrorsOf(execute({ ...args, rootValue: event })));
 }

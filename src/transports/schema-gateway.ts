@@ -5,6 +5,7 @@
 import type { GatewayExecutor, GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { PlannedExecution } from '../graphql/compiled-execution.ts';
+import { typedStoredValueErrorsOf } from '../graphql/stored-value-errors.ts';
 import { executedBefore, suggestionsHidden } from './apollo-pipeline.ts';
 
 export class SchemaGateway implements GatewayInterface {
@@ -33,7 +34,7 @@ export class SchemaGateway implements GatewayInterface {
 
   /** Executes an operation on a schema this gateway served, as Apollo's executor does (see direct-execution.ts). */
   execute(schema: GraphQLSchema, document: DocumentNode, context: object, variables: Record<string, unknown> | undefined, operationName: string | undefined): ExecutionResult | Promise<ExecutionResult> {
-    return this.planned.execute({ schema, document, contextValue: context, variableValues: variables, operationName, hideSuggestions: suggestionsHidden(context) });
+    return typedStoredValueErrorsOf(this.planned.execute({ schema, document, contextValue: context, variableValues: variables, operationName, hideSuggestions: suggestionsHidden(context) }));
   }
 
   // An operation already executed by the direct path, whose errors Apollo formats: its outcome, not a second execution.
