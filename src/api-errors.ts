@@ -373,6 +373,60 @@ export function toProblem(err: ApiError, instance?: string): Record<string, unkn
   return problem;
 }
 
+/** The Kubernetes Status reason of each code, for errors that did not come with one from Kubernetes. */
+const statusReasonOf: Record<ApiErrorCode, string> = {
+  BAD_REQUEST: 'BadRequest',
+  BAD_USER_INPUT: 'BadRequest',
+  UNAUTHENTICATED: 'Unauthorized',
+  FORBIDDEN: 'Forbidden',
+  NOT_FOUND: 'NotFound',
+  METHOD_NOT_ALLOWED: 'MethodNotAllowed',
+  ALREADY_EXISTS: 'AlreadyExists',
+  CONFLICT: 'Conflict',
+  GONE: 'Gone',
+  UNSUPPORTED_MEDIA_TYPE: 'UnsupportedMediaType',
+  NOT_ACCEPTABLE: 'NotAcceptable',
+  INVALID: 'Invalid',
+  TOO_MANY_REQUESTS: 'TooManyRequests',
+  INTERNAL: 'InternalError',
+  UNAVAILABLE: 'ServiceUnavailable',
+  TIMEOUT: 'Timeout',
+  // Kubernetes has no reason for a request its client gave up; its "unknown" reason is empty.
+  CANCELLED: '',
+  // A client that fell behind: the watch is unavailable to it; it resumes from the resourceVersion
+  // it last saw, as after any watch that ends.
+  SLOW_CONSUMER: 'ServiceUnavailable',
+  // The resource is no longer served: Gone makes client-go's reflector list again, which says why.
+  SCHEMA_CHANGED: 'Gone',
+};
+
+/**
+ * The metav1.Status form, for where a Kubernetes client expects one (the ERROR event of a JSON
+ * watch): the reason Kubernetes gave when it agrees with the code (Expired for GONE; an
+ * UNAVAILABLE that wraps another failure keeps its own), else the code's, and the gateway's HTTP
+ * status. Its details keep what Kubernetes' StatusDetails can say, and the whole problem document
+ * beside it.
+ */
+export function toKubeStatus(err: ApiError, problem: Record<string, unknown> = toProblem(err)): Record<string, unknown> {
+  const d = err.details;
+  const details: Record<string, unknown> = {};
+  if (d.name !== undefined) details.name = d.name;
+  if (d.group !== undefined) details.group = d.group;
+  if (d.kind !== undefined) details.kind = d.kind;
+  if (d.causes?.length) details.causes = d.causes.map((c) => ({ reason: c.type, message: c.message, field: c.field }));
+  if (d.retryAfterSeconds !== undefined) details.retryAfterSeconds = d.retryAfterSeconds;
+  details.problem = problem;
+  return {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: err.message, reason: statusReasonFor(err), code: err.httpStatus, details,
+  };
+}
+
+function statusReasonFor(err: ApiError): string {
+  const given = err.details.reason;
+  return given !== undefined && reasonToCode[given] === err.code ? given : statusReasonOf[err.code];
+}
+
 /**
  * Receives every error a client is about to see; logs the cause of each internal one (INTERNAL
  * from the catalog, or an exception that is neither a catalog nor a GraphQL error, also wrapped

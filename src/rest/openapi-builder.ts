@@ -10,7 +10,7 @@ import { convertResourceSchema } from './openapi-schema-conversion.ts';
 import { filterComponentSchemas, orderByParameter, whereParameter, whereSchemas } from './openapi-query-schemas.ts';
 import {
   DELETE_OPTIONS_BODY, DELETE_PARAMETERS, PATCH_PARAMETERS, UNTYPED_LIST_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
-  SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody, objectResponse as objectResponseOf, parameterRefs as params, patchBody,
+  JSON_WATCH_DESCRIPTION, SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody, objectResponse as objectResponseOf, parameterRefs as params, patchBody,
   problemResponses as errors, ref,
 } from './openapi-shared-components.ts';
 
@@ -120,7 +120,9 @@ export function buildOpenApiDocument(models: readonly ResourceModel[], options: 
 }
 
 // Each CRD version has its own watch event and where schemas here; the generic ones are openapi.yaml's.
-const { WatchEvent: _generic, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...SHARED_SCHEMAS } = SHARED_COMPONENT_SCHEMAS;
+const {
+  WatchEvent: _generic, KubernetesWatchEvent: _genericKubernetes, ObjectWatchEvent: _genericObject, Where: _genericWhere, ...SHARED_SCHEMAS
+} = SHARED_COMPONENT_SCHEMAS;
 
 // Each version's where and orderBy parameters are typed in place of the generic ones.
 const { where: _where, orderBy: _orderBy, ...LIVE_PARAMETERS } = SHARED_PARAMETERS;
@@ -243,26 +245,36 @@ function versionSchemas({ model, objectName, listName, apiVersion }: VersionDoc,
     [`${objectName}.WatchEvent`]: {
       description: `The \`data\` of one Server-Sent Event of a watch of ${model.kind} (${apiVersion}).`,
       oneOf: [
-        {
-          type: 'object',
-          required: ['type', 'object'],
-          additionalProperties: false,
-          properties: { type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] }, object: ref(objectName) },
-        },
+        objectWatchEvent(objectName),
         ref('BookmarkWatchEvent'),
         ref('ErrorWatchEvent'),
       ],
     },
+    [`${objectName}.KubernetesWatchEvent`]: {
+      description: `One line of a watch of ${model.kind} (${apiVersion}) in Kubernetes' own format (Accept: application/json).`,
+      oneOf: [objectWatchEvent(objectName), ref('BookmarkWatchEvent'), ref('StatusWatchEvent')],
+    },
+  };
+}
+
+/** An ADDED, MODIFIED or DELETED event of the version's objects. */
+function objectWatchEvent(objectName: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    required: ['type', 'object'],
+    additionalProperties: false,
+    properties: { type: { type: 'string', enum: ['ADDED', 'MODIFIED', 'DELETED'] }, object: ref(objectName) },
   };
 }
 
 function listResponsesOf({ model, listName, objectName }: VersionDoc): Record<string, unknown> {
   return {
     '200': {
-      description: `The ${model.kind} objects. ${SSE_DESCRIPTION}`,
+      description: `The ${model.kind} objects. ${SSE_DESCRIPTION} ${JSON_WATCH_DESCRIPTION}`,
       content: {
         ...jsonOrYaml(ref(listName)),
         'text/event-stream': { schema: ref(`${objectName}.WatchEvent`) },
+        'application/json;stream=watch': { schema: ref(`${objectName}.KubernetesWatchEvent`) },
       },
     },
     ...errors('400', '401', '403', '404', '410', '422', '429'),

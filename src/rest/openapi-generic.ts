@@ -6,7 +6,7 @@
 import { stringifyYaml } from '../kube/lossless-json.ts';
 import {
   DELETE_OPTIONS_BODY, DELETE_PARAMETERS, LIST_PARAMETERS, PATCH_PARAMETERS, SECURITY, SECURITY_SCHEMES, SHARED_COMPONENT_SCHEMAS, SHARED_PARAMETERS,
-  SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody as objectBodyOf, objectResponse as objectResponseOf,
+  JSON_WATCH_DESCRIPTION, SHARED_RESPONSES, SSE_DESCRIPTION, WRITE_PARAMETERS, jsonOrYaml, objectBody as objectBodyOf, objectResponse as objectResponseOf,
   parameterRefs as params, patchBody as patchBodyOf, problemResponses as errors, ref,
 } from './openapi-shared-components.ts';
 import { filterComponentSchemas } from './openapi-query-schemas.ts';
@@ -58,8 +58,12 @@ const objectResponse = (status: '200' | '201', description: string) => objectRes
 const patchBody = patchBodyOf('KubernetesObject');
 const listResponses = {
   '200': {
-    description: `The objects. ${SSE_DESCRIPTION}`,
-    content: { ...jsonOrYaml(ref('KubernetesList')), 'text/event-stream': { schema: ref('WatchEvent') } },
+    description: `The objects. ${SSE_DESCRIPTION} ${JSON_WATCH_DESCRIPTION}`,
+    content: {
+      ...jsonOrYaml(ref('KubernetesList')),
+      'text/event-stream': { schema: ref('WatchEvent') },
+      'application/json;stream=watch': { schema: ref('KubernetesWatchEvent') },
+    },
   },
   ...errors('400', '401', '403', '404', '410', '422', '429'),
 };

@@ -183,6 +183,26 @@ export const SHARED_COMPONENT_SCHEMAS: Record<string, unknown> = {
       object: ref('Problem'),
     },
   },
+  KubernetesWatchEvent: {
+    description:
+      'One line of a watch in Kubernetes\' own format (Accept: application/json): a Kubernetes watch ' +
+      'event, ERROR carrying a Kubernetes Status.',
+    oneOf: [ref('ObjectWatchEvent'), ref('BookmarkWatchEvent'), ref('StatusWatchEvent')],
+  },
+  StatusWatchEvent: {
+    type: 'object',
+    description: 'The watch failed and the stream ends, as the apiserver says it: a Status (410 Expired: the resume point is too old). Its details carry the problem document.',
+    required: ['type', 'object'],
+    additionalProperties: false,
+    properties: {
+      type: { type: 'string', const: 'ERROR' },
+      object: {
+        allOf: [ref('Status')],
+        required: ['kind', 'apiVersion', 'status', 'message', 'reason', 'code', 'details'],
+        properties: { details: { type: 'object', required: ['problem'], properties: { problem: ref('Problem') } } },
+      },
+    },
+  },
   JsonPatch: {
     type: 'array',
     description: 'An RFC 6902 JSON patch; paths use Kubernetes property names.',
@@ -315,6 +335,13 @@ export const SSE_DESCRIPTION =
   '`data:` is the watch event as JSON, described by this schema. ' +
   'Comment lines keep idle connections open. Failures found before the stream starts are problem ' +
   'documents with their HTTP status; later ones are an ERROR event.';
+
+export const JSON_WATCH_DESCRIPTION =
+  'A client that prefers application/json (or application/json;stream=watch) to text/event-stream gets ' +
+  'the watch in Kubernetes\' own format instead, as the apiserver writes it: Content-Type ' +
+  'application/json, one watch event per line, the initial state ending with a BOOKMARK annotated ' +
+  'k8s.io/initial-events-end, an ERROR event\'s object a Status; resume with ?resourceVersion=. ' +
+  'Empty lines keep idle connections open.';
 
 // The vocabulary of the facade's operations, for the generic and the live document alike.
 

@@ -1,9 +1,8 @@
 // The REST facade: Kubernetes-shaped paths under /rest, Kubernetes JSON in and out (YAML on
-// request), the Kubernetes patch content types, `?watch=true` as Server-Sent Events from the shared
-// watch hub (rest-watch.ts), and RFC 9457 problem+json errors from the same catalog as GraphQL.
+// request), the Kubernetes patch content types, `?watch=true` as Server-Sent Events or Kubernetes'
+// JSON watch stream from the shared watch hub (rest-watch.ts), and RFC 9457 problem+json errors
+// from the same catalog as GraphQL.
 // Every call goes through the same operations, as the same caller, as the GraphQL API.
-import { LRUCache } from 'lru-cache';
-import Negotiator from 'negotiator';
 import express, { type Request, type Response } from 'express';
 import { ApiError, fromKubeError, httpHeadersOf, toProblem } from '../api-errors.ts';
 import type { Caller } from '../auth/authenticate.ts';
@@ -17,7 +16,8 @@ import { clientGone, reportInternal, requestIdOf } from './create-app.ts';
 import {
   deleteArgs, dryRun, enumOf, isTrue, jsonPatchBody, pageLimit, objectBody, patchTypeOf, queryArgs, resourceOf, scaleBody, stamp, str, targetIn, unknownResource, writeArgs, bool, type Target,
 } from './rest-request.ts';
-import { serveSseWatch } from './rest-watch.ts';
+import { restAnswerType, answerTypes, watchTypes } from './rest-answer-type.ts';
+import { serveWatch } from './rest-watch.ts';
 
 export interface RestRouterOptions {
   operations: ResourceOperations<CallerContext>;
@@ -34,7 +34,7 @@ export interface RestRouterOptions {
    */
   mayUse?: (caller: Caller, resource: ResourceModel, signal?: AbortSignal) => Promise<boolean>;
   bodyLimit?: string;
-  /** Interval of SSE keep-alive comments. */
+  /** Interval of watch keep-alives. */
   heartbeatMs?: number;
 }
 
@@ -147,7 +147,8 @@ function collectionRoutes(router: express.Router, { ops, handle, request, contex
     const query = queryArgs(req, t.version);
     if (isTrue(req.query.watch)) {
       if (query.where || query.orderBy || query.consistency) throw new ApiError('BAD_REQUEST', 'where, orderBy and consistency apply to lists, not to watches', { reason: 'InvalidQuery' });
-      return serveSseWatch(req, res, t, { watch: (r) => ops.watch(r), context: context(req, res), heartbeatMs });
+      const wire = answerOf(req, true) === 'application/json' ? 'json' : 'sse';
+      return serveWatch(req, res, t, { watch: (r) => ops.watch(r), context: context(req, res), heartbeatMs, wire });
     }
     const list = await ops.list(request(req, res, t, {
       labelSelector: str(req.query.labelSelector), fieldSelector: str(req.query.fieldSelector), limit: pageLimit(req.query.limit),
@@ -270,8 +271,6 @@ function refuseUnacceptable(req: Request): void {
     { reason: 'NotAcceptable' });
 }
 
-const answerTypes = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml'];
-
 /** Each query parameter once, as Kubernetes reads one value of each: a second is refused, named. */
 function refuseRepeatedParameters(req: Request): void {
   for (const [name, value] of Object.entries(req.query)) {
@@ -281,34 +280,9 @@ function refuseRepeatedParameters(req: Request): void {
   }
 }
 
-const watchTypes = ['text/event-stream', 'application/json'];
-/** Accept header values (per kind of answer) → the type chosen ('' for none); bounded, as clients choose the values. */
-const chosenTypes = new LRUCache<string, string>({ max: 64 });
-
-/** The type the request's Accept chooses among those the facade writes (JSON without an Accept); undefined for none. */
+/** The type the request's Accept chooses among those the facade writes; undefined for none. */
 function answerOf(req: Request, watch: boolean): string | undefined {
-  const accept = req.get('accept');
-  if (accept === undefined || accept === '') return 'application/json';
-  const key = `${watch ? 'w' : 'a'}${accept}`;
-  let chosen = chosenTypes.get(key);
-  if (chosen === undefined) {
-    chosen = new Negotiator({ headers: { accept: withoutParameters(accept) } }).mediaType(watch ? watchTypes : answerTypes) ?? '';
-    chosenTypes.set(key, chosen);
-  }
-  return chosen || undefined;
-}
-
-/**
- * An Accept header without the parameters of its media ranges but q (charset=utf-8, Kubernetes'
- * stream=watch or as=Table): the negotiator would match a range with parameters only to a type
- * offered with the same ones, and the facade's answers are these types whatever the parameters.
- */
-function withoutParameters(accept: string): string {
-  return accept.split(',').map((range) => {
-    const [type, ...params] = range.split(';');
-    const q = params.find((p) => /^\s*q\s*=/i.test(p));
-    return q === undefined ? type!.trim() : `${type!.trim()};${q.trim()}`;
-  }).join(', ');
+  return restAnswerType(req.get('accept'), watch);
 }
 
 /** JSON, or YAML when the client asks for it. */

@@ -168,6 +168,10 @@ export class OpenApiValidator {
       return problems;
     }
     const type = mediaType(header('content-type'));
+    // A JSON watch is answered as application/json, as the apiserver answers it: its lines are the
+    // stream=watch type's, as Kubernetes' own document lists them.
+    const watchLines = type === 'application/json' && isWatch(req.url) ? content['application/json;stream=watch'] : undefined;
+    if (watchLines) return [...problems, ...this.checkLines(res.body, watchLines.schema, where)];
     const media = content[type];
     if (!media) return [...problems, `${where}: response Content-Type ${type || '(none)'} is not one of ${Object.keys(content).join(', ')}`];
     if (type === 'text/event-stream') {
@@ -186,6 +190,23 @@ export class OpenApiValidator {
     const parsed = parseBody(type, res.body);
     if ('error' in parsed) return [...problems, `${where}: response body: ${parsed.error}`];
     problems.push(...this.check(parsed.value, media.schema, `${where}: response body`));
+    return problems;
+  }
+
+  /** Problems of a stream of JSON values, one a line (empty lines, keep-alives, between them). */
+  private checkLines(body: string, schema: Json | undefined, where: string): string[] {
+    const problems: string[] = [];
+    for (const [i, line] of body.split('\n').entries()) {
+      if (!line) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        problems.push(`${where}: line ${i + 1} is not JSON: ${line.slice(0, 200)}`);
+        continue;
+      }
+      problems.push(...this.check(value, schema, `${where}: line ${i + 1}`));
+    }
     return problems;
   }
 
@@ -222,6 +243,10 @@ function lower(h: Record<string, string | null | undefined>): Record<string, str
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined && v !== null) out[k.toLowerCase()] = v;
   return out;
+}
+
+function isWatch(url: string): boolean {
+  return ['true', '1'].includes(new URL(url, 'http://x').searchParams.get('watch') ?? '');
 }
 
 function mediaType(contentType: string | undefined): string {

@@ -1,6 +1,8 @@
 // A Server-Sent Events client on node:http, for tests: it records every event with its id and
 // type, can stop reading (pause) to play a slow consumer, and reports how the stream ended.
-// Waiting is always bounded by a deadline.
+// Waiting is always bounded by a deadline. Asked for JSON (an Accept header of its own), it reads
+// an application/json answer as Kubernetes' watch stream: one event a line, its type as the
+// event's name.
 import { request, type IncomingMessage, type ClientRequest } from 'node:http';
 import { parseSse, type SseEvent } from './openapi-validator.ts';
 
@@ -63,6 +65,10 @@ export class SseClient {
   private onData(chunk: string): void {
     this.raw += chunk;
     this.pending += chunk;
+    if (/^application\/json/.test(String(this.headers['content-type'] ?? ''))) {
+      this.onLines();
+      return;
+    }
     const blocks = this.pending.split(/\r?\n\r?\n/);
     this.pending = blocks.pop()!;
     for (const e of parseSse(blocks.join('\n\n') + '\n\n')) {
@@ -73,6 +79,17 @@ export class SseClient {
         json = undefined;
       }
       this.events.push({ ...e, json });
+    }
+    this.notify();
+  }
+
+  private onLines(): void {
+    const lines = this.pending.split('\n');
+    this.pending = lines.pop()!;
+    for (const line of lines) {
+      if (!line) continue;
+      const json = JSON.parse(line);
+      this.events.push({ event: json.type, data: line, json });
     }
     this.notify();
   }

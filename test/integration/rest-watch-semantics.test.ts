@@ -1,6 +1,7 @@
 // `?watch=true` on the REST facade against the apiserver's own watch, side by side: the same
 // request, as the same user, to both, and the same events (the facade's as SSE, the apiserver's
-// as JSON lines) or the same refusal. Kubernetes' semantics: without a resourceVersion, or with
+// as JSON lines) or the same refusal. Asked with `Accept: application/json`, the facade answers in
+// the apiserver's own format: the same Content-Type, events, objects and ERROR Status. Kubernetes' semantics: without a resourceVersion, or with
 // "0", the current objects come first as ADDED; a resourceVersion alone starts after it;
 // sendInitialEvents needs resourceVersionMatch=NotOlderThan (and the reverse), and with a
 // resourceVersion asks for an initial state not older than it; the initial state ends with a
@@ -38,18 +39,24 @@ function label(type: string, object: any): string | undefined {
   return `${type}:${object?.metadata?.name}`;
 }
 
-interface Seen { status: number; events: string[]; causes?: string[] }
+interface WatchEvent { type: string; object: any }
+interface Seen { status: number; contentType?: string; events: string[]; raw: WatchEvent[]; causes?: string[] }
+
+/** How the facade is asked: as an EventSource would, or as a Kubernetes client would. */
+type Wire = 'sse' | 'json';
+const acceptOf: Record<Wire, string> = { sse: 'text/event-stream', json: 'application/json' };
 
 /** The apiserver's own watch, as the admin: its status, then its events as they come. */
-function apiserverWatch(path: string): { seen: Seen; close(): void; done: Promise<void> } {
+function apiserverWatch(path: string, accept: string): { seen: Seen; close(): void; done: Promise<void> } {
   const info = testCluster();
-  const seen: Seen = { status: 0, events: [] };
+  const seen: Seen = { status: 0, events: [], raw: [] };
   const url = new URL(`${info.server}${path}`);
   let body = '';
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const req = request(url, { ca: readFileSync(info.caFile), headers: { authorization: `Bearer ${info.adminToken}` } }, (res) => {
+  const req = request(url, { ca: readFileSync(info.caFile), headers: { authorization: `Bearer ${info.adminToken}`, accept } }, (res) => {
     seen.status = res.statusCode ?? 0;
+    seen.contentType = res.headers['content-type'];
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
       body += chunk;
@@ -59,7 +66,8 @@ function apiserverWatch(path: string): { seen: Seen; close(): void; done: Promis
         const line = body.slice(0, nl);
         body = body.slice(nl + 1);
         if (!line) continue;
-        const e = parseKubernetesJson(line) as { type: string; object: any };
+        const e = parseKubernetesJson(line) as WatchEvent;
+        seen.raw.push(e);
         const l = label(e.type, e.object);
         if (l) seen.events.push(l);
       }
@@ -75,11 +83,11 @@ function apiserverWatch(path: string): { seen: Seen; close(): void; done: Promis
   return { seen, close: () => req.destroy(), done };
 }
 
-/** The facade's watch of the same path, as SSE. */
-async function facadeWatch(path: string): Promise<{ seen: Seen; close(): void; client: SseClient }> {
-  const client = new SseClient(`${base}${path.replace(/^\/apis\//, '/rest/')}`);
+/** The facade's watch of the same path, as SSE or as Kubernetes' JSON stream. */
+async function facadeWatch(path: string, accept: string): Promise<{ seen: Seen; close(): void; client: SseClient }> {
+  const client = new SseClient(`${base}${path.replace(/^\/apis\//, '/rest/')}`, { accept });
   await client.open();
-  const seen: Seen = { status: client.status, events: [] };
+  const seen: Seen = { status: client.status, contentType: String(client.headers['content-type']), events: [], raw: [] };
   if (client.status !== 200) {
     await client.ended;
     const problem = JSON.parse(client.raw) as { causes?: { field: string; message: string }[] };
@@ -99,11 +107,17 @@ function normalized(events: string[]): string[] {
   return [...events.slice(0, cut).sort(), ...events.slice(cut)];
 }
 
+/** The changes of a stream (not its bookmarks or errors): type, name and resourceVersion, in order of name. */
+function changes(raw: WatchEvent[]): string[] {
+  return raw.filter((e) => ['ADDED', 'MODIFIED', 'DELETED'].includes(e.type))
+    .map((e) => `${e.type}:${e.object.metadata.name}@${e.object.metadata.resourceVersion}`).sort();
+}
+
 /** Opens both watches, makes one change (an object named "later" in a namespace of its own), and returns what each side said. */
-async function sideBySide(ns: string, query: string, expectEnd: RegExp = /ADDED:later|ERROR/): Promise<{ apiserver: Seen; facade: Seen }> {
+async function sideBySide(ns: string, query: string, wire: Wire = 'sse', expectEnd: RegExp = /ADDED:later|ERROR/): Promise<{ apiserver: Seen; facade: Seen }> {
   const path = `${kubePath(ns)}?${query}`;
-  const k = apiserverWatch(path);
-  const f = await facadeWatch(path);
+  const k = apiserverWatch(path, wire === 'json' ? acceptOf.json : 'application/json');
+  const f = await facadeWatch(path, acceptOf[wire]);
   try {
     if (f.seen.status !== 200) {
       await k.done;
@@ -116,7 +130,8 @@ async function sideBySide(ns: string, query: string, expectEnd: RegExp = /ADDED:
     while (Date.now() < deadline && !(k.seen.events.some((e) => expectEnd.test(e)) && facadeEvents(f.client).some((e) => expectEnd.test(e)))) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    return { apiserver: { ...k.seen, events: normalized(k.seen.events) }, facade: { ...f.seen, events: normalized(facadeEvents(f.client)) } };
+    const facade = { ...f.seen, events: normalized(facadeEvents(f.client)), raw: f.client.events.map((e) => e.json as WatchEvent) };
+    return { apiserver: { ...k.seen, events: normalized(k.seen.events) }, facade };
   } finally {
     k.close();
     f.close();
@@ -166,25 +181,57 @@ describe('REST watch semantics, side by side with the apiserver', () => {
     ['sendInitialEvents=false with a resourceVersion: what follows it', (f) => `watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion=${f.first}`,
       ['ADDED:two', 'ADDED:later']],
   ];
-  for (const [what, query, expected] of cases) {
-    it(what, async () => {
-      const f = await fixture('sse-sem');
-      const q = query(f);
-      const { apiserver, facade } = await sideBySide(f.ns, q);
-      assert.equal(apiserver.status, 200, q);
-      assert.deepEqual(apiserver.events, expected, `the apiserver, ${q}`);
-      assert.equal(facade.status, 200, q);
-      assert.deepEqual(facade.events, apiserver.events, `the facade, ${q}`);
+  for (const wire of ['sse', 'json'] as const) {
+    for (const [what, query, expected] of cases) {
+      it(`${what} (${wire})`, async () => {
+        const f = await fixture(`${wire}-sem`);
+        const q = query(f);
+        const { apiserver, facade } = await sideBySide(f.ns, q, wire);
+        assert.equal(apiserver.status, 200, q);
+        assert.deepEqual(apiserver.events, expected, `the apiserver, ${q}`);
+        assert.equal(facade.status, 200, q);
+        if (wire === 'json') assertSameJsonStream(facade, apiserver, q);
+        assert.deepEqual(facade.events, apiserver.events, `the facade, ${q}`);
+      });
+    }
+
+    it(`an initial state newer than anything seen yet: the apiserver's Timeout, on both (${wire})`, async () => {
+      const f = await fixture(`${wire}-ahead`);
+      const q = `watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=${BigInt(f.rv) + 1_000_000n}`;
+      const { apiserver, facade } = await sideBySide(f.ns, q, wire, /ERROR/);
+      assert.deepEqual(apiserver.events, ['ERROR:Timeout']);
+      if (wire === 'json') assertSameJsonStream(facade, apiserver, q);
+      assert.deepEqual(facade.events, apiserver.events);
+    });
+
+    it(`a resourceVersion too old for the apiserver: its 410 Expired, on both (${wire})`, async () => {
+      const f = await fixture(`${wire}-expired`);
+      const q = 'watch=true&resourceVersion=1';
+      const { apiserver, facade } = await sideBySide(f.ns, q, wire, /ERROR/);
+      assert.deepEqual(apiserver.events, ['ERROR:Expired']);
+      assert.match(apiserver.raw[0]!.object.message, /too old resource version: 1 /);
+      if (wire === 'json') {
+        assertSameJsonStream(facade, apiserver, q);
+        assert.match(facade.raw[0]!.object.message, /too old resource version: 1 /);
+        assert.equal(facade.raw[0]!.object.details.problem.code, 'GONE', 'the gateway\'s problem, kept');
+      }
+      assert.deepEqual(facade.events, apiserver.events);
     });
   }
 
-  it('an initial state newer than anything seen yet: the apiserver\'s Timeout, on both', async () => {
-    const f = await fixture('sse-ahead');
-    const q = `watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=${BigInt(f.rv) + 1_000_000n}`;
-    const { apiserver, facade } = await sideBySide(f.ns, q, /ERROR/);
-    assert.deepEqual(apiserver.events, ['ERROR:Timeout']);
-    assert.deepEqual(facade.events, apiserver.events);
-  });
+  /**
+   * The facade's JSON stream is the apiserver's: its Content-Type, the same changes with the same
+   * resourceVersions, bookmarks of the same kind, ERROR events with the same Status.
+   */
+  function assertSameJsonStream(facade: Seen, apiserver: Seen, q: string): void {
+    assert.equal(facade.contentType, apiserver.contentType, `the Content-Type, ${q}`);
+    assert.deepEqual(changes(facade.raw), changes(apiserver.raw), `the changes, ${q}`);
+    const bookmarks = (s: Seen) => s.raw.filter((e) => e.type === 'BOOKMARK').map((e) => `${e.object.apiVersion}/${e.object.kind}`);
+    assert.deepEqual([...new Set(bookmarks(facade))], [...new Set(bookmarks(apiserver))], `the bookmarks' kind, ${q}`);
+    const status = (s: Seen) => s.raw.filter((e) => e.type === 'ERROR')
+      .map(({ object: o }) => ({ kind: o.kind, apiVersion: o.apiVersion, status: o.status, reason: o.reason, code: o.code }));
+    assert.deepEqual(status(facade), status(apiserver), `the ERROR Status, ${q}`);
+  }
 
   it('contradicting parameters: 422 with the same causes', async () => {
     const ns = await namespaces.create('sse-invalid');

@@ -1,4 +1,5 @@
-// `?watch=true` on the REST facade as Server-Sent Events, on the real control plane: order of
+// `?watch=true` on the REST facade as Server-Sent Events (and, for a client preferring JSON, in
+// Kubernetes' own watch format), on the real control plane: order of
 // events, sendInitialEvents, resuming with Last-Event-ID or ?resourceVersion= (from the hub's
 // window and through its fallback to the apiserver), a resume point too old for the apiserver
 // (its 410 becomes an ERROR event with a GONE problem), bookmarks, timeoutSeconds, a slow
@@ -96,6 +97,24 @@ describe('REST watch (SSE)', () => {
     const ids = c.events.map((e) => BigInt(e.id!));
     assert.deepEqual(ids, [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)), 'ids only grow');
     assertStreamMatchesDocument(c, path);
+  });
+
+  it('a client preferring JSON gets Kubernetes\' watch stream: one event a line, the annotated bookmark, as the document says', async () => {
+    const ns = await namespaces.create('json-order');
+    await create(ns, 'one');
+    const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
+    const headers = { accept: 'application/json;stream=watch, text/event-stream;q=0.5' };
+    const c = await open(base, path, headers).open();
+    assert.equal(c.headers['content-type'], 'application/json');
+    const [bookmark] = await c.waitForCount(1, ['BOOKMARK']);
+    assert.equal(bookmark!.json.object.metadata.annotations['k8s.io/initial-events-end'], 'true');
+    const a = await create(ns, 'a');
+    await remove(ns, 'a');
+    await c.waitForCount(1, ['DELETED']);
+    assert.deepEqual(names(c.events), ['ADDED:one', 'BOOKMARK:', 'ADDED:a', 'DELETED:a']);
+    assert.equal(c.events[2]!.json.object.metadata.resourceVersion, a.metadata.resourceVersion);
+    assert.ok(c.raw.endsWith('\n') && !/^(id|event|data):/m.test(c.raw), 'JSON lines, no SSE fields');
+    assertStreamMatchesDocument(c, path, headers);
   });
 
   it('sendInitialEvents: the existing objects, then INITIAL_STATE_DONE (a bookmark), then changes', async () => {
@@ -264,14 +283,22 @@ describe('REST watch (SSE): slow consumers', () => {
     await small?.stop();
   });
 
-  it('cuts off a client that stops reading while a fast one keeps receiving; all counts return to 0', async () => {
-    const ns = await namespaces.create('sse-slow');
+  // The same flow control for both formats: a JSON watch client (Kubernetes' format) that stops
+  // reading is shed as an SSE one is, with an ERROR event it reads once it reads again.
+  for (const wire of ['sse', 'json'] as const) {
+    it(`cuts off a client that stops reading while a fast one keeps receiving; all counts return to 0 (${wire})`, () => slowConsumer(wire));
+  }
+
+  async function slowConsumer(wire: 'sse' | 'json'): Promise<void> {
+    const ns = await namespaces.create(`${wire}-slow`);
     await create(ns, 'big');
     const path = `${nsPath(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`;
-    const fast = open(origin, path);
-    const slow = open(origin, path);
-    await fast.waitForCount(1, ['INITIAL_STATE_DONE']);
-    await slow.waitForCount(1, ['INITIAL_STATE_DONE']);
+    const headers: Record<string, string> = wire === 'json' ? { accept: 'application/json' } : {};
+    const initialEnd = wire === 'json' ? 'BOOKMARK' : 'INITIAL_STATE_DONE';
+    const fast = open(origin, path, headers);
+    const slow = open(origin, path, headers);
+    await fast.waitForCount(1, [initialEnd]);
+    await slow.waitForCount(1, [initialEnd]);
     slow.pause();
     // Large objects fill the socket buffers quickly; then the slow client's hub queue overflows.
     const updates = 40;
@@ -285,11 +312,17 @@ describe('REST watch (SSE): slow consumers', () => {
     await slow.waitForEnd(10_000);
     const slowModified = slow.events.filter((e) => e.event === 'MODIFIED').length;
     assert.ok(slowModified < updates, `the slow client was cut off (it got ${slowModified} of ${updates})`);
+    const last = slow.events.at(-1)!;
+    assert.equal(last.event, 'ERROR', 'the slow client is told why its stream ended');
+    const problem = wire === 'json' ? last.json.object.details.problem : last.json.object;
+    assert.equal(problem.code, 'SLOW_CONSUMER');
+    if (wire === 'json') assert.deepEqual([last.json.object.kind, last.json.object.reason, last.json.object.code], ['Status', 'ServiceUnavailable', 503]);
+    assertStreamMatchesDocument(slow, path, headers);
     assert.equal(fast.endedHow, undefined, 'the fast client is still connected');
     fast.close();
     await pollUntil('every subscription and upstream to end', () => {
       const s = small.operations.hub.stats();
       return s.subscribers === 0 && s.upstreams === 0;
     }, { timeoutMs: 5_000 });
-  });
+  }
 });

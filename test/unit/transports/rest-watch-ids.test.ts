@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeWatchEvent, WatchFeed } from '../../../src/contract/operations.ts';
-import { serveSseWatch } from '../../../src/transports/rest-watch.ts';
+import { serveWatch } from '../../../src/transports/rest-watch.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
 
 const target = {
@@ -47,14 +47,14 @@ async function lastEventIds(query: string, events: KubeWatchEvent[], count: numb
     // As the app's context does: the signal fires when the client goes away.
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    void serveSseWatch(req, res, target, {
+    void serveWatch(req, res, target, {
       watch: async (r) => {
         // As the hub's feeds do: the request's signal cancels it.
         const feed = feedOf(events);
         r.context.signal?.addEventListener('abort', () => feed.cancel(), { once: true });
         return feed;
       },
-      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000,
+      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000, wire: 'sse',
     });
   });
   const server = app.listen(0, '127.0.0.1');

@@ -12,7 +12,7 @@ import express from 'express';
 import { ApiError, toProblem } from '../../../src/api-errors.ts';
 import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeWatchEvent, WatchArgs, WatchFeed } from '../../../src/contract/operations.ts';
-import { serveSseWatch } from '../../../src/transports/rest-watch.ts';
+import { serveWatch } from '../../../src/transports/rest-watch.ts';
 import { failedFeed } from '../../../src/streams/feed.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
 
@@ -32,14 +32,14 @@ async function ask(query: string, headers: Record<string, string> = {}): Promise
     // As the app's context does: the signal fires when the client goes away, and ends the feed.
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    serveSseWatch(req, res, target, {
+    serveWatch(req, res, target, {
       watch: async (r) => {
         args = r.args;
         const feed = idle();
         r.context.signal?.addEventListener('abort', () => feed.cancel(), { once: true });
         return feed;
       },
-      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000,
+      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000, wire: 'sse',
     }).catch((err: unknown) => {
       const e = err as ApiError;
       res.status(e.httpStatus).json(toProblem(e, req.originalUrl));
@@ -114,7 +114,7 @@ async function eventNames(query: string, events: KubeWatchEvent[], error?: unkno
   let bookmarksAsked: boolean | undefined;
   const app = express();
   app.get('/w', (req, res) => {
-    void serveSseWatch(req, res, target, {
+    void serveWatch(req, res, target, {
       watch: async (r) => {
         bookmarksAsked = r.args.allowWatchBookmarks;
         return given ?? {
@@ -125,7 +125,7 @@ async function eventNames(query: string, events: KubeWatchEvent[], error?: unkno
           cancel() {}, fail() {}, onClose() {},
         } satisfies WatchFeed;
       },
-      context: {} as CallerContext, heartbeatMs: 60_000,
+      context: {} as CallerContext, heartbeatMs: 60_000, wire: 'sse',
     });
   });
   const server = app.listen(0, '127.0.0.1');
