@@ -31,6 +31,16 @@ interface ResourceRule {
   resourceNames?: string[];
 }
 
+/**
+ * A resource, or one object of it by name: a list or watch whose field selector pins
+ * metadata.name, which Kubernetes authorizes for that name (RBAC rules limited to resourceNames
+ * that include it allow it). A named ref stands for a watch: its permission set holds the
+ * cluster-wide answers for list and watch only.
+ */
+export interface AccessRef extends ResourceRef {
+  name?: string;
+}
+
 /** What one identity may do; answers are synchronous once computed. */
 export class PermissionSet {
   readonly identity: Impersonation;
@@ -56,33 +66,33 @@ export class PermissionSet {
   }
 
   /** Whether the namespace's rules allow the verb (they include what cluster-wide bindings grant there). */
-  rulesAllowIn(verb: Verb, r: ResourceRef, namespace: string, subresource?: string): boolean {
+  rulesAllowIn(verb: Verb, r: AccessRef, namespace: string, subresource?: string): boolean {
     const rules = this.rules.get(namespace);
-    return !!rules && rulesAllow(rules, verb, r.group, r.plural, subresource);
+    return !!rules && rulesAllow(rules, verb, r, subresource);
   }
 
   /** Namespaces in which the verb is allowed on the resource (namespaced resources). */
-  namespacesWhere(verb: Verb, r: ResourceRef, subresource?: string): string[] {
+  namespacesWhere(verb: Verb, r: AccessRef, subresource?: string): string[] {
     const out: string[] = [];
     // Namespaces without bindings of their own share one rules list: judge each list once.
     const judged = new Map<ResourceRule[], boolean>();
     for (const [ns, rules] of this.rules) {
       let ok = judged.get(rules);
-      if (ok === undefined) judged.set(rules, (ok = rulesAllow(rules, verb, r.group, r.plural, subresource)));
+      if (ok === undefined) judged.set(rules, (ok = rulesAllow(rules, verb, r, subresource)));
       if (ok) out.push(ns);
     }
     return out.sort();
   }
 
-  allowedIn(verb: Verb, r: ResourceRef, namespace: string | undefined, subresource?: string): boolean {
+  allowedIn(verb: Verb, r: AccessRef, namespace: string | undefined, subresource?: string): boolean {
     if (!r.namespaced || !namespace) return this.clusterWide(verb, r, subresource);
     if (this.clusterWide(verb, r, subresource)) return true;
     const rules = this.rules.get(namespace);
-    return !!rules && rulesAllow(rules, verb, r.group, r.plural, subresource);
+    return !!rules && rulesAllow(rules, verb, r, subresource);
   }
 
-  /** Across all namespaces at once (or on a cluster-scoped resource). */
-  clusterWide(verb: Verb, r: ResourceRef, subresource?: string): boolean {
+  /** Across all namespaces at once (or on a cluster-scoped resource); for a named ref, on that object. */
+  clusterWide(verb: Verb, r: AccessRef, subresource?: string): boolean {
     return this.clusterAnswers.get(clusterKey(verb, r, subresource)) === true;
   }
 
@@ -124,9 +134,10 @@ export class PermissionSet {
     if (!this.clusterMasks) {
       this.clusterMasks = new Map();
       for (const [key, ok] of this.clusterAnswers) {
-        const [verb, group, plural, sub] = key.split('|') as [Verb, string, string, string];
+        const [verb, group, plural, sub, name] = key.split('|') as [Verb, string, string, string, string | undefined];
         const pair = pairIndex(verb, sub || undefined);
-        if (!ok || pair < 0) continue;
+        // An answer about one object is no right on the resource as a whole.
+        if (!ok || pair < 0 || name !== undefined) continue;
         let byPlural = this.clusterMasks.get(group);
         if (!byPlural) this.clusterMasks.set(group, (byPlural = new Map()));
         byPlural.set(plural, (byPlural.get(plural) ?? 0) | (1 << pair));
@@ -199,18 +210,27 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
 }
 
-function clusterKey(verb: Verb, r: ResourceRef, sub?: string): string {
-  return `${verb}|${r.group}|${r.plural}|${sub ?? ''}`;
+function clusterKey(verb: Verb, r: AccessRef, sub?: string): string {
+  const key = `${verb}|${r.group}|${r.plural}|${sub ?? ''}`;
+  return r.name === undefined ? key : `${key}|${r.name}`;
 }
 
-function rulesAllow(rules: ResourceRule[], verb: string, group: string, plural: string, subresource?: string): boolean {
-  const resource = subresource ? `${plural}/${subresource}` : plural;
+function rulesAllow(rules: ResourceRule[], verb: string, r: AccessRef, subresource?: string): boolean {
+  const resource = subresource ? `${r.plural}/${subresource}` : r.plural;
   return rules.some((rule) =>
     (rule.verbs.includes(verb) || rule.verbs.includes('*'))
-    && (rule.apiGroups ?? []).some((g) => g === group || g === '*')
+    && (rule.apiGroups ?? []).some((g) => g === r.group || g === '*')
     && (rule.resources ?? []).some((x) => x === resource || x === '*' || (subresource !== undefined && x === `*/${subresource}`))
-    // A rule limited to resourceNames does not allow the verb in general.
-    && !(rule.resourceNames && rule.resourceNames.length));
+    && namesAllow(rule, r.name));
+}
+
+/**
+ * A rule limited to resourceNames does not allow the verb in general, only on a request for one
+ * of those names (as RBAC's ResourceMatches: an empty list is no limit).
+ */
+function namesAllow(rule: ResourceRule, name: string | undefined): boolean {
+  if (!rule.resourceNames || !rule.resourceNames.length) return true;
+  return name !== undefined && rule.resourceNames.includes(name);
 }
 
 /**
@@ -229,10 +249,12 @@ export class ResourceListIds {
     this.byContent = new LRUCache({ max });
   }
 
-  idOf(resources: readonly ResourceRef[]): number {
+  idOf(resources: readonly AccessRef[]): number {
     let id = this.byList.get(resources);
     if (id !== undefined) return id;
-    const content = resources.map((r) => `${r.group}/${r.plural}/${r.namespaced ? 'n' : 'c'}`).join(',');
+    // A name comes last; it has no "/" (it pins a watch only as a path segment name), so no name
+    // can read as the refs after it.
+    const content = resources.map((r) => `${r.group}/${r.plural}/${r.namespaced ? 'n' : 'c'}${r.name === undefined ? '' : `/${r.name}`}`).join(',');
     id = this.byContent.get(content);
     if (id === undefined) this.byContent.set(content, (id = this.next++));
     this.byList.set(resources, id);
@@ -449,7 +471,7 @@ export class Permissions {
    * The permissions of an identity on the given resources (namespaced rules + cluster-wide answers).
    * A live subscription's re-check asks in the 'recheck' lane, behind waiting callers.
    */
-  of(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane = 'caller', signal?: AbortSignal): Promise<PermissionSet> {
+  of(who: Impersonation, resources: readonly AccessRef[], lane: ReviewLane = 'caller', signal?: AbortSignal): Promise<PermissionSet> {
     const id = identityKey(who);
     const key = `${id}#${this.lists.idOf(resources)}`;
     const hit = this.cache.get(key);
@@ -467,25 +489,25 @@ export class Permissions {
     return set.join(signal);
   }
 
-  private async compute(who: Impersonation, resources: readonly ResourceRef[], lane: ReviewLane, signal: AbortSignal): Promise<PermissionSet> {
+  private async compute(who: Impersonation, resources: readonly AccessRef[], lane: ReviewLane, signal: AbortSignal): Promise<PermissionSet> {
     const seq = ++this.seq;
     await this.nsSynced;
     const rules = await this.rulesOf(who, lane, signal);
     const answers = new Map<string, boolean>();
-    const questions: [Verb, ResourceRef, string | undefined][] = [];
+    const questions: [Verb, AccessRef, string | undefined][] = [];
     const distinctRules = [...new Set(rules.values())];
     for (const r of resources) {
       // Cluster-wide answers matter for lists and watches across namespaces, and for every verb
-      // on cluster-scoped resources.
-      const pairs: [Verb, string | undefined][] = r.namespaced ? [['list', undefined], ['watch', undefined]] : fingerprintVerbs;
+      // on cluster-scoped resources; a named ref is a watch's.
+      const pairs: [Verb, string | undefined][] = r.namespaced || r.name !== undefined ? [['list', undefined], ['watch', undefined]] : fingerprintVerbs;
       for (const [verb, sub] of pairs) {
         // Skip reviews the namespace rules already rule out: nothing granted anywhere means no.
-        if (r.namespaced && !distinctRules.some((list) => rulesAllow(list, verb, r.group, r.plural, sub))) continue;
+        if (r.namespaced && !distinctRules.some((list) => rulesAllow(list, verb, r, sub))) continue;
         questions.push([verb, r, sub]);
       }
     }
     await allOrNone(signal, questions, async ([verb, r, sub], s) => {
-      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub }, lane, s);
+      const ok = await this.reviewer.allowed(who, { verb, group: r.group, resource: r.plural, subresource: sub, name: r.name }, lane, s);
       answers.set(clusterKey(verb, r, sub), ok);
     });
     const set = new PermissionSet(who, rules, answers, seq);

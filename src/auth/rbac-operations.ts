@@ -4,7 +4,9 @@
 // namespaces the caller may list, a filtered list read from the cache only where the caller's own
 // list is unconditional (and cut to those namespaces), and a shared watch filtered per event to the
 // namespaces the caller may watch, re-checked when RBAC changes and ended when the grant or the
-// token goes.
+// token goes. A watch whose field selector pins metadata.name is authorized for that name, as the
+// apiserver authorizes its own (a Role limited to resourceNames allows it), and delivers only
+// the object of that name.
 import { ApiError, fromKubeError } from '../api-errors.ts';
 import type { CallerContext } from '../contract/caller-context.ts';
 import type { KubeList, KubeObject, ListArgs, OperationRequest, WatchArgs, WatchFeed } from '../contract/operations.ts';
@@ -17,7 +19,8 @@ import { tooManyToRead, type ObjectReader } from '../service/object-reader.ts';
 import type { ApiResource } from '../service/api-discovery.ts';
 import type { ResourceRef } from '../contract/access.ts';
 import { relationOperations } from '../service/relation-service.ts';
-import type { PermissionSet, Permissions } from './permissions.ts';
+import type { AccessRef, PermissionSet, Permissions } from './permissions.ts';
+import { pinnedName } from '../service/watch-selectors.ts';
 import { identityKey } from './access-review.ts';
 import type { Impersonation } from '../kube/kube-client.ts';
 import type { ReviewLane } from './review-queue.ts';
@@ -302,8 +305,11 @@ function recheckIdentity(permissions: Permissions, group: IdentityWatches): void
 
 async function recheckWatches(permissions: Permissions, group: IdentityWatches): Promise<void> {
   const watches = [...group.watches];
-  const refs = new Map<string, ResourceRef>();
-  for (const w of watches) refs.set(`${w.req.resource.group}/${w.req.resource.plural}`, refOfWatch(w.req));
+  const refs = new Map<string, AccessRef>();
+  for (const w of watches) {
+    const ref = refOfWatch(w.req);
+    refs.set(`${ref.group}/${ref.plural}/${ref.name ?? ''}`, ref);
+  }
   const sorted = [...refs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => r);
   let perms: PermissionSet;
   try {
@@ -358,19 +364,21 @@ async function verifyByAccessReview(permissions: Permissions, w: LiveWatch): Pro
   if (!identity) return;
   const r = w.req.resource;
   const namespaced = r.scope === 'Namespaced';
-  const may = async (namespace?: string) => {
-    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace }, 'recheck', w.ended.signal);
+  const name = pinnedName(w.req.args.fieldSelector);
+  const may = async (namespace?: string, named?: string) => {
+    const ask = (verb: 'list' | 'watch') => permissions.reviewer.allowed(identity, { verb, group: r.group, resource: r.plural, namespace, name: named }, 'recheck', w.ended.signal);
     const [list, watch] = await Promise.all([ask('list'), ask('watch')]);
     return list && watch;
   };
   try {
     if (!namespaced || w.req.namespace) {
-      if (!(await may(namespaced ? w.req.namespace : undefined))) throw forbidden(w.req, 'watch', w.req.namespace);
+      if (!(await may(namespaced ? w.req.namespace : undefined, name))) throw forbidden(w.req, 'watch', w.req.namespace);
     } else if (w.namespaces) {
+      // Narrowed to namespaces by the general rules (scopeOfWatch): asked without the name.
       const kept = (await Promise.all([...w.namespaces].map(async (ns) => ((await may(ns)) ? ns : undefined)))).filter((ns) => ns !== undefined);
       if (!kept.length) throw forbidden(w.req, 'watch', undefined);
       w.namespaces = new Set(kept);
-    } else if (!(await may())) {
+    } else if (!(await may(undefined, name))) {
       // No longer across all namespaces: which ones is a question for rules reviews.
       w.namespaces = await watchScope(permissions, w.req, 'recheck', w.ended.signal);
     }
@@ -393,18 +401,26 @@ async function watchScope(permissions: Permissions, req: WatchReq, lane: ReviewL
   return scopeOfWatch(await permissions.of(identity, [refOfWatch(req)], lane, signal), req);
 }
 
-function refOfWatch(req: WatchReq): ResourceRef {
-  return { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
+/** The resource a watch reads, named when its field selector pins one object (pinnedName). */
+function refOfWatch(req: WatchReq): AccessRef {
+  const ref: AccessRef = { group: req.resource.group, plural: req.resource.plural, namespaced: req.resource.scope === 'Namespaced' };
+  const name = pinnedName(req.args.fieldSelector);
+  return name === undefined ? ref : { ...ref, name };
 }
 
 /** watchScope with the caller's permissions at hand. */
 function scopeOfWatch(perms: PermissionSet, req: WatchReq): Set<string> | undefined {
   const ref = refOfWatch(req);
   const ns = ref.namespaced ? req.namespace : undefined;
-  // A watch needs list and watch, as the apiserver requires for its own watches.
+  // A watch needs list and watch, as the apiserver requires for its own watches; for a pinned
+  // name both on that name, as the apiserver asks for such a list or watch.
   if (perms.allowedIn('watch', ref, ns) && perms.allowedIn('list', ref, ns)) return undefined;
   if (ref.namespaced && !ns) {
-    const watchable = perms.namespacesWhere('watch', ref).filter((n) => perms.allowedIn('list', ref, n));
+    // The gateway's own narrowing to some namespaces follows the general rules only, pinned or
+    // not: Kubernetes has no such partition for a name, and a rule naming objects does not open
+    // a namespace.
+    const general: ResourceRef = { group: ref.group, plural: ref.plural, namespaced: true };
+    const watchable = perms.namespacesWhere('watch', general).filter((n) => perms.allowedIn('list', general, n));
     if (watchable.length) return new Set(watchable);
   }
   throw forbidden(req, 'watch', ns);
@@ -419,15 +435,19 @@ function scopeOfWatch(perms: PermissionSet, req: WatchReq): Set<string> | undefi
 function visibility(permissions: Permissions, req: WatchReq, entry: LiveWatch): ((object: KubeObject) => boolean) | undefined {
   const identity = req.context.identity;
   if (!identity) return undefined;
-  const namespaced = req.resource.scope === 'Namespaced';
-  const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
+  const ref = refOfWatch(req);
+  const namespaced = ref.namespaced;
   return (o) => {
     if (entry.unverified) {
       queueMicrotask(() => entry.revoke(unverifiable()));
       return false;
     }
+    const meta = o.metadata as { name?: string; namespace?: string } | undefined;
+    // The field selector filters too; this holds whatever path an object takes to the subscriber
+    // (initial state, resume, relist difference, a direct watch as the gateway).
+    if (ref.name !== undefined && meta?.name !== ref.name) return false;
     if (!namespaced) return true;
-    const ns = (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    const ns = meta?.namespace ?? '';
     if (entry.namespaces && !entry.namespaces.has(ns)) return false;
     const latest = permissions.latest(identity);
     return !latest || (latest.rulesAllowIn('watch', ref, ns) && latest.rulesAllowIn('list', ref, ns));

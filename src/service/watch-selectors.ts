@@ -3,6 +3,7 @@
 // same objects from the shared watch as from its own filtered watch on the apiserver.
 import { ApiError } from '../api-errors.ts';
 import { stringifyJson } from '../kube/lossless-json.ts';
+import { objectNameProblem } from '../model/kubernetes-names.ts';
 
 export type Matcher = (obj: Record<string, unknown>) => boolean;
 
@@ -164,6 +165,34 @@ export function parseFieldSelector(selector: string | undefined, selectable: rea
       const str = v === undefined || v === null ? '' : typeof v === 'object' ? stringifyJson(v) : String(v);
       return r.neg ? str !== r.value : str === r.value;
     });
+}
+
+/**
+ * The one object name a field selector pins, as the apiserver's RequestInfo reads it for a list
+ * or watch: `FieldSelector.RequiresExactMatch("metadata.name")`, kept only when it is a valid path
+ * segment name. Kubernetes then authorizes the request for that name, so a Role limited to
+ * resourceNames allows it. Like ParseSelector, the terms are sorted (bytewise) before the first
+ * `metadata.name=` or `==` one is taken: with two names, the first in that order, which the
+ * selector's other term then contradicts. A selector that does not parse pins nothing (the
+ * apiserver then sets no name either).
+ */
+export function pinnedName(selector: string | undefined): string | undefined {
+  if (!selector) return undefined;
+  const terms = splitFieldTerms(selector).filter((t) => t !== '');
+  terms.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  let name: string | undefined;
+  try {
+    for (const part of terms) {
+      const term = splitFieldTerm(part);
+      if (!term) return undefined;
+      const value = unescapeFieldValue(term.value, selector);
+      if (name === undefined && term.field === 'metadata.name' && term.operator !== '!=') name = value;
+    }
+  } catch {
+    return undefined;
+  }
+  // An empty name is no name (RequestInfo keeps it, but as the absence of one).
+  return name !== undefined && objectNameProblem(name) === undefined ? name : undefined;
 }
 
 /** As fields' splitTerm: the first operator from the left (!= before == before = at one place), nothing trimmed. */

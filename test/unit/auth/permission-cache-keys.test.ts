@@ -19,6 +19,10 @@ test('resource lists: the same content shares a number, any other content (scope
   assert.notEqual(ids.idOf([widgets]), ids.idOf(list));
   assert.notEqual(ids.idOf([{ ...widgets, group: 'b.example.com' }, gadgets]), ids.idOf(list));
   assert.notEqual(ids.idOf([{ ...widgets, namespaced: false }, gadgets]), ids.idOf(list), 'another scope');
+  // A watch pinned to one name is authorized for that name: its answers are not the resource's.
+  assert.notEqual(ids.idOf([{ ...widgets, name: 'w-1' }, gadgets]), ids.idOf(list), 'one object by name');
+  assert.notEqual(ids.idOf([{ ...widgets, name: 'w-1' }, gadgets]), ids.idOf([{ ...widgets, name: 'w-2' }, gadgets]), 'another name');
+  assert.equal(ids.idOf([{ ...widgets, name: 'w-1' }, gadgets]), ids.idOf([{ ...widgets, name: 'w-1' }, { ...gadgets }]));
 });
 
 test('resource lists: a forgotten content gets a new number, never one another content had', () => {

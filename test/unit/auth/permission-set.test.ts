@@ -64,3 +64,34 @@ describe('PermissionSet', () => {
     assert.equal(set.fingerprint([...refs, { group: 'b.example.com', plural: 'widgets', namespaced: true }]), '10000000010.00000000000');
   });
 });
+
+describe('PermissionSet, for one object by name (a watch pinned by metadata.name)', () => {
+  const crontabs = { group: 'stable.example.com', plural: 'crontabs', namespaced: true };
+  const rules = new Map([
+    ['team', [{ verbs: ['get', 'list', 'watch'], apiGroups: ['stable.example.com'], resources: ['crontabs'], resourceNames: ['ct-a'] }]],
+    ['open', [{ verbs: ['list', 'watch'], apiGroups: ['stable.example.com'], resources: ['crontabs'], resourceNames: [] }]],
+  ]);
+  const cluster = new Map([['watch|stable.example.com|crontabs||ct-a', true], ['list|stable.example.com|crontabs||ct-a', true]]);
+  const set = new PermissionSet({ user: 'u' }, rules, cluster);
+
+  it('honours a rule limited to resourceNames for a name it lists, and only then', () => {
+    const a = { ...crontabs, name: 'ct-a' };
+    for (const verb of ['list', 'watch'] as const) {
+      assert.equal(set.allowedIn(verb, a, 'team'), true, verb);
+      assert.equal(set.rulesAllowIn(verb, a, 'team'), true, verb);
+      assert.equal(set.allowedIn(verb, crontabs, 'team'), false, `${verb} in general`);
+      assert.equal(set.allowedIn(verb, { ...crontabs, name: 'ct-b' }, 'team'), false, `${verb} another name`);
+    }
+    assert.deepEqual(set.namespacesWhere('watch', a), ['open', 'team']);
+    assert.deepEqual(set.namespacesWhere('watch', crontabs), ['open'], 'an empty resourceNames is no limit');
+    assert.deepEqual(set.namespacesWhere('watch', { ...crontabs, name: 'ct-b' }), ['open']);
+  });
+
+  it('reads cluster-wide answers about a name apart from those about the resource', () => {
+    assert.equal(set.clusterWide('watch', { ...crontabs, name: 'ct-a' }), true);
+    assert.equal(set.clusterWide('watch', crontabs), false);
+    assert.equal(set.clusterWide('watch', { ...crontabs, name: 'ct-b' }), false);
+    // A right on one object is no right on the resource: the schema does not count it.
+    assert.equal(new PermissionSet({ user: 'u' }, new Map(), cluster).fingerprint([{ ...crontabs, namespaced: false }]), '00000000000');
+  });
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allOf, matchAll, parseFieldSelector, parseLabelSelector, type Matcher } from '../../../src/service/watch-selectors.ts';
+import { allOf, matchAll, parseFieldSelector, parseLabelSelector, pinnedName, type Matcher } from '../../../src/service/watch-selectors.ts';
 
 const obj = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, namespace: 'a', labels } });
 
@@ -84,4 +84,24 @@ test('field selectors trim no blank, as the apiserver (fields.ParseSelector) doe
   // The first operator from the left splits the term; an empty field name is not supported.
   assert.equal(fields('metadata.name==n1')(o), true);
   assert.throws(() => fields('=n1'), /field label not supported:  \(supported/);
+});
+
+test('the name a field selector pins is the one the apiserver authorizes a list or watch for (RequiresExactMatch, then IsValidPathSegmentName)', () => {
+  assert.equal(pinnedName('metadata.name=x'), 'x');
+  assert.equal(pinnedName('metadata.name==x'), 'x');
+  assert.equal(pinnedName('spec.cronSpec=y,metadata.name=ct-a'), 'ct-a', 'among other ANDed terms');
+  assert.equal(pinnedName('metadata.namespace=ns,metadata.name=ct-a,metadata.name!=ct-b'), 'ct-a');
+  assert.equal(pinnedName('metadata.name=a\\,b'), 'a,b', 'the value unescaped, as the selector matches it');
+  // Not a pin: absent, negated, another field, or a selector that does not parse.
+  for (const s of [undefined, '', 'metadata.name!=x', 'metadata.namespace=x', ' metadata.name=x', 'metadata.name=x\\q', 'metadata.name=x,nope']) {
+    assert.equal(pinnedName(s), undefined, String(s));
+  }
+  // Two names: ParseSelector sorts the terms, RequiresExactMatch takes the first (the selector then matches nothing).
+  assert.equal(pinnedName('metadata.name=b,metadata.name=a'), 'a');
+  assert.equal(pinnedName('metadata.name=a,metadata.name==b'), 'b', '"==b" sorts before "=a"');
+  // An empty first name is no name, even with another after it.
+  assert.equal(pinnedName('metadata.name=,metadata.name=x'), undefined);
+  // Names that are no path segment pin nothing: the apiserver leaves its RequestInfo without them.
+  for (const s of ['metadata.name=a/b', 'metadata.name=a%2Fb', 'metadata.name=.', 'metadata.name=..']) assert.equal(pinnedName(s), undefined, s);
+  assert.equal(pinnedName('metadata.name=...'), '...');
 });
