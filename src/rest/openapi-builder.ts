@@ -96,7 +96,7 @@ export function createOpenApiBuilder(options: OpenApiOptions = {}): OpenApiBuild
           license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
           description:
             'Kubernetes-shaped REST access to the custom resources of the cluster, as the caller. ' +
-            'Bodies are Kubernetes JSON; `?watch=true` on a list streams Server-Sent Events; errors ' +
+            'Bodies are Kubernetes JSON; `?watch=true` on a list streams Kubernetes watch events (Server-Sent Events to EventSource); errors ' +
             'are RFC 9457 problem documents.',
         },
         // Relative by default: the document is served by the gateway it describes.

@@ -186,7 +186,7 @@ export function buildGenericOpenApiDocument(options: { version?: string; prefix?
         'Kubernetes-shaped REST access to the custom resources of a cluster, as the caller, for any ' +
         'CRD: group, version and plural are path parameters. Bodies are Kubernetes JSON (YAML with ' +
         '`Accept: application/yaml` or a YAML Content-Type); `?watch=true` on a list streams ' +
-        'Server-Sent Events; errors are RFC 9457 problem documents. The gateway serves the same ' +
+        'Kubernetes watch events (Server-Sent Events to a client that prefers text/event-stream); errors are RFC 9457 problem documents. The gateway serves the same ' +
         'routes with the schemas of the CRDs it serves at /openapi.json.',
     },
     servers: [{ url: '/', description: 'The gateway' }],

@@ -257,7 +257,7 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   continue: query('continue', { type: 'string' }, 'The metadata.continue of the previous page.'),
   resourceVersion: query('resourceVersion', { type: 'string' }, 'Kubernetes resourceVersion semantics (list: freshness; watch: start after it, or with sendInitialEvents the oldest initial state accepted; unset or 0: the current objects first).'),
   resourceVersionMatch: query('resourceVersionMatch', { type: 'string', enum: ['NotOlderThan', 'Exact'] }, 'How resourceVersion applies to a list; on a watch, NotOlderThan only, required by sendInitialEvents and refused without it (422).'),
-  watch: query('watch', { type: 'boolean' }, 'Stream changes as Server-Sent Events instead of returning a list.'),
+  watch: query('watch', { type: 'boolean' }, 'Stream changes instead of returning a list: Kubernetes\' watch format (JSON lines), or Server-Sent Events to a client that prefers text/event-stream.'),
   allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean', default: false },
     'Let the stream carry BOOKMARK events, among them INITIAL_STATE_DONE; off unless asked for, as in Kubernetes.'),
   sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
@@ -327,7 +327,7 @@ export const SECURITY_SCHEMES = {
 };
 
 export const SSE_DESCRIPTION =
-  'With watch=true: Server-Sent Events, one per Kubernetes watch event. `event:` is ADDED, MODIFIED, ' +
+  'With watch=true, to a client that prefers text/event-stream (EventSource): Server-Sent Events, one per Kubernetes watch event. `event:` is ADDED, MODIFIED, ' +
   'DELETED, BOOKMARK, INITIAL_STATE_DONE (the bookmark ending the initial state of sendInitialEvents) ' +
   'or ERROR (the stream then ends); BOOKMARK and INITIAL_STATE_DONE come only with allowWatchBookmarks=true. ' +
   '`id:` is the resourceVersion the stream has reached (resume with Last-Event-ID or ?resourceVersion=); ' +
@@ -337,8 +337,8 @@ export const SSE_DESCRIPTION =
   'documents with their HTTP status; later ones are an ERROR event.';
 
 export const JSON_WATCH_DESCRIPTION =
-  'A client that prefers application/json (or application/json;stream=watch) to text/event-stream gets ' +
-  'the watch in Kubernetes\' own format instead, as the apiserver writes it: Content-Type ' +
+  'Any other client (no Accept, any type, application/json or application/json;stream=watch) gets ' +
+  'the watch in Kubernetes\' own format, as the apiserver writes it: Content-Type ' +
   'application/json, one watch event per line, the initial state ending with a BOOKMARK annotated ' +
   'k8s.io/initial-events-end, an ERROR event\'s object a Status; resume with ?resourceVersion=. ' +
   'Empty lines keep idle connections open.';

@@ -6,21 +6,23 @@ import Negotiator from 'negotiator';
 /** What the facade writes objects and lists in. */
 export const answerTypes = ['application/json', 'application/yaml', 'text/yaml', 'application/x-yaml'];
 /**
- * What it writes a watch in: SSE first, so that an Accept of any type (curl's) keeps getting it;
- * JSON when the client prefers it, as Kubernetes' clients do (application/json,
- * application/json;stream=watch).
+ * What it writes a watch in: Kubernetes' JSON watch stream first, as the apiserver answers a watch
+ * that names no type (client libraries name none or any: the JavaScript client's Watch sends
+ * fetch's default Accept of any type, client-go and the Python client application/json);
+ * Server-Sent Events to a client that prefers them (EventSource and the SSE libraries send
+ * text/event-stream).
  */
-export const watchTypes = ['text/event-stream', 'application/json'];
+export const watchTypes = ['application/json', 'text/event-stream'];
 
 /** Accept header values (per kind of answer) → the type chosen ('' for none); bounded, as clients choose the values. */
 const chosenTypes = new LRUCache<string, string>({ max: 64 });
 
 /**
- * The type the Accept header chooses among those the facade writes; without one, JSON (a watch:
- * SSE, as before there was a choice). Undefined when it accepts none of them.
+ * The type the Accept header chooses among those the facade writes; without one, JSON. Undefined
+ * when it accepts none of them.
  */
 export function restAnswerType(accept: string | undefined, watch: boolean): string | undefined {
-  if (accept === undefined || accept === '') return watch ? 'text/event-stream' : 'application/json';
+  if (accept === undefined || accept === '') return 'application/json';
   const key = `${watch ? 'w' : 'a'}${accept}`;
   let chosen = chosenTypes.get(key);
   if (chosen === undefined) {

@@ -129,7 +129,7 @@ test('open watches per tenant: the second SSE watch is refused with 429, and acc
   const url = `${base}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`;
   const first = new AbortController();
   const opened = await pollUntil('the first watch to open', async () => {
-    const r = await fetch(url, { headers: bearer('a'), signal: first.signal });
+    const r = await fetch(url, { headers: { ...bearer('a'), accept: 'text/event-stream' }, signal: first.signal });
     if (r.status === 200) return r;
     await r.body?.cancel();
     return undefined;

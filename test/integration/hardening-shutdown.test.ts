@@ -69,7 +69,7 @@ test('SIGTERM: readyz 503, in-flight request completes, WebSocket 1001, SSE ends
     const ws = openClient(url);
     const sub = new Subscription(ws, `subscription($ns: String) { watchCronTab_stable_example_com(namespace: $ns, sendInitialEvents: true) { type object { metadata { name } } } }`, { ns });
     await sub.waitForEvents(1, 15_000);
-    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`);
+    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`, { headers: { accept: 'text/event-stream' } });
     assert.equal(sse.status, 200);
     const sseText = sse.text();
 
@@ -199,7 +199,7 @@ test('SIGTERM: a WebSocket client that never answers the close is cut at the dea
     assert.match(upgraded.toString('latin1'), /^HTTP\/1\.1 101 /);
     silent.on('data', () => {});
     silent.on('error', () => {});
-    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`);
+    const sse = await fetch(`${url}/rest/stable.example.com/v1/namespaces/${ns}/crontabs?watch=true`, { headers: { accept: 'text/event-stream' } });
     assert.equal(sse.status, 200);
     const sseText = sse.text();
     const sigterm = performance.now();

@@ -66,13 +66,13 @@ test('the README\'s Quick tour works as written on the local cluster', async () 
   assert.deepEqual(rest.items.map((i) => i.metadata.name).sort(), ['cache-warmer']);
 
   // Both watches show the initial state before kubectl changes anything, so neither can miss it.
-  const sse = shell('rest-watch');
+  const watch = shell('rest-watch');
   const subscription = shell('subscription');
-  await sse.waitFor(/^event: INITIAL_STATE_DONE$/m);
+  await watch.waitFor(/^\{"type":"BOOKMARK","object":.*"k8s\.io\/initial-events-end":"true"/m);
   await subscription.waitFor(/^ADDED cache-warmer 2$/m);
   assert.match(await toEnd('kubectl'), /crontab\.stable\.example\.com\/cache-warmer patched/);
   await subscription.waitFor(/^MODIFIED cache-warmer 3$/m);
-  await sse.waitFor(/^event: MODIFIED\n(?:id: .*\n)?data: .*"name":"cache-warmer".*"replicas":3/m);
+  await watch.waitFor(/^\{"type":"MODIFIED","object":.*"name":"cache-warmer".*"replicas":3/m);
 
   gateway.interrupt();
   assert.equal(await gateway.exited, 0);

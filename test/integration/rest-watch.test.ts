@@ -11,6 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { KubeClient } from '../../src/kube/kube-client.ts';
 import { OpenApiValidator } from '../helpers/openapi-validator.ts';
@@ -115,6 +116,28 @@ describe('REST watch (SSE)', () => {
     assert.equal(c.events[2]!.json.object.metadata.resourceVersion, a.metadata.resourceVersion);
     assert.ok(c.raw.endsWith('\n') && !/^(id|event|data):/m.test(c.raw), 'JSON lines, no SSE fields');
     assertStreamMatchesDocument(c, path, headers);
+  });
+
+  it('Kubernetes\' own JavaScript client watches through the facade as through the apiserver: its Watch names no type, and gets Kubernetes\' format', async () => {
+    const ns = await namespaces.create('client-node');
+    await create(ns, 'one');
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser({ name: 'gateway', server: `${base}/rest`, skipTLSVerify: true }, { name: 'anonymous' });
+    const seen: string[] = [];
+    let ended: unknown = 'not yet';
+    const watch = await new Watch(kc).watch(`/${G}/v1/namespaces/${ns}/crontabs`, { allowWatchBookmarks: true, sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' },
+      (type, object: CronTab & { metadata: { annotations?: Record<string, string> } }) => {
+        seen.push(`${type}:${type === 'BOOKMARK' ? object.metadata.annotations?.['k8s.io/initial-events-end'] : object.metadata.name}`);
+      }, (err) => (ended = err));
+    try {
+      await pollUntil('the initial state', async () => (seen.includes('BOOKMARK:true') ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+      await patch(ns, 'one', { replicas: 7 });
+      await pollUntil('the change', async () => (seen.includes('MODIFIED:one') ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
+      assert.deepEqual(seen, ['ADDED:one', 'BOOKMARK:true', 'MODIFIED:one']);
+      assert.equal(ended, 'not yet', 'the watch is still open');
+    } finally {
+      watch.abort();
+    }
   });
 
   it('sendInitialEvents: the existing objects, then INITIAL_STATE_DONE (a bookmark), then changes', async () => {
@@ -263,7 +286,8 @@ describe('REST watch (SSE)', () => {
     });
     const answers = text.split(/(?=HTTP\/1\.1 )/);
     assert.equal(answers.length, 2, text);
-    assert.match(answers[0]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-type: text\/event-stream/i);
+    // No Accept: Kubernetes' format, as the apiserver answers.
+    assert.match(answers[0]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-type: application\/json\r\n/i);
     assert.match(answers[1]!, /^HTTP\/1\.1 200 OK/);
     await pollUntil('no subscriber left', () => gateway.operations.hub.stats().subscribers === 0, { timeoutMs: 5_000 });
   });

@@ -316,7 +316,7 @@ async function assertCrossOrigin(url: string, page: string): Promise<void> {
   assert.equal(doc.headers.get('access-control-allow-origin'), page);
   await doc.arrayBuffer();
   const stream = new AbortController();
-  const watch = await fetch(`${url}${watchPath}`, { headers: { origin: page }, signal: stream.signal });
+  const watch = await fetch(`${url}${watchPath}`, { headers: { origin: page, accept: 'text/event-stream' }, signal: stream.signal });
   assert.equal(watch.headers.get('content-type')?.split(';')[0], 'text/event-stream');
   assert.equal(watch.headers.get('access-control-allow-origin'), page);
   stream.abort();

@@ -20,18 +20,20 @@ import { errorFrame, jsonLine } from '../../../src/transports/watch-frames.ts';
 const target = { resource: { group: 'stable.example.com', kind: 'CronTab' }, version: { name: 'v1' }, namespace: 'ns' } as unknown as Target;
 const meta = (name: string, rv: string, annotations?: Record<string, string>) => ({ name, namespace: 'ns', resourceVersion: rv, ...(annotations ? { annotations } : {}) });
 
-test('a watch is JSON when the client prefers application/json, with or without stream=watch, q-values honoured', () => {
+test('a watch is JSON, as the apiserver answers it, without an Accept, with any type, or when the client prefers application/json, q-values honoured', () => {
   for (const accept of [
+    // Kubernetes' client libraries: the JavaScript client's Watch sends fetch's default, others none.
+    undefined, '', '*/*', 'application/vnd.kubernetes.protobuf, */*',
     'application/json', 'application/json;stream=watch', 'application/json; stream=watch; charset=utf-8',
     'application/json, */*', 'application/json;q=0.9, text/event-stream;q=0.5',
     'text/event-stream;q=0.1, application/json;stream=watch;q=0.2',
     // kubectl get --watch: tables first, which the facade does not write, then plain JSON.
     'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json',
-  ]) assert.equal(restAnswerType(accept, true), 'application/json', accept);
+  ]) assert.equal(restAnswerType(accept, true), 'application/json', String(accept));
 });
 
-test('a watch stays SSE without an Accept, with any type, or when the client prefers text/event-stream', () => {
-  for (const accept of [undefined, '', '*/*', 'text/event-stream', 'text/*', 'text/event-stream, application/json;q=0.5',
+test('a watch is SSE when the client prefers text/event-stream (EventSource sends it)', () => {
+  for (const accept of ['text/event-stream', 'text/*', 'text/event-stream, application/json;q=0.5', 'text/event-stream;q=0.9, */*;q=0.8',
     'application/json;q=0.5, text/event-stream']) {
     assert.equal(restAnswerType(accept, true), 'text/event-stream', String(accept));
   }
