@@ -32,6 +32,7 @@ import type { VersionTypes } from './resource-types.ts';
 import { Int64Scalar } from './scalars.ts';
 import {
   JsonPatchOperationInputType,
+  PatchSubresourceEnum,
   PatchTypeEnum,
   PreconditionsInputType,
   PropagationPolicyEnum,
@@ -284,6 +285,7 @@ function patchField(ctx: FieldContext): Field {
       fieldManager: { ...fieldManagerArg, description: 'Required for APPLY.' },
       force: { type: GraphQLBoolean, description: 'APPLY only: take ownership of conflicting fields.' },
       dryRun: dryRunArg,
+      ...(version.subresources.status ? { subresource: { type: PatchSubresourceEnum, description: 'STATUS: patch the status subresource instead of the object.' } } : {}),
     })),
     ...deprecated,
     resolve: (_src, args, context) => operations.patch(request(args, context, patchArgs(args, resource, version))),
@@ -453,6 +455,7 @@ function patchArgs(args: Args, resource: ResourceModel, version: VersionModel) {
     ...dryRunOf(args),
     ...(typeof args['fieldManager'] === 'string' ? { fieldManager: args['fieldManager'] } : {}),
     ...(typeof args['force'] === 'boolean' ? { force: args['force'] } : {}),
+    ...(args['subresource'] === 'status' ? { subresource: 'status' as const } : {}),
   };
   if (patchType === PATCH_CONTENT_TYPES.JSON) {
     if (args['patch'] != null) throw badInput('type JSON takes jsonPatch, not patch');

@@ -179,6 +179,17 @@ export const PatchTypeEnum = new GraphQLEnumType({
   },
 });
 
+export const PatchSubresourceEnum = new GraphQLEnumType({
+  name: 'PatchSubresource',
+  description: 'A subresource a patch may change instead of the object, as `kubectl patch --subresource`.',
+  values: {
+    STATUS: {
+      value: 'status',
+      description: 'The status subresource: the patch changes status only (RBAC: patch on `<plural>/status`). A patch of the object itself leaves status as it was: Kubernetes ignores it there.',
+    },
+  },
+});
+
 export const PropagationPolicyEnum = new GraphQLEnumType({
   name: 'PropagationPolicy',
   description: 'What happens to dependents of a deleted object.',

@@ -363,6 +363,25 @@ describe('CronTab mutations, for every served version', () => {
       assert.equal(now.spec.image, 'img:0', 'spec is not changed through /status');
     });
 
+    test(`${v.label}: patch with subresource STATUS changes status only; a patch of the object leaves status, as Kubernetes ignores it there`, async () => {
+      const name = `${prefix}-patch-status`;
+      await kapply([crontab(name, ns, { image: 'img:0' })]);
+      const mutation = `mutation($ns: String!, $name: String!, $p: ${inputType}, $sub: PatchSubresource, $dry: Boolean) {
+        o: ${f('patch')}(namespace: $ns, name: $name, type: MERGE, patch: $p, subresource: $sub, dryRun: $dry) { spec { image } status { replicas labelSelector } } }`;
+      const p = { spec: { image: 'img:ignored' }, status: { replicas: 5, labelSelector: 'app=p' } };
+      const dry = await gqlData(url, mutation, { ns, name, p, sub: 'STATUS', dry: true });
+      assert.deepEqual(dry.o.status, { replicas: 5, labelSelector: 'app=p' });
+      assert.equal((await get(name))!.status, undefined, 'dryRun status patch must not persist');
+      const done = await gqlData(url, mutation, { ns, name, p, sub: 'STATUS' });
+      assert.deepEqual(done.o, { spec: { image: 'img:0' }, status: { replicas: 5, labelSelector: 'app=p' } });
+      const jsonPatch = await gqlData(url, `mutation($ns: String!, $name: String!) {
+        o: ${f('patch')}(namespace: $ns, name: $name, type: JSON, subresource: STATUS, jsonPatch: [{ op: replace, path: "/status/replicas", value: 6 }]) { status { replicas } } }`, { ns, name });
+      assert.equal(jsonPatch.o.status.replicas, 6);
+      const object = await gqlData(url, mutation, { ns, name, p: { status: { replicas: 9 } } });
+      assert.equal(object.o.status.replicas, 6, 'a patch of the object does not change its status');
+      assert.deepEqual((await get(name))!.status, { replicas: 6, labelSelector: 'app=p' });
+    });
+
     test(`${v.label}: scale get and set through the scale subresource`, async () => {
       const name = `${prefix}-scale`;
       await kapply([crontab(name, ns, { replicas: 2 })]);

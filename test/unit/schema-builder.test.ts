@@ -104,7 +104,12 @@ describe('schema builder: shape', () => {
       assert.ok(field.args.some((a) => a.name === 'dryRun'), `${field.name} takes dryRun`);
     }
     const patch = schema.getMutationType()!.getFields()['patchCronTab_v1_stable_example_com']!;
-    assert.deepEqual(patch.args.map((a) => a.name), ['namespace', 'name', 'type', 'patch', 'jsonPatch', 'fieldManager', 'force', 'dryRun']);
+    assert.deepEqual(patch.args.map((a) => a.name), ['namespace', 'name', 'type', 'patch', 'jsonPatch', 'fieldManager', 'force', 'dryRun', 'subresource']);
+    // A patch takes subresource (STATUS) exactly where the version has a status subresource.
+    const withAndWithout = buildGraphQLSchema([crdToModel(makeCrd({ versions: [{ name: 'v1', subresources: { status: {} } }, { name: 'v2' }] }))]).schema;
+    const widgets = withAndWithout.getMutationType()!.getFields();
+    assert.equal(widgets['patchWidget_v1_stable_example_com']!.args.some((a) => a.name === 'subresource'), true);
+    assert.equal(widgets['patchWidget_v2_stable_example_com']!.args.some((a) => a.name === 'subresource'), false);
     const del = schema.getMutationType()!.getFields()['deleteCronTab_v1_stable_example_com']!;
     assert.deepEqual(del.args.map((a) => a.name), ['namespace', 'name', 'propagationPolicy', 'gracePeriodSeconds', 'dryRun', 'preconditions']);
     const watch = schema.getSubscriptionType()!.getFields()['watchCronTab_v1_stable_example_com']!;
