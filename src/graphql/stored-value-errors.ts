@@ -28,6 +28,15 @@ function isScalarRefusal(e: GraphQLError): boolean {
 }
 
 function storedValueInvalid(e: GraphQLError): GraphQLError {
-  const [, type, shown] = refusal.exec(e.originalError!.message)!;
-  return new GraphQLError(storedValueMessage(type!, shown!), { nodes: e.nodes, path: e.path, extensions: storedValueExtensions() });
+  const [words, type, shown] = refusal.exec(e.originalError!.message)!;
+  return new GraphQLError(beyondInt32.test(words) ? int32Message(shown!) : storedValueMessage(type!, shown!), { nodes: e.nodes, path: e.path, extensions: storedValueExtensions() });
+}
+
+/** Int's refusal of a whole number outside 32 bits: a value Kubernetes accepts in a `format: int32` field. */
+const beyondInt32 = /^Int cannot represent non 32-bit signed integer value/;
+
+/** Kubernetes does not enforce `format: int32`, so such a value may have been written as it is. */
+function int32Message(shown: string): string {
+  return `the stored value ${shown} is beyond the 32-bit range of GraphQL's Int, this field's type: its schema says format: int32, `
+    + 'which Kubernetes does not enforce; the REST facade answers the object as stored';
 }

@@ -259,10 +259,10 @@ export const SHARED_PARAMETERS: Record<string, unknown> = {
   resourceVersionMatch: query('resourceVersionMatch', { type: 'string', enum: ['NotOlderThan', 'Exact'] }, 'How resourceVersion applies to a list; on a watch, NotOlderThan only, required by sendInitialEvents and refused without it (422).'),
   watch: query('watch', { type: 'boolean' }, 'Stream changes instead of returning a list: Kubernetes\' watch format (JSON lines), or Server-Sent Events to a client that prefers text/event-stream.'),
   allowWatchBookmarks: query('allowWatchBookmarks', { type: 'boolean', default: false },
-    'Let the stream carry BOOKMARK events, among them INITIAL_STATE_DONE; off unless asked for, as in Kubernetes.'),
+    'Let the stream carry BOOKMARK events, among them the end of the initial state (k8s.io/initial-events-end; INITIAL_STATE_DONE in SSE); off unless asked for, as in Kubernetes.'),
   sendInitialEvents: query('sendInitialEvents', { type: 'boolean' },
     'With watch and resourceVersionMatch=NotOlderThan: send existing objects first (ADDED), then (with ' +
-      'allowWatchBookmarks=true) the INITIAL_STATE_DONE event (a BOOKMARK annotated k8s.io/initial-events-end), or not ' +
+      'allowWatchBookmarks=true) the BOOKMARK annotated k8s.io/initial-events-end (INITIAL_STATE_DONE in SSE), or not ' +
       '(false). Unset: true without a resourceVersion or with 0, false with one.'),
   timeoutSeconds: query('timeoutSeconds', { type: 'integer', minimum: 0 }, 'With watch: end the stream after this many seconds.'),
   where: { name: 'where', in: 'query', required: false, description: WHERE_DESCRIPTION, content: { 'application/json': { schema: ref('Where'), example: WHERE_EXAMPLE } } },
@@ -341,7 +341,7 @@ export const JSON_WATCH_DESCRIPTION =
   'the watch in Kubernetes\' own format, as the apiserver writes it: Content-Type ' +
   'application/json, one watch event per line, the initial state ending with a BOOKMARK annotated ' +
   'k8s.io/initial-events-end, an ERROR event\'s object a Status; resume with ?resourceVersion=. ' +
-  'Empty lines keep idle connections open.';
+  'Spaces between events keep idle connections open.';
 
 // The vocabulary of the facade's operations, for the generic and the live document alike.
 

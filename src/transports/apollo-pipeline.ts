@@ -189,7 +189,7 @@ export function operationPipeline(opts: PipelineOptions): OperationPipeline {
       if (opts.hideSuggestions) hideSuggestionsIn(rc.contextValue);
       const type = rc.operation?.operation;
       if (type === 'subscription') {
-        throw refusal(new ApiError('BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or as Server-Sent Events by the REST facade (?watch=true)', { reason: 'BadRequest' }));
+        throw refusal(new ApiError('BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws protocol) at /graphql, or by the REST facade (?watch=true: Kubernetes\' watch format, or Server-Sent Events with Accept: text/event-stream)', { reason: 'BadRequest' }));
       }
       const res = responseOf(rc.contextValue);
       if (res && type) noteOperation(res, type, rc.operationName ?? undefined);

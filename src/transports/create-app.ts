@@ -156,7 +156,7 @@ const refuseUnacceptable: express.RequestHandler = (req, res, next) => {
   // A request CSRF prevention refuses keeps that refusal (it runs in apolloHandler).
   if (!accept || answerType(accept) !== undefined || csrfRefusal(req.headers)) return next();
   const message = /text\/event-stream/i.test(accept)
-    ? 'GraphQL over Server-Sent Events (graphql-sse) is not offered: subscribe over WebSocket at /graphql (graphql-ws, graphql-transport-ws protocol), or watch with the REST facade\'s Server-Sent Events (?watch=true); queries and mutations answer application/json or application/graphql-response+json'
+    ? 'GraphQL over Server-Sent Events (graphql-sse) is not offered: subscribe over WebSocket at /graphql (graphql-ws, graphql-transport-ws protocol), or watch with the REST facade (?watch=true: Kubernetes\' watch format, or Server-Sent Events with Accept: text/event-stream); queries and mutations answer application/json or application/graphql-response+json'
     : `/graphql answers application/json or application/graphql-response+json; the Accept header (${accept.slice(0, 100)}) allows neither`;
   sendGraphQLError(res, new ApiError('NOT_ACCEPTABLE', message, { reason: 'NotAcceptable' }));
 };

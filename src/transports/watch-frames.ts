@@ -19,13 +19,15 @@ export const watchContentType: Record<WatchWire, string> = {
 /**
  * What keeps an idle stream open through proxies that cut silent connections. SSE has comments
  * for it. The JSON format has nothing of the kind (the apiserver sends nothing between events), but
- * a bare newline between two events is whitespace: client-go's JSON framer reads the stream with
- * Go's json.Decoder, which skips whitespace between values, and the line-based readers (the
- * JavaScript and Python clients) skip empty lines. Silence would let proxies close a quiet watch.
+ * a space between two events is whitespace: client-go's JSON framer reads the stream with Go's
+ * json.Decoder, which skips it between values, and the line-based readers (the JavaScript and
+ * Python clients) find it at the start of the next event's line, where JSON.parse and json.loads
+ * skip it. Not a newline: the Python client hands an empty line to its caller as an event (None).
+ * Silence would let proxies close a quiet watch.
  */
 export const keepAliveFrame: Record<WatchWire, string> = {
   sse: ': keep-alive\n\n',
-  json: '\n',
+  json: ' ',
 };
 
 export interface FrameCache {

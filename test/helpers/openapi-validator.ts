@@ -193,11 +193,11 @@ export class OpenApiValidator {
     return problems;
   }
 
-  /** Problems of a stream of JSON values, one a line (empty lines, keep-alives, between them). */
+  /** Problems of a stream of JSON values, one a line (keep-alive spaces between them). */
   private checkLines(body: string, schema: Json | undefined, where: string): string[] {
     const problems: string[] = [];
     for (const [i, line] of body.split('\n').entries()) {
-      if (!line) continue;
+      if (!line.trim()) continue;
       let value: unknown;
       try {
         value = JSON.parse(line);

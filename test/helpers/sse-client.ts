@@ -87,7 +87,7 @@ export class SseClient {
     const lines = this.pending.split('\n');
     this.pending = lines.pop()!;
     for (const line of lines) {
-      if (!line) continue;
+      if (!line.trim()) continue;
       const json = JSON.parse(line);
       this.events.push({ event: json.type, data: line, json });
     }
