@@ -140,7 +140,7 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     if (!identity || !namespaced || req.namespace !== undefined) return ops.list(req);
     const ref = { group: req.resource.group, plural: req.resource.plural, namespaced };
     const perms = await permissions.of(identity, [ref], 'caller', req.context.signal);
-    if (perms.clusterWide('list', ref)) return ops.list(req);
+    if (perms.clusterWide('list', ref) || (await mayListPinned(permissions, identity, ref, req))) return ops.list(req);
     const namespaces = perms.namespacesWhere('list', ref);
     if (!namespaces.length) throw forbidden(req, 'list', undefined);
     return partitionedList(ops.service, req, namespaces);
@@ -152,6 +152,19 @@ export function rbacOperations(ops: HubOperations, permissions: Permissions, opt
     ops.cachedObjects(r, namespace, await scopeOf(permissions, context, { group: r.group, plural: r.plural, namespaced: r.namespaced }, namespace));
   const known = knownTo(permissions, opts.customResource);
   return { ...ops, reader, ...relationOperations({ discovery: ops.discovery, reader, cached, known }), list, watch, stopRechecks: () => schedule.cancel() };
+}
+
+/**
+ * A list across all namespaces whose field selector pins one name, which Kubernetes authorizes for
+ * that name (as a pinned watch, see refOfWatch): a right to list that object cluster-wide (a
+ * ClusterRole limited to resourceNames) lets the caller's own list through, where the namespaces
+ * it may list in general would miss it. An informer lists before it watches.
+ */
+async function mayListPinned(permissions: Permissions, identity: Impersonation, ref: ResourceRef, req: OperationRequest<ListArgs, CallerContext>): Promise<boolean> {
+  const name = pinnedName(req.args.fieldSelector);
+  if (name === undefined) return false;
+  const named: AccessRef = { ...ref, name };
+  return (await permissions.of(identity, [named], 'caller', req.context.signal)).clusterWide('list', named);
 }
 
 /** Whether a caller may learn that a resource exists: the rule of mayUseResource for custom resources. */

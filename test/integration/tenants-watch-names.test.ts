@@ -168,7 +168,7 @@ describe('a watch pinned by fieldSelector=metadata.name, for a tenant limited to
     dir.remove();
     await kubectl(['delete', 'namespace', ns, own, '--wait=false', '--ignore-not-found']);
     await kubectl(['delete', 'crd', `pins.${pinGroup}`, '--wait=false', '--ignore-not-found']);
-    for (const name of [`${run}-pins-get`, `${run}-pin-a`]) await kubectl(['delete', 'clusterrole,clusterrolebinding', name, '--ignore-not-found']);
+    for (const name of [`${run}-pins-get`, `${run}-pin-a`, `${run}-ct-c`]) await kubectl(['delete', 'clusterrole,clusterrolebinding', name, '--ignore-not-found']);
   });
 
   it('the apiserver itself lets the tenant watch with fieldSelector metadata.name=ct-a, and refuses it without or with another name', async () => {
@@ -282,6 +282,50 @@ describe('a watch pinned by fieldSelector=metadata.name, for a tenant limited to
     const [ended] = await sse.waitForCount(1, ['ERROR'], 30_000);
     assert.equal(ended!.json.object.code, 'FORBIDDEN', JSON.stringify(ended!.json));
     sse.close();
+  });
+
+  it('a ClusterRole limited to one name: the list across all namespaces pinned to it passes, as Kubernetes\' own, then the pinned watch (an informer\'s list and watch)', async () => {
+    await kubectlOk(['apply', '-f', '-'], `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${run}-ct-c }
+rules: [{ apiGroups: [stable.example.com], resources: [crontabs], resourceNames: [ct-c], verbs: [list, watch] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${run}-ct-c }
+subjects: [{ kind: Group, name: ${group}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: ${run}-ct-c, apiGroup: rbac.authorization.k8s.io }
+`);
+    await kubectlOk(['create', '-f', '-'], crontab(ns, 'ct-c'));
+    const all = '/apis/stable.example.com/v1/crontabs';
+    await pollUntil('the apiserver to let the tenant list ct-c across all namespaces', async () => {
+      try {
+        return (await admin.request<{ items: unknown[] }>('GET', all, { query: { fieldSelector: 'metadata.name=ct-c' }, impersonate: user })).items.length === 1 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await rejectsWithStatus(admin.request('GET', all, { impersonate: user }), 403, 'Forbidden');
+
+    const rest = await fetch(`${base}/rest/stable.example.com/v1/crontabs?fieldSelector=metadata.name%3Dct-c`, { headers: auth() });
+    const listed = (await rest.json()) as { items?: { metadata: { name: string; namespace: string } }[] };
+    assert.equal(rest.status, 200, JSON.stringify(listed));
+    assert.deepEqual(listed.items!.map((o) => `${o.metadata.namespace}/${o.metadata.name}`), [`${ns}/ct-c`]);
+    const gql = await fetch(`${base}/graphql`, {
+      method: 'POST', headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ cronTabList_stable_example_com(fieldSelector: "metadata.name=ct-c") { edges { node { metadata { name } } } } }' }),
+    });
+    const answer = (await gql.json()) as { data?: { cronTabList_stable_example_com: { edges: { node: { metadata: { name: string } } }[] } }; errors?: unknown };
+    assert.deepEqual(answer.data?.cronTabList_stable_example_com.edges.map((e) => e.node.metadata.name), ['ct-c'], JSON.stringify(answer.errors));
+    // Unpinned: the namespaces the tenant may list in general, as before (not ct-c's).
+    const general = (await (await fetch(`${base}/rest/stable.example.com/v1/crontabs`, { headers: auth() })).json()) as { items: { metadata: { namespace: string } }[] };
+    assert.ok(general.items.every((o) => o.metadata.namespace === own), JSON.stringify(general.items.map((o) => o.metadata)));
+
+    const watch = await new SseClient(`${base}/rest/stable.example.com/v1/crontabs?watch=true&fieldSelector=metadata.name%3Dct-c`, auth()).open();
+    closers.push(() => watch.close());
+    assert.equal(watch.status, 200);
+    await watch.waitFor('ct-c\'s current state', (es) => es.some((e) => e.event === 'ADDED' && e.json?.object?.metadata?.name === 'ct-c'));
+    watch.close();
   });
 
   it('deleting the RoleBinding ends the live pinned subscription and SSE watch with FORBIDDEN', async () => {
