@@ -4,13 +4,9 @@
 // yet sent, so only the end of the initial state (and what follows) may move the resume point.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeWatchEvent, WatchFeed } from '../../../src/contract/operations.ts';
-import { serveWatch } from '../../../src/transports/rest-watch.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
+import { watchServer } from './watch-server.ts';
 
 const target = {
   resource: { group: 'stable.example.com', kind: 'CronTab' },
@@ -42,26 +38,10 @@ function feedOf(events: KubeWatchEvent[]): WatchFeed {
 
 /** The stream's events with the Last-Event-ID an EventSource would hold after each (the SSE rules). */
 async function lastEventIds(query: string, events: KubeWatchEvent[], count: number): Promise<{ event: string; lastEventId: string }[]> {
-  const app = express();
-  app.get('/w', (req, res) => {
-    // As the app's context does: the signal fires when the client goes away.
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    void serveWatch(req, res, target, {
-      watch: async (r) => {
-        // As the hub's feeds do: the request's signal cancels it.
-        const feed = feedOf(events);
-        r.context.signal?.addEventListener('abort', () => feed.cancel(), { once: true });
-        return feed;
-      },
-      context: { signal: gone.signal } as CallerContext, heartbeatMs: 60_000, wire: 'sse',
-    });
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const server = await watchServer(target, 'sse', 60_000, () => feedOf(events));
   const controller = new AbortController();
   try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/w?${query}`, { signal: controller.signal });
+    const res = await fetch(`${server.url}?${query}`, { signal: controller.signal });
     const decoder = new TextDecoder();
     let text = '';
     const out: { event: string; lastEventId: string }[] = [];
@@ -84,7 +64,6 @@ async function lastEventIds(query: string, events: KubeWatchEvent[], count: numb
     return out;
   } finally {
     controller.abort();
-    server.closeAllConnections();
     server.close();
   }
 }

@@ -4,18 +4,14 @@
 // same requests side by side with the apiserver: test/integration/rest-watch-semantics.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { ApiError, fromKubeError } from '../../../src/api-errors.ts';
-import type { CallerContext } from '../../../src/contract/caller-context.ts';
 import type { KubeObject, KubeWatchEvent, WatchArgs, WatchFeed } from '../../../src/contract/operations.ts';
 import { KubeApiError } from '../../../src/kube/kube-client.ts';
 import { parseKubernetesJson } from '../../../src/kube/lossless-json.ts';
 import { restAnswerType } from '../../../src/transports/rest-answer-type.ts';
 import type { Target } from '../../../src/transports/rest-request.ts';
-import { serveWatch } from '../../../src/transports/rest-watch.ts';
 import { errorFrame, jsonLine } from '../../../src/transports/watch-frames.ts';
+import { watchServer } from './watch-server.ts';
 
 const target = { resource: { group: 'stable.example.com', kind: 'CronTab' }, version: { name: 'v1' }, namespace: 'ns' } as unknown as Target;
 const meta = (name: string, rv: string, annotations?: Record<string, string>) => ({ name, namespace: 'ns', resourceVersion: rv, ...(annotations ? { annotations } : {}) });
@@ -86,26 +82,11 @@ test('an ERROR event carries a Status: Kubernetes\' own for its errors, the gate
 
 /** A JSON watch served over HTTP: the feed's events, then its end with `error`; what the client got. */
 async function jsonWatch(query: string, feed: (args: WatchArgs) => WatchFeed, headers: Record<string, string> = {}): Promise<{ contentType: string | null; body: string }> {
-  const app = express();
-  app.get('/w', (req, res) => {
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    void serveWatch(req, res, target, {
-      watch: async (r) => {
-        const f = feed(r.args);
-        r.context.signal?.addEventListener('abort', () => f.cancel(), { once: true });
-        return f;
-      },
-      context: { signal: gone.signal } as CallerContext, heartbeatMs: 100, wire: 'json',
-    });
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const server = await watchServer(target, 'json', 100, feed);
   try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/w?${query}`, { headers });
+    const res = await fetch(`${server.url}?${query}`, { headers });
     return { contentType: res.headers.get('content-type'), body: await res.text() };
   } finally {
-    server.closeAllConnections();
     server.close();
   }
 }
