@@ -277,7 +277,7 @@ class VersionTypeBuilder {
       inTypes[i] = child.in;
     }
     const root = slot === '';
-    const fields = new ObjectFields(node, outTypes, inTypes, root ? this.relations.fields : undefined);
+    const fields = new ObjectFields(node, outTypes, inTypes, root ? this.relations.fields : undefined, root && this.version.subresources.status ? statusInputNote(this.resource.kind) : undefined);
     const description = root ? rootDescription(this.resource, this.version) : objectDescription(node);
     const out = declareFields(new GraphQLObjectType<Source, unknown>({
       extensions: NO_EXTENSIONS,
@@ -324,6 +324,11 @@ const UNKNOWN_FIELDS_OUTPUT =
   'The fields the schema does not declare (x-kubernetes-preserve-unknown-fields), as one JSON ' +
   'object with their Kubernetes names; null when there are none.';
 const UNKNOWN_FIELDS_INPUT = 'Fields the schema does not declare, merged into this object as given (Kubernetes names).';
+/** The same input type serves the object's writes and its status subresource's: which of them write status. */
+function statusInputNote(kind: string): string {
+  return `Written only through the status subresource: update${kind}Status, or patch${kind} with subresource: STATUS. `
+    + 'Create, replace and a patch of the object leave it as it was: Kubernetes ignores it there.';
+}
 
 /**
  * The fields of an object node's output and input types, each config made once, when first read;
@@ -344,12 +349,15 @@ class ObjectFields implements FieldsShortcuts {
   #input: GraphQLInputFieldConfigMap | undefined;
   #byName: Map<string, GraphQLOutputType> | undefined;
   #distinct: boolean | undefined;
+  /** At the root of a version with a status subresource: what its input's status field says first. */
+  readonly #statusNote: string | undefined;
 
-  constructor(node: ObjectNode, outTypes: readonly GraphQLOutputType[], inTypes: readonly GraphQLInputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined) {
+  constructor(node: ObjectNode, outTypes: readonly GraphQLOutputType[], inTypes: readonly GraphQLInputType[], rootExtras: GraphQLFieldConfigMap<Source, unknown> | undefined, statusNote?: string) {
     this.#node = node;
     this.#outTypes = outTypes;
     this.#inTypes = inTypes;
     this.#rootExtras = rootExtras;
+    this.#statusNote = statusNote;
   }
 
   /** The output type's fields config (graphql-js' thunk and the declared one). */
@@ -398,7 +406,8 @@ class ObjectFields implements FieldsShortcuts {
     const fields: GraphQLInputFieldConfigMap = {};
     const described = this.#described();
     node.properties.forEach((property, i) => {
-      const description = described[i];
+      const own = described[i];
+      const description = this.#statusNote && property.name === 'status' ? `${this.#statusNote}${own ? `\n\n${own}` : ''}` : own;
       fields[property.graphqlName] = { type: this.#inTypes[i]!, ...(description ? { description } : {}) };
     });
     if (node.unknownFieldsName !== undefined) fields[node.unknownFieldsName] = { type: JSONScalar, description: UNKNOWN_FIELDS_INPUT };

@@ -12,7 +12,7 @@ import {
   subscribe,
   validateSchema,
 } from 'graphql';
-import type { GraphQLFieldMap, GraphQLSchema } from 'graphql';
+import type { GraphQLFieldMap, GraphQLInputObjectType, GraphQLSchema } from 'graphql';
 import { parse } from 'yaml';
 import { buildGraphQLSchema, createSchemaBuilder } from '../../src/graphql/schema-builder.ts';
 import { PlannedExecution } from '../../src/graphql/compiled-execution.ts';
@@ -110,6 +110,15 @@ describe('schema builder: shape', () => {
     const widgets = withAndWithout.getMutationType()!.getFields();
     assert.equal(widgets['patchWidget_v1_stable_example_com']!.args.some((a) => a.name === 'subresource'), true);
     assert.equal(widgets['patchWidget_v2_stable_example_com']!.args.some((a) => a.name === 'subresource'), false);
+    // The input's status says which writes keep it, where a status subresource makes Kubernetes ignore it elsewhere.
+    const schemaWithStatus = { type: 'object', properties: { status: { type: 'object', description: 'What the controller saw.', properties: { ready: { type: 'boolean' } } } } };
+    const inputs = buildGraphQLSchema([crdToModel(makeCrd({
+      versions: [{ name: 'v1', subresources: { status: {} }, schema: schemaWithStatus }, { name: 'v2', schema: schemaWithStatus }],
+    }))]).schema;
+    const statusOf = (version: string) => (inputs.getType(`Widget_${version}_stable_example_com_Input`) as GraphQLInputObjectType).getFields()['status']!.description;
+    assert.equal(statusOf('v1'), 'Written only through the status subresource: updateWidgetStatus, or patchWidget with subresource: STATUS. '
+      + 'Create, replace and a patch of the object leave it as it was: Kubernetes ignores it there.\n\nWhat the controller saw.');
+    assert.equal(statusOf('v2'), 'What the controller saw.');
     const del = schema.getMutationType()!.getFields()['deleteCronTab_v1_stable_example_com']!;
     assert.deepEqual(del.args.map((a) => a.name), ['namespace', 'name', 'propagationPolicy', 'gracePeriodSeconds', 'dryRun', 'preconditions']);
     const watch = schema.getSubscriptionType()!.getFields()['watchCronTab_v1_stable_example_com']!;
