@@ -15,7 +15,7 @@ import {
 } from 'graphql';
 import { stringifyJson } from '../kube/lossless-json.ts';
 import { ownedBytes } from '../owned-bytes.ts';
-import { typedStoredValueErrorsOf } from './stored-value-errors.ts';
+import { typedStoredValueErrors } from './stored-value-errors.ts';
 
 export const sharedResultStats = { executed: 0, shared: 0, serialized: 0 };
 
@@ -59,15 +59,16 @@ export class SharedSelection {
       return hit;
     }
     sharedResultStats.executed++;
-    const result = typedStoredValueErrorsOf(execute({ ...this.args, rootValue: event }));
+    const result = execute({ ...this.args, rootValue: event });
     const payload = result instanceof Promise ? result.then((r) => this.serialize(r)) : this.serialize(result);
     this.payloads.set(event, payload);
     if (this.payloads.size > maxPayloadsPerGroup) this.payloads.delete(this.payloads.keys().next().value!);
     return payload;
   }
 
-  private serialize(result: ExecutionResult): Buffer {
+  private serialize(executed: ExecutionResult): Buffer {
     sharedResultStats.serialized++;
+    const result = typedStoredValueErrors(executed);
     const errors = result.errors?.length ? (this.opts.formatErrors?.(result.errors, this.args) ?? result.errors.map((e) => e.toJSON())) : undefined;
     return ownedBytes(stringifyJson(errors ? { ...result, errors } : result));
   }

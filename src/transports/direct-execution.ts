@@ -23,6 +23,7 @@ import { answerType } from './answer-type.ts';
 import { answerText, answerToWrite, hideSuggestionsIn, isThenable, withExecuted, withRefusal, type OperationPipeline } from './apollo-pipeline.ts';
 import { csrfRefusal } from './csrf-prevention.ts';
 import type { SchemaGateway } from './schema-gateway.ts';
+import { typedStoredValueErrors } from '../graphql/stored-value-errors.ts';
 
 /**
  * What the direct path made of a request: true when it answered it; a context (carrying the
@@ -111,7 +112,7 @@ export function directPath(apollo: ApolloServer<BaseContext>, gateway: SchemaGat
     if (refused) return { context: withRefusal(context, refused) };
     let result;
     try {
-      result = await gateway.execute(schema, found.document, executing, variables, operationName);
+      result = typedStoredValueErrors(await gateway.execute(schema, found.document, executing, variables, operationName));
     } catch (error) {
       return { context: withExecuted(context, { error }) };
     }

@@ -5,7 +5,7 @@
 import type { GatewayExecutor, GatewayInterface, GatewayLoadResult, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { PlannedExecution } from '../graphql/compiled-execution.ts';
-import { typedStoredValueErrorsOf } from '../graphql/stored-value-errors.ts';
+import { typedStoredValueErrors } from '../graphql/stored-value-errors.ts';
 import { executedBefore, suggestionsHidden } from './apollo-pipeline.ts';
 
 export class SchemaGateway implements GatewayInterface {
@@ -34,12 +34,13 @@ export class SchemaGateway implements GatewayInterface {
 
   /** Executes an operation on a schema this gateway served, as Apollo's executor does (see direct-execution.ts). */
   execute(schema: GraphQLSchema, document: DocumentNode, context: object, variables: Record<string, unknown> | undefined, operationName: string | undefined): ExecutionResult | Promise<ExecutionResult> {
-    return typedStoredValueErrorsOf(this.planned.execute({ schema, document, contextValue: context, variableValues: variables, operationName, hideSuggestions: suggestionsHidden(context) }));
+    return this.planned.execute({ schema, document, contextValue: context, variableValues: variables, operationName, hideSuggestions: suggestionsHidden(context) });
   }
 
   // An operation already executed by the direct path, whose errors Apollo formats: its outcome, not a second execution.
+  // Results are read after the await that was there anyway: no promise more per request for the stored-value errors.
   private readonly executor: GatewayExecutor = async (rc) => executedBefore(rc.context)
-    ?? this.execute(rc.schema, rc.document, rc.context, rc.request.variables, rc.request.operationName);
+    ?? typedStoredValueErrors(await this.execute(rc.schema, rc.document, rc.context, rc.request.variables, rc.request.operationName));
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {
     this.callbacks.add(callback);
